@@ -1,0 +1,173 @@
+//! The boot file system: the programs the process server can start,
+//! packed into one blob that is linked into the root task (QEMU's
+//! multiboot loader passes only one module, the root task itself).
+//!
+//! Layout (all integers little-endian):
+//!
+//! ```text
+//! header   magic "UXBOOTFS" (8 bytes), count: u32, reserved: u32
+//! entries  count × { name: [u8; 48] NUL-padded UTF-8, offset: u64, len: u64 }
+//! data     file contents, each starting 16-byte aligned
+//! ```
+//!
+//! The `qemu` host tool writes it with [`build`]; the process server reads
+//! it with [`BootFs::parse`], which validates every entry up front.
+
+pub const MAGIC: &[u8; 8] = b"UXBOOTFS";
+pub const NAME_LEN: usize = 48;
+const HEADER: usize = 16;
+const ENTRY: usize = NAME_LEN + 16;
+#[cfg(feature = "alloc")]
+const ALIGN: usize = 16;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BootFsError {
+    Truncated,
+    BadMagic,
+    /// Entry `n` has a bad name or a data range outside the blob.
+    BadEntry(usize),
+}
+
+/// A validated boot file system.
+#[derive(Clone, Copy, Debug)]
+pub struct BootFs<'a> {
+    blob: &'a [u8],
+    count: usize,
+}
+
+fn u64_at(b: &[u8], at: usize) -> u64 {
+    let mut w = [0; 8];
+    w.copy_from_slice(&b[at..at + 8]);
+    u64::from_le_bytes(w)
+}
+
+impl<'a> BootFs<'a> {
+    pub fn parse(blob: &'a [u8]) -> Result<Self, BootFsError> {
+        if blob.len() < HEADER {
+            return Err(BootFsError::Truncated);
+        }
+        if &blob[..8] != MAGIC {
+            return Err(BootFsError::BadMagic);
+        }
+        let count = u32::from_le_bytes([blob[8], blob[9], blob[10], blob[11]]) as usize;
+        if count.checked_mul(ENTRY).is_none_or(|n| HEADER + n > blob.len()) {
+            return Err(BootFsError::Truncated);
+        }
+        let fs = BootFs { blob, count };
+        for i in 0..count {
+            fs.entry(i).ok_or(BootFsError::BadEntry(i))?;
+        }
+        Ok(fs)
+    }
+
+    fn entry(&self, i: usize) -> Option<(&'a str, &'a [u8])> {
+        let e = &self.blob[HEADER + i * ENTRY..][..ENTRY];
+        let name_len = e[..NAME_LEN].iter().position(|&c| c == 0).unwrap_or(NAME_LEN);
+        let name = core::str::from_utf8(&e[..name_len]).ok().filter(|n| !n.is_empty())?;
+        let (offset, len) = (u64_at(e, NAME_LEN), u64_at(e, NAME_LEN + 8));
+        let end = offset.checked_add(len).filter(|&end| end <= self.blob.len() as u64)?;
+        Some((name, &self.blob[offset as usize..end as usize]))
+    }
+
+    /// The files, in the order they were packed.
+    pub fn files(&self) -> impl Iterator<Item = (&'a str, &'a [u8])> + '_ {
+        (0..self.count).filter_map(|i| self.entry(i))
+    }
+
+    pub fn get(&self, name: &str) -> Option<&'a [u8]> {
+        self.files().find(|(n, _)| *n == name).map(|(_, data)| data)
+    }
+
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+}
+
+/// Why [`build`] refused its input.
+#[cfg(feature = "alloc")]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BuildError {
+    /// Names must be 1..=48 bytes without NUL.
+    BadName(alloc::string::String),
+    Duplicate(alloc::string::String),
+}
+
+/// Packs `files` (name, contents) into a boot file system.
+#[cfg(feature = "alloc")]
+pub fn build(files: &[(&str, &[u8])]) -> Result<alloc::vec::Vec<u8>, BuildError> {
+    use alloc::string::ToString;
+    let mut out = alloc::vec::Vec::new();
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&(files.len() as u32).to_le_bytes());
+    out.extend_from_slice(&0u32.to_le_bytes());
+    let mut offset = (HEADER + files.len() * ENTRY).next_multiple_of(ALIGN);
+    for (i, (name, data)) in files.iter().enumerate() {
+        if name.is_empty() || name.len() > NAME_LEN || name.contains('\0') {
+            return Err(BuildError::BadName(name.to_string()));
+        }
+        if files[..i].iter().any(|(n, _)| n == name) {
+            return Err(BuildError::Duplicate(name.to_string()));
+        }
+        let mut field = [0u8; NAME_LEN];
+        field[..name.len()].copy_from_slice(name.as_bytes());
+        out.extend_from_slice(&field);
+        out.extend_from_slice(&(offset as u64).to_le_bytes());
+        out.extend_from_slice(&(data.len() as u64).to_le_bytes());
+        offset = (offset + data.len()).next_multiple_of(ALIGN);
+    }
+    for (_, data) in files {
+        out.resize(out.len().next_multiple_of(ALIGN), 0);
+        out.extend_from_slice(data);
+    }
+    Ok(out)
+}
+
+#[cfg(all(test, feature = "alloc"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_files() {
+        let blob = build(&[("hello", b"abc"), ("ipcbench", &[7; 100]), ("empty", b"")]).unwrap();
+        let fs = BootFs::parse(&blob).unwrap();
+        assert_eq!(fs.len(), 3);
+        assert_eq!(fs.get("hello"), Some(&b"abc"[..]));
+        assert_eq!(fs.get("ipcbench").unwrap().len(), 100);
+        assert_eq!(fs.get("empty"), Some(&b""[..]));
+        assert_eq!(fs.get("nope"), None);
+        let names: alloc::vec::Vec<&str> = fs.files().map(|(n, _)| n).collect();
+        assert_eq!(names, ["hello", "ipcbench", "empty"]);
+    }
+
+    #[test]
+    fn refuses_bad_names() {
+        assert!(matches!(build(&[("", b"")]), Err(BuildError::BadName(_))));
+        assert!(matches!(build(&[(&"x".repeat(49), b"")]), Err(BuildError::BadName(_))));
+        assert!(matches!(build(&[("a", b""), ("a", b"")]), Err(BuildError::Duplicate(_))));
+    }
+
+    #[test]
+    fn rejects_corrupt_blobs() {
+        let blob = build(&[("hello", b"abc")]).unwrap();
+        assert_eq!(BootFs::parse(&blob[..10]).unwrap_err(), BootFsError::Truncated);
+        let mut bad = blob.clone();
+        bad[0] = b'X';
+        assert_eq!(BootFs::parse(&bad).unwrap_err(), BootFsError::BadMagic);
+        let mut huge_count = blob.clone();
+        huge_count[8..12].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert_eq!(BootFs::parse(&huge_count).unwrap_err(), BootFsError::Truncated);
+        let mut past_end = blob.clone();
+        past_end[HEADER + NAME_LEN + 8..HEADER + NAME_LEN + 16].copy_from_slice(&1000u64.to_le_bytes());
+        assert_eq!(BootFs::parse(&past_end).unwrap_err(), BootFsError::BadEntry(0));
+        let mut overflow = blob.clone();
+        overflow[HEADER + NAME_LEN..HEADER + NAME_LEN + 8].copy_from_slice(&u64::MAX.to_le_bytes());
+        assert_eq!(BootFs::parse(&overflow).unwrap_err(), BootFsError::BadEntry(0));
+        let mut bad_utf8 = blob;
+        bad_utf8[HEADER] = 0xff;
+        assert_eq!(BootFs::parse(&bad_utf8).unwrap_err(), BootFsError::BadEntry(0));
+    }
+}

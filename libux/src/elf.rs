@@ -1,0 +1,175 @@
+//! A strict reader for the static ELF64 x86_64 executables the process
+//! server loads. It checks every offset and size before use: a malformed
+//! image is an [`ElfError`], never a panic.
+
+/// A loadable segment (`PT_LOAD`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Segment {
+    pub vaddr: u64,
+    pub mem_size: u64,
+    /// Byte range of the segment's file contents within the image.
+    pub file_offset: usize,
+    pub file_size: usize,
+    pub writable: bool,
+    pub executable: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ElfError {
+    Truncated,
+    BadMagic,
+    /// Not a 64-bit little-endian x86_64 executable.
+    WrongKind,
+    BadProgramHeaders,
+    /// A segment whose file range lies outside the image, whose file size
+    /// exceeds its memory size, or whose addresses overflow.
+    BadSegment(usize),
+}
+
+/// A parsed executable: entry point and program headers.
+#[derive(Clone, Copy, Debug)]
+pub struct Elf<'a> {
+    image: &'a [u8],
+    pub entry: u64,
+    ph_offset: usize,
+    ph_count: usize,
+}
+
+const PH_SIZE: usize = 56;
+const PT_LOAD: u32 = 1;
+const PF_X: u32 = 1;
+const PF_W: u32 = 2;
+
+fn u16_at(b: &[u8], at: usize) -> u16 {
+    u16::from_le_bytes([b[at], b[at + 1]])
+}
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+fn u64_at(b: &[u8], at: usize) -> u64 {
+    let mut w = [0; 8];
+    w.copy_from_slice(&b[at..at + 8]);
+    u64::from_le_bytes(w)
+}
+
+impl<'a> Elf<'a> {
+    pub fn parse(image: &'a [u8]) -> Result<Self, ElfError> {
+        if image.len() < 64 {
+            return Err(ElfError::Truncated);
+        }
+        if image[..4] != *b"\x7fELF" {
+            return Err(ElfError::BadMagic);
+        }
+        // ELFCLASS64, little-endian, ET_EXEC, EM_X86_64.
+        if image[4] != 2 || image[5] != 1 || u16_at(image, 16) != 2 || u16_at(image, 18) != 62 {
+            return Err(ElfError::WrongKind);
+        }
+        let ph_offset = u64_at(image, 32);
+        let ph_entsize = u16_at(image, 54) as usize;
+        let ph_count = u16_at(image, 56) as usize;
+        let end = ph_offset.checked_add((ph_count * PH_SIZE) as u64);
+        if ph_entsize != PH_SIZE || end.is_none_or(|e| e > image.len() as u64) {
+            return Err(ElfError::BadProgramHeaders);
+        }
+        let elf = Elf { image, entry: u64_at(image, 24), ph_offset: ph_offset as usize, ph_count };
+        for i in 0..ph_count {
+            elf.segment(i)?;
+        }
+        Ok(elf)
+    }
+
+    fn segment(&self, i: usize) -> Result<Option<Segment>, ElfError> {
+        let ph = &self.image[self.ph_offset + i * PH_SIZE..][..PH_SIZE];
+        if u32_at(ph, 0) != PT_LOAD {
+            return Ok(None);
+        }
+        let flags = u32_at(ph, 4);
+        let (offset, vaddr, file_size, mem_size) = (u64_at(ph, 8), u64_at(ph, 16), u64_at(ph, 32), u64_at(ph, 40));
+        let in_image = offset.checked_add(file_size).is_some_and(|e| e <= self.image.len() as u64);
+        if !in_image || file_size > mem_size || vaddr.checked_add(mem_size).is_none() {
+            return Err(ElfError::BadSegment(i));
+        }
+        Ok(Some(Segment {
+            vaddr,
+            mem_size,
+            file_offset: offset as usize,
+            file_size: file_size as usize,
+            writable: flags & PF_W != 0,
+            executable: flags & PF_X != 0,
+        }))
+    }
+
+    /// The loadable segments, in program-header order.
+    pub fn segments(&self) -> impl Iterator<Item = Segment> + '_ {
+        // Validated in `parse`.
+        (0..self.ph_count).filter_map(|i| self.segment(i).ok().flatten())
+    }
+
+    /// The file bytes of `segment`.
+    pub fn data(&self, segment: &Segment) -> &'a [u8] {
+        &self.image[segment.file_offset..][..segment.file_size]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A minimal ELF with the given program headers `(type, flags, offset,
+    /// vaddr, filesz, memsz)`.
+    fn image(phs: &[(u32, u32, u64, u64, u64, u64)]) -> [u8; 512] {
+        let mut b = [0u8; 512];
+        b[..4].copy_from_slice(b"\x7fELF");
+        b[4] = 2;
+        b[5] = 1;
+        b[16] = 2;
+        b[18] = 62;
+        b[24..32].copy_from_slice(&0x401000u64.to_le_bytes());
+        b[32..40].copy_from_slice(&64u64.to_le_bytes());
+        b[54] = PH_SIZE as u8;
+        b[56] = phs.len() as u8;
+        for (i, (t, f, o, v, fs, ms)) in phs.iter().enumerate() {
+            let p = 64 + i * PH_SIZE;
+            b[p..p + 4].copy_from_slice(&t.to_le_bytes());
+            b[p + 4..p + 8].copy_from_slice(&f.to_le_bytes());
+            for (k, x) in [o, v, v, fs, ms].iter().enumerate() {
+                b[p + 8 + k * 8..p + 16 + k * 8].copy_from_slice(&x.to_le_bytes());
+            }
+        }
+        b
+    }
+
+    #[test]
+    fn reads_load_segments() {
+        let b = image(&[(PT_LOAD, 5, 256, 0x401000, 16, 32), (6, 4, 0, 0, 0, 0), (PT_LOAD, 6, 272, 0x402000, 8, 4096)]);
+        let elf = Elf::parse(&b).unwrap();
+        assert_eq!(elf.entry, 0x401000);
+        let segs: [Segment; 2] = core::array::from_fn(|i| elf.segments().nth(i).unwrap());
+        assert_eq!(elf.segments().count(), 2);
+        assert!(segs[0].executable && !segs[0].writable);
+        assert_eq!(segs[1], Segment { vaddr: 0x402000, mem_size: 4096, file_offset: 272, file_size: 8, writable: true, executable: false });
+        assert_eq!(elf.data(&segs[0]).len(), 16);
+    }
+
+    #[test]
+    fn rejects_malformed_images() {
+        assert_eq!(Elf::parse(&[0; 10]).unwrap_err(), ElfError::Truncated);
+        let mut b = image(&[]);
+        b[0] = 0;
+        assert_eq!(Elf::parse(&b).unwrap_err(), ElfError::BadMagic);
+        let mut b = image(&[]);
+        b[18] = 3;
+        assert_eq!(Elf::parse(&b).unwrap_err(), ElfError::WrongKind);
+        let mut b = image(&[]);
+        b[56] = 200;
+        assert_eq!(Elf::parse(&b).unwrap_err(), ElfError::BadProgramHeaders);
+        let past_end = image(&[(PT_LOAD, 4, 500, 0x400000, 100, 100)]);
+        assert_eq!(Elf::parse(&past_end).unwrap_err(), ElfError::BadSegment(0));
+        let file_gt_mem = image(&[(PT_LOAD, 4, 0, 0x400000, 100, 10)]);
+        assert_eq!(Elf::parse(&file_gt_mem).unwrap_err(), ElfError::BadSegment(0));
+        let wraps = image(&[(PT_LOAD, 4, 0, u64::MAX - 1, 0, 10)]);
+        assert_eq!(Elf::parse(&wraps).unwrap_err(), ElfError::BadSegment(0));
+        let huge_offset = image(&[(PT_LOAD, 4, u64::MAX, 0x400000, 2, 10)]);
+        assert_eq!(Elf::parse(&huge_offset).unwrap_err(), ElfError::BadSegment(0));
+    }
+}

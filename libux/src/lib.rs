@@ -1,0 +1,26 @@
+//! `libux`: the low-level system library shared by every program on a node.
+//!
+//! It owns the seL4 system-call interface ([`sel4`]), the formats the boot
+//! process reads ([`bootfs`], [`elf`], [`fw_cfg`]), the serial console
+//! driver ([`console`]) over [`port`] I/O, the process start-up contract ([`layout`],
+//! [`proto`]) and, on the target, the runtime entry point ([`rt`]).
+//!
+//! It depends on no server crate. Everything except the `asm!` system calls
+//! and the runtime is plain `no_std` logic, tested on the host with
+//! `cargo test -p libux`.
+#![no_std]
+
+#[cfg(feature = "alloc")]
+extern crate alloc;
+
+pub mod bootfs;
+pub mod console;
+pub mod elf;
+pub mod fw_cfg;
+pub mod port;
+pub mod layout;
+pub mod proto;
+pub mod sel4;
+
+#[cfg(target_os = "none")]
+pub mod rt;

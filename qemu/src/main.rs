@@ -1,0 +1,181 @@
+//! `ux` (run as `cargo ux`): build and boot the system, run its tests.
+//! See `cargo ux --help`.
+
+use qemu::node::{self, Node, Options, READY};
+use qemu::{prepare, step, workspace};
+use std::process::{Command, ExitCode};
+use std::time::Duration;
+
+const HELP: &str = "\
+cargo ux: build and run the seL4 cluster OS
+
+USAGE:
+    cargo ux [boot] [OPTIONS]     build everything and boot one node in QEMU
+    cargo ux build [--profile P]  build the kernel and boot image only
+    cargo ux test [ARGS...]       set up the host, build, check formatting and
+                                  lints, and run every test (ARGS go to cargo test)
+
+BOOT OPTIONS:
+    --profile P      kernel profile from kernel-config/profiles: debug (default,
+                     kernel printing on) or release
+    --memory MIB     guest memory in MiB (default 512)
+    --kvm            use KVM instead of TCG emulation: for real hardware only;
+                     seL4 does not run under these machines' KVM
+    --headless       no interactive console: wait until the node is ready, print
+                     the boot log and exit 0 (non-zero with the log on failure or
+                     timeout)
+    --bench          headless boot that runs the in-guest IPC benchmark and
+                     reports it with the time from QEMU start to node ready
+    --timeout SECS   how long --headless and --bench wait (default 120)
+
+The first run installs what is missing (QEMU from Debian, the rustup target
+x86_64-unknown-none, seL4's Python generator packages in target/ux/venv) and
+builds the kernel; later runs reuse the cached build. In the interactive
+console, Ctrl-A X quits QEMU.
+";
+
+struct Args {
+    command: String,
+    profile: String,
+    opts: Options,
+    headless: bool,
+    bench: bool,
+    timeout: Duration,
+    rest: Vec<String>,
+}
+
+fn parse(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
+    let mut a = Args {
+        command: "boot".into(),
+        profile: "debug".into(),
+        opts: Options::default(),
+        headless: false,
+        bench: false,
+        timeout: Duration::from_secs(120),
+        rest: Vec::new(),
+    };
+    let mut first = true;
+    while let Some(arg) = argv.next() {
+        let mut value = |name: &str| argv.next().ok_or_else(|| format!("{name} needs a value"));
+        match arg.as_str() {
+            "boot" | "build" | "test" if first => a.command = arg,
+            _ if a.command == "test" => a.rest.push(arg),
+            "-h" | "--help" => a.command = "help".into(),
+            "--profile" => {
+                a.profile = value("--profile")?;
+                if !kernel_config::PROFILES.contains(&a.profile.as_str()) {
+                    return Err(format!("unknown profile {:?}; choose one of {:?}", a.profile, kernel_config::PROFILES));
+                }
+            }
+            "--memory" => {
+                let v = value("--memory")?;
+                a.opts.memory_mib = v.parse().map_err(|_| format!("--memory takes MiB, not {v:?}"))?;
+            }
+            "--timeout" => {
+                let v = value("--timeout")?;
+                a.timeout = Duration::from_secs(v.parse().map_err(|_| format!("--timeout takes seconds, not {v:?}"))?);
+            }
+            "--kvm" => a.opts.kvm = true,
+            "--headless" => a.headless = true,
+            "--bench" => a.bench = true,
+            other => return Err(format!("unknown argument {other:?} (see cargo ux --help)")),
+        }
+        first = false;
+    }
+    Ok(a)
+}
+
+fn main() -> ExitCode {
+    let args = match parse(std::env::args().skip(1)) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = match args.command.as_str() {
+        "help" => {
+            print!("{HELP}");
+            Ok(())
+        }
+        "build" => prepare(&args.profile).map(|img| {
+            println!("kernel:     {}", img.kernel.elf32.display());
+            println!("root task:  {}", img.rootserver.display());
+        }),
+        "test" => test(&args.rest),
+        _ if args.bench => bench(&args),
+        _ if args.headless => headless(&args),
+        _ => interactive(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn interactive(args: &Args) -> Result<(), String> {
+    let image = prepare(&args.profile)?;
+    step("booting one node under QEMU (Ctrl-A X quits)");
+    let status = node::command(&image, &args.opts)
+        .args(["-serial", "mon:stdio"])
+        .status()
+        .map_err(|e| format!("cannot start QEMU: {e}"))?;
+    status.success().then_some(()).ok_or_else(|| format!("QEMU exited with {status}"))
+}
+
+fn headless(args: &Args) -> Result<(), String> {
+    let image = prepare(&args.profile)?;
+    step("booting one node under QEMU, headless");
+    let node = Node::start(&image, &args.opts, false)?;
+    let ready = node.wait_for(READY, args.timeout).map_err(|e| e.to_string())?;
+    print!("{}", node.log());
+    println!("node ready {:.2} s after QEMU start", ready.as_secs_f64());
+    Ok(())
+}
+
+fn bench(args: &Args) -> Result<(), String> {
+    let image = prepare(&args.profile)?;
+    step("booting one node with the IPC benchmark (QEMU TCG: figures are emulated)");
+    let opts = Options { boot_option: Some("bench".into()), ..args.opts.clone() };
+    let node = Node::start(&image, &opts, false)?;
+    let ready = node.wait_for(READY, args.timeout).map_err(|e| e.to_string())?;
+    node.wait_for("ux: pid 2 exited", args.timeout).map_err(|e| e.to_string())?;
+    let log = node.log();
+    print!("{log}");
+    println!("--- benchmark ---");
+    for line in log.lines().filter(|l| l.starts_with("ipcbench:")) {
+        println!("{line}");
+    }
+    println!("boot: node ready {:.0} ms after QEMU start", ready.as_secs_f64() * 1000.0);
+    Ok(())
+}
+
+/// The README's test command: everything CI runs.
+fn test(extra: &[String]) -> Result<(), String> {
+    for profile in kernel_config::PROFILES {
+        prepare(profile)?;
+    }
+    let cargo = qemu::cargo();
+    let run = |what: &str, cmd: &mut Command| -> Result<(), String> {
+        step(what);
+        let status = cmd.current_dir(workspace()).status().map_err(|e| format!("cannot run cargo: {e}"))?;
+        status.success().then_some(()).ok_or_else(|| format!("{what}: failed ({status})"))
+    };
+    run("checking formatting (cargo fmt --check)", Command::new(&cargo).args(["fmt", "--all", "--", "--check"]))?;
+    run(
+        "linting host crates (cargo clippy -D warnings)",
+        Command::new(&cargo).args(["clippy", "--quiet", "--all-targets", "--", "-D", "warnings"]),
+    )?;
+    let kernel = prepare("debug")?.kernel;
+    let mut target_lint = Command::new(&cargo);
+    target_lint
+        .args(["clippy", "--quiet", "--release", "--target", qemu::setup::TARGET, "-p", "process-server"])
+        .args(qemu::image::PROGRAMS.iter().flat_map(|p| ["-p", p]))
+        .args(["--", "-D", "warnings"])
+        .envs(qemu::image::rootserver_env(&kernel));
+    run("linting seL4 programs (cargo clippy --target x86_64-unknown-none)", &mut target_lint)?;
+    run("running the tests (cargo test)", Command::new(&cargo).arg("test").args(extra))
+}

@@ -1,0 +1,175 @@
+//! Running one node in QEMU and watching its serial console.
+//!
+//! A [`Node`] owns its QEMU process: dropping it (on every path, panics
+//! included) kills QEMU, and QEMU also gets SIGKILL if the thread that
+//! started it dies (`PR_SET_PDEATHSIG`), so no emulator outlives a test.
+//! The console is read by a thread into a shared log that
+//! [`Node::wait_for`] searches.
+
+use crate::image::Image;
+use std::io::Read;
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+/// The line the process server prints when the node is up.
+pub const READY: &str = "ux: node ready";
+/// Lines that mean the node will not get anywhere.
+pub const FATAL: &[&str] = &["panic:", "Kernel panic", "halting"];
+
+/// How to run a node.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub memory_mib: u32,
+    /// Use KVM (real hardware only: these machines' KVM cannot run seL4).
+    pub kvm: bool,
+    /// Value of the fw_cfg boot option `opt/ux/boot` (e.g. `bench`).
+    pub boot_option: Option<String>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { memory_mib: 512, kvm: false, boot_option: None }
+    }
+}
+
+/// The QEMU command line for `image`, without the console wiring.
+pub fn command(image: &Image, opts: &Options) -> Command {
+    let mut cmd = Command::new(&image.kernel.tools.qemu);
+    cmd.args(["-machine", "pc", "-nodefaults", "-no-reboot", "-display", "none"])
+        .args(["-m", &format!("{}M", opts.memory_mib)])
+        .arg("-kernel")
+        .arg(&image.kernel.elf32)
+        .arg("-initrd")
+        .arg(&image.rootserver)
+        // Lets a test image end QEMU with a status (port 0xf4).
+        .args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]);
+    if opts.kvm {
+        cmd.args(["-accel", "kvm", "-cpu", "host"]);
+    } else {
+        cmd.args(["-accel", "tcg", "-cpu", "qemu64"]);
+    }
+    if let Some(o) = &opts.boot_option {
+        cmd.arg("-fw_cfg").arg(format!("name=opt/ux/boot,string={o}"));
+    }
+    cmd
+}
+
+#[derive(Default)]
+struct Console {
+    text: String,
+    closed: bool,
+}
+
+pub struct Node {
+    child: Child,
+    console: Arc<(Mutex<Console>, Condvar)>,
+    started: Instant,
+}
+
+/// Why [`Node::wait_for`] gave up.
+#[derive(Debug)]
+pub struct WaitError {
+    pub reason: String,
+    /// The console log up to then.
+    pub log: String,
+}
+
+impl std::fmt::Display for WaitError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}\n--- console ---\n{}--- end of console ---", self.reason, self.log)
+    }
+}
+
+impl Node {
+    /// Starts QEMU with the serial console on a pipe. `echo` copies the
+    /// console to our stdout as it arrives.
+    pub fn start(image: &Image, opts: &Options, echo: bool) -> Result<Node, String> {
+        let mut cmd = command(image, opts);
+        cmd.args(["-serial", "stdio"]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::inherit());
+        // SAFETY: prctl is async-signal-safe; this runs between fork and exec.
+        unsafe {
+            cmd.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let started = Instant::now();
+        let mut child = cmd.spawn().map_err(|e| format!("cannot start QEMU: {e}"))?;
+        let mut out = child.stdout.take().expect("piped");
+        let console = Arc::new((Mutex::new(Console::default()), Condvar::new()));
+        let shared = console.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            loop {
+                let n = out.read(&mut buf).unwrap_or(0);
+                let (lock, cvar) = &*shared;
+                let mut c = lock.lock().unwrap();
+                if n == 0 {
+                    c.closed = true;
+                    cvar.notify_all();
+                    return;
+                }
+                let chunk = String::from_utf8_lossy(&buf[..n]).replace('\r', "");
+                if echo {
+                    print!("{chunk}");
+                    use std::io::Write;
+                    let _ = std::io::stdout().flush();
+                }
+                c.text.push_str(&chunk);
+                cvar.notify_all();
+            }
+        });
+        Ok(Node { child, console, started })
+    }
+
+    /// Waits until the console shows `pattern`; returns the time since QEMU
+    /// started. Fails early if QEMU exits or a fatal line appears.
+    pub fn wait_for(&self, pattern: &str, timeout: Duration) -> Result<Duration, WaitError> {
+        let deadline = Instant::now() + timeout;
+        let (lock, cvar) = &*self.console;
+        let mut c = lock.lock().unwrap();
+        loop {
+            if c.text.contains(pattern) {
+                return Ok(self.started.elapsed());
+            }
+            let fail = |reason: String, log: &str| Err(WaitError { reason, log: log.to_string() });
+            if let Some(f) = FATAL.iter().find(|f| c.text.contains(**f)) {
+                return fail(format!("the node failed (console shows {f:?}) before {pattern:?}"), &c.text);
+            }
+            if c.closed {
+                return fail(format!("QEMU exited before the console showed {pattern:?}"), &c.text);
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return fail(format!("timed out after {} s waiting for {pattern:?}", timeout.as_secs()), &c.text);
+            }
+            c = cvar.wait_timeout(c, deadline - now).unwrap().0;
+        }
+    }
+
+    /// The console output so far.
+    pub fn log(&self) -> String {
+        self.console.0.lock().unwrap().text.clone()
+    }
+
+    /// QEMU's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Stops QEMU and reaps it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

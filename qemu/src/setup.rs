@@ -1,0 +1,138 @@
+//! Host prerequisites: checked, and installed where that is safe.
+//!
+//! Installed automatically: the rustup target `x86_64-unknown-none`, QEMU
+//! (`qemu-system-x86` from Debian, when running as root with apt), and the
+//! Python packages seL4's generators need (`tempita`, `six`, `ply` from
+//! PyPI, in a venv under `target/ux/venv`). Missing compilers and
+//! interpreters (`gcc`, `make`, `objcopy`, `python3`) are reported
+//! together in one message with the command that installs them.
+
+use crate::{out_dir, step};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+pub const TARGET: &str = "x86_64-unknown-none";
+const PY_PACKAGES: &[&str] = &["tempita", "six", "ply"];
+
+/// Paths of the host tools the build and the runner use.
+#[derive(Clone, Debug)]
+pub struct Tools {
+    pub qemu: PathBuf,
+    pub objcopy: PathBuf,
+    /// The venv's `bin/`, put first on PATH for the kernel build.
+    pub venv_bin: PathBuf,
+}
+
+/// Finds `name` on PATH.
+pub fn which(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|d| d.join(name)).find(|p| p.is_file())
+}
+
+fn quiet(cmd: &mut Command) -> bool {
+    cmd.stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
+}
+
+fn run_logged(cmd: &mut Command, what: &str) -> Result<(), String> {
+    let out = cmd.output().map_err(|e| format!("cannot run {what}: {e}"))?;
+    if out.status.success() {
+        return Ok(());
+    }
+    Err(format!(
+        "{what} failed ({}):\n{}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    ))
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Checks the host and installs what can be installed. Returns the tools.
+pub fn ensure() -> Result<Tools, String> {
+    ensure_rust_target()?;
+
+    let mut missing = Vec::new();
+    for (tool, package) in [("gcc", "gcc"), ("make", "make"), ("objcopy", "binutils"), ("python3", "python3")] {
+        if which(tool).is_none() {
+            missing.push((tool, package));
+        }
+    }
+    if !missing.is_empty() {
+        let tools: Vec<&str> = missing.iter().map(|m| m.0).collect();
+        let pkgs: Vec<&str> = missing.iter().map(|m| m.1).collect();
+        return Err(format!(
+            "missing host tools: {}.\nInstall them with: apt-get install {} python3-venv",
+            tools.join(", "),
+            pkgs.join(" ")
+        ));
+    }
+
+    let qemu = ensure_qemu()?;
+    let venv_bin = ensure_python_packages()?;
+    Ok(Tools { qemu, objcopy: which("objcopy").expect("checked above"), venv_bin })
+}
+
+fn ensure_rust_target() -> Result<(), String> {
+    let sysroot = Command::new("rustc").args(["--print", "sysroot"]).output().map_err(|e| format!("cannot run rustc: {e}"))?;
+    let sysroot = PathBuf::from(String::from_utf8_lossy(&sysroot.stdout).trim());
+    if sysroot.join("lib/rustlib").join(TARGET).is_dir() {
+        return Ok(());
+    }
+    step(&format!("adding the Rust target {TARGET} (rustup target add)"));
+    run_logged(Command::new("rustup").args(["target", "add", TARGET]), "rustup target add")
+        .map_err(|e| format!("{e}\nThe build needs the Rust target {TARGET}: run `rustup target add {TARGET}`."))
+}
+
+fn ensure_qemu() -> Result<PathBuf, String> {
+    if let Some(q) = which("qemu-system-x86_64") {
+        return Ok(q);
+    }
+    let how = "Install it with: apt-get install qemu-system-x86";
+    if !is_root() || which("apt-get").is_none() {
+        return Err(format!("qemu-system-x86_64 is not installed. {how}"));
+    }
+    step("installing QEMU (apt-get install qemu-system-x86; about a minute)");
+    run_logged(Command::new("apt-get").args(["update", "-q"]), "apt-get update")?;
+    run_logged(
+        Command::new("apt-get").args(["install", "-y", "-q", "--no-install-recommends", "qemu-system-x86"]).env("DEBIAN_FRONTEND", "noninteractive"),
+        "apt-get install qemu-system-x86",
+    )
+    .map_err(|e| format!("{e}\n{how}"))?;
+    which("qemu-system-x86_64").ok_or_else(|| format!("qemu-system-x86_64 still not found after installing. {how}"))
+}
+
+/// A venv under `target/ux/venv` with seL4's generator dependencies.
+fn ensure_python_packages() -> Result<PathBuf, String> {
+    let venv = out_dir().join("venv");
+    let bin = venv.join("bin");
+    let python = bin.join("python3");
+    let imports = format!("import {}", PY_PACKAGES.join(", "));
+    if python.exists() && quiet(Command::new(&python).args(["-c", &imports])) {
+        return Ok(bin);
+    }
+    step(&format!("creating a Python venv at {} with {}", venv.display(), PY_PACKAGES.join(", ")));
+    if !python.exists() {
+        run_logged(Command::new("python3").arg("-m").arg("venv").arg(&venv), "python3 -m venv").map_err(|e| {
+            format!("{e}\nseL4's build needs Python venv support: apt-get install python3-venv")
+        })?;
+    }
+    run_logged(
+        Command::new(bin.join("pip")).args(["install", "--quiet", "--disable-pip-version-check"]).args(PY_PACKAGES),
+        "pip install",
+    )
+    .map_err(|e| format!("{e}\nseL4's generators need the PyPI packages {}; is PyPI reachable?", PY_PACKAGES.join(", ")))?;
+    Ok(bin)
+}
+
+/// PATH with `first` in front.
+pub fn path_with(first: &Path) -> std::ffi::OsString {
+    let mut dirs = vec![first.to_path_buf()];
+    if let Some(p) = std::env::var_os("PATH") {
+        dirs.extend(std::env::split_paths(&p));
+    }
+    std::env::join_paths(dirs).expect("PATH entries have no separators")
+}
