@@ -4,7 +4,9 @@ fn main() {
     for var in ["UX_BOOTFS", "UX_SEL4_VERSION", "UX_KERNEL_PROFILE"] {
         println!("cargo:rerun-if-env-changed={var}");
         if std::env::var_os(var).is_none() {
-            panic!("{var} is not set: build the process server with `cargo ux build`, not directly");
+            panic!(
+                "{var} is not set: build the process server with `cargo ux build`, not directly"
+            );
         }
     }
 }

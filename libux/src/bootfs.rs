@@ -50,7 +50,10 @@ impl<'a> BootFs<'a> {
             return Err(BootFsError::BadMagic);
         }
         let count = u32::from_le_bytes([blob[8], blob[9], blob[10], blob[11]]) as usize;
-        if count.checked_mul(ENTRY).is_none_or(|n| HEADER + n > blob.len()) {
+        if count
+            .checked_mul(ENTRY)
+            .is_none_or(|n| HEADER + n > blob.len())
+        {
             return Err(BootFsError::Truncated);
         }
         let fs = BootFs { blob, count };
@@ -62,10 +65,17 @@ impl<'a> BootFs<'a> {
 
     fn entry(&self, i: usize) -> Option<(&'a str, &'a [u8])> {
         let e = &self.blob[HEADER + i * ENTRY..][..ENTRY];
-        let name_len = e[..NAME_LEN].iter().position(|&c| c == 0).unwrap_or(NAME_LEN);
-        let name = core::str::from_utf8(&e[..name_len]).ok().filter(|n| !n.is_empty())?;
+        let name_len = e[..NAME_LEN]
+            .iter()
+            .position(|&c| c == 0)
+            .unwrap_or(NAME_LEN);
+        let name = core::str::from_utf8(&e[..name_len])
+            .ok()
+            .filter(|n| !n.is_empty())?;
         let (offset, len) = (u64_at(e, NAME_LEN), u64_at(e, NAME_LEN + 8));
-        let end = offset.checked_add(len).filter(|&end| end <= self.blob.len() as u64)?;
+        let end = offset
+            .checked_add(len)
+            .filter(|&end| end <= self.blob.len() as u64)?;
         Some((name, &self.blob[offset as usize..end as usize]))
     }
 
@@ -146,28 +156,50 @@ mod tests {
     #[test]
     fn refuses_bad_names() {
         assert!(matches!(build(&[("", b"")]), Err(BuildError::BadName(_))));
-        assert!(matches!(build(&[(&"x".repeat(49), b"")]), Err(BuildError::BadName(_))));
-        assert!(matches!(build(&[("a", b""), ("a", b"")]), Err(BuildError::Duplicate(_))));
+        assert!(matches!(
+            build(&[(&"x".repeat(49), b"")]),
+            Err(BuildError::BadName(_))
+        ));
+        assert!(matches!(
+            build(&[("a", b""), ("a", b"")]),
+            Err(BuildError::Duplicate(_))
+        ));
     }
 
     #[test]
     fn rejects_corrupt_blobs() {
         let blob = build(&[("hello", b"abc")]).unwrap();
-        assert_eq!(BootFs::parse(&blob[..10]).unwrap_err(), BootFsError::Truncated);
+        assert_eq!(
+            BootFs::parse(&blob[..10]).unwrap_err(),
+            BootFsError::Truncated
+        );
         let mut bad = blob.clone();
         bad[0] = b'X';
         assert_eq!(BootFs::parse(&bad).unwrap_err(), BootFsError::BadMagic);
         let mut huge_count = blob.clone();
         huge_count[8..12].copy_from_slice(&u32::MAX.to_le_bytes());
-        assert_eq!(BootFs::parse(&huge_count).unwrap_err(), BootFsError::Truncated);
+        assert_eq!(
+            BootFs::parse(&huge_count).unwrap_err(),
+            BootFsError::Truncated
+        );
         let mut past_end = blob.clone();
-        past_end[HEADER + NAME_LEN + 8..HEADER + NAME_LEN + 16].copy_from_slice(&1000u64.to_le_bytes());
-        assert_eq!(BootFs::parse(&past_end).unwrap_err(), BootFsError::BadEntry(0));
+        past_end[HEADER + NAME_LEN + 8..HEADER + NAME_LEN + 16]
+            .copy_from_slice(&1000u64.to_le_bytes());
+        assert_eq!(
+            BootFs::parse(&past_end).unwrap_err(),
+            BootFsError::BadEntry(0)
+        );
         let mut overflow = blob.clone();
         overflow[HEADER + NAME_LEN..HEADER + NAME_LEN + 8].copy_from_slice(&u64::MAX.to_le_bytes());
-        assert_eq!(BootFs::parse(&overflow).unwrap_err(), BootFsError::BadEntry(0));
+        assert_eq!(
+            BootFs::parse(&overflow).unwrap_err(),
+            BootFsError::BadEntry(0)
+        );
         let mut bad_utf8 = blob;
         bad_utf8[HEADER] = 0xff;
-        assert_eq!(BootFs::parse(&bad_utf8).unwrap_err(), BootFsError::BadEntry(0));
+        assert_eq!(
+            BootFs::parse(&bad_utf8).unwrap_err(),
+            BootFsError::BadEntry(0)
+        );
     }
 }

@@ -71,7 +71,12 @@ impl<'a> Elf<'a> {
         if ph_entsize != PH_SIZE || end.is_none_or(|e| e > image.len() as u64) {
             return Err(ElfError::BadProgramHeaders);
         }
-        let elf = Elf { image, entry: u64_at(image, 24), ph_offset: ph_offset as usize, ph_count };
+        let elf = Elf {
+            image,
+            entry: u64_at(image, 24),
+            ph_offset: ph_offset as usize,
+            ph_count,
+        };
         for i in 0..ph_count {
             elf.segment(i)?;
         }
@@ -84,8 +89,15 @@ impl<'a> Elf<'a> {
             return Ok(None);
         }
         let flags = u32_at(ph, 4);
-        let (offset, vaddr, file_size, mem_size) = (u64_at(ph, 8), u64_at(ph, 16), u64_at(ph, 32), u64_at(ph, 40));
-        let in_image = offset.checked_add(file_size).is_some_and(|e| e <= self.image.len() as u64);
+        let (offset, vaddr, file_size, mem_size) = (
+            u64_at(ph, 8),
+            u64_at(ph, 16),
+            u64_at(ph, 32),
+            u64_at(ph, 40),
+        );
+        let in_image = offset
+            .checked_add(file_size)
+            .is_some_and(|e| e <= self.image.len() as u64);
         if !in_image || file_size > mem_size || vaddr.checked_add(mem_size).is_none() {
             return Err(ElfError::BadSegment(i));
         }
@@ -141,13 +153,27 @@ mod tests {
 
     #[test]
     fn reads_load_segments() {
-        let b = image(&[(PT_LOAD, 5, 256, 0x401000, 16, 32), (6, 4, 0, 0, 0, 0), (PT_LOAD, 6, 272, 0x402000, 8, 4096)]);
+        let b = image(&[
+            (PT_LOAD, 5, 256, 0x401000, 16, 32),
+            (6, 4, 0, 0, 0, 0),
+            (PT_LOAD, 6, 272, 0x402000, 8, 4096),
+        ]);
         let elf = Elf::parse(&b).unwrap();
         assert_eq!(elf.entry, 0x401000);
         let segs: [Segment; 2] = core::array::from_fn(|i| elf.segments().nth(i).unwrap());
         assert_eq!(elf.segments().count(), 2);
         assert!(segs[0].executable && !segs[0].writable);
-        assert_eq!(segs[1], Segment { vaddr: 0x402000, mem_size: 4096, file_offset: 272, file_size: 8, writable: true, executable: false });
+        assert_eq!(
+            segs[1],
+            Segment {
+                vaddr: 0x402000,
+                mem_size: 4096,
+                file_offset: 272,
+                file_size: 8,
+                writable: true,
+                executable: false
+            }
+        );
         assert_eq!(elf.data(&segs[0]).len(), 16);
     }
 
@@ -166,10 +192,16 @@ mod tests {
         let past_end = image(&[(PT_LOAD, 4, 500, 0x400000, 100, 100)]);
         assert_eq!(Elf::parse(&past_end).unwrap_err(), ElfError::BadSegment(0));
         let file_gt_mem = image(&[(PT_LOAD, 4, 0, 0x400000, 100, 10)]);
-        assert_eq!(Elf::parse(&file_gt_mem).unwrap_err(), ElfError::BadSegment(0));
+        assert_eq!(
+            Elf::parse(&file_gt_mem).unwrap_err(),
+            ElfError::BadSegment(0)
+        );
         let wraps = image(&[(PT_LOAD, 4, 0, u64::MAX - 1, 0, 10)]);
         assert_eq!(Elf::parse(&wraps).unwrap_err(), ElfError::BadSegment(0));
         let huge_offset = image(&[(PT_LOAD, 4, u64::MAX, 0x400000, 2, 10)]);
-        assert_eq!(Elf::parse(&huge_offset).unwrap_err(), ElfError::BadSegment(0));
+        assert_eq!(
+            Elf::parse(&huge_offset).unwrap_err(),
+            ElfError::BadSegment(0)
+        );
     }
 }

@@ -17,8 +17,8 @@ pub mod bootfs;
 pub mod console;
 pub mod elf;
 pub mod fw_cfg;
-pub mod port;
 pub mod layout;
+pub mod port;
 pub mod proto;
 pub mod sel4;
 

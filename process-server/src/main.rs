@@ -17,6 +17,7 @@ mod process;
 mod untyped;
 mod vspace;
 
+use core::sync::atomic::Ordering;
 use libux::bootfs::BootFs;
 use libux::fw_cfg::FwCfg;
 use libux::layout::PROBE;
@@ -27,7 +28,6 @@ use libux::sel4::consts::{bits, init_cap, object};
 use libux::sel4::syscall::{self, Msg};
 use libux::sel4::{bootinfo, BootInfo, Endpoint, IoPort};
 use process::{Loader, Process};
-use core::sync::atomic::Ordering;
 use untyped::Allocator;
 
 static BOOTFS: &[u8] = include_bytes!(env!("UX_BOOTFS"));
@@ -39,14 +39,22 @@ libux::entry!(main);
 fn main(bootinfo_addr: u64, _: u64) -> ! {
     // SAFETY: the kernel maps the boot information page at this address.
     let bytes = unsafe { core::slice::from_raw_parts(bootinfo_addr as *const u8, 1 << bits::PAGE) };
-    let ipc_buffer = u64::from_le_bytes(bytes[bootinfo::offset::IPC_BUFFER..][..8].try_into().unwrap());
+    let ipc_buffer = u64::from_le_bytes(
+        bytes[bootinfo::offset::IPC_BUFFER..][..8]
+            .try_into()
+            .unwrap(),
+    );
     rt::init_root(ipc_buffer, IoPort(init_cap::IO_PORT));
     let bi = match BootInfo::parse(bytes) {
         Ok(bi) => bi,
         Err(e) => panic!("unusable boot information: {e:?}"),
     };
 
-    let (ram, device) = bi.untypeds().fold((0, 0), |(r, d), u| if u.is_device { (r, d + 1) } else { (r + 1, d) });
+    let (ram, device) =
+        bi.untypeds().fold(
+            (0, 0),
+            |(r, d), u| if u.is_device { (r, d + 1) } else { (r + 1, d) },
+        );
     println!("ux: process server on seL4 {SEL4_VERSION} (x86_64 pc99, {KERNEL_PROFILE} kernel)");
     println!(
         "ux: memory {} MiB in {} untyped capabilities ({} RAM, {} device), TSC {} MHz",
@@ -57,13 +65,20 @@ fn main(bootinfo_addr: u64, _: u64) -> ! {
         bi.tsc_mhz()
     );
 
-    let bootfs = BootFs::parse(BOOTFS).unwrap_or_else(|e| panic!("corrupt boot file system: {e:?}"));
+    let bootfs =
+        BootFs::parse(BOOTFS).unwrap_or_else(|e| panic!("corrupt boot file system: {e:?}"));
     let mut alloc = Allocator::new(&bi);
     let mut loader = Loader::new();
-    let server = Endpoint(alloc.object(object::ENDPOINT, 0, bits::ENDPOINT).expect("process server endpoint"));
+    let server = Endpoint(
+        alloc
+            .object(object::ENDPOINT, 0, bits::ENDPOINT)
+            .expect("process server endpoint"),
+    );
     let mut next_pid = 1;
     let mut start = |name: &str, arg: u64, alloc: &mut Allocator| -> Process {
-        let image = bootfs.get(name).unwrap_or_else(|| panic!("{name} is not in the boot file system"));
+        let image = bootfs
+            .get(name)
+            .unwrap_or_else(|| panic!("{name} is not in the boot file system"));
         let p = loader
             .spawn(alloc, image, next_pid, server, arg)
             .unwrap_or_else(|e| panic!("cannot start {name}: {e:?}"));
@@ -113,7 +128,11 @@ fn serve(server: Endpoint, p: &Process) {
             label::HELLO => {
                 let [addr, theirs, ..] = msg.mr;
                 let ours = MY_PROBE.load(Ordering::Relaxed);
-                let verdict = if addr == PROBE && theirs != ours { "separate address spaces" } else { "NOT separate" };
+                let verdict = if addr == PROBE && theirs != ours {
+                    "separate address spaces"
+                } else {
+                    "NOT separate"
+                };
                 println!(
                     "ux: pid {} sees {theirs:#x} at {addr:#x}, the process server sees {ours:#x} there: {verdict}",
                     p.pid

@@ -10,8 +10,8 @@ use libux::layout::{self, slot, CNODE_BITS};
 use libux::proto::FAULT_BADGE;
 use libux::sel4::consts::{bits, init_cap, object};
 use libux::sel4::{
-    badge, cnode_guard, io_port_range, prio_props, AsidPool, CNode, CapRights, Endpoint, Error, Page, Tcb, TcbConfig,
-    UserContext, VSpace,
+    badge, cnode_guard, io_port_range, prio_props, AsidPool, CNode, CapRights, Endpoint, Error,
+    Page, Tcb, TcbConfig, UserContext, VSpace,
 };
 
 /// Where the process server maps a frame of its own to fill it: a
@@ -55,7 +55,9 @@ pub struct Loader {
 
 impl Loader {
     pub fn new() -> Self {
-        Loader { own: AddressSpace::new(VSpace(init_cap::VSPACE)) }
+        Loader {
+            own: AddressSpace::new(VSpace(init_cap::VSPACE)),
+        }
     }
 
     /// Starts `image` as process `pid`, talking to `server` and passing
@@ -69,7 +71,11 @@ impl Loader {
         arg: u64,
     ) -> Result<Process, SpawnError> {
         let elf = Elf::parse(image).map_err(SpawnError::Elf)?;
-        let cnode = CNode(alloc.object(object::CAP_TABLE, CNODE_BITS as u64, CNODE_BITS as u32 + bits::SLOT)?);
+        let cnode = CNode(alloc.object(
+            object::CAP_TABLE,
+            CNODE_BITS as u64,
+            CNODE_BITS as u32 + bits::SLOT,
+        )?);
         let vspace = VSpace(alloc.object(object::X64_PML4, 0, bits::PML4)?);
         AsidPool(init_cap::ASID_POOL).assign(vspace)?;
         let mut space = AddressSpace::new(vspace);
@@ -82,7 +88,11 @@ impl Loader {
             }
             let end = (seg.vaddr + seg.mem_size).next_multiple_of(PAGE);
             let data = elf.data(&seg);
-            let rights = if seg.writable { CapRights::READ_WRITE } else { CapRights::READ };
+            let rights = if seg.writable {
+                CapRights::READ_WRITE
+            } else {
+                CapRights::READ
+            };
             for page in (first..end).step_by(PAGE as usize) {
                 let frame = Page(alloc.object(object::X86_4K, 0, bits::PAGE)?);
                 // Bytes of the segment's file contents that fall in this page.
@@ -102,10 +112,34 @@ impl Loader {
 
         let depth = CNODE_BITS;
         // Grant is needed for Call to carry a reply capability.
-        cnode.mint(slot::PROC_CONN, depth, ROOT_CNODE, server.0, ROOT_DEPTH, CapRights::ALL, badge(pid))?;
-        cnode.mint(slot::FAULT_EP, depth, ROOT_CNODE, server.0, ROOT_DEPTH, CapRights::ALL, badge(pid | FAULT_BADGE))?;
+        cnode.mint(
+            slot::PROC_CONN,
+            depth,
+            ROOT_CNODE,
+            server.0,
+            ROOT_DEPTH,
+            CapRights::ALL,
+            badge(pid),
+        )?;
+        cnode.mint(
+            slot::FAULT_EP,
+            depth,
+            ROOT_CNODE,
+            server.0,
+            ROOT_DEPTH,
+            CapRights::ALL,
+            badge(pid | FAULT_BADGE),
+        )?;
         let console = io_port_range(COM1, COM1 + COM1_PORTS - 1);
-        cnode.mint(slot::CONSOLE, depth, ROOT_CNODE, init_cap::IO_PORT, ROOT_DEPTH, CapRights::ALL, console)?;
+        cnode.mint(
+            slot::CONSOLE,
+            depth,
+            ROOT_CNODE,
+            init_cap::IO_PORT,
+            ROOT_DEPTH,
+            CapRights::ALL,
+            console,
+        )?;
 
         let tcb = Tcb(alloc.object(object::TCB, 0, bits::TCB)?);
         tcb.configure(&TcbConfig {
@@ -117,18 +151,33 @@ impl Loader {
             ipc_buffer: layout::IPC_BUFFER,
             ipc_buffer_frame: ipc,
         })?;
-        let regs = UserContext { rip: elf.entry, rdi: layout::IPC_BUFFER, rsi: arg, ..Default::default() };
+        let regs = UserContext {
+            rip: elf.entry,
+            rdi: layout::IPC_BUFFER,
+            rsi: arg,
+            ..Default::default()
+        };
         tcb.write_registers(true, &regs)?;
         Ok(Process { pid, tcb })
     }
 
     /// Copies `src` into `frame` at `offset`, through a temporary mapping.
-    fn fill(&mut self, alloc: &mut Allocator, frame: Page, offset: usize, src: &[u8]) -> Result<(), SpawnError> {
+    fn fill(
+        &mut self,
+        alloc: &mut Allocator,
+        frame: Page,
+        offset: usize,
+        src: &[u8],
+    ) -> Result<(), SpawnError> {
         self.own.map(alloc, frame, SCRATCH, CapRights::READ_WRITE)?;
         // SAFETY: the frame is mapped read-write at SCRATCH for exactly this
         // copy, and `offset + src.len()` is within one page.
         unsafe {
-            core::ptr::copy_nonoverlapping(src.as_ptr(), (SCRATCH as *mut u8).add(offset), src.len());
+            core::ptr::copy_nonoverlapping(
+                src.as_ptr(),
+                (SCRATCH as *mut u8).add(offset),
+                src.len(),
+            );
         }
         frame.unmap()?;
         Ok(())

@@ -44,10 +44,18 @@ impl Allocator {
         for (i, desc) in bi.untypeds().enumerate() {
             if !desc.is_device {
                 // Cannot overflow: the list length is bounded by the same constant.
-                let _ = regions.push(Region { cap: Untyped(bi.untyped().start + i as u64), desc, used: 0 });
+                let _ = regions.push(Region {
+                    cap: Untyped(bi.untyped().start + i as u64),
+                    desc,
+                    used: 0,
+                });
             }
         }
-        Allocator { regions, next_slot: bi.empty().start, end_slot: bi.empty().end }
+        Allocator {
+            regions,
+            next_slot: bi.empty().start,
+            end_slot: bi.empty().end,
+        }
     }
 
     /// Bytes of untyped memory not yet handed out.
@@ -58,7 +66,12 @@ impl Allocator {
     /// Makes one object of `object_type` occupying 2^`mem_bits` bytes
     /// (`size_bits` is the Retype argument: slots for CNodes, otherwise
     /// 0) and returns the root-CNode slot holding its capability.
-    pub fn object(&mut self, object_type: u64, size_bits: u64, mem_bits: u32) -> Result<u64, AllocError> {
+    pub fn object(
+        &mut self,
+        object_type: u64,
+        size_bits: u64,
+        mem_bits: u32,
+    ) -> Result<u64, AllocError> {
         let size = 1u64 << mem_bits;
         // The kernel places each new object at the untyped's watermark
         // rounded up to the object's size; mirror that to pick a region.
@@ -71,7 +84,9 @@ impl Allocator {
             return Err(AllocError::OutOfSlots);
         }
         let slot = self.next_slot;
-        region.cap.retype(object_type, size_bits, ROOT_CNODE, 0, 0, slot, 1)?;
+        region
+            .cap
+            .retype(object_type, size_bits, ROOT_CNODE, 0, 0, slot, 1)?;
         region.used = region.used.next_multiple_of(size) + size;
         self.next_slot += 1;
         Ok(slot)

@@ -36,7 +36,10 @@ pub struct AddressSpace {
 
 impl AddressSpace {
     pub fn new(root: VSpace) -> Self {
-        AddressSpace { root, tables: Vec::new() }
+        AddressSpace {
+            root,
+            tables: Vec::new(),
+        }
     }
 
     fn ensure_tables(&mut self, alloc: &mut Allocator, vaddr: u64) -> Result<(), AllocError> {
@@ -68,7 +71,13 @@ impl AddressSpace {
     }
 
     /// Maps `frame` at `vaddr` (4 KiB aligned).
-    pub fn map(&mut self, alloc: &mut Allocator, frame: Page, vaddr: u64, rights: CapRights) -> Result<(), AllocError> {
+    pub fn map(
+        &mut self,
+        alloc: &mut Allocator,
+        frame: Page,
+        vaddr: u64,
+        rights: CapRights,
+    ) -> Result<(), AllocError> {
         self.ensure_tables(alloc, vaddr)?;
         frame.map(self.root, vaddr, rights, VmAttributes::WriteBack)?;
         Ok(())

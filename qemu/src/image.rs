@@ -8,7 +8,7 @@
 
 use crate::kernel::Kernel;
 use crate::setup::TARGET;
-use crate::{cargo, out_dir, step, workspace, Timer};
+use crate::{cargo, out_dir, step, target_dir, workspace, Timer};
 use std::fs;
 use std::path::PathBuf;
 use std::process::Command;
@@ -25,14 +25,19 @@ pub struct Image {
 
 fn cargo_build(packages: &[&str], envs: &[(&str, String)]) -> Result<(), String> {
     let mut cmd = Command::new(cargo());
-    cmd.current_dir(workspace()).args(["build", "--quiet", "--release", "--target", TARGET]);
+    cmd.current_dir(workspace())
+        .args(["build", "--quiet", "--release", "--target", TARGET]);
     for p in packages {
         cmd.args(["-p", p]);
     }
     cmd.envs(envs.iter().map(|(k, v)| (k, v)));
     let out = cmd.output().map_err(|e| format!("cannot run cargo: {e}"))?;
     if !out.status.success() {
-        return Err(format!("cargo build of {} failed:\n{}", packages.join(", "), String::from_utf8_lossy(&out.stderr)));
+        return Err(format!(
+            "cargo build of {} failed:\n{}",
+            packages.join(", "),
+            String::from_utf8_lossy(&out.stderr)
+        ));
     }
     Ok(())
 }
@@ -40,7 +45,10 @@ fn cargo_build(packages: &[&str], envs: &[(&str, String)]) -> Result<(), String>
 /// Environment the process server's build reads.
 pub fn rootserver_env(kernel: &Kernel) -> Vec<(&'static str, String)> {
     vec![
-        ("UX_BOOTFS", out_dir().join("bootfs.img").display().to_string()),
+        (
+            "UX_BOOTFS",
+            out_dir().join("bootfs.img").display().to_string(),
+        ),
         ("UX_SEL4_VERSION", kernel.version.clone()),
         ("UX_KERNEL_PROFILE", kernel.profile.name.clone()),
     ]
@@ -50,14 +58,18 @@ pub fn build(kernel: &Kernel) -> Result<Image, String> {
     step(&format!("building the userland for {TARGET}"));
     let t = Timer::start("userland");
     cargo_build(PROGRAMS, &[])?;
-    let bin_dir = workspace().join("target").join(TARGET).join("release");
+    let bin_dir = target_dir().join(TARGET).join("release");
     let mut files = Vec::new();
     for p in PROGRAMS {
         let path = bin_dir.join(p);
-        files.push((*p, fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?));
+        files.push((
+            *p,
+            fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?,
+        ));
     }
     let refs: Vec<(&str, &[u8])> = files.iter().map(|(n, d)| (*n, d.as_slice())).collect();
-    let blob = libux::bootfs::build(&refs).map_err(|e| format!("packing the boot file system: {e:?}"))?;
+    let blob =
+        libux::bootfs::build(&refs).map_err(|e| format!("packing the boot file system: {e:?}"))?;
     let bootfs = out_dir().join("bootfs.img");
     // Rewriting identical bytes would only make cargo relink the root task.
     if fs::read(&bootfs).ok().as_deref() != Some(&blob[..]) {
@@ -68,7 +80,11 @@ pub fn build(kernel: &Kernel) -> Result<Image, String> {
     let dir = out_dir().join("image").join(&kernel.profile.name);
     fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     let rootserver = dir.join("rootserver.elf");
-    fs::copy(bin_dir.join("process-server"), &rootserver).map_err(|e| format!("{}: {e}", rootserver.display()))?;
+    fs::copy(bin_dir.join("process-server"), &rootserver)
+        .map_err(|e| format!("{}: {e}", rootserver.display()))?;
     t.done();
-    Ok(Image { kernel: kernel.clone(), rootserver })
+    Ok(Image {
+        kernel: kernel.clone(),
+        rootserver,
+    })
 }

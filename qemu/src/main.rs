@@ -64,16 +64,25 @@ fn parse(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
             "--profile" => {
                 a.profile = value("--profile")?;
                 if !kernel_config::PROFILES.contains(&a.profile.as_str()) {
-                    return Err(format!("unknown profile {:?}; choose one of {:?}", a.profile, kernel_config::PROFILES));
+                    return Err(format!(
+                        "unknown profile {:?}; choose one of {:?}",
+                        a.profile,
+                        kernel_config::PROFILES
+                    ));
                 }
             }
             "--memory" => {
                 let v = value("--memory")?;
-                a.opts.memory_mib = v.parse().map_err(|_| format!("--memory takes MiB, not {v:?}"))?;
+                a.opts.memory_mib = v
+                    .parse()
+                    .map_err(|_| format!("--memory takes MiB, not {v:?}"))?;
             }
             "--timeout" => {
                 let v = value("--timeout")?;
-                a.timeout = Duration::from_secs(v.parse().map_err(|_| format!("--timeout takes seconds, not {v:?}"))?);
+                a.timeout = Duration::from_secs(
+                    v.parse()
+                        .map_err(|_| format!("--timeout takes seconds, not {v:?}"))?,
+                );
             }
             "--kvm" => a.opts.kvm = true,
             "--headless" => a.headless = true,
@@ -123,14 +132,19 @@ fn interactive(args: &Args) -> Result<(), String> {
         .args(["-serial", "mon:stdio"])
         .status()
         .map_err(|e| format!("cannot start QEMU: {e}"))?;
-    status.success().then_some(()).ok_or_else(|| format!("QEMU exited with {status}"))
+    status
+        .success()
+        .then_some(())
+        .ok_or_else(|| format!("QEMU exited with {status}"))
 }
 
 fn headless(args: &Args) -> Result<(), String> {
     let image = prepare(&args.profile)?;
     step("booting one node under QEMU, headless");
     let node = Node::start(&image, &args.opts, false)?;
-    let ready = node.wait_for(READY, args.timeout).map_err(|e| e.to_string())?;
+    let ready = node
+        .wait_for(READY, args.timeout)
+        .map_err(|e| e.to_string())?;
     print!("{}", node.log());
     println!("node ready {:.2} s after QEMU start", ready.as_secs_f64());
     Ok(())
@@ -139,17 +153,26 @@ fn headless(args: &Args) -> Result<(), String> {
 fn bench(args: &Args) -> Result<(), String> {
     let image = prepare(&args.profile)?;
     step("booting one node with the IPC benchmark (QEMU TCG: figures are emulated)");
-    let opts = Options { boot_option: Some("bench".into()), ..args.opts.clone() };
+    let opts = Options {
+        boot_option: Some("bench".into()),
+        ..args.opts.clone()
+    };
     let node = Node::start(&image, &opts, false)?;
-    let ready = node.wait_for(READY, args.timeout).map_err(|e| e.to_string())?;
-    node.wait_for("ux: pid 2 exited", args.timeout).map_err(|e| e.to_string())?;
+    let ready = node
+        .wait_for(READY, args.timeout)
+        .map_err(|e| e.to_string())?;
+    node.wait_for("ux: pid 2 exited", args.timeout)
+        .map_err(|e| e.to_string())?;
     let log = node.log();
     print!("{log}");
     println!("--- benchmark ---");
     for line in log.lines().filter(|l| l.starts_with("ipcbench:")) {
         println!("{line}");
     }
-    println!("boot: node ready {:.0} ms after QEMU start", ready.as_secs_f64() * 1000.0);
+    println!(
+        "boot: node ready {:.0} ms after QEMU start",
+        ready.as_secs_f64() * 1000.0
+    );
     Ok(())
 }
 
@@ -161,10 +184,19 @@ fn test(extra: &[String]) -> Result<(), String> {
     let cargo = qemu::cargo();
     let run = |what: &str, cmd: &mut Command| -> Result<(), String> {
         step(what);
-        let status = cmd.current_dir(workspace()).status().map_err(|e| format!("cannot run cargo: {e}"))?;
-        status.success().then_some(()).ok_or_else(|| format!("{what}: failed ({status})"))
+        let status = cmd
+            .current_dir(workspace())
+            .status()
+            .map_err(|e| format!("cannot run cargo: {e}"))?;
+        status
+            .success()
+            .then_some(())
+            .ok_or_else(|| format!("{what}: failed ({status})"))
     };
-    run("checking formatting (cargo fmt --check)", Command::new(&cargo).args(["fmt", "--all", "--", "--check"]))?;
+    run(
+        "checking formatting (cargo fmt --check)",
+        Command::new(&cargo).args(["fmt", "--all", "--", "--check"]),
+    )?;
     run(
         "linting host crates (cargo clippy -D warnings)",
         Command::new(&cargo).args(["clippy", "--quiet", "--all-targets", "--", "-D", "warnings"]),
@@ -172,10 +204,24 @@ fn test(extra: &[String]) -> Result<(), String> {
     let kernel = prepare("debug")?.kernel;
     let mut target_lint = Command::new(&cargo);
     target_lint
-        .args(["clippy", "--quiet", "--release", "--target", qemu::setup::TARGET, "-p", "process-server"])
+        .args([
+            "clippy",
+            "--quiet",
+            "--release",
+            "--target",
+            qemu::setup::TARGET,
+            "-p",
+            "process-server",
+        ])
         .args(qemu::image::PROGRAMS.iter().flat_map(|p| ["-p", p]))
         .args(["--", "-D", "warnings"])
         .envs(qemu::image::rootserver_env(&kernel));
-    run("linting seL4 programs (cargo clippy --target x86_64-unknown-none)", &mut target_lint)?;
-    run("running the tests (cargo test)", Command::new(&cargo).arg("test").args(extra))
+    run(
+        "linting seL4 programs (cargo clippy --target x86_64-unknown-none)",
+        &mut target_lint,
+    )?;
+    run(
+        "running the tests (cargo test)",
+        Command::new(&cargo).arg("test").args(extra),
+    )
 }

@@ -30,28 +30,40 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { memory_mib: 512, kvm: false, boot_option: None }
+        Options {
+            memory_mib: 512,
+            kvm: false,
+            boot_option: None,
+        }
     }
 }
 
 /// The QEMU command line for `image`, without the console wiring.
 pub fn command(image: &Image, opts: &Options) -> Command {
     let mut cmd = Command::new(&image.kernel.tools.qemu);
-    cmd.args(["-machine", "pc", "-nodefaults", "-no-reboot", "-display", "none"])
-        .args(["-m", &format!("{}M", opts.memory_mib)])
-        .arg("-kernel")
-        .arg(&image.kernel.elf32)
-        .arg("-initrd")
-        .arg(&image.rootserver)
-        // Lets a test image end QEMU with a status (port 0xf4).
-        .args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]);
+    cmd.args([
+        "-machine",
+        "pc",
+        "-nodefaults",
+        "-no-reboot",
+        "-display",
+        "none",
+    ])
+    .args(["-m", &format!("{}M", opts.memory_mib)])
+    .arg("-kernel")
+    .arg(&image.kernel.elf32)
+    .arg("-initrd")
+    .arg(&image.rootserver)
+    // Lets a test image end QEMU with a status (port 0xf4).
+    .args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]);
     if opts.kvm {
         cmd.args(["-accel", "kvm", "-cpu", "host"]);
     } else {
         cmd.args(["-accel", "tcg", "-cpu", "qemu64"]);
     }
     if let Some(o) = &opts.boot_option {
-        cmd.arg("-fw_cfg").arg(format!("name=opt/ux/boot,string={o}"));
+        cmd.arg("-fw_cfg")
+            .arg(format!("name=opt/ux/boot,string={o}"));
     }
     cmd
 }
@@ -78,7 +90,11 @@ pub struct WaitError {
 
 impl std::fmt::Display for WaitError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}\n--- console ---\n{}--- end of console ---", self.reason, self.log)
+        write!(
+            f,
+            "{}\n--- console ---\n{}--- end of console ---",
+            self.reason, self.log
+        )
     }
 }
 
@@ -87,7 +103,10 @@ impl Node {
     /// console to our stdout as it arrives.
     pub fn start(image: &Image, opts: &Options, echo: bool) -> Result<Node, String> {
         let mut cmd = command(image, opts);
-        cmd.args(["-serial", "stdio"]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::inherit());
+        cmd.args(["-serial", "stdio"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
         // SAFETY: prctl is async-signal-safe; this runs between fork and exec.
         unsafe {
             cmd.pre_exec(|| {
@@ -123,29 +142,54 @@ impl Node {
                 cvar.notify_all();
             }
         });
-        Ok(Node { child, console, started })
+        Ok(Node {
+            child,
+            console,
+            started,
+        })
     }
 
-    /// Waits until the console shows `pattern`; returns the time since QEMU
-    /// started. Fails early if QEMU exits or a fatal line appears.
+    /// Waits until the console shows a whole line containing `pattern`;
+    /// returns the time since QEMU started. Fails early if QEMU exits or a
+    /// fatal line appears.
     pub fn wait_for(&self, pattern: &str, timeout: Duration) -> Result<Duration, WaitError> {
         let deadline = Instant::now() + timeout;
         let (lock, cvar) = &*self.console;
         let mut c = lock.lock().unwrap();
         loop {
-            if c.text.contains(pattern) {
+            if c.text
+                .find(pattern)
+                .is_some_and(|at| c.text[at..].contains('\n'))
+            {
                 return Ok(self.started.elapsed());
             }
-            let fail = |reason: String, log: &str| Err(WaitError { reason, log: log.to_string() });
+            let fail = |reason: String, log: &str| {
+                Err(WaitError {
+                    reason,
+                    log: log.to_string(),
+                })
+            };
             if let Some(f) = FATAL.iter().find(|f| c.text.contains(**f)) {
-                return fail(format!("the node failed (console shows {f:?}) before {pattern:?}"), &c.text);
+                return fail(
+                    format!("the node failed (console shows {f:?}) before {pattern:?}"),
+                    &c.text,
+                );
             }
             if c.closed {
-                return fail(format!("QEMU exited before the console showed {pattern:?}"), &c.text);
+                return fail(
+                    format!("QEMU exited before the console showed {pattern:?}"),
+                    &c.text,
+                );
             }
             let now = Instant::now();
             if now >= deadline {
-                return fail(format!("timed out after {} s waiting for {pattern:?}", timeout.as_secs()), &c.text);
+                return fail(
+                    format!(
+                        "timed out after {} s waiting for {pattern:?}",
+                        timeout.as_secs()
+                    ),
+                    &c.text,
+                );
             }
             c = cvar.wait_timeout(c, deadline - now).unwrap().0;
         }

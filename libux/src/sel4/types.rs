@@ -133,7 +133,10 @@ mod tests {
     #[test]
     fn message_info_round_trips_its_fields() {
         let m = MessageInfo::new(0xabcde, 5, 3, 120);
-        assert_eq!((m.label(), m.caps_unwrapped(), m.extra_caps(), m.length()), (0xabcde, 5, 3, 120));
+        assert_eq!(
+            (m.label(), m.caps_unwrapped(), m.extra_caps(), m.length()),
+            (0xabcde, 5, 3, 120)
+        );
         // Layout from shared_types_64.bf: length in bits 0..7, label from bit 12.
         assert_eq!(MessageInfo::new(1, 0, 1, 6).0, 1 << 12 | 1 << 7 | 6);
     }

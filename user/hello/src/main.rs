@@ -29,6 +29,9 @@ fn main(ipc_buffer: u64, _arg: u64) -> ! {
         libux::println!("hello: unexpected reply {:?}", reply);
         rt::exit(1);
     }
-    libux::println!("hello: IPC round trip with the process server done: I am pid {}", reply.mr[0]);
+    libux::println!(
+        "hello: IPC round trip with the process server done: I am pid {}",
+        reply.mr[0]
+    );
     rt::exit(0)
 }

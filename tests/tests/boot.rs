@@ -1,0 +1,172 @@
+//! A real seL4 node boots under QEMU TCG and shows what a user should see:
+//! the banner with the kernel version and the node's memory, a first
+//! process in its own address space completing an IPC round trip, and
+//! readiness. Each test kills its QEMU on every path (see `qemu::node`).
+
+use qemu::node::{Node, Options, READY};
+use std::time::Duration;
+
+/// Generous: TCG on a loaded 2-core machine.
+const TIMEOUT: Duration = Duration::from_secs(180);
+
+fn boot(profile: &str, opts: &Options) -> Node {
+    let image = qemu::prepare(profile).unwrap_or_else(|e| panic!("build failed: {e}"));
+    let node = Node::start(&image, opts, false).unwrap_or_else(|e| panic!("{e}"));
+    node.wait_for(READY, TIMEOUT)
+        .unwrap_or_else(|e| panic!("{e}"));
+    node
+}
+
+/// The console line containing `pattern`, or a failure showing the log.
+fn line<'a>(log: &'a str, pattern: &str) -> &'a str {
+    log.lines()
+        .find(|l| l.contains(pattern))
+        .unwrap_or_else(|| panic!("no line with {pattern:?} in:\n{log}"))
+}
+
+/// The word after `before` in `line`, parsed.
+fn field<T: std::str::FromStr>(line: &str, before: &str) -> T {
+    let rest = line
+        .split(before)
+        .nth(1)
+        .unwrap_or_else(|| panic!("no {before:?} in {line:?}"));
+    let word = rest
+        .split([' ', ',', '(', ')'])
+        .find(|w| !w.is_empty())
+        .unwrap();
+    word.parse()
+        .unwrap_or_else(|_| panic!("bad number {word:?} in {line:?}"))
+}
+
+fn hex(s: &str) -> u64 {
+    u64::from_str_radix(s.trim_start_matches("0x").trim_end_matches(','), 16)
+        .unwrap_or_else(|_| panic!("bad hex {s:?}"))
+}
+
+/// Memory reported by the banner, in MiB.
+fn check_boot(profile: &str, opts: &Options) -> u64 {
+    let node = boot(profile, opts);
+    let log = node.log();
+
+    let banner = line(&log, "ux: process server on seL4 ");
+    assert!(banner.contains("seL4 5.0.0 (x86_64 pc99"), "{banner}");
+    assert!(banner.contains(&format!("{profile} kernel")), "{banner}");
+    let mem = line(&log, "ux: memory ");
+    let mib: u64 = field(mem, "ux: memory ");
+    let total: u64 = field(mem, " in ");
+    let ram: u64 = field(mem, "capabilities (");
+    let device: u64 = field(mem, "RAM, ");
+    assert!(ram > 0 && device > 0 && total == ram + device, "{mem}");
+
+    // hello reports the probe word it wrote; the process server reads a
+    // different word at the same address in its own address space.
+    let hello = line(&log, "hello: running, probe 0x400000 = ");
+    let written = hex(hello
+        .split(" = ")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap());
+    let seen = line(&log, "ux: pid 1 sees ");
+    let words: Vec<&str> = seen.split_whitespace().collect();
+    let (theirs, ours) = (hex(words[4]), hex(words[11]));
+    assert_eq!(theirs, written, "{seen}");
+    assert_ne!(theirs, ours, "{seen}");
+    assert!(seen.ends_with(": separate address spaces"), "{seen}");
+
+    line(
+        &log,
+        "hello: IPC round trip with the process server done: I am pid 1",
+    );
+    let exit = log
+        .find("ux: pid 1 exited with status 0")
+        .unwrap_or_else(|| panic!("hello did not exit cleanly:\n{log}"));
+    assert!(
+        exit < log.find(READY).unwrap(),
+        "ready before hello finished:\n{log}"
+    );
+    mib
+}
+
+#[test]
+fn debug_kernel_node_boots_and_runs_a_process() {
+    let mib = check_boot("debug", &Options::default());
+    assert!(
+        (400..=512).contains(&mib),
+        "512 MiB guest reports {mib} MiB"
+    );
+}
+
+#[test]
+fn release_kernel_node_boots_and_runs_a_process() {
+    check_boot("release", &Options::default());
+}
+
+#[test]
+fn banner_reports_the_memory_the_node_has() {
+    let small = check_boot(
+        "release",
+        &Options {
+            memory_mib: 256,
+            ..Options::default()
+        },
+    );
+    assert!(
+        (200..=256).contains(&small),
+        "256 MiB guest reports {small} MiB"
+    );
+}
+
+#[test]
+fn bench_boot_option_reports_ipc_round_trip_cycles() {
+    let node = boot(
+        "release",
+        &Options {
+            boot_option: Some("bench".into()),
+            ..Options::default()
+        },
+    );
+    node.wait_for("ux: pid 2 exited with status 0", TIMEOUT)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let log = node.log();
+    let l = line(&log, "ipcbench: IPC round trip");
+    let (median, p99, min, calls): (u64, u64, u64, u64) = (
+        field(l, "median "),
+        field(l, "p99 "),
+        field(l, "min "),
+        field(l, " over "),
+    );
+    assert!(0 < min && min <= median && median <= p99, "{l}");
+    assert!(calls >= 10_000, "{l}");
+}
+
+#[test]
+fn a_node_without_the_bench_option_does_not_run_it() {
+    let node = boot("release", &Options::default());
+    // Give a stray benchmark time to show itself.
+    assert!(node.wait_for("ipcbench", Duration::from_secs(3)).is_err());
+}
+
+#[test]
+fn dropping_a_node_stops_qemu() {
+    let node = boot("release", &Options::default());
+    let proc = std::path::PathBuf::from(format!("/proc/{}", node.pid()));
+    assert!(proc.exists());
+    drop(node);
+    assert!(
+        !proc.exists(),
+        "QEMU {} still running after drop",
+        proc.display()
+    );
+}
+
+#[test]
+fn waiting_for_what_never_comes_fails_with_the_console_log() {
+    let node = boot("release", &Options::default());
+    let err = node
+        .wait_for("this line is never printed", Duration::from_secs(1))
+        .unwrap_err();
+    assert!(err.reason.contains("timed out"), "{}", err.reason);
+    assert!(err.log.contains(READY), "the error carries the console log");
+}
