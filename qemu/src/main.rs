@@ -220,8 +220,71 @@ fn test(extra: &[String]) -> Result<(), String> {
         "linting seL4 programs (cargo clippy --target x86_64-unknown-none)",
         &mut target_lint,
     )?;
-    run(
-        "running the tests (cargo test)",
-        Command::new(&cargo).arg("test").args(extra),
-    )
+    step("running the tests (cargo test)");
+    let (passed, failed) = cargo_test(&cargo, extra)?;
+    // One closing line for the whole suite, whatever cargo printed last.
+    println!("{passed} passed, {failed} failed");
+    if failed > 0 {
+        return Err(format!("{failed} tests failed"));
+    }
+    if passed == 0 {
+        return Err("no test ran".into());
+    }
+    Ok(())
+}
+
+/// Runs `cargo test`, echoing its output, and adds up its result lines.
+fn cargo_test(cargo: &str, extra: &[String]) -> Result<(usize, usize), String> {
+    use std::io::BufRead;
+    let mut child = Command::new(cargo)
+        .arg("test")
+        .args(extra)
+        .current_dir(workspace())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run cargo test: {e}"))?;
+    let (mut passed, mut failed) = (0, 0);
+    for line in std::io::BufReader::new(child.stdout.take().expect("piped")).lines() {
+        let line = line.map_err(|e| e.to_string())?;
+        println!("{line}");
+        if let Some(summary) = line.strip_prefix("test result: ") {
+            passed += count(summary, " passed");
+            failed += count(summary, " failed");
+        }
+    }
+    let status = child.wait().map_err(|e| e.to_string())?;
+    if !status.success() && failed == 0 {
+        return Err(format!("cargo test failed ({status})"));
+    }
+    Ok((passed, failed))
+}
+
+/// The number before `what` in a cargo test summary (`ok. 3 passed; ...`).
+fn count(summary: &str, what: &str) -> usize {
+    summary
+        .split(';')
+        .find_map(|part| {
+            part.strip_suffix(what)
+                .and_then(|n| n.rsplit(' ').next())
+                .and_then(|n| n.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::count;
+
+    #[test]
+    fn counts_cargo_test_summaries() {
+        let s = "ok. 7 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; finished in 5.24s";
+        let got = (
+            count(s, " passed"),
+            count(s, " failed"),
+            count(s, " ignored"),
+        );
+        assert_eq!(got, (7, 0, 1));
+        assert_eq!(count("FAILED. 0 passed; 3 failed; 0 ignored", " failed"), 3);
+        assert_eq!(count("garbage", " passed"), 0);
+    }
 }

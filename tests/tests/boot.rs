@@ -139,6 +139,13 @@ fn bench_boot_option_reports_ipc_round_trip_cycles() {
     );
     assert!(0 < min && min <= median && median <= p99, "{l}");
     assert!(calls >= 10_000, "{l}");
+    let y = line(&log, "ipcbench: null system call (Yield");
+    let y_median: u64 = field(y, "median ");
+    assert!(
+        0 < y_median && y_median <= median,
+        "a null call costs more than an IPC round trip?\n{l}\n{y}"
+    );
+    assert!(y.contains("IPC round trip / null call = "), "{y}");
 }
 
 #[test]

@@ -1,0 +1,13 @@
+//! Program images will come from files: the ELF reader must turn any bytes
+//! into an error or segments that lie inside the image.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+use libux::elf::Elf;
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(elf) = Elf::parse(data) {
+        for seg in elf.segments() {
+            assert!(elf.data(&seg).len() as u64 <= seg.mem_size);
+        }
+    }
+});
