@@ -62,25 +62,8 @@ fn is_root() -> bool {
 pub fn ensure() -> Result<Tools, String> {
     ensure_rust_target()?;
 
-    let mut missing = Vec::new();
-    for (tool, package) in [
-        ("gcc", "gcc"),
-        ("make", "make"),
-        ("objcopy", "binutils"),
-        ("python3", "python3"),
-    ] {
-        if which(tool).is_none() {
-            missing.push((tool, package));
-        }
-    }
-    if !missing.is_empty() {
-        let tools: Vec<&str> = missing.iter().map(|m| m.0).collect();
-        let pkgs: Vec<&str> = missing.iter().map(|m| m.1).collect();
-        return Err(format!(
-            "missing host tools: {}.\nInstall them with: apt-get install {} python3-venv",
-            tools.join(", "),
-            pkgs.join(" ")
-        ));
+    if let Some(message) = missing_tools(|t| which(t).is_some()) {
+        return Err(message);
     }
 
     let qemu = ensure_qemu()?;
@@ -90,6 +73,29 @@ pub fn ensure() -> Result<Tools, String> {
         objcopy: which("objcopy").expect("checked above"),
         venv_bin,
     })
+}
+
+/// Build tools the kernel needs and the Debian packages that provide them.
+const BUILD_TOOLS: &[(&str, &str)] = &[
+    ("gcc", "gcc"),
+    ("make", "make"),
+    ("objcopy", "binutils"),
+    ("python3", "python3"),
+];
+
+/// One message naming every missing build tool and how to install it.
+fn missing_tools(present: impl Fn(&str) -> bool) -> Option<String> {
+    let missing: Vec<&(&str, &str)> = BUILD_TOOLS.iter().filter(|(t, _)| !present(t)).collect();
+    if missing.is_empty() {
+        return None;
+    }
+    let tools: Vec<&str> = missing.iter().map(|m| m.0).collect();
+    let packages: Vec<&str> = missing.iter().map(|m| m.1).collect();
+    Some(format!(
+        "missing host tools: {}.\nInstall them with: apt-get install {} python3-venv",
+        tools.join(", "),
+        packages.join(" ")
+    ))
 }
 
 fn ensure_rust_target() -> Result<(), String> {
@@ -188,4 +194,28 @@ pub fn path_with(first: &Path) -> std::ffi::OsString {
         dirs.extend(std::env::split_paths(&p));
     }
     std::env::join_paths(dirs).expect("PATH entries have no separators")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_every_missing_tool_once() {
+        assert_eq!(missing_tools(|_| true), None);
+        let m = missing_tools(|t| t != "gcc" && t != "objcopy").unwrap();
+        assert!(m.starts_with("missing host tools: gcc, objcopy."), "{m}");
+        assert!(
+            m.contains("apt-get install gcc binutils python3-venv"),
+            "{m}"
+        );
+        assert!(!m.contains("make"), "{m}");
+    }
+
+    #[test]
+    fn path_with_puts_a_directory_first() {
+        let p = path_with(Path::new("/opt/venv/bin"));
+        let first = std::env::split_paths(&p).next().unwrap();
+        assert_eq!(first, Path::new("/opt/venv/bin"));
+    }
 }
