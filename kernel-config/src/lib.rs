@@ -52,9 +52,7 @@ impl fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 fn is_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
 }
 
 impl Profile {
@@ -64,11 +62,7 @@ impl Profile {
     }
 
     pub fn load_from(dir: &Path, name: &str) -> Result<Profile, ConfigError> {
-        let mut p = Profile {
-            name: name.to_string(),
-            options: Vec::new(),
-            make_vars: Vec::new(),
-        };
+        let mut p = Profile { name: name.to_string(), options: Vec::new(), make_vars: Vec::new() };
         p.read(dir, name, &mut Vec::new())?;
         Ok(p)
     }
@@ -77,11 +71,7 @@ impl Profile {
         let file = dir.join(format!("{name}.config"));
         if stack.iter().any(|n| n == name) {
             let message = format!("include cycle: {} -> {name}", stack.join(" -> "));
-            return Err(ConfigError {
-                file,
-                line: 0,
-                message,
-            });
+            return Err(ConfigError { file, line: 0, message });
         }
         let text = std::fs::read_to_string(&file).map_err(|e| ConfigError {
             file: file.clone(),
@@ -90,27 +80,16 @@ impl Profile {
         })?;
         stack.push(name.to_string());
         for (i, raw) in text.lines().enumerate() {
-            let err = |message: String| ConfigError {
-                file: file.clone(),
-                line: i + 1,
-                message,
-            };
+            let err = |message: String| ConfigError { file: file.clone(), line: i + 1, message };
             let line = raw.split('#').next().unwrap_or("").trim();
             if line.is_empty() {
                 continue;
             }
             if let Some(other) = line.strip_prefix("include ") {
-                self.read(dir, other.trim(), stack).map_err(|e| {
-                    if e.line == 0 {
-                        err(e.message)
-                    } else {
-                        e
-                    }
-                })?;
+                self.read(dir, other.trim(), stack).map_err(|e| if e.line == 0 { err(e.message) } else { e })?;
             } else if let Some(var) = line.strip_prefix("make ") {
-                let (k, v) = var
-                    .split_once('=')
-                    .ok_or_else(|| err(format!("expected `make VAR=VALUE`, got `{line}`")))?;
+                let (k, v) =
+                    var.split_once('=').ok_or_else(|| err(format!("expected `make VAR=VALUE`, got `{line}`")))?;
                 let k = k.trim();
                 if !is_name(k) {
                     return Err(err(format!("bad make variable name `{k}`")));
@@ -123,9 +102,7 @@ impl Profile {
                     None => (line, "1"),
                 };
                 if !is_name(k) {
-                    return Err(err(format!(
-                        "bad option name `{k}` (upper case, digits and _ only)"
-                    )));
+                    return Err(err(format!("bad option name `{k}` (upper case, digits and _ only)")));
                 }
                 if v.is_empty() {
                     return Err(err(format!("option `{k}` has an empty value")));
@@ -180,10 +157,7 @@ pub fn sel4_source() -> Result<PathBuf, String> {
     let json = String::from_utf8_lossy(&out.stdout);
     let path = manifest_path_of(&json, "sel4-sys")
         .ok_or_else(|| "cargo metadata did not list the sel4-sys package".to_string())?;
-    let dir = Path::new(&path)
-        .parent()
-        .map(|p| p.join("seL4"))
-        .ok_or("bad manifest path")?;
+    let dir = Path::new(&path).parent().map(|p| p.join("seL4")).ok_or("bad manifest path")?;
     if !dir.join("Makefile").exists() {
         return Err(format!("{} has no seL4 Makefile", dir.display()));
     }
@@ -193,10 +167,7 @@ pub fn sel4_source() -> Result<PathBuf, String> {
 /// The `manifest_path` of package `name` in `cargo metadata` JSON.
 fn manifest_path_of(json: &str, name: &str) -> Option<String> {
     let meta: serde_json::Value = serde_json::from_str(json).ok()?;
-    let pkg = meta["packages"]
-        .as_array()?
-        .iter()
-        .find(|p| p["name"] == name)?;
+    let pkg = meta["packages"].as_array()?.iter().find(|p| p["name"] == name)?;
     pkg["manifest_path"].as_str().map(str::to_string)
 }
 
@@ -223,8 +194,7 @@ mod tests {
         impl Dir {
             pub fn new() -> Dir {
                 let n = N.fetch_add(1, Ordering::Relaxed);
-                let p = std::env::temp_dir()
-                    .join(format!("kernel-config-test-{}-{n}", std::process::id()));
+                let p = std::env::temp_dir().join(format!("kernel-config-test-{}-{n}", std::process::id()));
                 std::fs::create_dir_all(&p).unwrap();
                 Dir(p)
             }
@@ -254,23 +224,14 @@ mod tests {
         assert_eq!(debug.make_vars, [("DEBUG".to_string(), "1".to_string())]);
         assert!(!release.has("PRINTING") && !release.has("DEBUG_BUILD"));
         assert!(release.make_vars.is_empty());
-        assert!(debug
-            .autoconf_h()
-            .contains("#define CONFIG_MAX_NUM_BOOTINFO_UNTYPED_CAPS 230\n"));
+        assert!(debug.autoconf_h().contains("#define CONFIG_MAX_NUM_BOOTINFO_UNTYPED_CAPS 230\n"));
     }
 
     #[test]
     fn includes_values_and_make_vars() {
-        let d = dir_with(&[
-            ("base", "A\nB = 7 # comment\n"),
-            ("top", "include base\nmake DEBUG=1\nC=x\n"),
-        ]);
+        let d = dir_with(&[("base", "A\nB = 7 # comment\n"), ("top", "include base\nmake DEBUG=1\nC=x\n")]);
         let p = Profile::load_from(d.path(), "top").unwrap();
-        let opts: Vec<(&str, &str)> = p
-            .options
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
+        let opts: Vec<(&str, &str)> = p.options.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         assert_eq!(opts, [("A", "1"), ("B", "7"), ("C", "x")]);
         assert_eq!(p.make_vars, [("DEBUG".into(), "1".into())]);
         let h = p.autoconf_h();
@@ -279,38 +240,15 @@ mod tests {
 
     #[test]
     fn errors_name_file_and_line() {
-        let d = dir_with(&[
-            ("bad", "A\nlower = 1\n"),
-            ("dup", "A\nA\n"),
-            ("cyc", "include cyc\n"),
-            ("empty", "A =\n"),
-        ]);
+        let d = dir_with(&[("bad", "A\nlower = 1\n"), ("dup", "A\nA\n"), ("cyc", "include cyc\n"), ("empty", "A =\n")]);
         let e = Profile::load_from(d.path(), "bad").unwrap_err();
         assert_eq!(e.line, 2);
-        assert!(
-            e.to_string()
-                .contains("bad.config:2: bad option name `lower`"),
-            "{e}"
-        );
-        assert!(Profile::load_from(d.path(), "dup")
-            .unwrap_err()
-            .message
-            .contains("set twice"));
-        assert!(Profile::load_from(d.path(), "cyc")
-            .unwrap_err()
-            .message
-            .contains("include cycle"));
-        assert!(Profile::load_from(d.path(), "empty")
-            .unwrap_err()
-            .message
-            .contains("empty value"));
+        assert!(e.to_string().contains("bad.config:2: bad option name `lower`"), "{e}");
+        assert!(Profile::load_from(d.path(), "dup").unwrap_err().message.contains("set twice"));
+        assert!(Profile::load_from(d.path(), "cyc").unwrap_err().message.contains("include cycle"));
+        assert!(Profile::load_from(d.path(), "empty").unwrap_err().message.contains("empty value"));
         let missing = Profile::load_from(d.path(), "nope").unwrap_err();
-        assert!(
-            missing
-                .to_string()
-                .contains("nope.config: cannot read profile"),
-            "{missing}"
-        );
+        assert!(missing.to_string().contains("nope.config: cannot read profile"), "{missing}");
     }
 
     #[test]
@@ -319,10 +257,7 @@ mod tests {
         let json = r#"{"packages":[
             {"name":"sel4-source","dependencies":[{"name":"sel4-sys","req":"=0.0.28"}],"manifest_path":"/k/Cargo.toml"},
             {"name":"sel4-sys","version":"0.0.28","manifest_path":"/r/sel4-sys-0.0.28/Cargo.toml"}]}"#;
-        assert_eq!(
-            manifest_path_of(json, "sel4-sys").as_deref(),
-            Some("/r/sel4-sys-0.0.28/Cargo.toml")
-        );
+        assert_eq!(manifest_path_of(json, "sel4-sys").as_deref(), Some("/r/sel4-sys-0.0.28/Cargo.toml"));
         assert_eq!(manifest_path_of(json, "nope"), None);
     }
 }

@@ -17,7 +17,6 @@ pub const MAGIC: &[u8; 8] = b"UXBOOTFS";
 pub const NAME_LEN: usize = 48;
 const HEADER: usize = 16;
 const ENTRY: usize = NAME_LEN + 16;
-#[cfg(feature = "alloc")]
 const ALIGN: usize = 16;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,10 +49,7 @@ impl<'a> BootFs<'a> {
             return Err(BootFsError::BadMagic);
         }
         let count = u32::from_le_bytes([blob[8], blob[9], blob[10], blob[11]]) as usize;
-        if count
-            .checked_mul(ENTRY)
-            .is_none_or(|n| HEADER + n > blob.len())
-        {
+        if count.checked_mul(ENTRY).is_none_or(|n| HEADER + n > blob.len()) {
             return Err(BootFsError::Truncated);
         }
         let fs = BootFs { blob, count };
@@ -65,17 +61,10 @@ impl<'a> BootFs<'a> {
 
     fn entry(&self, i: usize) -> Option<(&'a str, &'a [u8])> {
         let e = &self.blob[HEADER + i * ENTRY..][..ENTRY];
-        let name_len = e[..NAME_LEN]
-            .iter()
-            .position(|&c| c == 0)
-            .unwrap_or(NAME_LEN);
-        let name = core::str::from_utf8(&e[..name_len])
-            .ok()
-            .filter(|n| !n.is_empty())?;
+        let name_len = e[..NAME_LEN].iter().position(|&c| c == 0).unwrap_or(NAME_LEN);
+        let name = core::str::from_utf8(&e[..name_len]).ok().filter(|n| !n.is_empty())?;
         let (offset, len) = (u64_at(e, NAME_LEN), u64_at(e, NAME_LEN + 8));
-        let end = offset
-            .checked_add(len)
-            .filter(|&end| end <= self.blob.len() as u64)?;
+        let end = offset.checked_add(len).filter(|&end| end <= self.blob.len() as u64)?;
         Some((name, &self.blob[offset as usize..end as usize]))
     }
 
@@ -98,7 +87,6 @@ impl<'a> BootFs<'a> {
 }
 
 /// Why [`build`] refused its input.
-#[cfg(feature = "alloc")]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum BuildError {
     /// Names must be 1..=48 bytes without NUL.
@@ -107,7 +95,6 @@ pub enum BuildError {
 }
 
 /// Packs `files` (name, contents) into a boot file system.
-#[cfg(feature = "alloc")]
 pub fn build(files: &[(&str, &[u8])]) -> Result<alloc::vec::Vec<u8>, BuildError> {
     use alloc::string::ToString;
     let mut out = alloc::vec::Vec::new();
@@ -136,7 +123,7 @@ pub fn build(files: &[(&str, &[u8])]) -> Result<alloc::vec::Vec<u8>, BuildError>
     Ok(out)
 }
 
-#[cfg(all(test, feature = "alloc"))]
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -156,50 +143,28 @@ mod tests {
     #[test]
     fn refuses_bad_names() {
         assert!(matches!(build(&[("", b"")]), Err(BuildError::BadName(_))));
-        assert!(matches!(
-            build(&[(&"x".repeat(49), b"")]),
-            Err(BuildError::BadName(_))
-        ));
-        assert!(matches!(
-            build(&[("a", b""), ("a", b"")]),
-            Err(BuildError::Duplicate(_))
-        ));
+        assert!(matches!(build(&[(&"x".repeat(49), b"")]), Err(BuildError::BadName(_))));
+        assert!(matches!(build(&[("a", b""), ("a", b"")]), Err(BuildError::Duplicate(_))));
     }
 
     #[test]
     fn rejects_corrupt_blobs() {
         let blob = build(&[("hello", b"abc")]).unwrap();
-        assert_eq!(
-            BootFs::parse(&blob[..10]).unwrap_err(),
-            BootFsError::Truncated
-        );
+        assert_eq!(BootFs::parse(&blob[..10]).unwrap_err(), BootFsError::Truncated);
         let mut bad = blob.clone();
         bad[0] = b'X';
         assert_eq!(BootFs::parse(&bad).unwrap_err(), BootFsError::BadMagic);
         let mut huge_count = blob.clone();
         huge_count[8..12].copy_from_slice(&u32::MAX.to_le_bytes());
-        assert_eq!(
-            BootFs::parse(&huge_count).unwrap_err(),
-            BootFsError::Truncated
-        );
+        assert_eq!(BootFs::parse(&huge_count).unwrap_err(), BootFsError::Truncated);
         let mut past_end = blob.clone();
-        past_end[HEADER + NAME_LEN + 8..HEADER + NAME_LEN + 16]
-            .copy_from_slice(&1000u64.to_le_bytes());
-        assert_eq!(
-            BootFs::parse(&past_end).unwrap_err(),
-            BootFsError::BadEntry(0)
-        );
+        past_end[HEADER + NAME_LEN + 8..HEADER + NAME_LEN + 16].copy_from_slice(&1000u64.to_le_bytes());
+        assert_eq!(BootFs::parse(&past_end).unwrap_err(), BootFsError::BadEntry(0));
         let mut overflow = blob.clone();
         overflow[HEADER + NAME_LEN..HEADER + NAME_LEN + 8].copy_from_slice(&u64::MAX.to_le_bytes());
-        assert_eq!(
-            BootFs::parse(&overflow).unwrap_err(),
-            BootFsError::BadEntry(0)
-        );
+        assert_eq!(BootFs::parse(&overflow).unwrap_err(), BootFsError::BadEntry(0));
         let mut bad_utf8 = blob;
         bad_utf8[HEADER] = 0xff;
-        assert_eq!(
-            BootFs::parse(&bad_utf8).unwrap_err(),
-            BootFsError::BadEntry(0)
-        );
+        assert_eq!(BootFs::parse(&bad_utf8).unwrap_err(), BootFsError::BadEntry(0));
     }
 }

@@ -96,11 +96,7 @@ mod tests {
 
     #[test]
     fn writes_lines_with_crlf() {
-        let mut uart = Uart {
-            out: [0; 64],
-            n: 0,
-            lcr: 0,
-        };
+        let mut uart = Uart { out: [0; 64], n: 0, lcr: 0 };
         let mut s = Serial::new(&mut uart, COM1);
         s.init();
         write!(s, "a\nb").unwrap();

@@ -71,12 +71,7 @@ impl<'a> Elf<'a> {
         if ph_entsize != PH_SIZE || end.is_none_or(|e| e > image.len() as u64) {
             return Err(ElfError::BadProgramHeaders);
         }
-        let elf = Elf {
-            image,
-            entry: u64_at(image, 24),
-            ph_offset: ph_offset as usize,
-            ph_count,
-        };
+        let elf = Elf { image, entry: u64_at(image, 24), ph_offset: ph_offset as usize, ph_count };
         for i in 0..ph_count {
             elf.segment(i)?;
         }
@@ -89,15 +84,8 @@ impl<'a> Elf<'a> {
             return Ok(None);
         }
         let flags = u32_at(ph, 4);
-        let (offset, vaddr, file_size, mem_size) = (
-            u64_at(ph, 8),
-            u64_at(ph, 16),
-            u64_at(ph, 32),
-            u64_at(ph, 40),
-        );
-        let in_image = offset
-            .checked_add(file_size)
-            .is_some_and(|e| e <= self.image.len() as u64);
+        let (offset, vaddr, file_size, mem_size) = (u64_at(ph, 8), u64_at(ph, 16), u64_at(ph, 32), u64_at(ph, 40));
+        let in_image = offset.checked_add(file_size).is_some_and(|e| e <= self.image.len() as u64);
         if !in_image || file_size > mem_size || vaddr.checked_add(mem_size).is_none() {
             return Err(ElfError::BadSegment(i));
         }
@@ -153,11 +141,7 @@ mod tests {
 
     #[test]
     fn reads_load_segments() {
-        let b = image(&[
-            (PT_LOAD, 5, 256, 0x401000, 16, 32),
-            (6, 4, 0, 0, 0, 0),
-            (PT_LOAD, 6, 272, 0x402000, 8, 4096),
-        ]);
+        let b = image(&[(PT_LOAD, 5, 256, 0x401000, 16, 32), (6, 4, 0, 0, 0, 0), (PT_LOAD, 6, 272, 0x402000, 8, 4096)]);
         let elf = Elf::parse(&b).unwrap();
         assert_eq!(elf.entry, 0x401000);
         let segs: [Segment; 2] = core::array::from_fn(|i| elf.segments().nth(i).unwrap());
@@ -192,16 +176,10 @@ mod tests {
         let past_end = image(&[(PT_LOAD, 4, 500, 0x400000, 100, 100)]);
         assert_eq!(Elf::parse(&past_end).unwrap_err(), ElfError::BadSegment(0));
         let file_gt_mem = image(&[(PT_LOAD, 4, 0, 0x400000, 100, 10)]);
-        assert_eq!(
-            Elf::parse(&file_gt_mem).unwrap_err(),
-            ElfError::BadSegment(0)
-        );
+        assert_eq!(Elf::parse(&file_gt_mem).unwrap_err(), ElfError::BadSegment(0));
         let wraps = image(&[(PT_LOAD, 4, 0, u64::MAX - 1, 0, 10)]);
         assert_eq!(Elf::parse(&wraps).unwrap_err(), ElfError::BadSegment(0));
         let huge_offset = image(&[(PT_LOAD, 4, u64::MAX, 0x400000, 2, 10)]);
-        assert_eq!(
-            Elf::parse(&huge_offset).unwrap_err(),
-            ElfError::BadSegment(0)
-        );
+        assert_eq!(Elf::parse(&huge_offset).unwrap_err(), ElfError::BadSegment(0));
     }
 }

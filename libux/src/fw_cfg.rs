@@ -59,10 +59,7 @@ impl<P: PortIo> FwCfg<P> {
             let n = e[8..].iter().position(|&c| c == 0).unwrap_or(NAME_LEN);
             if &e[8..8 + n] == name.as_bytes() {
                 let size = u32::from_be_bytes([e[0], e[1], e[2], e[3]]);
-                return Some(File {
-                    select: u16::from_be_bytes([e[4], e[5]]),
-                    size,
-                });
+                return Some(File { select: u16::from_be_bytes([e[4], e[5]]), size });
             }
         }
         None
@@ -126,11 +123,7 @@ mod tests {
         fn in8(&mut self, port: u16) -> u8 {
             assert_eq!(port, DATA_PORT);
             // Reading past the end yields zero, as on the real device.
-            let b = if self.pos < self.len {
-                self.stream[self.pos]
-            } else {
-                0
-            };
+            let b = if self.pos < self.len { self.stream[self.pos] } else { 0 };
             self.pos += 1;
             b
         }
@@ -149,13 +142,7 @@ mod tests {
     fn finds_and_reads_a_file() {
         let mut cfg = FwCfg::detect(fake()).expect("signature");
         let f = cfg.find("opt/ux/boot").unwrap();
-        assert_eq!(
-            f,
-            File {
-                select: 0x21,
-                size: 5
-            }
-        );
+        assert_eq!(f, File { select: 0x21, size: 5 });
         let mut buf = [0u8; 16];
         let n = cfg.read(f, &mut buf).unwrap();
         assert_eq!(&buf[..n], b"bench");
@@ -167,10 +154,7 @@ mod tests {
     fn refuses_to_truncate() {
         let mut cfg = FwCfg::detect(fake()).unwrap();
         let f = cfg.find("opt/ux/boot").unwrap();
-        assert_eq!(
-            cfg.read(f, &mut [0u8; 4]),
-            Err(FwCfgError::TooLarge { size: 5 })
-        );
+        assert_eq!(cfg.read(f, &mut [0u8; 4]), Err(FwCfgError::TooLarge { size: 5 }));
     }
 
     #[test]

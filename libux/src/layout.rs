@@ -2,24 +2,31 @@
 //! starts: where things are in a new process's CSpace and address space,
 //! and what its first registers hold.
 //!
-//! A new process starts at its ELF entry with `rdi` = the address of its
-//! IPC buffer and `rsi` = one argument word; its runtime sets up the
-//! stack (see `rt`). The root task instead gets the boot information
-//! address in `rdi` from the kernel.
+//! A new process starts at its ELF entry with `rsp` at the top of its
+//! stack, `rdi` = the address of its IPC buffer, `rsi`/`rdx` = address and
+//! length of its start block (postcard-encoded [`crate::rpc::StartBlock`]:
+//! argv and environment), written at the top of the stack. The root task
+//! instead gets the boot information address in `rdi` and `rsp` = 0.
 
 /// A process's CNode has 2^CNODE_BITS slots, resolved with a guard of
 /// zeros so that a slot number is its capability pointer.
-pub const CNODE_BITS: u8 = 12;
+pub const CNODE_BITS: u8 = 10;
 
 /// Well-known slots in every process's CSpace.
 pub mod slot {
     /// The process server connection: an endpoint badged with the
-    /// process's identity, or an intermediary's endpoint.
+    /// process's id, or an intermediary's endpoint.
     pub const PROC_CONN: u64 = 1;
     /// I/O port capability for the serial console's eight ports.
     pub const CONSOLE: u64 = 2;
-    /// Where the kernel sends the process's faults (badged endpoint).
+    /// Where the kernel sends the process's faults (the process server's
+    /// endpoint with the fault badge).
     pub const FAULT_EP: u64 = 3;
+    /// A notification the process server signals whenever one of the
+    /// process's children exits, faults or is killed (see `process::wait`).
+    pub const CHILD_EVENTS: u64 = 4;
+    /// First slot a process may fill itself (e.g. `CreateEndpoint`).
+    pub const FIRST_FREE: u64 = 8;
 }
 
 /// Where every program is linked (see `libux/ux.ld`).
@@ -30,3 +37,13 @@ pub const IMAGE_BASE: u64 = 0x40_0000;
 pub const PROBE: u64 = IMAGE_BASE;
 /// A process's IPC buffer page.
 pub const IPC_BUFFER: u64 = 0x10_0000_0000;
+/// The page shared with the process server for messages that do not fit
+/// in the message registers.
+pub const SHARED_BUFFER: u64 = IPC_BUFFER + 0x1000;
+/// Top of the stack; `STACK_PAGES` pages below it are mapped, the page
+/// below those is left unmapped as a guard.
+pub const STACK_TOP: u64 = 0x20_0000_0000;
+pub const STACK_PAGES: u64 = 16;
+/// The window anonymous memory (`MapAnon`, the heap) may use.
+pub const HEAP_BASE: u64 = 0x40_0000_0000;
+pub const HEAP_END: u64 = 0x80_0000_0000;

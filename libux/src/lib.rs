@@ -2,15 +2,15 @@
 //!
 //! It owns the seL4 system-call interface ([`sel4`]), the formats the boot
 //! process reads ([`bootfs`], [`elf`], [`fw_cfg`]), the serial console
-//! driver ([`console`]) over [`port`] I/O, the process start-up contract ([`layout`],
-//! [`proto`]) and, on the target, the runtime entry point ([`rt`]).
+//! driver ([`console`]) over [`port`] I/O, the process start-up contract
+//! ([`layout`]), the process server protocol ([`rpc`]) with its client
+//! ([`process`]) and, on the target, the runtime ([`rt`]).
 //!
 //! It depends on no server crate. Everything except the `asm!` system calls
 //! and the runtime is plain `no_std` logic, tested on the host with
 //! `cargo test -p libux`.
 #![no_std]
 
-#[cfg(feature = "alloc")]
 extern crate alloc;
 
 pub mod bootfs;
@@ -19,8 +19,10 @@ pub mod elf;
 pub mod fw_cfg;
 pub mod layout;
 pub mod port;
-pub mod proto;
+pub mod rpc;
 pub mod sel4;
 
+#[cfg(target_arch = "x86_64")]
+pub mod process;
 #[cfg(target_os = "none")]
 pub mod rt;

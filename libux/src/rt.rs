@@ -1,73 +1,103 @@
-//! The runtime every seL4 program here links: entry point with its own
-//! stack (the kernel starts threads with `rsp` = 0), the console
-//! `print!`/`println!` use, the probe word, and the panic handler.
+//! The runtime every seL4 program here links: the process entry point,
+//! the heap, the console `print!`/`println!` use, the probe word, the
+//! start block (argv, environment) and the panic handler.
+//!
+//! Programs are single-threaded; the heap and the IPC buffer assume it.
+//! The root task brings its own entry point and stack (the kernel starts
+//! it with `rsp` = 0) and calls [`init_root`].
 
 use crate::console::{Serial, COM1};
-use crate::layout::slot;
-use crate::proto;
-use crate::sel4::syscall::{self, Msg};
+use crate::layout::{self, slot};
+use crate::rpc::{self, Request, Response, StartBlock};
+use crate::sel4::syscall;
 use crate::sel4::IoPort;
+use core::alloc::{GlobalAlloc, Layout};
+use core::cell::UnsafeCell;
 use core::fmt::Write;
+use core::ptr::NonNull;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-
-const STACK_SIZE: usize = 64 * 1024;
-
-#[repr(C, align(16))]
-struct Stack([u8; STACK_SIZE]);
-
-static mut STACK: Stack = Stack([0; STACK_SIZE]);
+use linked_list_allocator::Heap;
 
 /// The probe word, linked at [`crate::layout::PROBE`] in every image.
 #[unsafe(link_section = ".ux.probe")]
 #[unsafe(no_mangle)]
 pub static PROBE: AtomicU64 = AtomicU64::new(0);
 
-/// Sets up the stack and calls `ux_main(rdi, rsi)`, which the program
-/// defines with [`crate::entry!`].
+/// A process's entry: `rsp` is set by the process server, `rdi` is the
+/// IPC buffer, `rsi`/`rdx` the start block. Calls the program's `main`.
 ///
 /// # Safety
-/// Only the kernel (root task) or the process server (children) call this.
+/// Only the kernel calls this, as a new thread's first instruction.
 #[unsafe(naked)]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn _start() -> ! {
-    core::arch::naked_asm!(
-        "lea rsp, [rip + {stack} + {size}]",
-        "xor ebp, ebp",
-        "call ux_main",
-        "ud2",
-        stack = sym STACK,
-        size = const STACK_SIZE,
-    )
+    core::arch::naked_asm!("xor ebp, ebp", "and rsp, -16", "call {start}", "ud2", start = sym process_start)
 }
 
-/// Defines the program's entry point: `fn(a0: u64, a1: u64) -> !`, called
-/// with the first two start registers (see [`crate::layout`]).
+unsafe extern "Rust" {
+    /// Defined by [`crate::entry!`].
+    fn ux_main() -> i32;
+}
+
+static START_BLOCK: AtomicU64 = AtomicU64::new(0);
+static START_LEN: AtomicU64 = AtomicU64::new(0);
+
+extern "C" fn process_start(ipc_buffer: u64, start: u64, len: u64) -> ! {
+    // SAFETY: the process server maps and registers this page for us.
+    unsafe { syscall::set_ipc_buffer(ipc_buffer as *mut _) };
+    CONSOLE.store(slot::CONSOLE, Ordering::Relaxed);
+    START_BLOCK.store(start, Ordering::Relaxed);
+    START_LEN.store(len, Ordering::Relaxed);
+    // SAFETY: defined by the program through `entry!`.
+    let status = unsafe { ux_main() };
+    exit(status)
+}
+
+/// Defines the program's `main`: `fn() -> i32`, whose result is the exit
+/// status.
 #[macro_export]
 macro_rules! entry {
     ($main:path) => {
         #[unsafe(no_mangle)]
-        extern "C" fn ux_main(a0: u64, a1: u64) -> ! {
-            $main(a0, a1)
+        fn ux_main() -> i32 {
+            $main()
         }
     };
+}
+
+/// The start block the process server wrote for us.
+pub fn start_block() -> StartBlock<'static> {
+    let (at, len) = (START_BLOCK.load(Ordering::Relaxed), START_LEN.load(Ordering::Relaxed));
+    if at == 0 {
+        return StartBlock { pid: 0, argv: alloc::vec::Vec::new(), env: alloc::vec::Vec::new() };
+    }
+    // SAFETY: the process server wrote `len` bytes at `at`, at the top of
+    // our stack, above the initial stack pointer: nothing overwrites them.
+    let bytes = unsafe { core::slice::from_raw_parts(at as *const u8, len as usize) };
+    StartBlock::decode(bytes).expect("the process server writes a valid start block")
+}
+
+/// Command-line arguments, `argv[0]` first.
+pub fn args() -> alloc::vec::Vec<&'static str> {
+    start_block().argv
 }
 
 static CONSOLE: AtomicU64 = AtomicU64::new(0);
 static IS_ROOT: AtomicBool = AtomicBool::new(false);
 
-/// Start-up for a process: IPC buffer and console from the well-known
-/// slots.
-pub fn init_process(ipc_buffer: u64) {
-    // SAFETY: the process server maps and registers this page for us.
-    unsafe { syscall::set_ipc_buffer(ipc_buffer as *mut _) };
-    CONSOLE.store(slot::CONSOLE, Ordering::Relaxed);
-}
-
-/// Start-up for the root task, which holds the IPC buffer the kernel made
-/// and the I/O port capability `console` (initialised here).
-pub fn init_root(ipc_buffer: u64, console: IoPort) {
-    // SAFETY: the kernel maps and registers the root task's buffer.
-    unsafe { syscall::set_ipc_buffer(ipc_buffer as *mut _) };
+/// Start-up for the root task, which holds the IPC buffer the kernel made,
+/// the I/O port capability `console` (initialised here), and a heap of its
+/// own making.
+///
+/// # Safety
+/// `ipc_buffer` must be the root task's IPC buffer and `heap` a region the
+/// task owns and never uses otherwise.
+pub unsafe fn init_root(ipc_buffer: u64, console: IoPort, heap: &'static mut [u8]) {
+    // SAFETY: per this function's contract.
+    unsafe {
+        syscall::set_ipc_buffer(ipc_buffer as *mut _);
+        HEAP.with(|h| h.init(heap.as_mut_ptr(), heap.len()));
+    }
     IS_ROOT.store(true, Ordering::Relaxed);
     CONSOLE.store(console.0, Ordering::Relaxed);
     Serial::new(console, COM1).init();
@@ -94,13 +124,13 @@ macro_rules! println {
     ($($arg:tt)*) => { $crate::rt::_print(format_args!("{}\n", format_args!($($arg)*))) };
 }
 
-/// Ends the process: tells the process server and never returns.
-pub fn exit(status: u64) -> ! {
+/// Ends the process with `status`; never returns.
+pub fn exit(status: i32) -> ! {
     if !IS_ROOT.load(Ordering::Relaxed) {
-        syscall::send(slot::PROC_CONN, Msg::new(proto::label::EXIT, &[status]));
+        let _ = rpc::client::call(slot::PROC_CONN, &Request::Exit { status });
     }
-    // The root task has nobody to tell; a process whose EXIT was lost is
-    // suspended by the process server when it faults here.
+    // Only the root task gets here (or a process whose Exit was refused,
+    // which then suspends itself; the process server sees it no more).
     loop {
         let _ = crate::sel4::Tcb(crate::sel4::consts::init_cap::TCB).suspend();
         syscall::yield_now();
@@ -111,4 +141,88 @@ pub fn exit(status: u64) -> ! {
 fn panic(info: &core::panic::PanicInfo) -> ! {
     crate::println!("panic: {info}");
     exit(101)
+}
+
+/// The heap: a first-fit list allocator. A process's heap starts empty
+/// and grows by whole chunks mapped with `MapAnon` at the top of the heap
+/// window; the root task's is a fixed region.
+struct Allocator {
+    heap: UnsafeCell<Heap>,
+    busy: AtomicBool,
+    /// End of the mapped heap (processes only).
+    top: AtomicU64,
+}
+
+// SAFETY: programs are single-threaded; `busy` catches re-entry.
+unsafe impl Sync for Allocator {}
+
+/// Bytes the heap grows by at least.
+const GROW: u64 = 64 * 1024;
+const PAGE: u64 = 4096;
+
+impl Allocator {
+    fn with<R>(&self, f: impl FnOnce(&mut Heap) -> R) -> R {
+        assert!(!self.busy.swap(true, Ordering::Acquire), "heap re-entered");
+        // SAFETY: `busy` makes this the only reference.
+        let r = f(unsafe { &mut *self.heap.get() });
+        self.busy.store(false, Ordering::Release);
+        r
+    }
+
+    /// Maps at least `need` more bytes at the top of a process's heap.
+    fn grow(&self, need: u64) -> bool {
+        if IS_ROOT.load(Ordering::Relaxed) {
+            return false;
+        }
+        let bytes = need.max(GROW).next_multiple_of(PAGE);
+        let top = match self.top.load(Ordering::Relaxed) {
+            0 => layout::HEAP_BASE,
+            t => t,
+        };
+        if top + bytes > layout::HEAP_END {
+            return false;
+        }
+        let req = Request::MapAnon { vaddr: top, pages: (bytes / PAGE) as u32 };
+        if rpc::client::call(slot::PROC_CONN, &req) != Ok(Response::Done) {
+            return false;
+        }
+        self.top.store(top + bytes, Ordering::Relaxed);
+        // SAFETY: the pages were just mapped, directly above the heap.
+        self.with(|h| unsafe {
+            if h.size() == 0 {
+                h.init(top as *mut u8, bytes as usize)
+            } else {
+                h.extend(bytes as usize)
+            }
+        });
+        true
+    }
+}
+
+unsafe impl GlobalAlloc for Allocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        loop {
+            if let Ok(p) = self.with(|h| h.allocate_first_fit(layout)) {
+                return p.as_ptr();
+            }
+            // Room for the block, its alignment and the list's bookkeeping.
+            if !self.grow((layout.size() + layout.align() + 64) as u64) {
+                return core::ptr::null_mut();
+            }
+        }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from `alloc` with this layout.
+        self.with(|h| unsafe { h.deallocate(NonNull::new_unchecked(ptr), layout) })
+    }
+}
+
+#[global_allocator]
+static HEAP: Allocator =
+    Allocator { heap: UnsafeCell::new(Heap::empty()), busy: AtomicBool::new(false), top: AtomicU64::new(0) };
+
+/// Bytes of the heap in use and in all.
+pub fn heap_usage() -> (u64, u64) {
+    HEAP.with(|h| (h.used() as u64, h.size() as u64))
 }

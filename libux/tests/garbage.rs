@@ -48,12 +48,8 @@ fn valid_elf() -> Vec<u8> {
     b[32..40].copy_from_slice(&64u64.to_le_bytes());
     b[54] = 56;
     b[56] = 2;
-    for (i, (flags, offset, vaddr, filesz, memsz)) in [
-        (5u32, 256u64, 0x401000u64, 100u64, 100u64),
-        (6, 356, 0x402000, 50, 4096),
-    ]
-    .iter()
-    .enumerate()
+    for (i, (flags, offset, vaddr, filesz, memsz)) in
+        [(5u32, 256u64, 0x401000u64, 100u64, 100u64), (6, 356, 0x402000, 50, 4096)].iter().enumerate()
     {
         let p = 64 + i * 56;
         b[p..p + 4].copy_from_slice(&1u32.to_le_bytes());

@@ -1,20 +1,23 @@
 //! The process server: the root task of every node.
 //!
 //! It owns all untyped memory and device capabilities, creates processes
-//! from the boot file system linked into it, and answers their calls on
-//! the process server connection. Together with seL4 and `libux` it is the
-//! core supervisor: it has no network, no 9P and no knowledge of clustering,
-//! and depends on `libux` only.
+//! from the boot file system linked into it, and serves the process API
+//! (`libux::rpc`) on the process server connection. Together with seL4
+//! and `libux` it is the core supervisor: it has no network, no 9P and no
+//! knowledge of clustering, and depends on `libux` only.
 //!
-//! Boot: read the boot information, print the banner, start `hello` (which
-//! proves it runs in its own address space and talks to us over IPC), then
-//! declare the node ready. With the boot option `bench` (QEMU
-//! `-fw_cfg name=opt/ux/boot,string=bench`) it then serves `ipcbench`.
+//! Boot: read the boot information, print the banner, start `hello` (proof
+//! of a first process in its own address space), declare the node ready,
+//! then start the program named by the fw_cfg option `opt/ux/run` (if
+//! any) and serve until every program it started has ended.
 #![no_std]
 #![no_main]
 
+extern crate alloc;
+
+mod mem;
 mod process;
-mod untyped;
+mod server;
 mod vspace;
 
 use core::sync::atomic::Ordering;
@@ -22,39 +25,52 @@ use libux::bootfs::BootFs;
 use libux::fw_cfg::FwCfg;
 use libux::layout::PROBE;
 use libux::println;
-use libux::proto::{label, FAULT_BADGE};
 use libux::rt::{self, PROBE as MY_PROBE};
-use libux::sel4::consts::{bits, init_cap, object};
-use libux::sel4::syscall::{self, Msg};
-use libux::sel4::{bootinfo, BootInfo, Endpoint, IoPort};
-use process::{Loader, Process};
-use untyped::Allocator;
+use libux::sel4::consts::{bits, init_cap};
+use libux::sel4::{bootinfo, BootInfo, IoPort};
+use mem::Memory;
+use server::Server;
 
 static BOOTFS: &[u8] = include_bytes!(env!("UX_BOOTFS"));
 const SEL4_VERSION: &str = env!("UX_SEL4_VERSION");
 const KERNEL_PROFILE: &str = env!("UX_KERNEL_PROFILE");
 
-libux::entry!(main);
+const STACK_SIZE: usize = 128 * 1024;
+const HEAP_SIZE: usize = 8 * 1024 * 1024;
 
-fn main(bootinfo_addr: u64, _: u64) -> ! {
+#[repr(C, align(16))]
+struct Stack([u8; STACK_SIZE]);
+static mut STACK: Stack = Stack([0; STACK_SIZE]);
+static mut HEAP: [u8; HEAP_SIZE] = [0; HEAP_SIZE];
+
+/// The kernel starts the root task here with `rsp` = 0 and the boot
+/// information address in `rdi` (the build sets this as the entry).
+///
+/// # Safety
+/// Only the kernel calls this.
+#[unsafe(naked)]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn _start_root() -> ! {
+    core::arch::naked_asm!(
+        "lea rsp, [rip + {stack} + {size}]",
+        "xor ebp, ebp",
+        "call {main}",
+        "ud2",
+        stack = sym STACK,
+        size = const STACK_SIZE,
+        main = sym main,
+    )
+}
+
+extern "C" fn main(bootinfo_addr: u64) -> ! {
     // SAFETY: the kernel maps the boot information page at this address.
     let bytes = unsafe { core::slice::from_raw_parts(bootinfo_addr as *const u8, 1 << bits::PAGE) };
-    let ipc_buffer = u64::from_le_bytes(
-        bytes[bootinfo::offset::IPC_BUFFER..][..8]
-            .try_into()
-            .unwrap(),
-    );
-    rt::init_root(ipc_buffer, IoPort(init_cap::IO_PORT));
-    let bi = match BootInfo::parse(bytes) {
-        Ok(bi) => bi,
-        Err(e) => panic!("unusable boot information: {e:?}"),
-    };
+    let ipc_buffer = u64::from_le_bytes(bytes[bootinfo::offset::IPC_BUFFER..][..8].try_into().unwrap());
+    // SAFETY: the kernel's IPC buffer for us; HEAP is used nowhere else.
+    unsafe { rt::init_root(ipc_buffer, IoPort(init_cap::IO_PORT), &mut *core::ptr::addr_of_mut!(HEAP)) };
+    let bi = BootInfo::parse(bytes).unwrap_or_else(|e| panic!("unusable boot information: {e:?}"));
 
-    let (ram, device) =
-        bi.untypeds().fold(
-            (0, 0),
-            |(r, d), u| if u.is_device { (r, d + 1) } else { (r + 1, d) },
-        );
+    let (ram, device) = bi.untypeds().fold((0, 0), |(r, d), u| if u.is_device { (r, d + 1) } else { (r + 1, d) });
     println!("ux: process server on seL4 {SEL4_VERSION} (x86_64 pc99, {KERNEL_PROFILE} kernel)");
     println!(
         "ux: memory {} MiB in {} untyped capabilities ({} RAM, {} device), TSC {} MHz",
@@ -65,106 +81,52 @@ fn main(bootinfo_addr: u64, _: u64) -> ! {
         bi.tsc_mhz()
     );
 
-    let bootfs =
-        BootFs::parse(BOOTFS).unwrap_or_else(|e| panic!("corrupt boot file system: {e:?}"));
-    let mut alloc = Allocator::new(&bi);
-    let mut loader = Loader::new();
-    let server = Endpoint(
-        alloc
-            .object(object::ENDPOINT, 0, bits::ENDPOINT)
-            .expect("process server endpoint"),
-    );
-    let mut next_pid = 1;
-    let mut start = |name: &str, arg: u64, alloc: &mut Allocator| -> Process {
-        let image = bootfs
-            .get(name)
-            .unwrap_or_else(|| panic!("{name} is not in the boot file system"));
-        let p = loader
-            .spawn(alloc, image, next_pid, server, arg)
-            .unwrap_or_else(|e| panic!("cannot start {name}: {e:?}"));
-        println!("ux: started {name} as pid {}", p.pid);
-        next_pid += 1;
-        p
-    };
+    let bootfs = BootFs::parse(BOOTFS).unwrap_or_else(|e| panic!("corrupt boot file system: {e:?}"));
+    let mut server = Server::new(Memory::new(&bi), bootfs).unwrap_or_else(|e| panic!("no memory for the server: {e}"));
 
-    // Our own probe word, which `hello` must not be able to see.
+    // Our probe word; `hello` writes its own at the same address.
     let mine = 0x5052_4f43_0000_0000 | (tsc() & 0xffff_ffff);
     MY_PROBE.store(mine, Ordering::Relaxed);
-    let hello = start("hello", 0, &mut alloc);
-    serve(server, &hello);
-    println!("ux: {} bytes of untyped memory free", alloc.free_bytes());
+    println!("ux: probe {PROBE:#x} = {mine:#x} in the process server");
+    start(&mut server, "hello");
+    server.serve_until_idle();
+    let after = MY_PROBE.load(Ordering::Relaxed);
+    let verdict = if after == mine { "unchanged: separate address spaces" } else { "CHANGED" };
+    println!("ux: probe {PROBE:#x} = {after:#x} in the process server after hello ran: {verdict}");
+    println!("ux: {} KiB of untyped memory free, {} processes", server.mem.free_bytes() >> 10, server.procs.len());
     println!("ux: node ready");
 
-    if boot_option().as_deref() == Some(b"bench") {
-        let bench = start("ipcbench", 0, &mut alloc);
-        serve(server, &bench);
+    if let Some(cmd) = fw_cfg_string("opt/ux/run") {
+        start(&mut server, &cmd);
+        server.serve_until_idle();
+        println!("ux: {} KiB of untyped memory free, {} processes", server.mem.free_bytes() >> 10, server.procs.len());
     }
+    println!("ux: idle");
     rt::exit(0)
 }
 
-/// Answers `p`'s calls until it exits or faults.
-fn serve(server: Endpoint, p: &Process) {
-    let mut reply: Option<Msg> = None;
-    loop {
-        let (badge, msg) = match reply.take() {
-            Some(r) => syscall::reply_recv(server.0, r),
-            None => syscall::recv(server.0),
-        };
-        if badge == p.pid | FAULT_BADGE {
-            println!(
-                "ux: pid {} faulted (fault type {}): ip {:#x}, address {:#x}",
-                p.pid,
-                msg.info.label(),
-                msg.mr[0],
-                msg.mr[1]
-            );
-            let _ = p.tcb.suspend();
-            return;
-        }
-        if badge != p.pid {
-            continue;
-        }
-        match msg.info.label() {
-            label::HELLO => {
-                let [addr, theirs, ..] = msg.mr;
-                let ours = MY_PROBE.load(Ordering::Relaxed);
-                let verdict = if addr == PROBE && theirs != ours {
-                    "separate address spaces"
-                } else {
-                    "NOT separate"
-                };
-                println!(
-                    "ux: pid {} sees {theirs:#x} at {addr:#x}, the process server sees {ours:#x} there: {verdict}",
-                    p.pid
-                );
-                reply = Some(Msg::new(label::HELLO, &[p.pid]));
-            }
-            label::NULL => reply = Some(Msg::new(label::NULL, &[])),
-            label::EXIT => {
-                println!("ux: pid {} exited with status {}", p.pid, msg.mr[0]);
-                let _ = p.tcb.suspend();
-                return;
-            }
-            other => {
-                println!("ux: pid {} sent unknown request {other}", p.pid);
-                reply = Some(Msg::new(label::BAD_REQUEST, &[other]));
-            }
-        }
+/// Starts a command line (`program arg...`) as a child of the server.
+fn start(server: &mut Server, cmd: &str) {
+    let argv: alloc::vec::Vec<&str> = cmd.split_whitespace().collect();
+    let Some(path) = argv.first() else { return };
+    match server.start(path, &argv) {
+        Ok(pid) => println!("ux: started {cmd} as pid {pid}"),
+        Err(e) => println!("ux: cannot start {cmd}: {e}"),
     }
 }
 
-/// The boot option from QEMU's fw_cfg file `opt/ux/boot`, if any.
-fn boot_option() -> Option<heapless::Vec<u8, 64>> {
+/// A string from QEMU's fw_cfg device, if present and valid UTF-8.
+fn fw_cfg_string(name: &str) -> Option<alloc::string::String> {
     let mut cfg = FwCfg::detect(IoPort(init_cap::IO_PORT))?;
-    let file = cfg.find("opt/ux/boot")?;
-    let mut buf = [0u8; 64];
-    match cfg.read(file, &mut buf) {
-        Ok(n) => heapless::Vec::from_slice(&buf[..n]).ok(),
-        Err(e) => {
-            println!("ux: ignoring boot option: {e:?}");
-            None
-        }
+    let file = cfg.find(name)?;
+    if file.size > 4096 {
+        println!("ux: ignoring fw_cfg {name}: {} bytes is too long", file.size);
+        return None;
     }
+    let mut buf = alloc::vec![0u8; file.size as usize];
+    let n = cfg.read(file, &mut buf).ok()?;
+    buf.truncate(n);
+    alloc::string::String::from_utf8(buf).ok()
 }
 
 fn tsc() -> u64 {

@@ -1,147 +1,228 @@
-//! Creating a process from an ELF image: its own CSpace, VSpace (4-level
-//! paging), TCB and IPC buffer, with the well-known capabilities of
-//! `libux::layout` installed.
+//! Processes: the table entry, creation from an ELF image of the boot
+//! file system, and the end of a process (its memory comes back at once;
+//! a small zombie record stays until the parent reaps it).
 
-use crate::untyped::{AllocError, Allocator, ROOT_CNODE, ROOT_DEPTH};
+use crate::mem::{Arena, ROOT_CNODE, ROOT_DEPTH};
+use crate::server::Server;
 use crate::vspace::AddressSpace;
+use alloc::collections::BTreeMap;
+use alloc::string::String;
+use alloc::vec::Vec;
 use libux::console::{COM1, COM1_PORTS};
-use libux::elf::{Elf, ElfError};
+use libux::elf::Elf;
 use libux::layout::{self, slot, CNODE_BITS};
-use libux::proto::FAULT_BADGE;
+use libux::rpc::{End, Errno, Pid, Spawn, StartBlock, FAULT_BADGE};
 use libux::sel4::consts::{bits, init_cap, object};
 use libux::sel4::{
-    badge, cnode_guard, io_port_range, prio_props, AsidPool, CNode, CapRights, Endpoint, Error,
-    Page, Tcb, TcbConfig, UserContext, VSpace,
+    badge, cnode_guard, io_port_range, prio_props, AsidPool, CNode, CapRights, Page, Tcb, TcbConfig, UserContext,
+    VSpace,
 };
 
-/// Where the process server maps a frame of its own to fill it: a
-/// PML4 slot of its address space that nothing else uses.
-const SCRATCH: u64 = 0x80_0000_0000;
-const PAGE: u64 = 1 << bits::PAGE;
+pub const PAGE: u64 = 1 << bits::PAGE;
 /// Priority of user processes: equal to the process server's, which both
 /// directions of the kernel's IPC fastpath require.
 const USER_PRIORITY: u8 = 255;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SpawnError {
-    Elf(ElfError),
-    /// Two loadable segments share a page (the linker script keeps them
-    /// apart).
-    OverlappingSegments,
-    Alloc(AllocError),
-}
-
-impl From<AllocError> for SpawnError {
-    fn from(e: AllocError) -> Self {
-        SpawnError::Alloc(e)
-    }
-}
-
-impl From<Error> for SpawnError {
-    fn from(e: Error) -> Self {
-        SpawnError::Alloc(AllocError::Kernel(e))
-    }
-}
-
 pub struct Process {
-    pub pid: u64,
+    pub pid: Pid,
+    /// 0: the process server (which reaps such processes itself).
+    pub ppid: Pid,
+    pub name: String,
+    pub state: State,
+}
+
+pub enum State {
+    Live(alloc::boxed::Box<Live>),
+    Zombie(End),
+}
+
+/// What a running (or stopped) process holds.
+pub struct Live {
+    pub arena: Arena,
     pub tcb: Tcb,
+    pub cnode: CNode,
+    pub space: AddressSpace,
+    /// The child-events notification (root slot).
+    pub events: u64,
+    /// Index of the process's shared buffer in the server's window.
+    pub buffer: usize,
+    /// Anonymous pages: address to frame slot.
+    pub anon: BTreeMap<u64, u64>,
+    /// Frames unmapped by `UnmapAnon`, reused (zeroed) by `MapAnon`.
+    pub spare: Vec<u64>,
+    pub stopped: bool,
+    /// The intermediary this process's connection leads to.
+    pub intermediary: Option<Pid>,
+    /// For a redirected process: an unbadged copy of the intermediary's
+    /// endpoint (root slot), from which its children's connections are
+    /// minted.
+    pub conn_src: Option<u64>,
 }
 
-/// The process server's own address space, for filling frames.
-pub struct Loader {
-    own: AddressSpace,
+impl Process {
+    pub fn live(&self) -> Option<&Live> {
+        match &self.state {
+            State::Live(l) => Some(l),
+            State::Zombie(_) => None,
+        }
+    }
+    pub fn live_mut(&mut self) -> Option<&mut Live> {
+        match &mut self.state {
+            State::Live(l) => Some(l),
+            State::Zombie(_) => None,
+        }
+    }
 }
 
-impl Loader {
-    pub fn new() -> Self {
-        Loader {
-            own: AddressSpace::new(VSpace(init_cap::VSPACE)),
+/// A program of the boot file system by path: `/bin/NAME` or `NAME`.
+fn program_name(path: &str) -> &str {
+    path.strip_prefix("/bin/").unwrap_or(path)
+}
+
+impl Server {
+    /// Creates process `pid` running `spawn.path`, child of `parent`
+    /// (0: the process server). On failure nothing of it remains.
+    pub fn create(&mut self, pid: Pid, parent: Pid, spawn: &Spawn) -> Result<(), Errno> {
+        let image = self.bootfs.get(program_name(spawn.path)).ok_or(Errno::NoSuchProgram)?;
+        let elf = Elf::parse(image).map_err(|_| Errno::BadImage)?;
+        let block = StartBlock { pid, argv: spawn.argv.clone(), env: spawn.env.clone() }.encode()?;
+        if block.len() as u64 > PAGE - 64 {
+            return Err(Errno::TooLarge);
+        }
+        // Where the child's connection comes from: an explicit redirect, the
+        // parent's intermediary, or us.
+        let redirect = match spawn.redirect {
+            Some(s) => Some((parent, self.copy_from(parent, s)?)),
+            None => match self.procs.get(&parent).and_then(|p| p.live()).and_then(|l| l.intermediary.zip(l.conn_src)) {
+                Some((via, src)) => Some((via, self.copy_root(src)?)),
+                None => None,
+            },
+        };
+        let mut arena = Arena::default();
+        match self.build(&mut arena, pid, &elf, &block, redirect.map(|r| r.1)) {
+            Ok(mut live) => {
+                live.intermediary = redirect.map(|r| r.0);
+                live.conn_src = redirect.map(|r| r.1);
+                let name = spawn.argv.first().copied().unwrap_or(spawn.path);
+                let name = String::from(&name[..name.len().min(32)]);
+                let state = State::Live(alloc::boxed::Box::new(live));
+                self.procs.insert(pid, Process { pid, ppid: parent, name, state });
+                Ok(())
+            }
+            Err(e) => {
+                if let Some((_, src)) = redirect {
+                    self.delete_root(src);
+                }
+                self.mem.release(arena);
+                Err(e)
+            }
         }
     }
 
-    /// Starts `image` as process `pid`, talking to `server` and passing
-    /// `arg` in `rsi`.
-    pub fn spawn(
+    /// Copies the capability in `slot` of `pid`'s CSpace to a new root slot.
+    fn copy_from(&mut self, pid: Pid, slot: u64) -> Result<u64, Errno> {
+        let cnode = self.procs.get(&pid).and_then(|p| p.live()).ok_or(Errno::NoSuchProcess)?.cnode;
+        if slot >= 1 << CNODE_BITS {
+            return Err(Errno::InvalidArgument);
+        }
+        let dest = self.mem.slot()?;
+        if ROOT_CNODE.copy(dest, ROOT_DEPTH, cnode, slot, CNODE_BITS, CapRights::ALL).is_err() {
+            self.mem.free_slot(dest);
+            return Err(Errno::InvalidArgument);
+        }
+        Ok(dest)
+    }
+
+    fn copy_root(&mut self, src: u64) -> Result<u64, Errno> {
+        let dest = self.mem.slot()?;
+        if ROOT_CNODE.copy(dest, ROOT_DEPTH, ROOT_CNODE, src, ROOT_DEPTH, CapRights::ALL).is_err() {
+            self.mem.free_slot(dest);
+            return Err(Errno::InvalidArgument);
+        }
+        Ok(dest)
+    }
+
+    pub fn delete_root(&mut self, slot: u64) {
+        let _ = ROOT_CNODE.delete(slot, ROOT_DEPTH);
+        self.mem.free_slot(slot);
+    }
+
+    /// Makes the objects of a new process and starts it.
+    fn build(
         &mut self,
-        alloc: &mut Allocator,
-        image: &[u8],
-        pid: u64,
-        server: Endpoint,
-        arg: u64,
-    ) -> Result<Process, SpawnError> {
-        let elf = Elf::parse(image).map_err(SpawnError::Elf)?;
-        let cnode = CNode(alloc.object(
-            object::CAP_TABLE,
-            CNODE_BITS as u64,
-            CNODE_BITS as u32 + bits::SLOT,
-        )?);
-        let vspace = VSpace(alloc.object(object::X64_PML4, 0, bits::PML4)?);
-        AsidPool(init_cap::ASID_POOL).assign(vspace)?;
+        arena: &mut Arena,
+        pid: Pid,
+        elf: &Elf,
+        block: &[u8],
+        conn: Option<u64>,
+    ) -> Result<Live, Errno> {
+        let mem = &mut self.mem;
+        let cnode = CNode(mem.object(arena, object::CAP_TABLE, CNODE_BITS as u64, CNODE_BITS as u32 + bits::SLOT)?);
+        let vspace = VSpace(mem.object(arena, object::X64_PML4, 0, bits::PML4)?);
+        AsidPool(init_cap::ASID_POOL).assign(vspace).map_err(|_| Errno::NoMemory)?;
         let mut space = AddressSpace::new(vspace);
 
-        let mut last_page_end = 0;
+        let mut last_end = 0;
         for seg in elf.segments() {
             let first = seg.vaddr & !(PAGE - 1);
-            if first < last_page_end {
-                return Err(SpawnError::OverlappingSegments);
-            }
             let end = (seg.vaddr + seg.mem_size).next_multiple_of(PAGE);
+            // Segments must not share a page (the linker script keeps them
+            // apart) and must stay below the IPC buffer.
+            if first < last_end || end > layout::IPC_BUFFER {
+                return Err(Errno::BadImage);
+            }
             let data = elf.data(&seg);
-            let rights = if seg.writable {
-                CapRights::READ_WRITE
-            } else {
-                CapRights::READ
-            };
+            let rights = if seg.writable { CapRights::READ_WRITE } else { CapRights::READ };
             for page in (first..end).step_by(PAGE as usize) {
-                let frame = Page(alloc.object(object::X86_4K, 0, bits::PAGE)?);
-                // Bytes of the segment's file contents that fall in this page.
+                let frame = Page(self.mem.object(arena, object::X86_4K, 0, bits::PAGE)?);
                 let lo = page.max(seg.vaddr);
                 let hi = (page + PAGE).min(seg.vaddr + data.len() as u64);
                 if lo < hi {
                     let src = &data[(lo - seg.vaddr) as usize..(hi - seg.vaddr) as usize];
-                    self.fill(alloc, frame, (lo - page) as usize, src)?;
+                    self.fill(frame, (lo - page) as usize, src)?;
                 }
-                space.map(alloc, frame, page, rights)?;
+                space.map(&mut self.mem, arena, frame, page, rights)?;
             }
-            last_page_end = end;
+            last_end = end;
         }
 
-        let ipc = Page(alloc.object(object::X86_4K, 0, bits::PAGE)?);
-        space.map(alloc, ipc, layout::IPC_BUFFER, CapRights::READ_WRITE)?;
+        // Stack, with the start block at its top.
+        let stack_base = layout::STACK_TOP - layout::STACK_PAGES * PAGE;
+        for page in (stack_base..layout::STACK_TOP).step_by(PAGE as usize) {
+            let frame = Page(self.mem.object(arena, object::X86_4K, 0, bits::PAGE)?);
+            if page == layout::STACK_TOP - PAGE {
+                self.fill(frame, (PAGE as usize) - block.len(), block)?;
+            }
+            space.map(&mut self.mem, arena, frame, page, CapRights::READ_WRITE)?;
+        }
+        let block_at = layout::STACK_TOP - block.len() as u64;
 
+        let ipc = Page(self.mem.object(arena, object::X86_4K, 0, bits::PAGE)?);
+        space.map(&mut self.mem, arena, ipc, layout::IPC_BUFFER, CapRights::READ_WRITE)?;
+        let buffer = self.map_shared_buffer(arena, &mut space)?;
+
+        let events = self.mem.object(arena, object::NOTIFICATION, 0, bits::NOTIFICATION)?;
         let depth = CNODE_BITS;
-        // Grant is needed for Call to carry a reply capability.
-        cnode.mint(
-            slot::PROC_CONN,
-            depth,
-            ROOT_CNODE,
-            server.0,
-            ROOT_DEPTH,
-            CapRights::ALL,
-            badge(pid),
-        )?;
-        cnode.mint(
-            slot::FAULT_EP,
-            depth,
-            ROOT_CNODE,
-            server.0,
-            ROOT_DEPTH,
-            CapRights::ALL,
-            badge(pid | FAULT_BADGE),
-        )?;
+        let fail = |_| Errno::NoMemory;
+        // Grant lets a Call carry a reply capability.
+        let (src, data) = match conn {
+            Some(src) => (src, badge(pid as u64)),
+            None => (self.ep.0, badge(pid as u64)),
+        };
+        cnode
+            .mint(slot::PROC_CONN, depth, ROOT_CNODE, src, ROOT_DEPTH, CapRights::ALL, data)
+            .map_err(|_| Errno::InvalidArgument)?;
+        let fault_badge = badge(pid as u64 | FAULT_BADGE);
+        cnode
+            .mint(slot::FAULT_EP, depth, ROOT_CNODE, self.ep.0, ROOT_DEPTH, CapRights::ALL, fault_badge)
+            .map_err(fail)?;
         let console = io_port_range(COM1, COM1 + COM1_PORTS - 1);
-        cnode.mint(
-            slot::CONSOLE,
-            depth,
-            ROOT_CNODE,
-            init_cap::IO_PORT,
-            ROOT_DEPTH,
-            CapRights::ALL,
-            console,
-        )?;
+        cnode
+            .mint(slot::CONSOLE, depth, ROOT_CNODE, init_cap::IO_PORT, ROOT_DEPTH, CapRights::ALL, console)
+            .map_err(fail)?;
+        cnode.copy(slot::CHILD_EVENTS, depth, ROOT_CNODE, events, ROOT_DEPTH, CapRights::READ).map_err(fail)?;
 
-        let tcb = Tcb(alloc.object(object::TCB, 0, bits::TCB)?);
+        let tcb = Tcb(self.mem.object(arena, object::TCB, 0, bits::TCB)?);
         tcb.configure(&TcbConfig {
             fault_ep: slot::FAULT_EP,
             priority: prio_props(0, USER_PRIORITY),
@@ -150,36 +231,87 @@ impl Loader {
             vspace,
             ipc_buffer: layout::IPC_BUFFER,
             ipc_buffer_frame: ipc,
-        })?;
+        })
+        .map_err(fail)?;
         let regs = UserContext {
             rip: elf.entry,
+            rsp: block_at & !15,
             rdi: layout::IPC_BUFFER,
-            rsi: arg,
+            rsi: block_at,
+            rdx: block.len() as u64,
             ..Default::default()
         };
-        tcb.write_registers(true, &regs)?;
-        Ok(Process { pid, tcb })
+        tcb.write_registers(true, &regs).map_err(fail)?;
+        Ok(Live {
+            arena: core::mem::take(arena),
+            tcb,
+            cnode,
+            space,
+            events,
+            buffer,
+            anon: BTreeMap::new(),
+            spare: Vec::new(),
+            stopped: false,
+            intermediary: None,
+            conn_src: None,
+        })
     }
 
-    /// Copies `src` into `frame` at `offset`, through a temporary mapping.
-    fn fill(
-        &mut self,
-        alloc: &mut Allocator,
-        frame: Page,
-        offset: usize,
-        src: &[u8],
-    ) -> Result<(), SpawnError> {
-        self.own.map(alloc, frame, SCRATCH, CapRights::READ_WRITE)?;
-        // SAFETY: the frame is mapped read-write at SCRATCH for exactly this
-        // copy, and `offset + src.len()` is within one page.
-        unsafe {
-            core::ptr::copy_nonoverlapping(
-                src.as_ptr(),
-                (SCRATCH as *mut u8).add(offset),
-                src.len(),
-            );
+    /// Maps a fresh shared buffer page in `space` and in our own window.
+    fn map_shared_buffer(&mut self, arena: &mut Arena, space: &mut AddressSpace) -> Result<usize, Errno> {
+        let frame = Page(self.mem.object(arena, object::X86_4K, 0, bits::PAGE)?);
+        space.map(&mut self.mem, arena, frame, layout::SHARED_BUFFER, CapRights::READ_WRITE)?;
+        // A frame capability maps once: our mapping uses a copy.
+        let copy = self.mem.derived_slot(arena)?;
+        ROOT_CNODE
+            .copy(copy, ROOT_DEPTH, ROOT_CNODE, frame.0, ROOT_DEPTH, CapRights::READ_WRITE)
+            .map_err(|_| Errno::NoMemory)?;
+        let index = self.free_buffers.pop().unwrap_or_else(|| {
+            self.next_buffer += 1;
+            self.next_buffer - 1
+        });
+        let at = crate::server::buffer_address(index);
+        if let Err(e) = self.own.map(&mut self.mem, &mut self.own_arena, Page(copy), at, CapRights::READ_WRITE) {
+            self.free_buffers.push(index);
+            return Err(e.into());
         }
-        frame.unmap()?;
-        Ok(())
+        Ok(index)
+    }
+
+    /// Ends `pid`: destroys its objects, reparents its children to us, and
+    /// leaves a zombie for its parent (or removes it, when that is us).
+    pub fn end(&mut self, pid: Pid, end: End) {
+        let Some(p) = self.procs.get_mut(&pid) else {
+            return;
+        };
+        let ppid = p.ppid;
+        let State::Live(live) = core::mem::replace(&mut p.state, State::Zombie(end)) else {
+            return;
+        };
+        let _ = live.tcb.suspend();
+        self.free_buffers.push(live.buffer);
+        if let Some(src) = live.conn_src {
+            self.delete_root(src);
+        }
+        self.mem.release(live.arena);
+
+        let orphans: Vec<Pid> = self.procs.values().filter(|c| c.ppid == pid).map(|c| c.pid).collect();
+        for c in orphans {
+            let zombie = matches!(self.procs[&c].state, State::Zombie(_));
+            if zombie {
+                self.procs.remove(&c);
+            } else if let Some(child) = self.procs.get_mut(&c) {
+                child.ppid = 0;
+            }
+        }
+        match self.procs.get(&ppid).and_then(|p| p.live()) {
+            // Signal the parent's child-events notification.
+            Some(parent) => libux::sel4::syscall::send(parent.events, libux::sel4::syscall::Msg::new(0, &[])),
+            None => {
+                if let Some(p) = self.procs.remove(&pid) {
+                    self.report_end(&p, end);
+                }
+            }
+        }
     }
 }

@@ -1,16 +1,13 @@
 //! Address spaces: mapping frames into an x86_64 VSpace, creating the
-//! page-table levels (PDPT, page directory, page table) on first use.
+//! page-table levels (PDPT, page directory, page table) on first use, from
+//! the arena of the space's owner.
 
-use crate::untyped::{AllocError, Allocator};
-use heapless::Vec;
+use crate::mem::{AllocError, Arena, Memory};
+use alloc::vec::Vec;
 use libux::sel4::consts::{bits, object};
 use libux::sel4::{CapRights, Page, PageDirectory, PageTable, Pdpt, VSpace, VmAttributes};
 
-/// Paging structures one address space may hold; enough for a program
-/// image, its IPC buffer and a few scattered mappings.
-const MAX_TABLES: usize = 32;
-
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Level {
     Pdpt,
     PageDirectory,
@@ -31,54 +28,48 @@ impl Level {
 pub struct AddressSpace {
     pub root: VSpace,
     /// Tables made so far: level and the address bits above its coverage.
-    tables: Vec<(Level, u64), MAX_TABLES>,
+    tables: Vec<(Level, u64)>,
 }
 
 impl AddressSpace {
     pub fn new(root: VSpace) -> Self {
-        AddressSpace {
-            root,
-            tables: Vec::new(),
-        }
+        AddressSpace { root, tables: Vec::new() }
     }
 
-    fn ensure_tables(&mut self, alloc: &mut Allocator, vaddr: u64) -> Result<(), AllocError> {
+    fn ensure_tables(&mut self, mem: &mut Memory, arena: &mut Arena, vaddr: u64) -> Result<(), AllocError> {
         for level in [Level::Pdpt, Level::PageDirectory, Level::PageTable] {
             let key = (level, vaddr >> level.shift());
             if self.tables.contains(&key) {
                 continue;
             }
-            if self.tables.is_full() {
-                return Err(AllocError::OutOfMemory);
-            }
-            let (ty, attr) = (
-                match level {
-                    Level::Pdpt => object::X86_PDPT,
-                    Level::PageDirectory => object::X86_PAGE_DIRECTORY,
-                    Level::PageTable => object::X86_PAGE_TABLE,
-                },
-                VmAttributes::WriteBack,
-            );
-            let cap = alloc.object(ty, 0, bits::PAGE_TABLE)?;
+            let ty = match level {
+                Level::Pdpt => object::X86_PDPT,
+                Level::PageDirectory => object::X86_PAGE_DIRECTORY,
+                Level::PageTable => object::X86_PAGE_TABLE,
+            };
+            let cap = mem.object(arena, ty, 0, bits::PAGE_TABLE)?;
+            let attr = VmAttributes::WriteBack;
             match level {
                 Level::Pdpt => Pdpt(cap).map(self.root, vaddr, attr)?,
                 Level::PageDirectory => PageDirectory(cap).map(self.root, vaddr, attr)?,
                 Level::PageTable => PageTable(cap).map(self.root, vaddr, attr)?,
             }
-            let _ = self.tables.push(key);
+            self.tables.push(key);
         }
         Ok(())
     }
 
-    /// Maps `frame` at `vaddr` (4 KiB aligned).
+    /// Maps `frame` at `vaddr` (4 KiB aligned); missing tables come from
+    /// `arena`.
     pub fn map(
         &mut self,
-        alloc: &mut Allocator,
+        mem: &mut Memory,
+        arena: &mut Arena,
         frame: Page,
         vaddr: u64,
         rights: CapRights,
     ) -> Result<(), AllocError> {
-        self.ensure_tables(alloc, vaddr)?;
+        self.ensure_tables(mem, arena, vaddr)?;
         frame.map(self.root, vaddr, rights, VmAttributes::WriteBack)?;
         Ok(())
     }

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 /// Programs in the boot file system, by crate name.
-pub const PROGRAMS: &[&str] = &["hello", "ipcbench"];
+pub const PROGRAMS: &[&str] = &["hello", "true", "spawner", "faulter", "memhog", "tracer", "rpcfuzz", "ipcbench"];
 
 #[derive(Clone, Debug)]
 pub struct Image {
@@ -25,8 +25,7 @@ pub struct Image {
 
 fn cargo_build(packages: &[&str], envs: &[(&str, String)]) -> Result<(), String> {
     let mut cmd = Command::new(cargo());
-    cmd.current_dir(workspace())
-        .args(["build", "--quiet", "--release", "--target", TARGET]);
+    cmd.current_dir(workspace()).args(["build", "--quiet", "--release", "--target", TARGET]);
     for p in packages {
         cmd.args(["-p", p]);
     }
@@ -45,10 +44,7 @@ fn cargo_build(packages: &[&str], envs: &[(&str, String)]) -> Result<(), String>
 /// Environment the process server's build reads.
 pub fn rootserver_env(kernel: &Kernel) -> Vec<(&'static str, String)> {
     vec![
-        (
-            "UX_BOOTFS",
-            out_dir().join("bootfs.img").display().to_string(),
-        ),
+        ("UX_BOOTFS", out_dir().join("bootfs.img").display().to_string()),
         ("UX_SEL4_VERSION", kernel.version.clone()),
         ("UX_KERNEL_PROFILE", kernel.profile.name.clone()),
     ]
@@ -62,14 +58,10 @@ pub fn build(kernel: &Kernel) -> Result<Image, String> {
     let mut files = Vec::new();
     for p in PROGRAMS {
         let path = bin_dir.join(p);
-        files.push((
-            *p,
-            fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?,
-        ));
+        files.push((*p, fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?));
     }
     let refs: Vec<(&str, &[u8])> = files.iter().map(|(n, d)| (*n, d.as_slice())).collect();
-    let blob =
-        libux::bootfs::build(&refs).map_err(|e| format!("packing the boot file system: {e:?}"))?;
+    let blob = libux::bootfs::build(&refs).map_err(|e| format!("packing the boot file system: {e:?}"))?;
     let bootfs = out_dir().join("bootfs.img");
     // Rewriting identical bytes would only make cargo relink the root task.
     if fs::read(&bootfs).ok().as_deref() != Some(&blob[..]) {
@@ -80,11 +72,7 @@ pub fn build(kernel: &Kernel) -> Result<Image, String> {
     let dir = out_dir().join("image").join(&kernel.profile.name);
     fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     let rootserver = dir.join("rootserver.elf");
-    fs::copy(bin_dir.join("process-server"), &rootserver)
-        .map_err(|e| format!("{}: {e}", rootserver.display()))?;
+    fs::copy(bin_dir.join("process-server"), &rootserver).map_err(|e| format!("{}: {e}", rootserver.display()))?;
     t.done();
-    Ok(Image {
-        kernel: kernel.clone(),
-        rootserver,
-    })
+    Ok(Image { kernel: kernel.clone(), rootserver })
 }

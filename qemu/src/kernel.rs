@@ -33,7 +33,8 @@ pub struct Kernel {
 
 /// Warnings for the kernel's C: the Makefile's list without `error`,
 /// because gcc 12 warns about packed members where older gccs did not.
-const WARNINGS: &str = "all strict-prototypes missing-prototypes nested-externs missing-declarations undef pointer-arith no-nonnull";
+const WARNINGS: &str =
+    "all strict-prototypes missing-prototypes nested-externs missing-declarations undef pointer-arith no-nonnull";
 
 pub fn build(tools: &Tools, profile_name: &str) -> Result<Kernel, String> {
     let profile = Profile::load(profile_name).map_err(|e| e.to_string())?;
@@ -41,10 +42,8 @@ pub fn build(tools: &Tools, profile_name: &str) -> Result<Kernel, String> {
     let dir = out_dir().join("kernel").join(profile_name);
     let (src, build) = (dir.join("src"), dir.join("build"));
     let elf32 = dir.join("kernel32.elf");
-    let version = fs::read_to_string(source.join("VERSION"))
-        .map_err(|e| format!("seL4 VERSION: {e}"))?
-        .trim()
-        .to_string();
+    let version =
+        fs::read_to_string(source.join("VERSION")).map_err(|e| format!("seL4 VERSION: {e}"))?.trim().to_string();
     let kernel = Kernel {
         profile: profile.clone(),
         version,
@@ -55,24 +54,16 @@ pub fn build(tools: &Tools, profile_name: &str) -> Result<Kernel, String> {
     };
 
     let autoconf = profile.autoconf_h();
-    let stamp = format!(
-        "source {}\nmake {:?}\n{autoconf}",
-        source.display(),
-        profile.make_vars
-    );
+    let stamp = format!("source {}\nmake {:?}\n{autoconf}", source.display(), profile.make_vars);
     let stamp_path = dir.join("stamp");
     if elf32.exists() && fs::read_to_string(&stamp_path).is_ok_and(|s| s == stamp) {
         return Ok(kernel);
     }
 
-    step(&format!(
-        "building the seL4 {} kernel, profile {profile_name} (about 10-30 s)",
-        kernel.version
-    ));
+    step(&format!("building the seL4 {} kernel, profile {profile_name} (about 10-30 s)", kernel.version));
     let t = Timer::start("kernel");
     let _ = fs::remove_dir_all(&dir);
-    copy_dir(&source, &src)
-        .map_err(|e| format!("copying seL4 source to {}: {e}", src.display()))?;
+    copy_dir(&source, &src).map_err(|e| format!("copying seL4 source to {}: {e}", src.display()))?;
     fs::write(src.join("include/plat/pc99/autoconf.h"), &autoconf).map_err(|e| e.to_string())?;
     fs::create_dir_all(&build).map_err(|e| e.to_string())?;
 
@@ -84,17 +75,8 @@ pub fn build(tools: &Tools, profile_name: &str) -> Result<Kernel, String> {
         .arg("-f")
         .arg(src.join("Makefile"))
         .arg(format!("SOURCE_ROOT={}", src.display()))
-        .args([
-            "ARCH=x86",
-            "PLAT=pc99",
-            "SEL4_ARCH=x86_64",
-            "PYTHON=python3",
-        ])
-        .args([
-            "SKIP_PATH_CHECKS=1",
-            "XMLLINT_PATH=true",
-            "CIRCULAR_INCLUDES=true",
-        ])
+        .args(["ARCH=x86", "PLAT=pc99", "SEL4_ARCH=x86_64", "PYTHON=python3"])
+        .args(["SKIP_PATH_CHECKS=1", "XMLLINT_PATH=true", "CIRCULAR_INCLUDES=true"])
         .arg(format!("WARNINGS={WARNINGS}"));
     for (k, v) in &profile.make_vars {
         make.arg(format!("{k}={v}"));
@@ -102,11 +84,7 @@ pub fn build(tools: &Tools, profile_name: &str) -> Result<Kernel, String> {
     let log = dir.join("build.log");
     run_to_log(&mut make, &log, "kernel make")?;
     run_to_log(
-        Command::new(&tools.objcopy)
-            .arg("-O")
-            .arg("elf32-i386")
-            .arg(build.join("kernel.elf"))
-            .arg(&elf32),
+        Command::new(&tools.objcopy).arg("-O").arg("elf32-i386").arg(build.join("kernel.elf")).arg(&elf32),
         &dir.join("objcopy.log"),
         "objcopy",
     )?;
@@ -117,9 +95,7 @@ pub fn build(tools: &Tools, profile_name: &str) -> Result<Kernel, String> {
 
 /// Runs `cmd` with its output in `log`; on failure returns the log's tail.
 pub fn run_to_log(cmd: &mut Command, log: &Path, what: &str) -> Result<(), String> {
-    let out = cmd
-        .output()
-        .map_err(|e| format!("cannot run {what}: {e}"))?;
+    let out = cmd.output().map_err(|e| format!("cannot run {what}: {e}"))?;
     let text = [out.stdout, out.stderr].concat();
     let _ = fs::write(log, &text);
     if out.status.success() {
@@ -128,11 +104,7 @@ pub fn run_to_log(cmd: &mut Command, log: &Path, what: &str) -> Result<(), Strin
     let text = String::from_utf8_lossy(&text);
     let lines: Vec<&str> = text.lines().collect();
     let tail = lines[lines.len().saturating_sub(40)..].join("\n");
-    Err(format!(
-        "{what} failed ({}); last lines of {}:\n{tail}",
-        out.status,
-        log.display()
-    ))
+    Err(format!("{what} failed ({}); last lines of {}:\n{tail}", out.status, log.display()))
 }
 
 fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {

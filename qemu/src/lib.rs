@@ -22,17 +22,12 @@ use std::time::Instant;
 
 /// The workspace root.
 pub fn workspace() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("qemu/ has a parent")
-        .to_path_buf()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("qemu/ has a parent").to_path_buf()
 }
 
 /// Cargo's target directory.
 pub fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join("target"))
+    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| workspace().join("target"))
 }
 
 /// Where the tool keeps its own build products: `target/ux`.
@@ -58,24 +53,17 @@ impl Timer {
         Timer(what, Instant::now())
     }
     pub fn done(self) {
-        eprintln!(
-            "    {} done in {:.1} s",
-            self.0,
-            self.1.elapsed().as_secs_f64()
-        );
+        eprintln!("    {} done in {:.1} s", self.0, self.1.elapsed().as_secs_f64());
     }
 }
 
 /// Builds everything for `profile` (after checking the host), serialised
 /// by a lock so that parallel tests build once.
 pub fn prepare(profile: &str) -> Result<image::Image, String> {
-    std::fs::create_dir_all(out_dir())
-        .map_err(|e| format!("cannot create {}: {e}", out_dir().display()))?;
+    std::fs::create_dir_all(out_dir()).map_err(|e| format!("cannot create {}: {e}", out_dir().display()))?;
     let lock_path = out_dir().join("build.lock");
-    let lock =
-        std::fs::File::create(&lock_path).map_err(|e| format!("{}: {e}", lock_path.display()))?;
-    lock.lock()
-        .map_err(|e| format!("cannot lock {}: {e}", lock_path.display()))?;
+    let lock = std::fs::File::create(&lock_path).map_err(|e| format!("{}: {e}", lock_path.display()))?;
+    lock.lock().map_err(|e| format!("cannot lock {}: {e}", lock_path.display()))?;
     let tools = setup::ensure()?;
     let kernel = kernel::build(&tools, profile)?;
     image::build(&kernel)

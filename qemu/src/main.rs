@@ -1,7 +1,7 @@
 //! `ux` (run as `cargo ux`): build and boot the system, run its tests.
 //! See `cargo ux --help`.
 
-use qemu::node::{self, Node, Options, READY};
+use qemu::node::{self, Node, Options, IDLE, READY};
 use qemu::{prepare, step, workspace};
 use std::process::{Command, ExitCode};
 use std::time::Duration;
@@ -24,8 +24,11 @@ BOOT OPTIONS:
     --headless       no interactive console: wait until the node is ready, print
                      the boot log and exit 0 (non-zero with the log on failure or
                      timeout)
-    --bench          headless boot that runs the in-guest IPC benchmark and
-                     reports it with the time from QEMU start to node ready
+    --run CMD        start the command line CMD (`program arg...`, a program of
+                     the boot image) once the node is ready; with --headless,
+                     wait until it has ended
+    --bench          headless boot that runs the in-guest benchmarks (ipcbench)
+                     and reports them with the time from QEMU start to ready
     --timeout SECS   how long --headless and --bench wait (default 120)
 
 The first run installs what is missing (QEMU from Debian, the rustup target
@@ -73,18 +76,14 @@ fn parse(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
             }
             "--memory" => {
                 let v = value("--memory")?;
-                a.opts.memory_mib = v
-                    .parse()
-                    .map_err(|_| format!("--memory takes MiB, not {v:?}"))?;
+                a.opts.memory_mib = v.parse().map_err(|_| format!("--memory takes MiB, not {v:?}"))?;
             }
             "--timeout" => {
                 let v = value("--timeout")?;
-                a.timeout = Duration::from_secs(
-                    v.parse()
-                        .map_err(|_| format!("--timeout takes seconds, not {v:?}"))?,
-                );
+                a.timeout = Duration::from_secs(v.parse().map_err(|_| format!("--timeout takes seconds, not {v:?}"))?);
             }
             "--kvm" => a.opts.kvm = true,
+            "--run" => a.opts.run = Some(value("--run")?),
             "--headless" => a.headless = true,
             "--bench" => a.bench = true,
             other => return Err(format!("unknown argument {other:?} (see cargo ux --help)")),
@@ -132,19 +131,17 @@ fn interactive(args: &Args) -> Result<(), String> {
         .args(["-serial", "mon:stdio"])
         .status()
         .map_err(|e| format!("cannot start QEMU: {e}"))?;
-    status
-        .success()
-        .then_some(())
-        .ok_or_else(|| format!("QEMU exited with {status}"))
+    status.success().then_some(()).ok_or_else(|| format!("QEMU exited with {status}"))
 }
 
 fn headless(args: &Args) -> Result<(), String> {
     let image = prepare(&args.profile)?;
     step("booting one node under QEMU, headless");
     let node = Node::start(&image, &args.opts, false)?;
-    let ready = node
-        .wait_for(READY, args.timeout)
-        .map_err(|e| e.to_string())?;
+    let ready = node.wait_for(READY, args.timeout).map_err(|e| e.to_string())?;
+    if args.opts.run.is_some() {
+        node.wait_for(IDLE, args.timeout).map_err(|e| e.to_string())?;
+    }
     print!("{}", node.log());
     println!("node ready {:.2} s after QEMU start", ready.as_secs_f64());
     Ok(())
@@ -152,27 +149,18 @@ fn headless(args: &Args) -> Result<(), String> {
 
 fn bench(args: &Args) -> Result<(), String> {
     let image = prepare(&args.profile)?;
-    step("booting one node with the IPC benchmark (QEMU TCG: figures are emulated)");
-    let opts = Options {
-        boot_option: Some("bench".into()),
-        ..args.opts.clone()
-    };
+    step("booting one node with the benchmarks (QEMU TCG: figures are emulated)");
+    let opts = Options { run: Some("ipcbench".into()), ..args.opts.clone() };
     let node = Node::start(&image, &opts, false)?;
-    let ready = node
-        .wait_for(READY, args.timeout)
-        .map_err(|e| e.to_string())?;
-    node.wait_for("ux: pid 2 exited", args.timeout)
-        .map_err(|e| e.to_string())?;
+    let ready = node.wait_for(READY, args.timeout).map_err(|e| e.to_string())?;
+    node.wait_for(IDLE, args.timeout).map_err(|e| e.to_string())?;
     let log = node.log();
     print!("{log}");
     println!("--- benchmark ---");
     for line in log.lines().filter(|l| l.starts_with("ipcbench:")) {
         println!("{line}");
     }
-    println!(
-        "boot: node ready {:.0} ms after QEMU start",
-        ready.as_secs_f64() * 1000.0
-    );
+    println!("boot: node ready {:.0} ms after QEMU start", ready.as_secs_f64() * 1000.0);
     Ok(())
 }
 
@@ -184,19 +172,10 @@ fn test(extra: &[String]) -> Result<(), String> {
     let cargo = qemu::cargo();
     let run = |what: &str, cmd: &mut Command| -> Result<(), String> {
         step(what);
-        let status = cmd
-            .current_dir(workspace())
-            .status()
-            .map_err(|e| format!("cannot run cargo: {e}"))?;
-        status
-            .success()
-            .then_some(())
-            .ok_or_else(|| format!("{what}: failed ({status})"))
+        let status = cmd.current_dir(workspace()).status().map_err(|e| format!("cannot run cargo: {e}"))?;
+        status.success().then_some(()).ok_or_else(|| format!("{what}: failed ({status})"))
     };
-    run(
-        "checking formatting (cargo fmt --check)",
-        Command::new(&cargo).args(["fmt", "--all", "--", "--check"]),
-    )?;
+    run("checking formatting (cargo fmt --check)", Command::new(&cargo).args(["fmt", "--all", "--", "--check"]))?;
     run(
         "linting host crates (cargo clippy -D warnings)",
         Command::new(&cargo).args(["clippy", "--quiet", "--all-targets", "--", "-D", "warnings"]),
@@ -204,22 +183,11 @@ fn test(extra: &[String]) -> Result<(), String> {
     let kernel = prepare("debug")?.kernel;
     let mut target_lint = Command::new(&cargo);
     target_lint
-        .args([
-            "clippy",
-            "--quiet",
-            "--release",
-            "--target",
-            qemu::setup::TARGET,
-            "-p",
-            "process-server",
-        ])
+        .args(["clippy", "--quiet", "--release", "--target", qemu::setup::TARGET, "-p", "process-server"])
         .args(qemu::image::PROGRAMS.iter().flat_map(|p| ["-p", p]))
         .args(["--", "-D", "warnings"])
         .envs(qemu::image::rootserver_env(&kernel));
-    run(
-        "linting seL4 programs (cargo clippy --target x86_64-unknown-none)",
-        &mut target_lint,
-    )?;
+    run("linting seL4 programs (cargo clippy --target x86_64-unknown-none)", &mut target_lint)?;
     step("running the tests (cargo test)");
     let (passed, failed) = cargo_test(&cargo, extra)?;
     // One closing line for the whole suite, whatever cargo printed last.
@@ -263,11 +231,7 @@ fn cargo_test(cargo: &str, extra: &[String]) -> Result<(usize, usize), String> {
 fn count(summary: &str, what: &str) -> usize {
     summary
         .split(';')
-        .find_map(|part| {
-            part.strip_suffix(what)
-                .and_then(|n| n.rsplit(' ').next())
-                .and_then(|n| n.parse().ok())
-        })
+        .find_map(|part| part.strip_suffix(what).and_then(|n| n.rsplit(' ').next()).and_then(|n| n.parse().ok()))
         .unwrap_or(0)
 }
 
@@ -278,11 +242,7 @@ mod tests {
     #[test]
     fn counts_cargo_test_summaries() {
         let s = "ok. 7 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; finished in 5.24s";
-        let got = (
-            count(s, " passed"),
-            count(s, " failed"),
-            count(s, " ignored"),
-        );
+        let got = (count(s, " passed"), count(s, " failed"), count(s, " ignored"));
         assert_eq!(got, (7, 0, 1));
         assert_eq!(count("FAILED. 0 passed; 3 failed; 0 ignored", " failed"), 3);
         assert_eq!(count("garbage", " passed"), 0);

@@ -15,6 +15,9 @@ use std::time::{Duration, Instant};
 
 /// The line the process server prints when the node is up.
 pub const READY: &str = "ux: node ready";
+/// The line the process server prints when every program it started has
+/// ended.
+pub const IDLE: &str = "ux: idle";
 /// Lines that mean the node will not get anywhere.
 pub const FATAL: &[&str] = &["panic:", "Kernel panic", "halting"];
 
@@ -24,46 +27,36 @@ pub struct Options {
     pub memory_mib: u32,
     /// Use KVM (real hardware only: these machines' KVM cannot run seL4).
     pub kvm: bool,
-    /// Value of the fw_cfg boot option `opt/ux/boot` (e.g. `bench`).
-    pub boot_option: Option<String>,
+    /// A command line (`program arg...`) the process server starts once
+    /// the node is ready (fw_cfg `opt/ux/run`).
+    pub run: Option<String>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options {
-            memory_mib: 512,
-            kvm: false,
-            boot_option: None,
-        }
+        Options { memory_mib: 512, kvm: false, run: None }
     }
 }
 
 /// The QEMU command line for `image`, without the console wiring.
 pub fn command(image: &Image, opts: &Options) -> Command {
     let mut cmd = Command::new(&image.kernel.tools.qemu);
-    cmd.args([
-        "-machine",
-        "pc",
-        "-nodefaults",
-        "-no-reboot",
-        "-display",
-        "none",
-    ])
-    .args(["-m", &format!("{}M", opts.memory_mib)])
-    .arg("-kernel")
-    .arg(&image.kernel.elf32)
-    .arg("-initrd")
-    .arg(&image.rootserver)
-    // Lets a test image end QEMU with a status (port 0xf4).
-    .args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]);
+    cmd.args(["-machine", "pc", "-nodefaults", "-no-reboot", "-display", "none"])
+        .args(["-m", &format!("{}M", opts.memory_mib)])
+        .arg("-kernel")
+        .arg(&image.kernel.elf32)
+        .arg("-initrd")
+        .arg(&image.rootserver)
+        // Lets a test image end QEMU with a status (port 0xf4).
+        .args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]);
     if opts.kvm {
         cmd.args(["-accel", "kvm", "-cpu", "host"]);
     } else {
         cmd.args(["-accel", "tcg", "-cpu", "qemu64"]);
     }
-    if let Some(o) = &opts.boot_option {
-        cmd.arg("-fw_cfg")
-            .arg(format!("name=opt/ux/boot,string={o}"));
+    if let Some(run) = &opts.run {
+        // QEMU's option syntax doubles commas inside a value.
+        cmd.arg("-fw_cfg").arg(format!("name=opt/ux/run,string={}", run.replace(',', ",,")));
     }
     cmd
 }
@@ -90,11 +83,7 @@ pub struct WaitError {
 
 impl std::fmt::Display for WaitError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{}\n--- console ---\n{}--- end of console ---",
-            self.reason, self.log
-        )
+        write!(f, "{}\n--- console ---\n{}--- end of console ---", self.reason, self.log)
     }
 }
 
@@ -103,10 +92,7 @@ impl Node {
     /// console to our stdout as it arrives.
     pub fn start(image: &Image, opts: &Options, echo: bool) -> Result<Node, String> {
         let mut cmd = command(image, opts);
-        cmd.args(["-serial", "stdio"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+        cmd.args(["-serial", "stdio"]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::inherit());
         // SAFETY: prctl is async-signal-safe; this runs between fork and exec.
         unsafe {
             cmd.pre_exec(|| {
@@ -142,11 +128,7 @@ impl Node {
                 cvar.notify_all();
             }
         });
-        Ok(Node {
-            child,
-            console,
-            started,
-        })
+        Ok(Node { child, console, started })
     }
 
     /// Waits until the console shows a whole line containing `pattern`;
@@ -157,39 +139,19 @@ impl Node {
         let (lock, cvar) = &*self.console;
         let mut c = lock.lock().unwrap();
         loop {
-            if c.text
-                .find(pattern)
-                .is_some_and(|at| c.text[at..].contains('\n'))
-            {
+            if c.text.find(pattern).is_some_and(|at| c.text[at..].contains('\n')) {
                 return Ok(self.started.elapsed());
             }
-            let fail = |reason: String, log: &str| {
-                Err(WaitError {
-                    reason,
-                    log: log.to_string(),
-                })
-            };
+            let fail = |reason: String, log: &str| Err(WaitError { reason, log: log.to_string() });
             if let Some(f) = FATAL.iter().find(|f| c.text.contains(**f)) {
-                return fail(
-                    format!("the node failed (console shows {f:?}) before {pattern:?}"),
-                    &c.text,
-                );
+                return fail(format!("the node failed (console shows {f:?}) before {pattern:?}"), &c.text);
             }
             if c.closed {
-                return fail(
-                    format!("QEMU exited before the console showed {pattern:?}"),
-                    &c.text,
-                );
+                return fail(format!("QEMU exited before the console showed {pattern:?}"), &c.text);
             }
             let now = Instant::now();
             if now >= deadline {
-                return fail(
-                    format!(
-                        "timed out after {} s waiting for {pattern:?}",
-                        timeout.as_secs()
-                    ),
-                    &c.text,
-                );
+                return fail(format!("timed out after {} s waiting for {pattern:?}", timeout.as_secs()), &c.text);
             }
             c = cvar.wait_timeout(c, deadline - now).unwrap().0;
         }

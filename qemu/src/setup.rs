@@ -26,22 +26,15 @@ pub struct Tools {
 /// Finds `name` on PATH.
 pub fn which(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
+    std::env::split_paths(&path).map(|d| d.join(name)).find(|p| p.is_file())
 }
 
 fn quiet(cmd: &mut Command) -> bool {
-    cmd.stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
+    cmd.stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
 }
 
 fn run_logged(cmd: &mut Command, what: &str) -> Result<(), String> {
-    let out = cmd
-        .output()
-        .map_err(|e| format!("cannot run {what}: {e}"))?;
+    let out = cmd.output().map_err(|e| format!("cannot run {what}: {e}"))?;
     if out.status.success() {
         return Ok(());
     }
@@ -68,20 +61,12 @@ pub fn ensure() -> Result<Tools, String> {
 
     let qemu = ensure_qemu()?;
     let venv_bin = ensure_python_packages()?;
-    Ok(Tools {
-        qemu,
-        objcopy: which("objcopy").expect("checked above"),
-        venv_bin,
-    })
+    Ok(Tools { qemu, objcopy: which("objcopy").expect("checked above"), venv_bin })
 }
 
 /// Build tools the kernel needs and the Debian packages that provide them.
-const BUILD_TOOLS: &[(&str, &str)] = &[
-    ("gcc", "gcc"),
-    ("make", "make"),
-    ("objcopy", "binutils"),
-    ("python3", "python3"),
-];
+const BUILD_TOOLS: &[(&str, &str)] =
+    &[("gcc", "gcc"), ("make", "make"), ("objcopy", "binutils"), ("python3", "python3")];
 
 /// One message naming every missing build tool and how to install it.
 fn missing_tools(present: impl Fn(&str) -> bool) -> Option<String> {
@@ -99,24 +84,15 @@ fn missing_tools(present: impl Fn(&str) -> bool) -> Option<String> {
 }
 
 fn ensure_rust_target() -> Result<(), String> {
-    let sysroot = Command::new("rustc")
-        .args(["--print", "sysroot"])
-        .output()
-        .map_err(|e| format!("cannot run rustc: {e}"))?;
+    let sysroot =
+        Command::new("rustc").args(["--print", "sysroot"]).output().map_err(|e| format!("cannot run rustc: {e}"))?;
     let sysroot = PathBuf::from(String::from_utf8_lossy(&sysroot.stdout).trim());
     if sysroot.join("lib/rustlib").join(TARGET).is_dir() {
         return Ok(());
     }
-    step(&format!(
-        "adding the Rust target {TARGET} (rustup target add)"
-    ));
-    run_logged(
-        Command::new("rustup").args(["target", "add", TARGET]),
-        "rustup target add",
-    )
-    .map_err(|e| {
-        format!("{e}\nThe build needs the Rust target {TARGET}: run `rustup target add {TARGET}`.")
-    })
+    step(&format!("adding the Rust target {TARGET} (rustup target add)"));
+    run_logged(Command::new("rustup").args(["target", "add", TARGET]), "rustup target add")
+        .map_err(|e| format!("{e}\nThe build needs the Rust target {TARGET}: run `rustup target add {TARGET}`."))
 }
 
 fn ensure_qemu() -> Result<PathBuf, String> {
@@ -128,25 +104,15 @@ fn ensure_qemu() -> Result<PathBuf, String> {
         return Err(format!("qemu-system-x86_64 is not installed. {how}"));
     }
     step("installing QEMU (apt-get install qemu-system-x86; about a minute)");
-    run_logged(
-        Command::new("apt-get").args(["update", "-q"]),
-        "apt-get update",
-    )?;
+    run_logged(Command::new("apt-get").args(["update", "-q"]), "apt-get update")?;
     run_logged(
         Command::new("apt-get")
-            .args([
-                "install",
-                "-y",
-                "-q",
-                "--no-install-recommends",
-                "qemu-system-x86",
-            ])
+            .args(["install", "-y", "-q", "--no-install-recommends", "qemu-system-x86"])
             .env("DEBIAN_FRONTEND", "noninteractive"),
         "apt-get install qemu-system-x86",
     )
     .map_err(|e| format!("{e}\n{how}"))?;
-    which("qemu-system-x86_64")
-        .ok_or_else(|| format!("qemu-system-x86_64 still not found after installing. {how}"))
+    which("qemu-system-x86_64").ok_or_else(|| format!("qemu-system-x86_64 still not found after installing. {how}"))
 }
 
 /// A venv under `target/ux/venv` with seL4's generator dependencies.
@@ -158,31 +124,17 @@ fn ensure_python_packages() -> Result<PathBuf, String> {
     if python.exists() && quiet(Command::new(&python).args(["-c", &imports])) {
         return Ok(bin);
     }
-    step(&format!(
-        "creating a Python venv at {} with {}",
-        venv.display(),
-        PY_PACKAGES.join(", ")
-    ));
+    step(&format!("creating a Python venv at {} with {}", venv.display(), PY_PACKAGES.join(", ")));
     if !python.exists() {
-        run_logged(
-            Command::new("python3").arg("-m").arg("venv").arg(&venv),
-            "python3 -m venv",
-        )
-        .map_err(|e| {
-            format!("{e}\nseL4's build needs Python venv support: apt-get install python3-venv")
-        })?;
+        run_logged(Command::new("python3").arg("-m").arg("venv").arg(&venv), "python3 -m venv")
+            .map_err(|e| format!("{e}\nseL4's build needs Python venv support: apt-get install python3-venv"))?;
     }
     run_logged(
-        Command::new(bin.join("pip"))
-            .args(["install", "--quiet", "--disable-pip-version-check"])
-            .args(PY_PACKAGES),
+        Command::new(bin.join("pip")).args(["install", "--quiet", "--disable-pip-version-check"]).args(PY_PACKAGES),
         "pip install",
     )
     .map_err(|e| {
-        format!(
-            "{e}\nseL4's generators need the PyPI packages {}; is PyPI reachable?",
-            PY_PACKAGES.join(", ")
-        )
+        format!("{e}\nseL4's generators need the PyPI packages {}; is PyPI reachable?", PY_PACKAGES.join(", "))
     })?;
     Ok(bin)
 }
@@ -205,10 +157,7 @@ mod tests {
         assert_eq!(missing_tools(|_| true), None);
         let m = missing_tools(|t| t != "gcc" && t != "objcopy").unwrap();
         assert!(m.starts_with("missing host tools: gcc, objcopy."), "{m}");
-        assert!(
-            m.contains("apt-get install gcc binutils python3-venv"),
-            "{m}"
-        );
+        assert!(m.contains("apt-get install gcc binutils python3-venv"), "{m}");
         assert!(!m.contains("make"), "{m}");
     }
 

@@ -3,10 +3,7 @@
 use std::process::Command;
 
 fn ux(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_ux"))
-        .args(args)
-        .output()
-        .expect("run ux");
+    let out = Command::new(env!("CARGO_BIN_EXE_ux")).args(args).output().expect("run ux");
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -18,15 +15,7 @@ fn ux(args: &[&str]) -> (i32, String, String) {
 fn help_explains_the_options() {
     let (code, out, _) = ux(&["--help"]);
     assert_eq!(code, 0);
-    for opt in [
-        "--profile",
-        "--memory",
-        "--kvm",
-        "--headless",
-        "--bench",
-        "--timeout",
-        "cargo ux test",
-    ] {
+    for opt in ["--profile", "--memory", "--kvm", "--headless", "--bench", "--timeout", "cargo ux test"] {
         assert!(out.contains(opt), "--help does not mention {opt}");
     }
 }
@@ -35,10 +24,7 @@ fn help_explains_the_options() {
 fn bad_arguments_are_refused_with_a_reason() {
     let (code, _, err) = ux(&["boot", "--profile", "fast"]);
     assert_eq!(code, 2);
-    assert!(
-        err.contains("unknown profile \"fast\"") && err.contains("debug"),
-        "{err}"
-    );
+    assert!(err.contains("unknown profile \"fast\"") && err.contains("debug"), "{err}");
     let (code, _, err) = ux(&["--memory", "lots"]);
     assert_eq!(code, 2);
     assert!(err.contains("--memory takes MiB"), "{err}");
@@ -58,18 +44,8 @@ fn headless_boot_prints_the_log_and_exits_zero() {
 
 #[test]
 fn headless_timeout_fails_with_the_log() {
-    let (code, out, err) = ux(&[
-        "boot",
-        "--headless",
-        "--profile",
-        "release",
-        "--timeout",
-        "0",
-    ]);
+    let (code, out, err) = ux(&["boot", "--headless", "--profile", "release", "--timeout", "0"]);
     assert_eq!(code, 1, "stdout:\n{out}\nstderr:\n{err}");
-    assert!(
-        err.contains("timed out after 0 s waiting for \"ux: node ready\""),
-        "{err}"
-    );
+    assert!(err.contains("timed out after 0 s waiting for \"ux: node ready\""), "{err}");
     assert!(err.contains("--- console ---"), "{err}");
 }

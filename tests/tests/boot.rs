@@ -12,30 +12,20 @@ const TIMEOUT: Duration = Duration::from_secs(180);
 fn boot(profile: &str, opts: &Options) -> Node {
     let image = qemu::prepare(profile).unwrap_or_else(|e| panic!("build failed: {e}"));
     let node = Node::start(&image, opts, false).unwrap_or_else(|e| panic!("{e}"));
-    node.wait_for(READY, TIMEOUT)
-        .unwrap_or_else(|e| panic!("{e}"));
+    node.wait_for(READY, TIMEOUT).unwrap_or_else(|e| panic!("{e}"));
     node
 }
 
 /// The console line containing `pattern`, or a failure showing the log.
 fn line<'a>(log: &'a str, pattern: &str) -> &'a str {
-    log.lines()
-        .find(|l| l.contains(pattern))
-        .unwrap_or_else(|| panic!("no line with {pattern:?} in:\n{log}"))
+    log.lines().find(|l| l.contains(pattern)).unwrap_or_else(|| panic!("no line with {pattern:?} in:\n{log}"))
 }
 
 /// The word after `before` in `line`, parsed.
 fn field<T: std::str::FromStr>(line: &str, before: &str) -> T {
-    let rest = line
-        .split(before)
-        .nth(1)
-        .unwrap_or_else(|| panic!("no {before:?} in {line:?}"));
-    let word = rest
-        .split([' ', ',', '(', ')'])
-        .find(|w| !w.is_empty())
-        .unwrap();
-    word.parse()
-        .unwrap_or_else(|_| panic!("bad number {word:?} in {line:?}"))
+    let rest = line.split(before).nth(1).unwrap_or_else(|| panic!("no {before:?} in {line:?}"));
+    let word = rest.split([' ', ',', '(', ')']).find(|w| !w.is_empty()).unwrap();
+    word.parse().unwrap_or_else(|_| panic!("bad number {word:?} in {line:?}"))
 }
 
 fn hex(s: &str) -> u64 {
@@ -61,13 +51,7 @@ fn check_boot(profile: &str, opts: &Options) -> u64 {
     // hello reports the probe word it wrote; the process server reads a
     // different word at the same address in its own address space.
     let hello = line(&log, "hello: running, probe 0x400000 = ");
-    let written = hex(hello
-        .split(" = ")
-        .nth(1)
-        .unwrap()
-        .split(' ')
-        .next()
-        .unwrap());
+    let written = hex(hello.split(" = ").nth(1).unwrap().split(' ').next().unwrap());
     let seen = line(&log, "ux: pid 1 sees ");
     let words: Vec<&str> = seen.split_whitespace().collect();
     let (theirs, ours) = (hex(words[4]), hex(words[11]));
@@ -75,27 +59,17 @@ fn check_boot(profile: &str, opts: &Options) -> u64 {
     assert_ne!(theirs, ours, "{seen}");
     assert!(seen.ends_with(": separate address spaces"), "{seen}");
 
-    line(
-        &log,
-        "hello: IPC round trip with the process server done: I am pid 1",
-    );
-    let exit = log
-        .find("ux: pid 1 exited with status 0")
-        .unwrap_or_else(|| panic!("hello did not exit cleanly:\n{log}"));
-    assert!(
-        exit < log.find(READY).unwrap(),
-        "ready before hello finished:\n{log}"
-    );
+    line(&log, "hello: IPC round trip with the process server done: I am pid 1");
+    let exit =
+        log.find("ux: pid 1 exited with status 0").unwrap_or_else(|| panic!("hello did not exit cleanly:\n{log}"));
+    assert!(exit < log.find(READY).unwrap(), "ready before hello finished:\n{log}");
     mib
 }
 
 #[test]
 fn debug_kernel_node_boots_and_runs_a_process() {
     let mib = check_boot("debug", &Options::default());
-    assert!(
-        (400..=512).contains(&mib),
-        "512 MiB guest reports {mib} MiB"
-    );
+    assert!((400..=512).contains(&mib), "512 MiB guest reports {mib} MiB");
 }
 
 #[test]
@@ -105,46 +79,23 @@ fn release_kernel_node_boots_and_runs_a_process() {
 
 #[test]
 fn banner_reports_the_memory_the_node_has() {
-    let small = check_boot(
-        "release",
-        &Options {
-            memory_mib: 256,
-            ..Options::default()
-        },
-    );
-    assert!(
-        (200..=256).contains(&small),
-        "256 MiB guest reports {small} MiB"
-    );
+    let small = check_boot("release", &Options { memory_mib: 256, ..Options::default() });
+    assert!((200..=256).contains(&small), "256 MiB guest reports {small} MiB");
 }
 
 #[test]
 fn bench_boot_option_reports_ipc_round_trip_cycles() {
-    let node = boot(
-        "release",
-        &Options {
-            boot_option: Some("bench".into()),
-            ..Options::default()
-        },
-    );
-    node.wait_for("ux: pid 2 exited with status 0", TIMEOUT)
-        .unwrap_or_else(|e| panic!("{e}"));
+    let node = boot("release", &Options { boot_option: Some("bench".into()), ..Options::default() });
+    node.wait_for("ux: pid 2 exited with status 0", TIMEOUT).unwrap_or_else(|e| panic!("{e}"));
     let log = node.log();
     let l = line(&log, "ipcbench: IPC round trip");
-    let (median, p99, min, calls): (u64, u64, u64, u64) = (
-        field(l, "median "),
-        field(l, "p99 "),
-        field(l, "min "),
-        field(l, " over "),
-    );
+    let (median, p99, min, calls): (u64, u64, u64, u64) =
+        (field(l, "median "), field(l, "p99 "), field(l, "min "), field(l, " over "));
     assert!(0 < min && min <= median && median <= p99, "{l}");
     assert!(calls >= 10_000, "{l}");
     let y = line(&log, "ipcbench: null system call (Yield");
     let y_median: u64 = field(y, "median ");
-    assert!(
-        0 < y_median && y_median <= median,
-        "a null call costs more than an IPC round trip?\n{l}\n{y}"
-    );
+    assert!(0 < y_median && y_median <= median, "a null call costs more than an IPC round trip?\n{l}\n{y}");
     assert!(y.contains("IPC round trip / null call = "), "{y}");
 }
 
@@ -161,19 +112,13 @@ fn dropping_a_node_stops_qemu() {
     let proc = std::path::PathBuf::from(format!("/proc/{}", node.pid()));
     assert!(proc.exists());
     drop(node);
-    assert!(
-        !proc.exists(),
-        "QEMU {} still running after drop",
-        proc.display()
-    );
+    assert!(!proc.exists(), "QEMU {} still running after drop", proc.display());
 }
 
 #[test]
 fn waiting_for_what_never_comes_fails_with_the_console_log() {
     let node = boot("release", &Options::default());
-    let err = node
-        .wait_for("this line is never printed", Duration::from_secs(1))
-        .unwrap_err();
+    let err = node.wait_for("this line is never printed", Duration::from_secs(1)).unwrap_err();
     assert!(err.reason.contains("timed out"), "{}", err.reason);
     assert!(err.log.contains(READY), "the error carries the console log");
 }

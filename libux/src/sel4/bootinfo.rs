@@ -24,8 +24,7 @@ pub mod offset {
 }
 
 /// Size of the structure, with the configured untyped list length.
-pub const SIZE: usize =
-    offset::UNTYPED_LIST + config::MAX_BOOTINFO_UNTYPED_CAPS * offset::UNTYPED_DESC_SIZE;
+pub const SIZE: usize = offset::UNTYPED_LIST + config::MAX_BOOTINFO_UNTYPED_CAPS * offset::UNTYPED_DESC_SIZE;
 
 /// A range of CNode slots, `start..end`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -85,10 +84,7 @@ impl<'a> BootInfo<'a> {
     /// cannot fail.
     pub fn parse(bytes: &'a [u8]) -> Result<Self, BootInfoError> {
         if bytes.len() < SIZE {
-            return Err(BootInfoError::Truncated {
-                len: bytes.len(),
-                need: SIZE,
-            });
+            return Err(BootInfoError::Truncated { len: bytes.len(), need: SIZE });
         }
         let bi = BootInfo { bytes };
         let n = bi.untyped().len();
@@ -97,20 +93,14 @@ impl<'a> BootInfo<'a> {
         }
         for (index, u) in bi.untypeds().enumerate() {
             if !(bits::MIN_UNTYPED..=bits::MAX_UNTYPED).contains(&(u.size_bits as u32)) {
-                return Err(BootInfoError::BadUntypedSize {
-                    index,
-                    size_bits: u.size_bits,
-                });
+                return Err(BootInfoError::BadUntypedSize { index, size_bits: u.size_bits });
             }
         }
         Ok(bi)
     }
 
     fn region(&self, at: usize) -> SlotRegion {
-        SlotRegion {
-            start: word(self.bytes, at),
-            end: word(self.bytes, at + 8),
-        }
+        SlotRegion { start: word(self.bytes, at), end: word(self.bytes, at + 8) }
     }
 
     pub fn node_id(&self) -> u64 {
@@ -153,25 +143,15 @@ impl<'a> BootInfo<'a> {
     /// [`BootInfo::untyped`].
     pub fn untypeds(&self) -> impl Iterator<Item = UntypedDesc> + 'a {
         let bytes = self.bytes;
-        let n = self
-            .untyped()
-            .len()
-            .min(config::MAX_BOOTINFO_UNTYPED_CAPS as u64) as usize;
+        let n = self.untyped().len().min(config::MAX_BOOTINFO_UNTYPED_CAPS as u64) as usize;
         (0..n).map(move |i| {
             let at = offset::UNTYPED_LIST + i * offset::UNTYPED_DESC_SIZE;
-            UntypedDesc {
-                paddr: word(bytes, at),
-                size_bits: bytes[at + 10],
-                is_device: bytes[at + 11] != 0,
-            }
+            UntypedDesc { paddr: word(bytes, at), size_bits: bytes[at + 10], is_device: bytes[at + 11] != 0 }
         })
     }
     /// Total bytes of ordinary (non-device) untyped memory.
     pub fn ram_bytes(&self) -> u64 {
-        self.untypeds()
-            .filter(|u| !u.is_device)
-            .map(|u| u.size())
-            .sum()
+        self.untypeds().filter(|u| !u.is_device).map(|u| u.size()).sum()
     }
 }
 
@@ -204,59 +184,27 @@ mod tests {
 
     #[test]
     fn reads_fields_and_untypeds() {
-        let b = sample(&[
-            (0x10_0000, 20, false),
-            (0xfec0_0000, 12, true),
-            (0x20_0000, 21, false),
-        ]);
+        let b = sample(&[(0x10_0000, 20, false), (0xfec0_0000, 12, true), (0x20_0000, 21, false)]);
         let bi = BootInfo::parse(&b).unwrap();
         assert_eq!(bi.num_nodes(), 1);
         assert_eq!(bi.ipc_buffer(), 0x7000_0000);
-        assert_eq!(
-            bi.empty(),
-            SlotRegion {
-                start: 0x1a3,
-                end: 0x10000
-            }
-        );
+        assert_eq!(bi.empty(), SlotRegion { start: 0x1a3, end: 0x10000 });
         assert_eq!(bi.init_cnode_size_bits(), 16);
         assert_eq!(bi.tsc_mhz(), 2400);
         assert_eq!(bi.untyped().len(), 3);
         let u: [UntypedDesc; 3] = core::array::from_fn(|i| bi.untypeds().nth(i).unwrap());
-        assert_eq!(
-            u[1],
-            UntypedDesc {
-                paddr: 0xfec0_0000,
-                size_bits: 12,
-                is_device: true
-            }
-        );
+        assert_eq!(u[1], UntypedDesc { paddr: 0xfec0_0000, size_bits: 12, is_device: true });
         assert_eq!(bi.ram_bytes(), (1 << 20) + (1 << 21));
     }
 
     #[test]
     fn rejects_truncated_and_inconsistent_info() {
         let b = sample(&[(0, 20, false)]);
-        assert_eq!(
-            BootInfo::parse(&b[..100]).unwrap_err(),
-            BootInfoError::Truncated {
-                len: 100,
-                need: SIZE
-            }
-        );
+        assert_eq!(BootInfo::parse(&b[..100]).unwrap_err(), BootInfoError::Truncated { len: 100, need: SIZE });
         let mut many = b;
         put(&mut many, offset::UNTYPED + 8, 0x20 + 231);
-        assert_eq!(
-            BootInfo::parse(&many).unwrap_err(),
-            BootInfoError::TooManyUntypeds(231)
-        );
+        assert_eq!(BootInfo::parse(&many).unwrap_err(), BootInfoError::TooManyUntypeds(231));
         let bad = sample(&[(0, 20, false), (0, 63, false)]);
-        assert_eq!(
-            BootInfo::parse(&bad).unwrap_err(),
-            BootInfoError::BadUntypedSize {
-                index: 1,
-                size_bits: 63
-            }
-        );
+        assert_eq!(BootInfo::parse(&bad).unwrap_err(), BootInfoError::BadUntypedSize { index: 1, size_bits: 63 });
     }
 }

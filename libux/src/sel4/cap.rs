@@ -82,13 +82,8 @@ impl Untyped {
         offset: u64,
         count: u64,
     ) -> Result<(), Error> {
-        invoke(
-            self.0,
-            label::UNTYPED_RETYPE,
-            &[object_type, size_bits, index, depth, offset, count],
-            &[root.0],
-        )
-        .map(drop)
+        invoke(self.0, label::UNTYPED_RETYPE, &[object_type, size_bits, index, depth, offset, count], &[root.0])
+            .map(drop)
     }
 }
 
@@ -105,13 +100,8 @@ impl CNode {
         src_depth: u8,
         rights: CapRights,
     ) -> Result<(), Error> {
-        invoke(
-            self.0,
-            label::CNODE_COPY,
-            &[dest, dest_depth as u64, src, src_depth as u64, rights.0],
-            &[src_root.0],
-        )
-        .map(drop)
+        invoke(self.0, label::CNODE_COPY, &[dest, dest_depth as u64, src, src_depth as u64, rights.0], &[src_root.0])
+            .map(drop)
     }
 
     /// Like [`CNode::copy`], also setting the badge (endpoints,
@@ -130,14 +120,7 @@ impl CNode {
         invoke(
             self.0,
             label::CNODE_MINT,
-            &[
-                dest,
-                dest_depth as u64,
-                src,
-                src_depth as u64,
-                rights.0,
-                data,
-            ],
+            &[dest, dest_depth as u64, src, src_depth as u64, rights.0, data],
             &[src_root.0],
         )
         .map(drop)
@@ -219,58 +202,28 @@ impl AsidPool {
 #[cfg(target_arch = "x86_64")]
 impl Pdpt {
     pub fn map(self, vspace: VSpace, vaddr: u64, attr: VmAttributes) -> Result<(), Error> {
-        invoke(
-            self.0,
-            label::X86_PDPT_MAP,
-            &[vaddr, attr as u64],
-            &[vspace.0],
-        )
-        .map(drop)
+        invoke(self.0, label::X86_PDPT_MAP, &[vaddr, attr as u64], &[vspace.0]).map(drop)
     }
 }
 
 #[cfg(target_arch = "x86_64")]
 impl PageDirectory {
     pub fn map(self, vspace: VSpace, vaddr: u64, attr: VmAttributes) -> Result<(), Error> {
-        invoke(
-            self.0,
-            label::X86_PAGE_DIRECTORY_MAP,
-            &[vaddr, attr as u64],
-            &[vspace.0],
-        )
-        .map(drop)
+        invoke(self.0, label::X86_PAGE_DIRECTORY_MAP, &[vaddr, attr as u64], &[vspace.0]).map(drop)
     }
 }
 
 #[cfg(target_arch = "x86_64")]
 impl PageTable {
     pub fn map(self, vspace: VSpace, vaddr: u64, attr: VmAttributes) -> Result<(), Error> {
-        invoke(
-            self.0,
-            label::X86_PAGE_TABLE_MAP,
-            &[vaddr, attr as u64],
-            &[vspace.0],
-        )
-        .map(drop)
+        invoke(self.0, label::X86_PAGE_TABLE_MAP, &[vaddr, attr as u64], &[vspace.0]).map(drop)
     }
 }
 
 #[cfg(target_arch = "x86_64")]
 impl Page {
-    pub fn map(
-        self,
-        vspace: VSpace,
-        vaddr: u64,
-        rights: CapRights,
-        attr: VmAttributes,
-    ) -> Result<(), Error> {
-        invoke(
-            self.0,
-            label::X86_PAGE_MAP,
-            &[vaddr, rights.0, attr as u64],
-            &[vspace.0],
-        )
-        .map(drop)
+    pub fn map(self, vspace: VSpace, vaddr: u64, rights: CapRights, attr: VmAttributes) -> Result<(), Error> {
+        invoke(self.0, label::X86_PAGE_MAP, &[vaddr, rights.0, attr as u64], &[vspace.0]).map(drop)
     }
 
     pub fn unmap(self) -> Result<(), Error> {
@@ -300,30 +253,12 @@ impl IoPort {
         invoke(self.0, label::X86_IOPORT_IN32, &[port as u64], &[]).map(|r| r.mr[0] as u32)
     }
     pub fn out8(self, port: u16, value: u8) -> Result<(), Error> {
-        invoke(
-            self.0,
-            label::X86_IOPORT_OUT8,
-            &[port as u64, value as u64],
-            &[],
-        )
-        .map(drop)
+        invoke(self.0, label::X86_IOPORT_OUT8, &[port as u64, value as u64], &[]).map(drop)
     }
     pub fn out16(self, port: u16, value: u16) -> Result<(), Error> {
-        invoke(
-            self.0,
-            label::X86_IOPORT_OUT16,
-            &[port as u64, value as u64],
-            &[],
-        )
-        .map(drop)
+        invoke(self.0, label::X86_IOPORT_OUT16, &[port as u64, value as u64], &[]).map(drop)
     }
     pub fn out32(self, port: u16, value: u32) -> Result<(), Error> {
-        invoke(
-            self.0,
-            label::X86_IOPORT_OUT32,
-            &[port as u64, value as u64],
-            &[],
-        )
-        .map(drop)
+        invoke(self.0, label::X86_IOPORT_OUT32, &[port as u64, value as u64], &[]).map(drop)
     }
 }

@@ -161,7 +161,32 @@ pub mod init_cap {
     });
 }
 
-/// Every checked group, for the host test.
+/// Message register indices of fault messages (`sel4_arch/constants.h`).
+pub mod fault_mr {
+    checked!(TABLE: usize {
+        VM_IP = "seL4_VMFault_IP" 0,
+        VM_ADDR = "seL4_VMFault_Addr" 1,
+        VM_FSR = "seL4_VMFault_FSR" 3,
+        EXCEPTION_IP = "seL4_UserException_FaultIP" 0,
+        EXCEPTION_NUMBER = "seL4_UserException_Number" 3,
+        UNKNOWN_SYSCALL_IP = "seL4_UnknownSyscall_FaultIP" 15,
+        UNKNOWN_SYSCALL_NUMBER = "seL4_UnknownSyscall_Syscall" 18,
+    });
+}
+
+/// Fault types: the label of a fault message. They are tags of the
+/// `seL4_Fault` tagged union in libsel4's `arch/shared_types.bf`, which
+/// the host test reads directly (no header carries them).
+pub mod fault_type {
+    checked!(TABLE: u64 {
+        CAP_FAULT = "CapFault" 1,
+        UNKNOWN_SYSCALL = "UnknownSyscall" 2,
+        USER_EXCEPTION = "UserException" 3,
+        VM_FAULT = "VMFault" 5,
+    });
+}
+
+/// Every group the C probe checks (fault types are checked on their own).
 pub const ALL: &[&[(&str, i64)]] = &[
     syscall::TABLE,
     label::TABLE,
@@ -171,4 +196,5 @@ pub const ALL: &[&[(&str, i64)]] = &[
     msg::TABLE,
     error::TABLE,
     init_cap::TABLE,
+    fault_mr::TABLE,
 ];

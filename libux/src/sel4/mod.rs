@@ -20,9 +20,7 @@ pub use bootinfo::{BootInfo, SlotRegion, UntypedDesc};
 pub use cap::*;
 pub use error::Error;
 pub use ipc_buffer::IpcBuffer;
-pub use types::{
-    badge, cnode_guard, prio_props, CapRights, MessageInfo, UserContext, VmAttributes, BADGE_MASK,
-};
+pub use types::{badge, cnode_guard, prio_props, CapRights, MessageInfo, UserContext, VmAttributes, BADGE_MASK};
 
 /// A capability pointer: an address in the caller's CSpace.
 pub type CPtr = u64;

@@ -26,10 +26,7 @@ impl Msg {
             regs[i] = mr[i];
             i += 1;
         }
-        Msg {
-            info: MessageInfo::new(label, 0, 0, mr.len() as u64),
-            mr: regs,
-        }
+        Msg { info: MessageInfo::new(label, 0, 0, mr.len() as u64), mr: regs }
     }
 }
 
@@ -77,13 +74,7 @@ fn send_recv(number: isize, dest: CPtr, msg: Msg) -> (u64, Msg) {
             out("r12") _,
         );
     }
-    (
-        badge,
-        Msg {
-            info: MessageInfo(info),
-            mr: [m0, m1, m2, m3],
-        },
-    )
+    (badge, Msg { info: MessageInfo(info), mr: [m0, m1, m2, m3] })
 }
 
 /// Call: send on `dest` and wait for the reply. Returns the reply.

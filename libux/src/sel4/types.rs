@@ -7,12 +7,7 @@ pub struct MessageInfo(pub u64);
 
 impl MessageInfo {
     pub const fn new(label: u64, caps_unwrapped: u64, extra_caps: u64, length: u64) -> Self {
-        MessageInfo(
-            (label & 0xf_ffff) << 12
-                | (caps_unwrapped & 0x7) << 9
-                | (extra_caps & 0x3) << 7
-                | (length & 0x7f),
-        )
+        MessageInfo((label & 0xf_ffff) << 12 | (caps_unwrapped & 0x7) << 9 | (extra_caps & 0x3) << 7 | (length & 0x7f))
     }
     pub const fn label(self) -> u64 {
         (self.0 >> 12) & 0xf_ffff
@@ -133,10 +128,7 @@ mod tests {
     #[test]
     fn message_info_round_trips_its_fields() {
         let m = MessageInfo::new(0xabcde, 5, 3, 120);
-        assert_eq!(
-            (m.label(), m.caps_unwrapped(), m.extra_caps(), m.length()),
-            (0xabcde, 5, 3, 120)
-        );
+        assert_eq!((m.label(), m.caps_unwrapped(), m.extra_caps(), m.length()), (0xabcde, 5, 3, 120));
         // Layout from shared_types_64.bf: length in bits 0..7, label from bit 12.
         assert_eq!(MessageInfo::new(1, 0, 1, 6).0, 1 << 12 | 1 << 7 | 6);
     }

@@ -1,24 +1,39 @@
-//! `ipcbench`: seL4 IPC round-trip cost between two address spaces.
+//! `ipcbench`: in-guest benchmarks of IPC and the process API. Prints
+//! `ipcbench:` lines with medians and 99th percentiles in cycles (`rdtsc`;
+//! emulated under QEMU TCG, so they compare runs on one machine) and the
+//! ratios of figures measured side by side in the same run:
 //!
-//! Calls the process server (which answers with ReplyRecv) with an empty
-//! message `ROUNDS` times after a warm-up, timing each round trip with
-//! `rdtsc`, and prints the median and 99th percentile in cycles. As a
-//! yardstick measured in the same run, it times a system call that stays
-//! in this address space (Yield, with nothing else ready to run) and
-//! prints the ratio. Under QEMU TCG the cycle counter is emulated: the
-//! numbers compare runs on one machine, not hardware.
+//! - a null system call (Yield, same address space) as the yardstick;
+//! - a raw seL4 IPC round trip (Call + ReplyRecv) between two address
+//!   spaces: a client we start with its process server connection
+//!   redirected to us calls, we answer;
+//! - the null process API call (GetPid) straight to the process server,
+//!   and from the same client through us as a relaying intermediary;
+//! - spawn + wait of `true`;
+//! - untyped memory held by one minimal live process.
+//!
+//! Run as `ipcbench`; it starts `ipcbench client` and `ipcbench idle`.
 #![no_std]
 #![no_main]
 
+extern crate alloc;
+
+use alloc::vec::Vec;
 use libux::layout::slot;
-use libux::proto::label;
-use libux::rt;
+use libux::println;
+use libux::process;
+use libux::rpc::client;
+use libux::rpc::{End, MSG_CALL};
 use libux::sel4::syscall::{self, Msg};
 
-const WARMUP: usize = 1_000;
 const ROUNDS: usize = 20_000;
-
-static mut SAMPLES: [u64; ROUNDS] = [0; ROUNDS];
+const WARMUP: usize = 1_000;
+const SPAWNS: usize = 200;
+/// Labels of our own (non-protocol) messages between client and us.
+const RAW: u64 = 0x100;
+const RESULTS: u64 = 0x101;
+/// Our endpoint, to which the client's connection is redirected.
+const EP: u64 = slot::FIRST_FREE;
 
 libux::entry!(main);
 
@@ -32,47 +47,120 @@ fn tsc() -> u64 {
 }
 
 /// Median, 99th percentile and minimum of `op`'s cost in cycles.
-fn measure(samples: &mut [u64], mut op: impl FnMut()) -> (u64, u64, u64) {
-    for _ in 0..WARMUP {
+fn measure(rounds: usize, warmup: usize, mut op: impl FnMut()) -> (u64, u64, u64) {
+    for _ in 0..warmup {
         op();
     }
-    for s in samples.iter_mut() {
-        let t0 = tsc();
-        op();
-        *s = tsc() - t0;
-    }
+    let mut samples: Vec<u64> = (0..rounds)
+        .map(|_| {
+            let t0 = tsc();
+            op();
+            tsc() - t0
+        })
+        .collect();
     samples.sort_unstable();
-    (
-        samples[samples.len() / 2],
-        samples[samples.len() * 99 / 100],
-        samples[0],
-    )
+    (samples[rounds / 2], samples[rounds * 99 / 100], samples[0])
 }
 
-fn main(ipc_buffer: u64, _arg: u64) -> ! {
-    rt::init_process(ipc_buffer);
-    // SAFETY: the only reference to SAMPLES; the program is single-threaded.
-    let samples = unsafe { &mut *core::ptr::addr_of_mut!(SAMPLES) };
-    let null = Msg::new(label::NULL, &[]);
-    let mut bad_reply = None;
-    let (median, p99, min) = measure(samples, || {
-        let reply = syscall::call(slot::PROC_CONN, null);
-        if reply.info.label() != label::NULL {
-            bad_reply = Some(reply);
-        }
-    });
-    if let Some(reply) = bad_reply {
-        libux::println!("ipcbench: bad reply {reply:?}");
-        rt::exit(1);
+fn ratio(a: u64, b: u64) -> alloc::string::String {
+    let r = a * 100 / b.max(1);
+    alloc::format!("{}.{:02}", r / 100, r % 100)
+}
+
+fn main() -> i32 {
+    match libux::rt::args().get(1).copied() {
+        Some("client") => client_main(),
+        Some("idle") => loop {
+            // Never signalled: we have no children.
+            syscall::recv(slot::CHILD_EVENTS);
+        },
+        _ => bench_main(),
     }
-    libux::println!(
-        "ipcbench: IPC round trip (Call + ReplyRecv, two address spaces): median {median} cycles, p99 {p99} cycles, min {min} cycles over {ROUNDS} calls"
-    );
-    let (y_median, y_p99, _) = measure(samples, syscall::yield_now);
-    libux::println!(
-        "ipcbench: null system call (Yield, same address space): median {y_median} cycles, p99 {y_p99} cycles; IPC round trip / null call = {}.{:02}",
-        median / y_median.max(1),
-        median * 100 / y_median.max(1) % 100
-    );
-    rt::exit(0)
+}
+
+fn bench_main() -> i32 {
+    let (y_med, y_p99, _) = measure(ROUNDS, WARMUP, syscall::yield_now);
+    println!("ipcbench: null system call (Yield, same address space): median {y_med} cycles, p99 {y_p99} cycles");
+    let (d_med, d_p99, _) = measure(ROUNDS, WARMUP, || {
+        process::getpid().expect("getpid");
+    });
+    println!("ipcbench: GetPid straight to the process server: median {d_med} cycles, p99 {d_p99} cycles");
+
+    if let Err(e) = process::create_endpoint(EP) {
+        println!("ipcbench: cannot create an endpoint: {e}");
+        return 1;
+    }
+    let client = match process::spawn_with("/bin/ipcbench", &["ipcbench", "client"], &[], Some(EP)) {
+        Ok(p) => p,
+        Err(e) => {
+            println!("ipcbench: cannot start the client: {e}");
+            return 1;
+        }
+    };
+    // Serve the client: answer our own messages, relay its process API
+    // calls, until its Exit has been relayed.
+    let mut m = client::recv_raw(EP);
+    loop {
+        let words = match m.label {
+            RAW => 0,
+            RESULTS => {
+                let mr = &syscall::ipc_buffer().msg;
+                let (raw_med, raw_p99, raw_min, rel_med, rel_p99) = (mr[0], mr[1], mr[2], mr[3], mr[4]);
+                println!(
+                    "ipcbench: IPC round trip (Call + ReplyRecv, two address spaces): median {raw_med} cycles, p99 {raw_p99} cycles, min {raw_min} cycles over {ROUNDS} calls; {} x a null system call",
+                    ratio(raw_med, y_med)
+                );
+                println!(
+                    "ipcbench: GetPid through a relaying intermediary: median {rel_med} cycles, p99 {rel_p99} cycles; {} x straight",
+                    ratio(rel_med, d_med)
+                );
+                0
+            }
+            MSG_CALL => {
+                let exit = matches!(client::peek_request(m.words), Some(libux::rpc::Request::Exit { .. }));
+                let w = client::relay(slot::PROC_CONN, m.badge, m.words).unwrap_or_else(client::error_reply_words);
+                if exit {
+                    break;
+                }
+                w
+            }
+            _ => client::error_reply_words(libux::rpc::Errno::BadRequest),
+        };
+        m = client::reply_recv_raw(EP, words);
+    }
+    let _ = process::wait(Some(client));
+
+    let mut failed = false;
+    let (s_med, s_p99, _) = measure(SPAWNS, 10, || {
+        let pid = process::spawn("/bin/true", &["true"], &[]).expect("spawn true");
+        failed |= process::wait(Some(pid)).map(|w| w.end) != Ok(End::Exited(0));
+    });
+    if failed {
+        println!("ipcbench: a spawned `true` did not exit cleanly");
+        return 1;
+    }
+    println!("ipcbench: spawn + wait of `true`: median {s_med} cycles, p99 {s_p99} cycles over {SPAWNS} runs");
+
+    let before = process::stats().map(|s| s.free_bytes).unwrap_or(0);
+    let idle = process::spawn("/bin/ipcbench", &["ipcbench", "idle"], &[]).expect("spawn idle");
+    let during = process::stats().map(|s| s.free_bytes).unwrap_or(0);
+    let _ = process::kill(idle);
+    let _ = process::wait(Some(idle));
+    println!("ipcbench: one minimal live process holds {} KiB of untyped memory", (before - during) >> 10);
+    0
+}
+
+fn client_main() -> i32 {
+    let raw = Msg::new(RAW, &[]);
+    let (raw_med, raw_p99, raw_min) = measure(ROUNDS, WARMUP, || {
+        syscall::call(slot::PROC_CONN, raw);
+    });
+    let (rel_med, rel_p99, _) = measure(ROUNDS, WARMUP, || {
+        process::getpid().expect("getpid through the intermediary");
+    });
+    syscall::ipc_buffer().msg[4] = rel_p99;
+    let mut results = Msg::new(RESULTS, &[raw_med, raw_p99, raw_min, rel_med]);
+    results.info = libux::sel4::MessageInfo::new(RESULTS, 0, 0, 5);
+    syscall::call(slot::PROC_CONN, results);
+    0
 }

@@ -1,0 +1,93 @@
+//! The process API as programs use it: thin calls over the process server
+//! connection (`layout::slot::PROC_CONN`), one per [`Request`].
+
+use crate::layout::slot;
+use crate::rpc::client::call;
+use crate::rpc::{Errno, Pid, Request, Response, Spawn, Stats, Waited};
+use crate::sel4::syscall;
+
+fn expect_done(r: Result<Response, Errno>) -> Result<(), Errno> {
+    match r? {
+        Response::Done => Ok(()),
+        _ => Err(Errno::BadRequest),
+    }
+}
+
+fn expect_pid(r: Result<Response, Errno>) -> Result<Pid, Errno> {
+    match r? {
+        Response::Pid(p) => Ok(p),
+        _ => Err(Errno::BadRequest),
+    }
+}
+
+pub fn getpid() -> Result<Pid, Errno> {
+    expect_pid(call(slot::PROC_CONN, &Request::GetPid))
+}
+
+pub fn getppid() -> Result<Pid, Errno> {
+    expect_pid(call(slot::PROC_CONN, &Request::GetPpid))
+}
+
+/// Starts `path` with `argv` (by convention `argv[0]` is the program name)
+/// and `env`.
+pub fn spawn(path: &str, argv: &[&str], env: &[&str]) -> Result<Pid, Errno> {
+    spawn_with(path, argv, env, None)
+}
+
+/// [`spawn`], optionally redirecting the child's process server connection
+/// to the endpoint in slot `redirect` of our CSpace.
+pub fn spawn_with(path: &str, argv: &[&str], env: &[&str], redirect: Option<u64>) -> Result<Pid, Errno> {
+    let req = Request::Spawn(Spawn { path, argv: argv.to_vec(), env: env.to_vec(), redirect });
+    expect_pid(call(slot::PROC_CONN, &req))
+}
+
+/// Reaps `pid` (or any child) if it has ended, without blocking.
+pub fn try_wait(pid: Option<Pid>) -> Result<Option<Waited>, Errno> {
+    match call(slot::PROC_CONN, &Request::Wait { pid })? {
+        Response::Waited(w) => Ok(w),
+        _ => Err(Errno::BadRequest),
+    }
+}
+
+/// Waits until `pid` (or any child) ends and reaps it. Sleeps on the
+/// child-events notification between polls, so it costs nothing while
+/// waiting and never blocks the process server.
+pub fn wait(pid: Option<Pid>) -> Result<Waited, Errno> {
+    loop {
+        if let Some(w) = try_wait(pid)? {
+            return Ok(w);
+        }
+        syscall::recv(slot::CHILD_EVENTS);
+    }
+}
+
+pub fn kill(pid: Pid) -> Result<(), Errno> {
+    expect_done(call(slot::PROC_CONN, &Request::Kill { pid }))
+}
+
+pub fn stop(pid: Pid) -> Result<(), Errno> {
+    expect_done(call(slot::PROC_CONN, &Request::Stop { pid }))
+}
+
+pub fn cont(pid: Pid) -> Result<(), Errno> {
+    expect_done(call(slot::PROC_CONN, &Request::Cont { pid }))
+}
+
+pub fn map_anon(vaddr: u64, pages: u32) -> Result<(), Errno> {
+    expect_done(call(slot::PROC_CONN, &Request::MapAnon { vaddr, pages }))
+}
+
+pub fn unmap_anon(vaddr: u64, pages: u32) -> Result<(), Errno> {
+    expect_done(call(slot::PROC_CONN, &Request::UnmapAnon { vaddr, pages }))
+}
+
+pub fn create_endpoint(slot: u64) -> Result<(), Errno> {
+    expect_done(call(slot::PROC_CONN, &Request::CreateEndpoint { slot }))
+}
+
+pub fn stats() -> Result<Stats, Errno> {
+    match call(slot::PROC_CONN, &Request::Stats)? {
+        Response::Stats(s) => Ok(s),
+        _ => Err(Errno::BadRequest),
+    }
+}

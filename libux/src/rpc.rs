@@ -1,0 +1,247 @@
+//! The process server protocol: what travels on a process server
+//! connection, defined once for the client library, the process server and
+//! any intermediary.
+//!
+//! A call is a postcard-encoded [`Request`]; the answer a postcard-encoded
+//! [`Reply`] (`Result<Response, Errno>`). Every request gets a reply, except
+//! `Exit`, after which the caller no longer exists.
+//!
+//! # Framing
+//!
+//! The bytes travel in seL4 message registers:
+//!
+//! ```text
+//! label  MSG_CALL (a process's own call), MSG_RELAY (an intermediary's
+//!        call on behalf of a process it interposes on) or MSG_REPLY
+//! MR0    byte length, with IN_BUFFER (bit 63) set when the bytes are in
+//!        the caller's shared buffer page instead of the registers
+//! MR1    MSG_RELAY: the id of the process the call is made for; else 0
+//! MR2..  the bytes, packed little-endian, up to INLINE_MAX of them
+//! ```
+//!
+//! Bytes that do not fit inline go in the process's shared buffer page
+//! (`layout::SHARED_BUFFER`, which the process server also maps), up to
+//! `BUFFER_MAX`. An intermediary relays a call by changing only the label
+//! and MR1 (see [`frame`]): it never needs to decode the bytes, and a call
+//! whose bytes are in a shared buffer is read by the process server from
+//! the buffer of the process the call is made for.
+
+use serde::{Deserialize, Serialize};
+
+pub const MSG_CALL: u64 = 1;
+pub const MSG_RELAY: u64 = 2;
+pub const MSG_REPLY: u64 = 3;
+pub const IN_BUFFER: u64 = 1 << 63;
+/// Header words before the bytes.
+pub const HEADER_WORDS: usize = 2;
+/// Bytes that fit in the message registers.
+pub const INLINE_MAX: usize = (crate::sel4::consts::msg::MAX_LENGTH - HEADER_WORDS) * 8;
+/// Bytes that fit in the shared buffer page.
+pub const BUFFER_MAX: usize = 4096;
+
+/// Process ids fit in a badge with room for the fault flag.
+pub type Pid = u32;
+/// The largest process id.
+pub const PID_MAX: Pid = (1 << 26) - 1;
+/// Set in the badge of a process's fault endpoint.
+pub const FAULT_BADGE: u64 = 1 << 27;
+
+/// A call to the process server.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub enum Request<'a> {
+    GetPid,
+    GetPpid,
+    /// Start a program from the boot image.
+    #[serde(borrow)]
+    Spawn(Spawn<'a>),
+    /// End the caller with `status`.
+    Exit {
+        status: i32,
+    },
+    /// Reap a child that has ended: `pid`, or any child if `None`.
+    /// Never blocks: `Waited(None)` means no such child has ended yet
+    /// (block on `slot::CHILD_EVENTS` and ask again).
+    Wait {
+        pid: Option<Pid>,
+    },
+    /// End a process at once.
+    Kill {
+        pid: Pid,
+    },
+    /// Suspend a process until `Cont`.
+    Stop {
+        pid: Pid,
+    },
+    Cont {
+        pid: Pid,
+    },
+    /// Map `pages` zeroed pages at `vaddr` (page aligned, inside the heap
+    /// window `layout::HEAP_BASE..HEAP_END`).
+    MapAnon {
+        vaddr: u64,
+        pages: u32,
+    },
+    /// Unmap pages mapped by `MapAnon`; their memory is reused.
+    UnmapAnon {
+        vaddr: u64,
+        pages: u32,
+    },
+    /// Put a new endpoint in the caller's CSpace at `slot` (at least
+    /// `slot::FIRST_FREE`).
+    CreateEndpoint {
+        slot: u64,
+    },
+    /// Process server statistics.
+    Stats,
+}
+
+/// Arguments of [`Request::Spawn`].
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct Spawn<'a> {
+    /// `/bin/NAME` or `NAME`: a program of the boot image.
+    pub path: &'a str,
+    #[serde(borrow)]
+    pub argv: alloc::vec::Vec<&'a str>,
+    #[serde(borrow)]
+    pub env: alloc::vec::Vec<&'a str>,
+    /// Redirect the child's process server connection to the endpoint in
+    /// this slot of the caller's CSpace: the caller becomes the child's
+    /// intermediary, and so for all of the child's descendants.
+    pub redirect: Option<u64>,
+}
+
+/// A successful answer.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Response {
+    Done,
+    Pid(Pid),
+    Waited(Option<Waited>),
+    Stats(Stats),
+}
+
+pub type Reply = Result<Response, Errno>;
+
+/// A child that has ended, and how.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Waited {
+    pub pid: Pid,
+    pub end: End,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    Exited(i32),
+    Killed,
+    Faulted(Fault),
+}
+
+/// A fault that stopped a process.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fault {
+    pub kind: FaultKind,
+    /// Instruction pointer of the faulting instruction.
+    pub ip: u64,
+    /// The address that faulted (page faults); 0 otherwise.
+    pub addr: u64,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultKind {
+    /// Access to an unmapped address, or a write to a read-only page.
+    PageFault,
+    /// Invalid opcode (#UD).
+    InvalidOpcode,
+    /// Divide error (#DE).
+    DivideError,
+    /// General protection (#GP).
+    GeneralProtection,
+    /// Another CPU exception, by vector.
+    Exception(u64),
+    /// A system call number the kernel does not know.
+    UnknownSyscall(u64),
+    /// Any other seL4 fault type.
+    Other(u64),
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Stats {
+    /// Untyped memory not in use, in bytes.
+    pub free_bytes: u64,
+    /// Live and zombie processes.
+    pub processes: u32,
+    /// The process server's own heap.
+    pub heap_used: u64,
+    pub heap_size: u64,
+}
+
+/// Why a call failed.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Errno {
+    /// The request could not be decoded, or its framing is wrong.
+    BadRequest,
+    /// The request or its answer does not fit the transport.
+    TooLarge,
+    NoSuchProcess,
+    /// The process has no such child (or no children at all).
+    NoChild,
+    NoSuchProgram,
+    /// The program image is not a loadable executable.
+    BadImage,
+    NoMemory,
+    /// An address outside the allowed window, unaligned, or (un)mapped
+    /// already.
+    BadAddress,
+    InvalidArgument,
+    NotPermitted,
+}
+
+impl core::fmt::Display for Errno {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            Errno::BadRequest => "bad request",
+            Errno::TooLarge => "message too large",
+            Errno::NoSuchProcess => "no such process",
+            Errno::NoChild => "no such child",
+            Errno::NoSuchProgram => "no such program",
+            Errno::BadImage => "not an executable image",
+            Errno::NoMemory => "out of memory",
+            Errno::BadAddress => "bad address",
+            Errno::InvalidArgument => "invalid argument",
+            Errno::NotPermitted => "not permitted",
+        })
+    }
+}
+
+/// What the process server puts at the top of a new process's stack.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct StartBlock<'a> {
+    pub pid: Pid,
+    #[serde(borrow)]
+    pub argv: alloc::vec::Vec<&'a str>,
+    #[serde(borrow)]
+    pub env: alloc::vec::Vec<&'a str>,
+}
+
+/// Decodes a request's bytes.
+pub fn decode_request(bytes: &[u8]) -> Result<Request<'_>, Errno> {
+    postcard::from_bytes(bytes).map_err(|_| Errno::BadRequest)
+}
+
+/// Decodes a reply's bytes.
+pub fn decode_reply(bytes: &[u8]) -> Result<Reply, Errno> {
+    postcard::from_bytes(bytes).map_err(|_| Errno::BadRequest)
+}
+
+impl StartBlock<'_> {
+    pub fn encode(&self) -> Result<alloc::vec::Vec<u8>, Errno> {
+        postcard::to_allocvec(self).map_err(|_| Errno::TooLarge)
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<StartBlock<'_>, Errno> {
+        postcard::from_bytes(bytes).map_err(|_| Errno::BadRequest)
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+pub mod client;
+pub mod frame;

@@ -1,0 +1,111 @@
+//! The calling side of the protocol, and the raw interface intermediaries
+//! use to relay calls without decoding them.
+//!
+//! All messages are assembled in and read from this thread's IPC buffer;
+//! message registers 0-3 travel in CPU registers and are copied between
+//! the two here, so the rest of the code sees one array.
+
+use super::frame::{self, Place};
+use super::{Errno, Reply, Request, BUFFER_MAX, MSG_CALL, MSG_RELAY, MSG_REPLY};
+use crate::layout;
+use crate::sel4::syscall::{self, ipc_buffer, Msg};
+use crate::sel4::{CPtr, MessageInfo};
+
+/// The message currently in the IPC buffer, `words` long, as a syscall
+/// argument.
+fn outgoing(label: u64, words: usize) -> Msg {
+    let m = &ipc_buffer().msg;
+    Msg { info: MessageInfo::new(label, 0, 0, words as u64), mr: [m[0], m[1], m[2], m[3]] }
+}
+
+/// Stores a received message's register words into the IPC buffer.
+fn incoming(msg: &Msg) {
+    ipc_buffer().msg[..4].copy_from_slice(&msg.mr);
+}
+
+/// The caller's shared buffer page.
+fn shared_buffer() -> &'static mut [u8; BUFFER_MAX] {
+    // SAFETY: the process server maps this page read-write in every
+    // process; single-threaded programs hold one reference at a time.
+    unsafe { &mut *(layout::SHARED_BUFFER as *mut [u8; BUFFER_MAX]) }
+}
+
+/// Calls the process server (or whoever `conn` leads to) with `req`.
+pub fn call(conn: CPtr, req: &Request) -> Reply {
+    let words = frame::encode(req, &mut ipc_buffer().msg, Some(shared_buffer()), 0)?;
+    let reply = syscall::call(conn, outgoing(MSG_CALL, words));
+    incoming(&reply);
+    decode_reply(reply.info)
+}
+
+fn decode_reply(info: MessageInfo) -> Reply {
+    if info.label() != MSG_REPLY {
+        return Err(Errno::BadRequest);
+    }
+    let msg = &ipc_buffer().msg;
+    let h = frame::header(msg, info.length() as usize)?;
+    let bytes = match h.place {
+        Place::Inline => &frame::inline_bytes(msg)[..h.len],
+        Place::Buffer => &shared_buffer()[..h.len],
+    };
+    super::decode_reply(bytes)?
+}
+
+/// A message received by an intermediary, left in the IPC buffer.
+#[derive(Clone, Copy, Debug)]
+pub struct Received {
+    pub badge: u64,
+    pub label: u64,
+    pub words: usize,
+}
+
+/// Waits for a call on `ep`.
+pub fn recv_raw(ep: CPtr) -> Received {
+    let (badge, msg) = syscall::recv(ep);
+    incoming(&msg);
+    Received { badge, label: msg.info.label(), words: msg.info.length() as usize }
+}
+
+/// Relays the call in the IPC buffer to `conn` on behalf of process
+/// `pid`, without decoding it. The reply replaces it in the IPC buffer;
+/// returns the reply's length in words.
+pub fn relay(conn: CPtr, pid: u64, words: usize) -> Result<usize, Errno> {
+    if words < super::HEADER_WORDS {
+        return Err(Errno::BadRequest);
+    }
+    ipc_buffer().msg[1] = pid;
+    let reply = syscall::call(conn, outgoing(MSG_RELAY, words));
+    incoming(&reply);
+    Ok(reply.info.length() as usize)
+}
+
+/// Replies to the last caller with the `words`-word reply in the IPC
+/// buffer, then waits for the next call on `ep`.
+pub fn reply_recv_raw(ep: CPtr, words: usize) -> Received {
+    let (badge, msg) = syscall::reply_recv(ep, outgoing(MSG_REPLY, words));
+    incoming(&msg);
+    Received { badge, label: msg.info.label(), words: msg.info.length() as usize }
+}
+
+/// Puts an error reply in the IPC buffer; returns its length in words.
+pub fn error_reply_words(e: Errno) -> usize {
+    frame::encode(&Reply::Err(e), &mut ipc_buffer().msg, None, 0).expect("an error fits inline")
+}
+
+/// The request in the IPC buffer, if it is inline and decodes: for
+/// logging by intermediaries (a request in a shared buffer is relayed
+/// without being seen).
+pub fn peek_request<'a>(words: usize) -> Option<Request<'a>> {
+    let msg = &ipc_buffer().msg;
+    let h = frame::header(msg, words).ok()?;
+    (h.place == Place::Inline).then_some(())?;
+    super::decode_request(&frame::inline_bytes(msg)[..h.len]).ok()
+}
+
+/// The reply in the IPC buffer, if inline and decodable (for logging).
+pub fn peek_reply(words: usize) -> Option<Reply> {
+    let msg = &ipc_buffer().msg;
+    let h = frame::header(msg, words).ok()?;
+    (h.place == Place::Inline).then_some(())?;
+    super::decode_reply(&frame::inline_bytes(msg)[..h.len]).ok()
+}

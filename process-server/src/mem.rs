@@ -1,0 +1,179 @@
+//! Kernel memory: CNode slots of the root task and untyped memory, handed
+//! out in a way that lets a process's memory come back when it ends.
+//!
+//! seL4 only reclaims untyped memory by revoking an untyped capability,
+//! which destroys everything made from it. So RAM is carved into chunks
+//! of 2^CHUNK_BITS bytes (untyped objects of their own); each process
+//! owns an [`Arena`] of chunks its objects are made from, and ending the
+//! process revokes its chunks, which destroys all its objects and their
+//! capabilities at once and makes the chunks reusable.
+
+use alloc::vec::Vec;
+use libux::rpc::Errno;
+use libux::sel4::consts::{init_cap, object};
+use libux::sel4::{BootInfo, CNode, Error, Untyped};
+
+/// Depth of the root CNode's capability pointers (2^16 slots behind a
+/// 48-bit guard).
+pub const ROOT_DEPTH: u8 = 64;
+pub const ROOT_CNODE: CNode = CNode(init_cap::CNODE);
+pub const CHUNK_BITS: u32 = 16;
+const CHUNK: u64 = 1 << CHUNK_BITS;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AllocError {
+    OutOfSlots,
+    OutOfMemory,
+    Kernel(Error),
+}
+
+impl From<Error> for AllocError {
+    fn from(e: Error) -> Self {
+        AllocError::Kernel(e)
+    }
+}
+
+impl From<AllocError> for Errno {
+    fn from(e: AllocError) -> Self {
+        match e {
+            AllocError::OutOfSlots | AllocError::OutOfMemory => Errno::NoMemory,
+            AllocError::Kernel(_) => Errno::InvalidArgument,
+        }
+    }
+}
+
+/// A RAM untyped the kernel gave us, carved into chunks from the start.
+struct Region {
+    cap: Untyped,
+    size: u64,
+    carved: u64,
+}
+
+/// The objects of one owner: its chunks, the chunk being filled, and the
+/// root-CNode slots holding its capabilities.
+#[derive(Debug, Default)]
+pub struct Arena {
+    chunks: Vec<u64>,
+    /// Bytes used of the last chunk.
+    used: u64,
+    slots: Vec<u64>,
+}
+
+pub struct Memory {
+    regions: Vec<Region>,
+    free_chunks: Vec<u64>,
+    free_slots: Vec<u64>,
+    next_slot: u64,
+    end_slot: u64,
+}
+
+impl Memory {
+    pub fn new(bi: &BootInfo) -> Self {
+        let regions = bi
+            .untypeds()
+            .enumerate()
+            .filter(|(_, d)| !d.is_device && d.size() >= CHUNK)
+            .map(|(i, d)| Region { cap: Untyped(bi.untyped().start + i as u64), size: d.size(), carved: 0 })
+            .collect();
+        Memory {
+            regions,
+            free_chunks: Vec::new(),
+            free_slots: Vec::new(),
+            next_slot: bi.empty().start,
+            end_slot: bi.empty().end,
+        }
+    }
+
+    /// Untyped memory not held by any arena, in bytes.
+    pub fn free_bytes(&self) -> u64 {
+        let uncarved: u64 = self.regions.iter().map(|r| (r.size - r.carved) / CHUNK * CHUNK).sum();
+        uncarved + self.free_chunks.len() as u64 * CHUNK
+    }
+
+    pub fn slot(&mut self) -> Result<u64, AllocError> {
+        if let Some(s) = self.free_slots.pop() {
+            return Ok(s);
+        }
+        if self.next_slot >= self.end_slot {
+            return Err(AllocError::OutOfSlots);
+        }
+        self.next_slot += 1;
+        Ok(self.next_slot - 1)
+    }
+
+    /// Returns an empty slot.
+    pub fn free_slot(&mut self, slot: u64) {
+        self.free_slots.push(slot);
+    }
+
+    fn chunk(&mut self) -> Result<u64, AllocError> {
+        if let Some(c) = self.free_chunks.pop() {
+            return Ok(c);
+        }
+        let region = self.regions.iter_mut().find(|r| r.carved + CHUNK <= r.size).ok_or(AllocError::OutOfMemory)?;
+        let slot = match self.free_slots.pop() {
+            Some(s) => s,
+            None if self.next_slot < self.end_slot => {
+                self.next_slot += 1;
+                self.next_slot - 1
+            }
+            None => return Err(AllocError::OutOfSlots),
+        };
+        if let Err(e) = region.cap.retype(object::UNTYPED, CHUNK_BITS as u64, ROOT_CNODE, 0, 0, slot, 1) {
+            self.free_slots.push(slot);
+            return Err(e.into());
+        }
+        region.carved += CHUNK;
+        Ok(slot)
+    }
+
+    /// Makes one object of `object_type` occupying 2^`mem_bits` bytes in
+    /// `arena` (`size_bits` is the Retype argument: slots for CNodes,
+    /// otherwise 0). Returns the root-CNode slot of its capability.
+    pub fn object(
+        &mut self,
+        arena: &mut Arena,
+        object_type: u64,
+        size_bits: u64,
+        mem_bits: u32,
+    ) -> Result<u64, AllocError> {
+        let size = 1u64 << mem_bits;
+        debug_assert!(size <= CHUNK);
+        // The kernel places each object at the chunk's watermark rounded up
+        // to the object's size; mirror that to know when a chunk is full.
+        let fits = !arena.chunks.is_empty() && arena.used.next_multiple_of(size) + size <= CHUNK;
+        if !fits {
+            let c = self.chunk()?;
+            arena.chunks.push(c);
+            arena.used = 0;
+        }
+        let chunk = *arena.chunks.last().expect("just ensured");
+        let slot = self.slot()?;
+        if let Err(e) = Untyped(chunk).retype(object_type, size_bits, ROOT_CNODE, 0, 0, slot, 1) {
+            self.free_slot(slot);
+            return Err(e.into());
+        }
+        arena.used = arena.used.next_multiple_of(size) + size;
+        arena.slots.push(slot);
+        Ok(slot)
+    }
+
+    /// A slot for a capability derived from an arena object (a copy to map
+    /// twice, say): revoking the arena's chunks empties it too.
+    pub fn derived_slot(&mut self, arena: &mut Arena) -> Result<u64, AllocError> {
+        let slot = self.slot()?;
+        arena.slots.push(slot);
+        Ok(slot)
+    }
+
+    /// Destroys every object of `arena` and takes its memory and slots back.
+    pub fn release(&mut self, arena: Arena) {
+        for c in arena.chunks {
+            // Deletes every capability derived from the chunk, anywhere:
+            // the objects, their copies, mappings of its frames.
+            ROOT_CNODE.revoke(c, ROOT_DEPTH).expect("revoking a chunk we own");
+            self.free_chunks.push(c);
+        }
+        self.free_slots.extend(arena.slots);
+    }
+}

@@ -1,0 +1,390 @@
+//! The process server's loop: receive a call on the process server
+//! endpoint, find out who it is from (the badge, or the process an
+//! intermediary relays for), decode it, act, reply. It never blocks on
+//! behalf of a caller: a wait that cannot be answered yet answers "not
+//! yet" and the caller sleeps on its child-events notification.
+
+use crate::mem::{Arena, Memory, ROOT_CNODE, ROOT_DEPTH};
+use crate::process::{Process, State, PAGE};
+use crate::vspace::AddressSpace;
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
+use libux::bootfs::BootFs;
+use libux::layout;
+use libux::println;
+use libux::rpc::frame::{self, Place};
+use libux::rpc::{
+    End, Errno, Fault, FaultKind, Pid, Reply, Request, Response, Stats, Waited, BUFFER_MAX, FAULT_BADGE, MSG_CALL,
+    MSG_RELAY, MSG_REPLY, PID_MAX,
+};
+use libux::sel4::consts::{bits, fault_mr, fault_type, init_cap, object};
+use libux::sel4::syscall::{self, ipc_buffer, Msg};
+use libux::sel4::{CapRights, Endpoint, MessageInfo, Page, VSpace};
+
+/// Where we map a frame of our own to fill it: a PML4 slot of our
+/// address space that the kernel's image mappings never use.
+const SCRATCH: u64 = 0x80_0000_0000;
+/// Our window onto every process's shared buffer page, one page each.
+const BUFFERS: u64 = 0x100_0000_0000;
+
+pub fn buffer_address(index: usize) -> u64 {
+    BUFFERS + index as u64 * PAGE
+}
+
+pub struct Server {
+    pub mem: Memory,
+    /// Our own address space and the arena its tables come from.
+    pub own: AddressSpace,
+    pub own_arena: Arena,
+    pub ep: Endpoint,
+    pub procs: BTreeMap<Pid, Process>,
+    next_pid: Pid,
+    pub bootfs: BootFs<'static>,
+    pub free_buffers: Vec<usize>,
+    pub next_buffer: usize,
+}
+
+/// What to answer a call with.
+enum Outcome {
+    Reply(Reply),
+    /// The caller is gone (it exited or was killed by its own call).
+    Nothing,
+}
+
+impl Server {
+    pub fn new(mut mem: Memory, bootfs: BootFs<'static>) -> Result<Server, Errno> {
+        let mut own_arena = Arena::default();
+        let ep = Endpoint(mem.object(&mut own_arena, object::ENDPOINT, 0, bits::ENDPOINT)?);
+        Ok(Server {
+            mem,
+            own: AddressSpace::new(VSpace(init_cap::VSPACE)),
+            own_arena,
+            ep,
+            procs: BTreeMap::new(),
+            next_pid: 1,
+            bootfs,
+            free_buffers: Vec::new(),
+            next_buffer: 0,
+        })
+    }
+
+    /// Copies `src` into `frame` at `offset` (see [`fill`]).
+    pub fn fill(&mut self, frame: Page, offset: usize, src: &[u8]) -> Result<(), Errno> {
+        fill(&mut self.own, &mut self.own_arena, &mut self.mem, frame, offset, src)
+    }
+
+    fn new_pid(&mut self) -> Result<Pid, Errno> {
+        for _ in 0..=PID_MAX {
+            let pid = self.next_pid;
+            self.next_pid = if pid >= PID_MAX { 1 } else { pid + 1 };
+            if !self.procs.contains_key(&pid) {
+                return Ok(pid);
+            }
+        }
+        Err(Errno::NoMemory)
+    }
+
+    /// Starts a program as a child of the process server.
+    pub fn start(&mut self, path: &str, argv: &[&str]) -> Result<Pid, Errno> {
+        let pid = self.new_pid()?;
+        let spawn = libux::rpc::Spawn { path, argv: argv.to_vec(), env: Vec::new(), redirect: None };
+        self.create(pid, 0, &spawn)?;
+        Ok(pid)
+    }
+
+    pub fn report_end(&self, p: &Process, end: End) {
+        match end {
+            End::Exited(s) => println!("ux: pid {} ({}) exited with status {s}", p.pid, p.name),
+            End::Killed => println!("ux: pid {} ({}) was killed", p.pid, p.name),
+            End::Faulted(f) => println!(
+                "ux: pid {} ({}) faulted: {:?} at ip {:#x}, address {:#x}",
+                p.pid, p.name, f.kind, f.ip, f.addr
+            ),
+        }
+    }
+
+    /// Serves calls until none of our own children is left alive.
+    pub fn serve_until_idle(&mut self) {
+        let mut reply: Option<usize> = None;
+        while self.procs.values().any(|p| p.ppid == 0 && p.live().is_some()) {
+            let (badge, info) = match reply.take() {
+                Some(words) => {
+                    let m = &ipc_buffer().msg;
+                    let out =
+                        Msg { info: MessageInfo::new(MSG_REPLY, 0, 0, words as u64), mr: [m[0], m[1], m[2], m[3]] };
+                    let (badge, msg) = syscall::reply_recv(self.ep.0, out);
+                    (badge, msg)
+                }
+                None => syscall::recv(self.ep.0),
+            };
+            ipc_buffer().msg[..4].copy_from_slice(&info.mr);
+            reply = self.handle(badge, info.info);
+        }
+    }
+
+    /// Handles one message; returns the reply's length in words, if any.
+    fn handle(&mut self, badge: u64, info: MessageInfo) -> Option<usize> {
+        if badge & FAULT_BADGE != 0 {
+            let pid = (badge & !FAULT_BADGE) as Pid;
+            let fault = decode_fault(info.label(), &ipc_buffer().msg);
+            if let Some(p) = self.procs.get(&pid) {
+                if p.ppid != 0 {
+                    self.report_end(p, End::Faulted(fault));
+                }
+            }
+            self.end(pid, End::Faulted(fault));
+            return None;
+        }
+        let caller = badge as Pid;
+        if self.procs.get(&caller).and_then(|p| p.live()).is_none() {
+            return None;
+        }
+        let outcome = match self.effective(caller, info) {
+            Ok((pid, bytes)) => match libux::rpc::decode_request(&bytes) {
+                Ok(req) => self.dispatch(pid, pid != caller, req),
+                Err(_) => Outcome::Reply(Err(Errno::BadRequest)),
+            },
+            Err(e) => Outcome::Reply(Err(e)),
+        };
+        match outcome {
+            Outcome::Nothing => None,
+            Outcome::Reply(r) => Some(self.encode_reply(caller, &r)),
+        }
+    }
+
+    /// The process a call is for, and its bytes.
+    fn effective(&self, caller: Pid, info: MessageInfo) -> Result<(Pid, Vec<u8>), Errno> {
+        let msg = &ipc_buffer().msg;
+        let h = frame::header(msg, info.length() as usize)?;
+        let pid = match info.label() {
+            MSG_CALL => caller,
+            MSG_RELAY => {
+                let pid = Pid::try_from(h.on_behalf).map_err(|_| Errno::NoSuchProcess)?;
+                let live = self.procs.get(&pid).and_then(|p| p.live()).ok_or(Errno::NoSuchProcess)?;
+                if live.intermediary != Some(caller) {
+                    return Err(Errno::NotPermitted);
+                }
+                pid
+            }
+            _ => return Err(Errno::BadRequest),
+        };
+        let bytes = match h.place {
+            Place::Inline => frame::inline_bytes(msg)[..h.len].to_vec(),
+            Place::Buffer => {
+                let index = self.procs[&pid].live().ok_or(Errno::NoSuchProcess)?.buffer;
+                // SAFETY: our mapping of the process's shared buffer page.
+                let page = unsafe { &*(buffer_address(index) as *const [u8; BUFFER_MAX]) };
+                page[..h.len].to_vec()
+            }
+        };
+        Ok((pid, bytes))
+    }
+
+    fn encode_reply(&mut self, caller: Pid, r: &Reply) -> usize {
+        let msg = &mut ipc_buffer().msg;
+        let buffer = self.procs.get(&caller).and_then(|p| p.live()).map(|l| {
+            // SAFETY: our mapping of the caller's shared buffer page.
+            unsafe { &mut *(buffer_address(l.buffer) as *mut [u8; BUFFER_MAX]) }
+        });
+        frame::encode(r, msg, buffer, 0).unwrap_or_else(|e| frame::encode(&Reply::Err(e), msg, None, 0).unwrap())
+    }
+
+    fn dispatch(&mut self, pid: Pid, relayed: bool, req: Request) -> Outcome {
+        let ok = |r: Result<Response, Errno>| Outcome::Reply(r);
+        match req {
+            Request::GetPid => ok(Ok(Response::Pid(pid))),
+            Request::GetPpid => ok(Ok(Response::Pid(self.procs[&pid].ppid))),
+            Request::Spawn(s) => {
+                ok(self.new_pid().and_then(|child| self.create(child, pid, &s).map(|()| Response::Pid(child))))
+            }
+            Request::Exit { status } => {
+                self.end(pid, End::Exited(status));
+                if relayed {
+                    ok(Ok(Response::Done))
+                } else {
+                    Outcome::Nothing
+                }
+            }
+            Request::Wait { pid: which } => ok(self.wait(pid, which)),
+            Request::Kill { pid: target } => {
+                if self.procs.get(&target).and_then(|p| p.live()).is_none() {
+                    return ok(Err(Errno::NoSuchProcess));
+                }
+                self.end(target, End::Killed);
+                if target == pid && !relayed {
+                    Outcome::Nothing
+                } else {
+                    ok(Ok(Response::Done))
+                }
+            }
+            Request::Stop { pid: target } => ok(self.set_stopped(target, true)),
+            Request::Cont { pid: target } => ok(self.set_stopped(target, false)),
+            Request::MapAnon { vaddr, pages } => ok(self.map_anon(pid, vaddr, pages)),
+            Request::UnmapAnon { vaddr, pages } => ok(self.unmap_anon(pid, vaddr, pages)),
+            Request::CreateEndpoint { slot } => ok(self.create_endpoint(pid, slot)),
+            Request::Stats => {
+                let (heap_used, heap_size) = libux::rt::heap_usage();
+                let stats = Stats {
+                    free_bytes: self.mem.free_bytes(),
+                    processes: self.procs.len() as u32,
+                    heap_used,
+                    heap_size,
+                };
+                ok(Ok(Response::Stats(stats)))
+            }
+        }
+    }
+
+    fn wait(&mut self, parent: Pid, which: Option<Pid>) -> Result<Response, Errno> {
+        let is_child = |p: &Process| p.ppid == parent;
+        let candidates: Vec<Pid> = match which {
+            Some(c) => {
+                if !self.procs.get(&c).is_some_and(is_child) {
+                    return Err(Errno::NoChild);
+                }
+                alloc::vec![c]
+            }
+            None => self.procs.values().filter(|p| is_child(p)).map(|p| p.pid).collect(),
+        };
+        if candidates.is_empty() {
+            return Err(Errno::NoChild);
+        }
+        for c in candidates {
+            if let State::Zombie(end) = self.procs[&c].state {
+                self.procs.remove(&c);
+                return Ok(Response::Waited(Some(Waited { pid: c, end })));
+            }
+        }
+        Ok(Response::Waited(None))
+    }
+
+    fn set_stopped(&mut self, pid: Pid, stop: bool) -> Result<Response, Errno> {
+        let live = self.procs.get_mut(&pid).and_then(|p| p.live_mut()).ok_or(Errno::NoSuchProcess)?;
+        let r = if stop { live.tcb.suspend() } else { live.tcb.resume() };
+        r.map_err(|_| Errno::InvalidArgument)?;
+        live.stopped = stop;
+        Ok(Response::Done)
+    }
+
+    fn anon_range(vaddr: u64, pages: u32) -> Result<core::ops::Range<u64>, Errno> {
+        let end = vaddr.checked_add(pages as u64 * PAGE).ok_or(Errno::BadAddress)?;
+        if vaddr % PAGE != 0 || pages == 0 || vaddr < layout::HEAP_BASE || end > layout::HEAP_END {
+            return Err(Errno::BadAddress);
+        }
+        Ok(vaddr..end)
+    }
+
+    fn map_anon(&mut self, pid: Pid, vaddr: u64, pages: u32) -> Result<Response, Errno> {
+        let range = Self::anon_range(vaddr, pages)?;
+        let live = self.procs.get(&pid).and_then(|p| p.live()).ok_or(Errno::NoSuchProcess)?;
+        if live.anon.range(range.clone()).next().is_some() {
+            return Err(Errno::BadAddress);
+        }
+        let mut done = Vec::new();
+        for page in range.step_by(PAGE as usize) {
+            match self.map_one(pid, page) {
+                Ok(()) => done.push(page),
+                Err(e) => {
+                    // Undo this request's mappings, keeping the frames.
+                    let live = self.procs.get_mut(&pid).and_then(|p| p.live_mut()).expect("checked");
+                    for p in done {
+                        let frame = live.anon.remove(&p).expect("just mapped");
+                        let _ = Page(frame).unmap();
+                        live.spare.push(frame);
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        Ok(Response::Done)
+    }
+
+    fn map_one(&mut self, pid: Pid, page: u64) -> Result<(), Errno> {
+        let Server { procs, mem, own, own_arena, .. } = self;
+        let live = procs.get_mut(&pid).and_then(|p| p.live_mut()).ok_or(Errno::NoSuchProcess)?;
+        let frame = match live.spare.pop() {
+            Some(f) => {
+                fill(own, own_arena, mem, Page(f), 0, &ZERO_PAGE)?;
+                f
+            }
+            None => mem.object(&mut live.arena, object::X86_4K, 0, bits::PAGE)?,
+        };
+        if let Err(e) = live.space.map(mem, &mut live.arena, Page(frame), page, CapRights::READ_WRITE) {
+            live.spare.push(frame);
+            return Err(e.into());
+        }
+        live.anon.insert(page, frame);
+        Ok(())
+    }
+
+    fn unmap_anon(&mut self, pid: Pid, vaddr: u64, pages: u32) -> Result<Response, Errno> {
+        let range = Self::anon_range(vaddr, pages)?;
+        let live = self.procs.get_mut(&pid).and_then(|p| p.live_mut()).ok_or(Errno::NoSuchProcess)?;
+        if live.anon.range(range.clone()).count() != pages as usize {
+            return Err(Errno::BadAddress);
+        }
+        for page in range.step_by(PAGE as usize) {
+            let frame = live.anon.remove(&page).expect("counted above");
+            let _ = Page(frame).unmap();
+            live.spare.push(frame);
+        }
+        Ok(Response::Done)
+    }
+
+    fn create_endpoint(&mut self, pid: Pid, slot: u64) -> Result<Response, Errno> {
+        if !(layout::slot::FIRST_FREE..1 << layout::CNODE_BITS).contains(&slot) {
+            return Err(Errno::InvalidArgument);
+        }
+        let Server { procs, mem, .. } = self;
+        let live = procs.get_mut(&pid).and_then(|p| p.live_mut()).ok_or(Errno::NoSuchProcess)?;
+        let ep = mem.object(&mut live.arena, object::ENDPOINT, 0, bits::ENDPOINT)?;
+        live.cnode
+            .copy(slot, layout::CNODE_BITS, ROOT_CNODE, ep, ROOT_DEPTH, CapRights::ALL)
+            .map_err(|_| Errno::InvalidArgument)?;
+        Ok(Response::Done)
+    }
+}
+
+/// Copies `src` into `frame` at `offset` through a temporary mapping in
+/// our own address space (`own`, tables from `own_arena`); the rest of the
+/// frame is left as it was (zero, when fresh).
+fn fill(
+    own: &mut AddressSpace,
+    own_arena: &mut Arena,
+    mem: &mut Memory,
+    frame: Page,
+    offset: usize,
+    src: &[u8],
+) -> Result<(), Errno> {
+    own.map(mem, own_arena, frame, SCRATCH, CapRights::READ_WRITE)?;
+    // SAFETY: the frame is mapped read-write at SCRATCH for exactly this
+    // copy, and `offset + src.len()` is within one page.
+    unsafe { core::ptr::copy_nonoverlapping(src.as_ptr(), (SCRATCH as *mut u8).add(offset), src.len()) };
+    frame.unmap().map_err(|_| Errno::InvalidArgument)
+}
+
+const ZERO_PAGE: [u8; PAGE as usize] = [0; PAGE as usize];
+
+/// Turns a fault message (label = seL4 fault type) into a [`Fault`].
+pub fn decode_fault(label: u64, mr: &[u64]) -> Fault {
+    match label {
+        fault_type::VM_FAULT => {
+            Fault { kind: FaultKind::PageFault, ip: mr[fault_mr::VM_IP], addr: mr[fault_mr::VM_ADDR] }
+        }
+        fault_type::USER_EXCEPTION => {
+            let kind = match mr[fault_mr::EXCEPTION_NUMBER] {
+                0 => FaultKind::DivideError,
+                6 => FaultKind::InvalidOpcode,
+                13 => FaultKind::GeneralProtection,
+                n => FaultKind::Exception(n),
+            };
+            Fault { kind, ip: mr[fault_mr::EXCEPTION_IP], addr: 0 }
+        }
+        fault_type::UNKNOWN_SYSCALL => Fault {
+            kind: FaultKind::UnknownSyscall(mr[fault_mr::UNKNOWN_SYSCALL_NUMBER]),
+            ip: mr[fault_mr::UNKNOWN_SYSCALL_IP],
+            addr: 0,
+        },
+        other => Fault { kind: FaultKind::Other(other), ip: mr[0], addr: mr[1] },
+    }
+}

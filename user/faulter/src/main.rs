@@ -1,0 +1,39 @@
+//! `faulter KIND`: faults on purpose, to test fault reporting.
+//! KIND: `page` (read of an unmapped address), `write` (write to its own
+//! read-only code), `ud` (invalid opcode), `div` (divide by zero), `gp`
+//! (a privileged instruction: general protection).
+#![no_std]
+#![no_main]
+
+use libux::println;
+
+libux::entry!(main);
+
+/// An address nothing maps.
+pub const UNMAPPED: u64 = 0xdead_0000;
+
+fn main() -> i32 {
+    let args = libux::rt::args();
+    let kind = args.get(1).copied().unwrap_or("");
+    println!("faulter: faulting with {kind}");
+    // SAFETY: none of this is safe; faulting is the point.
+    unsafe {
+        match kind {
+            "page" => {
+                core::ptr::read_volatile(UNMAPPED as *const u64);
+            }
+            "write" => core::ptr::write_volatile(main as *const () as *mut u8, 0),
+            "ud" => core::arch::asm!("ud2"),
+            "div" => {
+                core::arch::asm!("xor edx, edx", "xor ecx, ecx", "mov eax, 1", "div ecx", out("eax") _, out("ecx") _, out("edx") _)
+            }
+            "gp" => core::arch::asm!("hlt"),
+            _ => {
+                println!("usage: faulter page|write|ud|div|gp");
+                return 2;
+            }
+        }
+    }
+    println!("faulter: {kind} did not fault");
+    1
+}

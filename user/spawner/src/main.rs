@@ -1,0 +1,166 @@
+//! `spawner MODE [N]`: spawns children and waits for them, and checks
+//! what the process server says about it. It prints one `spawner: ok ...`
+//! line when every check of the mode passed, `spawner: FAIL ...` otherwise.
+//!
+//! Modes:
+//! - `many N`: N children at once, each exiting with a distinct status;
+//!   every status must be collected exactly once.
+//! - `orphans`: a child that starts grandchildren and exits first; the
+//!   grandchildren must be re-parented, and no process may be left over.
+//! - `loop N`: spawn and reap `true` N times; free memory must come back
+//!   to where it started and the process server's heap stay bounded.
+//! - `faults`: run `faulter` with each kind and report how each ended.
+//! - `oom`: run `memhog oom`, then check that spawning still works.
+//! - `orphan-parent`, `orphan-child`: the roles `orphans` plays.
+#![no_std]
+#![no_main]
+
+extern crate alloc;
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use libux::println;
+use libux::process::{self, spawn, wait};
+use libux::rpc::{End, Errno};
+
+libux::entry!(main);
+
+fn main() -> i32 {
+    let args = libux::rt::args();
+    let n = args.get(2).and_then(|s| s.parse().ok());
+    let result = match args.get(1).copied() {
+        Some("many") => many(n.unwrap_or(100)),
+        Some("orphans") => orphans(),
+        Some("orphan-parent") => orphan_parent(),
+        Some("orphan-child") => orphan_child(),
+        Some("loop") => spawn_loop(n.unwrap_or(1000)),
+        Some("faults") => faults(),
+        Some("oom") => oom(),
+        _ => Err(String::from("usage: spawner many|orphans|loop|faults|oom [N]")),
+    };
+    match result {
+        Ok(msg) => {
+            println!("spawner: ok {msg}");
+            0
+        }
+        Err(msg) => {
+            println!("spawner: FAIL {msg}");
+            1
+        }
+    }
+}
+
+fn err(what: &str, e: Errno) -> String {
+    format!("{what}: {e}")
+}
+
+fn many(n: u32) -> Result<String, String> {
+    let mut pids = Vec::new();
+    for i in 0..n {
+        let status = format!("{}", i + 1);
+        pids.push(spawn("/bin/true", &["true", &status], &[]).map_err(|e| err("spawn", e))?);
+    }
+    let mut seen = alloc::vec![false; n as usize];
+    for _ in 0..n {
+        let w = wait(None).map_err(|e| err("wait", e))?;
+        let i = pids.iter().position(|&p| p == w.pid).ok_or(format!("reaped unknown pid {}", w.pid))?;
+        match w.end {
+            End::Exited(s) if s == i as i32 + 1 && !seen[i] => seen[i] = true,
+            other => return Err(format!("pid {} ended {other:?}, twice or with the wrong status", w.pid)),
+        }
+    }
+    if process::try_wait(None) != Err(Errno::NoChild) {
+        return Err(String::from("a child is left after collecting all"));
+    }
+    Ok(format!("collected {n} distinct exit statuses exactly once"))
+}
+
+fn orphans() -> Result<String, String> {
+    let before = process::stats().map_err(|e| err("stats", e))?.processes;
+    let parent = spawn("/bin/spawner", &["spawner", "orphan-parent"], &[]).map_err(|e| err("spawn", e))?;
+    let w = wait(Some(parent)).map_err(|e| err("wait", e))?;
+    if w.end != End::Exited(0) {
+        return Err(format!("orphan-parent ended {:?}", w.end));
+    }
+    // The grandchildren report their re-parenting, then exit; the process
+    // server reaps them. Wait (bounded) for the table to shrink back.
+    for _ in 0..200_000 {
+        if process::stats().map_err(|e| err("stats", e))?.processes == before {
+            return Ok(format!("grandchildren re-parented and reaped; {before} processes as before"));
+        }
+        libux::sel4::syscall::yield_now();
+    }
+    Err(format!("{} processes left, {before} before", process::stats().unwrap().processes))
+}
+
+fn orphan_parent() -> Result<String, String> {
+    for _ in 0..3 {
+        spawn("/bin/spawner", &["spawner", "orphan-child"], &[]).map_err(|e| err("spawn", e))?;
+    }
+    Ok(String::from("orphan-parent leaves three children behind"))
+}
+
+fn orphan_child() -> Result<String, String> {
+    let me = process::getpid().map_err(|e| err("getpid", e))?;
+    for _ in 0..200_000 {
+        if process::getppid().map_err(|e| err("getppid", e))? == 0 {
+            return Ok(format!("pid {me} re-parented to the process server"));
+        }
+        libux::sel4::syscall::yield_now();
+    }
+    Err(format!("pid {me} never re-parented"))
+}
+
+fn spawn_loop(n: u32) -> Result<String, String> {
+    let start = process::stats().map_err(|e| err("stats", e))?;
+    let mut heap_max = start.heap_used;
+    for i in 0..n {
+        let pid = spawn("/bin/true", &["true"], &[]).map_err(|e| err("spawn", e))?;
+        let w = wait(Some(pid)).map_err(|e| err("wait", e))?;
+        if w.end != End::Exited(0) {
+            return Err(format!("round {i}: true ended {:?}", w.end));
+        }
+        if i % 64 == 0 {
+            heap_max = heap_max.max(process::stats().map_err(|e| err("stats", e))?.heap_used);
+        }
+    }
+    let end = process::stats().map_err(|e| err("stats", e))?;
+    if end.free_bytes != start.free_bytes {
+        return Err(format!("free memory {} bytes before, {} after {n} rounds", start.free_bytes, end.free_bytes));
+    }
+    Ok(format!(
+        "{n} spawn/exit rounds: free memory {} bytes before and after; server heap {} bytes at start, at most {heap_max}",
+        start.free_bytes, start.heap_used
+    ))
+}
+
+fn faults() -> Result<String, String> {
+    let mut report = String::new();
+    for kind in ["page", "write", "ud", "div", "gp"] {
+        let pid = spawn("/bin/faulter", &["faulter", kind], &[]).map_err(|e| err("spawn", e))?;
+        let w = wait(Some(pid)).map_err(|e| err("wait", e))?;
+        match w.end {
+            End::Faulted(f) => {
+                println!("spawner: faulter {kind}: {:?} ip {:#x} address {:#x}", f.kind, f.ip, f.addr);
+                report.push_str(kind);
+                report.push(' ');
+            }
+            other => return Err(format!("faulter {kind} ended {other:?}")),
+        }
+    }
+    Ok(format!("faults reported: {report}"))
+}
+
+fn oom() -> Result<String, String> {
+    let hog = spawn("/bin/memhog", &["memhog", "oom"], &[]).map_err(|e| err("spawn", e))?;
+    let w = wait(Some(hog)).map_err(|e| err("wait", e))?;
+    if w.end != End::Exited(0) {
+        return Err(format!("memhog oom ended {:?}", w.end));
+    }
+    let pid = spawn("/bin/true", &["true", "7"], &[]).map_err(|e| err("spawn after exhaustion", e))?;
+    match wait(Some(pid)).map_err(|e| err("wait", e))?.end {
+        End::Exited(7) => Ok(String::from("spawning works again after memory exhaustion")),
+        other => Err(format!("true after exhaustion ended {other:?}")),
+    }
+}
