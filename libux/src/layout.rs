@@ -17,8 +17,6 @@ pub mod slot {
     /// The process server connection: an endpoint badged with the
     /// process's id, or an intermediary's endpoint.
     pub const PROC_CONN: u64 = 1;
-    /// I/O port capability for the serial console's eight ports.
-    pub const CONSOLE: u64 = 2;
     /// Where the kernel sends the process's faults (the process server's
     /// endpoint with the fault badge).
     pub const FAULT_EP: u64 = 3;

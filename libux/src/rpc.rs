@@ -93,6 +93,12 @@ pub enum Request<'a> {
     },
     /// Process server statistics.
     Stats,
+    /// Write bytes to the console. The process server owns the serial
+    /// port until a console server exists; one call is written whole,
+    /// never interleaved with another process's output.
+    Write {
+        bytes: &'a [u8],
+    },
 }
 
 /// Arguments of [`Request::Spawn`].

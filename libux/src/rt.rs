@@ -45,7 +45,6 @@ static START_LEN: AtomicU64 = AtomicU64::new(0);
 extern "C" fn process_start(ipc_buffer: u64, start: u64, len: u64) -> ! {
     // SAFETY: the process server maps and registers this page for us.
     unsafe { syscall::set_ipc_buffer(ipc_buffer as *mut _) };
-    CONSOLE.store(slot::CONSOLE, Ordering::Relaxed);
     START_BLOCK.store(start, Ordering::Relaxed);
     START_LEN.store(len, Ordering::Relaxed);
     // SAFETY: defined by the program through `entry!`.
@@ -103,14 +102,59 @@ pub unsafe fn init_root(ipc_buffer: u64, console: IoPort, heap: &'static mut [u8
     Serial::new(console, COM1).init();
 }
 
-/// The serial console.
-pub fn console() -> Serial<IoPort> {
-    Serial::new(IoPort(CONSOLE.load(Ordering::Relaxed)), COM1)
+/// Collects one `print!`'s output so that it reaches the console whole.
+struct LineWriter {
+    buf: [u8; 512],
+    len: usize,
+}
+
+impl LineWriter {
+    fn flush(&mut self) {
+        let bytes = &self.buf[..self.len];
+        if IS_ROOT.load(Ordering::Relaxed) {
+            let mut serial = Serial::new(IoPort(CONSOLE.load(Ordering::Relaxed)), COM1);
+            for &b in bytes {
+                if b == b'\n' {
+                    serial.write_byte(b'\r');
+                }
+                serial.write_byte(b);
+            }
+        } else {
+            let _ = rpc::client::call(slot::PROC_CONN, &Request::Write { bytes });
+        }
+        self.len = 0;
+    }
+}
+
+impl Write for LineWriter {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        for chunk in s.as_bytes().chunks(self.buf.len()) {
+            if self.len + chunk.len() > self.buf.len() {
+                self.flush();
+            }
+            self.buf[self.len..self.len + chunk.len()].copy_from_slice(chunk);
+            self.len += chunk.len();
+        }
+        Ok(())
+    }
+}
+
+/// Writes bytes to the console as they are: the root task's serial port,
+/// or the process server's console for a process.
+pub fn write_console(bytes: &[u8]) {
+    let mut w = LineWriter { buf: [0; 512], len: 0 };
+    for chunk in bytes.chunks(w.buf.len()) {
+        w.buf[..chunk.len()].copy_from_slice(chunk);
+        w.len = chunk.len();
+        w.flush();
+    }
 }
 
 #[doc(hidden)]
 pub fn _print(args: core::fmt::Arguments) {
-    let _ = console().write_fmt(args);
+    let mut w = LineWriter { buf: [0; 512], len: 0 };
+    let _ = w.write_fmt(args);
+    w.flush();
 }
 
 #[macro_export]

@@ -8,14 +8,12 @@ use crate::vspace::AddressSpace;
 use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
-use libux::console::{COM1, COM1_PORTS};
 use libux::elf::Elf;
 use libux::layout::{self, slot, CNODE_BITS};
 use libux::rpc::{End, Errno, Pid, Spawn, StartBlock, FAULT_BADGE};
 use libux::sel4::consts::{bits, init_cap, object};
 use libux::sel4::{
-    badge, cnode_guard, io_port_range, prio_props, AsidPool, CNode, CapRights, Page, Tcb, TcbConfig, UserContext,
-    VSpace,
+    badge, cnode_guard, prio_props, AsidPool, CNode, CapRights, Page, Tcb, TcbConfig, UserContext, VSpace,
 };
 
 pub const PAGE: u64 = 1 << bits::PAGE;
@@ -215,10 +213,6 @@ impl Server {
         let fault_badge = badge(pid as u64 | FAULT_BADGE);
         cnode
             .mint(slot::FAULT_EP, depth, ROOT_CNODE, self.ep.0, ROOT_DEPTH, CapRights::ALL, fault_badge)
-            .map_err(fail)?;
-        let console = io_port_range(COM1, COM1 + COM1_PORTS - 1);
-        cnode
-            .mint(slot::CONSOLE, depth, ROOT_CNODE, init_cap::IO_PORT, ROOT_DEPTH, CapRights::ALL, console)
             .map_err(fail)?;
         cnode.copy(slot::CHILD_EVENTS, depth, ROOT_CNODE, events, ROOT_DEPTH, CapRights::READ).map_err(fail)?;
 

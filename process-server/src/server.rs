@@ -136,9 +136,8 @@ impl Server {
             return None;
         }
         let caller = badge as Pid;
-        if self.procs.get(&caller).and_then(|p| p.live()).is_none() {
-            return None;
-        }
+        // A stale badge (a process already gone) gets nothing.
+        self.procs.get(&caller).and_then(|p| p.live())?;
         let outcome = match self.effective(caller, info) {
             Ok((pid, bytes)) => match libux::rpc::decode_request(&bytes) {
                 Ok(req) => self.dispatch(pid, pid != caller, req),
@@ -222,6 +221,10 @@ impl Server {
             Request::MapAnon { vaddr, pages } => ok(self.map_anon(pid, vaddr, pages)),
             Request::UnmapAnon { vaddr, pages } => ok(self.unmap_anon(pid, vaddr, pages)),
             Request::CreateEndpoint { slot } => ok(self.create_endpoint(pid, slot)),
+            Request::Write { bytes } => {
+                libux::rt::write_console(bytes);
+                ok(Ok(Response::Done))
+            }
             Request::Stats => {
                 let (heap_used, heap_size) = libux::rt::heap_usage();
                 let stats = Stats {
@@ -268,7 +271,7 @@ impl Server {
 
     fn anon_range(vaddr: u64, pages: u32) -> Result<core::ops::Range<u64>, Errno> {
         let end = vaddr.checked_add(pages as u64 * PAGE).ok_or(Errno::BadAddress)?;
-        if vaddr % PAGE != 0 || pages == 0 || vaddr < layout::HEAP_BASE || end > layout::HEAP_END {
+        if !vaddr.is_multiple_of(PAGE) || pages == 0 || vaddr < layout::HEAP_BASE || end > layout::HEAP_END {
             return Err(Errno::BadAddress);
         }
         Ok(vaddr..end)

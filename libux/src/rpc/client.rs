@@ -109,3 +109,24 @@ pub fn peek_reply(words: usize) -> Option<Reply> {
     (h.place == Place::Inline).then_some(())?;
     super::decode_reply(&frame::inline_bytes(msg)[..h.len]).ok()
 }
+
+/// A copy of the message in the IPC buffer, to keep it across calls of
+/// our own (an intermediary that logs makes calls before it replies).
+pub struct Saved {
+    words: [u64; crate::sel4::consts::msg::MAX_LENGTH],
+    len: usize,
+}
+
+/// Saves the first `len` words of the IPC buffer's message.
+pub fn save(len: usize) -> Saved {
+    let mut words = [0; crate::sel4::consts::msg::MAX_LENGTH];
+    let len = len.min(words.len());
+    words[..len].copy_from_slice(&ipc_buffer().msg[..len]);
+    Saved { words, len }
+}
+
+/// Puts a saved message back; returns its length in words.
+pub fn restore(saved: &Saved) -> usize {
+    ipc_buffer().msg[..saved.len].copy_from_slice(&saved.words[..saved.len]);
+    saved.len
+}

@@ -117,6 +117,15 @@ mod tests {
     }
 
     #[test]
+    fn console_writes_borrow_their_bytes() {
+        let mut mrs = regs();
+        let req = Request::Write { bytes: b"hello\n\xff" };
+        let words = encode(&req, &mut mrs, None, 0).unwrap();
+        let h = header(&mrs, words).unwrap();
+        assert_eq!(super::super::decode_request(&inline_bytes(&mrs)[..h.len]), Ok(req));
+    }
+
+    #[test]
     fn headers_that_lie_are_rejected() {
         let mut mrs = regs();
         assert_eq!(header(&mrs, 1), Err(Errno::BadRequest));

@@ -11,6 +11,8 @@
 //!   to where it started and the process server's heap stay bounded.
 //! - `faults`: run `faulter` with each kind and report how each ended.
 //! - `oom`: run `memhog oom`, then check that spawning still works.
+//! - `chain`: spawn `true 5`, wait for it, check its status (a fixed
+//!   sequence of calls, for tracing).
 //! - `orphan-parent`, `orphan-child`: the roles `orphans` plays.
 #![no_std]
 #![no_main]
@@ -37,6 +39,7 @@ fn main() -> i32 {
         Some("loop") => spawn_loop(n.unwrap_or(1000)),
         Some("faults") => faults(),
         Some("oom") => oom(),
+        Some("chain") => chain(),
         _ => Err(String::from("usage: spawner many|orphans|loop|faults|oom [N]")),
     };
     match result {
@@ -150,6 +153,14 @@ fn faults() -> Result<String, String> {
         }
     }
     Ok(format!("faults reported: {report}"))
+}
+
+fn chain() -> Result<String, String> {
+    let pid = spawn("/bin/true", &["true", "5"], &[]).map_err(|e| err("spawn", e))?;
+    match wait(Some(pid)).map_err(|e| err("wait", e))?.end {
+        End::Exited(5) => Ok(String::from("chain: child exited with status 5")),
+        other => Err(format!("chain: child ended {other:?}")),
+    }
 }
 
 fn oom() -> Result<String, String> {

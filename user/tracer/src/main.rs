@@ -62,7 +62,10 @@ fn main() -> i32 {
             Err(e) => client::error_reply_words(e),
         };
         let reply = peek_reply(reply_words);
+        // Printing is a call of our own: keep the reply safe meanwhile.
+        let saved = client::save(reply_words);
         println!("tracer: [{pid}] {shown} = {reply:?}");
+        let reply_words = client::restore(&saved);
         match (request, reply) {
             (Some(Request::Spawn(_)), Some(Ok(Response::Pid(p)))) => {
                 live.insert(p);

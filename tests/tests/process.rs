@@ -1,0 +1,170 @@
+//! The process API on a real node: lifecycle, memory, faults, redirection
+//! and robustness, driven by the test programs of the boot image
+//! (`user/`) started with `--run`. Each program prints `... ok ...` or
+//! `... FAIL ...` lines; the tests also check the figures they print.
+
+use qemu::node::{Node, Options, IDLE, READY};
+use std::time::Duration;
+
+const TIMEOUT: Duration = Duration::from_secs(600);
+
+/// Boots a release node that runs `cmd`, waits until every program has
+/// ended, and returns the console log.
+fn run_with(cmd: &str, memory_mib: u32) -> String {
+    let image = qemu::prepare("release").unwrap_or_else(|e| panic!("build failed: {e}"));
+    let opts = Options { run: Some(cmd.into()), memory_mib, ..Options::default() };
+    let node = Node::start(&image, &opts, false).unwrap_or_else(|e| panic!("{e}"));
+    node.wait_for(READY, TIMEOUT).unwrap_or_else(|e| panic!("{e}"));
+    node.wait_for(IDLE, TIMEOUT).unwrap_or_else(|e| panic!("{e}"));
+    let log = node.log();
+    assert!(!log.contains("FAIL"), "a check failed:\n{log}");
+    log
+}
+
+fn run(cmd: &str) -> String {
+    run_with(cmd, 512)
+}
+
+fn line<'a>(log: &'a str, pattern: &str) -> &'a str {
+    log.lines().find(|l| l.contains(pattern)).unwrap_or_else(|| panic!("no line with {pattern:?} in:\n{log}"))
+}
+
+fn number_after(line: &str, before: &str) -> u64 {
+    let rest = line.split(before).nth(1).unwrap_or_else(|| panic!("no {before:?} in {line:?}"));
+    let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+    digits.parse().unwrap_or_else(|_| panic!("no number after {before:?} in {line:?}"))
+}
+
+/// Free untyped memory the process server reported before and after the run.
+fn free_before_and_after(log: &str) -> (u64, u64) {
+    let free: Vec<u64> =
+        log.lines().filter(|l| l.contains("KiB of untyped memory free")).map(|l| number_after(l, "ux: ")).collect();
+    assert_eq!(free.len(), 2, "expected two memory reports:\n{log}");
+    (free[0], free[1])
+}
+
+#[test]
+fn hundred_concurrent_children_each_collected_once_and_memory_returned() {
+    let log = run("spawner many 100");
+    line(&log, "spawner: ok collected 100 distinct exit statuses exactly once");
+    line(&log, "(spawner) exited with status 0");
+    let (before, after) = free_before_and_after(&log);
+    assert_eq!(before, after, "untyped memory not returned:\n{log}");
+    assert!(line(&log, "processes").ends_with(" 0 processes"));
+}
+
+#[test]
+fn orphans_are_reparented_and_no_zombie_is_left() {
+    let log = run("spawner orphans");
+    assert_eq!(log.matches("re-parented to the process server").count(), 3, "{log}");
+    line(&log, "spawner: ok grandchildren re-parented and reaped");
+    let last = log.lines().rfind(|l| l.contains(" processes")).unwrap();
+    assert!(last.ends_with(" 0 processes"), "process table not back to empty: {last}");
+}
+
+#[test]
+fn ten_thousand_spawns_leak_nothing() {
+    let log = run("spawner loop 10000");
+    let ok = line(&log, "spawner: ok 10000 spawn/exit rounds");
+    let (start, max) = (number_after(ok, "server heap "), number_after(ok, "at most "));
+    assert!(max - start < 16 * 1024, "process server heap grew from {start} to {max} bytes");
+    let (before, after) = free_before_and_after(&log);
+    assert_eq!(before, after);
+}
+
+#[test]
+fn faults_are_reported_with_kind_and_address_and_the_node_goes_on() {
+    let log = run("spawner faults");
+    let page = line(&log, "spawner: faulter page: PageFault");
+    assert!(page.ends_with("address 0xdead0000"), "{page}");
+    let write = line(&log, "spawner: faulter write: PageFault");
+    let addr = u64::from_str_radix(write.rsplit("0x").next().unwrap(), 16).unwrap();
+    assert!((0x401000..0x410000).contains(&addr), "write fault outside the program's code: {write}");
+    line(&log, "spawner: faulter ud: InvalidOpcode");
+    line(&log, "spawner: faulter div: DivideError");
+    line(&log, "spawner: faulter gp: GeneralProtection");
+    for kind in ["page", "write", "ud", "div", "gp"] {
+        let l = line(&log, &format!("spawner: faulter {kind}:"));
+        assert!(number_after(l, "ip 0x") > 0, "{l}");
+    }
+    line(&log, "spawner: ok faults reported: page write ud div gp");
+    line(&log, "(spawner) exited with status 0");
+}
+
+#[test]
+fn memory_exhaustion_is_an_error_and_spawning_works_afterwards() {
+    let log = run_with("spawner oom", 128);
+    let hog = line(&log, "memhog: mapped ");
+    assert!(hog.ends_with("then: out of memory"), "{hog}");
+    assert!(number_after(hog, "mapped ") > 64, "exhausted too early: {hog}");
+    line(&log, "spawner: ok spawning works again after memory exhaustion");
+}
+
+#[test]
+fn allocating_and_freeing_in_a_loop_keeps_memory_bounded() {
+    let log = run("memhog loop 200");
+    line(&log, "memhog: ok 200 rounds of allocation and freeing");
+    let (before, after) = free_before_and_after(&log);
+    assert_eq!(before, after);
+}
+
+/// The calls the tracer logged for `pid`, without the reply.
+fn calls_of(log: &str, pid: u64) -> Vec<String> {
+    let prefix = format!("tracer: [{pid}] ");
+    log.lines().filter_map(|l| l.strip_prefix(&prefix)).map(|l| l.split(" = ").next().unwrap().to_string()).collect()
+}
+
+#[test]
+fn tracer_sees_exactly_the_calls_of_a_child_and_a_grandchild() {
+    let untraced = run("spawner chain");
+    let traced = run("tracer spawner chain");
+    // Behaves as untraced.
+    let ok = "spawner: ok chain: child exited with status 5";
+    line(&untraced, ok);
+    line(&traced, ok);
+    line(&traced, "tracer: done");
+
+    // pid 2 is the tracer, 3 the traced spawner, 4 its child `true 5`.
+    // Each first maps its heap (the runtime decodes argv into it).
+    let heap = "MapAnon { vaddr: 274877906944, pages: 16 }";
+    assert_eq!(calls_of(&traced, 4), [heap, "Exit { status: 5 }"], "{traced}");
+    let mut child = calls_of(&traced, 3);
+    assert_eq!(child.remove(0), heap);
+    assert!(child[0].starts_with("Spawn(Spawn { path: \"/bin/true\", argv: [\"true\", \"5\"]"), "{child:?}");
+    let waits = child[1..].iter().take_while(|c| c.starts_with("Wait { pid: Some(4) }")).count();
+    assert!(waits >= 1, "{child:?}");
+    assert!(child[1 + waits].starts_with("Write { bytes: "), "{child:?}");
+    assert_eq!(child[2 + waits..], ["Exit { status: 0 }"], "{child:?}");
+    // The last wait's reply is the grandchild's end.
+    let last_wait = traced.lines().rfind(|l| l.starts_with("tracer: [3] Wait")).unwrap();
+    assert!(last_wait.ends_with("Waited(Some(Waited { pid: 4, end: Exited(5) }))))"), "{last_wait}");
+    // Nobody else went through the tracer.
+    let pids: std::collections::BTreeSet<&str> =
+        traced.lines().filter_map(|l| l.strip_prefix("tracer: [")).map(|l| l.split(']').next().unwrap()).collect();
+    assert_eq!(pids.into_iter().collect::<Vec<_>>(), ["3", "4"]);
+}
+
+#[test]
+fn malformed_requests_get_errors_and_the_server_survives() {
+    let log = run("rpcfuzz 3000");
+    line(&log, "rpcfuzz: 3000 of 3000 malformed messages answered; pid 2 still served");
+    line(&log, "(rpcfuzz) exited with status 0");
+}
+
+#[test]
+fn benchmarks_report_figures_and_ratios() {
+    let log = run("ipcbench");
+    let raw = line(&log, "ipcbench: IPC round trip (Call + ReplyRecv");
+    let null = line(&log, "ipcbench: null system call");
+    assert!(number_after(raw, "median ") > number_after(null, "median "), "{raw}\n{null}");
+    assert!(number_after(raw, "over ") >= 10_000);
+    let direct = line(&log, "ipcbench: GetPid straight");
+    let relayed = line(&log, "ipcbench: GetPid through a relaying intermediary");
+    assert!(number_after(relayed, "median ") > number_after(direct, "median "), "{direct}\n{relayed}");
+    assert!(relayed.ends_with(" x straight"));
+    let spawn = line(&log, "ipcbench: spawn + wait of `true`");
+    assert!(number_after(spawn, "p99 ") >= number_after(spawn, "median "));
+    let mem = line(&log, "ipcbench: one minimal live process holds ");
+    let kib = number_after(mem, "holds ");
+    assert!(kib > 0 && kib.is_multiple_of(64), "{mem}");
+}
