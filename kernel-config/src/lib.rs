@@ -9,6 +9,8 @@
 //! Host-only. It knows nothing of how the kernel is built or booted (the
 //! `qemu` tool does that).
 
+pub mod system;
+
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -23,6 +23,9 @@ pub mod slot {
     /// A notification the process server signals whenever one of the
     /// process's children exits, faults or is killed (see `process::wait`).
     pub const CHILD_EVENTS: u64 = 4;
+    /// Device grants from the system description: I/O port ranges, in
+    /// the order listed (`sysdesc::MAX_IO_GRANTS` of them).
+    pub const FIRST_GRANT: u64 = 5;
     /// First slot a process may fill itself (e.g. `CreateEndpoint`).
     pub const FIRST_FREE: u64 = 8;
 }

@@ -21,6 +21,7 @@ pub mod layout;
 pub mod port;
 pub mod rpc;
 pub mod sel4;
+pub mod sysdesc;
 
 #[cfg(target_arch = "x86_64")]
 pub mod process;

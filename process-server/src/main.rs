@@ -6,10 +6,12 @@
 //! and `libux` it is the core supervisor: it has no network, no 9P and no
 //! knowledge of clustering, and depends on `libux` only.
 //!
-//! Boot: read the boot information, print the banner, start `hello` (proof
-//! of a first process in its own address space), declare the node ready,
-//! then start the program named by the fw_cfg option `opt/ux/run` (if
-//! any) and serve until every program it started has ended.
+//! Boot: read the boot information, print the banner, start the programs
+//! of the system description (`kernel-config/system.desc`: `hello`, the
+//! proof of a first process in its own address space), declare the node
+//! ready once those marked `before-ready` have ended, then start the
+//! command line in the fw_cfg option `opt/ux/run` (if any) and serve until
+//! every program it started has ended.
 #![no_std]
 #![no_main]
 
@@ -28,7 +30,9 @@ use libux::println;
 use libux::rt::{self, PROBE as MY_PROBE};
 use libux::sel4::consts::{bits, init_cap};
 use libux::sel4::{bootinfo, BootInfo, IoPort};
+use libux::sysdesc::{self, System};
 use mem::Memory;
+use process::Grants;
 use server::Server;
 
 static BOOTFS: &[u8] = include_bytes!(env!("UX_BOOTFS"));
@@ -88,8 +92,24 @@ extern "C" fn main(bootinfo_addr: u64) -> ! {
     let mine = 0x5052_4f43_0000_0000 | (tsc() & 0xffff_ffff);
     MY_PROBE.store(mine, Ordering::Relaxed);
     println!("ux: probe {PROBE:#x} = {mine:#x} in the process server");
-    start(&mut server, "hello");
-    server.serve_until_idle();
+    let system = bootfs
+        .get(sysdesc::BOOTFS_NAME)
+        .and_then(|b| System::decode(b).ok())
+        .unwrap_or_else(|| panic!("the boot image has no valid system description"));
+    let mut before_ready = alloc::vec::Vec::new();
+    for p in &system.programs {
+        let grants = Grants { priority: p.priority, io_ports: &p.io_ports };
+        match server.start(p.name, &p.argv, &grants) {
+            Ok(pid) => {
+                println!("ux: started {} as pid {pid} (priority {})", p.name, p.priority);
+                if p.before_ready {
+                    before_ready.push(pid);
+                }
+            }
+            Err(e) => println!("ux: cannot start {}: {e}", p.name),
+        }
+    }
+    server.serve_until(|s| before_ready.iter().all(|pid| s.procs.get(pid).and_then(|p| p.live()).is_none()));
     let after = MY_PROBE.load(Ordering::Relaxed);
     let verdict = if after == mine { "unchanged: separate address spaces" } else { "CHANGED" };
     println!("ux: probe {PROBE:#x} = {after:#x} in the process server after hello ran: {verdict}");
@@ -97,22 +117,18 @@ extern "C" fn main(bootinfo_addr: u64) -> ! {
     println!("ux: node ready");
 
     if let Some(cmd) = fw_cfg_string("opt/ux/run") {
-        start(&mut server, &cmd);
-        server.serve_until_idle();
-        println!("ux: {} KiB of untyped memory free, {} processes", server.mem.free_bytes() >> 10, server.procs.len());
+        let argv: alloc::vec::Vec<&str> = cmd.split_whitespace().collect();
+        if let Some(path) = argv.first() {
+            match server.start(path, &argv, &Grants::DEFAULT) {
+                Ok(pid) => println!("ux: started {cmd} as pid {pid}"),
+                Err(e) => println!("ux: cannot start {cmd}: {e}"),
+            }
+        }
     }
+    server.serve_until_idle();
+    println!("ux: {} KiB of untyped memory free, {} processes", server.mem.free_bytes() >> 10, server.procs.len());
     println!("ux: idle");
     rt::exit(0)
-}
-
-/// Starts a command line (`program arg...`) as a child of the server.
-fn start(server: &mut Server, cmd: &str) {
-    let argv: alloc::vec::Vec<&str> = cmd.split_whitespace().collect();
-    let Some(path) = argv.first() else { return };
-    match server.start(path, &argv) {
-        Ok(pid) => println!("ux: started {cmd} as pid {pid}"),
-        Err(e) => println!("ux: cannot start {cmd}: {e}"),
-    }
 }
 
 /// A string from QEMU's fw_cfg device, if present and valid UTF-8.

@@ -13,13 +13,24 @@ use libux::layout::{self, slot, CNODE_BITS};
 use libux::rpc::{End, Errno, Pid, Spawn, StartBlock, FAULT_BADGE};
 use libux::sel4::consts::{bits, init_cap, object};
 use libux::sel4::{
-    badge, cnode_guard, prio_props, AsidPool, CNode, CapRights, Page, Tcb, TcbConfig, UserContext, VSpace,
+    badge, cnode_guard, io_port_range, prio_props, AsidPool, CNode, CapRights, Page, Tcb, TcbConfig, UserContext,
+    VSpace,
 };
 
 pub const PAGE: u64 = 1 << bits::PAGE;
-/// Priority of user processes: equal to the process server's, which both
-/// directions of the kernel's IPC fastpath require.
-const USER_PRIORITY: u8 = 255;
+
+/// What a process gets beyond the usual: its priority and device grants
+/// (from the system description; spawned processes get the default).
+pub struct Grants<'a> {
+    pub priority: u8,
+    pub io_ports: &'a [(u16, u16)],
+}
+
+impl Grants<'_> {
+    /// Priority equal to the process server's (both directions of the
+    /// kernel's IPC fastpath want it), no devices.
+    pub const DEFAULT: Grants<'static> = Grants { priority: 255, io_ports: &[] };
+}
 
 pub struct Process {
     pub pid: Pid,
@@ -80,7 +91,7 @@ fn program_name(path: &str) -> &str {
 impl Server {
     /// Creates process `pid` running `spawn.path`, child of `parent`
     /// (0: the process server). On failure nothing of it remains.
-    pub fn create(&mut self, pid: Pid, parent: Pid, spawn: &Spawn) -> Result<(), Errno> {
+    pub fn create(&mut self, pid: Pid, parent: Pid, spawn: &Spawn, grants: &Grants) -> Result<(), Errno> {
         let image = self.bootfs.get(program_name(spawn.path)).ok_or(Errno::NoSuchProgram)?;
         let elf = Elf::parse(image).map_err(|_| Errno::BadImage)?;
         let block = StartBlock { pid, argv: spawn.argv.clone(), env: spawn.env.clone() }.encode()?;
@@ -97,7 +108,7 @@ impl Server {
             },
         };
         let mut arena = Arena::default();
-        match self.build(&mut arena, pid, &elf, &block, redirect.map(|r| r.1)) {
+        match self.build(&mut arena, pid, &elf, &block, redirect.map(|r| r.1), grants) {
             Ok(mut live) => {
                 live.intermediary = redirect.map(|r| r.0);
                 live.conn_src = redirect.map(|r| r.1);
@@ -153,6 +164,7 @@ impl Server {
         elf: &Elf,
         block: &[u8],
         conn: Option<u64>,
+        grants: &Grants,
     ) -> Result<Live, Errno> {
         let mem = &mut self.mem;
         let cnode = CNode(mem.object(arena, object::CAP_TABLE, CNODE_BITS as u64, CNODE_BITS as u32 + bits::SLOT)?);
@@ -215,11 +227,16 @@ impl Server {
             .mint(slot::FAULT_EP, depth, ROOT_CNODE, self.ep.0, ROOT_DEPTH, CapRights::ALL, fault_badge)
             .map_err(fail)?;
         cnode.copy(slot::CHILD_EVENTS, depth, ROOT_CNODE, events, ROOT_DEPTH, CapRights::READ).map_err(fail)?;
+        for (i, &(first, last)) in grants.io_ports.iter().enumerate() {
+            let range = io_port_range(first, last);
+            let at = slot::FIRST_GRANT + i as u64;
+            cnode.mint(at, depth, ROOT_CNODE, init_cap::IO_PORT, ROOT_DEPTH, CapRights::ALL, range).map_err(fail)?;
+        }
 
         let tcb = Tcb(self.mem.object(arena, object::TCB, 0, bits::TCB)?);
         tcb.configure(&TcbConfig {
             fault_ep: slot::FAULT_EP,
-            priority: prio_props(0, USER_PRIORITY),
+            priority: prio_props(0, grants.priority),
             cspace: cnode,
             cspace_data: cnode_guard(0, 64 - CNODE_BITS as u64),
             vspace,

@@ -5,7 +5,7 @@
 //! yet" and the caller sleeps on its child-events notification.
 
 use crate::mem::{Arena, Memory, ROOT_CNODE, ROOT_DEPTH};
-use crate::process::{Process, State, PAGE};
+use crate::process::{Grants, Process, State, PAGE};
 use crate::vspace::AddressSpace;
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
@@ -85,10 +85,10 @@ impl Server {
     }
 
     /// Starts a program as a child of the process server.
-    pub fn start(&mut self, path: &str, argv: &[&str]) -> Result<Pid, Errno> {
+    pub fn start(&mut self, path: &str, argv: &[&str], grants: &Grants) -> Result<Pid, Errno> {
         let pid = self.new_pid()?;
         let spawn = libux::rpc::Spawn { path, argv: argv.to_vec(), env: Vec::new(), redirect: None };
-        self.create(pid, 0, &spawn)?;
+        self.create(pid, 0, &spawn, grants)?;
         Ok(pid)
     }
 
@@ -105,8 +105,13 @@ impl Server {
 
     /// Serves calls until none of our own children is left alive.
     pub fn serve_until_idle(&mut self) {
+        self.serve_until(|s| !s.procs.values().any(|p| p.ppid == 0 && p.live().is_some()));
+    }
+
+    /// Serves calls until `done` holds.
+    pub fn serve_until(&mut self, done: impl Fn(&Server) -> bool) {
         let mut reply: Option<usize> = None;
-        while self.procs.values().any(|p| p.ppid == 0 && p.live().is_some()) {
+        while !done(self) {
             let (badge, info) = match reply.take() {
                 Some(words) => {
                     let m = &ipc_buffer().msg;
@@ -193,9 +198,9 @@ impl Server {
         match req {
             Request::GetPid => ok(Ok(Response::Pid(pid))),
             Request::GetPpid => ok(Ok(Response::Pid(self.procs[&pid].ppid))),
-            Request::Spawn(s) => {
-                ok(self.new_pid().and_then(|child| self.create(child, pid, &s).map(|()| Response::Pid(child))))
-            }
+            Request::Spawn(s) => ok(self
+                .new_pid()
+                .and_then(|child| self.create(child, pid, &s, &Grants::DEFAULT).map(|()| Response::Pid(child)))),
             Request::Exit { status } => {
                 self.end(pid, End::Exited(status));
                 if relayed {

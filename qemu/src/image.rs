@@ -2,7 +2,8 @@
 //! the boot file system of user programs linked into the root task.
 //!
 //! Steps: `cargo build --release --target x86_64-unknown-none` of the user
-//! programs; pack them with `libux::bootfs::build`; build the process
+//! programs; check the system description (`kernel-config/system.desc`);
+//! pack both with `libux::bootfs::build`; build the process
 //! server with `UX_BOOTFS` pointing at the pack (it `include_bytes!`s it);
 //! copy the results to `target/ux/image/<profile>/`.
 
@@ -60,7 +61,11 @@ pub fn build(kernel: &Kernel) -> Result<Image, String> {
         let path = bin_dir.join(p);
         files.push((*p, fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?));
     }
-    let refs: Vec<(&str, &[u8])> = files.iter().map(|(n, d)| (*n, d.as_slice())).collect();
+    let desc_path = kernel_config::system::path();
+    let desc = fs::read_to_string(&desc_path).map_err(|e| format!("{}: {e}", desc_path.display()))?;
+    let system = kernel_config::system::parse(&desc, &desc_path, PROGRAMS).map_err(|e| e.to_string())?.encode();
+    let mut refs: Vec<(&str, &[u8])> = files.iter().map(|(n, d)| (*n, d.as_slice())).collect();
+    refs.push((libux::sysdesc::BOOTFS_NAME, &system));
     let blob = libux::bootfs::build(&refs).map_err(|e| format!("packing the boot file system: {e:?}"))?;
     let bootfs = out_dir().join("bootfs.img");
     // Rewriting identical bytes would only make cargo relink the root task.
