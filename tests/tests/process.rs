@@ -92,6 +92,12 @@ fn faults_are_reported_with_kind_and_address_and_the_node_goes_on() {
 }
 
 #[test]
+fn stopped_processes_make_no_progress_until_continued() {
+    let log = run("spawner stopcont");
+    line(&log, "spawner: ok a stopped child made no progress in 5000 of our time slices and finished after Cont");
+}
+
+#[test]
 fn memory_exhaustion_is_an_error_and_spawning_works_afterwards() {
     let log = run_with("spawner oom", 128);
     let hog = line(&log, "memhog: mapped ");

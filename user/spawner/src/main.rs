@@ -11,9 +11,12 @@
 //!   to where it started and the process server's heap stay bounded.
 //! - `faults`: run `faulter` with each kind and report how each ended.
 //! - `oom`: run `memhog oom`, then check that spawning still works.
+//! - `stopcont`: stop a child that would finish within 1000 of our time
+//!   slices; it must not finish while stopped, and must after `Cont`.
 //! - `chain`: spawn `true 5`, wait for it, check its status (a fixed
 //!   sequence of calls, for tracing).
-//! - `orphan-parent`, `orphan-child`: the roles `orphans` plays.
+//! - `orphan-parent`, `orphan-child`, `yields N`: roles the modes above
+//!   start.
 #![no_std]
 #![no_main]
 
@@ -40,6 +43,13 @@ fn main() -> i32 {
         Some("faults") => faults(),
         Some("oom") => oom(),
         Some("chain") => chain(),
+        Some("stopcont") => stop_cont(),
+        Some("yields") => {
+            for _ in 0..n.unwrap_or(1000) {
+                libux::sel4::syscall::yield_now();
+            }
+            Ok(String::from("yields done"))
+        }
         _ => Err(String::from("usage: spawner many|orphans|loop|faults|oom [N]")),
     };
     match result {
@@ -153,6 +163,26 @@ fn faults() -> Result<String, String> {
         }
     }
     Ok(format!("faults reported: {report}"))
+}
+
+fn stop_cont() -> Result<String, String> {
+    let pid = spawn("/bin/spawner", &["spawner", "yields", "1000"], &[]).map_err(|e| err("spawn", e))?;
+    process::stop(pid).map_err(|e| err("stop", e))?;
+    for _ in 0..5000 {
+        if process::try_wait(Some(pid)).map_err(|e| err("try_wait", e))?.is_some() {
+            return Err(String::from("a stopped child finished"));
+        }
+        libux::sel4::syscall::yield_now();
+    }
+    process::cont(pid).map_err(|e| err("cont", e))?;
+    let w = wait(Some(pid)).map_err(|e| err("wait", e))?;
+    if w.end != End::Exited(0) {
+        return Err(format!("continued child ended {:?}", w.end));
+    }
+    if process::stop(pid) != Err(Errno::NoSuchProcess) {
+        return Err(String::from("stopping a reaped process did not fail"));
+    }
+    Ok(String::from("a stopped child made no progress in 5000 of our time slices and finished after Cont"))
 }
 
 fn chain() -> Result<String, String> {
