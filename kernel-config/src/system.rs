@@ -3,7 +3,7 @@
 //! image carries encoded for the process server.
 
 use crate::ConfigError;
-use libux::sysdesc::{Program, System, MAX_IO_GRANTS};
+use libux::sysdesc::{DeviceMemory, Irq, Program, System, MAX_GRANTS};
 use std::path::{Path, PathBuf};
 
 /// The shipped system description.
@@ -15,8 +15,10 @@ pub fn path() -> PathBuf {
 /// the programs in the boot image.
 pub fn parse<'a>(text: &'a str, file: &Path, programs: &[&str]) -> Result<System<'a>, ConfigError> {
     let mut out = System { programs: Vec::new() };
-    // Line of each program's and each grant's definition, for messages.
-    let mut grants: Vec<(u16, u16, &str, usize)> = Vec::new();
+    // Every grant so far, with its holder and line, to refuse overlaps.
+    let mut ports: Vec<(u64, u64, &str, usize)> = Vec::new();
+    let mut pins: Vec<(u64, u64, &str, usize)> = Vec::new();
+    let mut memory: Vec<(u64, u64, &str, usize)> = Vec::new();
     for (i, raw) in text.lines().enumerate() {
         let line = i + 1;
         let err = |message: String| ConfigError { file: file.to_path_buf(), line, message };
@@ -38,7 +40,10 @@ pub fn parse<'a>(text: &'a str, file: &Path, programs: &[&str]) -> Result<System
                 priority: 255,
                 argv: vec![name],
                 io_ports: Vec::new(),
+                irqs: Vec::new(),
+                memory: Vec::new(),
                 before_ready: false,
+                at_boot: true,
             });
             continue;
         }
@@ -55,27 +60,74 @@ pub fn parse<'a>(text: &'a str, file: &Path, programs: &[&str]) -> Result<System
             }
             "args" => p.argv.extend(rest.iter().copied()),
             "before-ready" if rest.is_empty() => p.before_ready = true,
+            "manual" if rest.is_empty() => p.at_boot = false,
             "ioports" => {
                 let [range] = rest[..] else { return Err(err("expected `ioports FIRST-LAST`".into())) };
                 let (first, last) = parse_range(range).ok_or_else(|| err(format!("bad port range `{range}`")))?;
-                if p.io_ports.len() == MAX_IO_GRANTS {
-                    return Err(err(format!("at most {MAX_IO_GRANTS} I/O port ranges per program")));
+                if p.io_ports.len() == MAX_GRANTS {
+                    return Err(err(format!("at most {MAX_GRANTS} I/O port ranges per program")));
                 }
-                if let Some((f, l, other, at)) = grants.iter().find(|(f, l, _, _)| first <= *l && *f <= last) {
-                    return Err(err(format!(
-                        "ports {first:#x}-{last:#x} overlap {f:#x}-{l:#x}, granted to `{other}` on line {at}"
-                    )));
-                }
-                grants.push((first, last, p.name, line));
+                claim(&mut ports, "ports", (first as u64, last as u64), p.name, line).map_err(err)?;
                 p.io_ports.push((first, last));
             }
-            "irq" | "memory" => {
-                return Err(err(format!("`{keyword}` grants are not supported yet (no driver needs one)")));
+            "irq" => {
+                let usage = "expected `irq PIN edge|level high|low`";
+                let [pin, trigger, polarity] = rest[..] else { return Err(err(usage.into())) };
+                let pin: u8 = pin
+                    .parse()
+                    .ok()
+                    .filter(|&p| p < 24)
+                    .ok_or_else(|| err(format!("IOAPIC pin must be 0-23, not `{pin}`")))?;
+                let level_triggered = match trigger {
+                    "edge" => false,
+                    "level" => true,
+                    _ => return Err(err(usage.into())),
+                };
+                let active_low = match polarity {
+                    "high" => false,
+                    "low" => true,
+                    _ => return Err(err(usage.into())),
+                };
+                if p.irqs.len() == MAX_GRANTS {
+                    return Err(err(format!("at most {MAX_GRANTS} interrupts per program")));
+                }
+                claim(&mut pins, "IOAPIC pin", (pin as u64, pin as u64), p.name, line).map_err(err)?;
+                p.irqs.push(Irq { pin, level_triggered, active_low });
+            }
+            "memory" => {
+                let usage = "expected `memory PADDR SIZE` (hex, page aligned)";
+                let [paddr, size] = rest[..] else { return Err(err(usage.into())) };
+                let hex = |x: &str| x.strip_prefix("0x").and_then(|h| u64::from_str_radix(h, 16).ok());
+                let (paddr, size) = hex(paddr).zip(hex(size)).ok_or_else(|| err(usage.into()))?;
+                if paddr % 4096 != 0 || size % 4096 != 0 || size == 0 || paddr.checked_add(size).is_none() {
+                    return Err(err(format!("device memory {paddr:#x}+{size:#x} is not whole pages")));
+                }
+                if p.memory.len() == MAX_GRANTS {
+                    return Err(err(format!("at most {MAX_GRANTS} device memory ranges per program")));
+                }
+                claim(&mut memory, "device memory", (paddr, paddr + size - 1), p.name, line).map_err(err)?;
+                p.memory.push(DeviceMemory { paddr, size });
             }
             other => return Err(err(format!("unknown keyword `{other}`"))),
         }
     }
     Ok(out)
+}
+
+/// Records `range` (inclusive) for `holder`, unless it overlaps a grant
+/// made before.
+fn claim<'a>(
+    claimed: &mut Vec<(u64, u64, &'a str, usize)>,
+    what: &str,
+    (first, last): (u64, u64),
+    holder: &'a str,
+    line: usize,
+) -> Result<(), String> {
+    if let Some((f, l, other, at)) = claimed.iter().find(|(f, l, _, _)| first <= *l && *f <= last) {
+        return Err(format!("{what} {first:#x}-{last:#x} overlaps {f:#x}-{l:#x}, granted to `{other}` on line {at}"));
+    }
+    claimed.push((first, last, holder, line));
+    Ok(())
 }
 
 fn parse_range(s: &str) -> Option<(u16, u16)> {
@@ -120,6 +172,12 @@ mod tests {
         let c = &sys.programs[1];
         assert_eq!((c.priority, c.before_ready), (255, false));
         assert_eq!(c.io_ports, [(0x3f8, 0x3ff), (0x2f8, 0x2ff)]);
+        assert!(c.at_boot);
+        let d = parse_ok("program net\n  manual\n  irq 11 level low\n  memory 0xfeb00000 0x2000\n");
+        let n = &d.programs[0];
+        assert!(!n.at_boot);
+        assert_eq!(n.irqs, [Irq { pin: 11, level_triggered: true, active_low: true }]);
+        assert_eq!(n.memory, [DeviceMemory { paddr: 0xfeb00000, size: 0x2000 }]);
         assert_eq!(System::decode(&sys.encode()).unwrap(), sys);
     }
 
@@ -138,12 +196,18 @@ mod tests {
         );
         assert_eq!(parse_err("program hello\n  colour blue\n"), "t.desc:2: unknown keyword `colour`");
         assert_eq!(parse_err("program hello\n  ioports 0x10-0x08\n"), "t.desc:2: bad port range `0x10-0x08`");
-        assert_eq!(
-            parse_err("program hello\n  irq 4\n"),
-            "t.desc:2: `irq` grants are not supported yet (no driver needs one)"
-        );
+        assert_eq!(parse_err("program hello\n  irq 24 edge high\n"), "t.desc:2: IOAPIC pin must be 0-23, not `24`");
+        assert!(parse_err("program hello\n  irq 4 sideways high\n").contains("expected `irq PIN edge|level high|low`"));
         let overlap = parse_err("program console\n  ioports 0x3f8-0x3ff\nprogram net\n  ioports 0x3fc-0x400\n");
-        assert_eq!(overlap, "t.desc:4: ports 0x3fc-0x400 overlap 0x3f8-0x3ff, granted to `console` on line 2");
+        assert_eq!(overlap, "t.desc:4: ports 0x3fc-0x400 overlaps 0x3f8-0x3ff, granted to `console` on line 2");
+        let irq_twice = parse_err("program console\n  irq 4 edge high\nprogram net\n  irq 4 level low\n");
+        assert_eq!(irq_twice, "t.desc:4: IOAPIC pin 0x4-0x4 overlaps 0x4-0x4, granted to `console` on line 2");
+        let mem = parse_err("program console\n  memory 0xfed00000 0x1000\nprogram net\n  memory 0xfec00000 0x200000\n");
+        assert!(
+            mem.starts_with("t.desc:4: device memory 0xfec00000-0xfedfffff overlaps 0xfed00000-0xfed00fff"),
+            "{mem}"
+        );
+        assert!(parse_err("program net\n  memory 0xfed00010 0x1000\n").contains("is not whole pages"));
         let many = "program net\n  ioports 0x1-0x1\n  ioports 0x2-0x2\n  ioports 0x3-0x3\n  ioports 0x4-0x4\n";
         assert_eq!(parse_err(many), "t.desc:5: at most 3 I/O port ranges per program");
     }

@@ -23,11 +23,15 @@ pub mod slot {
     /// A notification the process server signals whenever one of the
     /// process's children exits, faults or is killed (see `process::wait`).
     pub const CHILD_EVENTS: u64 = 4;
-    /// Device grants from the system description: I/O port ranges, in
-    /// the order listed (`sysdesc::MAX_IO_GRANTS` of them).
-    pub const FIRST_GRANT: u64 = 5;
+    /// Device grants from the system description, in the order listed
+    /// (`sysdesc::MAX_GRANTS` of each kind): I/O port ranges,
+    pub const IO_PORTS: u64 = 8;
+    /// interrupt handlers,
+    pub const IRQ_HANDLERS: u64 = 11;
+    /// and the notification each interrupt signals.
+    pub const IRQ_NOTIFICATIONS: u64 = 14;
     /// First slot a process may fill itself (e.g. `CreateEndpoint`).
-    pub const FIRST_FREE: u64 = 8;
+    pub const FIRST_FREE: u64 = 32;
 }
 
 /// Where every program is linked (see `libux/ux.ld`).
@@ -45,6 +49,8 @@ pub const SHARED_BUFFER: u64 = IPC_BUFFER + 0x1000;
 /// below those is left unmapped as a guard.
 pub const STACK_TOP: u64 = 0x20_0000_0000;
 pub const STACK_PAGES: u64 = 16;
+/// Where device memory grants are mapped, one after another (uncached).
+pub const DEVICE_BASE: u64 = 0x30_0000_0000;
 /// The window anonymous memory (`MapAnon`, the heap) may use.
 pub const HEAP_BASE: u64 = 0x40_0000_0000;
 pub const HEAP_END: u64 = 0x80_0000_0000;

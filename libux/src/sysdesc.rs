@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 
 /// The name of the encoded description in the boot file system.
 pub const BOOTFS_NAME: &str = "system";
-/// I/O port ranges one program may be granted (slots `slot::FIRST_GRANT..`).
-pub const MAX_IO_GRANTS: usize = 3;
+/// Grants of each kind one program may have (see `layout::slot`).
+pub const MAX_GRANTS: usize = 3;
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
 pub struct System<'a> {
@@ -28,8 +28,30 @@ pub struct Program<'a> {
     pub argv: Vec<&'a str>,
     /// Inclusive I/O port ranges, in grant slot order.
     pub io_ports: Vec<(u16, u16)>,
+    /// Interrupts, in grant slot order.
+    pub irqs: Vec<Irq>,
+    /// Device memory, mapped in order from `layout::DEVICE_BASE`.
+    pub memory: Vec<DeviceMemory>,
     /// The node is ready only once this program has ended.
     pub before_ready: bool,
+    /// Started at boot; otherwise only on request (fw_cfg `opt/ux/run`),
+    /// with these grants.
+    pub at_boot: bool,
+}
+
+/// An interrupt through the (first) IOAPIC.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Irq {
+    pub pin: u8,
+    pub level_triggered: bool,
+    pub active_low: bool,
+}
+
+/// A page-aligned range of device memory.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeviceMemory {
+    pub paddr: u64,
+    pub size: u64,
 }
 
 impl<'a> System<'a> {

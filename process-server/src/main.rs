@@ -17,6 +17,7 @@
 
 extern crate alloc;
 
+mod devices;
 mod mem;
 mod process;
 mod server;
@@ -86,7 +87,8 @@ extern "C" fn main(bootinfo_addr: u64) -> ! {
     );
 
     let bootfs = BootFs::parse(BOOTFS).unwrap_or_else(|e| panic!("corrupt boot file system: {e:?}"));
-    let mut server = Server::new(Memory::new(&bi), bootfs).unwrap_or_else(|e| panic!("no memory for the server: {e}"));
+    let mut server = Server::new(Memory::new(&bi), devices::Devices::new(&bi), bootfs)
+        .unwrap_or_else(|e| panic!("no memory for the server: {e}"));
 
     // Our probe word; `hello` writes its own at the same address.
     let mine = 0x5052_4f43_0000_0000 | (tsc() & 0xffff_ffff);
@@ -97,9 +99,8 @@ extern "C" fn main(bootinfo_addr: u64) -> ! {
         .and_then(|b| System::decode(b).ok())
         .unwrap_or_else(|| panic!("the boot image has no valid system description"));
     let mut before_ready = alloc::vec::Vec::new();
-    for p in &system.programs {
-        let grants = Grants { priority: p.priority, io_ports: &p.io_ports };
-        match server.start(p.name, &p.argv, &grants) {
+    for p in system.programs.iter().filter(|p| p.at_boot) {
+        match server.start(p.name, &p.argv, &grants_of(p)) {
             Ok(pid) => {
                 println!("ux: started {} as pid {pid} (priority {})", p.name, p.priority);
                 if p.before_ready {
@@ -119,7 +120,10 @@ extern "C" fn main(bootinfo_addr: u64) -> ! {
     if let Some(cmd) = fw_cfg_string("opt/ux/run") {
         let argv: alloc::vec::Vec<&str> = cmd.split_whitespace().collect();
         if let Some(path) = argv.first() {
-            match server.start(path, &argv, &Grants::DEFAULT) {
+            // A program the description lists gets its grants.
+            let name = path.strip_prefix("/bin/").unwrap_or(path);
+            let grants = system.programs.iter().find(|p| p.name == name).map_or(Grants::DEFAULT, grants_of);
+            match server.start(path, &argv, &grants) {
                 Ok(pid) => println!("ux: started {cmd} as pid {pid}"),
                 Err(e) => println!("ux: cannot start {cmd}: {e}"),
             }
@@ -129,6 +133,10 @@ extern "C" fn main(bootinfo_addr: u64) -> ! {
     println!("ux: {} KiB of untyped memory free, {} processes", server.mem.free_bytes() >> 10, server.procs.len());
     println!("ux: idle");
     rt::exit(0)
+}
+
+fn grants_of<'a>(p: &'a sysdesc::Program) -> Grants<'a> {
+    Grants { priority: p.priority, io_ports: &p.io_ports, irqs: &p.irqs, memory: &p.memory }
 }
 
 /// A string from QEMU's fw_cfg device, if present and valid UTF-8.

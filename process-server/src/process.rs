@@ -2,6 +2,7 @@
 //! file system, and the end of a process (its memory comes back at once;
 //! a small zombie record stays until the parent reaps it).
 
+use crate::devices::DevicePage;
 use crate::mem::{Arena, ROOT_CNODE, ROOT_DEPTH};
 use crate::server::Server;
 use crate::vspace::AddressSpace;
@@ -13,9 +14,10 @@ use libux::layout::{self, slot, CNODE_BITS};
 use libux::rpc::{End, Errno, Pid, Spawn, StartBlock, FAULT_BADGE};
 use libux::sel4::consts::{bits, init_cap, object};
 use libux::sel4::{
-    badge, cnode_guard, io_port_range, prio_props, AsidPool, CNode, CapRights, Page, Tcb, TcbConfig, UserContext,
-    VSpace,
+    badge, cnode_guard, io_port_range, prio_props, AsidPool, CNode, CapRights, IrqControl, IrqHandler, Notification,
+    Page, Tcb, TcbConfig, UserContext, VSpace, VmAttributes,
 };
+use libux::sysdesc::{DeviceMemory, Irq};
 
 pub const PAGE: u64 = 1 << bits::PAGE;
 
@@ -24,12 +26,22 @@ pub const PAGE: u64 = 1 << bits::PAGE;
 pub struct Grants<'a> {
     pub priority: u8,
     pub io_ports: &'a [(u16, u16)],
+    pub irqs: &'a [Irq],
+    pub memory: &'a [DeviceMemory],
 }
 
 impl Grants<'_> {
     /// Priority equal to the process server's (both directions of the
     /// kernel's IPC fastpath want it), no devices.
-    pub const DEFAULT: Grants<'static> = Grants { priority: 255, io_ports: &[] };
+    pub const DEFAULT: Grants<'static> = Grants { priority: 255, io_ports: &[], irqs: &[], memory: &[] };
+}
+
+/// Device capabilities a process holds that do not come from its arena:
+/// interrupt handlers (root slots) and device pages (with their address).
+#[derive(Default)]
+pub struct Held {
+    pub irq_handlers: Vec<u64>,
+    pub device_pages: Vec<(DevicePage, u64)>,
 }
 
 pub struct Process {
@@ -66,6 +78,7 @@ pub struct Live {
     /// endpoint (root slot), from which its children's connections are
     /// minted.
     pub conn_src: Option<u64>,
+    pub held: Held,
 }
 
 impl Process {
@@ -108,10 +121,12 @@ impl Server {
             },
         };
         let mut arena = Arena::default();
-        match self.build(&mut arena, pid, &elf, &block, redirect.map(|r| r.1), grants) {
+        let mut held = Held::default();
+        match self.build(&mut arena, &mut held, pid, &elf, &block, redirect.map(|r| r.1), grants) {
             Ok(mut live) => {
                 live.intermediary = redirect.map(|r| r.0);
                 live.conn_src = redirect.map(|r| r.1);
+                live.held = held;
                 let name = spawn.argv.first().copied().unwrap_or(spawn.path);
                 let name = String::from(&name[..name.len().min(32)]);
                 let state = State::Live(alloc::boxed::Box::new(live));
@@ -122,6 +137,7 @@ impl Server {
                 if let Some((_, src)) = redirect {
                     self.delete_root(src);
                 }
+                self.release_held(held);
                 self.mem.release(arena);
                 Err(e)
             }
@@ -156,10 +172,22 @@ impl Server {
         self.mem.free_slot(slot);
     }
 
+    /// Gives back interrupt handlers and device pages.
+    pub fn release_held(&mut self, held: Held) {
+        for slot in held.irq_handlers {
+            self.delete_root(slot);
+        }
+        for (page, paddr) in held.device_pages {
+            self.devices.release(&mut self.mem, page, paddr);
+        }
+    }
+
     /// Makes the objects of a new process and starts it.
+    #[allow(clippy::too_many_arguments)]
     fn build(
         &mut self,
         arena: &mut Arena,
+        held: &mut Held,
         pid: Pid,
         elf: &Elf,
         block: &[u8],
@@ -229,8 +257,49 @@ impl Server {
         cnode.copy(slot::CHILD_EVENTS, depth, ROOT_CNODE, events, ROOT_DEPTH, CapRights::READ).map_err(fail)?;
         for (i, &(first, last)) in grants.io_ports.iter().enumerate() {
             let range = io_port_range(first, last);
-            let at = slot::FIRST_GRANT + i as u64;
+            let at = slot::IO_PORTS + i as u64;
             cnode.mint(at, depth, ROOT_CNODE, init_cap::IO_PORT, ROOT_DEPTH, CapRights::ALL, range).map_err(fail)?;
+        }
+        for (i, irq) in grants.irqs.iter().enumerate() {
+            let vector = self.devices.vector().ok_or(Errno::NoMemory)?;
+            let handler = self.mem.slot()?;
+            let control = IrqControl(init_cap::IRQ_CONTROL);
+            if control
+                .get_ioapic(
+                    ROOT_CNODE,
+                    handler,
+                    ROOT_DEPTH,
+                    0,
+                    irq.pin as u64,
+                    irq.level_triggered,
+                    irq.active_low,
+                    vector,
+                )
+                .is_err()
+            {
+                self.mem.free_slot(handler);
+                return Err(Errno::InvalidArgument);
+            }
+            held.irq_handlers.push(handler);
+            let note = Notification(self.mem.object(arena, object::NOTIFICATION, 0, bits::NOTIFICATION)?);
+            IrqHandler(handler).set_notification(note).map_err(fail)?;
+            let at = i as u64;
+            cnode
+                .copy(slot::IRQ_HANDLERS + at, depth, ROOT_CNODE, handler, ROOT_DEPTH, CapRights::ALL)
+                .map_err(fail)?;
+            cnode
+                .copy(slot::IRQ_NOTIFICATIONS + at, depth, ROOT_CNODE, note.0, ROOT_DEPTH, CapRights::READ)
+                .map_err(fail)?;
+        }
+        let mut device_at = layout::DEVICE_BASE;
+        for range in grants.memory {
+            for paddr in (range.paddr..range.paddr + range.size).step_by(PAGE as usize) {
+                let page = self.devices.page(&mut self.mem, paddr)?;
+                held.device_pages.push((page, paddr));
+                let attr = VmAttributes::CacheDisabled;
+                space.map_with(&mut self.mem, arena, Page(page.frame), device_at, CapRights::READ_WRITE, attr)?;
+                device_at += PAGE;
+            }
         }
 
         let tcb = Tcb(self.mem.object(arena, object::TCB, 0, bits::TCB)?);
@@ -265,6 +334,7 @@ impl Server {
             stopped: false,
             intermediary: None,
             conn_src: None,
+            held: Held::default(),
         })
     }
 
@@ -304,6 +374,8 @@ impl Server {
         if let Some(src) = live.conn_src {
             self.delete_root(src);
         }
+        let live = *live;
+        self.release_held(live.held);
         self.mem.release(live.arena);
 
         let orphans: Vec<Pid> = self.procs.values().filter(|c| c.ppid == pid).map(|c| c.pid).collect();

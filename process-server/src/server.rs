@@ -4,6 +4,7 @@
 //! behalf of a caller: a wait that cannot be answered yet answers "not
 //! yet" and the caller sleeps on its child-events notification.
 
+use crate::devices::Devices;
 use crate::mem::{Arena, Memory, ROOT_CNODE, ROOT_DEPTH};
 use crate::process::{Grants, Process, State, PAGE};
 use crate::vspace::AddressSpace;
@@ -33,6 +34,7 @@ pub fn buffer_address(index: usize) -> u64 {
 
 pub struct Server {
     pub mem: Memory,
+    pub devices: Devices,
     /// Our own address space and the arena its tables come from.
     pub own: AddressSpace,
     pub own_arena: Arena,
@@ -52,11 +54,12 @@ enum Outcome {
 }
 
 impl Server {
-    pub fn new(mut mem: Memory, bootfs: BootFs<'static>) -> Result<Server, Errno> {
+    pub fn new(mut mem: Memory, devices: Devices, bootfs: BootFs<'static>) -> Result<Server, Errno> {
         let mut own_arena = Arena::default();
         let ep = Endpoint(mem.object(&mut own_arena, object::ENDPOINT, 0, bits::ENDPOINT)?);
         Ok(Server {
             mem,
+            devices,
             own: AddressSpace::new(VSpace(init_cap::VSPACE)),
             own_arena,
             ep,

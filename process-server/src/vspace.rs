@@ -59,8 +59,8 @@ impl AddressSpace {
         Ok(())
     }
 
-    /// Maps `frame` at `vaddr` (4 KiB aligned); missing tables come from
-    /// `arena`.
+    /// Maps `frame` at `vaddr` (4 KiB aligned), cached; missing tables come
+    /// from `arena`.
     pub fn map(
         &mut self,
         mem: &mut Memory,
@@ -69,8 +69,22 @@ impl AddressSpace {
         vaddr: u64,
         rights: CapRights,
     ) -> Result<(), AllocError> {
+        self.map_with(mem, arena, frame, vaddr, rights, VmAttributes::WriteBack)
+    }
+
+    /// [`AddressSpace::map`] with chosen caching attributes (device memory
+    /// is mapped uncached).
+    pub fn map_with(
+        &mut self,
+        mem: &mut Memory,
+        arena: &mut Arena,
+        frame: Page,
+        vaddr: u64,
+        rights: CapRights,
+        attr: VmAttributes,
+    ) -> Result<(), AllocError> {
         self.ensure_tables(mem, arena, vaddr)?;
-        frame.map(self.root, vaddr, rights, VmAttributes::WriteBack)?;
+        frame.map(self.root, vaddr, rights, attr)?;
         Ok(())
     }
 }

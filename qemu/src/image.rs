@@ -15,7 +15,8 @@ use std::path::PathBuf;
 use std::process::Command;
 
 /// Programs in the boot file system, by crate name.
-pub const PROGRAMS: &[&str] = &["hello", "true", "spawner", "faulter", "memhog", "tracer", "rpcfuzz", "ipcbench"];
+pub const PROGRAMS: &[&str] =
+    &["hello", "true", "spawner", "faulter", "memhog", "tracer", "rpcfuzz", "ipcbench", "ticker", "devprobe"];
 
 #[derive(Clone, Debug)]
 pub struct Image {

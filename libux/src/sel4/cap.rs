@@ -50,6 +50,10 @@ cap_types! {
     AsidPool,
     /// A range of x86 I/O ports.
     IoPort,
+    /// The authority to make interrupt handlers.
+    IrqControl,
+    /// One interrupt: acknowledge it, choose the notification it signals.
+    IrqHandler,
 }
 
 /// Sends one kernel invocation and waits for its reply.
@@ -260,5 +264,52 @@ impl IoPort {
     }
     pub fn out32(self, port: u16, value: u32) -> Result<(), Error> {
         invoke(self.0, label::X86_IOPORT_OUT32, &[port as u64, value as u64], &[]).map(drop)
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+impl IrqControl {
+    /// Makes a handler for IOAPIC `ioapic` pin `pin` in slot `index`/`depth`
+    /// of `root`, delivered at vector offset `vector`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn get_ioapic(
+        self,
+        root: CNode,
+        index: u64,
+        depth: u8,
+        ioapic: u64,
+        pin: u64,
+        level_triggered: bool,
+        active_low: bool,
+        vector: u64,
+    ) -> Result<(), Error> {
+        let words = [index, depth as u64, ioapic, pin, level_triggered as u64, active_low as u64, vector];
+        invoke(self.0, label::X86_IRQ_ISSUE_IOAPIC, &words, &[root.0]).map(drop)
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+impl IrqHandler {
+    /// Lets the interrupt be delivered again (the kernel masks it until then).
+    pub fn ack(self) -> Result<(), Error> {
+        invoke(self.0, label::IRQ_ACK, &[], &[]).map(drop)
+    }
+
+    /// Makes the interrupt signal `notification`.
+    pub fn set_notification(self, notification: Notification) -> Result<(), Error> {
+        invoke(self.0, label::IRQ_SET_NOTIFICATION, &[], &[notification.0]).map(drop)
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Notification {
+    /// Waits until the notification is signalled; returns the signalled
+    /// badge bits.
+    pub fn wait(self) -> u64 {
+        super::syscall::recv(self.0).0
+    }
+
+    pub fn signal(self) {
+        super::syscall::send(self.0, Msg::new(0, &[]));
     }
 }

@@ -48,10 +48,14 @@ pub mod label {
         TCB_SET_PRIORITY = "TCBSetPriority" 6,
         TCB_SUSPEND = "TCBSuspend" 10,
         TCB_RESUME = "TCBResume" 11,
+        TCB_BIND_NOTIFICATION = "TCBBindNotification" 12,
         CNODE_REVOKE = "CNodeRevoke" 14,
         CNODE_DELETE = "CNodeDelete" 15,
         CNODE_COPY = "CNodeCopy" 17,
         CNODE_MINT = "CNodeMint" 18,
+        IRQ_ACK = "IRQAckIRQ" 24,
+        IRQ_SET_NOTIFICATION = "IRQSetIRQHandler" 25,
+        IRQ_CLEAR_NOTIFICATION = "IRQClearIRQHandler" 26,
         X86_PDPT_MAP = "X86PDPTMap" 28,
         X86_PAGE_DIRECTORY_MAP = "X86PageDirectoryMap" 30,
         X86_PAGE_TABLE_MAP = "X86PageTableMap" 33,
@@ -65,6 +69,7 @@ pub mod label {
         X86_IOPORT_OUT8 = "X86IOPortOut8" 47,
         X86_IOPORT_OUT16 = "X86IOPortOut16" 48,
         X86_IOPORT_OUT32 = "X86IOPortOut32" 49,
+        X86_IRQ_ISSUE_IOAPIC = "X86IRQIssueIRQHandlerIOAPIC" 50,
     });
 }
 
@@ -102,6 +107,15 @@ pub mod bits {
         LARGE_PAGE = "seL4_LargePageBits" 21,
         MIN_UNTYPED = "seL4_MinUntypedBits" 4,
         MAX_UNTYPED = "seL4_MaxUntypedBits" 47,
+    });
+}
+
+/// Interrupt vectors (`arch/constants.h`): an IOAPIC handler takes a
+/// vector offset in `VECTOR_MIN..=VECTOR_MAX` (IDT vector = 48 + offset).
+pub mod irq {
+    checked!(TABLE: u64 {
+        VECTOR_MIN = "VECTOR_MIN" 0,
+        VECTOR_MAX = "VECTOR_MAX" 109,
     });
 }
 
@@ -197,4 +211,5 @@ pub const ALL: &[&[(&str, i64)]] = &[
     error::TABLE,
     init_cap::TABLE,
     fault_mr::TABLE,
+    irq::TABLE,
 ];

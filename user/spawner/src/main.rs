@@ -13,6 +13,9 @@
 //! - `oom`: run `memhog oom`, then check that spawning still works.
 //! - `stopcont`: stop a child that would finish within 1000 of our time
 //!   slices; it must not finish while stopped, and must after `Cont`.
+//! - `nogrants`: spawn `ticker`, which the system description grants
+//!   devices only when the process server starts it: spawned by us it
+//!   must fail to reach them.
 //! - `chain`: spawn `true 5`, wait for it, check its status (a fixed
 //!   sequence of calls, for tracing).
 //! - `orphan-parent`, `orphan-child`, `yields N`: roles the modes above
@@ -44,6 +47,7 @@ fn main() -> i32 {
         Some("oom") => oom(),
         Some("chain") => chain(),
         Some("stopcont") => stop_cont(),
+        Some("nogrants") => no_grants(),
         Some("yields") => {
             for _ in 0..n.unwrap_or(1000) {
                 libux::sel4::syscall::yield_now();
@@ -163,6 +167,14 @@ fn faults() -> Result<String, String> {
         }
     }
     Ok(format!("faults reported: {report}"))
+}
+
+fn no_grants() -> Result<String, String> {
+    let pid = spawn("/bin/ticker", &["ticker", "1"], &[]).map_err(|e| err("spawn", e))?;
+    match wait(Some(pid)).map_err(|e| err("wait", e))?.end {
+        End::Exited(1) => Ok(String::from("a spawned ticker got no device grants")),
+        other => Err(format!("a spawned ticker ended {other:?}")),
+    }
 }
 
 fn stop_cont() -> Result<String, String> {
