@@ -154,7 +154,12 @@ mod tests {
     #[test]
     fn the_shipped_description_is_valid() {
         let text = std::fs::read_to_string(path()).unwrap();
-        let sys = parse(&text, &path(), &["hello"]).unwrap();
+        // The boot image holds the programs of `user/`.
+        let user = Path::new(env!("CARGO_MANIFEST_DIR")).join("../user");
+        let names: Vec<String> =
+            std::fs::read_dir(user).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let sys = parse(&text, &path(), &names).unwrap();
         assert_eq!(sys.programs[0].name, "hello");
         assert!(sys.programs[0].before_ready);
     }

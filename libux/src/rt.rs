@@ -170,14 +170,19 @@ macro_rules! println {
 
 /// Ends the process with `status`; never returns.
 pub fn exit(status: i32) -> ! {
-    if !IS_ROOT.load(Ordering::Relaxed) {
-        let _ = rpc::client::call(slot::PROC_CONN, &Request::Exit { status });
+    if IS_ROOT.load(Ordering::Relaxed) {
+        // Nobody to tell: the root task just stops.
+        loop {
+            let _ = crate::sel4::Tcb(crate::sel4::consts::init_cap::TCB).suspend();
+            syscall::yield_now();
+        }
     }
-    // Only the root task gets here (or a process whose Exit was refused,
-    // which then suspends itself; the process server sees it no more).
+    let _ = rpc::client::call(slot::PROC_CONN, &Request::Exit { status });
+    // Only reached if the process server refused the exit (a broken
+    // connection, say): fault, which ends any process.
     loop {
-        let _ = crate::sel4::Tcb(crate::sel4::consts::init_cap::TCB).suspend();
-        syscall::yield_now();
+        // SAFETY: ud2 raises an invalid-opcode fault and nothing else.
+        unsafe { core::arch::asm!("ud2") }
     }
 }
 

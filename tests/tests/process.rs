@@ -200,3 +200,15 @@ fn spawned_programs_get_no_device_grants() {
     assert!(log.contains("ticker: FAIL"), "{log}");
     line(&log, "spawner: ok a spawned ticker got no device grants");
 }
+
+#[test]
+fn large_spawn_requests_travel_in_the_shared_buffer_also_through_an_intermediary() {
+    for cmd in ["spawner args", "tracer spawner args"] {
+        let log = run(cmd);
+        line(&log, "spawner: ok a 2000-byte argument and the environment arrived intact");
+    }
+    let traced = run("tracer spawner args");
+    // The tracer relays the big request without seeing it.
+    let spawn = line(&traced, "(request in shared buffer)");
+    assert!(spawn.ends_with("= Some(Ok(Pid(4)))"), "{spawn}");
+}

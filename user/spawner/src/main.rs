@@ -16,6 +16,9 @@
 //! - `nogrants`: spawn `ticker`, which the system description grants
 //!   devices only when the process server starts it: spawned by us it
 //!   must fail to reach them.
+//! - `args`: spawn a child with a 2000-byte argument (too big for the
+//!   message registers: the request travels in the shared buffer) and an
+//!   environment; the child (`checkargs`) checks what it got.
 //! - `chain`: spawn `true 5`, wait for it, check its status (a fixed
 //!   sequence of calls, for tracing).
 //! - `orphan-parent`, `orphan-child`, `yields N`: roles the modes above
@@ -48,6 +51,8 @@ fn main() -> i32 {
         Some("chain") => chain(),
         Some("stopcont") => stop_cont(),
         Some("nogrants") => no_grants(),
+        Some("args") => args_and_env(),
+        Some("checkargs") => check_args(),
         Some("yields") => {
             for _ in 0..n.unwrap_or(1000) {
                 libux::sel4::syscall::yield_now();
@@ -167,6 +172,26 @@ fn faults() -> Result<String, String> {
         }
     }
     Ok(format!("faults reported: {report}"))
+}
+
+const ENV: [&str; 2] = ["HOME=/", "LANG=C"];
+
+fn args_and_env() -> Result<String, String> {
+    let big = "x".repeat(2000);
+    let pid = spawn("/bin/spawner", &["spawner", "checkargs", &big], &ENV).map_err(|e| err("spawn", e))?;
+    match wait(Some(pid)).map_err(|e| err("wait", e))?.end {
+        End::Exited(0) => Ok(String::from("a 2000-byte argument and the environment arrived intact")),
+        other => Err(format!("checkargs ended {other:?}")),
+    }
+}
+
+fn check_args() -> Result<String, String> {
+    let block = libux::rt::start_block();
+    let big_ok = block.argv.get(2).is_some_and(|a| a.len() == 2000 && a.bytes().all(|b| b == b'x'));
+    if !big_ok || block.argv.len() != 3 || block.env != ENV {
+        return Err(format!("got {} arguments and environment {:?}", block.argv.len(), block.env));
+    }
+    Ok(format!("pid {} got its arguments and environment", block.pid))
 }
 
 fn no_grants() -> Result<String, String> {
