@@ -13,6 +13,8 @@
 //! The `qemu` host tool writes it with [`build`]; the process server reads
 //! it with [`BootFs::parse`], which validates every entry up front.
 
+use crate::le::{u32_at, u64_at};
+
 pub const MAGIC: &[u8; 8] = b"UXBOOTFS";
 pub const NAME_LEN: usize = 48;
 const HEADER: usize = 16;
@@ -34,12 +36,6 @@ pub struct BootFs<'a> {
     count: usize,
 }
 
-fn u64_at(b: &[u8], at: usize) -> u64 {
-    let mut w = [0; 8];
-    w.copy_from_slice(&b[at..at + 8]);
-    u64::from_le_bytes(w)
-}
-
 impl<'a> BootFs<'a> {
     pub fn parse(blob: &'a [u8]) -> Result<Self, BootFsError> {
         if blob.len() < HEADER {
@@ -48,7 +44,7 @@ impl<'a> BootFs<'a> {
         if &blob[..8] != MAGIC {
             return Err(BootFsError::BadMagic);
         }
-        let count = u32::from_le_bytes([blob[8], blob[9], blob[10], blob[11]]) as usize;
+        let count = u32_at(blob, 8) as usize;
         if count.checked_mul(ENTRY).is_none_or(|n| HEADER + n > blob.len()) {
             return Err(BootFsError::Truncated);
         }

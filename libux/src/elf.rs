@@ -2,6 +2,8 @@
 //! server loads. It checks every offset and size before use: a malformed
 //! image is an [`ElfError`], never a panic.
 
+use crate::le::{u16_at, u32_at, u64_at};
+
 /// A loadable segment (`PT_LOAD`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Segment {
@@ -39,18 +41,6 @@ const PH_SIZE: usize = 56;
 const PT_LOAD: u32 = 1;
 const PF_X: u32 = 1;
 const PF_W: u32 = 2;
-
-fn u16_at(b: &[u8], at: usize) -> u16 {
-    u16::from_le_bytes([b[at], b[at + 1]])
-}
-fn u32_at(b: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
-}
-fn u64_at(b: &[u8], at: usize) -> u64 {
-    let mut w = [0; 8];
-    w.copy_from_slice(&b[at..at + 8]);
-    u64::from_le_bytes(w)
-}
 
 impl<'a> Elf<'a> {
     pub fn parse(image: &'a [u8]) -> Result<Self, ElfError> {

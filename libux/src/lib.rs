@@ -18,6 +18,7 @@ pub mod console;
 pub mod elf;
 pub mod fw_cfg;
 pub mod layout;
+mod le;
 pub mod port;
 pub mod rpc;
 pub mod sel4;

@@ -5,6 +5,7 @@
 //! header with `offsetof`.
 
 use super::consts::{bits, config};
+use crate::le::u64_at;
 
 /// Byte offsets of `seL4_BootInfo` fields.
 pub mod offset {
@@ -73,12 +74,6 @@ pub struct BootInfo<'a> {
     bytes: &'a [u8],
 }
 
-fn word(bytes: &[u8], at: usize) -> u64 {
-    let mut w = [0; 8];
-    w.copy_from_slice(&bytes[at..at + 8]);
-    u64::from_le_bytes(w)
-}
-
 impl<'a> BootInfo<'a> {
     /// Checks lengths and the untyped list, so that the accessors below
     /// cannot fail.
@@ -100,18 +95,18 @@ impl<'a> BootInfo<'a> {
     }
 
     fn region(&self, at: usize) -> SlotRegion {
-        SlotRegion { start: word(self.bytes, at), end: word(self.bytes, at + 8) }
+        SlotRegion { start: u64_at(self.bytes, at), end: u64_at(self.bytes, at + 8) }
     }
 
     pub fn node_id(&self) -> u64 {
-        word(self.bytes, offset::NODE_ID)
+        u64_at(self.bytes, offset::NODE_ID)
     }
     pub fn num_nodes(&self) -> u64 {
-        word(self.bytes, offset::NUM_NODES)
+        u64_at(self.bytes, offset::NUM_NODES)
     }
     /// Virtual address of the root task's IPC buffer.
     pub fn ipc_buffer(&self) -> u64 {
-        word(self.bytes, offset::IPC_BUFFER)
+        u64_at(self.bytes, offset::IPC_BUFFER)
     }
     /// Free slots in the root CNode.
     pub fn empty(&self) -> SlotRegion {
@@ -133,7 +128,7 @@ impl<'a> BootInfo<'a> {
     }
     /// On x86: the TSC frequency the kernel measured, in MHz.
     pub fn tsc_mhz(&self) -> u64 {
-        word(self.bytes, offset::ARCH_INFO)
+        u64_at(self.bytes, offset::ARCH_INFO)
     }
     /// Slots holding the untyped capabilities, in untyped-list order.
     pub fn untyped(&self) -> SlotRegion {
@@ -146,7 +141,7 @@ impl<'a> BootInfo<'a> {
         let n = self.untyped().len().min(config::MAX_BOOTINFO_UNTYPED_CAPS as u64) as usize;
         (0..n).map(move |i| {
             let at = offset::UNTYPED_LIST + i * offset::UNTYPED_DESC_SIZE;
-            UntypedDesc { paddr: word(bytes, at), size_bits: bytes[at + 10], is_device: bytes[at + 11] != 0 }
+            UntypedDesc { paddr: u64_at(bytes, at), size_bits: bytes[at + 10], is_device: bytes[at + 11] != 0 }
         })
     }
     /// Total bytes of ordinary (non-device) untyped memory.
