@@ -43,7 +43,8 @@ impl Devices {
         Devices { free, next_vector: irq::VECTOR_MIN }
     }
 
-    /// A frame for the device page at `paddr`.
+    /// A frame for the device page at `paddr`. On failure the free pieces
+    /// are as before (or split further, which loses nothing).
     pub fn page(&mut self, mem: &mut Memory, paddr: u64) -> Result<DevicePage, AllocError> {
         let page_bits = bits::PAGE as u8;
         loop {
@@ -54,16 +55,34 @@ impl Devices {
                 .ok_or(AllocError::OutOfMemory)?;
             let piece = self.free[i];
             if piece.size_bits == page_bits {
-                self.free.swap_remove(i);
                 let frame = mem.slot()?;
-                Untyped(piece.slot).retype(object::X86_4K, 0, ROOT_CNODE, 0, 0, frame, 1)?;
+                if let Err(e) = Untyped(piece.slot).retype(object::X86_4K, 0, ROOT_CNODE, 0, 0, frame, 1) {
+                    mem.free_slot(frame);
+                    return Err(e.into());
+                }
+                self.free.swap_remove(i);
                 return Ok(DevicePage { frame, untyped: piece.slot });
             }
             // Split in halves, in address order (retype takes from the start).
             let half = piece.size_bits - 1;
-            let (lo, hi) = (mem.slot()?, mem.slot()?);
-            Untyped(piece.slot).retype(object::UNTYPED, half as u64, ROOT_CNODE, 0, 0, lo, 1)?;
-            Untyped(piece.slot).retype(object::UNTYPED, half as u64, ROOT_CNODE, 0, 0, hi, 1)?;
+            let lo = mem.slot()?;
+            let hi = match mem.slot() {
+                Ok(s) => s,
+                Err(e) => {
+                    mem.free_slot(lo);
+                    return Err(e);
+                }
+            };
+            let split = Untyped(piece.slot)
+                .retype(object::UNTYPED, half as u64, ROOT_CNODE, 0, 0, lo, 1)
+                .and_then(|()| Untyped(piece.slot).retype(object::UNTYPED, half as u64, ROOT_CNODE, 0, 0, hi, 1));
+            if let Err(e) = split {
+                // Undo a half-done split: the piece stays whole.
+                let _ = ROOT_CNODE.revoke(piece.slot, ROOT_DEPTH);
+                mem.free_slot(lo);
+                mem.free_slot(hi);
+                return Err(e.into());
+            }
             self.free.swap_remove(i);
             self.free.push(Piece { paddr: piece.paddr, size_bits: half, slot: lo });
             self.free.push(Piece { paddr: piece.paddr + (1 << half), size_bits: half, slot: hi });

@@ -18,6 +18,9 @@ use libux::sel4::{BootInfo, CNode, Error, Untyped};
 pub const ROOT_DEPTH: u8 = 64;
 pub const ROOT_CNODE: CNode = CNode(init_cap::CNODE);
 pub const CHUNK_BITS: u32 = 16;
+/// Root CNode slots one arena may hold (one per object or mapped page): a
+/// quarter of the root CNode, so no process can use up the slots of all.
+pub const ARENA_SLOTS: usize = 1 << 14;
 const CHUNK: u64 = 1 << CHUNK_BITS;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -127,6 +130,27 @@ impl Memory {
         Ok(slot)
     }
 
+    /// The chunk of `arena` the next object of 2^`mem_bits` bytes goes in,
+    /// taking a new chunk when the current one is full.
+    fn chunk_for(&mut self, arena: &mut Arena, mem_bits: u32) -> Result<u64, AllocError> {
+        let size = 1u64 << mem_bits;
+        debug_assert!(size <= CHUNK);
+        // The kernel places each object at the chunk's watermark rounded up
+        // to the object's size; mirror that to know when a chunk is full.
+        if arena.chunks.is_empty() || arena.used.next_multiple_of(size) + size > CHUNK {
+            let c = self.chunk()?;
+            arena.chunks.push(c);
+            arena.used = 0;
+        }
+        Ok(*arena.chunks.last().expect("just ensured"))
+    }
+
+    /// Records that an object of 2^`mem_bits` bytes was made in the chunk.
+    fn placed(arena: &mut Arena, mem_bits: u32) {
+        let size = 1u64 << mem_bits;
+        arena.used = arena.used.next_multiple_of(size) + size;
+    }
+
     /// Makes one object of `object_type` occupying 2^`mem_bits` bytes in
     /// `arena` (`size_bits` is the Retype argument: slots for CNodes,
     /// otherwise 0). Returns the root-CNode slot of its capability.
@@ -137,30 +161,43 @@ impl Memory {
         size_bits: u64,
         mem_bits: u32,
     ) -> Result<u64, AllocError> {
-        let size = 1u64 << mem_bits;
-        debug_assert!(size <= CHUNK);
-        // The kernel places each object at the chunk's watermark rounded up
-        // to the object's size; mirror that to know when a chunk is full.
-        let fits = !arena.chunks.is_empty() && arena.used.next_multiple_of(size) + size <= CHUNK;
-        if !fits {
-            let c = self.chunk()?;
-            arena.chunks.push(c);
-            arena.used = 0;
+        if arena.slots.len() >= ARENA_SLOTS {
+            return Err(AllocError::OutOfSlots);
         }
-        let chunk = *arena.chunks.last().expect("just ensured");
+        let chunk = self.chunk_for(arena, mem_bits)?;
         let slot = self.slot()?;
         if let Err(e) = Untyped(chunk).retype(object_type, size_bits, ROOT_CNODE, 0, 0, slot, 1) {
             self.free_slot(slot);
             return Err(e.into());
         }
-        arena.used = arena.used.next_multiple_of(size) + size;
+        Self::placed(arena, mem_bits);
         arena.slots.push(slot);
         Ok(slot)
+    }
+
+    /// Makes one object in `arena` with its capability straight in slot
+    /// `offset` of `cnode` (a CNode capability in our root CNode): no root
+    /// slot is used, and an occupied slot fails before anything is spent.
+    pub fn object_into(
+        &mut self,
+        arena: &mut Arena,
+        object_type: u64,
+        mem_bits: u32,
+        cnode: CNode,
+        offset: u64,
+    ) -> Result<(), AllocError> {
+        let chunk = self.chunk_for(arena, mem_bits)?;
+        Untyped(chunk).retype(object_type, 0, ROOT_CNODE, cnode.0, ROOT_DEPTH as u64, offset, 1)?;
+        Self::placed(arena, mem_bits);
+        Ok(())
     }
 
     /// A slot for a capability derived from an arena object (a copy to map
     /// twice, say): revoking the arena's chunks empties it too.
     pub fn derived_slot(&mut self, arena: &mut Arena) -> Result<u64, AllocError> {
+        if arena.slots.len() >= ARENA_SLOTS {
+            return Err(AllocError::OutOfSlots);
+        }
         let slot = self.slot()?;
         arena.slots.push(slot);
         Ok(slot)

@@ -14,8 +14,8 @@ use libux::layout::{self, slot, CNODE_BITS};
 use libux::rpc::{End, Errno, Pid, Spawn, StartBlock, FAULT_BADGE};
 use libux::sel4::consts::{bits, init_cap, object};
 use libux::sel4::{
-    badge, cnode_guard, io_port_range, prio_props, AsidPool, CNode, CapRights, IrqControl, IrqHandler, Notification,
-    Page, Tcb, TcbConfig, UserContext, VSpace, VmAttributes,
+    badge, cnode_guard, io_port_range, prio_props, CNode, CapRights, IrqControl, IrqHandler, Notification, Page, Tcb,
+    TcbConfig, UserContext, VSpace, VmAttributes,
 };
 use libux::sysdesc::{DeviceMemory, Irq};
 
@@ -79,6 +79,9 @@ pub struct Live {
     /// minted.
     pub conn_src: Option<u64>,
     pub held: Held,
+    /// Slots of endpoints the process made (`CreateEndpoint`): the only
+    /// capabilities it may name as a redirect.
+    pub endpoints: Vec<u64>,
 }
 
 impl Process {
@@ -114,7 +117,15 @@ impl Server {
         // Where the child's connection comes from: an explicit redirect, the
         // parent's intermediary, or us.
         let redirect = match spawn.redirect {
-            Some(s) => Some((parent, self.copy_from(parent, s)?)),
+            Some(s) => {
+                // Only an endpoint the parent made: a redirect must not hand
+                // the child any other capability of the parent's.
+                let made = self.procs.get(&parent).and_then(|p| p.live()).is_some_and(|l| l.endpoints.contains(&s));
+                if !made {
+                    return Err(Errno::InvalidArgument);
+                }
+                Some((parent, self.copy_from(parent, s)?))
+            }
             None => match self.procs.get(&parent).and_then(|p| p.live()).and_then(|l| l.intermediary.zip(l.conn_src)) {
                 Some((via, src)) => Some((via, self.copy_root(src)?)),
                 None => None,
@@ -122,13 +133,17 @@ impl Server {
         };
         let mut arena = Arena::default();
         let mut held = Held::default();
-        match self.build(&mut arena, &mut held, pid, &elf, &block, redirect.map(|r| r.1), grants) {
+        let buffer = self.free_buffers.pop().unwrap_or_else(|| {
+            self.next_buffer += 1;
+            self.next_buffer - 1
+        });
+        match self.build(&mut arena, &mut held, pid, &elf, &block, redirect.map(|r| r.1), grants, buffer) {
             Ok(mut live) => {
                 live.intermediary = redirect.map(|r| r.0);
                 live.conn_src = redirect.map(|r| r.1);
                 live.held = held;
                 let name = spawn.argv.first().copied().unwrap_or(spawn.path);
-                let name = String::from(&name[..name.len().min(32)]);
+                let name: String = name.chars().take(32).collect();
                 let state = State::Live(alloc::boxed::Box::new(live));
                 self.procs.insert(pid, Process { pid, ppid: parent, name, state });
                 Ok(())
@@ -137,6 +152,7 @@ impl Server {
                 if let Some((_, src)) = redirect {
                     self.delete_root(src);
                 }
+                self.free_buffers.push(buffer);
                 self.release_held(held);
                 self.mem.release(arena);
                 Err(e)
@@ -193,11 +209,12 @@ impl Server {
         block: &[u8],
         conn: Option<u64>,
         grants: &Grants,
+        buffer: usize,
     ) -> Result<Live, Errno> {
         let mem = &mut self.mem;
         let cnode = CNode(mem.object(arena, object::CAP_TABLE, CNODE_BITS as u64, CNODE_BITS as u32 + bits::SLOT)?);
         let vspace = VSpace(mem.object(arena, object::X64_PML4, 0, bits::PML4)?);
-        AsidPool(init_cap::ASID_POOL).assign(vspace).map_err(|_| Errno::NoMemory)?;
+        self.assign_asid(vspace)?;
         let mut space = AddressSpace::new(vspace);
 
         let mut last_end = 0;
@@ -237,7 +254,7 @@ impl Server {
 
         let ipc = Page(self.mem.object(arena, object::X86_4K, 0, bits::PAGE)?);
         space.map(&mut self.mem, arena, ipc, layout::IPC_BUFFER, CapRights::READ_WRITE)?;
-        let buffer = self.map_shared_buffer(arena, &mut space)?;
+        self.map_shared_buffer(arena, &mut space, buffer)?;
 
         let events = self.mem.object(arena, object::NOTIFICATION, 0, bits::NOTIFICATION)?;
         let depth = CNODE_BITS;
@@ -335,11 +352,13 @@ impl Server {
             intermediary: None,
             conn_src: None,
             held: Held::default(),
+            endpoints: Vec::new(),
         })
     }
 
-    /// Maps a fresh shared buffer page in `space` and in our own window.
-    fn map_shared_buffer(&mut self, arena: &mut Arena, space: &mut AddressSpace) -> Result<usize, Errno> {
+    /// Maps a fresh shared buffer page in `space` and at `index` in our own
+    /// window.
+    fn map_shared_buffer(&mut self, arena: &mut Arena, space: &mut AddressSpace, index: usize) -> Result<(), Errno> {
         let frame = Page(self.mem.object(arena, object::X86_4K, 0, bits::PAGE)?);
         space.map(&mut self.mem, arena, frame, layout::SHARED_BUFFER, CapRights::READ_WRITE)?;
         // A frame capability maps once: our mapping uses a copy.
@@ -347,21 +366,22 @@ impl Server {
         ROOT_CNODE
             .copy(copy, ROOT_DEPTH, ROOT_CNODE, frame.0, ROOT_DEPTH, CapRights::READ_WRITE)
             .map_err(|_| Errno::NoMemory)?;
-        let index = self.free_buffers.pop().unwrap_or_else(|| {
-            self.next_buffer += 1;
-            self.next_buffer - 1
-        });
         let at = crate::server::buffer_address(index);
-        if let Err(e) = self.own.map(&mut self.mem, &mut self.own_arena, Page(copy), at, CapRights::READ_WRITE) {
-            self.free_buffers.push(index);
-            return Err(e.into());
-        }
-        Ok(index)
+        self.own.map(&mut self.mem, &mut self.own_arena, Page(copy), at, CapRights::READ_WRITE)?;
+        Ok(())
     }
 
     /// Ends `pid`: destroys its objects, reparents its children to us, and
     /// leaves a zombie for its parent (or removes it, when that is us).
+    /// The processes it was the intermediary of lose their connection, and
+    /// with it any call it held for them: they are killed.
     pub fn end(&mut self, pid: Pid, end: End) {
+        let clients: Vec<Pid> = self
+            .procs
+            .values()
+            .filter(|p| p.live().is_some_and(|l| l.intermediary == Some(pid)))
+            .map(|p| p.pid)
+            .collect();
         let Some(p) = self.procs.get_mut(&pid) else {
             return;
         };
@@ -395,6 +415,9 @@ impl Server {
                     self.report_end(&p, end);
                 }
             }
+        }
+        for c in clients {
+            self.end(c, End::Killed);
         }
     }
 }

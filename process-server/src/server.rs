@@ -20,13 +20,18 @@ use libux::rpc::{
 };
 use libux::sel4::consts::{bits, fault_mr, fault_type, init_cap, object};
 use libux::sel4::syscall::{self, ipc_buffer, Msg};
-use libux::sel4::{CapRights, Endpoint, MessageInfo, Page, VSpace};
+use libux::sel4::{AsidControl, AsidPool, CapRights, Endpoint, MessageInfo, Page, Untyped, VSpace};
 
 /// Where we map a frame of our own to fill it: a PML4 slot of our
 /// address space that the kernel's image mappings never use.
 const SCRATCH: u64 = 0x80_0000_0000;
 /// Our window onto every process's shared buffer page, one page each.
 const BUFFERS: u64 = 0x100_0000_0000;
+
+/// Records (live and zombie) the table holds at most: bounds our heap.
+const MAX_PROCESSES: usize = 4096;
+/// x86_64 seL4 has 2^3 ASID pools of 2^9 address spaces.
+const MAX_ASID_POOLS: usize = 8;
 
 pub fn buffer_address(index: usize) -> u64 {
     BUFFERS + index as u64 * PAGE
@@ -35,6 +40,8 @@ pub fn buffer_address(index: usize) -> u64 {
 pub struct Server {
     pub mem: Memory,
     pub devices: Devices,
+    /// Each gives 512 address spaces; more are made as needed.
+    asid_pools: Vec<AsidPool>,
     /// Our own address space and the arena its tables come from.
     pub own: AddressSpace,
     pub own_arena: Arena,
@@ -60,6 +67,7 @@ impl Server {
         Ok(Server {
             mem,
             devices,
+            asid_pools: alloc::vec![AsidPool(init_cap::ASID_POOL)],
             own: AddressSpace::new(VSpace(init_cap::VSPACE)),
             own_arena,
             ep,
@@ -71,12 +79,35 @@ impl Server {
         })
     }
 
+    /// Gives `vspace` an address space identifier, making a new ASID pool
+    /// when the ones we have are full (the kernel allows 8 in all).
+    pub fn assign_asid(&mut self, vspace: VSpace) -> Result<(), Errno> {
+        if self.asid_pools.iter().any(|pool| pool.assign(vspace).is_ok()) {
+            return Ok(());
+        }
+        if self.asid_pools.len() >= MAX_ASID_POOLS {
+            return Err(Errno::NoMemory);
+        }
+        let untyped = self.mem.object(&mut self.own_arena, object::UNTYPED, bits::ASID_POOL as u64, bits::ASID_POOL)?;
+        let slot = self.mem.slot()?;
+        AsidControl(init_cap::ASID_CONTROL)
+            .make_pool(Untyped(untyped), ROOT_CNODE, slot, ROOT_DEPTH)
+            .map_err(|_| Errno::NoMemory)?;
+        let pool = AsidPool(slot);
+        self.asid_pools.push(pool);
+        pool.assign(vspace).map_err(|_| Errno::NoMemory)
+    }
+
     /// Copies `src` into `frame` at `offset` (see [`fill`]).
     pub fn fill(&mut self, frame: Page, offset: usize, src: &[u8]) -> Result<(), Errno> {
         fill(&mut self.own, &mut self.own_arena, &mut self.mem, frame, offset, src)
     }
 
     fn new_pid(&mut self) -> Result<Pid, Errno> {
+        // Zombies cost only a record, but records live in our fixed heap.
+        if self.procs.len() >= MAX_PROCESSES {
+            return Err(Errno::NoMemory);
+        }
         for _ in 0..=PID_MAX {
             let pid = self.next_pid;
             self.next_pid = if pid >= PID_MAX { 1 } else { pid + 1 };
@@ -146,16 +177,19 @@ impl Server {
         let caller = badge as Pid;
         // A stale badge (a process already gone) gets nothing.
         self.procs.get(&caller).and_then(|p| p.live())?;
-        let outcome = match self.effective(caller, info) {
+        // The process the call is for: a large reply goes in its shared
+        // buffer, which is where it looks (an intermediary passes the
+        // reply's header through unchanged).
+        let (target, outcome) = match self.effective(caller, info) {
             Ok((pid, bytes)) => match libux::rpc::decode_request(&bytes) {
-                Ok(req) => self.dispatch(pid, pid != caller, req),
-                Err(_) => Outcome::Reply(Err(Errno::BadRequest)),
+                Ok(req) => (pid, self.dispatch(pid, pid != caller, req)),
+                Err(_) => (pid, Outcome::Reply(Err(Errno::BadRequest))),
             },
-            Err(e) => Outcome::Reply(Err(e)),
+            Err(e) => (caller, Outcome::Reply(Err(e))),
         };
         match outcome {
             Outcome::Nothing => None,
-            Outcome::Reply(r) => Some(self.encode_reply(caller, &r)),
+            Outcome::Reply(r) => Some(self.encode_reply(target, &r)),
         }
     }
 
@@ -187,10 +221,10 @@ impl Server {
         Ok((pid, bytes))
     }
 
-    fn encode_reply(&mut self, caller: Pid, r: &Reply) -> usize {
+    fn encode_reply(&mut self, target: Pid, r: &Reply) -> usize {
         let msg = &mut ipc_buffer().msg;
-        let buffer = self.procs.get(&caller).and_then(|p| p.live()).map(|l| {
-            // SAFETY: our mapping of the caller's shared buffer page.
+        let buffer = self.procs.get(&target).and_then(|p| p.live()).map(|l| {
+            // SAFETY: our mapping of the process's shared buffer page.
             unsafe { &mut *(buffer_address(l.buffer) as *mut [u8; BUFFER_MAX]) }
         });
         frame::encode(r, msg, buffer, 0).unwrap_or_else(|e| frame::encode(&Reply::Err(e), msg, None, 0).unwrap())
@@ -271,6 +305,11 @@ impl Server {
 
     fn set_stopped(&mut self, pid: Pid, stop: bool) -> Result<Response, Errno> {
         let live = self.procs.get_mut(&pid).and_then(|p| p.live_mut()).ok_or(Errno::NoSuchProcess)?;
+        // Resuming a thread the kernel blocked in a system call restarts the
+        // call; only undo a Stop.
+        if !stop && !live.stopped {
+            return Err(Errno::InvalidArgument);
+        }
         let r = if stop { live.tcb.suspend() } else { live.tcb.resume() };
         r.map_err(|_| Errno::InvalidArgument)?;
         live.stopped = stop;
@@ -315,7 +354,10 @@ impl Server {
         let live = procs.get_mut(&pid).and_then(|p| p.live_mut()).ok_or(Errno::NoSuchProcess)?;
         let frame = match live.spare.pop() {
             Some(f) => {
-                fill(own, own_arena, mem, Page(f), 0, &ZERO_PAGE)?;
+                if let Err(e) = fill(own, own_arena, mem, Page(f), 0, &ZERO_PAGE) {
+                    live.spare.push(f);
+                    return Err(e);
+                }
                 f
             }
             None => mem.object(&mut live.arena, object::X86_4K, 0, bits::PAGE)?,
@@ -348,10 +390,13 @@ impl Server {
         }
         let Server { procs, mem, .. } = self;
         let live = procs.get_mut(&pid).and_then(|p| p.live_mut()).ok_or(Errno::NoSuchProcess)?;
-        let ep = mem.object(&mut live.arena, object::ENDPOINT, 0, bits::ENDPOINT)?;
-        live.cnode
-            .copy(slot, layout::CNODE_BITS, ROOT_CNODE, ep, ROOT_DEPTH, CapRights::ALL)
-            .map_err(|_| Errno::InvalidArgument)?;
+        // Made right in the process's slot: an occupied slot fails before
+        // anything is spent.
+        mem.object_into(&mut live.arena, object::ENDPOINT, bits::ENDPOINT, live.cnode, slot).map_err(|e| match e {
+            crate::mem::AllocError::Kernel(_) => Errno::InvalidArgument,
+            other => other.into(),
+        })?;
+        live.endpoints.push(slot);
         Ok(Response::Done)
     }
 }

@@ -48,6 +48,8 @@ cap_types! {
     Page,
     /// An ASID pool.
     AsidPool,
+    /// The authority to make ASID pools.
+    AsidControl,
     /// A range of x86 I/O ports.
     IoPort,
     /// The authority to make interrupt handlers.
@@ -192,6 +194,15 @@ impl Tcb {
 
     pub fn suspend(self) -> Result<(), Error> {
         invoke(self.0, label::TCB_SUSPEND, &[], &[]).map(drop)
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+impl AsidControl {
+    /// Turns `untyped` (exactly one ASID pool's size) into a new pool, its
+    /// capability in slot `index`/`depth` of `root`.
+    pub fn make_pool(self, untyped: Untyped, root: CNode, index: u64, depth: u8) -> Result<(), Error> {
+        invoke(self.0, label::X86_ASID_CONTROL_MAKE_POOL, &[index, depth as u64], &[untyped.0, root.0]).map(drop)
     }
 }
 

@@ -19,6 +19,12 @@
 //! - `args`: spawn a child with a 2000-byte argument (too big for the
 //!   message registers: the request travels in the shared buffer) and an
 //!   environment; the child (`checkargs`) checks what it got.
+//! - `guards`: requests the process server must refuse without harm: a
+//!   redirect to a capability that is not our endpoint, Cont of a process
+//!   that is not stopped, endpoints in reserved or taken slots; and a
+//!   multi-byte program name longer than the server keeps.
+//! - `killtracer`: run under `tracer`, kill the tracer: we lose our
+//!   connection and are killed too (never left waiting for a reply).
 //! - `chain`: spawn `true 5`, wait for it, check its status (a fixed
 //!   sequence of calls, for tracing).
 //! - `orphan-parent`, `orphan-child`, `yields N`: roles the modes above
@@ -52,6 +58,8 @@ fn main() -> i32 {
         Some("stopcont") => stop_cont(),
         Some("nogrants") => no_grants(),
         Some("args") => args_and_env(),
+        Some("guards") => guards(),
+        Some("killtracer") => kill_tracer(),
         Some("checkargs") => check_args(),
         Some("yields") => {
             for _ in 0..n.unwrap_or(1000) {
@@ -172,6 +180,38 @@ fn faults() -> Result<String, String> {
         }
     }
     Ok(format!("faults reported: {report}"))
+}
+
+fn kill_tracer() -> Result<String, String> {
+    let tracer = process::getppid().map_err(|e| err("getppid", e))?;
+    println!("spawner: killing my tracer, pid {tracer}");
+    let r = process::kill(tracer);
+    Err(format!("still running after killing the tracer: {r:?}"))
+}
+
+fn guards() -> Result<String, String> {
+    let expect = |what: &str, got: Result<(), Errno>, want: Errno| {
+        if got == Err(want) {
+            Ok(())
+        } else {
+            Err(format!("{what}: got {got:?}, want {want:?}"))
+        }
+    };
+    let events = libux::layout::slot::CHILD_EVENTS;
+    let r = process::spawn_with("/bin/true", &["true"], &[], Some(events)).map(drop);
+    expect("redirect to the child-events notification", r, Errno::InvalidArgument)?;
+    let pid = spawn("/bin/spawner", &["spawner", "yields", "100"], &[]).map_err(|e| err("spawn", e))?;
+    expect("Cont of a running process", process::cont(pid), Errno::InvalidArgument)?;
+    wait(Some(pid)).map_err(|e| err("wait", e))?;
+    expect("endpoint in a reserved slot", process::create_endpoint(5), Errno::InvalidArgument)?;
+    process::create_endpoint(40).map_err(|e| err("create_endpoint", e))?;
+    expect("endpoint in a taken slot", process::create_endpoint(40), Errno::InvalidArgument)?;
+    let name = "x".repeat(31) + "é-and-more";
+    let pid = spawn("/bin/true", &[&name, "3"], &[]).map_err(|e| err("spawn with a long name", e))?;
+    match wait(Some(pid)).map_err(|e| err("wait", e))?.end {
+        End::Exited(3) => Ok(String::from("bad redirects, Cont, endpoint slots refused; long names kept safely")),
+        other => Err(format!("long-named child ended {other:?}")),
+    }
 }
 
 const ENV: [&str; 2] = ["HOME=/", "LANG=C"];
