@@ -1,9 +1,21 @@
-//! `fs9p`: the 9P2000 / 9P2000.L codec, and the 9P server and client file
-//! servers built on it.
+//! `fs9p`: the 9P2000 and 9P2000.L protocols.
 //!
-//! Not built yet: this crate is a placeholder in the layout so that its
-//! place and its rules are fixed. It will own the message codec (no_std,
-//! host-tested and fuzzed), the server (generic over a transport and a file
-//! system) and the client mount. It may use `libux` and the `netstack`
-//! file interface, and must know nothing of the cluster.
+//! Built so far: the message codec ([`codec`], with the types in [`msg`]):
+//! every message of both dialects, zero-copy decoding with strict bounds
+//! checks (a length that lies, a truncated message, a string that is not
+//! UTF-8 or runs past the message, an unknown type: each is a
+//! [`DecodeError`], never a panic, and nothing is allocated, so no
+//! untrusted length sizes an allocation), and encoding into a caller's
+//! buffer. Host-tested and fuzzed (`fs9p/fuzz`).
+//!
+//! To come (issue "fs9p"): the server, generic over a transport and a file
+//! system, and the client file server that mounts a remote export. This
+//! crate may use `libux` and the `netstack` file interface, and knows
+//! nothing of the cluster.
 #![no_std]
+
+pub mod codec;
+pub mod msg;
+
+pub use codec::{decode, encode, frame_len, DecodeError, EncodeError};
+pub use msg::*;
