@@ -96,23 +96,41 @@ fn ensure_rust_target() -> Result<(), String> {
 }
 
 fn ensure_qemu() -> Result<PathBuf, String> {
-    if let Some(q) = which("qemu-system-x86_64") {
-        return Ok(q);
+    ensure_apt("qemu-system-x86_64", "qemu-system-x86", "about a minute")
+}
+
+/// Finds `tool`, installing Debian's `package` first when it is missing
+/// and we may (root, apt); `how_long` is said while installing.
+pub fn ensure_apt(tool: &str, package: &str, how_long: &str) -> Result<PathBuf, String> {
+    if let Some(t) = which(tool).or_else(|| which_sbin(tool)) {
+        return Ok(t);
     }
-    let how = "Install it with: apt-get install qemu-system-x86";
+    let how = format!("Install it with: apt-get install {package}");
     if !is_root() || which("apt-get").is_none() {
-        return Err(format!("qemu-system-x86_64 is not installed. {how}"));
+        return Err(format!("{tool} is not installed. {how}"));
     }
-    step("installing QEMU (apt-get install qemu-system-x86; about a minute)");
+    // One apt at a time, also across parallel tests.
+    std::fs::create_dir_all(out_dir()).map_err(|e| e.to_string())?;
+    let lock = std::fs::File::create(out_dir().join("apt.lock")).map_err(|e| e.to_string())?;
+    lock.lock().map_err(|e| format!("cannot lock for apt: {e}"))?;
+    if let Some(t) = which(tool).or_else(|| which_sbin(tool)) {
+        return Ok(t);
+    }
+    step(&format!("installing {package} (apt-get install {package}; {how_long})"));
     run_logged(Command::new("apt-get").args(["update", "-q"]), "apt-get update")?;
     run_logged(
         Command::new("apt-get")
-            .args(["install", "-y", "-q", "--no-install-recommends", "qemu-system-x86"])
+            .args(["install", "-y", "-q", "--no-install-recommends", package])
             .env("DEBIAN_FRONTEND", "noninteractive"),
-        "apt-get install qemu-system-x86",
+        &format!("apt-get install {package}"),
     )
     .map_err(|e| format!("{e}\n{how}"))?;
-    which("qemu-system-x86_64").ok_or_else(|| format!("qemu-system-x86_64 still not found after installing. {how}"))
+    which(tool).or_else(|| which_sbin(tool)).ok_or_else(|| format!("{tool} still not found after installing. {how}"))
+}
+
+/// Debian puts some tools (diod's) in sbin, which a user's PATH may lack.
+fn which_sbin(tool: &str) -> Option<PathBuf> {
+    ["/usr/sbin", "/sbin"].iter().map(|d| Path::new(d).join(tool)).find(|p| p.is_file())
 }
 
 /// A venv under `target/ux/venv` with seL4's generator dependencies.

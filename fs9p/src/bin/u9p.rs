@@ -1,0 +1,80 @@
+//! `u9p`: 9P from the host, with this project's own client and server.
+//!
+//! ```text
+//! u9p serve DIR [--listen ADDR]        export DIR (default 127.0.0.1:5640)
+//! u9p ls   ADDR [PATH]                 list a directory
+//! u9p cat  ADDR PATH                   print a file
+//! u9p put  ADDR PATH                   write standard input to a file
+//! u9p mkdir|rm ADDR PATH
+//! options: --dialect 9P2000|9P2000.L (default 9P2000.L), --aname NAME,
+//!          --msize BYTES (default 65536)
+//! ```
+
+use fs9p::host::{serve, Client, DirFs};
+use fs9p::Dialect;
+use std::io::{Read, Write};
+use std::process::ExitCode;
+
+const USAGE: &str = "usage: u9p serve DIR [--listen ADDR] | u9p ls|cat|put|mkdir|rm ADDR [PATH] \
+[--dialect 9P2000|9P2000.L] [--aname NAME] [--msize BYTES]";
+
+fn main() -> ExitCode {
+    match run(std::env::args().skip(1).collect()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("u9p: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: Vec<String>) -> Result<(), String> {
+    let mut words = Vec::new();
+    let (mut dialect, mut aname, mut msize, mut listen) =
+        (Dialect::L, String::new(), 65536, "127.0.0.1:5640".to_string());
+    let mut it = args.into_iter();
+    while let Some(a) = it.next() {
+        let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value"));
+        match a.as_str() {
+            "--dialect" => {
+                let v = value("--dialect")?;
+                dialect = Dialect::from_version(&v).ok_or(format!("unknown dialect {v}; 9P2000 or 9P2000.L"))?;
+            }
+            "--aname" => aname = value("--aname")?,
+            "--msize" => msize = value("--msize")?.parse().map_err(|_| "--msize takes a number".to_string())?,
+            "--listen" => listen = value("--listen")?,
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                return Ok(());
+            }
+            _ => words.push(a),
+        }
+    }
+    let [command, target, rest @ ..] = &words[..] else { return Err(USAGE.into()) };
+    let path = rest.first().map(String::as_str).unwrap_or("");
+    if command == "serve" {
+        let fs = DirFs::new(target).map_err(|e| format!("{target}: {e}"))?;
+        let listener = std::net::TcpListener::bind(&listen).map_err(|e| format!("{listen}: {e}"))?;
+        eprintln!("u9p: exporting {target} on {}", listener.local_addr().map_err(|e| e.to_string())?);
+        return serve(listener, fs, 4096).map_err(|e| e.to_string());
+    }
+    let mut c = Client::connect(target, dialect, msize, "u9p", &aname).map_err(|e| format!("{target}: {e}"))?;
+    let err = |e: fs9p::host::ClientError| format!("{path}: {e}");
+    match command.as_str() {
+        "ls" => {
+            for name in c.list(path).map_err(err)? {
+                println!("{name}");
+            }
+        }
+        "cat" => std::io::stdout().write_all(&c.read_file(path).map_err(err)?).map_err(|e| e.to_string())?,
+        "put" => {
+            let mut data = Vec::new();
+            std::io::stdin().read_to_end(&mut data).map_err(|e| e.to_string())?;
+            c.write_file(path, &data).map_err(err)?;
+        }
+        "mkdir" => c.mkdir(path).map_err(err)?,
+        "rm" => c.remove(path).map_err(err)?,
+        other => return Err(format!("unknown command {other}; {USAGE}")),
+    }
+    Ok(())
+}

@@ -1,0 +1,521 @@
+//! The 9P server, generic over a [`Filesystem`]: one [`Session`] per
+//! client connection turns request bytes into reply bytes. The transport
+//! (TCP on the host, the OS's `/net` later) only moves whole messages.
+//!
+//! A session speaks 9P2000 or 9P2000.L, as the client's Tversion asks,
+//! keeps a bounded fid table, and answers every request, malformed ones
+//! with an error. Requests are handled one at a time in arrival order, so
+//! a Tflush always finds its request already answered and only needs its
+//! Rflush. Authentication goes through [`Filesystem::auth`]: the hook
+//! later issues use for the cluster secret.
+
+use crate::codec::{self, put_dirent, DecodeError};
+use crate::error::Error;
+use crate::msg::*;
+use alloc::collections::BTreeMap;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+/// File metadata, as a file system reports it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Meta {
+    pub qid: Qid,
+    /// Permission bits (low 9) plus the 9P2000 DMDIR bit for directories.
+    pub mode: u32,
+    pub size: u64,
+    pub mtime: u64,
+    pub name: String,
+}
+
+impl Meta {
+    pub fn is_dir(&self) -> bool {
+        self.qid.ty & Qid::DIR != 0
+    }
+}
+
+/// The 9P2000 directory bit in `mode`.
+pub const DMDIR: u32 = 0x8000_0000;
+
+/// What a server exports. `Node` names a file (a path, an inode number).
+pub trait Filesystem {
+    type Node: Clone;
+
+    /// The root of the tree `aname` names, for user `uname`.
+    fn attach(&mut self, uname: &str, aname: &str) -> Result<Self::Node, Error>;
+    /// Authentication: `None` means none is required. A file system that
+    /// requires it refuses Tattach without a proven afid (not built yet:
+    /// the cluster secret will use this).
+    fn auth(&mut self, _uname: &str, _aname: &str) -> Option<Error> {
+        None
+    }
+    /// The child `name` of directory `dir` (`..` of the root is the root).
+    fn walk(&mut self, dir: &Self::Node, name: &str) -> Result<Self::Node, Error>;
+    fn meta(&mut self, node: &Self::Node) -> Result<Meta, Error>;
+    /// Checks that `node` may be opened for writing and truncates it if
+    /// asked.
+    fn open(&mut self, node: &Self::Node, write: bool, truncate: bool) -> Result<(), Error>;
+    fn read(&mut self, node: &Self::Node, offset: u64, buf: &mut [u8]) -> Result<usize, Error>;
+    fn write(&mut self, node: &Self::Node, offset: u64, data: &[u8]) -> Result<usize, Error>;
+    /// Makes a file or directory `name` in `dir`.
+    fn create(&mut self, dir: &Self::Node, name: &str, is_dir: bool, perm: u32) -> Result<Self::Node, Error>;
+    fn remove(&mut self, node: &Self::Node) -> Result<(), Error>;
+    /// The entries of a directory, without `.` and `..`.
+    fn list(&mut self, dir: &Self::Node) -> Result<Vec<Meta>, Error>;
+    /// Renames `node` to `name` in directory `to`.
+    fn rename(&mut self, node: &Self::Node, to: &Self::Node, name: &str) -> Result<(), Error>;
+    fn truncate(&mut self, node: &Self::Node, size: u64) -> Result<(), Error>;
+}
+
+struct Fid<N> {
+    node: N,
+    open: bool,
+    /// A 9P2000 directory read: the stat bytes not yet returned, and the
+    /// offset the next read must ask for.
+    dir: Option<(Vec<u8>, u64)>,
+}
+
+/// The largest message size we agree to.
+pub const MAX_MSIZE: u32 = 1 << 20;
+
+/// One client connection's state.
+pub struct Session<N> {
+    dialect: Option<Dialect>,
+    msize: u32,
+    fids: BTreeMap<u32, Fid<N>>,
+    max_fids: usize,
+}
+
+fn qid_dirent_type(q: &Qid) -> u8 {
+    if q.ty & Qid::DIR != 0 {
+        4
+    } else {
+        8
+    } // DT_DIR, DT_REG
+}
+
+fn valid_name(name: &str) -> Result<(), Error> {
+    if name.is_empty() || name == "." || name == ".." || name.contains('/') {
+        return Err(Error::Invalid);
+    }
+    if name.len() > 255 {
+        return Err(Error::NameTooLong);
+    }
+    Ok(())
+}
+
+impl<N: Clone> Session<N> {
+    /// A session allowing `max_fids` fids at once.
+    pub fn new(max_fids: usize) -> Self {
+        Session { dialect: None, msize: 8192, fids: BTreeMap::new(), max_fids }
+    }
+
+    /// The negotiated message size: the largest request and reply.
+    pub fn msize(&self) -> u32 {
+        self.msize
+    }
+
+    /// Handles one request (exactly one message's bytes) and writes the
+    /// reply into `out` (at least `msize` bytes); returns its length.
+    pub fn handle<F: Filesystem<Node = N>>(&mut self, fs: &mut F, request: &[u8], out: &mut [u8]) -> usize {
+        // Before Tversion only Tversion is understood; decode as 9P2000.L,
+        // the superset, until then.
+        let dialect = self.dialect.unwrap_or(Dialect::L);
+        let decoded = if request.len() > self.msize as usize && self.dialect.is_some() {
+            Err(DecodeError::BadSize(request.len() as u32))
+        } else {
+            codec::decode(request, dialect)
+        };
+        let (tag, result) = match decoded {
+            Ok(frame) => (frame.tag, self.dispatch(fs, frame.msg, out)),
+            Err(e) => {
+                let tag = request.get(5..7).map_or(NOTAG, |t| u16::from_le_bytes([t[0], t[1]]));
+                (tag, Err(decode_error(e)))
+            }
+        };
+        match result {
+            Ok(len) => {
+                out[5..7].copy_from_slice(&tag.to_le_bytes());
+                len
+            }
+            Err(e) => {
+                let msg = match self.dialect {
+                    Some(Dialect::L) => Msg::Rlerror { ecode: e.errno() },
+                    _ => Msg::Rerror { ename: e.message() },
+                };
+                codec::encode(&Frame { tag, msg }, out).expect("an error reply fits any msize")
+            }
+        }
+    }
+
+    /// Handles a decoded request; the reply's tag is patched in by the caller.
+    fn dispatch<F: Filesystem<Node = N>>(&mut self, fs: &mut F, msg: Msg, out: &mut [u8]) -> Result<usize, Error> {
+        let reply = |m: Msg, out: &mut [u8]| codec::encode(&Frame { tag: 0, msg: m }, out).map_err(|_| Error::Invalid);
+        if self.dialect.is_none() && !matches!(msg, Msg::Tversion { .. }) {
+            return Err(Error::Invalid);
+        }
+        match msg {
+            Msg::Tversion { msize, version } => {
+                // A new version aborts everything outstanding.
+                self.fids.clear();
+                self.msize = msize.clamp(256, MAX_MSIZE);
+                let dialect = Dialect::from_version(version);
+                self.dialect = dialect.or(self.dialect);
+                let version = dialect.map_or("unknown", |d| d.version());
+                reply(Msg::Rversion { msize: self.msize, version }, out)
+            }
+            Msg::Tauth { uname, aname, .. } => Err(fs.auth(uname, aname).unwrap_or(Error::NoAuthRequired)),
+            Msg::Tattach { fid, uname, aname, .. } => {
+                self.check_new(fid)?;
+                let node = fs.attach(uname, aname)?;
+                let qid = fs.meta(&node)?.qid;
+                self.fids.insert(fid, Fid { node, open: false, dir: None });
+                reply(Msg::Rattach { qid }, out)
+            }
+            Msg::Tflush { .. } => reply(Msg::Rflush, out),
+            Msg::Twalk { fid, newfid, wnames } => {
+                let start = self.fid(fid)?;
+                // Walking from an open fid is allowed (diod's tools do it)
+                // as long as the open fid itself is not replaced.
+                if start.open && newfid == fid {
+                    return Err(Error::Invalid);
+                }
+                if newfid != fid {
+                    self.check_new(newfid)?;
+                }
+                let mut node = start.node.clone();
+                let mut wqids = heapless::Vec::new();
+                for name in &wnames {
+                    // `.` stays put (Plan 9 never sends it; Linux tools do).
+                    let step = if *name == "." { Ok(node.clone()) } else { fs.walk(&node, name) };
+                    match step.and_then(|n| fs.meta(&n).map(|m| (n, m))) {
+                        Ok((next, meta)) => {
+                            node = next;
+                            let _ = wqids.push(meta.qid);
+                        }
+                        // The first element failing is an error; later ones
+                        // end the walk short, and newfid is not made.
+                        Err(e) if wqids.is_empty() => return Err(e),
+                        Err(_) => return reply(Msg::Rwalk { wqids }, out),
+                    }
+                }
+                self.fids.insert(newfid, Fid { node, open: false, dir: None });
+                reply(Msg::Rwalk { wqids }, out)
+            }
+            Msg::Topen { fid, mode } => {
+                let (write, truncate) = (mode & 3 == 1 || mode & 3 == 2, mode & 0x10 != 0);
+                let qid = self.open(fs, fid, write, truncate)?;
+                reply(Msg::Ropen { qid, iounit: self.iounit() }, out)
+            }
+            Msg::Tlopen { fid, flags } => {
+                let (write, truncate) = (flags & 3 != 0, flags & 0o1000 != 0);
+                let qid = self.open(fs, fid, write, truncate)?;
+                reply(Msg::Rlopen { qid, iounit: self.iounit() }, out)
+            }
+            Msg::Tcreate { fid, name, perm, .. } => {
+                let qid = self.create(fs, fid, name, perm & DMDIR != 0, perm & 0o777)?;
+                reply(Msg::Rcreate { qid, iounit: self.iounit() }, out)
+            }
+            Msg::Tlcreate { fid, name, mode, .. } => {
+                let qid = self.create(fs, fid, name, false, mode & 0o777)?;
+                reply(Msg::Rlcreate { qid, iounit: self.iounit() }, out)
+            }
+            Msg::Tmkdir { dfid, name, mode, .. } => {
+                valid_name(name)?;
+                let dir = self.fid(dfid)?.node.clone();
+                let node = fs.create(&dir, name, true, mode & 0o777)?;
+                let qid = fs.meta(&node)?.qid;
+                reply(Msg::Rmkdir { qid }, out)
+            }
+            Msg::Tread { fid, offset, count } => self.read(fs, fid, offset, count, out),
+            Msg::Twrite { fid, offset, data } => {
+                let f = self.fid(fid)?;
+                if !f.open {
+                    return Err(Error::BadFid);
+                }
+                let n = fs.write(&f.node.clone(), offset, data)?;
+                reply(Msg::Rwrite { count: n as u32 }, out)
+            }
+            Msg::Treaddir { fid, offset, count } => self.readdir(fs, fid, offset, count, out),
+            Msg::Tclunk { fid } => {
+                self.fids.remove(&fid).ok_or(Error::BadFid)?;
+                reply(Msg::Rclunk, out)
+            }
+            Msg::Tremove { fid } => {
+                // The fid is clunked even when the remove fails.
+                let f = self.fids.remove(&fid).ok_or(Error::BadFid)?;
+                fs.remove(&f.node)?;
+                reply(Msg::Rremove, out)
+            }
+            Msg::Tunlinkat { dirfd, name, .. } => {
+                let dir = self.fid(dirfd)?.node.clone();
+                let node = fs.walk(&dir, name)?;
+                fs.remove(&node)?;
+                reply(Msg::Runlinkat, out)
+            }
+            Msg::Tstat { fid } => {
+                let node = self.fid(fid)?.node.clone();
+                let meta = fs.meta(&node)?;
+                reply(Msg::Rstat { stat: stat_of(&meta) }, out)
+            }
+            Msg::Twstat { fid, stat } => {
+                let node = self.fid(fid)?.node.clone();
+                // Only what we can do: rename within the directory, truncate.
+                if stat.length != u64::MAX {
+                    fs.truncate(&node, stat.length)?;
+                }
+                if !stat.name.is_empty() {
+                    valid_name(stat.name)?;
+                    let parent = fs.walk(&node, "..")?;
+                    fs.rename(&node, &parent, stat.name)?;
+                }
+                reply(Msg::Rwstat, out)
+            }
+            Msg::Tgetattr { fid, .. } => {
+                let node = self.fid(fid)?.node.clone();
+                let m = fs.meta(&node)?;
+                let kind = if m.is_dir() { 0o040000 } else { 0o100000 };
+                let attr = Attr {
+                    valid: 0x7ff, // P9_GETATTR_BASIC
+                    qid: m.qid,
+                    mode: kind | (m.mode & 0o777),
+                    nlink: 1,
+                    size: m.size,
+                    blksize: 4096,
+                    blocks: m.size.div_ceil(512),
+                    atime_sec: m.mtime,
+                    mtime_sec: m.mtime,
+                    ctime_sec: m.mtime,
+                    ..Attr::default()
+                };
+                reply(Msg::Rgetattr(attr), out)
+            }
+            Msg::Tsetattr { fid, attr } => {
+                let node = self.fid(fid)?.node.clone();
+                // P9_SETATTR_SIZE; mode, owner and times are accepted as is.
+                if attr.valid & 0x8 != 0 {
+                    fs.truncate(&node, attr.size)?;
+                }
+                reply(Msg::Rsetattr, out)
+            }
+            Msg::Trenameat { olddirfid, oldname, newdirfid, newname } => {
+                valid_name(newname)?;
+                let from = self.fid(olddirfid)?.node.clone();
+                let to = self.fid(newdirfid)?.node.clone();
+                let node = fs.walk(&from, oldname)?;
+                fs.rename(&node, &to, newname)?;
+                reply(Msg::Rrenameat, out)
+            }
+            Msg::Trename { fid, dfid, name } => {
+                valid_name(name)?;
+                let node = self.fid(fid)?.node.clone();
+                let to = self.fid(dfid)?.node.clone();
+                fs.rename(&node, &to, name)?;
+                reply(Msg::Rrename, out)
+            }
+            Msg::Tstatfs { fid } => {
+                self.fid(fid)?;
+                let s = StatFs { ty: 0x0102_1997, bsize: 4096, namelen: 255, ..StatFs::default() };
+                reply(Msg::Rstatfs(s), out)
+            }
+            Msg::Tfsync { fid, .. } => {
+                self.fid(fid)?;
+                reply(Msg::Rfsync, out)
+            }
+            // Locks are advisory and this server has one client per file in
+            // practice: grant them.
+            Msg::Tlock { fid, .. } => {
+                self.fid(fid)?;
+                reply(Msg::Rlock { status: 0 }, out)
+            }
+            Msg::Tgetlock { fid, lock } => {
+                self.fid(fid)?;
+                reply(Msg::Rgetlock { lock: Lock { ty: 2, ..lock } }, out) // F_UNLCK
+            }
+            Msg::Txattrwalk { .. }
+            | Msg::Txattrcreate { .. }
+            | Msg::Tsymlink { .. }
+            | Msg::Tmknod { .. }
+            | Msg::Treadlink { .. }
+            | Msg::Tlink { .. } => Err(Error::NotSupported),
+            // Replies are not requests.
+            _ => Err(Error::Invalid),
+        }
+    }
+
+    fn fid(&self, fid: u32) -> Result<&Fid<N>, Error> {
+        self.fids.get(&fid).ok_or(Error::BadFid)
+    }
+
+    fn check_new(&self, fid: u32) -> Result<(), Error> {
+        if self.fids.contains_key(&fid) {
+            return Err(Error::FidInUse);
+        }
+        if self.fids.len() >= self.max_fids {
+            return Err(Error::TooManyFids);
+        }
+        Ok(())
+    }
+
+    /// Bytes a read or write may move in one message.
+    fn iounit(&self) -> u32 {
+        self.msize - 24
+    }
+
+    fn open<F: Filesystem<Node = N>>(
+        &mut self,
+        fs: &mut F,
+        fid: u32,
+        write: bool,
+        truncate: bool,
+    ) -> Result<Qid, Error> {
+        let f = self.fids.get_mut(&fid).ok_or(Error::BadFid)?;
+        if f.open {
+            return Err(Error::Invalid);
+        }
+        let meta = fs.meta(&f.node)?;
+        if meta.is_dir() && (write || truncate) {
+            return Err(Error::IsDir);
+        }
+        fs.open(&f.node, write, truncate)?;
+        f.open = true;
+        Ok(meta.qid)
+    }
+
+    fn create<F: Filesystem<Node = N>>(
+        &mut self,
+        fs: &mut F,
+        fid: u32,
+        name: &str,
+        is_dir: bool,
+        perm: u32,
+    ) -> Result<Qid, Error> {
+        valid_name(name)?;
+        let f = self.fids.get_mut(&fid).ok_or(Error::BadFid)?;
+        if f.open {
+            return Err(Error::Invalid);
+        }
+        let node = fs.create(&f.node, name, is_dir, perm)?;
+        let qid = fs.meta(&node)?.qid;
+        // The fid now stands for the new file, open.
+        *f = Fid { node, open: true, dir: None };
+        Ok(qid)
+    }
+
+    fn read<F: Filesystem<Node = N>>(
+        &mut self,
+        fs: &mut F,
+        fid: u32,
+        offset: u64,
+        count: u32,
+        out: &mut [u8],
+    ) -> Result<usize, Error> {
+        let max = (count.min(self.iounit()) as usize).min(out.len().saturating_sub(HEADER + 4));
+        let f = self.fids.get_mut(&fid).ok_or(Error::BadFid)?;
+        if !f.open {
+            return Err(Error::BadFid);
+        }
+        // Rread: header, count[4], data: fill the data in place.
+        let data_at = HEADER + 4;
+        let n = if fs.meta(&f.node)?.is_dir() {
+            // 9P2000 directory reads: whole stat entries; offset 0 starts
+            // over, otherwise it must continue where the last read ended.
+            if offset == 0 || f.dir.is_none() {
+                let mut all = Vec::new();
+                for m in fs.list(&f.node)? {
+                    let mut buf = [0u8; 1024];
+                    let len = codec::encode(&Frame { tag: 0, msg: Msg::Rstat { stat: stat_of(&m) } }, &mut buf)
+                        .map_err(|_| Error::NameTooLong)?;
+                    // Skip the header and Rstat's extra size: the stat itself.
+                    all.extend_from_slice(&buf[HEADER + 2..len]);
+                }
+                f.dir = Some((all, 0));
+            }
+            let (pending, next) = f.dir.as_mut().expect("just set");
+            if offset != *next {
+                return Err(Error::Invalid);
+            }
+            let mut n = 0;
+            while n < pending.len() {
+                let size = u16::from_le_bytes([pending[n], pending[n + 1]]) as usize + 2;
+                if n + size > max {
+                    break;
+                }
+                n += size;
+            }
+            out[data_at..data_at + n].copy_from_slice(&pending[..n]);
+            pending.drain(..n);
+            *next += n as u64;
+            n
+        } else {
+            fs.read(&f.node, offset, &mut out[data_at..data_at + max])?
+        };
+        Ok(finish_data(out, 117, n))
+    }
+
+    fn readdir<F: Filesystem<Node = N>>(
+        &mut self,
+        fs: &mut F,
+        fid: u32,
+        offset: u64,
+        count: u32,
+        out: &mut [u8],
+    ) -> Result<usize, Error> {
+        let max = (count.min(self.iounit()) as usize).min(out.len().saturating_sub(HEADER + 4));
+        let f = self.fids.get(&fid).ok_or(Error::BadFid)?;
+        if !f.open {
+            return Err(Error::BadFid);
+        }
+        let me = fs.meta(&f.node)?;
+        if !me.is_dir() {
+            return Err(Error::NotDir);
+        }
+        // The offset cookie is the index of the next entry; . and .. first.
+        let parent = fs.walk(&f.node, "..").and_then(|p| fs.meta(&p))?;
+        let mut entries = alloc::vec![Meta { name: ".".into(), ..me }, Meta { name: "..".into(), ..parent }];
+        entries.extend(fs.list(&f.node)?);
+        let data_at = HEADER + 4;
+        let area = &mut out[data_at..data_at + max];
+        let mut at = 0;
+        for (i, m) in entries.iter().enumerate().skip(offset as usize) {
+            let d = Dirent { qid: m.qid, offset: i as u64 + 1, ty: qid_dirent_type(&m.qid), name: &m.name };
+            match put_dirent(area, at, &d) {
+                Some(end) => at = end,
+                None if at == 0 => return Err(Error::Invalid), // count too small for one entry
+                None => break,
+            }
+        }
+        Ok(finish_data(out, 41, at))
+    }
+}
+
+/// Writes the header and count of an Rread/Rreaddir whose `n` data bytes
+/// are already in place; returns the message length.
+fn finish_data(out: &mut [u8], code: u8, n: usize) -> usize {
+    let len = HEADER + 4 + n;
+    out[..4].copy_from_slice(&(len as u32).to_le_bytes());
+    out[4] = code;
+    out[HEADER..HEADER + 4].copy_from_slice(&(n as u32).to_le_bytes());
+    len
+}
+
+fn stat_of(m: &Meta) -> Stat<'_> {
+    Stat {
+        qid: m.qid,
+        mode: m.mode | if m.is_dir() { DMDIR } else { 0 },
+        atime: m.mtime as u32,
+        mtime: m.mtime as u32,
+        length: if m.is_dir() { 0 } else { m.size },
+        name: &m.name,
+        uid: "ux",
+        gid: "ux",
+        muid: "ux",
+        ..Stat::default()
+    }
+}
+
+fn decode_error(e: DecodeError) -> Error {
+    match e {
+        DecodeError::UnknownType(_) => Error::NotSupported,
+        _ => Error::Invalid,
+    }
+}

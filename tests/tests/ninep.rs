@@ -1,0 +1,196 @@
+//! 9P on the host: our client and server against each other in both
+//! dialects, against Debian's `diod` (server) and its `diodls`/`diodcat`
+//! (clients), and a server that keeps serving through bad clients.
+
+use fs9p::host::{serve, Client, DirFs};
+use fs9p::{decode, encode, Dialect, Frame, Msg, NOFID, NOTAG};
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// A fresh directory under the target dir, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        let p = qemu::out_dir().join(format!("ninep-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Our server exporting `dir` on a free loopback port.
+fn our_server(dir: &Path, max_fids: usize) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let fs = DirFs::new(dir).unwrap();
+    std::thread::spawn(move || serve(listener, fs, max_fids));
+    addr
+}
+
+/// Deterministic bytes, and a checksum to compare them by.
+fn pattern(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 31 % 251) as u8).collect()
+}
+
+fn exercise(addr: &str, dialect: Dialect, aname: &str) {
+    let mut c = Client::connect(addr, dialect, 65536, "tester", aname).unwrap();
+    let data = pattern(1 << 20);
+    c.mkdir("d").unwrap();
+    c.write_file("d/big", &data).unwrap();
+    assert_eq!(c.read_file("d/big").unwrap(), data, "1 MiB round trip");
+    c.write_file("d/small", b"hi").unwrap();
+    let mut names = c.list("d").unwrap();
+    names.sort();
+    assert_eq!(names, ["big", "small"]);
+    c.remove("d/big").unwrap();
+    assert_eq!(c.list("d").unwrap(), ["small"]);
+    assert!(c.read_file("d/big").is_err(), "a removed file is gone");
+    assert!(c.remove("d").is_err(), "a directory with a file in it is not removed");
+    c.remove("d/small").unwrap();
+    c.remove("d").unwrap();
+}
+
+#[test]
+fn our_client_and_server_agree_in_both_dialects() {
+    for dialect in [Dialect::P2000, Dialect::L] {
+        let dir = TempDir::new(&format!("both-{dialect:?}"));
+        let addr = our_server(&dir.0, 64);
+        exercise(&addr, dialect, "");
+        assert!(std::fs::read_dir(&dir.0).unwrap().next().is_none(), "everything made was removed");
+    }
+}
+
+struct Diod(Child);
+
+impl Drop for Diod {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+#[test]
+fn our_client_works_against_diod() {
+    let diod = qemu::setup::ensure_apt("diod", "diod", "a few seconds").unwrap();
+    let dir = TempDir::new("diod");
+    let addr = format!("127.0.0.1:{}", free_port());
+    let _server = Diod(
+        Command::new(diod)
+            .args(["-f", "-n", "-l", &addr, "-e"])
+            .arg(&dir.0)
+            .args(["-L", "/dev/null"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    for _ in 0..100 {
+        if TcpStream::connect(&addr).is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let aname = dir.0.to_str().unwrap();
+    exercise(&addr, Dialect::L, aname);
+    std::fs::write(dir.0.join("from-host"), b"made on the host").unwrap();
+    let mut c = Client::connect(&addr, Dialect::L, 65536, "tester", aname).unwrap();
+    assert_eq!(c.read_file("from-host").unwrap(), b"made on the host");
+}
+
+#[test]
+fn diod_tools_work_against_our_server() {
+    let diodls = qemu::setup::ensure_apt("diodls", "diod", "a few seconds").unwrap();
+    let diodcat = qemu::setup::ensure_apt("diodcat", "diod", "a few seconds").unwrap();
+    let dir = TempDir::new("tools");
+    std::fs::create_dir(dir.0.join("sub")).unwrap();
+    std::fs::write(dir.0.join("sub/file.txt"), b"served by fs9p\n").unwrap();
+    let addr = our_server(&dir.0, 64);
+    let ls = Command::new(diodls).args(["-s", &addr, "-a", "/", "-l"]).output().unwrap();
+    let listing = String::from_utf8_lossy(&ls.stdout);
+    assert!(ls.status.success(), "{listing}{}", String::from_utf8_lossy(&ls.stderr));
+    assert!(listing.lines().any(|l| l.starts_with('d') && l.ends_with(" sub")), "{listing}");
+    let cat = Command::new(diodcat).args(["-s", &addr, "-a", "/", "sub/file.txt"]).output().unwrap();
+    assert!(cat.status.success(), "{}", String::from_utf8_lossy(&cat.stderr));
+    assert_eq!(cat.stdout, b"served by fs9p\n");
+}
+
+/// Sends one message, returns the decoded reply's bytes.
+fn rpc(s: &mut TcpStream, dialect: Dialect, tag: u16, msg: Msg) -> Vec<u8> {
+    let mut out = vec![0u8; 8192];
+    let n = encode(&Frame { tag, msg }, &mut out).unwrap();
+    s.write_all(&out[..n]).unwrap();
+    let mut buf = Vec::new();
+    fs9p::host::read_frame(s, &mut buf, 1 << 20).unwrap();
+    assert_eq!(decode(&buf, dialect).unwrap().tag, tag);
+    buf
+}
+
+fn version_and_attach(addr: &str) -> TcpStream {
+    let mut s = TcpStream::connect(addr).unwrap();
+    rpc(&mut s, Dialect::L, NOTAG, Msg::Tversion { msize: 8192, version: "9P2000.L" });
+    let attach = Msg::Tattach { fid: 0, afid: NOFID, uname: "t", aname: "", n_uname: Some(0) };
+    let r = rpc(&mut s, Dialect::L, 1, attach);
+    assert!(matches!(decode(&r, Dialect::L).unwrap().msg, Msg::Rattach { .. }));
+    s
+}
+
+#[test]
+fn the_server_survives_bad_clients_and_keeps_serving_others() {
+    let dir = TempDir::new("robust");
+    std::fs::write(dir.0.join("f"), b"still here").unwrap();
+    let addr = our_server(&dir.0, 4096);
+    let mut good = Client::connect(&addr, Dialect::L, 8192, "good", "").unwrap();
+
+    // Garbage: the server drops that connection and nothing else.
+    let mut bad = TcpStream::connect(&addr).unwrap();
+    bad.write_all(&[0xff; 64]).unwrap();
+    let mut sink = [0u8; 64];
+    bad.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    assert!(matches!(bad.read(&mut sink), Ok(0) | Err(_)), "a frame size of 4 GiB closes the connection");
+    assert_eq!(good.read_file("f").unwrap(), b"still here");
+
+    // A well-framed message of an unknown type gets an error reply.
+    let mut odd = version_and_attach(&addr);
+    odd.write_all(&[7, 0, 0, 0, 99, 5, 0]).unwrap();
+    let mut buf = Vec::new();
+    fs9p::host::read_frame(&mut odd, &mut buf, 8192).unwrap();
+    assert!(matches!(decode(&buf, Dialect::L).unwrap().msg, Msg::Rlerror { .. }));
+
+    // 10,000 fids: those past the limit are refused, the rest work.
+    let mut hog = version_and_attach(&addr);
+    let mut refused = 0;
+    for fid in 1..=10_000u32 {
+        let r = rpc(&mut hog, Dialect::L, 2, Msg::Twalk { fid: 0, newfid: fid, wnames: Default::default() });
+        let reply = decode(&r, Dialect::L).unwrap().msg;
+        if let Msg::Rlerror { ecode } = reply {
+            assert_eq!(ecode, 24, "EMFILE");
+            refused += 1;
+        }
+    }
+    assert_eq!(refused, 10_000 - 4095, "the limit counts the attach fid too");
+    assert_eq!(good.read_file("f").unwrap(), b"still here");
+
+    // Tflush is answered.
+    let r = rpc(&mut hog, Dialect::L, 3, Msg::Tflush { oldtag: 2 });
+    assert_eq!(decode(&r, Dialect::L).unwrap().msg, Msg::Rflush);
+
+    // A client that disconnects in the middle of a message.
+    let mut quitter = version_and_attach(&addr);
+    quitter.write_all(&[40, 0, 0, 0, 116, 9]).unwrap();
+    drop(quitter);
+    assert_eq!(good.read_file("f").unwrap(), b"still here");
+}
