@@ -157,6 +157,33 @@ fn ensure_python_packages() -> Result<PathBuf, String> {
     Ok(bin)
 }
 
+/// A venv `target/ux/venv-NAME` with `packages` from PyPI; returns its
+/// python. Peers that clash (two packages both named `py9p` inside) each
+/// get their own.
+pub fn python_venv(name: &str, packages: &[&str]) -> Result<PathBuf, String> {
+    let venv = out_dir().join(format!("venv-{name}"));
+    let python = venv.join("bin/python3");
+    std::fs::create_dir_all(out_dir()).map_err(|e| e.to_string())?;
+    let lock = std::fs::File::create(out_dir().join(format!("venv-{name}.lock"))).map_err(|e| e.to_string())?;
+    lock.lock().map_err(|e| format!("cannot lock the venv: {e}"))?;
+    let stamp = venv.join("ux-packages");
+    if python.exists() && std::fs::read_to_string(&stamp).is_ok_and(|s| s == packages.join(" ")) {
+        return Ok(python);
+    }
+    step(&format!("creating a Python venv at {} with {}", venv.display(), packages.join(", ")));
+    run_logged(Command::new("python3").arg("-m").arg("venv").arg(&venv), "python3 -m venv")
+        .map_err(|e| format!("{e}\nPython venv support is missing: apt-get install python3-venv"))?;
+    run_logged(
+        Command::new(venv.join("bin/pip")).args(["install", "--quiet", "--disable-pip-version-check"]).args(packages),
+        "pip install",
+    )
+    .map_err(|e| {
+        format!("{e}\nthe PyPI packages {} could not be installed; is PyPI reachable?", packages.join(", "))
+    })?;
+    std::fs::write(&stamp, packages.join(" ")).map_err(|e| e.to_string())?;
+    Ok(python)
+}
+
 /// PATH with `first` in front.
 pub fn path_with(first: &Path) -> std::ffi::OsString {
     let mut dirs = vec![first.to_path_buf()];
