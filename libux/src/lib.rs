@@ -4,7 +4,8 @@
 //! process reads ([`bootfs`], [`elf`], [`fw_cfg`]), the serial console
 //! driver ([`console`]) over [`port`] I/O, the process start-up contract
 //! ([`layout`]), the process server protocol ([`rpc`]) with its client
-//! ([`process`]) and, on the target, the runtime ([`rt`]).
+//! ([`process`]), path names ([`path`]) and the mount table logic
+//! ([`namespace`]), and, on the target, the runtime ([`rt`]).
 //!
 //! It depends on no server crate. Everything except the `asm!` system calls
 //! and the runtime is plain `no_std` logic, tested on the host with
@@ -19,6 +20,8 @@ pub mod elf;
 pub mod fw_cfg;
 pub mod layout;
 mod le;
+pub mod namespace;
+pub mod path;
 pub mod port;
 pub mod rpc;
 pub mod sel4;

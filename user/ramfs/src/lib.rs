@@ -1,0 +1,392 @@
+//! `ramfs`: a bounded in-memory file system, the logic of the server that
+//! will hold `/` and `/tmp` (issue "files and namespace"). `no_std` and
+//! host-tested; the server around it comes with the file protocol.
+//!
+//! Files and directories live in a slot vector indexed by [`NodeId`]
+//! (slots of removed nodes are reused). The byte budget counts file
+//! contents and names; a write, create or rename that would exceed it
+//! fails with [`Error::NoSpace`] and changes nothing, so deleting makes
+//! room again.
+#![no_std]
+
+extern crate alloc;
+
+use alloc::collections::BTreeMap;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+/// A node's index. The root is always 0.
+pub type NodeId = usize;
+pub const ROOT: NodeId = 0;
+/// The longest name (POSIX NAME_MAX).
+pub const NAME_MAX: usize = 255;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Error {
+    NotFound,
+    Exists,
+    NotDir,
+    IsDir,
+    NotEmpty,
+    NoSpace,
+    /// A name that is empty, `.`, `..`, or has `/` or NUL in it; or a
+    /// rename of a directory into itself.
+    Invalid,
+    NameTooLong,
+}
+
+#[derive(Clone, Debug)]
+enum Kind {
+    File(Vec<u8>),
+    Dir(BTreeMap<String, NodeId>),
+}
+
+#[derive(Clone, Debug)]
+struct Node {
+    parent: NodeId,
+    name: String,
+    kind: Kind,
+    /// Bumped on every change, for 9P qid versions and caches.
+    version: u32,
+}
+
+/// What `stat` reports.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stat {
+    pub id: NodeId,
+    pub name: String,
+    pub is_dir: bool,
+    /// Bytes of a file; entries of a directory.
+    pub size: u64,
+    pub version: u32,
+}
+
+pub struct Ramfs {
+    nodes: Vec<Option<Node>>,
+    free: Vec<NodeId>,
+    budget: usize,
+    used: usize,
+}
+
+fn check_name(name: &str) -> Result<(), Error> {
+    if name.is_empty() || name == "." || name == ".." || name.contains(['/', '\0']) {
+        return Err(Error::Invalid);
+    }
+    if name.len() > NAME_MAX {
+        return Err(Error::NameTooLong);
+    }
+    Ok(())
+}
+
+impl Ramfs {
+    /// An empty file system holding at most `budget` bytes.
+    pub fn new(budget: usize) -> Self {
+        let root = Node { parent: ROOT, name: String::new(), kind: Kind::Dir(BTreeMap::new()), version: 0 };
+        Ramfs { nodes: alloc::vec![Some(root)], free: Vec::new(), budget, used: 0 }
+    }
+
+    /// Bytes in use and the budget.
+    pub fn usage(&self) -> (usize, usize) {
+        (self.used, self.budget)
+    }
+
+    fn node(&self, id: NodeId) -> Result<&Node, Error> {
+        self.nodes.get(id).and_then(Option::as_ref).ok_or(Error::NotFound)
+    }
+
+    fn node_mut(&mut self, id: NodeId) -> Result<&mut Node, Error> {
+        self.nodes.get_mut(id).and_then(Option::as_mut).ok_or(Error::NotFound)
+    }
+
+    fn entries(&self, dir: NodeId) -> Result<&BTreeMap<String, NodeId>, Error> {
+        match &self.node(dir)?.kind {
+            Kind::Dir(e) => Ok(e),
+            Kind::File(_) => Err(Error::NotDir),
+        }
+    }
+
+    fn charge(&mut self, bytes: usize) -> Result<(), Error> {
+        if self.used + bytes > self.budget {
+            return Err(Error::NoSpace);
+        }
+        self.used += bytes;
+        Ok(())
+    }
+
+    /// The child `name` of directory `dir`; `..` is the parent (the root's
+    /// is the root).
+    pub fn lookup(&self, dir: NodeId, name: &str) -> Result<NodeId, Error> {
+        let entries = self.entries(dir)?;
+        match name {
+            "." => Ok(dir),
+            ".." => Ok(self.node(dir)?.parent),
+            _ => entries.get(name).copied().ok_or(Error::NotFound),
+        }
+    }
+
+    /// The node at an absolute, normalised path.
+    pub fn walk(&self, path: &str) -> Result<NodeId, Error> {
+        path.split('/').filter(|p| !p.is_empty()).try_fold(ROOT, |at, name| self.lookup(at, name))
+    }
+
+    /// Makes a file or directory `name` in `dir`.
+    pub fn create(&mut self, dir: NodeId, name: &str, is_dir: bool) -> Result<NodeId, Error> {
+        check_name(name)?;
+        if self.entries(dir)?.contains_key(name) {
+            return Err(Error::Exists);
+        }
+        self.charge(name.len())?;
+        let kind = if is_dir { Kind::Dir(BTreeMap::new()) } else { Kind::File(Vec::new()) };
+        let node = Node { parent: dir, name: String::from(name), kind, version: 0 };
+        let id = match self.free.pop() {
+            Some(id) => {
+                self.nodes[id] = Some(node);
+                id
+            }
+            None => {
+                self.nodes.push(Some(node));
+                self.nodes.len() - 1
+            }
+        };
+        let parent = self.node_mut(dir)?;
+        parent.version = parent.version.wrapping_add(1);
+        if let Kind::Dir(e) = &mut parent.kind {
+            e.insert(String::from(name), id);
+        }
+        Ok(id)
+    }
+
+    pub fn read(&self, id: NodeId, offset: u64, buf: &mut [u8]) -> Result<usize, Error> {
+        let Kind::File(data) = &self.node(id)?.kind else { return Err(Error::IsDir) };
+        let start = usize::try_from(offset).unwrap_or(usize::MAX).min(data.len());
+        let n = buf.len().min(data.len() - start);
+        buf[..n].copy_from_slice(&data[start..start + n]);
+        Ok(n)
+    }
+
+    /// Writes `bytes` at `offset`, growing the file (with zeros over any
+    /// gap) within the budget.
+    pub fn write(&mut self, id: NodeId, offset: u64, bytes: &[u8]) -> Result<usize, Error> {
+        let len = match &self.node(id)?.kind {
+            Kind::File(d) => d.len(),
+            Kind::Dir(_) => return Err(Error::IsDir),
+        };
+        let end = usize::try_from(offset).ok().and_then(|o| o.checked_add(bytes.len())).ok_or(Error::NoSpace)?;
+        self.charge(end.saturating_sub(len))?;
+        let node = self.node_mut(id)?;
+        node.version = node.version.wrapping_add(1);
+        let Kind::File(data) = &mut node.kind else { unreachable!("checked above") };
+        if end > data.len() {
+            data.resize(end, 0);
+        }
+        let at = offset as usize;
+        data[at..end].copy_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    pub fn truncate(&mut self, id: NodeId, size: u64) -> Result<(), Error> {
+        let len = match &self.node(id)?.kind {
+            Kind::File(d) => d.len(),
+            Kind::Dir(_) => return Err(Error::IsDir),
+        };
+        let size = usize::try_from(size).map_err(|_| Error::NoSpace)?;
+        if size > len {
+            self.charge(size - len)?;
+        } else {
+            self.used -= len - size;
+        }
+        let node = self.node_mut(id)?;
+        node.version = node.version.wrapping_add(1);
+        if let Kind::File(d) = &mut node.kind {
+            d.resize(size, 0);
+        }
+        Ok(())
+    }
+
+    /// Removes a file or an empty directory (not the root).
+    pub fn remove(&mut self, id: NodeId) -> Result<(), Error> {
+        if id == ROOT {
+            return Err(Error::Invalid);
+        }
+        let node = self.node(id)?;
+        let freed = node.name.len()
+            + match &node.kind {
+                Kind::File(d) => d.len(),
+                Kind::Dir(e) if e.is_empty() => 0,
+                Kind::Dir(_) => return Err(Error::NotEmpty),
+            };
+        let (parent, name) = (node.parent, node.name.clone());
+        let p = self.node_mut(parent)?;
+        p.version = p.version.wrapping_add(1);
+        if let Kind::Dir(e) = &mut p.kind {
+            e.remove(&name);
+        }
+        self.nodes[id] = None;
+        self.free.push(id);
+        self.used -= freed;
+        Ok(())
+    }
+
+    /// Moves `id` to `name` in directory `to`, replacing a file there.
+    pub fn rename(&mut self, id: NodeId, to: NodeId, name: &str) -> Result<(), Error> {
+        check_name(name)?;
+        if id == ROOT {
+            return Err(Error::Invalid);
+        }
+        // A directory may not move into its own subtree.
+        let mut at = to;
+        loop {
+            if at == id {
+                return Err(Error::Invalid);
+            }
+            if at == ROOT {
+                break;
+            }
+            at = self.node(at)?.parent;
+        }
+        let moving_dir = matches!(self.node(id)?.kind, Kind::Dir(_));
+        if let Some(&old) = self.entries(to)?.get(name) {
+            if old == id {
+                return Ok(());
+            }
+            match (&self.node(old)?.kind, moving_dir) {
+                (Kind::Dir(_), _) => return Err(Error::Exists),
+                (Kind::File(_), true) => return Err(Error::NotDir),
+                (Kind::File(_), false) => self.remove(old)?,
+            }
+        }
+        let old_name_len = self.node(id)?.name.len();
+        if name.len() > old_name_len {
+            self.charge(name.len() - old_name_len)?;
+        } else {
+            self.used -= old_name_len - name.len();
+        }
+        let node = self.node(id)?;
+        let (from, old_name) = (node.parent, node.name.clone());
+        for (dir, add) in [(from, false), (to, true)] {
+            let d = self.node_mut(dir)?;
+            d.version = d.version.wrapping_add(1);
+            if let Kind::Dir(e) = &mut d.kind {
+                if add {
+                    e.insert(String::from(name), id);
+                } else {
+                    e.remove(&old_name);
+                }
+            }
+        }
+        let node = self.node_mut(id)?;
+        node.parent = to;
+        node.name = String::from(name);
+        Ok(())
+    }
+
+    pub fn stat(&self, id: NodeId) -> Result<Stat, Error> {
+        let n = self.node(id)?;
+        let (is_dir, size) = match &n.kind {
+            Kind::File(d) => (false, d.len() as u64),
+            Kind::Dir(e) => (true, e.len() as u64),
+        };
+        Ok(Stat {
+            id,
+            name: if id == ROOT { String::from("/") } else { n.name.clone() },
+            is_dir,
+            size,
+            version: n.version,
+        })
+    }
+
+    /// The entries of a directory, in name order.
+    pub fn list(&self, dir: NodeId) -> Result<Vec<Stat>, Error> {
+        self.entries(dir)?.values().map(|&id| self.stat(id)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec;
+
+    #[test]
+    fn files_and_directories() {
+        let mut fs = Ramfs::new(1 << 20);
+        let tmp = fs.create(ROOT, "tmp", true).unwrap();
+        let a = fs.create(tmp, "a", false).unwrap();
+        assert_eq!(fs.write(a, 0, b"hi").unwrap(), 2);
+        assert_eq!(fs.walk("/tmp/a"), Ok(a));
+        assert_eq!(fs.walk("/tmp/../tmp/./a"), Ok(a));
+        let mut buf = [0u8; 8];
+        assert_eq!(fs.read(a, 0, &mut buf), Ok(2));
+        assert_eq!(&buf[..2], b"hi");
+        assert_eq!(fs.read(a, 10, &mut buf), Ok(0), "past the end reads nothing");
+        fs.write(a, 4, b"!").unwrap();
+        assert_eq!(fs.read(a, 0, &mut buf), Ok(5));
+        assert_eq!(&buf[..5], b"hi\0\0!", "a gap reads as zeros");
+        assert_eq!(fs.create(tmp, "a", true), Err(Error::Exists));
+        assert_eq!(fs.create(a, "x", false), Err(Error::NotDir));
+        assert_eq!(fs.read(tmp, 0, &mut buf), Err(Error::IsDir));
+        assert_eq!(fs.remove(tmp), Err(Error::NotEmpty));
+        assert_eq!(fs.remove(ROOT), Err(Error::Invalid));
+        for bad in ["", ".", "..", "a/b", "a\0"] {
+            assert_eq!(fs.create(tmp, bad, false), Err(Error::Invalid), "{bad:?}");
+        }
+        assert_eq!(fs.create(tmp, &"n".repeat(256), false), Err(Error::NameTooLong));
+    }
+
+    #[test]
+    fn a_megabyte_round_trips_and_stat_agrees() {
+        let mut fs = Ramfs::new(2 << 20);
+        let f = fs.create(ROOT, "big", false).unwrap();
+        let data: Vec<u8> = (0..1 << 20).map(|i| (i * 7 % 251) as u8).collect();
+        for (i, chunk) in data.chunks(4000).enumerate() {
+            fs.write(f, (i * 4000) as u64, chunk).unwrap();
+        }
+        let mut back = vec![0u8; 1 << 20];
+        assert_eq!(fs.read(f, 0, &mut back), Ok(1 << 20));
+        assert_eq!(back, data);
+        let st = fs.stat(f).unwrap();
+        assert_eq!((st.name.as_str(), st.is_dir, st.size), ("big", false, 1 << 20));
+        assert_eq!(fs.list(ROOT).unwrap(), [st]);
+    }
+
+    #[test]
+    fn the_budget_is_enforced_and_freed() {
+        let mut fs = Ramfs::new(100);
+        let f = fs.create(ROOT, "f", false).unwrap();
+        assert_eq!(fs.write(f, 0, &[1; 99]), Ok(99));
+        assert_eq!(fs.write(f, 99, &[1; 10]), Err(Error::NoSpace));
+        assert_eq!(fs.create(ROOT, "g", false), Err(Error::NoSpace));
+        assert_eq!(fs.stat(f).unwrap().size, 99, "a refused write changes nothing");
+        assert_eq!(fs.write(f, u64::MAX, &[1]), Err(Error::NoSpace));
+        fs.remove(f).unwrap();
+        assert_eq!(fs.usage(), (0, 100));
+        let g = fs.create(ROOT, "g", false).unwrap();
+        assert_eq!(fs.write(g, 0, &[2; 99]), Ok(99));
+        fs.truncate(g, 10).unwrap();
+        assert_eq!(fs.usage(), (11, 100));
+        assert_eq!(fs.walk("/f"), Err(Error::NotFound));
+        assert_eq!(g, f, "the removed node's slot is reused");
+    }
+
+    #[test]
+    fn renames() {
+        let mut fs = Ramfs::new(1 << 16);
+        let a = fs.create(ROOT, "a", true).unwrap();
+        let b = fs.create(a, "b", true).unwrap();
+        let f = fs.create(ROOT, "f", false).unwrap();
+        let g = fs.create(ROOT, "g", false).unwrap();
+        fs.write(g, 0, b"old").unwrap();
+        assert_eq!(fs.rename(a, b, "loop"), Err(Error::Invalid), "into its own subtree");
+        assert_eq!(fs.rename(a, a, "self"), Err(Error::Invalid));
+        fs.rename(f, b, "moved").unwrap();
+        assert_eq!(fs.walk("/a/b/moved"), Ok(f));
+        assert_eq!(fs.walk("/f"), Err(Error::NotFound));
+        fs.rename(f, ROOT, "g").unwrap();
+        assert_eq!(fs.walk("/g"), Ok(f), "a file is replaced");
+        assert_eq!(fs.rename(b, ROOT, "g"), Err(Error::NotDir));
+        assert_eq!(fs.rename(f, ROOT, "a"), Err(Error::Exists));
+        assert_eq!(fs.lookup(b, ".."), Ok(a));
+        assert_eq!(fs.lookup(ROOT, ".."), Ok(ROOT));
+        let names: Vec<String> = fs.list(ROOT).unwrap().into_iter().map(|s| s.name).collect();
+        assert_eq!(names, ["a", "g"]);
+    }
+}
