@@ -44,6 +44,7 @@ pub fn parse<'a>(text: &'a str, file: &Path, programs: &[&str]) -> Result<System
                 memory: Vec::new(),
                 before_ready: false,
                 at_boot: true,
+                daemon: false,
             });
             continue;
         }
@@ -61,6 +62,7 @@ pub fn parse<'a>(text: &'a str, file: &Path, programs: &[&str]) -> Result<System
             "args" => p.argv.extend(rest.iter().copied()),
             "before-ready" if rest.is_empty() => p.before_ready = true,
             "manual" if rest.is_empty() => p.at_boot = false,
+            "daemon" if rest.is_empty() => p.daemon = true,
             "ioports" => {
                 let [range] = rest[..] else { return Err(err("expected `ioports FIRST-LAST`".into())) };
                 let (first, last) = parse_range(range).ok_or_else(|| err(format!("bad port range `{range}`")))?;
@@ -160,8 +162,10 @@ mod tests {
             std::fs::read_dir(user).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
         let sys = parse(&text, &path(), &names).unwrap();
-        assert_eq!(sys.programs[0].name, "hello");
-        assert!(sys.programs[0].before_ready);
+        let by_name = |n: &str| sys.programs.iter().find(|p| p.name == n).unwrap();
+        assert!(by_name("hello").before_ready && by_name("hello").at_boot);
+        assert!(by_name("ramfs").daemon && by_name("ramfs").at_boot);
+        assert!(!by_name("ticker").at_boot);
     }
 
     #[test]

@@ -93,6 +93,26 @@ pub enum Request<'a> {
     },
     /// Process server statistics.
     Stats,
+    /// Serve the files under `path` through the endpoint in `endpoint`
+    /// (a slot of the caller's, made with `CreateEndpoint`). Only
+    /// programs the process server started may mount.
+    Mount {
+        path: &'a str,
+        endpoint: u64,
+    },
+    /// Find the file server for `path` (absolute, or relative to the
+    /// working directory): put a connection to it, badged with the
+    /// caller's id, in the caller's slot `into`, and answer with the path
+    /// within that server.
+    Resolve {
+        path: &'a str,
+        into: u64,
+    },
+    /// Set the working directory.
+    Chdir {
+        path: &'a str,
+    },
+    Getcwd,
     /// Write bytes to the console. The process server owns the serial
     /// port until a console server exists; one call is written whole,
     /// never interleaved with another process's output.
@@ -117,12 +137,20 @@ pub struct Spawn<'a> {
 }
 
 /// A successful answer.
-#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
 pub enum Response {
     Done,
     Pid(Pid),
     Waited(Option<Waited>),
     Stats(Stats),
+    /// The working directory.
+    Path(alloc::string::String),
+    /// `Resolve`: the mount point the path lies under, and the path within
+    /// that file server.
+    Resolved {
+        mount: alloc::string::String,
+        path: alloc::string::String,
+    },
 }
 
 pub type Reply = Result<Response, Errno>;
@@ -199,6 +227,18 @@ pub enum Errno {
     BadAddress,
     InvalidArgument,
     NotPermitted,
+    // File errors (the file protocol, `crate::fs`, shares this type).
+    NotFound,
+    Exists,
+    NotDir,
+    IsDir,
+    NotEmpty,
+    NoSpace,
+    /// No such open file.
+    BadHandle,
+    NameTooLong,
+    /// Nothing is mounted where the path leads.
+    NoFileServer,
 }
 
 impl core::fmt::Display for Errno {
@@ -214,6 +254,15 @@ impl core::fmt::Display for Errno {
             Errno::BadAddress => "bad address",
             Errno::InvalidArgument => "invalid argument",
             Errno::NotPermitted => "not permitted",
+            Errno::NotFound => "file does not exist",
+            Errno::Exists => "file exists",
+            Errno::NotDir => "not a directory",
+            Errno::IsDir => "is a directory",
+            Errno::NotEmpty => "directory not empty",
+            Errno::NoSpace => "no space left",
+            Errno::BadHandle => "bad file descriptor",
+            Errno::NameTooLong => "name too long",
+            Errno::NoFileServer => "no file server for that path",
         })
     }
 }

@@ -37,6 +37,9 @@ pub struct Program<'a> {
     /// Started at boot; otherwise only on request (fw_cfg `opt/ux/run`),
     /// with these grants.
     pub at_boot: bool,
+    /// A server that runs for good: the node is ready once it has mounted
+    /// what it serves, and the process server does not wait for it to end.
+    pub daemon: bool,
 }
 
 /// An interrupt through the (first) IOAPIC.

@@ -99,6 +99,7 @@ extern "C" fn main(bootinfo_addr: u64) -> ! {
         .and_then(|b| System::decode(b).ok())
         .unwrap_or_else(|| panic!("the boot image has no valid system description"));
     let mut before_ready = alloc::vec::Vec::new();
+    let mut daemons = alloc::vec::Vec::new();
     for p in system.programs.iter().filter(|p| p.at_boot) {
         match server.start(p.name, &p.argv, &grants_of(p)) {
             Ok(pid) => {
@@ -106,11 +107,20 @@ extern "C" fn main(bootinfo_addr: u64) -> ! {
                 if p.before_ready {
                     before_ready.push(pid);
                 }
+                if p.daemon {
+                    server.procs.get_mut(&pid).expect("just started").daemon = true;
+                    daemons.push(pid);
+                }
             }
             Err(e) => println!("ux: cannot start {}: {e}", p.name),
         }
     }
-    server.serve_until(|s| before_ready.iter().all(|pid| s.procs.get(pid).and_then(|p| p.live()).is_none()));
+    // Ready: the before-ready programs have ended, the daemons have
+    // mounted (or died).
+    server.serve_until(|s| {
+        let ended = |pid: &u32| s.procs.get(pid).and_then(|p| p.live()).is_none();
+        before_ready.iter().all(ended) && daemons.iter().all(|pid| ended(pid) || s.procs[pid].mounted)
+    });
     let after = MY_PROBE.load(Ordering::Relaxed);
     let verdict = if after == mine { "unchanged: separate address spaces" } else { "CHANGED" };
     println!("ux: probe {PROBE:#x} = {after:#x} in the process server after hello ran: {verdict}");

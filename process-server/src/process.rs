@@ -50,6 +50,12 @@ pub struct Process {
     pub ppid: Pid,
     pub name: String,
     pub state: State,
+    /// Runs for good (system description `daemon`): not waited for.
+    pub daemon: bool,
+    /// Has mounted a file server.
+    pub mounted: bool,
+    /// Working directory, normalised.
+    pub cwd: String,
 }
 
 pub enum State {
@@ -145,7 +151,9 @@ impl Server {
                 let name = spawn.argv.first().copied().unwrap_or(spawn.path);
                 let name: String = name.chars().take(32).collect();
                 let state = State::Live(alloc::boxed::Box::new(live));
-                self.procs.insert(pid, Process { pid, ppid: parent, name, state });
+                let cwd = self.procs.get(&parent).map_or_else(|| String::from("/"), |p| p.cwd.clone());
+                let daemon = false;
+                self.procs.insert(pid, Process { pid, ppid: parent, name, state, daemon, mounted: false, cwd });
                 Ok(())
             }
             Err(e) => {
@@ -161,7 +169,7 @@ impl Server {
     }
 
     /// Copies the capability in `slot` of `pid`'s CSpace to a new root slot.
-    fn copy_from(&mut self, pid: Pid, slot: u64) -> Result<u64, Errno> {
+    pub fn copy_from(&mut self, pid: Pid, slot: u64) -> Result<u64, Errno> {
         let cnode = self.procs.get(&pid).and_then(|p| p.live()).ok_or(Errno::NoSuchProcess)?.cnode;
         if slot >= 1 << CNODE_BITS {
             return Err(Errno::InvalidArgument);
@@ -395,6 +403,7 @@ impl Server {
             self.delete_root(src);
         }
         let live = *live;
+        self.unmount_all(pid);
         self.release_held(live.held);
         self.mem.release(live.arena);
 

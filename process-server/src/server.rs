@@ -12,6 +12,7 @@ use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 use libux::bootfs::BootFs;
 use libux::layout;
+use libux::namespace::MountTable;
 use libux::println;
 use libux::rpc::frame::{self, Place};
 use libux::rpc::{
@@ -20,7 +21,7 @@ use libux::rpc::{
 };
 use libux::sel4::consts::{bits, fault_mr, fault_type, init_cap, object};
 use libux::sel4::syscall::{self, ipc_buffer, Msg};
-use libux::sel4::{AsidControl, AsidPool, CapRights, Endpoint, MessageInfo, Page, Untyped, VSpace};
+use libux::sel4::{badge, AsidControl, AsidPool, CapRights, Endpoint, MessageInfo, Page, Untyped, VSpace};
 
 /// Where we map a frame of our own to fill it: a PML4 slot of our
 /// address space that the kernel's image mappings never use.
@@ -30,6 +31,8 @@ const BUFFERS: u64 = 0x100_0000_0000;
 
 /// Records (live and zombie) the table holds at most: bounds our heap.
 const MAX_PROCESSES: usize = 4096;
+/// Mount points in the system.
+const MAX_MOUNTS: usize = 64;
 /// x86_64 seL4 has 2^3 ASID pools of 2^9 address spaces.
 const MAX_ASID_POOLS: usize = 8;
 
@@ -39,6 +42,8 @@ pub fn buffer_address(index: usize) -> u64 {
 
 pub struct Server {
     pub mem: Memory,
+    /// Mount points: the serving process and our copy of its endpoint.
+    pub mounts: MountTable<(Pid, u64)>,
     pub devices: Devices,
     /// Each gives 512 address spaces; more are made as needed.
     asid_pools: Vec<AsidPool>,
@@ -66,6 +71,7 @@ impl Server {
         let ep = Endpoint(mem.object(&mut own_arena, object::ENDPOINT, 0, bits::ENDPOINT)?);
         Ok(Server {
             mem,
+            mounts: MountTable::new(MAX_MOUNTS),
             devices,
             asid_pools: alloc::vec![AsidPool(init_cap::ASID_POOL)],
             own: AddressSpace::new(VSpace(init_cap::VSPACE)),
@@ -139,25 +145,28 @@ impl Server {
 
     /// Serves calls until none of our own children is left alive.
     pub fn serve_until_idle(&mut self) {
-        self.serve_until(|s| !s.procs.values().any(|p| p.ppid == 0 && p.live().is_some()));
+        self.serve_until(|s| !s.procs.values().any(|p| p.ppid == 0 && !p.daemon && p.live().is_some()));
     }
 
     /// Serves calls until `done` holds.
     pub fn serve_until(&mut self, done: impl Fn(&Server) -> bool) {
+        let out = |words: usize| {
+            let m = &ipc_buffer().msg;
+            Msg { info: MessageInfo::new(MSG_REPLY, 0, 0, words as u64), mr: [m[0], m[1], m[2], m[3]] }
+        };
         let mut reply: Option<usize> = None;
         while !done(self) {
             let (badge, info) = match reply.take() {
-                Some(words) => {
-                    let m = &ipc_buffer().msg;
-                    let out =
-                        Msg { info: MessageInfo::new(MSG_REPLY, 0, 0, words as u64), mr: [m[0], m[1], m[2], m[3]] };
-                    let (badge, msg) = syscall::reply_recv(self.ep.0, out);
-                    (badge, msg)
-                }
+                Some(words) => syscall::reply_recv(self.ep.0, out(words)),
                 None => syscall::recv(self.ep.0),
             };
             ipc_buffer().msg[..4].copy_from_slice(&info.mr);
             reply = self.handle(badge, info.info);
+        }
+        // The call that made `done` true still gets its answer (a daemon's
+        // Mount, say): the next receive would drop the reply capability.
+        if let Some(words) = reply {
+            syscall::reply(out(words));
         }
     }
 
@@ -263,6 +272,15 @@ impl Server {
             Request::MapAnon { vaddr, pages } => ok(self.map_anon(pid, vaddr, pages)),
             Request::UnmapAnon { vaddr, pages } => ok(self.unmap_anon(pid, vaddr, pages)),
             Request::CreateEndpoint { slot } => ok(self.create_endpoint(pid, slot)),
+            Request::Mount { path, endpoint } => ok(self.mount(pid, path, endpoint)),
+            Request::Resolve { path, into } => ok(self.resolve(pid, path, into)),
+            Request::Chdir { path } => ok(self.normalize(pid, path).map(|p| {
+                if let Some(proc) = self.procs.get_mut(&pid) {
+                    proc.cwd = p;
+                }
+                Response::Done
+            })),
+            Request::Getcwd => ok(Ok(Response::Path(self.procs[&pid].cwd.clone()))),
             Request::Write { bytes } => {
                 libux::rt::write_console(bytes);
                 ok(Ok(Response::Done))
@@ -398,6 +416,74 @@ impl Server {
         })?;
         live.endpoints.push(slot);
         Ok(Response::Done)
+    }
+}
+
+impl Server {
+    /// `path` normalised against `pid`'s working directory.
+    fn normalize(&self, pid: Pid, path: &str) -> Result<alloc::string::String, Errno> {
+        let cwd = self.procs.get(&pid).map_or("/", |p| p.cwd.as_str());
+        libux::path::normalize(cwd, path).map_err(|e| match e {
+            libux::path::PathError::Invalid => Errno::InvalidArgument,
+            libux::path::PathError::TooLong | libux::path::PathError::NameTooLong => Errno::NameTooLong,
+        })
+    }
+
+    fn mount(&mut self, pid: Pid, path: &str, endpoint: u64) -> Result<Response, Errno> {
+        let p = self.procs.get(&pid).ok_or(Errno::NoSuchProcess)?;
+        // Only programs we started (the system description's) serve files.
+        if p.ppid != 0 {
+            return Err(Errno::NotPermitted);
+        }
+        if !p.live().is_some_and(|l| l.endpoints.contains(&endpoint)) {
+            return Err(Errno::InvalidArgument);
+        }
+        let at = self.normalize(pid, path)?;
+        let ep = self.copy_from(pid, endpoint)?;
+        if let Err(e) = self.mounts.mount(&at, (pid, ep)) {
+            self.delete_root(ep);
+            return Err(match e {
+                libux::namespace::MountError::Busy => Errno::Exists,
+                _ => Errno::NoMemory,
+            });
+        }
+        if let Some(p) = self.procs.get_mut(&pid) {
+            p.mounted = true;
+        }
+        Ok(Response::Done)
+    }
+
+    /// Drops every mount `pid` served.
+    pub fn unmount_all(&mut self, pid: Pid) {
+        let points: Vec<alloc::string::String> = self
+            .mounts
+            .points()
+            .filter(|at| self.mounts.resolve(at).is_some_and(|((p, _), _)| *p == pid))
+            .map(alloc::string::String::from)
+            .collect();
+        for at in points {
+            if let Ok((_, ep)) = self.mounts.unmount(&at) {
+                self.delete_root(ep);
+            }
+        }
+    }
+
+    fn resolve(&mut self, pid: Pid, path: &str, into: u64) -> Result<Response, Errno> {
+        if !(layout::slot::FIRST_FREE..1 << layout::CNODE_BITS).contains(&into) {
+            return Err(Errno::InvalidArgument);
+        }
+        let full = self.normalize(pid, path)?;
+        let ((_, ep), rest) = self.mounts.resolve(&full).ok_or(Errno::NoFileServer)?;
+        let (ep, rest) = (*ep, alloc::string::String::from(rest));
+        let at = &full[..full.len() - if rest == "/" { 0 } else { rest.len() }];
+        let mount = alloc::string::String::from(if at.is_empty() { "/" } else { at });
+        let cnode = self.procs.get(&pid).and_then(|p| p.live()).ok_or(Errno::NoSuchProcess)?.cnode;
+        // The slot is the caller's to reuse: whatever was there goes.
+        let _ = cnode.delete(into, layout::CNODE_BITS);
+        cnode
+            .mint(into, layout::CNODE_BITS, ROOT_CNODE, ep, ROOT_DEPTH, CapRights::ALL, badge(pid as u64))
+            .map_err(|_| Errno::InvalidArgument)?;
+        Ok(Response::Resolved { mount, path: rest })
     }
 }
 

@@ -15,8 +15,12 @@ use std::path::PathBuf;
 use std::process::Command;
 
 /// Programs in the boot file system, by crate name.
-pub const PROGRAMS: &[&str] =
-    &["hello", "true", "spawner", "faulter", "memhog", "tracer", "rpcfuzz", "ipcbench", "ticker", "devprobe"];
+pub const PROGRAMS: &[&str] = &[
+    "hello", "true", "spawner", "faulter", "memhog", "tracer", "rpcfuzz", "ipcbench", "ticker", "devprobe", "ramfs",
+    "filetest",
+];
+/// Features the programs build with (server binaries behind a feature).
+pub const PROGRAM_FEATURES: &str = "ramfs/server";
 
 #[derive(Clone, Debug)]
 pub struct Image {
@@ -30,6 +34,9 @@ fn cargo_build(packages: &[&str], envs: &[(&str, String)]) -> Result<(), String>
     cmd.current_dir(workspace()).args(["build", "--quiet", "--release", "--target", TARGET]);
     for p in packages {
         cmd.args(["-p", p]);
+    }
+    if packages.contains(&"ramfs") {
+        cmd.args(["--features", PROGRAM_FEATURES]);
     }
     cmd.envs(envs.iter().map(|(k, v)| (k, v)));
     let out = cmd.output().map_err(|e| format!("cannot run cargo: {e}"))?;

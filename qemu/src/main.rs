@@ -185,6 +185,7 @@ fn test(extra: &[String]) -> Result<(), String> {
     target_lint
         .args(["clippy", "--quiet", "--release", "--target", qemu::setup::TARGET, "-p", "process-server"])
         .args(qemu::image::PROGRAMS.iter().flat_map(|p| ["-p", p]))
+        .args(["--features", qemu::image::PROGRAM_FEATURES])
         .args(["--", "-D", "warnings"])
         .envs(qemu::image::rootserver_env(&kernel));
     run("linting seL4 programs (cargo clippy --target x86_64-unknown-none)", &mut target_lint)?;

@@ -37,6 +37,19 @@ fn number_after(line: &str, before: &str) -> u64 {
     digits.parse().unwrap_or_else(|_| panic!("no number after {before:?} in {line:?}"))
 }
 
+/// The pid of the `--run` program (processes it starts follow in order).
+fn run_pid(log: &str) -> u64 {
+    let l = log.lines().find(|l| l.starts_with("ux: started ") && !l.contains("(priority")).expect("a started line");
+    number_after(l, " as pid ")
+}
+
+/// Processes alive in the process server's last memory report, and its first.
+fn processes_first_and_last(log: &str) -> (u64, u64) {
+    let counts: Vec<u64> =
+        log.lines().filter(|l| l.contains("KiB of untyped memory free")).map(|l| number_after(l, "free, ")).collect();
+    (counts[0], counts[counts.len() - 1])
+}
+
 /// Free untyped memory the process server reported before and after the run.
 fn free_before_and_after(log: &str) -> (u64, u64) {
     let free: Vec<u64> =
@@ -52,7 +65,8 @@ fn hundred_concurrent_children_each_collected_once_and_memory_returned() {
     line(&log, "(spawner) exited with status 0");
     let (before, after) = free_before_and_after(&log);
     assert_eq!(before, after, "untyped memory not returned:\n{log}");
-    assert!(line(&log, "processes").ends_with(" 0 processes"));
+    let (first, last) = processes_first_and_last(&log);
+    assert_eq!(first, last, "process table not back to its size before the run");
 }
 
 #[test]
@@ -60,8 +74,8 @@ fn orphans_are_reparented_and_no_zombie_is_left() {
     let log = run("spawner orphans");
     assert_eq!(log.matches("re-parented to the process server").count(), 3, "{log}");
     line(&log, "spawner: ok grandchildren re-parented and reaped");
-    let last = log.lines().rfind(|l| l.contains(" processes")).unwrap();
-    assert!(last.ends_with(" 0 processes"), "process table not back to empty: {last}");
+    let (first, last) = processes_first_and_last(&log);
+    assert_eq!(first, last, "process table not back to its size before the run");
 }
 
 #[test]
@@ -133,30 +147,33 @@ fn tracer_sees_exactly_the_calls_of_a_child_and_a_grandchild() {
     line(&traced, ok);
     line(&traced, "tracer: done");
 
-    // pid 2 is the tracer, 3 the traced spawner, 4 its child `true 5`.
+    // The tracer, then the traced spawner, then its child `true 5`.
     // Each first maps its heap (the runtime decodes argv into it).
+    let (spawner, grandchild) = (run_pid(&traced) + 1, run_pid(&traced) + 2);
     let heap = "MapAnon { vaddr: 274877906944, pages: 16 }";
-    assert_eq!(calls_of(&traced, 4), [heap, "Exit { status: 5 }"], "{traced}");
-    let mut child = calls_of(&traced, 3);
+    assert_eq!(calls_of(&traced, grandchild), [heap, "Exit { status: 5 }"], "{traced}");
+    let mut child = calls_of(&traced, spawner);
     assert_eq!(child.remove(0), heap);
     assert!(child[0].starts_with("Spawn(Spawn { path: \"/bin/true\", argv: [\"true\", \"5\"]"), "{child:?}");
-    let waits = child[1..].iter().take_while(|c| c.starts_with("Wait { pid: Some(4) }")).count();
+    let wait = format!("Wait {{ pid: Some({grandchild}) }}");
+    let waits = child[1..].iter().take_while(|c| c.starts_with(&wait)).count();
     assert!(waits >= 1, "{child:?}");
     assert!(child[1 + waits].starts_with("Write { bytes: "), "{child:?}");
     assert_eq!(child[2 + waits..], ["Exit { status: 0 }"], "{child:?}");
     // The last wait's reply is the grandchild's end.
-    let last_wait = traced.lines().rfind(|l| l.starts_with("tracer: [3] Wait")).unwrap();
-    assert!(last_wait.ends_with("Waited(Some(Waited { pid: 4, end: Exited(5) }))))"), "{last_wait}");
+    let last_wait = traced.lines().rfind(|l| l.starts_with(&format!("tracer: [{spawner}] Wait"))).unwrap();
+    let reaped = format!("Waited(Some(Waited {{ pid: {grandchild}, end: Exited(5) }}))))");
+    assert!(last_wait.ends_with(&reaped), "{last_wait}");
     // Nobody else went through the tracer.
     let pids: std::collections::BTreeSet<&str> =
         traced.lines().filter_map(|l| l.strip_prefix("tracer: [")).map(|l| l.split(']').next().unwrap()).collect();
-    assert_eq!(pids.into_iter().collect::<Vec<_>>(), ["3", "4"]);
+    assert_eq!(pids.into_iter().collect::<Vec<_>>(), [spawner.to_string(), grandchild.to_string()]);
 }
 
 #[test]
 fn malformed_requests_get_errors_and_the_server_survives() {
     let log = run("rpcfuzz 3000");
-    line(&log, "rpcfuzz: 3000 of 3000 malformed messages answered; pid 2 still served");
+    line(&log, &format!("rpcfuzz: 3000 of 3000 malformed messages answered; pid {} still served", run_pid(&log)));
     line(&log, "(rpcfuzz) exited with status 0");
 }
 
@@ -211,7 +228,7 @@ fn large_spawn_requests_travel_in_the_shared_buffer_also_through_an_intermediary
     let traced = run("tracer spawner args");
     // The tracer relays the big request without seeing it.
     let spawn = line(&traced, "(request in shared buffer)");
-    assert!(spawn.ends_with("= Some(Ok(Pid(4)))"), "{spawn}");
+    assert!(spawn.ends_with(&format!("= Some(Ok(Pid({})))", run_pid(&traced) + 2)), "{spawn}");
 }
 
 #[test]
@@ -223,8 +240,31 @@ fn harmful_requests_are_refused_and_the_server_lives_on() {
 #[test]
 fn killing_an_intermediary_ends_the_processes_it_served() {
     let log = run("tracer spawner killtracer");
-    line(&log, "spawner: killing my tracer, pid 2");
-    line(&log, "ux: pid 2 (tracer) was killed");
-    line(&log, "ux: pid 3 (spawner) was killed");
+    let tracer = run_pid(&log);
+    line(&log, &format!("spawner: killing my tracer, pid {tracer}"));
+    line(&log, &format!("ux: pid {tracer} (tracer) was killed"));
+    line(&log, &format!("ux: pid {} (spawner) was killed", tracer + 1));
     assert!(!log.contains("still running after killing the tracer"), "{log}");
+}
+
+#[test]
+fn files_in_the_ramfs() {
+    let log = run("filetest");
+    for check in [
+        "1 MiB written and read back, checksum",
+        "stat gives the size written",
+        "list shows what was made",
+        "rename within a directory, by relative path",
+        "remove of a non-empty directory refused",
+        "no space after",
+        "writing works again after deleting",
+        "missing file",
+        "NUL in a path",
+        "4 KiB path",
+        "write to a read-only descriptor",
+        "open a directory for writing",
+    ] {
+        line(&log, &format!("filetest: ok {check}"));
+    }
+    line(&log, "filetest: done");
 }

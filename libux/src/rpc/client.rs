@@ -44,11 +44,14 @@ fn decode_reply(info: MessageInfo) -> Reply {
     }
     let msg = &ipc_buffer().msg;
     let h = frame::header(msg, info.length() as usize)?;
-    let bytes = match h.place {
-        Place::Inline => &frame::inline_bytes(msg)[..h.len],
-        Place::Buffer => &shared_buffer()[..h.len],
-    };
-    super::decode_reply(bytes)?
+    // Copy first: decoding may allocate, growing the heap may call the
+    // process server, and that call reuses the IPC buffer.
+    let mut bytes = [0u8; BUFFER_MAX];
+    match h.place {
+        Place::Inline => bytes[..h.len].copy_from_slice(&frame::inline_bytes(msg)[..h.len]),
+        Place::Buffer => bytes[..h.len].copy_from_slice(&shared_buffer()[..h.len]),
+    }
+    super::decode_reply(&bytes[..h.len])?
 }
 
 /// A message received by an intermediary, left in the IPC buffer.

@@ -25,6 +25,23 @@ libux::entry!(main);
 /// Where our endpoint goes in our CSpace.
 const EP: u64 = slot::FIRST_FREE;
 
+/// What the tracer needs to remember of a request after relaying it.
+enum Kind {
+    Spawn,
+    Exit,
+    Kill(Pid),
+    Other,
+}
+
+fn kind(r: &Request) -> Kind {
+    match r {
+        Request::Spawn(_) => Kind::Spawn,
+        Request::Exit { .. } => Kind::Exit,
+        Request::Kill { pid } => Kind::Kill(*pid),
+        _ => Kind::Other,
+    }
+}
+
 fn main() -> i32 {
     let args = libux::rt::args();
     if args.len() < 2 {
@@ -52,28 +69,30 @@ fn main() -> i32 {
             m = client::reply_recv_raw(EP, client::error_reply_words(libux::rpc::Errno::BadRequest));
             continue;
         }
-        let request = peek_request(m.words);
-        let shown = match &request {
-            Some(r) => alloc::format!("{r:?}"),
-            None => alloc::string::String::from("(request in shared buffer)"),
-        };
+        // Decoding and formatting may grow our heap, which is a call of
+        // our own through the IPC buffer: keep the request safe meanwhile.
+        let request_copy = client::save(m.words);
+        let request = peek_request(m.words).map(|r| (alloc::format!("{r:?}"), kind(&r)));
+        let (shown, kind) = request.unwrap_or_else(|| ("(request in shared buffer)".into(), Kind::Other));
+        client::restore(&request_copy);
         let reply_words = match client::relay(slot::PROC_CONN, pid as u64, m.words) {
             Ok(w) => w,
             Err(e) => client::error_reply_words(e),
         };
-        let reply = peek_reply(reply_words);
-        // Printing is a call of our own: keep the reply safe meanwhile.
+        // Decoding and printing are calls of our own (heap, console): keep
+        // the reply safe meanwhile.
         let saved = client::save(reply_words);
+        let reply = peek_reply(reply_words);
         println!("tracer: [{pid}] {shown} = {reply:?}");
         let reply_words = client::restore(&saved);
-        match (request, reply) {
-            (Some(Request::Spawn(_)), Some(Ok(Response::Pid(p)))) => {
+        match (kind, reply) {
+            (Kind::Spawn, Some(Ok(Response::Pid(p)))) => {
                 live.insert(p);
             }
-            (Some(Request::Exit { .. }), _) => {
+            (Kind::Exit, _) => {
                 live.remove(&pid);
             }
-            (Some(Request::Kill { pid: k }), Some(Ok(_))) => {
+            (Kind::Kill(k), Some(Ok(_))) => {
                 live.remove(&k);
             }
             _ => {}

@@ -1,0 +1,261 @@
+//! Files as programs use them: open, read, write, close, and the path
+//! operations, each going to the file server a path resolves to.
+
+use super::{flags, FileStat, FsReply, FsRequest, FsResponse, IO_MAX};
+use crate::layout::slot;
+use crate::rpc::client::call;
+use crate::rpc::frame::{self, Place};
+use crate::rpc::{Errno, Request, Response, MSG_CALL, MSG_REPLY};
+use crate::sel4::syscall::{self, ipc_buffer, Msg};
+use crate::sel4::MessageInfo;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU64, Ordering};
+
+/// Slots for file server connections: `CONN_FIRST..CONN_FIRST + 64 * CONN_WORDS`.
+const CONN_FIRST: u64 = 256;
+const CONN_WORDS: usize = 8;
+static CONN_USED: [AtomicU64; CONN_WORDS] = [const { AtomicU64::new(0) }; CONN_WORDS];
+
+fn take_slot() -> Result<u64, Errno> {
+    for (w, word) in CONN_USED.iter().enumerate() {
+        let bits = word.load(Ordering::Relaxed);
+        if bits != u64::MAX {
+            let b = bits.trailing_ones() as u64;
+            word.store(bits | 1 << b, Ordering::Relaxed);
+            return Ok(CONN_FIRST + w as u64 * 64 + b);
+        }
+    }
+    Err(Errno::NoMemory)
+}
+
+fn give_slot(s: u64) {
+    let i = (s - CONN_FIRST) as usize;
+    CONN_USED[i / 64].fetch_and(!(1 << (i % 64)), Ordering::Relaxed);
+}
+
+/// A connection to the file server for `path`: (slot, mount, inner path).
+fn resolve(path: &str) -> Result<(u64, String, String), Errno> {
+    if path.len() > crate::path::PATH_MAX {
+        return Err(Errno::NameTooLong);
+    }
+    let into = take_slot()?;
+    match call(slot::PROC_CONN, &Request::Resolve { path, into }) {
+        Ok(Response::Resolved { mount, path }) => Ok((into, mount, path)),
+        Ok(_) => {
+            give_slot(into);
+            Err(Errno::BadRequest)
+        }
+        Err(e) => {
+            give_slot(into);
+            Err(e)
+        }
+    }
+}
+
+/// Where a file server's reply is decoded from: a copy, because decoding
+/// may allocate, and growing the heap calls the process server through
+/// the IPC buffer.
+struct ReplyBuf(core::cell::UnsafeCell<[u8; frame::INLINE_BYTES]>);
+// SAFETY: programs are single-threaded.
+unsafe impl Sync for ReplyBuf {}
+static REPLY: ReplyBuf = ReplyBuf(core::cell::UnsafeCell::new([0; frame::INLINE_BYTES]));
+
+/// One call to a file server; the reply borrows a buffer the next call
+/// overwrites, so use it before then.
+fn fs_call(conn: u64, req: &FsRequest) -> FsReply<'static> {
+    let buf = ipc_buffer();
+    let words = frame::encode(req, &mut buf.msg, None, 0)?;
+    let m = &buf.msg;
+    let out = Msg { info: MessageInfo::new(MSG_CALL, 0, 0, words as u64), mr: [m[0], m[1], m[2], m[3]] };
+    let reply = syscall::call(conn, out);
+    let buf = ipc_buffer();
+    buf.msg[..4].copy_from_slice(&reply.mr);
+    if reply.info.label() != MSG_REPLY {
+        return Err(Errno::NoFileServer);
+    }
+    let h = frame::header(&buf.msg, reply.info.length() as usize)?;
+    if h.place != Place::Inline {
+        return Err(Errno::BadRequest);
+    }
+    // SAFETY: single-threaded, and the previous reply is no longer used.
+    let copy = unsafe { &mut *REPLY.0.get() };
+    copy[..h.len].copy_from_slice(&frame::inline_bytes(&buf.msg)[..h.len]);
+    super::decode_reply(&copy[..h.len])?
+}
+
+/// Runs one path operation on the server `path` leads to.
+fn on_path<T>(path: &str, op: impl FnOnce(u64, &str) -> Result<T, Errno>) -> Result<T, Errno> {
+    let (conn, _, inner) = resolve(path)?;
+    let r = op(conn, &inner);
+    give_slot(conn);
+    r
+}
+
+fn done(r: FsReply) -> Result<(), Errno> {
+    match r? {
+        FsResponse::Done => Ok(()),
+        _ => Err(Errno::BadRequest),
+    }
+}
+
+/// An open file.
+pub struct File {
+    conn: u64,
+    handle: u32,
+    /// Where the next read or write goes.
+    pub offset: u64,
+}
+
+/// Opens `path` with `flags` (see [`flags`]).
+pub fn open(path: &str, open_flags: u32) -> Result<File, Errno> {
+    let (conn, _, inner) = resolve(path)?;
+    match fs_call(conn, &FsRequest::Open { path: &inner, flags: open_flags }) {
+        Ok(FsResponse::Handle(handle)) => Ok(File { conn, handle, offset: 0 }),
+        other => {
+            give_slot(conn);
+            Err(other.err().unwrap_or(Errno::BadRequest))
+        }
+    }
+}
+
+/// Opens `path` for writing, made if missing and emptied if not.
+pub fn create(path: &str) -> Result<File, Errno> {
+    open(path, flags::WRITE | flags::CREATE | flags::TRUNCATE)
+}
+
+impl File {
+    /// Reads into `buf` from the current offset; 0 at the end.
+    pub fn read(&mut self, buf: &mut [u8]) -> Result<usize, Errno> {
+        let mut total = 0;
+        while total < buf.len() {
+            let count = (buf.len() - total).min(IO_MAX) as u32;
+            let req = FsRequest::Read { handle: self.handle, offset: self.offset, count };
+            let n = match fs_call(self.conn, &req)? {
+                FsResponse::Data(d) if d.len() <= count as usize => {
+                    buf[total..total + d.len()].copy_from_slice(d);
+                    d.len()
+                }
+                _ => return Err(Errno::BadRequest),
+            };
+            self.offset += n as u64;
+            total += n;
+            if n < count as usize {
+                break;
+            }
+        }
+        Ok(total)
+    }
+
+    /// Writes all of `data` at the current offset.
+    pub fn write(&mut self, data: &[u8]) -> Result<usize, Errno> {
+        for chunk in data.chunks(IO_MAX) {
+            let req = FsRequest::Write { handle: self.handle, offset: self.offset, data: chunk };
+            match fs_call(self.conn, &req)? {
+                FsResponse::Count(n) if n as usize == chunk.len() => self.offset += n as u64,
+                _ => return Err(Errno::BadRequest),
+            }
+        }
+        Ok(data.len())
+    }
+
+    pub fn truncate(&mut self, size: u64) -> Result<(), Errno> {
+        done(fs_call(self.conn, &FsRequest::Truncate { handle: self.handle, size }))
+    }
+
+    /// Reads everything from the current offset to the end.
+    pub fn read_to_end(&mut self) -> Result<Vec<u8>, Errno> {
+        let mut all = Vec::new();
+        let mut chunk = [0u8; IO_MAX];
+        loop {
+            let n = self.read(&mut chunk)?;
+            if n == 0 {
+                return Ok(all);
+            }
+            all.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    pub fn close(self) -> Result<(), Errno> {
+        let r = done(fs_call(self.conn, &FsRequest::Close { handle: self.handle }));
+        give_slot(self.conn);
+        r
+    }
+}
+
+/// A file's metadata, owned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Metadata {
+    pub name: String,
+    pub is_dir: bool,
+    pub size: u64,
+    pub version: u32,
+}
+
+impl From<&FileStat<'_>> for Metadata {
+    fn from(s: &FileStat) -> Self {
+        Metadata { name: String::from(s.name), is_dir: s.is_dir, size: s.size, version: s.version }
+    }
+}
+
+pub fn stat(path: &str) -> Result<Metadata, Errno> {
+    on_path(path, |conn, inner| match fs_call(conn, &FsRequest::Stat { path: inner })? {
+        FsResponse::Stat(s) => Ok(Metadata::from(&s)),
+        _ => Err(Errno::BadRequest),
+    })
+}
+
+/// The entries of the directory at `path`, in name order.
+pub fn list(path: &str) -> Result<Vec<Metadata>, Errno> {
+    on_path(path, |conn, inner| {
+        let mut all = Vec::new();
+        loop {
+            match fs_call(conn, &FsRequest::List { path: inner, from: all.len() as u32 })? {
+                FsResponse::Entries { entries, more } => {
+                    all.extend(entries.iter().map(Metadata::from));
+                    if !more {
+                        return Ok(all);
+                    }
+                }
+                _ => return Err(Errno::BadRequest),
+            }
+        }
+    })
+}
+
+pub fn mkdir(path: &str) -> Result<(), Errno> {
+    on_path(path, |conn, inner| done(fs_call(conn, &FsRequest::Mkdir { path: inner })))
+}
+
+pub fn remove(path: &str) -> Result<(), Errno> {
+    on_path(path, |conn, inner| done(fs_call(conn, &FsRequest::Remove { path: inner })))
+}
+
+/// Renames within one file server.
+pub fn rename(from: &str, to: &str) -> Result<(), Errno> {
+    let (conn, mount, from_inner) = resolve(from)?;
+    let r = (|| {
+        let (to_conn, to_mount, to_inner) = resolve(to)?;
+        give_slot(to_conn);
+        if to_mount != mount {
+            return Err(Errno::InvalidArgument);
+        }
+        done(fs_call(conn, &FsRequest::Rename { from: &from_inner, to: &to_inner }))
+    })();
+    give_slot(conn);
+    r
+}
+
+pub fn chdir(path: &str) -> Result<(), Errno> {
+    match call(slot::PROC_CONN, &Request::Chdir { path })? {
+        Response::Done => Ok(()),
+        _ => Err(Errno::BadRequest),
+    }
+}
+
+pub fn getcwd() -> Result<String, Errno> {
+    match call(slot::PROC_CONN, &Request::Getcwd)? {
+        Response::Path(p) => Ok(p),
+        _ => Err(Errno::BadRequest),
+    }
+}

@@ -1,0 +1,132 @@
+//! The file protocol: what a program says to a file server, defined once
+//! for clients ([`client`]) and servers.
+//!
+//! A program asks the process server to `Resolve` a path; it answers with a
+//! connection (an endpoint to the file server mounted there, badged with
+//! the program's id, in a slot of the program's) and the path within that
+//! server. From then on the program talks to the file server directly:
+//! `Open` gives a handle, `Read`/`Write` use it, `Close` ends it. Messages
+//! use the process server protocol's framing (`rpc::frame`), in message
+//! registers: a read or write moves at most [`IO_MAX`] bytes per call.
+
+use crate::rpc::Errno;
+use alloc::vec::Vec;
+use serde::{Deserialize, Serialize};
+
+#[cfg(target_arch = "x86_64")]
+pub mod client;
+
+/// Bytes one Read or Write carries (what fits inline with its header).
+pub const IO_MAX: usize = 896;
+
+/// `Open` flags.
+pub mod flags {
+    pub const READ: u32 = 1;
+    pub const WRITE: u32 = 2;
+    /// Make the file if it does not exist.
+    pub const CREATE: u32 = 4;
+    /// Empty the file on open.
+    pub const TRUNCATE: u32 = 8;
+    /// With CREATE: fail if the file exists.
+    pub const EXCLUSIVE: u32 = 16;
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub enum FsRequest<'a> {
+    /// Paths are absolute within the file server.
+    Open {
+        path: &'a str,
+        flags: u32,
+    },
+    Read {
+        handle: u32,
+        offset: u64,
+        count: u32,
+    },
+    Write {
+        handle: u32,
+        offset: u64,
+        data: &'a [u8],
+    },
+    Close {
+        handle: u32,
+    },
+    Truncate {
+        handle: u32,
+        size: u64,
+    },
+    Stat {
+        path: &'a str,
+    },
+    /// Entries of a directory from index `from`, as many as fit a reply.
+    List {
+        path: &'a str,
+        from: u32,
+    },
+    Mkdir {
+        path: &'a str,
+    },
+    Remove {
+        path: &'a str,
+    },
+    /// Both paths within this server.
+    Rename {
+        from: &'a str,
+        to: &'a str,
+    },
+}
+
+/// A file's metadata.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct FileStat<'a> {
+    pub name: &'a str,
+    pub is_dir: bool,
+    /// Bytes of a file, entries of a directory.
+    pub size: u64,
+    pub version: u32,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub enum FsResponse<'a> {
+    Done,
+    Handle(u32),
+    Data(&'a [u8]),
+    Count(u32),
+    #[serde(borrow)]
+    Stat(FileStat<'a>),
+    /// Entries, and whether more follow.
+    Entries {
+        #[serde(borrow)]
+        entries: Vec<FileStat<'a>>,
+        more: bool,
+    },
+}
+
+pub type FsReply<'a> = Result<FsResponse<'a>, Errno>;
+
+pub fn decode_request(bytes: &[u8]) -> Result<FsRequest<'_>, Errno> {
+    postcard::from_bytes(bytes).map_err(|_| Errno::BadRequest)
+}
+
+pub fn decode_reply(bytes: &[u8]) -> Result<FsReply<'_>, Errno> {
+    postcard::from_bytes(bytes).map_err(|_| Errno::BadRequest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rpc::frame::{self, inline_bytes};
+    use crate::sel4::consts::msg::MAX_LENGTH;
+
+    #[test]
+    fn a_full_write_and_a_full_read_fit_inline() {
+        let data = [0xa5u8; IO_MAX];
+        let mut mrs = [0u64; MAX_LENGTH];
+        let req = FsRequest::Write { handle: u32::MAX, offset: u64::MAX, data: &data };
+        let words = frame::encode(&req, &mut mrs, None, 0).unwrap();
+        let h = frame::header(&mrs, words).unwrap();
+        assert_eq!(decode_request(&inline_bytes(&mrs)[..h.len]), Ok(req));
+        let reply: FsReply = Ok(FsResponse::Data(&data));
+        frame::encode(&reply, &mut mrs, None, 0).unwrap();
+    }
+}

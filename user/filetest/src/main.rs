@@ -1,0 +1,123 @@
+//! `filetest`: the file API against the ramfs, printing `filetest: ok ...`
+//! per check (`filetest: FAIL ...` and exit 1 on the first failure):
+//! write and read back 1 MiB with a checksum; fill the file system to its
+//! limit, get "no space", delete and write again; stat and list agree
+//! with what was written; rename and remove; bad input gives typed errors.
+#![no_std]
+#![no_main]
+
+extern crate alloc;
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use libux::fs::client::{self as fs, Metadata};
+use libux::fs::flags;
+use libux::println;
+use libux::rpc::Errno;
+
+libux::entry!(main);
+
+fn check(what: &str, ok: bool, detail: String) -> Result<(), String> {
+    if ok {
+        println!("filetest: ok {what}");
+        Ok(())
+    } else {
+        Err(format!("{what}: {detail}"))
+    }
+}
+
+fn e(what: &str) -> impl Fn(Errno) -> String + '_ {
+    move |err| format!("{what}: {err}")
+}
+
+fn checksum(data: &[u8]) -> u64 {
+    data.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3))
+}
+
+fn main() -> i32 {
+    match run() {
+        Ok(()) => 0,
+        Err(msg) => {
+            println!("filetest: FAIL {msg}");
+            1
+        }
+    }
+}
+
+fn run() -> Result<(), String> {
+    // 1 MiB round trip.
+    let data: Vec<u8> = (0..1 << 20).map(|i: u32| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let mut f = fs::create("/tmp/big").map_err(e("create /tmp/big"))?;
+    f.write(&data).map_err(e("write"))?;
+    f.close().map_err(e("close"))?;
+    let mut f = fs::open("/tmp/big", flags::READ).map_err(e("open"))?;
+    let back = f.read_to_end().map_err(e("read"))?;
+    f.close().map_err(e("close"))?;
+    let (a, b) = (checksum(&data), checksum(&back));
+    check(
+        &format!("1 MiB written and read back, checksum {a:#018x}"),
+        a == b && back.len() == data.len(),
+        format!("{b:#x}"),
+    )?;
+
+    // stat and list agree with what was written.
+    let st = fs::stat("/tmp/big").map_err(e("stat"))?;
+    check("stat gives the size written", st.size == 1 << 20 && !st.is_dir, format!("{st:?}"))?;
+    fs::mkdir("/tmp/d").map_err(e("mkdir"))?;
+    let mut small = fs::create("/tmp/d/small").map_err(e("create small"))?;
+    small.write(b"hello").map_err(e("write small"))?;
+    small.close().map_err(e("close small"))?;
+    let names: Vec<(String, bool, u64)> =
+        fs::list("/tmp").map_err(e("list"))?.into_iter().map(|m: Metadata| (m.name, m.is_dir, m.size)).collect();
+    let want = [(String::from("big"), false, 1 << 20), (String::from("d"), true, 1)];
+    check("list shows what was made", names == want, format!("{names:?}"))?;
+
+    // Rename and remove; relative paths through the working directory.
+    fs::chdir("/tmp/d").map_err(e("chdir"))?;
+    fs::rename("small", "renamed").map_err(e("rename"))?;
+    let renamed = fs::stat("/tmp/d/renamed").map_err(e("stat renamed"))?.size;
+    check(
+        "rename within a directory, by relative path",
+        renamed == 5 && fs::stat("small") == Err(Errno::NotFound),
+        format!("{renamed}"),
+    )?;
+    check("remove of a non-empty directory refused", fs::remove("/tmp/d") == Err(Errno::NotEmpty), String::new())?;
+    fs::remove("renamed").map_err(e("remove"))?;
+    fs::remove("/tmp/d").map_err(e("remove dir"))?;
+    check("getcwd", fs::getcwd().as_deref() == Ok("/tmp/d"), String::new())?;
+    fs::chdir("/").map_err(e("chdir /"))?;
+
+    // Fill to the limit, then make room.
+    let mut fill = fs::create("/tmp/fill").map_err(e("create fill"))?;
+    let chunk = [7u8; 4096];
+    let mut written = 0usize;
+    let full = loop {
+        match fill.write(&chunk) {
+            Ok(n) => written += n,
+            Err(err) => break err,
+        }
+        if written > 64 << 20 {
+            return Err(String::from("wrote 64 MiB without running out of space"));
+        }
+    };
+    fill.close().map_err(e("close fill"))?;
+    check(&format!("no space after {} KiB", written >> 10), full == Errno::NoSpace, format!("{full}"))?;
+    fs::remove("/tmp/fill").map_err(e("remove fill"))?;
+    let mut again = fs::create("/tmp/again").map_err(e("create after freeing"))?;
+    again.write(&chunk).map_err(e("write after freeing"))?;
+    again.close().map_err(e("close again"))?;
+    check("writing works again after deleting", true, String::new())?;
+
+    // Bad input: typed errors.
+    check("missing file", fs::open("/tmp/nope", flags::READ).err() == Some(Errno::NotFound), String::new())?;
+    check("NUL in a path", fs::stat("/tmp/a\0b").err() == Some(Errno::InvalidArgument), String::new())?;
+    let long = String::from("/tmp/") + &"x".repeat(4096);
+    check("4 KiB path", fs::stat(&long).err() == Some(Errno::NameTooLong), String::new())?;
+    let mut ro = fs::open("/tmp/big", flags::READ).map_err(e("open read-only"))?;
+    check("write to a read-only descriptor", ro.write(b"x") == Err(Errno::BadHandle), String::new())?;
+    ro.close().map_err(e("close"))?;
+    check("open a directory for writing", fs::open("/tmp", flags::WRITE).err() == Some(Errno::IsDir), String::new())?;
+    println!("filetest: done");
+    Ok(())
+}

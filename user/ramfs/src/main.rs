@@ -1,0 +1,201 @@
+//! The ramfs server: mounts itself at `/` (with an empty `/tmp`) and
+//! answers the file protocol (`libux::fs`) from any process, which it
+//! tells apart by the badge of its connection. `ramfs [BUDGET]`: bytes it
+//! may hold (default 8 MiB).
+#![no_std]
+#![no_main]
+
+extern crate alloc;
+
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
+use libux::fs::{flags, FileStat, FsReply, FsRequest, FsResponse, IO_MAX};
+use libux::layout::slot;
+use libux::rpc::client::{recv_raw, reply_recv_raw};
+use libux::rpc::frame::{self, Place};
+use libux::rpc::{Errno, Request, MSG_CALL};
+use libux::sel4::syscall::ipc_buffer;
+use ramfs::{Error, NodeId, Ramfs, Stat, ROOT};
+
+const EP: u64 = slot::FIRST_FREE;
+/// Open files one client may hold.
+const MAX_OPEN: usize = 256;
+
+libux::entry!(main);
+
+struct Open {
+    node: NodeId,
+    flags: u32,
+}
+
+fn errno(e: Error) -> Errno {
+    match e {
+        Error::NotFound => Errno::NotFound,
+        Error::Exists => Errno::Exists,
+        Error::NotDir => Errno::NotDir,
+        Error::IsDir => Errno::IsDir,
+        Error::NotEmpty => Errno::NotEmpty,
+        Error::NoSpace => Errno::NoSpace,
+        Error::Invalid => Errno::InvalidArgument,
+        Error::NameTooLong => Errno::NameTooLong,
+    }
+}
+
+/// Parent directory and last name of an absolute path.
+fn parent_and_name<'p>(fs: &Ramfs, path: &'p str) -> Result<(NodeId, &'p str), Errno> {
+    let trimmed = path.trim_end_matches('/');
+    let (dir, name) = trimmed.rsplit_once('/').ok_or(Errno::InvalidArgument)?;
+    Ok((fs.walk(dir).map_err(errno)?, name))
+}
+
+struct Server {
+    fs: Ramfs,
+    open: BTreeMap<(u64, u32), Open>,
+    next_handle: u32,
+}
+
+impl Server {
+    /// Answers one request. Read data is returned in `buf`, names in
+    /// `scratch`: the reply borrows both until it is encoded.
+    fn handle<'s>(
+        &mut self,
+        client: u64,
+        req: FsRequest,
+        buf: &'s mut [u8; IO_MAX],
+        scratch: &'s mut Vec<Stat>,
+    ) -> FsReply<'s> {
+        let fs = &mut self.fs;
+        let stat = |fs: &Ramfs, n: NodeId| fs.stat(n).map_err(errno);
+        match req {
+            FsRequest::Open { path, flags: f } => {
+                if self.open.range((client, 0)..=(client, u32::MAX)).count() >= MAX_OPEN {
+                    return Err(Errno::NoMemory);
+                }
+                let node = match fs.walk(path) {
+                    Ok(_) if f & flags::CREATE != 0 && f & flags::EXCLUSIVE != 0 => return Err(Errno::Exists),
+                    Ok(n) => n,
+                    Err(Error::NotFound) if f & flags::CREATE != 0 => {
+                        let (dir, name) = parent_and_name(fs, path)?;
+                        fs.create(dir, name, false).map_err(errno)?
+                    }
+                    Err(e) => return Err(errno(e)),
+                };
+                if stat(fs, node)?.is_dir && f & flags::WRITE != 0 {
+                    return Err(Errno::IsDir);
+                }
+                if f & flags::TRUNCATE != 0 {
+                    fs.truncate(node, 0).map_err(errno)?;
+                }
+                self.next_handle = self.next_handle.wrapping_add(1);
+                self.open.insert((client, self.next_handle), Open { node, flags: f });
+                Ok(FsResponse::Handle(self.next_handle))
+            }
+            FsRequest::Read { handle, offset, count } => {
+                let o = self.open.get(&(client, handle)).ok_or(Errno::BadHandle)?;
+                if o.flags & flags::READ == 0 {
+                    return Err(Errno::BadHandle);
+                }
+                let n = fs.read(o.node, offset, &mut buf[..(count as usize).min(IO_MAX)]).map_err(errno)?;
+                let buf: &'s [u8; IO_MAX] = buf;
+                Ok(FsResponse::Data(&buf[..n]))
+            }
+            FsRequest::Write { handle, offset, data } => {
+                let o = self.open.get(&(client, handle)).ok_or(Errno::BadHandle)?;
+                if o.flags & flags::WRITE == 0 {
+                    return Err(Errno::BadHandle);
+                }
+                Ok(FsResponse::Count(fs.write(o.node, offset, data).map_err(errno)? as u32))
+            }
+            FsRequest::Truncate { handle, size } => {
+                let o = self.open.get(&(client, handle)).ok_or(Errno::BadHandle)?;
+                if o.flags & flags::WRITE == 0 {
+                    return Err(Errno::BadHandle);
+                }
+                fs.truncate(o.node, size).map_err(errno).map(|()| FsResponse::Done)
+            }
+            FsRequest::Close { handle } => {
+                self.open.remove(&(client, handle)).ok_or(Errno::BadHandle)?;
+                Ok(FsResponse::Done)
+            }
+            FsRequest::Stat { path } => {
+                scratch.push(stat(fs, fs.walk(path).map_err(errno)?)?);
+                let scratch: &'s Vec<Stat> = scratch;
+                Ok(FsResponse::Stat(file_stat(&scratch[0])))
+            }
+            FsRequest::List { path, from } => {
+                let dir = fs.walk(path).map_err(errno)?;
+                let all = fs.list(dir).map_err(errno)?;
+                let total = all.len();
+                let mut bytes = 0;
+                // Name, its length and a few varints each: stay inside a reply.
+                scratch.extend(all.into_iter().skip(from as usize).take_while(|s| {
+                    bytes += s.name.len() + 24;
+                    bytes <= IO_MAX
+                }));
+                let more = from as usize + scratch.len() < total;
+                let scratch: &'s Vec<Stat> = scratch;
+                Ok(FsResponse::Entries { entries: scratch.iter().map(file_stat).collect(), more })
+            }
+            FsRequest::Mkdir { path } => {
+                let (dir, name) = parent_and_name(fs, path)?;
+                fs.create(dir, name, true).map_err(errno).map(|_| FsResponse::Done)
+            }
+            FsRequest::Remove { path } => {
+                let node = fs.walk(path).map_err(errno)?;
+                fs.remove(node).map_err(errno)?;
+                // Handles to a removed node must not reach the node that
+                // reuses its slot.
+                self.open.retain(|_, o| o.node != node);
+                Ok(FsResponse::Done)
+            }
+            FsRequest::Rename { from, to } => {
+                let node = fs.walk(from).map_err(errno)?;
+                let (dir, name) = parent_and_name(fs, to)?;
+                fs.rename(node, dir, name).map_err(errno).map(|()| FsResponse::Done)
+            }
+        }
+    }
+}
+
+fn file_stat(s: &Stat) -> FileStat<'_> {
+    FileStat { name: &s.name, is_dir: s.is_dir, size: s.size, version: s.version }
+}
+
+fn main() -> i32 {
+    let budget = libux::rt::args().get(1).and_then(|s| s.parse().ok()).unwrap_or(8 << 20);
+    let mut server = Server { fs: Ramfs::new(budget), open: BTreeMap::new(), next_handle: 0 };
+    let setup = libux::process::create_endpoint(EP)
+        .and_then(|()| server.fs.create(ROOT, "tmp", true).map(drop).map_err(errno))
+        .and_then(|()| match libux::rpc::client::call(slot::PROC_CONN, &Request::Mount { path: "/", endpoint: EP }) {
+            Ok(_) => Ok(()),
+            Err(e) => Err(e),
+        });
+    if let Err(e) = setup {
+        libux::println!("ramfs: cannot start: {e}");
+        return 1;
+    }
+    let mut buf = [0u8; IO_MAX];
+    let mut scratch = Vec::new();
+    let mut request = [0u8; frame::INLINE_BYTES];
+    let mut m = recv_raw(EP);
+    loop {
+        let msg = &ipc_buffer().msg;
+        let reply: FsReply = match frame::header(msg, m.words) {
+            Ok(h) if m.label == MSG_CALL && h.place == Place::Inline => {
+                // Copied without allocating: growing the heap calls the
+                // process server through the IPC buffer.
+                request[..h.len].copy_from_slice(&frame::inline_bytes(msg)[..h.len]);
+                match libux::fs::decode_request(&request[..h.len]) {
+                    Ok(req) => server.handle(m.badge, req, &mut buf, &mut scratch),
+                    Err(e) => Err(e),
+                }
+            }
+            Ok(_) => Err(Errno::BadRequest),
+            Err(e) => Err(e),
+        };
+        let words = frame::encode(&reply, &mut ipc_buffer().msg, None, 0)
+            .unwrap_or_else(|e| frame::encode(&FsReply::Err(e), &mut ipc_buffer().msg, None, 0).unwrap());
+        scratch.clear();
+        m = reply_recv_raw(EP, words);
+    }
+}
