@@ -356,6 +356,12 @@ impl<N: Clone> Session<N> {
         Ok(())
     }
 
+    /// Bytes of data an Rread/Rreaddir may carry: what was asked, within
+    /// the iounit and the output buffer.
+    fn data_room(&self, count: u32, out: &[u8]) -> usize {
+        (count.min(self.iounit()) as usize).min(out.len().saturating_sub(HEADER + 4))
+    }
+
     /// Bytes a read or write may move in one message.
     fn iounit(&self) -> u32 {
         self.msize - 24
@@ -409,7 +415,7 @@ impl<N: Clone> Session<N> {
         count: u32,
         out: &mut [u8],
     ) -> Result<usize, Error> {
-        let max = (count.min(self.iounit()) as usize).min(out.len().saturating_sub(HEADER + 4));
+        let max = self.data_room(count, out);
         let f = self.fids.get_mut(&fid).ok_or(Error::BadFid)?;
         if !f.open {
             return Err(Error::BadFid);
@@ -460,7 +466,7 @@ impl<N: Clone> Session<N> {
         count: u32,
         out: &mut [u8],
     ) -> Result<usize, Error> {
-        let max = (count.min(self.iounit()) as usize).min(out.len().saturating_sub(HEADER + 4));
+        let max = self.data_room(count, out);
         let f = self.fids.get(&fid).ok_or(Error::BadFid)?;
         if !f.open {
             return Err(Error::BadFid);
