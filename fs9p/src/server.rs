@@ -69,6 +69,8 @@ pub trait Filesystem {
 struct Fid<N> {
     node: N,
     open: bool,
+    /// Opened for writing (Twrite is refused otherwise).
+    writable: bool,
     /// A 9P2000 directory read: the stat bytes not yet returned, and the
     /// offset the next read must ask for.
     dir: Option<(Vec<u8>, u64)>,
@@ -168,7 +170,7 @@ impl<N: Clone> Session<N> {
                 self.check_new(fid)?;
                 let node = fs.attach(uname, aname)?;
                 let qid = fs.meta(&node)?.qid;
-                self.fids.insert(fid, Fid { node, open: false, dir: None });
+                self.fids.insert(fid, Fid { node, open: false, writable: false, dir: None });
                 reply(Msg::Rattach { qid }, out)
             }
             Msg::Tflush { .. } => reply(Msg::Rflush, out),
@@ -198,7 +200,7 @@ impl<N: Clone> Session<N> {
                         Err(_) => return reply(Msg::Rwalk { wqids }, out),
                     }
                 }
-                self.fids.insert(newfid, Fid { node, open: false, dir: None });
+                self.fids.insert(newfid, Fid { node, open: false, writable: false, dir: None });
                 reply(Msg::Rwalk { wqids }, out)
             }
             Msg::Topen { fid, mode } => {
@@ -229,7 +231,7 @@ impl<N: Clone> Session<N> {
             Msg::Tread { fid, offset, count } => self.read(fs, fid, offset, count, out),
             Msg::Twrite { fid, offset, data } => {
                 let f = self.fid(fid)?;
-                if !f.open {
+                if !f.open || !f.writable {
                     return Err(Error::BadFid);
                 }
                 let n = fs.write(&f.node.clone(), offset, data)?;
@@ -247,6 +249,7 @@ impl<N: Clone> Session<N> {
                 reply(Msg::Rremove, out)
             }
             Msg::Tunlinkat { dirfd, name, .. } => {
+                valid_name(name)?;
                 let dir = self.fid(dirfd)?.node.clone();
                 let node = fs.walk(&dir, name)?;
                 fs.remove(&node)?;
@@ -298,6 +301,7 @@ impl<N: Clone> Session<N> {
                 reply(Msg::Rsetattr, out)
             }
             Msg::Trenameat { olddirfid, oldname, newdirfid, newname } => {
+                valid_name(oldname)?;
                 valid_name(newname)?;
                 let from = self.fid(olddirfid)?.node.clone();
                 let to = self.fid(newdirfid)?.node.clone();
@@ -384,6 +388,7 @@ impl<N: Clone> Session<N> {
         }
         fs.open(&f.node, write, truncate)?;
         f.open = true;
+        f.writable = write;
         Ok(meta.qid)
     }
 
@@ -403,7 +408,7 @@ impl<N: Clone> Session<N> {
         let node = fs.create(&f.node, name, is_dir, perm)?;
         let qid = fs.meta(&node)?.qid;
         // The fid now stands for the new file, open.
-        *f = Fid { node, open: true, dir: None };
+        *f = Fid { node, open: true, writable: true, dir: None };
         Ok(qid)
     }
 

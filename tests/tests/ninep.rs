@@ -225,3 +225,19 @@ fn p9fs_speaks_9p2000l_with_our_server() {
     let expected = ["ls sub/", "cat peer data", "back written by p9fs", "size 15", "isdir True", "after newdir/ sub/"];
     assert_eq!(out.lines().collect::<Vec<_>>(), expected);
 }
+
+#[test]
+fn a_fid_opened_for_reading_refuses_writes() {
+    let dir = TempDir::new("modes");
+    std::fs::write(dir.0.join("f"), b"keep").unwrap();
+    let addr = our_server(&dir.0, 64);
+    let mut s = version_and_attach(&addr);
+    let walk = Msg::Twalk { fid: 0, newfid: 1, wnames: ["f"].into_iter().collect() };
+    rpc(&mut s, Dialect::L, 1, walk);
+    rpc(&mut s, Dialect::L, 2, Msg::Tlopen { fid: 1, flags: 0 });
+    let r = rpc(&mut s, Dialect::L, 3, Msg::Twrite { fid: 1, offset: 0, data: b"lost" });
+    assert_eq!(decode(&r, Dialect::L).unwrap().msg, Msg::Rlerror { ecode: 9 }, "EBADF");
+    let r = rpc(&mut s, Dialect::L, 4, Msg::Tunlinkat { dirfd: 0, name: "..", flags: 0 });
+    assert_eq!(decode(&r, Dialect::L).unwrap().msg, Msg::Rlerror { ecode: 22 }, "EINVAL for ..");
+    assert_eq!(std::fs::read(dir.0.join("f")).unwrap(), b"keep");
+}

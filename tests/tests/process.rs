@@ -263,6 +263,8 @@ fn files_in_the_ramfs() {
         "4 KiB path",
         "write to a read-only descriptor",
         "open a directory for writing",
+        "truncate without write refused",
+        "chdir to a file refused",
     ] {
         line(&log, &format!("filetest: ok {check}"));
     }

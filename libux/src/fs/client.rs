@@ -176,10 +176,20 @@ impl File {
         }
     }
 
+    /// Closes the file, reporting the server's answer (dropping a `File`
+    /// closes it too, without one).
     pub fn close(self) -> Result<(), Errno> {
         let r = done(fs_call(self.conn, &FsRequest::Close { handle: self.handle }));
         give_slot(self.conn);
+        core::mem::forget(self);
         r
+    }
+}
+
+impl Drop for File {
+    fn drop(&mut self) {
+        let _ = fs_call(self.conn, &FsRequest::Close { handle: self.handle });
+        give_slot(self.conn);
     }
 }
 
@@ -246,7 +256,11 @@ pub fn rename(from: &str, to: &str) -> Result<(), Errno> {
     r
 }
 
+/// Changes the working directory to `path`, which must be a directory.
 pub fn chdir(path: &str) -> Result<(), Errno> {
+    if !stat(path)?.is_dir {
+        return Err(Errno::NotDir);
+    }
     match call(slot::PROC_CONN, &Request::Chdir { path })? {
         Response::Done => Ok(()),
         _ => Err(Errno::BadRequest),

@@ -118,6 +118,14 @@ fn run() -> Result<(), String> {
     check("write to a read-only descriptor", ro.write(b"x") == Err(Errno::BadHandle), String::new())?;
     ro.close().map_err(e("close"))?;
     check("open a directory for writing", fs::open("/tmp", flags::WRITE).err() == Some(Errno::IsDir), String::new())?;
+    let trunc = fs::open("/tmp/big", flags::READ | flags::TRUNCATE).err();
+    let big = fs::stat("/tmp/big").map_err(e("stat big"))?.size;
+    check(
+        "truncate without write refused",
+        trunc == Some(Errno::InvalidArgument) && big == 1 << 20,
+        format!("{trunc:?} {big}"),
+    )?;
+    check("chdir to a file refused", fs::chdir("/tmp/big") == Err(Errno::NotDir), String::new())?;
     println!("filetest: done");
     Ok(())
 }

@@ -20,6 +20,9 @@ pub type NodeId = usize;
 pub const ROOT: NodeId = 0;
 /// The longest name (POSIX NAME_MAX).
 pub const NAME_MAX: usize = 255;
+/// Bytes of the budget one node costs besides its name and contents: its
+/// bookkeeping, so that empty files cannot exhaust the heap for free.
+pub const NODE_COST: usize = 128;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Error {
@@ -106,10 +109,7 @@ impl Ramfs {
     }
 
     fn charge(&mut self, bytes: usize) -> Result<(), Error> {
-        if self.used + bytes > self.budget {
-            return Err(Error::NoSpace);
-        }
-        self.used += bytes;
+        self.used = self.used.checked_add(bytes).filter(|&u| u <= self.budget).ok_or(Error::NoSpace)?;
         Ok(())
     }
 
@@ -135,7 +135,7 @@ impl Ramfs {
         if self.entries(dir)?.contains_key(name) {
             return Err(Error::Exists);
         }
-        self.charge(name.len())?;
+        self.charge(NODE_COST + name.len())?;
         let kind = if is_dir { Kind::Dir(BTreeMap::new()) } else { Kind::File(Vec::new()) };
         let node = Node { parent: dir, name: String::from(name), kind, version: 0 };
         let id = match self.free.pop() {
@@ -177,6 +177,8 @@ impl Ramfs {
         node.version = node.version.wrapping_add(1);
         let Kind::File(data) = &mut node.kind else { unreachable!("checked above") };
         if end > data.len() {
+            // Exactly what is asked: the budget counts bytes, not capacity.
+            data.reserve_exact(end - data.len());
             data.resize(end, 0);
         }
         let at = offset as usize;
@@ -199,6 +201,7 @@ impl Ramfs {
         node.version = node.version.wrapping_add(1);
         if let Kind::File(d) = &mut node.kind {
             d.resize(size, 0);
+            d.shrink_to_fit();
         }
         Ok(())
     }
@@ -209,7 +212,8 @@ impl Ramfs {
             return Err(Error::Invalid);
         }
         let node = self.node(id)?;
-        let freed = node.name.len()
+        let freed = NODE_COST
+            + node.name.len()
             + match &node.kind {
                 Kind::File(d) => d.len(),
                 Kind::Dir(e) if e.is_empty() => 0,
@@ -350,21 +354,31 @@ mod tests {
 
     #[test]
     fn the_budget_is_enforced_and_freed() {
-        let mut fs = Ramfs::new(100);
+        let node = NODE_COST + 1;
+        let mut fs = Ramfs::new(node + 100);
         let f = fs.create(ROOT, "f", false).unwrap();
         assert_eq!(fs.write(f, 0, &[1; 99]), Ok(99));
         assert_eq!(fs.write(f, 99, &[1; 10]), Err(Error::NoSpace));
         assert_eq!(fs.create(ROOT, "g", false), Err(Error::NoSpace));
         assert_eq!(fs.stat(f).unwrap().size, 99, "a refused write changes nothing");
         assert_eq!(fs.write(f, u64::MAX, &[1]), Err(Error::NoSpace));
+        assert_eq!(fs.write(f, u64::MAX - 1, &[1]), Err(Error::NoSpace), "no overflow past the budget");
+        assert_eq!(fs.truncate(f, u64::MAX - 1), Err(Error::NoSpace));
         fs.remove(f).unwrap();
-        assert_eq!(fs.usage(), (0, 100));
+        assert_eq!(fs.usage(), (0, node + 100));
         let g = fs.create(ROOT, "g", false).unwrap();
         assert_eq!(fs.write(g, 0, &[2; 99]), Ok(99));
         fs.truncate(g, 10).unwrap();
-        assert_eq!(fs.usage(), (11, 100));
+        assert_eq!(fs.usage(), (node + 10, node + 100));
         assert_eq!(fs.walk("/f"), Err(Error::NotFound));
         assert_eq!(g, f, "the removed node's slot is reused");
+    }
+
+    #[test]
+    fn empty_files_are_not_free() {
+        let mut fs = Ramfs::new(10 * (NODE_COST + 2));
+        let made = (0..100).take_while(|i| fs.create(ROOT, &alloc::format!("{i:02}"), false).is_ok()).count();
+        assert_eq!(made, 10);
     }
 
     #[test]

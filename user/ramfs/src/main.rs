@@ -84,6 +84,9 @@ impl Server {
                     return Err(Errno::IsDir);
                 }
                 if f & flags::TRUNCATE != 0 {
+                    if f & flags::WRITE == 0 {
+                        return Err(Errno::InvalidArgument);
+                    }
                     fs.truncate(node, 0).map_err(errno)?;
                 }
                 self.next_handle = self.next_handle.wrapping_add(1);
@@ -151,7 +154,13 @@ impl Server {
             FsRequest::Rename { from, to } => {
                 let node = fs.walk(from).map_err(errno)?;
                 let (dir, name) = parent_and_name(fs, to)?;
-                fs.rename(node, dir, name).map_err(errno).map(|()| FsResponse::Done)
+                let replaced = fs.lookup(dir, name).ok().filter(|&old| old != node);
+                fs.rename(node, dir, name).map_err(errno)?;
+                // Handles to a file the rename replaced go, as on Remove.
+                if let Some(old) = replaced {
+                    self.open.retain(|_, o| o.node != old);
+                }
+                Ok(FsResponse::Done)
             }
         }
     }
