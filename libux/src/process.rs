@@ -85,6 +85,11 @@ pub fn create_endpoint(slot: u64) -> Result<(), Errno> {
     expect_done(call(slot::PROC_CONN, &Request::CreateEndpoint { slot }))
 }
 
+/// Serves the files under `path` through our endpoint in `endpoint`.
+pub fn mount(path: &str, endpoint: u64) -> Result<(), Errno> {
+    expect_done(call(slot::PROC_CONN, &Request::Mount { path, endpoint }))
+}
+
 pub fn stats() -> Result<Stats, Errno> {
     match call(slot::PROC_CONN, &Request::Stats)? {
         Response::Stats(s) => Ok(s),

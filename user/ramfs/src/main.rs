@@ -13,7 +13,7 @@ use libux::fs::{flags, FileStat, FsReply, FsRequest, FsResponse, IO_MAX};
 use libux::layout::slot;
 use libux::rpc::client::{recv_raw, reply_recv_raw};
 use libux::rpc::frame::{self, Place};
-use libux::rpc::{Errno, Request, MSG_CALL};
+use libux::rpc::{Errno, MSG_CALL};
 use libux::sel4::syscall::ipc_buffer;
 use ramfs::{Error, NodeId, Ramfs, Stat, ROOT};
 
@@ -175,10 +175,7 @@ fn main() -> i32 {
     let mut server = Server { fs: Ramfs::new(budget), open: BTreeMap::new(), next_handle: 0 };
     let setup = libux::process::create_endpoint(EP)
         .and_then(|()| server.fs.create(ROOT, "tmp", true).map(drop).map_err(errno))
-        .and_then(|()| match libux::rpc::client::call(slot::PROC_CONN, &Request::Mount { path: "/", endpoint: EP }) {
-            Ok(_) => Ok(()),
-            Err(e) => Err(e),
-        });
+        .and_then(|()| libux::process::mount("/", EP));
     if let Err(e) = setup {
         libux::println!("ramfs: cannot start: {e}");
         return 1;
