@@ -232,7 +232,13 @@ impl Allocator {
             return false;
         }
         let req = Request::MapAnon { vaddr: top, pages: (bytes / PAGE) as u32 };
-        if rpc::client::call(slot::PROC_CONN, &req) != Ok(Response::Done) {
+        // An allocation may happen anywhere, also while a message sits in
+        // the IPC buffer (being decoded, say): the call that grows the heap
+        // must leave that message as it found it.
+        let message = rpc::client::save(crate::sel4::consts::msg::MAX_LENGTH);
+        let mapped = rpc::client::call(slot::PROC_CONN, &req) == Ok(Response::Done);
+        rpc::client::restore(&message);
+        if !mapped {
             return false;
         }
         self.top.store(top + bytes, Ordering::Relaxed);

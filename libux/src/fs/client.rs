@@ -53,16 +53,8 @@ fn resolve(path: &str) -> Result<(u64, String, String), Errno> {
     }
 }
 
-/// Where a file server's reply is decoded from: a copy, because decoding
-/// may allocate, and growing the heap calls the process server through
-/// the IPC buffer.
-struct ReplyBuf(core::cell::UnsafeCell<[u8; frame::INLINE_BYTES]>);
-// SAFETY: programs are single-threaded.
-unsafe impl Sync for ReplyBuf {}
-static REPLY: ReplyBuf = ReplyBuf(core::cell::UnsafeCell::new([0; frame::INLINE_BYTES]));
-
-/// One call to a file server; the reply borrows a buffer the next call
-/// overwrites, so use it before then.
+/// One call to a file server; the reply borrows the IPC buffer, which the
+/// next call overwrites, so use it before then (heap growth leaves it be).
 fn fs_call(conn: u64, req: &FsRequest) -> FsReply<'static> {
     let buf = ipc_buffer();
     let words = frame::encode(req, &mut buf.msg, None, 0)?;
@@ -78,10 +70,7 @@ fn fs_call(conn: u64, req: &FsRequest) -> FsReply<'static> {
     if h.place != Place::Inline {
         return Err(Errno::BadRequest);
     }
-    // SAFETY: single-threaded, and the previous reply is no longer used.
-    let copy = unsafe { &mut *REPLY.0.get() };
-    copy[..h.len].copy_from_slice(&frame::inline_bytes(&buf.msg)[..h.len]);
-    super::decode_reply(&copy[..h.len])?
+    super::decode_reply(&frame::inline_bytes(&buf.msg)[..h.len])?
 }
 
 /// Runs one path operation on the server `path` leads to.

@@ -38,27 +38,18 @@ pub fn call(conn: CPtr, req: &Request) -> Reply {
     decode_reply(reply.info)
 }
 
-struct ReplyCopy(core::cell::UnsafeCell<[u8; BUFFER_MAX]>);
-// SAFETY: programs are single-threaded.
-unsafe impl Sync for ReplyCopy {}
-static REPLY: ReplyCopy = ReplyCopy(core::cell::UnsafeCell::new([0; BUFFER_MAX]));
-
 fn decode_reply(info: MessageInfo) -> Reply {
     if info.label() != MSG_REPLY {
         return Err(Errno::BadRequest);
     }
     let msg = &ipc_buffer().msg;
     let h = frame::header(msg, info.length() as usize)?;
-    // Copy first: decoding may allocate, growing the heap may call the
-    // process server, and that call reuses the IPC buffer. (A static, not
-    // a stack array: zeroing 4 KiB per call is measurable.)
-    // SAFETY: single-threaded; a reply is decoded before the next call.
-    let bytes = unsafe { &mut *REPLY.0.get() };
-    match h.place {
-        Place::Inline => bytes[..h.len].copy_from_slice(&frame::inline_bytes(msg)[..h.len]),
-        Place::Buffer => bytes[..h.len].copy_from_slice(&shared_buffer()[..h.len]),
-    }
-    super::decode_reply(&bytes[..h.len])?
+    // Decoding may allocate; growing the heap keeps the message intact.
+    let bytes = match h.place {
+        Place::Inline => &frame::inline_bytes(msg)[..h.len],
+        Place::Buffer => &shared_buffer()[..h.len],
+    };
+    super::decode_reply(bytes)?
 }
 
 /// A message received by an intermediary, left in the IPC buffer.

@@ -12,9 +12,6 @@ pub enum Place {
     Buffer,
 }
 
-/// Bytes of the inline area (as `rpc::INLINE_MAX`).
-pub const INLINE_BYTES: usize = INLINE_MAX;
-
 /// A decoded header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Header {

@@ -182,16 +182,12 @@ fn main() -> i32 {
     }
     let mut buf = [0u8; IO_MAX];
     let mut scratch = Vec::new();
-    let mut request = [0u8; frame::INLINE_BYTES];
     let mut m = recv_raw(EP);
     loop {
         let msg = &ipc_buffer().msg;
         let reply: FsReply = match frame::header(msg, m.words) {
             Ok(h) if m.label == MSG_CALL && h.place == Place::Inline => {
-                // Copied without allocating: growing the heap calls the
-                // process server through the IPC buffer.
-                request[..h.len].copy_from_slice(&frame::inline_bytes(msg)[..h.len]);
-                match libux::fs::decode_request(&request[..h.len]) {
+                match libux::fs::decode_request(&frame::inline_bytes(msg)[..h.len]) {
                     Ok(req) => server.handle(m.badge, req, &mut buf, &mut scratch),
                     Err(e) => Err(e),
                 }

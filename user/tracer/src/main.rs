@@ -69,20 +69,15 @@ fn main() -> i32 {
             m = client::reply_recv_raw(EP, client::error_reply_words(libux::rpc::Errno::BadRequest));
             continue;
         }
-        // Decoding and formatting may grow our heap, which is a call of
-        // our own through the IPC buffer: keep the request safe meanwhile.
-        let request_copy = client::save(m.words);
         let request = peek_request(m.words).map(|r| (alloc::format!("{r:?}"), kind(&r)));
         let (shown, kind) = request.unwrap_or_else(|| ("(request in shared buffer)".into(), Kind::Other));
-        client::restore(&request_copy);
         let reply_words = match client::relay(slot::PROC_CONN, pid as u64, m.words) {
             Ok(w) => w,
             Err(e) => client::error_reply_words(e),
         };
-        // Decoding and printing are calls of our own (heap, console): keep
-        // the reply safe meanwhile.
-        let saved = client::save(reply_words);
         let reply = peek_reply(reply_words);
+        // Printing is a call of our own: keep the reply safe meanwhile.
+        let saved = client::save(reply_words);
         println!("tracer: [{pid}] {shown} = {reply:?}");
         let reply_words = client::restore(&saved);
         match (kind, reply) {
