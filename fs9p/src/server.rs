@@ -230,8 +230,8 @@ impl<N: Clone> Session<N> {
             }
             Msg::Tread { fid, offset, count } => self.read(fs, fid, offset, count, out),
             Msg::Twrite { fid, offset, data } => {
-                let f = self.fid(fid)?;
-                if !f.open || !f.writable {
+                let f = self.open_fid(fid)?;
+                if !f.writable {
                     return Err(Error::BadFid);
                 }
                 let n = fs.write(&f.node.clone(), offset, data)?;
@@ -350,6 +350,11 @@ impl<N: Clone> Session<N> {
         self.fids.get(&fid).ok_or(Error::BadFid)
     }
 
+    /// A fid that has been opened (reads, writes, directory reads).
+    fn open_fid(&mut self, fid: u32) -> Result<&mut Fid<N>, Error> {
+        self.fids.get_mut(&fid).filter(|f| f.open).ok_or(Error::BadFid)
+    }
+
     fn check_new(&self, fid: u32) -> Result<(), Error> {
         if self.fids.contains_key(&fid) {
             return Err(Error::FidInUse);
@@ -421,10 +426,7 @@ impl<N: Clone> Session<N> {
         out: &mut [u8],
     ) -> Result<usize, Error> {
         let max = self.data_room(count, out);
-        let f = self.fids.get_mut(&fid).ok_or(Error::BadFid)?;
-        if !f.open {
-            return Err(Error::BadFid);
-        }
+        let f = self.open_fid(fid)?;
         // Rread: header, count[4], data: fill the data in place.
         let data_at = HEADER + 4;
         let n = if fs.meta(&f.node)?.is_dir() {
@@ -472,10 +474,7 @@ impl<N: Clone> Session<N> {
         out: &mut [u8],
     ) -> Result<usize, Error> {
         let max = self.data_room(count, out);
-        let f = self.fids.get(&fid).ok_or(Error::BadFid)?;
-        if !f.open {
-            return Err(Error::BadFid);
-        }
+        let f = self.open_fid(fid)?;
         let me = fs.meta(&f.node)?;
         if !me.is_dir() {
             return Err(Error::NotDir);
