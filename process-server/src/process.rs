@@ -390,6 +390,7 @@ impl Server {
             .filter(|p| p.live().is_some_and(|l| l.intermediary == Some(pid)))
             .map(|p| p.pid)
             .collect();
+        self.changes += 1;
         let Some(p) = self.procs.get_mut(&pid) else {
             return;
         };

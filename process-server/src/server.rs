@@ -41,6 +41,9 @@ pub fn buffer_address(index: usize) -> u64 {
 }
 
 pub struct Server {
+    /// Bumped when a process ends or mounts: what `serve_until`'s
+    /// conditions depend on, so they are not rechecked on every call.
+    pub changes: u64,
     pub mem: Memory,
     /// Mount points: the serving process and our copy of its endpoint.
     pub mounts: MountTable<(Pid, u64)>,
@@ -70,6 +73,7 @@ impl Server {
         let mut own_arena = Arena::default();
         let ep = Endpoint(mem.object(&mut own_arena, object::ENDPOINT, 0, bits::ENDPOINT)?);
         Ok(Server {
+            changes: 0,
             mem,
             mounts: MountTable::new(MAX_MOUNTS),
             devices,
@@ -148,14 +152,22 @@ impl Server {
         self.serve_until(|s| !s.procs.values().any(|p| p.ppid == 0 && !p.daemon && p.live().is_some()));
     }
 
-    /// Serves calls until `done` holds.
+    /// Serves calls until `done` holds; `done` must depend only on what
+    /// bumps `changes` (processes ending, mounts).
     pub fn serve_until(&mut self, done: impl Fn(&Server) -> bool) {
         let out = |words: usize| {
             let m = &ipc_buffer().msg;
             Msg { info: MessageInfo::new(MSG_REPLY, 0, 0, words as u64), mr: [m[0], m[1], m[2], m[3]] }
         };
         let mut reply: Option<usize> = None;
-        while !done(self) {
+        let mut checked = None;
+        loop {
+            if checked != Some(self.changes) {
+                if done(self) {
+                    break;
+                }
+                checked = Some(self.changes);
+            }
             let (badge, info) = match reply.take() {
                 Some(words) => syscall::reply_recv(self.ep.0, out(words)),
                 None => syscall::recv(self.ep.0),
@@ -450,6 +462,7 @@ impl Server {
         if let Some(p) = self.procs.get_mut(&pid) {
             p.mounted = true;
         }
+        self.changes += 1;
         Ok(Response::Done)
     }
 
