@@ -17,21 +17,50 @@ pub mod slot {
     /// The process server connection: an endpoint badged with the
     /// process's id, or an intermediary's endpoint.
     pub const PROC_CONN: u64 = 1;
+    /// Daemons only: their own CNode (with the guard that makes a slot
+    /// number its capability pointer, so invoke it with depth 64), to save
+    /// reply capabilities and answer calls later.
+    pub const CNODE: u64 = 2;
     /// Where the kernel sends the process's faults (the process server's
     /// endpoint with the fault badge).
     pub const FAULT_EP: u64 = 3;
-    /// A notification the process server signals whenever one of the
-    /// process's children exits, faults or is killed (see `process::wait`).
-    pub const CHILD_EVENTS: u64 = 4;
+    /// The process's events notification (see [`super::event`]): the
+    /// process server signals it when a child exits, faults or is killed
+    /// (see `process::wait`), granted interrupts signal it, and daemons
+    /// hear of every process that ends.
+    pub const EVENTS: u64 = 4;
     /// Device grants from the system description, in the order listed
     /// (`sysdesc::MAX_GRANTS` of each kind): I/O port ranges,
     pub const IO_PORTS: u64 = 8;
-    /// interrupt handlers,
+    /// and interrupt handlers (each signals [`EVENTS`] with
+    /// [`super::event::irq`] of its index).
     pub const IRQ_HANDLERS: u64 = 11;
-    /// and the notification each interrupt signals.
-    pub const IRQ_NOTIFICATIONS: u64 = 14;
     /// First slot a process may fill itself (e.g. `CreateEndpoint`).
     pub const FIRST_FREE: u64 = 32;
+}
+
+/// Bits of the events notification's word. A daemon's or a driver's
+/// notification is bound to its thread, so a receive on its endpoint also
+/// returns events: their badge has [`event::FLAG`] set, which no
+/// connection badge has.
+pub mod event {
+    /// In no connection's badge (see `rpc::PID_MAX` and the flags there).
+    pub const FLAG: u64 = 1 << 26;
+    /// The `i`th interrupt granted by the system description (of at most
+    /// `sysdesc::MAX_GRANTS`) fired.
+    pub const fn irq(i: usize) -> u64 {
+        1 << i
+    }
+    /// A child ended.
+    pub const CHILD: u64 = 1 << 3;
+    /// Some process ended (daemons only): ask the process server which
+    /// (`Request::Ended`).
+    pub const ENDED: u64 = 1 << 4;
+
+    const _: () = assert!(crate::sysdesc::MAX_GRANTS <= 3);
+    const _: () = assert!(FLAG & crate::rpc::PID_MAX as u64 == 0 && FLAG & crate::rpc::FAULT_BADGE == 0);
+    const _: () = assert!(FLAG & (crate::rpc::FILES_BADGE | crate::rpc::BIN_BADGE) == 0);
+    const _: () = assert!(FLAG & !crate::sel4::BADGE_MASK == 0);
 }
 
 /// Where every program is linked (see `libux/ux.ld`).

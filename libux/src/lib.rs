@@ -4,8 +4,9 @@
 //! process reads ([`bootfs`], [`elf`], [`fw_cfg`]), the serial console
 //! driver ([`console`]) over [`port`] I/O, the process start-up contract
 //! ([`layout`]), the process server protocol ([`rpc`]) with its client
-//! ([`process`]), path names ([`path`]) and the mount table logic
-//! ([`namespace`]), and, on the target, the runtime ([`rt`]).
+//! ([`process`]), the file protocol ([`fs`]) with descriptors ([`fd`]),
+//! the `/proc` formats ([`procfs`]), path names ([`path`]) and the mount
+//! table logic ([`namespace`]), and, on the target, the runtime ([`rt`]).
 //!
 //! It depends on no server crate. Everything except the `asm!` system calls
 //! and the runtime is plain `no_std` logic, tested on the host with
@@ -29,6 +30,9 @@ pub mod sel4;
 pub mod sysdesc;
 
 #[cfg(target_arch = "x86_64")]
+pub mod fd;
+#[cfg(target_arch = "x86_64")]
 pub mod process;
+pub mod procfs;
 #[cfg(target_os = "none")]
 pub mod rt;

@@ -3,7 +3,7 @@
 
 use crate::layout::slot;
 use crate::rpc::client::call;
-use crate::rpc::{Errno, Pid, Request, Response, Spawn, Stats, Waited};
+use crate::rpc::{Errno, FdName, Pid, Request, Response, Spawn, Stats, Waited};
 use crate::sel4::syscall;
 
 fn expect_done(r: Result<Response, Errno>) -> Result<(), Errno> {
@@ -29,7 +29,7 @@ pub fn getppid() -> Result<Pid, Errno> {
 }
 
 /// Starts `path` with `argv` (by convention `argv[0]` is the program name)
-/// and `env`.
+/// and `env`; it inherits our standard descriptors.
 pub fn spawn(path: &str, argv: &[&str], env: &[&str]) -> Result<Pid, Errno> {
     spawn_with(path, argv, env, None)
 }
@@ -37,7 +37,19 @@ pub fn spawn(path: &str, argv: &[&str], env: &[&str]) -> Result<Pid, Errno> {
 /// [`spawn`], optionally redirecting the child's process server connection
 /// to the endpoint in slot `redirect` of our CSpace.
 pub fn spawn_with(path: &str, argv: &[&str], env: &[&str], redirect: Option<u64>) -> Result<Pid, Errno> {
-    let req = Request::Spawn(Spawn { path, argv: argv.to_vec(), env: env.to_vec(), redirect });
+    let standard = crate::fd::standard();
+    spawn_full(path, argv, env, redirect, &crate::fd::names(&standard))
+}
+
+/// [`spawn_with`], naming the child's descriptors.
+pub fn spawn_full(
+    path: &str,
+    argv: &[&str],
+    env: &[&str],
+    redirect: Option<u64>,
+    fds: &[FdName],
+) -> Result<Pid, Errno> {
+    let req = Request::Spawn(Spawn { path, argv: argv.to_vec(), env: env.to_vec(), redirect, fds: fds.to_vec() });
     expect_pid(call(slot::PROC_CONN, &req))
 }
 
@@ -57,7 +69,7 @@ pub fn wait(pid: Option<Pid>) -> Result<Waited, Errno> {
         if let Some(w) = try_wait(pid)? {
             return Ok(w);
         }
-        syscall::recv(slot::CHILD_EVENTS);
+        syscall::recv(slot::EVENTS);
     }
 }
 
@@ -94,5 +106,25 @@ pub fn stats() -> Result<Stats, Errno> {
     match call(slot::PROC_CONN, &Request::Stats)? {
         Response::Stats(s) => Ok(s),
         _ => Err(Errno::BadRequest),
+    }
+}
+
+/// Daemons: the processes that ended since `cursor` (which moves on), and
+/// whether some were forgotten meanwhile (see [`Request::Ended`]).
+pub fn ended(cursor: &mut u64) -> Result<(alloc::vec::Vec<Pid>, bool), Errno> {
+    let mut all = alloc::vec::Vec::new();
+    let mut any_lost = false;
+    loop {
+        match call(slot::PROC_CONN, &Request::Ended { after: *cursor })? {
+            Response::Ended { pids, upto, more, lost } => {
+                all.extend(pids);
+                any_lost |= lost;
+                *cursor = upto;
+                if !more {
+                    return Ok((all, any_lost));
+                }
+            }
+            _ => return Err(Errno::BadRequest),
+        }
     }
 }

@@ -39,12 +39,20 @@ pub const INLINE_MAX: usize = (crate::sel4::consts::msg::MAX_LENGTH - HEADER_WOR
 /// Bytes that fit in the shared buffer page.
 pub const BUFFER_MAX: usize = 4096;
 
-/// Process ids fit in a badge with room for the fault flag.
+/// Process ids fit in a badge (28 bits in this kernel) with room for the
+/// flags below and `layout::event::FLAG`.
 pub type Pid = u32;
 /// The largest process id.
-pub const PID_MAX: Pid = (1 << 26) - 1;
+pub const PID_MAX: Pid = (1 << 24) - 1;
 /// Set in the badge of a process's fault endpoint.
 pub const FAULT_BADGE: u64 = 1 << 27;
+/// Set in the badge of a connection to the file trees the process server
+/// serves itself (`/proc`, `/bin`): such calls speak the file protocol.
+pub const FILES_BADGE: u64 = 1 << 25;
+/// With `FILES_BADGE`: the `/bin` tree.
+pub const BIN_BADGE: u64 = 1 << 24;
+
+const _: () = assert!((FAULT_BADGE | FILES_BADGE | BIN_BADGE | PID_MAX as u64) & !crate::sel4::BADGE_MASK == 0);
 
 /// A call to the process server.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
@@ -60,7 +68,7 @@ pub enum Request<'a> {
     },
     /// Reap a child that has ended: `pid`, or any child if `None`.
     /// Never blocks: `Waited(None)` means no such child has ended yet
-    /// (block on `slot::CHILD_EVENTS` and ask again).
+    /// (block on `slot::EVENTS` and ask again).
     Wait {
         pid: Option<Pid>,
     },
@@ -113,12 +121,33 @@ pub enum Request<'a> {
         path: &'a str,
     },
     Getcwd,
-    /// Write bytes to the console. The process server owns the serial
-    /// port until a console server exists; one call is written whole,
-    /// never interleaved with another process's output.
+    /// Write bytes to the console log, whole (never interleaved with
+    /// another call's). For programs with no standard output: daemons, and
+    /// whatever the system description starts.
     Write {
         bytes: &'a [u8],
     },
+    /// Daemons: which processes ended after the `after`th ending (0: since
+    /// boot). The process server remembers the last `ENDED_KEPT`.
+    Ended {
+        after: u64,
+    },
+}
+
+/// How many endings `Request::Ended` can tell of.
+pub const ENDED_KEPT: usize = 1024;
+/// At most this many pids in one `Response::Ended`.
+pub const ENDED_PER_REPLY: usize = 128;
+
+/// A descriptor a spawned process starts with, named by the path and the
+/// flags it is opened with (`fs::flags`): the child opens it itself, before
+/// `main`, so that what it holds at every file server is its own (and goes
+/// when it ends).
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FdName<'a> {
+    pub fd: u8,
+    pub path: &'a str,
+    pub flags: u32,
 }
 
 /// Arguments of [`Request::Spawn`].
@@ -134,6 +163,9 @@ pub struct Spawn<'a> {
     /// this slot of the caller's CSpace: the caller becomes the child's
     /// intermediary, and so for all of the child's descendants.
     pub redirect: Option<u64>,
+    /// The descriptors it starts with.
+    #[serde(borrow)]
+    pub fds: alloc::vec::Vec<FdName<'a>>,
 }
 
 /// A successful answer.
@@ -150,6 +182,15 @@ pub enum Response {
     Resolved {
         mount: alloc::string::String,
         path: alloc::string::String,
+    },
+    /// `Ended`: the pids, the number of the last ending told, whether
+    /// more follow, and whether endings were forgotten before they could be
+    /// told (more than `ENDED_KEPT` since `after`).
+    Ended {
+        pids: alloc::vec::Vec<Pid>,
+        upto: u64,
+        more: bool,
+        lost: bool,
     },
 }
 
@@ -239,6 +280,12 @@ pub enum Errno {
     NameTooLong,
     /// Nothing is mounted where the path leads.
     NoFileServer,
+    /// A write to a file system that cannot be written.
+    ReadOnly,
+    /// A write to a pipe nobody reads any more.
+    BrokenPipe,
+    /// Already in use (a second reader of the console, say).
+    Busy,
 }
 
 impl core::fmt::Display for Errno {
@@ -263,6 +310,9 @@ impl core::fmt::Display for Errno {
             Errno::BadHandle => "bad file descriptor",
             Errno::NameTooLong => "name too long",
             Errno::NoFileServer => "no file server for that path",
+            Errno::ReadOnly => "read-only file system",
+            Errno::BrokenPipe => "broken pipe",
+            Errno::Busy => "busy",
         })
     }
 }
@@ -275,6 +325,8 @@ pub struct StartBlock<'a> {
     pub argv: alloc::vec::Vec<&'a str>,
     #[serde(borrow)]
     pub env: alloc::vec::Vec<&'a str>,
+    #[serde(borrow)]
+    pub fds: alloc::vec::Vec<FdName<'a>>,
 }
 
 /// Decodes a request's bytes.

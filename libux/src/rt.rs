@@ -47,6 +47,10 @@ extern "C" fn process_start(ipc_buffer: u64, start: u64, len: u64) -> ! {
     unsafe { syscall::set_ipc_buffer(ipc_buffer as *mut _) };
     START_BLOCK.store(start, Ordering::Relaxed);
     START_LEN.store(len, Ordering::Relaxed);
+    if let Err((fd, e)) = crate::fd::open_inherited(&start_block().fds) {
+        crate::println!("{}: cannot open descriptor {fd}: {e}", args().first().copied().unwrap_or("?"));
+        exit(127);
+    }
     // SAFETY: defined by the program through `entry!`.
     let status = unsafe { ux_main() };
     exit(status)
@@ -68,7 +72,12 @@ macro_rules! entry {
 pub fn start_block() -> StartBlock<'static> {
     let (at, len) = (START_BLOCK.load(Ordering::Relaxed), START_LEN.load(Ordering::Relaxed));
     if at == 0 {
-        return StartBlock { pid: 0, argv: alloc::vec::Vec::new(), env: alloc::vec::Vec::new() };
+        return StartBlock {
+            pid: 0,
+            argv: alloc::vec::Vec::new(),
+            env: alloc::vec::Vec::new(),
+            fds: alloc::vec::Vec::new(),
+        };
     }
     // SAFETY: the process server wrote `len` bytes at `at`, at the top of
     // our stack, above the initial stack pointer: nothing overwrites them.
@@ -102,16 +111,24 @@ pub unsafe fn init_root(ipc_buffer: u64, console: IoPort, heap: &'static mut [u8
     Serial::new(console, COM1).init();
 }
 
-/// Collects one `print!`'s output so that it reaches the console whole.
+/// Collects one `print!`'s output so that it reaches its descriptor (or
+/// the console) whole.
 struct LineWriter {
     buf: [u8; 512],
     len: usize,
+    fd: usize,
 }
 
 impl LineWriter {
+    fn new(fd: usize) -> Self {
+        LineWriter { buf: [0; 512], len: 0, fd }
+    }
+
     fn flush(&mut self) {
         let bytes = &self.buf[..self.len];
-        if IS_ROOT.load(Ordering::Relaxed) {
+        if crate::fd::is_open(self.fd) {
+            let _ = crate::fd::write(self.fd, bytes);
+        } else if IS_ROOT.load(Ordering::Relaxed) {
             let mut serial = Serial::new(IoPort(CONSOLE.load(Ordering::Relaxed)), COM1);
             for &b in bytes {
                 if b == b'\n' {
@@ -139,10 +156,10 @@ impl Write for LineWriter {
     }
 }
 
-/// Writes bytes to the console as they are: the root task's serial port,
-/// or the process server's console for a process.
+/// Writes bytes to the console log as they are: the root task's serial
+/// port, or the process server's log for a process.
 pub fn write_console(bytes: &[u8]) {
-    let mut w = LineWriter { buf: [0; 512], len: 0 };
+    let mut w = LineWriter::new(usize::MAX);
     for chunk in bytes.chunks(w.buf.len()) {
         w.buf[..chunk.len()].copy_from_slice(chunk);
         w.len = chunk.len();
@@ -150,22 +167,30 @@ pub fn write_console(bytes: &[u8]) {
     }
 }
 
+/// Prints to descriptor `fd`, or to the console log when it is not open.
 #[doc(hidden)]
-pub fn _print(args: core::fmt::Arguments) {
-    let mut w = LineWriter { buf: [0; 512], len: 0 };
+pub fn _print(fd: usize, args: core::fmt::Arguments) {
+    let mut w = LineWriter::new(fd);
     let _ = w.write_fmt(args);
     w.flush();
 }
 
+/// Prints to standard output.
 #[macro_export]
 macro_rules! print {
-    ($($arg:tt)*) => { $crate::rt::_print(format_args!($($arg)*)) };
+    ($($arg:tt)*) => { $crate::rt::_print($crate::fd::STDOUT, format_args!($($arg)*)) };
 }
 
 #[macro_export]
 macro_rules! println {
     () => { $crate::print!("\n") };
-    ($($arg:tt)*) => { $crate::rt::_print(format_args!("{}\n", format_args!($($arg)*))) };
+    ($($arg:tt)*) => { $crate::rt::_print($crate::fd::STDOUT, format_args!("{}\n", format_args!($($arg)*))) };
+}
+
+/// Prints to standard error.
+#[macro_export]
+macro_rules! eprintln {
+    ($($arg:tt)*) => { $crate::rt::_print($crate::fd::STDERR, format_args!("{}\n", format_args!($($arg)*))) };
 }
 
 /// Ends the process with `status`; never returns.
@@ -188,7 +213,7 @@ pub fn exit(status: i32) -> ! {
 
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo) -> ! {
-    crate::println!("panic: {info}");
+    crate::eprintln!("panic: {info}");
     exit(101)
 }
 

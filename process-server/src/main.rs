@@ -9,15 +9,17 @@
 //! Boot: read the boot information, print the banner, start the programs
 //! of the system description (`kernel-config/system.desc`: `hello`, the
 //! proof of a first process in its own address space), declare the node
-//! ready once those marked `before-ready` have ended, then start the
-//! command line in the fw_cfg option `opt/ux/run` (if any) and serve until
-//! every program it started has ended.
+//! ready once those marked `before-ready` have ended and the daemons have
+//! mounted, then start the command line in the fw_cfg option `opt/ux/run`
+//! (the shell, `sh`, if there is none) and serve until every program it
+//! started, daemons aside, has ended.
 #![no_std]
 #![no_main]
 
 extern crate alloc;
 
 mod devices;
+mod files;
 mod mem;
 mod process;
 mod server;
@@ -89,6 +91,7 @@ extern "C" fn main(bootinfo_addr: u64) -> ! {
     let bootfs = BootFs::parse(BOOTFS).unwrap_or_else(|e| panic!("corrupt boot file system: {e:?}"));
     let mut server = Server::new(Memory::new(&bi), devices::Devices::new(&bi), bootfs)
         .unwrap_or_else(|e| panic!("no memory for the server: {e}"));
+    server.mount_own_trees();
 
     // Our probe word; `hello` writes its own at the same address.
     let mine = 0x5052_4f43_0000_0000 | (tsc() & 0xffff_ffff);
@@ -127,7 +130,9 @@ extern "C" fn main(bootinfo_addr: u64) -> ! {
     println!("ux: {} KiB of untyped memory free, {} processes", server.mem.free_bytes() >> 10, server.procs.len());
     println!("ux: node ready");
 
-    if let Some(cmd) = fw_cfg_string("opt/ux/run") {
+    // The command line given with `--run`, else the shell on the console.
+    let cmd = fw_cfg_string("opt/ux/run").unwrap_or_else(|| alloc::string::String::from("sh"));
+    {
         let argv: alloc::vec::Vec<&str> = cmd.split_whitespace().collect();
         if let Some(path) = argv.first() {
             // A program the description lists gets its grants.
@@ -146,7 +151,7 @@ extern "C" fn main(bootinfo_addr: u64) -> ! {
 }
 
 fn grants_of<'a>(p: &'a sysdesc::Program) -> Grants<'a> {
-    Grants { priority: p.priority, io_ports: &p.io_ports, irqs: &p.irqs, memory: &p.memory }
+    Grants { priority: p.priority, io_ports: &p.io_ports, irqs: &p.irqs, memory: &p.memory, daemon: p.daemon }
 }
 
 /// A string from QEMU's fw_cfg device, if present and valid UTF-8.

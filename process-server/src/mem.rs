@@ -62,6 +62,13 @@ pub struct Arena {
     slots: Vec<u64>,
 }
 
+impl Arena {
+    /// Memory it holds, in bytes.
+    pub fn bytes(&self) -> u64 {
+        self.chunks.len() as u64 * CHUNK
+    }
+}
+
 pub struct Memory {
     regions: Vec<Region>,
     free_chunks: Vec<u64>,

@@ -10,7 +10,7 @@ use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
 use libux::elf::Elf;
-use libux::layout::{self, slot, CNODE_BITS};
+use libux::layout::{self, event, slot, CNODE_BITS};
 use libux::rpc::{End, Errno, Pid, Spawn, StartBlock, FAULT_BADGE};
 use libux::sel4::consts::{bits, init_cap, object};
 use libux::sel4::{
@@ -28,19 +28,23 @@ pub struct Grants<'a> {
     pub io_ports: &'a [(u16, u16)],
     pub irqs: &'a [Irq],
     pub memory: &'a [DeviceMemory],
+    /// A daemon hears of every process that ends (`event::ENDED`).
+    pub daemon: bool,
 }
 
 impl Grants<'_> {
     /// Priority equal to the process server's (both directions of the
     /// kernel's IPC fastpath want it), no devices.
-    pub const DEFAULT: Grants<'static> = Grants { priority: 255, io_ports: &[], irqs: &[], memory: &[] };
+    pub const DEFAULT: Grants<'static> = Grants { priority: 255, io_ports: &[], irqs: &[], memory: &[], daemon: false };
 }
 
-/// Device capabilities a process holds that do not come from its arena:
-/// interrupt handlers (root slots) and device pages (with their address).
+/// Capabilities a process holds that do not come from its arena:
+/// interrupt handlers and badged copies of its events notification (root
+/// slots), and device pages (with their address).
 #[derive(Default)]
 pub struct Held {
     pub irq_handlers: Vec<u64>,
+    pub signals: Vec<u64>,
     pub device_pages: Vec<(DevicePage, u64)>,
 }
 
@@ -56,6 +60,8 @@ pub struct Process {
     pub mounted: bool,
     /// Working directory, normalised.
     pub cwd: String,
+    /// Its arguments, one a line (`/proc/<pid>/args`).
+    pub args: String,
 }
 
 pub enum State {
@@ -69,8 +75,10 @@ pub struct Live {
     pub tcb: Tcb,
     pub cnode: CNode,
     pub space: AddressSpace,
-    /// The child-events notification (root slot).
-    pub events: u64,
+    /// Its events notification with the `event::CHILD` badge (root slot).
+    pub child_signal: u64,
+    /// A daemon's, with the `event::ENDED` badge.
+    pub ended_signal: Option<u64>,
     /// Index of the process's shared buffer in the server's window.
     pub buffer: usize,
     /// Anonymous pages: address to frame slot.
@@ -116,7 +124,8 @@ impl Server {
     pub fn create(&mut self, pid: Pid, parent: Pid, spawn: &Spawn, grants: &Grants) -> Result<(), Errno> {
         let image = self.bootfs.get(program_name(spawn.path)).ok_or(Errno::NoSuchProgram)?;
         let elf = Elf::parse(image).map_err(|_| Errno::BadImage)?;
-        let block = StartBlock { pid, argv: spawn.argv.clone(), env: spawn.env.clone() }.encode()?;
+        let block =
+            StartBlock { pid, argv: spawn.argv.clone(), env: spawn.env.clone(), fds: spawn.fds.clone() }.encode()?;
         if block.len() as u64 > PAGE - 64 {
             return Err(Errno::TooLarge);
         }
@@ -153,7 +162,9 @@ impl Server {
                 let state = State::Live(alloc::boxed::Box::new(live));
                 let cwd = self.procs.get(&parent).map_or_else(|| String::from("/"), |p| p.cwd.clone());
                 let daemon = false;
-                self.procs.insert(pid, Process { pid, ppid: parent, name, state, daemon, mounted: false, cwd });
+                let args = spawn.argv.iter().flat_map(|a| [*a, "\n"]).collect();
+                let p = Process { pid, ppid: parent, name, state, daemon, mounted: false, cwd, args };
+                self.procs.insert(pid, p);
                 Ok(())
             }
             Err(e) => {
@@ -191,6 +202,19 @@ impl Server {
         Ok(dest)
     }
 
+    /// A root-slot copy of the notification `events` that signals `bits`
+    /// (with `event::FLAG`), kept in `held` until the process ends.
+    fn signal_slot(&mut self, held: &mut Held, events: u64, bits: u64) -> Result<u64, Errno> {
+        let dest = self.mem.slot()?;
+        let badge = badge(bits | event::FLAG);
+        if ROOT_CNODE.mint(dest, ROOT_DEPTH, ROOT_CNODE, events, ROOT_DEPTH, CapRights::WRITE, badge).is_err() {
+            self.mem.free_slot(dest);
+            return Err(Errno::NoMemory);
+        }
+        held.signals.push(dest);
+        Ok(dest)
+    }
+
     pub fn delete_root(&mut self, slot: u64) {
         let _ = ROOT_CNODE.delete(slot, ROOT_DEPTH);
         self.mem.free_slot(slot);
@@ -198,7 +222,7 @@ impl Server {
 
     /// Gives back interrupt handlers and device pages.
     pub fn release_held(&mut self, held: Held) {
-        for slot in held.irq_handlers {
+        for slot in held.irq_handlers.into_iter().chain(held.signals) {
             self.delete_root(slot);
         }
         for (page, paddr) in held.device_pages {
@@ -267,6 +291,8 @@ impl Server {
         let events = self.mem.object(arena, object::NOTIFICATION, 0, bits::NOTIFICATION)?;
         let depth = CNODE_BITS;
         let fail = |_| Errno::NoMemory;
+        let child_signal = self.signal_slot(held, events, event::CHILD)?;
+        let ended_signal = if grants.daemon { Some(self.signal_slot(held, events, event::ENDED)?) } else { None };
         // Grant lets a Call carry a reply capability.
         let (src, data) = match conn {
             Some(src) => (src, badge(pid as u64)),
@@ -279,7 +305,11 @@ impl Server {
         cnode
             .mint(slot::FAULT_EP, depth, ROOT_CNODE, self.ep.0, ROOT_DEPTH, CapRights::ALL, fault_badge)
             .map_err(fail)?;
-        cnode.copy(slot::CHILD_EVENTS, depth, ROOT_CNODE, events, ROOT_DEPTH, CapRights::READ).map_err(fail)?;
+        cnode.copy(slot::EVENTS, depth, ROOT_CNODE, events, ROOT_DEPTH, CapRights::READ).map_err(fail)?;
+        if grants.daemon {
+            let guard = cnode_guard(0, 64 - CNODE_BITS as u64);
+            cnode.mint(slot::CNODE, depth, ROOT_CNODE, cnode.0, ROOT_DEPTH, CapRights::ALL, guard).map_err(fail)?;
+        }
         for (i, &(first, last)) in grants.io_ports.iter().enumerate() {
             let range = io_port_range(first, last);
             let at = slot::IO_PORTS + i as u64;
@@ -306,14 +336,10 @@ impl Server {
                 return Err(Errno::InvalidArgument);
             }
             held.irq_handlers.push(handler);
-            let note = Notification(self.mem.object(arena, object::NOTIFICATION, 0, bits::NOTIFICATION)?);
-            IrqHandler(handler).set_notification(note).map_err(fail)?;
-            let at = i as u64;
+            let note = self.signal_slot(held, events, event::irq(i))?;
+            IrqHandler(handler).set_notification(Notification(note)).map_err(fail)?;
             cnode
-                .copy(slot::IRQ_HANDLERS + at, depth, ROOT_CNODE, handler, ROOT_DEPTH, CapRights::ALL)
-                .map_err(fail)?;
-            cnode
-                .copy(slot::IRQ_NOTIFICATIONS + at, depth, ROOT_CNODE, note.0, ROOT_DEPTH, CapRights::READ)
+                .copy(slot::IRQ_HANDLERS + i as u64, depth, ROOT_CNODE, handler, ROOT_DEPTH, CapRights::ALL)
                 .map_err(fail)?;
         }
         let mut device_at = layout::DEVICE_BASE;
@@ -338,6 +364,10 @@ impl Server {
             ipc_buffer_frame: ipc,
         })
         .map_err(fail)?;
+        // Servers and drivers wait on their endpoint and their events at once.
+        if grants.daemon || !grants.irqs.is_empty() {
+            tcb.bind_notification(Notification(events)).map_err(fail)?;
+        }
         let regs = UserContext {
             rip: elf.entry,
             rsp: block_at & !15,
@@ -352,7 +382,8 @@ impl Server {
             tcb,
             cnode,
             space,
-            events,
+            child_signal,
+            ended_signal,
             buffer,
             anon: BTreeMap::new(),
             spare: Vec::new(),
@@ -419,15 +450,31 @@ impl Server {
         }
         match self.procs.get(&ppid).and_then(|p| p.live()) {
             // Signal the parent's child-events notification.
-            Some(parent) => libux::sel4::syscall::send(parent.events, libux::sel4::syscall::Msg::new(0, &[])),
+            Some(parent) => Notification(parent.child_signal).signal(),
             None => {
                 if let Some(p) = self.procs.remove(&pid) {
                     self.report_end(&p, end);
                 }
             }
         }
+        self.files_after_end(pid, &end);
+        self.tell_daemons(pid);
         for c in clients {
             self.end(c, End::Killed);
+        }
+    }
+
+    /// Remembers that `pid` ended and signals every daemon to ask.
+    fn tell_daemons(&mut self, pid: Pid) {
+        if self.ended.len() == libux::rpc::ENDED_KEPT {
+            self.ended.pop_front();
+        }
+        self.ended.push_back(pid);
+        self.ended_count += 1;
+        for p in self.procs.values() {
+            if let Some(signal) = p.live().and_then(|l| l.ended_signal) {
+                Notification(signal).signal();
+            }
         }
     }
 }

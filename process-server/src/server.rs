@@ -5,10 +5,11 @@
 //! yet" and the caller sleeps on its child-events notification.
 
 use crate::devices::Devices;
+use crate::files::{FileOutcome, Files};
 use crate::mem::{Arena, Memory, ROOT_CNODE, ROOT_DEPTH};
 use crate::process::{Grants, Process, State, PAGE};
 use crate::vspace::AddressSpace;
-use alloc::collections::BTreeMap;
+use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
 use libux::bootfs::BootFs;
 use libux::layout;
@@ -16,8 +17,8 @@ use libux::namespace::MountTable;
 use libux::println;
 use libux::rpc::frame::{self, Place};
 use libux::rpc::{
-    End, Errno, Fault, FaultKind, Pid, Reply, Request, Response, Stats, Waited, BUFFER_MAX, FAULT_BADGE, MSG_CALL,
-    MSG_RELAY, MSG_REPLY, PID_MAX,
+    End, Errno, Fault, FaultKind, Pid, Reply, Request, Response, Stats, Waited, BIN_BADGE, BUFFER_MAX, FAULT_BADGE,
+    FILES_BADGE, MSG_CALL, MSG_RELAY, MSG_REPLY, PID_MAX,
 };
 use libux::sel4::consts::{bits, fault_mr, fault_type, init_cap, object};
 use libux::sel4::syscall::{self, ipc_buffer, Msg};
@@ -45,7 +46,8 @@ pub struct Server {
     /// conditions depend on, so they are not rechecked on every call.
     pub changes: u64,
     pub mem: Memory,
-    /// Mount points: the serving process and our copy of its endpoint.
+    /// Mount points: the serving process and our copy of its endpoint
+    /// (for our own trees, pid 0 and the tree's badge bits).
     pub mounts: MountTable<(Pid, u64)>,
     pub devices: Devices,
     /// Each gives 512 address spaces; more are made as needed.
@@ -59,6 +61,10 @@ pub struct Server {
     pub bootfs: BootFs<'static>,
     pub free_buffers: Vec<usize>,
     pub next_buffer: usize,
+    pub files: Files,
+    /// The last `ENDED_KEPT` processes that ended, and how many ended in all.
+    pub ended: VecDeque<Pid>,
+    pub ended_count: u64,
 }
 
 /// What to answer a call with.
@@ -86,6 +92,9 @@ impl Server {
             bootfs,
             free_buffers: Vec::new(),
             next_buffer: 0,
+            files: Files::default(),
+            ended: VecDeque::new(),
+            ended_count: 0,
         })
     }
 
@@ -113,7 +122,7 @@ impl Server {
         fill(&mut self.own, &mut self.own_arena, &mut self.mem, frame, offset, src)
     }
 
-    fn new_pid(&mut self) -> Result<Pid, Errno> {
+    pub fn new_pid(&mut self) -> Result<Pid, Errno> {
         // Zombies cost only a record, but records live in our fixed heap.
         if self.procs.len() >= MAX_PROCESSES {
             return Err(Errno::NoMemory);
@@ -128,10 +137,17 @@ impl Server {
         Err(Errno::NoMemory)
     }
 
+    /// Serves `/proc` and `/bin` ourselves.
+    pub fn mount_own_trees(&mut self) {
+        for (at, bits) in [("/proc", 0), ("/bin", BIN_BADGE)] {
+            self.mounts.mount(at, (0, bits)).expect("a fresh mount table has room");
+        }
+    }
+
     /// Starts a program as a child of the process server.
     pub fn start(&mut self, path: &str, argv: &[&str], grants: &Grants) -> Result<Pid, Errno> {
         let pid = self.new_pid()?;
-        let spawn = libux::rpc::Spawn { path, argv: argv.to_vec(), env: Vec::new(), redirect: None };
+        let spawn = libux::rpc::Spawn { path, argv: argv.to_vec(), env: Vec::new(), redirect: None, fds: Vec::new() };
         self.create(pid, 0, &spawn, grants)?;
         Ok(pid)
     }
@@ -193,9 +209,13 @@ impl Server {
                 }
             }
             self.end(pid, End::Faulted(fault));
+            self.send_ready();
             return None;
         }
-        let caller = badge as Pid;
+        let caller = (badge & PID_MAX as u64) as Pid;
+        if badge & FILES_BADGE != 0 {
+            return self.handle_file_call(caller, badge & BIN_BADGE != 0, info);
+        }
         // A stale badge (a process already gone) gets nothing.
         self.procs.get(&caller).and_then(|p| p.live())?;
         // The process the call is for: a large reply goes in its shared
@@ -208,9 +228,27 @@ impl Server {
             },
             Err(e) => (caller, Outcome::Reply(Err(e))),
         };
+        self.send_ready();
         match outcome {
             Outcome::Nothing => None,
             Outcome::Reply(r) => Some(self.encode_reply(target, &r)),
+        }
+    }
+
+    fn handle_file_call(&mut self, caller: Pid, bin: bool, info: MessageInfo) -> Option<usize> {
+        self.procs.get(&caller).and_then(|p| p.live())?;
+        let msg = &ipc_buffer().msg;
+        let outcome = match frame::header(msg, info.length() as usize) {
+            Ok(h) if info.label() == MSG_CALL && h.place == Place::Inline => {
+                let bytes = frame::inline_bytes(msg)[..h.len].to_vec();
+                self.file_call(caller, bin, &bytes)
+            }
+            _ => FileOutcome::Reply(postcard::to_allocvec(&libux::fs::FsReply::Err(Errno::BadRequest)).unwrap()),
+        };
+        self.send_ready();
+        match outcome {
+            FileOutcome::Reply(bytes) => Some(frame_inline(&bytes)),
+            FileOutcome::Deferred => None,
         }
     }
 
@@ -297,6 +335,7 @@ impl Server {
                 libux::rt::write_console(bytes);
                 ok(Ok(Response::Done))
             }
+            Request::Ended { after } => ok(self.ended_since(pid, after)),
             Request::Stats => {
                 let (heap_used, heap_size) = libux::rt::heap_usage();
                 let stats = Stats {
@@ -333,7 +372,19 @@ impl Server {
         Ok(Response::Waited(None))
     }
 
-    fn set_stopped(&mut self, pid: Pid, stop: bool) -> Result<Response, Errno> {
+    fn ended_since(&self, pid: Pid, after: u64) -> Result<Response, Errno> {
+        if !self.procs.get(&pid).is_some_and(|p| p.daemon) {
+            return Err(Errno::NotPermitted);
+        }
+        let first = self.ended_count - self.ended.len() as u64;
+        let lost = after < first;
+        let skip = after.saturating_sub(first) as usize;
+        let pids: Vec<Pid> = self.ended.iter().skip(skip).take(libux::rpc::ENDED_PER_REPLY).copied().collect();
+        let upto = after.max(first) + pids.len() as u64;
+        Ok(Response::Ended { more: upto < self.ended_count, upto, pids, lost })
+    }
+
+    pub fn set_stopped(&mut self, pid: Pid, stop: bool) -> Result<Response, Errno> {
         let live = self.procs.get_mut(&pid).and_then(|p| p.live_mut()).ok_or(Errno::NoSuchProcess)?;
         // Resuming a thread the kernel blocked in a system call restarts the
         // call; only undo a Stop.
@@ -486,18 +537,31 @@ impl Server {
             return Err(Errno::InvalidArgument);
         }
         let full = self.normalize(pid, path)?;
-        let ((_, ep), rest) = self.mounts.resolve(&full).ok_or(Errno::NoFileServer)?;
-        let (ep, rest) = (*ep, alloc::string::String::from(rest));
+        let ((owner, ep), rest) = self.mounts.resolve(&full).ok_or(Errno::NoFileServer)?;
+        let (owner, ep, rest) = (*owner, *ep, alloc::string::String::from(rest));
+        // Our own trees: `ep` is the tree's badge bits.
+        let (ep, bits) = if owner == 0 { (self.ep.0, FILES_BADGE | ep) } else { (ep, 0) };
         let at = &full[..full.len() - if rest == "/" { 0 } else { rest.len() }];
         let mount = alloc::string::String::from(if at.is_empty() { "/" } else { at });
         let cnode = self.procs.get(&pid).and_then(|p| p.live()).ok_or(Errno::NoSuchProcess)?.cnode;
         // The slot is the caller's to reuse: whatever was there goes.
         let _ = cnode.delete(into, layout::CNODE_BITS);
         cnode
-            .mint(into, layout::CNODE_BITS, ROOT_CNODE, ep, ROOT_DEPTH, CapRights::ALL, badge(pid as u64))
+            .mint(into, layout::CNODE_BITS, ROOT_CNODE, ep, ROOT_DEPTH, CapRights::ALL, badge(pid as u64 | bits))
             .map_err(|_| Errno::InvalidArgument)?;
         Ok(Response::Resolved { mount, path: rest })
     }
+}
+
+/// Puts already encoded reply bytes in the message registers; returns
+/// the message length in words.
+pub fn frame_inline(bytes: &[u8]) -> usize {
+    let msg = &mut ipc_buffer().msg;
+    if bytes.len() > libux::rpc::INLINE_MAX {
+        return frame::encode(&libux::fs::FsReply::Err(Errno::TooLarge), msg, None, 0).unwrap();
+    }
+    frame::inline_bytes_mut(msg)[..bytes.len()].copy_from_slice(bytes);
+    frame::set_header(msg, bytes.len(), Place::Inline, 0)
 }
 
 /// Copies `src` into `frame` at `offset` through a temporary mapping in

@@ -14,13 +14,18 @@ use std::fs;
 use std::path::PathBuf;
 use std::process::Command;
 
-/// Programs in the boot file system, by crate name.
+/// Crates of the user programs.
+pub const PACKAGES: &[&str] = &[
+    "hello", "true", "spawner", "faulter", "memhog", "tracer", "rpcfuzz", "ipcbench", "ticker", "devprobe", "ramfs",
+    "devfs", "sh", "utils", "filetest",
+];
+/// Programs in the boot file system (`/bin`), by binary name.
 pub const PROGRAMS: &[&str] = &[
     "hello", "true", "spawner", "faulter", "memhog", "tracer", "rpcfuzz", "ipcbench", "ticker", "devprobe", "ramfs",
-    "filetest",
+    "devfs", "sh", "filetest", "ls", "cat", "echo", "ps", "kill", "mkdir", "rm", "sleep",
 ];
 /// Features the programs build with (server binaries behind a feature).
-pub const PROGRAM_FEATURES: &str = "ramfs/server";
+pub const PROGRAM_FEATURES: &str = "ramfs/server devfs/server sh/program";
 
 #[derive(Clone, Debug)]
 pub struct Image {
@@ -62,7 +67,7 @@ pub fn rootserver_env(kernel: &Kernel) -> Vec<(&'static str, String)> {
 pub fn build(kernel: &Kernel) -> Result<Image, String> {
     step(&format!("building the userland for {TARGET}"));
     let t = Timer::start("userland");
-    cargo_build(PROGRAMS, &[])?;
+    cargo_build(PACKAGES, &[])?;
     let bin_dir = target_dir().join(TARGET).join("release");
     let mut files = Vec::new();
     for p in PROGRAMS {

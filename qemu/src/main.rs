@@ -126,9 +126,16 @@ fn main() -> ExitCode {
 
 fn interactive(args: &Args) -> Result<(), String> {
     let image = prepare(&args.profile)?;
-    step("booting one node under QEMU (Ctrl-A X quits)");
+    step("booting one node under QEMU (Ctrl-A X quits; Ctrl-C goes to the node)");
     let status = node::command(&image, &args.opts)
-        .args(["-serial", "mon:stdio"])
+        .args([
+            "-chardev",
+            "stdio,id=console,mux=on,signal=off",
+            "-serial",
+            "chardev:console",
+            "-mon",
+            "chardev=console",
+        ])
         .status()
         .map_err(|e| format!("cannot start QEMU: {e}"))?;
     status.success().then_some(()).ok_or_else(|| format!("QEMU exited with {status}"))
@@ -184,7 +191,7 @@ fn test(extra: &[String]) -> Result<(), String> {
     let mut target_lint = Command::new(&cargo);
     target_lint
         .args(["clippy", "--quiet", "--release", "--target", qemu::setup::TARGET, "-p", "process-server"])
-        .args(qemu::image::PROGRAMS.iter().flat_map(|p| ["-p", p]))
+        .args(qemu::image::PACKAGES.iter().flat_map(|p| ["-p", p]))
         .args(["--features", qemu::image::PROGRAM_FEATURES])
         .args(["--", "-D", "warnings"])
         .envs(qemu::image::rootserver_env(&kernel));

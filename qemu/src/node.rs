@@ -8,8 +8,9 @@
 
 use crate::image::Image;
 use std::io::Read;
+use std::io::Write as _;
 use std::os::unix::process::CommandExt;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -69,6 +70,8 @@ struct Console {
 
 pub struct Node {
     child: Child,
+    /// The serial console's input.
+    input: Mutex<ChildStdin>,
     console: Arc<(Mutex<Console>, Condvar)>,
     started: Instant,
 }
@@ -105,6 +108,7 @@ impl Node {
         let started = Instant::now();
         let mut child = cmd.spawn().map_err(|e| format!("cannot start QEMU: {e}"))?;
         let mut out = child.stdout.take().expect("piped");
+        let input = Mutex::new(child.stdin.take().expect("piped"));
         let console = Arc::new((Mutex::new(Console::default()), Condvar::new()));
         let shared = console.clone();
         std::thread::spawn(move || {
@@ -128,18 +132,23 @@ impl Node {
                 cvar.notify_all();
             }
         });
-        Ok(Node { child, console, started })
+        Ok(Node { child, input, console, started })
     }
 
     /// Waits until the console shows a whole line containing `pattern`;
     /// returns the time since QEMU started. Fails early if QEMU exits or a
     /// fatal line appears.
     pub fn wait_for(&self, pattern: &str, timeout: Duration) -> Result<Duration, WaitError> {
+        self.wait_where(pattern, timeout, 0)
+    }
+
+    fn wait_where(&self, pattern: &str, timeout: Duration, from: usize) -> Result<Duration, WaitError> {
         let deadline = Instant::now() + timeout;
         let (lock, cvar) = &*self.console;
         let mut c = lock.lock().unwrap();
         loop {
-            if c.text.find(pattern).is_some_and(|at| c.text[at..].contains('\n')) {
+            let after = c.text.get(from..).unwrap_or("");
+            if after.find(pattern).is_some_and(|at| after[at..].contains('\n')) {
                 return Ok(self.started.elapsed());
             }
             let fail = |reason: String, log: &str| Err(WaitError { reason, log: log.to_string() });
@@ -155,6 +164,22 @@ impl Node {
             }
             c = cvar.wait_timeout(c, deadline - now).unwrap().0;
         }
+    }
+
+    /// Types `text` on the serial console, as a person would.
+    pub fn type_text(&self, text: &str) -> Result<(), String> {
+        let mut input = self.input.lock().unwrap();
+        input.write_all(text.as_bytes()).and_then(|()| input.flush()).map_err(|e| format!("typing on the console: {e}"))
+    }
+
+    /// The length of the console output so far: a mark for [`Node::wait_after`].
+    pub fn mark(&self) -> usize {
+        self.console.0.lock().unwrap().text.len()
+    }
+
+    /// Like [`Node::wait_for`], looking only at output after `mark`.
+    pub fn wait_after(&self, mark: usize, pattern: &str, timeout: Duration) -> Result<Duration, WaitError> {
+        self.wait_where(pattern, timeout, mark)
     }
 
     /// The console output so far.

@@ -198,7 +198,7 @@ fn benchmarks_report_figures_and_ratios() {
 #[test]
 fn system_description_grants_ports_and_an_interrupt() {
     let log = run("ticker 20");
-    let l = line(&log, "ticker: ok 20 PIT interrupts at 100 Hz");
+    let l = line(&log, "ticker: ok 20 RTC interrupts at 64 Hz");
     assert!(l.ends_with("port 0x60 outside the grant refused"), "{l}");
     line(&log, "(ticker) exited with status 0");
 }

@@ -92,15 +92,24 @@ fn done(r: FsReply) -> Result<(), Errno> {
 pub struct File {
     conn: u64,
     handle: u32,
-    /// Where the next read or write goes.
+    /// Where the next read or write goes (files; devices ignore it).
     pub offset: u64,
+    /// The absolute path it was opened by.
+    pub path: String,
 }
 
 /// Opens `path` with `flags` (see [`flags`]).
 pub fn open(path: &str, open_flags: u32) -> Result<File, Errno> {
-    let (conn, _, inner) = resolve(path)?;
+    let (conn, mount, inner) = resolve(path)?;
     match fs_call(conn, &FsRequest::Open { path: &inner, flags: open_flags }) {
-        Ok(FsResponse::Handle(handle)) => Ok(File { conn, handle, offset: 0 }),
+        Ok(FsResponse::Handle(handle)) => {
+            let path = match (mount.as_str(), inner.as_str()) {
+                ("/", inner) => String::from(inner),
+                (mount, "/") => String::from(mount),
+                (mount, inner) => alloc::format!("{mount}{inner}"),
+            };
+            Ok(File { conn, handle, offset: 0, path })
+        }
         other => {
             give_slot(conn);
             Err(other.err().unwrap_or(Errno::BadRequest))
@@ -136,16 +145,22 @@ impl File {
         Ok(total)
     }
 
-    /// Writes all of `data` at the current offset.
+    /// Writes all of `data` at the current offset (a device may take it
+    /// in parts: a pipe takes what fits, and blocks only when full).
     pub fn write(&mut self, data: &[u8]) -> Result<usize, Errno> {
-        for chunk in data.chunks(IO_MAX) {
+        let mut done = 0;
+        while done < data.len() {
+            let chunk = &data[done..(done + IO_MAX).min(data.len())];
             let req = FsRequest::Write { handle: self.handle, offset: self.offset, data: chunk };
             match fs_call(self.conn, &req)? {
-                FsResponse::Count(n) if n as usize == chunk.len() => self.offset += n as u64,
+                FsResponse::Count(n) if n > 0 && n as usize <= chunk.len() => {
+                    self.offset += n as u64;
+                    done += n as usize;
+                }
                 _ => return Err(Errno::BadRequest),
             }
         }
-        Ok(data.len())
+        Ok(done)
     }
 
     pub fn truncate(&mut self, size: u64) -> Result<(), Errno> {

@@ -102,7 +102,8 @@ mod tests {
     #[test]
     fn large_requests_use_the_buffer_and_huge_ones_fail() {
         let long = "x".repeat(2000);
-        let req = Request::Spawn(Spawn { path: "/bin/hello", argv: vec![&long], env: vec![], redirect: None });
+        let req =
+            Request::Spawn(Spawn { path: "/bin/hello", argv: vec![&long], env: vec![], redirect: None, fds: vec![] });
         let mut mrs = regs();
         assert_eq!(encode(&req, &mut mrs, None, 0), Err(Errno::TooLarge));
         let mut buf = [0u8; BUFFER_MAX];
@@ -112,7 +113,8 @@ mod tests {
         assert_eq!((h.place, h.on_behalf), (Place::Buffer, 7));
         assert_eq!(postcard::from_bytes::<Request>(&buf[..h.len]).unwrap(), req);
         let huge = "y".repeat(5000);
-        let req = Request::Spawn(Spawn { path: "/bin/hello", argv: vec![&huge], env: vec![], redirect: None });
+        let req =
+            Request::Spawn(Spawn { path: "/bin/hello", argv: vec![&huge], env: vec![], redirect: None, fds: vec![] });
         assert_eq!(encode(&req, &mut mrs, Some(&mut buf), 0), Err(Errno::TooLarge));
     }
 

@@ -137,6 +137,13 @@ impl CNode {
         invoke(self.0, label::CNODE_DELETE, &[index, depth as u64], &[]).map(drop)
     }
 
+    /// Moves the reply capability of the call just received into slot
+    /// `index`/`depth`, so that the call can be answered later (with
+    /// [`super::syscall::send`] on that slot) while others are served.
+    pub fn save_caller(self, index: u64, depth: u8) -> Result<(), Error> {
+        invoke(self.0, label::CNODE_SAVE_CALLER, &[index, depth as u64], &[]).map(drop)
+    }
+
     /// Deletes every capability derived from the one in `index`/`depth`.
     pub fn revoke(self, index: u64, depth: u8) -> Result<(), Error> {
         invoke(self.0, label::CNODE_REVOKE, &[index, depth as u64], &[]).map(drop)
@@ -186,6 +193,12 @@ impl Tcb {
         words[1] = UserContext::COUNT as u64;
         words[2..].copy_from_slice(&regs.as_words());
         invoke(self.0, label::TCB_WRITE_REGISTERS, &words, &[]).map(drop)
+    }
+
+    /// Binds `notification` to the thread: a receive on any endpoint then
+    /// also returns when it is signalled (with its word as the badge).
+    pub fn bind_notification(self, notification: Notification) -> Result<(), Error> {
+        invoke(self.0, label::TCB_BIND_NOTIFICATION, &[], &[notification.0]).map(drop)
     }
 
     pub fn resume(self) -> Result<(), Error> {

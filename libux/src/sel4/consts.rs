@@ -53,6 +53,7 @@ pub mod label {
         CNODE_DELETE = "CNodeDelete" 15,
         CNODE_COPY = "CNodeCopy" 17,
         CNODE_MINT = "CNodeMint" 18,
+        CNODE_SAVE_CALLER = "CNodeSaveCaller" 22,
         IRQ_ACK = "IRQAckIRQ" 24,
         IRQ_SET_NOTIFICATION = "IRQSetIRQHandler" 25,
         IRQ_CLEAR_NOTIFICATION = "IRQClearIRQHandler" 26,

@@ -72,7 +72,7 @@ fn main() -> i32 {
         Some("client") => client_main(),
         Some("idle") => loop {
             // Never signalled: we have no children.
-            syscall::recv(slot::CHILD_EVENTS);
+            syscall::recv(slot::EVENTS);
         },
         _ => bench_main(),
     }

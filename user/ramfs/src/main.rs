@@ -1,7 +1,8 @@
 //! The ramfs server: mounts itself at `/` (with an empty `/tmp`) and
 //! answers the file protocol (`libux::fs`) from any process, which it
 //! tells apart by the badge of its connection. `ramfs [BUDGET]`: bytes it
-//! may hold (default 8 MiB).
+//! may hold (default 8 MiB). Files a process holds open are closed when it
+//! ends (the process server tells daemons).
 #![no_std]
 #![no_main]
 
@@ -10,10 +11,10 @@ extern crate alloc;
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 use libux::fs::{flags, FileStat, FsReply, FsRequest, FsResponse, IO_MAX};
-use libux::layout::slot;
+use libux::layout::{event, slot};
 use libux::rpc::client::{recv_raw, reply_recv_raw};
 use libux::rpc::frame::{self, Place};
-use libux::rpc::{Errno, MSG_CALL};
+use libux::rpc::{Errno, Pid, MSG_CALL};
 use libux::sel4::syscall::ipc_buffer;
 use ramfs::{Error, NodeId, Ramfs, Stat, ROOT};
 
@@ -182,8 +183,25 @@ fn main() -> i32 {
     }
     let mut buf = [0u8; IO_MAX];
     let mut scratch = Vec::new();
+    let mut ended_cursor = 0;
     let mut m = recv_raw(EP);
     loop {
+        if m.badge & event::FLAG != 0 {
+            // A process ended: what it held here goes.
+            if m.badge & event::ENDED != 0 {
+                match libux::process::ended(&mut ended_cursor) {
+                    Ok((pids, lost)) => {
+                        if lost {
+                            libux::println!("ramfs: lost track of ended processes; their files stay open");
+                        }
+                        server.open.retain(|(client, _), _| !pids.contains(&(*client as Pid)));
+                    }
+                    Err(e) => libux::println!("ramfs: cannot learn which processes ended: {e}"),
+                }
+            }
+            m = recv_raw(EP);
+            continue;
+        }
         let msg = &ipc_buffer().msg;
         let reply: FsReply = match frame::header(msg, m.words) {
             Ok(h) if m.label == MSG_CALL && h.place == Place::Inline => {

@@ -197,7 +197,7 @@ fn guards() -> Result<String, String> {
             Err(format!("{what}: got {got:?}, want {want:?}"))
         }
     };
-    let events = libux::layout::slot::CHILD_EVENTS;
+    let events = libux::layout::slot::EVENTS;
     let r = process::spawn_with("/bin/true", &["true"], &[], Some(events)).map(drop);
     expect("redirect to the child-events notification", r, Errno::InvalidArgument)?;
     let pid = spawn("/bin/spawner", &["spawner", "yields", "100"], &[]).map_err(|e| err("spawn", e))?;

@@ -1,0 +1,113 @@
+//! Descriptors: small numbers for open files. 0, 1 and 2 are standard
+//! input, output and error. A spawned process starts with the descriptors
+//! its parent names ([`FdName`]: by default its own 0, 1 and 2), which the
+//! runtime opens before `main`; so every descriptor is the holder's own at
+//! its file server, and goes when the holder ends.
+
+use crate::fs::client::{self, File};
+use crate::fs::flags;
+use crate::rpc::{Errno, FdName};
+use alloc::vec::Vec;
+use core::cell::UnsafeCell;
+
+/// Descriptors a process may hold.
+pub const MAX_FDS: usize = 32;
+pub const STDIN: usize = 0;
+pub const STDOUT: usize = 1;
+pub const STDERR: usize = 2;
+
+struct Entry {
+    file: File,
+    flags: u32,
+}
+
+struct Table(UnsafeCell<[Option<Entry>; MAX_FDS]>);
+
+// SAFETY: programs are single-threaded (see `rt`).
+unsafe impl Sync for Table {}
+
+static TABLE: Table = Table(UnsafeCell::new([const { None }; MAX_FDS]));
+
+fn with<R>(f: impl FnOnce(&mut [Option<Entry>; MAX_FDS]) -> R) -> R {
+    // SAFETY: one thread, and no caller re-enters the table from `f`.
+    f(unsafe { &mut *TABLE.0.get() })
+}
+
+/// Opens `path` at the lowest free descriptor.
+pub fn open(path: &str, open_flags: u32) -> Result<usize, Errno> {
+    let fd = with(|t| t.iter().position(Option::is_none)).ok_or(Errno::NoMemory)?;
+    open_at(fd, path, open_flags)?;
+    Ok(fd)
+}
+
+/// Opens `path` as descriptor `fd`, closing what `fd` was.
+pub fn open_at(fd: usize, path: &str, open_flags: u32) -> Result<(), Errno> {
+    if fd >= MAX_FDS {
+        return Err(Errno::BadHandle);
+    }
+    let file = client::open(path, open_flags)?;
+    // Never reopen by name with what only makes sense once.
+    let kept = open_flags & (flags::READ | flags::WRITE);
+    let old = with(|t| t[fd].replace(Entry { file, flags: kept }));
+    drop(old);
+    Ok(())
+}
+
+pub fn close(fd: usize) -> Result<(), Errno> {
+    let entry = with(|t| t.get_mut(fd).and_then(Option::take)).ok_or(Errno::BadHandle)?;
+    entry.file.close()
+}
+
+fn take(fd: usize) -> Result<Entry, Errno> {
+    with(|t| t.get_mut(fd).and_then(Option::take)).ok_or(Errno::BadHandle)
+}
+
+fn put(fd: usize, e: Entry) {
+    with(|t| t[fd] = Some(e));
+}
+
+/// Reads from `fd`'s current offset; 0 at the end.
+pub fn read(fd: usize, buf: &mut [u8]) -> Result<usize, Errno> {
+    // Out of the table while the call is made: a print! inside heap growth
+    // must not find it borrowed.
+    let mut e = take(fd)?;
+    let r = e.file.read(buf);
+    put(fd, e);
+    r
+}
+
+/// Writes all of `data` at `fd`'s current offset.
+pub fn write(fd: usize, data: &[u8]) -> Result<usize, Errno> {
+    let mut e = take(fd)?;
+    let r = e.file.write(data);
+    put(fd, e);
+    r
+}
+
+pub fn is_open(fd: usize) -> bool {
+    with(|t| t.get(fd).is_some_and(Option::is_some))
+}
+
+/// How `fd` would be opened again: its path and flags.
+pub fn name(fd: usize) -> Option<(alloc::string::String, u32)> {
+    with(|t| t.get(fd)?.as_ref().map(|e| (e.file.path.clone(), e.flags)))
+}
+
+/// The descriptors a child inherits by default: our 0, 1 and 2, by name.
+pub fn standard() -> Vec<(u8, alloc::string::String, u32)> {
+    (0..3).filter_map(|fd| name(fd).map(|(p, f)| (fd as u8, p, f))).collect()
+}
+
+/// Borrowed [`FdName`]s of owned names.
+pub fn names(owned: &[(u8, alloc::string::String, u32)]) -> Vec<FdName<'_>> {
+    owned.iter().map(|(fd, path, flags)| FdName { fd: *fd, path, flags: *flags }).collect()
+}
+
+/// Opens what the start block names; before `main`.
+#[cfg(target_os = "none")]
+pub(crate) fn open_inherited(fds: &[FdName]) -> Result<(), (u8, Errno)> {
+    for f in fds {
+        open_at(f.fd as usize, f.path, f.flags).map_err(|e| (f.fd, e))?;
+    }
+    Ok(())
+}

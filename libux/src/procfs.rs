@@ -1,0 +1,136 @@
+//! The formats of the `/proc` files, defined once for the process server
+//! that serves them and the programs (`ps`, the shell) that read them.
+//!
+//! ```text
+//! /proc/<pid>/status  one line: <pid> <ppid> <state> <name> <memory>
+//!                     state: running | stopped | exited:<status> | killed
+//!                            | faulted:<kind>; name: argv[0], at most 32
+//!                            characters, spaces as '_'; memory: bytes held
+//! /proc/<pid>/args    argv, one argument a line
+//! /proc/<pid>/ctl     write `kill`, `stop` or `cont`
+//! /proc/<pid>/wait    a read blocks until the process has ended, then
+//!                     gives its last status line (and reaps it, when the
+//!                     reader is its parent)
+//! /proc/self          the reader's own directory
+//! /proc/spawn         write `PATH [ARG...]` (space separated): spawns a
+//!                     child of the writer; a read then gives `<pid>\n`
+//! ```
+
+use crate::rpc::{End, Pid};
+use alloc::format;
+use alloc::string::String;
+
+/// Longest name in a status line.
+pub const NAME_MAX: usize = 32;
+
+/// One status line, as read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Status<'a> {
+    pub pid: Pid,
+    pub ppid: Pid,
+    pub state: &'a str,
+    pub name: &'a str,
+    pub memory: u64,
+}
+
+/// The state word of a process that has ended.
+pub fn ended_state(end: &End) -> String {
+    match end {
+        End::Exited(s) => format!("exited:{s}"),
+        End::Killed => String::from("killed"),
+        End::Faulted(f) => format!("faulted:{:?}", f.kind).replace([' ', '(', ')'], ""),
+    }
+}
+
+/// The status line of a process.
+pub fn status_line(pid: Pid, ppid: Pid, state: &str, name: &str, memory: u64) -> String {
+    let name: String = name.chars().take(NAME_MAX).map(|c| if c.is_whitespace() { '_' } else { c }).collect();
+    let name = if name.is_empty() { String::from("?") } else { name };
+    format!("{pid} {ppid} {state} {name} {memory}\n")
+}
+
+impl<'a> Status<'a> {
+    pub fn parse(line: &'a str) -> Option<Status<'a>> {
+        let mut w = line.trim_end_matches('\n').split(' ');
+        let s = Status {
+            pid: w.next()?.parse().ok()?,
+            ppid: w.next()?.parse().ok()?,
+            state: w.next()?,
+            name: w.next()?,
+            memory: w.next()?.parse().ok()?,
+        };
+        w.next().is_none().then_some(s)
+    }
+
+    /// The exit status, when the state is `exited:<status>`.
+    pub fn exit_status(&self) -> Option<i32> {
+        self.state.strip_prefix("exited:")?.parse().ok()
+    }
+}
+
+/// What `/proc/<pid>/ctl` takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ctl {
+    Kill,
+    Stop,
+    Cont,
+}
+
+impl Ctl {
+    pub fn parse(text: &str) -> Option<Ctl> {
+        match text.trim() {
+            "kill" => Some(Ctl::Kill),
+            "stop" => Some(Ctl::Stop),
+            "cont" => Some(Ctl::Cont),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rpc::{Fault, FaultKind};
+
+    #[test]
+    fn status_lines_round_trip() {
+        let line = status_line(12, 3, "running", "sleep", 196_608);
+        assert_eq!(line, "12 3 running sleep 196608\n");
+        let s = Status::parse(&line).unwrap();
+        assert_eq!((s.pid, s.ppid, s.state, s.name, s.memory), (12, 3, "running", "sleep", 196_608));
+    }
+
+    #[test]
+    fn names_are_one_word_and_bounded() {
+        let line = status_line(1, 0, "running", "a b\tc", 0);
+        assert_eq!(Status::parse(&line).unwrap().name, "a_b_c");
+        let long = "x".repeat(100);
+        assert_eq!(Status::parse(&status_line(1, 0, "running", &long, 0)).unwrap().name.len(), NAME_MAX);
+        assert_eq!(Status::parse(&status_line(1, 0, "running", "", 0)).unwrap().name, "?");
+    }
+
+    #[test]
+    fn ended_states() {
+        assert_eq!(ended_state(&End::Exited(-3)), "exited:-3");
+        assert_eq!(ended_state(&End::Killed), "killed");
+        let f = Fault { kind: FaultKind::Exception(5), ip: 0, addr: 0 };
+        assert_eq!(ended_state(&End::Faulted(f)), "faulted:Exception5");
+        let s = status_line(4, 1, &ended_state(&End::Exited(7)), "true", 0);
+        assert_eq!(Status::parse(&s).unwrap().exit_status(), Some(7));
+    }
+
+    #[test]
+    fn malformed_lines_are_refused() {
+        for bad in ["", "1 2 running", "x 2 running a 0", "1 2 running a 0 extra", "1 2 running a -1"] {
+            assert_eq!(Status::parse(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn ctl_words() {
+        assert_eq!(Ctl::parse("kill\n"), Some(Ctl::Kill));
+        assert_eq!(Ctl::parse(" stop "), Some(Ctl::Stop));
+        assert_eq!(Ctl::parse("cont"), Some(Ctl::Cont));
+        assert_eq!(Ctl::parse("killall"), None);
+    }
+}

@@ -1,0 +1,405 @@
+//! The file trees the process server serves itself, over the file
+//! protocol (`libux::fs`): `/proc`, each process as files (formats in
+//! `libux::procfs`), and `/bin`, the programs of the boot image, read-only.
+//! Their calls come on the process server endpoint with `FILES_BADGE` in
+//! the badge (and `BIN_BADGE` for `/bin`).
+//!
+//! A read of `/proc/<pid>/wait` that cannot be answered yet keeps its
+//! reply capability until the process ends. It is then answered with a
+//! non-blocking send, so a reader that has gone meanwhile costs nothing.
+
+use crate::mem::{ROOT_CNODE, ROOT_DEPTH};
+use crate::process::{Grants, State};
+use crate::server::Server;
+use alloc::collections::BTreeMap;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use libux::fs::{flags, FileStat, FsReply, FsRequest, FsResponse, IO_MAX};
+use libux::procfs::{self, Ctl};
+use libux::rpc::{End, Errno, Pid, Spawn};
+use libux::sysdesc;
+
+/// Open files one process may hold here.
+const MAX_OPEN: usize = 64;
+/// Reads of `wait` files waiting at once, in all.
+const MAX_WAITING: usize = 256;
+/// Longest `/proc/spawn` command line.
+const SPAWN_MAX: usize = 1024;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Node {
+    BinDir,
+    Bin(String),
+    ProcDir,
+    PidDir(Pid),
+    Status(Pid),
+    Args(Pid),
+    Ctl(Pid),
+    Wait(Pid),
+    Spawn,
+}
+
+/// The files of a `/proc/<pid>` directory, in name order.
+const PID_FILES: [&str; 4] = ["args", "ctl", "status", "wait"];
+
+struct OpenFile {
+    node: Node,
+    flags: u32,
+    /// `/proc/spawn`: the child the last write made.
+    spawned: Option<Pid>,
+}
+
+#[derive(Default)]
+pub struct Files {
+    open: BTreeMap<(Pid, u32), OpenFile>,
+    next_handle: u32,
+    /// Unanswered `wait` reads: the process waited for, the reader, and
+    /// the root slot holding the reply capability.
+    waiting: Vec<(Pid, Pid, u64)>,
+    /// Answers to send once the current call is answered: reply slot and
+    /// the encoded reply.
+    ready: Vec<(u64, Vec<u8>)>,
+}
+
+/// What a file call gets.
+pub enum FileOutcome {
+    /// The encoded `FsReply`.
+    Reply(Vec<u8>),
+    /// Answered later (the reply capability is saved).
+    Deferred,
+}
+
+fn encode(reply: &FsReply) -> Vec<u8> {
+    postcard::to_allocvec(reply).unwrap_or_else(|_| postcard::to_allocvec(&FsReply::Err(Errno::TooLarge)).unwrap())
+}
+
+fn stat(name: &str, is_dir: bool, size: u64) -> FileStat<'_> {
+    FileStat { name, is_dir, size, version: 0 }
+}
+
+impl Server {
+    /// Answers one file call from `caller` (`bin`: on the `/bin` tree).
+    pub fn file_call(&mut self, caller: Pid, bin: bool, bytes: &[u8]) -> FileOutcome {
+        let req = match libux::fs::decode_request(bytes) {
+            Ok(r) => r,
+            Err(e) => return FileOutcome::Reply(encode(&Err(e))),
+        };
+        let mut data = Vec::new();
+        let mut names = Vec::new();
+        match self.file_request(caller, bin, req, &mut data, &mut names) {
+            Ok(Some(r)) => FileOutcome::Reply(encode(&Ok(r))),
+            Ok(None) => FileOutcome::Deferred,
+            Err(e) => FileOutcome::Reply(encode(&Err(e))),
+        }
+    }
+
+    /// `Ok(None)`: deferred. Read data is built in `data`, listings in
+    /// `names`: the response borrows them.
+    fn file_request<'d>(
+        &mut self,
+        caller: Pid,
+        bin: bool,
+        req: FsRequest,
+        data: &'d mut Vec<u8>,
+        names: &'d mut Vec<(String, bool, u64)>,
+    ) -> Result<Option<FsResponse<'d>>, Errno> {
+        match req {
+            FsRequest::Open { path, flags: f } => {
+                let node = self.node(caller, bin, path)?;
+                self.check_open(&node, f)?;
+                if self.files.open.range((caller, 0)..=(caller, u32::MAX)).count() >= MAX_OPEN {
+                    return Err(Errno::NoMemory);
+                }
+                let files = &mut self.files;
+                files.next_handle = files.next_handle.wrapping_add(1);
+                files.open.insert((caller, files.next_handle), OpenFile { node, flags: f, spawned: None });
+                Ok(Some(FsResponse::Handle(files.next_handle)))
+            }
+            FsRequest::Read { handle, offset, count } => {
+                let o = self.files.open.get(&(caller, handle)).ok_or(Errno::BadHandle)?;
+                if o.flags & flags::READ == 0 {
+                    return Err(Errno::BadHandle);
+                }
+                let content = match (&o.node.clone(), o.spawned) {
+                    (&Node::Wait(pid), _) => match self.ended_line(pid) {
+                        Some(line) => {
+                            self.reap_for(pid, caller);
+                            line
+                        }
+                        None => return self.defer_wait(caller, pid).map(|()| None),
+                    },
+                    (Node::Spawn, Some(pid)) => alloc::format!("{pid}\n"),
+                    (Node::Spawn, None) => String::new(),
+                    (Node::Bin(name), _) => {
+                        let image = self.bootfs.get(name).ok_or(Errno::NotFound)?;
+                        let from = (offset as usize).min(image.len());
+                        let to = from.saturating_add(count as usize).min(image.len()).min(from + IO_MAX);
+                        data.extend_from_slice(&image[from..to]);
+                        return Ok(Some(FsResponse::Data(data)));
+                    }
+                    (node, _) => self.content(node)?,
+                };
+                let from = (offset as usize).min(content.len());
+                let to = from.saturating_add(count as usize).min(content.len()).min(from + IO_MAX);
+                data.extend_from_slice(&content.as_bytes()[from..to]);
+                Ok(Some(FsResponse::Data(data)))
+            }
+            FsRequest::Write { handle, data: bytes, .. } => {
+                let o = self.files.open.get(&(caller, handle)).ok_or(Errno::BadHandle)?;
+                if o.flags & flags::WRITE == 0 {
+                    return Err(Errno::BadHandle);
+                }
+                let text = core::str::from_utf8(bytes).map_err(|_| Errno::InvalidArgument)?;
+                match o.node.clone() {
+                    Node::Ctl(pid) => {
+                        self.control(pid, Ctl::parse(text).ok_or(Errno::InvalidArgument)?)?;
+                    }
+                    Node::Spawn => {
+                        let child = self.spawn_line(caller, text)?;
+                        if let Some(o) = self.files.open.get_mut(&(caller, handle)) {
+                            o.spawned = Some(child);
+                        }
+                    }
+                    _ => return Err(Errno::BadHandle),
+                }
+                Ok(Some(FsResponse::Count(bytes.len() as u32)))
+            }
+            FsRequest::Close { handle } => {
+                self.files.open.remove(&(caller, handle)).ok_or(Errno::BadHandle)?;
+                Ok(Some(FsResponse::Done))
+            }
+            FsRequest::Stat { path } => {
+                let node = self.node(caller, bin, path)?;
+                let (name, is_dir, size) = self.describe(&node, path)?;
+                names.push((name, is_dir, size));
+                Ok(Some(FsResponse::Stat(stat(&names[0].0, is_dir, size))))
+            }
+            FsRequest::List { path, from } => {
+                let node = self.node(caller, bin, path)?;
+                let all = self.listing(&node)?;
+                let mut bytes = 0;
+                // A name and a few varints each: stay inside a reply.
+                names.extend(all.into_iter().skip(from as usize).take_while(|(n, _, _)| {
+                    bytes += n.len() + 24;
+                    bytes <= IO_MAX
+                }));
+                let total = self.listing(&node)?.len();
+                let more = from as usize + names.len() < total;
+                let entries = names.iter().map(|(n, d, s)| stat(n, *d, *s)).collect();
+                Ok(Some(FsResponse::Entries { entries, more }))
+            }
+            FsRequest::Truncate { .. } | FsRequest::Mkdir { .. } | FsRequest::Remove { .. } => {
+                Err(if bin { Errno::ReadOnly } else { Errno::NotPermitted })
+            }
+            FsRequest::Rename { .. } => Err(if bin { Errno::ReadOnly } else { Errno::NotPermitted }),
+        }
+    }
+
+    /// The node a path names; `self` is the caller's own directory.
+    fn node(&self, caller: Pid, bin: bool, path: &str) -> Result<Node, Errno> {
+        let mut parts = path.split('/').filter(|p| !p.is_empty());
+        let first = parts.next();
+        if bin {
+            let node = match first {
+                None => Node::BinDir,
+                Some(name) if name != sysdesc::BOOTFS_NAME && self.bootfs.get(name).is_some() => {
+                    Node::Bin(String::from(name))
+                }
+                Some(_) => return Err(Errno::NotFound),
+            };
+            return if parts.next().is_some() { Err(Errno::NotDir) } else { Ok(node) };
+        }
+        let pid = match first {
+            None => return Ok(Node::ProcDir),
+            Some("spawn") => {
+                return if parts.next().is_some() { Err(Errno::NotDir) } else { Ok(Node::Spawn) };
+            }
+            Some("self") => caller,
+            Some(n) => n.parse::<Pid>().map_err(|_| Errno::NotFound)?,
+        };
+        if !self.procs.contains_key(&pid) {
+            return Err(Errno::NotFound);
+        }
+        let node = match parts.next() {
+            None => Node::PidDir(pid),
+            Some("status") => Node::Status(pid),
+            Some("args") => Node::Args(pid),
+            Some("ctl") => Node::Ctl(pid),
+            Some("wait") => Node::Wait(pid),
+            Some(_) => return Err(Errno::NotFound),
+        };
+        if parts.next().is_some() {
+            return Err(Errno::NotDir);
+        }
+        Ok(node)
+    }
+
+    /// Control files take `CREATE` and `TRUNCATE` (as from a shell's `>`)
+    /// as no-ops; nothing here can be made or emptied.
+    fn check_open(&self, node: &Node, f: u32) -> Result<(), Errno> {
+        let writes = f & (flags::WRITE | flags::CREATE | flags::TRUNCATE) != 0;
+        match node {
+            Node::BinDir | Node::Bin(_) if writes => Err(Errno::ReadOnly),
+            Node::ProcDir | Node::PidDir(_) if writes => Err(Errno::IsDir),
+            Node::Status(_) | Node::Args(_) | Node::Wait(_) if writes => Err(Errno::NotPermitted),
+            Node::Ctl(_) if f & flags::READ != 0 => Err(Errno::NotPermitted),
+            _ if f & flags::EXCLUSIVE != 0 => Err(Errno::Exists),
+            _ => Ok(()),
+        }
+    }
+
+    /// The text of a `/proc` file.
+    fn content(&self, node: &Node) -> Result<String, Errno> {
+        match node {
+            Node::Status(pid) => self.status_line(*pid).ok_or(Errno::NotFound),
+            Node::Args(pid) => self.procs.get(pid).map(|p| p.args.clone()).ok_or(Errno::NotFound),
+            Node::Ctl(_) | Node::Spawn => Ok(String::new()),
+            _ => Err(Errno::IsDir),
+        }
+    }
+
+    pub fn status_line(&self, pid: Pid) -> Option<String> {
+        let p = self.procs.get(&pid)?;
+        let (state, memory) = match &p.state {
+            State::Live(l) => (String::from(if l.stopped { "stopped" } else { "running" }), l.arena.bytes()),
+            State::Zombie(end) => (procfs::ended_state(end), 0),
+        };
+        Some(procfs::status_line(pid, p.ppid, &state, &p.name, memory))
+    }
+
+    /// The status line of `pid` if it has ended.
+    fn ended_line(&mut self, pid: Pid) -> Option<String> {
+        match self.procs.get(&pid).map(|p| &p.state) {
+            Some(State::Zombie(_)) => self.status_line(pid),
+            // Gone already: reaped, or ended with no parent to wait.
+            None => Some(procfs::status_line(pid, 0, "gone", "?", 0)),
+            Some(State::Live(_)) => None,
+        }
+    }
+
+    /// A parent that read a child's `wait` has reaped it.
+    fn reap_for(&mut self, pid: Pid, reader: Pid) {
+        if self.procs.get(&pid).is_some_and(|p| p.ppid == reader && matches!(p.state, State::Zombie(_))) {
+            self.procs.remove(&pid);
+        }
+    }
+
+    fn defer_wait(&mut self, reader: Pid, pid: Pid) -> Result<(), Errno> {
+        if self.files.waiting.len() >= MAX_WAITING {
+            return Err(Errno::NoMemory);
+        }
+        let slot = self.mem.slot()?;
+        if ROOT_CNODE.save_caller(slot, ROOT_DEPTH).is_err() {
+            self.mem.free_slot(slot);
+            return Err(Errno::BadRequest);
+        }
+        self.files.waiting.push((pid, reader, slot));
+        Ok(())
+    }
+
+    /// After `pid` ended as `end`: answer the reads waiting for it, forget
+    /// the waits and files it held.
+    pub fn files_after_end(&mut self, pid: Pid, end: &End) {
+        let line = self.status_line(pid).unwrap_or_else(|| {
+            let name = self.procs.get(&pid).map_or("?", |p| p.name.as_str());
+            procfs::status_line(pid, 0, &procfs::ended_state(end), name, 0)
+        });
+        let (answered, rest): (Vec<_>, Vec<_>) = self.files.waiting.drain(..).partition(|w| w.0 == pid);
+        self.files.waiting = rest;
+        for (_, reader, slot) in answered {
+            let reply = encode(&Ok(FsResponse::Data(line.as_bytes())));
+            self.files.ready.push((slot, reply));
+            self.reap_for(pid, reader);
+        }
+        let (gone, kept): (Vec<_>, Vec<_>) = self.files.waiting.drain(..).partition(|w| w.1 == pid);
+        self.files.waiting = kept;
+        for (_, _, slot) in gone {
+            self.delete_root(slot);
+        }
+        self.files.open.retain(|(holder, _), _| *holder != pid);
+    }
+
+    /// Sends the answers `files_after_end` prepared; the IPC buffer is
+    /// ours to use until the current call is answered.
+    pub fn send_ready(&mut self) {
+        for (slot, reply) in core::mem::take(&mut self.files.ready) {
+            let words = crate::server::frame_inline(&reply);
+            let m = &libux::sel4::syscall::ipc_buffer().msg;
+            let info = libux::sel4::MessageInfo::new(libux::rpc::MSG_REPLY, 0, 0, words as u64);
+            libux::sel4::syscall::nb_send(slot, libux::sel4::syscall::Msg { info, mr: [m[0], m[1], m[2], m[3]] });
+            self.delete_root(slot);
+        }
+    }
+
+    fn control(&mut self, pid: Pid, ctl: Ctl) -> Result<(), Errno> {
+        if pid == 0 || self.procs.get(&pid).and_then(|p| p.live()).is_none() {
+            return Err(Errno::NoSuchProcess);
+        }
+        match ctl {
+            Ctl::Kill => {
+                self.end(pid, End::Killed);
+                Ok(())
+            }
+            Ctl::Stop => self.set_stopped(pid, true).map(drop),
+            Ctl::Cont => self.set_stopped(pid, false).map(drop),
+        }
+    }
+
+    fn spawn_line(&mut self, parent: Pid, line: &str) -> Result<Pid, Errno> {
+        if line.len() > SPAWN_MAX {
+            return Err(Errno::TooLarge);
+        }
+        let argv: Vec<&str> = line.split_whitespace().collect();
+        let path = *argv.first().ok_or(Errno::InvalidArgument)?;
+        let child = self.new_pid()?;
+        let spawn = Spawn { path, argv: argv.clone(), env: Vec::new(), redirect: None, fds: Vec::new() };
+        self.create(child, parent, &spawn, &Grants::DEFAULT)?;
+        Ok(child)
+    }
+
+    /// Name, directory or not, and size of a node (`path` names it).
+    fn describe(&self, node: &Node, path: &str) -> Result<(String, bool, u64), Errno> {
+        let name = path.trim_end_matches('/').rsplit('/').next().filter(|n| !n.is_empty()).unwrap_or("/");
+        let name = String::from(name);
+        Ok(match node {
+            Node::BinDir | Node::ProcDir | Node::PidDir(_) => {
+                let n = self.listing(node)?.len() as u64;
+                (name, true, n)
+            }
+            Node::Bin(prog) => (name, false, self.bootfs.get(prog).map_or(0, |b| b.len() as u64)),
+            Node::Wait(_) | Node::Ctl(_) | Node::Spawn => (name, false, 0),
+            other => (name, false, self.content(other)?.len() as u64),
+        })
+    }
+
+    fn listing(&self, node: &Node) -> Result<Vec<(String, bool, u64)>, Errno> {
+        match node {
+            Node::BinDir => {
+                let mut all: Vec<_> = self
+                    .bootfs
+                    .files()
+                    .filter(|(n, _)| *n != sysdesc::BOOTFS_NAME)
+                    .map(|(n, b)| (String::from(n), false, b.len() as u64))
+                    .collect();
+                all.sort();
+                Ok(all)
+            }
+            Node::ProcDir => {
+                let mut all: Vec<_> =
+                    self.procs.keys().map(|p| (p.to_string(), true, PID_FILES.len() as u64)).collect();
+                all.push((String::from("self"), true, PID_FILES.len() as u64));
+                all.push((String::from("spawn"), false, 0));
+                Ok(all)
+            }
+            Node::PidDir(pid) => PID_FILES
+                .iter()
+                .map(|f| {
+                    let node = self.node(*pid, false, &alloc::format!("/{pid}/{f}"))?;
+                    let (name, d, size) = self.describe(&node, f)?;
+                    Ok((name, d, size))
+                })
+                .collect(),
+            _ => Err(Errno::NotDir),
+        }
+    }
+}

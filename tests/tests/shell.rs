@@ -1,0 +1,138 @@
+//! The shell on the serial console, driven as a person would: type a
+//! line, wait for what it prints. Through it, the console, pipes and clock
+//! of `devfs`, `/proc` and `/bin` of the process server, and the
+//! utilities.
+
+use qemu::node::{Node, Options};
+use std::time::{Duration, Instant};
+
+const BOOT: Duration = Duration::from_secs(600);
+const STEP: Duration = Duration::from_secs(60);
+
+/// A booted node with its shell.
+struct Session {
+    node: Node,
+    shell: u32,
+}
+
+impl Session {
+    fn start() -> Session {
+        let image = qemu::prepare("release").unwrap_or_else(|e| panic!("build failed: {e}"));
+        let node = Node::start(&image, &Options::default(), false).unwrap_or_else(|e| panic!("{e}"));
+        node.wait_for("ux: started sh as pid", BOOT).unwrap_or_else(|e| panic!("{e}"));
+        let log = node.log();
+        let shell = log.split("ux: started sh as pid ").nth(1).unwrap().lines().next().unwrap().trim().parse().unwrap();
+        Session { node, shell }
+    }
+
+    /// Types `text` (a line needs its own "\n"); waits until an output line
+    /// after it (not the echo of a typed line) contains `expect`; returns
+    /// the output since typing.
+    fn type_until(&self, text: &str, expect: &str) -> String {
+        let mark = self.node.mark();
+        self.node.type_text(text).unwrap();
+        let deadline = Instant::now() + STEP;
+        loop {
+            let log = self.node.log();
+            let out = &log[mark..];
+            // Only whole lines.
+            let whole = &out[..out.rfind('\n').map_or(0, |i| i + 1)];
+            let echo = usize::from(text.ends_with('\n'));
+            if whole.lines().skip(echo).any(|l| !l.starts_with("$ ") && l.contains(expect)) {
+                return out.to_string();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "after typing {text:?}, no line with {expect:?} in:\n{out}\n--- whole console ---\n{log}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Waits for the prompt (the shell is reading), then types `line`.
+    fn run(&self, line: &str, expect: &str) -> String {
+        self.wait_prompt();
+        self.type_until(&format!("{line}\n"), expect)
+    }
+
+    fn wait_prompt(&self) {
+        let deadline = Instant::now() + STEP;
+        while !self.node.log().ends_with("$ ") {
+            assert!(Instant::now() < deadline, "no prompt:\n{}", self.node.log());
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+/// The output lines of what a typed line printed: not its echo (the
+/// first line), not the next prompt.
+fn output(out: &str) -> Vec<&str> {
+    out.lines().skip(1).filter(|l| !l.starts_with("$ ") && !l.is_empty()).collect()
+}
+
+#[test]
+fn a_session_at_the_console() {
+    let s = Session::start();
+
+    let out = s.run("ls /bin", "sleep");
+    for prog in ["cat", "echo", "kill", "ls", "mkdir", "ps", "rm", "sh", "sleep"] {
+        assert!(output(&out).contains(&prog), "{prog} missing from ls /bin:\n{out}");
+    }
+
+    s.run("echo hi > /tmp/a; cat /tmp/a", "hi");
+    assert_eq!(output(&s.run("cat /tmp/a", "hi")), ["hi"]);
+
+    // A pipe, and one of three stages.
+    assert_eq!(output(&s.run("echo piped words | cat", "piped")), ["piped words"]);
+    let out = s.run("ls /bin | cat | cat > /tmp/listing; ls -l /tmp", "listing");
+    let listing = output(&out).into_iter().find(|l| l.ends_with(" listing")).unwrap().to_string();
+    let size: u64 = listing.split_whitespace().nth(1).unwrap().parse().unwrap();
+    assert!(size > 60, "{listing}");
+
+    // `ps` shows the shell and itself.
+    let out = s.run("ps", " ps");
+    let sh = format!("{} ", s.shell);
+    assert!(output(&out).iter().any(|l| l.trim_start().starts_with(&sh) && l.ends_with(" sh")), "{out}");
+    assert!(output(&out).iter().any(|l| l.contains(" running ") && l.ends_with(" ps")), "{out}");
+
+    // A background sleep, seen and killed through /proc.
+    let out = s.run("sleep 100 &", "[");
+    let pid: u32 = output(&out)[0].trim_matches(['[', ']']).parse().unwrap();
+    let out = s.run(&format!("cat /proc/{pid}/status"), " sleep ");
+    assert!(output(&out)[0].starts_with(&format!("{pid} {} running sleep ", s.shell)), "{out}");
+    assert!(output(&s.run("jobs", "sleep 100")).iter().any(|l| l.contains("running")));
+    s.run(&format!("echo kill > /proc/{pid}/ctl; echo sent"), "sent");
+    assert_eq!(output(&s.run("wait", "killed")), [format!("[{pid}] killed")]);
+
+    // Ctrl-C kills the foreground job, not the shell.
+    s.wait_prompt();
+    s.node.type_text("sleep 100\n").unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    s.type_until("\x03", "^C");
+    assert_eq!(output(&s.run("echo status $?", "status")), ["status 137"]);
+
+    // Errors, and the shell lives on.
+    assert_eq!(output(&s.run("nosuch", "not found")), ["sh: nosuch: command not found"]);
+    assert_eq!(output(&s.run("echo $?", "127")), ["127"]);
+    s.run("cat /tmp/nothing", "cat: /tmp/nothing: file does not exist");
+    s.run("echo x > /bin/ls", "sh: /bin/ls: read-only file system");
+    s.run("cd /nowhere", "sh: cd: /nowhere: file does not exist");
+    s.run("echo 'open", "sh: unterminated quote");
+    s.run("kill", "usage: kill");
+
+    // Backspace edits the line.
+    s.wait_prompt();
+    assert_eq!(output(&s.type_until("echo abX\x7fc\n", "abc")), ["abc"]);
+
+    // Directories and the working directory.
+    s.run("mkdir /tmp/d; cd /tmp/d; pwd", "/tmp/d");
+    s.run("echo inside > f; cat /tmp/d/f", "inside");
+    s.run("rm /tmp/d/f; ls /tmp/d; echo empty $?", "empty 0");
+    s.run("cd /; rm /tmp/d; ls /tmp", "listing");
+
+    // /proc/self is the reader.
+    let out = s.run("cat /proc/self/status", " cat ");
+    assert!(output(&out)[0].contains(&format!(" {} running cat ", s.shell)), "{out}");
+
+    s.run("exit 3", "exited with status 3");
+}

@@ -1,0 +1,565 @@
+//! devfs: the devices at `/dev`, from the grants of the system
+//! description: the serial console (COM1, ports 0x3f8-0x3ff, IOAPIC pin 4)
+//! and the clock (the PIT, ports 0x40-0x43, pin 2, at 100 Hz).
+//!
+//! ```text
+//! /dev/cons           read: typed lines (echoed and edited, see
+//!                     `devfs::line`); write: to the serial port
+//! /dev/consctl        write `fg PID...`: what Ctrl-C kills; `fg`: nothing
+//! /dev/null           reads end at once, writes vanish
+//! /dev/time           read: milliseconds since the clock started
+//! /dev/sleep          write a number N: the write returns N ms later
+//! /dev/pipe/clone     open: makes a pipe; read: its number N
+//! /dev/pipe/N/r, w    the pipe's read and write ends (see `devfs::pipe`)
+//! ```
+//!
+//! A call that cannot be answered yet (a read with nothing to read, a
+//! write to a full pipe, a sleep) keeps its reply capability in a slot of
+//! ours and is answered when things change. A process that ends loses
+//! what it held and waited for here (the process server tells daemons).
+#![no_std]
+#![no_main]
+
+extern crate alloc;
+
+use alloc::collections::BTreeMap;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use devfs::line::{Event, Line};
+use devfs::pipe::{self, Pipe};
+use libux::console::{Serial, COM1};
+use libux::fs::{flags, FileStat, FsReply, FsRequest, FsResponse, IO_MAX};
+use libux::layout::{event, slot};
+use libux::rpc::client::{recv_raw, reply_recv_raw};
+use libux::rpc::frame::{self, Place};
+use libux::rpc::{Errno, Pid, MSG_CALL, MSG_REPLY};
+use libux::sel4::syscall::{self, ipc_buffer, Msg};
+use libux::sel4::{CNode, IoPort, IrqHandler, MessageInfo};
+
+libux::entry!(main);
+
+const EP: u64 = slot::FIRST_FREE;
+/// Slots for the reply capabilities of calls answered later.
+const REPLY_FIRST: u64 = slot::FIRST_FREE + 1;
+const MAX_PENDING: usize = 128;
+/// Open files one process may hold here.
+const MAX_OPEN: usize = 64;
+const MAX_PIPES: usize = 256;
+
+const UART: IoPort = IoPort(slot::IO_PORTS);
+const PIT: IoPort = IoPort(slot::IO_PORTS + 1);
+const UART_IRQ: IrqHandler = IrqHandler(slot::IRQ_HANDLERS);
+const PIT_IRQ: IrqHandler = IrqHandler(slot::IRQ_HANDLERS + 1);
+const TICK_HZ: u64 = 100;
+const PIT_HZ: u64 = 1_193_182;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Node {
+    Root,
+    Cons,
+    Consctl,
+    Null,
+    Time,
+    Sleep,
+    PipeDir,
+    PipeClone(u32),
+    PipeNumDir(u32),
+    PipeEnd(u32, pipe::End),
+}
+
+const ROOT_FILES: [&str; 6] = ["cons", "consctl", "null", "pipe", "sleep", "time"];
+
+/// A call waiting for its answer.
+enum Op {
+    ConsRead {
+        max: usize,
+    },
+    PipeRead {
+        pipe: u32,
+        max: usize,
+    },
+    PipeWrite {
+        pipe: u32,
+        data: Vec<u8>,
+    },
+    /// `len`: the bytes of the write that asked, which its answer counts.
+    Sleep {
+        until: u64,
+        len: u32,
+    },
+}
+
+struct Pending {
+    pid: Pid,
+    slot: u64,
+    op: Op,
+}
+
+/// An answer, owned until it is encoded.
+enum Answer {
+    Done,
+    Handle(u32),
+    Data(Vec<u8>),
+    Count(u32),
+    Stat((String, bool, u64)),
+    Entries(Vec<(String, bool, u64)>, bool),
+}
+
+struct Dev {
+    open: BTreeMap<(Pid, u32), Node>,
+    next_handle: u32,
+    pipes: BTreeMap<u32, Pipe>,
+    next_pipe: u32,
+    pending: Vec<Pending>,
+    free_slots: Vec<u64>,
+    line: Line,
+    /// What Ctrl-C kills.
+    foreground: Vec<Pid>,
+    ticks: u64,
+    ended_cursor: u64,
+}
+
+fn serial() -> Serial<IoPort> {
+    Serial::new(UART, COM1)
+}
+
+fn console_write(bytes: &[u8]) {
+    let mut s = serial();
+    for &b in bytes {
+        if b == b'\n' {
+            s.write_byte(b'\r');
+        }
+        s.write_byte(b);
+    }
+}
+
+/// Sends an answer through the saved reply capability in `slot`.
+fn answer_later(slot: u64, reply: &Result<Answer, Errno>) {
+    let words = encode(reply);
+    let m = &ipc_buffer().msg;
+    let info = MessageInfo::new(MSG_REPLY, 0, 0, words as u64);
+    // Non-blocking: a caller that has gone meanwhile costs nothing.
+    syscall::nb_send(slot, Msg { info, mr: [m[0], m[1], m[2], m[3]] });
+}
+
+fn stat((name, is_dir, size): &(String, bool, u64)) -> FileStat<'_> {
+    FileStat { name, is_dir: *is_dir, size: *size, version: 0 }
+}
+
+fn encode(reply: &Result<Answer, Errno>) -> usize {
+    let r: FsReply = match reply {
+        Err(e) => Err(*e),
+        Ok(Answer::Done) => Ok(FsResponse::Done),
+        Ok(Answer::Handle(h)) => Ok(FsResponse::Handle(*h)),
+        Ok(Answer::Data(d)) => Ok(FsResponse::Data(d)),
+        Ok(Answer::Count(n)) => Ok(FsResponse::Count(*n)),
+        Ok(Answer::Stat(entry)) => Ok(FsResponse::Stat(stat(entry))),
+        Ok(Answer::Entries(e, more)) => Ok(FsResponse::Entries { entries: e.iter().map(stat).collect(), more: *more }),
+    };
+    let msg = &mut ipc_buffer().msg;
+    frame::encode(&r, msg, None, 0).unwrap_or_else(|e| frame::encode(&FsReply::Err(e), msg, None, 0).unwrap())
+}
+
+impl Dev {
+    fn node(path: &str) -> Result<Node, Errno> {
+        let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+        Ok(match parts.as_slice() {
+            [] => Node::Root,
+            ["cons"] => Node::Cons,
+            ["consctl"] => Node::Consctl,
+            ["null"] => Node::Null,
+            ["time"] => Node::Time,
+            ["sleep"] => Node::Sleep,
+            ["pipe"] => Node::PipeDir,
+            ["pipe", "clone"] => Node::PipeClone(0),
+            ["pipe", n] => Node::PipeNumDir(n.parse().map_err(|_| Errno::NotFound)?),
+            ["pipe", n, end] => {
+                let n = n.parse().map_err(|_| Errno::NotFound)?;
+                match *end {
+                    "r" => Node::PipeEnd(n, pipe::End::Read),
+                    "w" => Node::PipeEnd(n, pipe::End::Write),
+                    _ => return Err(Errno::NotFound),
+                }
+            }
+            _ => return Err(Errno::NotFound),
+        })
+    }
+
+    fn exists(&self, node: Node) -> bool {
+        match node {
+            Node::PipeNumDir(n) | Node::PipeEnd(n, _) => self.pipes.contains_key(&n),
+            _ => true,
+        }
+    }
+
+    fn open(&mut self, pid: Pid, path: &str, f: u32) -> Result<Answer, Errno> {
+        let mut node = Self::node(path)?;
+        if !self.exists(node) {
+            return Err(Errno::NotFound);
+        }
+        // `CREATE` and `TRUNCATE` (a shell's `>`) mean nothing to a
+        // device; `EXCLUSIVE` fails, as every node here exists.
+        if f & flags::EXCLUSIVE != 0 {
+            return Err(Errno::Exists);
+        }
+        let (read, write) = (f & flags::READ != 0, f & flags::WRITE != 0);
+        match node {
+            Node::Root | Node::PipeDir | Node::PipeNumDir(_) if write => return Err(Errno::IsDir),
+            Node::Consctl | Node::Sleep if read => return Err(Errno::NotPermitted),
+            Node::Time | Node::PipeClone(_) if write => return Err(Errno::NotPermitted),
+            Node::PipeEnd(_, pipe::End::Read) if write => return Err(Errno::NotPermitted),
+            Node::PipeEnd(_, pipe::End::Write) if read => return Err(Errno::NotPermitted),
+            _ => {}
+        }
+        if self.open.range((pid, 0)..=(pid, u32::MAX)).count() >= MAX_OPEN {
+            return Err(Errno::NoMemory);
+        }
+        match &mut node {
+            Node::PipeClone(n) => {
+                if self.pipes.len() >= MAX_PIPES {
+                    return Err(Errno::NoMemory);
+                }
+                self.next_pipe = self.next_pipe.wrapping_add(1);
+                while self.pipes.contains_key(&self.next_pipe) {
+                    self.next_pipe = self.next_pipe.wrapping_add(1);
+                }
+                *n = self.next_pipe;
+                self.pipes.insert(*n, Pipe::cloned());
+            }
+            Node::PipeEnd(n, end) => self.pipes.get_mut(n).expect("checked").open(*end),
+            _ => {}
+        }
+        self.next_handle = self.next_handle.wrapping_add(1);
+        self.open.insert((pid, self.next_handle), node);
+        Ok(Answer::Handle(self.next_handle))
+    }
+
+    fn close_node(&mut self, node: Node) {
+        let n = match node {
+            Node::PipeClone(n) => {
+                if let Some(p) = self.pipes.get_mut(&n) {
+                    p.clones -= 1;
+                }
+                n
+            }
+            Node::PipeEnd(n, end) => {
+                if let Some(p) = self.pipes.get_mut(&n) {
+                    p.close(end);
+                }
+                n
+            }
+            _ => return,
+        };
+        if self.pipes.get(&n).is_some_and(Pipe::unused) {
+            self.pipes.remove(&n);
+        }
+    }
+
+    /// `Ok(None)`: answered later.
+    fn request(&mut self, pid: Pid, req: FsRequest) -> Result<Option<Answer>, Errno> {
+        let node_of = |d: &Dev, h: u32| d.open.get(&(pid, h)).copied().ok_or(Errno::BadHandle);
+        match req {
+            FsRequest::Open { path, flags: f } => self.open(pid, path, f).map(Some),
+            FsRequest::Close { handle } => {
+                let node = self.open.remove(&(pid, handle)).ok_or(Errno::BadHandle)?;
+                self.close_node(node);
+                Ok(Some(Answer::Done))
+            }
+            FsRequest::Read { handle, offset, count } => {
+                let max = (count as usize).min(IO_MAX);
+                match node_of(self, handle)? {
+                    Node::Cons => self.now_or_later(pid, Op::ConsRead { max }),
+                    Node::PipeEnd(pipe, pipe::End::Read) => self.now_or_later(pid, Op::PipeRead { pipe, max }),
+                    Node::Null => Ok(Some(Answer::Data(Vec::new()))),
+                    Node::Time => Ok(Some(Answer::Data(text_at(&alloc::format!("{}\n", self.millis()), offset, max)))),
+                    Node::PipeClone(n) => Ok(Some(Answer::Data(text_at(&alloc::format!("{n}\n"), offset, max)))),
+                    Node::Root | Node::PipeDir | Node::PipeNumDir(_) => Err(Errno::IsDir),
+                    _ => Err(Errno::BadHandle),
+                }
+            }
+            FsRequest::Write { handle, data, .. } => match node_of(self, handle)? {
+                Node::Cons => {
+                    console_write(data);
+                    Ok(Some(Answer::Count(data.len() as u32)))
+                }
+                Node::Null => Ok(Some(Answer::Count(data.len() as u32))),
+                Node::Consctl => {
+                    self.foreground = parse_fg(data)?;
+                    Ok(Some(Answer::Count(data.len() as u32)))
+                }
+                Node::Sleep => {
+                    let ms: u64 = core::str::from_utf8(data)
+                        .ok()
+                        .and_then(|t| t.trim().parse().ok())
+                        .ok_or(Errno::InvalidArgument)?;
+                    let until = self.ticks + ms.div_ceil(1000 / TICK_HZ);
+                    self.now_or_later(pid, Op::Sleep { until, len: data.len() as u32 })
+                }
+                Node::PipeEnd(pipe, pipe::End::Write) => {
+                    self.now_or_later(pid, Op::PipeWrite { pipe, data: data.to_vec() })
+                }
+                _ => Err(Errno::BadHandle),
+            },
+            FsRequest::Stat { path } => {
+                let node = Self::node(path)?;
+                if !self.exists(node) {
+                    return Err(Errno::NotFound);
+                }
+                let name = path.trim_end_matches('/').rsplit('/').next().filter(|n| !n.is_empty()).unwrap_or("/");
+                let dir = matches!(node, Node::Root | Node::PipeDir | Node::PipeNumDir(_));
+                let size = if dir { self.listing(node)?.len() as u64 } else { 0 };
+                Ok(Some(Answer::Stat((String::from(name), dir, size))))
+            }
+            FsRequest::List { path, from } => {
+                let node = Self::node(path)?;
+                let all = self.listing(node)?;
+                let mut bytes = 0;
+                let page: Vec<_> = all
+                    .iter()
+                    .skip(from as usize)
+                    .take_while(|(n, _, _)| {
+                        bytes += n.len() + 24;
+                        bytes <= IO_MAX
+                    })
+                    .cloned()
+                    .collect();
+                let more = from as usize + page.len() < all.len();
+                Ok(Some(Answer::Entries(page, more)))
+            }
+            FsRequest::Truncate { handle, .. } => match node_of(self, handle)? {
+                Node::Null | Node::Cons => Ok(Some(Answer::Done)),
+                _ => Err(Errno::NotPermitted),
+            },
+            FsRequest::Mkdir { .. } | FsRequest::Remove { .. } | FsRequest::Rename { .. } => Err(Errno::NotPermitted),
+        }
+    }
+
+    fn listing(&self, node: Node) -> Result<Vec<(String, bool, u64)>, Errno> {
+        match node {
+            Node::Root => Ok(ROOT_FILES.iter().map(|f| (String::from(*f), *f == "pipe", 0)).collect()),
+            Node::PipeDir => {
+                let mut all = alloc::vec![(String::from("clone"), false, 0)];
+                all.extend(self.pipes.keys().map(|n| (n.to_string(), true, 2)));
+                Ok(all)
+            }
+            Node::PipeNumDir(n) if self.pipes.contains_key(&n) => {
+                Ok(alloc::vec![(String::from("r"), false, 0), (String::from("w"), false, 0)])
+            }
+            Node::PipeNumDir(_) => Err(Errno::NotFound),
+            _ => Err(Errno::NotDir),
+        }
+    }
+
+    fn millis(&self) -> u64 {
+        self.ticks * (1000 / TICK_HZ)
+    }
+
+    /// Tries a waiting operation: `None` if it must wait longer.
+    fn try_op(&mut self, op: &mut Op) -> Option<Result<Answer, Errno>> {
+        match op {
+            Op::ConsRead { max } => self.line.readable().then(|| Ok(Answer::Data(self.line.read(*max)))),
+            Op::PipeRead { pipe, max } => match self.pipes.get_mut(pipe).map(|p| p.read(*max)) {
+                None => Some(Err(Errno::BadHandle)),
+                Some(pipe::Outcome::Done(d)) => Some(Ok(Answer::Data(d))),
+                Some(pipe::Outcome::Wait) => None,
+                Some(pipe::Outcome::Broken) => Some(Err(Errno::BrokenPipe)),
+            },
+            Op::PipeWrite { pipe, data } => match self.pipes.get_mut(pipe).map(|p| p.write(data)) {
+                None => Some(Err(Errno::BadHandle)),
+                Some(pipe::Outcome::Done(n)) => Some(Ok(Answer::Count(n as u32))),
+                Some(pipe::Outcome::Wait) => None,
+                Some(pipe::Outcome::Broken) => Some(Err(Errno::BrokenPipe)),
+            },
+            Op::Sleep { until, len } => (self.ticks >= *until).then_some(Ok(Answer::Count(*len))),
+        }
+    }
+
+    fn now_or_later(&mut self, pid: Pid, mut op: Op) -> Result<Option<Answer>, Errno> {
+        match self.try_op(&mut op) {
+            Some(r) => r.map(Some),
+            None => self.defer(pid, op),
+        }
+    }
+
+    /// Keeps the caller's reply capability until the answer is known.
+    fn defer(&mut self, pid: Pid, op: Op) -> Result<Option<Answer>, Errno> {
+        let slot = self.free_slots.pop().ok_or(Errno::Busy)?;
+        let cnode = CNode(slot::CNODE);
+        // Whatever an earlier answer left (nothing, normally) goes first.
+        let _ = cnode.delete(slot, 64);
+        if cnode.save_caller(slot, 64).is_err() {
+            self.free_slots.push(slot);
+            return Err(Errno::BadRequest);
+        }
+        self.pending.push(Pending { pid, slot, op });
+        Ok(None)
+    }
+
+    /// Answers every waiting call that can be answered now.
+    fn wake(&mut self) {
+        let mut i = 0;
+        while i < self.pending.len() {
+            let mut op = core::mem::replace(&mut self.pending[i].op, Op::Sleep { until: 0, len: 0 });
+            match self.try_op(&mut op) {
+                Some(r) => {
+                    let p = self.pending.remove(i);
+                    answer_later(p.slot, &r);
+                    self.free_slots.push(p.slot);
+                }
+                None => {
+                    self.pending[i].op = op;
+                    i += 1;
+                }
+            }
+        }
+    }
+
+    fn typed(&mut self) {
+        let mut echo = Vec::new();
+        loop {
+            let mut any = false;
+            while UART.in8(COM1 + 5).is_ok_and(|lsr| lsr & 1 != 0) {
+                any = true;
+                let byte = UART.in8(COM1).unwrap_or(0);
+                match self.line.input(byte, &mut echo) {
+                    Event::Interrupt => {
+                        if self.foreground.is_empty() {
+                            self.line.push_empty_line();
+                        }
+                        for pid in core::mem::take(&mut self.foreground) {
+                            let _ = libux::process::kill(pid);
+                        }
+                    }
+                    Event::Input | Event::Nothing => {}
+                }
+            }
+            // Bytes that came between the last look and the ack raised no
+            // new edge: look once more after it.
+            let _ = UART_IRQ.ack();
+            if !any {
+                break;
+            }
+        }
+        console_write(&echo);
+    }
+
+    fn ended(&mut self) {
+        let pids = match libux::process::ended(&mut self.ended_cursor) {
+            Ok((pids, lost)) => {
+                if lost {
+                    libux::println!("devfs: lost track of ended processes; their files stay open");
+                }
+                pids
+            }
+            Err(e) => {
+                libux::println!("devfs: cannot learn which processes ended: {e}");
+                return;
+            }
+        };
+        for pid in pids {
+            let held: Vec<(Pid, u32)> = self.open.range((pid, 0)..=(pid, u32::MAX)).map(|(k, _)| *k).collect();
+            for k in held {
+                if let Some(node) = self.open.remove(&k) {
+                    self.close_node(node);
+                }
+            }
+            let (gone, kept): (Vec<_>, Vec<_>) = self.pending.drain(..).partition(|p| p.pid == pid);
+            self.pending = kept;
+            for p in gone {
+                let _ = CNode(slot::CNODE).delete(p.slot, 64);
+                self.free_slots.push(p.slot);
+            }
+            self.foreground.retain(|&p| p != pid);
+        }
+    }
+}
+
+fn parse_fg(data: &[u8]) -> Result<Vec<Pid>, Errno> {
+    let text = core::str::from_utf8(data).map_err(|_| Errno::InvalidArgument)?;
+    let mut words = text.split_whitespace();
+    if words.next() != Some("fg") {
+        return Err(Errno::InvalidArgument);
+    }
+    words.map(|w| w.parse().map_err(|_| Errno::InvalidArgument)).collect()
+}
+
+fn text_at(text: &str, offset: u64, max: usize) -> Vec<u8> {
+    let from = (offset as usize).min(text.len());
+    text.as_bytes()[from..(from + max).min(text.len())].to_vec()
+}
+
+fn start_devices() -> Result<(), libux::sel4::Error> {
+    // Receive interrupts on; OUT2 lets the UART's interrupt reach the IOAPIC.
+    UART.out8(COM1 + 2, 0x07)?;
+    UART.out8(COM1 + 4, 0x0b)?;
+    UART.out8(COM1 + 1, 0x01)?;
+    let divisor = PIT_HZ / TICK_HZ;
+    // Channel 0, lobyte/hibyte, mode 2 (rate generator).
+    PIT.out8(0x43, 0x34)?;
+    PIT.out8(0x40, divisor as u8)?;
+    PIT.out8(0x40, (divisor >> 8) as u8)?;
+    UART_IRQ.ack()?;
+    PIT_IRQ.ack()
+}
+
+fn main() -> i32 {
+    let setup = libux::process::create_endpoint(EP).and_then(|()| {
+        start_devices().map_err(|_| Errno::NotPermitted)?;
+        libux::process::mount("/dev", EP)
+    });
+    if let Err(e) = setup {
+        libux::println!("devfs: cannot start: {e}");
+        return 1;
+    }
+    let mut dev = Dev {
+        open: BTreeMap::new(),
+        next_handle: 0,
+        pipes: BTreeMap::new(),
+        next_pipe: 0,
+        pending: Vec::new(),
+        free_slots: (REPLY_FIRST..REPLY_FIRST + MAX_PENDING as u64).rev().collect(),
+        line: Line::default(),
+        foreground: Vec::new(),
+        ticks: 0,
+        ended_cursor: 0,
+    };
+    // Input typed before we listened.
+    dev.typed();
+    let mut m = recv_raw(EP);
+    loop {
+        if m.badge & event::FLAG != 0 {
+            if m.badge & event::irq(0) != 0 {
+                dev.typed();
+            }
+            if m.badge & event::irq(1) != 0 {
+                dev.ticks += 1;
+                let _ = PIT_IRQ.ack();
+            }
+            if m.badge & event::ENDED != 0 {
+                dev.ended();
+            }
+            dev.wake();
+            m = recv_raw(EP);
+            continue;
+        }
+        let msg = &ipc_buffer().msg;
+        let answer = match frame::header(msg, m.words) {
+            Ok(h) if m.label == MSG_CALL && h.place == Place::Inline => {
+                let bytes = frame::inline_bytes(msg)[..h.len].to_vec();
+                match libux::fs::decode_request(&bytes) {
+                    Ok(req) => dev.request(m.badge as Pid, req),
+                    Err(e) => Err(e),
+                }
+            }
+            Ok(_) => Err(Errno::BadRequest),
+            Err(e) => Err(e),
+        };
+        // Others' answers first: the IPC buffer then holds ours.
+        dev.wake();
+        m = match answer {
+            Ok(None) => recv_raw(EP),
+            Ok(Some(a)) => reply_recv_raw(EP, encode(&Ok(a))),
+            Err(e) => reply_recv_raw(EP, encode(&Err(e))),
+        };
+    }
+}

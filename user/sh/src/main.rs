@@ -1,0 +1,372 @@
+//! sh: the shell. It reads lines from standard input (started at boot it
+//! has none, and opens the console, `/dev/cons`, for 0, 1 and 2), parses
+//! each as a job (the language is in the `sh` library), and runs it: the
+//! builtins `cd`, `pwd`, `exit`, `wait` and `jobs` itself, programs from
+//! `/bin` (or by a path with a `/`) as child processes, joined by pipes
+//! from `/dev/pipe`. While a foreground job runs its processes are named
+//! to the console (`/dev/consctl`), so that Ctrl-C kills them and not the
+//! shell. Background jobs are reaped by `wait`.
+#![no_std]
+#![no_main]
+
+extern crate alloc;
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use libux::fd;
+use libux::fs::client::{self, File};
+use libux::fs::flags;
+use libux::procfs::Status;
+use libux::rpc::{End, Errno, FdName, Pid, Waited};
+use libux::{eprintln, print, println};
+use sh::{Command, Job};
+
+libux::entry!(main);
+
+/// A job left running with `&`.
+struct Background {
+    pids: Vec<Pid>,
+    text: String,
+    /// Its pipes' clone files: the pipes live while the job does.
+    _pipes: Vec<File>,
+}
+
+struct Shell {
+    status: i32,
+    jobs: Vec<Background>,
+    input: Vec<u8>,
+    /// `/dev/consctl`, when standard input is the console.
+    consctl: Option<File>,
+}
+
+/// The status `$?` gets for how a process ended.
+fn status_of(end: End) -> i32 {
+    match end {
+        End::Exited(s) => s,
+        End::Killed => 137,
+        End::Faulted(_) => 139,
+    }
+}
+
+fn describe(end: End) -> String {
+    match end {
+        End::Exited(s) => format!("exited {s}"),
+        End::Killed => String::from("killed"),
+        End::Faulted(f) => format!("faulted: {:?} at ip {:#x}, address {:#x}", f.kind, f.ip, f.addr),
+    }
+}
+
+/// The path a command name runs.
+fn program_path(name: &str) -> String {
+    if name.contains('/') {
+        String::from(name)
+    } else {
+        format!("/bin/{name}")
+    }
+}
+
+impl Shell {
+    /// The next line of input; `None` at its end.
+    fn read_line(&mut self) -> Option<String> {
+        loop {
+            if let Some(i) = self.input.iter().position(|&b| b == b'\n') {
+                let line: Vec<u8> = self.input.drain(..=i).collect();
+                return Some(String::from_utf8_lossy(&line[..i]).into_owned());
+            }
+            let mut buf = [0u8; 512];
+            match fd::read(fd::STDIN, &mut buf) {
+                Ok(0) if self.input.is_empty() => return None,
+                // A last line without its newline.
+                Ok(0) => self.input.push(b'\n'),
+                Ok(n) => self.input.extend_from_slice(&buf[..n]),
+                Err(e) => {
+                    eprintln!("sh: cannot read input: {e}");
+                    return None;
+                }
+            }
+        }
+    }
+
+    fn set_foreground(&mut self, pids: &[Pid]) {
+        if let Some(ctl) = &mut self.consctl {
+            let mut text = String::from("fg");
+            for p in pids {
+                text.push_str(&format!(" {p}"));
+            }
+            let _ = ctl.write(text.as_bytes());
+        }
+    }
+
+    fn run(&mut self, job: Job, text: &str) {
+        if let [cmd] = job.commands.as_slice() {
+            if !job.background {
+                if let Some(status) = self.builtin(cmd) {
+                    self.status = status;
+                    return;
+                }
+            }
+        }
+        match self.start(&job) {
+            Ok((pids, pipes)) if job.background => {
+                println!("[{}]", pids.last().copied().unwrap_or(0));
+                self.jobs.push(Background { pids, text: String::from(text), _pipes: pipes });
+                self.status = 0;
+            }
+            Ok((pids, pipes)) => {
+                self.set_foreground(&pids);
+                let mut last = End::Exited(0);
+                for pid in &pids {
+                    match libux::process::wait(Some(*pid)) {
+                        Ok(Waited { end, .. }) => {
+                            if let End::Faulted(_) = end {
+                                eprintln!("sh: {pid} {}", describe(end));
+                            }
+                            last = end;
+                        }
+                        Err(e) => eprintln!("sh: wait {pid}: {e}"),
+                    }
+                }
+                self.set_foreground(&[]);
+                drop(pipes);
+                self.status = status_of(last);
+            }
+            Err(status) => self.status = status,
+        }
+    }
+
+    /// Starts every command of `job`; on a failure, reports it, ends what
+    /// was started and gives the status.
+    fn start(&mut self, job: &Job) -> Result<(Vec<Pid>, Vec<File>), i32> {
+        let n = job.commands.len();
+        let mut pipes = Vec::new();
+        let mut ids = Vec::new();
+        for _ in 1..n {
+            let made = client::open("/dev/pipe/clone", flags::READ).and_then(|mut f| {
+                let mut buf = [0u8; 16];
+                let len = f.read(&mut buf)?;
+                let id = core::str::from_utf8(&buf[..len]).ok().and_then(|t| t.trim().parse::<u32>().ok());
+                Ok((f, id.ok_or(Errno::BadRequest)?))
+            });
+            match made {
+                Ok((f, id)) => {
+                    pipes.push(f);
+                    ids.push(id);
+                }
+                Err(e) => {
+                    eprintln!("sh: cannot make a pipe: {e}");
+                    return Err(1);
+                }
+            }
+        }
+        let mut pids = Vec::new();
+        for (i, cmd) in job.commands.iter().enumerate() {
+            let stdin = if i > 0 { Some((format!("/dev/pipe/{}/r", ids[i - 1]), flags::READ)) } else { None };
+            let stdout = if i + 1 < n { Some((format!("/dev/pipe/{}/w", ids[i]), flags::WRITE)) } else { None };
+            match spawn(cmd, stdin, stdout) {
+                Ok(pid) => pids.push(pid),
+                Err(status) => {
+                    for pid in pids {
+                        let _ = libux::process::kill(pid);
+                        let _ = libux::process::wait(Some(pid));
+                    }
+                    return Err(status);
+                }
+            }
+        }
+        Ok((pids, pipes))
+    }
+
+    /// Runs `cmd` if it is a builtin; its status.
+    fn builtin(&mut self, cmd: &Command) -> Option<i32> {
+        let args: Vec<&str> = cmd.argv.iter().map(String::as_str).collect();
+        let name = args[0];
+        if !["cd", "pwd", "exit", "wait", "jobs"].contains(&name) {
+            return None;
+        }
+        if cmd.stdin.is_some() || cmd.stdout.is_some() {
+            eprintln!("sh: {name}: builtins cannot be redirected");
+            return Some(2);
+        }
+        Some(match (name, &args[1..]) {
+            ("cd", [] | [_]) => {
+                let dir = args.get(1).copied().unwrap_or("/");
+                match client::chdir(dir) {
+                    Ok(()) => 0,
+                    Err(e) => {
+                        eprintln!("sh: cd: {dir}: {e}");
+                        1
+                    }
+                }
+            }
+            ("pwd", []) => match client::getcwd() {
+                Ok(cwd) => {
+                    println!("{cwd}");
+                    0
+                }
+                Err(e) => {
+                    eprintln!("sh: pwd: {e}");
+                    1
+                }
+            },
+            ("exit", []) => libux::rt::exit(self.status),
+            ("exit", [n]) => match n.parse() {
+                Ok(n) => libux::rt::exit(n),
+                Err(_) => usage("exit [STATUS]"),
+            },
+            ("wait", []) => self.wait_jobs(None),
+            ("wait", [pid]) => match pid.parse() {
+                Ok(pid) => self.wait_jobs(Some(pid)),
+                Err(_) => usage("wait [PID]"),
+            },
+            ("jobs", []) => {
+                self.list_jobs();
+                0
+            }
+            ("cd", _) => usage("cd [DIR]"),
+            ("pwd", _) => usage("pwd"),
+            ("exit", _) => usage("exit [STATUS]"),
+            ("wait", _) => usage("wait [PID]"),
+            _ => usage("jobs"),
+        })
+    }
+
+    /// Waits for the background jobs (or the one process `only`),
+    /// reporting how each process ended.
+    fn wait_jobs(&mut self, only: Option<Pid>) -> i32 {
+        let targets: Vec<Pid> = match only {
+            Some(pid) => alloc::vec![pid],
+            None => self.jobs.iter().flat_map(|j| j.pids.iter().copied()).collect(),
+        };
+        let mut status = 0;
+        for pid in targets {
+            match libux::process::wait(Some(pid)) {
+                Ok(w) => {
+                    println!("[{pid}] {}", describe(w.end));
+                    status = status_of(w.end);
+                }
+                Err(e) => {
+                    eprintln!("sh: wait {pid}: {e}");
+                    status = 127;
+                }
+            }
+            for j in &mut self.jobs {
+                j.pids.retain(|&p| p != pid);
+            }
+        }
+        self.jobs.retain(|j| !j.pids.is_empty());
+        status
+    }
+
+    fn list_jobs(&self) {
+        for job in &self.jobs {
+            for pid in &job.pids {
+                let status =
+                    client::open(&format!("/proc/{pid}/status"), flags::READ).and_then(|mut f| f.read_to_end());
+                let text = status.ok().and_then(|b| String::from_utf8(b).ok()).unwrap_or_default();
+                let state = Status::parse(&text).map_or("gone", |s| s.state);
+                println!("[{pid}] {state:<12} {}", job.text);
+            }
+        }
+    }
+}
+
+fn usage(text: &str) -> i32 {
+    eprintln!("usage: {text}");
+    2
+}
+
+/// Spawns one command with its descriptors: `stdin`/`stdout` are pipe
+/// ends, else its redirections, else ours.
+fn spawn(cmd: &Command, stdin: Option<(String, u32)>, stdout: Option<(String, u32)>) -> Result<Pid, i32> {
+    let name = cmd.argv[0].as_str();
+    let path = program_path(name);
+    match client::stat(&path) {
+        Ok(m) if !m.is_dir => {}
+        Ok(_) | Err(Errno::NotFound) => {
+            eprintln!("sh: {name}: command not found");
+            return Err(127);
+        }
+        Err(e) => {
+            eprintln!("sh: {name}: {e}");
+            return Err(127);
+        }
+    }
+    // The shell opens redirections first, so that a bad path is reported
+    // here; the child opens them again by name.
+    let redirect = |file: &Option<String>, open_flags: u32| -> Result<Option<(String, u32)>, i32> {
+        match file {
+            None => Ok(None),
+            Some(f) => match client::open(f, open_flags) {
+                Ok(file) => Ok(Some((file.path.clone(), open_flags & (flags::READ | flags::WRITE)))),
+                Err(e) => {
+                    eprintln!("sh: {f}: {e}");
+                    Err(1)
+                }
+            },
+        }
+    };
+    let stdin = match stdin {
+        Some(s) => Some(s),
+        None => redirect(&cmd.stdin, flags::READ)?,
+    };
+    let create = flags::WRITE | flags::CREATE | flags::TRUNCATE;
+    let stdout = match stdout {
+        Some(s) => Some(s),
+        None => redirect(&cmd.stdout, create)?,
+    };
+    let mut owned = fd::standard();
+    for (fd, given) in [(0u8, stdin), (1u8, stdout)] {
+        if let Some((path, f)) = given {
+            owned.retain(|(n, _, _)| *n != fd);
+            owned.push((fd, path, f));
+        }
+    }
+    let names: Vec<FdName> = fd::names(&owned);
+    let argv: Vec<&str> = cmd.argv.iter().map(String::as_str).collect();
+    libux::process::spawn_full(&path, &argv, &[], None, &names).map_err(|e| {
+        eprintln!("sh: {name}: {e}");
+        126
+    })
+}
+
+fn main() -> i32 {
+    if !fd::is_open(fd::STDIN) {
+        let console = fd::open_at(fd::STDIN, "/dev/cons", flags::READ)
+            .and_then(|()| fd::open_at(fd::STDOUT, "/dev/cons", flags::WRITE))
+            .and_then(|()| fd::open_at(fd::STDERR, "/dev/cons", flags::WRITE));
+        if let Err(e) = console {
+            println!("sh: cannot open the console: {e}");
+            return 1;
+        }
+    }
+    let on_console = fd::name(fd::STDIN).is_some_and(|(p, _)| p == "/dev/cons");
+    let consctl = if on_console { client::open("/dev/consctl", flags::WRITE).ok() } else { None };
+    let mut shell = Shell { status: 0, jobs: Vec::new(), input: Vec::new(), consctl };
+    loop {
+        print!("$ ");
+        let Some(line) = shell.read_line() else {
+            return shell.status;
+        };
+        let jobs = match sh::split_jobs(&line) {
+            Ok(jobs) => jobs,
+            Err(e) => {
+                eprintln!("sh: {e}");
+                shell.status = 2;
+                continue;
+            }
+        };
+        for text in jobs {
+            // `$?` in a job is the status of the one before.
+            match sh::parse(text, shell.status) {
+                Ok(None) => {}
+                Ok(Some(job)) => shell.run(job, text.trim()),
+                Err(e) => {
+                    eprintln!("sh: {e}");
+                    shell.status = 2;
+                    break;
+                }
+            }
+        }
+    }
+}
