@@ -83,3 +83,21 @@ pub const DEVICE_BASE: u64 = 0x30_0000_0000;
 /// The window anonymous memory (`MapAnon`, the heap) may use.
 pub const HEAP_BASE: u64 = 0x40_0000_0000;
 pub const HEAP_END: u64 = 0x80_0000_0000;
+
+/// I/O windows: memory a client and a file server share for transfers
+/// larger than a message (`fs::FsRequest::ReadWindow`). A client's window
+/// onto its `n`th file server is at `IO_WINDOWS + n * IO_WINDOW`,
+pub const IO_WINDOWS: u64 = 0x90_0000_0000;
+pub const IO_WINDOW: u64 = 64 * 1024;
+/// at most this many file servers;
+pub const MAX_IO_WINDOWS: u64 = 64;
+/// and the server sees it at `CLIENT_WINDOWS + pid * IO_WINDOW`.
+pub const CLIENT_WINDOWS: u64 = 0x100_0000_0000;
+
+/// Where a file server sees the window of client `pid`.
+pub const fn client_window(pid: crate::rpc::Pid) -> u64 {
+    CLIENT_WINDOWS + pid as u64 * IO_WINDOW
+}
+
+const _: () = assert!(IO_WINDOWS >= HEAP_END && IO_WINDOWS + MAX_IO_WINDOWS * IO_WINDOW <= CLIENT_WINDOWS);
+const _: () = assert!(client_window(crate::rpc::PID_MAX) + IO_WINDOW <= 1 << 47);

@@ -111,7 +111,9 @@ pub enum Request<'a> {
     /// Find the file server for `path` (absolute, or relative to the
     /// working directory): put a connection to it, badged with the
     /// caller's id, in the caller's slot `into`, and answer with the path
-    /// within that server.
+    /// within that server and the caller's I/O window onto that server
+    /// (made at the first `Resolve` that leads there; see
+    /// `layout::IO_WINDOWS`).
     Resolve {
         path: &'a str,
         into: u64,
@@ -182,6 +184,8 @@ pub enum Response {
     Resolved {
         mount: alloc::string::String,
         path: alloc::string::String,
+        /// Where the window is mapped, if the server has one.
+        window: Option<u64>,
     },
     /// `Ended`: the pids, the number of the last ending told, whether
     /// more follow, and whether endings were forgotten before they could be

@@ -188,6 +188,8 @@ impl Server {
                 let entries = names.iter().map(|(n, d, s)| stat(n, *d, *s)).collect();
                 Ok(Some(FsResponse::Entries { entries, more }))
             }
+            // No windows onto our own trees: a message at a time.
+            FsRequest::ReadWindow { .. } | FsRequest::WriteWindow { .. } => Err(Errno::BadRequest),
             FsRequest::Truncate { .. } | FsRequest::Mkdir { .. } | FsRequest::Remove { .. } => {
                 Err(if bin { Errno::ReadOnly } else { Errno::NotPermitted })
             }

@@ -39,12 +39,13 @@ impl Grants<'_> {
 }
 
 /// Capabilities a process holds that do not come from its arena:
-/// interrupt handlers and badged copies of its events notification (root
-/// slots), and device pages (with their address).
+/// interrupt handlers, badged copies of its events notification and copies
+/// of its I/O windows' frames (root slots), and device pages (with their
+/// address).
 #[derive(Default)]
 pub struct Held {
     pub irq_handlers: Vec<u64>,
-    pub signals: Vec<u64>,
+    pub slots: Vec<u64>,
     pub device_pages: Vec<(DevicePage, u64)>,
 }
 
@@ -96,6 +97,19 @@ pub struct Live {
     /// Slots of endpoints the process made (`CreateEndpoint`): the only
     /// capabilities it may name as a redirect.
     pub endpoints: Vec<u64>,
+    /// The file servers it has I/O windows onto, in window order.
+    pub windows: Vec<Pid>,
+    /// Its connection to each file server it resolved a path to (a root
+    /// slot; see `Server::conn_root`).
+    pub conn_roots: Vec<(Pid, u64)>,
+    /// A file server's side of its clients' windows: the frames (its own)
+    /// mapped at `layout::client_window(pid)`.
+    pub client_windows: BTreeMap<Pid, Vec<u64>>,
+    /// Clients that ended: their windows are unmapped only when the server
+    /// next asks `Ended`, between calls, never while it may be using one.
+    pub retired_windows: Vec<Pid>,
+    /// Window frames unmapped, for reuse.
+    pub spare_window_frames: Vec<u64>,
 }
 
 impl Process {
@@ -211,7 +225,7 @@ impl Server {
             self.mem.free_slot(dest);
             return Err(Errno::NoMemory);
         }
-        held.signals.push(dest);
+        held.slots.push(dest);
         Ok(dest)
     }
 
@@ -222,7 +236,7 @@ impl Server {
 
     /// Gives back interrupt handlers and device pages.
     pub fn release_held(&mut self, held: Held) {
-        for slot in held.irq_handlers.into_iter().chain(held.signals) {
+        for slot in held.irq_handlers.into_iter().chain(held.slots) {
             self.delete_root(slot);
         }
         for (page, paddr) in held.device_pages {
@@ -392,6 +406,11 @@ impl Server {
             conn_src: None,
             held: Held::default(),
             endpoints: Vec::new(),
+            windows: Vec::new(),
+            conn_roots: Vec::new(),
+            client_windows: BTreeMap::new(),
+            retired_windows: Vec::new(),
+            spare_window_frames: Vec::new(),
         })
     }
 
@@ -435,6 +454,15 @@ impl Server {
             self.delete_root(src);
         }
         let live = *live;
+        for &(_, root) in &live.conn_roots {
+            let _ = ROOT_CNODE.revoke(root, ROOT_DEPTH);
+            self.delete_root(root);
+        }
+        for server in &live.windows {
+            if let Some(s) = self.procs.get_mut(server).and_then(|p| p.live_mut()) {
+                s.retired_windows.push(pid);
+            }
+        }
         self.unmount_all(pid);
         self.release_held(live.held);
         self.mem.release(live.arena);

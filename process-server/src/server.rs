@@ -335,7 +335,10 @@ impl Server {
                 libux::rt::write_console(bytes);
                 ok(Ok(Response::Done))
             }
-            Request::Ended { after } => ok(self.ended_since(pid, after)),
+            Request::Ended { after } => {
+                self.reclaim_windows(pid);
+                ok(self.ended_since(pid, after))
+            }
             Request::Stats => {
                 let (heap_used, heap_size) = libux::rt::heap_usage();
                 let stats = Stats {
@@ -543,13 +546,134 @@ impl Server {
         let (ep, bits) = if owner == 0 { (self.ep.0, FILES_BADGE | ep) } else { (ep, 0) };
         let at = &full[..full.len() - if rest == "/" { 0 } else { rest.len() }];
         let mount = alloc::string::String::from(if at.is_empty() { "/" } else { at });
+        let (window, root) = match owner {
+            0 => (None, None),
+            _ => (Some(self.window(pid, owner)?), Some(self.conn_root(pid, owner, ep)?)),
+        };
         let cnode = self.procs.get(&pid).and_then(|p| p.live()).ok_or(Errno::NoSuchProcess)?.cnode;
         // The slot is the caller's to reuse: whatever was there goes.
         let _ = cnode.delete(into, layout::CNODE_BITS);
-        cnode
-            .mint(into, layout::CNODE_BITS, ROOT_CNODE, ep, ROOT_DEPTH, CapRights::ALL, badge(pid as u64 | bits))
-            .map_err(|_| Errno::InvalidArgument)?;
-        Ok(Response::Resolved { mount, path: rest })
+        match root {
+            Some(root) => cnode.copy(into, layout::CNODE_BITS, ROOT_CNODE, root, ROOT_DEPTH, CapRights::ALL),
+            None => {
+                let badge = badge(pid as u64 | bits);
+                cnode.mint(into, layout::CNODE_BITS, ROOT_CNODE, ep, ROOT_DEPTH, CapRights::ALL, badge)
+            }
+        }
+        .map_err(|_| Errno::InvalidArgument)?;
+        Ok(Response::Resolved { mount, path: rest, window })
+    }
+
+    /// `client`'s badged connection to the file server whose endpoint is
+    /// (our copy) `ep`: every connection it is given is a copy of this one,
+    /// so that all go, wherever they were passed, when it ends; a file
+    /// server never hears from a process that has ended.
+    fn conn_root(&mut self, client: Pid, server: Pid, ep: u64) -> Result<u64, Errno> {
+        let live = self.procs.get(&client).and_then(|p| p.live()).ok_or(Errno::NoSuchProcess)?;
+        if let Some(&(_, root)) = live.conn_roots.iter().find(|(s, _)| *s == server) {
+            return Ok(root);
+        }
+        let root = self.mem.slot()?;
+        if ROOT_CNODE.mint(root, ROOT_DEPTH, ROOT_CNODE, ep, ROOT_DEPTH, CapRights::ALL, badge(client as u64)).is_err()
+        {
+            self.mem.free_slot(root);
+            return Err(Errno::InvalidArgument);
+        }
+        if let Some(live) = self.procs.get_mut(&client).and_then(|p| p.live_mut()) {
+            live.conn_roots.push((server, root));
+        }
+        Ok(root)
+    }
+
+    /// `client`'s I/O window onto file server `server`, made on first
+    /// use: frames of the server's, mapped in both (see `Live::windows`).
+    fn window(&mut self, client: Pid, server: Pid) -> Result<u64, Errno> {
+        let at = |n: usize| layout::IO_WINDOWS + n as u64 * layout::IO_WINDOW;
+        let live = self.procs.get(&client).and_then(|p| p.live()).ok_or(Errno::NoSuchProcess)?;
+        if let Some(n) = live.windows.iter().position(|&s| s == server) {
+            return Ok(at(n));
+        }
+        let n = live.windows.len();
+        if n as u64 >= layout::MAX_IO_WINDOWS {
+            return Err(Errno::NoMemory);
+        }
+        // The server's side, unless a window of an ended process with the
+        // same id is still there: then that one, emptied.
+        let base = layout::client_window(client);
+        let pages = (layout::IO_WINDOW / PAGE) as usize;
+        let srv = self.procs.get_mut(&server).and_then(|p| p.live_mut()).ok_or(Errno::NoSuchProcess)?;
+        srv.retired_windows.retain(|&p| p != client);
+        for frame in srv.client_windows.remove(&client).unwrap_or_default() {
+            let _ = Page(frame).unmap();
+            srv.spare_window_frames.push(frame);
+        }
+        let mut frames = Vec::new();
+        for i in 0..pages {
+            let Server { procs, mem, own, own_arena, .. } = self;
+            let srv = procs.get_mut(&server).and_then(|p| p.live_mut()).ok_or(Errno::NoSuchProcess)?;
+            // Reused frames are emptied: they held another client's data.
+            let frame = match srv.spare_window_frames.pop() {
+                Some(f) => match fill(own, own_arena, mem, Page(f), 0, &ZERO_PAGE) {
+                    Ok(()) => Ok(f),
+                    Err(e) => {
+                        srv.spare_window_frames.push(f);
+                        Err(e)
+                    }
+                },
+                None => mem.object(&mut srv.arena, object::X86_4K, 0, bits::PAGE).map_err(Errno::from),
+            };
+            let mapped = frame.and_then(|f| {
+                let vaddr = base + i as u64 * PAGE;
+                srv.space.map(mem, &mut srv.arena, Page(f), vaddr, CapRights::READ_WRITE).map_err(|e| {
+                    srv.spare_window_frames.push(f);
+                    Errno::from(e)
+                })?;
+                Ok(f)
+            });
+            match mapped {
+                Ok(f) => frames.push(f),
+                Err(e) => {
+                    for &f in &frames {
+                        let _ = Page(f).unmap();
+                    }
+                    srv.spare_window_frames.extend(frames);
+                    return Err(e);
+                }
+            }
+        }
+        if let Some(srv) = self.procs.get_mut(&server).and_then(|p| p.live_mut()) {
+            srv.client_windows.insert(client, frames.clone());
+        }
+        // The client's side: copies (a frame capability maps once), kept
+        // with what it holds, so that they go when it does.
+        for (i, &frame) in frames.iter().enumerate() {
+            let copy = self.mem.slot()?;
+            if ROOT_CNODE.copy(copy, ROOT_DEPTH, ROOT_CNODE, frame, ROOT_DEPTH, CapRights::READ_WRITE).is_err() {
+                self.mem.free_slot(copy);
+                return Err(Errno::NoMemory);
+            }
+            let Server { procs, mem, .. } = self;
+            let live = procs.get_mut(&client).and_then(|p| p.live_mut()).ok_or(Errno::NoSuchProcess)?;
+            live.held.slots.push(copy);
+            live.space.map(mem, &mut live.arena, Page(copy), at(n) + i as u64 * PAGE, CapRights::READ_WRITE)?;
+        }
+        if let Some(live) = self.procs.get_mut(&client).and_then(|p| p.live_mut()) {
+            live.windows.push(server);
+        }
+        Ok(at(n))
+    }
+
+    /// Unmaps the windows of `server`'s clients that ended; it asked
+    /// `Ended`, so it is between calls.
+    fn reclaim_windows(&mut self, server: Pid) {
+        if let Some(srv) = self.procs.get_mut(&server).and_then(|p| p.live_mut()) {
+            for pid in core::mem::take(&mut srv.retired_windows) {
+                for frame in srv.client_windows.remove(&pid).unwrap_or_default() {
+                    let _ = Page(frame).unmap();
+                    srv.spare_window_frames.push(frame);
+                }
+            }
+        }
     }
 }
 

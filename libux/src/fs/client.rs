@@ -34,14 +34,21 @@ fn give_slot(s: u64) {
     CONN_USED[i / 64].fetch_and(!(1 << (i % 64)), Ordering::Relaxed);
 }
 
-/// A connection to the file server for `path`: (slot, mount, inner path).
-fn resolve(path: &str) -> Result<(u64, String, String), Errno> {
+/// A connection to the file server for `path`.
+struct Resolved {
+    conn: u64,
+    mount: String,
+    inner: String,
+    window: Option<u64>,
+}
+
+fn resolve(path: &str) -> Result<Resolved, Errno> {
     if path.len() > crate::path::PATH_MAX {
         return Err(Errno::NameTooLong);
     }
     let into = take_slot()?;
     match call(slot::PROC_CONN, &Request::Resolve { path, into }) {
-        Ok(Response::Resolved { mount, path }) => Ok((into, mount, path)),
+        Ok(Response::Resolved { mount, path, window }) => Ok(Resolved { conn: into, mount, inner: path, window }),
         Ok(_) => {
             give_slot(into);
             Err(Errno::BadRequest)
@@ -75,10 +82,10 @@ fn fs_call(conn: u64, req: &FsRequest) -> FsReply<'static> {
 
 /// Runs one path operation on the server `path` leads to.
 fn on_path<T>(path: &str, op: impl FnOnce(u64, &str) -> Result<T, Errno>) -> Result<T, Errno> {
-    let (conn, _, inner) = resolve(path)?;
-    let r = op(conn, &inner);
-    give_slot(conn);
-    r
+    let r = resolve(path)?;
+    let out = op(r.conn, &r.inner);
+    give_slot(r.conn);
+    out
 }
 
 fn done(r: FsReply) -> Result<(), Errno> {
@@ -92,6 +99,8 @@ fn done(r: FsReply) -> Result<(), Errno> {
 pub struct File {
     conn: u64,
     handle: u32,
+    /// Our I/O window onto its server, for transfers larger than a message.
+    window: Option<u64>,
     /// Where the next read or write goes (files; devices ignore it).
     pub offset: u64,
     /// The absolute path it was opened by.
@@ -100,7 +109,7 @@ pub struct File {
 
 /// Opens `path` with `flags` (see [`flags`]).
 pub fn open(path: &str, open_flags: u32) -> Result<File, Errno> {
-    let (conn, mount, inner) = resolve(path)?;
+    let Resolved { conn, mount, inner, window } = resolve(path)?;
     match fs_call(conn, &FsRequest::Open { path: &inner, flags: open_flags }) {
         Ok(FsResponse::Handle(handle)) => {
             let path = match (mount.as_str(), inner.as_str()) {
@@ -108,7 +117,7 @@ pub fn open(path: &str, open_flags: u32) -> Result<File, Errno> {
                 (mount, "/") => String::from(mount),
                 (mount, inner) => alloc::format!("{mount}{inner}"),
             };
-            Ok(File { conn, handle, offset: 0, path })
+            Ok(File { conn, handle, window, offset: 0, path })
         }
         other => {
             give_slot(conn);
@@ -122,9 +131,48 @@ pub fn create(path: &str) -> Result<File, Errno> {
     open(path, flags::WRITE | flags::CREATE | flags::TRUNCATE)
 }
 
+/// The I/O window at `at`, as bytes.
+fn window(at: u64) -> &'static mut [u8] {
+    // SAFETY: the process server maps IO_WINDOW bytes at every window
+    // address it gives us, for as long as we live; one thread uses them.
+    unsafe { core::slice::from_raw_parts_mut(at as *mut u8, crate::layout::IO_WINDOW as usize) }
+}
+
 impl File {
+    /// Transfers from now on go a message at a time, never through the I/O
+    /// window (to measure the difference).
+    pub fn inline_only(&mut self) {
+        self.window = None;
+    }
+
     /// Reads into `buf` from the current offset; 0 at the end.
     pub fn read(&mut self, buf: &mut [u8]) -> Result<usize, Errno> {
+        match self.window {
+            Some(at) if buf.len() > IO_MAX => self.read_window(at, buf),
+            _ => self.read_inline(buf),
+        }
+    }
+
+    fn read_window(&mut self, at: u64, buf: &mut [u8]) -> Result<usize, Errno> {
+        let mut total = 0;
+        while total < buf.len() {
+            let count = (buf.len() - total).min(crate::layout::IO_WINDOW as usize) as u32;
+            let req = FsRequest::ReadWindow { handle: self.handle, offset: self.offset, count };
+            let n = match fs_call(self.conn, &req)? {
+                FsResponse::Count(n) if n <= count => n as usize,
+                _ => return Err(Errno::BadRequest),
+            };
+            buf[total..total + n].copy_from_slice(&window(at)[..n]);
+            self.offset += n as u64;
+            total += n;
+            if n < count as usize {
+                break;
+            }
+        }
+        Ok(total)
+    }
+
+    fn read_inline(&mut self, buf: &mut [u8]) -> Result<usize, Errno> {
         let mut total = 0;
         while total < buf.len() {
             let count = (buf.len() - total).min(IO_MAX) as u32;
@@ -150,6 +198,20 @@ impl File {
     pub fn write(&mut self, data: &[u8]) -> Result<usize, Errno> {
         let mut done = 0;
         while done < data.len() {
+            if let Some(at) = self.window.filter(|_| data.len() - done > IO_MAX) {
+                let chunk = &data[done..(done + crate::layout::IO_WINDOW as usize).min(data.len())];
+                window(at)[..chunk.len()].copy_from_slice(chunk);
+                let count = chunk.len() as u32;
+                let req = FsRequest::WriteWindow { handle: self.handle, offset: self.offset, count };
+                match fs_call(self.conn, &req)? {
+                    FsResponse::Count(n) if n > 0 && n <= count => {
+                        self.offset += n as u64;
+                        done += n as usize;
+                    }
+                    _ => return Err(Errno::BadRequest),
+                }
+                continue;
+            }
             let chunk = &data[done..(done + IO_MAX).min(data.len())];
             let req = FsRequest::Write { handle: self.handle, offset: self.offset, data: chunk };
             match fs_call(self.conn, &req)? {
@@ -247,16 +309,16 @@ pub fn remove(path: &str) -> Result<(), Errno> {
 
 /// Renames within one file server.
 pub fn rename(from: &str, to: &str) -> Result<(), Errno> {
-    let (conn, mount, from_inner) = resolve(from)?;
+    let f = resolve(from)?;
     let r = (|| {
-        let (to_conn, to_mount, to_inner) = resolve(to)?;
-        give_slot(to_conn);
-        if to_mount != mount {
+        let t = resolve(to)?;
+        give_slot(t.conn);
+        if t.mount != f.mount {
             return Err(Errno::InvalidArgument);
         }
-        done(fs_call(conn, &FsRequest::Rename { from: &from_inner, to: &to_inner }))
+        done(fs_call(f.conn, &FsRequest::Rename { from: &f.inner, to: &t.inner }))
     })();
-    give_slot(conn);
+    give_slot(f.conn);
     r
 }
 

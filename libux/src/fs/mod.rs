@@ -8,6 +8,10 @@
 //! `Open` gives a handle, `Read`/`Write` use it, `Close` ends it. Messages
 //! use the process server protocol's framing (`rpc::frame`), in message
 //! registers: a read or write moves at most [`IO_MAX`] bytes per call.
+//! Larger transfers go through the I/O window the client shares with the
+//! server (`layout::IO_WINDOWS`): `ReadWindow` and `WriteWindow` move up
+//! to `layout::IO_WINDOW` bytes per call, and only the count travels in
+//! the message.
 
 use crate::rpc::Errno;
 use alloc::vec::Vec;
@@ -47,6 +51,19 @@ pub enum FsRequest<'a> {
         handle: u32,
         offset: u64,
         data: &'a [u8],
+    },
+    /// Read up to `count` bytes into the caller's I/O window (from its
+    /// start); the answer is their `Count`.
+    ReadWindow {
+        handle: u32,
+        offset: u64,
+        count: u32,
+    },
+    /// Write the first `count` bytes of the caller's I/O window.
+    WriteWindow {
+        handle: u32,
+        offset: u64,
+        count: u32,
     },
     Close {
         handle: u32,
@@ -103,6 +120,20 @@ pub enum FsResponse<'a> {
 }
 
 pub type FsReply<'a> = Result<FsResponse<'a>, Errno>;
+
+/// A file server's view of client `pid`'s I/O window.
+///
+/// # Safety
+/// Only while answering a call that came with `pid`'s badge: the process
+/// server mapped the window before it gave `pid` a connection, and keeps it
+/// until we next ask it which processes ended (connections of ended
+/// processes are gone by then).
+#[cfg(target_arch = "x86_64")]
+pub unsafe fn client_window(pid: crate::rpc::Pid) -> &'static mut [u8] {
+    let at = crate::layout::client_window(pid) as *mut u8;
+    // SAFETY: per this function's contract.
+    unsafe { core::slice::from_raw_parts_mut(at, crate::layout::IO_WINDOW as usize) }
+}
 
 pub fn decode_request(bytes: &[u8]) -> Result<FsRequest<'_>, Errno> {
     postcard::from_bytes(bytes).map_err(|_| Errno::BadRequest)

@@ -29,7 +29,7 @@ use devfs::line::{Event, Line};
 use devfs::pipe::{self, Pipe};
 use libux::console::{Serial, COM1};
 use libux::fs::{flags, FileStat, FsReply, FsRequest, FsResponse, IO_MAX};
-use libux::layout::{event, slot};
+use libux::layout::{self, event, slot};
 use libux::rpc::client::{recv_raw, reply_recv_raw};
 use libux::rpc::frame::{self, Place};
 use libux::rpc::{Errno, Pid, MSG_CALL, MSG_REPLY};
@@ -93,6 +93,8 @@ struct Pending {
     pid: Pid,
     slot: u64,
     op: Op,
+    /// A window call: read data goes in the caller's window.
+    window: bool,
 }
 
 /// An answer, owned until it is encoded.
@@ -255,6 +257,62 @@ impl Dev {
         }
     }
 
+    fn read(&mut self, pid: Pid, handle: u32, offset: u64, count: u32, window: bool) -> Result<Option<Answer>, Errno> {
+        let max = count as usize;
+        let now = |a: Answer| Ok(Some(Self::deliver(pid, window, Ok(a))?));
+        match self.open.get(&(pid, handle)).copied().ok_or(Errno::BadHandle)? {
+            Node::Cons => self.now_or_later(pid, Op::ConsRead { max }, window),
+            Node::PipeEnd(pipe, pipe::End::Read) => self.now_or_later(pid, Op::PipeRead { pipe, max }, window),
+            Node::Null => now(Answer::Data(Vec::new())),
+            Node::Time => now(Answer::Data(text_at(&alloc::format!("{}\n", self.millis()), offset, max))),
+            Node::PipeClone(n) => now(Answer::Data(text_at(&alloc::format!("{n}\n"), offset, max))),
+            Node::Root | Node::PipeDir | Node::PipeNumDir(_) => Err(Errno::IsDir),
+            _ => Err(Errno::BadHandle),
+        }
+    }
+
+    fn write(&mut self, pid: Pid, handle: u32, data: &[u8]) -> Result<Option<Answer>, Errno> {
+        match self.open.get(&(pid, handle)).copied().ok_or(Errno::BadHandle)? {
+            Node::Cons => {
+                console_write(data);
+                Ok(Some(Answer::Count(data.len() as u32)))
+            }
+            Node::Null => Ok(Some(Answer::Count(data.len() as u32))),
+            Node::Consctl => {
+                self.foreground = parse_fg(data)?;
+                Ok(Some(Answer::Count(data.len() as u32)))
+            }
+            Node::Sleep => {
+                let ms: u64 = core::str::from_utf8(data)
+                    .ok()
+                    .and_then(|t| t.trim().parse().ok())
+                    .ok_or(Errno::InvalidArgument)?;
+                let until = self.ticks + ms.div_ceil(1000 / TICK_HZ);
+                self.now_or_later(pid, Op::Sleep { until, len: data.len() as u32 }, false)
+            }
+            Node::PipeEnd(pipe, pipe::End::Write) => {
+                self.now_or_later(pid, Op::PipeWrite { pipe, data: data.to_vec() }, false)
+            }
+            _ => Err(Errno::BadHandle),
+        }
+    }
+
+    /// Read data for a window call goes in the caller's window; the
+    /// answer counts it.
+    fn deliver(pid: Pid, window: bool, r: Result<Answer, Errno>) -> Result<Answer, Errno> {
+        match r {
+            Ok(Answer::Data(d)) if window => {
+                // SAFETY: `pid` has not ended, as far as we know: the
+                // process server keeps its window until we ask `Ended`, and
+                // then we drop its waiting calls.
+                let window = unsafe { libux::fs::client_window(pid) };
+                window[..d.len()].copy_from_slice(&d);
+                Ok(Answer::Count(d.len() as u32))
+            }
+            other => other,
+        }
+    }
+
     /// `Ok(None)`: answered later.
     fn request(&mut self, pid: Pid, req: FsRequest) -> Result<Option<Answer>, Errno> {
         let node_of = |d: &Dev, h: u32| d.open.get(&(pid, h)).copied().ok_or(Errno::BadHandle);
@@ -266,40 +324,18 @@ impl Dev {
                 Ok(Some(Answer::Done))
             }
             FsRequest::Read { handle, offset, count } => {
-                let max = (count as usize).min(IO_MAX);
-                match node_of(self, handle)? {
-                    Node::Cons => self.now_or_later(pid, Op::ConsRead { max }),
-                    Node::PipeEnd(pipe, pipe::End::Read) => self.now_or_later(pid, Op::PipeRead { pipe, max }),
-                    Node::Null => Ok(Some(Answer::Data(Vec::new()))),
-                    Node::Time => Ok(Some(Answer::Data(text_at(&alloc::format!("{}\n", self.millis()), offset, max)))),
-                    Node::PipeClone(n) => Ok(Some(Answer::Data(text_at(&alloc::format!("{n}\n"), offset, max)))),
-                    Node::Root | Node::PipeDir | Node::PipeNumDir(_) => Err(Errno::IsDir),
-                    _ => Err(Errno::BadHandle),
-                }
+                self.read(pid, handle, offset, count.min(IO_MAX as u32), false)
             }
-            FsRequest::Write { handle, data, .. } => match node_of(self, handle)? {
-                Node::Cons => {
-                    console_write(data);
-                    Ok(Some(Answer::Count(data.len() as u32)))
-                }
-                Node::Null => Ok(Some(Answer::Count(data.len() as u32))),
-                Node::Consctl => {
-                    self.foreground = parse_fg(data)?;
-                    Ok(Some(Answer::Count(data.len() as u32)))
-                }
-                Node::Sleep => {
-                    let ms: u64 = core::str::from_utf8(data)
-                        .ok()
-                        .and_then(|t| t.trim().parse().ok())
-                        .ok_or(Errno::InvalidArgument)?;
-                    let until = self.ticks + ms.div_ceil(1000 / TICK_HZ);
-                    self.now_or_later(pid, Op::Sleep { until, len: data.len() as u32 })
-                }
-                Node::PipeEnd(pipe, pipe::End::Write) => {
-                    self.now_or_later(pid, Op::PipeWrite { pipe, data: data.to_vec() })
-                }
-                _ => Err(Errno::BadHandle),
-            },
+            FsRequest::ReadWindow { handle, offset, count } => {
+                self.read(pid, handle, offset, count.min(layout::IO_WINDOW as u32), true)
+            }
+            FsRequest::Write { handle, data, .. } => self.write(pid, handle, data),
+            FsRequest::WriteWindow { handle, count, .. } => {
+                // SAFETY: answering `pid`'s call.
+                let window = unsafe { libux::fs::client_window(pid) };
+                let data = window.get(..count as usize).ok_or(Errno::InvalidArgument)?.to_vec();
+                self.write(pid, handle, &data)
+            }
             FsRequest::Stat { path } => {
                 let node = Self::node(path)?;
                 if !self.exists(node) {
@@ -374,15 +410,15 @@ impl Dev {
         }
     }
 
-    fn now_or_later(&mut self, pid: Pid, mut op: Op) -> Result<Option<Answer>, Errno> {
+    fn now_or_later(&mut self, pid: Pid, mut op: Op, window: bool) -> Result<Option<Answer>, Errno> {
         match self.try_op(&mut op) {
-            Some(r) => r.map(Some),
-            None => self.defer(pid, op),
+            Some(r) => Self::deliver(pid, window, r).map(Some),
+            None => self.defer(pid, op, window),
         }
     }
 
     /// Keeps the caller's reply capability until the answer is known.
-    fn defer(&mut self, pid: Pid, op: Op) -> Result<Option<Answer>, Errno> {
+    fn defer(&mut self, pid: Pid, op: Op, window: bool) -> Result<Option<Answer>, Errno> {
         let slot = self.free_slots.pop().ok_or(Errno::Busy)?;
         let cnode = CNode(slot::CNODE);
         // Whatever an earlier answer left (nothing, normally) goes first.
@@ -391,7 +427,7 @@ impl Dev {
             self.free_slots.push(slot);
             return Err(Errno::BadRequest);
         }
-        self.pending.push(Pending { pid, slot, op });
+        self.pending.push(Pending { pid, slot, op, window });
         Ok(None)
     }
 
@@ -403,7 +439,7 @@ impl Dev {
             match self.try_op(&mut op) {
                 Some(r) => {
                     let p = self.pending.remove(i);
-                    answer_later(p.slot, &r);
+                    answer_later(p.slot, &Self::deliver(p.pid, p.window, r));
                     self.free_slots.push(p.slot);
                 }
                 None => {
@@ -448,6 +484,13 @@ impl Dev {
             Ok((pids, lost)) => {
                 if lost {
                     libux::println!("devfs: lost track of ended processes; their files stay open");
+                    // Their windows may be gone: no waiting read may use one.
+                    let (windowed, rest): (Vec<_>, Vec<_>) = self.pending.drain(..).partition(|p| p.window);
+                    self.pending = rest;
+                    for p in windowed {
+                        answer_later(p.slot, &Err(Errno::Busy));
+                        self.free_slots.push(p.slot);
+                    }
                 }
                 pids
             }

@@ -110,6 +110,26 @@ impl Server {
                 }
                 Ok(FsResponse::Count(fs.write(o.node, offset, data).map_err(errno)? as u32))
             }
+            FsRequest::ReadWindow { handle, offset, count } => {
+                let o = self.open.get(&(client, handle)).ok_or(Errno::BadHandle)?;
+                if o.flags & flags::READ == 0 {
+                    return Err(Errno::BadHandle);
+                }
+                // SAFETY: answering `client`'s call.
+                let window = unsafe { libux::fs::client_window(client as Pid) };
+                let count = (count as usize).min(window.len());
+                Ok(FsResponse::Count(fs.read(o.node, offset, &mut window[..count]).map_err(errno)? as u32))
+            }
+            FsRequest::WriteWindow { handle, offset, count } => {
+                let o = self.open.get(&(client, handle)).ok_or(Errno::BadHandle)?;
+                if o.flags & flags::WRITE == 0 {
+                    return Err(Errno::BadHandle);
+                }
+                // SAFETY: answering `client`'s call.
+                let window = unsafe { libux::fs::client_window(client as Pid) };
+                let data = window.get(..count as usize).ok_or(Errno::InvalidArgument)?;
+                Ok(FsResponse::Count(fs.write(o.node, offset, data).map_err(errno)? as u32))
+            }
             FsRequest::Truncate { handle, size } => {
                 let o = self.open.get(&(client, handle)).ok_or(Errno::BadHandle)?;
                 if o.flags & flags::WRITE == 0 {
