@@ -251,6 +251,9 @@ pub struct Stats {
     /// The process server's own heap.
     pub heap_used: u64,
     pub heap_size: u64,
+    /// The time stamp counter's rate, from the kernel (to turn cycles
+    /// into time).
+    pub tsc_mhz: u64,
 }
 
 /// Why a call failed.

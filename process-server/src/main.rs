@@ -92,6 +92,7 @@ extern "C" fn main(bootinfo_addr: u64) -> ! {
     let mut server = Server::new(Memory::new(&bi), devices::Devices::new(&bi), bootfs)
         .unwrap_or_else(|e| panic!("no memory for the server: {e}"));
     server.mount_own_trees();
+    server.tsc_mhz = bi.tsc_mhz();
 
     // Our probe word; `hello` writes its own at the same address.
     let mine = 0x5052_4f43_0000_0000 | (tsc() & 0xffff_ffff);

@@ -65,6 +65,7 @@ pub struct Server {
     /// The last `ENDED_KEPT` processes that ended, and how many ended in all.
     pub ended: VecDeque<Pid>,
     pub ended_count: u64,
+    pub tsc_mhz: u64,
 }
 
 /// What to answer a call with.
@@ -95,6 +96,7 @@ impl Server {
             files: Files::default(),
             ended: VecDeque::new(),
             ended_count: 0,
+            tsc_mhz: 0,
         })
     }
 
@@ -346,6 +348,7 @@ impl Server {
                     processes: self.procs.len() as u32,
                     heap_used,
                     heap_size,
+                    tsc_mhz: self.tsc_mhz,
                 };
                 ok(Ok(Response::Stats(stats)))
             }

@@ -16,13 +16,13 @@ use std::process::Command;
 
 /// Crates of the user programs.
 pub const PACKAGES: &[&str] = &[
-    "hello", "true", "spawner", "faulter", "memhog", "tracer", "rpcfuzz", "ipcbench", "ticker", "devprobe", "ramfs",
-    "devfs", "sh", "utils", "filetest",
+    "hello", "true", "spawner", "faulter", "memhog", "tracer", "rpcfuzz", "ipcbench", "iobench", "ticker", "devprobe",
+    "ramfs", "devfs", "sh", "utils", "filetest",
 ];
 /// Programs in the boot file system (`/bin`), by binary name.
 pub const PROGRAMS: &[&str] = &[
-    "hello", "true", "spawner", "faulter", "memhog", "tracer", "rpcfuzz", "ipcbench", "ticker", "devprobe", "ramfs",
-    "devfs", "sh", "filetest", "ls", "cat", "echo", "ps", "kill", "mkdir", "rm", "sleep",
+    "hello", "true", "spawner", "faulter", "memhog", "tracer", "rpcfuzz", "ipcbench", "iobench", "ticker", "devprobe",
+    "ramfs", "devfs", "sh", "filetest", "ls", "cat", "echo", "ps", "kill", "mkdir", "rm", "sleep",
 ];
 /// Features the programs build with (server binaries behind a feature).
 pub const PROGRAM_FEATURES: &str = "ramfs/server devfs/server sh/program";

@@ -154,20 +154,34 @@ fn headless(args: &Args) -> Result<(), String> {
     Ok(())
 }
 
+/// The benchmark programs, each on a node of its own.
+const BENCHMARKS: &[&str] = &["ipcbench", "iobench"];
+
 fn bench(args: &Args) -> Result<(), String> {
     let image = prepare(&args.profile)?;
-    step("booting one node with the benchmarks (QEMU TCG: figures are emulated)");
-    let opts = Options { run: Some("ipcbench".into()), ..args.opts.clone() };
-    let node = Node::start(&image, &opts, false)?;
-    let ready = node.wait_for(READY, args.timeout).map_err(|e| e.to_string())?;
-    node.wait_for(IDLE, args.timeout).map_err(|e| e.to_string())?;
-    let log = node.log();
-    print!("{log}");
+    let mut figures = Vec::new();
+    let mut ready = Vec::new();
+    for program in BENCHMARKS {
+        step(&format!("booting a node for {program} (QEMU TCG: figures are emulated)"));
+        let opts = Options { run: Some((*program).into()), ..args.opts.clone() };
+        let node = Node::start(&image, &opts, false)?;
+        ready.push(node.wait_for(READY, args.timeout).map_err(|e| e.to_string())?);
+        node.wait_for(IDLE, args.timeout).map_err(|e| e.to_string())?;
+        let log = node.log();
+        print!("{log}");
+        let prefix = format!("{program}:");
+        figures.extend(log.lines().filter(|l| l.starts_with(&prefix)).map(String::from));
+    }
     println!("--- benchmark ---");
-    for line in log.lines().filter(|l| l.starts_with("ipcbench:")) {
+    for line in &figures {
         println!("{line}");
     }
-    println!("boot: node ready {:.0} ms after QEMU start", ready.as_secs_f64() * 1000.0);
+    for (program, t) in BENCHMARKS.iter().zip(ready) {
+        println!("boot: node ready {:.0} ms after QEMU start ({program})", t.as_secs_f64() * 1000.0);
+    }
+    if figures.iter().any(|l| l.contains("FAIL")) {
+        return Err("a benchmark failed".into());
+    }
     Ok(())
 }
 

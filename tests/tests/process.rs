@@ -265,8 +265,37 @@ fn files_in_the_ramfs() {
         "open a directory for writing",
         "truncate without write refused",
         "chdir to a file refused",
+        "read of a never-opened descriptor",
+        "read past the table",
+        "read of a closed descriptor",
+        "close of a closed descriptor",
+        "write to /bin refused",
+        "remove in /bin refused",
+        "/bin/ls is an ELF image",
+        "/proc/self/status is the reader's",
+        "args lists argv",
+        "spawned by /proc/spawn, reaped by Wait",
+        "ctl stop shows in status",
+        "Cont of a process stopped through ctl",
+        "ctl refuses a bad word",
+        "wait file gives the end",
+        "the wait file reaped it for its parent",
+        "a reaped process leaves /proc",
+        "wait file blocks until the exit",
+        "status is read-only",
     ] {
         line(&log, &format!("filetest: ok {check}"));
     }
     line(&log, "filetest: done");
+}
+
+#[test]
+fn io_benchmark_runs_clean() {
+    // Its figures are for `cargo ux --bench`; here it must only work:
+    // 16 MiB through the window and through registers, cat to /dev/null.
+    let log = run("iobench");
+    for figure in ["through the window:", "through message registers only:", "cat of 16 MiB", "open+read+close"] {
+        line(&log, figure);
+    }
+    line(&log, "(iobench) exited with status 0");
 }

@@ -2,7 +2,8 @@
 //! per check (`filetest: FAIL ...` and exit 1 on the first failure):
 //! write and read back 1 MiB with a checksum; fill the file system to its
 //! limit, get "no space", delete and write again; stat and list agree
-//! with what was written; rename and remove; bad input gives typed errors.
+//! with what was written; rename and remove; bad input gives typed errors;
+//! descriptors; `/bin` is read-only; `/proc` agrees with the process API.
 #![no_std]
 #![no_main]
 
@@ -13,8 +14,10 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use libux::fs::client::{self as fs, Metadata};
 use libux::fs::flags;
+use libux::fd;
 use libux::println;
-use libux::rpc::Errno;
+use libux::procfs::Status;
+use libux::rpc::{End, Errno, Pid};
 
 libux::entry!(main);
 
@@ -126,6 +129,74 @@ fn run() -> Result<(), String> {
         format!("{trunc:?} {big}"),
     )?;
     check("chdir to a file refused", fs::chdir("/tmp/big") == Err(Errno::NotDir), String::new())?;
+    descriptors()?;
+    proc_files()?;
     println!("filetest: done");
     Ok(())
+}
+
+/// Descriptors: closed and never-opened ones, and read-only `/bin`.
+fn descriptors() -> Result<(), String> {
+    let mut buf = [0u8; 8];
+    check("read of a never-opened descriptor", fd::read(17, &mut buf) == Err(Errno::BadHandle), String::new())?;
+    check("read past the table", fd::read(fd::MAX_FDS + 5, &mut buf) == Err(Errno::BadHandle), String::new())?;
+    let d = fd::open("/tmp/big", flags::READ).map_err(e("fd open"))?;
+    fd::close(d).map_err(e("fd close"))?;
+    check("read of a closed descriptor", fd::read(d, &mut buf) == Err(Errno::BadHandle), String::new())?;
+    check("close of a closed descriptor", fd::close(d) == Err(Errno::BadHandle), String::new())?;
+    let w = fs::open("/bin/ls", flags::WRITE).err();
+    check("write to /bin refused", w == Some(Errno::ReadOnly), format!("{w:?}"))?;
+    let rm = fs::remove("/bin/ls").err();
+    check("remove in /bin refused", rm == Some(Errno::ReadOnly), format!("{rm:?}"))?;
+    let ls = fs::open("/bin/ls", flags::READ).and_then(|mut f| f.read_to_end()).map_err(e("read /bin/ls"))?;
+    check("/bin/ls is an ELF image", ls.starts_with(b"\x7fELF"), format!("{} bytes", ls.len()))
+}
+
+fn read_text(path: &str) -> Result<String, String> {
+    let bytes = fs::open(path, flags::READ).and_then(|mut f| f.read_to_end()).map_err(e(path))?;
+    String::from_utf8(bytes).map_err(|_| format!("{path}: not text"))
+}
+
+/// `/proc` and the process API are two faces of one thing.
+fn proc_files() -> Result<(), String> {
+    let me = libux::process::getpid().map_err(e("getpid"))?;
+    let own = read_text("/proc/self/status")?;
+    let status = Status::parse(&own).ok_or(format!("unparsable {own:?}"))?;
+    check("/proc/self/status is the reader's", status.pid == me && status.name == "filetest", own.clone())?;
+    check("args lists argv", read_text("/proc/self/args")? == "filetest\n", String::new())?;
+
+    // Spawned through a file, waited for through the API.
+    let mut spawn = fs::open("/proc/spawn", flags::READ | flags::WRITE).map_err(e("open /proc/spawn"))?;
+    spawn.write(b"/bin/true 7").map_err(e("write /proc/spawn"))?;
+    spawn.offset = 0;
+    let pid_text = String::from_utf8(spawn.read_to_end().map_err(e("read /proc/spawn"))?).unwrap_or_default();
+    let pid: Pid = pid_text.trim().parse().map_err(|_| format!("pid {pid_text:?}"))?;
+    let waited = libux::process::wait(Some(pid)).map_err(e("wait"))?;
+    check("spawned by /proc/spawn, reaped by Wait", waited.end == End::Exited(7), format!("{waited:?}"))?;
+
+    // Spawned through the API, stopped and killed through ctl, seen through status and wait.
+    let child = libux::process::spawn("/bin/sleep", &["sleep", "100"], &[]).map_err(e("spawn sleep"))?;
+    let ctl = |word: &str| {
+        fs::open(&format!("/proc/{child}/ctl"), flags::WRITE).and_then(|mut f| f.write(word.as_bytes()))
+    };
+    ctl("stop").map_err(e("ctl stop"))?;
+    let stopped = read_text(&format!("/proc/{child}/status"))?;
+    check("ctl stop shows in status", stopped.starts_with(&format!("{child} {me} stopped sleep ")), stopped)?;
+    let api_cont = libux::process::cont(child);
+    check("Cont of a process stopped through ctl", api_cont.is_ok(), format!("{api_cont:?}"))?;
+    check("ctl refuses a bad word", ctl("explode").err() == Some(Errno::InvalidArgument), String::new())?;
+    ctl("kill").map_err(e("ctl kill"))?;
+    let line = read_text(&format!("/proc/{child}/wait"))?;
+    check("wait file gives the end", line == format!("{child} {me} killed sleep 0\n"), line)?;
+    let gone = libux::process::wait(Some(child)).err();
+    check("the wait file reaped it for its parent", gone == Some(Errno::NoChild), format!("{gone:?}"))?;
+    let missing = fs::stat(&format!("/proc/{child}")).err();
+    check("a reaped process leaves /proc", missing == Some(Errno::NotFound), format!("{missing:?}"))?;
+
+    // A wait read that blocks until the end.
+    let child = libux::process::spawn("/bin/sleep", &["sleep", "0.2"], &[]).map_err(e("spawn sleep"))?;
+    let line = read_text(&format!("/proc/{child}/wait"))?;
+    check("wait file blocks until the exit", line.starts_with(&format!("{child} {me} exited:0 sleep ")), line)?;
+    let bad = fs::open("/proc/self/status", flags::WRITE).err();
+    check("status is read-only", bad == Some(Errno::NotPermitted), format!("{bad:?}"))
 }

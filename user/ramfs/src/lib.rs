@@ -11,6 +11,10 @@
 
 extern crate alloc;
 
+mod data;
+
+use data::Data;
+
 use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -40,7 +44,7 @@ pub enum Error {
 
 #[derive(Clone, Debug)]
 enum Kind {
-    File(Vec<u8>),
+    File(Data),
     Dir(BTreeMap<String, NodeId>),
 }
 
@@ -136,7 +140,7 @@ impl Ramfs {
             return Err(Error::Exists);
         }
         self.charge(NODE_COST + name.len())?;
-        let kind = if is_dir { Kind::Dir(BTreeMap::new()) } else { Kind::File(Vec::new()) };
+        let kind = if is_dir { Kind::Dir(BTreeMap::new()) } else { Kind::File(Data::default()) };
         let node = Node { parent: dir, name: String::from(name), kind, version: 0 };
         let id = match self.free.pop() {
             Some(id) => {
@@ -158,10 +162,7 @@ impl Ramfs {
 
     pub fn read(&self, id: NodeId, offset: u64, buf: &mut [u8]) -> Result<usize, Error> {
         let Kind::File(data) = &self.node(id)?.kind else { return Err(Error::IsDir) };
-        let start = usize::try_from(offset).unwrap_or(usize::MAX).min(data.len());
-        let n = buf.len().min(data.len() - start);
-        buf[..n].copy_from_slice(&data[start..start + n]);
-        Ok(n)
+        Ok(data.read(usize::try_from(offset).unwrap_or(usize::MAX), buf))
     }
 
     /// Writes `bytes` at `offset`, growing the file (with zeros over any
@@ -177,12 +178,9 @@ impl Ramfs {
         node.version = node.version.wrapping_add(1);
         let Kind::File(data) = &mut node.kind else { unreachable!("checked above") };
         if end > data.len() {
-            // Exactly what is asked: the budget counts bytes, not capacity.
-            data.reserve_exact(end - data.len());
-            data.resize(end, 0);
+            data.resize(end);
         }
-        let at = offset as usize;
-        data[at..end].copy_from_slice(bytes);
+        data.write(offset as usize, bytes);
         Ok(bytes.len())
     }
 
@@ -200,8 +198,7 @@ impl Ramfs {
         let node = self.node_mut(id)?;
         node.version = node.version.wrapping_add(1);
         if let Kind::File(d) = &mut node.kind {
-            d.resize(size, 0);
-            d.shrink_to_fit();
+            d.resize(size);
         }
         Ok(())
     }

@@ -6,13 +6,15 @@
 extern crate alloc;
 
 use libux::fd;
-use libux::fs::{flags, IO_MAX};
+use libux::fs::flags;
+use libux::layout::IO_WINDOW;
 
 libux::entry!(main);
 
-/// Copies `from` to standard output until its end.
+/// Copies `from` to standard output until its end, a window's worth at a
+/// time.
 fn copy(from: usize) -> Result<(), (&'static str, libux::rpc::Errno)> {
-    let mut buf = [0u8; IO_MAX * 4];
+    let mut buf = alloc::vec![0u8; IO_WINDOW as usize];
     loop {
         let n = fd::read(from, &mut buf).map_err(|e| ("read", e))?;
         if n == 0 {
