@@ -517,15 +517,6 @@ impl Dev {
     }
 }
 
-fn parse_fg(data: &[u8]) -> Result<Vec<Pid>, Errno> {
-    let text = core::str::from_utf8(data).map_err(|_| Errno::InvalidArgument)?;
-    let mut words = text.split_whitespace();
-    if words.next() != Some("fg") {
-        return Err(Errno::InvalidArgument);
-    }
-    words.map(|w| w.parse().map_err(|_| Errno::InvalidArgument)).collect()
-}
-
 fn text_at(text: &str, offset: u64, max: usize) -> Vec<u8> {
     let from = (offset as usize).min(text.len());
     text.as_bytes()[from..(from + max).min(text.len())].to_vec()

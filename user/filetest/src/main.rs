@@ -12,9 +12,9 @@ extern crate alloc;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
+use libux::fd;
 use libux::fs::client::{self as fs, Metadata};
 use libux::fs::flags;
-use libux::fd;
 use libux::println;
 use libux::procfs::Status;
 use libux::rpc::{End, Errno, Pid};
@@ -176,9 +176,8 @@ fn proc_files() -> Result<(), String> {
 
     // Spawned through the API, stopped and killed through ctl, seen through status and wait.
     let child = libux::process::spawn("/bin/sleep", &["sleep", "100"], &[]).map_err(e("spawn sleep"))?;
-    let ctl = |word: &str| {
-        fs::open(&format!("/proc/{child}/ctl"), flags::WRITE).and_then(|mut f| f.write(word.as_bytes()))
-    };
+    let ctl =
+        |word: &str| fs::open(&format!("/proc/{child}/ctl"), flags::WRITE).and_then(|mut f| f.write(word.as_bytes()));
     ctl("stop").map_err(e("ctl stop"))?;
     let stopped = read_text(&format!("/proc/{child}/status"))?;
     check("ctl stop shows in status", stopped.starts_with(&format!("{child} {me} stopped sleep ")), stopped)?;
