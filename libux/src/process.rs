@@ -102,6 +102,10 @@ pub fn mount(path: &str, endpoint: u64) -> Result<(), Errno> {
     expect_done(call(slot::PROC_CONN, &Request::Mount { path, endpoint }))
 }
 
+pub fn unmount(path: &str) -> Result<(), Errno> {
+    expect_done(call(slot::PROC_CONN, &Request::Unmount { path }))
+}
+
 pub fn stats() -> Result<Stats, Errno> {
     match call(slot::PROC_CONN, &Request::Stats)? {
         Response::Stats(s) => Ok(s),

@@ -108,6 +108,11 @@ pub enum Request<'a> {
         path: &'a str,
         endpoint: u64,
     },
+    /// Stop serving `path` (only its server may; every mount of a process
+    /// goes when it ends).
+    Unmount {
+        path: &'a str,
+    },
     /// Find the file server for `path` (absolute, or relative to the
     /// working directory): put a connection to it, badged with the
     /// caller's id, in the caller's slot `into`, and answer with the path

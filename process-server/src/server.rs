@@ -325,6 +325,7 @@ impl Server {
             Request::UnmapAnon { vaddr, pages } => ok(self.unmap_anon(pid, vaddr, pages)),
             Request::CreateEndpoint { slot } => ok(self.create_endpoint(pid, slot)),
             Request::Mount { path, endpoint } => ok(self.mount(pid, path, endpoint)),
+            Request::Unmount { path } => ok(self.unmount(pid, path)),
             Request::Resolve { path, into } => ok(self.resolve(pid, path, into)),
             Request::Chdir { path } => ok(self.normalize(pid, path).map(|p| {
                 if let Some(proc) = self.procs.get_mut(&pid) {
@@ -519,6 +520,19 @@ impl Server {
         if let Some(p) = self.procs.get_mut(&pid) {
             p.mounted = true;
         }
+        self.changes += 1;
+        Ok(Response::Done)
+    }
+
+    fn unmount(&mut self, pid: Pid, path: &str) -> Result<Response, Errno> {
+        let at = self.normalize(pid, path)?;
+        match self.mounts.resolve(&at) {
+            Some(((owner, _), "/")) if *owner == pid => {}
+            Some(((_, _), "/")) => return Err(Errno::NotPermitted),
+            _ => return Err(Errno::InvalidArgument),
+        }
+        let (_, ep) = self.mounts.unmount(&at).map_err(|_| Errno::InvalidArgument)?;
+        self.delete_root(ep);
         self.changes += 1;
         Ok(Response::Done)
     }

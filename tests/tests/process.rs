@@ -283,6 +283,11 @@ fn files_in_the_ramfs() {
         "a reaped process leaves /proc",
         "wait file blocks until the exit",
         "status is read-only",
+        "a mount takes over its path",
+        "a second mount at one path refused",
+        "after unmount the path is ramfs's again",
+        "unmount of another's mount refused",
+        "unmount of no mount point refused",
     ] {
         line(&log, &format!("filetest: ok {check}"));
     }

@@ -104,12 +104,30 @@ fn a_session_at_the_console() {
     s.run(&format!("echo kill > /proc/{pid}/ctl; echo sent"), "sent");
     assert_eq!(output(&s.run("wait", "killed")), [format!("[{pid}] killed")]);
 
+    // A pipe's reader sees the end of data when its writer is killed.
+    let out = s.run("sleep 100 | cat &", "[");
+    let cat: u32 = output(&out)[0].trim_matches(['[', ']']).parse().unwrap();
+    let out = s.run("jobs", "cat");
+    let sleeper: u32 = output(&out)[0].split(']').next().unwrap().trim_start_matches('[').parse().unwrap();
+    assert_ne!(sleeper, cat, "{out}");
+    s.run(&format!("kill {sleeper}; echo sent"), "sent");
+    let out = s.run("wait", &format!("[{cat}]"));
+    assert_eq!(output(&out), [format!("[{sleeper}] killed"), format!("[{cat}] exited 0")]);
+
     // Ctrl-C kills the foreground job, not the shell.
     s.wait_prompt();
     s.node.type_text("sleep 100\n").unwrap();
     std::thread::sleep(Duration::from_millis(500));
     s.type_until("\x03", "^C");
     assert_eq!(output(&s.run("echo status $?", "status")), ["status 137"]);
+    // A whole pipeline.
+    s.wait_prompt();
+    s.node.type_text("sleep 100 | cat | cat\n").unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    s.type_until("\x03", "^C");
+    assert_eq!(output(&s.run("echo status $?", "status")), ["status 137"]);
+    let out = s.run("ps", " ps");
+    assert!(!out.contains(" sleep") && !out.contains(" cat"), "a pipeline survived Ctrl-C:\n{out}");
 
     // Errors, and the shell lives on.
     assert_eq!(output(&s.run("nosuch", "not found")), ["sh: nosuch: command not found"]);

@@ -279,7 +279,7 @@ impl Dev {
             }
             Node::Null => Ok(Some(Answer::Count(data.len() as u32))),
             Node::Consctl => {
-                self.foreground = parse_fg(data)?;
+                self.foreground = devfs::consctl::parse_fg(data).ok_or(Errno::InvalidArgument)?;
                 Ok(Some(Answer::Count(data.len() as u32)))
             }
             Node::Sleep => {

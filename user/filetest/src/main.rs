@@ -17,7 +17,7 @@ use libux::fs::client::{self as fs, Metadata};
 use libux::fs::flags;
 use libux::println;
 use libux::procfs::Status;
-use libux::rpc::{End, Errno, Pid};
+use libux::rpc::{End, Errno, Pid, Request, Response};
 
 libux::entry!(main);
 
@@ -131,8 +131,34 @@ fn run() -> Result<(), String> {
     check("chdir to a file refused", fs::chdir("/tmp/big") == Err(Errno::NotDir), String::new())?;
     descriptors()?;
     proc_files()?;
+    mounts()?;
     println!("filetest: done");
     Ok(())
+}
+
+/// The mount point `path` resolves under.
+fn mount_of(path: &str) -> Result<String, String> {
+    let into = libux::layout::slot::FIRST_FREE + 9;
+    match libux::rpc::client::call(libux::layout::slot::PROC_CONN, &Request::Resolve { path, into }) {
+        Ok(Response::Resolved { mount, .. }) => Ok(mount),
+        other => Err(format!("resolve {path}: {other:?}")),
+    }
+}
+
+/// Mount and unmount (we were started by the process server, so we may).
+fn mounts() -> Result<(), String> {
+    let ep = libux::layout::slot::FIRST_FREE + 8;
+    libux::process::create_endpoint(ep).map_err(e("create endpoint"))?;
+    libux::process::mount("/tmp/m", ep).map_err(e("mount"))?;
+    check("a mount takes over its path", mount_of("/tmp/m/x")? == "/tmp/m", String::new())?;
+    let twice = libux::process::mount("/tmp/m", ep).err();
+    check("a second mount at one path refused", twice == Some(Errno::Exists), format!("{twice:?}"))?;
+    libux::process::unmount("/tmp/m").map_err(e("unmount"))?;
+    check("after unmount the path is ramfs's again", mount_of("/tmp/m/x")? == "/", String::new())?;
+    let not_ours = libux::process::unmount("/").err();
+    check("unmount of another's mount refused", not_ours == Some(Errno::NotPermitted), format!("{not_ours:?}"))?;
+    let none = libux::process::unmount("/tmp").err();
+    check("unmount of no mount point refused", none == Some(Errno::InvalidArgument), format!("{none:?}"))
 }
 
 /// Descriptors: closed and never-opened ones, and read-only `/bin`.

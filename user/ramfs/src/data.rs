@@ -19,10 +19,6 @@ impl Data {
         self.len
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
     /// Copies from `offset` into `buf`; returns how many bytes.
     pub fn read(&self, offset: usize, buf: &mut [u8]) -> usize {
         let start = offset.min(self.len);
