@@ -3,7 +3,7 @@
 //! image carries encoded for the process server.
 
 use crate::ConfigError;
-use libux::sysdesc::{DeviceMemory, Irq, Program, System, MAX_GRANTS};
+use libux::sysdesc::{DeviceMemory, Irq, PciId, Program, System, MAX_GRANTS};
 use std::path::{Path, PathBuf};
 
 /// The shipped system description.
@@ -42,6 +42,7 @@ pub fn parse<'a>(text: &'a str, file: &Path, programs: &[&str]) -> Result<System
                 io_ports: Vec::new(),
                 irqs: Vec::new(),
                 memory: Vec::new(),
+                pci: None,
                 before_ready: false,
                 at_boot: true,
                 daemon: false,
@@ -109,6 +110,17 @@ pub fn parse<'a>(text: &'a str, file: &Path, programs: &[&str]) -> Result<System
                 }
                 claim(&mut memory, "device memory", (paddr, paddr + size - 1), p.name, line).map_err(err)?;
                 p.memory.push(DeviceMemory { paddr, size });
+            }
+            "pci" => {
+                let usage = "expected `pci VENDOR:DEVICE` (hex, like 1af4:1000)";
+                let [id] = rest[..] else { return Err(err(usage.into())) };
+                let (v, d) = id.split_once(':').ok_or_else(|| err(usage.into()))?;
+                let hex = |x: &str| u16::from_str_radix(x, 16).ok();
+                let (vendor, device) = hex(v).zip(hex(d)).ok_or_else(|| err(usage.into()))?;
+                if p.pci.is_some() {
+                    return Err(err("at most one PCI device per program".into()));
+                }
+                p.pci = Some(PciId { vendor, device });
             }
             other => return Err(err(format!("unknown keyword `{other}`"))),
         }
@@ -187,7 +199,14 @@ mod tests {
         assert!(!n.at_boot);
         assert_eq!(n.irqs, [Irq { pin: 11, level_triggered: true, active_low: true }]);
         assert_eq!(n.memory, [DeviceMemory { paddr: 0xfeb00000, size: 0x2000 }]);
+        assert_eq!(n.pci, None);
         assert_eq!(System::decode(&sys.encode()).unwrap(), sys);
+        let e = parse_ok(
+            "program net
+  pci 1af4:1000
+",
+        );
+        assert_eq!(e.programs[0].pci, Some(PciId { vendor: 0x1af4, device: 0x1000 }));
     }
 
     #[test]
@@ -219,5 +238,8 @@ mod tests {
         assert!(parse_err("program net\n  memory 0xfed00010 0x1000\n").contains("is not whole pages"));
         let many = "program net\n  ioports 0x1-0x1\n  ioports 0x2-0x2\n  ioports 0x3-0x3\n  ioports 0x4-0x4\n";
         assert_eq!(parse_err(many), "t.desc:5: at most 3 I/O port ranges per program");
+        assert!(parse_err("program net\n  pci 1af4\n").contains("expected `pci VENDOR:DEVICE`"));
+        assert!(parse_err("program net\n  pci 1af4:xyz\n").contains("expected `pci VENDOR:DEVICE`"));
+        assert_eq!(parse_err("program net\n  pci 1:2\n  pci 3:4\n"), "t.desc:3: at most one PCI device per program");
     }
 }

@@ -84,6 +84,10 @@ pub const DEVICE_BASE: u64 = 0x30_0000_0000;
 pub const HEAP_BASE: u64 = 0x40_0000_0000;
 pub const HEAP_END: u64 = 0x80_0000_0000;
 
+/// The window DMA memory (`Request::MapDma`) may use.
+pub const DMA_BASE: u64 = HEAP_END;
+pub const DMA_END: u64 = IO_WINDOWS;
+
 /// I/O windows: memory a client and a file server share for transfers
 /// larger than a message (`fs::FsRequest::ReadWindow`). A client's window
 /// onto its `n`th file server is at `IO_WINDOWS + n * IO_WINDOW`,

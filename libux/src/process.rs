@@ -93,6 +93,15 @@ pub fn unmap_anon(vaddr: u64, pages: u32) -> Result<(), Errno> {
     expect_done(call(slot::PROC_CONN, &Request::UnmapAnon { vaddr, pages }))
 }
 
+/// Drivers: maps `pages` physically contiguous pages at `vaddr` for DMA;
+/// their physical address.
+pub fn map_dma(vaddr: u64, pages: u32) -> Result<u64, Errno> {
+    match call(slot::PROC_CONN, &Request::MapDma { vaddr, pages })? {
+        Response::Dma { paddr } => Ok(paddr),
+        _ => Err(Errno::BadRequest),
+    }
+}
+
 pub fn create_endpoint(slot: u64) -> Result<(), Errno> {
     expect_done(call(slot::PROC_CONN, &Request::CreateEndpoint { slot }))
 }

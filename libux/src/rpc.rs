@@ -89,6 +89,14 @@ pub enum Request<'a> {
         vaddr: u64,
         pages: u32,
     },
+    /// Drivers of a PCI device: map `pages` (at most `DMA_MAX_PAGES`)
+    /// physically contiguous zeroed pages at `vaddr` (page aligned, inside
+    /// `layout::DMA_BASE..DMA_END`; x86 DMA is cache-coherent); answers
+    /// their physical address.
+    MapDma {
+        vaddr: u64,
+        pages: u32,
+    },
     /// Unmap pages mapped by `MapAnon`; their memory is reused.
     UnmapAnon {
         vaddr: u64,
@@ -141,6 +149,9 @@ pub enum Request<'a> {
     },
 }
 
+/// The most pages one `MapDma` maps (one 64 KiB chunk of memory).
+pub const DMA_MAX_PAGES: u32 = 16;
+
 /// How many endings `Request::Ended` can tell of.
 pub const ENDED_KEPT: usize = 1024;
 /// At most this many pids in one `Response::Ended`.
@@ -191,6 +202,10 @@ pub enum Response {
         path: alloc::string::String,
         /// Where the window is mapped, if the server has one.
         window: Option<u64>,
+    },
+    /// `MapDma`: the physical address of the first page.
+    Dma {
+        paddr: u64,
     },
     /// `Ended`: the pids, the number of the last ending told, whether
     /// more follow, and whether endings were forgotten before they could be

@@ -32,6 +32,10 @@ pub struct Program<'a> {
     pub irqs: Vec<Irq>,
     /// Device memory, mapped in order from `layout::DEVICE_BASE`.
     pub memory: Vec<DeviceMemory>,
+    /// A PCI device: the process server finds it at boot and adds its I/O
+    /// ports, memory and interrupt to the grants, and lets the program
+    /// map memory for DMA (`Request::MapDma`).
+    pub pci: Option<PciId>,
     /// The node is ready only once this program has ended.
     pub before_ready: bool,
     /// Started at boot; otherwise only on request (fw_cfg `opt/ux/run`),
@@ -48,6 +52,13 @@ pub struct Irq {
     pub pin: u8,
     pub level_triggered: bool,
     pub active_low: bool,
+}
+
+/// A PCI device by vendor and device id.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PciId {
+    pub vendor: u16,
+    pub device: u16,
 }
 
 /// A page-aligned range of device memory.

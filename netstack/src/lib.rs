@@ -1,9 +1,13 @@
-//! `netstack`: the NIC driver and the `smoltcp` TCP/IP stack, serving
-//! networking as files under `/net`.
+//! `netstack`: the NIC driver and the `smoltcp` TCP/IP stack.
 //!
-//! Not built yet: this crate is a placeholder in the layout so that its
-//! place and its rules are fixed. It will run as an ordinary process that
-//! holds only the I/O ports, device memory and interrupt the system
-//! description grants it, and it reaches the process server only through
-//! `libux`'s protocol.
+//! The library is the logic tested on the host: the virtio split
+//! virtqueue ([`virtq`]). The program (`main.rs`, feature `server`) is an
+//! ordinary process that holds only what the system description grants
+//! it: the I/O ports and interrupt of its PCI device (a legacy virtio-net
+//! NIC) and memory for DMA; it reaches the process server only through
+//! `libux`'s protocol. Networking as files (`/net`) is not built yet.
 #![no_std]
+
+extern crate alloc;
+
+pub mod virtq;

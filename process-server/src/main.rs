@@ -21,6 +21,7 @@ extern crate alloc;
 mod devices;
 mod files;
 mod mem;
+mod pci;
 mod process;
 mod server;
 mod vspace;
@@ -35,7 +36,7 @@ use libux::sel4::consts::{bits, init_cap};
 use libux::sel4::{bootinfo, BootInfo, IoPort};
 use libux::sysdesc::{self, System};
 use mem::Memory;
-use process::Grants;
+use process::OwnedGrants;
 use server::Server;
 
 static BOOTFS: &[u8] = include_bytes!(env!("UX_BOOTFS"));
@@ -105,7 +106,9 @@ extern "C" fn main(bootinfo_addr: u64) -> ! {
     let mut before_ready = alloc::vec::Vec::new();
     let mut daemons = alloc::vec::Vec::new();
     for p in system.programs.iter().filter(|p| p.at_boot) {
-        match server.start(p.name, &p.argv, &grants_of(p)) {
+        let (grants, env) = grants_of(p);
+        let env: alloc::vec::Vec<&str> = env.iter().map(|e| e.as_str()).collect();
+        match server.start(p.name, &p.argv, &env, &grants.borrow()) {
             Ok(pid) => {
                 println!("ux: started {} as pid {pid} (priority {})", p.name, p.priority);
                 if p.before_ready {
@@ -138,8 +141,9 @@ extern "C" fn main(bootinfo_addr: u64) -> ! {
         if let Some(path) = argv.first() {
             // A program the description lists gets its grants.
             let name = path.strip_prefix("/bin/").unwrap_or(path);
-            let grants = system.programs.iter().find(|p| p.name == name).map_or(Grants::DEFAULT, grants_of);
-            match server.start(path, &argv, &grants) {
+            let (grants, env) = system.programs.iter().find(|p| p.name == name).map(grants_of).unwrap_or_default();
+            let env: alloc::vec::Vec<&str> = env.iter().map(|e| e.as_str()).collect();
+            match server.start(path, &argv, &env, &grants.borrow()) {
                 Ok(pid) => println!("ux: started {cmd} as pid {pid}"),
                 Err(e) => println!("ux: cannot start {cmd}: {e}"),
             }
@@ -151,8 +155,33 @@ extern "C" fn main(bootinfo_addr: u64) -> ! {
     rt::exit(0)
 }
 
-fn grants_of<'a>(p: &'a sysdesc::Program) -> Grants<'a> {
-    Grants { priority: p.priority, io_ports: &p.io_ports, irqs: &p.irqs, memory: &p.memory, daemon: p.daemon }
+/// A program's grants, with what its PCI device brings, and the
+/// environment that tells it what that is.
+fn grants_of(p: &sysdesc::Program) -> (OwnedGrants, alloc::vec::Vec<alloc::string::String>) {
+    let mut g = OwnedGrants {
+        priority: p.priority,
+        io_ports: p.io_ports.clone(),
+        irqs: p.irqs.clone(),
+        memory: p.memory.clone(),
+        daemon: p.daemon,
+        dma: false,
+    };
+    let mut env = alloc::vec::Vec::new();
+    if let Some(id) = p.pci {
+        match pci::find(id) {
+            Some(dev) => {
+                println!("ux: PCI {:04x}:{:04x} in slot {} for {}", id.vendor, id.device, dev.slot, p.name);
+                g.io_ports.extend(dev.io_ports.iter().copied());
+                g.irqs.extend(dev.irq);
+                g.dma = true;
+                env = dev.env();
+            }
+            None => println!("ux: no PCI device {:04x}:{:04x} for {}", id.vendor, id.device, p.name),
+        }
+    }
+    g.io_ports.truncate(sysdesc::MAX_GRANTS);
+    g.irqs.truncate(sysdesc::MAX_GRANTS);
+    (g, env)
 }
 
 /// A string from QEMU's fw_cfg device, if present and valid UTF-8.

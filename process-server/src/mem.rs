@@ -182,6 +182,33 @@ impl Memory {
         Ok(slot)
     }
 
+    /// Makes `pages` 4 KiB frames (at most a chunk's worth) that are
+    /// physically contiguous: a fresh chunk of `arena`, frames retyped one
+    /// after another from its start. Returns their root slots in order.
+    pub fn contiguous_frames(&mut self, arena: &mut Arena, pages: u32) -> Result<Vec<u64>, AllocError> {
+        debug_assert!((pages as u64) << 12 <= CHUNK);
+        if arena.slots.len() + pages as usize > ARENA_SLOTS {
+            return Err(AllocError::OutOfSlots);
+        }
+        let c = self.chunk()?;
+        arena.chunks.push(c);
+        arena.used = 0;
+        let mut frames = Vec::new();
+        for _ in 0..pages {
+            let slot = self.slot()?;
+            if let Err(e) = Untyped(c).retype(object::X86_4K, 0, ROOT_CNODE, 0, 0, slot, 1) {
+                self.free_slot(slot);
+                return Err(e.into());
+            }
+            Self::placed(arena, 12);
+            arena.slots.push(slot);
+            frames.push(slot);
+        }
+        // Nothing else goes in this chunk: the next object takes a new one.
+        arena.used = CHUNK;
+        Ok(frames)
+    }
+
     /// Makes one object in `arena` with its capability straight in slot
     /// `offset` of `cnode` (a CNode capability in our root CNode): no root
     /// slot is used, and an occupied slot fails before anything is spent.

@@ -30,12 +30,53 @@ pub struct Grants<'a> {
     pub memory: &'a [DeviceMemory],
     /// A daemon hears of every process that ends (`event::ENDED`).
     pub daemon: bool,
+    /// May map memory for DMA (a driver of a PCI device).
+    pub dma: bool,
+}
+
+/// [`Grants`] with owned lists (the system description's plus what a PCI
+/// device brings).
+pub struct OwnedGrants {
+    pub priority: u8,
+    pub io_ports: Vec<(u16, u16)>,
+    pub irqs: Vec<Irq>,
+    pub memory: Vec<DeviceMemory>,
+    pub daemon: bool,
+    pub dma: bool,
+}
+
+impl Default for OwnedGrants {
+    fn default() -> Self {
+        let d = Grants::DEFAULT;
+        OwnedGrants {
+            priority: d.priority,
+            io_ports: Vec::new(),
+            irqs: Vec::new(),
+            memory: Vec::new(),
+            daemon: false,
+            dma: false,
+        }
+    }
+}
+
+impl OwnedGrants {
+    pub fn borrow(&self) -> Grants<'_> {
+        Grants {
+            priority: self.priority,
+            io_ports: &self.io_ports,
+            irqs: &self.irqs,
+            memory: &self.memory,
+            daemon: self.daemon,
+            dma: self.dma,
+        }
+    }
 }
 
 impl Grants<'_> {
     /// Priority equal to the process server's (both directions of the
     /// kernel's IPC fastpath want it), no devices.
-    pub const DEFAULT: Grants<'static> = Grants { priority: 255, io_ports: &[], irqs: &[], memory: &[], daemon: false };
+    pub const DEFAULT: Grants<'static> =
+        Grants { priority: 255, io_ports: &[], irqs: &[], memory: &[], daemon: false, dma: false };
 }
 
 /// Capabilities a process holds that do not come from its arena:
@@ -97,6 +138,8 @@ pub struct Live {
     /// Slots of endpoints the process made (`CreateEndpoint`): the only
     /// capabilities it may name as a redirect.
     pub endpoints: Vec<u64>,
+    /// May map memory for DMA (`Request::MapDma`).
+    pub dma: bool,
     /// The file servers it has I/O windows onto, in window order.
     pub windows: Vec<Pid>,
     /// Its connection to each file server it resolved a path to (a root
@@ -406,6 +449,7 @@ impl Server {
             conn_src: None,
             held: Held::default(),
             endpoints: Vec::new(),
+            dma: grants.dma,
             windows: Vec::new(),
             conn_roots: Vec::new(),
             client_windows: BTreeMap::new(),

@@ -147,9 +147,9 @@ impl Server {
     }
 
     /// Starts a program as a child of the process server.
-    pub fn start(&mut self, path: &str, argv: &[&str], grants: &Grants) -> Result<Pid, Errno> {
+    pub fn start(&mut self, path: &str, argv: &[&str], env: &[&str], grants: &Grants) -> Result<Pid, Errno> {
         let pid = self.new_pid()?;
-        let spawn = libux::rpc::Spawn { path, argv: argv.to_vec(), env: Vec::new(), redirect: None, fds: Vec::new() };
+        let spawn = libux::rpc::Spawn { path, argv: argv.to_vec(), env: env.to_vec(), redirect: None, fds: Vec::new() };
         self.create(pid, 0, &spawn, grants)?;
         Ok(pid)
     }
@@ -323,6 +323,7 @@ impl Server {
             Request::Cont { pid: target } => ok(self.set_stopped(target, false)),
             Request::MapAnon { vaddr, pages } => ok(self.map_anon(pid, vaddr, pages)),
             Request::UnmapAnon { vaddr, pages } => ok(self.unmap_anon(pid, vaddr, pages)),
+            Request::MapDma { vaddr, pages } => ok(self.map_dma(pid, vaddr, pages)),
             Request::CreateEndpoint { slot } => ok(self.create_endpoint(pid, slot)),
             Request::Mount { path, endpoint } => ok(self.mount(pid, path, endpoint)),
             Request::Unmount { path } => ok(self.unmount(pid, path)),
@@ -456,6 +457,30 @@ impl Server {
         }
         live.anon.insert(page, frame);
         Ok(())
+    }
+
+    fn map_dma(&mut self, pid: Pid, vaddr: u64, pages: u32) -> Result<Response, Errno> {
+        let end = vaddr.checked_add(pages as u64 * PAGE).ok_or(Errno::BadAddress)?;
+        if !vaddr.is_multiple_of(PAGE) || pages == 0 || vaddr < layout::DMA_BASE || end > layout::DMA_END {
+            return Err(Errno::BadAddress);
+        }
+        if pages > libux::rpc::DMA_MAX_PAGES {
+            return Err(Errno::TooLarge);
+        }
+        let Server { procs, mem, .. } = self;
+        let live = procs.get_mut(&pid).and_then(|p| p.live_mut()).ok_or(Errno::NoSuchProcess)?;
+        if !live.dma {
+            return Err(Errno::NotPermitted);
+        }
+        let frames = mem.contiguous_frames(&mut live.arena, pages)?;
+        let paddr = Page(frames[0]).address().map_err(|_| Errno::NoMemory)?;
+        for (i, &f) in frames.iter().enumerate() {
+            let at = vaddr + i as u64 * PAGE;
+            // Mapped already (by an earlier MapDma): the new frames stay in
+            // the arena unused until the process ends.
+            live.space.map(mem, &mut live.arena, Page(f), at, CapRights::READ_WRITE).map_err(|_| Errno::BadAddress)?;
+        }
+        Ok(Response::Dma { paddr })
     }
 
     fn unmap_anon(&mut self, pid: Pid, vaddr: u64, pages: u32) -> Result<Response, Errno> {

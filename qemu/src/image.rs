@@ -17,15 +17,15 @@ use std::process::Command;
 /// Crates of the user programs.
 pub const PACKAGES: &[&str] = &[
     "hello", "true", "spawner", "faulter", "memhog", "tracer", "rpcfuzz", "ipcbench", "iobench", "ticker", "devprobe",
-    "ramfs", "devfs", "sh", "utils", "filetest",
+    "ramfs", "devfs", "sh", "utils", "filetest", "netstack",
 ];
 /// Programs in the boot file system (`/bin`), by binary name.
 pub const PROGRAMS: &[&str] = &[
     "hello", "true", "spawner", "faulter", "memhog", "tracer", "rpcfuzz", "ipcbench", "iobench", "ticker", "devprobe",
-    "ramfs", "devfs", "sh", "filetest", "ls", "cat", "echo", "ps", "kill", "mkdir", "rm", "sleep",
+    "ramfs", "devfs", "sh", "filetest", "netstack", "ls", "cat", "echo", "ps", "kill", "mkdir", "rm", "sleep",
 ];
 /// Features the programs build with (server binaries behind a feature).
-pub const PROGRAM_FEATURES: &str = "ramfs/server devfs/server sh/program";
+pub const PROGRAM_FEATURES: &str = "ramfs/server devfs/server sh/program netstack/server";
 
 #[derive(Clone, Debug)]
 pub struct Image {

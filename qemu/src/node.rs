@@ -31,11 +31,13 @@ pub struct Options {
     /// A command line (`program arg...`) the process server starts once
     /// the node is ready (fw_cfg `opt/ux/run`).
     pub run: Option<String>,
+    /// Host UDP port forwarded to the node's UDP port 7 (on 127.0.0.1).
+    pub udp_echo_port: Option<u16>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { memory_mib: 512, kvm: false, run: None }
+        Options { memory_mib: 512, kvm: false, run: None, udp_echo_port: None }
     }
 }
 
@@ -55,6 +57,13 @@ pub fn command(image: &Image, opts: &Options) -> Command {
     } else {
         cmd.args(["-accel", "tcg", "-cpu", "qemu64"]);
     }
+    // A legacy virtio-net NIC on QEMU's user network (DHCP, NAT to the
+    // host), every node its own.
+    let mut netdev = String::from("user,id=net0");
+    if let Some(port) = opts.udp_echo_port {
+        netdev.push_str(&format!(",hostfwd=udp:127.0.0.1:{port}-:7"));
+    }
+    cmd.args(["-netdev", &netdev, "-device", "virtio-net-pci,netdev=net0,disable-modern=on"]);
     if let Some(run) = &opts.run {
         // QEMU's option syntax doubles commas inside a value.
         cmd.arg("-fw_cfg").arg(format!("name=opt/ux/run,string={}", run.replace(',', ",,")));

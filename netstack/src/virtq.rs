@@ -1,0 +1,218 @@
+//! A virtio split virtqueue in the legacy layout (virtio 0.9.5, what a
+//! legacy PCI device reads through its queue PFN): the descriptor table,
+//! then the available ring, then, at the next 4 KiB boundary, the used
+//! ring; all in memory the device reaches by DMA. Each buffer here is one
+//! descriptor, and descriptor `i` always describes buffer `i`.
+//!
+//! The driver fills the available ring and reads the used ring while the
+//! device does the opposite, so every access to the shared memory is
+//! volatile and ordered by fences.
+
+use core::sync::atomic::{fence, Ordering};
+
+const DESC_SIZE: usize = 16;
+/// Descriptor flag: the device writes this buffer (receive).
+const WRITE: u16 = 2;
+
+/// Bytes the queue of `size` entries needs.
+pub const fn bytes(size: u16) -> usize {
+    used_offset(size) + 6 + 8 * size as usize
+}
+
+const fn avail_offset(size: u16) -> usize {
+    DESC_SIZE * size as usize
+}
+
+const fn used_offset(size: u16) -> usize {
+    (avail_offset(size) + 6 + 2 * size as usize).next_multiple_of(4096)
+}
+
+pub struct Virtq {
+    base: *mut u8,
+    size: u16,
+    /// Buffers the device does not hold.
+    free: alloc::vec::Vec<u16>,
+    avail_idx: u16,
+    last_used: u16,
+}
+
+impl Virtq {
+    /// A queue of `size` entries in the zeroed memory at `base`.
+    ///
+    /// # Safety
+    /// `base` must point to [`bytes`]`(size)` bytes that only this queue
+    /// (and the device) uses, for as long as it lives.
+    pub unsafe fn new(base: *mut u8, size: u16) -> Virtq {
+        Virtq { base, size, free: (0..size).rev().collect(), avail_idx: 0, last_used: 0 }
+    }
+
+    pub fn size(&self) -> u16 {
+        self.size
+    }
+
+    fn write16(&mut self, offset: usize, v: u16) {
+        // SAFETY: `offset` is inside the queue's memory (callers compute it
+        // from the layout); alignment is 2 by the layout.
+        unsafe { core::ptr::write_volatile(self.base.add(offset) as *mut u16, v.to_le()) }
+    }
+
+    fn read16(&self, offset: usize) -> u16 {
+        // SAFETY: as in `write16`.
+        u16::from_le(unsafe { core::ptr::read_volatile(self.base.add(offset) as *const u16) })
+    }
+
+    fn read32(&self, offset: usize) -> u32 {
+        // SAFETY: as in `write16`, alignment 4.
+        u32::from_le(unsafe { core::ptr::read_volatile(self.base.add(offset) as *const u32) })
+    }
+
+    fn write_desc(&mut self, id: u16, addr: u64, len: u32, flags: u16) {
+        let at = DESC_SIZE * id as usize;
+        // SAFETY: descriptor `id` < size lies in the table, 8-aligned.
+        unsafe {
+            core::ptr::write_volatile(self.base.add(at) as *mut u64, addr.to_le());
+            core::ptr::write_volatile(self.base.add(at + 8) as *mut u32, len.to_le());
+        }
+        self.write16(at + 12, flags);
+        self.write16(at + 14, 0);
+    }
+
+    /// Offers buffer `id` (at device address `addr`, `len` bytes) to the
+    /// device: to fill (`device_writes`) or to read. False if the device
+    /// holds it already or `id` is out of range.
+    pub fn offer(&mut self, id: u16, addr: u64, len: u32, device_writes: bool) -> bool {
+        let Some(i) = self.free.iter().position(|&f| f == id) else {
+            return false;
+        };
+        self.free.swap_remove(i);
+        self.write_desc(id, addr, len, if device_writes { WRITE } else { 0 });
+        let slot = avail_offset(self.size) + 4 + 2 * (self.avail_idx % self.size) as usize;
+        self.write16(slot, id);
+        // The ring entry before the index that publishes it.
+        fence(Ordering::SeqCst);
+        self.avail_idx = self.avail_idx.wrapping_add(1);
+        let idx = self.avail_idx;
+        self.write16(avail_offset(self.size) + 2, idx);
+        fence(Ordering::SeqCst);
+        true
+    }
+
+    /// A free buffer's id, if any (for sending).
+    pub fn free_buffer(&self) -> Option<u16> {
+        self.free.last().copied()
+    }
+
+    /// The next buffer the device has finished with, and the bytes it
+    /// wrote (receive) or read.
+    pub fn take_used(&mut self) -> Option<(u16, u32)> {
+        let used = used_offset(self.size);
+        loop {
+            fence(Ordering::SeqCst);
+            if self.read16(used + 2) == self.last_used {
+                return None;
+            }
+            let entry = used + 4 + 8 * (self.last_used % self.size) as usize;
+            let (id, len) = (self.read32(entry), self.read32(entry + 4));
+            self.last_used = self.last_used.wrapping_add(1);
+            // An entry naming a buffer the device was not given is skipped.
+            if let Some(id) = u16::try_from(id).ok().filter(|&i| i < self.size && !self.free.contains(&i)) {
+                self.free.push(id);
+                return Some((id, len));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec;
+
+    /// The device's side, on the same memory.
+    struct Device<'a> {
+        mem: &'a mut [u8],
+        size: u16,
+        seen: u16,
+        used: u16,
+    }
+
+    impl Device<'_> {
+        fn next_avail(&mut self) -> Option<(u16, u64, u32, u16)> {
+            let a = avail_offset(self.size);
+            let idx = u16::from_le_bytes([self.mem[a + 2], self.mem[a + 3]]);
+            if idx == self.seen {
+                return None;
+            }
+            let s = a + 4 + 2 * (self.seen % self.size) as usize;
+            let id = u16::from_le_bytes([self.mem[s], self.mem[s + 1]]);
+            self.seen = self.seen.wrapping_add(1);
+            let d = DESC_SIZE * id as usize;
+            let addr = u64::from_le_bytes(self.mem[d..d + 8].try_into().unwrap());
+            let len = u32::from_le_bytes(self.mem[d + 8..d + 12].try_into().unwrap());
+            let flags = u16::from_le_bytes([self.mem[d + 12], self.mem[d + 13]]);
+            Some((id, addr, len, flags))
+        }
+
+        fn give_back(&mut self, id: u32, len: u32) {
+            let u = used_offset(self.size);
+            let e = u + 4 + 8 * (self.used % self.size) as usize;
+            self.mem[e..e + 4].copy_from_slice(&id.to_le_bytes());
+            self.mem[e + 4..e + 8].copy_from_slice(&len.to_le_bytes());
+            self.used = self.used.wrapping_add(1);
+            self.mem[u + 2..u + 4].copy_from_slice(&self.used.to_le_bytes());
+        }
+    }
+
+    #[test]
+    fn the_legacy_layout_for_256_entries_is_three_pages() {
+        assert_eq!(avail_offset(256), 4096);
+        assert_eq!(used_offset(256), 8192);
+        assert_eq!(bytes(256), 8192 + 6 + 2048);
+        assert_eq!(used_offset(8), 4096);
+    }
+
+    #[test]
+    fn buffers_go_round_and_wrap() {
+        let size = 4;
+        let mut mem = vec![0u8; bytes(size)];
+        let base = mem.as_mut_ptr();
+        // SAFETY: `mem` outlives the queue and nothing else writes it
+        // while the queue runs (the fake device writes between calls).
+        let mut q = unsafe { Virtq::new(base, size) };
+        for round in 0..10u32 {
+            for id in 0..size {
+                assert!(q.offer(id, 0x1000 * id as u64, 2048, true));
+            }
+            assert!(!q.offer(0, 0, 1, true), "a buffer the device holds");
+            assert_eq!(q.free_buffer(), None);
+            let mut dev = Device { mem: &mut mem, size, seen: (round * 4) as u16, used: (round * 4) as u16 };
+            for id in 0..size {
+                let (got, addr, len, flags) = dev.next_avail().unwrap();
+                assert_eq!((got, addr, len, flags), (id, 0x1000 * id as u64, 2048, WRITE));
+            }
+            assert!(dev.next_avail().is_none());
+            for id in (0..size).rev() {
+                dev.give_back(id as u32, 60 + id as u32);
+            }
+            for id in (0..size).rev() {
+                assert_eq!(q.take_used(), Some((id, 60 + id as u32)));
+            }
+            assert_eq!(q.take_used(), None);
+        }
+    }
+
+    #[test]
+    fn a_device_naming_a_buffer_it_does_not_hold_is_ignored() {
+        let size = 4;
+        let mut mem = vec![0u8; bytes(size)];
+        // SAFETY: as above.
+        let mut q = unsafe { Virtq::new(mem.as_mut_ptr(), size) };
+        assert!(q.offer(1, 0, 10, false));
+        let mut dev = Device { mem: &mut mem, size, seen: 0, used: 0 };
+        dev.give_back(3, 5);
+        dev.give_back(999, 5);
+        dev.give_back(1, 10);
+        assert_eq!(q.take_used(), Some((1, 10)));
+        assert_eq!(q.take_used(), None);
+    }
+}
