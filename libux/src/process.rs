@@ -122,6 +122,18 @@ pub fn stats() -> Result<Stats, Errno> {
     }
 }
 
+/// Daemons: which of `pids` are alive (after endings were lost).
+pub fn living(pids: &[Pid]) -> Result<alloc::vec::Vec<Pid>, Errno> {
+    let mut alive = alloc::vec::Vec::new();
+    for chunk in pids.chunks(crate::rpc::LIVING_PER_CALL) {
+        match call(slot::PROC_CONN, &Request::Living { pids: chunk.to_vec() })? {
+            Response::Living(l) => alive.extend(l),
+            _ => return Err(Errno::BadRequest),
+        }
+    }
+    Ok(alive)
+}
+
 /// Daemons: the processes that ended since `cursor` (which moves on), and
 /// whether some were forgotten meanwhile (see [`Request::Ended`]).
 pub fn ended(cursor: &mut u64) -> Result<(alloc::vec::Vec<Pid>, bool), Errno> {

@@ -147,10 +147,18 @@ pub enum Request<'a> {
     Ended {
         after: u64,
     },
+    /// Daemons, after `Ended` said endings were lost: which of `pids` (at
+    /// most `LIVING_PER_CALL`) are alive.
+    Living {
+        pids: alloc::vec::Vec<Pid>,
+    },
 }
 
 /// The most pages one `MapDma` maps (one 64 KiB chunk of memory).
 pub const DMA_MAX_PAGES: u32 = 16;
+
+/// At most this many pids in one `Request::Living`.
+pub const LIVING_PER_CALL: usize = 128;
 
 /// How many endings `Request::Ended` can tell of.
 pub const ENDED_KEPT: usize = 1024;
@@ -203,6 +211,8 @@ pub enum Response {
         /// Where the window is mapped, if the server has one.
         window: Option<u64>,
     },
+    /// `Living`: the pids asked about that are alive.
+    Living(alloc::vec::Vec<Pid>),
     /// `MapDma`: the physical address of the first page.
     Dma {
         paddr: u64,

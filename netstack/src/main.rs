@@ -241,7 +241,11 @@ fn main() -> i32 {
             if let Some(router) = c.router {
                 let _ = iface.routes_mut().add_default_ipv4_route(router);
             }
-            println!("netstack: address {} via {} (DHCP)", c.address, c.router.map_or(alloc::string::String::from("-"), |r| alloc::format!("{r}")));
+            println!(
+                "netstack: address {} via {} (DHCP)",
+                c.address,
+                c.router.map_or(alloc::string::String::from("-"), |r| alloc::format!("{r}"))
+            );
         }
         let s = sockets.get_mut::<udp::Socket>(echo);
         let mut buf = [0u8; 1500];

@@ -53,12 +53,29 @@ struct OpenFile {
 pub struct Files {
     open: BTreeMap<(Pid, u32), OpenFile>,
     next_handle: u32,
-    /// Unanswered `wait` reads: the process waited for, the reader, and
-    /// the root slot holding the reply capability.
-    waiting: Vec<(Pid, Pid, u64)>,
+    /// Unanswered `wait` reads (one per reader at most).
+    waiting: Vec<WaitRead>,
     /// Answers to send once the current call is answered: reply slot and
     /// the encoded reply.
     ready: Vec<(u64, Vec<u8>)>,
+}
+
+/// A `wait` read answered when `pid` ends.
+struct WaitRead {
+    pid: Pid,
+    reader: Pid,
+    /// The root slot holding the reply capability.
+    slot: u64,
+    offset: usize,
+    count: usize,
+}
+
+/// The part of `text` a read at `offset` of `count` bytes gets, and
+/// whether it reaches the end.
+fn part(text: &str, offset: usize, count: usize) -> (&[u8], bool) {
+    let from = offset.min(text.len());
+    let to = from.saturating_add(count).min(text.len()).min(from + IO_MAX);
+    (&text.as_bytes()[from..to], to == text.len())
 }
 
 /// What a file call gets.
@@ -123,10 +140,15 @@ impl Server {
                 let content = match (&o.node.clone(), o.spawned) {
                     (&Node::Wait(pid), _) => match self.ended_line(pid) {
                         Some(line) => {
-                            self.reap_for(pid, caller);
-                            line
+                            let (bytes, whole) = part(&line, offset as usize, count as usize);
+                            data.extend_from_slice(bytes);
+                            // Reaped once the reader has the whole line.
+                            if whole {
+                                self.reap_for(pid, caller);
+                            }
+                            return Ok(Some(FsResponse::Data(data)));
                         }
-                        None => return self.defer_wait(caller, pid).map(|()| None),
+                        None => return self.defer_wait(caller, pid, offset as usize, count as usize).map(|()| None),
                     },
                     (Node::Spawn, Some(pid)) => alloc::format!("{pid}\n"),
                     (Node::Spawn, None) => String::new(),
@@ -139,9 +161,7 @@ impl Server {
                     }
                     (node, _) => self.content(node)?,
                 };
-                let from = (offset as usize).min(content.len());
-                let to = from.saturating_add(count as usize).min(content.len()).min(from + IO_MAX);
-                data.extend_from_slice(&content.as_bytes()[from..to]);
+                data.extend_from_slice(part(&content, offset as usize, count as usize).0);
                 Ok(Some(FsResponse::Data(data)))
             }
             FsRequest::Write { handle, data: bytes, .. } => {
@@ -152,7 +172,7 @@ impl Server {
                 let text = core::str::from_utf8(bytes).map_err(|_| Errno::InvalidArgument)?;
                 match o.node.clone() {
                     Node::Ctl(pid) => {
-                        self.control(pid, Ctl::parse(text).ok_or(Errno::InvalidArgument)?)?;
+                        self.control(caller, pid, Ctl::parse(text).ok_or(Errno::InvalidArgument)?)?;
                     }
                     Node::Spawn => {
                         let child = self.spawn_line(caller, text)?;
@@ -286,7 +306,20 @@ impl Server {
         }
     }
 
-    fn defer_wait(&mut self, reader: Pid, pid: Pid) -> Result<(), Errno> {
+    /// Drops the waiting reads of `reader`: a process makes one call at a
+    /// time, so a new call from it means the old one is over.
+    pub fn forget_waits(&mut self, reader: Pid) {
+        if self.files.waiting.iter().all(|w| w.reader != reader) {
+            return;
+        }
+        let (gone, kept): (Vec<_>, Vec<_>) = self.files.waiting.drain(..).partition(|w| w.reader == reader);
+        self.files.waiting = kept;
+        for w in gone {
+            self.delete_root(w.slot);
+        }
+    }
+
+    fn defer_wait(&mut self, reader: Pid, pid: Pid, offset: usize, count: usize) -> Result<(), Errno> {
         if self.files.waiting.len() >= MAX_WAITING {
             return Err(Errno::NoMemory);
         }
@@ -295,7 +328,7 @@ impl Server {
             self.mem.free_slot(slot);
             return Err(Errno::BadRequest);
         }
-        self.files.waiting.push((pid, reader, slot));
+        self.files.waiting.push(WaitRead { pid, reader, slot, offset, count });
         Ok(())
     }
 
@@ -306,18 +339,16 @@ impl Server {
             let name = self.procs.get(&pid).map_or("?", |p| p.name.as_str());
             procfs::status_line(pid, 0, &procfs::ended_state(end), name, 0)
         });
-        let (answered, rest): (Vec<_>, Vec<_>) = self.files.waiting.drain(..).partition(|w| w.0 == pid);
+        let (answered, rest): (Vec<_>, Vec<_>) = self.files.waiting.drain(..).partition(|w| w.pid == pid);
         self.files.waiting = rest;
-        for (_, reader, slot) in answered {
-            let reply = encode(&Ok(FsResponse::Data(line.as_bytes())));
-            self.files.ready.push((slot, reply));
-            self.reap_for(pid, reader);
+        for w in answered {
+            let (bytes, whole) = part(&line, w.offset, w.count);
+            self.files.ready.push((w.slot, encode(&Ok(FsResponse::Data(bytes)))));
+            if whole {
+                self.reap_for(pid, w.reader);
+            }
         }
-        let (gone, kept): (Vec<_>, Vec<_>) = self.files.waiting.drain(..).partition(|w| w.1 == pid);
-        self.files.waiting = kept;
-        for (_, _, slot) in gone {
-            self.delete_root(slot);
-        }
+        self.forget_waits(pid);
         self.files.open.retain(|(holder, _), _| *holder != pid);
     }
 
@@ -333,11 +364,13 @@ impl Server {
         }
     }
 
-    fn control(&mut self, pid: Pid, ctl: Ctl) -> Result<(), Errno> {
+    fn control(&mut self, caller: Pid, pid: Pid, ctl: Ctl) -> Result<(), Errno> {
         if pid == 0 || self.procs.get(&pid).and_then(|p| p.live()).is_none() {
             return Err(Errno::NoSuchProcess);
         }
         match ctl {
+            // As `Request::Stop`: a process does not stop itself.
+            Ctl::Stop if pid == caller => Err(Errno::InvalidArgument),
             Ctl::Kill => {
                 self.end(pid, End::Killed);
                 Ok(())

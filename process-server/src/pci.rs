@@ -76,7 +76,7 @@ pub fn find(id: PciId) -> Option<Device> {
     let line = read(slot, INTERRUPT_LINE);
     // Pin 0: no interrupt; line 0xff: none assigned. PCI interrupts are
     // level-triggered; QEMU's PIIX routes them active-high to the IOAPIC.
-    let irq = (line >> 8 & 0xff != 0 && line & 0xff < 24).then(|| Irq {
+    let irq = (line >> 8 & 0xff != 0 && line & 0xff < 24).then_some(Irq {
         pin: (line & 0xff) as u8,
         level_triggered: true,
         active_low: false,

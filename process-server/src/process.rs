@@ -142,9 +142,10 @@ pub struct Live {
     pub dma: bool,
     /// The file servers it has I/O windows onto, in window order.
     pub windows: Vec<Pid>,
-    /// Its connection to each file server it resolved a path to (a root
-    /// slot; see `Server::conn_root`).
-    pub conn_roots: Vec<(Pid, u64)>,
+    /// Its connection to each file server endpoint it resolved a path to:
+    /// server, our copy of the endpoint, the connection (a root slot; see
+    /// `Server::conn_root`).
+    pub conn_roots: Vec<(Pid, u64, u64)>,
     /// A file server's side of its clients' windows: the frames (its own)
     /// mapped at `layout::client_window(pid)`.
     pub client_windows: BTreeMap<Pid, Vec<u64>>,
@@ -478,6 +479,17 @@ impl Server {
     /// The processes it was the intermediary of lose their connection, and
     /// with it any call it held for them: they are killed.
     pub fn end(&mut self, pid: Pid, end: End) {
+        // A worklist, not recursion: a long chain of intermediaries must
+        // not run the server out of stack.
+        let mut work = alloc::vec![(pid, end)];
+        while let Some((pid, end)) = work.pop() {
+            let clients = self.end_one(pid, end);
+            work.extend(clients.into_iter().map(|c| (c, End::Killed)));
+        }
+    }
+
+    /// Ends one process; returns the processes it was the intermediary of.
+    fn end_one(&mut self, pid: Pid, end: End) -> Vec<Pid> {
         let clients: Vec<Pid> = self
             .procs
             .values()
@@ -486,11 +498,11 @@ impl Server {
             .collect();
         self.changes += 1;
         let Some(p) = self.procs.get_mut(&pid) else {
-            return;
+            return Vec::new();
         };
         let ppid = p.ppid;
         let State::Live(live) = core::mem::replace(&mut p.state, State::Zombie(end)) else {
-            return;
+            return Vec::new();
         };
         let _ = live.tcb.suspend();
         self.free_buffers.push(live.buffer);
@@ -498,7 +510,7 @@ impl Server {
             self.delete_root(src);
         }
         let live = *live;
-        for &(_, root) in &live.conn_roots {
+        for &(_, _, root) in &live.conn_roots {
             let _ = ROOT_CNODE.revoke(root, ROOT_DEPTH);
             self.delete_root(root);
         }
@@ -531,9 +543,7 @@ impl Server {
         }
         self.files_after_end(pid, &end);
         self.tell_daemons(pid);
-        for c in clients {
-            self.end(c, End::Killed);
-        }
+        clients
     }
 
     /// Remembers that `pid` ended and signals every daemon to ask.

@@ -220,6 +220,7 @@ impl Server {
         }
         // A stale badge (a process already gone) gets nothing.
         self.procs.get(&caller).and_then(|p| p.live())?;
+        self.forget_waits(caller);
         // The process the call is for: a large reply goes in its shared
         // buffer, which is where it looks (an intermediary passes the
         // reply's header through unchanged).
@@ -239,6 +240,7 @@ impl Server {
 
     fn handle_file_call(&mut self, caller: Pid, bin: bool, info: MessageInfo) -> Option<usize> {
         self.procs.get(&caller).and_then(|p| p.live())?;
+        self.forget_waits(caller);
         let msg = &ipc_buffer().msg;
         let outcome = match frame::header(msg, info.length() as usize) {
             Ok(h) if info.label() == MSG_CALL && h.place == Place::Inline => {
@@ -319,6 +321,9 @@ impl Server {
                     ok(Ok(Response::Done))
                 }
             }
+            // Stopped in its own call, it would stop again when continued
+            // (the call restarts): only others may stop a process.
+            Request::Stop { pid: target } if target == pid => ok(Err(Errno::InvalidArgument)),
             Request::Stop { pid: target } => ok(self.set_stopped(target, true)),
             Request::Cont { pid: target } => ok(self.set_stopped(target, false)),
             Request::MapAnon { vaddr, pages } => ok(self.map_anon(pid, vaddr, pages)),
@@ -339,6 +344,14 @@ impl Server {
                 libux::rt::write_console(bytes);
                 ok(Ok(Response::Done))
             }
+            Request::Living { pids } => ok(if !self.procs.get(&pid).is_some_and(|p| p.daemon) {
+                Err(Errno::NotPermitted)
+            } else if pids.len() > libux::rpc::LIVING_PER_CALL {
+                Err(Errno::TooLarge)
+            } else {
+                let living = pids.into_iter().filter(|p| self.procs.get(p).is_some_and(|p| p.live().is_some()));
+                Ok(Response::Living(living.collect()))
+            }),
             Request::Ended { after } => {
                 self.reclaim_windows(pid);
                 ok(self.ended_since(pid, after))
@@ -557,9 +570,31 @@ impl Server {
             _ => return Err(Errno::InvalidArgument),
         }
         let (_, ep) = self.mounts.unmount(&at).map_err(|_| Errno::InvalidArgument)?;
+        self.drop_connections(pid, ep);
         self.delete_root(ep);
         self.changes += 1;
         Ok(Response::Done)
+    }
+
+    /// Revokes every connection to `server`'s endpoint `ep` (our copy),
+    /// which is going: its slot may be reused for another endpoint.
+    fn drop_connections(&mut self, server: Pid, ep: u64) {
+        let mut roots = Vec::new();
+        for p in self.procs.values_mut() {
+            if let Some(live) = p.live_mut() {
+                live.conn_roots.retain(|&(s, e, root)| {
+                    let going = (s, e) == (server, ep);
+                    if going {
+                        roots.push(root);
+                    }
+                    !going
+                });
+            }
+        }
+        for root in roots {
+            let _ = ROOT_CNODE.revoke(root, ROOT_DEPTH);
+            self.delete_root(root);
+        }
     }
 
     /// Drops every mount `pid` served.
@@ -572,6 +607,7 @@ impl Server {
             .collect();
         for at in points {
             if let Ok((_, ep)) = self.mounts.unmount(&at) {
+                self.drop_connections(pid, ep);
                 self.delete_root(ep);
             }
         }
@@ -612,7 +648,7 @@ impl Server {
     /// server never hears from a process that has ended.
     fn conn_root(&mut self, client: Pid, server: Pid, ep: u64) -> Result<u64, Errno> {
         let live = self.procs.get(&client).and_then(|p| p.live()).ok_or(Errno::NoSuchProcess)?;
-        if let Some(&(_, root)) = live.conn_roots.iter().find(|(s, _)| *s == server) {
+        if let Some(&(_, _, root)) = live.conn_roots.iter().find(|&&(s, e, _)| (s, e) == (server, ep)) {
             return Ok(root);
         }
         let root = self.mem.slot()?;
@@ -622,7 +658,7 @@ impl Server {
             return Err(Errno::InvalidArgument);
         }
         if let Some(live) = self.procs.get_mut(&client).and_then(|p| p.live_mut()) {
-            live.conn_roots.push((server, root));
+            live.conn_roots.push((server, ep, root));
         }
         Ok(root)
     }
@@ -688,18 +724,45 @@ impl Server {
         }
         // The client's side: copies (a frame capability maps once), kept
         // with what it holds, so that they go when it does.
+        let mut copies = Vec::new();
+        let mut failed = None;
         for (i, &frame) in frames.iter().enumerate() {
-            let copy = self.mem.slot()?;
+            let copy = match self.mem.slot() {
+                Ok(c) => c,
+                Err(e) => {
+                    failed = Some(e.into());
+                    break;
+                }
+            };
+            copies.push(copy);
             if ROOT_CNODE.copy(copy, ROOT_DEPTH, ROOT_CNODE, frame, ROOT_DEPTH, CapRights::READ_WRITE).is_err() {
-                self.mem.free_slot(copy);
-                return Err(Errno::NoMemory);
+                failed = Some(Errno::NoMemory);
+                break;
             }
             let Server { procs, mem, .. } = self;
             let live = procs.get_mut(&client).and_then(|p| p.live_mut()).ok_or(Errno::NoSuchProcess)?;
-            live.held.slots.push(copy);
-            live.space.map(mem, &mut live.arena, Page(copy), at(n) + i as u64 * PAGE, CapRights::READ_WRITE)?;
+            if let Err(e) =
+                live.space.map(mem, &mut live.arena, Page(copy), at(n) + i as u64 * PAGE, CapRights::READ_WRITE)
+            {
+                failed = Some(e.into());
+                break;
+            }
+        }
+        if let Some(e) = failed {
+            // Undo both sides: deleting a copy unmaps it from the client.
+            for copy in copies {
+                self.delete_root(copy);
+            }
+            if let Some(srv) = self.procs.get_mut(&server).and_then(|p| p.live_mut()) {
+                for frame in srv.client_windows.remove(&client).unwrap_or_default() {
+                    let _ = Page(frame).unmap();
+                    srv.spare_window_frames.push(frame);
+                }
+            }
+            return Err(e);
         }
         if let Some(live) = self.procs.get_mut(&client).and_then(|p| p.live_mut()) {
+            live.held.slots.extend(copies);
             live.windows.push(server);
         }
         Ok(at(n))

@@ -287,6 +287,8 @@ pub fn list(path: &str) -> Result<Vec<Metadata>, Errno> {
         let mut all = Vec::new();
         loop {
             match fs_call(conn, &FsRequest::List { path: inner, from: all.len() as u32 })? {
+                // "More" with nothing now would never end.
+                FsResponse::Entries { entries, more: true } if entries.is_empty() => return Err(Errno::BadRequest),
                 FsResponse::Entries { entries, more } => {
                     all.extend(entries.iter().map(Metadata::from));
                     if !more {

@@ -39,9 +39,10 @@ use libux::sel4::{CNode, IoPort, IrqHandler, MessageInfo};
 libux::entry!(main);
 
 const EP: u64 = slot::FIRST_FREE;
-/// Slots for the reply capabilities of calls answered later.
-const REPLY_FIRST: u64 = slot::FIRST_FREE + 1;
-const MAX_PENDING: usize = 128;
+/// Slots for the reply capabilities of calls answered later (above the
+/// file connection slots `libux::fs::client` uses).
+const REPLY_FIRST: u64 = 768;
+const MAX_PENDING: usize = 256;
 /// Open files one process may hold here.
 const MAX_OPEN: usize = 64;
 const MAX_PIPES: usize = 256;
@@ -417,6 +418,19 @@ impl Dev {
         }
     }
 
+    /// Drops what `pid` was waiting for: a process makes one call at a
+    /// time, so a new call from it means the old one is over (it was
+    /// stopped and continued, which restarts the call, or it sent without
+    /// waiting). Answering the old one would lose or repeat data.
+    fn forget_pending(&mut self, pid: Pid) {
+        let (gone, kept): (Vec<_>, Vec<_>) = self.pending.drain(..).partition(|p| p.pid == pid);
+        self.pending = kept;
+        for p in gone {
+            let _ = CNode(slot::CNODE).delete(p.slot, 64);
+            self.free_slots.push(p.slot);
+        }
+    }
+
     /// Keeps the caller's reply capability until the answer is known.
     fn defer(&mut self, pid: Pid, op: Op, window: bool) -> Result<Option<Answer>, Errno> {
         let slot = self.free_slots.pop().ok_or(Errno::Busy)?;
@@ -480,17 +494,18 @@ impl Dev {
     }
 
     fn ended(&mut self) {
-        let pids = match libux::process::ended(&mut self.ended_cursor) {
-            Ok((pids, lost)) => {
-                if lost {
-                    libux::println!("devfs: lost track of ended processes; their files stay open");
-                    // Their windows may be gone: no waiting read may use one.
-                    let (windowed, rest): (Vec<_>, Vec<_>) = self.pending.drain(..).partition(|p| p.window);
-                    self.pending = rest;
-                    for p in windowed {
-                        answer_later(p.slot, &Err(Errno::Busy));
-                        self.free_slots.push(p.slot);
-                    }
+        let mut pids = match libux::process::ended(&mut self.ended_cursor) {
+            Ok((pids, false)) => pids,
+            Ok((mut pids, true)) => {
+                // Too many ended to be told: whoever we track and is not
+                // alive has ended too. Windows of ended processes may be gone.
+                let mut tracked: Vec<Pid> = self.open.keys().map(|(p, _)| *p).collect();
+                tracked.extend(self.pending.iter().map(|p| p.pid));
+                tracked.sort_unstable();
+                tracked.dedup();
+                match libux::process::living(&tracked) {
+                    Ok(alive) => pids.extend(tracked.into_iter().filter(|p| !alive.contains(p))),
+                    Err(e) => libux::println!("devfs: cannot learn who lives: {e}"),
                 }
                 pids
             }
@@ -499,6 +514,8 @@ impl Dev {
                 return;
             }
         };
+        pids.sort_unstable();
+        pids.dedup();
         for pid in pids {
             let held: Vec<(Pid, u32)> = self.open.range((pid, 0)..=(pid, u32::MAX)).map(|(k, _)| *k).collect();
             for k in held {
@@ -506,12 +523,7 @@ impl Dev {
                     self.close_node(node);
                 }
             }
-            let (gone, kept): (Vec<_>, Vec<_>) = self.pending.drain(..).partition(|p| p.pid == pid);
-            self.pending = kept;
-            for p in gone {
-                let _ = CNode(slot::CNODE).delete(p.slot, 64);
-                self.free_slots.push(p.slot);
-            }
+            self.forget_pending(pid);
             self.foreground.retain(|&p| p != pid);
         }
     }
@@ -580,6 +592,7 @@ fn main() -> i32 {
         let answer = match frame::header(msg, m.words) {
             Ok(h) if m.label == MSG_CALL && h.place == Place::Inline => {
                 let bytes = frame::inline_bytes(msg)[..h.len].to_vec();
+                dev.forget_pending(m.badge as Pid);
                 match libux::fs::decode_request(&bytes) {
                     Ok(req) => dev.request(m.badge as Pid, req),
                     Err(e) => Err(e),

@@ -80,6 +80,12 @@ impl Shell {
                 // A last line without its newline.
                 Ok(0) => self.input.push(b'\n'),
                 Ok(n) => self.input.extend_from_slice(&buf[..n]),
+                // The console is waiting for too many at once: try again.
+                Err(Errno::Busy) => {
+                    for _ in 0..100 {
+                        libux::sel4::syscall::yield_now();
+                    }
+                }
                 Err(e) => {
                     eprintln!("sh: cannot read input: {e}");
                     return None;
