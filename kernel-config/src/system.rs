@@ -172,12 +172,14 @@ mod tests {
         let user = Path::new(env!("CARGO_MANIFEST_DIR")).join("../user");
         let names: Vec<String> =
             std::fs::read_dir(user).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
-        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let mut names: Vec<&str> = names.iter().map(String::as_str).collect();
+        // And the servers of the top-level layout.
+        names.push("netstack");
         let sys = parse(&text, &path(), &names).unwrap();
         let by_name = |n: &str| sys.programs.iter().find(|p| p.name == n).unwrap();
         assert!(by_name("hello").before_ready && by_name("hello").at_boot);
         assert!(by_name("ramfs").daemon && by_name("ramfs").at_boot);
-        assert!(!by_name("ticker").at_boot);
+        assert!(!by_name("devprobe").at_boot);
     }
 
     #[test]

@@ -19,6 +19,8 @@ use serde::{Deserialize, Serialize};
 
 #[cfg(target_arch = "x86_64")]
 pub mod client;
+#[cfg(target_arch = "x86_64")]
+pub mod server;
 
 /// Bytes one Read or Write carries (what fits inline with its header).
 pub const IO_MAX: usize = 896;

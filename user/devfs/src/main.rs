@@ -28,13 +28,14 @@ use alloc::vec::Vec;
 use devfs::line::{Event, Line};
 use devfs::pipe::{self, Pipe};
 use libux::console::{Serial, COM1};
-use libux::fs::{flags, FileStat, FsReply, FsRequest, FsResponse, IO_MAX};
+use libux::fs::server::{encode, Answer, ReplySlots};
+use libux::fs::{flags, FsRequest, IO_MAX};
 use libux::layout::{self, event, slot};
 use libux::rpc::client::{recv_raw, reply_recv_raw};
 use libux::rpc::frame::{self, Place};
-use libux::rpc::{Errno, Pid, MSG_CALL, MSG_REPLY};
-use libux::sel4::syscall::{self, ipc_buffer, Msg};
-use libux::sel4::{CNode, IoPort, IrqHandler, MessageInfo};
+use libux::rpc::{Errno, Pid, MSG_CALL};
+use libux::sel4::syscall::ipc_buffer;
+use libux::sel4::{IoPort, IrqHandler};
 
 libux::entry!(main);
 
@@ -98,23 +99,13 @@ struct Pending {
     window: bool,
 }
 
-/// An answer, owned until it is encoded.
-enum Answer {
-    Done,
-    Handle(u32),
-    Data(Vec<u8>),
-    Count(u32),
-    Stat((String, bool, u64)),
-    Entries(Vec<(String, bool, u64)>, bool),
-}
-
 struct Dev {
     open: BTreeMap<(Pid, u32), Node>,
     next_handle: u32,
     pipes: BTreeMap<u32, Pipe>,
     next_pipe: u32,
     pending: Vec<Pending>,
-    free_slots: Vec<u64>,
+    slots: ReplySlots,
     line: Line,
     /// What Ctrl-C kills.
     foreground: Vec<Pid>,
@@ -134,33 +125,6 @@ fn console_write(bytes: &[u8]) {
         }
         s.write_byte(b);
     }
-}
-
-/// Sends an answer through the saved reply capability in `slot`.
-fn answer_later(slot: u64, reply: &Result<Answer, Errno>) {
-    let words = encode(reply);
-    let m = &ipc_buffer().msg;
-    let info = MessageInfo::new(MSG_REPLY, 0, 0, words as u64);
-    // Non-blocking: a caller that has gone meanwhile costs nothing.
-    syscall::nb_send(slot, Msg { info, mr: [m[0], m[1], m[2], m[3]] });
-}
-
-fn stat((name, is_dir, size): &(String, bool, u64)) -> FileStat<'_> {
-    FileStat { name, is_dir: *is_dir, size: *size, version: 0 }
-}
-
-fn encode(reply: &Result<Answer, Errno>) -> usize {
-    let r: FsReply = match reply {
-        Err(e) => Err(*e),
-        Ok(Answer::Done) => Ok(FsResponse::Done),
-        Ok(Answer::Handle(h)) => Ok(FsResponse::Handle(*h)),
-        Ok(Answer::Data(d)) => Ok(FsResponse::Data(d)),
-        Ok(Answer::Count(n)) => Ok(FsResponse::Count(*n)),
-        Ok(Answer::Stat(entry)) => Ok(FsResponse::Stat(stat(entry))),
-        Ok(Answer::Entries(e, more)) => Ok(FsResponse::Entries { entries: e.iter().map(stat).collect(), more: *more }),
-    };
-    let msg = &mut ipc_buffer().msg;
-    frame::encode(&r, msg, None, 0).unwrap_or_else(|e| frame::encode(&FsReply::Err(e), msg, None, 0).unwrap())
 }
 
 impl Dev {
@@ -426,21 +390,13 @@ impl Dev {
         let (gone, kept): (Vec<_>, Vec<_>) = self.pending.drain(..).partition(|p| p.pid == pid);
         self.pending = kept;
         for p in gone {
-            let _ = CNode(slot::CNODE).delete(p.slot, 64);
-            self.free_slots.push(p.slot);
+            self.slots.drop_call(p.slot);
         }
     }
 
     /// Keeps the caller's reply capability until the answer is known.
     fn defer(&mut self, pid: Pid, op: Op, window: bool) -> Result<Option<Answer>, Errno> {
-        let slot = self.free_slots.pop().ok_or(Errno::Busy)?;
-        let cnode = CNode(slot::CNODE);
-        // Whatever an earlier answer left (nothing, normally) goes first.
-        let _ = cnode.delete(slot, 64);
-        if cnode.save_caller(slot, 64).is_err() {
-            self.free_slots.push(slot);
-            return Err(Errno::BadRequest);
-        }
+        let slot = self.slots.save()?;
         self.pending.push(Pending { pid, slot, op, window });
         Ok(None)
     }
@@ -453,8 +409,7 @@ impl Dev {
             match self.try_op(&mut op) {
                 Some(r) => {
                     let p = self.pending.remove(i);
-                    answer_later(p.slot, &Self::deliver(p.pid, p.window, r));
-                    self.free_slots.push(p.slot);
+                    self.slots.answer(p.slot, &Self::deliver(p.pid, p.window, r));
                 }
                 None => {
                     self.pending[i].op = op;
@@ -563,7 +518,7 @@ fn main() -> i32 {
         pipes: BTreeMap::new(),
         next_pipe: 0,
         pending: Vec::new(),
-        free_slots: (REPLY_FIRST..REPLY_FIRST + MAX_PENDING as u64).rev().collect(),
+        slots: ReplySlots::new(REPLY_FIRST, MAX_PENDING as u64),
         line: Line::default(),
         foreground: Vec::new(),
         ticks: 0,

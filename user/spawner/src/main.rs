@@ -13,9 +13,9 @@
 //! - `oom`: run `memhog oom`, then check that spawning still works.
 //! - `stopcont`: stop a child that would finish within 1000 of our time
 //!   slices; it must not finish while stopped, and must after `Cont`.
-//! - `nogrants`: spawn `ticker`, which the system description grants
-//!   devices only when the process server starts it: spawned by us it
-//!   must fail to reach them.
+//! - `nogrants`: spawn `devprobe`, which the system description grants
+//!   device memory only when the process server starts it: spawned by us
+//!   it faults on the address the grant would map.
 //! - `args`: spawn a child with a 2000-byte argument (too big for the
 //!   message registers: the request travels in the shared buffer) and an
 //!   environment; the child (`checkargs`) checks what it got.
@@ -39,7 +39,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use libux::println;
 use libux::process::{self, spawn, wait};
-use libux::rpc::{End, Errno};
+use libux::rpc::{End, Errno, FaultKind};
 
 libux::entry!(main);
 
@@ -235,10 +235,12 @@ fn check_args() -> Result<String, String> {
 }
 
 fn no_grants() -> Result<String, String> {
-    let pid = spawn("/bin/ticker", &["ticker", "1"], &[]).map_err(|e| err("spawn", e))?;
+    let pid = spawn("/bin/devprobe", &["devprobe"], &[]).map_err(|e| err("spawn", e))?;
     match wait(Some(pid)).map_err(|e| err("wait", e))?.end {
-        End::Exited(1) => Ok(String::from("a spawned ticker got no device grants")),
-        other => Err(format!("a spawned ticker ended {other:?}")),
+        End::Faulted(f) if f.kind == FaultKind::PageFault && f.addr == libux::layout::DEVICE_BASE => {
+            Ok(String::from("a spawned devprobe got no device grants"))
+        }
+        other => Err(format!("a spawned devprobe ended {other:?}")),
     }
 }
 

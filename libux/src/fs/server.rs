@@ -1,0 +1,86 @@
+//! What file servers share: answers owned until they are encoded, and
+//! calls answered later (their reply capabilities saved in slots of the
+//! server's own CNode, `layout::slot::CNODE`, which daemons hold).
+
+use super::{FileStat, FsReply, FsResponse};
+use crate::layout::slot;
+use crate::rpc::frame;
+use crate::rpc::{Errno, MSG_REPLY};
+use crate::sel4::syscall::{self, ipc_buffer, Msg};
+use crate::sel4::{CNode, MessageInfo};
+use alloc::string::String;
+use alloc::vec::Vec;
+
+/// A directory entry: name, directory or not, size.
+pub type Entry = (String, bool, u64);
+
+/// An answer, owned until it is encoded.
+pub enum Answer {
+    Done,
+    Handle(u32),
+    Data(Vec<u8>),
+    Count(u32),
+    Stat(Entry),
+    /// Entries, and whether more follow.
+    Entries(Vec<Entry>, bool),
+}
+
+fn stat((name, is_dir, size): &Entry) -> FileStat<'_> {
+    FileStat { name, is_dir: *is_dir, size: *size, version: 0 }
+}
+
+/// Encodes an answer into the IPC buffer; its length in words.
+pub fn encode(reply: &Result<Answer, Errno>) -> usize {
+    let r: FsReply = match reply {
+        Err(e) => Err(*e),
+        Ok(Answer::Done) => Ok(FsResponse::Done),
+        Ok(Answer::Handle(h)) => Ok(FsResponse::Handle(*h)),
+        Ok(Answer::Data(d)) => Ok(FsResponse::Data(d)),
+        Ok(Answer::Count(n)) => Ok(FsResponse::Count(*n)),
+        Ok(Answer::Stat(entry)) => Ok(FsResponse::Stat(stat(entry))),
+        Ok(Answer::Entries(e, more)) => Ok(FsResponse::Entries { entries: e.iter().map(stat).collect(), more: *more }),
+    };
+    let msg = &mut ipc_buffer().msg;
+    frame::encode(&r, msg, None, 0).unwrap_or_else(|e| frame::encode(&FsReply::Err(e), msg, None, 0).unwrap())
+}
+
+/// Slots `first..first + count` of our CNode for saved reply capabilities.
+pub struct ReplySlots {
+    free: Vec<u64>,
+}
+
+impl ReplySlots {
+    pub fn new(first: u64, count: u64) -> Self {
+        ReplySlots { free: (first..first + count).rev().collect() }
+    }
+
+    /// Keeps the reply capability of the call just received; `Busy` when
+    /// every slot holds one.
+    pub fn save(&mut self) -> Result<u64, Errno> {
+        let slot = self.free.pop().ok_or(Errno::Busy)?;
+        let cnode = CNode(slot::CNODE);
+        // Whatever an earlier answer left (nothing, normally) goes first.
+        let _ = cnode.delete(slot, 64);
+        if cnode.save_caller(slot, 64).is_err() {
+            self.free.push(slot);
+            return Err(Errno::BadRequest);
+        }
+        Ok(slot)
+    }
+
+    /// Answers the call saved in `slot` (non-blocking: a caller that has
+    /// gone meanwhile costs nothing) and frees the slot.
+    pub fn answer(&mut self, slot: u64, reply: &Result<Answer, Errno>) {
+        let words = encode(reply);
+        let m = &ipc_buffer().msg;
+        let info = MessageInfo::new(MSG_REPLY, 0, 0, words as u64);
+        syscall::nb_send(slot, Msg { info, mr: [m[0], m[1], m[2], m[3]] });
+        self.free.push(slot);
+    }
+
+    /// Drops the call saved in `slot` unanswered.
+    pub fn drop_call(&mut self, slot: u64) {
+        let _ = CNode(slot::CNODE).delete(slot, 64);
+        self.free.push(slot);
+    }
+}
