@@ -23,6 +23,7 @@ pub mod fw_cfg;
 pub mod layout;
 mod le;
 pub mod namespace;
+pub mod net;
 pub mod path;
 pub mod port;
 pub mod rpc;

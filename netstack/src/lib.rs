@@ -1,7 +1,7 @@
 //! `netstack`: the NIC driver and the `smoltcp` TCP/IP stack.
 //!
 //! The library is the logic tested on the host: the virtio split
-//! virtqueue ([`virtq`]) and the text of the `/net` files ([`ctl`]). The program (`main.rs`, feature `server`) is an
+//! virtqueue ([`virtq`]); the text of the `/net` files is `libux::net`. The program (`main.rs`, feature `server`) is an
 //! ordinary process that holds only what the system description grants
 //! it: the I/O ports and interrupt of its PCI device (a legacy virtio-net
 //! NIC) and memory for DMA; it reaches the process server only through
@@ -10,5 +10,4 @@
 
 extern crate alloc;
 
-pub mod ctl;
 pub mod virtq;

@@ -16,13 +16,14 @@ use std::process::Command;
 
 /// Crates of the user programs.
 pub const PACKAGES: &[&str] = &[
-    "hello", "true", "spawner", "faulter", "memhog", "tracer", "rpcfuzz", "ipcbench", "iobench", "devprobe",
-    "ramfs", "devfs", "sh", "utils", "filetest", "netstack",
+    "hello", "true", "spawner", "faulter", "memhog", "tracer", "rpcfuzz", "ipcbench", "iobench", "devprobe", "ramfs",
+    "devfs", "sh", "utils", "filetest", "netstack",
 ];
 /// Programs in the boot file system (`/bin`), by binary name.
 pub const PROGRAMS: &[&str] = &[
-    "hello", "true", "spawner", "faulter", "memhog", "tracer", "rpcfuzz", "ipcbench", "iobench", "devprobe",
-    "ramfs", "devfs", "sh", "filetest", "netstack", "ls", "cat", "echo", "ps", "kill", "mkdir", "rm", "sleep",
+    "hello", "true", "spawner", "faulter", "memhog", "tracer", "rpcfuzz", "ipcbench", "iobench", "devprobe", "ramfs",
+    "devfs", "sh", "filetest", "netstack", "ls", "cat", "echo", "ps", "kill", "mkdir", "rm", "sleep", "echod",
+    "tcpsend",
 ];
 /// Features the programs build with (server binaries behind a feature).
 pub const PROGRAM_FEATURES: &str = "ramfs/server devfs/server sh/program netstack/server";

@@ -31,13 +31,21 @@ pub struct Options {
     /// A command line (`program arg...`) the process server starts once
     /// the node is ready (fw_cfg `opt/ux/run`).
     pub run: Option<String>,
-    /// Host UDP port forwarded to the node's UDP port 7 (on 127.0.0.1).
-    pub udp_echo_port: Option<u16>,
+    /// Ports of 127.0.0.1 forwarded to the node's.
+    pub forwards: Vec<Forward>,
+}
+
+/// A host port (on 127.0.0.1) forwarded to a node's port.
+#[derive(Clone, Copy, Debug)]
+pub struct Forward {
+    pub udp: bool,
+    pub host: u16,
+    pub node: u16,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { memory_mib: 512, kvm: false, run: None, udp_echo_port: None }
+        Options { memory_mib: 512, kvm: false, run: None, forwards: Vec::new() }
     }
 }
 
@@ -60,8 +68,9 @@ pub fn command(image: &Image, opts: &Options) -> Command {
     // A legacy virtio-net NIC on QEMU's user network (DHCP, NAT to the
     // host), every node its own.
     let mut netdev = String::from("user,id=net0");
-    if let Some(port) = opts.udp_echo_port {
-        netdev.push_str(&format!(",hostfwd=udp:127.0.0.1:{port}-:7"));
+    for f in &opts.forwards {
+        let proto = if f.udp { "udp" } else { "tcp" };
+        netdev.push_str(&format!(",hostfwd={proto}:127.0.0.1:{}-:{}", f.host, f.node));
     }
     cmd.args(["-netdev", &netdev, "-device", "virtio-net-pci,netdev=net0,disable-modern=on"]);
     if let Some(run) = &opts.run {

@@ -1,7 +1,12 @@
-//! What the `/net` files take and give, as text (the Plan 9 forms):
-//! addresses are `A.B.C.D!PORT`; a connection's `ctl` takes
-//! `connect A.B.C.D!PORT` or `announce PORT`; dial strings, for the
-//! library helpers, are `tcp!A.B.C.D!PORT` (and `tcp!*!PORT` to announce).
+//! Networking as files: what the `/net` files (served by `netstack`) take
+//! and give, as text in the Plan 9 forms, defined once for the server and
+//! its clients: addresses are `A.B.C.D!PORT`; a connection's `ctl` takes
+//! `connect A.B.C.D!PORT` or `announce PORT`; dial strings are
+//! `tcp!A.B.C.D!PORT` (and `tcp!*!PORT` to announce). [`client`] has
+//! `dial`, `announce` and `listen` on top of those files.
+
+#[cfg(target_arch = "x86_64")]
+pub mod client;
 
 /// An IPv4 address and port.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,0 +1,176 @@
+//! The legacy virtio-net NIC: its registers in the I/O BAR, a receive and
+//! a transmit virtqueue with 32 buffers of 2 KiB each, all in DMA memory,
+//! and the `smoltcp` device over them.
+
+use libux::layout::DMA_BASE;
+use libux::sel4::IoPort;
+use netstack::virtq::{self, Virtq};
+use smoltcp::phy::{self, DeviceCapabilities, Medium};
+use smoltcp::time::Instant;
+use smoltcp::wire::EthernetAddress;
+
+/// The NIC's I/O ports: the grant after the clock's (see `main.rs`).
+pub const PORTS: IoPort = IoPort(libux::layout::slot::IO_PORTS + 1);
+
+// Legacy virtio PCI registers, from the I/O BAR.
+const DEVICE_FEATURES: u16 = 0x00;
+const GUEST_FEATURES: u16 = 0x04;
+const QUEUE_PFN: u16 = 0x08;
+const QUEUE_SIZE: u16 = 0x0c;
+const QUEUE_SELECT: u16 = 0x0e;
+const QUEUE_NOTIFY: u16 = 0x10;
+const STATUS: u16 = 0x12;
+pub const ISR: u16 = 0x13;
+const MAC: u16 = 0x14;
+const ACKNOWLEDGE: u8 = 1;
+const DRIVER: u8 = 2;
+const DRIVER_OK: u8 = 4;
+const FEATURE_MAC: u32 = 1 << 5;
+const RX: u16 = 0;
+const TX: u16 = 1;
+/// The legacy virtio-net header before every frame (no merged buffers).
+const HEADER: usize = 10;
+const BUFFER: usize = 2048;
+const MTU: usize = 1514;
+/// Buffers per queue (at most the queue's size).
+const BUFFERS: u16 = 32;
+/// A DMA region: one `MapDma` of 16 pages.
+const REGION: u64 = 16 * 4096;
+
+/// A queue, its buffers, and where both are for the device.
+struct Queue {
+    q: Virtq,
+    buffers: *mut u8,
+    buffers_paddr: u64,
+}
+
+impl Queue {
+    fn buffer(&mut self, id: u16) -> &mut [u8] {
+        // SAFETY: BUFFERS buffers of BUFFER bytes were mapped at `buffers`.
+        unsafe { core::slice::from_raw_parts_mut(self.buffers.add(id as usize * BUFFER), BUFFER) }
+    }
+
+    fn offer(&mut self, id: u16, len: usize, device_writes: bool) {
+        let addr = self.buffers_paddr + id as u64 * BUFFER as u64;
+        self.q.offer(id, addr, len as u32, device_writes);
+    }
+}
+
+pub struct Nic {
+    pub base: u16,
+    rx: Queue,
+    tx: Queue,
+}
+
+impl Nic {
+    fn out8(&self, reg: u16, v: u8) {
+        let _ = PORTS.out8(self.base + reg, v);
+    }
+
+    fn out16(&self, reg: u16, v: u16) {
+        let _ = PORTS.out16(self.base + reg, v);
+    }
+
+    fn notify(&self, queue: u16) {
+        self.out16(QUEUE_NOTIFY, queue);
+    }
+
+    /// Sets up queue `index` at DMA address `vaddr` with its buffers at
+    /// `vaddr + REGION`.
+    fn queue(base: u16, index: u16, vaddr: u64) -> Result<Queue, &'static str> {
+        let _ = PORTS.out16(base + QUEUE_SELECT, index);
+        let size = PORTS.in16(base + QUEUE_SIZE).map_err(|_| "cannot read a queue size")?;
+        if size < BUFFERS || virtq::bytes(size) as u64 > REGION {
+            return Err("unusable queue size");
+        }
+        let paddr = libux::process::map_dma(vaddr, 16).map_err(|_| "no DMA memory")?;
+        let buffers_paddr = libux::process::map_dma(vaddr + REGION, 16).map_err(|_| "no DMA memory")?;
+        let _ = PORTS.out32(base + QUEUE_PFN, (paddr >> 12) as u32);
+        // SAFETY: the region is ours, zeroed, and large enough (checked).
+        let q = unsafe { Virtq::new(vaddr as *mut u8, size) };
+        Ok(Queue { q, buffers: (vaddr + REGION) as *mut u8, buffers_paddr })
+    }
+
+    pub fn start(base: u16) -> Result<(Nic, EthernetAddress), &'static str> {
+        let _ = PORTS.out8(base + STATUS, 0);
+        let _ = PORTS.out8(base + STATUS, ACKNOWLEDGE | DRIVER);
+        let features = PORTS.in32(base + DEVICE_FEATURES).map_err(|_| "the I/O ports are not ours")?;
+        if features & FEATURE_MAC == 0 {
+            return Err("the NIC has no MAC address");
+        }
+        let _ = PORTS.out32(base + GUEST_FEATURES, FEATURE_MAC);
+        let rx = Self::queue(base, RX, DMA_BASE)?;
+        let tx = Self::queue(base, TX, DMA_BASE + 2 * REGION)?;
+        let mut mac = [0u8; 6];
+        for (i, b) in mac.iter_mut().enumerate() {
+            *b = PORTS.in8(base + MAC + i as u16).unwrap_or(0);
+        }
+        let mut nic = Nic { base, rx, tx };
+        for id in 0..BUFFERS {
+            nic.rx.offer(id, BUFFER, true);
+        }
+        nic.notify(RX);
+        nic.out8(STATUS, ACKNOWLEDGE | DRIVER | DRIVER_OK);
+        Ok((nic, EthernetAddress(mac)))
+    }
+}
+
+pub struct RxToken<'a>(&'a mut Nic, u16, usize);
+pub struct TxToken<'a>(&'a mut Nic);
+
+impl phy::RxToken for RxToken<'_> {
+    fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
+        let RxToken(nic, id, len) = self;
+        let r = f(&nic.rx.buffer(id)[HEADER..len]);
+        // The buffer goes straight back to the device.
+        nic.rx.offer(id, BUFFER, true);
+        nic.notify(RX);
+        r
+    }
+}
+
+impl phy::TxToken for TxToken<'_> {
+    fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
+        let nic = self.0;
+        let id = nic.tx.q.free_buffer().expect("transmit only offered with a free buffer");
+        let buf = nic.tx.buffer(id);
+        buf[..HEADER].fill(0);
+        let r = f(&mut buf[HEADER..HEADER + len]);
+        nic.tx.offer(id, HEADER + len, false);
+        nic.notify(TX);
+        r
+    }
+}
+
+impl phy::Device for Nic {
+    type RxToken<'a> = RxToken<'a>;
+    type TxToken<'a> = TxToken<'a>;
+
+    fn receive(&mut self, _: Instant) -> Option<(RxToken<'_>, TxToken<'_>)> {
+        while self.tx.q.take_used().is_some() {}
+        let (id, len) = self.rx.q.take_used()?;
+        let len = (len as usize).clamp(HEADER, BUFFER);
+        if self.tx.q.free_buffer().is_none() {
+            // No room to answer: drop the frame rather than stall.
+            self.rx.offer(id, BUFFER, true);
+            return None;
+        }
+        // SAFETY: both tokens use the one NIC, one after the other (smoltcp
+        // consumes the receive token before it transmits).
+        let me = self as *mut Nic;
+        Some((RxToken(unsafe { &mut *me }, id, len), TxToken(unsafe { &mut *me })))
+    }
+
+    fn transmit(&mut self, _: Instant) -> Option<TxToken<'_>> {
+        while self.tx.q.take_used().is_some() {}
+        self.tx.q.free_buffer().map(|_| TxToken(self))
+    }
+
+    fn capabilities(&self) -> DeviceCapabilities {
+        let mut caps = DeviceCapabilities::default();
+        caps.max_transmission_unit = MTU;
+        caps.max_burst_size = Some(1);
+        caps.medium = Medium::Ethernet;
+        caps
+    }
+}
