@@ -3,7 +3,7 @@
 //! image carries encoded for the process server.
 
 use crate::ConfigError;
-use libux::sysdesc::{DeviceMemory, Irq, PciId, Program, System, MAX_GRANTS};
+use libux::sysdesc::{DeviceMemory, Irq, PciId, Program, System, MAX_GRANTS, MAX_PCI};
 use std::path::{Path, PathBuf};
 
 /// The shipped system description.
@@ -42,7 +42,7 @@ pub fn parse<'a>(text: &'a str, file: &Path, programs: &[&str]) -> Result<System
                 io_ports: Vec::new(),
                 irqs: Vec::new(),
                 memory: Vec::new(),
-                pci: None,
+                pci: Vec::new(),
                 before_ready: false,
                 at_boot: true,
                 daemon: false,
@@ -117,10 +117,10 @@ pub fn parse<'a>(text: &'a str, file: &Path, programs: &[&str]) -> Result<System
                 let (v, d) = id.split_once(':').ok_or_else(|| err(usage.into()))?;
                 let hex = |x: &str| u16::from_str_radix(x, 16).ok();
                 let (vendor, device) = hex(v).zip(hex(d)).ok_or_else(|| err(usage.into()))?;
-                if p.pci.is_some() {
-                    return Err(err("at most one PCI device per program".into()));
+                if p.pci.len() == MAX_PCI {
+                    return Err(err(format!("at most {MAX_PCI} PCI devices per program")));
                 }
-                p.pci = Some(PciId { vendor, device });
+                p.pci.push(PciId { vendor, device });
             }
             other => return Err(err(format!("unknown keyword `{other}`"))),
         }
@@ -201,14 +201,14 @@ mod tests {
         assert!(!n.at_boot);
         assert_eq!(n.irqs, [Irq { pin: 11, level_triggered: true, active_low: true }]);
         assert_eq!(n.memory, [DeviceMemory { paddr: 0xfeb00000, size: 0x2000 }]);
-        assert_eq!(n.pci, None);
+        assert!(n.pci.is_empty());
         assert_eq!(System::decode(&sys.encode()).unwrap(), sys);
         let e = parse_ok(
             "program net
   pci 1af4:1000
 ",
         );
-        assert_eq!(e.programs[0].pci, Some(PciId { vendor: 0x1af4, device: 0x1000 }));
+        assert_eq!(e.programs[0].pci, [PciId { vendor: 0x1af4, device: 0x1000 }]);
     }
 
     #[test]
@@ -242,6 +242,9 @@ mod tests {
         assert_eq!(parse_err(many), "t.desc:5: at most 3 I/O port ranges per program");
         assert!(parse_err("program net\n  pci 1af4\n").contains("expected `pci VENDOR:DEVICE`"));
         assert!(parse_err("program net\n  pci 1af4:xyz\n").contains("expected `pci VENDOR:DEVICE`"));
-        assert_eq!(parse_err("program net\n  pci 1:2\n  pci 3:4\n"), "t.desc:3: at most one PCI device per program");
+        assert_eq!(
+            parse_err("program net\n  pci 1:2\n  pci 1:2\n  pci 3:4\n"),
+            "t.desc:4: at most 2 PCI devices per program"
+        );
     }
 }

@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 pub const BOOTFS_NAME: &str = "system";
 /// Grants of each kind one program may have (see `layout::slot`).
 pub const MAX_GRANTS: usize = 3;
+/// PCI devices one program may have.
+pub const MAX_PCI: usize = 2;
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
 pub struct System<'a> {
@@ -32,10 +34,11 @@ pub struct Program<'a> {
     pub irqs: Vec<Irq>,
     /// Device memory, mapped in order from `layout::DEVICE_BASE`.
     pub memory: Vec<DeviceMemory>,
-    /// A PCI device: the process server finds it at boot and adds its I/O
-    /// ports, memory and interrupt to the grants, and lets the program
-    /// map memory for DMA (`Request::MapDma`).
-    pub pci: Option<PciId>,
+    /// PCI devices (the same id twice: the first and the second such
+    /// device): the process server finds them at boot, adds their I/O
+    /// ports and interrupts to the grants, and lets the program map memory
+    /// for DMA (`Request::MapDma`).
+    pub pci: Vec<PciId>,
     /// The node is ready only once this program has ended.
     pub before_ready: bool,
     /// Started at boot; otherwise only on request (fw_cfg `opt/ux/run`),

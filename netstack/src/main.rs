@@ -6,8 +6,11 @@
 //!
 //! Grants, in order: the CMOS clock's ports (0x70-0x71) and periodic
 //! interrupt (64 Hz; event bit 0), which wakes it for the stack's timers;
-//! the NIC's I/O ports and interrupt (event bit 1). `smoltcp` time is the
-//! TSC at the rate the kernel reports.
+//! then each NIC's I/O ports and interrupt (event bits 1 and 2; two NICs
+//! on one line share the first). NIC 0 is QEMU's user network (DHCP); NIC
+//! 1, if there is one, is the cluster's segment, where node N (`UX_NODE`)
+//! is 10.1.0.N/24. Each NIC has its own interface and sockets (`Link`).
+//! `smoltcp` time is the TSC at the rate the kernel reports.
 #![no_std]
 #![no_main]
 
@@ -27,17 +30,16 @@ use libux::sel4::syscall::{self, ipc_buffer, Msg};
 use libux::sel4::{IoPort, IrqHandler, MessageInfo};
 use net::Net;
 use nic::Nic;
-use smoltcp::iface::{Config, Interface, SocketSet};
+use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
 use smoltcp::socket::{dhcpv4, icmp, udp};
 use smoltcp::time::Instant;
-use smoltcp::wire::{HardwareAddress, IpCidr};
+use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr};
 
 libux::entry!(main);
 
 const EP: u64 = slot::FIRST_FREE;
 const CLOCK: IoPort = IoPort(slot::IO_PORTS);
 const CLOCK_IRQ: IrqHandler = IrqHandler(slot::IRQ_HANDLERS);
-const NIC_IRQ: IrqHandler = IrqHandler(slot::IRQ_HANDLERS + 1);
 
 fn fail(what: &str) -> i32 {
     println!("netstack: {what}");
@@ -75,65 +77,122 @@ fn reply(words: usize) {
     syscall::reply(Msg { info: MessageInfo::new(MSG_REPLY, 0, 0, words as u64), mr: [m[0], m[1], m[2], m[3]] });
 }
 
-fn main() -> i32 {
-    let Some(base) = env("PCI_IO").and_then(|r| u16::from_str_radix(r.split('-').next()?.strip_prefix("0x")?, 16).ok())
-    else {
-        return fail("no NIC: the system description grants none (pci 1af4:1000)");
+/// One NIC with its interface and sockets.
+pub struct Link {
+    nic: Nic,
+    pub iface: Interface,
+    pub sockets: SocketSet<'static>,
+    dhcp: Option<SocketHandle>,
+    echo: SocketHandle,
+}
+
+/// Starts the `index`th NIC the environment names; `None` if there is none.
+fn link(index: usize, mhz: u64) -> Option<Result<Link, &'static str>> {
+    let range = env(&alloc::format!("PCI{index}_IO"))?;
+    let base = range.split('-').next()?.strip_prefix("0x").and_then(|b| u16::from_str_radix(b, 16).ok())?;
+    // The clock's grant comes first; then the NICs' in order.
+    let ports = IoPort(slot::IO_PORTS + 1 + index as u64);
+    let dma = libux::layout::DMA_BASE + index as u64 * 4 * nic::REGION;
+    let (mut nic, mac) = match Nic::start(ports, base, dma) {
+        Ok(n) => n,
+        Err(e) => return Some(Err(e)),
     };
+    println!(
+        "netstack: NIC {index}: virtio-net at I/O {base:#x}, MAC {mac}, interrupt {}",
+        env(&alloc::format!("PCI{index}_IRQ")).unwrap_or("?")
+    );
+    let iface = Interface::new(Config::new(HardwareAddress::Ethernet(mac)), &mut nic, now(mhz));
+    let mut sockets = SocketSet::new(vec![]);
+    let udp_rx = udp::PacketBuffer::new(vec![udp::PacketMetadata::EMPTY; 16], vec![0; 16 * 1024]);
+    let udp_tx = udp::PacketBuffer::new(vec![udp::PacketMetadata::EMPTY; 16], vec![0; 16 * 1024]);
+    let echo = sockets.add(udp::Socket::new(udp_rx, udp_tx));
+    if sockets.get_mut::<udp::Socket>(echo).bind(7).is_err() {
+        return Some(Err("cannot bind UDP port 7"));
+    }
+    let icmp_rx = icmp::PacketBuffer::new(vec![icmp::PacketMetadata::EMPTY; 4], vec![0; 4096]);
+    let icmp_tx = icmp::PacketBuffer::new(vec![icmp::PacketMetadata::EMPTY; 4], vec![0; 4096]);
+    sockets.add(icmp::Socket::new(icmp_rx, icmp_tx));
+    let mut link = Link { nic, iface, sockets, dhcp: None, echo };
+    match (index, env("UX_NODE").and_then(|n| n.parse::<u8>().ok())) {
+        // The cluster's segment: 10.1.0.N/24 for node N.
+        (1, Some(n)) => {
+            let address = IpCidr::new(IpAddress::v4(10, 1, 0, n), 24);
+            link.iface.update_ip_addrs(|addrs| {
+                let _ = addrs.push(address);
+            });
+            println!("netstack: NIC 1: address {address} (node {n})");
+        }
+        _ => link.dhcp = Some(link.sockets.add(dhcpv4::Socket::new())),
+    }
+    Some(Ok(link))
+}
+
+impl Link {
+    /// Runs the stack: DHCP, the UDP echo, the interface.
+    fn poll(&mut self, mhz: u64, ipifc: &mut alloc::string::String) {
+        self.iface.poll(now(mhz), &mut self.nic, &mut self.sockets);
+        if let Some(dhcp) = self.dhcp {
+            if let Some(dhcpv4::Event::Configured(c)) = self.sockets.get_mut::<dhcpv4::Socket>(dhcp).poll() {
+                self.iface.update_ip_addrs(|addrs| {
+                    addrs.clear();
+                    let _ = addrs.push(IpCidr::Ipv4(c.address));
+                });
+                if let Some(router) = c.router {
+                    let _ = self.iface.routes_mut().add_default_ipv4_route(router);
+                }
+                let router = c.router.map_or(alloc::string::String::from("none"), |r| alloc::format!("{r}"));
+                println!("netstack: address {} via {router} (DHCP)", c.address);
+                let mac = self.iface.hardware_addr();
+                *ipifc = alloc::format!("{} gw {router} mac {mac}\n", c.address);
+            }
+        }
+        let s = self.sockets.get_mut::<udp::Socket>(self.echo);
+        let mut buf = [0u8; 1500];
+        while let Ok((n, meta)) = s.recv_slice(&mut buf) {
+            let _ = s.send_slice(&buf[..n], meta.endpoint);
+        }
+    }
+
+    fn flush(&mut self, mhz: u64) {
+        self.iface.poll(now(mhz), &mut self.nic, &mut self.sockets);
+    }
+}
+
+fn main() -> i32 {
     if CLOCK.in8(0x60).is_ok() {
         return fail("port 0x60 is outside the grant but was readable");
     }
     let mhz = libux::process::stats().map(|s| s.tsc_mhz.max(1)).unwrap_or(1);
-    let (mut nic, mac) = match Nic::start(base) {
-        Ok(n) => n,
-        Err(e) => return fail(e),
-    };
-    println!(
-        "netstack: virtio-net at I/O {base:#x}, MAC {mac}, interrupt {}; port 0x60 outside the grant refused",
-        env("PCI_IRQ").unwrap_or("?")
-    );
+    let mut links = alloc::vec::Vec::new();
+    for index in 0..libux::sysdesc::MAX_PCI {
+        match link(index, mhz) {
+            Some(Ok(l)) => links.push(l),
+            Some(Err(e)) => return fail(e),
+            None => break,
+        }
+    }
+    if links.is_empty() {
+        return fail("no NIC: the system description grants none (pci 1af4:1000)");
+    }
+    println!("netstack: {} NIC(s); port 0x60 outside the grant refused", links.len());
     if let Err(e) = libux::process::create_endpoint(EP).and_then(|()| libux::process::mount("/net", EP)) {
         println!("netstack: cannot serve /net: {e}");
         return 1;
     }
     start_clock();
-    let _ = NIC_IRQ.ack();
-
-    let mut iface = Interface::new(Config::new(HardwareAddress::Ethernet(mac)), &mut nic, now(mhz));
-    let mut sockets = SocketSet::new(vec![]);
-    let dhcp = sockets.add(dhcpv4::Socket::new());
-    let udp_rx = udp::PacketBuffer::new(vec![udp::PacketMetadata::EMPTY; 16], vec![0; 16 * 1024]);
-    let udp_tx = udp::PacketBuffer::new(vec![udp::PacketMetadata::EMPTY; 16], vec![0; 16 * 1024]);
-    let echo = sockets.add(udp::Socket::new(udp_rx, udp_tx));
-    let icmp_rx = icmp::PacketBuffer::new(vec![icmp::PacketMetadata::EMPTY; 4], vec![0; 4096]);
-    let icmp_tx = icmp::PacketBuffer::new(vec![icmp::PacketMetadata::EMPTY; 4], vec![0; 4096]);
-    sockets.add(icmp::Socket::new(icmp_rx, icmp_tx));
-    if sockets.get_mut::<udp::Socket>(echo).bind(7).is_err() {
-        return fail("cannot bind UDP port 7");
+    for i in 0..libux::sysdesc::MAX_PCI {
+        let _ = IrqHandler(slot::IRQ_HANDLERS + 1 + i as u64).ack();
     }
     let mut net = Net::new();
     let mut ended_cursor = 0;
     loop {
-        iface.poll(now(mhz), &mut nic, &mut sockets);
-        if let Some(dhcpv4::Event::Configured(c)) = sockets.get_mut::<dhcpv4::Socket>(dhcp).poll() {
-            iface.update_ip_addrs(|addrs| {
-                addrs.clear();
-                let _ = addrs.push(IpCidr::Ipv4(c.address));
-            });
-            if let Some(router) = c.router {
-                let _ = iface.routes_mut().add_default_ipv4_route(router);
-            }
-            let router = c.router.map_or(alloc::string::String::from("none"), |r| alloc::format!("{r}"));
-            println!("netstack: address {} via {router} (DHCP)", c.address);
-            net.ipifc = alloc::format!("{} gw {router} mac {mac}\n", c.address);
+        for l in links.iter_mut() {
+            l.poll(mhz, &mut net.ipifc);
         }
-        let s = sockets.get_mut::<udp::Socket>(echo);
-        let mut buf = [0u8; 1500];
-        while let Ok((n, meta)) = s.recv_slice(&mut buf) {
-            let _ = s.send_slice(&buf[..n], meta.endpoint);
+        net.poll(&mut links);
+        for l in links.iter_mut() {
+            l.flush(mhz);
         }
-        net.poll(&mut sockets);
-        iface.poll(now(mhz), &mut nic, &mut sockets);
 
         let m = recv_raw(EP);
         if m.badge & event::FLAG != 0 {
@@ -141,10 +200,14 @@ fn main() -> i32 {
                 clock_register(0x0c);
                 let _ = CLOCK_IRQ.ack();
             }
-            if m.badge & event::irq(1) != 0 {
-                // Reading the ISR lowers the level-triggered line.
-                let _ = nic::PORTS.in8(base + nic::ISR);
-                let _ = NIC_IRQ.ack();
+            // The NICs' interrupts (a line two NICs share has one handler).
+            if m.badge & (event::irq(1) | event::irq(2)) != 0 {
+                for l in &links {
+                    l.nic.interrupted();
+                }
+                for i in 0..libux::sysdesc::MAX_PCI {
+                    let _ = IrqHandler(slot::IRQ_HANDLERS + 1 + i as u64).ack();
+                }
             }
             if m.badge & event::ENDED != 0 {
                 match libux::process::ended(&mut ended_cursor) {
@@ -156,7 +219,7 @@ fn main() -> i32 {
                                 pids.extend(tracked.into_iter().filter(|p| !alive.contains(p)));
                             }
                         }
-                        net.ended(&pids, &mut sockets);
+                        net.ended(&pids, &mut links);
                     }
                     Err(e) => println!("netstack: cannot learn which processes ended: {e}"),
                 }
@@ -168,7 +231,7 @@ fn main() -> i32 {
             Ok(h) if m.label == MSG_CALL && h.place == Place::Inline => {
                 let bytes = frame::inline_bytes(msg)[..h.len].to_vec();
                 match libux::fs::decode_request(&bytes) {
-                    Ok(req) => net.request(m.badge as Pid, req, &mut iface, &mut sockets),
+                    Ok(req) => net.request(m.badge as Pid, req, &mut links),
                     Err(e) => Err(e),
                 }
             }

@@ -16,6 +16,7 @@
 //! (FIN) and forgotten once closed. Calls that must wait keep their reply
 //! capability and are answered when the stack changes (`wake`).
 
+use crate::Link;
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::format;
 use alloc::string::{String, ToString};
@@ -26,7 +27,7 @@ use libux::fs::{flags, FsRequest, IO_MAX};
 use libux::layout::IO_WINDOW;
 use libux::net::{Addr, Ctl};
 use libux::rpc::{Errno, Pid};
-use smoltcp::iface::{Interface, SocketHandle, SocketSet};
+use smoltcp::iface::{SocketHandle, SocketSet};
 use smoltcp::socket::tcp;
 use smoltcp::wire::{IpAddress, IpEndpoint, Ipv4Address};
 
@@ -57,13 +58,30 @@ enum Node {
 
 const CONN_FILES: [&str; 6] = ["ctl", "data", "listen", "local", "remote", "status"];
 
+/// A socket of one of the links (NICs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Sock {
+    link: usize,
+    handle: SocketHandle,
+}
+
+fn tcp(links: &mut [Link], s: Sock) -> &mut tcp::Socket<'static> {
+    links[s.link].sockets.get_mut::<tcp::Socket>(s.handle)
+}
+
+struct Announce {
+    port: u16,
+    /// A listening socket on every link.
+    listeners: Vec<Sock>,
+    /// Connections that arrived but no `listen` has taken yet.
+    arrived: VecDeque<u32>,
+}
+
 struct Conn {
-    socket: SocketHandle,
+    socket: Sock,
     /// Open files of it.
     refs: u32,
-    /// `announce`d: the port, and connections accepted but not yet
-    /// taken by a `listen`.
-    announced: Option<(u16, VecDeque<u32>)>,
+    announced: Option<Announce>,
 }
 
 enum Op {
@@ -85,7 +103,7 @@ pub struct Net {
     conns: BTreeMap<u32, Conn>,
     next_conn: u32,
     /// Sockets of forgotten connections, until they are closed.
-    closing: Vec<SocketHandle>,
+    closing: Vec<Sock>,
     pending: Vec<Pending>,
     slots: ReplySlots,
     next_port: u16,
@@ -98,10 +116,15 @@ fn text(t: &str, offset: u64, max: usize) -> Answer {
     Answer::Data(t.as_bytes()[from..(from + max).min(t.len())].to_vec())
 }
 
-fn new_socket(sockets: &mut SocketSet<'static>) -> SocketHandle {
+fn new_socket(links: &mut [Link], link: usize) -> Sock {
     let rx = tcp::SocketBuffer::new(vec![0; BUFFER]);
     let tx = tcp::SocketBuffer::new(vec![0; BUFFER]);
-    sockets.add(tcp::Socket::new(rx, tx))
+    let sockets: &mut SocketSet<'static> = &mut links[link].sockets;
+    Sock { link, handle: sockets.add(tcp::Socket::new(rx, tx)) }
+}
+
+fn remove_socket(links: &mut [Link], s: Sock) {
+    links[s.link].sockets.remove(s.handle);
 }
 
 fn endpoint(e: Option<IpEndpoint>) -> String {
@@ -159,7 +182,7 @@ impl Net {
         }
     }
 
-    fn new_conn(&mut self, sockets: &mut SocketSet<'static>) -> Result<u32, Errno> {
+    fn new_conn(&mut self, links: &mut [Link]) -> Result<u32, Errno> {
         if self.conns.len() >= MAX_CONNS {
             return Err(Errno::NoMemory);
         }
@@ -169,7 +192,7 @@ impl Net {
                 break;
             }
         }
-        let socket = new_socket(sockets);
+        let socket = new_socket(links, 0);
         self.conns.insert(self.next_conn, Conn { socket, refs: 0, announced: None });
         Ok(self.next_conn)
     }
@@ -183,32 +206,32 @@ impl Net {
         Answer::Handle(self.next_handle)
     }
 
-    fn release(&mut self, node: Node, sockets: &mut SocketSet<'static>) {
+    fn release(&mut self, node: Node, links: &mut [Link]) {
         let Some(c) = Self::conn_of(node) else { return };
         let Some(conn) = self.conns.get_mut(&c) else { return };
         conn.refs = conn.refs.saturating_sub(1);
         if conn.refs == 0 {
             let conn = self.conns.remove(&c).expect("just seen");
-            sockets.get_mut::<tcp::Socket>(conn.socket).close();
+            tcp(links, conn.socket).close();
             self.closing.push(conn.socket);
-            // Accepted connections nobody took go too.
-            for a in conn.announced.map(|(_, q)| q).unwrap_or_default() {
-                if let Some(acc) = self.conns.remove(&a) {
-                    sockets.get_mut::<tcp::Socket>(acc.socket).abort();
-                    self.closing.push(acc.socket);
+            if let Some(a) = conn.announced {
+                for l in a.listeners.into_iter().filter(|&l| l != conn.socket) {
+                    tcp(links, l).abort();
+                    self.closing.push(l);
+                }
+                // Connections that arrived and nobody took go too.
+                for m in a.arrived {
+                    if let Some(acc) = self.conns.remove(&m) {
+                        tcp(links, acc.socket).abort();
+                        self.closing.push(acc.socket);
+                    }
                 }
             }
         }
     }
 
     /// Answers a call from `pid`; `Ok(None)`: answered later.
-    pub fn request(
-        &mut self,
-        pid: Pid,
-        req: FsRequest,
-        iface: &mut Interface,
-        sockets: &mut SocketSet<'static>,
-    ) -> Result<Option<Answer>, Errno> {
+    pub fn request(&mut self, pid: Pid, req: FsRequest, links: &mut [Link]) -> Result<Option<Answer>, Errno> {
         self.forget_pending(pid);
         let node_of = |n: &Net, h: u32| n.open.get(&(pid, h)).copied().ok_or(Errno::BadHandle);
         match req {
@@ -228,7 +251,7 @@ impl Net {
                 }
                 match node {
                     Node::Clone => {
-                        let c = self.new_conn(sockets)?;
+                        let c = self.new_conn(links)?;
                         Ok(Some(self.add_handle(pid, Node::Ctl(c))))
                     }
                     Node::Listen(c) => {
@@ -236,7 +259,7 @@ impl Net {
                             return Err(Errno::InvalidArgument);
                         }
                         let mut op = Op::Listen { conn: c };
-                        match self.try_op(pid, &mut op, sockets) {
+                        match self.try_op(pid, &mut op, links) {
                             Some(r) => r.map(Some),
                             None => self.defer(pid, op),
                         }
@@ -246,22 +269,22 @@ impl Net {
             }
             FsRequest::Close { handle } => {
                 let node = self.open.remove(&(pid, handle)).ok_or(Errno::BadHandle)?;
-                self.release(node, sockets);
+                self.release(node, links);
                 Ok(Some(Answer::Done))
             }
             FsRequest::Read { handle, offset, count } => {
-                self.read(pid, node_of(self, handle)?, offset, (count as usize).min(IO_MAX), false, sockets)
+                self.read(pid, node_of(self, handle)?, offset, (count as usize).min(IO_MAX), false, links)
             }
             FsRequest::ReadWindow { handle, offset, count } => {
                 let max = (count as usize).min(IO_WINDOW as usize);
-                self.read(pid, node_of(self, handle)?, offset, max, true, sockets)
+                self.read(pid, node_of(self, handle)?, offset, max, true, links)
             }
-            FsRequest::Write { handle, data, .. } => self.write(pid, node_of(self, handle)?, data, iface, sockets),
+            FsRequest::Write { handle, data, .. } => self.write(pid, node_of(self, handle)?, data, links),
             FsRequest::WriteWindow { handle, count, .. } => {
                 // SAFETY: answering `pid`'s call.
                 let window = unsafe { libux::fs::client_window(pid) };
                 let data = window.get(..count as usize).ok_or(Errno::InvalidArgument)?.to_vec();
-                self.write(pid, node_of(self, handle)?, &data, iface, sockets)
+                self.write(pid, node_of(self, handle)?, &data, links)
             }
             FsRequest::Stat { path } => {
                 let node = Self::node(path)?;
@@ -300,15 +323,15 @@ impl Net {
         offset: u64,
         max: usize,
         window: bool,
-        sockets: &mut SocketSet<'static>,
+        links: &mut [Link],
     ) -> Result<Option<Answer>, Errno> {
-        let socket = Self::conn_of(node).and_then(|c| self.conns.get(&c)).map(|c| sockets.get::<tcp::Socket>(c.socket));
+        let socket = Self::conn_of(node).and_then(|c| self.conns.get(&c)).map(|c| &*tcp(links, c.socket));
         let (local, remote) = (socket.and_then(|s| s.local_endpoint()), socket.and_then(|s| s.remote_endpoint()));
         let state = socket.map_or(tcp::State::Closed, |s| s.state());
         let answer = match node {
             Node::Data(c) => {
                 let mut op = Op::Read { conn: c, max, window };
-                return match self.try_op(pid, &mut op, sockets) {
+                return match self.try_op(pid, &mut op, links) {
                     Some(r) => r.map(Some),
                     None => self.defer(pid, op),
                 };
@@ -324,49 +347,68 @@ impl Net {
         deliver(pid, window, Ok(answer)).map(Some)
     }
 
-    fn write(
-        &mut self,
-        pid: Pid,
-        node: Node,
-        data: &[u8],
-        iface: &mut Interface,
-        sockets: &mut SocketSet<'static>,
-    ) -> Result<Option<Answer>, Errno> {
+    fn write(&mut self, pid: Pid, node: Node, data: &[u8], links: &mut [Link]) -> Result<Option<Answer>, Errno> {
         let mut op = match node {
             Node::Data(c) => Op::Write { conn: c, data: data.to_vec() },
             Node::Ctl(c) => {
                 let line = core::str::from_utf8(data).map_err(|_| Errno::InvalidArgument)?;
+                let ctl = Ctl::parse(line).ok_or(Errno::InvalidArgument)?;
                 let conn = self.conns.get_mut(&c).ok_or(Errno::BadHandle)?;
-                let s = sockets.get_mut::<tcp::Socket>(conn.socket);
-                match Ctl::parse(line).ok_or(Errno::InvalidArgument)? {
+                if conn.announced.is_some() || tcp(links, conn.socket).state() != tcp::State::Closed {
+                    return Err(Errno::Busy);
+                }
+                match ctl {
                     Ctl::Announce(port) => {
-                        s.listen(port).map_err(|_| Errno::InvalidArgument)?;
-                        conn.announced = Some((port, VecDeque::new()));
+                        let mut listeners = Vec::new();
+                        for link in 0..links.len() {
+                            let s = if link == conn.socket.link { conn.socket } else { new_socket(links, link) };
+                            if tcp(links, s).listen(port).is_err() {
+                                for l in listeners.iter().chain([&s]).filter(|&&l| l != conn.socket) {
+                                    remove_socket(links, *l);
+                                }
+                                return Err(Errno::InvalidArgument);
+                            }
+                            listeners.push(s);
+                        }
+                        conn.announced = Some(Announce { port, listeners, arrived: VecDeque::new() });
                         return Ok(Some(Answer::Count(data.len() as u32)));
                     }
                     Ctl::Connect(to) => {
-                        let remote = IpEndpoint::new(IpAddress::Ipv4(Ipv4Address::from(to.ip)), to.port);
+                        let dest = Ipv4Address::from(to.ip);
+                        // The link whose subnet holds the address, else the
+                        // first (its default route).
+                        let link = links
+                            .iter()
+                            .position(|l| l.iface.ip_addrs().iter().any(|a| a.contains_addr(&IpAddress::Ipv4(dest))))
+                            .unwrap_or(0);
+                        if link != conn.socket.link {
+                            remove_socket(links, conn.socket);
+                            conn.socket = new_socket(links, link);
+                        }
+                        let remote = IpEndpoint::new(IpAddress::Ipv4(dest), to.port);
                         self.next_port = self.next_port.checked_add(1).unwrap_or(FIRST_EPHEMERAL);
-                        s.connect(iface.context(), remote, self.next_port).map_err(|_| Errno::InvalidArgument)?;
+                        let l = &mut links[link];
+                        let s = l.sockets.get_mut::<tcp::Socket>(conn.socket.handle);
+                        s.connect(l.iface.context(), remote, self.next_port).map_err(|_| Errno::InvalidArgument)?;
                         Op::Connect { conn: c, len: data.len() as u32 }
                     }
                 }
             }
             _ => return Err(Errno::BadHandle),
         };
-        match self.try_op(pid, &mut op, sockets) {
+        match self.try_op(pid, &mut op, links) {
             Some(r) => r.map(Some),
             None => self.defer(pid, op),
         }
     }
 
     /// Tries a call that may wait: `None` if it must wait longer.
-    fn try_op(&mut self, pid: Pid, op: &mut Op, sockets: &mut SocketSet<'static>) -> Option<Result<Answer, Errno>> {
+    fn try_op(&mut self, pid: Pid, op: &mut Op, links: &mut [Link]) -> Option<Result<Answer, Errno>> {
         let conn_socket = |n: &Net, c: &u32| n.conns.get(c).map(|c| c.socket);
         match op {
             Op::Read { conn, max, window } => {
                 let Some(h) = conn_socket(self, conn) else { return Some(Err(Errno::BadHandle)) };
-                let s = sockets.get_mut::<tcp::Socket>(h);
+                let s = tcp(links, h);
                 if s.can_recv() {
                     let mut buf = vec![0u8; *max];
                     let n = s.recv_slice(&mut buf).unwrap_or(0);
@@ -380,7 +422,7 @@ impl Net {
             }
             Op::Write { conn, data } => {
                 let Some(h) = conn_socket(self, conn) else { return Some(Err(Errno::BadHandle)) };
-                let s = sockets.get_mut::<tcp::Socket>(h);
+                let s = tcp(links, h);
                 if s.can_send() {
                     Some(Ok(Answer::Count(s.send_slice(data).unwrap_or(0) as u32)))
                 } else if !s.may_send() && s.state() != tcp::State::SynSent {
@@ -391,16 +433,14 @@ impl Net {
             }
             Op::Connect { conn, len } => {
                 let Some(h) = conn_socket(self, conn) else { return Some(Err(Errno::BadHandle)) };
-                match sockets.get::<tcp::Socket>(h).state() {
+                match tcp(links, h).state() {
                     tcp::State::Established => Some(Ok(Answer::Count(*len))),
                     tcp::State::SynSent | tcp::State::SynReceived => None,
                     _ => Some(Err(Errno::NotFound)),
                 }
             }
             Op::Listen { conn } => {
-                let c = self.conns.get_mut(conn)?;
-                let (_, queue) = c.announced.as_mut()?;
-                let accepted = queue.pop_front()?;
+                let accepted = self.conns.get_mut(conn)?.announced.as_mut()?.arrived.pop_front()?;
                 Some(Ok(self.add_handle(pid, Node::Ctl(accepted))))
             }
         }
@@ -424,37 +464,43 @@ impl Net {
     /// After the stack ran: connections that arrived on announced ports
     /// become connections of their own (their port listens anew), closed
     /// sockets go, and waiting calls that can be answered are.
-    pub fn poll(&mut self, sockets: &mut SocketSet<'static>) {
+    pub fn poll(&mut self, links: &mut [Link]) {
         let announced: Vec<u32> = self.conns.iter().filter(|(_, c)| c.announced.is_some()).map(|(n, _)| *n).collect();
         for n in announced {
-            let socket = self.conns[&n].socket;
-            let state = sockets.get::<tcp::Socket>(socket).state();
-            if !matches!(state, tcp::State::Established | tcp::State::CloseWait) || self.conns.len() >= MAX_CONNS {
-                continue;
-            }
-            // The arrived connection keeps the socket; the port gets a new one.
-            let fresh = new_socket(sockets);
-            let port = self.conns[&n].announced.as_ref().map_or(0, |a| a.0);
-            if sockets.get_mut::<tcp::Socket>(fresh).listen(port).is_err() {
-                sockets.remove(fresh);
-                continue;
-            }
-            self.next_conn = self.next_conn.wrapping_add(1);
-            while self.conns.contains_key(&self.next_conn) {
+            let listeners = self.conns[&n].announced.as_ref().map_or(Vec::new(), |a| a.listeners.clone());
+            for (i, l) in listeners.into_iter().enumerate() {
+                let state = tcp(links, l).state();
+                if !matches!(state, tcp::State::Established | tcp::State::CloseWait) || self.conns.len() >= MAX_CONNS {
+                    continue;
+                }
+                // The arrived connection keeps the socket; the port gets a
+                // new one on that link.
+                let fresh = new_socket(links, l.link);
+                let port = self.conns[&n].announced.as_ref().map_or(0, |a| a.port);
+                if tcp(links, fresh).listen(port).is_err() {
+                    remove_socket(links, fresh);
+                    continue;
+                }
                 self.next_conn = self.next_conn.wrapping_add(1);
-            }
-            let m = self.next_conn;
-            self.conns.insert(m, Conn { socket, refs: 0, announced: None });
-            let c = self.conns.get_mut(&n).expect("listed above");
-            c.socket = fresh;
-            if let Some((_, q)) = c.announced.as_mut() {
-                q.push_back(m);
+                while self.conns.contains_key(&self.next_conn) {
+                    self.next_conn = self.next_conn.wrapping_add(1);
+                }
+                let m = self.next_conn;
+                self.conns.insert(m, Conn { socket: l, refs: 0, announced: None });
+                let c = self.conns.get_mut(&n).expect("listed above");
+                if c.socket == l {
+                    c.socket = fresh;
+                }
+                if let Some(a) = c.announced.as_mut() {
+                    a.listeners[i] = fresh;
+                    a.arrived.push_back(m);
+                }
             }
         }
-        self.closing.retain(|&h| {
-            let done = sockets.get::<tcp::Socket>(h).state() == tcp::State::Closed;
+        self.closing.retain(|&s| {
+            let done = tcp(links, s).state() == tcp::State::Closed;
             if done {
-                sockets.remove(h);
+                remove_socket(links, s);
             }
             !done
         });
@@ -462,7 +508,7 @@ impl Net {
         while i < self.pending.len() {
             let pid = self.pending[i].pid;
             let mut op = core::mem::replace(&mut self.pending[i].op, Op::Listen { conn: 0 });
-            match self.try_op(pid, &mut op, sockets) {
+            match self.try_op(pid, &mut op, links) {
                 Some(r) => {
                     let p = self.pending.remove(i);
                     self.slots.answer(p.slot, &r);
@@ -476,12 +522,12 @@ impl Net {
     }
 
     /// Processes that ended lose their files and waiting calls.
-    pub fn ended(&mut self, pids: &[Pid], sockets: &mut SocketSet<'static>) {
+    pub fn ended(&mut self, pids: &[Pid], links: &mut [Link]) {
         for &pid in pids {
             let held: Vec<(Pid, u32)> = self.open.range((pid, 0)..=(pid, u32::MAX)).map(|(k, _)| *k).collect();
             for k in held {
                 if let Some(node) = self.open.remove(&k) {
-                    self.release(node, sockets);
+                    self.release(node, links);
                 }
             }
             self.forget_pending(pid);

@@ -2,15 +2,11 @@
 //! a transmit virtqueue with 32 buffers of 2 KiB each, all in DMA memory,
 //! and the `smoltcp` device over them.
 
-use libux::layout::DMA_BASE;
 use libux::sel4::IoPort;
 use netstack::virtq::{self, Virtq};
 use smoltcp::phy::{self, DeviceCapabilities, Medium};
 use smoltcp::time::Instant;
 use smoltcp::wire::EthernetAddress;
-
-/// The NIC's I/O ports: the grant after the clock's (see `main.rs`).
-pub const PORTS: IoPort = IoPort(libux::layout::slot::IO_PORTS + 1);
 
 // Legacy virtio PCI registers, from the I/O BAR.
 const DEVICE_FEATURES: u16 = 0x00;
@@ -20,7 +16,7 @@ const QUEUE_SIZE: u16 = 0x0c;
 const QUEUE_SELECT: u16 = 0x0e;
 const QUEUE_NOTIFY: u16 = 0x10;
 const STATUS: u16 = 0x12;
-pub const ISR: u16 = 0x13;
+const ISR: u16 = 0x13;
 const MAC: u16 = 0x14;
 const ACKNOWLEDGE: u8 = 1;
 const DRIVER: u8 = 2;
@@ -35,7 +31,7 @@ const MTU: usize = 1514;
 /// Buffers per queue (at most the queue's size).
 const BUFFERS: u16 = 32;
 /// A DMA region: one `MapDma` of 16 pages.
-const REGION: u64 = 16 * 4096;
+pub const REGION: u64 = 16 * 4096;
 
 /// A queue, its buffers, and where both are for the device.
 struct Queue {
@@ -57,6 +53,8 @@ impl Queue {
 }
 
 pub struct Nic {
+    /// Its I/O ports (a grant slot) and the first of them.
+    pub ports: IoPort,
     pub base: u16,
     rx: Queue,
     tx: Queue,
@@ -64,11 +62,16 @@ pub struct Nic {
 
 impl Nic {
     fn out8(&self, reg: u16, v: u8) {
-        let _ = PORTS.out8(self.base + reg, v);
+        let _ = self.ports.out8(self.base + reg, v);
     }
 
     fn out16(&self, reg: u16, v: u16) {
-        let _ = PORTS.out16(self.base + reg, v);
+        let _ = self.ports.out16(self.base + reg, v);
+    }
+
+    /// Reads the interrupt status, which lowers the level-triggered line.
+    pub fn interrupted(&self) {
+        let _ = self.ports.in8(self.base + ISR);
     }
 
     fn notify(&self, queue: u16) {
@@ -77,35 +80,37 @@ impl Nic {
 
     /// Sets up queue `index` at DMA address `vaddr` with its buffers at
     /// `vaddr + REGION`.
-    fn queue(base: u16, index: u16, vaddr: u64) -> Result<Queue, &'static str> {
-        let _ = PORTS.out16(base + QUEUE_SELECT, index);
-        let size = PORTS.in16(base + QUEUE_SIZE).map_err(|_| "cannot read a queue size")?;
+    fn queue(ports: IoPort, base: u16, index: u16, vaddr: u64) -> Result<Queue, &'static str> {
+        let _ = ports.out16(base + QUEUE_SELECT, index);
+        let size = ports.in16(base + QUEUE_SIZE).map_err(|_| "cannot read a queue size")?;
         if size < BUFFERS || virtq::bytes(size) as u64 > REGION {
             return Err("unusable queue size");
         }
         let paddr = libux::process::map_dma(vaddr, 16).map_err(|_| "no DMA memory")?;
         let buffers_paddr = libux::process::map_dma(vaddr + REGION, 16).map_err(|_| "no DMA memory")?;
-        let _ = PORTS.out32(base + QUEUE_PFN, (paddr >> 12) as u32);
+        let _ = ports.out32(base + QUEUE_PFN, (paddr >> 12) as u32);
         // SAFETY: the region is ours, zeroed, and large enough (checked).
         let q = unsafe { Virtq::new(vaddr as *mut u8, size) };
         Ok(Queue { q, buffers: (vaddr + REGION) as *mut u8, buffers_paddr })
     }
 
-    pub fn start(base: u16) -> Result<(Nic, EthernetAddress), &'static str> {
-        let _ = PORTS.out8(base + STATUS, 0);
-        let _ = PORTS.out8(base + STATUS, ACKNOWLEDGE | DRIVER);
-        let features = PORTS.in32(base + DEVICE_FEATURES).map_err(|_| "the I/O ports are not ours")?;
+    /// Starts the NIC at I/O `base` through `ports`, its queues and
+    /// buffers in the DMA window from `dma` (four 64 KiB regions).
+    pub fn start(ports: IoPort, base: u16, dma: u64) -> Result<(Nic, EthernetAddress), &'static str> {
+        let _ = ports.out8(base + STATUS, 0);
+        let _ = ports.out8(base + STATUS, ACKNOWLEDGE | DRIVER);
+        let features = ports.in32(base + DEVICE_FEATURES).map_err(|_| "the I/O ports are not ours")?;
         if features & FEATURE_MAC == 0 {
             return Err("the NIC has no MAC address");
         }
-        let _ = PORTS.out32(base + GUEST_FEATURES, FEATURE_MAC);
-        let rx = Self::queue(base, RX, DMA_BASE)?;
-        let tx = Self::queue(base, TX, DMA_BASE + 2 * REGION)?;
+        let _ = ports.out32(base + GUEST_FEATURES, FEATURE_MAC);
+        let rx = Self::queue(ports, base, RX, dma)?;
+        let tx = Self::queue(ports, base, TX, dma + 2 * REGION)?;
         let mut mac = [0u8; 6];
         for (i, b) in mac.iter_mut().enumerate() {
-            *b = PORTS.in8(base + MAC + i as u16).unwrap_or(0);
+            *b = ports.in8(base + MAC + i as u16).unwrap_or(0);
         }
-        let mut nic = Nic { base, rx, tx };
+        let mut nic = Nic { ports, base, rx, tx };
         for id in 0..BUFFERS {
             nic.rx.offer(id, BUFFER, true);
         }

@@ -167,15 +167,23 @@ fn grants_of(p: &sysdesc::Program) -> (OwnedGrants, alloc::vec::Vec<alloc::strin
         dma: false,
     };
     let mut env = alloc::vec::Vec::new();
-    if let Some(id) = p.pci {
-        match pci::find(id) {
+    if let Some(node) = fw_cfg_string("opt/ux/node") {
+        env.push(alloc::format!("UX_NODE={node}"));
+    }
+    for (i, &id) in p.pci.iter().enumerate() {
+        // The same id again is the next such device.
+        let nth = p.pci[..i].iter().filter(|&&other| other == id).count();
+        match pci::find(id, nth) {
             Some(dev) => {
                 println!("ux: PCI {:04x}:{:04x} in slot {} for {}", id.vendor, id.device, dev.slot, p.name);
                 g.io_ports.extend(dev.io_ports.iter().copied());
-                g.irqs.extend(dev.irq);
+                // Devices sharing an interrupt line share its handler.
+                g.irqs.extend(dev.irq.filter(|irq| !g.irqs.iter().any(|o| o.pin == irq.pin)));
                 g.dma = true;
-                env = dev.env();
+                env.extend(dev.env(i));
             }
+            // A second device is optional (a node outside a cluster has one NIC).
+            None if nth > 0 => {}
             None => println!("ux: no PCI device {:04x}:{:04x} for {}", id.vendor, id.device, p.name),
         }
     }

@@ -27,14 +27,15 @@ pub struct Device {
 }
 
 impl Device {
-    /// The start-block environment telling the driver what it got.
-    pub fn env(&self) -> Vec<String> {
-        let mut env = alloc::vec![format!("PCI_SLOT={}", self.slot)];
+    /// The start-block environment telling the driver what it got, as
+    /// the program's `index`th device: `PCI<index>_SLOT`, `_IO`, `_IRQ`.
+    pub fn env(&self, index: usize) -> Vec<String> {
+        let mut env = alloc::vec![format!("PCI{index}_SLOT={}", self.slot)];
         if let Some(&(first, last)) = self.io_ports.first() {
-            env.push(format!("PCI_IO={first:#x}-{last:#x}"));
+            env.push(format!("PCI{index}_IO={first:#x}-{last:#x}"));
         }
         if let Some(irq) = self.irq {
-            env.push(format!("PCI_IRQ={}", irq.pin));
+            env.push(format!("PCI{index}_IRQ={}", irq.pin));
         }
         env
     }
@@ -52,10 +53,11 @@ fn write(slot: u8, offset: u8, value: u32) {
     let _ = io.out32(ADDRESS, address).and_then(|()| io.out32(DATA, value));
 }
 
-/// Finds `id` on bus 0 (function 0) and makes it ready for its driver.
-pub fn find(id: PciId) -> Option<Device> {
+/// Finds the `nth` device `id` on bus 0 (function 0) and makes it ready
+/// for its driver.
+pub fn find(id: PciId, nth: usize) -> Option<Device> {
     let want = (id.device as u32) << 16 | id.vendor as u32;
-    let slot = (0..32u8).find(|&s| read(s, 0) == want)?;
+    let slot = (0..32u8).filter(|&s| read(s, 0) == want).nth(nth)?;
     let mut io_ports = Vec::new();
     for bar in 0..6u8 {
         let offset = BAR0 + bar * 4;

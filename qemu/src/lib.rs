@@ -7,11 +7,13 @@
 //! - [`image`] builds the userland for `x86_64-unknown-none`, packs the
 //!   boot file system and links the root task around it.
 //! - [`node`] runs one node in QEMU and watches its serial console.
+//! - [`cluster`] runs several on one Ethernet segment.
 //!
 //! The `ux` binary (`cargo ux`) is a thin command line over these; the
 //! integration tests in `tests/` use them directly. Host code only: it may
 //! use host builds of `libux`'s formats, never seL4 glue.
 
+pub mod cluster;
 pub mod image;
 pub mod kernel;
 pub mod node;

@@ -12,6 +12,10 @@ cargo ux: build and run the seL4 cluster OS
 USAGE:
     cargo ux [boot] [OPTIONS]     build everything and boot one node in QEMU
     cargo ux build [--profile P]  build the kernel and boot image only
+    cargo ux cluster N [OPTIONS]  boot N nodes on one Ethernet segment (node k is
+                                  10.1.0.k/24 there); print their consoles, each
+                                  line labelled [nodeK], also logged to
+                                  target/ux/cluster/nodeK.log; Ctrl-C stops all
     cargo ux test [ARGS...]       set up the host, build, check formatting and
                                   lints, and run every test (ARGS go to cargo test)
 
@@ -27,8 +31,9 @@ BOOT OPTIONS:
     --run CMD        start the command line CMD (`program arg...`, a program of
                      the boot image) once the node is ready; with --headless,
                      wait until it has ended
-    --bench          headless boot that runs the in-guest benchmarks (ipcbench)
-                     and reports them with the time from QEMU start to ready
+    --bench          headless boots that run the in-guest benchmarks (ipcbench,
+                     iobench) and report them with the time from QEMU start to
+                     ready
     --timeout SECS   how long --headless and --bench wait (default 120)
 
 The first run installs what is missing (QEMU from Debian, the rustup target
@@ -45,6 +50,8 @@ struct Args {
     bench: bool,
     timeout: Duration,
     rest: Vec<String>,
+    /// `cluster N`.
+    nodes: usize,
 }
 
 fn parse(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
@@ -56,12 +63,22 @@ fn parse(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
         bench: false,
         timeout: Duration::from_secs(120),
         rest: Vec::new(),
+        nodes: 0,
     };
     let mut first = true;
     while let Some(arg) = argv.next() {
         let mut value = |name: &str| argv.next().ok_or_else(|| format!("{name} needs a value"));
         match arg.as_str() {
             "boot" | "build" | "test" if first => a.command = arg,
+            "cluster" if first => {
+                a.command = arg;
+                let n = value("cluster")?;
+                a.nodes = n
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=qemu::cluster::MAX_NODES).contains(n))
+                    .ok_or_else(|| format!("cluster takes 1 to {} nodes, not {n:?}", qemu::cluster::MAX_NODES))?;
+            }
             _ if a.command == "test" => a.rest.push(arg),
             "-h" | "--help" => a.command = "help".into(),
             "--profile" => {
@@ -111,6 +128,7 @@ fn main() -> ExitCode {
             println!("root task:  {}", img.rootserver.display());
         }),
         "test" => test(&args.rest),
+        "cluster" => cluster(&args),
         _ if args.bench => bench(&args),
         _ if args.headless => headless(&args),
         _ => interactive(&args),
@@ -139,6 +157,19 @@ fn interactive(args: &Args) -> Result<(), String> {
         .status()
         .map_err(|e| format!("cannot start QEMU: {e}"))?;
     status.success().then_some(()).ok_or_else(|| format!("QEMU exited with {status}"))
+}
+
+fn cluster(args: &Args) -> Result<(), String> {
+    let image = prepare(&args.profile)?;
+    step(&format!("booting {} nodes on one segment (Ctrl-C stops them all)", args.nodes));
+    let opts = vec![args.opts.clone(); args.nodes];
+    let cluster = qemu::cluster::start(&image, &opts, true)?;
+    // Until every node has stopped (or we are interrupted: the nodes die
+    // with us).
+    for node in &cluster.nodes {
+        let _ = node.wait_for("\u{0}never printed", Duration::from_secs(10 * 365 * 86_400));
+    }
+    Ok(())
 }
 
 fn headless(args: &Args) -> Result<(), String> {

@@ -33,6 +33,18 @@ pub struct Options {
     pub run: Option<String>,
     /// Ports of 127.0.0.1 forwarded to the node's.
     pub forwards: Vec<Forward>,
+    /// A second NIC on a cluster's segment (see `cluster`).
+    pub cluster: Option<ClusterLink>,
+}
+
+/// A node's place on a cluster's segment.
+#[derive(Clone, Copy, Debug)]
+pub struct ClusterLink {
+    /// From 1.
+    pub node: u8,
+    /// The hub's UDP port, and the node's, on 127.0.0.1.
+    pub hub_port: u16,
+    pub local_port: u16,
 }
 
 /// A host port (on 127.0.0.1) forwarded to a node's port.
@@ -45,7 +57,7 @@ pub struct Forward {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { memory_mib: 512, kvm: false, run: None, forwards: Vec::new() }
+        Options { memory_mib: 512, kvm: false, run: None, forwards: Vec::new(), cluster: None }
     }
 }
 
@@ -73,6 +85,12 @@ pub fn command(image: &Image, opts: &Options) -> Command {
         netdev.push_str(&format!(",hostfwd={proto}:127.0.0.1:{}-:{}", f.host, f.node));
     }
     cmd.args(["-netdev", &netdev, "-device", "virtio-net-pci,netdev=net0,disable-modern=on"]);
+    if let Some(c) = &opts.cluster {
+        let socket = format!("socket,id=net1,udp=127.0.0.1:{},localaddr=127.0.0.1:{}", c.hub_port, c.local_port);
+        let nic = format!("virtio-net-pci,netdev=net1,disable-modern=on,mac=52:54:00:00:01:{:02x}", c.node);
+        cmd.args(["-netdev", &socket, "-device", &nic]);
+        cmd.arg("-fw_cfg").arg(format!("name=opt/ux/node,string={}", c.node));
+    }
     if let Some(run) = &opts.run {
         // QEMU's option syntax doubles commas inside a value.
         cmd.arg("-fw_cfg").arg(format!("name=opt/ux/run,string={}", run.replace(',', ",,")));
@@ -112,6 +130,22 @@ impl Node {
     /// Starts QEMU with the serial console on a pipe. `echo` copies the
     /// console to our stdout as it arrives.
     pub fn start(image: &Image, opts: &Options, echo: bool) -> Result<Node, String> {
+        Self::start_labelled(image, opts, echo, "")
+    }
+
+    /// [`Node::start`]; with a `label`, echoed lines start with `[label] `
+    /// and the console is also written to `target/ux/cluster/LABEL.log`.
+    pub fn start_labelled(image: &Image, opts: &Options, echo: bool, label: &str) -> Result<Node, String> {
+        let mut log_file = match label {
+            "" => None,
+            _ => {
+                let dir = crate::out_dir().join("cluster");
+                std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+                let path = dir.join(format!("{label}.log"));
+                Some(std::fs::File::create(&path).map_err(|e| format!("{}: {e}", path.display()))?)
+            }
+        };
+        let prefix = if label.is_empty() { String::new() } else { format!("[{label}] ") };
         let mut cmd = command(image, opts);
         cmd.args(["-serial", "stdio"]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::inherit());
         // SAFETY: prctl is async-signal-safe; this runs between fork and exec.
@@ -141,9 +175,20 @@ impl Node {
                     return;
                 }
                 let chunk = String::from_utf8_lossy(&buf[..n]).replace('\r', "");
+                if let Some(f) = log_file.as_mut() {
+                    let _ = f.write_all(chunk.as_bytes());
+                }
                 if echo {
-                    print!("{chunk}");
-                    use std::io::Write;
+                    // Whole lines only, each with the label, when there is one.
+                    let text = if prefix.is_empty() {
+                        chunk.clone()
+                    } else {
+                        let start = c.text.rfind('\n').map_or(0, |i| i + 1);
+                        let pending = format!("{}{chunk}", &c.text[start..]);
+                        let whole = pending.rfind('\n').map_or(0, |i| i + 1);
+                        pending[..whole].lines().map(|l| format!("{prefix}{l}\n")).collect()
+                    };
+                    print!("{text}");
                     let _ = std::io::stdout().flush();
                 }
                 c.text.push_str(&chunk);

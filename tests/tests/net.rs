@@ -113,3 +113,20 @@ fn node_to_host_tcp_through_dial() {
     node.wait_for("(tcpsend) exited with status 0", TIMEOUT).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(server.join().unwrap(), 262144);
 }
+
+#[test]
+fn node_to_node_tcp_on_the_cluster_segment() {
+    let image = qemu::prepare("release").unwrap_or_else(|e| panic!("build failed: {e}"));
+    let server = Options { run: Some("echod 7".into()), ..Options::default() };
+    let cluster = qemu::cluster::start(&image, &[server, Options::default()], false).unwrap_or_else(|e| panic!("{e}"));
+    let (a, b) = (&cluster.nodes[0], &cluster.nodes[1]);
+    a.wait_for("netstack: NIC 1: address 10.1.0.1/24 (node 1)", TIMEOUT).unwrap_or_else(|e| panic!("{e}"));
+    a.wait_for("echod: listening on port 7", TIMEOUT).unwrap_or_else(|e| panic!("{e}"));
+    b.wait_for("netstack: NIC 1: address 10.1.0.2/24 (node 2)", TIMEOUT).unwrap_or_else(|e| panic!("{e}"));
+    b.wait_for("ux: started sh as pid", TIMEOUT).unwrap_or_else(|e| panic!("{e}"));
+    b.type_text("tcpsend 1048576 tcp!10.1.0.1!7\n").unwrap();
+    b.wait_for("tcpsend: 1048576 bytes echoed intact by tcp!10.1.0.1!7", TIMEOUT)
+        .unwrap_or_else(|e| panic!("{e}\n--- node 1 ---\n{}", a.log()));
+    a.wait_for("echod: connection", TIMEOUT).unwrap_or_else(|e| panic!("{e}"));
+    assert!(a.log().contains("closed after 1048576 bytes"), "{}", a.log());
+}
