@@ -35,6 +35,9 @@ BOOT OPTIONS:
                      iobench) and report them with the time from QEMU start to
                      ready
     --timeout SECS   how long --headless and --bench wait (default 120)
+    --forward P:HOST:NODE
+                     forward 127.0.0.1:HOST (P = tcp or udp) to the node's port
+                     NODE (in a cluster, node k gets HOST + k - 1); repeatable
 
 The first run installs what is missing (QEMU from Debian, the rustup target
 x86_64-unknown-none, seL4's Python generator packages in target/ux/venv) and
@@ -100,6 +103,13 @@ fn parse(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
                 a.timeout = Duration::from_secs(v.parse().map_err(|_| format!("--timeout takes seconds, not {v:?}"))?);
             }
             "--kvm" => a.opts.kvm = true,
+            "--forward" => {
+                let v = value("--forward")?;
+                a.opts.forwards.push(
+                    parse_forward(&v)
+                        .ok_or_else(|| format!("--forward takes tcp:HOST:NODE or udp:HOST:NODE (ports), not {v:?}"))?,
+                );
+            }
             "--run" => a.opts.run = Some(value("--run")?),
             "--headless" => a.headless = true,
             "--bench" => a.bench = true,
@@ -108,6 +118,18 @@ fn parse(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
         first = false;
     }
     Ok(a)
+}
+
+fn parse_forward(v: &str) -> Option<node::Forward> {
+    let mut parts = v.split(':');
+    let udp = match parts.next()? {
+        "tcp" => false,
+        "udp" => true,
+        _ => return None,
+    };
+    let host = parts.next()?.parse().ok().filter(|&p| p != 0)?;
+    let node = parts.next()?.parse().ok().filter(|&p| p != 0)?;
+    parts.next().is_none().then_some(node::Forward { udp, host, node })
 }
 
 fn main() -> ExitCode {
@@ -162,7 +184,12 @@ fn interactive(args: &Args) -> Result<(), String> {
 fn cluster(args: &Args) -> Result<(), String> {
     let image = prepare(&args.profile)?;
     step(&format!("booting {} nodes on one segment (Ctrl-C stops them all)", args.nodes));
-    let opts = vec![args.opts.clone(); args.nodes];
+    let opts: Vec<Options> = (0..args.nodes)
+        .map(|k| {
+            let forwards = args.opts.forwards.iter().map(|f| node::Forward { host: f.host + k as u16, ..*f }).collect();
+            Options { forwards, ..args.opts.clone() }
+        })
+        .collect();
     let cluster = qemu::cluster::start(&image, &opts, true)?;
     // Until every node has stopped (or we are interrupted: the nodes die
     // with us).

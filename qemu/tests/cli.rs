@@ -15,7 +15,17 @@ fn ux(args: &[&str]) -> (i32, String, String) {
 fn help_explains_the_options() {
     let (code, out, _) = ux(&["--help"]);
     assert_eq!(code, 0);
-    for opt in ["--profile", "--memory", "--kvm", "--headless", "--bench", "--timeout", "cargo ux test"] {
+    for opt in [
+        "--profile",
+        "--memory",
+        "--kvm",
+        "--headless",
+        "--bench",
+        "--timeout",
+        "--forward",
+        "cargo ux cluster N",
+        "cargo ux test",
+    ] {
         assert!(out.contains(opt), "--help does not mention {opt}");
     }
 }
@@ -28,6 +38,12 @@ fn bad_arguments_are_refused_with_a_reason() {
     let (code, _, err) = ux(&["--memory", "lots"]);
     assert_eq!(code, 2);
     assert!(err.contains("--memory takes MiB"), "{err}");
+    let (code, _, err) = ux(&["--forward", "tcp:80"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--forward takes tcp:HOST:NODE"), "{err}");
+    let (code, _, err) = ux(&["cluster", "0"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("cluster takes 1 to 250 nodes"), "{err}");
     let (code, _, err) = ux(&["--frobnicate"]);
     assert_eq!(code, 2);
     assert!(err.contains("unknown argument"), "{err}");
