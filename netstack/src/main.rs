@@ -1,8 +1,8 @@
 //! netstack: the network stack daemon. It drives the legacy virtio-net
 //! NIC the system description's `pci 1af4:1000` grant gives it (`nic.rs`),
 //! runs `smoltcp` over it with an address from DHCP (QEMU's user network
-//! answers), answers ICMP echo, echoes UDP on port 7, and serves TCP as
-//! files at `/net` (`net.rs`).
+//! answers), answers ICMP echo, and serves TCP, UDP and ICMP echo as files
+//! at `/net` (`net.rs`, the sockets behind them in `sock.rs`).
 //!
 //! Grants, in order: the CMOS clock's ports (0x70-0x71) and periodic
 //! interrupt (64 Hz; event bit 0), which wakes it for the stack's timers;
@@ -18,6 +18,7 @@ extern crate alloc;
 
 mod net;
 mod nic;
+mod sock;
 
 use alloc::vec;
 use libux::fs::server::encode;
@@ -31,7 +32,7 @@ use libux::sel4::{IoPort, IrqHandler, MessageInfo};
 use net::Net;
 use nic::Nic;
 use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
-use smoltcp::socket::{dhcpv4, icmp, udp};
+use smoltcp::socket::dhcpv4;
 use smoltcp::time::Instant;
 use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr};
 
@@ -83,7 +84,6 @@ pub struct Link {
     pub iface: Interface,
     pub sockets: SocketSet<'static>,
     dhcp: Option<SocketHandle>,
-    echo: SocketHandle,
 }
 
 /// Starts the `index`th NIC the environment names; `None` if there is none.
@@ -102,17 +102,7 @@ fn link(index: usize, mhz: u64) -> Option<Result<Link, &'static str>> {
         env(&alloc::format!("PCI{index}_IRQ")).unwrap_or("?")
     );
     let iface = Interface::new(Config::new(HardwareAddress::Ethernet(mac)), &mut nic, now(mhz));
-    let mut sockets = SocketSet::new(vec![]);
-    let udp_rx = udp::PacketBuffer::new(vec![udp::PacketMetadata::EMPTY; 16], vec![0; 16 * 1024]);
-    let udp_tx = udp::PacketBuffer::new(vec![udp::PacketMetadata::EMPTY; 16], vec![0; 16 * 1024]);
-    let echo = sockets.add(udp::Socket::new(udp_rx, udp_tx));
-    if sockets.get_mut::<udp::Socket>(echo).bind(7).is_err() {
-        return Some(Err("cannot bind UDP port 7"));
-    }
-    let icmp_rx = icmp::PacketBuffer::new(vec![icmp::PacketMetadata::EMPTY; 4], vec![0; 4096]);
-    let icmp_tx = icmp::PacketBuffer::new(vec![icmp::PacketMetadata::EMPTY; 4], vec![0; 4096]);
-    sockets.add(icmp::Socket::new(icmp_rx, icmp_tx));
-    let mut link = Link { nic, iface, sockets, dhcp: None, echo };
+    let mut link = Link { nic, iface, sockets: SocketSet::new(vec![]), dhcp: None };
     match (index, env("UX_NODE").and_then(|n| n.parse::<u8>().ok())) {
         // The cluster's segment: 10.1.0.N/24 for node N.
         (1, Some(n)) => {
@@ -128,7 +118,11 @@ fn link(index: usize, mhz: u64) -> Option<Result<Link, &'static str>> {
 }
 
 impl Link {
-    /// Runs the stack: DHCP, the UDP echo, the interface.
+    pub fn counters(&self) -> nic::Counters {
+        self.nic.counters
+    }
+
+    /// Runs the stack: the interface, then DHCP.
     fn poll(&mut self, mhz: u64, ipifc: &mut alloc::string::String) {
         self.iface.poll(now(mhz), &mut self.nic, &mut self.sockets);
         if let Some(dhcp) = self.dhcp {
@@ -145,11 +139,6 @@ impl Link {
                 let mac = self.iface.hardware_addr();
                 *ipifc = alloc::format!("{} gw {router} mac {mac}\n", c.address);
             }
-        }
-        let s = self.sockets.get_mut::<udp::Socket>(self.echo);
-        let mut buf = [0u8; 1500];
-        while let Ok((n, meta)) = s.recv_slice(&mut buf) {
-            let _ = s.send_slice(&buf[..n], meta.endpoint);
         }
     }
 
@@ -189,6 +178,7 @@ fn main() -> i32 {
         for l in links.iter_mut() {
             l.poll(mhz, &mut net.ipifc);
         }
+        net.now = now(mhz).total_micros() as u64;
         net.poll(&mut links);
         for l in links.iter_mut() {
             l.flush(mhz);
@@ -231,7 +221,10 @@ fn main() -> i32 {
             Ok(h) if m.label == MSG_CALL && h.place == Place::Inline => {
                 let bytes = frame::inline_bytes(msg)[..h.len].to_vec();
                 match libux::fs::decode_request(&bytes) {
-                    Ok(req) => net.request(m.badge as Pid, req, &mut links),
+                    Ok(req) => {
+                        net.now = now(mhz).total_micros() as u64;
+                        net.request(m.badge as Pid, req, &mut links)
+                    }
                     Err(e) => Err(e),
                 }
             }

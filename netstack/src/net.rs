@@ -1,52 +1,60 @@
-//! The `/net` file server: TCP connections as files, in the Plan 9 way.
+//! The `/net` file server: connections as files, in the Plan 9 way.
 //!
 //! ```text
-//! /net/ipifc           read: `ADDRESS/PREFIX gw ROUTER mac MAC` (or `none`)
-//! /net/tcp/clone       open: makes connection N and is its ctl
-//! /net/tcp/N/ctl       write `connect A.B.C.D!PORT` (returns once
-//!                      connected) or `announce PORT`; read: `N`
-//! /net/tcp/N/data      the byte stream (reads block for data; 0 at the
-//!                      end; writes block while the send buffer is full)
-//! /net/tcp/N/listen    open (of an announced N): blocks until a
-//!                      connection M arrives, and is M's ctl
-//! /net/tcp/N/local, remote, status   `A.B.C.D!PORT`; the TCP state
+//! /net/ipifc              read: `ADDRESS/PREFIX gw ROUTER mac MAC` (or `none`)
+//! /net/stats              read: a line per NIC, `nicK rx N tx N ringfull N runts N`
+//! /net/PROTO/clone        open: makes connection N and is its ctl
+//!                         (PROTO: tcp, udp, icmp)
+//! /net/PROTO/N/ctl        write `connect A.B.C.D!PORT` (tcp: returns
+//!                         once connected), `announce PORT` (tcp, udp),
+//!                         `connect A.B.C.D` (icmp); read: `N`
+//! /net/PROTO/N/data       tcp: the byte stream (reads block for data; 0
+//!                         at the end; writes block while the send buffer
+//!                         is full). udp: a read or write is a datagram,
+//!                         with a `libux::net::Datagram` header on an
+//!                         announced port. icmp: a write sends an echo
+//!                         request with its bytes, a read gives the next
+//!                         reply's bytes, or nothing after a second.
+//! /net/tcp/N/listen       open (of an announced N): blocks until a
+//!                         connection M arrives, and is M's ctl
+//! /net/PROTO/N/local, remote, status
 //! ```
 //!
-//! A connection lives while a file of it is open; then it is closed
-//! (FIN) and forgotten once closed. Calls that must wait keep their reply
-//! capability and are answered when the stack changes (`wake`).
+//! A connection lives while a file of it is open; then its sockets go (a
+//! TCP one once closed). Calls that must wait keep their reply capability
+//! and are answered after the stack ran (`poll`).
 
+use crate::sock::{self, tcp, Kind, Sock, Started};
 use crate::Link;
-use alloc::collections::{BTreeMap, VecDeque};
+use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::{String, ToString};
-use alloc::vec;
 use alloc::vec::Vec;
 use libux::fs::server::{Answer, ReplySlots};
 use libux::fs::{flags, FsRequest, IO_MAX};
 use libux::layout::IO_WINDOW;
-use libux::net::{Addr, Ctl};
+use libux::net::{Ctl, Proto};
 use libux::rpc::{Errno, Pid};
-use smoltcp::iface::{SocketHandle, SocketSet};
-use smoltcp::socket::tcp;
-use smoltcp::wire::{IpAddress, IpEndpoint, Ipv4Address};
+use smoltcp::socket::tcp::State;
 
 /// Connections at once.
 const MAX_CONNS: usize = 64;
 /// Open files one process may hold here.
 const MAX_OPEN: usize = 64;
-const BUFFER: usize = 64 * 1024;
 /// Slots for saved replies (above `libux::fs::client`'s connection slots).
 const REPLY_FIRST: u64 = 768;
 const MAX_PENDING: u64 = 256;
 const FIRST_EPHEMERAL: u16 = 49152;
+/// How long a read of an echo connection waits for a reply.
+const ECHO_WAIT_US: u64 = 1_000_000;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Node {
     Root,
     Ipifc,
-    Tcp,
-    Clone,
+    Stats,
+    Proto(Proto),
+    Clone(Proto),
     Dir(u32),
     Ctl(u32),
     Data(u32),
@@ -58,37 +66,31 @@ enum Node {
 
 const CONN_FILES: [&str; 6] = ["ctl", "data", "listen", "local", "remote", "status"];
 
-/// A socket of one of the links (NICs).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Sock {
-    link: usize,
-    handle: SocketHandle,
-}
-
-fn tcp(links: &mut [Link], s: Sock) -> &mut tcp::Socket<'static> {
-    links[s.link].sockets.get_mut::<tcp::Socket>(s.handle)
-}
-
-struct Announce {
-    port: u16,
-    /// A listening socket on every link.
-    listeners: Vec<Sock>,
-    /// Connections that arrived but no `listen` has taken yet.
-    arrived: VecDeque<u32>,
-}
-
 struct Conn {
-    socket: Sock,
+    kind: Kind,
     /// Open files of it.
     refs: u32,
-    announced: Option<Announce>,
 }
 
 enum Op {
-    Read { conn: u32, max: usize, window: bool },
-    Write { conn: u32, data: Vec<u8> },
-    Connect { conn: u32, len: u32 },
-    Listen { conn: u32 },
+    /// `until`: when an echo read gives up (microseconds).
+    Read {
+        conn: u32,
+        max: usize,
+        window: bool,
+        until: Option<u64>,
+    },
+    Write {
+        conn: u32,
+        data: Vec<u8>,
+    },
+    Connect {
+        conn: u32,
+        len: u32,
+    },
+    Listen {
+        conn: u32,
+    },
 }
 
 struct Pending {
@@ -109,6 +111,8 @@ pub struct Net {
     next_port: u16,
     /// What `/net/ipifc` says.
     pub ipifc: String,
+    /// The stack's clock, in microseconds.
+    pub now: u64,
 }
 
 fn text(t: &str, offset: u64, max: usize) -> Answer {
@@ -116,22 +120,14 @@ fn text(t: &str, offset: u64, max: usize) -> Answer {
     Answer::Data(t.as_bytes()[from..(from + max).min(t.len())].to_vec())
 }
 
-fn new_socket(links: &mut [Link], link: usize) -> Sock {
-    let rx = tcp::SocketBuffer::new(vec![0; BUFFER]);
-    let tx = tcp::SocketBuffer::new(vec![0; BUFFER]);
-    let sockets: &mut SocketSet<'static> = &mut links[link].sockets;
-    Sock { link, handle: sockets.add(tcp::Socket::new(rx, tx)) }
-}
-
-fn remove_socket(links: &mut [Link], s: Sock) {
-    links[s.link].sockets.remove(s.handle);
-}
-
-fn endpoint(e: Option<IpEndpoint>) -> String {
-    match e {
-        Some(IpEndpoint { addr: IpAddress::Ipv4(a), port }) => format!("{}\n", Addr { ip: a.octets(), port }),
-        _ => String::from("none\n"),
+fn stats(links: &[Link]) -> String {
+    let mut out = String::new();
+    for (k, l) in links.iter().enumerate() {
+        let c = l.counters();
+        out +=
+            &format!("nic{k} rx {} tx {} ringfull {} runts {}\n", c.rx_frames, c.tx_frames, c.rx_ring_full, c.rx_runts);
     }
+    out
 }
 
 impl Net {
@@ -146,24 +142,35 @@ impl Net {
             slots: ReplySlots::new(REPLY_FIRST, MAX_PENDING),
             next_port: FIRST_EPHEMERAL,
             ipifc: String::from("none\n"),
+            now: 0,
         }
     }
 
-    fn node(path: &str) -> Result<Node, Errno> {
+    /// The node at `path`; a connection's files only under its
+    /// protocol's directory and while it lives.
+    fn node(&self, path: &str) -> Result<Node, Errno> {
         let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
-        let n = |s: &str| s.parse::<u32>().map_err(|_| Errno::NotFound);
+        let proto = |s: &str| Proto::parse(s).ok_or(Errno::NotFound);
+        let conn = |p: &str, s: &str| {
+            let c = s.parse::<u32>().map_err(|_| Errno::NotFound)?;
+            match self.conns.get(&c) {
+                Some(conn) if conn.kind.proto() == proto(p)? => Ok(c),
+                _ => Err(Errno::NotFound),
+            }
+        };
         Ok(match parts.as_slice() {
             [] => Node::Root,
             ["ipifc"] => Node::Ipifc,
-            ["tcp"] => Node::Tcp,
-            ["tcp", "clone"] => Node::Clone,
-            ["tcp", c] => Node::Dir(n(c)?),
-            ["tcp", c, f] => {
-                let c = n(c)?;
+            ["stats"] => Node::Stats,
+            [p] => Node::Proto(proto(p)?),
+            [p, "clone"] => Node::Clone(proto(p)?),
+            [p, c] => Node::Dir(conn(p, c)?),
+            [p, c, f] => {
+                let c = conn(p, c)?;
                 match *f {
                     "ctl" => Node::Ctl(c),
                     "data" => Node::Data(c),
-                    "listen" => Node::Listen(c),
+                    "listen" if *p == "tcp" => Node::Listen(c),
                     "local" => Node::Local(c),
                     "remote" => Node::Remote(c),
                     "status" => Node::Status(c),
@@ -182,19 +189,23 @@ impl Net {
         }
     }
 
-    fn new_conn(&mut self, links: &mut [Link]) -> Result<u32, Errno> {
-        if self.conns.len() >= MAX_CONNS {
-            return Err(Errno::NoMemory);
-        }
+    fn fresh_conn_number(&mut self) -> u32 {
         loop {
             self.next_conn = self.next_conn.wrapping_add(1);
             if !self.conns.contains_key(&self.next_conn) {
-                break;
+                return self.next_conn;
             }
         }
-        let socket = new_socket(links, 0);
-        self.conns.insert(self.next_conn, Conn { socket, refs: 0, announced: None });
-        Ok(self.next_conn)
+    }
+
+    fn new_conn(&mut self, proto: Proto, links: &mut [Link]) -> Result<u32, Errno> {
+        if self.conns.len() >= MAX_CONNS {
+            return Err(Errno::NoMemory);
+        }
+        let n = self.fresh_conn_number();
+        // The ICMP echo identifier: the connection's number, unique here.
+        self.conns.insert(n, Conn { kind: Kind::new(proto, links, n as u16), refs: 0 });
+        Ok(n)
     }
 
     fn add_handle(&mut self, pid: Pid, node: Node) -> Answer {
@@ -210,24 +221,24 @@ impl Net {
         let Some(c) = Self::conn_of(node) else { return };
         let Some(conn) = self.conns.get_mut(&c) else { return };
         conn.refs = conn.refs.saturating_sub(1);
-        if conn.refs == 0 {
-            let conn = self.conns.remove(&c).expect("just seen");
-            tcp(links, conn.socket).close();
-            self.closing.push(conn.socket);
-            if let Some(a) = conn.announced {
-                for l in a.listeners.into_iter().filter(|&l| l != conn.socket) {
-                    tcp(links, l).abort();
-                    self.closing.push(l);
-                }
-                // Connections that arrived and nobody took go too.
-                for m in a.arrived {
-                    if let Some(acc) = self.conns.remove(&m) {
-                        tcp(links, acc.socket).abort();
-                        self.closing.push(acc.socket);
-                    }
+        if conn.refs > 0 {
+            return;
+        }
+        let mut conn = self.conns.remove(&c).expect("just seen");
+        if let Kind::Tcp { socket, announced: Some(a) } = &mut conn.kind {
+            for &l in a.listeners.iter().filter(|&l| l != socket) {
+                tcp(links, l).abort();
+                self.closing.push(l);
+            }
+            // Connections that arrived and nobody took go too.
+            for m in a.arrived.drain(..) {
+                if let Some(Conn { kind: Kind::Tcp { socket, .. }, .. }) = self.conns.remove(&m) {
+                    tcp(links, socket).abort();
+                    self.closing.push(socket);
                 }
             }
         }
+        conn.kind.close(links, &mut self.closing);
     }
 
     /// Answers a call from `pid`; `Ok(None)`: answered later.
@@ -236,26 +247,23 @@ impl Net {
         let node_of = |n: &Net, h: u32| n.open.get(&(pid, h)).copied().ok_or(Errno::BadHandle);
         match req {
             FsRequest::Open { path, flags: f } => {
-                let node = Self::node(path)?;
-                if Self::conn_of(node).is_some_and(|c| !self.conns.contains_key(&c)) {
-                    return Err(Errno::NotFound);
-                }
+                let node = self.node(path)?;
                 if f & flags::EXCLUSIVE != 0 {
                     return Err(Errno::Exists);
                 }
-                if matches!(node, Node::Root | Node::Tcp | Node::Dir(_)) && f & flags::WRITE != 0 {
+                if is_dir(node) && f & flags::WRITE != 0 {
                     return Err(Errno::IsDir);
                 }
                 if self.open.range((pid, 0)..=(pid, u32::MAX)).count() >= MAX_OPEN {
                     return Err(Errno::NoMemory);
                 }
                 match node {
-                    Node::Clone => {
-                        let c = self.new_conn(links)?;
+                    Node::Clone(proto) => {
+                        let c = self.new_conn(proto, links)?;
                         Ok(Some(self.add_handle(pid, Node::Ctl(c))))
                     }
                     Node::Listen(c) => {
-                        if self.conns[&c].announced.is_none() {
+                        if !matches!(self.conns[&c].kind, Kind::Tcp { announced: Some(_), .. }) {
                             return Err(Errno::InvalidArgument);
                         }
                         let mut op = Op::Listen { conn: c };
@@ -287,24 +295,30 @@ impl Net {
                 self.write(pid, node_of(self, handle)?, &data, links)
             }
             FsRequest::Stat { path } => {
-                let node = Self::node(path)?;
+                let node = self.node(path)?;
                 let name = path.trim_end_matches('/').rsplit('/').next().filter(|n| !n.is_empty()).unwrap_or("/");
-                let dir = matches!(node, Node::Root | Node::Tcp | Node::Dir(_));
-                if Self::conn_of(node).is_some_and(|c| !self.conns.contains_key(&c)) {
-                    return Err(Errno::NotFound);
-                }
-                Ok(Some(Answer::Stat((String::from(name), dir, 0))))
+                Ok(Some(Answer::Stat((String::from(name), is_dir(node), 0))))
             }
             FsRequest::List { path, from } => {
-                let all: Vec<(String, bool, u64)> = match Self::node(path)? {
-                    Node::Root => vec![("ipifc".into(), false, 0), ("tcp".into(), true, 0)],
-                    Node::Tcp => core::iter::once(("clone".into(), false, 0))
-                        .chain(self.conns.keys().map(|c| (c.to_string(), true, 0)))
+                let all: Vec<(String, bool, u64)> = match self.node(path)? {
+                    Node::Root => [("ipifc", false), ("stats", false)]
+                        .into_iter()
+                        .chain(Proto::ALL.map(|p| (p.name(), true)))
+                        .map(|(n, d)| (String::from(n), d, 0))
                         .collect(),
-                    Node::Dir(c) if self.conns.contains_key(&c) => {
-                        CONN_FILES.iter().map(|f| (String::from(*f), false, 0)).collect()
-                    }
-                    Node::Dir(_) => return Err(Errno::NotFound),
+                    Node::Proto(p) => core::iter::once(("clone".into(), false, 0))
+                        .chain(
+                            self.conns
+                                .iter()
+                                .filter(|(_, c)| c.kind.proto() == p)
+                                .map(|(n, _)| (n.to_string(), true, 0)),
+                        )
+                        .collect(),
+                    Node::Dir(c) => CONN_FILES
+                        .iter()
+                        .filter(|&&f| f != "listen" || self.conns[&c].kind.proto() == Proto::Tcp)
+                        .map(|f| (String::from(*f), false, 0))
+                        .collect(),
                     _ => return Err(Errno::NotDir),
                 };
                 let page: Vec<_> = all.iter().skip(from as usize).take(16).cloned().collect();
@@ -325,24 +339,26 @@ impl Net {
         window: bool,
         links: &mut [Link],
     ) -> Result<Option<Answer>, Errno> {
-        let socket = Self::conn_of(node).and_then(|c| self.conns.get(&c)).map(|c| &*tcp(links, c.socket));
-        let (local, remote) = (socket.and_then(|s| s.local_endpoint()), socket.and_then(|s| s.remote_endpoint()));
-        let state = socket.map_or(tcp::State::Closed, |s| s.state());
+        let described = Self::conn_of(node).and_then(|c| self.conns.get(&c)).map(|c| c.kind.describe(links));
+        let (local, remote, status) = described.unwrap_or_default();
         let answer = match node {
             Node::Data(c) => {
-                let mut op = Op::Read { conn: c, max, window };
+                let echo = self.conns.get(&c).is_some_and(|c| c.kind.proto() == Proto::Icmp);
+                let until = echo.then_some(self.now + ECHO_WAIT_US);
+                let mut op = Op::Read { conn: c, max, window, until };
                 return match self.try_op(pid, &mut op, links) {
                     Some(r) => r.map(Some),
                     None => self.defer(pid, op),
                 };
             }
             Node::Ctl(c) => text(&format!("{c}\n"), offset, max),
-            Node::Local(_) => text(&endpoint(local), offset, max),
-            Node::Remote(_) => text(&endpoint(remote), offset, max),
-            Node::Status(_) => text(&format!("{state}\n"), offset, max),
+            Node::Local(_) => text(&local, offset, max),
+            Node::Remote(_) => text(&remote, offset, max),
+            Node::Status(_) => text(&status, offset, max),
             Node::Ipifc => text(&self.ipifc, offset, max),
-            Node::Root | Node::Tcp | Node::Dir(_) => return Err(Errno::IsDir),
-            Node::Clone | Node::Listen(_) => return Err(Errno::BadHandle),
+            Node::Stats => text(&stats(links), offset, max),
+            Node::Root | Node::Proto(_) | Node::Dir(_) => return Err(Errno::IsDir),
+            Node::Clone(_) | Node::Listen(_) => return Err(Errno::BadHandle),
         };
         deliver(pid, window, Ok(answer)).map(Some)
     }
@@ -353,45 +369,12 @@ impl Net {
             Node::Ctl(c) => {
                 let line = core::str::from_utf8(data).map_err(|_| Errno::InvalidArgument)?;
                 let ctl = Ctl::parse(line).ok_or(Errno::InvalidArgument)?;
+                self.next_port = self.next_port.checked_add(1).unwrap_or(FIRST_EPHEMERAL);
+                let held: Vec<u16> = self.conns.values().filter_map(|c| c.kind.udp_port(links)).collect();
                 let conn = self.conns.get_mut(&c).ok_or(Errno::BadHandle)?;
-                if conn.announced.is_some() || tcp(links, conn.socket).state() != tcp::State::Closed {
-                    return Err(Errno::Busy);
-                }
-                match ctl {
-                    Ctl::Announce(port) => {
-                        let mut listeners = Vec::new();
-                        for link in 0..links.len() {
-                            let s = if link == conn.socket.link { conn.socket } else { new_socket(links, link) };
-                            if tcp(links, s).listen(port).is_err() {
-                                for l in listeners.iter().chain([&s]).filter(|&&l| l != conn.socket) {
-                                    remove_socket(links, *l);
-                                }
-                                return Err(Errno::InvalidArgument);
-                            }
-                            listeners.push(s);
-                        }
-                        conn.announced = Some(Announce { port, listeners, arrived: VecDeque::new() });
-                        return Ok(Some(Answer::Count(data.len() as u32)));
-                    }
-                    Ctl::Connect(to) => {
-                        let dest = Ipv4Address::from(to.ip);
-                        // The link whose subnet holds the address, else the
-                        // first (its default route).
-                        let link = links
-                            .iter()
-                            .position(|l| l.iface.ip_addrs().iter().any(|a| a.contains_addr(&IpAddress::Ipv4(dest))))
-                            .unwrap_or(0);
-                        if link != conn.socket.link {
-                            remove_socket(links, conn.socket);
-                            conn.socket = new_socket(links, link);
-                        }
-                        let remote = IpEndpoint::new(IpAddress::Ipv4(dest), to.port);
-                        self.next_port = self.next_port.checked_add(1).unwrap_or(FIRST_EPHEMERAL);
-                        let l = &mut links[link];
-                        let s = l.sockets.get_mut::<tcp::Socket>(conn.socket.handle);
-                        s.connect(l.iface.context(), remote, self.next_port).map_err(|_| Errno::InvalidArgument)?;
-                        Op::Connect { conn: c, len: data.len() as u32 }
-                    }
+                match conn.kind.ctl(ctl, links, self.next_port, |p| held.contains(&p))? {
+                    Started::Done => return Ok(Some(Answer::Count(data.len() as u32))),
+                    Started::Connecting => Op::Connect { conn: c, len: data.len() as u32 },
                 }
             }
             _ => return Err(Errno::BadHandle),
@@ -404,43 +387,30 @@ impl Net {
 
     /// Tries a call that may wait: `None` if it must wait longer.
     fn try_op(&mut self, pid: Pid, op: &mut Op, links: &mut [Link]) -> Option<Result<Answer, Errno>> {
-        let conn_socket = |n: &Net, c: &u32| n.conns.get(c).map(|c| c.socket);
+        fn conn(n: &mut Net, c: u32) -> Result<&mut Kind, Errno> {
+            n.conns.get_mut(&c).map(|c| &mut c.kind).ok_or(Errno::BadHandle)
+        }
         match op {
-            Op::Read { conn, max, window } => {
-                let Some(h) = conn_socket(self, conn) else { return Some(Err(Errno::BadHandle)) };
-                let s = tcp(links, h);
-                if s.can_recv() {
-                    let mut buf = vec![0u8; *max];
-                    let n = s.recv_slice(&mut buf).unwrap_or(0);
-                    buf.truncate(n);
-                    Some(deliver(pid, *window, Ok(Answer::Data(buf))))
-                } else if !s.may_recv() && s.state() != tcp::State::SynSent && s.state() != tcp::State::Listen {
-                    Some(deliver(pid, *window, Ok(Answer::Data(Vec::new()))))
-                } else {
-                    None
-                }
+            Op::Read { conn: c, max, window, until } => {
+                let now = self.now;
+                let read = match conn(self, *c) {
+                    Ok(kind) => kind.read(*max, links),
+                    Err(e) => Some(Err(e)),
+                };
+                let read = read.or_else(|| until.filter(|&u| now >= u).map(|_| Ok(Vec::new())))?;
+                Some(deliver(pid, *window, read.map(Answer::Data)))
             }
-            Op::Write { conn, data } => {
-                let Some(h) = conn_socket(self, conn) else { return Some(Err(Errno::BadHandle)) };
-                let s = tcp(links, h);
-                if s.can_send() {
-                    Some(Ok(Answer::Count(s.send_slice(data).unwrap_or(0) as u32)))
-                } else if !s.may_send() && s.state() != tcp::State::SynSent {
-                    Some(Err(Errno::BrokenPipe))
-                } else {
-                    None
-                }
-            }
-            Op::Connect { conn, len } => {
-                let Some(h) = conn_socket(self, conn) else { return Some(Err(Errno::BadHandle)) };
-                match tcp(links, h).state() {
-                    tcp::State::Established => Some(Ok(Answer::Count(*len))),
-                    tcp::State::SynSent | tcp::State::SynReceived => None,
-                    _ => Some(Err(Errno::NotFound)),
-                }
-            }
+            Op::Write { conn: c, data } => match conn(self, *c) {
+                Ok(kind) => Some(kind.write(data, links)?.map(Answer::Count)),
+                Err(e) => Some(Err(e)),
+            },
+            Op::Connect { conn: c, len } => match conn(self, *c) {
+                Ok(kind) => Some(kind.connected(links)?.map(|()| Answer::Count(*len))),
+                Err(e) => Some(Err(e)),
+            },
             Op::Listen { conn } => {
-                let accepted = self.conns.get_mut(conn)?.announced.as_mut()?.arrived.pop_front()?;
+                let Kind::Tcp { announced: Some(a), .. } = &mut self.conns.get_mut(conn)?.kind else { return None };
+                let accepted = a.arrived.pop_front()?;
                 Some(Ok(self.add_handle(pid, Node::Ctl(accepted))))
             }
         }
@@ -465,42 +435,42 @@ impl Net {
     /// become connections of their own (their port listens anew), closed
     /// sockets go, and waiting calls that can be answered are.
     pub fn poll(&mut self, links: &mut [Link]) {
-        let announced: Vec<u32> = self.conns.iter().filter(|(_, c)| c.announced.is_some()).map(|(n, _)| *n).collect();
+        let announced: Vec<u32> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| matches!(c.kind, Kind::Tcp { announced: Some(_), .. }))
+            .map(|(n, _)| *n)
+            .collect();
         for n in announced {
-            let listeners = self.conns[&n].announced.as_ref().map_or(Vec::new(), |a| a.listeners.clone());
+            let Some(Conn { kind: Kind::Tcp { announced: Some(a), .. }, .. }) = self.conns.get(&n) else { continue };
+            let (port, listeners) = (a.port, a.listeners.clone());
             for (i, l) in listeners.into_iter().enumerate() {
                 let state = tcp(links, l).state();
-                if !matches!(state, tcp::State::Established | tcp::State::CloseWait) || self.conns.len() >= MAX_CONNS {
+                if !matches!(state, State::Established | State::CloseWait) || self.conns.len() >= MAX_CONNS {
                     continue;
                 }
                 // The arrived connection keeps the socket; the port gets a
                 // new one on that link.
-                let fresh = new_socket(links, l.link);
-                let port = self.conns[&n].announced.as_ref().map_or(0, |a| a.port);
+                let fresh = sock::new_tcp(links, l.link);
                 if tcp(links, fresh).listen(port).is_err() {
-                    remove_socket(links, fresh);
+                    sock::remove(links, fresh);
                     continue;
                 }
-                self.next_conn = self.next_conn.wrapping_add(1);
-                while self.conns.contains_key(&self.next_conn) {
-                    self.next_conn = self.next_conn.wrapping_add(1);
-                }
-                let m = self.next_conn;
-                self.conns.insert(m, Conn { socket: l, refs: 0, announced: None });
-                let c = self.conns.get_mut(&n).expect("listed above");
-                if c.socket == l {
-                    c.socket = fresh;
-                }
-                if let Some(a) = c.announced.as_mut() {
+                let m = self.fresh_conn_number();
+                self.conns.insert(m, Conn { kind: Kind::Tcp { socket: l, announced: None }, refs: 0 });
+                if let Some(Conn { kind: Kind::Tcp { socket, announced: Some(a) }, .. }) = self.conns.get_mut(&n) {
+                    if *socket == l {
+                        *socket = fresh;
+                    }
                     a.listeners[i] = fresh;
                     a.arrived.push_back(m);
                 }
             }
         }
         self.closing.retain(|&s| {
-            let done = tcp(links, s).state() == tcp::State::Closed;
+            let done = tcp(links, s).state() == State::Closed;
             if done {
-                remove_socket(links, s);
+                sock::remove(links, s);
             }
             !done
         });
@@ -541,6 +511,10 @@ impl Net {
         pids.dedup();
         pids
     }
+}
+
+fn is_dir(node: Node) -> bool {
+    matches!(node, Node::Root | Node::Proto(_) | Node::Dir(_))
 }
 
 /// Read data for a window call goes in the caller's window.

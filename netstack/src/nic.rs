@@ -52,12 +52,25 @@ impl Queue {
     }
 }
 
+/// What the NIC has done, for `/net/stats`.
+#[derive(Clone, Copy, Default)]
+pub struct Counters {
+    pub rx_frames: u64,
+    pub tx_frames: u64,
+    /// Times the device had filled every receive buffer: frames that
+    /// came then waited in QEMU or were dropped there.
+    pub rx_ring_full: u64,
+    /// Frames shorter than the virtio header, dropped.
+    pub rx_runts: u64,
+}
+
 pub struct Nic {
     /// Its I/O ports (a grant slot) and the first of them.
     pub ports: IoPort,
     pub base: u16,
     rx: Queue,
     tx: Queue,
+    pub counters: Counters,
 }
 
 impl Nic {
@@ -90,7 +103,7 @@ impl Nic {
         let buffers_paddr = libux::process::map_dma(vaddr + REGION, 16).map_err(|_| "no DMA memory")?;
         let _ = ports.out32(base + QUEUE_PFN, (paddr >> 12) as u32);
         // SAFETY: the region is ours, zeroed, and large enough (checked).
-        let q = unsafe { Virtq::new(vaddr as *mut u8, size) };
+        let q = unsafe { Virtq::new(vaddr as *mut u8, size, BUFFERS) };
         Ok(Queue { q, buffers: (vaddr + REGION) as *mut u8, buffers_paddr })
     }
 
@@ -110,7 +123,7 @@ impl Nic {
         for (i, b) in mac.iter_mut().enumerate() {
             *b = ports.in8(base + MAC + i as u16).unwrap_or(0);
         }
-        let mut nic = Nic { ports, base, rx, tx };
+        let mut nic = Nic { ports, base, rx, tx, counters: Counters::default() };
         for id in 0..BUFFERS {
             nic.rx.offer(id, BUFFER, true);
         }
@@ -143,6 +156,7 @@ impl phy::TxToken for TxToken<'_> {
         let r = f(&mut buf[HEADER..HEADER + len]);
         nic.tx.offer(id, HEADER + len, false);
         nic.notify(TX);
+        nic.counters.tx_frames += 1;
         r
     }
 }
@@ -153,13 +167,21 @@ impl phy::Device for Nic {
 
     fn receive(&mut self, _: Instant) -> Option<(RxToken<'_>, TxToken<'_>)> {
         while self.tx.q.take_used().is_some() {}
-        let (id, len) = self.rx.q.take_used()?;
-        let len = (len as usize).clamp(HEADER, BUFFER);
-        if self.tx.q.free_buffer().is_none() {
-            // No room to answer: drop the frame rather than stall.
-            self.rx.offer(id, BUFFER, true);
-            return None;
+        // No room to answer: received frames wait in the ring until the
+        // device's transmit interrupt says buffers came back.
+        self.tx.q.free_buffer()?;
+        if self.rx.q.used_waiting() >= BUFFERS {
+            self.counters.rx_ring_full += 1;
         }
+        let (mut id, mut len) = self.rx.q.take_used()?;
+        while (len as usize) < HEADER {
+            self.counters.rx_runts += 1;
+            self.rx.offer(id, BUFFER, true);
+            self.notify(RX);
+            (id, len) = self.rx.q.take_used()?;
+        }
+        self.counters.rx_frames += 1;
+        let len = (len as usize).min(BUFFER);
         // SAFETY: both tokens use the one NIC, one after the other (smoltcp
         // consumes the receive token before it transmits).
         let me = self as *mut Nic;
@@ -174,7 +196,9 @@ impl phy::Device for Nic {
     fn capabilities(&self) -> DeviceCapabilities {
         let mut caps = DeviceCapabilities::default();
         caps.max_transmission_unit = MTU;
-        caps.max_burst_size = Some(1);
+        // What the receive ring can take at once: smoltcp bounds the
+        // window it advertises by it.
+        caps.max_burst_size = Some(BUFFERS as usize / 2);
         caps.medium = Medium::Ethernet;
         caps
     }

@@ -37,17 +37,14 @@ pub struct Virtq {
 }
 
 impl Virtq {
-    /// A queue of `size` entries in the zeroed memory at `base`.
+    /// A queue of `size` entries in the zeroed memory at `base`, for
+    /// buffers `0..buffers` (at most `size`).
     ///
     /// # Safety
     /// `base` must point to [`bytes`]`(size)` bytes that only this queue
     /// (and the device) uses, for as long as it lives.
-    pub unsafe fn new(base: *mut u8, size: u16) -> Virtq {
-        Virtq { base, size, free: (0..size).rev().collect(), avail_idx: 0, last_used: 0 }
-    }
-
-    pub fn size(&self) -> u16 {
-        self.size
+    pub unsafe fn new(base: *mut u8, size: u16, buffers: u16) -> Virtq {
+        Virtq { base, size, free: (0..buffers.min(size)).rev().collect(), avail_idx: 0, last_used: 0 }
     }
 
     fn write16(&mut self, offset: usize, v: u16) {
@@ -95,6 +92,13 @@ impl Virtq {
         self.write16(avail_offset(self.size) + 2, idx);
         fence(Ordering::SeqCst);
         true
+    }
+
+    /// Buffers the device has finished with that `take_used` has not
+    /// taken yet.
+    pub fn used_waiting(&self) -> u16 {
+        fence(Ordering::SeqCst);
+        self.read16(used_offset(self.size) + 2).wrapping_sub(self.last_used)
     }
 
     /// A free buffer's id, if any (for sending).
@@ -178,7 +182,7 @@ mod tests {
         let base = mem.as_mut_ptr();
         // SAFETY: `mem` outlives the queue and nothing else writes it
         // while the queue runs (the fake device writes between calls).
-        let mut q = unsafe { Virtq::new(base, size) };
+        let mut q = unsafe { Virtq::new(base, size, size) };
         for round in 0..10u32 {
             for id in 0..size {
                 assert!(q.offer(id, 0x1000 * id as u64, 2048, true));
@@ -202,11 +206,27 @@ mod tests {
     }
 
     #[test]
+    fn only_the_buffers_given_are_handed_out() {
+        let size = 8;
+        let mut mem = vec![0u8; bytes(size)];
+        // SAFETY: as above.
+        let mut q = unsafe { Virtq::new(mem.as_mut_ptr(), size, 3) };
+        let mut handed = vec![];
+        while let Some(id) = q.free_buffer() {
+            assert!(q.offer(id, 0, 1, false));
+            handed.push(id);
+        }
+        handed.sort();
+        assert_eq!(handed, [0, 1, 2]);
+        assert!(!q.offer(5, 0, 1, false), "buffer 5 is not the queue's");
+    }
+
+    #[test]
     fn a_device_naming_a_buffer_it_does_not_hold_is_ignored() {
         let size = 4;
         let mut mem = vec![0u8; bytes(size)];
         // SAFETY: as above.
-        let mut q = unsafe { Virtq::new(mem.as_mut_ptr(), size) };
+        let mut q = unsafe { Virtq::new(mem.as_mut_ptr(), size, size) };
         assert!(q.offer(1, 0, 10, false));
         let mut dev = Device { mem: &mut mem, size, seen: 0, used: 0 };
         dev.give_back(3, 5);

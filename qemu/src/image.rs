@@ -23,7 +23,7 @@ pub const PACKAGES: &[&str] = &[
 pub const PROGRAMS: &[&str] = &[
     "hello", "true", "spawner", "faulter", "memhog", "tracer", "rpcfuzz", "ipcbench", "iobench", "devprobe", "ramfs",
     "devfs", "sh", "filetest", "netstack", "ls", "cat", "echo", "ps", "kill", "mkdir", "rm", "sleep", "echod",
-    "tcpsend",
+    "tcpsend", "ping", "ttcp",
 ];
 /// Features the programs build with (server binaries behind a feature).
 pub const PROGRAM_FEATURES: &str = "ramfs/server devfs/server sh/program netstack/server";

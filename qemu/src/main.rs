@@ -3,8 +3,10 @@
 
 use qemu::node::{self, Node, Options, IDLE, READY};
 use qemu::{prepare, step, workspace};
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::process::{Command, ExitCode};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const HELP: &str = "\
 cargo ux: build and run the seL4 cluster OS
@@ -230,6 +232,7 @@ fn bench(args: &Args) -> Result<(), String> {
         let prefix = format!("{program}:");
         figures.extend(log.lines().filter(|l| l.starts_with(&prefix)).map(String::from));
     }
+    figures.extend(net_bench(&image, args)?);
     println!("--- benchmark ---");
     for line in &figures {
         println!("{line}");
@@ -241,6 +244,109 @@ fn bench(args: &Args) -> Result<(), String> {
         return Err("a benchmark failed".into());
     }
     Ok(())
+}
+
+/// Echoes `total` bytes through `stream` (writing from a second thread);
+/// MB/s of the echo.
+fn echo_throughput(stream: &TcpStream, total: usize) -> Result<f64, String> {
+    let mut writer = stream.try_clone().map_err(|e| e.to_string())?;
+    let t0 = Instant::now();
+    let sender = std::thread::spawn(move || {
+        let chunk = vec![0x5au8; 64 * 1024];
+        let mut sent = 0;
+        while sent < total {
+            let n = chunk.len().min(total - sent);
+            writer.write_all(&chunk[..n])?;
+            sent += n;
+        }
+        Ok::<(), std::io::Error>(())
+    });
+    let mut reader = stream.try_clone().map_err(|e| e.to_string())?;
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut got = 0;
+    while got < total {
+        let n = reader.read(&mut buf).map_err(|e| format!("reading the echo: {e}"))?;
+        if n == 0 {
+            return Err("the echo ended early".into());
+        }
+        got += n;
+    }
+    sender.join().map_err(|_| "the sender panicked")?.map_err(|e| e.to_string())?;
+    Ok(total as f64 / t0.elapsed().as_secs_f64() / 1e6)
+}
+
+/// Median microseconds of a 1-byte echo through `stream`.
+fn echo_latency(stream: &mut TcpStream, rounds: usize) -> Result<f64, String> {
+    stream.set_nodelay(true).map_err(|e| e.to_string())?;
+    let mut times = Vec::new();
+    let mut b = [0u8; 1];
+    for _ in 0..rounds {
+        let t0 = Instant::now();
+        stream.write_all(&[1]).and_then(|()| stream.read_exact(&mut b)).map_err(|e| e.to_string())?;
+        times.push(t0.elapsed().as_secs_f64() * 1e6);
+    }
+    times.sort_by(f64::total_cmp);
+    Ok(times[rounds / 2])
+}
+
+/// A TCP echo server on the host's loopback: the ceiling reference.
+fn loopback_echo() -> Result<u16, String> {
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let _ = stream.set_nodelay(true);
+                let mut r = stream.try_clone().expect("clone");
+                let mut w = stream;
+                let _ = std::io::copy(&mut r, &mut w);
+            });
+        }
+    });
+    Ok(port)
+}
+
+/// TCP figures of a two-node cluster next to the host's loopback, in one
+/// run: echo throughput host → node and node → node, 1-byte round trips.
+fn net_bench(image: &qemu::image::Image, args: &Args) -> Result<Vec<String>, String> {
+    const TOTAL: usize = 4 << 20;
+    const ROUNDS: usize = 200;
+    step("booting a two-node cluster for the network figures");
+    let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(|e| e.to_string())?.port();
+    let forward = node::Forward { udp: false, host: port, node: 7 };
+    let server = Options { run: Some("echod 7".into()), forwards: vec![forward], ..args.opts.clone() };
+    let cluster = qemu::cluster::start(image, &[server, args.opts.clone()], false)?;
+    let (a, b) = (&cluster.nodes[0], &cluster.nodes[1]);
+    a.wait_for("echod: listening on tcp port 7", args.timeout).map_err(|e| e.to_string())?;
+    b.wait_for("ux: started sh as pid", args.timeout).map_err(|e| e.to_string())?;
+
+    let reference = loopback_echo()?;
+    let mut local = TcpStream::connect(("127.0.0.1", reference)).map_err(|e| e.to_string())?;
+    let local_mbs = echo_throughput(&local, TOTAL)?;
+    let local_us = echo_latency(&mut local, ROUNDS)?;
+    let mut remote = TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
+    let node_mbs = echo_throughput(&remote, TOTAL)?;
+    let node_us = echo_latency(&mut remote, ROUNDS)?;
+    drop(remote);
+
+    let mark = b.mark();
+    b.type_text(&format!("tcpsend {TOTAL} tcp!10.1.0.1!7\n"))?;
+    b.wait_after(mark, "tcpsend:", args.timeout).map_err(|e| e.to_string())?;
+    let log = b.log();
+    let line = log[mark..].lines().find(|l| l.starts_with("tcpsend:")).unwrap_or("").to_string();
+    let n2n: f64 = line
+        .rsplit_once('(')
+        .and_then(|(_, r)| r.split_whitespace().next()?.parse().ok())
+        .ok_or_else(|| format!("no rate in {line:?}"))?;
+    Ok(vec![
+        format!("net: Linux loopback TCP echo of 4 MiB (the ceiling): {local_mbs:.1} MB/s; 1-byte round trip median {local_us:.0} us"),
+        format!(
+            "net: host -> node TCP echo of 4 MiB: {node_mbs:.2} MB/s ({:.4} x loopback); 1-byte round trip median {node_us:.0} us ({:.0} x loopback)",
+            node_mbs / local_mbs,
+            node_us / local_us
+        ),
+        format!("net: node -> node TCP echo of 4 MiB (tcpsend): {n2n:.2} MB/s ({:.4} x loopback)", n2n / local_mbs),
+    ])
 }
 
 /// The README's test command: everything CI runs.

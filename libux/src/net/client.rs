@@ -1,21 +1,23 @@
 //! Dialling and announcing through the `/net` files only.
 
-use super::{dial as parse_dial, Ctl};
+use super::{dial as parse_dial, Ctl, Proto};
 use crate::fs::client::{open, File};
 use crate::fs::flags;
 use crate::rpc::Errno;
 use alloc::format;
 
-/// A TCP connection: its number, its `ctl` (which keeps it alive) and its
+/// A connection: its protocol, number, `ctl` (which keeps it alive) and
 /// `data`.
 pub struct Conn {
+    pub proto: Proto,
     pub n: u32,
     pub ctl: File,
     pub data: File,
 }
 
-/// An announced port: its connection number and `ctl`.
+/// An announced port: its protocol, connection number and `ctl`.
 pub struct Announced {
+    pub proto: Proto,
     pub n: u32,
     pub ctl: File,
 }
@@ -28,36 +30,52 @@ fn number(ctl: &mut File) -> Result<u32, Errno> {
     core::str::from_utf8(&buf[..n]).ok().and_then(|t| t.trim().parse().ok()).ok_or(Errno::BadRequest)
 }
 
-fn data(n: u32, ctl: File) -> Result<Conn, Errno> {
-    let data = open(&format!("/net/tcp/{n}/data"), flags::READ | flags::WRITE)?;
-    Ok(Conn { n, ctl, data })
+fn data(proto: Proto, n: u32, ctl: File) -> Result<Conn, Errno> {
+    let data = open(&format!("/net/{}/{n}/data", proto.name()), flags::READ | flags::WRITE)?;
+    Ok(Conn { proto, n, ctl, data })
 }
 
-/// Connects to `tcp!A.B.C.D!PORT`; returns once connected.
+/// Opens `/net/PROTO/clone` and writes `line` to the new connection's
+/// `ctl`.
+fn clone(proto: Proto, line: &str) -> Result<(u32, File), Errno> {
+    let mut ctl = open(&format!("/net/{}/clone", proto.name()), flags::READ | flags::WRITE)?;
+    let n = number(&mut ctl)?;
+    ctl.write(line.as_bytes())?;
+    Ok((n, ctl))
+}
+
+/// Connects to `tcp!A.B.C.D!PORT` (returns once connected),
+/// `udp!A.B.C.D!PORT` or `icmp!A.B.C.D`.
 pub fn dial(addr: &str) -> Result<Conn, Errno> {
-    let Some(Ctl::Connect(to)) = parse_dial(addr) else {
-        return Err(Errno::InvalidArgument);
+    let (proto, line) = match parse_dial(addr) {
+        Some((p, Ctl::Connect(to))) => (p, format!("connect {to}")),
+        Some((p, Ctl::ConnectHost([a, b, c, d]))) => (p, format!("connect {a}.{b}.{c}.{d}")),
+        _ => return Err(Errno::InvalidArgument),
     };
-    let mut ctl = open("/net/tcp/clone", flags::READ | flags::WRITE)?;
-    let n = number(&mut ctl)?;
-    ctl.write(format!("connect {to}").as_bytes())?;
-    data(n, ctl)
+    let (n, ctl) = clone(proto, &line)?;
+    data(proto, n, ctl)
 }
 
-/// Announces `tcp!*!PORT`.
+/// Announces `tcp!*!PORT` or `udp!*!PORT`; a UDP port's datagrams are
+/// then read and written through [`Announced::data`].
 pub fn announce(addr: &str) -> Result<Announced, Errno> {
-    let Some(Ctl::Announce(port)) = parse_dial(addr) else {
+    let Some((proto, Ctl::Announce(port))) = parse_dial(addr) else {
         return Err(Errno::InvalidArgument);
     };
-    let mut ctl = open("/net/tcp/clone", flags::READ | flags::WRITE)?;
-    let n = number(&mut ctl)?;
-    ctl.write(format!("announce {port}").as_bytes())?;
-    Ok(Announced { n, ctl })
+    let (n, ctl) = clone(proto, &format!("announce {port}"))?;
+    Ok(Announced { proto, n, ctl })
 }
 
-/// Waits for the next connection to an announced port.
+impl Announced {
+    /// The `data` of an announced UDP port: [`super::Datagram`]s.
+    pub fn data(&self) -> Result<File, Errno> {
+        open(&format!("/net/{}/{}/data", self.proto.name(), self.n), flags::READ | flags::WRITE)
+    }
+}
+
+/// Waits for the next connection to an announced TCP port.
 pub fn listen(a: &Announced) -> Result<Conn, Errno> {
-    let mut ctl = open(&format!("/net/tcp/{}/listen", a.n), flags::READ)?;
+    let mut ctl = open(&format!("/net/{}/{}/listen", a.proto.name(), a.n), flags::READ)?;
     let n = number(&mut ctl)?;
-    data(n, ctl)
+    data(a.proto, n, ctl)
 }

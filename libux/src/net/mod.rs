@@ -1,9 +1,12 @@
 //! Networking as files: what the `/net` files (served by `netstack`) take
 //! and give, as text in the Plan 9 forms, defined once for the server and
 //! its clients: addresses are `A.B.C.D!PORT`; a connection's `ctl` takes
-//! `connect A.B.C.D!PORT` or `announce PORT`; dial strings are
-//! `tcp!A.B.C.D!PORT` (and `tcp!*!PORT` to announce). [`client`] has
-//! `dial`, `announce` and `listen` on top of those files.
+//! `connect A.B.C.D!PORT` (`connect A.B.C.D` for ICMP) or `announce
+//! PORT`; dial strings are `PROTO!A.B.C.D!PORT` (and `PROTO!*!PORT` to
+//! announce) for `tcp` and `udp`, `icmp!A.B.C.D` for echo. A datagram
+//! read from or written to an announced UDP port carries the peer's
+//! address first as a [`Datagram`] header line. [`client`] has `dial`,
+//! `announce` and `listen` on top of those files.
 
 #[cfg(target_arch = "x86_64")]
 pub mod client;
@@ -25,7 +28,59 @@ impl core::fmt::Display for Addr {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ctl {
     Connect(Addr),
+    /// A connection to a host, not a port (ICMP echo).
+    ConnectHost([u8; 4]),
     Announce(u16),
+}
+
+/// The protocols under `/net`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Proto {
+    Tcp,
+    Udp,
+    Icmp,
+}
+
+impl Proto {
+    pub const ALL: [Proto; 3] = [Proto::Tcp, Proto::Udp, Proto::Icmp];
+
+    /// Its directory under `/net` and its dial-string prefix.
+    pub fn name(self) -> &'static str {
+        match self {
+            Proto::Tcp => "tcp",
+            Proto::Udp => "udp",
+            Proto::Icmp => "icmp",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Proto> {
+        Proto::ALL.into_iter().find(|p| p.name() == name)
+    }
+}
+
+/// A UDP datagram on an announced port: `A.B.C.D!PORT\n` (the peer it
+/// came from or goes to), then the payload.
+pub struct Datagram<'a> {
+    pub peer: Addr,
+    pub payload: &'a [u8],
+}
+
+/// The longest header line, newline included.
+pub const DATAGRAM_HEADER_MAX: usize = "255.255.255.255!65535\n".len();
+
+impl<'a> Datagram<'a> {
+    pub fn parse(bytes: &'a [u8]) -> Option<Datagram<'a>> {
+        let end = bytes.iter().take(DATAGRAM_HEADER_MAX).position(|&b| b == b'\n')?;
+        let peer = Addr::parse(core::str::from_utf8(&bytes[..end]).ok()?)?;
+        Some(Datagram { peer, payload: &bytes[end + 1..] })
+    }
+
+    /// The header line and the payload, as one read or write.
+    pub fn to_bytes(&self) -> alloc::vec::Vec<u8> {
+        let mut out = alloc::format!("{}\n", self.peer).into_bytes();
+        out.extend_from_slice(self.payload);
+        out
+    }
 }
 
 fn ip(text: &str) -> Option<[u8; 4]> {
@@ -56,6 +111,7 @@ impl Ctl {
     pub fn parse(text: &str) -> Option<Ctl> {
         let mut words = text.split_whitespace();
         let ctl = match (words.next()?, words.next()?) {
+            ("connect", a) if !a.contains('!') => Ctl::ConnectHost(ip(a)?),
             ("connect", a) => Ctl::Connect(Addr::parse(a)?),
             ("announce", p) => Ctl::Announce(port(p)?),
             _ => return None,
@@ -64,13 +120,18 @@ impl Ctl {
     }
 }
 
-/// A dial string `tcp!HOST!PORT`: the `ctl` line that dials it.
-pub fn dial(text: &str) -> Option<Ctl> {
-    let rest = text.strip_prefix("tcp!")?;
-    match rest.split_once('!')? {
-        ("*", p) => Some(Ctl::Announce(port(p)?)),
-        _ => Some(Ctl::Connect(Addr::parse(rest)?)),
-    }
+/// A dial string `PROTO!HOST!PORT` (`icmp!HOST`): the protocol and the
+/// `ctl` line that dials it.
+pub fn dial(text: &str) -> Option<(Proto, Ctl)> {
+    let (proto, rest) = text.split_once('!')?;
+    let proto = Proto::parse(proto)?;
+    let ctl = match (proto, rest.split_once('!')) {
+        (Proto::Icmp, None) => Ctl::ConnectHost(ip(rest)?),
+        (Proto::Icmp, Some(_)) | (_, None) => return None,
+        (_, Some(("*", p))) => Ctl::Announce(port(p)?),
+        (_, Some(_)) => Ctl::Connect(Addr::parse(rest)?),
+    };
+    Some((proto, ctl))
 }
 
 #[cfg(test)]
@@ -82,11 +143,12 @@ mod tests {
         let a = Addr { ip: [10, 0, 2, 2], port: 8080 };
         assert_eq!(Ctl::parse("connect 10.0.2.2!8080\n"), Some(Ctl::Connect(a)));
         assert_eq!(Ctl::parse("announce 564"), Some(Ctl::Announce(564)));
+        assert_eq!(Ctl::parse("connect 10.1.0.2"), Some(Ctl::ConnectHost([10, 1, 0, 2])));
         assert_eq!(alloc::format!("{a}"), "10.0.2.2!8080");
         for bad in [
             "",
             "connect",
-            "connect 10.0.2.2",
+            "connect 10.0.2",
             "connect 10.0.2!80",
             "connect 10.0.2.256!80",
             "connect 1.2.3.4!0",
@@ -103,9 +165,27 @@ mod tests {
 
     #[test]
     fn dial_strings() {
-        assert_eq!(dial("tcp!10.0.2.2!7"), Some(Ctl::Connect(Addr { ip: [10, 0, 2, 2], port: 7 })));
-        assert_eq!(dial("tcp!*!564"), Some(Ctl::Announce(564)));
-        assert_eq!(dial("udp!1.2.3.4!7"), None);
-        assert_eq!(dial("tcp!host!7"), None);
+        let a = Addr { ip: [10, 0, 2, 2], port: 7 };
+        assert_eq!(dial("tcp!10.0.2.2!7"), Some((Proto::Tcp, Ctl::Connect(a))));
+        assert_eq!(dial("tcp!*!564"), Some((Proto::Tcp, Ctl::Announce(564))));
+        assert_eq!(dial("udp!10.0.2.2!7"), Some((Proto::Udp, Ctl::Connect(a))));
+        assert_eq!(dial("udp!*!7"), Some((Proto::Udp, Ctl::Announce(7))));
+        assert_eq!(dial("icmp!10.1.0.2"), Some((Proto::Icmp, Ctl::ConnectHost([10, 1, 0, 2]))));
+        for bad in ["tcp!host!7", "tcp!1.2.3.4", "icmp!1.2.3.4!7", "icmp!*!7", "sctp!1.2.3.4!7", "tcp", ""] {
+            assert_eq!(dial(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn datagram_headers() {
+        let d = Datagram { peer: Addr { ip: [255, 255, 255, 255], port: 65535 }, payload: b"hi\nthere" };
+        let bytes = d.to_bytes();
+        assert_eq!(bytes, b"255.255.255.255!65535\nhi\nthere");
+        let back = Datagram::parse(&bytes).unwrap();
+        assert_eq!((back.peer, back.payload), (d.peer, &b"hi\nthere"[..]));
+        assert_eq!(Datagram::parse(b"1.2.3.4!5\n").map(|d| d.payload.len()), Some(0));
+        for bad in [&b"1.2.3.4!5"[..], b"hello\nworld", b"1.2.3.4!5 \nx", b"", b"0000000000000000000001.2.3.4!5\n"] {
+            assert!(Datagram::parse(bad).is_none(), "{bad:?}");
+        }
     }
 }

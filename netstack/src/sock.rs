@@ -1,0 +1,403 @@
+//! The sockets behind one `/net` connection, per protocol: what its `ctl`
+//! lines, reads and writes do to `smoltcp` sockets on the links (NICs).
+//! Knows nothing of files, handles or waiting callers (`net.rs`): an
+//! operation that cannot finish yet answers `None`.
+
+use crate::Link;
+use alloc::collections::VecDeque;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
+use libux::net::{Addr, Ctl, Datagram, Proto};
+use libux::rpc::Errno;
+use smoltcp::iface::{SocketHandle, SocketSet};
+use smoltcp::phy::ChecksumCapabilities;
+use smoltcp::socket::{icmp, tcp, udp};
+use smoltcp::wire::{Icmpv4Packet, Icmpv4Repr, IpAddress, IpEndpoint, Ipv4Address};
+
+const TCP_BUFFER: usize = 64 * 1024;
+const DATAGRAMS: usize = 32;
+const DATAGRAM_BYTES: usize = 32 * 1024;
+/// The largest UDP payload or echo data one Ethernet frame carries (no
+/// IP fragmentation).
+pub const DATAGRAM_MAX: usize = 1500 - 20 - 8;
+
+/// A socket of one of the links.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sock {
+    pub link: usize,
+    pub handle: SocketHandle,
+}
+
+pub fn tcp(links: &mut [Link], s: Sock) -> &mut tcp::Socket<'static> {
+    links[s.link].sockets.get_mut::<tcp::Socket>(s.handle)
+}
+
+fn udp(links: &mut [Link], s: Sock) -> &mut udp::Socket<'static> {
+    links[s.link].sockets.get_mut::<udp::Socket>(s.handle)
+}
+
+fn icmp(links: &mut [Link], s: Sock) -> &mut icmp::Socket<'static> {
+    links[s.link].sockets.get_mut::<icmp::Socket>(s.handle)
+}
+
+pub fn new_tcp(links: &mut [Link], link: usize) -> Sock {
+    let rx = tcp::SocketBuffer::new(vec![0; TCP_BUFFER]);
+    let tx = tcp::SocketBuffer::new(vec![0; TCP_BUFFER]);
+    let sockets: &mut SocketSet<'static> = &mut links[link].sockets;
+    Sock { link, handle: sockets.add(tcp::Socket::new(rx, tx)) }
+}
+
+fn new_udp(links: &mut [Link], link: usize) -> Sock {
+    let buffer = || udp::PacketBuffer::new(vec![udp::PacketMetadata::EMPTY; DATAGRAMS], vec![0; DATAGRAM_BYTES]);
+    Sock { link, handle: links[link].sockets.add(udp::Socket::new(buffer(), buffer())) }
+}
+
+fn new_icmp(links: &mut [Link], link: usize) -> Sock {
+    let buffer = || icmp::PacketBuffer::new(vec![icmp::PacketMetadata::EMPTY; 8], vec![0; 8 * 1024]);
+    Sock { link, handle: links[link].sockets.add(icmp::Socket::new(buffer(), buffer())) }
+}
+
+pub fn remove(links: &mut [Link], s: Sock) {
+    links[s.link].sockets.remove(s.handle);
+}
+
+/// The link whose subnet holds `ip`, else the first (its default route).
+fn link_for(links: &[Link], ip: Ipv4Address) -> usize {
+    links.iter().position(|l| l.iface.ip_addrs().iter().any(|a| a.contains_addr(&IpAddress::Ipv4(ip)))).unwrap_or(0)
+}
+
+fn addr_text(e: Option<IpEndpoint>) -> String {
+    match e {
+        Some(IpEndpoint { addr: IpAddress::Ipv4(a), port }) => format!("{}\n", Addr { ip: a.octets(), port }),
+        _ => String::from("none\n"),
+    }
+}
+
+/// An announced TCP port.
+pub struct Announce {
+    pub port: u16,
+    /// A listening socket on every link.
+    pub listeners: Vec<Sock>,
+    /// Connections that arrived but no `listen` has taken yet.
+    pub arrived: VecDeque<u32>,
+}
+
+pub enum Kind {
+    Tcp {
+        socket: Sock,
+        announced: Option<Announce>,
+    },
+    /// No socket until `ctl` says: then one (connected) or one per link
+    /// (announced, `remote` none).
+    Udp {
+        sockets: Vec<Sock>,
+        remote: Option<IpEndpoint>,
+    },
+    Icmp {
+        socket: Option<Sock>,
+        remote: Option<Ipv4Address>,
+        ident: u16,
+        seq: u16,
+    },
+}
+
+/// What a `ctl` line started.
+pub enum Started {
+    Done,
+    /// A TCP connect: done once the state is known.
+    Connecting,
+}
+
+impl Kind {
+    pub fn new(proto: Proto, links: &mut [Link], ident: u16) -> Kind {
+        match proto {
+            Proto::Tcp => Kind::Tcp { socket: new_tcp(links, 0), announced: None },
+            Proto::Udp => Kind::Udp { sockets: Vec::new(), remote: None },
+            Proto::Icmp => Kind::Icmp { socket: None, remote: None, ident, seq: 0 },
+        }
+    }
+
+    pub fn proto(&self) -> Proto {
+        match self {
+            Kind::Tcp { .. } => Proto::Tcp,
+            Kind::Udp { .. } => Proto::Udp,
+            Kind::Icmp { .. } => Proto::Icmp,
+        }
+    }
+
+    /// The UDP port this connection holds, if any.
+    pub fn udp_port(&self, links: &mut [Link]) -> Option<u16> {
+        match self {
+            Kind::Udp { sockets, .. } => sockets.first().map(|&s| udp(links, s).endpoint().port),
+            _ => None,
+        }
+    }
+
+    /// Whether a `ctl` line has set this connection up already.
+    fn set_up(&self, links: &mut [Link]) -> bool {
+        match self {
+            Kind::Tcp { socket, announced } => announced.is_some() || tcp(links, *socket).state() != tcp::State::Closed,
+            Kind::Udp { sockets, .. } => !sockets.is_empty(),
+            Kind::Icmp { socket, .. } => socket.is_some(),
+        }
+    }
+
+    /// Acts on a `ctl` line; `port` is a free ephemeral port, `taken`
+    /// whether another connection holds a UDP port.
+    pub fn ctl(
+        &mut self,
+        ctl: Ctl,
+        links: &mut [Link],
+        port: u16,
+        taken: impl Fn(u16) -> bool,
+    ) -> Result<Started, Errno> {
+        if self.set_up(links) {
+            return Err(Errno::Busy);
+        }
+        match (self, ctl) {
+            (Kind::Tcp { socket, announced }, Ctl::Announce(p)) => {
+                let mut listeners = Vec::new();
+                for link in 0..links.len() {
+                    let s = if link == socket.link { *socket } else { new_tcp(links, link) };
+                    listeners.push(s);
+                    if tcp(links, s).listen(p).is_err() {
+                        for &l in listeners.iter().filter(|&&l| l != *socket) {
+                            remove(links, l);
+                        }
+                        return Err(Errno::InvalidArgument);
+                    }
+                }
+                *announced = Some(Announce { port: p, listeners, arrived: VecDeque::new() });
+                Ok(Started::Done)
+            }
+            (Kind::Tcp { socket, .. }, Ctl::Connect(to)) => {
+                let dest = Ipv4Address::from(to.ip);
+                let link = link_for(links, dest);
+                if link != socket.link {
+                    remove(links, *socket);
+                    *socket = new_tcp(links, link);
+                }
+                let l = &mut links[link];
+                let s = l.sockets.get_mut::<tcp::Socket>(socket.handle);
+                let remote = IpEndpoint::new(IpAddress::Ipv4(dest), to.port);
+                s.connect(l.iface.context(), remote, port).map_err(|_| Errno::InvalidArgument)?;
+                Ok(Started::Connecting)
+            }
+            (Kind::Udp { sockets, remote }, Ctl::Connect(to)) => {
+                let dest = Ipv4Address::from(to.ip);
+                let s = new_udp(links, link_for(links, dest));
+                if udp(links, s).bind(port).is_err() {
+                    remove(links, s);
+                    return Err(Errno::InvalidArgument);
+                }
+                sockets.push(s);
+                *remote = Some(IpEndpoint::new(IpAddress::Ipv4(dest), to.port));
+                Ok(Started::Done)
+            }
+            (Kind::Udp { sockets, .. }, Ctl::Announce(p)) => {
+                if taken(p) {
+                    return Err(Errno::Busy);
+                }
+                for link in 0..links.len() {
+                    let s = new_udp(links, link);
+                    sockets.push(s);
+                    if udp(links, s).bind(p).is_err() {
+                        for s in sockets.drain(..) {
+                            remove(links, s);
+                        }
+                        return Err(Errno::InvalidArgument);
+                    }
+                }
+                Ok(Started::Done)
+            }
+            (Kind::Icmp { socket, remote, ident, .. }, Ctl::ConnectHost(ip)) => {
+                let dest = Ipv4Address::from(ip);
+                let s = new_icmp(links, link_for(links, dest));
+                if icmp(links, s).bind(icmp::Endpoint::Ident(*ident)).is_err() {
+                    remove(links, s);
+                    return Err(Errno::InvalidArgument);
+                }
+                *socket = Some(s);
+                *remote = Some(dest);
+                Ok(Started::Done)
+            }
+            _ => Err(Errno::InvalidArgument),
+        }
+    }
+
+    /// Whether a TCP connect finished: `None` while it goes on.
+    pub fn connected(&self, links: &mut [Link]) -> Option<Result<(), Errno>> {
+        let Kind::Tcp { socket, .. } = self else { return Some(Err(Errno::InvalidArgument)) };
+        match tcp(links, *socket).state() {
+            tcp::State::Established => Some(Ok(())),
+            tcp::State::SynSent | tcp::State::SynReceived => None,
+            _ => Some(Err(Errno::NotFound)),
+        }
+    }
+
+    /// Reads at most `max` bytes: stream bytes (empty at the end), or one
+    /// whole datagram or echo reply (`TooLarge` if it does not fit; it
+    /// stays for a larger read). `None`: nothing to read yet.
+    pub fn read(&mut self, max: usize, links: &mut [Link]) -> Option<Result<Vec<u8>, Errno>> {
+        match self {
+            Kind::Tcp { socket, .. } => {
+                let s = tcp(links, *socket);
+                if s.can_recv() {
+                    let mut buf = vec![0u8; max];
+                    let n = s.recv_slice(&mut buf).unwrap_or(0);
+                    buf.truncate(n);
+                    Some(Ok(buf))
+                } else if !s.may_recv() && !matches!(s.state(), tcp::State::SynSent | tcp::State::Listen) {
+                    Some(Ok(Vec::new()))
+                } else {
+                    None
+                }
+            }
+            Kind::Udp { sockets, remote } => {
+                for &sock in sockets.iter() {
+                    let s = udp(links, sock);
+                    while let Ok((payload, meta)) = s.peek() {
+                        let from = meta.endpoint;
+                        let bytes = match (*remote, from.addr) {
+                            // A connected port hears only its peer.
+                            (Some(r), _) if r != from => {
+                                let _ = s.recv();
+                                continue;
+                            }
+                            (Some(_), _) => payload.to_vec(),
+                            (None, IpAddress::Ipv4(a)) => {
+                                let peer = Addr { ip: a.octets(), port: from.port };
+                                Datagram { peer, payload }.to_bytes()
+                            }
+                        };
+                        if bytes.len() > max {
+                            return Some(Err(Errno::TooLarge));
+                        }
+                        let _ = s.recv();
+                        return Some(Ok(bytes));
+                    }
+                }
+                None
+            }
+            Kind::Icmp { socket: Some(sock), ident, .. } => {
+                let s = icmp(links, *sock);
+                while let Ok((packet, _)) = s.recv() {
+                    let Ok(p) = Icmpv4Packet::new_checked(packet) else { continue };
+                    let Ok(Icmpv4Repr::EchoReply { ident: i, data, .. }) =
+                        Icmpv4Repr::parse(&p, &ChecksumCapabilities::default())
+                    else {
+                        continue;
+                    };
+                    if i != *ident {
+                        continue;
+                    }
+                    if data.len() > max {
+                        return Some(Err(Errno::TooLarge));
+                    }
+                    return Some(Ok(data.to_vec()));
+                }
+                None
+            }
+            Kind::Icmp { socket: None, .. } => Some(Err(Errno::InvalidArgument)),
+        }
+    }
+
+    /// Writes stream bytes (as many as fit: the count), one datagram (an
+    /// announced port's carries a [`Datagram`] header) or one echo
+    /// request. `None`: no room yet.
+    pub fn write(&mut self, data: &[u8], links: &mut [Link]) -> Option<Result<u32, Errno>> {
+        match self {
+            Kind::Tcp { socket, .. } => {
+                let s = tcp(links, *socket);
+                if s.can_send() {
+                    Some(Ok(s.send_slice(data).unwrap_or(0) as u32))
+                } else if !s.may_send() && s.state() != tcp::State::SynSent {
+                    Some(Err(Errno::BrokenPipe))
+                } else {
+                    None
+                }
+            }
+            Kind::Udp { sockets, remote } => {
+                let (to, payload) = match *remote {
+                    Some(r) => (r, data),
+                    None => {
+                        let Some(d) = Datagram::parse(data) else { return Some(Err(Errno::InvalidArgument)) };
+                        (IpEndpoint::new(IpAddress::Ipv4(Ipv4Address::from(d.peer.ip)), d.peer.port), d.payload)
+                    }
+                };
+                if payload.len() > DATAGRAM_MAX {
+                    return Some(Err(Errno::TooLarge));
+                }
+                let IpAddress::Ipv4(dest) = to.addr;
+                let link = link_for(links, dest);
+                let sock = *sockets.iter().find(|s| s.link == link).or(sockets.first())?;
+                let s = udp(links, sock);
+                if !s.can_send() || s.payload_send_capacity() < payload.len() {
+                    return None;
+                }
+                Some(s.send_slice(payload, to).map(|()| data.len() as u32).map_err(|_| Errno::InvalidArgument))
+            }
+            Kind::Icmp { socket: Some(sock), remote: Some(dest), ident, seq } => {
+                if data.len() > DATAGRAM_MAX {
+                    return Some(Err(Errno::TooLarge));
+                }
+                let repr = Icmpv4Repr::EchoRequest { ident: *ident, seq_no: *seq, data };
+                let s = icmp(links, *sock);
+                if !s.can_send() {
+                    return None;
+                }
+                let buf = s.send(repr.buffer_len(), IpAddress::Ipv4(*dest)).ok()?;
+                repr.emit(&mut Icmpv4Packet::new_unchecked(buf), &ChecksumCapabilities::default());
+                *seq = seq.wrapping_add(1);
+                Some(Ok(data.len() as u32))
+            }
+            Kind::Icmp { .. } => Some(Err(Errno::InvalidArgument)),
+        }
+    }
+
+    /// `local`, `remote` and `status`, as their files say them.
+    pub fn describe(&self, links: &mut [Link]) -> (String, String, String) {
+        match self {
+            Kind::Tcp { socket, .. } => {
+                let s = tcp(links, *socket);
+                (addr_text(s.local_endpoint()), addr_text(s.remote_endpoint()), format!("{}\n", s.state()))
+            }
+            Kind::Udp { sockets, remote } => {
+                let local = sockets.first().map(|&s| {
+                    let port = udp(links, s).endpoint().port;
+                    let ip = links[s.link].iface.ipv4_addr().unwrap_or(Ipv4Address::UNSPECIFIED);
+                    IpEndpoint::new(IpAddress::Ipv4(ip), port)
+                });
+                let status = match (sockets.is_empty(), remote) {
+                    (true, _) => "Closed",
+                    (false, Some(_)) => "Connected",
+                    (false, None) => "Announced",
+                };
+                (addr_text(local), addr_text(*remote), format!("{status}\n"))
+            }
+            Kind::Icmp { remote, ident, .. } => {
+                let peer = remote.map_or(String::from("none\n"), |r| format!("{r}\n"));
+                (
+                    format!("ident {ident}\n"),
+                    peer,
+                    String::from(if remote.is_some() { "Connected\n" } else { "Closed\n" }),
+                )
+            }
+        }
+    }
+
+    /// Lets the sockets go: a TCP socket closes (FIN) and goes on
+    /// `closing` until it is closed; the others go at once.
+    pub fn close(self, links: &mut [Link], closing: &mut Vec<Sock>) {
+        match self {
+            Kind::Tcp { socket, .. } => {
+                tcp(links, socket).close();
+                closing.push(socket);
+            }
+            Kind::Udp { sockets, .. } => sockets.into_iter().for_each(|s| remove(links, s)),
+            Kind::Icmp { socket, .. } => socket.into_iter().for_each(|s| remove(links, s)),
+        }
+    }
+}
