@@ -17,7 +17,9 @@ USAGE:
     cargo ux cluster N [OPTIONS]  boot N nodes on one Ethernet segment (node k is
                                   10.1.0.k/24 there); print their consoles, each
                                   line labelled [nodeK], also logged to
-                                  target/ux/cluster/nodeK.log; Ctrl-C stops all
+                                  target/ux/cluster/nodeK.log; a typed line
+                                  `K: TEXT` goes to node K (and later lines
+                                  too, until another K:); Ctrl-C stops all
     cargo ux test [ARGS...]       set up the host, build, check formatting and
                                   lints, and run every test (ARGS go to cargo test)
 
@@ -193,12 +195,33 @@ fn cluster(args: &Args) -> Result<(), String> {
         })
         .collect();
     let cluster = qemu::cluster::start(&image, &opts, true)?;
-    // Until every node has stopped (or we are interrupted: the nodes die
-    // with us).
-    for node in &cluster.nodes {
-        let _ = node.wait_for("\u{0}never printed", Duration::from_secs(10 * 365 * 86_400));
+    std::thread::scope(|scope| {
+        scope.spawn(|| route_input(&cluster.nodes));
+        // Until every node has stopped (or we are interrupted: the nodes
+        // die with us).
+        for node in &cluster.nodes {
+            let _ = node.wait_for("\u{0}never printed", Duration::from_secs(10 * 365 * 86_400));
+        }
+        std::process::exit(0)
+    })
+}
+
+/// Sends the terminal's lines to the nodes' consoles: `K: TEXT` to node
+/// K, which later lines without a prefix go to as well (node 1 at first).
+fn route_input(nodes: &[Node]) {
+    let mut to = 0;
+    for line in std::io::stdin().lines().map_while(Result::ok) {
+        let text = match line.split_once(':').map(|(k, t)| (k.trim().parse::<usize>(), t)) {
+            Some((Ok(k), t)) if (1..=nodes.len()).contains(&k) => {
+                to = k - 1;
+                t.strip_prefix(' ').unwrap_or(t)
+            }
+            _ => &line,
+        };
+        if nodes[to].type_text(&format!("{text}\n")).is_err() {
+            eprintln!("node {} is gone", to + 1);
+        }
     }
-    Ok(())
 }
 
 fn headless(args: &Args) -> Result<(), String> {
@@ -306,46 +329,104 @@ fn loopback_echo() -> Result<u16, String> {
     Ok(port)
 }
 
+/// A TCP sink on the host's loopback that takes one connection.
+fn loopback_sink() -> Result<u16, String> {
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+    std::thread::spawn(move || {
+        if let Ok((mut s, _)) = listener.accept() {
+            let _ = std::io::copy(&mut s, &mut std::io::sink());
+        }
+    });
+    Ok(port)
+}
+
+/// MB/s of sending `total` bytes one way to `port` (until the close is
+/// through, when `done` says the far end has them all).
+fn send_throughput(port: u16, total: usize, done: impl FnOnce() -> Result<(), String>) -> Result<f64, String> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
+    let chunk = vec![0xa5u8; 64 * 1024];
+    let t0 = Instant::now();
+    let mut sent = 0;
+    while sent < total {
+        let n = chunk.len().min(total - sent);
+        s.write_all(&chunk[..n]).map_err(|e| format!("sending: {e}"))?;
+        sent += n;
+    }
+    drop(s);
+    done()?;
+    Ok(total as f64 / t0.elapsed().as_secs_f64() / 1e6)
+}
+
+/// The number after `key` in the first line of `log` that
+/// starts with `prefix`.
+fn figure(log: &str, prefix: &str, key: &str) -> Result<f64, String> {
+    let line = log.lines().find(|l| l.starts_with(prefix)).ok_or_else(|| format!("no {prefix:?} line"))?;
+    line.split_once(key)
+        .and_then(|(_, r)| r.split([' ', '/']).find(|w| !w.is_empty())?.parse().ok())
+        .ok_or_else(|| format!("no {key:?} in {line:?}"))
+}
+
 /// TCP figures of a two-node cluster next to the host's loopback, in one
-/// run: echo throughput host → node and node → node, 1-byte round trips.
+/// run: throughput host -> node and node -> node (ttcp), echo throughput
+/// and 1-byte round trips host -> node, ICMP round trips node -> node.
 fn net_bench(image: &qemu::image::Image, args: &Args) -> Result<Vec<String>, String> {
-    const TOTAL: usize = 4 << 20;
+    const TOTAL: usize = 8 << 20;
+    const ECHO: usize = 4 << 20;
     const ROUNDS: usize = 200;
+    let timeout = args.timeout;
+    let wait = |n: &Node, mark: usize, what: &str| n.wait_after(mark, what, timeout).map_err(|e| e.to_string());
     step("booting a two-node cluster for the network figures");
-    let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(|e| e.to_string())?.port();
-    let forward = node::Forward { udp: false, host: port, node: 7 };
-    let server = Options { run: Some("echod 7".into()), forwards: vec![forward], ..args.opts.clone() };
-    let cluster = qemu::cluster::start(image, &[server, args.opts.clone()], false)?;
+    let free = || TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port());
+    let (echo_port, ttcp_port) = (free().map_err(|e| e.to_string())?, free().map_err(|e| e.to_string())?);
+    let forwards = vec![
+        node::Forward { udp: false, host: echo_port, node: 7 },
+        node::Forward { udp: false, host: ttcp_port, node: 5001 },
+    ];
+    let server = Options { run: None, forwards, ..args.opts.clone() };
+    let client = Options { run: None, ..args.opts.clone() };
+    let cluster = qemu::cluster::start(image, &[server, client], false)?;
     let (a, b) = (&cluster.nodes[0], &cluster.nodes[1]);
-    a.wait_for("echod: listening on tcp port 7", args.timeout).map_err(|e| e.to_string())?;
-    b.wait_for("ux: started sh as pid", args.timeout).map_err(|e| e.to_string())?;
+    for n in [a, b] {
+        wait(n, 0, "ux: started sh as pid")?;
+    }
+    a.type_text("echod 7 &\n")?;
+    wait(a, 0, "echod: listening on tcp port 7")?;
 
     let reference = loopback_echo()?;
     let mut local = TcpStream::connect(("127.0.0.1", reference)).map_err(|e| e.to_string())?;
-    let local_mbs = echo_throughput(&local, TOTAL)?;
+    let local_echo = echo_throughput(&local, ECHO)?;
     let local_us = echo_latency(&mut local, ROUNDS)?;
-    let mut remote = TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
-    let node_mbs = echo_throughput(&remote, TOTAL)?;
+    let local_mbs = send_throughput(loopback_sink()?, TOTAL, || Ok(()))?;
+
+    let mut remote = TcpStream::connect(("127.0.0.1", echo_port)).map_err(|e| e.to_string())?;
+    let node_echo = echo_throughput(&remote, ECHO)?;
     let node_us = echo_latency(&mut remote, ROUNDS)?;
     drop(remote);
+    let mark = a.mark();
+    a.type_text("ttcp -r\n")?;
+    wait(a, mark, "ttcp-r: listening")?;
+    let host_mbs = send_throughput(ttcp_port, TOTAL, || wait(a, mark, "ttcp-r: ").map(drop))?;
 
+    let mark_a = a.mark();
+    a.type_text("ttcp -r -p 5002\n")?;
+    wait(a, mark_a, "ttcp-r: listening")?;
     let mark = b.mark();
-    b.type_text(&format!("tcpsend {TOTAL} tcp!10.1.0.1!7\n"))?;
-    b.wait_after(mark, "tcpsend:", args.timeout).map_err(|e| e.to_string())?;
-    let log = b.log();
-    let line = log[mark..].lines().find(|l| l.starts_with("tcpsend:")).unwrap_or("").to_string();
-    let n2n: f64 = line
-        .rsplit_once('(')
-        .and_then(|(_, r)| r.split_whitespace().next()?.parse().ok())
-        .ok_or_else(|| format!("no rate in {line:?}"))?;
+    b.type_text("ttcp -t -p 5002 10.1.0.1\n")?;
+    wait(a, mark_a, "ttcp-r: 8388608 bytes")?;
+    let n2n = figure(&a.log()[mark_a..], "ttcp-r: 8388608 bytes", "= ")?;
+    b.type_text("ping -c 20 10.1.0.1\n")?;
+    wait(b, mark, "ping: 10.1.0.1: 20 sent")?;
+    let ping = figure(&b.log()[mark..], "ping: 10.1.0.1: 20 sent", "min/avg/max ")?;
     Ok(vec![
-        format!("net: Linux loopback TCP echo of 4 MiB (the ceiling): {local_mbs:.1} MB/s; 1-byte round trip median {local_us:.0} us"),
         format!(
-            "net: host -> node TCP echo of 4 MiB: {node_mbs:.2} MB/s ({:.4} x loopback); 1-byte round trip median {node_us:.0} us ({:.0} x loopback)",
-            node_mbs / local_mbs,
-            node_us / local_us
+            "net: Linux loopback TCP (the ceiling): one way {local_mbs:.0} MB/s, echo {local_echo:.0} MB/s, 1-byte round trip median {local_us:.0} us"
         ),
-        format!("net: node -> node TCP echo of 4 MiB (tcpsend): {n2n:.2} MB/s ({:.4} x loopback)", n2n / local_mbs),
+        format!("net: host -> node TCP one way (ttcp -r) 8 MiB: {host_mbs:.2} MB/s ({:.4} x loopback)", host_mbs / local_mbs),
+        format!("net: host -> node TCP echo 4 MiB: {node_echo:.2} MB/s ({:.4} x loopback)", node_echo / local_echo),
+        format!("net: host -> node 1-byte TCP round trip median: {node_us:.0} us ({:.0} x loopback)", node_us / local_us),
+        format!("net: node -> node TCP one way (ttcp) 8 MiB: {n2n:.2} MB/s ({:.4} x loopback)", n2n / local_mbs),
+        format!("net: node -> node ICMP echo (ping, 56 bytes) round trip min: {ping:.0} us ({:.0} x loopback TCP)", ping / local_us),
     ])
 }
 
