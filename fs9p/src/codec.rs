@@ -758,6 +758,21 @@ pub fn dirents(data: &[u8]) -> impl Iterator<Item = Result<Dirent<'_>, DecodeErr
     })
 }
 
+/// The stats in 9P2000 directory-read data (each with its size first).
+/// A malformed stat ends the iteration with an error.
+pub fn stats(data: &[u8]) -> impl Iterator<Item = Result<Stat<'_>, DecodeError>> {
+    let mut r = Reader { buf: data, at: 0 };
+    let mut failed = false;
+    core::iter::from_fn(move || {
+        if failed || r.at == r.buf.len() {
+            return None;
+        }
+        let stat = r.stat();
+        failed = stat.is_err();
+        Some(stat)
+    })
+}
+
 /// Appends a directory entry to `out` at `at`; returns the new end, or
 /// `None` when it does not fit (Treaddir's count is a hard limit).
 pub fn put_dirent(out: &mut [u8], at: usize, d: &Dirent) -> Option<usize> {

@@ -9,19 +9,23 @@
 //! buffer. Host-tested and fuzzed (`fs9p/fuzz`).
 //!
 //! The server ([`server`]): a session per connection, generic over a
-//! [`server::Filesystem`], speaking either dialect. With the `std`
-//! feature, [`host`] adds what runs on a host: a file system exporting a
-//! directory, a TCP transport, a client, and the `u9p` command line.
+//! [`server::Filesystem`], speaking either dialect. The client
+//! ([`client`]): requests, replies matched by tag, fids, walks and file
+//! operations, generic over a byte-stream [`client::Transport`]. With the
+//! `std` feature, [`host`] adds what runs on a host: a file system
+//! exporting a directory, a TCP transport, the client over TCP, and the
+//! `u9p` command line.
 //!
-//! To come (issue "fs9p"): the in-OS export over `/net` and the client
-//! file server that mounts a remote export. This crate may use `libux` and
-//! the `netstack` file interface, and knows nothing of the cluster.
+//! The OS glue (the export of a node's namespace over `/net`, the client
+//! file server that mounts a remote export) is in `user/ninep`: this crate
+//! stays free of `libux` and seL4, and knows nothing of the cluster.
 #![no_std]
 
 extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod client;
 pub mod codec;
 pub mod error;
 #[cfg(feature = "std")]

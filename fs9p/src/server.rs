@@ -36,9 +36,12 @@ impl Meta {
 /// The 9P2000 directory bit in `mode`.
 pub const DMDIR: u32 = 0x8000_0000;
 
-/// What a server exports. `Node` names a file (a path, an inode number).
+/// What a server exports. `Node` names a file (a path, an inode number);
+/// `File` is an open file, held by its fid until the fid is clunked
+/// (dropping it closes it).
 pub trait Filesystem {
     type Node: Clone;
+    type File;
 
     /// The root of the tree `aname` names, for user `uname`.
     fn attach(&mut self, uname: &str, aname: &str) -> Result<Self::Node, Error>;
@@ -51,11 +54,11 @@ pub trait Filesystem {
     /// The child `name` of directory `dir` (`..` of the root is the root).
     fn walk(&mut self, dir: &Self::Node, name: &str) -> Result<Self::Node, Error>;
     fn meta(&mut self, node: &Self::Node) -> Result<Meta, Error>;
-    /// Checks that `node` may be opened for writing and truncates it if
-    /// asked.
-    fn open(&mut self, node: &Self::Node, write: bool, truncate: bool) -> Result<(), Error>;
-    fn read(&mut self, node: &Self::Node, offset: u64, buf: &mut [u8]) -> Result<usize, Error>;
-    fn write(&mut self, node: &Self::Node, offset: u64, data: &[u8]) -> Result<usize, Error>;
+    /// Opens `node` (for writing too if `write`), truncating it if asked.
+    /// Directories are opened for reading only; they are read by `list`.
+    fn open(&mut self, node: &Self::Node, write: bool, truncate: bool) -> Result<Self::File, Error>;
+    fn read(&mut self, file: &mut Self::File, offset: u64, buf: &mut [u8]) -> Result<usize, Error>;
+    fn write(&mut self, file: &mut Self::File, offset: u64, data: &[u8]) -> Result<usize, Error>;
     /// Makes a file or directory `name` in `dir`.
     fn create(&mut self, dir: &Self::Node, name: &str, is_dir: bool, perm: u32) -> Result<Self::Node, Error>;
     fn remove(&mut self, node: &Self::Node) -> Result<(), Error>;
@@ -66,9 +69,12 @@ pub trait Filesystem {
     fn truncate(&mut self, node: &Self::Node, size: u64) -> Result<(), Error>;
 }
 
-struct Fid<N> {
+struct Fid<N, H> {
     node: N,
-    open: bool,
+    /// The open file, once opened.
+    file: Option<H>,
+    /// What it was opened as (reads of a directory list it).
+    is_dir: bool,
     /// Opened for writing (Twrite is refused otherwise).
     writable: bool,
     /// A 9P2000 directory read: the stat bytes not yet returned, and the
@@ -79,11 +85,13 @@ struct Fid<N> {
 /// The largest message size we agree to.
 pub const MAX_MSIZE: u32 = 1 << 20;
 
-/// One client connection's state.
-pub struct Session<N> {
+/// One client connection's state, over a file system whose nodes are `N`
+/// and open files `H`.
+pub struct Session<N, H> {
     dialect: Option<Dialect>,
     msize: u32,
-    fids: BTreeMap<u32, Fid<N>>,
+    max_msize: u32,
+    fids: BTreeMap<u32, Fid<N, H>>,
     max_fids: usize,
 }
 
@@ -105,10 +113,16 @@ fn valid_name(name: &str) -> Result<(), Error> {
     Ok(())
 }
 
-impl<N: Clone> Session<N> {
+impl<N: Clone, H> Session<N, H> {
     /// A session allowing `max_fids` fids at once.
     pub fn new(max_fids: usize) -> Self {
-        Session { dialect: None, msize: 8192, fids: BTreeMap::new(), max_fids }
+        Self::with_max_msize(max_fids, MAX_MSIZE)
+    }
+
+    /// A session that agrees to at most `max_msize` (256..=[`MAX_MSIZE`]).
+    pub fn with_max_msize(max_fids: usize, max_msize: u32) -> Self {
+        let max_msize = max_msize.clamp(256, MAX_MSIZE);
+        Session { dialect: None, msize: 8192.min(max_msize), max_msize, fids: BTreeMap::new(), max_fids }
     }
 
     /// The negotiated message size: the largest request and reply.
@@ -118,7 +132,7 @@ impl<N: Clone> Session<N> {
 
     /// Handles one request (exactly one message's bytes) and writes the
     /// reply into `out` (at least `msize` bytes); returns its length.
-    pub fn handle<F: Filesystem<Node = N>>(&mut self, fs: &mut F, request: &[u8], out: &mut [u8]) -> usize {
+    pub fn handle<F: Filesystem<Node = N, File = H>>(&mut self, fs: &mut F, request: &[u8], out: &mut [u8]) -> usize {
         // Before Tversion only Tversion is understood; decode as 9P2000.L,
         // the superset, until then.
         let dialect = self.dialect.unwrap_or(Dialect::L);
@@ -150,7 +164,12 @@ impl<N: Clone> Session<N> {
     }
 
     /// Handles a decoded request; the reply's tag is patched in by the caller.
-    fn dispatch<F: Filesystem<Node = N>>(&mut self, fs: &mut F, msg: Msg, out: &mut [u8]) -> Result<usize, Error> {
+    fn dispatch<F: Filesystem<Node = N, File = H>>(
+        &mut self,
+        fs: &mut F,
+        msg: Msg,
+        out: &mut [u8],
+    ) -> Result<usize, Error> {
         let reply = |m: Msg, out: &mut [u8]| codec::encode(&Frame { tag: 0, msg: m }, out).map_err(|_| Error::Invalid);
         if self.dialect.is_none() && !matches!(msg, Msg::Tversion { .. }) {
             return Err(Error::Invalid);
@@ -159,7 +178,7 @@ impl<N: Clone> Session<N> {
             Msg::Tversion { msize, version } => {
                 // A new version aborts everything outstanding.
                 self.fids.clear();
-                self.msize = msize.clamp(256, MAX_MSIZE);
+                self.msize = msize.clamp(256, self.max_msize);
                 let dialect = Dialect::from_version(version);
                 self.dialect = dialect.or(self.dialect);
                 let version = dialect.map_or("unknown", |d| d.version());
@@ -170,7 +189,7 @@ impl<N: Clone> Session<N> {
                 self.check_new(fid)?;
                 let node = fs.attach(uname, aname)?;
                 let qid = fs.meta(&node)?.qid;
-                self.fids.insert(fid, Fid { node, open: false, writable: false, dir: None });
+                self.fids.insert(fid, Fid::new(node));
                 reply(Msg::Rattach { qid }, out)
             }
             Msg::Tflush { .. } => reply(Msg::Rflush, out),
@@ -178,7 +197,7 @@ impl<N: Clone> Session<N> {
                 let start = self.fid(fid)?;
                 // Walking from an open fid is allowed (diod's tools do it)
                 // as long as the open fid itself is not replaced.
-                if start.open && newfid == fid {
+                if start.file.is_some() && newfid == fid {
                     return Err(Error::Invalid);
                 }
                 if newfid != fid {
@@ -200,7 +219,7 @@ impl<N: Clone> Session<N> {
                         Err(_) => return reply(Msg::Rwalk { wqids }, out),
                     }
                 }
-                self.fids.insert(newfid, Fid { node, open: false, writable: false, dir: None });
+                self.fids.insert(newfid, Fid::new(node));
                 reply(Msg::Rwalk { wqids }, out)
             }
             Msg::Topen { fid, mode } => {
@@ -234,7 +253,8 @@ impl<N: Clone> Session<N> {
                 if !f.writable {
                     return Err(Error::BadFid);
                 }
-                let n = fs.write(&f.node.clone(), offset, data)?;
+                let file = f.file.as_mut().ok_or(Error::BadFid)?;
+                let n = fs.write(file, offset, data)?;
                 reply(Msg::Rwrite { count: n as u32 }, out)
             }
             Msg::Treaddir { fid, offset, count } => self.readdir(fs, fid, offset, count, out),
@@ -346,13 +366,13 @@ impl<N: Clone> Session<N> {
         }
     }
 
-    fn fid(&self, fid: u32) -> Result<&Fid<N>, Error> {
+    fn fid(&self, fid: u32) -> Result<&Fid<N, H>, Error> {
         self.fids.get(&fid).ok_or(Error::BadFid)
     }
 
     /// A fid that has been opened (reads, writes, directory reads).
-    fn open_fid(&mut self, fid: u32) -> Result<&mut Fid<N>, Error> {
-        self.fids.get_mut(&fid).filter(|f| f.open).ok_or(Error::BadFid)
+    fn open_fid(&mut self, fid: u32) -> Result<&mut Fid<N, H>, Error> {
+        self.fids.get_mut(&fid).filter(|f| f.file.is_some()).ok_or(Error::BadFid)
     }
 
     fn check_new(&self, fid: u32) -> Result<(), Error> {
@@ -376,7 +396,7 @@ impl<N: Clone> Session<N> {
         self.msize - 24
     }
 
-    fn open<F: Filesystem<Node = N>>(
+    fn open<F: Filesystem<Node = N, File = H>>(
         &mut self,
         fs: &mut F,
         fid: u32,
@@ -384,20 +404,20 @@ impl<N: Clone> Session<N> {
         truncate: bool,
     ) -> Result<Qid, Error> {
         let f = self.fids.get_mut(&fid).ok_or(Error::BadFid)?;
-        if f.open {
+        if f.file.is_some() {
             return Err(Error::Invalid);
         }
         let meta = fs.meta(&f.node)?;
         if meta.is_dir() && (write || truncate) {
             return Err(Error::IsDir);
         }
-        fs.open(&f.node, write, truncate)?;
-        f.open = true;
+        f.file = Some(fs.open(&f.node, write, truncate)?);
+        f.is_dir = meta.is_dir();
         f.writable = write;
         Ok(meta.qid)
     }
 
-    fn create<F: Filesystem<Node = N>>(
+    fn create<F: Filesystem<Node = N, File = H>>(
         &mut self,
         fs: &mut F,
         fid: u32,
@@ -407,17 +427,18 @@ impl<N: Clone> Session<N> {
     ) -> Result<Qid, Error> {
         valid_name(name)?;
         let f = self.fids.get_mut(&fid).ok_or(Error::BadFid)?;
-        if f.open {
+        if f.file.is_some() {
             return Err(Error::Invalid);
         }
         let node = fs.create(&f.node, name, is_dir, perm)?;
         let qid = fs.meta(&node)?.qid;
-        // The fid now stands for the new file, open.
-        *f = Fid { node, open: true, writable: true, dir: None };
+        // The fid now stands for the new file, open (for writing if a file).
+        let file = fs.open(&node, !is_dir, false)?;
+        *f = Fid { node, file: Some(file), is_dir, writable: !is_dir, dir: None };
         Ok(qid)
     }
 
-    fn read<F: Filesystem<Node = N>>(
+    fn read<F: Filesystem<Node = N, File = H>>(
         &mut self,
         fs: &mut F,
         fid: u32,
@@ -429,7 +450,7 @@ impl<N: Clone> Session<N> {
         let f = self.open_fid(fid)?;
         // Rread: header, count[4], data: fill the data in place.
         let data_at = HEADER + 4;
-        let n = if fs.meta(&f.node)?.is_dir() {
+        let n = if f.is_dir {
             // 9P2000 directory reads: whole stat entries; offset 0 starts
             // over, otherwise it must continue where the last read ended.
             if offset == 0 || f.dir.is_none() {
@@ -460,12 +481,13 @@ impl<N: Clone> Session<N> {
             *next += n as u64;
             n
         } else {
-            fs.read(&f.node, offset, &mut out[data_at..data_at + max])?
+            let file = f.file.as_mut().ok_or(Error::BadFid)?;
+            fs.read(file, offset, &mut out[data_at..data_at + max])?
         };
         Ok(finish_data(out, 117, n))
     }
 
-    fn readdir<F: Filesystem<Node = N>>(
+    fn readdir<F: Filesystem<Node = N, File = H>>(
         &mut self,
         fs: &mut F,
         fid: u32,
@@ -495,6 +517,12 @@ impl<N: Clone> Session<N> {
             }
         }
         Ok(finish_data(out, 41, at))
+    }
+}
+
+impl<N, H> Fid<N, H> {
+    fn new(node: N) -> Self {
+        Fid { node, file: None, is_dir: false, writable: false, dir: None }
     }
 }
 

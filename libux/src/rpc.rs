@@ -323,6 +323,9 @@ pub enum Errno {
     BrokenPipe,
     /// Already in use (a second reader of the console, say).
     Busy,
+    /// The device or the remote file server behind the file failed (a 9P
+    /// mount whose connection broke, say).
+    Io,
 }
 
 impl core::fmt::Display for Errno {
@@ -350,6 +353,7 @@ impl core::fmt::Display for Errno {
             Errno::ReadOnly => "read-only file system",
             Errno::BrokenPipe => "broken pipe",
             Errno::Busy => "busy",
+            Errno::Io => "i/o error",
         })
     }
 }

@@ -45,8 +45,13 @@ fn icmp(links: &mut [Link], s: Sock) -> &mut icmp::Socket<'static> {
 pub fn new_tcp(links: &mut [Link], link: usize) -> Sock {
     let rx = tcp::SocketBuffer::new(vec![0; TCP_BUFFER]);
     let tx = tcp::SocketBuffer::new(vec![0; TCP_BUFFER]);
+    let mut socket = tcp::Socket::new(rx, tx);
+    // Writes come whole from files (a 9P reply, a window of a stream):
+    // holding back their last short segment for an ACK only adds a round
+    // trip (and the peer may delay that ACK).
+    socket.set_nagle_enabled(false);
     let sockets: &mut SocketSet<'static> = &mut links[link].sockets;
-    Sock { link, handle: sockets.add(tcp::Socket::new(rx, tx)) }
+    Sock { link, handle: sockets.add(socket) }
 }
 
 fn new_udp(links: &mut [Link], link: usize) -> Sock {

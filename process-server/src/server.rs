@@ -344,7 +344,7 @@ impl Server {
                 libux::rt::write_console(bytes);
                 ok(Ok(Response::Done))
             }
-            Request::Living { pids } => ok(if !self.procs.get(&pid).is_some_and(|p| p.daemon) {
+            Request::Living { pids } => ok(if !self.procs.get(&pid).is_some_and(|p| p.daemon || p.mounted) {
                 Err(Errno::NotPermitted)
             } else if pids.len() > libux::rpc::LIVING_PER_CALL {
                 Err(Errno::TooLarge)
@@ -393,8 +393,10 @@ impl Server {
         Ok(Response::Waited(None))
     }
 
+    /// Daemons, and file servers that are not (they poll), learn which
+    /// processes ended.
     fn ended_since(&self, pid: Pid, after: u64) -> Result<Response, Errno> {
-        if !self.procs.get(&pid).is_some_and(|p| p.daemon) {
+        if !self.procs.get(&pid).is_some_and(|p| p.daemon || p.mounted) {
             return Err(Errno::NotPermitted);
         }
         let first = self.ended_count - self.ended.len() as u64;
@@ -527,6 +529,11 @@ impl Server {
     }
 }
 
+/// `/n/NAME`: where any process may mount a file server.
+fn user_mount_point(at: &str) -> bool {
+    at.strip_prefix("/n/").is_some_and(|name| !name.is_empty() && !name.contains('/'))
+}
+
 impl Server {
     /// `path` normalised against `pid`'s working directory.
     fn normalize(&self, pid: Pid, path: &str) -> Result<alloc::string::String, Errno> {
@@ -539,14 +546,16 @@ impl Server {
 
     fn mount(&mut self, pid: Pid, path: &str, endpoint: u64) -> Result<Response, Errno> {
         let p = self.procs.get(&pid).ok_or(Errno::NoSuchProcess)?;
-        // Only programs we started (the system description's) serve files.
-        if p.ppid != 0 {
-            return Err(Errno::NotPermitted);
-        }
         if !p.live().is_some_and(|l| l.endpoints.contains(&endpoint)) {
             return Err(Errno::InvalidArgument);
         }
         let at = self.normalize(pid, path)?;
+        // Programs we started (the system description's) serve files
+        // anywhere; any other only at `/n/NAME` (remote mounts such as
+        // `mount9p`'s), where it can shadow nothing of the node's own.
+        if p.ppid != 0 && !user_mount_point(&at) {
+            return Err(Errno::NotPermitted);
+        }
         let ep = self.copy_from(pid, endpoint)?;
         if let Err(e) = self.mounts.mount(&at, (pid, ep)) {
             self.delete_root(ep);

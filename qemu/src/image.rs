@@ -17,16 +17,44 @@ use std::process::Command;
 /// Crates of the user programs.
 pub const PACKAGES: &[&str] = &[
     "hello", "true", "spawner", "faulter", "memhog", "tracer", "rpcfuzz", "ipcbench", "iobench", "devprobe", "ramfs",
-    "devfs", "sh", "utils", "filetest", "netstack",
+    "devfs", "sh", "utils", "filetest", "netstack", "ninep",
 ];
 /// Programs in the boot file system (`/bin`), by binary name.
 pub const PROGRAMS: &[&str] = &[
-    "hello", "true", "spawner", "faulter", "memhog", "tracer", "rpcfuzz", "ipcbench", "iobench", "devprobe", "ramfs",
-    "devfs", "sh", "filetest", "netstack", "ls", "cat", "echo", "ps", "kill", "mkdir", "rm", "sleep", "echod",
-    "tcpsend", "ping", "ttcp",
+    "hello",
+    "true",
+    "spawner",
+    "faulter",
+    "memhog",
+    "tracer",
+    "rpcfuzz",
+    "ipcbench",
+    "iobench",
+    "devprobe",
+    "ramfs",
+    "devfs",
+    "sh",
+    "filetest",
+    "netstack",
+    "ls",
+    "cat",
+    "echo",
+    "ps",
+    "kill",
+    "mkdir",
+    "rm",
+    "sleep",
+    "echod",
+    "tcpsend",
+    "ping",
+    "ttcp",
+    "exportfs",
+    "mount9p",
+    "sum",
+    "ninepbench",
 ];
 /// Features the programs build with (server binaries behind a feature).
-pub const PROGRAM_FEATURES: &str = "ramfs/server devfs/server sh/program netstack/server";
+pub const PROGRAM_FEATURES: &str = "ramfs/server devfs/server sh/program netstack/server ninep/program";
 
 #[derive(Clone, Debug)]
 pub struct Image {

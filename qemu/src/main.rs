@@ -8,6 +8,8 @@ use std::net::{TcpListener, TcpStream};
 use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
+mod ninep_bench;
+
 const HELP: &str = "\
 cargo ux: build and run the seL4 cluster OS
 
@@ -256,6 +258,7 @@ fn bench(args: &Args) -> Result<(), String> {
         figures.extend(log.lines().filter(|l| l.starts_with(&prefix)).map(String::from));
     }
     figures.extend(net_bench(&image, args)?);
+    figures.extend(ninep_bench::run(&image, args)?);
     println!("--- benchmark ---");
     for line in &figures {
         println!("{line}");

@@ -1,16 +1,18 @@
 """Drives PyPI's python-9p (plan9port's 9P2000 codec) against a server.
 
-Usage: py9p_client.py HOST:PORT. Prints what it read, one fact per line,
-for the Rust test to check; any protocol error raises and exits non-zero.
+Usage: py9p_client.py HOST:PORT [ANAME]. Works in the tree ANAME names
+(default: the export's root). Prints what it read, one fact per line, for
+the Rust test to check; any protocol error raises and exits non-zero.
 """
 import sys
 
 from py9p import Client, decode_dir, OREAD, ORDWR, DMDIR
 
 host, port = sys.argv[1].rsplit(":", 1)
+aname = sys.argv[2] if len(sys.argv) > 2 else ""
 c = Client.connect_tcp(host, int(port), timeout=10)
 print("version", c.negotiate().version)
-c.attach(0, uname="py9p", aname="")
+c.attach(0, uname="py9p", aname=aname)
 
 c.walk(0, 1, "sub/file.txt")
 c.open(1, OREAD)

@@ -4,6 +4,9 @@
 //! 9P2000, plan9port's codec) as clients, and a server that keeps serving
 //! through bad clients.
 
+#[path = "../peers/python.rs"]
+mod python;
+
 use fs9p::host::{serve, Client, DirFs};
 use fs9p::{decode, encode, Dialect, Frame, Msg, NOFID, NOTAG};
 use std::io::{Read, Write};
@@ -197,33 +200,25 @@ fn the_server_survives_bad_clients_and_keeps_serving_others() {
     assert_eq!(good.read_file("f").unwrap(), b"still here");
 }
 
-/// Runs `script` (in `tests/peers/`) with the python of a venv holding
-/// `package`, against our server exporting a directory with `sub/file.txt`.
-fn python_peer(venv: &str, package: &str, script: &str) -> String {
-    let python = qemu::setup::python_venv(venv, &[package]).unwrap();
-    let dir = TempDir::new(venv);
+/// Runs a PyPI client against our server exporting a directory with
+/// `sub/file.txt`.
+fn python_peer(peer: python::Peer) -> String {
+    let dir = TempDir::new(peer.0);
     std::fs::create_dir(dir.0.join("sub")).unwrap();
     std::fs::write(dir.0.join("sub/file.txt"), b"peer data").unwrap();
-    let addr = our_server(&dir.0, 64);
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("peers").join(script);
-    let out = Command::new(python).arg(script).arg(&addr).output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
-    stdout
+    python::run(peer, &our_server(&dir.0, 64), "")
 }
 
 #[test]
 fn python_9p_speaks_strict_9p2000_with_our_server() {
-    let out = python_peer("python-9p", "python-9p==0.1.0", "py9p_client.py");
-    let expected = ["version 9P2000", "read peer data", "wrote 20", "length 20", "names sub/"];
-    assert_eq!(out.lines().collect::<Vec<_>>(), expected);
+    let out = python_peer(python::PY9P);
+    assert_eq!(out.lines().collect::<Vec<_>>(), python::PY9P_SAYS);
 }
 
 #[test]
 fn p9fs_speaks_9p2000l_with_our_server() {
-    let out = python_peer("p9fs", "p9fs==0.0.4", "p9fs_client.py");
-    let expected = ["ls sub/", "cat peer data", "back written by p9fs", "size 15", "isdir True", "after newdir/ sub/"];
-    assert_eq!(out.lines().collect::<Vec<_>>(), expected);
+    let out = python_peer(python::P9FS);
+    assert_eq!(out.lines().collect::<Vec<_>>(), python::P9FS_SAYS);
 }
 
 #[test]

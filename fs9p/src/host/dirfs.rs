@@ -58,6 +58,8 @@ fn meta_of(path: &Path, name: String) -> Result<Meta, Error> {
 
 impl Filesystem for DirFs {
     type Node = PathBuf;
+    /// Files are reopened by path for each read and write.
+    type File = PathBuf;
 
     fn attach(&mut self, _uname: &str, aname: &str) -> Result<PathBuf, Error> {
         // The export is one tree; an aname may name a directory in it.
@@ -85,22 +87,22 @@ impl Filesystem for DirFs {
         meta_of(&self.full(node), name)
     }
 
-    fn open(&mut self, node: &PathBuf, write: bool, truncate: bool) -> Result<(), Error> {
+    fn open(&mut self, node: &PathBuf, write: bool, truncate: bool) -> Result<PathBuf, Error> {
         if write || truncate {
             let f = OpenOptions::new().write(true).open(self.full(node)).map_err(io)?;
             if truncate {
                 f.set_len(0).map_err(io)?;
             }
         }
-        Ok(())
+        Ok(node.clone())
     }
 
-    fn read(&mut self, node: &PathBuf, offset: u64, buf: &mut [u8]) -> Result<usize, Error> {
+    fn read(&mut self, node: &mut PathBuf, offset: u64, buf: &mut [u8]) -> Result<usize, Error> {
         let f = fs::File::open(self.full(node)).map_err(io)?;
         f.read_at(buf, offset).map_err(io)
     }
 
-    fn write(&mut self, node: &PathBuf, offset: u64, data: &[u8]) -> Result<usize, Error> {
+    fn write(&mut self, node: &mut PathBuf, offset: u64, data: &[u8]) -> Result<usize, Error> {
         let f = OpenOptions::new().write(true).open(self.full(node)).map_err(io)?;
         f.write_all_at(data, offset).map_err(io)?;
         Ok(data.len())

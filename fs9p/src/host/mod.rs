@@ -7,6 +7,6 @@ mod client;
 mod dirfs;
 mod tcp;
 
-pub use client::{Client, ClientError};
+pub use client::{Client, ClientError, Tcp};
 pub use dirfs::DirFs;
 pub use tcp::{read_frame, serve, serve_connection};

@@ -1,0 +1,607 @@
+//! The 9P client, generic over a [`Transport`] (a byte stream): version
+//! and attach, fid allocation, requests and their replies matched by tag,
+//! walks of whole paths, and the file operations on top. Defined once for
+//! every client: the host's (`host::Client`, over TCP) and the OS's
+//! `mount9p` (over the `/net` files). It never touches a transport beyond
+//! `send` and `recv`.
+//!
+//! One request is outstanding at a time. A transport failure, a reply
+//! that does not decode or does not answer the request leaves the client
+//! **broken**: every later call fails at once with [`ClientError::Lost`],
+//! so a dead connection gives errors, never a hang.
+
+use crate::codec::{decode, dirents, encode, frame_len, stats};
+use crate::error::Error;
+use crate::msg::*;
+use crate::server::DMDIR;
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
+
+/// A byte stream to a server.
+pub trait Transport {
+    type Error;
+    /// Sends all of `bytes`.
+    fn send(&mut self, bytes: &[u8]) -> core::result::Result<(), Self::Error>;
+    /// Receives what is there (at least a byte, waiting for it), at most
+    /// `buf.len()`; 0 when the stream has ended.
+    fn recv(&mut self, buf: &mut [u8]) -> core::result::Result<usize, Self::Error>;
+}
+
+#[derive(Debug)]
+pub enum ClientError<E> {
+    /// The transport failed (this call broke the connection).
+    Transport(E),
+    /// The server answered with an error.
+    Server(Error),
+    /// The server broke the protocol (this call broke the connection).
+    Protocol(&'static str),
+    /// The connection broke earlier.
+    Lost,
+}
+
+impl<E: core::fmt::Display> core::fmt::Display for ClientError<E> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            ClientError::Transport(e) => write!(f, "{e}"),
+            ClientError::Server(e) => write!(f, "server: {e}"),
+            ClientError::Protocol(e) => write!(f, "protocol: {e}"),
+            ClientError::Lost => f.write_str("connection lost"),
+        }
+    }
+}
+
+pub type Result<T, E> = core::result::Result<T, ClientError<E>>;
+
+/// What a file's metadata says, in either dialect.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Info {
+    /// Empty from 9P2000.L's Rgetattr (it carries no name).
+    pub name: String,
+    pub is_dir: bool,
+    pub size: u64,
+    pub version: u32,
+}
+
+/// A directory entry; `size` is known in 9P2000 only (its directory reads
+/// are whole stats).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    pub name: String,
+    pub is_dir: bool,
+    pub size: Option<u64>,
+}
+
+/// Where a directory read goes on (an entry cookie in 9P2000.L, a byte
+/// offset in 9P2000); start at 0.
+pub type DirCursor = u64;
+
+/// The owned part of a reply a caller uses.
+enum Reply {
+    Qids(usize),
+    Data(usize),
+    Count(u32),
+    Info(Info),
+    Done,
+}
+
+/// Bytes of Tread/Twrite/Rread headers around the data (size, type, tag,
+/// fid, offset, count).
+pub const IO_HEADER: u32 = 24;
+
+pub struct Client<T: Transport> {
+    t: T,
+    dialect: Dialect,
+    msize: u32,
+    root: u32,
+    next_fid: u32,
+    free_fids: Vec<u32>,
+    tag: u16,
+    out: Vec<u8>,
+    /// Received bytes: a reply, and whatever came after it.
+    inbuf: Vec<u8>,
+    have: usize,
+    /// Where the data of the last Rread/Rreaddir lies in `inbuf`.
+    data_at: usize,
+    broken: bool,
+}
+
+impl<T: Transport> Client<T> {
+    /// Negotiates `dialect` and at most `msize` over `t` and attaches to
+    /// `aname` as `uname`.
+    pub fn connect(t: T, dialect: Dialect, msize: u32, uname: &str, aname: &str) -> Result<Self, T::Error> {
+        let msize = msize.max(256);
+        let mut c = Client {
+            t,
+            dialect,
+            msize,
+            root: 0,
+            next_fid: 1,
+            free_fids: Vec::new(),
+            tag: 0,
+            out: vec![0; msize as usize],
+            inbuf: vec![0; msize as usize],
+            have: 0,
+            data_at: 0,
+            broken: false,
+        };
+        let version = dialect.version();
+        c.send(NOTAG, &Msg::Tversion { msize, version })?;
+        let len = c.receive(NOTAG)?;
+        let agreed = match decode(&c.inbuf[..len], dialect) {
+            Ok(Frame { msg: Msg::Rversion { msize: m, version: v }, .. }) if v == version && m >= 256 => {
+                Ok(m.min(msize))
+            }
+            Ok(Frame { msg: Msg::Rversion { .. }, .. }) => Err(ClientError::Server(Error::NotSupported)),
+            _ => Err(ClientError::Protocol("no Rversion")),
+        };
+        let agreed = agreed.inspect_err(|_| c.broken = true)?;
+        c.consume(len);
+        c.msize = agreed;
+        let n_uname = (dialect == Dialect::L).then_some(0);
+        c.call(Msg::Tattach { fid: c.root, afid: NOFID, uname, aname, n_uname })?;
+        Ok(c)
+    }
+
+    pub fn msize(&self) -> u32 {
+        self.msize
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    /// Data bytes one read or write carries at most.
+    pub fn iounit(&self) -> u32 {
+        self.msize - IO_HEADER
+    }
+
+    /// The transport underneath (to look at or close it).
+    pub fn transport_mut(&mut self) -> &mut T {
+        &mut self.t
+    }
+
+    /// Whether the connection has broken (every call now fails).
+    pub fn is_broken(&self) -> bool {
+        self.broken
+    }
+
+    fn broke(&mut self, why: &'static str) -> ClientError<T::Error> {
+        self.broken = true;
+        ClientError::Protocol(why)
+    }
+
+    fn send(&mut self, tag: u16, msg: &Msg) -> Result<(), T::Error> {
+        if self.broken {
+            return Err(ClientError::Lost);
+        }
+        let Ok(n) = encode(&Frame { tag, msg: msg.clone() }, &mut self.out) else {
+            // Ours to get right (a name too long for the msize): not the
+            // connection's fault.
+            return Err(ClientError::Server(Error::NameTooLong));
+        };
+        self.t.send(&self.out[..n]).map_err(|e| {
+            self.broken = true;
+            ClientError::Transport(e)
+        })
+    }
+
+    /// Reads until a whole reply is in `inbuf`; its length.
+    fn receive(&mut self, tag: u16) -> Result<usize, T::Error> {
+        loop {
+            match frame_len(&self.inbuf[..self.have], self.msize) {
+                Ok(Some(len)) if len <= self.have => {
+                    let got = u16::from_le_bytes([self.inbuf[5], self.inbuf[6]]);
+                    if len < HEADER || got != tag {
+                        return Err(self.broke("a reply that answers no request"));
+                    }
+                    return Ok(len);
+                }
+                Ok(_) => {}
+                Err(_) => return Err(self.broke("a reply larger than the msize")),
+            }
+            let n = self.t.recv(&mut self.inbuf[self.have..]).map_err(|e| {
+                self.broken = true;
+                ClientError::Transport(e)
+            })?;
+            if n == 0 {
+                self.broken = true;
+                return Err(ClientError::Lost);
+            }
+            self.have += n;
+        }
+    }
+
+    /// Drops the first `len` received bytes (a reply that was used).
+    fn consume(&mut self, len: usize) {
+        self.inbuf.copy_within(len..self.have, 0);
+        self.have -= len;
+    }
+
+    /// Sends one request and waits for its reply.
+    fn call(&mut self, msg: Msg) -> Result<Reply, T::Error> {
+        self.tag = if self.tag >= NOTAG - 1 { 0 } else { self.tag + 1 };
+        let tag = self.tag;
+        self.send(tag, &msg)?;
+        let len = self.receive(tag)?;
+        let expected = crate::codec::type_code(&msg) + 1;
+        let out = match decode(&self.inbuf[..len], self.dialect) {
+            Ok(frame) => classify(frame.msg, expected),
+            Err(_) => Err(ClientError::Protocol("a reply that does not decode")),
+        };
+        if let Ok(Reply::Data(n)) = out {
+            // The data is the reply's tail: header and count before it.
+            self.data_at = len - n;
+        }
+        if matches!(out, Err(ClientError::Protocol(_))) {
+            self.broken = true;
+        }
+        // Read data stays until the caller has copied it (see `read`).
+        if !matches!(out, Ok(Reply::Data(_))) {
+            self.consume(len);
+        }
+        out
+    }
+
+    fn new_fid(&mut self) -> u32 {
+        self.free_fids.pop().unwrap_or_else(|| {
+            self.next_fid += 1;
+            self.next_fid
+        })
+    }
+
+    /// A new fid for `path` (relative to the attach point, `/`-separated;
+    /// empty or `/` is the root).
+    pub fn walk(&mut self, path: &str) -> Result<u32, T::Error> {
+        let names: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+        let fid = self.new_fid();
+        let mut from = self.root;
+        let mut first = true;
+        // At most MAXWELEM names per Twalk; an empty walk clones the root.
+        let chunks: Vec<&[&str]> = if names.is_empty() { vec![&[][..]] } else { names.chunks(MAXWELEM).collect() };
+        for chunk in chunks {
+            let wnames = chunk.iter().copied().collect();
+            let r = self.call(Msg::Twalk { fid: from, newfid: fid, wnames });
+            match r {
+                Ok(Reply::Qids(n)) if n == chunk.len() => {}
+                Ok(_) | Err(_) => {
+                    // A short walk makes no newfid; a later chunk's failure
+                    // leaves the fid of the earlier ones.
+                    if !first {
+                        let _ = self.clunk(fid);
+                    } else {
+                        self.free_fids.push(fid);
+                    }
+                    return match r {
+                        Err(e) => Err(e),
+                        Ok(_) => Err(ClientError::Server(Error::NotFound)),
+                    };
+                }
+            }
+            from = fid;
+            first = false;
+        }
+        Ok(fid)
+    }
+
+    pub fn clunk(&mut self, fid: u32) -> Result<(), T::Error> {
+        let r = self.call(Msg::Tclunk { fid });
+        // The fid is gone whatever the answer (intro(5)); a broken
+        // connection has no fids at all.
+        self.free_fids.push(fid);
+        r.map(drop)
+    }
+
+    /// Opens `fid` for reading, and for writing if `write`.
+    pub fn open(&mut self, fid: u32, write: bool, truncate: bool) -> Result<(), T::Error> {
+        let msg = match self.dialect {
+            // ORDWR (2) and OTRUNC (0x10); Linux O_RDWR and O_TRUNC.
+            Dialect::P2000 => Msg::Topen { fid, mode: if write { 2 } else { 0 } | if truncate { 0x10 } else { 0 } },
+            Dialect::L => Msg::Tlopen { fid, flags: if write { 2 } else { 0 } | if truncate { 0o1000 } else { 0 } },
+        };
+        self.call(msg).map(drop)
+    }
+
+    /// Makes file `name` in the directory `fid` is; `fid` then stands for
+    /// the new file, open for reading and writing.
+    pub fn create(&mut self, fid: u32, name: &str) -> Result<(), T::Error> {
+        let msg = match self.dialect {
+            Dialect::P2000 => Msg::Tcreate { fid, name, perm: 0o644, mode: 2 },
+            Dialect::L => Msg::Tlcreate { fid, name, flags: 2, mode: 0o644, gid: 0 },
+        };
+        self.call(msg).map(drop)
+    }
+
+    /// Reads at most `buf.len()` bytes (and the iounit) at `offset`.
+    pub fn read(&mut self, fid: u32, offset: u64, buf: &mut [u8]) -> Result<usize, T::Error> {
+        let count = (buf.len() as u32).min(self.iounit());
+        let n = match self.call(Msg::Tread { fid, offset, count })? {
+            Reply::Data(n) => n,
+            _ => unreachable!("Rread carries data"),
+        };
+        let len = self.data_at + n;
+        let r = if n > count as usize {
+            Err(self.broke("more data than asked"))
+        } else {
+            buf[..n].copy_from_slice(&self.inbuf[self.data_at..len]);
+            Ok(n)
+        };
+        self.consume(len);
+        r
+    }
+
+    /// Writes at most the iounit of `data` at `offset`; the count taken.
+    pub fn write(&mut self, fid: u32, offset: u64, data: &[u8]) -> Result<usize, T::Error> {
+        let data = &data[..data.len().min(self.iounit() as usize)];
+        match self.call(Msg::Twrite { fid, offset, data })? {
+            Reply::Count(n) if n as usize <= data.len() => Ok(n as usize),
+            _ => Err(self.broke("more written than sent")),
+        }
+    }
+
+    /// What `fid`'s file is.
+    pub fn stat(&mut self, fid: u32) -> Result<Info, T::Error> {
+        let msg = match self.dialect {
+            Dialect::P2000 => Msg::Tstat { fid },
+            Dialect::L => Msg::Tgetattr { fid, request_mask: 0x7ff },
+        };
+        match self.call(msg)? {
+            Reply::Info(i) => Ok(i),
+            _ => unreachable!("Rstat and Rgetattr carry metadata"),
+        }
+    }
+
+    /// The next entries of the open directory `fid` from `cursor` (which
+    /// moves on); none at the end. `.` and `..` are left out.
+    pub fn read_dir(&mut self, fid: u32, cursor: &mut DirCursor) -> Result<Vec<Entry>, T::Error> {
+        let count = self.iounit();
+        let msg = match self.dialect {
+            Dialect::L => Msg::Treaddir { fid, offset: *cursor, count },
+            Dialect::P2000 => Msg::Tread { fid, offset: *cursor, count },
+        };
+        let n = match self.call(msg)? {
+            Reply::Data(n) => n,
+            _ => unreachable!("reads carry data"),
+        };
+        let (from, to) = (self.data_at, self.data_at + n);
+        let parsed = match self.dialect {
+            Dialect::L => parse_dirents(&self.inbuf[from..to], cursor),
+            Dialect::P2000 => {
+                *cursor += n as u64;
+                parse_stats(&self.inbuf[from..to])
+            }
+        };
+        self.consume(to);
+        parsed.ok_or_else(|| self.broke("a directory read that does not decode"))
+    }
+
+    /// Removes `fid`'s file; the fid is clunked either way.
+    pub fn remove(&mut self, fid: u32) -> Result<(), T::Error> {
+        let r = self.call(Msg::Tremove { fid });
+        self.free_fids.push(fid);
+        r.map(drop)
+    }
+
+    pub fn truncate(&mut self, fid: u32, size: u64) -> Result<(), T::Error> {
+        let msg = match self.dialect {
+            // P9_SETATTR_SIZE
+            Dialect::L => Msg::Tsetattr { fid, attr: SetAttr { valid: 0x8, size, ..SetAttr::default() } },
+            Dialect::P2000 => Msg::Twstat { fid, stat: Stat { length: size, ..keep_stat() } },
+        };
+        self.call(msg).map(drop)
+    }
+
+    /// Renames `fid`'s file to `name` in the directory `dir` is (9P2000
+    /// renames only within a directory: `dir` must be its own).
+    pub fn rename(&mut self, fid: u32, dir: u32, name: &str) -> Result<(), T::Error> {
+        let msg = match self.dialect {
+            Dialect::L => Msg::Trename { fid, dfid: dir, name },
+            Dialect::P2000 => Msg::Twstat { fid, stat: Stat { name, ..keep_stat() } },
+        };
+        self.call(msg).map(drop)
+    }
+
+    /// Makes directory `name` in the directory `fid` is (`fid` is kept).
+    pub fn mkdir(&mut self, fid: u32, name: &str) -> Result<(), T::Error> {
+        match self.dialect {
+            Dialect::L => self.call(Msg::Tmkdir { dfid: fid, name, mode: 0o755, gid: 0 }).map(drop),
+            Dialect::P2000 => {
+                // Tcreate moves the fid to the new directory: use a copy.
+                let copy = self.walk_from(fid)?;
+                let r = self.call(Msg::Tcreate { fid: copy, name, perm: DMDIR | 0o755, mode: 0 });
+                let _ = self.clunk(copy);
+                r.map(drop)
+            }
+        }
+    }
+
+    /// A new fid for the same file as `fid`.
+    fn walk_from(&mut self, fid: u32) -> Result<u32, T::Error> {
+        let newfid = self.new_fid();
+        match self.call(Msg::Twalk { fid, newfid, wnames: heapless::Vec::new() }) {
+            Ok(_) => Ok(newfid),
+            Err(e) => {
+                self.free_fids.push(newfid);
+                Err(e)
+            }
+        }
+    }
+
+    // Whole-path operations.
+
+    /// Runs `op` on a fresh fid for `path` and clunks it after.
+    fn with_fid<R>(
+        &mut self,
+        path: &str,
+        op: impl FnOnce(&mut Self, u32) -> Result<R, T::Error>,
+    ) -> Result<R, T::Error> {
+        let fid = self.walk(path)?;
+        let r = op(self, fid);
+        let _ = self.clunk(fid);
+        r
+    }
+
+    /// The whole contents of the file at `path`.
+    pub fn read_file(&mut self, path: &str) -> Result<Vec<u8>, T::Error> {
+        self.with_fid(path, |c, fid| {
+            c.open(fid, false, false)?;
+            let mut all = Vec::new();
+            let mut chunk = vec![0u8; c.iounit() as usize];
+            loop {
+                let n = c.read(fid, all.len() as u64, &mut chunk)?;
+                if n == 0 {
+                    return Ok(all);
+                }
+                all.extend_from_slice(&chunk[..n]);
+            }
+        })
+    }
+
+    /// Makes (or empties) the file at `path` and writes `data` to it.
+    pub fn write_file(&mut self, path: &str, data: &[u8]) -> Result<(), T::Error> {
+        let fid = match self.walk(path) {
+            Ok(fid) => match self.open(fid, true, true) {
+                Ok(()) => fid,
+                Err(e) => {
+                    let _ = self.clunk(fid);
+                    return Err(e);
+                }
+            },
+            Err(ClientError::Server(_)) => {
+                let (dir, name) = split(path);
+                let fid = self.walk(dir)?;
+                if let Err(e) = self.create(fid, name) {
+                    let _ = self.clunk(fid);
+                    return Err(e);
+                }
+                fid
+            }
+            Err(e) => return Err(e),
+        };
+        let mut done = 0;
+        let r = loop {
+            if done == data.len() {
+                break Ok(());
+            }
+            match self.write(fid, done as u64, &data[done..]) {
+                Ok(0) => break Err(ClientError::Server(Error::NoSpace)),
+                Ok(n) => done += n,
+                Err(e) => break Err(e),
+            }
+        };
+        let _ = self.clunk(fid);
+        r
+    }
+
+    /// The entries of the directory at `path`.
+    pub fn list(&mut self, path: &str) -> Result<Vec<Entry>, T::Error> {
+        self.with_fid(path, |c, fid| {
+            c.open(fid, false, false)?;
+            let (mut all, mut cursor) = (Vec::new(), 0);
+            loop {
+                let more = c.read_dir(fid, &mut cursor)?;
+                if more.is_empty() {
+                    return Ok(all);
+                }
+                all.extend(more);
+            }
+        })
+    }
+
+    /// Metadata of the file at `path`.
+    pub fn stat_path(&mut self, path: &str) -> Result<Info, T::Error> {
+        self.with_fid(path, |c, fid| c.stat(fid))
+    }
+
+    pub fn mkdir_path(&mut self, path: &str) -> Result<(), T::Error> {
+        let (dir, name) = split(path);
+        self.with_fid(dir, |c, fid| c.mkdir(fid, name))
+    }
+
+    pub fn remove_path(&mut self, path: &str) -> Result<(), T::Error> {
+        let fid = self.walk(path)?;
+        self.remove(fid)
+    }
+}
+
+/// The directory and the last name of a path.
+pub fn split(path: &str) -> (&str, &str) {
+    path.trim_end_matches('/').rsplit_once('/').unwrap_or(("", path))
+}
+
+/// The owned part of reply `msg` to a request whose reply type is
+/// `expected`.
+fn classify<E>(msg: Msg, expected: u8) -> Result<Reply, E> {
+    match msg {
+        Msg::Rerror { ename } => Err(ClientError::Server(error_named(ename))),
+        Msg::Rlerror { ecode } => Err(ClientError::Server(Error::from_errno(ecode))),
+        ref m if crate::codec::type_code(m) != expected => Err(ClientError::Protocol("a reply of the wrong type")),
+        Msg::Rwalk { wqids } => Ok(Reply::Qids(wqids.len())),
+        Msg::Rread { data } | Msg::Rreaddir { data } => Ok(Reply::Data(data.len())),
+        Msg::Rwrite { count } => Ok(Reply::Count(count)),
+        Msg::Rgetattr(a) => Ok(Reply::Info(Info {
+            name: String::new(),
+            is_dir: a.qid.ty & Qid::DIR != 0,
+            size: a.size,
+            version: a.qid.version,
+        })),
+        Msg::Rstat { stat } => Ok(Reply::Info(info_of(&stat))),
+        _ => Ok(Reply::Done),
+    }
+}
+
+/// A 9P2000 stat that changes nothing in Twstat (all "don't touch").
+fn keep_stat() -> Stat<'static> {
+    Stat {
+        ty: u16::MAX,
+        dev: u32::MAX,
+        qid: Qid { ty: u8::MAX, version: u32::MAX, path: u64::MAX },
+        mode: u32::MAX,
+        atime: u32::MAX,
+        mtime: u32::MAX,
+        length: u64::MAX,
+        name: "",
+        uid: "",
+        gid: "",
+        muid: "",
+    }
+}
+
+fn info_of(s: &Stat) -> Info {
+    Info { name: String::from(s.name), is_dir: s.mode & DMDIR != 0, size: s.length, version: s.qid.version }
+}
+
+/// The error an Rerror's text stands for (the words [`Error::message`]
+/// uses, as Plan 9 servers write them); other texts are I/O errors.
+fn error_named(ename: &str) -> Error {
+    use Error::*;
+    [NotFound, Exists, NotDir, IsDir, NotEmpty, Permission, NoSpace, ReadOnly, Invalid, BadFid, NameTooLong]
+        .into_iter()
+        .find(|e| e.message() == ename)
+        .unwrap_or(Io)
+}
+
+fn parse_dirents(data: &[u8], cursor: &mut DirCursor) -> Option<Vec<Entry>> {
+    let mut out = Vec::new();
+    for d in dirents(data) {
+        let d = d.ok()?;
+        *cursor = d.offset;
+        if d.name != "." && d.name != ".." {
+            out.push(Entry { name: String::from(d.name), is_dir: d.qid.ty & Qid::DIR != 0, size: None });
+        }
+    }
+    Some(out)
+}
+
+/// 9P2000 directory data: whole stats.
+fn parse_stats(data: &[u8]) -> Option<Vec<Entry>> {
+    let mut out = Vec::new();
+    for stat in stats(data) {
+        let stat = stat.ok()?;
+        if stat.name != "." && stat.name != ".." {
+            let i = info_of(&stat);
+            out.push(Entry { name: i.name, is_dir: i.is_dir, size: Some(i.size) });
+        }
+    }
+    Some(out)
+}

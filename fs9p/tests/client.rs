@@ -1,0 +1,247 @@
+//! The client (`fs9p::client`) against our server session over an
+//! in-memory transport, in both dialects: whole-path operations, fids
+//! given back, replies delivered a few bytes at a time, and connections
+//! that break (closed, a reply with the wrong tag, garbage): an error on
+//! that call and on every later one, never a hang.
+
+use fs9p::client::{Client, ClientError, Transport};
+use fs9p::server::{Filesystem, Meta, Session, DMDIR};
+use fs9p::{Dialect, Error, Qid};
+use std::collections::BTreeMap;
+
+/// Files by path ("" is the root); `None` is a directory.
+#[derive(Default)]
+struct MemFs(BTreeMap<String, Option<Vec<u8>>>);
+
+fn child(dir: &str, name: &str) -> String {
+    if dir.is_empty() {
+        name.to_string()
+    } else {
+        format!("{dir}/{name}")
+    }
+}
+
+impl Filesystem for MemFs {
+    type Node = String;
+    type File = String;
+
+    fn attach(&mut self, _: &str, _: &str) -> Result<String, Error> {
+        self.0.entry(String::new()).or_insert(None);
+        Ok(String::new())
+    }
+    fn walk(&mut self, dir: &String, name: &str) -> Result<String, Error> {
+        if name == ".." {
+            return Ok(dir.rsplit_once('/').map_or(String::new(), |(p, _)| p.to_string()));
+        }
+        let p = child(dir, name);
+        self.0.contains_key(&p).then_some(p).ok_or(Error::NotFound)
+    }
+    fn meta(&mut self, node: &String) -> Result<Meta, Error> {
+        let f = self.0.get(node).ok_or(Error::NotFound)?;
+        let ty = if f.is_none() { Qid::DIR } else { Qid::FILE };
+        Ok(Meta {
+            qid: Qid { ty, version: 0, path: node.len() as u64 },
+            mode: if f.is_none() { DMDIR | 0o755 } else { 0o644 },
+            size: f.as_ref().map_or(0, |d| d.len() as u64),
+            mtime: 0,
+            name: node.rsplit('/').next().unwrap_or("/").to_string(),
+        })
+    }
+    fn open(&mut self, node: &String, _write: bool, truncate: bool) -> Result<String, Error> {
+        if let (true, Some(Some(d))) = (truncate, self.0.get_mut(node)) {
+            d.clear();
+        }
+        Ok(node.clone())
+    }
+    fn read(&mut self, node: &mut String, offset: u64, buf: &mut [u8]) -> Result<usize, Error> {
+        let d = self.0.get(node).and_then(|f| f.as_ref()).ok_or(Error::IsDir)?;
+        let from = (offset as usize).min(d.len());
+        let n = buf.len().min(d.len() - from);
+        buf[..n].copy_from_slice(&d[from..from + n]);
+        Ok(n)
+    }
+    fn write(&mut self, node: &mut String, offset: u64, data: &[u8]) -> Result<usize, Error> {
+        let d = self.0.get_mut(node).and_then(|f| f.as_mut()).ok_or(Error::IsDir)?;
+        let end = offset as usize + data.len();
+        if d.len() < end {
+            d.resize(end, 0);
+        }
+        d[offset as usize..end].copy_from_slice(data);
+        Ok(data.len())
+    }
+    fn create(&mut self, dir: &String, name: &str, is_dir: bool, _: u32) -> Result<String, Error> {
+        let p = child(dir, name);
+        if self.0.contains_key(&p) {
+            return Err(Error::Exists);
+        }
+        self.0.insert(p.clone(), if is_dir { None } else { Some(Vec::new()) });
+        Ok(p)
+    }
+    fn remove(&mut self, node: &String) -> Result<(), Error> {
+        let prefix = format!("{node}/");
+        if self.0.keys().any(|k| k.starts_with(&prefix)) {
+            return Err(Error::NotEmpty);
+        }
+        self.0.remove(node).map(drop).ok_or(Error::NotFound)
+    }
+    fn list(&mut self, dir: &String) -> Result<Vec<Meta>, Error> {
+        let names: Vec<String> = self
+            .0
+            .keys()
+            .filter(|k| !k.is_empty() && k.rsplit_once('/').map_or("", |(p, _)| p) == dir.as_str())
+            .cloned()
+            .collect();
+        names.iter().map(|n| self.meta(n)).collect()
+    }
+    fn rename(&mut self, node: &String, to: &String, name: &str) -> Result<(), Error> {
+        let f = self.0.remove(node).ok_or(Error::NotFound)?;
+        self.0.insert(child(to, name), f);
+        Ok(())
+    }
+    fn truncate(&mut self, node: &String, size: u64) -> Result<(), Error> {
+        let d = self.0.get_mut(node).and_then(|f| f.as_mut()).ok_or(Error::IsDir)?;
+        d.resize(size as usize, 0);
+        Ok(())
+    }
+}
+
+/// What the test transport does to the server's replies.
+#[derive(Clone, Copy, PartialEq)]
+enum Fault {
+    None,
+    /// The stream ends once this many replies were delivered.
+    CloseAfter(usize),
+    /// The next reply's tag is changed.
+    WrongTag,
+    /// The next reply is replaced by garbage of a plausible size.
+    Garbage,
+}
+
+/// A server session behind a byte stream that hands out at most `chunk`
+/// bytes per receive.
+struct Loop {
+    session: Session<String, String>,
+    fs: MemFs,
+    pending: Vec<u8>,
+    chunk: usize,
+    replies: usize,
+    fault: Fault,
+}
+
+impl Transport for Loop {
+    type Error = String;
+
+    fn send(&mut self, bytes: &[u8]) -> Result<(), String> {
+        let mut out = vec![0u8; 1 << 20];
+        let n = self.session.handle(&mut self.fs, bytes, &mut out[..self.session.msize() as usize]);
+        let mut reply = out[..n].to_vec();
+        match self.fault {
+            Fault::WrongTag => reply[5] ^= 1,
+            Fault::Garbage => reply[4..].fill(0xee),
+            _ => {}
+        }
+        if matches!(self.fault, Fault::CloseAfter(k) if self.replies >= k) {
+            return Ok(());
+        }
+        self.replies += 1;
+        self.pending.extend_from_slice(&reply);
+        Ok(())
+    }
+
+    fn recv(&mut self, buf: &mut [u8]) -> Result<usize, String> {
+        let n = buf.len().min(self.chunk).min(self.pending.len());
+        buf[..n].copy_from_slice(&self.pending[..n]);
+        self.pending.drain(..n);
+        Ok(n)
+    }
+}
+
+fn client(dialect: Dialect, chunk: usize, max_fids: usize) -> Client<Loop> {
+    let t = Loop {
+        session: Session::new(max_fids),
+        fs: MemFs::default(),
+        pending: Vec::new(),
+        chunk,
+        replies: 0,
+        fault: Fault::None,
+    };
+    Client::connect(t, dialect, 65536, "tester", "").unwrap()
+}
+
+fn names(c: &mut Client<Loop>, path: &str) -> Vec<String> {
+    let mut n: Vec<String> = c.list(path).unwrap().into_iter().map(|e| e.name).collect();
+    n.sort();
+    n
+}
+
+#[test]
+fn whole_path_operations_in_both_dialects() {
+    for dialect in [Dialect::L, Dialect::P2000] {
+        for chunk in [usize::MAX, 3] {
+            let mut c = client(dialect, chunk, 16);
+            assert_eq!(c.dialect(), dialect);
+            let data: Vec<u8> = (0..200_000u32).map(|i| (i % 253) as u8).collect();
+            c.mkdir_path("d").unwrap();
+            c.write_file("d/big", &data).unwrap();
+            assert_eq!(c.read_file("d/big").unwrap(), data);
+            c.write_file("d/small", b"hi").unwrap();
+            assert_eq!(names(&mut c, "d"), ["big", "small"]);
+            let entries = c.list("d").unwrap();
+            let big = entries.iter().find(|e| e.name == "big").unwrap();
+            match dialect {
+                Dialect::P2000 => assert_eq!(big.size, Some(200_000), "9P2000 stats carry sizes"),
+                Dialect::L => assert_eq!(big.size, None),
+            }
+            let info = c.stat_path("d/big").unwrap();
+            assert!(!info.is_dir && info.size == 200_000);
+            assert!(c.stat_path("d").unwrap().is_dir);
+            let fid = c.walk("d/big").unwrap();
+            c.truncate(fid, 10).unwrap();
+            let dir = c.walk("d").unwrap();
+            c.rename(fid, dir, "renamed").unwrap();
+            c.clunk(fid).unwrap();
+            c.clunk(dir).unwrap();
+            assert_eq!(names(&mut c, "d"), ["renamed", "small"]);
+            assert_eq!(c.read_file("d/renamed").unwrap(), &data[..10]);
+            assert!(matches!(c.read_file("d/nonesuch"), Err(ClientError::Server(Error::NotFound))));
+            assert!(matches!(c.remove_path("d"), Err(ClientError::Server(Error::NotEmpty))));
+            c.remove_path("d/renamed").unwrap();
+            c.remove_path("d/small").unwrap();
+            c.remove_path("d").unwrap();
+            assert!(names(&mut c, "").is_empty());
+            assert!(!c.is_broken());
+        }
+    }
+}
+
+#[test]
+fn fids_are_given_back() {
+    // With 4 fids at the server, a leak would run out within a few rounds.
+    let mut c = client(Dialect::L, usize::MAX, 4);
+    c.write_file("f", b"x").unwrap();
+    for _ in 0..1000 {
+        assert_eq!(c.read_file("f").unwrap(), b"x");
+        assert!(c.read_file("missing").is_err());
+        assert!(c.stat_path("f").is_ok());
+    }
+    let deep = vec!["a"; 40].join("/");
+    assert!(matches!(c.walk(&deep), Err(ClientError::Server(Error::NotFound))));
+    assert_eq!(c.read_file("f").unwrap(), b"x", "a failed long walk gives its fid back");
+}
+
+#[test]
+fn a_broken_connection_fails_every_call_at_once() {
+    for fault in [Fault::CloseAfter(0), Fault::WrongTag, Fault::Garbage] {
+        let mut c = client(Dialect::L, usize::MAX, 16);
+        c.write_file("f", b"data").unwrap();
+        let t = c.transport_mut();
+        t.fault = fault;
+        t.replies = 0;
+        assert!(c.read_file("f").is_err(), "the call that meets the fault");
+        assert!(c.is_broken());
+        for _ in 0..3 {
+            assert!(matches!(c.read_file("f"), Err(ClientError::Lost)), "later calls");
+            assert!(matches!(c.list(""), Err(ClientError::Lost)));
+        }
+    }
+}

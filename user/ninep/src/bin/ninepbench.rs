@@ -1,0 +1,128 @@
+//! `ninepbench`: figures for 9P in the OS, printed as `ninepbench:` lines
+//! (the `qemu` tool's benchmark collects them).
+//!
+//! - `ninepbench serve PORT`: a raw TCP source: each connection writes a
+//!   byte count and a newline, and gets that many bytes back.
+//! - `ninepbench tcp tcp!A.B.C.D!PORT BYTES`: reads BYTES from such a
+//!   source: raw TCP throughput, the yardstick for 9P on the same link.
+//! - `ninepbench read FILE`: reads FILE sequentially, 64 KiB at a time.
+//! - `ninepbench meta PATH ROUNDS`: stats PATH ROUNDS times (through
+//!   `mount9p`: a walk, a getattr and a clunk each).
+#![no_std]
+#![no_main]
+
+extern crate alloc;
+
+use alloc::format;
+use alloc::vec;
+use libux::fs::client::{open, stat};
+use libux::fs::flags;
+use libux::layout::IO_WINDOW;
+use libux::net::client::{announce, dial, listen};
+use libux::rpc::Errno;
+use libux::{eprintln, println};
+
+libux::entry!(main);
+
+const USAGE: &str = "usage: ninepbench serve PORT | tcp tcp!A.B.C.D!PORT BYTES | read FILE | meta PATH ROUNDS";
+
+fn tsc() -> u64 {
+    // SAFETY: rdtsc has no preconditions.
+    unsafe { core::arch::x86_64::_rdtsc() }
+}
+
+/// Seconds since `t0` (a TSC reading).
+fn seconds(t0: u64, mhz: u64) -> f64 {
+    (tsc() - t0) as f64 / (mhz as f64 * 1e6)
+}
+
+fn main() -> i32 {
+    let args = libux::rt::args();
+    let mhz = libux::process::stats().map(|s| s.tsc_mhz.max(1)).unwrap_or(1);
+    let r = match args[1..] {
+        ["serve", port] => serve(port),
+        ["tcp", addr, bytes] => bytes.parse().map_err(|_| Errno::InvalidArgument).and_then(|b| tcp(addr, b, mhz)),
+        ["read", file] => read(file, mhz),
+        ["meta", path, rounds] => rounds.parse().map_err(|_| Errno::InvalidArgument).and_then(|r| meta(path, r, mhz)),
+        _ => {
+            eprintln!("{USAGE}");
+            return 2;
+        }
+    };
+    match r {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("ninepbench: {e}");
+            1
+        }
+    }
+}
+
+fn serve(port: &str) -> Result<(), Errno> {
+    let announced = announce(&format!("tcp!*!{port}"))?;
+    println!("ninepbench: source on port {port}");
+    let chunk = vec![0x5au8; IO_WINDOW as usize];
+    loop {
+        let mut conn = listen(&announced)?;
+        let mut line = alloc::vec::Vec::new();
+        let mut byte = [0u8; 1];
+        while conn.data.read(&mut byte)? == 1 && byte[0] != b'\n' && line.len() < 24 {
+            line.push(byte[0]);
+        }
+        let total: u64 = core::str::from_utf8(&line).ok().and_then(|t| t.trim().parse().ok()).unwrap_or(0);
+        let mut sent = 0;
+        while sent < total {
+            let n = (total - sent).min(chunk.len() as u64) as usize;
+            if conn.data.write(&chunk[..n]).is_err() {
+                break;
+            }
+            sent += n as u64;
+        }
+    }
+}
+
+fn report(what: &str, bytes: u64, secs: f64) {
+    let ms = secs * 1e3;
+    println!("ninepbench: {what}: {bytes} bytes in {ms:.0} ms: {:.2} MB/s", bytes as f64 / secs / 1e6);
+}
+
+fn tcp(addr: &str, bytes: u64, mhz: u64) -> Result<(), Errno> {
+    let mut conn = dial(addr)?;
+    let t0 = tsc();
+    conn.data.write(format!("{bytes}\n").as_bytes())?;
+    let mut buf = vec![0u8; IO_WINDOW as usize];
+    let mut got = 0;
+    while got < bytes {
+        match conn.data.read(&mut buf)? {
+            0 => return Err(Errno::BrokenPipe),
+            n => got += n as u64,
+        }
+    }
+    report(&format!("raw TCP from {addr}"), got, seconds(t0, mhz));
+    Ok(())
+}
+
+fn read(file: &str, mhz: u64) -> Result<(), Errno> {
+    let mut f = open(file, flags::READ)?;
+    let mut buf = vec![0u8; IO_WINDOW as usize];
+    let t0 = tsc();
+    let mut got = 0;
+    loop {
+        match f.read(&mut buf)? {
+            0 => break,
+            n => got += n as u64,
+        }
+    }
+    report(&format!("read of {file}"), got, seconds(t0, mhz));
+    Ok(())
+}
+
+fn meta(path: &str, rounds: u32, mhz: u64) -> Result<(), Errno> {
+    let t0 = tsc();
+    for _ in 0..rounds {
+        stat(path)?;
+    }
+    let secs = seconds(t0, mhz);
+    println!("ninepbench: stat of {path}: {:.0} per second ({rounds} in {:.0} ms)", rounds as f64 / secs, secs * 1e3);
+    Ok(())
+}

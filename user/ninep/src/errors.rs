@@ -1,0 +1,72 @@
+//! The OS's file errors (`libux::rpc::Errno`) and 9P's (`fs9p::Error`),
+//! each way, by their Unix meaning; what has none becomes an I/O error.
+
+use fs9p::Error;
+use libux::rpc::Errno;
+
+/// A 9P error as the OS says it.
+pub fn to_os(e: Error) -> Errno {
+    match e {
+        Error::NotFound => Errno::NotFound,
+        Error::Exists => Errno::Exists,
+        Error::NotDir => Errno::NotDir,
+        Error::IsDir => Errno::IsDir,
+        Error::NotEmpty => Errno::NotEmpty,
+        Error::Permission | Error::NotSupported => Errno::NotPermitted,
+        Error::NoSpace => Errno::NoSpace,
+        Error::ReadOnly => Errno::ReadOnly,
+        Error::Invalid => Errno::InvalidArgument,
+        Error::BadFid => Errno::BadHandle,
+        Error::FidInUse => Errno::Busy,
+        Error::TooManyFids => Errno::NoMemory,
+        Error::NameTooLong => Errno::NameTooLong,
+        Error::Io | Error::NoAuthRequired => Errno::Io,
+    }
+}
+
+/// An OS error as 9P says it.
+pub fn to_9p(e: Errno) -> Error {
+    match e {
+        Errno::NotFound | Errno::NoFileServer | Errno::NoSuchProcess | Errno::NoSuchProgram => Error::NotFound,
+        Errno::Exists => Error::Exists,
+        Errno::NotDir => Error::NotDir,
+        Errno::IsDir => Error::IsDir,
+        Errno::NotEmpty => Error::NotEmpty,
+        Errno::NoSpace | Errno::NoMemory => Error::NoSpace,
+        Errno::BadHandle => Error::BadFid,
+        Errno::NameTooLong => Error::NameTooLong,
+        Errno::ReadOnly => Error::ReadOnly,
+        Errno::NotPermitted => Error::Permission,
+        Errno::InvalidArgument | Errno::BadAddress | Errno::TooLarge => Error::Invalid,
+        Errno::Busy => Error::FidInUse,
+        _ => Error::Io,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_keep_their_meaning_both_ways() {
+        for e in [
+            Error::NotFound,
+            Error::Exists,
+            Error::NotDir,
+            Error::IsDir,
+            Error::NotEmpty,
+            Error::NoSpace,
+            Error::BadFid,
+            Error::NameTooLong,
+            Error::ReadOnly,
+            Error::Permission,
+            Error::Invalid,
+            Error::FidInUse,
+            Error::Io,
+        ] {
+            assert_eq!(to_9p(to_os(e)), e, "{e:?}");
+        }
+        assert_eq!(to_os(Error::NoAuthRequired), Errno::Io);
+        assert_eq!(to_9p(Errno::BrokenPipe), Error::Io);
+    }
+}

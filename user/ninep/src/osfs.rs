@@ -1,0 +1,155 @@
+//! The node's namespace as a 9P file system: `fs9p::server::Filesystem`
+//! over `libux::fs::client`, for `exportfs`. A node is an absolute path;
+//! an open file is an open `File` (so a fid holds what a process would:
+//! a `/net` connection stays up while a fid has it open).
+
+use crate::errors::to_9p;
+use alloc::string::String;
+use alloc::vec::Vec;
+use fs9p::server::{Filesystem, Meta};
+use fs9p::{Error, Qid};
+use libux::fs::client::{self, File, Metadata};
+use libux::fs::flags;
+use libux::layout::IO_WINDOW;
+
+/// `dir/name`.
+fn join(dir: &str, name: &str) -> String {
+    if dir == "/" {
+        alloc::format!("/{name}")
+    } else {
+        alloc::format!("{dir}/{name}")
+    }
+}
+
+/// A qid path for `path`: FNV-1a, since the file protocol has no inode
+/// numbers (two paths of one file get two qids; clients only cache by it).
+fn qid_path(path: &str) -> u64 {
+    path.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3))
+}
+
+fn meta(path: &str, m: &Metadata) -> Meta {
+    let ty = if m.is_dir { Qid::DIR } else { Qid::FILE };
+    Meta {
+        qid: Qid { ty, version: m.version, path: qid_path(path) },
+        mode: if m.is_dir { 0o755 } else { 0o644 },
+        size: if m.is_dir { 0 } else { m.size },
+        mtime: 0,
+        name: String::from(path.rsplit('/').next().filter(|n| !n.is_empty()).unwrap_or("/")),
+    }
+}
+
+#[derive(Default)]
+pub struct OsFs {
+    /// What the last walk found: the session asks for it right after.
+    last: Option<(String, Metadata)>,
+}
+
+pub enum OsFile {
+    /// Directories are read by listing them.
+    Dir,
+    /// `size` as opened: reads of a file go on past a window's worth
+    /// only within it, since a device may never send more.
+    File { file: File, size: u64 },
+}
+
+impl Filesystem for OsFs {
+    type Node = String;
+    type File = OsFile;
+
+    fn attach(&mut self, _uname: &str, aname: &str) -> Result<String, Error> {
+        let path =
+            libux::path::normalize("/", if aname.is_empty() { "/" } else { aname }).map_err(|_| Error::Invalid)?;
+        if !client::stat(&path).map_err(to_9p)?.is_dir {
+            return Err(Error::NotDir);
+        }
+        Ok(path)
+    }
+
+    fn walk(&mut self, dir: &String, name: &str) -> Result<String, Error> {
+        if name == ".." {
+            let parent = dir.rsplit_once('/').map_or("/", |(p, _)| if p.is_empty() { "/" } else { p });
+            return Ok(String::from(parent));
+        }
+        if name.is_empty() || name.contains('/') || name.contains('\0') {
+            return Err(Error::Invalid);
+        }
+        let path = join(dir, name);
+        let m = client::stat(&path).map_err(to_9p)?;
+        self.last = Some((path.clone(), m));
+        Ok(path)
+    }
+
+    fn meta(&mut self, node: &String) -> Result<Meta, Error> {
+        match self.last.take() {
+            Some((path, m)) if path == *node => Ok(meta(node, &m)),
+            _ => Ok(meta(node, &client::stat(node).map_err(to_9p)?)),
+        }
+    }
+
+    fn open(&mut self, node: &String, write: bool, truncate: bool) -> Result<OsFile, Error> {
+        let m = client::stat(node).map_err(to_9p)?;
+        if m.is_dir {
+            return Ok(OsFile::Dir);
+        }
+        let mut f = flags::READ;
+        if write {
+            f |= flags::WRITE;
+        }
+        if truncate {
+            f |= flags::WRITE | flags::TRUNCATE;
+        }
+        let file = client::open(node, f).map_err(to_9p)?;
+        Ok(OsFile::File { file, size: if truncate { 0 } else { m.size } })
+    }
+
+    fn read(&mut self, file: &mut OsFile, offset: u64, buf: &mut [u8]) -> Result<usize, Error> {
+        let OsFile::File { file, size } = file else { return Err(Error::IsDir) };
+        file.offset = offset;
+        let mut total = 0;
+        loop {
+            let want = (buf.len() - total).min(IO_WINDOW as usize);
+            let n = file.read(&mut buf[total..total + want]).map_err(to_9p)?;
+            total += n;
+            if n < want || total == buf.len() || offset + total as u64 >= *size {
+                return Ok(total);
+            }
+        }
+    }
+
+    fn write(&mut self, file: &mut OsFile, offset: u64, data: &[u8]) -> Result<usize, Error> {
+        let OsFile::File { file, size } = file else { return Err(Error::IsDir) };
+        file.offset = offset;
+        let n = file.write(data).map_err(to_9p)?;
+        *size = (*size).max(offset + n as u64);
+        Ok(n)
+    }
+
+    fn create(&mut self, dir: &String, name: &str, is_dir: bool, _perm: u32) -> Result<String, Error> {
+        if name.contains('\0') {
+            return Err(Error::Invalid);
+        }
+        let path = join(dir, name);
+        if is_dir {
+            client::mkdir(&path).map_err(to_9p)?;
+        } else {
+            client::open(&path, flags::WRITE | flags::CREATE | flags::EXCLUSIVE).map_err(to_9p)?;
+        }
+        Ok(path)
+    }
+
+    fn remove(&mut self, node: &String) -> Result<(), Error> {
+        client::remove(node).map_err(to_9p)
+    }
+
+    fn list(&mut self, dir: &String) -> Result<Vec<Meta>, Error> {
+        Ok(client::list(dir).map_err(to_9p)?.iter().map(|m| meta(&join(dir, &m.name), m)).collect())
+    }
+
+    fn rename(&mut self, node: &String, to: &String, name: &str) -> Result<(), Error> {
+        client::rename(node, &join(to, name)).map_err(to_9p)
+    }
+
+    fn truncate(&mut self, node: &String, size: u64) -> Result<(), Error> {
+        client::open(node, flags::WRITE).and_then(|mut f| f.truncate(size)).map_err(to_9p)
+    }
+}

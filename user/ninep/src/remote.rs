@@ -1,0 +1,255 @@
+//! A remote 9P export answering the OS file protocol, for `mount9p`:
+//! each `FsRequest` becomes 9P requests through `fs9p::client` (which
+//! owns the protocol: fids, tags, walks), each client's open file one
+//! fid. A broken connection makes every call an I/O error.
+//!
+//! Reads through the I/O window (64 KiB) are read ahead: one 9P read asks
+//! for the whole iounit (about the msize), and the next window reads of
+//! that file at the following offsets are answered from it, so that a
+//! sequential read costs a round trip per msize, not per window. What was
+//! read ahead is dropped on any call that may change files.
+
+use crate::errors::to_os;
+use crate::stream::Stream;
+use alloc::collections::BTreeMap;
+use alloc::string::String;
+use alloc::vec::Vec;
+use fs9p::client::{split, Client, ClientError, Entry};
+use fs9p::Dialect;
+use libux::fs::server::{Answer, Entry as OsEntry};
+use libux::fs::{flags, FsRequest, IO_MAX};
+use libux::rpc::{Errno, Pid};
+
+/// Open files at once, all clients together.
+const MAX_OPEN: usize = 1024;
+
+fn errno(e: ClientError<Errno>) -> Errno {
+    match e {
+        ClientError::Server(e) => to_os(e),
+        // The connection is gone: what the transport said does not matter
+        // to the caller, whose file is as good as gone.
+        ClientError::Transport(_) | ClientError::Protocol(_) | ClientError::Lost => Errno::Io,
+    }
+}
+
+pub struct Remote {
+    pub c: Client<Stream>,
+    /// (client, handle) → fid.
+    open: BTreeMap<(Pid, u32), u32>,
+    next_handle: u32,
+    /// The last directory listed, for the `List` calls that page it.
+    listing: Option<(Pid, String, Vec<OsEntry>)>,
+    ahead: Ahead,
+}
+
+/// Bytes of one open file from `offset`, read ahead.
+#[derive(Default)]
+struct Ahead {
+    key: Option<(Pid, u32)>,
+    offset: u64,
+    data: Vec<u8>,
+}
+
+impl Ahead {
+    /// The bytes held for `key` at `offset`, if any.
+    fn at(&self, key: (Pid, u32), offset: u64) -> Option<&[u8]> {
+        let from = offset.checked_sub(self.offset)? as usize;
+        (self.key == Some(key) && from < self.data.len()).then(|| &self.data[from..])
+    }
+}
+
+impl Remote {
+    pub fn new(c: Client<Stream>) -> Remote {
+        Remote { c, open: BTreeMap::new(), next_handle: 0, listing: None, ahead: Ahead::default() }
+    }
+
+    fn fid(&self, pid: Pid, handle: u32) -> Result<u32, Errno> {
+        self.open.get(&(pid, handle)).copied().ok_or(Errno::BadHandle)
+    }
+
+    /// Answers one call of `pid`'s (whose I/O window we may use).
+    pub fn request(&mut self, pid: Pid, req: FsRequest) -> Result<Answer, Errno> {
+        if !matches!(req, FsRequest::ReadWindow { .. } | FsRequest::Stat { .. } | FsRequest::List { .. }) {
+            self.ahead.key = None;
+        }
+        match req {
+            FsRequest::Open { path, flags: f } => {
+                if self.open.len() >= MAX_OPEN {
+                    return Err(Errno::NoMemory);
+                }
+                let fid = self.open_path(path, f).map_err(errno)?;
+                self.next_handle = self.next_handle.wrapping_add(1);
+                self.open.insert((pid, self.next_handle), fid);
+                Ok(Answer::Handle(self.next_handle))
+            }
+            FsRequest::Close { handle } => {
+                let fid = self.open.remove(&(pid, handle)).ok_or(Errno::BadHandle)?;
+                let _ = self.c.clunk(fid);
+                Ok(Answer::Done)
+            }
+            FsRequest::Read { handle, offset, count } => {
+                let fid = self.fid(pid, handle)?;
+                let mut buf = alloc::vec![0u8; (count as usize).min(IO_MAX)];
+                let n = self.c.read(fid, offset, &mut buf).map_err(errno)?;
+                buf.truncate(n);
+                Ok(Answer::Data(buf))
+            }
+            FsRequest::ReadWindow { handle, offset, count } => {
+                let fid = self.fid(pid, handle)?;
+                // SAFETY: answering `pid`'s call.
+                let window = unsafe { libux::fs::client_window(pid) };
+                let count = (count as usize).min(window.len());
+                if self.ahead.at((pid, handle), offset).is_none() {
+                    self.ahead.key = None;
+                    self.ahead.data.resize(self.c.iounit() as usize, 0);
+                    let n = self.c.read(fid, offset, &mut self.ahead.data).map_err(errno)?;
+                    self.ahead.data.truncate(n);
+                    self.ahead.key = Some((pid, handle));
+                    self.ahead.offset = offset;
+                }
+                let held = self.ahead.at((pid, handle), offset).unwrap_or(&[]);
+                let n = held.len().min(count);
+                window[..n].copy_from_slice(&held[..n]);
+                Ok(Answer::Count(n as u32))
+            }
+            FsRequest::Write { handle, offset, data } => {
+                let fid = self.fid(pid, handle)?;
+                self.write_all(fid, offset, data)
+            }
+            FsRequest::WriteWindow { handle, offset, count } => {
+                let fid = self.fid(pid, handle)?;
+                // SAFETY: answering `pid`'s call.
+                let window = unsafe { libux::fs::client_window(pid) };
+                let data = window.get(..count as usize).ok_or(Errno::InvalidArgument)?;
+                self.write_all(fid, offset, data)
+            }
+            FsRequest::Truncate { handle, size } => {
+                let fid = self.fid(pid, handle)?;
+                self.c.truncate(fid, size).map_err(errno).map(|()| Answer::Done)
+            }
+            FsRequest::Stat { path } => {
+                let info = self.c.stat_path(path).map_err(errno)?;
+                let name = path.rsplit('/').next().filter(|n| !n.is_empty()).unwrap_or("/");
+                Ok(Answer::Stat((String::from(name), info.is_dir, info.size)))
+            }
+            FsRequest::List { path, from } => self.list(pid, path, from),
+            FsRequest::Mkdir { path } => self.c.mkdir_path(path).map_err(errno).map(|()| Answer::Done),
+            FsRequest::Remove { path } => self.c.remove_path(path).map_err(errno).map(|()| Answer::Done),
+            FsRequest::Rename { from, to } => self.rename(from, to).map_err(errno).map(|()| Answer::Done),
+        }
+    }
+
+    fn open_path(&mut self, path: &str, f: u32) -> Result<u32, ClientError<Errno>> {
+        let (write, truncate) = (f & flags::WRITE != 0, f & flags::TRUNCATE != 0);
+        match self.c.walk(path) {
+            Ok(fid) if f & flags::CREATE != 0 && f & flags::EXCLUSIVE != 0 => {
+                let _ = self.c.clunk(fid);
+                Err(ClientError::Server(fs9p::Error::Exists))
+            }
+            Ok(fid) => match self.c.open(fid, write, truncate) {
+                Ok(()) => Ok(fid),
+                Err(e) => {
+                    let _ = self.c.clunk(fid);
+                    Err(e)
+                }
+            },
+            Err(ClientError::Server(fs9p::Error::NotFound)) if f & flags::CREATE != 0 => {
+                let (dir, name) = split(path);
+                let fid = self.c.walk(dir)?;
+                match self.c.create(fid, name) {
+                    Ok(()) => Ok(fid),
+                    Err(e) => {
+                        let _ = self.c.clunk(fid);
+                        Err(e)
+                    }
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn write_all(&mut self, fid: u32, offset: u64, data: &[u8]) -> Result<Answer, Errno> {
+        let mut done = 0;
+        while done < data.len() {
+            match self.c.write(fid, offset + done as u64, &data[done..]).map_err(errno)? {
+                0 => break,
+                n => done += n,
+            }
+        }
+        if done == 0 && !data.is_empty() {
+            return Err(Errno::NoSpace);
+        }
+        Ok(Answer::Count(done as u32))
+    }
+
+    fn list(&mut self, pid: Pid, path: &str, from: u32) -> Result<Answer, Errno> {
+        let cached = matches!(&self.listing, Some((p, at, _)) if *p == pid && at == path);
+        if from == 0 || !cached {
+            let entries = self.c.list(path).map_err(errno)?;
+            let mut all = Vec::with_capacity(entries.len());
+            for Entry { name, is_dir, size } in entries {
+                // 9P2000.L directory entries carry no size: ask.
+                let size = match size {
+                    Some(s) => s,
+                    None if is_dir => 0,
+                    None => {
+                        let at = if path == "/" { alloc::format!("/{name}") } else { alloc::format!("{path}/{name}") };
+                        self.c.stat_path(&at).map_or(0, |i| i.size)
+                    }
+                };
+                all.push((name, is_dir, size));
+            }
+            self.listing = Some((pid, String::from(path), all));
+        }
+        let all = &self.listing.as_ref().expect("just listed").2;
+        let mut bytes = 0;
+        // Name, its length and a few varints each: stay inside a reply.
+        let page: Vec<_> = all
+            .iter()
+            .skip(from as usize)
+            .take_while(|(name, _, _)| {
+                bytes += name.len() + 24;
+                bytes <= IO_MAX
+            })
+            .cloned()
+            .collect();
+        let more = from as usize + page.len() < all.len();
+        Ok(Answer::Entries(page, more))
+    }
+
+    fn rename(&mut self, from: &str, to: &str) -> Result<(), ClientError<Errno>> {
+        let ((from_dir, _), (to_dir, name)) = (split(from), split(to));
+        // 9P2000 renames only within the directory (Twstat of the name).
+        if self.c.dialect() == Dialect::P2000 && from_dir != to_dir {
+            return Err(ClientError::Server(fs9p::Error::NotSupported));
+        }
+        let fid = self.c.walk(from)?;
+        let r = self.c.walk(to_dir).and_then(|dir| {
+            let r = self.c.rename(fid, dir, name);
+            let _ = self.c.clunk(dir);
+            r
+        });
+        let _ = self.c.clunk(fid);
+        r
+    }
+
+    /// Processes that ended lose their open files.
+    pub fn ended(&mut self, pids: &[Pid]) {
+        let gone: Vec<(Pid, u32)> = self.open.keys().filter(|(p, _)| pids.contains(p)).copied().collect();
+        for k in gone {
+            if let Some(fid) = self.open.remove(&k) {
+                let _ = self.c.clunk(fid);
+            }
+        }
+        if self.listing.as_ref().is_some_and(|(p, _, _)| pids.contains(p)) {
+            self.listing = None;
+        }
+    }
+
+    /// Processes holding files here.
+    pub fn holders(&self) -> Vec<Pid> {
+        let mut pids: Vec<Pid> = self.open.keys().map(|(p, _)| *p).collect();
+        pids.dedup();
+        pids
+    }
+}
