@@ -13,10 +13,15 @@ use libux::net::{Addr, Ctl, Datagram, Proto};
 use libux::rpc::Errno;
 use smoltcp::iface::{SocketHandle, SocketSet};
 use smoltcp::phy::ChecksumCapabilities;
+use smoltcp::time::Duration;
 use smoltcp::socket::{icmp, tcp, udp};
 use smoltcp::wire::{Icmpv4Packet, Icmpv4Repr, IpAddress, IpEndpoint, Ipv4Address};
 
 const TCP_BUFFER: usize = 64 * 1024;
+/// Seconds without an acknowledgement before a connection is reset.
+pub const PEER_TIMEOUT_S: u64 = 20;
+/// Seconds of silence before an idle connection is probed.
+const KEEP_ALIVE_S: u64 = 5;
 const DATAGRAMS: usize = 32;
 const DATAGRAM_BYTES: usize = 32 * 1024;
 /// The largest UDP payload or echo data one Ethernet frame carries (no
@@ -50,6 +55,11 @@ pub fn new_tcp(links: &mut [Link], link: usize) -> Sock {
     // holding back their last short segment for an ACK only adds a round
     // trip (and the peer may delay that ACK).
     socket.set_nagle_enabled(false);
+    // A peer that stopped answering (a node that died) resets the
+    // connection instead of leaving its reader waiting for ever; idle
+    // connections are probed so that this is noticed too.
+    socket.set_timeout(Some(Duration::from_secs(PEER_TIMEOUT_S)));
+    socket.set_keep_alive(Some(Duration::from_secs(KEEP_ALIVE_S)));
     let sockets: &mut SocketSet<'static> = &mut links[link].sockets;
     Sock { link, handle: sockets.add(socket) }
 }

@@ -238,4 +238,16 @@ fn a_node_mounts_another_and_uses_it_from_the_shell() {
     run(b, &format!("kill {}", child.0), "$ ");
     run(a, "cat /n/B/proc/1/status", "i/o error");
     run(a, "ls /n/B/proc", "i/o error");
+
+    // Node 2 dies without a word: a mount of it answers an error once
+    // netstack gives up on the silent peer (20 s), and node 1 goes on.
+    start(a, "mount9p tcp!10.1.0.2!564 C", "mounted at /n/C");
+    run(a, "cat /n/C/proc/1/status", "1 0 running ramfs");
+    let mut cluster = cluster;
+    cluster.nodes[1].kill();
+    let a = &cluster.nodes[0];
+    let t0 = Instant::now();
+    run(a, "cat /n/C/proc/1/status", "i/o error");
+    println!("a dead node's mount failed after {:.1} s", t0.elapsed().as_secs_f64());
+    run(a, "ls /n", "C");
 }
