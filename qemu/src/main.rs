@@ -361,10 +361,10 @@ fn send_throughput(port: u16, total: usize, done: impl FnOnce() -> Result<(), St
     Ok(total as f64 / t0.elapsed().as_secs_f64() / 1e6)
 }
 
-/// The number after `key` in the first line of `log` that
-/// starts with `prefix`.
+/// The number after `key` in the first line of `log` with `prefix` (a
+/// prompt may come before it).
 fn figure(log: &str, prefix: &str, key: &str) -> Result<f64, String> {
-    let line = log.lines().find(|l| l.starts_with(prefix)).ok_or_else(|| format!("no {prefix:?} line"))?;
+    let line = log.lines().find_map(|l| Some(&l[l.find(prefix)?..])).ok_or_else(|| format!("no {prefix:?} line"))?;
     line.split_once(key)
         .and_then(|(_, r)| r.split([' ', '/']).find(|w| !w.is_empty())?.parse().ok())
         .ok_or_else(|| format!("no {key:?} in {line:?}"))

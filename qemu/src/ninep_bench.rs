@@ -24,14 +24,15 @@ fn free_port() -> Result<u16, String> {
     TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).map_err(|e| e.to_string())
 }
 
-/// Types `line` into `node`'s shell; the first line after it that starts
-/// with `prefix`.
+/// Types `line` into `node`'s shell; the first output after it from
+/// `prefix` to the end of its line (a prompt may come first on the line).
 fn shell(node: &Node, line: &str, prefix: &str, args: &Args) -> Result<String, String> {
     let mark = node.mark();
     node.type_text(&format!("{line}\n"))?;
     node.wait_after(mark, prefix, args.timeout).map_err(|e| e.to_string())?;
     let log = node.log();
-    Ok(log[mark..].lines().find(|l| l.starts_with(prefix)).unwrap_or("").to_string())
+    let from = &log[mark..][log[mark..].find(prefix).unwrap_or(0)..];
+    Ok(from.lines().next().unwrap_or("").to_string())
 }
 
 /// The MB/s figure of a `ninepbench:` line.

@@ -61,9 +61,19 @@ impl Default for Options {
     }
 }
 
-/// The QEMU command line for `image`, without the console wiring.
+/// The QEMU command line for `image`, without the console wiring. The
+/// emulator dies with the thread that starts it.
 pub fn command(image: &Image, opts: &Options) -> Command {
     let mut cmd = Command::new(&image.kernel.tools.qemu);
+    // SAFETY: prctl is async-signal-safe; this runs between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
     cmd.args(["-machine", "pc", "-nodefaults", "-no-reboot", "-display", "none"])
         .args(["-m", &format!("{}M", opts.memory_mib)])
         .arg("-kernel")
@@ -148,15 +158,6 @@ impl Node {
         let prefix = if label.is_empty() { String::new() } else { format!("[{label}] ") };
         let mut cmd = command(image, opts);
         cmd.args(["-serial", "stdio"]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::inherit());
-        // SAFETY: prctl is async-signal-safe; this runs between fork and exec.
-        unsafe {
-            cmd.pre_exec(|| {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
         let started = Instant::now();
         let mut child = cmd.spawn().map_err(|e| format!("cannot start QEMU: {e}"))?;
         let mut out = child.stdout.take().expect("piped");

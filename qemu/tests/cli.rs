@@ -65,3 +65,57 @@ fn headless_timeout_fails_with_the_log() {
     assert!(err.contains("timed out after 0 s waiting for \"ux: node ready\""), "{err}");
     assert!(err.contains("--- console ---"), "{err}");
 }
+
+/// Pids of QEMU processes whose command line has `marker`.
+fn emulators_with(marker: &str) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
+    dir.flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+            cmd.contains("qemu-system") && cmd.contains(marker)
+        })
+        .collect()
+}
+
+/// Starts `ux ARGS` with piped standard streams, waits for `ready` on
+/// its output, kills it, and checks that its emulators (recognised by
+/// their unusual memory size) die with it.
+fn emulators_die_with_the_tool(args: &[&str], memory: &str, ready: &str, count: usize) {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ux"))
+        .args(args)
+        .args(["--profile", "release", "--memory", memory])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run ux");
+    let out = BufReader::new(child.stdout.take().unwrap());
+    let ready = ready.to_string();
+    let seen = std::thread::spawn(move || out.lines().map_while(Result::ok).any(|l| l.contains(&ready)));
+    assert!(seen.join().unwrap(), "{args:?} never printed what it should");
+    let marker = format!("-m {memory}M");
+    let running = emulators_with(&marker);
+    assert_eq!(running.len(), count, "{args:?}: emulators {running:?}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let t0 = Instant::now();
+    while !emulators_with(&marker).is_empty() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "{args:?}: QEMU outlived the tool: {:?}",
+            emulators_with(&marker)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn no_emulator_outlives_the_tool() {
+    emulators_die_with_the_tool(&["--run", "hello"], "333", "node ready", 1);
+    emulators_die_with_the_tool(&["cluster", "2"], "334", "[node2] ux: node ready", 2);
+}
