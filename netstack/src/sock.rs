@@ -13,8 +13,8 @@ use libux::net::{Addr, Ctl, Datagram, Proto};
 use libux::rpc::Errno;
 use smoltcp::iface::{SocketHandle, SocketSet};
 use smoltcp::phy::ChecksumCapabilities;
-use smoltcp::time::Duration;
 use smoltcp::socket::{icmp, tcp, udp};
+use smoltcp::time::Duration;
 use smoltcp::wire::{Icmpv4Packet, Icmpv4Repr, IpAddress, IpEndpoint, Ipv4Address};
 
 const TCP_BUFFER: usize = 64 * 1024;
