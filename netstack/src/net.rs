@@ -291,8 +291,8 @@ impl Net {
             FsRequest::WriteWindow { handle, count, .. } => {
                 // SAFETY: answering `pid`'s call.
                 let window = unsafe { libux::fs::client_window(pid) };
-                let data = window.get(..count as usize).ok_or(Errno::InvalidArgument)?.to_vec();
-                self.write(pid, node_of(self, handle)?, &data, links)
+                let data = window.get(..count as usize).ok_or(Errno::InvalidArgument)?;
+                self.write(pid, node_of(self, handle)?, data, links)
             }
             FsRequest::Stat { path } => {
                 let node = self.node(path)?;
@@ -365,7 +365,15 @@ impl Net {
 
     fn write(&mut self, pid: Pid, node: Node, data: &[u8], links: &mut [Link]) -> Result<Option<Answer>, Errno> {
         let mut op = match node {
-            Node::Data(c) => Op::Write { conn: c, data: data.to_vec() },
+            Node::Data(c) => {
+                // Straight from the caller's bytes when there is room; a
+                // copy only for a write that must wait.
+                let kind = &mut self.conns.get_mut(&c).ok_or(Errno::BadHandle)?.kind;
+                return match kind.write(data, links) {
+                    Some(r) => r.map(|n| Some(Answer::Count(n))),
+                    None => self.defer(pid, Op::Write { conn: c, data: data.to_vec() }),
+                };
+            }
             Node::Ctl(c) => {
                 let line = core::str::from_utf8(data).map_err(|_| Errno::InvalidArgument)?;
                 let ctl = Ctl::parse(line).ok_or(Errno::InvalidArgument)?;

@@ -260,7 +260,7 @@ impl Kind {
             Kind::Tcp { socket, .. } => {
                 let s = tcp(links, *socket);
                 if s.can_recv() {
-                    let mut buf = vec![0u8; max];
+                    let mut buf = vec![0u8; max.min(s.recv_queue())];
                     let n = s.recv_slice(&mut buf).unwrap_or(0);
                     buf.truncate(n);
                     Some(Ok(buf))
