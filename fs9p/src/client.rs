@@ -28,6 +28,9 @@ pub trait Transport {
     fn recv(&mut self, buf: &mut [u8]) -> core::result::Result<usize, Self::Error>;
 }
 
+/// Entries `list` takes from one directory at most.
+pub const MAX_LIST: usize = 1 << 16;
+
 #[derive(Debug)]
 pub enum ClientError<E> {
     /// The transport failed (this call broke the connection).
@@ -364,8 +367,11 @@ impl<T: Transport> Client<T> {
             _ => unreachable!("reads carry data"),
         };
         let (from, to) = (self.data_at, self.data_at + n);
+        let before = *cursor;
         let parsed = match self.dialect {
-            Dialect::L => parse_dirents(&self.inbuf[from..to], cursor),
+            // Entries whose cookies do not move the cursor on would be
+            // read again and again.
+            Dialect::L => parse_dirents(&self.inbuf[from..to], cursor).filter(|_| n == 0 || *cursor != before),
             Dialect::P2000 => {
                 *cursor += n as u64;
                 parse_stats(&self.inbuf[from..to])
@@ -504,6 +510,11 @@ impl<T: Transport> Client<T> {
                     return Ok(all);
                 }
                 all.extend(more);
+                // A server whose directory never ends cannot fill our
+                // memory.
+                if all.len() > MAX_LIST {
+                    return Err(ClientError::Server(Error::NoSpace));
+                }
             }
         })
     }

@@ -61,6 +61,11 @@ impl<T> MountTable<T> {
     pub fn points(&self) -> impl Iterator<Item = &str> {
         self.mounts.iter().map(|(p, _)| p.as_str())
     }
+
+    /// What is mounted, wherever.
+    pub fn mounted(&self) -> impl Iterator<Item = &T> {
+        self.mounts.iter().map(|(_, t)| t)
+    }
 }
 
 #[cfg(test)]

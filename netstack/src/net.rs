@@ -14,7 +14,8 @@
 //!                         with a `libux::net::Datagram` header on an
 //!                         announced port. icmp: a write sends an echo
 //!                         request with its bytes, a read gives the next
-//!                         reply's bytes, or nothing after a second.
+//!                         reply's bytes (replies larger than the read are
+//!                         skipped), or nothing after a second.
 //! /net/tcp/N/listen       open (of an announced N): blocks until a
 //!                         connection M arrives, and is M's ctl
 //! /net/PROTO/N/local, remote, status
@@ -39,6 +40,13 @@ use smoltcp::socket::tcp::State;
 
 /// Connections at once.
 const MAX_CONNS: usize = 64;
+/// Connections an announced port holds for `listen` before it refuses
+/// more (with a reset).
+const BACKLOG: usize = 8;
+/// Closed connections whose FIN handshake has not finished: how many, and
+/// for how long (microseconds), before they are reset.
+const MAX_CLOSING: usize = 128;
+const CLOSING_US: u64 = 60_000_000;
 /// Open files one process may hold here.
 const MAX_OPEN: usize = 64;
 /// Slots for saved replies (above `libux::fs::client`'s connection slots).
@@ -104,8 +112,9 @@ pub struct Net {
     next_handle: u32,
     conns: BTreeMap<u32, Conn>,
     next_conn: u32,
-    /// Sockets of forgotten connections, until they are closed.
-    closing: Vec<Sock>,
+    /// Sockets of forgotten connections, until they are closed, and since
+    /// when.
+    closing: Vec<(Sock, u64)>,
     pending: Vec<Pending>,
     slots: ReplySlots,
     next_port: u16,
@@ -228,17 +237,19 @@ impl Net {
         if let Kind::Tcp { socket, announced: Some(a) } = &mut conn.kind {
             for &l in a.listeners.iter().filter(|&l| l != socket) {
                 tcp(links, l).abort();
-                self.closing.push(l);
+                self.closing.push((l, self.now));
             }
             // Connections that arrived and nobody took go too.
             for m in a.arrived.drain(..) {
                 if let Some(Conn { kind: Kind::Tcp { socket, .. }, .. }) = self.conns.remove(&m) {
                     tcp(links, socket).abort();
-                    self.closing.push(socket);
+                    self.closing.push((socket, self.now));
                 }
             }
         }
-        conn.kind.close(links, &mut self.closing);
+        if let Some(s) = conn.kind.close(links) {
+            self.closing.push((s, self.now));
+        }
     }
 
     /// Answers a call from `pid`; `Ok(None)`: answered later.
@@ -377,10 +388,10 @@ impl Net {
             Node::Ctl(c) => {
                 let line = core::str::from_utf8(data).map_err(|_| Errno::InvalidArgument)?;
                 let ctl = Ctl::parse(line).ok_or(Errno::InvalidArgument)?;
-                self.next_port = self.next_port.checked_add(1).unwrap_or(FIRST_EPHEMERAL);
+                let port = self.free_port(links)?;
                 let held: Vec<u16> = self.conns.values().filter_map(|c| c.kind.udp_port(links)).collect();
                 let conn = self.conns.get_mut(&c).ok_or(Errno::BadHandle)?;
-                match conn.kind.ctl(ctl, links, self.next_port, |p| held.contains(&p))? {
+                match conn.kind.ctl(ctl, links, port, |p| held.contains(&p))? {
                     Started::Done => return Ok(Some(Answer::Count(data.len() as u32))),
                     Started::Connecting => Op::Connect { conn: c, len: data.len() as u32 },
                 }
@@ -417,9 +428,17 @@ impl Net {
                 Err(e) => Some(Err(e)),
             },
             Op::Listen { conn } => {
-                let Kind::Tcp { announced: Some(a), .. } = &mut self.conns.get_mut(conn)?.kind else { return None };
+                let Some(Conn { kind: Kind::Tcp { announced: Some(a), .. }, .. }) = self.conns.get_mut(conn) else {
+                    // The port was given up while we waited.
+                    return Some(Err(Errno::NotFound));
+                };
                 let accepted = a.arrived.pop_front()?;
-                Some(Ok(self.add_handle(pid, Node::Ctl(accepted))))
+                let answer = self.add_handle(pid, Node::Ctl(accepted));
+                // The announcement's hold on it passes to the new file.
+                if let Some(c) = self.conns.get_mut(&accepted) {
+                    c.refs -= 1;
+                }
+                Some(Ok(answer))
             }
         }
     }
@@ -450,32 +469,16 @@ impl Net {
             .map(|(n, _)| *n)
             .collect();
         for n in announced {
-            let Some(Conn { kind: Kind::Tcp { announced: Some(a), .. }, .. }) = self.conns.get(&n) else { continue };
-            let (port, listeners) = (a.port, a.listeners.clone());
-            for (i, l) in listeners.into_iter().enumerate() {
-                let state = tcp(links, l).state();
-                if !matches!(state, State::Established | State::CloseWait) || self.conns.len() >= MAX_CONNS {
-                    continue;
-                }
-                // The arrived connection keeps the socket; the port gets a
-                // new one on that link.
-                let fresh = sock::new_tcp(links, l.link);
-                if tcp(links, fresh).listen(port).is_err() {
-                    sock::remove(links, fresh);
-                    continue;
-                }
-                let m = self.fresh_conn_number();
-                self.conns.insert(m, Conn { kind: Kind::Tcp { socket: l, announced: None }, refs: 0 });
-                if let Some(Conn { kind: Kind::Tcp { socket, announced: Some(a) }, .. }) = self.conns.get_mut(&n) {
-                    if *socket == l {
-                        *socket = fresh;
-                    }
-                    a.listeners[i] = fresh;
-                    a.arrived.push_back(m);
-                }
+            self.take_arrivals(n, links);
+        }
+        // Sockets closing too long, or too many, are reset; closed ones go.
+        let (now, excess) = (self.now, self.closing.len().saturating_sub(MAX_CLOSING));
+        for (k, &(s, since)) in self.closing.iter().enumerate() {
+            if k < excess || now.saturating_sub(since) > CLOSING_US {
+                tcp(links, s).abort();
             }
         }
-        self.closing.retain(|&s| {
+        self.closing.retain(|&(s, _)| {
             let done = tcp(links, s).state() == State::Closed;
             if done {
                 sock::remove(links, s);
@@ -497,6 +500,58 @@ impl Net {
                 }
             }
         }
+    }
+
+    /// Connections that reached announced port `n`'s listeners become
+    /// connections of their own, held for `listen` (up to `BACKLOG`; more
+    /// are reset); a listener that ended otherwise (a handshake that timed
+    /// out, a reset) is replaced, so the port never stops listening.
+    fn take_arrivals(&mut self, n: u32, links: &mut [Link]) {
+        let Some(Conn { kind: Kind::Tcp { announced: Some(a), .. }, .. }) = self.conns.get(&n) else { return };
+        let (port, listeners, waiting) = (a.port, a.listeners.clone(), a.arrived.len());
+        let mut taken = 0;
+        for (i, l) in listeners.into_iter().enumerate() {
+            let arrived = match tcp(links, l).state() {
+                State::Listen | State::SynReceived => continue,
+                State::Established | State::CloseWait => true,
+                _ => false,
+            };
+            let fresh = sock::new_tcp(links, l.link);
+            if tcp(links, fresh).listen(port).is_err() {
+                sock::remove(links, fresh);
+                continue;
+            }
+            let keep = arrived && waiting + taken < BACKLOG && self.conns.len() < MAX_CONNS;
+            let m = if keep {
+                taken += 1;
+                let m = self.fresh_conn_number();
+                // Held by the announcement until `listen` takes it.
+                self.conns.insert(m, Conn { kind: Kind::Tcp { socket: l, announced: None }, refs: 1 });
+                Some(m)
+            } else {
+                tcp(links, l).abort();
+                self.closing.push((l, self.now));
+                None
+            };
+            if let Some(Conn { kind: Kind::Tcp { socket, announced: Some(a) }, .. }) = self.conns.get_mut(&n) {
+                if *socket == l {
+                    *socket = fresh;
+                }
+                a.listeners[i] = fresh;
+                a.arrived.extend(m);
+            }
+        }
+    }
+
+    /// An ephemeral port no socket holds.
+    fn free_port(&mut self, links: &mut [Link]) -> Result<u16, Errno> {
+        for _ in FIRST_EPHEMERAL..=u16::MAX {
+            self.next_port = self.next_port.checked_add(1).unwrap_or(FIRST_EPHEMERAL);
+            if !links.iter().any(|l| sock::port_in_use(l, self.next_port)) {
+                return Ok(self.next_port);
+            }
+        }
+        Err(Errno::Busy)
     }
 
     /// Processes that ended lose their files and waiting calls.

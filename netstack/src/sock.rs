@@ -13,6 +13,7 @@ use libux::net::{Addr, Ctl, Datagram, Proto};
 use libux::rpc::Errno;
 use smoltcp::iface::{SocketHandle, SocketSet};
 use smoltcp::phy::ChecksumCapabilities;
+use smoltcp::socket::Socket;
 use smoltcp::socket::{icmp, tcp, udp};
 use smoltcp::time::Duration;
 use smoltcp::wire::{Icmpv4Packet, Icmpv4Repr, IpAddress, IpEndpoint, Ipv4Address};
@@ -74,6 +75,15 @@ fn new_icmp(links: &mut [Link], link: usize) -> Sock {
     Sock { link, handle: links[link].sockets.add(icmp::Socket::new(buffer(), buffer())) }
 }
 
+/// Whether a TCP or UDP socket of `link` holds `port`.
+pub fn port_in_use(link: &Link, port: u16) -> bool {
+    link.sockets.iter().any(|(_, s)| match s {
+        Socket::Tcp(t) => t.local_endpoint().map(|e| e.port) == Some(port) || t.listen_endpoint().port == port,
+        Socket::Udp(u) => u.endpoint().port == port,
+        _ => false,
+    })
+}
+
 pub fn remove(links: &mut [Link], s: Sock) {
     links[s.link].sockets.remove(s.handle);
 }
@@ -90,10 +100,14 @@ fn addr_text(e: Option<IpEndpoint>) -> String {
     }
 }
 
+/// Listening sockets per link of an announced TCP port: connections that
+/// arrive together (SYNs before the first is accepted) each find one.
+pub const LISTENERS_PER_LINK: usize = 4;
+
 /// An announced TCP port.
 pub struct Announce {
     pub port: u16,
-    /// A listening socket on every link.
+    /// `LISTENERS_PER_LINK` listening sockets on every link.
     pub listeners: Vec<Sock>,
     /// Connections that arrived but no `listen` has taken yet.
     pub arrived: VecDeque<u32>,
@@ -174,8 +188,8 @@ impl Kind {
         match (self, ctl) {
             (Kind::Tcp { socket, announced }, Ctl::Announce(p)) => {
                 let mut listeners = Vec::new();
-                for link in 0..links.len() {
-                    let s = if link == socket.link { *socket } else { new_tcp(links, link) };
+                for (link, k) in (0..links.len()).flat_map(|l| (0..LISTENERS_PER_LINK).map(move |k| (l, k))) {
+                    let s = if link == socket.link && k == 0 { *socket } else { new_tcp(links, link) };
                     listeners.push(s);
                     if tcp(links, s).listen(p).is_err() {
                         for &l in listeners.iter().filter(|&&l| l != *socket) {
@@ -270,6 +284,7 @@ impl Kind {
                     None
                 }
             }
+            Kind::Udp { sockets, .. } if sockets.is_empty() => Some(Err(Errno::InvalidArgument)),
             Kind::Udp { sockets, remote } => {
                 for &sock in sockets.iter() {
                     let s = udp(links, sock);
@@ -305,11 +320,10 @@ impl Kind {
                     else {
                         continue;
                     };
-                    if i != *ident {
+                    // Not ours, or larger than what the reader asked for
+                    // (so not an answer to what it sent): skipped.
+                    if i != *ident || data.len() > max {
                         continue;
-                    }
-                    if data.len() > max {
-                        return Some(Err(Errno::TooLarge));
                     }
                     return Some(Ok(data.to_vec()));
                 }
@@ -347,7 +361,9 @@ impl Kind {
                 }
                 let IpAddress::Ipv4(dest) = to.addr;
                 let link = link_for(links, dest);
-                let sock = *sockets.iter().find(|s| s.link == link).or(sockets.first())?;
+                let Some(&sock) = sockets.iter().find(|s| s.link == link).or(sockets.first()) else {
+                    return Some(Err(Errno::InvalidArgument));
+                };
                 let s = udp(links, sock);
                 if !s.can_send() || s.payload_send_capacity() < payload.len() {
                     return None;
@@ -363,7 +379,9 @@ impl Kind {
                 if !s.can_send() {
                     return None;
                 }
-                let buf = s.send(repr.buffer_len(), IpAddress::Ipv4(*dest)).ok()?;
+                let Ok(buf) = s.send(repr.buffer_len(), IpAddress::Ipv4(*dest)) else {
+                    return Some(Err(Errno::InvalidArgument));
+                };
                 repr.emit(&mut Icmpv4Packet::new_unchecked(buf), &ChecksumCapabilities::default());
                 *seq = seq.wrapping_add(1);
                 Some(Ok(data.len() as u32))
@@ -403,16 +421,17 @@ impl Kind {
         }
     }
 
-    /// Lets the sockets go: a TCP socket closes (FIN) and goes on
-    /// `closing` until it is closed; the others go at once.
-    pub fn close(self, links: &mut [Link], closing: &mut Vec<Sock>) {
+    /// Lets the sockets go: a TCP socket closes (FIN) and is returned, to
+    /// be removed once closed; the others go at once.
+    pub fn close(self, links: &mut [Link]) -> Option<Sock> {
         match self {
             Kind::Tcp { socket, .. } => {
                 tcp(links, socket).close();
-                closing.push(socket);
+                return Some(socket);
             }
             Kind::Udp { sockets, .. } => sockets.into_iter().for_each(|s| remove(links, s)),
             Kind::Icmp { socket, .. } => socket.into_iter().for_each(|s| remove(links, s)),
         }
+        None
     }
 }

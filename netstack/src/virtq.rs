@@ -30,6 +30,8 @@ const fn used_offset(size: u16) -> usize {
 pub struct Virtq {
     base: *mut u8,
     size: u16,
+    /// Buffers are `0..buffers`.
+    buffers: u16,
     /// Buffers the device does not hold.
     free: alloc::vec::Vec<u16>,
     avail_idx: u16,
@@ -44,7 +46,8 @@ impl Virtq {
     /// `base` must point to [`bytes`]`(size)` bytes that only this queue
     /// (and the device) uses, for as long as it lives.
     pub unsafe fn new(base: *mut u8, size: u16, buffers: u16) -> Virtq {
-        Virtq { base, size, free: (0..buffers.min(size)).rev().collect(), avail_idx: 0, last_used: 0 }
+        let buffers = buffers.min(size);
+        Virtq { base, size, buffers, free: (0..buffers).rev().collect(), avail_idx: 0, last_used: 0 }
     }
 
     fn write16(&mut self, offset: usize, v: u16) {
@@ -119,7 +122,7 @@ impl Virtq {
             let (id, len) = (self.read32(entry), self.read32(entry + 4));
             self.last_used = self.last_used.wrapping_add(1);
             // An entry naming a buffer the device was not given is skipped.
-            if let Some(id) = u16::try_from(id).ok().filter(|&i| i < self.size && !self.free.contains(&i)) {
+            if let Some(id) = u16::try_from(id).ok().filter(|&i| i < self.buffers && !self.free.contains(&i)) {
                 self.free.push(id);
                 return Some((id, len));
             }
@@ -219,6 +222,12 @@ mod tests {
         handed.sort();
         assert_eq!(handed, [0, 1, 2]);
         assert!(!q.offer(5, 0, 1, false), "buffer 5 is not the queue's");
+        // A device naming a descriptor past the buffers is not believed.
+        let mut dev = Device { mem: &mut mem, size, seen: 0, used: 0 };
+        dev.give_back(5, 10);
+        dev.give_back(1, 20);
+        assert_eq!(q.take_used(), Some((1, 20)));
+        assert_eq!(q.take_used(), None);
     }
 
     #[test]

@@ -529,6 +529,9 @@ impl Server {
     }
 }
 
+/// Mounts one process the system description did not start may hold.
+const USER_MOUNTS: usize = 4;
+
 /// `/n/NAME`: where any process may mount a file server.
 fn user_mount_point(at: &str) -> bool {
     at.strip_prefix("/n/").is_some_and(|name| !name.is_empty() && !name.contains('/'))
@@ -555,6 +558,10 @@ impl Server {
         // `mount9p`'s), where it can shadow nothing of the node's own.
         if p.ppid != 0 && !user_mount_point(&at) {
             return Err(Errno::NotPermitted);
+        }
+        // Nor may one of those fill the table.
+        if p.ppid != 0 && self.mounts.mounted().filter(|(owner, _)| *owner == pid).count() >= USER_MOUNTS {
+            return Err(Errno::NoMemory);
         }
         let ep = self.copy_from(pid, endpoint)?;
         if let Err(e) = self.mounts.mount(&at, (pid, ep)) {

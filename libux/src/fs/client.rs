@@ -145,17 +145,34 @@ impl File {
         self.window = None;
     }
 
-    /// Reads into `buf` from the current offset; 0 at the end.
+    /// Reads into `buf` from the current offset; 0 at the end. A read the
+    /// server answers in full is followed by another, until `buf` is full.
     pub fn read(&mut self, buf: &mut [u8]) -> Result<usize, Errno> {
         match self.window {
-            Some(at) if buf.len() > IO_MAX => self.read_window(at, buf),
-            _ => self.read_inline(buf),
+            Some(at) if buf.len() > IO_MAX => self.read_window(at, buf, false),
+            _ => self.read_inline(buf, false),
         }
     }
 
-    fn read_window(&mut self, at: u64, buf: &mut [u8]) -> Result<usize, Errno> {
+    /// Reads with one call to the server (at most a window's worth): what
+    /// it answers, whole. For files where each read is a message (a
+    /// datagram, an echo reply), which a second call would run into.
+    pub fn read_once(&mut self, buf: &mut [u8]) -> Result<usize, Errno> {
+        match self.window {
+            Some(at) if buf.len() > IO_MAX => {
+                let n = buf.len().min(crate::layout::IO_WINDOW as usize);
+                self.read_window(at, &mut buf[..n], true)
+            }
+            _ => {
+                let n = buf.len().min(IO_MAX);
+                self.read_inline(&mut buf[..n], true)
+            }
+        }
+    }
+
+    fn read_window(&mut self, at: u64, buf: &mut [u8], once: bool) -> Result<usize, Errno> {
         let mut total = 0;
-        while total < buf.len() {
+        while total < buf.len() && !(once && total > 0) {
             let count = (buf.len() - total).min(crate::layout::IO_WINDOW as usize) as u32;
             let req = FsRequest::ReadWindow { handle: self.handle, offset: self.offset, count };
             let n = match fs_call(self.conn, &req)? {
@@ -172,9 +189,9 @@ impl File {
         Ok(total)
     }
 
-    fn read_inline(&mut self, buf: &mut [u8]) -> Result<usize, Errno> {
+    fn read_inline(&mut self, buf: &mut [u8], once: bool) -> Result<usize, Errno> {
         let mut total = 0;
-        while total < buf.len() {
+        while total < buf.len() && !(once && total > 0) {
             let count = (buf.len() - total).min(IO_MAX) as u32;
             let req = FsRequest::Read { handle: self.handle, offset: self.offset, count };
             let n = match fs_call(self.conn, &req)? {

@@ -67,7 +67,8 @@ pub fn announce(addr: &str) -> Result<Announced, Errno> {
 }
 
 impl Announced {
-    /// The `data` of an announced UDP port: [`super::Datagram`]s.
+    /// The `data` of an announced UDP port: [`super::Datagram`]s, one
+    /// per write and per `File::read_once`.
     pub fn data(&self) -> Result<File, Errno> {
         open(&format!("/net/{}/{}/data", self.proto.name(), self.n), flags::READ | flags::WRITE)
     }

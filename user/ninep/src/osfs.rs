@@ -4,6 +4,7 @@
 //! a `/net` connection stays up while a fid has it open).
 
 use crate::errors::to_9p;
+use alloc::collections::BTreeSet;
 use alloc::string::String;
 use alloc::vec::Vec;
 use fs9p::server::{Filesystem, Meta};
@@ -42,6 +43,8 @@ fn meta(path: &str, m: &Metadata) -> Meta {
 pub struct OsFs {
     /// What the last walk found: the session asks for it right after.
     last: Option<(String, Metadata)>,
+    /// The trees clients attached: `..` of one is itself, as 9P has it.
+    roots: BTreeSet<String>,
 }
 
 pub enum OsFile {
@@ -62,10 +65,14 @@ impl Filesystem for OsFs {
         if !client::stat(&path).map_err(to_9p)?.is_dir {
             return Err(Error::NotDir);
         }
+        self.roots.insert(path.clone());
         Ok(path)
     }
 
     fn walk(&mut self, dir: &String, name: &str) -> Result<String, Error> {
+        if name == ".." && self.roots.contains(dir) {
+            return Ok(dir.clone());
+        }
         if name == ".." {
             let parent = dir.rsplit_once('/').map_or("/", |(p, _)| if p.is_empty() { "/" } else { p });
             return Ok(String::from(parent));

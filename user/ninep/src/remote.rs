@@ -36,6 +36,11 @@ pub struct Remote {
     pub c: Client<Stream>,
     /// (client, handle) → fid.
     open: BTreeMap<(Pid, u32), u32>,
+    /// Whether a handle's reads may go ahead of the caller: only for a
+    /// file with a size (devices, streams and synthetic files say 0, and
+    /// bytes read ahead of them could be lost). Learnt at its first
+    /// window read.
+    sized: BTreeMap<(Pid, u32), bool>,
     next_handle: u32,
     /// The last directory listed, for the `List` calls that page it.
     listing: Option<(Pid, String, Vec<OsEntry>)>,
@@ -60,7 +65,14 @@ impl Ahead {
 
 impl Remote {
     pub fn new(c: Client<Stream>) -> Remote {
-        Remote { c, open: BTreeMap::new(), next_handle: 0, listing: None, ahead: Ahead::default() }
+        Remote {
+            c,
+            open: BTreeMap::new(),
+            sized: BTreeMap::new(),
+            next_handle: 0,
+            listing: None,
+            ahead: Ahead::default(),
+        }
     }
 
     fn fid(&self, pid: Pid, handle: u32) -> Result<u32, Errno> {
@@ -84,6 +96,7 @@ impl Remote {
             }
             FsRequest::Close { handle } => {
                 let fid = self.open.remove(&(pid, handle)).ok_or(Errno::BadHandle)?;
+                self.sized.remove(&(pid, handle));
                 let _ = self.c.clunk(fid);
                 Ok(Answer::Done)
             }
@@ -99,6 +112,19 @@ impl Remote {
                 // SAFETY: answering `pid`'s call.
                 let window = unsafe { libux::fs::client_window(pid) };
                 let count = (count as usize).min(window.len());
+                let sized = match self.sized.get(&(pid, handle)) {
+                    Some(&s) => s,
+                    None => {
+                        let info = self.c.stat(fid).map_err(errno)?;
+                        let s = !info.is_dir && info.size > 0;
+                        self.sized.insert((pid, handle), s);
+                        s
+                    }
+                };
+                if !sized {
+                    let n = self.c.read(fid, offset, &mut window[..count]).map_err(errno)?;
+                    return Ok(Answer::Count(n as u32));
+                }
                 if self.ahead.at((pid, handle), offset).is_none() {
                     self.ahead.key = None;
                     self.ahead.data.resize(self.c.iounit() as usize, 0);
@@ -214,6 +240,10 @@ impl Remote {
             .cloned()
             .collect();
         let more = from as usize + page.len() < all.len();
+        if page.is_empty() && more {
+            // A remote name too long for one reply on its own.
+            return Err(Errno::NameTooLong);
+        }
         Ok(Answer::Entries(page, more))
     }
 
@@ -237,6 +267,7 @@ impl Remote {
     pub fn ended(&mut self, pids: &[Pid]) {
         let gone: Vec<(Pid, u32)> = self.open.keys().filter(|(p, _)| pids.contains(p)).copied().collect();
         for k in gone {
+            self.sized.remove(&k);
             if let Some(fid) = self.open.remove(&k) {
                 let _ = self.c.clunk(fid);
             }

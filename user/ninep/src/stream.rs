@@ -4,7 +4,6 @@
 
 use fs9p::client::Transport;
 use libux::fs::client::File;
-use libux::layout::IO_WINDOW;
 use libux::rpc::Errno;
 
 pub struct Stream(pub File);
@@ -17,9 +16,8 @@ impl Transport for Stream {
     }
 
     fn recv(&mut self, buf: &mut [u8]) -> Result<usize, Errno> {
-        // At most one window: `File::read` asks again after a full one,
-        // which on a stream would wait for bytes the peer never sends.
-        let n = buf.len().min(IO_WINDOW as usize);
-        self.0.read(&mut buf[..n])
+        // One call: `File::read` asks again after a full answer, which on
+        // a stream would wait for bytes the peer never sends.
+        self.0.read_once(buf)
     }
 }

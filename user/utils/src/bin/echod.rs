@@ -68,7 +68,7 @@ fn datagrams(announced: &Announced) -> i32 {
     };
     let mut buf = alloc::vec![0u8; 4096];
     loop {
-        let n = match data.read(&mut buf) {
+        let n = match data.read_once(&mut buf) {
             Ok(n) => n,
             Err(e) => return utils::fail("echod", "read", e),
         };

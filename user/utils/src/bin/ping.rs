@@ -42,7 +42,7 @@ fn main() -> i32 {
             return utils::fail("ping", "write", e);
         }
         loop {
-            match conn.data.read(&mut reply) {
+            match conn.data.read_once(&mut reply) {
                 Ok(0) => {
                     println!("ping: no reply to {seq} from {host}");
                     break;
