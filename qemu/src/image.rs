@@ -35,6 +35,7 @@ pub const PROGRAMS: &[&str] = &[
     "devfs",
     "sh",
     "filetest",
+    "nettest",
     "netstack",
     "ls",
     "cat",

@@ -150,6 +150,27 @@ fn host_to_node_tcp_echo_of_a_mebibyte_and_abuse() {
 }
 
 #[test]
+fn the_net_files_refuse_misuse_without_hanging() {
+    let node = boot(Some("nettest"), Vec::new());
+    node.wait_for("(nettest) exited with status", TIMEOUT).unwrap_or_else(|e| panic!("{e}\n{}", node.log()));
+    let log = node.log();
+    assert!(log.contains("(nettest) exited with status 0"), "{log}");
+    for check in [
+        "the /net tree",
+        "/net/stats counts frames",
+        "a UDP read before ctl is refused",
+        "a UDP write before ctl is refused",
+        "a UDP port announced twice is busy",
+        "a datagram without its header is refused",
+        "connections get distinct ephemeral ports",
+        "an echo nobody can answer is refused, not kept",
+        "a listen whose port is given up fails",
+    ] {
+        assert!(log.contains(&format!("nettest: ok {check}")), "{check}:\n{log}");
+    }
+}
+
+#[test]
 fn node_to_host_tcp_through_dial() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();

@@ -1,0 +1,136 @@
+//! `nettest`: the `/net` files against misuse, printing `nettest: ok ...`
+//! per check (`nettest: FAIL ...` and exit 1 on the first failure): the
+//! tree and `/net/stats`; UDP data before any `ctl`; a UDP port announced
+//! twice; ephemeral ports; a datagram without its header; an echo to an
+//! address nobody can have; a `listen` whose port is given up while it
+//! waits (a child waits, we close). `nettest listen N` is that child.
+#![no_std]
+#![no_main]
+
+extern crate alloc;
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use libux::fs::client::{self as fs, File};
+use libux::fs::flags;
+use libux::println;
+use libux::rpc::{End, Errno};
+
+libux::entry!(main);
+
+const RW: u32 = flags::READ | flags::WRITE;
+
+fn check(what: &str, ok: bool, detail: String) -> Result<(), String> {
+    if ok {
+        println!("nettest: ok {what}");
+        Ok(())
+    } else {
+        Err(format!("{what}: {detail}"))
+    }
+}
+
+fn e(what: &str) -> impl Fn(Errno) -> String + '_ {
+    move |err| format!("{what}: {err}")
+}
+
+fn text(f: &mut File) -> Result<String, String> {
+    let mut buf = [0u8; 512];
+    f.offset = 0;
+    let n = f.read(&mut buf).map_err(e("read"))?;
+    Ok(String::from_utf8_lossy(&buf[..n]).into_owned())
+}
+
+/// A new connection of `proto`: its number and `ctl`.
+fn clone(proto: &str) -> Result<(u32, File), String> {
+    let mut ctl = fs::open(&format!("/net/{proto}/clone"), RW).map_err(e("clone"))?;
+    let n = text(&mut ctl)?.trim().parse().map_err(|_| String::from("ctl does not say its number"))?;
+    Ok((n, ctl))
+}
+
+fn file(proto: &str, n: u32, name: &str) -> Result<File, String> {
+    fs::open(&format!("/net/{proto}/{n}/{name}"), RW).map_err(e(name))
+}
+
+fn run() -> Result<(), String> {
+    let mut names: Vec<String> = fs::list("/net").map_err(e("list /net"))?.into_iter().map(|m| m.name).collect();
+    names.sort();
+    check("the /net tree", names == ["icmp", "ipifc", "stats", "tcp", "udp"], format!("{names:?}"))?;
+    let stats = text(&mut fs::open("/net/stats", flags::READ).map_err(e("stats"))?)?;
+    let words: Vec<&str> = stats.lines().next().unwrap_or("").split_whitespace().collect();
+    let shape = words.len() == 9
+        && words[0] == "nic0"
+        && [1, 3, 5, 7].iter().all(|&i| ["rx", "tx", "ringfull", "runts"].contains(&words[i]))
+        && [2, 4, 6, 8].iter().all(|&i| words[i].parse::<u64>().is_ok());
+    check("/net/stats counts frames", shape, stats.clone())?;
+
+    let (u, _ctl) = clone("udp")?;
+    let mut data = file("udp", u, "data")?;
+    let r = data.read_once(&mut [0u8; 64]);
+    check("a UDP read before ctl is refused", r == Err(Errno::InvalidArgument), format!("{r:?}"))?;
+    let w = data.write(b"lost");
+    check("a UDP write before ctl is refused", w == Err(Errno::InvalidArgument), format!("{w:?}"))?;
+
+    let (a, mut actl) = clone("udp")?;
+    actl.write(b"announce 9999").map_err(e("announce 9999"))?;
+    let (_, mut bctl) = clone("udp")?;
+    let again = bctl.write(b"announce 9999");
+    check("a UDP port announced twice is busy", again == Err(Errno::Busy), format!("{again:?}"))?;
+    let status = text(&mut file("udp", a, "status")?)?;
+    check("an announced UDP port says so", status == "Announced\n", status)?;
+    let mut adata = file("udp", a, "data")?;
+    let w = adata.write(b"no header line");
+    check("a datagram without its header is refused", w == Err(Errno::InvalidArgument), format!("{w:?}"))?;
+
+    let mut ports = Vec::new();
+    for _ in 0..3 {
+        let (c, mut cctl) = clone("udp")?;
+        cctl.write(b"connect 10.0.2.2!9").map_err(e("connect"))?;
+        let local = text(&mut file("udp", c, "local")?)?;
+        ports.push(local.trim().rsplit_once('!').and_then(|(_, p)| p.parse::<u16>().ok()).unwrap_or(0));
+    }
+    let distinct = ports.iter().all(|&p| p >= 49152) && ports[0] != ports[1] && ports[1] != ports[2];
+    check("connections get distinct ephemeral ports", distinct, format!("{ports:?}"))?;
+
+    let (i, mut ictl) = clone("icmp")?;
+    ictl.write(b"connect 0.0.0.0").map_err(e("icmp connect"))?;
+    let w = file("icmp", i, "data")?.write(b"ping");
+    check("an echo nobody can answer is refused, not kept", w.is_err(), format!("{w:?}"))?;
+
+    let (t, mut tctl) = clone("tcp")?;
+    tctl.write(b"announce 7777").map_err(e("announce 7777"))?;
+    let n = format!("{t}");
+    let child = libux::process::spawn("/bin/nettest", &["nettest", "listen", &n], &[]).map_err(e("spawn"))?;
+    // Let the child's listen start waiting, then give the port up.
+    fs::open("/dev/sleep", flags::WRITE).and_then(|mut f| f.write(b"300")).map_err(e("/dev/sleep"))?;
+    drop(tctl);
+    let end = libux::process::wait(Some(child)).map_err(e("wait"))?.end;
+    check("a listen whose port is given up fails", end == End::Exited(3), format!("{end:?}"))
+}
+
+/// The child: waits in `listen` on connection `n`; exit 3 if it fails
+/// with "not found".
+fn listen(n: &str) -> i32 {
+    match fs::open(&format!("/net/tcp/{n}/listen"), flags::READ) {
+        Err(Errno::NotFound) => 3,
+        Err(_) => 2,
+        Ok(_) => 1,
+    }
+}
+
+fn main() -> i32 {
+    let args = libux::rt::args();
+    if let [_, "listen", n] = args.as_slice() {
+        return listen(n);
+    }
+    match run() {
+        Ok(()) => {
+            println!("nettest: done");
+            0
+        }
+        Err(why) => {
+            println!("nettest: FAIL {why}");
+            1
+        }
+    }
+}
