@@ -40,8 +40,8 @@ use smoltcp::socket::tcp::State;
 
 /// Connections at once.
 const MAX_CONNS: usize = 64;
-/// Connections an announced port holds for `listen` before it refuses
-/// more (with a reset).
+/// Connections an announced port holds for `listen`; more wait in its
+/// listening sockets, and once those are full SYNs are refused.
 const BACKLOG: usize = 8;
 /// Closed connections whose FIN handshake has not finished: how many, and
 /// for how long (microseconds), before they are reset.
@@ -504,8 +504,9 @@ impl Net {
 
     /// Connections that reached announced port `n`'s listeners become
     /// connections of their own, held for `listen` (up to `BACKLOG`; more
-    /// are reset); a listener that ended otherwise (a handshake that timed
-    /// out, a reset) is replaced, so the port never stops listening.
+    /// wait in their listeners); a listener that ended otherwise (a
+    /// handshake that timed out, a reset) is replaced, so the port never
+    /// stops listening.
     fn take_arrivals(&mut self, n: u32, links: &mut [Link]) {
         let Some(Conn { kind: Kind::Tcp { announced: Some(a), .. }, .. }) = self.conns.get(&n) else { return };
         let (port, listeners, waiting) = (a.port, a.listeners.clone(), a.arrived.len());
@@ -516,13 +517,17 @@ impl Net {
                 State::Established | State::CloseWait => true,
                 _ => false,
             };
+            // No room: the connection waits in its listener (and once all
+            // of them hold one, SYNs are refused).
+            if arrived && (waiting + taken >= BACKLOG || self.conns.len() >= MAX_CONNS) {
+                continue;
+            }
             let fresh = sock::new_tcp(links, l.link);
             if tcp(links, fresh).listen(port).is_err() {
                 sock::remove(links, fresh);
                 continue;
             }
-            let keep = arrived && waiting + taken < BACKLOG && self.conns.len() < MAX_CONNS;
-            let m = if keep {
+            let m = if arrived {
                 taken += 1;
                 let m = self.fresh_conn_number();
                 // Held by the announcement until `listen` takes it.
