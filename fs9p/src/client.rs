@@ -5,7 +5,12 @@
 //! `mount9p` (over the `/net` files). It never touches a transport beyond
 //! `send` and `recv`.
 //!
-//! One request is outstanding at a time. A transport failure, a reply
+//! One request is outstanding at a time, except reads sent ahead
+//! ([`Client::read_ahead`]): up to [`AHEAD_MAX`] Treads wait on the wire
+//! while the caller works, and the `read` that asks for exactly one of
+//! them takes its reply; any other call first takes their replies off the
+//! stream (keeping the data), so replies always meet their requests in
+//! order. A transport failure, a reply
 //! that does not decode or does not answer the request leaves the client
 //! **broken**: every later call fails at once with [`ClientError::Lost`],
 //! so a dead connection gives errors, never a hang.
@@ -14,6 +19,7 @@ use crate::codec::{decode, dirents, encode, frame_len, stats};
 use crate::error::Error;
 use crate::msg::*;
 use crate::server::DMDIR;
+use alloc::collections::VecDeque;
 use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
@@ -92,6 +98,19 @@ enum Reply {
 /// fid, offset, count).
 pub const IO_HEADER: u32 = 24;
 
+/// Reads sent ahead at most.
+pub const AHEAD_MAX: usize = 2;
+
+/// A Tread sent before its data is wanted.
+struct Ahead {
+    tag: u16,
+    fid: u32,
+    offset: u64,
+    count: u32,
+    /// Its answer, once taken off the stream to let a later reply through.
+    answer: Option<core::result::Result<Vec<u8>, Error>>,
+}
+
 pub struct Client<T: Transport> {
     t: T,
     dialect: Dialect,
@@ -106,6 +125,8 @@ pub struct Client<T: Transport> {
     have: usize,
     /// Where the data of the last Rread/Rreaddir lies in `inbuf`.
     data_at: usize,
+    /// Reads sent ahead, oldest first.
+    ahead: VecDeque<Ahead>,
     broken: bool,
 }
 
@@ -126,6 +147,7 @@ impl<T: Transport> Client<T> {
             inbuf: vec![0; msize as usize],
             have: 0,
             data_at: 0,
+            ahead: VecDeque::new(),
             broken: false,
         };
         let version = dialect.version();
@@ -221,13 +243,22 @@ impl<T: Transport> Client<T> {
         self.have -= len;
     }
 
+    fn next_tag(&mut self) -> u16 {
+        self.tag = if self.tag >= NOTAG - 1 { 0 } else { self.tag + 1 };
+        self.tag
+    }
+
     /// Sends one request and waits for its reply.
     fn call(&mut self, msg: Msg) -> Result<Reply, T::Error> {
-        self.tag = if self.tag >= NOTAG - 1 { 0 } else { self.tag + 1 };
-        let tag = self.tag;
+        self.settle()?;
+        let tag = self.next_tag();
         self.send(tag, &msg)?;
+        self.answer(tag, crate::codec::type_code(&msg) + 1)
+    }
+
+    /// Receives the reply `tag`, of type `expected`.
+    fn answer(&mut self, tag: u16, expected: u8) -> Result<Reply, T::Error> {
         let len = self.receive(tag)?;
-        let expected = crate::codec::type_code(&msg) + 1;
         let out = match decode(&self.inbuf[..len], self.dialect) {
             Ok(frame) => classify(frame.msg, expected),
             Err(_) => Err(ClientError::Protocol("a reply that does not decode")),
@@ -289,6 +320,8 @@ impl<T: Transport> Client<T> {
 
     pub fn clunk(&mut self, fid: u32) -> Result<(), T::Error> {
         let r = self.call(Msg::Tclunk { fid });
+        // Its number will be given out again: its reads ahead go with it.
+        self.ahead.retain(|a| a.fid != fid);
         // The fid is gone whatever the answer (intro(5)); a broken
         // connection has no fids at all.
         self.free_fids.push(fid);
@@ -315,15 +348,80 @@ impl<T: Transport> Client<T> {
         self.call(msg).map(drop)
     }
 
-    /// Reads at most `buf.len()` bytes (and the iounit) at `offset`.
+    /// Reads at most `buf.len()` bytes (and the iounit) at `offset`. A
+    /// read sent ahead for exactly this answers it (and those sent before
+    /// it are dropped).
     pub fn read(&mut self, fid: u32, offset: u64, buf: &mut [u8]) -> Result<usize, T::Error> {
+        while let Some(a) = self.ahead.pop_front() {
+            if a.fid == fid && a.offset == offset && a.count as usize <= buf.len() {
+                return match a.answer {
+                    Some(Ok(d)) => {
+                        buf[..d.len()].copy_from_slice(&d);
+                        Ok(d.len())
+                    }
+                    Some(Err(e)) => Err(ClientError::Server(e)),
+                    None => self.read_reply(a.tag, &mut buf[..a.count as usize]),
+                };
+            }
+            if a.answer.is_none() {
+                match self.read_reply(a.tag, &mut vec![0u8; a.count as usize]) {
+                    Ok(_) | Err(ClientError::Server(_)) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
         let count = (buf.len() as u32).min(self.iounit());
-        let n = match self.call(Msg::Tread { fid, offset, count })? {
+        let tag = self.next_tag();
+        self.send(tag, &Msg::Tread { fid, offset, count })?;
+        self.read_reply(tag, &mut buf[..count as usize])
+    }
+
+    /// Sends a read of `count` bytes at `offset` now, for the `read` that
+    /// will ask for exactly that; nothing if `AHEAD_MAX` are out already.
+    pub fn read_ahead(&mut self, fid: u32, offset: u64, count: u32) -> Result<(), T::Error> {
+        if self.ahead.len() >= AHEAD_MAX {
+            return Ok(());
+        }
+        let count = count.min(self.iounit());
+        let tag = self.next_tag();
+        self.send(tag, &Msg::Tread { fid, offset, count })?;
+        self.ahead.push_back(Ahead { tag, fid, offset, count, answer: None });
+        Ok(())
+    }
+
+    /// Forgets the reads sent ahead (after their replies came): for when
+    /// the file may have changed.
+    pub fn cancel_ahead(&mut self) -> Result<(), T::Error> {
+        self.settle()?;
+        self.ahead.clear();
+        Ok(())
+    }
+
+    /// Takes the replies to reads sent ahead off the stream, keeping their
+    /// data, so that the next reply is the next request's.
+    fn settle(&mut self) -> Result<(), T::Error> {
+        for i in 0..self.ahead.len() {
+            if self.ahead[i].answer.is_none() {
+                let mut data = vec![0u8; self.ahead[i].count as usize];
+                let answer = match self.read_reply(self.ahead[i].tag, &mut data) {
+                    Ok(n) => Ok(data[..n].to_vec()),
+                    Err(ClientError::Server(e)) => Err(e),
+                    Err(e) => return Err(e),
+                };
+                self.ahead[i].answer = Some(answer);
+            }
+        }
+        Ok(())
+    }
+
+    /// Receives the Rread `tag` into `buf` (as large as the count asked).
+    fn read_reply(&mut self, tag: u16, buf: &mut [u8]) -> Result<usize, T::Error> {
+        let n = match self.answer(tag, crate::codec::type_code(&Msg::Tread { fid: 0, offset: 0, count: 0 }) + 1)? {
             Reply::Data(n) => n,
             _ => unreachable!("Rread carries data"),
         };
         let len = self.data_at + n;
-        let r = if n > count as usize {
+        let r = if n > buf.len() {
             Err(self.broke("more data than asked"))
         } else {
             buf[..n].copy_from_slice(&self.inbuf[self.data_at..len]);
@@ -336,7 +434,10 @@ impl<T: Transport> Client<T> {
     /// Writes at most the iounit of `data` at `offset`; the count taken.
     pub fn write(&mut self, fid: u32, offset: u64, data: &[u8]) -> Result<usize, T::Error> {
         let data = &data[..data.len().min(self.iounit() as usize)];
-        match self.call(Msg::Twrite { fid, offset, data })? {
+        let r = self.call(Msg::Twrite { fid, offset, data });
+        // What was read ahead of this file may be stale now.
+        self.ahead.retain(|a| a.fid != fid);
+        match r? {
             Reply::Count(n) if n as usize <= data.len() => Ok(n as usize),
             _ => Err(self.broke("more written than sent")),
         }
@@ -452,13 +553,27 @@ impl<T: Transport> Client<T> {
         self.with_fid(path, |c, fid| {
             c.open(fid, false, false)?;
             let mut all = Vec::new();
-            let mut chunk = vec![0u8; c.iounit() as usize];
+            let count = c.iounit();
+            let mut chunk = vec![0u8; count as usize];
+            // The next reads are on the wire while this one is copied
+            // (and the server reads the file while the network carries
+            // the last reply).
+            let mut next = 0;
             loop {
+                while c.ahead.len() < AHEAD_MAX {
+                    c.read_ahead(fid, next, count)?;
+                    next += count as u64;
+                }
                 let n = c.read(fid, all.len() as u64, &mut chunk)?;
                 if n == 0 {
                     return Ok(all);
                 }
                 all.extend_from_slice(&chunk[..n]);
+                if n < count as usize {
+                    // A short read: what went ahead asked for the wrong
+                    // places.
+                    next = all.len() as u64;
+                }
             }
         })
     }

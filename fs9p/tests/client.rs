@@ -245,3 +245,53 @@ fn a_broken_connection_fails_every_call_at_once() {
         }
     }
 }
+
+#[test]
+fn reads_sent_ahead_meet_their_reads_in_order() {
+    for dialect in [Dialect::L, Dialect::P2000] {
+        let mut c = client(dialect, 3, 16);
+        let a: Vec<u8> = (0..5000u32).map(|i| (i % 249) as u8).collect();
+        let b: Vec<u8> = (0..5000u32).map(|i| (i % 13) as u8).collect();
+        c.write_file("a", &a).unwrap();
+        c.write_file("b", &b).unwrap();
+        let fa = c.walk("a").unwrap();
+        c.open(fa, false, false).unwrap();
+        c.read_ahead(fa, 0, 1000).unwrap();
+        c.read_ahead(fa, 1000, 1000).unwrap();
+        // Other calls take those replies off the stream and go on.
+        assert_eq!(c.stat_path("b").unwrap().size, 5000);
+        assert_eq!(names(&mut c, ""), ["a", "b"]);
+        let mut buf = vec![0u8; 1000];
+        let n = c.read(fa, 1000, &mut buf).unwrap();
+        assert_eq!(&buf[..n], &a[1000..2000], "the second read ahead, the first dropped");
+        let n = c.read(fa, 0, &mut buf).unwrap();
+        assert_eq!(&buf[..n], &a[..1000], "a plain read after them");
+        // Still on the wire when asked for, directly.
+        c.read_ahead(fa, 2000, 1000).unwrap();
+        let n = c.read(fa, 2000, &mut buf).unwrap();
+        assert_eq!(&buf[..n], &a[2000..3000]);
+
+        // What was read ahead of a fid does not outlive it: its number
+        // comes back for another file.
+        c.read_ahead(fa, 0, 1000).unwrap();
+        c.clunk(fa).unwrap();
+        let fb = c.walk("b").unwrap();
+        assert_eq!(fb, fa, "the fid number is given out again");
+        c.open(fb, true, false).unwrap();
+        let n = c.read(fb, 0, &mut buf).unwrap();
+        assert_eq!(&buf[..n], &b[..1000]);
+        // A write drops what was read ahead of the file.
+        c.read_ahead(fb, 0, 10).unwrap();
+        c.write(fb, 0, b"new").unwrap();
+        let n = c.read(fb, 0, &mut buf[..10]).unwrap();
+        assert_eq!(&buf[..n], b"new\x03\x04\x05\x06\x07\x08\x09");
+        // Past the end, and no more than `AHEAD_MAX` at once.
+        for k in 0..5 {
+            c.read_ahead(fb, 10_000 + k, 100).unwrap();
+        }
+        assert_eq!(c.read(fb, 10_000, &mut buf).unwrap(), 0);
+        c.cancel_ahead().unwrap();
+        c.clunk(fb).unwrap();
+        assert!(!c.is_broken());
+    }
+}

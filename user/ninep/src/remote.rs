@@ -83,6 +83,8 @@ impl Remote {
     pub fn request(&mut self, pid: Pid, req: FsRequest) -> Result<Answer, Errno> {
         if !matches!(req, FsRequest::ReadWindow { .. } | FsRequest::Stat { .. } | FsRequest::List { .. }) {
             self.ahead.key = None;
+            // A failure here is the connection's: the call itself says so.
+            let _ = self.c.cancel_ahead();
         }
         match req {
             FsRequest::Open { path, flags: f } => {
@@ -132,6 +134,10 @@ impl Remote {
                     self.ahead.data.truncate(n);
                     self.ahead.key = Some((pid, handle));
                     self.ahead.offset = offset;
+                    // The next part is on its way while this one is used.
+                    if n > 0 {
+                        let _ = self.c.read_ahead(fid, offset + n as u64, self.c.iounit());
+                    }
                 }
                 let held = self.ahead.at((pid, handle), offset).unwrap_or(&[]);
                 let n = held.len().min(count);
