@@ -9,8 +9,7 @@
 //! ([`Client::read_ahead`]): up to [`AHEAD_MAX`] Treads wait on the wire
 //! while the caller works, and the `read` that asks for exactly one of
 //! them takes its reply; any other call first takes their replies off the
-//! stream (keeping the data), so replies always meet their requests in
-//! order. A transport failure, a reply
+//! stream (keeping the data, in whatever order the server answers them). A transport failure, a reply
 //! that does not decode or does not answer the request leaves the client
 //! **broken**: every later call fails at once with [`ClientError::Lost`],
 //! so a dead connection gives errors, never a hang.
@@ -211,16 +210,22 @@ impl<T: Transport> Client<T> {
         })
     }
 
-    /// Reads until a whole reply is in `inbuf`; its length.
+    /// Reads until the whole reply `tag` is in `inbuf`; its length. A
+    /// server may answer reads sent ahead in any order: their replies are
+    /// kept with them on the way.
     fn receive(&mut self, tag: u16) -> Result<usize, T::Error> {
         loop {
             match frame_len(&self.inbuf[..self.have], self.msize) {
                 Ok(Some(len)) if len <= self.have => {
                     let got = u16::from_le_bytes([self.inbuf[5], self.inbuf[6]]);
-                    if len < HEADER || got != tag {
-                        return Err(self.broke("a reply that answers no request"));
+                    if len >= HEADER && got == tag {
+                        return Ok(len);
                     }
-                    return Ok(len);
+                    match self.ahead.iter().position(|a| a.tag == got && a.answer.is_none()) {
+                        Some(i) if len >= HEADER => self.keep_ahead(i, len)?,
+                        _ => return Err(self.broke("a reply that answers no request")),
+                    }
+                    continue;
                 }
                 Ok(_) => {}
                 Err(_) => return Err(self.broke("a reply larger than the msize")),
@@ -235,6 +240,24 @@ impl<T: Transport> Client<T> {
             }
             self.have += n;
         }
+    }
+
+    /// Keeps the reply of `len` bytes at the start of `inbuf` with the read
+    /// sent ahead `i` it answers.
+    fn keep_ahead(&mut self, i: usize, len: usize) -> Result<(), T::Error> {
+        let answer = match decode(&self.inbuf[..len], self.dialect) {
+            Ok(frame) => classify::<T::Error>(frame.msg, rread()),
+            Err(_) => Err(ClientError::Protocol("a reply that does not decode")),
+        };
+        let answer = match answer {
+            Ok(Reply::Data(n)) if n <= self.ahead[i].count as usize => Ok(self.inbuf[len - n..len].to_vec()),
+            Ok(_) => return Err(self.broke("more data than asked")),
+            Err(ClientError::Server(e)) => Err(e),
+            Err(_) => return Err(self.broke("a reply that does not decode")),
+        };
+        self.ahead[i].answer = Some(answer);
+        self.consume(len);
+        Ok(())
     }
 
     /// Drops the first `len` received bytes (a reply that was used).
@@ -416,7 +439,7 @@ impl<T: Transport> Client<T> {
 
     /// Receives the Rread `tag` into `buf` (as large as the count asked).
     fn read_reply(&mut self, tag: u16, buf: &mut [u8]) -> Result<usize, T::Error> {
-        let n = match self.answer(tag, crate::codec::type_code(&Msg::Tread { fid: 0, offset: 0, count: 0 }) + 1)? {
+        let n = match self.answer(tag, rread())? {
             Reply::Data(n) => n,
             _ => unreachable!("Rread carries data"),
         };
@@ -657,6 +680,10 @@ pub fn split(path: &str) -> (&str, &str) {
 
 /// The owned part of reply `msg` to a request whose reply type is
 /// `expected`.
+fn rread() -> u8 {
+    crate::codec::type_code(&Msg::Rread { data: &[] })
+}
+
 fn classify<E>(msg: Msg, expected: u8) -> Result<Reply, E> {
     match msg {
         Msg::Rerror { ename } => Err(ClientError::Server(error_named(ename))),

@@ -115,6 +115,9 @@ enum Fault {
     WrongTag,
     /// The next reply is replaced by garbage of a plausible size.
     Garbage,
+    /// The next two replies come in the opposite order (as from a server
+    /// that answers requests concurrently).
+    Swap,
 }
 
 /// A server session behind a byte stream that hands out at most `chunk`
@@ -123,6 +126,8 @@ struct Loop {
     session: Session<String, String>,
     fs: MemFs,
     pending: Vec<u8>,
+    /// A reply held back (`Fault::Swap`).
+    held: Option<Vec<u8>>,
     chunk: usize,
     replies: usize,
     fault: Fault,
@@ -144,6 +149,20 @@ impl Transport for Loop {
             return Ok(());
         }
         self.replies += 1;
+        if self.fault == Fault::Swap {
+            match self.held.take() {
+                None => {
+                    self.held = Some(reply);
+                    return Ok(());
+                }
+                Some(first) => {
+                    self.fault = Fault::None;
+                    self.pending.extend_from_slice(&reply);
+                    self.pending.extend_from_slice(&first);
+                    return Ok(());
+                }
+            }
+        }
         self.pending.extend_from_slice(&reply);
         Ok(())
     }
@@ -161,6 +180,7 @@ fn client(dialect: Dialect, chunk: usize, max_fids: usize) -> Client<Loop> {
         session: Session::new(max_fids),
         fs: MemFs::default(),
         pending: Vec::new(),
+        held: None,
         chunk,
         replies: 0,
         fault: Fault::None,
@@ -294,4 +314,23 @@ fn reads_sent_ahead_meet_their_reads_in_order() {
         c.clunk(fb).unwrap();
         assert!(!c.is_broken());
     }
+}
+
+#[test]
+fn reads_sent_ahead_may_be_answered_in_any_order() {
+    let mut c = client(Dialect::L, 5, 16);
+    let data: Vec<u8> = (0..3000u32).map(|i| (i % 241) as u8).collect();
+    c.write_file("f", &data).unwrap();
+    let fid = c.walk("f").unwrap();
+    c.open(fid, false, false).unwrap();
+    c.transport_mut().fault = Fault::Swap;
+    c.read_ahead(fid, 0, 1000).unwrap();
+    c.read_ahead(fid, 1000, 1000).unwrap();
+    let mut buf = vec![0u8; 1000];
+    for at in [0, 1000, 2000] {
+        let n = c.read(fid, at as u64, &mut buf).unwrap();
+        assert_eq!(&buf[..n], &data[at..at + 1000], "at {at}");
+    }
+    assert_eq!(c.read_file("f").unwrap(), data);
+    assert!(!c.is_broken());
 }
