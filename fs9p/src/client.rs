@@ -192,6 +192,7 @@ impl<T: Transport> Client<T> {
 
     fn broke(&mut self, why: &'static str) -> ClientError<T::Error> {
         self.broken = true;
+        self.ahead.clear();
         ClientError::Protocol(why)
     }
 
@@ -214,6 +215,9 @@ impl<T: Transport> Client<T> {
     /// server may answer reads sent ahead in any order: their replies are
     /// kept with them on the way.
     fn receive(&mut self, tag: u16) -> Result<usize, T::Error> {
+        if self.broken {
+            return Err(ClientError::Lost);
+        }
         loop {
             match frame_len(&self.inbuf[..self.have], self.msize) {
                 Ok(Some(len)) if len <= self.have => {
@@ -274,6 +278,10 @@ impl<T: Transport> Client<T> {
     /// Sends one request and waits for its reply.
     fn call(&mut self, msg: Msg) -> Result<Reply, T::Error> {
         self.settle()?;
+        if changes_files(&msg) {
+            // What was read ahead may be stale after this.
+            self.ahead.clear();
+        }
         let tag = self.next_tag();
         self.send(tag, &msg)?;
         self.answer(tag, crate::codec::type_code(&msg) + 1)
@@ -457,10 +465,7 @@ impl<T: Transport> Client<T> {
     /// Writes at most the iounit of `data` at `offset`; the count taken.
     pub fn write(&mut self, fid: u32, offset: u64, data: &[u8]) -> Result<usize, T::Error> {
         let data = &data[..data.len().min(self.iounit() as usize)];
-        let r = self.call(Msg::Twrite { fid, offset, data });
-        // What was read ahead of this file may be stale now.
-        self.ahead.retain(|a| a.fid != fid);
-        match r? {
+        match self.call(Msg::Twrite { fid, offset, data })? {
             Reply::Count(n) if n as usize <= data.len() => Ok(n as usize),
             _ => Err(self.broke("more written than sent")),
         }
@@ -508,6 +513,7 @@ impl<T: Transport> Client<T> {
     /// Removes `fid`'s file; the fid is clunked either way.
     pub fn remove(&mut self, fid: u32) -> Result<(), T::Error> {
         let r = self.call(Msg::Tremove { fid });
+        self.ahead.retain(|a| a.fid != fid);
         self.free_fids.push(fid);
         r.map(drop)
     }
@@ -578,12 +584,15 @@ impl<T: Transport> Client<T> {
             let mut all = Vec::new();
             let count = c.iounit();
             let mut chunk = vec![0u8; count as usize];
+            // Only a file with a size honours offsets: reads sent ahead of
+            // a stream would take bytes that are then dropped.
+            let ahead = if c.stat(fid)?.size > 0 { AHEAD_MAX } else { 0 };
             // The next reads are on the wire while this one is copied
             // (and the server reads the file while the network carries
             // the last reply).
             let mut next = 0;
             loop {
-                while c.ahead.len() < AHEAD_MAX {
+                while c.ahead.len() < ahead {
                     c.read_ahead(fid, next, count)?;
                     next += count as u64;
                 }
@@ -680,6 +689,23 @@ pub fn split(path: &str) -> (&str, &str) {
 
 /// The owned part of reply `msg` to a request whose reply type is
 /// `expected`.
+/// Whether a request may change what a file holds (or which file a name
+/// is).
+fn changes_files(msg: &Msg) -> bool {
+    !matches!(
+        msg,
+        Msg::Twalk { .. }
+            | Msg::Tread { .. }
+            | Msg::Treaddir { .. }
+            | Msg::Tstat { .. }
+            | Msg::Tgetattr { .. }
+            | Msg::Tclunk { .. }
+            | Msg::Tattach { .. }
+            | Msg::Tflush { .. }
+    ) && !matches!(msg, Msg::Topen { mode, .. } if mode & 0x10 == 0)
+        && !matches!(msg, Msg::Tlopen { flags, .. } if flags & 0o1000 == 0)
+}
+
 fn rread() -> u8 {
     crate::codec::type_code(&Msg::Rread { data: &[] })
 }

@@ -305,6 +305,14 @@ fn reads_sent_ahead_meet_their_reads_in_order() {
         c.write(fb, 0, b"new").unwrap();
         let n = c.read(fb, 0, &mut buf[..10]).unwrap();
         assert_eq!(&buf[..n], b"new\x03\x04\x05\x06\x07\x08\x09");
+        // So do a truncate, and a write through another fid.
+        c.read_ahead(fb, 0, 10).unwrap();
+        c.truncate(fb, 2).unwrap();
+        assert_eq!(c.read(fb, 0, &mut buf[..10]).unwrap(), 2);
+        c.read_ahead(fb, 0, 10).unwrap();
+        c.write_file("b", b"ZZZ").unwrap();
+        let n = c.read(fb, 0, &mut buf[..10]).unwrap();
+        assert_eq!(&buf[..n], b"ZZZ");
         // Past the end, and no more than `AHEAD_MAX` at once.
         for k in 0..5 {
             c.read_ahead(fb, 10_000 + k, 100).unwrap();
@@ -333,4 +341,18 @@ fn reads_sent_ahead_may_be_answered_in_any_order() {
     }
     assert_eq!(c.read_file("f").unwrap(), data);
     assert!(!c.is_broken());
+}
+
+#[test]
+fn a_broken_connection_forgets_reads_sent_ahead() {
+    let mut c = client(Dialect::L, usize::MAX, 16);
+    c.write_file("f", b"data").unwrap();
+    let fid = c.walk("f").unwrap();
+    c.open(fid, false, false).unwrap();
+    c.transport_mut().fault = Fault::WrongTag;
+    c.read_ahead(fid, 0, 4).unwrap();
+    assert!(matches!(c.stat_path("f"), Err(ClientError::Protocol(_))));
+    let mut buf = [0u8; 4];
+    assert!(matches!(c.read(fid, 0, &mut buf), Err(ClientError::Lost)), "at once, not from the stream");
+    assert!(c.is_broken());
 }

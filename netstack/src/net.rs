@@ -239,11 +239,18 @@ impl Net {
                 tcp(links, l).abort();
                 self.closing.push((l, self.now));
             }
-            // Connections that arrived and nobody took go too.
+            // Connections that arrived and nobody took go too, unless a
+            // file of one is open.
             for m in a.arrived.drain(..) {
-                if let Some(Conn { kind: Kind::Tcp { socket, .. }, .. }) = self.conns.remove(&m) {
-                    tcp(links, socket).abort();
-                    self.closing.push((socket, self.now));
+                match self.conns.get_mut(&m) {
+                    Some(c) if c.refs > 1 => c.refs -= 1,
+                    Some(_) => {
+                        if let Some(Conn { kind: Kind::Tcp { socket, .. }, .. }) = self.conns.remove(&m) {
+                            tcp(links, socket).abort();
+                            self.closing.push((socket, self.now));
+                        }
+                    }
+                    None => {}
                 }
             }
         }
@@ -471,13 +478,9 @@ impl Net {
         for n in announced {
             self.take_arrivals(n, links);
         }
-        // Sockets closing too long, or too many, are reset; closed ones go.
-        let (now, excess) = (self.now, self.closing.len().saturating_sub(MAX_CLOSING));
-        for (k, &(s, since)) in self.closing.iter().enumerate() {
-            if k < excess || now.saturating_sub(since) > CLOSING_US {
-                tcp(links, s).abort();
-            }
-        }
+        // Closed sockets go (after the poll that sent their last segment,
+        // a reset included); then sockets closing too long, or too many
+        // (those in TimeWait first, then the oldest), are reset.
         self.closing.retain(|&(s, _)| {
             let done = tcp(links, s).state() == State::Closed;
             if done {
@@ -485,6 +488,17 @@ impl Net {
             }
             !done
         });
+        let now = self.now;
+        let mut excess = self.closing.len().saturating_sub(MAX_CLOSING);
+        let mut order: Vec<usize> = (0..self.closing.len()).collect();
+        order.sort_by_key(|&k| (tcp(links, self.closing[k].0).state() != State::TimeWait, self.closing[k].1));
+        for k in order {
+            let (s, since) = self.closing[k];
+            if excess > 0 || now.saturating_sub(since) > CLOSING_US {
+                tcp(links, s).abort();
+                excess = excess.saturating_sub(1);
+            }
+        }
         let mut i = 0;
         while i < self.pending.len() {
             let pid = self.pending[i].pid;

@@ -135,8 +135,8 @@ impl Remote {
                     self.ahead.key = Some((pid, handle));
                     self.ahead.offset = offset;
                     // The next part is on its way while this one is used.
-                    if n > 0 {
-                        let _ = self.c.read_ahead(fid, offset + n as u64, self.c.iounit());
+                    if let Some(next) = offset.checked_add(n as u64).filter(|_| n > 0) {
+                        let _ = self.c.read_ahead(fid, next, self.c.iounit());
                     }
                 }
                 let held = self.ahead.at((pid, handle), offset).unwrap_or(&[]);
@@ -203,7 +203,8 @@ impl Remote {
     fn write_all(&mut self, fid: u32, offset: u64, data: &[u8]) -> Result<Answer, Errno> {
         let mut done = 0;
         while done < data.len() {
-            match self.c.write(fid, offset + done as u64, &data[done..]).map_err(errno)? {
+            let at = offset.checked_add(done as u64).ok_or(Errno::InvalidArgument)?;
+            match self.c.write(fid, at, &data[done..]).map_err(errno)? {
                 0 => break,
                 n => done += n,
             }
