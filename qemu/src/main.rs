@@ -433,6 +433,9 @@ fn net_bench(image: &qemu::image::Image, args: &Args) -> Result<Vec<String>, Str
     ])
 }
 
+/// The cargo-fuzz crates (outside the workspace).
+const FUZZ_CRATES: &[&str] = &["libux/fuzz", "fs9p/fuzz", "user/fuzz"];
+
 /// The README's test command: everything CI runs.
 fn test(extra: &[String]) -> Result<(), String> {
     for profile in kernel_config::PROFILES {
@@ -458,6 +461,15 @@ fn test(extra: &[String]) -> Result<(), String> {
         .args(["--", "-D", "warnings"])
         .envs(qemu::image::rootserver_env(&kernel));
     run("linting seL4 programs (cargo clippy --target x86_64-unknown-none)", &mut target_lint)?;
+    // The fuzz targets are run by hand (cargo fuzz, nightly), but must
+    // always build; libFuzzer's build needs a C++ compiler.
+    qemu::setup::ensure_apt("g++", "g++", "about a minute")?;
+    for dir in FUZZ_CRATES {
+        let mut check = Command::new(&cargo);
+        check.args(["check", "--quiet", "--bins", "--manifest-path", &format!("{dir}/Cargo.toml")]);
+        check.env("CARGO_TARGET_DIR", qemu::out_dir().join("fuzz-check"));
+        run(&format!("checking the fuzz targets of {dir}"), &mut check)?;
+    }
     step("running the tests (cargo test)");
     let (passed, failed) = cargo_test(&cargo, extra)?;
     // One closing line for the whole suite, whatever cargo printed last.
