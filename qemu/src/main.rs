@@ -3,11 +3,10 @@
 
 use qemu::node::{self, Node, Options, IDLE, READY};
 use qemu::{prepare, step, workspace};
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::process::{Command, ExitCode};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+mod net_bench;
 mod ninep_bench;
 
 const HELP: &str = "\
@@ -257,7 +256,7 @@ fn bench(args: &Args) -> Result<(), String> {
         let prefix = format!("{program}:");
         figures.extend(log.lines().filter(|l| l.starts_with(&prefix)).map(String::from));
     }
-    figures.extend(net_bench(&image, args)?);
+    figures.extend(net_bench::run(&image, args)?);
     figures.extend(ninep_bench::run(&image, args)?);
     println!("--- benchmark ---");
     for line in &figures {
@@ -270,167 +269,6 @@ fn bench(args: &Args) -> Result<(), String> {
         return Err("a benchmark failed".into());
     }
     Ok(())
-}
-
-/// Echoes `total` bytes through `stream` (writing from a second thread);
-/// MB/s of the echo.
-fn echo_throughput(stream: &TcpStream, total: usize) -> Result<f64, String> {
-    let mut writer = stream.try_clone().map_err(|e| e.to_string())?;
-    let t0 = Instant::now();
-    let sender = std::thread::spawn(move || {
-        let chunk = vec![0x5au8; 64 * 1024];
-        let mut sent = 0;
-        while sent < total {
-            let n = chunk.len().min(total - sent);
-            writer.write_all(&chunk[..n])?;
-            sent += n;
-        }
-        Ok::<(), std::io::Error>(())
-    });
-    let mut reader = stream.try_clone().map_err(|e| e.to_string())?;
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut got = 0;
-    while got < total {
-        let n = reader.read(&mut buf).map_err(|e| format!("reading the echo: {e}"))?;
-        if n == 0 {
-            return Err("the echo ended early".into());
-        }
-        got += n;
-    }
-    sender.join().map_err(|_| "the sender panicked")?.map_err(|e| e.to_string())?;
-    Ok(total as f64 / t0.elapsed().as_secs_f64() / 1e6)
-}
-
-/// Median microseconds of a 1-byte echo through `stream`.
-fn echo_latency(stream: &mut TcpStream, rounds: usize) -> Result<f64, String> {
-    stream.set_nodelay(true).map_err(|e| e.to_string())?;
-    let mut times = Vec::new();
-    let mut b = [0u8; 1];
-    for _ in 0..rounds {
-        let t0 = Instant::now();
-        stream.write_all(&[1]).and_then(|()| stream.read_exact(&mut b)).map_err(|e| e.to_string())?;
-        times.push(t0.elapsed().as_secs_f64() * 1e6);
-    }
-    times.sort_by(f64::total_cmp);
-    Ok(times[rounds / 2])
-}
-
-/// A TCP echo server on the host's loopback: the ceiling reference.
-fn loopback_echo() -> Result<u16, String> {
-    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
-    let port = listener.local_addr().map_err(|e| e.to_string())?.port();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            std::thread::spawn(move || {
-                let _ = stream.set_nodelay(true);
-                let mut r = stream.try_clone().expect("clone");
-                let mut w = stream;
-                let _ = std::io::copy(&mut r, &mut w);
-            });
-        }
-    });
-    Ok(port)
-}
-
-/// A TCP sink on the host's loopback that takes one connection.
-fn loopback_sink() -> Result<u16, String> {
-    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
-    let port = listener.local_addr().map_err(|e| e.to_string())?.port();
-    std::thread::spawn(move || {
-        if let Ok((mut s, _)) = listener.accept() {
-            let _ = std::io::copy(&mut s, &mut std::io::sink());
-        }
-    });
-    Ok(port)
-}
-
-/// MB/s of sending `total` bytes one way to `port` (until the close is
-/// through, when `done` says the far end has them all).
-fn send_throughput(port: u16, total: usize, done: impl FnOnce() -> Result<(), String>) -> Result<f64, String> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
-    let chunk = vec![0xa5u8; 64 * 1024];
-    let t0 = Instant::now();
-    let mut sent = 0;
-    while sent < total {
-        let n = chunk.len().min(total - sent);
-        s.write_all(&chunk[..n]).map_err(|e| format!("sending: {e}"))?;
-        sent += n;
-    }
-    drop(s);
-    done()?;
-    Ok(total as f64 / t0.elapsed().as_secs_f64() / 1e6)
-}
-
-/// The number after `key` in the first line of `log` with `prefix` (a
-/// prompt may come before it).
-fn figure(log: &str, prefix: &str, key: &str) -> Result<f64, String> {
-    let line = log.lines().find_map(|l| Some(&l[l.find(prefix)?..])).ok_or_else(|| format!("no {prefix:?} line"))?;
-    line.split_once(key)
-        .and_then(|(_, r)| r.split([' ', '/']).find(|w| !w.is_empty())?.parse().ok())
-        .ok_or_else(|| format!("no {key:?} in {line:?}"))
-}
-
-/// TCP figures of a two-node cluster next to the host's loopback, in one
-/// run: throughput host -> node and node -> node (ttcp), echo throughput
-/// and 1-byte round trips host -> node, ICMP round trips node -> node.
-fn net_bench(image: &qemu::image::Image, args: &Args) -> Result<Vec<String>, String> {
-    const TOTAL: usize = 8 << 20;
-    const ECHO: usize = 4 << 20;
-    const ROUNDS: usize = 200;
-    let timeout = args.timeout;
-    let wait = |n: &Node, mark: usize, what: &str| n.wait_after(mark, what, timeout).map_err(|e| e.to_string());
-    step("booting a two-node cluster for the network figures");
-    let free = || TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port());
-    let (echo_port, ttcp_port) = (free().map_err(|e| e.to_string())?, free().map_err(|e| e.to_string())?);
-    let forwards = vec![
-        node::Forward { udp: false, host: echo_port, node: 7 },
-        node::Forward { udp: false, host: ttcp_port, node: 5001 },
-    ];
-    let server = Options { run: None, forwards, ..args.opts.clone() };
-    let client = Options { run: None, ..args.opts.clone() };
-    let cluster = qemu::cluster::start(image, &[server, client], false)?;
-    let (a, b) = (&cluster.nodes[0], &cluster.nodes[1]);
-    for n in [a, b] {
-        wait(n, 0, "ux: started sh as pid")?;
-    }
-    a.type_text("echod 7 &\n")?;
-    wait(a, 0, "echod: listening on tcp port 7")?;
-
-    let reference = loopback_echo()?;
-    let mut local = TcpStream::connect(("127.0.0.1", reference)).map_err(|e| e.to_string())?;
-    let local_echo = echo_throughput(&local, ECHO)?;
-    let local_us = echo_latency(&mut local, ROUNDS)?;
-    let local_mbs = send_throughput(loopback_sink()?, TOTAL, || Ok(()))?;
-
-    let mut remote = TcpStream::connect(("127.0.0.1", echo_port)).map_err(|e| e.to_string())?;
-    let node_echo = echo_throughput(&remote, ECHO)?;
-    let node_us = echo_latency(&mut remote, ROUNDS)?;
-    drop(remote);
-    let mark = a.mark();
-    a.type_text("ttcp -r\n")?;
-    wait(a, mark, "ttcp-r: listening")?;
-    let host_mbs = send_throughput(ttcp_port, TOTAL, || wait(a, mark, "ttcp-r: ").map(drop))?;
-
-    let mark_a = a.mark();
-    a.type_text("ttcp -r -p 5002\n")?;
-    wait(a, mark_a, "ttcp-r: listening")?;
-    let mark = b.mark();
-    b.type_text("ttcp -t -p 5002 10.1.0.1\n")?;
-    wait(a, mark_a, "ttcp-r: 8388608 bytes")?;
-    let n2n = figure(&a.log()[mark_a..], "ttcp-r: 8388608 bytes", "= ")?;
-    b.type_text("ping -c 20 10.1.0.1\n")?;
-    wait(b, mark, "ping: 10.1.0.1: 20 sent")?;
-    let ping = figure(&b.log()[mark..], "ping: 10.1.0.1: 20 sent", "min/avg/max ")?;
-    Ok(vec![
-        format!(
-            "net: Linux loopback TCP (the ceiling): one way {local_mbs:.0} MB/s, echo {local_echo:.0} MB/s, 1-byte round trip median {local_us:.0} us"
-        ),
-        format!("net: host -> node TCP one way (ttcp -r) 8 MiB: {host_mbs:.2} MB/s ({:.4} x loopback)", host_mbs / local_mbs),
-        format!("net: host -> node TCP echo 4 MiB: {node_echo:.2} MB/s ({:.4} x loopback)", node_echo / local_echo),
-        format!("net: host -> node 1-byte TCP round trip median: {node_us:.0} us ({:.0} x loopback)", node_us / local_us),
-        format!("net: node -> node TCP one way (ttcp) 8 MiB: {n2n:.2} MB/s ({:.4} x loopback)", n2n / local_mbs),
-        format!("net: node -> node ICMP echo (ping, 56 bytes) round trip min: {ping:.0} us ({:.0} x loopback TCP)", ping / local_us),
-    ])
 }
 
 /// The cargo-fuzz crates (outside the workspace).
