@@ -169,8 +169,16 @@ fn main() -> i32 {
         return 1;
     }
     start_clock();
-    for i in 0..libux::sysdesc::MAX_PCI {
-        let _ = IrqHandler(slot::IRQ_HANDLERS + 1 + i as u64).ack();
+    // One interrupt handler per line the NICs use, after the clock's.
+    let mut lines: alloc::vec::Vec<&str> = alloc::vec::Vec::new();
+    for i in 0..links.len() {
+        if let Some(pin) = env(&alloc::format!("PCI{i}_IRQ")).filter(|p| !lines.contains(p)) {
+            lines.push(pin);
+        }
+    }
+    let nic_handlers = lines.len() as u64;
+    for i in 0..nic_handlers {
+        let _ = IrqHandler(slot::IRQ_HANDLERS + 1 + i).ack();
     }
     let mut net = Net::new();
     let mut ended_cursor = 0;
@@ -195,8 +203,8 @@ fn main() -> i32 {
                 for l in &links {
                     l.nic.interrupted();
                 }
-                for i in 0..libux::sysdesc::MAX_PCI {
-                    let _ = IrqHandler(slot::IRQ_HANDLERS + 1 + i as u64).ack();
+                for i in 0..nic_handlers {
+                    let _ = IrqHandler(slot::IRQ_HANDLERS + 1 + i).ack();
                 }
             }
             if m.badge & event::ENDED != 0 {
