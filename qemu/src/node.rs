@@ -20,7 +20,7 @@ pub const READY: &str = "ux: node ready";
 /// ended.
 pub const IDLE: &str = "ux: idle";
 /// Lines that mean the node will not get anywhere.
-pub const FATAL: &[&str] = &["panic:", "Kernel panic", "halting"];
+pub const FATAL: &[&str] = &["panic:", "Kernel panic", "halting", "KERNEL EXCEPTION"];
 
 /// How to run a node.
 #[derive(Clone, Debug)]
