@@ -512,8 +512,8 @@ impl<T: Transport> Client<T> {
 
     /// Removes `fid`'s file; the fid is clunked either way.
     pub fn remove(&mut self, fid: u32) -> Result<(), T::Error> {
+        // (`call` drops every read ahead: a remove changes files.)
         let r = self.call(Msg::Tremove { fid });
-        self.ahead.retain(|a| a.fid != fid);
         self.free_fids.push(fid);
         r.map(drop)
     }

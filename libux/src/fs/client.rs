@@ -148,66 +148,48 @@ impl File {
     /// Reads into `buf` from the current offset; 0 at the end. A read the
     /// server answers in full is followed by another, until `buf` is full.
     pub fn read(&mut self, buf: &mut [u8]) -> Result<usize, Errno> {
-        match self.window {
-            Some(at) if buf.len() > IO_MAX => self.read_window(at, buf, false),
-            _ => self.read_inline(buf, false),
+        let mut total = 0;
+        while total < buf.len() {
+            let (n, asked) = self.read_call(&mut buf[total..])?;
+            total += n;
+            if n < asked {
+                break;
+            }
         }
+        Ok(total)
     }
 
     /// Reads with one call to the server (at most a window's worth): what
     /// it answers, whole. For files where each read is a message (a
     /// datagram, an echo reply), which a second call would run into.
     pub fn read_once(&mut self, buf: &mut [u8]) -> Result<usize, Errno> {
-        match self.window {
-            Some(at) if buf.len() > IO_MAX => {
-                let n = buf.len().min(crate::layout::IO_WINDOW as usize);
-                self.read_window(at, &mut buf[..n], true)
-            }
-            _ => {
-                let n = buf.len().min(IO_MAX);
-                self.read_inline(&mut buf[..n], true)
-            }
-        }
+        self.read_call(buf).map(|(n, _)| n)
     }
 
-    fn read_window(&mut self, at: u64, buf: &mut [u8], once: bool) -> Result<usize, Errno> {
-        let mut total = 0;
-        while total < buf.len() && !(once && total > 0) {
-            let count = (buf.len() - total).min(crate::layout::IO_WINDOW as usize) as u32;
-            let req = FsRequest::ReadWindow { handle: self.handle, offset: self.offset, count };
-            let n = match fs_call(self.conn, &req)? {
-                FsResponse::Count(n) if n <= count => n as usize,
+    /// One read call, through the I/O window when `buf` is larger than a
+    /// message carries: the bytes read and the count asked for.
+    fn read_call(&mut self, buf: &mut [u8]) -> Result<(usize, usize), Errno> {
+        let (handle, offset) = (self.handle, self.offset);
+        let window_at = self.window.filter(|_| buf.len() > IO_MAX);
+        let count = buf.len().min(if window_at.is_some() { crate::layout::IO_WINDOW as usize } else { IO_MAX });
+        let n = match window_at {
+            Some(at) => match fs_call(self.conn, &FsRequest::ReadWindow { handle, offset, count: count as u32 })? {
+                FsResponse::Count(n) if n as usize <= count => {
+                    buf[..n as usize].copy_from_slice(&window(at)[..n as usize]);
+                    n as usize
+                }
                 _ => return Err(Errno::BadRequest),
-            };
-            buf[total..total + n].copy_from_slice(&window(at)[..n]);
-            self.offset += n as u64;
-            total += n;
-            if n < count as usize {
-                break;
-            }
-        }
-        Ok(total)
-    }
-
-    fn read_inline(&mut self, buf: &mut [u8], once: bool) -> Result<usize, Errno> {
-        let mut total = 0;
-        while total < buf.len() && !(once && total > 0) {
-            let count = (buf.len() - total).min(IO_MAX) as u32;
-            let req = FsRequest::Read { handle: self.handle, offset: self.offset, count };
-            let n = match fs_call(self.conn, &req)? {
-                FsResponse::Data(d) if d.len() <= count as usize => {
-                    buf[total..total + d.len()].copy_from_slice(d);
+            },
+            None => match fs_call(self.conn, &FsRequest::Read { handle, offset, count: count as u32 })? {
+                FsResponse::Data(d) if d.len() <= count => {
+                    buf[..d.len()].copy_from_slice(d);
                     d.len()
                 }
                 _ => return Err(Errno::BadRequest),
-            };
-            self.offset += n as u64;
-            total += n;
-            if n < count as usize {
-                break;
-            }
-        }
-        Ok(total)
+            },
+        };
+        self.offset += n as u64;
+        Ok((n, count))
     }
 
     /// Writes all of `data` at the current offset (a device may take it
