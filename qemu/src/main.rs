@@ -6,6 +6,7 @@ use qemu::{prepare, step, workspace};
 use std::process::{Command, ExitCode};
 use std::time::Duration;
 
+mod bench_shell;
 mod net_bench;
 mod ninep_bench;
 

@@ -4,8 +4,9 @@
 //! (`ttcp`), TCP echo throughput and 1-byte round trips host -> node, and
 //! `ping` between the nodes. Host code only: it drives the nodes' shells.
 
+use super::bench_shell::{line_after, number_after, shell, two_shells};
 use super::Args;
-use qemu::node::{self, Node, Options};
+use qemu::node::{self, Options};
 use qemu::step;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -100,15 +101,6 @@ fn send_throughput(port: u16, total: usize, done: impl FnOnce() -> Result<(), St
     Ok(total as f64 / t0.elapsed().as_secs_f64() / 1e6)
 }
 
-/// The number after `key` in the first line of `log` with `prefix` (a
-/// prompt may come before it).
-fn figure(log: &str, prefix: &str, key: &str) -> Result<f64, String> {
-    let line = log.lines().find_map(|l| Some(&l[l.find(prefix)?..])).ok_or_else(|| format!("no {prefix:?} line"))?;
-    line.split_once(key)
-        .and_then(|(_, r)| r.split([' ', '/']).find(|w| !w.is_empty())?.parse().ok())
-        .ok_or_else(|| format!("no {key:?} in {line:?}"))
-}
-
 /// TCP figures of a two-node cluster next to the host's loopback, in one
 /// run: throughput host -> node and node -> node (ttcp), echo throughput
 /// and 1-byte round trips host -> node, ICMP round trips node -> node.
@@ -116,24 +108,18 @@ pub fn run(image: &qemu::image::Image, args: &Args) -> Result<Vec<String>, Strin
     const TOTAL: usize = 8 << 20;
     const ECHO: usize = 4 << 20;
     const ROUNDS: usize = 200;
-    let timeout = args.timeout;
-    let wait = |n: &Node, mark: usize, what: &str| n.wait_after(mark, what, timeout).map_err(|e| e.to_string());
+    let t = args.timeout;
     step("booting a two-node cluster for the network figures");
-    let free = || TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port());
-    let (echo_port, ttcp_port) = (free().map_err(|e| e.to_string())?, free().map_err(|e| e.to_string())?);
+    let (echo_port, ttcp_port) = (node::free_port(false)?, node::free_port(false)?);
     let forwards = vec![
         node::Forward { udp: false, host: echo_port, node: 7 },
         node::Forward { udp: false, host: ttcp_port, node: 5001 },
     ];
     let server = Options { run: None, forwards, ..args.opts.clone() };
     let client = Options { run: None, ..args.opts.clone() };
-    let cluster = qemu::cluster::start(image, &[server, client], false)?;
+    let cluster = two_shells(image, [server, client], t)?;
     let (a, b) = (&cluster.nodes[0], &cluster.nodes[1]);
-    for n in [a, b] {
-        wait(n, 0, "ux: started sh as pid")?;
-    }
-    a.type_text("echod 7 &\n")?;
-    wait(a, 0, "echod: listening on tcp port 7")?;
+    shell(a, "echod 7 &", "echod: listening on tcp port 7", t)?;
 
     let reference = loopback_echo()?;
     let mut local = TcpStream::connect(("127.0.0.1", reference)).map_err(|e| e.to_string())?;
@@ -145,21 +131,15 @@ pub fn run(image: &qemu::image::Image, args: &Args) -> Result<Vec<String>, Strin
     let node_echo = echo_throughput(&remote, ECHO)?;
     let node_us = echo_latency(&mut remote, ROUNDS)?;
     drop(remote);
+    shell(a, "ttcp -r", "ttcp-r: listening", t)?;
     let mark = a.mark();
-    a.type_text("ttcp -r\n")?;
-    wait(a, mark, "ttcp-r: listening")?;
-    let host_mbs = send_throughput(ttcp_port, TOTAL, || wait(a, mark, "ttcp-r: ").map(drop))?;
+    let host_mbs = send_throughput(ttcp_port, TOTAL, || line_after(a, mark, "ttcp-r: ", t).map(drop))?;
 
-    let mark_a = a.mark();
-    a.type_text("ttcp -r -p 5002\n")?;
-    wait(a, mark_a, "ttcp-r: listening")?;
-    let mark = b.mark();
+    shell(a, "ttcp -r -p 5002", "ttcp-r: listening", t)?;
+    let mark = a.mark();
     b.type_text("ttcp -t -p 5002 10.1.0.1\n")?;
-    wait(a, mark_a, "ttcp-r: 8388608 bytes")?;
-    let n2n = figure(&a.log()[mark_a..], "ttcp-r: 8388608 bytes", "= ")?;
-    b.type_text("ping -c 20 10.1.0.1\n")?;
-    wait(b, mark, "ping: 10.1.0.1: 20 sent")?;
-    let ping = figure(&b.log()[mark..], "ping: 10.1.0.1: 20 sent", "min/avg/max ")?;
+    let n2n = number_after(&line_after(a, mark, "ttcp-r: 8388608 bytes", t)?, "= ")?;
+    let ping = number_after(&shell(b, "ping -c 20 10.1.0.1", "ping: 10.1.0.1: 20 sent", t)?, "min/avg/max ")?;
     Ok(vec![
         format!(
             "net: Linux loopback TCP (the ceiling): one way {local_mbs:.0} MB/s, echo {local_echo:.0} MB/s, 1-byte round trip median {local_us:.0} us"

@@ -6,41 +6,20 @@
 //! rate of walk + getattr. Host code only: it drives the nodes' shells and
 //! speaks 9P with `fs9p::host`.
 
+use super::bench_shell::{number_after, shell, two_shells};
 use super::Args;
 use fs9p::host::Client;
 use fs9p::Dialect;
 use qemu::image::Image;
-use qemu::node::{Forward, Node, Options};
+use qemu::node::{Forward, Options};
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::time::Instant;
 
 const FILE: usize = 8 << 20;
 const MSIZE: u32 = 1 << 20;
 const SOURCE_PORT: u16 = 5001;
 const STATS: usize = 500;
-
-fn free_port() -> Result<u16, String> {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).map_err(|e| e.to_string())
-}
-
-/// Types `line` into `node`'s shell; the first output after it from
-/// `prefix` to the end of its line (a prompt may come first on the line).
-fn shell(node: &Node, line: &str, prefix: &str, args: &Args) -> Result<String, String> {
-    let mark = node.mark();
-    node.type_text(&format!("{line}\n"))?;
-    node.wait_after(mark, prefix, args.timeout).map_err(|e| e.to_string())?;
-    let log = node.log();
-    let from = &log[mark..][log[mark..].find(prefix).unwrap_or(0)..];
-    Ok(from.lines().next().unwrap_or("").to_string())
-}
-
-/// The MB/s figure of a `ninepbench:` line.
-fn rate(line: &str) -> Result<f64, String> {
-    line.rsplit_once(": ")
-        .and_then(|(_, r)| r.split_whitespace().next()?.parse().ok())
-        .ok_or_else(|| format!("no rate in {line:?}"))
-}
 
 /// MB/s of `total` bytes asked of the `ninepbench serve` source at `port`.
 fn raw_tcp(port: u16, total: usize) -> Result<f64, String> {
@@ -60,17 +39,15 @@ fn raw_tcp(port: u16, total: usize) -> Result<f64, String> {
 
 pub fn run(image: &Image, args: &Args) -> Result<Vec<String>, String> {
     qemu::step("booting a two-node cluster for the 9P figures");
-    let (p9, ptcp) = (free_port()?, free_port()?);
+    let t = args.timeout;
+    let (p9, ptcp) = (qemu::node::free_port(false)?, qemu::node::free_port(false)?);
     let forwards =
         vec![Forward { udp: false, host: p9, node: 564 }, Forward { udp: false, host: ptcp, node: SOURCE_PORT }];
     let server = Options { forwards, ..args.opts.clone() };
-    let cluster = qemu::cluster::start(image, &[server, args.opts.clone()], false)?;
+    let cluster = two_shells(image, [server, args.opts.clone()], t)?;
     let (a, b) = (&cluster.nodes[0], &cluster.nodes[1]);
-    for node in [a, b] {
-        node.wait_for("ux: started sh as pid", args.timeout).map_err(|e| e.to_string())?;
-    }
-    shell(a, "exportfs &", "exportfs: serving", args)?;
-    shell(a, &format!("ninepbench serve {SOURCE_PORT} &"), "ninepbench: source", args)?;
+    shell(a, "exportfs &", "exportfs: serving", t)?;
+    shell(a, &format!("ninepbench serve {SOURCE_PORT} &"), "ninepbench: source", t)?;
 
     let mut c =
         Client::connect(&format!("127.0.0.1:{p9}"), Dialect::L, MSIZE, "bench", "").map_err(|e| e.to_string())?;
@@ -89,15 +66,11 @@ pub fn run(image: &Image, args: &Args) -> Result<Vec<String>, String> {
     }
     let host_stats = STATS as f64 / t0.elapsed().as_secs_f64();
 
-    shell(b, "mount9p tcp!10.1.0.1!564 A &", "mount9p:", args)?;
-    let tcp = rate(&shell(b, &format!("ninepbench tcp tcp!10.1.0.1!{SOURCE_PORT} {FILE}"), "ninepbench:", args)?)?;
-    let ninep = rate(&shell(b, "ninepbench read /n/A/tmp/big", "ninepbench:", args)?)?;
-    let meta = shell(b, &format!("ninepbench meta /n/A/tmp/big {STATS}"), "ninepbench:", args)?;
-    let per_second: f64 = meta
-        .rsplit_once(": ")
-        .map(|(_, r)| r)
-        .and_then(|r| r.split_whitespace().next()?.parse().ok())
-        .ok_or_else(|| format!("no rate in {meta:?}"))?;
+    shell(b, "mount9p tcp!10.1.0.1!564 A &", "mount9p:", t)?;
+    let rate = |line: String| number_after(&line, ": ");
+    let tcp = rate(shell(b, &format!("ninepbench tcp tcp!10.1.0.1!{SOURCE_PORT} {FILE}"), "ninepbench:", t)?)?;
+    let ninep = rate(shell(b, "ninepbench read /n/A/tmp/big", "ninepbench:", t)?)?;
+    let per_second = rate(shell(b, &format!("ninepbench meta /n/A/tmp/big {STATS}"), "ninepbench:", t)?)?;
     Ok(vec![
         format!(
             "ninep: host -> node read of 8 MiB over 9P2000.L (msize 1 MiB): {host_9p:.2} MB/s; raw TCP on the same forward: {host_tcp:.2} MB/s ({:.2} x raw)",

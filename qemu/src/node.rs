@@ -61,6 +61,17 @@ impl Default for Options {
     }
 }
 
+/// A port of the host's loopback free now, for a forward (QEMU binds it
+/// itself).
+pub fn free_port(udp: bool) -> Result<u16, String> {
+    let port = if udp {
+        std::net::UdpSocket::bind("127.0.0.1:0").and_then(|s| s.local_addr())
+    } else {
+        std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr())
+    };
+    port.map(|a| a.port()).map_err(|e| format!("no free port: {e}"))
+}
+
 /// The QEMU command line for `image`, without the console wiring. The
 /// emulator dies with the thread that starts it.
 pub fn command(image: &Image, opts: &Options) -> Command {

@@ -13,7 +13,7 @@ use fs9p::host::{read_frame, Client};
 use fs9p::{decode, encode, Dialect, Frame, Msg, NOFID, NOTAG};
 use qemu::node::{Forward, Node, Options};
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -21,7 +21,7 @@ const TIMEOUT: Duration = Duration::from_secs(600);
 const SERVING: &str = "exportfs: serving / on tcp!*!564";
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    qemu::node::free_port(false).unwrap()
 }
 
 /// A node running `exportfs`, its port 564 forwarded from the host's `port`.

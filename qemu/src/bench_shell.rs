@@ -1,0 +1,39 @@
+//! What the benchmarks that drive nodes' shells share: a two-node cluster at its prompts, typed commands and the
+//! figures read back from the consoles.
+
+use qemu::cluster::Cluster;
+use qemu::image::Image;
+use qemu::node::{Node, Options};
+use std::time::Duration;
+
+/// Two nodes on one segment, both at their shell's prompt.
+pub fn two_shells(image: &Image, opts: [Options; 2], timeout: Duration) -> Result<Cluster, String> {
+    let cluster = qemu::cluster::start(image, &opts, false)?;
+    for node in &cluster.nodes {
+        node.wait_for("ux: started sh as pid", timeout).map_err(|e| e.to_string())?;
+    }
+    Ok(cluster)
+}
+
+/// The first output of `node` after `mark` from `prefix` to the end of
+/// its line (a prompt may come first on the line), once it is there.
+pub fn line_after(node: &Node, mark: usize, prefix: &str, timeout: Duration) -> Result<String, String> {
+    node.wait_after(mark, prefix, timeout).map_err(|e| e.to_string())?;
+    let log = node.log();
+    let from = &log[mark..][log[mark..].find(prefix).unwrap_or(0)..];
+    Ok(from.lines().next().unwrap_or("").to_string())
+}
+
+/// Types `line` into `node`'s shell; its first output line from `prefix`.
+pub fn shell(node: &Node, line: &str, prefix: &str, timeout: Duration) -> Result<String, String> {
+    let mark = node.mark();
+    node.type_text(&format!("{line}\n"))?;
+    line_after(node, mark, prefix, timeout)
+}
+
+/// The number after the last `key` in `line` (up to a space or `/`).
+pub fn number_after(line: &str, key: &str) -> Result<f64, String> {
+    line.rsplit_once(key)
+        .and_then(|(_, r)| r.split([' ', '/']).find(|w| !w.is_empty())?.parse().ok())
+        .ok_or_else(|| format!("no number after {key:?} in {line:?}"))
+}
