@@ -1,5 +1,5 @@
-//! CRC-32 (IEEE 802.3, as zlib and `crc32` compute it): what `sum` prints
-//! and the tests compare with the host's own.
+//! CRC-32 (IEEE 802.3, as zlib and `crc32` compute it): what `sum` and
+//! `ttcp` print, so that both ends of a transfer can be compared.
 
 /// A running CRC-32.
 pub struct Crc32 {

@@ -17,6 +17,7 @@ extern crate alloc;
 
 pub mod bootfs;
 pub mod console;
+pub mod crc;
 pub mod elf;
 pub mod fs;
 pub mod fw_cfg;

@@ -122,6 +122,29 @@ pub fn stats() -> Result<Stats, Errno> {
     }
 }
 
+/// A monotonic clock: the TSC at the rate the kernel reports.
+pub struct Clock {
+    mhz: u64,
+}
+
+impl Clock {
+    /// Asks the process server for the TSC's rate (once).
+    pub fn new() -> Clock {
+        Clock { mhz: stats().map(|s| s.tsc_mhz.max(1)).unwrap_or(1) }
+    }
+
+    pub fn micros(&self) -> u64 {
+        // SAFETY: rdtsc has no preconditions.
+        unsafe { core::arch::x86_64::_rdtsc() / self.mhz }
+    }
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// Daemons: which of `pids` are alive (after endings were lost).
 pub fn living(pids: &[Pid]) -> Result<alloc::vec::Vec<Pid>, Errno> {
     let mut alive = alloc::vec::Vec::new();
@@ -132,6 +155,25 @@ pub fn living(pids: &[Pid]) -> Result<alloc::vec::Vec<Pid>, Errno> {
         }
     }
     Ok(alive)
+}
+
+/// Daemons and file servers: the processes that ended since `cursor`
+/// (which moves on), sorted. If the process server forgot some endings
+/// meanwhile, those of `tracked()` (whom the caller holds anything for)
+/// that no longer live are among them.
+pub fn ended_among(
+    cursor: &mut u64,
+    tracked: impl FnOnce() -> alloc::vec::Vec<Pid>,
+) -> Result<alloc::vec::Vec<Pid>, Errno> {
+    let (mut pids, lost) = ended(cursor)?;
+    if lost {
+        let tracked = tracked();
+        let alive = living(&tracked)?;
+        pids.extend(tracked.into_iter().filter(|p| !alive.contains(p)));
+    }
+    pids.sort_unstable();
+    pids.dedup();
+    Ok(pids)
 }
 
 /// Daemons: the processes that ended since `cursor` (which moves on), and

@@ -24,6 +24,7 @@ use alloc::vec;
 use libux::fs::server::encode;
 use libux::layout::{event, slot};
 use libux::println;
+use libux::process::Clock;
 use libux::rpc::client::recv_raw;
 use libux::rpc::frame::{self, Place};
 use libux::rpc::{Errno, Pid, MSG_CALL, MSG_REPLY};
@@ -47,10 +48,8 @@ fn fail(what: &str) -> i32 {
     1
 }
 
-fn now(mhz: u64) -> Instant {
-    // SAFETY: rdtsc has no preconditions.
-    let tsc = unsafe { core::arch::x86_64::_rdtsc() };
-    Instant::from_micros((tsc / mhz) as i64)
+fn now(clock: &Clock) -> Instant {
+    Instant::from_micros(clock.micros() as i64)
 }
 
 fn env(key: &str) -> Option<&'static str> {
@@ -87,7 +86,7 @@ pub struct Link {
 }
 
 /// Starts the `index`th NIC the environment names; `None` if there is none.
-fn link(index: usize, mhz: u64) -> Option<Result<Link, &'static str>> {
+fn link(index: usize, clock: &Clock) -> Option<Result<Link, &'static str>> {
     let range = env(&alloc::format!("PCI{index}_IO"))?;
     let base = range.split('-').next()?.strip_prefix("0x").and_then(|b| u16::from_str_radix(b, 16).ok())?;
     // The clock's grant comes first; then the NICs' in order.
@@ -101,7 +100,7 @@ fn link(index: usize, mhz: u64) -> Option<Result<Link, &'static str>> {
         "netstack: NIC {index}: virtio-net at I/O {base:#x}, MAC {mac}, interrupt {}",
         env(&alloc::format!("PCI{index}_IRQ")).unwrap_or("?")
     );
-    let iface = Interface::new(Config::new(HardwareAddress::Ethernet(mac)), &mut nic, now(mhz));
+    let iface = Interface::new(Config::new(HardwareAddress::Ethernet(mac)), &mut nic, now(clock));
     let mut link = Link { nic, iface, sockets: SocketSet::new(vec![]), dhcp: None };
     match (index, env("UX_NODE").and_then(|n| n.parse::<u8>().ok())) {
         // The cluster's segment: 10.1.0.N/24 for node N.
@@ -118,13 +117,13 @@ fn link(index: usize, mhz: u64) -> Option<Result<Link, &'static str>> {
 }
 
 impl Link {
-    pub fn counters(&self) -> nic::Counters {
+    pub fn counters(&self) -> libux::net::NicStats {
         self.nic.counters
     }
 
     /// Runs the stack: the interface, then DHCP.
-    fn poll(&mut self, mhz: u64, ipifc: &mut alloc::string::String) {
-        self.iface.poll(now(mhz), &mut self.nic, &mut self.sockets);
+    fn poll(&mut self, clock: &Clock, ipifc: &mut alloc::string::String) {
+        self.iface.poll(now(clock), &mut self.nic, &mut self.sockets);
         if let Some(dhcp) = self.dhcp {
             if let Some(dhcpv4::Event::Configured(c)) = self.sockets.get_mut::<dhcpv4::Socket>(dhcp).poll() {
                 self.iface.update_ip_addrs(|addrs| {
@@ -142,8 +141,8 @@ impl Link {
         }
     }
 
-    fn flush(&mut self, mhz: u64) {
-        self.iface.poll(now(mhz), &mut self.nic, &mut self.sockets);
+    fn flush(&mut self, clock: &Clock) {
+        self.iface.poll(now(clock), &mut self.nic, &mut self.sockets);
     }
 }
 
@@ -151,10 +150,10 @@ fn main() -> i32 {
     if CLOCK.in8(0x60).is_ok() {
         return fail("port 0x60 is outside the grant but was readable");
     }
-    let mhz = libux::process::stats().map(|s| s.tsc_mhz.max(1)).unwrap_or(1);
+    let clock = Clock::new();
     let mut links = alloc::vec::Vec::new();
     for index in 0..libux::sysdesc::MAX_PCI {
-        match link(index, mhz) {
+        match link(index, &clock) {
             Some(Ok(l)) => links.push(l),
             Some(Err(e)) => return fail(e),
             None => break,
@@ -184,12 +183,12 @@ fn main() -> i32 {
     let mut ended_cursor = 0;
     loop {
         for l in links.iter_mut() {
-            l.poll(mhz, &mut net.ipifc);
+            l.poll(&clock, &mut net.ipifc);
         }
-        net.now = now(mhz).total_micros() as u64;
+        net.now = now(&clock).total_micros() as u64;
         net.poll(&mut links);
         for l in links.iter_mut() {
-            l.flush(mhz);
+            l.flush(&clock);
         }
 
         let m = recv_raw(EP);
@@ -208,17 +207,8 @@ fn main() -> i32 {
                 }
             }
             if m.badge & event::ENDED != 0 {
-                match libux::process::ended(&mut ended_cursor) {
-                    Ok((mut pids, lost)) => {
-                        if lost {
-                            // Too many ended to be told: ask who lives.
-                            let tracked = net.tracked();
-                            if let Ok(alive) = libux::process::living(&tracked) {
-                                pids.extend(tracked.into_iter().filter(|p| !alive.contains(p)));
-                            }
-                        }
-                        net.ended(&pids, &mut links);
-                    }
+                match libux::process::ended_among(&mut ended_cursor, || net.tracked()) {
+                    Ok(pids) => net.ended(&pids, &mut links),
                     Err(e) => println!("netstack: cannot learn which processes ended: {e}"),
                 }
             }
@@ -230,7 +220,7 @@ fn main() -> i32 {
                 let bytes = frame::inline_bytes(msg)[..h.len].to_vec();
                 match libux::fs::decode_request(&bytes) {
                     Ok(req) => {
-                        net.now = now(mhz).total_micros() as u64;
+                        net.now = now(&clock).total_micros() as u64;
                         net.request(m.badge as Pid, req, &mut links)
                     }
                     Err(e) => Err(e),

@@ -34,7 +34,7 @@ use alloc::vec::Vec;
 use libux::fs::server::{Answer, ReplySlots};
 use libux::fs::{flags, FsRequest, IO_MAX};
 use libux::layout::IO_WINDOW;
-use libux::net::{Ctl, Proto};
+use libux::net::{Ctl, NicStats, Proto};
 use libux::rpc::{Errno, Pid};
 use smoltcp::socket::tcp::State;
 
@@ -130,13 +130,7 @@ fn text(t: &str, offset: u64, max: usize) -> Answer {
 }
 
 fn stats(links: &[Link]) -> String {
-    let mut out = String::new();
-    for (k, l) in links.iter().enumerate() {
-        let c = l.counters();
-        out +=
-            &format!("nic{k} rx {} tx {} ringfull {} runts {}\n", c.rx_frames, c.tx_frames, c.rx_ring_full, c.rx_runts);
-    }
-    out
+    links.iter().enumerate().map(|(nic, l)| format!("{}", NicStats { nic, ..l.counters() })).collect()
 }
 
 impl Net {
@@ -357,8 +351,6 @@ impl Net {
         window: bool,
         links: &mut [Link],
     ) -> Result<Option<Answer>, Errno> {
-        let described = Self::conn_of(node).and_then(|c| self.conns.get(&c)).map(|c| c.kind.describe(links));
-        let (local, remote, status) = described.unwrap_or_default();
         let answer = match node {
             Node::Data(c) => {
                 let echo = self.conns.get(&c).is_some_and(|c| c.kind.proto() == Proto::Icmp);
@@ -370,9 +362,15 @@ impl Net {
                 };
             }
             Node::Ctl(c) => text(&format!("{c}\n"), offset, max),
-            Node::Local(_) => text(&local, offset, max),
-            Node::Remote(_) => text(&remote, offset, max),
-            Node::Status(_) => text(&status, offset, max),
+            Node::Local(c) | Node::Remote(c) | Node::Status(c) => {
+                let (local, remote, status) = self.conns.get(&c).map(|c| c.kind.describe(links)).unwrap_or_default();
+                let t = match node {
+                    Node::Local(_) => local,
+                    Node::Remote(_) => remote,
+                    _ => status,
+                };
+                text(&t, offset, max)
+            }
             Node::Ipifc => text(&self.ipifc, offset, max),
             Node::Stats => text(&stats(links), offset, max),
             Node::Root | Node::Proto(_) | Node::Dir(_) => return Err(Errno::IsDir),
@@ -395,10 +393,10 @@ impl Net {
             Node::Ctl(c) => {
                 let line = core::str::from_utf8(data).map_err(|_| Errno::InvalidArgument)?;
                 let ctl = Ctl::parse(line).ok_or(Errno::InvalidArgument)?;
-                let port = self.free_port(links)?;
-                let held: Vec<u16> = self.conns.values().filter_map(|c| c.kind.udp_port(links)).collect();
+                // An ephemeral port only for what connects.
+                let port = if matches!(ctl, Ctl::Connect(_)) { self.free_port(links)? } else { 0 };
                 let conn = self.conns.get_mut(&c).ok_or(Errno::BadHandle)?;
-                match conn.kind.ctl(ctl, links, port, |p| held.contains(&p))? {
+                match conn.kind.ctl(ctl, links, port)? {
                     Started::Done => return Ok(Some(Answer::Count(data.len() as u32))),
                     Started::Connecting => Op::Connect { conn: c, len: data.len() as u32 },
                 }
@@ -488,15 +486,19 @@ impl Net {
             }
             !done
         });
-        let now = self.now;
-        let mut excess = self.closing.len().saturating_sub(MAX_CLOSING);
-        let mut order: Vec<usize> = (0..self.closing.len()).collect();
-        order.sort_by_key(|&k| (tcp(links, self.closing[k].0).state() != State::TimeWait, self.closing[k].1));
-        for k in order {
-            let (s, since) = self.closing[k];
-            if excess > 0 || now.saturating_sub(since) > CLOSING_US {
+        for &(s, since) in &self.closing {
+            if self.now.saturating_sub(since) > CLOSING_US {
                 tcp(links, s).abort();
-                excess = excess.saturating_sub(1);
+            }
+        }
+        let excess = self.closing.len().saturating_sub(MAX_CLOSING);
+        if excess > 0 {
+            // `closing` is oldest first; a stable sort keeps that order
+            // within TimeWait and the rest.
+            let mut order: Vec<Sock> = self.closing.iter().map(|&(s, _)| s).collect();
+            order.sort_by_key(|&s| tcp(links, s).state() != State::TimeWait);
+            for s in order.into_iter().take(excess) {
+                tcp(links, s).abort();
             }
         }
         let mut i = 0;
@@ -566,7 +568,7 @@ impl Net {
     fn free_port(&mut self, links: &mut [Link]) -> Result<u16, Errno> {
         for _ in FIRST_EPHEMERAL..=u16::MAX {
             self.next_port = self.next_port.checked_add(1).unwrap_or(FIRST_EPHEMERAL);
-            if !links.iter().any(|l| sock::port_in_use(l, self.next_port)) {
+            if !links.iter().any(|l| sock::port_users(l, self.next_port) != (false, false)) {
                 return Ok(self.next_port);
             }
         }

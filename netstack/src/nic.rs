@@ -2,6 +2,7 @@
 //! a transmit virtqueue with 32 buffers of 2 KiB each, all in DMA memory,
 //! and the `smoltcp` device over them.
 
+use libux::net::NicStats;
 use libux::sel4::IoPort;
 use netstack::virtq::{self, Virtq};
 use smoltcp::phy::{self, DeviceCapabilities, Medium};
@@ -52,25 +53,14 @@ impl Queue {
     }
 }
 
-/// What the NIC has done, for `/net/stats`.
-#[derive(Clone, Copy, Default)]
-pub struct Counters {
-    pub rx_frames: u64,
-    pub tx_frames: u64,
-    /// Times the device had filled every receive buffer: frames that
-    /// came then waited in QEMU or were dropped there.
-    pub rx_ring_full: u64,
-    /// Frames shorter than the virtio header, dropped.
-    pub rx_runts: u64,
-}
-
 pub struct Nic {
     /// Its I/O ports (a grant slot) and the first of them.
     pub ports: IoPort,
     pub base: u16,
     rx: Queue,
     tx: Queue,
-    pub counters: Counters,
+    /// What the NIC has done, for `/net/stats`.
+    pub counters: NicStats,
 }
 
 impl Nic {
@@ -123,7 +113,7 @@ impl Nic {
         for (i, b) in mac.iter_mut().enumerate() {
             *b = ports.in8(base + MAC + i as u16).unwrap_or(0);
         }
-        let mut nic = Nic { ports, base, rx, tx, counters: Counters::default() };
+        let mut nic = Nic { ports, base, rx, tx, counters: NicStats::default() };
         for id in 0..BUFFERS {
             nic.rx.offer(id, BUFFER, true);
         }

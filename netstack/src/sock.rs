@@ -75,13 +75,19 @@ fn new_icmp(links: &mut [Link], link: usize) -> Sock {
     Sock { link, handle: links[link].sockets.add(icmp::Socket::new(buffer(), buffer())) }
 }
 
-/// Whether a TCP or UDP socket of `link` holds `port`.
-pub fn port_in_use(link: &Link, port: u16) -> bool {
-    link.sockets.iter().any(|(_, s)| match s {
-        Socket::Tcp(t) => t.local_endpoint().map(|e| e.port) == Some(port) || t.listen_endpoint().port == port,
-        Socket::Udp(u) => u.endpoint().port == port,
-        _ => false,
-    })
+/// Whether a TCP socket and whether a UDP socket of `link` hold `port`.
+pub fn port_users(link: &Link, port: u16) -> (bool, bool) {
+    let (mut tcp, mut udp) = (false, false);
+    for (_, s) in link.sockets.iter() {
+        match s {
+            Socket::Tcp(t) => {
+                tcp |= t.local_endpoint().map(|e| e.port) == Some(port) || t.listen_endpoint().port == port
+            }
+            Socket::Udp(u) => udp |= u.endpoint().port == port,
+            _ => {}
+        }
+    }
+    (tcp, udp)
 }
 
 pub fn remove(links: &mut [Link], s: Sock) {
@@ -156,14 +162,6 @@ impl Kind {
         }
     }
 
-    /// The UDP port this connection holds, if any.
-    pub fn udp_port(&self, links: &mut [Link]) -> Option<u16> {
-        match self {
-            Kind::Udp { sockets, .. } => sockets.first().map(|&s| udp(links, s).endpoint().port),
-            _ => None,
-        }
-    }
-
     /// Whether a `ctl` line has set this connection up already.
     fn set_up(&self, links: &mut [Link]) -> bool {
         match self {
@@ -173,15 +171,9 @@ impl Kind {
         }
     }
 
-    /// Acts on a `ctl` line; `port` is a free ephemeral port, `taken`
-    /// whether another connection holds a UDP port.
-    pub fn ctl(
-        &mut self,
-        ctl: Ctl,
-        links: &mut [Link],
-        port: u16,
-        taken: impl Fn(u16) -> bool,
-    ) -> Result<Started, Errno> {
+    /// Acts on a `ctl` line; `port` is a free ephemeral port (for a
+    /// `connect` of TCP or UDP).
+    pub fn ctl(&mut self, ctl: Ctl, links: &mut [Link], port: u16) -> Result<Started, Errno> {
         if self.set_up(links) {
             return Err(Errno::Busy);
         }
@@ -226,7 +218,7 @@ impl Kind {
                 Ok(Started::Done)
             }
             (Kind::Udp { sockets, .. }, Ctl::Announce(p)) => {
-                if taken(p) {
+                if links.iter().any(|l| port_users(l, p).1) {
                     return Err(Errno::Busy);
                 }
                 for link in 0..links.len() {

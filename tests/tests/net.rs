@@ -4,6 +4,7 @@
 //! from QEMU, ports forwarded from 127.0.0.1), reaching the host
 //! (10.0.2.2), and between the nodes of a cluster.
 
+use libux::net::NicStats;
 use qemu::node::{Forward, Node, Options};
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream, UdpSocket};
@@ -12,13 +13,8 @@ use std::time::Duration;
 const TIMEOUT: Duration = Duration::from_secs(600);
 const LEASE: &str = "netstack: address 10.0.2.15/24 via 10.0.2.2 (DHCP)";
 
-/// A port of 127.0.0.1 free now, for QEMU to forward (it binds it itself).
 fn free_port(udp: bool) -> u16 {
-    if udp {
-        UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-    } else {
-        TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-    }
+    qemu::node::free_port(udp).unwrap()
 }
 
 fn boot(run: Option<&str>, forwards: Vec<Forward>) -> Node {
@@ -54,17 +50,15 @@ fn udp_echo(host: &UdpSocket, port: u16, data: &[u8]) -> Option<Vec<u8>> {
     None
 }
 
-/// A `/net/stats` counter of NIC 0, read through the shell.
-fn nic_counter(node: &Node, name: &str) -> u64 {
+/// NIC 0's line of `/net/stats`, read through the shell.
+fn nic0(node: &Node) -> NicStats {
     let mark = node.mark();
     node.type_text("cat /net/stats\n").unwrap();
     node.wait_after(mark, "nic0 rx ", TIMEOUT).unwrap_or_else(|e| panic!("{e}"));
     std::thread::sleep(Duration::from_millis(200));
     let log = node.log();
-    let line = log[mark..].lines().find(|l| l.starts_with("nic0 rx ")).unwrap().to_string();
-    let words: Vec<&str> = line.split_whitespace().collect();
-    let at = words.iter().position(|w| *w == name).unwrap_or_else(|| panic!("no {name} in {line:?}"));
-    words[at + 1].parse().unwrap_or_else(|_| panic!("bad {name} in {line:?}"))
+    let line = log[mark..].lines().find(|l| l.starts_with("nic0 rx ")).unwrap();
+    NicStats::parse(line).unwrap_or_else(|| panic!("not a /net/stats line: {line:?}"))
 }
 
 #[test]
@@ -89,7 +83,7 @@ fn host_to_node_udp_echo_and_a_burst_larger_than_the_ring() {
 
     // Far more frames at once than the 32 receive buffers hold: the
     // excess waits in QEMU or is dropped, and the stack goes on.
-    let before = nic_counter(&node, "rx");
+    let before = nic0(&node).rx_frames;
     let burst = random(1400, 7);
     for _ in 0..2000 {
         host.send_to(&burst, ("127.0.0.1", port)).unwrap();
@@ -97,9 +91,10 @@ fn host_to_node_udp_echo_and_a_burst_larger_than_the_ring() {
     std::thread::sleep(Duration::from_secs(2));
     let mut drained = [0u8; 2048];
     while host.recv_from(&mut drained).is_ok() {}
-    let after = nic_counter(&node, "rx");
+    let stats = nic0(&node);
+    let after = stats.rx_frames;
     assert!(after >= before + 100, "the burst did not reach the NIC: rx {before} then {after}");
-    let full = nic_counter(&node, "ringfull");
+    let full = stats.rx_ring_full;
     println!("burst of 2000 datagrams: {} frames received, ring full {full} times", after - before);
     let data = random(1000, 99);
     assert_eq!(udp_echo(&host, port, &data).as_deref(), Some(&data[..]), "no echo after the burst\n{}", node.log());
@@ -206,13 +201,13 @@ fn node_to_host_tcp_through_dial() {
     assert_eq!(server.join().unwrap(), 262144);
 }
 
-/// The `fnv` checksum of a `ttcp` report line.
+/// The CRC-32 of a `ttcp` report line.
 fn ttcp_sum(node: &Node, who: &str, bytes: u64) -> String {
     let line = format!("{who}: {bytes} bytes in ");
     node.wait_for(&line, TIMEOUT).unwrap_or_else(|e| panic!("{e}\n{}", node.log()));
     let log = node.log();
     let report = log.lines().find(|l| l.starts_with(&line)).unwrap();
-    report.rsplit_once("fnv ").unwrap_or_else(|| panic!("no checksum in {report:?}")).1.trim().to_string()
+    report.rsplit_once("crc ").unwrap_or_else(|| panic!("no checksum in {report:?}")).1.trim().to_string()
 }
 
 #[test]

@@ -120,6 +120,43 @@ impl Ctl {
     }
 }
 
+/// One NIC's line of `/net/stats`:
+/// `nicK rx FRAMES tx FRAMES ringfull TIMES runts FRAMES`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct NicStats {
+    pub nic: usize,
+    pub rx_frames: u64,
+    pub tx_frames: u64,
+    /// Times the receive ring was found full (frames then waited in the
+    /// device or were dropped there).
+    pub rx_ring_full: u64,
+    /// Frames too short to carry a frame, dropped.
+    pub rx_runts: u64,
+}
+
+impl core::fmt::Display for NicStats {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let NicStats { nic, rx_frames, tx_frames, rx_ring_full, rx_runts } = self;
+        writeln!(f, "nic{nic} rx {rx_frames} tx {tx_frames} ringfull {rx_ring_full} runts {rx_runts}")
+    }
+}
+
+impl NicStats {
+    pub fn parse(line: &str) -> Option<NicStats> {
+        let mut w = line.split_whitespace();
+        let nic = w.next()?.strip_prefix("nic")?.parse().ok()?;
+        let mut field = |name: &str| w.next().filter(|&n| n == name).and_then(|_| w.next()?.parse().ok());
+        let s = NicStats {
+            nic,
+            rx_frames: field("rx")?,
+            tx_frames: field("tx")?,
+            rx_ring_full: field("ringfull")?,
+            rx_runts: field("runts")?,
+        };
+        w.next().is_none().then_some(s)
+    }
+}
+
 /// A dial string `PROTO!HOST!PORT` (`icmp!HOST`): the protocol and the
 /// `ctl` line that dials it.
 pub fn dial(text: &str) -> Option<(Proto, Ctl)> {
@@ -173,6 +210,19 @@ mod tests {
         assert_eq!(dial("icmp!10.1.0.2"), Some((Proto::Icmp, Ctl::ConnectHost([10, 1, 0, 2]))));
         for bad in ["tcp!host!7", "tcp!1.2.3.4", "icmp!1.2.3.4!7", "icmp!*!7", "sctp!1.2.3.4!7", "tcp", ""] {
             assert_eq!(dial(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn nic_stats_lines() {
+        let s = NicStats { nic: 1, rx_frames: 617, tx_frames: 600, rx_ring_full: 292, rx_runts: 0 };
+        let line = alloc::format!("{s}");
+        assert_eq!(line, "nic1 rx 617 tx 600 ringfull 292 runts 0\n");
+        assert_eq!(NicStats::parse(&line), Some(s));
+        for bad in
+            ["", "nic1 rx 1 tx 2 ringfull 3", "nicX rx 1 tx 2 ringfull 3 runts 4", "nic0 tx 1 rx 2 ringfull 3 runts 4"]
+        {
+            assert_eq!(NicStats::parse(bad), None, "{bad:?}");
         }
     }
 

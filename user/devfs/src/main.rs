@@ -449,28 +449,21 @@ impl Dev {
     }
 
     fn ended(&mut self) {
-        let mut pids = match libux::process::ended(&mut self.ended_cursor) {
-            Ok((pids, false)) => pids,
-            Ok((mut pids, true)) => {
-                // Too many ended to be told: whoever we track and is not
-                // alive has ended too. Windows of ended processes may be gone.
-                let mut tracked: Vec<Pid> = self.open.keys().map(|(p, _)| *p).collect();
-                tracked.extend(self.pending.iter().map(|p| p.pid));
-                tracked.sort_unstable();
-                tracked.dedup();
-                match libux::process::living(&tracked) {
-                    Ok(alive) => pids.extend(tracked.into_iter().filter(|p| !alive.contains(p))),
-                    Err(e) => libux::println!("devfs: cannot learn who lives: {e}"),
-                }
-                pids
-            }
+        // Windows of processes that ended may be gone.
+        let tracked = || {
+            let mut t: Vec<Pid> = self.open.keys().map(|(p, _)| *p).collect();
+            t.extend(self.pending.iter().map(|p| p.pid));
+            t.sort_unstable();
+            t.dedup();
+            t
+        };
+        let pids = match libux::process::ended_among(&mut self.ended_cursor, tracked) {
+            Ok(pids) => pids,
             Err(e) => {
                 libux::println!("devfs: cannot learn which processes ended: {e}");
                 return;
             }
         };
-        pids.sort_unstable();
-        pids.dedup();
         for pid in pids {
             let held: Vec<(Pid, u32)> = self.open.range((pid, 0)..=(pid, u32::MAX)).map(|(k, _)| *k).collect();
             for k in held {

@@ -12,40 +12,21 @@ extern crate alloc;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
+use filetest::{check, e};
 use libux::fd;
 use libux::fs::client::{self as fs, Metadata};
 use libux::fs::flags;
-use libux::println;
 use libux::procfs::Status;
 use libux::rpc::{End, Errno, Pid, Request, Response};
 
 libux::entry!(main);
-
-fn check(what: &str, ok: bool, detail: String) -> Result<(), String> {
-    if ok {
-        println!("filetest: ok {what}");
-        Ok(())
-    } else {
-        Err(format!("{what}: {detail}"))
-    }
-}
-
-fn e(what: &str) -> impl Fn(Errno) -> String + '_ {
-    move |err| format!("{what}: {err}")
-}
 
 fn checksum(data: &[u8]) -> u64 {
     data.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3))
 }
 
 fn main() -> i32 {
-    match run() {
-        Ok(()) => 0,
-        Err(msg) => {
-            println!("filetest: FAIL {msg}");
-            1
-        }
-    }
+    filetest::report(run())
 }
 
 fn run() -> Result<(), String> {
@@ -131,9 +112,7 @@ fn run() -> Result<(), String> {
     check("chdir to a file refused", fs::chdir("/tmp/big") == Err(Errno::NotDir), String::new())?;
     descriptors()?;
     proc_files()?;
-    mounts()?;
-    println!("filetest: done");
-    Ok(())
+    mounts()
 }
 
 /// The mount point `path` resolves under.

@@ -8,16 +8,15 @@
 //! - `mount9p ADDRESS NAME` dials an export and serves it at `/n/NAME`,
 //!   answering the OS file protocol with 9P requests ([`remote`], over
 //!   [`stream`]).
-//! - `sum` (CRC-32 and size of files, [`crc`]) and `ninepbench` (figures).
+//! - `ninepbench` (figures).
 //!
 //! Everything here reaches the system only through files and the process
 //! API: no capability beyond a process's well-known slots, no network but
-//! the `/net` files. The pure parts ([`crc`], [`errors`]) are host-tested.
+//! the `/net` files. The pure part ([`errors`]) is host-tested.
 #![no_std]
 
 extern crate alloc;
 
-pub mod crc;
 pub mod errors;
 #[cfg(feature = "program")]
 pub mod osfs;

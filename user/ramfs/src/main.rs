@@ -209,19 +209,9 @@ fn main() -> i32 {
         if m.badge & event::FLAG != 0 {
             // A process ended: what it held here goes.
             if m.badge & event::ENDED != 0 {
-                match libux::process::ended(&mut ended_cursor) {
-                    Ok((pids, lost)) => {
-                        server.open.retain(|(client, _), _| !pids.contains(&(*client as Pid)));
-                        if lost {
-                            // Too many ended to be told: ask who lives.
-                            let mut held: Vec<Pid> = server.open.keys().map(|(c, _)| *c as Pid).collect();
-                            held.dedup();
-                            match libux::process::living(&held) {
-                                Ok(alive) => server.open.retain(|(c, _), _| alive.contains(&(*c as Pid))),
-                                Err(e) => libux::println!("ramfs: cannot learn who lives: {e}"),
-                            }
-                        }
-                    }
+                let held = || server.open.keys().map(|(c, _)| *c as Pid).collect();
+                match libux::process::ended_among(&mut ended_cursor, held) {
+                    Ok(pids) => server.open.retain(|(client, _), _| !pids.contains(&(*client as Pid))),
                     Err(e) => libux::println!("ramfs: cannot learn which processes ended: {e}"),
                 }
             }

@@ -12,27 +12,15 @@ extern crate alloc;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
+use filetest::{check, e};
 use libux::fs::client::{self as fs, File};
 use libux::fs::flags;
-use libux::println;
+use libux::net::NicStats;
 use libux::rpc::{End, Errno};
 
 libux::entry!(main);
 
 const RW: u32 = flags::READ | flags::WRITE;
-
-fn check(what: &str, ok: bool, detail: String) -> Result<(), String> {
-    if ok {
-        println!("nettest: ok {what}");
-        Ok(())
-    } else {
-        Err(format!("{what}: {detail}"))
-    }
-}
-
-fn e(what: &str) -> impl Fn(Errno) -> String + '_ {
-    move |err| format!("{what}: {err}")
-}
 
 fn text(f: &mut File) -> Result<String, String> {
     let mut buf = [0u8; 512];
@@ -57,12 +45,8 @@ fn run() -> Result<(), String> {
     names.sort();
     check("the /net tree", names == ["icmp", "ipifc", "stats", "tcp", "udp"], format!("{names:?}"))?;
     let stats = text(&mut fs::open("/net/stats", flags::READ).map_err(e("stats"))?)?;
-    let words: Vec<&str> = stats.lines().next().unwrap_or("").split_whitespace().collect();
-    let shape = words.len() == 9
-        && words[0] == "nic0"
-        && [1, 3, 5, 7].iter().all(|&i| ["rx", "tx", "ringfull", "runts"].contains(&words[i]))
-        && [2, 4, 6, 8].iter().all(|&i| words[i].parse::<u64>().is_ok());
-    check("/net/stats counts frames", shape, stats.clone())?;
+    let nic0 = stats.lines().next().and_then(NicStats::parse);
+    check("/net/stats counts frames", nic0.is_some_and(|n| n.nic == 0 && n.rx_frames > 0), stats.clone())?;
 
     let (u, _ctl) = clone("udp")?;
     let mut data = file("udp", u, "data")?;
@@ -123,14 +107,5 @@ fn main() -> i32 {
     if let [_, "listen", n] = args.as_slice() {
         return listen(n);
     }
-    match run() {
-        Ok(()) => {
-            println!("nettest: done");
-            0
-        }
-        Err(why) => {
-            println!("nettest: FAIL {why}");
-            1
-        }
-    }
+    filetest::report(run())
 }

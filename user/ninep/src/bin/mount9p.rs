@@ -122,16 +122,8 @@ fn serve(mut remote: Remote, _ctl: libux::fs::client::File) -> ! {
 /// Closes the files of clients that ended (and lets the process server
 /// take back their windows' frames).
 fn forget_ended(remote: &mut Remote, cursor: &mut u64) {
-    match libux::process::ended(cursor) {
-        Ok((mut pids, lost)) => {
-            if lost {
-                let held = remote.holders();
-                if let Ok(alive) = libux::process::living(&held) {
-                    pids.extend(held.into_iter().filter(|p| !alive.contains(p)));
-                }
-            }
-            remote.ended(&pids);
-        }
+    match libux::process::ended_among(cursor, || remote.holders()) {
+        Ok(pids) => remote.ended(&pids),
         Err(e) => println!("mount9p: cannot learn which processes ended: {e}"),
     }
 }

@@ -19,6 +19,7 @@ use libux::fs::client::{open, stat};
 use libux::fs::flags;
 use libux::layout::IO_WINDOW;
 use libux::net::client::{announce, dial, listen};
+use libux::process::Clock;
 use libux::rpc::Errno;
 use libux::{eprintln, println};
 
@@ -26,24 +27,21 @@ libux::entry!(main);
 
 const USAGE: &str = "usage: ninepbench serve PORT | tcp tcp!A.B.C.D!PORT BYTES | read FILE | meta PATH ROUNDS";
 
-fn tsc() -> u64 {
-    // SAFETY: rdtsc has no preconditions.
-    unsafe { core::arch::x86_64::_rdtsc() }
-}
-
-/// Seconds since `t0` (a TSC reading).
-fn seconds(t0: u64, mhz: u64) -> f64 {
-    (tsc() - t0) as f64 / (mhz as f64 * 1e6)
+/// Seconds since `t0` (microseconds of `clock`).
+fn seconds(clock: &Clock, t0: u64) -> f64 {
+    (clock.micros() - t0) as f64 / 1e6
 }
 
 fn main() -> i32 {
     let args = libux::rt::args();
-    let mhz = libux::process::stats().map(|s| s.tsc_mhz.max(1)).unwrap_or(1);
+    let clock = Clock::new();
     let r = match args[1..] {
         ["serve", port] => serve(port),
-        ["tcp", addr, bytes] => bytes.parse().map_err(|_| Errno::InvalidArgument).and_then(|b| tcp(addr, b, mhz)),
-        ["read", file] => read(file, mhz),
-        ["meta", path, rounds] => rounds.parse().map_err(|_| Errno::InvalidArgument).and_then(|r| meta(path, r, mhz)),
+        ["tcp", addr, bytes] => bytes.parse().map_err(|_| Errno::InvalidArgument).and_then(|b| tcp(addr, b, &clock)),
+        ["read", file] => read(file, &clock),
+        ["meta", path, rounds] => {
+            rounds.parse().map_err(|_| Errno::InvalidArgument).and_then(|r| meta(path, r, &clock))
+        }
         _ => {
             eprintln!("{USAGE}");
             return 2;
@@ -86,9 +84,9 @@ fn report(what: &str, bytes: u64, secs: f64) {
     println!("ninepbench: {what}: {bytes} bytes in {ms:.0} ms: {:.2} MB/s", bytes as f64 / secs / 1e6);
 }
 
-fn tcp(addr: &str, bytes: u64, mhz: u64) -> Result<(), Errno> {
+fn tcp(addr: &str, bytes: u64, clock: &Clock) -> Result<(), Errno> {
     let mut conn = dial(addr)?;
-    let t0 = tsc();
+    let t0 = clock.micros();
     conn.data.write(format!("{bytes}\n").as_bytes())?;
     let mut buf = vec![0u8; IO_WINDOW as usize];
     let mut got = 0;
@@ -98,14 +96,14 @@ fn tcp(addr: &str, bytes: u64, mhz: u64) -> Result<(), Errno> {
             n => got += n as u64,
         }
     }
-    report(&format!("raw TCP from {addr}"), got, seconds(t0, mhz));
+    report(&format!("raw TCP from {addr}"), got, seconds(clock, t0));
     Ok(())
 }
 
-fn read(file: &str, mhz: u64) -> Result<(), Errno> {
+fn read(file: &str, clock: &Clock) -> Result<(), Errno> {
     let mut f = open(file, flags::READ)?;
     let mut buf = vec![0u8; IO_WINDOW as usize];
-    let t0 = tsc();
+    let t0 = clock.micros();
     let mut got = 0;
     loop {
         match f.read(&mut buf)? {
@@ -113,16 +111,16 @@ fn read(file: &str, mhz: u64) -> Result<(), Errno> {
             n => got += n as u64,
         }
     }
-    report(&format!("read of {file}"), got, seconds(t0, mhz));
+    report(&format!("read of {file}"), got, seconds(clock, t0));
     Ok(())
 }
 
-fn meta(path: &str, rounds: u32, mhz: u64) -> Result<(), Errno> {
-    let t0 = tsc();
+fn meta(path: &str, rounds: u32, clock: &Clock) -> Result<(), Errno> {
+    let t0 = clock.micros();
     for _ in 0..rounds {
         stat(path)?;
     }
-    let secs = seconds(t0, mhz);
+    let secs = seconds(clock, t0);
     println!("ninepbench: stat of {path}: {:.0} per second ({rounds} in {:.0} ms)", rounds as f64 / secs, secs * 1e3);
     Ok(())
 }

@@ -29,7 +29,7 @@ fn main() -> i32 {
         Ok(c) => c,
         Err(e) => return utils::fail("ping", host, e),
     };
-    let clock = utils::Clock::new();
+    let clock = libux::process::Clock::new();
     let (mut received, mut min, mut max, mut sum) = (0u32, u64::MAX, 0u64, 0u64);
     let mut reply = [0u8; 2 * SIZE];
     for seq in 0..count {

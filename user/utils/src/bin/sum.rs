@@ -6,12 +6,12 @@
 
 extern crate alloc;
 
+use libux::crc::Crc32;
 use libux::fd;
 use libux::fs::flags;
 use libux::layout::IO_WINDOW;
 use libux::rpc::Errno;
 use libux::{eprintln, println};
-use ninep::crc::Crc32;
 
 libux::entry!(main);
 

@@ -23,9 +23,8 @@ fn main() -> i32 {
     else {
         return utils::usage("tcpsend BYTES tcp!A.B.C.D!PORT");
     };
-    let mhz = libux::process::stats().map(|s| s.tsc_mhz.max(1)).unwrap_or(1);
-    // SAFETY: rdtsc has no preconditions.
-    let t0 = unsafe { core::arch::x86_64::_rdtsc() };
+    let clock = libux::process::Clock::new();
+    let t0 = clock.micros();
     let mut conn = match dial(addr) {
         Ok(c) => c,
         Err(e) => return utils::fail("tcpsend", addr, e),
@@ -60,8 +59,7 @@ fn main() -> i32 {
         }
         got += n as u64;
     }
-    // SAFETY: as above.
-    let us = (unsafe { core::arch::x86_64::_rdtsc() } - t0) / mhz;
+    let us = clock.micros() - t0;
     let rate = total as f64 / us.max(1) as f64;
     println!("tcpsend: {total} bytes echoed intact by {addr} in {} ms ({rate:.2} MB/s)", us / 1000);
     0

@@ -2,7 +2,7 @@
 //! throughput, after the classic tool. The receiver takes one connection
 //! on PORT (default 5001) and reads to its end; the transmitter sends
 //! BYTES (default 8 MiB) of a fixed pseudo-random stream and closes. Each
-//! prints the bytes, time, rate and an FNV-1a checksum of what it moved,
+//! prints the bytes, time, rate and the CRC-32 of what it moved,
 //! so the two ends can be compared.
 #![no_std]
 #![no_main]
@@ -10,6 +10,7 @@
 extern crate alloc;
 
 use alloc::format;
+use libux::crc::Crc32;
 use libux::layout::IO_WINDOW;
 use libux::net::client::{announce, dial, listen};
 use libux::println;
@@ -63,17 +64,17 @@ impl Stream {
     }
 }
 
-fn report(who: &str, bytes: u64, us: u64, sum: &utils::Fnv) {
+fn report(who: &str, bytes: u64, us: u64, sum: &Crc32) {
     let rate = bytes as f64 / us.max(1) as f64;
-    println!("{who}: {bytes} bytes in {} ms = {rate:.2} MB/s, fnv {:016x}", us / 1000, sum.0);
+    println!("{who}: {bytes} bytes in {} ms = {rate:.2} MB/s, crc {:08x}", us / 1000, sum.value());
 }
 
 fn main() -> i32 {
     let args = libux::rt::args();
     let Some(o) = options(&args) else { return utils::usage(USAGE) };
-    let clock = utils::Clock::new();
+    let clock = libux::process::Clock::new();
     let mut buf = alloc::vec![0u8; IO_WINDOW as usize];
-    let mut sum = utils::Fnv::new();
+    let mut sum = Crc32::default();
     if let Some(host) = o.host {
         let mut conn = match dial(&format!("tcp!{host}!{}", o.port)) {
             Ok(c) => c,
