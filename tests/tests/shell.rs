@@ -20,6 +20,9 @@ impl Session {
         let image = qemu::prepare("release").unwrap_or_else(|e| panic!("build failed: {e}"));
         let node = Node::start(&image, &Options::default(), false).unwrap_or_else(|e| panic!("{e}"));
         node.wait_for("ux: started sh as pid", BOOT).unwrap_or_else(|e| panic!("{e}"));
+        // netstack's lease is the last message of the boot, and it may come
+        // after the first prompt: wait for it so that no prompt is split.
+        node.wait_for("netstack: address ", BOOT).unwrap_or_else(|e| panic!("{e}"));
         let log = node.log();
         let shell = log.split("ux: started sh as pid ").nth(1).unwrap().lines().next().unwrap().trim().parse().unwrap();
         Session { node, shell }
@@ -57,10 +60,20 @@ impl Session {
 
     fn wait_prompt(&self) {
         let deadline = Instant::now() + STEP;
-        while !self.node.log().ends_with("$ ") {
+        while !self.prompting() {
             assert!(Instant::now() < deadline, "no prompt:\n{}", self.node.log());
             std::thread::sleep(Duration::from_millis(10));
         }
+    }
+
+    /// The console ends with the prompt, or with the prompt followed by a
+    /// boot message that came after it.
+    fn prompting(&self) -> bool {
+        let log = self.node.log();
+        log.ends_with("$ ")
+            || log.rsplit_once("\n$ ").is_some_and(|(_, tail)| {
+                tail.starts_with("netstack: ") && tail.ends_with('\n') && tail.lines().count() == 1
+            })
     }
 }
 
