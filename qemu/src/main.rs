@@ -125,8 +125,8 @@ fn parse(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
         first = false;
     }
     if a.profile.is_empty() {
-        // Benchmarks on the debug kernel would time its printing, and its
-        // timing trips the RTC fault that ARCHITECTURE describes.
+        // Benchmarks on the debug kernel would time its assertions and
+        // printing.
         a.profile = if a.bench { "release" } else { "debug" }.into();
     }
     Ok(a)
