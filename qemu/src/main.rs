@@ -331,8 +331,9 @@ fn test(extra: &[String]) -> Result<(), String> {
 /// Runs `cargo test`, echoing its output, and adds up its result lines.
 fn cargo_test(cargo: &str, extra: &[String]) -> Result<(usize, usize), String> {
     use std::io::BufRead;
+    // Every test binary runs, so one failure does not hide the others.
     let mut child = Command::new(cargo)
-        .arg("test")
+        .args(["test", "--no-fail-fast"])
         .args(extra)
         .current_dir(workspace())
         .stdout(std::process::Stdio::piped())
