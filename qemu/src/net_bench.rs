@@ -1,8 +1,8 @@
 //! The network figures of `cargo ux --bench`, measured in one run on a
 //! two-node cluster next to two Linux processes on the host's loopback
 //! (the ceiling): one-way TCP throughput host -> node and node -> node
-//! (`ttcp`), TCP echo throughput and 1-byte round trips host -> node, and
-//! `ping` between the nodes. Host code only: it drives the nodes' shells.
+//! (`ttcp`), TCP echo throughput host -> node, 1-byte round trips host ->
+//! node and node -> node, and `ping` between the nodes. Host code only: it drives the nodes' shells.
 
 use super::bench_shell::{line_after, number_after, shell, two_shells};
 use super::Args;
@@ -103,7 +103,8 @@ fn send_throughput(port: u16, total: usize, done: impl FnOnce() -> Result<(), St
 
 /// TCP figures of a two-node cluster next to the host's loopback, in one
 /// run: throughput host -> node and node -> node (ttcp), echo throughput
-/// and 1-byte round trips host -> node, ICMP round trips node -> node.
+/// and 1-byte round trips host -> node and node -> node, ICMP round trips
+/// node -> node.
 pub fn run(image: &qemu::image::Image, args: &Args) -> Result<Vec<String>, String> {
     const TOTAL: usize = 8 << 20;
     const ECHO: usize = 4 << 20;
@@ -140,6 +141,8 @@ pub fn run(image: &qemu::image::Image, args: &Args) -> Result<Vec<String>, Strin
     b.type_text("ttcp -t -p 5002 10.1.0.1\n")?;
     let n2n = number_after(&line_after(a, mark, "ttcp-r: 8388608 bytes", t)?, "= ")?;
     let ping = number_after(&shell(b, "ping -c 20 10.1.0.1", "ping: 10.1.0.1: 20 sent", t)?, "min/avg/max ")?;
+    let rounds = format!("tcpsend -r {ROUNDS} tcp!10.1.0.1!7");
+    let n2n_us = number_after(&shell(b, &rounds, "tcpsend: ", t)?, "median ")?;
     Ok(vec![
         format!(
             "net: Linux loopback TCP (the ceiling): one way {local_mbs:.0} MB/s, echo {local_echo:.0} MB/s, 1-byte round trip median {local_us:.0} us"
@@ -148,6 +151,7 @@ pub fn run(image: &qemu::image::Image, args: &Args) -> Result<Vec<String>, Strin
         format!("net: host -> node TCP echo 4 MiB: {node_echo:.2} MB/s ({:.4} x loopback)", node_echo / local_echo),
         format!("net: host -> node 1-byte TCP round trip median: {node_us:.0} us ({:.0} x loopback)", node_us / local_us),
         format!("net: node -> node TCP one way (ttcp) 8 MiB: {n2n:.2} MB/s ({:.4} x loopback)", n2n / local_mbs),
+        format!("net: node -> node 1-byte TCP round trip median: {n2n_us:.0} us ({:.0} x loopback)", n2n_us / local_us),
         format!("net: node -> node ICMP echo (ping, 56 bytes) round trip min: {ping:.0} us ({:.0} x loopback TCP)", ping / local_us),
     ])
 }

@@ -252,5 +252,9 @@ fn node_to_node_ttcp_echo_and_ping_on_the_cluster_segment() {
     b.wait_for("tcpsend: 1048576 bytes echoed intact by tcp!10.1.0.1!7", TIMEOUT)
         .unwrap_or_else(|e| panic!("{e}\n--- node 1 ---\n{}", a.log()));
     a.wait_for("echod: connection", TIMEOUT).unwrap_or_else(|e| panic!("{e}"));
-    assert!(a.log().contains("closed after 1048576 bytes"), "{}", a.log());
+    a.wait_for("closed after 1048576 bytes", TIMEOUT).unwrap_or_else(|e| panic!("{e}"));
+    b.type_text("tcpsend -r 20 tcp!10.1.0.1!7\n").unwrap();
+    b.wait_for("tcpsend: 20 1-byte round trips to tcp!10.1.0.1!7: min ", TIMEOUT)
+        .unwrap_or_else(|e| panic!("{e}\n--- node 1 ---\n{}", a.log()));
+    a.wait_for("closed after 20 bytes", TIMEOUT).unwrap_or_else(|e| panic!("{e}"));
 }
