@@ -66,6 +66,25 @@ impl Session {
         }
     }
 
+    /// Types `line`, then Ctrl-C until the prompt is back: one typed before
+    /// the shell named its job to the console only drops typed input.
+    fn interrupt(&self, line: &str) {
+        let mark = self.node.mark();
+        self.node.type_text(line).unwrap();
+        for _ in 0..20 {
+            self.node.type_text("\x03").unwrap();
+            let deadline = Instant::now() + Duration::from_secs(3);
+            while Instant::now() < deadline {
+                let log = self.node.log();
+                if log[mark..].contains("^C") && log.ends_with("$ ") {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        panic!("Ctrl-C never gave the prompt back:\n{}", self.node.log());
+    }
+
     /// The console ends with the prompt, or with the prompt followed by a
     /// boot message that came after it.
     fn prompting(&self) -> bool {
@@ -129,15 +148,11 @@ fn a_session_at_the_console() {
 
     // Ctrl-C kills the foreground job, not the shell.
     s.wait_prompt();
-    s.node.type_text("sleep 100\n").unwrap();
-    std::thread::sleep(Duration::from_millis(500));
-    s.type_until("\x03", "^C");
+    s.interrupt("sleep 100\n");
     assert_eq!(output(&s.run("echo status $?", "status")), ["status 137"]);
     // A whole pipeline.
     s.wait_prompt();
-    s.node.type_text("sleep 100 | cat | cat\n").unwrap();
-    std::thread::sleep(Duration::from_millis(500));
-    s.type_until("\x03", "^C");
+    s.interrupt("sleep 100 | cat | cat\n");
     assert_eq!(output(&s.run("echo status $?", "status")), ["status 137"]);
     let out = s.run("ps", " ps");
     assert!(!out.contains(" sleep") && !out.contains(" cat"), "a pipeline survived Ctrl-C:\n{out}");
