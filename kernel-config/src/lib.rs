@@ -31,6 +31,9 @@ pub struct Profile {
     pub options: Vec<(String, String)>,
     /// `(VAR, VALUE)`: passed to the kernel's make.
     pub make_vars: Vec<(String, String)>,
+    /// `(NAME, VALUE)` of `define` lines: `#define NAME VALUE`, after the
+    /// options.
+    pub defines: Vec<(String, String)>,
 }
 
 /// A profile error, naming the file and line.
@@ -64,7 +67,7 @@ impl Profile {
     }
 
     pub fn load_from(dir: &Path, name: &str) -> Result<Profile, ConfigError> {
-        let mut p = Profile { name: name.to_string(), options: Vec::new(), make_vars: Vec::new() };
+        let mut p = Profile { name: name.to_string(), options: Vec::new(), make_vars: Vec::new(), defines: Vec::new() };
         p.read(dir, name, &mut Vec::new())?;
         Ok(p)
     }
@@ -99,6 +102,10 @@ impl Profile {
                 self.make_vars.retain(|(n, _)| n != k);
                 self.make_vars.push((k.to_string(), v.trim().to_string()));
             } else {
+                let (define, line) = match line.strip_prefix("define ") {
+                    Some(rest) => (true, rest.trim()),
+                    None => (false, line),
+                };
                 let (k, v) = match line.split_once('=') {
                     Some((k, v)) => (k.trim(), v.trim()),
                     None => (line, "1"),
@@ -109,10 +116,11 @@ impl Profile {
                 if v.is_empty() {
                     return Err(err(format!("option `{k}` has an empty value")));
                 }
-                if self.options.iter().any(|(n, _)| n == k) {
+                let set = if define { &mut self.defines } else { &mut self.options };
+                if set.iter().any(|(n, _)| n == k) {
                     return Err(err(format!("option `{k}` is set twice")));
                 }
-                self.options.push((k.to_string(), v.to_string()));
+                set.push((k.to_string(), v.to_string()));
             }
         }
         stack.pop();
@@ -133,6 +141,9 @@ impl Profile {
         );
         for (k, v) in &self.options {
             out.push_str(&format!("#define CONFIG_{k} {v}\n"));
+        }
+        for (k, v) in &self.defines {
+            out.push_str(&format!("#define {k} {v}\n"));
         }
         out.push_str("#endif\n");
         out
@@ -231,13 +242,18 @@ mod tests {
 
     #[test]
     fn includes_values_and_make_vars() {
-        let d = dir_with(&[("base", "A\nB = 7 # comment\n"), ("top", "include base\nmake DEBUG=1\nC=x\n")]);
+        let d = dir_with(&[
+            ("base", "A\nB = 7 # comment\n"),
+            ("top", "include base\nmake DEBUG=1\nC=x\ndefine _D_H\ndefine E = F(1)\n"),
+        ]);
         let p = Profile::load_from(d.path(), "top").unwrap();
         let opts: Vec<(&str, &str)> = p.options.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         assert_eq!(opts, [("A", "1"), ("B", "7"), ("C", "x")]);
         assert_eq!(p.make_vars, [("DEBUG".into(), "1".into())]);
         let h = p.autoconf_h();
-        assert!(h.contains("#define CONFIG_A 1\n#define CONFIG_B 7\n#define CONFIG_C x\n"));
+        assert!(
+            h.contains("#define CONFIG_A 1\n#define CONFIG_B 7\n#define CONFIG_C x\n#define _D_H 1\n#define E F(1)\n")
+        );
     }
 
     #[test]

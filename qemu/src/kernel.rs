@@ -1,10 +1,9 @@
 //! Building the seL4 kernel.
 //!
 //! The source is the `seL4/` directory of the crates.io package `sel4-sys`
-//! 0.0.28 (seL4 5.0.0). It is copied to `target/ux/kernel/<profile>/src`,
-//! the profile's `autoconf.h` replaces the crate's
-//! `include/plat/pc99/autoconf.h` in the copy, the [`FIXES`] are made to
-//! the copy (each must find its text, or the build stops), and seL4's own
+//! 0.0.28 (seL4 5.0.0), used unmodified: it is copied to
+//! `target/ux/kernel/<profile>/src`, the profile's `autoconf.h` replaces the
+//! crate's `include/plat/pc99/autoconf.h` in the copy, and seL4's own
 //! standalone Makefile builds `kernel.elf` in `.../build`. QEMU's multiboot
 //! loader wants a 32-bit ELF, so `objcopy -O elf32-i386` makes
 //! `kernel32.elf`. A stamp records the inputs: an unchanged profile and
@@ -37,18 +36,6 @@ pub struct Kernel {
 const WARNINGS: &str =
     "all strict-prototypes missing-prototypes nested-externs missing-declarations undef pointer-arith no-nonnull";
 
-/// Changes to seL4 5.0.0's source that this system needs: (file, text,
-/// replacement, why).
-pub const FIXES: &[(&str, &str, &str, &str)] = &[(
-    "include/arch/x86/arch/64/mode/kernel/stack.h",
-    "#define KERNEL_STACK_ALIGNMENT 16",
-    "#define KERNEL_STACK_ALIGNMENT BIT(CONFIG_KERNEL_STACK_BITS)",
-    "restore_user_context finds the top of the kernel stack by rounding RSP \
-     to the stack's size, so the stack must be aligned to its size: aligned \
-     to 16 bytes only, an interrupt taken at a preemption point ran on a \
-     stack above the real one and overwrote the IDT",
-)];
-
 pub fn build(tools: &Tools, profile_name: &str) -> Result<Kernel, String> {
     let profile = Profile::load(profile_name).map_err(|e| e.to_string())?;
     let source = kernel_config::sel4_source()?;
@@ -67,7 +54,7 @@ pub fn build(tools: &Tools, profile_name: &str) -> Result<Kernel, String> {
     };
 
     let autoconf = profile.autoconf_h();
-    let stamp = format!("source {}\nmake {:?}\nfixes {FIXES:?}\n{autoconf}", source.display(), profile.make_vars);
+    let stamp = format!("source {}\nmake {:?}\n{autoconf}", source.display(), profile.make_vars);
     let stamp_path = dir.join("stamp");
     if elf32.exists() && fs::read_to_string(&stamp_path).is_ok_and(|s| s == stamp) {
         return Ok(kernel);
@@ -78,7 +65,6 @@ pub fn build(tools: &Tools, profile_name: &str) -> Result<Kernel, String> {
     let _ = fs::remove_dir_all(&dir);
     copy_dir(&source, &src).map_err(|e| format!("copying seL4 source to {}: {e}", src.display()))?;
     fs::write(src.join("include/plat/pc99/autoconf.h"), &autoconf).map_err(|e| e.to_string())?;
-    fix(&src)?;
     fs::create_dir_all(&build).map_err(|e| e.to_string())?;
 
     let jobs = std::thread::available_parallelism().map_or(2, |n| n.get());
@@ -105,19 +91,6 @@ pub fn build(tools: &Tools, profile_name: &str) -> Result<Kernel, String> {
     fs::write(&stamp_path, stamp).map_err(|e| e.to_string())?;
     t.done();
     Ok(kernel)
-}
-
-/// Makes the [`FIXES`] in the source copy at `src`.
-fn fix(src: &Path) -> Result<(), String> {
-    for (file, text, replacement, _) in FIXES {
-        let path = src.join(file);
-        let old = fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        if old.matches(text).count() != 1 {
-            return Err(format!("{}: expected {text:?} once; is this seL4 5.0.0?", path.display()));
-        }
-        fs::write(&path, old.replace(text, replacement)).map_err(|e| format!("{}: {e}", path.display()))?;
-    }
-    Ok(())
 }
 
 /// Runs `cmd` with its output in `log`; on failure returns the log's tail.

@@ -74,7 +74,7 @@ fn hundred_concurrent_children_each_collected_once_and_memory_returned() {
 
 /// The debug kernel takes the devices' interrupts at its preemption
 /// points while 200 processes come and go: with its stack misaligned
-/// (before `qemu::kernel::FIXES`), this overwrote the IDT and faulted.
+/// (before `base.config` aligned it), this overwrote the IDT and faulted.
 #[test]
 fn spawning_under_interrupts_on_the_debug_kernel() {
     let log = run_on("debug", "spawner many 200", 512);
