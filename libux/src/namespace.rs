@@ -1,9 +1,11 @@
-//! A mount table: which file server answers for which part of the path
-//! space. Lookups take the longest mount point that is a whole-component
-//! prefix of a normalised path (`/tmp` covers `/tmp/x`, not `/tmpx`).
-//! The process server owns the system's table; the logic lives here so
-//! that it is host-tested.
+//! Namespaces: which file server answers for which part of the path
+//! space. A mount table's lookups take the longest mount point that is a
+//! whole-component prefix of a normalised path (`/tmp` covers `/tmp/x`,
+//! not `/tmpx`). [`Namespaces`] holds the system's table and the private
+//! copies processes made of theirs. The process server owns them; the
+//! logic lives here so that it is host-tested.
 
+use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -66,6 +68,108 @@ impl<T> MountTable<T> {
     pub fn mounted(&self) -> impl Iterator<Item = &T> {
         self.mounts.iter().map(|(_, t)| t)
     }
+
+    /// Mount points and what is mounted there, in path order.
+    pub fn entries(&self) -> Vec<(&str, &T)> {
+        let mut all: Vec<(&str, &T)> = self.mounts.iter().map(|(p, t)| (p.as_str(), t)).collect();
+        all.sort_unstable_by_key(|(p, _)| *p);
+        all
+    }
+
+    /// Removes the mounts of whatever `gone` says; returns them.
+    fn unmount_where(&mut self, gone: impl Fn(&T) -> bool) -> Vec<T> {
+        let (out, kept) = core::mem::take(&mut self.mounts).into_iter().partition(|(_, t)| gone(t));
+        self.mounts = kept;
+        out.into_iter().map(|(_, t)| t).collect()
+    }
+}
+
+/// A namespace's id: [`SYSTEM`] or a private one's.
+pub type NsId = u32;
+
+/// The system's namespace, which every process has until it asks for one
+/// of its own.
+pub const SYSTEM: NsId = 0;
+
+/// The system's namespace and private copies, each a [`MountTable`]. A
+/// mounted `T` may be in several (a copy shares what it copied): whoever
+/// releases what a `T` holds asks [`Namespaces::mounted_anywhere`] first.
+pub struct Namespaces<T> {
+    tables: BTreeMap<NsId, MountTable<T>>,
+    next: NsId,
+    max_mounts: usize,
+    max_private: usize,
+}
+
+impl<T: Clone + PartialEq> Namespaces<T> {
+    /// The system's namespace alone; each table holds at most
+    /// `max_mounts`, and at most `max_private` private ones exist.
+    pub fn new(max_mounts: usize, max_private: usize) -> Self {
+        let mut tables = BTreeMap::new();
+        tables.insert(SYSTEM, MountTable::new(max_mounts));
+        Namespaces { tables, next: 1, max_mounts, max_private }
+    }
+
+    /// Namespace `ns`, unless it has been dropped.
+    pub fn get(&self, ns: NsId) -> Option<&MountTable<T>> {
+        self.tables.get(&ns)
+    }
+
+    pub fn get_mut(&mut self, ns: NsId) -> Option<&mut MountTable<T>> {
+        self.tables.get_mut(&ns)
+    }
+
+    /// A new private namespace, a copy of `ns`.
+    pub fn copy(&mut self, ns: NsId) -> Result<NsId, MountError> {
+        let table = self.tables.get(&ns).ok_or(MountError::NotMounted)?.clone();
+        if self.tables.len() > self.max_private {
+            return Err(MountError::TooMany);
+        }
+        let id = self.next;
+        self.next = self.next.checked_add(1).ok_or(MountError::TooMany)?;
+        self.tables.insert(id, MountTable { max: self.max_mounts, ..table });
+        Ok(id)
+    }
+
+    /// Whether `what` is mounted in any namespace.
+    pub fn mounted_anywhere(&self, what: &T) -> bool {
+        self.tables.values().any(|t| t.mounted().any(|m| m == what))
+    }
+
+    /// How many mounts, in all namespaces, `counts` says count.
+    pub fn count(&self, counts: impl Fn(&T) -> bool) -> usize {
+        self.tables.values().map(|t| t.mounted().filter(|m| counts(m)).count()).sum()
+    }
+
+    /// Removes every mount of whatever `gone` says, in every namespace;
+    /// returns what is now mounted nowhere, once each.
+    pub fn unmount_everywhere(&mut self, gone: impl Fn(&T) -> bool) -> Vec<T> {
+        let mut out: Vec<T> = Vec::new();
+        for t in self.tables.values_mut() {
+            for m in t.unmount_where(&gone) {
+                if !out.contains(&m) {
+                    out.push(m);
+                }
+            }
+        }
+        out
+    }
+
+    /// Drops the private namespaces `used` says nobody uses; returns what
+    /// they held that is now mounted nowhere, once each.
+    pub fn retain(&mut self, used: impl Fn(NsId) -> bool) -> Vec<T> {
+        let unused: Vec<NsId> = self.tables.keys().copied().filter(|&ns| ns != SYSTEM && !used(ns)).collect();
+        let mut dropped: Vec<T> = Vec::new();
+        for ns in unused {
+            for (_, m) in self.tables.remove(&ns).map(|t| t.mounts).unwrap_or_default() {
+                if !dropped.contains(&m) {
+                    dropped.push(m);
+                }
+            }
+        }
+        dropped.retain(|m| !self.mounted_anywhere(m));
+        dropped
+    }
 }
 
 #[cfg(test)]
@@ -98,5 +202,33 @@ mod tests {
         assert_eq!(t.unmount("/a"), Err(MountError::NotMounted));
         assert_eq!(t.resolve("/a/x"), None);
         assert_eq!(t.points().collect::<Vec<_>>(), ["/b"]);
+    }
+
+    #[test]
+    fn a_copy_is_private_and_shares_what_it_copied() {
+        let mut ns = Namespaces::new(8, 2);
+        let sys = SYSTEM;
+        ns.get_mut(sys).unwrap().mount("/", 1).unwrap();
+        let a = ns.copy(sys).unwrap();
+        ns.get_mut(a).unwrap().mount("/n/x", 2).unwrap();
+        assert_eq!(ns.get(a).unwrap().resolve("/n/x/f"), Some((&2, "/f")));
+        assert_eq!(ns.get(sys).unwrap().resolve("/n/x/f"), Some((&1, "/n/x/f")));
+        assert_eq!(ns.get(a).unwrap().entries(), [("/", &1), ("/n/x", &2)]);
+        ns.get_mut(sys).unwrap().mount("/n/y", 3).unwrap();
+        assert_eq!(ns.get(a).unwrap().resolve("/n/y"), Some((&1, "/n/y")), "copies are independent");
+        assert!(ns.mounted_anywhere(&2) && ns.count(|&m| m == 1) == 2);
+        // A copy of the copy; then one too many.
+        let b = ns.copy(a).unwrap();
+        assert_eq!(ns.copy(b), Err(MountError::TooMany));
+        assert_eq!(ns.copy(99), Err(MountError::NotMounted));
+        // Server 2 ends: gone from both, and reported once.
+        assert_eq!(ns.unmount_everywhere(|&m| m == 2), [2]);
+        assert!(!ns.mounted_anywhere(&2));
+        ns.get_mut(b).unwrap().mount("/n/z", 4).unwrap();
+        // Nobody uses a and b any more: what only they held comes back.
+        assert_eq!(ns.retain(|n| n == sys), [4]);
+        assert!(ns.get(a).is_none() && ns.get(b).is_none());
+        assert!(ns.mounted_anywhere(&1) && ns.mounted_anywhere(&3));
+        assert_eq!(ns.copy(sys).map(|n| n > b), Ok(true), "ids are not reused");
     }
 }

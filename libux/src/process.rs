@@ -115,6 +115,11 @@ pub fn unmount(path: &str) -> Result<(), Errno> {
     expect_done(call(slot::PROC_CONN, &Request::Unmount { path }))
 }
 
+/// A private namespace for the caller (see [`Request::NewNamespace`]).
+pub fn new_namespace() -> Result<(), Errno> {
+    expect_done(call(slot::PROC_CONN, &Request::NewNamespace))
+}
+
 pub fn stats() -> Result<Stats, Errno> {
     match call(slot::PROC_CONN, &Request::Stats)? {
         Response::Stats(s) => Ok(s),

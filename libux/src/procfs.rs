@@ -11,6 +11,9 @@
 //! /proc/<pid>/wait    a read blocks until the process has ended, then
 //!                     gives its last status line (and reaps it, when the
 //!                     reader is its parent)
+//! /proc/<pid>/ns      the mounts of its namespace, one a line, in path
+//!                     order: <mount point> <server pid> (0: the process
+//!                     server); empty once it has ended
 //! /proc/self          the reader's own directory
 //! /proc/spawn         write `PATH [ARG...]` (space separated): spawns a
 //!                     child of the writer; a read then gives `<pid>\n`
@@ -68,6 +71,17 @@ impl<'a> Status<'a> {
     }
 }
 
+/// One line of `/proc/<pid>/ns`.
+pub fn ns_line(point: &str, server: Pid) -> String {
+    format!("{point} {server}\n")
+}
+
+/// A line of `/proc/<pid>/ns`: the mount point and its server.
+pub fn parse_ns_line(line: &str) -> Option<(&str, Pid)> {
+    let (point, server) = line.trim_end_matches('\n').rsplit_once(' ')?;
+    point.starts_with('/').then_some((point, server.parse().ok()?))
+}
+
 /// What `/proc/<pid>/ctl` takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ctl {
@@ -117,6 +131,16 @@ mod tests {
         assert_eq!(ended_state(&End::Faulted(f)), "faulted:Exception5");
         let s = status_line(4, 1, &ended_state(&End::Exited(7)), "true", 0);
         assert_eq!(Status::parse(&s).unwrap().exit_status(), Some(7));
+    }
+
+    #[test]
+    fn ns_lines_round_trip() {
+        assert_eq!(ns_line("/n/b", 7), "/n/b 7\n");
+        assert_eq!(parse_ns_line(&ns_line("/n/b", 7)), Some(("/n/b", 7)));
+        assert_eq!(parse_ns_line(&ns_line("/a b", 0)), Some(("/a b", 0)));
+        for bad in ["", "/n/b", "n/b 7", "/n/b x", "/n/b -1"] {
+            assert_eq!(parse_ns_line(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

@@ -110,8 +110,10 @@ pub enum Request<'a> {
     /// Process server statistics.
     Stats,
     /// Serve the files under `path` through the endpoint in `endpoint`
-    /// (a slot of the caller's, made with `CreateEndpoint`). Only
-    /// programs the process server started may mount.
+    /// (a slot of the caller's, made with `CreateEndpoint`), in the
+    /// caller's namespace. Programs the process server started may mount
+    /// anywhere; others at most `USER_MOUNTS` each, and in the system's
+    /// namespace only at `/n/NAME`.
     Mount {
         path: &'a str,
         endpoint: u64,
@@ -152,6 +154,10 @@ pub enum Request<'a> {
     Living {
         pids: alloc::vec::Vec<Pid>,
     },
+    /// Give the caller a private namespace, a copy of the one it has:
+    /// its mounts and unmounts then change only what it and the children
+    /// it spawns later see (children share their parent's namespace).
+    NewNamespace,
 }
 
 /// The most pages one `MapDma` maps (one 64 KiB chunk of memory).

@@ -36,11 +36,12 @@ enum Node {
     Args(Pid),
     Ctl(Pid),
     Wait(Pid),
+    Ns(Pid),
     Spawn,
 }
 
 /// The files of a `/proc/<pid>` directory, in name order.
-const PID_FILES: [&str; 4] = ["args", "ctl", "status", "wait"];
+const PID_FILES: [&str; 5] = ["args", "ctl", "ns", "status", "wait"];
 
 struct OpenFile {
     node: Node,
@@ -248,6 +249,7 @@ impl Server {
             Some("args") => Node::Args(pid),
             Some("ctl") => Node::Ctl(pid),
             Some("wait") => Node::Wait(pid),
+            Some("ns") => Node::Ns(pid),
             Some(_) => return Err(Errno::NotFound),
         };
         if parts.next().is_some() {
@@ -263,7 +265,7 @@ impl Server {
         match node {
             Node::BinDir | Node::Bin(_) if writes => Err(Errno::ReadOnly),
             Node::ProcDir | Node::PidDir(_) if writes => Err(Errno::IsDir),
-            Node::Status(_) | Node::Args(_) | Node::Wait(_) if writes => Err(Errno::NotPermitted),
+            Node::Status(_) | Node::Args(_) | Node::Wait(_) | Node::Ns(_) if writes => Err(Errno::NotPermitted),
             Node::Ctl(_) if f & flags::READ != 0 => Err(Errno::NotPermitted),
             _ if f & flags::EXCLUSIVE != 0 => Err(Errno::Exists),
             _ => Ok(()),
@@ -275,6 +277,12 @@ impl Server {
         match node {
             Node::Status(pid) => self.status_line(*pid).ok_or(Errno::NotFound),
             Node::Args(pid) => self.procs.get(pid).map(|p| p.args.clone()).ok_or(Errno::NotFound),
+            Node::Ns(pid) => {
+                let p = self.procs.get(pid).ok_or(Errno::NotFound)?;
+                let table = self.namespaces.get(p.ns).filter(|_| p.live().is_some());
+                let entries = table.map(|t| t.entries()).unwrap_or_default();
+                Ok(entries.into_iter().map(|(point, (server, _))| procfs::ns_line(point, *server)).collect())
+            }
             Node::Ctl(_) | Node::Spawn => Ok(String::new()),
             _ => Err(Errno::IsDir),
         }

@@ -11,6 +11,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use libux::elf::Elf;
 use libux::layout::{self, event, slot, CNODE_BITS};
+use libux::namespace::{self, NsId};
 use libux::rpc::{End, Errno, Pid, Spawn, StartBlock, FAULT_BADGE};
 use libux::sel4::consts::{bits, init_cap, object};
 use libux::sel4::{
@@ -100,6 +101,8 @@ pub struct Process {
     pub daemon: bool,
     /// Has mounted a file server.
     pub mounted: bool,
+    /// Its namespace: its parent's when spawned, until `NewNamespace`.
+    pub ns: NsId,
     /// Working directory, normalised.
     pub cwd: String,
     /// Its arguments, one a line (`/proc/<pid>/args`).
@@ -221,7 +224,8 @@ impl Server {
                 let cwd = self.procs.get(&parent).map_or_else(|| String::from("/"), |p| p.cwd.clone());
                 let daemon = false;
                 let args = spawn.argv.iter().flat_map(|a| [*a, "\n"]).collect();
-                let p = Process { pid, ppid: parent, name, state, daemon, mounted: false, cwd, args };
+                let ns = self.procs.get(&parent).map_or(namespace::SYSTEM, |p| p.ns);
+                let p = Process { pid, ppid: parent, name, state, daemon, mounted: false, ns, cwd, args };
                 self.procs.insert(pid, p);
                 Ok(())
             }
@@ -520,6 +524,7 @@ impl Server {
             }
         }
         self.unmount_all(pid);
+        self.drop_unused_namespaces();
         self.release_held(live.held);
         self.mem.release(live.arena);
 

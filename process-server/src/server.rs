@@ -13,7 +13,7 @@ use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
 use libux::bootfs::BootFs;
 use libux::layout;
-use libux::namespace::MountTable;
+use libux::namespace::{self, MountError, MountTable, Namespaces};
 use libux::println;
 use libux::rpc::frame::{self, Place};
 use libux::rpc::{
@@ -32,8 +32,10 @@ const BUFFERS: u64 = 0x100_0000_0000;
 
 /// Records (live and zombie) the table holds at most: bounds our heap.
 const MAX_PROCESSES: usize = 4096;
-/// Mount points in the system.
+/// Mount points in one namespace.
 const MAX_MOUNTS: usize = 64;
+/// Private namespaces at once.
+const MAX_NAMESPACES: usize = 64;
 /// x86_64 seL4 has 2^3 ASID pools of 2^9 address spaces.
 const MAX_ASID_POOLS: usize = 8;
 
@@ -46,9 +48,10 @@ pub struct Server {
     /// conditions depend on, so they are not rechecked on every call.
     pub changes: u64,
     pub mem: Memory,
-    /// Mount points: the serving process and our copy of its endpoint
-    /// (for our own trees, pid 0 and the tree's badge bits).
-    pub mounts: MountTable<(Pid, u64)>,
+    /// Mount points, per namespace: the serving process and our copy of
+    /// its endpoint (for our own trees, pid 0 and the tree's badge bits).
+    /// A copy is deleted when no namespace has it mounted any more.
+    pub namespaces: Namespaces<(Pid, u64)>,
     pub devices: Devices,
     /// Each gives 512 address spaces; more are made as needed.
     asid_pools: Vec<AsidPool>,
@@ -82,7 +85,7 @@ impl Server {
         Ok(Server {
             changes: 0,
             mem,
-            mounts: MountTable::new(MAX_MOUNTS),
+            namespaces: Namespaces::new(MAX_MOUNTS, MAX_NAMESPACES),
             devices,
             asid_pools: alloc::vec![AsidPool(init_cap::ASID_POOL)],
             own: AddressSpace::new(VSpace(init_cap::VSPACE)),
@@ -142,7 +145,7 @@ impl Server {
     /// Serves `/proc` and `/bin` ourselves.
     pub fn mount_own_trees(&mut self) {
         for (at, bits) in [("/proc", 0), ("/bin", BIN_BADGE)] {
-            self.mounts.mount(at, (0, bits)).expect("a fresh mount table has room");
+            self.system_mounts().mount(at, (0, bits)).expect("a fresh mount table has room");
         }
     }
 
@@ -352,6 +355,7 @@ impl Server {
                 let living = pids.into_iter().filter(|p| self.procs.get(p).is_some_and(|p| p.live().is_some()));
                 Ok(Response::Living(living.collect()))
             }),
+            Request::NewNamespace => ok(self.new_namespace(pid)),
             Request::Ended { after } => {
                 self.reclaim_windows(pid);
                 ok(self.ended_since(pid, after))
@@ -532,7 +536,8 @@ impl Server {
 /// Mounts one process the system description did not start may hold.
 const USER_MOUNTS: usize = 4;
 
-/// `/n/NAME`: where any process may mount a file server.
+/// `/n/NAME`: where any process may mount a file server in the system's
+/// namespace.
 fn user_mount_point(at: &str) -> bool {
     at.strip_prefix("/n/").is_some_and(|name| !name.is_empty() && !name.contains('/'))
 }
@@ -552,22 +557,26 @@ impl Server {
         if !p.live().is_some_and(|l| l.endpoints.contains(&endpoint)) {
             return Err(Errno::InvalidArgument);
         }
+        let (system, ns) = (p.ppid == 0, p.ns);
         let at = self.normalize(pid, path)?;
         // Programs we started (the system description's) serve files
-        // anywhere; any other only at `/n/NAME` (remote mounts such as
-        // `mount9p`'s), where it can shadow nothing of the node's own.
-        if p.ppid != 0 && !user_mount_point(&at) {
+        // anywhere; any other, in the system's namespace, only at `/n/NAME`
+        // (remote mounts such as `mount9p`'s), where it can shadow nothing
+        // of the node's own. In a private namespace, it shadows only what
+        // it and its descendants see.
+        if !system && ns == namespace::SYSTEM && !user_mount_point(&at) {
             return Err(Errno::NotPermitted);
         }
-        // Nor may one of those fill the table.
-        if p.ppid != 0 && self.mounts.mounted().filter(|(owner, _)| *owner == pid).count() >= USER_MOUNTS {
+        // Nor may one of those fill the tables.
+        if !system && self.namespaces.count(|(owner, _)| *owner == pid) >= USER_MOUNTS {
             return Err(Errno::NoMemory);
         }
         let ep = self.copy_from(pid, endpoint)?;
-        if let Err(e) = self.mounts.mount(&at, (pid, ep)) {
+        let table = self.namespaces.get_mut(ns).ok_or(Errno::NoSuchProcess)?;
+        if let Err(e) = table.mount(&at, (pid, ep)) {
             self.delete_root(ep);
             return Err(match e {
-                libux::namespace::MountError::Busy => Errno::Exists,
+                MountError::Busy => Errno::Exists,
                 _ => Errno::NoMemory,
             });
         }
@@ -580,16 +589,60 @@ impl Server {
 
     fn unmount(&mut self, pid: Pid, path: &str) -> Result<Response, Errno> {
         let at = self.normalize(pid, path)?;
-        match self.mounts.resolve(&at) {
+        let table = self.table_of(pid)?;
+        match table.resolve(&at) {
             Some(((owner, _), "/")) if *owner == pid => {}
             Some(((_, _), "/")) => return Err(Errno::NotPermitted),
             _ => return Err(Errno::InvalidArgument),
         }
-        let (_, ep) = self.mounts.unmount(&at).map_err(|_| Errno::InvalidArgument)?;
-        self.drop_connections(pid, ep);
-        self.delete_root(ep);
+        let ns = self.procs[&pid].ns;
+        let table = self.namespaces.get_mut(ns).ok_or(Errno::NoSuchProcess)?;
+        let mounted = table.unmount(&at).map_err(|_| Errno::InvalidArgument)?;
+        if !self.namespaces.mounted_anywhere(&mounted) {
+            self.release_mount(mounted);
+        }
         self.changes += 1;
         Ok(Response::Done)
+    }
+
+    /// The mount table `pid` sees.
+    pub fn table_of(&self, pid: Pid) -> Result<&MountTable<(Pid, u64)>, Errno> {
+        let ns = self.procs.get(&pid).ok_or(Errno::NoSuchProcess)?.ns;
+        self.namespaces.get(ns).ok_or(Errno::NoSuchProcess)
+    }
+
+    fn system_mounts(&mut self) -> &mut MountTable<(Pid, u64)> {
+        self.namespaces.get_mut(namespace::SYSTEM).expect("the system's namespace is never dropped")
+    }
+
+    /// Gives `pid` a private copy of its namespace.
+    fn new_namespace(&mut self, pid: Pid) -> Result<Response, Errno> {
+        let old = self.procs.get(&pid).ok_or(Errno::NoSuchProcess)?.ns;
+        let ns = self.namespaces.copy(old).map_err(|_| Errno::NoMemory)?;
+        if let Some(p) = self.procs.get_mut(&pid) {
+            p.ns = ns;
+        }
+        self.drop_unused_namespaces();
+        Ok(Response::Done)
+    }
+
+    /// Drops the private namespaces no live process has, and whatever
+    /// only they had mounted.
+    pub fn drop_unused_namespaces(&mut self) {
+        let procs = &self.procs;
+        let used = |ns| procs.values().any(|p| p.ns == ns && p.live().is_some());
+        for mounted in self.namespaces.retain(used) {
+            self.release_mount(mounted);
+        }
+    }
+
+    /// A mount no namespace has any more: its server's connections go, and
+    /// our copy of its endpoint.
+    fn release_mount(&mut self, (server, ep): (Pid, u64)) {
+        if server != 0 {
+            self.drop_connections(server, ep);
+            self.delete_root(ep);
+        }
     }
 
     /// Revokes every connection to `server`'s endpoint `ep` (our copy),
@@ -613,19 +666,10 @@ impl Server {
         }
     }
 
-    /// Drops every mount `pid` served.
+    /// Drops every mount `pid` served, in every namespace.
     pub fn unmount_all(&mut self, pid: Pid) {
-        let points: Vec<alloc::string::String> = self
-            .mounts
-            .points()
-            .filter(|at| self.mounts.resolve(at).is_some_and(|((p, _), _)| *p == pid))
-            .map(alloc::string::String::from)
-            .collect();
-        for at in points {
-            if let Ok((_, ep)) = self.mounts.unmount(&at) {
-                self.drop_connections(pid, ep);
-                self.delete_root(ep);
-            }
+        for mounted in self.namespaces.unmount_everywhere(|(server, _)| *server == pid) {
+            self.release_mount(mounted);
         }
     }
 
@@ -634,7 +678,7 @@ impl Server {
             return Err(Errno::InvalidArgument);
         }
         let full = self.normalize(pid, path)?;
-        let ((owner, ep), rest) = self.mounts.resolve(&full).ok_or(Errno::NoFileServer)?;
+        let ((owner, ep), rest) = self.table_of(pid)?.resolve(&full).ok_or(Errno::NoFileServer)?;
         let (owner, ep, rest) = (*owner, *ep, alloc::string::String::from(rest));
         // Our own trees: `ep` is the tree's badge bits.
         let (ep, bits) = if owner == 0 { (self.ep.0, FILES_BADGE | ep) } else { (ep, 0) };

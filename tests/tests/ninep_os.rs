@@ -204,7 +204,14 @@ fn a_node_mounts_another_and_uses_it_from_the_shell() {
     let ps = run(b, "ps", "PID");
     let &[(listener, _)] = &pids_of(&ps, "exportfs")[..] else { panic!("{ps}") };
 
+    // In a namespace of the shell's own: the mount is seen by the shell and
+    // what it starts, not by the rest of the node.
+    run(a, "newns; echo private", "private");
     start(a, "mount9p tcp!10.1.0.2!564 B", "mount9p: tcp!10.1.0.2!564 mounted at /n/B (9P2000.L, msize 1048576)");
+    let ours = run(a, "cat /proc/self/ns", "/proc 0");
+    assert!(ours.lines().any(|l| l.starts_with("/n/B ")), "{ours}");
+    let system = run(a, "cat /proc/1/ns", "/proc 0");
+    assert!(!system.contains("/n/B"), "{system}");
     let ls = run(a, "ls /n/B/proc", "spawn");
     assert!(ls.lines().any(|l| l.trim() == listener.to_string()), "B's exportfs ({listener}) in {ls}");
     let status = run(a, &format!("cat /n/B/proc/{listener}/status"), "exportfs");

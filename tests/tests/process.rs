@@ -293,8 +293,23 @@ fn files_in_the_ramfs() {
         "after unmount the path is ramfs's again",
         "unmount of another's mount refused",
         "unmount of no mount point refused",
+        "/proc/self/ns lists the system's mounts",
+        "a child with a namespace of its own passed its checks",
+        "the child's mount never showed here",
     ] {
         line(&log, &format!("filetest: ok {check}"));
+    }
+    for check in [
+        "outside /n, no mount in the system's namespace",
+        "a namespace of its own takes a mount anywhere",
+        "/proc/self/ns shows the mount",
+        "the parent's namespace has no such mount",
+        "the parent's mount is seen",
+        "a child spawned afterwards shares the namespace",
+        "a fifth mount refused",
+        "after unmount the path is ramfs's again",
+    ] {
+        line(&log, &format!("filetest-ns: ok {check}"));
     }
     line(&log, "filetest: done");
 }

@@ -3,7 +3,8 @@
 //! write and read back 1 MiB with a checksum; fill the file system to its
 //! limit, get "no space", delete and write again; stat and list agree
 //! with what was written; rename and remove; bad input gives typed errors;
-//! descriptors; `/bin` is read-only; `/proc` agrees with the process API.
+//! descriptors; `/bin` is read-only; `/proc` agrees with the process API;
+//! mounts, and namespaces of one's own (`filetest ns`, see `namespaces`).
 #![no_std]
 #![no_main]
 
@@ -19,6 +20,8 @@ use libux::fs::flags;
 use libux::procfs::Status;
 use libux::rpc::{End, Errno, Pid, Request, Response};
 
+mod namespaces;
+
 libux::entry!(main);
 
 fn checksum(data: &[u8]) -> u64 {
@@ -26,7 +29,15 @@ fn checksum(data: &[u8]) -> u64 {
 }
 
 fn main() -> i32 {
-    filetest::report(run())
+    filetest::report(match libux::rt::args().get(1).copied() {
+        None => run(),
+        Some("ns") => namespaces::own(),
+        Some("ns-inherit") => namespaces::inherited(),
+        Some(_) => {
+            libux::eprintln!("usage: filetest");
+            return 2;
+        }
+    })
 }
 
 fn run() -> Result<(), String> {
@@ -112,7 +123,8 @@ fn run() -> Result<(), String> {
     check("chdir to a file refused", fs::chdir("/tmp/big") == Err(Errno::NotDir), String::new())?;
     descriptors()?;
     proc_files()?;
-    mounts()
+    mounts()?;
+    namespaces::parent()
 }
 
 /// The mount point `path` resolves under.

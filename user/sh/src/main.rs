@@ -1,9 +1,10 @@
 //! sh: the shell. It reads lines from standard input (started at boot it
 //! has none, and opens the console, `/dev/cons`, for 0, 1 and 2), parses
 //! each as a job (the language is in the `sh` library), and runs it: the
-//! builtins `cd`, `pwd`, `exit`, `wait` and `jobs` itself, programs from
-//! `/bin` (or by a path with a `/`) as child processes, joined by pipes
-//! from `/dev/pipe`. While a foreground job runs its processes are named
+//! builtins `cd`, `pwd`, `exit`, `wait`, `jobs` and `newns` (a private
+//! namespace for the shell and what it starts from then on) itself,
+//! programs from `/bin` (or by a path with a `/`) as child processes,
+//! joined by pipes from `/dev/pipe`. While a foreground job runs its processes are named
 //! to the console (`/dev/consctl`), so that Ctrl-C kills them and not the
 //! shell. Background jobs are reaped by `wait`.
 #![no_std]
@@ -187,7 +188,7 @@ impl Shell {
     fn builtin(&mut self, cmd: &Command) -> Option<i32> {
         let args: Vec<&str> = cmd.argv.iter().map(String::as_str).collect();
         let name = args[0];
-        if !["cd", "pwd", "exit", "wait", "jobs"].contains(&name) {
+        if !["cd", "pwd", "exit", "wait", "jobs", "newns"].contains(&name) {
             return None;
         }
         if cmd.stdin.is_some() || cmd.stdout.is_some() {
@@ -215,6 +216,13 @@ impl Shell {
                     1
                 }
             },
+            ("newns", []) => match libux::process::new_namespace() {
+                Ok(()) => 0,
+                Err(e) => {
+                    eprintln!("sh: newns: {e}");
+                    1
+                }
+            },
             ("exit", []) => libux::rt::exit(self.status),
             ("exit", [n]) => match n.parse() {
                 Ok(n) => libux::rt::exit(n),
@@ -233,6 +241,7 @@ impl Shell {
             ("pwd", _) => usage("pwd"),
             ("exit", _) => usage("exit [STATUS]"),
             ("wait", _) => usage("wait [PID]"),
+            ("newns", _) => usage("newns"),
             _ => usage("jobs"),
         })
     }

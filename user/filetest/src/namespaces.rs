@@ -1,0 +1,78 @@
+//! Per-process namespaces, checked by `filetest`'s own children (processes
+//! the process server did not start, which is what the rules are about):
+//! `filetest ns` makes a namespace of its own and mounts in it; `filetest
+//! ns-inherit`, its child, must see that mount; `filetest`, its parent,
+//! must not.
+
+use crate::{mount_of, read_text};
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use filetest::{check, e};
+use libux::procfs::parse_ns_line;
+use libux::rpc::{End, Errno, Pid};
+
+/// Where the child mounts, a place only a namespace of its own allows.
+const PRIVATE: &str = "/tmp/private";
+
+/// The mounts of `/proc/<who>/ns`.
+fn ns_of(who: &str) -> Result<Vec<(String, Pid)>, String> {
+    let text = read_text(&format!("/proc/{who}/ns"))?;
+    text.lines()
+        .map(|l| parse_ns_line(l).map(|(p, s)| (String::from(p), s)).ok_or(format!("bad ns line {l:?}")))
+        .collect()
+}
+
+/// Runs `filetest ARG` as a child and checks that it succeeded.
+fn child(arg: &str, what: &str) -> Result<(), String> {
+    let pid = libux::process::spawn("/bin/filetest", &["filetest-ns", arg], &[]).map_err(e("spawn filetest"))?;
+    let waited = libux::process::wait(Some(pid)).map_err(e("wait"))?;
+    check(what, waited.end == End::Exited(0), format!("{:?}", waited.end))
+}
+
+/// In `filetest`: the system's namespace, and a child with its own.
+pub fn parent() -> Result<(), String> {
+    let mine = ns_of("self")?;
+    let has = |point: &str, server: Pid| mine.iter().any(|(p, s)| p == point && *s == server);
+    check("/proc/self/ns lists the system's mounts", has("/proc", 0) && has("/bin", 0), format!("{mine:?}"))?;
+    child("ns", "a child with a namespace of its own passed its checks")?;
+    let after = ns_of("self")?;
+    check("the child's mount never showed here", after == mine, format!("{after:?}"))
+}
+
+/// In `filetest ns`: the rules of mounting, before and after `NewNamespace`.
+pub fn own() -> Result<(), String> {
+    let ep = libux::layout::slot::FIRST_FREE + 8;
+    libux::process::create_endpoint(ep).map_err(e("create endpoint"))?;
+    let shared = libux::process::mount(PRIVATE, ep).err();
+    check(
+        "outside /n, no mount in the system's namespace",
+        shared == Some(Errno::NotPermitted),
+        format!("{shared:?}"),
+    )?;
+
+    libux::process::new_namespace().map_err(e("new namespace"))?;
+    libux::process::mount(PRIVATE, ep).map_err(e("mount in a namespace of its own"))?;
+    check("a namespace of its own takes a mount anywhere", mount_of("/tmp/private/f")? == PRIVATE, String::new())?;
+    let me = libux::process::getpid().map_err(e("getpid"))?;
+    let parent = libux::process::getppid().map_err(e("getppid"))?;
+    let listed = ns_of("self")?.contains(&(String::from(PRIVATE), me));
+    check("/proc/self/ns shows the mount", listed, String::new())?;
+    let theirs = ns_of(&format!("{parent}"))?;
+    let unseen = !theirs.iter().any(|(p, _)| p == PRIVATE);
+    check("the parent's namespace has no such mount", unseen, format!("{theirs:?}"))?;
+    child("ns-inherit", "a child spawned afterwards shares the namespace")?;
+
+    for at in ["/tmp/p2", "/tmp/p3", "/tmp/p4"] {
+        libux::process::mount(at, ep).map_err(e("mount"))?;
+    }
+    let fifth = libux::process::mount("/tmp/p5", ep).err();
+    check("a fifth mount refused", fifth == Some(Errno::NoMemory), format!("{fifth:?}"))?;
+    libux::process::unmount(PRIVATE).map_err(e("unmount"))?;
+    check("after unmount the path is ramfs's again", mount_of("/tmp/private/f")? == "/", String::new())
+}
+
+/// In `filetest ns-inherit`: the parent's mount.
+pub fn inherited() -> Result<(), String> {
+    check("the parent's mount is seen", mount_of("/tmp/private/f")? == PRIVATE, String::new())
+}
