@@ -237,14 +237,17 @@ fn a_node_mounts_another_and_uses_it_from_the_shell() {
     run(a, "sum /n/B/tmp/f", " /n/B/tmp/f");
     run(a, "rm /n/B/tmp/f", "$ ");
 
-    // The connection goes (node 2 kills the child serving it): every call
-    // is an error, none hangs.
+    // The connection goes (node 2 kills the child serving it): the call
+    // that finds it gone is an error, the next dials again and works.
     let ps = run(b, "ps", "PID");
     let child =
         pids_of(&ps, "exportfs").into_iter().find(|&(_, ppid)| ppid == listener).unwrap_or_else(|| panic!("{ps}"));
     run(b, &format!("kill {}", child.0), "$ ");
     run(a, "cat /n/B/proc/1/status", "i/o error");
-    run(a, "ls /n/B/proc", "i/o error");
+    run(a, "ls /n/B/proc", "spawn");
+    a.wait_for("mount9p: tcp!10.1.0.2!564: the connection broke; connected again", TIMEOUT)
+        .unwrap_or_else(|e| panic!("{e}"));
+    run(a, "cat /n/B/proc/1/status", "1 0 running ramfs");
 
     // Node 2 dies without a word: a mount of it answers an error once
     // netstack gives up on the silent peer (20 s), and node 1 goes on.
@@ -256,5 +259,10 @@ fn a_node_mounts_another_and_uses_it_from_the_shell() {
     let t0 = Instant::now();
     run(a, "cat /n/C/proc/1/status", "i/o error");
     println!("a dead node's mount failed after {:.1} s", t0.elapsed().as_secs_f64());
+    let t0 = Instant::now();
+    run(a, "ls /n/C", "i/o error");
+    a.wait_for("mount9p: the connection broke; dialing again: tcp!10.1.0.2!564: ", TIMEOUT)
+        .unwrap_or_else(|e| panic!("{e}"));
+    println!("dialing the dead node again failed after {:.1} s", t0.elapsed().as_secs_f64());
     run(a, "ls /n", "C");
 }

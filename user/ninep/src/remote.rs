@@ -1,7 +1,9 @@
 //! A remote 9P export answering the OS file protocol, for `mount9p`:
 //! each `FsRequest` becomes 9P requests through `fs9p::client` (which
 //! owns the protocol: fids, tags, walks), each client's open file one
-//! fid. A broken connection makes every call an I/O error.
+//! fid. A broken connection makes every call an I/O error until
+//! `mount9p` gives a new one ([`Remote::reconnected`]); the files open
+//! before stay I/O errors until closed.
 //!
 //! Reads through the I/O window (64 KiB) are read ahead: one 9P read asks
 //! for the whole iounit (about the msize), and the next window reads of
@@ -11,7 +13,7 @@
 
 use crate::errors::to_os;
 use crate::stream::Stream;
-use alloc::collections::BTreeMap;
+use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::string::String;
 use alloc::vec::Vec;
 use fs9p::client::{split, Client, ClientError, Entry};
@@ -36,6 +38,8 @@ pub struct Remote {
     pub c: Client<Stream>,
     /// (client, handle) → fid.
     open: BTreeMap<(Pid, u32), u32>,
+    /// Handles opened on a connection that broke.
+    stale: BTreeSet<(Pid, u32)>,
     /// Whether a handle's reads may go ahead of the caller: only for a
     /// file with a size (devices, streams and synthetic files say 0, and
     /// bytes read ahead of them could be lost). Learnt at its first
@@ -68,6 +72,7 @@ impl Remote {
         Remote {
             c,
             open: BTreeMap::new(),
+            stale: BTreeSet::new(),
             sized: BTreeMap::new(),
             next_handle: 0,
             listing: None,
@@ -76,7 +81,18 @@ impl Remote {
     }
 
     fn fid(&self, pid: Pid, handle: u32) -> Result<u32, Errno> {
-        self.open.get(&(pid, handle)).copied().ok_or(Errno::BadHandle)
+        let stale = || if self.stale.contains(&(pid, handle)) { Errno::Io } else { Errno::BadHandle };
+        self.open.get(&(pid, handle)).copied().ok_or_else(stale)
+    }
+
+    /// Goes on with `c`, a new connection to the same export: what was
+    /// open is gone with the old one.
+    pub fn reconnected(&mut self, c: Client<Stream>) {
+        self.c = c;
+        self.stale.extend(core::mem::take(&mut self.open).into_keys());
+        self.sized.clear();
+        self.listing = None;
+        self.ahead = Ahead::default();
     }
 
     /// Answers one call of `pid`'s (whose I/O window we may use).
@@ -88,7 +104,7 @@ impl Remote {
         }
         match req {
             FsRequest::Open { path, flags: f } => {
-                if self.open.len() >= MAX_OPEN {
+                if self.open.len() + self.stale.len() >= MAX_OPEN {
                     return Err(Errno::NoMemory);
                 }
                 let fid = self.open_path(path, f).map_err(errno)?;
@@ -96,6 +112,7 @@ impl Remote {
                 self.open.insert((pid, self.next_handle), fid);
                 Ok(Answer::Handle(self.next_handle))
             }
+            FsRequest::Close { handle } if self.stale.remove(&(pid, handle)) => Ok(Answer::Done),
             FsRequest::Close { handle } => {
                 let fid = self.open.remove(&(pid, handle)).ok_or(Errno::BadHandle)?;
                 self.sized.remove(&(pid, handle));
@@ -279,6 +296,7 @@ impl Remote {
                 let _ = self.c.clunk(fid);
             }
         }
+        self.stale.retain(|(p, _)| !pids.contains(p));
         if self.listing.as_ref().is_some_and(|(p, _, _)| pids.contains(p)) {
             self.listing = None;
         }
@@ -286,7 +304,8 @@ impl Remote {
 
     /// Processes holding files here.
     pub fn holders(&self) -> Vec<Pid> {
-        let mut pids: Vec<Pid> = self.open.keys().map(|(p, _)| *p).collect();
+        let mut pids: Vec<Pid> = self.open.keys().chain(&self.stale).map(|(p, _)| *p).collect();
+        pids.sort_unstable();
         pids.dedup();
         pids
     }

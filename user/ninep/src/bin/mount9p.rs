@@ -3,19 +3,25 @@
 //! (`-2`: 9P2000) with a large msize (default 1 MiB), and serves it at
 //! `/n/NAME` until it is killed: `ls`, `cat` and the shell's `>` work on
 //! the remote files unchanged. Requests are answered one at a time, in
-//! order; when the connection breaks, every call is an I/O error.
+//! order. When the connection breaks, the call that finds it so is an I/O
+//! error; the next call dials again (at most once every 10 s), and so
+//! do later ones until a new connection is made, failing meanwhile. Files
+//! open before the break stay I/O errors until closed.
 #![no_std]
 #![no_main]
 
 extern crate alloc;
 
 use alloc::format;
+use alloc::string::String;
 use alloc::vec::Vec;
 use fs9p::client::Client;
 use fs9p::Dialect;
+use libux::fs::client::File;
 use libux::fs::server::encode;
 use libux::layout::{event, slot};
 use libux::net::client::dial;
+use libux::process::Clock;
 use libux::rpc::client::{recv_raw, reply_recv_raw};
 use libux::rpc::frame::{self, Place};
 use libux::rpc::{Errno, Pid, MSG_CALL};
@@ -31,6 +37,46 @@ const USAGE: &str = "usage: mount9p [-2] [-m MSIZE] tcp!A.B.C.D!PORT NAME";
 /// Calls between two questions to the process server about which
 /// clients ended (we are not a daemon: nobody signals us).
 const ENDED_EVERY: u32 = 64;
+/// Least time between two attempts to dial again, in microseconds.
+const REDIAL_EVERY_US: u64 = 10_000_000;
+
+/// The export and how to speak to it, to dial again.
+struct Link<'a> {
+    addr: &'a str,
+    dialect: Dialect,
+    msize: u32,
+    /// Held, never read: the connection lasts while its `ctl` is open.
+    _ctl: File,
+    clock: Clock,
+    last_dial: Option<u64>,
+}
+
+/// A connection to `addr`, 9P spoken and the root attached.
+fn connect(addr: &str, dialect: Dialect, msize: u32) -> Result<(Client<Stream>, File), String> {
+    let conn = dial(addr).map_err(|e| format!("{addr}: {e}"))?;
+    let client = Client::connect(Stream(conn.data), dialect, msize, "ux", "/").map_err(|e| format!("{addr}: {e}"))?;
+    Ok((client, conn.ctl))
+}
+
+impl Link<'_> {
+    /// A new connection for `remote`, whose connection broke, unless the
+    /// last attempt was too recent.
+    fn redial(&mut self, remote: &mut Remote) {
+        let now = self.clock.micros();
+        if self.last_dial.is_some_and(|then| now.saturating_sub(then) < REDIAL_EVERY_US) {
+            return;
+        }
+        self.last_dial = Some(now);
+        match connect(self.addr, self.dialect, self.msize) {
+            Ok((client, ctl)) => {
+                println!("mount9p: {}: the connection broke; connected again", self.addr);
+                remote.reconnected(client);
+                self._ctl = ctl;
+            }
+            Err(e) => println!("mount9p: the connection broke; dialing again: {e}"),
+        }
+    }
+}
 
 fn main() -> i32 {
     let args = libux::rt::args();
@@ -62,17 +108,10 @@ fn main() -> i32 {
         return 2;
     }
     let at = format!("/n/{name}");
-    let conn = match dial(addr) {
+    let (client, ctl) = match connect(addr, dialect, msize) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("mount9p: {addr}: {e}");
-            return 1;
-        }
-    };
-    let client = match Client::connect(Stream(conn.data), dialect, msize, "ux", "/") {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("mount9p: {addr}: {e}");
+            eprintln!("mount9p: {e}");
             return 1;
         }
     };
@@ -85,11 +124,12 @@ fn main() -> i32 {
         return 1;
     }
     println!("mount9p: {addr} mounted at {at} ({}, msize {})", client.dialect().version(), client.msize());
-    serve(Remote::new(client), conn.ctl)
+    let link = Link { addr, dialect, msize, _ctl: ctl, clock: Clock::new(), last_dial: None };
+    serve(Remote::new(client), link)
 }
 
-/// Answers calls forever; `_ctl` keeps the connection up.
-fn serve(mut remote: Remote, _ctl: libux::fs::client::File) -> ! {
+/// Answers calls forever.
+fn serve(mut remote: Remote, mut link: Link) -> ! {
     let mut cursor = 0;
     let mut calls = 0u32;
     let mut m = recv_raw(EP);
@@ -106,6 +146,9 @@ fn serve(mut remote: Remote, _ctl: libux::fs::client::File) -> ! {
             Err(e) => Err(e),
         };
         let pid = m.badge as Pid;
+        if remote.c.is_broken() {
+            link.redial(&mut remote);
+        }
         let answer = request.and_then(|bytes| {
             let req = libux::fs::decode_request(&bytes)?;
             remote.request(pid, req)
