@@ -113,6 +113,8 @@ fn a_session_at_the_console() {
 
     s.run("echo hi > /tmp/a; cat /tmp/a", "hi");
     assert_eq!(output(&s.run("cat /tmp/a", "hi")), ["hi"]);
+    assert_eq!(output(&s.run("echo more >> /tmp/a; cat /tmp/a", "more")), ["hi", "more"]);
+    assert_eq!(output(&s.run("echo new >> /tmp/fresh; cat /tmp/fresh", "new")), ["new"]);
 
     // A pipe, and one of three stages.
     assert_eq!(output(&s.run("echo piped words | cat", "piped")), ["piped words"]);

@@ -110,14 +110,18 @@ pub struct File {
 /// Opens `path` with `flags` (see [`flags`]).
 pub fn open(path: &str, open_flags: u32) -> Result<File, Errno> {
     let Resolved { conn, mount, inner, window } = resolve(path)?;
-    match fs_call(conn, &FsRequest::Open { path: &inner, flags: open_flags }) {
+    match fs_call(conn, &FsRequest::Open { path: &inner, flags: open_flags & !flags::APPEND }) {
         Ok(FsResponse::Handle(handle)) => {
             let path = match (mount.as_str(), inner.as_str()) {
                 ("/", inner) => String::from(inner),
                 (mount, "/") => String::from(mount),
                 (mount, inner) => alloc::format!("{mount}{inner}"),
             };
-            Ok(File { conn, handle, window, offset: 0, path })
+            let mut file = File { conn, handle, window, offset: 0, path };
+            if open_flags & flags::APPEND != 0 {
+                file.offset = stat(&file.path)?.size;
+            }
+            Ok(file)
         }
         other => {
             give_slot(conn);

@@ -35,6 +35,10 @@ pub mod flags {
     pub const TRUNCATE: u32 = 8;
     /// With CREATE: fail if the file exists.
     pub const EXCLUSIVE: u32 = 16;
+    /// Start at the end: the opener (`client::open`) sets the offset to
+    /// the file's size; servers never see this flag. Two processes
+    /// appending at once may write over each other.
+    pub const APPEND: u32 = 32;
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]

@@ -1,8 +1,9 @@
 //! The shell's command language, parsed without seL4 so that it is tested
 //! on the host. A line is jobs separated by `;`, run one after another; a
 //! job is commands joined by `|`, each with optional `< FILE` and
-//! `> FILE`, and a final `&` to run it in the background. Words are split at blanks; `'…'` and `"…"` quote blanks and
-//! operators; `$?` (outside single quotes) is the last exit status.
+//! `> FILE` (or `>> FILE`, to append), and a final `&` to run it in the
+//! background. Words are split at blanks; `'…'` and `"…"` quote blanks
+//! and operators; `$?` (outside single quotes) is the last exit status.
 #![no_std]
 
 extern crate alloc;
@@ -15,6 +16,8 @@ pub struct Command {
     pub argv: Vec<String>,
     pub stdin: Option<String>,
     pub stdout: Option<String>,
+    /// `stdout` came with `>>`: write at its end.
+    pub append: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,7 +29,7 @@ pub struct Job {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ParseError {
     UnterminatedQuote,
-    /// `<` or `>` with no file after it.
+    /// `<`, `>` or `>>` with no file after it.
     MissingFile,
     /// `|` with no command on one side.
     EmptyCommand,
@@ -41,7 +44,7 @@ impl core::fmt::Display for ParseError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str(match self {
             ParseError::UnterminatedQuote => "unterminated quote",
-            ParseError::MissingFile => "missing file name after < or >",
+            ParseError::MissingFile => "missing file name after <, > or >>",
             ParseError::EmptyCommand => "empty command in pipeline",
             ParseError::MisplacedAmpersand => "& must end the line",
             ParseError::AmbiguousRedirect => "ambiguous redirect",
@@ -55,6 +58,7 @@ enum Token {
     Pipe,
     In,
     Out,
+    Append,
     Amp,
 }
 
@@ -77,6 +81,10 @@ fn lex(line: &str, status: i32) -> Result<Vec<Token>, ParseError> {
                 tokens.push(match c {
                     '|' => Token::Pipe,
                     '<' => Token::In,
+                    '>' if chars.peek() == Some(&'>') => {
+                        chars.next();
+                        Token::Append
+                    }
                     '>' => Token::Out,
                     _ => Token::Amp,
                 });
@@ -151,7 +159,7 @@ pub fn parse(line: &str, status: i32) -> Result<Option<Job>, ParseError> {
     while let Some(t) = it.next() {
         match t {
             Token::Word(w) => current.argv.push(w),
-            Token::In | Token::Out => {
+            Token::In | Token::Out | Token::Append => {
                 let Some(Token::Word(file)) = it.next() else {
                     return Err(ParseError::MissingFile);
                 };
@@ -159,6 +167,7 @@ pub fn parse(line: &str, status: i32) -> Result<Option<Job>, ParseError> {
                 if slot.replace(file).is_some() {
                     return Err(ParseError::AmbiguousRedirect);
                 }
+                current.append |= t == Token::Append;
             }
             Token::Pipe => {
                 if current.argv.is_empty() {
@@ -212,6 +221,10 @@ mod tests {
         let c = one("cat</tmp/a>/tmp/b");
         assert_eq!(c.argv, words(&["cat"]));
         assert_eq!((c.stdin.as_deref(), c.stdout.as_deref()), (Some("/tmp/a"), Some("/tmp/b")));
+        assert!(!c.append);
+        let c = one("echo more >>/tmp/log");
+        assert_eq!((c.argv, c.stdout.as_deref(), c.append), (words(&["echo", "more"]), Some("/tmp/log"), true));
+        assert_eq!(one("echo '>>' x").argv, words(&["echo", ">>", "x"]));
     }
 
     #[test]
@@ -256,6 +269,9 @@ mod tests {
         assert_eq!(parse("a > x | b", 0), Err(ParseError::AmbiguousRedirect));
         assert_eq!(parse("a | b < x", 0), Err(ParseError::AmbiguousRedirect));
         assert_eq!(parse("a > x > y", 0), Err(ParseError::AmbiguousRedirect));
+        assert_eq!(parse("a >> x > y", 0), Err(ParseError::AmbiguousRedirect));
+        assert_eq!(parse("a >>", 0), Err(ParseError::MissingFile));
+        assert_eq!(parse("a >>> x", 0), Err(ParseError::MissingFile));
         assert_eq!(parse("> x", 0), Err(ParseError::EmptyCommand));
         assert_eq!(parse("< x", 0), Err(ParseError::EmptyCommand));
     }

@@ -313,7 +313,7 @@ fn spawn(cmd: &Command, stdin: Option<(String, u32)>, stdout: Option<(String, u3
         match file {
             None => Ok(None),
             Some(f) => match client::open(f, open_flags) {
-                Ok(file) => Ok(Some((file.path.clone(), open_flags & (flags::READ | flags::WRITE)))),
+                Ok(file) => Ok(Some((file.path.clone(), open_flags & (flags::READ | flags::WRITE | flags::APPEND)))),
                 Err(e) => {
                     eprintln!("sh: {f}: {e}");
                     Err(1)
@@ -325,7 +325,7 @@ fn spawn(cmd: &Command, stdin: Option<(String, u32)>, stdout: Option<(String, u3
         Some(s) => Some(s),
         None => redirect(&cmd.stdin, flags::READ)?,
     };
-    let create = flags::WRITE | flags::CREATE | flags::TRUNCATE;
+    let create = flags::WRITE | flags::CREATE | if cmd.append { flags::APPEND } else { flags::TRUNCATE };
     let stdout = match stdout {
         Some(s) => Some(s),
         None => redirect(&cmd.stdout, create)?,
