@@ -118,7 +118,7 @@ impl Profile {
                 }
                 let set = if define { &mut self.defines } else { &mut self.options };
                 if set.iter().any(|(n, _)| n == k) {
-                    return Err(err(format!("option `{k}` is set twice")));
+                    return Err(err(format!("`{k}` is set twice")));
                 }
                 set.push((k.to_string(), v.to_string()));
             }

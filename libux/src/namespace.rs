@@ -59,11 +59,6 @@ impl<T> MountTable<T> {
         Some((what, if rest.is_empty() { "/" } else { rest }))
     }
 
-    /// Mount points, for listing.
-    pub fn points(&self) -> impl Iterator<Item = &str> {
-        self.mounts.iter().map(|(p, _)| p.as_str())
-    }
-
     /// What is mounted, wherever.
     pub fn mounted(&self) -> impl Iterator<Item = &T> {
         self.mounts.iter().map(|(_, t)| t)
@@ -78,14 +73,17 @@ impl<T> MountTable<T> {
 
     /// Removes the mounts of whatever `gone` says; returns them.
     fn unmount_where(&mut self, gone: impl Fn(&T) -> bool) -> Vec<T> {
+        if !self.mounts.iter().any(|(_, t)| gone(t)) {
+            return Vec::new();
+        }
         let (out, kept) = core::mem::take(&mut self.mounts).into_iter().partition(|(_, t)| gone(t));
         self.mounts = kept;
         out.into_iter().map(|(_, t)| t).collect()
     }
 }
 
-/// A namespace's id: [`SYSTEM`] or a private one's.
-pub type NsId = u32;
+/// A namespace's id: [`SYSTEM`] or a private one's (never reused).
+pub type NsId = u64;
 
 /// The system's namespace, which every process has until it asks for one
 /// of its own.
@@ -121,12 +119,12 @@ impl<T: Clone + PartialEq> Namespaces<T> {
 
     /// A new private namespace, a copy of `ns`.
     pub fn copy(&mut self, ns: NsId) -> Result<NsId, MountError> {
-        let table = self.tables.get(&ns).ok_or(MountError::NotMounted)?.clone();
         if self.tables.len() > self.max_private {
             return Err(MountError::TooMany);
         }
+        let table = self.tables.get(&ns).ok_or(MountError::NotMounted)?.clone();
         let id = self.next;
-        self.next = self.next.checked_add(1).ok_or(MountError::TooMany)?;
+        self.next += 1;
         self.tables.insert(id, MountTable { max: self.max_mounts, ..table });
         Ok(id)
     }
@@ -136,9 +134,16 @@ impl<T: Clone + PartialEq> Namespaces<T> {
         self.tables.values().any(|t| t.mounted().any(|m| m == what))
     }
 
-    /// How many mounts, in all namespaces, `counts` says count.
-    pub fn count(&self, counts: impl Fn(&T) -> bool) -> usize {
-        self.tables.values().map(|t| t.mounted().filter(|m| counts(m)).count()).sum()
+    /// How many different mounted values, in all namespaces, `counts`
+    /// says count.
+    pub fn distinct(&self, counts: impl Fn(&T) -> bool) -> usize {
+        let mut seen: Vec<&T> = Vec::new();
+        for m in self.tables.values().flat_map(|t| t.mounted()).filter(|m| counts(m)) {
+            if !seen.contains(&m) {
+                seen.push(m);
+            }
+        }
+        seen.len()
     }
 
     /// Removes every mount of whatever `gone` says, in every namespace;
@@ -201,7 +206,7 @@ mod tests {
         assert_eq!(t.unmount("/a"), Ok(1));
         assert_eq!(t.unmount("/a"), Err(MountError::NotMounted));
         assert_eq!(t.resolve("/a/x"), None);
-        assert_eq!(t.points().collect::<Vec<_>>(), ["/b"]);
+        assert_eq!(t.entries(), [("/b", &3)]);
     }
 
     #[test]
@@ -216,11 +221,11 @@ mod tests {
         assert_eq!(ns.get(a).unwrap().entries(), [("/", &1), ("/n/x", &2)]);
         ns.get_mut(sys).unwrap().mount("/n/y", 3).unwrap();
         assert_eq!(ns.get(a).unwrap().resolve("/n/y"), Some((&1, "/n/y")), "copies are independent");
-        assert!(ns.mounted_anywhere(&2) && ns.count(|&m| m == 1) == 2);
+        assert!(ns.mounted_anywhere(&2) && ns.distinct(|&m| m == 1) == 1 && ns.distinct(|&m| m < 3) == 2);
         // A copy of the copy; then one too many.
+        assert_eq!(ns.copy(99), Err(MountError::NotMounted));
         let b = ns.copy(a).unwrap();
         assert_eq!(ns.copy(b), Err(MountError::TooMany));
-        assert_eq!(ns.copy(99), Err(MountError::NotMounted));
         // Server 2 ends: gone from both, and reported once.
         assert_eq!(ns.unmount_everywhere(|&m| m == 2), [2]);
         assert!(!ns.mounted_anywhere(&2));

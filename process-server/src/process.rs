@@ -101,8 +101,14 @@ pub struct Process {
     pub daemon: bool,
     /// Has mounted a file server.
     pub mounted: bool,
+    /// Started by the process server itself (the system description's
+    /// programs): such a process mounts anywhere, without limits. Not the
+    /// same as `ppid == 0`, which orphans come to.
+    pub system: bool,
     /// Its namespace: its parent's when spawned, until `NewNamespace`.
     pub ns: NsId,
+    /// It made `ns` (`NewNamespace`): it may mount anywhere in it.
+    pub made_ns: bool,
     /// Working directory, normalised.
     pub cwd: String,
     /// Its arguments, one a line (`/proc/<pid>/args`).
@@ -225,7 +231,8 @@ impl Server {
                 let daemon = false;
                 let args = spawn.argv.iter().flat_map(|a| [*a, "\n"]).collect();
                 let ns = self.procs.get(&parent).map_or(namespace::SYSTEM, |p| p.ns);
-                let p = Process { pid, ppid: parent, name, state, daemon, mounted: false, ns, cwd, args };
+                let (system, made_ns, mounted) = (parent == 0, false, false);
+                let p = Process { pid, ppid: parent, name, state, daemon, mounted, system, ns, made_ns, cwd, args };
                 self.procs.insert(pid, p);
                 Ok(())
             }

@@ -34,8 +34,9 @@ const BUFFERS: u64 = 0x100_0000_0000;
 const MAX_PROCESSES: usize = 4096;
 /// Mount points in one namespace.
 const MAX_MOUNTS: usize = 64;
-/// Private namespaces at once.
-const MAX_NAMESPACES: usize = 64;
+/// Private namespaces at once (at most 32 x 64 user mount points of 256
+/// bytes: 512 KiB of our 8 MiB heap).
+const MAX_NAMESPACES: usize = 32;
 /// x86_64 seL4 has 2^3 ASID pools of 2^9 address spaces.
 const MAX_ASID_POOLS: usize = 8;
 
@@ -533,8 +534,12 @@ impl Server {
     }
 }
 
-/// Mounts one process the system description did not start may hold.
+/// Mounts (endpoint copies) one process the system description did not
+/// start may hold.
 const USER_MOUNTS: usize = 4;
+/// The longest mount point of such a process: with `MAX_NAMESPACES` and
+/// `MAX_MOUNTS`, this bounds what the tables can take of our heap.
+const USER_MOUNT_POINT_MAX: usize = 256;
 
 /// `/n/NAME`: where any process may mount a file server in the system's
 /// namespace.
@@ -557,22 +562,28 @@ impl Server {
         if !p.live().is_some_and(|l| l.endpoints.contains(&endpoint)) {
             return Err(Errno::InvalidArgument);
         }
-        let (system, ns) = (p.ppid == 0, p.ns);
+        let (system, ns, made_ns) = (p.system, p.ns, p.made_ns);
         let at = self.normalize(pid, path)?;
         // Programs we started (the system description's) serve files
-        // anywhere; any other, in the system's namespace, only at `/n/NAME`
-        // (remote mounts such as `mount9p`'s), where it can shadow nothing
-        // of the node's own. In a private namespace, it shadows only what
-        // it and its descendants see.
-        if !system && ns == namespace::SYSTEM && !user_mount_point(&at) {
+        // anywhere. Any other only at `/n/NAME` (remote mounts such as
+        // `mount9p`'s), where it shadows nothing of the node's own, unless
+        // it made the namespace it mounts in: then it shadows only what
+        // it and the children it spawns from then on see.
+        if !system && !made_ns && !user_mount_point(&at) {
             return Err(Errno::NotPermitted);
         }
-        // Nor may one of those fill the tables.
-        if !system && self.namespaces.count(|(owner, _)| *owner == pid) >= USER_MOUNTS {
+        // Nor may one of those fill the tables, or our heap.
+        if !system && (at.len() > USER_MOUNT_POINT_MAX || at.chars().any(char::is_control)) {
+            return Err(Errno::InvalidArgument);
+        }
+        if !system && self.namespaces.distinct(|(owner, _)| *owner == pid) >= USER_MOUNTS {
             return Err(Errno::NoMemory);
         }
+        if self.namespaces.get(ns).is_none() {
+            return Err(Errno::NoSuchProcess);
+        }
         let ep = self.copy_from(pid, endpoint)?;
-        let table = self.namespaces.get_mut(ns).ok_or(Errno::NoSuchProcess)?;
+        let table = self.namespaces.get_mut(ns).expect("looked up above");
         if let Err(e) = table.mount(&at, (pid, ep)) {
             self.delete_root(ep);
             return Err(match e {
@@ -615,12 +626,19 @@ impl Server {
         self.namespaces.get_mut(namespace::SYSTEM).expect("the system's namespace is never dropped")
     }
 
-    /// Gives `pid` a private copy of its namespace.
+    /// Gives `pid` a private copy of its namespace; one it has alone
+    /// already is that.
     fn new_namespace(&mut self, pid: Pid) -> Result<Response, Errno> {
         let old = self.procs.get(&pid).ok_or(Errno::NoSuchProcess)?.ns;
-        let ns = self.namespaces.copy(old).map_err(|_| Errno::NoMemory)?;
+        let shared = self.procs.values().any(|p| p.pid != pid && p.ns == old && p.live().is_some());
+        let ns = if old == namespace::SYSTEM || shared {
+            self.namespaces.copy(old).map_err(|_| Errno::NoMemory)?
+        } else {
+            old
+        };
         if let Some(p) = self.procs.get_mut(&pid) {
             p.ns = ns;
+            p.made_ns = true;
         }
         self.drop_unused_namespaces();
         Ok(Response::Done)

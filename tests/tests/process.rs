@@ -307,6 +307,8 @@ fn files_in_the_ramfs() {
         "the parent's mount is seen",
         "a child spawned afterwards shares the namespace",
         "a fifth mount refused",
+        "a mount point with a control character refused",
+        "outside /n, no mount in a namespace it did not make",
         "after unmount the path is ramfs's again",
     ] {
         line(&log, &format!("filetest-ns: ok {check}"));

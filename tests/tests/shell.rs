@@ -66,8 +66,10 @@ impl Session {
         }
     }
 
-    /// Types `line`, then Ctrl-C until the prompt is back: one typed before
-    /// the shell named its job to the console only drops typed input.
+    /// Types `line`, then Ctrl-C until the prompt is back and the console
+    /// is quiet. A Ctrl-C typed before the shell named its job to the
+    /// console kills nothing and leaves an empty input line, which gives
+    /// one more prompt once the job has ended.
     fn interrupt(&self, line: &str) {
         let mark = self.node.mark();
         self.node.type_text(line).unwrap();
@@ -77,12 +79,25 @@ impl Session {
             while Instant::now() < deadline {
                 let log = self.node.log();
                 if log[mark..].contains("^C") && log.ends_with("$ ") {
+                    self.wait_quiet();
                     return;
                 }
                 std::thread::sleep(Duration::from_millis(20));
             }
         }
         panic!("Ctrl-C never gave the prompt back:\n{}", self.node.log());
+    }
+
+    /// Waits until the console has printed nothing for half a second.
+    fn wait_quiet(&self) {
+        let mut seen = self.node.mark();
+        let mut since = Instant::now();
+        while since.elapsed() < Duration::from_millis(500) {
+            std::thread::sleep(Duration::from_millis(20));
+            if self.node.mark() != seen {
+                (seen, since) = (self.node.mark(), Instant::now());
+            }
+        }
     }
 
     /// The console ends with the prompt, or with the prompt followed by a

@@ -34,7 +34,7 @@ fn main() -> i32 {
         Some("ns") => namespaces::own(),
         Some("ns-inherit") => namespaces::inherited(),
         Some(_) => {
-            libux::eprintln!("usage: filetest");
+            libux::eprintln!("usage: filetest (and, as its own children, filetest ns|ns-inherit)");
             return 2;
         }
     })

@@ -68,11 +68,18 @@ pub fn own() -> Result<(), String> {
     }
     let fifth = libux::process::mount("/tmp/p5", ep).err();
     check("a fifth mount refused", fifth == Some(Errno::NoMemory), format!("{fifth:?}"))?;
+    let odd = libux::process::mount("/n/a\nb", ep).err();
+    check("a mount point with a control character refused", odd == Some(Errno::InvalidArgument), format!("{odd:?}"))?;
     libux::process::unmount(PRIVATE).map_err(e("unmount"))?;
     check("after unmount the path is ramfs's again", mount_of("/tmp/private/f")? == "/", String::new())
 }
 
-/// In `filetest ns-inherit`: the parent's mount.
+/// In `filetest ns-inherit`: the parent's mount, and the parent's rules.
 pub fn inherited() -> Result<(), String> {
-    check("the parent's mount is seen", mount_of("/tmp/private/f")? == PRIVATE, String::new())
+    check("the parent's mount is seen", mount_of("/tmp/private/f")? == PRIVATE, String::new())?;
+    let ep = libux::layout::slot::FIRST_FREE + 8;
+    libux::process::create_endpoint(ep).map_err(e("create endpoint"))?;
+    let anywhere = libux::process::mount("/tmp/mine", ep).err();
+    let why = format!("{anywhere:?}");
+    check("outside /n, no mount in a namespace it did not make", anywhere == Some(Errno::NotPermitted), why)
 }

@@ -60,14 +60,16 @@ fn connect(addr: &str, dialect: Dialect, msize: u32) -> Result<(Client<Stream>, 
 
 impl Link<'_> {
     /// A new connection for `remote`, whose connection broke, unless the
-    /// last attempt was too recent.
+    /// last attempt ended too recently.
     fn redial(&mut self, remote: &mut Remote) {
         let now = self.clock.micros();
         if self.last_dial.is_some_and(|then| now.saturating_sub(then) < REDIAL_EVERY_US) {
             return;
         }
-        self.last_dial = Some(now);
-        match connect(self.addr, self.dialect, self.msize) {
+        let dialed = connect(self.addr, self.dialect, self.msize);
+        // From the attempt's end: a dial of a dead node takes 20 s.
+        self.last_dial = Some(self.clock.micros());
+        match dialed {
             Ok((client, ctl)) => {
                 println!("mount9p: {}: the connection broke; connected again", self.addr);
                 remote.reconnected(client);
