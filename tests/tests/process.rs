@@ -296,6 +296,7 @@ fn files_in_the_ramfs() {
         "/proc/self/ns lists the system's mounts",
         "a child with a namespace of its own passed its checks",
         "the child's mount never showed here",
+        "an orphan passed its checks",
     ] {
         line(&log, &format!("filetest: ok {check}"));
     }
@@ -309,6 +310,7 @@ fn files_in_the_ramfs() {
         "a fifth mount refused",
         "a mount point with a control character refused",
         "outside /n, no mount in a namespace it did not make",
+        "an orphan mounts outside /n no more than before",
         "after unmount the path is ramfs's again",
     ] {
         line(&log, &format!("filetest-ns: ok {check}"));

@@ -33,8 +33,10 @@ fn main() -> i32 {
         None => run(),
         Some("ns") => namespaces::own(),
         Some("ns-inherit") => namespaces::inherited(),
+        Some("orphan-maker") => return namespaces::orphan_maker(),
+        Some("orphan") => namespaces::orphan(),
         Some(_) => {
-            libux::eprintln!("usage: filetest (and, as its own children, filetest ns|ns-inherit)");
+            libux::eprintln!("usage: filetest (its children: filetest ns|ns-inherit|orphan-maker|orphan)");
             return 2;
         }
     })

@@ -2,14 +2,16 @@
 //! the process server did not start, which is what the rules are about):
 //! `filetest ns` makes a namespace of its own and mounts in it; `filetest
 //! ns-inherit`, its child, must see that mount; `filetest`, its parent,
-//! must not.
+//! must not. `filetest orphan`, left by `filetest orphan-maker`, has the
+//! parent 0 that the process server's own children have, but not their
+//! right to mount anywhere.
 
 use crate::{mount_of, read_text};
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 use filetest::{check, e};
-use libux::procfs::parse_ns_line;
+use libux::procfs::{parse_ns_line, Status};
 use libux::rpc::{End, Errno, Pid};
 
 /// Where the child mounts, a place only a namespace of its own allows.
@@ -37,7 +39,35 @@ pub fn parent() -> Result<(), String> {
     check("/proc/self/ns lists the system's mounts", has("/proc", 0) && has("/bin", 0), format!("{mine:?}"))?;
     child("ns", "a child with a namespace of its own passed its checks")?;
     let after = ns_of("self")?;
-    check("the child's mount never showed here", after == mine, format!("{after:?}"))
+    check("the child's mount never showed here", after == mine, format!("{after:?}"))?;
+
+    let maker = libux::process::spawn("/bin/filetest", &["filetest-ns", "orphan-maker"], &[]).map_err(e("spawn"))?;
+    let End::Exited(orphan) = libux::process::wait(Some(maker)).map_err(e("wait"))?.end else {
+        return Err(String::from("orphan-maker did not exit"));
+    };
+    let last = read_text(&format!("/proc/{orphan}/wait"))?;
+    let end = Status::parse(&last).and_then(|s| s.exit_status());
+    check("an orphan passed its checks", end == Some(0), last)
+}
+
+/// In `filetest orphan-maker`: leaves an orphan; exits with its pid.
+pub fn orphan_maker() -> i32 {
+    libux::process::spawn("/bin/filetest", &["filetest-ns", "orphan"], &[]).map_or(-1, |pid| pid as i32)
+}
+
+/// In `filetest orphan`: once orphaned, still no mount outside `/n`.
+pub fn orphan() -> Result<(), String> {
+    while libux::process::getppid().map_err(e("getppid"))? != 0 {
+        libux::sel4::syscall::yield_now();
+    }
+    let ep = libux::layout::slot::FIRST_FREE + 8;
+    libux::process::create_endpoint(ep).map_err(e("create endpoint"))?;
+    let mounted = libux::process::mount("/tmp/orphan", ep).err();
+    check(
+        "an orphan mounts outside /n no more than before",
+        mounted == Some(Errno::NotPermitted),
+        format!("{mounted:?}"),
+    )
 }
 
 /// In `filetest ns`: the rules of mounting, before and after `NewNamespace`.
