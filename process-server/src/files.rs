@@ -14,7 +14,7 @@ use crate::server::Server;
 use alloc::collections::BTreeMap;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
-use libux::fs::{flags, FileStat, FsReply, FsRequest, FsResponse, IO_MAX};
+use libux::fs::{flags, list_page, FileStat, FsReply, FsRequest, FsResponse, IO_MAX};
 use libux::procfs::{self, Ctl};
 use libux::rpc::{End, Errno, Pid, Spawn};
 use libux::sysdesc;
@@ -198,14 +198,8 @@ impl Server {
             FsRequest::List { path, from } => {
                 let node = self.node(caller, bin, path)?;
                 let all = self.listing(&node)?;
-                let mut bytes = 0;
-                // A name and a few varints each: stay inside a reply.
-                names.extend(all.into_iter().skip(from as usize).take_while(|(n, _, _)| {
-                    bytes += n.len() + 24;
-                    bytes <= IO_MAX
-                }));
-                let total = self.listing(&node)?.len();
-                let more = from as usize + names.len() < total;
+                let (page, more) = list_page(&all, from, |(n, _, _)| n);
+                names.extend_from_slice(page);
                 let entries = names.iter().map(|(n, d, s)| stat(n, *d, *s)).collect();
                 Ok(Some(FsResponse::Entries { entries, more }))
             }

@@ -25,6 +25,22 @@ pub mod server;
 /// Bytes one Read or Write carries (what fits inline with its header).
 pub const IO_MAX: usize = 896;
 
+/// The entries of a directory, `all`, that the `List` reply from index
+/// `from` carries (a name and a few varints each, within [`IO_MAX`]), and
+/// whether more follow.
+pub fn list_page<T>(all: &[T], from: u32, name: impl Fn(&T) -> &str) -> (&[T], bool) {
+    let rest = all.get(from as usize..).unwrap_or_default();
+    let mut bytes = 0;
+    let n = rest
+        .iter()
+        .take_while(|e| {
+            bytes += name(e).len() + 24;
+            bytes <= IO_MAX
+        })
+        .count();
+    (&rest[..n], n < rest.len())
+}
+
 /// `Open` flags.
 pub mod flags {
     pub const READ: u32 = 1;
@@ -165,5 +181,29 @@ mod tests {
         assert_eq!(decode_request(&inline_bytes(&mrs)[..h.len]), Ok(req));
         let reply: FsReply = Ok(FsResponse::Data(&data));
         frame::encode(&reply, &mut mrs, None, 0).unwrap();
+    }
+
+    #[test]
+    fn a_list_page_fits_a_reply() {
+        let mut mrs = [0u64; MAX_LENGTH];
+        for len in [1, 7, 40, 255] {
+            let names: Vec<alloc::string::String> = (0..100).map(|i| alloc::format!("{i:0len$}")).collect();
+            let (mut from, mut seen) = (0, 0);
+            loop {
+                let (page, more) = list_page(&names, from, |n| n.as_str());
+                assert!(!page.is_empty(), "names of {len} bytes");
+                let entries = page
+                    .iter()
+                    .map(|name| FileStat { name, is_dir: false, size: u64::MAX, version: u32::MAX })
+                    .collect();
+                frame::encode(&FsReply::Ok(FsResponse::Entries { entries, more }), &mut mrs, None, 0).unwrap();
+                (from, seen) = (from + page.len() as u32, seen + page.len());
+                if !more {
+                    break;
+                }
+            }
+            assert_eq!(seen, names.len());
+        }
+        assert_eq!(list_page(&[1, 2], 5, |_| "x"), (&[][..], false));
     }
 }

@@ -29,7 +29,7 @@ use devfs::line::{Event, Line};
 use devfs::pipe::{self, Pipe};
 use libux::console::{Serial, COM1};
 use libux::fs::server::{encode, Answer, ReplySlots};
-use libux::fs::{flags, FsRequest, IO_MAX};
+use libux::fs::{flags, list_page, FsRequest, IO_MAX};
 use libux::layout::{self, event, slot};
 use libux::rpc::client::{recv_raw, reply_recv_raw};
 use libux::rpc::frame::{self, Place};
@@ -314,18 +314,8 @@ impl Dev {
             FsRequest::List { path, from } => {
                 let node = Self::node(path)?;
                 let all = self.listing(node)?;
-                let mut bytes = 0;
-                let page: Vec<_> = all
-                    .iter()
-                    .skip(from as usize)
-                    .take_while(|(n, _, _)| {
-                        bytes += n.len() + 24;
-                        bytes <= IO_MAX
-                    })
-                    .cloned()
-                    .collect();
-                let more = from as usize + page.len() < all.len();
-                Ok(Some(Answer::Entries(page, more)))
+                let (page, more) = list_page(&all, from, |(n, _, _)| n);
+                Ok(Some(Answer::Entries(page.to_vec(), more)))
             }
             FsRequest::Truncate { handle, .. } => match node_of(self, handle)? {
                 Node::Null | Node::Cons => Ok(Some(Answer::Done)),

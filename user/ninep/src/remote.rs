@@ -19,7 +19,7 @@ use alloc::vec::Vec;
 use fs9p::client::{split, Client, ClientError, Entry};
 use fs9p::Dialect;
 use libux::fs::server::{Answer, Entry as OsEntry};
-use libux::fs::{flags, FsRequest, IO_MAX};
+use libux::fs::{flags, list_page, FsRequest, IO_MAX};
 use libux::rpc::{Errno, Pid};
 
 /// Open files at once, all clients together.
@@ -252,23 +252,12 @@ impl Remote {
             self.listing = Some((pid, String::from(path), all));
         }
         let all = &self.listing.as_ref().expect("just listed").2;
-        let mut bytes = 0;
-        // Name, its length and a few varints each: stay inside a reply.
-        let page: Vec<_> = all
-            .iter()
-            .skip(from as usize)
-            .take_while(|(name, _, _)| {
-                bytes += name.len() + 24;
-                bytes <= IO_MAX
-            })
-            .cloned()
-            .collect();
-        let more = from as usize + page.len() < all.len();
+        let (page, more) = list_page(all, from, |(name, _, _)| name);
         if page.is_empty() && more {
             // A remote name too long for one reply on its own.
             return Err(Errno::NameTooLong);
         }
-        Ok(Answer::Entries(page, more))
+        Ok(Answer::Entries(page.to_vec(), more))
     }
 
     fn rename(&mut self, from: &str, to: &str) -> Result<(), ClientError<Errno>> {

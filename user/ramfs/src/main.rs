@@ -10,7 +10,7 @@ extern crate alloc;
 
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
-use libux::fs::{flags, FileStat, FsReply, FsRequest, FsResponse, IO_MAX};
+use libux::fs::{flags, list_page, FileStat, FsReply, FsRequest, FsResponse, IO_MAX};
 use libux::layout::{event, slot};
 use libux::rpc::client::{recv_raw, reply_recv_raw};
 use libux::rpc::frame::{self, Place};
@@ -149,14 +149,8 @@ impl Server {
             FsRequest::List { path, from } => {
                 let dir = fs.walk(path).map_err(errno)?;
                 let all = fs.list(dir).map_err(errno)?;
-                let total = all.len();
-                let mut bytes = 0;
-                // Name, its length and a few varints each: stay inside a reply.
-                scratch.extend(all.into_iter().skip(from as usize).take_while(|s| {
-                    bytes += s.name.len() + 24;
-                    bytes <= IO_MAX
-                }));
-                let more = from as usize + scratch.len() < total;
+                let (page, more) = list_page(&all, from, |s| &s.name);
+                scratch.extend_from_slice(page);
                 let scratch: &'s Vec<Stat> = scratch;
                 Ok(FsResponse::Entries { entries: scratch.iter().map(file_stat).collect(), more })
             }
