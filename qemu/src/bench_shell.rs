@@ -9,9 +9,7 @@ use std::time::Duration;
 /// Two nodes on one segment, both at their shell's prompt.
 pub fn two_shells(image: &Image, opts: [Options; 2], timeout: Duration) -> Result<Cluster, String> {
     let cluster = qemu::cluster::start(image, &opts, false)?;
-    for node in &cluster.nodes {
-        node.wait_for("ux: started sh as pid", timeout).map_err(|e| e.to_string())?;
-    }
+    cluster.wait_for_shells(timeout)?;
     Ok(cluster)
 }
 

@@ -59,6 +59,19 @@ pub struct Cluster {
     _hub: Hub,
 }
 
+impl Cluster {
+    /// Waits until every node has its cluster address and its shell.
+    pub fn wait_for_shells(&self, timeout: Duration) -> Result<(), String> {
+        for (k, node) in self.nodes.iter().enumerate() {
+            let address = format!("netstack: NIC 1: address 10.1.0.{}/24 (node {})", k + 1, k + 1);
+            for line in [address.as_str(), "ux: started sh as pid"] {
+                node.wait_for(line, timeout).map_err(|e| e.to_string())?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Free UDP ports of 127.0.0.1, for the nodes to send from.
 fn free_ports(n: usize) -> Result<Vec<u16>, String> {
     let sockets: Vec<UdpSocket> =

@@ -225,12 +225,8 @@ fn node_to_node_ttcp_echo_and_ping_on_the_cluster_segment() {
     let image = qemu::prepare("release").unwrap_or_else(|e| panic!("build failed: {e}"));
     let cluster = qemu::cluster::start(&image, &[Options::default(), Options::default()], false)
         .unwrap_or_else(|e| panic!("{e}"));
+    cluster.wait_for_shells(TIMEOUT).unwrap_or_else(|e| panic!("{e}"));
     let (a, b) = (&cluster.nodes[0], &cluster.nodes[1]);
-    a.wait_for("netstack: NIC 1: address 10.1.0.1/24 (node 1)", TIMEOUT).unwrap_or_else(|e| panic!("{e}"));
-    b.wait_for("netstack: NIC 1: address 10.1.0.2/24 (node 2)", TIMEOUT).unwrap_or_else(|e| panic!("{e}"));
-    for n in [a, b] {
-        n.wait_for("ux: started sh as pid", TIMEOUT).unwrap_or_else(|e| panic!("{e}"));
-    }
 
     // 8 MiB from B to A: the checksums of both ends agree.
     a.type_text("ttcp -r &\n").unwrap();

@@ -195,11 +195,8 @@ fn a_node_mounts_another_and_uses_it_from_the_shell() {
     let image = qemu::prepare("release").unwrap_or_else(|e| panic!("build failed: {e}"));
     let cluster = qemu::cluster::start(&image, &[Options::default(), Options::default()], false)
         .unwrap_or_else(|e| panic!("{e}"));
+    cluster.wait_for_shells(TIMEOUT).unwrap_or_else(|e| panic!("{e}"));
     let (a, b) = (&cluster.nodes[0], &cluster.nodes[1]);
-    for (n, node) in [(1, a), (2, b)] {
-        node.wait_for(&format!("netstack: NIC 1: address 10.1.0.{n}/24"), TIMEOUT).unwrap_or_else(|e| panic!("{e}"));
-        node.wait_for("ux: started sh as pid", TIMEOUT).unwrap_or_else(|e| panic!("{e}"));
-    }
     start(b, "exportfs", SERVING);
     let ps = run(b, "ps", "PID");
     let &[(listener, _)] = &pids_of(&ps, "exportfs")[..] else { panic!("{ps}") };
