@@ -5,7 +5,7 @@
 //! copies processes made of theirs. The process server owns them; the
 //! logic lives here so that it is host-tested.
 
-use alloc::collections::BTreeMap;
+use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -89,91 +89,93 @@ pub type NsId = u64;
 /// of its own.
 pub const SYSTEM: NsId = 0;
 
-/// The system's namespace and private copies, each a [`MountTable`]. A
-/// mounted `T` may be in several (a copy shares what it copied): whoever
-/// releases what a `T` holds asks [`Namespaces::mounted_anywhere`] first.
+/// The system's namespace and private copies, each a [`MountTable`] with
+/// the number of processes that have it. A mounted `T` may be in several
+/// (a copy shares what it copied): what a `T` holds is released when the
+/// calls here say it is mounted nowhere any more.
 pub struct Namespaces<T> {
-    tables: BTreeMap<NsId, MountTable<T>>,
+    tables: BTreeMap<NsId, (MountTable<T>, usize)>,
     next: NsId,
-    max_mounts: usize,
     max_private: usize,
 }
 
-impl<T: Clone + PartialEq> Namespaces<T> {
+impl<T: Clone + Ord> Namespaces<T> {
     /// The system's namespace alone; each table holds at most
     /// `max_mounts`, and at most `max_private` private ones exist.
     pub fn new(max_mounts: usize, max_private: usize) -> Self {
         let mut tables = BTreeMap::new();
-        tables.insert(SYSTEM, MountTable::new(max_mounts));
-        Namespaces { tables, next: 1, max_mounts, max_private }
+        tables.insert(SYSTEM, (MountTable::new(max_mounts), 0));
+        Namespaces { tables, next: 1, max_private }
     }
 
-    /// Namespace `ns`, unless it has been dropped.
+    /// Namespace `ns`, while some process has it.
     pub fn get(&self, ns: NsId) -> Option<&MountTable<T>> {
-        self.tables.get(&ns)
+        self.tables.get(&ns).map(|(t, _)| t)
     }
 
     pub fn get_mut(&mut self, ns: NsId) -> Option<&mut MountTable<T>> {
-        self.tables.get_mut(&ns)
+        self.tables.get_mut(&ns).map(|(t, _)| t)
     }
 
-    /// A new private namespace, a copy of `ns`.
+    /// How many processes have `ns`.
+    pub fn users(&self, ns: NsId) -> usize {
+        self.tables.get(&ns).map_or(0, |&(_, n)| n)
+    }
+
+    /// One more process has `ns`.
+    pub fn enter(&mut self, ns: NsId) {
+        if let Some((_, n)) = self.tables.get_mut(&ns) {
+            *n += 1;
+        }
+    }
+
+    /// One process less has `ns`: a private namespace nobody has goes;
+    /// returns what it held that is now mounted nowhere.
+    pub fn leave(&mut self, ns: NsId) -> Vec<T> {
+        let Some((_, n)) = self.tables.get_mut(&ns) else {
+            return Vec::new();
+        };
+        *n = n.saturating_sub(1);
+        if *n > 0 || ns == SYSTEM {
+            return Vec::new();
+        }
+        let (table, _) = self.tables.remove(&ns).expect("looked up above");
+        let held: BTreeSet<T> = table.mounts.into_iter().map(|(_, m)| m).collect();
+        held.into_iter().filter(|m| !self.mounted_anywhere(m)).collect()
+    }
+
+    /// A new private namespace, a copy of `ns`, that nobody has yet.
     pub fn copy(&mut self, ns: NsId) -> Result<NsId, MountError> {
         if self.tables.len() > self.max_private {
             return Err(MountError::TooMany);
         }
-        let table = self.tables.get(&ns).ok_or(MountError::NotMounted)?.clone();
+        let table = self.get(ns).ok_or(MountError::NotMounted)?.clone();
         let id = self.next;
         self.next += 1;
-        self.tables.insert(id, MountTable { max: self.max_mounts, ..table });
+        self.tables.insert(id, (table, 0));
         Ok(id)
+    }
+
+    fn all_mounted(&self) -> impl Iterator<Item = &T> {
+        self.tables.values().flat_map(|(t, _)| t.mounted())
     }
 
     /// Whether `what` is mounted in any namespace.
     pub fn mounted_anywhere(&self, what: &T) -> bool {
-        self.tables.values().any(|t| t.mounted().any(|m| m == what))
+        self.all_mounted().any(|m| m == what)
     }
 
     /// How many different mounted values, in all namespaces, `counts`
     /// says count.
     pub fn distinct(&self, counts: impl Fn(&T) -> bool) -> usize {
-        let mut seen: Vec<&T> = Vec::new();
-        for m in self.tables.values().flat_map(|t| t.mounted()).filter(|m| counts(m)) {
-            if !seen.contains(&m) {
-                seen.push(m);
-            }
-        }
-        seen.len()
+        self.all_mounted().filter(|m| counts(m)).collect::<BTreeSet<_>>().len()
     }
 
     /// Removes every mount of whatever `gone` says, in every namespace;
     /// returns what is now mounted nowhere, once each.
     pub fn unmount_everywhere(&mut self, gone: impl Fn(&T) -> bool) -> Vec<T> {
-        let mut out: Vec<T> = Vec::new();
-        for t in self.tables.values_mut() {
-            for m in t.unmount_where(&gone) {
-                if !out.contains(&m) {
-                    out.push(m);
-                }
-            }
-        }
-        out
-    }
-
-    /// Drops the private namespaces `used` says nobody uses; returns what
-    /// they held that is now mounted nowhere, once each.
-    pub fn retain(&mut self, used: impl Fn(NsId) -> bool) -> Vec<T> {
-        let unused: Vec<NsId> = self.tables.keys().copied().filter(|&ns| ns != SYSTEM && !used(ns)).collect();
-        let mut dropped: Vec<T> = Vec::new();
-        for ns in unused {
-            for (_, m) in self.tables.remove(&ns).map(|t| t.mounts).unwrap_or_default() {
-                if !dropped.contains(&m) {
-                    dropped.push(m);
-                }
-            }
-        }
-        dropped.retain(|m| !self.mounted_anywhere(m));
-        dropped
+        let out: BTreeSet<T> = self.tables.values_mut().flat_map(|(t, _)| t.unmount_where(&gone)).collect();
+        out.into_iter().collect()
     }
 }
 
@@ -215,6 +217,7 @@ mod tests {
         let sys = SYSTEM;
         ns.get_mut(sys).unwrap().mount("/", 1).unwrap();
         let a = ns.copy(sys).unwrap();
+        ns.enter(a);
         ns.get_mut(a).unwrap().mount("/n/x", 2).unwrap();
         assert_eq!(ns.get(a).unwrap().resolve("/n/x/f"), Some((&2, "/f")));
         assert_eq!(ns.get(sys).unwrap().resolve("/n/x/f"), Some((&1, "/n/x/f")));
@@ -222,18 +225,25 @@ mod tests {
         ns.get_mut(sys).unwrap().mount("/n/y", 3).unwrap();
         assert_eq!(ns.get(a).unwrap().resolve("/n/y"), Some((&1, "/n/y")), "copies are independent");
         assert!(ns.mounted_anywhere(&2) && ns.distinct(|&m| m == 1) == 1 && ns.distinct(|&m| m < 3) == 2);
-        // A copy of the copy; then one too many.
+        // A copy of the copy, with two users; then one too many.
         assert_eq!(ns.copy(99), Err(MountError::NotMounted));
         let b = ns.copy(a).unwrap();
+        ns.enter(b);
+        ns.enter(b);
         assert_eq!(ns.copy(b), Err(MountError::TooMany));
         // Server 2 ends: gone from both, and reported once.
         assert_eq!(ns.unmount_everywhere(|&m| m == 2), [2]);
         assert!(!ns.mounted_anywhere(&2));
         ns.get_mut(b).unwrap().mount("/n/z", 4).unwrap();
-        // Nobody uses a and b any more: what only they held comes back.
-        assert_eq!(ns.retain(|n| n == sys), [4]);
-        assert!(ns.get(a).is_none() && ns.get(b).is_none());
-        assert!(ns.mounted_anywhere(&1) && ns.mounted_anywhere(&3));
+        // Nobody has a any more: it goes, but what it held is elsewhere.
+        assert_eq!(ns.leave(a), []);
+        assert!(ns.get(a).is_none() && ns.mounted_anywhere(&1));
+        // b goes with its second user, and 4 with it.
+        assert_eq!((ns.leave(b), ns.users(b)), (Vec::new(), 1));
+        assert_eq!(ns.leave(b), [4]);
+        assert!(ns.get(b).is_none() && ns.mounted_anywhere(&3));
+        assert_eq!(ns.leave(sys), [], "the system's namespace stays");
+        assert!(ns.get(sys).is_some());
         assert_eq!(ns.copy(sys).map(|n| n > b), Ok(true), "ids are not reused");
     }
 }

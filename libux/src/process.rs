@@ -164,15 +164,17 @@ pub fn living(pids: &[Pid]) -> Result<alloc::vec::Vec<Pid>, Errno> {
 
 /// Daemons and file servers: the processes that ended since `cursor`
 /// (which moves on), sorted. If the process server forgot some endings
-/// meanwhile, those of `tracked()` (whom the caller holds anything for)
-/// that no longer live are among them.
+/// meanwhile, those of `tracked()` (whom the caller holds anything for,
+/// in any order and repeated) that no longer live are among them.
 pub fn ended_among(
     cursor: &mut u64,
     tracked: impl FnOnce() -> alloc::vec::Vec<Pid>,
 ) -> Result<alloc::vec::Vec<Pid>, Errno> {
     let (mut pids, lost) = ended(cursor)?;
     if lost {
-        let tracked = tracked();
+        let mut tracked = tracked();
+        tracked.sort_unstable();
+        tracked.dedup();
         let alive = living(&tracked)?;
         pids.extend(tracked.into_iter().filter(|p| !alive.contains(p)));
     }

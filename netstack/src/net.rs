@@ -590,10 +590,7 @@ impl Net {
 
     /// Processes we hold anything for.
     pub fn tracked(&self) -> Vec<Pid> {
-        let mut pids: Vec<Pid> = self.open.keys().map(|(p, _)| *p).chain(self.pending.iter().map(|p| p.pid)).collect();
-        pids.sort_unstable();
-        pids.dedup();
-        pids
+        self.open.keys().map(|(p, _)| *p).chain(self.pending.iter().map(|p| p.pid)).collect()
     }
 }
 

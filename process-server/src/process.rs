@@ -231,6 +231,7 @@ impl Server {
                 let daemon = false;
                 let args = spawn.argv.iter().flat_map(|a| [*a, "\n"]).collect();
                 let ns = self.procs.get(&parent).map_or(namespace::SYSTEM, |p| p.ns);
+                self.namespaces.enter(ns);
                 let (system, made_ns, mounted) = (parent == 0, false, false);
                 let p = Process { pid, ppid: parent, name, state, daemon, mounted, system, ns, made_ns, cwd, args };
                 self.procs.insert(pid, p);
@@ -511,7 +512,7 @@ impl Server {
         let Some(p) = self.procs.get_mut(&pid) else {
             return Vec::new();
         };
-        let ppid = p.ppid;
+        let (ppid, ns) = (p.ppid, p.ns);
         let State::Live(live) = core::mem::replace(&mut p.state, State::Zombie(end)) else {
             return Vec::new();
         };
@@ -531,7 +532,7 @@ impl Server {
             }
         }
         self.unmount_all(pid);
-        self.drop_unused_namespaces();
+        self.leave_namespace(ns);
         self.release_held(live.held);
         self.mem.release(live.arena);
 

@@ -348,7 +348,7 @@ impl Server {
                 libux::rt::write_console(bytes);
                 ok(Ok(Response::Done))
             }
-            Request::Living { pids } => ok(if !self.procs.get(&pid).is_some_and(|p| p.daemon || p.mounted) {
+            Request::Living { pids } => ok(if !self.tracks_endings(pid) {
                 Err(Errno::NotPermitted)
             } else if pids.len() > libux::rpc::LIVING_PER_CALL {
                 Err(Errno::TooLarge)
@@ -401,7 +401,7 @@ impl Server {
     /// Daemons, and file servers that are not (they poll), learn which
     /// processes ended.
     fn ended_since(&self, pid: Pid, after: u64) -> Result<Response, Errno> {
-        if !self.procs.get(&pid).is_some_and(|p| p.daemon || p.mounted) {
+        if !self.tracks_endings(pid) {
             return Err(Errno::NotPermitted);
         }
         let first = self.ended_count - self.ended.len() as u64;
@@ -579,11 +579,8 @@ impl Server {
         if !system && self.namespaces.distinct(|(owner, _)| *owner == pid) >= USER_MOUNTS {
             return Err(Errno::NoMemory);
         }
-        if self.namespaces.get(ns).is_none() {
-            return Err(Errno::NoSuchProcess);
-        }
         let ep = self.copy_from(pid, endpoint)?;
-        let table = self.namespaces.get_mut(ns).expect("looked up above");
+        let table = self.namespaces.get_mut(ns).expect("a live process's namespace");
         if let Err(e) = table.mount(&at, (pid, ep)) {
             self.delete_root(ep);
             return Err(match e {
@@ -600,14 +597,13 @@ impl Server {
 
     fn unmount(&mut self, pid: Pid, path: &str) -> Result<Response, Errno> {
         let at = self.normalize(pid, path)?;
-        let table = self.table_of(pid)?;
+        let ns = self.procs.get(&pid).ok_or(Errno::NoSuchProcess)?.ns;
+        let table = self.namespaces.get_mut(ns).expect("a live process's namespace");
         match table.resolve(&at) {
             Some(((owner, _), "/")) if *owner == pid => {}
             Some(((_, _), "/")) => return Err(Errno::NotPermitted),
             _ => return Err(Errno::InvalidArgument),
         }
-        let ns = self.procs[&pid].ns;
-        let table = self.namespaces.get_mut(ns).ok_or(Errno::NoSuchProcess)?;
         let mounted = table.unmount(&at).map_err(|_| Errno::InvalidArgument)?;
         if !self.namespaces.mounted_anywhere(&mounted) {
             self.release_mount(mounted);
@@ -619,7 +615,7 @@ impl Server {
     /// The mount table `pid` sees.
     pub fn table_of(&self, pid: Pid) -> Result<&MountTable<(Pid, u64)>, Errno> {
         let ns = self.procs.get(&pid).ok_or(Errno::NoSuchProcess)?.ns;
-        self.namespaces.get(ns).ok_or(Errno::NoSuchProcess)
+        Ok(self.namespaces.get(ns).expect("a live process's namespace"))
     }
 
     fn system_mounts(&mut self) -> &mut MountTable<(Pid, u64)> {
@@ -630,9 +626,12 @@ impl Server {
     /// already is that.
     fn new_namespace(&mut self, pid: Pid) -> Result<Response, Errno> {
         let old = self.procs.get(&pid).ok_or(Errno::NoSuchProcess)?.ns;
-        let shared = self.procs.values().any(|p| p.pid != pid && p.ns == old && p.live().is_some());
-        let ns = if old == namespace::SYSTEM || shared {
-            self.namespaces.copy(old).map_err(|_| Errno::NoMemory)?
+        let ns = if old == namespace::SYSTEM || self.namespaces.users(old) > 1 {
+            let ns = self.namespaces.copy(old).map_err(|_| Errno::NoMemory)?;
+            self.namespaces.enter(ns);
+            // Others still have it: nothing is released.
+            self.namespaces.leave(old);
+            ns
         } else {
             old
         };
@@ -640,18 +639,20 @@ impl Server {
             p.ns = ns;
             p.made_ns = true;
         }
-        self.drop_unused_namespaces();
         Ok(Response::Done)
     }
 
-    /// Drops the private namespaces no live process has, and whatever
-    /// only they had mounted.
-    pub fn drop_unused_namespaces(&mut self) {
-        let procs = &self.procs;
-        let used = |ns| procs.values().any(|p| p.ns == ns && p.live().is_some());
-        for mounted in self.namespaces.retain(used) {
+    /// A process that ended leaves its namespace, which goes if nobody
+    /// else has it, with whatever only it had mounted.
+    pub fn leave_namespace(&mut self, ns: namespace::NsId) {
+        for mounted in self.namespaces.leave(ns) {
             self.release_mount(mounted);
         }
+    }
+
+    /// Whether `pid` may learn which processes ended (`Ended`, `Living`).
+    fn tracks_endings(&self, pid: Pid) -> bool {
+        self.procs.get(&pid).is_some_and(|p| p.daemon || p.mounted)
     }
 
     /// A mount no namespace has any more: its server's connections go, and

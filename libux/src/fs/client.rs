@@ -112,14 +112,14 @@ pub fn open(path: &str, open_flags: u32) -> Result<File, Errno> {
     let Resolved { conn, mount, inner, window } = resolve(path)?;
     match fs_call(conn, &FsRequest::Open { path: &inner, flags: open_flags & !flags::APPEND }) {
         Ok(FsResponse::Handle(handle)) => {
-            let path = match (mount.as_str(), inner.as_str()) {
+            let full = match (mount.as_str(), inner.as_str()) {
                 ("/", inner) => String::from(inner),
                 (mount, "/") => String::from(mount),
                 (mount, inner) => alloc::format!("{mount}{inner}"),
             };
-            let mut file = File { conn, handle, window, offset: 0, path };
+            let mut file = File { conn, handle, window, offset: 0, path: full };
             if open_flags & flags::APPEND != 0 {
-                file.offset = stat(&file.path)?.size;
+                file.offset = stat_on(conn, &inner)?.size;
             }
             Ok(file)
         }
@@ -278,10 +278,15 @@ impl From<&FileStat<'_>> for Metadata {
 }
 
 pub fn stat(path: &str) -> Result<Metadata, Errno> {
-    on_path(path, |conn, inner| match fs_call(conn, &FsRequest::Stat { path: inner })? {
+    on_path(path, stat_on)
+}
+
+/// `stat` of `inner` through connection `conn` to its file server.
+fn stat_on(conn: u64, inner: &str) -> Result<Metadata, Errno> {
+    match fs_call(conn, &FsRequest::Stat { path: inner })? {
         FsResponse::Stat(s) => Ok(Metadata::from(&s)),
         _ => Err(Errno::BadRequest),
-    })
+    }
 }
 
 /// The entries of the directory at `path`, in name order.

@@ -440,13 +440,7 @@ impl Dev {
 
     fn ended(&mut self) {
         // Windows of processes that ended may be gone.
-        let tracked = || {
-            let mut t: Vec<Pid> = self.open.keys().map(|(p, _)| *p).collect();
-            t.extend(self.pending.iter().map(|p| p.pid));
-            t.sort_unstable();
-            t.dedup();
-            t
-        };
+        let tracked = || self.open.keys().map(|(p, _)| *p).chain(self.pending.iter().map(|p| p.pid)).collect();
         let pids = match libux::process::ended_among(&mut self.ended_cursor, tracked) {
             Ok(pids) => pids,
             Err(e) => {

@@ -138,10 +138,16 @@ fn mount_of(path: &str) -> Result<String, String> {
     }
 }
 
-/// Mount and unmount (we were started by the process server, so we may).
-fn mounts() -> Result<(), String> {
+/// A new endpoint to mount (always in the same slot of ours).
+fn endpoint() -> Result<u64, String> {
     let ep = libux::layout::slot::FIRST_FREE + 8;
     libux::process::create_endpoint(ep).map_err(e("create endpoint"))?;
+    Ok(ep)
+}
+
+/// Mount and unmount (we were started by the process server, so we may).
+fn mounts() -> Result<(), String> {
+    let ep = endpoint()?;
     libux::process::mount("/tmp/m", ep).map_err(e("mount"))?;
     check("a mount takes over its path", mount_of("/tmp/m/x")? == "/tmp/m", String::new())?;
     let twice = libux::process::mount("/tmp/m", ep).err();

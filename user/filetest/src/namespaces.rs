@@ -6,7 +6,7 @@
 //! parent 0 that the process server's own children have, but not their
 //! right to mount anywhere.
 
-use crate::{mount_of, read_text};
+use crate::{endpoint, mount_of, read_text};
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -25,11 +25,16 @@ fn ns_of(who: &str) -> Result<Vec<(String, Pid)>, String> {
         .collect()
 }
 
+/// Runs `filetest ARG` as a child; how it ended.
+fn run_child(arg: &str) -> Result<End, String> {
+    let pid = libux::process::spawn("/bin/filetest", &["filetest-ns", arg], &[]).map_err(e("spawn filetest"))?;
+    Ok(libux::process::wait(Some(pid)).map_err(e("wait"))?.end)
+}
+
 /// Runs `filetest ARG` as a child and checks that it succeeded.
 fn child(arg: &str, what: &str) -> Result<(), String> {
-    let pid = libux::process::spawn("/bin/filetest", &["filetest-ns", arg], &[]).map_err(e("spawn filetest"))?;
-    let waited = libux::process::wait(Some(pid)).map_err(e("wait"))?;
-    check(what, waited.end == End::Exited(0), format!("{:?}", waited.end))
+    let end = run_child(arg)?;
+    check(what, end == End::Exited(0), format!("{end:?}"))
 }
 
 /// In `filetest`: the system's namespace, and a child with its own.
@@ -41,8 +46,7 @@ pub fn parent() -> Result<(), String> {
     let after = ns_of("self")?;
     check("the child's mount never showed here", after == mine, format!("{after:?}"))?;
 
-    let maker = libux::process::spawn("/bin/filetest", &["filetest-ns", "orphan-maker"], &[]).map_err(e("spawn"))?;
-    let End::Exited(orphan) = libux::process::wait(Some(maker)).map_err(e("wait"))?.end else {
+    let End::Exited(orphan) = run_child("orphan-maker")? else {
         return Err(String::from("orphan-maker did not exit"));
     };
     let last = read_text(&format!("/proc/{orphan}/wait"))?;
@@ -60,8 +64,7 @@ pub fn orphan() -> Result<(), String> {
     while libux::process::getppid().map_err(e("getppid"))? != 0 {
         libux::sel4::syscall::yield_now();
     }
-    let ep = libux::layout::slot::FIRST_FREE + 8;
-    libux::process::create_endpoint(ep).map_err(e("create endpoint"))?;
+    let ep = endpoint()?;
     let mounted = libux::process::mount("/tmp/orphan", ep).err();
     check(
         "an orphan mounts outside /n no more than before",
@@ -72,8 +75,7 @@ pub fn orphan() -> Result<(), String> {
 
 /// In `filetest ns`: the rules of mounting, before and after `NewNamespace`.
 pub fn own() -> Result<(), String> {
-    let ep = libux::layout::slot::FIRST_FREE + 8;
-    libux::process::create_endpoint(ep).map_err(e("create endpoint"))?;
+    let ep = endpoint()?;
     let shared = libux::process::mount(PRIVATE, ep).err();
     check(
         "outside /n, no mount in the system's namespace",
@@ -107,8 +109,7 @@ pub fn own() -> Result<(), String> {
 /// In `filetest ns-inherit`: the parent's mount, and the parent's rules.
 pub fn inherited() -> Result<(), String> {
     check("the parent's mount is seen", mount_of("/tmp/private/f")? == PRIVATE, String::new())?;
-    let ep = libux::layout::slot::FIRST_FREE + 8;
-    libux::process::create_endpoint(ep).map_err(e("create endpoint"))?;
+    let ep = endpoint()?;
     let anywhere = libux::process::mount("/tmp/mine", ep).err();
     let why = format!("{anywhere:?}");
     check("outside /n, no mount in a namespace it did not make", anywhere == Some(Errno::NotPermitted), why)

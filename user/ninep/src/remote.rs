@@ -293,9 +293,6 @@ impl Remote {
 
     /// Processes holding files here.
     pub fn holders(&self) -> Vec<Pid> {
-        let mut pids: Vec<Pid> = self.open.keys().chain(&self.stale).map(|(p, _)| *p).collect();
-        pids.sort_unstable();
-        pids.dedup();
-        pids
+        self.open.keys().chain(&self.stale).map(|(p, _)| *p).collect()
     }
 }

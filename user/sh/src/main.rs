@@ -312,7 +312,8 @@ fn spawn(cmd: &Command, stdin: Option<(String, u32)>, stdout: Option<(String, u3
     let redirect = |file: &Option<String>, open_flags: u32| -> Result<Option<(String, u32)>, i32> {
         match file {
             None => Ok(None),
-            Some(f) => match client::open(f, open_flags) {
+            // The child starts at the end; the check need not.
+            Some(f) => match client::open(f, open_flags & !flags::APPEND) {
                 Ok(file) => Ok(Some((file.path.clone(), open_flags & (flags::READ | flags::WRITE | flags::APPEND)))),
                 Err(e) => {
                     eprintln!("sh: {f}: {e}");
