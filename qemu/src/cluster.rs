@@ -72,19 +72,13 @@ impl Cluster {
     }
 }
 
-/// Free UDP ports of 127.0.0.1, for the nodes to send from.
-fn free_ports(n: usize) -> Result<Vec<u16>, String> {
-    let sockets: Vec<UdpSocket> =
-        (0..n).map(|_| UdpSocket::bind("127.0.0.1:0")).collect::<Result<_, _>>().map_err(|e| e.to_string())?;
-    sockets.iter().map(|s| s.local_addr().map(|a| a.port()).map_err(|e| e.to_string())).collect()
-}
-
 /// Boots `opts.len()` nodes (node `k + 1` with `opts[k]`) on one segment.
 pub fn start(image: &Image, opts: &[Options], echo: bool) -> Result<Cluster, String> {
     if opts.is_empty() || opts.len() > MAX_NODES {
         return Err(format!("a cluster has 1 to {MAX_NODES} nodes, not {}", opts.len()));
     }
-    let ports = free_ports(opts.len())?;
+    // The UDP ports the nodes send from.
+    let ports = crate::node::free_ports(opts.len(), true)?;
     let hub = Hub::start(ports.clone())?;
     let mut nodes = Vec::new();
     for (k, o) in opts.iter().enumerate() {

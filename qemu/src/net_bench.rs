@@ -111,7 +111,7 @@ pub fn run(image: &qemu::image::Image, args: &Args) -> Result<Vec<String>, Strin
     const ROUNDS: usize = 200;
     let t = args.timeout;
     step("booting a two-node cluster for the network figures");
-    let (echo_port, ttcp_port) = (node::free_port(false)?, node::free_port(false)?);
+    let [echo_port, ttcp_port] = node::free_ports(2, false)?[..] else { unreachable!("two asked") };
     let forwards = vec![
         node::Forward { udp: false, host: echo_port, node: 7 },
         node::Forward { udp: false, host: ttcp_port, node: 5001 },

@@ -40,7 +40,7 @@ fn raw_tcp(port: u16, total: usize) -> Result<f64, String> {
 pub fn run(image: &Image, args: &Args) -> Result<Vec<String>, String> {
     qemu::step("booting a two-node cluster for the 9P figures");
     let t = args.timeout;
-    let (p9, ptcp) = (qemu::node::free_port(false)?, qemu::node::free_port(false)?);
+    let [p9, ptcp] = qemu::node::free_ports(2, false)?[..] else { unreachable!("two asked") };
     let forwards =
         vec![Forward { udp: false, host: p9, node: 564 }, Forward { udp: false, host: ptcp, node: SOURCE_PORT }];
     let server = Options { forwards, ..args.opts.clone() };

@@ -64,12 +64,22 @@ impl Default for Options {
 /// A port of the host's loopback free now, for a forward (QEMU binds it
 /// itself).
 pub fn free_port(udp: bool) -> Result<u16, String> {
-    let port = if udp {
-        std::net::UdpSocket::bind("127.0.0.1:0").and_then(|s| s.local_addr())
-    } else {
-        std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr())
-    };
-    port.map(|a| a.port()).map_err(|e| format!("no free port: {e}"))
+    Ok(free_ports(1, udp)?[0])
+}
+
+/// `n` different ports of the host's loopback free now (each held until
+/// all are found, so that none comes twice).
+pub fn free_ports(n: usize, udp: bool) -> Result<Vec<u16>, String> {
+    let (mut udps, mut tcps, mut ports) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..n {
+        let addr = if udp {
+            std::net::UdpSocket::bind("127.0.0.1:0").and_then(|s| s.local_addr().inspect(|_| udps.push(s)))
+        } else {
+            std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr().inspect(|_| tcps.push(l)))
+        };
+        ports.push(addr.map_err(|e| format!("no free port: {e}"))?.port());
+    }
+    Ok(ports)
 }
 
 /// The QEMU command line for `image`, without the console wiring. The

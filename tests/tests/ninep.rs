@@ -85,7 +85,7 @@ impl Drop for Diod {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    qemu::node::free_port(false).unwrap()
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! `netstack` parses `ctl` lines and announced UDP ports' datagram headers
 //! from any process, and programs parse dial strings from their users:
-//! any bytes give a value or `None`, never a panic; a parsed header
-//! formats back to the same bytes.
+//! any bytes give a value or `None`, never a panic; a parsed header or
+//! ctl line formats back to one that parses the same.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use libux::net::{dial, Ctl, Datagram};
@@ -15,6 +15,8 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = core::str::from_utf8(data) else {
         return;
     };
-    let _ = Ctl::parse(text);
+    if let Some(ctl) = Ctl::parse(text) {
+        assert_eq!(Ctl::parse(&ctl.to_string()), Some(ctl), "a formatted ctl line parses the same");
+    }
     let _ = dial(text);
 });

@@ -37,32 +37,30 @@ fn data(proto: Proto, n: u32, ctl: File) -> Result<Conn, Errno> {
 
 /// Opens `/net/PROTO/clone` and writes `line` to the new connection's
 /// `ctl`.
-fn clone(proto: Proto, line: &str) -> Result<(u32, File), Errno> {
+fn clone(proto: Proto, line: Ctl) -> Result<(u32, File), Errno> {
     let mut ctl = open(&format!("/net/{}/clone", proto.name()), flags::READ | flags::WRITE)?;
     let n = number(&mut ctl)?;
-    ctl.write(line.as_bytes())?;
+    ctl.write(format!("{line}").as_bytes())?;
     Ok((n, ctl))
 }
 
 /// Connects to `tcp!A.B.C.D!PORT` (returns once connected),
 /// `udp!A.B.C.D!PORT` or `icmp!A.B.C.D`.
 pub fn dial(addr: &str) -> Result<Conn, Errno> {
-    let (proto, line) = match parse_dial(addr) {
-        Some((p, Ctl::Connect(to))) => (p, format!("connect {to}")),
-        Some((p, Ctl::ConnectHost([a, b, c, d]))) => (p, format!("connect {a}.{b}.{c}.{d}")),
-        _ => return Err(Errno::InvalidArgument),
+    let Some((proto, line @ (Ctl::Connect(_) | Ctl::ConnectHost(_)))) = parse_dial(addr) else {
+        return Err(Errno::InvalidArgument);
     };
-    let (n, ctl) = clone(proto, &line)?;
+    let (n, ctl) = clone(proto, line)?;
     data(proto, n, ctl)
 }
 
 /// Announces `tcp!*!PORT` or `udp!*!PORT`; a UDP port's datagrams are
 /// then read and written through [`Announced::data`].
 pub fn announce(addr: &str) -> Result<Announced, Errno> {
-    let Some((proto, Ctl::Announce(port))) = parse_dial(addr) else {
+    let Some((proto, line @ Ctl::Announce(_))) = parse_dial(addr) else {
         return Err(Errno::InvalidArgument);
     };
-    let (n, ctl) = clone(proto, &format!("announce {port}"))?;
+    let (n, ctl) = clone(proto, line)?;
     Ok(Announced { proto, n, ctl })
 }
 

@@ -120,6 +120,16 @@ impl Ctl {
     }
 }
 
+impl core::fmt::Display for Ctl {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Ctl::Connect(a) => write!(f, "connect {a}"),
+            Ctl::ConnectHost([a, b, c, d]) => write!(f, "connect {a}.{b}.{c}.{d}"),
+            Ctl::Announce(port) => write!(f, "announce {port}"),
+        }
+    }
+}
+
 /// One NIC's line of `/net/stats`:
 /// `nicK rx FRAMES tx FRAMES ringfull TIMES runts FRAMES`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -182,6 +192,9 @@ mod tests {
         assert_eq!(Ctl::parse("announce 564"), Some(Ctl::Announce(564)));
         assert_eq!(Ctl::parse("connect 10.1.0.2"), Some(Ctl::ConnectHost([10, 1, 0, 2])));
         assert_eq!(alloc::format!("{a}"), "10.0.2.2!8080");
+        for ctl in [Ctl::Connect(a), Ctl::ConnectHost([10, 1, 0, 2]), Ctl::Announce(564)] {
+            assert_eq!(Ctl::parse(&alloc::format!("{ctl}")), Some(ctl));
+        }
         for bad in [
             "",
             "connect",

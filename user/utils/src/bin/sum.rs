@@ -10,8 +10,8 @@ use libux::crc::Crc32;
 use libux::fd;
 use libux::fs::flags;
 use libux::layout::IO_WINDOW;
+use libux::println;
 use libux::rpc::Errno;
-use libux::{eprintln, println};
 
 libux::entry!(main);
 
@@ -44,10 +44,7 @@ fn main() -> i32 {
         };
         match r {
             Ok((crc, size)) => println!("{crc:08x} {size} {name}"),
-            Err(e) => {
-                eprintln!("sum: {name}: {e}");
-                status = 1;
-            }
+            Err(e) => status = utils::fail("sum", name, e),
         }
     }
     status
