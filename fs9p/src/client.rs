@@ -712,7 +712,7 @@ fn rread() -> u8 {
 
 fn classify<E>(msg: Msg, expected: u8) -> Result<Reply, E> {
     match msg {
-        Msg::Rerror { ename } => Err(ClientError::Server(error_named(ename))),
+        Msg::Rerror { ename } => Err(ClientError::Server(Error::from_message(ename))),
         Msg::Rlerror { ecode } => Err(ClientError::Server(Error::from_errno(ecode))),
         ref m if crate::codec::type_code(m) != expected => Err(ClientError::Protocol("a reply of the wrong type")),
         Msg::Rwalk { wqids } => Ok(Reply::Qids(wqids.len())),
@@ -748,16 +748,6 @@ fn keep_stat() -> Stat<'static> {
 
 fn info_of(s: &Stat) -> Info {
     Info { name: String::from(s.name), is_dir: s.mode & DMDIR != 0, size: s.length, version: s.qid.version }
-}
-
-/// The error an Rerror's text stands for (the words [`Error::message`]
-/// uses, as Plan 9 servers write them); other texts are I/O errors.
-fn error_named(ename: &str) -> Error {
-    use Error::*;
-    [NotFound, Exists, NotDir, IsDir, NotEmpty, Permission, NoSpace, ReadOnly, Invalid, BadFid, NameTooLong]
-        .into_iter()
-        .find(|e| e.message() == ename)
-        .unwrap_or(Io)
 }
 
 fn parse_dirents(data: &[u8], cursor: &mut DirCursor) -> Option<Vec<Entry>> {

@@ -24,6 +24,26 @@ pub enum Error {
 }
 
 impl Error {
+    /// Every error; where two share an errno, the first is what it means.
+    pub const ALL: [Error; 16] = [
+        Error::NotFound,
+        Error::Exists,
+        Error::NotDir,
+        Error::IsDir,
+        Error::NotEmpty,
+        Error::Permission,
+        Error::NoSpace,
+        Error::ReadOnly,
+        Error::Invalid,
+        Error::BadFid,
+        Error::FidInUse,
+        Error::TooManyFids,
+        Error::NotSupported,
+        Error::NameTooLong,
+        Error::Io,
+        Error::NoAuthRequired,
+    ];
+
     /// The Linux errno for Rlerror.
     pub const fn errno(self) -> u32 {
         match self {
@@ -67,33 +87,37 @@ impl Error {
         }
     }
 
-    /// The error a Linux errno stands for (for the client side).
+    /// The error a Linux errno stands for (for the client side); an
+    /// unknown one is an I/O error.
     pub fn from_errno(e: u32) -> Error {
-        [
-            Error::NotFound,
-            Error::Io,
-            Error::BadFid,
-            Error::Permission,
-            Error::Exists,
-            Error::NotDir,
-            Error::IsDir,
-            Error::Invalid,
-            Error::TooManyFids,
-            Error::NoSpace,
-            Error::ReadOnly,
-            Error::NameTooLong,
-            Error::NotEmpty,
-            Error::FidInUse,
-            Error::NotSupported,
-        ]
-        .into_iter()
-        .find(|x| x.errno() == e)
-        .unwrap_or(Error::Io)
+        Error::ALL.into_iter().find(|x| x.errno() == e).unwrap_or(Error::Io)
+    }
+
+    /// The error an Rerror's text stands for (the words of
+    /// [`Error::message`], as Plan 9 servers write them); other texts are
+    /// I/O errors.
+    pub fn from_message(text: &str) -> Error {
+        Error::ALL.into_iter().find(|x| x.message() == text).unwrap_or(Error::Io)
     }
 }
 
 impl core::fmt::Display for Error {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str(self.message())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Error;
+
+    #[test]
+    fn messages_and_errnos_come_back() {
+        for e in Error::ALL {
+            assert_eq!(Error::from_message(e.message()), e);
+            assert_eq!(Error::from_errno(e.errno()).errno(), e.errno());
+        }
+        assert_eq!(Error::from_errno(2), Error::NotFound);
+        assert_eq!((Error::from_errno(9999), Error::from_message("what?")), (Error::Io, Error::Io));
     }
 }

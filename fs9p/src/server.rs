@@ -90,7 +90,6 @@ pub const MAX_MSIZE: u32 = 1 << 20;
 pub struct Session<N, H> {
     dialect: Option<Dialect>,
     msize: u32,
-    max_msize: u32,
     fids: BTreeMap<u32, Fid<N, H>>,
     max_fids: usize,
 }
@@ -116,13 +115,7 @@ fn valid_name(name: &str) -> Result<(), Error> {
 impl<N: Clone, H> Session<N, H> {
     /// A session allowing `max_fids` fids at once.
     pub fn new(max_fids: usize) -> Self {
-        Self::with_max_msize(max_fids, MAX_MSIZE)
-    }
-
-    /// A session that agrees to at most `max_msize` (256..=[`MAX_MSIZE`]).
-    pub fn with_max_msize(max_fids: usize, max_msize: u32) -> Self {
-        let max_msize = max_msize.clamp(256, MAX_MSIZE);
-        Session { dialect: None, msize: 8192.min(max_msize), max_msize, fids: BTreeMap::new(), max_fids }
+        Session { dialect: None, msize: 8192, fids: BTreeMap::new(), max_fids }
     }
 
     /// The negotiated message size: the largest request and reply.
@@ -178,7 +171,7 @@ impl<N: Clone, H> Session<N, H> {
             Msg::Tversion { msize, version } => {
                 // A new version aborts everything outstanding.
                 self.fids.clear();
-                self.msize = msize.clamp(256, self.max_msize);
+                self.msize = msize.clamp(256, MAX_MSIZE);
                 let dialect = Dialect::from_version(version);
                 self.dialect = dialect.or(self.dialect);
                 let version = dialect.map_or("unknown", |d| d.version());

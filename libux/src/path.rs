@@ -70,6 +70,20 @@ pub fn split_last(path: &str) -> Option<(&str, &str)> {
     Some((if at == 0 { "/" } else { &path[..at] }, name))
 }
 
+/// The last name of a path, `/` for the root (a final `/` aside).
+pub fn last_name(path: &str) -> &str {
+    path.trim_end_matches('/').rsplit('/').next().filter(|n| !n.is_empty()).unwrap_or("/")
+}
+
+/// `dir/name`, for a normalised `dir`.
+pub fn join(dir: &str, name: &str) -> String {
+    if dir == "/" {
+        alloc::format!("/{name}")
+    } else {
+        alloc::format!("{dir}/{name}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,5 +119,13 @@ mod tests {
         assert_eq!(split_last("/"), None);
         assert_eq!(components("/a/b").collect::<alloc::vec::Vec<_>>(), ["a", "b"]);
         assert_eq!(components("/").count(), 0);
+    }
+
+    #[test]
+    fn last_names_and_joins() {
+        for (path, name) in [("/", "/"), ("/tmp", "tmp"), ("/a/b/", "b"), ("x", "x")] {
+            assert_eq!(last_name(path), name, "{path}");
+        }
+        assert_eq!((join("/", "a"), join("/a", "b")), ("/a".to_string(), "/a/b".to_string()));
     }
 }

@@ -308,7 +308,7 @@ impl Net {
             }
             FsRequest::Stat { path } => {
                 let node = self.node(path)?;
-                let name = path.trim_end_matches('/').rsplit('/').next().filter(|n| !n.is_empty()).unwrap_or("/");
+                let name = libux::path::last_name(path);
                 Ok(Some(Answer::Stat((String::from(name), is_dir(node), 0))))
             }
             FsRequest::List { path, from } => {

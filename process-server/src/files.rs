@@ -396,7 +396,7 @@ impl Server {
 
     /// Name, directory or not, and size of a node (`path` names it).
     fn describe(&self, node: &Node, path: &str) -> Result<(String, bool, u64), Errno> {
-        let name = path.trim_end_matches('/').rsplit('/').next().filter(|n| !n.is_empty()).unwrap_or("/");
+        let name = libux::path::last_name(path);
         let name = String::from(name);
         Ok(match node {
             Node::BinDir | Node::ProcDir | Node::PidDir(_) => {

@@ -306,7 +306,7 @@ impl Dev {
                 if !self.exists(node) {
                     return Err(Errno::NotFound);
                 }
-                let name = path.trim_end_matches('/').rsplit('/').next().filter(|n| !n.is_empty()).unwrap_or("/");
+                let name = libux::path::last_name(path);
                 let dir = matches!(node, Node::Root | Node::PipeDir | Node::PipeNumDir(_));
                 let size = if dir { self.listing(node)?.len() as u64 } else { 0 };
                 Ok(Some(Answer::Stat((String::from(name), dir, size))))

@@ -12,15 +12,7 @@ use fs9p::{Error, Qid};
 use libux::fs::client::{self, File, Metadata};
 use libux::fs::flags;
 use libux::layout::IO_WINDOW;
-
-/// `dir/name`.
-fn join(dir: &str, name: &str) -> String {
-    if dir == "/" {
-        alloc::format!("/{name}")
-    } else {
-        alloc::format!("{dir}/{name}")
-    }
-}
+use libux::path::{join, last_name, split_last};
 
 /// A qid path for `path`: FNV-1a, since the file protocol has no inode
 /// numbers (two paths of one file get two qids; clients only cache by it).
@@ -35,7 +27,7 @@ fn meta(path: &str, m: &Metadata) -> Meta {
         mode: if m.is_dir { 0o755 } else { 0o644 },
         size: if m.is_dir { 0 } else { m.size },
         mtime: 0,
-        name: String::from(path.rsplit('/').next().filter(|n| !n.is_empty()).unwrap_or("/")),
+        name: String::from(last_name(path)),
     }
 }
 
@@ -74,7 +66,7 @@ impl Filesystem for OsFs {
             return Ok(dir.clone());
         }
         if name == ".." {
-            let parent = dir.rsplit_once('/').map_or("/", |(p, _)| if p.is_empty() { "/" } else { p });
+            let parent = split_last(dir).map_or("/", |(p, _)| p);
             return Ok(String::from(parent));
         }
         if name.is_empty() || name.contains('/') || name.contains('\0') {

@@ -36,19 +36,24 @@ fn errno(e: ClientError<Errno>) -> Errno {
 
 pub struct Remote {
     pub c: Client<Stream>,
-    /// (client, handle) → fid.
-    open: BTreeMap<(Pid, u32), u32>,
+    /// (client, handle) → its fid, and whether its reads may go ahead.
+    open: BTreeMap<(Pid, u32), OpenFid>,
     /// Handles opened on a connection that broke.
     stale: BTreeSet<(Pid, u32)>,
-    /// Whether a handle's reads may go ahead of the caller: only for a
-    /// file with a size (devices, streams and synthetic files say 0, and
-    /// bytes read ahead of them could be lost). Learnt at its first
-    /// window read.
-    sized: BTreeMap<(Pid, u32), bool>,
     next_handle: u32,
     /// The last directory listed, for the `List` calls that page it.
     listing: Option<(Pid, String, Vec<OsEntry>)>,
     ahead: Ahead,
+}
+
+/// A client's open file.
+struct OpenFid {
+    fid: u32,
+    /// Whether its reads may go ahead of the caller: only for a file
+    /// with a size (devices, streams and synthetic files say 0, and
+    /// bytes read ahead of them could be lost). Learnt at its first
+    /// window read.
+    sized: Option<bool>,
 }
 
 /// Bytes of one open file from `offset`, read ahead.
@@ -73,7 +78,6 @@ impl Remote {
             c,
             open: BTreeMap::new(),
             stale: BTreeSet::new(),
-            sized: BTreeMap::new(),
             next_handle: 0,
             listing: None,
             ahead: Ahead::default(),
@@ -82,7 +86,7 @@ impl Remote {
 
     fn fid(&self, pid: Pid, handle: u32) -> Result<u32, Errno> {
         let stale = || if self.stale.contains(&(pid, handle)) { Errno::Io } else { Errno::BadHandle };
-        self.open.get(&(pid, handle)).copied().ok_or_else(stale)
+        self.open.get(&(pid, handle)).map(|o| o.fid).ok_or_else(stale)
     }
 
     /// Goes on with `c`, a new connection to the same export: what was
@@ -90,7 +94,6 @@ impl Remote {
     pub fn reconnected(&mut self, c: Client<Stream>) {
         self.c = c;
         self.stale.extend(core::mem::take(&mut self.open).into_keys());
-        self.sized.clear();
         self.listing = None;
         self.ahead = Ahead::default();
     }
@@ -109,14 +112,13 @@ impl Remote {
                 }
                 let fid = self.open_path(path, f).map_err(errno)?;
                 self.next_handle = self.next_handle.wrapping_add(1);
-                self.open.insert((pid, self.next_handle), fid);
+                self.open.insert((pid, self.next_handle), OpenFid { fid, sized: None });
                 Ok(Answer::Handle(self.next_handle))
             }
             FsRequest::Close { handle } if self.stale.remove(&(pid, handle)) => Ok(Answer::Done),
             FsRequest::Close { handle } => {
-                let fid = self.open.remove(&(pid, handle)).ok_or(Errno::BadHandle)?;
-                self.sized.remove(&(pid, handle));
-                let _ = self.c.clunk(fid);
+                let open = self.open.remove(&(pid, handle)).ok_or(Errno::BadHandle)?;
+                let _ = self.c.clunk(open.fid);
                 Ok(Answer::Done)
             }
             FsRequest::Read { handle, offset, count } => {
@@ -131,13 +133,12 @@ impl Remote {
                 // SAFETY: answering `pid`'s call.
                 let window = unsafe { libux::fs::client_window(pid) };
                 let count = (count as usize).min(window.len());
-                let sized = match self.sized.get(&(pid, handle)) {
-                    Some(&s) => s,
+                let open = self.open.get_mut(&(pid, handle)).expect("its fid was found");
+                let sized = match open.sized {
+                    Some(s) => s,
                     None => {
                         let info = self.c.stat(fid).map_err(errno)?;
-                        let s = !info.is_dir && info.size > 0;
-                        self.sized.insert((pid, handle), s);
-                        s
+                        *open.sized.insert(!info.is_dir && info.size > 0)
                     }
                 };
                 if !sized {
@@ -178,7 +179,7 @@ impl Remote {
             }
             FsRequest::Stat { path } => {
                 let info = self.c.stat_path(path).map_err(errno)?;
-                let name = path.rsplit('/').next().filter(|n| !n.is_empty()).unwrap_or("/");
+                let name = libux::path::last_name(path);
                 Ok(Answer::Stat((String::from(name), info.is_dir, info.size)))
             }
             FsRequest::List { path, from } => self.list(pid, path, from),
@@ -243,7 +244,7 @@ impl Remote {
                     Some(s) => s,
                     None if is_dir => 0,
                     None => {
-                        let at = if path == "/" { alloc::format!("/{name}") } else { alloc::format!("{path}/{name}") };
+                        let at = libux::path::join(path, &name);
                         self.c.stat_path(&at).map_or(0, |i| i.size)
                     }
                 };
@@ -280,9 +281,8 @@ impl Remote {
     pub fn ended(&mut self, pids: &[Pid]) {
         let gone: Vec<(Pid, u32)> = self.open.keys().filter(|(p, _)| pids.contains(p)).copied().collect();
         for k in gone {
-            self.sized.remove(&k);
-            if let Some(fid) = self.open.remove(&k) {
-                let _ = self.c.clunk(fid);
+            if let Some(open) = self.open.remove(&k) {
+                let _ = self.c.clunk(open.fid);
             }
         }
         self.stale.retain(|(p, _)| !pids.contains(p));
