@@ -110,6 +110,18 @@ struct Ahead {
     answer: Option<core::result::Result<Vec<u8>, Error>>,
 }
 
+/// How [`Client::open_path`] opens.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct OpenHow {
+    pub write: bool,
+    /// Empty it (with `write`).
+    pub truncate: bool,
+    /// Make it when it does not exist (then open for writing).
+    pub create: bool,
+    /// With `create`: an existing file is an error.
+    pub exclusive: bool,
+}
+
 pub struct Client<T: Transport> {
     t: T,
     dialect: Dialect,
@@ -610,37 +622,51 @@ impl<T: Transport> Client<T> {
         })
     }
 
-    /// Makes (or empties) the file at `path` and writes `data` to it.
-    pub fn write_file(&mut self, path: &str, data: &[u8]) -> Result<(), T::Error> {
-        let fid = match self.walk(path) {
-            Ok(fid) => match self.open(fid, true, true) {
-                Ok(()) => fid,
-                Err(e) => {
-                    let _ = self.clunk(fid);
-                    return Err(e);
-                }
-            },
-            Err(ClientError::Server(_)) => {
+    /// A fid open on `path` as `how` says.
+    pub fn open_path(&mut self, path: &str, how: OpenHow) -> Result<u32, T::Error> {
+        let (fid, made) = match self.walk(path) {
+            Ok(fid) if how.create && how.exclusive => {
+                let _ = self.clunk(fid);
+                return Err(ClientError::Server(Error::Exists));
+            }
+            Ok(fid) => (fid, self.open(fid, how.write, how.truncate)),
+            Err(ClientError::Server(Error::NotFound)) if how.create => {
                 let (dir, name) = split(path);
                 let fid = self.walk(dir)?;
-                if let Err(e) = self.create(fid, name) {
-                    let _ = self.clunk(fid);
-                    return Err(e);
-                }
-                fid
+                (fid, self.create(fid, name))
             }
             Err(e) => return Err(e),
         };
+        match made {
+            Ok(()) => Ok(fid),
+            Err(e) => {
+                let _ = self.clunk(fid);
+                Err(e)
+            }
+        }
+    }
+
+    /// Writes `data` at `offset` in as many Twrites as it takes; the bytes
+    /// written, fewer only when the server took none.
+    pub fn write_all(&mut self, fid: u32, offset: u64, data: &[u8]) -> Result<usize, T::Error> {
         let mut done = 0;
-        let r = loop {
-            if done == data.len() {
-                break Ok(());
+        while done < data.len() {
+            let at = offset.checked_add(done as u64).ok_or(ClientError::Server(Error::Invalid))?;
+            match self.write(fid, at, &data[done..])? {
+                0 => break,
+                n => done += n,
             }
-            match self.write(fid, done as u64, &data[done..]) {
-                Ok(0) => break Err(ClientError::Server(Error::NoSpace)),
-                Ok(n) => done += n,
-                Err(e) => break Err(e),
-            }
+        }
+        Ok(done)
+    }
+
+    /// Makes (or empties) the file at `path` and writes `data` to it.
+    pub fn write_file(&mut self, path: &str, data: &[u8]) -> Result<(), T::Error> {
+        let how = OpenHow { write: true, truncate: true, create: true, exclusive: false };
+        let fid = self.open_path(path, how)?;
+        let r = match self.write_all(fid, 0, data) {
+            Ok(n) if n < data.len() => Err(ClientError::Server(Error::NoSpace)),
+            r => r.map(drop),
         };
         let _ = self.clunk(fid);
         r

@@ -16,7 +16,7 @@ use crate::stream::Stream;
 use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::string::String;
 use alloc::vec::Vec;
-use fs9p::client::{split, Client, ClientError, Entry};
+use fs9p::client::{split, Client, ClientError, Entry, OpenHow};
 use fs9p::Dialect;
 use libux::fs::server::{Answer, Entry as OsEntry};
 use libux::fs::{flags, list_page, FsRequest, IO_MAX};
@@ -110,7 +110,13 @@ impl Remote {
                 if self.open.len() + self.stale.len() >= MAX_OPEN {
                     return Err(Errno::NoMemory);
                 }
-                let fid = self.open_path(path, f).map_err(errno)?;
+                let how = OpenHow {
+                    write: f & flags::WRITE != 0,
+                    truncate: f & flags::TRUNCATE != 0,
+                    create: f & flags::CREATE != 0,
+                    exclusive: f & flags::EXCLUSIVE != 0,
+                };
+                let fid = self.c.open_path(path, how).map_err(errno)?;
                 self.next_handle = self.next_handle.wrapping_add(1);
                 self.open.insert((pid, self.next_handle), OpenFid { fid, sized: None });
                 Ok(Answer::Handle(self.next_handle))
@@ -189,48 +195,11 @@ impl Remote {
         }
     }
 
-    fn open_path(&mut self, path: &str, f: u32) -> Result<u32, ClientError<Errno>> {
-        let (write, truncate) = (f & flags::WRITE != 0, f & flags::TRUNCATE != 0);
-        match self.c.walk(path) {
-            Ok(fid) if f & flags::CREATE != 0 && f & flags::EXCLUSIVE != 0 => {
-                let _ = self.c.clunk(fid);
-                Err(ClientError::Server(fs9p::Error::Exists))
-            }
-            Ok(fid) => match self.c.open(fid, write, truncate) {
-                Ok(()) => Ok(fid),
-                Err(e) => {
-                    let _ = self.c.clunk(fid);
-                    Err(e)
-                }
-            },
-            Err(ClientError::Server(fs9p::Error::NotFound)) if f & flags::CREATE != 0 => {
-                let (dir, name) = split(path);
-                let fid = self.c.walk(dir)?;
-                match self.c.create(fid, name) {
-                    Ok(()) => Ok(fid),
-                    Err(e) => {
-                        let _ = self.c.clunk(fid);
-                        Err(e)
-                    }
-                }
-            }
-            Err(e) => Err(e),
-        }
-    }
-
     fn write_all(&mut self, fid: u32, offset: u64, data: &[u8]) -> Result<Answer, Errno> {
-        let mut done = 0;
-        while done < data.len() {
-            let at = offset.checked_add(done as u64).ok_or(Errno::InvalidArgument)?;
-            match self.c.write(fid, at, &data[done..]).map_err(errno)? {
-                0 => break,
-                n => done += n,
-            }
+        match self.c.write_all(fid, offset, data).map_err(errno)? {
+            0 if !data.is_empty() => Err(Errno::NoSpace),
+            done => Ok(Answer::Count(done as u32)),
         }
-        if done == 0 && !data.is_empty() {
-            return Err(Errno::NoSpace);
-        }
-        Ok(Answer::Count(done as u32))
     }
 
     fn list(&mut self, pid: Pid, path: &str, from: u32) -> Result<Answer, Errno> {
