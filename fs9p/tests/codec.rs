@@ -438,7 +438,13 @@ fn fuzz_seeds_are_current() {
         }
     }
     let seeds: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| std::fs::read(e.unwrap().path()).unwrap()).collect();
-    assert_eq!(seeds.len(), samples().len());
+    assert_eq!(
+        seeds.len(),
+        samples().len(),
+        "{} holds other files: libFuzzer writes into the first folder it is given, which must be \
+         fuzz/corpus/decode (see the README), never the seeds",
+        dir.display()
+    );
     for s in seeds {
         assert!(decode(&s, Dialect::L).is_ok() || decode(&s, Dialect::P2000).is_ok());
     }
