@@ -117,6 +117,11 @@ impl<T: Clone + Ord> Namespaces<T> {
         self.tables.get_mut(&ns).map(|(t, _)| t)
     }
 
+    /// Private namespaces in use (the system's is not counted).
+    pub fn private(&self) -> usize {
+        self.tables.len() - 1
+    }
+
     /// How many processes have `ns`.
     pub fn users(&self, ns: NsId) -> usize {
         self.tables.get(&ns).map_or(0, |&(_, n)| n)

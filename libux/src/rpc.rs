@@ -282,6 +282,14 @@ pub enum FaultKind {
 pub struct Stats {
     /// Untyped memory not in use, in bytes.
     pub free_bytes: u64,
+    /// Slots of the process server's root CNode that nothing holds
+    /// (empty, or holding free memory): every process, mapped page and
+    /// endpoint copy takes some, and they are finite.
+    pub free_slots: u64,
+    /// Shared buffer pages handed to processes (one per live process).
+    pub buffers: u32,
+    /// Private namespaces in use (`NewNamespace`).
+    pub namespaces: u32,
     /// Live and zombie processes.
     pub processes: u32,
     /// The process server's own heap.

@@ -131,7 +131,7 @@ extern "C" fn main(bootinfo_addr: u64) -> ! {
     let after = MY_PROBE.load(Ordering::Relaxed);
     let verdict = if after == mine { "unchanged: separate address spaces" } else { "CHANGED" };
     println!("ux: probe {PROBE:#x} = {after:#x} in the process server after hello ran: {verdict}");
-    println!("ux: {} KiB of untyped memory free, {} processes", server.mem.free_bytes() >> 10, server.procs.len());
+    report(&server);
     println!("ux: node ready");
 
     // The command line given with `--run`, else the shell on the console.
@@ -150,9 +150,23 @@ extern "C" fn main(bootinfo_addr: u64) -> ! {
         }
     }
     server.serve_until_idle();
-    println!("ux: {} KiB of untyped memory free, {} processes", server.mem.free_bytes() >> 10, server.procs.len());
+    report(&server);
     println!("ux: idle");
     rt::exit(0)
+}
+
+/// What the node's finite resources stand at: the tests compare the
+/// report before and after a run.
+fn report(server: &Server) {
+    let s = server.stats();
+    println!(
+        "ux: {} KiB of untyped memory free, {} processes, {} root slots free, {} buffers, {} namespaces",
+        s.free_bytes >> 10,
+        s.processes,
+        s.free_slots,
+        s.buffers,
+        s.namespaces
+    );
 }
 
 /// A program's grants, with what its PCI device brings, and the

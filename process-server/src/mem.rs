@@ -100,6 +100,14 @@ impl Memory {
         uncarved + self.free_chunks.len() as u64 * CHUNK
     }
 
+    /// Root CNode slots that nothing holds: empty ones, and those of free
+    /// chunks (a chunk, once carved, keeps its slot for the next arena:
+    /// how many are carved depends on how many processes ever lived at
+    /// once, not on leaks).
+    pub fn free_slots(&self) -> u64 {
+        self.end_slot - self.next_slot + self.free_slots.len() as u64 + self.free_chunks.len() as u64
+    }
+
     pub fn slot(&mut self) -> Result<u64, AllocError> {
         if let Some(s) = self.free_slots.pop() {
             return Ok(s);

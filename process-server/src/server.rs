@@ -361,17 +361,21 @@ impl Server {
                 self.reclaim_windows(pid);
                 ok(self.ended_since(pid, after))
             }
-            Request::Stats => {
-                let (heap_used, heap_size) = libux::rt::heap_usage();
-                let stats = Stats {
-                    free_bytes: self.mem.free_bytes(),
-                    processes: self.procs.len() as u32,
-                    heap_used,
-                    heap_size,
-                    tsc_mhz: self.tsc_mhz,
-                };
-                ok(Ok(Response::Stats(stats)))
-            }
+            Request::Stats => ok(Ok(Response::Stats(self.stats()))),
+        }
+    }
+
+    pub fn stats(&self) -> Stats {
+        let (heap_used, heap_size) = libux::rt::heap_usage();
+        Stats {
+            free_bytes: self.mem.free_bytes(),
+            free_slots: self.mem.free_slots(),
+            buffers: (self.next_buffer - self.free_buffers.len()) as u32,
+            namespaces: self.namespaces.private() as u32,
+            processes: self.procs.len() as u32,
+            heap_used,
+            heap_size,
+            tsc_mhz: self.tsc_mhz,
         }
     }
 

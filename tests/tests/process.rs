@@ -46,19 +46,22 @@ fn run_pid(log: &str) -> u64 {
     number_after(l, " as pid ")
 }
 
-/// Processes alive in the process server's last memory report, and its first.
-fn processes_first_and_last(log: &str) -> (u64, u64) {
-    let counts: Vec<u64> =
-        log.lines().filter(|l| l.contains("KiB of untyped memory free")).map(|l| number_after(l, "free, ")).collect();
-    (counts[0], counts[counts.len() - 1])
+/// The process server's reports of its finite resources (untyped memory,
+/// processes, root slots, buffers, namespaces) before and after the run.
+fn reports(log: &str) -> (&str, &str) {
+    let all: Vec<&str> = log.lines().filter(|l| l.contains("KiB of untyped memory free")).collect();
+    assert_eq!(all.len(), 2, "expected two resource reports:\n{log}");
+    (all[0], all[1])
 }
 
-/// Free untyped memory the process server reported before and after the run.
-fn free_before_and_after(log: &str) -> (u64, u64) {
-    let free: Vec<u64> =
-        log.lines().filter(|l| l.contains("KiB of untyped memory free")).map(|l| number_after(l, "ux: ")).collect();
-    assert_eq!(free.len(), 2, "expected two memory reports:\n{log}");
-    (free[0], free[1])
+/// Every finite resource of the process server is back where it was
+/// before the run.
+fn assert_all_returned(log: &str) {
+    let (before, after) = reports(log);
+    assert_eq!(before, after, "resources not returned:\n{log}");
+    for table in [" processes, ", " root slots free, ", " buffers, ", " namespaces"] {
+        assert!(before.contains(table), "{table:?} missing from the report {before:?}");
+    }
 }
 
 #[test]
@@ -66,10 +69,7 @@ fn hundred_concurrent_children_each_collected_once_and_memory_returned() {
     let log = run("spawner many 100");
     line(&log, "spawner: ok collected 100 distinct exit statuses exactly once");
     line(&log, "(spawner) exited with status 0");
-    let (before, after) = free_before_and_after(&log);
-    assert_eq!(before, after, "untyped memory not returned:\n{log}");
-    let (first, last) = processes_first_and_last(&log);
-    assert_eq!(first, last, "process table not back to its size before the run");
+    assert_all_returned(&log);
 }
 
 /// The debug kernel takes the devices' interrupts at its preemption
@@ -88,8 +88,7 @@ fn orphans_are_reparented_and_no_zombie_is_left() {
     let log = run("spawner orphans");
     assert_eq!(log.matches("re-parented to the process server").count(), 3, "{log}");
     line(&log, "spawner: ok grandchildren re-parented and reaped");
-    let (first, last) = processes_first_and_last(&log);
-    assert_eq!(first, last, "process table not back to its size before the run");
+    assert_all_returned(&log);
 }
 
 #[test]
@@ -98,8 +97,7 @@ fn ten_thousand_spawns_leak_nothing() {
     let ok = line(&log, "spawner: ok 10000 spawn/exit rounds");
     let (start, max) = (number_after(ok, "server heap "), number_after(ok, "at most "));
     assert!(max - start < 16 * 1024, "process server heap grew from {start} to {max} bytes");
-    let (before, after) = free_before_and_after(&log);
-    assert_eq!(before, after);
+    assert_all_returned(&log);
 }
 
 #[test]
@@ -141,8 +139,8 @@ fn memory_exhaustion_is_an_error_and_spawning_works_afterwards() {
 fn allocating_and_freeing_in_a_loop_keeps_memory_bounded() {
     let log = run("memhog loop 200");
     line(&log, "memhog: ok 200 rounds of allocation and freeing");
-    let (before, after) = free_before_and_after(&log);
-    assert_eq!(before, after);
+    line(&log, "memhog: ok unmapped frames reused");
+    assert_all_returned(&log);
 }
 
 /// The calls the tracer logged for `pid`, without the reply.

@@ -156,12 +156,18 @@ fn spawn_loop(n: u32) -> Result<String, String> {
         }
     }
     let end = process::stats().map_err(|e| err("stats", e))?;
-    if end.free_bytes != start.free_bytes {
-        return Err(format!("free memory {} bytes before, {} after {n} rounds", start.free_bytes, end.free_bytes));
+    // Every finite table the process server keeps is back where it was.
+    let tables = |s: &libux::rpc::Stats| (s.free_bytes, s.free_slots, s.buffers, s.namespaces, s.processes);
+    if tables(&end) != tables(&start) {
+        return Err(format!(
+            "(free bytes, free root slots, buffers, namespaces, processes) {:?} before, {:?} after {n} rounds",
+            tables(&start),
+            tables(&end)
+        ));
     }
     Ok(format!(
-        "{n} spawn/exit rounds: free memory {} bytes before and after; server heap {} bytes at start, at most {heap_max}",
-        start.free_bytes, start.heap_used
+        "{n} spawn/exit rounds: free memory {} bytes and {} root slots before and after; server heap {} bytes at start, at most {heap_max}",
+        start.free_bytes, start.free_slots, start.heap_used
     ))
 }
 
