@@ -63,15 +63,19 @@ fn check_boot(profile: &str, opts: &Options) -> u64 {
     assert!(ram > 0 && device > 0 && total == ram + device, "{mem}");
 
     // hello writes its own probe word at the address where the process
-    // server keeps its own; the server's is unchanged afterwards.
+    // server keeps its own, and reads it back after its calls; the
+    // server's is unchanged afterwards. Each side sees its own value only.
+    let value = |l: &str, sep: &str| hex(l.split(sep).nth(1).unwrap().split(' ').next().unwrap());
     let hello = line(&log, "hello: probe 0x400000 = ");
-    let written = hex(hello.split(" = ").nth(1).unwrap().split(' ').next().unwrap());
+    let written = value(hello, " = ");
+    let reread = line(&log, "hello: probe 0x400000 reads ");
+    assert_eq!(value(reread, " reads "), written, "hello's own word changed:\n{hello}\n{reread}");
     let before = line(&log, "ux: probe 0x400000 = ");
-    let ours = hex(before.split(" = ").nth(1).unwrap().split(' ').next().unwrap());
+    let ours = value(before, " = ");
     let after = line(&log, "in the process server after hello ran");
-    let still = hex(after.split(" = ").nth(1).unwrap().split(' ').next().unwrap());
-    assert_ne!(written, ours, "{hello}\n{before}");
+    let still = value(after, " = ");
     assert_eq!(still, ours, "{after}");
+    assert_ne!(still, written, "the process server reads what hello wrote:\n{hello}\n{after}");
     assert!(after.ends_with("unchanged: separate address spaces"), "{after}");
 
     let pid = field::<u64>(line(&log, "ux: started hello as pid "), "as pid ");

@@ -25,6 +25,8 @@ fn main() -> i32 {
     match (process::getpid(), process::getppid()) {
         (Ok(pid), Ok(ppid)) => {
             println!("hello: IPC round trip with the process server done: I am pid {pid}, child of {ppid}");
+            // Our word still holds what we wrote, across the calls.
+            println!("hello: probe {PROBE:#x} reads {:#x} after the calls", MY_PROBE.load(Ordering::Relaxed));
             0
         }
         (a, b) => {
