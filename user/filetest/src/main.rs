@@ -91,6 +91,7 @@ fn run() -> Result<(), String> {
     let mut written = 0usize;
     let full = loop {
         match fill.write(&chunk) {
+            Ok(0) => return Err(format!("a write wrote nothing after {written} bytes, without an error")),
             Ok(n) => written += n,
             Err(err) => break err,
         }
@@ -102,9 +103,15 @@ fn run() -> Result<(), String> {
     check(&format!("no space after {} KiB", written >> 10), full == Errno::NoSpace, format!("{full}"))?;
     fs::remove("/tmp/fill").map_err(e("remove fill"))?;
     let mut again = fs::create("/tmp/again").map_err(e("create after freeing"))?;
-    again.write(&chunk).map_err(e("write after freeing"))?;
+    let n = again.write(&chunk).map_err(e("write after freeing"))?;
     again.close().map_err(e("close again"))?;
-    check("writing works again after deleting", true, String::new())?;
+    let back =
+        fs::open("/tmp/again", flags::READ).and_then(|mut f| f.read_to_end()).map_err(e("read after freeing"))?;
+    check(
+        "writing works again after deleting",
+        n == chunk.len() && back == chunk,
+        format!("wrote {n}, read {}", back.len()),
+    )?;
 
     // Bad input: typed errors.
     check("missing file", fs::open("/tmp/nope", flags::READ).err() == Some(Errno::NotFound), String::new())?;
