@@ -109,6 +109,11 @@ struct Dev {
     line: Line,
     /// What Ctrl-C kills.
     foreground: Vec<Pid>,
+    /// Ctrl-C came while nobody was in the foreground and nobody read the
+    /// console: the shell is between reading a line and naming its job.
+    /// The job it names next is killed; a read of the console instead
+    /// gets an empty line (as at the prompt).
+    interrupted: bool,
     ticks: u64,
     ended_cursor: u64,
 }
@@ -226,7 +231,12 @@ impl Dev {
         let max = count as usize;
         let now = |a: Answer| Ok(Some(Self::deliver(pid, window, Ok(a))?));
         match self.open.get(&(pid, handle)).copied().ok_or(Errno::BadHandle)? {
-            Node::Cons => self.now_or_later(pid, Op::ConsRead { max }, window),
+            Node::Cons => {
+                if core::mem::take(&mut self.interrupted) {
+                    self.line.push_empty_line();
+                }
+                self.now_or_later(pid, Op::ConsRead { max }, window)
+            }
             Node::PipeEnd(pipe, pipe::End::Read) => self.now_or_later(pid, Op::PipeRead { pipe, max }, window),
             Node::Null => now(Answer::Data(Vec::new())),
             Node::Time => now(Answer::Data(text_at(&alloc::format!("{}\n", self.millis()), offset, max))),
@@ -245,6 +255,9 @@ impl Dev {
             Node::Null => Ok(Some(Answer::Count(data.len() as u32))),
             Node::Consctl => {
                 self.foreground = devfs::consctl::parse_fg(data).ok_or(Errno::InvalidArgument)?;
+                if !self.foreground.is_empty() && core::mem::take(&mut self.interrupted) {
+                    self.interrupt();
+                }
                 Ok(Some(Answer::Count(data.len() as u32)))
             }
             Node::Sleep => {
@@ -417,14 +430,17 @@ impl Dev {
                 any = true;
                 let byte = UART.in8(COM1).unwrap_or(0);
                 match self.line.input(byte, &mut echo) {
-                    Event::Interrupt => {
-                        if self.foreground.is_empty() {
-                            self.line.push_empty_line();
-                        }
-                        for pid in core::mem::take(&mut self.foreground) {
-                            let _ = libux::process::kill(pid);
-                        }
+                    Event::Interrupt if !self.foreground.is_empty() => self.interrupt(),
+                    // At the prompt: a reader waits and no typed line is
+                    // on its way to it (that line's command is what a
+                    // Ctrl-C after it is for).
+                    Event::Interrupt
+                        if !self.line.readable()
+                            && self.pending.iter().any(|p| matches!(p.op, Op::ConsRead { .. })) =>
+                    {
+                        self.line.push_empty_line()
                     }
+                    Event::Interrupt => self.interrupted = true,
                     Event::Input | Event::Nothing => {}
                 }
             }
@@ -436,6 +452,13 @@ impl Dev {
             }
         }
         console_write(&echo);
+    }
+
+    /// Ctrl-C: the foreground job is killed.
+    fn interrupt(&mut self) {
+        for pid in core::mem::take(&mut self.foreground) {
+            let _ = libux::process::kill(pid);
+        }
     }
 
     fn ended(&mut self) {
@@ -498,6 +521,7 @@ fn main() -> i32 {
         slots: ReplySlots::new(REPLY_FIRST, MAX_PENDING as u64),
         line: Line::default(),
         foreground: Vec::new(),
+        interrupted: false,
         ticks: 0,
         ended_cursor: 0,
     };
