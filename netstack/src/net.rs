@@ -363,7 +363,15 @@ impl Net {
             }
             Node::Ctl(c) => text(&format!("{c}\n"), offset, max),
             Node::Local(c) | Node::Remote(c) | Node::Status(c) => {
-                let (local, remote, status) = self.conns.get(&c).map(|c| c.kind.describe(links)).unwrap_or_default();
+                let (local, remote, mut status) =
+                    self.conns.get(&c).map(|c| c.kind.describe(links)).unwrap_or_default();
+                // Calls waiting in `listen` show on the status line, so that
+                // a program can tell when its listener is in place.
+                let listening =
+                    self.pending.iter().filter(|p| matches!(p.op, Op::Listen { conn } if conn == c)).count();
+                if listening > 0 {
+                    status.insert_str(status.len() - 1, &format!(" {listening} listening"));
+                }
                 let t = match node {
                     Node::Local(_) => local,
                     Node::Remote(_) => remote,

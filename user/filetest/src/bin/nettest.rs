@@ -85,8 +85,16 @@ fn run() -> Result<(), String> {
     tctl.write(b"announce 7777").map_err(e("announce 7777"))?;
     let n = format!("{t}");
     let child = libux::process::spawn("/bin/nettest", &["nettest", "listen", &n], &[]).map_err(e("spawn"))?;
-    // Let the child's listen start waiting, then give the port up.
-    fs::open("/dev/sleep", flags::WRITE).and_then(|mut f| f.write(b"300")).map_err(e("/dev/sleep"))?;
+    // Once the child's listen is waiting (the status says so), give the
+    // port up.
+    let mut waited = 0;
+    while !text(&mut file("tcp", t, "status")?)?.contains(" 1 listening") {
+        waited += 1;
+        if waited > 3000 {
+            return Err(String::from("the child's listen never showed in the status within 30 s"));
+        }
+        fs::open("/dev/sleep", flags::WRITE).and_then(|mut f| f.write(b"10")).map_err(e("/dev/sleep"))?;
+    }
     drop(tctl);
     let end = libux::process::wait(Some(child)).map_err(e("wait"))?.end;
     check("a listen whose port is given up fails", end == End::Exited(3), format!("{end:?}"))
