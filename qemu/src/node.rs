@@ -67,17 +67,39 @@ pub fn free_port(udp: bool) -> Result<u16, String> {
     Ok(free_ports(1, udp)?[0])
 }
 
-/// `n` different ports of the host's loopback free now (each held until
-/// all are found, so that none comes twice).
+/// Where [`free_ports`] looks: below Linux's ephemeral range (32768 and
+/// up), so that no outgoing connection of this or another program takes a
+/// port between our check and QEMU's bind.
+const PORTS: std::ops::Range<u16> = 20000..32768;
+
+/// `n` different ports of the host's loopback free now. This process
+/// never hands out a port twice, so tests running side by side cannot
+/// collide; each run starts at a place of its own in [`PORTS`], so that
+/// runs at once are unlikely to meet either.
 pub fn free_ports(n: usize, udp: bool) -> Result<Vec<u16>, String> {
-    let (mut udps, mut tcps, mut ports) = (Vec::new(), Vec::new(), Vec::new());
-    for _ in 0..n {
-        let addr = if udp {
-            std::net::UdpSocket::bind("127.0.0.1:0").and_then(|s| s.local_addr().inspect(|_| udps.push(s)))
+    static NEXT: Mutex<Option<u16>> = Mutex::new(None);
+    let mut next = NEXT.lock().unwrap();
+    let width = PORTS.end - PORTS.start;
+    let mut at = next.unwrap_or_else(|| PORTS.start + (std::process::id() % u32::from(width)) as u16);
+    let mut ports = Vec::new();
+    for _ in 0..width {
+        if ports.len() == n {
+            break;
+        }
+        let port = at;
+        at = if at + 1 == PORTS.end { PORTS.start } else { at + 1 };
+        let free = if udp {
+            std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok()
         } else {
-            std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr().inspect(|_| tcps.push(l)))
+            std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
         };
-        ports.push(addr.map_err(|e| format!("no free port: {e}"))?.port());
+        if free {
+            ports.push(port);
+        }
+    }
+    *next = Some(at);
+    if ports.len() < n {
+        return Err(format!("no {n} free ports of 127.0.0.1 in {PORTS:?}"));
     }
     Ok(ports)
 }
