@@ -119,5 +119,7 @@ mod tests {
         }
         assert_eq!(Error::from_errno(2), Error::NotFound);
         assert_eq!((Error::from_errno(9999), Error::from_message("what?")), (Error::Io, Error::Io));
+        // Display is the Rerror text, which from_message reads back.
+        assert_eq!(alloc::format!("{}", Error::NotEmpty), "directory not empty");
     }
 }

@@ -327,6 +327,11 @@ fn every_truncation_and_size_lie_is_an_error() {
         let len = longer.len() as u32;
         longer[..4].copy_from_slice(&len.to_le_bytes());
         assert_eq!(decode(&longer, dialect), Err(DecodeError::TrailingBytes(1)));
+        // The count is of what is left over, not a ratio of lengths.
+        longer.extend_from_slice(&[0; 4]);
+        let len = longer.len() as u32;
+        longer[..4].copy_from_slice(&len.to_le_bytes());
+        assert_eq!(decode(&longer, dialect), Err(DecodeError::TrailingBytes(5)));
     }
 }
 
@@ -356,6 +361,21 @@ fn malformed_fields_are_errors() {
     let len = walk.len() as u32;
     walk[..4].copy_from_slice(&len.to_le_bytes());
     assert_eq!(decode(&walk, Dialect::P2000), Err(DecodeError::TooManyWalkElements(17)));
+
+    // Seventeen qids in an Rwalk; sixteen are the most a walk returns.
+    let rwalk = |n: u16| {
+        let mut b = vec![0u8; 7];
+        b[4] = 111;
+        b.extend_from_slice(&n.to_le_bytes());
+        b.extend(std::iter::repeat_n([0x80, 1, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0], n as usize).flatten());
+        let len = b.len() as u32;
+        b[..4].copy_from_slice(&len.to_le_bytes());
+        b
+    };
+    assert_eq!(decode(&rwalk(17), Dialect::P2000), Err(DecodeError::TooManyWalkElements(17)));
+    assert!(
+        matches!(decode(&rwalk(16), Dialect::P2000), Ok(Frame { msg: Msg::Rwalk { wqids }, .. }) if wqids.len() == 16)
+    );
 
     // A 9P2000.L message on a 9P2000 connection.
     let l = bytes(&Frame { tag: 1, msg: Msg::Tlopen { fid: 1, flags: 0 } });
