@@ -137,6 +137,23 @@ mod tests {
     }
 
     #[test]
+    fn exact_fits_are_accepted() {
+        // No files: the header alone, exactly HEADER bytes.
+        let empty = build(&[]).unwrap();
+        assert_eq!(empty.len(), HEADER);
+        let fs = BootFs::parse(&empty).unwrap();
+        assert!(fs.is_empty() && fs.files().next().is_none());
+        // An empty file ends the blob right after the entry table.
+        let blob = build(&[("e", b"")]).unwrap();
+        assert_eq!(blob.len(), HEADER + ENTRY);
+        assert!(!BootFs::parse(&blob).unwrap().is_empty());
+        // A name of exactly NAME_LEN bytes has no NUL after it.
+        let long = "n".repeat(NAME_LEN);
+        let blob = build(&[(&long, b"x")]).unwrap();
+        assert_eq!(BootFs::parse(&blob).unwrap().get(&long), Some(&b"x"[..]));
+    }
+
+    #[test]
     fn refuses_bad_names() {
         assert!(matches!(build(&[("", b"")]), Err(BuildError::BadName(_))));
         assert!(matches!(build(&[(&"x".repeat(49), b"")]), Err(BuildError::BadName(_))));

@@ -152,6 +152,38 @@ mod tests {
     }
 
     #[test]
+    fn exact_fits_are_accepted() {
+        // The ELF header alone, no program headers: 64 bytes.
+        let mut b = image(&[]);
+        b[32..40].copy_from_slice(&0u64.to_le_bytes());
+        let elf = Elf::parse(&b[..64]).unwrap();
+        assert_eq!(elf.segments().count(), 0);
+        // Program headers that end the image; a segment whose file bytes
+        // end it too and fill its memory exactly, up to the last address.
+        let b = image(&[(PT_LOAD, 4, 512 - 8, u64::MAX - 8, 8, 8)]);
+        let elf = Elf::parse(&b[..]).unwrap();
+        let seg = elf.segments().next().unwrap();
+        assert_eq!((seg.file_offset, seg.file_size, seg.mem_size), (504, 8, 8));
+        let mut b = image(&[]);
+        b[32..40].copy_from_slice(&(512 - PH_SIZE as u64).to_le_bytes());
+        b[56] = 1;
+        assert!(Elf::parse(&b).is_ok());
+    }
+
+    #[test]
+    fn each_kind_field_is_checked() {
+        // Class, byte order, type and machine: each alone is enough.
+        for (at, bad) in [(4, 1), (5, 2), (16, 3), (18, 3)] {
+            let mut b = image(&[]);
+            b[at] = bad;
+            assert_eq!(Elf::parse(&b).unwrap_err(), ElfError::WrongKind, "byte {at}");
+        }
+        let mut b = image(&[]);
+        b[54] = PH_SIZE as u8 + 1;
+        assert_eq!(Elf::parse(&b).unwrap_err(), ElfError::BadProgramHeaders);
+    }
+
+    #[test]
     fn rejects_malformed_images() {
         assert_eq!(Elf::parse(&[0; 10]).unwrap_err(), ElfError::Truncated);
         let mut b = image(&[]);
