@@ -94,6 +94,50 @@ mod tests {
         }
     }
 
+    /// Records every write; reports the transmitter busy for `busy` polls.
+    struct Log {
+        writes: alloc::vec::Vec<(u16, u8)>,
+        polls: u32,
+        busy: u32,
+    }
+
+    impl PortIo for &mut Log {
+        fn in8(&mut self, _: u16) -> u8 {
+            self.polls += 1;
+            if self.polls > self.busy {
+                LSR_THR_EMPTY
+            } else {
+                !LSR_THR_EMPTY
+            }
+        }
+        fn out8(&mut self, port: u16, value: u8) {
+            self.writes.push((port, value));
+        }
+        fn out16(&mut self, _: u16, _: u16) {
+            unreachable!()
+        }
+    }
+
+    #[test]
+    fn init_programs_115200_8n1() {
+        let mut log = Log { writes: alloc::vec::Vec::new(), polls: 0, busy: 0 };
+        Serial::new(&mut log, COM1).init();
+        let b = COM1;
+        let want = [(b + 1, 0), (b + 3, 0x80), (b, 1), (b + 1, 0), (b + 3, 3), (b + 2, 0xc7), (b + 4, 3)];
+        assert_eq!(log.writes, want);
+    }
+
+    #[test]
+    fn writes_wait_for_the_transmitter_but_not_forever() {
+        let mut log = Log { writes: alloc::vec::Vec::new(), polls: 0, busy: 3 };
+        Serial::new(&mut log, COM1).write_byte(b'x');
+        assert_eq!((log.polls, &log.writes[..]), (4, &[(COM1, b'x')][..]));
+        // A wedged UART: the byte goes out after SPIN_LIMIT polls.
+        let mut log = Log { writes: alloc::vec::Vec::new(), polls: 0, busy: u32::MAX };
+        Serial::new(&mut log, COM1).write_byte(b'y');
+        assert_eq!((log.polls, &log.writes[..]), (SPIN_LIMIT + 1, &[(COM1, b'y')][..]));
+    }
+
     #[test]
     fn writes_lines_with_crlf() {
         let mut uart = Uart { out: [0; 64], n: 0, lcr: 0 };
