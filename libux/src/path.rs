@@ -113,6 +113,23 @@ mod tests {
     }
 
     #[test]
+    fn path_max_bounds_input_and_result() {
+        // Inputs: PATH_MAX bytes are accepted, one more is refused even
+        // when it would shrink (for both the path and the working
+        // directory, used or not).
+        let at_max = "./".repeat(2047) + "ab";
+        assert_eq!((at_max.len(), normalize("/", &at_max)), (PATH_MAX, Ok("/ab".to_string())));
+        assert_eq!(normalize("/", &(at_max + "c")), Err(PathError::TooLong));
+        let cwd = "/aaaaaaaaaaaaaaa".repeat(256);
+        assert_eq!(cwd.len(), PATH_MAX);
+        assert_eq!(normalize(&cwd, "/x"), Ok("/x".to_string()));
+        assert_eq!(normalize(&(cwd.clone() + "a"), "/x"), Err(PathError::TooLong));
+        // The result: exactly PATH_MAX is fine, beyond it is not.
+        assert_eq!(normalize(&cwd[..PATH_MAX - 2], "b").map(|p| p.len()), Ok(PATH_MAX));
+        assert_eq!(normalize(&cwd, "b"), Err(PathError::TooLong));
+    }
+
+    #[test]
     fn splits_and_iterates() {
         assert_eq!(split_last("/a/b"), Some(("/a", "b")));
         assert_eq!(split_last("/a"), Some(("/", "a")));
