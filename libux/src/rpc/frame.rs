@@ -128,11 +128,26 @@ mod tests {
     }
 
     #[test]
+    fn the_inline_area_is_the_registers_after_the_header() {
+        // The inline area is exactly the message registers after the
+        // header: inline_bytes casts them to it.
+        assert_eq!(HEADER_WORDS * 8 + INLINE_MAX, MAX_LENGTH * 8);
+        // A full inline area still travels inline, in every word there is.
+        let mut mrs = regs();
+        assert_eq!(set_header(&mut mrs, INLINE_MAX, Place::Inline, 0), MAX_LENGTH);
+        assert_eq!(header(&mrs, MAX_LENGTH).map(|h| h.len), Ok(INLINE_MAX));
+    }
+
+    #[test]
     fn headers_that_lie_are_rejected() {
         let mut mrs = regs();
         assert_eq!(header(&mrs, 1), Err(Errno::BadRequest));
         mrs[0] = 100; // 100 bytes claimed, 2 words sent
         assert_eq!(header(&mrs, HEADER_WORDS + 2), Err(Errno::BadRequest));
+        // 24 bytes need all of three words after the header.
+        mrs[0] = 24;
+        assert_eq!(header(&mrs, HEADER_WORDS + 2), Err(Errno::BadRequest));
+        assert_eq!(header(&mrs, HEADER_WORDS + 3).map(|h| h.len), Ok(24));
         mrs[0] = INLINE_MAX as u64 + 1;
         assert_eq!(header(&mrs, MAX_LENGTH), Err(Errno::BadRequest));
         mrs[0] = IN_BUFFER | (BUFFER_MAX as u64 + 1);
