@@ -372,6 +372,35 @@ mod tests {
     }
 
     #[test]
+    fn usage_follows_truncates_renames_and_removes() {
+        let mut fs = Ramfs::new(1 << 16);
+        let d = fs.create(ROOT, "d", true).unwrap();
+        let f = fs.create(ROOT, "f", false).unwrap();
+        let base = 2 * (NODE_COST + 1);
+        fs.write(f, 0, b"0123456789").unwrap();
+        fs.truncate(f, 1000).unwrap();
+        assert_eq!(fs.usage().0, base + 1000, "growing by truncate is charged");
+        // A longer name costs its extra bytes; a shorter one gives back.
+        fs.rename(f, d, "longer").unwrap();
+        assert_eq!(fs.usage().0, base + 1000 + 5);
+        fs.rename(f, ROOT, "g").unwrap();
+        assert_eq!(fs.usage().0, base + 1000);
+        // A name past the budget is refused and changes nothing.
+        let (used, budget) = fs.usage();
+        let long = "n".repeat(NAME_MAX);
+        let mut tight = Ramfs::new(NODE_COST + 10);
+        let t = tight.create(ROOT, "t", false).unwrap();
+        assert_eq!(tight.rename(t, ROOT, &long), Err(Error::NoSpace));
+        assert_eq!(tight.walk("/t"), Ok(t));
+        // NAME_MAX itself is a valid name.
+        assert!(fs.rename(f, ROOT, &long).is_ok() && fs.usage() == (used + NAME_MAX - 1, budget));
+        // Empty directories go; then nothing is in use.
+        fs.remove(f).unwrap();
+        fs.remove(d).unwrap();
+        assert_eq!((fs.usage().0, fs.walk("/d")), (0, Err(Error::NotFound)));
+    }
+
+    #[test]
     fn empty_files_are_not_free() {
         let mut fs = Ramfs::new(10 * (NODE_COST + 2));
         let made = (0..100).take_while(|i| fs.create(ROOT, &alloc::format!("{i:02}"), false).is_ok()).count();
