@@ -113,6 +113,7 @@ struct Ahead {
 /// How [`Client::open_path`] opens.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct OpenHow {
+    pub read: bool,
     pub write: bool,
     /// Empty it (with `write`).
     pub truncate: bool,
@@ -190,6 +191,11 @@ impl<T: Transport> Client<T> {
     /// Data bytes one read or write carries at most.
     pub fn iounit(&self) -> u32 {
         self.msize - IO_HEADER
+    }
+
+    /// The transport underneath.
+    pub fn transport(&self) -> &T {
+        &self.t
     }
 
     /// The transport underneath (to look at or close it).
@@ -371,12 +377,11 @@ impl<T: Transport> Client<T> {
         r.map(drop)
     }
 
-    /// Opens `fid` for reading, and for writing if `write`.
-    pub fn open(&mut self, fid: u32, write: bool, truncate: bool) -> Result<(), T::Error> {
+    /// Opens `fid` as `mode` says.
+    pub fn open(&mut self, fid: u32, mode: OpenMode) -> Result<(), T::Error> {
         let msg = match self.dialect {
-            // ORDWR (2) and OTRUNC (0x10); Linux O_RDWR and O_TRUNC.
-            Dialect::P2000 => Msg::Topen { fid, mode: if write { 2 } else { 0 } | if truncate { 0x10 } else { 0 } },
-            Dialect::L => Msg::Tlopen { fid, flags: if write { 2 } else { 0 } | if truncate { 0o1000 } else { 0 } },
+            Dialect::P2000 => Msg::Topen { fid, mode: mode.p2000() },
+            Dialect::L => Msg::Tlopen { fid, flags: mode.l() },
         };
         self.call(msg).map(drop)
     }
@@ -592,7 +597,7 @@ impl<T: Transport> Client<T> {
     /// The whole contents of the file at `path`.
     pub fn read_file(&mut self, path: &str) -> Result<Vec<u8>, T::Error> {
         self.with_fid(path, |c, fid| {
-            c.open(fid, false, false)?;
+            c.open(fid, OpenMode::READ)?;
             let mut all = Vec::new();
             let count = c.iounit();
             let mut chunk = vec![0u8; count as usize];
@@ -629,7 +634,10 @@ impl<T: Transport> Client<T> {
                 let _ = self.clunk(fid);
                 return Err(ClientError::Server(Error::Exists));
             }
-            Ok(fid) => (fid, self.open(fid, how.write, how.truncate)),
+            Ok(fid) => {
+                let mode = OpenMode { read: how.read, write: how.write, truncate: how.truncate };
+                (fid, self.open(fid, mode))
+            }
             Err(ClientError::Server(Error::NotFound)) if how.create => {
                 let (dir, name) = split(path);
                 let fid = self.walk(dir)?;
@@ -662,7 +670,7 @@ impl<T: Transport> Client<T> {
 
     /// Makes (or empties) the file at `path` and writes `data` to it.
     pub fn write_file(&mut self, path: &str, data: &[u8]) -> Result<(), T::Error> {
-        let how = OpenHow { write: true, truncate: true, create: true, exclusive: false };
+        let how = OpenHow { read: false, write: true, truncate: true, create: true, exclusive: false };
         let fid = self.open_path(path, how)?;
         let r = match self.write_all(fid, 0, data) {
             Ok(n) if n < data.len() => Err(ClientError::Server(Error::NoSpace)),
@@ -675,7 +683,7 @@ impl<T: Transport> Client<T> {
     /// The entries of the directory at `path`.
     pub fn list(&mut self, path: &str) -> Result<Vec<Entry>, T::Error> {
         self.with_fid(path, |c, fid| {
-            c.open(fid, false, false)?;
+            c.open(fid, OpenMode::READ)?;
             let (mut all, mut cursor) = (Vec::new(), 0);
             loop {
                 let more = c.read_dir(fid, &mut cursor)?;
@@ -728,8 +736,8 @@ fn changes_files(msg: &Msg) -> bool {
             | Msg::Tclunk { .. }
             | Msg::Tattach { .. }
             | Msg::Tflush { .. }
-    ) && !matches!(msg, Msg::Topen { mode, .. } if mode & 0x10 == 0)
-        && !matches!(msg, Msg::Tlopen { flags, .. } if flags & 0o1000 == 0)
+    ) && !matches!(msg, Msg::Topen { mode, .. } if !OpenMode::from_p2000(*mode).truncate)
+        && !matches!(msg, Msg::Tlopen { flags, .. } if !OpenMode::from_l(*flags).truncate)
 }
 
 fn rread() -> u8 {

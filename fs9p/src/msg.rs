@@ -39,6 +39,68 @@ impl Dialect {
     }
 }
 
+/// How a fid is opened: Topen's mode (Plan 9 `open(5)`: OREAD 0, OWRITE
+/// 1, ORDWR 2, OEXEC 3, OTRUNC 0x10) or Tlopen's and Tlcreate's flags
+/// (Linux: O_RDONLY 0, O_WRONLY 1, O_RDWR 2, O_TRUNC 0o1000), told to the
+/// file server as the client asked: a control file may refuse readers, so
+/// "write" must not become "read and write" on the way.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OpenMode {
+    pub read: bool,
+    pub write: bool,
+    /// Empty the file first.
+    pub truncate: bool,
+}
+
+impl OpenMode {
+    pub const READ: OpenMode = OpenMode { read: true, write: false, truncate: false };
+    pub const WRITE: OpenMode = OpenMode { read: false, write: true, truncate: false };
+    pub const READ_WRITE: OpenMode = OpenMode { read: true, write: true, truncate: false };
+
+    pub const fn truncated(self) -> OpenMode {
+        OpenMode { truncate: true, ..self }
+    }
+
+    /// Topen's mode; OEXEC reads.
+    pub fn from_p2000(mode: u8) -> OpenMode {
+        let (read, write) = match mode & 3 {
+            0 | 3 => (true, false),
+            1 => (false, true),
+            _ => (true, true),
+        };
+        OpenMode { read, write, truncate: mode & 0x10 != 0 }
+    }
+
+    /// Tlopen's flags; the access mode 3 (which Linux does not define)
+    /// reads and writes.
+    pub fn from_l(flags: u32) -> OpenMode {
+        let (read, write) = match flags & 3 {
+            0 => (true, false),
+            1 => (false, true),
+            _ => (true, true),
+        };
+        OpenMode { read, write, truncate: flags & 0o1000 != 0 }
+    }
+
+    pub fn p2000(self) -> u8 {
+        let access = match (self.read, self.write) {
+            (true, true) => 2,
+            (false, true) => 1,
+            _ => 0,
+        };
+        access | if self.truncate { 0x10 } else { 0 }
+    }
+
+    pub fn l(self) -> u32 {
+        let access = match (self.read, self.write) {
+            (true, true) => 2,
+            (false, true) => 1,
+            _ => 0,
+        };
+        access | if self.truncate { 0o1000 } else { 0 }
+    }
+}
+
 /// A file's server-wide identity: type bits, version, path.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Qid {

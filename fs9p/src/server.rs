@@ -56,7 +56,7 @@ pub trait Filesystem {
     fn meta(&mut self, node: &Self::Node) -> Result<Meta, Error>;
     /// Opens `node` (for writing too if `write`), truncating it if asked.
     /// Directories are opened for reading only; they are read by `list`.
-    fn open(&mut self, node: &Self::Node, write: bool, truncate: bool) -> Result<Self::File, Error>;
+    fn open(&mut self, node: &Self::Node, mode: OpenMode) -> Result<Self::File, Error>;
     fn read(&mut self, file: &mut Self::File, offset: u64, buf: &mut [u8]) -> Result<usize, Error>;
     fn write(&mut self, file: &mut Self::File, offset: u64, data: &[u8]) -> Result<usize, Error>;
     /// Makes a file or directory `name` in `dir`.
@@ -75,8 +75,8 @@ struct Fid<N, H> {
     file: Option<H>,
     /// What it was opened as (reads of a directory list it).
     is_dir: bool,
-    /// Opened for writing (Twrite is refused otherwise).
-    writable: bool,
+    /// What it was opened for (Tread and Twrite are refused otherwise).
+    mode: OpenMode,
     /// A 9P2000 directory read: the stat bytes not yet returned, and the
     /// offset the next read must ask for.
     dir: Option<(Vec<u8>, u64)>,
@@ -216,21 +216,19 @@ impl<N: Clone, H> Session<N, H> {
                 reply(Msg::Rwalk { wqids }, out)
             }
             Msg::Topen { fid, mode } => {
-                let (write, truncate) = (mode & 3 == 1 || mode & 3 == 2, mode & 0x10 != 0);
-                let qid = self.open(fs, fid, write, truncate)?;
+                let qid = self.open(fs, fid, OpenMode::from_p2000(mode))?;
                 reply(Msg::Ropen { qid, iounit: self.iounit() }, out)
             }
             Msg::Tlopen { fid, flags } => {
-                let (write, truncate) = (flags & 3 != 0, flags & 0o1000 != 0);
-                let qid = self.open(fs, fid, write, truncate)?;
+                let qid = self.open(fs, fid, OpenMode::from_l(flags))?;
                 reply(Msg::Rlopen { qid, iounit: self.iounit() }, out)
             }
-            Msg::Tcreate { fid, name, perm, .. } => {
-                let qid = self.create(fs, fid, name, perm & DMDIR != 0, perm & 0o777)?;
+            Msg::Tcreate { fid, name, perm, mode } => {
+                let qid = self.create(fs, fid, name, perm & DMDIR != 0, perm & 0o777, OpenMode::from_p2000(mode))?;
                 reply(Msg::Rcreate { qid, iounit: self.iounit() }, out)
             }
-            Msg::Tlcreate { fid, name, mode, .. } => {
-                let qid = self.create(fs, fid, name, false, mode & 0o777)?;
+            Msg::Tlcreate { fid, name, flags, mode, .. } => {
+                let qid = self.create(fs, fid, name, false, mode & 0o777, OpenMode::from_l(flags))?;
                 reply(Msg::Rlcreate { qid, iounit: self.iounit() }, out)
             }
             Msg::Tmkdir { dfid, name, mode, .. } => {
@@ -243,7 +241,7 @@ impl<N: Clone, H> Session<N, H> {
             Msg::Tread { fid, offset, count } => self.read(fs, fid, offset, count, out),
             Msg::Twrite { fid, offset, data } => {
                 let f = self.open_fid(fid)?;
-                if !f.writable {
+                if !f.mode.write {
                     return Err(Error::BadFid);
                 }
                 let file = f.file.as_mut().ok_or(Error::BadFid)?;
@@ -389,24 +387,18 @@ impl<N: Clone, H> Session<N, H> {
         self.msize - 24
     }
 
-    fn open<F: Filesystem<Node = N, File = H>>(
-        &mut self,
-        fs: &mut F,
-        fid: u32,
-        write: bool,
-        truncate: bool,
-    ) -> Result<Qid, Error> {
+    fn open<F: Filesystem<Node = N, File = H>>(&mut self, fs: &mut F, fid: u32, mode: OpenMode) -> Result<Qid, Error> {
         let f = self.fids.get_mut(&fid).ok_or(Error::BadFid)?;
         if f.file.is_some() {
             return Err(Error::Invalid);
         }
         let meta = fs.meta(&f.node)?;
-        if meta.is_dir() && (write || truncate) {
+        if meta.is_dir() && mode != OpenMode::READ {
             return Err(Error::IsDir);
         }
-        f.file = Some(fs.open(&f.node, write, truncate)?);
+        f.file = Some(fs.open(&f.node, mode)?);
         f.is_dir = meta.is_dir();
-        f.writable = write;
+        f.mode = mode;
         Ok(meta.qid)
     }
 
@@ -417,6 +409,7 @@ impl<N: Clone, H> Session<N, H> {
         name: &str,
         is_dir: bool,
         perm: u32,
+        mode: OpenMode,
     ) -> Result<Qid, Error> {
         valid_name(name)?;
         let f = self.fids.get_mut(&fid).ok_or(Error::BadFid)?;
@@ -425,9 +418,11 @@ impl<N: Clone, H> Session<N, H> {
         }
         let node = fs.create(&f.node, name, is_dir, perm)?;
         let qid = fs.meta(&node)?.qid;
-        // The fid now stands for the new file, open (for writing if a file).
-        let file = fs.open(&node, !is_dir, false)?;
-        *f = Fid { node, file: Some(file), is_dir, writable: !is_dir, dir: None };
+        // The fid now stands for the new file, open as asked (a new
+        // directory for reading).
+        let mode = if is_dir { OpenMode::READ } else { OpenMode { truncate: false, ..mode } };
+        let file = fs.open(&node, mode)?;
+        *f = Fid { node, file: Some(file), is_dir, mode, dir: None };
         Ok(qid)
     }
 
@@ -473,6 +468,8 @@ impl<N: Clone, H> Session<N, H> {
             pending.drain(..n);
             *next += n as u64;
             n
+        } else if !f.mode.read {
+            return Err(Error::BadFid);
         } else {
             let file = f.file.as_mut().ok_or(Error::BadFid)?;
             fs.read(file, offset, &mut out[data_at..data_at + max])?
@@ -515,7 +512,7 @@ impl<N: Clone, H> Session<N, H> {
 
 impl<N, H> Fid<N, H> {
     fn new(node: N) -> Self {
-        Fid { node, file: None, is_dir: false, writable: false, dir: None }
+        Fid { node, file: None, is_dir: false, mode: OpenMode::default(), dir: None }
     }
 }
 

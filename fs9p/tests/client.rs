@@ -6,7 +6,7 @@
 
 use fs9p::client::{Client, ClientError, Transport};
 use fs9p::server::{Filesystem, Meta, Session, DMDIR};
-use fs9p::{Dialect, Error, Qid};
+use fs9p::{Dialect, Error, OpenMode, Qid};
 use std::collections::BTreeMap;
 
 /// Files by path ("" is the root); `None` is a directory.
@@ -47,8 +47,8 @@ impl Filesystem for MemFs {
             name: node.rsplit('/').next().unwrap_or("/").to_string(),
         })
     }
-    fn open(&mut self, node: &String, _write: bool, truncate: bool) -> Result<String, Error> {
-        if let (true, Some(Some(d))) = (truncate, self.0.get_mut(node)) {
+    fn open(&mut self, node: &String, mode: OpenMode) -> Result<String, Error> {
+        if let (true, Some(Some(d))) = (mode.truncate, self.0.get_mut(node)) {
             d.clear();
         }
         Ok(node.clone())
@@ -275,7 +275,7 @@ fn reads_sent_ahead_meet_their_reads_in_order() {
         c.write_file("a", &a).unwrap();
         c.write_file("b", &b).unwrap();
         let fa = c.walk("a").unwrap();
-        c.open(fa, false, false).unwrap();
+        c.open(fa, OpenMode::READ).unwrap();
         c.read_ahead(fa, 0, 1000).unwrap();
         c.read_ahead(fa, 1000, 1000).unwrap();
         // Other calls take those replies off the stream and go on.
@@ -297,7 +297,7 @@ fn reads_sent_ahead_meet_their_reads_in_order() {
         c.clunk(fa).unwrap();
         let fb = c.walk("b").unwrap();
         assert_eq!(fb, fa, "the fid number is given out again");
-        c.open(fb, true, false).unwrap();
+        c.open(fb, OpenMode::READ_WRITE).unwrap();
         let n = c.read(fb, 0, &mut buf).unwrap();
         assert_eq!(&buf[..n], &b[..1000]);
         // A write drops what was read ahead of the file.
@@ -330,7 +330,7 @@ fn reads_sent_ahead_may_be_answered_in_any_order() {
     let data: Vec<u8> = (0..3000u32).map(|i| (i % 241) as u8).collect();
     c.write_file("f", &data).unwrap();
     let fid = c.walk("f").unwrap();
-    c.open(fid, false, false).unwrap();
+    c.open(fid, OpenMode::READ).unwrap();
     c.transport_mut().fault = Fault::Swap;
     c.read_ahead(fid, 0, 1000).unwrap();
     c.read_ahead(fid, 1000, 1000).unwrap();
@@ -348,7 +348,7 @@ fn a_broken_connection_forgets_reads_sent_ahead() {
     let mut c = client(Dialect::L, usize::MAX, 16);
     c.write_file("f", b"data").unwrap();
     let fid = c.walk("f").unwrap();
-    c.open(fid, false, false).unwrap();
+    c.open(fid, OpenMode::READ).unwrap();
     c.transport_mut().fault = Fault::WrongTag;
     c.read_ahead(fid, 0, 4).unwrap();
     assert!(matches!(c.stat_path("f"), Err(ClientError::Protocol(_))));

@@ -8,7 +8,7 @@
 mod python;
 
 use fs9p::host::{serve, Client, DirFs};
-use fs9p::{decode, encode, Dialect, Frame, Msg, NOFID, NOTAG};
+use fs9p::{decode, encode, Dialect, Frame, Msg, OpenMode, NOFID, NOTAG};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -93,7 +93,7 @@ fn our_client_works_against_diod() {
     let diod = qemu::setup::ensure_apt("diod", "diod", "a few seconds").unwrap();
     let dir = TempDir::new("diod");
     let addr = format!("127.0.0.1:{}", free_port());
-    let _server = Diod(
+    let mut server = Diod(
         Command::new(diod)
             .args(["-f", "-n", "-l", &addr, "-e"])
             .arg(&dir.0)
@@ -103,10 +103,14 @@ fn our_client_works_against_diod() {
             .spawn()
             .unwrap(),
     );
-    for _ in 0..100 {
-        if TcpStream::connect(&addr).is_ok() {
-            break;
+    // diod listens once it has started: until then, or if it died, fail
+    // with why.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while TcpStream::connect(&addr).is_err() {
+        if let Some(status) = server.0.try_wait().unwrap() {
+            panic!("diod ended ({status}) before listening on {addr}");
         }
+        assert!(std::time::Instant::now() < deadline, "diod never listened on {addr}");
         std::thread::sleep(Duration::from_millis(50));
     }
     let aname = dir.0.to_str().unwrap();
@@ -235,4 +239,30 @@ fn a_fid_opened_for_reading_refuses_writes() {
     let r = rpc(&mut s, Dialect::L, 4, Msg::Tunlinkat { dirfd: 0, name: "..", flags: 0 });
     assert_eq!(decode(&r, Dialect::L).unwrap().msg, Msg::Rlerror { ecode: 22 }, "EINVAL for ..");
     assert_eq!(std::fs::read(dir.0.join("f")).unwrap(), b"keep");
+    // Write-only (O_WRONLY): the file server sees just that, and reads are
+    // refused.
+    let walk = Msg::Twalk { fid: 0, newfid: 2, wnames: ["f"].into_iter().collect() };
+    rpc(&mut s, Dialect::L, 5, walk);
+    rpc(&mut s, Dialect::L, 6, Msg::Tlopen { fid: 2, flags: 1 });
+    let r = rpc(&mut s, Dialect::L, 7, Msg::Tread { fid: 2, offset: 0, count: 4 });
+    assert_eq!(decode(&r, Dialect::L).unwrap().msg, Msg::Rlerror { ecode: 9 }, "EBADF");
+    let r = rpc(&mut s, Dialect::L, 8, Msg::Twrite { fid: 2, offset: 0, data: b"KE" });
+    assert_eq!(decode(&r, Dialect::L).unwrap().msg, Msg::Rwrite { count: 2 });
+    assert_eq!(std::fs::read(dir.0.join("f")).unwrap(), b"KEep");
+}
+
+#[test]
+fn open_modes_keep_their_meaning_in_both_dialects() {
+    for (mode, p2000, l) in [
+        (OpenMode::READ, 0, 0),
+        (OpenMode::WRITE, 1, 1),
+        (OpenMode::READ_WRITE, 2, 2),
+        (OpenMode::WRITE.truncated(), 0x11, 0o1001),
+    ] {
+        assert_eq!((mode.p2000(), mode.l()), (p2000, l), "{mode:?}");
+        assert_eq!(OpenMode::from_p2000(p2000), mode);
+        assert_eq!(OpenMode::from_l(l), mode);
+    }
+    // OEXEC reads.
+    assert_eq!(OpenMode::from_p2000(3), OpenMode::READ);
 }

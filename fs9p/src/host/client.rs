@@ -44,6 +44,15 @@ impl Client {
         client::Client::connect(Tcp(stream), dialect, msize, uname, aname).map(Client)
     }
 
+    /// Gives every read and write of the connection a deadline (`None`:
+    /// wait as long as it takes): a server that stops answering is then
+    /// an error instead of a hang.
+    pub fn set_timeout(&self, limit: Option<std::time::Duration>) -> io::Result<()> {
+        let stream = &self.0.transport().0;
+        stream.set_read_timeout(limit)?;
+        stream.set_write_timeout(limit)
+    }
+
     pub fn msize(&self) -> u32 {
         self.0.msize()
     }

@@ -3,7 +3,7 @@
 //! request reaches outside the export.
 
 use crate::error::Error;
-use crate::msg::Qid;
+use crate::msg::{OpenMode, Qid};
 use crate::server::{Filesystem, Meta};
 use std::fs::{self, OpenOptions};
 use std::io::ErrorKind;
@@ -87,10 +87,12 @@ impl Filesystem for DirFs {
         meta_of(&self.full(node), name)
     }
 
-    fn open(&mut self, node: &PathBuf, write: bool, truncate: bool) -> Result<PathBuf, Error> {
-        if write || truncate {
-            let f = OpenOptions::new().write(true).open(self.full(node)).map_err(io)?;
-            if truncate {
+    fn open(&mut self, node: &PathBuf, mode: OpenMode) -> Result<PathBuf, Error> {
+        // The host checks the access asked for; reads and writes reopen.
+        let path = self.full(node);
+        if !path.is_dir() {
+            let f = OpenOptions::new().read(mode.read).write(mode.write || mode.truncate).open(path).map_err(io)?;
+            if mode.truncate {
                 f.set_len(0).map_err(io)?;
             }
         }

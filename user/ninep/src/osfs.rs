@@ -8,7 +8,7 @@ use alloc::collections::BTreeSet;
 use alloc::string::String;
 use alloc::vec::Vec;
 use fs9p::server::{Filesystem, Meta};
-use fs9p::{Error, Qid};
+use fs9p::{Error, OpenMode, Qid};
 use libux::fs::client::{self, File, Metadata};
 use libux::fs::flags;
 use libux::layout::IO_WINDOW;
@@ -85,20 +85,18 @@ impl Filesystem for OsFs {
         }
     }
 
-    fn open(&mut self, node: &String, write: bool, truncate: bool) -> Result<OsFile, Error> {
+    fn open(&mut self, node: &String, mode: OpenMode) -> Result<OsFile, Error> {
         let m = client::stat(node).map_err(to_9p)?;
         if m.is_dir {
             return Ok(OsFile::Dir);
         }
-        let mut f = flags::READ;
-        if write {
-            f |= flags::WRITE;
-        }
-        if truncate {
-            f |= flags::WRITE | flags::TRUNCATE;
-        }
+        // As the client asked: a control file may refuse readers.
+        let f = [(mode.read, flags::READ), (mode.write, flags::WRITE), (mode.truncate, flags::TRUNCATE)]
+            .into_iter()
+            .filter(|&(asked, _)| asked)
+            .fold(0, |f, (_, flag)| f | flag);
         let file = client::open(node, f).map_err(to_9p)?;
-        Ok(OsFile::File { file, size: if truncate { 0 } else { m.size } })
+        Ok(OsFile::File { file, size: if mode.truncate { 0 } else { m.size } })
     }
 
     fn read(&mut self, file: &mut OsFile, offset: u64, buf: &mut [u8]) -> Result<usize, Error> {

@@ -111,6 +111,7 @@ impl Remote {
                     return Err(Errno::NoMemory);
                 }
                 let how = OpenHow {
+                    read: f & flags::READ != 0,
                     write: f & flags::WRITE != 0,
                     truncate: f & flags::TRUNCATE != 0,
                     create: f & flags::CREATE != 0,
