@@ -9,8 +9,9 @@
 #[path = "../peers/python.rs"]
 mod python;
 
+use fs9p::client::OpenHow;
 use fs9p::host::{read_frame, Client};
-use fs9p::{decode, encode, Dialect, Frame, Msg, NOFID, NOTAG};
+use fs9p::{decode, encode, Dialect, Frame, Msg, OpenMode, NOFID, NOTAG};
 use qemu::node::{Forward, Node, Options};
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -36,7 +37,10 @@ fn exporting_node(port: u16) -> Node {
 
 fn connect(port: u16, dialect: Dialect) -> Client {
     let addr = format!("127.0.0.1:{port}");
-    Client::connect(&addr, dialect, 1 << 20, "tester", "").unwrap_or_else(|e| panic!("{addr}: {e}"))
+    let c = Client::connect(&addr, dialect, 1 << 20, "tester", "").unwrap_or_else(|e| panic!("{addr}: {e}"));
+    // A node that stops answering fails the test instead of hanging it.
+    c.set_timeout(Some(Duration::from_secs(120))).unwrap();
+    c
 }
 
 #[test]
@@ -152,6 +156,175 @@ fn the_export_serves_clients_at_once_and_survives_bad_ones() {
     assert!(!node.log().contains("panicked"), "{}", node.log());
 }
 
+/// Opens `path` on `c` as `mode` says.
+fn open_as(c: &mut Client, path: &str, mode: OpenMode) -> u32 {
+    let how = OpenHow { read: mode.read, write: mode.write, truncate: mode.truncate, create: false, exclusive: false };
+    c.0.open_path(path, how).unwrap_or_else(|e| panic!("{path} as {mode:?}: {e}"))
+}
+
+/// Spawns `line` through the node's `/proc/spawn` over 9P; its pid.
+fn spawn_over_9p(c: &mut Client, line: &str) -> u32 {
+    let fid = open_as(c, "/proc/spawn", OpenMode::READ_WRITE);
+    assert_eq!(c.0.write_all(fid, 0, line.as_bytes()).unwrap(), line.len());
+    let mut buf = [0u8; 32];
+    let n = c.0.read(fid, 0, &mut buf).unwrap();
+    c.0.clunk(fid).unwrap();
+    let text = std::str::from_utf8(&buf[..n]).unwrap();
+    text.trim().parse().unwrap_or_else(|_| panic!("/proc/spawn gave {text:?}"))
+}
+
+#[test]
+fn control_files_flushes_and_a_full_ramfs_over_9p() {
+    let port = free_port();
+    let node = exporting_node(port);
+    for dialect in [Dialect::L, Dialect::P2000] {
+        // /proc/spawn read-write, a process's ctl write-only (it refuses
+        // readers): the open mode reaches the process server as asked.
+        let mut c = connect(port, dialect);
+        let pid = spawn_over_9p(&mut c, "/bin/sleep 100");
+        let status = String::from_utf8(c.read_file(&format!("/proc/{pid}/status")).unwrap()).unwrap();
+        assert!(status.starts_with(&format!("{pid} ")) && status.contains(" running /bin/sleep "), "{status}");
+        let ctl = format!("/proc/{pid}/ctl");
+        let refused = c.0.open_path(&ctl, OpenHow { read: true, ..OpenHow::default() });
+        assert!(refused.is_err(), "{dialect:?}: ctl opened for reading");
+        let fid = open_as(&mut c, &ctl, OpenMode::WRITE);
+        c.0.write_all(fid, 0, b"kill").unwrap_or_else(|e| panic!("{dialect:?}: kill through 9P: {e}"));
+        c.0.clunk(fid).unwrap();
+        // The wait file blocks until the end, then gives it (and reaps it:
+        // the reader's process spawned it).
+        let end = String::from_utf8(c.read_file(&format!("/proc/{pid}/wait")).unwrap()).unwrap();
+        assert!(end.starts_with(&format!("{pid} ")) && end.contains(" killed /bin/sleep "), "{end}");
+        // A read-only file refuses writers.
+        assert!(c.0.open_path(&format!("/proc/{pid}/status"), OpenHow { write: true, ..OpenHow::default() }).is_err());
+    }
+
+    // A read blocked in the server (a wait file) and flushed: the flush is
+    // answered, after the read if the read was answered at all, and
+    // nothing comes for the read's tag after the flush's reply.
+    let mut c = connect(port, Dialect::L);
+    let pid = spawn_over_9p(&mut c, "/bin/sleep 100");
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
+    rpc(&mut s, NOTAG, Msg::Tversion { msize: 8192, version: "9P2000.L" });
+    rpc(&mut s, 1, Msg::Tattach { fid: 0, afid: NOFID, uname: "f", aname: "", n_uname: Some(0) });
+    let wait = format!("{pid}");
+    rpc(&mut s, 2, Msg::Twalk { fid: 0, newfid: 1, wnames: ["proc", wait.as_str(), "wait"].into_iter().collect() });
+    rpc(&mut s, 3, Msg::Tlopen { fid: 1, flags: 0 });
+    let mut out = vec![0u8; 64];
+    let n = encode(&Frame { tag: 4, msg: Msg::Tread { fid: 1, offset: 0, count: 256 } }, &mut out).unwrap();
+    let m = encode(&Frame { tag: 5, msg: Msg::Tflush { oldtag: 4 } }, &mut out[n..]).unwrap();
+    s.write_all(&out[..n + m]).unwrap();
+    // Today's exportfs serves a connection's requests in order, so the
+    // read ends first: end the sleeper from another connection.
+    let fid = open_as(&mut c, &format!("/proc/{pid}/ctl"), OpenMode::WRITE);
+    c.0.write_all(fid, 0, b"kill").unwrap();
+    c.0.clunk(fid).unwrap();
+    let mut tags = Vec::new();
+    loop {
+        let mut buf = Vec::new();
+        read_frame(&mut s, &mut buf, 8192).unwrap_or_else(|e| panic!("no reply to the flush: {e}\n{}", node.log()));
+        let frame = decode(&buf, Dialect::L).unwrap();
+        match (frame.tag, &frame.msg) {
+            (4, Msg::Rread { .. } | Msg::Rlerror { .. }) => tags.push(4),
+            (5, Msg::Rflush) => break,
+            (tag, msg) => panic!("unexpected reply {tag}: {msg:?}"),
+        }
+    }
+    assert!(tags.len() <= 1, "the read answered twice");
+    // The connection goes on: the next request is answered.
+    let reply = rpc(&mut s, 6, Msg::Tclunk { fid: 1 });
+    let again = decode(&reply, Dialect::L).unwrap();
+    assert!(matches!((again.tag, again.msg), (6, Msg::Rclunk)), "after the flush");
+
+    // The node's ramfs (32 MiB) filled through 9P: a clear error, and room again
+    // once the file is gone.
+    let big = vec![0x5au8; 40 << 20];
+    let full = c.write_file("/tmp/too-big", &big).unwrap_err();
+    assert!(full.to_string().contains("no space"), "{full}");
+    c.remove("/tmp/too-big").unwrap();
+    c.write_file("/tmp/fits", b"room again").unwrap();
+    assert_eq!(c.read_file("/tmp/fits").unwrap(), b"room again");
+    assert!(!node.log().contains("panicked"), "{}", node.log());
+}
+
+/// Writers sharing one file, each with a region of it.
+const WRITERS: usize = 4;
+const REGION: usize = 64 * 1024;
+
+/// The byte writer `w` writes in `round`: the writer is in the high bits,
+/// so a byte in the wrong region names who put it there.
+fn mark_of(w: usize, round: usize) -> u8 {
+    (w << 4 | (round % 15 + 1)) as u8
+}
+
+#[test]
+fn clients_overlap_on_shared_files_and_pipeline_requests() {
+    let port = free_port();
+    let node = exporting_node(port);
+    let mut setup = connect(port, Dialect::L);
+    setup.write_file("/tmp/shared", &vec![0u8; WRITERS * REGION]).unwrap();
+
+    // Writers on connections of their own, at the same time, each
+    // rewriting its region of one file and reading the whole file back:
+    // its own region holds what it wrote last, the others only their
+    // writers' bytes.
+    std::thread::scope(|scope| {
+        for w in 0..WRITERS {
+            let node = &node;
+            scope.spawn(move || {
+                let mut c = connect(port, Dialect::L);
+                let how = OpenHow { write: true, ..OpenHow::default() };
+                for round in 0..12 {
+                    let fid = c.0.open_path("/tmp/shared", how).unwrap_or_else(|e| panic!("{e}\n{}", node.log()));
+                    let mine = vec![mark_of(w, round); REGION];
+                    assert_eq!(c.0.write_all(fid, (w * REGION) as u64, &mine).unwrap(), REGION);
+                    c.0.clunk(fid).unwrap();
+                    let all = c.read_file("/tmp/shared").unwrap();
+                    assert_eq!(all.len(), WRITERS * REGION, "writer {w} round {round}");
+                    assert!(all[w * REGION..][..REGION] == mine[..], "writer {w} round {round}: own region changed");
+                    for (i, &b) in all.iter().enumerate() {
+                        assert!(b == 0 || usize::from(b >> 4) == i / REGION, "byte {i} is {b:#x}: a write went astray");
+                    }
+                }
+            });
+        }
+    });
+    let all = setup.read_file("/tmp/shared").unwrap();
+    for w in 0..WRITERS {
+        assert!(all[w * REGION..][..REGION].iter().all(|&b| b == mark_of(w, 11)), "region {w} is not its last write");
+    }
+
+    // One connection with many requests on the wire at once, under tags
+    // of their own: every reply comes, each answers its own request.
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
+    rpc(&mut s, NOTAG, Msg::Tversion { msize: 1 << 16, version: "9P2000.L" });
+    rpc(&mut s, 1, Msg::Tattach { fid: 0, afid: NOFID, uname: "p", aname: "", n_uname: Some(0) });
+    rpc(&mut s, 2, Msg::Twalk { fid: 0, newfid: 1, wnames: ["tmp", "shared"].into_iter().collect() });
+    rpc(&mut s, 3, Msg::Tlopen { fid: 1, flags: 0 });
+    const IN_FLIGHT: u16 = 16;
+    let mut out = Vec::new();
+    for i in 0..IN_FLIGHT {
+        let offset = u64::from(i) * (WRITERS * REGION) as u64 / u64::from(IN_FLIGHT);
+        let mut buf = vec![0u8; 64];
+        let n = encode(&Frame { tag: 100 + i, msg: Msg::Tread { fid: 1, offset, count: 4096 } }, &mut buf).unwrap();
+        out.extend_from_slice(&buf[..n]);
+    }
+    s.write_all(&out).unwrap();
+    let mut answered = std::collections::BTreeSet::new();
+    for _ in 0..IN_FLIGHT {
+        let mut buf = Vec::new();
+        read_frame(&mut s, &mut buf, 1 << 16).unwrap_or_else(|e| panic!("{e}\n{}", node.log()));
+        let frame = decode(&buf, Dialect::L).unwrap();
+        let i = frame.tag.checked_sub(100).filter(|&i| i < IN_FLIGHT).unwrap_or_else(|| panic!("tag {}", frame.tag));
+        let Msg::Rread { data } = frame.msg else { panic!("tag {}: {:?}", frame.tag, frame.msg) };
+        let w = usize::from(i) * WRITERS / usize::from(IN_FLIGHT);
+        assert!(data.len() == 4096 && data.iter().all(|&b| b == mark_of(w, 11)), "tag {}: wrong data", frame.tag);
+        assert!(answered.insert(i), "tag {} answered twice", frame.tag);
+    }
+    assert!(!node.log().contains("panicked"), "{}", node.log());
+}
+
 /// Types `line` into `node`'s shell and waits until `expect` is printed
 /// after the echo of the line, and the prompt is back; the output after
 /// the echo.
@@ -230,9 +403,28 @@ fn a_node_mounts_another_and_uses_it_from_the_shell() {
     let (crc_a, size_a) = sum_line(&here, " -");
     let (crc_b, size_b) = sum_line(&there, " /tmp/f");
     assert!(size_a >= 4 << 20, "{here}");
-    assert_eq!((crc_a, size_a), (crc_b, size_b), "written on node 1, read on node 2");
-    run(a, "sum /n/B/tmp/f", " /n/B/tmp/f");
-    run(a, "rm /n/B/tmp/f", "$ ");
+    assert_eq!((&crc_a, size_a), (&crc_b, size_b), "written on node 1, read on node 2");
+    let through = run(a, "sum /n/B/tmp/f", " /n/B/tmp/f");
+    assert_eq!(sum_line(&through, " /n/B/tmp/f"), (crc_b, size_b), "read back through the mount");
+    run(a, "rm /n/B/tmp/f; echo removed $?", "removed 0");
+    run(b, "cat /tmp/f", "cat: /tmp/f: file does not exist");
+    run(a, "cat /n/B/tmp/f", "cat: /n/B/tmp/f: file does not exist");
+
+    // A write drops what mount9p read ahead of the file.
+    run(a, "echo first > /n/B/tmp/g; cat /n/B/tmp/g", "first");
+    let again = run(a, "echo second > /n/B/tmp/g; cat /n/B/tmp/g", "second");
+    assert!(!again.contains("first"), "a stale read-ahead after a write:\n{again}");
+    run(a, "rm /n/B/tmp/g; echo removed $?", "removed 0");
+
+    // Control files through the mount: a sleeper spawned on node 2 from
+    // node 1's shell, and killed through its ctl.
+    run(a, "echo /bin/sleep 100 > /n/B/proc/spawn; echo spawned $?", "spawned 0");
+    let ps = run(b, "ps", "PID");
+    let &[(sleeper, _)] = &pids_of(&ps, "/bin/sleep")[..] else { panic!("{ps}") };
+    run(a, &format!("echo kill > /n/B/proc/{sleeper}/ctl; echo sent $?"), "sent 0");
+    run(b, &format!("cat /proc/{sleeper}/status"), &format!("{sleeper} "));
+    let status = run(b, &format!("cat /proc/{sleeper}/status"), " /bin/sleep ");
+    assert!(status.contains(" killed /bin/sleep "), "{status}");
 
     // The connection goes (node 2 kills the child serving it): the call
     // that finds it gone is an error, the next dials again and works.
@@ -245,6 +437,14 @@ fn a_node_mounts_another_and_uses_it_from_the_shell() {
     a.wait_for("mount9p: tcp!10.1.0.2!564: the connection broke; connected again", TIMEOUT)
         .unwrap_or_else(|e| panic!("{e}"));
     run(a, "cat /n/B/proc/1/status", "1 0 running ramfs");
+
+    // mount9p ends: its mount goes with it.
+    let ps = run(a, "ps", "PID");
+    let &[(mounter, _)] = &pids_of(&ps, "mount9p")[..] else { panic!("{ps}") };
+    run(a, &format!("kill {mounter}; echo killed"), "killed");
+    run(a, "cat /n/B/proc/1/status", "cat: /n/B/proc/1/status: ");
+    let ours = run(a, "cat /proc/self/ns", "/proc 0");
+    assert!(!ours.contains("/n/B"), "{ours}");
 
     // Node 2 dies without a word: a mount of it answers an error once
     // netstack gives up on the silent peer (20 s), and node 1 goes on.
