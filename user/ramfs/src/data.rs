@@ -101,12 +101,20 @@ mod tests {
         let mut buf = [9u8; 8];
         assert_eq!(d.read(3 * BLOCK - 4, &mut buf), 4);
         assert_eq!(d.read(10 * BLOCK, &mut buf), 0);
+        // Reads and writes across a block boundary that stop short of the
+        // end, and a read of one byte at its very end.
+        d.write(BLOCK - 3, b"abcdef");
+        assert_eq!(d.read(BLOCK - 2, &mut buf[..4]), 4);
+        assert_eq!(&buf[..4], b"bcde");
+        assert_eq!((d.read(d.len() - 1, &mut buf), d.read(d.len(), &mut buf)), (1, 0));
     }
 
     #[test]
     fn blocks_hold_exactly_their_bytes() {
         let mut d = Data::default();
+        d.resize(100);
         d.resize(BLOCK + 100);
+        assert_eq!(d.blocks[0].capacity(), BLOCK, "a filled block has no spare room");
         assert_eq!(d.blocks.len(), 2);
         assert_eq!(d.blocks[0].len(), BLOCK);
         assert_eq!(d.blocks[1].len(), 100);
