@@ -246,6 +246,11 @@ mod tests {
             parse("echo $? \"[$?]\" '$?'", 42).unwrap().unwrap().commands[0].argv,
             words(&["echo", "42", "[42]", "$?"])
         );
+        // A `$` not before `?` is itself, in double quotes too, even last.
+        assert_eq!(
+            parse("echo \"$x\" \"a$\" $", 42).unwrap().unwrap().commands[0].argv,
+            words(&["echo", "$x", "a$", "$"])
+        );
     }
 
     #[test]
@@ -254,6 +259,18 @@ mod tests {
         assert_eq!(split_jobs("echo 'a;b' \"c;d\""), Ok(vec!["echo 'a;b' \"c;d\""]));
         assert_eq!(split_jobs(";"), Ok(vec!["", ""]));
         assert_eq!(split_jobs("echo ';"), Err(ParseError::UnterminatedQuote));
+    }
+
+    #[test]
+    fn error_messages_are_distinct() {
+        use ParseError::*;
+        let all = [UnterminatedQuote, MissingFile, EmptyCommand, MisplacedAmpersand, AmbiguousRedirect];
+        let mut texts: Vec<String> = all.iter().map(|e| e.to_string()).collect();
+        assert!(texts.iter().all(|t| !t.is_empty()));
+        texts.sort();
+        texts.dedup();
+        assert_eq!(texts.len(), all.len());
+        assert_eq!(UnterminatedQuote.to_string(), "unterminated quote");
     }
 
     #[test]
