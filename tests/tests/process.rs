@@ -101,6 +101,17 @@ fn ten_thousand_spawns_leak_nothing() {
 }
 
 #[test]
+fn a_full_process_table_is_an_error_and_spawning_works_afterwards() {
+    let log = run("spawner table");
+    let ok = line(&log, "spawner: ok a full process table took ");
+    // 4096 records, less the system's processes and the spawner.
+    let full = number_after(ok, "took ");
+    assert!((4080..4096).contains(&full), "{ok}");
+    assert!(ok.contains("then: out of memory"), "{ok}");
+    assert_all_returned(&log);
+}
+
+#[test]
 fn faults_are_reported_with_kind_and_address_and_the_node_goes_on() {
     let log = run("spawner faults");
     let page = line(&log, "spawner: faulter page: PageFault");
@@ -252,7 +263,17 @@ fn killing_an_intermediary_ends_the_processes_it_served() {
 
 #[test]
 fn files_in_the_ramfs() {
-    let log = run("filetest");
+    files_in_the_ramfs_on("release");
+}
+
+/// `cargo ux` boots the debug kernel: the file checks on it too.
+#[test]
+fn files_in_the_ramfs_on_the_debug_kernel() {
+    files_in_the_ramfs_on("debug");
+}
+
+fn files_in_the_ramfs_on(profile: &str) {
+    let log = run_on(profile, "filetest", 512);
     for check in [
         "1 MiB written and read back, checksum",
         "stat gives the size written",

@@ -17,7 +17,12 @@ struct Session {
 
 impl Session {
     fn start() -> Session {
-        let image = qemu::prepare("release").unwrap_or_else(|e| panic!("build failed: {e}"));
+        Self::start_on("release")
+    }
+
+    /// A node of kernel `profile`.
+    fn start_on(profile: &str) -> Session {
+        let image = qemu::prepare(profile).unwrap_or_else(|e| panic!("build failed: {e}"));
         let node = Node::start(&image, &Options::default(), false).unwrap_or_else(|e| panic!("{e}"));
         node.wait_for("ux: started sh as pid", BOOT).unwrap_or_else(|e| panic!("{e}"));
         // netstack's lease is the last message of the boot, and it may come
@@ -121,8 +126,16 @@ fn output(out: &str) -> Vec<&str> {
 
 #[test]
 fn a_session_at_the_console() {
-    let s = Session::start();
+    session(Session::start());
+}
 
+/// `cargo ux` boots the debug kernel: the same session on it.
+#[test]
+fn a_session_at_the_console_of_a_debug_kernel() {
+    session(Session::start_on("debug"));
+}
+
+fn session(s: Session) {
     let out = s.run("ls /bin", "sleep");
     for prog in ["cat", "echo", "kill", "ls", "mkdir", "ps", "rm", "sh", "sleep"] {
         assert!(output(&out).contains(&prog), "{prog} missing from ls /bin:\n{out}");
@@ -204,5 +217,41 @@ fn a_session_at_the_console() {
     let out = s.run("cat /proc/self/status", " cat ");
     assert!(output(&out)[0].contains(&format!(" {} running cat ", s.shell)), "{out}");
 
+    // A process stopped while it waits in a call (sleep, in devfs) goes
+    // on once continued, and ends as it would have.
+    let out = s.run("sleep 2 &", "[");
+    let pid: u32 = output(&out)[0].trim_matches(['[', ']']).parse().unwrap();
+    s.run(&format!("echo stop > /proc/{pid}/ctl; sleep 3; cat /proc/{pid}/status"), &format!("{pid} "));
+    let status = s.run_to_end(&format!("cat /proc/{pid}/status"));
+    assert!(output(&status)[0].contains(" stopped sleep "), "{status}");
+    s.run(&format!("echo cont > /proc/{pid}/ctl; echo sent"), "sent");
+    assert_eq!(output(&s.run("wait", "exited")), [format!("[{pid}] exited 0")]);
+
     s.run("exit 3", "exited with status 3");
+}
+
+/// The pid the process server gave the boot program `name`.
+fn started(node: &Node, name: &str) -> u32 {
+    let log = node.log();
+    let at = format!("ux: started {name} as pid ");
+    log.split(&at).nth(1).and_then(|l| l.split_whitespace().next()).and_then(|p| p.parse().ok()).unwrap()
+}
+
+#[test]
+fn the_node_goes_on_when_a_system_server_dies() {
+    let s = Session::start();
+    // netstack: its files answer an error, not a hang.
+    let netstack = started(&s.node, "netstack");
+    s.run(&format!("kill {netstack}; echo sent"), "sent");
+    s.run("cat /net/stats", "cat: /net/stats: ");
+    // ramfs: / and /tmp go with it.
+    s.run("echo kept > /tmp/k; cat /tmp/k", "kept");
+    let ramfs = started(&s.node, "ramfs");
+    s.run(&format!("kill {ramfs}; echo sent"), "sent");
+    s.run("cat /tmp/k", "cat: /tmp/k: ");
+    // The process server's own trees, and the shell, go on.
+    s.run("ls /bin", "sleep");
+    let out = s.run("cat /proc/self/status", " cat ");
+    assert!(output(&out)[0].contains(&format!(" {} running cat ", s.shell)), "{out}");
+    assert_eq!(output(&s.run("echo alive", "alive")), ["alive"]);
 }

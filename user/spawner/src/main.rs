@@ -27,6 +27,9 @@
 //!   connection and are killed too (never left waiting for a reply).
 //! - `chain`: spawn `true 5`, wait for it, check its status (a fixed
 //!   sequence of calls, for tracing).
+//! - `table`: spawn `true` without reaping until the process table is
+//!   full; the refusal must be an error (no memory), every child must
+//!   then be reaped exactly once, and spawning must work again.
 //! - `orphan-parent`, `orphan-child`, `yields N`: roles the modes above
 //!   start.
 #![no_std]
@@ -60,6 +63,7 @@ fn main() -> i32 {
         Some("args") => args_and_env(),
         Some("guards") => guards(),
         Some("killtracer") => kill_tracer(),
+        Some("table") => table_full(),
         Some("checkargs") => check_args(),
         Some("yields") => {
             for _ in 0..n.unwrap_or(1000) {
@@ -169,6 +173,37 @@ fn spawn_loop(n: u32) -> Result<String, String> {
         "{n} spawn/exit rounds: free memory {} bytes and {} root slots before and after; server heap {} bytes at start, at most {heap_max}",
         start.free_bytes, start.free_slots, start.heap_used
     ))
+}
+
+fn table_full() -> Result<String, String> {
+    let mut pids = alloc::collections::BTreeSet::new();
+    let refused = loop {
+        match spawn("/bin/true", &["true"], &[]) {
+            Ok(pid) => {
+                pids.insert(pid);
+            }
+            Err(e) => break e,
+        }
+        if pids.len() > 10_000 {
+            return Err(String::from("10000 children and the table still not full"));
+        }
+    };
+    if refused != Errno::NoMemory {
+        return Err(format!("a full process table answered {refused}"));
+    }
+    let full = pids.len();
+    for _ in 0..full {
+        let w = wait(None).map_err(|e| err("wait", e))?;
+        if !pids.remove(&w.pid) || w.end != End::Exited(0) {
+            return Err(format!("wait gave {w:?}: not a child still to reap, or not a clean exit"));
+        }
+    }
+    let again = spawn("/bin/true", &["true"], &[]).map_err(|e| err("spawn after the table was full", e))?;
+    let w = wait(Some(again)).map_err(|e| err("wait", e))?;
+    if w.end != End::Exited(0) {
+        return Err(format!("after the table was full, true ended {:?}", w.end));
+    }
+    Ok(format!("a full process table took {full} children, then: {refused}; each reaped once, spawning works again"))
 }
 
 fn faults() -> Result<String, String> {
