@@ -250,6 +250,10 @@ mod tests {
         let opts: Vec<(&str, &str)> = p.options.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         assert_eq!(opts, [("A", "1"), ("B", "7"), ("C", "x")]);
         assert_eq!(p.make_vars, [("DEBUG".into(), "1".into())]);
+        // A make variable set again replaces the earlier value only.
+        let d = dir_with(&[("m", "make A=1\nmake B=2\nmake A=3\n")]);
+        let vars = Profile::load_from(d.path(), "m").unwrap().make_vars;
+        assert_eq!(vars, [("B".into(), "2".into()), ("A".into(), "3".into())]);
         let h = p.autoconf_h();
         assert!(
             h.contains("#define CONFIG_A 1\n#define CONFIG_B 7\n#define CONFIG_C x\n#define _D_H 1\n#define E F(1)\n")
@@ -267,6 +271,13 @@ mod tests {
         assert!(Profile::load_from(d.path(), "empty").unwrap_err().message.contains("empty value"));
         let missing = Profile::load_from(d.path(), "nope").unwrap_err();
         assert!(missing.to_string().contains("nope.config: cannot read profile"), "{missing}");
+        // Through an include: a missing file is blamed on the include
+        // line; an error inside an included file keeps its own place.
+        let d = dir_with(&[("top", "A\ninclude gone\n"), ("outer", "A\n\ninclude bad\n"), ("bad", "B\nlower\n")]);
+        let e = Profile::load_from(d.path(), "top").unwrap_err();
+        assert!(e.to_string().contains("top.config:2: cannot read profile"), "{e}");
+        let e = Profile::load_from(d.path(), "outer").unwrap_err();
+        assert!(e.to_string().contains("bad.config:2: bad option name `lower`"), "{e}");
     }
 
     #[test]

@@ -225,6 +225,11 @@ mod tests {
             "t.desc:2: `priority` must be indented under a `program` line"
         );
         assert_eq!(parse_err("program hello\n  colour blue\n"), "t.desc:2: unknown keyword `colour`");
+        // Flag keywords take no words after them.
+        for flag in ["before-ready", "manual", "daemon"] {
+            let text = format!("program hello\n  {flag} now\n");
+            assert_eq!(parse_err(&text), format!("t.desc:2: unknown keyword `{flag}`"));
+        }
         assert_eq!(parse_err("program hello\n  ioports 0x10-0x08\n"), "t.desc:2: bad port range `0x10-0x08`");
         assert_eq!(parse_err("program hello\n  irq 24 edge high\n"), "t.desc:2: IOAPIC pin must be 0-23, not `24`");
         assert!(parse_err("program hello\n  irq 4 sideways high\n").contains("expected `irq PIN edge|level high|low`"));
@@ -237,7 +242,11 @@ mod tests {
             mem.starts_with("t.desc:4: device memory 0xfec00000-0xfedfffff overlaps 0xfed00000-0xfed00fff"),
             "{mem}"
         );
-        assert!(parse_err("program net\n  memory 0xfed00010 0x1000\n").contains("is not whole pages"));
+        // Each way to not be whole pages alone: offset, size, no size, wrap.
+        for bad in ["0xfed00010 0x1000", "0xfed00000 0x1001", "0xfed00000 0x0", "0xfffffffffffff000 0x2000"] {
+            let text = format!("program net\n  memory {bad}\n");
+            assert!(parse_err(&text).contains("is not whole pages"), "{bad}");
+        }
         let many = "program net\n  ioports 0x1-0x1\n  ioports 0x2-0x2\n  ioports 0x3-0x3\n  ioports 0x4-0x4\n";
         assert_eq!(parse_err(many), "t.desc:5: at most 3 I/O port ranges per program");
         assert!(parse_err("program net\n  pci 1af4\n").contains("expected `pci VENDOR:DEVICE`"));
