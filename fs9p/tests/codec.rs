@@ -388,6 +388,25 @@ fn malformed_fields_are_errors() {
     assert_eq!(decode(&st, Dialect::P2000), Err(DecodeError::BadStat));
 }
 
+/// Open modes reach the file server as the client asked: a write-only
+/// open must not become read-write (a control file may refuse readers).
+#[test]
+fn open_modes_map_both_ways() {
+    use OpenMode as M;
+    let p2000 = [(0, M::READ), (1, M::WRITE), (2, M::READ_WRITE), (3, M::READ), (0x11, M::WRITE.truncated())];
+    for (mode, want) in p2000 {
+        assert_eq!(M::from_p2000(mode), want, "{mode:#x}");
+    }
+    let l = [(0, M::READ), (1, M::WRITE), (2, M::READ_WRITE), (3, M::READ_WRITE), (0o1001, M::WRITE.truncated())];
+    for (flags, want) in l {
+        assert_eq!(M::from_l(flags), want, "{flags:#o}");
+    }
+    for m in [M::READ, M::WRITE, M::READ_WRITE, M::READ.truncated(), M::READ_WRITE.truncated()] {
+        assert_eq!((M::from_p2000(m.p2000()), M::from_l(m.l())), (m, m));
+    }
+    assert!(M::WRITE.truncated().truncate && !M::WRITE.truncate);
+}
+
 #[test]
 fn frame_len_bounds_sizes() {
     assert_eq!(frame_len(&[1, 0], 8192), Ok(None));
