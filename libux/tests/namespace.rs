@@ -16,8 +16,14 @@ fn users_are_counted_one_by_one() {
     // Entering or leaving one that does not exist changes nothing.
     ns.enter(7);
     assert_eq!((ns.users(7), ns.leave(7)), (0, vec![]));
+    assert_eq!(ns.private(), 0, "the system's is not private");
     let a = ns.copy(SYSTEM).unwrap();
     assert_eq!(ns.users(a), 0, "a copy starts with no users");
+    let b = ns.copy(a).unwrap();
+    assert_eq!(ns.private(), 2);
+    ns.enter(b);
+    ns.leave(b);
+    assert_eq!(ns.private(), 1, "b went with its only user");
     ns.enter(a);
     ns.enter(a);
     ns.enter(a);
