@@ -1,0 +1,487 @@
+//! The server session (`fs9p::server`) message by message: requests as
+//! bytes in, replies decoded, against a file system that records what
+//! reaches it. Untrusted clients speak to this code, so each limit and
+//! check is tried on both sides.
+
+use fs9p::server::{Filesystem, Meta, Session, DMDIR, MAX_MSIZE};
+use fs9p::*;
+use std::collections::BTreeMap;
+
+/// Files by path ("" is the root, `None` a directory), and what was
+/// asked of them.
+#[derive(Default)]
+struct Fs {
+    files: BTreeMap<String, Option<Vec<u8>>>,
+    opens: Vec<(String, OpenMode)>,
+    truncates: Vec<(String, u64)>,
+    renames: Vec<(String, String, String)>,
+}
+
+fn child(dir: &str, name: &str) -> String {
+    if dir.is_empty() {
+        name.to_string()
+    } else {
+        format!("{dir}/{name}")
+    }
+}
+
+impl Filesystem for Fs {
+    type Node = String;
+    type File = String;
+
+    fn attach(&mut self, _: &str, aname: &str) -> Result<String, Error> {
+        if aname == "refused" {
+            return Err(Error::Permission);
+        }
+        self.files.entry(String::new()).or_insert(None);
+        Ok(String::new())
+    }
+    fn walk(&mut self, dir: &String, name: &str) -> Result<String, Error> {
+        if name == ".." {
+            return Ok(dir.rsplit_once('/').map_or(String::new(), |(p, _)| p.to_string()));
+        }
+        let p = child(dir, name);
+        self.files.contains_key(&p).then_some(p).ok_or(Error::NotFound)
+    }
+    fn meta(&mut self, node: &String) -> Result<Meta, Error> {
+        let f = self.files.get(node).ok_or(Error::NotFound)?;
+        Ok(Meta {
+            qid: Qid { ty: if f.is_none() { Qid::DIR } else { Qid::FILE }, version: 0, path: node.len() as u64 },
+            mode: if f.is_none() { 0o755 } else { 0o640 },
+            size: f.as_ref().map_or(0, |d| d.len() as u64),
+            mtime: 1_000,
+            name: node.rsplit('/').next().unwrap_or("").to_string(),
+        })
+    }
+    fn open(&mut self, node: &String, mode: OpenMode) -> Result<String, Error> {
+        self.opens.push((node.clone(), mode));
+        Ok(node.clone())
+    }
+    fn read(&mut self, node: &mut String, offset: u64, buf: &mut [u8]) -> Result<usize, Error> {
+        let d = self.files[node.as_str()].as_ref().ok_or(Error::IsDir)?;
+        let from = (offset as usize).min(d.len());
+        let n = buf.len().min(d.len() - from);
+        buf[..n].copy_from_slice(&d[from..from + n]);
+        Ok(n)
+    }
+    fn write(&mut self, node: &mut String, offset: u64, data: &[u8]) -> Result<usize, Error> {
+        let d = self.files.get_mut(node.as_str()).unwrap().as_mut().ok_or(Error::IsDir)?;
+        let end = offset as usize + data.len();
+        d.resize(d.len().max(end), 0);
+        d[offset as usize..end].copy_from_slice(data);
+        Ok(data.len())
+    }
+    fn create(&mut self, dir: &String, name: &str, is_dir: bool, _: u32) -> Result<String, Error> {
+        let p = child(dir, name);
+        if self.files.contains_key(&p) {
+            return Err(Error::Exists);
+        }
+        self.files.insert(p.clone(), if is_dir { None } else { Some(Vec::new()) });
+        Ok(p)
+    }
+    fn remove(&mut self, node: &String) -> Result<(), Error> {
+        let prefix = format!("{node}/");
+        if self.files.keys().any(|k| k.starts_with(&prefix)) {
+            return Err(Error::NotEmpty);
+        }
+        self.files.remove(node).map(drop).ok_or(Error::NotFound)
+    }
+    fn list(&mut self, dir: &String) -> Result<Vec<Meta>, Error> {
+        let in_dir = |k: &String| !k.is_empty() && k.rsplit_once('/').map_or("", |(p, _)| p) == dir.as_str();
+        let names: Vec<String> = self.files.keys().filter(|k| in_dir(k)).cloned().collect();
+        names.iter().map(|n| self.meta(n)).collect()
+    }
+    fn rename(&mut self, node: &String, to: &String, name: &str) -> Result<(), Error> {
+        self.renames.push((node.clone(), to.clone(), name.to_string()));
+        Ok(())
+    }
+    fn truncate(&mut self, node: &String, size: u64) -> Result<(), Error> {
+        self.truncates.push((node.clone(), size));
+        Ok(())
+    }
+}
+
+/// A session with `max_fids` fids and a file system holding `/d/f`
+/// ("hello") and `/e` (empty).
+struct T {
+    s: Session<String, String>,
+    fs: Fs,
+    dialect: Dialect,
+}
+
+impl T {
+    fn new(dialect: Dialect, max_fids: usize) -> T {
+        let mut fs = Fs::default();
+        fs.files.insert(String::new(), None);
+        fs.files.insert("d".into(), None);
+        fs.files.insert("d/f".into(), Some(b"hello".to_vec()));
+        fs.files.insert("e".into(), Some(Vec::new()));
+        let mut t = T { s: Session::new(max_fids), fs, dialect };
+        let version = dialect.version();
+        assert_eq!(t.call(Msg::Tversion { msize: 8192, version }), Msg::Rversion { msize: 8192, version });
+        t
+    }
+
+    /// Sends raw request bytes; returns the reply's tag and message. The
+    /// reply's bytes are leaked (they are small) so that replies outlive
+    /// later calls.
+    fn raw(&mut self, request: &[u8]) -> (u16, Msg<'static>) {
+        let mut reply = vec![0u8; MAX_MSIZE as usize];
+        let n = self.s.handle(&mut self.fs, request, &mut reply);
+        reply.truncate(n);
+        let f = decode(Vec::leak(reply), self.dialect).expect("the reply decodes");
+        (f.tag, f.msg)
+    }
+
+    fn call(&mut self, msg: Msg) -> Msg<'static> {
+        let mut req = vec![0u8; 1 << 17];
+        let n = encode(&Frame { tag: 5, msg }, &mut req).unwrap();
+        let (tag, reply) = self.raw(&req[..n]);
+        assert_eq!(tag, 5, "the reply carries the request's tag");
+        reply
+    }
+
+    /// The error a call failed with, in either dialect's words.
+    fn err(&mut self, msg: Msg) -> Error {
+        match self.call(msg) {
+            Msg::Rerror { ename } => Error::from_message(ename),
+            Msg::Rlerror { ecode } => Error::from_errno(ecode),
+            other => panic!("not an error: {other:?}"),
+        }
+    }
+
+    fn attach(&mut self, fid: u32) {
+        let m = Msg::Tattach { fid, afid: NOFID, uname: "u", aname: "", n_uname: self.l() };
+        assert!(matches!(self.call(m), Msg::Rattach { .. }));
+    }
+
+    fn walk(&mut self, fid: u32, newfid: u32, path: &[&'static str]) -> Msg<'static> {
+        self.call(Msg::Twalk { fid, newfid, wnames: path.iter().copied().collect() })
+    }
+
+    fn l(&self) -> Option<u32> {
+        (self.dialect == Dialect::L).then_some(0)
+    }
+}
+
+#[test]
+fn version_negotiation() {
+    let mut t = T::new(Dialect::P2000, 8);
+    // msize is clamped to what the server allows, both ways.
+    assert_eq!(
+        t.call(Msg::Tversion { msize: 100, version: "9P2000" }),
+        Msg::Rversion { msize: 256, version: "9P2000" }
+    );
+    let huge = Msg::Tversion { msize: u32::MAX, version: "9P2000" };
+    assert_eq!(t.call(huge), Msg::Rversion { msize: MAX_MSIZE, version: "9P2000" });
+    assert_eq!(t.s.msize(), MAX_MSIZE);
+    // An unknown version is answered "unknown" and changes nothing.
+    t.attach(1);
+    let other = Msg::Tversion { msize: 8192, version: "9P1" };
+    assert_eq!(t.call(other), Msg::Rversion { msize: 8192, version: "unknown" });
+    assert_eq!(t.err(Msg::Tclunk { fid: 1 }), Error::BadFid, "a new version drops every fid");
+    assert!(matches!(t.call(Msg::Tclunk { fid: 1 }), Msg::Rerror { .. }), "still 9P2000");
+
+    // Before any Tversion only Tversion is understood.
+    let mut s: Session<String, String> = Session::new(8);
+    let mut req = vec![0u8; 64];
+    let n = encode(&Frame { tag: 3, msg: Msg::Tclunk { fid: 1 } }, &mut req).unwrap();
+    let mut out = vec![0u8; 8192];
+    let len = s.handle(&mut Fs::default(), &req[..n], &mut out);
+    assert_eq!(
+        decode(&out[..len], Dialect::P2000).unwrap(),
+        Frame { tag: 3, msg: Msg::Rerror { ename: "invalid argument" } }
+    );
+}
+
+#[test]
+fn errors_are_spelled_in_the_dialect_and_keep_the_tag() {
+    let mut t = T::new(Dialect::L, 8);
+    assert_eq!(t.call(Msg::Tclunk { fid: 9 }), Msg::Rlerror { ecode: 9 });
+    let mut t = T::new(Dialect::P2000, 8);
+    assert_eq!(t.call(Msg::Tclunk { fid: 9 }), Msg::Rerror { ename: "unknown fid" });
+    // Undecodable requests: the tag is read from the bytes when present.
+    let mut req = vec![0u8; 64];
+    let n = encode(&Frame { tag: 0x1234, msg: Msg::Tclunk { fid: 1 } }, &mut req).unwrap();
+    req[4] = 106; // no such type
+    assert_eq!(t.raw(&req[..n]), (0x1234, Msg::Rerror { ename: "operation not supported" }));
+    req[4] = 120;
+    req[0] = 99; // a size that lies
+    assert_eq!(t.raw(&req[..n]), (0x1234, Msg::Rerror { ename: "invalid argument" }));
+    assert_eq!(t.raw(&[1, 0, 0, 0, 120]), (NOTAG, Msg::Rerror { ename: "invalid argument" }));
+    // A request over msize is refused even if it would decode.
+    let data = vec![7u8; 8192];
+    let mut big = vec![0u8; 9000];
+    let n = encode(&Frame { tag: 2, msg: Msg::Twrite { fid: 1, offset: 0, data: &data } }, &mut big).unwrap();
+    assert_eq!(t.raw(&big[..n]), (2, Msg::Rerror { ename: "invalid argument" }));
+    // Replies are not requests; the Linux-only calls this server lacks.
+    assert_eq!(t.err(Msg::Rclunk), Error::Invalid);
+    let mut t = T::new(Dialect::L, 8);
+    t.attach(1);
+    assert_eq!(t.err(Msg::Treadlink { fid: 1 }), Error::NotSupported);
+    assert_eq!(t.err(Msg::Txattrwalk { fid: 1, newfid: 2, name: "user.x" }), Error::NotSupported);
+}
+
+#[test]
+fn attach_auth_and_the_fid_limit() {
+    let mut t = T::new(Dialect::P2000, 2);
+    assert_eq!(t.err(Msg::Tauth { afid: 1, uname: "u", aname: "", n_uname: None }), Error::NoAuthRequired);
+    let refused = Msg::Tattach { fid: 1, afid: NOFID, uname: "u", aname: "refused", n_uname: None };
+    assert_eq!(t.err(refused), Error::Permission);
+    t.attach(1);
+    assert_eq!(t.err(Msg::Tattach { fid: 1, afid: NOFID, uname: "u", aname: "", n_uname: None }), Error::FidInUse);
+    // Two fids are allowed, a third is not; clunking one makes room.
+    assert!(matches!(t.walk(1, 2, &["d"]), Msg::Rwalk { .. }));
+    assert_eq!(t.err(Msg::Twalk { fid: 1, newfid: 3, wnames: Default::default() }), Error::TooManyFids);
+    assert_eq!(t.call(Msg::Tclunk { fid: 2 }), Msg::Rclunk);
+    assert!(matches!(t.walk(1, 3, &[]), Msg::Rwalk { wqids } if wqids.is_empty()));
+}
+
+#[test]
+fn walks() {
+    let mut t = T::new(Dialect::P2000, 8);
+    t.attach(1);
+    let dir = Qid { ty: Qid::DIR, version: 0, path: 1 };
+    let file = Qid { ty: Qid::FILE, version: 0, path: 3 };
+    let got = t.walk(1, 2, &["d", ".", "f"]);
+    assert_eq!(got, Msg::Rwalk { wqids: [dir, dir, file].into_iter().collect() }, "`.` stays put");
+    // A first name that fails is an error; a later one ends the walk
+    // short, without making newfid.
+    assert_eq!(t.err(Msg::Twalk { fid: 1, newfid: 3, wnames: ["x"].into_iter().collect() }), Error::NotFound);
+    assert_eq!(t.walk(1, 3, &["d", "x", "f"]), Msg::Rwalk { wqids: [dir].into_iter().collect() });
+    assert_eq!(t.err(Msg::Tclunk { fid: 3 }), Error::BadFid);
+    assert_eq!(t.err(Msg::Twalk { fid: 7, newfid: 3, wnames: Default::default() }), Error::BadFid);
+    // An open fid may be walked from, but not replaced.
+    assert!(matches!(t.call(Msg::Topen { fid: 2, mode: 0 }), Msg::Ropen { .. }));
+    assert_eq!(t.err(Msg::Twalk { fid: 2, newfid: 2, wnames: Default::default() }), Error::Invalid);
+    assert!(matches!(t.walk(2, 4, &[]), Msg::Rwalk { .. }));
+    assert!(matches!(t.walk(1, 1, &["d"]), Msg::Rwalk { .. }), "an unopened fid may move");
+    assert_eq!(t.err(Msg::Twalk { fid: 1, newfid: 2, wnames: Default::default() }), Error::FidInUse);
+}
+
+#[test]
+fn opens_reach_the_file_system_as_asked_and_bound_io() {
+    let mut t = T::new(Dialect::P2000, 8);
+    t.attach(1);
+    t.walk(1, 2, &["d", "f"]);
+    assert_eq!(
+        t.call(Msg::Topen { fid: 2, mode: 1 }),
+        Msg::Ropen { qid: Qid { path: 3, ..Qid::default() }, iounit: 8192 - 24 }
+    );
+    assert_eq!(t.fs.opens.last(), Some(&("d/f".to_string(), OpenMode::WRITE)));
+    assert_eq!(t.err(Msg::Topen { fid: 2, mode: 0 }), Error::Invalid, "open once");
+    // Write-only: reads are refused; writes go through.
+    assert_eq!(t.err(Msg::Tread { fid: 2, offset: 0, count: 10 }), Error::BadFid);
+    assert_eq!(t.call(Msg::Twrite { fid: 2, offset: 5, data: b"!" }), Msg::Rwrite { count: 1 });
+    // Read-only: the reverse; reads are cut to the count asked.
+    t.walk(1, 3, &["d", "f"]);
+    t.call(Msg::Topen { fid: 3, mode: 0x10 });
+    assert_eq!(t.fs.opens.last(), Some(&("d/f".to_string(), OpenMode::READ.truncated())));
+    assert_eq!(t.err(Msg::Twrite { fid: 3, offset: 0, data: b"x" }), Error::BadFid);
+    assert_eq!(t.call(Msg::Tread { fid: 3, offset: 1, count: 3 }), Msg::Rread { data: b"ell" });
+    assert_eq!(t.call(Msg::Tread { fid: 3, offset: 0, count: 100 }), Msg::Rread { data: b"hello!" });
+    // Unopened fids neither read nor write; directories open for reading only.
+    t.walk(1, 4, &["d"]);
+    assert_eq!(t.err(Msg::Tread { fid: 4, offset: 0, count: 1 }), Error::BadFid);
+    assert_eq!(t.err(Msg::Twrite { fid: 4, offset: 0, data: b"x" }), Error::BadFid);
+    assert_eq!(t.err(Msg::Topen { fid: 4, mode: 1 }), Error::IsDir);
+    assert_eq!(t.err(Msg::Topen { fid: 4, mode: 0x10 }), Error::IsDir);
+    assert_eq!(t.err(Msg::Topen { fid: 9, mode: 0 }), Error::BadFid);
+
+    // 9P2000.L: the flags, and a read never exceeds the iounit.
+    let mut t = T::new(Dialect::L, 8);
+    t.fs.files.insert("e".into(), Some(vec![1; 9000]));
+    t.attach(1);
+    t.walk(1, 2, &["e"]);
+    assert!(matches!(t.call(Msg::Tlopen { fid: 2, flags: 0o1002 }), Msg::Rlopen { iounit: 8168, .. }));
+    assert_eq!(t.fs.opens.last(), Some(&("e".to_string(), OpenMode::READ_WRITE.truncated())));
+    assert!(matches!(t.call(Msg::Tread { fid: 2, offset: 0, count: 9000 }), Msg::Rread { data } if data.len() == 8168));
+}
+
+#[test]
+fn creates() {
+    let mut t = T::new(Dialect::P2000, 8);
+    t.attach(1);
+    t.walk(1, 2, &["d"]);
+    // The fid becomes the new file, open as asked but never truncated.
+    let made = t.call(Msg::Tcreate { fid: 2, name: "g", perm: 0o644, mode: 0x11 });
+    assert_eq!(made, Msg::Rcreate { qid: Qid { path: 3, ..Qid::default() }, iounit: 8168 });
+    assert_eq!(t.fs.opens.last(), Some(&("d/g".to_string(), OpenMode::WRITE)));
+    assert_eq!(t.call(Msg::Twrite { fid: 2, offset: 0, data: b"new" }), Msg::Rwrite { count: 3 });
+    assert_eq!(t.fs.files["d/g"], Some(b"new".to_vec()));
+    assert_eq!(t.err(Msg::Tcreate { fid: 2, name: "h", perm: 0o644, mode: 1 }), Error::Invalid, "already open");
+    // A directory: DMDIR in perm; opened for reading whatever was asked.
+    t.walk(1, 3, &["d"]);
+    let made = t.call(Msg::Tcreate { fid: 3, name: "sub", perm: DMDIR | 0o755, mode: 2 });
+    assert!(matches!(made, Msg::Rcreate { qid, .. } if qid.ty == Qid::DIR));
+    assert_eq!(t.fs.opens.last(), Some(&("d/sub".to_string(), OpenMode::READ)));
+    // Names: not empty, `.`, `..`, with a `/`, or longer than 255 bytes.
+    let long = "n".repeat(256);
+    for (name, e) in [("", Error::Invalid), (".", Error::Invalid), ("..", Error::Invalid), ("a/b", Error::Invalid)] {
+        t.walk(1, 4, &["d"]);
+        assert_eq!(t.err(Msg::Tcreate { fid: 4, name, perm: 0, mode: 0 }), e, "{name:?}");
+        t.call(Msg::Tclunk { fid: 4 });
+    }
+    t.walk(1, 4, &["d"]);
+    assert_eq!(t.err(Msg::Tcreate { fid: 4, name: &long, perm: 0, mode: 0 }), Error::NameTooLong);
+    assert!(matches!(t.call(Msg::Tcreate { fid: 4, name: &long[..255], perm: 0, mode: 0 }), Msg::Rcreate { .. }));
+    assert_eq!(t.err(Msg::Tcreate { fid: 9, name: "x", perm: 0, mode: 0 }), Error::BadFid);
+
+    // 9P2000.L: Tlcreate opens with its flags; Tmkdir makes a directory.
+    let mut t = T::new(Dialect::L, 8);
+    t.attach(1);
+    t.walk(1, 2, &[]);
+    let made = t.call(Msg::Tlcreate { fid: 2, name: "w", flags: 1, mode: 0o600, gid: 0 });
+    assert!(matches!(made, Msg::Rlcreate { iounit: 8168, .. }));
+    assert_eq!(t.fs.opens.last(), Some(&("w".to_string(), OpenMode::WRITE)));
+    assert!(
+        matches!(t.call(Msg::Tmkdir { dfid: 1, name: "m", mode: 0o700, gid: 0 }), Msg::Rmkdir { qid } if qid.ty == Qid::DIR)
+    );
+    assert_eq!(t.fs.files.get("m"), Some(&None));
+    assert_eq!(t.err(Msg::Tmkdir { dfid: 1, name: "..", mode: 0o700, gid: 0 }), Error::Invalid);
+}
+
+/// 9P2000 directory reads: whole stat entries, continuing where the last
+/// read ended.
+#[test]
+fn directory_reads_return_whole_stats_in_order() {
+    let mut t = T::new(Dialect::P2000, 8);
+    t.fs.files.insert("d/g".into(), Some(vec![0; 3]));
+    t.attach(1);
+    t.walk(1, 2, &["d"]);
+    t.call(Msg::Topen { fid: 2, mode: 0 });
+    let stats = |data: &[u8]| -> Vec<(String, u64, u32)> {
+        let mut out = Vec::new();
+        let mut at = 0;
+        while at < data.len() {
+            let size = u16::from_le_bytes([data[at], data[at + 1]]) as usize + 2;
+            let mut msg = vec![0u8; 9 + size];
+            msg[..4].copy_from_slice(&((9 + size) as u32).to_le_bytes());
+            msg[4] = 125; // Rstat
+            msg[7..9].copy_from_slice(&(size as u16).to_le_bytes());
+            msg[9..].copy_from_slice(&data[at..at + size]);
+            let Msg::Rstat { stat } = decode(&msg, Dialect::P2000).unwrap().msg else { panic!() };
+            out.push((stat.name.to_string(), stat.length, stat.mode));
+            at += size;
+        }
+        out
+    };
+    // Room for one entry only: f, then g where f ended, then nothing.
+    let Msg::Rread { data } = t.call(Msg::Tread { fid: 2, offset: 0, count: 60 }) else { panic!() };
+    let first = data;
+    assert_eq!(stats(first), [("f".to_string(), 5, 0o640)]);
+    let at = first.len() as u64;
+    assert_eq!(t.err(Msg::Tread { fid: 2, offset: at + 1, count: 60 }), Error::Invalid, "not where it ended");
+    let Msg::Rread { data } = t.call(Msg::Tread { fid: 2, offset: at, count: 60 }) else { panic!() };
+    let second = data;
+    assert_eq!(stats(second), [("g".to_string(), 3, 0o640)]);
+    assert_eq!(t.call(Msg::Tread { fid: 2, offset: at + second.len() as u64, count: 60 }), Msg::Rread { data: b"" });
+    // Offset 0 starts over; a large count takes both.
+    let Msg::Rread { data } = t.call(Msg::Tread { fid: 2, offset: 0, count: 8000 }) else { panic!() };
+    assert_eq!(data, [first, second].concat());
+    // A directory's stat: DMDIR, length 0.
+    t.walk(1, 3, &[]);
+    t.call(Msg::Topen { fid: 3, mode: 0 });
+    let Msg::Rread { data } = t.call(Msg::Tread { fid: 3, offset: 0, count: 8000 }) else { panic!() };
+    let root = stats(data);
+    assert_eq!(root[0], ("d".to_string(), 0, DMDIR | 0o755));
+}
+
+#[test]
+fn readdir_starts_with_dot_and_dotdot_and_resumes_by_cookie() {
+    let mut t = T::new(Dialect::L, 8);
+    t.attach(1);
+    t.walk(1, 2, &["d"]);
+    assert_eq!(t.err(Msg::Treaddir { fid: 2, offset: 0, count: 100 }), Error::BadFid, "not open");
+    t.call(Msg::Tlopen { fid: 2, flags: 0 });
+    let names = |t: &mut T, offset, count| -> Result<Vec<(String, u64, u8)>, Error> {
+        match t.call(Msg::Treaddir { fid: 2, offset, count }) {
+            Msg::Rreaddir { data } => {
+                Ok(codec::dirents(data).map(|d| d.unwrap()).map(|d| (d.name.to_string(), d.offset, d.ty)).collect())
+            }
+            Msg::Rlerror { ecode } => Err(Error::from_errno(ecode)),
+            other => panic!("{other:?}"),
+        }
+    };
+    let all = names(&mut t, 0, 8000).unwrap();
+    assert_eq!(all, [(".".to_string(), 1, 4), ("..".to_string(), 2, 4), ("f".to_string(), 3, 8)]);
+    assert_eq!(names(&mut t, 2, 8000).unwrap(), [("f".to_string(), 3, 8)]);
+    assert_eq!(names(&mut t, 3, 8000).unwrap(), []);
+    // Room for one entry (24 bytes + name) returns one; less is an error.
+    assert_eq!(names(&mut t, 0, 25).unwrap().len(), 1);
+    assert_eq!(names(&mut t, 0, 24), Err(Error::Invalid));
+    t.walk(1, 3, &["d", "f"]);
+    t.call(Msg::Tlopen { fid: 3, flags: 0 });
+    assert_eq!(t.err(Msg::Treaddir { fid: 3, offset: 0, count: 100 }), Error::NotDir);
+}
+
+#[test]
+fn stat_getattr_and_changes() {
+    let mut t = T::new(Dialect::P2000, 8);
+    t.fs.files.insert("big".into(), Some(vec![0; 1025]));
+    t.attach(1);
+    t.walk(1, 2, &["big"]);
+    let Msg::Rstat { stat } = t.call(Msg::Tstat { fid: 2 }) else { panic!() };
+    assert_eq!((stat.name, stat.length, stat.mode, stat.mtime, stat.uid), ("big", 1025, 0o640, 1_000, "ux"));
+    // Twstat: a length truncates; a name renames within the parent;
+    // "don't touch" values change nothing.
+    let keep = Stat { length: u64::MAX, name: "", ..Stat::default() };
+    assert_eq!(t.call(Msg::Twstat { fid: 2, stat: keep }), Msg::Rwstat);
+    assert!(t.fs.truncates.is_empty() && t.fs.renames.is_empty());
+    assert_eq!(t.call(Msg::Twstat { fid: 2, stat: Stat { length: 7, name: "new", ..keep } }), Msg::Rwstat);
+    assert_eq!(t.fs.truncates, [("big".to_string(), 7)]);
+    assert_eq!(t.fs.renames, [("big".to_string(), String::new(), "new".to_string())]);
+    assert_eq!(t.err(Msg::Twstat { fid: 2, stat: Stat { name: "a/b", ..keep } }), Error::Invalid);
+
+    let mut t = T::new(Dialect::L, 8);
+    t.fs.files.insert("big".into(), Some(vec![0; 1025]));
+    t.attach(1);
+    t.walk(1, 2, &["big"]);
+    let Msg::Rgetattr(a) = t.call(Msg::Tgetattr { fid: 2, request_mask: 0x7ff }) else { panic!() };
+    assert_eq!((a.mode, a.size, a.blocks, a.nlink, a.mtime_sec), (0o100640, 1025, 3, 1, 1_000));
+    let Msg::Rgetattr(a) = t.call(Msg::Tgetattr { fid: 1, request_mask: 0x7ff }) else { panic!() };
+    assert_eq!(a.mode, 0o040755);
+    // Tsetattr truncates only when the size bit is set.
+    let attr = SetAttr { valid: 0x1, size: 9, ..SetAttr::default() };
+    assert_eq!(t.call(Msg::Tsetattr { fid: 2, attr }), Msg::Rsetattr);
+    assert_eq!(t.call(Msg::Tsetattr { fid: 2, attr: SetAttr { valid: 0x8, ..attr } }), Msg::Rsetattr);
+    assert_eq!(t.fs.truncates, [("big".to_string(), 9)]);
+    let Msg::Rstatfs(s) = t.call(Msg::Tstatfs { fid: 1 }) else { panic!() };
+    assert_eq!((s.bsize, s.namelen), (4096, 255));
+    assert_eq!(t.err(Msg::Tstatfs { fid: 9 }), Error::BadFid);
+}
+
+#[test]
+fn removes_renames_and_locks() {
+    let mut t = T::new(Dialect::L, 8);
+    t.attach(1);
+    // Tremove clunks the fid even when the remove fails.
+    t.walk(1, 2, &["d"]);
+    assert_eq!(t.err(Msg::Tremove { fid: 2 }), Error::NotEmpty);
+    assert_eq!(t.err(Msg::Tclunk { fid: 2 }), Error::BadFid);
+    t.walk(1, 2, &["e"]);
+    assert_eq!(t.call(Msg::Tremove { fid: 2 }), Msg::Rremove);
+    assert!(!t.fs.files.contains_key("e"));
+    t.walk(1, 2, &["d"]);
+    assert_eq!(t.call(Msg::Tunlinkat { dirfd: 2, name: "f", flags: 0 }), Msg::Runlinkat);
+    assert!(!t.fs.files.contains_key("d/f"));
+    assert_eq!(t.err(Msg::Tunlinkat { dirfd: 2, name: "..", flags: 0 }), Error::Invalid);
+    // Renames check both names and both fids.
+    t.fs.files.insert("d/f".into(), Some(Vec::new()));
+    let ren = |oldname, newname| Msg::Trenameat { olddirfid: 2, oldname, newdirfid: 1, newname };
+    assert_eq!(t.call(ren("f", "g")), Msg::Rrenameat);
+    assert_eq!(t.fs.renames, [("d/f".to_string(), String::new(), "g".to_string())]);
+    assert_eq!(t.err(ren("f", "")), Error::Invalid);
+    assert_eq!(t.err(ren(".", "g")), Error::Invalid);
+    t.walk(2, 3, &["f"]);
+    assert_eq!(t.call(Msg::Trename { fid: 3, dfid: 1, name: "h" }), Msg::Rrename);
+    assert_eq!(t.err(Msg::Trename { fid: 3, dfid: 1, name: "a/b" }), Error::Invalid);
+    assert_eq!(t.err(Msg::Trename { fid: 3, dfid: 9, name: "h" }), Error::BadFid);
+    // Locks are granted; a lock test says "unlocked".
+    let lock = Lock { ty: 1, start: 0, length: 10, proc_id: 4, client_id: "c" };
+    assert_eq!(t.call(Msg::Tlock { fid: 3, lock, flags: 0 }), Msg::Rlock { status: 0 });
+    assert_eq!(t.call(Msg::Tgetlock { fid: 3, lock }), Msg::Rgetlock { lock: Lock { ty: 2, ..lock } });
+    assert_eq!(t.call(Msg::Tfsync { fid: 3, datasync: 0 }), Msg::Rfsync);
+    assert_eq!(t.err(Msg::Tlock { fid: 9, lock, flags: 0 }), Error::BadFid);
+    assert_eq!(t.call(Msg::Tflush { oldtag: 1 }), Msg::Rflush);
+}
