@@ -14,6 +14,8 @@ struct Fs {
     files: BTreeMap<String, Option<Vec<u8>>>,
     opens: Vec<(String, OpenMode)>,
     truncates: Vec<(String, u64)>,
+    /// Path, directory or not, permission bits.
+    creates: Vec<(String, bool, u32)>,
     renames: Vec<(String, String, String)>,
 }
 
@@ -71,8 +73,9 @@ impl Filesystem for Fs {
         d[offset as usize..end].copy_from_slice(data);
         Ok(data.len())
     }
-    fn create(&mut self, dir: &String, name: &str, is_dir: bool, _: u32) -> Result<String, Error> {
+    fn create(&mut self, dir: &String, name: &str, is_dir: bool, perm: u32) -> Result<String, Error> {
         let p = child(dir, name);
+        self.creates.push((p.clone(), is_dir, perm));
         if self.files.contains_key(&p) {
             return Err(Error::Exists);
         }
@@ -123,10 +126,10 @@ impl T {
     }
 
     /// Sends raw request bytes; returns the reply's tag and message. The
-    /// reply's bytes are leaked (they are small) so that replies outlive
-    /// later calls.
+    /// reply buffer is msize bytes, the least `handle` takes; its bytes
+    /// are leaked (they are small) so that replies outlive later calls.
     fn raw(&mut self, request: &[u8]) -> (u16, Msg<'static>) {
-        let mut reply = vec![0u8; MAX_MSIZE as usize];
+        let mut reply = vec![0u8; self.s.msize() as usize];
         let n = self.s.handle(&mut self.fs, request, &mut reply);
         reply.truncate(n);
         let f = decode(Vec::leak(reply), self.dialect).expect("the reply decodes");
@@ -209,11 +212,17 @@ fn errors_are_spelled_in_the_dialect_and_keep_the_tag() {
     req[0] = 99; // a size that lies
     assert_eq!(t.raw(&req[..n]), (0x1234, Msg::Rerror { ename: "invalid argument" }));
     assert_eq!(t.raw(&[1, 0, 0, 0, 120]), (NOTAG, Msg::Rerror { ename: "invalid argument" }));
-    // A request over msize is refused even if it would decode.
-    let data = vec![7u8; 8192];
+    // A request over msize is refused even if it would decode; one of
+    // exactly msize is not.
+    t.attach(1);
+    t.walk(1, 2, &["e"]);
+    t.call(Msg::Topen { fid: 2, mode: 1 });
+    let data = vec![7u8; 8192 - 22];
     let mut big = vec![0u8; 9000];
-    let n = encode(&Frame { tag: 2, msg: Msg::Twrite { fid: 1, offset: 0, data: &data } }, &mut big).unwrap();
+    let n = encode(&Frame { tag: 2, msg: Msg::Twrite { fid: 2, offset: 0, data: &data } }, &mut big).unwrap();
     assert_eq!(t.raw(&big[..n]), (2, Msg::Rerror { ename: "invalid argument" }));
+    let n = encode(&Frame { tag: 2, msg: Msg::Twrite { fid: 2, offset: 0, data: &data[1..] } }, &mut big).unwrap();
+    assert_eq!((n, t.raw(&big[..n])), (8192, (2, Msg::Rwrite { count: 8192 - 23 })));
     // Replies are not requests; the Linux-only calls this server lacks.
     assert_eq!(t.err(Msg::Rclunk), Error::Invalid);
     let mut t = T::new(Dialect::L, 8);
@@ -296,6 +305,7 @@ fn opens_reach_the_file_system_as_asked_and_bound_io() {
     assert!(matches!(t.call(Msg::Tlopen { fid: 2, flags: 0o1002 }), Msg::Rlopen { iounit: 8168, .. }));
     assert_eq!(t.fs.opens.last(), Some(&("e".to_string(), OpenMode::READ_WRITE.truncated())));
     assert!(matches!(t.call(Msg::Tread { fid: 2, offset: 0, count: 9000 }), Msg::Rread { data } if data.len() == 8168));
+    assert!(matches!(t.call(Msg::Tread { fid: 2, offset: 0, count: 8168 }), Msg::Rread { data } if data.len() == 8168));
 }
 
 #[test]
@@ -315,6 +325,8 @@ fn creates() {
     let made = t.call(Msg::Tcreate { fid: 3, name: "sub", perm: DMDIR | 0o755, mode: 2 });
     assert!(matches!(made, Msg::Rcreate { qid, .. } if qid.ty == Qid::DIR));
     assert_eq!(t.fs.opens.last(), Some(&("d/sub".to_string(), OpenMode::READ)));
+    // The file system is given the permission bits alone.
+    assert_eq!(t.fs.creates, [("d/g".to_string(), false, 0o644), ("d/sub".to_string(), true, 0o755)]);
     // Names: not empty, `.`, `..`, with a `/`, or longer than 255 bytes.
     let long = "n".repeat(256);
     for (name, e) in [("", Error::Invalid), (".", Error::Invalid), ("..", Error::Invalid), ("a/b", Error::Invalid)] {
@@ -334,10 +346,15 @@ fn creates() {
     let made = t.call(Msg::Tlcreate { fid: 2, name: "w", flags: 1, mode: 0o600, gid: 0 });
     assert!(matches!(made, Msg::Rlcreate { iounit: 8168, .. }));
     assert_eq!(t.fs.opens.last(), Some(&("w".to_string(), OpenMode::WRITE)));
+    t.walk(1, 3, &[]);
+    t.call(Msg::Tlcreate { fid: 3, name: "x", flags: 0, mode: 0o100600 | 0o4000, gid: 0 });
     assert!(
         matches!(t.call(Msg::Tmkdir { dfid: 1, name: "m", mode: 0o700, gid: 0 }), Msg::Rmkdir { qid } if qid.ty == Qid::DIR)
     );
     assert_eq!(t.fs.files.get("m"), Some(&None));
+    t.call(Msg::Tmkdir { dfid: 1, name: "m2", mode: 0o040700 | 0o1000, gid: 0 });
+    let perms: Vec<u32> = t.fs.creates.iter().map(|c| c.2).collect();
+    assert_eq!(perms, [0o600, 0o600, 0o700, 0o700]);
     assert_eq!(t.err(Msg::Tmkdir { dfid: 1, name: "..", mode: 0o700, gid: 0 }), Error::Invalid);
 }
 
@@ -376,6 +393,10 @@ fn directory_reads_return_whole_stats_in_order() {
     let second = data;
     assert_eq!(stats(second), [("g".to_string(), 3, 0o640)]);
     assert_eq!(t.call(Msg::Tread { fid: 2, offset: at + second.len() as u64, count: 60 }), Msg::Rread { data: b"" });
+    // A count of exactly one entry takes it; less than one takes none.
+    let Msg::Rread { data } = t.call(Msg::Tread { fid: 2, offset: 0, count: first.len() as u32 }) else { panic!() };
+    assert_eq!(data, first);
+    assert_eq!(t.call(Msg::Tread { fid: 2, offset: 0, count: 10 }), Msg::Rread { data: b"" });
     // Offset 0 starts over; a large count takes both.
     let Msg::Rread { data } = t.call(Msg::Tread { fid: 2, offset: 0, count: 8000 }) else { panic!() };
     assert_eq!(data, [first, second].concat());
@@ -422,7 +443,8 @@ fn stat_getattr_and_changes() {
     t.attach(1);
     t.walk(1, 2, &["big"]);
     let Msg::Rstat { stat } = t.call(Msg::Tstat { fid: 2 }) else { panic!() };
-    assert_eq!((stat.name, stat.length, stat.mode, stat.mtime, stat.uid), ("big", 1025, 0o640, 1_000, "ux"));
+    assert_eq!((stat.name, stat.length, stat.mode, stat.atime, stat.mtime), ("big", 1025, 0o640, 1_000, 1_000));
+    assert_eq!((stat.qid, stat.uid, stat.gid, stat.muid), (Qid { path: 3, ..Qid::default() }, "ux", "ux", "ux"));
     // Twstat: a length truncates; a name renames within the parent;
     // "don't touch" values change nothing.
     let keep = Stat { length: u64::MAX, name: "", ..Stat::default() };
@@ -438,7 +460,11 @@ fn stat_getattr_and_changes() {
     t.attach(1);
     t.walk(1, 2, &["big"]);
     let Msg::Rgetattr(a) = t.call(Msg::Tgetattr { fid: 2, request_mask: 0x7ff }) else { panic!() };
-    assert_eq!((a.mode, a.size, a.blocks, a.nlink, a.mtime_sec), (0o100640, 1025, 3, 1, 1_000));
+    assert_eq!(
+        (a.valid, a.qid, a.mode, a.size, a.blksize, a.blocks, a.nlink),
+        (0x7ff, Qid { path: 3, ..Qid::default() }, 0o100640, 1025, 4096, 3, 1)
+    );
+    assert_eq!((a.atime_sec, a.mtime_sec, a.ctime_sec), (1_000, 1_000, 1_000));
     let Msg::Rgetattr(a) = t.call(Msg::Tgetattr { fid: 1, request_mask: 0x7ff }) else { panic!() };
     assert_eq!(a.mode, 0o040755);
     // Tsetattr truncates only when the size bit is set.
@@ -447,7 +473,7 @@ fn stat_getattr_and_changes() {
     assert_eq!(t.call(Msg::Tsetattr { fid: 2, attr: SetAttr { valid: 0x8, ..attr } }), Msg::Rsetattr);
     assert_eq!(t.fs.truncates, [("big".to_string(), 9)]);
     let Msg::Rstatfs(s) = t.call(Msg::Tstatfs { fid: 1 }) else { panic!() };
-    assert_eq!((s.bsize, s.namelen), (4096, 255));
+    assert_eq!((s.ty, s.bsize, s.namelen), (0x0102_1997, 4096, 255), "V9FS_MAGIC");
     assert_eq!(t.err(Msg::Tstatfs { fid: 9 }), Error::BadFid);
 }
 
