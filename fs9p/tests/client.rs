@@ -356,3 +356,116 @@ fn a_broken_connection_forgets_reads_sent_ahead() {
     assert!(matches!(c.read(fid, 0, &mut buf), Err(ClientError::Lost)), "at once, not from the stream");
     assert!(c.is_broken());
 }
+
+#[test]
+fn msize_iounit_and_error_texts() {
+    let mut c = client(Dialect::L, usize::MAX, 16);
+    assert_eq!((c.msize(), c.iounit()), (65536, 65536 - 24));
+    let e = c.read_file("nonesuch").unwrap_err();
+    assert_eq!(e.to_string(), "server: file does not exist");
+    assert_eq!(ClientError::<String>::Protocol("garbage").to_string(), "protocol: garbage");
+    assert_eq!(ClientError::<String>::Lost.to_string(), "connection lost");
+    assert_eq!(ClientError::Transport("reset".to_string()).to_string(), "reset");
+}
+
+/// Tags wrap around without ever being NOTAG, which only Tversion uses.
+#[test]
+fn tags_skip_notag() {
+    struct Tags(Loop, Vec<u16>);
+    impl Transport for Tags {
+        type Error = String;
+        fn send(&mut self, bytes: &[u8]) -> Result<(), String> {
+            self.1.push(u16::from_le_bytes([bytes[5], bytes[6]]));
+            self.0.send(bytes)
+        }
+        fn recv(&mut self, buf: &mut [u8]) -> Result<usize, String> {
+            self.0.recv(buf)
+        }
+    }
+    let l = Loop {
+        session: Session::new(16),
+        fs: MemFs::default(),
+        pending: Vec::new(),
+        held: None,
+        chunk: usize::MAX,
+        replies: 0,
+        fault: Fault::None,
+    };
+    let mut c = Client::connect(Tags(l, Vec::new()), Dialect::L, 8192, "u", "").unwrap();
+    for _ in 0..66_000 {
+        c.stat(0).unwrap();
+    }
+    let tags = &c.transport().1;
+    assert_eq!(tags[0], fs9p::NOTAG);
+    assert!(tags[1..].iter().all(|&t| t != fs9p::NOTAG));
+    assert!(tags.contains(&0) && tags.contains(&(fs9p::NOTAG - 1)), "they wrapped");
+}
+
+#[test]
+fn a_walk_failing_after_sixteen_names_gives_its_fid_back() {
+    // A walk longer than MAXWELEM takes two Twalks; when the second
+    // fails, the fid the first made must be clunked at the server.
+    let mut c = client(Dialect::L, usize::MAX, 4);
+    let deep: Vec<String> = (1..=16).map(|n| vec!["d"; n].join("/")).collect();
+    for d in &deep {
+        c.mkdir_path(d).unwrap();
+    }
+    c.write_file("f", b"x").unwrap();
+    let missing = format!("{}/d/e", deep[15]);
+    for _ in 0..4 {
+        assert!(matches!(c.walk(&missing), Err(ClientError::Server(Error::NotFound))));
+    }
+    assert_eq!(c.read_file("f").unwrap(), b"x");
+}
+
+/// A server that answers each request with the next scripted reply,
+/// under the request's tag.
+struct Script(std::collections::VecDeque<fs9p::Msg<'static>>, Vec<u8>);
+
+impl Transport for Script {
+    type Error = String;
+    fn send(&mut self, bytes: &[u8]) -> Result<(), String> {
+        let tag = u16::from_le_bytes([bytes[5], bytes[6]]);
+        let msg = self.0.pop_front().ok_or("nothing scripted")?;
+        let mut out = vec![0u8; 1024];
+        let n = fs9p::encode(&fs9p::Frame { tag, msg }, &mut out).unwrap();
+        self.1.extend_from_slice(&out[..n]);
+        Ok(())
+    }
+    fn recv(&mut self, buf: &mut [u8]) -> Result<usize, String> {
+        let n = buf.len().min(self.1.len());
+        buf[..n].copy_from_slice(&self.1[..n]);
+        self.1.drain(..n);
+        Ok(n)
+    }
+}
+
+fn scripted(replies: Vec<fs9p::Msg<'static>>) -> Result<Client<Script>, ClientError<String>> {
+    Client::connect(Script(replies.into(), Vec::new()), Dialect::P2000, 8192, "u", "")
+}
+
+#[test]
+fn version_replies_are_checked() {
+    use fs9p::Msg::*;
+    let attach = || Rattach { qid: Qid::default() };
+    let c = scripted(vec![Rversion { msize: 4096, version: "9P2000" }, attach()]).unwrap();
+    assert_eq!(c.msize(), 4096, "the server's smaller msize");
+    let c = scripted(vec![Rversion { msize: 1 << 20, version: "9P2000" }, attach()]).unwrap();
+    assert_eq!(c.msize(), 8192, "never more than asked");
+    assert_eq!(scripted(vec![Rversion { msize: 256, version: "9P2000" }, attach()]).unwrap().msize(), 256);
+    for bad in [Rversion { msize: 255, version: "9P2000" }, Rversion { msize: 8192, version: "9P2000.L" }] {
+        assert!(matches!(scripted(vec![bad]), Err(ClientError::Server(Error::NotSupported))));
+    }
+    assert!(matches!(scripted(vec![Rerror { ename: "no" }]), Err(ClientError::Protocol(_))));
+}
+
+#[test]
+fn a_server_claiming_more_written_than_sent_breaks_the_connection() {
+    use fs9p::Msg::*;
+    let version = Rversion { msize: 8192, version: "9P2000" };
+    let mut c =
+        scripted(vec![version, Rattach { qid: Qid::default() }, Rwrite { count: 2 }, Rwrite { count: 3 }]).unwrap();
+    assert_eq!(c.write(0, 0, b"abc").unwrap(), 2, "a short write is fine");
+    assert!(matches!(c.write(0, 0, b"ab"), Err(ClientError::Protocol(_))));
+    assert!(c.is_broken());
+}
