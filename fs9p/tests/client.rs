@@ -469,3 +469,36 @@ fn a_server_claiming_more_written_than_sent_breaks_the_connection() {
     assert!(matches!(c.write(0, 0, b"ab"), Err(ClientError::Protocol(_))));
     assert!(c.is_broken());
 }
+
+#[test]
+fn open_path_creates_only_when_asked() {
+    use fs9p::client::OpenHow;
+    let mut c = client(Dialect::P2000, usize::MAX, 16);
+    let read = OpenHow { read: true, ..OpenHow::default() };
+    assert!(matches!(c.open_path("new", read), Err(ClientError::Server(Error::NotFound))));
+    assert!(matches!(c.stat_path("new"), Err(ClientError::Server(Error::NotFound))), "not made");
+    let create = OpenHow { write: true, create: true, ..OpenHow::default() };
+    let fid = c.open_path("new", create).unwrap();
+    c.clunk(fid).unwrap();
+    let exclusive = OpenHow { exclusive: true, ..create };
+    assert!(matches!(c.open_path("new", exclusive), Err(ClientError::Server(Error::Exists))));
+    let fid = c.open_path("new", create).unwrap();
+    c.clunk(fid).unwrap();
+}
+
+#[test]
+fn short_and_mistyped_replies() {
+    use fs9p::Msg::*;
+    let version = || Rversion { msize: 8192, version: "9P2000" };
+    let attach = || Rattach { qid: Qid::default() };
+    // A server that takes none of a write: write_file says no space.
+    let wqids = [Qid::default()].into_iter().collect();
+    let open = Ropen { qid: Qid::default(), iounit: 0 };
+    let mut c = scripted(vec![version(), attach(), Rwalk { wqids }, open, Rwrite { count: 0 }, Rclunk]).unwrap();
+    assert!(matches!(c.write_file("f", b"data"), Err(ClientError::Server(Error::NoSpace))));
+    assert!(!c.is_broken());
+    // A reply of another type than the request's breaks the connection.
+    let mut c = scripted(vec![version(), attach(), Rclunk]).unwrap();
+    assert!(matches!(c.write(0, 0, b"x"), Err(ClientError::Protocol(_))));
+    assert!(c.is_broken());
+}
