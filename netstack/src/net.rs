@@ -369,8 +369,8 @@ impl Net {
                 // a program can tell when its listener is in place.
                 let listening =
                     self.pending.iter().filter(|p| matches!(p.op, Op::Listen { conn } if conn == c)).count();
-                if listening > 0 {
-                    status.insert_str(status.len() - 1, &format!(" {listening} listening"));
+                if let (1.., Some(line)) = (listening, status.strip_suffix('\n')) {
+                    status = format!("{line} {listening} listening\n");
                 }
                 let t = match node {
                     Node::Local(_) => local,
