@@ -83,21 +83,21 @@ impl OpenMode {
     }
 
     pub fn p2000(self) -> u8 {
-        let access = match (self.read, self.write) {
-            (true, true) => 2,
-            (false, true) => 1,
-            _ => 0,
-        };
-        access | if self.truncate { 0x10 } else { 0 }
+        self.access() | if self.truncate { 0x10 } else { 0 }
     }
 
     pub fn l(self) -> u32 {
-        let access = match (self.read, self.write) {
+        u32::from(self.access()) | if self.truncate { 0o1000 } else { 0 }
+    }
+
+    /// The access bits, which both dialects number alike (read 0, write
+    /// 1, both 2).
+    fn access(self) -> u8 {
+        match (self.read, self.write) {
             (true, true) => 2,
             (false, true) => 1,
             _ => 0,
-        };
-        access | if self.truncate { 0o1000 } else { 0 }
+        }
     }
 }
 

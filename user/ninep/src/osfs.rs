@@ -91,10 +91,12 @@ impl Filesystem for OsFs {
             return Ok(OsFile::Dir);
         }
         // As the client asked: a control file may refuse readers.
-        let f = [(mode.read, flags::READ), (mode.write, flags::WRITE), (mode.truncate, flags::TRUNCATE)]
-            .into_iter()
-            .filter(|&(asked, _)| asked)
-            .fold(0, |f, (_, flag)| f | flag);
+        let mut f = 0;
+        for (asked, flag) in [(mode.read, flags::READ), (mode.write, flags::WRITE), (mode.truncate, flags::TRUNCATE)] {
+            if asked {
+                f |= flag;
+            }
+        }
         let file = client::open(node, f).map_err(to_9p)?;
         Ok(OsFile::File { file, size: if mode.truncate { 0 } else { m.size } })
     }
