@@ -63,6 +63,10 @@ pub mod event {
     const _: () = assert!(FLAG & !crate::sel4::BADGE_MASK == 0);
 }
 
+/// A process's memory comes from the process server in chunks of
+/// 2^`MEMORY_CHUNK_BITS` bytes (what `/proc/<pid>/status` counts).
+pub const MEMORY_CHUNK_BITS: u32 = 16;
+
 /// Where every program is linked (see `libux/ux.ld`).
 pub const IMAGE_BASE: u64 = 0x40_0000;
 /// The probe word at the very start of every image (`rt::PROBE`): two

@@ -280,8 +280,24 @@ pub enum FaultKind {
 
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Stats {
+    pub resources: Resources,
+    /// The process server's own heap.
+    pub heap_used: u64,
+    pub heap_size: u64,
+    /// The time stamp counter's rate, from the kernel (to turn cycles
+    /// into time).
+    pub tsc_mhz: u64,
+}
+
+/// The process server's finite resources: after a workload has ended
+/// every one must be back where it was (what the leak tests compare).
+/// Its `Display` is the process server's report line after `ux: `.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Resources {
     /// Untyped memory not in use, in bytes.
     pub free_bytes: u64,
+    /// Live and zombie processes.
+    pub processes: u32,
     /// Slots of the process server's root CNode that nothing holds
     /// (empty, or holding free memory): every process, mapped page and
     /// endpoint copy takes some, and they are finite.
@@ -290,14 +306,18 @@ pub struct Stats {
     pub buffers: u32,
     /// Private namespaces in use (`NewNamespace`).
     pub namespaces: u32,
-    /// Live and zombie processes.
-    pub processes: u32,
-    /// The process server's own heap.
-    pub heap_used: u64,
-    pub heap_size: u64,
-    /// The time stamp counter's rate, from the kernel (to turn cycles
-    /// into time).
-    pub tsc_mhz: u64,
+}
+
+impl core::fmt::Display for Resources {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let Resources { free_bytes, processes, free_slots, buffers, namespaces } = self;
+        let kib = free_bytes >> 10;
+        write!(
+            f,
+            "{kib} KiB of untyped memory free, {processes} processes, {free_slots} root slots free, \
+             {buffers} buffers, {namespaces} namespaces"
+        )
+    }
 }
 
 /// Why a call failed.

@@ -1,4 +1,4 @@
-//! The process API's badge layout and error texts, which the process
+//! The process API's badge layout, error texts and resource report, which the process
 //! server, every client and the shell's messages depend on.
 
 use libux::layout::event;
@@ -49,4 +49,13 @@ fn errors_read_as_distinct_words() {
     assert!(!texts.contains(""));
     // The words a user sees for a missing file.
     assert_eq!(NotFound.to_string(), "file does not exist");
+}
+
+#[test]
+fn the_resource_report_reads_as_documented() {
+    let r = libux::rpc::Resources { free_bytes: 5 << 20, processes: 3, free_slots: 61909, buffers: 3, namespaces: 1 };
+    assert_eq!(
+        r.to_string(),
+        "5120 KiB of untyped memory free, 3 processes, 61909 root slots free, 3 buffers, 1 namespaces"
+    );
 }

@@ -17,7 +17,7 @@ use libux::sel4::{BootInfo, CNode, Error, Untyped};
 /// 48-bit guard).
 pub const ROOT_DEPTH: u8 = 64;
 pub const ROOT_CNODE: CNode = CNode(init_cap::CNODE);
-pub const CHUNK_BITS: u32 = 16;
+pub const CHUNK_BITS: u32 = libux::layout::MEMORY_CHUNK_BITS;
 /// Root CNode slots one arena may hold (one per object or mapped page): a
 /// quarter of the root CNode, so no process can use up the slots of all.
 pub const ARENA_SLOTS: usize = 1 << 14;

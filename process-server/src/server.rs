@@ -17,8 +17,8 @@ use libux::namespace::{self, MountError, MountTable, Namespaces};
 use libux::println;
 use libux::rpc::frame::{self, Place};
 use libux::rpc::{
-    End, Errno, Fault, FaultKind, Pid, Reply, Request, Response, Stats, Waited, BIN_BADGE, BUFFER_MAX, FAULT_BADGE,
-    FILES_BADGE, MSG_CALL, MSG_RELAY, MSG_REPLY, PID_MAX,
+    End, Errno, Fault, FaultKind, Pid, Reply, Request, Resources, Response, Stats, Waited, BIN_BADGE, BUFFER_MAX,
+    FAULT_BADGE, FILES_BADGE, MSG_CALL, MSG_RELAY, MSG_REPLY, PID_MAX,
 };
 use libux::sel4::consts::{bits, fault_mr, fault_type, init_cap, object};
 use libux::sel4::syscall::{self, ipc_buffer, Msg};
@@ -367,16 +367,14 @@ impl Server {
 
     pub fn stats(&self) -> Stats {
         let (heap_used, heap_size) = libux::rt::heap_usage();
-        Stats {
+        let resources = Resources {
             free_bytes: self.mem.free_bytes(),
+            processes: self.procs.len() as u32,
             free_slots: self.mem.free_slots(),
             buffers: (self.next_buffer - self.free_buffers.len()) as u32,
             namespaces: self.namespaces.private() as u32,
-            processes: self.procs.len() as u32,
-            heap_used,
-            heap_size,
-            tsc_mhz: self.tsc_mhz,
-        }
+        };
+        Stats { resources, heap_used, heap_size, tsc_mhz: self.tsc_mhz }
     }
 
     fn wait(&mut self, parent: Pid, which: Option<Pid>) -> Result<Response, Errno> {

@@ -49,7 +49,8 @@ fn run_pid(log: &str) -> u64 {
 /// The process server's reports of its finite resources (untyped memory,
 /// processes, root slots, buffers, namespaces) before and after the run.
 fn reports(log: &str) -> (&str, &str) {
-    let all: Vec<&str> = log.lines().filter(|l| l.contains("KiB of untyped memory free")).collect();
+    let all: Vec<&str> =
+        log.lines().filter(|l| l.starts_with("ux: ") && l.contains("KiB of untyped memory free")).collect();
     assert_eq!(all.len(), 2, "expected two resource reports:\n{log}");
     (all[0], all[1])
 }

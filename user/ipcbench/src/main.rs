@@ -141,9 +141,9 @@ fn bench_main() -> i32 {
     }
     println!("ipcbench: spawn + wait of `true`: median {s_med} cycles, p99 {s_p99} cycles over {SPAWNS} runs");
 
-    let before = process::stats().map(|s| s.free_bytes).unwrap_or(0);
+    let before = process::stats().map(|s| s.resources.free_bytes).unwrap_or(0);
     let idle = process::spawn("/bin/ipcbench", &["ipcbench", "idle"], &[]).expect("spawn idle");
-    let during = process::stats().map(|s| s.free_bytes).unwrap_or(0);
+    let during = process::stats().map(|s| s.resources.free_bytes).unwrap_or(0);
     let _ = process::kill(idle);
     let _ = process::wait(Some(idle));
     println!("ipcbench: one minimal live process holds {} KiB of untyped memory", (before - during) >> 10);

@@ -82,7 +82,7 @@ fn run_loop(rounds: u32) -> Result<(), alloc::string::String> {
     if let Some(base) = base {
         let end = own_memory()?;
         let extra = (end.memory - base.memory).saturating_sub(end.heap - base.heap);
-        if extra > CHUNK {
+        if extra > 1 << libux::layout::MEMORY_CHUNK_BITS {
             return Err(alloc::format!(
                 "unmapped frames were not reused: our memory grew {} bytes, the heap {}",
                 end.memory - base.memory,
@@ -95,9 +95,6 @@ fn run_loop(rounds: u32) -> Result<(), alloc::string::String> {
     println!("memhog: ok unmapped frames reused: our memory grew with the heap only; reused pages read as zero");
     Ok(())
 }
-
-/// The process server's unit of memory for a process (`mem::CHUNK`).
-const CHUNK: u64 = 64 * 1024;
 
 /// The memory we hold, as `/proc/self/status` says (what the process
 /// server's arena for us holds), and the size of our heap after reading it.

@@ -105,7 +105,7 @@ fn main() -> i32 {
     }
     match libux::process::getpid() {
         Ok(pid) => {
-            let alive = libux::process::stats().map(|s| s.processes).unwrap_or(0);
+            let alive = libux::process::stats().map(|s| s.resources.processes).unwrap_or(0);
             println!(
                 "rpcfuzz: {answered} of {n} malformed messages answered; pid {pid} still served ({alive} processes)"
             );

@@ -111,7 +111,7 @@ fn many(n: u32) -> Result<String, String> {
 }
 
 fn orphans() -> Result<String, String> {
-    let before = process::stats().map_err(|e| err("stats", e))?.processes;
+    let before = process::stats().map_err(|e| err("stats", e))?.resources.processes;
     let parent = spawn("/bin/spawner", &["spawner", "orphan-parent"], &[]).map_err(|e| err("spawn", e))?;
     let w = wait(Some(parent)).map_err(|e| err("wait", e))?;
     if w.end != End::Exited(0) {
@@ -120,12 +120,12 @@ fn orphans() -> Result<String, String> {
     // The grandchildren report their re-parenting, then exit; the process
     // server reaps them. Wait (bounded) for the table to shrink back.
     for _ in 0..200_000 {
-        if process::stats().map_err(|e| err("stats", e))?.processes == before {
+        if process::stats().map_err(|e| err("stats", e))?.resources.processes == before {
             return Ok(format!("grandchildren re-parented and reaped; {before} processes as before"));
         }
         libux::sel4::syscall::yield_now();
     }
-    Err(format!("{} processes left, {before} before", process::stats().unwrap().processes))
+    Err(format!("{} processes left, {before} before", process::stats().unwrap().resources.processes))
 }
 
 fn orphan_parent() -> Result<String, String> {
@@ -161,17 +161,12 @@ fn spawn_loop(n: u32) -> Result<String, String> {
     }
     let end = process::stats().map_err(|e| err("stats", e))?;
     // Every finite table the process server keeps is back where it was.
-    let tables = |s: &libux::rpc::Stats| (s.free_bytes, s.free_slots, s.buffers, s.namespaces, s.processes);
-    if tables(&end) != tables(&start) {
-        return Err(format!(
-            "(free bytes, free root slots, buffers, namespaces, processes) {:?} before, {:?} after {n} rounds",
-            tables(&start),
-            tables(&end)
-        ));
+    if end.resources != start.resources {
+        return Err(format!("{} before, {} after {n} rounds", start.resources, end.resources));
     }
     Ok(format!(
-        "{n} spawn/exit rounds: free memory {} bytes and {} root slots before and after; server heap {} bytes at start, at most {heap_max}",
-        start.free_bytes, start.free_slots, start.heap_used
+        "{n} spawn/exit rounds: {} before and after; server heap {} bytes at start, at most {heap_max}",
+        start.resources, start.heap_used
     ))
 }
 
