@@ -18,7 +18,7 @@ use crate::codec::{decode, dirents, encode, frame_len, stats};
 use crate::error::Error;
 use crate::msg::*;
 use crate::server::DMDIR;
-use alloc::collections::VecDeque;
+use alloc::collections::{BTreeMap, VecDeque};
 use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
@@ -87,6 +87,8 @@ pub type DirCursor = u64;
 /// The owned part of a reply a caller uses.
 enum Reply {
     Qids(usize),
+    /// Ropen, Rlopen, Rcreate, Rlcreate: the file's qid path.
+    Opened(u64),
     Data(usize),
     Count(u32),
     Info(Info),
@@ -139,6 +141,9 @@ pub struct Client<T: Transport> {
     data_at: usize,
     /// Reads sent ahead, oldest first.
     ahead: VecDeque<Ahead>,
+    /// Open fids and the file (qid path) each stands for: a write drops
+    /// only what was read ahead of the file it changes.
+    files: BTreeMap<u32, u64>,
     broken: bool,
 }
 
@@ -160,6 +165,7 @@ impl<T: Transport> Client<T> {
             have: 0,
             data_at: 0,
             ahead: VecDeque::new(),
+            files: BTreeMap::new(),
             broken: false,
         };
         let version = dialect.version();
@@ -296,9 +302,15 @@ impl<T: Transport> Client<T> {
     /// Sends one request and waits for its reply.
     fn call(&mut self, msg: Msg) -> Result<Reply, T::Error> {
         self.settle()?;
-        if changes_files(&msg) {
-            // What was read ahead may be stale after this.
-            self.ahead.clear();
+        // What was read ahead may be stale after this.
+        match stale_after(&msg) {
+            Stale::Nothing => {}
+            Stale::FileOf(fid) if self.files.contains_key(&fid) => {
+                let Client { ahead, files, .. } = self;
+                let file = files.get(&fid);
+                ahead.retain(|a| files.get(&a.fid) != file);
+            }
+            Stale::FileOf(_) | Stale::Everything => self.ahead.clear(),
         }
         let tag = self.next_tag();
         self.send(tag, &msg)?;
@@ -371,6 +383,7 @@ impl<T: Transport> Client<T> {
         let r = self.call(Msg::Tclunk { fid });
         // Its number will be given out again: its reads ahead go with it.
         self.ahead.retain(|a| a.fid != fid);
+        self.files.remove(&fid);
         // The fid is gone whatever the answer (intro(5)); a broken
         // connection has no fids at all.
         self.free_fids.push(fid);
@@ -383,7 +396,20 @@ impl<T: Transport> Client<T> {
             Dialect::P2000 => Msg::Topen { fid, mode: mode.p2000() },
             Dialect::L => Msg::Tlopen { fid, flags: mode.l() },
         };
-        self.call(msg).map(drop)
+        self.opened(fid, msg)
+    }
+
+    /// Sends an open or create of `fid`, and keeps which file it opened.
+    fn opened(&mut self, fid: u32, msg: Msg) -> Result<(), T::Error> {
+        if let Reply::Opened(file) = self.call(msg)? {
+            self.files.insert(fid, file);
+        }
+        Ok(())
+    }
+
+    /// The file (qid path) the open `fid` stands for.
+    pub fn file_of(&self, fid: u32) -> Option<u64> {
+        self.files.get(&fid).copied()
     }
 
     /// Makes file `name` in the directory `fid` is; `fid` then stands for
@@ -393,7 +419,7 @@ impl<T: Transport> Client<T> {
             Dialect::P2000 => Msg::Tcreate { fid, name, perm: 0o644, mode: 2 },
             Dialect::L => Msg::Tlcreate { fid, name, flags: 2, mode: 0o644, gid: 0 },
         };
-        self.call(msg).map(drop)
+        self.opened(fid, msg)
     }
 
     /// Reads at most `buf.len()` bytes (and the iounit) at `offset`. A
@@ -531,6 +557,7 @@ impl<T: Transport> Client<T> {
     pub fn remove(&mut self, fid: u32) -> Result<(), T::Error> {
         // (`call` drops every read ahead: a remove changes files.)
         let r = self.call(Msg::Tremove { fid });
+        self.files.remove(&fid);
         self.free_fids.push(fid);
         r.map(drop)
     }
@@ -723,6 +750,23 @@ pub fn split(path: &str) -> (&str, &str) {
 
 /// The owned part of reply `msg` to a request whose reply type is
 /// `expected`.
+/// What a request may make stale of what was read ahead.
+enum Stale {
+    Nothing,
+    /// The contents of the file an open fid stands for.
+    FileOf(u32),
+    /// Any file's contents, or which file a name is.
+    Everything,
+}
+
+fn stale_after(msg: &Msg) -> Stale {
+    match msg {
+        Msg::Twrite { fid, .. } | Msg::Tsetattr { fid, .. } => Stale::FileOf(*fid),
+        m if changes_files(m) => Stale::Everything,
+        _ => Stale::Nothing,
+    }
+}
+
 /// Whether a request may change what a file holds (or which file a name
 /// is).
 fn changes_files(msg: &Msg) -> bool {
@@ -750,6 +794,9 @@ fn classify<E>(msg: Msg, expected: u8) -> Result<Reply, E> {
         Msg::Rlerror { ecode } => Err(ClientError::Server(Error::from_errno(ecode))),
         ref m if crate::codec::type_code(m) != expected => Err(ClientError::Protocol("a reply of the wrong type")),
         Msg::Rwalk { wqids } => Ok(Reply::Qids(wqids.len())),
+        Msg::Ropen { qid, .. } | Msg::Rlopen { qid, .. } | Msg::Rcreate { qid, .. } | Msg::Rlcreate { qid, .. } => {
+            Ok(Reply::Opened(qid.path))
+        }
         Msg::Rread { data } | Msg::Rreaddir { data } => Ok(Reply::Data(data.len())),
         Msg::Rwrite { count } => Ok(Reply::Count(count)),
         Msg::Rgetattr(a) => Ok(Reply::Info(Info {

@@ -503,3 +503,33 @@ fn short_and_mistyped_replies() {
     assert!(matches!(c.clunk(0), Err(ClientError::Protocol(_))));
     assert!(c.is_broken());
 }
+
+#[test]
+fn a_write_keeps_what_was_read_ahead_of_other_files() {
+    let mut c = client(Dialect::L, usize::MAX, 16);
+    c.write_file("one", b"first file").unwrap();
+    c.write_file("three", b"").unwrap();
+    let one = c.walk("one").unwrap();
+    c.open(one, OpenMode::READ).unwrap();
+    let three = c.walk("three").unwrap();
+    c.open(three, OpenMode::WRITE).unwrap();
+    assert!(c.file_of(one).is_some() && c.file_of(one) != c.file_of(three));
+    // A copy from one file to another: the read sent ahead stays.
+    c.read_ahead(one, 0, 100).unwrap();
+    c.write(three, 0, b"x").unwrap();
+    let sent = c.transport_mut().replies;
+    let mut buf = [0u8; 100];
+    let n = c.read(one, 0, &mut buf).unwrap();
+    assert_eq!(&buf[..n], b"first file");
+    assert_eq!(c.transport_mut().replies, sent, "answered by the read sent ahead, not a new one");
+    // A write to the same file through another fid drops it.
+    let again = c.walk("one").unwrap();
+    c.open(again, OpenMode::WRITE).unwrap();
+    c.read_ahead(one, 0, 100).unwrap();
+    c.write(again, 0, b"F").unwrap();
+    let n = c.read(one, 0, &mut buf).unwrap();
+    assert_eq!(&buf[..n], b"First file");
+    // Once clunked, a fid stands for no file.
+    c.clunk(again).unwrap();
+    assert_eq!(c.file_of(again), None);
+}

@@ -406,6 +406,13 @@ fn a_node_mounts_another_and_uses_it_from_the_shell() {
     assert_eq!((&crc_a, size_a), (&crc_b, size_b), "written on node 1, read on node 2");
     let through = run(a, "sum /n/B/tmp/f", " /n/B/tmp/f");
     assert_eq!(sum_line(&through, " /n/B/tmp/f"), (crc_b, size_b), "read back through the mount");
+    // The exporting node's ramfs (32 MiB) filled through the shell's `>`:
+    // an error that says so, and the file can go.
+    let t0 = Instant::now();
+    let copies = vec!["/n/B/tmp/f"; 8].join(" ");
+    run(a, &format!("cat {copies} > /n/B/tmp/huge"), "no space left");
+    println!("filled the exporting node's ramfs through the mount in {:.1} s", t0.elapsed().as_secs_f64());
+    run(a, "rm /n/B/tmp/huge; echo removed $?", "removed 0");
     run(a, "rm /n/B/tmp/f; echo removed $?", "removed 0");
     run(b, "cat /tmp/f", "cat: /tmp/f: file does not exist");
     run(a, "cat /n/B/tmp/f", "cat: /n/B/tmp/f: file does not exist");

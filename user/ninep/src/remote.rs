@@ -9,7 +9,8 @@
 //! for the whole iounit (about the msize), and the next window reads of
 //! that file at the following offsets are answered from it, so that a
 //! sequential read costs a round trip per msize, not per window. What was
-//! read ahead is dropped on any call that may change files.
+//! read ahead is dropped on any call that may change it: a write, only
+//! when it is to the same file (by qid).
 
 use crate::errors::to_os;
 use crate::stream::Stream;
@@ -98,12 +99,31 @@ impl Remote {
         self.ahead = Ahead::default();
     }
 
+    /// Whether what we read ahead is of a file other than the one
+    /// `pid`'s `handle` has open (both known to the client).
+    fn ahead_is_of_another_file(&self, pid: Pid, handle: u32) -> bool {
+        let file = |key| self.open.get(&key).and_then(|o| self.c.file_of(o.fid));
+        match (self.ahead.key.and_then(file), file((pid, handle))) {
+            (Some(ahead), Some(written)) => ahead != written,
+            _ => self.ahead.key.is_none(),
+        }
+    }
+
     /// Answers one call of `pid`'s (whose I/O window we may use).
     pub fn request(&mut self, pid: Pid, req: FsRequest) -> Result<Answer, Errno> {
-        if !matches!(req, FsRequest::ReadWindow { .. } | FsRequest::Stat { .. } | FsRequest::List { .. }) {
+        // What we read ahead goes when the call may change it: a write
+        // only when it is to the same file (a copy from one file of a
+        // mount to another keeps reading ahead). The client drops what it
+        // has on the wire by the same rule.
+        let keeps = match req {
+            FsRequest::ReadWindow { .. } | FsRequest::Stat { .. } | FsRequest::List { .. } => true,
+            FsRequest::Write { handle, .. }
+            | FsRequest::WriteWindow { handle, .. }
+            | FsRequest::Truncate { handle, .. } => self.ahead_is_of_another_file(pid, handle),
+            _ => false,
+        };
+        if !keeps {
             self.ahead.key = None;
-            // A failure here is the connection's: the call itself says so.
-            let _ = self.c.cancel_ahead();
         }
         match req {
             FsRequest::Open { path, flags: f } => {
