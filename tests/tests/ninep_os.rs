@@ -409,7 +409,7 @@ fn a_node_mounts_another_and_uses_it_from_the_shell() {
     // The exporting node's ramfs (32 MiB) filled through the shell's `>`:
     // an error that says so, and the file can go.
     let t0 = Instant::now();
-    let copies = vec!["/n/B/tmp/f"; 8].join(" ");
+    let copies = ["/n/B/tmp/f"; 8].join(" ");
     run(a, &format!("cat {copies} > /n/B/tmp/huge"), "no space left");
     println!("filled the exporting node's ramfs through the mount in {:.1} s", t0.elapsed().as_secs_f64());
     run(a, "rm /n/B/tmp/huge; echo removed $?", "removed 0");
