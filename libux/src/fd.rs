@@ -7,8 +7,9 @@
 use crate::fs::client::{self, File};
 use crate::fs::flags;
 use crate::rpc::{Errno, FdName};
+use crate::sync::Mutex;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::cell::UnsafeCell;
 
 /// Descriptors a process may hold.
 pub const MAX_FDS: usize = 32;
@@ -21,16 +22,19 @@ struct Entry {
     flags: u32,
 }
 
-struct Table(UnsafeCell<[Option<Entry>; MAX_FDS]>);
+/// The table is locked only to look up or change an entry; an entry is
+/// locked while a call on it is made, so threads share descriptors and
+/// each call on one sees the offset the last left.
+type Shared = Arc<Mutex<Entry>>;
 
-// SAFETY: programs are single-threaded (see `rt`).
-unsafe impl Sync for Table {}
+static TABLE: Mutex<[Option<Shared>; MAX_FDS]> = Mutex::new([const { None }; MAX_FDS]);
 
-static TABLE: Table = Table(UnsafeCell::new([const { None }; MAX_FDS]));
+fn with<R>(f: impl FnOnce(&mut [Option<Shared>; MAX_FDS]) -> R) -> R {
+    f(&mut TABLE.lock())
+}
 
-fn with<R>(f: impl FnOnce(&mut [Option<Entry>; MAX_FDS]) -> R) -> R {
-    // SAFETY: one thread, and no caller re-enters the table from `f`.
-    f(unsafe { &mut *TABLE.0.get() })
+fn entry(fd: usize) -> Result<Shared, Errno> {
+    with(|t| t.get(fd).and_then(Clone::clone)).ok_or(Errno::BadHandle)
 }
 
 /// Opens `path` at the lowest free descriptor.
@@ -48,40 +52,30 @@ pub fn open_at(fd: usize, path: &str, open_flags: u32) -> Result<(), Errno> {
     let file = client::open(path, open_flags)?;
     // Never reopen by name with what only makes sense once.
     let kept = open_flags & (flags::READ | flags::WRITE);
-    let old = with(|t| t[fd].replace(Entry { file, flags: kept }));
+    let old = with(|t| t[fd].replace(Arc::new(Mutex::new(Entry { file, flags: kept }))));
+    // The old file closes when the last thread using it lets go, outside
+    // the table's lock.
     drop(old);
     Ok(())
 }
 
 pub fn close(fd: usize) -> Result<(), Errno> {
-    let entry = with(|t| t.get_mut(fd).and_then(Option::take)).ok_or(Errno::BadHandle)?;
-    entry.file.close()
-}
-
-fn take(fd: usize) -> Result<Entry, Errno> {
-    with(|t| t.get_mut(fd).and_then(Option::take)).ok_or(Errno::BadHandle)
-}
-
-fn put(fd: usize, e: Entry) {
-    with(|t| t[fd] = Some(e));
+    let shared = with(|t| t.get_mut(fd).and_then(Option::take)).ok_or(Errno::BadHandle)?;
+    match Arc::try_unwrap(shared) {
+        Ok(entry) => entry.into_inner().file.close(),
+        // Another thread is using it: it closes when that call is done.
+        Err(_) => Ok(()),
+    }
 }
 
 /// Reads from `fd`'s current offset; 0 at the end.
 pub fn read(fd: usize, buf: &mut [u8]) -> Result<usize, Errno> {
-    // Out of the table while the call is made: a print! inside heap growth
-    // must not find it borrowed.
-    let mut e = take(fd)?;
-    let r = e.file.read(buf);
-    put(fd, e);
-    r
+    entry(fd)?.lock().file.read(buf)
 }
 
 /// Writes all of `data` at `fd`'s current offset.
 pub fn write(fd: usize, data: &[u8]) -> Result<usize, Errno> {
-    let mut e = take(fd)?;
-    let r = e.file.write(data);
-    put(fd, e);
-    r
+    entry(fd)?.lock().file.write(data)
 }
 
 pub fn is_open(fd: usize) -> bool {
@@ -90,7 +84,9 @@ pub fn is_open(fd: usize) -> bool {
 
 /// How `fd` would be opened again: its path and flags.
 pub fn name(fd: usize) -> Option<(alloc::string::String, u32)> {
-    with(|t| t.get(fd)?.as_ref().map(|e| (e.file.path.clone(), e.flags)))
+    let e = entry(fd).ok()?;
+    let e = e.lock();
+    Some((e.file.path.clone(), e.flags))
 }
 
 /// The descriptors a child inherits by default: our 0, 1 and 2, by name.

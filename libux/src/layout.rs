@@ -73,15 +73,36 @@ pub const IMAGE_BASE: u64 = 0x40_0000;
 /// processes reading "the same address" here see their own values only if
 /// their address spaces are separate.
 pub const PROBE: u64 = IMAGE_BASE;
-/// A process's IPC buffer page.
+/// A process's (its first thread's) IPC buffer page.
 pub const IPC_BUFFER: u64 = 0x10_0000_0000;
 /// The page shared with the process server for messages that do not fit
-/// in the message registers.
+/// in the message registers (one per process, whichever thread holds it).
 pub const SHARED_BUFFER: u64 = IPC_BUFFER + 0x1000;
 /// Top of the stack; `STACK_PAGES` pages below it are mapped, the page
 /// below those is left unmapped as a guard.
 pub const STACK_TOP: u64 = 0x20_0000_0000;
 pub const STACK_PAGES: u64 = 16;
+
+/// Threads a process may have at once, its first included
+/// (`rpc::Request::Thread`).
+pub const MAX_THREADS: usize = 8;
+/// Thread `k`'s IPC buffer page (thread 0's is [`IPC_BUFFER`]).
+pub const fn thread_ipc_buffer(k: usize) -> u64 {
+    IPC_BUFFER + k as u64 * 0x2000
+}
+/// The top of thread `k`'s stack (thread 0's is [`STACK_TOP`]): stacks of
+/// `STACK_PAGES` pages, each with an unmapped guard below, 1 MiB apart.
+pub const fn thread_stack_top(k: usize) -> u64 {
+    STACK_TOP - k as u64 * 0x10_0000
+}
+/// Where in its IPC buffer page a thread's own words are (its TLS base,
+/// `fs`): the word's own address, then the thread's index. The seL4 IPC
+/// buffer takes the first 1 KiB of the page.
+pub const THREAD_LOCAL: u64 = 2048;
+
+const _: () = assert!(thread_ipc_buffer(1) > SHARED_BUFFER);
+const _: () = assert!(thread_ipc_buffer(MAX_THREADS) <= STACK_TOP - 0x1000_0000);
+const _: () = assert!((STACK_PAGES + 1) * 0x1000 <= 0x10_0000);
 /// Where device memory grants are mapped, one after another (uncached).
 pub const DEVICE_BASE: u64 = 0x30_0000_0000;
 /// The window anonymous memory (`MapAnon`, the heap) may use.

@@ -6,7 +6,9 @@
 //! ([`layout`]), the process server protocol ([`rpc`]) with its client
 //! ([`process`]), the file protocol ([`fs`]) with descriptors ([`fd`]),
 //! the `/proc` formats ([`procfs`]), path names ([`path`]) and the mount
-//! table logic ([`namespace`]), and, on the target, the runtime ([`rt`]).
+//! table logic ([`namespace`]), the lock threads share data with
+//! ([`sync`]), and, on the target, the runtime ([`rt`]) and threads
+//! ([`thread`]).
 //!
 //! It depends on no server crate. Everything except the `asm!` system calls
 //! and the runtime is plain `no_std` logic, tested on the host with
@@ -29,6 +31,7 @@ pub mod path;
 pub mod port;
 pub mod rpc;
 pub mod sel4;
+pub mod sync;
 pub mod sysdesc;
 
 #[cfg(target_arch = "x86_64")]
@@ -38,3 +41,5 @@ pub mod process;
 pub mod procfs;
 #[cfg(target_os = "none")]
 pub mod rt;
+#[cfg(target_os = "none")]
+pub mod thread;

@@ -4,7 +4,6 @@
 use crate::layout::slot;
 use crate::rpc::client::call;
 use crate::rpc::{Errno, FdName, Pid, Request, Response, Spawn, Stats, Waited};
-use crate::sel4::syscall;
 
 fn expect_done(r: Result<Response, Errno>) -> Result<(), Errno> {
     match r? {
@@ -55,21 +54,18 @@ pub fn spawn_full(
 
 /// Reaps `pid` (or any child) if it has ended, without blocking.
 pub fn try_wait(pid: Option<Pid>) -> Result<Option<Waited>, Errno> {
-    match call(slot::PROC_CONN, &Request::Wait { pid })? {
+    match call(slot::PROC_CONN, &Request::Wait { pid, hang: false })? {
         Response::Waited(w) => Ok(w),
         _ => Err(Errno::BadRequest),
     }
 }
 
-/// Waits until `pid` (or any child) ends and reaps it. Sleeps on the
-/// child-events notification between polls, so it costs nothing while
-/// waiting and never blocks the process server.
+/// Waits until `pid` (or any child) ends and reaps it: the answer comes
+/// when it has (the process server keeps the call until then).
 pub fn wait(pid: Option<Pid>) -> Result<Waited, Errno> {
-    loop {
-        if let Some(w) = try_wait(pid)? {
-            return Ok(w);
-        }
-        syscall::recv(slot::EVENTS);
+    match call(slot::PROC_CONN, &Request::Wait { pid, hang: true })? {
+        Response::Waited(Some(w)) => Ok(w),
+        _ => Err(Errno::BadRequest),
     }
 }
 

@@ -14,7 +14,9 @@
 //! label  MSG_CALL (a process's own call), MSG_RELAY (an intermediary's
 //!        call on behalf of a process it interposes on) or MSG_REPLY
 //! MR0    byte length, with IN_BUFFER (bit 63) set when the bytes are in
-//!        the caller's shared buffer page instead of the registers
+//!        the caller's shared buffer page instead of the registers, and
+//!        INLINE_ONLY (bit 62) set when the caller's shared buffer is not
+//!        free for the reply (another thread of it is using it)
 //! MR1    MSG_RELAY: the id of the process the call is made for; else 0
 //! MR2..  the bytes, packed little-endian, up to INLINE_MAX of them
 //! ```
@@ -32,6 +34,9 @@ pub const MSG_CALL: u64 = 1;
 pub const MSG_RELAY: u64 = 2;
 pub const MSG_REPLY: u64 = 3;
 pub const IN_BUFFER: u64 = 1 << 63;
+/// In a call's MR0: a reply that does not fit inline is `TooLarge`, never
+/// put in the caller's shared buffer.
+pub const INLINE_ONLY: u64 = 1 << 62;
 /// Header words before the bytes.
 pub const HEADER_WORDS: usize = 2;
 /// Bytes that fit in the message registers.
@@ -67,10 +72,13 @@ pub enum Request<'a> {
         status: i32,
     },
     /// Reap a child that has ended: `pid`, or any child if `None`.
-    /// Never blocks: `Waited(None)` means no such child has ended yet
-    /// (block on `slot::EVENTS` and ask again).
+    /// With `hang`, the answer comes when one has ended (whoever serves
+    /// the connection keeps the reply until then, so an intermediary can
+    /// answer it for a child it knows of); without, `Waited(None)` means
+    /// none has ended yet.
     Wait {
         pid: Option<Pid>,
+        hang: bool,
     },
     /// End a process at once.
     Kill {
@@ -158,6 +166,27 @@ pub enum Request<'a> {
     /// its mounts and unmounts then change only what it and the children
     /// it spawns later see (children share their parent's namespace).
     NewNamespace,
+    /// Start another thread in the caller's address space and CSpace, at
+    /// `entry` with `arg` in `rdi`, its own stack and IPC buffer (see
+    /// `layout::thread_stack_top`); answers its index (at most
+    /// `layout::MAX_THREADS` threads live at once, the first included).
+    Thread {
+        entry: u64,
+        arg: u64,
+    },
+    /// End the calling thread `index` (never the first: it ends the
+    /// process with `Exit`). No answer: the thread is gone.
+    ThreadExit {
+        index: u32,
+    },
+}
+
+impl Request<'_> {
+    /// Calls that may be answered much later: the caller does not hold its
+    /// shared buffer meanwhile (their answers are small).
+    pub fn may_wait(&self) -> bool {
+        matches!(self, Request::Wait { hang: true, .. })
+    }
 }
 
 /// The most pages one `MapDma` maps (one 64 KiB chunk of memory).
@@ -219,6 +248,8 @@ pub enum Response {
     },
     /// `Living`: the pids asked about that are alive.
     Living(alloc::vec::Vec<Pid>),
+    /// `Thread`: the new thread's index.
+    Thread(u32),
     /// `MapDma`: the physical address of the first page.
     Dma {
         paddr: u64,

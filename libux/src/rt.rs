@@ -2,8 +2,8 @@
 //! the heap, the console `print!`/`println!` use, the probe word, the
 //! start block (argv, environment) and the panic handler.
 //!
-//! Programs are single-threaded; the heap and the IPC buffer assume it.
-//! The root task brings its own entry point and stack (the kernel starts
+//! The heap is shared by a process's threads (see [`crate::thread`]);
+//! each thread finds its own IPC buffer through its TLS base. The root task brings its own entry point and stack (the kernel starts
 //! it with `rsp` = 0) and calls [`init_root`].
 
 use crate::console::{Serial, COM1};
@@ -24,7 +24,8 @@ use linked_list_allocator::Heap;
 pub static PROBE: AtomicU64 = AtomicU64::new(0);
 
 /// A process's entry: `rsp` is set by the process server, `rdi` is the
-/// IPC buffer, `rsi`/`rdx` the start block. Calls the program's `main`.
+/// IPC buffer (also found through the TLS base), `rsi`/`rdx` the start
+/// block. Calls the program's `main`.
 ///
 /// # Safety
 /// Only the kernel calls this, as a new thread's first instruction.
@@ -42,9 +43,7 @@ unsafe extern "Rust" {
 static START_BLOCK: AtomicU64 = AtomicU64::new(0);
 static START_LEN: AtomicU64 = AtomicU64::new(0);
 
-extern "C" fn process_start(ipc_buffer: u64, start: u64, len: u64) -> ! {
-    // SAFETY: the process server maps and registers this page for us.
-    unsafe { syscall::set_ipc_buffer(ipc_buffer as *mut _) };
+extern "C" fn process_start(_ipc_buffer: u64, start: u64, len: u64) -> ! {
     START_BLOCK.store(start, Ordering::Relaxed);
     START_LEN.store(len, Ordering::Relaxed);
     if let Err((fd, e)) = crate::fd::open_inherited(&start_block().fds) {
@@ -103,7 +102,7 @@ static IS_ROOT: AtomicBool = AtomicBool::new(false);
 pub unsafe fn init_root(ipc_buffer: u64, console: IoPort, heap: &'static mut [u8]) {
     // SAFETY: per this function's contract.
     unsafe {
-        syscall::set_ipc_buffer(ipc_buffer as *mut _);
+        syscall::set_root_ipc_buffer(ipc_buffer as *mut _);
         HEAP.with(|h| h.init(heap.as_mut_ptr(), heap.len()));
     }
     IS_ROOT.store(true, Ordering::Relaxed);
@@ -222,12 +221,15 @@ fn panic(info: &core::panic::PanicInfo) -> ! {
 /// window; the root task's is a fixed region.
 struct Allocator {
     heap: UnsafeCell<Heap>,
-    busy: AtomicBool,
+    /// The index + 1 of the thread using `heap`, or 0.
+    holder: AtomicU64,
+    /// Held by the one thread growing the heap.
+    growing: crate::sync::Mutex<()>,
     /// End of the mapped heap (processes only).
     top: AtomicU64,
 }
 
-// SAFETY: programs are single-threaded; `busy` catches re-entry.
+// SAFETY: `holder` gives the heap to one thread at a time.
 unsafe impl Sync for Allocator {}
 
 /// Bytes the heap grows by at least.
@@ -236,10 +238,14 @@ const PAGE: u64 = 4096;
 
 impl Allocator {
     fn with<R>(&self, f: impl FnOnce(&mut Heap) -> R) -> R {
-        assert!(!self.busy.swap(true, Ordering::Acquire), "heap re-entered");
-        // SAFETY: `busy` makes this the only reference.
+        let me = syscall::thread_index() as u64 + 1;
+        while let Err(holder) = self.holder.compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed) {
+            assert!(holder != me, "heap re-entered");
+            syscall::yield_now();
+        }
+        // SAFETY: `holder` makes this the only reference.
         let r = f(unsafe { &mut *self.heap.get() });
-        self.busy.store(false, Ordering::Release);
+        self.holder.store(0, Ordering::Release);
         r
     }
 
@@ -281,6 +287,12 @@ impl Allocator {
 
 unsafe impl GlobalAlloc for Allocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if let Ok(p) = self.with(|h| h.allocate_first_fit(layout)) {
+            return p.as_ptr();
+        }
+        // One thread grows the heap at a time; the others, once it has,
+        // find room in what it added.
+        let _growing = self.growing.lock();
         loop {
             if let Ok(p) = self.with(|h| h.allocate_first_fit(layout)) {
                 return p.as_ptr();
@@ -299,8 +311,12 @@ unsafe impl GlobalAlloc for Allocator {
 }
 
 #[global_allocator]
-static HEAP: Allocator =
-    Allocator { heap: UnsafeCell::new(Heap::empty()), busy: AtomicBool::new(false), top: AtomicU64::new(0) };
+static HEAP: Allocator = Allocator {
+    heap: UnsafeCell::new(Heap::empty()),
+    holder: AtomicU64::new(0),
+    growing: crate::sync::Mutex::new(()),
+    top: AtomicU64::new(0),
+};
 
 /// Bytes of the heap in use and in all.
 pub fn heap_usage() -> (u64, u64) {

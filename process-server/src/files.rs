@@ -58,7 +58,7 @@ pub struct Files {
     waiting: Vec<WaitRead>,
     /// Answers to send once the current call is answered: reply slot and
     /// the encoded reply.
-    ready: Vec<(u64, Vec<u8>)>,
+    pub ready: Vec<(u64, Vec<u8>)>,
 }
 
 /// A `wait` read answered when `pid` ends.
@@ -308,9 +308,10 @@ impl Server {
         }
     }
 
-    /// Drops the waiting reads of `reader`: a process makes one call at a
-    /// time, so a new call from it means the old one is over.
+    /// Drops the waiting reads of `reader` (and its hanging `Wait`s): it was
+    /// stopped or ended, which cancels the calls it was blocked in.
     pub fn forget_waits(&mut self, reader: Pid) {
+        self.forget_hanging(reader);
         if self.files.waiting.iter().all(|w| w.reader != reader) {
             return;
         }

@@ -20,10 +20,12 @@ extern crate alloc;
 
 mod devices;
 mod files;
+mod hanging;
 mod mem;
 mod pci;
 mod process;
 mod server;
+mod thread;
 mod vspace;
 
 use core::sync::atomic::Ordering;

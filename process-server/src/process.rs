@@ -149,6 +149,10 @@ pub struct Live {
     pub endpoints: Vec<u64>,
     /// May map memory for DMA (`Request::MapDma`).
     pub dma: bool,
+    /// Its threads' priority.
+    pub priority: u8,
+    /// Its threads after the first.
+    pub threads: crate::thread::Threads,
     /// The file servers it has I/O windows onto, in window order.
     pub windows: Vec<Pid>,
     /// Its connection to each file server endpoint it resolved a path to:
@@ -355,6 +359,9 @@ impl Server {
         let block_at = layout::STACK_TOP - block.len() as u64;
 
         let ipc = Page(self.mem.object(arena, object::X86_4K, 0, bits::PAGE)?);
+        // The first thread's thread-local words: their address, index 0.
+        let tls = layout::IPC_BUFFER + layout::THREAD_LOCAL;
+        self.fill(ipc, layout::THREAD_LOCAL as usize, &[tls.to_le_bytes(), [0; 8]].concat())?;
         space.map(&mut self.mem, arena, ipc, layout::IPC_BUFFER, CapRights::READ_WRITE)?;
         self.map_shared_buffer(arena, &mut space, buffer)?;
 
@@ -444,6 +451,7 @@ impl Server {
             rdi: layout::IPC_BUFFER,
             rsi: block_at,
             rdx: block.len() as u64,
+            tls_base: tls,
             ..Default::default()
         };
         tcb.write_registers(true, &regs).map_err(fail)?;
@@ -463,6 +471,8 @@ impl Server {
             held: Held::default(),
             endpoints: Vec::new(),
             dma: grants.dma,
+            priority: grants.priority,
+            threads: Default::default(),
             windows: Vec::new(),
             conn_roots: Vec::new(),
             client_windows: BTreeMap::new(),
@@ -517,6 +527,9 @@ impl Server {
             return Vec::new();
         };
         let _ = live.tcb.suspend();
+        for tcb in live.threads.running() {
+            let _ = tcb.suspend();
+        }
         self.free_buffers.push(live.buffer);
         if let Some(src) = live.conn_src {
             self.delete_root(src);
@@ -555,6 +568,8 @@ impl Server {
             }
         }
         self.files_after_end(pid, &end);
+        self.hanging_after_end(pid);
+        self.answer_hanging(pid);
         self.tell_daemons(pid);
         clients
     }

@@ -66,6 +66,8 @@ pub struct Server {
     pub free_buffers: Vec<usize>,
     pub next_buffer: usize,
     pub files: Files,
+    /// `Wait`s kept until a child ends (`hanging.rs`).
+    pub hanging: Vec<crate::hanging::Hanging>,
     /// The last `ENDED_KEPT` processes that ended, and how many ended in all.
     pub ended: VecDeque<Pid>,
     pub ended_count: u64,
@@ -75,7 +77,8 @@ pub struct Server {
 /// What to answer a call with.
 enum Outcome {
     Reply(Reply),
-    /// The caller is gone (it exited or was killed by its own call).
+    /// No answer now: the caller is gone (it exited or was killed by its
+    /// own call), or its reply capability was kept to answer later.
     Nothing,
 }
 
@@ -98,6 +101,7 @@ impl Server {
             free_buffers: Vec::new(),
             next_buffer: 0,
             files: Files::default(),
+            hanging: Vec::new(),
             ended: VecDeque::new(),
             ended_count: 0,
             tsc_mhz: 0,
@@ -224,27 +228,26 @@ impl Server {
         }
         // A stale badge (a process already gone) gets nothing.
         self.procs.get(&caller).and_then(|p| p.live())?;
-        self.forget_waits(caller);
         // The process the call is for: a large reply goes in its shared
         // buffer, which is where it looks (an intermediary passes the
-        // reply's header through unchanged).
-        let (target, outcome) = match self.effective(caller, info) {
-            Ok((pid, bytes)) => match libux::rpc::decode_request(&bytes) {
-                Ok(req) => (pid, self.dispatch(pid, pid != caller, req)),
-                Err(_) => (pid, Outcome::Reply(Err(Errno::BadRequest))),
+        // reply's header through unchanged), unless the call said the
+        // buffer is busy.
+        let (target, inline_only, outcome) = match self.effective(caller, info) {
+            Ok((pid, bytes, inline_only)) => match libux::rpc::decode_request(&bytes) {
+                Ok(req) => (pid, inline_only, self.dispatch(pid, caller, req)),
+                Err(_) => (pid, inline_only, Outcome::Reply(Err(Errno::BadRequest))),
             },
-            Err(e) => (caller, Outcome::Reply(Err(e))),
+            Err(e) => (caller, true, Outcome::Reply(Err(e))),
         };
         self.send_ready();
         match outcome {
             Outcome::Nothing => None,
-            Outcome::Reply(r) => Some(self.encode_reply(target, &r)),
+            Outcome::Reply(r) => Some(self.encode_reply(target, inline_only, &r)),
         }
     }
 
     fn handle_file_call(&mut self, caller: Pid, bin: bool, info: MessageInfo) -> Option<usize> {
         self.procs.get(&caller).and_then(|p| p.live())?;
-        self.forget_waits(caller);
         let msg = &ipc_buffer().msg;
         let outcome = match frame::header(msg, info.length() as usize) {
             Ok(h) if info.label() == MSG_CALL && h.place == Place::Inline => {
@@ -260,16 +263,16 @@ impl Server {
         }
     }
 
-    /// The process a call is for, and its bytes.
-    fn effective(&self, caller: Pid, info: MessageInfo) -> Result<(Pid, Vec<u8>), Errno> {
+    /// The process a call is for, its bytes, and whether its reply must
+    /// stay inline.
+    fn effective(&self, caller: Pid, info: MessageInfo) -> Result<(Pid, Vec<u8>, bool), Errno> {
         let msg = &ipc_buffer().msg;
         let h = frame::header(msg, info.length() as usize)?;
         let pid = match info.label() {
             MSG_CALL => caller,
             MSG_RELAY => {
                 let pid = Pid::try_from(h.on_behalf).map_err(|_| Errno::NoSuchProcess)?;
-                let live = self.procs.get(&pid).and_then(|p| p.live()).ok_or(Errno::NoSuchProcess)?;
-                if live.intermediary != Some(caller) {
+                if !self.intermediaries(pid)?.any(|i| i == caller) {
                     return Err(Errno::NotPermitted);
                 }
                 pid
@@ -285,20 +288,34 @@ impl Server {
                 page[..h.len].to_vec()
             }
         };
-        Ok((pid, bytes))
+        Ok((pid, bytes, h.inline_only))
     }
 
-    fn encode_reply(&mut self, target: Pid, r: &Reply) -> usize {
+    /// The intermediaries between `pid` and us, nearest first: its own,
+    /// then that one's, and so on (an intermediary that is itself
+    /// redirected passes relays on to its own).
+    fn intermediaries(&self, pid: Pid) -> Result<impl Iterator<Item = Pid> + '_, Errno> {
+        let live = self.procs.get(&pid).and_then(|p| p.live()).ok_or(Errno::NoSuchProcess)?;
+        let next = |i: &Pid| self.procs.get(i).and_then(|p| p.live()).and_then(|l| l.intermediary);
+        // An intermediary is older than those it serves, so the chain ends;
+        // the bound only keeps a mistake from looping.
+        Ok(core::iter::successors(live.intermediary, next).take(MAX_PROCESSES))
+    }
+
+    fn encode_reply(&mut self, target: Pid, inline_only: bool, r: &Reply) -> usize {
         let msg = &mut ipc_buffer().msg;
-        let buffer = self.procs.get(&target).and_then(|p| p.live()).map(|l| {
+        let buffer = self.procs.get(&target).and_then(|p| p.live()).filter(|_| !inline_only).map(|l| {
             // SAFETY: our mapping of the process's shared buffer page.
             unsafe { &mut *(buffer_address(l.buffer) as *mut [u8; BUFFER_MAX]) }
         });
         frame::encode(r, msg, buffer, 0).unwrap_or_else(|e| frame::encode(&Reply::Err(e), msg, None, 0).unwrap())
     }
 
-    fn dispatch(&mut self, pid: Pid, relayed: bool, req: Request) -> Outcome {
+    /// Carries out `req` for `pid`, made by `caller` (`pid` itself, or its
+    /// intermediary).
+    fn dispatch(&mut self, pid: Pid, caller: Pid, req: Request) -> Outcome {
         let ok = |r: Result<Response, Errno>| Outcome::Reply(r);
+        let relayed = caller != pid;
         match req {
             Request::GetPid => ok(Ok(Response::Pid(pid))),
             Request::GetPpid => ok(Ok(Response::Pid(self.procs[&pid].ppid))),
@@ -313,7 +330,13 @@ impl Server {
                     Outcome::Nothing
                 }
             }
-            Request::Wait { pid: which } => ok(self.wait(pid, which)),
+            Request::Wait { pid: which, hang } => match self.wait(pid, which) {
+                Ok(Response::Waited(None)) if hang => match self.hang(caller, pid, which) {
+                    Ok(()) => Outcome::Nothing,
+                    Err(e) => ok(Err(e)),
+                },
+                r => ok(r),
+            },
             Request::Kill { pid: target } => {
                 if self.procs.get(&target).and_then(|p| p.live()).is_none() {
                     return ok(Err(Errno::NoSuchProcess));
@@ -362,6 +385,12 @@ impl Server {
                 ok(self.ended_since(pid, after))
             }
             Request::Stats => ok(Ok(Response::Stats(self.stats()))),
+            Request::Thread { entry, arg } => ok(self.new_thread(pid, entry, arg)),
+            Request::ThreadExit { index } => match self.end_thread(pid, index) {
+                Ok(()) if relayed => ok(Ok(Response::Done)),
+                Ok(()) => Outcome::Nothing,
+                Err(e) => ok(Err(e)),
+            },
         }
     }
 
@@ -421,9 +450,17 @@ impl Server {
         if !stop && !live.stopped {
             return Err(Errno::InvalidArgument);
         }
-        let r = if stop { live.tcb.suspend() } else { live.tcb.resume() };
-        r.map_err(|_| Errno::InvalidArgument)?;
+        let threads = core::iter::once(live.tcb).chain(live.threads.running());
+        for tcb in threads.collect::<Vec<_>>() {
+            let r = if stop { tcb.suspend() } else { tcb.resume() };
+            r.map_err(|_| Errno::InvalidArgument)?;
+        }
         live.stopped = stop;
+        if stop {
+            // Suspending a thread cancels the call it was blocked in, and
+            // with it the reply capability we kept for that call.
+            self.forget_waits(pid);
+        }
         Ok(Response::Done)
     }
 
@@ -877,7 +914,7 @@ pub fn frame_inline(bytes: &[u8]) -> usize {
 /// Copies `src` into `frame` at `offset` through a temporary mapping in
 /// our own address space (`own`, tables from `own_arena`); the rest of the
 /// frame is left as it was (zero, when fresh).
-fn fill(
+pub fn fill(
     own: &mut AddressSpace,
     own_arena: &mut Arena,
     mem: &mut Memory,

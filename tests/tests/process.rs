@@ -179,19 +179,62 @@ fn tracer_sees_exactly_the_calls_of_a_child_and_a_grandchild() {
     let mut child = calls_of(&traced, spawner);
     assert_eq!(child.remove(0), heap);
     assert!(child[0].starts_with("Spawn(Spawn { path: \"/bin/true\", argv: [\"true\", \"5\"]"), "{child:?}");
-    let wait = format!("Wait {{ pid: Some({grandchild}) }}");
-    let waits = child[1..].iter().take_while(|c| c.starts_with(&wait)).count();
-    assert!(waits >= 1, "{child:?}");
-    assert!(child[1 + waits].starts_with("Write { bytes: "), "{child:?}");
-    assert_eq!(child[2 + waits..], ["Exit { status: 0 }"], "{child:?}");
-    // The last wait's reply is the grandchild's end.
-    let last_wait = traced.lines().rfind(|l| l.starts_with(&format!("tracer: [{spawner}] Wait"))).unwrap();
+    // One wait, answered when the grandchild has ended (no polling).
+    assert_eq!(child[1], format!("Wait {{ pid: Some({grandchild}), hang: true }}"), "{child:?}");
+    assert!(child[2].starts_with("Write { bytes: "), "{child:?}");
+    assert_eq!(child[3..], ["Exit { status: 0 }"], "{child:?}");
+    let wait = traced.lines().find(|l| l.starts_with(&format!("tracer: [{spawner}] Wait"))).unwrap();
     let reaped = format!("Waited(Some(Waited {{ pid: {grandchild}, end: Exited(5) }}))))");
-    assert!(last_wait.ends_with(&reaped), "{last_wait}");
+    assert!(wait.ends_with(&reaped), "{wait}");
     // Nobody else went through the tracer.
     let pids: std::collections::BTreeSet<&str> =
         traced.lines().filter_map(|l| l.strip_prefix("tracer: [")).map(|l| l.split(']').next().unwrap()).collect();
     assert_eq!(pids.into_iter().collect::<Vec<_>>(), [spawner.to_string(), grandchild.to_string()]);
+}
+
+/// A tracer traced by another: the inner one's relays reach the outer one
+/// as relays for the inner one's clients, and the process server accepts
+/// them from either.
+#[test]
+fn a_tracer_works_under_another_tracer() {
+    let log = run("tracer tracer spawner chain");
+    line(&log, "spawner: ok chain: child exited with status 5");
+    let (outer, inner) = (run_pid(&log), run_pid(&log) + 1);
+    let (spawner, grandchild) = (inner + 1, inner + 2);
+    // The inner tracer logs the calls as a single tracer does; the outer
+    // one sees the same calls, relayed by the inner one.
+    let inner_calls = calls_of(&log, spawner);
+    let relayed_prefix = format!("tracer: [{spawner} via {inner}] ");
+    let outer_calls: Vec<String> = log
+        .lines()
+        .filter_map(|l| l.strip_prefix(&relayed_prefix))
+        .map(|l| l.split(" = ").next().unwrap().to_string())
+        .collect();
+    assert_eq!(inner_calls, outer_calls, "{log}");
+    assert!(inner_calls.contains(&format!("Wait {{ pid: Some({grandchild}), hang: true }}")), "{log}");
+    assert_eq!(log.matches("tracer: done").count(), 2, "{log}");
+    line(&log, &format!("ux: pid {outer} (tracer) exited with status 0"));
+    assert_all_returned(&log);
+}
+
+/// Threads share the process and run at once: one blocked in a `Wait`
+/// that only ends when the others have finished keeps none of them
+/// waiting, directly and through a relaying intermediary (whose threads
+/// serve other calls while one relays the wait).
+#[test]
+fn threads_run_while_one_waits_also_under_an_intermediary() {
+    for cmd in ["spawner threads", "tracer spawner threads"] {
+        let log = run(cmd);
+        line(&log, "spawner: ok 6 threads made 500 calls each while one waited; a second round took no memory");
+        assert_all_returned(&log);
+    }
+}
+
+#[test]
+fn a_thread_that_faults_ends_its_process() {
+    let log = run("spawner threadfault");
+    line(&log, &format!("ux: pid {} (spawner) faulted: InvalidOpcode", run_pid(&log)));
+    assert_all_returned(&log);
 }
 
 #[test]

@@ -10,7 +10,7 @@ use crate::sel4::syscall::{self, ipc_buffer, Msg};
 use crate::sel4::MessageInfo;
 use alloc::string::String;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// Slots for file server connections: `CONN_FIRST..CONN_FIRST + 64 * CONN_WORDS`.
 const CONN_FIRST: u64 = 256;
@@ -19,11 +19,14 @@ static CONN_USED: [AtomicU64; CONN_WORDS] = [const { AtomicU64::new(0) }; CONN_W
 
 fn take_slot() -> Result<u64, Errno> {
     for (w, word) in CONN_USED.iter().enumerate() {
-        let bits = word.load(Ordering::Relaxed);
-        if bits != u64::MAX {
+        let mut bits = word.load(Ordering::Relaxed);
+        while bits != u64::MAX {
             let b = bits.trailing_ones() as u64;
-            word.store(bits | 1 << b, Ordering::Relaxed);
-            return Ok(CONN_FIRST + w as u64 * 64 + b);
+            // Threads take slots too: claim the bit only if still free.
+            match word.compare_exchange(bits, bits | 1 << b, Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(_) => return Ok(CONN_FIRST + w as u64 * 64 + b),
+                Err(now) => bits = now,
+            }
         }
     }
     Err(Errno::NoMemory)
@@ -135,11 +138,37 @@ pub fn create(path: &str) -> Result<File, Errno> {
     open(path, flags::WRITE | flags::CREATE | flags::TRUNCATE)
 }
 
-/// The I/O window at `at`, as bytes.
-fn window(at: u64) -> &'static mut [u8] {
-    // SAFETY: the process server maps IO_WINDOW bytes at every window
-    // address it gives us, for as long as we live; one thread uses them.
-    unsafe { core::slice::from_raw_parts_mut(at as *mut u8, crate::layout::IO_WINDOW as usize) }
+/// Which I/O windows a thread is using. A thread that finds a window in
+/// use transfers a message at a time instead: nobody waits for a window
+/// (its holder may be blocked in a read that takes long).
+static WINDOW_BUSY: [AtomicBool; crate::layout::MAX_IO_WINDOWS as usize] =
+    [const { AtomicBool::new(false) }; crate::layout::MAX_IO_WINDOWS as usize];
+
+/// The use of one I/O window by one thread, until dropped.
+struct Lease(usize);
+
+impl Lease {
+    fn take(at: u64) -> Option<Lease> {
+        let i = ((at - crate::layout::IO_WINDOWS) / crate::layout::IO_WINDOW) as usize;
+        let busy = WINDOW_BUSY.get(i)?;
+        busy.compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed).ok()?;
+        Some(Lease(i))
+    }
+
+    /// The window's bytes.
+    fn bytes(&mut self) -> &mut [u8] {
+        let at = crate::layout::IO_WINDOWS + self.0 as u64 * crate::layout::IO_WINDOW;
+        // SAFETY: the process server maps IO_WINDOW bytes at every window
+        // address it gives us, for as long as we live; the lease makes this
+        // thread their one user.
+        unsafe { core::slice::from_raw_parts_mut(at as *mut u8, crate::layout::IO_WINDOW as usize) }
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        WINDOW_BUSY[self.0].store(false, Ordering::Release);
+    }
 }
 
 impl File {
@@ -174,16 +203,18 @@ impl File {
     /// message carries: the bytes read and the count asked for.
     fn read_call(&mut self, buf: &mut [u8]) -> Result<(usize, usize), Errno> {
         let (handle, offset) = (self.handle, self.offset);
-        let window_at = self.window.filter(|_| buf.len() > IO_MAX);
-        let count = buf.len().min(if window_at.is_some() { crate::layout::IO_WINDOW as usize } else { IO_MAX });
-        let n = match window_at {
-            Some(at) => match fs_call(self.conn, &FsRequest::ReadWindow { handle, offset, count: count as u32 })? {
-                FsResponse::Count(n) if n as usize <= count => {
-                    buf[..n as usize].copy_from_slice(&window(at)[..n as usize]);
-                    n as usize
+        let lease = self.window.filter(|_| buf.len() > IO_MAX).and_then(Lease::take);
+        let count = buf.len().min(if lease.is_some() { crate::layout::IO_WINDOW as usize } else { IO_MAX });
+        let n = match lease {
+            Some(mut lease) => {
+                match fs_call(self.conn, &FsRequest::ReadWindow { handle, offset, count: count as u32 })? {
+                    FsResponse::Count(n) if n as usize <= count => {
+                        buf[..n as usize].copy_from_slice(&lease.bytes()[..n as usize]);
+                        n as usize
+                    }
+                    _ => return Err(Errno::BadRequest),
                 }
-                _ => return Err(Errno::BadRequest),
-            },
+            }
             None => match fs_call(self.conn, &FsRequest::Read { handle, offset, count: count as u32 })? {
                 FsResponse::Data(d) if d.len() <= count => {
                     buf[..d.len()].copy_from_slice(d);
@@ -201,9 +232,9 @@ impl File {
     pub fn write(&mut self, data: &[u8]) -> Result<usize, Errno> {
         let mut done = 0;
         while done < data.len() {
-            if let Some(at) = self.window.filter(|_| data.len() - done > IO_MAX) {
+            if let Some(mut lease) = self.window.filter(|_| data.len() - done > IO_MAX).and_then(Lease::take) {
                 let chunk = &data[done..(done + crate::layout::IO_WINDOW as usize).min(data.len())];
-                window(at)[..chunk.len()].copy_from_slice(chunk);
+                lease.bytes()[..chunk.len()].copy_from_slice(chunk);
                 let count = chunk.len() as u32;
                 let req = FsRequest::WriteWindow { handle: self.handle, offset: self.offset, count };
                 match fs_call(self.conn, &req)? {

@@ -6,10 +6,11 @@
 //! the two here, so the rest of the code sees one array.
 
 use super::frame::{self, Place};
-use super::{Errno, Reply, Request, BUFFER_MAX, MSG_CALL, MSG_RELAY, MSG_REPLY};
+use super::{Errno, Reply, Request, BUFFER_MAX, INLINE_ONLY, MSG_CALL, MSG_RELAY, MSG_REPLY};
 use crate::layout;
 use crate::sel4::syscall::{self, ipc_buffer, Msg};
 use crate::sel4::{CPtr, MessageInfo};
+use crate::sync::Mutex;
 
 /// The message currently in the IPC buffer, `words` long, as a syscall
 /// argument.
@@ -23,22 +24,41 @@ fn incoming(msg: &Msg) {
     ipc_buffer().msg[..4].copy_from_slice(&msg.mr);
 }
 
-/// The caller's shared buffer page.
+/// The thread using the process's shared buffer page holds this.
+static SHARED_BUFFER: Mutex<()> = Mutex::new(());
+
+/// The caller's shared buffer page; only while holding [`SHARED_BUFFER`].
 fn shared_buffer() -> &'static mut [u8; BUFFER_MAX] {
     // SAFETY: the process server maps this page read-write in every
-    // process; single-threaded programs hold one reference at a time.
+    // process; the lock makes one thread its user.
     unsafe { &mut *(layout::SHARED_BUFFER as *mut [u8; BUFFER_MAX]) }
 }
 
 /// Calls the process server (or whoever `conn` leads to) with `req`.
+///
+/// A call takes the shared buffer if it is free (for a large reply), and
+/// waits for it only when the request itself needs it; a call that may be
+/// answered much later never holds it. Without it, a reply too large for
+/// the message registers is `TooLarge`.
 pub fn call(conn: CPtr, req: &Request) -> Reply {
-    let words = frame::encode(req, &mut ipc_buffer().msg, Some(shared_buffer()), 0)?;
+    let msg = &mut ipc_buffer().msg;
+    let mut held = if req.may_wait() { None } else { SHARED_BUFFER.try_lock() };
+    let words = match frame::encode(req, msg, None, 0) {
+        Err(Errno::TooLarge) => {
+            held.get_or_insert_with(|| SHARED_BUFFER.lock());
+            frame::encode(req, msg, Some(shared_buffer()), 0)?
+        }
+        other => other?,
+    };
+    if held.is_none() {
+        msg[0] |= INLINE_ONLY;
+    }
     let reply = syscall::call(conn, outgoing(MSG_CALL, words));
     incoming(&reply);
-    decode_reply(reply.info)
+    decode_reply(reply.info, held.is_some())
 }
 
-fn decode_reply(info: MessageInfo) -> Reply {
+fn decode_reply(info: MessageInfo, buffer_held: bool) -> Reply {
     if info.label() != MSG_REPLY {
         return Err(Errno::BadRequest);
     }
@@ -47,7 +67,8 @@ fn decode_reply(info: MessageInfo) -> Reply {
     // Decoding may allocate; growing the heap keeps the message intact.
     let bytes = match h.place {
         Place::Inline => &frame::inline_bytes(msg)[..h.len],
-        Place::Buffer => &shared_buffer()[..h.len],
+        Place::Buffer if buffer_held => &shared_buffer()[..h.len],
+        Place::Buffer => return Err(Errno::BadRequest),
     };
     super::decode_reply(bytes)?
 }

@@ -2,7 +2,7 @@
 //! in [`super`]). Works on the message-register array of an IPC buffer, so
 //! it is host-testable.
 
-use super::{Errno, BUFFER_MAX, HEADER_WORDS, INLINE_MAX, IN_BUFFER};
+use super::{Errno, BUFFER_MAX, HEADER_WORDS, INLINE_MAX, INLINE_ONLY, IN_BUFFER};
 use crate::sel4::consts::msg::MAX_LENGTH;
 
 /// Where a message's bytes are.
@@ -19,6 +19,8 @@ pub struct Header {
     pub place: Place,
     /// MR1: the process a relayed call is made for.
     pub on_behalf: u64,
+    /// The caller's shared buffer may not take the reply.
+    pub inline_only: bool,
 }
 
 /// Reads and checks the header of a message of `words` words.
@@ -27,7 +29,7 @@ pub fn header(mrs: &[u64; MAX_LENGTH], words: usize) -> Result<Header, Errno> {
         return Err(Errno::BadRequest);
     }
     let place = if mrs[0] & IN_BUFFER != 0 { Place::Buffer } else { Place::Inline };
-    let len = (mrs[0] & !IN_BUFFER) as usize;
+    let len = (mrs[0] & !(IN_BUFFER | INLINE_ONLY)) as usize;
     let ok = match place {
         // The bytes must be within the words actually sent.
         Place::Inline => len <= INLINE_MAX && len.div_ceil(8) <= words - HEADER_WORDS,
@@ -36,7 +38,7 @@ pub fn header(mrs: &[u64; MAX_LENGTH], words: usize) -> Result<Header, Errno> {
     if !ok {
         return Err(Errno::BadRequest);
     }
-    Ok(Header { len, place, on_behalf: mrs[1] })
+    Ok(Header { len, place, on_behalf: mrs[1], inline_only: mrs[0] & INLINE_ONLY != 0 })
 }
 
 /// The inline bytes area of the message registers.
@@ -112,6 +114,9 @@ mod tests {
         let h = header(&mrs, words).unwrap();
         assert_eq!((h.place, h.on_behalf), (Place::Buffer, 7));
         assert_eq!(postcard::from_bytes::<Request>(&buf[..h.len]).unwrap(), req);
+        assert!(!h.inline_only);
+        mrs[0] |= INLINE_ONLY;
+        assert_eq!(header(&mrs, words).map(|h| (h.len, h.inline_only)), Ok((h.len, true)));
         let huge = "y".repeat(5000);
         let req =
             Request::Spawn(Spawn { path: "/bin/hello", argv: vec![&huge], env: vec![], redirect: None, fds: vec![] });

@@ -30,24 +30,45 @@ impl Msg {
     }
 }
 
-static IPC_BUFFER: AtomicPtr<IpcBuffer> = AtomicPtr::new(core::ptr::null_mut());
+/// The root task's IPC buffer. Every other thread finds its own through
+/// its TLS base (`layout::THREAD_LOCAL`), which the process server sets.
+static ROOT_IPC_BUFFER: AtomicPtr<IpcBuffer> = AtomicPtr::new(core::ptr::null_mut());
 
-/// Records where this thread's IPC buffer is mapped. Called once by the
-/// runtime before `main`; every program here is single-threaded.
+/// Records where the root task's IPC buffer is mapped (the root task is
+/// single-threaded and has no TLS base).
 ///
 /// # Safety
-/// `buffer` must point to this thread's mapped, registered IPC buffer.
-pub unsafe fn set_ipc_buffer(buffer: *mut IpcBuffer) {
-    IPC_BUFFER.store(buffer, Ordering::Relaxed);
+/// `buffer` must point to the root task's mapped, registered IPC buffer.
+pub unsafe fn set_root_ipc_buffer(buffer: *mut IpcBuffer) {
+    ROOT_IPC_BUFFER.store(buffer, Ordering::Relaxed);
+}
+
+/// This thread's own words at its TLS base: their address (so that one
+/// `fs`-relative load finds them) and its index.
+fn thread_local() -> *const [u64; 2] {
+    let at: u64;
+    // SAFETY: the process server sets every thread's TLS base to its
+    // thread-local words, whose first word is their own address.
+    unsafe { asm!("mov {}, qword ptr fs:[0]", out(reg) at, options(nostack, readonly, preserves_flags)) };
+    at as *const [u64; 2]
 }
 
 /// This thread's IPC buffer.
 pub fn ipc_buffer() -> &'static mut IpcBuffer {
-    let p = IPC_BUFFER.load(Ordering::Relaxed);
-    assert!(!p.is_null(), "IPC buffer used before the runtime set it");
-    // SAFETY: set once by the runtime to the thread's own buffer; a thread
-    // never holds two of these references across a system call.
+    let root = ROOT_IPC_BUFFER.load(Ordering::Relaxed);
+    let p = if root.is_null() { (thread_local() as u64 - crate::layout::THREAD_LOCAL) as *mut IpcBuffer } else { root };
+    // SAFETY: the thread's own buffer; a thread never holds two of these
+    // references across a system call.
     unsafe { &mut *p }
+}
+
+/// This thread's index in its process (0: the first; the root task's is 0).
+pub fn thread_index() -> usize {
+    if !ROOT_IPC_BUFFER.load(Ordering::Relaxed).is_null() {
+        return 0;
+    }
+    // SAFETY: see `thread_local`; the words live as long as the thread.
+    unsafe { (*thread_local())[1] as usize }
 }
 
 #[inline(always)]

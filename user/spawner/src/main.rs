@@ -30,6 +30,7 @@
 //! - `table`: spawn `true` without reaping until the process table is
 //!   full; the refusal must be an error (no memory), every child must
 //!   then be reaped exactly once, and spawning must work again.
+//! - `threads`, `threadfault`: see `threads.rs`.
 //! - `orphan-parent`, `orphan-child`, `yields N`: roles the modes above
 //!   start.
 #![no_std]
@@ -43,6 +44,8 @@ use alloc::vec::Vec;
 use libux::println;
 use libux::process::{self, spawn, wait};
 use libux::rpc::{End, Errno, FaultKind};
+
+mod threads;
 
 libux::entry!(main);
 
@@ -65,6 +68,8 @@ fn main() -> i32 {
         Some("killtracer") => kill_tracer(),
         Some("table") => table_full(),
         Some("checkargs") => check_args(),
+        Some("threads") => threads::threads(),
+        Some("threadfault") => threads::thread_fault(),
         Some("yields") => {
             for _ in 0..n.unwrap_or(1000) {
                 libux::sel4::syscall::yield_now();

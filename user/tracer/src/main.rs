@@ -4,6 +4,13 @@
 //! redirection) is logged as `tracer: [pid] request = reply` and relayed
 //! to the process server unchanged, without being re-encoded.
 //!
+//! Calls are served by a pool of threads, each receiving, relaying and
+//! answering one call at a time: a call that waits long (a `Wait` for a
+//! child that runs on) holds one thread while the others go on serving.
+//! A tracer may itself be traced: the calls it relays reach the outer
+//! tracer as relays, which it passes on as they are (logged as
+//! `[pid via inner]`).
+//!
 //! The tracer ends when every process it has seen has exited or been
 //! killed through a call it relayed. A traced process that faults is
 //! reported by the process server, not here, and keeps the tracer
@@ -14,11 +21,13 @@
 extern crate alloc;
 
 use alloc::collections::BTreeSet;
-use libux::layout::slot;
+use libux::layout::{slot, MAX_THREADS};
 use libux::println;
 use libux::process;
 use libux::rpc::client::{self, peek_reply, peek_request};
-use libux::rpc::{Pid, Request, Response, MSG_CALL};
+use libux::rpc::{Errno, Pid, Request, Response, MSG_CALL, MSG_RELAY};
+use libux::sel4::syscall::ipc_buffer;
+use libux::sync::Mutex;
 
 libux::entry!(main);
 
@@ -42,6 +51,11 @@ fn kind(r: &Request) -> Kind {
     }
 }
 
+/// The processes seen and not yet ended.
+static LIVE: Mutex<BTreeSet<Pid>> = Mutex::new(BTreeSet::new());
+/// The program we started.
+static CHILD: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(0);
+
 fn main() -> i32 {
     let args = libux::rt::args();
     if args.len() < 2 {
@@ -52,23 +66,43 @@ fn main() -> i32 {
         println!("tracer: cannot create an endpoint: {e}");
         return 1;
     }
-    let child = match process::spawn_with(args[1], &args[1..], &[], Some(EP)) {
-        Ok(pid) => pid,
+    // Threads first: calls may come as soon as the program runs.
+    for _ in 1..MAX_THREADS {
+        if let Err(e) = libux::thread::spawn(serve) {
+            println!("tracer: cannot start a thread: {e}");
+            return 1;
+        }
+    }
+    let mut live = LIVE.lock();
+    match process::spawn_with(args[1], &args[1..], &[], Some(EP)) {
+        Ok(pid) => {
+            live.insert(pid);
+            CHILD.store(pid, core::sync::atomic::Ordering::Relaxed);
+        }
         Err(e) => {
             println!("tracer: cannot start {}: {e}", args[1]);
             return 1;
         }
-    };
-    let mut live: BTreeSet<Pid> = BTreeSet::new();
-    live.insert(child);
+    }
+    drop(live);
+    serve();
+    0
+}
+
+/// Serves calls until every process seen has ended, then ends the tracer.
+fn serve() {
     let mut m = client::recv_raw(EP);
     loop {
-        let pid = m.badge as Pid;
-        if m.label != MSG_CALL {
-            println!("tracer: [{pid}] unexpected message label {}", m.label);
-            m = client::reply_recv_raw(EP, client::error_reply_words(libux::rpc::Errno::BadRequest));
-            continue;
-        }
+        let (pid, via) = match m.label {
+            MSG_CALL => (m.badge as Pid, None),
+            // A tracer under us relays for its own clients: MR1 names them.
+            MSG_RELAY => (ipc_buffer().msg[1] as Pid, Some(m.badge as Pid)),
+            label => {
+                println!("tracer: [{}] unexpected message label {label}", m.badge);
+                m = client::reply_recv_raw(EP, client::error_reply_words(Errno::BadRequest));
+                continue;
+            }
+        };
         let request = peek_request(m.words).map(|r| (alloc::format!("{r:?}"), kind(&r)));
         let (shown, kind) = request.unwrap_or_else(|| ("(request in shared buffer)".into(), Kind::Other));
         let reply_words = match client::relay(slot::PROC_CONN, pid as u64, m.words) {
@@ -78,8 +112,12 @@ fn main() -> i32 {
         let reply = peek_reply(reply_words);
         // Printing is a call of our own: keep the reply safe meanwhile.
         let saved = client::save(reply_words);
-        println!("tracer: [{pid}] {shown} = {reply:?}");
+        match via {
+            Some(v) => println!("tracer: [{pid} via {v}] {shown} = {reply:?}"),
+            None => println!("tracer: [{pid}] {shown} = {reply:?}"),
+        }
         let reply_words = client::restore(&saved);
+        let mut live = LIVE.lock();
         match (kind, reply) {
             (Kind::Spawn, Some(Ok(Response::Pid(p)))) => {
                 live.insert(p);
@@ -93,11 +131,13 @@ fn main() -> i32 {
             _ => {}
         }
         if live.is_empty() {
-            break;
+            drop(live);
+            // The last call was an Exit or a Kill: its caller is gone.
+            let _ = process::try_wait(Some(CHILD.load(core::sync::atomic::Ordering::Relaxed)));
+            println!("tracer: done");
+            libux::rt::exit(0);
         }
+        drop(live);
         m = client::reply_recv_raw(EP, reply_words);
     }
-    let _ = process::try_wait(Some(child));
-    println!("tracer: done");
-    0
 }
