@@ -121,7 +121,12 @@ impl Session {
 /// The output lines of what a typed line printed: not its echo (the
 /// first line), not the next prompt.
 fn output(out: &str) -> Vec<&str> {
-    out.lines().skip(1).filter(|l| !l.starts_with("$ ") && !l.is_empty()).collect()
+    let mut lines: Vec<&str> = out.lines().skip(1).collect();
+    // The prompt after the output may be caught half-written ("$").
+    if lines.last().is_some_and(|l| "$ ".starts_with(l)) {
+        lines.pop();
+    }
+    lines.into_iter().filter(|l| !l.starts_with("$ ") && !l.is_empty()).collect()
 }
 
 #[test]
