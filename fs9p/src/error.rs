@@ -21,11 +21,13 @@ pub enum Error {
     Io,
     /// The answer to Tauth when the server needs none (as diod answers).
     NoAuthRequired,
+    /// Too many requests of the connection are being served at once.
+    Busy,
 }
 
 impl Error {
     /// Every error; where two share an errno, the first is what it means.
-    pub const ALL: [Error; 16] = [
+    pub const ALL: [Error; 17] = [
         Error::NotFound,
         Error::Exists,
         Error::NotDir,
@@ -42,6 +44,7 @@ impl Error {
         Error::NameTooLong,
         Error::Io,
         Error::NoAuthRequired,
+        Error::Busy,
     ];
 
     /// The Linux errno for Rlerror.
@@ -49,6 +52,7 @@ impl Error {
         match self {
             Error::NotFound | Error::NoAuthRequired => 2, // ENOENT
             Error::Io => 5,                               // EIO
+            Error::Busy => 11,                            // EAGAIN
             Error::BadFid => 9,                           // EBADF
             Error::Permission => 13,                      // EACCES
             Error::Exists => 17,                          // EEXIST
@@ -84,6 +88,7 @@ impl Error {
             Error::NameTooLong => "file name too long",
             Error::Io => "i/o error",
             Error::NoAuthRequired => "authentication not required",
+            Error::Busy => "too many requests in flight",
         }
     }
 

@@ -4,10 +4,15 @@
 //!
 //! A session speaks 9P2000 or 9P2000.L, as the client's Tversion asks,
 //! keeps a bounded fid table, and answers every request, malformed ones
-//! with an error. Requests are handled one at a time in arrival order, so
-//! a Tflush always finds its request already answered and only needs its
-//! Rflush. Authentication goes through [`Filesystem::auth`]: the hook
-//! later issues use for the cluster secret.
+//! with an error. [`Session::handle`] answers each request before the
+//! next. [`Session::handle_apart`] instead hands out the reads and writes
+//! of files that may block (a device, a pipe, a connection: those
+//! [`Filesystem::io`] names) as [`IoJob`]s to run apart, on other
+//! threads, so one slow read never stalls the connection; replies then go
+//! out in any order, and a Tflush of a job still running asks the caller
+//! to cancel it and is answered once the job ends (Plan 9's exportfs does
+//! the same with slave processes). Authentication goes through
+//! [`Filesystem::auth`]: the hook later issues use for the cluster secret.
 
 use crate::codec::{self, put_dirent, DecodeError};
 use crate::error::Error;
@@ -42,6 +47,16 @@ pub const DMDIR: u32 = 0x8000_0000;
 pub trait Filesystem {
     type Node: Clone;
     type File;
+    /// What a read or write of an open file needs to run apart from the
+    /// session (see [`Filesystem::io`]).
+    type Io: Clone;
+
+    /// `Some` for an open file whose reads and writes may block and should
+    /// run apart (with [`Session::handle_apart`]); `None` runs them in the
+    /// session, through `read` and `write`.
+    fn io(&mut self, _file: &Self::File) -> Option<Self::Io> {
+        None
+    }
 
     /// The root of the tree `aname` names, for user `uname`.
     fn attach(&mut self, uname: &str, aname: &str) -> Result<Self::Node, Error>;
@@ -85,13 +100,93 @@ struct Fid<N, H> {
 /// The largest message size we agree to.
 pub const MAX_MSIZE: u32 = 1 << 20;
 
-/// One client connection's state, over a file system whose nodes are `N`
-/// and open files `H`.
-pub struct Session<N, H> {
+/// Requests of one connection running apart at once; more are refused
+/// (`Error::Busy`).
+pub const MAX_IN_FLIGHT: usize = 64;
+
+/// One client connection's state, over a file system whose nodes are `N`,
+/// open files `H` and reads and writes run apart `J`.
+pub struct Session<N, H, J = ()> {
     dialect: Option<Dialect>,
     msize: u32,
     fids: BTreeMap<u32, Fid<N, H>>,
     max_fids: usize,
+    /// Jobs handed out and not finished: their I/O (to cancel them) and
+    /// the tags of the Tflushes waiting for them.
+    in_flight: BTreeMap<u16, (J, Vec<u16>)>,
+}
+
+/// A read or write handed out by [`Session::handle_apart`]: run it, put
+/// its reply in a buffer with [`IoJob::reply`], send that, then
+/// [`Session::finish`] it.
+#[derive(Debug)]
+pub struct IoJob<J> {
+    pub tag: u16,
+    pub io: J,
+    pub offset: u64,
+    pub op: IoOp,
+    dialect: Dialect,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum IoOp {
+    /// Read up to `count` bytes (into [`IoJob::read_area`]).
+    Read {
+        count: usize,
+    },
+    Write {
+        data: Vec<u8>,
+    },
+}
+
+/// What [`Session::handle_apart`] made of a request.
+#[derive(Debug)]
+pub enum Handled<J> {
+    /// The reply, of this many bytes, is in the output buffer.
+    Reply(usize),
+    /// Nothing to send yet: run the job.
+    Io(IoJob<J>),
+    /// A Tflush of a job still running: cancel `io` (a read that blocks
+    /// gives up); the Rflush goes out when the job is finished.
+    Cancel { oldtag: u16, io: J },
+}
+
+impl<J> IoJob<J> {
+    /// Where a read puts its data: `out` must hold `msize` bytes.
+    pub fn read_area<'a>(&self, out: &'a mut [u8]) -> &'a mut [u8] {
+        let count = match self.op {
+            IoOp::Read { count } => count,
+            IoOp::Write { .. } => 0,
+        };
+        &mut out[HEADER + 4..HEADER + 4 + count]
+    }
+
+    /// Writes the job's reply into `out`: `result` is the bytes read (in
+    /// the read area already) or written; returns the reply's length.
+    pub fn reply(&self, out: &mut [u8], result: Result<usize, Error>) -> usize {
+        let len = match (result, &self.op) {
+            (Ok(n), IoOp::Read { count }) => finish_data(out, 117, n.min(*count)),
+            (Ok(n), IoOp::Write { .. }) => {
+                codec::encode(&Frame { tag: 0, msg: Msg::Rwrite { count: n as u32 } }, out).expect("Rwrite fits")
+            }
+            (Err(e), _) => error_reply(Some(self.dialect), self.tag, e, out),
+        };
+        out[5..7].copy_from_slice(&self.tag.to_le_bytes());
+        len
+    }
+}
+
+/// An Rflush for the Tflush `tag`, in `out`; returns its length.
+pub fn rflush(tag: u16, out: &mut [u8]) -> usize {
+    codec::encode(&Frame { tag, msg: Msg::Rflush }, out).expect("Rflush fits")
+}
+
+fn error_reply(dialect: Option<Dialect>, tag: u16, e: Error, out: &mut [u8]) -> usize {
+    let msg = match dialect {
+        Some(Dialect::L) => Msg::Rlerror { ecode: e.errno() },
+        _ => Msg::Rerror { ename: e.message() },
+    };
+    codec::encode(&Frame { tag, msg }, out).expect("an error reply fits any msize")
 }
 
 fn qid_dirent_type(q: &Qid) -> u8 {
@@ -112,10 +207,83 @@ fn valid_name(name: &str) -> Result<(), Error> {
     Ok(())
 }
 
-impl<N: Clone, H> Session<N, H> {
+impl<N: Clone, H, J: Clone> Session<N, H, J> {
     /// A session allowing `max_fids` fids at once.
     pub fn new(max_fids: usize) -> Self {
-        Session { dialect: None, msize: 8192, fids: BTreeMap::new(), max_fids }
+        Session { dialect: None, msize: 8192, fids: BTreeMap::new(), max_fids, in_flight: BTreeMap::new() }
+    }
+
+    /// Like [`Session::handle`], but a read or write of a file the file
+    /// system runs apart ([`Filesystem::io`]) becomes a job, and a Tflush
+    /// of a job still running asks for its cancelling.
+    pub fn handle_apart<F: Filesystem<Node = N, File = H, Io = J>>(
+        &mut self,
+        fs: &mut F,
+        request: &[u8],
+        out: &mut [u8],
+    ) -> Handled<J> {
+        if let (Some(dialect), true) = (self.dialect, request.len() <= self.msize as usize) {
+            if let Ok(frame) = codec::decode(request, dialect) {
+                if let Some(h) = self.apart(fs, frame, dialect, out) {
+                    return h;
+                }
+            }
+        }
+        Handled::Reply(self.handle(fs, request, out))
+    }
+
+    /// The requests `handle_apart` does not leave to `handle`.
+    fn apart<F: Filesystem<Node = N, File = H, Io = J>>(
+        &mut self,
+        fs: &mut F,
+        frame: Frame,
+        dialect: Dialect,
+        out: &mut [u8],
+    ) -> Option<Handled<J>> {
+        let tag = frame.tag;
+        let (fid, offset, op) = match frame.msg {
+            Msg::Tflush { oldtag } => {
+                let (io, flushes) = self.in_flight.get_mut(&oldtag)?;
+                flushes.push(tag);
+                return Some(Handled::Cancel { oldtag, io: io.clone() });
+            }
+            Msg::Tread { fid, offset, count } => {
+                let count = count.min(self.iounit()) as usize;
+                (fid, offset, IoOp::Read { count })
+            }
+            Msg::Twrite { fid, offset, data } => (fid, offset, IoOp::Write { data: data.to_vec() }),
+            _ => return None,
+        };
+        let f = self.fids.get(&fid).filter(|f| !f.is_dir)?;
+        let allowed = match op {
+            IoOp::Read { .. } => f.mode.read,
+            IoOp::Write { .. } => f.mode.write,
+        };
+        let io = f.file.as_ref().filter(|_| allowed).and_then(|file| fs.io(file))?;
+        let refuse = if self.in_flight.contains_key(&tag) {
+            Some(Error::Invalid)
+        } else if self.in_flight.len() >= MAX_IN_FLIGHT {
+            Some(Error::Busy)
+        } else {
+            None
+        };
+        if let Some(e) = refuse {
+            return Some(Handled::Reply(error_reply(Some(dialect), tag, e, out)));
+        }
+        self.in_flight.insert(tag, (io.clone(), Vec::new()));
+        Some(Handled::Io(IoJob { tag, io, offset, op, dialect }))
+    }
+
+    /// The job `tag` is over (its reply sent, or left out because it was
+    /// cancelled): the tags of the Tflushes waiting for it, each to be
+    /// answered with [`rflush`] now.
+    pub fn finish(&mut self, tag: u16) -> Vec<u16> {
+        self.in_flight.remove(&tag).map(|(_, flushes)| flushes).unwrap_or_default()
+    }
+
+    /// Jobs handed out and not finished.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.len()
     }
 
     /// The negotiated message size: the largest request and reply.
@@ -146,13 +314,7 @@ impl<N: Clone, H> Session<N, H> {
                 out[5..7].copy_from_slice(&tag.to_le_bytes());
                 len
             }
-            Err(e) => {
-                let msg = match self.dialect {
-                    Some(Dialect::L) => Msg::Rlerror { ecode: e.errno() },
-                    _ => Msg::Rerror { ename: e.message() },
-                };
-                codec::encode(&Frame { tag, msg }, out).expect("an error reply fits any msize")
-            }
+            Err(e) => error_reply(self.dialect, tag, e, out),
         }
     }
 

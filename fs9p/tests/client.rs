@@ -24,6 +24,7 @@ fn child(dir: &str, name: &str) -> String {
 impl Filesystem for MemFs {
     type Node = String;
     type File = String;
+    type Io = ();
 
     fn attach(&mut self, _: &str, _: &str) -> Result<String, Error> {
         self.0.entry(String::new()).or_insert(None);

@@ -3,7 +3,7 @@
 //! reaches it. Untrusted clients speak to this code, so each limit and
 //! check is tried on both sides.
 
-use fs9p::server::{Filesystem, Meta, Session, DMDIR, MAX_MSIZE};
+use fs9p::server::{rflush, Filesystem, Handled, IoOp, Meta, Session, DMDIR, MAX_IN_FLIGHT, MAX_MSIZE};
 use fs9p::*;
 use std::collections::BTreeMap;
 
@@ -30,6 +30,12 @@ fn child(dir: &str, name: &str) -> String {
 impl Filesystem for Fs {
     type Node = String;
     type File = String;
+    /// Files named `dev...` are read and written apart, like devices.
+    type Io = String;
+
+    fn io(&mut self, file: &String) -> Option<String> {
+        file.starts_with("dev").then(|| file.clone())
+    }
 
     fn attach(&mut self, _: &str, aname: &str) -> Result<String, Error> {
         if aname == "refused" {
@@ -107,7 +113,7 @@ impl Filesystem for Fs {
 /// A session with `max_fids` fids and a file system holding `/d/f`
 /// ("hello") and `/e` (empty).
 struct T {
-    s: Session<String, String>,
+    s: Session<String, String, String>,
     fs: Fs,
     dialect: Dialect,
 }
@@ -186,7 +192,7 @@ fn version_negotiation() {
     assert!(matches!(t.call(Msg::Tclunk { fid: 1 }), Msg::Rerror { .. }), "still 9P2000");
 
     // Before any Tversion only Tversion is understood.
-    let mut s: Session<String, String> = Session::new(8);
+    let mut s: Session<String, String, String> = Session::new(8);
     let mut req = vec![0u8; 64];
     let n = encode(&Frame { tag: 3, msg: Msg::Tclunk { fid: 1 } }, &mut req).unwrap();
     let mut out = vec![0u8; 8192];
@@ -510,4 +516,110 @@ fn removes_renames_and_locks() {
     assert_eq!(t.call(Msg::Tfsync { fid: 3, datasync: 0 }), Msg::Rfsync);
     assert_eq!(t.err(Msg::Tlock { fid: 9, lock, flags: 0 }), Error::BadFid);
     assert_eq!(t.call(Msg::Tflush { oldtag: 1 }), Msg::Rflush);
+}
+
+impl T {
+    /// Sends `msg` with `tag` through `handle_apart`.
+    fn apart(&mut self, tag: u16, msg: Msg) -> (Handled<String>, Vec<u8>) {
+        let mut req = vec![0u8; 1 << 17];
+        let n = encode(&Frame { tag, msg }, &mut req).unwrap();
+        let mut out = vec![0u8; self.s.msize() as usize];
+        let h = self.s.handle_apart(&mut self.fs, &req[..n], &mut out);
+        (h, out)
+    }
+
+    /// A reply `handle_apart` gave at once.
+    fn at_once(&mut self, tag: u16, msg: Msg) -> Frame<'static> {
+        match self.apart(tag, msg) {
+            (Handled::Reply(n), out) => decode(Vec::leak(out[..n].to_vec()), self.dialect).unwrap(),
+            (other, _) => panic!("not answered at once: {other:?}"),
+        }
+    }
+
+    fn open_l(&mut self, fid: u32, flags: u32) {
+        assert!(matches!(self.call(Msg::Tlopen { fid, flags }), Msg::Rlopen { .. }));
+    }
+}
+
+/// Reads and writes of files the file system runs apart become jobs;
+/// others are answered at once, before jobs handed out earlier.
+#[test]
+fn reads_of_devices_run_apart_and_replies_go_out_in_any_order() {
+    let mut t = T::new(Dialect::L, 16);
+    t.fs.files.insert("dev1".into(), Some(b"one".to_vec()));
+    t.fs.files.insert("dev2".into(), Some(Vec::new()));
+    t.attach(1);
+    t.walk(1, 2, &["dev1"]);
+    t.walk(1, 3, &["dev2"]);
+    t.walk(1, 4, &["d", "f"]);
+    t.open_l(2, 0); // O_RDONLY
+    t.open_l(3, 2); // O_RDWR
+    t.open_l(4, 0);
+
+    let (read, _) = t.apart(10, Msg::Tread { fid: 2, offset: 0, count: 100 });
+    let Handled::Io(read) = read else { panic!("{read:?}") };
+    assert_eq!((read.tag, read.io.as_str(), read.offset, &read.op), (10, "dev1", 0, &IoOp::Read { count: 100 }));
+    let (write, _) = t.apart(11, Msg::Twrite { fid: 3, offset: 7, data: b"xyz" });
+    let Handled::Io(write) = write else { panic!("{write:?}") };
+    assert_eq!((write.tag, write.offset, &write.op), (11, 7, &IoOp::Write { data: b"xyz".to_vec() }));
+    assert_eq!(t.s.in_flight(), 2);
+
+    // A plain file is read in the session, answered at once.
+    let plain = t.at_once(12, Msg::Tread { fid: 4, offset: 0, count: 100 });
+    assert_eq!(plain, Frame { tag: 12, msg: Msg::Rread { data: b"hello" } });
+
+    // The later job ends first: its reply carries its tag.
+    let mut out = vec![0u8; t.s.msize() as usize];
+    let n = write.reply(&mut out, Ok(3));
+    assert_eq!(decode(&out[..n], Dialect::L).unwrap(), Frame { tag: 11, msg: Msg::Rwrite { count: 3 } });
+    assert_eq!(t.s.finish(11), Vec::<u16>::new());
+
+    // A read puts its data in place; a failed job is an error in the dialect.
+    read.read_area(&mut out)[..3].copy_from_slice(b"one");
+    let n = read.reply(&mut out, Ok(3));
+    assert_eq!(decode(&out[..n], Dialect::L).unwrap(), Frame { tag: 10, msg: Msg::Rread { data: b"one" } });
+    let n = read.reply(&mut out, Err(Error::Io));
+    assert_eq!(decode(&out[..n], Dialect::L).unwrap(), Frame { tag: 10, msg: Msg::Rlerror { ecode: 5 } });
+
+    // A Tflush of a job in flight asks for its cancelling; the Rflush
+    // waits for the job to finish.
+    match t.apart(13, Msg::Tflush { oldtag: 10 }).0 {
+        Handled::Cancel { oldtag: 10, io } => assert_eq!(io, "dev1"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(t.s.finish(10), vec![13]);
+    let n = rflush(13, &mut out);
+    assert_eq!(decode(&out[..n], Dialect::L).unwrap(), Frame { tag: 13, msg: Msg::Rflush });
+    assert_eq!(t.s.in_flight(), 0);
+    // A Tflush of what was answered already is answered at once.
+    assert_eq!(t.at_once(14, Msg::Tflush { oldtag: 12 }), Frame { tag: 14, msg: Msg::Rflush });
+}
+
+#[test]
+fn jobs_in_flight_are_bounded_and_checked_like_any_read() {
+    let mut t = T::new(Dialect::P2000, 16);
+    t.fs.files.insert("dev".into(), Some(Vec::new()));
+    t.attach(1);
+    t.walk(1, 2, &["dev"]);
+    t.walk(1, 3, &["dev"]);
+    assert!(matches!(t.call(Msg::Topen { fid: 2, mode: 0 }), Msg::Ropen { .. }));
+    // Refused as in the session: a write to a fid opened for reading, a
+    // read of a fid not opened.
+    let refused = t.at_once(9, Msg::Twrite { fid: 2, offset: 0, data: b"x" });
+    assert_eq!(refused.msg, Msg::Rerror { ename: Error::BadFid.message() });
+    let refused = t.at_once(9, Msg::Tread { fid: 3, offset: 0, count: 1 });
+    assert_eq!(refused.msg, Msg::Rerror { ename: Error::BadFid.message() });
+    for tag in 0..MAX_IN_FLIGHT as u16 {
+        assert!(matches!(t.apart(tag, Msg::Tread { fid: 2, offset: 0, count: 1 }).0, Handled::Io(_)));
+    }
+    // A tag in flight is not reused; one job past the bound is refused.
+    let again = t.at_once(0, Msg::Tread { fid: 2, offset: 0, count: 1 });
+    assert_eq!(again, Frame { tag: 0, msg: Msg::Rerror { ename: Error::Invalid.message() } });
+    let more = t.at_once(1000, Msg::Tread { fid: 2, offset: 0, count: 1 });
+    assert_eq!(more, Frame { tag: 1000, msg: Msg::Rerror { ename: "too many requests in flight" } });
+    // A read asks at most the iounit.
+    t.s.finish(0);
+    let (h, _) = t.apart(0, Msg::Tread { fid: 2, offset: 0, count: u32::MAX });
+    let Handled::Io(job) = h else { panic!("{h:?}") };
+    assert_eq!(job.op, IoOp::Read { count: t.s.msize() as usize - 24 });
 }

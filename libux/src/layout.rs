@@ -85,7 +85,7 @@ pub const STACK_PAGES: u64 = 16;
 
 /// Threads a process may have at once, its first included
 /// (`rpc::Request::Thread`).
-pub const MAX_THREADS: usize = 8;
+pub const MAX_THREADS: usize = 16;
 /// Thread `k`'s IPC buffer page (thread 0's is [`IPC_BUFFER`]).
 pub const fn thread_ipc_buffer(k: usize) -> u64 {
     IPC_BUFFER + k as u64 * 0x2000

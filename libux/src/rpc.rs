@@ -391,6 +391,9 @@ pub enum Errno {
     /// The device or the remote file server behind the file failed (a 9P
     /// mount whose connection broke, say).
     Io,
+    /// A call that waited was given up: its caller asked (`FsRequest::Cancel`,
+    /// a 9P Tflush), or a new call on the same file took its place.
+    Interrupted,
 }
 
 impl core::fmt::Display for Errno {
@@ -419,6 +422,7 @@ impl core::fmt::Display for Errno {
             Errno::BrokenPipe => "broken pipe",
             Errno::Busy => "busy",
             Errno::Io => "i/o error",
+            Errno::Interrupted => "interrupted",
         })
     }
 }

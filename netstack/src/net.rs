@@ -103,8 +103,24 @@ enum Op {
 
 struct Pending {
     pid: Pid,
+    /// What it waits on: a handle, or (an open of `listen`) the connection.
+    on: On,
     slot: u64,
     op: Op,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum On {
+    Handle(u32),
+    Listen(u32),
+}
+
+impl Op {
+    /// Whether it takes from the connection (a read, a listen) rather than
+    /// gives to it.
+    fn takes(&self) -> bool {
+        matches!(self, Op::Read { .. } | Op::Listen { .. })
+    }
 }
 
 pub struct Net {
@@ -255,7 +271,6 @@ impl Net {
 
     /// Answers a call from `pid`; `Ok(None)`: answered later.
     pub fn request(&mut self, pid: Pid, req: FsRequest, links: &mut [Link]) -> Result<Option<Answer>, Errno> {
-        self.forget_pending(pid);
         let node_of = |n: &Net, h: u32| n.open.get(&(pid, h)).copied().ok_or(Errno::BadHandle);
         match req {
             FsRequest::Open { path, flags: f } => {
@@ -281,7 +296,7 @@ impl Net {
                         let mut op = Op::Listen { conn: c };
                         match self.try_op(pid, &mut op, links) {
                             Some(r) => r.map(Some),
-                            None => self.defer(pid, op),
+                            None => self.defer(pid, On::Listen(c), op),
                         }
                     }
                     node => Ok(Some(self.add_handle(pid, node))),
@@ -293,18 +308,18 @@ impl Net {
                 Ok(Some(Answer::Done))
             }
             FsRequest::Read { handle, offset, count } => {
-                self.read(pid, node_of(self, handle)?, offset, (count as usize).min(IO_MAX), false, links)
+                self.read(pid, handle, node_of(self, handle)?, offset, (count as usize).min(IO_MAX), false, links)
             }
             FsRequest::ReadWindow { handle, offset, count } => {
                 let max = (count as usize).min(IO_WINDOW as usize);
-                self.read(pid, node_of(self, handle)?, offset, max, true, links)
+                self.read(pid, handle, node_of(self, handle)?, offset, max, true, links)
             }
-            FsRequest::Write { handle, data, .. } => self.write(pid, node_of(self, handle)?, data, links),
+            FsRequest::Write { handle, data, .. } => self.write(pid, handle, node_of(self, handle)?, data, links),
             FsRequest::WriteWindow { handle, count, .. } => {
                 // SAFETY: answering `pid`'s call.
                 let window = unsafe { libux::fs::client_window(pid) };
                 let data = window.get(..count as usize).ok_or(Errno::InvalidArgument)?;
-                self.write(pid, node_of(self, handle)?, data, links)
+                self.write(pid, handle, node_of(self, handle)?, data, links)
             }
             FsRequest::Stat { path } => {
                 let node = self.node(path)?;
@@ -339,12 +354,18 @@ impl Net {
             }
             FsRequest::Truncate { .. } => Ok(Some(Answer::Done)),
             FsRequest::Mkdir { .. } | FsRequest::Remove { .. } | FsRequest::Rename { .. } => Err(Errno::NotPermitted),
+            FsRequest::Cancel { handle } => {
+                node_of(self, handle)?;
+                Ok(Some(Answer::Count(self.interrupt_waiting(pid, On::Handle(handle), None))))
+            }
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn read(
         &mut self,
         pid: Pid,
+        handle: u32,
         node: Node,
         offset: u64,
         max: usize,
@@ -358,7 +379,7 @@ impl Net {
                 let mut op = Op::Read { conn: c, max, window, until };
                 return match self.try_op(pid, &mut op, links) {
                     Some(r) => r.map(Some),
-                    None => self.defer(pid, op),
+                    None => self.defer(pid, On::Handle(handle), op),
                 };
             }
             Node::Ctl(c) => text(&format!("{c}\n"), offset, max),
@@ -387,7 +408,14 @@ impl Net {
         deliver(pid, window, Ok(answer)).map(Some)
     }
 
-    fn write(&mut self, pid: Pid, node: Node, data: &[u8], links: &mut [Link]) -> Result<Option<Answer>, Errno> {
+    fn write(
+        &mut self,
+        pid: Pid,
+        handle: u32,
+        node: Node,
+        data: &[u8],
+        links: &mut [Link],
+    ) -> Result<Option<Answer>, Errno> {
         let mut op = match node {
             Node::Data(c) => {
                 // Straight from the caller's bytes when there is room; a
@@ -395,7 +423,7 @@ impl Net {
                 let kind = &mut self.conns.get_mut(&c).ok_or(Errno::BadHandle)?.kind;
                 return match kind.write(data, links) {
                     Some(r) => r.map(|n| Some(Answer::Count(n))),
-                    None => self.defer(pid, Op::Write { conn: c, data: data.to_vec() }),
+                    None => self.defer(pid, On::Handle(handle), Op::Write { conn: c, data: data.to_vec() }),
                 };
             }
             Node::Ctl(c) => {
@@ -413,7 +441,7 @@ impl Net {
         };
         match self.try_op(pid, &mut op, links) {
             Some(r) => r.map(Some),
-            None => self.defer(pid, op),
+            None => self.defer(pid, On::Handle(handle), op),
         }
     }
 
@@ -456,13 +484,31 @@ impl Net {
         }
     }
 
-    fn defer(&mut self, pid: Pid, op: Op) -> Result<Option<Answer>, Errno> {
+    fn defer(&mut self, pid: Pid, on: On, op: Op) -> Result<Option<Answer>, Errno> {
+        self.interrupt_waiting(pid, on, Some(op.takes()));
         let slot = self.slots.save()?;
-        self.pending.push(Pending { pid, slot, op });
+        self.pending.push(Pending { pid, on, slot, op });
         Ok(None)
     }
 
-    /// A process makes one call at a time: a new one means the old is over.
+    /// Answers `pid`'s calls waiting on `on` (those that take, or those
+    /// that give, as `takes` says; both if `None`) with `Interrupted`. A
+    /// new call that waits where one of its kind waits takes its place:
+    /// the old one was restarted (its process was stopped and continued,
+    /// and the kernel gave up its reply capability), or another thread
+    /// did the same at once. Answering the old one would lose its data.
+    fn interrupt_waiting(&mut self, pid: Pid, on: On, takes: Option<bool>) -> u32 {
+        let mine = |p: &Pending| p.pid == pid && p.on == on && takes.is_none_or(|t| t == p.op.takes());
+        let (gone, kept): (Vec<_>, Vec<_>) = self.pending.drain(..).partition(|p| mine(p));
+        self.pending = kept;
+        let n = gone.len() as u32;
+        for p in gone {
+            self.slots.answer(p.slot, &Err(Errno::Interrupted));
+        }
+        n
+    }
+
+    /// Drops what `pid` was waiting for (it ended).
     fn forget_pending(&mut self, pid: Pid) {
         let (gone, kept): (Vec<_>, Vec<_>) = self.pending.drain(..).partition(|p| p.pid == pid);
         self.pending = kept;

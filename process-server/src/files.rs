@@ -65,6 +65,8 @@ pub struct Files {
 struct WaitRead {
     pid: Pid,
     reader: Pid,
+    /// The reader's handle of the `wait` file.
+    handle: u32,
     /// The root slot holding the reply capability.
     slot: u64,
     offset: usize,
@@ -149,7 +151,10 @@ impl Server {
                             }
                             return Ok(Some(FsResponse::Data(data)));
                         }
-                        None => return self.defer_wait(caller, pid, offset as usize, count as usize).map(|()| None),
+                        None => {
+                            let (offset, count) = (offset as usize, count as usize);
+                            return self.defer_wait(caller, handle, pid, offset, count).map(|()| None);
+                        }
                     },
                     (Node::Spawn, Some(pid)) => alloc::format!("{pid}\n"),
                     (Node::Spawn, None) => String::new(),
@@ -209,6 +214,17 @@ impl Server {
                 Err(if bin { Errno::ReadOnly } else { Errno::NotPermitted })
             }
             FsRequest::Rename { .. } => Err(if bin { Errno::ReadOnly } else { Errno::NotPermitted }),
+            FsRequest::Cancel { handle } => {
+                self.files.open.get(&(caller, handle)).ok_or(Errno::BadHandle)?;
+                let (gone, kept) = self.files.waiting.drain(..).partition(|w| w.reader == caller && w.handle == handle);
+                self.files.waiting = kept;
+                let gone: Vec<WaitRead> = gone;
+                let n = gone.len() as u32;
+                for w in gone {
+                    self.files.ready.push((w.slot, encode(&Err(Errno::Interrupted))));
+                }
+                Ok(Some(FsResponse::Count(n)))
+            }
         }
     }
 
@@ -322,7 +338,7 @@ impl Server {
         }
     }
 
-    fn defer_wait(&mut self, reader: Pid, pid: Pid, offset: usize, count: usize) -> Result<(), Errno> {
+    fn defer_wait(&mut self, reader: Pid, handle: u32, pid: Pid, offset: usize, count: usize) -> Result<(), Errno> {
         if self.files.waiting.len() >= MAX_WAITING {
             return Err(Errno::NoMemory);
         }
@@ -331,7 +347,7 @@ impl Server {
             self.mem.free_slot(slot);
             return Err(Errno::BadRequest);
         }
-        self.files.waiting.push(WaitRead { pid, reader, slot, offset, count });
+        self.files.waiting.push(WaitRead { pid, reader, handle, slot, offset, count });
         Ok(())
     }
 

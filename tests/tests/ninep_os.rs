@@ -198,9 +198,9 @@ fn control_files_flushes_and_a_full_ramfs_over_9p() {
         assert!(c.0.open_path(&format!("/proc/{pid}/status"), OpenHow { write: true, ..OpenHow::default() }).is_err());
     }
 
-    // A read blocked in the server (a wait file) and flushed: the flush is
-    // answered, after the read if the read was answered at all, and
-    // nothing comes for the read's tag after the flush's reply.
+    // A read blocked in the server (a wait file) and flushed: the read is
+    // given up at the process server, so the flush is answered while the
+    // sleeper still runs, and the read never is.
     let mut c = connect(port, Dialect::L);
     let pid = spawn_over_9p(&mut c, "/bin/sleep 100");
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
@@ -214,27 +214,19 @@ fn control_files_flushes_and_a_full_ramfs_over_9p() {
     let n = encode(&Frame { tag: 4, msg: Msg::Tread { fid: 1, offset: 0, count: 256 } }, &mut out).unwrap();
     let m = encode(&Frame { tag: 5, msg: Msg::Tflush { oldtag: 4 } }, &mut out[n..]).unwrap();
     s.write_all(&out[..n + m]).unwrap();
-    // Today's exportfs serves a connection's requests in order, so the
-    // read ends first: end the sleeper from another connection.
-    let fid = open_as(&mut c, &format!("/proc/{pid}/ctl"), OpenMode::WRITE);
-    c.0.write_all(fid, 0, b"kill").unwrap();
-    c.0.clunk(fid).unwrap();
-    let mut tags = Vec::new();
-    loop {
-        let mut buf = Vec::new();
-        read_frame(&mut s, &mut buf, 8192).unwrap_or_else(|e| panic!("no reply to the flush: {e}\n{}", node.log()));
-        let frame = decode(&buf, Dialect::L).unwrap();
-        match (frame.tag, &frame.msg) {
-            (4, Msg::Rread { .. } | Msg::Rlerror { .. }) => tags.push(4),
-            (5, Msg::Rflush) => break,
-            (tag, msg) => panic!("unexpected reply {tag}: {msg:?}"),
-        }
-    }
-    assert!(tags.len() <= 1, "the read answered twice");
-    // The connection goes on: the next request is answered.
+    let mut buf = Vec::new();
+    read_frame(&mut s, &mut buf, 8192).unwrap_or_else(|e| panic!("no reply to the flush: {e}\n{}", node.log()));
+    assert_eq!(decode(&buf, Dialect::L).unwrap(), Frame { tag: 5, msg: Msg::Rflush });
+    let status = String::from_utf8(c.read_file(&format!("/proc/{pid}/status")).unwrap()).unwrap();
+    assert!(status.contains(" running "), "the flush ended the sleeper: {status}");
+    // The connection goes on, and the flushed read never answers: the
+    // next reply is the clunk's.
     let reply = rpc(&mut s, 6, Msg::Tclunk { fid: 1 });
     let again = decode(&reply, Dialect::L).unwrap();
     assert!(matches!((again.tag, again.msg), (6, Msg::Rclunk)), "after the flush");
+    let fid = open_as(&mut c, &format!("/proc/{pid}/ctl"), OpenMode::WRITE);
+    c.0.write_all(fid, 0, b"kill").unwrap();
+    c.0.clunk(fid).unwrap();
 
     // The node's ramfs (32 MiB) filled through 9P: a clear error, and room again
     // once the file is gone.
@@ -321,6 +313,98 @@ fn clients_overlap_on_shared_files_and_pipeline_requests() {
         let w = usize::from(i) * WRITERS / usize::from(IN_FLIGHT);
         assert!(data.len() == 4096 && data.iter().all(|&b| b == mark_of(w, 11)), "tag {}: wrong data", frame.tag);
         assert!(answered.insert(i), "tag {} answered twice", frame.tag);
+    }
+    assert!(!node.log().contains("panicked"), "{}", node.log());
+}
+
+/// Sends `msg` with `tag` on a raw connection, not waiting for a reply.
+fn send(s: &mut TcpStream, tag: u16, msg: Msg) {
+    let mut out = vec![0u8; 8192];
+    let n = encode(&Frame { tag, msg }, &mut out).unwrap();
+    s.write_all(&out[..n]).unwrap();
+}
+
+/// The next reply on a raw connection: its tag and message.
+fn reply(s: &mut TcpStream, node: &Node) -> (u16, Msg<'static>) {
+    let mut buf = Vec::new();
+    read_frame(s, &mut buf, 1 << 16).unwrap_or_else(|e| panic!("no reply: {e}\n{}", node.log()));
+    let f = decode(Vec::leak(buf), Dialect::L).unwrap();
+    (f.tag, f.msg)
+}
+
+/// Reads that block (wait files of sleepers) stall nothing else on their
+/// connection: other requests are answered meanwhile, in any order; each
+/// blocked read is answered when its process ends, and a flushed one is
+/// given up without ending it.
+#[test]
+fn blocked_reads_stall_no_other_request_on_their_connection() {
+    let port = free_port();
+    let node = exporting_node(port);
+    let mut c = connect(port, Dialect::L);
+    const SLEEPERS: usize = 8;
+    let pids: Vec<u32> = (0..SLEEPERS).map(|_| spawn_over_9p(&mut c, "/bin/sleep 600")).collect();
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    // Nothing here may wait for a sleeper: a stall fails, it does not hang.
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    rpc(&mut s, NOTAG, Msg::Tversion { msize: 1 << 16, version: "9P2000.L" });
+    rpc(&mut s, 1, Msg::Tattach { fid: 0, afid: NOFID, uname: "b", aname: "", n_uname: Some(0) });
+    let names: Vec<String> = pids.iter().map(|p| p.to_string()).collect();
+    for (i, name) in names.iter().enumerate() {
+        let fid = 10 + i as u32;
+        rpc(
+            &mut s,
+            2,
+            Msg::Twalk { fid: 0, newfid: fid, wnames: ["proc", name.as_str(), "wait"].into_iter().collect() },
+        );
+        rpc(&mut s, 3, Msg::Tlopen { fid, flags: 0 });
+        send(&mut s, 100 + i as u16, Msg::Tread { fid, offset: 0, count: 256 });
+    }
+    // With every sleeper's wait read blocked: a walk, an open and a read
+    // of another file are answered.
+    rpc(
+        &mut s,
+        4,
+        Msg::Twalk { fid: 0, newfid: 1, wnames: ["proc", names[0].as_str(), "status"].into_iter().collect() },
+    );
+    rpc(&mut s, 5, Msg::Tlopen { fid: 1, flags: 0 });
+    send(&mut s, 6, Msg::Tread { fid: 1, offset: 0, count: 256 });
+    match reply(&mut s, &node) {
+        (6, Msg::Rread { data }) => {
+            let status = String::from_utf8_lossy(data);
+            assert!(status.starts_with(&format!("{} ", pids[0])) && status.contains(" running "), "{status}");
+        }
+        other => panic!("while reads block, the status read got {other:?}"),
+    }
+    // A flush of the first blocked read: only the Rflush comes.
+    send(&mut s, 7, Msg::Tflush { oldtag: 100 });
+    assert_eq!(reply(&mut s, &node), (7, Msg::Rflush));
+    // Sleepers killed in reverse order (through the same connection):
+    // each one's read is answered with its end, in the order they die.
+    for i in (1..SLEEPERS).rev() {
+        let ctl = 20 + i as u32;
+        let w = ["proc", names[i].as_str(), "ctl"].into_iter().collect();
+        rpc(&mut s, 8, Msg::Twalk { fid: 0, newfid: ctl, wnames: w });
+        rpc(&mut s, 9, Msg::Tlopen { fid: ctl, flags: 1 }); // O_WRONLY
+        send(&mut s, 10, Msg::Twrite { fid: ctl, offset: 0, data: b"kill" });
+        let mut got = Vec::new();
+        while got.len() < 2 {
+            got.push(reply(&mut s, &node));
+        }
+        got.sort_by_key(|(tag, _)| *tag);
+        assert_eq!(got[0], (10, Msg::Rwrite { count: 4 }), "{got:?}");
+        let (tag, Msg::Rread { data }) = &got[1] else { panic!("{got:?}") };
+        assert_eq!(*tag, 100 + i as u16, "{got:?}");
+        let end = String::from_utf8_lossy(data);
+        assert!(end.starts_with(&format!("{} ", pids[i])) && end.contains(" killed /bin/sleep "), "{end}");
+    }
+    // The flushed sleeper still runs; a new read of its wait file ends
+    // when it does.
+    send(&mut s, 11, Msg::Tread { fid: 10, offset: 0, count: 256 });
+    let fid = open_as(&mut c, &format!("/proc/{}/ctl", pids[0]), OpenMode::WRITE);
+    c.0.write_all(fid, 0, b"kill").unwrap();
+    match reply(&mut s, &node) {
+        (11, Msg::Rread { data }) => assert!(String::from_utf8_lossy(data).contains(" killed "), "{data:?}"),
+        other => panic!("{other:?}"),
     }
     assert!(!node.log().contains("panicked"), "{}", node.log());
 }

@@ -225,7 +225,7 @@ fn a_tracer_works_under_another_tracer() {
 fn threads_run_while_one_waits_also_under_an_intermediary() {
     for cmd in ["spawner threads", "tracer spawner threads"] {
         let log = run(cmd);
-        line(&log, "spawner: ok 6 threads made 500 calls each while one waited; a second round took no memory");
+        line(&log, "spawner: ok 14 threads made 500 calls each while one waited; a second round took no memory");
         assert_all_returned(&log);
     }
 }

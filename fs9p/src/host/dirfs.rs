@@ -60,6 +60,7 @@ impl Filesystem for DirFs {
     type Node = PathBuf;
     /// Files are reopened by path for each read and write.
     type File = PathBuf;
+    type Io = ();
 
     fn attach(&mut self, _uname: &str, aname: &str) -> Result<PathBuf, Error> {
         // The export is one tree; an aname may name a directory in it.

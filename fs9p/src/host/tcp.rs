@@ -22,7 +22,7 @@ pub fn read_frame(stream: &mut impl Read, buf: &mut Vec<u8>, max: u32) -> io::Re
 
 /// Serves one connection until it closes or misbehaves.
 pub fn serve_connection<F: Filesystem>(mut stream: TcpStream, fs: &Mutex<F>, max_fids: usize) -> io::Result<()> {
-    let mut session = Session::new(max_fids);
+    let mut session: Session<F::Node, F::File, F::Io> = Session::new(max_fids);
     let mut request = Vec::new();
     let mut reply = std::vec![0u8; MAX_MSIZE as usize];
     loop {

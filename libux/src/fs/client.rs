@@ -181,9 +181,27 @@ impl File {
     /// Reads into `buf` from the current offset; 0 at the end. A read the
     /// server answers in full is followed by another, until `buf` is full.
     pub fn read(&mut self, buf: &mut [u8]) -> Result<usize, Errno> {
+        let n = self.pread(self.offset, buf)?;
+        self.offset += n as u64;
+        Ok(n)
+    }
+
+    /// Reads with one call to the server (at most a window's worth): what
+    /// it answers, whole. For files where each read is a message (a
+    /// datagram, an echo reply), which a second call would run into.
+    pub fn read_once(&mut self, buf: &mut [u8]) -> Result<usize, Errno> {
+        let (n, _) = self.read_at(self.offset, buf)?;
+        self.offset += n as u64;
+        Ok(n)
+    }
+
+    /// Reads at `offset` as [`File::read`] does (calls answered in full
+    /// are followed by more, until `buf` is full), leaving the file's
+    /// offset alone: threads sharing the file read where they choose.
+    pub fn pread(&self, offset: u64, buf: &mut [u8]) -> Result<usize, Errno> {
         let mut total = 0;
         while total < buf.len() {
-            let (n, asked) = self.read_call(&mut buf[total..])?;
+            let (n, asked) = self.read_at(offset + total as u64, &mut buf[total..])?;
             total += n;
             if n < asked {
                 break;
@@ -192,17 +210,10 @@ impl File {
         Ok(total)
     }
 
-    /// Reads with one call to the server (at most a window's worth): what
-    /// it answers, whole. For files where each read is a message (a
-    /// datagram, an echo reply), which a second call would run into.
-    pub fn read_once(&mut self, buf: &mut [u8]) -> Result<usize, Errno> {
-        self.read_call(buf).map(|(n, _)| n)
-    }
-
-    /// One read call, through the I/O window when `buf` is larger than a
-    /// message carries: the bytes read and the count asked for.
-    fn read_call(&mut self, buf: &mut [u8]) -> Result<(usize, usize), Errno> {
-        let (handle, offset) = (self.handle, self.offset);
+    /// One read call at `offset`, through the I/O window when `buf` is
+    /// larger than a message carries: the bytes read and the count asked.
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<(usize, usize), Errno> {
+        let handle = self.handle;
         let lease = self.window.filter(|_| buf.len() > IO_MAX).and_then(Lease::take);
         let count = buf.len().min(if lease.is_some() { crate::layout::IO_WINDOW as usize } else { IO_MAX });
         let n = match lease {
@@ -223,40 +234,50 @@ impl File {
                 _ => return Err(Errno::BadRequest),
             },
         };
-        self.offset += n as u64;
         Ok((n, count))
     }
 
     /// Writes all of `data` at the current offset (a device may take it
     /// in parts: a pipe takes what fits, and blocks only when full).
     pub fn write(&mut self, data: &[u8]) -> Result<usize, Errno> {
+        let n = self.pwrite(self.offset, data)?;
+        self.offset += n as u64;
+        Ok(n)
+    }
+
+    /// Writes all of `data` at `offset`, leaving the file's offset alone.
+    pub fn pwrite(&self, offset: u64, data: &[u8]) -> Result<usize, Errno> {
         let mut done = 0;
         while done < data.len() {
+            let at = offset + done as u64;
             if let Some(mut lease) = self.window.filter(|_| data.len() - done > IO_MAX).and_then(Lease::take) {
                 let chunk = &data[done..(done + crate::layout::IO_WINDOW as usize).min(data.len())];
                 lease.bytes()[..chunk.len()].copy_from_slice(chunk);
                 let count = chunk.len() as u32;
-                let req = FsRequest::WriteWindow { handle: self.handle, offset: self.offset, count };
+                let req = FsRequest::WriteWindow { handle: self.handle, offset: at, count };
                 match fs_call(self.conn, &req)? {
-                    FsResponse::Count(n) if n > 0 && n <= count => {
-                        self.offset += n as u64;
-                        done += n as usize;
-                    }
+                    FsResponse::Count(n) if n > 0 && n <= count => done += n as usize,
                     _ => return Err(Errno::BadRequest),
                 }
                 continue;
             }
             let chunk = &data[done..(done + IO_MAX).min(data.len())];
-            let req = FsRequest::Write { handle: self.handle, offset: self.offset, data: chunk };
+            let req = FsRequest::Write { handle: self.handle, offset: at, data: chunk };
             match fs_call(self.conn, &req)? {
-                FsResponse::Count(n) if n > 0 && n as usize <= chunk.len() => {
-                    self.offset += n as u64;
-                    done += n as usize;
-                }
+                FsResponse::Count(n) if n > 0 && n as usize <= chunk.len() => done += n as usize,
                 _ => return Err(Errno::BadRequest),
             }
         }
         Ok(done)
+    }
+
+    /// Gives up the calls of ours waiting on this file (another thread's
+    /// read, say): they fail with `Interrupted`. Answers how many did.
+    pub fn cancel(&self) -> Result<u32, Errno> {
+        match fs_call(self.conn, &FsRequest::Cancel { handle: self.handle })? {
+            FsResponse::Count(n) => Ok(n),
+            _ => Err(Errno::BadRequest),
+        }
     }
 
     pub fn truncate(&mut self, size: u64) -> Result<(), Errno> {

@@ -113,6 +113,12 @@ pub enum FsRequest<'a> {
         from: &'a str,
         to: &'a str,
     },
+    /// Answer the caller's calls waiting on `handle` now, with
+    /// `Interrupted` (what a 9P Tflush of a blocked read becomes); the
+    /// answer is the `Count` of calls given up (0 when none waited).
+    Cancel {
+        handle: u32,
+    },
 }
 
 /// A file's metadata.

@@ -93,6 +93,8 @@ enum Op {
 
 struct Pending {
     pid: Pid,
+    /// The file it waits on.
+    handle: u32,
     slot: u64,
     op: Op,
     /// A window call: read data goes in the caller's window.
@@ -235,9 +237,9 @@ impl Dev {
                 if core::mem::take(&mut self.interrupted) {
                     self.line.push_empty_line();
                 }
-                self.now_or_later(pid, Op::ConsRead { max }, window)
+                self.now_or_later(pid, handle, Op::ConsRead { max }, window)
             }
-            Node::PipeEnd(pipe, pipe::End::Read) => self.now_or_later(pid, Op::PipeRead { pipe, max }, window),
+            Node::PipeEnd(pipe, pipe::End::Read) => self.now_or_later(pid, handle, Op::PipeRead { pipe, max }, window),
             Node::Null => now(Answer::Data(Vec::new())),
             Node::Time => now(Answer::Data(text_at(&alloc::format!("{}\n", self.millis()), offset, max))),
             Node::PipeClone(n) => now(Answer::Data(text_at(&alloc::format!("{n}\n"), offset, max))),
@@ -266,10 +268,10 @@ impl Dev {
                     .and_then(|t| t.trim().parse().ok())
                     .ok_or(Errno::InvalidArgument)?;
                 let until = self.ticks + ms.div_ceil(1000 / TICK_HZ);
-                self.now_or_later(pid, Op::Sleep { until, len: data.len() as u32 }, false)
+                self.now_or_later(pid, handle, Op::Sleep { until, len: data.len() as u32 }, false)
             }
             Node::PipeEnd(pipe, pipe::End::Write) => {
-                self.now_or_later(pid, Op::PipeWrite { pipe, data: data.to_vec() }, false)
+                self.now_or_later(pid, handle, Op::PipeWrite { pipe, data: data.to_vec() }, false)
             }
             _ => Err(Errno::BadHandle),
         }
@@ -335,6 +337,10 @@ impl Dev {
                 _ => Err(Errno::NotPermitted),
             },
             FsRequest::Mkdir { .. } | FsRequest::Remove { .. } | FsRequest::Rename { .. } => Err(Errno::NotPermitted),
+            FsRequest::Cancel { handle } => {
+                node_of(self, handle)?;
+                Ok(Some(Answer::Count(self.interrupt_waiting(pid, handle, None))))
+            }
         }
     }
 
@@ -378,17 +384,36 @@ impl Dev {
         }
     }
 
-    fn now_or_later(&mut self, pid: Pid, mut op: Op, window: bool) -> Result<Option<Answer>, Errno> {
+    fn now_or_later(&mut self, pid: Pid, handle: u32, mut op: Op, window: bool) -> Result<Option<Answer>, Errno> {
         match self.try_op(&mut op) {
             Some(r) => Self::deliver(pid, window, r).map(Some),
-            None => self.defer(pid, op, window),
+            None => self.defer(pid, handle, op, window),
         }
     }
 
-    /// Drops what `pid` was waiting for: a process makes one call at a
-    /// time, so a new call from it means the old one is over (it was
-    /// stopped and continued, which restarts the call, or it sent without
-    /// waiting). Answering the old one would lose or repeat data.
+    /// Answers `pid`'s calls waiting on `handle` (those that read, or
+    /// those that write, as `reads` says; both if `None`) with
+    /// `Interrupted`. A new read or write on a file where one waits takes
+    /// its place: the waiting call was restarted (its process was stopped
+    /// and continued, and the kernel gave up its reply capability), or
+    /// another thread read the same file at once. Answering the old one
+    /// with data would lose that data.
+    fn interrupt_waiting(&mut self, pid: Pid, handle: u32, reads: Option<bool>) -> u32 {
+        let mine = |p: &Pending| {
+            p.pid == pid
+                && p.handle == handle
+                && reads.is_none_or(|r| r == matches!(p.op, Op::ConsRead { .. } | Op::PipeRead { .. }))
+        };
+        let (gone, kept): (Vec<_>, Vec<_>) = self.pending.drain(..).partition(|p| mine(p));
+        self.pending = kept;
+        let n = gone.len() as u32;
+        for p in gone {
+            self.slots.answer(p.slot, &Err(Errno::Interrupted));
+        }
+        n
+    }
+
+    /// Drops what `pid` was waiting for (it ended).
     fn forget_pending(&mut self, pid: Pid) {
         let (gone, kept): (Vec<_>, Vec<_>) = self.pending.drain(..).partition(|p| p.pid == pid);
         self.pending = kept;
@@ -398,9 +423,11 @@ impl Dev {
     }
 
     /// Keeps the caller's reply capability until the answer is known.
-    fn defer(&mut self, pid: Pid, op: Op, window: bool) -> Result<Option<Answer>, Errno> {
+    fn defer(&mut self, pid: Pid, handle: u32, op: Op, window: bool) -> Result<Option<Answer>, Errno> {
+        let reads = matches!(op, Op::ConsRead { .. } | Op::PipeRead { .. });
+        self.interrupt_waiting(pid, handle, Some(reads));
         let slot = self.slots.save()?;
-        self.pending.push(Pending { pid, slot, op, window });
+        self.pending.push(Pending { pid, handle, slot, op, window });
         Ok(None)
     }
 
@@ -548,7 +575,6 @@ fn main() -> i32 {
         let answer = match frame::header(msg, m.words) {
             Ok(h) if m.label == MSG_CALL && h.place == Place::Inline => {
                 let bytes = frame::inline_bytes(msg)[..h.len].to_vec();
-                dev.forget_pending(m.badge as Pid);
                 match libux::fs::decode_request(&bytes) {
                     Ok(req) => dev.request(m.badge as Pid, req),
                     Err(e) => Err(e),

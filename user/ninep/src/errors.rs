@@ -21,6 +21,7 @@ pub fn to_os(e: Error) -> Errno {
         Error::TooManyFids => Errno::NoMemory,
         Error::NameTooLong => Errno::NameTooLong,
         Error::Io | Error::NoAuthRequired => Errno::Io,
+        Error::Busy => Errno::Busy,
     }
 }
 

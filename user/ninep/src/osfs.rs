@@ -1,11 +1,14 @@
 //! The node's namespace as a 9P file system: `fs9p::server::Filesystem`
 //! over `libux::fs::client`, for `exportfs`. A node is an absolute path;
 //! an open file is an open `File` (so a fid holds what a process would:
-//! a `/net` connection stays up while a fid has it open).
+//! a `/net` connection stays up while a fid has it open). Every read and
+//! write of a file may block (a device, a pipe, a connection, a `wait`
+//! file), so all run apart ([`OsIo`]), sharing the `File`.
 
 use crate::errors::to_9p;
 use alloc::collections::BTreeSet;
 use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use fs9p::server::{Filesystem, Meta};
 use fs9p::{Error, OpenMode, Qid};
@@ -13,6 +16,7 @@ use libux::fs::client::{self, File, Metadata};
 use libux::fs::flags;
 use libux::layout::IO_WINDOW;
 use libux::path::{join, last_name, split_last};
+use libux::rpc::Errno;
 
 /// A qid path for `path`: FNV-1a, since the file protocol has no inode
 /// numbers (two paths of one file get two qids; clients only cache by it).
@@ -42,14 +46,47 @@ pub struct OsFs {
 pub enum OsFile {
     /// Directories are read by listing them.
     Dir,
-    /// `size` as opened: reads of a file go on past a window's worth
-    /// only within it, since a device may never send more.
-    File { file: File, size: u64 },
+    File(OsIo),
+}
+
+/// An open file's reads and writes, on whichever thread runs them.
+#[derive(Clone)]
+pub struct OsIo {
+    pub file: Arc<File>,
+    /// As opened: reads of a file go on past a window's worth only within
+    /// it, since a device may never send more.
+    size: u64,
+}
+
+impl OsIo {
+    pub fn read(&self, offset: u64, buf: &mut [u8]) -> Result<usize, Errno> {
+        let mut total = 0;
+        loop {
+            let want = (buf.len() - total).min(IO_WINDOW as usize);
+            let n = self.file.pread(offset + total as u64, &mut buf[total..total + want])?;
+            total += n;
+            if n < want || total == buf.len() || offset + total as u64 >= self.size {
+                return Ok(total);
+            }
+        }
+    }
+
+    pub fn write(&self, offset: u64, data: &[u8]) -> Result<usize, Errno> {
+        self.file.pwrite(offset, data)
+    }
 }
 
 impl Filesystem for OsFs {
     type Node = String;
     type File = OsFile;
+    type Io = OsIo;
+
+    fn io(&mut self, file: &OsFile) -> Option<OsIo> {
+        match file {
+            OsFile::File(io) => Some(io.clone()),
+            OsFile::Dir => None,
+        }
+    }
 
     fn attach(&mut self, _uname: &str, aname: &str) -> Result<String, Error> {
         let path =
@@ -97,29 +134,19 @@ impl Filesystem for OsFs {
                 f |= flag;
             }
         }
-        let file = client::open(node, f).map_err(to_9p)?;
-        Ok(OsFile::File { file, size: if mode.truncate { 0 } else { m.size } })
+        let file = Arc::new(client::open(node, f).map_err(to_9p)?);
+        Ok(OsFile::File(OsIo { file, size: if mode.truncate { 0 } else { m.size } }))
     }
 
     fn read(&mut self, file: &mut OsFile, offset: u64, buf: &mut [u8]) -> Result<usize, Error> {
-        let OsFile::File { file, size } = file else { return Err(Error::IsDir) };
-        file.offset = offset;
-        let mut total = 0;
-        loop {
-            let want = (buf.len() - total).min(IO_WINDOW as usize);
-            let n = file.read(&mut buf[total..total + want]).map_err(to_9p)?;
-            total += n;
-            if n < want || total == buf.len() || offset + total as u64 >= *size {
-                return Ok(total);
-            }
-        }
+        let OsFile::File(io) = file else { return Err(Error::IsDir) };
+        io.read(offset, buf).map_err(to_9p)
     }
 
     fn write(&mut self, file: &mut OsFile, offset: u64, data: &[u8]) -> Result<usize, Error> {
-        let OsFile::File { file, size } = file else { return Err(Error::IsDir) };
-        file.offset = offset;
-        let n = file.write(data).map_err(to_9p)?;
-        *size = (*size).max(offset + n as u64);
+        let OsFile::File(io) = file else { return Err(Error::IsDir) };
+        let n = io.write(offset, data).map_err(to_9p)?;
+        io.size = io.size.max(offset + n as u64);
         Ok(n)
     }
 

@@ -18,17 +18,25 @@
 
 extern crate alloc;
 
+use alloc::collections::{BTreeMap, VecDeque};
 use alloc::format;
+use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec;
-use fs9p::server::{Session, MAX_MSIZE};
+use alloc::vec::Vec;
+use fs9p::server::{rflush, Handled, IoJob, IoOp, Session, MAX_MSIZE};
+use fs9p::HEADER;
 use libux::fd;
 use libux::fs::client::{open, File};
-use libux::fs::flags;
-use libux::layout::IO_WINDOW;
+use libux::fs::{flags, IO_MAX};
+use libux::layout::MAX_THREADS;
 use libux::net::client::{announce, listen, Conn};
 use libux::rpc::{Errno, FdName, Pid};
+use libux::sel4::syscall::{self, Msg};
+use libux::sync::Mutex;
 use libux::{eprintln, println};
-use ninep::osfs::OsFs;
+use ninep::errors::to_9p;
+use ninep::osfs::{OsFile, OsFs, OsIo};
 
 libux::entry!(main);
 
@@ -99,10 +107,176 @@ fn hand_over(conn: &Conn) -> Result<Pid, Errno> {
     Ok(pid)
 }
 
-/// Serves 9P on descriptor 0 until the client goes or misbehaves.
+/// One connection's server: the session and the file system (locked
+/// together), the connection, the jobs waiting for a worker, and where
+/// each running job is (for Tflush).
+struct Shared {
+    state: Mutex<(Session<String, OsFile, OsIo>, OsFs)>,
+    conn: File,
+    /// Held while a whole message is written, and by a job while it ends
+    /// (so that its reply goes out before any Rflush for it).
+    writing: Mutex<()>,
+    queue: Mutex<Queue>,
+    phases: Mutex<BTreeMap<u16, Arc<Mutex<Phase>>>>,
+}
+
+#[derive(Default)]
+struct Queue {
+    jobs: VecDeque<IoJob<OsIo>>,
+    /// Workers waiting on `WAKE`, not yet woken.
+    idle: usize,
+    /// Workers started (as jobs first found none idle).
+    workers: usize,
+}
+
+/// Where a job a worker took is, as a Tflush of it needs to know.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Its worker is about to make, or is in, its call.
+    Calling,
+    Done,
+}
+
+/// How often a Tflush looks for the call of a job about to be made (a
+/// worker yielded to between each) before it leaves the job to finish.
+const CANCEL_TRIES: u32 = 1000;
+
+/// The endpoint idle workers wait on (made with `CreateEndpoint`).
+const WAKE: u64 = libux::layout::slot::FIRST_FREE;
+
+impl Shared {
+    /// Sends one whole message; false when the connection is gone.
+    fn send(&self, bytes: &[u8]) -> bool {
+        let _w = self.writing.lock();
+        self.conn.pwrite(0, bytes).is_ok_and(|n| n == bytes.len())
+    }
+
+    /// Ends job `tag`: sends its reply, unless it was cancelled for a
+    /// Tflush, then the Rflushes that waited for it.
+    fn finish(&self, tag: u16, reply: &[u8], cancelled: bool) {
+        let _w = self.writing.lock();
+        let flushes = self.state.lock().0.finish(tag);
+        self.phases.lock().remove(&tag);
+        if !cancelled || flushes.is_empty() {
+            let _ = self.conn.pwrite(0, reply);
+        }
+        let mut out = [0u8; 16];
+        for f in flushes {
+            let n = rflush(f, &mut out);
+            let _ = self.conn.pwrite(0, &out[..n]);
+        }
+    }
+
+    /// Queues a job for a worker: an idle one is woken, else one is
+    /// started while there may be more.
+    fn queue(self: &Arc<Self>, job: IoJob<OsIo>) {
+        self.phases.lock().insert(job.tag, Arc::new(Mutex::new(Phase::Calling)));
+        let mut q = self.queue.lock();
+        q.jobs.push_back(job);
+        if q.idle > 0 {
+            q.idle -= 1;
+            drop(q);
+            // A worker counted itself idle and waits (or is about to).
+            syscall::send(WAKE, Msg::new(0, &[]));
+        } else if q.workers < MAX_THREADS - 1 {
+            q.workers += 1;
+            drop(q);
+            let shared = self.clone();
+            if let Err(e) = libux::thread::spawn(move || work(shared)) {
+                // The job waits for a worker that is busy now.
+                eprintln!("exportfs: cannot start a worker: {e}");
+                self.queue.lock().workers -= 1;
+            }
+        }
+    }
+
+    /// A Tflush of job `oldtag`: a job still queued ends at once; one
+    /// whose worker is calling has its call given up at the file server.
+    fn cancel(&self, oldtag: u16, io: &OsIo) {
+        let queued = {
+            let mut q = self.queue.lock();
+            let at = q.jobs.iter().position(|j| j.tag == oldtag);
+            at.and_then(|i| q.jobs.remove(i))
+        };
+        if queued.is_some() {
+            return self.finish(oldtag, &[], true);
+        }
+        let Some(phase) = self.phases.lock().get(&oldtag).cloned() else { return };
+        for _ in 0..CANCEL_TRIES {
+            if *phase.lock() == Phase::Done {
+                return;
+            }
+            // The call may not have reached the file server yet (the
+            // worker is about to make it), or be answered already: give
+            // the worker the processor and look again. A server that
+            // never waits answers 0 too: the job then ends on its own, and
+            // the Rflush follows its reply.
+            match io.file.cancel() {
+                Ok(0) => syscall::yield_now(),
+                _ => return,
+            }
+        }
+    }
+}
+
+/// A worker: runs queued jobs, waiting on `WAKE` when there are none.
+fn work(shared: Arc<Shared>) {
+    let mut out = Vec::new();
+    loop {
+        let job = loop {
+            let mut q = shared.queue.lock();
+            if let Some(job) = q.jobs.pop_front() {
+                break job;
+            }
+            q.idle += 1;
+            drop(q);
+            syscall::recv(WAKE);
+        };
+        // Room for the reply: the data a read asks for, after its header.
+        let room = match job.op {
+            IoOp::Read { count } => HEADER + 4 + count,
+            IoOp::Write { .. } => 64,
+        };
+        out.resize(room.max(64), 0);
+        let result = match &job.op {
+            IoOp::Read { .. } => job.io.read(job.offset, job.read_area(&mut out)),
+            IoOp::Write { data } => job.io.write(job.offset, data),
+        };
+        if let Some(p) = shared.phases.lock().get(&job.tag) {
+            *p.lock() = Phase::Done;
+        }
+        let cancelled = result == Err(Errno::Interrupted);
+        let n = job.reply(&mut out, result.map_err(to_9p));
+        shared.finish(job.tag, &out[..n], cancelled);
+    }
+}
+
+/// Serves 9P on descriptor 0 until the client goes or misbehaves. This
+/// thread reads requests and answers what does not wait; reads and writes
+/// of files run on worker threads (Plan 9's exportfs has slave
+/// processes), so a read that blocks stalls nobody, and a Tflush of one
+/// cancels it.
 fn serve_connection() -> i32 {
-    let mut fs = OsFs::default();
-    let mut session = Session::new(MAX_FIDS);
+    // Our own handle of the connection, shared by the threads: replies
+    // are written while this thread waits in a read of descriptor 0.
+    let conn = match fd::name(fd::STDIN).ok_or(Errno::BadHandle).and_then(|(p, _)| open(&p, flags::WRITE)) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("exportfs: the connection: {e}");
+            return 1;
+        }
+    };
+    if let Err(e) = libux::process::create_endpoint(WAKE) {
+        eprintln!("exportfs: cannot create an endpoint: {e}");
+        return 1;
+    }
+    let shared = Arc::new(Shared {
+        state: Mutex::new((Session::new(MAX_FIDS), OsFs::default())),
+        conn,
+        writing: Mutex::new(()),
+        queue: Mutex::new(Queue::default()),
+        phases: Mutex::new(BTreeMap::new()),
+    });
     let mut inbuf = vec![0u8; MAX_MSIZE as usize];
     let mut out = vec![0u8; MAX_MSIZE as usize];
     let mut have = 0;
@@ -111,9 +285,20 @@ fn serve_connection() -> i32 {
         // larger than the msize it agreed.
         match fs9p::frame_len(&inbuf[..have], MAX_MSIZE) {
             Ok(Some(len)) if len <= have => {
-                let n = session.handle(&mut fs, &inbuf[..len], &mut out[..session.msize() as usize]);
-                if fd::write(fd::STDIN, &out[..n]).is_err() {
-                    return 0;
+                let handled = {
+                    let mut st = shared.state.lock();
+                    let (session, fs) = &mut *st;
+                    let msize = session.msize() as usize;
+                    session.handle_apart(fs, &inbuf[..len], &mut out[..msize])
+                };
+                match handled {
+                    Handled::Reply(n) => {
+                        if !shared.send(&out[..n]) {
+                            return 0;
+                        }
+                    }
+                    Handled::Io(job) => shared.queue(job),
+                    Handled::Cancel { oldtag, io } => shared.cancel(oldtag, &io),
                 }
                 inbuf.copy_within(len..have, 0);
                 have -= len;
@@ -123,7 +308,9 @@ fn serve_connection() -> i32 {
             // A frame size no message may have: not 9P; drop the client.
             Err(_) => return 1,
         }
-        let room = (inbuf.len() - have).min(IO_WINDOW as usize);
+        // A message at a time (never the I/O window, which the workers'
+        // replies use while this read waits).
+        let room = (inbuf.len() - have).min(IO_MAX);
         match fd::read(fd::STDIN, &mut inbuf[have..have + room]) {
             Ok(0) | Err(_) => return 0,
             Ok(n) => have += n,

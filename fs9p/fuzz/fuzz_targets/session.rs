@@ -1,0 +1,100 @@
+//! Any bytes a 9P client sends, split into frames, reach a session that
+//! runs reads and writes of some files apart (`handle_apart`): no panic,
+//! every reply the session writes decodes, jobs finish in any order, and
+//! the number of jobs in flight stays within its bound.
+#![no_main]
+use fs9p::server::{Filesystem, Handled, IoOp, Meta, Session, MAX_IN_FLIGHT, MAX_MSIZE};
+use fs9p::{decode, frame_len, Dialect, Error, OpenMode, Qid};
+use libfuzzer_sys::fuzz_target;
+
+/// A root with a plain file `f` and a device `dev` (run apart).
+struct Fs;
+
+impl Filesystem for Fs {
+    type Node = u8;
+    type File = u8;
+    type Io = u8;
+
+    fn io(&mut self, file: &u8) -> Option<u8> {
+        (*file == 2).then_some(2)
+    }
+    fn attach(&mut self, _: &str, _: &str) -> Result<u8, Error> {
+        Ok(0)
+    }
+    fn walk(&mut self, dir: &u8, name: &str) -> Result<u8, Error> {
+        match (dir, name) {
+            (_, "..") | (0, "") => Ok(0),
+            (0, "f") => Ok(1),
+            (0, "dev") => Ok(2),
+            _ => Err(Error::NotFound),
+        }
+    }
+    fn meta(&mut self, node: &u8) -> Result<Meta, Error> {
+        let ty = if *node == 0 { Qid::DIR } else { Qid::FILE };
+        Ok(Meta { qid: Qid { ty, version: 0, path: *node as u64 }, mode: 0o644, size: 5, mtime: 0, name: "n".into() })
+    }
+    fn open(&mut self, node: &u8, _: OpenMode) -> Result<u8, Error> {
+        Ok(*node)
+    }
+    fn read(&mut self, _: &mut u8, offset: u64, buf: &mut [u8]) -> Result<usize, Error> {
+        let data = b"hello";
+        let from = (offset as usize).min(data.len());
+        let n = buf.len().min(data.len() - from);
+        buf[..n].copy_from_slice(&data[from..from + n]);
+        Ok(n)
+    }
+    fn write(&mut self, _: &mut u8, _: u64, data: &[u8]) -> Result<usize, Error> {
+        Ok(data.len())
+    }
+    fn create(&mut self, _: &u8, _: &str, _: bool, _: u32) -> Result<u8, Error> {
+        Err(Error::Permission)
+    }
+    fn remove(&mut self, _: &u8) -> Result<(), Error> {
+        Err(Error::Permission)
+    }
+    fn list(&mut self, _: &u8) -> Result<Vec<Meta>, Error> {
+        Ok(vec![self.meta(&1)?, self.meta(&2)?])
+    }
+    fn rename(&mut self, _: &u8, _: &u8, _: &str) -> Result<(), Error> {
+        Err(Error::Permission)
+    }
+    fn truncate(&mut self, _: &u8, _: u64) -> Result<(), Error> {
+        Ok(())
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    let mut s: Session<u8, u8, u8> = Session::new(16);
+    let mut out = vec![0u8; MAX_MSIZE as usize];
+    let mut jobs = Vec::new();
+    let mut rest = data;
+    while let Ok(Some(len)) = frame_len(rest, 1 << 16) {
+        if len > rest.len() {
+            break;
+        }
+        let (frame, more) = rest.split_at(len);
+        rest = more;
+        let msize = s.msize() as usize;
+        match s.handle_apart(&mut Fs, frame, &mut out[..msize]) {
+            Handled::Reply(n) => assert!(decode(&out[..n], Dialect::L).is_ok() || decode(&out[..n], Dialect::P2000).is_ok()),
+            Handled::Io(job) => jobs.push(job),
+            Handled::Cancel { oldtag, .. } => {
+                jobs.retain(|j| j.tag != oldtag);
+                s.finish(oldtag);
+            }
+        }
+        assert!(s.in_flight() <= MAX_IN_FLIGHT);
+        // Every other job ends, the latest first.
+        if jobs.len() % 2 == 0 {
+            if let Some(job) = jobs.pop() {
+                let r = match &job.op {
+                    IoOp::Read { .. } => Ok(job.read_area(&mut out).len().min(3)),
+                    IoOp::Write { data } => Ok(data.len()),
+                };
+                let n = job.reply(&mut out, r);
+                assert!(decode(&out[..n], Dialect::L).is_ok() || decode(&out[..n], Dialect::P2000).is_ok());
+                s.finish(job.tag);
+            }
+        }
+    }
+});
