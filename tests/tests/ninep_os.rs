@@ -409,6 +409,49 @@ fn blocked_reads_stall_no_other_request_on_their_connection() {
     assert!(!node.log().contains("panicked"), "{}", node.log());
 }
 
+/// Clients that leave while a read of theirs blocks (a wait file that
+/// would never end) take nothing with them: each connection's exportfs
+/// child sees the end of its stream and ends, its workers and their
+/// blocked calls with it, so the node's 64 TCP connections never fill.
+#[test]
+fn clients_that_leave_during_a_blocked_read_release_everything() {
+    let port = free_port();
+    let node = exporting_node(port);
+    for round in 0..80 {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+        rpc(&mut s, NOTAG, Msg::Tversion { msize: 8192, version: "9P2000.L" });
+        rpc(&mut s, 1, Msg::Tattach { fid: 0, afid: NOFID, uname: "gone", aname: "", n_uname: Some(0) });
+        rpc(&mut s, 2, Msg::Twalk { fid: 0, newfid: 1, wnames: ["proc", "1", "wait"].into_iter().collect() });
+        let opened = decode(Vec::leak(rpc(&mut s, 3, Msg::Tlopen { fid: 1, flags: 0 })), Dialect::L).unwrap();
+        assert!(matches!(opened.msg, Msg::Rlopen { .. }), "round {round}: {opened:?}\n{}", node.log());
+        send(&mut s, 4, Msg::Tread { fid: 1, offset: 0, count: 64 });
+    }
+    // Every child that served one of them ends; the export still serves.
+    let mut c = connect(port, Dialect::L);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let exporters: Vec<String> = c
+            .list("/proc")
+            .unwrap()
+            .iter()
+            .filter(|p| p.parse::<u32>().is_ok())
+            .filter_map(|p| c.read_file(&format!("/proc/{p}/status")).ok())
+            .map(|st| String::from_utf8_lossy(&st).into_owned())
+            .filter(|st| st.contains(" exportfs "))
+            .collect();
+        // The listener and the child serving `c`.
+        if exporters.len() == 2 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "exportfs processes left: {exporters:?}\n{}", node.log());
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let status = c.read_file("/proc/1/status").unwrap();
+    assert!(String::from_utf8_lossy(&status).starts_with("1 0 running ramfs "), "{status:?}");
+    assert!(!node.log().contains("panicked"), "{}", node.log());
+}
+
 /// Types `line` into `node`'s shell and waits until `expect` is printed
 /// after the echo of the line, and the prompt is back; the output after
 /// the echo.
