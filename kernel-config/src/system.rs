@@ -11,6 +11,11 @@ pub fn path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("system.desc")
 }
 
+/// What the test image's system description adds after it.
+pub fn test_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("system-test.desc")
+}
+
 /// Parses `text` (read from `file`), checking names against `programs`,
 /// the programs in the boot image.
 pub fn parse<'a>(text: &'a str, file: &Path, programs: &[&str]) -> Result<System<'a>, ConfigError> {
@@ -179,7 +184,11 @@ mod tests {
         let by_name = |n: &str| sys.programs.iter().find(|p| p.name == n).unwrap();
         assert!(by_name("hello").before_ready && by_name("hello").at_boot);
         assert!(by_name("ramfs").daemon && by_name("ramfs").at_boot);
-        assert!(!by_name("devprobe").at_boot);
+        assert!(sys.programs.iter().all(|p| p.name != "devprobe"), "a test program in the user's description");
+        // The test image's: both files, one after the other.
+        let test = text + &std::fs::read_to_string(test_path()).unwrap();
+        let sys = parse(&test, &test_path(), &names).unwrap();
+        assert!(!sys.programs.iter().find(|p| p.name == "devprobe").unwrap().at_boot);
     }
 
     #[test]

@@ -59,14 +59,20 @@ impl Timer {
     }
 }
 
-/// Builds everything for `profile` (after checking the host), serialised
-/// by a lock so that parallel tests build once.
+/// Builds everything for `profile` (after checking the host) into the
+/// test image, which the tests and benchmarks boot.
 pub fn prepare(profile: &str) -> Result<image::Image, String> {
+    prepare_image(profile, image::Flavour::Test)
+}
+
+/// Builds everything for `profile` into the `flavour` image, serialised by
+/// a lock so that parallel tests build once.
+pub fn prepare_image(profile: &str, flavour: image::Flavour) -> Result<image::Image, String> {
     std::fs::create_dir_all(out_dir()).map_err(|e| format!("cannot create {}: {e}", out_dir().display()))?;
     let lock_path = out_dir().join("build.lock");
     let lock = std::fs::File::create(&lock_path).map_err(|e| format!("{}: {e}", lock_path.display()))?;
     lock.lock().map_err(|e| format!("cannot lock {}: {e}", lock_path.display()))?;
     let tools = setup::ensure()?;
     let kernel = kernel::build(&tools, profile)?;
-    image::build(&kernel)
+    image::build(&kernel, flavour)
 }

@@ -1,8 +1,9 @@
 //! `ux` (run as `cargo ux`): build and boot the system, run its tests.
 //! See `cargo ux --help`.
 
+use qemu::image::Flavour;
 use qemu::node::{self, Node, Options, IDLE, READY};
-use qemu::{prepare, step, workspace};
+use qemu::{prepare, prepare_image, step, workspace};
 use std::process::{Command, ExitCode};
 use std::time::Duration;
 
@@ -40,7 +41,12 @@ BOOT OPTIONS:
     --bench          headless boots that run the in-guest benchmarks (ipcbench,
                      iobench), then two-node clusters for the network and 9P
                      figures next to the host's loopback; reports them with the
-                     time from QEMU start to ready
+                     time from QEMU start to ready (on the test image)
+    --tests          boot the test image: the test programs and benchmarks
+                     (spawner, memhog, filetest, ipcbench, ...) in /bin too,
+                     and the test system description (kernel-config/system-
+                     test.desc); without it /bin has the system's programs
+                     and the commands only
     --timeout SECS   how long --headless and --bench wait (default 120)
     --forward P:HOST:NODE
                      forward 127.0.0.1:HOST (P = tcp or udp) to the node's port
@@ -58,6 +64,8 @@ struct Args {
     opts: Options,
     headless: bool,
     bench: bool,
+    /// Boot the test image (`--tests`).
+    flavour: Flavour,
     timeout: Duration,
     rest: Vec<String>,
     /// `cluster N`.
@@ -71,6 +79,7 @@ fn parse(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
         opts: Options::default(),
         headless: false,
         bench: false,
+        flavour: Flavour::User,
         timeout: Duration::from_secs(120),
         rest: Vec::new(),
         nodes: 0,
@@ -120,6 +129,7 @@ fn parse(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
             "--run" => a.opts.run = Some(value("--run")?),
             "--headless" => a.headless = true,
             "--bench" => a.bench = true,
+            "--tests" => a.flavour = Flavour::Test,
             other => return Err(format!("unknown argument {other:?} (see cargo ux --help)")),
         }
         first = false;
@@ -157,7 +167,7 @@ fn main() -> ExitCode {
             print!("{HELP}");
             Ok(())
         }
-        "build" => prepare(&args.profile).map(|img| {
+        "build" => prepare_image(&args.profile, args.flavour).map(|img| {
             println!("kernel:     {}", img.kernel.elf32.display());
             println!("root task:  {}", img.rootserver.display());
         }),
@@ -177,7 +187,7 @@ fn main() -> ExitCode {
 }
 
 fn interactive(args: &Args) -> Result<(), String> {
-    let image = prepare(&args.profile)?;
+    let image = prepare_image(&args.profile, args.flavour)?;
     step("booting one node under QEMU (Ctrl-A X quits; Ctrl-C goes to the node)");
     let status = node::command(&image, &args.opts)
         .args([
@@ -194,7 +204,7 @@ fn interactive(args: &Args) -> Result<(), String> {
 }
 
 fn cluster(args: &Args) -> Result<(), String> {
-    let image = prepare(&args.profile)?;
+    let image = prepare_image(&args.profile, args.flavour)?;
     step(&format!("booting {} nodes on one segment (Ctrl-C stops them all)", args.nodes));
     let opts: Vec<Options> = (0..args.nodes)
         .map(|k| {
@@ -233,7 +243,7 @@ fn route_input(nodes: &[Node]) {
 }
 
 fn headless(args: &Args) -> Result<(), String> {
-    let image = prepare(&args.profile)?;
+    let image = prepare_image(&args.profile, args.flavour)?;
     step("booting one node under QEMU, headless");
     let node = Node::start(&image, &args.opts, false)?;
     let ready = node.wait_for(READY, args.timeout).map_err(|e| e.to_string())?;
@@ -301,10 +311,10 @@ fn test(extra: &[String]) -> Result<(), String> {
     let mut target_lint = Command::new(&cargo);
     target_lint
         .args(["clippy", "--quiet", "--release", "--target", qemu::setup::TARGET, "-p", "process-server"])
-        .args(qemu::image::PACKAGES.iter().flat_map(|p| ["-p", p]))
+        .args(qemu::image::packages(Flavour::Test).into_iter().flat_map(|p| ["-p", p]))
         .args(["--features", qemu::image::PROGRAM_FEATURES])
         .args(["--", "-D", "warnings"])
-        .envs(qemu::image::rootserver_env(&kernel));
+        .envs(qemu::image::rootserver_env(&kernel, Flavour::Test));
     run("linting seL4 programs (cargo clippy --target x86_64-unknown-none)", &mut target_lint)?;
     // The fuzz targets are run by hand (cargo fuzz, nightly), but must
     // always build; libFuzzer's build needs a C++ compiler.

@@ -131,3 +131,30 @@ fn waiting_for_what_never_comes_fails_with_the_console_log() {
     assert!(err.reason.contains("timed out"), "{}", err.reason);
     assert!(err.log.contains(READY), "the error carries the console log");
 }
+
+/// `cargo ux` boots the user's image: the system's programs and the
+/// commands in `/bin`, none of the test programs or benchmarks, which
+/// only the test image holds.
+#[test]
+fn the_users_image_holds_no_test_programs() {
+    use qemu::image::{programs, Flavour, Kind, PROGRAMS};
+    let image = qemu::prepare_image("release", Flavour::User).unwrap_or_else(|e| panic!("build failed: {e}"));
+    let opts = Options { run: Some("ls /bin".into()), ..Options::default() };
+    let node = Node::start(&image, &opts, false).unwrap_or_else(|e| panic!("{e}"));
+    node.wait_for(qemu::node::IDLE, TIMEOUT).unwrap_or_else(|e| panic!("{e}"));
+    let log = without_kernel_messages(&node.log());
+    let listed: Vec<&str> = log
+        .lines()
+        .skip_while(|l| !l.starts_with("ux: started ls"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("ux: "))
+        .filter(|l| !l.starts_with("netstack: "))
+        .collect();
+    let mut user = programs(Flavour::User);
+    user.sort_unstable();
+    assert_eq!(listed, user, "{log}");
+    for test in PROGRAMS.iter().filter(|p| p.kind == Kind::Test) {
+        assert!(!listed.contains(&test.name), "{} in the user's image:\n{log}", test.name);
+    }
+    assert!(programs(Flavour::Test).len() > user.len());
+}
