@@ -32,7 +32,7 @@ use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use libux::fs::server::{Answer, ReplySlots};
-use libux::fs::{flags, FsRequest, IO_MAX};
+use libux::fs::{flags, list_page, FsRequest, IO_MAX};
 use libux::layout::IO_WINDOW;
 use libux::net::{Ctl, NicStats, Proto};
 use libux::rpc::{Errno, Pid};
@@ -348,9 +348,8 @@ impl Net {
                         .collect(),
                     _ => return Err(Errno::NotDir),
                 };
-                let page: Vec<_> = all.iter().skip(from as usize).take(16).cloned().collect();
-                let more = from as usize + page.len() < all.len();
-                Ok(Some(Answer::Entries(page, more)))
+                let (page, more) = list_page(&all, from, |(n, _, _)| n);
+                Ok(Some(Answer::Entries(page.to_vec(), more)))
             }
             FsRequest::Truncate { .. } => Ok(Some(Answer::Done)),
             FsRequest::Mkdir { .. } | FsRequest::Remove { .. } | FsRequest::Rename { .. } => Err(Errno::NotPermitted),
