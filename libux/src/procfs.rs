@@ -22,6 +22,7 @@
 use crate::rpc::{End, Pid};
 use alloc::format;
 use alloc::string::String;
+use alloc::vec::Vec;
 
 /// Longest name in a status line.
 pub const NAME_MAX: usize = 32;
@@ -101,10 +102,110 @@ impl Ctl {
     }
 }
 
+/// The longest line `/proc/spawn` takes.
+pub const SPAWN_LINE_MAX: usize = 1024;
+
+/// Why a `/proc/spawn` line was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpawnLineError {
+    TooLong,
+    /// No words: nothing to start.
+    Empty,
+    UnterminatedQuote,
+    /// A control character (a tab and a final newline aside).
+    ControlCharacter,
+}
+
+/// What `/proc/spawn` takes: `PATH [ARG...]`, at most `SPAWN_LINE_MAX`
+/// bytes and one line (a final newline is dropped). Words are split at
+/// blanks (spaces, tabs); `'...'` and `"..."` quote them, as the shell's
+/// words are quoted: the quotes go, what is between them stays as it is,
+/// and quoted and unquoted parts next to each other make one word (`''`
+/// is an empty word). Returns argv, `PATH` first.
+pub fn parse_spawn_line(text: &str) -> Result<Vec<String>, SpawnLineError> {
+    if text.len() > SPAWN_LINE_MAX {
+        return Err(SpawnLineError::TooLong);
+    }
+    let text = text.strip_suffix('\n').unwrap_or(text);
+    let mut words = Vec::new();
+    // The word being read, if any.
+    let mut word: Option<String> = None;
+    let mut quote = None;
+    for c in text.chars() {
+        if c.is_control() && c != '\t' {
+            return Err(SpawnLineError::ControlCharacter);
+        }
+        match (quote, c) {
+            (None, ' ' | '\t') => words.extend(word.take()),
+            (None, '\'' | '"') => {
+                quote = Some(c);
+                word.get_or_insert_with(String::new);
+            }
+            (Some(q), c) if c == q => quote = None,
+            (_, c) => word.get_or_insert_with(String::new).push(c),
+        }
+    }
+    if quote.is_some() {
+        return Err(SpawnLineError::UnterminatedQuote);
+    }
+    words.extend(word);
+    if words.is_empty() {
+        return Err(SpawnLineError::Empty);
+    }
+    Ok(words)
+}
+
+/// The `/proc/spawn` line for `argv`: words with blanks, quotes or
+/// nothing in them quoted so that [`parse_spawn_line`] gives `argv` back.
+pub fn spawn_line(argv: &[&str]) -> String {
+    let mut line = String::new();
+    for (i, w) in argv.iter().enumerate() {
+        if i > 0 {
+            line.push(' ');
+        }
+        if !w.is_empty() && !w.contains([' ', '\t', '\'', '"']) {
+            line.push_str(w);
+            continue;
+        }
+        // Single quotes around all but single quotes, which go in double.
+        line.push('\'');
+        for c in w.chars() {
+            if c == '\'' {
+                line.push_str("'\"'\"'");
+            } else {
+                line.push(c);
+            }
+        }
+        line.push('\'');
+    }
+    line
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::rpc::{Fault, FaultKind};
+
+    #[test]
+    fn spawn_lines_split_at_blanks_and_quote_like_the_shell() {
+        let words = |t: &str| parse_spawn_line(t).map(|w| w.join("|"));
+        assert_eq!(words("/bin/sleep 100\n").as_deref(), Ok("/bin/sleep|100"));
+        assert_eq!(words("  echo\t a  b ").as_deref(), Ok("echo|a|b"));
+        assert_eq!(words("echo 'a b' \"c  d\" e'f'g ''").as_deref(), Ok("echo|a b|c  d|efg|"));
+        assert_eq!(words("echo \"it's\"").as_deref(), Ok("echo|it's"));
+        assert_eq!(parse_spawn_line("echo 'open"), Err(SpawnLineError::UnterminatedQuote));
+        assert_eq!(parse_spawn_line(" \n"), Err(SpawnLineError::Empty));
+        assert_eq!(parse_spawn_line("echo a\nb"), Err(SpawnLineError::ControlCharacter));
+        assert_eq!(parse_spawn_line("echo \x1b[2J"), Err(SpawnLineError::ControlCharacter));
+        assert_eq!(parse_spawn_line(&"x".repeat(SPAWN_LINE_MAX + 1)), Err(SpawnLineError::TooLong));
+    }
+
+    #[test]
+    fn spawn_lines_format_back() {
+        for argv in [&["sleep", "5"][..], &["echo", "a b", "", "it's", "\"q\"", "t\tab"]] {
+            assert_eq!(parse_spawn_line(&spawn_line(argv)).unwrap(), argv, "{}", spawn_line(argv));
+        }
+    }
 
     #[test]
     fn status_lines_round_trip() {

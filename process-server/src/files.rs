@@ -23,8 +23,6 @@ use libux::sysdesc;
 const MAX_OPEN: usize = 64;
 /// Reads of `wait` files waiting at once, in all.
 const MAX_WAITING: usize = 256;
-/// Longest `/proc/spawn` command line.
-const SPAWN_MAX: usize = 1024;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Node {
@@ -400,11 +398,12 @@ impl Server {
     }
 
     fn spawn_line(&mut self, parent: Pid, line: &str) -> Result<Pid, Errno> {
-        if line.len() > SPAWN_MAX {
-            return Err(Errno::TooLarge);
-        }
-        let argv: Vec<&str> = line.split_whitespace().collect();
-        let path = *argv.first().ok_or(Errno::InvalidArgument)?;
+        let words = procfs::parse_spawn_line(line).map_err(|e| match e {
+            procfs::SpawnLineError::TooLong => Errno::TooLarge,
+            _ => Errno::InvalidArgument,
+        })?;
+        let argv: Vec<&str> = words.iter().map(String::as_str).collect();
+        let path = argv[0];
         let child = self.new_pid()?;
         let spawn = Spawn { path, argv: argv.clone(), env: Vec::new(), redirect: None, fds: Vec::new() };
         self.create(child, parent, &spawn, &Grants::DEFAULT)?;

@@ -343,6 +343,8 @@ fn files_in_the_ramfs_on(profile: &str) {
         "/proc/self/status is the reader's",
         "args lists argv",
         "spawned by /proc/spawn, reaped by Wait",
+        "a /proc/spawn line's quoted words",
+        "a /proc/spawn line with an open quote refused",
         "ctl stop shows in status",
         "Cont of a process stopped through ctl",
         "ctl refuses a bad word",

@@ -206,6 +206,20 @@ fn proc_files() -> Result<(), String> {
     let waited = libux::process::wait(Some(pid)).map_err(e("wait"))?;
     check("spawned by /proc/spawn, reaped by Wait", waited.end == End::Exited(7), format!("{waited:?}"))?;
 
+    // Its words are quoted as the shell's are.
+    let mut spawn = fs::open("/proc/spawn", flags::READ | flags::WRITE).map_err(e("open /proc/spawn"))?;
+    spawn.write(b"/bin/spawner \"yields\" 1000000000 'two  words' ''\n").map_err(e("write /proc/spawn"))?;
+    spawn.offset = 0;
+    let pid_text = String::from_utf8(spawn.read_to_end().map_err(e("read /proc/spawn"))?).unwrap_or_default();
+    let pid: Pid = pid_text.trim().parse().map_err(|_| format!("pid {pid_text:?}"))?;
+    let args = read_text(&format!("/proc/{pid}/args"))?;
+    libux::process::kill(pid).map_err(e("kill"))?;
+    libux::process::wait(Some(pid)).map_err(e("wait"))?;
+    let want = "/bin/spawner\nyields\n1000000000\ntwo  words\n\n";
+    check("a /proc/spawn line's quoted words", args == want, args)?;
+    let bad = spawn.write(b"/bin/true 'open").err();
+    check("a /proc/spawn line with an open quote refused", bad == Some(Errno::InvalidArgument), format!("{bad:?}"))?;
+
     // Spawned through the API, stopped and killed through ctl, seen through status and wait.
     let child = libux::process::spawn("/bin/sleep", &["sleep", "100"], &[]).map_err(e("spawn sleep"))?;
     let ctl =
