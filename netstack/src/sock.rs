@@ -90,6 +90,15 @@ pub fn port_users(link: &Link, port: u16) -> (bool, bool) {
     (tcp, udp)
 }
 
+/// Whether some TCP socket of `link` listens on `port` (an announcement
+/// holds it; connections that arrived on it earlier do not).
+fn tcp_listens(link: &Link, port: u16) -> bool {
+    link.sockets.iter().any(|(_, s)| match s {
+        Socket::Tcp(t) => t.state() == tcp::State::Listen && t.listen_endpoint().port == port,
+        _ => false,
+    })
+}
+
 pub fn remove(links: &mut [Link], s: Sock) {
     links[s.link].sockets.remove(s.handle);
 }
@@ -179,6 +188,11 @@ impl Kind {
         }
         match (self, ctl) {
             (Kind::Tcp { socket, announced }, Ctl::Announce(p)) => {
+                // One announcement a port: a second would take the new
+                // connections of the first (its clients' data with them).
+                if links.iter().any(|l| tcp_listens(l, p)) {
+                    return Err(Errno::Busy);
+                }
                 let mut listeners = Vec::new();
                 for (link, k) in (0..links.len()).flat_map(|l| (0..LISTENERS_PER_LINK).map(move |k| (l, k))) {
                     let s = if link == socket.link && k == 0 { *socket } else { new_tcp(links, link) };

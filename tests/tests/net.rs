@@ -179,6 +179,7 @@ fn the_net_files_refuse_misuse_without_hanging() {
         "a UDP read before ctl is refused",
         "a UDP write before ctl is refused",
         "a UDP port announced twice is busy",
+        "a TCP port announced twice is busy",
         "a datagram without its header is refused",
         "connections get distinct ephemeral ports",
         "an echo nobody can answer is refused, not kept",

@@ -1,7 +1,7 @@
 //! `nettest`: the `/net` files against misuse, printing `nettest: ok ...`
 //! per check (`nettest: FAIL ...` and exit 1 on the first failure): the
-//! tree and `/net/stats`; UDP data before any `ctl`; a UDP port announced
-//! twice; ephemeral ports; a datagram without its header; an echo to an
+//! tree and `/net/stats`; UDP data before any `ctl`; a UDP or TCP port
+//! announced twice; ephemeral ports; a datagram without its header; an echo to an
 //! address nobody can have; a `listen` whose port is given up while it
 //! waits (a child waits, we close). `nettest listen N` is that child.
 #![no_std]
@@ -83,6 +83,10 @@ fn run() -> Result<(), String> {
 
     let (t, mut tctl) = clone("tcp")?;
     tctl.write(b"announce 7777").map_err(e("announce 7777"))?;
+    let (_, mut hijack) = clone("tcp")?;
+    let again = hijack.write(b"announce 7777");
+    check("a TCP port announced twice is busy", again == Err(Errno::Busy), format!("{again:?}"))?;
+    drop(hijack);
     let n = format!("{t}");
     let child = libux::process::spawn("/bin/nettest", &["nettest", "listen", &n], &[]).map_err(e("spawn"))?;
     // Once the child's listen is waiting (the status says so), give the
