@@ -56,6 +56,14 @@ fn the_host_reads_a_nodes_proc_over_9p() {
         let status = c.read_file("/proc/1/status").unwrap();
         assert!(String::from_utf8_lossy(&status).starts_with("1 0 running ramfs "), "{status:?}");
         assert!(c.read_file("/proc/nonesuch/status").is_err());
+        // The console stays the node's: not listed, not opened, not made.
+        let dev = c.list("/dev").unwrap();
+        assert!(dev.iter().any(|d| d == "null") && !dev.iter().any(|d| d.starts_with("cons")), "{dev:?}");
+        for file in ["/dev/cons", "/dev/consctl"] {
+            assert!(c.read_file(file).is_err(), "{dialect:?}: {file} read over 9P");
+            assert!(c.write_file(file, b"forged\n").is_err(), "{dialect:?}: {file} written over 9P");
+        }
+        assert!(!node.log().contains("forged"), "{}", node.log());
         // A round trip through the node's ramfs, larger than a window.
         let data: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 253) as u8).collect();
         c.write_file("/tmp/from-host", &data).unwrap();

@@ -4,6 +4,10 @@
 //! a `/net` connection stays up while a fid has it open). Every read and
 //! write of a file may block (a device, a pipe, a connection, a `wait`
 //! file), so all run apart ([`OsIo`]), sharing the `File`.
+//!
+//! The console (`/dev/cons`, `/dev/consctl`) is not exported: it belongs
+//! to the person at the node, whose typed lines a remote reader would
+//! take and whose screen a remote writer would forge.
 
 use crate::errors::to_9p;
 use alloc::collections::BTreeSet;
@@ -17,6 +21,13 @@ use libux::fs::flags;
 use libux::layout::IO_WINDOW;
 use libux::path::{join, last_name, split_last};
 use libux::rpc::Errno;
+
+/// Files of the node that are not exported.
+const NOT_EXPORTED: [&str; 2] = ["/dev/cons", "/dev/consctl"];
+
+fn exported(path: &str) -> bool {
+    !NOT_EXPORTED.contains(&path)
+}
 
 /// A qid path for `path`: FNV-1a, since the file protocol has no inode
 /// numbers (two paths of one file get two qids; clients only cache by it).
@@ -110,6 +121,9 @@ impl Filesystem for OsFs {
             return Err(Error::Invalid);
         }
         let path = join(dir, name);
+        if !exported(&path) {
+            return Err(Error::NotFound);
+        }
         let m = client::stat(&path).map_err(to_9p)?;
         self.last = Some((path.clone(), m));
         Ok(path)
@@ -155,6 +169,9 @@ impl Filesystem for OsFs {
             return Err(Error::Invalid);
         }
         let path = join(dir, name);
+        if !exported(&path) {
+            return Err(Error::Permission);
+        }
         if is_dir {
             client::mkdir(&path).map_err(to_9p)?;
         } else {
@@ -168,7 +185,8 @@ impl Filesystem for OsFs {
     }
 
     fn list(&mut self, dir: &String) -> Result<Vec<Meta>, Error> {
-        Ok(client::list(dir).map_err(to_9p)?.iter().map(|m| meta(&join(dir, &m.name), m)).collect())
+        let all = client::list(dir).map_err(to_9p)?;
+        Ok(all.iter().map(|m| (join(dir, &m.name), m)).filter(|(p, _)| exported(p)).map(|(p, m)| meta(&p, m)).collect())
     }
 
     fn rename(&mut self, node: &String, to: &String, name: &str) -> Result<(), Error> {
