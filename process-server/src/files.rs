@@ -382,7 +382,7 @@ impl Server {
     }
 
     fn control(&mut self, caller: Pid, pid: Pid, ctl: Ctl) -> Result<(), Errno> {
-        if pid == 0 || self.procs.get(&pid).and_then(|p| p.live()).is_none() {
+        if pid == 0 || self.procs.live(pid).is_err() {
             return Err(Errno::NoSuchProcess);
         }
         match ctl {

@@ -127,7 +127,7 @@ extern "C" fn main(bootinfo_addr: u64) -> ! {
     // Ready: the before-ready programs have ended, the daemons have
     // mounted (or died).
     server.serve_until(|s| {
-        let ended = |pid: &u32| s.procs.get(pid).and_then(|p| p.live()).is_none();
+        let ended = |pid: &u32| s.procs.live(*pid).is_err();
         before_ready.iter().all(ended) && daemons.iter().all(|pid| ended(pid) || s.procs[pid].mounted)
     });
     let after = MY_PROBE.load(Ordering::Relaxed);

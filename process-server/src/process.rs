@@ -155,10 +155,9 @@ pub struct Live {
     pub threads: crate::thread::Threads,
     /// The file servers it has I/O windows onto, in window order.
     pub windows: Vec<Pid>,
-    /// Its connection to each file server endpoint it resolved a path to:
-    /// server, our copy of the endpoint, the connection (a root slot; see
-    /// `Server::conn_root`).
-    pub conn_roots: Vec<(Pid, u64, u64)>,
+    /// Its connection to each file server endpoint it resolved a path to
+    /// (see `Server::conn_root`).
+    pub conn_roots: Vec<ConnRoot>,
     /// A file server's side of its clients' windows: the frames (its own)
     /// mapped at `layout::client_window(pid)`.
     pub client_windows: BTreeMap<Pid, Vec<u64>>,
@@ -184,6 +183,43 @@ impl Process {
     }
 }
 
+/// The process table: every process by pid, live or zombie.
+#[derive(Default)]
+pub struct Procs(BTreeMap<Pid, Process>);
+
+impl Procs {
+    /// What live process `pid` holds.
+    pub fn live(&self, pid: Pid) -> Result<&Live, Errno> {
+        self.0.get(&pid).and_then(Process::live).ok_or(Errno::NoSuchProcess)
+    }
+
+    pub fn live_mut(&mut self, pid: Pid) -> Result<&mut Live, Errno> {
+        self.0.get_mut(&pid).and_then(Process::live_mut).ok_or(Errno::NoSuchProcess)
+    }
+}
+
+impl core::ops::Deref for Procs {
+    type Target = BTreeMap<Pid, Process>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl core::ops::DerefMut for Procs {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
+/// Our connection to a file server made for a process (by `Resolve`):
+/// which server, our copy of its endpoint, and the connection (a root slot).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConnRoot {
+    pub server: Pid,
+    pub endpoint: u64,
+    pub root: u64,
+}
+
 /// A program of the boot file system by path: `/bin/NAME` or `NAME`.
 fn program_name(path: &str) -> &str {
     path.strip_prefix("/bin/").unwrap_or(path)
@@ -206,13 +242,13 @@ impl Server {
             Some(s) => {
                 // Only an endpoint the parent made: a redirect must not hand
                 // the child any other capability of the parent's.
-                let made = self.procs.get(&parent).and_then(|p| p.live()).is_some_and(|l| l.endpoints.contains(&s));
+                let made = self.procs.live(parent).ok().is_some_and(|l| l.endpoints.contains(&s));
                 if !made {
                     return Err(Errno::InvalidArgument);
                 }
                 Some((parent, self.copy_from(parent, s)?))
             }
-            None => match self.procs.get(&parent).and_then(|p| p.live()).and_then(|l| l.intermediary.zip(l.conn_src)) {
+            None => match self.procs.live(parent).ok().and_then(|l| l.intermediary.zip(l.conn_src)) {
                 Some((via, src)) => Some((via, self.copy_root(src)?)),
                 None => None,
             },
@@ -255,7 +291,7 @@ impl Server {
 
     /// Copies the capability in `slot` of `pid`'s CSpace to a new root slot.
     pub fn copy_from(&mut self, pid: Pid, slot: u64) -> Result<u64, Errno> {
-        let cnode = self.procs.get(&pid).and_then(|p| p.live()).ok_or(Errno::NoSuchProcess)?.cnode;
+        let cnode = self.procs.live(pid)?.cnode;
         if slot >= 1 << CNODE_BITS {
             return Err(Errno::InvalidArgument);
         }
@@ -535,12 +571,12 @@ impl Server {
             self.delete_root(src);
         }
         let live = *live;
-        for &(_, _, root) in &live.conn_roots {
+        for &ConnRoot { root, .. } in &live.conn_roots {
             let _ = ROOT_CNODE.revoke(root, ROOT_DEPTH);
             self.delete_root(root);
         }
         for server in &live.windows {
-            if let Some(s) = self.procs.get_mut(server).and_then(|p| p.live_mut()) {
+            if let Ok(s) = self.procs.live_mut(*server) {
                 s.retired_windows.push(pid);
             }
         }
@@ -558,7 +594,7 @@ impl Server {
                 child.ppid = 0;
             }
         }
-        match self.procs.get(&ppid).and_then(|p| p.live()) {
+        match self.procs.live(ppid).ok() {
             // Signal the parent's child-events notification.
             Some(parent) => Notification(parent.child_signal).signal(),
             None => {

@@ -7,9 +7,9 @@
 use crate::devices::Devices;
 use crate::files::{FileOutcome, Files};
 use crate::mem::{Arena, Memory, ROOT_CNODE, ROOT_DEPTH};
-use crate::process::{Grants, Process, State, PAGE};
+use crate::process::{ConnRoot, Grants, Process, Procs, State, PAGE};
 use crate::vspace::AddressSpace;
-use alloc::collections::{BTreeMap, VecDeque};
+use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 use libux::bootfs::BootFs;
 use libux::layout;
@@ -60,7 +60,7 @@ pub struct Server {
     pub own: AddressSpace,
     pub own_arena: Arena,
     pub ep: Endpoint,
-    pub procs: BTreeMap<Pid, Process>,
+    pub procs: Procs,
     next_pid: Pid,
     pub bootfs: BootFs<'static>,
     pub free_buffers: Vec<usize>,
@@ -95,7 +95,7 @@ impl Server {
             own: AddressSpace::new(VSpace(init_cap::VSPACE)),
             own_arena,
             ep,
-            procs: BTreeMap::new(),
+            procs: Procs::default(),
             next_pid: 1,
             bootfs,
             free_buffers: Vec::new(),
@@ -227,7 +227,7 @@ impl Server {
             return self.handle_file_call(caller, badge & BIN_BADGE != 0, info);
         }
         // A stale badge (a process already gone) gets nothing.
-        self.procs.get(&caller).and_then(|p| p.live())?;
+        self.procs.live(caller).ok()?;
         // The process the call is for: a large reply goes in its shared
         // buffer, which is where it looks (an intermediary passes the
         // reply's header through unchanged), unless the call said the
@@ -247,7 +247,7 @@ impl Server {
     }
 
     fn handle_file_call(&mut self, caller: Pid, bin: bool, info: MessageInfo) -> Option<usize> {
-        self.procs.get(&caller).and_then(|p| p.live())?;
+        self.procs.live(caller).ok()?;
         let msg = &ipc_buffer().msg;
         let outcome = match frame::header(msg, info.length() as usize) {
             Ok(h) if info.label() == MSG_CALL && h.place == Place::Inline => {
@@ -295,8 +295,8 @@ impl Server {
     /// then that one's, and so on (an intermediary that is itself
     /// redirected passes relays on to its own).
     fn intermediaries(&self, pid: Pid) -> Result<impl Iterator<Item = Pid> + '_, Errno> {
-        let live = self.procs.get(&pid).and_then(|p| p.live()).ok_or(Errno::NoSuchProcess)?;
-        let next = |i: &Pid| self.procs.get(i).and_then(|p| p.live()).and_then(|l| l.intermediary);
+        let live = self.procs.live(pid)?;
+        let next = |i: &Pid| self.procs.live(*i).ok().and_then(|l| l.intermediary);
         // An intermediary is older than those it serves, so the chain ends;
         // the bound only keeps a mistake from looping.
         Ok(core::iter::successors(live.intermediary, next).take(MAX_PROCESSES))
@@ -304,7 +304,7 @@ impl Server {
 
     fn encode_reply(&mut self, target: Pid, inline_only: bool, r: &Reply) -> usize {
         let msg = &mut ipc_buffer().msg;
-        let buffer = self.procs.get(&target).and_then(|p| p.live()).filter(|_| !inline_only).map(|l| {
+        let buffer = self.procs.live(target).ok().filter(|_| !inline_only).map(|l| {
             // SAFETY: our mapping of the process's shared buffer page.
             unsafe { &mut *(buffer_address(l.buffer) as *mut [u8; BUFFER_MAX]) }
         });
@@ -338,7 +338,7 @@ impl Server {
                 r => ok(r),
             },
             Request::Kill { pid: target } => {
-                if self.procs.get(&target).and_then(|p| p.live()).is_none() {
+                if self.procs.live(target).is_err() {
                     return ok(Err(Errno::NoSuchProcess));
                 }
                 self.end(target, End::Killed);
@@ -444,7 +444,7 @@ impl Server {
     }
 
     pub fn set_stopped(&mut self, pid: Pid, stop: bool) -> Result<Response, Errno> {
-        let live = self.procs.get_mut(&pid).and_then(|p| p.live_mut()).ok_or(Errno::NoSuchProcess)?;
+        let live = self.procs.live_mut(pid)?;
         // Resuming a thread the kernel blocked in a system call restarts the
         // call; only undo a Stop.
         if !stop && !live.stopped {
@@ -474,7 +474,7 @@ impl Server {
 
     fn map_anon(&mut self, pid: Pid, vaddr: u64, pages: u32) -> Result<Response, Errno> {
         let range = Self::anon_range(vaddr, pages)?;
-        let live = self.procs.get(&pid).and_then(|p| p.live()).ok_or(Errno::NoSuchProcess)?;
+        let live = self.procs.live(pid)?;
         if live.anon.range(range.clone()).next().is_some() {
             return Err(Errno::BadAddress);
         }
@@ -484,7 +484,7 @@ impl Server {
                 Ok(()) => done.push(page),
                 Err(e) => {
                     // Undo this request's mappings, keeping the frames.
-                    let live = self.procs.get_mut(&pid).and_then(|p| p.live_mut()).expect("checked");
+                    let live = self.procs.live_mut(pid).expect("checked");
                     for p in done {
                         let frame = live.anon.remove(&p).expect("just mapped");
                         let _ = Page(frame).unmap();
@@ -499,7 +499,7 @@ impl Server {
 
     fn map_one(&mut self, pid: Pid, page: u64) -> Result<(), Errno> {
         let Server { procs, mem, own, own_arena, .. } = self;
-        let live = procs.get_mut(&pid).and_then(|p| p.live_mut()).ok_or(Errno::NoSuchProcess)?;
+        let live = procs.live_mut(pid)?;
         let frame = match live.spare.pop() {
             Some(f) => {
                 if let Err(e) = fill(own, own_arena, mem, Page(f), 0, &ZERO_PAGE) {
@@ -527,7 +527,7 @@ impl Server {
             return Err(Errno::TooLarge);
         }
         let Server { procs, mem, .. } = self;
-        let live = procs.get_mut(&pid).and_then(|p| p.live_mut()).ok_or(Errno::NoSuchProcess)?;
+        let live = procs.live_mut(pid)?;
         if !live.dma {
             return Err(Errno::NotPermitted);
         }
@@ -544,7 +544,7 @@ impl Server {
 
     fn unmap_anon(&mut self, pid: Pid, vaddr: u64, pages: u32) -> Result<Response, Errno> {
         let range = Self::anon_range(vaddr, pages)?;
-        let live = self.procs.get_mut(&pid).and_then(|p| p.live_mut()).ok_or(Errno::NoSuchProcess)?;
+        let live = self.procs.live_mut(pid)?;
         if live.anon.range(range.clone()).count() != pages as usize {
             return Err(Errno::BadAddress);
         }
@@ -561,7 +561,7 @@ impl Server {
             return Err(Errno::InvalidArgument);
         }
         let Server { procs, mem, .. } = self;
-        let live = procs.get_mut(&pid).and_then(|p| p.live_mut()).ok_or(Errno::NoSuchProcess)?;
+        let live = procs.live_mut(pid)?;
         // Made right in the process's slot: an occupied slot fails before
         // anything is spent.
         mem.object_into(&mut live.arena, object::ENDPOINT, bits::ENDPOINT, live.cnode, slot).map_err(|e| match e {
@@ -709,10 +709,10 @@ impl Server {
         let mut roots = Vec::new();
         for p in self.procs.values_mut() {
             if let Some(live) = p.live_mut() {
-                live.conn_roots.retain(|&(s, e, root)| {
-                    let going = (s, e) == (server, ep);
+                live.conn_roots.retain(|c| {
+                    let going = (c.server, c.endpoint) == (server, ep);
                     if going {
-                        roots.push(root);
+                        roots.push(c.root);
                     }
                     !going
                 });
@@ -746,7 +746,7 @@ impl Server {
             0 => (None, None),
             _ => (Some(self.window(pid, owner)?), Some(self.conn_root(pid, owner, ep)?)),
         };
-        let cnode = self.procs.get(&pid).and_then(|p| p.live()).ok_or(Errno::NoSuchProcess)?.cnode;
+        let cnode = self.procs.live(pid)?.cnode;
         // The slot is the caller's to reuse: whatever was there goes.
         let _ = cnode.delete(into, layout::CNODE_BITS);
         match root {
@@ -765,9 +765,9 @@ impl Server {
     /// so that all go, wherever they were passed, when it ends; a file
     /// server never hears from a process that has ended.
     fn conn_root(&mut self, client: Pid, server: Pid, ep: u64) -> Result<u64, Errno> {
-        let live = self.procs.get(&client).and_then(|p| p.live()).ok_or(Errno::NoSuchProcess)?;
-        if let Some(&(_, _, root)) = live.conn_roots.iter().find(|&&(s, e, _)| (s, e) == (server, ep)) {
-            return Ok(root);
+        let live = self.procs.live(client)?;
+        if let Some(c) = live.conn_roots.iter().find(|c| (c.server, c.endpoint) == (server, ep)) {
+            return Ok(c.root);
         }
         let root = self.mem.slot()?;
         if ROOT_CNODE.mint(root, ROOT_DEPTH, ROOT_CNODE, ep, ROOT_DEPTH, CapRights::ALL, badge(client as u64)).is_err()
@@ -775,8 +775,8 @@ impl Server {
             self.mem.free_slot(root);
             return Err(Errno::InvalidArgument);
         }
-        if let Some(live) = self.procs.get_mut(&client).and_then(|p| p.live_mut()) {
-            live.conn_roots.push((server, ep, root));
+        if let Ok(live) = self.procs.live_mut(client) {
+            live.conn_roots.push(ConnRoot { server, endpoint: ep, root });
         }
         Ok(root)
     }
@@ -785,7 +785,7 @@ impl Server {
     /// use: frames of the server's, mapped in both (see `Live::windows`).
     fn window(&mut self, client: Pid, server: Pid) -> Result<u64, Errno> {
         let at = |n: usize| layout::IO_WINDOWS + n as u64 * layout::IO_WINDOW;
-        let live = self.procs.get(&client).and_then(|p| p.live()).ok_or(Errno::NoSuchProcess)?;
+        let live = self.procs.live(client)?;
         if let Some(n) = live.windows.iter().position(|&s| s == server) {
             return Ok(at(n));
         }
@@ -797,7 +797,7 @@ impl Server {
         // same id is still there: then that one, emptied.
         let base = layout::client_window(client);
         let pages = (layout::IO_WINDOW / PAGE) as usize;
-        let srv = self.procs.get_mut(&server).and_then(|p| p.live_mut()).ok_or(Errno::NoSuchProcess)?;
+        let srv = self.procs.live_mut(server)?;
         srv.retired_windows.retain(|&p| p != client);
         for frame in srv.client_windows.remove(&client).unwrap_or_default() {
             let _ = Page(frame).unmap();
@@ -806,7 +806,7 @@ impl Server {
         let mut frames = Vec::new();
         for i in 0..pages {
             let Server { procs, mem, own, own_arena, .. } = self;
-            let srv = procs.get_mut(&server).and_then(|p| p.live_mut()).ok_or(Errno::NoSuchProcess)?;
+            let srv = procs.live_mut(server)?;
             // Reused frames are emptied: they held another client's data.
             let frame = match srv.spare_window_frames.pop() {
                 Some(f) => match fill(own, own_arena, mem, Page(f), 0, &ZERO_PAGE) {
@@ -837,7 +837,7 @@ impl Server {
                 }
             }
         }
-        if let Some(srv) = self.procs.get_mut(&server).and_then(|p| p.live_mut()) {
+        if let Ok(srv) = self.procs.live_mut(server) {
             srv.client_windows.insert(client, frames.clone());
         }
         // The client's side: copies (a frame capability maps once), kept
@@ -858,7 +858,7 @@ impl Server {
                 break;
             }
             let Server { procs, mem, .. } = self;
-            let live = procs.get_mut(&client).and_then(|p| p.live_mut()).ok_or(Errno::NoSuchProcess)?;
+            let live = procs.live_mut(client)?;
             if let Err(e) =
                 live.space.map(mem, &mut live.arena, Page(copy), at(n) + i as u64 * PAGE, CapRights::READ_WRITE)
             {
@@ -871,7 +871,7 @@ impl Server {
             for copy in copies {
                 self.delete_root(copy);
             }
-            if let Some(srv) = self.procs.get_mut(&server).and_then(|p| p.live_mut()) {
+            if let Ok(srv) = self.procs.live_mut(server) {
                 for frame in srv.client_windows.remove(&client).unwrap_or_default() {
                     let _ = Page(frame).unmap();
                     srv.spare_window_frames.push(frame);
@@ -879,7 +879,7 @@ impl Server {
             }
             return Err(e);
         }
-        if let Some(live) = self.procs.get_mut(&client).and_then(|p| p.live_mut()) {
+        if let Ok(live) = self.procs.live_mut(client) {
             live.held.slots.extend(copies);
             live.windows.push(server);
         }
@@ -889,7 +889,7 @@ impl Server {
     /// Unmaps the windows of `server`'s clients that ended; it asked
     /// `Ended`, so it is between calls.
     fn reclaim_windows(&mut self, server: Pid) {
-        if let Some(srv) = self.procs.get_mut(&server).and_then(|p| p.live_mut()) {
+        if let Ok(srv) = self.procs.live_mut(server) {
             for pid in core::mem::take(&mut srv.retired_windows) {
                 for frame in srv.client_windows.remove(&pid).unwrap_or_default() {
                     let _ = Page(frame).unmap();

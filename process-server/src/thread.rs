@@ -34,7 +34,7 @@ impl Server {
     /// Starts a thread of `pid` at `entry` with `arg`; answers its index.
     pub fn new_thread(&mut self, pid: Pid, entry: u64, arg: u64) -> Result<Response, Errno> {
         let Server { procs, mem, own, own_arena, .. } = self;
-        let live = procs.get_mut(&pid).and_then(|p| p.live_mut()).ok_or(Errno::NoSuchProcess)?;
+        let live = procs.live_mut(pid)?;
         // A stopped process runs nothing until continued.
         if live.stopped {
             return Err(Errno::InvalidArgument);
@@ -64,7 +64,7 @@ impl Server {
 
     /// Ends thread `index` of `pid` (not its first: `Exit` ends that).
     pub fn end_thread(&mut self, pid: Pid, index: u32) -> Result<(), Errno> {
-        let live = self.procs.get_mut(&pid).and_then(|p| p.live_mut()).ok_or(Errno::NoSuchProcess)?;
+        let live = self.procs.live_mut(pid)?;
         let k = (index as usize).checked_sub(1).ok_or(Errno::InvalidArgument)?;
         let thread = live.threads.0.get_mut(k).and_then(Option::as_mut).filter(|t| t.running);
         let thread = thread.ok_or(Errno::InvalidArgument)?;
