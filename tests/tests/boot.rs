@@ -5,6 +5,7 @@
 
 use qemu::node::{Node, Options, READY};
 use std::time::Duration;
+use tests::line;
 
 /// Generous: TCG on a loaded 2-core machine.
 const TIMEOUT: Duration = Duration::from_secs(180);
@@ -28,11 +29,6 @@ fn without_kernel_messages(log: &str) -> String {
         rest = rest.strip_prefix('\n').unwrap_or(rest);
     }
     out + rest
-}
-
-/// The console line containing `pattern`, or a failure showing the log.
-fn line<'a>(log: &'a str, pattern: &str) -> &'a str {
-    log.lines().find(|l| l.contains(pattern)).unwrap_or_else(|| panic!("no line with {pattern:?} in:\n{log}"))
 }
 
 /// The word after `before` in `line`, parsed.

@@ -9,13 +9,10 @@ use qemu::node::{Forward, Node, Options};
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream, UdpSocket};
 use std::time::Duration;
+use tests::free_port;
 
 const TIMEOUT: Duration = Duration::from_secs(600);
 const LEASE: &str = "netstack: address 10.0.2.15/24 via 10.0.2.2 (DHCP)";
-
-fn free_port(udp: bool) -> u16 {
-    qemu::node::free_port(udp).unwrap()
-}
 
 fn boot(run: Option<&str>, forwards: Vec<Forward>) -> Node {
     let image = qemu::prepare("release").unwrap_or_else(|e| panic!("build failed: {e}"));

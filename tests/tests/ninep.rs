@@ -14,6 +14,7 @@ use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
+use tests::free_port;
 
 /// A fresh directory under the target dir, removed on drop.
 struct TempDir(PathBuf);
@@ -84,15 +85,11 @@ impl Drop for Diod {
     }
 }
 
-fn free_port() -> u16 {
-    qemu::node::free_port(false).unwrap()
-}
-
 #[test]
 fn our_client_works_against_diod() {
     let diod = qemu::setup::ensure_apt("diod", "diod", "a few seconds").unwrap();
     let dir = TempDir::new("diod");
-    let addr = format!("127.0.0.1:{}", free_port());
+    let addr = format!("127.0.0.1:{}", free_port(false));
     let mut server = Diod(
         Command::new(diod)
             .args(["-f", "-n", "-l", &addr, "-e"])

@@ -17,13 +17,10 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::Command;
 use std::time::{Duration, Instant};
+use tests::free_port;
 
 const TIMEOUT: Duration = Duration::from_secs(600);
 const SERVING: &str = "exportfs: serving / on tcp!*!564";
-
-fn free_port() -> u16 {
-    qemu::node::free_port(false).unwrap()
-}
 
 /// A node running `exportfs`, its port 564 forwarded from the host's `port`.
 fn exporting_node(port: u16) -> Node {
@@ -45,7 +42,7 @@ fn connect(port: u16, dialect: Dialect) -> Client {
 
 #[test]
 fn the_host_reads_a_nodes_proc_over_9p() {
-    let port = free_port();
+    let port = free_port(false);
     let node = exporting_node(port);
     for dialect in [Dialect::L, Dialect::P2000] {
         let mut c = connect(port, dialect);
@@ -108,7 +105,7 @@ fn rpc(s: &mut TcpStream, tag: u16, msg: Msg) -> Vec<u8> {
 
 #[test]
 fn the_export_serves_clients_at_once_and_survives_bad_ones() {
-    let port = free_port();
+    let port = free_port(false);
     let node = exporting_node(port);
     let mut setup = connect(port, Dialect::L);
     let big: Vec<u8> = (0..2_000_000u32).map(|i| (i % 251) as u8).collect();
@@ -183,7 +180,7 @@ fn spawn_over_9p(c: &mut Client, line: &str) -> u32 {
 
 #[test]
 fn control_files_flushes_and_a_full_ramfs_over_9p() {
-    let port = free_port();
+    let port = free_port(false);
     let node = exporting_node(port);
     for dialect in [Dialect::L, Dialect::P2000] {
         // /proc/spawn read-write, a process's ctl write-only (it refuses
@@ -259,7 +256,7 @@ fn mark_of(w: usize, round: usize) -> u8 {
 
 #[test]
 fn clients_overlap_on_shared_files_and_pipeline_requests() {
-    let port = free_port();
+    let port = free_port(false);
     let node = exporting_node(port);
     let mut setup = connect(port, Dialect::L);
     setup.write_file("/tmp/shared", &vec![0u8; WRITERS * REGION]).unwrap();
@@ -346,7 +343,7 @@ fn reply(s: &mut TcpStream, node: &Node) -> (u16, Msg<'static>) {
 /// given up without ending it.
 #[test]
 fn blocked_reads_stall_no_other_request_on_their_connection() {
-    let port = free_port();
+    let port = free_port(false);
     let node = exporting_node(port);
     let mut c = connect(port, Dialect::L);
     const SLEEPERS: usize = 8;
@@ -423,7 +420,7 @@ fn blocked_reads_stall_no_other_request_on_their_connection() {
 /// blocked calls with it, so the node's 64 TCP connections never fill.
 #[test]
 fn clients_that_leave_during_a_blocked_read_release_everything() {
-    let port = free_port();
+    let port = free_port(false);
     let node = exporting_node(port);
     for round in 0..80 {
         let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();

@@ -5,6 +5,7 @@
 
 use qemu::node::{Node, Options, IDLE, READY};
 use std::time::Duration;
+use tests::{line, number_after};
 
 const TIMEOUT: Duration = Duration::from_secs(600);
 
@@ -28,16 +29,6 @@ fn run_with(cmd: &str, memory_mib: u32) -> String {
 
 fn run(cmd: &str) -> String {
     run_with(cmd, 512)
-}
-
-fn line<'a>(log: &'a str, pattern: &str) -> &'a str {
-    log.lines().find(|l| l.contains(pattern)).unwrap_or_else(|| panic!("no line with {pattern:?} in:\n{log}"))
-}
-
-fn number_after(line: &str, before: &str) -> u64 {
-    let rest = line.split(before).nth(1).unwrap_or_else(|| panic!("no {before:?} in {line:?}"));
-    let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
-    digits.parse().unwrap_or_else(|_| panic!("no number after {before:?} in {line:?}"))
 }
 
 /// The pid of the `--run` program (processes it starts follow in order).
