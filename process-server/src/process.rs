@@ -137,6 +137,9 @@ pub struct Live {
     /// Frames unmapped by `UnmapAnon`, reused (zeroed) by `MapAnon`.
     pub spare: Vec<u64>,
     pub stopped: bool,
+    /// Where each thread was when last stopped (see
+    /// `Server::finish_restarted_call`).
+    pub stopped_at: Vec<(Tcb, u64)>,
     /// The intermediary this process's connection leads to.
     pub intermediary: Option<Pid>,
     /// For a redirected process: an unbadged copy of the intermediary's
@@ -411,12 +414,14 @@ impl Server {
             Some(src) => (src, badge(pid as u64)),
             None => (self.ep.0, badge(pid as u64)),
         };
+        // Calls only: a process must never receive on its connection (it
+        // would take others' calls, and their reply capabilities).
         cnode
-            .mint(slot::PROC_CONN, depth, ROOT_CNODE, src, ROOT_DEPTH, CapRights::ALL, data)
+            .mint(slot::PROC_CONN, depth, ROOT_CNODE, src, ROOT_DEPTH, CapRights::CALL, data)
             .map_err(|_| Errno::InvalidArgument)?;
         let fault_badge = badge(pid as u64 | FAULT_BADGE);
         cnode
-            .mint(slot::FAULT_EP, depth, ROOT_CNODE, self.ep.0, ROOT_DEPTH, CapRights::ALL, fault_badge)
+            .mint(slot::FAULT_EP, depth, ROOT_CNODE, self.ep.0, ROOT_DEPTH, CapRights::CALL, fault_badge)
             .map_err(fail)?;
         cnode.copy(slot::EVENTS, depth, ROOT_CNODE, events, ROOT_DEPTH, CapRights::READ).map_err(fail)?;
         if grants.daemon {
@@ -502,6 +507,7 @@ impl Server {
             anon: BTreeMap::new(),
             spare: Vec::new(),
             stopped: false,
+            stopped_at: Vec::new(),
             intermediary: None,
             conn_src: None,
             held: Held::default(),

@@ -213,6 +213,9 @@ impl Server {
         if badge & FAULT_BADGE != 0 {
             let pid = (badge & !FAULT_BADGE) as Pid;
             let fault = decode_fault(info.label(), &ipc_buffer().msg);
+            if self.finish_restarted_call(pid, info.label(), &fault) {
+                return None;
+            }
             if let Some(p) = self.procs.get(&pid) {
                 if p.ppid != 0 {
                     self.report_end(p, End::Faulted(fault));
@@ -451,9 +454,16 @@ impl Server {
             return Err(Errno::InvalidArgument);
         }
         let threads = core::iter::once(live.tcb).chain(live.threads.running());
+        let mut stopped_at = Vec::new();
         for tcb in threads.collect::<Vec<_>>() {
             let r = if stop { tcb.suspend() } else { tcb.resume() };
             r.map_err(|_| Errno::InvalidArgument)?;
+            if let Some(regs) = stop.then(|| tcb.read_registers().ok()).flatten() {
+                stopped_at.push((tcb, regs.rip));
+            }
+        }
+        if stop {
+            live.stopped_at = stopped_at;
         }
         live.stopped = stop;
         if stop {
@@ -462,6 +472,31 @@ impl Server {
             self.forget_waits(pid);
         }
         Ok(Response::Done)
+    }
+
+    /// This kernel restarts the system call of a suspended thread when it
+    /// is resumed, also when the call had finished and the thread had not
+    /// yet run on (it has no `updateRestartPC` in `suspend`): the call is
+    /// then made again with its results in the argument registers, and
+    /// the capability lookup of the result (a badge) fails. Such a
+    /// capability fault, at the instruction where a thread of the process
+    /// was stopped, with the failing address in its `rdi`, is finished
+    /// here: the thread goes on after the call, its results in place.
+    /// Whether it was handled.
+    fn finish_restarted_call(&mut self, pid: Pid, label: u64, fault: &Fault) -> bool {
+        let Ok(live) = self.procs.live_mut(pid) else { return false };
+        if label != libux::sel4::consts::fault_type::CAP_FAULT {
+            return false;
+        }
+        let at = live.stopped_at.iter().position(|&(tcb, rip)| {
+            rip == fault.ip && tcb.read_registers().is_ok_and(|r| r.rip == fault.ip && r.rdi == fault.addr)
+        });
+        let Some(i) = at else { return false };
+        let (tcb, _) = live.stopped_at.remove(i);
+        let Ok(mut regs) = tcb.read_registers() else { return false };
+        // Past the two bytes of `syscall`.
+        regs.rip += 2;
+        tcb.write_registers(true, &regs).is_ok()
     }
 
     fn anon_range(vaddr: u64, pages: u32) -> Result<core::ops::Range<u64>, Errno> {
@@ -750,10 +785,10 @@ impl Server {
         // The slot is the caller's to reuse: whatever was there goes.
         let _ = cnode.delete(into, layout::CNODE_BITS);
         match root {
-            Some(root) => cnode.copy(into, layout::CNODE_BITS, ROOT_CNODE, root, ROOT_DEPTH, CapRights::ALL),
+            Some(root) => cnode.copy(into, layout::CNODE_BITS, ROOT_CNODE, root, ROOT_DEPTH, CapRights::CALL),
             None => {
                 let badge = badge(pid as u64 | bits);
-                cnode.mint(into, layout::CNODE_BITS, ROOT_CNODE, ep, ROOT_DEPTH, CapRights::ALL, badge)
+                cnode.mint(into, layout::CNODE_BITS, ROOT_CNODE, ep, ROOT_DEPTH, CapRights::CALL, badge)
             }
         }
         .map_err(|_| Errno::InvalidArgument)?;
@@ -770,7 +805,7 @@ impl Server {
             return Ok(c.root);
         }
         let root = self.mem.slot()?;
-        if ROOT_CNODE.mint(root, ROOT_DEPTH, ROOT_CNODE, ep, ROOT_DEPTH, CapRights::ALL, badge(client as u64)).is_err()
+        if ROOT_CNODE.mint(root, ROOT_DEPTH, ROOT_CNODE, ep, ROOT_DEPTH, CapRights::CALL, badge(client as u64)).is_err()
         {
             self.mem.free_slot(root);
             return Err(Errno::InvalidArgument);

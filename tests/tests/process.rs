@@ -114,11 +114,15 @@ fn faults_are_reported_with_kind_and_address_and_the_node_goes_on() {
     line(&log, "spawner: faulter ud: InvalidOpcode");
     line(&log, "spawner: faulter div: DivideError");
     line(&log, "spawner: faulter gp: GeneralProtection");
-    for kind in ["page", "write", "ud", "div", "gp"] {
+    // A receive on the process server connection: a capability fault on
+    // slot 1 (it carries calls only), not someone else's call.
+    let steal = line(&log, "spawner: faulter steal: Other(1)");
+    assert!(steal.ends_with("address 0x1"), "{steal}");
+    for kind in ["page", "write", "ud", "div", "gp", "steal"] {
         let l = line(&log, &format!("spawner: faulter {kind}:"));
         assert!(number_after(l, "ip 0x") > 0, "{l}");
     }
-    line(&log, "spawner: ok faults reported: page write ud div gp");
+    line(&log, "spawner: ok faults reported: page write ud div gp steal");
     line(&log, "(spawner) exited with status 0");
 }
 

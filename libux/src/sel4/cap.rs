@@ -186,6 +186,15 @@ impl Tcb {
         invoke(self.0, label::TCB_SET_PRIORITY, &[priority as u64], &[]).map(drop)
     }
 
+    /// Reads all registers (of a suspended thread: where it will resume).
+    pub fn read_registers(self) -> Result<UserContext, Error> {
+        let reply = invoke(self.0, label::TCB_READ_REGISTERS, &[0, UserContext::COUNT as u64], &[])?;
+        let mut words = [0u64; UserContext::COUNT];
+        words[..4].copy_from_slice(&reply.mr);
+        words[4..].copy_from_slice(&ipc_buffer().msg[4..UserContext::COUNT]);
+        Ok(UserContext::from_words(&words))
+    }
+
     /// Writes all registers and, if `resume`, starts the thread.
     pub fn write_registers(self, resume: bool, regs: &UserContext) -> Result<(), Error> {
         let mut words = [0u64; 2 + UserContext::COUNT];

@@ -29,6 +29,9 @@ pub struct CapRights(pub u64);
 
 impl CapRights {
     pub const ALL: CapRights = CapRights::new(true, true, true);
+    /// What a connection needs: send, and grant (a Call's reply
+    /// capability), never receive: its holder must not take others' calls.
+    pub const CALL: CapRights = CapRights::new(true, false, true);
     pub const READ_WRITE: CapRights = CapRights::new(false, true, true);
     pub const READ: CapRights = CapRights::new(false, true, false);
     pub const WRITE: CapRights = CapRights::new(false, false, true);
@@ -96,6 +99,30 @@ impl UserContext {
     /// Number of registers in the context.
     pub const COUNT: usize = 19;
 
+    pub fn from_words(w: &[u64; Self::COUNT]) -> Self {
+        UserContext {
+            rip: w[0],
+            rsp: w[1],
+            rflags: w[2],
+            rax: w[3],
+            rbx: w[4],
+            rcx: w[5],
+            rdx: w[6],
+            rsi: w[7],
+            rdi: w[8],
+            rbp: w[9],
+            r8: w[10],
+            r9: w[11],
+            r10: w[12],
+            r11: w[13],
+            r12: w[14],
+            r13: w[15],
+            r14: w[16],
+            r15: w[17],
+            tls_base: w[18],
+        }
+    }
+
     pub fn as_words(&self) -> [u64; Self::COUNT] {
         [
             self.rip,
@@ -118,6 +145,19 @@ impl UserContext {
             self.r15,
             self.tls_base,
         ]
+    }
+}
+
+#[cfg(test)]
+mod context_tests {
+    use super::UserContext;
+
+    #[test]
+    fn registers_go_to_words_and_back_in_order() {
+        let words: [u64; UserContext::COUNT] = core::array::from_fn(|i| i as u64 * 3 + 1);
+        let regs = UserContext::from_words(&words);
+        assert_eq!((regs.rip, regs.rdi, regs.tls_base), (1, 25, 55));
+        assert_eq!(regs.as_words(), words);
     }
 }
 

@@ -1,7 +1,9 @@
 //! `faulter KIND`: faults on purpose, to test fault reporting.
 //! KIND: `page` (read of an unmapped address), `write` (write to its own
 //! read-only code), `ud` (invalid opcode), `div` (divide by zero), `gp`
-//! (a privileged instruction: general protection).
+//! (a privileged instruction: general protection), `steal` (a receive on
+//! its process server connection, which only carries calls: a capability
+//! fault, never someone else's call).
 #![no_std]
 #![no_main]
 
@@ -28,8 +30,11 @@ fn main() -> i32 {
                 core::arch::asm!("xor edx, edx", "xor ecx, ecx", "mov eax, 1", "div ecx", out("eax") _, out("ecx") _, out("edx") _)
             }
             "gp" => core::arch::asm!("hlt"),
+            "steal" => {
+                libux::sel4::syscall::recv(libux::layout::slot::PROC_CONN);
+            }
             _ => {
-                println!("usage: faulter page|write|ud|div|gp");
+                println!("usage: faulter page|write|ud|div|gp|steal");
                 return 2;
             }
         }

@@ -208,7 +208,7 @@ fn table_full() -> Result<String, String> {
 
 fn faults() -> Result<String, String> {
     let mut report = String::new();
-    for kind in ["page", "write", "ud", "div", "gp"] {
+    for kind in ["page", "write", "ud", "div", "gp", "steal"] {
         let pid = spawn("/bin/faulter", &["faulter", kind], &[]).map_err(|e| err("spawn", e))?;
         let w = wait(Some(pid)).map_err(|e| err("wait", e))?;
         match w.end {
