@@ -37,6 +37,18 @@ pub mod slot {
     pub const IRQ_HANDLERS: u64 = 11;
     /// First slot a process may fill itself (e.g. `CreateEndpoint`).
     pub const FIRST_FREE: u64 = 32;
+    /// File server connections the client library takes for open files
+    /// (`fs::client`): `FILE_CONNS..FILE_CONNS + FILE_CONN_COUNT`.
+    pub const FILE_CONNS: u64 = 256;
+    pub const FILE_CONN_COUNT: u64 = 512;
+    /// A server's saved reply capabilities (`fs::server::ReplySlots`):
+    /// `REPLIES..REPLIES + REPLY_COUNT`, in its own CNode.
+    pub const REPLIES: u64 = 768;
+    pub const REPLY_COUNT: u64 = 256;
+
+    const _: () = assert!(FILE_CONNS >= FIRST_FREE && FILE_CONN_COUNT.is_multiple_of(64));
+    const _: () = assert!(FILE_CONNS + FILE_CONN_COUNT <= REPLIES);
+    const _: () = assert!(REPLIES + REPLY_COUNT <= 1 << super::CNODE_BITS);
 }
 
 /// Bits of the events notification's word. A daemon's or a driver's

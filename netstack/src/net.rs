@@ -49,9 +49,9 @@ const MAX_CLOSING: usize = 128;
 const CLOSING_US: u64 = 60_000_000;
 /// Open files one process may hold here.
 const MAX_OPEN: usize = 64;
-/// Slots for saved replies (above `libux::fs::client`'s connection slots).
-const REPLY_FIRST: u64 = 768;
-const MAX_PENDING: u64 = 256;
+/// Calls answered later, at most (their reply capabilities in
+/// `slot::REPLIES`).
+const MAX_PENDING: u64 = libux::layout::slot::REPLY_COUNT;
 const FIRST_EPHEMERAL: u16 = 49152;
 /// How long a read of an echo connection waits for a reply.
 const ECHO_WAIT_US: u64 = 1_000_000;
@@ -158,7 +158,7 @@ impl Net {
             next_conn: 0,
             closing: Vec::new(),
             pending: Vec::new(),
-            slots: ReplySlots::new(REPLY_FIRST, MAX_PENDING),
+            slots: ReplySlots::new(libux::layout::slot::REPLIES, MAX_PENDING),
             next_port: FIRST_EPHEMERAL,
             ipifc: String::from("none\n"),
             now: 0,

@@ -12,9 +12,9 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-/// Slots for file server connections: `CONN_FIRST..CONN_FIRST + 64 * CONN_WORDS`.
-const CONN_FIRST: u64 = 256;
-const CONN_WORDS: usize = 8;
+/// Slots for file server connections (`slot::FILE_CONNS`), a bit each.
+const CONN_FIRST: u64 = slot::FILE_CONNS;
+const CONN_WORDS: usize = (slot::FILE_CONN_COUNT / 64) as usize;
 static CONN_USED: [AtomicU64; CONN_WORDS] = [const { AtomicU64::new(0) }; CONN_WORDS];
 
 fn take_slot() -> Result<u64, Errno> {

@@ -40,10 +40,9 @@ use libux::sel4::{IoPort, IrqHandler};
 libux::entry!(main);
 
 const EP: u64 = slot::FIRST_FREE;
-/// Slots for the reply capabilities of calls answered later (above the
-/// file connection slots `libux::fs::client` uses).
-const REPLY_FIRST: u64 = 768;
-const MAX_PENDING: usize = 256;
+/// Calls answered later, at most (their reply capabilities in
+/// `slot::REPLIES`).
+const MAX_PENDING: usize = slot::REPLY_COUNT as usize;
 /// Open files one process may hold here.
 const MAX_OPEN: usize = 64;
 const MAX_PIPES: usize = 256;
@@ -545,7 +544,7 @@ fn main() -> i32 {
         pipes: BTreeMap::new(),
         next_pipe: 0,
         pending: Vec::new(),
-        slots: ReplySlots::new(REPLY_FIRST, MAX_PENDING as u64),
+        slots: ReplySlots::new(slot::REPLIES, MAX_PENDING as u64),
         line: Line::default(),
         foreground: Vec::new(),
         interrupted: false,
