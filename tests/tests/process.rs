@@ -130,6 +130,11 @@ fn faults_are_reported_with_kind_and_address_and_the_node_goes_on() {
 fn stopped_processes_make_no_progress_until_continued() {
     let log = run("spawner stopcont");
     line(&log, "spawner: ok a stopped child made no progress in 5000 of our time slices and finished after Cont");
+    // Stopping a process cancels the Wait it hangs in; continued, it waits
+    // again and is answered.
+    line(&log, "; a Wait stopped and continued was answered");
+    line(&log, "spawner: ok waitchild: the Wait was answered");
+    assert_all_returned(&log);
 }
 
 #[test]

@@ -12,7 +12,9 @@
 //! - `faults`: run `faulter` with each kind and report how each ended.
 //! - `oom`: run `memhog oom`, then check that spawning still works.
 //! - `stopcont`: stop a child that would finish within 1000 of our time
-//!   slices; it must not finish while stopped, and must after `Cont`.
+//!   slices; it must not finish while stopped, and must after `Cont`. Then
+//!   stop and continue a child while its `Wait` hangs (`waitchild`): the
+//!   Wait must still be answered.
 //! - `nogrants`: spawn `devprobe`, which the system description grants
 //!   device memory only when the process server starts it: spawned by us
 //!   it faults where the grant would be mapped.
@@ -69,6 +71,7 @@ fn main() -> i32 {
         Some("table") => table_full(),
         Some("checkargs") => check_args(),
         Some("threads") => threads::threads(),
+        Some("waitchild") => wait_child(),
         Some("threadfault") => threads::thread_fault(),
         Some("yields") => {
             for _ in 0..n.unwrap_or(1000) {
@@ -302,7 +305,51 @@ fn stop_cont() -> Result<String, String> {
     if process::stop(pid) != Err(Errno::NoSuchProcess) {
         return Err(String::from("stopping a reaped process did not fail"));
     }
-    Ok(String::from("a stopped child made no progress in 5000 of our time slices and finished after Cont"))
+    // A child stopped and continued while its Wait hangs: the Wait, made
+    // again when it is continued, is answered when its own child ends.
+    let waiter = spawn("/bin/spawner", &["spawner", "waitchild"], &[]).map_err(|e| err("spawn", e))?;
+    let mut grandchild = None;
+    for _ in 0..100_000 {
+        grandchild = child_of(waiter);
+        if grandchild.is_some() {
+            break;
+        }
+        libux::sel4::syscall::yield_now();
+    }
+    grandchild.ok_or_else(|| String::from("the waiter's child never showed in /proc"))?;
+    process::stop(waiter).map_err(|e| err("stop waiter", e))?;
+    for _ in 0..1000 {
+        libux::sel4::syscall::yield_now();
+    }
+    process::cont(waiter).map_err(|e| err("cont waiter", e))?;
+    let w = wait(Some(waiter)).map_err(|e| err("wait for the waiter", e))?;
+    if w.end != End::Exited(0) {
+        return Err(format!("the waiter, stopped in its Wait, ended {:?}", w.end));
+    }
+    Ok(String::from(
+        "a stopped child made no progress in 5000 of our time slices and finished after Cont; a Wait stopped and continued was answered",
+    ))
+}
+
+/// A child of `parent`, from `/proc`.
+fn child_of(parent: libux::rpc::Pid) -> Option<libux::rpc::Pid> {
+    let entries = libux::fs::client::list("/proc").ok()?;
+    entries.iter().filter(|e| e.name.parse::<u32>().is_ok()).find_map(|e| {
+        let mut f = libux::fs::client::open(&format!("/proc/{}/status", e.name), libux::fs::flags::READ).ok()?;
+        let text = f.read_to_end().ok()?;
+        let status = libux::procfs::Status::parse(core::str::from_utf8(&text).ok()?)?;
+        (status.ppid == parent).then_some(status.pid)
+    })
+}
+
+/// `waitchild`: waits for a child that yields a while, then checks how it
+/// ended (the test stops and continues us meanwhile).
+fn wait_child() -> Result<String, String> {
+    let pid = spawn("/bin/spawner", &["spawner", "yields", "30000"], &[]).map_err(|e| err("spawn", e))?;
+    match wait(Some(pid)).map_err(|e| err("wait", e))?.end {
+        End::Exited(0) => Ok(String::from("waitchild: the Wait was answered")),
+        other => Err(format!("waitchild: child ended {other:?}")),
+    }
 }
 
 fn chain() -> Result<String, String> {
