@@ -59,6 +59,48 @@ pub const BIN_BADGE: u64 = 1 << 24;
 
 const _: () = assert!((FAULT_BADGE | FILES_BADGE | BIN_BADGE | PID_MAX as u64) & !crate::sel4::BADGE_MASK == 0);
 
+/// The badge of a capability to a server's endpoint: who a message comes
+/// from (a local process id, always within a badge's 28 bits; ids that
+/// name processes across a cluster will not fit, which is why this is a
+/// type of its own) and what kind of message it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Badge(pub u64);
+
+impl Badge {
+    /// A process's connection (to the process server or a file server).
+    pub const fn connection(pid: Pid) -> Badge {
+        Badge(pid as u64)
+    }
+
+    /// Where the kernel sends `pid`'s faults.
+    pub const fn fault(pid: Pid) -> Badge {
+        Badge(pid as u64 | FAULT_BADGE)
+    }
+
+    /// `pid`'s connection to the process server's own trees (`/proc`, or
+    /// `/bin` if `bin`).
+    pub const fn files(pid: Pid, bin: bool) -> Badge {
+        Badge(pid as u64 | FILES_BADGE | if bin { BIN_BADGE } else { 0 })
+    }
+
+    /// The process the message comes from.
+    pub const fn pid(self) -> Pid {
+        (self.0 & PID_MAX as u64) as Pid
+    }
+
+    pub const fn is_fault(self) -> bool {
+        self.0 & FAULT_BADGE != 0
+    }
+
+    pub const fn is_files(self) -> bool {
+        self.0 & FILES_BADGE != 0
+    }
+
+    pub const fn is_bin(self) -> bool {
+        self.0 & BIN_BADGE != 0
+    }
+}
+
 /// A call to the process server.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
 pub enum Request<'a> {
@@ -462,3 +504,21 @@ impl StartBlock<'_> {
 #[cfg(target_arch = "x86_64")]
 pub mod client;
 pub mod frame;
+
+#[cfg(test)]
+mod badge_tests {
+    use super::*;
+
+    #[test]
+    fn badges_tell_who_and_what() {
+        let (conn, fault, proc_, bin) =
+            (Badge::connection(PID_MAX), Badge::fault(7), Badge::files(9, false), Badge::files(9, true));
+        assert_eq!((conn.pid(), conn.is_fault(), conn.is_files()), (PID_MAX, false, false));
+        assert_eq!((fault.pid(), fault.is_fault(), fault.is_files()), (7, true, false));
+        assert_eq!((proc_.pid(), proc_.is_files(), proc_.is_bin()), (9, true, false));
+        assert_eq!((bin.pid(), bin.is_files(), bin.is_bin()), (9, true, true));
+        for b in [conn, fault, proc_, bin] {
+            assert_eq!(b.0 & !crate::sel4::BADGE_MASK, 0, "{b:?} fits a badge");
+        }
+    }
+}

@@ -27,7 +27,7 @@ use libux::println;
 use libux::process::Clock;
 use libux::rpc::client::recv_raw;
 use libux::rpc::frame::{self, Place};
-use libux::rpc::{Errno, Pid, MSG_CALL, MSG_REPLY};
+use libux::rpc::{Badge, Errno, MSG_CALL, MSG_REPLY};
 use libux::sel4::syscall::{self, ipc_buffer, Msg};
 use libux::sel4::{IoPort, IrqHandler, MessageInfo};
 use net::Net;
@@ -221,7 +221,7 @@ fn main() -> i32 {
                 match libux::fs::decode_request(&bytes) {
                     Ok(req) => {
                         net.now = now(&clock).total_micros() as u64;
-                        net.request(m.badge as Pid, req, &mut links)
+                        net.request(Badge(m.badge).pid(), req, &mut links)
                     }
                     Err(e) => Err(e),
                 }

@@ -12,7 +12,7 @@ use alloc::vec::Vec;
 use libux::elf::Elf;
 use libux::layout::{self, event, slot, CNODE_BITS};
 use libux::namespace::{self, NsId};
-use libux::rpc::{End, Errno, Pid, Spawn, StartBlock, FAULT_BADGE};
+use libux::rpc::{Badge, End, Errno, Pid, Spawn, StartBlock};
 use libux::sel4::consts::{bits, init_cap, object};
 use libux::sel4::{
     badge, cnode_guard, io_port_range, prio_props, CNode, CapRights, IrqControl, IrqHandler, Notification, Page, Tcb,
@@ -411,15 +411,15 @@ impl Server {
         let ended_signal = if grants.daemon { Some(self.signal_slot(held, events, event::ENDED)?) } else { None };
         // Grant lets a Call carry a reply capability.
         let (src, data) = match conn {
-            Some(src) => (src, badge(pid as u64)),
-            None => (self.ep.0, badge(pid as u64)),
+            Some(src) => (src, Badge::connection(pid).0),
+            None => (self.ep.0, Badge::connection(pid).0),
         };
         // Calls only: a process must never receive on its connection (it
         // would take others' calls, and their reply capabilities).
         cnode
             .mint(slot::PROC_CONN, depth, ROOT_CNODE, src, ROOT_DEPTH, CapRights::CALL, data)
             .map_err(|_| Errno::InvalidArgument)?;
-        let fault_badge = badge(pid as u64 | FAULT_BADGE);
+        let fault_badge = Badge::fault(pid).0;
         cnode
             .mint(slot::FAULT_EP, depth, ROOT_CNODE, self.ep.0, ROOT_DEPTH, CapRights::CALL, fault_badge)
             .map_err(fail)?;

@@ -17,12 +17,12 @@ use libux::namespace::{self, MountError, MountTable, Namespaces};
 use libux::println;
 use libux::rpc::frame::{self, Place};
 use libux::rpc::{
-    End, Errno, Fault, FaultKind, Pid, Reply, Request, Resources, Response, Stats, Waited, BIN_BADGE, BUFFER_MAX,
-    FAULT_BADGE, FILES_BADGE, MSG_CALL, MSG_RELAY, MSG_REPLY, PID_MAX,
+    Badge, End, Errno, Fault, FaultKind, Pid, Reply, Request, Resources, Response, Stats, Waited, BIN_BADGE,
+    BUFFER_MAX, MSG_CALL, MSG_RELAY, MSG_REPLY, PID_MAX,
 };
 use libux::sel4::consts::{bits, fault_mr, fault_type, init_cap, object};
 use libux::sel4::syscall::{self, ipc_buffer, Msg};
-use libux::sel4::{badge, AsidControl, AsidPool, CapRights, Endpoint, MessageInfo, Page, Untyped, VSpace};
+use libux::sel4::{AsidControl, AsidPool, CapRights, Endpoint, MessageInfo, Page, Untyped, VSpace};
 
 /// Where we map a frame of our own to fill it: a PML4 slot of our
 /// address space that the kernel's image mappings never use.
@@ -210,8 +210,9 @@ impl Server {
 
     /// Handles one message; returns the reply's length in words, if any.
     fn handle(&mut self, badge: u64, info: MessageInfo) -> Option<usize> {
-        if badge & FAULT_BADGE != 0 {
-            let pid = (badge & !FAULT_BADGE) as Pid;
+        let badge = Badge(badge);
+        if badge.is_fault() {
+            let pid = badge.pid();
             let fault = decode_fault(info.label(), &ipc_buffer().msg);
             if self.finish_restarted_call(pid, info.label(), &fault) {
                 return None;
@@ -225,9 +226,9 @@ impl Server {
             self.send_ready();
             return None;
         }
-        let caller = (badge & PID_MAX as u64) as Pid;
-        if badge & FILES_BADGE != 0 {
-            return self.handle_file_call(caller, badge & BIN_BADGE != 0, info);
+        let caller = badge.pid();
+        if badge.is_files() {
+            return self.handle_file_call(caller, badge.is_bin(), info);
         }
         // A stale badge (a process already gone) gets nothing.
         self.procs.live(caller).ok()?;
@@ -773,8 +774,9 @@ impl Server {
         let full = self.normalize(pid, path)?;
         let ((owner, ep), rest) = self.table_of(pid)?.resolve(&full).ok_or(Errno::NoFileServer)?;
         let (owner, ep, rest) = (*owner, *ep, alloc::string::String::from(rest));
-        // Our own trees: `ep` is the tree's badge bits.
-        let (ep, bits) = if owner == 0 { (self.ep.0, FILES_BADGE | ep) } else { (ep, 0) };
+        // Our own trees: `ep` is the tree's badge bits (`BIN_BADGE` or 0).
+        let (ep, own_tree) =
+            if owner == 0 { (self.ep.0, Some(Badge::files(pid, ep == BIN_BADGE))) } else { (ep, None) };
         let at = &full[..full.len() - if rest == "/" { 0 } else { rest.len() }];
         let mount = alloc::string::String::from(if at.is_empty() { "/" } else { at });
         let (window, root) = match owner {
@@ -787,7 +789,7 @@ impl Server {
         match root {
             Some(root) => cnode.copy(into, layout::CNODE_BITS, ROOT_CNODE, root, ROOT_DEPTH, CapRights::CALL),
             None => {
-                let badge = badge(pid as u64 | bits);
+                let badge = own_tree.unwrap_or(Badge::connection(pid)).0;
                 cnode.mint(into, layout::CNODE_BITS, ROOT_CNODE, ep, ROOT_DEPTH, CapRights::CALL, badge)
             }
         }
@@ -805,8 +807,8 @@ impl Server {
             return Ok(c.root);
         }
         let root = self.mem.slot()?;
-        if ROOT_CNODE.mint(root, ROOT_DEPTH, ROOT_CNODE, ep, ROOT_DEPTH, CapRights::CALL, badge(client as u64)).is_err()
-        {
+        let b = Badge::connection(client).0;
+        if ROOT_CNODE.mint(root, ROOT_DEPTH, ROOT_CNODE, ep, ROOT_DEPTH, CapRights::CALL, b).is_err() {
             self.mem.free_slot(root);
             return Err(Errno::InvalidArgument);
         }

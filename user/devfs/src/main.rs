@@ -33,7 +33,7 @@ use libux::fs::{flags, list_page, FsRequest, IO_MAX};
 use libux::layout::{self, event, slot};
 use libux::rpc::client::{recv_raw, reply_recv_raw};
 use libux::rpc::frame::{self, Place};
-use libux::rpc::{Errno, Pid, MSG_CALL};
+use libux::rpc::{Badge, Errno, Pid, MSG_CALL};
 use libux::sel4::syscall::ipc_buffer;
 use libux::sel4::{IoPort, IrqHandler};
 
@@ -575,7 +575,7 @@ fn main() -> i32 {
             Ok(h) if m.label == MSG_CALL && h.place == Place::Inline => {
                 let bytes = frame::inline_bytes(msg)[..h.len].to_vec();
                 match libux::fs::decode_request(&bytes) {
-                    Ok(req) => dev.request(m.badge as Pid, req),
+                    Ok(req) => dev.request(Badge(m.badge).pid(), req),
                     Err(e) => Err(e),
                 }
             }

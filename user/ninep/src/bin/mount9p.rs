@@ -24,7 +24,7 @@ use libux::net::client::dial;
 use libux::process::Clock;
 use libux::rpc::client::{recv_raw, reply_recv_raw};
 use libux::rpc::frame::{self, Place};
-use libux::rpc::{Errno, Pid, MSG_CALL};
+use libux::rpc::{Badge, Errno, MSG_CALL};
 use libux::sel4::syscall::ipc_buffer;
 use libux::{eprintln, println};
 use ninep::remote::Remote;
@@ -147,7 +147,7 @@ fn serve(mut remote: Remote, mut link: Link) -> ! {
             Ok(_) => Err(Errno::BadRequest),
             Err(e) => Err(e),
         };
-        let pid = m.badge as Pid;
+        let pid = Badge(m.badge).pid();
         if remote.c.is_broken() {
             link.redial(&mut remote);
         }
