@@ -69,6 +69,11 @@ pub fn wait(pid: Option<Pid>) -> Result<Waited, Errno> {
     }
 }
 
+/// See `Request::Restrict`.
+pub fn restrict() -> Result<(), Errno> {
+    expect_done(call(slot::PROC_CONN, &Request::Restrict))
+}
+
 pub fn kill(pid: Pid) -> Result<(), Errno> {
     expect_done(call(slot::PROC_CONN, &Request::Kill { pid }))
 }

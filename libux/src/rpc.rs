@@ -221,6 +221,10 @@ pub enum Request<'a> {
     ThreadExit {
         index: u32,
     },
+    /// From now on the caller, and every process it spawns later, may kill,
+    /// stop or continue only itself and its descendants (what a server
+    /// acting for a remote client does first). It cannot be undone.
+    Restrict,
 }
 
 impl Request<'_> {

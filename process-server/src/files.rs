@@ -385,6 +385,7 @@ impl Server {
         if pid == 0 || self.procs.live(pid).is_err() {
             return Err(Errno::NoSuchProcess);
         }
+        self.may_act_on(caller, pid)?;
         match ctl {
             // As `Request::Stop`: a process does not stop itself.
             Ctl::Stop if pid == caller => Err(Errno::InvalidArgument),

@@ -109,6 +109,9 @@ pub struct Process {
     pub ns: NsId,
     /// It made `ns` (`NewNamespace`): it may mount anywhere in it.
     pub made_ns: bool,
+    /// It may act (kill, stop, continue) only on itself and its
+    /// descendants (`Request::Restrict`, inherited).
+    pub restricted: bool,
     /// Working directory, normalised.
     pub cwd: String,
     /// Its arguments, one a line (`/proc/<pid>/args`).
@@ -276,7 +279,21 @@ impl Server {
                 let ns = self.procs.get(&parent).map_or(namespace::SYSTEM, |p| p.ns);
                 self.namespaces.enter(ns);
                 let (system, made_ns, mounted) = (parent == 0, false, false);
-                let p = Process { pid, ppid: parent, name, state, daemon, mounted, system, ns, made_ns, cwd, args };
+                let restricted = self.procs.get(&parent).is_some_and(|p| p.restricted);
+                let p = Process {
+                    pid,
+                    ppid: parent,
+                    name,
+                    state,
+                    daemon,
+                    mounted,
+                    system,
+                    ns,
+                    made_ns,
+                    restricted,
+                    cwd,
+                    args,
+                };
                 self.procs.insert(pid, p);
                 Ok(())
             }

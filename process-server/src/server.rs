@@ -345,6 +345,9 @@ impl Server {
                 if self.procs.live(target).is_err() {
                     return ok(Err(Errno::NoSuchProcess));
                 }
+                if let Err(e) = self.may_act_on(pid, target) {
+                    return ok(Err(e));
+                }
                 self.end(target, End::Killed);
                 if target == pid && !relayed {
                     Outcome::Nothing
@@ -355,8 +358,18 @@ impl Server {
             // Stopped in its own call, it would stop again when continued
             // (the call restarts): only others may stop a process.
             Request::Stop { pid: target } if target == pid => ok(Err(Errno::InvalidArgument)),
-            Request::Stop { pid: target } => ok(self.set_stopped(target, true)),
-            Request::Cont { pid: target } => ok(self.set_stopped(target, false)),
+            Request::Stop { pid: target } => {
+                ok(self.may_act_on(pid, target).and_then(|()| self.set_stopped(target, true)))
+            }
+            Request::Cont { pid: target } => {
+                ok(self.may_act_on(pid, target).and_then(|()| self.set_stopped(target, false)))
+            }
+            Request::Restrict => {
+                if let Some(p) = self.procs.get_mut(&pid) {
+                    p.restricted = true;
+                }
+                ok(Ok(Response::Done))
+            }
             Request::MapAnon { vaddr, pages } => ok(self.map_anon(pid, vaddr, pages)),
             Request::UnmapAnon { vaddr, pages } => ok(self.unmap_anon(pid, vaddr, pages)),
             Request::MapDma { vaddr, pages } => ok(self.map_dma(pid, vaddr, pages)),
@@ -473,6 +486,24 @@ impl Server {
             self.forget_waits(pid);
         }
         Ok(Response::Done)
+    }
+
+    /// Whether `actor` may kill, stop or continue `target`: anyone may,
+    /// unless restricted (`Request::Restrict`); then only itself and its
+    /// descendants.
+    pub fn may_act_on(&self, actor: Pid, target: Pid) -> Result<(), Errno> {
+        if !self.procs.get(&actor).is_some_and(|p| p.restricted) {
+            return Ok(());
+        }
+        let parent = |p: &Pid| self.procs.get(p).map(|p| p.ppid).filter(|&pp| pp != 0);
+        // Parents are older than their children: the chain ends; the bound
+        // only keeps a mistake from looping.
+        let mut line = core::iter::successors(Some(target), parent).take(MAX_PROCESSES);
+        if line.any(|p| p == actor) {
+            Ok(())
+        } else {
+            Err(Errno::NotPermitted)
+        }
     }
 
     /// This kernel restarts the system call of a suspended thread when it

@@ -11,7 +11,7 @@ mod python;
 
 use fs9p::client::OpenHow;
 use fs9p::host::{read_frame, Client};
-use fs9p::{decode, encode, Dialect, Frame, Msg, OpenMode, NOFID, NOTAG};
+use fs9p::{decode, encode, Dialect, Error, Frame, Msg, OpenMode, NOFID, NOTAG};
 use qemu::node::{Forward, Node, Options};
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -201,6 +201,14 @@ fn control_files_flushes_and_a_full_ramfs_over_9p() {
         assert!(end.starts_with(&format!("{pid} ")) && end.contains(" killed /bin/sleep "), "{end}");
         // A read-only file refuses writers.
         assert!(c.0.open_path(&format!("/proc/{pid}/status"), OpenHow { write: true, ..OpenHow::default() }).is_err());
+        // What the client did not start is not its to end: the node's
+        // file server (pid 1) lives on.
+        let fid = open_as(&mut c, "/proc/1/ctl", OpenMode::WRITE);
+        let refused = c.0.write_all(fid, 0, b"kill").unwrap_err();
+        assert!(matches!(refused, fs9p::client::ClientError::Server(Error::Permission)), "{dialect:?}: {refused}");
+        c.0.clunk(fid).unwrap();
+        let ramfs = String::from_utf8(c.read_file("/proc/1/status").unwrap()).unwrap();
+        assert!(ramfs.starts_with("1 0 running ramfs "), "{ramfs}");
     }
 
     // A read blocked in the server (a wait file) and flushed: the read is
@@ -383,22 +391,23 @@ fn blocked_reads_stall_no_other_request_on_their_connection() {
     // A flush of the first blocked read: only the Rflush comes.
     send(&mut s, 7, Msg::Tflush { oldtag: 100 });
     assert_eq!(reply(&mut s, &node), (7, Msg::Rflush));
-    // Sleepers killed in reverse order (through the same connection):
-    // each one's read is answered with its end, in the order they die.
+    // The sleepers are not this connection's to end: a kill through it is
+    // refused (exportfs acts for a network client, which may end only
+    // what it started).
+    let w = ["proc", names[1].as_str(), "ctl"].into_iter().collect();
+    rpc(&mut s, 8, Msg::Twalk { fid: 0, newfid: 21, wnames: w });
+    rpc(&mut s, 9, Msg::Tlopen { fid: 21, flags: 1 }); // O_WRONLY
+    send(&mut s, 10, Msg::Twrite { fid: 21, offset: 0, data: b"kill" });
+    assert_eq!(reply(&mut s, &node), (10, Msg::Rlerror { ecode: Error::Permission.errno() }));
+    // Killed in reverse order by the connection that started them: each
+    // one's read is answered with its end, in the order they die.
     for i in (1..SLEEPERS).rev() {
-        let ctl = 20 + i as u32;
-        let w = ["proc", names[i].as_str(), "ctl"].into_iter().collect();
-        rpc(&mut s, 8, Msg::Twalk { fid: 0, newfid: ctl, wnames: w });
-        rpc(&mut s, 9, Msg::Tlopen { fid: ctl, flags: 1 }); // O_WRONLY
-        send(&mut s, 10, Msg::Twrite { fid: ctl, offset: 0, data: b"kill" });
-        let mut got = Vec::new();
-        while got.len() < 2 {
-            got.push(reply(&mut s, &node));
-        }
-        got.sort_by_key(|(tag, _)| *tag);
-        assert_eq!(got[0], (10, Msg::Rwrite { count: 4 }), "{got:?}");
-        let (tag, Msg::Rread { data }) = &got[1] else { panic!("{got:?}") };
-        assert_eq!(*tag, 100 + i as u16, "{got:?}");
+        let fid = open_as(&mut c, &format!("/proc/{}/ctl", pids[i]), OpenMode::WRITE);
+        c.0.write_all(fid, 0, b"kill").unwrap();
+        c.0.clunk(fid).unwrap();
+        let (tag, msg) = reply(&mut s, &node);
+        let Msg::Rread { data } = msg else { panic!("{tag}: {msg:?}") };
+        assert_eq!(tag, 100 + i as u16);
         let end = String::from_utf8_lossy(data);
         assert!(end.starts_with(&format!("{} ", pids[i])) && end.contains(" killed /bin/sleep "), "{end}");
     }

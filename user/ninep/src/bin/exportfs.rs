@@ -257,6 +257,12 @@ fn work(shared: Arc<Shared>) {
 /// processes), so a read that blocks stalls nobody, and a Tflush of one
 /// cancels it.
 fn serve_connection() -> i32 {
+    // We act for a client on the network: it may end, stop and continue
+    // what it started through us, and nothing else of the node's.
+    if let Err(e) = libux::process::restrict() {
+        eprintln!("exportfs: cannot restrict myself: {e}");
+        return 1;
+    }
     // Our own handle of the connection, shared by the threads: replies
     // are written while this thread waits in a read of descriptor 0.
     let conn = match fd::name(fd::STDIN).ok_or(Errno::BadHandle).and_then(|(p, _)| open(&p, flags::WRITE)) {
