@@ -17,7 +17,7 @@
 //! `u9p` command line.
 //!
 //! The OS glue (the export of a node's namespace over `/net`, the client
-//! file server that mounts a remote export) is in `user/ninep`: this crate
+//! file server that mounts a remote export) is in `cmd/ninep`: this crate
 //! stays free of `libux` and seL4, and knows nothing of the cluster.
 #![no_std]
 

@@ -173,10 +173,13 @@ mod tests {
     #[test]
     fn the_shipped_description_is_valid() {
         let text = std::fs::read_to_string(path()).unwrap();
-        // The boot image holds the programs of `user/`.
-        let user = Path::new(env!("CARGO_MANIFEST_DIR")).join("../user");
-        let names: Vec<String> =
-            std::fs::read_dir(user).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        // The boot image holds the programs of these folders.
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let names: Vec<String> = ["servers", "cmd", "workloads", "bench"]
+            .iter()
+            .flat_map(|d| std::fs::read_dir(root.join(d)).unwrap())
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
         let mut names: Vec<&str> = names.iter().map(String::as_str).collect();
         // And the servers of the top-level layout.
         names.push("netstack");

@@ -289,7 +289,7 @@ fn bench(args: &Args) -> Result<(), String> {
 }
 
 /// The cargo-fuzz crates (outside the workspace).
-const FUZZ_CRATES: &[&str] = &["libux/fuzz", "fs9p/fuzz", "user/fuzz"];
+const FUZZ_CRATES: &[&str] = &["libux/fuzz", "fs9p/fuzz", "cmd/fuzz"];
 
 /// The README's test command: everything CI runs.
 fn test(extra: &[String]) -> Result<(), String> {

@@ -1,6 +1,6 @@
 //! The process API on a real node: lifecycle, memory, faults, redirection
 //! and robustness, driven by the test programs of the boot image
-//! (`user/`) started with `--run`. Each program prints `... ok ...` or
+//! (`workloads/`, `bench/`) started with `--run`. Each program prints `... ok ...` or
 //! `... FAIL ...` lines; the tests also check the figures they print.
 
 use qemu::node::{Node, Options, IDLE, READY};
