@@ -623,3 +623,62 @@ fn jobs_in_flight_are_bounded_and_checked_like_any_read() {
     let Handled::Io(job) = h else { panic!("{h:?}") };
     assert_eq!(job.op, IoOp::Read { count: t.s.msize() as usize - 24 });
 }
+
+/// Streams of reads, writes, flushes and clunks under few tags, some
+/// bytes flipped, through `handle_apart`, with jobs finished in any
+/// order: every reply decodes, jobs in flight stay bounded, and a job
+/// ends once (what the `session` fuzz target does, seeded, on every run).
+#[test]
+fn random_streams_of_jobs_and_flushes_never_break_the_session() {
+    let mut seed = 0x2545_f491_u64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for round in 0..2_000 {
+        let dialect = if round % 2 == 0 { Dialect::L } else { Dialect::P2000 };
+        let mut t = T::new(dialect, 16);
+        t.fs.files.insert("dev".into(), Some(b"device".to_vec()));
+        t.attach(1);
+        t.walk(1, 2, &["dev"]);
+        match dialect {
+            Dialect::L => t.open_l(2, 2),
+            Dialect::P2000 => assert!(matches!(t.call(Msg::Topen { fid: 2, mode: 2 }), Msg::Ropen { .. })),
+        }
+        let mut jobs = Vec::new();
+        for _ in 0..next() % 60 {
+            let tag = (next() % 6) as u16;
+            let msg = match next() % 4 {
+                0 => Msg::Tread { fid: 2, offset: next() % 8, count: (next() % 5000) as u32 },
+                1 => Msg::Twrite { fid: 2, offset: 0, data: b"abc" },
+                2 => Msg::Tflush { oldtag: (next() % 6) as u16 },
+                _ => Msg::Tclunk { fid: (next() % 3) as u32 + 1 },
+            };
+            let mut req = vec![0u8; 256];
+            let n = encode(&Frame { tag, msg }, &mut req).unwrap();
+            if next() % 20 == 0 {
+                let i = (next() as usize) % n;
+                req[i] ^= next() as u8;
+            }
+            let mut out = vec![0u8; t.s.msize() as usize];
+            match t.s.handle_apart(&mut t.fs, &req[..n], &mut out) {
+                Handled::Reply(len) => assert!(decode(&out[..len], dialect).is_ok(), "round {round}"),
+                Handled::Io(job) => jobs.push(job),
+                Handled::Cancel { oldtag, .. } => {
+                    let at = jobs.iter().position(|j| j.tag == oldtag).expect("a cancel names a job in flight");
+                    jobs.remove(at);
+                    assert!(!t.s.finish(oldtag).is_empty(), "the flush waits for the job");
+                }
+            }
+            assert!(t.s.in_flight() <= 6 && t.s.in_flight() == jobs.len(), "round {round}");
+            if next() % 2 == 0 && !jobs.is_empty() {
+                let job = jobs.swap_remove((next() as usize) % jobs.len());
+                let len = job.reply(&mut out, Ok(0));
+                assert!(decode(&out[..len], dialect).is_ok(), "round {round}");
+                t.s.finish(job.tag);
+            }
+        }
+    }
+}
