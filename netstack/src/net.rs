@@ -498,22 +498,12 @@ impl Net {
     /// did the same at once. Answering the old one would lose its data.
     fn interrupt_waiting(&mut self, pid: Pid, on: On, takes: Option<bool>) -> u32 {
         let mine = |p: &Pending| p.pid == pid && p.on == on && takes.is_none_or(|t| t == p.op.takes());
-        let (gone, kept): (Vec<_>, Vec<_>) = self.pending.drain(..).partition(|p| mine(p));
-        self.pending = kept;
-        let n = gone.len() as u32;
-        for p in gone {
-            self.slots.answer(p.slot, &Err(Errno::Interrupted));
-        }
-        n
+        self.slots.interrupt(&mut self.pending, |p| p.slot, mine)
     }
 
     /// Drops what `pid` was waiting for (it ended).
     fn forget_pending(&mut self, pid: Pid) {
-        let (gone, kept): (Vec<_>, Vec<_>) = self.pending.drain(..).partition(|p| p.pid == pid);
-        self.pending = kept;
-        for p in gone {
-            self.slots.drop_call(p.slot);
-        }
+        self.slots.forget(&mut self.pending, |p| p.slot, |p| p.pid == pid);
     }
 
     /// After the stack ran: connections that arrived on announced ports

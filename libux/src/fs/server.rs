@@ -83,4 +83,29 @@ impl ReplySlots {
         let _ = CNode(slot::CNODE).delete(slot, 64);
         self.free.push(slot);
     }
+
+    /// Takes the calls `which` picks out of `kept` (whose slot `slot_of`
+    /// gives) and answers them `Interrupted`; how many.
+    pub fn interrupt<P>(&mut self, kept: &mut Vec<P>, slot_of: impl Fn(&P) -> u64, which: impl Fn(&P) -> bool) -> u32 {
+        let gone = take_out(kept, which);
+        for p in &gone {
+            self.answer(slot_of(p), &Err(Errno::Interrupted));
+        }
+        gone.len() as u32
+    }
+
+    /// Takes the calls `which` picks out of `kept` and drops them
+    /// unanswered (their callers ended).
+    pub fn forget<P>(&mut self, kept: &mut Vec<P>, slot_of: impl Fn(&P) -> u64, which: impl Fn(&P) -> bool) {
+        for p in take_out(kept, which) {
+            self.drop_call(slot_of(&p));
+        }
+    }
+}
+
+/// The elements of `all` that `which` picks, in order; the rest stay.
+fn take_out<P>(all: &mut Vec<P>, which: impl Fn(&P) -> bool) -> Vec<P> {
+    let (gone, kept) = all.drain(..).partition(|p| which(p));
+    *all = kept;
+    gone
 }

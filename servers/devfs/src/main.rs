@@ -403,22 +403,12 @@ impl Dev {
                 && p.handle == handle
                 && reads.is_none_or(|r| r == matches!(p.op, Op::ConsRead { .. } | Op::PipeRead { .. }))
         };
-        let (gone, kept): (Vec<_>, Vec<_>) = self.pending.drain(..).partition(|p| mine(p));
-        self.pending = kept;
-        let n = gone.len() as u32;
-        for p in gone {
-            self.slots.answer(p.slot, &Err(Errno::Interrupted));
-        }
-        n
+        self.slots.interrupt(&mut self.pending, |p| p.slot, mine)
     }
 
     /// Drops what `pid` was waiting for (it ended).
     fn forget_pending(&mut self, pid: Pid) {
-        let (gone, kept): (Vec<_>, Vec<_>) = self.pending.drain(..).partition(|p| p.pid == pid);
-        self.pending = kept;
-        for p in gone {
-            self.slots.drop_call(p.slot);
-        }
+        self.slots.forget(&mut self.pending, |p| p.slot, |p| p.pid == pid);
     }
 
     /// Keeps the caller's reply capability until the answer is known.
