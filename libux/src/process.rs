@@ -107,6 +107,10 @@ pub fn create_endpoint(slot: u64) -> Result<(), Errno> {
     expect_done(call(slot::PROC_CONN, &Request::CreateEndpoint { slot }))
 }
 
+pub fn create_notification(slot: u64) -> Result<(), Errno> {
+    expect_done(call(slot::PROC_CONN, &Request::CreateNotification { slot }))
+}
+
 /// Serves the files under `path` through our endpoint in `endpoint`.
 pub fn mount(path: &str, endpoint: u64) -> Result<(), Errno> {
     expect_done(call(slot::PROC_CONN, &Request::Mount { path, endpoint }))

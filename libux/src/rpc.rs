@@ -157,6 +157,12 @@ pub enum Request<'a> {
     CreateEndpoint {
         slot: u64,
     },
+    /// Put a new notification in the caller's CSpace at `slot` (at least
+    /// `slot::FIRST_FREE`): what a thread waits on without losing the
+    /// reply capability of a call it is answering (see `sync::Event`).
+    CreateNotification {
+        slot: u64,
+    },
     /// Process server statistics.
     Stats,
     /// Serve the files under `path` through the endpoint in `endpoint`

@@ -112,3 +112,30 @@ mod tests {
         assert_eq!(*m.lock(), 40_000);
     }
 }
+
+/// A wake-up that one thread waits for and any thread gives: a
+/// notification of the process's own (`Request::CreateNotification`). A
+/// signal given before the wait is kept, so no wake-up is lost; and
+/// waiting on a notification keeps the reply capability of a call the
+/// thread is answering, which a receive on an endpoint would drop.
+#[cfg(target_os = "none")]
+#[derive(Clone, Copy, Debug)]
+pub struct Event(crate::sel4::Notification);
+
+#[cfg(target_os = "none")]
+impl Event {
+    /// A new event in our CSpace's `slot`.
+    pub fn create(slot: u64) -> Result<Event, crate::rpc::Errno> {
+        crate::process::create_notification(slot)?;
+        Ok(Event(crate::sel4::Notification(slot)))
+    }
+
+    /// Waits for a signal (or takes the one given since the last wait).
+    pub fn wait(self) {
+        self.0.wait();
+    }
+
+    pub fn signal(self) {
+        self.0.signal();
+    }
+}

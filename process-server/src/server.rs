@@ -374,6 +374,7 @@ impl Server {
             Request::UnmapAnon { vaddr, pages } => ok(self.unmap_anon(pid, vaddr, pages)),
             Request::MapDma { vaddr, pages } => ok(self.map_dma(pid, vaddr, pages)),
             Request::CreateEndpoint { slot } => ok(self.create_endpoint(pid, slot)),
+            Request::CreateNotification { slot } => ok(self.create_notification(pid, slot)),
             Request::Mount { path, endpoint } => ok(self.mount(pid, path, endpoint)),
             Request::Unmount { path } => ok(self.unmount(pid, path)),
             Request::Resolve { path, into } => ok(self.resolve(pid, path, into)),
@@ -636,6 +637,22 @@ impl Server {
             other => other.into(),
         })?;
         live.endpoints.push(slot);
+        Ok(Response::Done)
+    }
+
+    /// A notification in `pid`'s `slot`, from its memory; it goes with
+    /// the process's CSpace (it is never named as a redirect or mount).
+    fn create_notification(&mut self, pid: Pid, slot: u64) -> Result<Response, Errno> {
+        if !(layout::slot::FIRST_FREE..1 << layout::CNODE_BITS).contains(&slot) {
+            return Err(Errno::InvalidArgument);
+        }
+        let Server { procs, mem, .. } = self;
+        let live = procs.live_mut(pid)?;
+        let made = mem.object_into(&mut live.arena, object::NOTIFICATION, bits::NOTIFICATION, live.cnode, slot);
+        made.map_err(|e| match e {
+            crate::mem::AllocError::Kernel(_) => Errno::InvalidArgument,
+            other => other.into(),
+        })?;
         Ok(Response::Done)
     }
 }
