@@ -112,6 +112,37 @@ struct Ahead {
     answer: Option<core::result::Result<Vec<u8>, Error>>,
 }
 
+/// The tags and fids a client gives out. Clients that share one
+/// connection (one per thread, the replies handed to each by tag) each
+/// take their own share, so that no two ever use the same tag, nor make
+/// the same new fid; a fid once made is the connection's, and any of them
+/// may use or clunk it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ids {
+    pub tags: core::ops::Range<u16>,
+    /// New fids (fid 0 is the root every share walks from).
+    pub fids: core::ops::Range<u32>,
+}
+
+impl Ids {
+    /// Every tag and fid: a client that has the connection to itself.
+    pub const ALL: Ids = Ids { tags: 0..NOTAG, fids: 1..NOFID };
+
+    /// Share `k` of `n` equal ones.
+    pub fn share(k: u16, n: u16) -> Ids {
+        assert!(k < n, "share {k} of {n}");
+        let tags = NOTAG / n;
+        let fids = (NOFID - 1) / n as u32;
+        Ids { tags: k * tags..(k + 1) * tags, fids: 1 + k as u32 * fids..1 + (k as u32 + 1) * fids }
+    }
+
+    /// Which of `n` shares `tag` is of.
+    pub fn owner(tag: u16, n: u16) -> Option<u16> {
+        let k = tag / (NOTAG / n);
+        (k < n).then_some(k)
+    }
+}
+
 /// How [`Client::open_path`] opens.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct OpenHow {
@@ -130,6 +161,8 @@ pub struct Client<T: Transport> {
     dialect: Dialect,
     msize: u32,
     root: u32,
+    ids: Ids,
+    /// The last fid made (fids made before are below it, in `ids.fids`).
     next_fid: u32,
     free_fids: Vec<u32>,
     tag: u16,
@@ -151,23 +184,20 @@ impl<T: Transport> Client<T> {
     /// Negotiates `dialect` and at most `msize` over `t` and attaches to
     /// `aname` as `uname`.
     pub fn connect(t: T, dialect: Dialect, msize: u32, uname: &str, aname: &str) -> Result<Self, T::Error> {
+        Self::connect_with(t, dialect, msize, uname, aname, Ids::ALL)
+    }
+
+    /// [`Client::connect`] with only the tags and fids of `ids`.
+    pub fn connect_with(
+        t: T,
+        dialect: Dialect,
+        msize: u32,
+        uname: &str,
+        aname: &str,
+        ids: Ids,
+    ) -> Result<Self, T::Error> {
         let msize = msize.max(256);
-        let mut c = Client {
-            t,
-            dialect,
-            msize,
-            root: 0,
-            next_fid: 1,
-            free_fids: Vec::new(),
-            tag: 0,
-            out: vec![0; msize as usize],
-            inbuf: vec![0; msize as usize],
-            have: 0,
-            data_at: 0,
-            ahead: VecDeque::new(),
-            files: BTreeMap::new(),
-            broken: false,
-        };
+        let mut c = Self::attached(t, dialect, msize, ids);
         let version = dialect.version();
         c.send(NOTAG, &Msg::Tversion { msize, version })?;
         let len = c.receive(NOTAG)?;
@@ -184,6 +214,28 @@ impl<T: Transport> Client<T> {
         let n_uname = (dialect == Dialect::L).then_some(0);
         c.call(Msg::Tattach { fid: c.root, afid: NOFID, uname, aname, n_uname })?;
         Ok(c)
+    }
+
+    /// Another client of a connection a client of `ids`' sibling share
+    /// connected and attached (version `dialect`, agreed `msize`).
+    pub fn attached(t: T, dialect: Dialect, msize: u32, ids: Ids) -> Self {
+        Client {
+            t,
+            dialect,
+            msize,
+            root: 0,
+            next_fid: ids.fids.start - 1,
+            tag: ids.tags.end - 1,
+            ids,
+            free_fids: Vec::new(),
+            out: vec![0; msize as usize],
+            inbuf: vec![0; msize as usize],
+            have: 0,
+            data_at: 0,
+            ahead: VecDeque::new(),
+            files: BTreeMap::new(),
+            broken: false,
+        }
     }
 
     pub fn msize(&self) -> u32 {
@@ -295,7 +347,7 @@ impl<T: Transport> Client<T> {
     }
 
     fn next_tag(&mut self) -> u16 {
-        self.tag = if self.tag >= NOTAG - 1 { 0 } else { self.tag + 1 };
+        self.tag = if self.tag + 1 >= self.ids.tags.end { self.ids.tags.start } else { self.tag + 1 };
         self.tag
     }
 
@@ -338,11 +390,19 @@ impl<T: Transport> Client<T> {
         out
     }
 
+    /// A fid nobody uses. (A share holds hundreds of millions: a fid is
+    /// made again only once clunked.)
     fn new_fid(&mut self) -> u32 {
         self.free_fids.pop().unwrap_or_else(|| {
-            self.next_fid += 1;
+            self.next_fid = (self.next_fid + 1).min(self.ids.fids.end - 1);
             self.next_fid
         })
+    }
+
+    /// Gives up request `oldtag` (of this client or a sibling sharing the
+    /// connection): when this returns, its reply has come or never will.
+    pub fn flush(&mut self, oldtag: u16) -> Result<(), T::Error> {
+        self.call(Msg::Tflush { oldtag }).map(drop)
     }
 
     /// A new fid for `path` (relative to the attach point, `/`-separated;
@@ -854,4 +914,23 @@ fn parse_stats(data: &[u8]) -> Option<Vec<Entry>> {
         }
     }
     Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shares_of_tags_and_fids_never_overlap_nor_hold_the_reserved_ones() {
+        for n in [1u16, 2, 3, 16, 100] {
+            let shares: Vec<Ids> = (0..n).map(|k| Ids::share(k, n)).collect();
+            for (k, s) in shares.iter().enumerate() {
+                assert!(!s.tags.is_empty() && !s.fids.is_empty(), "{n}: {s:?}");
+                assert!(!s.tags.contains(&NOTAG) && !s.fids.contains(&0) && !s.fids.contains(&NOFID));
+                for t in &shares[k + 1..] {
+                    assert!(s.tags.end <= t.tags.start && s.fids.end <= t.fids.start, "{s:?} {t:?}");
+                }
+            }
+        }
+    }
 }

@@ -23,11 +23,13 @@ pub enum Error {
     NoAuthRequired,
     /// Too many requests of the connection are being served at once.
     Busy,
+    /// The request was given up (a Tflush of it).
+    Interrupted,
 }
 
 impl Error {
     /// Every error; where two share an errno, the first is what it means.
-    pub const ALL: [Error; 17] = [
+    pub const ALL: [Error; 18] = [
         Error::NotFound,
         Error::Exists,
         Error::NotDir,
@@ -45,6 +47,7 @@ impl Error {
         Error::Io,
         Error::NoAuthRequired,
         Error::Busy,
+        Error::Interrupted,
     ];
 
     /// The Linux errno for Rlerror.
@@ -53,6 +56,7 @@ impl Error {
             Error::NotFound | Error::NoAuthRequired => 2, // ENOENT
             Error::Io => 5,                               // EIO
             Error::Busy => 11,                            // EAGAIN
+            Error::Interrupted => 4,                      // EINTR
             Error::BadFid => 9,                           // EBADF
             Error::Permission => 13,                      // EACCES
             Error::Exists => 17,                          // EEXIST
@@ -89,6 +93,7 @@ impl Error {
             Error::Io => "i/o error",
             Error::NoAuthRequired => "authentication not required",
             Error::Busy => "too many requests in flight",
+            Error::Interrupted => "interrupted",
         }
     }
 

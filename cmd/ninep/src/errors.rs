@@ -22,6 +22,7 @@ pub fn to_os(e: Error) -> Errno {
         Error::NameTooLong => Errno::NameTooLong,
         Error::Io | Error::NoAuthRequired => Errno::Io,
         Error::Busy => Errno::Busy,
+        Error::Interrupted => Errno::Interrupted,
     }
 }
 
@@ -40,6 +41,7 @@ pub fn to_9p(e: Errno) -> Error {
         Errno::NotPermitted => Error::Permission,
         Errno::InvalidArgument | Errno::BadAddress | Errno::TooLarge => Error::Invalid,
         Errno::Busy => Error::FidInUse,
+        Errno::Interrupted => Error::Interrupted,
         _ => Error::Io,
     }
 }
@@ -64,6 +66,7 @@ mod tests {
             Error::Invalid,
             Error::FidInUse,
             Error::Io,
+            Error::Interrupted,
         ] {
             assert_eq!(to_9p(to_os(e)), e, "{e:?}");
         }

@@ -210,6 +210,12 @@ impl File {
         Ok(total)
     }
 
+    /// One read call at `offset` (as [`File::read_once`]), leaving the
+    /// file's offset alone: a stream's reader among threads.
+    pub fn pread_once(&self, offset: u64, buf: &mut [u8]) -> Result<usize, Errno> {
+        self.read_at(offset, buf).map(|(n, _)| n)
+    }
+
     /// One read call at `offset`, through the I/O window when `buf` is
     /// larger than a message carries: the bytes read and the count asked.
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<(usize, usize), Errno> {
