@@ -614,3 +614,81 @@ fn a_node_mounts_another_and_uses_it_from_the_shell() {
     println!("dialing the dead node again failed after {:.1} s", t0.elapsed().as_secs_f64());
     run(a, "ls /n", "C");
 }
+
+/// Spawns `n` sleepers of `seconds` on the node mounted at `/n/B` (their
+/// parent: the exportfs child serving the mount); their pids, as the
+/// exporting node `b` lists them, the ones it had before left out.
+fn sleepers_over_mount(a: &Node, b: &Node, n: usize, seconds: u32) -> Vec<u32> {
+    let before: Vec<u32> = pids_of(&run(b, "ps", "PID"), "/bin/sleep").into_iter().map(|(p, _)| p).collect();
+    let line = vec![format!("echo /bin/sleep {seconds} > /n/B/proc/spawn"); n].join("; ");
+    run(a, &format!("{line}; echo spawned $?"), "spawned 0");
+    let now = pids_of(&run(b, "ps", "PID"), "/bin/sleep");
+    let new: Vec<u32> = now.into_iter().map(|(p, _)| p).filter(|p| !before.contains(p)).collect();
+    assert_eq!(new.len(), n, "sleepers spawned through the mount");
+    new
+}
+
+#[test]
+fn a_mount_answers_other_calls_while_some_wait() {
+    let image = qemu::prepare("release").unwrap_or_else(|e| panic!("build failed: {e}"));
+    let cluster = qemu::cluster::start(&image, &[Options::default(), Options::default()], false)
+        .unwrap_or_else(|e| panic!("{e}"));
+    cluster.wait_for_shells(TIMEOUT).unwrap_or_else(|e| panic!("{e}"));
+    let (a, b) = (&cluster.nodes[0], &cluster.nodes[1]);
+    start(b, "exportfs", SERVING);
+    start(a, "mount9p tcp!10.1.0.2!564 B", "mounted at /n/B");
+
+    // The reproducer: a remote wait in the background, a listing of the
+    // same mount in the foreground, answered while the wait goes on.
+    let &[sleeper] = &sleepers_over_mount(a, b, 1, 20)[..] else { unreachable!() };
+    let mark = a.mark();
+    a.type_text(&format!("cat /n/B/proc/{sleeper}/wait &\n")).unwrap();
+    let t0 = Instant::now();
+    run(a, "ls /n/B/tmp; echo listed", "listed");
+    let listed = t0.elapsed();
+    let ended = format!("{sleeper} ");
+    let log = a.log();
+    assert!(
+        !log[mark..].lines().any(|l| l.starts_with(&ended) && l.contains(" /bin/sleep ")),
+        "the listing waited for the sleeper's end:\n{}",
+        &log[mark..]
+    );
+    a.wait_after(mark, " exited:0 /bin/sleep ", TIMEOUT).unwrap_or_else(|e| panic!("{e}"));
+    println!("listed in {:.1} s while a 20 s wait went on; the wait answered after", listed.as_secs_f64());
+
+    // Twelve waits at once on one connection; the mount still answers.
+    let first = sleepers_over_mount(a, b, 12, 600);
+    for p in &first {
+        a.type_text(&format!("cat /n/B/proc/{p}/wait &\n")).unwrap();
+    }
+    run(a, "cat /n/B/proc/1/status", "1 0 running ramfs");
+    // Their callers are killed: the calls are flushed and the threads
+    // that answered them freed (else twelve more would leave none to
+    // answer the listing below).
+    let ps = run(a, "ps", "PID");
+    let running = |l: &&str| l.split_whitespace().nth(2) == Some("running");
+    let cats: Vec<String> = pids_of(&ps.lines().filter(running).collect::<Vec<_>>().join("\n"), "cat")
+        .into_iter()
+        .map(|(p, _)| p.to_string())
+        .collect();
+    assert_eq!(cats.len(), 12, "the waiting cats");
+    run(a, &format!("kill {}; echo killed", cats.join(" ")), "killed");
+    let second = sleepers_over_mount(a, b, 12, 600);
+    let mark = a.mark();
+    for p in &second {
+        a.type_text(&format!("cat /n/B/proc/{p}/wait &\n")).unwrap();
+    }
+    run(a, "ls /n/B/tmp; echo listed", "listed");
+    // Each wait gets its own answer when its sleeper is killed on node 2.
+    let pids: Vec<String> = second.iter().map(u32::to_string).collect();
+    run(b, &format!("kill {}; echo killed", pids.join(" ")), "killed");
+    for p in &second {
+        a.wait_after(mark, &format!("{p} "), TIMEOUT).unwrap_or_else(|e| panic!("{e}"));
+    }
+    let t0 = Instant::now();
+    while a.log()[mark..].matches(" killed /bin/sleep ").count() < second.len() {
+        assert!(t0.elapsed() < TIMEOUT, "not every wait answered:\n{}", &a.log()[mark..]);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(!b.log().contains("panicked") && !a.log().contains("panicked"));
+}

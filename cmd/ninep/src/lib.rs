@@ -6,21 +6,23 @@
 //!   port and hands each connection to a child of its own that serves it
 //!   ([`osfs`]: `fs9p::server::Filesystem` over `libux::fs::client`).
 //! - `mount9p ADDRESS NAME` dials an export and serves it at `/n/NAME`,
-//!   answering the OS file protocol with 9P requests ([`remote`], over
-//!   [`stream`]).
+//!   answering the OS file protocol with 9P requests ([`remote`]), many
+//!   at once on one connection ([`wire`], with replies sorted by tag in
+//!   [`mux`]).
 //! - `ninepbench` (figures).
 //!
 //! Everything here reaches the system only through files and the process
 //! API: no capability beyond a process's well-known slots, no network but
-//! the `/net` files. The pure part ([`errors`]) is host-tested.
+//! the `/net` files. The pure parts ([`errors`], [`mux`]) are host-tested.
 #![no_std]
 
 extern crate alloc;
 
 pub mod errors;
+pub mod mux;
 #[cfg(feature = "program")]
 pub mod osfs;
 #[cfg(feature = "program")]
 pub mod remote;
 #[cfg(feature = "program")]
-pub mod stream;
+pub mod wire;

@@ -1,19 +1,30 @@
 //! A remote 9P export answering the OS file protocol, for `mount9p`:
 //! each `FsRequest` becomes 9P requests through `fs9p::client` (which
 //! owns the protocol: fids, tags, walks), each client's open file one
-//! fid. A broken connection makes every call an I/O error until
-//! `mount9p` gives a new one ([`Remote::reconnected`]); the files open
-//! before stay I/O errors until closed.
+//! fid.
 //!
-//! Reads through the I/O window (64 KiB) are read ahead: one 9P read asks
-//! for the whole iounit (about the msize), and the next window reads of
-//! that file at the following offsets are answered from it, so that a
-//! sequential read costs a round trip per msize, not per window. What was
-//! read ahead is dropped on any call that may change it: a write, only
-//! when it is to the same file (by qid).
+//! Many calls are answered at once: each of `mount9p`'s threads is a
+//! [`Worker`] with its own 9P client on the one shared connection
+//! ([`crate::wire`]), and what the calls share (open files, the listing
+//! being paged, what was read ahead) is a [`Remote`] behind a lock that
+//! is never held across a 9P request. A call that waits at the server (a
+//! read of `/proc/N/wait`, a pipe) holds up only its own thread;
+//! `FsRequest::Cancel` of it sends a Tflush.
+//!
+//! A broken connection makes every call an I/O error until `mount9p`
+//! dials again ([`Remote::reconnected`]); the files open before stay I/O
+//! errors until closed.
+//!
+//! Reads through the I/O window (64 KiB) of a file with a size are read
+//! ahead: one call asks for two iounits (about 2 MiB) in two 9P reads sent
+//! together, and the next window reads of that file at the following
+//! offsets are answered from them, so that a sequential read costs a
+//! round trip per 2 MiB, not per window. What was read ahead is dropped on
+//! any call that may change it (a write, only when it is to the same file,
+//! by qid).
 
 use crate::errors::to_os;
-use crate::stream::Stream;
+use crate::wire::Port;
 use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -22,6 +33,7 @@ use fs9p::Dialect;
 use libux::fs::server::{Answer, Entry as OsEntry};
 use libux::fs::{flags, list_page, FsRequest, IO_MAX};
 use libux::rpc::{Errno, Pid};
+use libux::sync::Mutex;
 
 /// Open files at once, all clients together.
 const MAX_OPEN: usize = 1024;
@@ -35,21 +47,35 @@ fn errno(e: ClientError<Errno>) -> Errno {
     }
 }
 
+/// A client's open file, by the process and its handle.
+type Key = (Pid, u32);
+
+/// What the calls share.
+#[derive(Default)]
 pub struct Remote {
-    pub c: Client<Stream>,
-    /// (client, handle) → its fid, and whether its reads may go ahead.
-    open: BTreeMap<(Pid, u32), OpenFid>,
+    /// Bumped by each new connection: a worker whose client is of an
+    /// older one takes a new client.
+    pub generation: u32,
+    open: BTreeMap<Key, OpenFid>,
     /// Handles opened on a connection that broke.
-    stale: BTreeSet<(Pid, u32)>,
+    stale: BTreeSet<Key>,
     next_handle: u32,
     /// The last directory listed, for the `List` calls that page it.
     listing: Option<(Pid, String, Vec<OsEntry>)>,
     ahead: Ahead,
+    /// Calls that dropped what was read ahead so far: a read ahead that
+    /// a write overtook is not kept.
+    drops: u64,
+    /// Calls being answered, by the file they are on, and the worker
+    /// (share) answering each: whom a `Cancel` concerns.
+    busy: BTreeMap<Key, u16>,
 }
 
 /// A client's open file.
 struct OpenFid {
     fid: u32,
+    /// The file (qid path): a write to it drops what was read ahead of it.
+    file: Option<u64>,
     /// Whether its reads may go ahead of the caller: only for a file
     /// with a size (devices, streams and synthetic files say 0, and
     /// bytes read ahead of them could be lost). Learnt at its first
@@ -60,75 +86,118 @@ struct OpenFid {
 /// Bytes of one open file from `offset`, read ahead.
 #[derive(Default)]
 struct Ahead {
-    key: Option<(Pid, u32)>,
+    key: Option<Key>,
     offset: u64,
     data: Vec<u8>,
 }
 
 impl Ahead {
     /// The bytes held for `key` at `offset`, if any.
-    fn at(&self, key: (Pid, u32), offset: u64) -> Option<&[u8]> {
+    fn at(&self, key: Key, offset: u64) -> Option<&[u8]> {
         let from = offset.checked_sub(self.offset)? as usize;
         (self.key == Some(key) && from < self.data.len()).then(|| &self.data[from..])
     }
 }
 
 impl Remote {
-    pub fn new(c: Client<Stream>) -> Remote {
-        Remote {
-            c,
-            open: BTreeMap::new(),
-            stale: BTreeSet::new(),
-            next_handle: 0,
-            listing: None,
-            ahead: Ahead::default(),
-        }
+    fn fid(&self, key: Key) -> Result<u32, Errno> {
+        let stale = || if self.stale.contains(&key) { Errno::Io } else { Errno::BadHandle };
+        self.open.get(&key).map(|o| o.fid).ok_or_else(stale)
     }
 
-    fn fid(&self, pid: Pid, handle: u32) -> Result<u32, Errno> {
-        let stale = || if self.stale.contains(&(pid, handle)) { Errno::Io } else { Errno::BadHandle };
-        self.open.get(&(pid, handle)).map(|o| o.fid).ok_or_else(stale)
-    }
-
-    /// Goes on with `c`, a new connection to the same export: what was
-    /// open is gone with the old one.
-    pub fn reconnected(&mut self, c: Client<Stream>) {
-        self.c = c;
+    /// Goes on with a new connection to the same export: what was open is
+    /// gone with the old one.
+    pub fn reconnected(&mut self) {
+        self.generation += 1;
         self.stale.extend(core::mem::take(&mut self.open).into_keys());
         self.listing = None;
         self.ahead = Ahead::default();
     }
 
-    /// Whether what we read ahead is of a file other than the one
-    /// `pid`'s `handle` has open (both known to the client).
-    fn ahead_is_of_another_file(&self, pid: Pid, handle: u32) -> bool {
-        let file = |key| self.open.get(&key).and_then(|o| self.c.file_of(o.fid));
-        match (self.ahead.key.and_then(file), file((pid, handle))) {
+    /// Whether what we read ahead is of a file other than the one `key`
+    /// has open (both known).
+    fn ahead_is_of_another_file(&self, key: Key) -> bool {
+        let file = |k| self.open.get(&k).and_then(|o| o.file);
+        match (self.ahead.key.and_then(file), file(key)) {
             (Some(ahead), Some(written)) => ahead != written,
             _ => self.ahead.key.is_none(),
         }
     }
 
+    /// Processes that ended lose their open files: their fids (to clunk)
+    /// and the workers answering their calls (whose requests to flush).
+    pub fn ended(&mut self, pids: &[Pid]) -> (Vec<u32>, Vec<u16>) {
+        let gone: Vec<Key> = self.open.keys().filter(|(p, _)| pids.contains(p)).copied().collect();
+        let fids = gone.iter().filter_map(|k| self.open.remove(k)).map(|o| o.fid).collect();
+        self.stale.retain(|(p, _)| !pids.contains(p));
+        if self.listing.as_ref().is_some_and(|(p, _, _)| pids.contains(p)) {
+            self.listing = None;
+        }
+        let stuck = self.busy.iter().filter(|((p, _), _)| pids.contains(p)).map(|(_, s)| *s).collect();
+        (fids, stuck)
+    }
+
+    /// Processes holding files here.
+    pub fn holders(&self) -> Vec<Pid> {
+        self.open.keys().chain(&self.stale).map(|(p, _)| *p).collect()
+    }
+}
+
+/// A thread answering calls: its own 9P client on the shared connection.
+pub struct Worker {
+    pub c: Client<Port>,
+    pub share: u16,
+    /// Of the connection `c` speaks on.
+    pub generation: u32,
+}
+
+/// Marks a call on `key` as answered by `share` while it lasts.
+struct Busy<'a> {
+    shared: &'a Mutex<Remote>,
+    key: Key,
+}
+
+impl<'a> Busy<'a> {
+    fn new(shared: &'a Mutex<Remote>, key: Key, share: u16) -> Busy<'a> {
+        shared.lock().busy.insert(key, share);
+        Busy { shared, key }
+    }
+}
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        self.shared.lock().busy.remove(&self.key);
+    }
+}
+
+impl Worker {
     /// Answers one call of `pid`'s (whose I/O window we may use).
-    pub fn request(&mut self, pid: Pid, req: FsRequest) -> Result<Answer, Errno> {
-        // What we read ahead goes when the call may change it: a write
-        // only when it is to the same file (a copy from one file of a
-        // mount to another keeps reading ahead). The client drops what it
-        // has on the wire by the same rule.
-        let keeps = match req {
-            FsRequest::ReadWindow { .. } | FsRequest::Stat { .. } | FsRequest::List { .. } => true,
-            FsRequest::Write { handle, .. }
-            | FsRequest::WriteWindow { handle, .. }
-            | FsRequest::Truncate { handle, .. } => self.ahead_is_of_another_file(pid, handle),
-            _ => false,
-        };
-        if !keeps {
-            self.ahead.key = None;
+    pub fn request(&mut self, shared: &Mutex<Remote>, pid: Pid, req: FsRequest) -> Result<Answer, Errno> {
+        {
+            // What we read ahead goes when the call may change it: a
+            // write only when it is to the same file (a copy from one file
+            // of a mount to another keeps reading ahead).
+            let mut r = shared.lock();
+            let keeps = match req {
+                FsRequest::ReadWindow { .. } | FsRequest::Read { .. } | FsRequest::Stat { .. } => true,
+                FsRequest::List { .. } | FsRequest::Close { .. } | FsRequest::Cancel { .. } => true,
+                FsRequest::Write { handle, .. }
+                | FsRequest::WriteWindow { handle, .. }
+                | FsRequest::Truncate { handle, .. } => r.ahead_is_of_another_file((pid, handle)),
+                _ => false,
+            };
+            if !keeps {
+                r.ahead.key = None;
+                r.drops += 1;
+            }
         }
         match req {
             FsRequest::Open { path, flags: f } => {
-                if self.open.len() + self.stale.len() >= MAX_OPEN {
-                    return Err(Errno::NoMemory);
+                {
+                    let r = shared.lock();
+                    if r.open.len() + r.stale.len() >= MAX_OPEN {
+                        return Err(Errno::NoMemory);
+                    }
                 }
                 let how = OpenHow {
                     read: f & flags::READ != 0,
@@ -138,70 +207,51 @@ impl Remote {
                     exclusive: f & flags::EXCLUSIVE != 0,
                 };
                 let fid = self.c.open_path(path, how).map_err(errno)?;
-                self.next_handle = self.next_handle.wrapping_add(1);
-                self.open.insert((pid, self.next_handle), OpenFid { fid, sized: None });
-                Ok(Answer::Handle(self.next_handle))
+                let file = self.c.file_of(fid);
+                let mut r = shared.lock();
+                r.next_handle = r.next_handle.wrapping_add(1);
+                let handle = r.next_handle;
+                r.open.insert((pid, handle), OpenFid { fid, file, sized: None });
+                Ok(Answer::Handle(handle))
             }
-            FsRequest::Close { handle } if self.stale.remove(&(pid, handle)) => Ok(Answer::Done),
             FsRequest::Close { handle } => {
-                let open = self.open.remove(&(pid, handle)).ok_or(Errno::BadHandle)?;
+                let open = {
+                    let mut r = shared.lock();
+                    if r.stale.remove(&(pid, handle)) {
+                        return Ok(Answer::Done);
+                    }
+                    if r.ahead.key == Some((pid, handle)) {
+                        r.ahead.key = None;
+                    }
+                    r.open.remove(&(pid, handle)).ok_or(Errno::BadHandle)?
+                };
                 let _ = self.c.clunk(open.fid);
                 Ok(Answer::Done)
             }
             FsRequest::Read { handle, offset, count } => {
-                let fid = self.fid(pid, handle)?;
+                let fid = shared.lock().fid((pid, handle))?;
+                let _busy = Busy::new(shared, (pid, handle), self.share);
                 let mut buf = alloc::vec![0u8; (count as usize).min(IO_MAX)];
                 let n = self.c.read(fid, offset, &mut buf).map_err(errno)?;
                 buf.truncate(n);
                 Ok(Answer::Data(buf))
             }
-            FsRequest::ReadWindow { handle, offset, count } => {
-                let fid = self.fid(pid, handle)?;
-                // SAFETY: answering `pid`'s call.
-                let window = unsafe { libux::fs::client_window(pid) };
-                let count = (count as usize).min(window.len());
-                let open = self.open.get_mut(&(pid, handle)).expect("its fid was found");
-                let sized = match open.sized {
-                    Some(s) => s,
-                    None => {
-                        let info = self.c.stat(fid).map_err(errno)?;
-                        *open.sized.insert(!info.is_dir && info.size > 0)
-                    }
-                };
-                if !sized {
-                    let n = self.c.read(fid, offset, &mut window[..count]).map_err(errno)?;
-                    return Ok(Answer::Count(n as u32));
-                }
-                if self.ahead.at((pid, handle), offset).is_none() {
-                    self.ahead.key = None;
-                    self.ahead.data.resize(self.c.iounit() as usize, 0);
-                    let n = self.c.read(fid, offset, &mut self.ahead.data).map_err(errno)?;
-                    self.ahead.data.truncate(n);
-                    self.ahead.key = Some((pid, handle));
-                    self.ahead.offset = offset;
-                    // The next part is on its way while this one is used.
-                    if let Some(next) = offset.checked_add(n as u64).filter(|_| n > 0) {
-                        let _ = self.c.read_ahead(fid, next, self.c.iounit());
-                    }
-                }
-                let held = self.ahead.at((pid, handle), offset).unwrap_or(&[]);
-                let n = held.len().min(count);
-                window[..n].copy_from_slice(&held[..n]);
-                Ok(Answer::Count(n as u32))
-            }
+            FsRequest::ReadWindow { handle, offset, count } => self.read_window(shared, (pid, handle), offset, count),
             FsRequest::Write { handle, offset, data } => {
-                let fid = self.fid(pid, handle)?;
+                let fid = shared.lock().fid((pid, handle))?;
+                let _busy = Busy::new(shared, (pid, handle), self.share);
                 self.write_all(fid, offset, data)
             }
             FsRequest::WriteWindow { handle, offset, count } => {
-                let fid = self.fid(pid, handle)?;
+                let fid = shared.lock().fid((pid, handle))?;
+                let _busy = Busy::new(shared, (pid, handle), self.share);
                 // SAFETY: answering `pid`'s call.
                 let window = unsafe { libux::fs::client_window(pid) };
                 let data = window.get(..count as usize).ok_or(Errno::InvalidArgument)?;
                 self.write_all(fid, offset, data)
             }
             FsRequest::Truncate { handle, size } => {
-                let fid = self.fid(pid, handle)?;
+                let fid = shared.lock().fid((pid, handle))?;
                 self.c.truncate(fid, size).map_err(errno).map(|()| Answer::Done)
             }
             FsRequest::Stat { path } => {
@@ -209,13 +259,85 @@ impl Remote {
                 let name = libux::path::last_name(path);
                 Ok(Answer::Stat((String::from(name), info.is_dir, info.size)))
             }
-            FsRequest::List { path, from } => self.list(pid, path, from),
+            FsRequest::List { path, from } => self.list(shared, pid, path, from),
             FsRequest::Mkdir { path } => self.c.mkdir_path(path).map_err(errno).map(|()| Answer::Done),
             FsRequest::Remove { path } => self.c.remove_path(path).map_err(errno).map(|()| Answer::Done),
             FsRequest::Rename { from, to } => self.rename(from, to).map_err(errno).map(|()| Answer::Done),
-            // Calls are answered one at a time here: none waits to be given up.
-            FsRequest::Cancel { handle } => self.fid(pid, handle).map(|_| Answer::Count(0)),
+            FsRequest::Cancel { handle } => {
+                let share = {
+                    let r = shared.lock();
+                    r.fid((pid, handle))?;
+                    r.busy.get(&(pid, handle)).copied()
+                };
+                Ok(Answer::Count(share.map_or(0, |s| self.flush_share(s))))
+            }
         }
+    }
+
+    /// Gives up the requests worker `share` waits for; how many.
+    pub fn flush_share(&mut self, share: u16) -> u32 {
+        let wire = self.c.transport().wire().clone();
+        let tags = wire.outstanding_of(share);
+        for &tag in &tags {
+            if self.c.flush(tag).is_ok() {
+                wire.interrupt(tag);
+            }
+        }
+        tags.len() as u32
+    }
+
+    fn read_window(&mut self, shared: &Mutex<Remote>, key: Key, offset: u64, count: u32) -> Result<Answer, Errno> {
+        // SAFETY: answering the call of `key`'s process.
+        let window = unsafe { libux::fs::client_window(key.0) };
+        let count = (count as usize).min(window.len());
+        let (fid, sized, drops) = {
+            let r = shared.lock();
+            if let Some(held) = r.ahead.at(key, offset) {
+                let n = held.len().min(count);
+                window[..n].copy_from_slice(&held[..n]);
+                return Ok(Answer::Count(n as u32));
+            }
+            (r.fid(key)?, r.open.get(&key).and_then(|o| o.sized), r.drops)
+        };
+        let _busy = Busy::new(shared, key, self.share);
+        let sized = match sized {
+            Some(s) => s,
+            None => {
+                let info = self.c.stat(fid).map_err(errno)?;
+                let s = !info.is_dir && info.size > 0;
+                if let Some(o) = shared.lock().open.get_mut(&key) {
+                    o.sized = Some(s);
+                }
+                s
+            }
+        };
+        if !sized {
+            let n = self.c.read(fid, offset, &mut window[..count]).map_err(errno)?;
+            return Ok(Answer::Count(n as u32));
+        }
+        // Two reads on the wire together: a round trip for both.
+        let unit = self.c.iounit();
+        let next = offset.saturating_add(unit as u64);
+        self.c.read_ahead(fid, offset, unit).map_err(errno)?;
+        self.c.read_ahead(fid, next, unit).map_err(errno)?;
+        let mut data = alloc::vec![0u8; 2 * unit as usize];
+        let n = self.c.read(fid, offset, &mut data[..unit as usize]).map_err(errno)?;
+        let m = if n == unit as usize {
+            self.c.read(fid, next, &mut data[n..]).map_err(errno)?
+        } else {
+            // The end came early: the second read asked past it.
+            self.c.cancel_ahead().map_err(errno)?;
+            0
+        };
+        data.truncate(n + m);
+        let k = data.len().min(count);
+        window[..k].copy_from_slice(&data[..k]);
+        let mut r = shared.lock();
+        // Unless the file was closed or written meanwhile.
+        if r.open.contains_key(&key) && r.drops == drops {
+            r.ahead = Ahead { key: Some(key), offset, data };
+        }
+        Ok(Answer::Count(k as u32))
     }
 
     fn write_all(&mut self, fid: u32, offset: u64, data: &[u8]) -> Result<Answer, Errno> {
@@ -225,9 +347,9 @@ impl Remote {
         }
     }
 
-    fn list(&mut self, pid: Pid, path: &str, from: u32) -> Result<Answer, Errno> {
-        let cached = matches!(&self.listing, Some((p, at, _)) if *p == pid && at == path);
-        if from == 0 || !cached {
+    fn list(&mut self, shared: &Mutex<Remote>, pid: Pid, path: &str, from: u32) -> Result<Answer, Errno> {
+        let cached = |r: &Remote| matches!(&r.listing, Some((p, at, _)) if *p == pid && at == path);
+        if from == 0 || !cached(&shared.lock()) {
             let entries = self.c.list(path).map_err(errno)?;
             let mut all = Vec::with_capacity(entries.len());
             for Entry { name, is_dir, size } in entries {
@@ -242,9 +364,11 @@ impl Remote {
                 };
                 all.push((name, is_dir, size));
             }
-            self.listing = Some((pid, String::from(path), all));
+            shared.lock().listing = Some((pid, String::from(path), all));
         }
-        let all = &self.listing.as_ref().expect("just listed").2;
+        let r = shared.lock();
+        // Another call of the same process may have listed meanwhile.
+        let Some((_, _, all)) = r.listing.as_ref().filter(|_| cached(&r)) else { return Err(Errno::Busy) };
         let (page, more) = list_page(all, from, |(name, _, _)| name);
         if page.is_empty() && more {
             // A remote name too long for one reply on its own.
@@ -267,24 +391,5 @@ impl Remote {
         });
         let _ = self.c.clunk(fid);
         r
-    }
-
-    /// Processes that ended lose their open files.
-    pub fn ended(&mut self, pids: &[Pid]) {
-        let gone: Vec<(Pid, u32)> = self.open.keys().filter(|(p, _)| pids.contains(p)).copied().collect();
-        for k in gone {
-            if let Some(open) = self.open.remove(&k) {
-                let _ = self.c.clunk(open.fid);
-            }
-        }
-        self.stale.retain(|(p, _)| !pids.contains(p));
-        if self.listing.as_ref().is_some_and(|(p, _, _)| pids.contains(p)) {
-            self.listing = None;
-        }
-    }
-
-    /// Processes holding files here.
-    pub fn holders(&self) -> Vec<Pid> {
-        self.open.keys().chain(&self.stale).map(|(p, _)| *p).collect()
     }
 }

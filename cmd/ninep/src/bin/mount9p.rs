@@ -2,11 +2,18 @@
 //! (`exportfs` on another node, a host's server), negotiates 9P2000.L
 //! (`-2`: 9P2000) with a large msize (default 1 MiB), and serves it at
 //! `/n/NAME` until it is killed: `ls`, `cat` and the shell's `>` work on
-//! the remote files unchanged. Requests are answered one at a time, in
-//! order. When the connection breaks, the call that finds it so is an I/O
-//! error; the next call dials again (at most once every 10 s), and so
-//! do later ones until a new connection is made, failing meanwhile. Files
-//! open before the break stay I/O errors until closed.
+//! the remote files unchanged.
+//!
+//! Calls are answered by a pool of threads (started as calls find none
+//! idle, up to [`MAX_WORKERS`]), each with its own 9P client on the one
+//! connection, so that a call waiting at the server (a `wait`, a pipe)
+//! holds up nobody else's; the 9P replies come back in any order
+//! (`ninep::wire`). When the connection breaks, the call that finds it so
+//! is an I/O error; the next call dials again (at most once every 10 s),
+//! and so do later ones until a new connection is made, failing
+//! meanwhile. Files open before the break stay I/O errors until closed.
+//! A housekeeping thread closes, every second, the files of clients that
+//! ended, and flushes the 9P requests still waiting for them.
 #![no_std]
 #![no_main]
 
@@ -14,68 +21,166 @@ extern crate alloc;
 
 use alloc::format;
 use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
-use fs9p::client::Client;
+use fs9p::client::{Client, Ids};
 use fs9p::Dialect;
-use libux::fs::client::File;
+use libux::fs::client::open;
+use libux::fs::flags;
 use libux::fs::server::encode;
-use libux::layout::{event, slot};
-use libux::net::client::dial;
+use libux::layout::{event, slot, MAX_THREADS};
 use libux::process::Clock;
 use libux::rpc::client::{recv_raw, reply_recv_raw};
 use libux::rpc::frame::{self, Place};
 use libux::rpc::{Badge, Errno, MSG_CALL};
 use libux::sel4::syscall::ipc_buffer;
+use libux::sync::{Event, Mutex};
 use libux::{eprintln, println};
-use ninep::remote::Remote;
-use ninep::stream::Stream;
+use ninep::remote::{Remote, Worker};
+use ninep::wire::Wire;
 
 libux::entry!(main);
 
+/// The endpoint the mount's calls come to.
 const EP: u64 = slot::FIRST_FREE;
+/// Slots of the threads' events, one per thread index.
+const EVENTS: u64 = slot::FIRST_FREE + 1;
+/// Tag and fid shares: one per thread index.
+const SHARES: u16 = MAX_THREADS as u16;
+/// Threads answering calls at most (the reader of the connection and
+/// the housekeeper are two more, and a new reader may start before the
+/// old one has ended).
+const MAX_WORKERS: usize = MAX_THREADS - 3;
 const USAGE: &str = "usage: mount9p [-2] [-m MSIZE] tcp!A.B.C.D!PORT NAME";
-/// Calls between two questions to the process server about which
-/// clients ended (we are not a daemon: nobody signals us).
-const ENDED_EVERY: u32 = 64;
+/// How often the housekeeper asks the process server which clients
+/// ended (we are not a daemon: nobody signals us), in milliseconds.
+const HOUSEKEEPING_MS: u32 = 1000;
 /// Least time between two attempts to dial again, in microseconds.
 const REDIAL_EVERY_US: u64 = 10_000_000;
 
-/// The export and how to speak to it, to dial again.
-struct Link<'a> {
-    addr: &'a str,
-    dialect: Dialect,
+/// The mount: where it dials, the connection, and what the calls share.
+struct Mount {
+    dialer: Dialer,
+    link: Mutex<Link>,
+    remote: Mutex<Remote>,
+    pool: Mutex<Pool>,
+    /// Where our questions about ended processes go on from.
+    cursor: Mutex<u64>,
+}
+
+/// The connection now, and when it was last dialed.
+struct Link {
+    wire: Arc<Wire>,
+    /// The msize agreed on it.
     msize: u32,
-    /// Held, never read: the connection lasts while its `ctl` is open.
-    _ctl: File,
+    generation: u32,
     clock: Clock,
     last_dial: Option<u64>,
 }
 
-/// A connection to `addr`, 9P spoken and the root attached.
-fn connect(addr: &str, dialect: Dialect, msize: u32) -> Result<(Client<Stream>, File), String> {
-    let conn = dial(addr).map_err(|e| format!("{addr}: {e}"))?;
-    let client = Client::connect(Stream(conn.data), dialect, msize, "ux", "/").map_err(|e| format!("{addr}: {e}"))?;
-    Ok((client, conn.ctl))
+#[derive(Default)]
+struct Pool {
+    /// Workers waiting for a call (or about to).
+    idle: usize,
+    workers: usize,
 }
 
-impl Link<'_> {
-    /// A new connection for `remote`, whose connection broke, unless the
-    /// last attempt ended too recently.
-    fn redial(&mut self, remote: &mut Remote) {
-        let now = self.clock.micros();
-        if self.last_dial.is_some_and(|then| now.saturating_sub(then) < REDIAL_EVERY_US) {
+/// The export and how to speak to it.
+struct Dialer {
+    addr: String,
+    dialect: Dialect,
+    msize: u32,
+    /// What each thread (by index) waits on for its replies.
+    events: Vec<Event>,
+}
+
+impl Dialer {
+    /// Dials, speaks 9P and attaches, for the thread with `share`: the
+    /// connection and that thread's client.
+    fn connect(&self, share: u16) -> Result<(Arc<Wire>, Client<ninep::wire::Port>), String> {
+        let wire = Wire::dial(&self.addr, self.dialect, self.msize, &self.events)?;
+        let ids = Ids::share(share, SHARES);
+        let client = Client::connect_with(wire.port(share), self.dialect, self.msize, "ux", "/", ids)
+            .map_err(|e| format!("{}: {e}", self.addr))?;
+        Ok((wire, client))
+    }
+}
+
+impl Mount {
+    /// A client for the thread with `share` on the connection now.
+    fn worker(&self, share: u16) -> Worker {
+        let link = self.link.lock();
+        let port = link.wire.port(share);
+        let c = Client::attached(port, self.dialer.dialect, link.msize, Ids::share(share, SHARES));
+        Worker { c, share, generation: link.generation }
+    }
+
+    /// A new connection for `w`, whose connection broke, unless one was
+    /// made since, another thread is dialing, or the last attempt ended
+    /// too recently (the call then fails).
+    fn redial(&self, w: &mut Worker) {
+        let Some(mut link) = self.link.try_lock() else { return };
+        if link.generation != w.generation {
+            drop(link);
+            *w = self.worker(w.share);
             return;
         }
-        let dialed = connect(self.addr, self.dialect, self.msize);
-        // From the attempt's end: a dial of a dead node takes 20 s.
-        self.last_dial = Some(self.clock.micros());
+        let now = link.clock.micros();
+        if link.last_dial.is_some_and(|then| now.saturating_sub(then) < REDIAL_EVERY_US) {
+            return;
+        }
+        // Other threads' calls fail meanwhile (their clients are broken
+        // too): a dial of a dead node takes 20 s.
+        let dialed = self.dialer.connect(w.share);
+        link.last_dial = Some(link.clock.micros());
         match dialed {
-            Ok((client, ctl)) => {
-                println!("mount9p: {}: the connection broke; connected again", self.addr);
-                remote.reconnected(client);
-                self._ctl = ctl;
+            Ok((wire, c)) => {
+                println!("mount9p: {}: the connection broke; connected again", self.dialer.addr);
+                link.wire = wire;
+                link.msize = c.msize();
+                link.generation += 1;
+                self.remote.lock().reconnected();
+                *w = Worker { c, share: w.share, generation: link.generation };
             }
             Err(e) => println!("mount9p: the connection broke; dialing again: {e}"),
+        }
+    }
+
+    /// Counts a call taken; starts another worker when none is left idle.
+    fn taken(self: &Arc<Self>) {
+        let mut pool = self.pool.lock();
+        pool.idle -= 1;
+        if pool.idle > 0 || pool.workers >= MAX_WORKERS {
+            return;
+        }
+        pool.workers += 1;
+        pool.idle += 1;
+        drop(pool);
+        let mount = self.clone();
+        if let Err(e) = libux::thread::spawn(move || serve(mount)) {
+            println!("mount9p: cannot start a worker: {e}");
+            let mut pool = self.pool.lock();
+            pool.workers -= 1;
+            pool.idle -= 1;
+        }
+    }
+
+    /// Closes the files of clients that ended (and lets the process
+    /// server take back their windows' frames), and gives up the calls
+    /// still answered for them.
+    fn forget_ended(&self, w: &mut Worker) {
+        let mut cursor = self.cursor.lock();
+        let pids = match libux::process::ended_among(&mut cursor, || self.remote.lock().holders()) {
+            Ok(pids) => pids,
+            Err(e) => return println!("mount9p: cannot learn which processes ended: {e}"),
+        };
+        drop(cursor);
+        let (fids, stuck) = self.remote.lock().ended(&pids);
+        for fid in fids {
+            let _ = w.c.clunk(fid);
+        }
+        for share in stuck {
+            w.flush_share(share);
         }
     }
 }
@@ -109,14 +214,24 @@ fn main() -> i32 {
         eprintln!("{USAGE}");
         return 2;
     }
-    let at = format!("/n/{name}");
-    let (client, ctl) = match connect(addr, dialect, msize) {
+    let events: Result<Vec<Event>, Errno> = (0..SHARES as u64).map(|k| Event::create(EVENTS + k)).collect();
+    let events = match events {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("mount9p: cannot make events: {e}");
+            return 1;
+        }
+    };
+    let dialer = Dialer { addr: String::from(addr), dialect, msize, events };
+    let share = libux::thread::current().0 as u16;
+    let (wire, c) = match dialer.connect(share) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("mount9p: {e}");
             return 1;
         }
     };
+    let at = format!("/n/{name}");
     // `/n` and `/n/NAME` in ramfs, so that `ls /n` shows the mount (a
     // mount point needs no directory under it; both may exist already).
     let _ = libux::fs::client::mkdir("/n");
@@ -125,50 +240,81 @@ fn main() -> i32 {
         eprintln!("mount9p: cannot mount {at}: {e}");
         return 1;
     }
-    println!("mount9p: {addr} mounted at {at} ({}, msize {})", client.dialect().version(), client.msize());
-    let link = Link { addr, dialect, msize, _ctl: ctl, clock: Clock::new(), last_dial: None };
-    serve(Remote::new(client), link)
+    println!("mount9p: {addr} mounted at {at} ({}, msize {})", c.dialect().version(), c.msize());
+    let link = Link { wire, msize: c.msize(), generation: 0, clock: Clock::new(), last_dial: None };
+    let mount = Arc::new(Mount {
+        dialer,
+        link: Mutex::new(link),
+        remote: Mutex::new(Remote::default()),
+        pool: Mutex::new(Pool { idle: 1, workers: 1 }),
+        cursor: Mutex::new(0),
+    });
+    let keeper = mount.clone();
+    if let Err(e) = libux::thread::spawn(move || housekeep(keeper)) {
+        eprintln!("mount9p: cannot start the housekeeper: {e}");
+        return 1;
+    }
+    serve_with(mount, Worker { c, share, generation: 0 })
 }
 
-/// Answers calls forever.
-fn serve(mut remote: Remote, mut link: Link) -> ! {
-    let mut cursor = 0;
-    let mut calls = 0u32;
+/// Closes what clients that ended held here, and gives up the calls
+/// still waiting for them (a killed `cat` of a remote pipe), every
+/// [`HOUSEKEEPING_MS`] while any client holds a file.
+fn housekeep(mount: Arc<Mount>) {
+    let share = libux::thread::current().0 as u16;
+    let mut w = mount.worker(share);
+    let mut clock = match open("/dev/sleep", flags::WRITE) {
+        Ok(f) => f,
+        Err(e) => return println!("mount9p: /dev/sleep: {e}; clients that end keep their files here"),
+    };
+    let period = format!("{HOUSEKEEPING_MS}");
+    loop {
+        if clock.write(period.as_bytes()).is_err() {
+            return println!("mount9p: /dev/sleep failed; clients that end keep their files here");
+        }
+        if mount.remote.lock().holders().is_empty() {
+            continue;
+        }
+        if w.generation != mount.remote.lock().generation {
+            w = mount.worker(share);
+        }
+        mount.forget_ended(&mut w);
+    }
+}
+
+/// A worker thread: answers calls forever.
+fn serve(mount: Arc<Mount>) {
+    let w = mount.worker(libux::thread::current().0 as u16);
+    serve_with(mount, w)
+}
+
+fn serve_with(mount: Arc<Mount>, mut w: Worker) -> ! {
     let mut m = recv_raw(EP);
     loop {
         if m.badge & event::FLAG != 0 {
             m = recv_raw(EP);
             continue;
         }
-        // Our own calls (to the network) reuse the IPC buffer: copy first.
+        // Our own calls (to the network, to start a worker) reuse the IPC
+        // buffer: copy first.
         let msg = &ipc_buffer().msg;
         let request = match frame::header(msg, m.words) {
             Ok(h) if m.label == MSG_CALL && h.place == Place::Inline => Ok(frame::inline_bytes(msg)[..h.len].to_vec()),
             Ok(_) => Err(Errno::BadRequest),
             Err(e) => Err(e),
         };
+        mount.taken();
         let pid = Badge(m.badge).pid();
-        if remote.c.is_broken() {
-            link.redial(&mut remote);
+        // (`Remote::generation` follows the link's, and its lock is never
+        // held long.)
+        if w.generation != mount.remote.lock().generation || w.c.is_broken() {
+            mount.redial(&mut w);
         }
         let answer = request.and_then(|bytes| {
             let req = libux::fs::decode_request(&bytes)?;
-            remote.request(pid, req)
+            w.request(&mount.remote, pid, req)
         });
-        calls += 1;
-        if calls == ENDED_EVERY {
-            calls = 0;
-            forget_ended(&mut remote, &mut cursor);
-        }
+        mount.pool.lock().idle += 1;
         m = reply_recv_raw(EP, encode(&answer));
-    }
-}
-
-/// Closes the files of clients that ended (and lets the process server
-/// take back their windows' frames).
-fn forget_ended(remote: &mut Remote, cursor: &mut u64) {
-    match libux::process::ended_among(cursor, || remote.holders()) {
-        Ok(pids) => remote.ended(&pids),
-        Err(e) => println!("mount9p: cannot learn which processes ended: {e}"),
     }
 }
