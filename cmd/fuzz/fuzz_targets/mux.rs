@@ -4,11 +4,12 @@
 #![no_main]
 use fs9p::Dialect;
 use libfuzzer_sys::fuzz_target;
-use ninep::mux::Mux;
+use ninep::mux::{Framer, Mux};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&head, rest)) = data.split_first() else { return };
-    let mut mux = Mux::new(if head & 1 == 0 { Dialect::L } else { Dialect::P2000 }, 512, 4);
+    let mut mux = Mux::new(if head & 1 == 0 { Dialect::L } else { Dialect::P2000 }, 4);
+    let mut framer = Framer::new(512);
     // Tags 0..8 outstanding, two a share.
     for tag in 0u16..8 {
         let mut frame = [0u8; 7];
@@ -21,16 +22,19 @@ fuzz_target!(|data: &[u8]| {
     let piece = 1 + (head as usize >> 2) % 64;
     let mut buf = [0u8; 600];
     for chunk in rest.chunks(piece) {
-        match mux.received(chunk) {
-            Ok(shares) => {
-                for s in shares {
+        framer.room(64)[..chunk.len()].copy_from_slice(chunk);
+        let Ok(frames) = framer.filled(64, chunk.len()) else { return };
+        for frame in frames {
+            assert!(frame.len() <= 512);
+            match mux.deliver(frame) {
+                Ok(s) => {
                     assert!(s < 4 && mux.has(s));
                     while mux.take(s, &mut buf) > 0 {}
                 }
-            }
-            Err(_) => {
-                assert!(mux.is_broken());
-                return;
+                Err(_) => {
+                    assert!(mux.is_broken());
+                    return;
+                }
             }
         }
     }

@@ -16,20 +16,22 @@
 //! errors until closed.
 //!
 //! Reads through the I/O window (64 KiB) of a file with a size are read
-//! ahead: one call asks for two iounits (about 2 MiB) in two 9P reads sent
-//! together, and the next window reads of that file at the following
-//! offsets are answered from them, so that a sequential read costs a
-//! round trip per 2 MiB, not per window. What was read ahead is dropped on
-//! any call that may change it (a write, only when it is to the same file,
-//! by qid).
+//! ahead: one 9P read asks for the whole iounit (about the msize), the
+//! next window reads of that file at the following offsets are answered
+//! from it, and the read of the next iounit is sent at once, its reply
+//! kept by the wire for whichever thread answers the call that needs it.
+//! So a sequential read streams. What was read ahead is dropped on any
+//! call that may change it (a write, only when it is to the same file, by
+//! qid).
 
 use crate::errors::to_os;
 use crate::wire::Port;
 use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::string::String;
 use alloc::vec::Vec;
+use core::ops::Range;
 use fs9p::client::{split, Client, ClientError, Entry, OpenHow};
-use fs9p::Dialect;
+use fs9p::{Dialect, Frame, Msg};
 use libux::fs::server::{Answer, Entry as OsEntry};
 use libux::fs::{flags, list_page, FsRequest, IO_MAX};
 use libux::rpc::{Errno, Pid};
@@ -51,11 +53,12 @@ fn errno(e: ClientError<Errno>) -> Errno {
 type Key = (Pid, u32);
 
 /// What the calls share.
-#[derive(Default)]
 pub struct Remote {
     /// Bumped by each new connection: a worker whose client is of an
     /// older one takes a new client.
     pub generation: u32,
+    /// A call found the connection broken (and failed): the next dials.
+    pub found_broken: bool,
     open: BTreeMap<Key, OpenFid>,
     /// Handles opened on a connection that broke.
     stale: BTreeSet<Key>,
@@ -69,6 +72,10 @@ pub struct Remote {
     /// Calls being answered, by the file they are on, and the worker
     /// (share) answering each: whom a `Cancel` concerns.
     busy: BTreeMap<Key, u16>,
+    /// Tags of reads sent ahead (no client's share has them), and the
+    /// next one.
+    ahead_tags: Range<u16>,
+    next_ahead_tag: u16,
 }
 
 /// A client's open file.
@@ -83,23 +90,78 @@ struct OpenFid {
     sized: Option<bool>,
 }
 
-/// Bytes of one open file from `offset`, read ahead.
+/// Bytes of one open file from `offset`, read ahead, and the read on its
+/// way for the bytes after them.
 #[derive(Default)]
 struct Ahead {
     key: Option<Key>,
     offset: u64,
-    data: Vec<u8>,
+    data: Held,
+    next: Option<Pending>,
+}
+
+/// Bytes read: `bytes[from..]` (a whole Rread frame, as it came, or
+/// the data alone).
+#[derive(Default)]
+struct Held {
+    bytes: Vec<u8>,
+    from: usize,
+}
+
+impl Held {
+    fn data(&self) -> &[u8] {
+        &self.bytes[self.from..]
+    }
+}
+
+/// A read sent ahead, its reply kept by the wire for whoever takes it.
+#[derive(Clone, Copy)]
+struct Pending {
+    tag: u16,
+    offset: u64,
 }
 
 impl Ahead {
     /// The bytes held for `key` at `offset`, if any.
     fn at(&self, key: Key, offset: u64) -> Option<&[u8]> {
         let from = offset.checked_sub(self.offset)? as usize;
-        (self.key == Some(key) && from < self.data.len()).then(|| &self.data[from..])
+        let data = self.data.data();
+        (self.key == Some(key) && from < data.len()).then(|| &data[from..])
     }
 }
 
 impl Remote {
+    /// Reads ahead take their tags from `ahead_tags`.
+    pub fn new(ahead_tags: Range<u16>) -> Remote {
+        Remote {
+            generation: 0,
+            found_broken: false,
+            open: BTreeMap::new(),
+            stale: BTreeSet::new(),
+            next_handle: 0,
+            listing: None,
+            ahead: Ahead::default(),
+            drops: 0,
+            busy: BTreeMap::new(),
+            next_ahead_tag: ahead_tags.start,
+            ahead_tags,
+        }
+    }
+
+    /// Drops what was read ahead: the tag of the read on its way, whose
+    /// reply the wire is to drop.
+    fn forget_ahead(&mut self) -> Option<u16> {
+        let next = self.ahead.next.map(|p| p.tag);
+        self.ahead = Ahead::default();
+        next
+    }
+
+    fn ahead_tag(&mut self) -> u16 {
+        let tag = self.next_ahead_tag;
+        self.next_ahead_tag = if tag + 1 >= self.ahead_tags.end { self.ahead_tags.start } else { tag + 1 };
+        tag
+    }
+
     fn fid(&self, key: Key) -> Result<u32, Errno> {
         let stale = || if self.stale.contains(&key) { Errno::Io } else { Errno::BadHandle };
         self.open.get(&key).map(|o| o.fid).ok_or_else(stale)
@@ -109,6 +171,7 @@ impl Remote {
     /// gone with the old one.
     pub fn reconnected(&mut self) {
         self.generation += 1;
+        self.found_broken = false;
         self.stale.extend(core::mem::take(&mut self.open).into_keys());
         self.listing = None;
         self.ahead = Ahead::default();
@@ -187,8 +250,10 @@ impl Worker {
                 _ => false,
             };
             if !keeps {
-                r.ahead.key = None;
                 r.drops += 1;
+                if let Some(tag) = r.forget_ahead() {
+                    self.c.transport().wire().abandon(tag);
+                }
             }
         }
         match req {
@@ -221,7 +286,9 @@ impl Worker {
                         return Ok(Answer::Done);
                     }
                     if r.ahead.key == Some((pid, handle)) {
-                        r.ahead.key = None;
+                        if let Some(tag) = r.forget_ahead() {
+                            self.c.transport().wire().abandon(tag);
+                        }
                     }
                     r.open.remove(&(pid, handle)).ok_or(Errno::BadHandle)?
                 };
@@ -290,14 +357,18 @@ impl Worker {
         // SAFETY: answering the call of `key`'s process.
         let window = unsafe { libux::fs::client_window(key.0) };
         let count = (count as usize).min(window.len());
-        let (fid, sized, drops) = {
-            let r = shared.lock();
+        let wire = self.c.transport().wire().clone();
+        // What is held, or the read sent ahead for exactly this.
+        let (fid, sized, drops, pending) = {
+            let mut r = shared.lock();
             if let Some(held) = r.ahead.at(key, offset) {
                 let n = held.len().min(count);
                 window[..n].copy_from_slice(&held[..n]);
                 return Ok(Answer::Count(n as u32));
             }
-            (r.fid(key)?, r.open.get(&key).and_then(|o| o.sized), r.drops)
+            let ours = r.ahead.key == Some(key) && r.ahead.next.is_some_and(|p| p.offset == offset);
+            let pending = if ours { r.ahead.next.take() } else { None };
+            (r.fid(key)?, r.open.get(&key).and_then(|o| o.sized), r.drops, pending)
         };
         let _busy = Busy::new(shared, key, self.share);
         let sized = match sized {
@@ -315,29 +386,43 @@ impl Worker {
             let n = self.c.read(fid, offset, &mut window[..count]).map_err(errno)?;
             return Ok(Answer::Count(n as u32));
         }
-        // Two reads on the wire together: a round trip for both.
         let unit = self.c.iounit();
-        let next = offset.saturating_add(unit as u64);
-        self.c.read_ahead(fid, offset, unit).map_err(errno)?;
-        self.c.read_ahead(fid, next, unit).map_err(errno)?;
-        let mut data = alloc::vec![0u8; 2 * unit as usize];
-        let n = self.c.read(fid, offset, &mut data[..unit as usize]).map_err(errno)?;
-        let m = if n == unit as usize {
-            self.c.read(fid, next, &mut data[n..]).map_err(errno)?
-        } else {
-            // The end came early: the second read asked past it.
-            self.c.cancel_ahead().map_err(errno)?;
-            0
+        let sent_ahead = pending.and_then(|p| wire.wait_kept(p.tag, self.share).ok());
+        let data = match sent_ahead.and_then(|frame| rread_data(frame, self.c.dialect())) {
+            Some(data) => data,
+            // Nothing on its way (or an error, which a read of our own
+            // gives again, to the caller).
+            None => {
+                let mut data = alloc::vec![0u8; unit as usize];
+                let n = self.c.read(fid, offset, &mut data).map_err(errno)?;
+                data.truncate(n);
+                Held { bytes: data, from: 0 }
+            }
         };
-        data.truncate(n + m);
-        let k = data.len().min(count);
-        window[..k].copy_from_slice(&data[..k]);
+        let n = data.data().len().min(count);
+        window[..n].copy_from_slice(&data.data()[..n]);
+        // Kept, and the next part asked for while this one is used: unless
+        // the file was closed or written meanwhile, or this part was short.
         let mut r = shared.lock();
-        // Unless the file was closed or written meanwhile.
-        if r.open.contains_key(&key) && r.drops == drops {
-            r.ahead = Ahead { key: Some(key), offset, data };
+        if !r.open.contains_key(&key) || r.drops != drops {
+            return Ok(Answer::Count(n as u32));
         }
-        Ok(Answer::Count(k as u32))
+        if let Some(tag) = r.forget_ahead() {
+            wire.abandon(tag);
+        }
+        let full = data.data().len() == unit as usize;
+        let next =
+            offset.checked_add(unit as u64).filter(|_| full).map(|at| Pending { tag: r.ahead_tag(), offset: at });
+        r.ahead = Ahead { key: Some(key), offset, data, next };
+        drop(r);
+        if let Some(p) = next {
+            let mut frame = [0u8; 32];
+            let read = Frame { tag: p.tag, msg: Msg::Tread { fid, offset: p.offset, count: unit } };
+            let len = fs9p::encode(&read, &mut frame).expect("a Tread fits 32 bytes");
+            // A failure breaks the connection: whoever waits for it hears.
+            let _ = wire.send_kept(&frame[..len]);
+        }
+        Ok(Answer::Count(n as u32))
     }
 
     fn write_all(&mut self, fid: u32, offset: u64, data: &[u8]) -> Result<Answer, Errno> {
@@ -392,4 +477,15 @@ impl Worker {
         let _ = self.c.clunk(fid);
         r
     }
+}
+
+/// The data of an Rread frame, left in place; none for an error (or
+/// anything else).
+fn rread_data(frame: Vec<u8>, dialect: Dialect) -> Option<Held> {
+    let from = match fs9p::decode(&frame, dialect) {
+        // The data is the frame's tail.
+        Ok(Frame { msg: Msg::Rread { data }, .. }) => frame.len() - data.len(),
+        _ => return None,
+    };
+    Some(Held { bytes: frame, from })
 }

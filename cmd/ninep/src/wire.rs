@@ -9,7 +9,7 @@
 //! receive answers 0 (the client then says the connection is lost), now
 //! and later.
 
-use crate::mux::{Mux, Share};
+use crate::mux::{Broken, Framer, Mux, Share};
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec;
@@ -38,8 +38,9 @@ struct State {
     waiting: Vec<bool>,
 }
 
-/// Bytes the reader asks for at once: a 1 MiB reply in a few calls.
-const READ_CHUNK: usize = 256 * 1024;
+/// Bytes the reader asks for at once: what one call to netstack carries
+/// at most (through the I/O window).
+const READ_CHUNK: usize = libux::layout::IO_WINDOW as usize;
 
 impl Wire {
     /// Dials `addr` for clients waiting on `events` (one per share), and
@@ -50,14 +51,12 @@ impl Wire {
             data: conn.data,
             _ctl: conn.ctl,
             sending: Mutex::new(()),
-            state: Mutex::new(State {
-                mux: Mux::new(dialect, msize, events.len()),
-                waiting: vec![false; events.len()],
-            }),
+            state: Mutex::new(State { mux: Mux::new(dialect, events.len()), waiting: vec![false; events.len()] }),
             events: events.to_vec(),
         });
         let reader = wire.clone();
-        libux::thread::spawn(move || reader.read_replies()).map_err(|e| alloc::format!("a reader thread: {e}"))?;
+        libux::thread::spawn(move || reader.read_replies(Framer::new(msize)))
+            .map_err(|e| alloc::format!("a reader thread: {e}"))?;
         Ok(wire)
     }
 
@@ -85,20 +84,73 @@ impl Wire {
         }
     }
 
+    /// Sends the request `frame` (a read ahead) whose reply is kept for
+    /// [`Wire::wait_kept`].
+    pub fn send_kept(&self, frame: &[u8]) -> Result<(), Errno> {
+        let _s = self.sending.lock();
+        {
+            let mut st = self.state.lock();
+            if st.mux.is_broken() {
+                return Err(Errno::Io);
+            }
+            st.mux.sent_kept(frame);
+        }
+        self.write(frame)
+    }
+
+    /// Writes a whole request; a connection that fails to take it is
+    /// gone, for every client.
+    fn write(&self, frame: &[u8]) -> Result<(), Errno> {
+        let e = match self.data.pwrite(0, frame) {
+            Ok(n) if n == frame.len() => return Ok(()),
+            Ok(_) => Errno::Io,
+            Err(e) => e,
+        };
+        let mut st = self.state.lock();
+        st.mux.close();
+        let all: Vec<Share> = (0..self.events.len() as Share).collect();
+        wake(&mut st, &self.events, &all);
+        Err(e)
+    }
+
+    /// The kept reply `tag`, waiting for it on `share`'s event.
+    pub fn wait_kept(&self, tag: u16, share: Share) -> Result<Vec<u8>, Errno> {
+        loop {
+            {
+                let mut st = self.state.lock();
+                if let Some(frame) = st.mux.take_kept(tag, share) {
+                    return Ok(frame);
+                }
+                if st.mux.is_broken() {
+                    st.mux.abandon(tag);
+                    return Err(Errno::Io);
+                }
+                st.waiting[share as usize] = true;
+            }
+            self.events[share as usize].wait();
+        }
+    }
+
+    /// Nobody will take the kept reply `tag`.
+    pub fn abandon(&self, tag: u16) {
+        self.state.lock().mux.abandon(tag);
+    }
+
     /// The reader thread: takes replies off the connection and hands them
     /// to their clients until it ends.
-    fn read_replies(self: Arc<Self>) {
-        let mut buf = vec![0u8; READ_CHUNK];
+    fn read_replies(self: Arc<Self>, mut framer: Framer) {
         loop {
-            let got = self.data.pread_once(0, &mut buf);
-            let mut st = self.state.lock();
-            let woken = match got {
-                Ok(n) if n > 0 => st.mux.received(&buf[..n]),
-                Ok(_) | Err(_) => Err(crate::mux::Broken),
+            let got = self.data.pread_once(0, framer.room(READ_CHUNK));
+            let frames = match got {
+                Ok(n) if n > 0 => framer.filled(READ_CHUNK, n),
+                Ok(_) | Err(_) => Err(Broken),
             };
-            match woken {
-                Ok(shares) => wake(&mut st, &self.events, &shares),
-                Err(_) => {
+            let mut st = self.state.lock();
+            let delivered: Result<Vec<Option<Share>>, Broken> =
+                frames.and_then(|f| f.into_iter().map(|frame| st.mux.deliver(frame)).collect());
+            match delivered {
+                Ok(shares) => wake(&mut st, &self.events, &shares.into_iter().flatten().collect::<Vec<_>>()),
+                Err(Broken) => {
                     st.mux.close();
                     let all: Vec<Share> = (0..self.events.len() as Share).collect();
                     wake(&mut st, &self.events, &all);
@@ -143,11 +195,7 @@ impl Transport for Port {
             // Before it goes: the reply may be read before `pwrite` returns.
             st.mux.sent(self.share, bytes);
         }
-        match self.wire.data.pwrite(0, bytes) {
-            Ok(n) if n == bytes.len() => Ok(()),
-            Ok(_) => Err(Errno::Io),
-            Err(e) => Err(e),
-        }
+        self.wire.write(bytes)
     }
 
     fn recv(&mut self, buf: &mut [u8]) -> Result<usize, Errno> {

@@ -45,8 +45,9 @@ libux::entry!(main);
 const EP: u64 = slot::FIRST_FREE;
 /// Slots of the threads' events, one per thread index.
 const EVENTS: u64 = slot::FIRST_FREE + 1;
-/// Tag and fid shares: one per thread index.
-const SHARES: u16 = MAX_THREADS as u16;
+/// Tag and fid shares: one per thread index, and the last for reads
+/// sent ahead.
+const SHARES: u16 = MAX_THREADS as u16 + 1;
 /// Threads answering calls at most (the reader of the connection and
 /// the housekeeper are two more, and a new reader may start before the
 /// old one has ended).
@@ -146,6 +147,28 @@ impl Mount {
         }
     }
 
+    /// Readies `w` for a call: a client on the connection now; a new
+    /// connection once a call has found the old one broken (that call
+    /// failed: the next dials).
+    fn ready(&self, w: &mut Worker) {
+        // (`Remote::generation` follows the link's, and its lock is never
+        // held long.)
+        let (generation, found_broken) = {
+            let r = self.remote.lock();
+            (r.generation, r.found_broken)
+        };
+        if w.generation != generation {
+            *w = self.worker(w.share);
+        } else if w.c.transport().wire().is_broken() {
+            if found_broken {
+                self.redial(w);
+            }
+        } else if w.c.is_broken() {
+            // The connection is good; only this client went wrong.
+            *w = self.worker(w.share);
+        }
+    }
+
     /// Counts a call taken; starts another worker when none is left idle.
     fn taken(self: &Arc<Self>) {
         let mut pool = self.pool.lock();
@@ -214,7 +237,7 @@ fn main() -> i32 {
         eprintln!("{USAGE}");
         return 2;
     }
-    let events: Result<Vec<Event>, Errno> = (0..SHARES as u64).map(|k| Event::create(EVENTS + k)).collect();
+    let events: Result<Vec<Event>, Errno> = (0..MAX_THREADS as u64).map(|k| Event::create(EVENTS + k)).collect();
     let events = match events {
         Ok(e) => e,
         Err(e) => {
@@ -245,7 +268,7 @@ fn main() -> i32 {
     let mount = Arc::new(Mount {
         dialer,
         link: Mutex::new(link),
-        remote: Mutex::new(Remote::default()),
+        remote: Mutex::new(Remote::new(Ids::share(SHARES - 1, SHARES).tags)),
         pool: Mutex::new(Pool { idle: 1, workers: 1 }),
         cursor: Mutex::new(0),
     });
@@ -305,15 +328,14 @@ fn serve_with(mount: Arc<Mount>, mut w: Worker) -> ! {
         };
         mount.taken();
         let pid = Badge(m.badge).pid();
-        // (`Remote::generation` follows the link's, and its lock is never
-        // held long.)
-        if w.generation != mount.remote.lock().generation || w.c.is_broken() {
-            mount.redial(&mut w);
-        }
+        mount.ready(&mut w);
         let answer = request.and_then(|bytes| {
             let req = libux::fs::decode_request(&bytes)?;
             w.request(&mount.remote, pid, req)
         });
+        if w.c.is_broken() {
+            mount.remote.lock().found_broken = true;
+        }
         mount.pool.lock().idle += 1;
         m = reply_recv_raw(EP, encode(&answer));
     }
