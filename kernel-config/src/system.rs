@@ -51,6 +51,7 @@ pub fn parse<'a>(text: &'a str, file: &Path, programs: &[&str]) -> Result<System
                 before_ready: false,
                 at_boot: true,
                 daemon: false,
+                cluster: false,
             });
             continue;
         }
@@ -69,6 +70,7 @@ pub fn parse<'a>(text: &'a str, file: &Path, programs: &[&str]) -> Result<System
             "before-ready" if rest.is_empty() => p.before_ready = true,
             "manual" if rest.is_empty() => p.at_boot = false,
             "daemon" if rest.is_empty() => p.daemon = true,
+            "cluster" if rest.is_empty() => p.cluster = true,
             "ioports" => {
                 let [range] = rest[..] else { return Err(err("expected `ioports FIRST-LAST`".into())) };
                 let (first, last) = parse_range(range).ok_or_else(|| err(format!("bad port range `{range}`")))?;
@@ -182,11 +184,13 @@ mod tests {
             .collect();
         let mut names: Vec<&str> = names.iter().map(String::as_str).collect();
         // And the servers of the top-level layout.
-        names.push("netstack");
+        names.extend(["netstack", "cluster"]);
         let sys = parse(&text, &path(), &names).unwrap();
         let by_name = |n: &str| sys.programs.iter().find(|p| p.name == n).unwrap();
         assert!(by_name("hello").before_ready && by_name("hello").at_boot);
         assert!(by_name("ramfs").daemon && by_name("ramfs").at_boot);
+        // The secret goes to the cluster server and nothing else.
+        assert_eq!(sys.programs.iter().filter(|p| p.cluster).map(|p| p.name).collect::<Vec<_>>(), ["cluster"]);
         assert!(sys.programs.iter().all(|p| p.name != "devprobe"), "a test program in the user's description");
         // The test image's: both files, one after the other.
         let test = text + &std::fs::read_to_string(test_path()).unwrap();
@@ -238,7 +242,7 @@ mod tests {
         );
         assert_eq!(parse_err("program hello\n  colour blue\n"), "t.desc:2: unknown keyword `colour`");
         // Flag keywords take no words after them.
-        for flag in ["before-ready", "manual", "daemon"] {
+        for flag in ["before-ready", "manual", "daemon", "cluster"] {
             let text = format!("program hello\n  {flag} now\n");
             assert_eq!(parse_err(&text), format!("t.desc:2: unknown keyword `{flag}`"));
         }

@@ -18,6 +18,7 @@
 extern crate alloc;
 
 pub mod bootfs;
+pub mod cluster;
 pub mod console;
 pub mod crc;
 pub mod elf;

@@ -364,6 +364,8 @@ pub enum FaultKind {
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Stats {
     pub resources: Resources,
+    /// Processes live and not stopped: the node's load.
+    pub running: u32,
     /// The process server's own heap.
     pub heap_used: u64,
     pub heap_size: u64,

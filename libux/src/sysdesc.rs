@@ -47,6 +47,10 @@ pub struct Program<'a> {
     /// A server that runs for good: the node is ready once it has mounted
     /// what it serves, and the process server does not wait for it to end.
     pub daemon: bool,
+    /// Gets the node's cluster configuration, secret and seed in its
+    /// environment (`UX_CLUSTER`, `UX_SECRET`, `UX_SEED`; see
+    /// `cluster`): the cluster server, and nothing else.
+    pub cluster: bool,
 }
 
 /// An interrupt through the (first) IOAPIC.

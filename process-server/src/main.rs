@@ -178,6 +178,15 @@ fn grants_of(p: &sysdesc::Program) -> (OwnedGrants, alloc::vec::Vec<alloc::strin
     if let Some(node) = fw_cfg_string("opt/ux/node") {
         env.push(alloc::format!("UX_NODE={node}"));
     }
+    if p.cluster {
+        for (file, key) in
+            [("opt/ux/cluster", "UX_CLUSTER"), ("opt/ux/secret", "UX_SECRET"), ("opt/ux/seed", "UX_SEED")]
+        {
+            if let Some(value) = fw_cfg_string(file) {
+                env.push(alloc::format!("{key}={}", value.trim()));
+            }
+        }
+    }
     for (i, &id) in p.pci.iter().enumerate() {
         // The same id again is the next such device.
         let nth = p.pci[..i].iter().filter(|&&other| other == id).count();

@@ -421,7 +421,8 @@ impl Server {
             buffers: (self.next_buffer - self.free_buffers.len()) as u32,
             namespaces: self.namespaces.private() as u32,
         };
-        Stats { resources, heap_used, heap_size, tsc_mhz: self.tsc_mhz }
+        let running = self.procs.values().filter_map(Process::live).filter(|l| !l.stopped).count() as u32;
+        Stats { resources, running, heap_used, heap_size, tsc_mhz: self.tsc_mhz }
     }
 
     fn wait(&mut self, parent: Pid, which: Option<Pid>) -> Result<Response, Errno> {

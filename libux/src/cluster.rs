@@ -1,0 +1,216 @@
+//! The cluster's names and file formats, defined once for the cluster
+//! server that serves them and the programs that read them (`cnodes`,
+//! the tests).
+//!
+//! ```text
+//! /proc/cluster/nodes  one line per node, by number:
+//!                      <node> <name> <address> <state> <load> <processes>
+//!                      <free KiB> <features>
+//!                      state: up | suspect | down; load: processes
+//!                      running; features: comma separated, `-` if none
+//! ```
+//!
+//! A node's configuration comes from the host through fw_cfg (see
+//! [`Config::parse`]): `opt/ux/cluster` holds `node=N name=NAME
+//! features=A,B`, `opt/ux/secret` the cluster's shared secret and
+//! `opt/ux/seed` the boot's random bytes (both files, so that no host
+//! user sees them on QEMU's command line).
+
+use crate::net::Addr;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use serde::{Deserialize, Serialize};
+
+/// A node's number in its cluster: 1..=32767 (15 bits, as MOSIX's).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct NodeId(pub u16);
+
+impl NodeId {
+    pub const MAX: u16 = 32767;
+
+    pub fn is_valid(self) -> bool {
+        (1..=Self::MAX).contains(&self.0)
+    }
+
+    pub fn parse(text: &str) -> Option<NodeId> {
+        text.parse().ok().map(NodeId).filter(|n| n.is_valid())
+    }
+}
+
+impl core::fmt::Display for NodeId {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NodeState {
+    Up,
+    /// Not heard from for a while.
+    Suspect,
+    Down,
+}
+
+impl NodeState {
+    pub fn word(self) -> &'static str {
+        match self {
+            NodeState::Up => "up",
+            NodeState::Suspect => "suspect",
+            NodeState::Down => "down",
+        }
+    }
+
+    pub fn parse(word: &str) -> Option<NodeState> {
+        [NodeState::Up, NodeState::Suspect, NodeState::Down].into_iter().find(|s| s.word() == word)
+    }
+}
+
+/// Longest node name.
+pub const NAME_MAX: usize = 32;
+/// Longest feature list (with its commas).
+pub const FEATURES_MAX: usize = 128;
+
+/// A node's configuration, from the host.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    pub node: NodeId,
+    pub name: String,
+    /// Comma separated; empty if none.
+    pub features: String,
+}
+
+/// A name or feature: letters, digits, `.`, `_`, `-`.
+fn word_ok(w: &str) -> bool {
+    !w.is_empty() && w.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+}
+
+/// Whether `name` may name a node (it is one word of a node line).
+pub fn is_name(name: &str) -> bool {
+    word_ok(name) && name.len() <= NAME_MAX
+}
+
+/// Whether `features` is a feature list: empty, or words and commas.
+pub fn is_features(features: &str) -> bool {
+    features.is_empty() || (features.len() <= FEATURES_MAX && features.split(',').all(word_ok))
+}
+
+impl Config {
+    /// `node=N [name=NAME] [features=A,B,...]`, in any order; the name is
+    /// `nodeN` if not given. An error names what is wrong.
+    pub fn parse(text: &str) -> Result<Config, String> {
+        let (mut node, mut name, mut features) = (None, None, String::new());
+        for word in text.split_whitespace() {
+            match word.split_once('=') {
+                Some(("node", n)) => {
+                    node = Some(NodeId::parse(n).ok_or_else(|| format!("node={n}: a number 1..={}", NodeId::MAX))?)
+                }
+                Some(("name", n)) if is_name(n) => name = Some(String::from(n)),
+                Some(("name", n)) => return Err(format!("name={n}: at most {NAME_MAX} letters, digits, . _ -")),
+                Some(("features", f)) if !f.is_empty() && is_features(f) => features = String::from(f),
+                Some(("features", f)) => return Err(format!("features={f}: comma separated words")),
+                _ => return Err(format!("{word}: not node=, name= or features=")),
+            }
+        }
+        let node = node.ok_or("no node=")?;
+        Ok(Config { node, name: name.unwrap_or_else(|| format!("node{node}")), features })
+    }
+}
+
+/// One line of `/proc/cluster/nodes`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeLine {
+    pub node: NodeId,
+    pub name: String,
+    pub addr: Addr,
+    pub state: NodeState,
+    pub load: u32,
+    pub processes: u32,
+    pub free_kib: u64,
+    /// Comma separated; empty if none.
+    pub features: String,
+}
+
+impl core::fmt::Display for NodeLine {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let features = if self.features.is_empty() { "-" } else { &self.features };
+        writeln!(
+            f,
+            "{} {} {} {} {} {} {} {}",
+            self.node,
+            self.name,
+            self.addr,
+            self.state.word(),
+            self.load,
+            self.processes,
+            self.free_kib,
+            features
+        )
+    }
+}
+
+impl NodeLine {
+    pub fn parse(line: &str) -> Option<NodeLine> {
+        let w: Vec<&str> = line.split_whitespace().collect();
+        let [node, name, addr, state, load, processes, free_kib, features] = w[..] else { return None };
+        Some(NodeLine {
+            node: NodeId::parse(node)?,
+            name: String::from(name),
+            addr: Addr::parse(addr)?,
+            state: NodeState::parse(state)?,
+            load: load.parse().ok()?,
+            processes: processes.parse().ok()?,
+            free_kib: free_kib.parse().ok()?,
+            features: if features == "-" { String::new() } else { String::from(features) },
+        })
+    }
+}
+
+/// Hex text (of a secret or a seed, as the host writes them) as bytes.
+pub fn from_hex(text: &str) -> Option<Vec<u8>> {
+    let t = text.trim().as_bytes();
+    if !t.len().is_multiple_of(2) {
+        return None;
+    }
+    t.chunks(2).map(|p| u8::from_str_radix(core::str::from_utf8(p).ok()?, 16).ok()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn configs_parse_or_say_what_is_wrong() {
+        let c = Config::parse("node=3 name=n3 features=bigmem,fast").unwrap();
+        assert_eq!((c.node, c.name.as_str(), c.features.as_str()), (NodeId(3), "n3", "bigmem,fast"));
+        assert_eq!(Config::parse("node=7").unwrap().name, "node7");
+        for bad in ["", "node=0", "node=32768", "node=1 name=a/b", "node=1 features=a,,b", "node=1 x=y"] {
+            assert!(Config::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn node_lines_come_back() {
+        let line = NodeLine {
+            node: NodeId(2),
+            name: "n2".into(),
+            addr: Addr { ip: [10, 1, 0, 2], port: 5640 },
+            state: NodeState::Suspect,
+            load: 1,
+            processes: 7,
+            free_kib: 123456,
+            features: String::new(),
+        };
+        let text = format!("{line}");
+        assert_eq!(text, "2 n2 10.1.0.2!5640 suspect 1 7 123456 -\n");
+        assert_eq!(NodeLine::parse(&text), Some(line));
+        assert_eq!(NodeLine::parse("2 n2 10.1.0.2!5640 sleeping 1 7 1 -"), None);
+    }
+
+    #[test]
+    fn hex_is_read_strictly() {
+        assert_eq!(from_hex("00ff10\n"), Some(alloc::vec![0, 255, 16]));
+        assert_eq!(from_hex("0"), None);
+        assert_eq!(from_hex("zz"), None);
+    }
+}
