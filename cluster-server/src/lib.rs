@@ -1,9 +1,17 @@
-//! `cluster-server`: membership, cluster-wide process ids, and
-//! `/proc/cluster`, forwarding process API calls to local or remote process
-//! servers over 9P.
+//! `cluster-server`: the cluster's membership, its node table, and
+//! `/proc/cluster`.
 //!
-//! Not built yet: this crate is a placeholder in the layout so that its
-//! place and its rules are fixed. It will interpose on processes through
-//! the redirectable process server connection (`libux`) and talk to other
-//! nodes through `fs9p`; it never links process server internals.
+//! The program (`cluster`, a daemon of every node) finds the other nodes
+//! on the cluster's segment, admits those that prove they hold the
+//! cluster's secret ([`membership`], over the datagrams of [`msg`]), and
+//! serves the node table at `/proc/cluster/nodes` (formats in
+//! `libux::cluster`). It reaches the system only through files (`/net`,
+//! `/dev`) and the process API; it never links process server internals.
+//! The protocol and the table are `no_std` and host-tested; only the
+//! program's glue needs a node.
 #![no_std]
+
+extern crate alloc;
+
+pub mod membership;
+pub mod msg;

@@ -64,6 +64,7 @@ pub const PROGRAMS: &[Program] = &[
     program("ramfs", "ramfs", Kind::System),
     program("devfs", "devfs", Kind::System),
     program("netstack", "netstack", Kind::System),
+    program("cluster", "cluster-server", Kind::System),
     program("hello", "hello", Kind::System),
     program("sh", "sh", Kind::Command),
     program("true", "true", Kind::Command),
@@ -112,7 +113,8 @@ pub fn packages(flavour: Flavour) -> Vec<&'static str> {
 }
 
 /// Features the programs build with (server binaries behind a feature).
-pub const PROGRAM_FEATURES: &str = "ramfs/server devfs/server sh/program netstack/server ninep/program";
+pub const PROGRAM_FEATURES: &str =
+    "ramfs/server devfs/server sh/program netstack/server ninep/program cluster-server/program";
 
 #[derive(Clone, Debug)]
 pub struct Image {

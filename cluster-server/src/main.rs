@@ -1,0 +1,247 @@
+//! `cluster`: the cluster server, a daemon of every node (see the crate's
+//! documentation). Three threads: this one serves `/proc/cluster`; a
+//! listener takes the membership datagrams off UDP port `msg::PORT` of
+//! the segment; a beater broadcasts this node's beat every
+//! `membership::BEAT_US` and marks peers not heard from.
+//!
+//! Its configuration comes from the process server's environment (the
+//! host's fw_cfg files, see `libux::cluster`): `UX_CLUSTER` (`node=N
+//! name=NAME features=...`), `UX_SECRET` and `UX_SEED` (hex). Without
+//! `UX_CLUSTER` the node is a cluster of one and sends nothing.
+#![no_std]
+#![no_main]
+
+extern crate alloc;
+
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use cluster_server::membership::{Config, Membership, Out, BEAT_US};
+use cluster_server::msg::{self, Stats};
+use libux::cluster::{from_hex, NodeId};
+use libux::fs::client::{open, File};
+use libux::fs::flags;
+use libux::fs::server::encode;
+use libux::fs::synth::{self, Table};
+use libux::layout::{event, slot};
+use libux::net::{Addr, Datagram};
+use libux::println;
+use libux::process::Clock;
+use libux::rpc::client::{recv_raw, reply_recv_raw};
+use libux::rpc::frame::{self, Place};
+use libux::rpc::{Badge, Errno, MSG_CALL};
+use libux::sel4::syscall::ipc_buffer;
+use libux::sync::Mutex;
+
+libux::entry!(main);
+
+const EP: u64 = slot::FIRST_FREE;
+/// How often the beater wakes, in milliseconds (it beats every
+/// `BEAT_US`, and notices a silent peer within this).
+const WAKE_MS: u32 = 100;
+
+/// What the threads share.
+struct State {
+    members: Membership,
+    clock: Clock,
+    /// Our address on the segment (none: a cluster of one).
+    addr: Option<[u8; 4]>,
+    /// How we stand, as of the last beat.
+    own: Stats,
+}
+
+/// `/proc/cluster`, a row a file.
+static FILES: [synth::File<State>; 1] = [synth::File { name: "nodes", read: Some(nodes), write: None }];
+
+fn nodes(st: &State) -> String {
+    let now = st.clock.micros();
+    let lines = st.members.nodes(now, st.addr.unwrap_or([0; 4]), st.own);
+    lines.iter().map(|l| alloc::format!("{l}")).collect()
+}
+
+fn env(key: &str) -> Option<&'static str> {
+    libux::rt::start_block().env.into_iter().find_map(|e| e.strip_prefix(key)?.strip_prefix('='))
+}
+
+/// How this node stands now.
+fn own_stats() -> Stats {
+    match libux::process::stats() {
+        Ok(s) => Stats { load: s.running, processes: s.resources.processes, free_kib: s.resources.free_bytes >> 10 },
+        Err(_) => Stats::default(),
+    }
+}
+
+fn main() -> i32 {
+    let cfg = match env("UX_CLUSTER").map(libux::cluster::Config::parse) {
+        Some(Ok(c)) => Some(c),
+        Some(Err(e)) => {
+            println!("cluster: UX_CLUSTER: {e}; a cluster of one");
+            None
+        }
+        None => None,
+    };
+    let secret = env("UX_SECRET").and_then(from_hex).filter(|s| !s.is_empty());
+    // Without a seed from the host, the time stamp counter: enough for a
+    // cluster of one, which sends nothing.
+    // SAFETY: rdtsc has no preconditions.
+    let tsc = unsafe { core::arch::x86_64::_rdtsc() };
+    let seed = env("UX_SEED").and_then(from_hex).unwrap_or_else(|| tsc.to_le_bytes().to_vec());
+    let alone = cfg.is_none();
+    let cfg = cfg.unwrap_or(libux::cluster::Config { node: NodeId(1), name: "node1".into(), features: String::new() });
+    if !alone && secret.is_none() {
+        println!("cluster: no secret: this node stays out of the cluster");
+    }
+    let addr = (!alone && cfg.node.0 <= 254).then_some([10, 1, 0, cfg.node.0 as u8]);
+    let clock = Clock::new();
+    let config = Config { node: cfg.node, name: cfg.name, features: cfg.features, secret };
+    let members = Membership::new(config, &seed, clock.micros());
+    let state = Arc::new(Mutex::new(State { members, clock, addr, own: own_stats() }));
+
+    if let Err(e) = libux::process::create_endpoint(EP).and_then(|()| libux::process::mount("/proc/cluster", EP)) {
+        println!("cluster: cannot mount /proc/cluster: {e}");
+        return 1;
+    }
+    if addr.is_some() {
+        let s = state.clone();
+        let started = libux::thread::spawn(move || match start_membership(&s) {
+            Ok(()) => println!("cluster: node {} on the segment, membership on udp port {}", cfg.node, msg::PORT),
+            Err(e) => println!("cluster: no membership: {e}"),
+        });
+        if let Err(e) = started {
+            println!("cluster: no membership: {e}");
+        }
+    }
+    serve(&state)
+}
+
+/// Opens the membership port (once the network is there: daemons start
+/// together) and starts the listener and the beater.
+fn start_membership(state: &Arc<Mutex<State>>) -> Result<(), Errno> {
+    let port = alloc::format!("udp!*!{}", msg::PORT);
+    let mut tries = 0;
+    let announced = loop {
+        match libux::net::client::announce(&port) {
+            Ok(a) => break a,
+            Err(Errno::NoFileServer | Errno::NotFound) if tries < 100 => {
+                tries += 1;
+                let _ = open("/dev/sleep", flags::WRITE).and_then(|mut s| s.write(b"50"));
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    let data = Arc::new(announced.data()?);
+    // The port lives while its ctl is open: for good.
+    core::mem::forget(announced);
+    let (s, d) = (state.clone(), data.clone());
+    libux::thread::spawn(move || listen(s, d))?;
+    let (s, d) = (state.clone(), data);
+    libux::thread::spawn(move || beat(s, d))?;
+    Ok(())
+}
+
+/// Does what the membership said.
+fn carry_out(data: &File, broadcast: [u8; 4], outs: Vec<Out>) {
+    for o in outs {
+        match o {
+            Out::Log(line) => println!("{line}"),
+            Out::Send(bytes) => send(data, broadcast, &bytes),
+        }
+    }
+}
+
+/// The segment's broadcast address.
+fn broadcast_of(state: &Mutex<State>) -> [u8; 4] {
+    let ip = state.lock().addr.expect("membership on a segment");
+    [ip[0], ip[1], ip[2], 255]
+}
+
+fn send(data: &File, to: [u8; 4], payload: &[u8]) {
+    let d = Datagram { peer: Addr { ip: to, port: msg::PORT }, payload };
+    // A datagram lost is a beat missed: the protocol copes.
+    let _ = data.pwrite(0, &d.to_bytes());
+}
+
+/// The listener: every datagram to the membership port.
+fn listen(state: Arc<Mutex<State>>, data: Arc<File>) {
+    let broadcast = broadcast_of(&state);
+    let mut buf = alloc::vec![0u8; libux::net::DATAGRAM_HEADER_MAX + msg::DATAGRAM_MAX + 64];
+    loop {
+        let n = match data.pread_once(0, &mut buf) {
+            Ok(n) => n,
+            // Larger than any message: not ours.
+            Err(Errno::TooLarge) => continue,
+            Err(e) => return println!("cluster: the membership port failed: {e}"),
+        };
+        let Some(d) = Datagram::parse(&buf[..n]) else { continue };
+        let outs = {
+            let mut st = state.lock();
+            let now = st.clock.micros();
+            st.members.receive(now, d.peer.ip, d.payload)
+        };
+        carry_out(&data, broadcast, outs);
+    }
+}
+
+/// The beater: a beat every `BEAT_US` to the segment, and the table's
+/// changes logged.
+fn beat(state: Arc<Mutex<State>>, data: Arc<File>) {
+    let mut sleep = match open("/dev/sleep", flags::WRITE) {
+        Ok(f) => f,
+        Err(e) => return println!("cluster: /dev/sleep: {e}; not beating"),
+    };
+    let broadcast = broadcast_of(&state);
+    let mut next = 0;
+    let period = alloc::format!("{WAKE_MS}");
+    loop {
+        let now = state.lock().clock.micros();
+        if now >= next {
+            next = now + BEAT_US;
+            let own = own_stats();
+            let beat = {
+                let mut st = state.lock();
+                st.own = own;
+                st.members.beat(now, own)
+            };
+            if let Some(bytes) = beat {
+                send(&data, broadcast, &bytes);
+            }
+        }
+        let outs = state.lock().members.tick(now);
+        carry_out(&data, broadcast, outs);
+        if sleep.write(period.as_bytes()).is_err() {
+            return println!("cluster: /dev/sleep failed; not beating");
+        }
+    }
+}
+
+/// Serves `/proc/cluster` forever.
+fn serve(state: &Mutex<State>) -> ! {
+    let mut table = Table::new(&FILES);
+    let mut cursor = 0;
+    let mut m = recv_raw(EP);
+    loop {
+        if m.badge & event::FLAG != 0 {
+            // Processes ended: what they held here goes.
+            match libux::process::ended_among(&mut cursor, || table.holders()) {
+                Ok(pids) => table.ended(&pids),
+                Err(e) => println!("cluster: cannot learn which processes ended: {e}"),
+            }
+            m = recv_raw(EP);
+            continue;
+        }
+        let msg = &ipc_buffer().msg;
+        let request = match frame::header(msg, m.words) {
+            Ok(h) if m.label == MSG_CALL && h.place == Place::Inline => Ok(frame::inline_bytes(msg)[..h.len].to_vec()),
+            Ok(_) => Err(Errno::BadRequest),
+            Err(e) => Err(e),
+        };
+        let pid = Badge(m.badge).pid();
+        let answer = request.and_then(|bytes| {
+            let req = libux::fs::decode_request(&bytes)?;
+            let mut st = state.lock();
+            // SAFETY: answering `pid`'s call.
+            table.request(&mut st, pid, req, || unsafe { libux::fs::client_window(pid) })
+        });
+        m = reply_recv_raw(EP, encode(&answer));
+    }
+}
