@@ -1,6 +1,12 @@
 //! What the integration tests in `tests/` share: reading console logs by
-//! their documented formats, and host ports. Booting and driving nodes is
-//! `qemu::node`'s.
+//! their documented formats, typing into a node's shell, and host ports.
+//! Booting and driving nodes is `qemu::node`'s.
+
+use qemu::node::Node;
+use std::time::{Duration, Instant};
+
+/// How long a shell command may take (TCG on a loaded 2-core host).
+pub const SHELL_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// The console line containing `pattern`, or a failure showing the log.
 pub fn line<'a>(log: &'a str, pattern: &str) -> &'a str {
@@ -18,4 +24,42 @@ pub fn number_after(line: &str, before: &str) -> u64 {
 /// for UDP, else for TCP).
 pub fn free_port(udp: bool) -> u16 {
     qemu::node::free_port(udp).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Types `line` into `node`'s shell and waits until `expect` is printed
+/// after the echo of the line, and the prompt is back; the output after
+/// the echo.
+pub fn run(node: &Node, line: &str, expect: &str) -> String {
+    let mark = node.mark();
+    node.type_text(&format!("{line}\n")).unwrap();
+    let t0 = Instant::now();
+    loop {
+        let log = node.log();
+        let out = log[mark..].split_once('\n').map_or("", |(_, rest)| rest);
+        if let Some(at) = out.find(expect) {
+            if expect == "$ " || out[at + expect.len()..].contains("$ ") {
+                return out.to_string();
+            }
+        }
+        assert!(t0.elapsed() < SHELL_TIMEOUT, "{line}: no {expect:?} in:\n{}", &log[mark..]);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Starts `line` in the background in `node`'s shell and waits for `expect`.
+pub fn start(node: &Node, line: &str, expect: &str) {
+    let mark = node.mark();
+    node.type_text(&format!("{line} &\n")).unwrap();
+    node.wait_after(mark, expect, SHELL_TIMEOUT).unwrap_or_else(|e| panic!("{line}: {e}"));
+}
+
+/// The pids of `name` in `ps` output, with their parents.
+pub fn pids_of(ps: &str, name: &str) -> Vec<(u32, u32)> {
+    ps.lines()
+        .filter(|l| l.split_whitespace().last() == Some(name))
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            Some((w.next()?.parse().ok()?, w.next()?.parse().ok()?))
+        })
+        .collect()
 }

@@ -1,90 +1,185 @@
-//! Several nodes on one Ethernet segment: each node's second NIC sends its
-//! frames as UDP datagrams to a hub on 127.0.0.1 (QEMU's `-netdev
-//! socket,udp=`), and the hub, a thread here, copies every frame to every
-//! other node. All traffic stays on this machine's loopback. Node `k`
-//! (from 1) gets MAC 52:54:00:00:01:kk and, from its netstack, the address
-//! 10.1.0.k/24; its first NIC stays on a user network of its own (DHCP,
-//! and port forwards from the host).
+//! Several nodes on one Ethernet segment: each node's second NIC is on
+//! QEMU's multicast socket network (`-netdev socket,mcast=GROUP:PORT,
+//! localaddr=127.0.0.1`), so frames go from QEMU to QEMU with no process
+//! in the middle, and a node started later (by another `cargo ux`, on
+//! this host or, with a LAN's address, another) joins by using the same
+//! group and port. Node `k` gets MAC 52:54:00:00:01:kk and, from its
+//! netstack, the address 10.1.0.k/24; its first NIC stays on a user
+//! network of its own (DHCP, and port forwards from the host).
+//!
+//! A cluster has a secret (32 random bytes, hex, in a file only its owner
+//! may read) that its nodes get through fw_cfg (`opt/ux/secret`), and
+//! each node a seed of its own (`opt/ux/seed`) and its configuration
+//! (`opt/ux/cluster`: `node=N name=NAME features=...`).
 
 use crate::image::Image;
-use crate::node::{ClusterLink, Node, Options};
-use std::net::UdpSocket;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use crate::node::{ClusterLink, Node, Options, Secret};
+use std::io::Read;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Nodes a cluster may have (addresses 10.1.0.1 to .250).
 pub const MAX_NODES: usize = 250;
 
-/// The hub: copies each datagram to every node but its sender.
-pub struct Hub {
+/// A cluster's segment: a multicast group and port on the loopback.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Segment {
+    pub group: [u8; 4],
     pub port: u16,
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
 }
 
-impl Hub {
-    /// Starts a hub for nodes that send from `node_ports`.
-    pub fn start(node_ports: Vec<u16>) -> Result<Hub, String> {
-        let socket = UdpSocket::bind("127.0.0.1:0").map_err(|e| format!("hub: {e}"))?;
-        let port = socket.local_addr().map_err(|e| e.to_string())?.port();
-        socket.set_read_timeout(Some(Duration::from_millis(100))).map_err(|e| e.to_string())?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let done = stop.clone();
-        let thread = std::thread::spawn(move || {
-            let mut frame = [0u8; 65536];
-            while !done.load(Ordering::Relaxed) {
-                let Ok((n, from)) = socket.recv_from(&mut frame) else { continue };
-                for &p in node_ports.iter().filter(|&&p| p != from.port()) {
-                    let _ = socket.send_to(&frame[..n], ("127.0.0.1", p));
-                }
-            }
-        });
-        Ok(Hub { port, stop, thread: Some(thread) })
+impl Segment {
+    /// A segment no other cluster of this host uses now.
+    pub fn new() -> Result<Segment, String> {
+        let port = crate::node::free_port(true)?;
+        // The port tells clusters apart; the group follows it.
+        Ok(Segment { group: [230, 0, (port >> 8) as u8, port as u8], port })
+    }
+
+    /// `GROUP:PORT`, as `--segment` takes it.
+    pub fn parse(text: &str) -> Option<Segment> {
+        let (group, port) = text.split_once(':')?;
+        let ip: std::net::Ipv4Addr = group.parse().ok()?;
+        ip.is_multicast().then_some(())?;
+        Some(Segment { group: ip.octets(), port: port.parse().ok().filter(|&p| p != 0)? })
+    }
+
+    /// QEMU's `-netdev` for a node's NIC on it.
+    pub fn netdev(&self) -> String {
+        let [a, b, c, d] = self.group;
+        format!("socket,id=net1,mcast={a}.{b}.{c}.{d}:{},localaddr=127.0.0.1", self.port)
     }
 }
 
-impl Drop for Hub {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+impl std::fmt::Display for Segment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let [a, b, c, d] = self.group;
+        write!(f, "{a}.{b}.{c}.{d}:{}", self.port)
     }
 }
 
-/// Running nodes and their hub; dropping it stops them all.
+/// Running nodes; dropping it stops them all.
 pub struct Cluster {
     pub nodes: Vec<Node>,
-    _hub: Hub,
+    /// Each node's number, as `nodes`.
+    pub numbers: Vec<u8>,
+    pub segment: Segment,
+    /// The secret's file, and where the nodes' seeds go.
+    pub secret: PathBuf,
+    dir: PathBuf,
+    /// Whether the files are ours to remove (not another run's).
+    owned: bool,
 }
 
 impl Cluster {
     /// Waits until every node has its cluster address and its shell.
     pub fn wait_for_shells(&self, timeout: Duration) -> Result<(), String> {
-        for (k, node) in self.nodes.iter().enumerate() {
-            let address = format!("netstack: NIC 1: address 10.1.0.{}/24 (node {})", k + 1, k + 1);
+        for (node, n) in self.nodes.iter().zip(&self.numbers) {
+            let address = format!("netstack: NIC 1: address 10.1.0.{n}/24 (node {n})");
             for line in [address.as_str(), "ux: started sh as pid"] {
                 node.wait_for(line, timeout).map_err(|e| e.to_string())?;
             }
         }
         Ok(())
     }
+
+    /// Starts one more node on the segment: number `opts.node_number`, or
+    /// the next after the last.
+    pub fn add(&mut self, image: &Image, opts: &Options, echo: bool) -> Result<&Node, String> {
+        let number = opts.node_number.unwrap_or_else(|| self.numbers.iter().max().map_or(1, |n| n + 1));
+        if usize::from(number) > MAX_NODES || number == 0 {
+            return Err(format!("node numbers are 1 to {MAX_NODES}, not {number}"));
+        }
+        let secret = match &opts.secret {
+            Secret::Cluster => Some(self.secret.clone()),
+            Secret::Missing => None,
+            Secret::Own(hex) => Some(write_private(&self.dir.join(format!("secret-of-{number}")), hex)?),
+        };
+        let seed = write_private(&self.dir.join(format!("seed-{number}-{}", self.nodes.len())), &random_hex()?)?;
+        let link = ClusterLink { node: number, segment: self.segment, secret, seed };
+        let o = Options { cluster: Some(link), ..opts.clone() };
+        self.nodes.push(Node::start_labelled(image, &o, echo, &format!("node{number}"))?);
+        self.numbers.push(number);
+        Ok(self.nodes.last().expect("just pushed"))
+    }
 }
 
-/// Boots `opts.len()` nodes (node `k + 1` with `opts[k]`) on one segment.
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        // The nodes first: they hold the files.
+        self.nodes.clear();
+        if self.owned {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// 32 random bytes from the host, as hex.
+fn random_hex() -> Result<String, String> {
+    let mut bytes = [0u8; 32];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .map_err(|e| format!("/dev/urandom: {e}"))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Writes `text` to `path`, readable by its owner only.
+fn write_private(path: &Path, text: &str) -> Result<PathBuf, String> {
+    use std::io::Write;
+    let _ = std::fs::remove_file(path);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    f.write_all(text.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(path.to_path_buf())
+}
+
+/// Where a cluster started by this process keeps its files.
+fn cluster_dir() -> Result<PathBuf, String> {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let k = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = crate::out_dir().join("cluster").join(format!("{}-{k}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    Ok(dir)
+}
+
+/// How a cluster is joined: a segment and a secret of a running one, or
+/// new ones.
+#[derive(Clone, Debug, Default)]
+pub struct Join {
+    pub segment: Option<Segment>,
+    pub secret: Option<PathBuf>,
+}
+
+/// Boots `opts.len()` nodes (node `k + 1` with `opts[k]`, unless it names
+/// its number) on a new segment, with a new secret.
 pub fn start(image: &Image, opts: &[Options], echo: bool) -> Result<Cluster, String> {
+    start_on(image, opts, echo, &Join::default(), 1)
+}
+
+/// Boots nodes `first`, `first + 1`, ... on `join`'s segment with its
+/// secret (new ones where it has none).
+pub fn start_on(image: &Image, opts: &[Options], echo: bool, join: &Join, first: u8) -> Result<Cluster, String> {
     if opts.is_empty() || opts.len() > MAX_NODES {
         return Err(format!("a cluster has 1 to {MAX_NODES} nodes, not {}", opts.len()));
     }
-    // The UDP ports the nodes send from.
-    let ports = crate::node::free_ports(opts.len(), true)?;
-    let hub = Hub::start(ports.clone())?;
-    let mut nodes = Vec::new();
+    let dir = cluster_dir()?;
+    let segment = match join.segment {
+        Some(s) => s,
+        None => Segment::new()?,
+    };
+    let secret = match &join.secret {
+        Some(path) => path.clone(),
+        None => write_private(&dir.join("secret"), &random_hex()?)?,
+    };
+    let mut cluster = Cluster { nodes: Vec::new(), numbers: Vec::new(), segment, secret, dir, owned: true };
     for (k, o) in opts.iter().enumerate() {
-        let link = ClusterLink { node: k as u8 + 1, hub_port: hub.port, local_port: ports[k] };
-        let o = Options { cluster: Some(link), ..o.clone() };
-        nodes.push(Node::start_labelled(image, &o, echo, &format!("node{}", k + 1))?);
+        let number = o.node_number.unwrap_or(first + k as u8);
+        cluster.add(image, &Options { node_number: Some(number), ..o.clone() }, echo)?;
     }
-    Ok(Cluster { nodes, _hub: hub })
+    Ok(cluster)
 }

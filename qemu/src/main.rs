@@ -22,7 +22,15 @@ USAGE:
                                   line labelled [nodeK], also logged to
                                   target/ux/cluster/nodeK.log; a typed line
                                   `K: TEXT` goes to node K (and later lines
-                                  too, until another K:); Ctrl-C stops all
+                                  too, until another K:); Ctrl-C stops all.
+                                  Prints the segment (GROUP:PORT) and the
+                                  secret's file, to add nodes from another run:
+        --segment GROUP:PORT      join that segment (QEMU multicast) instead of
+                                  making one
+        --secret FILE             the cluster's secret (hex), e.g. the file the
+                                  first run printed; default: a new one
+        --first K                 number the nodes from K (default 1)
+        --features A,B            features the nodes declare
     cargo ux test [ARGS...]       set up the host, build, check formatting and
                                   lints, and run every test (ARGS go to cargo test)
 
@@ -42,6 +50,8 @@ BOOT OPTIONS:
                      iobench), then two-node clusters for the network and 9P
                      figures next to the host's loopback; reports them with the
                      time from QEMU start to ready (on the test image)
+    --only GROUP     with --bench: only that group's figures (ipcbench,
+                     iobench, net, ninep)
     --tests          boot the test image: the test programs and benchmarks
                      (spawner, memhog, filetest, ipcbench, ...) in /bin too,
                      and the test system description (kernel-config/system-
@@ -64,12 +74,18 @@ struct Args {
     opts: Options,
     headless: bool,
     bench: bool,
+    /// `--only GROUP`: the benchmark group to run.
+    only: Option<String>,
     /// Boot the test image (`--tests`).
     flavour: Flavour,
     timeout: Duration,
     rest: Vec<String>,
     /// `cluster N`.
     nodes: usize,
+    /// `cluster --segment, --secret`.
+    join: qemu::cluster::Join,
+    /// `cluster --first K`.
+    first: u8,
 }
 
 fn parse(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
@@ -79,10 +95,13 @@ fn parse(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
         opts: Options::default(),
         headless: false,
         bench: false,
+        only: None,
         flavour: Flavour::User,
         timeout: Duration::from_secs(120),
         rest: Vec::new(),
         nodes: 0,
+        join: qemu::cluster::Join::default(),
+        first: 1,
     };
     let mut first = true;
     while let Some(arg) = argv.next() {
@@ -129,7 +148,37 @@ fn parse(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
             "--run" => a.opts.run = Some(value("--run")?),
             "--headless" => a.headless = true,
             "--bench" => a.bench = true,
+            "--only" => {
+                let v = value("--only")?;
+                if !BENCH_GROUPS.contains(&v.as_str()) {
+                    return Err(format!("--only takes one of {BENCH_GROUPS:?}, not {v:?}"));
+                }
+                a.only = Some(v);
+            }
             "--tests" => a.flavour = Flavour::Test,
+            "--segment" => {
+                let v = value("--segment")?;
+                a.join.segment = Some(
+                    qemu::cluster::Segment::parse(&v)
+                        .ok_or_else(|| format!("--segment takes GROUP:PORT (a multicast group), not {v:?}"))?,
+                );
+            }
+            "--secret" => {
+                let v = value("--secret")?;
+                if !std::path::Path::new(&v).is_file() {
+                    return Err(format!("--secret {v}: no such file"));
+                }
+                a.join.secret = Some(v.into());
+            }
+            "--first" => {
+                let v = value("--first")?;
+                a.first = v
+                    .parse()
+                    .ok()
+                    .filter(|&k| k >= 1 && usize::from(k) <= qemu::cluster::MAX_NODES)
+                    .ok_or_else(|| format!("--first takes 1 to {}, not {v:?}", qemu::cluster::MAX_NODES))?;
+            }
+            "--features" => a.opts.features = value("--features")?,
             other => return Err(format!("unknown argument {other:?} (see cargo ux --help)")),
         }
         first = false;
@@ -212,7 +261,23 @@ fn cluster(args: &Args) -> Result<(), String> {
             Options { forwards, ..args.opts.clone() }
         })
         .collect();
-    let cluster = qemu::cluster::start(&image, &opts, true)?;
+    if usize::from(args.first) + args.nodes - 1 > qemu::cluster::MAX_NODES {
+        return Err(format!(
+            "nodes {} to {} do not fit in 1 to {}",
+            args.first,
+            usize::from(args.first) + args.nodes - 1,
+            qemu::cluster::MAX_NODES
+        ));
+    }
+    let cluster = qemu::cluster::start_on(&image, &opts, true, &args.join, args.first)?;
+    println!(
+        "cluster: segment {}, secret in {}; more nodes: cargo ux cluster N --segment {} --secret {} --first {}",
+        cluster.segment,
+        cluster.secret.display(),
+        cluster.segment,
+        cluster.secret.display(),
+        usize::from(args.first) + args.nodes
+    );
     std::thread::scope(|scope| {
         scope.spawn(|| route_input(&cluster.nodes));
         // Until every node has stopped (or we are interrupted: the nodes
@@ -257,12 +322,16 @@ fn headless(args: &Args) -> Result<(), String> {
 
 /// The benchmark programs, each on a node of its own.
 const BENCHMARKS: &[&str] = &["ipcbench", "iobench"];
+/// What `--only` may name: the in-guest benchmarks, then the cluster ones.
+const BENCH_GROUPS: &[&str] = &["ipcbench", "iobench", "net", "ninep"];
 
 fn bench(args: &Args) -> Result<(), String> {
     let image = prepare(&args.profile)?;
     let mut figures = Vec::new();
     let mut ready = Vec::new();
-    for program in BENCHMARKS {
+    let wanted = |group: &str| args.only.as_deref().is_none_or(|g| g == group);
+    let programs: Vec<&str> = BENCHMARKS.iter().copied().filter(|p| wanted(p)).collect();
+    for program in &programs {
         step(&format!("booting a node for {program} (QEMU TCG: figures are emulated)"));
         let opts = Options { run: Some((*program).into()), ..args.opts.clone() };
         let node = Node::start(&image, &opts, false)?;
@@ -273,13 +342,17 @@ fn bench(args: &Args) -> Result<(), String> {
         let prefix = format!("{program}:");
         figures.extend(log.lines().filter(|l| l.starts_with(&prefix)).map(String::from));
     }
-    figures.extend(net_bench::run(&image, args)?);
-    figures.extend(ninep_bench::run(&image, args)?);
+    if wanted("net") {
+        figures.extend(net_bench::run(&image, args)?);
+    }
+    if wanted("ninep") {
+        figures.extend(ninep_bench::run(&image, args)?);
+    }
     println!("--- benchmark ---");
     for line in &figures {
         println!("{line}");
     }
-    for (program, t) in BENCHMARKS.iter().zip(ready) {
+    for (program, t) in programs.iter().zip(ready) {
         println!("boot: node ready {:.0} ms after QEMU start ({program})", t.as_secs_f64() * 1000.0);
     }
     if figures.iter().any(|l| l.contains("FAIL")) {

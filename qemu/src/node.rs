@@ -33,18 +33,36 @@ pub struct Options {
     pub run: Option<String>,
     /// Ports of 127.0.0.1 forwarded to the node's.
     pub forwards: Vec<Forward>,
-    /// A second NIC on a cluster's segment (see `cluster`).
+    /// A second NIC on a cluster's segment (set by `cluster`).
     pub cluster: Option<ClusterLink>,
+    /// In a cluster: the node's number (else the next free one), the
+    /// secret it gets, and the features it declares (`a,b`).
+    pub node_number: Option<u8>,
+    pub secret: Secret,
+    pub features: String,
+}
+
+/// The secret a cluster's node gets.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Secret {
+    /// The cluster's.
+    #[default]
+    Cluster,
+    /// None at all.
+    Missing,
+    /// Another one (hex).
+    Own(String),
 }
 
 /// A node's place on a cluster's segment.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct ClusterLink {
     /// From 1.
     pub node: u8,
-    /// The hub's UDP port, and the node's, on 127.0.0.1.
-    pub hub_port: u16,
-    pub local_port: u16,
+    pub segment: crate::cluster::Segment,
+    /// Files of the secret (hex) and the node's seed.
+    pub secret: Option<std::path::PathBuf>,
+    pub seed: std::path::PathBuf,
 }
 
 /// A host port (on 127.0.0.1) forwarded to a node's port.
@@ -57,7 +75,16 @@ pub struct Forward {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { memory_mib: 512, kvm: false, run: None, forwards: Vec::new(), cluster: None }
+        Options {
+            memory_mib: 512,
+            kvm: false,
+            run: None,
+            forwards: Vec::new(),
+            cluster: None,
+            node_number: None,
+            secret: Secret::Cluster,
+            features: String::new(),
+        }
     }
 }
 
@@ -139,10 +166,20 @@ pub fn command(image: &Image, opts: &Options) -> Command {
     }
     cmd.args(["-netdev", &netdev, "-device", "virtio-net-pci,netdev=net0,disable-modern=on"]);
     if let Some(c) = &opts.cluster {
-        let socket = format!("socket,id=net1,udp=127.0.0.1:{},localaddr=127.0.0.1:{}", c.hub_port, c.local_port);
         let nic = format!("virtio-net-pci,netdev=net1,disable-modern=on,mac=52:54:00:00:01:{:02x}", c.node);
-        cmd.args(["-netdev", &socket, "-device", &nic]);
+        cmd.args(["-netdev", &c.segment.netdev(), "-device", &nic]);
         cmd.arg("-fw_cfg").arg(format!("name=opt/ux/node,string={}", c.node));
+        let mut config = format!("node={} name=node{}", c.node, c.node);
+        if !opts.features.is_empty() {
+            config.push_str(&format!(" features={}", opts.features));
+        }
+        // QEMU's option syntax doubles commas inside a value.
+        cmd.arg("-fw_cfg").arg(format!("name=opt/ux/cluster,string={}", config.replace(',', ",,")));
+        // Files, not strings: no other host user sees them in `ps`.
+        if let Some(secret) = &c.secret {
+            cmd.arg("-fw_cfg").arg(format!("name=opt/ux/secret,file={}", secret.display()));
+        }
+        cmd.arg("-fw_cfg").arg(format!("name=opt/ux/seed,file={}", c.seed.display()));
     }
     if let Some(run) = &opts.run {
         // QEMU's option syntax doubles commas inside a value.

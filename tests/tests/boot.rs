@@ -108,7 +108,7 @@ fn a_node_without_a_run_option_starts_the_shell() {
     // The system description's boot programs, then the shell.
     let started: Vec<&str> = log.lines().filter(|l| l.starts_with("ux: started ")).collect();
     let names: Vec<&str> = started.iter().map(|l| l.split(' ').nth(2).unwrap()).collect();
-    assert_eq!(names, ["ramfs", "devfs", "netstack", "hello", "sh"], "{log}");
+    assert_eq!(names, ["ramfs", "devfs", "netstack", "cluster", "hello", "sh"], "{log}");
 }
 
 #[test]

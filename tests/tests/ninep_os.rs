@@ -17,7 +17,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::Command;
 use std::time::{Duration, Instant};
-use tests::free_port;
+use tests::{free_port, pids_of, run, start};
 
 const TIMEOUT: Duration = Duration::from_secs(600);
 const SERVING: &str = "exportfs: serving / on tcp!*!564";
@@ -464,44 +464,6 @@ fn clients_that_leave_during_a_blocked_read_release_everything() {
     let status = c.read_file("/proc/1/status").unwrap();
     assert!(String::from_utf8_lossy(&status).starts_with("1 0 running ramfs "), "{status:?}");
     assert!(!node.log().contains("panicked"), "{}", node.log());
-}
-
-/// Types `line` into `node`'s shell and waits until `expect` is printed
-/// after the echo of the line, and the prompt is back; the output after
-/// the echo.
-fn run(node: &Node, line: &str, expect: &str) -> String {
-    let mark = node.mark();
-    node.type_text(&format!("{line}\n")).unwrap();
-    let t0 = Instant::now();
-    loop {
-        let log = node.log();
-        let out = log[mark..].split_once('\n').map_or("", |(_, rest)| rest);
-        if let Some(at) = out.find(expect) {
-            if expect == "$ " || out[at + expect.len()..].contains("$ ") {
-                return out.to_string();
-            }
-        }
-        assert!(t0.elapsed() < TIMEOUT, "{line}: no {expect:?} in:\n{}", &log[mark..]);
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// Starts `line` in the background in `node`'s shell and waits for `expect`.
-fn start(node: &Node, line: &str, expect: &str) {
-    let mark = node.mark();
-    node.type_text(&format!("{line} &\n")).unwrap();
-    node.wait_after(mark, expect, TIMEOUT).unwrap_or_else(|e| panic!("{line}: {e}"));
-}
-
-/// The pids of `name` in `ps` output, with their parents.
-fn pids_of(ps: &str, name: &str) -> Vec<(u32, u32)> {
-    ps.lines()
-        .filter(|l| l.split_whitespace().last() == Some(name))
-        .filter_map(|l| {
-            let mut w = l.split_whitespace();
-            Some((w.next()?.parse().ok()?, w.next()?.parse().ok()?))
-        })
-        .collect()
 }
 
 #[test]

@@ -1,0 +1,120 @@
+//! The cluster's membership on real nodes: nodes on one QEMU multicast
+//! segment find each other without a list and admit each other by the
+//! shared secret; `/proc/cluster/nodes` shows the table; a node with the
+//! wrong secret, with none, or with a number in use is refused, and both
+//! sides say so; a node killed is marked down, and comes back as a new
+//! incarnation; a node started by another invocation joins.
+
+use libux::cluster::{NodeLine, NodeState};
+use qemu::cluster::Cluster;
+use qemu::node::{Node, Options, Secret};
+use std::time::{Duration, Instant};
+use tests::{run, SHELL_TIMEOUT};
+
+fn wait(node: &Node, mark: usize, line: &str) {
+    node.wait_after(mark, line, SHELL_TIMEOUT).unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// The node lines `node` reads.
+fn node_lines(node: &Node) -> Vec<NodeLine> {
+    // (Every node line has the port; the command line has not. A prompt
+    // may come before the first line.)
+    let out = run(node, "cat /proc/cluster/nodes", "!5640 ");
+    let lines: Vec<NodeLine> = out.lines().filter_map(|l| NodeLine::parse(l.trim_start_matches("$ "))).collect();
+    assert!(!lines.is_empty(), "no node lines in:\n{out}");
+    lines
+}
+
+/// Waits until `node`'s table is `want` ((number, state) by number): a
+/// node's beats may come late while the host is busy booting others.
+fn table(node: &Node, want: &[(u16, NodeState)]) {
+    let t0 = Instant::now();
+    loop {
+        let now: Vec<(u16, NodeState)> = node_lines(node).iter().map(|l| (l.node.0, l.state)).collect();
+        if now == want {
+            return;
+        }
+        let log = node.log();
+        assert!(t0.elapsed() < Duration::from_secs(60), "the table stays {now:?}, not {want:?}:\n{log}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+fn small() -> Options {
+    Options { memory_mib: 256, ..Options::default() }
+}
+
+#[test]
+fn nodes_admit_each_other_by_the_secret_and_see_failures() {
+    let image = qemu::prepare("release").unwrap_or_else(|e| panic!("build failed: {e}"));
+    let mut cluster: Cluster =
+        qemu::cluster::start(&image, &[small(), small(), small()], false).unwrap_or_else(|e| panic!("{e}"));
+    cluster.wait_for_shells(SHELL_TIMEOUT).unwrap_or_else(|e| panic!("{e}"));
+    for (k, node) in cluster.nodes.iter().enumerate() {
+        for other in (1..=3).filter(|&n| n != k + 1) {
+            wait(node, 0, &format!("cluster: node {other} at 10.1.0.{other} joined"));
+        }
+    }
+    let up = |ns: &[u16]| ns.iter().map(|&n| (n, NodeState::Up)).collect::<Vec<_>>();
+    table(&cluster.nodes[1], &up(&[1, 2, 3]));
+
+    // The wrong secret, then none: refused, both sides say so, never in
+    // the table.
+    let wrong = Options { node_number: Some(4), secret: Secret::Own("00".repeat(32)), ..small() };
+    let mark = cluster.nodes[0].mark();
+    let four = cluster.add(&image, &wrong, false).unwrap_or_else(|e| panic!("{e}"));
+    wait(four, 0, "cluster: node 1 at 10.1.0.1 refused us: wrong secret");
+    wait(&cluster.nodes[0], mark, "cluster: refused node 4 at 10.1.0.4: wrong secret");
+    cluster.nodes[3].kill();
+    let none = Options { node_number: Some(5), secret: Secret::Missing, ..small() };
+    let mark = cluster.nodes[0].mark();
+    let five = cluster.add(&image, &none, false).unwrap_or_else(|e| panic!("{e}"));
+    wait(five, 0, "cluster: no secret: this node stays out of the cluster");
+    wait(five, 0, "cluster: node 1 at 10.1.0.1 refused us: no secret");
+    wait(&cluster.nodes[0], mark, "cluster: refused node 5 at 10.1.0.5: no secret");
+    cluster.nodes[4].kill();
+    table(&cluster.nodes[0], &up(&[1, 2, 3]));
+
+    // A second node 2 while the first is up: it stays out; the first
+    // stays in.
+    let again = Options { node_number: Some(2), ..small() };
+    let mark = cluster.nodes[0].mark();
+    let dup = cluster.add(&image, &again, false).unwrap_or_else(|e| panic!("{e}"));
+    wait(dup, 0, "cluster: node number 2 is in use by the node at 10.1.0.2; this node stays out of the cluster");
+    wait(&cluster.nodes[0], mark, "cluster: refused node 2 at 10.1.0.2: node number in use");
+    cluster.nodes[5].kill();
+    std::thread::sleep(Duration::from_secs(1));
+    table(&cluster.nodes[0], &up(&[1, 2, 3]));
+
+    // Node 3 dies without a word: down on the others.
+    let marks: Vec<usize> = cluster.nodes[..2].iter().map(Node::mark).collect();
+    let t0 = Instant::now();
+    cluster.nodes[2].kill();
+    for (node, &mark) in cluster.nodes[..2].iter().zip(&marks) {
+        wait(node, mark, "cluster: node 3 (node3) is down");
+    }
+    println!("a killed node was down on both others {:.1} s after the kill", t0.elapsed().as_secs_f64());
+    table(&cluster.nodes[1], &[(1, NodeState::Up), (2, NodeState::Up), (3, NodeState::Down)]);
+
+    // It boots again, from another invocation's point of view: a node on
+    // the same segment with the same secret. A new incarnation, back in.
+    let mark = cluster.nodes[0].mark();
+    let back = Options { node_number: Some(3), ..small() };
+    cluster.add(&image, &back, false).unwrap_or_else(|e| panic!("{e}"));
+    wait(&cluster.nodes[0], mark, "cluster: node 3 at 10.1.0.3 rejoined (a new incarnation)");
+    table(&cluster.nodes[0], &up(&[1, 2, 3]));
+    for node in &cluster.nodes {
+        assert!(!node.log().contains("panicked"), "{}", node.log());
+    }
+}
+
+#[test]
+fn a_single_node_is_a_cluster_of_one() {
+    let image = qemu::prepare("release").unwrap_or_else(|e| panic!("build failed: {e}"));
+    let node = Node::start(&image, &small(), false).unwrap_or_else(|e| panic!("{e}"));
+    node.wait_for("ux: started sh as pid", SHELL_TIMEOUT).unwrap_or_else(|e| panic!("{e}"));
+    let lines = node_lines(&node);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!((lines[0].node.0, lines[0].state), (1, NodeState::Up));
+    assert!(lines[0].processes >= 4, "{lines:?}");
+}
