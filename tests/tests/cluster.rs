@@ -57,6 +57,14 @@ fn nodes_admit_each_other_by_the_secret_and_see_failures() {
     }
     let up = |ns: &[u16]| ns.iter().map(|&n| (n, NodeState::Up)).collect::<Vec<_>>();
     table(&cluster.nodes[1], &up(&[1, 2, 3]));
+    // `cnodes` shows the same table to a person.
+    let shown = run(&cluster.nodes[2], "cnodes", "FEATURES");
+    for n in 1..=3 {
+        let want = [n.to_string(), format!("node{n}"), format!("10.1.0.{n}"), "up".into()];
+        let row = |l: &str| l.split_whitespace().take(4).map(String::from).collect::<Vec<_>>() == want;
+        assert!(shown.lines().any(row), "node {n} in:\n{shown}");
+    }
+    run(&cluster.nodes[2], "cnodes -x", "usage: cnodes");
 
     // The wrong secret, then none: refused, both sides say so, never in
     // the table.
