@@ -74,26 +74,29 @@ impl Error {
     }
 
     /// The message for Rerror, in the words Plan 9 uses.
+    /// The text of an Rerror: one Linux's 9P client (net/9p/error.c) and
+    /// Plan 9's programs both know, so that a 9P2000 client maps it to
+    /// the right errno rather than "unknown error".
     pub const fn message(self) -> &'static str {
         match self {
             Error::NotFound => "file does not exist",
             Error::Exists => "file already exists",
             Error::NotDir => "not a directory",
-            Error::IsDir => "is a directory",
-            Error::NotEmpty => "directory not empty",
+            Error::IsDir => "Is a directory",
+            Error::NotEmpty => "directory is not empty",
             Error::Permission => "permission denied",
-            Error::NoSpace => "no space left on device",
-            Error::ReadOnly => "read-only file system",
-            Error::Invalid => "invalid argument",
-            Error::BadFid => "unknown fid",
+            Error::NoSpace => "file system is full",
+            Error::ReadOnly => "read only file system",
+            Error::Invalid => "Invalid argument",
+            Error::BadFid => "fid unknown or out of range",
             Error::FidInUse => "fid already in use",
-            Error::TooManyFids => "too many fids",
-            Error::NotSupported => "operation not supported",
-            Error::NameTooLong => "file name too long",
+            Error::TooManyFids => "Too many open files",
+            Error::NotSupported => "Operation not supported",
+            Error::NameTooLong => "File name too long",
             Error::Io => "i/o error",
             Error::NoAuthRequired => "authentication not required",
-            Error::Busy => "too many requests in flight",
-            Error::Interrupted => "interrupted",
+            Error::Busy => "Resource temporarily unavailable",
+            Error::Interrupted => "Interrupted system call",
         }
     }
 
@@ -103,13 +106,34 @@ impl Error {
         Error::ALL.into_iter().find(|x| x.errno() == e).unwrap_or(Error::Io)
     }
 
-    /// The error an Rerror's text stands for (the words of
-    /// [`Error::message`], as Plan 9 servers write them); other texts are
-    /// I/O errors.
+    /// The error an Rerror's text stands for: the words of
+    /// [`Error::message`], or of [`OTHER_TEXTS`] (Linux's strerror texts,
+    /// which diod and u9fs send, and Plan 9's); other texts are I/O
+    /// errors.
     pub fn from_message(text: &str) -> Error {
-        Error::ALL.into_iter().find(|x| x.message() == text).unwrap_or(Error::Io)
+        let ours = Error::ALL.into_iter().find(|x| x.message() == text);
+        let other = || OTHER_TEXTS.iter().find(|(t, _)| *t == text).map(|(_, e)| *e);
+        ours.or_else(other).unwrap_or(Error::Io)
     }
 }
+
+/// Rerror texts other servers send, and what they mean.
+pub const OTHER_TEXTS: &[(&str, Error)] = &[
+    ("No such file or directory", Error::NotFound),
+    ("file not found", Error::NotFound),
+    ("File exists", Error::Exists),
+    ("Not a directory", Error::NotDir),
+    ("file is a directory", Error::IsDir),
+    ("Directory not empty", Error::NotEmpty),
+    ("Permission denied", Error::Permission),
+    ("Operation not permitted", Error::Permission),
+    ("No space left on device", Error::NoSpace),
+    ("Read-only file system", Error::ReadOnly),
+    ("Bad file descriptor", Error::BadFid),
+    ("unknown fid", Error::BadFid),
+    ("Input/output error", Error::Io),
+    ("Function not implemented", Error::NotSupported),
+];
 
 impl core::fmt::Display for Error {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -130,6 +154,33 @@ mod tests {
         assert_eq!(Error::from_errno(2), Error::NotFound);
         assert_eq!((Error::from_errno(9999), Error::from_message("what?")), (Error::Io, Error::Io));
         // Display is the Rerror text, which from_message reads back.
-        assert_eq!(alloc::format!("{}", Error::NotEmpty), "directory not empty");
+        assert_eq!(alloc::format!("{}", Error::NotEmpty), "directory is not empty");
+        // Other servers' words.
+        assert_eq!(Error::from_message("No such file or directory"), Error::NotFound);
+        assert_eq!(Error::from_message("Directory not empty"), Error::NotEmpty);
+    }
+
+    #[test]
+    fn texts_are_ones_linux_maps() {
+        // From net/9p/error.c's table: a 9P2000 client of Linux turns
+        // these into the errno, not ESERVERFAULT.
+        let linux = [
+            ("file does not exist", 2),
+            ("file already exists", 17),
+            ("not a directory", 20),
+            ("Is a directory", 21),
+            ("directory is not empty", 39),
+            ("permission denied", 13),
+            ("file system is full", 28),
+            ("read only file system", 30),
+            ("Invalid argument", 22),
+            ("File name too long", 36),
+            ("i/o error", 5),
+            ("Interrupted system call", 4),
+        ];
+        for (text, errno) in linux {
+            let e = Error::from_message(text);
+            assert_eq!((e.message(), e.errno()), (text, errno));
+        }
     }
 }

@@ -37,6 +37,19 @@ impl Dialect {
             _ => None,
         }
     }
+
+    /// What a server answers a client's Tversion `v` with (version(5)):
+    /// 9P2000.L as asked; otherwise the version before any `.suffix` is
+    /// `9Pnnnn`, and a server may answer any 9Pnnnn up to it: 9P2000 for
+    /// `9P2000.u` or a later 9P. None: answer "unknown".
+    pub fn negotiate(v: &str) -> Option<Dialect> {
+        if v == "9P2000.L" {
+            return Some(Dialect::L);
+        }
+        let digits = v.split('.').next()?.strip_prefix("9P")?;
+        let n: u32 = digits.parse().ok().filter(|_| digits.bytes().all(|b| b.is_ascii_digit()))?;
+        (n >= 2000).then_some(Dialect::P2000)
+    }
 }
 
 /// How a fid is opened: Topen's mode (Plan 9 `open(5)`: OREAD 0, OWRITE
@@ -456,4 +469,22 @@ pub struct Dirent<'a> {
     pub offset: u64,
     pub ty: u8,
     pub name: &'a str,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Dialect;
+
+    #[test]
+    fn versions_are_negotiated_as_version5_says() {
+        assert_eq!(Dialect::negotiate("9P2000.L"), Some(Dialect::L));
+        assert_eq!(Dialect::negotiate("9P2000"), Some(Dialect::P2000));
+        // Linux's 9p2000.u, a later 9P, a suffix: 9P2000.
+        for v in ["9P2000.u", "9P2001", "9P2000.x.y"] {
+            assert_eq!(Dialect::negotiate(v), Some(Dialect::P2000), "{v}");
+        }
+        for v in ["", "9P", "9P1999", "8P2000", "9P2000x", "9P+2000", "unknown"] {
+            assert_eq!(Dialect::negotiate(v), None, "{v}");
+        }
+    }
 }

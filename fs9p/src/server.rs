@@ -334,7 +334,7 @@ impl<N: Clone, H, J: Clone> Session<N, H, J> {
                 // A new version aborts everything outstanding.
                 self.fids.clear();
                 self.msize = msize.clamp(256, MAX_MSIZE);
-                let dialect = Dialect::from_version(version);
+                let dialect = Dialect::negotiate(version);
                 self.dialect = dialect.or(self.dialect);
                 let version = dialect.map_or("unknown", |d| d.version());
                 reply(Msg::Rversion { msize: self.msize, version }, out)

@@ -199,7 +199,7 @@ fn version_negotiation() {
     let len = s.handle(&mut Fs::default(), &req[..n], &mut out);
     assert_eq!(
         decode(&out[..len], Dialect::P2000).unwrap(),
-        Frame { tag: 3, msg: Msg::Rerror { ename: "invalid argument" } }
+        Frame { tag: 3, msg: Msg::Rerror { ename: Error::Invalid.message() } }
     );
 }
 
@@ -208,16 +208,16 @@ fn errors_are_spelled_in_the_dialect_and_keep_the_tag() {
     let mut t = T::new(Dialect::L, 8);
     assert_eq!(t.call(Msg::Tclunk { fid: 9 }), Msg::Rlerror { ecode: 9 });
     let mut t = T::new(Dialect::P2000, 8);
-    assert_eq!(t.call(Msg::Tclunk { fid: 9 }), Msg::Rerror { ename: "unknown fid" });
+    assert_eq!(t.call(Msg::Tclunk { fid: 9 }), Msg::Rerror { ename: Error::BadFid.message() });
     // Undecodable requests: the tag is read from the bytes when present.
     let mut req = vec![0u8; 64];
     let n = encode(&Frame { tag: 0x1234, msg: Msg::Tclunk { fid: 1 } }, &mut req).unwrap();
     req[4] = 106; // no such type
-    assert_eq!(t.raw(&req[..n]), (0x1234, Msg::Rerror { ename: "operation not supported" }));
+    assert_eq!(t.raw(&req[..n]), (0x1234, Msg::Rerror { ename: Error::NotSupported.message() }));
     req[4] = 120;
     req[0] = 99; // a size that lies
-    assert_eq!(t.raw(&req[..n]), (0x1234, Msg::Rerror { ename: "invalid argument" }));
-    assert_eq!(t.raw(&[1, 0, 0, 0, 120]), (NOTAG, Msg::Rerror { ename: "invalid argument" }));
+    assert_eq!(t.raw(&req[..n]), (0x1234, Msg::Rerror { ename: Error::Invalid.message() }));
+    assert_eq!(t.raw(&[1, 0, 0, 0, 120]), (NOTAG, Msg::Rerror { ename: Error::Invalid.message() }));
     // A request over msize is refused even if it would decode; one of
     // exactly msize is not.
     t.attach(1);
@@ -226,7 +226,7 @@ fn errors_are_spelled_in_the_dialect_and_keep_the_tag() {
     let data = vec![7u8; 8192 - 22];
     let mut big = vec![0u8; 9000];
     let n = encode(&Frame { tag: 2, msg: Msg::Twrite { fid: 2, offset: 0, data: &data } }, &mut big).unwrap();
-    assert_eq!(t.raw(&big[..n]), (2, Msg::Rerror { ename: "invalid argument" }));
+    assert_eq!(t.raw(&big[..n]), (2, Msg::Rerror { ename: Error::Invalid.message() }));
     let n = encode(&Frame { tag: 2, msg: Msg::Twrite { fid: 2, offset: 0, data: &data[1..] } }, &mut big).unwrap();
     assert_eq!((n, t.raw(&big[..n])), (8192, (2, Msg::Rwrite { count: 8192 - 23 })));
     // Replies are not requests; the Linux-only calls this server lacks.
@@ -616,7 +616,7 @@ fn jobs_in_flight_are_bounded_and_checked_like_any_read() {
     let again = t.at_once(0, Msg::Tread { fid: 2, offset: 0, count: 1 });
     assert_eq!(again, Frame { tag: 0, msg: Msg::Rerror { ename: Error::Invalid.message() } });
     let more = t.at_once(1000, Msg::Tread { fid: 2, offset: 0, count: 1 });
-    assert_eq!(more, Frame { tag: 1000, msg: Msg::Rerror { ename: "too many requests in flight" } });
+    assert_eq!(more, Frame { tag: 1000, msg: Msg::Rerror { ename: Error::Busy.message() } });
     // A read asks at most the iounit.
     t.s.finish(0);
     let (h, _) = t.apart(0, Msg::Tread { fid: 2, offset: 0, count: u32::MAX });

@@ -36,7 +36,9 @@ fn io(e: std::io::Error) -> Error {
         ErrorKind::IsADirectory => Error::IsDir,
         ErrorKind::StorageFull => Error::NoSpace,
         ErrorKind::ReadOnlyFilesystem => Error::ReadOnly,
-        ErrorKind::InvalidInput | ErrorKind::InvalidFilename => Error::Invalid,
+        // (What the host's ENAMETOOLONG is: a name too long, not a bad one.)
+        ErrorKind::InvalidFilename => Error::NameTooLong,
+        ErrorKind::InvalidInput => Error::Invalid,
         _ => Error::Io,
     }
 }
@@ -155,5 +157,22 @@ impl Filesystem for DirFs {
 
     fn truncate(&mut self, node: &PathBuf, size: u64) -> Result<(), Error> {
         OpenOptions::new().write(true).open(self.full(node)).map_err(io)?.set_len(size).map_err(io)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_name_too_long_for_the_host_says_so() {
+        let dir = std::env::temp_dir().join(std::format!("fs9p-dirfs-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let mut d = DirFs::new(&dir).unwrap();
+        let root = d.attach("u", "").unwrap();
+        let long = "n".repeat(300);
+        assert_eq!(d.create(&root, &long, false, 0o644).err(), Some(Error::NameTooLong));
+        assert!(d.create(&root, "short", false, 0o644).is_ok());
+        fs::remove_dir_all(&dir).unwrap();
     }
 }
