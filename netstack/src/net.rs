@@ -544,6 +544,12 @@ impl Net {
                 tcp(links, s).abort();
             }
         }
+        // UDP ports stuck behind a datagram to a dead neighbour go on.
+        for (n, c) in self.conns.iter_mut() {
+            if c.kind.unstick(links, self.now) > 0 {
+                libux::println!("netstack: udp {n}: datagrams to a neighbour that never answered dropped after 3 s");
+            }
+        }
         let mut i = 0;
         while i < self.pending.len() {
             let pid = self.pending[i].pid;

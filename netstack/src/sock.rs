@@ -24,6 +24,9 @@ pub const PEER_TIMEOUT_S: u64 = 20;
 /// Seconds of silence before an idle connection is probed.
 const KEEP_ALIVE_S: u64 = 5;
 const DATAGRAMS: usize = 32;
+/// How long a UDP socket's send queue may stay non-empty before it is
+/// taken for stuck (see [`Kind::unstick`]), in microseconds.
+const STUCK_US: u64 = 3_000_000;
 const DATAGRAM_BYTES: usize = 32 * 1024;
 /// The largest UDP payload or echo data one Ethernet frame carries (no
 /// IP fragmentation).
@@ -138,6 +141,12 @@ pub enum Kind {
     Udp {
         sockets: Vec<Sock>,
         remote: Option<IpEndpoint>,
+        /// Since when each socket's send queue has not been empty (see
+        /// [`Kind::unstick`]).
+        busy_since: Vec<Option<u64>>,
+        /// Datagrams received by a socket that was replaced, as reads
+        /// give them: read first.
+        held: VecDeque<Vec<u8>>,
     },
     Icmp {
         socket: Option<Sock>,
@@ -158,7 +167,9 @@ impl Kind {
     pub fn new(proto: Proto, links: &mut [Link], ident: u16) -> Kind {
         match proto {
             Proto::Tcp => Kind::Tcp { socket: new_tcp(links, 0), announced: None },
-            Proto::Udp => Kind::Udp { sockets: Vec::new(), remote: None },
+            Proto::Udp => {
+                Kind::Udp { sockets: Vec::new(), remote: None, busy_since: Vec::new(), held: VecDeque::new() }
+            }
             Proto::Icmp => Kind::Icmp { socket: None, remote: None, ident, seq: 0 },
         }
     }
@@ -220,7 +231,7 @@ impl Kind {
                 s.connect(l.iface.context(), remote, port).map_err(|_| Errno::InvalidArgument)?;
                 Ok(Started::Connecting)
             }
-            (Kind::Udp { sockets, remote }, Ctl::Connect(to)) => {
+            (Kind::Udp { sockets, remote, .. }, Ctl::Connect(to)) => {
                 let dest = Ipv4Address::from(to.ip);
                 let s = new_udp(links, link_for(links, dest));
                 if udp(links, s).bind(port).is_err() {
@@ -291,28 +302,17 @@ impl Kind {
                 }
             }
             Kind::Udp { sockets, .. } if sockets.is_empty() => Some(Err(Errno::InvalidArgument)),
-            Kind::Udp { sockets, remote } => {
+            Kind::Udp { sockets, remote, held, .. } => {
+                if let Some(first) = held.front() {
+                    if first.len() > max {
+                        return Some(Err(Errno::TooLarge));
+                    }
+                    return held.pop_front().map(Ok);
+                }
                 for &sock in sockets.iter() {
-                    let s = udp(links, sock);
-                    while let Ok((payload, meta)) = s.peek() {
-                        let from = meta.endpoint;
-                        let bytes = match (*remote, from.addr) {
-                            // A connected port hears only its peer.
-                            (Some(r), _) if r != from => {
-                                let _ = s.recv();
-                                continue;
-                            }
-                            (Some(_), _) => payload.to_vec(),
-                            (None, IpAddress::Ipv4(a)) => {
-                                let peer = Addr { ip: a.octets(), port: from.port };
-                                Datagram { peer, payload }.to_bytes()
-                            }
-                        };
-                        if bytes.len() > max {
-                            return Some(Err(Errno::TooLarge));
-                        }
-                        let _ = s.recv();
-                        return Some(Ok(bytes));
+                    match next_datagram(udp(links, sock), *remote, max) {
+                        Some(r) => return Some(r),
+                        None => continue,
                     }
                 }
                 None
@@ -354,7 +354,7 @@ impl Kind {
                     None
                 }
             }
-            Kind::Udp { sockets, remote } => {
+            Kind::Udp { sockets, remote, .. } => {
                 let (to, payload) = match *remote {
                     Some(r) => (r, data),
                     None => {
@@ -403,7 +403,7 @@ impl Kind {
                 let s = tcp(links, *socket);
                 (addr_text(s.local_endpoint()), addr_text(s.remote_endpoint()), format!("{}\n", s.state()))
             }
-            Kind::Udp { sockets, remote } => {
+            Kind::Udp { sockets, remote, .. } => {
                 let local = sockets.first().map(|&s| {
                     let port = udp(links, s).endpoint().port;
                     let ip = links[s.link].iface.ipv4_addr().unwrap_or(Ipv4Address::UNSPECIFIED);
@@ -427,6 +427,43 @@ impl Kind {
         }
     }
 
+    /// A UDP socket whose send queue has not emptied for [`STUCK_US`] is
+    /// stuck behind a datagram to a neighbour that never answers ARP (a
+    /// node that died): smoltcp keeps that datagram at the head of the
+    /// queue for ever, and every later one, to anyone, waits behind it.
+    /// Such a socket is replaced by a fresh one on the same port: what it
+    /// was sending is dropped (datagrams may be lost), what it had
+    /// received is kept for the reader. How many sockets were replaced.
+    pub fn unstick(&mut self, links: &mut [Link], now_us: u64) -> usize {
+        let Kind::Udp { sockets, remote, busy_since, held } = self else { return 0 };
+        busy_since.resize(sockets.len(), None);
+        let mut replaced = 0;
+        for (sock, since) in sockets.iter_mut().zip(busy_since.iter_mut()) {
+            if udp(links, *sock).send_queue() == 0 {
+                *since = None;
+                continue;
+            }
+            let t = *since.get_or_insert(now_us);
+            if now_us.saturating_sub(t) < STUCK_US {
+                continue;
+            }
+            while let Some(Ok(bytes)) = next_datagram(udp(links, *sock), *remote, usize::MAX) {
+                held.push_back(bytes);
+            }
+            let endpoint = udp(links, *sock).endpoint();
+            let fresh = new_udp(links, sock.link);
+            if udp(links, fresh).bind(endpoint).is_err() {
+                remove(links, fresh);
+                continue;
+            }
+            remove(links, *sock);
+            *sock = fresh;
+            *since = None;
+            replaced += 1;
+        }
+        replaced
+    }
+
     /// Lets the sockets go: a TCP socket closes (FIN) and is returned, to
     /// be removed once closed; the others go at once.
     pub fn close(self, links: &mut [Link]) -> Option<Sock> {
@@ -440,4 +477,35 @@ impl Kind {
         }
         None
     }
+}
+
+/// The next datagram of `s` a read may give (a connected port's from its
+/// peer only; an announced port's with its `Datagram` header), taken off
+/// the socket; `TooLarge` (left there) if over `max`; none if none.
+fn next_datagram(
+    s: &mut udp::Socket<'static>,
+    remote: Option<IpEndpoint>,
+    max: usize,
+) -> Option<Result<Vec<u8>, Errno>> {
+    while let Ok((payload, meta)) = s.peek() {
+        let from = meta.endpoint;
+        let bytes = match (remote, from.addr) {
+            // A connected port hears only its peer.
+            (Some(r), _) if r != from => {
+                let _ = s.recv();
+                continue;
+            }
+            (Some(_), _) => payload.to_vec(),
+            (None, IpAddress::Ipv4(a)) => {
+                let peer = Addr { ip: a.octets(), port: from.port };
+                Datagram { peer, payload }.to_bytes()
+            }
+        };
+        if bytes.len() > max {
+            return Some(Err(Errno::TooLarge));
+        }
+        let _ = s.recv();
+        return Some(Ok(bytes));
+    }
+    None
 }

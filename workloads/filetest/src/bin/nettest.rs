@@ -66,6 +66,20 @@ fn run() -> Result<(), String> {
     let w = adata.write(b"no header line");
     check("a datagram without its header is refused", w == Err(Errno::InvalidArgument), format!("{w:?}"))?;
 
+    // More datagrams than a port's send queue holds, to an address on the
+    // user network that nobody answers ARP for, then one to the host:
+    // every write is taken (the stuck queue is dropped after 3 s) rather
+    // than waiting for ever behind the first.
+    let mut sent = 0;
+    for _ in 0..40 {
+        if adata.write(b"10.0.2.99!9\nnobody").is_ok() {
+            sent += 1;
+        }
+    }
+    let host = adata.write(b"10.0.2.2!9\nthe host");
+    let ok = sent == 40 && host.is_ok();
+    check("a datagram to a silent address does not hold up the port", ok, format!("{sent} {host:?}"))?;
+
     let mut ports = Vec::new();
     for _ in 0..3 {
         let (c, mut cctl) = clone("udp")?;
