@@ -196,6 +196,41 @@ impl<T: Transport> Client<T> {
         aname: &str,
         ids: Ids,
     ) -> Result<Self, T::Error> {
+        let mut c = Self::versioned(t, dialect, msize, ids)?;
+        let n_uname = (dialect == Dialect::L).then_some(0);
+        c.call(Msg::Tattach { fid: c.root, afid: NOFID, uname, aname, n_uname })?;
+        Ok(c)
+    }
+
+    /// [`Client::connect_with`] to a server that asks for proof: `prove`
+    /// answers the challenge the server gives on an auth fid (Tauth, then
+    /// a read of the challenge and a write of the answer), and the attach
+    /// names that fid.
+    pub fn connect_proving(
+        t: T,
+        dialect: Dialect,
+        msize: u32,
+        uname: &str,
+        aname: &str,
+        ids: Ids,
+        prove: impl FnOnce(&[u8]) -> Vec<u8>,
+    ) -> Result<Self, T::Error> {
+        let mut c = Self::versioned(t, dialect, msize, ids)?;
+        let n_uname = (dialect == Dialect::L).then_some(0);
+        let afid = c.new_fid();
+        c.call(Msg::Tauth { afid, uname, aname, n_uname })?;
+        let mut challenge = vec![0u8; 256];
+        let n = c.read(afid, 0, &mut challenge)?;
+        let answer = prove(&challenge[..n]);
+        c.write(afid, 0, &answer)?;
+        let attached = c.call(Msg::Tattach { fid: c.root, afid, uname, aname, n_uname });
+        let _ = c.clunk(afid);
+        attached?;
+        Ok(c)
+    }
+
+    /// Negotiates `dialect` and at most `msize` over `t`: not attached.
+    fn versioned(t: T, dialect: Dialect, msize: u32, ids: Ids) -> Result<Self, T::Error> {
         let msize = msize.max(256);
         let mut c = Self::attached(t, dialect, msize, ids);
         let version = dialect.version();
@@ -211,8 +246,6 @@ impl<T: Transport> Client<T> {
         let agreed = agreed.inspect_err(|_| c.broken = true)?;
         c.consume(len);
         c.msize = agreed;
-        let n_uname = (dialect == Dialect::L).then_some(0);
-        c.call(Msg::Tattach { fid: c.root, afid: NOFID, uname, aname, n_uname })?;
         Ok(c)
     }
 

@@ -60,12 +60,6 @@ pub trait Filesystem {
 
     /// The root of the tree `aname` names, for user `uname`.
     fn attach(&mut self, uname: &str, aname: &str) -> Result<Self::Node, Error>;
-    /// Authentication: `None` means none is required. A file system that
-    /// requires it refuses Tattach without a proven afid (not built yet:
-    /// the cluster secret will use this).
-    fn auth(&mut self, _uname: &str, _aname: &str) -> Option<Error> {
-        None
-    }
     /// The child `name` of directory `dir` (`..` of the root is the root).
     fn walk(&mut self, dir: &Self::Node, name: &str) -> Result<Self::Node, Error>;
     fn meta(&mut self, node: &Self::Node) -> Result<Meta, Error>;
@@ -104,6 +98,27 @@ pub const MAX_MSIZE: u32 = 1 << 20;
 /// (`Error::Busy`).
 pub const MAX_IN_FLIGHT: usize = 64;
 
+/// What proves a client before it attaches, when a session asks for
+/// proof: the server gives a challenge on the client's auth fid (read
+/// it), the client writes its answer there, and a Tattach names the fid.
+/// fs9p knows no crypto: the guard decides (the cluster's answers the
+/// challenge with HMAC-SHA-256 over its secret).
+pub trait Guard {
+    /// A fresh challenge, for one auth fid.
+    fn challenge(&mut self) -> Vec<u8>;
+    /// Whether `answer` proves the client, for `challenge`.
+    fn verify(&self, challenge: &[u8], answer: &[u8]) -> bool;
+}
+
+/// An auth fid: its challenge, and whether the answer came and held.
+struct AuthFid {
+    challenge: Vec<u8>,
+    proven: bool,
+}
+
+/// The qid type bit of an auth file.
+pub const QTAUTH: u8 = 0x08;
+
 /// One client connection's state, over a file system whose nodes are `N`,
 /// open files `H` and reads and writes run apart `J`.
 pub struct Session<N, H, J = ()> {
@@ -111,6 +126,9 @@ pub struct Session<N, H, J = ()> {
     msize: u32,
     fids: BTreeMap<u32, Fid<N, H>>,
     max_fids: usize,
+    /// With a guard, attaches need a proven auth fid.
+    guard: Option<alloc::boxed::Box<dyn Guard + Send>>,
+    afids: BTreeMap<u32, AuthFid>,
     /// Jobs handed out and not finished: their I/O (to cancel them) and
     /// the tags of the Tflushes waiting for them.
     in_flight: BTreeMap<u16, (J, Vec<u16>)>,
@@ -210,7 +228,21 @@ fn valid_name(name: &str) -> Result<(), Error> {
 impl<N: Clone, H, J: Clone> Session<N, H, J> {
     /// A session allowing `max_fids` fids at once.
     pub fn new(max_fids: usize) -> Self {
-        Session { dialect: None, msize: 8192, fids: BTreeMap::new(), max_fids, in_flight: BTreeMap::new() }
+        Session {
+            dialect: None,
+            msize: 8192,
+            fids: BTreeMap::new(),
+            max_fids,
+            guard: None,
+            afids: BTreeMap::new(),
+            in_flight: BTreeMap::new(),
+        }
+    }
+
+    /// A session whose clients must prove themselves to `guard` (Tauth)
+    /// before they attach.
+    pub fn guarded(max_fids: usize, guard: alloc::boxed::Box<dyn Guard + Send>) -> Self {
+        Session { guard: Some(guard), ..Self::new(max_fids) }
     }
 
     /// Like [`Session::handle`], but a read or write of a file the file
@@ -333,14 +365,44 @@ impl<N: Clone, H, J: Clone> Session<N, H, J> {
             Msg::Tversion { msize, version } => {
                 // A new version aborts everything outstanding.
                 self.fids.clear();
+                self.afids.clear();
                 self.msize = msize.clamp(256, MAX_MSIZE);
                 let dialect = Dialect::negotiate(version);
                 self.dialect = dialect.or(self.dialect);
                 let version = dialect.map_or("unknown", |d| d.version());
                 reply(Msg::Rversion { msize: self.msize, version }, out)
             }
-            Msg::Tauth { uname, aname, .. } => Err(fs.auth(uname, aname).unwrap_or(Error::NoAuthRequired)),
-            Msg::Tattach { fid, uname, aname, .. } => {
+            Msg::Tauth { afid, .. } => {
+                let guard = self.guard.as_mut().ok_or(Error::NoAuthRequired)?;
+                let challenge = guard.challenge();
+                self.check_new(afid)?;
+                self.afids.insert(afid, AuthFid { challenge, proven: false });
+                reply(Msg::Rauth { aqid: Qid { ty: QTAUTH, version: 0, path: u64::from(afid) } }, out)
+            }
+            Msg::Tread { fid, offset, count } if self.afids.contains_key(&fid) => {
+                let challenge = &self.afids[&fid].challenge;
+                let from = challenge.len().min(offset.min(usize::MAX as u64) as usize);
+                let n = (challenge.len() - from).min(count as usize);
+                let data = challenge[from..from + n].to_vec();
+                reply(Msg::Rread { data: &data }, out)
+            }
+            Msg::Twrite { fid, data, .. } if self.afids.contains_key(&fid) => {
+                let guard = self.guard.as_ref().ok_or(Error::BadFid)?;
+                let a = self.afids.get_mut(&fid).expect("just found");
+                a.proven = guard.verify(&a.challenge, data);
+                if !a.proven {
+                    return Err(Error::Permission);
+                }
+                reply(Msg::Rwrite { count: data.len() as u32 }, out)
+            }
+            Msg::Tclunk { fid } if self.afids.contains_key(&fid) => {
+                self.afids.remove(&fid);
+                reply(Msg::Rclunk, out)
+            }
+            Msg::Tattach { fid, afid, uname, aname, .. } => {
+                if self.guard.is_some() && !self.afids.get(&afid).is_some_and(|a| a.proven) {
+                    return Err(Error::Permission);
+                }
                 self.check_new(fid)?;
                 let node = fs.attach(uname, aname)?;
                 let qid = fs.meta(&node)?.qid;
@@ -529,10 +591,10 @@ impl<N: Clone, H, J: Clone> Session<N, H, J> {
     }
 
     fn check_new(&self, fid: u32) -> Result<(), Error> {
-        if self.fids.contains_key(&fid) {
+        if self.fids.contains_key(&fid) || self.afids.contains_key(&fid) {
             return Err(Error::FidInUse);
         }
-        if self.fids.len() >= self.max_fids {
+        if self.fids.len() + self.afids.len() >= self.max_fids {
             return Err(Error::TooManyFids);
         }
         Ok(())

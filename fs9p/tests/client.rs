@@ -534,3 +534,52 @@ fn a_write_keeps_what_was_read_ahead_of_other_files() {
     c.clunk(again).unwrap();
     assert_eq!(c.file_of(again), None);
 }
+
+/// A guard whose challenge is a counter and whose answer is the
+/// challenge reversed (a stand-in for the cluster's HMAC).
+struct Reverse(u8);
+
+impl fs9p::server::Guard for Reverse {
+    fn challenge(&mut self) -> Vec<u8> {
+        self.0 += 1;
+        vec![self.0, 1, 2, 3]
+    }
+
+    fn verify(&self, challenge: &[u8], answer: &[u8]) -> bool {
+        challenge.iter().rev().eq(answer.iter())
+    }
+}
+
+fn guarded_loop() -> Loop {
+    Loop {
+        session: Session::guarded(16, Box::new(Reverse(0))),
+        fs: MemFs::default(),
+        pending: Vec::new(),
+        held: None,
+        chunk: 7,
+        replies: 0,
+        fault: Fault::None,
+    }
+}
+
+#[test]
+fn a_guarded_session_attaches_only_clients_that_prove_themselves() {
+    use fs9p::client::{ClientError, Ids};
+    let reverse = |c: &[u8]| c.iter().rev().copied().collect::<Vec<u8>>();
+    for dialect in [Dialect::L, Dialect::P2000] {
+        // The answer holds: attached, and the files are there.
+        let mut c = Client::connect_proving(guarded_loop(), dialect, 65536, "u", "", Ids::ALL, reverse).unwrap();
+        c.write_file("/f", b"proven").unwrap();
+        assert_eq!(c.read_file("/f").unwrap(), b"proven");
+        // A wrong answer, and no answer at all: refused.
+        let wrong = Client::connect_proving(guarded_loop(), dialect, 65536, "u", "", Ids::ALL, |c| c.to_vec());
+        assert!(matches!(wrong.err(), Some(ClientError::Server(Error::Permission))), "{dialect:?}");
+        let none = Client::connect(guarded_loop(), dialect, 65536, "u", "");
+        assert!(matches!(none.err(), Some(ClientError::Server(Error::Permission))), "{dialect:?}");
+    }
+    // A server that asks for nothing says so to a client that offers proof
+    // (in 9P2000.L's errno that is ENOENT, which NotFound shares).
+    let open = Loop { session: Session::new(16), ..guarded_loop() };
+    let r = Client::connect_proving(open, Dialect::P2000, 65536, "u", "", Ids::ALL, reverse);
+    assert!(matches!(r.err(), Some(ClientError::Server(Error::NoAuthRequired))));
+}

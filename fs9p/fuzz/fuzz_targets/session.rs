@@ -63,8 +63,21 @@ impl Filesystem for Fs {
     }
 }
 
+/// Half the runs ask for proof: the challenge is `[7]`, the answer `[9]`.
+struct Seven;
+
+impl fs9p::server::Guard for Seven {
+    fn challenge(&mut self) -> Vec<u8> {
+        vec![7]
+    }
+    fn verify(&self, _: &[u8], answer: &[u8]) -> bool {
+        answer == [9]
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
-    let mut s: Session<u8, u8, u8> = Session::new(16);
+    let mut s: Session<u8, u8, u8> =
+        if data.first().is_some_and(|b| b & 1 == 1) { Session::guarded(16, Box::new(Seven)) } else { Session::new(16) };
     let mut out = vec![0u8; MAX_MSIZE as usize];
     let mut jobs = Vec::new();
     let mut rest = data;
