@@ -325,7 +325,7 @@ mod tests {
         let first = frame_len(&buf[..n], 8192).unwrap().unwrap();
         let frame = fs9p::decode(&buf[first..n], Dialect::P2000).unwrap();
         assert_eq!(frame.tag, 9);
-        assert!(matches!(frame.msg, Msg::Rerror { ename } if ename == "interrupted"));
+        assert!(matches!(frame.msg, Msg::Rerror { ename } if ename == Error::Interrupted.message()));
         // And a reply for it now would be one nobody waits for.
         assert_eq!(feed(&mut f, &mut m, &reply(9, b""), 100), Err(Broken));
     }
