@@ -63,3 +63,10 @@ pub fn pids_of(ps: &str, name: &str) -> Vec<(u32, u32)> {
         })
         .collect()
 }
+
+/// The pids of `name` in `ps` output that the shell started (the
+/// cluster server starts an `exportfs` and `mount9p`s of its own).
+pub fn started_by_shell(ps: &str, name: &str) -> Vec<u32> {
+    let shells: Vec<u32> = pids_of(ps, "sh").into_iter().map(|(p, _)| p).collect();
+    pids_of(ps, name).into_iter().filter(|(_, ppid)| shells.contains(ppid)).map(|(p, _)| p).collect()
+}

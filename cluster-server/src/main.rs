@@ -4,6 +4,11 @@
 //! the segment; a beater broadcasts this node's beat every
 //! `membership::BEAT_US` and marks peers not heard from.
 //!
+//! With the secret, it exports the node's namespace to the cluster
+//! (`exportfs` on tcp port 5641, asking for proof of the secret) and
+//! mounts each node it admits at `/n/nodeN` (`mount9p`, proving it): a
+//! file of any node is a file of every node.
+//!
 //! Its configuration comes from the process server's environment (the
 //! host's fw_cfg files, see `libux::cluster`): `UX_CLUSTER` (`node=N
 //! name=NAME features=...`), `UX_SECRET` and `UX_SEED` (hex). Without
@@ -40,9 +45,15 @@ const EP: u64 = slot::FIRST_FREE;
 /// `BEAT_US`, and notices a silent peer within this).
 const WAKE_MS: u32 = 100;
 
+/// The port of the node's export to the cluster's nodes (its `exportfs`,
+/// which asks for proof of the secret).
+const EXPORT_PORT: u16 = 5641;
+
 /// What the threads share.
 struct State {
     members: Membership,
+    /// The `mount9p` of each admitted node's export, at `/n/nodeN`.
+    mounts: alloc::collections::BTreeMap<NodeId, libux::rpc::Pid>,
     clock: Clock,
     /// Our address on the segment (none: a cluster of one).
     addr: Option<[u8; 4]>,
@@ -81,6 +92,7 @@ fn main() -> i32 {
         None => None,
     };
     let secret = env("UX_SECRET").and_then(from_hex).filter(|s| !s.is_empty());
+    let has_secret = secret.is_some();
     // Without a seed from the host, the time stamp counter: enough for a
     // cluster of one, which sends nothing.
     // SAFETY: rdtsc has no preconditions.
@@ -95,7 +107,8 @@ fn main() -> i32 {
     let clock = Clock::new();
     let config = Config { node: cfg.node, name: cfg.name, features: cfg.features, secret };
     let members = Membership::new(config, &seed, clock.micros());
-    let state = Arc::new(Mutex::new(State { members, clock, addr, own: own_stats() }));
+    let mounts = alloc::collections::BTreeMap::new();
+    let state = Arc::new(Mutex::new(State { members, mounts, clock, addr, own: own_stats() }));
 
     if let Err(e) = libux::process::create_endpoint(EP).and_then(|()| libux::process::mount("/proc/cluster", EP)) {
         println!("cluster: cannot mount /proc/cluster: {e}");
@@ -104,7 +117,13 @@ fn main() -> i32 {
     if addr.is_some() {
         let s = state.clone();
         let started = libux::thread::spawn(move || match start_membership(&s) {
-            Ok(()) => println!("cluster: node {} on the segment, membership on udp port {}", cfg.node, msg::PORT),
+            Ok(()) => {
+                println!("cluster: node {} on the segment, membership on udp port {}", cfg.node, msg::PORT);
+                // The network is there now.
+                if has_secret {
+                    export();
+                }
+            }
             Err(e) => println!("cluster: no membership: {e}"),
         });
         if let Err(e) = started {
@@ -140,12 +159,46 @@ fn start_membership(state: &Arc<Mutex<State>>) -> Result<(), Errno> {
 }
 
 /// Does what the membership said.
-fn carry_out(data: &File, broadcast: [u8; 4], outs: Vec<Out>) {
+fn carry_out(state: &Mutex<State>, data: &File, broadcast: [u8; 4], outs: Vec<Out>) {
     for o in outs {
         match o {
             Out::Log(line) => println!("{line}"),
             Out::Send(bytes) => send(data, broadcast, &bytes),
+            Out::Joined(node, ip) => mount(state, node, ip),
         }
+    }
+}
+
+/// The cluster's secret and seed as our environment has them, for the
+/// export and mounts we start.
+fn secret_env() -> Vec<&'static str> {
+    let env = libux::rt::start_block().env;
+    env.into_iter().filter(|e| e.starts_with("UX_SECRET=") || e.starts_with("UX_SEED=")).collect()
+}
+
+/// Starts the node's export to the cluster (`exportfs`, asking for proof
+/// of the secret) on [`EXPORT_PORT`].
+fn export() {
+    let port = alloc::format!("{EXPORT_PORT}");
+    match libux::process::spawn_full("/bin/exportfs", &["exportfs", &port], &secret_env(), None, &[]) {
+        Ok(pid) => println!("cluster: exporting / to the cluster on tcp port {EXPORT_PORT} (pid {pid})"),
+        Err(e) => println!("cluster: cannot start the export: {e}"),
+    }
+}
+
+/// Mounts an admitted node's export at `/n/nodeN`, unless its mount runs.
+fn mount(state: &Mutex<State>, node: NodeId, ip: [u8; 4]) {
+    let running = state.lock().mounts.get(&node).copied();
+    if running.is_some_and(|pid| matches!(libux::process::try_wait(Some(pid)), Ok(None))) {
+        return;
+    }
+    let addr = alloc::format!("tcp!{}.{}.{}.{}!{EXPORT_PORT}", ip[0], ip[1], ip[2], ip[3]);
+    let name = alloc::format!("node{node}");
+    match libux::process::spawn_full("/bin/mount9p", &["mount9p", &addr, &name], &secret_env(), None, &[]) {
+        Ok(pid) => {
+            state.lock().mounts.insert(node, pid);
+        }
+        Err(e) => println!("cluster: cannot mount node {node}: {e}"),
     }
 }
 
@@ -178,7 +231,7 @@ fn listen(state: Arc<Mutex<State>>, data: Arc<File>) {
             let now = st.clock.micros();
             st.members.receive(now, d.peer.ip, d.payload)
         };
-        carry_out(&data, broadcast, outs);
+        carry_out(&state, &data, broadcast, outs);
     }
 }
 
@@ -207,7 +260,10 @@ fn beat(state: Arc<Mutex<State>>, data: Arc<File>) {
             }
         }
         let outs = state.lock().members.tick(now);
-        carry_out(&data, broadcast, outs);
+        carry_out(&state, &data, broadcast, outs);
+        // Children that ended (a mount whose export went for good) are
+        // reaped; a node that joins again is mounted again.
+        while let Ok(Some(_)) = libux::process::try_wait(None) {}
         if sleep.write(period.as_bytes()).is_err() {
             return println!("cluster: /dev/sleep failed; not beating");
         }

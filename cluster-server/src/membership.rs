@@ -13,11 +13,12 @@
 //!   nodes claiming one number, the one up longer keeps it; the other
 //!   stays out (and says so).
 
-use crate::msg::{self, Beat, Incarnation, Message, Nonce, Nonces, Refusal, Stats};
+use crate::msg::{self, Beat, Incarnation, Message, Nonce, Refusal, Stats};
 use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
+use libux::cluster::Nonces;
 use libux::cluster::{NodeId, NodeLine, NodeState};
 use libux::net::Addr;
 
@@ -51,6 +52,8 @@ pub enum Out {
     /// would wait for the address of a node that may be dead.
     Send(Vec<u8>),
     Log(String),
+    /// A node was admitted (it joined, or came back): its address.
+    Joined(NodeId, [u8; 4]),
 }
 
 /// An admitted node.
@@ -229,7 +232,7 @@ impl Membership {
             None => true,
         };
         if again {
-            let nonce = self.nonces.nonce();
+            let nonce = msg::nonce(&mut self.nonces);
             let challenge = Challenge {
                 incarnation: beat.incarnation,
                 nonce,
@@ -303,6 +306,7 @@ impl Membership {
         self.peers.insert(node, peer);
         let how = if rejoined { "rejoined (a new incarnation)" } else { "joined" };
         out.push(Out::Log(format!("cluster: node {node} at {} {how}", addr(from))));
+        out.push(Out::Joined(node, from));
     }
 
     fn refuse(&mut self, now_us: u64, to: [u8; 4], node: NodeId, inc: Incarnation, why: Refusal, out: &mut Vec<Out>) {
@@ -396,6 +400,7 @@ mod tests {
                     match o {
                         Out::Send(bytes) => replies.push(bytes),
                         Out::Log(l) => all.push(l),
+                        Out::Joined(..) => {}
                     }
                 }
             }

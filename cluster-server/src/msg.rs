@@ -19,10 +19,9 @@
 //! beat of a node that went down and came back (a new incarnation), is
 //! never taken for a live node's.
 
-use hmac::{Hmac, Mac as _};
-use libux::cluster::{is_features, is_name, NodeId};
+use hmac::Mac as _;
+use libux::cluster::{hmac, is_features, is_name, NodeId, Nonces};
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
 
 /// The membership port.
 pub const PORT: u16 = 5640;
@@ -108,14 +107,6 @@ impl<'a> Beat<'a> {
     }
 }
 
-fn hmac(secret: &[u8], parts: &[&[u8]]) -> Hmac<Sha256> {
-    let mut m = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes keys of any length");
-    for p in parts {
-        m.update(p);
-    }
-    m
-}
-
 /// The MAC of a beat's body.
 pub fn beat_mac(secret: &[u8], body: &[u8]) -> Mac {
     hmac(secret, &[b"ux-beat", body]).finalize().into_bytes().into()
@@ -141,26 +132,9 @@ pub fn proof_ok(secret: &[u8], from: NodeId, incarnation: Incarnation, to: NodeI
     hmac(secret, &proof_parts(&f, &i, &t, nonce)).verify_slice(mac).is_ok()
 }
 
-/// Unpredictable bytes for nonces and incarnations: HMAC-SHA-256 keyed
-/// with the boot's seed (from the host, through fw_cfg) over a counter.
-pub struct Nonces {
-    seed: alloc::vec::Vec<u8>,
-    counter: u64,
-}
-
-impl Nonces {
-    pub fn new(seed: &[u8]) -> Nonces {
-        Nonces { seed: seed.into(), counter: 0 }
-    }
-
-    pub fn bytes(&mut self) -> [u8; 32] {
-        self.counter += 1;
-        hmac(&self.seed, &[b"ux-nonce", &self.counter.to_le_bytes()]).finalize().into_bytes().into()
-    }
-
-    pub fn nonce(&mut self) -> Nonce {
-        self.bytes()[..16].try_into().expect("16 of 32 bytes")
-    }
+/// A fresh nonce.
+pub fn nonce(n: &mut Nonces) -> Nonce {
+    n.bytes()[..16].try_into().expect("16 of 32 bytes")
 }
 
 #[cfg(test)]
@@ -205,12 +179,5 @@ mod tests {
         assert!(!proof_ok(b"k", NodeId(1), 5, NodeId(2), &[8; 16], &p));
         // A beat's MAC is no proof.
         assert_ne!(beat_mac(b"k", &n), proof_mac(b"k", NodeId(1), 5, NodeId(2), &n));
-    }
-
-    #[test]
-    fn nonces_differ_by_counter_and_seed() {
-        let (mut a, mut b) = (Nonces::new(b"one"), Nonces::new(b"two"));
-        let (a1, a2, b1) = (a.nonce(), a.nonce(), b.nonce());
-        assert!(a1 != a2 && a1 != b1);
     }
 }

@@ -20,7 +20,9 @@ use crate::net::Addr;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
+use hmac::{Hmac, Mac as _};
 use serde::{Deserialize, Serialize};
+use sha2::Sha256;
 
 /// A node's number in its cluster: 1..=32767 (15 bits, as MOSIX's).
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -166,6 +168,46 @@ impl NodeLine {
     }
 }
 
+/// HMAC-SHA-256 keyed with `key` over `parts` (RustCrypto's; nothing
+/// hand-written).
+pub fn hmac(key: &[u8], parts: &[&[u8]]) -> Hmac<Sha256> {
+    let mut m = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
+    for p in parts {
+        m.update(p);
+    }
+    m
+}
+
+/// The answer to a 9P auth fid's `challenge` that proves its writer holds
+/// the cluster's `secret` (authenticated exports).
+pub fn prove(secret: &[u8], challenge: &[u8]) -> [u8; 32] {
+    hmac(secret, &[b"ux-9p", challenge]).finalize().into_bytes().into()
+}
+
+/// Whether `answer` is [`prove`]'s, compared in constant time.
+pub fn proves(secret: &[u8], challenge: &[u8], answer: &[u8]) -> bool {
+    hmac(secret, &[b"ux-9p", challenge]).verify_slice(answer).is_ok()
+}
+
+/// Unpredictable bytes for nonces, challenges and incarnations:
+/// HMAC-SHA-256 keyed with the boot's seed (from the host, through fw_cfg)
+/// over a counter.
+pub struct Nonces {
+    seed: Vec<u8>,
+    counter: u64,
+}
+
+impl Nonces {
+    pub fn new(seed: &[u8]) -> Nonces {
+        Nonces { seed: seed.into(), counter: 0 }
+    }
+
+    pub fn bytes(&mut self) -> [u8; 32] {
+        self.counter += 1;
+        hmac(&self.seed, &[b"ux-nonce", &self.counter.to_le_bytes()]).finalize().into_bytes().into()
+    }
+}
+
 /// Hex text (of a secret or a seed, as the host writes them) as bytes.
 pub fn from_hex(text: &str) -> Option<Vec<u8>> {
     let t = text.trim().as_bytes();
@@ -205,6 +247,18 @@ mod tests {
         assert_eq!(text, "2 n2 10.1.0.2!5640 suspect 1 7 123456 -\n");
         assert_eq!(NodeLine::parse(&text), Some(line));
         assert_eq!(NodeLine::parse("2 n2 10.1.0.2!5640 sleeping 1 7 1 -"), None);
+    }
+
+    #[test]
+    fn proofs_hold_for_the_secret_and_challenge_only() {
+        let p = prove(b"secret", b"challenge");
+        assert!(proves(b"secret", b"challenge", &p));
+        assert!(!proves(b"secreT", b"challenge", &p));
+        assert!(!proves(b"secret", b"challengE", &p));
+        assert!(!proves(b"secret", b"challenge", &p[..31]));
+        let (mut a, mut b) = (Nonces::new(b"one"), Nonces::new(b"two"));
+        let (a1, a2, b1) = (a.bytes(), a.bytes(), b.bytes());
+        assert!(a1 != a2 && a1 != b1);
     }
 
     #[test]

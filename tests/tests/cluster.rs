@@ -57,6 +57,19 @@ fn nodes_admit_each_other_by_the_secret_and_see_failures() {
     }
     let up = |ns: &[u16]| ns.iter().map(|&n| (n, NodeState::Up)).collect::<Vec<_>>();
     table(&cluster.nodes[1], &up(&[1, 2, 3]));
+    // Each node's files are every node's: its export, mounted by the
+    // others at /n/nodeN, proving the secret; a client without it is
+    // refused.
+    for n in [2, 3] {
+        cluster.nodes[0]
+            .wait_for(&format!("mount9p: tcp!10.1.0.{n}!5641 mounted at /n/node{n}"), SHELL_TIMEOUT)
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    run(&cluster.nodes[0], "cat /n/node3/proc/1/status", "1 0 running ramfs");
+    run(&cluster.nodes[0], "echo from node 1 > /n/node2/tmp/hello", "$ ");
+    run(&cluster.nodes[1], "cat /tmp/hello", "from node 1");
+    run(&cluster.nodes[2], "cat /n/node2/tmp/hello", "from node 1");
+    run(&cluster.nodes[0], "mount9p tcp!10.1.0.2!5641 X", "mount9p: tcp!10.1.0.2!5641: server: permission denied");
     // `cnodes` shows the same table to a person.
     let shown = run(&cluster.nodes[2], "cnodes", "FEATURES");
     for n in 1..=3 {

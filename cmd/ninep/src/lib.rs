@@ -18,6 +18,8 @@
 
 extern crate alloc;
 
+#[cfg(feature = "program")]
+pub mod auth;
 pub mod errors;
 pub mod mux;
 #[cfg(feature = "program")]

@@ -1,6 +1,10 @@
 //! `exportfs [PORT]`: serves the node's namespace (`/`, and with it
 //! `/proc`, `/tmp`, `/bin`, `/dev`, `/net`) over 9P (9P2000 or 9P2000.L,
-//! msize up to 1 MiB, no authentication yet) on TCP PORT (default 564).
+//! msize up to 1 MiB) on TCP PORT (default 564). Started with the
+//! cluster's secret in its environment (by the cluster server), it
+//! attaches only clients that prove they hold it (Tauth, see
+//! `ninep::auth`); started by a person, it asks for nothing (for 9P
+//! tools of other systems).
 //!
 //! The Plan 9 way: this listener announces the port and, for each
 //! connection, spawns `exportfs -s`, a child that serves that one
@@ -67,7 +71,8 @@ fn main() -> i32 {
             return 1;
         }
     };
-    println!("exportfs: serving / on tcp!*!{port}");
+    let how = if ninep::auth::env_hex("UX_SECRET").is_some() { " (clients prove the cluster's secret)" } else { "" };
+    println!("exportfs: serving / on tcp!*!{port}{how}");
     loop {
         match listen(&announced) {
             Ok(conn) => {
@@ -99,7 +104,13 @@ fn hand_over(conn: &Conn) -> Result<Pid, Errno> {
         FdName { fd: fd::STDIN as u8, path: &conn.data.path, flags: flags::READ | flags::WRITE },
     ];
     fds.extend(fd::names(&standard).into_iter().filter(|f| f.fd != fd::STDIN as u8));
-    let pid = libux::process::spawn_full("/bin/exportfs", &["exportfs", "-s"], &[], None, &fds)?;
+    // The cluster's secret and seed, if we were given them, go with it.
+    let env: Vec<&str> = libux::rt::start_block()
+        .env
+        .into_iter()
+        .filter(|e| e.starts_with("UX_SECRET=") || e.starts_with("UX_SEED="))
+        .collect();
+    let pid = libux::process::spawn_full("/bin/exportfs", &["exportfs", "-s"], &env, None, &fds)?;
     // The end of data: the child has opened its descriptors (or died).
     let mut byte = [0u8; 1];
     let _ = reader.read(&mut byte);
@@ -251,6 +262,18 @@ fn work(shared: Arc<Shared>) {
     }
 }
 
+/// A session for our client: one that asks for proof of the cluster's
+/// secret when we were given it. Our challenges come from the seed, our
+/// pid and the time, so no two connections' are alike.
+fn session() -> Session<String, OsFile, OsIo> {
+    let Some(secret) = ninep::auth::env_hex("UX_SECRET") else { return Session::new(MAX_FIDS) };
+    let mut seed = ninep::auth::env_hex("UX_SEED").unwrap_or_default();
+    seed.extend_from_slice(&libux::process::getpid().unwrap_or(0).to_le_bytes());
+    // SAFETY: rdtsc has no preconditions.
+    seed.extend_from_slice(&unsafe { core::arch::x86_64::_rdtsc() }.to_le_bytes());
+    Session::guarded(MAX_FIDS, alloc::boxed::Box::new(ninep::auth::SecretGuard::new(&secret, &seed)))
+}
+
 /// Serves 9P on descriptor 0 until the client goes or misbehaves. This
 /// thread reads requests and answers what does not wait; reads and writes
 /// of files run on worker threads (Plan 9's exportfs has slave
@@ -277,7 +300,7 @@ fn serve_connection() -> i32 {
         return 1;
     }
     let shared = Arc::new(Shared {
-        state: Mutex::new((Session::new(MAX_FIDS), OsFs::default())),
+        state: Mutex::new((session(), OsFs::default())),
         conn,
         writing: Mutex::new(()),
         queue: Mutex::new(Queue::default()),

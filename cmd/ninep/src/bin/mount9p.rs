@@ -2,7 +2,8 @@
 //! (`exportfs` on another node, a host's server), negotiates 9P2000.L
 //! (`-2`: 9P2000) with a large msize (default 1 MiB), and serves it at
 //! `/n/NAME` until it is killed: `ls`, `cat` and the shell's `>` work on
-//! the remote files unchanged.
+//! the remote files unchanged. Started with the cluster's secret in its
+//! environment (by the cluster server), it proves it to the export.
 //!
 //! Calls are answered by a pool of threads (started as calls find none
 //! idle, up to [`MAX_WORKERS`]), each with its own 9P client on the one
@@ -93,6 +94,9 @@ struct Dialer {
     msize: u32,
     /// What each thread (by index) waits on for its replies.
     events: Vec<Event>,
+    /// The cluster's secret, to prove to the export (given by the cluster
+    /// server in our environment); none: the export asks for nothing.
+    secret: Option<Vec<u8>>,
 }
 
 impl Dialer {
@@ -101,8 +105,15 @@ impl Dialer {
     fn connect(&self, share: u16) -> Result<(Arc<Wire>, Client<ninep::wire::Port>), String> {
         let wire = Wire::dial(&self.addr, self.dialect, self.msize, &self.events)?;
         let ids = Ids::share(share, SHARES);
-        let client = Client::connect_with(wire.port(share), self.dialect, self.msize, "ux", "/", ids)
-            .map_err(|e| format!("{}: {e}", self.addr))?;
+        let port = wire.port(share);
+        let client = match &self.secret {
+            Some(secret) => {
+                let prove = |challenge: &[u8]| libux::cluster::prove(secret, challenge).to_vec();
+                Client::connect_proving(port, self.dialect, self.msize, "ux", "/", ids, prove)
+            }
+            None => Client::connect_with(port, self.dialect, self.msize, "ux", "/", ids),
+        };
+        let client = client.map_err(|e| format!("{}: {e}", self.addr))?;
         Ok((wire, client))
     }
 }
@@ -245,7 +256,8 @@ fn main() -> i32 {
             return 1;
         }
     };
-    let dialer = Dialer { addr: String::from(addr), dialect, msize, events };
+    let secret = ninep::auth::env_hex("UX_SECRET");
+    let dialer = Dialer { addr: String::from(addr), dialect, msize, events, secret };
     let share = libux::thread::current().0 as u16;
     let (wire, c) = match dialer.connect(share) {
         Ok(c) => c,
