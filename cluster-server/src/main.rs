@@ -62,7 +62,14 @@ struct State {
 }
 
 /// `/proc/cluster`, a row a file.
-static FILES: [synth::File<State>; 1] = [synth::File { name: "nodes", read: Some(nodes), write: None }];
+static FILES: [synth::File<State>; 2] = [
+    synth::File { name: "nodes", read: Some(nodes), write: None },
+    synth::File { name: "self", read: Some(own_number), write: None },
+];
+
+fn own_number(st: &State) -> String {
+    alloc::format!("{}\n", st.members.node())
+}
 
 fn nodes(st: &State) -> String {
     let now = st.clock.micros();

@@ -2,7 +2,14 @@
 //! server that serves them and the programs that read them (`cnodes`,
 //! the tests).
 //!
+//! A process is named cluster-wide by its **gpid**: the node's number
+//! (15 bits) over its pid there (16 bits: local pids stay below 2^16),
+//! printed as one decimal number, `node * 65536 + pid` (MOSIX's
+//! layout): node 3's pid 1 is 196609. Pid 0 (the process server) is
+//! gpid 0 everywhere.
+//!
 //! ```text
+//! /proc/cluster/self   this node's number
 //! /proc/cluster/nodes  one line per node, by number:
 //!                      <node> <name> <address> <state> <load> <processes>
 //!                      <free KiB> <features>
@@ -65,6 +72,41 @@ impl NodeState {
 
     pub fn parse(word: &str) -> Option<NodeState> {
         [NodeState::Up, NodeState::Suspect, NodeState::Down].into_iter().find(|s| s.word() == word)
+    }
+}
+
+/// A cluster-wide process id (see the module's documentation).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Gpid(pub u32);
+
+impl Gpid {
+    /// `node`'s `pid`; none if the pid does not fit 16 bits.
+    pub fn new(node: NodeId, pid: crate::rpc::Pid) -> Option<Gpid> {
+        if pid == 0 {
+            return Some(Gpid(0));
+        }
+        (node.is_valid() && pid <= 0xffff).then(|| Gpid(u32::from(node.0) << 16 | pid))
+    }
+
+    /// The node it is on (none for gpid 0, the process servers').
+    pub fn node(self) -> Option<NodeId> {
+        Some(NodeId((self.0 >> 16) as u16)).filter(|n| n.is_valid())
+    }
+
+    /// Its pid on its node.
+    pub fn pid(self) -> crate::rpc::Pid {
+        self.0 & 0xffff
+    }
+
+    pub fn parse(text: &str) -> Option<Gpid> {
+        let g = Gpid(text.parse().ok()?);
+        (g.0 == 0 || (g.node().is_some() && g.pid() != 0)).then_some(g)
+    }
+}
+
+impl core::fmt::Display for Gpid {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{}", self.0)
     }
 }
 
@@ -247,6 +289,21 @@ mod tests {
         assert_eq!(text, "2 n2 10.1.0.2!5640 suspect 1 7 123456 -\n");
         assert_eq!(NodeLine::parse(&text), Some(line));
         assert_eq!(NodeLine::parse("2 n2 10.1.0.2!5640 sleeping 1 7 1 -"), None);
+    }
+
+    #[test]
+    fn gpids_are_the_node_over_the_pid() {
+        let g = Gpid::new(NodeId(3), 1).unwrap();
+        assert_eq!((g.0, g.node(), g.pid()), (196609, Some(NodeId(3)), 1));
+        assert_eq!(format!("{g}"), "196609");
+        assert_eq!(Gpid::parse("196609"), Some(g));
+        let top = Gpid::new(NodeId(NodeId::MAX), 0xffff).unwrap();
+        assert_eq!(top.0, (1 << 31) - 1, "31 bits");
+        assert_eq!(Gpid::new(NodeId(3), 0x10000), None);
+        assert_eq!(Gpid::new(NodeId(3), 0), Some(Gpid(0)));
+        for bad in ["65536", "-1", "x", "2147483648", "196608"] {
+            assert_eq!(Gpid::parse(bad), None, "{bad}");
+        }
     }
 
     #[test]

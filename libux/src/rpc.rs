@@ -47,8 +47,10 @@ pub const BUFFER_MAX: usize = 4096;
 /// Process ids fit in a badge (28 bits in this kernel) with room for the
 /// flags below and `layout::event::FLAG`.
 pub type Pid = u32;
-/// The largest process id.
-pub const PID_MAX: Pid = (1 << 24) - 1;
+/// The largest process id: 16 bits, so that the node's number fits above
+/// it in a cluster-wide id (`cluster::Gpid`). A pid is given again only
+/// after its process was reaped and the ids after it were given.
+pub const PID_MAX: Pid = (1 << 16) - 1;
 /// Set in the badge of a process's fault endpoint.
 pub const FAULT_BADGE: u64 = 1 << 27;
 /// Set in the badge of a connection to the file trees the process server

@@ -70,6 +70,21 @@ fn nodes_admit_each_other_by_the_secret_and_see_failures() {
     run(&cluster.nodes[1], "cat /tmp/hello", "from node 1");
     run(&cluster.nodes[2], "cat /n/node2/tmp/hello", "from node 1");
     run(&cluster.nodes[0], "mount9p tcp!10.1.0.2!5641 X", "mount9p: tcp!10.1.0.2!5641: server: permission denied");
+    // `cps` on node 2 lists the processes of every node, by gpid.
+    run(&cluster.nodes[2], "sleep 600 &", "$ ");
+    let ps = run(&cluster.nodes[2], "ps", "PID");
+    let &[(sleeper, parent)] = &tests::pids_of(&ps, "sleep")[..] else { panic!("{ps}") };
+    let cps = run(&cluster.nodes[1], "cps", "GPID");
+    let row = |gpid: u32, node: u16, pgpid: u32, name: &str| {
+        cps.lines().any(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            w.len() == 6 && w[..3] == [gpid.to_string(), node.to_string(), pgpid.to_string()] && w[5] == name
+        })
+    };
+    let gpid = |node: u32, pid: u32| node << 16 | pid;
+    assert!(row(gpid(1, 1), 1, 0, "ramfs"), "node 1's ramfs in:\n{cps}");
+    assert!(row(gpid(3, sleeper), 3, gpid(3, parent), "sleep"), "node 3's sleep {sleeper} in:\n{cps}");
+    assert!(row(gpid(2, 4), 2, 0, "cluster"), "node 2's own cluster server in:\n{cps}");
     // `cnodes` shows the same table to a person.
     let shown = run(&cluster.nodes[2], "cnodes", "FEATURES");
     for n in 1..=3 {
@@ -116,6 +131,9 @@ fn nodes_admit_each_other_by_the_secret_and_see_failures() {
     }
     println!("a killed node was down on both others {:.1} s after the kill", t0.elapsed().as_secs_f64());
     table(&cluster.nodes[1], &[(1, NodeState::Up), (2, NodeState::Up), (3, NodeState::Down)]);
+    // `cps` goes on without it, and says so.
+    let cps = run(&cluster.nodes[1], "cps", "cps: node 3 (node3) is down");
+    assert!(cps.lines().any(|l| l.trim_end().ends_with(" ramfs") && l.trim_start().starts_with("65537 ")), "{cps}");
 
     // It boots again, from another invocation's point of view: a node on
     // the same segment with the same secret. A new incarnation, back in.
