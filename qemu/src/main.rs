@@ -8,6 +8,7 @@ use std::process::{Command, ExitCode};
 use std::time::Duration;
 
 mod bench_shell;
+mod cluster_bench;
 mod net_bench;
 mod ninep_bench;
 
@@ -51,7 +52,7 @@ BOOT OPTIONS:
                      figures next to the host's loopback; reports them with the
                      time from QEMU start to ready (on the test image)
     --only GROUP     with --bench: only that group's figures (ipcbench,
-                     iobench, net, ninep)
+                     iobench, net, ninep, cluster)
     --tests          boot the test image: the test programs and benchmarks
                      (spawner, memhog, filetest, ipcbench, ...) in /bin too,
                      and the test system description (kernel-config/system-
@@ -323,7 +324,7 @@ fn headless(args: &Args) -> Result<(), String> {
 /// The benchmark programs, each on a node of its own.
 const BENCHMARKS: &[&str] = &["ipcbench", "iobench"];
 /// What `--only` may name: the in-guest benchmarks, then the cluster ones.
-const BENCH_GROUPS: &[&str] = &["ipcbench", "iobench", "net", "ninep"];
+const BENCH_GROUPS: &[&str] = &["ipcbench", "iobench", "net", "ninep", "cluster"];
 
 fn bench(args: &Args) -> Result<(), String> {
     let image = prepare(&args.profile)?;
@@ -347,6 +348,9 @@ fn bench(args: &Args) -> Result<(), String> {
     }
     if wanted("ninep") {
         figures.extend(ninep_bench::run(&image, args)?);
+    }
+    if wanted("cluster") {
+        figures.extend(cluster_bench::run(&image, args)?);
     }
     println!("--- benchmark ---");
     for line in &figures {

@@ -1,0 +1,64 @@
+//! The cluster figures of `cargo ux --bench`: how long nodes on one
+//! segment take to admit each other, how long after a node's QEMU is
+//! killed every other node marks it down (the cluster promises 3 s),
+//! and a remote read through the authenticated mounts next to a local
+//! one, in one run.
+
+use super::bench_shell::shell;
+use super::Args;
+use qemu::image::Image;
+use qemu::node::Options;
+use std::time::Instant;
+
+/// Nodes in the run.
+const NODES: u8 = 4;
+
+pub fn run(image: &Image, args: &Args) -> Result<Vec<String>, String> {
+    qemu::step(&format!("booting {NODES} nodes for the cluster figures"));
+    let t = args.timeout;
+    let opts: Vec<Options> = (0..NODES).map(|_| Options { memory_mib: 256, ..args.opts.clone() }).collect();
+    let t0 = Instant::now();
+    let mut cluster = qemu::cluster::start(image, &opts, false)?;
+    let started = t0.elapsed();
+    cluster.wait_for_shells(t)?;
+    for (k, node) in cluster.nodes.iter().enumerate() {
+        for other in (1..=NODES as usize).filter(|&n| n != k + 1) {
+            node.wait_for(&format!("cluster: node {other} at 10.1.0.{other} joined"), t).map_err(|e| e.to_string())?;
+        }
+    }
+    let formed = t0.elapsed();
+    let last = NODES as usize;
+    for n in 2..=last {
+        cluster.nodes[0].wait_for(&format!("mounted at /n/node{n}"), t).map_err(|e| e.to_string())?;
+    }
+    // A stat-sized read, 20 times, here and through a node's mount.
+    let reads = |path: &str| -> Result<f64, String> {
+        let line = format!("{}echo done", format!("cat {path} > /dev/null; ").repeat(20));
+        let t0 = Instant::now();
+        shell(&cluster.nodes[0], &line, "done", t)?;
+        Ok(t0.elapsed().as_secs_f64() * 1000.0 / 20.0)
+    };
+    let local = reads("/proc/1/status")?;
+    let remote = reads("/n/node2/proc/1/status")?;
+
+    let marks: Vec<usize> = cluster.nodes[..last - 1].iter().map(|n| n.mark()).collect();
+    let t0 = Instant::now();
+    cluster.nodes[last - 1].kill();
+    let mut slowest = 0.0f64;
+    for (node, &mark) in cluster.nodes[..last - 1].iter().zip(&marks) {
+        node.wait_after(mark, &format!("cluster: node {last} (node{last}) is down"), t).map_err(|e| e.to_string())?;
+        slowest = slowest.max(t0.elapsed().as_secs_f64());
+    }
+    Ok(vec![
+        format!(
+            "cluster: {NODES} nodes admitted each other {:.1} s after the first QEMU started ({:.1} s to start them all)",
+            formed.as_secs_f64(),
+            started.as_secs_f64()
+        ),
+        format!("cluster: a killed node was down on every other node {slowest:.2} s after the kill (goal <= 3 s)"),
+        format!(
+            "cluster: cat of a /proc status file: {local:.1} ms here, {remote:.1} ms from another node through /n/node2 ({:.1} x)",
+            remote / local
+        ),
+    ])
+}
