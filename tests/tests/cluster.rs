@@ -85,6 +85,28 @@ fn nodes_admit_each_other_by_the_secret_and_see_failures() {
     assert!(row(gpid(1, 1), 1, 0, "ramfs"), "node 1's ramfs in:\n{cps}");
     assert!(row(gpid(3, sleeper), 3, gpid(3, parent), "sleep"), "node 3's sleep {sleeper} in:\n{cps}");
     assert!(row(gpid(2, 4), 2, 0, "cluster"), "node 2's own cluster server in:\n{cps}");
+    // `kill GPID` from node 1 ends node 3's sleep (through node 3's
+    // export, which node 1's mount proves the secret to), and one of node
+    // 1's own by its gpid too.
+    run(&cluster.nodes[0], &format!("kill {}; echo sent $?", gpid(3, sleeper)), "sent 0");
+    run(&cluster.nodes[0], "sleep 600 &", "$ ");
+    let ps = run(&cluster.nodes[0], "ps", "PID");
+    let &[(here, _)] = &tests::pids_of(&ps, "sleep")[..] else { panic!("{ps}") };
+    run(&cluster.nodes[0], &format!("kill {}; echo sent $?", gpid(1, here)), "sent 0");
+    for (node, pid) in [(2, sleeper), (0, here)] {
+        let t0 = Instant::now();
+        loop {
+            let ps = run(&cluster.nodes[node], "ps", "PID");
+            let alive =
+                ps.lines().any(|l| l.split_whitespace().next() == Some(&pid.to_string()) && l.contains(" running "));
+            if !alive {
+                break;
+            }
+            assert!(t0.elapsed() < Duration::from_secs(60), "pid {pid} still running:\n{ps}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+    run(&cluster.nodes[0], "kill 4194303", "kill: 4194303: ");
     // `cnodes` shows the same table to a person.
     let shown = run(&cluster.nodes[2], "cnodes", "FEATURES");
     for n in 1..=3 {

@@ -280,11 +280,15 @@ fn session() -> Session<String, OsFile, OsIo> {
 /// processes), so a read that blocks stalls nobody, and a Tflush of one
 /// cancels it.
 fn serve_connection() -> i32 {
-    // We act for a client on the network: it may end, stop and continue
-    // what it started through us, and nothing else of the node's.
-    if let Err(e) = libux::process::restrict() {
-        eprintln!("exportfs: cannot restrict myself: {e}");
-        return 1;
+    // We act for a client on the network: one that asked for nothing may
+    // end, stop and continue what it started through us, and nothing else
+    // of the node's. A node of the cluster (it proved the secret) acts as
+    // the node's own processes do: the cluster is one system.
+    if ninep::auth::env_hex("UX_SECRET").is_none() {
+        if let Err(e) = libux::process::restrict() {
+            eprintln!("exportfs: cannot restrict myself: {e}");
+            return 1;
+        }
     }
     // Our own handle of the connection, shared by the threads: replies
     // are written while this thread waits in a read of descriptor 0.

@@ -1,12 +1,17 @@
 //! `kill [-stop|-cont] PID...`: ends (or stops, or continues) processes by
-//! writing to their `/proc/<pid>/ctl`.
+//! writing to their `/proc/<pid>/ctl`; a cluster-wide id (what `cps`
+//! shows) reaches its process on any node.
 #![no_std]
 #![no_main]
 
 extern crate alloc;
 
+use alloc::format;
+use alloc::string::String;
+use libux::cluster::{Gpid, NodeId};
 use libux::fs::client::open;
 use libux::fs::flags;
+use libux::rpc::Errno;
 
 libux::entry!(main);
 
@@ -24,10 +29,29 @@ fn main() -> i32 {
     }
     let mut status = 0;
     for pid in pids {
-        let r = open(&alloc::format!("/proc/{pid}/ctl"), flags::WRITE).and_then(|mut f| f.write(word.as_bytes()));
+        let r = ctl(pid).and_then(|path| open(&path, flags::WRITE)).and_then(|mut f| f.write(word.as_bytes()));
         if let Err(e) = r {
             status = utils::fail("kill", pid, e);
         }
     }
     status
+}
+
+/// The `ctl` file of `pid`: a local pid's in `/proc`; a cluster-wide id's
+/// (above 65535, see `libux::cluster::Gpid`) in its node's `/proc`, which
+/// is this node's or `/n/nodeN/proc` (the cluster server mounts every
+/// node it admits).
+fn ctl(pid: &str) -> Result<String, Errno> {
+    let n: u32 = pid.parse().map_err(|_| Errno::InvalidArgument)?;
+    if n <= libux::rpc::PID_MAX {
+        return Ok(format!("/proc/{n}/ctl"));
+    }
+    let gpid = Gpid::parse(pid).ok_or(Errno::NoSuchProcess)?;
+    let node = gpid.node().ok_or(Errno::NoSuchProcess)?;
+    let own = open("/proc/cluster/self", flags::READ).and_then(|mut f| f.read_to_end())?;
+    let own = core::str::from_utf8(&own).ok().and_then(|t| NodeId::parse(t.trim()));
+    Ok(match own {
+        Some(own) if own == node => format!("/proc/{}/ctl", gpid.pid()),
+        _ => format!("/n/node{node}/proc/{}/ctl", gpid.pid()),
+    })
 }
