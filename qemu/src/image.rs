@@ -75,6 +75,7 @@ pub const PROGRAMS: &[Program] = &[
     program("ps", "utils", Kind::Command),
     program("cnodes", "utils", Kind::Command),
     program("cps", "utils", Kind::Command),
+    program("crun", "utils", Kind::Command),
     program("kill", "utils", Kind::Command),
     program("mkdir", "utils", Kind::Command),
     program("rm", "utils", Kind::Command),

@@ -47,8 +47,9 @@ fn small() -> Options {
 #[test]
 fn nodes_admit_each_other_by_the_secret_and_see_failures() {
     let image = qemu::prepare("release").unwrap_or_else(|e| panic!("build failed: {e}"));
+    let featured = Options { features: "bigmem,fast".into(), ..small() };
     let mut cluster: Cluster =
-        qemu::cluster::start(&image, &[small(), small(), small()], false).unwrap_or_else(|e| panic!("{e}"));
+        qemu::cluster::start(&image, &[small(), small(), featured], false).unwrap_or_else(|e| panic!("{e}"));
     cluster.wait_for_shells(SHELL_TIMEOUT).unwrap_or_else(|e| panic!("{e}"));
     for (k, node) in cluster.nodes.iter().enumerate() {
         for other in (1..=3).filter(|&n| n != k + 1) {
@@ -107,6 +108,16 @@ fn nodes_admit_each_other_by_the_secret_and_see_failures() {
         }
     }
     run(&cluster.nodes[0], "kill 4194303", "kill: 4194303: ");
+
+    // `crun` runs a program on a node and exits with its status.
+    run(&cluster.nodes[0], "crun -n 3 true; echo status $?", "status 0");
+    run(&cluster.nodes[0], "crun -n 2 cat /nonexistent; echo status $?", "status 1");
+    run(&cluster.nodes[1], "crun -a true; echo status $?", "status 0");
+    run(&cluster.nodes[1], "crun -f bigmem true; echo status $?", "status 0");
+    run(&cluster.nodes[1], "crun -f nosuch true", "crun: no node that is up declares feature nosuch");
+    run(&cluster.nodes[1], "crun", "usage: crun");
+    let lines = node_lines(&cluster.nodes[0]);
+    assert_eq!(lines[2].features, "bigmem,fast", "{lines:?}");
     // `cnodes` shows the same table to a person.
     let shown = run(&cluster.nodes[2], "cnodes", "FEATURES");
     for n in 1..=3 {
