@@ -48,6 +48,8 @@ const WAKE_MS: u32 = 100;
 /// The port of the node's export to the cluster's nodes (its `exportfs`,
 /// which asks for proof of the secret).
 const EXPORT_PORT: u16 = 5641;
+/// The msize of the mounts of other nodes.
+const MOUNT_MSIZE: &str = "131072";
 
 /// What the threads share.
 struct State {
@@ -201,7 +203,10 @@ fn mount(state: &Mutex<State>, node: NodeId, ip: [u8; 4]) {
     }
     let addr = alloc::format!("tcp!{}.{}.{}.{}!{EXPORT_PORT}", ip[0], ip[1], ip[2], ip[3]);
     let name = alloc::format!("node{node}");
-    match libux::process::spawn_full("/bin/mount9p", &["mount9p", &addr, &name], &secret_env(), None, &[]) {
+    // A smaller msize than a person's mount: every node holds one mount
+    // of every other, and each of its 9P clients keeps two buffers of it.
+    let argv = ["mount9p", "-m", MOUNT_MSIZE, &addr, &name];
+    match libux::process::spawn_full("/bin/mount9p", &argv, &secret_env(), None, &[]) {
         Ok(pid) => {
             state.lock().mounts.insert(node, pid);
         }

@@ -47,6 +47,9 @@ libux::entry!(main);
 const USAGE: &str = "usage: exportfs [PORT]";
 /// Fids one connection may hold.
 const MAX_FIDS: usize = 1024;
+/// The buffers of a connection before Tversion: the session's msize
+/// until then.
+const BEFORE_VERSION: usize = 8192;
 /// Where the child gets its end of the hand-over pipe.
 const HANDOVER_FD: usize = 3;
 
@@ -310,13 +313,15 @@ fn serve_connection() -> i32 {
         queue: Mutex::new(Queue::default()),
         phases: Mutex::new(BTreeMap::new()),
     });
-    let mut inbuf = vec![0u8; MAX_MSIZE as usize];
-    let mut out = vec![0u8; MAX_MSIZE as usize];
+    // Buffers of the msize agreed (until then, one a Tversion fits): a
+    // connection that agreed to little holds little.
+    let mut inbuf = vec![0u8; BEFORE_VERSION];
+    let mut out = vec![0u8; BEFORE_VERSION];
     let mut have = 0;
     loop {
-        // Frames up to what we ever agree to; the session refuses one
-        // larger than the msize it agreed.
         match fs9p::frame_len(&inbuf[..have], MAX_MSIZE) {
+            // Larger than the msize agreed: not 9P; drop the client.
+            Ok(Some(len)) if len > inbuf.len() => return 1,
             Ok(Some(len)) if len <= have => {
                 let handled = {
                     let mut st = shared.state.lock();
@@ -335,6 +340,11 @@ fn serve_connection() -> i32 {
                 }
                 inbuf.copy_within(len..have, 0);
                 have -= len;
+                let msize = shared.state.lock().0.msize() as usize;
+                if msize > inbuf.len() {
+                    inbuf.resize(msize, 0);
+                    out.resize(msize, 0);
+                }
                 continue;
             }
             Ok(_) => {}
