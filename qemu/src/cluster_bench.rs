@@ -1,8 +1,8 @@
 //! The cluster figures of `cargo ux --bench`: how long nodes on one
 //! segment take to admit each other, how long after a node's QEMU is
 //! killed every other node marks it down (the cluster promises 3 s),
-//! and a remote read through the authenticated mounts next to a local
-//! one, in one run.
+//! a remote read through the authenticated mounts next to a local one,
+//! and `crun true` on another node next to this one, in one run.
 
 use super::bench_shell::shell;
 use super::Args;
@@ -40,6 +40,14 @@ pub fn run(image: &Image, args: &Args) -> Result<Vec<String>, String> {
     };
     let local = reads("/proc/1/status")?;
     let remote = reads("/n/node2/proc/1/status")?;
+    // Spawn + wait of `true` here and on another node, through crun.
+    let runs = |node: u8| -> Result<f64, String> {
+        let line = format!("{}echo done", format!("crun -n {node} true; ").repeat(10));
+        let t0 = Instant::now();
+        shell(&cluster.nodes[0], &line, "done", t)?;
+        Ok(t0.elapsed().as_secs_f64() * 1000.0 / 10.0)
+    };
+    let (spawn_here, spawn_there) = (runs(1)?, runs(2)?);
 
     let marks: Vec<usize> = cluster.nodes[..last - 1].iter().map(|n| n.mark()).collect();
     let t0 = Instant::now();
@@ -59,6 +67,10 @@ pub fn run(image: &Image, args: &Args) -> Result<Vec<String>, String> {
         format!(
             "cluster: cat of a /proc status file: {local:.1} ms here, {remote:.1} ms from another node through /n/node2 ({:.1} x)",
             remote / local
+        ),
+        format!(
+            "cluster: crun of `true` (spawn + wait, with crun's own start): {spawn_here:.1} ms on this node, {spawn_there:.1} ms on another ({:.1} x; goal <= 5 x)",
+            spawn_there / spawn_here
         ),
     ])
 }
