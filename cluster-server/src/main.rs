@@ -205,7 +205,8 @@ fn mount(state: &Mutex<State>, node: NodeId, ip: [u8; 4]) {
     let name = alloc::format!("node{node}");
     // A smaller msize than a person's mount: every node holds one mount
     // of every other, and each of its 9P clients keeps two buffers of it.
-    let argv = ["mount9p", "-m", MOUNT_MSIZE, &addr, &name];
+    let number = alloc::format!("{node}");
+    let argv = ["mount9p", "-m", MOUNT_MSIZE, "-c", &number, &addr, &name];
     match libux::process::spawn_full("/bin/mount9p", &argv, &secret_env(), None, &[]) {
         Ok(pid) => {
             state.lock().mounts.insert(node, pid);

@@ -155,7 +155,15 @@ fn nodes_admit_each_other_by_the_secret_and_see_failures() {
     std::thread::sleep(Duration::from_secs(1));
     table(&cluster.nodes[0], &up(&[1, 2, 3]));
 
-    // Node 3 dies without a word: down on the others.
+    // Node 3 dies without a word: down on the others; a program node 1
+    // runs there is lost, and `crun` says so.
+    let crun_mark = cluster.nodes[0].mark();
+    run(&cluster.nodes[0], "crun -n 3 sleep 600 &", "$ ");
+    let t0 = Instant::now();
+    while !run(&cluster.nodes[2], "ps", "PID").contains(" /bin/sleep") {
+        assert!(t0.elapsed() < Duration::from_secs(60), "crun's sleep never started on node 3");
+        std::thread::sleep(Duration::from_millis(200));
+    }
     let marks: Vec<usize> = cluster.nodes[..2].iter().map(Node::mark).collect();
     let t0 = Instant::now();
     cluster.nodes[2].kill();
@@ -163,6 +171,8 @@ fn nodes_admit_each_other_by_the_secret_and_see_failures() {
         wait(node, mark, "cluster: node 3 (node3) is down");
     }
     println!("a killed node was down on both others {:.1} s after the kill", t0.elapsed().as_secs_f64());
+    wait(&cluster.nodes[0], crun_mark, " on node 3: lost");
+    println!("crun said its program was lost {:.1} s after the kill", t0.elapsed().as_secs_f64());
     table(&cluster.nodes[1], &[(1, NodeState::Up), (2, NodeState::Up), (3, NodeState::Down)]);
     // `cps` goes on without it, and says so.
     let cps = run(&cluster.nodes[1], "cps", "cps: node 3 (node3) is down");
@@ -175,6 +185,12 @@ fn nodes_admit_each_other_by_the_secret_and_see_failures() {
     cluster.add(&image, &back, false).unwrap_or_else(|e| panic!("{e}"));
     wait(&cluster.nodes[0], mark, "cluster: node 3 at 10.1.0.3 rejoined (a new incarnation)");
     table(&cluster.nodes[0], &up(&[1, 2, 3]));
+    // Its mount on node 1 dials it again.
+    let t0 = Instant::now();
+    while !run(&cluster.nodes[0], "cat /n/node3/proc/1/status", "$ ").contains("1 0 running ramfs") {
+        assert!(t0.elapsed() < Duration::from_secs(60), "node 3's files never came back on node 1");
+        std::thread::sleep(Duration::from_millis(500));
+    }
     for node in &cluster.nodes {
         assert!(!node.log().contains("panicked"), "{}", node.log());
     }

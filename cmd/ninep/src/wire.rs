@@ -65,6 +65,19 @@ impl Wire {
         Port { wire: self.clone(), share }
     }
 
+    /// Gives the connection up (its peer is known to be gone): every call
+    /// waiting on it, and every later one, fails at once; the reader's
+    /// read is cancelled at netstack.
+    pub fn hang_up(&self) {
+        {
+            let mut st = self.state.lock();
+            st.mux.close();
+            let all: Vec<Share> = (0..self.events.len() as Share).collect();
+            wake(&mut st, &self.events, &all);
+        }
+        let _ = self.data.cancel();
+    }
+
     /// Whether the connection is gone.
     pub fn is_broken(&self) -> bool {
         self.state.lock().mux.is_broken()

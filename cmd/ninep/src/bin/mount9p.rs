@@ -14,7 +14,10 @@
 //! and so do later ones until a new connection is made, failing
 //! meanwhile. Files open before the break stay I/O errors until closed.
 //! A housekeeping thread closes, every second, the files of clients that
-//! ended, and flushes the 9P requests still waiting for them.
+//! ended, and flushes the 9P requests still waiting for them. With `-c
+//! NODE` (the cluster server's mounts of other nodes) it also follows
+//! that node in `/proc/cluster/nodes`: once the node is down, the calls
+//! waiting on it fail and later ones fail at once, until it is back.
 #![no_std]
 #![no_main]
 
@@ -24,8 +27,10 @@ use alloc::format;
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, Ordering};
 use fs9p::client::{Client, Ids};
 use fs9p::Dialect;
+use libux::cluster::{NodeId, NodeLine, NodeState};
 use libux::fs::client::open;
 use libux::fs::flags;
 use libux::fs::server::encode;
@@ -53,7 +58,7 @@ const SHARES: u16 = MAX_THREADS as u16 + 1;
 /// the housekeeper are two more, and a new reader may start before the
 /// old one has ended).
 const MAX_WORKERS: usize = MAX_THREADS - 3;
-const USAGE: &str = "usage: mount9p [-2] [-m MSIZE] tcp!A.B.C.D!PORT NAME";
+const USAGE: &str = "usage: mount9p [-2] [-m MSIZE] [-c NODE] tcp!A.B.C.D!PORT NAME";
 /// How often the housekeeper asks the process server which clients
 /// ended (we are not a daemon: nobody signals us), in milliseconds.
 const HOUSEKEEPING_MS: u32 = 1000;
@@ -66,6 +71,10 @@ struct Mount {
     link: Mutex<Link>,
     remote: Mutex<Remote>,
     pool: Mutex<Pool>,
+    /// `-c NODE`: the cluster's node the export is on, and whether it is
+    /// down (then calls fail at once, and nobody dials).
+    node: Option<NodeId>,
+    down: AtomicBool,
     /// Where our questions about ended processes go on from.
     cursor: Mutex<u64>,
 }
@@ -171,12 +180,30 @@ impl Mount {
         if w.generation != generation {
             *w = self.worker(w.share);
         } else if w.c.transport().wire().is_broken() {
-            if found_broken {
+            if found_broken && !self.down.load(Ordering::Relaxed) {
                 self.redial(w);
             }
         } else if w.c.is_broken() {
             // The connection is good; only this client went wrong.
             *w = self.worker(w.share);
+        }
+    }
+
+    /// Follows `node`'s state in the cluster's table: once it is down, the
+    /// connection is given up (its calls fail now, not after netstack's
+    /// 20 s) and nobody dials until it is up again.
+    fn watch(&self, node: NodeId) {
+        let Ok(text) = open("/proc/cluster/nodes", flags::READ).and_then(|mut f| f.read_to_end()) else { return };
+        let text = core::str::from_utf8(&text).unwrap_or("");
+        let down = text.lines().filter_map(NodeLine::parse).any(|l| l.node == node && l.state == NodeState::Down);
+        let was = self.down.swap(down, Ordering::Relaxed);
+        if down && !was {
+            println!("mount9p: node {node} is down; its calls fail until it is back");
+            // (A dial in progress holds the link: it fails on its own.)
+            if let Some(link) = self.link.try_lock() {
+                link.wire.hang_up();
+            }
+            self.remote.lock().found_broken = true;
         }
     }
 
@@ -221,11 +248,21 @@ impl Mount {
 
 fn main() -> i32 {
     let args = libux::rt::args();
-    let (mut dialect, mut msize, mut rest) = (Dialect::L, 1u32 << 20, Vec::new());
+    let (mut dialect, mut msize, mut rest, mut node) = (Dialect::L, 1u32 << 20, Vec::new(), None);
     let mut i = 1;
     while i < args.len() {
         match args[i] {
             "-2" => dialect = Dialect::P2000,
+            "-c" => match args.get(i + 1).and_then(|n| NodeId::parse(n)) {
+                Some(n) => {
+                    node = Some(n);
+                    i += 1;
+                }
+                None => {
+                    eprintln!("{USAGE}");
+                    return 2;
+                }
+            },
             "-m" => match args.get(i + 1).and_then(|m| m.parse().ok()) {
                 Some(m) => {
                     msize = m;
@@ -282,6 +319,8 @@ fn main() -> i32 {
         link: Mutex::new(link),
         remote: Mutex::new(Remote::new(Ids::share(SHARES - 1, SHARES).tags)),
         pool: Mutex::new(Pool { idle: 1, workers: 1 }),
+        node,
+        down: AtomicBool::new(false),
         cursor: Mutex::new(0),
     });
     let keeper = mount.clone();
@@ -306,6 +345,9 @@ fn housekeep(mount: Arc<Mount>) {
     loop {
         if clock.write(period.as_bytes()).is_err() {
             return println!("mount9p: /dev/sleep failed; clients that end keep their files here");
+        }
+        if let Some(node) = mount.node {
+            mount.watch(node);
         }
         if mount.remote.lock().holders().is_empty() {
             continue;

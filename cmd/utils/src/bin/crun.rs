@@ -8,7 +8,8 @@
 //! through its `wait` file. Its standard input and output are the
 //! running node's (the home model is to come). A status other than an
 //! exit is reported on standard error and gives 128 and more, as a shell
-//! does: killed 137, faulted 139.
+//! does: killed 137, faulted 139. When the node goes down meanwhile, the
+//! process is `lost` (reported so), status 1.
 #![no_std]
 #![no_main]
 
@@ -106,7 +107,16 @@ fn main() -> i32 {
     let wait = format!("{proc_dir}/{pid}/wait");
     let end = match read(&wait) {
         Ok(line) => line,
-        Err(e) => return utils::fail("crun", &wait, e),
+        Err(e) => {
+            // Its node went down: the process is lost with it.
+            let down = read("/proc/cluster/nodes")
+                .map(|t| t.lines().filter_map(NodeLine::parse).any(|l| l.node == node && l.state == NodeState::Down));
+            if down == Ok(true) {
+                libux::eprintln!("crun: {gpid} on node {node}: lost");
+                return 1;
+            }
+            return utils::fail("crun", &wait, e);
+        }
     };
     let state = Status::parse(&end).map(|s| String::from(s.state)).unwrap_or_default();
     match state.strip_prefix("exited:").and_then(|s| s.parse::<i32>().ok()) {
