@@ -26,16 +26,14 @@ use cluster_server::msg::{self, Stats};
 use libux::cluster::{from_hex, NodeId};
 use libux::fs::client::{open, File};
 use libux::fs::flags;
-use libux::fs::server::encode;
+use libux::fs::server::{encode, request_bytes};
 use libux::fs::synth::{self, Table};
 use libux::layout::{event, slot};
 use libux::net::{Addr, Datagram};
 use libux::println;
 use libux::process::Clock;
 use libux::rpc::client::{recv_raw, reply_recv_raw};
-use libux::rpc::frame::{self, Place};
-use libux::rpc::{Badge, Errno, MSG_CALL};
-use libux::sel4::syscall::ipc_buffer;
+use libux::rpc::{Badge, Errno};
 use libux::sync::Mutex;
 
 libux::entry!(main);
@@ -298,12 +296,7 @@ fn serve(state: &Mutex<State>) -> ! {
             m = recv_raw(EP);
             continue;
         }
-        let msg = &ipc_buffer().msg;
-        let request = match frame::header(msg, m.words) {
-            Ok(h) if m.label == MSG_CALL && h.place == Place::Inline => Ok(frame::inline_bytes(msg)[..h.len].to_vec()),
-            Ok(_) => Err(Errno::BadRequest),
-            Err(e) => Err(e),
-        };
+        let request = request_bytes(&m);
         let pid = Badge(m.badge).pid();
         let answer = request.and_then(|bytes| {
             let req = libux::fs::decode_request(&bytes)?;

@@ -21,13 +21,12 @@ mod nic;
 mod sock;
 
 use alloc::vec;
-use libux::fs::server::encode;
+use libux::fs::server::{encode, request_bytes};
 use libux::layout::{event, slot};
 use libux::println;
 use libux::process::Clock;
 use libux::rpc::client::recv_raw;
-use libux::rpc::frame::{self, Place};
-use libux::rpc::{Badge, Errno, MSG_CALL, MSG_REPLY};
+use libux::rpc::{Badge, MSG_REPLY};
 use libux::sel4::syscall::{self, ipc_buffer, Msg};
 use libux::sel4::{IoPort, IrqHandler, MessageInfo};
 use net::Net;
@@ -214,19 +213,14 @@ fn main() -> i32 {
             }
             continue;
         }
-        let msg = &ipc_buffer().msg;
-        let answer = match frame::header(msg, m.words) {
-            Ok(h) if m.label == MSG_CALL && h.place == Place::Inline => {
-                let bytes = frame::inline_bytes(msg)[..h.len].to_vec();
-                match libux::fs::decode_request(&bytes) {
-                    Ok(req) => {
-                        net.now = now(&clock).total_micros() as u64;
-                        net.request(Badge(m.badge).pid(), req, &mut links)
-                    }
-                    Err(e) => Err(e),
+        let answer = match request_bytes(&m) {
+            Ok(bytes) => match libux::fs::decode_request(&bytes) {
+                Ok(req) => {
+                    net.now = now(&clock).total_micros() as u64;
+                    net.request(Badge(m.badge).pid(), req, &mut links)
                 }
-            }
-            Ok(_) => Err(Errno::BadRequest),
+                Err(e) => Err(e),
+            },
             Err(e) => Err(e),
         };
         match answer {

@@ -466,12 +466,18 @@ fn clients_that_leave_during_a_blocked_read_release_everything() {
     assert!(!node.log().contains("panicked"), "{}", node.log());
 }
 
-#[test]
-fn a_node_mounts_another_and_uses_it_from_the_shell() {
+/// Two nodes on a segment, at their shells.
+fn two_nodes() -> qemu::cluster::Cluster {
     let image = qemu::prepare("release").unwrap_or_else(|e| panic!("build failed: {e}"));
     let cluster = qemu::cluster::start(&image, &[Options::default(), Options::default()], false)
         .unwrap_or_else(|e| panic!("{e}"));
     cluster.wait_for_shells(TIMEOUT).unwrap_or_else(|e| panic!("{e}"));
+    cluster
+}
+
+#[test]
+fn a_node_mounts_another_and_uses_it_from_the_shell() {
+    let cluster = two_nodes();
     let (a, b) = (&cluster.nodes[0], &cluster.nodes[1]);
     start(b, "exportfs", SERVING);
     let ps = run(b, "ps", "PID");
@@ -592,10 +598,7 @@ fn sleepers_over_mount(a: &Node, b: &Node, n: usize, seconds: u32) -> Vec<u32> {
 
 #[test]
 fn a_mount_answers_other_calls_while_some_wait() {
-    let image = qemu::prepare("release").unwrap_or_else(|e| panic!("build failed: {e}"));
-    let cluster = qemu::cluster::start(&image, &[Options::default(), Options::default()], false)
-        .unwrap_or_else(|e| panic!("{e}"));
-    cluster.wait_for_shells(TIMEOUT).unwrap_or_else(|e| panic!("{e}"));
+    let cluster = two_nodes();
     let (a, b) = (&cluster.nodes[0], &cluster.nodes[1]);
     start(b, "exportfs", SERVING);
     start(a, "mount9p tcp!10.1.0.2!564 B", "mounted at /n/B");

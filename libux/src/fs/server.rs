@@ -44,6 +44,20 @@ pub fn encode(reply: &Result<Answer, Errno>) -> usize {
     frame::encode(&r, msg, None, 0).unwrap_or_else(|e| frame::encode(&FsReply::Err(e), msg, None, 0).unwrap())
 }
 
+/// The file protocol request of the call `m` just received, copied out of
+/// the IPC buffer (the server's own calls reuse it), to decode with
+/// `fs::decode_request`. Only a Call with the request inline is one.
+pub fn request_bytes(m: &crate::rpc::client::Received) -> Result<Vec<u8>, Errno> {
+    let msg = &ipc_buffer().msg;
+    match frame::header(msg, m.words) {
+        Ok(h) if m.label == crate::rpc::MSG_CALL && h.place == frame::Place::Inline => {
+            Ok(frame::inline_bytes(msg)[..h.len].to_vec())
+        }
+        Ok(_) => Err(Errno::BadRequest),
+        Err(e) => Err(e),
+    }
+}
+
 /// Slots `first..first + count` of our CNode for saved reply capabilities.
 pub struct ReplySlots {
     free: Vec<u64>,

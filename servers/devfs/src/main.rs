@@ -28,13 +28,11 @@ use alloc::vec::Vec;
 use devfs::line::{Event, Line};
 use devfs::pipe::{self, Pipe};
 use libux::console::{Serial, COM1};
-use libux::fs::server::{encode, Answer, ReplySlots};
+use libux::fs::server::{encode, request_bytes, Answer, ReplySlots};
 use libux::fs::{flags, list_page, FsRequest, IO_MAX};
 use libux::layout::{self, event, slot};
 use libux::rpc::client::{recv_raw, reply_recv_raw};
-use libux::rpc::frame::{self, Place};
-use libux::rpc::{Badge, Errno, Pid, MSG_CALL};
-use libux::sel4::syscall::ipc_buffer;
+use libux::rpc::{Badge, Errno, Pid};
 use libux::sel4::{IoPort, IrqHandler};
 
 libux::entry!(main);
@@ -560,18 +558,8 @@ fn main() -> i32 {
             m = recv_raw(EP);
             continue;
         }
-        let msg = &ipc_buffer().msg;
-        let answer = match frame::header(msg, m.words) {
-            Ok(h) if m.label == MSG_CALL && h.place == Place::Inline => {
-                let bytes = frame::inline_bytes(msg)[..h.len].to_vec();
-                match libux::fs::decode_request(&bytes) {
-                    Ok(req) => dev.request(Badge(m.badge).pid(), req),
-                    Err(e) => Err(e),
-                }
-            }
-            Ok(_) => Err(Errno::BadRequest),
-            Err(e) => Err(e),
-        };
+        let answer =
+            request_bytes(&m).and_then(|bytes| dev.request(Badge(m.badge).pid(), libux::fs::decode_request(&bytes)?));
         // Others' answers first: the IPC buffer then holds ours.
         dev.wake();
         m = match answer {

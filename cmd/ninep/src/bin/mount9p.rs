@@ -33,13 +33,11 @@ use fs9p::Dialect;
 use libux::cluster::{NodeId, NodeLine, NodeState};
 use libux::fs::client::open;
 use libux::fs::flags;
-use libux::fs::server::encode;
+use libux::fs::server::{encode, request_bytes};
 use libux::layout::{event, slot, MAX_THREADS};
 use libux::process::Clock;
 use libux::rpc::client::{recv_raw, reply_recv_raw};
-use libux::rpc::frame::{self, Place};
-use libux::rpc::{Badge, Errno, MSG_CALL};
-use libux::sel4::syscall::ipc_buffer;
+use libux::rpc::{Badge, Errno};
 use libux::sync::{Event, Mutex};
 use libux::{eprintln, println};
 use ninep::remote::{Remote, Worker};
@@ -374,12 +372,7 @@ fn serve_with(mount: Arc<Mount>, mut w: Worker) -> ! {
         }
         // Our own calls (to the network, to start a worker) reuse the IPC
         // buffer: copy first.
-        let msg = &ipc_buffer().msg;
-        let request = match frame::header(msg, m.words) {
-            Ok(h) if m.label == MSG_CALL && h.place == Place::Inline => Ok(frame::inline_bytes(msg)[..h.len].to_vec()),
-            Ok(_) => Err(Errno::BadRequest),
-            Err(e) => Err(e),
-        };
+        let request = request_bytes(&m);
         mount.taken();
         let pid = Badge(m.badge).pid();
         mount.ready(&mut w);
