@@ -200,11 +200,12 @@ fn mount(state: &Mutex<State>, node: NodeId, ip: [u8; 4]) {
         return;
     }
     let addr = alloc::format!("tcp!{}.{}.{}.{}!{EXPORT_PORT}", ip[0], ip[1], ip[2], ip[3]);
-    let name = alloc::format!("node{node}");
+    let at = libux::cluster::mount_point(node);
+    let name = at.trim_start_matches("/n/");
     // A smaller msize than a person's mount: every node holds one mount
     // of every other, and each of its 9P clients keeps two buffers of it.
     let number = alloc::format!("{node}");
-    let argv = ["mount9p", "-m", MOUNT_MSIZE, "-c", &number, &addr, &name];
+    let argv = ["mount9p", "-m", MOUNT_MSIZE, "-c", &number, &addr, name];
     match libux::process::spawn_full("/bin/mount9p", &argv, &secret_env(), None, &[]) {
         Ok(pid) => {
             state.lock().mounts.insert(node, pid);

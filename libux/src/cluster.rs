@@ -110,6 +110,18 @@ impl core::fmt::Display for Gpid {
     }
 }
 
+/// Where the cluster server mounts node `node`'s export: `/n/nodeN`.
+pub fn mount_point(node: NodeId) -> String {
+    format!("/n/node{node}")
+}
+
+/// Whether `path` is at or under a node's mount ([`mount_point`]).
+pub fn is_cluster_mount(path: &str) -> bool {
+    let Some(rest) = path.strip_prefix("/n/node") else { return false };
+    let digits = rest.split('/').next().unwrap_or("");
+    NodeId::parse(digits).is_some_and(|n| format!("{n}") == digits)
+}
+
 /// Longest node name.
 pub const NAME_MAX: usize = 32;
 /// Longest feature list (with its commas).
@@ -289,6 +301,17 @@ mod tests {
         assert_eq!(text, "2 n2 10.1.0.2!5640 suspect 1 7 123456 -\n");
         assert_eq!(NodeLine::parse(&text), Some(line));
         assert_eq!(NodeLine::parse("2 n2 10.1.0.2!5640 sleeping 1 7 1 -"), None);
+    }
+
+    #[test]
+    fn cluster_mounts_are_known_by_their_paths() {
+        assert_eq!(mount_point(NodeId(7)), "/n/node7");
+        for yes in ["/n/node7", "/n/node7/proc/1/ctl", "/n/node32767"] {
+            assert!(is_cluster_mount(yes), "{yes}");
+        }
+        for no in ["/n", "/n/node", "/n/node0", "/n/node07", "/n/nodes", "/n/node7x", "/n/B/n/node7", "/proc"] {
+            assert!(!is_cluster_mount(no), "{no}");
+        }
     }
 
     #[test]

@@ -61,16 +61,25 @@ fn nodes_admit_each_other_by_the_secret_and_see_failures() {
     // Each node's files are every node's: its export, mounted by the
     // others at /n/nodeN, proving the secret; a client without it is
     // refused.
-    for n in [2, 3] {
-        cluster.nodes[0]
-            .wait_for(&format!("mount9p: tcp!10.1.0.{n}!5641 mounted at /n/node{n}"), SHELL_TIMEOUT)
-            .unwrap_or_else(|e| panic!("{e}"));
+    for (k, node) in cluster.nodes.iter().enumerate() {
+        for n in (1..=3).filter(|&n| n != k + 1) {
+            let mounted = format!("mount9p: tcp!10.1.0.{n}!5641 mounted at /n/node{n}");
+            node.wait_for(&mounted, SHELL_TIMEOUT).unwrap_or_else(|e| panic!("{e}"));
+        }
     }
     run(&cluster.nodes[0], "cat /n/node3/proc/1/status", "1 0 running ramfs");
     run(&cluster.nodes[0], "echo from node 1 > /n/node2/tmp/hello", "$ ");
     run(&cluster.nodes[1], "cat /tmp/hello", "from node 1");
     run(&cluster.nodes[2], "cat /n/node2/tmp/hello", "from node 1");
     run(&cluster.nodes[0], "mount9p tcp!10.1.0.2!5641 X", "mount9p: tcp!10.1.0.2!5641: server: permission denied");
+    // Nor through an export a person started, which asks for nothing: the
+    // cluster's mounts are not in it (node 1's own files are).
+    tests::start(&cluster.nodes[0], "exportfs", "exportfs: serving / on tcp!*!564");
+    tests::start(&cluster.nodes[1], "mount9p tcp!10.1.0.1!564 A", "mounted at /n/A");
+    run(&cluster.nodes[1], "cat /n/A/proc/1/status", "1 0 running ramfs");
+    let through = run(&cluster.nodes[1], "ls /n/A/n; echo listed", "listed");
+    assert!(!through.lines().any(|l| l.trim().starts_with("node")), "{through}");
+    run(&cluster.nodes[1], "cat /n/A/n/node3/proc/1/status", "cat: /n/A/n/node3/proc/1/status: file does not exist");
     // `cps` on node 2 lists the processes of every node, by gpid.
     run(&cluster.nodes[2], "sleep 600 &", "$ ");
     let ps = run(&cluster.nodes[2], "ps", "PID");

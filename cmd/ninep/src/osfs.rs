@@ -52,6 +52,21 @@ pub struct OsFs {
     last: Option<(String, Metadata)>,
     /// The trees clients attached: `..` of one is itself, as 9P has it.
     roots: BTreeSet<String>,
+    /// The cluster's mounts of other nodes (`/n/nodeN`) are not shown: a
+    /// client that did not prove the cluster's secret must not reach the
+    /// other nodes through ours, which proved it.
+    hide_cluster: bool,
+}
+
+impl OsFs {
+    /// The namespace, without the cluster's mounts if `hide`.
+    pub fn hiding_cluster(hide: bool) -> OsFs {
+        OsFs { hide_cluster: hide, ..OsFs::default() }
+    }
+
+    fn exported(&self, path: &str) -> bool {
+        exported(path) && !(self.hide_cluster && libux::cluster::is_cluster_mount(path))
+    }
 }
 
 pub enum OsFile {
@@ -102,6 +117,9 @@ impl Filesystem for OsFs {
     fn attach(&mut self, _uname: &str, aname: &str) -> Result<String, Error> {
         let path =
             libux::path::normalize("/", if aname.is_empty() { "/" } else { aname }).map_err(|_| Error::Invalid)?;
+        if !self.exported(&path) {
+            return Err(Error::NotFound);
+        }
         if !client::stat(&path).map_err(to_9p)?.is_dir {
             return Err(Error::NotDir);
         }
@@ -121,7 +139,7 @@ impl Filesystem for OsFs {
             return Err(Error::Invalid);
         }
         let path = join(dir, name);
-        if !exported(&path) {
+        if !self.exported(&path) {
             return Err(Error::NotFound);
         }
         let m = client::stat(&path).map_err(to_9p)?;
@@ -186,7 +204,8 @@ impl Filesystem for OsFs {
 
     fn list(&mut self, dir: &String) -> Result<Vec<Meta>, Error> {
         let all = client::list(dir).map_err(to_9p)?;
-        Ok(all.iter().map(|m| (join(dir, &m.name), m)).filter(|(p, _)| exported(p)).map(|(p, m)| meta(&p, m)).collect())
+        let shown = all.iter().map(|m| (join(dir, &m.name), m)).filter(|(p, _)| self.exported(p));
+        Ok(shown.map(|(p, m)| meta(&p, m)).collect())
     }
 
     fn rename(&mut self, node: &String, to: &String, name: &str) -> Result<(), Error> {

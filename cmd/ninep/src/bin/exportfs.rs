@@ -287,7 +287,8 @@ fn serve_connection() -> i32 {
     // end, stop and continue what it started through us, and nothing else
     // of the node's. A node of the cluster (it proved the secret) acts as
     // the node's own processes do: the cluster is one system.
-    if ninep::auth::env_hex("UX_SECRET").is_none() {
+    let proving = ninep::auth::env_hex("UX_SECRET").is_some();
+    if !proving {
         if let Err(e) = libux::process::restrict() {
             eprintln!("exportfs: cannot restrict myself: {e}");
             return 1;
@@ -307,7 +308,8 @@ fn serve_connection() -> i32 {
         return 1;
     }
     let shared = Arc::new(Shared {
-        state: Mutex::new((session(), OsFs::default())),
+        // A client that proves nothing sees none of the cluster's mounts.
+        state: Mutex::new((session(), OsFs::hiding_cluster(!proving))),
         conn,
         writing: Mutex::new(()),
         queue: Mutex::new(Queue::default()),

@@ -12,7 +12,7 @@ extern crate alloc;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
-use libux::cluster::{Gpid, NodeId, NodeLine, NodeState};
+use libux::cluster::{mount_point, Gpid, NodeId, NodeLine, NodeState};
 use libux::fs::client::{list, open};
 use libux::fs::flags;
 use libux::procfs::Status;
@@ -67,7 +67,7 @@ fn main() -> i32 {
             libux::eprintln!("cps: node {} ({}) is down", n.node, n.name);
             continue;
         }
-        let dir = if n.node == own { String::from("/proc") } else { format!("/n/node{}/proc", n.node) };
+        let dir = if n.node == own { String::from("/proc") } else { format!("{}/proc", mount_point(n.node)) };
         match processes(n.node, &dir) {
             Ok(lines) => lines.iter().for_each(|l| text.push_str(l)),
             Err(e) => {

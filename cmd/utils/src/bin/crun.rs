@@ -18,7 +18,7 @@ extern crate alloc;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
-use libux::cluster::{Gpid, NodeId, NodeLine, NodeState};
+use libux::cluster::{mount_point, Gpid, NodeId, NodeLine, NodeState};
 use libux::fs::client::open;
 use libux::fs::flags;
 use libux::procfs::{spawn_line, Status};
@@ -88,7 +88,7 @@ fn main() -> i32 {
             return 1;
         }
     };
-    let proc_dir = if node == own { String::from("/proc") } else { format!("/n/node{node}/proc") };
+    let proc_dir = if node == own { String::from("/proc") } else { format!("{}/proc", mount_point(node)) };
     let path = if argv[0].contains('/') { String::from(argv[0]) } else { format!("/bin/{}", argv[0]) };
     let mut words: Vec<&str> = alloc::vec![path.as_str()];
     words.extend(&argv[1..]);

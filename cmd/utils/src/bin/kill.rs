@@ -8,7 +8,7 @@ extern crate alloc;
 
 use alloc::format;
 use alloc::string::String;
-use libux::cluster::{Gpid, NodeId};
+use libux::cluster::{mount_point, Gpid, NodeId};
 use libux::fs::client::open;
 use libux::fs::flags;
 use libux::rpc::Errno;
@@ -52,6 +52,6 @@ fn ctl(pid: &str) -> Result<String, Errno> {
     let own = core::str::from_utf8(&own).ok().and_then(|t| NodeId::parse(t.trim()));
     Ok(match own {
         Some(own) if own == node => format!("/proc/{}/ctl", gpid.pid()),
-        _ => format!("/n/node{node}/proc/{}/ctl", gpid.pid()),
+        _ => format!("{}/proc/{}/ctl", mount_point(node), gpid.pid()),
     })
 }
