@@ -41,7 +41,7 @@ libux::entry!(main);
 const EP: u64 = slot::FIRST_FREE;
 /// How often the beater wakes, in milliseconds (it beats every
 /// `BEAT_US`, and notices a silent peer within this).
-const WAKE_MS: u32 = 100;
+const WAKE_MS: u32 = 250;
 
 /// The port of the node's export to the cluster's nodes (its `exportfs`,
 /// which asks for proof of the secret).
@@ -260,7 +260,9 @@ fn beat(state: Arc<Mutex<State>>, data: Arc<File>) {
     loop {
         let now = state.lock().clock.micros();
         if now >= next {
-            next = now + BEAT_US;
+            // On a fixed cadence, whatever the wake-ups' jitter (but never
+            // a burst to catch up).
+            next = (next + BEAT_US).max(now + BEAT_US / 2);
             let own = own_stats();
             let beat = {
                 let mut st = state.lock();

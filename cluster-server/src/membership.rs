@@ -27,7 +27,7 @@ pub const BEAT_US: u64 = 500_000;
 /// Not heard for this long: suspect (three beats missed).
 pub const SUSPECT_US: u64 = 1_500_000;
 /// Not heard for this long: down (within the 3 s the cluster promises,
-/// with the beater's 100 ms wake-ups and a beat's 500 ms).
+/// with the beater's 250 ms wake-ups and a beat's 500 ms).
 pub const DOWN_US: u64 = 2_500_000;
 /// A challenge not answered for this long is sent again.
 const RECHALLENGE_US: u64 = 1_000_000;
