@@ -254,14 +254,6 @@ fn interactive(args: &Args) -> Result<(), String> {
 }
 
 fn cluster(args: &Args) -> Result<(), String> {
-    let image = prepare_image(&args.profile, args.flavour)?;
-    step(&format!("booting {} nodes on one segment (Ctrl-C stops them all)", args.nodes));
-    let opts: Vec<Options> = (0..args.nodes)
-        .map(|k| {
-            let forwards = args.opts.forwards.iter().map(|f| node::Forward { host: f.host + k as u16, ..*f }).collect();
-            Options { forwards, ..args.opts.clone() }
-        })
-        .collect();
     if usize::from(args.first) + args.nodes - 1 > qemu::cluster::MAX_NODES {
         return Err(format!(
             "nodes {} to {} do not fit in 1 to {}",
@@ -270,6 +262,14 @@ fn cluster(args: &Args) -> Result<(), String> {
             qemu::cluster::MAX_NODES
         ));
     }
+    let image = prepare_image(&args.profile, args.flavour)?;
+    step(&format!("booting {} nodes on one segment (Ctrl-C stops them all)", args.nodes));
+    let opts: Vec<Options> = (0..args.nodes)
+        .map(|k| {
+            let forwards = args.opts.forwards.iter().map(|f| node::Forward { host: f.host + k as u16, ..*f }).collect();
+            Options { forwards, ..args.opts.clone() }
+        })
+        .collect();
     let cluster = qemu::cluster::start_on(&image, &opts, true, &args.join, args.first)?;
     println!(
         "cluster: segment {}, secret in {}; more nodes: cargo ux cluster N --segment {} --secret {} --first {}",

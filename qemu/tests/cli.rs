@@ -44,6 +44,17 @@ fn bad_arguments_are_refused_with_a_reason() {
     let (code, _, err) = ux(&["cluster", "0"]);
     assert_eq!(code, 2);
     assert!(err.contains("cluster takes 1 to 250 nodes"), "{err}");
+    let (code, _, err) = ux(&["--bench", "--only", "everything"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--only takes one of") && err.contains("cluster"), "{err}");
+    let (code, _, err) = ux(&["cluster", "2", "--segment", "10.0.0.1:5"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--segment takes GROUP:PORT (a multicast group)"), "{err}");
+    let (code, _, err) = ux(&["cluster", "2", "--secret", "/nonexistent/secret"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--secret /nonexistent/secret: no such file"), "{err}");
+    let (code, _, err) = ux(&["cluster", "2", "--first", "250"]);
+    assert_eq!((code, err.contains("nodes 250 to 251 do not fit in 1 to 250")), (1, true), "{err}");
     let (code, _, err) = ux(&["--frobnicate"]);
     assert_eq!(code, 2);
     assert!(err.contains("unknown argument"), "{err}");
