@@ -232,17 +232,6 @@ pub fn hmac(key: &[u8], parts: &[&[u8]]) -> Hmac<Sha256> {
     m
 }
 
-/// The answer to a 9P auth fid's `challenge` that proves its writer holds
-/// the cluster's `secret` (authenticated exports).
-pub fn prove(secret: &[u8], challenge: &[u8]) -> [u8; 32] {
-    hmac(secret, &[b"ux-9p", challenge]).finalize().into_bytes().into()
-}
-
-/// Whether `answer` is [`prove`]'s, compared in constant time.
-pub fn proves(secret: &[u8], challenge: &[u8], answer: &[u8]) -> bool {
-    hmac(secret, &[b"ux-9p", challenge]).verify_slice(answer).is_ok()
-}
-
 /// Unpredictable bytes for nonces, challenges and incarnations:
 /// HMAC-SHA-256 keyed with the boot's seed (from the host, through fw_cfg)
 /// over a counter.
@@ -260,15 +249,6 @@ impl Nonces {
         self.counter += 1;
         hmac(&self.seed, &[b"ux-nonce", &self.counter.to_le_bytes()]).finalize().into_bytes().into()
     }
-}
-
-/// Hex text (of a secret or a seed, as the host writes them) as bytes.
-pub fn from_hex(text: &str) -> Option<Vec<u8>> {
-    let t = text.trim().as_bytes();
-    if !t.len().is_multiple_of(2) {
-        return None;
-    }
-    t.chunks(2).map(|p| u8::from_str_radix(core::str::from_utf8(p).ok()?, 16).ok()).collect()
 }
 
 #[cfg(test)]
@@ -330,21 +310,9 @@ mod tests {
     }
 
     #[test]
-    fn proofs_hold_for_the_secret_and_challenge_only() {
-        let p = prove(b"secret", b"challenge");
-        assert!(proves(b"secret", b"challenge", &p));
-        assert!(!proves(b"secreT", b"challenge", &p));
-        assert!(!proves(b"secret", b"challengE", &p));
-        assert!(!proves(b"secret", b"challenge", &p[..31]));
+    fn nonces_differ_by_counter_and_seed() {
         let (mut a, mut b) = (Nonces::new(b"one"), Nonces::new(b"two"));
         let (a1, a2, b1) = (a.bytes(), a.bytes(), b.bytes());
         assert!(a1 != a2 && a1 != b1);
-    }
-
-    #[test]
-    fn hex_is_read_strictly() {
-        assert_eq!(from_hex("00ff10\n"), Some(alloc::vec![0, 255, 16]));
-        assert_eq!(from_hex("0"), None);
-        assert_eq!(from_hex("zz"), None);
     }
 }

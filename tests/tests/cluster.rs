@@ -48,8 +48,11 @@ fn small() -> Options {
 fn nodes_admit_each_other_by_the_secret_and_see_failures() {
     let image = qemu::prepare("release").unwrap_or_else(|e| panic!("build failed: {e}"));
     let featured = Options { features: "bigmem,fast".into(), ..small() };
+    // The host reaches node 1's export to the cluster through a forward.
+    let export = tests::free_port(false);
+    let first = Options { forwards: vec![qemu::node::Forward { udp: false, host: export, node: 5641 }], ..small() };
     let mut cluster: Cluster =
-        qemu::cluster::start(&image, &[small(), small(), featured], false).unwrap_or_else(|e| panic!("{e}"));
+        qemu::cluster::start(&image, &[first, small(), featured], false).unwrap_or_else(|e| panic!("{e}"));
     cluster.wait_for_shells(SHELL_TIMEOUT).unwrap_or_else(|e| panic!("{e}"));
     for (k, node) in cluster.nodes.iter().enumerate() {
         for other in (1..=3).filter(|&n| n != k + 1) {
@@ -68,6 +71,18 @@ fn nodes_admit_each_other_by_the_secret_and_see_failures() {
         }
     }
     run(&cluster.nodes[0], "cat /n/node3/proc/1/status", "1 0 running ramfs");
+    // From the host, with the cluster's secret (what `u9p --secret` does):
+    // the node table through node 1's export; without it, refused.
+    let secret = fs9p::auth::from_hex(&std::fs::read_to_string(&cluster.secret).unwrap()).unwrap();
+    let at = format!("127.0.0.1:{export}");
+    let mut host = fs9p::host::Client::connect_proving(&at, fs9p::Dialect::L, 65536, "host", "", &secret)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let nodes = String::from_utf8(host.read_file("/proc/cluster/nodes").unwrap()).unwrap();
+    assert_eq!(nodes.lines().filter_map(NodeLine::parse).count(), 3, "{nodes}");
+    let refused = fs9p::host::Client::connect(&at, fs9p::Dialect::L, 65536, "host", "");
+    assert!(refused.is_err(), "an attach without the secret");
+    let wrong = fs9p::host::Client::connect_proving(&at, fs9p::Dialect::L, 65536, "host", "", b"wrong");
+    assert!(wrong.is_err(), "an attach with the wrong secret");
     run(&cluster.nodes[0], "echo from node 1 > /n/node2/tmp/hello", "$ ");
     run(&cluster.nodes[1], "cat /tmp/hello", "from node 1");
     run(&cluster.nodes[2], "cat /n/node2/tmp/hello", "from node 1");

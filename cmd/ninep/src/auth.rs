@@ -1,11 +1,12 @@
 //! Authenticated 9P with the cluster's secret: the guard an export asks
 //! for proof with (its challenge: fresh unpredictable bytes; a proof:
-//! `libux::cluster::prove`), and the secret and seed a program got in
+//! `fs9p::auth::prove`), and the secret and seed a program got in
 //! its environment (`UX_SECRET`, `UX_SEED`, hex), which only the cluster
 //! server has and passes on to the exports and mounts it starts.
 
 use alloc::vec::Vec;
-use libux::cluster::{from_hex, proves, Nonces};
+use fs9p::auth::{from_hex, proves};
+use libux::cluster::Nonces;
 
 pub struct SecretGuard {
     secret: Vec<u8>,

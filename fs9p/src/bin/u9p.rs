@@ -7,7 +7,8 @@
 //! u9p put  ADDR PATH                   write standard input to a file
 //! u9p mkdir|rm ADDR PATH
 //! options: --dialect 9P2000|9P2000.L (default 9P2000.L), --aname NAME,
-//!          --msize BYTES (default 65536)
+//!          --msize BYTES (default 65536), --secret FILE (prove the
+//!          secret in FILE, hex, to an export that asks: a cluster's)
 //! ```
 
 use fs9p::host::{serve, Client, DirFs};
@@ -16,7 +17,7 @@ use std::io::{Read, Write};
 use std::process::ExitCode;
 
 const USAGE: &str = "usage: u9p serve DIR [--listen ADDR] | u9p ls|cat|put|mkdir|rm ADDR [PATH] \
-[--dialect 9P2000|9P2000.L] [--aname NAME] [--msize BYTES]";
+[--dialect 9P2000|9P2000.L] [--aname NAME] [--msize BYTES] [--secret FILE]";
 
 fn main() -> ExitCode {
     match run(std::env::args().skip(1).collect()) {
@@ -32,6 +33,7 @@ fn run(args: Vec<String>) -> Result<(), String> {
     let mut words = Vec::new();
     let (mut dialect, mut aname, mut msize, mut listen) =
         (Dialect::L, String::new(), 65536, "127.0.0.1:5640".to_string());
+    let mut secret = None;
     let mut it = args.into_iter();
     while let Some(a) = it.next() {
         let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value"));
@@ -43,6 +45,11 @@ fn run(args: Vec<String>) -> Result<(), String> {
             "--aname" => aname = value("--aname")?,
             "--msize" => msize = value("--msize")?.parse().map_err(|_| "--msize takes a number".to_string())?,
             "--listen" => listen = value("--listen")?,
+            "--secret" => {
+                let file = value("--secret")?;
+                let text = std::fs::read_to_string(&file).map_err(|e| format!("{file}: {e}"))?;
+                secret = Some(fs9p::auth::from_hex(&text).ok_or(format!("{file}: not a secret in hex"))?);
+            }
             "-h" | "--help" => {
                 println!("{USAGE}");
                 return Ok(());
@@ -58,7 +65,11 @@ fn run(args: Vec<String>) -> Result<(), String> {
         eprintln!("u9p: exporting {target} on {}", listener.local_addr().map_err(|e| e.to_string())?);
         return serve(listener, fs, 4096).map_err(|e| e.to_string());
     }
-    let mut c = Client::connect(target, dialect, msize, "u9p", &aname).map_err(|e| format!("{target}: {e}"))?;
+    let c = match &secret {
+        Some(s) => Client::connect_proving(target, dialect, msize, "u9p", &aname, s),
+        None => Client::connect(target, dialect, msize, "u9p", &aname),
+    };
+    let mut c = c.map_err(|e| format!("{target}: {e}"))?;
     let err = |e: fs9p::host::ClientError| format!("{path}: {e}");
     match command.as_str() {
         "ls" => {

@@ -44,6 +44,22 @@ impl Client {
         client::Client::connect(Tcp(stream), dialect, msize, uname, aname).map(Client)
     }
 
+    /// [`Client::connect`] to an export that asks for proof: answers its
+    /// challenge with [`crate::auth::prove`] over `secret`.
+    pub fn connect_proving(
+        addr: &str,
+        dialect: Dialect,
+        msize: u32,
+        uname: &str,
+        aname: &str,
+        secret: &[u8],
+    ) -> Result<Client, ClientError> {
+        let stream = TcpStream::connect(addr).map_err(ClientError::Transport)?;
+        let _ = stream.set_nodelay(true);
+        let prove = |challenge: &[u8]| crate::auth::prove(secret, challenge).to_vec();
+        client::Client::connect_proving(Tcp(stream), dialect, msize, uname, aname, client::Ids::ALL, prove).map(Client)
+    }
+
     /// Gives every read and write of the connection a deadline (`None`:
     /// wait as long as it takes): a server that stops answering is then
     /// an error instead of a hang.

@@ -115,7 +115,7 @@ impl Dialer {
         let port = wire.port(share);
         let client = match &self.secret {
             Some(secret) => {
-                let prove = |challenge: &[u8]| libux::cluster::prove(secret, challenge).to_vec();
+                let prove = |challenge: &[u8]| fs9p::auth::prove(secret, challenge).to_vec();
                 Client::connect_proving(port, self.dialect, self.msize, "ux", "/", ids, prove)
             }
             None => Client::connect_with(port, self.dialect, self.msize, "ux", "/", ids),
