@@ -110,6 +110,40 @@ impl core::fmt::Display for Gpid {
     }
 }
 
+/// This node's number, as the cluster server serves it.
+pub const SELF: &str = "/proc/cluster/self";
+/// The node table (see the module's documentation).
+pub const NODES: &str = "/proc/cluster/nodes";
+
+/// This node's number, from [`SELF`].
+#[cfg(target_arch = "x86_64")]
+pub fn own_node() -> Result<NodeId, crate::rpc::Errno> {
+    let text = crate::fs::client::open(SELF, crate::fs::flags::READ).and_then(|mut f| f.read_to_end())?;
+    core::str::from_utf8(&text).ok().and_then(|t| NodeId::parse(t.trim())).ok_or(crate::rpc::Errno::BadRequest)
+}
+
+/// The node table, from [`NODES`] (lines that do not parse left out).
+#[cfg(target_arch = "x86_64")]
+pub fn nodes() -> Result<Vec<NodeLine>, crate::rpc::Errno> {
+    let text = crate::fs::client::open(NODES, crate::fs::flags::READ).and_then(|mut f| f.read_to_end())?;
+    Ok(core::str::from_utf8(&text).unwrap_or("").lines().filter_map(NodeLine::parse).collect())
+}
+
+/// Whether `node` is down in the node table (false if it cannot be read).
+#[cfg(target_arch = "x86_64")]
+pub fn is_down(node: NodeId) -> bool {
+    nodes().is_ok_and(|all| all.iter().any(|l| l.node == node && l.state == NodeState::Down))
+}
+
+/// The `/proc` of `node` from `own`: ours, or the cluster's mount of it.
+pub fn proc_dir(node: NodeId, own: NodeId) -> String {
+    if node == own {
+        String::from("/proc")
+    } else {
+        format!("{}/proc", mount_point(node))
+    }
+}
+
 /// Where the cluster server mounts node `node`'s export: `/n/nodeN`.
 pub fn mount_point(node: NodeId) -> String {
     format!("/n/node{node}")

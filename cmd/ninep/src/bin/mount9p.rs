@@ -30,7 +30,7 @@ use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, Ordering};
 use fs9p::client::{Client, Ids};
 use fs9p::Dialect;
-use libux::cluster::{NodeId, NodeLine, NodeState};
+use libux::cluster::NodeId;
 use libux::fs::client::open;
 use libux::fs::flags;
 use libux::fs::server::{encode, request_bytes};
@@ -191,9 +191,7 @@ impl Mount {
     /// connection is given up (its calls fail now, not after netstack's
     /// 20 s) and nobody dials until it is up again.
     fn watch(&self, node: NodeId) {
-        let Ok(text) = open("/proc/cluster/nodes", flags::READ).and_then(|mut f| f.read_to_end()) else { return };
-        let text = core::str::from_utf8(&text).unwrap_or("");
-        let down = text.lines().filter_map(NodeLine::parse).any(|l| l.node == node && l.state == NodeState::Down);
+        let down = libux::cluster::is_down(node);
         let was = self.down.swap(down, Ordering::Relaxed);
         if down && !was {
             println!("mount9p: node {node} is down; its calls fail until it is back");

@@ -12,7 +12,7 @@ use libux::fs::flags;
 
 libux::entry!(main);
 
-const NODES: &str = "/proc/cluster/nodes";
+use libux::cluster::NODES;
 
 fn main() -> i32 {
     if libux::rt::args().len() > 1 {

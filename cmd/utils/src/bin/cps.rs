@@ -12,17 +12,12 @@ extern crate alloc;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
-use libux::cluster::{mount_point, Gpid, NodeId, NodeLine, NodeState};
+use libux::cluster::{self, Gpid, NodeId, NodeState};
 use libux::fs::client::{list, open};
 use libux::fs::flags;
 use libux::procfs::Status;
 
 libux::entry!(main);
-
-fn read(path: &str) -> Result<String, libux::rpc::Errno> {
-    let bytes = open(path, flags::READ).and_then(|mut f| f.read_to_end())?;
-    Ok(String::from_utf8_lossy(&bytes).into_owned())
-}
 
 /// The processes of `node`, whose `/proc` is at `dir`, as lines.
 fn processes(node: NodeId, dir: &str) -> Result<Vec<String>, libux::rpc::Errno> {
@@ -31,7 +26,10 @@ fn processes(node: NodeId, dir: &str) -> Result<Vec<String>, libux::rpc::Errno> 
     let mut out = Vec::new();
     for pid in pids {
         // A process may end between the listing and the read.
-        let Ok(line) = read(&format!("{dir}/{pid}/status")) else { continue };
+        let Ok(bytes) = open(&format!("{dir}/{pid}/status"), flags::READ).and_then(|mut f| f.read_to_end()) else {
+            continue;
+        };
+        let line = String::from_utf8_lossy(&bytes);
         let Some(s) = Status::parse(&line) else { continue };
         let gpid = |p| Gpid::new(node, p).map_or(String::from("-"), |g| format!("{g}"));
         out.push(format!(
@@ -51,14 +49,13 @@ fn main() -> i32 {
     if libux::rt::args().len() > 1 {
         return utils::usage("cps");
     }
-    let own = match read("/proc/cluster/self").map(|t| NodeId::parse(t.trim())) {
-        Ok(Some(n)) => n,
-        Ok(None) => return utils::fail("cps", "/proc/cluster/self", libux::rpc::Errno::BadRequest),
-        Err(e) => return utils::fail("cps", "/proc/cluster/self", e),
+    let own = match cluster::own_node() {
+        Ok(n) => n,
+        Err(e) => return utils::fail("cps", cluster::SELF, e),
     };
-    let nodes = match read("/proc/cluster/nodes") {
-        Ok(t) => t.lines().filter_map(NodeLine::parse).collect::<Vec<_>>(),
-        Err(e) => return utils::fail("cps", "/proc/cluster/nodes", e),
+    let nodes = match cluster::nodes() {
+        Ok(n) => n,
+        Err(e) => return utils::fail("cps", cluster::NODES, e),
     };
     let mut text = format!("{:>10} {:>5} {:>10} {:<12} {:>9} NAME\n", "GPID", "NODE", "PGPID", "STATE", "MEMORY");
     let mut status = 0;
@@ -67,7 +64,7 @@ fn main() -> i32 {
             libux::eprintln!("cps: node {} ({}) is down", n.node, n.name);
             continue;
         }
-        let dir = if n.node == own { String::from("/proc") } else { format!("{}/proc", mount_point(n.node)) };
+        let dir = cluster::proc_dir(n.node, own);
         match processes(n.node, &dir) {
             Ok(lines) => lines.iter().for_each(|l| text.push_str(l)),
             Err(e) => {

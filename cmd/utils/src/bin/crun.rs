@@ -18,7 +18,7 @@ extern crate alloc;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
-use libux::cluster::{mount_point, Gpid, NodeId, NodeLine, NodeState};
+use libux::cluster::{self, Gpid, NodeId, NodeLine, NodeState};
 use libux::fs::client::open;
 use libux::fs::flags;
 use libux::procfs::{spawn_line, Status};
@@ -33,11 +33,6 @@ enum Place<'a> {
     Node(NodeId),
     LeastLoaded,
     Feature(&'a str),
-}
-
-fn read(path: &str) -> Result<String, Errno> {
-    let bytes = open(path, flags::READ).and_then(|mut f| f.read_to_end())?;
-    Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 /// The node `place` picks among `nodes`.
@@ -72,14 +67,13 @@ fn main() -> i32 {
     if argv.is_empty() || argv[0].starts_with('-') {
         return utils::usage(USAGE);
     }
-    let own = match read("/proc/cluster/self").map(|t| NodeId::parse(t.trim())) {
-        Ok(Some(n)) => n,
-        Ok(None) => return utils::fail("crun", "/proc/cluster/self", Errno::BadRequest),
-        Err(e) => return utils::fail("crun", "/proc/cluster/self", e),
+    let own = match cluster::own_node() {
+        Ok(n) => n,
+        Err(e) => return utils::fail("crun", cluster::SELF, e),
     };
-    let nodes: Vec<NodeLine> = match read("/proc/cluster/nodes") {
-        Ok(t) => t.lines().filter_map(NodeLine::parse).collect(),
-        Err(e) => return utils::fail("crun", "/proc/cluster/nodes", e),
+    let nodes = match cluster::nodes() {
+        Ok(n) => n,
+        Err(e) => return utils::fail("crun", cluster::NODES, e),
     };
     let node = match pick(&place, &nodes) {
         Ok(n) => n,
@@ -88,7 +82,7 @@ fn main() -> i32 {
             return 1;
         }
     };
-    let proc_dir = if node == own { String::from("/proc") } else { format!("{}/proc", mount_point(node)) };
+    let proc_dir = cluster::proc_dir(node, own);
     let path = if argv[0].contains('/') { String::from(argv[0]) } else { format!("/bin/{}", argv[0]) };
     let mut words: Vec<&str> = alloc::vec![path.as_str()];
     words.extend(&argv[1..]);
@@ -105,13 +99,11 @@ fn main() -> i32 {
     };
     let gpid = Gpid::new(node, pid).map_or(String::from("?"), |g| format!("{g}"));
     let wait = format!("{proc_dir}/{pid}/wait");
-    let end = match read(&wait) {
-        Ok(line) => line,
+    let end = match open(&wait, flags::READ).and_then(|mut f| f.read_to_end()) {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
         Err(e) => {
             // Its node went down: the process is lost with it.
-            let down = read("/proc/cluster/nodes")
-                .map(|t| t.lines().filter_map(NodeLine::parse).any(|l| l.node == node && l.state == NodeState::Down));
-            if down == Ok(true) {
+            if cluster::is_down(node) {
                 libux::eprintln!("crun: {gpid} on node {node}: lost");
                 return 1;
             }

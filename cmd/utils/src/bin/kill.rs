@@ -8,7 +8,7 @@ extern crate alloc;
 
 use alloc::format;
 use alloc::string::String;
-use libux::cluster::{mount_point, Gpid, NodeId};
+use libux::cluster::{self, Gpid};
 use libux::fs::client::open;
 use libux::fs::flags;
 use libux::rpc::Errno;
@@ -48,10 +48,5 @@ fn ctl(pid: &str) -> Result<String, Errno> {
     }
     let gpid = Gpid::parse(pid).ok_or(Errno::NoSuchProcess)?;
     let node = gpid.node().ok_or(Errno::NoSuchProcess)?;
-    let own = open("/proc/cluster/self", flags::READ).and_then(|mut f| f.read_to_end())?;
-    let own = core::str::from_utf8(&own).ok().and_then(|t| NodeId::parse(t.trim()));
-    Ok(match own {
-        Some(own) if own == node => format!("/proc/{}/ctl", gpid.pid()),
-        _ => format!("{}/proc/{}/ctl", mount_point(node), gpid.pid()),
-    })
+    Ok(format!("{}/{}/ctl", cluster::proc_dir(node, cluster::own_node()?), gpid.pid()))
 }
