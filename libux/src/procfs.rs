@@ -15,8 +15,12 @@
 //!                     order: <mount point> <server pid> (0: the process
 //!                     server); empty once it has ended
 //! /proc/self          the reader's own directory
-//! /proc/spawn         write `PATH [ARG...]` (space separated): spawns a
-//!                     child of the writer; a read then gives `<pid>\n`
+//! /proc/spawn         write `[FD<PATH | FD>PATH]... PATH [ARG...]`
+//!                     (space separated, quoted as the shell quotes):
+//!                     spawns a child of the writer, which opens each
+//!                     PATH (absolute) as descriptor FD (0-9) for reading
+//!                     (`<`) or writing (`>`) before `main`, and nothing
+//!                     else; a read then gives `<pid>\n`
 //! ```
 
 use crate::rpc::{End, Pid};
@@ -112,6 +116,9 @@ pub enum SpawnLineError {
     /// No words: nothing to start.
     Empty,
     UnterminatedQuote,
+    /// A descriptor's path is not absolute, or a descriptor is named
+    /// twice.
+    BadRedirect,
     /// A control character (a tab and a final newline aside).
     ControlCharacter,
 }
@@ -153,6 +160,87 @@ pub fn parse_spawn_line(text: &str) -> Result<Vec<String>, SpawnLineError> {
         return Err(SpawnLineError::Empty);
     }
     Ok(words)
+}
+
+/// A descriptor a `/proc/spawn` line gives the child: `FD<PATH` (opened
+/// for reading) or `FD>PATH` (for writing).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Redirect {
+    pub fd: u8,
+    pub path: String,
+    pub write: bool,
+}
+
+impl Redirect {
+    /// The word that names it in a spawn line.
+    pub fn word(&self) -> String {
+        format!("{}{}{}", self.fd, if self.write { '>' } else { '<' }, self.path)
+    }
+
+    /// A word `FD<PATH` or `FD>PATH` (FD one digit); none if the word is
+    /// not one (an argument); `BadRedirect` if its path is not absolute.
+    fn parse(word: &str) -> Option<Result<Redirect, SpawnLineError>> {
+        let mut chars = word.chars();
+        let fd = chars.next()?.to_digit(10)? as u8;
+        let write = match chars.next()? {
+            '<' => false,
+            '>' => true,
+            _ => return None,
+        };
+        let path = chars.as_str();
+        Some(if path.starts_with('/') {
+            Ok(Redirect { fd, path: String::from(path), write })
+        } else {
+            Err(SpawnLineError::BadRedirect)
+        })
+    }
+
+    /// The flags the child opens it with (`fs::flags`).
+    pub fn flags(&self) -> u32 {
+        if self.write {
+            crate::fs::flags::WRITE
+        } else {
+            crate::fs::flags::READ
+        }
+    }
+}
+
+/// A whole `/proc/spawn` line: the descriptors, then argv.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpawnCommand {
+    pub fds: Vec<Redirect>,
+    pub argv: Vec<String>,
+}
+
+impl SpawnCommand {
+    /// Parses a line (see [`parse_spawn_line`] for its words): the
+    /// leading words that are redirections, then the program and its
+    /// arguments.
+    pub fn parse(text: &str) -> Result<SpawnCommand, SpawnLineError> {
+        let mut words = parse_spawn_line(text)?.into_iter().peekable();
+        let mut fds: Vec<Redirect> = Vec::new();
+        while let Some(r) = words.peek().and_then(|w| Redirect::parse(w)) {
+            let r = r?;
+            if fds.iter().any(|f| f.fd == r.fd) {
+                return Err(SpawnLineError::BadRedirect);
+            }
+            fds.push(r);
+            words.next();
+        }
+        let argv: Vec<String> = words.collect();
+        if argv.is_empty() {
+            return Err(SpawnLineError::Empty);
+        }
+        Ok(SpawnCommand { fds, argv })
+    }
+
+    /// The line that parses back to it.
+    pub fn line(&self) -> String {
+        let redirects: Vec<String> = self.fds.iter().map(Redirect::word).collect();
+        let words: Vec<&str> =
+            redirects.iter().map(String::as_str).chain(self.argv.iter().map(String::as_str)).collect();
+        spawn_line(&words)
+    }
 }
 
 /// The `/proc/spawn` line for `argv`: words with blanks, quotes or
@@ -198,6 +286,21 @@ mod tests {
         assert_eq!(parse_spawn_line("echo a\nb"), Err(SpawnLineError::ControlCharacter));
         assert_eq!(parse_spawn_line("echo \x1b[2J"), Err(SpawnLineError::ControlCharacter));
         assert_eq!(parse_spawn_line(&"x".repeat(SPAWN_LINE_MAX + 1)), Err(SpawnLineError::TooLong));
+    }
+
+    #[test]
+    fn spawn_lines_name_descriptors_first() {
+        let c = SpawnCommand::parse("0</dev/pipe/3/r '1>/tmp/a b' /bin/cat 2>x").unwrap();
+        let r = |fd, path: &str, write| Redirect { fd, path: String::from(path), write };
+        assert_eq!(c.fds, [r(0, "/dev/pipe/3/r", false), r(1, "/tmp/a b", true)]);
+        // After the program, such a word is an argument.
+        assert_eq!(c.argv, ["/bin/cat", "2>x"]);
+        assert_eq!(SpawnCommand::parse(&c.line()), Ok(c.clone()));
+        assert_eq!((c.fds[0].flags(), c.fds[1].flags()), (crate::fs::flags::READ, crate::fs::flags::WRITE));
+        assert_eq!(SpawnCommand::parse("1>tmp/x cat"), Err(SpawnLineError::BadRedirect));
+        assert_eq!(SpawnCommand::parse("1>/a 1>/b cat"), Err(SpawnLineError::BadRedirect));
+        assert_eq!(SpawnCommand::parse("1>/a"), Err(SpawnLineError::Empty));
+        assert_eq!(SpawnCommand::parse("sleep 5").unwrap().fds, []);
     }
 
     #[test]

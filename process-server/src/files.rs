@@ -16,7 +16,7 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use libux::fs::{flags, list_page, FileStat, FsReply, FsRequest, FsResponse, IO_MAX};
 use libux::procfs::{self, Ctl};
-use libux::rpc::{End, Errno, Pid, Spawn};
+use libux::rpc::{End, Errno, FdName, Pid, Spawn};
 use libux::sysdesc;
 
 /// Open files one process may hold here.
@@ -399,14 +399,15 @@ impl Server {
     }
 
     fn spawn_line(&mut self, parent: Pid, line: &str) -> Result<Pid, Errno> {
-        let words = procfs::parse_spawn_line(line).map_err(|e| match e {
+        let command = procfs::SpawnCommand::parse(line).map_err(|e| match e {
             procfs::SpawnLineError::TooLong => Errno::TooLarge,
             _ => Errno::InvalidArgument,
         })?;
-        let argv: Vec<&str> = words.iter().map(String::as_str).collect();
+        let argv: Vec<&str> = command.argv.iter().map(String::as_str).collect();
+        let fds = command.fds.iter().map(|r| FdName { fd: r.fd, path: &r.path, flags: r.flags() }).collect();
         let path = argv[0];
         let child = self.new_pid()?;
-        let spawn = Spawn { path, argv: argv.clone(), env: Vec::new(), redirect: None, fds: Vec::new() };
+        let spawn = Spawn { path, argv: argv.clone(), env: Vec::new(), redirect: None, fds };
         self.create(child, parent, &spawn, &Grants::DEFAULT)?;
         Ok(child)
     }

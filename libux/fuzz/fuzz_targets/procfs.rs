@@ -4,7 +4,7 @@
 //! same.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use libux::procfs::{ns_line, parse_ns_line, parse_spawn_line, spawn_line, status_line, Ctl, Status};
+use libux::procfs::{ns_line, parse_ns_line, parse_spawn_line, spawn_line, status_line, Ctl, SpawnCommand, Status};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = core::str::from_utf8(data) else {
@@ -22,6 +22,12 @@ fuzz_target!(|data: &[u8]| {
         // Quoting may make it longer than a line may be.
         if line.len() <= libux::procfs::SPAWN_LINE_MAX {
             assert_eq!(parse_spawn_line(&line).as_ref(), Ok(&words));
+        }
+    }
+    if let Ok(c) = SpawnCommand::parse(text) {
+        let line = c.line();
+        if line.len() <= libux::procfs::SPAWN_LINE_MAX {
+            assert_eq!(SpawnCommand::parse(&line), Ok(c));
         }
     }
     if let Some((point, server)) = parse_ns_line(text) {
