@@ -5,9 +5,12 @@
 //! write of a file may block (a device, a pipe, a connection, a `wait`
 //! file), so all run apart ([`OsIo`]), sharing the `File`.
 //!
-//! The console (`/dev/cons`, `/dev/consctl`) is not exported: it belongs
-//! to the person at the node, whose typed lines a remote reader would
-//! take and whose screen a remote writer would forge.
+//! The console (`/dev/cons`, `/dev/consctl`) is exported only to the
+//! cluster's nodes (clients that proved the cluster's secret): it belongs
+//! to the person at the node, whose typed lines another reader would take
+//! and whose screen another writer would forge; the cluster's nodes run
+//! that person's programs (the home model: a program `crun` starts on
+//! another node reads and writes its starter's console).
 
 use crate::errors::to_9p;
 use alloc::collections::BTreeSet;
@@ -22,12 +25,8 @@ use libux::layout::IO_WINDOW;
 use libux::path::{join, last_name, split_last};
 use libux::rpc::Errno;
 
-/// Files of the node that are not exported.
-const NOT_EXPORTED: [&str; 2] = ["/dev/cons", "/dev/consctl"];
-
-fn exported(path: &str) -> bool {
-    !NOT_EXPORTED.contains(&path)
-}
+/// Files of the node that only the cluster's nodes see.
+const CONSOLE: [&str; 2] = ["/dev/cons", "/dev/consctl"];
 
 /// A qid path for `path`: FNV-1a, since the file protocol has no inode
 /// numbers (two paths of one file get two qids; clients only cache by it).
@@ -52,20 +51,21 @@ pub struct OsFs {
     last: Option<(String, Metadata)>,
     /// The trees clients attached: `..` of one is itself, as 9P has it.
     roots: BTreeSet<String>,
-    /// The cluster's mounts of other nodes (`/n/nodeN`) are not shown: a
-    /// client that did not prove the cluster's secret must not reach the
-    /// other nodes through ours, which proved it.
-    hide_cluster: bool,
+    /// The client proved the cluster's secret. Others see neither the
+    /// console nor the cluster's mounts of other nodes (`/n/nodeN`): they
+    /// must not reach the other nodes through ours, which proved it.
+    cluster: bool,
 }
 
 impl OsFs {
-    /// The namespace, without the cluster's mounts if `hide`.
-    pub fn hiding_cluster(hide: bool) -> OsFs {
-        OsFs { hide_cluster: hide, ..OsFs::default() }
+    /// The namespace as a client sees it: all of it if it is one of the
+    /// `cluster`'s nodes.
+    pub fn for_client(cluster: bool) -> OsFs {
+        OsFs { cluster, ..OsFs::default() }
     }
 
     fn exported(&self, path: &str) -> bool {
-        exported(path) && !(self.hide_cluster && libux::cluster::is_cluster_mount(path))
+        self.cluster || !(CONSOLE.contains(&path) || libux::cluster::is_cluster_mount(path))
     }
 }
 
@@ -187,7 +187,7 @@ impl Filesystem for OsFs {
             return Err(Error::Invalid);
         }
         let path = join(dir, name);
-        if !exported(&path) {
+        if !self.exported(&path) {
             return Err(Error::Permission);
         }
         if is_dir {

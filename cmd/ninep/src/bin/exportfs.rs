@@ -309,7 +309,7 @@ fn serve_connection() -> i32 {
     }
     let shared = Arc::new(Shared {
         // A client that proves nothing sees none of the cluster's mounts.
-        state: Mutex::new((session(), OsFs::hiding_cluster(!proving))),
+        state: Mutex::new((session(), OsFs::for_client(proving))),
         conn,
         writing: Mutex::new(()),
         queue: Mutex::new(Queue::default()),
