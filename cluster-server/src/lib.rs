@@ -15,3 +15,5 @@ extern crate alloc;
 
 pub mod membership;
 pub mod msg;
+pub mod spawn;
+pub mod tree;

@@ -1,5 +1,5 @@
 //! `cluster`: the cluster server, a daemon of every node (see the crate's
-//! documentation). Three threads: this one serves `/proc/cluster`; a
+//! documentation). Threads: a pool serves `/proc/cluster` (`files`); a
 //! listener takes the membership datagrams off UDP port `msg::PORT` of
 //! the segment; a beater broadcasts this node's beat every
 //! `membership::BEAT_US` and marks peers not heard from.
@@ -24,18 +24,17 @@ use alloc::vec::Vec;
 use cluster_server::membership::{Config, Membership, Out, BEAT_US};
 use cluster_server::msg::{self, Stats};
 use fs9p::auth::from_hex;
-use libux::cluster::NodeId;
+use libux::cluster::{NodeId, NodeLine};
 use libux::fs::client::{open, File};
 use libux::fs::flags;
-use libux::fs::server::{encode, request_bytes};
-use libux::fs::synth::{self, Table};
-use libux::layout::{event, slot};
+use libux::layout::slot;
 use libux::net::{Addr, Datagram};
 use libux::println;
 use libux::process::Clock;
-use libux::rpc::client::{recv_raw, reply_recv_raw};
-use libux::rpc::{Badge, Errno};
+use libux::rpc::Errno;
 use libux::sync::Mutex;
+
+mod files;
 
 libux::entry!(main);
 
@@ -62,20 +61,13 @@ struct State {
     own: Stats,
 }
 
-/// `/proc/cluster`, a row a file.
-static FILES: [synth::File<State>; 2] = [
-    synth::File { name: "nodes", read: Some(nodes), write: None },
-    synth::File { name: "self", read: Some(own_number), write: None },
-];
-
-fn own_number(st: &State) -> String {
-    alloc::format!("{}\n", st.members.node())
+/// The node table, as `/proc/cluster/nodes` has it.
+fn node_lines(st: &State) -> Vec<NodeLine> {
+    st.members.nodes(st.clock.micros(), st.addr.unwrap_or([0; 4]), st.own)
 }
 
-fn nodes(st: &State) -> String {
-    let now = st.clock.micros();
-    let lines = st.members.nodes(now, st.addr.unwrap_or([0; 4]), st.own);
-    lines.iter().map(|l| alloc::format!("{l}")).collect()
+fn nodes_text(st: &State) -> String {
+    node_lines(st).iter().map(|l| alloc::format!("{l}")).collect()
 }
 
 fn env(key: &str) -> Option<&'static str> {
@@ -138,7 +130,14 @@ fn main() -> i32 {
             println!("cluster: no membership: {e}");
         }
     }
-    serve(&state)
+    let files = Arc::new(files::Files::new());
+    for _ in 1..files::THREADS {
+        let (s, f) = (state.clone(), files.clone());
+        if let Err(e) = libux::thread::spawn(move || files::serve_calls(&s, &f, EP)) {
+            println!("cluster: cannot start a thread: {e}");
+        }
+    }
+    files::serve(&state, &files, EP)
 }
 
 /// Opens the membership port (once the network is there: daemons start
@@ -276,38 +275,15 @@ fn beat(state: Arc<Mutex<State>>, data: Arc<File>) {
         }
         let outs = state.lock().members.tick(now);
         carry_out(&state, &data, broadcast, outs);
-        // Children that ended (a mount whose export went for good) are
-        // reaped; a node that joins again is mounted again.
-        while let Ok(Some(_)) = libux::process::try_wait(None) {}
+        // Mounts that ended (their export went for good) are reaped; a
+        // node that joins again is mounted again. (Programs started
+        // through `spawn` are children too: their `wait` files reap them.)
+        let mounts: Vec<_> = state.lock().mounts.values().copied().collect();
+        for pid in mounts {
+            let _ = libux::process::try_wait(Some(pid));
+        }
         if sleep.write(period.as_bytes()).is_err() {
             return println!("cluster: /dev/sleep failed; not beating");
         }
-    }
-}
-
-/// Serves `/proc/cluster` forever.
-fn serve(state: &Mutex<State>) -> ! {
-    let mut table = Table::new(&FILES);
-    let mut cursor = 0;
-    let mut m = recv_raw(EP);
-    loop {
-        if m.badge & event::FLAG != 0 {
-            // Processes ended: what they held here goes.
-            match libux::process::ended_among(&mut cursor, || table.holders()) {
-                Ok(pids) => table.ended(&pids),
-                Err(e) => println!("cluster: cannot learn which processes ended: {e}"),
-            }
-            m = recv_raw(EP);
-            continue;
-        }
-        let request = request_bytes(&m);
-        let pid = Badge(m.badge).pid();
-        let answer = request.and_then(|bytes| {
-            let req = libux::fs::decode_request(&bytes)?;
-            let mut st = state.lock();
-            // SAFETY: answering `pid`'s call.
-            table.request(&mut st, pid, req, || unsafe { libux::fs::client_window(pid) })
-        });
-        m = reply_recv_raw(EP, encode(&answer));
     }
 }

@@ -15,6 +15,15 @@
 //!                      <free KiB> <features>
 //!                      state: up | suspect | down; load: processes
 //!                      running; features: comma separated, `-` if none
+//! /proc/cluster/ps     one line per process of every node that is up:
+//!                      <gpid> <node> <parent gpid> <state> <memory> <name>
+//!                      (state, memory and name as `/proc/<pid>/status`
+//!                      has them)
+//! /proc/cluster/spawn  write `[-n NODE | -a | -f FEATURE]` and a
+//!                      `/proc/spawn` line; a read then gives the gpid
+//! /proc/cluster/<gpid>/status, args, ctl, wait
+//!                      its node's `/proc/<pid>/...`, read and written
+//!                      through
 //! ```
 //!
 //! A node's configuration comes from the host through fw_cfg (see
@@ -256,6 +265,52 @@ impl NodeLine {
     }
 }
 
+/// One line of `/proc/cluster/ps` (see the module's documentation).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PsLine {
+    pub gpid: Gpid,
+    pub node: NodeId,
+    pub parent: Gpid,
+    pub state: String,
+    pub memory: u64,
+    pub name: String,
+}
+
+impl PsLine {
+    /// The line of a process of `node` whose `/proc/<pid>/status` says
+    /// `s`; none if its pid does not make a gpid.
+    pub fn of(node: NodeId, s: &crate::procfs::Status) -> Option<PsLine> {
+        Some(PsLine {
+            gpid: Gpid::new(node, s.pid)?,
+            node,
+            parent: Gpid::new(node, s.ppid)?,
+            state: String::from(s.state),
+            memory: s.memory,
+            name: String::from(s.name),
+        })
+    }
+
+    pub fn parse(line: &str) -> Option<PsLine> {
+        let w: Vec<&str> = line.split_whitespace().collect();
+        let [gpid, node, parent, state, memory, name] = w[..] else { return None };
+        Some(PsLine {
+            gpid: Gpid::parse(gpid)?,
+            node: NodeId::parse(node)?,
+            parent: Gpid::parse(parent)?,
+            state: String::from(state),
+            memory: memory.parse().ok()?,
+            name: String::from(name),
+        })
+    }
+}
+
+impl core::fmt::Display for PsLine {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let PsLine { gpid, node, parent, state, memory, name } = self;
+        writeln!(f, "{gpid} {node} {parent} {state} {memory} {name}")
+    }
+}
+
 /// HMAC-SHA-256 keyed with `key` over `parts` (RustCrypto's; nothing
 /// hand-written).
 pub fn hmac(key: &[u8], parts: &[&[u8]]) -> Hmac<Sha256> {
@@ -315,6 +370,21 @@ mod tests {
         assert_eq!(text, "2 n2 10.1.0.2!5640 suspect 1 7 123456 -\n");
         assert_eq!(NodeLine::parse(&text), Some(line));
         assert_eq!(NodeLine::parse("2 n2 10.1.0.2!5640 sleeping 1 7 1 -"), None);
+    }
+
+    #[test]
+    fn ps_lines_come_back() {
+        let status = crate::procfs::Status { pid: 7, ppid: 2, state: "running", name: "sleep", memory: 4096 };
+        let line = PsLine::of(NodeId(3), &status).unwrap();
+        assert_eq!((line.gpid, line.parent), (Gpid(3 << 16 | 7), Gpid(3 << 16 | 2)));
+        let text = format!("{line}");
+        assert_eq!(text, "196615 3 196610 running 4096 sleep\n");
+        assert_eq!(PsLine::parse(&text), Some(line));
+        let orphan = crate::procfs::Status { ppid: 0, ..status };
+        assert_eq!(PsLine::of(NodeId(3), &orphan).unwrap().parent, Gpid(0));
+        for bad in ["", "196615 3 196610 running 4096", "196615 0 196610 running 4096 sleep", "x 3 0 running 1 a"] {
+            assert_eq!(PsLine::parse(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

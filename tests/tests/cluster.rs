@@ -59,17 +59,18 @@ fn nodes_admit_each_other_by_the_secret_and_see_failures() {
             wait(node, 0, &format!("cluster: node {other} at 10.1.0.{other} joined"));
         }
     }
-    let up = |ns: &[u16]| ns.iter().map(|&n| (n, NodeState::Up)).collect::<Vec<_>>();
-    table(&cluster.nodes[1], &up(&[1, 2, 3]));
     // Each node's files are every node's: its export, mounted by the
     // others at /n/nodeN, proving the secret; a client without it is
-    // refused.
+    // refused. (Waited for before typing: a line typed meanwhile would
+    // be echoed into the mounts' messages.)
     for (k, node) in cluster.nodes.iter().enumerate() {
         for n in (1..=3).filter(|&n| n != k + 1) {
             let mounted = format!("mount9p: tcp!10.1.0.{n}!5641 mounted at /n/node{n}");
             node.wait_for(&mounted, SHELL_TIMEOUT).unwrap_or_else(|e| panic!("{e}"));
         }
     }
+    let up = |ns: &[u16]| ns.iter().map(|&n| (n, NodeState::Up)).collect::<Vec<_>>();
+    table(&cluster.nodes[1], &up(&[1, 2, 3]));
     run(&cluster.nodes[0], "cat /n/node3/proc/1/status", "1 0 running ramfs");
     // From the host, with the cluster's secret (what `u9p --secret` does):
     // the node table through node 1's export; without it, refused.
@@ -110,14 +111,25 @@ fn nodes_admit_each_other_by_the_secret_and_see_failures() {
     assert!(row(gpid(1, 1), 1, 0, "ramfs"), "node 1's ramfs in:\n{cps}");
     assert!(row(gpid(3, sleeper), 3, gpid(3, parent), "sleep"), "node 3's sleep {sleeper} in:\n{cps}");
     assert!(row(gpid(2, 4), 2, 0, "cluster"), "node 2's own cluster server in:\n{cps}");
+    // The same from /proc/cluster: `ps`, the listing, and the process's
+    // own files with its ids made cluster-wide.
+    let (g, pg) = (gpid(3, sleeper), gpid(3, parent));
+    run(&cluster.nodes[1], "cat /proc/cluster/ps", &format!("{g} 3 {pg} running "));
+    let listed = run(&cluster.nodes[0], "ls /proc/cluster; echo listed", "listed");
+    for name in ["self", "nodes", "ps", "spawn", &g.to_string(), "65537"] {
+        assert!(listed.lines().any(|l| l.trim() == name), "{name} in:\n{listed}");
+    }
+    run(&cluster.nodes[0], &format!("cat /proc/cluster/{g}/status"), &format!("{g} {pg} running sleep "));
+    run(&cluster.nodes[0], &format!("cat /proc/cluster/{g}/args"), "600");
+    run(&cluster.nodes[0], "cat /proc/cluster/4194303/status", "cat: /proc/cluster/4194303/status: ");
     // `kill GPID` from node 1 ends node 3's sleep (through node 3's
-    // export, which node 1's mount proves the secret to), and one of node
-    // 1's own by its gpid too.
-    run(&cluster.nodes[0], &format!("kill {}; echo sent $?", gpid(3, sleeper)), "sent 0");
+    // export, which node 1's mount proves the secret to), and a `kill`
+    // written to /proc/cluster ends one of node 1's own.
+    run(&cluster.nodes[0], &format!("kill {g}; echo sent $?"), "sent 0");
     run(&cluster.nodes[0], "sleep 600 &", "$ ");
     let ps = run(&cluster.nodes[0], "ps", "PID");
     let &[(here, _)] = &tests::pids_of(&ps, "sleep")[..] else { panic!("{ps}") };
-    run(&cluster.nodes[0], &format!("kill {}; echo sent $?", gpid(1, here)), "sent 0");
+    run(&cluster.nodes[0], &format!("echo kill > /proc/cluster/{}/ctl; echo sent $?", gpid(1, here)), "sent 0");
     for (node, pid) in [(2, sleeper), (0, here)] {
         let t0 = Instant::now();
         loop {
@@ -132,10 +144,26 @@ fn nodes_admit_each_other_by_the_secret_and_see_failures() {
         }
     }
     run(&cluster.nodes[0], "kill 4194303", "kill: 4194303: ");
+    // A wait from node 2 for a process of node 1's shell: its end, with
+    // cluster-wide ids.
+    run(&cluster.nodes[0], "sleep 2 &", "$ ");
+    let ps = run(&cluster.nodes[0], "ps", "PID");
+    // (The newest: the one killed above may be there until reaped.)
+    let (short, shell) = tests::pids_of(&ps, "sleep").into_iter().max().unwrap_or_else(|| panic!("{ps}"));
+    let (g, pg) = (gpid(1, short), gpid(1, shell));
+    run(&cluster.nodes[1], &format!("cat /proc/cluster/{g}/wait"), &format!("{g} {pg} exited:0 sleep "));
 
     // `crun` runs a program on a node and exits with its status.
     run(&cluster.nodes[0], "crun -n 3 true; echo status $?", "status 0");
-    run(&cluster.nodes[0], "crun -n 2 cat /nonexistent; echo status $?", "status 1");
+    let out = run(&cluster.nodes[0], "crun -n 2 cat /nonexistent; echo status $?", "status 1");
+    assert!(out.contains("cat: /nonexistent: file does not exist"), "its error on our console:\n{out}");
+    // The home model: its standard input, output and error are ours.
+    let out = run(&cluster.nodes[0], "echo hi through node 2 | crun -n 2 cat; echo status $?", "status 0");
+    assert!(out.contains("hi through node 2"), "{out}");
+    assert!(!cluster.nodes[1].log().contains("hi through node 2"), "{}", cluster.nodes[1].log());
+    // A fault there is its status here.
+    let out = run(&cluster.nodes[0], "crun -n 3 faulter div; echo status $?", "status 139");
+    assert!(out.contains(" on node 3: faulted:DivideError"), "{out}");
     run(&cluster.nodes[1], "crun -a true; echo status $?", "status 0");
     run(&cluster.nodes[1], "crun -f bigmem true; echo status $?", "status 0");
     run(&cluster.nodes[1], "crun -f nosuch true", "crun: no node that is up declares feature nosuch");

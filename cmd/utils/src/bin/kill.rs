@@ -1,6 +1,7 @@
 //! `kill [-stop|-cont] PID...`: ends (or stops, or continues) processes by
 //! writing to their `/proc/<pid>/ctl`; a cluster-wide id (what `cps`
-//! shows) reaches its process on any node.
+//! shows) reaches its process on any node through
+//! `/proc/cluster/<gpid>/ctl`.
 #![no_std]
 #![no_main]
 
@@ -8,7 +9,7 @@ extern crate alloc;
 
 use alloc::format;
 use alloc::string::String;
-use libux::cluster::{self, Gpid};
+use libux::cluster::Gpid;
 use libux::fs::client::open;
 use libux::fs::flags;
 use libux::rpc::Errno;
@@ -38,15 +39,12 @@ fn main() -> i32 {
 }
 
 /// The `ctl` file of `pid`: a local pid's in `/proc`; a cluster-wide id's
-/// (above 65535, see `libux::cluster::Gpid`) in its node's `/proc`, which
-/// is this node's or `/n/nodeN/proc` (the cluster server mounts every
-/// node it admits).
+/// (above 65535, see `libux::cluster::Gpid`) in `/proc/cluster`.
 fn ctl(pid: &str) -> Result<String, Errno> {
     let n: u32 = pid.parse().map_err(|_| Errno::InvalidArgument)?;
     if n <= libux::rpc::PID_MAX {
         return Ok(format!("/proc/{n}/ctl"));
     }
     let gpid = Gpid::parse(pid).ok_or(Errno::NoSuchProcess)?;
-    let node = gpid.node().ok_or(Errno::NoSuchProcess)?;
-    Ok(format!("{}/{}/ctl", cluster::proc_dir(node, cluster::own_node()?), gpid.pid()))
+    Ok(format!("/proc/cluster/{gpid}/ctl"))
 }

@@ -1,0 +1,377 @@
+//! Serving `/proc/cluster` (names in `tree`, formats in `libux::cluster`).
+//!
+//! A pool of threads receives on the tree's endpoint, each answering one
+//! call at a time. Reads of a process's files go through to its node's
+//! `/proc` (a remote node's through the cluster's 9P mount of it) and may
+//! wait long (a `wait` file waits for the process to end); such a call
+//! holds only the thread answering it. At most `SLOW_MAX` calls that go
+//! through run at once, `SLOW_PER_CLIENT` of them one client's, so one
+//! thread always answers the others; a call beyond is `Busy`.
+
+use crate::State;
+use alloc::collections::BTreeMap;
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use cluster_server::spawn::{self, line_for};
+use cluster_server::tree::{Node, ProcFile, ROOT_FILES};
+use libux::cluster::{proc_dir, Gpid, NodeId, NodeLine, NodeState, PsLine};
+use libux::fs::client::{list, open, stat, File};
+use libux::fs::server::{encode, request_bytes, Answer, Entry};
+use libux::fs::{flags, list_page, FsRequest, IO_MAX};
+use libux::layout::event;
+use libux::procfs::Status;
+use libux::rpc::client::{recv_raw, reply_recv_raw};
+use libux::rpc::{Badge, Errno, Pid};
+use libux::sel4::CPtr;
+use libux::sync::Mutex;
+
+/// Threads answering calls (with the first).
+pub const THREADS: usize = 8;
+/// Calls that go through to a node's `/proc` at once.
+const SLOW_MAX: u32 = THREADS as u32 - 1;
+/// Of them, one client's.
+const SLOW_PER_CLIENT: u32 = 4;
+/// Files one client may hold open here.
+const OPEN_MAX: usize = 64;
+
+/// What an open file reads and takes.
+enum Content {
+    /// A text made at open (`self`, `nodes`, `ps`, a listing's directory).
+    Text(Vec<u8>),
+    /// `spawn`: the gpid of the last program it started.
+    Spawn(Mutex<Option<Gpid>>),
+    /// A process's file on its node: its `status` and `wait` lines are
+    /// read whole at the first read and their ids made cluster-wide.
+    Through { file: File, node: NodeId, lines: Option<Mutex<Option<Vec<u8>>>> },
+}
+
+struct Open {
+    content: Content,
+}
+
+/// The open files of the tree's clients, and the calls under way.
+pub struct Files {
+    open: Mutex<BTreeMap<(Pid, u32), Arc<Open>>>,
+    next_handle: Mutex<u32>,
+    /// Calls that go through, in all and by client.
+    slow: Mutex<BTreeMap<Pid, u32>>,
+}
+
+/// A slow call under way: counted until dropped.
+struct Slow<'a> {
+    files: &'a Files,
+    pid: Pid,
+}
+
+impl Drop for Slow<'_> {
+    fn drop(&mut self) {
+        let mut slow = self.files.slow.lock();
+        if let Some(n) = slow.get_mut(&self.pid) {
+            *n -= 1;
+            if *n == 0 {
+                slow.remove(&self.pid);
+            }
+        }
+    }
+}
+
+impl Files {
+    pub fn new() -> Files {
+        Files { open: Mutex::new(BTreeMap::new()), next_handle: Mutex::new(0), slow: Mutex::new(BTreeMap::new()) }
+    }
+
+    /// Counts a call of `pid`'s that goes through; `Busy` past the limits.
+    fn slow(&self, pid: Pid) -> Result<Slow<'_>, Errno> {
+        let mut slow = self.slow.lock();
+        let all: u32 = slow.values().sum();
+        let mine = slow.entry(pid).or_insert(0);
+        if all >= SLOW_MAX || *mine >= SLOW_PER_CLIENT {
+            return Err(Errno::Busy);
+        }
+        *mine += 1;
+        Ok(Slow { files: self, pid })
+    }
+
+    fn get(&self, pid: Pid, handle: u32) -> Result<Arc<Open>, Errno> {
+        self.open.lock().get(&(pid, handle)).cloned().ok_or(Errno::BadHandle)
+    }
+
+    fn insert(&self, pid: Pid, content: Content) -> Result<Answer, Errno> {
+        let mut open = self.open.lock();
+        if open.range((pid, 0)..=(pid, u32::MAX)).count() >= OPEN_MAX {
+            return Err(Errno::NoMemory);
+        }
+        let mut next = self.next_handle.lock();
+        *next = next.wrapping_add(1);
+        open.insert((pid, *next), Arc::new(Open { content }));
+        Ok(Answer::Handle(*next))
+    }
+
+    /// Processes that ended lose what they held; their calls that wait on
+    /// a node's `/proc` are given up.
+    fn ended(&self, pids: &[Pid]) {
+        let gone: Vec<Arc<Open>> = {
+            let mut open = self.open.lock();
+            let keys: Vec<(Pid, u32)> = open.keys().filter(|(p, _)| pids.contains(p)).copied().collect();
+            keys.iter().filter_map(|k| open.remove(k)).collect()
+        };
+        for o in gone {
+            if let Content::Through { file, .. } = &o.content {
+                let _ = file.cancel();
+            }
+        }
+    }
+
+    fn holders(&self) -> Vec<Pid> {
+        self.open.lock().keys().map(|(p, _)| *p).collect()
+    }
+}
+
+/// This node's number and its table.
+fn view(state: &Mutex<State>) -> (NodeId, Vec<NodeLine>) {
+    let st = state.lock();
+    (st.members.node(), crate::node_lines(&st))
+}
+
+/// The `/proc` path of `file` of the process `gpid`, from node `own`.
+fn proc_path(gpid: Gpid, file: Option<ProcFile>, own: NodeId) -> Result<(NodeId, String), Errno> {
+    let node = gpid.node().ok_or(Errno::NotFound)?;
+    let dir = alloc::format!("{}/{}", proc_dir(node, own), gpid.pid());
+    Ok((node, file.map_or(dir.clone(), |f| alloc::format!("{dir}/{}", f.name()))))
+}
+
+/// `ps`: the processes of every node that is up (a node that cannot be
+/// read is left out).
+fn ps(own: NodeId, nodes: &[NodeLine]) -> Vec<u8> {
+    let mut text = String::new();
+    for n in nodes.iter().filter(|n| n.state != NodeState::Down) {
+        let dir = proc_dir(n.node, own);
+        let Ok(entries) = list(&dir) else { continue };
+        let mut pids: Vec<Pid> = entries.iter().filter_map(|m| m.name.parse().ok()).collect();
+        pids.sort_unstable();
+        for pid in pids {
+            // A process may end between the listing and the read.
+            let path = alloc::format!("{dir}/{pid}/status");
+            let Ok(bytes) = open(&path, flags::READ).and_then(|mut f| f.read_to_end()) else { continue };
+            let line = String::from_utf8_lossy(&bytes);
+            if let Some(l) = Status::parse(&line).and_then(|s| PsLine::of(n.node, &s)) {
+                text.push_str(&alloc::format!("{l}"));
+            }
+        }
+    }
+    text.into_bytes()
+}
+
+/// The gpids of every node that is up, for the root's listing.
+fn gpids(own: NodeId, nodes: &[NodeLine]) -> Vec<Gpid> {
+    let mut all = Vec::new();
+    for n in nodes.iter().filter(|n| n.state != NodeState::Down) {
+        let Ok(entries) = list(&proc_dir(n.node, own)) else { continue };
+        all.extend(entries.iter().filter_map(|m| m.name.parse().ok()).filter_map(|p| Gpid::new(n.node, p)));
+    }
+    all.sort_unstable();
+    all
+}
+
+/// A `status` or `wait` line with its ids made cluster-wide.
+fn cluster_ids(node: NodeId, text: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(text);
+    let Some(s) = Status::parse(&text) else { return text.into_owned().into_bytes() };
+    let id = |p| Gpid::new(node, p).map_or(0, |g| g.0);
+    libux::procfs::status_line(id(s.pid), id(s.ppid), s.state, s.name, s.memory).into_bytes()
+}
+
+/// Starts what a write to `spawn` says; its gpid.
+fn start(state: &Mutex<State>, data: &[u8]) -> Result<Gpid, Errno> {
+    let text = core::str::from_utf8(data).map_err(|_| Errno::InvalidArgument)?;
+    let req = spawn::Request::parse(text)?;
+    let (own, nodes) = view(state);
+    let node = spawn::pick(&req.place, &nodes)?;
+    let at = alloc::format!("{}/spawn", proc_dir(node, own));
+    let mut f = open(&at, flags::READ | flags::WRITE)?;
+    f.write(line_for(&req.command, own, node).as_bytes())?;
+    f.offset = 0;
+    let reply = f.read_to_end()?;
+    let pid = core::str::from_utf8(&reply).ok().and_then(|t| t.trim().parse().ok()).ok_or(Errno::Io)?;
+    Gpid::new(node, pid).ok_or(Errno::Io)
+}
+
+/// Answers `pid`'s `req`.
+fn answer(state: &Mutex<State>, files: &Files, pid: Pid, req: FsRequest) -> Result<Answer, Errno> {
+    // SAFETY: answering `pid`'s call; its window stays while it lives.
+    let window = || unsafe { libux::fs::client_window(pid) };
+    match req {
+        FsRequest::Open { path, flags: f } => {
+            let node = Node::lookup(path)?;
+            let writes = f & (flags::WRITE | flags::TRUNCATE) != 0;
+            if f & flags::EXCLUSIVE != 0 {
+                return Err(Errno::Exists);
+            }
+            let content = match node {
+                Node::Root | Node::Process(_) if writes => return Err(Errno::IsDir),
+                Node::Own | Node::Nodes | Node::Ps if writes => return Err(Errno::NotPermitted),
+                Node::Root | Node::Process(_) => Content::Text(Vec::new()),
+                Node::Own => Content::Text(alloc::format!("{}\n", view(state).0).into_bytes()),
+                Node::Nodes => Content::Text(crate::nodes_text(&state.lock()).into_bytes()),
+                Node::Ps => {
+                    let _slow = files.slow(pid)?;
+                    let (own, nodes) = view(state);
+                    Content::Text(ps(own, &nodes))
+                }
+                Node::Spawn => Content::Spawn(Mutex::new(None)),
+                Node::File(gpid, which) => {
+                    let _slow = files.slow(pid)?;
+                    let (node, path) = proc_path(gpid, Some(which), view(state).0)?;
+                    let file = open(&path, f & (flags::READ | flags::WRITE | flags::CREATE | flags::TRUNCATE))?;
+                    let lines = matches!(which, ProcFile::Status | ProcFile::Wait).then(|| Mutex::new(None));
+                    Content::Through { file, node, lines }
+                }
+            };
+            files.insert(pid, content)
+        }
+        FsRequest::Close { handle } => {
+            files.open.lock().remove(&(pid, handle)).ok_or(Errno::BadHandle)?;
+            Ok(Answer::Done)
+        }
+        FsRequest::Read { handle, offset, count } => {
+            let mut buf = alloc::vec![0; (count as usize).min(IO_MAX)];
+            let n = read(files, pid, handle, offset, &mut buf)?;
+            buf.truncate(n);
+            Ok(Answer::Data(buf))
+        }
+        FsRequest::ReadWindow { handle, offset, count } => {
+            let mut buf = alloc::vec![0; (count as usize).min(libux::layout::IO_WINDOW as usize)];
+            let n = read(files, pid, handle, offset, &mut buf)?;
+            window()[..n].copy_from_slice(&buf[..n]);
+            Ok(Answer::Count(n as u32))
+        }
+        FsRequest::Write { handle, offset, data } => write(state, files, pid, handle, offset, data),
+        FsRequest::WriteWindow { handle, offset, count } => {
+            let data = window().get(..count as usize).ok_or(Errno::TooLarge)?.to_vec();
+            write(state, files, pid, handle, offset, &data)
+        }
+        FsRequest::Stat { path } => {
+            let node = Node::lookup(path)?;
+            if let Node::Process(gpid) | Node::File(gpid, _) = node {
+                let _slow = files.slow(pid)?;
+                let which = if let Node::File(_, w) = node { Some(w) } else { None };
+                stat(&proc_path(gpid, which, view(state).0)?.1)?;
+            }
+            Ok(Answer::Stat((String::from(libux::path::last_name(path)), node.is_dir(), 0)))
+        }
+        FsRequest::List { path, from } => {
+            let entries: Vec<Entry> = match Node::lookup(path)? {
+                Node::Root => {
+                    let _slow = files.slow(pid)?;
+                    let (own, nodes) = view(state);
+                    let fixed = ROOT_FILES.iter().map(|(name, _)| (String::from(*name), false, 0));
+                    let procs = gpids(own, &nodes).into_iter().map(|g| (alloc::format!("{g}"), true, 0));
+                    fixed.chain(procs).collect()
+                }
+                Node::Process(gpid) => {
+                    let _slow = files.slow(pid)?;
+                    stat(&proc_path(gpid, None, view(state).0)?.1)?;
+                    ProcFile::ALL.iter().map(|f| (String::from(f.name()), false, 0)).collect()
+                }
+                _ => return Err(Errno::NotDir),
+            };
+            let (page, more) = list_page(&entries, from, |(name, _, _)| name);
+            Ok(Answer::Entries(page.to_vec(), more))
+        }
+        FsRequest::Cancel { handle } => match &files.get(pid, handle)?.content {
+            Content::Through { file, .. } => file.cancel().map(Answer::Count),
+            _ => Ok(Answer::Count(0)),
+        },
+        FsRequest::Truncate { .. } | FsRequest::Mkdir { .. } | FsRequest::Remove { .. } | FsRequest::Rename { .. } => {
+            Err(Errno::NotPermitted)
+        }
+    }
+}
+
+fn read(files: &Files, pid: Pid, handle: u32, offset: u64, buf: &mut [u8]) -> Result<usize, Errno> {
+    let open = files.get(pid, handle)?;
+    let from = |text: &[u8], buf: &mut [u8]| {
+        let rest = text.get(offset.min(usize::MAX as u64) as usize..).unwrap_or(&[]);
+        let n = rest.len().min(buf.len());
+        buf[..n].copy_from_slice(&rest[..n]);
+        n
+    };
+    match &open.content {
+        Content::Text(t) => Ok(from(t, buf)),
+        Content::Spawn(g) => Ok(from(g.lock().map(|g| alloc::format!("{g}\n")).unwrap_or_default().as_bytes(), buf)),
+        Content::Through { file, lines: None, .. } => {
+            let _slow = files.slow(pid)?;
+            file.pread_once(offset, buf)
+        }
+        Content::Through { file, node, lines: Some(lines) } => {
+            if let Some(t) = &*lines.lock() {
+                return Ok(from(t, buf));
+            }
+            let _slow = files.slow(pid)?;
+            // One line: the first read takes it whole (a wait ends here).
+            let mut whole = alloc::vec![0; 256];
+            let n = file.pread(0, &mut whole)?;
+            let text = cluster_ids(*node, &whole[..n]);
+            let n = from(&text, buf);
+            *lines.lock() = Some(text);
+            Ok(n)
+        }
+    }
+}
+
+fn write(
+    state: &Mutex<State>,
+    files: &Files,
+    pid: Pid,
+    handle: u32,
+    offset: u64,
+    data: &[u8],
+) -> Result<Answer, Errno> {
+    let open = files.get(pid, handle)?;
+    match &open.content {
+        Content::Text(_) => Err(Errno::NotPermitted),
+        Content::Spawn(gpid) => {
+            let _slow = files.slow(pid)?;
+            *gpid.lock() = Some(start(state, data)?);
+            Ok(Answer::Count(data.len() as u32))
+        }
+        Content::Through { file, .. } => {
+            let _slow = files.slow(pid)?;
+            file.pwrite(offset, data).map(|n| Answer::Count(n as u32))
+        }
+    }
+}
+
+/// Serves the tree's calls on `ep` forever, on this thread (the one the
+/// events notification is bound to, which hears of processes ending).
+pub fn serve(state: &Mutex<State>, files: &Files, ep: CPtr) -> ! {
+    let mut cursor = 0;
+    let mut m = recv_raw(ep);
+    loop {
+        if m.badge & event::FLAG != 0 {
+            match libux::process::ended_among(&mut cursor, || files.holders()) {
+                Ok(pids) => files.ended(&pids),
+                Err(e) => libux::println!("cluster: cannot learn which processes ended: {e}"),
+            }
+            m = recv_raw(ep);
+            continue;
+        }
+        m = reply_recv_raw(ep, one(state, files, &m));
+    }
+}
+
+/// Serves the tree's calls on `ep` forever, on another thread.
+pub fn serve_calls(state: &Mutex<State>, files: &Files, ep: CPtr) -> ! {
+    let mut m = recv_raw(ep);
+    loop {
+        m = reply_recv_raw(ep, one(state, files, &m));
+    }
+}
+
+/// Answers the call `m`; the reply's length in words.
+fn one(state: &Mutex<State>, files: &Files, m: &libux::rpc::client::Received) -> usize {
+    let pid = Badge(m.badge).pid();
+    let answer = request_bytes(m).and_then(|bytes| answer(state, files, pid, libux::fs::decode_request(&bytes)?));
+    encode(&answer)
+}

@@ -1,0 +1,28 @@
+//! `/proc/cluster` takes paths and `spawn` lines from any local process
+//! (and any node's, through its export): whatever the bytes, a value or
+//! an error, never a panic; a spawn line made for another node parses to
+//! the same program and descriptors, with paths from there.
+#![no_main]
+use cluster_server::spawn::{line_for, Request};
+use cluster_server::tree::Node;
+use libfuzzer_sys::fuzz_target;
+use libux::cluster::NodeId;
+use libux::procfs::SpawnCommand;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = core::str::from_utf8(data) else {
+        return;
+    };
+    if let Ok(node) = Node::lookup(text) {
+        let _ = node.is_dir();
+    }
+    if let Ok(req) = Request::parse(text) {
+        let line = line_for(&req.command, NodeId(1), NodeId(2));
+        if line.len() <= libux::procfs::SPAWN_LINE_MAX {
+            let there = SpawnCommand::parse(&line).expect("a line made for another node parses");
+            assert_eq!(there.argv, req.command.argv);
+            assert_eq!(there.fds.len(), req.command.fds.len());
+            assert!(there.fds.iter().all(|f| f.path.starts_with('/')));
+        }
+    }
+});
