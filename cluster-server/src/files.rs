@@ -219,10 +219,23 @@ fn answer(state: &Mutex<State>, files: &Files, pid: Pid, req: FsRequest) -> Resu
                     let (own, nodes) = view(state);
                     Content::Text(ps(own, &nodes))
                 }
-                Node::Spawn => Content::Spawn(Mutex::new(None)),
+                Node::Spawn => {
+                    // What we start is our child: a client that may not
+                    // act beyond its own descendants may not start here.
+                    if writes {
+                        libux::process::may_act(pid, None)?;
+                    }
+                    Content::Spawn(Mutex::new(None))
+                }
                 Node::File(gpid, which) => {
                     let _slow = files.slow(pid)?;
-                    let (node, path) = proc_path(gpid, Some(which), view(state).0)?;
+                    let own = view(state).0;
+                    let (node, path) = proc_path(gpid, Some(which), own)?;
+                    // We must not lend the client our authority: it must
+                    // itself be allowed to act on the process.
+                    if writes {
+                        libux::process::may_act(pid, (node == own).then(|| gpid.pid()))?;
+                    }
                     let file = open(&path, f & (flags::READ | flags::WRITE | flags::CREATE | flags::TRUNCATE))?;
                     let lines = matches!(which, ProcFile::Status | ProcFile::Wait).then(|| Mutex::new(None));
                     Content::Through { file, node, lines }

@@ -69,6 +69,11 @@ pub fn wait(pid: Option<Pid>) -> Result<Waited, Errno> {
     }
 }
 
+/// See `Request::MayAct`.
+pub fn may_act(actor: Pid, target: Option<Pid>) -> Result<(), Errno> {
+    expect_done(call(slot::PROC_CONN, &Request::MayAct { actor, target }))
+}
+
 /// See `Request::Restrict`.
 pub fn restrict() -> Result<(), Errno> {
     expect_done(call(slot::PROC_CONN, &Request::Restrict))

@@ -233,6 +233,14 @@ pub enum Request<'a> {
     /// stop or continue only itself and its descendants (what a server
     /// acting for a remote client does first). It cannot be undone.
     Restrict,
+    /// Whether `actor` may kill, stop or continue `target` (a process
+    /// here), or a process on another node (`None`): `Done` or
+    /// `NotPermitted`. For a server that acts for its clients (the
+    /// cluster server), which must not lend them its own authority.
+    MayAct {
+        actor: Pid,
+        target: Option<Pid>,
+    },
 }
 
 impl Request<'_> {

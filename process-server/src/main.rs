@@ -146,7 +146,10 @@ extern "C" fn main(bootinfo_addr: u64) -> ! {
             let (grants, env) = system.programs.iter().find(|p| p.name == name).map(grants_of).unwrap_or_default();
             let env: alloc::vec::Vec<&str> = env.iter().map(|e| e.as_str()).collect();
             match server.start(path, &argv, &env, &grants.borrow()) {
-                Ok(pid) => println!("ux: started {cmd} as pid {pid}"),
+                Ok(pid) => {
+                    server.console_is(pid);
+                    println!("ux: started {cmd} as pid {pid}");
+                }
                 Err(e) => println!("ux: cannot start {cmd}: {e}"),
             }
         }

@@ -112,6 +112,9 @@ pub struct Process {
     /// It may act (kill, stop, continue) only on itself and its
     /// descendants (`Request::Restrict`, inherited).
     pub restricted: bool,
+    /// The console's program (the shell) or one of its descendants: the
+    /// person at the node, who alone may act on `system` processes.
+    pub console: bool,
     /// Working directory, normalised.
     pub cwd: String,
     /// Its arguments, one a line (`/proc/<pid>/args`).
@@ -280,6 +283,7 @@ impl Server {
                 self.namespaces.enter(ns);
                 let (system, made_ns, mounted) = (parent == 0, false, false);
                 let restricted = self.procs.get(&parent).is_some_and(|p| p.restricted);
+                let console = self.procs.get(&parent).is_some_and(|p| p.console);
                 let p = Process {
                     pid,
                     ppid: parent,
@@ -291,6 +295,7 @@ impl Server {
                     ns,
                     made_ns,
                     restricted,
+                    console,
                     cwd,
                     args,
                 };

@@ -364,6 +364,7 @@ impl Server {
             Request::Cont { pid: target } => {
                 ok(self.may_act_on(pid, target).and_then(|()| self.set_stopped(target, false)))
             }
+            Request::MayAct { actor, target } => ok(self.may_act(actor, target).map(|()| Response::Done)),
             Request::Restrict => {
                 if let Some(p) = self.procs.get_mut(&pid) {
                     p.restricted = true;
@@ -490,11 +491,20 @@ impl Server {
         Ok(Response::Done)
     }
 
-    /// Whether `actor` may kill, stop or continue `target`: anyone may,
-    /// unless restricted (`Request::Restrict`); then only itself and its
-    /// descendants.
+    /// Whether `actor` may kill, stop or continue `target` (see "Who may
+    /// act on whom" in ARCHITECTURE): itself always; a process the
+    /// process server started (the system description's servers, the
+    /// console's program) only if it is of the console; and if it is
+    /// restricted (`Request::Restrict`), only its descendants.
     pub fn may_act_on(&self, actor: Pid, target: Pid) -> Result<(), Errno> {
-        if !self.procs.get(&actor).is_some_and(|p| p.restricted) {
+        if actor == target {
+            return Ok(());
+        }
+        let a = self.procs.get(&actor);
+        if self.procs.get(&target).is_some_and(|t| t.system) && !a.is_some_and(|a| a.console) {
+            return Err(Errno::NotPermitted);
+        }
+        if !a.is_some_and(|p| p.restricted) {
             return Ok(());
         }
         let parent = |p: &Pid| self.procs.get(p).map(|p| p.ppid).filter(|&pp| pp != 0);
@@ -505,6 +515,28 @@ impl Server {
             Ok(())
         } else {
             Err(Errno::NotPermitted)
+        }
+    }
+
+    /// `Request::MayAct`: [`Server::may_act_on`] for a process here, or
+    /// for one elsewhere (none), which only a restricted actor may not.
+    fn may_act(&self, actor: Pid, target: Option<Pid>) -> Result<(), Errno> {
+        self.procs.live(actor)?;
+        match target {
+            Some(t) => {
+                self.procs.live(t)?;
+                self.may_act_on(actor, t)
+            }
+            None if self.procs.get(&actor).is_some_and(|p| p.restricted) => Err(Errno::NotPermitted),
+            None => Ok(()),
+        }
+    }
+
+    /// `pid` is the console's program: it and what it starts are the
+    /// person at the node.
+    pub fn console_is(&mut self, pid: Pid) {
+        if let Some(p) = self.procs.get_mut(&pid) {
+            p.console = true;
         }
     }
 

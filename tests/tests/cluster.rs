@@ -129,7 +129,20 @@ fn nodes_admit_each_other_by_the_secret_and_see_failures() {
     run(&cluster.nodes[0], "sleep 600 &", "$ ");
     let ps = run(&cluster.nodes[0], "ps", "PID");
     let &[(here, _)] = &tests::pids_of(&ps, "sleep")[..] else { panic!("{ps}") };
+    // Nobody lends its authority: a client of node 1's anonymous export
+    // (restricted to what it started) can neither end node 1's process
+    // through node 1's cluster server nor start a program through it.
+    let via_a = format!("echo kill > /n/A/proc/cluster/{}/ctl", gpid(1, here));
+    run(&cluster.nodes[1], &via_a, "not permitted");
+    run(&cluster.nodes[1], "echo true > /n/A/proc/cluster/spawn", "not permitted");
     run(&cluster.nodes[0], &format!("echo kill > /proc/cluster/{}/ctl; echo sent $?", gpid(1, here)), "sent 0");
+    // The system's servers are out of reach of every process but the
+    // console's: of another node, and of the cluster server acting here.
+    for ramfs in [gpid(3, 1), gpid(1, 1)] {
+        run(&cluster.nodes[0], &format!("echo kill > /proc/cluster/{ramfs}/ctl"), "not permitted");
+    }
+    run(&cluster.nodes[0], "cat /n/node3/proc/1/status", "1 0 running ramfs");
+    run(&cluster.nodes[0], "cat /proc/1/status", "1 0 running ramfs");
     for (node, pid) in [(2, sleeper), (0, here)] {
         let t0 = Instant::now();
         loop {

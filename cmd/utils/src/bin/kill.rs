@@ -9,7 +9,7 @@ extern crate alloc;
 
 use alloc::format;
 use alloc::string::String;
-use libux::cluster::Gpid;
+use libux::cluster::{self, Gpid};
 use libux::fs::client::open;
 use libux::fs::flags;
 use libux::rpc::Errno;
@@ -38,7 +38,8 @@ fn main() -> i32 {
     status
 }
 
-/// The `ctl` file of `pid`: a local pid's in `/proc`; a cluster-wide id's
+/// The `ctl` file of `pid`: a local pid's (or this node's gpid's) in
+/// `/proc`, so that we act with our own authority; another node's gpid's
 /// (above 65535, see `libux::cluster::Gpid`) in `/proc/cluster`.
 fn ctl(pid: &str) -> Result<String, Errno> {
     let n: u32 = pid.parse().map_err(|_| Errno::InvalidArgument)?;
@@ -46,5 +47,8 @@ fn ctl(pid: &str) -> Result<String, Errno> {
         return Ok(format!("/proc/{n}/ctl"));
     }
     let gpid = Gpid::parse(pid).ok_or(Errno::NoSuchProcess)?;
+    if gpid.node() == Some(cluster::own_node()?) {
+        return Ok(format!("/proc/{}/ctl", gpid.pid()));
+    }
     Ok(format!("/proc/cluster/{gpid}/ctl"))
 }
