@@ -110,7 +110,20 @@ fn main() -> i32 {
     let mounts = alloc::collections::BTreeMap::new();
     let state = Arc::new(Mutex::new(State { members, mounts, clock, addr, own: own_stats() }));
 
-    if let Err(e) = libux::process::create_endpoint(EP).and_then(|()| libux::process::mount("/proc/cluster", EP)) {
+    if let Err(e) = libux::process::create_endpoint(EP) {
+        println!("cluster: cannot make an endpoint: {e}");
+        return 1;
+    }
+    // The tree's threads before its mount, which makes the node ready: a
+    // node's resources are counted from then on.
+    let files = Arc::new(files::Files::new());
+    for _ in 1..files::THREADS {
+        let (s, f) = (state.clone(), files.clone());
+        if let Err(e) = libux::thread::spawn(move || files::serve_calls(&s, &f, EP)) {
+            println!("cluster: cannot start a thread: {e}");
+        }
+    }
+    if let Err(e) = libux::process::mount("/proc/cluster", EP) {
         println!("cluster: cannot mount /proc/cluster: {e}");
         return 1;
     }
@@ -128,13 +141,6 @@ fn main() -> i32 {
         });
         if let Err(e) = started {
             println!("cluster: no membership: {e}");
-        }
-    }
-    let files = Arc::new(files::Files::new());
-    for _ in 1..files::THREADS {
-        let (s, f) = (state.clone(), files.clone());
-        if let Err(e) = libux::thread::spawn(move || files::serve_calls(&s, &f, EP)) {
-            println!("cluster: cannot start a thread: {e}");
         }
     }
     files::serve(&state, &files, EP)
