@@ -458,6 +458,9 @@ pub enum Errno {
     /// A call that waited was given up: its caller asked (`FsRequest::Cancel`,
     /// a 9P Tflush), or a new call on the same file took its place.
     Interrupted,
+    /// A limit of one client's was reached (files open, pipes or
+    /// connections held), before any limit of the whole node.
+    TooMany,
 }
 
 impl core::fmt::Display for Errno {
@@ -487,6 +490,7 @@ impl core::fmt::Display for Errno {
             Errno::Busy => "busy",
             Errno::Io => "i/o error",
             Errno::Interrupted => "interrupted",
+            Errno::TooMany => "too many open files",
         })
     }
 }

@@ -49,6 +49,10 @@ const MAX_CLOSING: usize = 128;
 const CLOSING_US: u64 = 60_000_000;
 /// Open files one process may hold here.
 const MAX_OPEN: usize = 64;
+/// Connections one process may hold that it made (through a `clone`
+/// file), so that no client takes the node's `MAX_CONNS` alone; those a
+/// listener takes are its clients' and not counted.
+const CONNS_PER_CLIENT: usize = 16;
 /// Calls answered later, at most (their reply capabilities in
 /// `slot::REPLIES`).
 const MAX_PENDING: u64 = libux::layout::slot::REPLY_COUNT;
@@ -78,6 +82,8 @@ struct Conn {
     kind: Kind,
     /// Open files of it.
     refs: u32,
+    /// Who made it through a `clone` file (none: a listener took it).
+    maker: Option<Pid>,
 }
 
 enum Op {
@@ -217,14 +223,27 @@ impl Net {
         }
     }
 
-    fn new_conn(&mut self, proto: Proto, links: &mut [Link]) -> Result<u32, Errno> {
+    fn new_conn(&mut self, pid: Pid, proto: Proto, links: &mut [Link]) -> Result<u32, Errno> {
         if self.conns.len() >= MAX_CONNS {
             return Err(Errno::NoMemory);
         }
         let n = self.fresh_conn_number();
         // The ICMP echo identifier: the connection's number, unique here.
-        self.conns.insert(n, Conn { kind: Kind::new(proto, links, n as u16), refs: 0 });
+        self.conns.insert(n, Conn { kind: Kind::new(proto, links, n as u16), refs: 0, maker: Some(pid) });
         Ok(n)
+    }
+
+    /// The connections `pid` made and holds a file of.
+    fn conns_made_by(&self, pid: Pid) -> usize {
+        let mut held: Vec<u32> = self
+            .open
+            .range((pid, 0)..=(pid, u32::MAX))
+            .filter_map(|(_, node)| Self::conn_of(*node))
+            .filter(|c| self.conns.get(c).is_some_and(|c| c.maker == Some(pid)))
+            .collect();
+        held.sort_unstable();
+        held.dedup();
+        held.len()
     }
 
     fn add_handle(&mut self, pid: Pid, node: Node) -> Answer {
@@ -282,11 +301,14 @@ impl Net {
                     return Err(Errno::IsDir);
                 }
                 if self.open.range((pid, 0)..=(pid, u32::MAX)).count() >= MAX_OPEN {
-                    return Err(Errno::NoMemory);
+                    return Err(Errno::TooMany);
                 }
                 match node {
                     Node::Clone(proto) => {
-                        let c = self.new_conn(proto, links)?;
+                        if self.conns_made_by(pid) >= CONNS_PER_CLIENT {
+                            return Err(Errno::TooMany);
+                        }
+                        let c = self.new_conn(pid, proto, links)?;
                         Ok(Some(self.add_handle(pid, Node::Ctl(c))))
                     }
                     Node::Listen(c) => {
@@ -596,7 +618,7 @@ impl Net {
                 taken += 1;
                 let m = self.fresh_conn_number();
                 // Held by the announcement until `listen` takes it.
-                self.conns.insert(m, Conn { kind: Kind::Tcp { socket: l, announced: None }, refs: 1 });
+                self.conns.insert(m, Conn { kind: Kind::Tcp { socket: l, announced: None }, refs: 1, maker: None });
                 Some(m)
             } else {
                 tcp(links, l).abort();

@@ -9,7 +9,7 @@
 #[path = "../peers/python.rs"]
 mod python;
 
-use fs9p::client::OpenHow;
+use fs9p::client::{ClientError, OpenHow};
 use fs9p::host::{read_frame, Client};
 use fs9p::{decode, encode, Dialect, Error, Frame, Msg, OpenMode, NOFID, NOTAG};
 use qemu::node::{Forward, Node, Options};
@@ -158,6 +158,25 @@ fn the_export_serves_clients_at_once_and_survives_bad_ones() {
     assert_eq!(setup.read_file("/tmp/big").unwrap(), big, "the first client still reads");
     let mut late = connect(port, Dialect::P2000);
     assert_eq!(late.read_file("/tmp/c1").unwrap(), b"client 1 round 2", "a new client is served");
+
+    // Limits of one client come before the node's: one connection (one
+    // exportfs child) holds at most 16 pipes and makes at most 16 TCP
+    // connections; beyond, EMFILE, while another client still gets its
+    // own, and the first gets more once it let some go.
+    let how = OpenHow { read: true, write: false, truncate: false, create: false, exclusive: false };
+    let mut hog = connect(port, Dialect::L);
+    for path in ["/dev/pipe/clone", "/net/tcp/clone"] {
+        let held: Vec<u32> = (0..16).map(|_| open_as(&mut hog, path, OpenMode::READ)).collect();
+        let refused = hog.0.open_path(path, how);
+        assert!(matches!(refused, Err(ClientError::Server(Error::TooManyFids))), "a 17th {path}: {refused:?}");
+        let other = open_as(&mut late, path, OpenMode::READ);
+        late.0.clunk(other).unwrap();
+        hog.0.clunk(held[0]).unwrap();
+        let again = open_as(&mut hog, path, OpenMode::READ);
+        for f in held[1..].iter().chain([&again]) {
+            hog.0.clunk(*f).unwrap();
+        }
+    }
     assert!(!node.log().contains("panicked"), "{}", node.log());
 }
 

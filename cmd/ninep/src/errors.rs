@@ -18,7 +18,7 @@ pub fn to_os(e: Error) -> Errno {
         Error::Invalid => Errno::InvalidArgument,
         Error::BadFid => Errno::BadHandle,
         Error::FidInUse => Errno::Busy,
-        Error::TooManyFids => Errno::NoMemory,
+        Error::TooManyFids => Errno::TooMany,
         Error::NameTooLong => Errno::NameTooLong,
         Error::Io | Error::NoAuthRequired => Errno::Io,
         Error::Busy => Errno::Busy,
@@ -42,6 +42,7 @@ pub fn to_9p(e: Errno) -> Error {
         Errno::InvalidArgument | Errno::BadAddress | Errno::TooLarge => Error::Invalid,
         Errno::Busy => Error::FidInUse,
         Errno::Interrupted => Error::Interrupted,
+        Errno::TooMany => Error::TooManyFids,
         _ => Error::Io,
     }
 }
@@ -67,6 +68,7 @@ mod tests {
             Error::FidInUse,
             Error::Io,
             Error::Interrupted,
+            Error::TooManyFids,
         ] {
             assert_eq!(to_9p(to_os(e)), e, "{e:?}");
         }

@@ -44,6 +44,9 @@ const MAX_PENDING: usize = slot::REPLY_COUNT as usize;
 /// Open files one process may hold here.
 const MAX_OPEN: usize = 64;
 const MAX_PIPES: usize = 256;
+/// Pipes one process may hold (a clone file or an end of each open), so
+/// that no client takes the node's `MAX_PIPES` alone.
+const PIPES_PER_CLIENT: usize = 16;
 
 const UART: IoPort = IoPort(slot::IO_PORTS);
 const PIT: IoPort = IoPort(slot::IO_PORTS + 1);
@@ -183,10 +186,13 @@ impl Dev {
             _ => {}
         }
         if self.open.range((pid, 0)..=(pid, u32::MAX)).count() >= MAX_OPEN {
-            return Err(Errno::NoMemory);
+            return Err(Errno::TooMany);
         }
         match &mut node {
             Node::PipeClone(n) => {
+                if self.pipes_of(pid) >= PIPES_PER_CLIENT {
+                    return Err(Errno::TooMany);
+                }
                 if self.pipes.len() >= MAX_PIPES {
                     return Err(Errno::NoMemory);
                 }
@@ -203,6 +209,21 @@ impl Dev {
         self.next_handle = self.next_handle.wrapping_add(1);
         self.open.insert((pid, self.next_handle), node);
         Ok(Answer::Handle(self.next_handle))
+    }
+
+    /// The pipes `pid` holds something of.
+    fn pipes_of(&self, pid: Pid) -> usize {
+        let mut held: Vec<u32> = self
+            .open
+            .range((pid, 0)..=(pid, u32::MAX))
+            .filter_map(|(_, node)| match node {
+                Node::PipeClone(n) | Node::PipeEnd(n, _) => Some(*n),
+                _ => None,
+            })
+            .collect();
+        held.sort_unstable();
+        held.dedup();
+        held.len()
     }
 
     fn close_node(&mut self, node: Node) {
