@@ -260,3 +260,38 @@ fn the_node_goes_on_when_a_system_server_dies() {
     assert!(output(&out)[0].contains(&format!(" {} running cat ", s.shell)), "{out}");
     assert_eq!(output(&s.run("echo alive", "alive")), ["alive"]);
 }
+
+#[test]
+fn the_small_tools_a_person_reaches_for() {
+    let s = Session::start();
+    s.run("echo one two > /tmp/w; echo three >> /tmp/w; echo written", "written");
+    let words = |line: &str| line.split_whitespace().map(String::from).collect::<Vec<_>>();
+    let wc = s.run_to_end("wc /tmp/w");
+    assert_eq!(words(output(&wc)[0]), ["2", "3", "14", "/tmp/w"], "{wc}");
+    let wc = s.run_to_end("wc /tmp/w /tmp/w");
+    assert_eq!(words(output(&wc)[2]), ["4", "6", "28", "total"], "{wc}");
+    let wc = s.run_to_end("echo a b c | wc");
+    assert_eq!(words(output(&wc)[0]), ["1", "3", "6"], "{wc}");
+    s.run("wc /nonexistent", "wc: /nonexistent: file does not exist");
+
+    assert_eq!(output(&s.run_to_end("head -n 1 /tmp/w")), ["one two"]);
+    let bin = s.run_to_end("ls /bin");
+    assert_eq!(output(&s.run_to_end("ls /bin | head -n 3")), output(&bin)[..3]);
+    assert_eq!(output(&s.run_to_end("ls /bin | head")).len(), 10);
+    s.run("head -n x", "usage: head");
+
+    // The clock and the process server's figures.
+    let up = s.run_to_end("uptime");
+    let line = output(&up)[0];
+    assert!(line.starts_with("up 0:") && line.contains(" processes, load "), "{up}");
+    let free = s.run_to_end("free");
+    let kib: u64 = output(&free)[0].strip_prefix("memory free: ").unwrap().trim_end_matches(" KiB").parse().unwrap();
+    assert!(kib > 1024, "{free}");
+
+    // `help`: the builtins and every program of /bin.
+    let help = s.run_to_end("help");
+    assert!(output(&help)[0].starts_with("builtins: cd pwd exit wait"), "{help}");
+    for prog in output(&bin) {
+        assert!(output(&help)[1].split_whitespace().any(|p| p == prog), "{prog} in:\n{help}");
+    }
+}

@@ -1,8 +1,9 @@
 //! sh: the shell. It reads lines from standard input (started at boot it
 //! has none, and opens the console, `/dev/cons`, for 0, 1 and 2), parses
 //! each as a job (the language is in the `sh` library), and runs it: the
-//! builtins `cd`, `pwd`, `exit`, `wait`, `jobs` and `newns` (a private
-//! namespace for the shell and what it starts from then on) itself,
+//! builtins `cd`, `pwd`, `exit`, `wait`, `jobs`, `newns` (a private
+//! namespace for the shell and what it starts from then on) and `help`
+//! itself,
 //! programs from `/bin` (or by a path with a `/`) as child processes,
 //! joined by pipes from `/dev/pipe`. While a foreground job runs its processes are named
 //! to the console (`/dev/consctl`), so that Ctrl-C kills them and not the
@@ -188,7 +189,7 @@ impl Shell {
     fn builtin(&mut self, cmd: &Command) -> Option<i32> {
         let args: Vec<&str> = cmd.argv.iter().map(String::as_str).collect();
         let name = args[0];
-        if !["cd", "pwd", "exit", "wait", "jobs", "newns"].contains(&name) {
+        if !BUILTINS.contains(&name) {
             return None;
         }
         if cmd.stdin.is_some() || cmd.stdout.is_some() {
@@ -237,11 +238,13 @@ impl Shell {
                 self.list_jobs();
                 0
             }
+            ("help", []) => help(),
             ("cd", _) => usage("cd [DIR]"),
             ("pwd", _) => usage("pwd"),
             ("exit", _) => usage("exit [STATUS]"),
             ("wait", _) => usage("wait [PID]"),
             ("newns", _) => usage("newns"),
+            ("help", _) => usage("help"),
             _ => usage("jobs"),
         })
     }
@@ -282,6 +285,26 @@ impl Shell {
                 let state = Status::parse(&text).map_or("gone", |s| s.state);
                 println!("[{pid}] {state:<12} {}", job.text);
             }
+        }
+    }
+}
+
+/// What the shell runs itself.
+const BUILTINS: [&str; 7] = ["cd", "pwd", "exit", "wait", "jobs", "newns", "help"];
+
+/// `help`: the builtins, and the programs of `/bin`.
+fn help() -> i32 {
+    println!("builtins: {}", BUILTINS.join(" "));
+    match client::list("/bin") {
+        Ok(all) => {
+            let mut names: Vec<String> = all.into_iter().map(|m| m.name).collect();
+            names.sort_unstable();
+            println!("programs (/bin): {}", names.join(" "));
+            0
+        }
+        Err(e) => {
+            eprintln!("sh: help: /bin: {e}");
+            1
         }
     }
 }
