@@ -57,8 +57,9 @@ impl NodeId {
 }
 
 impl core::fmt::Display for NodeId {
+    /// The number (padded as asked: tables align it).
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "{}", self.0)
+        core::fmt::Display::fmt(&self.0, f)
     }
 }
 
@@ -114,8 +115,9 @@ impl Gpid {
 }
 
 impl core::fmt::Display for Gpid {
+    /// The number (padded as asked: tables align it).
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "{}", self.0)
+        core::fmt::Display::fmt(&self.0, f)
     }
 }
 
@@ -370,6 +372,11 @@ mod tests {
         assert_eq!(text, "2 n2 10.1.0.2!5640 suspect 1 7 123456 -\n");
         assert_eq!(NodeLine::parse(&text), Some(line));
         assert_eq!(NodeLine::parse("2 n2 10.1.0.2!5640 sleeping 1 7 1 -"), None);
+    }
+
+    #[test]
+    fn ids_pad_in_tables() {
+        assert_eq!(format!("[{:>8}|{:<4}]", Gpid(65537), NodeId(2)), "[   65537|2   ]");
     }
 
     #[test]
