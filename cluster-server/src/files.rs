@@ -13,16 +13,17 @@ use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use cluster_server::call::Call;
 use cluster_server::spawn::{self, line_for};
 use cluster_server::tree::{Node, ProcFile, ROOT_FILES};
-use libux::cluster::{proc_dir, Gpid, NodeId, NodeLine, NodeState, PsLine};
+use libux::cluster::{mount_point, proc_dir, Gpid, NodeId, NodeLine, NodeState, PsLine, CALL};
 use libux::fs::client::{list, open, stat, File};
 use libux::fs::server::{encode, request_bytes, Answer, Entry};
 use libux::fs::{flags, list_page, FsRequest, IO_MAX};
 use libux::layout::event;
-use libux::procfs::Status;
+use libux::procfs::{parse_end, Ctl, Status};
 use libux::rpc::client::{recv_raw, reply_recv_raw};
-use libux::rpc::{Badge, Errno, Pid};
+use libux::rpc::{Badge, End, Errno, Pid, Reply, Response, Waited};
 use libux::sel4::CPtr;
 use libux::sync::Mutex;
 
@@ -41,6 +42,8 @@ enum Content {
     Text(Vec<u8>),
     /// `spawn`: the gpid of the last program it started.
     Spawn(Mutex<Option<Gpid>>),
+    /// `call`: the reply to the last request written (postcard).
+    Call(Mutex<Option<Vec<u8>>>),
     /// A process's file on its node: its `status` and `wait` lines are
     /// read whole at the first read and their ids made cluster-wide.
     Through { file: File, node: NodeId, lines: Option<Mutex<Option<Vec<u8>>>> },
@@ -219,6 +222,7 @@ fn answer(state: &Mutex<State>, files: &Files, pid: Pid, req: FsRequest) -> Resu
                     let (own, nodes) = view(state);
                     Content::Text(ps(own, &nodes))
                 }
+                Node::Call => Content::Call(Mutex::new(None)),
                 Node::Spawn => {
                     // What we start is our child: a client that may not
                     // act beyond its own descendants may not start here.
@@ -313,6 +317,7 @@ fn read(files: &Files, pid: Pid, handle: u32, offset: u64, buf: &mut [u8]) -> Re
     match &open.content {
         Content::Text(t) => Ok(from(t, buf)),
         Content::Spawn(g) => Ok(from(g.lock().map(|g| alloc::format!("{g}\n")).unwrap_or_default().as_bytes(), buf)),
+        Content::Call(reply) => Ok(from(reply.lock().as_deref().unwrap_or_default(), buf)),
         Content::Through { file, lines: None, .. } => {
             let _slow = files.slow(pid)?;
             file.pread_once(offset, buf)
@@ -352,6 +357,77 @@ fn write(
         Content::Through { file, .. } => {
             let _slow = files.slow(pid)?;
             file.pwrite(offset, data).map(|n| Answer::Count(n as u32))
+        }
+        Content::Call(reply) => {
+            let _slow = files.slow(pid)?;
+            let r = transact(state, pid, data);
+            *reply.lock() = Some(postcard::to_allocvec(&r).map_err(|_| Errno::TooLarge)?);
+            Ok(Answer::Count(data.len() as u32))
+        }
+    }
+}
+
+/// Carries out a request written to `call` by `caller` (see
+/// `cluster_server::call`): here if the process is ours, else at its
+/// node's cluster server, through our mount of that node.
+fn transact(state: &Mutex<State>, caller: Pid, data: &[u8]) -> Reply {
+    let call = Call::parse(data)?;
+    let (own, nodes) = view(state);
+    let gpid = call.gpid();
+    let node = gpid.node().ok_or(Errno::NoSuchProcess)?;
+    if node == own {
+        return carry_out(caller, call);
+    }
+    // Not lent to a client restricted to its own descendants.
+    libux::process::may_act(caller, None)?;
+    let lost = |call: Call| match call {
+        Call::Wait { gpid, .. } => Ok(Response::Waited(Some(Waited { pid: gpid.0, end: End::Lost }))),
+        Call::Act(..) => Err(Errno::Lost),
+    };
+    let known = nodes.iter().find(|n| n.node == node).ok_or(Errno::NoSuchProcess)?;
+    if known.state == NodeState::Down {
+        return lost(call);
+    }
+    let bytes = postcard::to_allocvec(&call.request()).map_err(|_| Errno::TooLarge)?;
+    let there = alloc::format!("{}{CALL}", mount_point(node));
+    let reply = open(&there, flags::READ | flags::WRITE).and_then(|mut f| {
+        f.write(&bytes)?;
+        f.offset = 0;
+        f.read_to_end()
+    });
+    match reply {
+        Ok(r) => libux::rpc::decode_reply(&r)?,
+        // Gone down while we asked (its mount hangs up then).
+        Err(_) if view(state).1.iter().any(|n| n.node == node && n.state == NodeState::Down) => lost(call),
+        Err(e) => Err(e),
+    }
+}
+
+/// Carries out `call` about one of our processes, for `caller` (a local
+/// process, or the export serving another node's cluster server).
+fn carry_out(caller: Pid, call: Call) -> Reply {
+    let pid = call.gpid().pid();
+    match call {
+        Call::Act(ctl, _) => {
+            libux::process::may_act(caller, Some(pid))?;
+            match ctl {
+                Ctl::Kill => libux::process::kill(pid),
+                Ctl::Stop => libux::process::stop(pid),
+                Ctl::Cont => libux::process::cont(pid),
+            }
+            .map(|()| Response::Done)
+        }
+        // Anyone may wait for a process, as anyone may read its `wait`
+        // file (which reaps it only for its parent).
+        Call::Wait { gpid, hang } => {
+            let path = alloc::format!("/proc/{pid}/{}", if hang { "wait" } else { "status" });
+            let text = open(&path, flags::READ).and_then(|mut f| f.read_to_end()).map_err(|e| match e {
+                Errno::NotFound => Errno::NoSuchProcess,
+                e => e,
+            })?;
+            let text = String::from_utf8_lossy(&text);
+            let status = Status::parse(&text).ok_or(Errno::Io)?;
+            Ok(Response::Waited(parse_end(status.state).map(|end| Waited { pid: gpid.0, end })))
         }
     }
 }

@@ -13,6 +13,7 @@
 
 extern crate alloc;
 
+pub mod call;
 pub mod membership;
 pub mod msg;
 pub mod spawn;

@@ -3,6 +3,8 @@
 //! ```text
 //! self, nodes, ps         text, made when opened
 //! spawn                   write a placement and a spawn line; read the gpid
+//! call                    write a process API request about a process of
+//!                         any node; read its reply (`libux::cluster::call`)
 //! <gpid>/                 a process of any node, by its cluster-wide id:
 //! <gpid>/status|args|ctl|wait
 //!                         its node's `/proc/<pid>/...`, read and written
@@ -44,13 +46,14 @@ pub enum Node {
     Nodes,
     Ps,
     Spawn,
+    Call,
     Process(Gpid),
     File(Gpid, ProcFile),
 }
 
 /// The files of the root, before the processes' directories.
-pub const ROOT_FILES: [(&str, Node); 4] =
-    [("self", Node::Own), ("nodes", Node::Nodes), ("ps", Node::Ps), ("spawn", Node::Spawn)];
+pub const ROOT_FILES: [(&str, Node); 5] =
+    [("self", Node::Own), ("nodes", Node::Nodes), ("ps", Node::Ps), ("spawn", Node::Spawn), ("call", Node::Call)];
 
 impl Node {
     /// The node `path` (absolute within the tree) names.
@@ -91,6 +94,7 @@ mod tests {
         assert_eq!(Node::lookup(""), Ok(Node::Root));
         assert_eq!(Node::lookup("/ps"), Ok(Node::Ps));
         assert_eq!(Node::lookup("/self"), Ok(Node::Own));
+        assert_eq!(Node::lookup("/call"), Ok(Node::Call));
         let g = Gpid(3 << 16 | 7);
         assert_eq!(Node::lookup("/196615"), Ok(Node::Process(g)));
         assert_eq!(Node::lookup("/196615/wait"), Ok(Node::File(g, ProcFile::Wait)));

@@ -123,6 +123,23 @@ impl core::fmt::Display for Gpid {
 
 /// This node's number, as the cluster server serves it.
 pub const SELF: &str = "/proc/cluster/self";
+/// The cluster server's transaction file: a write of a process API
+/// request (`rpc::Request`, postcard), then a read of its reply on the
+/// same open file (as Plan 9's `/net/cs`).
+pub const CALL: &str = "/proc/cluster/call";
+
+/// Makes a process API call about another node's process through the
+/// cluster server ([`CALL`]), which forwards it to that node's (what
+/// `process` does when the process server answers `Elsewhere`).
+#[cfg(target_arch = "x86_64")]
+pub fn call(req: &crate::rpc::Request) -> crate::rpc::Reply {
+    use crate::rpc::Errno;
+    let bytes = postcard::to_allocvec(req).map_err(|_| Errno::TooLarge)?;
+    let mut f = crate::fs::client::open(CALL, crate::fs::flags::READ | crate::fs::flags::WRITE)?;
+    f.write(&bytes)?;
+    f.offset = 0;
+    crate::rpc::decode_reply(&f.read_to_end()?)?
+}
 /// The node table (see the module's documentation).
 pub const NODES: &str = "/proc/cluster/nodes";
 

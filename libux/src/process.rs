@@ -54,18 +54,29 @@ pub fn spawn_full(
 
 /// Reaps `pid` (or any child) if it has ended, without blocking.
 pub fn try_wait(pid: Option<Pid>) -> Result<Option<Waited>, Errno> {
-    match call(slot::PROC_CONN, &Request::Wait { pid, hang: false })? {
+    match anywhere(&Request::Wait { pid, hang: false })? {
         Response::Waited(w) => Ok(w),
         _ => Err(Errno::BadRequest),
     }
 }
 
 /// Waits until `pid` (or any child) ends and reaps it: the answer comes
-/// when it has (the process server keeps the call until then).
+/// when it has (the process server keeps the call until then). Another
+/// node's process (a gpid) is waited for through the cluster server,
+/// and is `End::Lost` if its node goes down.
 pub fn wait(pid: Option<Pid>) -> Result<Waited, Errno> {
-    match call(slot::PROC_CONN, &Request::Wait { pid, hang: true })? {
+    match anywhere(&Request::Wait { pid, hang: true })? {
         Response::Waited(Some(w)) => Ok(w),
         _ => Err(Errno::BadRequest),
+    }
+}
+
+/// Makes a call that names a process: through the process server, or,
+/// if the process is another node's, the cluster server.
+fn anywhere(req: &Request) -> Result<Response, Errno> {
+    match call(slot::PROC_CONN, req) {
+        Err(Errno::Elsewhere) => crate::cluster::call(req),
+        r => r,
     }
 }
 
@@ -79,16 +90,17 @@ pub fn restrict() -> Result<(), Errno> {
     expect_done(call(slot::PROC_CONN, &Request::Restrict))
 }
 
+/// Ends `pid` (a pid, or a gpid of any node's process).
 pub fn kill(pid: Pid) -> Result<(), Errno> {
-    expect_done(call(slot::PROC_CONN, &Request::Kill { pid }))
+    expect_done(anywhere(&Request::Kill { pid }))
 }
 
 pub fn stop(pid: Pid) -> Result<(), Errno> {
-    expect_done(call(slot::PROC_CONN, &Request::Stop { pid }))
+    expect_done(anywhere(&Request::Stop { pid }))
 }
 
 pub fn cont(pid: Pid) -> Result<(), Errno> {
-    expect_done(call(slot::PROC_CONN, &Request::Cont { pid }))
+    expect_done(anywhere(&Request::Cont { pid }))
 }
 
 pub fn map_anon(vaddr: u64, pages: u32) -> Result<(), Errno> {

@@ -47,7 +47,41 @@ pub fn ended_state(end: &End) -> String {
         End::Exited(s) => format!("exited:{s}"),
         End::Killed => String::from("killed"),
         End::Faulted(f) => format!("faulted:{:?}", f.kind).replace([' ', '(', ')'], ""),
+        End::Lost => String::from("lost"),
     }
+}
+
+/// The end an ended state word says (the inverse of [`ended_state`]; a
+/// fault's addresses are not in the word and come back 0); none for a
+/// state of a process that runs, or a word that is none of them.
+pub fn parse_end(state: &str) -> Option<End> {
+    use crate::rpc::{Fault, FaultKind};
+    match state {
+        "killed" => return Some(End::Killed),
+        "lost" => return Some(End::Lost),
+        _ => {}
+    }
+    if let Some(code) = state.strip_prefix("exited:") {
+        return code.parse().ok().map(End::Exited);
+    }
+    let kind = state.strip_prefix("faulted:")?;
+    let numbered = |prefix: &str| kind.strip_prefix(prefix).and_then(|n| n.parse::<u64>().ok());
+    let kind = match kind {
+        "PageFault" => FaultKind::PageFault,
+        "InvalidOpcode" => FaultKind::InvalidOpcode,
+        "DivideError" => FaultKind::DivideError,
+        "GeneralProtection" => FaultKind::GeneralProtection,
+        _ => {
+            if let Some(n) = numbered("Exception") {
+                FaultKind::Exception(n)
+            } else if let Some(n) = numbered("UnknownSyscall") {
+                FaultKind::UnknownSyscall(n)
+            } else {
+                FaultKind::Other(numbered("Other")?)
+            }
+        }
+    };
+    Some(End::Faulted(Fault { kind, ip: 0, addr: 0 }))
 }
 
 /// The status line of a process.
@@ -335,6 +369,27 @@ mod tests {
         assert_eq!(ended_state(&End::Faulted(f)), "faulted:Exception5");
         let s = status_line(4, 1, &ended_state(&End::Exited(7)), "true", 0);
         assert_eq!(Status::parse(&s).unwrap().exit_status(), Some(7));
+        assert_eq!(ended_state(&End::Lost), "lost");
+    }
+
+    #[test]
+    fn ended_states_parse_back() {
+        let kinds = [
+            FaultKind::PageFault,
+            FaultKind::InvalidOpcode,
+            FaultKind::DivideError,
+            FaultKind::GeneralProtection,
+            FaultKind::Exception(13),
+            FaultKind::UnknownSyscall(99),
+            FaultKind::Other(4),
+        ];
+        let faults = kinds.map(|kind| End::Faulted(Fault { kind, ip: 0, addr: 0 }));
+        for end in [End::Exited(0), End::Exited(-3), End::Killed, End::Lost].into_iter().chain(faults) {
+            assert_eq!(parse_end(&ended_state(&end)), Some(end), "{end:?}");
+        }
+        for other in ["running", "stopped", "exited:x", "faulted:Nothing", "faulted:Exception", ""] {
+            assert_eq!(parse_end(other), None, "{other:?}");
+        }
     }
 
     #[test]

@@ -115,7 +115,10 @@ pub enum Request<'a> {
     Exit {
         status: i32,
     },
-    /// Reap a child that has ended: `pid`, or any child if `None`.
+    /// Reap a child that has ended: `pid`, or any child if `None`. `pid`
+    /// may be a gpid: one of this node's is the local process; another
+    /// node's is `Elsewhere`, and `cluster::call` waits for it through the
+    /// cluster server, for whoever asks (no reaping there).
     /// With `hang`, the answer comes when one has ended (whoever serves
     /// the connection keeps the reply until then, so an intermediary can
     /// answer it for a child it knows of); without, `Waited(None)` means
@@ -124,7 +127,8 @@ pub enum Request<'a> {
         pid: Option<Pid>,
         hang: bool,
     },
-    /// End a process at once.
+    /// End a process at once. Here and in `Stop`, `Cont` and `MayAct`,
+    /// `pid` may be a gpid (see `Wait`).
     Kill {
         pid: Pid,
     },
@@ -341,6 +345,9 @@ pub enum End {
     Exited(i32),
     Killed,
     Faulted(Fault),
+    /// Its node went down (a process of another node, waited for through
+    /// the cluster server).
+    Lost,
 }
 
 /// A fault that stopped a process.
@@ -461,6 +468,12 @@ pub enum Errno {
     /// A limit of one client's was reached (files open, pipes or
     /// connections held), before any limit of the whole node.
     TooMany,
+    /// The process named is another node's (a gpid, see `cluster::Gpid`):
+    /// the process server acts on its own node's only, and the call goes
+    /// to the cluster server instead (`cluster::call`).
+    Elsewhere,
+    /// The process's node is down: it is lost with it.
+    Lost,
 }
 
 impl core::fmt::Display for Errno {
@@ -491,6 +504,8 @@ impl core::fmt::Display for Errno {
             Errno::Io => "i/o error",
             Errno::Interrupted => "interrupted",
             Errno::TooMany => "too many open files",
+            Errno::Elsewhere => "on another node",
+            Errno::Lost => "lost with its node",
         })
     }
 }

@@ -94,6 +94,10 @@ extern "C" fn main(bootinfo_addr: u64) -> ! {
     let bootfs = BootFs::parse(BOOTFS).unwrap_or_else(|e| panic!("corrupt boot file system: {e:?}"));
     let mut server = Server::new(Memory::new(&bi), devices::Devices::new(&bi), bootfs)
         .unwrap_or_else(|e| panic!("no memory for the server: {e}"));
+    // The node's number, as the cluster server has it (`libux::cluster`).
+    if let Some(Ok(c)) = fw_cfg_string("opt/ux/cluster").map(|t| libux::cluster::Config::parse(t.trim())) {
+        server.node = c.node;
+    }
     server.mount_own_trees();
     server.tsc_mhz = bi.tsc_mhz();
 

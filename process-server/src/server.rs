@@ -12,6 +12,7 @@ use crate::vspace::AddressSpace;
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 use libux::bootfs::BootFs;
+use libux::cluster::{Gpid, NodeId};
 use libux::layout;
 use libux::namespace::{self, MountError, MountTable, Namespaces};
 use libux::println;
@@ -72,6 +73,9 @@ pub struct Server {
     pub ended: VecDeque<Pid>,
     pub ended_count: u64,
     pub tsc_mhz: u64,
+    /// This node's number in its cluster (1, a cluster of one, without
+    /// one): the gpids that name our own processes.
+    pub node: NodeId,
 }
 
 /// What to answer a call with.
@@ -97,6 +101,7 @@ impl Server {
             ep,
             procs: Procs::default(),
             next_pid: 1,
+            node: NodeId(1),
             bootfs,
             free_buffers: Vec::new(),
             next_buffer: 0,
@@ -170,6 +175,8 @@ impl Server {
                 "ux: pid {} ({}) faulted: {:?} at ip {:#x}, address {:#x}",
                 p.pid, p.name, f.kind, f.ip, f.addr
             ),
+            // Only a process of another node is lost.
+            End::Lost => println!("ux: pid {} ({}) was lost", p.pid, p.name),
         }
     }
 
@@ -320,6 +327,10 @@ impl Server {
     fn dispatch(&mut self, pid: Pid, caller: Pid, req: Request) -> Outcome {
         let ok = |r: Result<Response, Errno>| Outcome::Reply(r);
         let relayed = caller != pid;
+        let req = match self.localize(req) {
+            Ok(r) => r,
+            Err(e) => return ok(Err(e)),
+        };
         match req {
             Request::GetPid => ok(Ok(Response::Pid(pid))),
             Request::GetPpid => ok(Ok(Response::Pid(self.procs[&pid].ppid))),
@@ -516,6 +527,38 @@ impl Server {
         } else {
             Err(Errno::NotPermitted)
         }
+    }
+
+    /// A process a call names: a local pid, or a gpid of this node's
+    /// (its local pid); another node's gpid is `Elsewhere` (the caller's
+    /// library asks the cluster server instead).
+    fn local_pid(&self, pid: Pid) -> Result<Pid, Errno> {
+        if pid <= libux::rpc::PID_MAX {
+            return Ok(pid);
+        }
+        match Gpid(pid).node() {
+            Some(n) if n == self.node => Ok(Gpid(pid).pid()),
+            Some(_) => Err(Errno::Elsewhere),
+            None => Err(Errno::NoSuchProcess),
+        }
+    }
+
+    /// `req` with the gpids it names made local pids.
+    fn localize<'a>(&self, req: Request<'a>) -> Result<Request<'a>, Errno> {
+        Ok(match req {
+            Request::Kill { pid } => Request::Kill { pid: self.local_pid(pid)? },
+            Request::Stop { pid } => Request::Stop { pid: self.local_pid(pid)? },
+            Request::Cont { pid } => Request::Cont { pid: self.local_pid(pid)? },
+            Request::Wait { pid: Some(p), hang } => Request::Wait { pid: Some(self.local_pid(p)?), hang },
+            Request::MayAct { actor, target } => {
+                let target = match target.map(|t| self.local_pid(t)) {
+                    Some(Err(Errno::Elsewhere)) | None => None,
+                    Some(t) => Some(t?),
+                };
+                Request::MayAct { actor: self.local_pid(actor)?, target }
+            }
+            other => other,
+        })
     }
 
     /// `Request::MayAct`: [`Server::may_act_on`] for a process here, or

@@ -141,6 +141,7 @@ fn nodes_admit_each_other_by_the_secret_and_see_failures() {
     for ramfs in [gpid(3, 1), gpid(1, 1)] {
         run(&cluster.nodes[0], &format!("echo kill > /proc/cluster/{ramfs}/ctl"), "not permitted");
     }
+    run(&cluster.nodes[0], &format!("kill {}", gpid(3, 1)), &format!("kill: {}: not permitted", gpid(3, 1)));
     run(&cluster.nodes[0], "cat /n/node3/proc/1/status", "1 0 running ramfs");
     run(&cluster.nodes[0], "cat /proc/1/status", "1 0 running ramfs");
     for (node, pid) in [(2, sleeper), (0, here)] {
@@ -165,6 +166,14 @@ fn nodes_admit_each_other_by_the_secret_and_see_failures() {
     let (short, shell) = tests::pids_of(&ps, "sleep").into_iter().max().unwrap_or_else(|| panic!("{ps}"));
     let (g, pg) = (gpid(1, short), gpid(1, shell));
     run(&cluster.nodes[1], &format!("cat /proc/cluster/{g}/wait"), &format!("{g} {pg} exited:0 sleep "));
+    // And through the process API: the shell's `wait` on node 2 for a
+    // process of node 1 (node 2's process server answers `Elsewhere`,
+    // node 2's cluster server forwards the request to node 1's).
+    run(&cluster.nodes[0], "sleep 2 &", "$ ");
+    let ps = run(&cluster.nodes[0], "ps", "PID");
+    let (short, _) = tests::pids_of(&ps, "sleep").into_iter().max().unwrap_or_else(|| panic!("{ps}"));
+    run(&cluster.nodes[1], &format!("wait {}", gpid(1, short)), &format!("[{}] exited 0", gpid(1, short)));
+    run(&cluster.nodes[1], &format!("wait {}", gpid(1, 999)), &format!("sh: wait {}: no such process", gpid(1, 999)));
 
     // `crun` runs a program on a node and exits with its status.
     run(&cluster.nodes[0], "crun -n 3 true; echo status $?", "status 0");
@@ -229,6 +238,11 @@ fn nodes_admit_each_other_by_the_secret_and_see_failures() {
         assert!(t0.elapsed() < Duration::from_secs(60), "crun's sleep never started on node 3");
         std::thread::sleep(Duration::from_millis(200));
     }
+    let ps = run(&cluster.nodes[2], "ps", "PID");
+    let &[(remote, _)] = &tests::pids_of(&ps, "/bin/sleep")[..] else { panic!("{ps}") };
+    // Node 2 waits for it too, through the process API.
+    let waiting = cluster.nodes[1].mark();
+    cluster.nodes[1].type_text(&format!("wait {}\n", gpid(3, remote))).unwrap();
     let marks: Vec<usize> = cluster.nodes[..2].iter().map(Node::mark).collect();
     let t0 = Instant::now();
     cluster.nodes[2].kill();
@@ -238,6 +252,9 @@ fn nodes_admit_each_other_by_the_secret_and_see_failures() {
     println!("a killed node was down on both others {:.1} s after the kill", t0.elapsed().as_secs_f64());
     wait(&cluster.nodes[0], crun_mark, " on node 3: lost");
     println!("crun said its program was lost {:.1} s after the kill", t0.elapsed().as_secs_f64());
+    wait(&cluster.nodes[1], waiting, &format!("[{}] lost with its node", gpid(3, remote)));
+    let lost = format!("kill: {}: lost with its node", gpid(3, remote));
+    run(&cluster.nodes[0], &format!("kill {}", gpid(3, remote)), &lost);
     table(&cluster.nodes[1], &[(1, NodeState::Up), (2, NodeState::Up), (3, NodeState::Down)]);
     // `cps` goes on without it, and says so.
     let cps = run(&cluster.nodes[1], "cps", "cps: node 3 (node3) is down");

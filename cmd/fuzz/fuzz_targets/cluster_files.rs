@@ -1,8 +1,10 @@
-//! `/proc/cluster` takes paths and `spawn` lines from any local process
-//! (and any node's, through its export): whatever the bytes, a value or
-//! an error, never a panic; a spawn line made for another node parses to
-//! the same program and descriptors, with paths from there.
+//! `/proc/cluster` takes paths, `spawn` lines and `call` requests from
+//! any local process (and any node's, through its export): whatever the
+//! bytes, a value or an error, never a panic; a spawn line made for
+//! another node parses to the same program and descriptors, with paths
+//! from there.
 #![no_main]
+use cluster_server::call::Call;
 use cluster_server::spawn::{line_for, Request};
 use cluster_server::tree::Node;
 use libfuzzer_sys::fuzz_target;
@@ -10,6 +12,12 @@ use libux::cluster::NodeId;
 use libux::procfs::SpawnCommand;
 
 fuzz_target!(|data: &[u8]| {
+    // The transaction file takes any bytes: a call it forwards encodes
+    // to one that parses the same.
+    if let Ok(call) = Call::parse(data) {
+        let again = postcard::to_allocvec(&call.request()).expect("a request encodes");
+        assert_eq!(Call::parse(&again), Ok(call));
+    }
     let Ok(text) = core::str::from_utf8(data) else {
         return;
     };

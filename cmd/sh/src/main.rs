@@ -48,6 +48,7 @@ fn status_of(end: End) -> i32 {
         End::Exited(s) => s,
         End::Killed => 137,
         End::Faulted(_) => 139,
+        End::Lost => 1,
     }
 }
 
@@ -56,6 +57,7 @@ fn describe(end: End) -> String {
         End::Exited(s) => format!("exited {s}"),
         End::Killed => String::from("killed"),
         End::Faulted(f) => format!("faulted: {:?} at ip {:#x}, address {:#x}", f.kind, f.ip, f.addr),
+        End::Lost => String::from("lost with its node"),
     }
 }
 

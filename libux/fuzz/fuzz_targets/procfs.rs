@@ -4,13 +4,18 @@
 //! same.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use libux::procfs::{ns_line, parse_ns_line, parse_spawn_line, spawn_line, status_line, Ctl, SpawnCommand, Status};
+use libux::procfs::{
+    ended_state, ns_line, parse_end, parse_ns_line, parse_spawn_line, spawn_line, status_line, Ctl, SpawnCommand, Status,
+};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = core::str::from_utf8(data) else {
         return;
     };
     let _ = Ctl::parse(text);
+    if let Some(end) = parse_end(text) {
+        assert_eq!(parse_end(&ended_state(&end)), Some(end));
+    }
     if let Some(s) = Status::parse(text) {
         let line = status_line(s.pid, s.ppid, s.state, s.name, s.memory);
         let again = Status::parse(&line).expect("a formatted line parses");
