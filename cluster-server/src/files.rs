@@ -59,6 +59,9 @@ pub struct Files {
     next_handle: Mutex<u32>,
     /// Calls that go through, in all and by client.
     slow: Mutex<BTreeMap<Pid, u32>>,
+    /// The processes each node had when `ps` last read it: a node that
+    /// is down shows them as `lost`.
+    last_seen: Mutex<BTreeMap<NodeId, Vec<PsLine>>>,
 }
 
 /// A slow call under way: counted until dropped.
@@ -81,7 +84,12 @@ impl Drop for Slow<'_> {
 
 impl Files {
     pub fn new() -> Files {
-        Files { open: Mutex::new(BTreeMap::new()), next_handle: Mutex::new(0), slow: Mutex::new(BTreeMap::new()) }
+        Files {
+            open: Mutex::new(BTreeMap::new()),
+            next_handle: Mutex::new(0),
+            slow: Mutex::new(BTreeMap::new()),
+            last_seen: Mutex::new(BTreeMap::new()),
+        }
     }
 
     /// Counts a call of `pid`'s that goes through; `Busy` past the limits.
@@ -145,25 +153,38 @@ fn proc_path(gpid: Gpid, file: Option<ProcFile>, own: NodeId) -> Result<(NodeId,
 }
 
 /// `ps`: the processes of every node that is up (a node that cannot be
-/// read is left out).
-fn ps(own: NodeId, nodes: &[NodeLine]) -> Vec<u8> {
+/// read is left out), and those a node that is down had when last read,
+/// as `lost`.
+fn ps(own: NodeId, nodes: &[NodeLine], last_seen: &Mutex<BTreeMap<NodeId, Vec<PsLine>>>) -> Vec<u8> {
     let mut text = String::new();
-    for n in nodes.iter().filter(|n| n.state != NodeState::Down) {
-        let dir = proc_dir(n.node, own);
-        let Ok(entries) = list(&dir) else { continue };
-        let mut pids: Vec<Pid> = entries.iter().filter_map(|m| m.name.parse().ok()).collect();
-        pids.sort_unstable();
-        for pid in pids {
-            // A process may end between the listing and the read.
-            let path = alloc::format!("{dir}/{pid}/status");
-            let Ok(bytes) = open(&path, flags::READ).and_then(|mut f| f.read_to_end()) else { continue };
-            let line = String::from_utf8_lossy(&bytes);
-            if let Some(l) = Status::parse(&line).and_then(|s| PsLine::of(n.node, &s)) {
-                text.push_str(&alloc::format!("{l}"));
+    for n in nodes {
+        if n.state == NodeState::Down {
+            for l in last_seen.lock().get(&n.node).into_iter().flatten() {
+                let lost = PsLine { state: String::from("lost"), ..l.clone() };
+                text.push_str(&alloc::format!("{lost}"));
             }
+            continue;
         }
+        let Ok(lines) = processes(n.node, &proc_dir(n.node, own)) else { continue };
+        text.extend(lines.iter().map(|l| alloc::format!("{l}")));
+        last_seen.lock().insert(n.node, lines);
     }
     text.into_bytes()
+}
+
+/// The processes of `node`, whose `/proc` is at `dir`.
+fn processes(node: NodeId, dir: &str) -> Result<Vec<PsLine>, Errno> {
+    let mut pids: Vec<Pid> = list(dir)?.iter().filter_map(|m| m.name.parse().ok()).collect();
+    pids.sort_unstable();
+    let mut lines = Vec::new();
+    for pid in pids {
+        // A process may end between the listing and the read.
+        let path = alloc::format!("{dir}/{pid}/status");
+        let Ok(bytes) = open(&path, flags::READ).and_then(|mut f| f.read_to_end()) else { continue };
+        let line = String::from_utf8_lossy(&bytes);
+        lines.extend(Status::parse(&line).and_then(|s| PsLine::of(node, &s)));
+    }
+    Ok(lines)
 }
 
 /// The gpids of every node that is up, for the root's listing.
@@ -220,7 +241,7 @@ fn answer(state: &Mutex<State>, files: &Files, pid: Pid, req: FsRequest) -> Resu
                 Node::Ps => {
                     let _slow = files.slow(pid)?;
                     let (own, nodes) = view(state);
-                    Content::Text(ps(own, &nodes))
+                    Content::Text(ps(own, &nodes, &files.last_seen))
                 }
                 Node::Call => Content::Call(Mutex::new(None)),
                 Node::Spawn => {

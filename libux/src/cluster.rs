@@ -18,7 +18,8 @@
 //! /proc/cluster/ps     one line per process of every node that is up:
 //!                      <gpid> <node> <parent gpid> <state> <memory> <name>
 //!                      (state, memory and name as `/proc/<pid>/status`
-//!                      has them)
+//!                      has them); a node that is down has the processes
+//!                      it had when last read, state `lost`
 //! /proc/cluster/spawn  write `[-n NODE | -a | -f FEATURE]` and a
 //!                      `/proc/spawn` line; a read then gives the gpid
 //! /proc/cluster/<gpid>/status, args, ctl, wait

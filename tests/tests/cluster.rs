@@ -259,6 +259,9 @@ fn nodes_admit_each_other_by_the_secret_and_see_failures() {
     // `cps` goes on without it, and says so.
     let cps = run(&cluster.nodes[1], "cps", "cps: node 3 (node3) is down");
     assert!(cps.lines().any(|l| l.trim_end().ends_with(" ramfs") && l.trim_start().starts_with("65537 ")), "{cps}");
+    // What node 3 had when node 2 last listed it is lost with it.
+    let lost = |l: &&str| l.split_whitespace().take(4).collect::<Vec<_>>() == ["196609", "3", "0", "lost"];
+    assert!(cps.lines().any(|l| lost(&l)), "node 3's ramfs lost in:\n{cps}");
 
     // It boots again, from another invocation's point of view: a node on
     // the same segment with the same secret. A new incarnation, back in.

@@ -2,7 +2,7 @@
 //! gpid, node, parent's gpid, state, memory and name, from
 //! `/proc/cluster/ps` (the cluster server reads every node's `/proc`;
 //! formats in `libux::cluster`). A node that is down is named on standard
-//! error.
+//! error; the processes it had when last seen are listed as `lost`.
 #![no_std]
 #![no_main]
 
