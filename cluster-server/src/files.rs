@@ -62,7 +62,14 @@ pub struct Files {
     /// The processes each node had when `ps` last read it: a node that
     /// is down shows them as `lost`.
     last_seen: Mutex<BTreeMap<NodeId, Vec<PsLine>>>,
+    /// Other nodes' `call` files, open and idle: a forwarded call takes
+    /// one (or opens one) and puts it back, so that it costs one write
+    /// and one read, not a walk and an open too.
+    calls: Mutex<BTreeMap<NodeId, Vec<File>>>,
 }
+
+/// Idle `call` files kept per node.
+const CALLS_KEPT: usize = 4;
 
 /// A slow call under way: counted until dropped.
 struct Slow<'a> {
@@ -89,6 +96,7 @@ impl Files {
             next_handle: Mutex::new(0),
             slow: Mutex::new(BTreeMap::new()),
             last_seen: Mutex::new(BTreeMap::new()),
+            calls: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -381,7 +389,7 @@ fn write(
         }
         Content::Call(reply) => {
             let _slow = files.slow(pid)?;
-            let r = transact(state, pid, data);
+            let r = transact(state, files, pid, data);
             *reply.lock() = Some(postcard::to_allocvec(&r).map_err(|_| Errno::TooLarge)?);
             Ok(Answer::Count(data.len() as u32))
         }
@@ -391,7 +399,7 @@ fn write(
 /// Carries out a request written to `call` by `caller` (see
 /// `cluster_server::call`): here if the process is ours, else at its
 /// node's cluster server, through our mount of that node.
-fn transact(state: &Mutex<State>, caller: Pid, data: &[u8]) -> Reply {
+fn transact(state: &Mutex<State>, files: &Files, caller: Pid, data: &[u8]) -> Reply {
     let call = Call::parse(data)?;
     let (own, nodes) = view(state);
     let gpid = call.gpid();
@@ -410,18 +418,40 @@ fn transact(state: &Mutex<State>, caller: Pid, data: &[u8]) -> Reply {
         return lost(call);
     }
     let bytes = postcard::to_allocvec(&call.request()).map_err(|_| Errno::TooLarge)?;
-    let there = alloc::format!("{}{CALL}", mount_point(node));
-    let reply = open(&there, flags::READ | flags::WRITE).and_then(|mut f| {
-        f.write(&bytes)?;
-        f.offset = 0;
-        f.read_to_end()
-    });
-    match reply {
+    match forward(files, node, &bytes) {
         Ok(r) => libux::rpc::decode_reply(&r)?,
         // Gone down while we asked (its mount hangs up then).
         Err(_) if view(state).1.iter().any(|n| n.node == node && n.state == NodeState::Down) => lost(call),
         Err(e) => Err(e),
     }
+}
+
+/// Writes a request to `node`'s `call` file and reads the reply: through
+/// an idle one if there is one (once more through a new one if that
+/// fails: it may be of a connection that broke), else a new one.
+fn forward(files: &Files, node: NodeId, request: &[u8]) -> Result<Vec<u8>, Errno> {
+    let ask = |f: &File| -> Result<Vec<u8>, Errno> {
+        f.pwrite(0, request)?;
+        let mut reply = alloc::vec![0; 256];
+        let n = f.pread(0, &mut reply)?;
+        reply.truncate(n);
+        Ok(reply)
+    };
+    let idle = files.calls.lock().get_mut(&node).and_then(Vec::pop);
+    let (file, reply) = match idle.map(|f| (ask(&f), f)) {
+        Some((Ok(r), f)) => (f, r),
+        _ => {
+            let f = open(&alloc::format!("{}{CALL}", mount_point(node)), flags::READ | flags::WRITE)?;
+            let r = ask(&f)?;
+            (f, r)
+        }
+    };
+    let mut calls = files.calls.lock();
+    let idle = calls.entry(node).or_default();
+    if idle.len() < CALLS_KEPT {
+        idle.push(file);
+    }
+    Ok(reply)
 }
 
 /// Carries out `call` about one of our processes, for `caller` (a local

@@ -2,7 +2,9 @@
 //! segment take to admit each other, how long after a node's QEMU is
 //! killed every other node marks it down (the cluster promises 3 s),
 //! a remote read through the authenticated mounts next to a local one,
-//! and `crun true` on another node next to this one, in one run.
+//! `crun true` on another node next to this one, and process API calls
+//! about another node's process next to the same here and to a 9P round
+//! trip on the same link (`ninepbench calls`), in one run.
 
 use super::bench_shell::shell;
 use super::Args;
@@ -48,6 +50,8 @@ pub fn run(image: &Image, args: &Args) -> Result<Vec<String>, String> {
         Ok(t0.elapsed().as_secs_f64() * 1000.0 / 10.0)
     };
     let (spawn_here, spawn_there) = (runs(1)?, runs(2)?);
+    let calls = shell(&cluster.nodes[0], "ninepbench calls 2 50", "ninepbench:", t)?;
+    let calls = calls.split_once("ninepbench: ").map_or(calls.as_str(), |(_, r)| r).trim().to_string();
 
     let marks: Vec<usize> = cluster.nodes[..last - 1].iter().map(|n| n.mark()).collect();
     let t0 = Instant::now();
@@ -72,5 +76,6 @@ pub fn run(image: &Image, args: &Args) -> Result<Vec<String>, String> {
             "cluster: crun of `true` (spawn + wait, with crun's own start): {spawn_here:.1} ms on this node, {spawn_there:.1} ms on another ({:.1} x; goal <= 5 x)",
             spawn_there / spawn_here
         ),
+        format!("cluster: {calls}"),
     ])
 }

@@ -8,6 +8,12 @@
 //! - `ninepbench read FILE`: reads FILE sequentially, 64 KiB at a time.
 //! - `ninepbench meta PATH ROUNDS`: stats PATH ROUNDS times (through
 //!   `mount9p`: a walk, a getattr and a clunk each).
+//! - `ninepbench calls NODE ROUNDS`: process API calls about another
+//!   node's process (a `sleep` it starts there through
+//!   `/proc/cluster/spawn`; `Stop` and `Cont` by gpid, through both
+//!   nodes' cluster servers) next to the same about a process here, and
+//!   a 9P round trip on the same link (a read of an open file of that
+//!   node through its mount), ROUNDS of each, alternately.
 #![no_std]
 #![no_main]
 
@@ -15,17 +21,19 @@ extern crate alloc;
 
 use alloc::format;
 use alloc::vec;
+use libux::cluster::{Gpid, NodeId};
 use libux::fs::client::{open, stat};
 use libux::fs::flags;
 use libux::layout::IO_WINDOW;
 use libux::net::client::{announce, dial, listen};
-use libux::process::Clock;
+use libux::process::{self, Clock};
 use libux::rpc::Errno;
 use libux::{eprintln, println};
 
 libux::entry!(main);
 
-const USAGE: &str = "usage: ninepbench serve PORT | tcp tcp!A.B.C.D!PORT BYTES | read FILE | meta PATH ROUNDS";
+const USAGE: &str =
+    "usage: ninepbench serve PORT | tcp tcp!A.B.C.D!PORT BYTES | read FILE | meta PATH ROUNDS | calls NODE ROUNDS";
 
 /// Seconds since `t0` (microseconds of `clock`).
 fn seconds(clock: &Clock, t0: u64) -> f64 {
@@ -42,6 +50,10 @@ fn main() -> i32 {
         ["meta", path, rounds] => {
             rounds.parse().map_err(|_| Errno::InvalidArgument).and_then(|r| meta(path, r, &clock))
         }
+        ["calls", node, rounds] => match (NodeId::parse(node), rounds.parse()) {
+            (Some(n), Ok(r)) => calls(n, r, &clock),
+            _ => Err(Errno::InvalidArgument),
+        },
         _ => {
             eprintln!("{USAGE}");
             return 2;
@@ -122,5 +134,48 @@ fn meta(path: &str, rounds: u32, clock: &Clock) -> Result<(), Errno> {
     }
     let secs = seconds(clock, t0);
     println!("ninepbench: stat of {path}: {:.0} per second ({rounds} in {:.0} ms)", rounds as f64 / secs, secs * 1e3);
+    Ok(())
+}
+
+/// A `sleep` on `node`, started through the cluster server; its gpid.
+fn remote_sleeper(node: NodeId) -> Result<Gpid, Errno> {
+    let mut f = open("/proc/cluster/spawn", flags::READ | flags::WRITE)?;
+    f.write(format!("-n {node} /bin/sleep 600").as_bytes())?;
+    f.offset = 0;
+    let text = f.read_to_end()?;
+    core::str::from_utf8(&text).ok().and_then(|t| Gpid::parse(t.trim())).ok_or(Errno::Io)
+}
+
+fn calls(node: NodeId, rounds: u32, clock: &Clock) -> Result<(), Errno> {
+    let own = libux::cluster::own_node()?;
+    let here = process::spawn("/bin/sleep", &["sleep", "600"], &[])?;
+    let here = Gpid::new(own, here).ok_or(Errno::Io)?;
+    let there = remote_sleeper(node)?;
+    let file = open(&format!("{}/proc/1/status", libux::cluster::mount_point(node)), flags::READ)?;
+    let mut buf = [0u8; 64];
+    // Microseconds per call of each kind, summed over the rounds.
+    let (mut local, mut remote, mut ninep) = (0, 0, 0);
+    for _ in 0..rounds {
+        for (gpid, sum) in [(here, &mut local), (there, &mut remote)] {
+            let t0 = clock.micros();
+            process::stop(gpid.0)?;
+            process::cont(gpid.0)?;
+            *sum += (clock.micros() - t0) / 2;
+        }
+        let t0 = clock.micros();
+        file.pread_once(0, &mut buf)?;
+        ninep += clock.micros() - t0;
+    }
+    let _ = process::kill(here.0);
+    let _ = process::wait(Some(here.0));
+    let _ = process::kill(there.0);
+    let _ = process::wait(Some(there.0));
+    let per = |sum: u64| sum as f64 / rounds as f64;
+    let (l, r, n) = (per(local), per(remote), per(ninep));
+    println!(
+        "ninepbench: stop/cont by gpid: {l:.0} us here, {r:.0} us on node {node} ({:.1} x); a 9P read round trip to node {node}: {n:.0} us (the call {:.1} x it)",
+        r / l,
+        r / n
+    );
     Ok(())
 }
