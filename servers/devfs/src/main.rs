@@ -1,6 +1,8 @@
 //! devfs: the devices at `/dev`, from the grants of the system
 //! description: the serial console (COM1, ports 0x3f8-0x3ff, IOAPIC pin 4)
-//! and the clock (the PIT, ports 0x40-0x43, pin 2, at 100 Hz).
+//! and the timer (the PIT, ports 0x40-0x43, pin 2), which is armed only
+//! while someone sleeps (one shot at the earliest wake-up): an idle node
+//! takes no timer interrupts here. Time is the TSC's (`process::Clock`).
 //!
 //! ```text
 //! /dev/cons           read: typed lines (echoed and edited, see
@@ -31,6 +33,7 @@ use libux::console::{Serial, COM1};
 use libux::fs::server::{encode, request_bytes, Answer, ReplySlots};
 use libux::fs::{flags, list_page, FsRequest, IO_MAX};
 use libux::layout::{self, event, slot};
+use libux::process::Clock;
 use libux::rpc::client::{recv_raw, reply_recv_raw};
 use libux::rpc::{Badge, Errno, Pid};
 use libux::sel4::{IoPort, IrqHandler};
@@ -52,7 +55,6 @@ const UART: IoPort = IoPort(slot::IO_PORTS);
 const PIT: IoPort = IoPort(slot::IO_PORTS + 1);
 const UART_IRQ: IrqHandler = IrqHandler(slot::IRQ_HANDLERS);
 const PIT_IRQ: IrqHandler = IrqHandler(slot::IRQ_HANDLERS + 1);
-const TICK_HZ: u64 = 100;
 const PIT_HZ: u64 = 1_193_182;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,6 +88,7 @@ enum Op {
     },
     /// `len`: the bytes of the write that asked, which its answer counts.
     Sleep {
+        /// Microseconds of `Dev::clock`.
         until: u64,
         len: u32,
     },
@@ -116,7 +119,11 @@ struct Dev {
     /// The job it names next is killed; a read of the console instead
     /// gets an empty line (as at the prompt).
     interrupted: bool,
-    ticks: u64,
+    clock: Clock,
+    /// When we started (microseconds of `clock`): `/dev/time`'s zero.
+    started: u64,
+    /// When the PIT's one shot fires, if it is armed.
+    armed: Option<u64>,
     ended_cursor: u64,
 }
 
@@ -285,7 +292,7 @@ impl Dev {
                     .ok()
                     .and_then(|t| t.trim().parse().ok())
                     .ok_or(Errno::InvalidArgument)?;
-                let until = self.ticks + ms.div_ceil(1000 / TICK_HZ);
+                let until = self.clock.micros().saturating_add(ms.saturating_mul(1000));
                 self.now_or_later(pid, handle, Op::Sleep { until, len: data.len() as u32 }, false)
             }
             Node::PipeEnd(pipe, pipe::End::Write) => {
@@ -379,7 +386,32 @@ impl Dev {
     }
 
     fn millis(&self) -> u64 {
-        self.ticks * (1000 / TICK_HZ)
+        (self.clock.micros() - self.started) / 1000
+    }
+
+    /// Arms the PIT's one shot for the earliest sleeper (in steps of at
+    /// most its longest count, 54.9 ms), unless it fires before then.
+    fn arm(&mut self) {
+        let earliest = self
+            .pending
+            .iter()
+            .filter_map(|p| if let Op::Sleep { until, .. } = p.op { Some(until) } else { None })
+            .min();
+        let Some(until) = earliest else { return };
+        if self.armed.is_some_and(|at| at <= until) {
+            return;
+        }
+        let now = self.clock.micros();
+        let count = (until.saturating_sub(now) * PIT_HZ / 1_000_000).clamp(1, 0xffff);
+        // Channel 0, lobyte/hibyte, mode 0 (interrupt on terminal count):
+        // one interrupt, then nothing until armed again.
+        let armed = PIT
+            .out8(0x43, 0x30)
+            .and_then(|()| PIT.out8(0x40, count as u8))
+            .and_then(|()| PIT.out8(0x40, (count >> 8) as u8));
+        if armed.is_ok() {
+            self.armed = Some(now + count * 1_000_000 / PIT_HZ);
+        }
     }
 
     /// Tries a waiting operation: `None` if it must wait longer.
@@ -398,7 +430,7 @@ impl Dev {
                 Some(pipe::Outcome::Wait) => None,
                 Some(pipe::Outcome::Broken) => Some(Err(Errno::BrokenPipe)),
             },
-            Op::Sleep { until, len } => (self.ticks >= *until).then_some(Ok(Answer::Count(*len))),
+            Op::Sleep { until, len } => (self.clock.micros() >= *until).then_some(Ok(Answer::Count(*len))),
         }
     }
 
@@ -529,11 +561,10 @@ fn start_devices() -> Result<(), libux::sel4::Error> {
     UART.out8(COM1 + 2, 0x07)?;
     UART.out8(COM1 + 4, 0x0b)?;
     UART.out8(COM1 + 1, 0x01)?;
-    let divisor = PIT_HZ / TICK_HZ;
-    // Channel 0, lobyte/hibyte, mode 2 (rate generator).
-    PIT.out8(0x43, 0x34)?;
-    PIT.out8(0x40, divisor as u8)?;
-    PIT.out8(0x40, (divisor >> 8) as u8)?;
+    // The PIT stays quiet until a sleeper arms it: a mode word without a
+    // count stops whatever the firmware left running (mode 0 then waits
+    // for its count).
+    PIT.out8(0x43, 0x30)?;
     UART_IRQ.ack()?;
     PIT_IRQ.ack()
 }
@@ -547,6 +578,8 @@ fn main() -> i32 {
         libux::println!("devfs: cannot start: {e}");
         return 1;
     }
+    let clock = Clock::new();
+    let started = clock.micros();
     let mut dev = Dev {
         open: BTreeMap::new(),
         next_handle: 0,
@@ -557,7 +590,9 @@ fn main() -> i32 {
         line: Line::default(),
         foreground: Vec::new(),
         interrupted: false,
-        ticks: 0,
+        clock,
+        started,
+        armed: None,
         ended_cursor: 0,
     };
     // Input typed before we listened.
@@ -569,13 +604,14 @@ fn main() -> i32 {
                 dev.typed();
             }
             if m.badge & event::irq(1) != 0 {
-                dev.ticks += 1;
+                dev.armed = None;
                 let _ = PIT_IRQ.ack();
             }
             if m.badge & event::ENDED != 0 {
                 dev.ended();
             }
             dev.wake();
+            dev.arm();
             m = recv_raw(EP);
             continue;
         }
@@ -583,6 +619,7 @@ fn main() -> i32 {
             request_bytes(&m).and_then(|bytes| dev.request(Badge(m.badge).pid(), libux::fs::decode_request(&bytes)?));
         // Others' answers first: the IPC buffer then holds ours.
         dev.wake();
+        dev.arm();
         m = match answer {
             Ok(None) => recv_raw(EP),
             Ok(Some(a)) => reply_recv_raw(EP, encode(&Ok(a))),
