@@ -5,7 +5,8 @@
 //! at `/net` (`net.rs`, the sockets behind them in `sock.rs`).
 //!
 //! Grants, in order: the CMOS clock's ports (0x70-0x71) and periodic
-//! interrupt (64 Hz; event bit 0), which wakes it for the stack's timers;
+//! interrupt (64 Hz while a timer is due soon, else 2 Hz; event bit 0),
+//! which wakes it for the stack's timers;
 //! then each NIC's I/O ports and interrupt (event bits 1 and 2; two NICs
 //! on one line share the first). NIC 0 is QEMU's user network (DHCP); NIC
 //! 1, if there is one, is the cluster's segment, where node N (`UX_NODE`)
@@ -33,7 +34,7 @@ use net::Net;
 use nic::Nic;
 use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
 use smoltcp::socket::dhcpv4;
-use smoltcp::time::Instant;
+use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr};
 
 libux::entry!(main);
@@ -61,10 +62,21 @@ fn clock_register(reg: u8) -> u8 {
     CLOCK.in8(0x71).unwrap_or(0)
 }
 
-/// The clock's periodic interrupt at 64 Hz (register A rate 10).
-fn start_clock() {
+/// The clock's periodic interrupt's rates (register A): 64 Hz while a
+/// timer of the stack is due within a second, 2 Hz otherwise, so that an
+/// idle node is woken rarely (frames wake us through the NICs anyway).
+const FAST: u8 = 10;
+const SLOW: u8 = 15;
+
+/// Sets the periodic interrupt's rate (see [`FAST`]).
+fn clock_rate(rate: u8) {
     let a = clock_register(0x8a);
-    let _ = CLOCK.out8(0x70, 0x8a).and_then(|()| CLOCK.out8(0x71, (a & 0xf0) | 10));
+    let _ = CLOCK.out8(0x70, 0x8a).and_then(|()| CLOCK.out8(0x71, (a & 0xf0) | rate));
+}
+
+/// The clock's periodic interrupt, fast until the first poll says.
+fn start_clock() {
+    clock_rate(FAST);
     let b = clock_register(0x8b);
     let _ = CLOCK.out8(0x70, 0x8b).and_then(|()| CLOCK.out8(0x71, b | 0x40));
     clock_register(0x0c);
@@ -180,6 +192,7 @@ fn main() -> i32 {
     }
     let mut net = Net::new();
     let mut ended_cursor = 0;
+    let mut rate = FAST;
     loop {
         for l in links.iter_mut() {
             l.poll(&clock, &mut net.ipifc);
@@ -188,6 +201,13 @@ fn main() -> i32 {
         net.poll(&mut links);
         for l in links.iter_mut() {
             l.flush(&clock);
+        }
+        let t = now(&clock);
+        let soon = |l: &mut Link| l.iface.poll_delay(t, &l.sockets).is_some_and(|d| d < Duration::from_millis(1000));
+        let wanted = if net.waits_on_time() || links.iter_mut().any(soon) { FAST } else { SLOW };
+        if wanted != rate {
+            clock_rate(wanted);
+            rate = wanted;
         }
 
         let m = recv_raw(EP);

@@ -146,6 +146,14 @@ pub struct Net {
     pub now: u64,
 }
 
+impl Net {
+    /// Whether a call waits on a clock of ours (an echo read's deadline) or
+    /// on a handshake: the stack must then be woken often.
+    pub fn waits_on_time(&self) -> bool {
+        self.pending.iter().any(|p| matches!(p.op, Op::Read { until: Some(_), .. } | Op::Connect { .. }))
+    }
+}
+
 fn text(t: &str, offset: u64, max: usize) -> Answer {
     let from = (offset as usize).min(t.len());
     Answer::Data(t.as_bytes()[from..(from + max).min(t.len())].to_vec())
