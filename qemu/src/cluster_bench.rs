@@ -4,7 +4,8 @@
 //! a remote read through the authenticated mounts next to a local one,
 //! `crun true` on another node next to this one, and process API calls
 //! about another node's process next to the same here and to a 9P round
-//! trip on the same link (`ninepbench calls`), in one run.
+//! trip on the same link (`ninepbench calls`), and what an idle node
+//! costs the host (its QEMU's CPU time over a while), in one run.
 
 use super::bench_shell::shell;
 use super::Args;
@@ -50,6 +51,21 @@ pub fn run(image: &Image, args: &Args) -> Result<Vec<String>, String> {
         Ok(t0.elapsed().as_secs_f64() * 1000.0 / 10.0)
     };
     let (spawn_here, spawn_there) = (runs(1)?, runs(2)?);
+    // Idle: every node's QEMU's CPU time (Linux's /proc/PID/stat, in
+    // clock ticks of 1/100 s) over 10 s with nothing typed.
+    let cpu = |pid: u32| -> Result<u64, String> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).map_err(|e| e.to_string())?;
+        let fields: Vec<&str> = stat.rsplit_once(')').map_or("", |(_, r)| r).split_whitespace().collect();
+        let field = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).ok_or("a short /proc/PID/stat");
+        Ok(field(11)? + field(12)?)
+    };
+    let pids: Vec<u32> = cluster.nodes.iter().map(|n| n.pid()).collect();
+    let before = pids.iter().map(|&p| cpu(p)).collect::<Result<Vec<_>, _>>()?;
+    let idle_for = std::time::Duration::from_secs(10);
+    std::thread::sleep(idle_for);
+    let after = pids.iter().map(|&p| cpu(p)).collect::<Result<Vec<_>, _>>()?;
+    let shares: Vec<f64> = before.iter().zip(&after).map(|(b, a)| (a - b) as f64 / idle_for.as_secs_f64()).collect();
+    let idle = shares.iter().copied().fold(0.0, f64::max);
     let calls = shell(&cluster.nodes[0], "ninepbench calls 2 50", "ninepbench:", t)?;
     let calls = calls.split_once("ninepbench: ").map_or(calls.as_str(), |(_, r)| r).trim().to_string();
 
@@ -77,5 +93,9 @@ pub fn run(image: &Image, args: &Args) -> Result<Vec<String>, String> {
             spawn_there / spawn_here
         ),
         format!("cluster: {calls}"),
+        format!(
+            "cluster: an idle node of {NODES} costs the host at most {idle:.1} % of a core (each: {}; goal <= 1 %)",
+            shares.iter().map(|s| format!("{s:.1} %")).collect::<Vec<_>>().join(", ")
+        ),
     ])
 }
