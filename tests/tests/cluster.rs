@@ -125,7 +125,10 @@ fn nodes_admit_each_other_by_the_secret_and_see_failures() {
     // `kill GPID` from node 1 ends node 3's sleep (through node 3's
     // export, which node 1's mount proves the secret to), and a `kill`
     // written to /proc/cluster ends one of node 1's own.
-    run(&cluster.nodes[0], &format!("kill {g}; echo sent $?"), "sent 0");
+    // Under `tracer`: its `Kill` of the gpid is `Elsewhere` at node 1's
+    // process server, and then goes through the cluster server.
+    let traced = run(&cluster.nodes[0], &format!("tracer kill {g}; echo sent $?"), "sent 0");
+    assert!(traced.contains(&format!("Kill {{ pid: {g} }} = Some(Err(Elsewhere))")), "{traced}");
     run(&cluster.nodes[0], "sleep 600 &", "$ ");
     let ps = run(&cluster.nodes[0], "ps", "PID");
     let &[(here, _)] = &tests::pids_of(&ps, "sleep")[..] else { panic!("{ps}") };
