@@ -18,6 +18,21 @@ pub fn out(bytes: &[u8]) -> Result<(), Errno> {
     }
 }
 
+/// For a program that takes no arguments: the status of its usage
+/// message if it was given some.
+pub fn no_arguments(usage_text: &str) -> Option<i32> {
+    (libux::rt::args().len() > 1).then(|| usage(usage_text))
+}
+
+/// Writes `text` to standard output: the program's status (1 after
+/// reporting, as `prog: write: ...`, if it could not).
+pub fn print(prog: &str, text: &str) -> i32 {
+    match out(text.as_bytes()) {
+        Ok(()) => 0,
+        Err(e) => fail(prog, "write", e),
+    }
+}
+
 /// Prints `usage: ...` to standard error; the status for it.
 pub fn usage(text: &str) -> i32 {
     libux::eprintln!("usage: {text}");

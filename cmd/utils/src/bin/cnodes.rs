@@ -15,8 +15,8 @@ libux::entry!(main);
 use libux::cluster::NODES;
 
 fn main() -> i32 {
-    if libux::rt::args().len() > 1 {
-        return utils::usage("cnodes");
+    if let Some(status) = utils::no_arguments("cnodes") {
+        return status;
     }
     let bytes = match open(NODES, flags::READ).and_then(|mut f| f.read_to_end()) {
         Ok(b) => b,
@@ -44,8 +44,5 @@ fn main() -> i32 {
             n.free_kib >> 10,
         ));
     }
-    match utils::out(text.as_bytes()) {
-        Ok(()) => 0,
-        Err(e) => utils::fail("cnodes", "write", e),
-    }
+    utils::print("cnodes", &text)
 }

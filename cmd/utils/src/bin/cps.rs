@@ -18,8 +18,8 @@ libux::entry!(main);
 const PS: &str = "/proc/cluster/ps";
 
 fn main() -> i32 {
-    if libux::rt::args().len() > 1 {
-        return utils::usage("cps");
+    if let Some(status) = utils::no_arguments("cps") {
+        return status;
     }
     let nodes = match cluster::nodes() {
         Ok(n) => n,
@@ -39,8 +39,5 @@ fn main() -> i32 {
             l.gpid, l.node, l.parent, l.state, l.memory, l.name
         ));
     }
-    match utils::out(text.as_bytes()) {
-        Ok(()) => 0,
-        Err(e) => utils::fail("cps", "write", e),
-    }
+    utils::print("cps", &text)
 }

@@ -9,8 +9,8 @@ extern crate alloc;
 libux::entry!(main);
 
 fn main() -> i32 {
-    if libux::rt::args().len() > 1 {
-        return utils::usage("free");
+    if let Some(status) = utils::no_arguments("free") {
+        return status;
     }
     let s = match libux::process::stats() {
         Ok(s) => s,
@@ -24,8 +24,5 @@ fn main() -> i32 {
         kib(s.heap_size),
         s.resources.processes
     );
-    match utils::out(text.as_bytes()) {
-        Ok(()) => 0,
-        Err(e) => utils::fail("free", "write", e),
-    }
+    utils::print("free", &text)
 }

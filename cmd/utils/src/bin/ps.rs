@@ -13,8 +13,8 @@ use libux::procfs::Status;
 libux::entry!(main);
 
 fn main() -> i32 {
-    if libux::rt::args().len() > 1 {
-        return utils::usage("ps");
+    if let Some(status) = utils::no_arguments("ps") {
+        return status;
     }
     let entries = match list("/proc") {
         Ok(e) => e,
@@ -33,8 +33,5 @@ fn main() -> i32 {
             text.push_str(&format!("{:>5} {:>5} {:<12} {:>9} {}\n", s.pid, s.ppid, s.state, s.memory, s.name));
         }
     }
-    match utils::out(text.as_bytes()) {
-        Ok(()) => 0,
-        Err(e) => utils::fail("ps", "write", e),
-    }
+    utils::print("ps", &text)
 }

@@ -19,8 +19,8 @@ fn millis() -> Result<u64, Errno> {
 }
 
 fn main() -> i32 {
-    if libux::rt::args().len() > 1 {
-        return utils::usage("uptime");
+    if let Some(status) = utils::no_arguments("uptime") {
+        return status;
     }
     let ms = match millis() {
         Ok(ms) => ms,
@@ -40,8 +40,5 @@ fn main() -> i32 {
         stats.resources.processes,
         stats.running
     );
-    match utils::out(line.as_bytes()) {
-        Ok(()) => 0,
-        Err(e) => utils::fail("uptime", "write", e),
-    }
+    utils::print("uptime", &line)
 }
