@@ -129,6 +129,17 @@ pub const SELF: &str = "/proc/cluster/self";
 /// same open file (as Plan 9's `/net/cs`).
 pub const CALL: &str = "/proc/cluster/call";
 
+/// The cluster's spawn file (see the module's documentation).
+pub const SPAWN: &str = "/proc/cluster/spawn";
+
+/// Starts what `line` says (`[-n NODE | -a | -f FEATURE]` and a
+/// `/proc/spawn` line) through [`SPAWN`]; its gpid.
+#[cfg(target_arch = "x86_64")]
+pub fn spawn(line: &str) -> Result<Gpid, crate::rpc::Errno> {
+    let answer = crate::fs::client::transact(SPAWN, line.as_bytes())?;
+    core::str::from_utf8(&answer).ok().and_then(|t| Gpid::parse(t.trim())).ok_or(crate::rpc::Errno::BadRequest)
+}
+
 /// Makes a process API call about another node's process through the
 /// cluster server ([`CALL`]), which forwards it to that node's (what
 /// `process` does when the process server answers `Elsewhere`).
@@ -136,10 +147,7 @@ pub const CALL: &str = "/proc/cluster/call";
 pub fn call(req: &crate::rpc::Request) -> crate::rpc::Reply {
     use crate::rpc::Errno;
     let bytes = postcard::to_allocvec(req).map_err(|_| Errno::TooLarge)?;
-    let mut f = crate::fs::client::open(CALL, crate::fs::flags::READ | crate::fs::flags::WRITE)?;
-    f.write(&bytes)?;
-    f.offset = 0;
-    crate::rpc::decode_reply(&f.read_to_end()?)?
+    crate::rpc::decode_reply(&crate::fs::client::transact(CALL, &bytes)?)?
 }
 /// The node table (see the module's documentation).
 pub const NODES: &str = "/proc/cluster/nodes";

@@ -133,6 +133,17 @@ pub fn open(path: &str, open_flags: u32) -> Result<File, Errno> {
     }
 }
 
+/// Asks a transaction file (Plan 9's `/net/cs`; here `/proc/spawn`,
+/// `/proc/cluster/spawn`, `/proc/cluster/call`): writes `request` to
+/// `path`, opened for reading and writing, and reads the answer back on
+/// the same open file.
+pub fn transact(path: &str, request: &[u8]) -> Result<Vec<u8>, Errno> {
+    let mut f = open(path, flags::READ | flags::WRITE)?;
+    f.write(request)?;
+    f.offset = 0;
+    f.read_to_end()
+}
+
 /// Opens `path` for writing, made if missing and emptied if not.
 pub fn create(path: &str) -> Result<File, Errno> {
     open(path, flags::WRITE | flags::CREATE | flags::TRUNCATE)

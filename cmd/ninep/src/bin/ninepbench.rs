@@ -137,20 +137,11 @@ fn meta(path: &str, rounds: u32, clock: &Clock) -> Result<(), Errno> {
     Ok(())
 }
 
-/// A `sleep` on `node`, started through the cluster server; its gpid.
-fn remote_sleeper(node: NodeId) -> Result<Gpid, Errno> {
-    let mut f = open("/proc/cluster/spawn", flags::READ | flags::WRITE)?;
-    f.write(format!("-n {node} /bin/sleep 600").as_bytes())?;
-    f.offset = 0;
-    let text = f.read_to_end()?;
-    core::str::from_utf8(&text).ok().and_then(|t| Gpid::parse(t.trim())).ok_or(Errno::Io)
-}
-
 fn calls(node: NodeId, rounds: u32, clock: &Clock) -> Result<(), Errno> {
     let own = libux::cluster::own_node()?;
     let here = process::spawn("/bin/sleep", &["sleep", "600"], &[])?;
     let here = Gpid::new(own, here).ok_or(Errno::Io)?;
-    let there = remote_sleeper(node)?;
+    let there = libux::cluster::spawn(&format!("-n {node} /bin/sleep 600"))?;
     let file = open(&format!("{}/proc/1/status", libux::cluster::mount_point(node)), flags::READ)?;
     let mut buf = [0u8; 64];
     // Microseconds per call of each kind, summed over the rounds.

@@ -21,7 +21,7 @@ extern crate alloc;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
-use libux::cluster::{self, Gpid, NodeId};
+use libux::cluster::{self, NodeId};
 use libux::fd;
 use libux::fs::client::{getcwd, open};
 use libux::fs::flags;
@@ -31,7 +31,6 @@ use libux::rpc::Errno;
 libux::entry!(main);
 
 const USAGE: &str = "crun [-n NODE | -a | -f FEATURE] PROGRAM [ARG...]";
-const SPAWN: &str = "/proc/cluster/spawn";
 
 /// Our standard descriptors as a spawn line names them (`0<PATH`,
 /// `1>PATH`, `2>PATH`, paths absolute).
@@ -43,15 +42,6 @@ fn redirects() -> Result<Vec<String>, Errno> {
         words.push(format!("{fd}{}{path}", if fd == 0 { '<' } else { '>' }));
     }
     Ok(words)
-}
-
-/// Starts `line` through [`SPAWN`]; its gpid.
-fn start(line: &str) -> Result<Gpid, Errno> {
-    let mut f = open(SPAWN, flags::READ | flags::WRITE)?;
-    f.write(line.as_bytes())?;
-    f.offset = 0;
-    let text = f.read_to_end()?;
-    core::str::from_utf8(&text).ok().and_then(|t| Gpid::parse(t.trim())).ok_or(Errno::BadRequest)
 }
 
 fn main() -> i32 {
@@ -75,7 +65,7 @@ fn main() -> i32 {
     words.extend(fds.iter().map(String::as_str));
     words.push(&path);
     words.extend(&argv[1..]);
-    let gpid = match start(&spawn_line(&words)) {
+    let gpid = match cluster::spawn(&spawn_line(&words)) {
         Ok(g) => g,
         Err(Errno::NotFound) if place.first() == Some(&"-f") => {
             libux::eprintln!("crun: no node that is up declares feature {}", place[1]);
@@ -85,7 +75,7 @@ fn main() -> i32 {
             libux::eprintln!("crun: no node is up");
             return 1;
         }
-        Err(e) => return utils::fail("crun", &format!("{SPAWN}: {}", argv[0]), e),
+        Err(e) => return utils::fail("crun", &format!("{}: {}", cluster::SPAWN, argv[0]), e),
     };
     let node = gpid.node().unwrap_or(NodeId(0));
     let wait = format!("/proc/cluster/{gpid}/wait");
