@@ -17,11 +17,11 @@ use cluster_server::call::Call;
 use cluster_server::spawn::{self, line_for};
 use cluster_server::tree::{Node, ProcFile, ROOT_FILES};
 use libux::cluster::{mount_point, proc_dir, Gpid, NodeId, NodeLine, NodeState, PsLine, CALL};
-use libux::fs::client::{list, open, stat, File};
+use libux::fs::client::{open, stat, transact, File};
 use libux::fs::server::{encode, request_bytes, Answer, Entry};
 use libux::fs::{flags, list_page, FsRequest, IO_MAX};
 use libux::layout::event;
-use libux::procfs::{parse_end, Ctl, Status};
+use libux::procfs::{parse_end, pids, status_lines, Ctl, Status};
 use libux::rpc::client::{recv_raw, reply_recv_raw};
 use libux::rpc::{Badge, End, Errno, Pid, Reply, Response, Waited};
 use libux::sel4::CPtr;
@@ -182,25 +182,15 @@ fn ps(own: NodeId, nodes: &[NodeLine], last_seen: &Mutex<BTreeMap<NodeId, Vec<Ps
 
 /// The processes of `node`, whose `/proc` is at `dir`.
 fn processes(node: NodeId, dir: &str) -> Result<Vec<PsLine>, Errno> {
-    let mut pids: Vec<Pid> = list(dir)?.iter().filter_map(|m| m.name.parse().ok()).collect();
-    pids.sort_unstable();
-    let mut lines = Vec::new();
-    for pid in pids {
-        // A process may end between the listing and the read.
-        let path = alloc::format!("{dir}/{pid}/status");
-        let Ok(bytes) = open(&path, flags::READ).and_then(|mut f| f.read_to_end()) else { continue };
-        let line = String::from_utf8_lossy(&bytes);
-        lines.extend(Status::parse(&line).and_then(|s| PsLine::of(node, &s)));
-    }
-    Ok(lines)
+    Ok(status_lines(dir)?.iter().filter_map(|l| PsLine::of(node, &Status::parse(l)?)).collect())
 }
 
 /// The gpids of every node that is up, for the root's listing.
 fn gpids(own: NodeId, nodes: &[NodeLine]) -> Vec<Gpid> {
     let mut all = Vec::new();
     for n in nodes.iter().filter(|n| n.state != NodeState::Down) {
-        let Ok(entries) = list(&proc_dir(n.node, own)) else { continue };
-        all.extend(entries.iter().filter_map(|m| m.name.parse().ok()).filter_map(|p| Gpid::new(n.node, p)));
+        let here = pids(&proc_dir(n.node, own)).unwrap_or_default();
+        all.extend(here.into_iter().filter_map(|p| Gpid::new(n.node, p)));
     }
     all.sort_unstable();
     all
@@ -221,10 +211,7 @@ fn start(state: &Mutex<State>, data: &[u8]) -> Result<Gpid, Errno> {
     let (own, nodes) = view(state);
     let node = spawn::pick(&req.place, &nodes)?;
     let at = alloc::format!("{}/spawn", proc_dir(node, own));
-    let mut f = open(&at, flags::READ | flags::WRITE)?;
-    f.write(line_for(&req.command, own, node).as_bytes())?;
-    f.offset = 0;
-    let reply = f.read_to_end()?;
+    let reply = transact(&at, line_for(&req.command, own, node).as_bytes())?;
     let pid = core::str::from_utf8(&reply).ok().and_then(|t| t.trim().parse().ok()).ok_or(Errno::Io)?;
     Gpid::new(node, pid).ok_or(Errno::Io)
 }
@@ -389,7 +376,7 @@ fn write(
         }
         Content::Call(reply) => {
             let _slow = files.slow(pid)?;
-            let r = transact(state, files, pid, data);
+            let r = answer_call(state, files, pid, data);
             *reply.lock() = Some(postcard::to_allocvec(&r).map_err(|_| Errno::TooLarge)?);
             Ok(Answer::Count(data.len() as u32))
         }
@@ -399,7 +386,7 @@ fn write(
 /// Carries out a request written to `call` by `caller` (see
 /// `cluster_server::call`): here if the process is ours, else at its
 /// node's cluster server, through our mount of that node.
-fn transact(state: &Mutex<State>, files: &Files, caller: Pid, data: &[u8]) -> Reply {
+fn answer_call(state: &Mutex<State>, files: &Files, caller: Pid, data: &[u8]) -> Reply {
     let call = Call::parse(data)?;
     let (own, nodes) = view(state);
     let gpid = call.gpid();

@@ -110,6 +110,27 @@ impl<'a> Status<'a> {
     }
 }
 
+/// The pids of a `/proc` directory (this node's, or a mount of another
+/// node's), in order.
+#[cfg(target_arch = "x86_64")]
+pub fn pids(dir: &str) -> Result<Vec<Pid>, crate::rpc::Errno> {
+    let mut pids: Vec<Pid> = crate::fs::client::list(dir)?.iter().filter_map(|m| m.name.parse().ok()).collect();
+    pids.sort_unstable();
+    Ok(pids)
+}
+
+/// The status line of every process of a `/proc` directory, in pid order
+/// (one that ends between the listing and its read is left out).
+#[cfg(target_arch = "x86_64")]
+pub fn status_lines(dir: &str) -> Result<Vec<String>, crate::rpc::Errno> {
+    let read = |pid| {
+        let path = format!("{dir}/{pid}/status");
+        let bytes = crate::fs::client::open(&path, crate::fs::flags::READ).and_then(|mut f| f.read_to_end()).ok()?;
+        String::from_utf8(bytes).ok()
+    };
+    Ok(pids(dir)?.into_iter().filter_map(read).collect())
+}
+
 /// One line of `/proc/<pid>/ns`.
 pub fn ns_line(point: &str, server: Pid) -> String {
     format!("{point} {server}\n")

@@ -6,9 +6,7 @@
 extern crate alloc;
 
 use alloc::format;
-use libux::fs::client::{list, open};
-use libux::fs::flags;
-use libux::procfs::Status;
+use libux::procfs::{status_lines, Status};
 
 libux::entry!(main);
 
@@ -16,22 +14,13 @@ fn main() -> i32 {
     if let Some(status) = utils::no_arguments("ps") {
         return status;
     }
-    let entries = match list("/proc") {
-        Ok(e) => e,
+    let lines = match status_lines("/proc") {
+        Ok(l) => l,
         Err(e) => return utils::fail("ps", "/proc", e),
     };
-    let mut pids: alloc::vec::Vec<u32> = entries.iter().filter_map(|m| m.name.parse().ok()).collect();
-    pids.sort_unstable();
     let mut text = format!("{:>5} {:>5} {:<12} {:>9} NAME\n", "PID", "PPID", "STATE", "MEMORY");
-    for pid in pids {
-        // A process may end between the listing and the read.
-        let Ok(bytes) = open(&format!("/proc/{pid}/status"), flags::READ).and_then(|mut f| f.read_to_end()) else {
-            continue;
-        };
-        let line = core::str::from_utf8(&bytes).unwrap_or("");
-        if let Some(s) = Status::parse(line) {
-            text.push_str(&format!("{:>5} {:>5} {:<12} {:>9} {}\n", s.pid, s.ppid, s.state, s.memory, s.name));
-        }
+    for s in lines.iter().filter_map(|l| Status::parse(l)) {
+        text.push_str(&format!("{:>5} {:>5} {:<12} {:>9} {}\n", s.pid, s.ppid, s.state, s.memory, s.name));
     }
     utils::print("ps", &text)
 }
