@@ -40,10 +40,9 @@ const OPEN_MAX: usize = 64;
 enum Content {
     /// A text made at open (`self`, `nodes`, `ps`, a listing's directory).
     Text(Vec<u8>),
-    /// `spawn`: the gpid of the last program it started.
-    Spawn(Mutex<Option<Gpid>>),
-    /// `call`: the reply to the last request written (postcard).
-    Call(Mutex<Option<Vec<u8>>>),
+    /// `spawn` or `call`: a write asks, and a read then gives the answer
+    /// to the last request (the gpid started; the postcard reply).
+    Transaction(Transaction, Mutex<Vec<u8>>),
     /// A process's file on its node: its `status` and `wait` lines are
     /// read whole at the first read and their ids made cluster-wide.
     Through { file: File, node: NodeId, lines: Option<Mutex<Option<Vec<u8>>>> },
@@ -51,6 +50,12 @@ enum Content {
 
 struct Open {
     content: Content,
+}
+
+#[derive(Clone, Copy)]
+enum Transaction {
+    Spawn,
+    Call,
 }
 
 /// The open files of the tree's clients, and the calls under way.
@@ -119,7 +124,7 @@ impl Files {
     fn insert(&self, pid: Pid, content: Content) -> Result<Answer, Errno> {
         let mut open = self.open.lock();
         if open.range((pid, 0)..=(pid, u32::MAX)).count() >= OPEN_MAX {
-            return Err(Errno::NoMemory);
+            return Err(Errno::TooMany);
         }
         let mut next = self.next_handle.lock();
         *next = next.wrapping_add(1);
@@ -151,6 +156,11 @@ impl Files {
 fn view(state: &Mutex<State>) -> (NodeId, Vec<NodeLine>) {
     let st = state.lock();
     (st.members.node(), crate::node_lines(&st))
+}
+
+/// This node's number.
+fn own(state: &Mutex<State>) -> NodeId {
+    state.lock().members.node()
 }
 
 /// The `/proc` path of `file` of the process `gpid`, from node `own`.
@@ -231,25 +241,25 @@ fn answer(state: &Mutex<State>, files: &Files, pid: Pid, req: FsRequest) -> Resu
                 Node::Root | Node::Process(_) if writes => return Err(Errno::IsDir),
                 Node::Own | Node::Nodes | Node::Ps if writes => return Err(Errno::NotPermitted),
                 Node::Root | Node::Process(_) => Content::Text(Vec::new()),
-                Node::Own => Content::Text(alloc::format!("{}\n", view(state).0).into_bytes()),
+                Node::Own => Content::Text(alloc::format!("{}\n", own(state)).into_bytes()),
                 Node::Nodes => Content::Text(crate::nodes_text(&state.lock()).into_bytes()),
                 Node::Ps => {
                     let _slow = files.slow(pid)?;
                     let (own, nodes) = view(state);
                     Content::Text(ps(own, &nodes, &files.last_seen))
                 }
-                Node::Call => Content::Call(Mutex::new(None)),
+                Node::Call => Content::Transaction(Transaction::Call, Mutex::new(Vec::new())),
                 Node::Spawn => {
                     // What we start is our child: a client that may not
                     // act beyond its own descendants may not start here.
                     if writes {
                         libux::process::may_act(pid, None)?;
                     }
-                    Content::Spawn(Mutex::new(None))
+                    Content::Transaction(Transaction::Spawn, Mutex::new(Vec::new()))
                 }
                 Node::File(gpid, which) => {
                     let _slow = files.slow(pid)?;
-                    let own = view(state).0;
+                    let own = own(state);
                     let (node, path) = proc_path(gpid, Some(which), own)?;
                     // We must not lend the client our authority: it must
                     // itself be allowed to act on the process.
@@ -289,7 +299,7 @@ fn answer(state: &Mutex<State>, files: &Files, pid: Pid, req: FsRequest) -> Resu
             if let Node::Process(gpid) | Node::File(gpid, _) = node {
                 let _slow = files.slow(pid)?;
                 let which = if let Node::File(_, w) = node { Some(w) } else { None };
-                stat(&proc_path(gpid, which, view(state).0)?.1)?;
+                stat(&proc_path(gpid, which, own(state))?.1)?;
             }
             Ok(Answer::Stat((String::from(libux::path::last_name(path)), node.is_dir(), 0)))
         }
@@ -304,7 +314,7 @@ fn answer(state: &Mutex<State>, files: &Files, pid: Pid, req: FsRequest) -> Resu
                 }
                 Node::Process(gpid) => {
                     let _slow = files.slow(pid)?;
-                    stat(&proc_path(gpid, None, view(state).0)?.1)?;
+                    stat(&proc_path(gpid, None, own(state))?.1)?;
                     ProcFile::ALL.iter().map(|f| (String::from(f.name()), false, 0)).collect()
                 }
                 _ => return Err(Errno::NotDir),
@@ -332,8 +342,7 @@ fn read(files: &Files, pid: Pid, handle: u32, offset: u64, buf: &mut [u8]) -> Re
     };
     match &open.content {
         Content::Text(t) => Ok(from(t, buf)),
-        Content::Spawn(g) => Ok(from(g.lock().map(|g| alloc::format!("{g}\n")).unwrap_or_default().as_bytes(), buf)),
-        Content::Call(reply) => Ok(from(reply.lock().as_deref().unwrap_or_default(), buf)),
+        Content::Transaction(_, answer) => Ok(from(&answer.lock(), buf)),
         Content::Through { file, lines: None, .. } => {
             let _slow = files.slow(pid)?;
             file.pread_once(offset, buf)
@@ -365,19 +374,19 @@ fn write(
     let open = files.get(pid, handle)?;
     match &open.content {
         Content::Text(_) => Err(Errno::NotPermitted),
-        Content::Spawn(gpid) => {
-            let _slow = files.slow(pid)?;
-            *gpid.lock() = Some(start(state, data)?);
-            Ok(Answer::Count(data.len() as u32))
-        }
         Content::Through { file, .. } => {
             let _slow = files.slow(pid)?;
             file.pwrite(offset, data).map(|n| Answer::Count(n as u32))
         }
-        Content::Call(reply) => {
+        Content::Transaction(kind, answer) => {
             let _slow = files.slow(pid)?;
-            let r = answer_call(state, files, pid, data);
-            *reply.lock() = Some(postcard::to_allocvec(&r).map_err(|_| Errno::TooLarge)?);
+            let new = match kind {
+                Transaction::Spawn => alloc::format!("{}\n", start(state, data)?).into_bytes(),
+                Transaction::Call => {
+                    postcard::to_allocvec(&answer_call(state, files, pid, data)).map_err(|_| Errno::TooLarge)?
+                }
+            };
+            *answer.lock() = new;
             Ok(Answer::Count(data.len() as u32))
         }
     }
