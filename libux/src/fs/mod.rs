@@ -21,8 +21,6 @@ use serde::{Deserialize, Serialize};
 pub mod client;
 #[cfg(target_arch = "x86_64")]
 pub mod server;
-#[cfg(target_arch = "x86_64")]
-pub mod synth;
 
 /// Bytes one Read or Write carries (what fits inline with its header).
 pub const IO_MAX: usize = 896;
