@@ -6,7 +6,9 @@
 //! wait long (a `wait` file waits for the process to end); such a call
 //! holds only the thread answering it. At most `SLOW_MAX` calls that go
 //! through run at once, `SLOW_PER_CLIENT` of them one client's, so one
-//! thread always answers the others; a call beyond is `Busy`.
+//! thread always answers the others; a call beyond is `Busy`. The first
+//! thread answers no calls: it hears of processes that ended, and gives
+//! up their calls waiting on a node's `/proc`, which frees their threads.
 
 use crate::State;
 use alloc::collections::BTreeMap;
@@ -20,17 +22,19 @@ use libux::cluster::{mount_point, proc_dir, Gpid, NodeId, NodeLine, NodeState, P
 use libux::fs::client::{open, stat, transact, File};
 use libux::fs::server::{encode, request_bytes, Answer, Entry};
 use libux::fs::{flags, list_page, FsRequest, IO_MAX};
-use libux::layout::event;
+use libux::layout::slot;
 use libux::procfs::{parse_end, pids, status_lines, Ctl, Status};
 use libux::rpc::client::{recv_raw, reply_recv_raw};
 use libux::rpc::{Badge, End, Errno, Pid, Reply, Response, Waited};
-use libux::sel4::CPtr;
+use libux::sel4::{CPtr, Notification};
 use libux::sync::Mutex;
 
-/// Threads answering calls (with the first).
-pub const THREADS: usize = 8;
+/// Threads answering calls (the first thread hears of endings instead,
+/// and the membership has two: `layout::MAX_THREADS` in all, with the
+/// one that starts the membership).
+pub const POOL: usize = 11;
 /// Calls that go through to a node's `/proc` at once.
-const SLOW_MAX: u32 = THREADS as u32 - 1;
+const SLOW_MAX: u32 = POOL as u32 - 1;
 /// Of them, one client's.
 const SLOW_PER_CLIENT: u32 = 4;
 /// Files one client may hold open here.
@@ -479,25 +483,22 @@ fn carry_out(caller: Pid, call: Call) -> Reply {
     }
 }
 
-/// Serves the tree's calls on `ep` forever, on this thread (the one the
-/// events notification is bound to, which hears of processes ending).
-pub fn serve(state: &Mutex<State>, files: &Files, ep: CPtr) -> ! {
+/// Hears of processes that ended, forever, on this thread (the one the
+/// events notification is bound to), and gives up what they held. It
+/// answers no calls: one that waits long would keep it from hearing.
+pub fn hear_endings(files: &Files) -> ! {
+    let events = Notification(slot::EVENTS);
     let mut cursor = 0;
-    let mut m = recv_raw(ep);
     loop {
-        if m.badge & event::FLAG != 0 {
-            match libux::process::ended_among(&mut cursor, || files.holders()) {
-                Ok(pids) => files.ended(&pids),
-                Err(e) => libux::println!("cluster: cannot learn which processes ended: {e}"),
-            }
-            m = recv_raw(ep);
-            continue;
+        events.wait();
+        match libux::process::ended_among(&mut cursor, || files.holders()) {
+            Ok(pids) => files.ended(&pids),
+            Err(e) => libux::println!("cluster: cannot learn which processes ended: {e}"),
         }
-        m = reply_recv_raw(ep, one(state, files, &m));
     }
 }
 
-/// Serves the tree's calls on `ep` forever, on another thread.
+/// Serves the tree's calls on `ep` forever (on each thread of the pool).
 pub fn serve_calls(state: &Mutex<State>, files: &Files, ep: CPtr) -> ! {
     let mut m = recv_raw(ep);
     loop {

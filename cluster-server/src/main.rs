@@ -117,7 +117,7 @@ fn main() -> i32 {
     // The tree's threads before its mount, which makes the node ready: a
     // node's resources are counted from then on.
     let files = Arc::new(files::Files::new());
-    for _ in 1..files::THREADS {
+    for _ in 0..files::POOL {
         let (s, f) = (state.clone(), files.clone());
         if let Err(e) = libux::thread::spawn(move || files::serve_calls(&s, &f, EP)) {
             println!("cluster: cannot start a thread: {e}");
@@ -143,7 +143,7 @@ fn main() -> i32 {
             println!("cluster: no membership: {e}");
         }
     }
-    files::serve(&state, &files, EP)
+    files::hear_endings(&files)
 }
 
 /// Opens the membership port (once the network is there: daemons start

@@ -125,6 +125,17 @@ fn nodes_admit_each_other_by_the_secret_and_see_failures() {
     // `kill GPID` from node 1 ends node 3's sleep (through node 3's
     // export, which node 1's mount proves the secret to), and a `kill`
     // written to /proc/cluster ends one of node 1's own.
+    // Waits that go through hold a thread each, ten at most: the next is
+    // `busy`; their clients killed, their threads are free at once.
+    for _ in 0..10 {
+        run(&cluster.nodes[0], &format!("cat /proc/cluster/{g}/wait &"), "$ ");
+    }
+    run(&cluster.nodes[0], &format!("cat /proc/cluster/{g}/status"), "busy");
+    let ps = run(&cluster.nodes[0], "ps", "PID");
+    let cats: Vec<String> = tests::started_by_shell(&ps, "cat").iter().map(u32::to_string).collect();
+    assert_eq!(cats.len(), 10, "{ps}");
+    run(&cluster.nodes[0], &format!("kill {}; echo killed", cats.join(" ")), "killed");
+    run(&cluster.nodes[0], &format!("cat /proc/cluster/{g}/status"), &format!("{g} {pg} running sleep "));
     // Under `tracer`: its `Kill` of the gpid is `Elsewhere` at node 1's
     // process server, and then goes through the cluster server.
     let traced = run(&cluster.nodes[0], &format!("tracer kill {g}; echo sent $?"), "sent 0");
@@ -186,6 +197,21 @@ fn nodes_admit_each_other_by_the_secret_and_see_failures() {
     let out = run(&cluster.nodes[0], "echo hi through node 2 | crun -n 2 cat; echo status $?", "status 0");
     assert!(out.contains("hi through node 2"), "{out}");
     assert!(!cluster.nodes[1].log().contains("hi through node 2"), "{}", cluster.nodes[1].log());
+    // Eight at once, each waiting through node 1's cluster server: none
+    // is turned away, and all run on node 2 together.
+    let mark = cluster.nodes[0].mark();
+    for _ in 0..8 {
+        run(&cluster.nodes[0], "crun -n 2 sleep 4 &", "$ ");
+    }
+    let cps = run(&cluster.nodes[0], "cps", "GPID");
+    let on_two = |l: &&str| {
+        let w: Vec<&str> = l.split_whitespace().collect();
+        w.len() == 6 && w[1] == "2" && w[3] == "running" && w[5] == "/bin/sleep"
+    };
+    let sleeping = cps.lines().filter(on_two).count();
+    assert_eq!(sleeping, 8, "{cps}");
+    run(&cluster.nodes[0], "sleep 5; echo slept", "slept");
+    assert!(!cluster.nodes[0].log()[mark..].contains("busy"), "{}", &cluster.nodes[0].log()[mark..]);
     // A fault there is its status here.
     let out = run(&cluster.nodes[0], "crun -n 3 faulter div; echo status $?", "status 139");
     assert!(out.contains(" on node 3: faulted:DivideError"), "{out}");
