@@ -2,6 +2,7 @@
 //! server loads. It checks every offset and size before use: a malformed
 //! image is an [`ElfError`], never a panic.
 
+use crate::layout;
 use crate::le::{u16_at, u32_at, u64_at};
 
 /// A loadable segment (`PT_LOAD`).
@@ -18,15 +19,49 @@ pub struct Segment {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ElfError {
+    /// Shorter than its headers say: the program headers or a segment's
+    /// bytes lie past the end.
     Truncated,
     BadMagic,
     /// Not a 64-bit little-endian x86_64 executable.
     WrongKind,
     BadProgramHeaders,
-    /// A segment whose file range lies outside the image, whose file size
-    /// exceeds its memory size, or whose addresses overflow.
+    /// A segment whose file size exceeds its memory size, or whose
+    /// addresses overflow.
     BadSegment(usize),
+    /// A segment that shares a page with the one before it, or lies below
+    /// it (segments come in address order, a page apart).
+    Overlap(usize),
+    /// A segment outside [`LOAD_START`]..[`LOAD_END`]: in the null page, or
+    /// over the IPC buffer, the stacks or the heap.
+    OutOfRange(usize),
+    /// The entry point is in no executable segment.
+    BadEntry,
+    NoSegments,
 }
+
+impl core::fmt::Display for ElfError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            ElfError::Truncated => f.write_str("truncated"),
+            ElfError::BadMagic => f.write_str("not an ELF file"),
+            ElfError::WrongKind => f.write_str("not a static x86_64 ELF64 executable"),
+            ElfError::BadProgramHeaders => f.write_str("bad program headers"),
+            ElfError::BadSegment(i) => write!(f, "segment {i} has more file bytes than memory, or wraps"),
+            ElfError::Overlap(i) => write!(f, "segment {i} overlaps the one before"),
+            ElfError::OutOfRange(i) => {
+                write!(f, "segment {i} lies outside {LOAD_START:#x}..{LOAD_END:#x} (the stack, IPC buffer and heap)")
+            }
+            ElfError::BadEntry => f.write_str("entry point outside executable code"),
+            ElfError::NoSegments => f.write_str("nothing to load"),
+        }
+    }
+}
+
+/// Where a program's segments may lie: above the null page and below the
+/// IPC buffer, above which come the stacks and the heap (see `layout`).
+pub const LOAD_START: u64 = 0x1000;
+pub const LOAD_END: u64 = layout::IPC_BUFFER;
 
 /// A parsed executable: entry point and program headers.
 #[derive(Clone, Copy, Debug)]
@@ -38,17 +73,20 @@ pub struct Elf<'a> {
 }
 
 const PH_SIZE: usize = 56;
+const PAGE: u64 = 4096;
 const PT_LOAD: u32 = 1;
 const PF_X: u32 = 1;
 const PF_W: u32 = 2;
 
 impl<'a> Elf<'a> {
     pub fn parse(image: &'a [u8]) -> Result<Self, ElfError> {
+        // A short file that does not start as an ELF file is not one.
+        let magic = b"\x7fELF";
+        if image.is_empty() || !magic.starts_with(&image[..image.len().min(4)]) {
+            return Err(ElfError::BadMagic);
+        }
         if image.len() < 64 {
             return Err(ElfError::Truncated);
-        }
-        if image[..4] != *b"\x7fELF" {
-            return Err(ElfError::BadMagic);
         }
         // ELFCLASS64, little-endian, ET_EXEC, EM_X86_64.
         if image[4] != 2 || image[5] != 1 || u16_at(image, 16) != 2 || u16_at(image, 18) != 62 {
@@ -58,8 +96,11 @@ impl<'a> Elf<'a> {
         let ph_entsize = u16_at(image, 54) as usize;
         let ph_count = u16_at(image, 56) as usize;
         let end = ph_offset.checked_add((ph_count * PH_SIZE) as u64);
-        if ph_entsize != PH_SIZE || end.is_none_or(|e| e > image.len() as u64) {
+        if ph_entsize != PH_SIZE {
             return Err(ElfError::BadProgramHeaders);
+        }
+        if end.is_none_or(|e| e > image.len() as u64) {
+            return Err(ElfError::Truncated);
         }
         let elf = Elf { image, entry: u64_at(image, 24), ph_offset: ph_offset as usize, ph_count };
         for i in 0..ph_count {
@@ -75,8 +116,10 @@ impl<'a> Elf<'a> {
         }
         let flags = u32_at(ph, 4);
         let (offset, vaddr, file_size, mem_size) = (u64_at(ph, 8), u64_at(ph, 16), u64_at(ph, 32), u64_at(ph, 40));
-        let in_image = offset.checked_add(file_size).is_some_and(|e| e <= self.image.len() as u64);
-        if !in_image || file_size > mem_size || vaddr.checked_add(mem_size).is_none() {
+        if offset.checked_add(file_size).is_none_or(|e| e > self.image.len() as u64) {
+            return Err(ElfError::Truncated);
+        }
+        if file_size > mem_size || vaddr.checked_add(mem_size).is_none() {
             return Err(ElfError::BadSegment(i));
         }
         Ok(Some(Segment {
@@ -93,6 +136,33 @@ impl<'a> Elf<'a> {
     pub fn segments(&self) -> impl Iterator<Item = Segment> + '_ {
         // Validated in `parse`.
         (0..self.ph_count).filter_map(|i| self.segment(i).ok().flatten())
+    }
+
+    /// Checks that the segments fit a process (page-disjoint, in address
+    /// order, within [`LOAD_START`]..[`LOAD_END`], entry in executable
+    /// code); answers how many pages they take.
+    pub fn loadable(&self) -> Result<u64, ElfError> {
+        let (mut pages, mut last_end, mut entry_ok) = (0, 0, false);
+        for (i, seg) in self.segments().enumerate() {
+            let first = seg.vaddr & !(PAGE - 1);
+            // Cannot overflow: `parse` checked `vaddr + mem_size`, and
+            // `LOAD_END` is far below the top.
+            if first < LOAD_START || seg.vaddr + seg.mem_size > LOAD_END {
+                return Err(ElfError::OutOfRange(i));
+            }
+            let end = (seg.vaddr + seg.mem_size).next_multiple_of(PAGE);
+            if first < last_end {
+                return Err(ElfError::Overlap(i));
+            }
+            entry_ok |= seg.executable && (seg.vaddr..seg.vaddr + seg.mem_size).contains(&self.entry);
+            pages += (end - first) / PAGE;
+            last_end = end;
+        }
+        match (pages, entry_ok) {
+            (0, _) => Err(ElfError::NoSegments),
+            (_, false) => Err(ElfError::BadEntry),
+            _ => Ok(pages),
+        }
     }
 
     /// The file bytes of `segment`.
@@ -184,8 +254,31 @@ mod tests {
     }
 
     #[test]
+    fn loadable_checks_the_layout() {
+        let ok = image(&[(PT_LOAD, 5, 256, 0x401000, 16, 0x1800), (PT_LOAD, 6, 272, 0x403000, 8, 4096)]);
+        assert_eq!(Elf::parse(&ok).unwrap().loadable(), Ok(3));
+        let shares_a_page = image(&[(PT_LOAD, 5, 256, 0x401000, 16, 0x1800), (PT_LOAD, 6, 272, 0x402800, 8, 8)]);
+        assert_eq!(Elf::parse(&shares_a_page).unwrap().loadable(), Err(ElfError::Overlap(1)));
+        let backwards = image(&[(PT_LOAD, 5, 256, 0x401000, 16, 16), (PT_LOAD, 6, 272, 0x400000, 8, 8)]);
+        assert_eq!(Elf::parse(&backwards).unwrap().loadable(), Err(ElfError::Overlap(1)));
+        let null_page = image(&[(PT_LOAD, 5, 256, 0x10, 16, 16)]);
+        assert_eq!(Elf::parse(&null_page).unwrap().loadable(), Err(ElfError::OutOfRange(0)));
+        let over_ipc = image(&[(PT_LOAD, 5, 256, 0x401000, 16, 16), (PT_LOAD, 6, 0, LOAD_END - 8, 0, 16)]);
+        assert_eq!(Elf::parse(&over_ipc).unwrap().loadable(), Err(ElfError::OutOfRange(1)));
+        let huge = image(&[(PT_LOAD, 5, 256, 0x401000, 16, 1 << 40)]);
+        assert_eq!(Elf::parse(&huge).unwrap().loadable(), Err(ElfError::OutOfRange(0)));
+        let data_entry = image(&[(PT_LOAD, 6, 256, 0x401000, 16, 16)]);
+        assert_eq!(Elf::parse(&data_entry).unwrap().loadable(), Err(ElfError::BadEntry));
+        let empty = image(&[(6, 4, 0, 0, 0, 0)]);
+        assert_eq!(Elf::parse(&empty).unwrap().loadable(), Err(ElfError::NoSegments));
+    }
+
+    #[test]
     fn rejects_malformed_images() {
-        assert_eq!(Elf::parse(&[0; 10]).unwrap_err(), ElfError::Truncated);
+        assert_eq!(Elf::parse(&[0; 10]).unwrap_err(), ElfError::BadMagic);
+        assert_eq!(Elf::parse(b"").unwrap_err(), ElfError::BadMagic);
+        assert_eq!(Elf::parse(b"\x7fEL").unwrap_err(), ElfError::Truncated);
+        assert_eq!(Elf::parse(&image(&[])[..63]).unwrap_err(), ElfError::Truncated);
         let mut b = image(&[]);
         b[0] = 0;
         assert_eq!(Elf::parse(&b).unwrap_err(), ElfError::BadMagic);
@@ -194,14 +287,14 @@ mod tests {
         assert_eq!(Elf::parse(&b).unwrap_err(), ElfError::WrongKind);
         let mut b = image(&[]);
         b[56] = 200;
-        assert_eq!(Elf::parse(&b).unwrap_err(), ElfError::BadProgramHeaders);
+        assert_eq!(Elf::parse(&b).unwrap_err(), ElfError::Truncated);
         let past_end = image(&[(PT_LOAD, 4, 500, 0x400000, 100, 100)]);
-        assert_eq!(Elf::parse(&past_end).unwrap_err(), ElfError::BadSegment(0));
+        assert_eq!(Elf::parse(&past_end).unwrap_err(), ElfError::Truncated);
         let file_gt_mem = image(&[(PT_LOAD, 4, 0, 0x400000, 100, 10)]);
         assert_eq!(Elf::parse(&file_gt_mem).unwrap_err(), ElfError::BadSegment(0));
         let wraps = image(&[(PT_LOAD, 4, 0, u64::MAX - 1, 0, 10)]);
         assert_eq!(Elf::parse(&wraps).unwrap_err(), ElfError::BadSegment(0));
         let huge_offset = image(&[(PT_LOAD, 4, u64::MAX, 0x400000, 2, 10)]);
-        assert_eq!(Elf::parse(&huge_offset).unwrap_err(), ElfError::BadSegment(0));
+        assert_eq!(Elf::parse(&huge_offset).unwrap_err(), ElfError::Truncated);
     }
 }
