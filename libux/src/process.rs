@@ -3,7 +3,7 @@
 
 use crate::layout::slot;
 use crate::rpc::client::call;
-use crate::rpc::{Errno, FdName, Pid, Request, Response, Spawn, Stats, Waited};
+use crate::rpc::{Errno, Exec, FdName, Pid, Request, Response, Spawn, Stats, Waited};
 
 fn expect_done(r: Result<Response, Errno>) -> Result<(), Errno> {
     match r? {
@@ -50,6 +50,28 @@ pub fn spawn_full(
 ) -> Result<Pid, Errno> {
     let req = Request::Spawn(Spawn { path, argv: argv.to_vec(), env: env.to_vec(), redirect, fds: fds.to_vec() });
     expect_pid(call(slot::PROC_CONN, &req))
+}
+
+/// Replaces our program with the ELF `image` (read into our heap), run
+/// with `argv`, `env` and the descriptors `fds` (the new program opens
+/// them by name, as at spawn; what we hold at file servers stays open
+/// until the process ends). Returns only if it failed; then we go on as
+/// we were. Only a process with one thread, and nothing it serves,
+/// mounts or was granted, may.
+pub fn exec(image: &[u8], argv: &[&str], env: &[&str], fds: &[FdName]) -> Errno {
+    let req = Request::Exec(Exec {
+        image: image.as_ptr() as u64,
+        len: image.len() as u64,
+        argv: argv.to_vec(),
+        env: env.to_vec(),
+        fds: fds.to_vec(),
+    });
+    match call(slot::PROC_CONN, &req) {
+        Err(e) => e,
+        // Answered only when relayed by an intermediary after it worked;
+        // then we are gone before we read it.
+        Ok(_) => Errno::BadRequest,
+    }
 }
 
 /// Reaps `pid` (or any child) if it has ended, without blocking.

@@ -108,7 +108,7 @@ impl Badge {
 pub enum Request<'a> {
     GetPid,
     GetPpid,
-    /// Start a program from the boot image.
+    /// Start a program: one of the boot image, or a file (see `Spawn::path`).
     #[serde(borrow)]
     Spawn(Spawn<'a>),
     /// End the caller with `status`.
@@ -245,6 +245,14 @@ pub enum Request<'a> {
         actor: Pid,
         target: Option<Pid>,
     },
+    /// Replace the caller's program with the ELF image in its own memory
+    /// (what `/bin/exec` does for a program that is a file): same pid,
+    /// parent, children, namespace, working directory and connection; new
+    /// address space, arguments and descriptors, nothing else of the old.
+    /// Only a process with one thread, no endpoints, mounts or device
+    /// grants may; on success there is no answer (the caller is gone).
+    #[serde(borrow)]
+    Exec(Exec<'a>),
 }
 
 impl Request<'_> {
@@ -280,7 +288,9 @@ pub struct FdName<'a> {
 /// Arguments of [`Request::Spawn`].
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
 pub struct Spawn<'a> {
-    /// `/bin/NAME` or `NAME`: a program of the boot image.
+    /// `/bin/NAME` or `NAME`: a program of the boot image; any other path
+    /// with a `/` names a file, which `/bin/exec` (started in its place,
+    /// with the same pid) reads and runs (`Request::Exec`).
     pub path: &'a str,
     #[serde(borrow)]
     pub argv: alloc::vec::Vec<&'a str>,
@@ -294,6 +304,24 @@ pub struct Spawn<'a> {
     #[serde(borrow)]
     pub fds: alloc::vec::Vec<FdName<'a>>,
 }
+
+/// Arguments of [`Request::Exec`].
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct Exec<'a> {
+    /// Where the image lies in the caller's anonymous memory (its heap),
+    /// and its length (at most [`IMAGE_MAX`]).
+    pub image: u64,
+    pub len: u64,
+    #[serde(borrow)]
+    pub argv: alloc::vec::Vec<&'a str>,
+    #[serde(borrow)]
+    pub env: alloc::vec::Vec<&'a str>,
+    #[serde(borrow)]
+    pub fds: alloc::vec::Vec<FdName<'a>>,
+}
+
+/// The largest program image `Exec` takes.
+pub const IMAGE_MAX: u64 = 16 << 20;
 
 /// A successful answer.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]

@@ -19,6 +19,7 @@
 extern crate alloc;
 
 mod devices;
+mod exec;
 mod files;
 mod hanging;
 mod mem;

@@ -12,7 +12,7 @@ use alloc::vec::Vec;
 use libux::elf::Elf;
 use libux::layout::{self, event, slot, CNODE_BITS};
 use libux::namespace::{self, NsId};
-use libux::rpc::{Badge, End, Errno, Pid, Spawn, StartBlock};
+use libux::rpc::{Badge, End, Errno, FdName, Pid, Spawn, StartBlock};
 use libux::sel4::consts::{bits, init_cap, object};
 use libux::sel4::{
     badge, cnode_guard, io_port_range, prio_props, CNode, CapRights, IrqControl, IrqHandler, Notification, Page, Tcb,
@@ -229,22 +229,54 @@ pub struct ConnRoot {
     pub root: u64,
 }
 
-/// A program of the boot file system by path: `/bin/NAME` or `NAME`.
-fn program_name(path: &str) -> &str {
-    path.strip_prefix("/bin/").unwrap_or(path)
+/// A program of the boot file system by path, `/bin/NAME` or `NAME`; any
+/// other path with a `/` is a file's.
+fn boot_program(path: &str) -> Option<&str> {
+    match path.strip_prefix("/bin/") {
+        Some(name) => Some(name),
+        None => (!path.contains('/')).then_some(path),
+    }
+}
+
+/// The boot image's program that runs a program that is a file: it reads
+/// the file and replaces itself with it (`Request::Exec`).
+const EXEC: &str = "exec";
+
+/// The start block of `pid`, checked to fit the top page of its stack.
+pub fn start_block(pid: Pid, argv: &[&str], env: &[&str], fds: &[FdName]) -> Result<Vec<u8>, Errno> {
+    let block = StartBlock { pid, argv: argv.to_vec(), env: env.to_vec(), fds: fds.to_vec() }.encode()?;
+    if block.len() as u64 > PAGE - 64 {
+        return Err(Errno::TooLarge);
+    }
+    Ok(block)
 }
 
 impl Server {
+    /// `image` as an executable that fits a process and our free memory.
+    pub fn loadable<'a>(&self, image: &'a [u8]) -> Result<Elf<'a>, Errno> {
+        let elf = Elf::parse(image).map_err(|_| Errno::BadImage)?;
+        let pages = elf.loadable().map_err(|_| Errno::BadImage)?;
+        if pages.saturating_mul(PAGE) > self.mem.free_bytes() {
+            return Err(Errno::NoMemory);
+        }
+        Ok(elf)
+    }
+
     /// Creates process `pid` running `spawn.path`, child of `parent`
     /// (0: the process server). On failure nothing of it remains.
     pub fn create(&mut self, pid: Pid, parent: Pid, spawn: &Spawn, grants: &Grants) -> Result<(), Errno> {
-        let image = self.bootfs.get(program_name(spawn.path)).ok_or(Errno::NoSuchProgram)?;
-        let elf = Elf::parse(image).map_err(|_| Errno::BadImage)?;
-        let block =
-            StartBlock { pid, argv: spawn.argv.clone(), env: spawn.env.clone(), fds: spawn.fds.clone() }.encode()?;
-        if block.len() as u64 > PAGE - 64 {
-            return Err(Errno::TooLarge);
-        }
+        let (image, block) = match boot_program(spawn.path) {
+            Some(name) => {
+                let image = self.bootfs.get(name).ok_or(Errno::NoSuchProgram)?;
+                (image, start_block(pid, &spawn.argv, &spawn.env, &spawn.fds)?)
+            }
+            None => {
+                let image = self.bootfs.get(EXEC).ok_or(Errno::NoSuchProgram)?;
+                let argv: Vec<&str> = [EXEC, spawn.path].into_iter().chain(spawn.argv.iter().copied()).collect();
+                (image, start_block(pid, &argv, &spawn.env, &spawn.fds)?)
+            }
+        };
+        let elf = self.loadable(image)?;
         // Where the child's connection comes from: an explicit redirect, the
         // parent's intermediary, or us.
         let redirect = match spawn.redirect {
@@ -367,7 +399,7 @@ impl Server {
 
     /// Makes the objects of a new process and starts it.
     #[allow(clippy::too_many_arguments)]
-    fn build(
+    pub fn build(
         &mut self,
         arena: &mut Arena,
         held: &mut Held,
@@ -384,15 +416,11 @@ impl Server {
         self.assign_asid(vspace)?;
         let mut space = AddressSpace::new(vspace);
 
-        let mut last_end = 0;
+        // `Elf::loadable` has checked that segments share no page and stay
+        // below the IPC buffer.
         for seg in elf.segments() {
             let first = seg.vaddr & !(PAGE - 1);
             let end = (seg.vaddr + seg.mem_size).next_multiple_of(PAGE);
-            // Segments must not share a page (the linker script keeps them
-            // apart) and must stay below the IPC buffer.
-            if first < last_end || end > layout::IPC_BUFFER {
-                return Err(Errno::BadImage);
-            }
             let data = elf.data(&seg);
             let rights = if seg.writable { CapRights::READ_WRITE } else { CapRights::READ };
             for page in (first..end).step_by(PAGE as usize) {
@@ -405,7 +433,6 @@ impl Server {
                 }
                 space.map(&mut self.mem, arena, frame, page, rights)?;
             }
-            last_end = end;
         }
 
         // Stack, with the start block at its top.
@@ -590,28 +617,12 @@ impl Server {
         let State::Live(live) = core::mem::replace(&mut p.state, State::Zombie(end)) else {
             return Vec::new();
         };
-        let _ = live.tcb.suspend();
-        for tcb in live.threads.running() {
-            let _ = tcb.suspend();
-        }
-        self.free_buffers.push(live.buffer);
         if let Some(src) = live.conn_src {
             self.delete_root(src);
         }
-        let live = *live;
-        for &ConnRoot { root, .. } in &live.conn_roots {
-            let _ = ROOT_CNODE.revoke(root, ROOT_DEPTH);
-            self.delete_root(root);
-        }
-        for server in &live.windows {
-            if let Ok(s) = self.procs.live_mut(*server) {
-                s.retired_windows.push(pid);
-            }
-        }
+        self.dismantle(pid, *live);
         self.unmount_all(pid);
         self.leave_namespace(ns);
-        self.release_held(live.held);
-        self.mem.release(live.arena);
 
         let orphans: Vec<Pid> = self.procs.values().filter(|c| c.ppid == pid).map(|c| c.pid).collect();
         for c in orphans {
@@ -636,6 +647,27 @@ impl Server {
         self.answer_hanging(pid);
         self.tell_daemons(pid);
         clients
+    }
+
+    /// Stops `live`, the program `pid` ran, and gives back what it held but
+    /// its connection's source (`conn_src`, which `exec` keeps).
+    pub fn dismantle(&mut self, pid: Pid, live: Live) {
+        let _ = live.tcb.suspend();
+        for tcb in live.threads.running() {
+            let _ = tcb.suspend();
+        }
+        self.free_buffers.push(live.buffer);
+        for &ConnRoot { root, .. } in &live.conn_roots {
+            let _ = ROOT_CNODE.revoke(root, ROOT_DEPTH);
+            self.delete_root(root);
+        }
+        for server in &live.windows {
+            if let Ok(s) = self.procs.live_mut(*server) {
+                s.retired_windows.push(pid);
+            }
+        }
+        self.release_held(live.held);
+        self.mem.release(live.arena);
     }
 
     /// Remembers that `pid` ended and signals every daemon to ask.

@@ -416,6 +416,11 @@ impl Server {
             }
             Request::Stats => ok(Ok(Response::Stats(self.stats()))),
             Request::Thread { entry, arg } => ok(self.new_thread(pid, entry, arg)),
+            Request::Exec(e) => match self.exec(pid, &e) {
+                Ok(()) if relayed => ok(Ok(Response::Done)),
+                Ok(()) => Outcome::Nothing,
+                Err(e) => ok(Err(e)),
+            },
             Request::ThreadExit { index } => match self.end_thread(pid, index) {
                 Ok(()) if relayed => ok(Ok(Response::Done)),
                 Ok(()) => Outcome::Nothing,

@@ -87,6 +87,7 @@ pub const PROGRAMS: &[Program] = &[
     program("ttcp", "utils", Kind::Command),
     program("wc", "utils", Kind::Command),
     program("head", "utils", Kind::Command),
+    program("exec", "utils", Kind::Command),
     program("uptime", "utils", Kind::Command),
     program("free", "utils", Kind::Command),
     program("exportfs", "ninep", Kind::Command),

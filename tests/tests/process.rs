@@ -92,6 +92,48 @@ fn ten_thousand_spawns_leak_nothing() {
     assert_all_returned(&log);
 }
 
+/// Programs that are files (`exec`): copies of `true` in /tmp run, 300
+/// times without a leak; each broken image gets its own clear error, and
+/// the node's memory and tables come back after them.
+#[test]
+fn programs_in_files_run_and_broken_images_are_refused_clearly() {
+    let log = run("spawner images 300");
+    line(
+        &log,
+        "spawner: ok 10 broken images refused, resources unchanged; 300 runs of a file's program leaked nothing",
+    );
+    for (name, why) in [
+        ("text", "not an ELF file"),
+        ("truncated", "truncated"),
+        ("machine", "not a static x86_64 ELF64 executable"),
+        ("ipcbuffer", "lies outside 0x1000..0x1000000000 (the stack, IPC buffer and heap)"),
+        ("overlap", "overlaps the one before"),
+        ("entry", "entry point outside executable code"),
+        ("huge", "out of memory"),
+        ("dir", "is a directory"),
+        ("writing", "truncated"),
+        ("none", "file does not exist"),
+    ] {
+        // (Segment errors name the segment: the last of `true`'s.)
+        let said = line(&log, &format!("exec: /tmp/images/{name}: "));
+        assert!(said.ends_with(why), "{said:?} does not end with {why:?}");
+    }
+}
+
+/// Under an intermediary, `Exec` is relayed like any call, and the new
+/// program's calls still go through it.
+#[test]
+fn a_traced_program_stays_traced_across_exec() {
+    let log = run("tracer spawner images 2");
+    line(&log, "spawner: ok 10 broken images refused");
+    let exec = line(&log, "] Exec(Exec { image: ");
+    let pid = number_after(exec, "tracer: [");
+    assert!(exec.ends_with("= Some(Ok(Done))"), "{exec}");
+    let after = &log[log.find(exec).unwrap()..];
+    let exited = format!("tracer: [{pid}] Exit {{ status: ");
+    assert!(after.lines().any(|l| l.starts_with(&exited)), "no Exit of {pid} after its Exec:\n{log}");
+}
+
 #[test]
 fn a_full_process_table_is_an_error_and_spawning_works_afterwards() {
     let log = run("spawner table");
@@ -262,8 +304,12 @@ fn benchmarks_report_figures_and_ratios() {
     let (direct_med, relayed_med) = (number_after(direct, "median "), number_after(relayed, "median "));
     assert!(direct_med > 0 && relayed_med > 0, "{direct}\n{relayed}");
     assert!(relayed.ends_with(&format!("; {} straight", ratio(relayed_med, direct_med))), "{direct}\n{relayed}");
-    let spawn = line(&log, "ipcbench: spawn + wait of `true`");
+    let spawn = line(&log, "ipcbench: spawn + wait of `true`: ");
     assert!(number_after(spawn, "p99 ") >= number_after(spawn, "median "));
+    let file = line(&log, "ipcbench: spawn + wait of `true` from a file");
+    let (file_med, spawn_med) = (number_after(file, "median "), number_after(spawn, "median "));
+    assert!(number_after(file, "p99 ") >= file_med, "{file}");
+    assert!(file.ends_with(&format!("({:.1} x the boot image's)", file_med as f64 / spawn_med as f64)), "{file}");
     let mem = line(&log, "ipcbench: one minimal live process holds ");
     let kib = number_after(mem, "holds ");
     assert!(kib > 0 && kib.is_multiple_of(64), "{mem}");

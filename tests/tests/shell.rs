@@ -295,3 +295,31 @@ fn the_small_tools_a_person_reaches_for() {
         assert!(output(&help)[1].split_whitespace().any(|p| p == prog), "{prog} in:\n{help}");
     }
 }
+
+/// A program that is a file runs from the shell as one of /bin does: by
+/// path, absolute or relative, in pipes, with its status; a directory or
+/// a file that is no program is a clear error.
+#[test]
+fn programs_that_are_files_run_from_the_shell() {
+    let s = Session::start();
+    s.run("cat /bin/echo > /tmp/e; cat /bin/cat > /tmp/c; cat /bin/true > /tmp/t; echo copied", "copied");
+    assert_eq!(output(&s.run_to_end("/tmp/e hello from a file")), ["hello from a file"]);
+    assert_eq!(output(&s.run_to_end("echo through a pipe | /tmp/c | /tmp/c")), ["through a pipe"]);
+    assert_eq!(output(&s.run_to_end("cd /tmp; ./e relative; cd /")), ["relative"]);
+    assert_eq!(output(&s.run_to_end("/tmp/t 9; echo $?")), ["9"]);
+    // Its name and arguments are its own in /proc, not exec's.
+    s.run("cat /bin/sleep > /tmp/s; echo copied", "copied");
+    let job = s.run("/tmp/s 60 &", "[");
+    let pid = job.split('[').nth(1).and_then(|r| r.split(']').next()).unwrap().to_string();
+    let ps = s.run_to_end("ps");
+    assert!(output(&ps).iter().any(|l| l.starts_with(&format!("{pid:>5} ")) && l.ends_with(" /tmp/s")), "{ps}");
+    assert!(!ps.contains(" exec"), "{ps}");
+    assert_eq!(output(&s.run_to_end(&format!("cat /proc/{pid}/args"))), ["/tmp/s", "60"]);
+    s.run(&format!("kill {pid}; wait {pid}"), "killed");
+    let dir = s.run_to_end("/tmp; echo $?");
+    assert_eq!(output(&dir), ["sh: /tmp: is a directory", "126"], "{dir}");
+    let text = s.run_to_end("echo not a program at all, only some text to be read > /tmp/x; /tmp/x; echo $?");
+    assert_eq!(output(&text), ["exec: /tmp/x: not an ELF file", "126"], "{text}");
+    let none = s.run_to_end("/tmp/none; echo $?");
+    assert_eq!(output(&none), ["sh: /tmp/none: command not found", "127"], "{none}");
+}

@@ -9,7 +9,7 @@
 //!   redirected to us calls, we answer;
 //! - the null process API call (GetPid) straight to the process server,
 //!   and from the same client through us as a relaying intermediary;
-//! - spawn + wait of `true`;
+//! - spawn + wait of `true`, of the boot image and of a file;
 //! - untyped memory held by one minimal live process.
 //!
 //! Run as `ipcbench`; it starts `ipcbench client` and `ipcbench idle`.
@@ -140,6 +140,30 @@ fn bench_main() -> i32 {
         return 1;
     }
     println!("ipcbench: spawn + wait of `true`: median {s_med} cycles, p99 {s_p99} cycles over {SPAWNS} runs");
+
+    // The same program as a file: `exec` reads it from ramfs and replaces
+    // itself with it.
+    let copied = libux::fs::client::open("/bin/true", libux::fs::flags::READ).and_then(|mut f| f.read_to_end());
+    let written = copied.and_then(|image| {
+        let how = libux::fs::flags::WRITE | libux::fs::flags::CREATE | libux::fs::flags::TRUNCATE;
+        libux::fs::client::open("/tmp/true", how).and_then(|mut f| f.write(&image))
+    });
+    if let Err(e) = written {
+        println!("ipcbench: cannot copy /bin/true to /tmp/true: {e}");
+        return 1;
+    }
+    let (f_med, f_p99, _) = measure(SPAWNS, 10, || {
+        let pid = process::spawn("/tmp/true", &["true"], &[]).expect("spawn /tmp/true");
+        failed |= process::wait(Some(pid)).map(|w| w.end) != Ok(End::Exited(0));
+    });
+    if failed {
+        println!("ipcbench: /tmp/true did not exit cleanly");
+        return 1;
+    }
+    println!(
+        "ipcbench: spawn + wait of `true` from a file (/tmp/true): median {f_med} cycles, p99 {f_p99} cycles over {SPAWNS} runs ({:.1} x the boot image's)",
+        f_med as f64 / s_med as f64
+    );
 
     let before = process::stats().map(|s| s.resources.free_bytes).unwrap_or(0);
     let idle = process::spawn("/bin/ipcbench", &["ipcbench", "idle"], &[]).expect("spawn idle");

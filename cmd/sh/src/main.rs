@@ -323,6 +323,10 @@ fn spawn(cmd: &Command, stdin: Option<(String, u32)>, stdout: Option<(String, u3
     let path = program_path(name);
     match client::stat(&path) {
         Ok(m) if !m.is_dir => {}
+        Ok(_) if name.contains('/') => {
+            eprintln!("sh: {name}: is a directory");
+            return Err(126);
+        }
         Ok(_) | Err(Errno::NotFound) => {
             eprintln!("sh: {name}: command not found");
             return Err(127);

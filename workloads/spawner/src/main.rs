@@ -32,7 +32,8 @@
 //! - `table`: spawn `true` without reaping until the process table is
 //!   full; the refusal must be an error (no memory), every child must
 //!   then be reaped exactly once, and spawning must work again.
-//! - `threads`, `threadfault`: see `threads.rs`.
+//! - `threads`, `threadfault`: see `threads.rs`; `images N`: see
+//!   `images.rs`.
 //! - `orphan-parent`, `orphan-child`, `yields N`: roles the modes above
 //!   start.
 #![no_std]
@@ -47,6 +48,7 @@ use libux::println;
 use libux::process::{self, spawn, wait};
 use libux::rpc::{End, Errno, FaultKind};
 
+mod images;
 mod threads;
 
 libux::entry!(main);
@@ -73,6 +75,7 @@ fn main() -> i32 {
         Some("threads") => threads::threads(),
         Some("waitchild") => wait_child(),
         Some("threadfault") => threads::thread_fault(),
+        Some("images") => images::images(n.unwrap_or(100)),
         Some("yields") => {
             for _ in 0..n.unwrap_or(1000) {
                 libux::sel4::syscall::yield_now();
