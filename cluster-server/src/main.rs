@@ -150,12 +150,17 @@ fn main() -> i32 {
 /// together) and starts the listener and the beater.
 fn start_membership(state: &Arc<Mutex<State>>) -> Result<(), Errno> {
     let port = alloc::format!("udp!*!{}", msg::PORT);
+    // However long netstack takes to mount /net (a busy host may take
+    // seconds): this thread serves nobody meanwhile.
     let mut tries = 0;
     let announced = loop {
         match libux::net::client::announce(&port) {
             Ok(a) => break a,
-            Err(Errno::NoFileServer | Errno::NotFound) if tries < 100 => {
+            Err(Errno::NoFileServer | Errno::NotFound) => {
                 tries += 1;
+                if tries == 100 {
+                    println!("cluster: still no /net after 5 s; waiting for it");
+                }
                 let _ = open("/dev/sleep", flags::WRITE).and_then(|mut s| s.write(b"50"));
             }
             Err(e) => return Err(e),
