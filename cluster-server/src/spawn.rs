@@ -94,11 +94,17 @@ pub fn from_home(path: &str, home: NodeId, running: NodeId) -> String {
     }
 }
 
-/// The `/proc/spawn` line for `running`, of `command` written on `home`.
+/// The `/proc/spawn` line for `running`, of `command` written on `home`:
+/// descriptors, and a program that is a file (not `/bin/NAME`), name the
+/// starter's files.
 pub fn line_for(command: &SpawnCommand, home: NodeId, running: NodeId) -> String {
     let mut c = command.clone();
     for f in &mut c.fds {
         f.path = from_home(&f.path, home, running);
+    }
+    let program = &mut c.argv[0];
+    if program.starts_with('/') && !program.starts_with("/bin/") {
+        *program = from_home(program, home, running);
     }
     c.line()
 }
@@ -148,5 +154,12 @@ mod tests {
         assert_eq!(from_home("/dev/cons", home, home), "/dev/cons");
         let c = SpawnCommand::parse("0</dev/pipe/3/r 1>/dev/cons cat").unwrap();
         assert_eq!(line_for(&c, home, there), "0</n/node1/dev/pipe/3/r 1>/n/node1/dev/cons cat");
+        // A program that is a file is the starter's; one of /bin is anyone's.
+        let c = SpawnCommand::parse("/tmp/prog /tmp/arg").unwrap();
+        assert_eq!(line_for(&c, home, there), "/n/node1/tmp/prog /tmp/arg");
+        let c = SpawnCommand::parse("/bin/cat /tmp/arg").unwrap();
+        assert_eq!(line_for(&c, home, there), "/bin/cat /tmp/arg");
+        let c = SpawnCommand::parse("/n/node2/tmp/prog").unwrap();
+        assert_eq!(line_for(&c, home, there), "/tmp/prog");
     }
 }

@@ -8,6 +8,7 @@
 //!   boot file system and links the root task around it.
 //! - [`node`] runs one node in QEMU and watches its serial console.
 //! - [`cluster`] runs several on one Ethernet segment.
+//! - [`template`] makes a crate for a program of one's own (`cargo ux new`).
 //!
 //! The `ux` binary (`cargo ux`) is a thin command line over these; the
 //! integration tests in `tests/` use them directly. Host code only: it may
@@ -18,6 +19,7 @@ pub mod image;
 pub mod kernel;
 pub mod node;
 pub mod setup;
+pub mod template;
 
 use std::path::PathBuf;
 use std::time::Instant;

@@ -34,6 +34,11 @@ USAGE:
         --features A,B            features the nodes declare
     cargo ux test [ARGS...]       set up the host, build, check formatting and
                                   lints, and run every test (ARGS go to cargo test)
+    cargo ux new DIR              make a crate for a program of your own at DIR
+                                  (outside this workspace), depending on this
+                                  checkout's libux; build it with `cargo build
+                                  --release` there and run the ELF it makes from
+                                  any file on a node (README: Your own programs)
 
 BOOT OPTIONS:
     --profile P      kernel profile from kernel-config/profiles: debug (default,
@@ -109,6 +114,10 @@ fn parse(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
         let mut value = |name: &str| argv.next().ok_or_else(|| format!("{name} needs a value"));
         match arg.as_str() {
             "boot" | "build" | "test" if first => a.command = arg,
+            "new" if first => {
+                a.command = arg;
+                a.rest.push(value("new")?);
+            }
             "cluster" if first => {
                 a.command = arg;
                 let n = value("cluster")?;
@@ -222,6 +231,9 @@ fn main() -> ExitCode {
             println!("root task:  {}", img.rootserver.display());
         }),
         "test" => test(&args.rest),
+        "new" => qemu::template::new(std::path::Path::new(&args.rest[0])).map(|name| {
+            println!("made {name} at {}: cd there and `cargo build --release`", args.rest[0]);
+        }),
         "cluster" => cluster(&args),
         _ if args.bench => bench(&args),
         _ if args.headless => headless(&args),

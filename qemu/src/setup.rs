@@ -83,7 +83,8 @@ fn missing_tools(present: impl Fn(&str) -> bool) -> Option<String> {
     ))
 }
 
-fn ensure_rust_target() -> Result<(), String> {
+/// Adds the Rust target the programs build for, if it is missing.
+pub fn ensure_rust_target() -> Result<(), String> {
     let sysroot =
         Command::new("rustc").args(["--print", "sysroot"]).output().map_err(|e| format!("cannot run rustc: {e}"))?;
     let sysroot = PathBuf::from(String::from_utf8_lossy(&sysroot.stdout).trim());

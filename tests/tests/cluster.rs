@@ -47,6 +47,14 @@ fn small() -> Options {
 #[test]
 fn nodes_admit_each_other_by_the_secret_and_see_failures() {
     let image = qemu::prepare("release").unwrap_or_else(|e| panic!("build failed: {e}"));
+    // A program of one's own, made and built outside the workspace as the
+    // README says (`cargo ux new`, `cargo build --release`).
+    let own = std::env::temp_dir().join(format!("ux-own-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&own);
+    qemu::template::new(&own.join("greeter")).unwrap_or_else(|e| panic!("{e}"));
+    let greeter = qemu::template::build(&own.join("greeter")).unwrap_or_else(|e| panic!("{e}"));
+    let greeter = std::fs::read(greeter).unwrap();
+    let _ = std::fs::remove_dir_all(&own);
     let featured = Options { features: "bigmem,fast".into(), ..small() };
     // The host reaches node 1's export to the cluster through a forward.
     let export = tests::free_port(false);
@@ -84,6 +92,11 @@ fn nodes_admit_each_other_by_the_secret_and_see_failures() {
     assert!(refused.is_err(), "an attach without the secret");
     let wrong = fs9p::host::Client::connect_proving(&at, fs9p::Dialect::L, 65536, "host", "", b"wrong");
     assert!(wrong.is_err(), "an attach with the wrong secret");
+    // Copied onto node 1 from the host over 9P, the program runs there,
+    // and on node 2 from node 1's files.
+    host.write_file("/tmp/greeter", &greeter).unwrap_or_else(|e| panic!("{e}"));
+    run(&cluster.nodes[0], "/tmp/greeter cluster", "hello, cluster: I am greeter, pid ");
+    run(&cluster.nodes[1], "/n/node1/tmp/greeter from node 2", "hello, from node 2: I am greeter, pid ");
     run(&cluster.nodes[0], "echo from node 1 > /n/node2/tmp/hello", "$ ");
     run(&cluster.nodes[1], "cat /tmp/hello", "from node 1");
     run(&cluster.nodes[2], "cat /n/node2/tmp/hello", "from node 1");
@@ -215,6 +228,15 @@ fn nodes_admit_each_other_by_the_secret_and_see_failures() {
     // A fault there is its status here.
     let out = run(&cluster.nodes[0], "crun -n 3 faulter div; echo status $?", "status 139");
     assert!(out.contains(" on node 3: faulted:DivideError"), "{out}");
+    // A program that is a file runs on any node: by another node's path
+    // to it, and with `crun` as the starter names it (node 3 reads node
+    // 1's /tmp/e through its mount of node 1).
+    run(&cluster.nodes[0], "cat /bin/echo > /tmp/e; echo copied", "copied");
+    run(&cluster.nodes[1], "/n/node1/tmp/e run from the file of node 1", "run from the file of node 1");
+    let out = run(&cluster.nodes[0], "crun -n 3 /tmp/e echoed by node 3; echo status $?", "status 0");
+    assert!(out.contains("echoed by node 3"), "{out}");
+    let out = run(&cluster.nodes[0], "crun -n 3 /tmp/none; echo status $?", "status 127");
+    assert!(out.contains("exec: /n/node1/tmp/none: file does not exist"), "{out}");
     run(&cluster.nodes[1], "crun -a true; echo status $?", "status 0");
     run(&cluster.nodes[1], "crun -f bigmem true; echo status $?", "status 0");
     run(&cluster.nodes[1], "crun -f nosuch true", "crun: no node that is up declares feature nosuch");

@@ -56,7 +56,16 @@ fn main() -> i32 {
     if argv.is_empty() || argv[0].starts_with('-') {
         return utils::usage(USAGE);
     }
-    let path = if argv[0].contains('/') { String::from(argv[0]) } else { format!("/bin/{}", argv[0]) };
+    // A program that is a file is named as this node sees it (the node
+    // that runs it reads it from here).
+    let path = match argv[0] {
+        p if !p.contains('/') => format!("/bin/{p}"),
+        p if p.starts_with('/') => String::from(p),
+        p => match getcwd() {
+            Ok(cwd) => libux::path::join(&cwd, p),
+            Err(e) => return utils::fail("crun", "getcwd", e),
+        },
+    };
     let fds = match redirects() {
         Ok(f) => f,
         Err(e) => return utils::fail("crun", "getcwd", e),
