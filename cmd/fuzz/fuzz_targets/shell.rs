@@ -7,7 +7,8 @@ fuzz_target!(|data: &[u8]| {
     let line = String::from_utf8_lossy(data);
     let Ok(jobs) = sh::split_jobs(&line) else { return };
     for text in jobs {
-        if let Ok(Some(job)) = sh::parse(text, -1) {
+        let env = [String::from("HOME=/tmp"), String::from("X=a b")];
+        if let Ok(Some(job)) = sh::parse(text, &sh::Vars { status: -1, env: &env }) {
             assert!(job.commands.iter().all(|c| !c.argv.is_empty()));
         }
     }

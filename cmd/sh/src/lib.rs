@@ -3,7 +3,9 @@
 //! job is commands joined by `|`, each with optional `< FILE` and
 //! `> FILE` (or `>> FILE`, to append), and a final `&` to run it in the
 //! background. Words are split at blanks; `'…'` and `"…"` quote blanks
-//! and operators; `$?` (outside single quotes) is the last exit status.
+//! and operators; outside single quotes `$?` is the last exit status and
+//! `$NAME` the value of NAME in the environment (nothing if unset; an
+//! unquoted word that comes to nothing is no word).
 #![no_std]
 
 extern crate alloc;
@@ -62,11 +64,50 @@ enum Token {
     Amp,
 }
 
-fn lex(line: &str, status: i32) -> Result<Vec<Token>, ParseError> {
+/// What `$?` and `$NAME` stand for: the last status, and the shell's
+/// environment (`NAME=VALUE` entries).
+#[derive(Clone, Copy, Debug)]
+pub struct Vars<'a> {
+    pub status: i32,
+    pub env: &'a [String],
+}
+
+impl Vars<'_> {
+    /// The value of `$NAME`, if set.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.env.iter().find_map(|e| e.strip_prefix(name)?.strip_prefix('='))
+    }
+}
+
+/// Whether `name` may be a variable's: a letter or `_`, then letters,
+/// digits or `_`.
+pub fn is_name(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// After a `$`: what `$?` or `$NAME` stands for, taking its characters;
+/// `None` if what follows is neither (the `$` is itself).
+fn expand(chars: &mut core::iter::Peekable<core::str::Chars>, vars: &Vars) -> Option<String> {
+    if chars.peek() == Some(&'?') {
+        chars.next();
+        return Some(alloc::format!("{}", vars.status));
+    }
+    let mut name = String::new();
+    while let Some(&c) = chars.peek().filter(|c| c.is_ascii_alphanumeric() || **c == '_') {
+        if name.is_empty() && c.is_ascii_digit() {
+            break;
+        }
+        name.push(c);
+        chars.next();
+    }
+    (!name.is_empty()).then(|| String::from(vars.get(&name).unwrap_or("")))
+}
+
+fn lex(line: &str, vars: &Vars) -> Result<Vec<Token>, ParseError> {
     let mut tokens = Vec::new();
     let mut chars = line.chars().peekable();
     let mut word: Option<String> = None;
-    let status = alloc::format!("{status}");
     while let Some(c) = chars.next() {
         match c {
             ' ' | '\t' | '\n' | '\r' => {
@@ -95,18 +136,20 @@ fn lex(line: &str, status: i32) -> Result<Vec<Token>, ParseError> {
                     match chars.next() {
                         None => return Err(ParseError::UnterminatedQuote),
                         Some(q) if q == c => break,
-                        Some('$') if c == '"' && chars.peek() == Some(&'?') => {
-                            chars.next();
-                            w.push_str(&status);
-                        }
+                        Some('$') if c == '"' => match expand(&mut chars, vars) {
+                            Some(value) => w.push_str(&value),
+                            None => w.push('$'),
+                        },
                         Some(other) => w.push(other),
                     }
                 }
             }
-            '$' if chars.peek() == Some(&'?') => {
-                chars.next();
-                word.get_or_insert_with(String::new).push_str(&status);
-            }
+            '$' => match expand(&mut chars, vars) {
+                // Nothing, unquoted, makes no word.
+                Some(value) if value.is_empty() => {}
+                Some(value) => word.get_or_insert_with(String::new).push_str(&value),
+                None => word.get_or_insert_with(String::new).push('$'),
+            },
             other => word.get_or_insert_with(String::new).push(other),
         }
     }
@@ -139,10 +182,10 @@ pub fn split_jobs(line: &str) -> Result<Vec<&str>, ParseError> {
     Ok(jobs)
 }
 
-/// Parses one job; `status` is what `$?` stands for. An empty job is
+/// Parses one job, with `$?` and `$NAME` from `vars`. An empty job is
 /// `Ok(None)`.
-pub fn parse(line: &str, status: i32) -> Result<Option<Job>, ParseError> {
-    let mut tokens = lex(line, status)?;
+pub fn parse(line: &str, vars: &Vars) -> Result<Option<Job>, ParseError> {
+    let mut tokens = lex(line, vars)?;
     if tokens.is_empty() {
         return Ok(None);
     }
@@ -194,6 +237,11 @@ pub fn parse(line: &str, status: i32) -> Result<Option<Job>, ParseError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Only the status: an empty environment.
+    fn v(status: i32) -> Vars<'static> {
+        Vars { status, env: &[] }
+    }
     use alloc::string::ToString;
     use alloc::vec;
 
@@ -202,15 +250,15 @@ mod tests {
     }
 
     fn one(line: &str) -> Command {
-        let job = parse(line, 0).unwrap().unwrap();
+        let job = parse(line, &v(0)).unwrap().unwrap();
         assert_eq!(job.commands.len(), 1);
         job.commands.into_iter().next().unwrap()
     }
 
     #[test]
     fn words_and_blanks() {
-        assert_eq!(parse("", 0), Ok(None));
-        assert_eq!(parse("  \t ", 0), Ok(None));
+        assert_eq!(parse("", &v(0)), Ok(None));
+        assert_eq!(parse("  \t ", &v(0)), Ok(None));
         assert_eq!(one("ls  -l\t/bin").argv, words(&["ls", "-l", "/bin"]));
     }
 
@@ -229,13 +277,13 @@ mod tests {
 
     #[test]
     fn pipelines_and_background() {
-        let job = parse("ls /bin | cat | cat > /tmp/x &", 0).unwrap().unwrap();
+        let job = parse("ls /bin | cat | cat > /tmp/x &", &v(0)).unwrap().unwrap();
         assert!(job.background);
         assert_eq!(job.commands.len(), 3);
         assert_eq!(job.commands[2].stdout.as_deref(), Some("/tmp/x"));
         assert_eq!(job.commands[1].argv, words(&["cat"]));
-        assert!(!parse("sleep 1", 0).unwrap().unwrap().background);
-        assert!(parse("sleep 100&", 0).unwrap().unwrap().background);
+        assert!(!parse("sleep 1", &v(0)).unwrap().unwrap().background);
+        assert!(parse("sleep 100&", &v(0)).unwrap().unwrap().background);
     }
 
     #[test]
@@ -243,14 +291,32 @@ mod tests {
         assert_eq!(one("echo 'a | b' \"c > d\"").argv, words(&["echo", "a | b", "c > d"]));
         assert_eq!(one("echo '' x").argv, words(&["echo", "", "x"]));
         assert_eq!(
-            parse("echo $? \"[$?]\" '$?'", 42).unwrap().unwrap().commands[0].argv,
+            parse("echo $? \"[$?]\" '$?'", &v(42)).unwrap().unwrap().commands[0].argv,
             words(&["echo", "42", "[42]", "$?"])
         );
-        // A `$` not before `?` is itself, in double quotes too, even last.
+        // A `$` before neither `?` nor a name is itself, in double quotes
+        // too, even last; an unset name is nothing.
         assert_eq!(
-            parse("echo \"$x\" \"a$\" $", 42).unwrap().unwrap().commands[0].argv,
-            words(&["echo", "$x", "a$", "$"])
+            parse("echo \"$x\" \"a$\" $ $1", &v(42)).unwrap().unwrap().commands[0].argv,
+            words(&["echo", "", "a$", "$", "$1"])
         );
+    }
+
+    #[test]
+    fn names_from_the_environment() {
+        let env = [String::from("HOME=/tmp"), String::from("GREETING=hello world"), String::from("H=x")];
+        let vars = Vars { status: 3, env: &env };
+        let argv = |line: &str| parse(line, &vars).unwrap().unwrap().commands[0].argv.clone();
+        // Unquoted, a value with blanks stays one word (no field splitting).
+        assert_eq!(
+            argv("echo $GREETING \"$GREETING!\" '$GREETING'"),
+            words(&["echo", "hello world", "hello world!", "$GREETING"])
+        );
+        assert_eq!(argv("ls $HOME/x ${HOME} $H$?"), words(&["ls", "/tmp/x", "${HOME}", "x3"]));
+        // An unset name unquoted is no word; quoted, an empty one.
+        assert_eq!(argv("echo $NOPE x \"$NOPE\""), words(&["echo", "x", ""]));
+        assert_eq!(parse("$NOPE", &vars), Ok(None));
+        assert!(is_name("_a1") && !is_name("1a") && !is_name("a-b") && !is_name(""));
     }
 
     #[test]
@@ -275,21 +341,21 @@ mod tests {
 
     #[test]
     fn errors() {
-        assert_eq!(parse("echo 'open", 0), Err(ParseError::UnterminatedQuote));
-        assert_eq!(parse("echo >", 0), Err(ParseError::MissingFile));
-        assert_eq!(parse("cat < | x", 0), Err(ParseError::MissingFile));
-        assert_eq!(parse("| cat", 0), Err(ParseError::EmptyCommand));
-        assert_eq!(parse("ls |", 0), Err(ParseError::EmptyCommand));
-        assert_eq!(parse("ls || cat", 0), Err(ParseError::EmptyCommand));
-        assert_eq!(parse("a & b", 0), Err(ParseError::MisplacedAmpersand));
-        assert_eq!(parse("&", 0), Err(ParseError::EmptyCommand));
-        assert_eq!(parse("a > x | b", 0), Err(ParseError::AmbiguousRedirect));
-        assert_eq!(parse("a | b < x", 0), Err(ParseError::AmbiguousRedirect));
-        assert_eq!(parse("a > x > y", 0), Err(ParseError::AmbiguousRedirect));
-        assert_eq!(parse("a >> x > y", 0), Err(ParseError::AmbiguousRedirect));
-        assert_eq!(parse("a >>", 0), Err(ParseError::MissingFile));
-        assert_eq!(parse("a >>> x", 0), Err(ParseError::MissingFile));
-        assert_eq!(parse("> x", 0), Err(ParseError::EmptyCommand));
-        assert_eq!(parse("< x", 0), Err(ParseError::EmptyCommand));
+        assert_eq!(parse("echo 'open", &v(0)), Err(ParseError::UnterminatedQuote));
+        assert_eq!(parse("echo >", &v(0)), Err(ParseError::MissingFile));
+        assert_eq!(parse("cat < | x", &v(0)), Err(ParseError::MissingFile));
+        assert_eq!(parse("| cat", &v(0)), Err(ParseError::EmptyCommand));
+        assert_eq!(parse("ls |", &v(0)), Err(ParseError::EmptyCommand));
+        assert_eq!(parse("ls || cat", &v(0)), Err(ParseError::EmptyCommand));
+        assert_eq!(parse("a & b", &v(0)), Err(ParseError::MisplacedAmpersand));
+        assert_eq!(parse("&", &v(0)), Err(ParseError::EmptyCommand));
+        assert_eq!(parse("a > x | b", &v(0)), Err(ParseError::AmbiguousRedirect));
+        assert_eq!(parse("a | b < x", &v(0)), Err(ParseError::AmbiguousRedirect));
+        assert_eq!(parse("a > x > y", &v(0)), Err(ParseError::AmbiguousRedirect));
+        assert_eq!(parse("a >> x > y", &v(0)), Err(ParseError::AmbiguousRedirect));
+        assert_eq!(parse("a >>", &v(0)), Err(ParseError::MissingFile));
+        assert_eq!(parse("a >>> x", &v(0)), Err(ParseError::MissingFile));
+        assert_eq!(parse("> x", &v(0)), Err(ParseError::EmptyCommand));
+        assert_eq!(parse("< x", &v(0)), Err(ParseError::EmptyCommand));
     }
 }

@@ -2,8 +2,9 @@
 //! has none, and opens the console, `/dev/cons`, for 0, 1 and 2), parses
 //! each as a job (the language is in the `sh` library), and runs it: the
 //! builtins `cd`, `pwd`, `exit`, `wait`, `jobs`, `newns` (a private
-//! namespace for the shell and what it starts from then on) and `help`
-//! itself,
+//! namespace for the shell and what it starts from then on), `export
+//! NAME=VALUE` and `unset NAME` (the environment its programs get, and
+//! `$NAME`) and `help` itself,
 //! programs from `/bin` (or by a path with a `/`) as child processes,
 //! joined by pipes from `/dev/pipe`. While a foreground job runs its processes are named
 //! to the console (`/dev/consctl`), so that Ctrl-C kills them and not the
@@ -36,6 +37,9 @@ struct Background {
 
 struct Shell {
     status: i32,
+    /// The environment its programs get, `NAME=VALUE` each (`export`,
+    /// `unset`; `$NAME`): at first the shell's own.
+    env: Vec<String>,
     jobs: Vec<Background>,
     input: Vec<u8>,
     /// `/dev/consctl`, when standard input is the console.
@@ -173,7 +177,7 @@ impl Shell {
         for (i, cmd) in job.commands.iter().enumerate() {
             let stdin = if i > 0 { Some((format!("/dev/pipe/{}/r", ids[i - 1]), flags::READ)) } else { None };
             let stdout = if i + 1 < n { Some((format!("/dev/pipe/{}/w", ids[i]), flags::WRITE)) } else { None };
-            match spawn(cmd, stdin, stdout) {
+            match spawn(cmd, stdin, stdout, &self.env) {
                 Ok(pid) => pids.push(pid),
                 Err(status) => {
                     for pid in pids {
@@ -241,6 +245,18 @@ impl Shell {
                 0
             }
             ("help", []) => help(),
+            ("export", []) => {
+                for e in &self.env {
+                    println!("{e}");
+                }
+                0
+            }
+            ("export", assignments) => self.export(assignments),
+            ("unset", names) if !names.is_empty() => {
+                self.env.retain(|e| !names.iter().any(|n| e.split_once('=').is_some_and(|(name, _)| name == *n)));
+                0
+            }
+            ("unset", _) => usage("unset NAME..."),
             ("cd", _) => usage("cd [DIR]"),
             ("pwd", _) => usage("pwd"),
             ("exit", _) => usage("exit [STATUS]"),
@@ -249,6 +265,20 @@ impl Shell {
             ("help", _) => usage("help"),
             _ => usage("jobs"),
         })
+    }
+
+    /// `export NAME=VALUE...`: sets each in the environment, all or none.
+    fn export(&mut self, assignments: &[&str]) -> i32 {
+        let pairs: Option<Vec<(&str, &str)>> =
+            assignments.iter().map(|a| a.split_once('=').filter(|(name, _)| sh::is_name(name))).collect();
+        let Some(pairs) = pairs else {
+            return usage("export [NAME=VALUE...]");
+        };
+        for (name, value) in pairs {
+            self.env.retain(|e| e.split_once('=').is_none_or(|(n, _)| n != name));
+            self.env.push(format!("{name}={value}"));
+        }
+        0
     }
 
     /// Waits for the background jobs (or the one process `only`),
@@ -292,7 +322,7 @@ impl Shell {
 }
 
 /// What the shell runs itself.
-const BUILTINS: [&str; 7] = ["cd", "pwd", "exit", "wait", "jobs", "newns", "help"];
+const BUILTINS: [&str; 9] = ["cd", "pwd", "exit", "wait", "jobs", "newns", "export", "unset", "help"];
 
 /// `help`: the builtins, and the programs of `/bin`.
 fn help() -> i32 {
@@ -318,7 +348,12 @@ fn usage(text: &str) -> i32 {
 
 /// Spawns one command with its descriptors: `stdin`/`stdout` are pipe
 /// ends, else its redirections, else ours.
-fn spawn(cmd: &Command, stdin: Option<(String, u32)>, stdout: Option<(String, u32)>) -> Result<Pid, i32> {
+fn spawn(
+    cmd: &Command,
+    stdin: Option<(String, u32)>,
+    stdout: Option<(String, u32)>,
+    env: &[String],
+) -> Result<Pid, i32> {
     let name = cmd.argv[0].as_str();
     let path = program_path(name);
     match client::stat(&path) {
@@ -369,7 +404,8 @@ fn spawn(cmd: &Command, stdin: Option<(String, u32)>, stdout: Option<(String, u3
     }
     let names: Vec<FdName> = fd::names(&owned);
     let argv: Vec<&str> = cmd.argv.iter().map(String::as_str).collect();
-    libux::process::spawn_full(&path, &argv, &[], None, &names).map_err(|e| {
+    let env: Vec<&str> = env.iter().map(String::as_str).collect();
+    libux::process::spawn_full(&path, &argv, &env, None, &names).map_err(|e| {
         eprintln!("sh: {name}: {e}");
         126
     })
@@ -387,7 +423,8 @@ fn main() -> i32 {
     }
     let on_console = fd::name(fd::STDIN).is_some_and(|(p, _)| p == "/dev/cons");
     let consctl = if on_console { client::open("/dev/consctl", flags::WRITE).ok() } else { None };
-    let mut shell = Shell { status: 0, jobs: Vec::new(), input: Vec::new(), consctl };
+    let env = libux::rt::start_block().env.into_iter().map(String::from).collect();
+    let mut shell = Shell { status: 0, env, jobs: Vec::new(), input: Vec::new(), consctl };
     loop {
         print!("$ ");
         let Some(line) = shell.read_line() else {
@@ -403,7 +440,7 @@ fn main() -> i32 {
         };
         for text in jobs {
             // `$?` in a job is the status of the one before.
-            match sh::parse(text, shell.status) {
+            match sh::parse(text, &sh::Vars { status: shell.status, env: &shell.env }) {
                 Ok(None) => {}
                 Ok(Some(job)) => shell.run(job, text.trim()),
                 Err(e) => {
