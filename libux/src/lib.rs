@@ -34,6 +34,7 @@ pub mod rpc;
 pub mod sel4;
 pub mod sync;
 pub mod sysdesc;
+pub mod time;
 
 #[cfg(target_arch = "x86_64")]
 pub mod fd;

@@ -417,6 +417,10 @@ pub struct Stats {
     /// The time stamp counter's rate, from the kernel (to turn cycles
     /// into time).
     pub tsc_mhz: u64,
+    /// Now, in seconds since 1970-01-01 UTC (`time::Civil`): the CMOS
+    /// clock as read at boot, plus the time since; `None` if it could not
+    /// be read.
+    pub unix_time: Option<i64>,
 }
 
 /// The process server's finite resources: after a workload has ended

@@ -25,6 +25,7 @@ mod hanging;
 mod mem;
 mod pci;
 mod process;
+mod rtc;
 mod server;
 mod thread;
 mod vspace;
@@ -101,6 +102,11 @@ extern "C" fn main(bootinfo_addr: u64) -> ! {
     }
     server.mount_own_trees();
     server.tsc_mhz = bi.tsc_mhz();
+    server.wall = rtc::read(IoPort(init_cap::IO_PORT), tsc);
+    match server.wall {
+        Some(w) => println!("ux: clock {}", libux::time::Civil::from_unix(w.unix)),
+        None => println!("ux: the CMOS clock could not be read: no date"),
+    }
 
     // Our probe word; `hello` writes its own at the same address.
     let mine = 0x5052_4f43_0000_0000 | (tsc() & 0xffff_ffff);
@@ -231,7 +237,7 @@ fn fw_cfg_string(name: &str) -> Option<alloc::string::String> {
     alloc::string::String::from_utf8(buf).ok()
 }
 
-fn tsc() -> u64 {
+pub fn tsc() -> u64 {
     // SAFETY: rdtsc has no preconditions.
     unsafe { core::arch::x86_64::_rdtsc() }
 }

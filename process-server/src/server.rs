@@ -73,6 +73,8 @@ pub struct Server {
     pub ended: VecDeque<Pid>,
     pub ended_count: u64,
     pub tsc_mhz: u64,
+    /// The CMOS clock as read at boot (`rtc.rs`).
+    pub wall: Option<crate::rtc::WallClock>,
     /// This node's number in its cluster (1, a cluster of one, without
     /// one): the gpids that name our own processes.
     pub node: NodeId,
@@ -110,6 +112,7 @@ impl Server {
             ended: VecDeque::new(),
             ended_count: 0,
             tsc_mhz: 0,
+            wall: None,
         })
     }
 
@@ -439,7 +442,8 @@ impl Server {
             namespaces: self.namespaces.private() as u32,
         };
         let running = self.procs.values().filter_map(Process::live).filter(|l| !l.stopped).count() as u32;
-        Stats { resources, running, heap_used, heap_size, tsc_mhz: self.tsc_mhz }
+        let unix_time = self.wall.map(|w| w.at(crate::tsc(), self.tsc_mhz));
+        Stats { resources, running, heap_used, heap_size, tsc_mhz: self.tsc_mhz, unix_time }
     }
 
     fn wait(&mut self, parent: Pid, which: Option<Pid>) -> Result<Response, Errno> {

@@ -88,6 +88,8 @@ pub const PROGRAMS: &[Program] = &[
     program("wc", "utils", Kind::Command),
     program("head", "utils", Kind::Command),
     program("exec", "utils", Kind::Command),
+    program("env", "utils", Kind::Command),
+    program("date", "utils", Kind::Command),
     program("uptime", "utils", Kind::Command),
     program("free", "utils", Kind::Command),
     program("exportfs", "ninep", Kind::Command),

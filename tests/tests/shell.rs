@@ -288,6 +288,28 @@ fn the_small_tools_a_person_reaches_for() {
     let kib: u64 = output(&free)[0].strip_prefix("memory free: ").unwrap().trim_end_matches(" KiB").parse().unwrap();
     assert!(kib > 1024, "{free}");
 
+    // The date, from the node's CMOS clock: the host's, give or take the
+    // emulator's drift; the same instant both ways.
+    let host = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let secs: i64 = output(&s.run_to_end("date -n"))[0].parse().unwrap();
+    assert!((secs - host).abs() < 600, "the node says {secs}, the host {host}");
+    let date = s.run_to_end("date");
+    let shown = output(&date)[0];
+    let near = (secs..secs + 60).map(libux::time::Civil::from_unix).any(|c| c.to_string() == shown);
+    assert!(near, "{shown:?} is not within a minute after {secs}");
+    s.run("date -x", "usage: date [-n]");
+
+    // The environment: what `export` sets, `$NAME` and `env` show, and
+    // `unset` takes away.
+    s.run("export GREETING='hello world' PLACE=node1; echo exported", "exported");
+    assert_eq!(output(&s.run_to_end("echo \"$GREETING\" from $PLACE")), ["hello world from node1"]);
+    let env = s.run_to_end("env");
+    assert!(output(&env).contains(&"GREETING=hello world") && output(&env).contains(&"PLACE=node1"), "{env}");
+    s.run("unset GREETING; echo unset", "unset");
+    let env = s.run_to_end("env");
+    assert!(!env.contains("GREETING") && output(&env).contains(&"PLACE=node1"), "{env}");
+    s.run("export 1x=2", "usage: export");
+
     // `help`: the builtins and every program of /bin.
     let help = s.run_to_end("help");
     assert!(output(&help)[0].starts_with("builtins: cd pwd exit wait"), "{help}");

@@ -1,0 +1,197 @@
+//! Wall-clock time: seconds since 1970-01-01 00:00 UTC (the Unix epoch)
+//! and the civil date they name, both ways; and the decoding of the PC's
+//! CMOS clock registers, which the process server reads at boot. Pure
+//! arithmetic, tested on the host.
+
+/// A date and time of day, UTC.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Civil {
+    pub year: i64,
+    /// 1..=12.
+    pub month: u8,
+    /// 1..=31.
+    pub day: u8,
+    pub hour: u8,
+    pub minute: u8,
+    pub second: u8,
+}
+
+const DAY: i64 = 86_400;
+
+/// Days since 1970-01-01 of a civil date (proleptic Gregorian), counted
+/// in 400-year eras of 146097 days from 0000-03-01, where leap days fall
+/// at the end of a year.
+fn days_from_civil(year: i64, month: u8, day: u8) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = i64::from(month);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The civil date of a day since 1970-01-01 (the inverse of the above).
+fn civil_from_days(days: i64) -> (i64, u8, u8) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u8;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+impl Civil {
+    pub fn from_unix(secs: i64) -> Civil {
+        let (days, rest) = (secs.div_euclid(DAY), secs.rem_euclid(DAY));
+        let (year, month, day) = civil_from_days(days);
+        Civil { year, month, day, hour: (rest / 3600) as u8, minute: (rest / 60 % 60) as u8, second: (rest % 60) as u8 }
+    }
+
+    /// Seconds since the epoch; `None` for a date that does not exist.
+    pub fn to_unix(&self) -> Option<i64> {
+        let days_in_month = match self.month {
+            2 if self.year % 4 == 0 && (self.year % 100 != 0 || self.year % 400 == 0) => 29,
+            2 => 28,
+            4 | 6 | 9 | 11 => 30,
+            1..=12 => 31,
+            _ => return None,
+        };
+        if self.day == 0 || self.day > days_in_month || self.hour > 23 || self.minute > 59 || self.second > 59 {
+            return None;
+        }
+        let days = days_from_civil(self.year, self.month, self.day);
+        Some(days * DAY + i64::from(self.hour) * 3600 + i64::from(self.minute) * 60 + i64::from(self.second))
+    }
+
+    /// 0 = Sunday.
+    pub fn weekday(&self) -> u8 {
+        // 1970-01-01 was a Thursday.
+        (days_from_civil(self.year, self.month, self.day) + 4).rem_euclid(7) as u8
+    }
+}
+
+const WEEKDAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+/// As Unix's `date` prints it: `Thu Dec  3 21:40:05 UTC 2026`.
+impl core::fmt::Display for Civil {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(
+            f,
+            "{} {} {:2} {:02}:{:02}:{:02} UTC {}",
+            WEEKDAYS[usize::from(self.weekday())],
+            MONTHS[usize::from(self.month.clamp(1, 12) - 1)],
+            self.day,
+            self.hour,
+            self.minute,
+            self.second,
+            self.year
+        )
+    }
+}
+
+/// The CMOS clock's registers the date is read from, in this order:
+/// seconds (0x00), minutes (0x02), hours (0x04), day of month (0x07),
+/// month (0x08), year (0x09), century (0x32), and status register B
+/// (0x0b), whose bit 2 says binary (else BCD) and bit 1 24-hour mode.
+pub const RTC_REGISTERS: [u8; 8] = [0x00, 0x02, 0x04, 0x07, 0x08, 0x09, 0x32, 0x0b];
+
+/// Seconds since the epoch that the CMOS clock's registers (read in the
+/// order of [`RTC_REGISTERS`]) say, if they make a date.
+pub fn from_rtc(r: [u8; 8]) -> Option<i64> {
+    let b = r[7];
+    let binary = b & 0x04 != 0;
+    let value = |v: u8| if binary { Some(v) } else { from_bcd(v) };
+    let pm = b & 0x02 == 0 && r[2] & 0x80 != 0;
+    let mut hour = value(r[2] & 0x7f)?;
+    if b & 0x02 == 0 {
+        // 12-hour mode: 12 AM is 0, 12 PM is 12.
+        hour = hour % 12 + if pm { 12 } else { 0 };
+    }
+    // No century register (0): this century.
+    let century = match value(r[6])? {
+        0 => 20,
+        c => i64::from(c),
+    };
+    Civil {
+        year: century * 100 + i64::from(value(r[5])?),
+        month: value(r[4])?,
+        day: value(r[3])?,
+        hour,
+        minute: value(r[1])?,
+        second: value(r[0])?,
+    }
+    .to_unix()
+}
+
+fn from_bcd(v: u8) -> Option<u8> {
+    let (hi, lo) = (v >> 4, v & 0xf);
+    (hi < 10 && lo < 10).then_some(hi * 10 + lo)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::string::ToString;
+
+    #[test]
+    fn known_dates() {
+        assert_eq!(Civil::from_unix(0).to_string(), "Thu Jan  1 00:00:00 UTC 1970");
+        // 2000-02-29, a leap day of a year divisible by 400.
+        let leap = Civil { year: 2000, month: 2, day: 29, hour: 12, minute: 34, second: 56 };
+        assert_eq!(leap.to_unix(), Some(951_827_696));
+        assert_eq!(Civil::from_unix(951_827_696), leap);
+        assert_eq!(leap.to_string(), "Tue Feb 29 12:34:56 UTC 2000");
+        assert_eq!(Civil::from_unix(1_796_334_005).to_string(), "Thu Dec  3 21:40:05 UTC 2026");
+        // Past 2038 and before 1970.
+        assert_eq!(Civil::from_unix(4_102_444_800).to_string(), "Fri Jan  1 00:00:00 UTC 2100");
+        assert_eq!(Civil::from_unix(-1).to_string(), "Wed Dec 31 23:59:59 UTC 1969");
+    }
+
+    #[test]
+    fn every_day_of_four_centuries_round_trips() {
+        let (mut secs, end) = (days_from_civil(1900, 1, 1) * DAY, days_from_civil(2300, 1, 1) * DAY);
+        while secs < end {
+            assert_eq!(Civil::from_unix(secs).to_unix(), Some(secs));
+            secs += DAY + 3661;
+        }
+    }
+
+    #[test]
+    fn impossible_dates_are_refused() {
+        let d = |year, month, day| Civil { year, month, day, hour: 0, minute: 0, second: 0 }.to_unix();
+        assert_eq!(d(1900, 2, 29), None);
+        assert!(d(2024, 2, 29).is_some());
+        assert_eq!(d(2026, 4, 31), None);
+        assert_eq!(d(2026, 13, 1), None);
+        assert_eq!(d(2026, 1, 0), None);
+    }
+
+    #[test]
+    fn cmos_registers_in_bcd_and_binary() {
+        // 2026-12-03 21:40:05, BCD, 24-hour, century register 20.
+        let bcd = [0x05, 0x40, 0x21, 0x03, 0x12, 0x26, 0x20, 0x02];
+        assert_eq!(from_rtc(bcd), Some(1_796_334_005));
+        let binary = [5, 40, 21, 3, 12, 26, 20, 0x06];
+        assert_eq!(from_rtc(binary), Some(1_796_334_005));
+        // 12-hour mode: 9 PM; 12 AM is midnight.
+        let pm = [0x05, 0x40, 0x89, 0x03, 0x12, 0x26, 0x20, 0x00];
+        assert_eq!(from_rtc(pm), Some(1_796_334_005));
+        let midnight = [0, 0, 0x12, 0x03, 0x12, 0x26, 0x20, 0x00];
+        assert_eq!(
+            from_rtc(midnight),
+            Civil { year: 2026, month: 12, day: 3, hour: 0, minute: 0, second: 0 }.to_unix()
+        );
+        // No century register: this century.
+        let no_century = [0x05, 0x40, 0x21, 0x03, 0x12, 0x26, 0x00, 0x02];
+        assert_eq!(from_rtc(no_century), Some(1_796_334_005));
+        // Garbage: no date.
+        assert_eq!(from_rtc([0xff; 8]), None);
+        assert_eq!(from_rtc([0x05, 0x40, 0x21, 0x31, 0x02, 0x26, 0x20, 0x02]), None);
+    }
+}
