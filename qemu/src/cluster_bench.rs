@@ -5,7 +5,8 @@
 //! `crun true` on another node next to this one, and process API calls
 //! about another node's process next to the same here and to a 9P round
 //! trip on the same link (`ninepbench calls`), and what an idle node
-//! costs the host (its QEMU's CPU time over a while), in one run.
+//! costs the host (its QEMU's CPU time over a while), in one run; then,
+//! on 16 smaller nodes, the cluster-wide spawn rate.
 
 use super::bench_shell::shell;
 use super::Args;
@@ -96,6 +97,58 @@ pub fn run(image: &Image, args: &Args) -> Result<Vec<String>, String> {
         format!(
             "cluster: an idle node of {NODES} costs the host at most {idle:.1} % of a core (each: {}; goal <= 1 %)",
             shares.iter().map(|s| format!("{s:.1} %")).collect::<Vec<_>>().join(", ")
+        ),
+    ])
+}
+
+/// Nodes in the spawn-rate run: as many as this 2-core, 24 GiB machine
+/// holds at 128 MiB each and forms in seconds.
+const RATE_NODES: u8 = 16;
+/// `true`s each node starts and reaps in it.
+const RATE_ROUNDS: u32 = 100;
+
+/// The cluster-wide spawn rate: from node 1, `spawner cluster` starts
+/// `spawner reap` on every node at once (itself included), each starting
+/// and reaping `true` as fast as it can, and waits for them one after
+/// another; next to node 1's `spawner reap` alone. Also how long this
+/// many nodes take to admit and mount each other.
+pub fn spawn_rate(image: &Image, args: &Args) -> Result<Vec<String>, String> {
+    qemu::step(&format!("booting {RATE_NODES} nodes of 128 MiB for the cluster-wide spawn rate"));
+    let t = args.timeout;
+    let opts: Vec<Options> = (0..RATE_NODES).map(|_| Options { memory_mib: 128, ..args.opts.clone() }).collect();
+    let t0 = Instant::now();
+    let cluster = qemu::cluster::start(image, &opts, false)?;
+    cluster.wait_for_shells(t)?;
+    // Until every node has mounted every other: the cluster is quiet.
+    for (k, node) in cluster.nodes.iter().enumerate() {
+        for n in (1..=RATE_NODES as usize).filter(|&n| n != k + 1) {
+            node.wait_for(&format!("mounted at /n/node{n}"), t).map_err(|e| e.to_string())?;
+        }
+    }
+    let formed = t0.elapsed();
+    let first = &cluster.nodes[0];
+    // Timed here, in the host's time (the guests' clocks are their own
+    // under load).
+    let timed = |line: &str| -> Result<f64, String> {
+        let t0 = Instant::now();
+        let said = shell(first, line, "spawner: ", t)?;
+        let ms = t0.elapsed().as_secs_f64() * 1000.0;
+        said.starts_with("spawner: ok").then_some(ms).ok_or_else(|| format!("{line}: {said}"))
+    };
+    let alone_ms = timed(&format!("spawner reap {RATE_ROUNDS}"))?;
+    let all_ms = timed(&format!("spawner cluster {RATE_NODES} {RATE_ROUNDS}"))?;
+    let total = f64::from(RATE_NODES) * f64::from(RATE_ROUNDS);
+    let (rate, rate_alone) = (total * 1000.0 / all_ms, f64::from(RATE_ROUNDS) * 1000.0 / alone_ms);
+    Ok(vec![
+        format!(
+            "cluster: {RATE_NODES} nodes of 128 MiB had all mounted each other {:.1} s after the first QEMU started",
+            formed.as_secs_f64()
+        ),
+        format!(
+            "cluster: spawn rate, a spawn tree from node 1: {total:.0} processes on {RATE_NODES} nodes in {:.1} s, {rate:.0}/s ({:.1}/s per node); one node alone {rate_alone:.0}/s ({:.1} x)",
+            all_ms / 1000.0,
+            rate / f64::from(RATE_NODES),
+            rate / rate_alone
         ),
     ])
 }

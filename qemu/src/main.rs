@@ -363,6 +363,7 @@ fn bench(args: &Args) -> Result<(), String> {
     }
     if wanted("cluster") {
         figures.extend(cluster_bench::run(&image, args)?);
+        figures.extend(cluster_bench::spawn_rate(&image, args)?);
     }
     println!("--- benchmark ---");
     for line in &figures {

@@ -33,7 +33,7 @@
 //!   full; the refusal must be an error (no memory), every child must
 //!   then be reaped exactly once, and spawning must work again.
 //! - `threads`, `threadfault`: see `threads.rs`; `images N`: see
-//!   `images.rs`.
+//!   `images.rs`; `reap N`, `cluster NODES N`: see `rate.rs`.
 //! - `orphan-parent`, `orphan-child`, `yields N`: roles the modes above
 //!   start.
 #![no_std]
@@ -49,6 +49,7 @@ use libux::process::{self, spawn, wait};
 use libux::rpc::{End, Errno, FaultKind};
 
 mod images;
+mod rate;
 mod threads;
 
 libux::entry!(main);
@@ -76,6 +77,13 @@ fn main() -> i32 {
         Some("waitchild") => wait_child(),
         Some("threadfault") => threads::thread_fault(),
         Some("images") => images::images(n.unwrap_or(100)),
+        Some("reap") => rate::reap(n.unwrap_or(100)),
+        Some("cluster") => match (n, args.get(3).and_then(|s| s.parse().ok())) {
+            (Some(nodes), Some(rounds)) if (1..=u32::from(u16::MAX >> 1)).contains(&nodes) => {
+                rate::cluster(nodes as u16, rounds)
+            }
+            _ => Err(String::from("usage: spawner cluster NODES ROUNDS")),
+        },
         Some("yields") => {
             for _ in 0..n.unwrap_or(1000) {
                 libux::sel4::syscall::yield_now();
