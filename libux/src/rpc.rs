@@ -421,6 +421,26 @@ pub struct Stats {
     /// clock as read at boot, plus the time since; `None` if it could not
     /// be read.
     pub unix_time: Option<i64>,
+    /// What the process server has done since boot.
+    pub work: Work,
+}
+
+/// Counts of the process server's work since boot (`ipcbench` prints the
+/// difference a spawn makes).
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Work {
+    /// Messages received: calls (relayed ones once) and faults.
+    pub calls: u64,
+    /// Kernel objects made from untyped memory (frames, tables, CNodes,
+    /// TCBs, endpoints, ...), and the bytes they took, which the kernel
+    /// zeroes.
+    pub objects: u64,
+    pub retyped_bytes: u64,
+    /// Pages copied into through the scratch mapping (program segments,
+    /// start blocks, zeroing reused frames).
+    pub pages_filled: u64,
+    /// Frames mapped into an address space (a process's or ours).
+    pub frames_mapped: u64,
 }
 
 /// The process server's finite resources: after a workload has ended

@@ -217,8 +217,8 @@ fn panic(info: &core::panic::PanicInfo) -> ! {
 }
 
 /// The heap: a first-fit list allocator. A process's heap starts empty
-/// and grows by whole chunks mapped with `MapAnon` at the top of the heap
-/// window; the root task's is a fixed region.
+/// and grows by mapping pages with `MapAnon` at the top of the heap
+/// window, doubling (see `GROW_MIN`); the root task's is a fixed region.
 struct Allocator {
     heap: UnsafeCell<Heap>,
     /// The index + 1 of the thread using `heap`, or 0.
@@ -232,8 +232,11 @@ struct Allocator {
 // SAFETY: `holder` gives the heap to one thread at a time.
 unsafe impl Sync for Allocator {}
 
-/// Bytes the heap grows by at least.
-const GROW: u64 = 64 * 1024;
+/// Bytes the heap grows by at least: at first a little (most programs
+/// need little, and every page mapped is a page made and zeroed at each
+/// spawn), then as much as it has, up to `GROW_MAX` a time.
+const GROW_MIN: u64 = 16 * 1024;
+const GROW_MAX: u64 = 1024 * 1024;
 const PAGE: u64 = 4096;
 
 impl Allocator {
@@ -254,11 +257,12 @@ impl Allocator {
         if IS_ROOT.load(Ordering::Relaxed) {
             return false;
         }
-        let bytes = need.max(GROW).next_multiple_of(PAGE);
         let top = match self.top.load(Ordering::Relaxed) {
             0 => layout::HEAP_BASE,
             t => t,
         };
+        let step = (top - layout::HEAP_BASE).clamp(GROW_MIN, GROW_MAX);
+        let bytes = need.max(step).next_multiple_of(PAGE);
         if top + bytes > layout::HEAP_END {
             return false;
         }

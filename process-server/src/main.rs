@@ -29,6 +29,7 @@ mod rtc;
 mod server;
 mod thread;
 mod vspace;
+mod work;
 
 use core::sync::atomic::Ordering;
 use libux::bootfs::BootFs;

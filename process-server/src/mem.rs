@@ -185,6 +185,7 @@ impl Memory {
             self.free_slot(slot);
             return Err(e.into());
         }
+        crate::work::object(1 << mem_bits);
         Self::placed(arena, mem_bits);
         arena.slots.push(slot);
         Ok(slot)
@@ -208,6 +209,7 @@ impl Memory {
                 self.free_slot(slot);
                 return Err(e.into());
             }
+            crate::work::object(1 << 12);
             Self::placed(arena, 12);
             arena.slots.push(slot);
             frames.push(slot);
@@ -230,6 +232,7 @@ impl Memory {
     ) -> Result<(), AllocError> {
         let chunk = self.chunk_for(arena, mem_bits)?;
         Untyped(chunk).retype(object_type, 0, ROOT_CNODE, cnode.0, ROOT_DEPTH as u64, offset, 1)?;
+        crate::work::object(1 << mem_bits);
         Self::placed(arena, mem_bits);
         Ok(())
     }

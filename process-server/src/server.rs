@@ -209,6 +209,7 @@ impl Server {
                 None => syscall::recv(self.ep.0),
             };
             ipc_buffer().msg[..4].copy_from_slice(&info.mr);
+            crate::work::call();
             reply = self.handle(badge, info.info);
         }
         // The call that made `done` true still gets its answer (a daemon's
@@ -443,7 +444,7 @@ impl Server {
         };
         let running = self.procs.values().filter_map(Process::live).filter(|l| !l.stopped).count() as u32;
         let unix_time = self.wall.map(|w| w.at(crate::tsc(), self.tsc_mhz));
-        Stats { resources, running, heap_used, heap_size, tsc_mhz: self.tsc_mhz, unix_time }
+        Stats { resources, running, heap_used, heap_size, tsc_mhz: self.tsc_mhz, unix_time, work: crate::work::now() }
     }
 
     fn wait(&mut self, parent: Pid, which: Option<Pid>) -> Result<Response, Errno> {
@@ -1093,6 +1094,7 @@ pub fn fill(
     src: &[u8],
 ) -> Result<(), Errno> {
     own.map(mem, own_arena, frame, SCRATCH, CapRights::READ_WRITE)?;
+    crate::work::filled();
     // SAFETY: the frame is mapped read-write at SCRATCH for exactly this
     // copy, and `offset + src.len()` is within one page.
     unsafe { core::ptr::copy_nonoverlapping(src.as_ptr(), (SCRATCH as *mut u8).add(offset), src.len()) };

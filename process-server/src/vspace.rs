@@ -85,6 +85,7 @@ impl AddressSpace {
     ) -> Result<(), AllocError> {
         self.ensure_tables(mem, arena, vaddr)?;
         frame.map(self.root, vaddr, rights, attr)?;
+        crate::work::mapped();
         Ok(())
     }
 }

@@ -216,7 +216,7 @@ fn tracer_sees_exactly_the_calls_of_a_child_and_a_grandchild() {
     // The tracer, then the traced spawner, then its child `true 5`.
     // Each first maps its heap (the runtime decodes argv into it).
     let (spawner, grandchild) = (run_pid(&traced) + 1, run_pid(&traced) + 2);
-    let heap = "MapAnon { vaddr: 274877906944, pages: 16 }";
+    let heap = "MapAnon { vaddr: 274877906944, pages: 4 }";
     assert_eq!(calls_of(&traced, grandchild), [heap, "Exit { status: 5 }"], "{traced}");
     let mut child = calls_of(&traced, spawner);
     assert_eq!(child.remove(0), heap);
@@ -310,6 +310,16 @@ fn benchmarks_report_figures_and_ratios() {
     let (file_med, spawn_med) = (number_after(file, "median "), number_after(spawn, "median "));
     assert!(number_after(file, "p99 ") >= file_med, "{file}");
     assert!(file.ends_with(&format!("({:.1} x the boot image's)", file_med as f64 / spawn_med as f64)), "{file}");
+    // The breakdown: a file's program costs its `exec` too.
+    let work = |prefix: &str| {
+        let l = line(&log, prefix);
+        let n = |key: &str| l.split(key).next().unwrap().rsplit(' ').next().unwrap().parse::<f64>().unwrap();
+        (n(" process server calls"), n(" kernel objects made"), n(" pages filled"), n(" frames mapped"))
+    };
+    let boot = work("ipcbench: per spawn + wait of `true`: ");
+    let file = work("ipcbench: per spawn + wait of `true` from a file: ");
+    assert!(boot.0 >= 2.0 && boot.1 > 0.0 && boot.2 > 0.0 && boot.3 > 0.0, "{boot:?}");
+    assert!(file.0 > boot.0 && file.1 > boot.1 && file.3 > boot.3, "{file:?} against {boot:?}");
     let mem = line(&log, "ipcbench: one minimal live process holds ");
     let kib = number_after(mem, "holds ");
     assert!(kib > 0 && kib.is_multiple_of(64), "{mem}");

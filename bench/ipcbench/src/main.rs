@@ -23,7 +23,7 @@ use libux::layout::slot;
 use libux::println;
 use libux::process;
 use libux::rpc::client;
-use libux::rpc::{End, MSG_CALL};
+use libux::rpc::{End, Work, MSG_CALL};
 use libux::sel4::syscall::{self, Msg};
 
 const ROUNDS: usize = 20_000;
@@ -131,6 +131,7 @@ fn bench_main() -> i32 {
     let _ = process::wait(Some(client));
 
     let mut failed = false;
+    let work_before = work();
     let (s_med, s_p99, _) = measure(SPAWNS, 10, || {
         let pid = process::spawn("/bin/true", &["true"], &[]).expect("spawn true");
         failed |= process::wait(Some(pid)).map(|w| w.end) != Ok(End::Exited(0));
@@ -140,6 +141,7 @@ fn bench_main() -> i32 {
         return 1;
     }
     println!("ipcbench: spawn + wait of `true`: median {s_med} cycles, p99 {s_p99} cycles over {SPAWNS} runs");
+    println!("ipcbench: per spawn + wait of `true`: {}", per_spawn(work_before, work()));
 
     // The same program as a file: `exec` reads it from ramfs and replaces
     // itself with it.
@@ -152,6 +154,7 @@ fn bench_main() -> i32 {
         println!("ipcbench: cannot copy /bin/true to /tmp/true: {e}");
         return 1;
     }
+    let work_before = work();
     let (f_med, f_p99, _) = measure(SPAWNS, 10, || {
         let pid = process::spawn("/tmp/true", &["true"], &[]).expect("spawn /tmp/true");
         failed |= process::wait(Some(pid)).map(|w| w.end) != Ok(End::Exited(0));
@@ -164,6 +167,7 @@ fn bench_main() -> i32 {
         "ipcbench: spawn + wait of `true` from a file (/tmp/true): median {f_med} cycles, p99 {f_p99} cycles over {SPAWNS} runs ({:.1} x the boot image's)",
         f_med as f64 / s_med as f64
     );
+    println!("ipcbench: per spawn + wait of `true` from a file: {}", per_spawn(work_before, work()));
 
     let before = process::stats().map(|s| s.resources.free_bytes).unwrap_or(0);
     let idle = process::spawn("/bin/ipcbench", &["ipcbench", "idle"], &[]).expect("spawn idle");
@@ -187,4 +191,23 @@ fn client_main() -> i32 {
     results.info = libux::sel4::MessageInfo::new(RESULTS, 0, 0, 5);
     syscall::call(slot::PROC_CONN, results);
     0
+}
+
+/// The process server's work so far.
+fn work() -> Work {
+    process::stats().map(|s| s.work).unwrap_or_default()
+}
+
+/// What one of the `SPAWNS + 10` spawns (warm-up included) between
+/// `before` and `after` cost the process server.
+fn per_spawn(before: Work, after: Work) -> alloc::string::String {
+    let per = |a: u64, b: u64| (a - b) as f64 / (SPAWNS + 10) as f64;
+    alloc::format!(
+        "{:.1} process server calls, {:.1} kernel objects made ({:.0} KiB zeroed), {:.1} pages filled, {:.1} frames mapped",
+        per(after.calls, before.calls),
+        per(after.objects, before.objects),
+        per(after.retyped_bytes, before.retyped_bytes) / 1024.0,
+        per(after.pages_filled, before.pages_filled),
+        per(after.frames_mapped, before.frames_mapped)
+    )
 }
