@@ -90,10 +90,14 @@ pub const IPC_BUFFER: u64 = 0x10_0000_0000;
 /// The page shared with the process server for messages that do not fit
 /// in the message registers (one per process, whichever thread holds it).
 pub const SHARED_BUFFER: u64 = IPC_BUFFER + 0x1000;
-/// Top of the stack; `STACK_PAGES` pages below it are mapped, the page
-/// below those is left unmapped as a guard.
+/// Top of the stack; `STACK_PAGES` pages below it are the stack, the page
+/// below those is left unmapped as a guard. The first thread's top
+/// `STACK_EAGER` pages are mapped at start, the rest when first touched
+/// (the process server maps them at the page fault and resumes); other
+/// threads' stacks are mapped whole.
 pub const STACK_TOP: u64 = 0x20_0000_0000;
 pub const STACK_PAGES: u64 = 16;
+pub const STACK_EAGER: u64 = 2;
 
 /// Threads a process may have at once, its first included
 /// (`rpc::Request::Thread`).
@@ -115,6 +119,7 @@ pub const THREAD_LOCAL: u64 = 2048;
 const _: () = assert!(thread_ipc_buffer(1) > SHARED_BUFFER);
 const _: () = assert!(thread_ipc_buffer(MAX_THREADS) <= STACK_TOP - 0x1000_0000);
 const _: () = assert!((STACK_PAGES + 1) * 0x1000 <= 0x10_0000);
+const _: () = assert!(STACK_EAGER >= 1 && STACK_EAGER <= STACK_PAGES);
 /// Where device memory grants are mapped, one after another (uncached).
 pub const DEVICE_BASE: u64 = 0x30_0000_0000;
 /// The window anonymous memory (`MapAnon`, the heap) may use.

@@ -142,6 +142,9 @@ pub struct Live {
     pub anon: BTreeMap<u64, u64>,
     /// Frames unmapped by `UnmapAnon`, reused (zeroed) by `MapAnon`.
     pub spare: Vec<u64>,
+    /// The lowest mapped page of the first thread's stack (see
+    /// `layout::STACK_EAGER`, `Server::grow_stack`).
+    pub stack_low: u64,
     pub stopped: bool,
     /// Where each thread was when last stopped (see
     /// `Server::finish_restarted_call`).
@@ -436,8 +439,8 @@ impl Server {
         }
 
         // Stack, with the start block at its top.
-        let stack_base = layout::STACK_TOP - layout::STACK_PAGES * PAGE;
-        for page in (stack_base..layout::STACK_TOP).step_by(PAGE as usize) {
+        let stack_low = layout::STACK_TOP - layout::STACK_EAGER * PAGE;
+        for page in (stack_low..layout::STACK_TOP).step_by(PAGE as usize) {
             let frame = Page(self.mem.object(arena, object::X86_4K, 0, bits::PAGE)?);
             if page == layout::STACK_TOP - PAGE {
                 self.fill(frame, (PAGE as usize) - block.len(), block)?;
@@ -555,6 +558,7 @@ impl Server {
             buffer,
             anon: BTreeMap::new(),
             spare: Vec::new(),
+            stack_low,
             stopped: false,
             stopped_at: Vec::new(),
             intermediary: None,

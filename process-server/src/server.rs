@@ -228,6 +228,10 @@ impl Server {
             if self.finish_restarted_call(pid, info.label(), &fault) {
                 return None;
             }
+            // Any answer resumes a thread stopped by a page fault.
+            if info.label() == fault_type::VM_FAULT && self.grow_stack(pid, fault.addr) {
+                return Some(0);
+            }
             if let Some(p) = self.procs.get(&pid) {
                 if p.ppid != 0 {
                     self.report_end(p, End::Faulted(fault));
@@ -616,6 +620,37 @@ impl Server {
         // Past the two bytes of `syscall`.
         regs.rip += 2;
         tcb.write_registers(true, &regs).is_ok()
+    }
+
+    /// A touch of the first thread's stack below its mapped pages (it
+    /// starts with `layout::STACK_EAGER`): maps zeroed pages from there up
+    /// to them. Whether it did (if not, the fault is the process's end:
+    /// beyond the stack, or no memory left).
+    ///
+    /// The stack is the thread's if its stack pointer is in it: a fault
+    /// there (a push, a new frame, a probe) is at or just below the stack
+    /// pointer (the 128-byte red zone), which we map down to. We go by the
+    /// stack pointer, not the fault's address: this kernel reports the
+    /// address's low 32 bits only, and a stack's are not below 4 GiB.
+    fn grow_stack(&mut self, pid: Pid, _addr: u64) -> bool {
+        let base = layout::STACK_TOP - layout::STACK_PAGES * PAGE;
+        let Server { procs, mem, .. } = self;
+        let Ok(live) = procs.live_mut(pid) else { return false };
+        let Ok(regs) = live.tcb.read_registers() else { return false };
+        let lowest = regs.rsp.saturating_sub(256) & !(PAGE - 1);
+        if regs.rsp > live.stack_low + PAGE || lowest < base || lowest >= live.stack_low {
+            return false;
+        }
+        // Downwards, so that what is mapped stays one range on a failure.
+        while live.stack_low > lowest {
+            let page = live.stack_low - PAGE;
+            let Ok(frame) = mem.object(&mut live.arena, object::X86_4K, 0, bits::PAGE) else { return false };
+            if live.space.map(mem, &mut live.arena, Page(frame), page, CapRights::READ_WRITE).is_err() {
+                return false;
+            }
+            live.stack_low = page;
+        }
+        true
     }
 
     fn anon_range(vaddr: u64, pages: u32) -> Result<core::ops::Range<u64>, Errno> {

@@ -160,11 +160,21 @@ fn faults_are_reported_with_kind_and_address_and_the_node_goes_on() {
     // slot 1 (it carries calls only), not someone else's call.
     let steal = line(&log, "spawner: faulter steal: Other(1)");
     assert!(steal.ends_with("address 0x1"), "{steal}");
-    for kind in ["page", "write", "ud", "div", "gp", "steal"] {
+    // Past the stack's 64 KiB (mapped as touched: 48 KiB worked), into
+    // the unmapped guard page below it.
+    line(&log, "faulter: deep: 48 KiB of stack used, no fault");
+    let overflow = line(&log, "spawner: faulter overflow: PageFault");
+    let addr = u64::from_str_radix(overflow.rsplit("0x").next().unwrap(), 16).unwrap();
+    // (The kernel reports the low 32 bits of a fault's address; the stack
+    // is at 128 GiB.)
+    let guard = 0x20_0000_0000u64 - 17 * 4096..0x20_0000_0000 - 16 * 4096;
+    let low = |a: u64| a & 0xffff_ffff;
+    assert!((low(guard.start)..low(guard.end)).contains(&low(addr)), "{overflow} not in the guard page {guard:x?}");
+    for kind in ["page", "write", "ud", "div", "gp", "steal", "overflow"] {
         let l = line(&log, &format!("spawner: faulter {kind}:"));
         assert!(number_after(l, "ip 0x") > 0, "{l}");
     }
-    line(&log, "spawner: ok faults reported: page write ud div gp steal");
+    line(&log, "spawner: ok faults reported: page write ud div gp steal overflow");
     line(&log, "(spawner) exited with status 0");
 }
 

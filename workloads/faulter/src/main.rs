@@ -3,7 +3,9 @@
 //! read-only code), `ud` (invalid opcode), `div` (divide by zero), `gp`
 //! (a privileged instruction: general protection), `steal` (a receive on
 //! its process server connection, which only carries calls: a capability
-//! fault, never someone else's call).
+//! fault, never someone else's call), `overflow` (recursion past the
+//! stack's 64 KiB, into the guard page below it). And `deep`, which does
+//! not fault: 48 KiB of stack, mapped as it is touched.
 #![no_std]
 #![no_main]
 
@@ -13,6 +15,18 @@ libux::entry!(main);
 
 /// An address nothing maps.
 pub const UNMAPPED: u64 = 0xdead_0000;
+
+/// Recurses `limit` times, each call with a 1 KiB frame.
+#[inline(never)]
+fn recurse(depth: u32, limit: u32) -> u64 {
+    let mut frame = [0u8; 1024];
+    frame[0] = depth as u8;
+    let frame = core::hint::black_box(frame);
+    if depth >= limit {
+        return u64::from(frame[0]);
+    }
+    recurse(depth + 1, limit) + u64::from(frame[1023])
+}
 
 fn main() -> i32 {
     let args = libux::rt::args();
@@ -33,8 +47,16 @@ fn main() -> i32 {
             "steal" => {
                 libux::sel4::syscall::recv(libux::layout::slot::PROC_CONN);
             }
+            "overflow" => {
+                recurse(0, u32::MAX);
+            }
+            "deep" => {
+                recurse(0, 48);
+                println!("faulter: deep: 48 KiB of stack used, no fault");
+                return 0;
+            }
             _ => {
-                println!("usage: faulter page|write|ud|div|gp|steal");
+                println!("usage: faulter page|write|ud|div|gp|steal|overflow|deep");
                 return 2;
             }
         }

@@ -222,7 +222,13 @@ fn table_full() -> Result<String, String> {
 
 fn faults() -> Result<String, String> {
     let mut report = String::new();
-    for kind in ["page", "write", "ud", "div", "gp", "steal"] {
+    // The stack is mapped as it is touched, up to its end.
+    let deep = spawn("/bin/faulter", &["faulter", "deep"], &[]).map_err(|e| err("spawn", e))?;
+    match wait(Some(deep)).map_err(|e| err("wait", e))?.end {
+        End::Exited(0) => {}
+        other => return Err(format!("faulter deep ended {other:?}")),
+    }
+    for kind in ["page", "write", "ud", "div", "gp", "steal", "overflow"] {
         let pid = spawn("/bin/faulter", &["faulter", kind], &[]).map_err(|e| err("spawn", e))?;
         let w = wait(Some(pid)).map_err(|e| err("wait", e))?;
         match w.end {
