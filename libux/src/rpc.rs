@@ -188,12 +188,18 @@ pub enum Request<'a> {
     /// Find the file server for `path` (absolute, or relative to the
     /// working directory): put a connection to it, badged with the
     /// caller's id, in the caller's slot `into`, and answer with the path
-    /// within that server and the caller's I/O window onto that server
-    /// (made at the first `Resolve` that leads there; see
-    /// `layout::IO_WINDOWS`).
+    /// within that server, the server, and the caller's I/O window onto
+    /// it if one was made (`Window`).
     Resolve {
         path: &'a str,
         into: u64,
+    },
+    /// The caller's I/O window onto file server `server` (one it has
+    /// resolved a path to), made at the first such call: 16 frames shared
+    /// with the server (see `layout::IO_WINDOWS`), which a program pays
+    /// for only when it first moves more than a message at once.
+    Window {
+        server: Pid,
     },
     /// Set the working directory.
     Chdir {
@@ -337,9 +343,13 @@ pub enum Response {
     Resolved {
         mount: alloc::string::String,
         path: alloc::string::String,
-        /// Where the window is mapped, if the server has one.
+        /// The file server (0: the process server's own trees).
+        server: Pid,
+        /// Where the window onto it is mapped, if it was made.
         window: Option<u64>,
     },
+    /// `Window`: where it is mapped.
+    Window(u64),
     /// `Living`: the pids asked about that are alive.
     Living(alloc::vec::Vec<Pid>),
     /// `Thread`: the new thread's index.

@@ -398,6 +398,7 @@ impl Server {
             Request::Mount { path, endpoint } => ok(self.mount(pid, path, endpoint)),
             Request::Unmount { path } => ok(self.unmount(pid, path)),
             Request::Resolve { path, into } => ok(self.resolve(pid, path, into)),
+            Request::Window { server } => ok(self.window_for(pid, server)),
             Request::Chdir { path } => ok(self.normalize(pid, path).map(|p| {
                 if let Some(proc) = self.procs.get_mut(&pid) {
                     proc.cwd = p;
@@ -950,7 +951,7 @@ impl Server {
         let mount = alloc::string::String::from(if at.is_empty() { "/" } else { at });
         let (window, root) = match owner {
             0 => (None, None),
-            _ => (Some(self.window(pid, owner)?), Some(self.conn_root(pid, owner, ep)?)),
+            _ => (self.window_made(pid, owner), Some(self.conn_root(pid, owner, ep)?)),
         };
         let cnode = self.procs.live(pid)?.cnode;
         // The slot is the caller's to reuse: whatever was there goes.
@@ -963,7 +964,7 @@ impl Server {
             }
         }
         .map_err(|_| Errno::InvalidArgument)?;
-        Ok(Response::Resolved { mount, path: rest, window })
+        Ok(Response::Resolved { mount, path: rest, server: owner, window })
     }
 
     /// `client`'s badged connection to the file server whose endpoint is
@@ -985,6 +986,21 @@ impl Server {
             live.conn_roots.push(ConnRoot { server, endpoint: ep, root });
         }
         Ok(root)
+    }
+
+    /// Where `client`'s I/O window onto `server` is, if made.
+    fn window_made(&self, client: Pid, server: Pid) -> Option<u64> {
+        let n = self.procs.live(client).ok()?.windows.iter().position(|&s| s == server)?;
+        Some(layout::IO_WINDOWS + n as u64 * layout::IO_WINDOW)
+    }
+
+    /// `Request::Window`: only onto a server the client has resolved a
+    /// path to (it holds a connection there).
+    fn window_for(&mut self, client: Pid, server: Pid) -> Result<Response, Errno> {
+        if !self.procs.live(client)?.conn_roots.iter().any(|c| c.server == server) {
+            return Err(Errno::InvalidArgument);
+        }
+        self.window(client, server).map(Response::Window)
     }
 
     /// `client`'s I/O window onto file server `server`, made on first

@@ -9,7 +9,8 @@
 //!   redirected to us calls, we answer;
 //! - the null process API call (GetPid) straight to the process server,
 //!   and from the same client through us as a relaying intermediary;
-//! - spawn + wait of `true`, of the boot image and of a file;
+//! - spawn + wait of `true`, of the boot image (without and with a
+//!   descriptor) and of a file, with the process server's work for each;
 //! - untyped memory held by one minimal live process.
 //!
 //! Run as `ipcbench`; it starts `ipcbench client` and `ipcbench idle`.
@@ -142,6 +143,24 @@ fn bench_main() -> i32 {
     }
     println!("ipcbench: spawn + wait of `true`: median {s_med} cycles, p99 {s_p99} cycles over {SPAWNS} runs");
     println!("ipcbench: per spawn + wait of `true`: {}", per_spawn(work_before, work()));
+
+    // With a descriptor, as a shell starts it: `true` opens /dev/null at
+    // start (and, never writing, needs no I/O window onto devfs).
+    let null = [libux::rpc::FdName { fd: 1, path: "/dev/null", flags: libux::fs::flags::WRITE }];
+    let work_before = work();
+    let (d_med, d_p99, _) = measure(SPAWNS, 10, || {
+        let pid = process::spawn_full("/bin/true", &["true"], &[], None, &null).expect("spawn true");
+        failed |= process::wait(Some(pid)).map(|w| w.end) != Ok(End::Exited(0));
+    });
+    if failed {
+        println!("ipcbench: `true` with a descriptor did not exit cleanly");
+        return 1;
+    }
+    println!(
+        "ipcbench: spawn + wait of `true` with standard output /dev/null: median {d_med} cycles, p99 {d_p99} cycles over {SPAWNS} runs ({:.1} x without)",
+        d_med as f64 / s_med as f64
+    );
+    println!("ipcbench: per spawn + wait of `true` with standard output: {}", per_spawn(work_before, work()));
 
     // The same program as a file: `exec` reads it from ramfs and replaces
     // itself with it.

@@ -5,7 +5,7 @@ use super::{flags, FileStat, FsReply, FsRequest, FsResponse, IO_MAX};
 use crate::layout::slot;
 use crate::rpc::client::call;
 use crate::rpc::frame::{self, Place};
-use crate::rpc::{Errno, Request, Response, MSG_CALL, MSG_REPLY};
+use crate::rpc::{Errno, Pid, Request, Response, MSG_CALL, MSG_REPLY};
 use crate::sel4::syscall::{self, ipc_buffer, Msg};
 use crate::sel4::MessageInfo;
 use alloc::string::String;
@@ -42,6 +42,7 @@ struct Resolved {
     conn: u64,
     mount: String,
     inner: String,
+    server: Pid,
     window: Option<u64>,
 }
 
@@ -51,7 +52,9 @@ fn resolve(path: &str) -> Result<Resolved, Errno> {
     }
     let into = take_slot()?;
     match call(slot::PROC_CONN, &Request::Resolve { path, into }) {
-        Ok(Response::Resolved { mount, path, window }) => Ok(Resolved { conn: into, mount, inner: path, window }),
+        Ok(Response::Resolved { mount, path, server, window }) => {
+            Ok(Resolved { conn: into, mount, inner: path, server, window })
+        }
         Ok(_) => {
             give_slot(into);
             Err(Errno::BadRequest)
@@ -98,12 +101,21 @@ fn done(r: FsReply) -> Result<(), Errno> {
     }
 }
 
+/// `File::window` before it is asked for, and when there is none.
+const UNASKED: u64 = 0;
+const NO_WINDOW: u64 = u64::MAX;
+
 /// An open file.
 pub struct File {
     conn: u64,
     handle: u32,
-    /// Our I/O window onto its server, for transfers larger than a message.
-    window: Option<u64>,
+    /// Its file server (0: the process server's trees, which have no
+    /// windows).
+    server: Pid,
+    /// Our I/O window onto its server, for transfers larger than a
+    /// message: `UNASKED` until the first such transfer asks for it
+    /// (`Request::Window`), `NO_WINDOW` if there is none.
+    window: AtomicU64,
     /// Where the next read or write goes (files; devices ignore it).
     pub offset: u64,
     /// The absolute path it was opened by.
@@ -112,7 +124,7 @@ pub struct File {
 
 /// Opens `path` with `flags` (see [`flags`]).
 pub fn open(path: &str, open_flags: u32) -> Result<File, Errno> {
-    let Resolved { conn, mount, inner, window } = resolve(path)?;
+    let Resolved { conn, mount, inner, server, window } = resolve(path)?;
     match fs_call(conn, &FsRequest::Open { path: &inner, flags: open_flags & !flags::APPEND }) {
         Ok(FsResponse::Handle(handle)) => {
             let full = match (mount.as_str(), inner.as_str()) {
@@ -120,7 +132,12 @@ pub fn open(path: &str, open_flags: u32) -> Result<File, Errno> {
                 (mount, "/") => String::from(mount),
                 (mount, inner) => alloc::format!("{mount}{inner}"),
             };
-            let mut file = File { conn, handle, window, offset: 0, path: full };
+            let window = AtomicU64::new(match window {
+                Some(at) => at,
+                None if server == 0 => NO_WINDOW,
+                None => UNASKED,
+            });
+            let mut file = File { conn, handle, server, window, offset: 0, path: full };
             if open_flags & flags::APPEND != 0 {
                 file.offset = stat_on(conn, &inner)?.size;
             }
@@ -186,7 +203,21 @@ impl File {
     /// Transfers from now on go a message at a time, never through the I/O
     /// window (to measure the difference).
     pub fn inline_only(&mut self) {
-        self.window = None;
+        self.window.store(NO_WINDOW, Ordering::Relaxed);
+    }
+
+    /// Our window onto its server, asked for at the first transfer that
+    /// needs it.
+    fn window(&self) -> Option<u64> {
+        let mut at = self.window.load(Ordering::Relaxed);
+        if at == UNASKED {
+            at = match call(slot::PROC_CONN, &Request::Window { server: self.server }) {
+                Ok(Response::Window(at)) => at,
+                _ => NO_WINDOW,
+            };
+            self.window.store(at, Ordering::Relaxed);
+        }
+        (at != NO_WINDOW).then_some(at)
     }
 
     /// Reads into `buf` from the current offset; 0 at the end. A read the
@@ -231,7 +262,7 @@ impl File {
     /// larger than a message carries: the bytes read and the count asked.
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<(usize, usize), Errno> {
         let handle = self.handle;
-        let lease = self.window.filter(|_| buf.len() > IO_MAX).and_then(Lease::take);
+        let lease = (buf.len() > IO_MAX).then(|| self.window()).flatten().and_then(Lease::take);
         let count = buf.len().min(if lease.is_some() { crate::layout::IO_WINDOW as usize } else { IO_MAX });
         let n = match lease {
             Some(mut lease) => {
@@ -267,7 +298,8 @@ impl File {
         let mut done = 0;
         while done < data.len() {
             let at = offset + done as u64;
-            if let Some(mut lease) = self.window.filter(|_| data.len() - done > IO_MAX).and_then(Lease::take) {
+            if let Some(mut lease) = (data.len() - done > IO_MAX).then(|| self.window()).flatten().and_then(Lease::take)
+            {
                 let chunk = &data[done..(done + crate::layout::IO_WINDOW as usize).min(data.len())];
                 lease.bytes()[..chunk.len()].copy_from_slice(chunk);
                 let count = chunk.len() as u32;
