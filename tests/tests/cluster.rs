@@ -214,16 +214,24 @@ fn nodes_admit_each_other_by_the_secret_and_see_failures() {
     // is turned away, and all run on node 2 together.
     let mark = cluster.nodes[0].mark();
     for _ in 0..8 {
-        run(&cluster.nodes[0], "crun -n 2 sleep 4 &", "$ ");
+        run(&cluster.nodes[0], "crun -n 2 sleep 10 &", "$ ");
     }
-    let cps = run(&cluster.nodes[0], "cps", "GPID");
     let on_two = |l: &&str| {
         let w: Vec<&str> = l.split_whitespace().collect();
         w.len() == 6 && w[1] == "2" && w[3] == "running" && w[5] == "/bin/sleep"
     };
-    let sleeping = cps.lines().filter(on_two).count();
-    assert_eq!(sleeping, 8, "{cps}");
-    run(&cluster.nodes[0], "sleep 5; echo slept", "slept");
+    // (The last `crun` may still be starting its program when its prompt
+    // is back: it runs in the background.)
+    let t0 = Instant::now();
+    let cps = loop {
+        let cps = run(&cluster.nodes[0], "cps", "GPID");
+        if cps.lines().filter(on_two).count() == 8 || t0.elapsed() > Duration::from_secs(8) {
+            break cps;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    assert_eq!(cps.lines().filter(on_two).count(), 8, "{cps}");
+    run(&cluster.nodes[0], "sleep 11; echo slept", "slept");
     assert!(!cluster.nodes[0].log()[mark..].contains("busy"), "{}", &cluster.nodes[0].log()[mark..]);
     // A fault there is its status here.
     let out = run(&cluster.nodes[0], "crun -n 3 faulter div; echo status $?", "status 139");
