@@ -117,7 +117,7 @@ impl Server {
             self.next_buffer += 1;
             self.next_buffer - 1
         });
-        let mut new = match self.build(&mut arena, &mut held, pid, elf, &block, conn, &grants, buffer) {
+        let mut new = match self.build(&mut arena, &mut held, pid, elf, None, &block, conn, &grants, buffer) {
             Ok(new) => new,
             Err(e) => {
                 self.free_buffers.push(buffer);

@@ -27,6 +27,7 @@ mod pci;
 mod process;
 mod rtc;
 mod server;
+mod shared;
 mod thread;
 mod vspace;
 mod work;

@@ -5,6 +5,7 @@
 use crate::devices::DevicePage;
 use crate::mem::{Arena, ROOT_CNODE, ROOT_DEPTH};
 use crate::server::Server;
+use crate::shared::ImageId;
 use crate::vspace::AddressSpace;
 use alloc::collections::BTreeMap;
 use alloc::string::String;
@@ -145,6 +146,8 @@ pub struct Live {
     /// The lowest mapped page of the first thread's stack (see
     /// `layout::STACK_EAGER`, `Server::grow_stack`).
     pub stack_low: u64,
+    /// The boot image program whose read-only pages it maps (`shared.rs`).
+    pub image: Option<ImageId>,
     pub stopped: bool,
     /// Where each thread was when last stopped (see
     /// `Server::finish_restarted_call`).
@@ -280,6 +283,8 @@ impl Server {
             }
         };
         let elf = self.loadable(image)?;
+        let id = ImageId::of(image);
+        self.share(id, &elf)?;
         // Where the child's connection comes from: an explicit redirect, the
         // parent's intermediary, or us.
         let redirect = match spawn.redirect {
@@ -303,7 +308,7 @@ impl Server {
             self.next_buffer += 1;
             self.next_buffer - 1
         });
-        match self.build(&mut arena, &mut held, pid, &elf, &block, redirect.map(|r| r.1), grants, buffer) {
+        match self.build(&mut arena, &mut held, pid, &elf, Some(id), &block, redirect.map(|r| r.1), grants, buffer) {
             Ok(mut live) => {
                 live.intermediary = redirect.map(|r| r.0);
                 live.conn_src = redirect.map(|r| r.1);
@@ -344,6 +349,7 @@ impl Server {
                 self.free_buffers.push(buffer);
                 self.release_held(held);
                 self.mem.release(arena);
+                self.unshare(id);
                 Err(e)
             }
         }
@@ -408,6 +414,7 @@ impl Server {
         held: &mut Held,
         pid: Pid,
         elf: &Elf,
+        shared: Option<ImageId>,
         block: &[u8],
         conn: Option<u64>,
         grants: &Grants,
@@ -426,6 +433,13 @@ impl Server {
             let end = (seg.vaddr + seg.mem_size).next_multiple_of(PAGE);
             let data = elf.data(&seg);
             let rights = if seg.writable { CapRights::READ_WRITE } else { CapRights::READ };
+            if let Some(id) = shared.filter(|_| !seg.writable) {
+                for page in (first..end).step_by(PAGE as usize) {
+                    let frame = self.shared_page(id, page, held)?;
+                    space.map(&mut self.mem, arena, frame, page, rights)?;
+                }
+                continue;
+            }
             for page in (first..end).step_by(PAGE as usize) {
                 let frame = Page(self.mem.object(arena, object::X86_4K, 0, bits::PAGE)?);
                 let lo = page.max(seg.vaddr);
@@ -559,6 +573,7 @@ impl Server {
             anon: BTreeMap::new(),
             spare: Vec::new(),
             stack_low,
+            image: shared,
             stopped: false,
             stopped_at: Vec::new(),
             intermediary: None,
@@ -672,6 +687,9 @@ impl Server {
         }
         self.release_held(live.held);
         self.mem.release(live.arena);
+        if let Some(id) = live.image {
+            self.unshare(id);
+        }
     }
 
     /// Remembers that `pid` ended and signals every daemon to ask.

@@ -75,6 +75,8 @@ pub struct Server {
     pub tsc_mhz: u64,
     /// The CMOS clock as read at boot (`rtc.rs`).
     pub wall: Option<crate::rtc::WallClock>,
+    /// The boot image programs' read-only pages (`shared.rs`).
+    pub shared: crate::shared::SharedImages,
     /// This node's number in its cluster (1, a cluster of one, without
     /// one): the gpids that name our own processes.
     pub node: NodeId,
@@ -113,6 +115,7 @@ impl Server {
             ended_count: 0,
             tsc_mhz: 0,
             wall: None,
+            shared: Default::default(),
         })
     }
 

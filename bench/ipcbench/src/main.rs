@@ -11,7 +11,8 @@
 //!   and from the same client through us as a relaying intermediary;
 //! - spawn + wait of `true`, of the boot image (without and with a
 //!   descriptor) and of a file, with the process server's work for each;
-//! - untyped memory held by one minimal live process.
+//! - untyped memory held by one minimal live process, and by a first and
+//!   a second process of one program (which shares the first's code).
 //!
 //! Run as `ipcbench`; it starts `ipcbench client` and `ipcbench idle`.
 #![no_std]
@@ -194,6 +195,23 @@ fn bench_main() -> i32 {
     let _ = process::kill(idle);
     let _ = process::wait(Some(idle));
     println!("ipcbench: one minimal live process holds {} KiB of untyped memory", (before - during) >> 10);
+
+    // Two processes of one program: the second maps the first's code.
+    let free = || process::stats().map(|s| s.resources.free_bytes).unwrap_or(0);
+    let start = free();
+    let first = process::spawn("/bin/sleep", &["sleep", "60"], &[]).expect("spawn sleep");
+    let one = free();
+    let second = process::spawn("/bin/sleep", &["sleep", "60"], &[]).expect("spawn sleep");
+    let two = free();
+    for pid in [first, second] {
+        let _ = process::kill(pid);
+        let _ = process::wait(Some(pid));
+    }
+    println!(
+        "ipcbench: a first `sleep` takes {} KiB of untyped memory at spawn, a second {} KiB (the first's code and constants are shared)",
+        (start - one) >> 10,
+        (one - two) >> 10
+    );
     0
 }
 

@@ -1,0 +1,103 @@
+//! The read-only segments (code, constants) of the boot image's programs
+//! are made once and mapped into every process of the program: frames of
+//! an arena of ours per program, filled at its first spawn, each process
+//! mapping copies (kept in its `Held`, so they go when it does), released
+//! with the program's last process. Writable segments stay each
+//! process's own; a program that is a file is not shared (nothing names
+//! it but its bytes).
+
+use crate::mem::{Arena, ROOT_CNODE, ROOT_DEPTH};
+use crate::process::{Held, PAGE};
+use crate::server::Server;
+use alloc::collections::BTreeMap;
+use libux::elf::Elf;
+use libux::rpc::Errno;
+use libux::sel4::consts::{bits, object};
+use libux::sel4::{CapRights, Page};
+
+/// A boot image program, by where its bytes are (they live as long as we
+/// do).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ImageId(usize);
+
+impl ImageId {
+    pub fn of(image: &'static [u8]) -> ImageId {
+        ImageId(image.as_ptr() as usize)
+    }
+}
+
+/// One program's shared pages.
+struct Shared {
+    arena: Arena,
+    /// Page address to frame (root slot).
+    pages: BTreeMap<u64, u64>,
+    users: u32,
+}
+
+#[derive(Default)]
+pub struct SharedImages(BTreeMap<ImageId, Shared>);
+
+impl Server {
+    /// Counts one more process of `id` (whose image `elf` is), making and
+    /// filling its read-only pages if it is the first.
+    pub fn share(&mut self, id: ImageId, elf: &Elf) -> Result<(), Errno> {
+        if let Some(s) = self.shared.0.get_mut(&id) {
+            s.users += 1;
+            return Ok(());
+        }
+        let mut s = Shared { arena: Arena::default(), pages: BTreeMap::new(), users: 1 };
+        let made = self.fill_shared(&mut s, elf);
+        match made {
+            Ok(()) => {
+                self.shared.0.insert(id, s);
+                Ok(())
+            }
+            Err(e) => {
+                self.mem.release(s.arena);
+                Err(e)
+            }
+        }
+    }
+
+    fn fill_shared(&mut self, s: &mut Shared, elf: &Elf) -> Result<(), Errno> {
+        for seg in elf.segments().filter(|seg| !seg.writable) {
+            let data = elf.data(&seg);
+            let first = seg.vaddr & !(PAGE - 1);
+            let end = (seg.vaddr + seg.mem_size).next_multiple_of(PAGE);
+            for page in (first..end).step_by(PAGE as usize) {
+                let frame = self.mem.object(&mut s.arena, object::X86_4K, 0, bits::PAGE)?;
+                let lo = page.max(seg.vaddr);
+                let hi = (page + PAGE).min(seg.vaddr + data.len() as u64);
+                if lo < hi {
+                    let src = &data[(lo - seg.vaddr) as usize..(hi - seg.vaddr) as usize];
+                    self.fill(Page(frame), (lo - page) as usize, src)?;
+                }
+                s.pages.insert(page, frame);
+            }
+        }
+        Ok(())
+    }
+
+    /// A copy of `id`'s frame for `page`, to map read-only; kept in
+    /// `held` (deleting it unmaps it).
+    pub fn shared_page(&mut self, id: ImageId, page: u64, held: &mut Held) -> Result<Page, Errno> {
+        let frame = *self.shared.0.get(&id).and_then(|s| s.pages.get(&page)).ok_or(Errno::BadImage)?;
+        let copy = self.mem.slot()?;
+        if ROOT_CNODE.copy(copy, ROOT_DEPTH, ROOT_CNODE, frame, ROOT_DEPTH, CapRights::READ).is_err() {
+            self.mem.free_slot(copy);
+            return Err(Errno::NoMemory);
+        }
+        held.slots.push(copy);
+        Ok(Page(copy))
+    }
+
+    /// One process of `id` fewer: the last gives its pages back.
+    pub fn unshare(&mut self, id: ImageId) {
+        let Some(s) = self.shared.0.get_mut(&id) else { return };
+        s.users -= 1;
+        if s.users == 0 {
+            let s = self.shared.0.remove(&id).expect("just found");
+            self.mem.release(s.arena);
+        }
+    }
+}
