@@ -132,36 +132,24 @@ fn bench_main() -> i32 {
     }
     let _ = process::wait(Some(client));
 
-    let mut failed = false;
-    let work_before = work();
-    let (s_med, s_p99, _) = measure(SPAWNS, 10, || {
-        let pid = process::spawn("/bin/true", &["true"], &[]).expect("spawn true");
-        failed |= process::wait(Some(pid)).map(|w| w.end) != Ok(End::Exited(0));
-    });
-    if failed {
-        println!("ipcbench: a spawned `true` did not exit cleanly");
+    let Some((s_med, s_p99, work_boot)) = spawns("`true`", || process::spawn("/bin/true", &["true"], &[])) else {
         return 1;
-    }
+    };
     println!("ipcbench: spawn + wait of `true`: median {s_med} cycles, p99 {s_p99} cycles over {SPAWNS} runs");
-    println!("ipcbench: per spawn + wait of `true`: {}", per_spawn(work_before, work()));
+    println!("ipcbench: per spawn + wait of `true`: {work_boot}");
 
     // With a descriptor, as a shell starts it: `true` opens /dev/null at
     // start (and, never writing, needs no I/O window onto devfs).
     let null = [libux::rpc::FdName { fd: 1, path: "/dev/null", flags: libux::fs::flags::WRITE }];
-    let work_before = work();
-    let (d_med, d_p99, _) = measure(SPAWNS, 10, || {
-        let pid = process::spawn_full("/bin/true", &["true"], &[], None, &null).expect("spawn true");
-        failed |= process::wait(Some(pid)).map(|w| w.end) != Ok(End::Exited(0));
-    });
-    if failed {
-        println!("ipcbench: `true` with a descriptor did not exit cleanly");
+    let with_fd = || process::spawn_full("/bin/true", &["true"], &[], None, &null);
+    let Some((d_med, d_p99, work_fd)) = spawns("`true` with a descriptor", with_fd) else {
         return 1;
-    }
+    };
     println!(
         "ipcbench: spawn + wait of `true` with standard output /dev/null: median {d_med} cycles, p99 {d_p99} cycles over {SPAWNS} runs ({:.1} x without)",
         d_med as f64 / s_med as f64
     );
-    println!("ipcbench: per spawn + wait of `true` with standard output: {}", per_spawn(work_before, work()));
+    println!("ipcbench: per spawn + wait of `true` with standard output: {work_fd}");
 
     // The same program as a file: `exec` reads it from ramfs and replaces
     // itself with it.
@@ -174,20 +162,14 @@ fn bench_main() -> i32 {
         println!("ipcbench: cannot copy /bin/true to /tmp/true: {e}");
         return 1;
     }
-    let work_before = work();
-    let (f_med, f_p99, _) = measure(SPAWNS, 10, || {
-        let pid = process::spawn("/tmp/true", &["true"], &[]).expect("spawn /tmp/true");
-        failed |= process::wait(Some(pid)).map(|w| w.end) != Ok(End::Exited(0));
-    });
-    if failed {
-        println!("ipcbench: /tmp/true did not exit cleanly");
+    let Some((f_med, f_p99, work_file)) = spawns("/tmp/true", || process::spawn("/tmp/true", &["true"], &[])) else {
         return 1;
-    }
+    };
     println!(
         "ipcbench: spawn + wait of `true` from a file (/tmp/true): median {f_med} cycles, p99 {f_p99} cycles over {SPAWNS} runs ({:.1} x the boot image's)",
         f_med as f64 / s_med as f64
     );
-    println!("ipcbench: per spawn + wait of `true` from a file: {}", per_spawn(work_before, work()));
+    println!("ipcbench: per spawn + wait of `true` from a file: {work_file}");
 
     let before = process::stats().map(|s| s.resources.free_bytes).unwrap_or(0);
     let idle = process::spawn("/bin/ipcbench", &["ipcbench", "idle"], &[]).expect("spawn idle");
@@ -228,6 +210,26 @@ fn client_main() -> i32 {
     results.info = libux::sel4::MessageInfo::new(RESULTS, 0, 0, 5);
     syscall::call(slot::PROC_CONN, results);
     0
+}
+
+/// Spawn + wait of what `spawn` starts, `SPAWNS` times (after 10 to warm
+/// up): the median and 99th percentile in cycles, and the process
+/// server's work per spawn; `None`, said, if one did not exit with 0.
+fn spawns(
+    what: &str,
+    spawn: impl Fn() -> Result<libux::rpc::Pid, libux::rpc::Errno>,
+) -> Option<(u64, u64, alloc::string::String)> {
+    let mut failed = false;
+    let before = work();
+    let (median, p99, _) = measure(SPAWNS, 10, || {
+        let pid = spawn().expect("spawn");
+        failed |= process::wait(Some(pid)).map(|w| w.end) != Ok(End::Exited(0));
+    });
+    if failed {
+        println!("ipcbench: a spawned {what} did not exit cleanly");
+        return None;
+    }
+    Some((median, p99, per_spawn(before, work())))
 }
 
 /// The process server's work so far.
