@@ -24,7 +24,7 @@ use alloc::vec::Vec;
 use cluster_server::membership::{Config, Membership, Out, BEAT_US};
 use cluster_server::msg::{self, Stats};
 use fs9p::auth::from_hex;
-use libux::cluster::{NodeId, NodeLine};
+use libux::cluster::{NodeId, NodeLine, NodeState};
 use libux::fs::client::{open, File};
 use libux::fs::flags;
 use libux::layout::slot;
@@ -49,11 +49,27 @@ const EXPORT_PORT: u16 = 5641;
 /// The msize of the mounts of other nodes.
 const MOUNT_MSIZE: &str = "131072";
 
+/// A mount of a node that is up, to be tried again (its `mount9p` ended:
+/// the node's export was not serving yet, say).
+#[derive(Clone, Copy)]
+struct Remount {
+    at_us: u64,
+    backoff_us: u64,
+}
+
+/// The first wait before mounting a node again, doubled each time it
+/// fails again, up to the last.
+const REMOUNT_FIRST_US: u64 = 1_000_000;
+const REMOUNT_MAX_US: u64 = 30_000_000;
+
 /// What the threads share.
 struct State {
     members: Membership,
     /// The `mount9p` of each admitted node's export, at `/n/nodeN`.
     mounts: alloc::collections::BTreeMap<NodeId, libux::rpc::Pid>,
+    /// Mounts that ended while their node was up: when to try again,
+    /// and after how long the next time.
+    remounts: alloc::collections::BTreeMap<NodeId, Remount>,
     clock: Clock,
     /// Our address on the segment (none: a cluster of one).
     addr: Option<[u8; 4]>,
@@ -108,7 +124,8 @@ fn main() -> i32 {
     let config = Config { node: cfg.node, name: cfg.name, features: cfg.features, secret };
     let members = Membership::new(config, &seed, clock.micros());
     let mounts = alloc::collections::BTreeMap::new();
-    let state = Arc::new(Mutex::new(State { members, mounts, clock, addr, own: own_stats() }));
+    let remounts = alloc::collections::BTreeMap::new();
+    let state = Arc::new(Mutex::new(State { members, mounts, remounts, clock, addr, own: own_stats() }));
 
     if let Err(e) = libux::process::create_endpoint(EP) {
         println!("cluster: cannot make an endpoint: {e}");
@@ -182,7 +199,11 @@ fn carry_out(state: &Mutex<State>, data: &File, broadcast: [u8; 4], outs: Vec<Ou
         match o {
             Out::Log(line) => println!("{line}"),
             Out::Send(bytes) => send(data, broadcast, &bytes),
-            Out::Joined(node, ip) => mount(state, node, ip),
+            Out::Joined(node, ip) => {
+                // A node that joins (again) starts afresh.
+                state.lock().remounts.remove(&node);
+                mount(state, node, ip)
+            }
         }
     }
 }
@@ -222,6 +243,35 @@ fn mount(state: &Mutex<State>, node: NodeId, ip: [u8; 4]) {
             state.lock().mounts.insert(node, pid);
         }
         Err(e) => println!("cluster: cannot mount node {node}: {e}"),
+    }
+}
+
+/// Reaps the mounts that ended and mounts again the nodes that are up,
+/// each when its back-off has passed.
+fn remount(state: &Mutex<State>, now: u64) {
+    let mounts: Vec<(NodeId, libux::rpc::Pid)> = state.lock().mounts.iter().map(|(n, p)| (*n, *p)).collect();
+    for (node, pid) in mounts {
+        if let Ok(Some(_)) = libux::process::try_wait(Some(pid)) {
+            let mut st = state.lock();
+            st.mounts.remove(&node);
+            let backoff_us =
+                st.remounts.get(&node).map_or(REMOUNT_FIRST_US, |r| (r.backoff_us * 2).min(REMOUNT_MAX_US));
+            st.remounts.insert(node, Remount { at_us: now + backoff_us, backoff_us });
+        }
+    }
+    let due: Vec<(NodeId, [u8; 4])> = {
+        let st = state.lock();
+        let up = st.members.nodes(now, [0; 4], st.own);
+        st.remounts
+            .iter()
+            .filter(|(node, r)| r.at_us <= now && !st.mounts.contains_key(node))
+            .filter_map(|(node, _)| up.iter().find(|l| l.node == *node && l.state == NodeState::Up))
+            .map(|l| (l.node, l.addr.ip))
+            .collect()
+    };
+    for (node, ip) in due {
+        println!("cluster: mounting node {node} again");
+        mount(state, node, ip);
     }
 }
 
@@ -286,13 +336,11 @@ fn beat(state: Arc<Mutex<State>>, data: Arc<File>) {
         }
         let outs = state.lock().members.tick(now);
         carry_out(&state, &data, broadcast, outs);
-        // Mounts that ended (their export went for good) are reaped; a
-        // node that joins again is mounted again. (Programs started
-        // through `spawn` are children too: their `wait` files reap them.)
-        let mounts: Vec<_> = state.lock().mounts.values().copied().collect();
-        for pid in mounts {
-            let _ = libux::process::try_wait(Some(pid));
-        }
+        // Mounts that ended are reaped: of a node that went down, it is
+        // mounted again when it joins again; of a node that is up, after a
+        // while (doubling). (Programs started through `spawn` are
+        // children too: their `wait` files reap them.)
+        remount(&state, now);
         if sleep.write(period.as_bytes()).is_err() {
             return println!("cluster: /dev/sleep failed; not beating");
         }

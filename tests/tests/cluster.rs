@@ -80,6 +80,18 @@ fn nodes_admit_each_other_by_the_secret_and_see_failures() {
     let up = |ns: &[u16]| ns.iter().map(|&n| (n, NodeState::Up)).collect::<Vec<_>>();
     table(&cluster.nodes[1], &up(&[1, 2, 3]));
     run(&cluster.nodes[0], "cat /n/node3/proc/1/status", "1 0 running ramfs");
+    // A mount that ends while its node is up is made again (its export
+    // may not have been serving yet when the node joined).
+    let ps = run(&cluster.nodes[0], "ps", "PID");
+    let mounts: Vec<String> = tests::pids_of(&ps, "mount9p").iter().map(|(p, _)| p.to_string()).collect();
+    assert_eq!(mounts.len(), 2, "{ps}");
+    let mark = cluster.nodes[0].mark();
+    run(&cluster.nodes[0], &format!("kill {}; echo killed", mounts.join(" ")), "killed");
+    for n in [2, 3] {
+        wait(&cluster.nodes[0], mark, &format!("cluster: mounting node {n} again"));
+        wait(&cluster.nodes[0], mark, &format!("mount9p: tcp!10.1.0.{n}!5641 mounted at /n/node{n}"));
+    }
+    run(&cluster.nodes[0], "cat /n/node3/proc/1/status", "1 0 running ramfs");
     // From the host, with the cluster's secret (what `u9p --secret` does):
     // the node table through node 1's export; without it, refused.
     let secret = fs9p::auth::from_hex(&std::fs::read_to_string(&cluster.secret).unwrap()).unwrap();
