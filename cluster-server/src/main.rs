@@ -167,6 +167,15 @@ fn main() -> i32 {
 /// together) and starts the listener and the beater.
 fn start_membership(state: &Arc<Mutex<State>>) -> Result<(), Errno> {
     let port = alloc::format!("udp!*!{}", msg::PORT);
+    // Daemons start together: devfs may not have mounted /dev yet (then
+    // the path leads to ramfs, which has no /dev/sleep), and nothing here
+    // can sleep without it.
+    let mut sleep = loop {
+        match open("/dev/sleep", flags::WRITE) {
+            Ok(f) => break f,
+            Err(_) => libux::sel4::syscall::yield_now(),
+        }
+    };
     // However long netstack takes to mount /net (a busy host may take
     // seconds): this thread serves nobody meanwhile.
     let mut tries = 0;
@@ -178,7 +187,7 @@ fn start_membership(state: &Arc<Mutex<State>>) -> Result<(), Errno> {
                 if tries == 100 {
                     println!("cluster: still no /net after 5 s; waiting for it");
                 }
-                let _ = open("/dev/sleep", flags::WRITE).and_then(|mut s| s.write(b"50"));
+                let _ = sleep.write(b"50");
             }
             Err(e) => return Err(e),
         }
