@@ -270,6 +270,10 @@ fn remount(state: &Mutex<State>, now: u64) {
     }
     let due: Vec<(NodeId, [u8; 4])> = {
         let st = state.lock();
+        // (Almost always: nothing to do, and no table to make.)
+        if st.remounts.is_empty() {
+            return;
+        }
         let up = st.members.nodes(now, [0; 4], st.own);
         st.remounts
             .iter()

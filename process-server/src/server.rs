@@ -232,7 +232,7 @@ impl Server {
                 return None;
             }
             // Any answer resumes a thread stopped by a page fault.
-            if info.label() == fault_type::VM_FAULT && self.grow_stack(pid, fault.addr) {
+            if info.label() == fault_type::VM_FAULT && self.grow_stack(pid) {
                 return Some(0);
             }
             if let Some(p) = self.procs.get(&pid) {
@@ -636,7 +636,7 @@ impl Server {
     /// pointer (the 128-byte red zone), which we map down to. We go by the
     /// stack pointer, not the fault's address: this kernel reports the
     /// address's low 32 bits only, and a stack's are not below 4 GiB.
-    fn grow_stack(&mut self, pid: Pid, _addr: u64) -> bool {
+    fn grow_stack(&mut self, pid: Pid) -> bool {
         let base = layout::STACK_TOP - layout::STACK_PAGES * PAGE;
         let Server { procs, mem, .. } = self;
         let Ok(live) = procs.live_mut(pid) else { return false };

@@ -16,18 +16,9 @@ use libux::process::{self, spawn, wait};
 use libux::procfs::Status;
 use libux::rpc::End;
 
-fn tsc() -> u64 {
-    // SAFETY: rdtsc has no preconditions.
-    unsafe { core::arch::x86_64::_rdtsc() }
-}
-
-fn millis_since(t0: u64) -> Result<u64, String> {
-    let mhz = process::stats().map_err(|e| err("stats", e))?.tsc_mhz.max(1);
-    Ok((tsc() - t0) / (mhz * 1000))
-}
-
 pub fn reap(rounds: u32) -> Result<String, String> {
-    let t0 = tsc();
+    let clock = process::Clock::new();
+    let t0 = clock.micros();
     for i in 0..rounds {
         let pid = spawn("/bin/true", &["true"], &[]).map_err(|e| err("spawn", e))?;
         match wait(Some(pid)).map_err(|e| err("wait", e))?.end {
@@ -35,11 +26,12 @@ pub fn reap(rounds: u32) -> Result<String, String> {
             other => return Err(format!("round {i}: true ended {other:?}")),
         }
     }
-    Ok(format!("reap: {rounds} spawn/reap rounds in {} ms", millis_since(t0)?))
+    Ok(format!("reap: {rounds} spawn/reap rounds in {} ms", (clock.micros() - t0) / 1000))
 }
 
 pub fn cluster(nodes: u16, rounds: u32) -> Result<String, String> {
-    let t0 = tsc();
+    let clock = process::Clock::new();
+    let t0 = clock.micros();
     let mut started = Vec::new();
     for n in 1..=nodes {
         let line = format!("-n {n} /bin/spawner reap {rounds}");
@@ -56,5 +48,5 @@ pub fn cluster(nodes: u16, rounds: u32) -> Result<String, String> {
         }
     }
     let total = u64::from(nodes) * u64::from(rounds);
-    Ok(format!("cluster: {total} processes on {nodes} nodes in {} ms", millis_since(t0)?))
+    Ok(format!("cluster: {total} processes on {nodes} nodes in {} ms", (clock.micros() - t0) / 1000))
 }

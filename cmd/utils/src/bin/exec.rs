@@ -38,18 +38,23 @@ fn read(path: &str) -> Result<Vec<u8>, (i32, String)> {
         return Err((CANNOT_RUN, alloc::format!("larger than the {} MiB a program may be", IMAGE_MAX >> 20)));
     }
     let mut file = client::open(path, flags::READ).map_err(unreadable)?;
-    let mut image = Vec::with_capacity(before.size as usize);
-    let mut chunk = alloc::vec![0u8; libux::layout::IO_WINDOW as usize];
+    // Straight into the image (one more byte than it should have, to see
+    // that it ends there).
+    let mut image = alloc::vec![0u8; before.size as usize + 1];
+    let mut len = 0;
     loop {
-        let n = file.read(&mut chunk).map_err(unreadable)?;
-        if n == 0 {
-            break;
+        if len == image.len() {
+            if len as u64 > IMAGE_MAX {
+                return Err((CANNOT_RUN, "grew while being read".into()));
+            }
+            image.resize(len + libux::layout::IO_WINDOW as usize, 0);
         }
-        if (image.len() + n) as u64 > IMAGE_MAX {
-            return Err((CANNOT_RUN, "grew while being read".into()));
+        match file.read(&mut image[len..]).map_err(unreadable)? {
+            0 => break,
+            n => len += n,
         }
-        image.extend_from_slice(&chunk[..n]);
     }
+    image.truncate(len);
     drop(file);
     let after = client::stat(path).map_err(unreadable)?;
     if (after.version, after.size) != (before.version, before.size) {
