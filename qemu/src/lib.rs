@@ -8,6 +8,8 @@
 //!   boot file system and links the root task around it.
 //! - [`node`] runs one node in QEMU and watches its serial console.
 //! - [`cluster`] runs several on one Ethernet segment.
+//! - [`linux`] boots a small Linux guest, to test our 9P servers with
+//!   the Linux kernel's own client.
 //! - [`template`] makes a crate for a program of one's own (`cargo ux new`).
 //!
 //! The `ux` binary (`cargo ux`) is a thin command line over these; the
@@ -17,6 +19,7 @@
 pub mod cluster;
 pub mod image;
 pub mod kernel;
+pub mod linux;
 pub mod node;
 pub mod setup;
 pub mod template;
