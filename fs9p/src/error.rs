@@ -25,11 +25,20 @@ pub enum Error {
     Busy,
     /// The request was given up (a Tflush of it).
     Interrupted,
+    /// Only the owner (or a privileged user) may do that (EPERM, where
+    /// `Permission` is EACCES: the rights to the file do not allow it).
+    NotPermitted,
+    /// A symbolic link where none may be followed.
+    Loop,
+    /// A rename or link between two file systems.
+    CrossDevice,
+    TooManyLinks,
+    TooBig,
 }
 
 impl Error {
     /// Every error; where two share an errno, the first is what it means.
-    pub const ALL: [Error; 18] = [
+    pub const ALL: [Error; 23] = [
         Error::NotFound,
         Error::Exists,
         Error::NotDir,
@@ -48,6 +57,11 @@ impl Error {
         Error::NoAuthRequired,
         Error::Busy,
         Error::Interrupted,
+        Error::NotPermitted,
+        Error::Loop,
+        Error::CrossDevice,
+        Error::TooManyLinks,
+        Error::TooBig,
     ];
 
     /// The Linux errno for Rlerror.
@@ -70,6 +84,11 @@ impl Error {
             Error::NotEmpty => 39,                        // ENOTEMPTY
             Error::FidInUse => 16,                        // EBUSY
             Error::NotSupported => 95,                    // EOPNOTSUPP
+            Error::NotPermitted => 1,                     // EPERM
+            Error::Loop => 40,                            // ELOOP
+            Error::CrossDevice => 18,                     // EXDEV
+            Error::TooManyLinks => 31,                    // EMLINK
+            Error::TooBig => 27,                          // EFBIG
         }
     }
 
@@ -97,6 +116,11 @@ impl Error {
             Error::NoAuthRequired => "authentication not required",
             Error::Busy => "Resource temporarily unavailable",
             Error::Interrupted => "Interrupted system call",
+            Error::NotPermitted => "Operation not permitted",
+            Error::Loop => "Too many levels of symbolic links",
+            Error::CrossDevice => "Invalid cross-device link",
+            Error::TooManyLinks => "Too many links",
+            Error::TooBig => "File too large",
         }
     }
 
@@ -126,7 +150,6 @@ pub const OTHER_TEXTS: &[(&str, Error)] = &[
     ("file is a directory", Error::IsDir),
     ("Directory not empty", Error::NotEmpty),
     ("Permission denied", Error::Permission),
-    ("Operation not permitted", Error::Permission),
     ("file system is full", Error::NoSpace),
     ("Read-only file system", Error::ReadOnly),
     ("Bad file descriptor", Error::BadFid),
@@ -177,6 +200,11 @@ mod tests {
             ("File name too long", 36),
             ("i/o error", 5),
             ("Interrupted system call", 4),
+            ("Operation not permitted", 1),
+            ("Too many levels of symbolic links", 40),
+            ("Invalid cross-device link", 18),
+            ("Too many links", 31),
+            ("File too large", 27),
         ];
         for (text, errno) in linux {
             let e = Error::from_message(text);

@@ -7,6 +7,8 @@ use heapless::Vec;
 pub const NOTAG: u16 = 0xffff;
 /// "No fid" in Tauth/Tattach `afid`.
 pub const NOFID: u32 = 0xffff_ffff;
+/// "No numeric user" in 9P2000.L's Tauth/Tattach `n_uname`: the name decides.
+pub const NONUNAME: u32 = 0xffff_ffff;
 /// Names a walk may take at most (MAXWELEM).
 pub const MAXWELEM: usize = 16;
 /// Bytes of the header: size[4] type[1] tag[2].
@@ -127,6 +129,7 @@ impl Qid {
     pub const APPEND: u8 = 0x40;
     pub const EXCL: u8 = 0x20;
     pub const AUTH: u8 = 0x08;
+    pub const SYMLINK: u8 = 0x02;
     pub const FILE: u8 = 0x00;
 }
 

@@ -5,7 +5,7 @@
 //! that call and on every later one, never a hang.
 
 use fs9p::client::{Client, ClientError, Transport};
-use fs9p::server::{Filesystem, Meta, Session, DMDIR};
+use fs9p::server::{Changes, Filesystem, Make, Meta, Session, User};
 use fs9p::{Dialect, Error, OpenMode, Qid};
 use std::collections::BTreeMap;
 
@@ -26,33 +26,32 @@ impl Filesystem for MemFs {
     type File = String;
     type Io = ();
 
-    fn attach(&mut self, _: &str, _: &str) -> Result<String, Error> {
+    fn attach(&mut self, _: User, _: &str) -> Result<(String, Meta), Error> {
         self.0.entry(String::new()).or_insert(None);
-        Ok(String::new())
+        Ok((String::new(), self.meta(&String::new())?))
     }
-    fn walk(&mut self, dir: &String, name: &str) -> Result<String, Error> {
-        if name == ".." {
-            return Ok(dir.rsplit_once('/').map_or(String::new(), |(p, _)| p.to_string()));
-        }
-        let p = child(dir, name);
-        self.0.contains_key(&p).then_some(p).ok_or(Error::NotFound)
+    fn walk(&mut self, dir: &String, name: &str) -> Result<(String, Meta), Error> {
+        let p = if name == ".." {
+            dir.rsplit_once('/').map_or(String::new(), |(p, _)| p.to_string())
+        } else {
+            child(dir, name)
+        };
+        let meta = self.meta(&p)?;
+        Ok((p, meta))
     }
     fn meta(&mut self, node: &String) -> Result<Meta, Error> {
         let f = self.0.get(node).ok_or(Error::NotFound)?;
-        let ty = if f.is_none() { Qid::DIR } else { Qid::FILE };
-        Ok(Meta {
-            qid: Qid { ty, version: 0, path: node.len() as u64 },
-            mode: if f.is_none() { DMDIR | 0o755 } else { 0o644 },
-            size: f.as_ref().map_or(0, |d| d.len() as u64),
-            mtime: 0,
-            name: node.rsplit('/').next().unwrap_or("/").to_string(),
+        let name = node.rsplit('/').next().unwrap_or("/");
+        Ok(match f {
+            None => Meta::dir(node.len() as u64, 0, 0o755, name),
+            Some(d) => Meta::file(node.len() as u64, 0, 0o644, d.len() as u64, name),
         })
     }
-    fn open(&mut self, node: &String, mode: OpenMode) -> Result<String, Error> {
+    fn open(&mut self, node: &String, mode: OpenMode) -> Result<(String, Meta), Error> {
         if let (true, Some(Some(d))) = (mode.truncate, self.0.get_mut(node)) {
             d.clear();
         }
-        Ok(node.clone())
+        Ok((node.clone(), self.meta(node)?))
     }
     fn read(&mut self, node: &mut String, offset: u64, buf: &mut [u8]) -> Result<usize, Error> {
         let d = self.0.get(node).and_then(|f| f.as_ref()).ok_or(Error::IsDir)?;
@@ -70,13 +69,31 @@ impl Filesystem for MemFs {
         d[offset as usize..end].copy_from_slice(data);
         Ok(data.len())
     }
-    fn create(&mut self, dir: &String, name: &str, is_dir: bool, _: u32) -> Result<String, Error> {
+    fn create(
+        &mut self,
+        dir: &String,
+        name: &str,
+        _: u32,
+        _: Option<u32>,
+        _: OpenMode,
+    ) -> Result<(String, String, Meta), Error> {
         let p = child(dir, name);
         if self.0.contains_key(&p) {
             return Err(Error::Exists);
         }
-        self.0.insert(p.clone(), if is_dir { None } else { Some(Vec::new()) });
-        Ok(p)
+        self.0.insert(p.clone(), Some(Vec::new()));
+        Ok((p.clone(), p.clone(), self.meta(&p)?))
+    }
+    fn make(&mut self, dir: &String, name: &str, what: Make, _: u32, _: Option<u32>) -> Result<(String, Meta), Error> {
+        let p = child(dir, name);
+        if what != Make::Dir {
+            return Err(Error::NotSupported);
+        }
+        if self.0.contains_key(&p) {
+            return Err(Error::Exists);
+        }
+        self.0.insert(p.clone(), None);
+        Ok((p.clone(), self.meta(&p)?))
     }
     fn remove(&mut self, node: &String) -> Result<(), Error> {
         let prefix = format!("{node}/");
@@ -99,7 +116,9 @@ impl Filesystem for MemFs {
         self.0.insert(child(to, name), f);
         Ok(())
     }
-    fn truncate(&mut self, node: &String, size: u64) -> Result<(), Error> {
+    fn setattr(&mut self, node: &String, c: &Changes) -> Result<(), Error> {
+        let size =
+            c.size.filter(|_| *c == Changes { size: c.size, ..Changes::default() }).ok_or(Error::NotSupported)?;
         let d = self.0.get_mut(node).and_then(|f| f.as_mut()).ok_or(Error::IsDir)?;
         d.resize(size as usize, 0);
         Ok(())

@@ -3,7 +3,10 @@
 //! reaches it. Untrusted clients speak to this code, so each limit and
 //! check is tried on both sides.
 
-use fs9p::server::{rflush, Filesystem, Handled, IoOp, Meta, Session, DMDIR, MAX_IN_FLIGHT, MAX_MSIZE};
+use fs9p::server::{
+    rflush, Changes, Filesystem, Handled, IoOp, Make, Meta, Session, SetTime, Time, User, DMDIR, MAX_IN_FLIGHT,
+    MAX_MSIZE,
+};
 use fs9p::*;
 use std::collections::BTreeMap;
 
@@ -13,7 +16,7 @@ use std::collections::BTreeMap;
 struct Fs {
     files: BTreeMap<String, Option<Vec<u8>>>,
     opens: Vec<(String, OpenMode)>,
-    truncates: Vec<(String, u64)>,
+    changes: Vec<(String, Changes)>,
     /// Path, directory or not, permission bits.
     creates: Vec<(String, bool, u32)>,
     renames: Vec<(String, String, String)>,
@@ -37,33 +40,35 @@ impl Filesystem for Fs {
         file.starts_with("dev").then(|| file.clone())
     }
 
-    fn attach(&mut self, _: &str, aname: &str) -> Result<String, Error> {
+    fn attach(&mut self, _: User, aname: &str) -> Result<(String, Meta), Error> {
         if aname == "refused" {
             return Err(Error::Permission);
         }
         self.files.entry(String::new()).or_insert(None);
-        Ok(String::new())
+        Ok((String::new(), self.meta(&String::new())?))
     }
-    fn walk(&mut self, dir: &String, name: &str) -> Result<String, Error> {
-        if name == ".." {
-            return Ok(dir.rsplit_once('/').map_or(String::new(), |(p, _)| p.to_string()));
-        }
-        let p = child(dir, name);
-        self.files.contains_key(&p).then_some(p).ok_or(Error::NotFound)
+    fn walk(&mut self, dir: &String, name: &str) -> Result<(String, Meta), Error> {
+        let p = if name == ".." {
+            dir.rsplit_once('/').map_or(String::new(), |(p, _)| p.to_string())
+        } else {
+            child(dir, name)
+        };
+        let meta = self.meta(&p)?;
+        Ok((p, meta))
     }
     fn meta(&mut self, node: &String) -> Result<Meta, Error> {
         let f = self.files.get(node).ok_or(Error::NotFound)?;
-        Ok(Meta {
-            qid: Qid { ty: if f.is_none() { Qid::DIR } else { Qid::FILE }, version: 0, path: node.len() as u64 },
-            mode: if f.is_none() { 0o755 } else { 0o640 },
-            size: f.as_ref().map_or(0, |d| d.len() as u64),
-            mtime: 1_000,
-            name: node.rsplit('/').next().unwrap_or("").to_string(),
-        })
+        let name = node.rsplit('/').next().unwrap_or("");
+        let mut m = match f {
+            None => Meta::dir(node.len() as u64, 0, 0o755, name),
+            Some(d) => Meta::file(node.len() as u64, 0, 0o640, d.len() as u64, name),
+        };
+        (m.atime, m.mtime, m.ctime) = (Time::from_secs(1_000), Time::from_secs(1_000), Time::from_secs(1_000));
+        Ok(m)
     }
-    fn open(&mut self, node: &String, mode: OpenMode) -> Result<String, Error> {
+    fn open(&mut self, node: &String, mode: OpenMode) -> Result<(String, Meta), Error> {
         self.opens.push((node.clone(), mode));
-        Ok(node.clone())
+        Ok((node.clone(), self.meta(node)?))
     }
     fn read(&mut self, node: &mut String, offset: u64, buf: &mut [u8]) -> Result<usize, Error> {
         let d = self.files[node.as_str()].as_ref().ok_or(Error::IsDir)?;
@@ -79,14 +84,41 @@ impl Filesystem for Fs {
         d[offset as usize..end].copy_from_slice(data);
         Ok(data.len())
     }
-    fn create(&mut self, dir: &String, name: &str, is_dir: bool, perm: u32) -> Result<String, Error> {
+    fn create(
+        &mut self,
+        dir: &String,
+        name: &str,
+        perm: u32,
+        _: Option<u32>,
+        mode: OpenMode,
+    ) -> Result<(String, String, Meta), Error> {
         let p = child(dir, name);
-        self.creates.push((p.clone(), is_dir, perm));
+        self.creates.push((p.clone(), false, perm));
         if self.files.contains_key(&p) {
             return Err(Error::Exists);
         }
-        self.files.insert(p.clone(), if is_dir { None } else { Some(Vec::new()) });
-        Ok(p)
+        self.files.insert(p.clone(), Some(Vec::new()));
+        let (file, meta) = self.open(&p, mode)?;
+        Ok((p, file, meta))
+    }
+    fn make(
+        &mut self,
+        dir: &String,
+        name: &str,
+        what: Make,
+        perm: u32,
+        _: Option<u32>,
+    ) -> Result<(String, Meta), Error> {
+        if what != Make::Dir {
+            return Err(Error::NotSupported);
+        }
+        let p = child(dir, name);
+        self.creates.push((p.clone(), true, perm));
+        if self.files.contains_key(&p) {
+            return Err(Error::Exists);
+        }
+        self.files.insert(p.clone(), None);
+        Ok((p.clone(), self.meta(&p)?))
     }
     fn remove(&mut self, node: &String) -> Result<(), Error> {
         let prefix = format!("{node}/");
@@ -104,8 +136,8 @@ impl Filesystem for Fs {
         self.renames.push((node.clone(), to.clone(), name.to_string()));
         Ok(())
     }
-    fn truncate(&mut self, node: &String, size: u64) -> Result<(), Error> {
-        self.truncates.push((node.clone(), size));
+    fn setattr(&mut self, node: &String, changes: &Changes) -> Result<(), Error> {
+        self.changes.push((node.clone(), *changes));
         Ok(())
     }
 }
@@ -360,7 +392,8 @@ fn creates() {
     assert_eq!(t.fs.files.get("m"), Some(&None));
     t.call(Msg::Tmkdir { dfid: 1, name: "m2", mode: 0o040700 | 0o1000, gid: 0 });
     let perms: Vec<u32> = t.fs.creates.iter().map(|c| c.2).collect();
-    assert_eq!(perms, [0o600, 0o600, 0o700, 0o700]);
+    // Set-id and sticky bits go through; the kind bits do not.
+    assert_eq!(perms, [0o600, 0o4600, 0o700, 0o1700]);
     assert_eq!(t.err(Msg::Tmkdir { dfid: 1, name: "..", mode: 0o700, gid: 0 }), Error::Invalid);
 }
 
@@ -451,15 +484,23 @@ fn stat_getattr_and_changes() {
     let Msg::Rstat { stat } = t.call(Msg::Tstat { fid: 2 }) else { panic!() };
     assert_eq!((stat.name, stat.length, stat.mode, stat.atime, stat.mtime), ("big", 1025, 0o640, 1_000, 1_000));
     assert_eq!((stat.qid, stat.uid, stat.gid, stat.muid), (Qid { path: 3, ..Qid::default() }, "ux", "ux", "ux"));
-    // Twstat: a length truncates; a name renames within the parent;
-    // "don't touch" values change nothing.
-    let keep = Stat { length: u64::MAX, name: "", ..Stat::default() };
+    // Twstat: a length truncates, a mode or a time is set; a name renames
+    // within the parent; "don't touch" values change nothing; owners,
+    // which 9P2000 names rather than numbers, are refused, not ignored.
+    let keep = Stat { length: u64::MAX, mode: u32::MAX, atime: u32::MAX, mtime: u32::MAX, ..Stat::default() };
     assert_eq!(t.call(Msg::Twstat { fid: 2, stat: keep }), Msg::Rwstat);
-    assert!(t.fs.truncates.is_empty() && t.fs.renames.is_empty());
+    assert!(t.fs.changes.is_empty() && t.fs.renames.is_empty());
     assert_eq!(t.call(Msg::Twstat { fid: 2, stat: Stat { length: 7, name: "new", ..keep } }), Msg::Rwstat);
-    assert_eq!(t.fs.truncates, [("big".to_string(), 7)]);
+    let stat = Stat { mode: 0o600, mtime: 86_400, ..keep };
+    assert_eq!(t.call(Msg::Twstat { fid: 2, stat }), Msg::Rwstat);
+    let to_7 = Changes { size: Some(7), ..Changes::default() };
+    let mode_and_time =
+        Changes { mode: Some(0o600), mtime: Some(SetTime::At(Time::from_secs(86_400))), ..Changes::default() };
+    assert_eq!(t.fs.changes, [("big".to_string(), to_7), ("big".to_string(), mode_and_time)]);
     assert_eq!(t.fs.renames, [("big".to_string(), String::new(), "new".to_string())]);
     assert_eq!(t.err(Msg::Twstat { fid: 2, stat: Stat { name: "a/b", ..keep } }), Error::Invalid);
+    assert_eq!(t.err(Msg::Twstat { fid: 2, stat: Stat { uid: "glenda", ..keep } }), Error::NotSupported);
+    assert_eq!(t.fs.changes.len(), 2);
 
     let mut t = T::new(Dialect::L, 8);
     t.fs.files.insert("big".into(), Some(vec![0; 1025]));
@@ -473,11 +514,29 @@ fn stat_getattr_and_changes() {
     assert_eq!((a.atime_sec, a.mtime_sec, a.ctime_sec), (1_000, 1_000, 1_000));
     let Msg::Rgetattr(a) = t.call(Msg::Tgetattr { fid: 1, request_mask: 0x7ff }) else { panic!() };
     assert_eq!(a.mode, 0o040755);
-    // Tsetattr truncates only when the size bit is set.
-    let attr = SetAttr { valid: 0x1, size: 9, ..SetAttr::default() };
+    // Tsetattr passes on each change its valid bits name: a mode, a size,
+    // times set to "now" or to the nanosecond, owners.
+    let attr = SetAttr { valid: 0x1, mode: 0o104751, size: 9, mtime_sec: 5, mtime_nsec: 7, ..SetAttr::default() };
     assert_eq!(t.call(Msg::Tsetattr { fid: 2, attr }), Msg::Rsetattr);
     assert_eq!(t.call(Msg::Tsetattr { fid: 2, attr: SetAttr { valid: 0x8, ..attr } }), Msg::Rsetattr);
-    assert_eq!(t.fs.truncates, [("big".to_string(), 9)]);
+    assert_eq!(t.call(Msg::Tsetattr { fid: 2, attr: SetAttr { valid: 0x10 | 0x20 | 0x100, ..attr } }), Msg::Rsetattr);
+    assert_eq!(
+        t.call(Msg::Tsetattr { fid: 2, attr: SetAttr { valid: 0x2 | 0x4, uid: 7, gid: 8, ..attr } }),
+        Msg::Rsetattr
+    );
+    assert_eq!(t.call(Msg::Tsetattr { fid: 2, attr: SetAttr { valid: 0x40, ..attr } }), Msg::Rsetattr);
+    let changes: Vec<Changes> = t.fs.changes.iter().map(|c| c.1).collect();
+    let at = SetTime::At(Time { sec: 5, nsec: 7 });
+    assert_eq!(
+        changes,
+        [
+            Changes { mode: Some(0o4751), ..Changes::default() },
+            Changes { size: Some(9), ..Changes::default() },
+            Changes { atime: Some(SetTime::Now), mtime: Some(at), ..Changes::default() },
+            Changes { uid: Some(7), gid: Some(8), ..Changes::default() },
+        ],
+        "a ctime change alone asks for nothing"
+    );
     let Msg::Rstatfs(s) = t.call(Msg::Tstatfs { fid: 1 }) else { panic!() };
     assert_eq!((s.ty, s.bsize, s.namelen), (0x0102_1997, 4096, 255), "V9FS_MAGIC");
     assert_eq!(t.err(Msg::Tstatfs { fid: 9 }), Error::BadFid);
@@ -509,10 +568,15 @@ fn removes_renames_and_locks() {
     assert_eq!(t.call(Msg::Trename { fid: 3, dfid: 1, name: "h" }), Msg::Rrename);
     assert_eq!(t.err(Msg::Trename { fid: 3, dfid: 1, name: "a/b" }), Error::Invalid);
     assert_eq!(t.err(Msg::Trename { fid: 3, dfid: 9, name: "h" }), Error::BadFid);
-    // Locks are granted; a lock test says "unlocked".
+    // Locks and fsync need an open fid; a file system without locks says
+    // so rather than granting them.
     let lock = Lock { ty: 1, start: 0, length: 10, proc_id: 4, client_id: "c" };
-    assert_eq!(t.call(Msg::Tlock { fid: 3, lock, flags: 0 }), Msg::Rlock { status: 0 });
-    assert_eq!(t.call(Msg::Tgetlock { fid: 3, lock }), Msg::Rgetlock { lock: Lock { ty: 2, ..lock } });
+    assert_eq!(t.err(Msg::Tlock { fid: 3, lock, flags: 0 }), Error::BadFid);
+    assert_eq!(t.err(Msg::Tfsync { fid: 3, datasync: 0 }), Error::BadFid);
+    t.open_l(3, 2);
+    assert_eq!(t.err(Msg::Tlock { fid: 3, lock, flags: 0 }), Error::NotSupported);
+    assert_eq!(t.err(Msg::Tgetlock { fid: 3, lock }), Error::NotSupported);
+    assert_eq!(t.err(Msg::Tlock { fid: 3, lock: Lock { ty: 3, ..lock }, flags: 0 }), Error::Invalid);
     assert_eq!(t.call(Msg::Tfsync { fid: 3, datasync: 0 }), Msg::Rfsync);
     assert_eq!(t.err(Msg::Tlock { fid: 9, lock, flags: 0 }), Error::BadFid);
     assert_eq!(t.call(Msg::Tflush { oldtag: 1 }), Msg::Rflush);

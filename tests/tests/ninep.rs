@@ -7,7 +7,7 @@
 #[path = "../peers/python.rs"]
 mod python;
 
-use fs9p::host::{serve, Client, DirFs};
+use fs9p::host::{serve, Client, DirFs, Users};
 use fs9p::{decode, encode, Dialect, Frame, Msg, OpenMode, NOFID, NOTAG};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -38,7 +38,7 @@ impl Drop for TempDir {
 fn our_server(dir: &Path, max_fids: usize) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap().to_string();
-    let fs = DirFs::new(dir).unwrap();
+    let fs = DirFs::new(dir, Users::Me).unwrap();
     std::thread::spawn(move || serve(listener, fs, max_fids));
     addr
 }

@@ -23,6 +23,11 @@ pub fn to_os(e: Error) -> Errno {
         Error::Io | Error::NoAuthRequired => Errno::Io,
         Error::Busy => Errno::Busy,
         Error::Interrupted => Errno::Interrupted,
+        Error::NotPermitted => Errno::NotPermitted,
+        // The OS has no links of either kind, and one file system per path.
+        Error::Loop | Error::CrossDevice => Errno::InvalidArgument,
+        Error::TooManyLinks => Errno::TooMany,
+        Error::TooBig => Errno::TooLarge,
     }
 }
 

@@ -17,8 +17,8 @@ use alloc::collections::BTreeSet;
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use fs9p::server::{Filesystem, Meta};
-use fs9p::{Error, OpenMode, Qid};
+use fs9p::server::{Changes, Filesystem, Make, Meta, User};
+use fs9p::{Error, OpenMode};
 use libux::fs::client::{self, File, Metadata};
 use libux::fs::flags;
 use libux::layout::IO_WINDOW;
@@ -35,20 +35,15 @@ fn qid_path(path: &str) -> u64 {
 }
 
 fn meta(path: &str, m: &Metadata) -> Meta {
-    let ty = if m.is_dir { Qid::DIR } else { Qid::FILE };
-    Meta {
-        qid: Qid { ty, version: m.version, path: qid_path(path) },
-        mode: if m.is_dir { 0o755 } else { 0o644 },
-        size: if m.is_dir { 0 } else { m.size },
-        mtime: 0,
-        name: String::from(last_name(path)),
+    if m.is_dir {
+        Meta::dir(qid_path(path), m.version, 0o755, last_name(path))
+    } else {
+        Meta::file(qid_path(path), m.version, 0o644, m.size, last_name(path))
     }
 }
 
 #[derive(Default)]
 pub struct OsFs {
-    /// What the last walk found: the session asks for it right after.
-    last: Option<(String, Metadata)>,
     /// The trees clients attached: `..` of one is itself, as 9P has it.
     roots: BTreeSet<String>,
     /// The client proved the cluster's secret. Others see neither the
@@ -66,6 +61,18 @@ impl OsFs {
 
     fn exported(&self, path: &str) -> bool {
         self.cluster || !(CONSOLE.contains(&path) || libux::cluster::is_cluster_mount(path))
+    }
+
+    /// The path of a new file `name` in `dir`, if a client may make it.
+    fn new_path(&self, dir: &str, name: &str) -> Result<String, Error> {
+        if name.contains('\0') {
+            return Err(Error::Invalid);
+        }
+        let path = join(dir, name);
+        if !self.exported(&path) {
+            return Err(Error::Permission);
+        }
+        Ok(path)
     }
 }
 
@@ -114,50 +121,45 @@ impl Filesystem for OsFs {
         }
     }
 
-    fn attach(&mut self, _uname: &str, aname: &str) -> Result<String, Error> {
+    fn attach(&mut self, _: User, aname: &str) -> Result<(String, Meta), Error> {
         let path =
             libux::path::normalize("/", if aname.is_empty() { "/" } else { aname }).map_err(|_| Error::Invalid)?;
         if !self.exported(&path) {
             return Err(Error::NotFound);
         }
-        if !client::stat(&path).map_err(to_9p)?.is_dir {
+        let m = client::stat(&path).map_err(to_9p)?;
+        if !m.is_dir {
             return Err(Error::NotDir);
         }
         self.roots.insert(path.clone());
-        Ok(path)
+        Ok((path.clone(), meta(&path, &m)))
     }
 
-    fn walk(&mut self, dir: &String, name: &str) -> Result<String, Error> {
-        if name == ".." && self.roots.contains(dir) {
-            return Ok(dir.clone());
-        }
-        if name == ".." {
-            let parent = split_last(dir).map_or("/", |(p, _)| p);
-            return Ok(String::from(parent));
-        }
-        if name.is_empty() || name.contains('/') || name.contains('\0') {
+    fn walk(&mut self, dir: &String, name: &str) -> Result<(String, Meta), Error> {
+        let path = if name == ".." && self.roots.contains(dir) {
+            dir.clone()
+        } else if name == ".." {
+            String::from(split_last(dir).map_or("/", |(p, _)| p))
+        } else if name.is_empty() || name.contains('/') || name.contains('\0') {
             return Err(Error::Invalid);
-        }
-        let path = join(dir, name);
+        } else {
+            join(dir, name)
+        };
         if !self.exported(&path) {
             return Err(Error::NotFound);
         }
         let m = client::stat(&path).map_err(to_9p)?;
-        self.last = Some((path.clone(), m));
-        Ok(path)
+        Ok((path.clone(), meta(&path, &m)))
     }
 
     fn meta(&mut self, node: &String) -> Result<Meta, Error> {
-        match self.last.take() {
-            Some((path, m)) if path == *node => Ok(meta(node, &m)),
-            _ => Ok(meta(node, &client::stat(node).map_err(to_9p)?)),
-        }
+        Ok(meta(node, &client::stat(node).map_err(to_9p)?))
     }
 
-    fn open(&mut self, node: &String, mode: OpenMode) -> Result<OsFile, Error> {
+    fn open(&mut self, node: &String, mode: OpenMode) -> Result<(OsFile, Meta), Error> {
         let m = client::stat(node).map_err(to_9p)?;
         if m.is_dir {
-            return Ok(OsFile::Dir);
+            return Ok((OsFile::Dir, meta(node, &m)));
         }
         // As the client asked: a control file may refuse readers.
         let mut f = 0;
@@ -167,7 +169,8 @@ impl Filesystem for OsFs {
             }
         }
         let file = Arc::new(client::open(node, f).map_err(to_9p)?);
-        Ok(OsFile::File(OsIo { file, size: if mode.truncate { 0 } else { m.size } }))
+        let size = if mode.truncate { 0 } else { m.size };
+        Ok((OsFile::File(OsIo { file, size }), meta(node, &Metadata { size, ..m })))
     }
 
     fn read(&mut self, file: &mut OsFile, offset: u64, buf: &mut [u8]) -> Result<usize, Error> {
@@ -182,20 +185,44 @@ impl Filesystem for OsFs {
         Ok(n)
     }
 
-    fn create(&mut self, dir: &String, name: &str, is_dir: bool, _perm: u32) -> Result<String, Error> {
-        if name.contains('\0') {
-            return Err(Error::Invalid);
+    /// Files keep no modes, owners or times here (yet): a file is made
+    /// with the file server's, whatever the client asked.
+    fn create(
+        &mut self,
+        dir: &String,
+        name: &str,
+        _perm: u32,
+        _gid: Option<u32>,
+        mode: OpenMode,
+    ) -> Result<(String, OsFile, Meta), Error> {
+        let path = self.new_path(dir, name)?;
+        let mut f = flags::CREATE | flags::EXCLUSIVE;
+        for (asked, flag) in [(mode.read, flags::READ), (mode.write, flags::WRITE)] {
+            if asked {
+                f |= flag;
+            }
         }
-        let path = join(dir, name);
-        if !self.exported(&path) {
-            return Err(Error::Permission);
+        let file = Arc::new(client::open(&path, f).map_err(to_9p)?);
+        let meta = meta(&path, &Metadata { name: String::new(), is_dir: false, size: 0, version: 0 });
+        Ok((path, OsFile::File(OsIo { file, size: 0 }), meta))
+    }
+
+    /// Directories only: the file protocol has no links or special files.
+    fn make(
+        &mut self,
+        dir: &String,
+        name: &str,
+        what: Make,
+        _perm: u32,
+        _gid: Option<u32>,
+    ) -> Result<(String, Meta), Error> {
+        if what != Make::Dir {
+            return Err(Error::NotSupported);
         }
-        if is_dir {
-            client::mkdir(&path).map_err(to_9p)?;
-        } else {
-            client::open(&path, flags::WRITE | flags::CREATE | flags::EXCLUSIVE).map_err(to_9p)?;
-        }
-        Ok(path)
+        let path = self.new_path(dir, name)?;
+        client::mkdir(&path).map_err(to_9p)?;
+        let meta = meta(&path, &Metadata { name: String::new(), is_dir: true, size: 0, version: 0 });
+        Ok((path, meta))
     }
 
     fn remove(&mut self, node: &String) -> Result<(), Error> {
@@ -212,7 +239,13 @@ impl Filesystem for OsFs {
         client::rename(node, &join(to, name)).map_err(to_9p)
     }
 
-    fn truncate(&mut self, node: &String, size: u64) -> Result<(), Error> {
+    /// A size only: modes, owners and times are not kept (yet), and a
+    /// change of them is refused rather than dropped.
+    fn setattr(&mut self, node: &String, changes: &Changes) -> Result<(), Error> {
+        let Some(size) = changes.size else { return Err(Error::NotSupported) };
+        if *changes != (Changes { size: Some(size), ..Changes::default() }) {
+            return Err(Error::NotSupported);
+        }
         client::open(node, flags::WRITE).and_then(|mut f| f.truncate(size)).map_err(to_9p)
     }
 }

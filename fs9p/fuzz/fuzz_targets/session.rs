@@ -3,8 +3,8 @@
 //! every reply the session writes decodes, jobs finish in any order, and
 //! the number of jobs in flight stays within its bound.
 #![no_main]
-use fs9p::server::{Filesystem, Handled, IoOp, Meta, Session, MAX_IN_FLIGHT, MAX_MSIZE};
-use fs9p::{decode, frame_len, Dialect, Error, OpenMode, Qid};
+use fs9p::server::{Changes, Filesystem, Handled, IoOp, Make, Meta, Session, User, MAX_IN_FLIGHT, MAX_MSIZE};
+use fs9p::{decode, frame_len, Dialect, Error, OpenMode};
 use libfuzzer_sys::fuzz_target;
 
 /// A root with a plain file `f` and a device `dev` (run apart).
@@ -18,23 +18,23 @@ impl Filesystem for Fs {
     fn io(&mut self, file: &u8) -> Option<u8> {
         (*file == 2).then_some(2)
     }
-    fn attach(&mut self, _: &str, _: &str) -> Result<u8, Error> {
-        Ok(0)
+    fn attach(&mut self, _: User, _: &str) -> Result<(u8, Meta), Error> {
+        Ok((0, self.meta(&0)?))
     }
-    fn walk(&mut self, dir: &u8, name: &str) -> Result<u8, Error> {
-        match (dir, name) {
-            (_, "..") | (0, "") => Ok(0),
-            (0, "f") => Ok(1),
-            (0, "dev") => Ok(2),
-            _ => Err(Error::NotFound),
-        }
+    fn walk(&mut self, dir: &u8, name: &str) -> Result<(u8, Meta), Error> {
+        let node = match (dir, name) {
+            (_, "..") | (0, "") => 0,
+            (0, "f") => 1,
+            (0, "dev") => 2,
+            _ => return Err(Error::NotFound),
+        };
+        Ok((node, self.meta(&node)?))
     }
     fn meta(&mut self, node: &u8) -> Result<Meta, Error> {
-        let ty = if *node == 0 { Qid::DIR } else { Qid::FILE };
-        Ok(Meta { qid: Qid { ty, version: 0, path: *node as u64 }, mode: 0o644, size: 5, mtime: 0, name: "n".into() })
+        Ok(if *node == 0 { Meta::dir(0, 0, 0o755, "/") } else { Meta::file(*node as u64, 0, 0o644, 5, "n") })
     }
-    fn open(&mut self, node: &u8, _: OpenMode) -> Result<u8, Error> {
-        Ok(*node)
+    fn open(&mut self, node: &u8, _: OpenMode) -> Result<(u8, Meta), Error> {
+        Ok((*node, self.meta(node)?))
     }
     fn read(&mut self, _: &mut u8, offset: u64, buf: &mut [u8]) -> Result<usize, Error> {
         let data = b"hello";
@@ -46,7 +46,10 @@ impl Filesystem for Fs {
     fn write(&mut self, _: &mut u8, _: u64, data: &[u8]) -> Result<usize, Error> {
         Ok(data.len())
     }
-    fn create(&mut self, _: &u8, _: &str, _: bool, _: u32) -> Result<u8, Error> {
+    fn create(&mut self, _: &u8, _: &str, _: u32, _: Option<u32>, _: OpenMode) -> Result<(u8, u8, Meta), Error> {
+        Err(Error::Permission)
+    }
+    fn make(&mut self, _: &u8, _: &str, _: Make, _: u32, _: Option<u32>) -> Result<(u8, Meta), Error> {
         Err(Error::Permission)
     }
     fn remove(&mut self, _: &u8) -> Result<(), Error> {
@@ -58,7 +61,7 @@ impl Filesystem for Fs {
     fn rename(&mut self, _: &u8, _: &u8, _: &str) -> Result<(), Error> {
         Err(Error::Permission)
     }
-    fn truncate(&mut self, _: &u8, _: u64) -> Result<(), Error> {
+    fn setattr(&mut self, _: &u8, _: &Changes) -> Result<(), Error> {
         Ok(())
     }
 }

@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! u9p serve DIR [--listen ADDR]        export DIR (default 127.0.0.1:5640)
+//!           [--all-as-me]              every client with the server's rights
 //! u9p ls   ADDR [PATH]                 list a directory
 //! u9p cat  ADDR PATH                   print a file
 //! u9p put  ADDR PATH                   write standard input to a file
@@ -10,13 +11,18 @@
 //!          --msize BYTES (default 65536), --secret FILE (prove the
 //!          secret in FILE, hex, to an export that asks: a cluster's)
 //! ```
+//!
+//! `u9p serve` run as root acts as each attaching user (9P2000.L's numeric
+//! id, else the user name; one the host does not know is refused), so the
+//! host's permission checks answer every client; `--all-as-me`, or a
+//! server not run as root, gives every client the server's own rights.
 
-use fs9p::host::{serve, Client, DirFs};
+use fs9p::host::{serve, Client, DirFs, Users};
 use fs9p::Dialect;
 use std::io::{Read, Write};
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: u9p serve DIR [--listen ADDR] | u9p ls|cat|put|mkdir|rm ADDR [PATH] \
+const USAGE: &str = "usage: u9p serve DIR [--listen ADDR] [--all-as-me] | u9p ls|cat|put|mkdir|rm ADDR [PATH] \
 [--dialect 9P2000|9P2000.L] [--aname NAME] [--msize BYTES] [--secret FILE]";
 
 fn main() -> ExitCode {
@@ -34,6 +40,7 @@ fn run(args: Vec<String>) -> Result<(), String> {
     let (mut dialect, mut aname, mut msize, mut listen) =
         (Dialect::L, String::new(), 65536, "127.0.0.1:5640".to_string());
     let mut secret = None;
+    let mut all_as_me = false;
     let mut it = args.into_iter();
     while let Some(a) = it.next() {
         let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value"));
@@ -45,6 +52,7 @@ fn run(args: Vec<String>) -> Result<(), String> {
             "--aname" => aname = value("--aname")?,
             "--msize" => msize = value("--msize")?.parse().map_err(|_| "--msize takes a number".to_string())?,
             "--listen" => listen = value("--listen")?,
+            "--all-as-me" => all_as_me = true,
             "--secret" => {
                 let file = value("--secret")?;
                 let text = std::fs::read_to_string(&file).map_err(|e| format!("{file}: {e}"))?;
@@ -60,9 +68,14 @@ fn run(args: Vec<String>) -> Result<(), String> {
     let [command, target, rest @ ..] = &words[..] else { return Err(USAGE.into()) };
     let path = rest.first().map(String::as_str).unwrap_or("");
     if command == "serve" {
-        let fs = DirFs::new(target).map_err(|e| format!("{target}: {e}"))?;
+        let users = if fs9p::host::is_root() && !all_as_me { Users::Attaching } else { Users::Me };
+        let fs = DirFs::new(target, users).map_err(|e| format!("{target}: {e}"))?;
         let listener = std::net::TcpListener::bind(&listen).map_err(|e| format!("{listen}: {e}"))?;
-        eprintln!("u9p: exporting {target} on {}", listener.local_addr().map_err(|e| e.to_string())?);
+        let rights = match users {
+            Users::Attaching => "each client as its attaching user",
+            Users::Me => "every client with this server's rights",
+        };
+        eprintln!("u9p: exporting {target} on {}, {rights}", listener.local_addr().map_err(|e| e.to_string())?);
         return serve(listener, fs, 4096).map_err(|e| e.to_string());
     }
     let c = match &secret {

@@ -3,10 +3,16 @@
 //! ([`serve`]), and a client ([`Client`]). The tests and people debugging
 //! a node from the host use these, through `u9p`.
 
+mod acting;
 mod client;
 mod dirfs;
 mod tcp;
 
 pub use client::{Client, ClientError, Tcp};
-pub use dirfs::DirFs;
+pub use dirfs::{DirFs, DirNode, Users};
 pub use tcp::{read_frame, serve, serve_connection};
+
+/// Whether this process runs as root (and so may act as its clients).
+pub fn is_root() -> bool {
+    rustix::process::geteuid().is_root()
+}

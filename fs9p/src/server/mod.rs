@@ -18,65 +18,13 @@ use crate::codec::{self, put_dirent, DecodeError};
 use crate::error::Error;
 use crate::msg::*;
 use alloc::collections::BTreeMap;
-use alloc::string::String;
 use alloc::vec::Vec;
 
-/// File metadata, as a file system reports it.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Meta {
-    pub qid: Qid,
-    /// Permission bits (low 9) plus the 9P2000 DMDIR bit for directories.
-    pub mode: u32,
-    pub size: u64,
-    pub mtime: u64,
-    pub name: String,
-}
-
-impl Meta {
-    pub fn is_dir(&self) -> bool {
-        self.qid.ty & Qid::DIR != 0
-    }
-}
+mod filesystem;
+pub use filesystem::*;
 
 /// The 9P2000 directory bit in `mode`.
 pub const DMDIR: u32 = 0x8000_0000;
-
-/// What a server exports. `Node` names a file (a path, an inode number);
-/// `File` is an open file, held by its fid until the fid is clunked
-/// (dropping it closes it).
-pub trait Filesystem {
-    type Node: Clone;
-    type File;
-    /// What a read or write of an open file needs to run apart from the
-    /// session (see [`Filesystem::io`]).
-    type Io: Clone;
-
-    /// `Some` for an open file whose reads and writes may block and should
-    /// run apart (with [`Session::handle_apart`]); `None` runs them in the
-    /// session, through `read` and `write`.
-    fn io(&mut self, _file: &Self::File) -> Option<Self::Io> {
-        None
-    }
-
-    /// The root of the tree `aname` names, for user `uname`.
-    fn attach(&mut self, uname: &str, aname: &str) -> Result<Self::Node, Error>;
-    /// The child `name` of directory `dir` (`..` of the root is the root).
-    fn walk(&mut self, dir: &Self::Node, name: &str) -> Result<Self::Node, Error>;
-    fn meta(&mut self, node: &Self::Node) -> Result<Meta, Error>;
-    /// Opens `node` (for writing too if `write`), truncating it if asked.
-    /// Directories are opened for reading only; they are read by `list`.
-    fn open(&mut self, node: &Self::Node, mode: OpenMode) -> Result<Self::File, Error>;
-    fn read(&mut self, file: &mut Self::File, offset: u64, buf: &mut [u8]) -> Result<usize, Error>;
-    fn write(&mut self, file: &mut Self::File, offset: u64, data: &[u8]) -> Result<usize, Error>;
-    /// Makes a file or directory `name` in `dir`.
-    fn create(&mut self, dir: &Self::Node, name: &str, is_dir: bool, perm: u32) -> Result<Self::Node, Error>;
-    fn remove(&mut self, node: &Self::Node) -> Result<(), Error>;
-    /// The entries of a directory, without `.` and `..`.
-    fn list(&mut self, dir: &Self::Node) -> Result<Vec<Meta>, Error>;
-    /// Renames `node` to `name` in directory `to`.
-    fn rename(&mut self, node: &Self::Node, to: &Self::Node, name: &str) -> Result<(), Error>;
-    fn truncate(&mut self, node: &Self::Node, size: u64) -> Result<(), Error>;
-}
 
 struct Fid<N, H> {
     node: N,
@@ -89,6 +37,9 @@ struct Fid<N, H> {
     /// A 9P2000 directory read: the stat bytes not yet returned, and the
     /// offset the next read must ask for.
     dir: Option<(Vec<u8>, u64)>,
+    /// A 9P2000.L directory read: the entries listed when it began at
+    /// offset 0 (`.` and `..` first); a Treaddir's offset indexes them.
+    entries: Option<Vec<Meta>>,
 }
 
 /// The largest message size we agree to.
@@ -207,12 +158,9 @@ fn error_reply(dialect: Option<Dialect>, tag: u16, e: Error, out: &mut [u8]) -> 
     codec::encode(&Frame { tag, msg }, out).expect("an error reply fits any msize")
 }
 
-fn qid_dirent_type(q: &Qid) -> u8 {
-    if q.ty & Qid::DIR != 0 {
-        4
-    } else {
-        8
-    } // DT_DIR, DT_REG
+/// A directory entry's type (Linux's `DT_*`: the kind bits shifted down).
+fn dirent_type(m: &Meta) -> u8 {
+    (m.kind() >> 12) as u8
 }
 
 fn valid_name(name: &str) -> Result<(), Error> {
@@ -399,15 +347,15 @@ impl<N: Clone, H, J: Clone> Session<N, H, J> {
                 self.afids.remove(&fid);
                 reply(Msg::Rclunk, out)
             }
-            Msg::Tattach { fid, afid, uname, aname, .. } => {
+            Msg::Tattach { fid, afid, uname, aname, n_uname } => {
                 if self.guard.is_some() && !self.afids.get(&afid).is_some_and(|a| a.proven) {
                     return Err(Error::Permission);
                 }
                 self.check_new(fid)?;
-                let node = fs.attach(uname, aname)?;
-                let qid = fs.meta(&node)?.qid;
+                let user = User { name: uname, id: n_uname.filter(|&n| n != NONUNAME) };
+                let (node, meta) = fs.attach(user, aname)?;
                 self.fids.insert(fid, Fid::new(node));
-                reply(Msg::Rattach { qid }, out)
+                reply(Msg::Rattach { qid: meta.qid }, out)
             }
             Msg::Tflush { .. } => reply(Msg::Rflush, out),
             Msg::Twalk { fid, newfid, wnames } => {
@@ -424,8 +372,9 @@ impl<N: Clone, H, J: Clone> Session<N, H, J> {
                 let mut wqids = heapless::Vec::new();
                 for name in &wnames {
                     // `.` stays put (Plan 9 never sends it; Linux tools do).
-                    let step = if *name == "." { Ok(node.clone()) } else { fs.walk(&node, name) };
-                    match step.and_then(|n| fs.meta(&n).map(|m| (n, m))) {
+                    let step =
+                        if *name == "." { fs.meta(&node).map(|m| (node.clone(), m)) } else { fs.walk(&node, name) };
+                    match step {
                         Ok((next, meta)) => {
                             node = next;
                             let _ = wqids.push(meta.qid);
@@ -448,19 +397,47 @@ impl<N: Clone, H, J: Clone> Session<N, H, J> {
                 reply(Msg::Rlopen { qid, iounit: self.iounit() }, out)
             }
             Msg::Tcreate { fid, name, perm, mode } => {
-                let qid = self.create(fs, fid, name, perm & DMDIR != 0, perm & 0o777, OpenMode::from_p2000(mode))?;
+                let is_dir = perm & DMDIR != 0;
+                let qid = self.create(fs, fid, name, is_dir, perm & 0o777, None, OpenMode::from_p2000(mode))?;
                 reply(Msg::Rcreate { qid, iounit: self.iounit() }, out)
             }
-            Msg::Tlcreate { fid, name, flags, mode, .. } => {
-                let qid = self.create(fs, fid, name, false, mode & 0o777, OpenMode::from_l(flags))?;
+            Msg::Tlcreate { fid, name, flags, mode, gid } => {
+                let qid = self.create(fs, fid, name, false, mode & 0o7777, Some(gid), OpenMode::from_l(flags))?;
                 reply(Msg::Rlcreate { qid, iounit: self.iounit() }, out)
             }
-            Msg::Tmkdir { dfid, name, mode, .. } => {
+            Msg::Tmkdir { dfid, name, mode, gid } => {
+                let qid = self.make(fs, dfid, name, Make::Dir, mode & 0o7777, gid)?;
+                reply(Msg::Rmkdir { qid }, out)
+            }
+            Msg::Tsymlink { fid, name, symtgt, gid } => {
+                if symtgt.is_empty() || symtgt.contains('\0') {
+                    return Err(Error::Invalid);
+                }
+                let qid = self.make(fs, fid, name, Make::Symlink { target: symtgt }, 0o777, gid)?;
+                reply(Msg::Rsymlink { qid }, out)
+            }
+            Msg::Tmknod { dfid, name, mode, major, minor, gid } => {
+                let what = match mode & kind::MASK {
+                    kind::FIFO => Make::Fifo,
+                    kind::SOCKET => Make::Socket,
+                    kind::CHAR => Make::Char { major, minor },
+                    kind::BLOCK => Make::Block { major, minor },
+                    _ => return Err(Error::Invalid),
+                };
+                let qid = self.make(fs, dfid, name, what, mode & 0o7777, gid)?;
+                reply(Msg::Rmknod { qid }, out)
+            }
+            Msg::Treadlink { fid } => {
+                let node = self.fid(fid)?.node.clone();
+                let target = fs.readlink(&node)?;
+                reply(Msg::Rreadlink { target: &target }, out)
+            }
+            Msg::Tlink { dfid, fid, name } => {
                 valid_name(name)?;
                 let dir = self.fid(dfid)?.node.clone();
-                let node = fs.create(&dir, name, true, mode & 0o777)?;
-                let qid = fs.meta(&node)?.qid;
-                reply(Msg::Rmkdir { qid }, out)
+                let target = self.fid(fid)?.node.clone();
+                fs.link(&dir, name, &target)?;
+                reply(Msg::Rlink, out)
             }
             Msg::Tread { fid, offset, count } => self.read(fs, fid, offset, count, out),
             Msg::Twrite { fid, offset, data } => {
@@ -486,7 +463,7 @@ impl<N: Clone, H, J: Clone> Session<N, H, J> {
             Msg::Tunlinkat { dirfd, name, .. } => {
                 valid_name(name)?;
                 let dir = self.fid(dirfd)?.node.clone();
-                let node = fs.walk(&dir, name)?;
+                let (node, _) = fs.walk(&dir, name)?;
                 fs.remove(&node)?;
                 reply(Msg::Runlinkat, out)
             }
@@ -497,41 +474,26 @@ impl<N: Clone, H, J: Clone> Session<N, H, J> {
             }
             Msg::Twstat { fid, stat } => {
                 let node = self.fid(fid)?.node.clone();
-                // Only what we can do: rename within the directory, truncate.
-                if stat.length != u64::MAX {
-                    fs.truncate(&node, stat.length)?;
+                let changes = wstat_changes(&stat)?;
+                if !changes.is_empty() {
+                    fs.setattr(&node, &changes)?;
                 }
                 if !stat.name.is_empty() {
                     valid_name(stat.name)?;
-                    let parent = fs.walk(&node, "..")?;
+                    let (parent, _) = fs.walk(&node, "..")?;
                     fs.rename(&node, &parent, stat.name)?;
                 }
                 reply(Msg::Rwstat, out)
             }
             Msg::Tgetattr { fid, .. } => {
                 let node = self.fid(fid)?.node.clone();
-                let m = fs.meta(&node)?;
-                let kind = if m.is_dir() { 0o040000 } else { 0o100000 };
-                let attr = Attr {
-                    valid: 0x7ff, // P9_GETATTR_BASIC
-                    qid: m.qid,
-                    mode: kind | (m.mode & 0o777),
-                    nlink: 1,
-                    size: m.size,
-                    blksize: 4096,
-                    blocks: m.size.div_ceil(512),
-                    atime_sec: m.mtime,
-                    mtime_sec: m.mtime,
-                    ctime_sec: m.mtime,
-                    ..Attr::default()
-                };
-                reply(Msg::Rgetattr(attr), out)
+                reply(Msg::Rgetattr(attr_of(&fs.meta(&node)?)), out)
             }
             Msg::Tsetattr { fid, attr } => {
                 let node = self.fid(fid)?.node.clone();
-                // P9_SETATTR_SIZE; mode, owner and times are accepted as is.
-                if attr.valid & 0x8 != 0 {
-                    fs.truncate(&node, attr.size)?;
+                let changes = Changes::from_setattr(&attr);
+                if !changes.is_empty() {
+                    fs.setattr(&node, &changes)?;
                 }
                 reply(Msg::Rsetattr, out)
             }
@@ -540,7 +502,7 @@ impl<N: Clone, H, J: Clone> Session<N, H, J> {
                 valid_name(newname)?;
                 let from = self.fid(olddirfid)?.node.clone();
                 let to = self.fid(newdirfid)?.node.clone();
-                let node = fs.walk(&from, oldname)?;
+                let (node, _) = fs.walk(&from, oldname)?;
                 fs.rename(&node, &to, newname)?;
                 reply(Msg::Rrenameat, out)
             }
@@ -552,30 +514,32 @@ impl<N: Clone, H, J: Clone> Session<N, H, J> {
                 reply(Msg::Rrename, out)
             }
             Msg::Tstatfs { fid } => {
-                self.fid(fid)?;
-                let s = StatFs { ty: 0x0102_1997, bsize: 4096, namelen: 255, ..StatFs::default() };
-                reply(Msg::Rstatfs(s), out)
+                let node = self.fid(fid)?.node.clone();
+                reply(Msg::Rstatfs(fs.statfs(&node)?), out)
             }
-            Msg::Tfsync { fid, .. } => {
-                self.fid(fid)?;
+            Msg::Tfsync { fid, datasync } => {
+                let file = self.open_fid(fid)?.file.as_mut().ok_or(Error::BadFid)?;
+                fs.fsync(file, datasync != 0)?;
                 reply(Msg::Rfsync, out)
             }
-            // Locks are advisory and this server has one client per file in
-            // practice: grant them.
-            Msg::Tlock { fid, .. } => {
-                self.fid(fid)?;
-                reply(Msg::Rlock { status: 0 }, out)
+            Msg::Tlock { fid, lock, .. } => {
+                if lock.ty > lock::UNLOCK {
+                    return Err(Error::Invalid);
+                }
+                let file = self.open_fid(fid)?.file.as_mut().ok_or(Error::BadFid)?;
+                let status = fs.lock(file, &lock)?;
+                reply(Msg::Rlock { status: status as u8 }, out)
             }
             Msg::Tgetlock { fid, lock } => {
-                self.fid(fid)?;
-                reply(Msg::Rgetlock { lock: Lock { ty: 2, ..lock } }, out) // F_UNLCK
+                if lock.ty > lock::UNLOCK {
+                    return Err(Error::Invalid);
+                }
+                let file = self.open_fid(fid)?.file.as_mut().ok_or(Error::BadFid)?;
+                let lock = fs.getlock(file, &lock)?;
+                reply(Msg::Rgetlock { lock }, out)
             }
-            Msg::Txattrwalk { .. }
-            | Msg::Txattrcreate { .. }
-            | Msg::Tsymlink { .. }
-            | Msg::Tmknod { .. }
-            | Msg::Treadlink { .. }
-            | Msg::Tlink { .. } => Err(Error::NotSupported),
+            // Extended attributes: none are kept.
+            Msg::Txattrwalk { .. } | Msg::Txattrcreate { .. } => Err(Error::NotSupported),
             // Replies are not requests.
             _ => Err(Error::Invalid),
         }
@@ -616,16 +580,17 @@ impl<N: Clone, H, J: Clone> Session<N, H, J> {
         if f.file.is_some() {
             return Err(Error::Invalid);
         }
-        let meta = fs.meta(&f.node)?;
+        let (file, meta) = fs.open(&f.node, mode)?;
         if meta.is_dir() && mode != OpenMode::READ {
-            return Err(Error::IsDir);
+            return Err(Error::IsDir); // (the file system let it be; it closes)
         }
-        f.file = Some(fs.open(&f.node, mode)?);
+        f.file = Some(file);
         f.is_dir = meta.is_dir();
         f.mode = mode;
         Ok(meta.qid)
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn create<F: Filesystem<Node = N, File = H>>(
         &mut self,
         fs: &mut F,
@@ -633,6 +598,7 @@ impl<N: Clone, H, J: Clone> Session<N, H, J> {
         name: &str,
         is_dir: bool,
         perm: u32,
+        gid: Option<u32>,
         mode: OpenMode,
     ) -> Result<Qid, Error> {
         valid_name(name)?;
@@ -640,14 +606,33 @@ impl<N: Clone, H, J: Clone> Session<N, H, J> {
         if f.file.is_some() {
             return Err(Error::Invalid);
         }
-        let node = fs.create(&f.node, name, is_dir, perm)?;
-        let qid = fs.meta(&node)?.qid;
         // The fid now stands for the new file, open as asked (a new
         // directory for reading).
         let mode = if is_dir { OpenMode::READ } else { OpenMode { truncate: false, ..mode } };
-        let file = fs.open(&node, mode)?;
-        *f = Fid { node, file: Some(file), is_dir, mode, dir: None };
-        Ok(qid)
+        let (node, file, meta) = if is_dir {
+            let (node, _) = fs.make(&f.node, name, Make::Dir, perm, gid)?;
+            let (file, meta) = fs.open(&node, mode)?;
+            (node, file, meta)
+        } else {
+            fs.create(&f.node, name, perm, gid, mode)?
+        };
+        *f = Fid { file: Some(file), is_dir, mode, ..Fid::new(node) };
+        Ok(meta.qid)
+    }
+
+    /// Makes a directory, a symbolic link or a special file in `dfid`'s.
+    fn make<F: Filesystem<Node = N, File = H>>(
+        &mut self,
+        fs: &mut F,
+        dfid: u32,
+        name: &str,
+        what: Make,
+        perm: u32,
+        gid: u32,
+    ) -> Result<Qid, Error> {
+        valid_name(name)?;
+        let dir = self.fid(dfid)?.node.clone();
+        Ok(fs.make(&dir, name, what, perm, Some(gid))?.1.qid)
     }
 
     fn read<F: Filesystem<Node = N, File = H>>(
@@ -711,19 +696,24 @@ impl<N: Clone, H, J: Clone> Session<N, H, J> {
     ) -> Result<usize, Error> {
         let max = self.data_room(count, out);
         let f = self.open_fid(fid)?;
-        let me = fs.meta(&f.node)?;
-        if !me.is_dir() {
+        if !f.is_dir {
             return Err(Error::NotDir);
         }
         // The offset cookie is the index of the next entry; . and .. first.
-        let parent = fs.walk(&f.node, "..").and_then(|p| fs.meta(&p))?;
-        let mut entries = alloc::vec![Meta { name: ".".into(), ..me }, Meta { name: "..".into(), ..parent }];
-        entries.extend(fs.list(&f.node)?);
+        // The directory is listed once, when a read starts at 0.
+        if offset == 0 || f.entries.is_none() {
+            let me = fs.meta(&f.node)?;
+            let (_, parent) = fs.walk(&f.node, "..")?;
+            let mut entries = alloc::vec![Meta { name: ".".into(), ..me }, Meta { name: "..".into(), ..parent }];
+            entries.extend(fs.list(&f.node)?);
+            f.entries = Some(entries);
+        }
+        let entries = f.entries.as_ref().expect("just listed");
         let data_at = HEADER + 4;
         let area = &mut out[data_at..data_at + max];
         let mut at = 0;
         for (i, m) in entries.iter().enumerate().skip(offset as usize) {
-            let d = Dirent { qid: m.qid, offset: i as u64 + 1, ty: qid_dirent_type(&m.qid), name: &m.name };
+            let d = Dirent { qid: m.qid, offset: i as u64 + 1, ty: dirent_type(m), name: &m.name };
             match put_dirent(area, at, &d) {
                 Some(end) => at = end,
                 None if at == 0 => return Err(Error::Invalid), // count too small for one entry
@@ -736,7 +726,7 @@ impl<N: Clone, H, J: Clone> Session<N, H, J> {
 
 impl<N, H> Fid<N, H> {
     fn new(node: N) -> Self {
-        Fid { node, file: None, is_dir: false, mode: OpenMode::default(), dir: None }
+        Fid { node, file: None, is_dir: false, mode: OpenMode::default(), dir: None, entries: None }
     }
 }
 
@@ -753,9 +743,9 @@ fn finish_data(out: &mut [u8], code: u8, n: usize) -> usize {
 fn stat_of(m: &Meta) -> Stat<'_> {
     Stat {
         qid: m.qid,
-        mode: m.mode | if m.is_dir() { DMDIR } else { 0 },
-        atime: m.mtime as u32,
-        mtime: m.mtime as u32,
+        mode: (m.mode & 0o777) | if m.is_dir() { DMDIR } else { 0 },
+        atime: m.atime.sec as u32,
+        mtime: m.mtime.sec as u32,
         length: if m.is_dir() { 0 } else { m.size },
         name: &m.name,
         uid: "ux",
@@ -763,6 +753,45 @@ fn stat_of(m: &Meta) -> Stat<'_> {
         muid: "ux",
         ..Stat::default()
     }
+}
+
+fn attr_of(m: &Meta) -> Attr {
+    Attr {
+        valid: 0x7ff, // P9_GETATTR_BASIC
+        qid: m.qid,
+        mode: m.mode,
+        uid: m.uid,
+        gid: m.gid,
+        nlink: m.nlink,
+        rdev: m.rdev,
+        size: m.size,
+        blksize: 4096,
+        blocks: m.blocks,
+        atime_sec: m.atime.sec,
+        atime_nsec: m.atime.nsec.into(),
+        mtime_sec: m.mtime.sec,
+        mtime_nsec: m.mtime.nsec.into(),
+        ctime_sec: m.ctime.sec,
+        ctime_nsec: m.ctime.nsec.into(),
+        ..Attr::default()
+    }
+}
+
+/// A Twstat's changes: every field not "don't touch" (all ones, or an
+/// empty string). Owners are named, not numbered, in 9P2000: changing
+/// them is refused rather than guessed at.
+fn wstat_changes(stat: &Stat) -> Result<Changes, Error> {
+    if !stat.uid.is_empty() || !stat.gid.is_empty() {
+        return Err(Error::NotSupported);
+    }
+    let time = |t: u32| (t != u32::MAX).then_some(SetTime::At(Time::from_secs(t.into())));
+    Ok(Changes {
+        mode: (stat.mode != u32::MAX).then_some(stat.mode & 0o777),
+        size: (stat.length != u64::MAX).then_some(stat.length),
+        atime: time(stat.atime),
+        mtime: time(stat.mtime),
+        ..Changes::default()
+    })
 }
 
 fn decode_error(e: DecodeError) -> Error {
