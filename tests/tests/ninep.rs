@@ -8,9 +8,10 @@
 mod python;
 
 use fs9p::host::{serve, Client, DirFs, Users};
-use fs9p::{decode, encode, Dialect, Frame, Msg, OpenMode, NOFID, NOTAG};
+use fs9p::{decode, encode, Dialect, Frame, Lock, Msg, OpenMode, SetAttr, NOFID, NOTAG};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -262,4 +263,82 @@ fn open_modes_keep_their_meaning_in_both_dialects() {
     }
     // OEXEC reads.
     assert_eq!(OpenMode::from_p2000(3), OpenMode::READ);
+}
+
+/// What a request's reply decodes to, in 9P2000.L.
+fn call(s: &mut TcpStream, tag: u16, msg: Msg) -> Msg<'static> {
+    decode(Vec::leak(rpc(s, Dialect::L, tag, msg)), Dialect::L).unwrap().msg
+}
+
+fn walk_open(s: &mut TcpStream, fid: u32, name: &'static str, flags: u32) {
+    let walk = Msg::Twalk { fid: 0, newfid: fid, wnames: [name].into_iter().collect() };
+    assert!(matches!(call(s, 1, walk), Msg::Rwalk { .. }), "walk to {name}");
+    assert!(matches!(call(s, 2, Msg::Tlopen { fid, flags }), Msg::Rlopen { .. }), "open {name}");
+}
+
+/// What busybox in the Linux guest cannot do (`tests/v9fs.rs`), through
+/// the messages themselves: times to the nanosecond, locks between two
+/// clients, extended attributes (refused clearly), and files the server
+/// must never open or follow.
+#[test]
+fn times_locks_and_what_the_server_never_follows() {
+    let dir = TempDir::new("posix");
+    std::fs::write(dir.0.join("f"), b"data").unwrap();
+    std::os::unix::fs::symlink("/etc", dir.0.join("out")).unwrap();
+    let addr = our_server(&dir.0, 64);
+    let mut a = version_and_attach(&addr);
+    let mut b = version_and_attach(&addr);
+    // Times: set to the nanosecond, read back the same, on the host too.
+    let walk = Msg::Twalk { fid: 0, newfid: 1, wnames: ["f"].into_iter().collect() };
+    call(&mut a, 1, walk);
+    let attr = SetAttr { valid: 0x20 | 0x100, mtime_sec: 4_102_444_800, mtime_nsec: 987_654_321, ..SetAttr::default() };
+    assert_eq!(call(&mut a, 2, Msg::Tsetattr { fid: 1, attr }), Msg::Rsetattr);
+    let Msg::Rgetattr(got) = call(&mut a, 3, Msg::Tgetattr { fid: 1, request_mask: 0x7ff }) else { panic!() };
+    assert_eq!((got.mtime_sec, got.mtime_nsec), (4_102_444_800, 987_654_321));
+    let host = std::fs::metadata(dir.0.join("f")).unwrap();
+    assert_eq!((host.mtime(), host.mtime_nsec()), (4_102_444_800, 987_654_321));
+    // "Now" for atime, the mtime untouched.
+    let attr = SetAttr { valid: 0x10, ..SetAttr::default() };
+    assert_eq!(call(&mut a, 4, Msg::Tsetattr { fid: 1, attr }), Msg::Rsetattr);
+    let host = std::fs::metadata(dir.0.join("f")).unwrap();
+    assert!(host.atime() > 1_700_000_000 && host.mtime() == 4_102_444_800, "{host:?}");
+
+    // Locks: A's write lock stops B's until A gives it back.
+    walk_open(&mut a, 2, "f", 2);
+    walk_open(&mut b, 2, "f", 2);
+    let lock = |ty| Lock { ty, start: 0, length: 0, proc_id: 1, client_id: "t" };
+    assert_eq!(call(&mut a, 5, Msg::Tlock { fid: 2, lock: lock(1), flags: 0 }), Msg::Rlock { status: 0 });
+    assert_eq!(call(&mut b, 5, Msg::Tlock { fid: 2, lock: lock(1), flags: 0 }), Msg::Rlock { status: 1 }, "blocked");
+    assert!(matches!(call(&mut b, 6, Msg::Tgetlock { fid: 2, lock: lock(0) }), Msg::Rgetlock { lock } if lock.ty == 1));
+    assert_eq!(call(&mut a, 7, Msg::Tlock { fid: 2, lock: lock(2), flags: 0 }), Msg::Rlock { status: 0 });
+    assert!(matches!(call(&mut b, 8, Msg::Tgetlock { fid: 2, lock: lock(1) }), Msg::Rgetlock { lock } if lock.ty == 2));
+    assert_eq!(call(&mut b, 9, Msg::Tlock { fid: 2, lock: lock(1), flags: 0 }), Msg::Rlock { status: 0 });
+    // A client that leaves gives its locks back (its files close).
+    drop(b);
+    let mut tries = 0;
+    while call(&mut a, 10, Msg::Tlock { fid: 2, lock: lock(1), flags: 0 }) != (Msg::Rlock { status: 0 }) {
+        tries += 1;
+        assert!(tries < 100, "B's lock outlived B");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    // Extended attributes: "not supported", not a silent nothing.
+    let x = Msg::Txattrwalk { fid: 0, newfid: 9, name: "user.x" };
+    assert_eq!(call(&mut a, 11, x), Msg::Rlerror { ecode: 95 });
+    // A link is a file of its own: read as a link, never followed, not
+    // walked through, not opened.
+    let walk = Msg::Twalk { fid: 0, newfid: 3, wnames: ["out"].into_iter().collect() };
+    assert!(matches!(call(&mut a, 12, walk), Msg::Rwalk { wqids } if wqids[0].ty == 0x02));
+    assert_eq!(call(&mut a, 13, Msg::Treadlink { fid: 3 }), Msg::Rreadlink { target: "/etc" });
+    assert_eq!(call(&mut a, 14, Msg::Tlopen { fid: 3, flags: 0 }), Msg::Rlerror { ecode: 40 }, "ELOOP");
+    let through = Msg::Twalk { fid: 0, newfid: 4, wnames: ["out", "passwd"].into_iter().collect() };
+    assert!(matches!(call(&mut a, 15, through), Msg::Rwalk { wqids } if wqids.len() == 1), "stops at the link");
+    // A FIFO made through the export is never opened by the server (it
+    // would wait for a writer).
+    let fifo = Msg::Tmknod { dfid: 0, name: "p", mode: 0o010644, major: 0, minor: 0, gid: 0 };
+    assert!(matches!(call(&mut a, 16, fifo), Msg::Rmknod { .. }));
+    let walk = Msg::Twalk { fid: 0, newfid: 5, wnames: ["p"].into_iter().collect() };
+    call(&mut a, 17, walk);
+    assert_eq!(call(&mut a, 18, Msg::Tlopen { fid: 5, flags: 0 }), Msg::Rlerror { ecode: 95 });
+    assert!(std::fs::symlink_metadata(dir.0.join("p")).unwrap().file_type().is_fifo());
 }

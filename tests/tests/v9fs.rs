@@ -178,3 +178,45 @@ try nobody-chown su nobody -c 'chown 0 /mnt/open/mine'
 fn libc_makedev(major: u64, minor: u64) -> u64 {
     ((major & 0xfff) << 8) | (minor & 0xff) | ((minor & !0xff) << 12) | ((major & !0xfff) << 32)
 }
+
+/// The older dialects: a client asking for 9P2000.u is answered 9P2000
+/// (version(5)), and Linux then speaks that; its error texts are ones
+/// Linux maps to the right errno.
+#[test]
+fn linux_falls_back_from_9p2000u_and_reads_our_9p2000_errors() {
+    let dir = TempDir::new("dialects");
+    std::fs::create_dir(dir.0.join("full")).unwrap();
+    std::fs::write(dir.0.join("full/x"), b"x").unwrap();
+    let port = serve_dir(&dir.0, Users::Me);
+    let script = format!(
+        r#"
+mkdir -p /mnt/u /mnt/p
+try mount-u mount -t 9p -o trans=tcp,port={port},version=9p2000.u 10.0.2.2 /mnt/u
+try mount-p mount -t 9p -o trans=tcp,port={port},version=9p2000 10.0.2.2 /mnt/p
+try read-u cat /mnt/u/full/x
+cd /mnt/p
+try notempty rmdir full
+try invalid mv full full/inside
+try notfound cat nowhere
+try exists mkdir full
+try notdir ls full/x/y
+try write sh -c 'echo made > new && cat new'
+"#
+    );
+    let (lines, all) = run_guest(&script);
+    let said = |key: &str| said(&lines, key, &all).to_string();
+    assert_eq!(said("mount-u"), "ok", "{all}");
+    assert_eq!(said("mount-p"), "ok", "{all}");
+    assert_eq!(said("read-u"), "ok x", "{all}");
+    assert_eq!(said("write"), "ok made", "{all}");
+    for (key, text) in [
+        ("notempty", "Directory not empty"),
+        ("invalid", "Invalid argument"),
+        ("notfound", "No such file or directory"),
+        ("exists", "File exists"),
+        ("notdir", "Not a directory"),
+    ] {
+        let got = said(key);
+        assert!(got.starts_with("error") && got.ends_with(text), "{key}: {got:?}, not {text:?}\n{all}");
+    }
+}
