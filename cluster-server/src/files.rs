@@ -21,7 +21,7 @@ use cluster_server::tree::{Node, ProcFile, ROOT_FILES};
 use libux::cluster::{mount_point, proc_dir, Gpid, NodeId, NodeLine, NodeState, PsLine, CALL};
 use libux::fs::client::{open, stat, transact, File};
 use libux::fs::server::{encode, request_bytes, Answer, Entry};
-use libux::fs::{flags, list_page, FsRequest, IO_MAX};
+use libux::fs::{entry_bytes, flags, list_page, FsRequest, IO_MAX};
 use libux::layout::slot;
 use libux::procfs::{parse_end, pids, status_lines, Ctl, Status};
 use libux::rpc::client::{recv_raw, reply_recv_raw};
@@ -323,7 +323,7 @@ fn answer(state: &Mutex<State>, files: &Files, pid: Pid, req: FsRequest) -> Resu
                 }
                 _ => return Err(Errno::NotDir),
             };
-            let (page, more) = list_page(&entries, from, |(name, _, _)| name);
+            let (page, more) = list_page(&entries, from, |(name, _, _)| entry_bytes(name, false));
             Ok(Answer::Entries(page.to_vec(), more))
         }
         FsRequest::Cancel { handle } => match &files.get(pid, handle)?.content {
@@ -333,6 +333,7 @@ fn answer(state: &Mutex<State>, files: &Files, pid: Pid, req: FsRequest) -> Resu
         FsRequest::Truncate { .. } | FsRequest::Mkdir { .. } | FsRequest::Remove { .. } | FsRequest::Rename { .. } => {
             Err(Errno::NotPermitted)
         }
+        FsRequest::SetAttrs { .. } => Err(Errno::NotSupported),
     }
 }
 

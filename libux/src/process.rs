@@ -194,6 +194,38 @@ impl Default for Clock {
     }
 }
 
+/// The wall clock: the process server's time once (whole seconds, from
+/// the CMOS clock at boot), then the TSC's count since, to the
+/// nanosecond. Without a readable CMOS clock it starts at 1970.
+pub struct WallClock {
+    start_ns: u128,
+    tsc0: u64,
+    mhz: u64,
+}
+
+impl WallClock {
+    pub fn new() -> WallClock {
+        let s = stats().unwrap_or_default();
+        // SAFETY: rdtsc has no preconditions.
+        let tsc0 = unsafe { core::arch::x86_64::_rdtsc() };
+        let secs = s.unix_time.unwrap_or(0).max(0) as u128;
+        WallClock { start_ns: secs * 1_000_000_000, tsc0, mhz: s.tsc_mhz.max(1) }
+    }
+
+    pub fn now(&self) -> crate::fs::Time {
+        // SAFETY: rdtsc has no preconditions.
+        let ticks = unsafe { core::arch::x86_64::_rdtsc() }.wrapping_sub(self.tsc0) as u128;
+        let ns = self.start_ns + ticks * 1000 / self.mhz as u128;
+        crate::fs::Time { sec: (ns / 1_000_000_000) as u64, nsec: (ns % 1_000_000_000) as u32 }
+    }
+}
+
+impl Default for WallClock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// Daemons: which of `pids` are alive (after endings were lost).
 pub fn living(pids: &[Pid]) -> Result<alloc::vec::Vec<Pid>, Errno> {
     let mut alive = alloc::vec::Vec::new();

@@ -536,6 +536,9 @@ pub enum Errno {
     Elsewhere,
     /// The process's node is down: it is lost with it.
     Lost,
+    /// The server does not do that at all (a file server that keeps no
+    /// modes or times asked to change them).
+    NotSupported,
 }
 
 impl core::fmt::Display for Errno {
@@ -568,6 +571,7 @@ impl core::fmt::Display for Errno {
             Errno::TooMany => "too many open files",
             Errno::Elsewhere => "on another node",
             Errno::Lost => "lost with its node",
+            Errno::NotSupported => "not supported",
         })
     }
 }

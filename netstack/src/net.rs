@@ -32,7 +32,7 @@ use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use libux::fs::server::{Answer, ReplySlots};
-use libux::fs::{flags, list_page, FsRequest, IO_MAX};
+use libux::fs::{entry_bytes, flags, list_page, FsRequest, IO_MAX};
 use libux::layout::IO_WINDOW;
 use libux::net::{Ctl, NicStats, Proto};
 use libux::rpc::{Errno, Pid};
@@ -378,11 +378,12 @@ impl Net {
                         .collect(),
                     _ => return Err(Errno::NotDir),
                 };
-                let (page, more) = list_page(&all, from, |(n, _, _)| n);
+                let (page, more) = list_page(&all, from, |(n, _, _)| entry_bytes(n, false));
                 Ok(Some(Answer::Entries(page.to_vec(), more)))
             }
             FsRequest::Truncate { .. } => Ok(Some(Answer::Done)),
             FsRequest::Mkdir { .. } | FsRequest::Remove { .. } | FsRequest::Rename { .. } => Err(Errno::NotPermitted),
+            FsRequest::SetAttrs { .. } => Err(Errno::NotSupported),
             FsRequest::Cancel { handle } => {
                 node_of(self, handle)?;
                 Ok(Some(Answer::Count(self.interrupt_waiting(pid, On::Handle(handle), None))))

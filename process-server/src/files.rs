@@ -14,7 +14,7 @@ use crate::server::Server;
 use alloc::collections::BTreeMap;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
-use libux::fs::{flags, list_page, FileStat, FsReply, FsRequest, FsResponse, IO_MAX};
+use libux::fs::{entry_bytes, flags, list_page, FileStat, FsReply, FsRequest, FsResponse, IO_MAX};
 use libux::procfs::{self, Ctl};
 use libux::rpc::{End, Errno, FdName, Pid, Spawn};
 use libux::sysdesc;
@@ -92,7 +92,7 @@ fn encode(reply: &FsReply) -> Vec<u8> {
 }
 
 fn stat(name: &str, is_dir: bool, size: u64) -> FileStat<'_> {
-    FileStat { name, is_dir, size, version: 0 }
+    FileStat { name, is_dir, size, version: 0, attrs: None }
 }
 
 impl Server {
@@ -201,7 +201,7 @@ impl Server {
             FsRequest::List { path, from } => {
                 let node = self.node(caller, bin, path)?;
                 let all = self.listing(&node)?;
-                let (page, more) = list_page(&all, from, |(n, _, _)| n);
+                let (page, more) = list_page(&all, from, |(n, _, _)| entry_bytes(n, false));
                 names.extend_from_slice(page);
                 let entries = names.iter().map(|(n, d, s)| stat(n, *d, *s)).collect();
                 Ok(Some(FsResponse::Entries { entries, more }))
@@ -212,6 +212,7 @@ impl Server {
                 Err(if bin { Errno::ReadOnly } else { Errno::NotPermitted })
             }
             FsRequest::Rename { .. } => Err(if bin { Errno::ReadOnly } else { Errno::NotPermitted }),
+            FsRequest::SetAttrs { .. } => Err(Errno::NotSupported),
             FsRequest::Cancel { handle } => {
                 self.files.open.get(&(caller, handle)).ok_or(Errno::BadHandle)?;
                 let (gone, kept) = self.files.waiting.drain(..).partition(|w| w.reader == caller && w.handle == handle);

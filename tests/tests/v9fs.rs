@@ -220,3 +220,56 @@ try write sh -c 'echo made > new && cat new'
         assert!(got.starts_with("error") && got.ends_with(text), "{key}: {got:?}, not {text:?}\n{all}");
     }
 }
+
+/// A node's export (`exportfs`, its `/tmp` a `ramfs`) mounted by Linux:
+/// stable inode numbers, modes, owners and times kept, sparse files
+/// within the node's budget; what the node's files cannot be (links,
+/// special files, attributes of synthetic files) refused clearly.
+#[test]
+fn linux_sees_a_nodes_ramfs_keep_what_posix_keeps() {
+    use qemu::node::{Forward, Node, Options};
+    let image = qemu::prepare("release").unwrap_or_else(|e| panic!("build failed: {e}"));
+    let port = tests::free_port(false);
+    let forwards = vec![Forward { udp: false, host: port, node: 564 }];
+    let opts = Options { run: Some("exportfs".into()), forwards, ..Options::default() };
+    let node = Node::start(&image, &opts, false).unwrap_or_else(|e| panic!("{e}"));
+    node.wait_for("exportfs: serving / on tcp!*!564", LIMIT).unwrap_or_else(|e| panic!("{e}"));
+    let script = format!(
+        r#"
+mount -t 9p -o trans=tcp,port={port},version=9p2000.L,msize=65536 10.0.2.2 /mnt || exit 9
+cd /mnt/tmp
+try write sh -c 'echo hello > f && cat f'
+try ino sh -c 'a=$(stat -c %i f); mv f g; b=$(stat -c %i g); [ "$a" = "$b" ] && echo same'
+try chmod sh -c 'chmod 0600 g && stat -c %a g'
+try chown sh -c 'chown 65534:65534 g && stat -c %u:%g g'
+try touch sh -c 'touch -d "2100-01-01 00:00:00" g && stat -c %Y g'
+try mkdir sh -c 'mkdir -m 0700 d && stat -c %a d'
+try create sh -c 'umask 027 && echo x > h && stat -c %a h'
+try sparse sh -c 'dd if=/dev/zero of=s bs=1 count=1 seek=2G 2>/dev/null && stat -c "%s %b" s'
+try changed sh -c 'a=$(stat -c %y h); sleep 0.1; echo more >> h; b=$(stat -c %y h); [ "$a" != "$b" ] && echo changed'
+try symlink ln -s g l
+try fifo mkfifo p
+try synthetic chmod 0600 /mnt/dev/null
+"#
+    );
+    let (lines, all) = run_guest(&script);
+    let all = format!("{all}\nthe node:\n{}", node.log());
+    let said = |key: &str| said(&lines, key, &all).to_string();
+    for (key, want) in [
+        ("write", "ok hello"),
+        ("ino", "ok same"),
+        ("chmod", "ok 600"),
+        ("chown", "ok 65534:65534"),
+        ("touch", "ok 4102444800"),
+        ("mkdir", "ok 700"),
+        ("create", "ok 640"),
+        ("sparse", "ok 2147483649 1"),
+        ("changed", "ok changed"),
+    ] {
+        assert_eq!(said(key), want, "{key}:\n{all}");
+    }
+    for key in ["symlink", "fifo", "synthetic"] {
+        let got = said(key);
+        assert!(got.starts_with("error") && got.ends_with("Operation not supported"), "{key}: {got}\n{all}");
+    }
+}

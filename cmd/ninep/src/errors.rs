@@ -12,7 +12,8 @@ pub fn to_os(e: Error) -> Errno {
         Error::NotDir => Errno::NotDir,
         Error::IsDir => Errno::IsDir,
         Error::NotEmpty => Errno::NotEmpty,
-        Error::Permission | Error::NotSupported => Errno::NotPermitted,
+        Error::Permission => Errno::NotPermitted,
+        Error::NotSupported => Errno::NotSupported,
         Error::NoSpace => Errno::NoSpace,
         Error::ReadOnly => Errno::ReadOnly,
         Error::Invalid => Errno::InvalidArgument,
@@ -44,6 +45,7 @@ pub fn to_9p(e: Errno) -> Error {
         Errno::NameTooLong => Error::NameTooLong,
         Errno::ReadOnly => Error::ReadOnly,
         Errno::NotPermitted => Error::Permission,
+        Errno::NotSupported => Error::NotSupported,
         Errno::InvalidArgument | Errno::BadAddress | Errno::TooLarge => Error::Invalid,
         Errno::Busy => Error::FidInUse,
         Errno::Interrupted => Error::Interrupted,
@@ -74,6 +76,7 @@ mod tests {
             Error::Io,
             Error::Interrupted,
             Error::TooManyFids,
+            Error::NotSupported,
         ] {
             assert_eq!(to_9p(to_os(e)), e, "{e:?}");
         }

@@ -17,10 +17,10 @@ use alloc::collections::BTreeSet;
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use fs9p::server::{Changes, Filesystem, Make, Meta, User};
+use fs9p::server::{kind, Changes, Filesystem, Make, Meta, SetTime, Time, User};
 use fs9p::{Error, OpenMode};
 use libux::fs::client::{self, File, Metadata};
-use libux::fs::flags;
+use libux::fs::{self as proto, flags, AttrChanges};
 use libux::layout::IO_WINDOW;
 use libux::path::{join, last_name, split_last};
 use libux::rpc::Errno;
@@ -28,18 +28,42 @@ use libux::rpc::Errno;
 /// Files of the node that only the cluster's nodes see.
 const CONSOLE: [&str; 2] = ["/dev/cons", "/dev/consctl"];
 
-/// A qid path for `path`: FNV-1a, since the file protocol has no inode
-/// numbers (two paths of one file get two qids; clients only cache by it).
+/// A qid path for `path`, for files whose server keeps no identity of
+/// theirs (synthetic ones): FNV-1a of the path, so two paths of one file
+/// get two qids; clients only cache by it.
 fn qid_path(path: &str) -> u64 {
     path.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3))
 }
 
+fn time(t: proto::Time) -> Time {
+    Time { sec: t.sec, nsec: t.nsec }
+}
+
+/// What 9P says of a file: what its server keeps (`ramfs`: identity,
+/// mode, owners, times, stored bytes), or for synthetic files a mode by
+/// kind and times of 1970.
 fn meta(path: &str, m: &Metadata) -> Meta {
-    if m.is_dir {
+    let mut meta = if m.is_dir {
         Meta::dir(qid_path(path), m.version, 0o755, last_name(path))
     } else {
         Meta::file(qid_path(path), m.version, 0o644, m.size, last_name(path))
+    };
+    if let Some(a) = m.attrs {
+        meta.qid.path = a.id;
+        meta.mode = (meta.mode & kind::MASK) | (a.mode & 0o7777);
+        (meta.uid, meta.gid) = (a.uid, a.gid);
+        meta.blocks = a.stored.div_ceil(512);
+        (meta.atime, meta.mtime, meta.ctime) = (time(a.atime), time(a.mtime), time(a.ctime));
     }
+    meta
+}
+
+/// A file of the namespace, and the user who attached the tree it is in
+/// (whose id files made through it get, when a client gave one).
+#[derive(Clone, Debug)]
+pub struct OsNode {
+    path: String,
+    owner: Option<u32>,
 }
 
 #[derive(Default)]
@@ -109,8 +133,15 @@ impl OsIo {
     }
 }
 
+fn proto_time(t: SetTime) -> proto::SetTime {
+    match t {
+        SetTime::Now => proto::SetTime::Now,
+        SetTime::At(t) => proto::SetTime::At(proto::Time { sec: t.sec, nsec: t.nsec }),
+    }
+}
+
 impl Filesystem for OsFs {
-    type Node = String;
+    type Node = OsNode;
     type File = OsFile;
     type Io = OsIo;
 
@@ -121,7 +152,7 @@ impl Filesystem for OsFs {
         }
     }
 
-    fn attach(&mut self, _: User, aname: &str) -> Result<(String, Meta), Error> {
+    fn attach(&mut self, user: User, aname: &str) -> Result<(OsNode, Meta), Error> {
         let path =
             libux::path::normalize("/", if aname.is_empty() { "/" } else { aname }).map_err(|_| Error::Invalid)?;
         if !self.exported(&path) {
@@ -132,34 +163,36 @@ impl Filesystem for OsFs {
             return Err(Error::NotDir);
         }
         self.roots.insert(path.clone());
-        Ok((path.clone(), meta(&path, &m)))
+        let meta = meta(&path, &m);
+        Ok((OsNode { path, owner: user.id }, meta))
     }
 
-    fn walk(&mut self, dir: &String, name: &str) -> Result<(String, Meta), Error> {
-        let path = if name == ".." && self.roots.contains(dir) {
-            dir.clone()
+    fn walk(&mut self, dir: &OsNode, name: &str) -> Result<(OsNode, Meta), Error> {
+        let path = if name == ".." && self.roots.contains(&dir.path) {
+            dir.path.clone()
         } else if name == ".." {
-            String::from(split_last(dir).map_or("/", |(p, _)| p))
+            String::from(split_last(&dir.path).map_or("/", |(p, _)| p))
         } else if name.is_empty() || name.contains('/') || name.contains('\0') {
             return Err(Error::Invalid);
         } else {
-            join(dir, name)
+            join(&dir.path, name)
         };
         if !self.exported(&path) {
             return Err(Error::NotFound);
         }
         let m = client::stat(&path).map_err(to_9p)?;
-        Ok((path.clone(), meta(&path, &m)))
+        let meta = meta(&path, &m);
+        Ok((OsNode { path, owner: dir.owner }, meta))
     }
 
-    fn meta(&mut self, node: &String) -> Result<Meta, Error> {
-        Ok(meta(node, &client::stat(node).map_err(to_9p)?))
+    fn meta(&mut self, node: &OsNode) -> Result<Meta, Error> {
+        Ok(meta(&node.path, &client::stat(&node.path).map_err(to_9p)?))
     }
 
-    fn open(&mut self, node: &String, mode: OpenMode) -> Result<(OsFile, Meta), Error> {
-        let m = client::stat(node).map_err(to_9p)?;
+    fn open(&mut self, node: &OsNode, mode: OpenMode) -> Result<(OsFile, Meta), Error> {
+        let m = client::stat(&node.path).map_err(to_9p)?;
         if m.is_dir {
-            return Ok((OsFile::Dir, meta(node, &m)));
+            return Ok((OsFile::Dir, meta(&node.path, &m)));
         }
         // As the client asked: a control file may refuse readers.
         let mut f = 0;
@@ -168,9 +201,10 @@ impl Filesystem for OsFs {
                 f |= flag;
             }
         }
-        let file = Arc::new(client::open(node, f).map_err(to_9p)?);
+        let file = Arc::new(client::open(&node.path, f).map_err(to_9p)?);
         let size = if mode.truncate { 0 } else { m.size };
-        Ok((OsFile::File(OsIo { file, size }), meta(node, &Metadata { size, ..m })))
+        let meta = meta(&node.path, &Metadata { size, ..m });
+        Ok((OsFile::File(OsIo { file, size }), meta))
     }
 
     fn read(&mut self, file: &mut OsFile, offset: u64, buf: &mut [u8]) -> Result<usize, Error> {
@@ -185,17 +219,18 @@ impl Filesystem for OsFs {
         Ok(n)
     }
 
-    /// Files keep no modes, owners or times here (yet): a file is made
-    /// with the file server's, whatever the client asked.
+    /// A file made as asked: with the mode, owner and group the client
+    /// asked for where its file server keeps them (`ramfs`); with the
+    /// server's own where it keeps none.
     fn create(
         &mut self,
-        dir: &String,
+        dir: &OsNode,
         name: &str,
-        _perm: u32,
-        _gid: Option<u32>,
+        perm: u32,
+        gid: Option<u32>,
         mode: OpenMode,
-    ) -> Result<(String, OsFile, Meta), Error> {
-        let path = self.new_path(dir, name)?;
+    ) -> Result<(OsNode, OsFile, Meta), Error> {
+        let path = self.new_path(&dir.path, name)?;
         let mut f = flags::CREATE | flags::EXCLUSIVE;
         for (asked, flag) in [(mode.read, flags::READ), (mode.write, flags::WRITE)] {
             if asked {
@@ -203,49 +238,72 @@ impl Filesystem for OsFs {
             }
         }
         let file = Arc::new(client::open(&path, f).map_err(to_9p)?);
-        let meta = meta(&path, &Metadata { name: String::new(), is_dir: false, size: 0, version: 0 });
-        Ok((path, OsFile::File(OsIo { file, size: 0 }), meta))
+        let meta = self.made(&path, perm, dir.owner, gid)?;
+        Ok((OsNode { path, owner: dir.owner }, OsFile::File(OsIo { file, size: 0 }), meta))
     }
 
     /// Directories only: the file protocol has no links or special files.
     fn make(
         &mut self,
-        dir: &String,
+        dir: &OsNode,
         name: &str,
         what: Make,
-        _perm: u32,
-        _gid: Option<u32>,
-    ) -> Result<(String, Meta), Error> {
+        perm: u32,
+        gid: Option<u32>,
+    ) -> Result<(OsNode, Meta), Error> {
         if what != Make::Dir {
             return Err(Error::NotSupported);
         }
-        let path = self.new_path(dir, name)?;
+        let path = self.new_path(&dir.path, name)?;
         client::mkdir(&path).map_err(to_9p)?;
-        let meta = meta(&path, &Metadata { name: String::new(), is_dir: true, size: 0, version: 0 });
-        Ok((path, meta))
+        let meta = self.made(&path, perm, dir.owner, gid)?;
+        Ok((OsNode { path, owner: dir.owner }, meta))
     }
 
-    fn remove(&mut self, node: &String) -> Result<(), Error> {
-        client::remove(node).map_err(to_9p)
+    fn remove(&mut self, node: &OsNode) -> Result<(), Error> {
+        client::remove(&node.path).map_err(to_9p)
     }
 
-    fn list(&mut self, dir: &String) -> Result<Vec<Meta>, Error> {
-        let all = client::list(dir).map_err(to_9p)?;
-        let shown = all.iter().map(|m| (join(dir, &m.name), m)).filter(|(p, _)| self.exported(p));
+    fn list(&mut self, dir: &OsNode) -> Result<Vec<Meta>, Error> {
+        let all = client::list(&dir.path).map_err(to_9p)?;
+        let shown = all.iter().map(|m| (join(&dir.path, &m.name), m)).filter(|(p, _)| self.exported(p));
         Ok(shown.map(|(p, m)| meta(&p, m)).collect())
     }
 
-    fn rename(&mut self, node: &String, to: &String, name: &str) -> Result<(), Error> {
-        client::rename(node, &join(to, name)).map_err(to_9p)
+    fn rename(&mut self, node: &OsNode, to: &OsNode, name: &str) -> Result<(), Error> {
+        client::rename(&node.path, &join(&to.path, name)).map_err(to_9p)
     }
 
-    /// A size only: modes, owners and times are not kept (yet), and a
-    /// change of them is refused rather than dropped.
-    fn setattr(&mut self, node: &String, changes: &Changes) -> Result<(), Error> {
-        let Some(size) = changes.size else { return Err(Error::NotSupported) };
-        if *changes != (Changes { size: Some(size), ..Changes::default() }) {
-            return Err(Error::NotSupported);
+    /// A size, and what the file's server keeps (mode, owners, times); a
+    /// server that keeps none refuses those: "not supported".
+    fn setattr(&mut self, node: &OsNode, c: &Changes) -> Result<(), Error> {
+        let kept = AttrChanges {
+            mode: c.mode,
+            uid: c.uid,
+            gid: c.gid,
+            atime: c.atime.map(proto_time),
+            mtime: c.mtime.map(proto_time),
+        };
+        if kept != AttrChanges::default() {
+            client::set_attrs(&node.path, kept).map_err(to_9p)?;
         }
-        client::open(node, flags::WRITE).and_then(|mut f| f.truncate(size)).map_err(to_9p)
+        match c.size {
+            Some(size) => client::open(&node.path, flags::WRITE).and_then(|mut f| f.truncate(size)).map_err(to_9p),
+            None => Ok(()),
+        }
+    }
+}
+
+impl OsFs {
+    /// A new file's metadata, once it has the mode and owners asked for
+    /// where its server keeps them.
+    fn made(&self, path: &str, perm: u32, owner: Option<u32>, gid: Option<u32>) -> Result<Meta, Error> {
+        let asked =
+            AttrChanges { mode: Some(perm), uid: owner, gid: gid.filter(|&g| g != u32::MAX), ..AttrChanges::default() };
+        match client::set_attrs(path, asked) {
+            Ok(()) | Err(Errno::NotSupported) => {}
+            Err(e) => return Err(to_9p(e)),
+        }
+        Ok(meta(path, &client::stat(path).map_err(to_9p)?))
     }
 }

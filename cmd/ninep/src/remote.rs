@@ -33,7 +33,7 @@ use core::ops::Range;
 use fs9p::client::{split, Client, ClientError, Entry, OpenHow};
 use fs9p::{Dialect, Frame, Msg};
 use libux::fs::server::{Answer, Entry as OsEntry};
-use libux::fs::{flags, list_page, FsRequest, IO_MAX};
+use libux::fs::{entry_bytes, flags, list_page, FsRequest, IO_MAX};
 use libux::rpc::{Errno, Pid};
 use libux::sync::Mutex;
 
@@ -330,6 +330,8 @@ impl Worker {
             FsRequest::Mkdir { path } => self.c.mkdir_path(path).map_err(errno).map(|()| Answer::Done),
             FsRequest::Remove { path } => self.c.remove_path(path).map_err(errno).map(|()| Answer::Done),
             FsRequest::Rename { from, to } => self.rename(from, to).map_err(errno).map(|()| Answer::Done),
+            // What the remote keeps is not carried across (yet).
+            FsRequest::SetAttrs { .. } => Err(Errno::NotSupported),
             FsRequest::Cancel { handle } => {
                 let share = {
                     let r = shared.lock();
@@ -454,7 +456,7 @@ impl Worker {
         let r = shared.lock();
         // Another call of the same process may have listed meanwhile.
         let Some((_, _, all)) = r.listing.as_ref().filter(|_| cached(&r)) else { return Err(Errno::Busy) };
-        let (page, more) = list_page(all, from, |(name, _, _)| name);
+        let (page, more) = list_page(all, from, |(name, _, _)| entry_bytes(name, false));
         if page.is_empty() && more {
             // A remote name too long for one reply on its own.
             return Err(Errno::NameTooLong);

@@ -1,7 +1,7 @@
 //! Files as programs use them: open, read, write, close, and the path
 //! operations, each going to the file server a path resolves to.
 
-use super::{flags, FileStat, FsReply, FsRequest, FsResponse, IO_MAX};
+use super::{flags, AttrChanges, Attrs, FileStat, FsReply, FsRequest, FsResponse, IO_MAX};
 use crate::layout::slot;
 use crate::rpc::client::call;
 use crate::rpc::frame::{self, Place};
@@ -370,12 +370,20 @@ pub struct Metadata {
     pub is_dir: bool,
     pub size: u64,
     pub version: u32,
+    /// Modes, owners, times, identity: from a file server that keeps them.
+    pub attrs: Option<Attrs>,
 }
 
 impl From<&FileStat<'_>> for Metadata {
     fn from(s: &FileStat) -> Self {
-        Metadata { name: String::from(s.name), is_dir: s.is_dir, size: s.size, version: s.version }
+        Metadata { name: String::from(s.name), is_dir: s.is_dir, size: s.size, version: s.version, attrs: s.attrs }
     }
+}
+
+/// Changes what the file server keeps of the file at `path` (its mode,
+/// owners, times): all of `changes`, or none and why.
+pub fn set_attrs(path: &str, changes: AttrChanges) -> Result<(), Errno> {
+    on_path(path, |conn, inner| done(fs_call(conn, &FsRequest::SetAttrs { path: inner, changes })))
 }
 
 pub fn stat(path: &str) -> Result<Metadata, Errno> {

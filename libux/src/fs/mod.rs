@@ -26,19 +26,72 @@ pub mod server;
 pub const IO_MAX: usize = 896;
 
 /// The entries of a directory, `all`, that the `List` reply from index
-/// `from` carries (a name and a few varints each, within [`IO_MAX`]), and
-/// whether more follow.
-pub fn list_page<T>(all: &[T], from: u32, name: impl Fn(&T) -> &str) -> (&[T], bool) {
+/// `from` carries (within [`IO_MAX`]: `bytes` says at most how many one
+/// takes, [`entry_bytes`]), and whether more follow.
+pub fn list_page<T>(all: &[T], from: u32, bytes: impl Fn(&T) -> usize) -> (&[T], bool) {
     let rest = all.get(from as usize..).unwrap_or_default();
-    let mut bytes = 0;
+    let mut total = 0;
     let n = rest
         .iter()
         .take_while(|e| {
-            bytes += name(e).len() + 24;
-            bytes <= IO_MAX
+            total += bytes(e);
+            total <= IO_MAX
         })
         .count();
     (&rest[..n], n < rest.len())
+}
+
+/// At most the bytes a [`FileStat`] named `name` takes in a reply: the
+/// name and a few varints, and its [`Attrs`] if it has them.
+pub const fn entry_bytes(name: &str, attrs: bool) -> usize {
+    name.len() + 24 + if attrs { ATTRS_MAX } else { 0 }
+}
+
+/// The most bytes [`Attrs`] take encoded (varints at their longest).
+pub const ATTRS_MAX: usize = 10 + 5 + 5 + 5 + 10 + 3 * (10 + 5);
+
+/// A time: seconds and nanoseconds since 1970-01-01 UTC.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Time {
+    pub sec: u64,
+    pub nsec: u32,
+}
+
+/// What a file server that keeps them knows of a file besides its name,
+/// kind and size (`ramfs` does; synthetic files have none).
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Attrs {
+    /// The file's identity on its server for as long as it lives (an
+    /// inode number): a rename keeps it, no other file has it meanwhile.
+    pub id: u64,
+    /// Permission bits (07777), and owners: kept and reported for the
+    /// clients that use them (a 9P client), not enforced here: in this
+    /// OS, what a process may reach is what its namespace holds.
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    /// Bytes the data takes: less than the size when the file has holes.
+    pub stored: u64,
+    pub atime: Time,
+    pub mtime: Time,
+    pub ctime: Time,
+}
+
+/// A time a change sets: the server's now, or one named.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SetTime {
+    Now,
+    At(Time),
+}
+
+/// The changes of [`FsRequest::SetAttrs`]: each that is `Some`.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AttrChanges {
+    pub mode: Option<u32>,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+    pub atime: Option<SetTime>,
+    pub mtime: Option<SetTime>,
 }
 
 /// `Open` flags.
@@ -113,6 +166,13 @@ pub enum FsRequest<'a> {
         from: &'a str,
         to: &'a str,
     },
+    /// Change what [`Attrs`] the server keeps of the file at `path`: all
+    /// of `changes` or, with an error, none (`NotSupported` from a server
+    /// that keeps none).
+    SetAttrs {
+        path: &'a str,
+        changes: AttrChanges,
+    },
     /// Answer the caller's calls waiting on `handle` now, with
     /// `Interrupted` (what a 9P Tflush of a blocked read becomes); the
     /// answer is the `Count` of calls given up (0 when none waited).
@@ -129,6 +189,7 @@ pub struct FileStat<'a> {
     /// Bytes of a file, entries of a directory.
     pub size: u64,
     pub version: u32,
+    pub attrs: Option<Attrs>,
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
@@ -196,11 +257,22 @@ mod tests {
             let names: Vec<alloc::string::String> = (0..100).map(|i| alloc::format!("{i:0len$}")).collect();
             let (mut from, mut seen) = (0, 0);
             loop {
-                let (page, more) = list_page(&names, from, |n| n.as_str());
+                let (page, more) = list_page(&names, from, |n| entry_bytes(n, true));
                 assert!(!page.is_empty(), "names of {len} bytes");
+                let most = Time { sec: u64::MAX, nsec: u32::MAX };
+                let attrs = Attrs {
+                    id: u64::MAX,
+                    mode: u32::MAX,
+                    uid: u32::MAX,
+                    gid: u32::MAX,
+                    stored: u64::MAX,
+                    atime: most,
+                    mtime: most,
+                    ctime: most,
+                };
                 let entries = page
                     .iter()
-                    .map(|name| FileStat { name, is_dir: false, size: u64::MAX, version: u32::MAX })
+                    .map(|name| FileStat { name, is_dir: false, size: u64::MAX, version: u32::MAX, attrs: Some(attrs) })
                     .collect();
                 frame::encode(&FsReply::Ok(FsResponse::Entries { entries, more }), &mut mrs, None, 0).unwrap();
                 (from, seen) = (from + page.len() as u32, seen + page.len());
@@ -210,6 +282,6 @@ mod tests {
             }
             assert_eq!(seen, names.len());
         }
-        assert_eq!(list_page(&[1, 2], 5, |_| "x"), (&[][..], false));
+        assert_eq!(list_page(&[1, 2], 5, |_| 1), (&[][..], false));
     }
 }

@@ -26,7 +26,7 @@ pub enum Answer {
 }
 
 fn stat((name, is_dir, size): &Entry) -> FileStat<'_> {
-    FileStat { name, is_dir: *is_dir, size: *size, version: 0 }
+    FileStat { name, is_dir: *is_dir, size: *size, version: 0, attrs: None }
 }
 
 /// Encodes an answer into the IPC buffer; its length in words.

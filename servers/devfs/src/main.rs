@@ -31,7 +31,7 @@ use devfs::line::{Event, Line};
 use devfs::pipe::{self, Pipe};
 use libux::console::{Serial, COM1};
 use libux::fs::server::{encode, request_bytes, Answer, ReplySlots};
-use libux::fs::{flags, list_page, FsRequest, IO_MAX};
+use libux::fs::{entry_bytes, flags, list_page, FsRequest, IO_MAX};
 use libux::layout::{self, event, slot};
 use libux::process::Clock;
 use libux::rpc::client::{recv_raw, reply_recv_raw};
@@ -354,7 +354,7 @@ impl Dev {
             FsRequest::List { path, from } => {
                 let node = Self::node(path)?;
                 let all = self.listing(node)?;
-                let (page, more) = list_page(&all, from, |(n, _, _)| n);
+                let (page, more) = list_page(&all, from, |(n, _, _)| entry_bytes(n, false));
                 Ok(Some(Answer::Entries(page.to_vec(), more)))
             }
             FsRequest::Truncate { handle, .. } => match node_of(self, handle)? {
@@ -362,6 +362,7 @@ impl Dev {
                 _ => Err(Errno::NotPermitted),
             },
             FsRequest::Mkdir { .. } | FsRequest::Remove { .. } | FsRequest::Rename { .. } => Err(Errno::NotPermitted),
+            FsRequest::SetAttrs { .. } => Err(Errno::NotSupported),
             FsRequest::Cancel { handle } => {
                 node_of(self, handle)?;
                 Ok(Some(Answer::Count(self.interrupt_waiting(pid, handle, None))))

@@ -1,6 +1,14 @@
-//! A file's bytes, in blocks: growing a file copies at most one block, not
-//! the whole file, and a small file holds no more than its bytes.
+//! A file's bytes, in blocks that exist only where something was written:
+//! a hole (never written, or grown by a truncate) holds nothing and reads
+//! as zeros, so a sparse file costs what it holds. Growing a file copies
+//! at most one block, not the whole file, and a small file holds no more
+//! than its bytes.
+//!
+//! Invariant: a block that exists holds exactly its part of the length
+//! (`BLOCK` bytes, or what is left of the file for the last one), and
+//! `stored` is the sum of the blocks' lengths.
 
+use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
 /// Bytes of every block but the last.
@@ -8,15 +16,24 @@ pub const BLOCK: usize = 16 * 1024;
 
 #[derive(Default, Debug, Clone)]
 pub struct Data {
-    /// Full blocks, then a last one of at most `BLOCK` bytes (allocated to
-    /// its exact length).
-    blocks: Vec<Vec<u8>>,
+    blocks: BTreeMap<usize, Vec<u8>>,
     len: usize,
+    stored: usize,
+}
+
+/// Bytes block `i` covers in a file of `len` bytes.
+fn block_len(i: usize, len: usize) -> usize {
+    BLOCK.min(len.saturating_sub(i * BLOCK))
 }
 
 impl Data {
     pub fn len(&self) -> usize {
         self.len
+    }
+
+    /// Bytes held: less than the length when the file has holes.
+    pub fn stored(&self) -> usize {
+        self.stored
     }
 
     /// Copies from `offset` into `buf`; returns how many bytes.
@@ -26,42 +43,84 @@ impl Data {
         let mut done = 0;
         while done < n {
             let at = start + done;
-            let block = &self.blocks[at / BLOCK][at % BLOCK..];
-            let k = block.len().min(n - done);
-            buf[done..done + k].copy_from_slice(&block[..k]);
+            let (i, within) = (at / BLOCK, at % BLOCK);
+            let k = (block_len(i, self.len) - within).min(n - done);
+            match self.blocks.get(&i) {
+                Some(block) => buf[done..done + k].copy_from_slice(&block[within..within + k]),
+                None => buf[done..done + k].fill(0),
+            }
             done += k;
         }
         n
     }
 
+    /// The block that ends the file, if it exists and is partial: the
+    /// one a growth must fill out.
+    fn partial_last(&self) -> Option<usize> {
+        let i = self.len.checked_sub(1)? / BLOCK;
+        (self.blocks.contains_key(&i) && block_len(i, self.len) < BLOCK).then_some(i)
+    }
+
+    /// Bytes a resize to `size` adds to what is stored (none when it
+    /// shrinks: the new length is a hole).
+    pub fn resize_cost(&self, size: usize) -> usize {
+        match self.partial_last() {
+            Some(i) if size > self.len => block_len(i, size) - block_len(i, self.len),
+            _ => 0,
+        }
+    }
+
     /// Makes the length `size`, with zeros for new bytes.
     pub fn resize(&mut self, size: usize) {
-        let blocks = size.div_ceil(BLOCK);
-        self.blocks.truncate(blocks);
-        while self.blocks.len() < blocks {
-            if let Some(last) = self.blocks.last_mut() {
-                last.reserve_exact(BLOCK - last.len());
-                last.resize(BLOCK, 0);
+        if size > self.len {
+            if let Some(i) = self.partial_last() {
+                let block = self.blocks.get_mut(&i).expect("it exists");
+                let want = block_len(i, size);
+                self.stored += want - block.len();
+                block.reserve_exact(want - block.len());
+                block.resize(want, 0);
             }
-            self.blocks.push(Vec::new());
-        }
-        if let Some(last) = self.blocks.last_mut() {
-            let want = size - (blocks - 1) * BLOCK;
-            last.reserve_exact(want.saturating_sub(last.len()));
-            last.resize(want, 0);
-            last.shrink_to_fit();
+        } else {
+            let gone = self.blocks.split_off(&size.div_ceil(BLOCK));
+            self.stored -= gone.values().map(Vec::len).sum::<usize>();
+            if let Some((&i, block)) = self.blocks.iter_mut().next_back() {
+                let want = block_len(i, size);
+                self.stored -= block.len() - want;
+                block.truncate(want);
+                block.shrink_to_fit();
+            }
         }
         self.len = size;
     }
 
-    /// Writes `bytes` at `offset`; the caller has grown the data to cover them.
+    /// Bytes a write of `n` bytes at `offset` adds to what is stored
+    /// (`end` = `offset + n`, checked by the caller).
+    pub fn write_cost(&self, offset: usize, end: usize) -> usize {
+        let new_len = end.max(self.len);
+        let made: usize = (offset / BLOCK..end.div_ceil(BLOCK))
+            .filter(|i| !self.blocks.contains_key(i))
+            .map(|i| block_len(i, new_len))
+            .sum();
+        made + self.resize_cost(new_len)
+    }
+
+    /// Writes `bytes` at `offset`, growing the file if they end past it.
     pub fn write(&mut self, offset: usize, bytes: &[u8]) {
+        let end = offset + bytes.len();
+        if end > self.len {
+            self.resize(end);
+        }
         let mut done = 0;
         while done < bytes.len() {
             let at = offset + done;
-            let block = &mut self.blocks[at / BLOCK][at % BLOCK..];
-            let k = block.len().min(bytes.len() - done);
-            block[..k].copy_from_slice(&bytes[done..done + k]);
+            let (i, within) = (at / BLOCK, at % BLOCK);
+            let len = block_len(i, self.len);
+            let block = self.blocks.entry(i).or_insert_with(|| {
+                self.stored += len;
+                alloc::vec![0; len]
+            });
+            let k = (len - within).min(bytes.len() - done);
+            block[within..within + k].copy_from_slice(&bytes[done..done + k]);
             done += k;
         }
     }
@@ -78,25 +137,33 @@ mod tests {
         all
     }
 
+    fn held(d: &Data) -> usize {
+        d.blocks.values().map(Vec::len).sum()
+    }
+
     #[test]
     fn grows_shrinks_and_reads_across_blocks() {
         let mut d = Data::default();
         let mut model = Vec::new();
         for (offset, len, byte) in [(0, 10, 1u8), (BLOCK - 3, 7, 2), (3 * BLOCK + 5, BLOCK, 3), (2, 2 * BLOCK, 4)] {
             let end = offset + len;
-            if end > d.len() {
-                d.resize(end);
-                model.resize(end, 0);
-            }
+            let cost = d.write_cost(offset, end);
+            let before = d.stored();
             d.write(offset, &vec![byte; len]);
+            assert_eq!(d.stored(), before + cost, "the cost foretold");
+            model.resize(model.len().max(end), 0);
             model[offset..end].fill(byte);
             assert_eq!(contents(&d), model);
+            assert_eq!(d.stored(), held(&d));
         }
         for size in [4 * BLOCK + 1, 2 * BLOCK, BLOCK + 1, BLOCK, 5, 0, 3 * BLOCK] {
+            let (cost, before) = (d.resize_cost(size), d.stored());
             d.resize(size);
             model.resize(size, 0);
             assert_eq!(d.len(), size);
             assert_eq!(contents(&d), model, "size {size}");
+            assert_eq!(d.stored(), held(&d));
+            assert!(d.stored() <= before + cost);
         }
         let mut buf = [9u8; 8];
         assert_eq!(d.read(3 * BLOCK - 4, &mut buf), 4);
@@ -110,16 +177,38 @@ mod tests {
     }
 
     #[test]
+    fn holes_hold_nothing_and_read_as_zeros() {
+        let mut d = Data::default();
+        let far = 3 << 30;
+        assert_eq!(d.write_cost(far, far + 1), 1);
+        d.write(far, b"x");
+        assert_eq!((d.len(), d.stored(), d.blocks.len()), (far + 1, 1, 1));
+        let mut buf = [7u8; 4];
+        assert_eq!(d.read(far - 2, &mut buf), 3);
+        assert_eq!(&buf[..3], b"\0\0x");
+        // Growing by a resize makes a hole too; writing into it fills one
+        // block, not the ones before.
+        d.resize(far + 10 * BLOCK);
+        assert_eq!(d.stored(), BLOCK.min(10 * BLOCK + 1 - (far % BLOCK)), "the last block filled out");
+        let before = d.stored();
+        d.write(far + 5 * BLOCK, b"y");
+        assert_eq!(d.stored(), before + BLOCK);
+        d.resize(0);
+        assert_eq!((d.stored(), d.blocks.len()), (0, 0));
+    }
+
+    #[test]
     fn blocks_hold_exactly_their_bytes() {
         let mut d = Data::default();
-        d.resize(100);
+        d.write(0, &[1; 100]);
         d.resize(BLOCK + 100);
-        assert_eq!(d.blocks[0].capacity(), BLOCK, "a filled block has no spare room");
-        assert_eq!(d.blocks.len(), 2);
-        assert_eq!(d.blocks[0].len(), BLOCK);
-        assert_eq!(d.blocks[1].len(), 100);
-        assert!(d.blocks[1].capacity() < BLOCK);
+        assert_eq!(d.blocks[&0].len(), BLOCK, "the partial block filled out");
+        assert!(!d.blocks.contains_key(&1), "the rest a hole");
+        d.write(BLOCK, &[2; 10]);
+        assert_eq!(d.blocks[&1].len(), 100);
+        assert!(d.blocks[&1].capacity() < BLOCK);
         d.resize(BLOCK);
         assert_eq!(d.blocks.len(), 1);
+        assert_eq!(d.stored(), BLOCK);
     }
 }

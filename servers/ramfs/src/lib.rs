@@ -3,10 +3,19 @@
 //! host-tested; the server around it comes with the file protocol.
 //!
 //! Files and directories live in a slot vector indexed by [`NodeId`]
-//! (slots of removed nodes are reused). The byte budget counts file
-//! contents and names; a write, create or rename that would exceed it
+//! (slots of removed nodes are reused; each node also has an inode number
+//! never reused, [`Stat::ino`], which a rename keeps). The byte budget
+//! counts what file contents hold (holes hold nothing: files may be
+//! sparse) and names; a write, create or rename that would exceed it
 //! fails with [`Error::NoSpace`] and changes nothing, so deleting makes
 //! room again.
+//!
+//! Each node keeps a mode, owners and three times, as POSIX has them:
+//! creating stamps all three; a write or truncate the modification and
+//! change times; a rename or a change of attributes the change time;
+//! adding or removing an entry the directory's modification and change
+//! times. Reads leave the access time alone (as `noatime`). The time is
+//! what the server last said it is ([`Ramfs::set_now`]).
 #![no_std]
 
 extern crate alloc;
@@ -48,6 +57,39 @@ enum Kind {
     Dir(BTreeMap<String, NodeId>),
 }
 
+/// Seconds and nanoseconds since 1970-01-01 UTC.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Time {
+    pub sec: u64,
+    pub nsec: u32,
+}
+
+/// A node's mode, owners and times.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Attrs {
+    /// Permission bits (07777).
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub atime: Time,
+    pub mtime: Time,
+    pub ctime: Time,
+}
+
+/// What [`Ramfs::set_attrs`] changes: each that is `Some`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Changes {
+    pub mode: Option<u32>,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+    pub atime: Option<Time>,
+    pub mtime: Option<Time>,
+}
+
+/// What a new file's and directory's permissions are.
+pub const FILE_MODE: u32 = 0o644;
+pub const DIR_MODE: u32 = 0o755;
+
 #[derive(Clone, Debug)]
 struct Node {
     parent: NodeId,
@@ -55,17 +97,33 @@ struct Node {
     kind: Kind,
     /// Bumped on every change, for 9P qid versions and caches.
     version: u32,
+    ino: u64,
+    attrs: Attrs,
+}
+
+impl Node {
+    /// The contents changed, at `now`.
+    fn modified(&mut self, now: Time) {
+        self.version = self.version.wrapping_add(1);
+        self.attrs.mtime = now;
+        self.attrs.ctime = now;
+    }
 }
 
 /// What `stat` reports.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Stat {
     pub id: NodeId,
+    /// The node's number for its whole life; never another node's.
+    pub ino: u64,
     pub name: String,
     pub is_dir: bool,
     /// Bytes of a file; entries of a directory.
     pub size: u64,
+    /// Bytes the contents hold (less than `size` for a sparse file).
+    pub stored: u64,
     pub version: u32,
+    pub attrs: Attrs,
 }
 
 pub struct Ramfs {
@@ -73,6 +131,8 @@ pub struct Ramfs {
     free: Vec<NodeId>,
     budget: usize,
     used: usize,
+    now: Time,
+    next_ino: u64,
 }
 
 fn check_name(name: &str) -> Result<(), Error> {
@@ -88,8 +148,15 @@ fn check_name(name: &str) -> Result<(), Error> {
 impl Ramfs {
     /// An empty file system holding at most `budget` bytes.
     pub fn new(budget: usize) -> Self {
-        let root = Node { parent: ROOT, name: String::new(), kind: Kind::Dir(BTreeMap::new()), version: 0 };
-        Ramfs { nodes: alloc::vec![Some(root)], free: Vec::new(), budget, used: 0 }
+        let attrs = Attrs { mode: DIR_MODE, ..Attrs::default() };
+        let root =
+            Node { parent: ROOT, name: String::new(), kind: Kind::Dir(BTreeMap::new()), version: 0, ino: 1, attrs };
+        Ramfs { nodes: alloc::vec![Some(root)], free: Vec::new(), budget, used: 0, now: Time::default(), next_ino: 2 }
+    }
+
+    /// What time it is, for what changes next.
+    pub fn set_now(&mut self, now: Time) {
+        self.now = now;
     }
 
     /// Bytes in use and the budget.
@@ -141,7 +208,11 @@ impl Ramfs {
         }
         self.charge(NODE_COST + name.len())?;
         let kind = if is_dir { Kind::Dir(BTreeMap::new()) } else { Kind::File(Data::default()) };
-        let node = Node { parent: dir, name: String::from(name), kind, version: 0 };
+        let now = self.now;
+        let mode = if is_dir { DIR_MODE } else { FILE_MODE };
+        let attrs = Attrs { mode, atime: now, mtime: now, ctime: now, ..Attrs::default() };
+        let node = Node { parent: dir, name: String::from(name), kind, version: 0, ino: self.next_ino, attrs };
+        self.next_ino += 1;
         let id = match self.free.pop() {
             Some(id) => {
                 self.nodes[id] = Some(node);
@@ -153,7 +224,7 @@ impl Ramfs {
             }
         };
         let parent = self.node_mut(dir)?;
-        parent.version = parent.version.wrapping_add(1);
+        parent.modified(now);
         if let Kind::Dir(e) = &mut parent.kind {
             e.insert(String::from(name), id);
         }
@@ -165,41 +236,54 @@ impl Ramfs {
         Ok(data.read(usize::try_from(offset).unwrap_or(usize::MAX), buf))
     }
 
-    /// Writes `bytes` at `offset`, growing the file (with zeros over any
-    /// gap) within the budget.
+    /// Writes `bytes` at `offset`, growing the file (a hole over any gap)
+    /// within the budget.
     pub fn write(&mut self, id: NodeId, offset: u64, bytes: &[u8]) -> Result<usize, Error> {
-        let len = match &self.node(id)?.kind {
-            Kind::File(d) => d.len(),
+        let offset = usize::try_from(offset).map_err(|_| Error::NoSpace)?;
+        let end = offset.checked_add(bytes.len()).ok_or(Error::NoSpace)?;
+        let cost = match &self.node(id)?.kind {
+            Kind::File(d) => d.write_cost(offset, end),
             Kind::Dir(_) => return Err(Error::IsDir),
         };
-        let end = usize::try_from(offset).ok().and_then(|o| o.checked_add(bytes.len())).ok_or(Error::NoSpace)?;
-        self.charge(end.saturating_sub(len))?;
+        self.charge(cost)?;
+        let now = self.now;
         let node = self.node_mut(id)?;
-        node.version = node.version.wrapping_add(1);
+        node.modified(now);
         let Kind::File(data) = &mut node.kind else { unreachable!("checked above") };
-        if end > data.len() {
-            data.resize(end);
-        }
-        data.write(offset as usize, bytes);
+        data.write(offset, bytes);
         Ok(bytes.len())
     }
 
     pub fn truncate(&mut self, id: NodeId, size: u64) -> Result<(), Error> {
-        let len = match &self.node(id)?.kind {
-            Kind::File(d) => d.len(),
+        let size = usize::try_from(size).map_err(|_| Error::NoSpace)?;
+        let (cost, before) = match &self.node(id)?.kind {
+            Kind::File(d) => (d.resize_cost(size), d.stored()),
             Kind::Dir(_) => return Err(Error::IsDir),
         };
-        let size = usize::try_from(size).map_err(|_| Error::NoSpace)?;
-        if size > len {
-            self.charge(size - len)?;
-        } else {
-            self.used -= len - size;
-        }
+        self.charge(cost)?;
+        let now = self.now;
         let node = self.node_mut(id)?;
+        node.modified(now);
+        let Kind::File(d) = &mut node.kind else { unreachable!("checked above") };
+        d.resize(size);
+        let after = d.stored();
+        // A shrink gives back what the cut bytes held.
+        self.used -= (before + cost) - after;
+        Ok(())
+    }
+
+    /// Changes a node's mode, owners or times; its change time is now.
+    pub fn set_attrs(&mut self, id: NodeId, c: &Changes) -> Result<(), Error> {
+        let now = self.now;
+        let node = self.node_mut(id)?;
+        let a = &mut node.attrs;
+        a.mode = c.mode.map_or(a.mode, |m| m & 0o7777);
+        a.uid = c.uid.unwrap_or(a.uid);
+        a.gid = c.gid.unwrap_or(a.gid);
+        a.atime = c.atime.unwrap_or(a.atime);
+        a.mtime = c.mtime.unwrap_or(a.mtime);
+        a.ctime = now;
         node.version = node.version.wrapping_add(1);
-        if let Kind::File(d) = &mut node.kind {
-            d.resize(size);
-        }
         Ok(())
     }
 
@@ -212,13 +296,14 @@ impl Ramfs {
         let freed = NODE_COST
             + node.name.len()
             + match &node.kind {
-                Kind::File(d) => d.len(),
+                Kind::File(d) => d.stored(),
                 Kind::Dir(e) if e.is_empty() => 0,
                 Kind::Dir(_) => return Err(Error::NotEmpty),
             };
         let (parent, name) = (node.parent, node.name.clone());
+        let now = self.now;
         let p = self.node_mut(parent)?;
-        p.version = p.version.wrapping_add(1);
+        p.modified(now);
         if let Kind::Dir(e) = &mut p.kind {
             e.remove(&name);
         }
@@ -264,9 +349,10 @@ impl Ramfs {
         }
         let node = self.node(id)?;
         let (from, old_name) = (node.parent, node.name.clone());
+        let now = self.now;
         for (dir, add) in [(from, false), (to, true)] {
             let d = self.node_mut(dir)?;
-            d.version = d.version.wrapping_add(1);
+            d.modified(now);
             if let Kind::Dir(e) = &mut d.kind {
                 if add {
                     e.insert(String::from(name), id);
@@ -278,21 +364,25 @@ impl Ramfs {
         let node = self.node_mut(id)?;
         node.parent = to;
         node.name = String::from(name);
+        node.attrs.ctime = now;
         Ok(())
     }
 
     pub fn stat(&self, id: NodeId) -> Result<Stat, Error> {
         let n = self.node(id)?;
-        let (is_dir, size) = match &n.kind {
-            Kind::File(d) => (false, d.len() as u64),
-            Kind::Dir(e) => (true, e.len() as u64),
+        let (is_dir, size, stored) = match &n.kind {
+            Kind::File(d) => (false, d.len() as u64, d.stored() as u64),
+            Kind::Dir(e) => (true, e.len() as u64, 0),
         };
         Ok(Stat {
             id,
+            ino: n.ino,
             name: if id == ROOT { String::from("/") } else { n.name.clone() },
             is_dir,
             size,
+            stored,
             version: n.version,
+            attrs: n.attrs,
         })
     }
 
@@ -428,5 +518,62 @@ mod tests {
         assert_eq!(fs.lookup(ROOT, ".."), Ok(ROOT));
         let names: Vec<String> = fs.list(ROOT).unwrap().into_iter().map(|s| s.name).collect();
         assert_eq!(names, ["a", "g"]);
+    }
+
+    #[test]
+    fn attributes_times_and_inode_numbers() {
+        let mut fs = Ramfs::new(1 << 16);
+        let t = |sec| Time { sec, nsec: 5 };
+        fs.set_now(t(10));
+        let d = fs.create(ROOT, "d", true).unwrap();
+        let f = fs.create(d, "f", false).unwrap();
+        let st = fs.stat(f).unwrap();
+        assert_eq!((st.attrs.mode, st.attrs.atime, st.attrs.mtime, st.attrs.ctime), (FILE_MODE, t(10), t(10), t(10)));
+        assert_eq!(fs.stat(d).unwrap().attrs.mode, DIR_MODE);
+        // A write changes the modification and change times only.
+        fs.set_now(t(20));
+        fs.write(f, 0, b"x").unwrap();
+        let a = fs.stat(f).unwrap().attrs;
+        assert_eq!((a.atime, a.mtime, a.ctime), (t(10), t(20), t(20)));
+        // Attributes as asked; the change time is now.
+        fs.set_now(t(30));
+        let c = Changes { mode: Some(0o104600), uid: Some(7), gid: Some(8), mtime: Some(t(1)), atime: None };
+        fs.set_attrs(f, &c).unwrap();
+        let a = fs.stat(f).unwrap().attrs;
+        assert_eq!((a.mode, a.uid, a.gid, a.mtime, a.ctime), (0o4600, 7, 8, t(1), t(30)));
+        // A rename keeps the inode number; both directories change.
+        fs.set_now(t(40));
+        fs.rename(f, ROOT, "g").unwrap();
+        let moved = fs.stat(f).unwrap();
+        assert_eq!((moved.ino, moved.attrs.ctime, moved.attrs.mtime), (st.ino, t(40), t(1)));
+        assert_eq!((fs.stat(d).unwrap().attrs.mtime, fs.stat(ROOT).unwrap().attrs.mtime), (t(40), t(40)));
+        // A removed node's slot is reused, its number never.
+        fs.remove(f).unwrap();
+        let h = fs.create(ROOT, "h", false).unwrap();
+        assert_eq!(h, f);
+        assert_ne!(fs.stat(h).unwrap().ino, st.ino);
+        assert_eq!(fs.set_attrs(99, &c), Err(Error::NotFound));
+    }
+
+    #[test]
+    fn sparse_files_cost_what_they_hold() {
+        let base = NODE_COST + 1;
+        let mut fs = Ramfs::new(base + 100);
+        let f = fs.create(ROOT, "f", false).unwrap();
+        assert_eq!(fs.write(f, 2 << 30, b"x"), Ok(1));
+        let st = fs.stat(f).unwrap();
+        assert_eq!((st.size, st.stored, fs.usage().0), ((2 << 30) + 1, 1, base + 1));
+        let mut buf = [9u8; 2];
+        assert_eq!(fs.read(f, (2 << 30) - 1, &mut buf), Ok(2));
+        assert_eq!(buf, [0, b'x']);
+        // Growing must fill out the partial last block: past this budget,
+        // refused and nothing changed.
+        assert_eq!(fs.truncate(f, 1 << 40), Err(Error::NoSpace));
+        assert_eq!((fs.stat(f).unwrap().size, fs.usage().0), ((2 << 30) + 1, base + 1));
+        // Shrinking into the hole gives the byte back.
+        fs.truncate(f, 1 << 30).unwrap();
+        assert_eq!((fs.stat(f).unwrap().stored, fs.usage().0), (0, base));
+        fs.remove(f).unwrap();
+        assert_eq!(fs.usage().0, 0);
     }
 }

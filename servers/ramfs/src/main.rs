@@ -10,13 +10,16 @@ extern crate alloc;
 
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
-use libux::fs::{flags, list_page, FileStat, FsReply, FsRequest, FsResponse, IO_MAX};
+use libux::fs::{
+    self as proto, entry_bytes, flags, list_page, FileStat, FsReply, FsRequest, FsResponse, SetTime, IO_MAX,
+};
 use libux::layout::{event, slot};
+use libux::process::WallClock;
 use libux::rpc::client::{recv_raw, reply_recv_raw};
 use libux::rpc::frame::{self, Place};
 use libux::rpc::{Errno, Pid, MSG_CALL};
 use libux::sel4::syscall::ipc_buffer;
-use ramfs::{Error, NodeId, Ramfs, Stat, ROOT};
+use ramfs::{Changes, Error, NodeId, Ramfs, Stat, Time, ROOT};
 
 const EP: u64 = slot::FIRST_FREE;
 /// Open files one client may hold.
@@ -53,6 +56,7 @@ struct Server {
     fs: Ramfs,
     open: BTreeMap<(u64, u32), Open>,
     next_handle: u32,
+    clock: WallClock,
 }
 
 impl Server {
@@ -66,6 +70,8 @@ impl Server {
         scratch: &'s mut Vec<Stat>,
     ) -> FsReply<'s> {
         let fs = &mut self.fs;
+        let now = self.clock.now();
+        fs.set_now(Time { sec: now.sec, nsec: now.nsec });
         let stat = |fs: &Ramfs, n: NodeId| fs.stat(n).map_err(errno);
         match req {
             FsRequest::Open { path, flags: f } => {
@@ -149,7 +155,7 @@ impl Server {
             FsRequest::List { path, from } => {
                 let dir = fs.walk(path).map_err(errno)?;
                 let all = fs.list(dir).map_err(errno)?;
-                let (page, more) = list_page(&all, from, |s| &s.name);
+                let (page, more) = list_page(&all, from, |s| entry_bytes(&s.name, true));
                 scratch.extend_from_slice(page);
                 let scratch: &'s Vec<Stat> = scratch;
                 Ok(FsResponse::Entries { entries: scratch.iter().map(file_stat).collect(), more })
@@ -177,6 +183,18 @@ impl Server {
                 }
                 Ok(FsResponse::Done)
             }
+            FsRequest::SetAttrs { path, changes: c } => {
+                let node = fs.walk(path).map_err(errno)?;
+                let time = |t: Option<SetTime>| {
+                    t.map(|t| match t {
+                        SetTime::Now => Time { sec: now.sec, nsec: now.nsec },
+                        SetTime::At(t) => Time { sec: t.sec, nsec: t.nsec },
+                    })
+                };
+                let changes =
+                    Changes { mode: c.mode, uid: c.uid, gid: c.gid, atime: time(c.atime), mtime: time(c.mtime) };
+                fs.set_attrs(node, &changes).map_err(errno).map(|()| FsResponse::Done)
+            }
             // Nothing here waits.
             FsRequest::Cancel { handle } => {
                 self.open.get(&(client, handle)).ok_or(Errno::BadHandle)?;
@@ -187,12 +205,29 @@ impl Server {
 }
 
 fn file_stat(s: &Stat) -> FileStat<'_> {
-    FileStat { name: &s.name, is_dir: s.is_dir, size: s.size, version: s.version }
+    let time = |t: Time| proto::Time { sec: t.sec, nsec: t.nsec };
+    let a = &s.attrs;
+    let attrs = proto::Attrs {
+        id: s.ino,
+        mode: a.mode,
+        uid: a.uid,
+        gid: a.gid,
+        stored: s.stored,
+        atime: time(a.atime),
+        mtime: time(a.mtime),
+        ctime: time(a.ctime),
+    };
+    FileStat { name: &s.name, is_dir: s.is_dir, size: s.size, version: s.version, attrs: Some(attrs) }
 }
 
 fn main() -> i32 {
     let budget = libux::rt::args().get(1).and_then(|s| s.parse().ok()).unwrap_or(8 << 20);
-    let mut server = Server { fs: Ramfs::new(budget), open: BTreeMap::new(), next_handle: 0 };
+    let mut server = Server { fs: Ramfs::new(budget), open: BTreeMap::new(), next_handle: 0, clock: WallClock::new() };
+    let now = server.clock.now();
+    let now = Time { sec: now.sec, nsec: now.nsec };
+    server.fs.set_now(now);
+    // The root was made before the clock was known.
+    let _ = server.fs.set_attrs(ROOT, &Changes { atime: Some(now), mtime: Some(now), ..Changes::default() });
     let setup = libux::process::create_endpoint(EP)
         .and_then(|()| server.fs.create(ROOT, "tmp", true).map(drop).map_err(errno))
         .and_then(|()| libux::process::mount("/", EP));

@@ -24,7 +24,6 @@ extern crate alloc;
 
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::format;
-use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
@@ -40,7 +39,7 @@ use libux::sel4::syscall::{self, Msg};
 use libux::sync::Mutex;
 use libux::{eprintln, println};
 use ninep::errors::to_9p;
-use ninep::osfs::{OsFile, OsFs, OsIo};
+use ninep::osfs::{OsFile, OsFs, OsIo, OsNode};
 
 libux::entry!(main);
 
@@ -125,7 +124,7 @@ fn hand_over(conn: &Conn) -> Result<Pid, Errno> {
 /// together), the connection, the jobs waiting for a worker, and where
 /// each running job is (for Tflush).
 struct Shared {
-    state: Mutex<(Session<String, OsFile, OsIo>, OsFs)>,
+    state: Mutex<(Session<OsNode, OsFile, OsIo>, OsFs)>,
     conn: File,
     /// Held while a whole message is written, and by a job while it ends
     /// (so that its reply goes out before any Rflush for it).
@@ -268,7 +267,7 @@ fn work(shared: Arc<Shared>) {
 /// A session for our client: one that asks for proof of the cluster's
 /// secret when we were given it. Our challenges come from the seed, our
 /// pid and the time, so no two connections' are alike.
-fn session() -> Session<String, OsFile, OsIo> {
+fn session() -> Session<OsNode, OsFile, OsIo> {
     let Some(secret) = ninep::auth::env_hex("UX_SECRET") else { return Session::new(MAX_FIDS) };
     let mut seed = ninep::auth::env_hex("UX_SEED").unwrap_or_default();
     seed.extend_from_slice(&libux::process::getpid().unwrap_or(0).to_le_bytes());
