@@ -11,6 +11,7 @@ mod bench_shell;
 mod cluster_bench;
 mod net_bench;
 mod ninep_bench;
+mod v9fs_bench;
 
 const HELP: &str = "\
 cargo ux: build and run the seL4 cluster OS
@@ -57,7 +58,7 @@ BOOT OPTIONS:
                      figures next to the host's loopback; reports them with the
                      time from QEMU start to ready (on the test image)
     --only GROUP     with --bench: only that group's figures (ipcbench,
-                     iobench, net, ninep, cluster)
+                     iobench, net, ninep, v9fs, cluster)
     --tests          boot the test image: the test programs and benchmarks
                      (spawner, memhog, filetest, ipcbench, ...) in /bin too,
                      and the test system description (kernel-config/system-
@@ -336,7 +337,7 @@ fn headless(args: &Args) -> Result<(), String> {
 /// The benchmark programs, each on a node of its own.
 const BENCHMARKS: &[&str] = &["ipcbench", "iobench"];
 /// What `--only` may name: the in-guest benchmarks, then the cluster ones.
-const BENCH_GROUPS: &[&str] = &["ipcbench", "iobench", "net", "ninep", "cluster"];
+const BENCH_GROUPS: &[&str] = &["ipcbench", "iobench", "net", "ninep", "v9fs", "cluster"];
 
 fn bench(args: &Args) -> Result<(), String> {
     let image = prepare(&args.profile)?;
@@ -360,6 +361,9 @@ fn bench(args: &Args) -> Result<(), String> {
     }
     if wanted("ninep") {
         figures.extend(ninep_bench::run(&image, args)?);
+    }
+    if wanted("v9fs") {
+        figures.extend(v9fs_bench::run(args)?);
     }
     if wanted("cluster") {
         figures.extend(cluster_bench::run(&image, args)?);

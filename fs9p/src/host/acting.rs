@@ -57,14 +57,18 @@ pub struct Acting<'a> {
 }
 
 /// Makes the calling thread act as `cred` (the saved user id stays root,
-/// so the thread can come back).
-pub fn act<'a>(cred: &Cred, own: &'a Own) -> Result<Acting<'a>, Error> {
+/// so the thread can come back). Root acting as root (with its own group)
+/// changes nothing: root's rights do not depend on its groups.
+pub fn act<'a>(cred: &Cred, own: &'a Own) -> Result<Option<Acting<'a>>, Error> {
+    if cred.uid == 0 && cred.gid == own.gid.as_raw() {
+        return Ok(None);
+    }
     let groups: Vec<Gid> = cred.groups.iter().map(|&g| Gid::from_raw_unchecked(g)).collect();
     let acting = Acting { own };
     set_thread_groups(&groups).map_err(|_| Error::NotPermitted)?;
     set_thread_res_gid(None, Gid::from_raw_unchecked(cred.gid), None).map_err(|_| Error::NotPermitted)?;
     set_thread_res_uid(None, Uid::from_raw_unchecked(cred.uid), None).map_err(|_| Error::NotPermitted)?;
-    Ok(acting)
+    Ok(Some(acting))
 }
 
 impl Drop for Acting<'_> {

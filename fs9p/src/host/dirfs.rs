@@ -144,7 +144,7 @@ impl DirFs {
 
     /// Acts as `user` until the guard is dropped (nothing to do as `Me`).
     fn act(&self, user: &Option<Arc<Cred>>) -> Result<Option<Acting<'_>>, Error> {
-        user.as_ref().map(|c| act(c, &self.own)).transpose()
+        Ok(user.as_ref().map(|c| act(c, &self.own)).transpose()?.flatten())
     }
 
     /// A directory of the export, opened to name things in it.
