@@ -557,6 +557,13 @@ fn removes_renames_and_locks() {
     assert_eq!(t.call(Msg::Tunlinkat { dirfd: 2, name: "f", flags: 0 }), Msg::Runlinkat);
     assert!(!t.fs.files.contains_key("d/f"));
     assert_eq!(t.err(Msg::Tunlinkat { dirfd: 2, name: "..", flags: 0 }), Error::Invalid);
+    // AT_REMOVEDIR must match what the name is, as unlinkat(2) has it.
+    t.fs.files.insert("d/sub".into(), None);
+    t.fs.files.insert("d/f".into(), Some(Vec::new()));
+    assert_eq!(t.err(Msg::Tunlinkat { dirfd: 2, name: "sub", flags: 0 }), Error::IsDir);
+    assert_eq!(t.err(Msg::Tunlinkat { dirfd: 2, name: "f", flags: 0x200 }), Error::NotDir);
+    assert_eq!(t.call(Msg::Tunlinkat { dirfd: 2, name: "sub", flags: 0x200 }), Msg::Runlinkat);
+    assert!(!t.fs.files.contains_key("d/sub") && t.fs.files.contains_key("d/f"));
     // Renames check both names and both fids.
     t.fs.files.insert("d/f".into(), Some(Vec::new()));
     let ren = |oldname, newname| Msg::Trenameat { olddirfid: 2, oldname, newdirfid: 1, newname };

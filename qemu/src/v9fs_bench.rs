@@ -76,7 +76,7 @@ pub fn run(_args: &Args) -> Result<Vec<String>, String> {
     }
     let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
     let ours = listener.local_addr().map_err(|e| e.to_string())?.port();
-    let users = if fs9p::host::is_root() { Users::Attaching } else { Users::Me };
+    let users = if fs9p::host::is_root() { Users::Attaching { allow_root: true } } else { Users::Me };
     let fs = DirFs::new(&ours_dir, users).map_err(|e| e.to_string())?;
     std::thread::spawn(move || serve(listener, fs, 4096));
     let diod_port = qemu::node::free_ports(1, false)?[0];

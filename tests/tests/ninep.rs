@@ -313,6 +313,18 @@ fn times_locks_and_what_the_server_never_follows() {
     assert_eq!(call(&mut a, 7, Msg::Tlock { fid: 2, lock: lock(2), flags: 0 }), Msg::Rlock { status: 0 });
     assert!(matches!(call(&mut b, 8, Msg::Tgetlock { fid: 2, lock: lock(1) }), Msg::Rgetlock { lock } if lock.ty == 2));
     assert_eq!(call(&mut b, 9, Msg::Tlock { fid: 2, lock: lock(1), flags: 0 }), Msg::Rlock { status: 0 });
+    // Ranges: B holds bytes 0-9 now; A may take 10-19, not 5-14.
+    let range = |ty, start, length| Lock { ty, start, length, proc_id: 1, client_id: "t" };
+    assert_eq!(call(&mut b, 20, Msg::Tlock { fid: 2, lock: range(2, 0, 0), flags: 0 }), Msg::Rlock { status: 0 });
+    assert_eq!(call(&mut b, 21, Msg::Tlock { fid: 2, lock: range(1, 0, 10), flags: 0 }), Msg::Rlock { status: 0 });
+    assert_eq!(call(&mut a, 22, Msg::Tlock { fid: 2, lock: range(1, 10, 10), flags: 0 }), Msg::Rlock { status: 0 });
+    assert_eq!(call(&mut a, 23, Msg::Tlock { fid: 2, lock: range(1, 5, 10), flags: 0 }), Msg::Rlock { status: 1 });
+    assert_eq!(call(&mut a, 24, Msg::Tlock { fid: 2, lock: range(2, 0, 0), flags: 0 }), Msg::Rlock { status: 0 });
+    // Asking about a lock never drops one's own: B's read lock stays
+    // after B asks about a write lock on its own fid.
+    assert_eq!(call(&mut b, 25, Msg::Tlock { fid: 2, lock: range(0, 0, 0), flags: 0 }), Msg::Rlock { status: 0 });
+    assert!(matches!(call(&mut b, 26, Msg::Tgetlock { fid: 2, lock: range(1, 0, 0) }), Msg::Rgetlock { .. }));
+    assert_eq!(call(&mut a, 27, Msg::Tlock { fid: 2, lock: range(1, 0, 0), flags: 0 }), Msg::Rlock { status: 1 });
     // A client that leaves gives its locks back (its files close).
     drop(b);
     let mut tries = 0;
@@ -341,4 +353,49 @@ fn times_locks_and_what_the_server_never_follows() {
     call(&mut a, 17, walk);
     assert_eq!(call(&mut a, 18, Msg::Tlopen { fid: 5, flags: 0 }), Msg::Rlerror { ecode: 95 });
     assert!(std::fs::symlink_metadata(dir.0.join("p")).unwrap().file_type().is_fifo());
+}
+
+/// Acting as the attaching user (the server runs as root, as the tests
+/// do): a file is made with a group of the user's and no other; root
+/// attaching is nobody unless allowed.
+#[test]
+fn files_are_made_as_the_attaching_user_with_its_groups_only() {
+    if !fs9p::host::is_root() {
+        return; // acting as users needs root (`.ci/run` runs as root)
+    }
+    let dir = TempDir::new("acting");
+    std::fs::set_permissions(&dir.0, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    for (allow_root, n_uname, owner) in [(false, 65534, 65534), (false, 0, 65534), (true, 0, 0)] {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let fs = DirFs::new(&dir.0, Users::Attaching { allow_root }).unwrap();
+        std::thread::spawn(move || serve(listener, fs, 64));
+        let mut s = TcpStream::connect(&addr).unwrap();
+        rpc(&mut s, Dialect::L, NOTAG, Msg::Tversion { msize: 8192, version: "9P2000.L" });
+        let attach = Msg::Tattach { fid: 0, afid: NOFID, uname: "", aname: "", n_uname: Some(n_uname) };
+        assert!(matches!(call(&mut s, 1, attach), Msg::Rattach { .. }));
+        let name: &'static str = String::leak(format!("made-{allow_root}-{n_uname}"));
+        let walk = || Msg::Twalk { fid: 0, newfid: 1, wnames: [].into_iter().collect() };
+        call(&mut s, 2, walk());
+        // Root (not squashed) may name any group; nobody only its own.
+        let other = Msg::Tlcreate { fid: 1, name, flags: 1, mode: 0o640, gid: 4242 };
+        let made = call(&mut s, 3, other);
+        if owner == 0 {
+            assert!(matches!(made, Msg::Rlcreate { .. }), "{made:?}");
+            assert_eq!(std::fs::metadata(dir.0.join(name)).unwrap().gid(), 4242);
+            continue;
+        }
+        if n_uname == 0 {
+            // A squashed root's group is nobody's, whatever it asks.
+            assert!(matches!(made, Msg::Rlcreate { .. }), "{made:?}");
+        } else {
+            assert_eq!(made, Msg::Rlerror { ecode: 1 }, "EPERM: not one of nobody's groups");
+            call(&mut s, 4, Msg::Tclunk { fid: 1 });
+            call(&mut s, 5, walk());
+            let own = Msg::Tlcreate { fid: 1, name, flags: 1, mode: 0o640, gid: 65534 };
+            assert!(matches!(call(&mut s, 6, own), Msg::Rlcreate { .. }));
+        }
+        let m = std::fs::metadata(dir.0.join(name)).unwrap();
+        assert_eq!((m.uid(), m.gid(), m.mode() & 0o777), (owner, 65534, 0o640), "{name}");
+    }
 }

@@ -88,7 +88,8 @@ fn linux_sees_posix_semantics_from_u9p_serve() {
     // sets whole seconds only: setting nanoseconds is tested in ninep.rs).
     let when = std::time::UNIX_EPOCH + Duration::new(981_173_106, 123_456_789);
     std::fs::File::create(d.join("ref")).unwrap().set_modified(when).unwrap();
-    let port = serve_dir(d, Users::Attaching);
+    let port = serve_dir(d, Users::Attaching { allow_root: true });
+    let squashing = serve_dir(d, Users::Attaching { allow_root: false });
     let script = format!(
         r#"
 mount -t 9p -o trans=tcp,port={port},version=9p2000.L,msize=262144 10.0.2.2 /mnt || exit 9
@@ -118,6 +119,10 @@ try secret-read su nobody -c 'cat /mnt/secret'
 try nobody-chmod su nobody -c 'chmod 0666 /mnt/secret'
 try nobody-create su nobody -c 'echo mine > /mnt/open/mine && stat -c %u:%g /mnt/open/mine'
 try nobody-chown su nobody -c 'chown 0 /mnt/open/mine'
+try unlink-dir sh -c 'mkdir gone && unlink gone'
+mkdir /squashed && mount -t 9p -o trans=tcp,port={squashing},version=9p2000.L 10.0.2.2 /squashed
+try squashed-read cat /squashed/secret
+try squashed-create sh -c 'echo root > /squashed/open/squashed && stat -c %u /squashed/open/squashed'
 "#
     );
     let (lines, all) = run_guest(&script);
@@ -151,6 +156,10 @@ try nobody-chown su nobody -c 'chown 0 /mnt/open/mine'
     refused("nobody-chmod", "Operation not permitted");
     ok("nobody-create", "65534:65534");
     refused("nobody-chown", "Operation not permitted");
+    refused("unlink-dir", "Is a directory");
+    // Without --allow-root, the guest's root is nobody on the host.
+    refused("squashed-read", "Permission denied");
+    ok("squashed-create", "65534");
     let sparse = said(&lines, "sparse", &all);
     let blocks: u64 = sparse.rsplit(' ').next().unwrap().parse().unwrap();
     assert!(sparse.starts_with("ok 3221225473 ") && blocks <= 64, "a sparse file: {sparse}");
@@ -169,6 +178,7 @@ try nobody-chown su nobody -c 'chown 0 /mnt/open/mine'
     assert_eq!(std::fs::read(d.join("rootdir/f")).unwrap(), b"root's\n", "nobody's rename failed on the host too");
     assert_eq!(meta("secret").mode() & 0o777, 0o600);
     assert_eq!((meta("open/mine").uid(), meta("open/mine").gid()), (65534, 65534));
+    assert_eq!((meta("open/squashed").uid(), meta("open/squashed").gid()), (65534, 65534));
     // Acting as nobody never left the server's threads as nobody.
     assert_eq!(std::fs::read(d.join("secret")).unwrap(), b"hidden\n");
 }

@@ -19,6 +19,9 @@ pub struct Cred {
     pub uid: u32,
     pub gid: u32,
     pub groups: Vec<u32>,
+    /// Stands for another (root, squashed): what that one asks for its
+    /// files' groups is not this one's to give.
+    pub squashed: bool,
 }
 
 impl Cred {
@@ -35,7 +38,22 @@ impl Cred {
             uid: user.uid.as_raw(),
             gid: user.gid.as_raw(),
             groups: groups.into_iter().map(|g| g.as_raw()).collect(),
+            squashed: false,
         })
+    }
+}
+
+impl Cred {
+    /// The same user, creating files with group `gid`: one of its groups
+    /// (any, for root; its own, when it stands for a squashed root).
+    pub fn with_group(&self, gid: u32) -> Result<Cred, Error> {
+        if self.squashed {
+            return Ok(self.clone());
+        }
+        if gid != self.gid && self.uid != 0 && !self.groups.contains(&gid) {
+            return Err(Error::NotPermitted);
+        }
+        Ok(Cred { gid, ..self.clone() })
     }
 }
 

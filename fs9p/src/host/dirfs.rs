@@ -15,14 +15,24 @@
 //! With [`Users::Attaching`] (the server runs as root) each operation
 //! runs as the attaching user ([`acting`](super::acting)), so the host's
 //! permission checks are the answer; [`Users::Me`] does everything as the
-//! server's own user (diod's "squash" mode).
+//! server's own user (diod's "squash" mode). The attaching user is who
+//! the client says it is (as NFS's AUTH_SYS): export only to clients
+//! trusted to say so. Root is squashed to `nobody` unless allowed, as an
+//! NFS export's `root_squash` does.
+//!
+//! Each serving thread has its own umask, 0 (`unshare(CLONE_FS)`), so a
+//! file is made with exactly the mode asked, and its group is set by
+//! making it as that group: nothing is changed by name afterwards, which
+//! another program could race. Locks are open-file-description locks
+//! (`F_OFD_SETLK`) on the fid's own open file, with their ranges.
 
 use super::acting::{act, Acting, Cred, Own};
 use crate::error::Error;
 use crate::msg::{Lock, OpenMode, Qid, StatFs};
 use crate::server::{kind, lock, Changes, Filesystem, LockStatus, Make, Meta, SetTime, Time, User};
+use nix::fcntl::{fcntl, FcntlArg};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
-use rustix::fs::{self as rfs, AtFlags, FileType, FlockOperation, Mode, OFlags, ResolveFlags, Timespec, Timestamps};
+use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags, ResolveFlags, Timespec, Timestamps};
 use rustix::io::Errno;
 use std::ffi::OsStr;
 use std::fs::File;
@@ -37,16 +47,19 @@ use std::vec::Vec;
 pub enum Users {
     /// Each client's attaching user's (9P2000.L's `n_uname`, else the
     /// user name): needs a server running as root. A user the host does
-    /// not know is refused.
-    Attaching,
+    /// not know is refused; root is `nobody` unless `allow_root`.
+    Attaching { allow_root: bool },
     /// The server's own, whoever attaches.
     Me,
 }
 
+/// An export. Clones share the directory: one per connection, so that
+/// connections' operations run at once.
+#[derive(Clone)]
 pub struct DirFs {
-    root: OwnedFd,
+    root: Arc<OwnedFd>,
     users: Users,
-    own: Own,
+    own: Arc<Own>,
 }
 
 /// A file of the export: its path below the root, and who walked to it.
@@ -136,10 +149,10 @@ fn timespec(t: Option<SetTime>) -> Timespec {
 impl DirFs {
     pub fn new(root: impl AsRef<Path>, users: Users) -> std::io::Result<DirFs> {
         let root = rfs::open(root.as_ref(), OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
-        if users == Users::Attaching && !rustix::process::geteuid().is_root() {
+        if users != Users::Me && !rustix::process::geteuid().is_root() {
             return Err(std::io::Error::other("acting as each attaching user needs root; export as one user instead"));
         }
-        Ok(DirFs { root, users, own: Own::now()? })
+        Ok(DirFs { root: Arc::new(root), users, own: Arc::new(Own::now()?) })
     }
 
     /// Acts as `user` until the guard is dropped (nothing to do as `Me`).
@@ -147,10 +160,20 @@ impl DirFs {
         Ok(user.as_ref().map(|c| act(c, &self.own)).transpose()?.flatten())
     }
 
+    /// Acts as `user` making a file of group `gid` (one of the user's):
+    /// what the new file's group is, with no change after it is made.
+    fn act_making(&self, user: &Option<Arc<Cred>>, gid: Option<u32>) -> Result<Option<Acting<'_>>, Error> {
+        own_umask()?;
+        match (user, gid.filter(|&g| g != u32::MAX)) {
+            (Some(c), Some(g)) => act(&c.with_group(g)?, &self.own),
+            _ => self.act(user),
+        }
+    }
+
     /// A directory of the export, opened to name things in it.
     fn dir(&self, path: &Path) -> Result<OwnedFd, Error> {
         let path = if path.as_os_str().is_empty() { Path::new(".") } else { path };
-        rfs::openat2(&self.root, path, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty(), BENEATH)
+        rfs::openat2(&*self.root, path, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty(), BENEATH)
             .map_err(errno)
     }
 
@@ -171,49 +194,46 @@ impl DirFs {
         Ok(meta_of(&Self::stat_at(dir.as_fd(), name)?, name_of(path)))
     }
 
-    /// Opens a plain file or a directory, never following a link, never
-    /// waiting (a FIFO swapped in is refused, not waited on).
-    fn open_file(&self, path: &Path, flags: OFlags) -> Result<(File, rfs::Stat), Error> {
+    /// The file at `path` itself (`O_PATH`, never a link followed).
+    fn pin(&self, path: &Path) -> Result<(OwnedFd, rfs::Stat), Error> {
         let path = if path.as_os_str().is_empty() { Path::new(".") } else { path };
-        let fd = rfs::openat2(
-            &self.root,
-            path,
-            flags | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC,
-            Mode::empty(),
-            BENEATH,
-        )
-        .map_err(errno)?;
+        let flags = OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let fd = rfs::openat2(&*self.root, path, flags, Mode::empty(), BENEATH).map_err(errno)?;
         let st = rfs::fstat(&fd).map_err(errno)?;
-        if !matches!(st.st_mode & kind::MASK, kind::FILE | kind::DIR) {
-            return Err(Error::NotSupported);
+        Ok((fd, st))
+    }
+
+    /// Opens a plain file or a directory. The file is pinned and its kind
+    /// checked first, then it is opened through the pin: a device's or a
+    /// FIFO's open (which may act, or wait) never runs, and one swapped in
+    /// meanwhile is not reached.
+    fn open_file(&self, path: &Path, flags: OFlags) -> Result<(File, rfs::Stat), Error> {
+        let (pin, st) = self.pin(path)?;
+        match st.st_mode & kind::MASK {
+            kind::FILE | kind::DIR => {}
+            kind::SYMLINK => return Err(Error::Loop), // as open(O_NOFOLLOW) says
+            _ => return Err(Error::NotSupported),
         }
+        let flags = flags | OFlags::NOCTTY | OFlags::NONBLOCK | OFlags::CLOEXEC;
+        let fd = rfs::open(by_fd(&pin).as_str(), flags, Mode::empty()).map_err(errno)?;
         Ok((File::from(fd), st))
     }
 
-    /// Sets permissions without following a link: through an `O_PATH`
-    /// descriptor of the file itself, as `fchmodat` cannot.
+    /// Sets permissions without following a link: through the pinned file
+    /// itself, as `fchmodat` cannot.
     fn chmod(&self, path: &Path, mode: u32) -> Result<(), Error> {
-        let path = if path.as_os_str().is_empty() { Path::new(".") } else { path };
-        let fd =
-            rfs::openat2(&self.root, path, OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty(), BENEATH)
-                .map_err(errno)?;
-        if rfs::fstat(&fd).map_err(errno)?.st_mode & kind::MASK == kind::SYMLINK {
+        let (pin, st) = self.pin(path)?;
+        if st.st_mode & kind::MASK == kind::SYMLINK {
             return Err(Error::NotSupported); // a link's own mode means nothing
         }
-        let by_fd = std::format!("/proc/thread-self/fd/{}", rustix::fd::AsRawFd::as_raw_fd(&fd));
-        rfs::chmod(by_fd.as_str(), Mode::from_raw_mode(mode)).map_err(errno)
+        rfs::chmod(by_fd(&pin).as_str(), Mode::from_raw_mode(mode)).map_err(errno)
     }
+}
 
-    /// Gives a new file the group the client asked for, if not its own.
-    fn regroup(&self, dir: BorrowedFd, name: &str, st: &rfs::Stat, gid: Option<u32>) -> Result<(), Error> {
-        match gid {
-            Some(g) if g != st.st_gid && g != u32::MAX => {
-                rfs::chownat(dir, name, None, Some(rfs::Gid::from_raw_unchecked(g)), AtFlags::SYMLINK_NOFOLLOW)
-                    .map_err(errno)
-            }
-            _ => Ok(()),
-        }
-    }
+/// The path that reaches a pinned file itself (the magic link, which
+/// names the file, not a path to it).
+fn by_fd(pin: &OwnedFd) -> String {
+    std::format!("/proc/thread-self/fd/{}", rustix::fd::AsRawFd::as_raw_fd(pin))
 }
 
 impl Filesystem for DirFs {
@@ -224,7 +244,15 @@ impl Filesystem for DirFs {
     fn attach(&mut self, user: User, aname: &str) -> Result<(DirNode, Meta), Error> {
         let cred = match self.users {
             Users::Me => None,
-            Users::Attaching => Some(Arc::new(Cred::lookup(user.id, user.name).ok_or(Error::Permission)?)),
+            Users::Attaching { allow_root } => {
+                let cred = Cred::lookup(user.id, user.name).ok_or(Error::Permission)?;
+                let squashed = cred.uid == 0 && !allow_root;
+                let cred = match squashed {
+                    true => Cred { squashed: true, ..Cred::lookup(None, "nobody").ok_or(Error::Permission)? },
+                    false => cred,
+                };
+                Some(Arc::new(cred))
+            }
         };
         // The export is one tree; an aname may name a directory in it.
         let mut node = DirNode { path: PathBuf::new(), user: cred };
@@ -284,7 +312,7 @@ impl Filesystem for DirFs {
         gid: Option<u32>,
         mode: OpenMode,
     ) -> Result<(DirNode, DirFile, Meta), Error> {
-        let _as = self.act(&dir.user)?;
+        let _as = self.act_making(&dir.user, gid)?;
         let parent = self.dir(&dir.path)?;
         let access = if mode.read && mode.write {
             OFlags::RDWR
@@ -293,12 +321,8 @@ impl Filesystem for DirFs {
         } else {
             OFlags::RDONLY
         };
-        let flags = access | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let flags = access | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::NOCTTY | OFlags::CLOEXEC;
         let fd = rfs::openat(&parent, name, flags, Mode::from_raw_mode(perm & 0o7777)).map_err(errno)?;
-        // The mode asked for, whatever the server's umask.
-        rfs::fchmod(&fd, Mode::from_raw_mode(perm & 0o7777)).map_err(errno)?;
-        let st = rfs::fstat(&fd).map_err(errno)?;
-        self.regroup(parent.as_fd(), name, &st, gid)?;
         let st = rfs::fstat(&fd).map_err(errno)?;
         let node = DirNode { path: dir.path.join(name), user: dir.user.clone() };
         Ok((node, DirFile { file: File::from(fd), user: dir.user.clone() }, meta_of(&st, name.to_string())))
@@ -312,7 +336,7 @@ impl Filesystem for DirFs {
         perm: u32,
         gid: Option<u32>,
     ) -> Result<(DirNode, Meta), Error> {
-        let _as = self.act(&dir.user)?;
+        let _as = self.act_making(&dir.user, gid)?;
         let parent = self.dir(&dir.path)?;
         let path = dir.path.join(name);
         let perm = Mode::from_raw_mode(perm & 0o7777);
@@ -328,11 +352,6 @@ impl Filesystem for DirFs {
             Make::Block { major, minor } => rfs::mknodat(&parent, name, FileType::BlockDevice, perm, dev(major, minor)),
         }
         .map_err(errno)?;
-        if !matches!(what, Make::Symlink { .. }) {
-            self.chmod(&path, perm.bits())?; // what was asked, whatever the umask
-        }
-        let st = Self::stat_at(parent.as_fd(), OsStr::new(name))?;
-        self.regroup(parent.as_fd(), name, &st, gid)?;
         let st = Self::stat_at(parent.as_fd(), OsStr::new(name))?;
         Ok((DirNode { path, user: dir.user.clone() }, meta_of(&st, name.to_string())))
     }
@@ -351,7 +370,7 @@ impl Filesystem for DirFs {
         let _as = self.act(&dir.user)?;
         let path = if dir.path.as_os_str().is_empty() { Path::new(".") } else { dir.path.as_path() };
         let fd = rfs::openat2(
-            &self.root,
+            &*self.root,
             path,
             OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
             Mode::empty(),
@@ -392,12 +411,14 @@ impl Filesystem for DirFs {
             let gid = c.gid.map(rfs::Gid::from_raw_unchecked);
             rfs::chownat(&dir, name, uid, gid, AtFlags::SYMLINK_NOFOLLOW).map_err(errno)?;
         }
-        if let Some(mode) = c.mode {
-            self.chmod(&node.path, mode)?;
-        }
+        // The size before the mode: a truncate by the owner clears set-id
+        // bits, and a mode without write permission would refuse it.
         if let Some(size) = c.size {
             let (file, _) = self.open_file(&node.path, OFlags::WRONLY)?;
             file.set_len(size).map_err(io)?;
+        }
+        if let Some(mode) = c.mode {
+            self.chmod(&node.path, mode)?;
         }
         if c.atime.is_some() || c.mtime.is_some() {
             let times = Timestamps { last_access: timespec(c.atime), last_modification: timespec(c.mtime) };
@@ -441,41 +462,57 @@ impl Filesystem for DirFs {
         if data_only { rfs::fdatasync(&file.file) } else { rfs::fsync(&file.file) }.map_err(errno)
     }
 
-    /// Whole-file locks on the fid's own open file, as diod takes them: a
-    /// range is widened to the file, which may refuse more than asked but
-    /// never grants a conflicting lock.
+    /// Open-file-description locks on the fid's own open file, with the
+    /// client's range: another fid's (another client's) conflict; the
+    /// fid's own are replaced, as fcntl's are.
     fn lock(&mut self, file: &mut DirFile, l: &Lock) -> Result<LockStatus, Error> {
-        let op = match l.ty {
-            lock::READ => FlockOperation::NonBlockingLockShared,
-            lock::WRITE => FlockOperation::NonBlockingLockExclusive,
-            _ => FlockOperation::NonBlockingUnlock,
-        };
-        match rfs::flock(&file.file, op) {
-            Ok(()) => Ok(LockStatus::Granted),
-            Err(Errno::WOULDBLOCK) => Ok(LockStatus::Blocked),
-            Err(e) => Err(errno(e)),
+        match fcntl(&file.file, FcntlArg::F_OFD_SETLK(&flock_of(l))) {
+            Ok(_) => Ok(LockStatus::Granted),
+            Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EACCES) => Ok(LockStatus::Blocked),
+            Err(e) => Err(errno(Errno::from_raw_os_error(e as i32))),
         }
     }
 
     fn getlock<'a>(&mut self, file: &mut DirFile, l: &Lock<'a>) -> Result<Lock<'a>, Error> {
-        if l.ty == lock::UNLOCK {
-            return Ok(*l);
-        }
-        // Another holds a conflicting lock if we cannot take this one.
-        let want = if l.ty == lock::READ {
-            FlockOperation::NonBlockingLockShared
-        } else {
-            FlockOperation::NonBlockingLockExclusive
+        let mut fl = flock_of(l);
+        fcntl(&file.file, FcntlArg::F_OFD_GETLK(&mut fl)).map_err(|e| errno(Errno::from_raw_os_error(e as i32)))?;
+        let ty = match i32::from(fl.l_type) {
+            libc::F_RDLCK => lock::READ,
+            libc::F_WRLCK => lock::WRITE,
+            _ => lock::UNLOCK,
         };
-        match rfs::flock(&file.file, want) {
-            Ok(()) => {
-                rfs::flock(&file.file, FlockOperation::NonBlockingUnlock).map_err(errno)?;
-                Ok(Lock { ty: lock::UNLOCK, ..*l })
-            }
-            Err(Errno::WOULDBLOCK) => Ok(Lock { ty: lock::WRITE, start: 0, length: 0, proc_id: 0, ..*l }),
-            Err(e) => Err(errno(e)),
-        }
+        // Another open file's lock belongs to no process of the client's.
+        Ok(Lock { ty, start: fl.l_start.max(0) as u64, length: fl.l_len.max(0) as u64, proc_id: 0, ..*l })
     }
+}
+
+/// A 9P lock as `fcntl` takes it (length 0: to the end, in both).
+fn flock_of(l: &Lock) -> libc::flock {
+    // SAFETY: `flock` is plain old data, for which all zeros is valid.
+    let mut fl: libc::flock = unsafe { core::mem::zeroed() };
+    fl.l_type = match l.ty {
+        lock::READ => libc::F_RDLCK,
+        lock::WRITE => libc::F_WRLCK,
+        _ => libc::F_UNLCK,
+    } as libc::c_short;
+    fl.l_whence = libc::SEEK_SET as libc::c_short;
+    fl.l_start = l.start.min(i64::MAX as u64) as i64;
+    fl.l_len = l.length.min(i64::MAX as u64) as i64;
+    fl
+}
+
+/// Gives the calling thread its own umask, 0, once: new files get exactly
+/// the mode a client asks for (the client applied its user's umask).
+fn own_umask() -> Result<(), Error> {
+    std::thread_local!(static DONE: core::cell::Cell<bool> = const { core::cell::Cell::new(false) });
+    if !DONE.get() {
+        // SAFETY: only CLONE_FS: this thread gets its own root, working
+        // directory and umask; the file descriptor table stays shared.
+        unsafe { rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::FS) }.map_err(errno)?;
+        rustix::process::umask(Mode::empty());
+        DONE.set(true);
+    }
+    Ok(())
 }
 
 #[cfg(test)]

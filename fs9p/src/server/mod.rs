@@ -26,6 +26,9 @@ pub use filesystem::*;
 /// The 9P2000 directory bit in `mode`.
 pub const DMDIR: u32 = 0x8000_0000;
 
+/// Tunlinkat's flag for removing a directory (Linux's `AT_REMOVEDIR`).
+pub const AT_REMOVEDIR: u32 = 0x200;
+
 struct Fid<N, H> {
     node: N,
     /// The open file, once opened.
@@ -460,11 +463,16 @@ impl<N: Clone, H, J: Clone> Session<N, H, J> {
                 fs.remove(&f.node)?;
                 reply(Msg::Rremove, out)
             }
-            Msg::Tunlinkat { dirfd, name, .. } => {
+            Msg::Tunlinkat { dirfd, name, flags } => {
                 valid_name(name)?;
                 let dir = self.fid(dirfd)?.node.clone();
-                let (node, _) = fs.walk(&dir, name)?;
-                fs.remove(&node)?;
+                let (node, meta) = fs.walk(&dir, name)?;
+                // AT_REMOVEDIR says which the caller meant, as unlinkat(2).
+                match (meta.is_dir(), flags & AT_REMOVEDIR != 0) {
+                    (true, false) => return Err(Error::IsDir),
+                    (false, true) => return Err(Error::NotDir),
+                    _ => fs.remove(&node)?,
+                }
                 reply(Msg::Runlinkat, out)
             }
             Msg::Tstat { fid } => {
