@@ -11,6 +11,7 @@
 use crate::mem::{Arena, ROOT_CNODE, ROOT_DEPTH};
 use crate::process::{start_block, Grants, Held, State, PAGE};
 use crate::server::Server;
+use crate::shared::ImageId;
 use alloc::string::String;
 use alloc::vec::Vec;
 use libux::layout;
@@ -117,12 +118,19 @@ impl Server {
             self.next_buffer += 1;
             self.next_buffer - 1
         });
-        let mut new = match self.build(&mut arena, &mut held, pid, elf, None, &block, conn, &grants, buffer) {
+        // Its code is shared with every other process of the same bytes.
+        let id = ImageId::of_file(elf);
+        if let Err(e) = self.share(id, elf) {
+            self.free_buffers.push(buffer);
+            return Err(e);
+        }
+        let mut new = match self.build(&mut arena, &mut held, pid, elf, Some(id), &block, conn, &grants, buffer) {
             Ok(new) => new,
             Err(e) => {
                 self.free_buffers.push(buffer);
                 self.release_held(held);
                 self.mem.release(arena);
+                self.unshare(id);
                 return Err(e);
             }
         };

@@ -1,10 +1,14 @@
-//! The read-only segments (code, constants) of the boot image's programs
-//! are made once and mapped into every process of the program: frames of
-//! an arena of ours per program, filled at its first spawn, each process
-//! mapping copies (kept in its `Held`, so they go when it does), released
-//! with the program's last process. Writable segments stay each
-//! process's own; a program that is a file is not shared (nothing names
-//! it but its bytes).
+//! The read-only segments (code, constants) of a program are made once
+//! and mapped into every process of the program: frames of an arena of
+//! ours per program, filled at its first spawn, each process mapping
+//! copies (kept in its `Held`, so they go when it does), released with
+//! the program's last process. Writable segments stay each process's own.
+//! A boot image program is named by where its bytes are; a program that
+//! is a file by its bytes: a SHA-256 of its read-only segments (where
+//! each goes, how large, what it holds). Two files with the same code
+//! share it, whoever runs them; a hash nobody can collide is what keeps
+//! one user's crafted image from having its code mapped into another's
+//! processes.
 
 use crate::mem::{Arena, ROOT_CNODE, ROOT_DEPTH};
 use crate::process::{Held, PAGE};
@@ -14,15 +18,35 @@ use libux::elf::Elf;
 use libux::rpc::Errno;
 use libux::sel4::consts::{bits, object};
 use libux::sel4::{CapRights, Page};
+use sha2::{Digest, Sha256};
 
-/// A boot image program, by where its bytes are (they live as long as we
-/// do).
+/// A program whose read-only pages are shared.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct ImageId(usize);
+pub enum ImageId {
+    /// A boot image program, by where its bytes are (they live as long as
+    /// we do).
+    Boot(usize),
+    /// A program that is a file, by the SHA-256 of its read-only segments.
+    File([u8; 32]),
+}
 
 impl ImageId {
     pub fn of(image: &'static [u8]) -> ImageId {
-        ImageId(image.as_ptr() as usize)
+        ImageId::Boot(image.as_ptr() as usize)
+    }
+
+    /// What names a file's program: its read-only segments, each's
+    /// address, sizes and bytes (the rest of the file is not shared).
+    pub fn of_file(elf: &Elf) -> ImageId {
+        let mut hash = Sha256::new();
+        for seg in elf.segments().filter(|seg| !seg.writable) {
+            let data = elf.data(&seg);
+            hash.update(seg.vaddr.to_le_bytes());
+            hash.update(seg.mem_size.to_le_bytes());
+            hash.update((data.len() as u64).to_le_bytes());
+            hash.update(data);
+        }
+        ImageId::File(hash.finalize().into())
     }
 }
 

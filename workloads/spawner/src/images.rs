@@ -3,8 +3,10 @@
 //! the IPC buffer, overlapping segments, an entry outside code, more
 //! memory than the node has, a directory, a file still being written, no
 //! file) each end `exec` with 126 (127: no file) and its message on the
-//! console, and leave the node's resources where they were. Then N rounds
-//! of spawning a file's program must leak nothing either.
+//! console, and leave the node's resources where they were. Two running
+//! copies of one program that is a file share its code: the second costs
+//! at least its read-only pages less than the first. Then N rounds of
+//! spawning a file's program must leak nothing either.
 //!
 //! "Where they were": the free memory plus what the living processes hold
 //! (a server may grow meanwhile: ramfs and devfs make page tables for the
@@ -112,6 +114,68 @@ impl Account {
     }
 }
 
+/// A pipe's ends (paths), and the clone file that keeps it while held.
+fn pipe() -> Result<(String, String, client::File), String> {
+    let mut clone = client::open("/dev/pipe/clone", flags::READ).map_err(|e| err("/dev/pipe/clone", e))?;
+    let mut number = [0u8; 16];
+    let n = clone.read(&mut number).map_err(|e| err("/dev/pipe/clone", e))?;
+    let n = core::str::from_utf8(&number[..n]).map_err(|_| String::from("a pipe number that is not text"))?.trim();
+    Ok((format!("/dev/pipe/{n}/r"), format!("/dev/pipe/{n}/w"), clone))
+}
+
+/// Bytes of the read-only segments of `elf`, in whole pages.
+fn read_only_pages(elf: &[u8]) -> u64 {
+    loads(elf)
+        .into_iter()
+        .filter(|&p| u32::from_le_bytes(elf[p + 4..p + 8].try_into().expect("4 bytes")) & 2 == 0) // PF_W
+        .map(|p| {
+            let (vaddr, memsz) = (u64_at(elf, p + 16), u64_at(elf, p + 40));
+            (vaddr + memsz).next_multiple_of(4096) - (vaddr & !4095)
+        })
+        .sum()
+}
+
+/// Two copies of `cat` from a file run at once; the second costs at
+/// least its read-only pages (shared with the first) less. Each is known
+/// to run the file's program (its `exec` done) when it echoes a line.
+/// What a copy costs beyond what processes hold (free memory plus all
+/// processes' memory, `Account`) is what the shared pages take: a
+/// server's heap growing meanwhile counts for nothing.
+fn shared_code(cat: &str, ro_bytes: u64) -> Result<(), String> {
+    let pipes = [pipe()?, pipe()?, pipe()?, pipe()?];
+    let mut costs = Vec::new();
+    let mut running = Vec::new();
+    for [(to, feed, _), (back, out, _)] in [[&pipes[0], &pipes[1]], [&pipes[2], &pipes[3]]] {
+        let mut feed_file = client::open(feed, flags::WRITE).map_err(|e| err(feed, e))?;
+        let mut back_file = client::open(back, flags::READ).map_err(|e| err(back, e))?;
+        let before = Account::now()?.memory;
+        let fds = [
+            libux::rpc::FdName { fd: 0, path: to, flags: flags::READ },
+            libux::rpc::FdName { fd: 1, path: out, flags: flags::WRITE },
+        ];
+        let pid = process::spawn_full(cat, &[cat], &[], None, &fds).map_err(|e| err(cat, e))?;
+        feed_file.write(b"x\n").map_err(|e| err(feed, e))?;
+        let mut echo = [0u8; 2];
+        back_file.read(&mut echo).map_err(|e| err(back, e))?;
+        costs.push(before.saturating_sub(Account::now()?.memory));
+        running.push((pid, feed_file, back_file));
+    }
+    for (pid, ..) in running {
+        let _ = process::kill(pid);
+        let _ = wait(Some(pid));
+    }
+    let (first, second) = (costs[0], costs[1]);
+    if first < second + ro_bytes {
+        return Err(format!(
+            "a second copy of {cat} took {} KiB beyond processes, the first {} KiB: not {} KiB of code less",
+            second >> 10,
+            first >> 10,
+            ro_bytes >> 10
+        ));
+    }
+    Ok(())
+}
+
 pub fn images(rounds: u32) -> Result<String, String> {
     let good =
         client::open("/bin/true", flags::READ).and_then(|mut f| f.read_to_end()).map_err(|e| err("/bin/true", e))?;
@@ -150,6 +214,14 @@ pub fn images(rounds: u32) -> Result<String, String> {
     }
     drop(half);
     Account::now()?.same_as(&start, paths.len() as u64 * 2, "the broken images")?;
+
+    let cat_image =
+        client::open("/bin/cat", flags::READ).and_then(|mut f| f.read_to_end()).map_err(|e| err("/bin/cat", e))?;
+    let cat = write("cat", &cat_image)?;
+    let ro_bytes = read_only_pages(&cat_image);
+    let start = Account::now()?;
+    shared_code(&cat, ro_bytes)?;
+    Account::now()?.same_as(&start, 4, "two copies of cat")?;
     let start = Account::now()?;
     for i in 0..rounds {
         match run(&copy, &[])? {
@@ -159,7 +231,8 @@ pub fn images(rounds: u32) -> Result<String, String> {
     }
     Account::now()?.same_as(&start, u64::from(rounds), "the rounds")?;
     Ok(format!(
-        "{} broken images refused, resources unchanged; {rounds} runs of a file's program leaked nothing",
-        paths.len() + 1
+        "{} broken images refused, resources unchanged; two copies of a file's cat shared {} KiB of code; {rounds} runs of a file's program leaked nothing",
+        paths.len() + 1,
+        ro_bytes >> 10
     ))
 }
