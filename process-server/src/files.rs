@@ -300,7 +300,10 @@ impl Server {
     pub fn status_line(&self, pid: Pid) -> Option<String> {
         let p = self.procs.get(&pid)?;
         let (state, memory) = match &p.state {
-            State::Live(l) => (String::from(if l.stopped { "stopped" } else { "running" }), l.arena.bytes()),
+            State::Live(l) => {
+                let memory = l.arena.bytes() + Server::blocks_bytes(&l.blocks);
+                (String::from(if l.stopped { "stopped" } else { "running" }), memory)
+            }
             State::Zombie(end) => (procfs::ended_state(end), 0),
         };
         Some(procfs::status_line(pid, p.ppid, &state, &p.name, memory))

@@ -18,6 +18,7 @@
 
 extern crate alloc;
 
+mod blocks;
 mod devices;
 mod exec;
 mod files;

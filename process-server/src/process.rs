@@ -2,6 +2,7 @@
 //! file system, and the end of a process (its memory comes back at once;
 //! a small zombie record stays until the parent reaps it).
 
+use crate::blocks::Block;
 use crate::devices::DevicePage;
 use crate::mem::{Arena, ROOT_CNODE, ROOT_DEPTH};
 use crate::server::Server;
@@ -143,6 +144,9 @@ pub struct Live {
     pub anon: BTreeMap<u64, u64>,
     /// Frames unmapped by `UnmapAnon`, reused (zeroed) by `MapAnon`.
     pub spare: Vec<u64>,
+    /// Anonymous blocks, by address: their memory comes back when they are
+    /// unmapped (`blocks.rs`).
+    pub blocks: BTreeMap<u64, Block>,
     /// The lowest mapped page of the first thread's stack (see
     /// `layout::STACK_EAGER`, `Server::grow_stack`).
     pub stack_low: u64,
@@ -572,6 +576,7 @@ impl Server {
             buffer,
             anon: BTreeMap::new(),
             spare: Vec::new(),
+            blocks: BTreeMap::new(),
             stack_low,
             image: shared,
             stopped: false,
@@ -686,6 +691,9 @@ impl Server {
             }
         }
         self.release_held(live.held);
+        for block in live.blocks.into_values() {
+            self.mem.release(block.arena);
+        }
         self.mem.release(live.arena);
         if let Some(id) = live.image {
             self.unshare(id);

@@ -4,6 +4,7 @@
 //! behalf of a caller: a wait that cannot be answered yet answers "not
 //! yet" and the caller sleeps on its child-events notification.
 
+use crate::blocks::BLOCK_PAGES;
 use crate::devices::Devices;
 use crate::files::{FileOutcome, Files};
 use crate::mem::{Arena, Memory, ROOT_CNODE, ROOT_DEPTH};
@@ -671,6 +672,9 @@ impl Server {
         if live.anon.range(range.clone()).next().is_some() {
             return Err(Errno::BadAddress);
         }
+        if pages >= BLOCK_PAGES {
+            return self.map_block(pid, vaddr, pages).map(|()| Response::Done);
+        }
         let mut done = Vec::new();
         for page in range.step_by(PAGE as usize) {
             match self.map_one(pid, page) {
@@ -737,12 +741,14 @@ impl Server {
 
     fn unmap_anon(&mut self, pid: Pid, vaddr: u64, pages: u32) -> Result<Response, Errno> {
         let range = Self::anon_range(vaddr, pages)?;
-        let live = self.procs.live_mut(pid)?;
-        if live.anon.range(range.clone()).count() != pages as usize {
+        if self.procs.live(pid)?.anon.range(range.clone()).count() != pages as usize {
             return Err(Errno::BadAddress);
         }
-        for page in range.step_by(PAGE as usize) {
-            let frame = live.anon.remove(&page).expect("counted above");
+        self.unmap_blocks(pid, vaddr, range.end)?;
+        let live = self.procs.live_mut(pid)?;
+        let loose: Vec<(u64, u64)> = live.anon.range(range).map(|(&p, &f)| (p, f)).collect();
+        for (page, frame) in loose {
+            live.anon.remove(&page);
             let _ = Page(frame).unmap();
             live.spare.push(frame);
         }
