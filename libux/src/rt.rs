@@ -217,8 +217,13 @@ fn panic(info: &core::panic::PanicInfo) -> ! {
 }
 
 /// The heap: a first-fit list allocator. A process's heap starts empty
-/// and grows by mapping pages with `MapAnon` at the top of the heap
-/// window, doubling (see `GROW_MIN`); the root task's is a fixed region.
+/// and grows by mapping pages with `MapAnon` at the top of the lower half
+/// of the heap window, doubling (see `GROW_MIN`); the root task's is a
+/// fixed region. A list allocator cannot give back what it grew by, so a
+/// process's large blocks ([`LARGE`] bytes and more: a connection's
+/// buffers, say) are not in it: each is pages of its own in the upper
+/// half, mapped when allocated and unmapped when freed, so what a burst
+/// of clients took comes back when they go.
 struct Allocator {
     heap: UnsafeCell<Heap>,
     /// The index + 1 of the thread using `heap`, or 0.
@@ -227,6 +232,63 @@ struct Allocator {
     growing: crate::sync::Mutex<()>,
     /// End of the mapped heap (processes only).
     top: AtomicU64,
+    large: crate::sync::Mutex<Large>,
+}
+
+/// Blocks of at least this many bytes get pages of their own.
+pub const LARGE: usize = 32 * 1024;
+/// Where large blocks go: the upper half of the heap window.
+const LARGE_BASE: u64 = layout::HEAP_BASE + (layout::HEAP_END - layout::HEAP_BASE) / 2;
+/// Address ranges come in classes of 2^k pages (k < `CLASSES`: up to
+/// 1 GiB a block); a freed range is kept for the next block of its class,
+/// up to `KEPT` of each (beyond, its addresses are not used again: the
+/// window is 128 GiB).
+const CLASSES: usize = 19;
+const KEPT: usize = 16;
+
+/// The address ranges of large blocks.
+struct Large {
+    /// Below this, every range has been handed out once.
+    next: u64,
+    free: [[u64; KEPT]; CLASSES],
+    kept: [usize; CLASSES],
+}
+
+impl Large {
+    /// The class of a block of `bytes`, and its pages.
+    fn class(bytes: usize) -> Option<(usize, u64)> {
+        let pages = (bytes as u64).div_ceil(PAGE);
+        let k = pages.next_power_of_two().trailing_zeros() as usize;
+        (k < CLASSES).then_some((k, pages))
+    }
+
+    fn take(&mut self, k: usize) -> Option<u64> {
+        if self.kept[k] > 0 {
+            self.kept[k] -= 1;
+            return Some(self.free[k][self.kept[k]]);
+        }
+        let at = self.next;
+        let end = at.checked_add((1u64 << k) * PAGE).filter(|&e| e <= layout::HEAP_END)?;
+        self.next = end;
+        Some(at)
+    }
+
+    fn give(&mut self, k: usize, at: u64) {
+        if self.kept[k] < KEPT {
+            self.free[k][self.kept[k]] = at;
+            self.kept[k] += 1;
+        }
+    }
+}
+
+/// `MapAnon` or `UnmapAnon`, from anywhere: an allocation may happen
+/// while a message sits in the IPC buffer (being decoded, say), and the
+/// call must leave that message as it found it.
+fn anon(req: &Request) -> bool {
+    let message = rpc::client::save(crate::sel4::consts::msg::MAX_LENGTH);
+    let done = rpc::client::call(slot::PROC_CONN, req) == Ok(Response::Done);
+    rpc::client::restore(&message);
+    done
 }
 
 // SAFETY: `holder` gives the heap to one thread at a time.
@@ -263,17 +325,10 @@ impl Allocator {
         };
         let step = (top - layout::HEAP_BASE).clamp(GROW_MIN, GROW_MAX);
         let bytes = need.max(step).next_multiple_of(PAGE);
-        if top + bytes > layout::HEAP_END {
+        if top + bytes > LARGE_BASE {
             return false;
         }
-        let req = Request::MapAnon { vaddr: top, pages: (bytes / PAGE) as u32 };
-        // An allocation may happen anywhere, also while a message sits in
-        // the IPC buffer (being decoded, say): the call that grows the heap
-        // must leave that message as it found it.
-        let message = rpc::client::save(crate::sel4::consts::msg::MAX_LENGTH);
-        let mapped = rpc::client::call(slot::PROC_CONN, &req) == Ok(Response::Done);
-        rpc::client::restore(&message);
-        if !mapped {
+        if !anon(&Request::MapAnon { vaddr: top, pages: (bytes / PAGE) as u32 }) {
             return false;
         }
         self.top.store(top + bytes, Ordering::Relaxed);
@@ -289,8 +344,39 @@ impl Allocator {
     }
 }
 
+impl Allocator {
+    /// Whether a block of `layout` gets pages of its own.
+    fn is_large(layout: &Layout) -> bool {
+        layout.size() >= LARGE && layout.align() <= PAGE as usize && !IS_ROOT.load(Ordering::Relaxed)
+    }
+
+    /// Fresh pages (zeroed) for a large block, or null.
+    fn alloc_large(&self, bytes: usize) -> *mut u8 {
+        let Some((k, pages)) = Large::class(bytes) else { return core::ptr::null_mut() };
+        let Some(at) = self.large.lock().take(k) else { return core::ptr::null_mut() };
+        if anon(&Request::MapAnon { vaddr: at, pages: pages as u32 }) {
+            return at as *mut u8;
+        }
+        self.large.lock().give(k, at);
+        core::ptr::null_mut()
+    }
+
+    fn free_large(&self, at: u64, bytes: usize) {
+        let (k, pages) = Large::class(bytes).expect("it was allocated");
+        // Unmapped, its frames go back to the node; its addresses to the
+        // next block of its class. A block we could not unmap keeps its
+        // addresses (they are still mapped).
+        if anon(&Request::UnmapAnon { vaddr: at, pages: pages as u32 }) {
+            self.large.lock().give(k, at);
+        }
+    }
+}
+
 unsafe impl GlobalAlloc for Allocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if Self::is_large(&layout) {
+            return self.alloc_large(layout.size());
+        }
         if let Ok(p) = self.with(|h| h.allocate_first_fit(layout)) {
             return p.as_ptr();
         }
@@ -308,7 +394,24 @@ unsafe impl GlobalAlloc for Allocator {
         }
     }
 
+    /// Large blocks are fresh pages, zero already.
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        if Self::is_large(&layout) {
+            return self.alloc_large(layout.size());
+        }
+        // SAFETY: as `alloc`'s contract.
+        let p = unsafe { self.alloc(layout) };
+        if !p.is_null() {
+            // SAFETY: `alloc` gave `layout.size()` bytes at `p`.
+            unsafe { core::ptr::write_bytes(p, 0, layout.size()) };
+        }
+        p
+    }
+
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        if Self::is_large(&layout) {
+            return self.free_large(ptr as u64, layout.size());
+        }
         // SAFETY: `ptr` came from `alloc` with this layout.
         self.with(|h| unsafe { h.deallocate(NonNull::new_unchecked(ptr), layout) })
     }
@@ -320,6 +423,7 @@ static HEAP: Allocator = Allocator {
     holder: AtomicU64::new(0),
     growing: crate::sync::Mutex::new(()),
     top: AtomicU64::new(0),
+    large: crate::sync::Mutex::new(Large { next: LARGE_BASE, free: [[0; KEPT]; CLASSES], kept: [0; CLASSES] }),
 };
 
 /// Bytes of the heap in use and in all.
