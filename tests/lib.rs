@@ -1,8 +1,9 @@
 //! What the integration tests in `tests/` share: reading console logs by
-//! their documented formats, typing into a node's shell, and host ports.
-//! Booting and driving nodes is `qemu::node`'s.
+//! their documented formats, typing into a node's shell, host ports and
+//! scratch directories. Booting and driving nodes is `qemu::node`'s.
 
 use qemu::node::Node;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 /// How long a shell command may take (TCG on a loaded 2-core host).
@@ -69,4 +70,24 @@ pub fn pids_of(ps: &str, name: &str) -> Vec<(u32, u32)> {
 pub fn started_by_shell(ps: &str, name: &str) -> Vec<u32> {
     let shells: Vec<u32> = pids_of(ps, "sh").into_iter().map(|(p, _)| p).collect();
     pids_of(ps, name).into_iter().filter(|(_, ppid)| shells.contains(ppid)).map(|(p, _)| p).collect()
+}
+
+/// A fresh directory under the target dir (mode 0755), removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    /// `tag` names the test: `target/ux/TAG-PID`.
+    pub fn new(tag: &str) -> TempDir {
+        let p = qemu::out_dir().join(format!("{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        TempDir(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }

@@ -12,28 +12,10 @@ use fs9p::{decode, encode, Dialect, Frame, Lock, Msg, OpenMode, SetAttr, NOFID, 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
-use tests::free_port;
-
-/// A fresh directory under the target dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let p = qemu::out_dir().join(format!("ninep-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use tests::{free_port, TempDir};
 
 /// Our server exporting `dir` on a free loopback port.
 fn our_server(dir: &Path, max_fids: usize) -> String {
@@ -70,7 +52,7 @@ fn exercise(addr: &str, dialect: Dialect, aname: &str) {
 #[test]
 fn our_client_and_server_agree_in_both_dialects() {
     for dialect in [Dialect::P2000, Dialect::L] {
-        let dir = TempDir::new(&format!("both-{dialect:?}"));
+        let dir = TempDir::new(&format!("ninep-both-{dialect:?}"));
         let addr = our_server(&dir.0, 64);
         exercise(&addr, dialect, "");
         assert!(std::fs::read_dir(&dir.0).unwrap().next().is_none(), "everything made was removed");
@@ -89,7 +71,7 @@ impl Drop for Diod {
 #[test]
 fn our_client_works_against_diod() {
     let diod = qemu::setup::ensure_apt("diod", "diod", "a few seconds").unwrap();
-    let dir = TempDir::new("diod");
+    let dir = TempDir::new("ninep-diod");
     let addr = format!("127.0.0.1:{}", free_port(false));
     let mut server = Diod(
         Command::new(diod)
@@ -122,7 +104,7 @@ fn our_client_works_against_diod() {
 fn diod_tools_work_against_our_server() {
     let diodls = qemu::setup::ensure_apt("diodls", "diod", "a few seconds").unwrap();
     let diodcat = qemu::setup::ensure_apt("diodcat", "diod", "a few seconds").unwrap();
-    let dir = TempDir::new("tools");
+    let dir = TempDir::new("ninep-tools");
     std::fs::create_dir(dir.0.join("sub")).unwrap();
     std::fs::write(dir.0.join("sub/file.txt"), b"served by fs9p\n").unwrap();
     let addr = our_server(&dir.0, 64);
@@ -157,7 +139,7 @@ fn version_and_attach(addr: &str) -> TcpStream {
 
 #[test]
 fn the_server_survives_bad_clients_and_keeps_serving_others() {
-    let dir = TempDir::new("robust");
+    let dir = TempDir::new("ninep-robust");
     std::fs::write(dir.0.join("f"), b"still here").unwrap();
     let addr = our_server(&dir.0, 4096);
     let mut good = Client::connect(&addr, Dialect::L, 8192, "good", "").unwrap();
@@ -205,7 +187,7 @@ fn the_server_survives_bad_clients_and_keeps_serving_others() {
 /// Runs a PyPI client against our server exporting a directory with
 /// `sub/file.txt`.
 fn python_peer(peer: python::Peer) -> String {
-    let dir = TempDir::new(peer.0);
+    let dir = TempDir::new(&format!("ninep-{}", peer.0));
     std::fs::create_dir(dir.0.join("sub")).unwrap();
     std::fs::write(dir.0.join("sub/file.txt"), b"peer data").unwrap();
     python::run(peer, &our_server(&dir.0, 64), "")
@@ -225,7 +207,7 @@ fn p9fs_speaks_9p2000l_with_our_server() {
 
 #[test]
 fn a_fid_opened_for_reading_refuses_writes() {
-    let dir = TempDir::new("modes");
+    let dir = TempDir::new("ninep-modes");
     std::fs::write(dir.0.join("f"), b"keep").unwrap();
     let addr = our_server(&dir.0, 64);
     let mut s = version_and_attach(&addr);
@@ -282,7 +264,7 @@ fn walk_open(s: &mut TcpStream, fid: u32, name: &'static str, flags: u32) {
 /// must never open or follow.
 #[test]
 fn times_locks_and_what_the_server_never_follows() {
-    let dir = TempDir::new("posix");
+    let dir = TempDir::new("ninep-posix");
     std::fs::write(dir.0.join("f"), b"data").unwrap();
     std::os::unix::fs::symlink("/etc", dir.0.join("out")).unwrap();
     let addr = our_server(&dir.0, 64);
@@ -363,7 +345,7 @@ fn files_are_made_as_the_attaching_user_with_its_groups_only() {
     if !fs9p::host::is_root() {
         return; // acting as users needs root (`.ci/run` runs as root)
     }
-    let dir = TempDir::new("acting");
+    let dir = TempDir::new("ninep-acting");
     std::fs::set_permissions(&dir.0, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
     for (allow_root, n_uname, owner) in [(false, 65534, 65534), (false, 0, 65534), (true, 0, 0)] {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();

@@ -9,29 +9,11 @@ use qemu::linux::Guest;
 use std::collections::BTreeMap;
 use std::net::TcpListener;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
+use tests::TempDir;
 
 const LIMIT: Duration = Duration::from_secs(300);
-
-/// A fresh directory under the target dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let p = qemu::out_dir().join(format!("v9fs-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-        TempDir(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// `u9p serve`'s file system on a free port, acting as `users`.
 fn serve_dir(dir: &Path, users: Users) -> u16 {
@@ -71,7 +53,7 @@ fn said<'a>(lines: &'a BTreeMap<String, String>, key: &str, all: &str) -> &'a st
 
 #[test]
 fn linux_sees_posix_semantics_from_u9p_serve() {
-    let dir = TempDir::new("posix");
+    let dir = TempDir::new("v9fs-posix");
     let d = &dir.0;
     // Made on the host: a directory only root may change, a file only
     // root may read, and one anyone may write.
@@ -194,7 +176,7 @@ fn libc_makedev(major: u64, minor: u64) -> u64 {
 /// Linux maps to the right errno.
 #[test]
 fn linux_falls_back_from_9p2000u_and_reads_our_9p2000_errors() {
-    let dir = TempDir::new("dialects");
+    let dir = TempDir::new("v9fs-dialects");
     std::fs::create_dir(dir.0.join("full")).unwrap();
     std::fs::write(dir.0.join("full/x"), b"x").unwrap();
     let port = serve_dir(&dir.0, Users::Me);
