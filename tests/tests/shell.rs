@@ -156,7 +156,15 @@ fn session(s: Session) {
     let bin = s.run_to_end("ls /bin");
     let out = s.run("ls /bin | cat | cat > /tmp/listing; ls -l /tmp", "listing");
     let listing = output(&out).into_iter().find(|l| l.ends_with(" listing")).unwrap().to_string();
-    let size: usize = listing.split_whitespace().nth(1).unwrap().parse().unwrap();
+    // `-rw-r--r--     0     0      142 2026-12-04 01:15 listing` (ls.rs).
+    let words: Vec<&str> = listing.split_whitespace().collect();
+    assert_eq!((words[0], words[1], words[2]), ("-rw-r--r--", "0", "0"), "{listing}");
+    let size: usize = words[3].parse().unwrap();
+    // The modification time is the node's clock's (the host's, through
+    // QEMU's RTC): this year's.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let year = libux::time::Civil::from_unix(now).year;
+    assert!(words[4].starts_with(&format!("{year}-")), "{listing}");
     let names = output(&bin);
     assert_eq!(size, names.iter().map(|n| n.len() + 1).sum::<usize>(), "{listing}");
     assert_eq!(output(&s.run_to_end("cat /tmp/listing")), names, "three stages changed what passed");

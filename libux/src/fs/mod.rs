@@ -77,6 +77,26 @@ pub struct Attrs {
     pub ctime: Time,
 }
 
+/// `ls -l`'s column of a file's kind and permissions (`drwxr-xr-x`,
+/// `-rwsr-x--T`), as POSIX `ls` writes it.
+pub fn mode_string(is_dir: bool, mode: u32) -> alloc::string::String {
+    let mut s = alloc::string::String::from(if is_dir { "d" } else { "-" });
+    // Owner, group, others: read, write, and execute (or the set-id or
+    // sticky bit over it: lower case with execute, upper case without).
+    for (shift, special, mark) in [(6, 0o4000, 's'), (3, 0o2000, 's'), (0, 0o1000, 't')] {
+        let bits = (mode >> shift) & 7;
+        s.push(if bits & 4 != 0 { 'r' } else { '-' });
+        s.push(if bits & 2 != 0 { 'w' } else { '-' });
+        s.push(match (bits & 1 != 0, mode & special != 0) {
+            (true, true) => mark,
+            (false, true) => mark.to_ascii_uppercase(),
+            (true, false) => 'x',
+            (false, false) => '-',
+        });
+    }
+    s
+}
+
 /// A time a change sets: the server's now, or one named.
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SetTime {
@@ -248,6 +268,17 @@ mod tests {
         assert_eq!(decode_request(&inline_bytes(&mrs)[..h.len]), Ok(req));
         let reply: FsReply = Ok(FsResponse::Data(&data));
         frame::encode(&reply, &mut mrs, None, 0).unwrap();
+    }
+
+    #[test]
+    fn modes_read_as_ls_writes_them() {
+        assert_eq!(mode_string(true, 0o755), "drwxr-xr-x");
+        assert_eq!(mode_string(false, 0o644), "-rw-r--r--");
+        assert_eq!(mode_string(false, 0o4750), "-rwsr-x---");
+        assert_eq!(mode_string(false, 0o2640), "-rw-r-S---");
+        assert_eq!(mode_string(true, 0o1777), "drwxrwxrwt");
+        assert_eq!(mode_string(true, 0o1770), "drwxrwx--T");
+        assert_eq!(mode_string(false, 0), "----------");
     }
 
     #[test]

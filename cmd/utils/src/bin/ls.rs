@@ -1,6 +1,11 @@
 //! `ls [-l] [PATH...]`: the entries of each directory (or the file's own
-//! name), one a line; `-l` adds the kind (`d` directory, `-` file) and
-//! the size (bytes; entries for a directory).
+//! name), one a line. `-l` writes, before the name, the kind and
+//! permissions (`drwxr-xr-x`), owner and group (numbers), the size (bytes;
+//! entries for a directory) and the modification time (UTC, to the
+//! minute): `-rw-r--r--     0     0      142 2026-12-04 01:15 notes`. A
+//! file whose server keeps no modes, owners or times (a synthetic one:
+//! `/proc`, `/dev`, `/net`) has `?` for them: `-?????????     ?     ?
+//!        0                  ? status`.
 #![no_std]
 #![no_main]
 
@@ -9,14 +14,34 @@ extern crate alloc;
 use alloc::format;
 use alloc::string::String;
 use libux::fs::client::{list, stat, Metadata};
+use libux::fs::mode_string;
+use libux::time::Civil;
 
 libux::entry!(main);
 
 fn line(m: &Metadata, long: bool) -> String {
-    if long {
-        format!("{} {:>8} {}\n", if m.is_dir { 'd' } else { '-' }, m.size, m.name)
-    } else {
-        format!("{}\n", m.name)
+    if !long {
+        return format!("{}\n", m.name);
+    }
+    let kind = if m.is_dir { 'd' } else { '-' };
+    match &m.attrs {
+        Some(a) => {
+            let t = Civil::from_unix(a.mtime.sec.min(i64::MAX as u64) as i64);
+            format!(
+                "{} {:>5} {:>5} {:>8} {:04}-{:02}-{:02} {:02}:{:02} {}\n",
+                mode_string(m.is_dir, a.mode),
+                a.uid,
+                a.gid,
+                m.size,
+                t.year,
+                t.month,
+                t.day,
+                t.hour,
+                t.minute,
+                m.name
+            )
+        }
+        None => format!("{kind}????????? {:>5} {:>5} {:>8} {:>16} {}\n", "?", "?", m.size, "?", m.name),
     }
 }
 
