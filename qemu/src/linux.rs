@@ -79,7 +79,14 @@ impl Guest {
             let debs = dir.join("debs");
             let _ = std::fs::remove_dir_all(&debs);
             std::fs::create_dir_all(&debs).map_err(|e| e.to_string())?;
-            let kernel = kernel_package()?;
+            // A fresh machine's package lists may be missing: fetch them once.
+            let kernel = match kernel_package() {
+                Ok(k) => k,
+                Err(_) => {
+                    run(Command::new("apt-get").args(["update", "-q"]), "apt-get update")?;
+                    kernel_package()?
+                }
+            };
             step(&format!("fetching the Linux guest ({kernel}, busybox-static; about 70 MB, once)"));
             let timer = Timer::start("fetching the Linux guest");
             let download = |debs: &Path| {
