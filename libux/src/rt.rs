@@ -241,17 +241,20 @@ pub const LARGE: usize = 32 * 1024;
 const LARGE_BASE: u64 = layout::HEAP_BASE + (layout::HEAP_END - layout::HEAP_BASE) / 2;
 /// Address ranges come in classes of 2^k pages (k < `CLASSES`: up to
 /// 1 GiB a block); a freed range is kept for the next block of its class,
-/// up to `KEPT` of each (beyond, its addresses are not used again: the
-/// window is 128 GiB).
+/// up to `KEPT` ranges in all (beyond, its addresses are not used again:
+/// the window is 128 GiB; reusing them keeps the page tables that map
+/// them from growing).
 const CLASSES: usize = 19;
-const KEPT: usize = 16;
+/// Freed ranges kept: their list (the address, with the class in the low
+/// bits) is an ordinary small block, allocated once: 16 KiB, below
+/// `LARGE`, so keeping it never asks for a large block.
+const KEPT: usize = 2048;
 
 /// The address ranges of large blocks.
 struct Large {
     /// Below this, every range has been handed out once.
     next: u64,
-    free: [[u64; KEPT]; CLASSES],
-    kept: [usize; CLASSES],
+    free: alloc::vec::Vec<u64>,
 }
 
 impl Large {
@@ -263,9 +266,8 @@ impl Large {
     }
 
     fn take(&mut self, k: usize) -> Option<u64> {
-        if self.kept[k] > 0 {
-            self.kept[k] -= 1;
-            return Some(self.free[k][self.kept[k]]);
+        if let Some(i) = self.free.iter().rposition(|&e| e & (PAGE - 1) == k as u64) {
+            return Some(self.free.swap_remove(i) & !(PAGE - 1));
         }
         let at = self.next;
         let end = at.checked_add((1u64 << k) * PAGE).filter(|&e| e <= layout::HEAP_END)?;
@@ -274,9 +276,16 @@ impl Large {
     }
 
     fn give(&mut self, k: usize, at: u64) {
-        if self.kept[k] < KEPT {
-            self.free[k][self.kept[k]] = at;
-            self.kept[k] += 1;
+        if at + (1u64 << k) * PAGE == self.next {
+            self.next = at; // the last handed out: simply not handed out
+            return;
+        }
+        if self.free.capacity() == 0 {
+            // 16 KiB from the small heap, which never takes this lock.
+            let _ = self.free.try_reserve_exact(KEPT);
+        }
+        if self.free.len() < self.free.capacity().min(KEPT) {
+            self.free.push(at | k as u64);
         }
     }
 }
@@ -423,7 +432,7 @@ static HEAP: Allocator = Allocator {
     holder: AtomicU64::new(0),
     growing: crate::sync::Mutex::new(()),
     top: AtomicU64::new(0),
-    large: crate::sync::Mutex::new(Large { next: LARGE_BASE, free: [[0; KEPT]; CLASSES], kept: [0; CLASSES] }),
+    large: crate::sync::Mutex::new(Large { next: LARGE_BASE, free: alloc::vec::Vec::new() }),
 };
 
 /// Bytes of the heap in use and in all.

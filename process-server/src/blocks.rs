@@ -6,7 +6,7 @@
 //! mappings keep their frames for the process's next `MapAnon` (`spare`).
 //! A block takes whole chunks: one of 17 pages takes two.
 
-use crate::mem::Arena;
+use crate::mem::{Arena, ARENA_SLOTS};
 use crate::process::PAGE;
 use crate::server::Server;
 use alloc::vec::Vec;
@@ -33,12 +33,18 @@ impl Block {
 
 impl Server {
     /// Maps the block `vaddr..+pages` (free, checked by the caller) with
-    /// frames of its own arena; on failure nothing stays made.
+    /// frames of its own arena; on failure nothing stays made. A process's
+    /// blocks and its arena together hold at most `ARENA_SLOTS` root
+    /// slots, as its arena alone does: no process takes the node's slots.
     pub fn map_block(&mut self, pid: Pid, vaddr: u64, pages: u32) -> Result<(), Errno> {
         let Server { procs, mem, .. } = self;
         let live = procs.live_mut(pid)?;
+        let held = live.arena.slot_count() + live.blocks.values().map(|b| b.arena.slot_count()).sum::<usize>();
+        if held.saturating_add(pages as usize) > ARENA_SLOTS {
+            return Err(Errno::NoMemory);
+        }
         let mut arena = Arena::default();
-        let mut frames = Vec::with_capacity(pages as usize);
+        let mut frames = Vec::new();
         for i in 0..u64::from(pages) {
             let page = vaddr + i * PAGE;
             let made = mem.object(&mut arena, object::X86_4K, 0, bits::PAGE).map_err(Errno::from).and_then(|f| {

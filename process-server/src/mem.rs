@@ -67,6 +67,11 @@ impl Arena {
     pub fn bytes(&self) -> u64 {
         self.chunks.len() as u64 * CHUNK
     }
+
+    /// Root slots its capabilities take.
+    pub fn slot_count(&self) -> usize {
+        self.slots.len()
+    }
 }
 
 pub struct Memory {

@@ -284,13 +284,15 @@ impl Filesystem for OsFs {
             atime: c.atime.map(proto_time),
             mtime: c.mtime.map(proto_time),
         };
+        // The size first: it may fail (no space), and then nothing of the
+        // rest is changed.
+        if let Some(size) = c.size {
+            client::open(&node.path, flags::WRITE).and_then(|mut f| f.truncate(size)).map_err(to_9p)?;
+        }
         if kept != AttrChanges::default() {
             client::set_attrs(&node.path, kept).map_err(to_9p)?;
         }
-        match c.size {
-            Some(size) => client::open(&node.path, flags::WRITE).and_then(|mut f| f.truncate(size)).map_err(to_9p),
-            None => Ok(()),
-        }
+        Ok(())
     }
 }
 

@@ -267,10 +267,19 @@ fn guards() -> Result<String, String> {
     expect("endpoint in a reserved slot", process::create_endpoint(5), Errno::InvalidArgument)?;
     process::create_endpoint(40).map_err(|e| err("create_endpoint", e))?;
     expect("endpoint in a taken slot", process::create_endpoint(40), Errno::InvalidArgument)?;
+    // A mapping larger than a process may hold is refused before anything
+    // is made (a million pages would need more than the process server's
+    // own heap to list them), and the process server goes on.
+    let huge = libux::layout::HEAP_BASE + (1 << 36);
+    expect("a million-page mapping", process::map_anon(huge, 1 << 20), Errno::NoMemory)?;
+    process::map_anon(huge, 16).map_err(|e| err("a 16-page mapping after it", e))?;
+    process::unmap_anon(huge, 16).map_err(|e| err("unmapping it", e))?;
     let name = "x".repeat(31) + "é-and-more";
     let pid = spawn("/bin/true", &[&name, "3"], &[]).map_err(|e| err("spawn with a long name", e))?;
     match wait(Some(pid)).map_err(|e| err("wait", e))?.end {
-        End::Exited(3) => Ok(String::from("bad redirects, Cont, endpoint slots refused; long names kept safely")),
+        End::Exited(3) => {
+            Ok(String::from("bad redirects, Cont, endpoint slots, huge mappings refused; long names kept safely"))
+        }
         other => Err(format!("long-named child ended {other:?}")),
     }
 }
