@@ -8,6 +8,7 @@
 //!   boot file system and links the root task around it.
 //! - [`node`] runs one node in QEMU and watches its serial console.
 //! - [`cluster`] runs several on one Ethernet segment.
+//! - [`diod`] runs Debian's 9P server, to measure ours against.
 //! - [`linux`] boots a small Linux guest, to test our 9P servers with
 //!   the Linux kernel's own client.
 //! - [`template`] makes a crate for a program of one's own (`cargo ux new`).
@@ -17,6 +18,7 @@
 //! use host builds of `libux`'s formats, never seL4 glue.
 
 pub mod cluster;
+pub mod diod;
 pub mod image;
 pub mod kernel;
 pub mod linux;

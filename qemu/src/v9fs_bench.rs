@@ -8,11 +8,11 @@
 
 use super::Args;
 use fs9p::host::{serve, DirFs, Users};
+use qemu::diod::Diod;
 use qemu::linux::Guest;
 use std::collections::BTreeMap;
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::net::TcpListener;
+use std::time::Duration;
 
 const MIB: u32 = 64;
 const ROUNDS: usize = 5;
@@ -20,15 +20,6 @@ const ROUNDS: usize = 5;
 /// The mounts measured: (key, which server, msize).
 const MOUNTS: [(&str, &str, u32); 3] =
     [("ours64k", "ours", 65536), ("diod64k", "diod", 65536), ("ours1m", "ours", 1 << 20)];
-
-struct Diod(Child);
-
-impl Drop for Diod {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -68,7 +59,6 @@ timed() {
 pub fn run(_args: &Args) -> Result<Vec<String>, String> {
     qemu::step("v9fs: Linux's 9P client against u9p serve and diod (a Linux guest under TCG)");
     let guest = Guest::ensure()?;
-    let diod_bin = qemu::setup::ensure_apt("diod", "diod", "a few seconds")?;
     let base = qemu::out_dir().join(format!("v9fs-bench-{}", std::process::id()));
     let (ours_dir, diod_dir) = (base.join("ours"), base.join("diod"));
     for d in [&ours_dir, &diod_dir] {
@@ -80,24 +70,7 @@ pub fn run(_args: &Args) -> Result<Vec<String>, String> {
     let fs = DirFs::new(&ours_dir, users).map_err(|e| e.to_string())?;
     std::thread::spawn(move || serve(listener, fs, 4096));
     let diod_port = qemu::node::free_ports(1, false)?[0];
-    let addr = format!("127.0.0.1:{diod_port}");
-    let _diod = Diod(
-        Command::new(diod_bin)
-            .args(["-f", "-n", "-l", &addr, "-e"])
-            .arg(&diod_dir)
-            .args(["-L", "/dev/null"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("cannot start diod: {e}"))?,
-    );
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while TcpStream::connect(&addr).is_err() {
-        if Instant::now() > deadline {
-            return Err(format!("diod never listened on {addr}"));
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let _diod = Diod::start(&diod_dir, &format!("127.0.0.1:{diod_port}"))?;
     let aname = diod_dir.to_str().ok_or("a directory name that is not UTF-8")?;
     let out = guest.run(&script(ours, diod_port, aname), Duration::from_secs(1800))?;
     let _ = std::fs::remove_dir_all(&base);

@@ -13,7 +13,7 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 use tests::{free_port, TempDir};
 
@@ -59,40 +59,11 @@ fn our_client_and_server_agree_in_both_dialects() {
     }
 }
 
-struct Diod(Child);
-
-impl Drop for Diod {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn our_client_works_against_diod() {
-    let diod = qemu::setup::ensure_apt("diod", "diod", "a few seconds").unwrap();
     let dir = TempDir::new("ninep-diod");
     let addr = format!("127.0.0.1:{}", free_port(false));
-    let mut server = Diod(
-        Command::new(diod)
-            .args(["-f", "-n", "-l", &addr, "-e"])
-            .arg(&dir.0)
-            .args(["-L", "/dev/null"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    // diod listens once it has started: until then, or if it died, fail
-    // with why.
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while TcpStream::connect(&addr).is_err() {
-        if let Some(status) = server.0.try_wait().unwrap() {
-            panic!("diod ended ({status}) before listening on {addr}");
-        }
-        assert!(std::time::Instant::now() < deadline, "diod never listened on {addr}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let _diod = qemu::diod::Diod::start(&dir.0, &addr).unwrap_or_else(|e| panic!("{e}"));
     let aname = dir.0.to_str().unwrap();
     exercise(&addr, Dialect::L, aname);
     std::fs::write(dir.0.join("from-host"), b"made on the host").unwrap();
