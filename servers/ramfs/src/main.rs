@@ -60,6 +60,13 @@ struct Server {
 }
 
 impl Server {
+    /// Tells the file system what time it is now, and answers it.
+    fn tick(&mut self) -> Time {
+        let now = ours(self.clock.now());
+        self.fs.set_now(now);
+        now
+    }
+
     /// Answers one request. Read data is returned in `buf`, names in
     /// `scratch`: the reply borrows both until it is encoded.
     fn handle<'s>(
@@ -69,9 +76,8 @@ impl Server {
         buf: &'s mut [u8; IO_MAX],
         scratch: &'s mut Vec<Stat>,
     ) -> FsReply<'s> {
+        let now = self.tick();
         let fs = &mut self.fs;
-        let now = self.clock.now();
-        fs.set_now(Time { sec: now.sec, nsec: now.nsec });
         let stat = |fs: &Ramfs, n: NodeId| fs.stat(n).map_err(errno);
         match req {
             FsRequest::Open { path, flags: f } => {
@@ -187,8 +193,8 @@ impl Server {
                 let node = fs.walk(path).map_err(errno)?;
                 let time = |t: Option<SetTime>| {
                     t.map(|t| match t {
-                        SetTime::Now => Time { sec: now.sec, nsec: now.nsec },
-                        SetTime::At(t) => Time { sec: t.sec, nsec: t.nsec },
+                        SetTime::Now => now,
+                        SetTime::At(t) => ours(t),
                     })
                 };
                 let changes =
@@ -204,8 +210,17 @@ impl Server {
     }
 }
 
+/// The file protocol's time as ramfs keeps it, and back (ramfs's logic
+/// knows nothing of libux).
+fn ours(t: proto::Time) -> Time {
+    Time { sec: t.sec, nsec: t.nsec }
+}
+
+fn theirs(t: Time) -> proto::Time {
+    proto::Time { sec: t.sec, nsec: t.nsec }
+}
+
 fn file_stat(s: &Stat) -> FileStat<'_> {
-    let time = |t: Time| proto::Time { sec: t.sec, nsec: t.nsec };
     let a = &s.attrs;
     let attrs = proto::Attrs {
         id: s.ino,
@@ -213,9 +228,9 @@ fn file_stat(s: &Stat) -> FileStat<'_> {
         uid: a.uid,
         gid: a.gid,
         stored: s.stored,
-        atime: time(a.atime),
-        mtime: time(a.mtime),
-        ctime: time(a.ctime),
+        atime: theirs(a.atime),
+        mtime: theirs(a.mtime),
+        ctime: theirs(a.ctime),
     };
     FileStat { name: &s.name, is_dir: s.is_dir, size: s.size, version: s.version, attrs: Some(attrs) }
 }
@@ -223,9 +238,7 @@ fn file_stat(s: &Stat) -> FileStat<'_> {
 fn main() -> i32 {
     let budget = libux::rt::args().get(1).and_then(|s| s.parse().ok()).unwrap_or(8 << 20);
     let mut server = Server { fs: Ramfs::new(budget), open: BTreeMap::new(), next_handle: 0, clock: WallClock::new() };
-    let now = server.clock.now();
-    let now = Time { sec: now.sec, nsec: now.nsec };
-    server.fs.set_now(now);
+    let now = server.tick();
     // The root was made before the clock was known.
     let _ = server.fs.set_attrs(ROOT, &Changes { atime: Some(now), mtime: Some(now), ..Changes::default() });
     let setup = libux::process::create_endpoint(EP)
