@@ -54,6 +54,17 @@ pub fn start(node: &Node, line: &str, expect: &str) {
     node.wait_after(mark, expect, SHELL_TIMEOUT).unwrap_or_else(|e| panic!("{line}: {e}"));
 }
 
+/// Node `node`'s local pid `pid` as a gpid (`libux::cluster`): what
+/// `ps`, `/proc` and the process API call it.
+pub fn gpid(node: u16, pid: u32) -> u32 {
+    u32::from(node) << 16 | pid
+}
+
+/// The start of `/proc/1/status` on node `node`: its ramfs, pid 1.
+pub fn ramfs_status(node: u16) -> String {
+    format!("{} 0 running ramfs", gpid(node, 1))
+}
+
 /// The pids of `name` in `ps` output, with their parents.
 pub fn pids_of(ps: &str, name: &str) -> Vec<(u32, u32)> {
     ps.lines()

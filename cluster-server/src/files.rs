@@ -48,8 +48,8 @@ enum Content {
     /// to the last request (the gpid started; the postcard reply).
     Transaction(Transaction, Mutex<Vec<u8>>),
     /// A process's file on its node: its `status` and `wait` lines are
-    /// read whole at the first read and their ids made cluster-wide.
-    Through { file: File, node: NodeId, lines: Option<Mutex<Option<Vec<u8>>>> },
+    /// read whole at the first read and kept (a `wait` is reaped by it).
+    Through { file: File, lines: Option<Mutex<Option<Vec<u8>>>> },
 }
 
 struct Open {
@@ -204,18 +204,10 @@ fn gpids(own: NodeId, nodes: &[NodeLine]) -> Vec<Gpid> {
     let mut all = Vec::new();
     for n in nodes.iter().filter(|n| n.state != NodeState::Down) {
         let here = pids(&proc_dir(n.node, own)).unwrap_or_default();
-        all.extend(here.into_iter().filter_map(|p| Gpid::new(n.node, p)));
+        all.extend(here.into_iter().filter_map(|p| Gpid::named(n.node, p)));
     }
     all.sort_unstable();
     all
-}
-
-/// A `status` or `wait` line with its ids made cluster-wide.
-fn cluster_ids(node: NodeId, text: &[u8]) -> Vec<u8> {
-    let text = String::from_utf8_lossy(text);
-    let Some(s) = Status::parse(&text) else { return text.into_owned().into_bytes() };
-    let id = |p| Gpid::new(node, p).map_or(0, |g| g.0);
-    libux::procfs::status_line(id(s.pid), id(s.ppid), s.state, s.name, s.memory).into_bytes()
 }
 
 /// Starts what a write to `spawn` says; its gpid.
@@ -227,7 +219,7 @@ fn start(state: &Mutex<State>, data: &[u8]) -> Result<Gpid, Errno> {
     let at = alloc::format!("{}/spawn", proc_dir(node, own));
     let reply = transact(&at, line_for(&req.command, own, node).as_bytes())?;
     let pid = core::str::from_utf8(&reply).ok().and_then(|t| t.trim().parse().ok()).ok_or(Errno::Io)?;
-    Gpid::new(node, pid).ok_or(Errno::Io)
+    Gpid::named(node, pid).ok_or(Errno::Io)
 }
 
 /// Answers `pid`'s `req`.
@@ -272,7 +264,7 @@ fn answer(state: &Mutex<State>, files: &Files, pid: Pid, req: FsRequest) -> Resu
                     }
                     let file = open(&path, f & (flags::READ | flags::WRITE | flags::CREATE | flags::TRUNCATE))?;
                     let lines = matches!(which, ProcFile::Status | ProcFile::Wait).then(|| Mutex::new(None));
-                    Content::Through { file, node, lines }
+                    Content::Through { file, lines }
                 }
             };
             files.insert(pid, content)
@@ -352,7 +344,7 @@ fn read(files: &Files, pid: Pid, handle: u32, offset: u64, buf: &mut [u8]) -> Re
             let _slow = files.slow(pid)?;
             file.pread_once(offset, buf)
         }
-        Content::Through { file, node, lines: Some(lines) } => {
+        Content::Through { file, lines: Some(lines) } => {
             if let Some(t) = &*lines.lock() {
                 return Ok(from(t, buf));
             }
@@ -360,7 +352,7 @@ fn read(files: &Files, pid: Pid, handle: u32, offset: u64, buf: &mut [u8]) -> Re
             // One line: the first read takes it whole (a wait ends here).
             let mut whole = alloc::vec![0; 256];
             let n = file.pread(0, &mut whole)?;
-            let text = cluster_ids(*node, &whole[..n]);
+            let text = whole[..n].to_vec();
             let n = from(&text, buf);
             *lines.lock() = Some(text);
             Ok(n)

@@ -99,6 +99,16 @@ impl Gpid {
         (node.is_valid() && pid <= 0xffff).then(|| Gpid(u32::from(node.0) << 16 | pid))
     }
 
+    /// A pid as node `node` names it: one of its gpids (what its process
+    /// server answers and `/proc` lists), or the short form, a local pid
+    /// (what its servers know from badges); none for another node's.
+    pub fn named(node: NodeId, pid: crate::rpc::Pid) -> Option<Gpid> {
+        if pid <= crate::rpc::PID_MAX {
+            return Gpid::new(node, pid);
+        }
+        Some(Gpid(pid)).filter(|g| g.node() == Some(node))
+    }
+
     /// The node it is on (none for gpid 0, the process servers').
     pub fn node(self) -> Option<NodeId> {
         Some(NodeId((self.0 >> 16) as u16)).filter(|n| n.is_valid())
@@ -309,9 +319,9 @@ impl PsLine {
     /// `s`; none if its pid does not make a gpid.
     pub fn of(node: NodeId, s: &crate::procfs::Status) -> Option<PsLine> {
         Some(PsLine {
-            gpid: Gpid::new(node, s.pid)?,
+            gpid: Gpid::named(node, s.pid)?,
             node,
-            parent: Gpid::new(node, s.ppid)?,
+            parent: Gpid::named(node, s.ppid)?,
             state: String::from(s.state),
             memory: s.memory,
             name: String::from(s.name),
@@ -407,7 +417,13 @@ mod tests {
 
     #[test]
     fn ps_lines_come_back() {
-        let status = crate::procfs::Status { pid: 7, ppid: 2, state: "running", name: "sleep", memory: 4096 };
+        let status = crate::procfs::Status {
+            pid: 3 << 16 | 7,
+            ppid: 3 << 16 | 2,
+            state: "running",
+            name: "sleep",
+            memory: 4096,
+        };
         let line = PsLine::of(NodeId(3), &status).unwrap();
         assert_eq!((line.gpid, line.parent), (Gpid(3 << 16 | 7), Gpid(3 << 16 | 2)));
         let text = format!("{line}");
@@ -441,6 +457,10 @@ mod tests {
         assert_eq!(top.0, (1 << 31) - 1, "31 bits");
         assert_eq!(Gpid::new(NodeId(3), 0x10000), None);
         assert_eq!(Gpid::new(NodeId(3), 0), Some(Gpid(0)));
+        assert_eq!(Gpid::named(NodeId(3), 1), Some(g));
+        assert_eq!(Gpid::named(NodeId(3), 196609), Some(g));
+        assert_eq!(Gpid::named(NodeId(2), 196609), None, "another node's");
+        assert_eq!(Gpid::named(NodeId(3), 0), Some(Gpid(0)));
         for bad in ["65536", "-1", "x", "2147483648", "196608"] {
             assert_eq!(Gpid::parse(bad), None, "{bad}");
         }

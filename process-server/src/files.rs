@@ -154,7 +154,7 @@ impl Server {
                             return self.defer_wait(caller, handle, pid, offset, count).map(|()| None);
                         }
                     },
-                    (Node::Spawn, Some(pid)) => alloc::format!("{pid}\n"),
+                    (Node::Spawn, Some(pid)) => alloc::format!("{}\n", self.gpid(pid)),
                     (Node::Spawn, None) => String::new(),
                     (Node::Bin(name), _) => {
                         let image = self.bootfs.get(name).ok_or(Errno::NotFound)?;
@@ -247,7 +247,8 @@ impl Server {
                 return if parts.next().is_some() { Err(Errno::NotDir) } else { Ok(Node::Spawn) };
             }
             Some("self") => caller,
-            Some(n) => n.parse::<Pid>().map_err(|_| Errno::NotFound)?,
+            // A gpid of this node's, or its short form (the local pid).
+            Some(n) => n.parse::<Pid>().ok().and_then(|p| self.local_pid(p).ok()).ok_or(Errno::NotFound)?,
         };
         if !self.procs.contains_key(&pid) {
             return Err(Errno::NotFound);
@@ -290,7 +291,7 @@ impl Server {
                 let p = self.procs.get(pid).ok_or(Errno::NotFound)?;
                 let table = self.namespaces.get(p.ns).filter(|_| p.live().is_some());
                 let entries = table.map(|t| t.entries()).unwrap_or_default();
-                Ok(entries.into_iter().map(|(point, (server, _))| procfs::ns_line(point, *server)).collect())
+                Ok(entries.into_iter().map(|(point, (server, _))| procfs::ns_line(point, self.gpid(*server))).collect())
             }
             Node::Ctl(_) | Node::Spawn => Ok(String::new()),
             _ => Err(Errno::IsDir),
@@ -306,7 +307,7 @@ impl Server {
             }
             State::Zombie(end) => (procfs::ended_state(end), 0),
         };
-        Some(procfs::status_line(pid, p.ppid, &state, &p.name, memory))
+        Some(procfs::status_line(self.gpid(pid), self.gpid(p.ppid), &state, &p.name, memory))
     }
 
     /// The status line of `pid` if it has ended.
@@ -314,7 +315,7 @@ impl Server {
         match self.procs.get(&pid).map(|p| &p.state) {
             Some(State::Zombie(_)) => self.status_line(pid),
             // Gone already: reaped, or ended with no parent to wait.
-            None => Some(procfs::status_line(pid, 0, "gone", "?", 0)),
+            None => Some(procfs::status_line(self.gpid(pid), 0, "gone", "?", 0)),
             Some(State::Live(_)) => None,
         }
     }
@@ -358,7 +359,7 @@ impl Server {
     pub fn files_after_end(&mut self, pid: Pid, end: &End) {
         let line = self.status_line(pid).unwrap_or_else(|| {
             let name = self.procs.get(&pid).map_or("?", |p| p.name.as_str());
-            procfs::status_line(pid, 0, &procfs::ended_state(end), name, 0)
+            procfs::status_line(self.gpid(pid), 0, &procfs::ended_state(end), name, 0)
         });
         let (answered, rest): (Vec<_>, Vec<_>) = self.files.waiting.drain(..).partition(|w| w.pid == pid);
         self.files.waiting = rest;
@@ -445,7 +446,7 @@ impl Server {
             }
             Node::ProcDir => {
                 let mut all: Vec<_> =
-                    self.procs.keys().map(|p| (p.to_string(), true, PID_FILES.len() as u64)).collect();
+                    self.procs.keys().map(|&p| (self.gpid(p).to_string(), true, PID_FILES.len() as u64)).collect();
                 all.push((String::from("self"), true, PID_FILES.len() as u64));
                 all.push((String::from("spawn"), false, 0));
                 Ok(all)

@@ -126,7 +126,7 @@ extern "C" fn main(bootinfo_addr: u64) -> ! {
         let env: alloc::vec::Vec<&str> = env.iter().map(|e| e.as_str()).collect();
         match server.start(p.name, &p.argv, &env, &grants.borrow()) {
             Ok(pid) => {
-                println!("ux: started {} as pid {pid} (priority {})", p.name, p.priority);
+                println!("ux: started {} as pid {} (priority {})", p.name, server.gpid(pid), p.priority);
                 if p.before_ready {
                     before_ready.push(pid);
                 }
@@ -162,7 +162,7 @@ extern "C" fn main(bootinfo_addr: u64) -> ! {
             match server.start(path, &argv, &env, &grants.borrow()) {
                 Ok(pid) => {
                     server.console_is(pid);
-                    println!("ux: started {cmd} as pid {pid}");
+                    println!("ux: started {cmd} as pid {}", server.gpid(pid));
                 }
                 Err(e) => println!("ux: cannot start {cmd}: {e}"),
             }

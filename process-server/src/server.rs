@@ -175,15 +175,15 @@ impl Server {
     }
 
     pub fn report_end(&self, p: &Process, end: End) {
+        let (pid, name) = (self.gpid(p.pid), &p.name);
         match end {
-            End::Exited(s) => println!("ux: pid {} ({}) exited with status {s}", p.pid, p.name),
-            End::Killed => println!("ux: pid {} ({}) was killed", p.pid, p.name),
-            End::Faulted(f) => println!(
-                "ux: pid {} ({}) faulted: {:?} at ip {:#x}, address {:#x}",
-                p.pid, p.name, f.kind, f.ip, f.addr
-            ),
+            End::Exited(s) => println!("ux: pid {pid} ({name}) exited with status {s}"),
+            End::Killed => println!("ux: pid {pid} ({name}) was killed"),
+            End::Faulted(f) => {
+                println!("ux: pid {pid} ({name}) faulted: {:?} at ip {:#x}, address {:#x}", f.kind, f.ip, f.addr)
+            }
             // Only a process of another node is lost.
-            End::Lost => println!("ux: pid {} ({}) was lost", p.pid, p.name),
+            End::Lost => println!("ux: pid {pid} ({name}) was lost"),
         }
     }
 
@@ -295,6 +295,7 @@ impl Server {
             MSG_CALL => caller,
             MSG_RELAY => {
                 let pid = Pid::try_from(h.on_behalf).map_err(|_| Errno::NoSuchProcess)?;
+                let pid = self.local_pid(pid).map_err(|_| Errno::NoSuchProcess)?;
                 if !self.intermediaries(pid)?.any(|i| i == caller) {
                     return Err(Errno::NotPermitted);
                 }
@@ -344,11 +345,11 @@ impl Server {
             Err(e) => return ok(Err(e)),
         };
         match req {
-            Request::GetPid => ok(Ok(Response::Pid(pid))),
-            Request::GetPpid => ok(Ok(Response::Pid(self.procs[&pid].ppid))),
-            Request::Spawn(s) => ok(self
-                .new_pid()
-                .and_then(|child| self.create(child, pid, &s, &Grants::DEFAULT).map(|()| Response::Pid(child)))),
+            Request::GetPid => ok(Ok(Response::Pid(self.gpid(pid)))),
+            Request::GetPpid => ok(Ok(Response::Pid(self.gpid(self.procs[&pid].ppid)))),
+            Request::Spawn(s) => ok(self.new_pid().and_then(|child| {
+                self.create(child, pid, &s, &Grants::DEFAULT).map(|()| Response::Pid(self.gpid(child)))
+            })),
             Request::Exit { status } => {
                 self.end(pid, End::Exited(status));
                 if relayed {
@@ -473,7 +474,7 @@ impl Server {
         for c in candidates {
             if let State::Zombie(end) = self.procs[&c].state {
                 self.procs.remove(&c);
-                return Ok(Response::Waited(Some(Waited { pid: c, end })));
+                return Ok(Response::Waited(Some(Waited { pid: self.gpid(c), end })));
             }
         }
         Ok(Response::Waited(None))
@@ -548,10 +549,11 @@ impl Server {
         }
     }
 
-    /// A process a call names: a local pid, or a gpid of this node's
-    /// (its local pid); another node's gpid is `Elsewhere` (the caller's
+    /// A process a call names: a gpid of this node's (its local pid), or
+    /// the local pid itself (the short form this node's own servers know
+    /// from badges); another node's gpid is `Elsewhere` (the caller's
     /// library asks the cluster server instead).
-    fn local_pid(&self, pid: Pid) -> Result<Pid, Errno> {
+    pub(crate) fn local_pid(&self, pid: Pid) -> Result<Pid, Errno> {
         if pid <= libux::rpc::PID_MAX {
             return Ok(pid);
         }
@@ -560,6 +562,13 @@ impl Server {
             Some(_) => Err(Errno::Elsewhere),
             None => Err(Errno::NoSuchProcess),
         }
+    }
+
+    /// What a process is called outside the process server: its gpid
+    /// (`libux::cluster`), so that every answer speaks one kind of pid on
+    /// every node; 0 (no process: an orphan's parent) stays 0.
+    pub(crate) fn gpid(&self, pid: Pid) -> Pid {
+        Gpid::new(self.node, pid).map_or(pid, |g| g.0)
     }
 
     /// `req` with the gpids it names made local pids.

@@ -9,7 +9,7 @@ use libux::cluster::{NodeLine, NodeState};
 use qemu::cluster::Cluster;
 use qemu::node::{Node, Options, Secret};
 use std::time::{Duration, Instant};
-use tests::{run, SHELL_TIMEOUT};
+use tests::{gpid, ramfs_status, run, SHELL_TIMEOUT};
 
 fn wait(node: &Node, mark: usize, line: &str) {
     node.wait_after(mark, line, SHELL_TIMEOUT).unwrap_or_else(|e| panic!("{e}"));
@@ -79,7 +79,7 @@ fn nodes_admit_each_other_by_the_secret_and_see_failures() {
     }
     let up = |ns: &[u16]| ns.iter().map(|&n| (n, NodeState::Up)).collect::<Vec<_>>();
     table(&cluster.nodes[1], &up(&[1, 2, 3]));
-    run(&cluster.nodes[0], "cat /n/node3/proc/1/status", "1 0 running ramfs");
+    run(&cluster.nodes[0], "cat /n/node3/proc/1/status", &ramfs_status(3));
     // A mount that ends while its node is up is made again (its export
     // may not have been serving yet when the node joined).
     let ps = run(&cluster.nodes[0], "ps", "PID");
@@ -91,7 +91,7 @@ fn nodes_admit_each_other_by_the_secret_and_see_failures() {
         wait(&cluster.nodes[0], mark, &format!("cluster: mounting node {n} again"));
         wait(&cluster.nodes[0], mark, &format!("mount9p: tcp!10.1.0.{n}!5641 mounted at /n/node{n}"));
     }
-    run(&cluster.nodes[0], "cat /n/node3/proc/1/status", "1 0 running ramfs");
+    run(&cluster.nodes[0], "cat /n/node3/proc/1/status", &ramfs_status(3));
     // From the host, with the cluster's secret (what `u9p --secret` does):
     // the node table through node 1's export; without it, refused.
     let secret = fs9p::auth::from_hex(&std::fs::read_to_string(&cluster.secret).unwrap()).unwrap();
@@ -117,14 +117,16 @@ fn nodes_admit_each_other_by_the_secret_and_see_failures() {
     // cluster's mounts are not in it (node 1's own files are).
     tests::start(&cluster.nodes[0], "exportfs", "exportfs: serving / on tcp!*!564");
     tests::start(&cluster.nodes[1], "mount9p tcp!10.1.0.1!564 A", "mounted at /n/A");
-    run(&cluster.nodes[1], "cat /n/A/proc/1/status", "1 0 running ramfs");
+    run(&cluster.nodes[1], "cat /n/A/proc/1/status", &ramfs_status(1));
     let through = run(&cluster.nodes[1], "ls /n/A/n; echo listed", "listed");
     assert!(!through.lines().any(|l| l.trim().starts_with("node")), "{through}");
     run(&cluster.nodes[1], "cat /n/A/n/node3/proc/1/status", "cat: /n/A/n/node3/proc/1/status: file does not exist");
     // `cps` on node 2 lists the processes of every node, by gpid.
     run(&cluster.nodes[2], "sleep 600 &", "$ ");
     let ps = run(&cluster.nodes[2], "ps", "PID");
+    // `ps` and `cps` speak one kind of pid: gpids.
     let &[(sleeper, parent)] = &tests::pids_of(&ps, "sleep")[..] else { panic!("{ps}") };
+    assert_eq!((sleeper >> 16, parent >> 16), (3, 3), "gpids of node 3 in:\n{ps}");
     let cps = run(&cluster.nodes[1], "cps", "GPID");
     let row = |gpid: u32, node: u16, pgpid: u32, name: &str| {
         cps.lines().any(|l| {
@@ -132,13 +134,12 @@ fn nodes_admit_each_other_by_the_secret_and_see_failures() {
             w.len() == 6 && w[..3] == [gpid.to_string(), node.to_string(), pgpid.to_string()] && w[5] == name
         })
     };
-    let gpid = |node: u32, pid: u32| node << 16 | pid;
     assert!(row(gpid(1, 1), 1, 0, "ramfs"), "node 1's ramfs in:\n{cps}");
-    assert!(row(gpid(3, sleeper), 3, gpid(3, parent), "sleep"), "node 3's sleep {sleeper} in:\n{cps}");
+    assert!(row(sleeper, 3, parent, "sleep"), "node 3's sleep {sleeper} in:\n{cps}");
     assert!(row(gpid(2, 4), 2, 0, "cluster"), "node 2's own cluster server in:\n{cps}");
     // The same from /proc/cluster: `ps`, the listing, and the process's
     // own files with its ids made cluster-wide.
-    let (g, pg) = (gpid(3, sleeper), gpid(3, parent));
+    let (g, pg) = (sleeper, parent);
     run(&cluster.nodes[1], "cat /proc/cluster/ps", &format!("{g} 3 {pg} running "));
     let listed = run(&cluster.nodes[0], "ls /proc/cluster; echo listed", "listed");
     for name in ["self", "nodes", "ps", "spawn", &g.to_string(), "65537"] {
@@ -171,18 +172,18 @@ fn nodes_admit_each_other_by_the_secret_and_see_failures() {
     // Nobody lends its authority: a client of node 1's anonymous export
     // (restricted to what it started) can neither end node 1's process
     // through node 1's cluster server nor start a program through it.
-    let via_a = format!("echo kill > /n/A/proc/cluster/{}/ctl", gpid(1, here));
+    let via_a = format!("echo kill > /n/A/proc/cluster/{here}/ctl");
     run(&cluster.nodes[1], &via_a, "not permitted");
     run(&cluster.nodes[1], "echo true > /n/A/proc/cluster/spawn", "not permitted");
-    run(&cluster.nodes[0], &format!("echo kill > /proc/cluster/{}/ctl; echo sent $?", gpid(1, here)), "sent 0");
+    run(&cluster.nodes[0], &format!("echo kill > /proc/cluster/{here}/ctl; echo sent $?"), "sent 0");
     // The system's servers are out of reach of every process but the
     // console's: of another node, and of the cluster server acting here.
     for ramfs in [gpid(3, 1), gpid(1, 1)] {
         run(&cluster.nodes[0], &format!("echo kill > /proc/cluster/{ramfs}/ctl"), "not permitted");
     }
     run(&cluster.nodes[0], &format!("kill {}", gpid(3, 1)), &format!("kill: {}: not permitted", gpid(3, 1)));
-    run(&cluster.nodes[0], "cat /n/node3/proc/1/status", "1 0 running ramfs");
-    run(&cluster.nodes[0], "cat /proc/1/status", "1 0 running ramfs");
+    run(&cluster.nodes[0], "cat /n/node3/proc/1/status", &ramfs_status(3));
+    run(&cluster.nodes[0], "cat /proc/1/status", &ramfs_status(1));
     for (node, pid) in [(2, sleeper), (0, here)] {
         let t0 = Instant::now();
         loop {
@@ -203,7 +204,7 @@ fn nodes_admit_each_other_by_the_secret_and_see_failures() {
     let ps = run(&cluster.nodes[0], "ps", "PID");
     // (The newest: the one killed above may be there until reaped.)
     let (short, shell) = tests::pids_of(&ps, "sleep").into_iter().max().unwrap_or_else(|| panic!("{ps}"));
-    let (g, pg) = (gpid(1, short), gpid(1, shell));
+    let (g, pg) = (short, shell);
     run(&cluster.nodes[1], &format!("cat /proc/cluster/{g}/wait"), &format!("{g} {pg} exited:0 sleep "));
     // And through the process API: the shell's `wait` on node 2 for a
     // process of node 1 (node 2's process server answers `Elsewhere`,
@@ -211,7 +212,7 @@ fn nodes_admit_each_other_by_the_secret_and_see_failures() {
     run(&cluster.nodes[0], "sleep 2 &", "$ ");
     let ps = run(&cluster.nodes[0], "ps", "PID");
     let (short, _) = tests::pids_of(&ps, "sleep").into_iter().max().unwrap_or_else(|| panic!("{ps}"));
-    run(&cluster.nodes[1], &format!("wait {}", gpid(1, short)), &format!("[{}] exited 0", gpid(1, short)));
+    run(&cluster.nodes[1], &format!("wait {short}"), &format!("[{short}] exited 0"));
     run(&cluster.nodes[1], &format!("wait {}", gpid(1, 999)), &format!("sh: wait {}: no such process", gpid(1, 999)));
 
     // `crun` runs a program on a node and exits with its status.
@@ -313,7 +314,7 @@ fn nodes_admit_each_other_by_the_secret_and_see_failures() {
     let &[(remote, _)] = &tests::pids_of(&ps, "/bin/sleep")[..] else { panic!("{ps}") };
     // Node 2 waits for it too, through the process API.
     let waiting = cluster.nodes[1].mark();
-    cluster.nodes[1].type_text(&format!("wait {}\n", gpid(3, remote))).unwrap();
+    cluster.nodes[1].type_text(&format!("wait {remote}\n")).unwrap();
     let marks: Vec<usize> = cluster.nodes[..2].iter().map(Node::mark).collect();
     let t0 = Instant::now();
     cluster.nodes[2].kill();
@@ -323,9 +324,9 @@ fn nodes_admit_each_other_by_the_secret_and_see_failures() {
     println!("a killed node was down on both others {:.1} s after the kill", t0.elapsed().as_secs_f64());
     wait(&cluster.nodes[0], crun_mark, " on node 3: lost");
     println!("crun said its program was lost {:.1} s after the kill", t0.elapsed().as_secs_f64());
-    wait(&cluster.nodes[1], waiting, &format!("[{}] lost with its node", gpid(3, remote)));
-    let lost = format!("kill: {}: lost with its node", gpid(3, remote));
-    run(&cluster.nodes[0], &format!("kill {}", gpid(3, remote)), &lost);
+    wait(&cluster.nodes[1], waiting, &format!("[{remote}] lost with its node"));
+    let lost = format!("kill: {remote}: lost with its node");
+    run(&cluster.nodes[0], &format!("kill {remote}"), &lost);
     table(&cluster.nodes[1], &[(1, NodeState::Up), (2, NodeState::Up), (3, NodeState::Down)]);
     // `cps` goes on without it, and says so.
     let cps = run(&cluster.nodes[1], "cps", "cps: node 3 (node3) is down");
@@ -343,7 +344,7 @@ fn nodes_admit_each_other_by_the_secret_and_see_failures() {
     table(&cluster.nodes[0], &up(&[1, 2, 3]));
     // Its mount on node 1 dials it again.
     let t0 = Instant::now();
-    while !run(&cluster.nodes[0], "cat /n/node3/proc/1/status", "$ ").contains("1 0 running ramfs") {
+    while !run(&cluster.nodes[0], "cat /n/node3/proc/1/status", "$ ").contains(&ramfs_status(3)) {
         assert!(t0.elapsed() < Duration::from_secs(60), "node 3's files never came back on node 1");
         std::thread::sleep(Duration::from_millis(500));
     }

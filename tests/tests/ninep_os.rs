@@ -17,7 +17,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::Command;
 use std::time::{Duration, Instant};
-use tests::{free_port, pids_of, run, start, started_by_shell};
+use tests::{free_port, pids_of, ramfs_status, run, start, started_by_shell};
 
 const TIMEOUT: Duration = Duration::from_secs(600);
 const SERVING: &str = "exportfs: serving / on tcp!*!564";
@@ -47,11 +47,11 @@ fn the_host_reads_a_nodes_proc_over_9p() {
     for dialect in [Dialect::L, Dialect::P2000] {
         let mut c = connect(port, dialect);
         let procs = c.list("/proc").unwrap_or_else(|e| panic!("{e}\n{}", node.log()));
-        for name in ["1", "2", "self", "spawn"] {
+        for name in ["65537", "65538", "self", "spawn"] {
             assert!(procs.iter().any(|p| p == name), "{dialect:?}: {name} in {procs:?}");
         }
         let status = c.read_file("/proc/1/status").unwrap();
-        assert!(String::from_utf8_lossy(&status).starts_with("1 0 running ramfs "), "{status:?}");
+        assert!(String::from_utf8_lossy(&status).starts_with(&format!("{} ", ramfs_status(1))), "{status:?}");
         assert!(c.read_file("/proc/nonesuch/status").is_err());
         // The console stays the node's: not listed, not opened, not made.
         let dev = c.list("/dev").unwrap();
@@ -74,11 +74,11 @@ fn the_host_reads_a_nodes_proc_over_9p() {
     let ls = Command::new(diodls).args(["-s", &addr, "-a", "/proc", "-l"]).output().unwrap();
     let listing = String::from_utf8_lossy(&ls.stdout);
     assert!(ls.status.success(), "{listing}{}", String::from_utf8_lossy(&ls.stderr));
-    assert!(listing.lines().any(|l| l.starts_with('d') && l.ends_with(" 1")), "{listing}");
+    assert!(listing.lines().any(|l| l.starts_with('d') && l.ends_with(" 65537")), "{listing}");
     assert!(listing.lines().any(|l| l.starts_with('-') && l.ends_with(" spawn")), "{listing}");
     let cat = Command::new(diodcat).args(["-s", &addr, "-a", "/", "proc/1/status"]).output().unwrap();
     assert!(cat.status.success(), "{}", String::from_utf8_lossy(&cat.stderr));
-    assert!(String::from_utf8_lossy(&cat.stdout).starts_with("1 0 running ramfs "));
+    assert!(String::from_utf8_lossy(&cat.stdout).starts_with(&format!("{} ", ramfs_status(1))));
 
     // PyPI's clients, each in a tree of the node's ramfs it attaches.
     let mut c = connect(port, Dialect::L);
@@ -227,7 +227,7 @@ fn control_files_flushes_and_a_full_ramfs_over_9p() {
         assert!(matches!(refused, fs9p::client::ClientError::Server(Error::Permission)), "{dialect:?}: {refused}");
         c.0.clunk(fid).unwrap();
         let ramfs = String::from_utf8(c.read_file("/proc/1/status").unwrap()).unwrap();
-        assert!(ramfs.starts_with("1 0 running ramfs "), "{ramfs}");
+        assert!(ramfs.starts_with(&format!("{} ", ramfs_status(1))), "{ramfs}");
     }
 
     // A read blocked in the server (a wait file) and flushed: the read is
@@ -481,7 +481,7 @@ fn clients_that_leave_during_a_blocked_read_release_everything() {
         std::thread::sleep(Duration::from_millis(500));
     }
     let status = c.read_file("/proc/1/status").unwrap();
-    assert!(String::from_utf8_lossy(&status).starts_with("1 0 running ramfs "), "{status:?}");
+    assert!(String::from_utf8_lossy(&status).starts_with(&format!("{} ", ramfs_status(1))), "{status:?}");
     assert!(!node.log().contains("panicked"), "{}", node.log());
 }
 
@@ -514,7 +514,7 @@ fn a_node_mounts_another_and_uses_it_from_the_shell() {
     assert!(ls.lines().any(|l| l.trim() == listener.to_string()), "B's exportfs ({listener}) in {ls}");
     let status = run(a, &format!("cat /n/B/proc/{listener}/status"), "exportfs");
     assert!(status.contains(&format!("{listener} ")), "{status}");
-    run(a, "cat /n/B/proc/1/status", "1 0 running ramfs");
+    run(a, "cat /n/B/proc/1/status", &ramfs_status(2));
     run(a, "ls /n", "B");
 
     // 15 copies of netstack's image (over 4 MiB) through the shell's `>`
@@ -574,7 +574,7 @@ fn a_node_mounts_another_and_uses_it_from_the_shell() {
     run(a, "ls /n/B/proc", "spawn");
     a.wait_for("mount9p: tcp!10.1.0.2!564: the connection broke; connected again", TIMEOUT)
         .unwrap_or_else(|e| panic!("{e}"));
-    run(a, "cat /n/B/proc/1/status", "1 0 running ramfs");
+    run(a, "cat /n/B/proc/1/status", &ramfs_status(2));
 
     // mount9p ends: its mount goes with it.
     let ps = run(a, "ps", "PID");
@@ -587,7 +587,7 @@ fn a_node_mounts_another_and_uses_it_from_the_shell() {
     // Node 2 dies without a word: a mount of it answers an error once
     // netstack gives up on the silent peer (20 s), and node 1 goes on.
     start(a, "mount9p tcp!10.1.0.2!564 C", "mounted at /n/C");
-    run(a, "cat /n/C/proc/1/status", "1 0 running ramfs");
+    run(a, "cat /n/C/proc/1/status", &ramfs_status(2));
     let mut cluster = cluster;
     cluster.nodes[1].kill();
     let a = &cluster.nodes[0];
@@ -645,7 +645,7 @@ fn a_mount_answers_other_calls_while_some_wait() {
     for p in &first {
         a.type_text(&format!("cat /n/B/proc/{p}/wait &\n")).unwrap();
     }
-    run(a, "cat /n/B/proc/1/status", "1 0 running ramfs");
+    run(a, "cat /n/B/proc/1/status", &ramfs_status(2));
     // Their callers are killed: the calls are flushed and the threads
     // that answered them freed (else twelve more would leave none to
     // answer the listing below).

@@ -342,7 +342,7 @@ fn programs_that_are_files_run_from_the_shell() {
     let job = s.run("/tmp/s 60 &", "[");
     let pid = job.split('[').nth(1).and_then(|r| r.split(']').next()).unwrap().to_string();
     let ps = s.run_to_end("ps");
-    assert!(output(&ps).iter().any(|l| l.starts_with(&format!("{pid:>5} ")) && l.ends_with(" /tmp/s")), "{ps}");
+    assert!(output(&ps).iter().any(|l| l.starts_with(&format!("{pid:>8} ")) && l.ends_with(" /tmp/s")), "{ps}");
     assert!(!ps.contains(" exec"), "{ps}");
     assert_eq!(output(&s.run_to_end(&format!("cat /proc/{pid}/args"))), ["/tmp/s", "60"]);
     s.run(&format!("kill {pid}; wait {pid}"), "killed");

@@ -1,8 +1,8 @@
 //! `tracer PROGRAM [ARG...]`: runs a program with its process server
 //! connection redirected to us, like `strace` for the process API. Every
 //! call of the program and of its descendants (they inherit the
-//! redirection) is logged as `tracer: [pid] request = reply` and relayed
-//! to the process server unchanged, without being re-encoded.
+//! redirection) is logged as `tracer: [gpid] request = reply` and
+//! relayed to the process server unchanged, without being re-encoded.
 //!
 //! Calls are served by a pool of threads, each receiving, relaying and
 //! answering one call at a time: a call that waits long (a `Wait` for a
@@ -21,6 +21,8 @@
 extern crate alloc;
 
 use alloc::collections::BTreeSet;
+use core::sync::atomic::{AtomicU16, Ordering};
+use libux::cluster::{Gpid, NodeId};
 use libux::layout::{slot, MAX_THREADS};
 use libux::println;
 use libux::process;
@@ -55,12 +57,23 @@ fn kind(r: &Request) -> Kind {
 static LIVE: Mutex<BTreeSet<Pid>> = Mutex::new(BTreeSet::new());
 /// The program we started.
 static CHILD: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(0);
+/// Our node: callers reach us named by their badges (local pids), the
+/// process API names them by gpid; the log and `LIVE` use gpids.
+static NODE: AtomicU16 = AtomicU16::new(1);
+
+/// `pid` (a local pid or a gpid of our node) as a gpid.
+fn gpid(pid: Pid) -> Pid {
+    Gpid::named(NodeId(NODE.load(Ordering::Relaxed)), pid).map_or(pid, |g| g.0)
+}
 
 fn main() -> i32 {
     let args = libux::rt::args();
     if args.len() < 2 {
         println!("usage: tracer PROGRAM [ARG...]");
         return 2;
+    }
+    if let Some(node) = process::getpid().ok().and_then(|me| Gpid(me).node()) {
+        NODE.store(node.0, Ordering::Relaxed);
     }
     if let Err(e) = process::create_endpoint(EP) {
         println!("tracer: cannot create an endpoint: {e}");
@@ -77,7 +90,7 @@ fn main() -> i32 {
     match process::spawn_with(args[1], &args[1..], &[], Some(EP)) {
         Ok(pid) => {
             live.insert(pid);
-            CHILD.store(pid, core::sync::atomic::Ordering::Relaxed);
+            CHILD.store(pid, Ordering::Relaxed);
         }
         Err(e) => {
             println!("tracer: cannot start {}: {e}", args[1]);
@@ -94,9 +107,9 @@ fn serve() {
     let mut m = client::recv_raw(EP);
     loop {
         let (pid, via) = match m.label {
-            MSG_CALL => (m.badge as Pid, None),
+            MSG_CALL => (gpid(m.badge as Pid), None),
             // A tracer under us relays for its own clients: MR1 names them.
-            MSG_RELAY => (ipc_buffer().msg[1] as Pid, Some(m.badge as Pid)),
+            MSG_RELAY => (gpid(ipc_buffer().msg[1] as Pid), Some(gpid(m.badge as Pid))),
             label => {
                 println!("tracer: [{}] unexpected message label {label}", m.badge);
                 m = client::reply_recv_raw(EP, client::error_reply_words(Errno::BadRequest));
@@ -126,14 +139,14 @@ fn serve() {
                 live.remove(&pid);
             }
             (Kind::Kill(k), Some(Ok(_))) => {
-                live.remove(&k);
+                live.remove(&gpid(k));
             }
             _ => {}
         }
         if live.is_empty() {
             drop(live);
             // The last call was an Exit or a Kill: its caller is gone.
-            let _ = process::try_wait(Some(CHILD.load(core::sync::atomic::Ordering::Relaxed)));
+            let _ = process::try_wait(Some(CHILD.load(Ordering::Relaxed)));
             println!("tracer: done");
             libux::rt::exit(0);
         }

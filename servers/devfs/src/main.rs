@@ -547,7 +547,8 @@ impl Dev {
                 }
             }
             self.forget_pending(pid);
-            self.foreground.retain(|&p| p != pid);
+            // The shell names its job by gpid (of this node: the pid part).
+            self.foreground.retain(|&p| libux::cluster::Gpid(p).pid() != pid);
         }
     }
 }

@@ -140,7 +140,7 @@ fn meta(path: &str, rounds: u32, clock: &Clock) -> Result<(), Errno> {
 fn calls(node: NodeId, rounds: u32, clock: &Clock) -> Result<(), Errno> {
     let own = libux::cluster::own_node()?;
     let here = process::spawn("/bin/sleep", &["sleep", "600"], &[])?;
-    let here = Gpid::new(own, here).ok_or(Errno::Io)?;
+    let here = Gpid::named(own, here).ok_or(Errno::Io)?;
     let there = libux::cluster::spawn(&format!("-n {node} /bin/sleep 600"))?;
     let file = open(&format!("{}/proc/1/status", libux::cluster::mount_point(node)), flags::READ)?;
     let mut buf = [0u8; 64];

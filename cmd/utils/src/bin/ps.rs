@@ -18,9 +18,9 @@ fn main() -> i32 {
         Ok(l) => l,
         Err(e) => return utils::fail("ps", "/proc", e),
     };
-    let mut text = format!("{:>5} {:>5} {:<12} {:>9} NAME\n", "PID", "PPID", "STATE", "MEMORY");
+    let mut text = format!("{:>8} {:>8} {:<12} {:>9} NAME\n", "PID", "PPID", "STATE", "MEMORY");
     for s in lines.iter().filter_map(|l| Status::parse(l)) {
-        text.push_str(&format!("{:>5} {:>5} {:<12} {:>9} {}\n", s.pid, s.ppid, s.state, s.memory, s.name));
+        text.push_str(&format!("{:>8} {:>8} {:<12} {:>9} {}\n", s.pid, s.ppid, s.state, s.memory, s.name));
     }
     utils::print("ps", &text)
 }
