@@ -485,6 +485,48 @@ fn clients_that_leave_during_a_blocked_read_release_everything() {
     assert!(!node.log().contains("panicked"), "{}", node.log());
 }
 
+/// One address holds at most 32 of a node's connections to its export:
+/// the host's 33rd is closed at once, another node mounts the export
+/// meanwhile, and the host gets a connection again when one of its ends.
+#[test]
+fn one_address_cannot_take_the_export_from_the_others() {
+    let port = free_port(false);
+    let image = qemu::prepare("release").unwrap_or_else(|e| panic!("build failed: {e}"));
+    let first = Options { forwards: vec![Forward { udp: false, host: port, node: 564 }], ..Options::default() };
+    let cluster = qemu::cluster::start(&image, &[first, Options::default()], false).unwrap_or_else(|e| panic!("{e}"));
+    cluster.wait_for_shells(TIMEOUT).unwrap_or_else(|e| panic!("{e}"));
+    let (a, b) = (&cluster.nodes[0], &cluster.nodes[1]);
+    start(a, "exportfs", SERVING);
+    // A connection that has been answered a Tversion (so its child serves
+    // it), or the error that ended it.
+    let dial = || -> std::io::Result<TcpStream> {
+        let mut s = TcpStream::connect(("127.0.0.1", port))?;
+        s.set_read_timeout(Some(Duration::from_secs(120)))?;
+        let mut out = vec![0u8; 64];
+        let n =
+            encode(&Frame { tag: NOTAG, msg: Msg::Tversion { msize: 8192, version: "9P2000.L" } }, &mut out).unwrap();
+        s.write_all(&out[..n])?;
+        read_frame(&mut s, &mut Vec::new(), 1 << 20)?;
+        Ok(s)
+    };
+    let mut held: Vec<TcpStream> =
+        (0..32).map(|i| dial().unwrap_or_else(|e| panic!("connection {i}: {e}\n{}", a.log()))).collect();
+    assert!(dial().is_err(), "a 33rd connection from the host was served");
+    a.wait_for("exportfs: 10.0.2.2 holds 32 connections; refusing more until one ends", TIMEOUT)
+        .unwrap_or_else(|e| panic!("{e}"));
+    // Another address is served meanwhile.
+    start(b, "mount9p tcp!10.1.0.1!564 A", "mounted at /n/A");
+    run(b, "cat /n/A/proc/1/status", &ramfs_status(1));
+    // One of the host's ends: the host is served again.
+    held.pop();
+    let t0 = Instant::now();
+    while let Err(e) = dial() {
+        assert!(t0.elapsed() < Duration::from_secs(60), "no connection after one ended: {e}\n{}", a.log());
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert!(!a.log().contains("panicked"), "{}", a.log());
+}
+
 /// Two nodes on a segment, at their shells.
 fn two_nodes() -> qemu::cluster::Cluster {
     let image = qemu::prepare("release").unwrap_or_else(|e| panic!("build failed: {e}"));

@@ -72,6 +72,16 @@ impl Announced {
     }
 }
 
+impl Conn {
+    /// The address of the other end (its `remote` file).
+    pub fn remote(&self) -> Result<super::Addr, Errno> {
+        let mut f = open(&format!("/net/{}/{}/remote", self.proto.name(), self.n), flags::READ)?;
+        let text = f.read_to_end()?;
+        let text = core::str::from_utf8(&text).map_err(|_| Errno::Io)?;
+        super::Addr::parse(text.trim()).ok_or(Errno::Io)
+    }
+}
+
 /// Waits for the next connection to an announced TCP port.
 pub fn listen(a: &Announced) -> Result<Conn, Errno> {
     let mut ctl = open(&format!("/net/{}/{}/listen", a.proto.name(), a.n), flags::READ)?;

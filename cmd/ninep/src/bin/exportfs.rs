@@ -16,7 +16,9 @@
 //! child that fails before that ends, which closes it too). A client that
 //! sends what is not 9P gets error replies, or (a frame size out of
 //! bounds, a closed stream) its connection dropped: only its own child
-//! ends.
+//! ends. One remote address holds at most [`PER_ADDRESS`] connections
+//! at once (of the node's 64); beyond, its new ones are closed at once,
+//! so that one host cannot take the export from the others.
 #![no_std]
 #![no_main]
 
@@ -51,6 +53,8 @@ const MAX_FIDS: usize = 1024;
 const BEFORE_VERSION: usize = 8192;
 /// Where the child gets its end of the hand-over pipe.
 const HANDOVER_FD: usize = 3;
+/// Connections one remote address may hold at once.
+const PER_ADDRESS: usize = 32;
 
 fn main() -> i32 {
     let args = libux::rt::args();
@@ -75,20 +79,60 @@ fn main() -> i32 {
     };
     let how = if ninep::auth::env_hex("UX_SECRET").is_some() { " (clients prove the cluster's secret)" } else { "" };
     println!("exportfs: serving / on tcp!*!{port}{how}");
+    let mut children = Children::default();
     loop {
-        match listen(&announced) {
-            Ok(conn) => {
-                if let Err(e) = hand_over(&conn) {
-                    eprintln!("exportfs: connection {}: {e}", conn.n);
-                }
-            }
+        let conn = match listen(&announced) {
+            Ok(conn) => conn,
             Err(e) => {
                 eprintln!("exportfs: listen: {e}");
                 return 1;
             }
+        };
+        children.reap();
+        // An address we cannot read is one more unknown peer: [0; 4].
+        let from = conn.remote().map_or([0; 4], |a| a.ip);
+        if !children.admits(from) {
+            continue;
         }
-        // Children that ended are reaped, without waiting for the others.
-        while let Ok(Some(_)) = libux::process::try_wait(None) {}
+        match hand_over(&conn) {
+            Ok(pid) => {
+                children.by_pid.insert(pid, from);
+            }
+            Err(e) => eprintln!("exportfs: connection {}: {e}", conn.n),
+        }
+    }
+}
+
+/// The children serving connections, by the address they serve.
+#[derive(Default)]
+struct Children {
+    by_pid: BTreeMap<Pid, [u8; 4]>,
+    /// Addresses at their limit, told once until they are below it.
+    full: Vec<[u8; 4]>,
+}
+
+impl Children {
+    /// Reaps the children that ended, without waiting for the others.
+    fn reap(&mut self) {
+        while let Ok(Some(w)) = libux::process::try_wait(None) {
+            self.by_pid.remove(&w.pid);
+        }
+        let by_pid = &self.by_pid;
+        self.full.retain(|ip| by_pid.values().filter(|a| *a == ip).count() >= PER_ADDRESS);
+    }
+
+    /// Whether `from` may have one more connection (a refusal is logged
+    /// once while it lasts; the connection is closed by its drop).
+    fn admits(&mut self, from: [u8; 4]) -> bool {
+        if self.by_pid.values().filter(|a| **a == from).count() < PER_ADDRESS {
+            return true;
+        }
+        if !self.full.contains(&from) {
+            self.full.push(from);
+            let [a, b, c, d] = from;
+            eprintln!("exportfs: {a}.{b}.{c}.{d} holds {PER_ADDRESS} connections; refusing more until one ends");
+        }
+        false
     }
 }
 
