@@ -39,9 +39,6 @@ mod files;
 libux::entry!(main);
 
 const EP: u64 = slot::FIRST_FREE;
-/// How often the beater wakes, in milliseconds (it beats every
-/// `BEAT_US`, and notices a silent peer within this).
-const WAKE_MS: u32 = 250;
 
 /// The port of the node's export to the cluster's nodes (its `exportfs`,
 /// which asks for proof of the secret).
@@ -330,7 +327,6 @@ fn beat(state: Arc<Mutex<State>>, data: Arc<File>) {
     };
     let broadcast = broadcast_of(&state);
     let mut next = 0;
-    let period = alloc::format!("{WAKE_MS}");
     loop {
         let now = state.lock().clock.micros();
         if now >= next {
@@ -354,7 +350,16 @@ fn beat(state: Arc<Mutex<State>>, data: Arc<File>) {
         // while (doubling). (Programs started through `spawn` are
         // children too: their `wait` files reap them.)
         remount(&state, now);
-        if sleep.write(period.as_bytes()).is_err() {
+        // Asleep until the next beat, a peer's state is due to change or a
+        // mount is due again: an idle node's timer is armed for what is
+        // to happen, no more often.
+        let wake = {
+            let st = state.lock();
+            let remounts = st.remounts.values().map(|r| r.at_us).filter(|&t| t > now).min();
+            [Some(next), st.members.next_change(now), remounts].into_iter().flatten().min().unwrap_or(next)
+        };
+        let ms = wake.saturating_sub(now).div_ceil(1000).clamp(1, BEAT_US / 1000);
+        if sleep.write(alloc::format!("{ms}").as_bytes()).is_err() {
             return println!("cluster: /dev/sleep failed; not beating");
         }
     }

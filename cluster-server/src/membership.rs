@@ -27,7 +27,8 @@ pub const BEAT_US: u64 = 500_000;
 /// Not heard for this long: suspect (three beats missed).
 pub const SUSPECT_US: u64 = 1_500_000;
 /// Not heard for this long: down (within the 3 s the cluster promises,
-/// with the beater's 250 ms wake-ups and a beat's 500 ms).
+/// with a beat's 500 ms: the beater wakes when a state is due to change,
+/// [`Membership::next_change`]).
 pub const DOWN_US: u64 = 2_500_000;
 /// A challenge not answered for this long is sent again.
 const RECHALLENGE_US: u64 = 1_000_000;
@@ -155,6 +156,19 @@ impl Membership {
             }
         }
         out
+    }
+
+    /// When [`Membership::tick`] next has something to tell if nothing is
+    /// heard meanwhile: now for a change not told yet, else the earliest
+    /// time a peer turns suspect or down; none when every peer is down.
+    pub fn next_change(&self, now_us: u64) -> Option<u64> {
+        let due = |p: &Peer| match state_of(p.heard_us, now_us) {
+            s if s != p.logged => Some(now_us),
+            NodeState::Up => Some(p.heard_us + SUSPECT_US),
+            NodeState::Suspect => Some(p.heard_us + DOWN_US),
+            NodeState::Down => None,
+        };
+        self.peers.values().filter_map(due).min()
     }
 
     /// A datagram from `from`.
@@ -428,12 +442,16 @@ mod tests {
         assert_eq!((table[0].name.as_str(), table[0].processes, table[0].state), ("n1", 5, NodeState::Up));
         let beat = a.beat(100, Stats { load: 1, processes: 5, free_kib: 99 }).unwrap();
         assert!(b.receive(100, A, &beat).is_empty());
+        assert_eq!(b.next_change(100), Some(100 + SUSPECT_US), "the beater sleeps until it may turn suspect");
         let table = b.nodes(100, B, Stats::default());
         assert_eq!((table[0].name.as_str(), table[0].processes, table[0].state), ("n1", 5, NodeState::Up));
         // A replayed beat does not keep it up.
         assert!(b.receive(SUSPECT_US, A, &beat).is_empty());
         assert_eq!(logs(&b.tick(150 + SUSPECT_US)), ["cluster: node 1 (n1) is suspect"]);
-        assert_eq!(logs(&b.tick(150 + DOWN_US)), ["cluster: node 1 (n1) is down"]);
+        assert_eq!(b.next_change(150 + SUSPECT_US), Some(100 + DOWN_US), "the next is its going down");
+        let down = b.tick(150 + DOWN_US);
+        assert_eq!(b.next_change(150 + DOWN_US), None, "nobody left to watch");
+        assert_eq!(logs(&down), ["cluster: node 1 (n1) is down"]);
         assert_eq!(states(&b, 150 + DOWN_US), [(1, NodeState::Down), (2, NodeState::Up)]);
         // It boots again: a new incarnation, challenged, and back.
         let mut a2 = node(1, Some(b"s"), b"a, again", 5_000_000);
