@@ -2,14 +2,17 @@
 //!
 //! A pool of threads receives on the tree's endpoint, each answering one
 //! call at a time. Reads of a process's files go through to its node's
-//! `/proc` (a remote node's through the cluster's 9P mount of it) and may
-//! wait long (a `wait` file waits for the process to end); such a call
-//! holds only the thread answering it. At most `SLOW_MAX` calls that go
-//! through run at once, `SLOW_PER_CLIENT` of them one client's, so one
-//! thread always answers the others; a call beyond is `Busy`. The first
-//! thread answers no calls: it hears of processes that ended, and gives
-//! up their calls waiting on a node's `/proc`, which frees their threads.
+//! `/proc` (a remote node's through the cluster's 9P mount of it). At
+//! most `SLOW_MAX` calls that go through run at once, `SLOW_PER_CLIENT`
+//! of them one client's, so one thread always answers the others; a
+//! call beyond is `Busy`. A call that waits for a process to end (a
+//! `Wait` written to `call`, a read of a `wait` file) holds no thread:
+//! it is parked (`waits`) and settled by the waker thread. The first
+//! thread answers no calls: it hears of processes that ended, which
+//! drops what they held and settles the waits for them.
 
+use crate::calls::{hanging_wait, Calls};
+use crate::waits::{Parked, Waits, Wanted};
 use crate::State;
 use alloc::collections::BTreeMap;
 use alloc::string::String;
@@ -18,21 +21,22 @@ use alloc::vec::Vec;
 use cluster_server::call::Call;
 use cluster_server::spawn::{self, line_for};
 use cluster_server::tree::{Node, ProcFile, ROOT_FILES};
-use libux::cluster::{mount_point, proc_dir, Gpid, NodeId, NodeLine, NodeState, PsLine, CALL};
+use libux::cluster::{proc_dir, Gpid, NodeId, NodeLine, NodeState, PsLine};
 use libux::fs::client::{open, stat, transact, File};
 use libux::fs::server::{encode, request_bytes, Answer, Entry};
 use libux::fs::{entry_bytes, flags, list_page, FsRequest, IO_MAX};
 use libux::layout::slot;
-use libux::procfs::{parse_end, pids, status_lines, Ctl, Status};
+use libux::procfs::{pids, status_lines, Status};
 use libux::rpc::client::{recv_raw, reply_recv_raw};
-use libux::rpc::{Badge, End, Errno, Pid, Reply, Response, Waited};
+use libux::rpc::{Badge, Errno, Pid};
 use libux::sel4::{CPtr, Notification};
 use libux::sync::Mutex;
 
 /// Threads answering calls (the first thread hears of endings instead,
-/// and the membership has two: `layout::MAX_THREADS` in all, with the
-/// one that starts the membership).
-pub const POOL: usize = 11;
+/// the waker settles waits, and the membership has two:
+/// `layout::MAX_THREADS` in all, with the one that starts the
+/// membership).
+pub const POOL: usize = 10;
 /// Calls that go through to a node's `/proc` at once.
 const SLOW_MAX: u32 = POOL as u32 - 1;
 /// Of them, one client's.
@@ -49,7 +53,8 @@ enum Content {
     Transaction(Transaction, Mutex<Vec<u8>>),
     /// A process's file on its node: its `status` and `wait` lines are
     /// read whole at the first read and kept (a `wait` is reaped by it).
-    Through { file: File, lines: Option<Mutex<Option<Vec<u8>>>> },
+    /// Of a `wait` file, the process it waits for.
+    Through { file: File, lines: Option<Mutex<Option<Vec<u8>>>>, waits_for: Option<Gpid> },
 }
 
 struct Open {
@@ -71,14 +76,9 @@ pub struct Files {
     /// The processes each node had when `ps` last read it: a node that
     /// is down shows them as `lost`.
     last_seen: Mutex<BTreeMap<NodeId, Vec<PsLine>>>,
-    /// Other nodes' `call` files, open and idle: a forwarded call takes
-    /// one (or opens one) and puts it back, so that it costs one write
-    /// and one read, not a walk and an open too.
-    calls: Mutex<BTreeMap<NodeId, Vec<File>>>,
+    calls: Calls,
+    pub waits: Waits,
 }
-
-/// Idle `call` files kept per node.
-const CALLS_KEPT: usize = 4;
 
 /// A slow call under way: counted until dropped.
 struct Slow<'a> {
@@ -99,13 +99,14 @@ impl Drop for Slow<'_> {
 }
 
 impl Files {
-    pub fn new() -> Files {
+    pub fn new(waits: Waits) -> Files {
         Files {
             open: Mutex::new(BTreeMap::new()),
             next_handle: Mutex::new(0),
             slow: Mutex::new(BTreeMap::new()),
             last_seen: Mutex::new(BTreeMap::new()),
-            calls: Mutex::new(BTreeMap::new()),
+            calls: Calls::new(),
+            waits,
         }
     }
 
@@ -137,8 +138,9 @@ impl Files {
     }
 
     /// Processes that ended lose what they held; their calls that wait on
-    /// a node's `/proc` are given up.
+    /// a node's `/proc` are given up, and so are their parked waits.
     fn ended(&self, pids: &[Pid]) {
+        self.waits.forget(pids);
         let gone: Vec<Arc<Open>> = {
             let mut open = self.open.lock();
             let keys: Vec<(Pid, u32)> = open.keys().filter(|(p, _)| pids.contains(p)).copied().collect();
@@ -151,8 +153,11 @@ impl Files {
         }
     }
 
+    /// Clients holding anything here, and our processes waited for.
     fn holders(&self) -> Vec<Pid> {
-        self.open.lock().keys().map(|(p, _)| *p).collect()
+        let mut all: Vec<Pid> = self.open.lock().keys().map(|(p, _)| *p).collect();
+        all.extend(self.waits.tracked());
+        all
     }
 }
 
@@ -264,7 +269,8 @@ fn answer(state: &Mutex<State>, files: &Files, pid: Pid, req: FsRequest) -> Resu
                     }
                     let file = open(&path, f & (flags::READ | flags::WRITE | flags::CREATE | flags::TRUNCATE))?;
                     let lines = matches!(which, ProcFile::Status | ProcFile::Wait).then(|| Mutex::new(None));
-                    Content::Through { file, lines }
+                    let waits_for = (which == ProcFile::Wait).then_some(gpid);
+                    Content::Through { file, lines, waits_for }
                 }
             };
             files.insert(pid, content)
@@ -319,6 +325,7 @@ fn answer(state: &Mutex<State>, files: &Files, pid: Pid, req: FsRequest) -> Resu
             Ok(Answer::Entries(page.to_vec(), more))
         }
         FsRequest::Cancel { handle } => match &files.get(pid, handle)?.content {
+            _ if files.waits.cancel(pid, handle) > 0 => Ok(Answer::Count(1)),
             Content::Through { file, .. } => file.cancel().map(Answer::Count),
             _ => Ok(Answer::Count(0)),
         },
@@ -344,20 +351,27 @@ fn read(files: &Files, pid: Pid, handle: u32, offset: u64, buf: &mut [u8]) -> Re
             let _slow = files.slow(pid)?;
             file.pread_once(offset, buf)
         }
-        Content::Through { file, lines: Some(lines) } => {
+        Content::Through { file, lines: Some(lines), .. } => {
             if let Some(t) = &*lines.lock() {
                 return Ok(from(t, buf));
             }
             let _slow = files.slow(pid)?;
-            // One line: the first read takes it whole (a wait ends here).
-            let mut whole = alloc::vec![0; 256];
-            let n = file.pread(0, &mut whole)?;
-            let text = whole[..n].to_vec();
-            let n = from(&text, buf);
-            *lines.lock() = Some(text);
-            Ok(n)
+            read_line(file, lines, offset, buf)
         }
     }
+}
+
+/// Reads a `status` or `wait` file's one line whole (a wait ends here)
+/// and keeps it; from `offset` into `buf`.
+fn read_line(file: &File, lines: &Mutex<Option<Vec<u8>>>, offset: u64, buf: &mut [u8]) -> Result<usize, Errno> {
+    let mut whole = alloc::vec![0; 256];
+    let n = file.pread(0, &mut whole)?;
+    whole.truncate(n);
+    let rest = whole.get(offset.min(usize::MAX as u64) as usize..).unwrap_or(&[]);
+    let n = rest.len().min(buf.len());
+    buf[..n].copy_from_slice(&rest[..n]);
+    *lines.lock() = Some(whole);
+    Ok(n)
 }
 
 fn write(
@@ -379,9 +393,8 @@ fn write(
             let _slow = files.slow(pid)?;
             let new = match kind {
                 Transaction::Spawn => alloc::format!("{}\n", start(state, data)?).into_bytes(),
-                Transaction::Call => {
-                    postcard::to_allocvec(&answer_call(state, files, pid, data)).map_err(|_| Errno::TooLarge)?
-                }
+                Transaction::Call => postcard::to_allocvec(&files.calls.answer(state, &files.waits, pid, data))
+                    .map_err(|_| Errno::TooLarge)?,
             };
             *answer.lock() = new;
             Ok(Answer::Count(data.len() as u32))
@@ -389,103 +402,23 @@ fn write(
     }
 }
 
-/// Carries out a request written to `call` by `caller` (see
-/// `cluster_server::call`): here if the process is ours, else at its
-/// node's cluster server, through our mount of that node.
-fn answer_call(state: &Mutex<State>, files: &Files, caller: Pid, data: &[u8]) -> Reply {
-    let call = Call::parse(data)?;
-    let (own, nodes) = view(state);
-    let gpid = call.gpid();
-    let node = gpid.node().ok_or(Errno::NoSuchProcess)?;
-    if node == own {
-        return carry_out(caller, call);
-    }
-    // Not lent to a client restricted to its own descendants.
-    libux::process::may_act(caller, None)?;
-    let lost = |call: Call| match call {
-        Call::Wait { gpid, .. } => Ok(Response::Waited(Some(Waited { pid: gpid.0, end: End::Lost }))),
-        Call::Act(..) => Err(Errno::Lost),
-    };
-    let known = nodes.iter().find(|n| n.node == node).ok_or(Errno::NoSuchProcess)?;
-    if known.state == NodeState::Down {
-        return lost(call);
-    }
-    let bytes = postcard::to_allocvec(&call.request()).map_err(|_| Errno::TooLarge)?;
-    match forward(files, node, &bytes) {
-        Ok(r) => libux::rpc::decode_reply(&r)?,
-        // Gone down while we asked (its mount hangs up then).
-        Err(_) if view(state).1.iter().any(|n| n.node == node && n.state == NodeState::Down) => lost(call),
-        Err(e) => Err(e),
-    }
-}
-
-/// Writes a request to `node`'s `call` file and reads the reply: through
-/// an idle one if there is one (once more through a new one if that
-/// fails: it may be of a connection that broke), else a new one.
-fn forward(files: &Files, node: NodeId, request: &[u8]) -> Result<Vec<u8>, Errno> {
-    let ask = |f: &File| -> Result<Vec<u8>, Errno> {
-        f.pwrite(0, request)?;
-        let mut reply = alloc::vec![0; 256];
-        let n = f.pread(0, &mut reply)?;
-        reply.truncate(n);
-        Ok(reply)
-    };
-    let idle = files.calls.lock().get_mut(&node).and_then(Vec::pop);
-    let (file, reply) = match idle.map(|f| (ask(&f), f)) {
-        Some((Ok(r), f)) => (f, r),
-        _ => {
-            let f = open(&alloc::format!("{}{CALL}", mount_point(node)), flags::READ | flags::WRITE)?;
-            let r = ask(&f)?;
-            (f, r)
-        }
-    };
-    let mut calls = files.calls.lock();
-    let idle = calls.entry(node).or_default();
-    if idle.len() < CALLS_KEPT {
-        idle.push(file);
-    }
-    Ok(reply)
-}
-
-/// Carries out `call` about one of our processes, for `caller` (a local
-/// process, or the export serving another node's cluster server).
-fn carry_out(caller: Pid, call: Call) -> Reply {
-    let pid = call.gpid().pid();
-    match call {
-        Call::Act(ctl, _) => {
-            libux::process::may_act(caller, Some(pid))?;
-            match ctl {
-                Ctl::Kill => libux::process::kill(pid),
-                Ctl::Stop => libux::process::stop(pid),
-                Ctl::Cont => libux::process::cont(pid),
-            }
-            .map(|()| Response::Done)
-        }
-        // Anyone may wait for a process, as anyone may read its `wait`
-        // file (which reaps it only for its parent).
-        Call::Wait { gpid, hang } => {
-            let path = alloc::format!("/proc/{pid}/{}", if hang { "wait" } else { "status" });
-            let text = open(&path, flags::READ).and_then(|mut f| f.read_to_end()).map_err(|e| match e {
-                Errno::NotFound => Errno::NoSuchProcess,
-                e => e,
-            })?;
-            let text = String::from_utf8_lossy(&text);
-            let status = Status::parse(&text).ok_or(Errno::Io)?;
-            Ok(Response::Waited(parse_end(status.state).map(|end| Waited { pid: gpid.0, end })))
-        }
-    }
-}
-
 /// Hears of processes that ended, forever, on this thread (the one the
-/// events notification is bound to), and gives up what they held. It
-/// answers no calls: one that waits long would keep it from hearing.
-pub fn hear_endings(files: &Files) -> ! {
+/// events notification is bound to): gives up what they held, and has
+/// the waits for them settled; `told` when one that another node waits
+/// for ended. It answers no calls: one that waits long would keep it
+/// from hearing.
+pub fn hear_endings(files: &Files, told: impl Fn()) -> ! {
     let events = Notification(slot::EVENTS);
     let mut cursor = 0;
     loop {
         events.wait();
         match libux::process::ended_among(&mut cursor, || files.holders()) {
-            Ok(pids) => files.ended(&pids),
+            Ok(pids) => {
+                files.ended(&pids);
+                if files.waits.ended(&pids) {
+                    told();
+                }
+            }
             Err(e) => libux::println!("cluster: cannot learn which processes ended: {e}"),
         }
     }
@@ -495,13 +428,117 @@ pub fn hear_endings(files: &Files) -> ! {
 pub fn serve_calls(state: &Mutex<State>, files: &Files, ep: CPtr) -> ! {
     let mut m = recv_raw(ep);
     loop {
-        m = reply_recv_raw(ep, one(state, files, &m));
+        m = match one(state, files, &m) {
+            Some(words) => reply_recv_raw(ep, words),
+            // Parked: its reply capability is kept, and this thread free.
+            None => recv_raw(ep),
+        };
     }
 }
 
-/// Answers the call `m`; the reply's length in words.
-fn one(state: &Mutex<State>, files: &Files, m: &libux::rpc::client::Received) -> usize {
+/// Answers the call `m`: the reply's length in words, or none if it was
+/// parked.
+fn one(state: &Mutex<State>, files: &Files, m: &libux::rpc::client::Received) -> Option<usize> {
     let pid = Badge(m.badge).pid();
-    let answer = request_bytes(m).and_then(|bytes| answer(state, files, pid, libux::fs::decode_request(&bytes)?));
-    encode(&answer)
+    let bytes = match request_bytes(m) {
+        Ok(b) => b,
+        Err(e) => return Some(encode(&Err(e))),
+    };
+    let req = match libux::fs::decode_request(&bytes) {
+        Ok(r) => r,
+        Err(e) => return Some(encode(&Err(e))),
+    };
+    let (handle, gpid, wanted) = match parks(state, files, pid, &req) {
+        Ok(Some(wait)) => wait,
+        Ok(None) => return Some(encode(&answer(state, files, pid, req))),
+        Err(e) => return Some(encode(&Err(e))),
+    };
+    if let Err(e) = files.waits.park(pid, handle, gpid, wanted) {
+        return Some(encode(&Err(e)));
+    }
+    // Parked before we look: an end after the look finds it parked.
+    if files.calls.has_ended(state, gpid) {
+        if let Some(p) = files.waits.take(pid, handle) {
+            settle(state, files, p, false);
+        }
+    }
+    None
+}
+
+/// The wait `req` of `pid`'s is, if it is one that may wait long: on
+/// which open file, for which process, asking what.
+fn parks(state: &Mutex<State>, files: &Files, pid: Pid, req: &FsRequest) -> Result<Option<(u32, Gpid, Wanted)>, Errno> {
+    let (handle, data) = match *req {
+        FsRequest::Read { handle, offset, count } => (handle, Err(Wanted::Read { offset, count, window: false })),
+        FsRequest::ReadWindow { handle, offset, count } => (handle, Err(Wanted::Read { offset, count, window: true })),
+        FsRequest::Write { handle, data, .. } => (handle, Ok(data.to_vec())),
+        FsRequest::WriteWindow { handle, count, .. } => {
+            // SAFETY: answering `pid`'s call; its window stays while it lives.
+            let window = unsafe { libux::fs::client_window(pid) };
+            (handle, Ok(window.get(..count as usize).ok_or(Errno::TooLarge)?.to_vec()))
+        }
+        _ => return Ok(None),
+    };
+    let Ok(open) = files.get(pid, handle) else { return Ok(None) };
+    match (&open.content, data) {
+        (Content::Through { lines: Some(lines), waits_for: Some(gpid), .. }, Err(wanted)) => {
+            Ok(lines.lock().is_none().then_some((handle, *gpid, wanted)))
+        }
+        (Content::Transaction(Transaction::Call, _), Ok(data)) => match Call::parse(&data) {
+            Ok(Call::Wait { gpid, hang: true }) => {
+                // Not lent to a client restricted to its own descendants.
+                if gpid.node() != Some(own(state)) {
+                    libux::process::may_act(pid, None)?;
+                }
+                Ok(Some((handle, gpid, Wanted::Call { len: data.len() as u32 })))
+            }
+            _ => Ok(None),
+        },
+        _ => Ok(None),
+    }
+}
+
+/// Answers a parked wait whose process ended (or whose node went
+/// `down`): what it asked for, which no longer waits.
+fn settle(state: &Mutex<State>, files: &Files, p: Parked, down: bool) {
+    let reply = match p.wanted {
+        Wanted::Call { len } => files.get(p.client, p.handle).and_then(|open| {
+            let Content::Transaction(_, answer) = &open.content else { return Err(Errno::BadHandle) };
+            let reply = files.calls.answer(state, &files.waits, p.client, &hanging_wait(p.gpid));
+            *answer.lock() = postcard::to_allocvec(&reply).map_err(|_| Errno::TooLarge)?;
+            Ok(Answer::Count(len))
+        }),
+        Wanted::Read { .. } if down => Err(Errno::Lost),
+        Wanted::Read { offset, count, window } => files.get(p.client, p.handle).and_then(|open| {
+            let Content::Through { file, lines: Some(lines), .. } = &open.content else { return Err(Errno::BadHandle) };
+            let limit = if window { libux::layout::IO_WINDOW as usize } else { IO_MAX };
+            let mut buf = alloc::vec![0; (count as usize).min(limit)];
+            let n = read_line(file, lines, offset, &mut buf)?;
+            buf.truncate(n);
+            if window {
+                // SAFETY: answering the client's call; its window stays
+                // while it lives, and it waits for this answer.
+                let window = unsafe { libux::fs::client_window(p.client) };
+                window[..n].copy_from_slice(&buf);
+                Ok(Answer::Count(n as u32))
+            } else {
+                Ok(Answer::Data(buf))
+            }
+        }),
+    };
+    files.waits.answer(p, &reply);
+}
+
+/// The waker, forever on its thread: settles the parked waits whose
+/// processes ended, and answers those of a node that went down.
+pub fn wake(state: &Mutex<State>, files: &Files) -> ! {
+    loop {
+        for (p, down) in files.waits.next() {
+            if down || files.calls.has_ended(state, p.gpid) {
+                settle(state, files, p, down);
+            } else {
+                files.waits.put_back(p);
+            }
+        }
+    }
 }

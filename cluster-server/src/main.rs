@@ -34,11 +34,15 @@ use libux::process::Clock;
 use libux::rpc::Errno;
 use libux::sync::Mutex;
 
+mod calls;
 mod files;
+mod waits;
 
 libux::entry!(main);
 
 const EP: u64 = slot::FIRST_FREE;
+/// The waker's event (`waits`).
+const WAKER: u64 = slot::FIRST_FREE + 1;
 
 /// The port of the node's export to the cluster's nodes (its `exportfs`,
 /// which asks for proof of the secret).
@@ -72,6 +76,8 @@ struct State {
     addr: Option<[u8; 4]>,
     /// How we stand, as of the last beat.
     own: Stats,
+    /// The membership port, once open.
+    port: Option<Arc<File>>,
 }
 
 /// The node table, as `/proc/cluster/nodes` has it.
@@ -122,7 +128,8 @@ fn main() -> i32 {
     let members = Membership::new(config, &seed, clock.micros());
     let mounts = alloc::collections::BTreeMap::new();
     let remounts = alloc::collections::BTreeMap::new();
-    let state = Arc::new(Mutex::new(State { members, mounts, remounts, clock, addr, own: own_stats() }));
+    let own = own_stats();
+    let state = Arc::new(Mutex::new(State { members, mounts, remounts, clock, addr, own, port: None }));
 
     if let Err(e) = libux::process::create_endpoint(EP) {
         println!("cluster: cannot make an endpoint: {e}");
@@ -130,7 +137,19 @@ fn main() -> i32 {
     }
     // The tree's threads before its mount, which makes the node ready: a
     // node's resources are counted from then on.
-    let files = Arc::new(files::Files::new());
+    let waits = match waits::Waits::new(WAKER, cfg.node) {
+        Ok(w) => w,
+        Err(e) => {
+            println!("cluster: cannot make the waker's event: {e}");
+            return 1;
+        }
+    };
+    let files = Arc::new(files::Files::new(waits));
+    let (s, f) = (state.clone(), files.clone());
+    if let Err(e) = libux::thread::spawn(move || files::wake(&s, &f)) {
+        println!("cluster: cannot start the waker: {e}");
+        return 1;
+    }
     for _ in 0..files::POOL {
         let (s, f) = (state.clone(), files.clone());
         if let Err(e) = libux::thread::spawn(move || files::serve_calls(&s, &f, EP)) {
@@ -142,8 +161,8 @@ fn main() -> i32 {
         return 1;
     }
     if addr.is_some() {
-        let s = state.clone();
-        let started = libux::thread::spawn(move || match start_membership(&s) {
+        let (s, f) = (state.clone(), files.clone());
+        let started = libux::thread::spawn(move || match start_membership(&s, &f) {
             Ok(()) => {
                 println!("cluster: node {} on the segment, membership on udp port {}", cfg.node, msg::PORT);
                 // The network is there now.
@@ -157,12 +176,12 @@ fn main() -> i32 {
             println!("cluster: no membership: {e}");
         }
     }
-    files::hear_endings(&files)
+    files::hear_endings(&files, || beat_now(&state))
 }
 
 /// Opens the membership port (once the network is there: daemons start
 /// together) and starts the listener and the beater.
-fn start_membership(state: &Arc<Mutex<State>>) -> Result<(), Errno> {
+fn start_membership(state: &Arc<Mutex<State>>, files: &Arc<files::Files>) -> Result<(), Errno> {
     let port = alloc::format!("udp!*!{}", msg::PORT);
     // Daemons start together: devfs may not have mounted /dev yet (then
     // the path leads to ramfs, which has no /dev/sleep), and nothing here
@@ -192,15 +211,16 @@ fn start_membership(state: &Arc<Mutex<State>>) -> Result<(), Errno> {
     let data = Arc::new(announced.data()?);
     // The port lives while its ctl is open: for good.
     core::mem::forget(announced);
-    let (s, d) = (state.clone(), data.clone());
-    libux::thread::spawn(move || listen(s, d))?;
-    let (s, d) = (state.clone(), data);
-    libux::thread::spawn(move || beat(s, d))?;
+    state.lock().port = Some(data.clone());
+    let (s, d, f) = (state.clone(), data.clone(), files.clone());
+    libux::thread::spawn(move || listen(s, d, f))?;
+    let (s, d, f) = (state.clone(), data, files.clone());
+    libux::thread::spawn(move || beat(s, d, f))?;
     Ok(())
 }
 
 /// Does what the membership said.
-fn carry_out(state: &Mutex<State>, data: &File, broadcast: [u8; 4], outs: Vec<Out>) {
+fn carry_out(state: &Mutex<State>, files: &files::Files, data: &File, broadcast: [u8; 4], outs: Vec<Out>) {
     for o in outs {
         match o {
             Out::Log(line) => println!("{line}"),
@@ -210,7 +230,24 @@ fn carry_out(state: &Mutex<State>, data: &File, broadcast: [u8; 4], outs: Vec<Ou
                 state.lock().remounts.remove(&node);
                 mount(state, node, ip)
             }
+            Out::Down(node) => files.waits.node_changed(node, true),
+            Out::Ended(node) => files.waits.node_changed(node, false),
         }
+    }
+}
+
+/// A process that another node waits for ended: a beat says so now,
+/// not at the next.
+fn beat_now(state: &Mutex<State>) {
+    let own = own_stats();
+    let (beat, port, addr) = {
+        let mut st = state.lock();
+        st.members.watched_ended();
+        let now = st.clock.micros();
+        (st.members.beat(now, own), st.port.clone(), st.addr)
+    };
+    if let (Some(bytes), Some(port), Some(ip)) = (beat, port, addr) {
+        send(&port, [ip[0], ip[1], ip[2], 255], &bytes);
     }
 }
 
@@ -298,7 +335,7 @@ fn send(data: &File, to: [u8; 4], payload: &[u8]) {
 }
 
 /// The listener: every datagram to the membership port.
-fn listen(state: Arc<Mutex<State>>, data: Arc<File>) {
+fn listen(state: Arc<Mutex<State>>, data: Arc<File>, files: Arc<files::Files>) {
     let broadcast = broadcast_of(&state);
     let mut buf = alloc::vec![0u8; libux::net::DATAGRAM_HEADER_MAX + msg::DATAGRAM_MAX + 64];
     loop {
@@ -314,13 +351,13 @@ fn listen(state: Arc<Mutex<State>>, data: Arc<File>) {
             let now = st.clock.micros();
             st.members.receive(now, d.peer.ip, d.payload)
         };
-        carry_out(&state, &data, broadcast, outs);
+        carry_out(&state, &files, &data, broadcast, outs);
     }
 }
 
 /// The beater: a beat every `BEAT_US` to the segment, and the table's
 /// changes logged.
-fn beat(state: Arc<Mutex<State>>, data: Arc<File>) {
+fn beat(state: Arc<Mutex<State>>, data: Arc<File>, files: Arc<files::Files>) {
     let mut sleep = match open("/dev/sleep", flags::WRITE) {
         Ok(f) => f,
         Err(e) => return println!("cluster: /dev/sleep: {e}; not beating"),
@@ -344,7 +381,7 @@ fn beat(state: Arc<Mutex<State>>, data: Arc<File>) {
             }
         }
         let outs = state.lock().members.tick(now);
-        carry_out(&state, &data, broadcast, outs);
+        carry_out(&state, &files, &data, broadcast, outs);
         // Mounts that ended are reaped: of a node that went down, it is
         // mounted again when it joins again; of a node that is up, after a
         // while (doubling). (Programs started through `spawn` are

@@ -55,6 +55,10 @@ pub enum Out {
     Log(String),
     /// A node was admitted (it joined, or came back): its address.
     Joined(NodeId, [u8; 4]),
+    /// A node turned down.
+    Down(NodeId),
+    /// A node's processes that another node waits for: some ended.
+    Ended(NodeId),
 }
 
 /// An admitted node.
@@ -66,6 +70,8 @@ pub struct Peer {
     pub features: String,
     pub stats: Stats,
     seq: u64,
+    /// Its beats' `ends`, as last heard.
+    ends: u64,
     heard_us: u64,
     /// The state last logged (a change is logged once).
     logged: NodeState,
@@ -80,12 +86,15 @@ struct Challenge {
     features: String,
     stats: Stats,
     seq: u64,
+    ends: u64,
 }
 
 pub struct Membership {
     cfg: Config,
     incarnation: Incarnation,
     seq: u64,
+    /// Our processes that another node waits for, ended (`Beat::ends`).
+    ends: u64,
     started_us: u64,
     peers: BTreeMap<NodeId, Peer>,
     challenges: BTreeMap<NodeId, Challenge>,
@@ -107,6 +116,7 @@ impl Membership {
             cfg,
             incarnation,
             seq: 0,
+            ends: 0,
             started_us: now_us,
             peers: BTreeMap::new(),
             challenges: BTreeMap::new(),
@@ -125,6 +135,12 @@ impl Membership {
         self.incarnation
     }
 
+    /// One of our processes that another node waits for ended: the next
+    /// beat says so (send one at once).
+    pub fn watched_ended(&mut self) {
+        self.ends += 1;
+    }
+
     /// The beat to broadcast now, unless we stay out.
     pub fn beat(&mut self, now_us: u64, stats: Stats) -> Option<Vec<u8>> {
         if self.out_of_cluster {
@@ -139,6 +155,7 @@ impl Membership {
             name: &self.cfg.name,
             features: &self.cfg.features,
             stats,
+            ends: self.ends,
         };
         let body = beat.encode();
         let mac = self.cfg.secret.as_deref().map(|s| msg::beat_mac(s, &body));
@@ -153,6 +170,9 @@ impl Membership {
             if state != p.logged {
                 p.logged = state;
                 out.push(Out::Log(format!("cluster: node {node} ({}) is {}", p.name, state.word())));
+                if state == NodeState::Down {
+                    out.push(Out::Down(*node));
+                }
             }
         }
         out
@@ -232,6 +252,10 @@ impl Membership {
                     p.heard_us = now_us;
                     p.stats = beat.stats;
                     p.addr = from;
+                    if beat.ends != p.ends {
+                        p.ends = beat.ends;
+                        out.push(Out::Ended(beat.node));
+                    }
                     if p.name != beat.name || p.features != beat.features {
                         p.name = beat.name.into();
                         p.features = beat.features.into();
@@ -255,6 +279,7 @@ impl Membership {
                 features: beat.features.into(),
                 stats: beat.stats,
                 seq: beat.seq,
+                ends: beat.ends,
             };
             self.challenges.insert(beat.node, challenge);
             let c = Message::Challenge { from: self.cfg.node, to: beat.node, to_incarnation: beat.incarnation, nonce };
@@ -314,6 +339,7 @@ impl Membership {
             features: challenge.features,
             stats: challenge.stats,
             seq: challenge.seq,
+            ends: challenge.ends,
             heard_us: now_us,
             logged: NodeState::Up,
         };
@@ -414,7 +440,7 @@ mod tests {
                     match o {
                         Out::Send(bytes) => replies.push(bytes),
                         Out::Log(l) => all.push(l),
-                        Out::Joined(..) => {}
+                        Out::Joined(..) | Out::Down(_) | Out::Ended(_) => {}
                     }
                 }
             }
@@ -452,6 +478,7 @@ mod tests {
         let down = b.tick(150 + DOWN_US);
         assert_eq!(b.next_change(150 + DOWN_US), None, "nobody left to watch");
         assert_eq!(logs(&down), ["cluster: node 1 (n1) is down"]);
+        assert!(matches!(down[..], [Out::Log(_), Out::Down(NodeId(1))]), "the waits for its processes hear it");
         assert_eq!(states(&b, 150 + DOWN_US), [(1, NodeState::Down), (2, NodeState::Up)]);
         // It boots again: a new incarnation, challenged, and back.
         let mut a2 = node(1, Some(b"s"), b"a, again", 5_000_000);
@@ -459,6 +486,22 @@ mod tests {
         let log = exchange(5_000_000, (&mut a2, A), (&mut b, B), beat);
         assert_eq!(log, ["cluster: node 1 at 10.1.0.1 rejoined (a new incarnation)"]);
         assert_eq!(states(&b, 5_000_000), [(1, NodeState::Up), (2, NodeState::Up)]);
+    }
+
+    #[test]
+    fn a_beat_tells_when_a_process_waited_for_ended() {
+        let (mut a, mut b) = (node(1, Some(b"s"), b"a", 0), node(2, Some(b"s"), b"b", 0));
+        let beat = a.beat(0, Stats::default()).unwrap();
+        exchange(0, (&mut a, A), (&mut b, B), beat);
+        let beat = a.beat(10, Stats::default()).unwrap();
+        assert!(b.receive(10, A, &beat).is_empty(), "nothing ended");
+        a.watched_ended();
+        let beat = a.beat(20, Stats::default()).unwrap();
+        assert!(matches!(b.receive(20, A, &beat)[..], [Out::Ended(NodeId(1))]));
+        // Told once: the next beats say the same count; a replay nothing.
+        assert!(b.receive(20, A, &beat).is_empty());
+        let beat = a.beat(30, Stats::default()).unwrap();
+        assert!(b.receive(30, A, &beat).is_empty());
     }
 
     #[test]

@@ -2,8 +2,10 @@
 //! cluster's segment, postcard-encoded, one message a datagram:
 //!
 //! ```text
-//! Beat      broadcast every BEAT_US: a Beat body (who the sender is, its
-//!           incarnation, a sequence number, how it stands) and
+//! Beat      broadcast every BEAT_US, and at once when a process that
+//!           another node waits for ends: a Beat body (who the sender
+//!           is, its incarnation, a sequence number, how it stands,
+//!           how many such processes ended) and
 //!           HMAC-SHA-256(secret, "ux-beat" | body); no MAC from a node
 //!           that has no secret
 //! Challenge to a sender not yet admitted: a fresh 16-byte nonce
@@ -56,6 +58,10 @@ pub struct Beat<'a> {
     pub name: &'a str,
     pub features: &'a str,
     pub stats: Stats,
+    /// How many of the sender's processes that another node waits for
+    /// have ended, this incarnation: a node that waits for one of them
+    /// asks again when it grows (see `cluster-server`'s `waits`).
+    pub ends: u64,
 }
 
 /// How a node stands, as its beats report it.
@@ -151,6 +157,7 @@ mod tests {
             name: "n3",
             features: "bigmem,fast",
             stats: Stats { load: 2, processes: 9, free_kib: 1 << 20 },
+            ends: 4,
         };
         let body = beat.encode();
         assert_eq!(Beat::decode(&body), Some(beat));

@@ -151,21 +151,27 @@ fn nodes_admit_each_other_by_the_secret_and_see_failures() {
     // `kill GPID` from node 1 ends node 3's sleep (through node 3's
     // export, which node 1's mount proves the secret to), and a `kill`
     // written to /proc/cluster ends one of node 1's own.
-    // Waits that go through hold a thread each, ten at most: the next is
-    // `busy`; their clients killed, their threads are free at once.
-    for _ in 0..10 {
+    // Waits hold no thread: readers of its `wait` file, more than the
+    // cluster server has threads, are parked while other calls go on,
+    // and each hears its end (below).
+    let readers = 24;
+    let mark = cluster.nodes[0].mark();
+    for _ in 0..readers {
         run(&cluster.nodes[0], &format!("cat /proc/cluster/{g}/wait &"), "$ ");
     }
-    run(&cluster.nodes[0], &format!("cat /proc/cluster/{g}/status"), "busy");
-    let ps = run(&cluster.nodes[0], "ps", "PID");
-    let cats: Vec<String> = tests::started_by_shell(&ps, "cat").iter().map(u32::to_string).collect();
-    assert_eq!(cats.len(), 10, "{ps}");
-    run(&cluster.nodes[0], &format!("kill {}; echo killed", cats.join(" ")), "killed");
     run(&cluster.nodes[0], &format!("cat /proc/cluster/{g}/status"), &format!("{g} {pg} running sleep "));
     // Under `tracer`: its `Kill` of the gpid is `Elsewhere` at node 1's
     // process server, and then goes through the cluster server.
     let traced = run(&cluster.nodes[0], &format!("tracer kill {g}; echo sent $?"), "sent 0");
     assert!(traced.contains(&format!("Kill {{ pid: {g} }} = Some(Err(Elsewhere))")), "{traced}");
+    let t0 = Instant::now();
+    let ends = format!("{g} {pg} killed sleep ");
+    while cluster.nodes[0].log()[mark..].matches(&ends).count() < readers {
+        let log = cluster.nodes[0].log();
+        assert!(t0.elapsed() < Duration::from_secs(60), "not every reader heard the end:\n{}", &log[mark..]);
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(!cluster.nodes[0].log()[mark..].contains("busy"), "{}", &cluster.nodes[0].log()[mark..]);
     run(&cluster.nodes[0], "sleep 600 &", "$ ");
     let ps = run(&cluster.nodes[0], "ps", "PID");
     let &[(here, _)] = &tests::pids_of(&ps, "sleep")[..] else { panic!("{ps}") };
@@ -223,10 +229,11 @@ fn nodes_admit_each_other_by_the_secret_and_see_failures() {
     let out = run(&cluster.nodes[0], "echo hi through node 2 | crun -n 2 cat; echo status $?", "status 0");
     assert!(out.contains("hi through node 2"), "{out}");
     assert!(!cluster.nodes[1].log().contains("hi through node 2"), "{}", cluster.nodes[1].log());
-    // Eight at once, each waiting through node 1's cluster server: none
-    // is turned away, and all run on node 2 together.
+    // Sixteen at once, each waiting through node 1's cluster server (more
+    // than it has threads): none is turned away, and all run on node 2
+    // together.
     let mark = cluster.nodes[0].mark();
-    for _ in 0..8 {
+    for _ in 0..16 {
         run(&cluster.nodes[0], "crun -n 2 sleep 10 &", "$ ");
     }
     let on_two = |l: &&str| {
@@ -238,12 +245,12 @@ fn nodes_admit_each_other_by_the_secret_and_see_failures() {
     let t0 = Instant::now();
     let cps = loop {
         let cps = run(&cluster.nodes[0], "cps", "GPID");
-        if cps.lines().filter(on_two).count() == 8 || t0.elapsed() > Duration::from_secs(8) {
+        if cps.lines().filter(on_two).count() == 16 || t0.elapsed() > Duration::from_secs(8) {
             break cps;
         }
         std::thread::sleep(Duration::from_millis(300));
     };
-    assert_eq!(cps.lines().filter(on_two).count(), 8, "{cps}");
+    assert_eq!(cps.lines().filter(on_two).count(), 16, "{cps}");
     run(&cluster.nodes[0], "sleep 11; echo slept", "slept");
     assert!(!cluster.nodes[0].log()[mark..].contains("busy"), "{}", &cluster.nodes[0].log()[mark..]);
     // A fault there is its status here.

@@ -1,0 +1,168 @@
+//! The `call` file's requests (formats in `cluster_server::call`):
+//! carried out here for our own processes, forwarded to the process's
+//! node's cluster server otherwise, through the same file of our mount
+//! of that node. A `Wait` that hangs never gets here: it is parked
+//! (`waits`) and settled with these once the process has ended.
+
+use crate::waits::Waits;
+use crate::State;
+use alloc::collections::BTreeMap;
+use alloc::string::String;
+use alloc::vec::Vec;
+use cluster_server::call::Call;
+use libux::cluster::{mount_point, Gpid, NodeId, NodeLine, NodeState, CALL};
+use libux::fs::client::{open, File};
+use libux::fs::flags;
+use libux::procfs::{parse_end, Ctl, Status};
+use libux::rpc::{End, Errno, Pid, Reply, Request, Response, Waited};
+use libux::sync::Mutex;
+
+/// Idle `call` files kept per node.
+const KEPT: usize = 4;
+
+/// Other nodes' `call` files, open and idle: a forwarded call takes one
+/// (or opens one) and puts it back, so that it costs one write and one
+/// read, not a walk and an open too.
+pub struct Calls {
+    idle: Mutex<BTreeMap<NodeId, Vec<File>>>,
+}
+
+/// This node's number and its table.
+fn view(state: &Mutex<State>) -> (NodeId, Vec<NodeLine>) {
+    let st = state.lock();
+    (st.members.node(), crate::node_lines(&st))
+}
+
+fn is_down(state: &Mutex<State>, node: NodeId) -> bool {
+    view(state).1.iter().any(|n| n.node == node && n.state == NodeState::Down)
+}
+
+impl Calls {
+    pub fn new() -> Calls {
+        Calls { idle: Mutex::new(BTreeMap::new()) }
+    }
+
+    /// Carries out a request written to `call` by `caller` (see
+    /// `cluster_server::call`): here if the process is ours, else at its
+    /// node's cluster server, through our mount of that node.
+    pub fn answer(&self, state: &Mutex<State>, waits: &Waits, caller: Pid, data: &[u8]) -> Reply {
+        let call = Call::parse(data)?;
+        let (own, nodes) = view(state);
+        let gpid = call.gpid();
+        let node = gpid.node().ok_or(Errno::NoSuchProcess)?;
+        if node == own {
+            return match call {
+                // Asked from another node, most likely, which is to hear
+                // when it ends: watched before we look, so that no end
+                // falls between.
+                Call::Wait { hang: false, .. } => {
+                    waits.watch(gpid.pid());
+                    let r = carry_out(caller, call);
+                    if !matches!(r, Ok(Response::Waited(None))) {
+                        waits.unwatch(gpid.pid());
+                    }
+                    r
+                }
+                _ => carry_out(caller, call),
+            };
+        }
+        // Not lent to a client restricted to its own descendants.
+        libux::process::may_act(caller, None)?;
+        let lost = |call: Call| match call {
+            Call::Wait { gpid, .. } => Ok(Response::Waited(Some(Waited { pid: gpid.0, end: End::Lost }))),
+            Call::Act(..) => Err(Errno::Lost),
+        };
+        let known = nodes.iter().find(|n| n.node == node).ok_or(Errno::NoSuchProcess)?;
+        if known.state == NodeState::Down {
+            return lost(call);
+        }
+        let bytes = postcard::to_allocvec(&call.request()).map_err(|_| Errno::TooLarge)?;
+        match self.forward(node, &bytes) {
+            Ok(r) => libux::rpc::decode_reply(&r)?,
+            // Gone down while we asked (its mount hangs up then).
+            Err(_) if is_down(state, node) => lost(call),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Whether `gpid` has ended (or cannot be waited for: then waiting
+    /// answers at once too), asked without waiting: of another node's,
+    /// with a `Wait` that does not hang, which has that node watch it.
+    pub fn has_ended(&self, state: &Mutex<State>, gpid: Gpid) -> bool {
+        let (own, nodes) = view(state);
+        let not_yet = Ok(Response::Waited(None));
+        let call = Call::Wait { gpid, hang: false };
+        match gpid.node() {
+            Some(n) if n == own => carry_out(0, call) != not_yet,
+            Some(n) if nodes.iter().any(|l| l.node == n && l.state != NodeState::Down) => {
+                let Ok(bytes) = postcard::to_allocvec(&call.request()) else { return true };
+                self.forward(n, &bytes).and_then(|r| libux::rpc::decode_reply(&r)) != Ok(not_yet)
+            }
+            _ => true,
+        }
+    }
+
+    /// Writes a request to `node`'s `call` file and reads the reply:
+    /// through an idle one if there is one (once more through a new one
+    /// if that fails: it may be of a connection that broke), else a new
+    /// one.
+    fn forward(&self, node: NodeId, request: &[u8]) -> Result<Vec<u8>, Errno> {
+        let ask = |f: &File| -> Result<Vec<u8>, Errno> {
+            f.pwrite(0, request)?;
+            let mut reply = alloc::vec![0; 256];
+            let n = f.pread(0, &mut reply)?;
+            reply.truncate(n);
+            Ok(reply)
+        };
+        let idle = self.idle.lock().get_mut(&node).and_then(Vec::pop);
+        let (file, reply) = match idle.map(|f| (ask(&f), f)) {
+            Some((Ok(r), f)) => (f, r),
+            _ => {
+                let f = open(&alloc::format!("{}{CALL}", mount_point(node)), flags::READ | flags::WRITE)?;
+                let r = ask(&f)?;
+                (f, r)
+            }
+        };
+        let mut idle = self.idle.lock();
+        let kept = idle.entry(node).or_default();
+        if kept.len() < KEPT {
+            kept.push(file);
+        }
+        Ok(reply)
+    }
+}
+
+/// Carries out `call` about one of our processes, for `caller` (a local
+/// process, or the export serving another node's cluster server; 0: for
+/// ourselves).
+fn carry_out(caller: Pid, call: Call) -> Reply {
+    let pid = call.gpid().pid();
+    match call {
+        Call::Act(ctl, _) => {
+            libux::process::may_act(caller, Some(pid))?;
+            match ctl {
+                Ctl::Kill => libux::process::kill(pid),
+                Ctl::Stop => libux::process::stop(pid),
+                Ctl::Cont => libux::process::cont(pid),
+            }
+            .map(|()| Response::Done)
+        }
+        // Anyone may wait for a process, as anyone may read its `wait`
+        // file (which reaps it only for its parent).
+        Call::Wait { gpid, hang } => {
+            let path = alloc::format!("/proc/{pid}/{}", if hang { "wait" } else { "status" });
+            let text = open(&path, flags::READ).and_then(|mut f| f.read_to_end()).map_err(|e| match e {
+                Errno::NotFound => Errno::NoSuchProcess,
+                e => e,
+            })?;
+            let text = String::from_utf8_lossy(&text);
+            let status = Status::parse(&text).ok_or(Errno::Io)?;
+            Ok(Response::Waited(parse_end(status.state).map(|end| Waited { pid: gpid.0, end })))
+        }
+    }
+}
+
+/// The request a parked `Wait` for `gpid` settles with.
+pub fn hanging_wait(gpid: Gpid) -> Vec<u8> {
+    postcard::to_allocvec(&Request::Wait { pid: Some(gpid.0), hang: true }).expect("a few bytes")
+}

@@ -1,0 +1,198 @@
+//! Waits that hold no thread: a call that waits for a process to end
+//! (a `Wait` written to `call`, the first read of a `wait` file) is
+//! parked, its reply capability saved, and answered when the process
+//! ends, so that any number of waits leave the pool free for others.
+//!
+//! Nothing that crosses the network waits: whether a process of another
+//! node has ended is asked with a `Wait` that does not hang, which also
+//! has that node's cluster server watch the process; when a watched
+//! process ends, its node beats at once with a grown `ends` count, and
+//! the nodes that hear it ask again for the waits parked on it (a beat
+//! lost is made good by the next, which says the same count). A node
+//! that goes down answers its waits `lost`. Our own processes' ends come
+//! from the process server (the thread that hears of endings).
+
+use alloc::collections::BTreeSet;
+use alloc::vec::Vec;
+use libux::cluster::{Gpid, NodeId};
+use libux::fs::server::{Answer, ReplySlots};
+use libux::layout::slot;
+use libux::rpc::{Errno, Pid};
+use libux::sync::{Event, Mutex};
+
+/// Waits one client may have parked at once (all of them: as many as
+/// the reply slots, `slot::REPLY_COUNT`).
+const PER_CLIENT: usize = 32;
+
+/// What a parked call asked for.
+#[derive(Clone, Copy, Debug)]
+pub enum Wanted {
+    /// A `Wait` written to `call`: its length, to answer the write with.
+    Call { len: u32 },
+    /// A read of a `wait` file.
+    Read { offset: u64, count: u32, window: bool },
+}
+
+/// A parked call: whose, on which open file, about which process.
+#[derive(Clone, Copy, Debug)]
+pub struct Parked {
+    pub client: Pid,
+    pub handle: u32,
+    pub gpid: Gpid,
+    pub wanted: Wanted,
+    slot: u64,
+}
+
+/// What the waker is to look at.
+#[derive(Default)]
+struct Todo {
+    /// Our own processes that ended.
+    ended: BTreeSet<Pid>,
+    /// Nodes whose watched processes ended (their beats' `ends` grew).
+    nodes: BTreeSet<NodeId>,
+    /// Nodes that went down.
+    down: BTreeSet<NodeId>,
+}
+
+pub struct Waits {
+    parked: Mutex<Vec<Parked>>,
+    replies: Mutex<ReplySlots>,
+    /// Our processes that another node waits for: a beat tells when one
+    /// ends.
+    watched: Mutex<BTreeSet<Pid>>,
+    todo: Mutex<Todo>,
+    waker: Event,
+    /// This node's number.
+    own: NodeId,
+}
+
+impl Waits {
+    /// The waker's event goes in our CSpace's `event_slot`; `own` is
+    /// this node's number.
+    pub fn new(event_slot: u64, own: NodeId) -> Result<Waits, Errno> {
+        Ok(Waits {
+            parked: Mutex::new(Vec::new()),
+            replies: Mutex::new(ReplySlots::new(slot::REPLIES, slot::REPLY_COUNT)),
+            watched: Mutex::new(BTreeSet::new()),
+            todo: Mutex::new(Todo::default()),
+            waker: Event::create(event_slot)?,
+            own,
+        })
+    }
+
+    /// Parks the call this thread is answering (its reply capability is
+    /// saved: the thread must not reply); `Busy` past the limits.
+    pub fn park(&self, client: Pid, handle: u32, gpid: Gpid, wanted: Wanted) -> Result<(), Errno> {
+        let mut parked = self.parked.lock();
+        if parked.iter().filter(|p| p.client == client).count() >= PER_CLIENT {
+            return Err(Errno::Busy);
+        }
+        let slot = self.replies.lock().save()?;
+        parked.push(Parked { client, handle, gpid, wanted, slot });
+        Ok(())
+    }
+
+    /// Takes the call parked on `client`'s `handle` out, to settle it;
+    /// none if another thread took it.
+    pub fn take(&self, client: Pid, handle: u32) -> Option<Parked> {
+        let mut parked = self.parked.lock();
+        let i = parked.iter().position(|p| p.client == client && p.handle == handle)?;
+        Some(parked.swap_remove(i))
+    }
+
+    /// Puts back a call taken out whose process still runs.
+    pub fn put_back(&self, p: Parked) {
+        self.parked.lock().push(p);
+    }
+
+    /// Answers a call taken out.
+    pub fn answer(&self, p: Parked, reply: &Result<Answer, Errno>) {
+        self.replies.lock().answer(p.slot, reply);
+    }
+
+    /// Calls parked by clients that ended are dropped unanswered.
+    pub fn forget(&self, clients: &[Pid]) {
+        let mut parked = self.parked.lock();
+        self.replies.lock().forget(&mut parked, |p| p.slot, |p| clients.contains(&p.client));
+    }
+
+    /// Answers `Interrupted` the call parked on `client`'s `handle`, if
+    /// there is one; how many.
+    pub fn cancel(&self, client: Pid, handle: u32) -> u32 {
+        let mut parked = self.parked.lock();
+        self.replies.lock().interrupt(&mut parked, |p| p.slot, |p| p.client == client && p.handle == handle)
+    }
+
+    /// Starts watching our process `pid` for another node; before asking
+    /// whether it ended, so that an end is never missed between.
+    pub fn watch(&self, pid: Pid) {
+        self.watched.lock().insert(pid);
+    }
+
+    /// It ended before we watched it (or is gone).
+    pub fn unwatch(&self, pid: Pid) {
+        self.watched.lock().remove(&pid);
+    }
+
+    /// Our processes watched or waited for.
+    pub fn tracked(&self) -> Vec<Pid> {
+        let mut all: Vec<Pid> = self.watched.lock().iter().copied().collect();
+        let parked = self.parked.lock();
+        all.extend(parked.iter().filter(|p| p.gpid.node() == Some(self.own)).map(|p| p.gpid.pid()));
+        all
+    }
+
+    /// Our processes `pids` ended: the waker looks at the calls parked on
+    /// them. Whether any was watched for another node (it is to hear it).
+    pub fn ended(&self, pids: &[Pid]) -> bool {
+        let watched_ended = {
+            let mut watched = self.watched.lock();
+            pids.iter().filter(|p| watched.remove(p)).count() > 0
+        };
+        let ours = {
+            let parked = self.parked.lock();
+            parked.iter().any(|p| p.gpid.node() == Some(self.own) && pids.contains(&p.gpid.pid()))
+        };
+        if ours {
+            self.todo.lock().ended.extend(pids.iter().copied());
+            self.waker.signal();
+        }
+        watched_ended
+    }
+
+    /// `node`'s watched processes ended, or it went `down`.
+    pub fn node_changed(&self, node: NodeId, down: bool) {
+        if !self.parked.lock().iter().any(|p| p.gpid.node() == Some(node)) {
+            return;
+        }
+        let mut todo = self.todo.lock();
+        if down {
+            todo.down.insert(node);
+        } else {
+            todo.nodes.insert(node);
+        }
+        drop(todo);
+        self.waker.signal();
+    }
+
+    /// Waits until there is something to look at; the calls to settle
+    /// (taken out), each with whether its node went down.
+    pub fn next(&self) -> Vec<(Parked, bool)> {
+        let own = self.own;
+        loop {
+            self.waker.wait();
+            let todo = core::mem::take(&mut *self.todo.lock());
+            let mut parked = self.parked.lock();
+            let concerned = |p: &Parked| match p.gpid.node() {
+                Some(n) if n == own => todo.ended.contains(&p.gpid.pid()),
+                Some(n) => todo.nodes.contains(&n) || todo.down.contains(&n),
+                None => true,
+            };
+            let (due, rest): (Vec<Parked>, Vec<Parked>) = parked.drain(..).partition(concerned);
+            *parked = rest;
+            if !due.is_empty() {
+                return due.into_iter().map(|p| (p, p.gpid.node().is_some_and(|n| todo.down.contains(&n)))).collect();
+            }
+        }
+    }
+}
