@@ -6,11 +6,12 @@
 
 use crate::waits::Waits;
 use crate::State;
-use alloc::collections::BTreeMap;
+use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::string::String;
 use alloc::vec::Vec;
-use cluster_server::call::Call;
-use libux::cluster::{mount_point, Gpid, NodeId, NodeLine, NodeState, CALL};
+use cluster_server::call::{Call, Placed};
+use cluster_server::spawn::pick;
+use libux::cluster::{mount_point, Gpid, NodeId, NodeLine, NodeState, Place, CALL};
 use libux::fs::client::{open, File};
 use libux::fs::flags;
 use libux::procfs::{parse_end, Ctl, Status};
@@ -25,6 +26,15 @@ const KEPT: usize = 4;
 /// read, not a walk and an open too.
 pub struct Calls {
     idle: Mutex<BTreeMap<NodeId, Vec<File>>>,
+    /// What each of our processes had placed on other nodes and has not
+    /// waited for yet: orphans when it ends (see `waits`).
+    abroad: Mutex<BTreeMap<Pid, Vec<Gpid>>>,
+    /// What we started here for each caller (another node's export,
+    /// serving that node's cluster server) and nobody has waited for.
+    started: Mutex<BTreeMap<Pid, Vec<Pid>>>,
+    /// Of those, the ones whose caller ended (its node went, say): nobody
+    /// can wait for them any more, so we reap them when they end.
+    unclaimed: Mutex<BTreeSet<Pid>>,
 }
 
 /// This node's number and its table.
@@ -39,7 +49,53 @@ fn is_down(state: &Mutex<State>, node: NodeId) -> bool {
 
 impl Calls {
     pub fn new() -> Calls {
-        Calls { idle: Mutex::new(BTreeMap::new()) }
+        Calls {
+            idle: Mutex::new(BTreeMap::new()),
+            abroad: Mutex::new(BTreeMap::new()),
+            started: Mutex::new(BTreeMap::new()),
+            unclaimed: Mutex::new(BTreeSet::new()),
+        }
+    }
+
+    /// Our processes `pids` ended: what we started for those of them that
+    /// called us is unclaimed, and what is unclaimed and ended is reaped
+    /// (as its parent: local reads that do not wait).
+    pub fn reap_unclaimed(&self, own: NodeId, pids: &[Pid]) {
+        let mut newly = Vec::new();
+        {
+            let mut started = self.started.lock();
+            for caller in pids {
+                newly.extend(started.remove(caller).unwrap_or_default());
+            }
+        }
+        let ended = |pid: Pid| {
+            let gpid = Gpid::new(own, pid).unwrap_or(Gpid(0));
+            carry_out(0, Call::Wait { gpid, hang: false }) != Ok(Response::Waited(None))
+        };
+        let mut unclaimed = self.unclaimed.lock();
+        unclaimed.extend(newly.iter().copied());
+        let due: Vec<Pid> = unclaimed.iter().copied().filter(|p| pids.contains(p) || newly.contains(p)).collect();
+        drop(unclaimed);
+        for pid in due.into_iter().filter(|&p| pids.contains(&p) || ended(p)) {
+            self.unclaimed.lock().remove(&pid);
+            let gpid = Gpid::new(own, pid).unwrap_or(Gpid(0));
+            let _ = carry_out(0, Call::Wait { gpid, hang: true });
+        }
+    }
+
+    /// What `parents` (ours, ended) had placed elsewhere and not waited for.
+    pub fn orphans(&self, parents: &[Pid]) -> Vec<Gpid> {
+        let mut abroad = self.abroad.lock();
+        parents.iter().filter_map(|p| abroad.remove(p)).flatten().collect()
+    }
+
+    /// Our processes that placed some elsewhere, that we started some
+    /// for, or that we started and are to reap (for `Ended`'s lost case).
+    pub fn tracked(&self) -> Vec<Pid> {
+        let mut all: Vec<Pid> = self.abroad.lock().keys().copied().collect();
+        all.extend(self.started.lock().keys().copied());
+        all.extend(self.unclaimed.lock().iter().copied());
+        all
     }
 
     /// Carries out a request written to `call` by `caller` (see
@@ -47,8 +103,11 @@ impl Calls {
     /// node's cluster server, through our mount of that node.
     pub fn answer(&self, state: &Mutex<State>, waits: &Waits, caller: Pid, data: &[u8]) -> Reply {
         let call = Call::parse(data)?;
+        if let Call::Spawn(placed) = call {
+            return self.spawn(state, caller, placed);
+        }
         let (own, nodes) = view(state);
-        let gpid = call.gpid();
+        let gpid = call.gpid().ok_or(Errno::InvalidArgument)?;
         let node = gpid.node().ok_or(Errno::NoSuchProcess)?;
         if node == own {
             return match call {
@@ -63,26 +122,92 @@ impl Calls {
                     }
                     r
                 }
+                Call::Wait { gpid, hang: true } => {
+                    let r = carry_out(caller, call);
+                    if let Ok(Response::Waited(Some(_))) = r {
+                        self.reaped(gpid.pid());
+                    }
+                    r
+                }
                 _ => carry_out(caller, call),
             };
         }
         // Not lent to a client restricted to its own descendants.
         libux::process::may_act(caller, None)?;
-        let lost = |call: Call| match call {
+        let lost = |call: &Call| match call {
             Call::Wait { gpid, .. } => Ok(Response::Waited(Some(Waited { pid: gpid.0, end: End::Lost }))),
-            Call::Act(..) => Err(Errno::Lost),
+            _ => Err(Errno::Lost),
         };
         let known = nodes.iter().find(|n| n.node == node).ok_or(Errno::NoSuchProcess)?;
         if known.state == NodeState::Down {
-            return lost(call);
+            return lost(&call);
         }
         let bytes = postcard::to_allocvec(&call.request()).map_err(|_| Errno::TooLarge)?;
-        match self.forward(node, &bytes) {
+        let reply = match self.forward(node, &bytes) {
             Ok(r) => libux::rpc::decode_reply(&r)?,
             // Gone down while we asked (its mount hangs up then).
-            Err(_) if is_down(state, node) => lost(call),
+            Err(_) if is_down(state, node) => lost(&call),
             Err(e) => Err(e),
+        };
+        if let (Call::Wait { gpid, .. }, Ok(Response::Waited(Some(_)))) = (&call, &reply) {
+            self.waited(caller, *gpid);
         }
+        reply
+    }
+
+    /// Our `child`, which we started, was waited for (and so reaped).
+    fn reaped(&self, child: Pid) {
+        let mut started = self.started.lock();
+        started.values_mut().for_each(|c| c.retain(|&p| p != child));
+        started.retain(|_, c| !c.is_empty());
+    }
+
+    /// `parent` learnt `child`'s end: nothing is left to reap for it.
+    fn waited(&self, parent: Pid, child: Gpid) {
+        let mut abroad = self.abroad.lock();
+        if let Some(children) = abroad.get_mut(&parent) {
+            children.retain(|&c| c != child);
+            if children.is_empty() {
+                abroad.remove(&parent);
+            }
+        }
+    }
+
+    /// Starts a program where `placed` says, for `caller`: here (placed
+    /// here by name: a node that placed it here forwarded it, and we are
+    /// its parent), on another node (forwarded there, with the home
+    /// model's paths), or back to the caller (placed here by load: the
+    /// caller starts it, and is its parent).
+    fn spawn(&self, state: &Mutex<State>, caller: Pid, placed: Placed) -> Reply {
+        // What we start is our child: not for a client that may not act
+        // beyond its own descendants.
+        libux::process::may_act(caller, None)?;
+        let (own, nodes) = view(state);
+        if placed.place == Place::Node(own) {
+            let argv: Vec<&str> = placed.argv.iter().map(String::as_str).collect();
+            let env: Vec<&str> = placed.env.iter().map(String::as_str).collect();
+            let pid = libux::process::spawn_full(&placed.path, &argv, &env, None, &placed.fd_names())?;
+            self.started.lock().entry(caller).or_default().push(Gpid(pid).pid());
+            return Ok(Response::Pid(pid));
+        }
+        let node = pick(&placed.place, &nodes)?;
+        if node == own {
+            return Ok(Response::StartHere(own));
+        }
+        if nodes.iter().any(|n| n.node == node && n.state == NodeState::Down) {
+            return Err(Errno::Lost);
+        }
+        let there = Call::Spawn(placed.from_home(own, node));
+        let bytes = postcard::to_allocvec(&there.request()).map_err(|_| Errno::TooLarge)?;
+        let reply = match self.forward(node, &bytes) {
+            Ok(r) => libux::rpc::decode_reply(&r)?,
+            Err(_) if is_down(state, node) => Err(Errno::Lost),
+            Err(e) => Err(e),
+        };
+        if let Ok(Response::Pid(child)) = reply {
+            self.abroad.lock().entry(caller).or_default().push(Gpid(child));
+        }
+        reply
     }
 
     /// Whether `gpid` has ended (or cannot be waited for: then waiting
@@ -136,7 +261,7 @@ impl Calls {
 /// process, or the export serving another node's cluster server; 0: for
 /// ourselves).
 fn carry_out(caller: Pid, call: Call) -> Reply {
-    let pid = call.gpid().pid();
+    let pid = call.gpid().ok_or(Errno::InvalidArgument)?.pid();
     match call {
         Call::Act(ctl, _) => {
             libux::process::may_act(caller, Some(pid))?;
@@ -159,6 +284,7 @@ fn carry_out(caller: Pid, call: Call) -> Reply {
             let status = Status::parse(&text).ok_or(Errno::Io)?;
             Ok(Response::Waited(parse_end(status.state).map(|end| Waited { pid: gpid.0, end })))
         }
+        Call::Spawn(_) => Err(Errno::InvalidArgument),
     }
 }
 

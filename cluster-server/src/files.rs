@@ -12,7 +12,7 @@
 //! drops what they held and settles the waits for them.
 
 use crate::calls::{hanging_wait, Calls};
-use crate::waits::{Parked, Waits, Wanted};
+use crate::waits::{Due, Parked, Waits, Wanted};
 use crate::State;
 use alloc::collections::BTreeMap;
 use alloc::string::String;
@@ -157,6 +157,7 @@ impl Files {
     fn holders(&self) -> Vec<Pid> {
         let mut all: Vec<Pid> = self.open.lock().keys().map(|(p, _)| *p).collect();
         all.extend(self.waits.tracked());
+        all.extend(self.calls.tracked());
         all
     }
 }
@@ -415,6 +416,8 @@ pub fn hear_endings(files: &Files, told: impl Fn()) -> ! {
         match libux::process::ended_among(&mut cursor, || files.holders()) {
             Ok(pids) => {
                 files.ended(&pids);
+                files.waits.adopt(&files.calls.orphans(&pids));
+                files.calls.reap_unclaimed(files.waits.own(), &pids);
                 if files.waits.ended(&pids) {
                     told();
                 }
@@ -532,12 +535,20 @@ fn settle(state: &Mutex<State>, files: &Files, p: Parked, down: bool) {
 /// The waker, forever on its thread: settles the parked waits whose
 /// processes ended, and answers those of a node that went down.
 pub fn wake(state: &Mutex<State>, files: &Files) -> ! {
+    // Orphans are waited for as ourselves.
+    let me = libux::process::getpid().unwrap_or(0);
     loop {
-        for (p, down) in files.waits.next() {
-            if down || files.calls.has_ended(state, p.gpid) {
-                settle(state, files, p, down);
-            } else {
-                files.waits.put_back(p);
+        for due in files.waits.next() {
+            match due {
+                Due::Call(p, down) if down || files.calls.has_ended(state, p.gpid) => settle(state, files, p, down),
+                Due::Call(p, _) => files.waits.put_back(p),
+                // Gone with its node: nothing to reap.
+                Due::Orphan(_, true) => {}
+                Due::Orphan(g, false) if files.calls.has_ended(state, g) => {
+                    // Waited for on nobody's behalf: reaped there.
+                    let _ = files.calls.answer(state, &files.waits, me, &hanging_wait(g));
+                }
+                Due::Orphan(g, false) => files.waits.readopt(g),
             }
         }
     }

@@ -12,17 +12,9 @@
 
 use alloc::format;
 use alloc::string::String;
-use libux::cluster::{mount_point, NodeId, NodeLine, NodeState};
+use libux::cluster::{mount_point, NodeId, NodeLine, NodeState, Place};
 use libux::procfs::{SpawnCommand, SpawnLineError};
 use libux::rpc::Errno;
-
-/// Where a program goes.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Place {
-    Node(NodeId),
-    LeastLoaded,
-    Feature(String),
-}
 
 /// A parsed write to `/proc/cluster/spawn`.
 #[derive(Clone, Debug, PartialEq, Eq)]

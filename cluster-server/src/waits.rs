@@ -11,11 +11,15 @@
 //! lost is made good by the next, which says the same count). A node
 //! that goes down answers its waits `lost`. Our own processes' ends come
 //! from the process server (the thread that hears of endings).
+//!
+//! A process we placed on another node for a process of ours that ended
+//! without waiting for it is an orphan: nobody is to wait for it, so we
+//! do, on nobody's behalf, which reaps it on its node when it ends.
 
 use alloc::collections::BTreeSet;
 use alloc::vec::Vec;
 use libux::cluster::{Gpid, NodeId};
-use libux::fs::server::{Answer, ReplySlots};
+use libux::fs::server::{take_out, Answer, ReplySlots};
 use libux::layout::slot;
 use libux::rpc::{Errno, Pid};
 use libux::sync::{Event, Mutex};
@@ -54,8 +58,18 @@ struct Todo {
     down: BTreeSet<NodeId>,
 }
 
+/// What the waker hands out to settle.
+pub enum Due {
+    /// A parked call, and whether its process's node went down.
+    Call(Parked, bool),
+    /// An orphan to reap (none if its node went down: nothing to reap).
+    Orphan(Gpid, bool),
+}
+
 pub struct Waits {
     parked: Mutex<Vec<Parked>>,
+    /// Other nodes' processes to reap for parents of ours that ended.
+    orphans: Mutex<Vec<Gpid>>,
     replies: Mutex<ReplySlots>,
     /// Our processes that another node waits for: a beat tells when one
     /// ends.
@@ -72,12 +86,18 @@ impl Waits {
     pub fn new(event_slot: u64, own: NodeId) -> Result<Waits, Errno> {
         Ok(Waits {
             parked: Mutex::new(Vec::new()),
+            orphans: Mutex::new(Vec::new()),
             replies: Mutex::new(ReplySlots::new(slot::REPLIES, slot::REPLY_COUNT)),
             watched: Mutex::new(BTreeSet::new()),
             todo: Mutex::new(Todo::default()),
             waker: Event::create(event_slot)?,
             own,
         })
+    }
+
+    /// This node's number.
+    pub fn own(&self) -> NodeId {
+        self.own
     }
 
     /// Parks the call this thread is answering (its reply capability is
@@ -123,6 +143,23 @@ impl Waits {
         self.replies.lock().interrupt(&mut parked, |p| p.slot, |p| p.client == client && p.handle == handle)
     }
 
+    /// Other nodes' processes whose parents (ours) ended without waiting
+    /// for them: reaped when they end.
+    pub fn adopt(&self, orphans: &[Gpid]) {
+        if orphans.is_empty() {
+            return;
+        }
+        self.orphans.lock().extend_from_slice(orphans);
+        // Looked at once: they may have ended already.
+        self.todo.lock().nodes.extend(orphans.iter().filter_map(|g| g.node()));
+        self.waker.signal();
+    }
+
+    /// An orphan that still runs, back in the list.
+    pub fn readopt(&self, orphan: Gpid) {
+        self.orphans.lock().push(orphan);
+    }
+
     /// Starts watching our process `pid` for another node; before asking
     /// whether it ended, so that an end is never missed between.
     pub fn watch(&self, pid: Pid) {
@@ -162,7 +199,8 @@ impl Waits {
 
     /// `node`'s watched processes ended, or it went `down`.
     pub fn node_changed(&self, node: NodeId, down: bool) {
-        if !self.parked.lock().iter().any(|p| p.gpid.node() == Some(node)) {
+        let on = |g: Gpid| g.node() == Some(node);
+        if !self.parked.lock().iter().any(|p| on(p.gpid)) && !self.orphans.lock().iter().any(|&g| on(g)) {
             return;
         }
         let mut todo = self.todo.lock();
@@ -175,23 +213,27 @@ impl Waits {
         self.waker.signal();
     }
 
-    /// Waits until there is something to look at; the calls to settle
-    /// (taken out), each with whether its node went down.
-    pub fn next(&self) -> Vec<(Parked, bool)> {
+    /// Waits until there is something to look at; the calls and orphans
+    /// to settle (taken out), each with whether its node went down.
+    pub fn next(&self) -> Vec<Due> {
         let own = self.own;
         loop {
             self.waker.wait();
             let todo = core::mem::take(&mut *self.todo.lock());
-            let mut parked = self.parked.lock();
-            let concerned = |p: &Parked| match p.gpid.node() {
-                Some(n) if n == own => todo.ended.contains(&p.gpid.pid()),
+            let concerned = |g: Gpid| match g.node() {
+                Some(n) if n == own => todo.ended.contains(&g.pid()),
                 Some(n) => todo.nodes.contains(&n) || todo.down.contains(&n),
                 None => true,
             };
-            let (due, rest): (Vec<Parked>, Vec<Parked>) = parked.drain(..).partition(concerned);
-            *parked = rest;
+            let down = |g: Gpid| g.node().is_some_and(|n| todo.down.contains(&n));
+            let mut due: Vec<Due> = take_out(&mut self.parked.lock(), |p| concerned(p.gpid))
+                .into_iter()
+                .map(|p| Due::Call(p, down(p.gpid)))
+                .collect();
+            let orphans = take_out(&mut self.orphans.lock(), |&g| concerned(g));
+            due.extend(orphans.into_iter().map(|g| Due::Orphan(g, down(g))));
             if !due.is_empty() {
-                return due.into_iter().map(|p| (p, p.gpid.node().is_some_and(|n| todo.down.contains(&n)))).collect();
+                return due;
             }
         }
     }

@@ -86,6 +86,36 @@ impl NodeState {
     }
 }
 
+/// Where a program is to run: `rpc::Spawn::place`, and the options of
+/// `/proc/cluster/spawn` and `crun` (`-n NODE`, `-a`, `-f FEATURE`).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub enum Place {
+    /// That node.
+    Node(NodeId),
+    /// The least loaded node that is up.
+    LeastLoaded,
+    /// The least loaded node that is up and declares the feature.
+    Feature(String),
+}
+
+impl Place {
+    /// The placement `words` start with (`-n NODE`, `-a`, `-f FEATURE`)
+    /// and how many words it takes; none if they start with no option;
+    /// `InvalidArgument` for an option without a good argument.
+    pub fn from_words(words: &[&str]) -> Result<Option<(Place, usize)>, crate::rpc::Errno> {
+        let bad = crate::rpc::Errno::InvalidArgument;
+        match words.first().copied() {
+            Some("-n") => words.get(1).and_then(|n| NodeId::parse(n)).map(|n| Some((Place::Node(n), 2))).ok_or(bad),
+            Some("-f") => {
+                let one = |f: &&&str| !f.is_empty() && !f.contains(',') && is_features(f);
+                words.get(1).filter(one).map(|f| Some((Place::Feature(String::from(*f)), 2))).ok_or(bad)
+            }
+            Some("-a") => Ok(Some((Place::LeastLoaded, 1))),
+            _ => Ok(None),
+        }
+    }
+}
+
 /// A cluster-wide process id (see the module's documentation).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Gpid(pub u32);
@@ -389,6 +419,18 @@ mod tests {
         assert_eq!(Config::parse("node=7").unwrap().name, "node7");
         for bad in ["", "node=0", "node=32768", "node=1 name=a/b", "node=1 features=a,,b", "node=1 x=y"] {
             assert!(Config::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn placements_come_from_words() {
+        assert_eq!(Place::from_words(&["-n", "3", "true"]), Ok(Some((Place::Node(NodeId(3)), 2))));
+        assert_eq!(Place::from_words(&["-a", "true"]), Ok(Some((Place::LeastLoaded, 1))));
+        assert_eq!(Place::from_words(&["-f", "fast", "x"]), Ok(Some((Place::Feature("fast".into()), 2))));
+        assert_eq!(Place::from_words(&["true", "-n"]), Ok(None));
+        assert_eq!(Place::from_words(&[]), Ok(None));
+        for bad in [&["-n"][..], &["-n", "0"], &["-n", "x"], &["-f"], &["-f", "a,b"], &["-f", ""]] {
+            assert_eq!(Place::from_words(bad), Err(crate::rpc::Errno::InvalidArgument), "{bad:?}");
         }
     }
 

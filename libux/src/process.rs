@@ -1,6 +1,7 @@
 //! The process API as programs use it: thin calls over the process server
 //! connection (`layout::slot::PROC_CONN`), one per [`Request`].
 
+use crate::cluster::Place;
 use crate::layout::slot;
 use crate::rpc::client::call;
 use crate::rpc::{Errno, Exec, FdName, Pid, Request, Response, Spawn, Stats, Waited};
@@ -48,8 +49,28 @@ pub fn spawn_full(
     redirect: Option<u64>,
     fds: &[FdName],
 ) -> Result<Pid, Errno> {
-    let req = Request::Spawn(Spawn { path, argv: argv.to_vec(), env: env.to_vec(), redirect, fds: fds.to_vec() });
-    expect_pid(call(slot::PROC_CONN, &req))
+    let spawn = Spawn { path, argv: argv.to_vec(), env: env.to_vec(), redirect, fds: fds.to_vec(), place: None };
+    expect_pid(call(slot::PROC_CONN, &Request::Spawn(spawn)))
+}
+
+/// [`spawn_full`] (without a redirect: an intermediary does not reach
+/// another node) on the node `place` picks; its gpid. The process
+/// server starts it if `place` names this node; otherwise it answers
+/// `Elsewhere` and the cluster server places it: on another node with
+/// the home model (the descriptors' paths, and the program's if it is a
+/// file, are ours and absolute: that node reaches them through its
+/// mount of ours), or back here, where we start it ourselves.
+pub fn spawn_placed(place: Place, path: &str, argv: &[&str], env: &[&str], fds: &[FdName]) -> Result<Pid, Errno> {
+    let mut spawn =
+        Spawn { path, argv: argv.to_vec(), env: env.to_vec(), redirect: None, fds: fds.to_vec(), place: Some(place) };
+    match anywhere(&Request::Spawn(spawn.clone()))? {
+        Response::Pid(p) => Ok(p),
+        Response::StartHere(node) => {
+            spawn.place = Some(Place::Node(node));
+            expect_pid(call(slot::PROC_CONN, &Request::Spawn(spawn)))
+        }
+        _ => Err(Errno::BadRequest),
+    }
 }
 
 /// Replaces our program with the ELF `image` (read into our heap), run

@@ -309,6 +309,10 @@ pub struct Spawn<'a> {
     /// The descriptors it starts with.
     #[serde(borrow)]
     pub fds: alloc::vec::Vec<FdName<'a>>,
+    /// Where it is to run: none, or this node, here; elsewhere the process
+    /// server answers `Elsewhere` and the cluster server places it (see
+    /// `process::spawn_placed`).
+    pub place: Option<crate::cluster::Place>,
 }
 
 /// Arguments of [`Request::Exec`].
@@ -367,6 +371,10 @@ pub enum Response {
         more: bool,
         lost: bool,
     },
+    /// A placed `Spawn` the cluster server placed on the caller's own
+    /// node: the caller starts it itself, placed there (so that it is
+    /// the parent).
+    StartHere(crate::cluster::NodeId),
 }
 
 pub type Reply = Result<Response, Errno>;

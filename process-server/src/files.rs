@@ -412,7 +412,7 @@ impl Server {
         let fds = command.fds.iter().map(|r| FdName { fd: r.fd, path: &r.path, flags: r.flags() }).collect();
         let path = argv[0];
         let child = self.new_pid()?;
-        let spawn = Spawn { path, argv: argv.clone(), env: Vec::new(), redirect: None, fds };
+        let spawn = Spawn { path, argv: argv.clone(), env: Vec::new(), redirect: None, fds, place: None };
         self.create(child, parent, &spawn, &Grants::DEFAULT)?;
         Ok(child)
     }

@@ -13,7 +13,7 @@ use crate::vspace::AddressSpace;
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 use libux::bootfs::BootFs;
-use libux::cluster::{Gpid, NodeId};
+use libux::cluster::{self, Gpid, NodeId};
 use libux::layout;
 use libux::namespace::{self, MountError, MountTable, Namespaces};
 use libux::println;
@@ -169,7 +169,14 @@ impl Server {
     /// Starts a program as a child of the process server.
     pub fn start(&mut self, path: &str, argv: &[&str], env: &[&str], grants: &Grants) -> Result<Pid, Errno> {
         let pid = self.new_pid()?;
-        let spawn = libux::rpc::Spawn { path, argv: argv.to_vec(), env: env.to_vec(), redirect: None, fds: Vec::new() };
+        let spawn = libux::rpc::Spawn {
+            path,
+            argv: argv.to_vec(),
+            env: env.to_vec(),
+            redirect: None,
+            fds: Vec::new(),
+            place: None,
+        };
         self.create(pid, 0, &spawn, grants)?;
         Ok(pid)
     }
@@ -347,6 +354,10 @@ impl Server {
         match req {
             Request::GetPid => ok(Ok(Response::Pid(self.gpid(pid)))),
             Request::GetPpid => ok(Ok(Response::Pid(self.gpid(self.procs[&pid].ppid)))),
+            // Placed elsewhere, or by load: the cluster server's to place.
+            Request::Spawn(s) if s.place.as_ref().is_some_and(|p| *p != cluster::Place::Node(self.node)) => {
+                ok(Err(Errno::Elsewhere))
+            }
             Request::Spawn(s) => ok(self.new_pid().and_then(|child| {
                 self.create(child, pid, &s, &Grants::DEFAULT).map(|()| Response::Pid(self.gpid(child)))
             })),

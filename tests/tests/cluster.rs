@@ -238,7 +238,7 @@ fn nodes_admit_each_other_by_the_secret_and_see_failures() {
     }
     let on_two = |l: &&str| {
         let w: Vec<&str> = l.split_whitespace().collect();
-        w.len() == 6 && w[1] == "2" && w[3] == "running" && w[5] == "/bin/sleep"
+        w.len() == 6 && w[1] == "2" && w[3] == "running" && w[5] == "sleep"
     };
     // (The last `crun` may still be starting its program when its prompt
     // is back: it runs in the background.)
@@ -253,6 +253,35 @@ fn nodes_admit_each_other_by_the_secret_and_see_failures() {
     assert_eq!(cps.lines().filter(on_two).count(), 16, "{cps}");
     run(&cluster.nodes[0], "sleep 11; echo slept", "slept");
     assert!(!cluster.nodes[0].log()[mark..].contains("busy"), "{}", &cluster.nodes[0].log()[mark..]);
+    // A program placed for a process that ends without waiting for it is
+    // reaped on its node when it ends: nobody is left to wait for it.
+    run(&cluster.nodes[0], "crun -n 2 sleep 3 &", "$ ");
+    let by_cluster = |ps: &str| -> Vec<u32> {
+        let sleeps = tests::pids_of(ps, "sleep").into_iter();
+        sleeps.filter(|&(_, parent)| parent == gpid(2, 4)).map(|(p, _)| p).collect()
+    };
+    let t0 = Instant::now();
+    let orphan = loop {
+        if let [sleeper] = by_cluster(&run(&cluster.nodes[1], "ps", "PID"))[..] {
+            break sleeper;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(30), "crun's sleep never started on node 2");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    // (The shell's earlier `crun`s are there too, ended and not reaped.)
+    let ps = run(&cluster.nodes[0], "ps", "PID");
+    let running: String = ps.lines().filter(|l| l.contains(" running ")).collect::<Vec<_>>().join("\n");
+    let &[crun] = &tests::started_by_shell(&running, "crun")[..] else { panic!("{ps}") };
+    run(&cluster.nodes[0], &format!("kill {crun}; echo killed"), "killed");
+    let t0 = Instant::now();
+    loop {
+        let ps = run(&cluster.nodes[1], "ps", "PID");
+        if !ps.lines().any(|l| l.split_whitespace().next() == Some(&orphan.to_string())) {
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(30), "the orphan {orphan} was never reaped:\n{ps}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
     // A fault there is its status here.
     let out = run(&cluster.nodes[0], "crun -n 3 faulter div; echo status $?", "status 139");
     assert!(out.contains(" on node 3: faulted:DivideError"), "{out}");
@@ -269,6 +298,10 @@ fn nodes_admit_each_other_by_the_secret_and_see_failures() {
     run(&cluster.nodes[1], "crun -f bigmem true; echo status $?", "status 0");
     run(&cluster.nodes[1], "crun -f nosuch true", "crun: no node that is up declares feature nosuch");
     run(&cluster.nodes[1], "crun", "usage: crun");
+    run(&cluster.nodes[1], "crun -n 3 nosuch", "crun: nosuch: no such program");
+    // It has its starter's environment, wherever it runs.
+    run(&cluster.nodes[0], "export WHERE=home-of-crun", "$ ");
+    run(&cluster.nodes[0], "crun -n 3 env", "WHERE=home-of-crun");
     let lines = node_lines(&cluster.nodes[0]);
     assert_eq!(lines[2].features, "bigmem,fast", "{lines:?}");
     // `cnodes` shows the same table to a person.
@@ -313,12 +346,29 @@ fn nodes_admit_each_other_by_the_secret_and_see_failures() {
     let crun_mark = cluster.nodes[0].mark();
     run(&cluster.nodes[0], "crun -n 3 sleep 600 &", "$ ");
     let t0 = Instant::now();
-    while !run(&cluster.nodes[2], "ps", "PID").contains(" /bin/sleep") {
+    // (Its parent is node 3's cluster server, which started it there.)
+    let cluster_server = tests::gpid(3, 4);
+    let placed = |ps: &str| -> Vec<u32> {
+        let sleeps = tests::pids_of(ps, "sleep").into_iter();
+        sleeps.filter(|&(_, parent)| parent == cluster_server).map(|(p, _)| p).collect()
+    };
+    while placed(&run(&cluster.nodes[2], "ps", "PID")).is_empty() {
         assert!(t0.elapsed() < Duration::from_secs(60), "crun's sleep never started on node 3");
         std::thread::sleep(Duration::from_millis(200));
     }
     let ps = run(&cluster.nodes[2], "ps", "PID");
-    let &[(remote, _)] = &tests::pids_of(&ps, "/bin/sleep")[..] else { panic!("{ps}") };
+    let &[remote] = &placed(&ps)[..] else { panic!("{ps}") };
+    // And node 3 runs one on node 2, which node 2 starts for node 3's
+    // export: when that goes with node 3, node 2 reaps it.
+    run(&cluster.nodes[2], "crun -n 2 sleep 2 &", "$ ");
+    let t0 = Instant::now();
+    let for_three = loop {
+        if let [sleeper] = by_cluster(&run(&cluster.nodes[1], "ps", "PID"))[..] {
+            break sleeper;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(30), "node 3's crun never started its sleep on node 2");
+        std::thread::sleep(Duration::from_millis(200));
+    };
     // Node 2 waits for it too, through the process API.
     let waiting = cluster.nodes[1].mark();
     cluster.nodes[1].type_text(&format!("wait {remote}\n")).unwrap();
@@ -354,6 +404,17 @@ fn nodes_admit_each_other_by_the_secret_and_see_failures() {
     while !run(&cluster.nodes[0], "cat /n/node3/proc/1/status", "$ ").contains(&ramfs_status(3)) {
         assert!(t0.elapsed() < Duration::from_secs(60), "node 3's files never came back on node 1");
         std::thread::sleep(Duration::from_millis(500));
+    }
+    // What node 2 ran for node 3 before it died was reaped once node 3's
+    // connection to node 2's export went.
+    let t0 = Instant::now();
+    loop {
+        let ps = run(&cluster.nodes[1], "ps", "PID");
+        if !ps.lines().any(|l| l.split_whitespace().next() == Some(&for_three.to_string())) {
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(90), "node 3's {for_three} was never reaped:\n{ps}");
+        std::thread::sleep(Duration::from_secs(1));
     }
     for node in &cluster.nodes {
         assert!(!node.log().contains("panicked"), "{}", node.log());

@@ -118,7 +118,7 @@ impl ReplySlots {
 }
 
 /// The elements of `all` that `which` picks, in order; the rest stay.
-fn take_out<P>(all: &mut Vec<P>, which: impl Fn(&P) -> bool) -> Vec<P> {
+pub fn take_out<P>(all: &mut Vec<P>, which: impl Fn(&P) -> bool) -> Vec<P> {
     let (gone, kept) = all.drain(..).partition(|p| which(p));
     *all = kept;
     gone

@@ -104,8 +104,14 @@ mod tests {
     #[test]
     fn large_requests_use_the_buffer_and_huge_ones_fail() {
         let long = "x".repeat(2000);
-        let req =
-            Request::Spawn(Spawn { path: "/bin/hello", argv: vec![&long], env: vec![], redirect: None, fds: vec![] });
+        let req = Request::Spawn(Spawn {
+            path: "/bin/hello",
+            argv: vec![&long],
+            env: vec![],
+            redirect: None,
+            fds: vec![],
+            place: None,
+        });
         let mut mrs = regs();
         assert_eq!(encode(&req, &mut mrs, None, 0), Err(Errno::TooLarge));
         let mut buf = [0u8; BUFFER_MAX];
@@ -118,8 +124,14 @@ mod tests {
         mrs[0] |= INLINE_ONLY;
         assert_eq!(header(&mrs, words).map(|h| (h.len, h.inline_only)), Ok((h.len, true)));
         let huge = "y".repeat(5000);
-        let req =
-            Request::Spawn(Spawn { path: "/bin/hello", argv: vec![&huge], env: vec![], redirect: None, fds: vec![] });
+        let req = Request::Spawn(Spawn {
+            path: "/bin/hello",
+            argv: vec![&huge],
+            env: vec![],
+            redirect: None,
+            fds: vec![],
+            place: None,
+        });
         assert_eq!(encode(&req, &mut mrs, Some(&mut buf), 0), Err(Errno::TooLarge));
     }
 
