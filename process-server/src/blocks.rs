@@ -6,6 +6,7 @@
 //! mappings keep their frames for the process's next `MapAnon` (`spare`).
 //! A block takes whole chunks: one of 17 pages takes two.
 
+use crate::kernel::Kernel;
 use crate::mem::{Arena, ARENA_SLOTS};
 use crate::process::PAGE;
 use crate::server::Server;
@@ -37,7 +38,7 @@ impl Server {
     /// blocks and its arena together hold at most `ARENA_SLOTS` root
     /// slots, as its arena alone does: no process takes the node's slots.
     pub fn map_block(&mut self, pid: Pid, vaddr: u64, pages: u32) -> Result<(), Errno> {
-        let Server { procs, mem, .. } = self;
+        let Server { procs, kernel: Kernel { mem, .. }, .. } = self;
         let live = procs.live_mut(pid)?;
         let held = live.arena.slot_count() + live.blocks.values().map(|b| b.arena.slot_count()).sum::<usize>();
         if held.saturating_add(pages as usize) > ARENA_SLOTS {
@@ -69,7 +70,7 @@ impl Server {
     /// checked by the caller); a block the range cuts is refused before
     /// anything changes.
     pub fn unmap_blocks(&mut self, pid: Pid, vaddr: u64, end: u64) -> Result<(), Errno> {
-        let Server { procs, mem, .. } = self;
+        let Server { procs, kernel: Kernel { mem, .. }, .. } = self;
         let live = procs.live_mut(pid)?;
         let touched: Vec<u64> =
             live.blocks.range(..end).filter(|(&at, b)| b.end(at) > vaddr).map(|(&at, _)| at).collect();

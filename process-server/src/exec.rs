@@ -8,7 +8,7 @@
 //! may have only one thread, and it waits in this call: nothing can change
 //! the bytes while we check and copy them.
 
-use crate::mem::{Arena, ROOT_CNODE, ROOT_DEPTH};
+use crate::mem::Arena;
 use crate::process::{start_block, Grants, Held, State, PAGE};
 use crate::server::Server;
 use crate::shared::ImageId;
@@ -86,14 +86,10 @@ impl Server {
 
     fn view_one(&mut self, frame: u64, at: u64) -> Result<u64, Errno> {
         // A frame capability maps once: the view uses a copy.
-        let copy = self.mem.slot()?;
-        if ROOT_CNODE.copy(copy, ROOT_DEPTH, ROOT_CNODE, frame, ROOT_DEPTH, CapRights::READ).is_err() {
-            self.mem.free_slot(copy);
-            return Err(Errno::NoMemory);
-        }
-        if let Err(e) = self.own.map(&mut self.mem, &mut self.own_arena, Page(copy), at, CapRights::READ) {
-            self.delete_root(copy);
-            return Err(e.into());
+        let copy = self.kernel.copy_root(frame, CapRights::READ)?;
+        if let Err(e) = self.kernel.map_own(Page(copy), at, CapRights::READ) {
+            self.kernel.delete_root(copy);
+            return Err(e);
         }
         Ok(copy)
     }
@@ -101,7 +97,7 @@ impl Server {
     fn close_view(&mut self, copies: Vec<u64>) {
         for copy in copies {
             let _ = Page(copy).unmap();
-            self.delete_root(copy);
+            self.kernel.delete_root(copy);
         }
     }
 
@@ -129,7 +125,7 @@ impl Server {
             Err(e) => {
                 self.free_buffers.push(buffer);
                 self.release_held(held);
-                self.mem.release(arena);
+                self.kernel.mem.release(arena);
                 self.unshare(id);
                 return Err(e);
             }

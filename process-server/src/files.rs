@@ -337,7 +337,7 @@ impl Server {
         let (gone, kept): (Vec<_>, Vec<_>) = self.files.waiting.drain(..).partition(|w| w.reader == reader);
         self.files.waiting = kept;
         for w in gone {
-            self.delete_root(w.slot);
+            self.kernel.delete_root(w.slot);
         }
     }
 
@@ -345,9 +345,9 @@ impl Server {
         if self.files.waiting.len() >= MAX_WAITING {
             return Err(Errno::NoMemory);
         }
-        let slot = self.mem.slot()?;
+        let slot = self.kernel.mem.slot()?;
         if ROOT_CNODE.save_caller(slot, ROOT_DEPTH).is_err() {
-            self.mem.free_slot(slot);
+            self.kernel.mem.free_slot(slot);
             return Err(Errno::BadRequest);
         }
         self.files.waiting.push(WaitRead { pid, reader, handle, slot, offset, count });
@@ -382,7 +382,7 @@ impl Server {
             let m = &libux::sel4::syscall::ipc_buffer().msg;
             let info = libux::sel4::MessageInfo::new(libux::rpc::MSG_REPLY, 0, 0, words as u64);
             libux::sel4::syscall::nb_send(slot, libux::sel4::syscall::Msg { info, mr: [m[0], m[1], m[2], m[3]] });
-            self.delete_root(slot);
+            self.kernel.delete_root(slot);
         }
     }
 
@@ -411,7 +411,7 @@ impl Server {
         let argv: Vec<&str> = command.argv.iter().map(String::as_str).collect();
         let fds = command.fds.iter().map(|r| FdName { fd: r.fd, path: &r.path, flags: r.flags() }).collect();
         let path = argv[0];
-        let child = self.new_pid()?;
+        let child = self.procs.new_pid()?;
         let spawn = Spawn { path, argv: argv.clone(), env: Vec::new(), redirect: None, fds, place: None };
         self.create(child, parent, &spawn, &Grants::DEFAULT)?;
         Ok(child)

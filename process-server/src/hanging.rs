@@ -31,9 +31,9 @@ impl Server {
         if self.hanging.len() >= MAX_HANGING {
             return Err(Errno::NoMemory);
         }
-        let slot = self.mem.slot()?;
+        let slot = self.kernel.mem.slot()?;
         if ROOT_CNODE.save_caller(slot, ROOT_DEPTH).is_err() {
-            self.mem.free_slot(slot);
+            self.kernel.mem.free_slot(slot);
             return Err(Errno::BadRequest);
         }
         self.hanging.push(Hanging { parent, which, caller, slot });
@@ -62,7 +62,7 @@ impl Server {
         self.hanging = rest;
         for h in mine {
             if h.caller == pid {
-                self.delete_root(h.slot);
+                self.kernel.delete_root(h.slot);
             } else {
                 self.send_later(h.slot, &Err(Errno::NoSuchProcess));
             }
@@ -74,7 +74,7 @@ impl Server {
         let (gone, rest): (Vec<_>, Vec<_>) = self.hanging.drain(..).partition(|h| h.caller == caller);
         self.hanging = rest;
         for h in gone {
-            self.delete_root(h.slot);
+            self.kernel.delete_root(h.slot);
         }
     }
 

@@ -202,34 +202,6 @@ impl Process {
     }
 }
 
-/// The process table: every process by pid, live or zombie.
-#[derive(Default)]
-pub struct Procs(BTreeMap<Pid, Process>);
-
-impl Procs {
-    /// What live process `pid` holds.
-    pub fn live(&self, pid: Pid) -> Result<&Live, Errno> {
-        self.0.get(&pid).and_then(Process::live).ok_or(Errno::NoSuchProcess)
-    }
-
-    pub fn live_mut(&mut self, pid: Pid) -> Result<&mut Live, Errno> {
-        self.0.get_mut(&pid).and_then(Process::live_mut).ok_or(Errno::NoSuchProcess)
-    }
-}
-
-impl core::ops::Deref for Procs {
-    type Target = BTreeMap<Pid, Process>;
-    fn deref(&self) -> &Self::Target {
-        &self.0
-    }
-}
-
-impl core::ops::DerefMut for Procs {
-    fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.0
-    }
-}
-
 /// Our connection to a file server made for a process (by `Resolve`):
 /// which server, our copy of its endpoint, and the connection (a root slot).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -266,7 +238,7 @@ impl Server {
     pub fn loadable<'a>(&self, image: &'a [u8]) -> Result<Elf<'a>, Errno> {
         let elf = Elf::parse(image).map_err(|_| Errno::BadImage)?;
         let pages = elf.loadable().map_err(|_| Errno::BadImage)?;
-        if pages.saturating_mul(PAGE) > self.mem.free_bytes() {
+        if pages.saturating_mul(PAGE) > self.kernel.mem.free_bytes() {
             return Err(Errno::NoMemory);
         }
         Ok(elf)
@@ -302,7 +274,7 @@ impl Server {
                 Some((parent, self.copy_from(parent, s)?))
             }
             None => match self.procs.live(parent).ok().and_then(|l| l.intermediary.zip(l.conn_src)) {
-                Some((via, src)) => Some((via, self.copy_root(src)?)),
+                Some((via, src)) => Some((via, self.kernel.copy_root(src, CapRights::ALL)?)),
                 None => None,
             },
         };
@@ -348,11 +320,11 @@ impl Server {
             }
             Err(e) => {
                 if let Some((_, src)) = redirect {
-                    self.delete_root(src);
+                    self.kernel.delete_root(src);
                 }
                 self.free_buffers.push(buffer);
                 self.release_held(held);
-                self.mem.release(arena);
+                self.kernel.mem.release(arena);
                 self.unshare(id);
                 Err(e)
             }
@@ -365,18 +337,9 @@ impl Server {
         if slot >= 1 << CNODE_BITS {
             return Err(Errno::InvalidArgument);
         }
-        let dest = self.mem.slot()?;
+        let dest = self.kernel.mem.slot()?;
         if ROOT_CNODE.copy(dest, ROOT_DEPTH, cnode, slot, CNODE_BITS, CapRights::ALL).is_err() {
-            self.mem.free_slot(dest);
-            return Err(Errno::InvalidArgument);
-        }
-        Ok(dest)
-    }
-
-    fn copy_root(&mut self, src: u64) -> Result<u64, Errno> {
-        let dest = self.mem.slot()?;
-        if ROOT_CNODE.copy(dest, ROOT_DEPTH, ROOT_CNODE, src, ROOT_DEPTH, CapRights::ALL).is_err() {
-            self.mem.free_slot(dest);
+            self.kernel.mem.free_slot(dest);
             return Err(Errno::InvalidArgument);
         }
         Ok(dest)
@@ -385,28 +348,23 @@ impl Server {
     /// A root-slot copy of the notification `events` that signals `bits`
     /// (with `event::FLAG`), kept in `held` until the process ends.
     fn signal_slot(&mut self, held: &mut Held, events: u64, bits: u64) -> Result<u64, Errno> {
-        let dest = self.mem.slot()?;
+        let dest = self.kernel.mem.slot()?;
         let badge = badge(bits | event::FLAG);
         if ROOT_CNODE.mint(dest, ROOT_DEPTH, ROOT_CNODE, events, ROOT_DEPTH, CapRights::WRITE, badge).is_err() {
-            self.mem.free_slot(dest);
+            self.kernel.mem.free_slot(dest);
             return Err(Errno::NoMemory);
         }
         held.slots.push(dest);
         Ok(dest)
     }
 
-    pub fn delete_root(&mut self, slot: u64) {
-        let _ = ROOT_CNODE.delete(slot, ROOT_DEPTH);
-        self.mem.free_slot(slot);
-    }
-
     /// Gives back interrupt handlers and device pages.
     pub fn release_held(&mut self, held: Held) {
         for slot in held.irq_handlers.into_iter().chain(held.slots) {
-            self.delete_root(slot);
+            self.kernel.delete_root(slot);
         }
         for (page, paddr) in held.device_pages {
-            self.devices.release(&mut self.mem, page, paddr);
+            self.devices.release(&mut self.kernel.mem, page, paddr);
         }
     }
 
@@ -424,10 +382,10 @@ impl Server {
         grants: &Grants,
         buffer: usize,
     ) -> Result<Live, Errno> {
-        let mem = &mut self.mem;
+        let mem = &mut self.kernel.mem;
         let cnode = CNode(mem.object(arena, object::CAP_TABLE, CNODE_BITS as u64, CNODE_BITS as u32 + bits::SLOT)?);
         let vspace = VSpace(mem.object(arena, object::X64_PML4, 0, bits::PML4)?);
-        self.assign_asid(vspace)?;
+        self.kernel.assign_asid(vspace)?;
         let mut space = AddressSpace::new(vspace);
 
         // `Elf::loadable` has checked that segments share no page and stay
@@ -440,41 +398,41 @@ impl Server {
             if let Some(id) = shared.filter(|_| !seg.writable) {
                 for page in (first..end).step_by(PAGE as usize) {
                     let frame = self.shared_page(id, page, held)?;
-                    space.map(&mut self.mem, arena, frame, page, rights)?;
+                    space.map(&mut self.kernel.mem, arena, frame, page, rights)?;
                 }
                 continue;
             }
             for page in (first..end).step_by(PAGE as usize) {
-                let frame = Page(self.mem.object(arena, object::X86_4K, 0, bits::PAGE)?);
+                let frame = Page(self.kernel.mem.object(arena, object::X86_4K, 0, bits::PAGE)?);
                 let lo = page.max(seg.vaddr);
                 let hi = (page + PAGE).min(seg.vaddr + data.len() as u64);
                 if lo < hi {
                     let src = &data[(lo - seg.vaddr) as usize..(hi - seg.vaddr) as usize];
-                    self.fill(frame, (lo - page) as usize, src)?;
+                    self.kernel.fill(frame, (lo - page) as usize, src)?;
                 }
-                space.map(&mut self.mem, arena, frame, page, rights)?;
+                space.map(&mut self.kernel.mem, arena, frame, page, rights)?;
             }
         }
 
         // Stack, with the start block at its top.
         let stack_low = layout::STACK_TOP - layout::STACK_EAGER * PAGE;
         for page in (stack_low..layout::STACK_TOP).step_by(PAGE as usize) {
-            let frame = Page(self.mem.object(arena, object::X86_4K, 0, bits::PAGE)?);
+            let frame = Page(self.kernel.mem.object(arena, object::X86_4K, 0, bits::PAGE)?);
             if page == layout::STACK_TOP - PAGE {
-                self.fill(frame, (PAGE as usize) - block.len(), block)?;
+                self.kernel.fill(frame, (PAGE as usize) - block.len(), block)?;
             }
-            space.map(&mut self.mem, arena, frame, page, CapRights::READ_WRITE)?;
+            space.map(&mut self.kernel.mem, arena, frame, page, CapRights::READ_WRITE)?;
         }
         let block_at = layout::STACK_TOP - block.len() as u64;
 
-        let ipc = Page(self.mem.object(arena, object::X86_4K, 0, bits::PAGE)?);
+        let ipc = Page(self.kernel.mem.object(arena, object::X86_4K, 0, bits::PAGE)?);
         // The first thread's thread-local words: their address, index 0.
         let tls = layout::IPC_BUFFER + layout::THREAD_LOCAL;
-        self.fill(ipc, layout::THREAD_LOCAL as usize, &[tls.to_le_bytes(), [0; 8]].concat())?;
-        space.map(&mut self.mem, arena, ipc, layout::IPC_BUFFER, CapRights::READ_WRITE)?;
+        self.kernel.fill(ipc, layout::THREAD_LOCAL as usize, &[tls.to_le_bytes(), [0; 8]].concat())?;
+        space.map(&mut self.kernel.mem, arena, ipc, layout::IPC_BUFFER, CapRights::READ_WRITE)?;
         self.map_shared_buffer(arena, &mut space, buffer)?;
 
-        let events = self.mem.object(arena, object::NOTIFICATION, 0, bits::NOTIFICATION)?;
+        let events = self.kernel.mem.object(arena, object::NOTIFICATION, 0, bits::NOTIFICATION)?;
         let depth = CNODE_BITS;
         let fail = |_| Errno::NoMemory;
         let child_signal = self.signal_slot(held, events, event::CHILD)?;
@@ -505,7 +463,7 @@ impl Server {
         }
         for (i, irq) in grants.irqs.iter().enumerate() {
             let vector = self.devices.vector().ok_or(Errno::NoMemory)?;
-            let handler = self.mem.slot()?;
+            let handler = self.kernel.mem.slot()?;
             let control = IrqControl(init_cap::IRQ_CONTROL);
             if control
                 .get_ioapic(
@@ -520,7 +478,7 @@ impl Server {
                 )
                 .is_err()
             {
-                self.mem.free_slot(handler);
+                self.kernel.mem.free_slot(handler);
                 return Err(Errno::InvalidArgument);
             }
             held.irq_handlers.push(handler);
@@ -533,15 +491,22 @@ impl Server {
         let mut device_at = layout::DEVICE_BASE;
         for range in grants.memory {
             for paddr in (range.paddr..range.paddr + range.size).step_by(PAGE as usize) {
-                let page = self.devices.page(&mut self.mem, paddr)?;
+                let page = self.devices.page(&mut self.kernel.mem, paddr)?;
                 held.device_pages.push((page, paddr));
                 let attr = VmAttributes::CacheDisabled;
-                space.map_with(&mut self.mem, arena, Page(page.frame), device_at, CapRights::READ_WRITE, attr)?;
+                space.map_with(
+                    &mut self.kernel.mem,
+                    arena,
+                    Page(page.frame),
+                    device_at,
+                    CapRights::READ_WRITE,
+                    attr,
+                )?;
                 device_at += PAGE;
             }
         }
 
-        let tcb = Tcb(self.mem.object(arena, object::TCB, 0, bits::TCB)?);
+        let tcb = Tcb(self.kernel.mem.object(arena, object::TCB, 0, bits::TCB)?);
         tcb.configure(&TcbConfig {
             fault_ep: slot::FAULT_EP,
             priority: prio_props(0, grants.priority),
@@ -599,15 +564,15 @@ impl Server {
     /// Maps a fresh shared buffer page in `space` and at `index` in our own
     /// window.
     fn map_shared_buffer(&mut self, arena: &mut Arena, space: &mut AddressSpace, index: usize) -> Result<(), Errno> {
-        let frame = Page(self.mem.object(arena, object::X86_4K, 0, bits::PAGE)?);
-        space.map(&mut self.mem, arena, frame, layout::SHARED_BUFFER, CapRights::READ_WRITE)?;
+        let frame = Page(self.kernel.mem.object(arena, object::X86_4K, 0, bits::PAGE)?);
+        space.map(&mut self.kernel.mem, arena, frame, layout::SHARED_BUFFER, CapRights::READ_WRITE)?;
         // A frame capability maps once: our mapping uses a copy.
-        let copy = self.mem.derived_slot(arena)?;
+        let copy = self.kernel.mem.derived_slot(arena)?;
         ROOT_CNODE
             .copy(copy, ROOT_DEPTH, ROOT_CNODE, frame.0, ROOT_DEPTH, CapRights::READ_WRITE)
             .map_err(|_| Errno::NoMemory)?;
         let at = crate::server::buffer_address(index);
-        self.own.map(&mut self.mem, &mut self.own_arena, Page(copy), at, CapRights::READ_WRITE)?;
+        self.kernel.map_own(Page(copy), at, CapRights::READ_WRITE)?;
         Ok(())
     }
 
@@ -642,7 +607,7 @@ impl Server {
             return Vec::new();
         };
         if let Some(src) = live.conn_src {
-            self.delete_root(src);
+            self.kernel.delete_root(src);
         }
         self.dismantle(pid, *live);
         self.unmount_all(pid);
@@ -683,7 +648,7 @@ impl Server {
         self.free_buffers.push(live.buffer);
         for &ConnRoot { root, .. } in &live.conn_roots {
             let _ = ROOT_CNODE.revoke(root, ROOT_DEPTH);
-            self.delete_root(root);
+            self.kernel.delete_root(root);
         }
         for server in &live.windows {
             if let Ok(s) = self.procs.live_mut(*server) {
@@ -692,9 +657,9 @@ impl Server {
         }
         self.release_held(live.held);
         for block in live.blocks.into_values() {
-            self.mem.release(block.arena);
+            self.kernel.mem.release(block.arena);
         }
-        self.mem.release(live.arena);
+        self.kernel.mem.release(live.arena);
         if let Some(id) = live.image {
             self.unshare(id);
         }
@@ -702,11 +667,7 @@ impl Server {
 
     /// Remembers that `pid` ended and signals every daemon to ask.
     fn tell_daemons(&mut self, pid: Pid) {
-        if self.ended.len() == libux::rpc::ENDED_KEPT {
-            self.ended.pop_front();
-        }
-        self.ended.push_back(pid);
-        self.ended_count += 1;
+        self.procs.log_end(pid);
         for p in self.procs.values() {
             if let Some(signal) = p.live().and_then(|l| l.ended_signal) {
                 Notification(signal).signal();

@@ -7,10 +7,10 @@
 use crate::blocks::BLOCK_PAGES;
 use crate::devices::Devices;
 use crate::files::{FileOutcome, Files};
-use crate::mem::{Arena, Memory, ROOT_CNODE, ROOT_DEPTH};
-use crate::process::{ConnRoot, Grants, Process, Procs, State, PAGE};
-use crate::vspace::AddressSpace;
-use alloc::collections::VecDeque;
+use crate::kernel::Kernel;
+use crate::mem::{Memory, ROOT_CNODE, ROOT_DEPTH};
+use crate::process::{ConnRoot, Grants, Process, State, PAGE};
+use crate::procs::{Procs, MAX_PROCESSES};
 use alloc::vec::Vec;
 use libux::bootfs::BootFs;
 use libux::cluster::{self, Gpid, NodeId};
@@ -20,27 +20,20 @@ use libux::println;
 use libux::rpc::frame::{self, Place};
 use libux::rpc::{
     Badge, End, Errno, Fault, FaultKind, Pid, Reply, Request, Resources, Response, Stats, Waited, BIN_BADGE,
-    BUFFER_MAX, MSG_CALL, MSG_RELAY, MSG_REPLY, PID_MAX,
+    BUFFER_MAX, MSG_CALL, MSG_RELAY, MSG_REPLY,
 };
-use libux::sel4::consts::{bits, fault_mr, fault_type, init_cap, object};
+use libux::sel4::consts::{bits, fault_mr, fault_type, object};
 use libux::sel4::syscall::{self, ipc_buffer, Msg};
-use libux::sel4::{AsidControl, AsidPool, CapRights, Endpoint, MessageInfo, Page, Untyped, VSpace};
+use libux::sel4::{CapRights, Endpoint, MessageInfo, Page};
 
-/// Where we map a frame of our own to fill it: a PML4 slot of our
-/// address space that the kernel's image mappings never use.
-const SCRATCH: u64 = 0x80_0000_0000;
 /// Our window onto every process's shared buffer page, one page each.
 const BUFFERS: u64 = 0x100_0000_0000;
 
-/// Records (live and zombie) the table holds at most: bounds our heap.
-const MAX_PROCESSES: usize = 4096;
 /// Mount points in one namespace.
 const MAX_MOUNTS: usize = 64;
 /// Private namespaces at once (at most 32 x 64 user mount points of 256
 /// bytes: 512 KiB of our 8 MiB heap).
 const MAX_NAMESPACES: usize = 32;
-/// x86_64 seL4 has 2^3 ASID pools of 2^9 address spaces.
-const MAX_ASID_POOLS: usize = 8;
 
 pub fn buffer_address(index: usize) -> u64 {
     BUFFERS + index as u64 * PAGE
@@ -50,29 +43,20 @@ pub struct Server {
     /// Bumped when a process ends or mounts: what `serve_until`'s
     /// conditions depend on, so they are not rechecked on every call.
     pub changes: u64,
-    pub mem: Memory,
+    pub kernel: Kernel,
     /// Mount points, per namespace: the serving process and our copy of
     /// its endpoint (for our own trees, pid 0 and the tree's badge bits).
     /// A copy is deleted when no namespace has it mounted any more.
     pub namespaces: Namespaces<(Pid, u64)>,
     pub devices: Devices,
-    /// Each gives 512 address spaces; more are made as needed.
-    asid_pools: Vec<AsidPool>,
-    /// Our own address space and the arena its tables come from.
-    pub own: AddressSpace,
-    pub own_arena: Arena,
     pub ep: Endpoint,
     pub procs: Procs,
-    next_pid: Pid,
     pub bootfs: BootFs<'static>,
     pub free_buffers: Vec<usize>,
     pub next_buffer: usize,
     pub files: Files,
     /// `Wait`s kept until a child ends (`hanging.rs`).
     pub hanging: Vec<crate::hanging::Hanging>,
-    /// The last `ENDED_KEPT` processes that ended, and how many ended in all.
-    pub ended: VecDeque<Pid>,
-    pub ended_count: u64,
     pub tsc_mhz: u64,
     /// The CMOS clock as read at boot (`rtc.rs`).
     pub wall: Option<crate::rtc::WallClock>,
@@ -92,71 +76,26 @@ enum Outcome {
 }
 
 impl Server {
-    pub fn new(mut mem: Memory, devices: Devices, bootfs: BootFs<'static>) -> Result<Server, Errno> {
-        let mut own_arena = Arena::default();
-        let ep = Endpoint(mem.object(&mut own_arena, object::ENDPOINT, 0, bits::ENDPOINT)?);
+    pub fn new(mem: Memory, devices: Devices, bootfs: BootFs<'static>) -> Result<Server, Errno> {
+        let mut kernel = Kernel::new(mem);
+        let ep = kernel.endpoint()?;
         Ok(Server {
             changes: 0,
-            mem,
+            kernel,
             namespaces: Namespaces::new(MAX_MOUNTS, MAX_NAMESPACES),
             devices,
-            asid_pools: alloc::vec![AsidPool(init_cap::ASID_POOL)],
-            own: AddressSpace::new(VSpace(init_cap::VSPACE)),
-            own_arena,
             ep,
             procs: Procs::default(),
-            next_pid: 1,
             node: NodeId(1),
             bootfs,
             free_buffers: Vec::new(),
             next_buffer: 0,
             files: Files::default(),
             hanging: Vec::new(),
-            ended: VecDeque::new(),
-            ended_count: 0,
             tsc_mhz: 0,
             wall: None,
             shared: Default::default(),
         })
-    }
-
-    /// Gives `vspace` an address space identifier, making a new ASID pool
-    /// when the ones we have are full (the kernel allows 8 in all).
-    pub fn assign_asid(&mut self, vspace: VSpace) -> Result<(), Errno> {
-        if self.asid_pools.iter().any(|pool| pool.assign(vspace).is_ok()) {
-            return Ok(());
-        }
-        if self.asid_pools.len() >= MAX_ASID_POOLS {
-            return Err(Errno::NoMemory);
-        }
-        let untyped = self.mem.object(&mut self.own_arena, object::UNTYPED, bits::ASID_POOL as u64, bits::ASID_POOL)?;
-        let slot = self.mem.slot()?;
-        AsidControl(init_cap::ASID_CONTROL)
-            .make_pool(Untyped(untyped), ROOT_CNODE, slot, ROOT_DEPTH)
-            .map_err(|_| Errno::NoMemory)?;
-        let pool = AsidPool(slot);
-        self.asid_pools.push(pool);
-        pool.assign(vspace).map_err(|_| Errno::NoMemory)
-    }
-
-    /// Copies `src` into `frame` at `offset` (see [`fill`]).
-    pub fn fill(&mut self, frame: Page, offset: usize, src: &[u8]) -> Result<(), Errno> {
-        fill(&mut self.own, &mut self.own_arena, &mut self.mem, frame, offset, src)
-    }
-
-    pub fn new_pid(&mut self) -> Result<Pid, Errno> {
-        // Zombies cost only a record, but records live in our fixed heap.
-        if self.procs.len() >= MAX_PROCESSES {
-            return Err(Errno::NoMemory);
-        }
-        for _ in 0..=PID_MAX {
-            let pid = self.next_pid;
-            self.next_pid = if pid >= PID_MAX { 1 } else { pid + 1 };
-            if !self.procs.contains_key(&pid) {
-                return Ok(pid);
-            }
-        }
-        Err(Errno::NoMemory)
     }
 
     /// Serves `/proc` and `/bin` ourselves.
@@ -168,7 +107,7 @@ impl Server {
 
     /// Starts a program as a child of the process server.
     pub fn start(&mut self, path: &str, argv: &[&str], env: &[&str], grants: &Grants) -> Result<Pid, Errno> {
-        let pid = self.new_pid()?;
+        let pid = self.procs.new_pid()?;
         let spawn = libux::rpc::Spawn {
             path,
             argv: argv.to_vec(),
@@ -358,7 +297,7 @@ impl Server {
             Request::Spawn(s) if s.place.as_ref().is_some_and(|p| *p != cluster::Place::Node(self.node)) => {
                 ok(Err(Errno::Elsewhere))
             }
-            Request::Spawn(s) => ok(self.new_pid().and_then(|child| {
+            Request::Spawn(s) => ok(self.procs.new_pid().and_then(|child| {
                 self.create(child, pid, &s, &Grants::DEFAULT).map(|()| Response::Pid(self.gpid(child)))
             })),
             Request::Exit { status } => {
@@ -457,9 +396,9 @@ impl Server {
     pub fn stats(&self) -> Stats {
         let (heap_used, heap_size) = libux::rt::heap_usage();
         let resources = Resources {
-            free_bytes: self.mem.free_bytes(),
+            free_bytes: self.kernel.mem.free_bytes(),
             processes: self.procs.len() as u32,
-            free_slots: self.mem.free_slots(),
+            free_slots: self.kernel.mem.free_slots(),
             buffers: (self.next_buffer - self.free_buffers.len()) as u32,
             namespaces: self.namespaces.private() as u32,
         };
@@ -497,12 +436,7 @@ impl Server {
         if !self.tracks_endings(pid) {
             return Err(Errno::NotPermitted);
         }
-        let first = self.ended_count - self.ended.len() as u64;
-        let lost = after < first;
-        let skip = after.saturating_sub(first) as usize;
-        let pids: Vec<Pid> = self.ended.iter().skip(skip).take(libux::rpc::ENDED_PER_REPLY).copied().collect();
-        let upto = after.max(first) + pids.len() as u64;
-        Ok(Response::Ended { more: upto < self.ended_count, upto, pids, lost })
+        Ok(self.procs.ended_since(after))
     }
 
     pub fn set_stopped(&mut self, pid: Pid, stop: bool) -> Result<Response, Errno> {
@@ -659,7 +593,7 @@ impl Server {
     /// address's low 32 bits only, and a stack's are not below 4 GiB.
     fn grow_stack(&mut self, pid: Pid) -> bool {
         let base = layout::STACK_TOP - layout::STACK_PAGES * PAGE;
-        let Server { procs, mem, .. } = self;
+        let Server { procs, kernel: Kernel { mem, .. }, .. } = self;
         let Ok(live) = procs.live_mut(pid) else { return false };
         let Ok(regs) = live.tcb.read_registers() else { return false };
         let lowest = regs.rsp.saturating_sub(256) & !(PAGE - 1);
@@ -715,19 +649,19 @@ impl Server {
     }
 
     fn map_one(&mut self, pid: Pid, page: u64) -> Result<(), Errno> {
-        let Server { procs, mem, own, own_arena, .. } = self;
+        let Server { procs, kernel, .. } = self;
         let live = procs.live_mut(pid)?;
         let frame = match live.spare.pop() {
             Some(f) => {
-                if let Err(e) = fill(own, own_arena, mem, Page(f), 0, &ZERO_PAGE) {
+                if let Err(e) = kernel.zero(Page(f)) {
                     live.spare.push(f);
                     return Err(e);
                 }
                 f
             }
-            None => mem.object(&mut live.arena, object::X86_4K, 0, bits::PAGE)?,
+            None => kernel.mem.object(&mut live.arena, object::X86_4K, 0, bits::PAGE)?,
         };
-        if let Err(e) = live.space.map(mem, &mut live.arena, Page(frame), page, CapRights::READ_WRITE) {
+        if let Err(e) = live.space.map(&mut kernel.mem, &mut live.arena, Page(frame), page, CapRights::READ_WRITE) {
             live.spare.push(frame);
             return Err(e.into());
         }
@@ -743,7 +677,7 @@ impl Server {
         if pages > libux::rpc::DMA_MAX_PAGES {
             return Err(Errno::TooLarge);
         }
-        let Server { procs, mem, .. } = self;
+        let Server { procs, kernel: Kernel { mem, .. }, .. } = self;
         let live = procs.live_mut(pid)?;
         if !live.dma {
             return Err(Errno::NotPermitted);
@@ -779,7 +713,7 @@ impl Server {
         if !(layout::slot::FIRST_FREE..1 << layout::CNODE_BITS).contains(&slot) {
             return Err(Errno::InvalidArgument);
         }
-        let Server { procs, mem, .. } = self;
+        let Server { procs, kernel: Kernel { mem, .. }, .. } = self;
         let live = procs.live_mut(pid)?;
         // Made right in the process's slot: an occupied slot fails before
         // anything is spent.
@@ -797,7 +731,7 @@ impl Server {
         if !(layout::slot::FIRST_FREE..1 << layout::CNODE_BITS).contains(&slot) {
             return Err(Errno::InvalidArgument);
         }
-        let Server { procs, mem, .. } = self;
+        let Server { procs, kernel: Kernel { mem, .. }, .. } = self;
         let live = procs.live_mut(pid)?;
         let made = mem.object_into(&mut live.arena, object::NOTIFICATION, bits::NOTIFICATION, live.cnode, slot);
         made.map_err(|e| match e {
@@ -856,7 +790,7 @@ impl Server {
         let ep = self.copy_from(pid, endpoint)?;
         let table = self.namespaces.get_mut(ns).expect("a live process's namespace");
         if let Err(e) = table.mount(&at, (pid, ep)) {
-            self.delete_root(ep);
+            self.kernel.delete_root(ep);
             return Err(match e {
                 MountError::Busy => Errno::Exists,
                 _ => Errno::NoMemory,
@@ -934,7 +868,7 @@ impl Server {
     fn release_mount(&mut self, (server, ep): (Pid, u64)) {
         if server != 0 {
             self.drop_connections(server, ep);
-            self.delete_root(ep);
+            self.kernel.delete_root(ep);
         }
     }
 
@@ -955,7 +889,7 @@ impl Server {
         }
         for root in roots {
             let _ = ROOT_CNODE.revoke(root, ROOT_DEPTH);
-            self.delete_root(root);
+            self.kernel.delete_root(root);
         }
     }
 
@@ -1005,10 +939,10 @@ impl Server {
         if let Some(c) = live.conn_roots.iter().find(|c| (c.server, c.endpoint) == (server, ep)) {
             return Ok(c.root);
         }
-        let root = self.mem.slot()?;
+        let root = self.kernel.mem.slot()?;
         let b = Badge::connection(client).0;
         if ROOT_CNODE.mint(root, ROOT_DEPTH, ROOT_CNODE, ep, ROOT_DEPTH, CapRights::CALL, b).is_err() {
-            self.mem.free_slot(root);
+            self.kernel.mem.free_slot(root);
             return Err(Errno::InvalidArgument);
         }
         if let Ok(live) = self.procs.live_mut(client) {
@@ -1056,22 +990,22 @@ impl Server {
         }
         let mut frames = Vec::new();
         for i in 0..pages {
-            let Server { procs, mem, own, own_arena, .. } = self;
+            let Server { procs, kernel, .. } = self;
             let srv = procs.live_mut(server)?;
             // Reused frames are emptied: they held another client's data.
             let frame = match srv.spare_window_frames.pop() {
-                Some(f) => match fill(own, own_arena, mem, Page(f), 0, &ZERO_PAGE) {
+                Some(f) => match kernel.zero(Page(f)) {
                     Ok(()) => Ok(f),
                     Err(e) => {
                         srv.spare_window_frames.push(f);
                         Err(e)
                     }
                 },
-                None => mem.object(&mut srv.arena, object::X86_4K, 0, bits::PAGE).map_err(Errno::from),
+                None => kernel.mem.object(&mut srv.arena, object::X86_4K, 0, bits::PAGE).map_err(Errno::from),
             };
             let mapped = frame.and_then(|f| {
                 let vaddr = base + i as u64 * PAGE;
-                srv.space.map(mem, &mut srv.arena, Page(f), vaddr, CapRights::READ_WRITE).map_err(|e| {
+                srv.space.map(&mut kernel.mem, &mut srv.arena, Page(f), vaddr, CapRights::READ_WRITE).map_err(|e| {
                     srv.spare_window_frames.push(f);
                     Errno::from(e)
                 })?;
@@ -1096,7 +1030,7 @@ impl Server {
         let mut copies = Vec::new();
         let mut failed = None;
         for (i, &frame) in frames.iter().enumerate() {
-            let copy = match self.mem.slot() {
+            let copy = match self.kernel.mem.slot() {
                 Ok(c) => c,
                 Err(e) => {
                     failed = Some(e.into());
@@ -1108,7 +1042,7 @@ impl Server {
                 failed = Some(Errno::NoMemory);
                 break;
             }
-            let Server { procs, mem, .. } = self;
+            let Server { procs, kernel: Kernel { mem, .. }, .. } = self;
             let live = procs.live_mut(client)?;
             if let Err(e) =
                 live.space.map(mem, &mut live.arena, Page(copy), at(n) + i as u64 * PAGE, CapRights::READ_WRITE)
@@ -1120,7 +1054,7 @@ impl Server {
         if let Some(e) = failed {
             // Undo both sides: deleting a copy unmaps it from the client.
             for copy in copies {
-                self.delete_root(copy);
+                self.kernel.delete_root(copy);
             }
             if let Ok(srv) = self.procs.live_mut(server) {
                 for frame in srv.client_windows.remove(&client).unwrap_or_default() {
@@ -1161,27 +1095,6 @@ pub fn frame_inline(bytes: &[u8]) -> usize {
     frame::inline_bytes_mut(msg)[..bytes.len()].copy_from_slice(bytes);
     frame::set_header(msg, bytes.len(), Place::Inline, 0)
 }
-
-/// Copies `src` into `frame` at `offset` through a temporary mapping in
-/// our own address space (`own`, tables from `own_arena`); the rest of the
-/// frame is left as it was (zero, when fresh).
-pub fn fill(
-    own: &mut AddressSpace,
-    own_arena: &mut Arena,
-    mem: &mut Memory,
-    frame: Page,
-    offset: usize,
-    src: &[u8],
-) -> Result<(), Errno> {
-    own.map(mem, own_arena, frame, SCRATCH, CapRights::READ_WRITE)?;
-    crate::work::filled();
-    // SAFETY: the frame is mapped read-write at SCRATCH for exactly this
-    // copy, and `offset + src.len()` is within one page.
-    unsafe { core::ptr::copy_nonoverlapping(src.as_ptr(), (SCRATCH as *mut u8).add(offset), src.len()) };
-    frame.unmap().map_err(|_| Errno::InvalidArgument)
-}
-
-const ZERO_PAGE: [u8; PAGE as usize] = [0; PAGE as usize];
 
 /// Turns a fault message (label = seL4 fault type) into a [`Fault`].
 pub fn decode_fault(label: u64, mr: &[u64]) -> Fault {

@@ -10,7 +10,7 @@
 //! one user's crafted image from having its code mapped into another's
 //! processes.
 
-use crate::mem::{Arena, ROOT_CNODE, ROOT_DEPTH};
+use crate::mem::Arena;
 use crate::process::{Held, PAGE};
 use crate::server::Server;
 use alloc::collections::BTreeMap;
@@ -77,7 +77,7 @@ impl Server {
                 Ok(())
             }
             Err(e) => {
-                self.mem.release(s.arena);
+                self.kernel.mem.release(s.arena);
                 Err(e)
             }
         }
@@ -89,12 +89,12 @@ impl Server {
             let first = seg.vaddr & !(PAGE - 1);
             let end = (seg.vaddr + seg.mem_size).next_multiple_of(PAGE);
             for page in (first..end).step_by(PAGE as usize) {
-                let frame = self.mem.object(&mut s.arena, object::X86_4K, 0, bits::PAGE)?;
+                let frame = self.kernel.mem.object(&mut s.arena, object::X86_4K, 0, bits::PAGE)?;
                 let lo = page.max(seg.vaddr);
                 let hi = (page + PAGE).min(seg.vaddr + data.len() as u64);
                 if lo < hi {
                     let src = &data[(lo - seg.vaddr) as usize..(hi - seg.vaddr) as usize];
-                    self.fill(Page(frame), (lo - page) as usize, src)?;
+                    self.kernel.fill(Page(frame), (lo - page) as usize, src)?;
                 }
                 s.pages.insert(page, frame);
             }
@@ -106,11 +106,7 @@ impl Server {
     /// `held` (deleting it unmaps it).
     pub fn shared_page(&mut self, id: ImageId, page: u64, held: &mut Held) -> Result<Page, Errno> {
         let frame = *self.shared.0.get(&id).and_then(|s| s.pages.get(&page)).ok_or(Errno::BadImage)?;
-        let copy = self.mem.slot()?;
-        if ROOT_CNODE.copy(copy, ROOT_DEPTH, ROOT_CNODE, frame, ROOT_DEPTH, CapRights::READ).is_err() {
-            self.mem.free_slot(copy);
-            return Err(Errno::NoMemory);
-        }
+        let copy = self.kernel.copy_root(frame, CapRights::READ)?;
         held.slots.push(copy);
         Ok(Page(copy))
     }
@@ -121,7 +117,7 @@ impl Server {
         s.users -= 1;
         if s.users == 0 {
             let s = self.shared.0.remove(&id).expect("just found");
-            self.mem.release(s.arena);
+            self.kernel.mem.release(s.arena);
         }
     }
 }

@@ -6,7 +6,7 @@
 
 use crate::mem::Memory;
 use crate::process::{Live, PAGE};
-use crate::server::{fill, Server};
+use crate::server::Server;
 use libux::layout::{self, slot, CNODE_BITS, MAX_THREADS};
 use libux::rpc::{Errno, Pid, Response};
 use libux::sel4::consts::{bits, object};
@@ -33,7 +33,7 @@ impl Threads {
 impl Server {
     /// Starts a thread of `pid` at `entry` with `arg`; answers its index.
     pub fn new_thread(&mut self, pid: Pid, entry: u64, arg: u64) -> Result<Response, Errno> {
-        let Server { procs, mem, own, own_arena, .. } = self;
+        let Server { procs, kernel, .. } = self;
         let live = procs.live_mut(pid)?;
         // A stopped process runs nothing until continued.
         if live.stopped {
@@ -44,10 +44,10 @@ impl Server {
         if live.threads.0[k].is_none() {
             // Its thread-local words, written before the page is mapped (a
             // frame capability maps once): their own address, its index.
-            let ipc = Page(mem.object(&mut live.arena, object::X86_4K, 0, bits::PAGE)?);
+            let ipc = Page(kernel.mem.object(&mut live.arena, object::X86_4K, 0, bits::PAGE)?);
             let words = [tls_base(index).to_le_bytes(), (index as u64).to_le_bytes()].concat();
-            fill(own, own_arena, mem, ipc, layout::THREAD_LOCAL as usize, &words)?;
-            live.threads.0[k] = Some(make(mem, live, index, ipc)?);
+            kernel.fill(ipc, layout::THREAD_LOCAL as usize, &words)?;
+            live.threads.0[k] = Some(make(&mut kernel.mem, live, index, ipc)?);
         }
         let thread = live.threads.0[k].as_mut().expect("made above");
         let regs = UserContext {

@@ -1,0 +1,104 @@
+//! The kernel-object layer: our untyped memory and root CNode (`mem`),
+//! our own address space with the windows we map frames into, and the
+//! ASID pools. It knows no processes: callers name the frames, slots and
+//! arenas, and keep track of whose they are.
+
+use crate::mem::{Arena, Memory, ROOT_CNODE, ROOT_DEPTH};
+use crate::process::PAGE;
+use crate::vspace::AddressSpace;
+use alloc::vec::Vec;
+use libux::rpc::Errno;
+use libux::sel4::consts::{bits, init_cap, object};
+use libux::sel4::{AsidControl, AsidPool, CapRights, Endpoint, Page, Untyped, VSpace};
+
+/// Where we map a frame of our own to fill it: a PML4 slot of our
+/// address space that the kernel's image mappings never use.
+const SCRATCH: u64 = 0x80_0000_0000;
+/// x86_64 seL4 has 2^3 ASID pools of 2^9 address spaces.
+const MAX_ASID_POOLS: usize = 8;
+
+const ZERO_PAGE: [u8; PAGE as usize] = [0; PAGE as usize];
+
+pub struct Kernel {
+    pub mem: Memory,
+    /// Each gives 512 address spaces; more are made as needed.
+    asid_pools: Vec<AsidPool>,
+    /// Our own address space and the arena its tables come from.
+    own: AddressSpace,
+    own_arena: Arena,
+}
+
+impl Kernel {
+    pub fn new(mem: Memory) -> Kernel {
+        Kernel {
+            mem,
+            asid_pools: alloc::vec![AsidPool(init_cap::ASID_POOL)],
+            own: AddressSpace::new(VSpace(init_cap::VSPACE)),
+            own_arena: Arena::default(),
+        }
+    }
+
+    /// An endpoint of our own, for good.
+    pub fn endpoint(&mut self) -> Result<Endpoint, Errno> {
+        Ok(Endpoint(self.mem.object(&mut self.own_arena, object::ENDPOINT, 0, bits::ENDPOINT)?))
+    }
+
+    /// Gives `vspace` an address space identifier, making a new ASID pool
+    /// when the ones we have are full (the kernel allows 8 in all).
+    pub fn assign_asid(&mut self, vspace: VSpace) -> Result<(), Errno> {
+        if self.asid_pools.iter().any(|pool| pool.assign(vspace).is_ok()) {
+            return Ok(());
+        }
+        if self.asid_pools.len() >= MAX_ASID_POOLS {
+            return Err(Errno::NoMemory);
+        }
+        let untyped = self.mem.object(&mut self.own_arena, object::UNTYPED, bits::ASID_POOL as u64, bits::ASID_POOL)?;
+        let slot = self.mem.slot()?;
+        AsidControl(init_cap::ASID_CONTROL)
+            .make_pool(Untyped(untyped), ROOT_CNODE, slot, ROOT_DEPTH)
+            .map_err(|_| Errno::NoMemory)?;
+        let pool = AsidPool(slot);
+        self.asid_pools.push(pool);
+        pool.assign(vspace).map_err(|_| Errno::NoMemory)
+    }
+
+    /// Copies `src` into `frame` at `offset` through a temporary mapping
+    /// in our own address space; the rest of the frame is left as it was
+    /// (zero, when fresh).
+    pub fn fill(&mut self, frame: Page, offset: usize, src: &[u8]) -> Result<(), Errno> {
+        self.own.map(&mut self.mem, &mut self.own_arena, frame, SCRATCH, CapRights::READ_WRITE)?;
+        crate::work::filled();
+        // SAFETY: the frame is mapped read-write at SCRATCH for exactly this
+        // copy, and `offset + src.len()` is within one page.
+        unsafe { core::ptr::copy_nonoverlapping(src.as_ptr(), (SCRATCH as *mut u8).add(offset), src.len()) };
+        frame.unmap().map_err(|_| Errno::InvalidArgument)
+    }
+
+    /// Empties `frame` (one that held someone else's data).
+    pub fn zero(&mut self, frame: Page) -> Result<(), Errno> {
+        self.fill(frame, 0, &ZERO_PAGE)
+    }
+
+    /// Maps `frame` (a copy of ours: a frame capability maps once) at `at`
+    /// in our own address space, for good or until unmapped.
+    pub fn map_own(&mut self, frame: Page, at: u64, rights: CapRights) -> Result<(), Errno> {
+        Ok(self.own.map(&mut self.mem, &mut self.own_arena, frame, at, rights)?)
+    }
+
+    /// A copy of the capability in root slot `src`, in a new root slot,
+    /// with `rights`.
+    pub fn copy_root(&mut self, src: u64, rights: CapRights) -> Result<u64, Errno> {
+        let dest = self.mem.slot()?;
+        if ROOT_CNODE.copy(dest, ROOT_DEPTH, ROOT_CNODE, src, ROOT_DEPTH, rights).is_err() {
+            self.mem.free_slot(dest);
+            return Err(Errno::NoMemory);
+        }
+        Ok(dest)
+    }
+
+    /// Deletes root slot `slot`'s capability and frees the slot.
+    pub fn delete_root(&mut self, slot: u64) {
+        let _ = ROOT_CNODE.delete(slot, ROOT_DEPTH);
+        self.mem.free_slot(slot);
+    }
+}
