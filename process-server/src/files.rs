@@ -289,9 +289,9 @@ impl Server {
             Node::Args(pid) => self.procs.get(pid).map(|p| p.args.clone()).ok_or(Errno::NotFound),
             Node::Ns(pid) => {
                 let p = self.procs.get(pid).ok_or(Errno::NotFound)?;
-                let table = self.namespaces.get(p.ns).filter(|_| p.live().is_some());
+                let table = self.mounts.table(p.ns).filter(|_| p.live().is_some());
                 let entries = table.map(|t| t.entries()).unwrap_or_default();
-                Ok(entries.into_iter().map(|(point, (server, _))| procfs::ns_line(point, self.gpid(*server))).collect())
+                Ok(entries.into_iter().map(|(point, m)| procfs::ns_line(point, self.gpid(m.server))).collect())
             }
             Node::Ctl(_) | Node::Spawn => Ok(String::new()),
             _ => Err(Errno::IsDir),

@@ -7,9 +7,10 @@ use crate::mem::{Arena, Memory, ROOT_CNODE, ROOT_DEPTH};
 use crate::process::PAGE;
 use crate::vspace::AddressSpace;
 use alloc::vec::Vec;
+use libux::layout::CNODE_BITS;
 use libux::rpc::Errno;
 use libux::sel4::consts::{bits, init_cap, object};
-use libux::sel4::{AsidControl, AsidPool, CapRights, Endpoint, Page, Untyped, VSpace};
+use libux::sel4::{AsidControl, AsidPool, CNode, CapRights, Endpoint, Page, Untyped, VSpace};
 
 /// Where we map a frame of our own to fill it: a PML4 slot of our
 /// address space that the kernel's image mappings never use.
@@ -83,6 +84,20 @@ impl Kernel {
     /// in our own address space, for good or until unmapped.
     pub fn map_own(&mut self, frame: Page, at: u64, rights: CapRights) -> Result<(), Errno> {
         Ok(self.own.map(&mut self.mem, &mut self.own_arena, frame, at, rights)?)
+    }
+
+    /// A copy of the capability in slot `slot` of `cnode` (a process's
+    /// CSpace, `layout::CNODE_BITS` deep), in a new root slot.
+    pub fn copy_in(&mut self, cnode: CNode, slot: u64) -> Result<u64, Errno> {
+        if slot >= 1 << CNODE_BITS {
+            return Err(Errno::InvalidArgument);
+        }
+        let dest = self.mem.slot()?;
+        if ROOT_CNODE.copy(dest, ROOT_DEPTH, cnode, slot, CNODE_BITS, CapRights::ALL).is_err() {
+            self.mem.free_slot(dest);
+            return Err(Errno::InvalidArgument);
+        }
+        Ok(dest)
     }
 
     /// A copy of the capability in root slot `src`, in a new root slot,

@@ -25,6 +25,7 @@ mod files;
 mod hanging;
 mod kernel;
 mod mem;
+mod mounts;
 mod pci;
 mod process;
 mod procs;
@@ -33,6 +34,7 @@ mod server;
 mod shared;
 mod thread;
 mod vspace;
+mod windows;
 mod work;
 
 use core::sync::atomic::Ordering;
@@ -105,7 +107,6 @@ extern "C" fn main(bootinfo_addr: u64) -> ! {
     if let Some(Ok(c)) = fw_cfg_string("opt/ux/cluster").map(|t| libux::cluster::Config::parse(t.trim())) {
         server.node = c.node;
     }
-    server.mount_own_trees();
     server.tsc_mhz = bi.tsc_mhz();
     server.wall = rtc::read(IoPort(init_cap::IO_PORT), tsc);
     match server.wall {

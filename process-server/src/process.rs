@@ -271,7 +271,8 @@ impl Server {
                 if !made {
                     return Err(Errno::InvalidArgument);
                 }
-                Some((parent, self.copy_from(parent, s)?))
+                let cnode = self.procs.live(parent)?.cnode;
+                Some((parent, self.kernel.copy_in(cnode, s)?))
             }
             None => match self.procs.live(parent).ok().and_then(|l| l.intermediary.zip(l.conn_src)) {
                 Some((via, src)) => Some((via, self.kernel.copy_root(src, CapRights::ALL)?)),
@@ -296,7 +297,7 @@ impl Server {
                 let daemon = false;
                 let args = spawn.argv.iter().flat_map(|a| [*a, "\n"]).collect();
                 let ns = self.procs.get(&parent).map_or(namespace::SYSTEM, |p| p.ns);
-                self.namespaces.enter(ns);
+                self.mounts.enter(ns);
                 let (system, made_ns, mounted) = (parent == 0, false, false);
                 let restricted = self.procs.get(&parent).is_some_and(|p| p.restricted);
                 let console = self.procs.get(&parent).is_some_and(|p| p.console);
@@ -329,20 +330,6 @@ impl Server {
                 Err(e)
             }
         }
-    }
-
-    /// Copies the capability in `slot` of `pid`'s CSpace to a new root slot.
-    pub fn copy_from(&mut self, pid: Pid, slot: u64) -> Result<u64, Errno> {
-        let cnode = self.procs.live(pid)?.cnode;
-        if slot >= 1 << CNODE_BITS {
-            return Err(Errno::InvalidArgument);
-        }
-        let dest = self.kernel.mem.slot()?;
-        if ROOT_CNODE.copy(dest, ROOT_DEPTH, cnode, slot, CNODE_BITS, CapRights::ALL).is_err() {
-            self.kernel.mem.free_slot(dest);
-            return Err(Errno::InvalidArgument);
-        }
-        Ok(dest)
     }
 
     /// A root-slot copy of the notification `events` that signals `bits`
@@ -610,8 +597,8 @@ impl Server {
             self.kernel.delete_root(src);
         }
         self.dismantle(pid, *live);
-        self.unmount_all(pid);
-        self.leave_namespace(ns);
+        self.mounts.unmount_all(&mut self.procs, &mut self.kernel, pid);
+        self.mounts.leave(&mut self.procs, &mut self.kernel, ns);
 
         let orphans: Vec<Pid> = self.procs.values().filter(|c| c.ppid == pid).map(|c| c.pid).collect();
         for c in orphans {

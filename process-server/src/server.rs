@@ -8,19 +8,19 @@ use crate::blocks::BLOCK_PAGES;
 use crate::devices::Devices;
 use crate::files::{FileOutcome, Files};
 use crate::kernel::Kernel;
-use crate::mem::{Memory, ROOT_CNODE, ROOT_DEPTH};
-use crate::process::{ConnRoot, Grants, Process, State, PAGE};
+use crate::mem::Memory;
+use crate::mounts::Mounts;
+use crate::process::{Grants, Process, State, PAGE};
 use crate::procs::{Procs, MAX_PROCESSES};
 use alloc::vec::Vec;
 use libux::bootfs::BootFs;
 use libux::cluster::{self, Gpid, NodeId};
 use libux::layout;
-use libux::namespace::{self, MountError, MountTable, Namespaces};
 use libux::println;
 use libux::rpc::frame::{self, Place};
 use libux::rpc::{
-    Badge, End, Errno, Fault, FaultKind, Pid, Reply, Request, Resources, Response, Stats, Waited, BIN_BADGE,
-    BUFFER_MAX, MSG_CALL, MSG_RELAY, MSG_REPLY,
+    Badge, End, Errno, Fault, FaultKind, Pid, Reply, Request, Resources, Response, Stats, Waited, BUFFER_MAX, MSG_CALL,
+    MSG_RELAY, MSG_REPLY,
 };
 use libux::sel4::consts::{bits, fault_mr, fault_type, object};
 use libux::sel4::syscall::{self, ipc_buffer, Msg};
@@ -28,12 +28,6 @@ use libux::sel4::{CapRights, Endpoint, MessageInfo, Page};
 
 /// Our window onto every process's shared buffer page, one page each.
 const BUFFERS: u64 = 0x100_0000_0000;
-
-/// Mount points in one namespace.
-const MAX_MOUNTS: usize = 64;
-/// Private namespaces at once (at most 32 x 64 user mount points of 256
-/// bytes: 512 KiB of our 8 MiB heap).
-const MAX_NAMESPACES: usize = 32;
 
 pub fn buffer_address(index: usize) -> u64 {
     BUFFERS + index as u64 * PAGE
@@ -44,10 +38,8 @@ pub struct Server {
     /// conditions depend on, so they are not rechecked on every call.
     pub changes: u64,
     pub kernel: Kernel,
-    /// Mount points, per namespace: the serving process and our copy of
-    /// its endpoint (for our own trees, pid 0 and the tree's badge bits).
-    /// A copy is deleted when no namespace has it mounted any more.
-    pub namespaces: Namespaces<(Pid, u64)>,
+    /// Every namespace's mount points (`mounts.rs`).
+    pub mounts: Mounts,
     pub devices: Devices,
     pub ep: Endpoint,
     pub procs: Procs,
@@ -82,7 +74,7 @@ impl Server {
         Ok(Server {
             changes: 0,
             kernel,
-            namespaces: Namespaces::new(MAX_MOUNTS, MAX_NAMESPACES),
+            mounts: Mounts::new(),
             devices,
             ep,
             procs: Procs::default(),
@@ -96,13 +88,6 @@ impl Server {
             wall: None,
             shared: Default::default(),
         })
-    }
-
-    /// Serves `/proc` and `/bin` ourselves.
-    pub fn mount_own_trees(&mut self) {
-        for (at, bits) in [("/proc", 0), ("/bin", BIN_BADGE)] {
-            self.system_mounts().mount(at, (0, bits)).expect("a fresh mount table has room");
-        }
     }
 
     /// Starts a program as a child of the process server.
@@ -350,11 +335,19 @@ impl Server {
             Request::MapDma { vaddr, pages } => ok(self.map_dma(pid, vaddr, pages)),
             Request::CreateEndpoint { slot } => ok(self.create_endpoint(pid, slot)),
             Request::CreateNotification { slot } => ok(self.create_notification(pid, slot)),
-            Request::Mount { path, endpoint } => ok(self.mount(pid, path, endpoint)),
-            Request::Unmount { path } => ok(self.unmount(pid, path)),
-            Request::Resolve { path, into } => ok(self.resolve(pid, path, into)),
-            Request::Window { server } => ok(self.window_for(pid, server)),
-            Request::Chdir { path } => ok(self.normalize(pid, path).map(|p| {
+            Request::Mount { path, endpoint } => {
+                let done = self.mounts.mount(&mut self.procs, &mut self.kernel, pid, path, endpoint);
+                ok(done.map(|()| self.changed()))
+            }
+            Request::Unmount { path } => {
+                let done = self.mounts.unmount(&mut self.procs, &mut self.kernel, pid, path);
+                ok(done.map(|()| self.changed()))
+            }
+            Request::Resolve { path, into } => {
+                ok(self.mounts.resolve(&mut self.procs, &mut self.kernel, self.ep, pid, path, into))
+            }
+            Request::Window { server } => ok(crate::windows::open(&mut self.procs, &mut self.kernel, pid, server)),
+            Request::Chdir { path } => ok(crate::mounts::normalize(&self.procs, pid, path).map(|p| {
                 if let Some(proc) = self.procs.get_mut(&pid) {
                     proc.cwd = p;
                 }
@@ -373,9 +366,9 @@ impl Server {
                 let living = pids.into_iter().filter(|p| self.procs.get(p).is_some_and(|p| p.live().is_some()));
                 Ok(Response::Living(living.collect()))
             }),
-            Request::NewNamespace => ok(self.new_namespace(pid)),
+            Request::NewNamespace => ok(self.mounts.new_namespace(&mut self.procs, pid).map(|()| Response::Done)),
             Request::Ended { after } => {
-                self.reclaim_windows(pid);
+                crate::windows::reclaim(&mut self.procs, pid);
                 ok(self.ended_since(pid, after))
             }
             Request::Stats => ok(Ok(Response::Stats(self.stats()))),
@@ -400,7 +393,7 @@ impl Server {
             processes: self.procs.len() as u32,
             free_slots: self.kernel.mem.free_slots(),
             buffers: (self.next_buffer - self.free_buffers.len()) as u32,
-            namespaces: self.namespaces.private() as u32,
+            namespaces: self.mounts.private() as u32,
         };
         let running = self.procs.values().filter_map(Process::live).filter(|l| !l.stopped).count() as u32;
         let unix_time = self.wall.map(|w| w.at(crate::tsc(), self.tsc_mhz));
@@ -546,6 +539,17 @@ impl Server {
             None if self.procs.get(&actor).is_some_and(|p| p.restricted) => Err(Errno::NotPermitted),
             None => Ok(()),
         }
+    }
+
+    /// Whether `pid` may learn which processes ended (`Ended`, `Living`).
+    fn tracks_endings(&self, pid: Pid) -> bool {
+        self.procs.get(&pid).is_some_and(|p| p.daemon || p.mounted)
+    }
+
+    /// A mount came or went: what `serve_until`'s conditions look at.
+    fn changed(&mut self) -> Response {
+        self.changes += 1;
+        Response::Done
     }
 
     /// `pid` is the console's program: it and what it starts are the
@@ -739,349 +743,6 @@ impl Server {
             other => other.into(),
         })?;
         Ok(Response::Done)
-    }
-}
-
-/// Mounts (endpoint copies) one process the system description did not
-/// start may hold.
-const USER_MOUNTS: usize = 4;
-/// The longest mount point of such a process: with `MAX_NAMESPACES` and
-/// `MAX_MOUNTS`, this bounds what the tables can take of our heap.
-const USER_MOUNT_POINT_MAX: usize = 256;
-
-/// `/n/NAME`: where any process may mount a file server in the system's
-/// namespace.
-fn user_mount_point(at: &str) -> bool {
-    at.strip_prefix("/n/").is_some_and(|name| !name.is_empty() && !name.contains('/'))
-}
-
-impl Server {
-    /// `path` normalised against `pid`'s working directory.
-    fn normalize(&self, pid: Pid, path: &str) -> Result<alloc::string::String, Errno> {
-        let cwd = self.procs.get(&pid).map_or("/", |p| p.cwd.as_str());
-        libux::path::normalize(cwd, path).map_err(|e| match e {
-            libux::path::PathError::Invalid => Errno::InvalidArgument,
-            libux::path::PathError::TooLong | libux::path::PathError::NameTooLong => Errno::NameTooLong,
-        })
-    }
-
-    fn mount(&mut self, pid: Pid, path: &str, endpoint: u64) -> Result<Response, Errno> {
-        let p = self.procs.get(&pid).ok_or(Errno::NoSuchProcess)?;
-        if !p.live().is_some_and(|l| l.endpoints.contains(&endpoint)) {
-            return Err(Errno::InvalidArgument);
-        }
-        let (system, ns, made_ns) = (p.system, p.ns, p.made_ns);
-        let at = self.normalize(pid, path)?;
-        // Programs we started (the system description's) serve files
-        // anywhere. Any other only at `/n/NAME` (remote mounts such as
-        // `mount9p`'s), where it shadows nothing of the node's own, unless
-        // it made the namespace it mounts in: then it shadows only what
-        // it and the children it spawns from then on see.
-        if !system && !made_ns && !user_mount_point(&at) {
-            return Err(Errno::NotPermitted);
-        }
-        // Nor may one of those fill the tables, or our heap.
-        if !system && (at.len() > USER_MOUNT_POINT_MAX || at.chars().any(char::is_control)) {
-            return Err(Errno::InvalidArgument);
-        }
-        if !system && self.namespaces.distinct(|(owner, _)| *owner == pid) >= USER_MOUNTS {
-            return Err(Errno::NoMemory);
-        }
-        let ep = self.copy_from(pid, endpoint)?;
-        let table = self.namespaces.get_mut(ns).expect("a live process's namespace");
-        if let Err(e) = table.mount(&at, (pid, ep)) {
-            self.kernel.delete_root(ep);
-            return Err(match e {
-                MountError::Busy => Errno::Exists,
-                _ => Errno::NoMemory,
-            });
-        }
-        if let Some(p) = self.procs.get_mut(&pid) {
-            p.mounted = true;
-        }
-        self.changes += 1;
-        Ok(Response::Done)
-    }
-
-    fn unmount(&mut self, pid: Pid, path: &str) -> Result<Response, Errno> {
-        let at = self.normalize(pid, path)?;
-        let ns = self.procs.get(&pid).ok_or(Errno::NoSuchProcess)?.ns;
-        let table = self.namespaces.get_mut(ns).expect("a live process's namespace");
-        match table.resolve(&at) {
-            Some(((owner, _), "/")) if *owner == pid => {}
-            Some(((_, _), "/")) => return Err(Errno::NotPermitted),
-            _ => return Err(Errno::InvalidArgument),
-        }
-        let mounted = table.unmount(&at).map_err(|_| Errno::InvalidArgument)?;
-        if !self.namespaces.mounted_anywhere(&mounted) {
-            self.release_mount(mounted);
-        }
-        self.changes += 1;
-        Ok(Response::Done)
-    }
-
-    /// The mount table `pid` sees.
-    pub fn table_of(&self, pid: Pid) -> Result<&MountTable<(Pid, u64)>, Errno> {
-        let ns = self.procs.get(&pid).ok_or(Errno::NoSuchProcess)?.ns;
-        Ok(self.namespaces.get(ns).expect("a live process's namespace"))
-    }
-
-    fn system_mounts(&mut self) -> &mut MountTable<(Pid, u64)> {
-        self.namespaces.get_mut(namespace::SYSTEM).expect("the system's namespace is never dropped")
-    }
-
-    /// Gives `pid` a private copy of its namespace; one it has alone
-    /// already is that.
-    fn new_namespace(&mut self, pid: Pid) -> Result<Response, Errno> {
-        let old = self.procs.get(&pid).ok_or(Errno::NoSuchProcess)?.ns;
-        let ns = if old == namespace::SYSTEM || self.namespaces.users(old) > 1 {
-            let ns = self.namespaces.copy(old).map_err(|_| Errno::NoMemory)?;
-            self.namespaces.enter(ns);
-            // Others still have it: nothing is released.
-            self.namespaces.leave(old);
-            ns
-        } else {
-            old
-        };
-        if let Some(p) = self.procs.get_mut(&pid) {
-            p.ns = ns;
-            p.made_ns = true;
-        }
-        Ok(Response::Done)
-    }
-
-    /// A process that ended leaves its namespace, which goes if nobody
-    /// else has it, with whatever only it had mounted.
-    pub fn leave_namespace(&mut self, ns: namespace::NsId) {
-        for mounted in self.namespaces.leave(ns) {
-            self.release_mount(mounted);
-        }
-    }
-
-    /// Whether `pid` may learn which processes ended (`Ended`, `Living`).
-    fn tracks_endings(&self, pid: Pid) -> bool {
-        self.procs.get(&pid).is_some_and(|p| p.daemon || p.mounted)
-    }
-
-    /// A mount no namespace has any more: its server's connections go, and
-    /// our copy of its endpoint.
-    fn release_mount(&mut self, (server, ep): (Pid, u64)) {
-        if server != 0 {
-            self.drop_connections(server, ep);
-            self.kernel.delete_root(ep);
-        }
-    }
-
-    /// Revokes every connection to `server`'s endpoint `ep` (our copy),
-    /// which is going: its slot may be reused for another endpoint.
-    fn drop_connections(&mut self, server: Pid, ep: u64) {
-        let mut roots = Vec::new();
-        for p in self.procs.values_mut() {
-            if let Some(live) = p.live_mut() {
-                live.conn_roots.retain(|c| {
-                    let going = (c.server, c.endpoint) == (server, ep);
-                    if going {
-                        roots.push(c.root);
-                    }
-                    !going
-                });
-            }
-        }
-        for root in roots {
-            let _ = ROOT_CNODE.revoke(root, ROOT_DEPTH);
-            self.kernel.delete_root(root);
-        }
-    }
-
-    /// Drops every mount `pid` served, in every namespace.
-    pub fn unmount_all(&mut self, pid: Pid) {
-        for mounted in self.namespaces.unmount_everywhere(|(server, _)| *server == pid) {
-            self.release_mount(mounted);
-        }
-    }
-
-    fn resolve(&mut self, pid: Pid, path: &str, into: u64) -> Result<Response, Errno> {
-        if !(layout::slot::FIRST_FREE..1 << layout::CNODE_BITS).contains(&into) {
-            return Err(Errno::InvalidArgument);
-        }
-        let full = self.normalize(pid, path)?;
-        let ((owner, ep), rest) = self.table_of(pid)?.resolve(&full).ok_or(Errno::NoFileServer)?;
-        let (owner, ep, rest) = (*owner, *ep, alloc::string::String::from(rest));
-        // Our own trees: `ep` is the tree's badge bits (`BIN_BADGE` or 0).
-        let (ep, own_tree) =
-            if owner == 0 { (self.ep.0, Some(Badge::files(pid, ep == BIN_BADGE))) } else { (ep, None) };
-        let at = &full[..full.len() - if rest == "/" { 0 } else { rest.len() }];
-        let mount = alloc::string::String::from(if at.is_empty() { "/" } else { at });
-        let (window, root) = match owner {
-            0 => (None, None),
-            _ => (self.window_made(pid, owner), Some(self.conn_root(pid, owner, ep)?)),
-        };
-        let cnode = self.procs.live(pid)?.cnode;
-        // The slot is the caller's to reuse: whatever was there goes.
-        let _ = cnode.delete(into, layout::CNODE_BITS);
-        match root {
-            Some(root) => cnode.copy(into, layout::CNODE_BITS, ROOT_CNODE, root, ROOT_DEPTH, CapRights::CALL),
-            None => {
-                let badge = own_tree.unwrap_or(Badge::connection(pid)).0;
-                cnode.mint(into, layout::CNODE_BITS, ROOT_CNODE, ep, ROOT_DEPTH, CapRights::CALL, badge)
-            }
-        }
-        .map_err(|_| Errno::InvalidArgument)?;
-        Ok(Response::Resolved { mount, path: rest, server: owner, window })
-    }
-
-    /// `client`'s badged connection to the file server whose endpoint is
-    /// (our copy) `ep`: every connection it is given is a copy of this one,
-    /// so that all go, wherever they were passed, when it ends; a file
-    /// server never hears from a process that has ended.
-    fn conn_root(&mut self, client: Pid, server: Pid, ep: u64) -> Result<u64, Errno> {
-        let live = self.procs.live(client)?;
-        if let Some(c) = live.conn_roots.iter().find(|c| (c.server, c.endpoint) == (server, ep)) {
-            return Ok(c.root);
-        }
-        let root = self.kernel.mem.slot()?;
-        let b = Badge::connection(client).0;
-        if ROOT_CNODE.mint(root, ROOT_DEPTH, ROOT_CNODE, ep, ROOT_DEPTH, CapRights::CALL, b).is_err() {
-            self.kernel.mem.free_slot(root);
-            return Err(Errno::InvalidArgument);
-        }
-        if let Ok(live) = self.procs.live_mut(client) {
-            live.conn_roots.push(ConnRoot { server, endpoint: ep, root });
-        }
-        Ok(root)
-    }
-
-    /// Where `client`'s I/O window onto `server` is, if made.
-    fn window_made(&self, client: Pid, server: Pid) -> Option<u64> {
-        let n = self.procs.live(client).ok()?.windows.iter().position(|&s| s == server)?;
-        Some(layout::IO_WINDOWS + n as u64 * layout::IO_WINDOW)
-    }
-
-    /// `Request::Window`: only onto a server the client has resolved a
-    /// path to (it holds a connection there).
-    fn window_for(&mut self, client: Pid, server: Pid) -> Result<Response, Errno> {
-        if !self.procs.live(client)?.conn_roots.iter().any(|c| c.server == server) {
-            return Err(Errno::InvalidArgument);
-        }
-        self.window(client, server).map(Response::Window)
-    }
-
-    /// `client`'s I/O window onto file server `server`, made on first
-    /// use: frames of the server's, mapped in both (see `Live::windows`).
-    fn window(&mut self, client: Pid, server: Pid) -> Result<u64, Errno> {
-        let at = |n: usize| layout::IO_WINDOWS + n as u64 * layout::IO_WINDOW;
-        let live = self.procs.live(client)?;
-        if let Some(n) = live.windows.iter().position(|&s| s == server) {
-            return Ok(at(n));
-        }
-        let n = live.windows.len();
-        if n as u64 >= layout::MAX_IO_WINDOWS {
-            return Err(Errno::NoMemory);
-        }
-        // The server's side, unless a window of an ended process with the
-        // same id is still there: then that one, emptied.
-        let base = layout::client_window(client);
-        let pages = (layout::IO_WINDOW / PAGE) as usize;
-        let srv = self.procs.live_mut(server)?;
-        srv.retired_windows.retain(|&p| p != client);
-        for frame in srv.client_windows.remove(&client).unwrap_or_default() {
-            let _ = Page(frame).unmap();
-            srv.spare_window_frames.push(frame);
-        }
-        let mut frames = Vec::new();
-        for i in 0..pages {
-            let Server { procs, kernel, .. } = self;
-            let srv = procs.live_mut(server)?;
-            // Reused frames are emptied: they held another client's data.
-            let frame = match srv.spare_window_frames.pop() {
-                Some(f) => match kernel.zero(Page(f)) {
-                    Ok(()) => Ok(f),
-                    Err(e) => {
-                        srv.spare_window_frames.push(f);
-                        Err(e)
-                    }
-                },
-                None => kernel.mem.object(&mut srv.arena, object::X86_4K, 0, bits::PAGE).map_err(Errno::from),
-            };
-            let mapped = frame.and_then(|f| {
-                let vaddr = base + i as u64 * PAGE;
-                srv.space.map(&mut kernel.mem, &mut srv.arena, Page(f), vaddr, CapRights::READ_WRITE).map_err(|e| {
-                    srv.spare_window_frames.push(f);
-                    Errno::from(e)
-                })?;
-                Ok(f)
-            });
-            match mapped {
-                Ok(f) => frames.push(f),
-                Err(e) => {
-                    for &f in &frames {
-                        let _ = Page(f).unmap();
-                    }
-                    srv.spare_window_frames.extend(frames);
-                    return Err(e);
-                }
-            }
-        }
-        if let Ok(srv) = self.procs.live_mut(server) {
-            srv.client_windows.insert(client, frames.clone());
-        }
-        // The client's side: copies (a frame capability maps once), kept
-        // with what it holds, so that they go when it does.
-        let mut copies = Vec::new();
-        let mut failed = None;
-        for (i, &frame) in frames.iter().enumerate() {
-            let copy = match self.kernel.mem.slot() {
-                Ok(c) => c,
-                Err(e) => {
-                    failed = Some(e.into());
-                    break;
-                }
-            };
-            copies.push(copy);
-            if ROOT_CNODE.copy(copy, ROOT_DEPTH, ROOT_CNODE, frame, ROOT_DEPTH, CapRights::READ_WRITE).is_err() {
-                failed = Some(Errno::NoMemory);
-                break;
-            }
-            let Server { procs, kernel: Kernel { mem, .. }, .. } = self;
-            let live = procs.live_mut(client)?;
-            if let Err(e) =
-                live.space.map(mem, &mut live.arena, Page(copy), at(n) + i as u64 * PAGE, CapRights::READ_WRITE)
-            {
-                failed = Some(e.into());
-                break;
-            }
-        }
-        if let Some(e) = failed {
-            // Undo both sides: deleting a copy unmaps it from the client.
-            for copy in copies {
-                self.kernel.delete_root(copy);
-            }
-            if let Ok(srv) = self.procs.live_mut(server) {
-                for frame in srv.client_windows.remove(&client).unwrap_or_default() {
-                    let _ = Page(frame).unmap();
-                    srv.spare_window_frames.push(frame);
-                }
-            }
-            return Err(e);
-        }
-        if let Ok(live) = self.procs.live_mut(client) {
-            live.held.slots.extend(copies);
-            live.windows.push(server);
-        }
-        Ok(at(n))
-    }
-
-    /// Unmaps the windows of `server`'s clients that ended; it asked
-    /// `Ended`, so it is between calls.
-    fn reclaim_windows(&mut self, server: Pid) {
-        if let Ok(srv) = self.procs.live_mut(server) {
-            for pid in core::mem::take(&mut srv.retired_windows) {
-                for frame in srv.client_windows.remove(&pid).unwrap_or_default() {
-                    let _ = Page(frame).unmap();
-                    srv.spare_window_frames.push(frame);
-                }
-            }
-        }
     }
 }
 

@@ -1,0 +1,141 @@
+//! The I/O-window ledger: each client's windows onto the file servers it
+//! reads and writes in bulk (`Request::Window`, `Live::windows`): frames
+//! of the server's, mapped in both, made on first use, emptied before
+//! another client gets them, and reclaimed when the client has ended and
+//! the server asks `Ended`. The frames are in the records of both
+//! processes; this is the one place that makes, moves and frees them.
+
+use crate::kernel::Kernel;
+use crate::process::PAGE;
+use crate::procs::Procs;
+use alloc::vec::Vec;
+use libux::layout;
+use libux::rpc::{Errno, Pid, Response};
+use libux::sel4::consts::{bits, object};
+use libux::sel4::{CapRights, Page};
+
+/// Where `client`'s I/O window onto `server` is, if made.
+pub fn made(procs: &Procs, client: Pid, server: Pid) -> Option<u64> {
+    let n = procs.live(client).ok()?.windows.iter().position(|&s| s == server)?;
+    Some(layout::IO_WINDOWS + n as u64 * layout::IO_WINDOW)
+}
+
+/// `Request::Window`: only onto a server the client has resolved a
+/// path to (it holds a connection there).
+pub fn open(procs: &mut Procs, kernel: &mut Kernel, client: Pid, server: Pid) -> Result<Response, Errno> {
+    if !procs.live(client)?.conn_roots.iter().any(|c| c.server == server) {
+        return Err(Errno::InvalidArgument);
+    }
+    make(procs, kernel, client, server).map(Response::Window)
+}
+
+/// `client`'s I/O window onto file server `server`, made on first
+/// use: frames of the server's, mapped in both (see `Live::windows`).
+fn make(procs: &mut Procs, kernel: &mut Kernel, client: Pid, server: Pid) -> Result<u64, Errno> {
+    let at = |n: usize| layout::IO_WINDOWS + n as u64 * layout::IO_WINDOW;
+    let live = procs.live(client)?;
+    if let Some(n) = live.windows.iter().position(|&s| s == server) {
+        return Ok(at(n));
+    }
+    let n = live.windows.len();
+    if n as u64 >= layout::MAX_IO_WINDOWS {
+        return Err(Errno::NoMemory);
+    }
+    // The server's side, unless a window of an ended process with the
+    // same id is still there: then that one, emptied.
+    let base = layout::client_window(client);
+    let pages = (layout::IO_WINDOW / PAGE) as usize;
+    let srv = procs.live_mut(server)?;
+    srv.retired_windows.retain(|&p| p != client);
+    for frame in srv.client_windows.remove(&client).unwrap_or_default() {
+        let _ = Page(frame).unmap();
+        srv.spare_window_frames.push(frame);
+    }
+    let mut frames = Vec::new();
+    for i in 0..pages {
+        let srv = procs.live_mut(server)?;
+        // Reused frames are emptied: they held another client's data.
+        let frame = match srv.spare_window_frames.pop() {
+            Some(f) => match kernel.zero(Page(f)) {
+                Ok(()) => Ok(f),
+                Err(e) => {
+                    srv.spare_window_frames.push(f);
+                    Err(e)
+                }
+            },
+            None => kernel.mem.object(&mut srv.arena, object::X86_4K, 0, bits::PAGE).map_err(Errno::from),
+        };
+        let mapped = frame.and_then(|f| {
+            let vaddr = base + i as u64 * PAGE;
+            srv.space.map(&mut kernel.mem, &mut srv.arena, Page(f), vaddr, CapRights::READ_WRITE).map_err(|e| {
+                srv.spare_window_frames.push(f);
+                Errno::from(e)
+            })?;
+            Ok(f)
+        });
+        match mapped {
+            Ok(f) => frames.push(f),
+            Err(e) => {
+                for &f in &frames {
+                    let _ = Page(f).unmap();
+                }
+                srv.spare_window_frames.extend(frames);
+                return Err(e);
+            }
+        }
+    }
+    if let Ok(srv) = procs.live_mut(server) {
+        srv.client_windows.insert(client, frames.clone());
+    }
+    // The client's side: copies (a frame capability maps once), kept
+    // with what it holds, so that they go when it does.
+    let mut copies = Vec::new();
+    let mut failed = None;
+    for (i, &frame) in frames.iter().enumerate() {
+        let copy = match kernel.copy_root(frame, CapRights::READ_WRITE) {
+            Ok(c) => c,
+            Err(e) => {
+                failed = Some(e);
+                break;
+            }
+        };
+        copies.push(copy);
+        let live = procs.live_mut(client)?;
+        let at = at(n) + i as u64 * PAGE;
+        if let Err(e) = live.space.map(&mut kernel.mem, &mut live.arena, Page(copy), at, CapRights::READ_WRITE) {
+            failed = Some(e.into());
+            break;
+        }
+    }
+    if let Some(e) = failed {
+        // Undo both sides: deleting a copy unmaps it from the client.
+        for copy in copies {
+            kernel.delete_root(copy);
+        }
+        if let Ok(srv) = procs.live_mut(server) {
+            for frame in srv.client_windows.remove(&client).unwrap_or_default() {
+                let _ = Page(frame).unmap();
+                srv.spare_window_frames.push(frame);
+            }
+        }
+        return Err(e);
+    }
+    if let Ok(live) = procs.live_mut(client) {
+        live.held.slots.extend(copies);
+        live.windows.push(server);
+    }
+    Ok(at(n))
+}
+
+/// Unmaps the windows of `server`'s clients that ended; it asked
+/// `Ended`, so it is between calls.
+pub fn reclaim(procs: &mut Procs, server: Pid) {
+    if let Ok(srv) = procs.live_mut(server) {
+        for pid in core::mem::take(&mut srv.retired_windows) {
+            for frame in srv.client_windows.remove(&pid).unwrap_or_default() {
+                let _ = Page(frame).unmap();
+                srv.spare_window_frames.push(frame);
+            }
+        }
+    }
+}
