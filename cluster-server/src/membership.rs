@@ -32,6 +32,8 @@ pub const SUSPECT_US: u64 = 1_500_000;
 pub const DOWN_US: u64 = 2_500_000;
 /// A challenge not answered for this long is sent again.
 const RECHALLENGE_US: u64 = 1_000_000;
+/// Nonces of one challenge a proof may answer.
+const NONCES_KEPT: usize = 4;
 /// The same refusal is sent and logged at most this often.
 const REFUSE_EVERY_US: u64 = 5_000_000;
 
@@ -79,7 +81,11 @@ pub struct Peer {
 
 struct Challenge {
     incarnation: Incarnation,
-    nonce: Nonce,
+    /// The nonces sent, oldest first (at most `NONCES_KEPT`): a proof for
+    /// any of them admits, so that on a host so busy that a proof takes
+    /// longer than `RECHALLENGE_US`, the challenge sent since does not
+    /// make it void.
+    nonces: Vec<Nonce>,
     sent_us: u64,
     /// What the challenged node's beat said of it, shown once admitted.
     name: String,
@@ -271,9 +277,17 @@ impl Membership {
         };
         if again {
             let nonce = msg::nonce(&mut self.nonces);
+            let mut nonces = match self.challenges.remove(&beat.node) {
+                Some(c) if c.incarnation == beat.incarnation => c.nonces,
+                _ => Vec::new(),
+            };
+            if nonces.len() == NONCES_KEPT {
+                nonces.remove(0);
+            }
+            nonces.push(nonce);
             let challenge = Challenge {
                 incarnation: beat.incarnation,
-                nonce,
+                nonces,
                 sent_us: now_us,
                 name: beat.name.into(),
                 features: beat.features.into(),
@@ -318,7 +332,8 @@ impl Membership {
         out: &mut Vec<Out>,
     ) {
         let Some(secret) = self.cfg.secret.clone() else { return };
-        let ours = self.challenges.get(&node).is_some_and(|c| c.incarnation == incarnation && c.nonce == nonce);
+        let ours =
+            self.challenges.get(&node).is_some_and(|c| c.incarnation == incarnation && c.nonces.contains(&nonce));
         if !ours {
             return;
         }
@@ -537,6 +552,42 @@ mod tests {
             Message::Proof { from: NodeId(2), incarnation: to_incarnation, to: NodeId(1), nonce, mac: [0; 32] };
         assert_eq!(logs(&a.receive(1, B, &forged.encode())), ["cluster: refused node 2 at 10.1.0.2: wrong secret"]);
         assert_eq!(states(&a, 1), [(1, NodeState::Up)]);
+    }
+
+    /// The challenge `a` sends for `b`'s beat at `now`.
+    fn challenge_for(a: &mut Membership, b: &mut Membership, now: u64) -> Vec<u8> {
+        let beat = b.beat(now, Stats::default()).unwrap();
+        let outs = a.receive(now, B, &beat);
+        let Some(Out::Send(bytes)) = outs.into_iter().next() else { panic!("no challenge at {now}") };
+        assert!(matches!(Message::decode(&bytes), Some(Message::Challenge { .. })));
+        bytes
+    }
+
+    /// `b`'s proof for `challenge`.
+    fn proof_of(b: &mut Membership, challenge: &[u8], now: u64) -> Vec<u8> {
+        let outs = b.receive(now, A, challenge);
+        let Some(Out::Send(bytes)) = outs.into_iter().next() else { panic!("no proof") };
+        bytes
+    }
+
+    #[test]
+    fn a_proof_slower_than_the_next_challenge_still_admits() {
+        let (mut a, mut b) = (node(1, Some(b"s"), b"a", 0), node(2, Some(b"s"), b"b", 0));
+        // On a busy host the proof comes after the challenge was sent again.
+        let first = challenge_for(&mut a, &mut b, 0);
+        let second = challenge_for(&mut a, &mut b, RECHALLENGE_US);
+        assert_ne!(first, second, "a fresh nonce");
+        let late = proof_of(&mut b, &first, RECHALLENGE_US + 1);
+        assert_eq!(logs(&a.receive(RECHALLENGE_US + 2, B, &late)), ["cluster: node 2 at 10.1.0.2 joined"]);
+        // But only the last few nonces count.
+        let (mut a, mut b) = (node(1, Some(b"s"), b"a", 0), node(2, Some(b"s"), b"b", 0));
+        let oldest = challenge_for(&mut a, &mut b, 0);
+        for k in 1..=NONCES_KEPT as u64 {
+            challenge_for(&mut a, &mut b, k * RECHALLENGE_US);
+        }
+        let stale = proof_of(&mut b, &oldest, 9 * RECHALLENGE_US);
+        assert!(a.receive(9 * RECHALLENGE_US, B, &stale).is_empty());
+        assert_eq!(states(&a, 9 * RECHALLENGE_US), [(1, NodeState::Up)]);
     }
 
     #[test]
