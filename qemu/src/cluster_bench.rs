@@ -6,7 +6,8 @@
 //! about another node's process next to the same here and to a 9P round
 //! trip on the same link (`ninepbench calls`), and what an idle node
 //! costs the host (its QEMU's CPU time over a while), in one run; then,
-//! on 16 smaller nodes, the cluster-wide spawn rate.
+//! on 16 smaller nodes, the cluster-wide spawn rate; then the largest
+//! cluster that forms on this host, and how fast.
 
 use super::bench_shell::shell;
 use super::Args;
@@ -151,4 +152,87 @@ pub fn spawn_rate(image: &Image, args: &Args) -> Result<Vec<String>, String> {
             rate / rate_alone
         ),
     ])
+}
+
+/// Cluster sizes tried for the largest that forms, smallest first: each
+/// node of 128 MiB (64 of them take 8 GiB of this 24 GiB host).
+const FORM_SIZES: &[u8] = &[16, 32, 64];
+/// How long a size may take to form before the larger ones are not
+/// tried.
+const FORM_LIMIT: std::time::Duration = std::time::Duration::from_secs(90);
+
+/// The largest cluster that forms on this host: for each size, the time
+/// from the last QEMU's start until every node has admitted every other
+/// (each node's log says `joined` for each other), and what `cnodes` on
+/// node 1 then says (nodes up, of the size).
+pub fn largest(image: &Image, args: &Args) -> Result<Vec<String>, String> {
+    let mut lines = Vec::new();
+    let mut largest = None;
+    for &size in FORM_SIZES {
+        qemu::step(&format!("booting {size} nodes of 128 MiB: does the cluster form?"));
+        let opts: Vec<Options> = (0..size).map(|_| Options { memory_mib: 128, ..args.opts.clone() }).collect();
+        let cluster = qemu::cluster::start(image, &opts, false)?;
+        let last_started = Instant::now();
+        let n = usize::from(size);
+        let joined = |k: usize, log: &str| {
+            (1..=n).filter(|&j| j != k + 1).filter(|j| log.contains(&format!("node {j} at 10.1.0.{j} joined"))).count()
+        };
+        let (formed, admissions) = loop {
+            let admissions: usize = cluster.nodes.iter().enumerate().map(|(k, node)| joined(k, &node.log())).sum();
+            if admissions == n * (n - 1) {
+                break (Some(last_started.elapsed()), admissions);
+            }
+            if last_started.elapsed() > FORM_LIMIT {
+                break (None, admissions);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(250));
+        };
+        let Some(formed) = formed else {
+            // Which, to look into: the first few missing.
+            let missing: Vec<String> = cluster
+                .nodes
+                .iter()
+                .enumerate()
+                .flat_map(|(k, node)| {
+                    let log = node.log();
+                    (1..=n)
+                        .filter(move |&j| j != k + 1 && !log.contains(&format!("node {j} at 10.1.0.{j} joined")))
+                        .map(move |j| format!("{} lacks {j}", k + 1))
+                        .collect::<Vec<_>>()
+                })
+                .take(8)
+                .collect();
+            lines.push(format!(
+                "cluster: {size} nodes of 128 MiB did not form within {} s of the last QEMU's start ({admissions} of {} admissions; node {}...)",
+                FORM_LIMIT.as_secs(),
+                n * (n - 1),
+                missing.join(", node ")
+            ));
+            break;
+        };
+        let up = nodes_up(&cluster.nodes[0], args.timeout)?;
+        lines.push(format!(
+            "cluster: {size} nodes of 128 MiB formed (every node admitted every other) {:.1} s after the last QEMU started; cnodes on node 1 then listed {up} of {size} up (goal: 64 within 10 s)",
+            formed.as_secs_f64()
+        ));
+        largest = Some(size);
+    }
+    let said = largest.map_or(String::from("none of them"), |s| format!("{s} nodes"));
+    lines.push(format!("cluster: the largest cluster that formed here: {said} (tried {FORM_SIZES:?})"));
+    Ok(lines)
+}
+
+/// How many nodes `cnodes` on `node` lists as up.
+fn nodes_up(node: &qemu::node::Node, timeout: std::time::Duration) -> Result<usize, String> {
+    let mark = node.mark();
+    node.type_text("cnodes; echo listed\n")?;
+    let t0 = Instant::now();
+    // (The line typed is echoed first: the second `listed` is the end.)
+    while node.log()[mark..].matches("listed").count() < 2 {
+        if t0.elapsed() > timeout {
+            return Err(String::from("cnodes did not answer"));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    Ok(node.log()[mark..].lines().filter(|l| l.split_whitespace().nth(3) == Some("up")).count())
 }

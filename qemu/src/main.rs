@@ -58,7 +58,8 @@ BOOT OPTIONS:
                      figures next to the host's loopback; reports them with the
                      time from QEMU start to ready (on the test image)
     --only GROUP     with --bench: only that group's figures (ipcbench,
-                     iobench, net, ninep, v9fs, cluster)
+                     iobench, net, ninep, v9fs, cluster, scale: the
+                     largest cluster that forms)
     --tests          boot the test image: the test programs and benchmarks
                      (spawner, memhog, filetest, ipcbench, ...) in /bin too,
                      and the test system description (kernel-config/system-
@@ -337,7 +338,7 @@ fn headless(args: &Args) -> Result<(), String> {
 /// The benchmark programs, each on a node of its own.
 const BENCHMARKS: &[&str] = &["ipcbench", "iobench"];
 /// What `--only` may name: the in-guest benchmarks, then the cluster ones.
-const BENCH_GROUPS: &[&str] = &["ipcbench", "iobench", "net", "ninep", "v9fs", "cluster"];
+const BENCH_GROUPS: &[&str] = &["ipcbench", "iobench", "net", "ninep", "v9fs", "cluster", "scale"];
 
 fn bench(args: &Args) -> Result<(), String> {
     let image = prepare(&args.profile)?;
@@ -368,6 +369,9 @@ fn bench(args: &Args) -> Result<(), String> {
     if wanted("cluster") {
         figures.extend(cluster_bench::run(&image, args)?);
         figures.extend(cluster_bench::spawn_rate(&image, args)?);
+    }
+    if wanted("scale") {
+        figures.extend(cluster_bench::largest(&image, args)?);
     }
     println!("--- benchmark ---");
     for line in &figures {
