@@ -40,6 +40,35 @@ fn table(node: &Node, want: &[(u16, NodeState)]) {
     }
 }
 
+/// The one `sleep` on `node` whose parent is `parent` (the cluster
+/// server that started it there for another node), once it is there.
+fn placed_sleep(node: &Node, parent: u32) -> u32 {
+    let t0 = Instant::now();
+    loop {
+        let ps = run(node, "ps", "PID");
+        let mine = tests::pids_of(&ps, "sleep").into_iter().filter(|&(_, p)| p == parent);
+        if let [(sleeper, _)] = mine.collect::<Vec<_>>()[..] {
+            return sleeper;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(30), "no sleep started by {parent}:\n{ps}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Waits until `gpid` is gone from `node`'s `ps` (reaped), for at most
+/// `within`.
+fn until_reaped(node: &Node, gpid: u32, within: Duration) {
+    let t0 = Instant::now();
+    loop {
+        let ps = run(node, "ps", "PID");
+        if !ps.lines().any(|l| l.split_whitespace().next() == Some(&gpid.to_string())) {
+            return;
+        }
+        assert!(t0.elapsed() < within, "{gpid} was never reaped:\n{ps}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
 fn small() -> Options {
     Options { memory_mib: 256, ..Options::default() }
 }
@@ -256,32 +285,13 @@ fn nodes_admit_each_other_by_the_secret_and_see_failures() {
     // A program placed for a process that ends without waiting for it is
     // reaped on its node when it ends: nobody is left to wait for it.
     run(&cluster.nodes[0], "crun -n 2 sleep 3 &", "$ ");
-    let by_cluster = |ps: &str| -> Vec<u32> {
-        let sleeps = tests::pids_of(ps, "sleep").into_iter();
-        sleeps.filter(|&(_, parent)| parent == gpid(2, 4)).map(|(p, _)| p).collect()
-    };
-    let t0 = Instant::now();
-    let orphan = loop {
-        if let [sleeper] = by_cluster(&run(&cluster.nodes[1], "ps", "PID"))[..] {
-            break sleeper;
-        }
-        assert!(t0.elapsed() < Duration::from_secs(30), "crun's sleep never started on node 2");
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let orphan = placed_sleep(&cluster.nodes[1], gpid(2, 4));
     // (The shell's earlier `crun`s are there too, ended and not reaped.)
     let ps = run(&cluster.nodes[0], "ps", "PID");
     let running: String = ps.lines().filter(|l| l.contains(" running ")).collect::<Vec<_>>().join("\n");
     let &[crun] = &tests::started_by_shell(&running, "crun")[..] else { panic!("{ps}") };
     run(&cluster.nodes[0], &format!("kill {crun}; echo killed"), "killed");
-    let t0 = Instant::now();
-    loop {
-        let ps = run(&cluster.nodes[1], "ps", "PID");
-        if !ps.lines().any(|l| l.split_whitespace().next() == Some(&orphan.to_string())) {
-            break;
-        }
-        assert!(t0.elapsed() < Duration::from_secs(30), "the orphan {orphan} was never reaped:\n{ps}");
-        std::thread::sleep(Duration::from_millis(500));
-    }
+    until_reaped(&cluster.nodes[1], orphan, Duration::from_secs(30));
     // A fault there is its status here.
     let out = run(&cluster.nodes[0], "crun -n 3 faulter div; echo status $?", "status 139");
     assert!(out.contains(" on node 3: faulted:DivideError"), "{out}");
@@ -345,30 +355,12 @@ fn nodes_admit_each_other_by_the_secret_and_see_failures() {
     // runs there is lost, and `crun` says so.
     let crun_mark = cluster.nodes[0].mark();
     run(&cluster.nodes[0], "crun -n 3 sleep 600 &", "$ ");
-    let t0 = Instant::now();
     // (Its parent is node 3's cluster server, which started it there.)
-    let cluster_server = tests::gpid(3, 4);
-    let placed = |ps: &str| -> Vec<u32> {
-        let sleeps = tests::pids_of(ps, "sleep").into_iter();
-        sleeps.filter(|&(_, parent)| parent == cluster_server).map(|(p, _)| p).collect()
-    };
-    while placed(&run(&cluster.nodes[2], "ps", "PID")).is_empty() {
-        assert!(t0.elapsed() < Duration::from_secs(60), "crun's sleep never started on node 3");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    let ps = run(&cluster.nodes[2], "ps", "PID");
-    let &[remote] = &placed(&ps)[..] else { panic!("{ps}") };
+    let remote = placed_sleep(&cluster.nodes[2], gpid(3, 4));
     // And node 3 runs one on node 2, which node 2 starts for node 3's
     // export: when that goes with node 3, node 2 reaps it.
     run(&cluster.nodes[2], "crun -n 2 sleep 2 &", "$ ");
-    let t0 = Instant::now();
-    let for_three = loop {
-        if let [sleeper] = by_cluster(&run(&cluster.nodes[1], "ps", "PID"))[..] {
-            break sleeper;
-        }
-        assert!(t0.elapsed() < Duration::from_secs(30), "node 3's crun never started its sleep on node 2");
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let for_three = placed_sleep(&cluster.nodes[1], gpid(2, 4));
     // Node 2 waits for it too, through the process API.
     let waiting = cluster.nodes[1].mark();
     cluster.nodes[1].type_text(&format!("wait {remote}\n")).unwrap();
@@ -407,15 +399,7 @@ fn nodes_admit_each_other_by_the_secret_and_see_failures() {
     }
     // What node 2 ran for node 3 before it died was reaped once node 3's
     // connection to node 2's export went.
-    let t0 = Instant::now();
-    loop {
-        let ps = run(&cluster.nodes[1], "ps", "PID");
-        if !ps.lines().any(|l| l.split_whitespace().next() == Some(&for_three.to_string())) {
-            break;
-        }
-        assert!(t0.elapsed() < Duration::from_secs(90), "node 3's {for_three} was never reaped:\n{ps}");
-        std::thread::sleep(Duration::from_secs(1));
-    }
+    until_reaped(&cluster.nodes[1], for_three, Duration::from_secs(90));
     for node in &cluster.nodes {
         assert!(!node.log().contains("panicked"), "{}", node.log());
     }
