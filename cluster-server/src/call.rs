@@ -41,6 +41,8 @@ pub struct Placed {
     pub env: Vec<String>,
     /// Descriptor, path, open flags.
     pub fds: Vec<(u8, String, u32)>,
+    /// The process of the home node it is started for, once placed.
+    pub home_parent: Option<Gpid>,
 }
 
 impl Call {
@@ -98,13 +100,14 @@ impl Placed {
             argv: s.argv.into_iter().map(String::from).collect(),
             env: s.env.into_iter().map(String::from).collect(),
             fds: s.fds.into_iter().map(|f| (f.fd, String::from(f.path), f.flags)).collect(),
+            home_parent: s.home_parent.map(Gpid),
         })
     }
 
-    /// It as `running` is to start it for `home` (the home model): placed
-    /// there, the descriptors, and a program that is a file (not
-    /// `/bin/NAME`), naming the home node's files.
-    pub fn from_home(&self, home: NodeId, running: NodeId) -> Placed {
+    /// It as `running` is to start it for `parent` of node `home` (the
+    /// home model): placed there, the descriptors, and a program that is
+    /// a file (not `/bin/NAME`), naming the home node's files.
+    pub fn from_home(&self, home: NodeId, parent: Gpid, running: NodeId) -> Placed {
         let program = |p: &String| {
             if p.starts_with('/') && !p.starts_with("/bin/") {
                 from_home(p, home, running)
@@ -118,6 +121,7 @@ impl Placed {
             argv: self.argv.clone(),
             env: self.env.clone(),
             fds: self.fds.iter().map(|(fd, p, f)| (*fd, from_home(p, home, running), *f)).collect(),
+            home_parent: Some(parent),
         }
     }
 
@@ -126,7 +130,8 @@ impl Placed {
         self.fds.iter().map(|(fd, path, flags)| FdName { fd: *fd, path, flags: *flags }).collect()
     }
 
-    fn spawn(&self) -> Spawn<'_> {
+    /// The process API's request for it.
+    pub fn spawn(&self) -> Spawn<'_> {
         Spawn {
             path: &self.path,
             argv: self.argv.iter().map(String::as_str).collect(),
@@ -134,6 +139,7 @@ impl Placed {
             redirect: None,
             fds: self.fd_names(),
             place: Some(self.place.clone()),
+            home_parent: self.home_parent.map(|g| g.0),
         }
     }
 }
@@ -179,6 +185,7 @@ mod tests {
             redirect: None,
             fds,
             place,
+            home_parent: None,
         })
     }
 
@@ -189,8 +196,11 @@ mod tests {
         let Ok(Call::Spawn(p)) = Call::parse(&bytes(&req)) else { panic!() };
         assert_eq!(Call::Spawn(p.clone()).request(), req, "the same request again");
         assert_eq!(Call::Spawn(p.clone()).gpid(), None);
-        let there = p.from_home(NodeId(1), NodeId(2));
+        let starter = Gpid(1 << 16 | 7);
+        let there = p.from_home(NodeId(1), starter, NodeId(2));
         assert_eq!(there.place, Place::Node(NodeId(2)));
+        assert_eq!(there.home_parent, Some(starter));
+        assert_eq!(Call::parse(&bytes(&Call::Spawn(there.clone()).request())), Ok(Call::Spawn(there.clone())));
         assert_eq!((there.path.as_str(), there.argv[0].as_str()), ("/n/node1/tmp/prog", "/tmp/prog"));
         assert_eq!(there.fd_names(), [FdName { fd: 1, path: "/n/node1/dev/cons", flags: 2 }]);
         assert_eq!(there.env, ["A=1"]);
@@ -199,7 +209,7 @@ mod tests {
         else {
             panic!()
         };
-        assert_eq!(p.from_home(NodeId(1), NodeId(2)).path, "/bin/true");
+        assert_eq!(p.from_home(NodeId(1), starter, NodeId(2)).path, "/bin/true");
         // Not without a placement, with a redirect, or with a relative path.
         let relative = FdName { fd: 0, path: "in", flags: 1 };
         for bad in [

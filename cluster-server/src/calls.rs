@@ -184,9 +184,11 @@ impl Calls {
         libux::process::may_act(caller, None)?;
         let (own, nodes) = view(state);
         if placed.place == Place::Node(own) {
-            let argv: Vec<&str> = placed.argv.iter().map(String::as_str).collect();
-            let env: Vec<&str> = placed.env.iter().map(String::as_str).collect();
-            let pid = libux::process::spawn_full(&placed.path, &argv, &env, None, &placed.fd_names())?;
+            // Placed here by name, and so asked from the home node, in
+            // whose process's name we start it (`Spawn::home_parent`).
+            let mut spawn = placed.spawn();
+            spawn.place = None;
+            let pid = libux::process::spawn_as(spawn)?;
             self.started.lock().entry(caller).or_default().push(Gpid(pid).pid());
             return Ok(Response::Pid(pid));
         }
@@ -197,7 +199,8 @@ impl Calls {
         if nodes.iter().any(|n| n.node == node && n.state == NodeState::Down) {
             return Err(Errno::Lost);
         }
-        let there = Call::Spawn(placed.from_home(own, node));
+        let starter = Gpid::new(own, caller).ok_or(Errno::NoSuchProcess)?;
+        let there = Call::Spawn(placed.from_home(own, starter, node));
         let bytes = postcard::to_allocvec(&there.request()).map_err(|_| Errno::TooLarge)?;
         let reply = match self.forward(node, &bytes) {
             Ok(r) => libux::rpc::decode_reply(&r)?,

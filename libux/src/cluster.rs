@@ -346,12 +346,15 @@ pub struct PsLine {
 
 impl PsLine {
     /// The line of a process of `node` whose `/proc/<pid>/status` says
-    /// `s`; none if its pid does not make a gpid.
+    /// `s`; none if its pid does not make a gpid. Its parent is of
+    /// `node`, or, for a program started for another node's process (the
+    /// home model), that process's gpid.
     pub fn of(node: NodeId, s: &crate::procfs::Status) -> Option<PsLine> {
+        let elsewhere = |ppid| Some(Gpid(ppid)).filter(|g: &Gpid| g.node().is_some() && g.pid() != 0);
         Some(PsLine {
             gpid: Gpid::named(node, s.pid)?,
             node,
-            parent: Gpid::named(node, s.ppid)?,
+            parent: Gpid::named(node, s.ppid).or_else(|| elsewhere(s.ppid))?,
             state: String::from(s.state),
             memory: s.memory,
             name: String::from(s.name),
@@ -473,6 +476,10 @@ mod tests {
         assert_eq!(PsLine::parse(&text), Some(line));
         let orphan = crate::procfs::Status { ppid: 0, ..status };
         assert_eq!(PsLine::of(NodeId(3), &orphan).unwrap().parent, Gpid(0));
+        let placed = crate::procfs::Status { ppid: 1 << 16 | 9, ..status };
+        assert_eq!(PsLine::of(NodeId(3), &placed).unwrap().parent, Gpid(1 << 16 | 9), "its home node's");
+        let bad = crate::procfs::Status { ppid: 1 << 16, ..status };
+        assert_eq!(PsLine::of(NodeId(3), &bad), None);
         for bad in ["", "196615 3 196610 running 4096", "196615 0 196610 running 4096 sleep", "x 3 0 running 1 a"] {
             assert_eq!(PsLine::parse(bad), None, "{bad:?}");
         }

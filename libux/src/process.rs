@@ -49,7 +49,20 @@ pub fn spawn_full(
     redirect: Option<u64>,
     fds: &[FdName],
 ) -> Result<Pid, Errno> {
-    let spawn = Spawn { path, argv: argv.to_vec(), env: env.to_vec(), redirect, fds: fds.to_vec(), place: None };
+    let spawn = Spawn {
+        path,
+        argv: argv.to_vec(),
+        env: env.to_vec(),
+        redirect,
+        fds: fds.to_vec(),
+        place: None,
+        home_parent: None,
+    };
+    spawn_as(spawn)
+}
+
+/// The most general spawn: `spawn` as it stands.
+pub fn spawn_as(spawn: Spawn) -> Result<Pid, Errno> {
     expect_pid(call(slot::PROC_CONN, &Request::Spawn(spawn)))
 }
 
@@ -61,13 +74,20 @@ pub fn spawn_full(
 /// file, are ours and absolute: that node reaches them through its
 /// mount of ours), or back here, where we start it ourselves.
 pub fn spawn_placed(place: Place, path: &str, argv: &[&str], env: &[&str], fds: &[FdName]) -> Result<Pid, Errno> {
-    let mut spawn =
-        Spawn { path, argv: argv.to_vec(), env: env.to_vec(), redirect: None, fds: fds.to_vec(), place: Some(place) };
+    let mut spawn = Spawn {
+        path,
+        argv: argv.to_vec(),
+        env: env.to_vec(),
+        redirect: None,
+        fds: fds.to_vec(),
+        place: Some(place),
+        home_parent: None,
+    };
     match anywhere(&Request::Spawn(spawn.clone()))? {
         Response::Pid(p) => Ok(p),
         Response::StartHere(node) => {
             spawn.place = Some(Place::Node(node));
-            expect_pid(call(slot::PROC_CONN, &Request::Spawn(spawn)))
+            spawn_as(spawn)
         }
         _ => Err(Errno::BadRequest),
     }

@@ -313,6 +313,11 @@ pub struct Spawn<'a> {
     /// server answers `Elsewhere` and the cluster server places it (see
     /// `process::spawn_placed`).
     pub place: Option<crate::cluster::Place>,
+    /// Started for a process of another node (its gpid), as the cluster
+    /// server starts a placed program: the parent `GetPpid` and `/proc`
+    /// name (the home model), while the caller stays the parent that
+    /// reaps it. Only a daemon may say.
+    pub home_parent: Option<Pid>,
 }
 
 /// Arguments of [`Request::Exec`].

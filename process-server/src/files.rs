@@ -307,7 +307,7 @@ impl Server {
             }
             State::Zombie(end) => (procfs::ended_state(end), 0),
         };
-        Some(procfs::status_line(self.gpid(pid), self.gpid(p.ppid), &state, &p.name, memory))
+        Some(procfs::status_line(self.gpid(pid), self.parent_gpid(p), &state, &p.name, memory))
     }
 
     /// The status line of `pid` if it has ended.
@@ -412,7 +412,8 @@ impl Server {
         let fds = command.fds.iter().map(|r| FdName { fd: r.fd, path: &r.path, flags: r.flags() }).collect();
         let path = argv[0];
         let child = self.procs.new_pid()?;
-        let spawn = Spawn { path, argv: argv.clone(), env: Vec::new(), redirect: None, fds, place: None };
+        let spawn =
+            Spawn { path, argv: argv.clone(), env: Vec::new(), redirect: None, fds, place: None, home_parent: None };
         self.create(child, parent, &spawn, &Grants::DEFAULT)?;
         Ok(child)
     }

@@ -11,6 +11,7 @@ use crate::vspace::AddressSpace;
 use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
+use libux::cluster::Gpid;
 use libux::elf::Elf;
 use libux::layout::{self, event, slot, CNODE_BITS};
 use libux::namespace::{self, NsId};
@@ -97,6 +98,9 @@ pub struct Process {
     pub pid: Pid,
     /// 0: the process server (which reaps such processes itself).
     pub ppid: Pid,
+    /// The process of another node it was started for (a gpid), which
+    /// `GetPpid` and `/proc` name as its parent (`Spawn::home_parent`).
+    pub home_parent: Option<Pid>,
     pub name: String,
     pub state: State,
     /// Runs for good (system description `daemon`): not waited for.
@@ -247,6 +251,16 @@ impl Server {
     /// Creates process `pid` running `spawn.path`, child of `parent`
     /// (0: the process server). On failure nothing of it remains.
     pub fn create(&mut self, pid: Pid, parent: Pid, spawn: &Spawn, grants: &Grants) -> Result<(), Errno> {
+        if let Some(home) = spawn.home_parent {
+            // Only a daemon (the cluster server) starts for another node's
+            // process, and only for one of another node.
+            if !self.procs.get(&parent).is_some_and(|p| p.daemon) {
+                return Err(Errno::NotPermitted);
+            }
+            if Gpid(home).node().is_none_or(|n| n == self.node) || Gpid(home).pid() == 0 {
+                return Err(Errno::InvalidArgument);
+            }
+        }
         let (image, block) = match boot_program(spawn.path) {
             Some(name) => {
                 let image = self.bootfs.get(name).ok_or(Errno::NoSuchProgram)?;
@@ -304,6 +318,7 @@ impl Server {
                 let p = Process {
                     pid,
                     ppid: parent,
+                    home_parent: spawn.home_parent,
                     name,
                     state,
                     daemon,

@@ -100,6 +100,7 @@ impl Server {
             redirect: None,
             fds: Vec::new(),
             place: None,
+            home_parent: None,
         };
         self.create(pid, 0, &spawn, grants)?;
         Ok(pid)
@@ -277,7 +278,7 @@ impl Server {
         };
         match req {
             Request::GetPid => ok(Ok(Response::Pid(self.gpid(pid)))),
-            Request::GetPpid => ok(Ok(Response::Pid(self.gpid(self.procs[&pid].ppid)))),
+            Request::GetPpid => ok(Ok(Response::Pid(self.parent_gpid(&self.procs[&pid])))),
             // Placed elsewhere, or by load: the cluster server's to place.
             Request::Spawn(s) if s.place.as_ref().is_some_and(|p| *p != cluster::Place::Node(self.node)) => {
                 ok(Err(Errno::Elsewhere))
@@ -507,6 +508,12 @@ impl Server {
     /// every node; 0 (no process: an orphan's parent) stays 0.
     pub(crate) fn gpid(&self, pid: Pid) -> Pid {
         Gpid::new(self.node, pid).map_or(pid, |g| g.0)
+    }
+
+    /// The parent a process is told of and `/proc` names: the process of
+    /// another node it was started for, or its parent here.
+    pub(crate) fn parent_gpid(&self, p: &Process) -> Pid {
+        p.home_parent.unwrap_or_else(|| self.gpid(p.ppid))
     }
 
     /// `req` with the gpids it names made local pids.

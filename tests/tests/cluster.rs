@@ -40,17 +40,17 @@ fn table(node: &Node, want: &[(u16, NodeState)]) {
     }
 }
 
-/// The one `sleep` on `node` whose parent is `parent` (the cluster
-/// server that started it there for another node), once it is there.
-fn placed_sleep(node: &Node, parent: u32) -> u32 {
+/// The one `sleep` on `node` whose parent is a process of node `home`
+/// (its `crun`: the home model), once it is there.
+fn placed_sleep(node: &Node, home: u16) -> u32 {
     let t0 = Instant::now();
     loop {
         let ps = run(node, "ps", "PID");
-        let mine = tests::pids_of(&ps, "sleep").into_iter().filter(|&(_, p)| p == parent);
+        let mine = tests::pids_of(&ps, "sleep").into_iter().filter(|&(_, p)| p >> 16 == u32::from(home));
         if let [(sleeper, _)] = mine.collect::<Vec<_>>()[..] {
             return sleeper;
         }
-        assert!(t0.elapsed() < Duration::from_secs(30), "no sleep started by {parent}:\n{ps}");
+        assert!(t0.elapsed() < Duration::from_secs(30), "no sleep started for node {home}:\n{ps}");
         std::thread::sleep(Duration::from_millis(200));
     }
 }
@@ -265,9 +265,12 @@ fn nodes_admit_each_other_by_the_secret_and_see_failures() {
     for _ in 0..16 {
         run(&cluster.nodes[0], "crun -n 2 sleep 10 &", "$ ");
     }
+    // Each with its `crun` on node 1 as its parent (the home model).
+    let ps = run(&cluster.nodes[0], "ps", "PID");
+    let cruns: Vec<String> = tests::started_by_shell(&ps, "crun").iter().map(u32::to_string).collect();
     let on_two = |l: &&str| {
         let w: Vec<&str> = l.split_whitespace().collect();
-        w.len() == 6 && w[1] == "2" && w[3] == "running" && w[5] == "sleep"
+        w.len() == 6 && w[1] == "2" && cruns.iter().any(|c| c == w[2]) && w[3] == "running" && w[5] == "sleep"
     };
     // (The last `crun` may still be starting its program when its prompt
     // is back: it runs in the background.)
@@ -285,7 +288,7 @@ fn nodes_admit_each_other_by_the_secret_and_see_failures() {
     // A program placed for a process that ends without waiting for it is
     // reaped on its node when it ends: nobody is left to wait for it.
     run(&cluster.nodes[0], "crun -n 2 sleep 3 &", "$ ");
-    let orphan = placed_sleep(&cluster.nodes[1], gpid(2, 4));
+    let orphan = placed_sleep(&cluster.nodes[1], 1);
     // (The shell's earlier `crun`s are there too, ended and not reaped.)
     let ps = run(&cluster.nodes[0], "ps", "PID");
     let running: String = ps.lines().filter(|l| l.contains(" running ")).collect::<Vec<_>>().join("\n");
@@ -355,12 +358,12 @@ fn nodes_admit_each_other_by_the_secret_and_see_failures() {
     // runs there is lost, and `crun` says so.
     let crun_mark = cluster.nodes[0].mark();
     run(&cluster.nodes[0], "crun -n 3 sleep 600 &", "$ ");
-    // (Its parent is node 3's cluster server, which started it there.)
-    let remote = placed_sleep(&cluster.nodes[2], gpid(3, 4));
+    // (Its parent, as the home model has it, is node 1's `crun`.)
+    let remote = placed_sleep(&cluster.nodes[2], 1);
     // And node 3 runs one on node 2, which node 2 starts for node 3's
     // export: when that goes with node 3, node 2 reaps it.
     run(&cluster.nodes[2], "crun -n 2 sleep 2 &", "$ ");
-    let for_three = placed_sleep(&cluster.nodes[1], gpid(2, 4));
+    let for_three = placed_sleep(&cluster.nodes[1], 3);
     // Node 2 waits for it too, through the process API.
     let waiting = cluster.nodes[1].mark();
     cluster.nodes[1].type_text(&format!("wait {remote}\n")).unwrap();

@@ -111,6 +111,7 @@ mod tests {
             redirect: None,
             fds: vec![],
             place: None,
+            home_parent: None,
         });
         let mut mrs = regs();
         assert_eq!(encode(&req, &mut mrs, None, 0), Err(Errno::TooLarge));
@@ -131,6 +132,7 @@ mod tests {
             redirect: None,
             fds: vec![],
             place: None,
+            home_parent: None,
         });
         assert_eq!(encode(&req, &mut mrs, Some(&mut buf), 0), Err(Errno::TooLarge));
     }
