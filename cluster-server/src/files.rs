@@ -28,7 +28,7 @@ use libux::fs::{entry_bytes, flags, list_page, FsRequest, IO_MAX};
 use libux::layout::slot;
 use libux::procfs::{pids, status_lines, Status};
 use libux::rpc::client::{recv_raw, reply_recv_raw};
-use libux::rpc::{Badge, Errno, Pid};
+use libux::rpc::{Badge, Errno, Pid, Reply};
 use libux::sel4::{CPtr, Notification};
 use libux::sync::Mutex;
 
@@ -362,6 +362,11 @@ fn read(files: &Files, pid: Pid, handle: u32, offset: u64, buf: &mut [u8]) -> Re
     }
 }
 
+/// A call's reply as the `call` file is read.
+fn reply_bytes(reply: &Reply) -> Result<Vec<u8>, Errno> {
+    postcard::to_allocvec(reply).map_err(|_| Errno::TooLarge)
+}
+
 /// Reads a `status` or `wait` file's one line whole (a wait ends here)
 /// and keeps it; from `offset` into `buf`.
 fn read_line(file: &File, lines: &Mutex<Option<Vec<u8>>>, offset: u64, buf: &mut [u8]) -> Result<usize, Errno> {
@@ -394,8 +399,13 @@ fn write(
             let _slow = files.slow(pid)?;
             let new = match kind {
                 Transaction::Spawn => alloc::format!("{}\n", start(state, data)?).into_bytes(),
-                Transaction::Call => postcard::to_allocvec(&files.calls.answer(state, &files.waits, pid, data))
-                    .map_err(|_| Errno::TooLarge)?,
+                // Bytes that are no call fail the write, so that `echo junk
+                // > call` says so; a call's reply, an error too, is read
+                // back (exact, also from another node).
+                Transaction::Call => {
+                    Call::parse(data)?;
+                    reply_bytes(&files.calls.answer(state, &files.waits, pid, data))?
+                }
             };
             *answer.lock() = new;
             Ok(Answer::Count(data.len() as u32))
@@ -508,7 +518,7 @@ fn settle(state: &Mutex<State>, files: &Files, p: Parked, down: bool) {
         Wanted::Call { len } => files.get(p.client, p.handle).and_then(|open| {
             let Content::Transaction(_, answer) = &open.content else { return Err(Errno::BadHandle) };
             let reply = files.calls.answer(state, &files.waits, p.client, &hanging_wait(p.gpid));
-            *answer.lock() = postcard::to_allocvec(&reply).map_err(|_| Errno::TooLarge)?;
+            *answer.lock() = reply_bytes(&reply)?;
             Ok(Answer::Count(len))
         }),
         Wanted::Read { .. } if down => Err(Errno::Lost),

@@ -210,6 +210,8 @@ fn nodes_admit_each_other_by_the_secret_and_see_failures() {
     let via_a = format!("echo kill > /n/A/proc/cluster/{here}/ctl");
     run(&cluster.nodes[1], &via_a, "not permitted");
     run(&cluster.nodes[1], "echo true > /n/A/proc/cluster/spawn", "not permitted");
+    // Bytes that are no process API request are refused at the write.
+    run(&cluster.nodes[0], "echo hello > /proc/cluster/call", "bad request");
     run(&cluster.nodes[0], &format!("echo kill > /proc/cluster/{here}/ctl; echo sent $?"), "sent 0");
     // The system's servers are out of reach of every process but the
     // console's: of another node, and of the cluster server acting here.
