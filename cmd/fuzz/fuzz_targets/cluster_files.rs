@@ -1,14 +1,14 @@
 //! `/proc/cluster` takes paths, `spawn` lines and `call` requests from
 //! any local process (and any node's, through its export): whatever the
-//! bytes, a value or an error, never a panic; a spawn line made for
-//! another node parses to the same program and descriptors, with paths
-//! from there.
+//! bytes, a value or an error, never a panic; a spawn line, or a placed
+//! `Spawn`, made for another node parses to the same program and
+//! descriptors, with paths from there.
 #![no_main]
-use cluster_server::call::Call;
+use cluster_server::call::{Call, REQUEST_MAX};
 use cluster_server::spawn::{line_for, Request};
 use cluster_server::tree::Node;
 use libfuzzer_sys::fuzz_target;
-use libux::cluster::NodeId;
+use libux::cluster::{Gpid, NodeId};
 use libux::procfs::SpawnCommand;
 
 fuzz_target!(|data: &[u8]| {
@@ -16,6 +16,16 @@ fuzz_target!(|data: &[u8]| {
     // to one that parses the same.
     if let Ok(call) = Call::parse(data) {
         let again = postcard::to_allocvec(&call.request()).expect("a request encodes");
+        // A placed spawn forwarded to another node parses there too, with
+        // the home node's paths and its caller for parent.
+        if let Call::Spawn(placed) = &call {
+            let there = Call::Spawn(placed.from_home(NodeId(1), Gpid(1 << 16 | 2), NodeId(2)));
+            let bytes = postcard::to_allocvec(&there.request()).expect("a request encodes");
+            // (Longer paths may make it too long: refused there, clearly.)
+            if bytes.len() <= REQUEST_MAX {
+                assert_eq!(Call::parse(&bytes), Ok(there));
+            }
+        }
         assert_eq!(Call::parse(&again), Ok(call));
     }
     let Ok(text) = core::str::from_utf8(data) else {
