@@ -53,7 +53,7 @@ fn word(text: &str) -> (String, &str) {
     text.split_once([' ', '\t']).map_or((String::from(text), ""), |(w, r)| (String::from(w), r))
 }
 
-/// The node `place` picks among `nodes`: `NotFound` when none that is up
+/// The node `place` picks among `nodes`: `NoNode` when none that is up
 /// fits (a node named with `-n` is taken as it is: its mount answers).
 pub fn pick(place: &Place, nodes: &[NodeLine]) -> Result<NodeId, Errno> {
     let up = nodes.iter().filter(|n| n.state == NodeState::Up);
@@ -62,7 +62,7 @@ pub fn pick(place: &Place, nodes: &[NodeLine]) -> Result<NodeId, Errno> {
         Place::LeastLoaded => up.min_by_key(|n| (n.load, n.node)),
         Place::Feature(f) => up.filter(|n| n.features.split(',').any(|x| x == f)).min_by_key(|n| (n.load, n.node)),
     };
-    chosen.map(|n| n.node).ok_or(Errno::NotFound)
+    chosen.map(|n| n.node).ok_or(Errno::NoNode)
 }
 
 /// `path` (absolute, on `home`) as a program on `running` names it.
@@ -129,9 +129,9 @@ mod tests {
         let nodes = [node(1, "up", 4, ""), node(2, "down", 0, "fast"), node(3, "up", 1, "fast"), node(4, "up", 1, "")];
         assert_eq!(pick(&Place::LeastLoaded, &nodes), Ok(NodeId(3)));
         assert_eq!(pick(&Place::Feature(String::from("fast")), &nodes), Ok(NodeId(3)));
-        assert_eq!(pick(&Place::Feature(String::from("big")), &nodes), Err(Errno::NotFound));
+        assert_eq!(pick(&Place::Feature(String::from("big")), &nodes), Err(Errno::NoNode));
         assert_eq!(pick(&Place::Node(NodeId(2)), &nodes), Ok(NodeId(2)));
-        assert_eq!(pick(&Place::LeastLoaded, &nodes[1..2]), Err(Errno::NotFound));
+        assert_eq!(pick(&Place::LeastLoaded, &nodes[1..2]), Err(Errno::NoNode));
     }
 
     #[test]

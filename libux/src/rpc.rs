@@ -552,6 +552,8 @@ pub enum Errno {
     /// The server does not do that at all (a file server that keeps no
     /// modes or times asked to change them).
     NotSupported,
+    /// No node that is up fits a placement (`cluster::Place`).
+    NoNode,
 }
 
 impl core::fmt::Display for Errno {
@@ -585,6 +587,7 @@ impl core::fmt::Display for Errno {
             Errno::Elsewhere => "on another node",
             Errno::Lost => "lost with its node",
             Errno::NotSupported => "not supported",
+            Errno::NoNode => "no node that is up fits the placement",
         })
     }
 }

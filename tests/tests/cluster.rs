@@ -314,6 +314,7 @@ fn nodes_admit_each_other_by_the_secret_and_see_failures() {
     run(&cluster.nodes[1], "crun -f nosuch true", "crun: no node that is up declares feature nosuch");
     run(&cluster.nodes[1], "crun", "usage: crun");
     run(&cluster.nodes[1], "crun -n 3 nosuch", "crun: nosuch: no such program");
+    run(&cluster.nodes[1], "crun -a nosuch", "crun: nosuch: no such program");
     // It has its starter's environment, wherever it runs.
     run(&cluster.nodes[0], "export WHERE=home-of-crun", "$ ");
     run(&cluster.nodes[0], "crun -n 3 env", "WHERE=home-of-crun");

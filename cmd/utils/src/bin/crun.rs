@@ -71,7 +71,7 @@ fn main() -> i32 {
     let gpid = match libux::process::spawn_placed(place.clone(), &path, argv, &env, &names) {
         Ok(g) => Gpid(g),
         // No node fits the placement (a named one always does).
-        Err(Errno::NotFound) if !matches!(place, Place::Node(_)) => {
+        Err(Errno::NoNode) => {
             match &place {
                 Place::Feature(f) => libux::eprintln!("crun: no node that is up declares feature {f}"),
                 _ => libux::eprintln!("crun: no node is up"),
