@@ -5,7 +5,7 @@
 //! at `/net` (`net.rs`, the sockets behind them in `sock.rs`).
 //!
 //! Grants, in order: the CMOS clock's ports (0x70-0x71) and periodic
-//! interrupt (64 Hz while a timer is due soon, else 2 Hz; event bit 0),
+//! interrupt (2 to 64 Hz, as the next timer nears; event bit 0),
 //! which wakes it for the stack's timers;
 //! then each NIC's I/O ports and interrupt (event bits 1 and 2; two NICs
 //! on one line share the first). NIC 0 is QEMU's user network (DHCP); NIC
@@ -62,11 +62,24 @@ fn clock_register(reg: u8) -> u8 {
     CLOCK.in8(0x71).unwrap_or(0)
 }
 
-/// The clock's periodic interrupt's rates (register A): 64 Hz while a
-/// timer of the stack is due within a second, 2 Hz otherwise, so that an
-/// idle node is woken rarely (frames wake us through the NICs anyway).
+/// The clock's periodic interrupt's rates (register A: rate r ticks at
+/// 32768 Hz shifted right by r - 1): at most 64 Hz, at least 2 Hz, so
+/// that an idle node is woken rarely (frames wake us through the NICs
+/// anyway).
 const FAST: u8 = 10;
 const SLOW: u8 = 15;
+
+/// The rate for a stack whose next timer is `due` away: the slowest whose
+/// period is at most a quarter of that, so a timer is late by a quarter
+/// of its wait at most (and by one 64 Hz period when due soon). As the
+/// timer nears, each tick chooses again, faster: a keep-alive 5 s away
+/// costs a few dozen ticks, not 64 a second for its last second.
+fn rate_for(due: Option<Duration>) -> u8 {
+    let Some(due) = due else { return SLOW };
+    // Period of rate r in microseconds: 2^(r - 1) * 1e6 / 32768.
+    let period_us = |r: u8| (1u64 << (r - 1)) * 1_000_000 / 32768;
+    (FAST..=SLOW).rev().find(|&r| period_us(r) * 4 <= due.total_micros()).unwrap_or(FAST)
+}
 
 /// Sets the periodic interrupt's rate (see [`FAST`]).
 fn clock_rate(rate: u8) {
@@ -203,8 +216,8 @@ fn main() -> i32 {
             l.flush(&clock);
         }
         let t = now(&clock);
-        let soon = |l: &mut Link| l.iface.poll_delay(t, &l.sockets).is_some_and(|d| d < Duration::from_millis(1000));
-        let wanted = if net.waits_on_time() || links.iter_mut().any(soon) { FAST } else { SLOW };
+        let due = links.iter_mut().filter_map(|l| l.iface.poll_delay(t, &l.sockets)).min();
+        let wanted = if net.waits_on_time() { FAST } else { rate_for(due) };
         if wanted != rate {
             clock_rate(wanted);
             rate = wanted;
