@@ -1,7 +1,8 @@
 //! `netstack`: the NIC driver and the `smoltcp` TCP/IP stack.
 //!
 //! The library is the logic tested on the host: the virtio split
-//! virtqueue ([`virtq`]); the text of the `/net` files is `libux::net`.
+//! virtqueue ([`virtq`]), the clock's rate for the stack's timers
+//! ([`clock`]); the text of the `/net` files is `libux::net`.
 //! The program (`main.rs`, feature `server`) is an ordinary process that
 //! holds only what the system description grants it: the I/O ports and
 //! interrupts of its PCI devices (legacy virtio-net NICs), the CMOS
@@ -11,4 +12,5 @@
 
 extern crate alloc;
 
+pub mod clock;
 pub mod virtq;

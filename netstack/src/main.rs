@@ -31,10 +31,11 @@ use libux::rpc::{Badge, MSG_REPLY};
 use libux::sel4::syscall::{self, ipc_buffer, Msg};
 use libux::sel4::{IoPort, IrqHandler, MessageInfo};
 use net::Net;
+use netstack::clock::{rate_for, FAST};
 use nic::Nic;
 use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
 use smoltcp::socket::dhcpv4;
-use smoltcp::time::{Duration, Instant};
+use smoltcp::time::Instant;
 use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr};
 
 libux::entry!(main);
@@ -62,26 +63,7 @@ fn clock_register(reg: u8) -> u8 {
     CLOCK.in8(0x71).unwrap_or(0)
 }
 
-/// The clock's periodic interrupt's rates (register A: rate r ticks at
-/// 32768 Hz shifted right by r - 1): at most 64 Hz, at least 2 Hz, so
-/// that an idle node is woken rarely (frames wake us through the NICs
-/// anyway).
-const FAST: u8 = 10;
-const SLOW: u8 = 15;
-
-/// The rate for a stack whose next timer is `due` away: the slowest whose
-/// period is at most a quarter of that, so a timer is late by a quarter
-/// of its wait at most (and by one 64 Hz period when due soon). As the
-/// timer nears, each tick chooses again, faster: a keep-alive 5 s away
-/// costs a few dozen ticks, not 64 a second for its last second.
-fn rate_for(due: Option<Duration>) -> u8 {
-    let Some(due) = due else { return SLOW };
-    // Period of rate r in microseconds: 2^(r - 1) * 1e6 / 32768.
-    let period_us = |r: u8| (1u64 << (r - 1)) * 1_000_000 / 32768;
-    (FAST..=SLOW).rev().find(|&r| period_us(r) * 4 <= due.total_micros()).unwrap_or(FAST)
-}
-
-/// Sets the periodic interrupt's rate (see [`FAST`]).
+/// Sets the periodic interrupt's rate (`netstack::clock`).
 fn clock_rate(rate: u8) {
     let a = clock_register(0x8a);
     let _ = CLOCK.out8(0x70, 0x8a).and_then(|()| CLOCK.out8(0x71, (a & 0xf0) | rate));
@@ -217,7 +199,7 @@ fn main() -> i32 {
         }
         let t = now(&clock);
         let due = links.iter_mut().filter_map(|l| l.iface.poll_delay(t, &l.sockets)).min();
-        let wanted = if net.waits_on_time() { FAST } else { rate_for(due) };
+        let wanted = if net.waits_on_time() { FAST } else { rate_for(due.map(|d| d.total_micros())) };
         if wanted != rate {
             clock_rate(wanted);
             rate = wanted;
