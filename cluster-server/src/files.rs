@@ -481,32 +481,52 @@ fn one(state: &Mutex<State>, files: &Files, m: &libux::rpc::client::Received) ->
 /// The wait `req` of `pid`'s is, if it is one that may wait long: on
 /// which open file, for which process, asking what.
 fn parks(state: &Mutex<State>, files: &Files, pid: Pid, req: &FsRequest) -> Result<Option<(u32, Gpid, Wanted)>, Errno> {
-    let (handle, data) = match *req {
-        FsRequest::Read { handle, offset, count } => (handle, Err(Wanted::Read { offset, count, window: false })),
-        FsRequest::ReadWindow { handle, offset, count } => (handle, Err(Wanted::Read { offset, count, window: true })),
-        FsRequest::Write { handle, data, .. } => (handle, Ok(data.to_vec())),
-        FsRequest::WriteWindow { handle, count, .. } => {
-            // SAFETY: answering `pid`'s call; its window stays while it lives.
-            let window = unsafe { libux::fs::client_window(pid) };
-            (handle, Ok(window.get(..count as usize).ok_or(Errno::TooLarge)?.to_vec()))
-        }
+    let handle = match *req {
+        FsRequest::Read { handle, .. }
+        | FsRequest::ReadWindow { handle, .. }
+        | FsRequest::Write { handle, .. }
+        | FsRequest::WriteWindow { handle, .. } => handle,
         _ => return Ok(None),
     };
+    // Only a `wait` file's first read, or a `Wait` written to `call`, may
+    // wait: anything else is looked at no further (nor copied).
     let Ok(open) = files.get(pid, handle) else { return Ok(None) };
-    match (&open.content, data) {
-        (Content::Through { lines: Some(lines), waits_for: Some(gpid), .. }, Err(wanted)) => {
-            Ok(lines.lock().is_none().then_some((handle, *gpid, wanted)))
+    match (&open.content, req) {
+        (
+            Content::Through { lines: Some(lines), waits_for: Some(gpid), .. },
+            &FsRequest::Read { offset, count, .. },
+        ) => {
+            let wanted = Wanted::Read { offset, count, window: false };
+            Ok(lines.lock().is_none().then_some((*gpid, wanted)))
         }
-        (Content::Transaction(Transaction::Call, _), Ok(data)) => match Call::parse(&data) {
-            Ok(Call::Wait { gpid, hang: true }) => {
-                // Not lent to a client restricted to its own descendants.
-                if gpid.node() != Some(own(state)) {
-                    libux::process::may_act(pid, None)?;
-                }
-                Ok(Some((handle, gpid, Wanted::Call { len: data.len() as u32 })))
+        (
+            Content::Through { lines: Some(lines), waits_for: Some(gpid), .. },
+            &FsRequest::ReadWindow { offset, count, .. },
+        ) => {
+            let wanted = Wanted::Read { offset, count, window: true };
+            Ok(lines.lock().is_none().then_some((*gpid, wanted)))
+        }
+        (Content::Transaction(Transaction::Call, _), &FsRequest::Write { data, .. }) => parks_call(state, pid, data),
+        (Content::Transaction(Transaction::Call, _), &FsRequest::WriteWindow { count, .. }) => {
+            // SAFETY: answering `pid`'s call; its window stays while it lives.
+            let window = unsafe { libux::fs::client_window(pid) };
+            parks_call(state, pid, window.get(..count as usize).ok_or(Errno::TooLarge)?)
+        }
+        _ => Ok(None),
+    }
+    .map(|w| w.map(|(gpid, wanted)| (handle, gpid, wanted)))
+}
+
+/// The wait a write of `data` to `call` is, if it is a `Wait` that hangs.
+fn parks_call(state: &Mutex<State>, pid: Pid, data: &[u8]) -> Result<Option<(Gpid, Wanted)>, Errno> {
+    match Call::parse(data) {
+        Ok(Call::Wait { gpid, hang: true }) => {
+            // Not lent to a client restricted to its own descendants.
+            if gpid.node() != Some(own(state)) {
+                libux::process::may_act(pid, None)?;
             }
-            _ => Ok(None),
-        },
+            Ok(Some((gpid, Wanted::Call { len: data.len() as u32 })))
+        }
         _ => Ok(None),
     }
 }
