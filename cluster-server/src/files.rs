@@ -304,25 +304,25 @@ fn answer(state: &Mutex<State>, files: &Files, pid: Pid, req: FsRequest) -> Resu
                 let which = if let Node::File(_, w) = node { Some(w) } else { None };
                 stat(&proc_path(gpid, which, own(state))?.1)?;
             }
-            Ok(Answer::Stat((String::from(libux::path::last_name(path)), node.is_dir(), 0)))
+            Ok(Answer::Stat(Entry::new(libux::path::last_name(path), node.is_dir(), 0)))
         }
         FsRequest::List { path, from } => {
             let entries: Vec<Entry> = match Node::lookup(path)? {
                 Node::Root => {
                     let _slow = files.slow(pid)?;
                     let (own, nodes) = view(state);
-                    let fixed = ROOT_FILES.iter().map(|(name, _)| (String::from(*name), false, 0));
-                    let procs = gpids(own, &nodes).into_iter().map(|g| (alloc::format!("{g}"), true, 0));
+                    let fixed = ROOT_FILES.iter().map(|(name, _)| Entry::new(*name, false, 0));
+                    let procs = gpids(own, &nodes).into_iter().map(|g| Entry::new(alloc::format!("{g}"), true, 0));
                     fixed.chain(procs).collect()
                 }
                 Node::Process(gpid) => {
                     let _slow = files.slow(pid)?;
                     stat(&proc_path(gpid, None, own(state))?.1)?;
-                    ProcFile::ALL.iter().map(|f| (String::from(f.name()), false, 0)).collect()
+                    ProcFile::ALL.iter().map(|f| Entry::new(f.name(), false, 0)).collect()
                 }
                 _ => return Err(Errno::NotDir),
             };
-            let (page, more) = list_page(&entries, from, |(name, _, _)| entry_bytes(name, false));
+            let (page, more) = list_page(&entries, from, |e| entry_bytes(&e.name, false));
             Ok(Answer::Entries(page.to_vec(), more))
         }
         FsRequest::Cancel { handle } => match &files.get(pid, handle)?.content {

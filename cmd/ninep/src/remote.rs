@@ -324,7 +324,7 @@ impl Worker {
             FsRequest::Stat { path } => {
                 let info = self.c.stat_path(path).map_err(errno)?;
                 let name = libux::path::last_name(path);
-                Ok(Answer::Stat((String::from(name), info.is_dir, info.size)))
+                Ok(Answer::Stat(OsEntry::new(name, info.is_dir, info.size)))
             }
             FsRequest::List { path, from } => self.list(shared, pid, path, from),
             FsRequest::Mkdir { path } => self.c.mkdir_path(path).map_err(errno).map(|()| Answer::Done),
@@ -449,14 +449,14 @@ impl Worker {
                         self.c.stat_path(&at).map_or(0, |i| i.size)
                     }
                 };
-                all.push((name, is_dir, size));
+                all.push(OsEntry::new(name, is_dir, size));
             }
             shared.lock().listing = Some((pid, String::from(path), all));
         }
         let r = shared.lock();
         // Another call of the same process may have listed meanwhile.
         let Some((_, _, all)) = r.listing.as_ref().filter(|_| cached(&r)) else { return Err(Errno::Busy) };
-        let (page, more) = list_page(all, from, |(name, _, _)| entry_bytes(name, false));
+        let (page, more) = list_page(all, from, |e| entry_bytes(&e.name, false));
         if page.is_empty() && more {
             // A remote name too long for one reply on its own.
             return Err(Errno::NameTooLong);

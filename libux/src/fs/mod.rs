@@ -20,6 +20,8 @@ use serde::{Deserialize, Serialize};
 #[cfg(target_arch = "x86_64")]
 pub mod client;
 #[cfg(target_arch = "x86_64")]
+pub mod serve;
+#[cfg(target_arch = "x86_64")]
 pub mod server;
 
 /// Bytes one Read or Write carries (what fits inline with its header).

@@ -2,7 +2,7 @@
 //! calls answered later (their reply capabilities saved in slots of the
 //! server's own CNode, `layout::slot::CNODE`, which daemons hold).
 
-use super::{FileStat, FsReply, FsResponse};
+use super::{Attrs, FsReply};
 use crate::layout::slot;
 use crate::rpc::frame;
 use crate::rpc::{Errno, MSG_REPLY};
@@ -11,8 +11,23 @@ use crate::sel4::{CNode, MessageInfo};
 use alloc::string::String;
 use alloc::vec::Vec;
 
-/// A directory entry: name, directory or not, size.
-pub type Entry = (String, bool, u64);
+/// A directory entry, owned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    pub name: String,
+    pub is_dir: bool,
+    /// Bytes of a file, entries of a directory.
+    pub size: u64,
+    pub version: u32,
+    pub attrs: Option<Attrs>,
+}
+
+impl Entry {
+    /// An entry of a synthetic file: no version, no attributes.
+    pub fn new(name: impl Into<String>, is_dir: bool, size: u64) -> Entry {
+        Entry { name: name.into(), is_dir, size, version: 0, attrs: None }
+    }
+}
 
 /// An answer, owned until it is encoded.
 pub enum Answer {
@@ -25,33 +40,35 @@ pub enum Answer {
     Entries(Vec<Entry>, bool),
 }
 
-fn stat((name, is_dir, size): &Entry) -> FileStat<'_> {
-    FileStat { name, is_dir: *is_dir, size: *size, version: 0, attrs: None }
-}
-
 /// Encodes an answer into the IPC buffer; its length in words.
 pub fn encode(reply: &Result<Answer, Errno>) -> usize {
-    let r: FsReply = match reply {
-        Err(e) => Err(*e),
-        Ok(Answer::Done) => Ok(FsResponse::Done),
-        Ok(Answer::Handle(h)) => Ok(FsResponse::Handle(*h)),
-        Ok(Answer::Data(d)) => Ok(FsResponse::Data(d)),
-        Ok(Answer::Count(n)) => Ok(FsResponse::Count(*n)),
-        Ok(Answer::Stat(entry)) => Ok(FsResponse::Stat(stat(entry))),
-        Ok(Answer::Entries(e, more)) => Ok(FsResponse::Entries { entries: e.iter().map(stat).collect(), more: *more }),
-    };
+    encode_reply(&reply.as_ref().map(super::serve::response).map_err(|e| *e))
+}
+
+/// Encodes a reply into the IPC buffer; its length in words.
+pub fn encode_reply(r: &FsReply) -> usize {
     let msg = &mut ipc_buffer().msg;
-    frame::encode(&r, msg, None, 0).unwrap_or_else(|e| frame::encode(&FsReply::Err(e), msg, None, 0).unwrap())
+    frame::encode(r, msg, None, 0).unwrap_or_else(|e| frame::encode(&FsReply::Err(e), msg, None, 0).unwrap())
 }
 
 /// The file protocol request of the call `m` just received, copied out of
 /// the IPC buffer (the server's own calls reuse it), to decode with
 /// `fs::decode_request`. Only a Call with the request inline is one.
 pub fn request_bytes(m: &crate::rpc::client::Received) -> Result<Vec<u8>, Errno> {
+    let mut buf = [0; crate::rpc::INLINE_MAX];
+    request_into(m, &mut buf).map(<[u8]>::to_vec)
+}
+
+/// [`request_bytes`] into `buf`, without allocating.
+pub fn request_into<'b>(
+    m: &crate::rpc::client::Received,
+    buf: &'b mut [u8; crate::rpc::INLINE_MAX],
+) -> Result<&'b [u8], Errno> {
     let msg = &ipc_buffer().msg;
     match frame::header(msg, m.words) {
         Ok(h) if m.label == crate::rpc::MSG_CALL && h.place == frame::Place::Inline => {
-            Ok(frame::inline_bytes(msg)[..h.len].to_vec())
+            buf[..h.len].copy_from_slice(&frame::inline_bytes(msg)[..h.len]);
+            Ok(&buf[..h.len])
         }
         Ok(_) => Err(Errno::BadRequest),
         Err(e) => Err(e),
@@ -85,7 +102,12 @@ impl ReplySlots {
     /// Answers the call saved in `slot` (non-blocking: a caller that has
     /// gone meanwhile costs nothing) and frees the slot.
     pub fn answer(&mut self, slot: u64, reply: &Result<Answer, Errno>) {
-        let words = encode(reply);
+        self.answer_reply(slot, &reply.as_ref().map(super::serve::response).map_err(|e| *e));
+    }
+
+    /// [`answer`](Self::answer) with a reply in the protocol's form.
+    pub fn answer_reply(&mut self, slot: u64, reply: &FsReply) {
+        let words = encode_reply(reply);
         let m = &ipc_buffer().msg;
         let info = MessageInfo::new(MSG_REPLY, 0, 0, words as u64);
         syscall::nb_send(slot, Msg { info, mr: [m[0], m[1], m[2], m[3]] });

@@ -1,0 +1,519 @@
+//! The file-server loop, written once (as lib9p's `Srv` or Redox's
+//! `Scheme`): a server implements [`Files`], what its files are and do;
+//! [`Serve`] owns the rest: decoding calls, the handles each client holds,
+//! the clients' I/O windows, calls that wait (their reply capabilities
+//! saved until [`Files::retry`] can answer them), `Cancel`, listings in
+//! pages, and what a process that ended held. A handle reads only if it
+//! was opened to read, and writes or truncates only if opened to write.
+//!
+//! [`Serve`] is plain logic over a [`Transport`] (saved replies, windows),
+//! tested on the host with a fake one; [`run`] is the loop over seL4.
+
+use super::flags::{READ, WRITE};
+use super::server::{Answer, Entry};
+use super::{entry_bytes, list_page, AttrChanges, FileStat, FsReply, FsRequest, FsResponse, IO_MAX};
+use crate::rpc::{Errno, Pid};
+use alloc::collections::BTreeMap;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+/// A client's name for a file it opened.
+pub type Handle = u32;
+
+/// What a call that may wait gives: its result now, or what it waits for
+/// (the server's own description, handed back to [`Files::retry`]).
+pub enum Io<T, W> {
+    Now(T),
+    Wait(W),
+}
+
+/// What a waiting call gives once it can be answered.
+pub enum Done<N> {
+    /// A file opened (the open waited): it gets a handle.
+    Opened(N),
+    /// Bytes read into the buffer `retry` was given.
+    Read(usize),
+    /// Bytes written (or what else the call counts).
+    Count(u32),
+}
+
+/// What a file server is: its files, their handles' meaning, and what its
+/// calls that wait are. Paths are absolute within the server. Methods
+/// that are not given have the answer of a server without such files.
+pub trait Files {
+    /// What a handle refers to.
+    type Node: Copy + PartialEq;
+    /// A call that waits.
+    type Wait;
+    /// Handles one client may hold (more: `TooMany`).
+    const MAX_OPEN: usize = 64;
+
+    fn open(
+        &mut self,
+        held: &Held<Self>,
+        pid: Pid,
+        path: &str,
+        flags: u32,
+    ) -> Result<Io<Self::Node, Self::Wait>, Errno>;
+    /// A handle went (closed, or its process ended).
+    fn close(&mut self, _node: Self::Node) {}
+    /// Reads into `into` (as many bytes as the call asked, at most).
+    fn read(
+        &mut self,
+        held: &Held<Self>,
+        pid: Pid,
+        node: Self::Node,
+        offset: u64,
+        into: &mut [u8],
+    ) -> Result<Io<usize, Self::Wait>, Errno>;
+    /// A write that waits keeps its own copy of `data`.
+    fn write(&mut self, pid: Pid, node: Self::Node, offset: u64, data: &[u8]) -> Result<Io<u32, Self::Wait>, Errno>;
+    fn truncate(&mut self, _node: Self::Node, _size: u64) -> Result<(), Errno> {
+        Err(Errno::NotPermitted)
+    }
+    fn stat(&mut self, path: &str) -> Result<Entry, Errno>;
+    fn list(&mut self, path: &str) -> Result<Vec<Entry>, Errno>;
+    fn mkdir(&mut self, _path: &str) -> Result<(), Errno> {
+        Err(Errno::NotPermitted)
+    }
+    /// The node whose handles go with it, if it had any.
+    fn remove(&mut self, _path: &str) -> Result<Option<Self::Node>, Errno> {
+        Err(Errno::NotPermitted)
+    }
+    /// The node the rename replaced, whose handles go with it.
+    fn rename(&mut self, _from: &str, _to: &str) -> Result<Option<Self::Node>, Errno> {
+        Err(Errno::NotPermitted)
+    }
+    fn set_attrs(&mut self, _path: &str, _changes: &AttrChanges) -> Result<(), Errno> {
+        Err(Errno::NotSupported)
+    }
+    /// Tries a waiting call again (a read's bytes go in `into`): `None`
+    /// while it must wait longer.
+    fn retry(&mut self, pid: Pid, wait: &mut Self::Wait, into: &mut [u8]) -> Option<Result<Done<Self::Node>, Errno>>;
+    /// Events (interrupts) came: `bits` of `layout::event`.
+    fn event(&mut self, _held: &Held<Self>, _bits: u64) {}
+    /// Before each call is answered and waiting calls are retried: the
+    /// server's own work (a stack's poll, the clock).
+    fn run(&mut self, _held: &Held<Self>) {}
+    /// Before waiting for the next message (arming timers).
+    fn idle(&mut self, _held: &Held<Self>) {}
+    /// Processes ended; what they held here is gone already.
+    fn ended(&mut self, _pids: &[Pid]) {}
+}
+
+/// Where a waiting call waits: on a handle, or in an open of a path.
+#[derive(Clone, PartialEq, Eq, Debug)]
+enum On {
+    Handle(Handle),
+    Open(String),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Kind {
+    Open { flags: u32 },
+    Read { window: bool, max: usize },
+    Write,
+}
+
+impl Kind {
+    /// Whether the call takes from the file (rather than gives to it).
+    fn takes(self) -> bool {
+        !matches!(self, Kind::Write)
+    }
+}
+
+/// A call waiting for its answer.
+pub struct Waiting<W> {
+    pid: Pid,
+    on: On,
+    kind: Kind,
+    slot: u64,
+    wait: W,
+}
+
+struct Opened<N> {
+    node: N,
+    flags: u32,
+}
+
+/// What clients hold: handles and waiting calls. Servers see it (a
+/// client's share of something, what waits) and the library changes it.
+pub struct Held<F: Files + ?Sized> {
+    handles: BTreeMap<(Pid, Handle), Opened<F::Node>>,
+    next: Handle,
+    waiting: Vec<Waiting<F::Wait>>,
+}
+
+impl<F: Files + ?Sized> Held<F> {
+    /// The nodes `pid` holds handles of.
+    pub fn nodes_of(&self, pid: Pid) -> impl Iterator<Item = F::Node> + '_ {
+        self.handles.range((pid, 0)..=(pid, Handle::MAX)).map(|(_, o)| o.node)
+    }
+
+    /// What waits, and for whom.
+    pub fn waiting(&self) -> impl Iterator<Item = (Pid, &F::Wait)> + '_ {
+        self.waiting.iter().map(|w| (w.pid, &w.wait))
+    }
+
+    fn insert(&mut self, pid: Pid, node: F::Node, flags: u32) -> Handle {
+        loop {
+            self.next = self.next.wrapping_add(1);
+            if !self.handles.contains_key(&(pid, self.next)) {
+                self.handles.insert((pid, self.next), Opened { node, flags });
+                return self.next;
+            }
+        }
+    }
+
+    fn node(&self, pid: Pid, h: Handle) -> Result<F::Node, Errno> {
+        self.handles.get(&(pid, h)).map(|o| o.node).ok_or(Errno::BadHandle)
+    }
+
+    /// The node of `pid`'s handle `h` if it was opened for `mode` (as
+    /// Plan 9's system calls check a channel's mode before its device
+    /// sees the call).
+    fn opened_for(&self, pid: Pid, h: Handle, mode: u32) -> Result<F::Node, Errno> {
+        match self.handles.get(&(pid, h)) {
+            Some(o) if o.flags & mode != 0 => Ok(o.node),
+            _ => Err(Errno::BadHandle),
+        }
+    }
+
+    /// Processes anything is held for.
+    pub fn pids(&self) -> Vec<Pid> {
+        let mut all: Vec<Pid> =
+            self.handles.keys().map(|(p, _)| *p).chain(self.waiting.iter().map(|w| w.pid)).collect();
+        all.sort_unstable();
+        all.dedup();
+        all
+    }
+}
+
+/// What the loop needs of the system: saved replies and client windows.
+pub trait Transport {
+    /// Keeps the reply capability of the call being answered; its slot.
+    fn save(&mut self) -> Result<u64, Errno>;
+    /// Answers the call saved in `slot`.
+    fn answer(&mut self, slot: u64, reply: &FsReply);
+    /// Drops the call saved in `slot` (its caller ended).
+    fn drop_call(&mut self, slot: u64);
+    /// `pid`'s I/O window, while its call is answered (or waits).
+    fn window(&mut self, pid: Pid) -> &mut [u8];
+}
+
+/// An answer to the call in hand, until it is encoded (read bytes stay in
+/// [`Serve`]'s buffer).
+pub enum Out {
+    Answer(Answer),
+    /// Bytes read into the buffer.
+    Read(usize),
+}
+
+/// A file server: its [`Files`], what clients hold, and the transport.
+pub struct Serve<F: Files, T: Transport> {
+    pub files: F,
+    held: Held<F>,
+    pub io: T,
+    /// Bytes read for the call in hand; for a waiting one.
+    buf: [u8; IO_MAX],
+    later: [u8; IO_MAX],
+}
+
+impl<F: Files, T: Transport> Serve<F, T> {
+    pub fn new(files: F, io: T) -> Self {
+        let held = Held { handles: BTreeMap::new(), next: 0, waiting: Vec::new() };
+        Serve { files, held, io, buf: [0; IO_MAX], later: [0; IO_MAX] }
+    }
+
+    pub fn held(&self) -> &Held<F> {
+        &self.held
+    }
+
+    /// Answers `pid`'s call; `None`: it waits (its reply is saved).
+    pub fn call(&mut self, pid: Pid, req: FsRequest) -> Option<Result<Out, Errno>> {
+        let done = |a| Some(Ok(Out::Answer(a)));
+        let (files, held) = (&mut self.files, &mut self.held);
+        let r = match req {
+            FsRequest::Open { path, flags } => {
+                if held.nodes_of(pid).count() >= F::MAX_OPEN {
+                    return Some(Err(Errno::TooMany));
+                }
+                match files.open(held, pid, path, flags) {
+                    Ok(Io::Now(node)) => Ok(Answer::Handle(held.insert(pid, node, flags))),
+                    Ok(Io::Wait(w)) => return self.wait(pid, On::Open(String::from(path)), Kind::Open { flags }, w),
+                    Err(e) => Err(e),
+                }
+            }
+            FsRequest::Close { handle } => match held.handles.remove(&(pid, handle)) {
+                Some(o) => {
+                    files.close(o.node);
+                    Ok(Answer::Done)
+                }
+                None => Err(Errno::BadHandle),
+            },
+            FsRequest::Read { handle, offset, count } => return self.read(pid, handle, offset, count, false),
+            FsRequest::ReadWindow { handle, offset, count } => return self.read(pid, handle, offset, count, true),
+            FsRequest::Write { handle, offset, data } => {
+                return match held.opened_for(pid, handle, WRITE).and_then(|n| files.write(pid, n, offset, data)) {
+                    Ok(io) => self.written(pid, handle, io),
+                    Err(e) => Some(Err(e)),
+                };
+            }
+            FsRequest::WriteWindow { handle, offset, count } => {
+                let window = self.io.window(pid);
+                let wrote = match (held.opened_for(pid, handle, WRITE), window.get(..count as usize)) {
+                    (Err(e), _) => Err(e),
+                    (_, None) => Err(Errno::InvalidArgument),
+                    (Ok(n), Some(data)) => files.write(pid, n, offset, data),
+                };
+                return match wrote {
+                    Ok(io) => self.written(pid, handle, io),
+                    Err(e) => Some(Err(e)),
+                };
+            }
+            FsRequest::Truncate { handle, size } => {
+                held.opened_for(pid, handle, WRITE).and_then(|n| files.truncate(n, size)).map(|()| Answer::Done)
+            }
+            FsRequest::Stat { path } => files.stat(path).map(Answer::Stat),
+            FsRequest::List { path, from } => files.list(path).map(|all| {
+                let (page, more) = list_page(&all, from, |e| entry_bytes(&e.name, e.attrs.is_some()));
+                Answer::Entries(page.to_vec(), more)
+            }),
+            FsRequest::Mkdir { path } => files.mkdir(path).map(|()| Answer::Done),
+            FsRequest::Remove { path } => files.remove(path).map(|gone| {
+                // Handles of a removed node must not reach what reuses it.
+                held.handles.retain(|_, o| Some(o.node) != gone);
+                Answer::Done
+            }),
+            FsRequest::Rename { from, to } => files.rename(from, to).map(|replaced| {
+                held.handles.retain(|_, o| Some(o.node) != replaced);
+                Answer::Done
+            }),
+            FsRequest::SetAttrs { path, changes } => files.set_attrs(path, &changes).map(|()| Answer::Done),
+            FsRequest::Cancel { handle } => match held.node(pid, handle) {
+                Ok(_) => Ok(Answer::Count(self.interrupt(|w| w.pid == pid && w.on == On::Handle(handle)))),
+                Err(e) => Err(e),
+            },
+        };
+        match r {
+            Ok(a) => done(a),
+            Err(e) => Some(Err(e)),
+        }
+    }
+
+    fn read(&mut self, pid: Pid, handle: Handle, offset: u64, count: u32, window: bool) -> Option<Result<Out, Errno>> {
+        let node = match self.held.opened_for(pid, handle, READ) {
+            Ok(n) => n,
+            Err(e) => return Some(Err(e)),
+        };
+        let into = if window { self.io.window(pid) } else { &mut self.buf[..] };
+        let max = (count as usize).min(into.len());
+        match self.files.read(&self.held, pid, node, offset, &mut into[..max]) {
+            Ok(Io::Now(n)) if window => Some(Ok(Out::Answer(Answer::Count(n as u32)))),
+            Ok(Io::Now(n)) => Some(Ok(Out::Read(n))),
+            Ok(Io::Wait(w)) => self.wait(pid, On::Handle(handle), Kind::Read { window, max }, w),
+            Err(e) => Some(Err(e)),
+        }
+    }
+
+    fn written(&mut self, pid: Pid, handle: Handle, io: Io<u32, F::Wait>) -> Option<Result<Out, Errno>> {
+        match io {
+            Io::Now(n) => Some(Ok(Out::Answer(Answer::Count(n)))),
+            Io::Wait(w) => self.wait(pid, On::Handle(handle), Kind::Write, w),
+        }
+    }
+
+    /// Keeps the call in hand until [`Files::retry`] answers it. A new
+    /// call that waits where one of its kind waits takes its place: the
+    /// old one was restarted (its process was stopped and continued, and
+    /// the kernel gave up its reply capability), or another thread did the
+    /// same at once. Answering the old one would lose its data.
+    fn wait(&mut self, pid: Pid, on: On, kind: Kind, wait: F::Wait) -> Option<Result<Out, Errno>> {
+        self.interrupt(|w| w.pid == pid && w.on == on && w.kind.takes() == kind.takes());
+        match self.io.save() {
+            Ok(slot) => {
+                self.held.waiting.push(Waiting { pid, on, kind, slot, wait });
+                None
+            }
+            Err(e) => Some(Err(e)),
+        }
+    }
+
+    /// Answers the waiting calls `which` picks `Interrupted`; how many.
+    fn interrupt(&mut self, which: impl Fn(&Waiting<F::Wait>) -> bool) -> u32 {
+        let gone = super::server::take_out(&mut self.held.waiting, which);
+        for w in &gone {
+            self.io.answer(w.slot, &Err(Errno::Interrupted));
+        }
+        gone.len() as u32
+    }
+
+    /// Answers every waiting call that can be answered now.
+    pub fn wake(&mut self) {
+        let mut i = 0;
+        while i < self.held.waiting.len() {
+            let w = &mut self.held.waiting[i];
+            let into = match w.kind {
+                Kind::Read { window: true, max } => &mut self.io.window(w.pid)[..max],
+                Kind::Read { window: false, max } => &mut self.later[..max],
+                _ => &mut self.later[..0],
+            };
+            let Some(r) = self.files.retry(w.pid, &mut w.wait, into) else {
+                i += 1;
+                continue;
+            };
+            let w = self.held.waiting.remove(i);
+            let reply: FsReply = match (r, w.kind) {
+                (Err(e), _) => Err(e),
+                (Ok(Done::Opened(node)), Kind::Open { flags }) => {
+                    Ok(FsResponse::Handle(self.held.insert(w.pid, node, flags)))
+                }
+                (Ok(Done::Read(n)), Kind::Read { window: true, .. }) => Ok(FsResponse::Count(n as u32)),
+                (Ok(Done::Read(n)), Kind::Read { window: false, .. }) => Ok(FsResponse::Data(&self.later[..n])),
+                (Ok(Done::Count(n)), Kind::Write) => Ok(FsResponse::Count(n)),
+                // A server's slip; the caller is not left waiting.
+                _ => Err(Errno::BadRequest),
+            };
+            self.io.answer(w.slot, &reply);
+        }
+    }
+
+    /// Processes that ended lose their handles (each closed) and their
+    /// waiting calls.
+    pub fn ended(&mut self, pids: &[Pid]) {
+        for &pid in pids {
+            let keys: Vec<(Pid, Handle)> =
+                self.held.handles.range((pid, 0)..=(pid, Handle::MAX)).map(|(k, _)| *k).collect();
+            for k in keys {
+                if let Some(o) = self.held.handles.remove(&k) {
+                    self.files.close(o.node);
+                }
+            }
+            for w in super::server::take_out(&mut self.held.waiting, |w| w.pid == pid) {
+                self.io.drop_call(w.slot);
+            }
+        }
+        self.files.ended(pids);
+    }
+
+    /// The reply to the call in hand, borrowing read bytes.
+    pub fn reply<'a>(&'a self, out: &'a Result<Out, Errno>) -> FsReply<'a> {
+        match out {
+            Err(e) => Err(*e),
+            Ok(Out::Read(n)) => Ok(FsResponse::Data(&self.buf[..*n])),
+            Ok(Out::Answer(a)) => Ok(response(a)),
+        }
+    }
+}
+
+fn stat(e: &Entry) -> FileStat<'_> {
+    FileStat { name: &e.name, is_dir: e.is_dir, size: e.size, version: e.version, attrs: e.attrs }
+}
+
+/// The protocol's form of an answer (borrowing it).
+pub fn response(a: &Answer) -> FsResponse<'_> {
+    match a {
+        Answer::Done => FsResponse::Done,
+        Answer::Handle(h) => FsResponse::Handle(*h),
+        Answer::Data(d) => FsResponse::Data(d),
+        Answer::Count(n) => FsResponse::Count(*n),
+        Answer::Stat(e) => FsResponse::Stat(stat(e)),
+        Answer::Entries(e, more) => FsResponse::Entries { entries: e.iter().map(stat).collect(), more: *more },
+    }
+}
+
+/// The part of `text` from `offset` that fits `into`; its length.
+pub fn text_into(text: &str, offset: u64, into: &mut [u8]) -> usize {
+    let from = (offset as usize).min(text.len());
+    let n = (text.len() - from).min(into.len());
+    into[..n].copy_from_slice(&text.as_bytes()[from..from + n]);
+    n
+}
+
+#[cfg(target_os = "none")]
+mod sel4 {
+    use super::*;
+    use crate::fs::server::{encode_reply, ReplySlots};
+    use crate::layout::{event, slot};
+    use crate::rpc::client::{recv_raw, reply_recv_raw};
+    use crate::rpc::Badge;
+
+    /// Saved replies in `slot::REPLIES`; windows as the process server
+    /// maps them.
+    pub struct Kernel {
+        slots: ReplySlots,
+        ended_cursor: u64,
+    }
+
+    impl Transport for Kernel {
+        fn save(&mut self) -> Result<u64, Errno> {
+            self.slots.save()
+        }
+
+        fn answer(&mut self, slot: u64, reply: &FsReply) {
+            self.slots.answer_reply(slot, reply);
+        }
+
+        fn drop_call(&mut self, slot: u64) {
+            self.slots.drop_call(slot);
+        }
+
+        fn window(&mut self, pid: Pid) -> &mut [u8] {
+            // SAFETY: `Serve` asks only for a process whose call it
+            // answers or keeps; it drops those of ended processes when it
+            // asks `Ended`, before the process server unmaps their
+            // windows.
+            unsafe { crate::fs::client_window(pid) }
+        }
+    }
+
+    /// Serves `files` on endpoint `ep` (made and mounted already), for
+    /// ever.
+    pub fn run<F: Files>(ep: u64, files: F) -> ! {
+        let io = Kernel { slots: ReplySlots::new(slot::REPLIES, slot::REPLY_COUNT), ended_cursor: 0 };
+        // On the heap, buffers and all: the stack stays as shallow as it
+        // was at start, so that no page of it is first touched (and
+        // mapped) at some later call.
+        let mut s = alloc::boxed::Box::new(Serve::new(files, io));
+        let mut req = alloc::boxed::Box::new([0; crate::rpc::INLINE_MAX]);
+        s.files.run(&s.held);
+        s.files.idle(&s.held);
+        let mut m = recv_raw(ep);
+        loop {
+            let mut out = None;
+            if m.badge & event::FLAG != 0 {
+                s.files.event(&s.held, m.badge & !(event::FLAG | event::ENDED));
+                if m.badge & event::ENDED != 0 {
+                    match crate::process::ended_among(&mut s.io.ended_cursor, || s.held.pids()) {
+                        Ok(pids) => s.ended(&pids),
+                        Err(e) => crate::println!("cannot learn which processes ended: {e}"),
+                    }
+                }
+                s.files.run(&s.held);
+            } else {
+                s.files.run(&s.held);
+                let r = match crate::fs::server::request_into(&m, &mut req) {
+                    Ok(bytes) => match crate::fs::decode_request(bytes) {
+                        Ok(req) => s.call(Badge(m.badge).pid(), req),
+                        Err(e) => Some(Err(e)),
+                    },
+                    Err(e) => Some(Err(e)),
+                };
+                out = r;
+            }
+            // Others' answers first: the IPC buffer then holds ours.
+            s.wake();
+            s.files.idle(&s.held);
+            m = match &out {
+                None => recv_raw(ep),
+                Some(out) => reply_recv_raw(ep, encode_reply(&s.reply(out))),
+            };
+        }
+    }
+}
+
+#[cfg(target_os = "none")]
+pub use sel4::run;
+
+#[cfg(test)]
+mod tests;
