@@ -8,29 +8,18 @@
 
 extern crate alloc;
 
-use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
-use libux::fs::{
-    self as proto, entry_bytes, flags, list_page, FileStat, FsReply, FsRequest, FsResponse, SetTime, IO_MAX,
-};
-use libux::layout::{event, slot};
+use libux::fs::serve::{Done, Files, Held, Io};
+use libux::fs::server::Entry;
+use libux::fs::{self as proto, flags, AttrChanges, SetTime};
+use libux::layout::slot;
 use libux::process::WallClock;
-use libux::rpc::client::{recv_raw, reply_recv_raw};
-use libux::rpc::frame::{self, Place};
-use libux::rpc::{Errno, Pid, MSG_CALL};
-use libux::sel4::syscall::ipc_buffer;
+use libux::rpc::{Errno, Pid};
 use ramfs::{Changes, Error, NodeId, Ramfs, Stat, Time, ROOT};
 
 const EP: u64 = slot::FIRST_FREE;
-/// Open files one client may hold.
-const MAX_OPEN: usize = 256;
 
 libux::entry!(main);
-
-struct Open {
-    node: NodeId,
-    flags: u32,
-}
 
 fn errno(e: Error) -> Errno {
     match e {
@@ -54,159 +43,119 @@ fn parent_and_name<'p>(fs: &Ramfs, path: &'p str) -> Result<(NodeId, &'p str), E
 
 struct Server {
     fs: Ramfs,
-    open: BTreeMap<(u64, u32), Open>,
-    next_handle: u32,
     clock: WallClock,
+    now: Time,
 }
 
 impl Server {
-    /// Tells the file system what time it is now, and answers it.
-    fn tick(&mut self) -> Time {
-        let now = ours(self.clock.now());
-        self.fs.set_now(now);
-        now
+    /// Tells the file system what time it is now.
+    fn tick(&mut self) {
+        self.now = ours(self.clock.now());
+        self.fs.set_now(self.now);
     }
 
-    /// Answers one request. Read data is returned in `buf`, names in
-    /// `scratch`: the reply borrows both until it is encoded.
-    fn handle<'s>(
-        &mut self,
-        client: u64,
-        req: FsRequest,
-        buf: &'s mut [u8; IO_MAX],
-        scratch: &'s mut Vec<Stat>,
-    ) -> FsReply<'s> {
-        let now = self.tick();
+    fn walk(&self, path: &str) -> Result<NodeId, Errno> {
+        self.fs.walk(path).map_err(errno)
+    }
+}
+
+/// Nothing here waits.
+enum Never {}
+
+impl Files for Server {
+    type Node = NodeId;
+    type Wait = Never;
+    const MAX_OPEN: usize = 256;
+
+    fn open(&mut self, _: &Held<Self>, _: Pid, path: &str, f: u32) -> Result<Io<NodeId, Never>, Errno> {
         let fs = &mut self.fs;
-        let stat = |fs: &Ramfs, n: NodeId| fs.stat(n).map_err(errno);
-        match req {
-            FsRequest::Open { path, flags: f } => {
-                if self.open.range((client, 0)..=(client, u32::MAX)).count() >= MAX_OPEN {
-                    return Err(Errno::NoMemory);
-                }
-                let node = match fs.walk(path) {
-                    Ok(_) if f & flags::CREATE != 0 && f & flags::EXCLUSIVE != 0 => return Err(Errno::Exists),
-                    Ok(n) => n,
-                    Err(Error::NotFound) if f & flags::CREATE != 0 => {
-                        let (dir, name) = parent_and_name(fs, path)?;
-                        fs.create(dir, name, false).map_err(errno)?
-                    }
-                    Err(e) => return Err(errno(e)),
-                };
-                if stat(fs, node)?.is_dir && f & flags::WRITE != 0 {
-                    return Err(Errno::IsDir);
-                }
-                if f & flags::TRUNCATE != 0 {
-                    if f & flags::WRITE == 0 {
-                        return Err(Errno::InvalidArgument);
-                    }
-                    fs.truncate(node, 0).map_err(errno)?;
-                }
-                self.next_handle = self.next_handle.wrapping_add(1);
-                self.open.insert((client, self.next_handle), Open { node, flags: f });
-                Ok(FsResponse::Handle(self.next_handle))
-            }
-            FsRequest::Read { handle, offset, count } => {
-                let o = self.open.get(&(client, handle)).ok_or(Errno::BadHandle)?;
-                if o.flags & flags::READ == 0 {
-                    return Err(Errno::BadHandle);
-                }
-                let n = fs.read(o.node, offset, &mut buf[..(count as usize).min(IO_MAX)]).map_err(errno)?;
-                let buf: &'s [u8; IO_MAX] = buf;
-                Ok(FsResponse::Data(&buf[..n]))
-            }
-            FsRequest::Write { handle, offset, data } => {
-                let o = self.open.get(&(client, handle)).ok_or(Errno::BadHandle)?;
-                if o.flags & flags::WRITE == 0 {
-                    return Err(Errno::BadHandle);
-                }
-                Ok(FsResponse::Count(fs.write(o.node, offset, data).map_err(errno)? as u32))
-            }
-            FsRequest::ReadWindow { handle, offset, count } => {
-                let o = self.open.get(&(client, handle)).ok_or(Errno::BadHandle)?;
-                if o.flags & flags::READ == 0 {
-                    return Err(Errno::BadHandle);
-                }
-                // SAFETY: answering `client`'s call.
-                let window = unsafe { libux::fs::client_window(client as Pid) };
-                let count = (count as usize).min(window.len());
-                Ok(FsResponse::Count(fs.read(o.node, offset, &mut window[..count]).map_err(errno)? as u32))
-            }
-            FsRequest::WriteWindow { handle, offset, count } => {
-                let o = self.open.get(&(client, handle)).ok_or(Errno::BadHandle)?;
-                if o.flags & flags::WRITE == 0 {
-                    return Err(Errno::BadHandle);
-                }
-                // SAFETY: answering `client`'s call.
-                let window = unsafe { libux::fs::client_window(client as Pid) };
-                let data = window.get(..count as usize).ok_or(Errno::InvalidArgument)?;
-                Ok(FsResponse::Count(fs.write(o.node, offset, data).map_err(errno)? as u32))
-            }
-            FsRequest::Truncate { handle, size } => {
-                let o = self.open.get(&(client, handle)).ok_or(Errno::BadHandle)?;
-                if o.flags & flags::WRITE == 0 {
-                    return Err(Errno::BadHandle);
-                }
-                fs.truncate(o.node, size).map_err(errno).map(|()| FsResponse::Done)
-            }
-            FsRequest::Close { handle } => {
-                self.open.remove(&(client, handle)).ok_or(Errno::BadHandle)?;
-                Ok(FsResponse::Done)
-            }
-            FsRequest::Stat { path } => {
-                scratch.push(stat(fs, fs.walk(path).map_err(errno)?)?);
-                let scratch: &'s Vec<Stat> = scratch;
-                Ok(FsResponse::Stat(file_stat(&scratch[0])))
-            }
-            FsRequest::List { path, from } => {
-                let dir = fs.walk(path).map_err(errno)?;
-                let all = fs.list(dir).map_err(errno)?;
-                let (page, more) = list_page(&all, from, |s| entry_bytes(&s.name, true));
-                scratch.extend_from_slice(page);
-                let scratch: &'s Vec<Stat> = scratch;
-                Ok(FsResponse::Entries { entries: scratch.iter().map(file_stat).collect(), more })
-            }
-            FsRequest::Mkdir { path } => {
+        let node = match fs.walk(path) {
+            Ok(_) if f & flags::CREATE != 0 && f & flags::EXCLUSIVE != 0 => return Err(Errno::Exists),
+            Ok(n) => n,
+            Err(Error::NotFound) if f & flags::CREATE != 0 => {
                 let (dir, name) = parent_and_name(fs, path)?;
-                fs.create(dir, name, true).map_err(errno).map(|_| FsResponse::Done)
+                fs.create(dir, name, false).map_err(errno)?
             }
-            FsRequest::Remove { path } => {
-                let node = fs.walk(path).map_err(errno)?;
-                fs.remove(node).map_err(errno)?;
-                // Handles to a removed node must not reach the node that
-                // reuses its slot.
-                self.open.retain(|_, o| o.node != node);
-                Ok(FsResponse::Done)
-            }
-            FsRequest::Rename { from, to } => {
-                let node = fs.walk(from).map_err(errno)?;
-                let (dir, name) = parent_and_name(fs, to)?;
-                let replaced = fs.lookup(dir, name).ok().filter(|&old| old != node);
-                fs.rename(node, dir, name).map_err(errno)?;
-                // Handles to a file the rename replaced go, as on Remove.
-                if let Some(old) = replaced {
-                    self.open.retain(|_, o| o.node != old);
-                }
-                Ok(FsResponse::Done)
-            }
-            FsRequest::SetAttrs { path, changes: c } => {
-                let node = fs.walk(path).map_err(errno)?;
-                let time = |t: Option<SetTime>| {
-                    t.map(|t| match t {
-                        SetTime::Now => now,
-                        SetTime::At(t) => ours(t),
-                    })
-                };
-                let changes =
-                    Changes { mode: c.mode, uid: c.uid, gid: c.gid, atime: time(c.atime), mtime: time(c.mtime) };
-                fs.set_attrs(node, &changes).map_err(errno).map(|()| FsResponse::Done)
-            }
-            // Nothing here waits.
-            FsRequest::Cancel { handle } => {
-                self.open.get(&(client, handle)).ok_or(Errno::BadHandle)?;
-                Ok(FsResponse::Count(0))
-            }
+            Err(e) => return Err(errno(e)),
+        };
+        if fs.stat(node).map_err(errno)?.is_dir && f & flags::WRITE != 0 {
+            return Err(Errno::IsDir);
         }
+        if f & flags::TRUNCATE != 0 {
+            if f & flags::WRITE == 0 {
+                return Err(Errno::InvalidArgument);
+            }
+            fs.truncate(node, 0).map_err(errno)?;
+        }
+        Ok(Io::Now(node))
+    }
+
+    fn read(
+        &mut self,
+        _: &Held<Self>,
+        _: Pid,
+        node: NodeId,
+        offset: u64,
+        into: &mut [u8],
+    ) -> Result<Io<usize, Never>, Errno> {
+        self.fs.read(node, offset, into).map(Io::Now).map_err(errno)
+    }
+
+    fn write(&mut self, _: Pid, node: NodeId, offset: u64, data: &[u8]) -> Result<Io<u32, Never>, Errno> {
+        self.fs.write(node, offset, data).map(|n| Io::Now(n as u32)).map_err(errno)
+    }
+
+    fn truncate(&mut self, node: NodeId, size: u64) -> Result<(), Errno> {
+        self.fs.truncate(node, size).map_err(errno)
+    }
+
+    fn stat(&mut self, path: &str) -> Result<Entry, Errno> {
+        self.fs.stat(self.walk(path)?).map(|s| entry(&s)).map_err(errno)
+    }
+
+    fn list(&mut self, path: &str) -> Result<Vec<Entry>, Errno> {
+        let all = self.fs.list(self.walk(path)?).map_err(errno)?;
+        Ok(all.iter().map(entry).collect())
+    }
+
+    fn mkdir(&mut self, path: &str) -> Result<(), Errno> {
+        let (dir, name) = parent_and_name(&self.fs, path)?;
+        self.fs.create(dir, name, true).map(drop).map_err(errno)
+    }
+
+    fn remove(&mut self, path: &str) -> Result<Option<NodeId>, Errno> {
+        let node = self.walk(path)?;
+        self.fs.remove(node).map_err(errno)?;
+        Ok(Some(node))
+    }
+
+    fn rename(&mut self, from: &str, to: &str) -> Result<Option<NodeId>, Errno> {
+        let node = self.walk(from)?;
+        let (dir, name) = parent_and_name(&self.fs, to)?;
+        let replaced = self.fs.lookup(dir, name).ok().filter(|&old| old != node);
+        self.fs.rename(node, dir, name).map_err(errno)?;
+        Ok(replaced)
+    }
+
+    fn set_attrs(&mut self, path: &str, c: &AttrChanges) -> Result<(), Errno> {
+        let node = self.walk(path)?;
+        let now = self.now;
+        let time = |t: Option<SetTime>| {
+            t.map(|t| match t {
+                SetTime::Now => now,
+                SetTime::At(t) => ours(t),
+            })
+        };
+        let changes = Changes { mode: c.mode, uid: c.uid, gid: c.gid, atime: time(c.atime), mtime: time(c.mtime) };
+        self.fs.set_attrs(node, &changes).map_err(errno)
+    }
+
+    fn retry(&mut self, _: Pid, never: &mut Never, _: &mut [u8]) -> Option<Result<Done<NodeId>, Errno>> {
+        match *never {}
+    }
+
+    fn run(&mut self, _: &Held<Self>) {
+        self.tick();
     }
 }
 
@@ -220,7 +169,7 @@ fn theirs(t: Time) -> proto::Time {
     proto::Time { sec: t.sec, nsec: t.nsec }
 }
 
-fn file_stat(s: &Stat) -> FileStat<'_> {
+fn entry(s: &Stat) -> Entry {
     let a = &s.attrs;
     let attrs = proto::Attrs {
         id: s.ino,
@@ -232,15 +181,16 @@ fn file_stat(s: &Stat) -> FileStat<'_> {
         mtime: theirs(a.mtime),
         ctime: theirs(a.ctime),
     };
-    FileStat { name: &s.name, is_dir: s.is_dir, size: s.size, version: s.version, attrs: Some(attrs) }
+    Entry { name: s.name.clone(), is_dir: s.is_dir, size: s.size, version: s.version, attrs: Some(attrs) }
 }
 
 fn main() -> i32 {
     let budget = libux::rt::args().get(1).and_then(|s| s.parse().ok()).unwrap_or(8 << 20);
-    let mut server = Server { fs: Ramfs::new(budget), open: BTreeMap::new(), next_handle: 0, clock: WallClock::new() };
-    let now = server.tick();
+    let mut server = Server { fs: Ramfs::new(budget), clock: WallClock::new(), now: Time::default() };
+    server.tick();
     // The root was made before the clock was known.
-    let _ = server.fs.set_attrs(ROOT, &Changes { atime: Some(now), mtime: Some(now), ..Changes::default() });
+    let now = Some(server.now);
+    let _ = server.fs.set_attrs(ROOT, &Changes { atime: now, mtime: now, ..Changes::default() });
     let setup = libux::process::create_endpoint(EP)
         .and_then(|()| server.fs.create(ROOT, "tmp", true).map(drop).map_err(errno))
         .and_then(|()| libux::process::mount("/", EP));
@@ -248,37 +198,5 @@ fn main() -> i32 {
         libux::println!("ramfs: cannot start: {e}");
         return 1;
     }
-    let mut buf = [0u8; IO_MAX];
-    let mut scratch = Vec::new();
-    let mut ended_cursor = 0;
-    let mut m = recv_raw(EP);
-    loop {
-        if m.badge & event::FLAG != 0 {
-            // A process ended: what it held here goes.
-            if m.badge & event::ENDED != 0 {
-                let held = || server.open.keys().map(|(c, _)| *c as Pid).collect();
-                match libux::process::ended_among(&mut ended_cursor, held) {
-                    Ok(pids) => server.open.retain(|(client, _), _| !pids.contains(&(*client as Pid))),
-                    Err(e) => libux::println!("ramfs: cannot learn which processes ended: {e}"),
-                }
-            }
-            m = recv_raw(EP);
-            continue;
-        }
-        let msg = &ipc_buffer().msg;
-        let reply: FsReply = match frame::header(msg, m.words) {
-            Ok(h) if m.label == MSG_CALL && h.place == Place::Inline => {
-                match libux::fs::decode_request(&frame::inline_bytes(msg)[..h.len]) {
-                    Ok(req) => server.handle(m.badge, req, &mut buf, &mut scratch),
-                    Err(e) => Err(e),
-                }
-            }
-            Ok(_) => Err(Errno::BadRequest),
-            Err(e) => Err(e),
-        };
-        let words = frame::encode(&reply, &mut ipc_buffer().msg, None, 0)
-            .unwrap_or_else(|e| frame::encode(&FsReply::Err(e), &mut ipc_buffer().msg, None, 0).unwrap());
-        scratch.clear();
-        m = reply_recv_raw(EP, words);
-    }
+    libux::fs::serve::run(EP, server)
 }
