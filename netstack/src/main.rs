@@ -22,15 +22,15 @@ mod nic;
 mod sock;
 
 use alloc::vec;
-use libux::fs::server::{encode, request_bytes};
+use alloc::vec::Vec;
+use libux::fs::serve::{Done, Files, Held, Io};
+use libux::fs::server::Entry;
 use libux::layout::{event, slot};
 use libux::println;
 use libux::process::Clock;
-use libux::rpc::client::recv_raw;
-use libux::rpc::{Badge, MSG_REPLY};
-use libux::sel4::syscall::{self, ipc_buffer, Msg};
-use libux::sel4::{IoPort, IrqHandler, MessageInfo};
-use net::Net;
+use libux::rpc::{Errno, Pid};
+use libux::sel4::{IoPort, IrqHandler};
+use net::{Net, Node, Op};
 use netstack::clock::{rate_for, FAST};
 use nic::Nic;
 use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
@@ -76,11 +76,6 @@ fn start_clock() {
     let _ = CLOCK.out8(0x70, 0x8b).and_then(|()| CLOCK.out8(0x71, b | 0x40));
     clock_register(0x0c);
     let _ = CLOCK_IRQ.ack();
-}
-
-fn reply(words: usize) {
-    let m = &ipc_buffer().msg;
-    syscall::reply(Msg { info: MessageInfo::new(MSG_REPLY, 0, 0, words as u64), mr: [m[0], m[1], m[2], m[3]] });
 }
 
 /// One NIC with its interface and sockets.
@@ -152,6 +147,101 @@ impl Link {
     }
 }
 
+/// The stack and its files: what `libux::fs::serve` runs.
+pub struct Stack {
+    net: Net,
+    links: Vec<Link>,
+    clock: Clock,
+    /// The clock interrupt's rate now (`netstack::clock`).
+    rate: u8,
+    /// Interrupt handlers of the NICs' lines, after the clock's.
+    nic_handlers: u64,
+}
+
+impl Files for Stack {
+    type Node = Node;
+    type Wait = Op;
+
+    fn open(&mut self, held: &Held<Self>, pid: Pid, path: &str, flags: u32) -> Result<Io<Node, Op>, Errno> {
+        self.net.open(held, pid, path, flags, &mut self.links)
+    }
+
+    fn close(&mut self, node: Node) {
+        self.net.release(node, &mut self.links);
+    }
+
+    fn read(
+        &mut self,
+        held: &Held<Self>,
+        _: Pid,
+        node: Node,
+        offset: u64,
+        into: &mut [u8],
+    ) -> Result<Io<usize, Op>, Errno> {
+        self.net.read(held, node, offset, into, &mut self.links)
+    }
+
+    fn write(&mut self, _: Pid, node: Node, _: u64, data: &[u8]) -> Result<Io<u32, Op>, Errno> {
+        self.net.write(node, data, &mut self.links)
+    }
+
+    fn truncate(&mut self, _: Node, _: u64) -> Result<(), Errno> {
+        Ok(())
+    }
+
+    fn stat(&mut self, path: &str) -> Result<Entry, Errno> {
+        self.net.stat(path)
+    }
+
+    fn list(&mut self, path: &str) -> Result<Vec<Entry>, Errno> {
+        self.net.list(path)
+    }
+
+    fn retry(&mut self, _: Pid, op: &mut Op, into: &mut [u8]) -> Option<Result<Done<Node>, Errno>> {
+        self.net.retry(op, into, &mut self.links)
+    }
+
+    fn event(&mut self, _: &Held<Self>, bits: u64) {
+        if bits & event::irq(0) != 0 {
+            clock_register(0x0c);
+            let _ = CLOCK_IRQ.ack();
+        }
+        // The NICs' interrupts (a line two NICs share has one handler).
+        if bits & (event::irq(1) | event::irq(2)) != 0 {
+            for l in &self.links {
+                l.nic.interrupted();
+            }
+            for i in 0..self.nic_handlers {
+                let _ = IrqHandler(slot::IRQ_HANDLERS + 1 + i).ack();
+            }
+        }
+    }
+
+    /// The stack runs; then waiting calls are tried again.
+    fn run(&mut self, _: &Held<Self>) {
+        for l in self.links.iter_mut() {
+            l.poll(&self.clock, &mut self.net.ipifc);
+        }
+        self.net.now = now(&self.clock).total_micros() as u64;
+        self.net.poll(&mut self.links);
+    }
+
+    /// What the answers queued goes out; the clock's rate follows the
+    /// next timer.
+    fn idle(&mut self, held: &Held<Self>) {
+        for l in self.links.iter_mut() {
+            l.flush(&self.clock);
+        }
+        let t = now(&self.clock);
+        let due = self.links.iter_mut().filter_map(|l| l.iface.poll_delay(t, &l.sockets)).min();
+        let wanted = if Net::waits_on_time(held) { FAST } else { rate_for(due.map(|d| d.total_micros())) };
+        if wanted != self.rate {
+            clock_rate(wanted);
+            self.rate = wanted;
+        }
+    }
+}
+
 fn main() -> i32 {
     if CLOCK.in8(0x60).is_ok() {
         return fail("port 0x60 is outside the grant but was readable");
@@ -185,63 +275,6 @@ fn main() -> i32 {
     for i in 0..nic_handlers {
         let _ = IrqHandler(slot::IRQ_HANDLERS + 1 + i).ack();
     }
-    let mut net = Net::new();
-    let mut ended_cursor = 0;
-    let mut rate = FAST;
-    loop {
-        for l in links.iter_mut() {
-            l.poll(&clock, &mut net.ipifc);
-        }
-        net.now = now(&clock).total_micros() as u64;
-        net.poll(&mut links);
-        for l in links.iter_mut() {
-            l.flush(&clock);
-        }
-        let t = now(&clock);
-        let due = links.iter_mut().filter_map(|l| l.iface.poll_delay(t, &l.sockets)).min();
-        let wanted = if net.waits_on_time() { FAST } else { rate_for(due.map(|d| d.total_micros())) };
-        if wanted != rate {
-            clock_rate(wanted);
-            rate = wanted;
-        }
-
-        let m = recv_raw(EP);
-        if m.badge & event::FLAG != 0 {
-            if m.badge & event::irq(0) != 0 {
-                clock_register(0x0c);
-                let _ = CLOCK_IRQ.ack();
-            }
-            // The NICs' interrupts (a line two NICs share has one handler).
-            if m.badge & (event::irq(1) | event::irq(2)) != 0 {
-                for l in &links {
-                    l.nic.interrupted();
-                }
-                for i in 0..nic_handlers {
-                    let _ = IrqHandler(slot::IRQ_HANDLERS + 1 + i).ack();
-                }
-            }
-            if m.badge & event::ENDED != 0 {
-                match libux::process::ended_among(&mut ended_cursor, || net.tracked()) {
-                    Ok(pids) => net.ended(&pids, &mut links),
-                    Err(e) => println!("netstack: cannot learn which processes ended: {e}"),
-                }
-            }
-            continue;
-        }
-        let answer = match request_bytes(&m) {
-            Ok(bytes) => match libux::fs::decode_request(&bytes) {
-                Ok(req) => {
-                    net.now = now(&clock).total_micros() as u64;
-                    net.request(Badge(m.badge).pid(), req, &mut links)
-                }
-                Err(e) => Err(e),
-            },
-            Err(e) => Err(e),
-        };
-        match answer {
-            Ok(None) => {}
-            Ok(Some(a)) => reply(encode(&Ok(a))),
-            Err(e) => reply(encode(&Err(e))),
-        }
-    }
+    let stack = Stack { net: Net::new(), links, clock, rate: FAST, nic_handlers };
+    libux::fs::serve::run(EP, stack)
 }
