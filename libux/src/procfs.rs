@@ -23,6 +23,7 @@
 //!                     else; a read then gives `<pid>\n`
 //! ```
 
+use crate::fs::dirtab::{row, Perm, Row};
 use crate::rpc::{End, Pid};
 use alloc::format;
 use alloc::string::String;
@@ -140,6 +141,32 @@ pub fn ns_line(point: &str, server: Pid) -> String {
 pub fn parse_ns_line(line: &str) -> Option<(&str, Pid)> {
     let (point, server) = line.trim_end_matches('\n').rsplit_once(' ')?;
     point.starts_with('/').then_some((point, server.parse().ok()?))
+}
+
+/// A file of a process's directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PidFile {
+    Args,
+    Ctl,
+    Ns,
+    Status,
+    Wait,
+}
+
+/// The files of `/proc/<pid>`, in name order (`/proc/cluster/<gpid>` has
+/// them all but `ns`: mounts name servers of the process's own node).
+pub const PID_FILES: [Row<PidFile>; 5] = [
+    row("args", Perm::Read, PidFile::Args),
+    row("ctl", Perm::Write, PidFile::Ctl),
+    row("ns", Perm::Read, PidFile::Ns),
+    row("status", Perm::Read, PidFile::Status),
+    row("wait", Perm::Read, PidFile::Wait),
+];
+
+impl PidFile {
+    pub fn name(self) -> &'static str {
+        crate::fs::dirtab::row_of(&PID_FILES, &self).map_or("?", |r| r.name)
+    }
 }
 
 /// What `/proc/<pid>/ctl` takes.

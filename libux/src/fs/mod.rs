@@ -20,6 +20,8 @@ use serde::{Deserialize, Serialize};
 #[cfg(target_arch = "x86_64")]
 pub mod client;
 #[cfg(target_arch = "x86_64")]
+pub mod dirtab;
+#[cfg(target_arch = "x86_64")]
 pub mod serve;
 #[cfg(target_arch = "x86_64")]
 pub mod server;
