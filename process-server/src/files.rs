@@ -14,8 +14,9 @@ use crate::server::Server;
 use alloc::collections::BTreeMap;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
+use libux::fs::dirtab::{self, Perm};
 use libux::fs::{entry_bytes, flags, list_page, FileStat, FsReply, FsRequest, FsResponse, IO_MAX};
-use libux::procfs::{self, Ctl};
+use libux::procfs::{self, Ctl, PidFile, PID_FILES};
 use libux::rpc::{End, Errno, FdName, Pid, Spawn};
 use libux::sysdesc;
 
@@ -30,16 +31,20 @@ enum Node {
     Bin(String),
     ProcDir,
     PidDir(Pid),
-    Status(Pid),
-    Args(Pid),
-    Ctl(Pid),
-    Wait(Pid),
-    Ns(Pid),
+    File(Pid, PidFile),
     Spawn,
 }
 
-/// The files of a `/proc/<pid>` directory, in name order.
-const PID_FILES: [&str; 5] = ["args", "ctl", "ns", "status", "wait"];
+impl Node {
+    fn perm(&self) -> Perm {
+        match self {
+            Node::BinDir | Node::ProcDir | Node::PidDir(_) => Perm::Dir,
+            Node::Bin(_) => Perm::Read,
+            Node::Spawn => Perm::ReadWrite,
+            Node::File(_, f) => dirtab::row_of(&PID_FILES, f).map_or(Perm::Read, |r| r.perm),
+        }
+    }
+}
 
 struct OpenFile {
     node: Node,
@@ -139,7 +144,7 @@ impl Server {
                     return Err(Errno::BadHandle);
                 }
                 let content = match (&o.node.clone(), o.spawned) {
-                    (&Node::Wait(pid), _) => match self.ended_line(pid) {
+                    (&Node::File(pid, PidFile::Wait), _) => match self.ended_line(pid) {
                         Some(line) => {
                             let (bytes, whole) = part(&line, offset as usize, count as usize);
                             data.extend_from_slice(bytes);
@@ -175,7 +180,7 @@ impl Server {
                 }
                 let text = core::str::from_utf8(bytes).map_err(|_| Errno::InvalidArgument)?;
                 match o.node.clone() {
-                    Node::Ctl(pid) => {
+                    Node::File(pid, PidFile::Ctl) => {
                         self.control(caller, pid, Ctl::parse(text).ok_or(Errno::InvalidArgument)?)?;
                     }
                     Node::Spawn => {
@@ -255,12 +260,7 @@ impl Server {
         }
         let node = match parts.next() {
             None => Node::PidDir(pid),
-            Some("status") => Node::Status(pid),
-            Some("args") => Node::Args(pid),
-            Some("ctl") => Node::Ctl(pid),
-            Some("wait") => Node::Wait(pid),
-            Some("ns") => Node::Ns(pid),
-            Some(_) => return Err(Errno::NotFound),
+            Some(name) => Node::File(pid, dirtab::find(&PID_FILES, name).ok_or(Errno::NotFound)?.kind),
         };
         if parts.next().is_some() {
             return Err(Errno::NotDir);
@@ -268,32 +268,28 @@ impl Server {
         Ok(node)
     }
 
-    /// Control files take `CREATE` and `TRUNCATE` (as from a shell's `>`)
-    /// as no-ops; nothing here can be made or emptied.
+    /// `/bin` is read-only; `/proc` as its rows say.
     fn check_open(&self, node: &Node, f: u32) -> Result<(), Errno> {
-        let writes = f & (flags::WRITE | flags::CREATE | flags::TRUNCATE) != 0;
         match node {
-            Node::BinDir | Node::Bin(_) if writes => Err(Errno::ReadOnly),
-            Node::ProcDir | Node::PidDir(_) if writes => Err(Errno::IsDir),
-            Node::Status(_) | Node::Args(_) | Node::Wait(_) | Node::Ns(_) if writes => Err(Errno::NotPermitted),
-            Node::Ctl(_) if f & flags::READ != 0 => Err(Errno::NotPermitted),
-            _ if f & flags::EXCLUSIVE != 0 => Err(Errno::Exists),
-            _ => Ok(()),
+            Node::BinDir | Node::Bin(_) if f & (flags::WRITE | flags::CREATE | flags::TRUNCATE) != 0 => {
+                Err(Errno::ReadOnly)
+            }
+            node => node.perm().check_open(f),
         }
     }
 
     /// The text of a `/proc` file.
     fn content(&self, node: &Node) -> Result<String, Errno> {
         match node {
-            Node::Status(pid) => self.status_line(*pid).ok_or(Errno::NotFound),
-            Node::Args(pid) => self.procs.get(pid).map(|p| p.args.clone()).ok_or(Errno::NotFound),
-            Node::Ns(pid) => {
+            Node::File(pid, PidFile::Status) => self.status_line(*pid).ok_or(Errno::NotFound),
+            Node::File(pid, PidFile::Args) => self.procs.get(pid).map(|p| p.args.clone()).ok_or(Errno::NotFound),
+            Node::File(pid, PidFile::Ns) => {
                 let p = self.procs.get(pid).ok_or(Errno::NotFound)?;
                 let table = self.mounts.table(p.ns).filter(|_| p.live().is_some());
                 let entries = table.map(|t| t.entries()).unwrap_or_default();
                 Ok(entries.into_iter().map(|(point, m)| procfs::ns_line(point, self.gpid(m.server))).collect())
             }
-            Node::Ctl(_) | Node::Spawn => Ok(String::new()),
+            Node::File(_, PidFile::Ctl) | Node::Spawn => Ok(String::new()),
             _ => Err(Errno::IsDir),
         }
     }
@@ -428,7 +424,7 @@ impl Server {
                 (name, true, n)
             }
             Node::Bin(prog) => (name, false, self.bootfs.get(prog).map_or(0, |b| b.len() as u64)),
-            Node::Wait(_) | Node::Ctl(_) | Node::Spawn => (name, false, 0),
+            Node::File(_, PidFile::Wait | PidFile::Ctl) | Node::Spawn => (name, false, 0),
             other => (name, false, self.content(other)?.len() as u64),
         })
     }
@@ -452,14 +448,7 @@ impl Server {
                 all.push((String::from("spawn"), false, 0));
                 Ok(all)
             }
-            Node::PidDir(pid) => PID_FILES
-                .iter()
-                .map(|f| {
-                    let node = self.node(*pid, false, &alloc::format!("/{pid}/{f}"))?;
-                    let (name, d, size) = self.describe(&node, f)?;
-                    Ok((name, d, size))
-                })
-                .collect(),
+            Node::PidDir(pid) => PID_FILES.iter().map(|r| self.describe(&Node::File(*pid, r.kind), r.name)).collect(),
             _ => Err(Errno::NotDir),
         }
     }
