@@ -20,12 +20,13 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use cluster_server::call::Call;
 use cluster_server::spawn::{self, line_for};
-use cluster_server::tree::{Node, ProcFile, ROOT_FILES};
+use cluster_server::tree::{proc_files, Node, ROOT_FILES};
 use libux::cluster::{proc_dir, Gpid, NodeId, NodeLine, NodeState, PsLine};
 use libux::fs::client::{open, stat, transact, File};
 use libux::fs::server::{encode, request_bytes, Answer, Entry};
 use libux::fs::{entry_bytes, flags, list_page, FsRequest, IO_MAX};
 use libux::layout::slot;
+use libux::procfs::PidFile;
 use libux::procfs::{pids, status_lines, Status};
 use libux::rpc::client::{recv_raw, reply_recv_raw};
 use libux::rpc::{Badge, Errno, Pid, Reply};
@@ -174,7 +175,7 @@ fn own(state: &Mutex<State>) -> NodeId {
 }
 
 /// The `/proc` path of `file` of the process `gpid`, from node `own`.
-fn proc_path(gpid: Gpid, file: Option<ProcFile>, own: NodeId) -> Result<(NodeId, String), Errno> {
+fn proc_path(gpid: Gpid, file: Option<PidFile>, own: NodeId) -> Result<(NodeId, String), Errno> {
     let node = gpid.node().ok_or(Errno::NotFound)?;
     let dir = alloc::format!("{}/{}", proc_dir(node, own), gpid.pid());
     Ok((node, file.map_or(dir.clone(), |f| alloc::format!("{dir}/{}", f.name()))))
@@ -235,13 +236,9 @@ fn answer(state: &Mutex<State>, files: &Files, pid: Pid, req: FsRequest) -> Resu
     match req {
         FsRequest::Open { path, flags: f } => {
             let node = Node::lookup(path)?;
+            node.perm().check_open(f)?;
             let writes = f & (flags::WRITE | flags::TRUNCATE) != 0;
-            if f & flags::EXCLUSIVE != 0 {
-                return Err(Errno::Exists);
-            }
             let content = match node {
-                Node::Root | Node::Process(_) if writes => return Err(Errno::IsDir),
-                Node::Own | Node::Nodes | Node::Ps if writes => return Err(Errno::NotPermitted),
                 Node::Root | Node::Process(_) => Content::Text(Vec::new()),
                 Node::Own => Content::Text(alloc::format!("{}\n", own(state)).into_bytes()),
                 Node::Nodes => Content::Text(crate::nodes_text(&state.lock()).into_bytes()),
@@ -269,8 +266,8 @@ fn answer(state: &Mutex<State>, files: &Files, pid: Pid, req: FsRequest) -> Resu
                         libux::process::may_act(pid, (node == own).then(|| gpid.pid()))?;
                     }
                     let file = open(&path, f & (flags::READ | flags::WRITE | flags::CREATE | flags::TRUNCATE))?;
-                    let lines = matches!(which, ProcFile::Status | ProcFile::Wait).then(|| Mutex::new(None));
-                    let waits_for = (which == ProcFile::Wait).then_some(gpid);
+                    let lines = matches!(which, PidFile::Status | PidFile::Wait).then(|| Mutex::new(None));
+                    let waits_for = (which == PidFile::Wait).then_some(gpid);
                     Content::Through { file, lines, waits_for }
                 }
             };
@@ -311,14 +308,14 @@ fn answer(state: &Mutex<State>, files: &Files, pid: Pid, req: FsRequest) -> Resu
                 Node::Root => {
                     let _slow = files.slow(pid)?;
                     let (own, nodes) = view(state);
-                    let fixed = ROOT_FILES.iter().map(|(name, _)| Entry::new(*name, false, 0));
+                    let fixed = libux::fs::dirtab::entries(&ROOT_FILES);
                     let procs = gpids(own, &nodes).into_iter().map(|g| Entry::new(alloc::format!("{g}"), true, 0));
                     fixed.chain(procs).collect()
                 }
                 Node::Process(gpid) => {
                     let _slow = files.slow(pid)?;
                     stat(&proc_path(gpid, None, own(state))?.1)?;
-                    ProcFile::ALL.iter().map(|f| Entry::new(f.name(), false, 0)).collect()
+                    proc_files().map(|r| Entry::new(r.name, false, 0)).collect()
                 }
                 _ => return Err(Errno::NotDir),
             };

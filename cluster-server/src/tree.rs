@@ -13,29 +13,9 @@
 //! ```
 
 use libux::cluster::Gpid;
+use libux::fs::dirtab::{self, row, Perm, Row};
+use libux::procfs::{PidFile, PID_FILES};
 use libux::rpc::Errno;
-
-/// A file of a process's directory, as its node's `/proc` has it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ProcFile {
-    Status,
-    Args,
-    Ctl,
-    Wait,
-}
-
-impl ProcFile {
-    pub const ALL: [ProcFile; 4] = [ProcFile::Status, ProcFile::Args, ProcFile::Ctl, ProcFile::Wait];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            ProcFile::Status => "status",
-            ProcFile::Args => "args",
-            ProcFile::Ctl => "ctl",
-            ProcFile::Wait => "wait",
-        }
-    }
-}
 
 /// A name of the tree.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,27 +28,38 @@ pub enum Node {
     Spawn,
     Call,
     Process(Gpid),
-    File(Gpid, ProcFile),
+    File(Gpid, PidFile),
 }
 
 /// The files of the root, before the processes' directories.
-pub const ROOT_FILES: [(&str, Node); 5] =
-    [("self", Node::Own), ("nodes", Node::Nodes), ("ps", Node::Ps), ("spawn", Node::Spawn), ("call", Node::Call)];
+pub const ROOT_FILES: [Row<Node>; 5] = [
+    row("self", Perm::Read, Node::Own),
+    row("nodes", Perm::Read, Node::Nodes),
+    row("ps", Perm::Read, Node::Ps),
+    row("spawn", Perm::ReadWrite, Node::Spawn),
+    row("call", Perm::ReadWrite, Node::Call),
+];
+
+/// The files of a process's directory: its node's `/proc/<pid>` but
+/// `ns` (mounts name that node's servers).
+pub fn proc_files() -> impl Iterator<Item = &'static Row<PidFile>> {
+    PID_FILES.iter().filter(|r| r.kind != PidFile::Ns)
+}
 
 impl Node {
     /// The node `path` (absolute within the tree) names.
     pub fn lookup(path: &str) -> Result<Node, Errno> {
         let mut parts = path.split('/').filter(|p| !p.is_empty());
         let Some(first) = parts.next() else { return Ok(Node::Root) };
-        let node = match ROOT_FILES.iter().find(|(name, _)| *name == first) {
-            Some((_, n)) => *n,
-            None => {
+        let node = match dirtab::lookup(&ROOT_FILES, first) {
+            Ok(node) => node,
+            Err(_) => {
                 let gpid = Gpid::parse(first).filter(|g| g.node().is_some()).ok_or(Errno::NotFound)?;
                 match parts.next() {
                     None => return Ok(Node::Process(gpid)),
                     Some(name) => {
-                        let file = ProcFile::ALL.into_iter().find(|f| f.name() == name).ok_or(Errno::NotFound)?;
-                        Node::File(gpid, file)
+                        let file = proc_files().find(|r| r.name == name).ok_or(Errno::NotFound)?;
+                        Node::File(gpid, file.kind)
                     }
                 }
             }
@@ -80,7 +71,16 @@ impl Node {
     }
 
     pub fn is_dir(self) -> bool {
-        matches!(self, Node::Root | Node::Process(_))
+        self.perm() == Perm::Dir
+    }
+
+    /// What may be done with it, as its row says.
+    pub fn perm(self) -> Perm {
+        match self {
+            Node::Root | Node::Process(_) => Perm::Dir,
+            Node::File(_, f) => dirtab::row_of(&PID_FILES, &f).map_or(Perm::Read, |r| r.perm),
+            other => dirtab::row_of(&ROOT_FILES, &other).map_or(Perm::Read, |r| r.perm),
+        }
     }
 }
 
@@ -97,10 +97,11 @@ mod tests {
         assert_eq!(Node::lookup("/call"), Ok(Node::Call));
         let g = Gpid(3 << 16 | 7);
         assert_eq!(Node::lookup("/196615"), Ok(Node::Process(g)));
-        assert_eq!(Node::lookup("/196615/wait"), Ok(Node::File(g, ProcFile::Wait)));
-        assert_eq!(Node::lookup("/196615/ctl/"), Ok(Node::File(g, ProcFile::Ctl)));
+        assert_eq!(Node::lookup("/196615/wait"), Ok(Node::File(g, PidFile::Wait)));
+        assert_eq!(Node::lookup("/196615/ctl/"), Ok(Node::File(g, PidFile::Ctl)));
         for (bad, e) in [
             ("/196615/ns", Errno::NotFound),
+            ("/196615/nope", Errno::NotFound),
             ("/7", Errno::NotFound),
             ("/0", Errno::NotFound),
             ("/x", Errno::NotFound),
@@ -111,5 +112,8 @@ mod tests {
             assert_eq!(Node::lookup(bad), Err(e), "{bad}");
         }
         assert!(Node::Root.is_dir() && Node::Process(g).is_dir() && !Node::Ps.is_dir());
+        assert_eq!(Node::File(g, PidFile::Ctl).perm(), Perm::Write);
+        assert_eq!(Node::Spawn.perm(), Perm::ReadWrite);
+        assert_eq!(Node::Nodes.perm(), Perm::Read);
     }
 }
