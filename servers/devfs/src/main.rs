@@ -30,7 +30,7 @@ use alloc::vec::Vec;
 use devfs::line::{Event, Line};
 use devfs::pipe::{self, Pipe};
 use libux::console::{Serial, COM1};
-use libux::fs::flags;
+use libux::fs::dirtab::{self, row, Perm, Row};
 use libux::fs::serve::{text_into, Done, Files, Held, Io};
 use libux::fs::server::Entry;
 use libux::layout::{event, slot};
@@ -66,7 +66,28 @@ enum Node {
     PipeEnd(u32, pipe::End),
 }
 
-const ROOT_FILES: [&str; 6] = ["cons", "consctl", "null", "pipe", "sleep", "time"];
+const ROOT_FILES: [Row<Node>; 6] = [
+    row("cons", Perm::ReadWrite, Node::Cons),
+    row("consctl", Perm::Write, Node::Consctl),
+    row("null", Perm::ReadWrite, Node::Null),
+    row("pipe", Perm::Dir, Node::PipeDir),
+    row("sleep", Perm::Write, Node::Sleep),
+    row("time", Perm::Read, Node::Time),
+];
+
+/// A pipe's directory, `/dev/pipe/N`.
+const PIPE_ENDS: [Row<pipe::End>; 2] = [row("r", Perm::Read, pipe::End::Read), row("w", Perm::Write, pipe::End::Write)];
+
+impl Node {
+    fn perm(self) -> Perm {
+        match self {
+            Node::Root | Node::PipeDir | Node::PipeNumDir(_) => Perm::Dir,
+            Node::PipeClone(_) => Perm::Read,
+            Node::PipeEnd(_, end) => dirtab::row_of(&PIPE_ENDS, &end).map_or(Perm::Read, |r| r.perm),
+            other => dirtab::row_of(&ROOT_FILES, &other).map_or(Perm::Read, |r| r.perm),
+        }
+    }
+}
 
 /// A call waiting for its answer.
 enum Op {
@@ -127,24 +148,13 @@ fn copied(data: &[u8], into: &mut [u8]) -> usize {
 impl Dev {
     fn node(path: &str) -> Result<Node, Errno> {
         let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+        let number = |n: &str| n.parse().map_err(|_| Errno::NotFound);
         Ok(match parts.as_slice() {
             [] => Node::Root,
-            ["cons"] => Node::Cons,
-            ["consctl"] => Node::Consctl,
-            ["null"] => Node::Null,
-            ["time"] => Node::Time,
-            ["sleep"] => Node::Sleep,
-            ["pipe"] => Node::PipeDir,
             ["pipe", "clone"] => Node::PipeClone(0),
-            ["pipe", n] => Node::PipeNumDir(n.parse().map_err(|_| Errno::NotFound)?),
-            ["pipe", n, end] => {
-                let n = n.parse().map_err(|_| Errno::NotFound)?;
-                match *end {
-                    "r" => Node::PipeEnd(n, pipe::End::Read),
-                    "w" => Node::PipeEnd(n, pipe::End::Write),
-                    _ => return Err(Errno::NotFound),
-                }
-            }
+            ["pipe", n] => Node::PipeNumDir(number(n)?),
+            ["pipe", n, end] => Node::PipeEnd(number(n)?, dirtab::lookup(&PIPE_ENDS, end)?),
+            [name] => dirtab::lookup(&ROOT_FILES, name)?,
             _ => return Err(Errno::NotFound),
         })
     }
@@ -158,15 +168,13 @@ impl Dev {
 
     fn listing(&self, node: Node) -> Result<Vec<Entry>, Errno> {
         match node {
-            Node::Root => Ok(ROOT_FILES.iter().map(|f| Entry::new(*f, *f == "pipe", 0)).collect()),
+            Node::Root => Ok(dirtab::entries(&ROOT_FILES).collect()),
             Node::PipeDir => {
                 let mut all = alloc::vec![Entry::new("clone", false, 0)];
                 all.extend(self.pipes.keys().map(|n| Entry::new(n.to_string(), true, 2)));
                 Ok(all)
             }
-            Node::PipeNumDir(n) if self.pipes.contains_key(&n) => {
-                Ok(alloc::vec![Entry::new("r", false, 0), Entry::new("w", false, 0)])
-            }
+            Node::PipeNumDir(n) if self.pipes.contains_key(&n) => Ok(dirtab::entries(&PIPE_ENDS).collect()),
             Node::PipeNumDir(_) => Err(Errno::NotFound),
             _ => Err(Errno::NotDir),
         }
@@ -258,20 +266,9 @@ impl Files for Dev {
         if !self.exists(node) {
             return Err(Errno::NotFound);
         }
-        // `CREATE` and `TRUNCATE` (a shell's `>`) mean nothing to a
-        // device; `EXCLUSIVE` fails, as every node here exists.
-        if f & flags::EXCLUSIVE != 0 {
-            return Err(Errno::Exists);
-        }
-        let (read, write) = (f & flags::READ != 0, f & flags::WRITE != 0);
-        match node {
-            Node::Root | Node::PipeDir | Node::PipeNumDir(_) if write => return Err(Errno::IsDir),
-            Node::Consctl | Node::Sleep if read => return Err(Errno::NotPermitted),
-            Node::Time | Node::PipeClone(_) if write => return Err(Errno::NotPermitted),
-            Node::PipeEnd(_, pipe::End::Read) if write => return Err(Errno::NotPermitted),
-            Node::PipeEnd(_, pipe::End::Write) if read => return Err(Errno::NotPermitted),
-            _ => {}
-        }
+        // Every node here exists: `CREATE` (a shell's `>`) means nothing,
+        // `EXCLUSIVE` fails.
+        node.perm().check_open(f)?;
         match &mut node {
             Node::PipeClone(n) => {
                 // The pipes `pid` holds something of.
