@@ -31,7 +31,7 @@ use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
-use libux::fs::flags;
+use libux::fs::dirtab::{self, row, Perm, Row};
 use libux::fs::serve::{text_into, Done, Held, Io};
 use libux::fs::server::Entry;
 use libux::net::{Ctl, NicStats, Proto};
@@ -71,7 +71,57 @@ pub enum Node {
     Status(u32),
 }
 
-const CONN_FILES: [&str; 6] = ["ctl", "data", "listen", "local", "remote", "status"];
+/// `/net`'s files besides the protocols' directories.
+const ROOT_FILES: [Row<Node>; 2] = [row("ipifc", Perm::Read, Node::Ipifc), row("stats", Perm::Read, Node::Stats)];
+
+/// A file of a connection's directory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ConnFile {
+    Ctl,
+    Data,
+    Listen,
+    Local,
+    Remote,
+    Status,
+}
+
+/// A connection's directory, `/net/PROTO/N` (`listen` only for TCP).
+const CONN_FILES: [Row<ConnFile>; 6] = [
+    row("ctl", Perm::ReadWrite, ConnFile::Ctl),
+    row("data", Perm::ReadWrite, ConnFile::Data),
+    row("listen", Perm::Read, ConnFile::Listen),
+    row("local", Perm::Read, ConnFile::Local),
+    row("remote", Perm::Read, ConnFile::Remote),
+    row("status", Perm::Read, ConnFile::Status),
+];
+
+impl ConnFile {
+    /// The node of this file of connection `c`.
+    fn of(self, c: u32) -> Node {
+        match self {
+            ConnFile::Ctl => Node::Ctl(c),
+            ConnFile::Data => Node::Data(c),
+            ConnFile::Listen => Node::Listen(c),
+            ConnFile::Local => Node::Local(c),
+            ConnFile::Remote => Node::Remote(c),
+            ConnFile::Status => Node::Status(c),
+        }
+    }
+}
+
+impl Node {
+    fn perm(self) -> Perm {
+        match self {
+            Node::Root | Node::Proto(_) | Node::Dir(_) => Perm::Dir,
+            // Opening it makes a connection and is its ctl.
+            Node::Clone(_) => Perm::ReadWrite,
+            Node::Ipifc | Node::Stats => dirtab::row_of(&ROOT_FILES, &self).map_or(Perm::Read, |r| r.perm),
+            Node::Ctl(c) | Node::Data(c) | Node::Listen(c) | Node::Local(c) | Node::Remote(c) | Node::Status(c) => {
+                CONN_FILES.iter().find(|r| r.kind.of(c) == self).map_or(Perm::Read, |r| r.perm)
+            }
+        }
+    }
+}
 
 struct Conn {
     kind: Kind,
@@ -151,21 +201,17 @@ impl Net {
         };
         Ok(match parts.as_slice() {
             [] => Node::Root,
-            ["ipifc"] => Node::Ipifc,
-            ["stats"] => Node::Stats,
-            [p] => Node::Proto(proto(p)?),
+            [name] => match dirtab::lookup(&ROOT_FILES, name) {
+                Ok(node) => node,
+                Err(_) => Node::Proto(proto(name)?),
+            },
             [p, "clone"] => Node::Clone(proto(p)?),
             [p, c] => Node::Dir(conn(p, c)?),
             [p, c, f] => {
                 let c = conn(p, c)?;
-                match *f {
-                    "ctl" => Node::Ctl(c),
-                    "data" => Node::Data(c),
-                    "listen" if *p == "tcp" => Node::Listen(c),
-                    "local" => Node::Local(c),
-                    "remote" => Node::Remote(c),
-                    "status" => Node::Status(c),
-                    _ => return Err(Errno::NotFound),
+                match dirtab::lookup(&CONN_FILES, f)? {
+                    ConnFile::Listen if *p != "tcp" => return Err(Errno::NotFound),
+                    file => file.of(c),
                 }
             }
             _ => return Err(Errno::NotFound),
@@ -262,12 +308,7 @@ impl Net {
         links: &mut [Link],
     ) -> Result<Io<Node, Op>, Errno> {
         let node = self.node(path)?;
-        if f & flags::EXCLUSIVE != 0 {
-            return Err(Errno::Exists);
-        }
-        if is_dir(node) && f & flags::WRITE != 0 {
-            return Err(Errno::IsDir);
-        }
+        node.perm().check_open(f)?;
         match node {
             Node::Clone(proto) => {
                 if self.conns_made_by(held, pid) >= CONNS_PER_CLIENT {
@@ -293,16 +334,14 @@ impl Net {
 
     pub fn stat(&self, path: &str) -> Result<Entry, Errno> {
         let node = self.node(path)?;
-        Ok(Entry::new(libux::path::last_name(path), is_dir(node), 0))
+        Ok(Entry::new(libux::path::last_name(path), node.perm() == Perm::Dir, 0))
     }
 
     pub fn list(&self, path: &str) -> Result<Vec<Entry>, Errno> {
         Ok(match self.node(path)? {
-            Node::Root => [("ipifc", false), ("stats", false)]
-                .into_iter()
-                .chain(Proto::ALL.map(|p| (p.name(), true)))
-                .map(|(n, d)| Entry::new(n, d, 0))
-                .collect(),
+            Node::Root => {
+                dirtab::entries(&ROOT_FILES).chain(Proto::ALL.map(|p| Entry::new(p.name(), true, 0))).collect()
+            }
             Node::Proto(p) => core::iter::once(Entry::new("clone", false, 0))
                 .chain(
                     self.conns
@@ -311,11 +350,10 @@ impl Net {
                         .map(|(n, _)| Entry::new(n.to_string(), true, 0)),
                 )
                 .collect(),
-            Node::Dir(c) => CONN_FILES
-                .iter()
-                .filter(|&&f| f != "listen" || self.conns[&c].kind.proto() == Proto::Tcp)
-                .map(|f| Entry::new(*f, false, 0))
-                .collect(),
+            Node::Dir(c) => {
+                let tcp = self.conns[&c].kind.proto() == Proto::Tcp;
+                dirtab::entries(&CONN_FILES).filter(|e| tcp || e.name != "listen").collect()
+            }
             _ => return Err(Errno::NotDir),
         })
     }
@@ -537,8 +575,4 @@ impl Net {
         }
         Err(Errno::Busy)
     }
-}
-
-fn is_dir(node: Node) -> bool {
-    matches!(node, Node::Root | Node::Proto(_) | Node::Dir(_))
 }

@@ -178,6 +178,7 @@ fn the_net_files_refuse_misuse_without_hanging() {
         "a UDP read before ctl is refused",
         "a UDP write before ctl is refused",
         "a UDP port announced twice is busy",
+        "a read-only file refuses a writer",
         "a TCP port announced twice is busy",
         "a datagram without its header is refused",
         "a datagram to a silent address does not hold up the port",

@@ -36,8 +36,11 @@ fn clone(proto: &str) -> Result<(u32, File), String> {
     Ok((n, ctl))
 }
 
+/// A file of connection `n`: `ctl` and `data` to read and write, the
+/// others (read-only) to read.
 fn file(proto: &str, n: u32, name: &str) -> Result<File, String> {
-    fs::open(&format!("/net/{proto}/{n}/{name}"), RW).map_err(e(name))
+    let how = if matches!(name, "ctl" | "data") { RW } else { flags::READ };
+    fs::open(&format!("/net/{proto}/{n}/{name}"), how).map_err(e(name))
 }
 
 fn run() -> Result<(), String> {
@@ -62,6 +65,8 @@ fn run() -> Result<(), String> {
     check("a UDP port announced twice is busy", again == Err(Errno::Busy), format!("{again:?}"))?;
     let status = text(&mut file("udp", a, "status")?)?;
     check("an announced UDP port says so", status == "Announced\n", status)?;
+    let w = fs::open(&format!("/net/udp/{a}/status"), flags::WRITE).err();
+    check("a read-only file refuses a writer", w == Some(Errno::NotPermitted), format!("{w:?}"))?;
     let mut adata = file("udp", a, "data")?;
     let w = adata.write(b"no header line");
     check("a datagram without its header is refused", w == Err(Errno::InvalidArgument), format!("{w:?}"))?;
