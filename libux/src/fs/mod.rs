@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 pub mod client;
 #[cfg(target_arch = "x86_64")]
 pub mod dirtab;
+pub mod handles;
 #[cfg(target_arch = "x86_64")]
 pub mod serve;
 #[cfg(target_arch = "x86_64")]

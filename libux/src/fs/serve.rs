@@ -10,15 +10,14 @@
 //! tested on the host with a fake one; [`run`] is the loop over seL4.
 
 use super::flags::{READ, WRITE};
+use super::handles::Handles;
 use super::server::{Answer, Entry};
 use super::{entry_bytes, list_page, AttrChanges, FileStat, FsReply, FsRequest, FsResponse, IO_MAX};
 use crate::rpc::{Errno, Pid};
-use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-/// A client's name for a file it opened.
-pub type Handle = u32;
+pub use super::handles::Handle;
 
 /// What a call that may wait gives: its result now, or what it waits for
 /// (the server's own description, handed back to [`Files::retry`]).
@@ -139,15 +138,14 @@ struct Opened<N> {
 /// What clients hold: handles and waiting calls. Servers see it (a
 /// client's share of something, what waits) and the library changes it.
 pub struct Held<F: Files + ?Sized> {
-    handles: BTreeMap<(Pid, Handle), Opened<F::Node>>,
-    next: Handle,
+    handles: Handles<Opened<F::Node>>,
     waiting: Vec<Waiting<F::Wait>>,
 }
 
 impl<F: Files + ?Sized> Held<F> {
     /// The nodes `pid` holds handles of.
     pub fn nodes_of(&self, pid: Pid) -> impl Iterator<Item = F::Node> + '_ {
-        self.handles.range((pid, 0)..=(pid, Handle::MAX)).map(|(_, o)| o.node)
+        self.handles.of(pid).map(|o| o.node)
     }
 
     /// What waits, and for whom.
@@ -155,34 +153,24 @@ impl<F: Files + ?Sized> Held<F> {
         self.waiting.iter().map(|w| (w.pid, &w.wait))
     }
 
-    fn insert(&mut self, pid: Pid, node: F::Node, flags: u32) -> Handle {
-        loop {
-            self.next = self.next.wrapping_add(1);
-            if !self.handles.contains_key(&(pid, self.next)) {
-                self.handles.insert((pid, self.next), Opened { node, flags });
-                return self.next;
-            }
-        }
-    }
-
     fn node(&self, pid: Pid, h: Handle) -> Result<F::Node, Errno> {
-        self.handles.get(&(pid, h)).map(|o| o.node).ok_or(Errno::BadHandle)
+        self.handles.get(pid, h).map(|o| o.node)
     }
 
     /// The node of `pid`'s handle `h` if it was opened for `mode` (as
     /// Plan 9's system calls check a channel's mode before its device
     /// sees the call).
     fn opened_for(&self, pid: Pid, h: Handle, mode: u32) -> Result<F::Node, Errno> {
-        match self.handles.get(&(pid, h)) {
-            Some(o) if o.flags & mode != 0 => Ok(o.node),
+        match self.handles.get(pid, h) {
+            Ok(o) if o.flags & mode != 0 => Ok(o.node),
             _ => Err(Errno::BadHandle),
         }
     }
 
     /// Processes anything is held for.
     pub fn pids(&self) -> Vec<Pid> {
-        let mut all: Vec<Pid> =
-            self.handles.keys().map(|(p, _)| *p).chain(self.waiting.iter().map(|w| w.pid)).collect();
+        let mut all: Vec<Pid> = self.handles.holders();
+        all.extend(self.waiting.iter().map(|w| w.pid));
         all.sort_unstable();
         all.dedup();
         all
@@ -221,7 +209,7 @@ pub struct Serve<F: Files, T: Transport> {
 
 impl<F: Files, T: Transport> Serve<F, T> {
     pub fn new(files: F, io: T) -> Self {
-        let held = Held { handles: BTreeMap::new(), next: 0, waiting: Vec::new() };
+        let held = Held { handles: Handles::new(F::MAX_OPEN), waiting: Vec::new() };
         Serve { files, held, io, buf: [0; IO_MAX], later: [0; IO_MAX] }
     }
 
@@ -235,22 +223,19 @@ impl<F: Files, T: Transport> Serve<F, T> {
         let (files, held) = (&mut self.files, &mut self.held);
         let r = match req {
             FsRequest::Open { path, flags } => {
-                if held.nodes_of(pid).count() >= F::MAX_OPEN {
+                if held.handles.count_of(pid) >= F::MAX_OPEN {
                     return Some(Err(Errno::TooMany));
                 }
                 match files.open(held, pid, path, flags) {
-                    Ok(Io::Now(node)) => Ok(Answer::Handle(held.insert(pid, node, flags))),
+                    Ok(Io::Now(node)) => held.handles.insert(pid, Opened { node, flags }).map(Answer::Handle),
                     Ok(Io::Wait(w)) => return self.wait(pid, On::Open(String::from(path)), Kind::Open { flags }, w),
                     Err(e) => Err(e),
                 }
             }
-            FsRequest::Close { handle } => match held.handles.remove(&(pid, handle)) {
-                Some(o) => {
-                    files.close(o.node);
-                    Ok(Answer::Done)
-                }
-                None => Err(Errno::BadHandle),
-            },
+            FsRequest::Close { handle } => held.handles.remove(pid, handle).map(|o| {
+                files.close(o.node);
+                Answer::Done
+            }),
             FsRequest::Read { handle, offset, count } => return self.read(pid, handle, offset, count, false),
             FsRequest::ReadWindow { handle, offset, count } => return self.read(pid, handle, offset, count, true),
             FsRequest::Write { handle, offset, data } => {
@@ -282,11 +267,11 @@ impl<F: Files, T: Transport> Serve<F, T> {
             FsRequest::Mkdir { path } => files.mkdir(path).map(|()| Answer::Done),
             FsRequest::Remove { path } => files.remove(path).map(|gone| {
                 // Handles of a removed node must not reach what reuses it.
-                held.handles.retain(|_, o| Some(o.node) != gone);
+                held.handles.retain(|o| Some(o.node) != gone);
                 Answer::Done
             }),
             FsRequest::Rename { from, to } => files.rename(from, to).map(|replaced| {
-                held.handles.retain(|_, o| Some(o.node) != replaced);
+                held.handles.retain(|o| Some(o.node) != replaced);
                 Answer::Done
             }),
             FsRequest::SetAttrs { path, changes } => files.set_attrs(path, &changes).map(|()| Answer::Done),
@@ -366,7 +351,9 @@ impl<F: Files, T: Transport> Serve<F, T> {
             let reply: FsReply = match (r, w.kind) {
                 (Err(e), _) => Err(e),
                 (Ok(Done::Opened(node)), Kind::Open { flags }) => {
-                    Ok(FsResponse::Handle(self.held.insert(w.pid, node, flags)))
+                    self.held.handles.insert(w.pid, Opened { node, flags }).map(FsResponse::Handle).inspect_err(|_| {
+                        self.files.close(node);
+                    })
                 }
                 (Ok(Done::Read(n)), Kind::Read { window: true, .. }) => Ok(FsResponse::Count(n as u32)),
                 (Ok(Done::Read(n)), Kind::Read { window: false, .. }) => Ok(FsResponse::Data(&self.later[..n])),
@@ -381,17 +368,11 @@ impl<F: Files, T: Transport> Serve<F, T> {
     /// Processes that ended lose their handles (each closed) and their
     /// waiting calls.
     pub fn ended(&mut self, pids: &[Pid]) {
-        for &pid in pids {
-            let keys: Vec<(Pid, Handle)> =
-                self.held.handles.range((pid, 0)..=(pid, Handle::MAX)).map(|(k, _)| *k).collect();
-            for k in keys {
-                if let Some(o) = self.held.handles.remove(&k) {
-                    self.files.close(o.node);
-                }
-            }
-            for w in super::server::take_out(&mut self.held.waiting, |w| w.pid == pid) {
-                self.io.drop_call(w.slot);
-            }
+        for o in self.held.handles.take_clients(pids) {
+            self.files.close(o.node);
+        }
+        for w in super::server::take_out(&mut self.held.waiting, |w| pids.contains(&w.pid)) {
+            self.io.drop_call(w.slot);
         }
         self.files.ended(pids);
     }

@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::fs::flags::{READ, WRITE};
+use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::ToString;
 use alloc::vec;
@@ -276,4 +277,53 @@ fn a_window_write_beyond_the_window_is_refused() {
     s.io.window(1)[..2].copy_from_slice(b"hi");
     assert_eq!(now(&mut s, 1, FsRequest::WriteWindow { handle: b, offset: 0, count: 2 }), "Ok(Count(2))");
     assert_eq!(s.files.boxed, b"hi");
+}
+
+/// Any sequence of calls from a few clients: no panic, no handle beyond
+/// the limit, and every call that waited answered or dropped exactly
+/// once by the time its client ended.
+#[test]
+fn every_waiting_call_is_answered_or_dropped_once() {
+    let mut s = serve();
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    let paths = ["/box", "/motd", "/gate", "/nope", "/"];
+    for round in 0..20_000 {
+        let pid = 1 + next(3) as Pid;
+        let handle = next(8) as Handle;
+        let path = paths[next(paths.len() as u64) as usize];
+        // Reads outnumber writes, so that reads wait.
+        let req = match next(12) {
+            0 => FsRequest::Open { path, flags: [READ, WRITE, READ | WRITE][next(3) as usize] },
+            1 => FsRequest::Close { handle },
+            2 | 9 | 10 => FsRequest::Read { handle, offset: next(8), count: next(70) as u32 },
+            3 | 11 => FsRequest::ReadWindow { handle, offset: 0, count: next(70) as u32 },
+            4 => FsRequest::Write { handle, offset: 0, data: b"data" },
+            5 => FsRequest::WriteWindow { handle, offset: 0, count: next(70) as u32 },
+            6 => FsRequest::Cancel { handle },
+            7 => FsRequest::Remove { path },
+            _ => FsRequest::List { path, from: next(120) as u32 },
+        };
+        let _ = s.call(pid, req);
+        s.wake();
+        if round % 997 == 0 {
+            s.ended(&[pid]);
+        }
+        for pid in 1..4 {
+            assert!(s.held().nodes_of(pid).count() <= Toy::MAX_OPEN);
+        }
+    }
+    s.ended(&[1, 2, 3]);
+    assert_eq!(s.held().pids(), [] as [Pid; 0]);
+    let mut settled: Vec<u64> =
+        s.io.answered.iter().map(|(slot, _)| *slot).chain(s.io.dropped.iter().copied()).collect();
+    settled.sort_unstable();
+    let all: Vec<u64> = (1..=s.io.next_slot).collect();
+    assert_eq!(settled, all, "each saved call settled exactly once");
+    assert!(s.io.next_slot > 50, "calls waited: {}", s.io.next_slot);
 }
