@@ -11,10 +11,10 @@
 use crate::mem::{ROOT_CNODE, ROOT_DEPTH};
 use crate::process::{Grants, State};
 use crate::server::Server;
-use alloc::collections::BTreeMap;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use libux::fs::dirtab::{self, Perm};
+use libux::fs::handles::Handles;
 use libux::fs::{entry_bytes, flags, list_page, FileStat, FsReply, FsRequest, FsResponse, IO_MAX};
 use libux::procfs::{self, Ctl, PidFile, PID_FILES};
 use libux::rpc::{End, Errno, FdName, Pid, Spawn};
@@ -22,6 +22,12 @@ use libux::sysdesc;
 
 /// Open files one process may hold here.
 const MAX_OPEN: usize = 64;
+
+impl Default for Files {
+    fn default() -> Self {
+        Files { open: Handles::new(MAX_OPEN), waiting: Vec::new(), ready: Vec::new() }
+    }
+}
 /// Reads of `wait` files waiting at once, in all.
 const MAX_WAITING: usize = 256;
 
@@ -53,10 +59,8 @@ struct OpenFile {
     spawned: Option<Pid>,
 }
 
-#[derive(Default)]
 pub struct Files {
-    open: BTreeMap<(Pid, u32), OpenFile>,
-    next_handle: u32,
+    open: Handles<OpenFile>,
     /// Unanswered `wait` reads (one per reader at most).
     waiting: Vec<WaitRead>,
     /// Answers to send once the current call is answered: reply slot and
@@ -130,16 +134,11 @@ impl Server {
             FsRequest::Open { path, flags: f } => {
                 let node = self.node(caller, bin, path)?;
                 self.check_open(&node, f)?;
-                if self.files.open.range((caller, 0)..=(caller, u32::MAX)).count() >= MAX_OPEN {
-                    return Err(Errno::NoMemory);
-                }
-                let files = &mut self.files;
-                files.next_handle = files.next_handle.wrapping_add(1);
-                files.open.insert((caller, files.next_handle), OpenFile { node, flags: f, spawned: None });
-                Ok(Some(FsResponse::Handle(files.next_handle)))
+                let handle = self.files.open.insert(caller, OpenFile { node, flags: f, spawned: None })?;
+                Ok(Some(FsResponse::Handle(handle)))
             }
             FsRequest::Read { handle, offset, count } => {
-                let o = self.files.open.get(&(caller, handle)).ok_or(Errno::BadHandle)?;
+                let o = self.files.open.get(caller, handle)?;
                 if o.flags & flags::READ == 0 {
                     return Err(Errno::BadHandle);
                 }
@@ -174,7 +173,7 @@ impl Server {
                 Ok(Some(FsResponse::Data(data)))
             }
             FsRequest::Write { handle, data: bytes, .. } => {
-                let o = self.files.open.get(&(caller, handle)).ok_or(Errno::BadHandle)?;
+                let o = self.files.open.get(caller, handle)?;
                 if o.flags & flags::WRITE == 0 {
                     return Err(Errno::BadHandle);
                 }
@@ -185,7 +184,7 @@ impl Server {
                     }
                     Node::Spawn => {
                         let child = self.spawn_line(caller, text)?;
-                        if let Some(o) = self.files.open.get_mut(&(caller, handle)) {
+                        if let Ok(o) = self.files.open.get_mut(caller, handle) {
                             o.spawned = Some(child);
                         }
                     }
@@ -194,7 +193,7 @@ impl Server {
                 Ok(Some(FsResponse::Count(bytes.len() as u32)))
             }
             FsRequest::Close { handle } => {
-                self.files.open.remove(&(caller, handle)).ok_or(Errno::BadHandle)?;
+                self.files.open.remove(caller, handle)?;
                 Ok(Some(FsResponse::Done))
             }
             FsRequest::Stat { path } => {
@@ -219,7 +218,7 @@ impl Server {
             FsRequest::Rename { .. } => Err(if bin { Errno::ReadOnly } else { Errno::NotPermitted }),
             FsRequest::SetAttrs { .. } => Err(Errno::NotSupported),
             FsRequest::Cancel { handle } => {
-                self.files.open.get(&(caller, handle)).ok_or(Errno::BadHandle)?;
+                self.files.open.get(caller, handle)?;
                 let (gone, kept) = self.files.waiting.drain(..).partition(|w| w.reader == caller && w.handle == handle);
                 self.files.waiting = kept;
                 let gone: Vec<WaitRead> = gone;
@@ -367,7 +366,7 @@ impl Server {
             }
         }
         self.forget_waits(pid);
-        self.files.open.retain(|(holder, _), _| *holder != pid);
+        self.files.open.take_clients(&[pid]);
     }
 
     /// Sends the answers `files_after_end` prepared; the IPC buffer is
