@@ -32,12 +32,13 @@ use alloc::vec::Vec;
 use core::ops::Range;
 use fs9p::client::{split, Client, ClientError, Entry, OpenHow};
 use fs9p::{Dialect, Frame, Msg};
+use libux::fs::handles::Handles;
 use libux::fs::server::{Answer, Entry as OsEntry};
 use libux::fs::{entry_bytes, flags, list_page, FsRequest, IO_MAX};
 use libux::rpc::{Errno, Pid};
 use libux::sync::Mutex;
 
-/// Open files at once, all clients together.
+/// Open files at once, all clients together (and so at most for one).
 const MAX_OPEN: usize = 1024;
 
 fn errno(e: ClientError<Errno>) -> Errno {
@@ -59,10 +60,9 @@ pub struct Remote {
     pub generation: u32,
     /// A call found the connection broken (and failed): the next dials.
     pub found_broken: bool,
-    open: BTreeMap<Key, OpenFid>,
+    open: Handles<OpenFid>,
     /// Handles opened on a connection that broke.
     stale: BTreeSet<Key>,
-    next_handle: u32,
     /// The last directory listed, for the `List` calls that page it.
     listing: Option<(Pid, String, Vec<OsEntry>)>,
     ahead: Ahead,
@@ -136,9 +136,8 @@ impl Remote {
         Remote {
             generation: 0,
             found_broken: false,
-            open: BTreeMap::new(),
+            open: Handles::new(MAX_OPEN),
             stale: BTreeSet::new(),
-            next_handle: 0,
             listing: None,
             ahead: Ahead::default(),
             drops: 0,
@@ -164,7 +163,7 @@ impl Remote {
 
     fn fid(&self, key: Key) -> Result<u32, Errno> {
         let stale = || if self.stale.contains(&key) { Errno::Io } else { Errno::BadHandle };
-        self.open.get(&key).map(|o| o.fid).ok_or_else(stale)
+        self.open.get(key.0, key.1).map(|o| o.fid).map_err(|_| stale())
     }
 
     /// Goes on with a new connection to the same export: what was open is
@@ -172,7 +171,7 @@ impl Remote {
     pub fn reconnected(&mut self) {
         self.generation += 1;
         self.found_broken = false;
-        self.stale.extend(core::mem::take(&mut self.open).into_keys());
+        self.stale.extend(self.open.take_all().into_iter().map(|(k, _)| k));
         self.listing = None;
         self.ahead = Ahead::default();
     }
@@ -180,7 +179,7 @@ impl Remote {
     /// Whether what we read ahead is of a file other than the one `key`
     /// has open (both known).
     fn ahead_is_of_another_file(&self, key: Key) -> bool {
-        let file = |k| self.open.get(&k).and_then(|o| o.file);
+        let file = |(p, h): Key| self.open.get(p, h).ok().and_then(|o| o.file);
         match (self.ahead.key.and_then(file), file(key)) {
             (Some(ahead), Some(written)) => ahead != written,
             _ => self.ahead.key.is_none(),
@@ -190,8 +189,7 @@ impl Remote {
     /// Processes that ended lose their open files: their fids (to clunk)
     /// and the workers answering their calls (whose requests to flush).
     pub fn ended(&mut self, pids: &[Pid]) -> (Vec<u32>, Vec<u16>) {
-        let gone: Vec<Key> = self.open.keys().filter(|(p, _)| pids.contains(p)).copied().collect();
-        let fids = gone.iter().filter_map(|k| self.open.remove(k)).map(|o| o.fid).collect();
+        let fids = self.open.take_clients(pids).into_iter().map(|o| o.fid).collect();
         self.stale.retain(|(p, _)| !pids.contains(p));
         if self.listing.as_ref().is_some_and(|(p, _, _)| pids.contains(p)) {
             self.listing = None;
@@ -202,7 +200,9 @@ impl Remote {
 
     /// Processes holding files here.
     pub fn holders(&self) -> Vec<Pid> {
-        self.open.keys().chain(&self.stale).map(|(p, _)| *p).collect()
+        let mut all = self.open.holders();
+        all.extend(self.stale.iter().map(|(p, _)| *p));
+        all
     }
 }
 
@@ -273,11 +273,11 @@ impl Worker {
                 };
                 let fid = self.c.open_path(path, how).map_err(errno)?;
                 let file = self.c.file_of(fid);
-                let mut r = shared.lock();
-                r.next_handle = r.next_handle.wrapping_add(1);
-                let handle = r.next_handle;
-                r.open.insert((pid, handle), OpenFid { fid, file, sized: None });
-                Ok(Answer::Handle(handle))
+                let inserted = shared.lock().open.insert(pid, OpenFid { fid, file, sized: None });
+                if inserted.is_err() {
+                    let _ = self.c.clunk(fid);
+                }
+                inserted.map(Answer::Handle)
             }
             FsRequest::Close { handle } => {
                 let open = {
@@ -290,7 +290,7 @@ impl Worker {
                             self.c.transport().wire().abandon(tag);
                         }
                     }
-                    r.open.remove(&(pid, handle)).ok_or(Errno::BadHandle)?
+                    r.open.remove(pid, handle)?
                 };
                 let _ = self.c.clunk(open.fid);
                 Ok(Answer::Done)
@@ -370,7 +370,7 @@ impl Worker {
             }
             let ours = r.ahead.key == Some(key) && r.ahead.next.is_some_and(|p| p.offset == offset);
             let pending = if ours { r.ahead.next.take() } else { None };
-            (r.fid(key)?, r.open.get(&key).and_then(|o| o.sized), r.drops, pending)
+            (r.fid(key)?, r.open.get(key.0, key.1).ok().and_then(|o| o.sized), r.drops, pending)
         };
         let _busy = Busy::new(shared, key, self.share);
         let sized = match sized {
@@ -378,7 +378,7 @@ impl Worker {
             None => {
                 let info = self.c.stat(fid).map_err(errno)?;
                 let s = !info.is_dir && info.size > 0;
-                if let Some(o) = shared.lock().open.get_mut(&key) {
+                if let Ok(o) = shared.lock().open.get_mut(key.0, key.1) {
                     o.sized = Some(s);
                 }
                 s
@@ -406,7 +406,7 @@ impl Worker {
         // Kept, and the next part asked for while this one is used: unless
         // the file was closed or written meanwhile, or this part was short.
         let mut r = shared.lock();
-        if !r.open.contains_key(&key) || r.drops != drops {
+        if r.open.get(key.0, key.1).is_err() || r.drops != drops {
             return Ok(Answer::Count(n as u32));
         }
         if let Some(tag) = r.forget_ahead() {
