@@ -23,6 +23,7 @@ use cluster_server::spawn::{self, line_for};
 use cluster_server::tree::{proc_files, Node, ROOT_FILES};
 use libux::cluster::{proc_dir, Gpid, NodeId, NodeLine, NodeState, PsLine};
 use libux::fs::client::{open, stat, transact, File};
+use libux::fs::handles::Handles;
 use libux::fs::server::{encode, request_bytes, Answer, Entry};
 use libux::fs::{entry_bytes, flags, list_page, FsRequest, IO_MAX};
 use libux::layout::slot;
@@ -70,8 +71,7 @@ enum Transaction {
 
 /// The open files of the tree's clients, and the calls under way.
 pub struct Files {
-    open: Mutex<BTreeMap<(Pid, u32), Arc<Open>>>,
-    next_handle: Mutex<u32>,
+    open: Mutex<Handles<Arc<Open>>>,
     /// Calls that go through, in all and by client.
     slow: Mutex<BTreeMap<Pid, u32>>,
     /// The processes each node had when `ps` last read it: a node that
@@ -102,8 +102,7 @@ impl Drop for Slow<'_> {
 impl Files {
     pub fn new(waits: Waits) -> Files {
         Files {
-            open: Mutex::new(BTreeMap::new()),
-            next_handle: Mutex::new(0),
+            open: Mutex::new(Handles::new(OPEN_MAX)),
             slow: Mutex::new(BTreeMap::new()),
             last_seen: Mutex::new(BTreeMap::new()),
             calls: Calls::new(),
@@ -124,29 +123,18 @@ impl Files {
     }
 
     fn get(&self, pid: Pid, handle: u32) -> Result<Arc<Open>, Errno> {
-        self.open.lock().get(&(pid, handle)).cloned().ok_or(Errno::BadHandle)
+        self.open.lock().get(pid, handle).cloned()
     }
 
     fn insert(&self, pid: Pid, content: Content) -> Result<Answer, Errno> {
-        let mut open = self.open.lock();
-        if open.range((pid, 0)..=(pid, u32::MAX)).count() >= OPEN_MAX {
-            return Err(Errno::TooMany);
-        }
-        let mut next = self.next_handle.lock();
-        *next = next.wrapping_add(1);
-        open.insert((pid, *next), Arc::new(Open { content }));
-        Ok(Answer::Handle(*next))
+        self.open.lock().insert(pid, Arc::new(Open { content })).map(Answer::Handle)
     }
 
     /// Processes that ended lose what they held; their calls that wait on
     /// a node's `/proc` are given up, and so are their parked waits.
     fn ended(&self, pids: &[Pid]) {
         self.waits.forget(pids);
-        let gone: Vec<Arc<Open>> = {
-            let mut open = self.open.lock();
-            let keys: Vec<(Pid, u32)> = open.keys().filter(|(p, _)| pids.contains(p)).copied().collect();
-            keys.iter().filter_map(|k| open.remove(k)).collect()
-        };
+        let gone = self.open.lock().take_clients(pids);
         for o in gone {
             if let Content::Through { file, .. } = &o.content {
                 let _ = file.cancel();
@@ -156,7 +144,7 @@ impl Files {
 
     /// Clients holding anything here, and our processes waited for.
     fn holders(&self) -> Vec<Pid> {
-        let mut all: Vec<Pid> = self.open.lock().keys().map(|(p, _)| *p).collect();
+        let mut all: Vec<Pid> = self.open.lock().holders();
         all.extend(self.waits.tracked());
         all.extend(self.calls.tracked());
         all
@@ -274,7 +262,7 @@ fn answer(state: &Mutex<State>, files: &Files, pid: Pid, req: FsRequest) -> Resu
             files.insert(pid, content)
         }
         FsRequest::Close { handle } => {
-            files.open.lock().remove(&(pid, handle)).ok_or(Errno::BadHandle)?;
+            files.open.lock().remove(pid, handle)?;
             Ok(Answer::Done)
         }
         FsRequest::Read { handle, offset, count } => {
