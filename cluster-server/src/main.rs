@@ -212,6 +212,11 @@ fn start_membership(state: &Arc<Mutex<State>>, files: &Arc<files::Files>) -> Res
     // The port lives while its ctl is open: for good.
     core::mem::forget(announced);
     state.lock().port = Some(data.clone());
+    // Our first beat goes out before we hear anyone's: a node whose
+    // number is taken then stays out only once the others have heard it
+    // (they challenge it, it proves, they refuse it and say so), whichever
+    // datagram comes first.
+    send_beat(state, &data, broadcast_of(state));
     let (s, d, f) = (state.clone(), data.clone(), files.clone());
     libux::thread::spawn(move || listen(s, d, f))?;
     let (s, d, f) = (state.clone(), data, files.clone());
@@ -334,6 +339,20 @@ fn send(data: &File, to: [u8; 4], payload: &[u8]) {
     let _ = data.pwrite(0, &d.to_bytes());
 }
 
+/// Broadcasts this node's beat now, unless it stays out.
+fn send_beat(state: &Mutex<State>, data: &File, broadcast: [u8; 4]) {
+    let own = own_stats();
+    let beat = {
+        let mut st = state.lock();
+        st.own = own;
+        let now = st.clock.micros();
+        st.members.beat(now, own)
+    };
+    if let Some(bytes) = beat {
+        send(data, broadcast, &bytes);
+    }
+}
+
 /// The listener: every datagram to the membership port.
 fn listen(state: Arc<Mutex<State>>, data: Arc<File>, files: Arc<files::Files>) {
     let broadcast = broadcast_of(&state);
@@ -370,15 +389,7 @@ fn beat(state: Arc<Mutex<State>>, data: Arc<File>, files: Arc<files::Files>) {
             // On a fixed cadence, whatever the wake-ups' jitter (but never
             // a burst to catch up).
             next = (next + BEAT_US).max(now + BEAT_US / 2);
-            let own = own_stats();
-            let beat = {
-                let mut st = state.lock();
-                st.own = own;
-                st.members.beat(now, own)
-            };
-            if let Some(bytes) = beat {
-                send(&data, broadcast, &bytes);
-            }
+            send_beat(&state, &data, broadcast);
         }
         let outs = state.lock().members.tick(now);
         carry_out(&state, &files, &data, broadcast, outs);
