@@ -44,8 +44,12 @@ pub trait Files {
     type Node: Copy + PartialEq;
     /// A call that waits.
     type Wait;
-    /// Handles one client may hold (more: `TooMany`).
+    /// Handles one client may hold, opens still waiting included (more:
+    /// `TooMany`).
     const MAX_OPEN: usize = 64;
+    /// Calls of one client that may wait at once (more: `Busy`), so that
+    /// no client takes the saved replies all servers' clients share.
+    const MAX_WAITING: usize = 32;
 
     fn open(
         &mut self,
@@ -223,12 +227,14 @@ impl<F: Files, T: Transport> Serve<F, T> {
         let (files, held) = (&mut self.files, &mut self.held);
         let r = match req {
             FsRequest::Open { path, flags } => {
-                if held.handles.count_of(pid) >= F::MAX_OPEN {
+                // An open that waits holds its handle's place.
+                let opening = held.waiting.iter().filter(|w| w.pid == pid && matches!(w.kind, Kind::Open { .. }));
+                if held.handles.count_of(pid) + opening.count() >= F::MAX_OPEN {
                     return Some(Err(Errno::TooMany));
                 }
                 match files.open(held, pid, path, flags) {
                     Ok(Io::Now(node)) => held.handles.insert(pid, Opened { node, flags }).map(Answer::Handle),
-                    Ok(Io::Wait(w)) => return self.wait(pid, On::Open(String::from(path)), Kind::Open { flags }, w),
+                    Ok(Io::Wait(w)) => return self.wait(pid, On::Open(canonical(path)), Kind::Open { flags }, w),
                     Err(e) => Err(e),
                 }
             }
@@ -315,6 +321,9 @@ impl<F: Files, T: Transport> Serve<F, T> {
     /// same at once. Answering the old one would lose its data.
     fn wait(&mut self, pid: Pid, on: On, kind: Kind, wait: F::Wait) -> Option<Result<Out, Errno>> {
         self.interrupt(|w| w.pid == pid && w.on == on && w.kind.takes() == kind.takes());
+        if self.held.waiting.iter().filter(|w| w.pid == pid).count() >= F::MAX_WAITING {
+            return Some(Err(Errno::Busy));
+        }
         match self.io.save() {
             Ok(slot) => {
                 self.held.waiting.push(Waiting { pid, on, kind, slot, wait });
@@ -385,6 +394,17 @@ impl<F: Files, T: Transport> Serve<F, T> {
             Ok(Out::Answer(a)) => Ok(response(a)),
         }
     }
+}
+
+/// One spelling of a path (no empty names), so that a restarted open is
+/// known however it was written.
+fn canonical(path: &str) -> String {
+    let mut c = String::new();
+    for name in path.split('/').filter(|n| !n.is_empty()) {
+        c.push('/');
+        c.push_str(name);
+    }
+    c
 }
 
 fn stat(e: &Entry) -> FileStat<'_> {
@@ -472,15 +492,14 @@ mod sel4 {
                 }
                 s.files.run(&s.held);
             } else {
+                // Out of the IPC buffer first: the server's own work may
+                // make calls (a log line) that overwrite it.
+                let bytes = crate::fs::server::request_into(&m, &mut req);
                 s.files.run(&s.held);
-                let r = match crate::fs::server::request_into(&m, &mut req) {
-                    Ok(bytes) => match crate::fs::decode_request(bytes) {
-                        Ok(req) => s.call(Badge(m.badge).pid(), req),
-                        Err(e) => Some(Err(e)),
-                    },
+                out = match bytes.and_then(crate::fs::decode_request) {
+                    Ok(req) => s.call(Badge(m.badge).pid(), req),
                     Err(e) => Some(Err(e)),
                 };
-                out = r;
             }
             // Others' answers first: the IPC buffer then holds ours.
             s.wake();
