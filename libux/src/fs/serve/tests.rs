@@ -57,13 +57,14 @@ impl Files for Toy {
     type Node = Node;
     type Wait = Wait;
     const MAX_OPEN: usize = 3;
+    const MAX_WAITING: usize = 2;
 
     fn open(&mut self, _: &Held<Self>, _: Pid, path: &str, _: u32) -> Result<Io<Node, Wait>, Errno> {
-        match path {
-            "/box" => Ok(Io::Now(Node::Box)),
-            "/motd" => Ok(Io::Now(Node::Motd)),
-            "/gate" if self.boxed.is_empty() => Ok(Io::Wait(Wait::Gate)),
-            "/gate" => Ok(Io::Now(Node::Gate)),
+        match path.trim_matches('/') {
+            "box" => Ok(Io::Now(Node::Box)),
+            "motd" => Ok(Io::Now(Node::Motd)),
+            "gate" if self.boxed.is_empty() => Ok(Io::Wait(Wait::Gate)),
+            "gate" => Ok(Io::Now(Node::Gate)),
             _ => Err(Errno::NotFound),
         }
     }
@@ -326,4 +327,40 @@ fn every_waiting_call_is_answered_or_dropped_once() {
     let all: Vec<u64> = (1..=s.io.next_slot).collect();
     assert_eq!(settled, all, "each saved call settled exactly once");
     assert!(s.io.next_slot > 50, "calls waited: {}", s.io.next_slot);
+}
+
+#[test]
+fn an_open_that_waits_holds_a_handles_place() {
+    let mut s = serve();
+    open(&mut s, 1, "/box");
+    assert!(s.call(1, FsRequest::Open { path: "/gate", flags: READ }).is_none());
+    open(&mut s, 1, "/motd");
+    // Two handles and one open waiting: the limit of three is reached.
+    assert_eq!(now(&mut s, 1, FsRequest::Open { path: "/motd", flags: READ }), "Err(TooMany)");
+    let w = open(&mut s, 2, "/box");
+    now(&mut s, 2, FsRequest::Write { handle: w, offset: 0, data: b"x" });
+    s.wake();
+    assert!(s.io.answered[0].1.starts_with("Ok(Handle("), "{:?}", s.io.answered);
+    assert_eq!(s.held().nodes_of(1).count(), 3);
+}
+
+#[test]
+fn a_restarted_open_is_known_however_it_is_spelled() {
+    let mut s = serve();
+    assert!(s.call(1, FsRequest::Open { path: "/gate", flags: READ }).is_none());
+    assert!(s.call(1, FsRequest::Open { path: "//gate/", flags: READ }).is_none());
+    assert_eq!(s.io.answered, [(1, "Err(Interrupted)".to_string())]);
+    assert_eq!(s.held().waiting().count(), 1);
+}
+
+#[test]
+fn a_client_may_have_only_so_many_calls_waiting() {
+    let mut s = serve();
+    let handles: Vec<Handle> = (0..3).map(|_| open(&mut s, 1, "/box")).collect();
+    assert!(s.call(1, FsRequest::Read { handle: handles[0], offset: 0, count: 1 }).is_none());
+    assert!(s.call(1, FsRequest::Read { handle: handles[1], offset: 0, count: 1 }).is_none());
+    assert_eq!(now(&mut s, 1, FsRequest::Read { handle: handles[2], offset: 0, count: 1 }), "Err(Busy)");
+    // Others still wait.
+    let other = open(&mut s, 2, "/box");
+    assert!(s.call(2, FsRequest::Read { handle: other, offset: 0, count: 1 }).is_none());
 }
