@@ -89,7 +89,8 @@ enum ConnFile {
 const CONN_FILES: [Row<ConnFile>; 6] = [
     row("ctl", Perm::ReadWrite, ConnFile::Ctl),
     row("data", Perm::ReadWrite, ConnFile::Data),
-    row("listen", Perm::Read, ConnFile::Listen),
+    // What an open of it gives is the new connection's ctl.
+    row("listen", Perm::ReadWrite, ConnFile::Listen),
     row("local", Perm::Read, ConnFile::Local),
     row("remote", Perm::Read, ConnFile::Remote),
     row("status", Perm::Read, ConnFile::Status),
