@@ -54,7 +54,30 @@ fn kind(r: &Request) -> Kind {
 }
 
 /// The processes seen and not yet ended.
-static LIVE: Mutex<BTreeSet<Pid>> = Mutex::new(BTreeSet::new());
+static LIVE: Mutex<Seen> = Mutex::new(Seen { live: BTreeSet::new(), exited_early: BTreeSet::new() });
+
+struct Seen {
+    live: BTreeSet<Pid>,
+    /// Processes that exited before the reply of the `Spawn` that made
+    /// them reached us: a child runs, and may exit, while its parent's
+    /// call is still on its way back through another of our threads.
+    exited_early: BTreeSet<Pid>,
+}
+
+impl Seen {
+    fn spawned(&mut self, pid: Pid) {
+        if !self.exited_early.remove(&pid) {
+            self.live.insert(pid);
+        }
+    }
+
+    /// `pid` called `Exit` through us: it is ours, seen yet or not.
+    fn exited(&mut self, pid: Pid) {
+        if !self.live.remove(&pid) {
+            self.exited_early.insert(pid);
+        }
+    }
+}
 /// The program we started.
 static CHILD: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(0);
 /// Our node: callers reach us named by their badges (local pids), the
@@ -89,7 +112,7 @@ fn main() -> i32 {
     let mut live = LIVE.lock();
     match process::spawn_with(args[1], &args[1..], &[], Some(EP)) {
         Ok(pid) => {
-            live.insert(pid);
+            live.live.insert(pid);
             CHILD.store(pid, Ordering::Relaxed);
         }
         Err(e) => {
@@ -132,18 +155,14 @@ fn serve() {
         let reply_words = client::restore(&saved);
         let mut live = LIVE.lock();
         match (kind, reply) {
-            (Kind::Spawn, Some(Ok(Response::Pid(p)))) => {
-                live.insert(p);
-            }
-            (Kind::Exit, _) => {
-                live.remove(&pid);
-            }
+            (Kind::Spawn, Some(Ok(Response::Pid(p)))) => live.spawned(p),
+            (Kind::Exit, _) => live.exited(pid),
             (Kind::Kill(k), Some(Ok(_))) => {
-                live.remove(&gpid(k));
+                live.live.remove(&gpid(k));
             }
             _ => {}
         }
-        if live.is_empty() {
+        if live.live.is_empty() {
             drop(live);
             // The last call was an Exit or a Kill: its caller is gone.
             let _ = process::try_wait(Some(CHILD.load(Ordering::Relaxed)));
