@@ -48,7 +48,7 @@ pub trait Files {
     /// `TooMany`).
     const MAX_OPEN: usize = 64;
     /// Calls of one client that may wait at once (more: `Busy`), so that
-    /// no client takes the saved replies all servers' clients share.
+    /// no client takes the saved replies the server's clients share.
     const MAX_WAITING: usize = 32;
 
     fn open(
