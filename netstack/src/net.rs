@@ -322,12 +322,7 @@ impl Net {
                 if !matches!(self.conns[&c].kind, Kind::Tcp { announced: Some(_), .. }) {
                     return Err(Errno::InvalidArgument);
                 }
-                let mut op = Op::Listen { conn: c };
-                match self.retry(&mut op, &mut [], links) {
-                    Some(Ok(Done::Opened(node))) => Ok(Io::Now(node)),
-                    Some(Err(e)) => Err(e),
-                    _ => Ok(Io::Wait(op)),
-                }
+                Ok(Io::Wait(Op::Listen { conn: c }))
             }
             node => Ok(Io::Now(self.opened(node))),
         }
@@ -371,13 +366,7 @@ impl Net {
             Node::Data(c) => {
                 let echo = self.conns.get(&c).is_some_and(|c| c.kind.proto() == Proto::Icmp);
                 let until = echo.then_some(self.now + ECHO_WAIT_US);
-                let mut op = Op::Read { conn: c, until };
-                return match self.retry(&mut op, into, links) {
-                    Some(Ok(Done::Read(n))) => Ok(Io::Now(n)),
-                    Some(Ok(_)) => Err(Errno::BadRequest),
-                    Some(Err(e)) => Err(e),
-                    None => Ok(Io::Wait(op)),
-                };
+                return Ok(Io::Wait(Op::Read { conn: c, until }));
             }
             Node::Ctl(c) => format!("{c}\n"),
             Node::Local(c) | Node::Remote(c) | Node::Status(c) => {
@@ -405,15 +394,15 @@ impl Net {
     }
 
     pub fn write(&mut self, node: Node, data: &[u8], links: &mut [Link]) -> Result<Io<u32, Op>, Errno> {
-        let mut op = match node {
+        match node {
             Node::Data(c) => {
                 // Straight from the caller's bytes when there is room; a
                 // copy only for a write that must wait.
                 let kind = &mut self.conns.get_mut(&c).ok_or(Errno::BadHandle)?.kind;
-                return match kind.write(data, links) {
+                match kind.write(data, links) {
                     Some(r) => r.map(Io::Now),
                     None => Ok(Io::Wait(Op::Write { conn: c, data: data.to_vec() })),
-                };
+                }
             }
             Node::Ctl(c) => {
                 let line = core::str::from_utf8(data).map_err(|_| Errno::InvalidArgument)?;
@@ -422,17 +411,11 @@ impl Net {
                 let port = if matches!(ctl, Ctl::Connect(_)) { self.free_port(links)? } else { 0 };
                 let conn = self.conns.get_mut(&c).ok_or(Errno::BadHandle)?;
                 match conn.kind.ctl(ctl, links, port)? {
-                    Started::Done => return Ok(Io::Now(data.len() as u32)),
-                    Started::Connecting => Op::Connect { conn: c, len: data.len() as u32 },
+                    Started::Done => Ok(Io::Now(data.len() as u32)),
+                    Started::Connecting => Ok(Io::Wait(Op::Connect { conn: c, len: data.len() as u32 })),
                 }
             }
-            _ => return Err(Errno::BadHandle),
-        };
-        match self.retry(&mut op, &mut [], links) {
-            Some(Ok(Done::Count(n))) => Ok(Io::Now(n)),
-            Some(Ok(_)) => Err(Errno::BadRequest),
-            Some(Err(e)) => Err(e),
-            None => Ok(Io::Wait(op)),
+            _ => Err(Errno::BadHandle),
         }
     }
 

@@ -314,12 +314,36 @@ impl<F: Files, T: Transport> Serve<F, T> {
         }
     }
 
-    /// Keeps the call in hand until [`Files::retry`] answers it. A new
-    /// call that waits where one of its kind waits takes its place: the
-    /// old one was restarted (its process was stopped and continued, and
-    /// the kernel gave up its reply capability), or another thread did the
+    /// A call that may wait: tried at once ([`Files::retry`]), so that a
+    /// server need not; else kept until `retry` answers it. A new call
+    /// that waits where one of its kind waits takes its place: the old one
+    /// was restarted (its process was stopped and continued, and the
+    /// kernel gave up its reply capability), or another thread did the
     /// same at once. Answering the old one would lose its data.
-    fn wait(&mut self, pid: Pid, on: On, kind: Kind, wait: F::Wait) -> Option<Result<Out, Errno>> {
+    fn wait(&mut self, pid: Pid, on: On, kind: Kind, mut wait: F::Wait) -> Option<Result<Out, Errno>> {
+        let into = match kind {
+            Kind::Read { window: true, max } => &mut self.io.window(pid)[..max],
+            Kind::Read { window: false, max } => &mut self.buf[..max],
+            _ => &mut self.buf[..0],
+        };
+        if let Some(r) = self.files.retry(pid, &mut wait, into) {
+            return Some(match (r, kind) {
+                (Err(e), _) => Err(e),
+                (Ok(Done::Opened(node)), Kind::Open { flags }) => {
+                    match self.held.handles.insert(pid, Opened { node, flags }) {
+                        Ok(h) => Ok(Out::Answer(Answer::Handle(h))),
+                        Err(e) => {
+                            self.files.close(node);
+                            Err(e)
+                        }
+                    }
+                }
+                (Ok(Done::Read(n)), Kind::Read { window: true, .. }) => Ok(Out::Answer(Answer::Count(n as u32))),
+                (Ok(Done::Read(n)), Kind::Read { window: false, .. }) => Ok(Out::Read(n)),
+                (Ok(Done::Count(n)), Kind::Write) => Ok(Out::Answer(Answer::Count(n))),
+                _ => Err(Errno::BadRequest),
+            });
+        }
         self.interrupt(|w| w.pid == pid && w.on == on && w.kind.takes() == kind.takes());
         if self.held.waiting.iter().filter(|w| w.pid == pid).count() >= F::MAX_WAITING {
             return Some(Err(Errno::Busy));

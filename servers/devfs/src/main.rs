@@ -184,19 +184,6 @@ impl Dev {
         (self.clock.micros() - self.started) / 1000
     }
 
-    /// A call that may wait: answered now, or waiting as `op`.
-    fn now_or_later<T>(
-        &mut self,
-        mut op: Op,
-        into: &mut [u8],
-        now: impl Fn(Done<Node>) -> Option<T>,
-    ) -> Result<Io<T, Op>, Errno> {
-        match self.retry(0, &mut op, into) {
-            Some(r) => r.and_then(|d| now(d).ok_or(Errno::BadRequest)).map(Io::Now),
-            None => Ok(Io::Wait(op)),
-        }
-    }
-
     /// Arms the PIT's one shot for the earliest sleeper (in steps of at
     /// most its longest count, 54.9 ms), unless it fires before then.
     fn arm(&mut self, held: &Held<Self>) {
@@ -329,15 +316,14 @@ impl Files for Dev {
         offset: u64,
         into: &mut [u8],
     ) -> Result<Io<usize, Op>, Errno> {
-        let read = |d| if let Done::Read(n) = d { Some(n) } else { None };
         match node {
             Node::Cons => {
                 if core::mem::take(&mut self.interrupted) {
                     self.line.push_empty_line();
                 }
-                self.now_or_later(Op::ConsRead, into, read)
+                Ok(Io::Wait(Op::ConsRead))
             }
-            Node::PipeEnd(pipe, pipe::End::Read) => self.now_or_later(Op::PipeRead { pipe }, into, read),
+            Node::PipeEnd(pipe, pipe::End::Read) => Ok(Io::Wait(Op::PipeRead { pipe })),
             Node::Null => Ok(Io::Now(0)),
             Node::Time => Ok(Io::Now(text_into(&alloc::format!("{}\n", self.millis()), offset, into))),
             Node::PipeClone(n) => Ok(Io::Now(text_into(&alloc::format!("{n}\n"), offset, into))),
@@ -347,7 +333,6 @@ impl Files for Dev {
     }
 
     fn write(&mut self, _: Pid, node: Node, _: u64, data: &[u8]) -> Result<Io<u32, Op>, Errno> {
-        let count = |d| if let Done::Count(n) = d { Some(n) } else { None };
         let len = data.len() as u32;
         match node {
             Node::Cons => {
@@ -368,11 +353,9 @@ impl Files for Dev {
                     .and_then(|t| t.trim().parse().ok())
                     .ok_or(Errno::InvalidArgument)?;
                 let until = self.clock.micros().saturating_add(ms.saturating_mul(1000));
-                self.now_or_later(Op::Sleep { until, len }, &mut [], count)
+                Ok(Io::Wait(Op::Sleep { until, len }))
             }
-            Node::PipeEnd(pipe, pipe::End::Write) => {
-                self.now_or_later(Op::PipeWrite { pipe, data: data.to_vec() }, &mut [], count)
-            }
+            Node::PipeEnd(pipe, pipe::End::Write) => Ok(Io::Wait(Op::PipeWrite { pipe, data: data.to_vec() })),
             _ => Err(Errno::BadHandle),
         }
     }
