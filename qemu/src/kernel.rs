@@ -67,11 +67,14 @@ pub fn build(tools: &Tools, profile_name: &str) -> Result<Kernel, String> {
     fs::write(src.join("include/plat/pc99/autoconf.h"), &autoconf).map_err(|e| e.to_string())?;
     fs::create_dir_all(&build).map_err(|e| e.to_string())?;
 
-    let jobs = std::thread::available_parallelism().map_or(2, |n| n.get());
+    // One job: every run of seL4's bitfield generator writes its parser
+    // table to the same `tools/parsetab.py`, so parallel runs can import a
+    // half-written table ("module 'parsetab' has no attribute
+    // '_tabversion'"). The kernel is one C unit; parallelism bought little.
     let mut make = Command::new("make");
     make.current_dir(&build)
         .env("PATH", path_with(&tools.venv_bin))
-        .arg(format!("-j{jobs}"))
+        .arg("-j1")
         .arg("-f")
         .arg(src.join("Makefile"))
         .arg(format!("SOURCE_ROOT={}", src.display()))
