@@ -228,9 +228,13 @@ pub fn mount_point(node: NodeId) -> String {
 
 /// Whether `path` is at or under a node's mount ([`mount_point`]).
 pub fn is_cluster_mount(path: &str) -> bool {
-    let Some(rest) = path.strip_prefix("/n/node") else { return false };
-    let digits = rest.split('/').next().unwrap_or("");
-    NodeId::parse(digits).is_some_and(|n| format!("{n}") == digits)
+    path.strip_prefix("/n/").and_then(|rest| node_of_dir(rest.split('/').next().unwrap_or(""))).is_some()
+}
+
+/// The node whose mount is the directory `name` of `/n` (`node3`: 3).
+pub fn node_of_dir(name: &str) -> Option<NodeId> {
+    let digits = name.strip_prefix("node")?;
+    NodeId::parse(digits).filter(|n| format!("{n}") == digits)
 }
 
 /// Longest node name.

@@ -554,6 +554,11 @@ pub enum Errno {
     NotSupported,
     /// No node that is up fits a placement (`cluster::Place`).
     NoNode,
+    /// A server mounted something over the path just now (the cluster
+    /// server's `/n`, which mounts a node at its first use): resolve the
+    /// path again. `libux::fs::client` does, once; a caller sees it only
+    /// if its namespace was copied before the mount.
+    Remounted,
 }
 
 impl core::fmt::Display for Errno {
@@ -588,6 +593,7 @@ impl core::fmt::Display for Errno {
             Errno::Lost => "lost with its node",
             Errno::NotSupported => "not supported",
             Errno::NoNode => "no node that is up fits the placement",
+            Errno::Remounted => "mounted after this namespace was made",
         })
     }
 }

@@ -18,6 +18,12 @@ pub struct Mutex<T> {
 unsafe impl<T: Send> Sync for Mutex<T> {}
 unsafe impl<T: Send> Send for Mutex<T> {}
 
+impl<T: Default> Default for Mutex<T> {
+    fn default() -> Self {
+        Mutex::new(T::default())
+    }
+}
+
 impl<T> Mutex<T> {
     pub const fn new(value: T) -> Self {
         Mutex { locked: AtomicBool::new(false), value: UnsafeCell::new(value) }

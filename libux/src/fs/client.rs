@@ -86,12 +86,15 @@ fn fs_call(conn: u64, req: &FsRequest) -> FsReply<'static> {
     super::decode_reply(&frame::inline_bytes(&buf.msg)[..h.len])?
 }
 
-/// Runs one path operation on the server `path` leads to.
-fn on_path<T>(path: &str, op: impl FnOnce(u64, &str) -> Result<T, Errno>) -> Result<T, Errno> {
-    let r = resolve(path)?;
-    let out = op(r.conn, &r.inner);
-    give_slot(r.conn);
-    out
+/// Runs one path operation on the server `path` leads to (again on the
+/// new one, if that server mounted one there meanwhile).
+fn on_path<T>(path: &str, op: impl Fn(u64, &str) -> Result<T, Errno>) -> Result<T, Errno> {
+    remounting(path, |path| {
+        let r = resolve(path)?;
+        let out = op(r.conn, &r.inner);
+        give_slot(r.conn);
+        out
+    })
 }
 
 fn done(r: FsReply) -> Result<(), Errno> {
@@ -122,8 +125,23 @@ pub struct File {
     pub path: String,
 }
 
+/// `op` on `path`, once more if its server mounted something over the
+/// path meanwhile (`Errno::Remounted`: the cluster server's `/n`, which
+/// mounts a node at its first use): the second resolution finds the
+/// new mount.
+fn remounting<T>(path: &str, op: impl Fn(&str) -> Result<T, Errno>) -> Result<T, Errno> {
+    match op(path) {
+        Err(Errno::Remounted) => op(path),
+        other => other,
+    }
+}
+
 /// Opens `path` with `flags` (see [`flags`]).
 pub fn open(path: &str, open_flags: u32) -> Result<File, Errno> {
+    remounting(path, |path| open_once(path, open_flags))
+}
+
+fn open_once(path: &str, open_flags: u32) -> Result<File, Errno> {
     let Resolved { conn, mount, inner, server, window } = resolve(path)?;
     match fs_call(conn, &FsRequest::Open { path: &inner, flags: open_flags & !flags::APPEND }) {
         Ok(FsResponse::Handle(handle)) => {
@@ -428,6 +446,10 @@ pub fn remove(path: &str) -> Result<(), Errno> {
 
 /// Renames within one file server.
 pub fn rename(from: &str, to: &str) -> Result<(), Errno> {
+    remounting(from, |from| rename_once(from, to))
+}
+
+fn rename_once(from: &str, to: &str) -> Result<(), Errno> {
     let f = resolve(from)?;
     let r = (|| {
         let t = resolve(to)?;
@@ -439,6 +461,14 @@ pub fn rename(from: &str, to: &str) -> Result<(), Errno> {
     })();
     give_slot(f.conn);
     r
+}
+
+/// The process serving `path` now, by its pid on this node (not a gpid;
+/// 0: the process server's own trees).
+pub fn server_of(path: &str) -> Result<Pid, Errno> {
+    let r = resolve(path)?;
+    give_slot(r.conn);
+    Ok(r.server)
 }
 
 /// Changes the working directory to `path`, which must be a directory.
