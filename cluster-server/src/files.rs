@@ -35,10 +35,10 @@ use libux::sel4::{CPtr, Notification};
 use libux::sync::Mutex;
 
 /// Threads answering calls (the first thread hears of endings instead,
-/// the waker settles waits, and the membership has two:
-/// `layout::MAX_THREADS` in all, with the one that starts the
-/// membership).
-pub const POOL: usize = 10;
+/// the waker settles waits, `/n` has `automount::THREADS` and the
+/// membership two: `layout::MAX_THREADS` in all, with the one that
+/// starts the membership).
+pub const POOL: usize = 9;
 /// Calls that go through to a node's `/proc` at once.
 const SLOW_MAX: u32 = POOL as u32 - 1;
 /// Of them, one client's.

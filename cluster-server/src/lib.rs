@@ -16,5 +16,6 @@ extern crate alloc;
 pub mod call;
 pub mod membership;
 pub mod msg;
+pub mod ntree;
 pub mod spawn;
 pub mod tree;

@@ -6,8 +6,9 @@
 //!
 //! With the secret, it exports the node's namespace to the cluster
 //! (`exportfs` on tcp port 5641, asking for proof of the secret) and
-//! mounts each node it admits at `/n/nodeN` (`mount9p`, proving it): a
-//! file of any node is a file of every node.
+//! serves `/n`, where it mounts each node it admitted at `/n/nodeN`
+//! (`mount9p`, proving it) at the first use (`automount`): a file of
+//! any node is a file of every node.
 //!
 //! Its configuration comes from the process server's environment (the
 //! host's fw_cfg files, see `libux::cluster`): `UX_CLUSTER` (`node=N
@@ -24,7 +25,7 @@ use alloc::vec::Vec;
 use cluster_server::membership::{Config, Membership, Out, BEAT_US};
 use cluster_server::msg::{self, Stats};
 use fs9p::auth::from_hex;
-use libux::cluster::{NodeId, NodeLine, NodeState};
+use libux::cluster::{NodeId, NodeLine};
 use libux::fs::client::{open, File};
 use libux::fs::flags;
 use libux::layout::slot;
@@ -34,6 +35,7 @@ use libux::process::Clock;
 use libux::rpc::Errno;
 use libux::sync::Mutex;
 
+mod automount;
 mod calls;
 mod files;
 mod waits;
@@ -43,34 +45,16 @@ libux::entry!(main);
 const EP: u64 = slot::FIRST_FREE;
 /// The waker's event (`waits`).
 const WAKER: u64 = slot::FIRST_FREE + 1;
+/// The endpoint `/n`'s calls come to (`automount`).
+const N_EP: u64 = slot::FIRST_FREE + 2;
 
 /// The port of the node's export to the cluster's nodes (its `exportfs`,
 /// which asks for proof of the secret).
 const EXPORT_PORT: u16 = 5641;
-/// The msize of the mounts of other nodes.
-const MOUNT_MSIZE: &str = "131072";
-
-/// A mount of a node that is up, to be tried again (its `mount9p` ended:
-/// the node's export was not serving yet, say).
-#[derive(Clone, Copy)]
-struct Remount {
-    at_us: u64,
-    backoff_us: u64,
-}
-
-/// The first wait before mounting a node again, doubled each time it
-/// fails again, up to the last.
-const REMOUNT_FIRST_US: u64 = 1_000_000;
-const REMOUNT_MAX_US: u64 = 30_000_000;
 
 /// What the threads share.
 struct State {
     members: Membership,
-    /// The `mount9p` of each admitted node's export, at `/n/nodeN`.
-    mounts: alloc::collections::BTreeMap<NodeId, libux::rpc::Pid>,
-    /// Mounts that ended while their node was up: when to try again,
-    /// and after how long the next time.
-    remounts: alloc::collections::BTreeMap<NodeId, Remount>,
     clock: Clock,
     /// Our address on the segment (none: a cluster of one).
     addr: Option<[u8; 4]>,
@@ -126,10 +110,9 @@ fn main() -> i32 {
     let clock = Clock::new();
     let config = Config { node: cfg.node, name: cfg.name, features: cfg.features, secret };
     let members = Membership::new(config, &seed, clock.micros());
-    let mounts = alloc::collections::BTreeMap::new();
-    let remounts = alloc::collections::BTreeMap::new();
     let own = own_stats();
-    let state = Arc::new(Mutex::new(State { members, mounts, remounts, clock, addr, own, port: None }));
+    let state = Arc::new(Mutex::new(State { members, clock, addr, own, port: None }));
+    let automount = Arc::new(automount::Automount::default());
 
     if let Err(e) = libux::process::create_endpoint(EP) {
         println!("cluster: cannot make an endpoint: {e}");
@@ -156,13 +139,21 @@ fn main() -> i32 {
             println!("cluster: cannot start a thread: {e}");
         }
     }
+    // The other nodes' files, for a node of a cluster (only with the
+    // secret can it mount them).
+    if addr.is_some() && has_secret {
+        if let Err(e) = serve_n(&state, &automount) {
+            println!("cluster: cannot serve /n: {e}");
+            return 1;
+        }
+    }
     if let Err(e) = libux::process::mount("/proc/cluster", EP) {
         println!("cluster: cannot mount /proc/cluster: {e}");
         return 1;
     }
     if addr.is_some() {
-        let (s, f) = (state.clone(), files.clone());
-        let started = libux::thread::spawn(move || match start_membership(&s, &f) {
+        let (s, f, a) = (state.clone(), files.clone(), automount.clone());
+        let started = libux::thread::spawn(move || match start_membership(&s, &f, &a) {
             Ok(()) => {
                 println!("cluster: node {} on the segment, membership on udp port {}", cfg.node, msg::PORT);
                 // The network is there now.
@@ -179,9 +170,23 @@ fn main() -> i32 {
     files::hear_endings(&files, || beat_now(&state))
 }
 
+/// Starts `/n`'s threads, and mounts it.
+fn serve_n(state: &Arc<Mutex<State>>, automount: &Arc<automount::Automount>) -> Result<(), Errno> {
+    libux::process::create_endpoint(N_EP)?;
+    for _ in 0..automount::THREADS {
+        let (s, a) = (state.clone(), automount.clone());
+        libux::thread::spawn(move || a.serve(&s, N_EP))?;
+    }
+    libux::process::mount("/n", N_EP)
+}
+
 /// Opens the membership port (once the network is there: daemons start
 /// together) and starts the listener and the beater.
-fn start_membership(state: &Arc<Mutex<State>>, files: &Arc<files::Files>) -> Result<(), Errno> {
+fn start_membership(
+    state: &Arc<Mutex<State>>,
+    files: &Arc<files::Files>,
+    automount: &Arc<automount::Automount>,
+) -> Result<(), Errno> {
     let port = alloc::format!("udp!*!{}", msg::PORT);
     // Daemons start together: devfs may not have mounted /dev yet (then
     // the path leads to ramfs, which has no /dev/sleep), and nothing here
@@ -219,22 +224,17 @@ fn start_membership(state: &Arc<Mutex<State>>, files: &Arc<files::Files>) -> Res
     send_beat(state, &data, broadcast_of(state));
     let (s, d, f) = (state.clone(), data.clone(), files.clone());
     libux::thread::spawn(move || listen(s, d, f))?;
-    let (s, d, f) = (state.clone(), data, files.clone());
-    libux::thread::spawn(move || beat(s, d, f))?;
+    let (s, d, f, a) = (state.clone(), data, files.clone(), automount.clone());
+    libux::thread::spawn(move || beat(s, d, f, a))?;
     Ok(())
 }
 
 /// Does what the membership said.
-fn carry_out(state: &Mutex<State>, files: &files::Files, data: &File, broadcast: [u8; 4], outs: Vec<Out>) {
+fn carry_out(files: &files::Files, data: &File, broadcast: [u8; 4], outs: Vec<Out>) {
     for o in outs {
         match o {
             Out::Log(line) => println!("{line}"),
             Out::Send(bytes) => send(data, broadcast, &bytes),
-            Out::Joined(node, ip) => {
-                // A node that joins (again) starts afresh.
-                state.lock().remounts.remove(&node);
-                mount(state, node, ip)
-            }
             Out::Down(node) => files.waits.node_changed(node, true),
             Out::Ended(node) => files.waits.node_changed(node, false),
         }
@@ -270,60 +270,6 @@ fn export() {
     match libux::process::spawn_full("/bin/exportfs", &["exportfs", &port], &secret_env(), None, &[]) {
         Ok(pid) => println!("cluster: exporting / to the cluster on tcp port {EXPORT_PORT} (pid {pid})"),
         Err(e) => println!("cluster: cannot start the export: {e}"),
-    }
-}
-
-/// Mounts an admitted node's export at `/n/nodeN`, unless its mount runs.
-fn mount(state: &Mutex<State>, node: NodeId, ip: [u8; 4]) {
-    let running = state.lock().mounts.get(&node).copied();
-    if running.is_some_and(|pid| matches!(libux::process::try_wait(Some(pid)), Ok(None))) {
-        return;
-    }
-    let addr = alloc::format!("tcp!{}.{}.{}.{}!{EXPORT_PORT}", ip[0], ip[1], ip[2], ip[3]);
-    let at = libux::cluster::mount_point(node);
-    let name = at.trim_start_matches("/n/");
-    // A smaller msize than a person's mount: every node holds one mount
-    // of every other, and each of its 9P clients keeps two buffers of it.
-    let number = alloc::format!("{node}");
-    let argv = ["mount9p", "-m", MOUNT_MSIZE, "-c", &number, &addr, name];
-    match libux::process::spawn_full("/bin/mount9p", &argv, &secret_env(), None, &[]) {
-        Ok(pid) => {
-            state.lock().mounts.insert(node, pid);
-        }
-        Err(e) => println!("cluster: cannot mount node {node}: {e}"),
-    }
-}
-
-/// Reaps the mounts that ended and mounts again the nodes that are up,
-/// each when its back-off has passed.
-fn remount(state: &Mutex<State>, now: u64) {
-    let mounts: Vec<(NodeId, libux::rpc::Pid)> = state.lock().mounts.iter().map(|(n, p)| (*n, *p)).collect();
-    for (node, pid) in mounts {
-        if let Ok(Some(_)) = libux::process::try_wait(Some(pid)) {
-            let mut st = state.lock();
-            st.mounts.remove(&node);
-            let backoff_us =
-                st.remounts.get(&node).map_or(REMOUNT_FIRST_US, |r| (r.backoff_us * 2).min(REMOUNT_MAX_US));
-            st.remounts.insert(node, Remount { at_us: now + backoff_us, backoff_us });
-        }
-    }
-    let due: Vec<(NodeId, [u8; 4])> = {
-        let st = state.lock();
-        // (Almost always: nothing to do, and no table to make.)
-        if st.remounts.is_empty() {
-            return;
-        }
-        let up = st.members.nodes(now, [0; 4], st.own);
-        st.remounts
-            .iter()
-            .filter(|(node, r)| r.at_us <= now && !st.mounts.contains_key(node))
-            .filter_map(|(node, _)| up.iter().find(|l| l.node == *node && l.state == NodeState::Up))
-            .map(|l| (l.node, l.addr.ip))
-            .collect()
-    };
-    for (node, ip) in due {
-        println!("cluster: mounting node {node} again");
-        mount(state, node, ip);
     }
 }
 
@@ -370,13 +316,13 @@ fn listen(state: Arc<Mutex<State>>, data: Arc<File>, files: Arc<files::Files>) {
             let now = st.clock.micros();
             st.members.receive(now, d.peer.ip, d.payload)
         };
-        carry_out(&state, &files, &data, broadcast, outs);
+        carry_out(&files, &data, broadcast, outs);
     }
 }
 
 /// The beater: a beat every `BEAT_US` to the segment, and the table's
 /// changes logged.
-fn beat(state: Arc<Mutex<State>>, data: Arc<File>, files: Arc<files::Files>) {
+fn beat(state: Arc<Mutex<State>>, data: Arc<File>, files: Arc<files::Files>, automount: Arc<automount::Automount>) {
     let mut sleep = match open("/dev/sleep", flags::WRITE) {
         Ok(f) => f,
         Err(e) => return println!("cluster: /dev/sleep: {e}; not beating"),
@@ -392,20 +338,15 @@ fn beat(state: Arc<Mutex<State>>, data: Arc<File>, files: Arc<files::Files>) {
             send_beat(&state, &data, broadcast);
         }
         let outs = state.lock().members.tick(now);
-        carry_out(&state, &files, &data, broadcast, outs);
-        // Mounts that ended are reaped: of a node that went down, it is
-        // mounted again when it joins again; of a node that is up, after a
-        // while (doubling). (Programs started through `spawn` are
-        // children too: their `wait` files reap them.)
-        remount(&state, now);
-        // Asleep until the next beat, a peer's state is due to change or a
-        // mount is due again: an idle node's timer is armed for what is
-        // to happen, no more often.
-        let wake = {
-            let st = state.lock();
-            let remounts = st.remounts.values().map(|r| r.at_us).filter(|&t| t > now).min();
-            [Some(next), st.members.next_change(now), remounts].into_iter().flatten().min().unwrap_or(next)
-        };
+        carry_out(&files, &data, broadcast, outs);
+        // Mounts that ended are reaped (their nodes are mounted again at
+        // the next use). (Programs started through `spawn` are children
+        // too: their `wait` files reap them.)
+        automount.reap();
+        // Asleep until the next beat or a peer's state is due to change:
+        // an idle node's timer is armed for what is to happen, no more
+        // often.
+        let wake = state.lock().members.next_change(now).map_or(next, |t| t.min(next));
         let ms = wake.saturating_sub(now).div_ceil(1000).clamp(1, BEAT_US / 1000);
         if sleep.write(alloc::format!("{ms}").as_bytes()).is_err() {
             return println!("cluster: /dev/sleep failed; not beating");

@@ -55,8 +55,6 @@ pub enum Out {
     /// would wait for the address of a node that may be dead.
     Send(Vec<u8>),
     Log(String),
-    /// A node was admitted (it joined, or came back): its address.
-    Joined(NodeId, [u8; 4]),
     /// A node turned down.
     Down(NodeId),
     /// A node's processes that another node waits for: some ended.
@@ -361,7 +359,6 @@ impl Membership {
         self.peers.insert(node, peer);
         let how = if rejoined { "rejoined (a new incarnation)" } else { "joined" };
         out.push(Out::Log(format!("cluster: node {node} at {} {how}", addr(from))));
-        out.push(Out::Joined(node, from));
     }
 
     fn refuse(&mut self, now_us: u64, to: [u8; 4], node: NodeId, inc: Incarnation, why: Refusal, out: &mut Vec<Out>) {
@@ -455,7 +452,7 @@ mod tests {
                     match o {
                         Out::Send(bytes) => replies.push(bytes),
                         Out::Log(l) => all.push(l),
-                        Out::Joined(..) | Out::Down(_) | Out::Ended(_) => {}
+                        Out::Down(_) | Out::Ended(_) => {}
                     }
                 }
             }

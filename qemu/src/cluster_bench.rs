@@ -33,9 +33,9 @@ pub fn run(image: &Image, args: &Args) -> Result<Vec<String>, String> {
     }
     let formed = t0.elapsed();
     let last = NODES as usize;
-    for n in 2..=last {
-        cluster.nodes[0].wait_for(&format!("mounted at /n/node{n}"), t).map_err(|e| e.to_string())?;
-    }
+    // Node 2's files are mounted at their first use: that one is not
+    // timed.
+    shell(&cluster.nodes[0], "cat /n/node2/proc/1/status > /dev/null; echo done", "done", t)?;
     // A stat-sized read, 20 times, here and through a node's mount.
     let reads = |path: &str| -> Result<f64, String> {
         let line = format!("{}echo done", format!("cat {path} > /dev/null; ").repeat(20));
@@ -112,7 +112,7 @@ const RATE_ROUNDS: u32 = 100;
 /// `spawner reap` on every node at once (itself included), each starting
 /// and reaping `true` as fast as it can, and waits for them one after
 /// another; next to node 1's `spawner reap` alone. Also how long this
-/// many nodes take to admit and mount each other.
+/// many nodes take to admit each other.
 pub fn spawn_rate(image: &Image, args: &Args) -> Result<Vec<String>, String> {
     qemu::step(&format!("booting {RATE_NODES} nodes of 128 MiB for the cluster-wide spawn rate"));
     let t = args.timeout;
@@ -120,10 +120,10 @@ pub fn spawn_rate(image: &Image, args: &Args) -> Result<Vec<String>, String> {
     let t0 = Instant::now();
     let cluster = qemu::cluster::start(image, &opts, false)?;
     cluster.wait_for_shells(t)?;
-    // Until every node has mounted every other: the cluster is quiet.
+    // Until every node has admitted every other: the cluster is quiet.
     for (k, node) in cluster.nodes.iter().enumerate() {
         for n in (1..=RATE_NODES as usize).filter(|&n| n != k + 1) {
-            node.wait_for(&format!("mounted at /n/node{n}"), t).map_err(|e| e.to_string())?;
+            node.wait_for(&format!("cluster: node {n} at 10.1.0.{n} joined"), t).map_err(|e| e.to_string())?;
         }
     }
     let formed = t0.elapsed();
@@ -142,7 +142,7 @@ pub fn spawn_rate(image: &Image, args: &Args) -> Result<Vec<String>, String> {
     let (rate, rate_alone) = (total * 1000.0 / all_ms, f64::from(RATE_ROUNDS) * 1000.0 / alone_ms);
     Ok(vec![
         format!(
-            "cluster: {RATE_NODES} nodes of 128 MiB had all mounted each other {:.1} s after the first QEMU started",
+            "cluster: {RATE_NODES} nodes of 128 MiB had all admitted each other {:.1} s after the first QEMU started",
             formed.as_secs_f64()
         ),
         format!(

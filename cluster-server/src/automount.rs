@@ -1,0 +1,199 @@
+//! Serving `/n` (names in `cluster_server::ntree`): every other node's
+//! files at `/n/nodeN`, mounted at their first use, as Linux's autofs
+//! mounts at a lookup. A call on a path under `/n/nodeN` that reaches
+//! us (nothing mounted there yet, or its mount ended) starts that node's
+//! `mount9p`, waits until it serves `/n/nodeN`, and answers
+//! `Remounted`: the client's library resolves the path again and finds
+//! the mount. Calls for a node that is not up find nothing.
+//!
+//! [`THREADS`] threads answer; while both wait for mounts, other calls
+//! here wait their turn (a mount takes a dial and an attach). What the
+//! mounts' `mount9p`s leave when they end is reaped by the beater.
+
+use crate::State;
+use alloc::collections::BTreeMap;
+use alloc::string::String;
+use alloc::vec::Vec;
+use cluster_server::ntree::{Made, Name};
+use libux::cluster::{mount_point, Gpid, NodeId, NodeState};
+use libux::fs::client::{open, server_of, File};
+use libux::fs::server::{encode, request_bytes, Answer, Entry};
+use libux::fs::{entry_bytes, flags, list_page, FsRequest};
+use libux::rpc::client::{recv_raw, reply_recv_raw};
+use libux::rpc::{Errno, Pid};
+use libux::sel4::CPtr;
+use libux::sync::Mutex;
+
+/// Threads answering calls on `/n`.
+pub const THREADS: usize = 2;
+/// How long a mount may take to serve (a dial, an attach and the proof of
+/// the secret; a busy host may take seconds).
+const MOUNT_WAIT_US: u64 = 20_000_000;
+/// How often a thread waiting for a mount looks again.
+const MOUNT_POLL_MS: &[u8] = b"5";
+/// The msize of the mounts of other nodes: smaller than a person's
+/// mount, since each of a mount's 9P clients keeps two buffers of it.
+const MOUNT_MSIZE: &str = "131072";
+
+#[derive(Default)]
+pub struct Automount {
+    /// The `mount9p` of each node mounted or being mounted.
+    mounts: Mutex<BTreeMap<NodeId, Pid>>,
+    made: Mutex<Made>,
+}
+
+impl Automount {
+    /// Serves `/n`'s calls on `ep` forever (on each of its threads).
+    pub fn serve(&self, state: &Mutex<State>, ep: CPtr) -> ! {
+        let mut sleep = None;
+        let mut m = recv_raw(ep);
+        loop {
+            let answer =
+                request_bytes(&m).and_then(|bytes| self.answer(state, &mut sleep, libux::fs::decode_request(&bytes)?));
+            m = reply_recv_raw(ep, encode(&answer));
+        }
+    }
+
+    fn answer(&self, state: &Mutex<State>, sleep: &mut Option<File>, req: FsRequest) -> Result<Answer, Errno> {
+        let path = match req {
+            FsRequest::Open { path, .. }
+            | FsRequest::Stat { path }
+            | FsRequest::List { path, .. }
+            | FsRequest::Mkdir { path }
+            | FsRequest::Remove { path }
+            | FsRequest::SetAttrs { path, .. }
+            | FsRequest::Rename { from: path, .. } => path,
+            // We hand out no open files.
+            _ => return Err(Errno::BadHandle),
+        };
+        let name = Name::of(path);
+        // (`mount9p` makes its mount point's name before it mounts: a
+        // node's name is there already, and must not wait for the mount
+        // being made.)
+        if let (FsRequest::Mkdir { .. }, Name::Node(_)) = (&req, name) {
+            if !path.trim_matches('/').contains('/') {
+                return Err(Errno::Exists);
+            }
+        }
+        if let Name::Node(node) = name {
+            self.mount(state, sleep, node)?;
+            return Err(Errno::Remounted);
+        }
+        match (req, name) {
+            (FsRequest::Stat { .. }, Name::Root) => Ok(Answer::Stat(Entry::new("n", true, 0))),
+            (FsRequest::Stat { .. }, Name::Other { name, deeper: false }) if self.made.lock().contains(name) => {
+                Ok(Answer::Stat(Entry::new(name, true, 0)))
+            }
+            (FsRequest::List { from, .. }, Name::Root) => {
+                let entries = self.made.lock().entries(&up_nodes(state));
+                let (page, more) = list_page(&entries, from, |e| entry_bytes(&e.name, false));
+                Ok(Answer::Entries(page.to_vec(), more))
+            }
+            (FsRequest::List { .. }, Name::Other { name, deeper: false }) if self.made.lock().contains(name) => {
+                Ok(Answer::Entries(Vec::new(), false))
+            }
+            (FsRequest::Open { .. }, Name::Root) => Err(Errno::IsDir),
+            (FsRequest::Open { .. }, Name::Other { name, deeper: false }) if self.made.lock().contains(name) => {
+                Err(Errno::IsDir)
+            }
+            (FsRequest::Mkdir { .. }, Name::Root) => Err(Errno::Exists),
+            // Where a mount may be made: `mount9p` makes its name first,
+            // for `ls /n` to show (as anyone may in ramfs, within a bound).
+            (FsRequest::Mkdir { .. }, Name::Other { name, deeper: false }) => {
+                self.made.lock().make(name).map(|()| Answer::Done)
+            }
+            (FsRequest::Remove { .. }, Name::Other { name, deeper: false }) => {
+                self.made.lock().remove(name).map(|()| Answer::Done)
+            }
+            (FsRequest::Remove { .. } | FsRequest::SetAttrs { .. } | FsRequest::Rename { .. }, Name::Root) => {
+                Err(Errno::NotPermitted)
+            }
+            (_, Name::Other { .. }) => Err(Errno::NotFound),
+            _ => Err(Errno::NotPermitted),
+        }
+    }
+
+    /// Mounts `node` at `/n/nodeN` unless its mount runs, and waits until
+    /// that mount serves there.
+    fn mount(&self, state: &Mutex<State>, sleep: &mut Option<File>, node: NodeId) -> Result<(), Errno> {
+        let ip = up_nodes_with_addresses(state).into_iter().find(|(n, _)| *n == node).ok_or(Errno::NotFound)?.1;
+        let pid = {
+            let mut mounts = self.mounts.lock();
+            match mounts.get(&node) {
+                Some(&pid) if matches!(libux::process::try_wait(Some(pid)), Ok(None)) => pid,
+                _ => {
+                    let pid = start_mount(node, ip)?;
+                    mounts.insert(node, pid);
+                    pid
+                }
+            }
+        };
+        let at = mount_point(node);
+        let clock = libux::process::Clock::new();
+        let start = clock.micros();
+        // (The process server names a mount's server by its own pid, the
+        // gpid's low bits.)
+        let local = Gpid(pid).pid();
+        loop {
+            if server_of(&at)? == local {
+                return Ok(());
+            }
+            if let Ok(Some(_)) = libux::process::try_wait(Some(pid)) {
+                // It said why on the console.
+                self.forget(node, pid);
+                return Err(Errno::Io);
+            }
+            if clock.micros().saturating_sub(start) > MOUNT_WAIT_US {
+                libux::println!("cluster: node {node}'s mount did not serve within 20 s");
+                return Err(Errno::Io);
+            }
+            let sleep = match sleep {
+                Some(f) => f,
+                None => sleep.insert(open("/dev/sleep", flags::WRITE)?),
+            };
+            sleep.write(MOUNT_POLL_MS)?;
+        }
+    }
+
+    fn forget(&self, node: NodeId, pid: Pid) {
+        let mut mounts = self.mounts.lock();
+        if mounts.get(&node) == Some(&pid) {
+            mounts.remove(&node);
+        }
+    }
+
+    /// Reaps the mounts that ended (their nodes are mounted again at the
+    /// next use).
+    pub fn reap(&self) {
+        let mounts: Vec<(NodeId, Pid)> = self.mounts.lock().iter().map(|(n, p)| (*n, *p)).collect();
+        for (node, pid) in mounts {
+            if let Ok(Some(_)) = libux::process::try_wait(Some(pid)) {
+                self.forget(node, pid);
+            }
+        }
+    }
+}
+
+/// The nodes up, but us, with their addresses.
+fn up_nodes_with_addresses(state: &Mutex<State>) -> Vec<(NodeId, [u8; 4])> {
+    let st = state.lock();
+    let own = st.members.node();
+    let lines = crate::node_lines(&st);
+    lines.iter().filter(|l| l.state == NodeState::Up && l.node != own).map(|l| (l.node, l.addr.ip)).collect()
+}
+
+fn up_nodes(state: &Mutex<State>) -> Vec<NodeId> {
+    up_nodes_with_addresses(state).into_iter().map(|(n, _)| n).collect()
+}
+
+/// Starts `mount9p` of the node's export (proving the cluster's secret)
+/// at `/n/nodeN`.
+fn start_mount(node: NodeId, ip: [u8; 4]) -> Result<Pid, Errno> {
+    let addr = alloc::format!("tcp!{}.{}.{}.{}!{}", ip[0], ip[1], ip[2], ip[3], crate::EXPORT_PORT);
+    let name: String = alloc::format!("node{node}");
+    let number = alloc::format!("{node}");
+    let argv = ["mount9p", "-m", MOUNT_MSIZE, "-c", &number, &addr, &name];
+    libux::process::spawn_full("/bin/mount9p", &argv, &crate::secret_env(), None, &[]).inspect_err(|e| {
+        libux::println!("cluster: cannot mount node {node}: {e}");
+    })
+}
