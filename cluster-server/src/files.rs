@@ -408,16 +408,20 @@ pub fn hear_endings(files: &Files, told: impl Fn()) -> ! {
     let mut cursor = 0;
     loop {
         events.wait();
-        match libux::process::ended_among(&mut cursor, || files.holders()) {
-            Ok(pids) => {
-                files.ended(&pids);
-                files.waits.adopt(&files.calls.orphans(&pids));
-                files.calls.reap_unclaimed(files.waits.own(), &pids);
-                if files.waits.ended(&pids) {
-                    told();
-                }
+        let gone = |pids: &[Pid]| {
+            files.ended(pids);
+            files.waits.adopt(&files.calls.orphans(pids));
+            files.calls.reap_unclaimed(files.waits.own(), pids);
+            if files.waits.ended(pids) {
+                told();
             }
-            Err(e) => libux::println!("cluster: cannot learn which processes ended: {e}"),
+        };
+        let heard = libux::process::ended_among(&mut cursor, gone).and_then(|lost| match lost {
+            true => libux::process::gone_among(files.holders()).map(|pids| gone(&pids)),
+            false => Ok(()),
+        });
+        if let Err(e) = heard {
+            libux::println!("cluster: cannot learn which processes ended: {e}");
         }
     }
 }

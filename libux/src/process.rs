@@ -279,43 +279,37 @@ pub fn living(pids: &[Pid]) -> Result<alloc::vec::Vec<Pid>, Errno> {
     Ok(alive)
 }
 
-/// Daemons and file servers: the processes that ended since `cursor`
-/// (which moves on), sorted. If the process server forgot some endings
-/// meanwhile, those of `tracked()` (whom the caller holds anything for,
-/// in any order and repeated) that no longer live are among them.
-pub fn ended_among(
-    cursor: &mut u64,
-    tracked: impl FnOnce() -> alloc::vec::Vec<Pid>,
-) -> Result<alloc::vec::Vec<Pid>, Errno> {
-    let (mut pids, lost) = ended(cursor)?;
-    if lost {
-        let mut tracked = tracked();
-        tracked.sort_unstable();
-        tracked.dedup();
-        let alive = living(&tracked)?;
-        pids.extend(tracked.into_iter().filter(|p| !alive.contains(p)));
-    }
-    pids.sort_unstable();
-    pids.dedup();
-    Ok(pids)
-}
-
-/// Daemons: the processes that ended since `cursor` (which moves on), and
-/// whether some were forgotten meanwhile (see [`Request::Ended`]).
-pub fn ended(cursor: &mut u64) -> Result<(alloc::vec::Vec<Pid>, bool), Errno> {
-    let mut all = alloc::vec::Vec::new();
+/// Daemons and file servers: `each` with the processes that ended since
+/// `cursor` (which moves on), a page of the process server's at a time
+/// (sorted within it), so that a burst of thousands of endings costs a
+/// page of memory, not a list of them all. True if the process server
+/// forgot some endings meanwhile: then [`gone_among`] the processes the
+/// caller holds anything for are the rest.
+pub fn ended_among(cursor: &mut u64, mut each: impl FnMut(&[Pid])) -> Result<bool, Errno> {
     let mut any_lost = false;
     loop {
         match call(slot::PROC_CONN, &Request::Ended { after: *cursor })? {
-            Response::Ended { pids, upto, more, lost } => {
-                all.extend(pids);
+            Response::Ended { mut pids, upto, more, lost } => {
                 any_lost |= lost;
                 *cursor = upto;
+                pids.sort_unstable();
+                pids.dedup();
+                each(&pids);
                 if !more {
-                    return Ok((all, any_lost));
+                    return Ok(any_lost);
                 }
             }
             _ => return Err(Errno::BadRequest),
         }
     }
+}
+
+/// Those of `tracked` (in any order, repeated) that no longer live,
+/// sorted.
+pub fn gone_among(mut tracked: alloc::vec::Vec<Pid>) -> Result<alloc::vec::Vec<Pid>, Errno> {
+    tracked.sort_unstable();
+    tracked.dedup();
+    let alive = living(&tracked)?;
+    tracked.retain(|p| !alive.contains(p));
+    Ok(tracked)
 }

@@ -470,6 +470,21 @@ mod sel4 {
         ended_cursor: u64,
     }
 
+    impl<F: Files> Serve<F, Kernel> {
+        /// Drops what the processes that ended held, as the process
+        /// server tells them, a page at a time.
+        fn hear_endings(&mut self) -> Result<(), Errno> {
+            let mut cursor = self.io.ended_cursor;
+            let heard = crate::process::ended_among(&mut cursor, |pids| self.ended(pids));
+            self.io.ended_cursor = cursor;
+            if heard? {
+                let gone = crate::process::gone_among(self.held.pids())?;
+                self.ended(&gone);
+            }
+            Ok(())
+        }
+    }
+
     impl Transport for Kernel {
         fn save(&mut self) -> Result<u64, Errno> {
             self.slots.save()
@@ -509,9 +524,8 @@ mod sel4 {
             if m.badge & event::FLAG != 0 {
                 s.files.event(&s.held, m.badge & !(event::FLAG | event::ENDED));
                 if m.badge & event::ENDED != 0 {
-                    match crate::process::ended_among(&mut s.io.ended_cursor, || s.held.pids()) {
-                        Ok(pids) => s.ended(&pids),
-                        Err(e) => crate::println!("cannot learn which processes ended: {e}"),
+                    if let Err(e) = s.hear_endings() {
+                        crate::println!("cannot learn which processes ended: {e}");
                     }
                 }
                 s.files.run(&s.held);

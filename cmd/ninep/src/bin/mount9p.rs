@@ -227,17 +227,21 @@ impl Mount {
     /// still answered for them.
     fn forget_ended(&self, w: &mut Worker) {
         let mut cursor = self.cursor.lock();
-        let pids = match libux::process::ended_among(&mut cursor, || self.remote.lock().holders()) {
-            Ok(pids) => pids,
-            Err(e) => return println!("mount9p: cannot learn which processes ended: {e}"),
+        let mut gone = |pids: &[libux::rpc::Pid]| {
+            let (fids, stuck) = self.remote.lock().ended(pids);
+            for fid in fids {
+                let _ = w.c.clunk(fid);
+            }
+            for share in stuck {
+                w.flush_share(share);
+            }
         };
-        drop(cursor);
-        let (fids, stuck) = self.remote.lock().ended(&pids);
-        for fid in fids {
-            let _ = w.c.clunk(fid);
-        }
-        for share in stuck {
-            w.flush_share(share);
+        let heard = libux::process::ended_among(&mut cursor, &mut gone).and_then(|lost| match lost {
+            true => libux::process::gone_among(self.remote.lock().holders()).map(|pids| gone(&pids)),
+            false => Ok(()),
+        });
+        if let Err(e) = heard {
+            println!("mount9p: cannot learn which processes ended: {e}");
         }
     }
 }
