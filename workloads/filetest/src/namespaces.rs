@@ -86,8 +86,12 @@ pub fn orphan() -> Result<(), String> {
         format!("{mounted:?}"),
     );
     let text = verdict.as_ref().map_or_else(String::clone, |()| String::from("ok"));
-    let written = libux::fs::client::open(ORPHAN_VERDICT, libux::fs::flags::WRITE | libux::fs::flags::CREATE)
-        .and_then(|mut f| f.write(text.as_bytes()));
+    // Written whole under another name, then renamed: the parent, which
+    // polls for the verdict, never reads a file made but not yet written.
+    let draft = format!("{ORPHAN_VERDICT}.new");
+    let written = libux::fs::client::create(&draft)
+        .and_then(|mut f| f.write(text.as_bytes()))
+        .and_then(|_| libux::fs::client::rename(&draft, ORPHAN_VERDICT));
     written.map_err(e(ORPHAN_VERDICT))?;
     verdict
 }
