@@ -22,7 +22,8 @@ const ZERO_PAGE: [u8; PAGE as usize] = [0; PAGE as usize];
 
 pub struct Kernel {
     pub mem: Memory,
-    /// Each gives 512 address spaces; more are made as needed.
+    /// Each gives 512 address spaces: all the kernel allows, made at
+    /// boot.
     asid_pools: Vec<AsidPool>,
     /// Our own address space and the arena its tables come from.
     own: AddressSpace,
@@ -30,13 +31,26 @@ pub struct Kernel {
 }
 
 impl Kernel {
-    pub fn new(mem: Memory) -> Kernel {
-        Kernel {
+    pub fn new(mem: Memory) -> Result<Kernel, Errno> {
+        let mut k = Kernel {
             mem,
             asid_pools: alloc::vec![AsidPool(init_cap::ASID_POOL)],
             own: AddressSpace::new(VSpace(init_cap::VSPACE)),
             own_arena: Arena::default(),
+        };
+        // All of them now (28 KiB): made as a burst of processes first
+        // needed them, each cost root slots for good at a moment that
+        // depended on how many of the burst had ended, so that two like
+        // bursts could leave different resources behind.
+        while k.asid_pools.len() < MAX_ASID_POOLS {
+            let untyped = k.mem.object(&mut k.own_arena, object::UNTYPED, bits::ASID_POOL as u64, bits::ASID_POOL)?;
+            let slot = k.mem.slot()?;
+            AsidControl(init_cap::ASID_CONTROL)
+                .make_pool(Untyped(untyped), ROOT_CNODE, slot, ROOT_DEPTH)
+                .map_err(|_| Errno::NoMemory)?;
+            k.asid_pools.push(AsidPool(slot));
         }
+        Ok(k)
     }
 
     /// An endpoint of our own, for good.
@@ -44,23 +58,9 @@ impl Kernel {
         Ok(Endpoint(self.mem.object(&mut self.own_arena, object::ENDPOINT, 0, bits::ENDPOINT)?))
     }
 
-    /// Gives `vspace` an address space identifier, making a new ASID pool
-    /// when the ones we have are full (the kernel allows 8 in all).
+    /// Gives `vspace` an address space identifier.
     pub fn assign_asid(&mut self, vspace: VSpace) -> Result<(), Errno> {
-        if self.asid_pools.iter().any(|pool| pool.assign(vspace).is_ok()) {
-            return Ok(());
-        }
-        if self.asid_pools.len() >= MAX_ASID_POOLS {
-            return Err(Errno::NoMemory);
-        }
-        let untyped = self.mem.object(&mut self.own_arena, object::UNTYPED, bits::ASID_POOL as u64, bits::ASID_POOL)?;
-        let slot = self.mem.slot()?;
-        AsidControl(init_cap::ASID_CONTROL)
-            .make_pool(Untyped(untyped), ROOT_CNODE, slot, ROOT_DEPTH)
-            .map_err(|_| Errno::NoMemory)?;
-        let pool = AsidPool(slot);
-        self.asid_pools.push(pool);
-        pool.assign(vspace).map_err(|_| Errno::NoMemory)
+        self.asid_pools.iter().find_map(|pool| pool.assign(vspace).ok()).ok_or(Errno::NoMemory)
     }
 
     /// Copies `src` into `frame` at `offset` through a temporary mapping
@@ -78,6 +78,14 @@ impl Kernel {
     /// Empties `frame` (one that held someone else's data).
     pub fn zero(&mut self, frame: Page) -> Result<(), Errno> {
         self.fill(frame, 0, &ZERO_PAGE)
+    }
+
+    /// Makes now the page tables our own mappings in `[from, from + len)`
+    /// need (those made at first use are ours for good, so a region
+    /// used up to a high-water mark that depends on timing would leave
+    /// different resources behind after two like bursts).
+    pub fn make_own_tables(&mut self, from: u64, len: u64) -> Result<(), Errno> {
+        Ok(self.own.make_tables(&mut self.mem, &mut self.own_arena, from, len)?)
     }
 
     /// Maps `frame` (a copy of ours: a frame capability maps once) at `at`

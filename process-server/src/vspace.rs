@@ -59,6 +59,17 @@ impl AddressSpace {
         Ok(())
     }
 
+    /// Makes now the tables that mappings in `[from, from + len)` need,
+    /// from `arena`.
+    pub fn make_tables(&mut self, mem: &mut Memory, arena: &mut Arena, from: u64, len: u64) -> Result<(), AllocError> {
+        let table_span = 1 << Level::PageTable.shift();
+        let first = from & !(table_span - 1);
+        for vaddr in (first..from + len).step_by(table_span as usize) {
+            self.ensure_tables(mem, arena, vaddr)?;
+        }
+        Ok(())
+    }
+
     /// Maps `frame` at `vaddr` (4 KiB aligned), cached; missing tables come
     /// from `arena`.
     pub fn map(
