@@ -93,6 +93,10 @@ impl Automount {
                 Ok(Answer::Entries(Vec::new(), false))
             }
             (FsRequest::Open { .. }, Name::Root) => Err(Errno::IsDir),
+            // `/n` holds mounts, no files.
+            (FsRequest::Open { flags: f, .. }, Name::Other { deeper: false, .. }) if f & flags::CREATE != 0 => {
+                Err(Errno::NotPermitted)
+            }
             (FsRequest::Open { .. }, Name::Other { name, deeper: false }) if self.made.lock().contains(name) => {
                 Err(Errno::IsDir)
             }

@@ -110,6 +110,7 @@ fn nodes_admit_each_other_by_the_secret_and_see_failures() {
     run(&cluster.nodes[0], "cat /n/node3/proc/1/status", &ramfs_status(3));
     wait(&cluster.nodes[0], mark, "mount9p: tcp!10.1.0.3!5641 mounted at /n/node3");
     run(&cluster.nodes[0], "cat /n/node9/proc/1/status", "cat: /n/node9/proc/1/status: file does not exist");
+    run(&cluster.nodes[0], "echo hi > /n/foo", "sh: /n/foo: not permitted");
     // A mount that ends is made again at the next use.
     let ps = run(&cluster.nodes[0], "ps", "PID");
     let mounts: Vec<String> = tests::pids_of(&ps, "mount9p").iter().map(|(p, _)| p.to_string()).collect();
@@ -144,6 +145,10 @@ fn nodes_admit_each_other_by_the_secret_and_see_failures() {
     tests::start(&cluster.nodes[0], "exportfs", "exportfs: serving / on tcp!*!564");
     tests::start(&cluster.nodes[1], "mount9p tcp!10.1.0.1!564 A", "mounted at /n/A");
     run(&cluster.nodes[1], "cat /n/A/proc/1/status", &ramfs_status(1));
+    // A person's mount shows in `/n` beside the nodes.
+    let listed = run(&cluster.nodes[1], "ls /n; echo listed", "listed");
+    let names: Vec<&str> = listed.lines().map(str::trim).filter(|l| *l == "A" || l.starts_with("node")).collect();
+    assert_eq!(names, ["A", "node1", "node3"], "{listed}");
     let through = run(&cluster.nodes[1], "ls /n/A/n; echo listed", "listed");
     assert!(!through.lines().any(|l| l.trim().starts_with("node")), "{through}");
     run(&cluster.nodes[1], "cat /n/A/n/node3/proc/1/status", "cat: /n/A/n/node3/proc/1/status: file does not exist");
