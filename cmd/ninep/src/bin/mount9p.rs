@@ -236,9 +236,13 @@ impl Mount {
                 w.flush_share(share);
             }
         };
-        let heard = libux::process::ended_among(&mut cursor, &mut gone).and_then(|lost| match lost {
-            true => libux::process::gone_among(self.remote.lock().holders()).map(|pids| gone(&pids)),
-            false => Ok(()),
+        let heard = libux::process::ended_among(&mut cursor, &mut gone).and_then(|lost| {
+            if !lost {
+                return Ok(());
+            }
+            // (Not locked while `gone` takes the lock again.)
+            let held = self.remote.lock().holders();
+            libux::process::gone_among(held).map(|pids| gone(&pids))
         });
         if let Err(e) = heard {
             println!("mount9p: cannot learn which processes ended: {e}");
@@ -304,10 +308,14 @@ fn main() -> i32 {
         }
     };
     let at = format!("/n/{name}");
-    // `/n` and `/n/NAME` in ramfs, so that `ls /n` shows the mount (a
-    // mount point needs no directory under it; both may exist already).
-    let _ = libux::fs::client::mkdir("/n");
-    let _ = libux::fs::client::mkdir(&at);
+    // `/n/NAME`, so that `ls /n` shows the mount (a mount point needs no
+    // directory under it; it may exist already). Not for the cluster
+    // server's mounts (`-c`): its `/n` lists the nodes, and the thread
+    // that would answer may be waiting for this very mount.
+    if node.is_none() {
+        let _ = libux::fs::client::mkdir("/n");
+        let _ = libux::fs::client::mkdir(&at);
+    }
     if let Err(e) = libux::process::create_endpoint(EP).and_then(|()| libux::process::mount(&at, EP)) {
         eprintln!("mount9p: cannot mount {at}: {e}");
         return 1;
