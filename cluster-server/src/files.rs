@@ -408,20 +408,23 @@ pub fn hear_endings(files: &Files, told: impl Fn()) -> ! {
     let mut cursor = 0;
     loop {
         events.wait();
-        let gone = |pids: &[Pid]| {
+        let mut watched_ended = false;
+        let mut gone = |pids: &[Pid]| {
             files.ended(pids);
             files.waits.adopt(&files.calls.orphans(pids));
             files.calls.reap_unclaimed(files.waits.own(), pids);
-            if files.waits.ended(pids) {
-                told();
-            }
+            watched_ended |= files.waits.ended(pids);
         };
-        let heard = libux::process::ended_among(&mut cursor, gone).and_then(|lost| match lost {
+        let heard = libux::process::ended_among(&mut cursor, &mut gone).and_then(|lost| match lost {
             true => libux::process::gone_among(files.holders()).map(|pids| gone(&pids)),
             false => Ok(()),
         });
         if let Err(e) = heard {
             libux::println!("cluster: cannot learn which processes ended: {e}");
+        }
+        // One beat however many pages the endings came in.
+        if watched_ended {
+            told();
         }
     }
 }
