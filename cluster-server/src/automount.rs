@@ -37,9 +37,17 @@ const MOUNT_MSIZE: &str = "131072";
 
 #[derive(Default)]
 pub struct Automount {
-    /// The `mount9p` of each node mounted or being mounted.
-    mounts: Mutex<BTreeMap<NodeId, Pid>>,
+    /// Each node mounted or being mounted.
+    mounts: Mutex<BTreeMap<NodeId, Mount>>,
     made: Mutex<Made>,
+}
+
+/// A node's mount.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mount {
+    /// Its `mount9p` is being started.
+    Starting,
+    Started(Pid),
 }
 
 impl Automount {
@@ -118,37 +126,68 @@ impl Automount {
     }
 
     /// Mounts `node` at `/n/nodeN` unless its mount runs, and waits until
-    /// that mount serves there.
+    /// that mount serves there. Decided under the lock, done outside it
+    /// (starting a process is a call that takes long): a node's mount is
+    /// `Starting` meanwhile, and other callers wait for it.
     fn mount(&self, state: &Mutex<State>, sleep: &mut Option<File>, node: NodeId) -> Result<(), Errno> {
-        let ip = up_nodes_with_addresses(state).into_iter().find(|(n, _)| *n == node).ok_or(Errno::NotFound)?.1;
-        let pid = {
-            let mut mounts = self.mounts.lock();
-            match mounts.get(&node) {
-                Some(&pid) if matches!(libux::process::try_wait(Some(pid)), Ok(None)) => pid,
-                _ => {
-                    let pid = start_mount(node, ip)?;
-                    mounts.insert(node, pid);
-                    pid
-                }
-            }
-        };
         let at = mount_point(node);
         let clock = libux::process::Clock::new();
         let start = clock.micros();
-        // (The process server names a mount's server by its own pid, the
-        // gpid's low bits.)
-        let local = Gpid(pid).pid();
+        // The mount this call waits for, once it knows it.
+        let mut ours = None;
         loop {
-            if server_of(&at)? == local {
-                return Ok(());
-            }
-            if let Ok(Some(_)) = libux::process::try_wait(Some(pid)) {
-                // It said why on the console.
-                self.forget(node, pid);
-                return Err(Errno::Io);
+            // A node that went down (or never was up) has nothing to mount.
+            let ip = up_nodes_with_addresses(state).into_iter().find(|(n, _)| *n == node).ok_or(Errno::NotFound)?.1;
+            let now = {
+                let mut mounts = self.mounts.lock();
+                let now = mounts.get(&node).copied();
+                if now.is_none() && ours.is_none() {
+                    mounts.insert(node, Mount::Starting);
+                }
+                now
+            };
+            match (now, ours) {
+                (None, None) => match start_mount(node, ip) {
+                    Ok(pid) => {
+                        self.mounts.lock().insert(node, Mount::Started(pid));
+                        ours = Some(pid);
+                        continue;
+                    }
+                    Err(e) => {
+                        self.mounts.lock().remove(&node);
+                        return Err(e);
+                    }
+                },
+                (Some(Mount::Started(pid)), _) => {
+                    // (The process server names a mount's server by its
+                    // own pid, the gpid's low bits.)
+                    if server_of(&at)? == Gpid(pid).pid() {
+                        return Ok(());
+                    }
+                    if matches!(libux::process::try_wait(Some(pid)), Ok(None)) {
+                        ours = Some(pid);
+                    } else {
+                        // Ended (reaped here, or by the beater).
+                        self.forget(node, pid);
+                        // The one we waited for said why on the console;
+                        // one that ended before this call is made again.
+                        if ours == Some(pid) {
+                            return Err(Errno::Io);
+                        }
+                        continue;
+                    }
+                }
+                (Some(Mount::Starting), _) => {}
+                // The mount we waited for ended and was forgotten (by
+                // the beater, which reaped it).
+                (None, Some(_)) => return Err(Errno::Io),
             }
             if clock.micros().saturating_sub(start) > MOUNT_WAIT_US {
                 libux::println!("cluster: node {node}'s mount did not serve within 20 s");
+                if let Some(pid) = ours {
+                    let _ = libux::process::kill(pid);
+                    self.forget(node, pid);
+                }
                 return Err(Errno::Io);
             }
             let sleep = match sleep {
@@ -161,7 +200,7 @@ impl Automount {
 
     fn forget(&self, node: NodeId, pid: Pid) {
         let mut mounts = self.mounts.lock();
-        if mounts.get(&node) == Some(&pid) {
+        if mounts.get(&node) == Some(&Mount::Started(pid)) {
             mounts.remove(&node);
         }
     }
@@ -169,8 +208,13 @@ impl Automount {
     /// Reaps the mounts that ended (their nodes are mounted again at the
     /// next use).
     pub fn reap(&self) {
-        let mounts: Vec<(NodeId, Pid)> = self.mounts.lock().iter().map(|(n, p)| (*n, *p)).collect();
-        for (node, pid) in mounts {
+        let started: Vec<(NodeId, Pid)> = self
+            .mounts
+            .lock()
+            .iter()
+            .filter_map(|(n, m)| if let Mount::Started(p) = m { Some((*n, *p)) } else { None })
+            .collect();
+        for (node, pid) in started {
             if let Ok(Some(_)) = libux::process::try_wait(Some(pid)) {
                 self.forget(node, pid);
             }

@@ -70,7 +70,7 @@ enum Outcome {
 impl Server {
     pub fn new(mem: Memory, devices: Devices, bootfs: BootFs<'static>) -> Result<Server, Errno> {
         let mut kernel = Kernel::new(mem)?;
-        // A buffer for as many processes as there may be (36 KiB of tables).
+        // A buffer for as many processes as there may be (40 KiB of tables).
         kernel.make_own_tables(BUFFERS, MAX_PROCESSES as u64 * PAGE)?;
         let ep = kernel.endpoint()?;
         Ok(Server {
