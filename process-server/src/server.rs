@@ -70,8 +70,10 @@ enum Outcome {
 impl Server {
     pub fn new(mem: Memory, devices: Devices, bootfs: BootFs<'static>) -> Result<Server, Errno> {
         let mut kernel = Kernel::new(mem)?;
-        // A buffer for as many processes as there may be (40 KiB of tables).
-        kernel.make_own_tables(BUFFERS, MAX_PROCESSES as u64 * PAGE)?;
+        // A buffer for as many processes as there may be, and one more:
+        // an exec takes its new buffer before it gives back the old (44 KiB
+        // of tables).
+        kernel.make_own_tables(BUFFERS, (MAX_PROCESSES as u64 + 1) * PAGE)?;
         let ep = kernel.endpoint()?;
         Ok(Server {
             changes: 0,
