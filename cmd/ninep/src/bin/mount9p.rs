@@ -17,7 +17,8 @@
 //! ended, and flushes the 9P requests still waiting for them. With `-c
 //! NODE` (the cluster server's mounts of other nodes) it also follows
 //! that node in `/proc/cluster/nodes`: once the node is down, the calls
-//! waiting on it fail and later ones fail at once, until it is back.
+//! waiting on it fail and later ones fail at once, until it is back;
+//! and it makes no `/n/NAME` (the cluster server's `/n` lists nodes).
 #![no_std]
 #![no_main]
 
