@@ -75,14 +75,6 @@ impl Automount {
             _ => return Err(Errno::BadHandle),
         };
         let name = Name::of(path);
-        // (`mount9p` makes its mount point's name before it mounts: a
-        // node's name is there already, and must not wait for the mount
-        // being made.)
-        if let (FsRequest::Mkdir { .. }, Name::Node(_)) = (&req, name) {
-            if !path.trim_matches('/').contains('/') {
-                return Err(Errno::Exists);
-            }
-        }
         if let Name::Node(node) = name {
             self.mount(state, sleep, node)?;
             return Err(Errno::Remounted);
