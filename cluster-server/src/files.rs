@@ -415,11 +415,7 @@ pub fn hear_endings(files: &Files, told: impl Fn()) -> ! {
             files.calls.reap_unclaimed(files.waits.own(), pids);
             watched_ended |= files.waits.ended(pids);
         };
-        let heard = libux::process::ended_among(&mut cursor, &mut gone).and_then(|lost| match lost {
-            true => libux::process::gone_among(files.holders()).map(|pids| gone(&pids)),
-            false => Ok(()),
-        });
-        if let Err(e) = heard {
+        if let Err(e) = libux::process::hear_endings(&mut cursor, &mut gone, || files.holders()) {
             libux::println!("cluster: cannot learn which processes ended: {e}");
         }
         // One beat however many pages the endings came in.

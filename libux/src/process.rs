@@ -304,6 +304,20 @@ pub fn ended_among(cursor: &mut u64, mut each: impl FnMut(&[Pid])) -> Result<boo
     }
 }
 
+/// [`ended_among`], and when endings were lost, `each` with those of
+/// `holders()` that are gone: a daemon's whole hearing, where the two
+/// closures may borrow alike.
+pub fn hear_endings(
+    cursor: &mut u64,
+    mut each: impl FnMut(&[Pid]),
+    holders: impl FnOnce() -> alloc::vec::Vec<Pid>,
+) -> Result<(), Errno> {
+    if ended_among(cursor, &mut each)? {
+        each(&gone_among(holders())?);
+    }
+    Ok(())
+}
+
 /// Those of `tracked` (in any order, repeated) that no longer live,
 /// sorted.
 pub fn gone_among(mut tracked: alloc::vec::Vec<Pid>) -> Result<alloc::vec::Vec<Pid>, Errno> {

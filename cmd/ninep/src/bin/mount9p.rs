@@ -237,15 +237,9 @@ impl Mount {
                 w.flush_share(share);
             }
         };
-        let heard = libux::process::ended_among(&mut cursor, &mut gone).and_then(|lost| {
-            if !lost {
-                return Ok(());
-            }
-            // (Not locked while `gone` takes the lock again.)
-            let held = self.remote.lock().holders();
-            libux::process::gone_among(held).map(|pids| gone(&pids))
-        });
-        if let Err(e) = heard {
+        // (`holders` locks only for its own statement: `gone` takes the
+        // lock again.)
+        if let Err(e) = libux::process::hear_endings(&mut cursor, &mut gone, || self.remote.lock().holders()) {
             println!("mount9p: cannot learn which processes ended: {e}");
         }
     }
