@@ -7,8 +7,15 @@
 //! ```text
 //! header   magic "UXBOOTFS" (8 bytes), count: u32, reserved: u32
 //! entries  count × { name: [u8; 48] NUL-padded UTF-8, offset: u64, len: u64 }
-//! data     file contents, each starting 16-byte aligned
+//! data     file contents, each starting on a 4 KiB page boundary;
+//!          the blob is zero-padded to a whole number of pages
 //! ```
+//!
+//! Page alignment lets the process server map a boot program's code and
+//! constants straight from its own image into every process of the
+//! program (`process-server/src/shared.rs`): a loadable segment's file
+//! offset is congruent to its address modulo the page size, so each of
+//! its pages is a page of the blob, holding only bytes of that file.
 //!
 //! The `qemu` host tool writes it with [`build`]; the process server reads
 //! it with [`BootFs::parse`], which validates every entry up front.
@@ -19,7 +26,8 @@ pub const MAGIC: &[u8; 8] = b"UXBOOTFS";
 pub const NAME_LEN: usize = 48;
 const HEADER: usize = 16;
 const ENTRY: usize = NAME_LEN + 16;
-const ALIGN: usize = 16;
+/// Where each file starts, and what the blob's length is a multiple of.
+pub const ALIGN: usize = 4096;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BootFsError {
@@ -116,6 +124,7 @@ pub fn build(files: &[(&str, &[u8])]) -> Result<alloc::vec::Vec<u8>, BuildError>
         out.resize(out.len().next_multiple_of(ALIGN), 0);
         out.extend_from_slice(data);
     }
+    out.resize(out.len().next_multiple_of(ALIGN), 0);
     Ok(out)
 }
 
@@ -137,16 +146,31 @@ mod tests {
     }
 
     #[test]
+    fn files_start_on_pages_and_the_blob_is_whole_pages() {
+        let blob = build(&[("a", &[1; 5000]), ("b", b"xyz"), ("empty", b""), ("c", &[2; 4096])]).unwrap();
+        assert_eq!(blob.len() % ALIGN, 0);
+        let fs = BootFs::parse(&blob).unwrap();
+        for (name, data) in fs.files() {
+            assert_eq!((data.as_ptr() as usize - blob.as_ptr() as usize) % ALIGN, 0, "{name}");
+        }
+        // What follows a file up to its next page is zero: a page mapped
+        // from the blob shows no other file's bytes.
+        let b = fs.get("b").unwrap();
+        let at = b.as_ptr() as usize - blob.as_ptr() as usize;
+        assert!(blob[at + 3..at + ALIGN].iter().all(|&x| x == 0));
+    }
+
+    #[test]
     fn exact_fits_are_accepted() {
-        // No files: the header alone, exactly HEADER bytes.
+        // No files: the header alone, padded to a page.
         let empty = build(&[]).unwrap();
-        assert_eq!(empty.len(), HEADER);
+        assert_eq!(empty.len(), ALIGN);
         let fs = BootFs::parse(&empty).unwrap();
         assert!(fs.is_empty() && fs.files().next().is_none());
-        // An empty file ends the blob right after the entry table.
-        let blob = build(&[("e", b"")]).unwrap();
-        assert_eq!(blob.len(), HEADER + ENTRY);
-        assert!(!BootFs::parse(&blob).unwrap().is_empty());
+        // A file may end exactly at the blob's end.
+        let blob = build(&[("e", &[9; ALIGN])]).unwrap();
+        assert_eq!(blob.len(), 2 * ALIGN);
+        assert_eq!(BootFs::parse(&blob).unwrap().get("e").unwrap().len(), ALIGN);
         // A name of exactly NAME_LEN bytes has no NUL after it.
         let long = "n".repeat(NAME_LEN);
         let blob = build(&[(&long, b"x")]).unwrap();
@@ -171,7 +195,8 @@ mod tests {
         huge_count[8..12].copy_from_slice(&u32::MAX.to_le_bytes());
         assert_eq!(BootFs::parse(&huge_count).unwrap_err(), BootFsError::Truncated);
         let mut past_end = blob.clone();
-        past_end[HEADER + NAME_LEN + 8..HEADER + NAME_LEN + 16].copy_from_slice(&1000u64.to_le_bytes());
+        let too_long = blob.len() as u64;
+        past_end[HEADER + NAME_LEN + 8..HEADER + NAME_LEN + 16].copy_from_slice(&too_long.to_le_bytes());
         assert_eq!(BootFs::parse(&past_end).unwrap_err(), BootFsError::BadEntry(0));
         let mut overflow = blob.clone();
         overflow[HEADER + NAME_LEN..HEADER + NAME_LEN + 8].copy_from_slice(&u64::MAX.to_le_bytes());

@@ -75,6 +75,18 @@ impl Kernel {
         frame.unmap().map_err(|_| Errno::InvalidArgument)
     }
 
+    /// Whether `frame` (a copy of ours) holds exactly `bytes` from its
+    /// start, looked at through the scratch mapping.
+    pub fn holds(&mut self, frame: Page, bytes: &[u8]) -> Result<bool, Errno> {
+        self.own.map(&mut self.mem, &mut self.own_arena, frame, SCRATCH, CapRights::READ)?;
+        // SAFETY: the frame is mapped at SCRATCH for exactly this look,
+        // and `bytes` is at most a page (`get` checks).
+        let seen = unsafe { core::slice::from_raw_parts(SCRATCH as *const u8, PAGE as usize) };
+        let same = seen.get(..bytes.len()) == Some(bytes);
+        frame.unmap().map_err(|_| Errno::InvalidArgument)?;
+        Ok(same)
+    }
+
     /// Empties `frame` (one that held someone else's data).
     pub fn zero(&mut self, frame: Page) -> Result<(), Errno> {
         self.fill(frame, 0, &ZERO_PAGE)

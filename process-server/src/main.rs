@@ -50,7 +50,11 @@ use mem::Memory;
 use process::OwnedGrants;
 use server::Server;
 
-static BOOTFS: &[u8] = include_bytes!(env!("UX_BOOTFS"));
+/// Page-aligned, so that boot programs' code can be mapped from our own
+/// frames (`shared.rs`).
+#[repr(C, align(4096))]
+struct PageAligned<T: ?Sized>(T);
+static BOOTFS: &PageAligned<[u8]> = &PageAligned(*include_bytes!(env!("UX_BOOTFS")));
 const SEL4_VERSION: &str = env!("UX_SEL4_VERSION");
 const KERNEL_PROFILE: &str = env!("UX_KERNEL_PROFILE");
 
@@ -100,9 +104,11 @@ extern "C" fn main(bootinfo_addr: u64) -> ! {
         bi.tsc_mhz()
     );
 
-    let bootfs = BootFs::parse(BOOTFS).unwrap_or_else(|e| panic!("corrupt boot file system: {e:?}"));
-    let mut server = Server::new(Memory::new(&bi), devices::Devices::new(&bi), bootfs)
+    let bootfs = BootFs::parse(&BOOTFS.0).unwrap_or_else(|e| panic!("corrupt boot file system: {e:?}"));
+    let own = shared::OwnImage::new(bi.user_image_frames(), &BOOTFS.0);
+    let mut server = Server::new(Memory::new(&bi), devices::Devices::new(&bi), bootfs, own)
         .unwrap_or_else(|e| panic!("no memory for the server: {e}"));
+    server.check_own_image();
     // The node's number, as the cluster server has it (`libux::cluster`).
     if let Some(Ok(c)) = fw_cfg_string("opt/ux/cluster").map(|t| libux::cluster::Config::parse(t.trim())) {
         server.node = c.node;

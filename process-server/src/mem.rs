@@ -68,6 +68,10 @@ impl Arena {
         self.chunks.len() as u64 * CHUNK
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.chunks.is_empty() && self.slots.is_empty()
+    }
+
     /// Root slots its capabilities take.
     pub fn slot_count(&self) -> usize {
         self.slots.len()

@@ -68,7 +68,12 @@ enum Outcome {
 }
 
 impl Server {
-    pub fn new(mem: Memory, devices: Devices, bootfs: BootFs<'static>) -> Result<Server, Errno> {
+    pub fn new(
+        mem: Memory,
+        devices: Devices,
+        bootfs: BootFs<'static>,
+        own: crate::shared::OwnImage,
+    ) -> Result<Server, Errno> {
         let mut kernel = Kernel::new(mem)?;
         // A buffer for as many processes as there may be, and one more:
         // an exec takes its new buffer before it gives back the old (44 KiB
@@ -90,7 +95,7 @@ impl Server {
             hanging: Vec::new(),
             tsc_mhz: 0,
             wall: None,
-            shared: Default::default(),
+            shared: crate::shared::SharedImages::new(Some(own)),
         })
     }
 

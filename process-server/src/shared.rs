@@ -1,21 +1,37 @@
 //! The read-only segments (code, constants) of a program are made once
-//! and mapped into every process of the program: frames of an arena of
-//! ours per program, filled at its first spawn, each process mapping
-//! copies (kept in its `Held`, so they go when it does), released with
-//! the program's last process. Writable segments stay each process's own.
-//! A boot image program is named by where its bytes are; a program that
-//! is a file by its bytes: a SHA-256 of its read-only segments (where
-//! each goes, how large, what it holds). Two files with the same code
-//! share it, whoever runs them; a hash nobody can collide is what keeps
-//! one user's crafted image from having its code mapped into another's
+//! and mapped into every process of the program; each process maps
+//! copies (kept in its `Held`, so they go when it does). Writable
+//! segments stay each process's own.
+//!
+//! A boot image program's read-only pages are pages of our own image:
+//! the boot file system is linked into us page-aligned, each of its files
+//! on a page boundary (`libux::bootfs`), and a segment's file offset is
+//! congruent to its address modulo the page size. Those pages are mapped
+//! straight from our image's frames: nothing is copied or allocated, and
+//! they stay for as long as we run, so a program started again finds its
+//! code where it was (under emulation, the translated code too: copying
+//! `true`'s code afresh for each spawn, and zeroing the copy's frames
+//! after, took three quarters of a spawn's time). A page that is not
+//! wholly file bytes (a read-only segment whose memory size exceeds its
+//! file size) is made and filled.
+//!
+//! A program that is a file is named by its bytes: a SHA-256 of its
+//! read-only segments (where each goes, how large, what it holds). Its
+//! pages are frames of an arena of ours, filled at its first spawn and
+//! released with its last process. Two files with the same code share
+//! it, whoever runs them; a hash nobody can collide is what keeps one
+//! user's crafted image from having its code mapped into another's
 //! processes.
 
 use crate::mem::Arena;
 use crate::process::{Held, PAGE};
 use crate::server::Server;
 use alloc::collections::BTreeMap;
-use libux::elf::Elf;
+use libux::elf::{Elf, Segment};
+use libux::layout::IMAGE_BASE;
+use libux::println;
 use libux::rpc::Errno;
+use libux::sel4::bootinfo::SlotRegion;
 use libux::sel4::consts::{bits, object};
 use libux::sel4::{CapRights, Page};
 use sha2::{Digest, Sha256};
@@ -52,20 +68,77 @@ impl ImageId {
 
 /// One program's shared pages.
 struct Shared {
+    /// The frames made for it (none when every page is our image's).
     arena: Arena,
     /// Page address to frame (root slot).
     pages: BTreeMap<u64, u64>,
     users: u32,
 }
 
-#[derive(Default)]
-pub struct SharedImages(BTreeMap<ImageId, Shared>);
+/// Our own image's frames, and the boot file system within it.
+pub struct OwnImage {
+    /// The frame capabilities the kernel gave us, one per page from
+    /// `IMAGE_BASE` up.
+    frames: SlotRegion,
+    bootfs: &'static [u8],
+}
+
+impl OwnImage {
+    pub fn new(frames: SlotRegion, bootfs: &'static [u8]) -> OwnImage {
+        OwnImage { frames, bootfs }
+    }
+
+    /// The frame that holds the page of our image at `addr`, if that
+    /// whole page is boot file system bytes.
+    fn frame_of(&self, addr: u64) -> Option<u64> {
+        let blob = self.bootfs.as_ptr_range();
+        let inside = addr >= blob.start as u64 && addr.checked_add(PAGE)? <= blob.end as u64;
+        if !inside || !addr.is_multiple_of(PAGE) {
+            return None;
+        }
+        let index = (addr - IMAGE_BASE) / PAGE;
+        (index < self.frames.len()).then(|| self.frames.start + index)
+    }
+
+    /// The boot file system's first page, and the frame that should
+    /// hold it: what to compare once, to know the frames are in the
+    /// order assumed before any is mapped into a process.
+    pub fn first_page(&self) -> Option<(u64, &'static [u8])> {
+        let page = self.bootfs.get(..PAGE as usize)?;
+        Some((self.frame_of(page.as_ptr() as u64)?, page))
+    }
+}
+
+pub struct SharedImages {
+    images: BTreeMap<ImageId, Shared>,
+    /// `None` if our frames were not where we expected them.
+    own: Option<OwnImage>,
+}
+
+impl SharedImages {
+    pub fn new(own: Option<OwnImage>) -> SharedImages {
+        SharedImages { images: BTreeMap::new(), own }
+    }
+
+    /// Our image's frame for page `page` of `seg`, if every byte the
+    /// segment puts in that page is a file byte (a page of the file, in
+    /// the boot file system).
+    fn own_frame(&self, seg: &Segment, data: &[u8], page: u64) -> Option<u64> {
+        let own = self.own.as_ref()?;
+        let file_end = seg.vaddr + data.len() as u64;
+        if (page + PAGE).min(seg.vaddr + seg.mem_size) > file_end {
+            return None;
+        }
+        let addr = (data.as_ptr() as u64).checked_add(page)?.checked_sub(seg.vaddr)?;
+        own.frame_of(addr)
+    }
+}
 
 impl Server {
     /// Counts one more process of `id` (whose image `elf` is), making and
     /// filling its read-only pages if it is the first.
     pub fn share(&mut self, id: ImageId, elf: &Elf) -> Result<(), Errno> {
-        if let Some(s) = self.shared.0.get_mut(&id) {
+        if let Some(s) = self.shared.images.get_mut(&id) {
             s.users += 1;
             return Ok(());
         }
@@ -73,7 +146,7 @@ impl Server {
         let made = self.fill_shared(&mut s, elf);
         match made {
             Ok(()) => {
-                self.shared.0.insert(id, s);
+                self.shared.images.insert(id, s);
                 Ok(())
             }
             Err(e) => {
@@ -89,6 +162,10 @@ impl Server {
             let first = seg.vaddr & !(PAGE - 1);
             let end = (seg.vaddr + seg.mem_size).next_multiple_of(PAGE);
             for page in (first..end).step_by(PAGE as usize) {
+                if let Some(frame) = self.shared.own_frame(&seg, data, page) {
+                    s.pages.insert(page, frame);
+                    continue;
+                }
                 let frame = self.kernel.mem.object(&mut s.arena, object::X86_4K, 0, bits::PAGE)?;
                 let lo = page.max(seg.vaddr);
                 let hi = (page + PAGE).min(seg.vaddr + data.len() as u64);
@@ -105,18 +182,40 @@ impl Server {
     /// A copy of `id`'s frame for `page`, to map read-only; kept in
     /// `held` (deleting it unmaps it).
     pub fn shared_page(&mut self, id: ImageId, page: u64, held: &mut Held) -> Result<Page, Errno> {
-        let frame = *self.shared.0.get(&id).and_then(|s| s.pages.get(&page)).ok_or(Errno::BadImage)?;
+        let frame = *self.shared.images.get(&id).and_then(|s| s.pages.get(&page)).ok_or(Errno::BadImage)?;
         let copy = self.kernel.copy_root(frame, CapRights::READ)?;
         held.slots.push(copy);
         Ok(Page(copy))
     }
 
-    /// One process of `id` fewer: the last gives its pages back.
+    /// Checks, before any is mapped into a process, that our image's
+    /// frames are in the order assumed: the one taken for the boot file
+    /// system's first page must hold it. If not, boot programs' pages
+    /// are copied like files'.
+    pub fn check_own_image(&mut self) {
+        let Some((frame, page)) = self.shared.own.as_ref().and_then(|o| o.first_page()) else {
+            println!("ux: the boot file system is not page-aligned in our image: boot programs' code is copied");
+            self.shared.own = None;
+            return;
+        };
+        let held = self.kernel.copy_root(frame, CapRights::READ).and_then(|copy| {
+            let same = self.kernel.holds(Page(copy), page);
+            self.kernel.delete_root(copy);
+            same
+        });
+        if held != Ok(true) {
+            println!("ux: our image's frames are not where expected ({held:?}): boot programs' code is copied");
+            self.shared.own = None;
+        }
+    }
+
+    /// One process of `id` fewer: the last gives back the frames made
+    /// for it. Pages that are all our image's are kept: they cost nothing.
     pub fn unshare(&mut self, id: ImageId) {
-        let Some(s) = self.shared.0.get_mut(&id) else { return };
+        let Some(s) = self.shared.images.get_mut(&id) else { return };
         s.users -= 1;
-        if s.users == 0 {
-            let s = self.shared.0.remove(&id).expect("just found");
+        if s.users == 0 && !s.arena.is_empty() {
+            let s = self.shared.images.remove(&id).expect("just found");
             self.kernel.mem.release(s.arena);
         }
     }
