@@ -8,9 +8,15 @@
 //! argv and environment), written at the top of the stack. The root task
 //! instead gets the boot information address in `rdi` and `rsp` = 0.
 
-/// A process's CNode has 2^CNODE_BITS slots, resolved with a guard of
+/// A process's CSpace has 2^CNODE_BITS slots, resolved with a guard of
 /// zeros so that a slot number is its capability pointer.
 pub const CNODE_BITS: u8 = 10;
+/// It is two levels: a root CNode whose entries are leaf CNodes of
+/// 2^CNODE_LEAF_BITS slots, each made by the process server when a slot
+/// in it is first filled (every leaf at once for a daemon). A process
+/// pays for the slots it uses, not for 1,024.
+pub const CNODE_LEAF_BITS: u8 = 5;
+const _: () = assert!(CNODE_BITS > CNODE_LEAF_BITS && CNODE_BITS - CNODE_LEAF_BITS <= 5);
 
 /// Well-known slots in every process's CSpace.
 pub mod slot {

@@ -93,7 +93,7 @@ impl Mounts {
     ) -> Result<(), Errno> {
         let p = procs.get(&pid).ok_or(Errno::NoSuchProcess)?;
         let live = p.live().filter(|l| l.endpoints.contains(&endpoint)).ok_or(Errno::InvalidArgument)?;
-        let (system, ns, made_ns, cnode) = (p.system, p.ns, p.made_ns, live.cnode);
+        let (system, ns, made_ns, cnode) = (p.system, p.ns, p.made_ns, live.cspace.root);
         let at = normalize(procs, pid, path)?;
         // Programs we started (the system description's) serve files
         // anywhere. Any other only at `/n/NAME` (remote mounts such as
@@ -207,7 +207,9 @@ impl Mounts {
             0 => (None, None),
             server => (crate::windows::made(procs, pid, server), Some(conn_root(procs, kernel, pid, m)?)),
         };
-        let cnode = procs.live(pid)?.cnode;
+        let live = procs.live_mut(pid)?;
+        live.cspace.reach(&mut kernel.mem, &mut live.arena, into)?;
+        let cnode = live.cspace.root;
         // The slot is the caller's to reuse: whatever was there goes.
         let _ = cnode.delete(into, layout::CNODE_BITS);
         match root {

@@ -3,6 +3,7 @@
 //! a small zombie record stays until the parent reaps it).
 
 use crate::blocks::Block;
+use crate::cspace::CSpace;
 use crate::devices::DevicePage;
 use crate::mem::{Arena, ROOT_CNODE, ROOT_DEPTH};
 use crate::server::Server;
@@ -18,7 +19,7 @@ use libux::namespace::{self, NsId};
 use libux::rpc::{Badge, End, Errno, FdName, Pid, Spawn, StartBlock};
 use libux::sel4::consts::{bits, init_cap, object};
 use libux::sel4::{
-    badge, cnode_guard, io_port_range, prio_props, CNode, CapRights, IrqControl, IrqHandler, Notification, Page, Tcb,
+    badge, cnode_guard, io_port_range, prio_props, CapRights, IrqControl, IrqHandler, Notification, Page, Tcb,
     TcbConfig, UserContext, VSpace, VmAttributes,
 };
 use libux::sysdesc::{DeviceMemory, Irq};
@@ -137,7 +138,7 @@ pub enum State {
 pub struct Live {
     pub arena: Arena,
     pub tcb: Tcb,
-    pub cnode: CNode,
+    pub cspace: CSpace,
     pub space: AddressSpace,
     /// Its events notification with the `event::CHILD` badge (root slot).
     pub child_signal: u64,
@@ -286,7 +287,7 @@ impl Server {
                 if !made {
                     return Err(Errno::InvalidArgument);
                 }
-                let cnode = self.procs.live(parent)?.cnode;
+                let cnode = self.procs.live(parent)?.cspace.root;
                 Some((parent, self.kernel.copy_in(cnode, s)?))
             }
             None => match self.procs.live(parent).ok().and_then(|l| l.intermediary.zip(l.conn_src)) {
@@ -386,7 +387,11 @@ impl Server {
         buffer: usize,
     ) -> Result<Live, Errno> {
         let mem = &mut self.kernel.mem;
-        let cnode = CNode(mem.object(arena, object::CAP_TABLE, CNODE_BITS as u64, CNODE_BITS as u32 + bits::SLOT)?);
+        let mut cspace = CSpace::new(mem, arena)?;
+        if grants.daemon {
+            cspace.fill(mem, arena)?;
+        }
+        let cnode = cspace.root;
         let vspace = VSpace(mem.object(arena, object::X64_PML4, 0, bits::PML4)?);
         self.kernel.assign_asid(vspace)?;
         let mut space = AddressSpace::new(vspace);
@@ -537,7 +542,7 @@ impl Server {
         Ok(Live {
             arena: core::mem::take(arena),
             tcb,
-            cnode,
+            cspace,
             space,
             child_signal,
             ended_signal,

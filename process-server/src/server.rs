@@ -737,7 +737,8 @@ impl Server {
         let live = procs.live_mut(pid)?;
         // Made right in the process's slot: an occupied slot fails before
         // anything is spent.
-        mem.object_into(&mut live.arena, object::ENDPOINT, bits::ENDPOINT, live.cnode, slot).map_err(|e| match e {
+        let (leaf, offset) = live.cspace.reach(mem, &mut live.arena, slot)?;
+        mem.object_into(&mut live.arena, object::ENDPOINT, bits::ENDPOINT, leaf, offset).map_err(|e| match e {
             crate::mem::AllocError::Kernel(_) => Errno::InvalidArgument,
             other => other.into(),
         })?;
@@ -753,7 +754,8 @@ impl Server {
         }
         let Server { procs, kernel: Kernel { mem, .. }, .. } = self;
         let live = procs.live_mut(pid)?;
-        let made = mem.object_into(&mut live.arena, object::NOTIFICATION, bits::NOTIFICATION, live.cnode, slot);
+        let (leaf, offset) = live.cspace.reach(mem, &mut live.arena, slot)?;
+        let made = mem.object_into(&mut live.arena, object::NOTIFICATION, bits::NOTIFICATION, leaf, offset);
         made.map_err(|e| match e {
             crate::mem::AllocError::Kernel(_) => Errno::InvalidArgument,
             other => other.into(),

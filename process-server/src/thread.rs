@@ -94,7 +94,7 @@ fn make(mem: &mut Memory, live: &mut Live, index: usize, ipc: Page) -> Result<Th
     tcb.configure(&TcbConfig {
         fault_ep: slot::FAULT_EP,
         priority: prio_props(0, live.priority),
-        cspace: live.cnode,
+        cspace: live.cspace.root,
         cspace_data: cnode_guard(0, 64 - CNODE_BITS as u64),
         vspace: live.space.root,
         ipc_buffer: at,
