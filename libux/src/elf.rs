@@ -61,7 +61,7 @@ impl core::fmt::Display for ElfError {
 /// Where a program's segments may lie: above the null page and below the
 /// IPC buffer, above which come the stacks and the heap (see `layout`).
 pub const LOAD_START: u64 = 0x1000;
-pub const LOAD_END: u64 = layout::IPC_BUFFER;
+pub const LOAD_END: u64 = layout::LOAD_END;
 
 /// A parsed executable: entry point and program headers.
 #[derive(Clone, Copy, Debug)]

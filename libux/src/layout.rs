@@ -93,8 +93,15 @@ pub const IMAGE_BASE: u64 = 0x40_0000;
 /// processes reading "the same address" here see their own values only if
 /// their address spaces are separate.
 pub const PROBE: u64 = IMAGE_BASE;
+/// Program segments lie below this (`elf::LOAD_END`).
+pub const LOAD_END: u64 = 0x10_0000_0000;
+/// What a process needs at start, its IPC buffer, the shared buffer, its
+/// stack and the first pages of its heap, lies in these 2 MiB: one page
+/// table (and page directory) maps it all, which a process makes, maps
+/// and deletes at every spawn; spread out, they took three more.
+pub const START_REGION: u64 = 0x40_0000_0000;
 /// A process's (its first thread's) IPC buffer page.
-pub const IPC_BUFFER: u64 = 0x10_0000_0000;
+pub const IPC_BUFFER: u64 = START_REGION;
 /// The page shared with the process server for messages that do not fit
 /// in the message registers (one per process, whichever thread holds it).
 pub const SHARED_BUFFER: u64 = IPC_BUFFER + 0x1000;
@@ -103,7 +110,7 @@ pub const SHARED_BUFFER: u64 = IPC_BUFFER + 0x1000;
 /// `STACK_EAGER` pages are mapped at start, the rest when first touched
 /// (the process server maps them at the page fault and resumes); other
 /// threads' stacks are mapped whole.
-pub const STACK_TOP: u64 = 0x20_0000_0000;
+pub const STACK_TOP: u64 = START_REGION + 0x10_0000;
 pub const STACK_PAGES: u64 = 16;
 pub const STACK_EAGER: u64 = 2;
 
@@ -125,14 +132,24 @@ pub const fn thread_stack_top(k: usize) -> u64 {
 pub const THREAD_LOCAL: u64 = 2048;
 
 const _: () = assert!(thread_ipc_buffer(1) > SHARED_BUFFER);
-const _: () = assert!(thread_ipc_buffer(MAX_THREADS) <= STACK_TOP - 0x1000_0000);
+// The IPC buffers lie below the first thread's stack and its guard.
+const _: () = assert!(thread_ipc_buffer(MAX_THREADS) <= STACK_TOP - (STACK_PAGES + 1) * 0x1000);
+// The other threads' stacks lie between the devices and the start region.
+const _: () = assert!(thread_stack_top(MAX_THREADS) - 0x10_0000 >= DEVICE_BASE + 0x1_0000_0000);
+const _: () = assert!(START_REGION.is_multiple_of(0x20_0000) && LOAD_END <= DEVICE_BASE);
 const _: () = assert!((STACK_PAGES + 1) * 0x1000 <= 0x10_0000);
 const _: () = assert!(STACK_EAGER >= 1 && STACK_EAGER <= STACK_PAGES);
 /// Where device memory grants are mapped, one after another (uncached).
 pub const DEVICE_BASE: u64 = 0x30_0000_0000;
-/// The window anonymous memory (`MapAnon`, the heap) may use.
-pub const HEAP_BASE: u64 = 0x40_0000_0000;
+/// The window anonymous memory (`MapAnon`, the heap) may use: from a
+/// page above the stack's top (the start block is there) to `HEAP_END`.
+pub const HEAP_BASE: u64 = STACK_TOP + 0x1000;
 pub const HEAP_END: u64 = 0x80_0000_0000;
+/// Heap pages the process server maps at start, at `HEAP_BASE`, where
+/// the runtime's heap begins (most programs allocate before `main`:
+/// mapping them then spares each a `MapAnon` call).
+pub const HEAP_EAGER: u64 = 2;
+const _: () = assert!(HEAP_BASE + HEAP_EAGER * 0x1000 <= START_REGION + 0x20_0000);
 
 /// The window DMA memory (`Request::MapDma`) may use.
 pub const DMA_BASE: u64 = HEAP_END;

@@ -46,6 +46,7 @@ static START_LEN: AtomicU64 = AtomicU64::new(0);
 extern "C" fn process_start(_ipc_buffer: u64, start: u64, len: u64) -> ! {
     START_BLOCK.store(start, Ordering::Relaxed);
     START_LEN.store(len, Ordering::Relaxed);
+    HEAP.adopt_eager();
     if let Err((fd, e)) = crate::fd::open_inherited(&start_block().fds) {
         crate::println!("{}: cannot open descriptor {fd}: {e}", args().first().copied().unwrap_or("?"));
         exit(127);
@@ -238,7 +239,7 @@ struct Allocator {
 /// Blocks of at least this many bytes get pages of their own.
 pub const LARGE: usize = 32 * 1024;
 /// Where large blocks go: the upper half of the heap window.
-const LARGE_BASE: u64 = layout::HEAP_BASE + (layout::HEAP_END - layout::HEAP_BASE) / 2;
+const LARGE_BASE: u64 = layout::HEAP_END - (layout::HEAP_END - layout::START_REGION) / 2;
 /// Address ranges come in classes of 2^k pages (k < `CLASSES`: up to
 /// 1 GiB a block); a freed range is kept for the next block of its class,
 /// up to `KEPT` ranges in all (beyond, its addresses are not used again:
@@ -321,6 +322,16 @@ impl Allocator {
         let r = f(unsafe { &mut *self.heap.get() });
         self.holder.store(0, Ordering::Release);
         r
+    }
+
+    /// Takes the pages the process server mapped for a new process's heap
+    /// (`layout::HEAP_EAGER`) as its start.
+    fn adopt_eager(&self) {
+        let bytes = layout::HEAP_EAGER * PAGE;
+        self.top.store(layout::HEAP_BASE + bytes, Ordering::Relaxed);
+        // SAFETY: mapped for us at start, at the heap's base; nothing else
+        // uses them.
+        self.with(|h| unsafe { h.init(layout::HEAP_BASE as *mut u8, bytes as usize) });
     }
 
     /// Maps at least `need` more bytes at the top of a process's heap.

@@ -433,6 +433,16 @@ impl Server {
         }
         let block_at = layout::STACK_TOP - block.len() as u64;
 
+        // The heap's first pages (`layout::HEAP_EAGER`), anonymous memory
+        // as `MapAnon` makes it.
+        let mut anon = BTreeMap::new();
+        for i in 0..layout::HEAP_EAGER {
+            let frame = self.kernel.mem.object(arena, object::X86_4K, 0, bits::PAGE)?;
+            let page = layout::HEAP_BASE + i * PAGE;
+            space.map(&mut self.kernel.mem, arena, Page(frame), page, CapRights::READ_WRITE)?;
+            anon.insert(page, frame);
+        }
+
         let ipc = Page(self.kernel.mem.object(arena, object::X86_4K, 0, bits::PAGE)?);
         // The first thread's thread-local words: their address, index 0.
         let tls = layout::IPC_BUFFER + layout::THREAD_LOCAL;
@@ -547,7 +557,7 @@ impl Server {
             child_signal,
             ended_signal,
             buffer,
-            anon: BTreeMap::new(),
+            anon,
             spare: Vec::new(),
             blocks: BTreeMap::new(),
             stack_low,

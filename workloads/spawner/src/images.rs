@@ -18,7 +18,6 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 use libux::fs::{client, flags};
-use libux::layout;
 use libux::process::{self, spawn, wait};
 use libux::rpc::{End, Resources};
 
@@ -71,11 +70,11 @@ fn broken(good: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
         ("text", "this is not a program, only text\n".repeat(3).into_bytes()),
         ("truncated", good[..good.len() / 2].to_vec()),
         ("machine", with(&|b| b[18] = 183)),
-        ("ipcbuffer", with(&|b| put_u64(b, last + 16, layout::IPC_BUFFER))),
+        ("ipcbuffer", with(&|b| put_u64(b, last + 16, libux::elf::LOAD_END))),
         ("overlap", with(&|b| put_u64(b, last + 16, u64_at(good, first + 16)))),
         ("entry", with(&|b| put_u64(b, 24, 0))),
-        // Below the IPC buffer, but more than the node has.
-        ("huge", with(&|b| put_u64(b, last + 40, layout::IPC_BUFFER - 0x100_0000 - u64_at(good, last + 16)))),
+        // Within the load area, but more than the node has.
+        ("huge", with(&|b| put_u64(b, last + 40, libux::elf::LOAD_END - 0x100_0000 - u64_at(good, last + 16)))),
     ]
 }
 
@@ -99,9 +98,10 @@ impl Account {
         let (b, a) = (&before.resources, &self.resources);
         // Root slots: a page table per 32 new pids for each server a run
         // touches (ramfs, devfs), and a page (and its share of a table)
-        // for each page a living process gained.
+        // for each page a living process gained, and the page directory
+        // and table its growth may have started with.
         let grown = self.memory.saturating_sub(self.resources.free_bytes) - (before.memory - b.free_bytes);
-        let allowed = 2 * (runs / 32 + 1) + grown / 4096 * 17 / 16;
+        let allowed = 2 * (runs / 32 + 1) + grown / 4096 * 17 / 16 + if grown > 0 { 2 } else { 0 };
         let slots_kept = a.free_slots + allowed >= b.free_slots;
         if self.memory != before.memory || (a.processes, a.buffers) != (b.processes, b.buffers) || !slots_kept {
             return Err(format!(
