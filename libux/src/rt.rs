@@ -32,7 +32,20 @@ pub static PROBE: AtomicU64 = AtomicU64::new(0);
 #[unsafe(naked)]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn _start() -> ! {
-    core::arch::naked_asm!("xor ebp, ebp", "and rsp, -16", "call {start}", "ud2", start = sym process_start)
+    // The first thread's thread-local words, at the TLS base the process
+    // server set (`layout::THREAD_LOCAL` into the IPC buffer, in `rdi`):
+    // their own address, then index 0. Nothing reads them before this.
+    core::arch::naked_asm!(
+        "lea rax, [rdi + {local}]",
+        "mov [rax], rax",
+        "mov qword ptr [rax + 8], 0",
+        "xor ebp, ebp",
+        "and rsp, -16",
+        "call {start}",
+        "ud2",
+        local = const layout::THREAD_LOCAL,
+        start = sym process_start,
+    )
 }
 
 unsafe extern "Rust" {

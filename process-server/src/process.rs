@@ -414,8 +414,9 @@ impl Server {
                 let frame = Page(self.kernel.mem.object(arena, object::X86_4K, 0, bits::PAGE)?);
                 let lo = page.max(seg.vaddr);
                 let hi = (page + PAGE).min(seg.vaddr + data.len() as u64);
-                if lo < hi {
-                    let src = &data[(lo - seg.vaddr) as usize..(hi - seg.vaddr) as usize];
+                // A fresh frame is zero: zeros need no copying.
+                let src = data.get((lo - seg.vaddr) as usize..(hi.max(lo) - seg.vaddr) as usize).unwrap_or(&[]);
+                if src.iter().any(|&b| b != 0) {
                     self.kernel.fill(frame, (lo - page) as usize, src)?;
                 }
                 space.map(&mut self.kernel.mem, arena, frame, page, rights)?;
@@ -444,9 +445,9 @@ impl Server {
         }
 
         let ipc = Page(self.kernel.mem.object(arena, object::X86_4K, 0, bits::PAGE)?);
-        // The first thread's thread-local words: their address, index 0.
+        // The first thread writes its thread-local words itself
+        // (`libux::rt::_start`); we set their address as its TLS base.
         let tls = layout::IPC_BUFFER + layout::THREAD_LOCAL;
-        self.kernel.fill(ipc, layout::THREAD_LOCAL as usize, &[tls.to_le_bytes(), [0; 8]].concat())?;
         space.map(&mut self.kernel.mem, arena, ipc, layout::IPC_BUFFER, CapRights::READ_WRITE)?;
         self.map_shared_buffer(arena, &mut space, buffer)?;
 
