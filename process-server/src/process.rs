@@ -665,6 +665,9 @@ impl Server {
         for tcb in live.threads.running() {
             let _ = tcb.suspend();
         }
+        // The address space first: then unmapping each of its pages and
+        // tables finds it gone, and costs no TLB flush.
+        let _ = ROOT_CNODE.delete(live.space.root.0, ROOT_DEPTH);
         self.free_buffers.push(live.buffer);
         for &ConnRoot { root, .. } in &live.conn_roots {
             let _ = ROOT_CNODE.revoke(root, ROOT_DEPTH);
