@@ -93,6 +93,9 @@ impl Grants<'_> {
 pub struct Held {
     pub irq_handlers: Vec<u64>,
     pub slots: Vec<u64>,
+    /// Copies of its program's shared frames it maps: page, root slot
+    /// (`shared.rs` takes them back when it ends).
+    pub shared: Vec<(u64, u64)>,
     pub device_pages: Vec<(DevicePage, u64)>,
 }
 
@@ -364,7 +367,8 @@ impl Server {
 
     /// Gives back interrupt handlers and device pages.
     pub fn release_held(&mut self, held: Held) {
-        for slot in held.irq_handlers.into_iter().chain(held.slots) {
+        let shared = held.shared.into_iter().map(|(_, copy)| copy);
+        for slot in held.irq_handlers.into_iter().chain(held.slots).chain(shared) {
             self.kernel.delete_root(slot);
         }
         for (page, paddr) in held.device_pages {
@@ -660,7 +664,7 @@ impl Server {
 
     /// Stops `live`, the program `pid` ran, and gives back what it held but
     /// its connection's source (`conn_src`, which `exec` keeps).
-    pub fn dismantle(&mut self, pid: Pid, live: Live) {
+    pub fn dismantle(&mut self, pid: Pid, mut live: Live) {
         let _ = live.tcb.suspend();
         for tcb in live.threads.running() {
             let _ = tcb.suspend();
@@ -677,6 +681,9 @@ impl Server {
             if let Ok(s) = self.procs.live_mut(*server) {
                 s.retired_windows.push(pid);
             }
+        }
+        if let Some(id) = live.image {
+            self.keep_copies(id, &mut live.held.shared);
         }
         self.release_held(live.held);
         for block in live.blocks.into_values() {

@@ -401,7 +401,7 @@ impl Server {
         let resources = Resources {
             free_bytes: self.kernel.mem.free_bytes(),
             processes: self.procs.len() as u32,
-            free_slots: self.kernel.mem.free_slots(),
+            free_slots: self.kernel.mem.free_slots() + self.spare_slots(),
             buffers: (self.next_buffer - self.free_buffers.len()) as u32,
             namespaces: self.mounts.private() as u32,
         };

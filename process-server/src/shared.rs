@@ -27,6 +27,7 @@ use crate::mem::Arena;
 use crate::process::{Held, PAGE};
 use crate::server::Server;
 use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
 use libux::elf::{Elf, Segment};
 use libux::layout::IMAGE_BASE;
 use libux::println;
@@ -73,7 +74,16 @@ struct Shared {
     /// Page address to frame (root slot).
     pages: BTreeMap<u64, u64>,
     users: u32,
+    /// Copies of `pages`' frames that ended processes mapped, unmapped,
+    /// for the next (page to root slots; at most `SPARE_COPIES` in all
+    /// a page): a copy to map is a system call to make and one to
+    /// delete, and a program run over and over, one at a time, would
+    /// make and delete the same ones each time.
+    spare: BTreeMap<u64, Vec<u64>>,
 }
+
+/// Spare copies kept of each shared page: two processes' worth.
+const SPARE_COPIES: usize = 2;
 
 /// Our own image's frames, and the boot file system within it.
 pub struct OwnImage {
@@ -142,7 +152,7 @@ impl Server {
             s.users += 1;
             return Ok(());
         }
-        let mut s = Shared { arena: Arena::default(), pages: BTreeMap::new(), users: 1 };
+        let mut s = Shared { arena: Arena::default(), pages: BTreeMap::new(), users: 1, spare: BTreeMap::new() };
         let made = self.fill_shared(&mut s, elf);
         match made {
             Ok(()) => {
@@ -179,13 +189,38 @@ impl Server {
         Ok(())
     }
 
-    /// A copy of `id`'s frame for `page`, to map read-only; kept in
-    /// `held` (deleting it unmaps it).
+    /// A copy of `id`'s frame for `page`, to map read-only (a spare
+    /// one, or made); kept in `held` until the process ends.
     pub fn shared_page(&mut self, id: ImageId, page: u64, held: &mut Held) -> Result<Page, Errno> {
-        let frame = *self.shared.images.get(&id).and_then(|s| s.pages.get(&page)).ok_or(Errno::BadImage)?;
-        let copy = self.kernel.copy_root(frame, CapRights::READ)?;
-        held.slots.push(copy);
+        let s = self.shared.images.get_mut(&id).ok_or(Errno::BadImage)?;
+        let frame = *s.pages.get(&page).ok_or(Errno::BadImage)?;
+        let copy = match s.spare.get_mut(&page).and_then(|v| v.pop()) {
+            Some(copy) => copy,
+            None => self.kernel.copy_root(frame, CapRights::READ)?,
+        };
+        held.shared.push((page, copy));
         Ok(Page(copy))
+    }
+
+    /// An ended process's copies of `id`'s frames: unmapped and kept as
+    /// spares, up to `SPARE_COPIES` a page; the rest stay in `copies`
+    /// for the caller to delete.
+    pub fn keep_copies(&mut self, id: ImageId, copies: &mut Vec<(u64, u64)>) {
+        let Some(s) = self.shared.images.get_mut(&id) else { return };
+        copies.retain(|&(page, copy)| {
+            let spare = s.spare.entry(page).or_default();
+            if spare.len() >= SPARE_COPIES || Page(copy).unmap().is_err() {
+                return true;
+            }
+            spare.push(copy);
+            false
+        });
+    }
+
+    /// Root slots that hold spare copies: free for the asking (what the
+    /// resource report counts as free).
+    pub fn spare_slots(&self) -> u64 {
+        self.shared.images.values().flat_map(|s| s.spare.values()).map(|v| v.len() as u64).sum()
     }
 
     /// Checks, before any is mapped into a process, that our image's
@@ -216,6 +251,9 @@ impl Server {
         s.users -= 1;
         if s.users == 0 && !s.arena.is_empty() {
             let s = self.shared.images.remove(&id).expect("just found");
+            for copy in s.spare.into_values().flatten() {
+                self.kernel.delete_root(copy);
+            }
             self.kernel.mem.release(s.arena);
         }
     }
