@@ -352,12 +352,17 @@ impl Server {
     /// After `pid` ended as `end`: answer the reads waiting for it, forget
     /// the waits and files it held.
     pub fn files_after_end(&mut self, pid: Pid, end: &End) {
-        let line = self.status_line(pid).unwrap_or_else(|| {
-            let name = self.procs.get(&pid).map_or("?", |p| p.name.as_str());
-            procfs::status_line(self.gpid(pid), 0, &procfs::ended_state(end), name, 0)
-        });
         let (answered, rest): (Vec<_>, Vec<_>) = self.files.waiting.drain(..).partition(|w| w.pid == pid);
         self.files.waiting = rest;
+        // Formatted only for a reader: most processes end unwatched.
+        let line = if answered.is_empty() {
+            String::new()
+        } else {
+            self.status_line(pid).unwrap_or_else(|| {
+                let name = self.procs.get(&pid).map_or("?", |p| p.name.as_str());
+                procfs::status_line(self.gpid(pid), 0, &procfs::ended_state(end), name, 0)
+            })
+        };
         for w in answered {
             let (bytes, whole) = part(&line, w.offset, w.count);
             self.files.ready.push((w.slot, encode(&Ok(FsResponse::Data(bytes)))));
