@@ -18,9 +18,11 @@ use core::ptr::NonNull;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use linked_list_allocator::Heap;
 
-/// The probe word, linked at [`crate::layout::PROBE`] in every image.
+/// The probe word, linked at [`crate::layout::PROBE`] in the images that
+/// use it (the process server and `hello`, which show with it that their
+/// address spaces are separate). Unused, it is not linked: a page fewer
+/// for every other process.
 #[unsafe(link_section = ".ux.probe")]
-#[unsafe(no_mangle)]
 pub static PROBE: AtomicU64 = AtomicU64::new(0);
 
 /// A process's entry: `rsp` is set by the process server, `rdi` is the
