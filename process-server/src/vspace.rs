@@ -29,14 +29,25 @@ pub struct AddressSpace {
     pub root: VSpace,
     /// Tables made so far: level and the address bits above its coverage.
     tables: Vec<(Level, u64)>,
+    /// The 2 MiB span (address >> 21) of the page table used last:
+    /// mappings come in runs of neighbouring pages.
+    last_span: Option<u64>,
 }
 
 impl AddressSpace {
     pub fn new(root: VSpace) -> Self {
-        AddressSpace { root, tables: Vec::new() }
+        // A minimal process's: a PDPT, and a directory and table for its
+        // image and for its start region.
+        AddressSpace { root, tables: Vec::with_capacity(5), last_span: None }
     }
 
     fn ensure_tables(&mut self, mem: &mut Memory, arena: &mut Arena, vaddr: u64) -> Result<(), AllocError> {
+        // Tables are made top down: with the page table, the rest is there.
+        let span = vaddr >> Level::PageTable.shift();
+        if self.last_span == Some(span) || self.tables.contains(&(Level::PageTable, span)) {
+            self.last_span = Some(span);
+            return Ok(());
+        }
         for level in [Level::Pdpt, Level::PageDirectory, Level::PageTable] {
             let key = (level, vaddr >> level.shift());
             if self.tables.contains(&key) {
@@ -56,6 +67,7 @@ impl AddressSpace {
             }
             self.tables.push(key);
         }
+        self.last_span = Some(span);
         Ok(())
     }
 
