@@ -71,15 +71,27 @@ impl ImageId {
 struct Shared {
     /// The frames made for it (none when every page is our image's).
     arena: Arena,
-    /// Page address to frame (root slot).
-    pages: BTreeMap<u64, u64>,
+    /// Its pages, in address order (segments are).
+    pages: Vec<SharedPage>,
     users: u32,
-    /// Copies of `pages`' frames that ended processes mapped, unmapped,
-    /// for the next (page to root slots; at most `SPARE_COPIES` in all
-    /// a page): a copy to map is a system call to make and one to
-    /// delete, and a program run over and over, one at a time, would
-    /// make and delete the same ones each time.
-    spare: BTreeMap<u64, Vec<u64>>,
+}
+
+struct SharedPage {
+    at: u64,
+    /// Root slot.
+    frame: u64,
+    /// Copies of `frame` that ended processes mapped, unmapped, for the
+    /// next (at most `SPARE_COPIES`): a copy to map is a system call to
+    /// make and one to delete, and a program run over and over, one at a
+    /// time, would make and delete the same ones each time.
+    spare: Vec<u64>,
+}
+
+impl Shared {
+    fn page(&mut self, at: u64) -> Option<&mut SharedPage> {
+        let i = self.pages.binary_search_by_key(&at, |p| p.at).ok()?;
+        Some(&mut self.pages[i])
+    }
 }
 
 /// Spare copies kept of each shared page: two processes' worth.
@@ -152,7 +164,7 @@ impl Server {
             s.users += 1;
             return Ok(());
         }
-        let mut s = Shared { arena: Arena::default(), pages: BTreeMap::new(), users: 1, spare: BTreeMap::new() };
+        let mut s = Shared { arena: Arena::default(), pages: Vec::new(), users: 1 };
         let made = self.fill_shared(&mut s, elf);
         match made {
             Ok(()) => {
@@ -173,7 +185,7 @@ impl Server {
             let end = (seg.vaddr + seg.mem_size).next_multiple_of(PAGE);
             for page in (first..end).step_by(PAGE as usize) {
                 if let Some(frame) = self.shared.own_frame(&seg, data, page) {
-                    s.pages.insert(page, frame);
+                    s.pages.push(SharedPage { at: page, frame, spare: Vec::new() });
                     continue;
                 }
                 let frame = self.kernel.mem.object(&mut s.arena, object::X86_4K, 0, bits::PAGE)?;
@@ -183,7 +195,7 @@ impl Server {
                     let src = &data[(lo - seg.vaddr) as usize..(hi - seg.vaddr) as usize];
                     self.kernel.fill(Page(frame), (lo - page) as usize, src)?;
                 }
-                s.pages.insert(page, frame);
+                s.pages.push(SharedPage { at: page, frame, spare: Vec::new() });
             }
         }
         Ok(())
@@ -192,11 +204,10 @@ impl Server {
     /// A copy of `id`'s frame for `page`, to map read-only (a spare
     /// one, or made); kept in `held` until the process ends.
     pub fn shared_page(&mut self, id: ImageId, page: u64, held: &mut Held) -> Result<Page, Errno> {
-        let s = self.shared.images.get_mut(&id).ok_or(Errno::BadImage)?;
-        let frame = *s.pages.get(&page).ok_or(Errno::BadImage)?;
-        let copy = match s.spare.get_mut(&page).and_then(|v| v.pop()) {
+        let p = self.shared.images.get_mut(&id).and_then(|s| s.page(page)).ok_or(Errno::BadImage)?;
+        let copy = match p.spare.pop() {
             Some(copy) => copy,
-            None => self.kernel.copy_root(frame, CapRights::READ)?,
+            None => self.kernel.copy_root(p.frame, CapRights::READ)?,
         };
         held.shared.push((page, copy));
         Ok(Page(copy))
@@ -208,11 +219,11 @@ impl Server {
     pub fn keep_copies(&mut self, id: ImageId, copies: &mut Vec<(u64, u64)>) {
         let Some(s) = self.shared.images.get_mut(&id) else { return };
         copies.retain(|&(page, copy)| {
-            let spare = s.spare.entry(page).or_default();
-            if spare.len() >= SPARE_COPIES || Page(copy).unmap().is_err() {
+            let Some(p) = s.page(page) else { return true };
+            if p.spare.len() >= SPARE_COPIES || Page(copy).unmap().is_err() {
                 return true;
             }
-            spare.push(copy);
+            p.spare.push(copy);
             false
         });
     }
@@ -220,7 +231,7 @@ impl Server {
     /// Root slots that hold spare copies: free for the asking (what the
     /// resource report counts as free).
     pub fn spare_slots(&self) -> u64 {
-        self.shared.images.values().flat_map(|s| s.spare.values()).map(|v| v.len() as u64).sum()
+        self.shared.images.values().flat_map(|s| &s.pages).map(|p| p.spare.len() as u64).sum()
     }
 
     /// Checks, before any is mapped into a process, that our image's
@@ -251,7 +262,7 @@ impl Server {
         s.users -= 1;
         if s.users == 0 && !s.arena.is_empty() {
             let s = self.shared.images.remove(&id).expect("just found");
-            for copy in s.spare.into_values().flatten() {
+            for copy in s.pages.into_iter().flat_map(|p| p.spare) {
                 self.kernel.delete_root(copy);
             }
             self.kernel.mem.release(s.arena);
