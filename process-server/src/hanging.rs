@@ -58,8 +58,17 @@ impl Server {
     /// `pid` ended: its own waits get `NoSuchProcess` (for an intermediary
     /// that relayed them), the waits it relayed are dropped.
     pub fn hanging_after_end(&mut self, pid: Pid) {
-        let (mine, rest): (Vec<_>, Vec<_>) = self.hanging.drain(..).partition(|h| h.parent == pid || h.caller == pid);
-        self.hanging = rest;
+        // In place: the others stay where they are, and most ends touch
+        // none.
+        let mut mine = Vec::new();
+        let mut i = 0;
+        while i < self.hanging.len() {
+            if self.hanging[i].parent == pid || self.hanging[i].caller == pid {
+                mine.push(self.hanging.remove(i));
+            } else {
+                i += 1;
+            }
+        }
         for h in mine {
             if h.caller == pid {
                 self.kernel.delete_root(h.slot);

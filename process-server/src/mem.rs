@@ -63,6 +63,12 @@ pub struct Arena {
 }
 
 impl Arena {
+    /// An arena with room for `slots` capabilities before it grows its
+    /// list (a process's first objects).
+    pub fn with_capacity(slots: usize) -> Arena {
+        Arena { slots: Vec::with_capacity(slots), ..Arena::default() }
+    }
+
     /// Memory it holds, in bytes.
     pub fn bytes(&self) -> u64 {
         self.chunks.len() as u64 * CHUNK

@@ -298,8 +298,9 @@ impl Server {
                 None => None,
             },
         };
-        let mut arena = Arena::default();
-        let mut held = Held::default();
+        // Room for a minimal process's objects and its shared pages.
+        let mut arena = Arena::with_capacity(32);
+        let mut held = Held { shared: Vec::with_capacity(32), ..Held::default() };
         let buffer = self.free_buffers.pop().unwrap_or_else(|| {
             self.next_buffer += 1;
             self.next_buffer - 1
