@@ -93,13 +93,14 @@ pub const IMAGE_BASE: u64 = 0x40_0000;
 /// processes reading "the same address" here see their own values only if
 /// their address spaces are separate.
 pub const PROBE: u64 = IMAGE_BASE;
-/// Program segments lie below this (`elf::LOAD_END`).
-pub const LOAD_END: u64 = 0x10_0000_0000;
+/// Program segments lie below this (`elf::LOAD_END`): 768 MiB.
+pub const LOAD_END: u64 = 0x3000_0000;
 /// What a process needs at start, its IPC buffer, the shared buffer, its
 /// stack and the first pages of its heap, lies in these 2 MiB: one page
-/// table (and page directory) maps it all, which a process makes, maps
-/// and deletes at every spawn; spread out, they took three more.
-pub const START_REGION: u64 = 0x40_0000_0000;
+/// table maps it all, and the page directory of the program's image
+/// (both are in the first GiB), which a process makes, maps and deletes
+/// at every spawn; spread out, they took four more.
+pub const START_REGION: u64 = 0x3FE0_0000;
 /// A process's (its first thread's) IPC buffer page.
 pub const IPC_BUFFER: u64 = START_REGION;
 /// The page shared with the process server for messages that do not fit
@@ -134,13 +135,12 @@ pub const THREAD_LOCAL: u64 = 2048;
 const _: () = assert!(thread_ipc_buffer(1) > SHARED_BUFFER);
 // The IPC buffers lie below the first thread's stack and its guard.
 const _: () = assert!(thread_ipc_buffer(MAX_THREADS) <= STACK_TOP - (STACK_PAGES + 1) * 0x1000);
-// The other threads' stacks lie between the devices and the start region.
-const _: () = assert!(thread_stack_top(MAX_THREADS) - 0x10_0000 >= DEVICE_BASE + 0x1_0000_0000);
-const _: () = assert!(START_REGION.is_multiple_of(0x20_0000) && LOAD_END <= DEVICE_BASE);
+// The other threads' stacks lie between the program and the start region,
+// which shares the program's page directory.
+const _: () = assert!(thread_stack_top(MAX_THREADS) - 0x10_0000 >= LOAD_END);
+const _: () = assert!(START_REGION.is_multiple_of(0x20_0000) && START_REGION >> 30 == IMAGE_BASE >> 30);
 const _: () = assert!((STACK_PAGES + 1) * 0x1000 <= 0x10_0000);
 const _: () = assert!(STACK_EAGER >= 1 && STACK_EAGER <= STACK_PAGES);
-/// Where device memory grants are mapped, one after another (uncached).
-pub const DEVICE_BASE: u64 = 0x30_0000_0000;
 /// The window anonymous memory (`MapAnon`, the heap) may use: from a
 /// page above the stack's top (the start block is there) to `HEAP_END`.
 pub const HEAP_BASE: u64 = STACK_TOP + 0x1000;
@@ -153,7 +153,10 @@ const _: () = assert!(HEAP_BASE + HEAP_EAGER * 0x1000 <= START_REGION + 0x20_000
 
 /// The window DMA memory (`Request::MapDma`) may use.
 pub const DMA_BASE: u64 = HEAP_END;
-pub const DMA_END: u64 = IO_WINDOWS;
+pub const DMA_END: u64 = DEVICE_BASE;
+/// Where device memory grants are mapped, one after another (uncached).
+pub const DEVICE_BASE: u64 = 0x88_0000_0000;
+const _: () = assert!(DMA_BASE < DMA_END && DEVICE_BASE < IO_WINDOWS);
 
 /// I/O windows: memory a client and a file server share for transfers
 /// larger than a message (`fs::FsRequest::ReadWindow`). A client's window

@@ -253,8 +253,8 @@ struct Allocator {
 
 /// Blocks of at least this many bytes get pages of their own.
 pub const LARGE: usize = 32 * 1024;
-/// Where large blocks go: the upper half of the heap window.
-const LARGE_BASE: u64 = layout::HEAP_END - (layout::HEAP_END - layout::START_REGION) / 2;
+/// Where large blocks go: 256 GiB up, the upper half of the heap window.
+const LARGE_BASE: u64 = layout::HEAP_END / 2;
 /// Address ranges come in classes of 2^k pages (k < `CLASSES`: up to
 /// 1 GiB a block); a freed range is kept for the next block of its class,
 /// up to `KEPT` ranges in all (beyond, its addresses are not used again:
