@@ -110,22 +110,19 @@ impl Server {
         let grants = Grants { priority, ..Grants::DEFAULT };
         let mut arena = Arena::default();
         let mut held = Held::default();
-        let buffer = self.free_buffers.pop().unwrap_or_else(|| {
-            self.next_buffer += 1;
-            self.next_buffer - 1
-        });
+        let buffer = self.buffers.take();
         // Its code is shared with every other process of the same bytes.
         let id = ImageId::of_file(elf);
         if let Err(e) = self.share(id, elf) {
-            self.free_buffers.push(buffer);
+            self.free_buffer(buffer);
             return Err(e);
         }
         let mut new = match self.build(&mut arena, &mut held, pid, elf, Some(id), &block, conn, &grants, buffer) {
             Ok(new) => new,
             Err(e) => {
-                self.free_buffers.push(buffer);
                 self.release_held(held);
                 self.kernel.mem.release(arena);
+                self.free_buffer(buffer);
                 self.unshare(id);
                 return Err(e);
             }

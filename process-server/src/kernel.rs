@@ -55,7 +55,12 @@ impl Kernel {
 
     /// An endpoint of our own, for good.
     pub fn endpoint(&mut self) -> Result<Endpoint, Errno> {
-        Ok(Endpoint(self.mem.object(&mut self.own_arena, object::ENDPOINT, 0, bits::ENDPOINT)?))
+        self.own_object(object::ENDPOINT, bits::ENDPOINT).map(Endpoint)
+    }
+
+    /// An object of ours, for good (its root slot).
+    pub fn own_object(&mut self, object_type: u64, mem_bits: u32) -> Result<u64, Errno> {
+        Ok(self.mem.object(&mut self.own_arena, object_type, 0, mem_bits)?)
     }
 
     /// Gives `vspace` an address space identifier.

@@ -19,6 +19,7 @@
 extern crate alloc;
 
 mod blocks;
+mod buffers;
 mod cspace;
 mod devices;
 mod exec;

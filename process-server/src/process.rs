@@ -301,10 +301,7 @@ impl Server {
         // Room for a minimal process's objects and its shared pages.
         let mut arena = Arena::with_capacity(32);
         let mut held = Held { shared: Vec::with_capacity(32), ..Held::default() };
-        let buffer = self.free_buffers.pop().unwrap_or_else(|| {
-            self.next_buffer += 1;
-            self.next_buffer - 1
-        });
+        let buffer = self.buffers.take();
         match self.build(&mut arena, &mut held, pid, &elf, Some(id), &block, redirect.map(|r| r.1), grants, buffer) {
             Ok(mut live) => {
                 live.intermediary = redirect.map(|r| r.0);
@@ -344,9 +341,9 @@ impl Server {
                 if let Some((_, src)) = redirect {
                     self.kernel.delete_root(src);
                 }
-                self.free_buffers.push(buffer);
                 self.release_held(held);
                 self.kernel.mem.release(arena);
+                self.free_buffer(buffer);
                 self.unshare(id);
                 Err(e)
             }
@@ -454,7 +451,7 @@ impl Server {
         // (`libux::rt::_start`); we set their address as its TLS base.
         let tls = layout::IPC_BUFFER + layout::THREAD_LOCAL;
         space.map(&mut self.kernel.mem, arena, ipc, layout::IPC_BUFFER, CapRights::READ_WRITE)?;
-        self.map_shared_buffer(arena, &mut space, buffer)?;
+        self.map_buffer(arena, &mut space, buffer)?;
 
         let events = self.kernel.mem.object(arena, object::NOTIFICATION, 0, bits::NOTIFICATION)?;
         let depth = CNODE_BITS;
@@ -585,21 +582,6 @@ impl Server {
         })
     }
 
-    /// Maps a fresh shared buffer page in `space` and at `index` in our own
-    /// window.
-    fn map_shared_buffer(&mut self, arena: &mut Arena, space: &mut AddressSpace, index: usize) -> Result<(), Errno> {
-        let frame = Page(self.kernel.mem.object(arena, object::X86_4K, 0, bits::PAGE)?);
-        space.map(&mut self.kernel.mem, arena, frame, layout::SHARED_BUFFER, CapRights::READ_WRITE)?;
-        // A frame capability maps once: our mapping uses a copy.
-        let copy = self.kernel.mem.derived_slot(arena)?;
-        ROOT_CNODE
-            .copy(copy, ROOT_DEPTH, ROOT_CNODE, frame.0, ROOT_DEPTH, CapRights::READ_WRITE)
-            .map_err(|_| Errno::NoMemory)?;
-        let at = crate::server::buffer_address(index);
-        self.kernel.map_own(Page(copy), at, CapRights::READ_WRITE)?;
-        Ok(())
-    }
-
     /// Ends `pid`: destroys its objects, reparents its children to us, and
     /// leaves a zombie for its parent (or removes it, when that is us).
     /// The processes it was the intermediary of lose their connection, and
@@ -673,7 +655,7 @@ impl Server {
         // The address space first: then unmapping each of its pages and
         // tables finds it gone, and costs no TLB flush.
         let _ = ROOT_CNODE.delete(live.space.root.0, ROOT_DEPTH);
-        self.free_buffers.push(live.buffer);
+        self.free_buffer(live.buffer);
         for &ConnRoot { root, .. } in &live.conn_roots {
             let _ = ROOT_CNODE.revoke(root, ROOT_DEPTH);
             self.kernel.delete_root(root);

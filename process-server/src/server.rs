@@ -44,8 +44,8 @@ pub struct Server {
     pub ep: Endpoint,
     pub procs: Procs,
     pub bootfs: BootFs<'static>,
-    pub free_buffers: Vec<usize>,
-    pub next_buffer: usize,
+    /// Shared buffers' indices, and the pooled ones (`buffers.rs`).
+    pub buffers: crate::buffers::Buffers,
     pub files: Files,
     /// `Wait`s kept until a child ends (`hanging.rs`).
     pub hanging: Vec<crate::hanging::Hanging>,
@@ -80,7 +80,7 @@ impl Server {
         // of tables).
         kernel.make_own_tables(BUFFERS, (MAX_PROCESSES as u64 + 1) * PAGE)?;
         let ep = kernel.endpoint()?;
-        Ok(Server {
+        let mut server = Server {
             changes: 0,
             kernel,
             mounts: Mounts::new(),
@@ -89,14 +89,15 @@ impl Server {
             procs: Procs::default(),
             node: NodeId(1),
             bootfs,
-            free_buffers: Vec::new(),
-            next_buffer: 0,
+            buffers: Default::default(),
             files: Files::default(),
             hanging: Vec::new(),
             tsc_mhz: 0,
             wall: None,
             shared: crate::shared::SharedImages::new(Some(own)),
-        })
+        };
+        server.make_pooled_buffers()?;
+        Ok(server)
     }
 
     /// Starts a program as a child of the process server.
@@ -402,7 +403,7 @@ impl Server {
             free_bytes: self.kernel.mem.free_bytes(),
             processes: self.procs.len() as u32,
             free_slots: self.kernel.mem.free_slots() + self.spare_slots(),
-            buffers: (self.next_buffer - self.free_buffers.len()) as u32,
+            buffers: self.buffers.in_use() as u32,
             namespaces: self.mounts.private() as u32,
         };
         let running = self.procs.values().filter_map(Process::live).filter(|l| !l.stopped).count() as u32;
