@@ -27,7 +27,7 @@ pub static PROBE: AtomicU64 = AtomicU64::new(0);
 
 /// A process's entry: `rsp` is set by the process server, `rdi` is the
 /// IPC buffer (also found through the TLS base), `rsi`/`rdx` the start
-/// block. Calls the program's `main`.
+/// block (in the shared buffer). Calls the program's `main`.
 ///
 /// # Safety
 /// Only the kernel calls this, as a new thread's first instruction.
@@ -59,9 +59,14 @@ static START_BLOCK: AtomicU64 = AtomicU64::new(0);
 static START_LEN: AtomicU64 = AtomicU64::new(0);
 
 extern "C" fn process_start(_ipc_buffer: u64, start: u64, len: u64) -> ! {
-    START_BLOCK.store(start, Ordering::Relaxed);
-    START_LEN.store(len, Ordering::Relaxed);
     HEAP.adopt_eager();
+    // The process server wrote the start block in the shared buffer, which
+    // the next large message overwrites: it is kept on the heap, for good.
+    // SAFETY: `len` bytes at `start`, in our mapped shared buffer.
+    let block = unsafe { core::slice::from_raw_parts(start as *const u8, len as usize) };
+    let kept: &'static [u8] = alloc::vec::Vec::leak(block.to_vec());
+    START_BLOCK.store(kept.as_ptr() as u64, Ordering::Relaxed);
+    START_LEN.store(len, Ordering::Relaxed);
     if let Err((fd, e)) = crate::fd::open_inherited(&start_block().fds) {
         crate::println!("{}: cannot open descriptor {fd}: {e}", args().first().copied().unwrap_or("?"));
         exit(127);
@@ -94,8 +99,7 @@ pub fn start_block() -> StartBlock<'static> {
             fds: alloc::vec::Vec::new(),
         };
     }
-    // SAFETY: the process server wrote `len` bytes at `at`, at the top of
-    // our stack, above the initial stack pointer: nothing overwrites them.
+    // SAFETY: `process_start` kept `len` bytes at `at` for good.
     let bytes = unsafe { core::slice::from_raw_parts(at as *const u8, len as usize) };
     StartBlock::decode(bytes).expect("the process server writes a valid start block")
 }

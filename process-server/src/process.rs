@@ -6,6 +6,7 @@ use crate::blocks::Block;
 use crate::cspace::CSpace;
 use crate::devices::DevicePage;
 use crate::mem::{Arena, ROOT_CNODE, ROOT_DEPTH};
+use crate::server::buffer_address;
 use crate::server::Server;
 use crate::shared::ImageId;
 use crate::vspace::AddressSpace;
@@ -233,7 +234,8 @@ fn boot_program(path: &str) -> Option<&str> {
 /// the file and replaces itself with it (`Request::Exec`).
 const EXEC: &str = "exec";
 
-/// The start block of `pid`, checked to fit the top page of its stack.
+/// The start block of `pid`, checked to fit its shared buffer (with room
+/// to spare: it was the top page of its stack, under the first frame).
 pub fn start_block(pid: Pid, argv: &[&str], env: &[&str], fds: &[FdName]) -> Result<Vec<u8>, Errno> {
     let block = StartBlock { pid, argv: argv.to_vec(), env: env.to_vec(), fds: fds.to_vec() }.encode()?;
     if block.len() as u64 > PAGE - 64 {
@@ -425,16 +427,12 @@ impl Server {
             }
         }
 
-        // Stack, with the start block at its top.
+        // The stack (the start block goes in the shared buffer, below).
         let stack_low = layout::STACK_TOP - layout::STACK_EAGER * PAGE;
         for page in (stack_low..layout::STACK_TOP).step_by(PAGE as usize) {
             let frame = Page(self.kernel.mem.object(arena, object::X86_4K, 0, bits::PAGE)?);
-            if page == layout::STACK_TOP - PAGE {
-                self.kernel.fill(frame, (PAGE as usize) - block.len(), block)?;
-            }
             space.map(&mut self.kernel.mem, arena, frame, page, CapRights::READ_WRITE)?;
         }
-        let block_at = layout::STACK_TOP - block.len() as u64;
 
         // The heap's first pages (`layout::HEAP_EAGER`), anonymous memory
         // as `MapAnon` makes it.
@@ -452,6 +450,12 @@ impl Server {
         let tls = layout::IPC_BUFFER + layout::THREAD_LOCAL;
         space.map(&mut self.kernel.mem, arena, ipc, layout::IPC_BUFFER, CapRights::READ_WRITE)?;
         self.map_buffer(arena, &mut space, buffer)?;
+        // The start block, written through our own mapping of the buffer
+        // (no page to fill); the runtime copies it out before its first
+        // call (`libux::rt::process_start`).
+        // SAFETY: our mapping of the buffer just mapped, a page; the
+        // block fits (`start_block` checks).
+        unsafe { core::ptr::copy_nonoverlapping(block.as_ptr(), buffer_address(buffer) as *mut u8, block.len()) };
 
         let events = self.kernel.mem.object(arena, object::NOTIFICATION, 0, bits::NOTIFICATION)?;
         let depth = CNODE_BITS;
@@ -544,9 +548,9 @@ impl Server {
         }
         let regs = UserContext {
             rip: elf.entry,
-            rsp: block_at & !15,
+            rsp: layout::STACK_TOP,
             rdi: layout::IPC_BUFFER,
-            rsi: block_at,
+            rsi: layout::SHARED_BUFFER,
             rdx: block.len() as u64,
             tls_base: tls,
             ..Default::default()
