@@ -147,9 +147,8 @@ pub const HEAP_BASE: u64 = STACK_TOP + 0x1000;
 pub const HEAP_END: u64 = 0x80_0000_0000;
 /// Heap pages the process server maps at start, at `HEAP_BASE`, where
 /// the runtime's heap begins (most programs allocate before `main`:
-/// mapping them then spares each a `MapAnon` call). One: most use less
-/// (`true` 32 bytes, `ps` 1.9 KiB).
-pub const HEAP_EAGER: u64 = 1;
+/// mapping them then spares each a `MapAnon` call).
+pub const HEAP_EAGER: u64 = 2;
 const _: () = assert!(HEAP_BASE + HEAP_EAGER * 0x1000 <= START_REGION + 0x20_0000);
 
 /// The window DMA memory (`Request::MapDma`) may use.
