@@ -33,7 +33,7 @@ pub mod slot {
     /// The process's events notification (see [`super::event`]): the
     /// process server signals it when a child exits, faults or is killed
     /// (see `process::wait`), granted interrupts signal it, and daemons
-    /// hear of the processes that end which may hold something of theirs.
+    /// hear of every process that ends.
     pub const EVENTS: u64 = 4;
     /// Device grants from the system description, in the order listed
     /// (`sysdesc::MAX_GRANTS` of each kind): I/O port ranges,
@@ -71,10 +71,8 @@ pub mod event {
     }
     /// A child ended.
     pub const CHILD: u64 = 1 << 3;
-    /// A process ended that had a connection to us, that we were an
-    /// intermediary of, or whose parent we are (daemons only): ask the
-    /// process server which (`Request::Ended`; its log has every ending,
-    /// so one signal may answer for others).
+    /// Some process ended (daemons only): ask the process server which
+    /// (`Request::Ended`).
     pub const ENDED: u64 = 1 << 4;
 
     const _: () = assert!(crate::sysdesc::MAX_GRANTS <= 3);

@@ -34,8 +34,7 @@ pub struct Grants<'a> {
     pub io_ports: &'a [(u16, u16)],
     pub irqs: &'a [Irq],
     pub memory: &'a [DeviceMemory],
-    /// A daemon hears of the processes that end which had a connection to
-    /// it, it served as intermediary or it started (`event::ENDED`).
+    /// A daemon hears of every process that ends (`event::ENDED`).
     pub daemon: bool,
     /// May map memory for DMA (a driver of a PCI device).
     pub dma: bool,
@@ -609,7 +608,6 @@ impl Server {
             .map(|p| p.pid)
             .collect();
         self.changes += 1;
-        let listeners = self.listeners(pid);
         let Some(p) = self.procs.get_mut(&pid) else {
             return Vec::new();
         };
@@ -645,7 +643,7 @@ impl Server {
         self.files_after_end(pid, &end);
         self.hanging_after_end(pid);
         self.answer_hanging(pid);
-        self.tell_daemons(pid, &listeners);
+        self.tell_daemons(pid);
         clients
     }
 
@@ -682,27 +680,11 @@ impl Server {
         }
     }
 
-    /// The daemons that may hold something of `pid`'s, and so must hear
-    /// when it ends: the servers it had connections to, its
-    /// intermediaries, its parent. (A daemon learns of every ending in
-    /// the log once it asks; telling only these keeps the others asleep,
-    /// which under emulation is most of what a short process costs.)
-    fn listeners(&self, pid: Pid) -> Vec<Pid> {
-        let Ok(live) = self.procs.live(pid) else { return Vec::new() };
-        let servers = live.conn_roots.iter().map(|c| c.server).chain(live.windows.iter().copied());
-        let parent = self.procs.get(&pid).map(|p| p.ppid);
-        let mut all: Vec<Pid> = servers.chain(self.intermediaries(pid).into_iter().flatten()).chain(parent).collect();
-        all.sort_unstable();
-        all.dedup();
-        all
-    }
-
-    /// Remembers that `pid` ended and signals the `listeners` that are
-    /// daemons to ask.
-    fn tell_daemons(&mut self, pid: Pid, listeners: &[Pid]) {
+    /// Remembers that `pid` ended and signals every daemon to ask.
+    fn tell_daemons(&mut self, pid: Pid) {
         self.procs.log_end(pid);
-        for l in listeners {
-            if let Some(signal) = self.procs.live(*l).ok().and_then(|l| l.ended_signal) {
+        for p in self.procs.values() {
+            if let Some(signal) = p.live().and_then(|l| l.ended_signal) {
                 Notification(signal).signal();
             }
         }

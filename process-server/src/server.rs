@@ -260,7 +260,7 @@ impl Server {
     /// The intermediaries between `pid` and us, nearest first: its own,
     /// then that one's, and so on (an intermediary that is itself
     /// redirected passes relays on to its own).
-    pub fn intermediaries(&self, pid: Pid) -> Result<impl Iterator<Item = Pid> + '_, Errno> {
+    fn intermediaries(&self, pid: Pid) -> Result<impl Iterator<Item = Pid> + '_, Errno> {
         let live = self.procs.live(pid)?;
         let next = |i: &Pid| self.procs.live(*i).ok().and_then(|l| l.intermediary);
         // An intermediary is older than those it serves, so the chain ends;
