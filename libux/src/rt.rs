@@ -27,7 +27,8 @@ pub static PROBE: AtomicU64 = AtomicU64::new(0);
 
 /// A process's entry: `rsp` is set by the process server, `rdi` is the
 /// IPC buffer (also found through the TLS base), `rsi`/`rdx` the start
-/// block (in the shared buffer). Calls the program's `main`.
+/// block (in the shared buffer), `r8` the bytes of heap mapped at
+/// `layout::HEAP_BASE`. Calls the program's `main`.
 ///
 /// # Safety
 /// Only the kernel calls this, as a new thread's first instruction.
@@ -41,6 +42,7 @@ pub unsafe extern "C" fn _start() -> ! {
         "lea rax, [rdi + {local}]",
         "mov [rax], rax",
         "mov qword ptr [rax + 8], 0",
+        "mov rcx, r8",
         "xor ebp, ebp",
         "and rsp, -16",
         "call {start}",
@@ -58,8 +60,8 @@ unsafe extern "Rust" {
 static START_BLOCK: AtomicU64 = AtomicU64::new(0);
 static START_LEN: AtomicU64 = AtomicU64::new(0);
 
-extern "C" fn process_start(_ipc_buffer: u64, start: u64, len: u64) -> ! {
-    HEAP.adopt_eager();
+extern "C" fn process_start(_ipc_buffer: u64, start: u64, len: u64, heap: u64) -> ! {
+    HEAP.adopt_eager(heap);
     // The process server wrote the start block in the shared buffer, which
     // the next large message overwrites: it is kept on the heap, for good.
     // SAFETY: `len` bytes at `start`, in our mapped shared buffer.
@@ -343,10 +345,12 @@ impl Allocator {
         r
     }
 
-    /// Takes the pages the process server mapped for a new process's heap
-    /// (`layout::HEAP_EAGER`) as its start.
-    fn adopt_eager(&self) {
-        let bytes = layout::HEAP_EAGER * PAGE;
+    /// Takes the `bytes` the process server mapped for a new process's
+    /// heap (`layout::HEAP_EAGER`) as its start.
+    fn adopt_eager(&self, bytes: u64) {
+        if bytes == 0 {
+            return;
+        }
         self.top.store(layout::HEAP_BASE + bytes, Ordering::Relaxed);
         // SAFETY: mapped for us at start, at the heap's base; nothing else
         // uses them.

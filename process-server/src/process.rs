@@ -436,7 +436,8 @@ impl Server {
         // The heap's first pages (`layout::HEAP_EAGER`), anonymous memory
         // as `MapAnon` makes it.
         let mut anon = BTreeMap::new();
-        for i in 0..layout::HEAP_EAGER {
+        let heap_pages = if grants.daemon { layout::HEAP_EAGER_DAEMON } else { layout::HEAP_EAGER };
+        for i in 0..heap_pages {
             let frame = self.kernel.mem.object(arena, object::X86_4K, 0, bits::PAGE)?;
             let page = layout::HEAP_BASE + i * PAGE;
             space.map(&mut self.kernel.mem, arena, Page(frame), page, CapRights::READ_WRITE)?;
@@ -551,6 +552,7 @@ impl Server {
             rdi: layout::IPC_BUFFER,
             rsi: layout::SHARED_BUFFER,
             rdx: block.len() as u64,
+            r8: heap_pages * PAGE,
             tls_base: tls,
             ..Default::default()
         };
