@@ -134,9 +134,14 @@ impl Guest {
     /// Boots the guest, runs `script` (busybox sh) as root, and powers off.
     /// Gives up after `limit`.
     pub fn run(&self, script: &str, limit: Duration) -> Result<Outcome, String> {
+        self.run_with(script, &[], limit)
+    }
+
+    /// [`Guest::run`], with `programs` (name, bytes) in `/bin`.
+    pub fn run_with(&self, script: &str, programs: &[(&str, Vec<u8>)], limit: Duration) -> Result<Outcome, String> {
         let initrd =
             out_dir().join(format!("linux/initrd-{}-{:?}.cpio", std::process::id(), std::thread::current().id()));
-        self.pack(script, &initrd)?;
+        self.pack(script, programs, &initrd)?;
         let qemu = crate::setup::which("qemu-system-x86_64").ok_or("qemu-system-x86_64 is missing")?;
         let mut child = Command::new(qemu)
             .args(["-machine", "q35", "-cpu", "max", "-m", "512M", "-smp", "1", "-nographic", "-no-reboot"])
@@ -185,7 +190,7 @@ impl Guest {
         Ok(Outcome { output: body[..end].to_string(), status })
     }
 
-    fn pack(&self, script: &str, to: &Path) -> Result<(), String> {
+    fn pack(&self, script: &str, programs: &[(&str, Vec<u8>)], to: &Path) -> Result<(), String> {
         let mut entries: Vec<(cpio::NewcBuilder, Vec<u8>)> = Vec::new();
         let dir = |name: &str| (cpio::NewcBuilder::new(name).mode(0o40755), Vec::new());
         let file = |name: &str, mode: u32, data: Vec<u8>| (cpio::NewcBuilder::new(name).mode(0o100000 | mode), data);
@@ -194,6 +199,9 @@ impl Guest {
         }
         let read = |p: &Path| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
         entries.push(file("bin/busybox", 0o755, read(&self.busybox)?));
+        for (name, bytes) in programs {
+            entries.push(file(&format!("bin/{name}"), 0o755, bytes.clone()));
+        }
         let mut load = String::new();
         for (name, path) in &self.modules {
             entries.push(file(&format!("lib/modules/{name}.ko"), 0o644, read(path)?));
@@ -212,6 +220,23 @@ impl Guest {
         cpio::write_cpio(inputs, std::io::BufWriter::new(out)).map_err(|e| format!("{}: {e}", to.display()))?;
         Ok(())
     }
+}
+
+/// `bench/linuxspawn`, built for the guest with the host's `gcc`: a
+/// static program without libc that measures spawn + wait.
+pub fn spawn_program() -> Result<Vec<u8>, String> {
+    let source = crate::workspace().join("bench/linuxspawn/linuxspawn.c");
+    let binary = out_dir().join("linux/linuxspawn");
+    std::fs::create_dir_all(out_dir().join("linux")).map_err(|e| e.to_string())?;
+    run(
+        Command::new("gcc")
+            .args(["-O2", "-static", "-nostdlib", "-ffreestanding", "-fno-builtin"])
+            .args(["-fno-tree-loop-distribute-patterns", "-fno-stack-protector", "-fno-pie", "-no-pie", "-o"])
+            .arg(&binary)
+            .arg(&source),
+        "gcc (bench/linuxspawn)",
+    )?;
+    std::fs::read(&binary).map_err(|e| format!("{}: {e}", binary.display()))
 }
 
 /// The guest's `/init`: mounts, modules, network, then the script.

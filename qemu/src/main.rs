@@ -11,6 +11,7 @@ mod bench_shell;
 mod cluster_bench;
 mod net_bench;
 mod ninep_bench;
+mod spawn_bench;
 mod v9fs_bench;
 
 const HELP: &str = "\
@@ -356,6 +357,10 @@ fn bench(args: &Args) -> Result<(), String> {
         print!("{log}");
         let prefix = format!("{program}:");
         figures.extend(log.lines().filter(|l| l.starts_with(&prefix)).map(String::from));
+    }
+    if wanted("ipcbench") {
+        let next_to_linux = spawn_bench::run(&figures)?;
+        figures.extend(next_to_linux);
     }
     if wanted("net") {
         figures.extend(net_bench::run(&image, args)?);
