@@ -7,16 +7,18 @@
 //! holds the index: a process takes one zeroed (through our mapping) and
 //! maps the copy, and its end only unmaps the copy. A buffer made per
 //! process, as the rest are, was a frame to make and zero, a copy, two
-//! mappings and their deletion at every spawn. Processes reuse the
-//! lowest indices (the free list is a stack), so a node with fewer
-//! than `POOLED` processes at once never makes one.
+//! mappings and their deletion at every spawn. A process takes the
+//! lowest free index, so a node with fewer than `POOLED` processes at
+//! once never makes one.
 
 use crate::mem::{Arena, ROOT_CNODE, ROOT_DEPTH};
 use crate::process::PAGE;
 use crate::server::{buffer_address, Server};
 use crate::vspace::AddressSpace;
+use alloc::collections::BTreeSet;
 use alloc::vec::Vec;
 use libux::layout;
+use libux::println;
 use libux::rpc::Errno;
 use libux::sel4::consts::{bits, object};
 use libux::sel4::{CapRights, Page};
@@ -26,7 +28,7 @@ const POOLED: usize = 64;
 
 #[derive(Default)]
 pub struct Buffers {
-    free: Vec<usize>,
+    free: BTreeSet<usize>,
     next: usize,
     /// For each pooled index, the copy of its frame a process maps.
     pooled: Vec<u64>,
@@ -35,7 +37,7 @@ pub struct Buffers {
 impl Buffers {
     /// An index no process holds.
     pub fn take(&mut self) -> usize {
-        self.free.pop().unwrap_or_else(|| {
+        self.free.pop_first().unwrap_or_else(|| {
             self.next += 1;
             self.next - 1
         })
@@ -83,8 +85,13 @@ impl Server {
     /// process goes with its arena.
     pub fn free_buffer(&mut self, index: usize) {
         if let Some(&copy) = self.buffers.pooled.get(index) {
-            let _ = Page(copy).unmap();
+            if Page(copy).unmap().is_err() {
+                // Still mapped, it cannot map anywhere else: the index is
+                // given up rather than handed to the next spawn to fail.
+                println!("ux: shared buffer {index} could not be unmapped; it is not used again");
+                return;
+            }
         }
-        self.buffers.free.push(index);
+        self.buffers.free.insert(index);
     }
 }

@@ -6,8 +6,7 @@ use crate::blocks::Block;
 use crate::cspace::CSpace;
 use crate::devices::DevicePage;
 use crate::mem::{Arena, ROOT_CNODE, ROOT_DEPTH};
-use crate::server::buffer_address;
-use crate::server::Server;
+use crate::server::{buffer_address, Server};
 use crate::shared::ImageId;
 use crate::vspace::AddressSpace;
 use alloc::collections::BTreeMap;
@@ -233,8 +232,8 @@ fn boot_program(path: &str) -> Option<&str> {
 /// the file and replaces itself with it (`Request::Exec`).
 const EXEC: &str = "exec";
 
-/// The start block of `pid`, checked to fit its shared buffer (with room
-/// to spare: it was the top page of its stack, under the first frame).
+/// The start block of `pid`, checked to fit its shared buffer (with the
+/// 64 bytes of room it had when it was the top of the stack).
 pub fn start_block(pid: Pid, argv: &[&str], env: &[&str], fds: &[FdName]) -> Result<Vec<u8>, Errno> {
     let block = StartBlock { pid, argv: argv.to_vec(), env: env.to_vec(), fds: fds.to_vec() }.encode()?;
     if block.len() as u64 > PAGE - 64 {
@@ -280,7 +279,6 @@ impl Server {
         };
         let elf = self.loadable(image)?;
         let id = ImageId::of(image);
-        self.share(id, &elf)?;
         // Where the child's connection comes from: an explicit redirect, the
         // parent's intermediary, or us.
         let redirect = match spawn.redirect {
@@ -299,6 +297,12 @@ impl Server {
                 None => None,
             },
         };
+        if let Err(e) = self.share(id, &elf) {
+            if let Some((_, src)) = redirect {
+                self.kernel.delete_root(src);
+            }
+            return Err(e);
+        }
         // Room for a minimal process's objects and its shared pages.
         let mut arena = Arena::with_capacity(32);
         let mut held = Held { shared: Vec::with_capacity(32), ..Held::default() };
@@ -400,7 +404,7 @@ impl Server {
         let mut space = AddressSpace::new(vspace);
 
         // `Elf::loadable` has checked that segments share no page and stay
-        // below the IPC buffer.
+        // below `layout::LOAD_END`.
         for seg in elf.segments() {
             let first = seg.vaddr & !(PAGE - 1);
             let end = (seg.vaddr + seg.mem_size).next_multiple_of(PAGE);
@@ -656,8 +660,13 @@ impl Server {
         for tcb in live.threads.running() {
             let _ = tcb.suspend();
         }
-        // The address space first: then unmapping each of its pages and
-        // tables finds it gone, and costs no TLB flush.
+        // The threads, then the address space, before anything else: each
+        // TCB holds a copy of the VSpace capability, so only then is ours
+        // the last and its deletion the address space's; unmapping its
+        // pages and tables afterwards finds it gone, and flushes no TLB.
+        for tcb in live.threads.0.iter().flatten().map(|t| t.tcb).chain([live.tcb]) {
+            let _ = ROOT_CNODE.delete(tcb.0, ROOT_DEPTH);
+        }
         let _ = ROOT_CNODE.delete(live.space.root.0, ROOT_DEPTH);
         self.free_buffer(live.buffer);
         for &ConnRoot { root, .. } in &live.conn_roots {

@@ -94,8 +94,13 @@ impl Shared {
     }
 }
 
-/// Spare copies kept of each shared page: two processes' worth.
+/// Spare copies kept of each shared page: two processes' worth,
 const SPARE_COPIES: usize = 2;
+/// and at most this many in all, and none while fewer than twice as many
+/// root slots are free: they are counted as free slots, but nothing
+/// takes them back when slots run out, so a node short of slots is short
+/// by at most this.
+const SPARE_LIMIT: u64 = 1024;
 
 /// Our own image's frames, and the boot file system within it.
 pub struct OwnImage {
@@ -217,6 +222,10 @@ impl Server {
     /// spares, up to `SPARE_COPIES` a page; the rest stay in `copies`
     /// for the caller to delete.
     pub fn keep_copies(&mut self, id: ImageId, copies: &mut Vec<(u64, u64)>) {
+        let kept = self.spare_slots();
+        if self.kernel.mem.free_slots() < 2 * SPARE_LIMIT || kept + copies.len() as u64 > SPARE_LIMIT {
+            return;
+        }
         let Some(s) = self.shared.images.get_mut(&id) else { return };
         copies.retain(|&(page, copy)| {
             let Some(p) = s.page(page) else { return true };
@@ -228,8 +237,8 @@ impl Server {
         });
     }
 
-    /// Root slots that hold spare copies: free for the asking (what the
-    /// resource report counts as free).
+    /// Root slots that hold spare copies (which the resource report counts
+    /// as free: at most `SPARE_LIMIT`).
     pub fn spare_slots(&self) -> u64 {
         self.shared.images.values().flat_map(|s| &s.pages).map(|p| p.spare.len() as u64).sum()
     }
