@@ -68,6 +68,9 @@ impl<'a> BootFs<'a> {
         let name_len = e[..NAME_LEN].iter().position(|&c| c == 0).unwrap_or(NAME_LEN);
         let name = core::str::from_utf8(&e[..name_len]).ok().filter(|n| !n.is_empty())?;
         let (offset, len) = (u64_at(e, NAME_LEN), u64_at(e, NAME_LEN + 8));
+        if !offset.is_multiple_of(ALIGN as u64) {
+            return None;
+        }
         let end = offset.checked_add(len).filter(|&end| end <= self.blob.len() as u64)?;
         Some((name, &self.blob[offset as usize..end as usize]))
     }

@@ -58,8 +58,9 @@ impl core::fmt::Display for ElfError {
     }
 }
 
-/// Where a program's segments may lie: above the null page and below the
-/// IPC buffer, above which come the stacks and the heap (see `layout`).
+/// Where a program's segments may lie: above the null page and below
+/// `layout::LOAD_END`, above which come the stacks, the IPC buffers and
+/// the heap (see `layout`).
 pub const LOAD_START: u64 = 0x1000;
 pub const LOAD_END: u64 = layout::LOAD_END;
 

@@ -5,8 +5,10 @@
 //! A new process starts at its ELF entry with `rsp` at the top of its
 //! stack, `rdi` = the address of its IPC buffer, `rsi`/`rdx` = address and
 //! length of its start block (postcard-encoded [`crate::rpc::StartBlock`]:
-//! argv and environment), written at the top of the stack. The root task
-//! instead gets the boot information address in `rdi` and `rsp` = 0.
+//! argv, environment, descriptors), written in its shared buffer, and
+//! `r8` = the bytes of heap mapped at [`HEAP_BASE`]; it writes its own
+//! thread-local words (`THREAD_LOCAL`). The root task instead gets the
+//! boot information address in `rdi` and `rsp` = 0.
 
 /// A process's CSpace has 2^CNODE_BITS slots, resolved with a guard of
 /// zeros so that a slot number is its capability pointer.
@@ -87,7 +89,7 @@ pub const MEMORY_CHUNK_BITS: u32 = 16;
 
 /// Where every program is linked (see `libux/ux.ld`).
 pub const IMAGE_BASE: u64 = 0x40_0000;
-/// The probe word at the very start of every image (`rt::PROBE`): two
+/// The probe word at the very start of the images that use it (`rt::PROBE`): two
 /// processes reading "the same address" here see their own values only if
 /// their address spaces are separate.
 pub const PROBE: u64 = IMAGE_BASE;
@@ -140,7 +142,7 @@ const _: () = assert!(START_REGION.is_multiple_of(0x20_0000) && START_REGION >> 
 const _: () = assert!((STACK_PAGES + 1) * 0x1000 <= 0x10_0000);
 const _: () = assert!(STACK_EAGER >= 1 && STACK_EAGER <= STACK_PAGES);
 /// The window anonymous memory (`MapAnon`, the heap) may use: from a
-/// page above the stack's top (the start block is there) to `HEAP_END`.
+/// page above the stack's top (a gap) to `HEAP_END`.
 pub const HEAP_BASE: u64 = STACK_TOP + 0x1000;
 pub const HEAP_END: u64 = 0x80_0000_0000;
 /// Heap pages the process server maps at start, at `HEAP_BASE`, where

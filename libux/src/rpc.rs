@@ -460,7 +460,7 @@ pub struct Work {
     pub objects: u64,
     pub retyped_bytes: u64,
     /// Pages copied into through the scratch mapping (program segments,
-    /// start blocks, zeroing reused frames).
+    /// zeroing reused frames).
     pub pages_filled: u64,
     /// Frames mapped into an address space (a process's or ours).
     pub frames_mapped: u64,

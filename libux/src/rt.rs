@@ -238,8 +238,9 @@ fn panic(info: &core::panic::PanicInfo) -> ! {
     exit(101)
 }
 
-/// The heap: a first-fit list allocator. A process's heap starts empty
-/// and grows by mapping pages with `MapAnon` at the top of the lower half
+/// The heap: a first-fit list allocator. A process's heap starts in the
+/// pages the process server mapped (`layout::HEAP_EAGER`) and grows by
+/// mapping pages with `MapAnon` at the top of the lower half
 /// of the heap window, doubling (see `GROW_MIN`); the root task's is a
 /// fixed region. A list allocator cannot give back what it grew by, so a
 /// process's large blocks ([`LARGE`] bytes and more: a connection's
@@ -264,7 +265,7 @@ const LARGE_BASE: u64 = layout::HEAP_END / 2;
 /// Address ranges come in classes of 2^k pages (k < `CLASSES`: up to
 /// 1 GiB a block); a freed range is kept for the next block of its class,
 /// up to `KEPT` ranges in all (beyond, its addresses are not used again:
-/// the window is 128 GiB; reusing them keeps the page tables that map
+/// the window is 256 GiB; reusing them keeps the page tables that map
 /// them from growing).
 const CLASSES: usize = 19;
 /// Freed ranges kept: their list (the address, with the class in the low

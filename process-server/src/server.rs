@@ -611,7 +611,8 @@ impl Server {
     /// there (a push, a new frame, a probe) is at or just below the stack
     /// pointer (the 128-byte red zone), which we map down to. We go by the
     /// stack pointer, not the fault's address: this kernel reports the
-    /// address's low 32 bits only, and a stack's are not below 4 GiB.
+    /// address's low 32 bits only (a stack's address is below 4 GiB now,
+    /// but need not stay so).
     fn grow_stack(&mut self, pid: Pid) -> bool {
         let base = layout::STACK_TOP - layout::STACK_PAGES * PAGE;
         let Server { procs, kernel: Kernel { mem, .. }, .. } = self;

@@ -359,8 +359,11 @@ fn bench(args: &Args) -> Result<(), String> {
         figures.extend(log.lines().filter(|l| l.starts_with(&prefix)).map(String::from));
     }
     if wanted("ipcbench") {
-        let next_to_linux = spawn_bench::run(&figures)?;
-        figures.extend(next_to_linux);
+        // Without the Linux guest (or gcc) the other groups still run.
+        match spawn_bench::run(&figures) {
+            Ok(lines) => figures.extend(lines),
+            Err(e) => figures.push(format!("spawn: FAIL next to Linux: {e}")),
+        }
     }
     if wanted("net") {
         figures.extend(net_bench::run(&image, args)?);
