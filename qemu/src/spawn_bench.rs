@@ -5,16 +5,11 @@
 //! ipcbench's spawn + wait of `true` from the same run. Both are medians
 //! of emulated TSC cycles on this host.
 
+use crate::bench_shell::number_after;
 use qemu::linux::{spawn_program, Guest};
 use std::time::Duration;
 
 const RUNS: u32 = 200;
-
-/// The number after `key` in `line`.
-fn number_after(line: &str, key: &str) -> Option<u64> {
-    let rest = &line[line.find(key)? + key.len()..];
-    rest.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
-}
 
 /// `figures` are those gathered so far (ipcbench's among them).
 pub fn run(figures: &[String]) -> Result<Vec<String>, String> {
@@ -28,16 +23,16 @@ pub fn run(figures: &[String]) -> Result<Vec<String>, String> {
         .lines()
         .find(|l| l.starts_with("linuxspawn: spawn + wait: "))
         .ok_or_else(|| format!("FAIL: linuxspawn printed no figure:\n{}", out.output))?;
-    let linux = number_after(line, "median ").ok_or_else(|| format!("FAIL: {line}"))?;
+    let linux = number_after(line, "median ").map_err(|e| format!("FAIL: {e}"))?;
     let mut lines = vec![line.to_string()];
     let ux = figures
         .iter()
         .find_map(|l| l.strip_prefix("ipcbench: spawn + wait of `true`: "))
-        .and_then(|l| number_after(l, "median "));
+        .and_then(|l| number_after(l, "median ").ok());
     if let Some(ux) = ux {
         lines.push(format!(
             "spawn: spawn + wait, medians under TCG: ux's of `true` {ux} cycles, Linux's of a static program without libc {linux} cycles: {:.2} x Linux",
-            ux as f64 / linux.max(1) as f64
+            ux / linux.max(1.0)
         ));
     }
     Ok(lines)
