@@ -140,11 +140,14 @@ pub struct SharedImages {
     images: BTreeMap<ImageId, Shared>,
     /// `None` if our frames were not where we expected them.
     own: Option<OwnImage>,
+    /// Spare copies kept, in all the images' pages (checked at every
+    /// process's end, so counted rather than summed).
+    spares: u64,
 }
 
 impl SharedImages {
     pub fn new(own: Option<OwnImage>) -> SharedImages {
-        SharedImages { images: BTreeMap::new(), own }
+        SharedImages { images: BTreeMap::new(), own, spares: 0 }
     }
 
     /// Our image's frame for page `page` of `seg`, if every byte the
@@ -209,9 +212,13 @@ impl Server {
     /// A copy of `id`'s frame for `page`, to map read-only (a spare
     /// one, or made); kept in `held` until the process ends.
     pub fn shared_page(&mut self, id: ImageId, page: u64, held: &mut Held) -> Result<Page, Errno> {
-        let p = self.shared.images.get_mut(&id).and_then(|s| s.page(page)).ok_or(Errno::BadImage)?;
+        let SharedImages { images, spares, .. } = &mut self.shared;
+        let p = images.get_mut(&id).and_then(|s| s.page(page)).ok_or(Errno::BadImage)?;
         let copy = match p.spare.pop() {
-            Some(copy) => copy,
+            Some(copy) => {
+                *spares -= 1;
+                copy
+            }
             None => self.kernel.copy_root(p.frame, CapRights::READ)?,
         };
         held.shared.push((page, copy));
@@ -222,17 +229,18 @@ impl Server {
     /// spares, up to `SPARE_COPIES` a page; the rest stay in `copies`
     /// for the caller to delete.
     pub fn keep_copies(&mut self, id: ImageId, copies: &mut Vec<(u64, u64)>) {
-        let kept = self.spare_slots();
-        if self.kernel.mem.free_slots() < 2 * SPARE_LIMIT || kept + copies.len() as u64 > SPARE_LIMIT {
+        let SharedImages { images, spares, .. } = &mut self.shared;
+        if self.kernel.mem.free_slots() < 2 * SPARE_LIMIT || *spares + copies.len() as u64 > SPARE_LIMIT {
             return;
         }
-        let Some(s) = self.shared.images.get_mut(&id) else { return };
+        let Some(s) = images.get_mut(&id) else { return };
         copies.retain(|&(page, copy)| {
             let Some(p) = s.page(page) else { return true };
             if p.spare.len() >= SPARE_COPIES || Page(copy).unmap().is_err() {
                 return true;
             }
             p.spare.push(copy);
+            *spares += 1;
             false
         });
     }
@@ -240,7 +248,7 @@ impl Server {
     /// Root slots that hold spare copies (which the resource report counts
     /// as free: at most `SPARE_LIMIT`).
     pub fn spare_slots(&self) -> u64 {
-        self.shared.images.values().flat_map(|s| &s.pages).map(|p| p.spare.len() as u64).sum()
+        self.shared.spares
     }
 
     /// Checks, before any is mapped into a process, that our image's
@@ -272,6 +280,7 @@ impl Server {
         if s.users == 0 && !s.arena.is_empty() {
             let s = self.shared.images.remove(&id).expect("just found");
             for copy in s.pages.into_iter().flat_map(|p| p.spare) {
+                self.shared.spares -= 1;
                 self.kernel.delete_root(copy);
             }
             self.kernel.mem.release(s.arena);
