@@ -732,37 +732,31 @@ impl Server {
     }
 
     fn create_endpoint(&mut self, pid: Pid, slot: u64) -> Result<Response, Errno> {
-        if !(layout::slot::FIRST_FREE..1 << layout::CNODE_BITS).contains(&slot) {
-            return Err(Errno::InvalidArgument);
-        }
-        let Server { procs, kernel: Kernel { mem, .. }, .. } = self;
-        let live = procs.live_mut(pid)?;
-        // Made right in the process's slot: an occupied slot fails before
-        // anything is spent.
-        let (leaf, offset) = live.cspace.reach(mem, &mut live.arena, slot)?;
-        mem.object_into(&mut live.arena, object::ENDPOINT, bits::ENDPOINT, leaf, offset).map_err(|e| match e {
-            crate::mem::AllocError::Kernel(_) => Errno::InvalidArgument,
-            other => other.into(),
-        })?;
-        live.endpoints.push(slot);
+        self.make_in_slot(pid, slot, object::ENDPOINT, bits::ENDPOINT)?;
+        self.procs.live_mut(pid)?.endpoints.push(slot);
         Ok(Response::Done)
     }
 
     /// A notification in `pid`'s `slot`, from its memory; it goes with
     /// the process's CSpace (it is never named as a redirect or mount).
     fn create_notification(&mut self, pid: Pid, slot: u64) -> Result<Response, Errno> {
+        self.make_in_slot(pid, slot, object::NOTIFICATION, bits::NOTIFICATION)?;
+        Ok(Response::Done)
+    }
+
+    /// An object of `pid`'s memory made right in its `slot` (one it may
+    /// fill): an occupied slot fails before anything is spent.
+    fn make_in_slot(&mut self, pid: Pid, slot: u64, object_type: u64, mem_bits: u32) -> Result<(), Errno> {
         if !(layout::slot::FIRST_FREE..1 << layout::CNODE_BITS).contains(&slot) {
             return Err(Errno::InvalidArgument);
         }
         let Server { procs, kernel: Kernel { mem, .. }, .. } = self;
         let live = procs.live_mut(pid)?;
         let (leaf, offset) = live.cspace.reach(mem, &mut live.arena, slot)?;
-        let made = mem.object_into(&mut live.arena, object::NOTIFICATION, bits::NOTIFICATION, leaf, offset);
-        made.map_err(|e| match e {
+        mem.object_into(&mut live.arena, object_type, mem_bits, leaf, offset).map_err(|e| match e {
             crate::mem::AllocError::Kernel(_) => Errno::InvalidArgument,
             other => other.into(),
-        })?;
-        Ok(Response::Done)
+        })
     }
 }
 
