@@ -86,14 +86,17 @@ pub struct Link {
     dhcp: Option<SocketHandle>,
 }
 
+// Every NIC's DMA window fits in the one DMA memory may use.
+const _: () = assert!(libux::layout::DMA_BASE + libux::sysdesc::MAX_PCI as u64 * nic::WINDOW <= libux::layout::DMA_END);
+
 /// Starts the `index`th NIC the environment names; `None` if there is none.
 fn link(index: usize, clock: &Clock) -> Option<Result<Link, &'static str>> {
     let range = env(&alloc::format!("PCI{index}_IO"))?;
     let base = range.split('-').next()?.strip_prefix("0x").and_then(|b| u16::from_str_radix(b, 16).ok())?;
     // The clock's grant comes first; then the NICs' in order.
     let ports = IoPort(slot::IO_PORTS + 1 + index as u64);
-    let dma = libux::layout::DMA_BASE + index as u64 * 4 * nic::REGION;
-    let (mut nic, mac) = match Nic::start(ports, base, dma) {
+    let dma = libux::layout::DMA_BASE + index as u64 * nic::WINDOW;
+    let (mut nic, mac, promiscuous) = match Nic::start(ports, base, dma, clock) {
         Ok(n) => n,
         Err(e) => return Some(Err(e)),
     };
@@ -101,6 +104,9 @@ fn link(index: usize, clock: &Clock) -> Option<Result<Link, &'static str>> {
         "netstack: NIC {index}: virtio-net at I/O {base:#x}, MAC {mac}, interrupt {}",
         env(&alloc::format!("PCI{index}_IRQ")).unwrap_or("?")
     );
+    if let Some(why) = promiscuous {
+        println!("netstack: NIC {index} stays promiscuous: {why}");
+    }
     let iface = Interface::new(Config::new(HardwareAddress::Ethernet(mac)), &mut nic, now(clock));
     let mut link = Link { nic, iface, sockets: SocketSet::new(vec![]), dhcp: None };
     match (index, env("UX_NODE").and_then(|n| n.parse::<u8>().ok())) {

@@ -1,8 +1,12 @@
 //! The legacy virtio-net NIC: its registers in the I/O BAR, a receive and
 //! a transmit virtqueue with 32 buffers of 2 KiB each, all in DMA memory,
-//! and the `smoltcp` device over them.
+//! and the `smoltcp` device over them. A control virtqueue, where the
+//! device has one, serves once at start: it turns promiscuous mode off
+//! (QEMU starts the device in it), so a NIC on a shared segment takes
+//! only the frames for its MAC address and broadcasts.
 
 use libux::net::NicStats;
+use libux::process::Clock;
 use libux::sel4::IoPort;
 use netstack::virtq::{self, Virtq};
 use smoltcp::phy::{self, DeviceCapabilities, Medium};
@@ -23,8 +27,20 @@ const ACKNOWLEDGE: u8 = 1;
 const DRIVER: u8 = 2;
 const DRIVER_OK: u8 = 4;
 const FEATURE_MAC: u32 = 1 << 5;
+/// VIRTIO_NET_F_CTRL_VQ and VIRTIO_NET_F_CTRL_RX: a control queue that
+/// takes receive-mode commands.
+const FEATURES_CTRL_RX: u32 = 1 << 17 | 1 << 18;
 const RX: u16 = 0;
 const TX: u16 = 1;
+/// The control queue, after the one receive and one transmit queue.
+const CTRL: u16 = 2;
+/// VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, off.
+const PROMISC_OFF: [u8; 3] = [0, 0, 0];
+/// VIRTIO_NET_OK, the device's answer to a command it carried out.
+const CTRL_OK: u8 = 0;
+/// How long the device may take to answer a command (QEMU answers
+/// during the notify, or soon after from its main loop).
+const CTRL_WAIT_MICROS: u64 = 100_000;
 /// The legacy virtio-net header before every frame (no merged buffers).
 const HEADER: usize = 10;
 const BUFFER: usize = 2048;
@@ -33,6 +49,10 @@ const MTU: usize = 1514;
 const BUFFERS: u16 = 32;
 /// A DMA region: one `MapDma` of 16 pages.
 pub const REGION: u64 = 16 * 4096;
+/// A NIC's DMA window: the receive queue and its buffers, the transmit
+/// queue and its buffers (a region each), then the control queue with
+/// its command (at most a region, mapped as it needs).
+pub const WINDOW: u64 = 5 * REGION;
 
 /// A queue, its buffers, and where both are for the device.
 struct Queue {
@@ -98,17 +118,31 @@ impl Nic {
     }
 
     /// Starts the NIC at I/O `base` through `ports`, its queues and
-    /// buffers in the DMA window from `dma` (four 64 KiB regions).
-    pub fn start(ports: IoPort, base: u16, dma: u64) -> Result<(Nic, EthernetAddress), &'static str> {
+    /// buffers in the DMA window from `dma` ([`WINDOW`] bytes). Also
+    /// answers why the NIC stays promiscuous, if it does (it still works).
+    pub fn start(
+        ports: IoPort,
+        base: u16,
+        dma: u64,
+        clock: &Clock,
+    ) -> Result<(Nic, EthernetAddress, Option<&'static str>), &'static str> {
         let _ = ports.out8(base + STATUS, 0);
         let _ = ports.out8(base + STATUS, ACKNOWLEDGE | DRIVER);
         let features = ports.in32(base + DEVICE_FEATURES).map_err(|_| "the I/O ports are not ours")?;
         if features & FEATURE_MAC == 0 {
             return Err("the NIC has no MAC address");
         }
-        let _ = ports.out32(base + GUEST_FEATURES, FEATURE_MAC);
+        let ctrl_rx = features & FEATURES_CTRL_RX == FEATURES_CTRL_RX;
+        let _ = ports.out32(base + GUEST_FEATURES, FEATURE_MAC | if ctrl_rx { FEATURES_CTRL_RX } else { 0 });
         let rx = Self::queue(ports, base, RX, dma)?;
         let tx = Self::queue(ports, base, TX, dma + 2 * REGION)?;
+        // Queues are set up before DRIVER_OK; the device only takes the
+        // command after it.
+        let ctrl = if ctrl_rx {
+            Control::new(ports, base, dma + 4 * REGION)
+        } else {
+            Err("no control queue for receive modes")
+        };
         let mut mac = [0u8; 6];
         for (i, b) in mac.iter_mut().enumerate() {
             *b = ports.in8(base + MAC + i as u16).unwrap_or(0);
@@ -119,7 +153,74 @@ impl Nic {
         }
         nic.notify(RX);
         nic.out8(STATUS, ACKNOWLEDGE | DRIVER | DRIVER_OK);
-        Ok((nic, EthernetAddress(mac)))
+        let promiscuous = ctrl.and_then(|mut c| c.command(&nic, &PROMISC_OFF, clock)).err();
+        Ok((nic, EthernetAddress(mac), promiscuous))
+    }
+}
+
+/// The control queue: one command at a time, in two buffers right after
+/// the queue's rings (the command, read by the device, and its one-byte
+/// answer, written by it), chained. Its pages stay mapped for good, so an
+/// answer that comes after the wait lands in memory still ours.
+struct Control {
+    q: Virtq,
+    /// The command buffer; the answer is at `data + ANSWER`.
+    data: *mut u8,
+    data_paddr: u64,
+}
+
+/// The command buffer's size, and where the answer follows it.
+const ANSWER: usize = 8;
+
+impl Control {
+    /// Sets up the control queue at DMA address `vaddr`.
+    fn new(ports: IoPort, base: u16, vaddr: u64) -> Result<Control, &'static str> {
+        let _ = ports.out16(base + QUEUE_SELECT, CTRL);
+        let size = ports.in16(base + QUEUE_SIZE).map_err(|_| "cannot read the control queue's size")?;
+        let data = virtq::bytes(size).next_multiple_of(8);
+        let end = data + ANSWER + 1;
+        if size < 2 || end as u64 > REGION {
+            return Err("unusable control queue size");
+        }
+        // Two pages for QEMU's 64 entries.
+        let pages = end.div_ceil(4096) as u32;
+        let paddr = libux::process::map_dma(vaddr, pages).map_err(|_| "no DMA memory for the control queue")?;
+        let _ = ports.out32(base + QUEUE_PFN, (paddr >> 12) as u32);
+        // SAFETY: the pages are ours, zeroed, and hold the queue (checked).
+        let q = unsafe { Virtq::new(vaddr as *mut u8, size, 2) };
+        Ok(Control { q, data: (vaddr + data as u64) as *mut u8, data_paddr: paddr + data as u64 })
+    }
+
+    /// Sends `command` (class, command, data; at most [`ANSWER`] bytes)
+    /// and waits, a bounded time, for the device's answer.
+    fn command(&mut self, nic: &Nic, command: &[u8], clock: &Clock) -> Result<(), &'static str> {
+        let len = command.len().min(ANSWER);
+        // SAFETY: the bytes at `data` are ours (mapped in `new`), and the
+        // device holds neither buffer (no command is outstanding).
+        unsafe {
+            core::ptr::copy_nonoverlapping(command.as_ptr(), self.data, len);
+            // Not VIRTIO_NET_OK, so an answer the device never wrote is no success.
+            core::ptr::write_volatile(self.data.add(ANSWER), !CTRL_OK);
+        }
+        let chain = [(0, self.data_paddr, len as u32, false), (1, self.data_paddr + ANSWER as u64, 1, true)];
+        // The command's bytes are written before `offer_chain` publishes it
+        // (its fence orders them).
+        if !self.q.offer_chain(&chain) {
+            return Err("the control queue is busy");
+        }
+        nic.notify(CTRL);
+        let deadline = clock.micros() + CTRL_WAIT_MICROS;
+        loop {
+            if let Some((_, written)) = self.q.take_used() {
+                // SAFETY: the device has given the answer's buffer back.
+                let answer = unsafe { core::ptr::read_volatile(self.data.add(ANSWER)) };
+                return if written >= 1 && answer == CTRL_OK { Ok(()) } else { Err("the device refused the command") };
+            }
+            if clock.micros() > deadline {
+                return Err("the device did not answer the command");
+            }
+            libux::sel4::syscall::yield_now();
+        }
     }
 }
 

@@ -2,7 +2,9 @@
 //! legacy PCI device reads through its queue PFN): the descriptor table,
 //! then the available ring, then, at the next 4 KiB boundary, the used
 //! ring; all in memory the device reaches by DMA. Each buffer here is one
-//! descriptor, and descriptor `i` always describes buffer `i`.
+//! descriptor, and descriptor `i` always describes buffer `i`; buffers go
+//! to the device alone or linked in a chain (a request and the place for
+//! its answer), which the device gives back whole, named by its head.
 //!
 //! The driver fills the available ring and reads the used ring while the
 //! device does the opposite, so every access to the shared memory is
@@ -11,8 +13,12 @@
 use core::sync::atomic::{fence, Ordering};
 
 const DESC_SIZE: usize = 16;
+/// Descriptor flag: the chain goes on at the descriptor in `next`.
+const NEXT: u16 = 1;
 /// Descriptor flag: the device writes this buffer (receive).
 const WRITE: u16 = 2;
+/// In `Virtq::next`: the buffer ends its chain.
+const END: u16 = u16::MAX;
 
 /// Bytes the queue of `size` entries needs.
 pub const fn bytes(size: u16) -> usize {
@@ -34,6 +40,10 @@ pub struct Virtq {
     buffers: u16,
     /// Buffers the device does not hold.
     free: alloc::vec::Vec<u16>,
+    /// Per buffer the device holds: whether it heads a chain (only a
+    /// head may come back in the used ring), and the buffer after it.
+    head: alloc::vec::Vec<bool>,
+    next: alloc::vec::Vec<u16>,
     avail_idx: u16,
     last_used: u16,
 }
@@ -47,7 +57,16 @@ impl Virtq {
     /// (and the device) uses, for as long as it lives.
     pub unsafe fn new(base: *mut u8, size: u16, buffers: u16) -> Virtq {
         let buffers = buffers.min(size);
-        Virtq { base, size, buffers, free: (0..buffers).rev().collect(), avail_idx: 0, last_used: 0 }
+        Virtq {
+            base,
+            size,
+            buffers,
+            free: (0..buffers).rev().collect(),
+            head: alloc::vec![false; buffers as usize],
+            next: alloc::vec![END; buffers as usize],
+            avail_idx: 0,
+            last_used: 0,
+        }
     }
 
     fn write16(&mut self, offset: usize, v: u16) {
@@ -66,7 +85,7 @@ impl Virtq {
         u32::from_le(unsafe { core::ptr::read_volatile(self.base.add(offset) as *const u32) })
     }
 
-    fn write_desc(&mut self, id: u16, addr: u64, len: u32, flags: u16) {
+    fn write_desc(&mut self, id: u16, addr: u64, len: u32, flags: u16, next: u16) {
         let at = DESC_SIZE * id as usize;
         // SAFETY: descriptor `id` < size lies in the table, 8-aligned.
         unsafe {
@@ -74,21 +93,50 @@ impl Virtq {
             core::ptr::write_volatile(self.base.add(at + 8) as *mut u32, len.to_le());
         }
         self.write16(at + 12, flags);
-        self.write16(at + 14, 0);
+        self.write16(at + 14, next);
     }
 
     /// Offers buffer `id` (at device address `addr`, `len` bytes) to the
     /// device: to fill (`device_writes`) or to read. False if the device
     /// holds it already or `id` is out of range.
     pub fn offer(&mut self, id: u16, addr: u64, len: u32, device_writes: bool) -> bool {
-        let Some(i) = self.free.iter().position(|&f| f == id) else {
+        self.offer_chain(&[(id, addr, len, device_writes)])
+    }
+
+    /// Offers buffers as one chain, in order, each `(id, addr, len,
+    /// device_writes)` as in [`Virtq::offer`]; the device gives it back as
+    /// its first buffer's id. False, and nothing offered, if a buffer is
+    /// held already, out of range or named twice, if the chain is empty,
+    /// or if a buffer the device reads follows one it writes (virtio puts
+    /// all the readable ones first).
+    pub fn offer_chain(&mut self, chain: &[(u16, u64, u32, bool)]) -> bool {
+        let usable = !chain.is_empty()
+            && chain.iter().enumerate().all(|(k, &(id, ..))| {
+                self.free.contains(&id) && !chain[..k].iter().any(|&(earlier, ..)| earlier == id)
+            })
+            && chain.windows(2).all(|w| !w[0].3 || w[1].3);
+        if !usable {
             return false;
-        };
-        self.free.swap_remove(i);
-        self.write_desc(id, addr, len, if device_writes { WRITE } else { 0 });
+        }
+        for (k, &(id, addr, len, device_writes)) in chain.iter().enumerate() {
+            if let Some(i) = self.free.iter().position(|&f| f == id) {
+                self.free.swap_remove(i);
+            }
+            let next = chain.get(k + 1).map_or(END, |&(n, ..)| n);
+            let mut flags = if device_writes { WRITE } else { 0 };
+            if next != END {
+                flags |= NEXT;
+            }
+            // The device follows `next` only with NEXT set; 0 otherwise,
+            // as a lone descriptor always had.
+            self.write_desc(id, addr, len, flags, if next == END { 0 } else { next });
+            self.next[id as usize] = next;
+            self.head[id as usize] = k == 0;
+        }
+        let id = chain[0].0;
         let slot = avail_offset(self.size) + 4 + 2 * (self.avail_idx % self.size) as usize;
         self.write16(slot, id);
-        // The ring entry before the index that publishes it.
+        // The descriptors and ring entry before the index that publishes them.
         fence(Ordering::SeqCst);
         self.avail_idx = self.avail_idx.wrapping_add(1);
         let idx = self.avail_idx;
@@ -109,8 +157,9 @@ impl Virtq {
         self.free.last().copied()
     }
 
-    /// The next buffer the device has finished with, and the bytes it
-    /// wrote (receive) or read.
+    /// The next buffer (or chain, named by its head) the device has
+    /// finished with, and the bytes it wrote (receive) or read; a chain's
+    /// buffers are all free again.
     pub fn take_used(&mut self) -> Option<(u16, u32)> {
         let used = used_offset(self.size);
         loop {
@@ -121,9 +170,15 @@ impl Virtq {
             let entry = used + 4 + 8 * (self.last_used % self.size) as usize;
             let (id, len) = (self.read32(entry), self.read32(entry + 4));
             self.last_used = self.last_used.wrapping_add(1);
-            // An entry naming a buffer the device was not given is skipped.
-            if let Some(id) = u16::try_from(id).ok().filter(|&i| i < self.buffers && !self.free.contains(&i)) {
-                self.free.push(id);
+            // An entry naming a buffer the device was not given, or one
+            // inside a chain, is skipped.
+            if let Some(id) = u16::try_from(id).ok().filter(|&i| i < self.buffers && self.head[i as usize]) {
+                self.head[id as usize] = false;
+                let mut b = id;
+                while b != END {
+                    self.free.push(b);
+                    b = core::mem::replace(&mut self.next[b as usize], END);
+                }
                 return Some((id, len));
             }
         }
@@ -143,20 +198,48 @@ mod tests {
         used: u16,
     }
 
+    /// A descriptor as the device reads it: its index, address, length,
+    /// flags and `next`.
+    type Desc = (u16, u64, u32, u16, u16);
+
     impl Device<'_> {
-        fn next_avail(&mut self) -> Option<(u16, u64, u32, u16)> {
+        fn desc(&self, id: u16) -> Desc {
+            let d = DESC_SIZE * id as usize;
+            let addr = u64::from_le_bytes(self.mem[d..d + 8].try_into().unwrap());
+            let len = u32::from_le_bytes(self.mem[d + 8..d + 12].try_into().unwrap());
+            let flags = u16::from_le_bytes([self.mem[d + 12], self.mem[d + 13]]);
+            let next = u16::from_le_bytes([self.mem[d + 14], self.mem[d + 15]]);
+            (id, addr, len, flags, next)
+        }
+
+        /// The next chain offered, its head first, following `next` while
+        /// NEXT is set (at most `size` descriptors, as a device checks).
+        fn next_chain(&mut self) -> Option<alloc::vec::Vec<Desc>> {
             let a = avail_offset(self.size);
             let idx = u16::from_le_bytes([self.mem[a + 2], self.mem[a + 3]]);
             if idx == self.seen {
                 return None;
             }
             let s = a + 4 + 2 * (self.seen % self.size) as usize;
-            let id = u16::from_le_bytes([self.mem[s], self.mem[s + 1]]);
+            let mut id = u16::from_le_bytes([self.mem[s], self.mem[s + 1]]);
             self.seen = self.seen.wrapping_add(1);
-            let d = DESC_SIZE * id as usize;
-            let addr = u64::from_le_bytes(self.mem[d..d + 8].try_into().unwrap());
-            let len = u32::from_le_bytes(self.mem[d + 8..d + 12].try_into().unwrap());
-            let flags = u16::from_le_bytes([self.mem[d + 12], self.mem[d + 13]]);
+            let mut chain = vec![];
+            loop {
+                assert!(id < self.size && chain.len() < self.size as usize, "a broken chain");
+                let d = self.desc(id);
+                chain.push(d);
+                if d.3 & NEXT == 0 {
+                    return Some(chain);
+                }
+                id = d.4;
+            }
+        }
+
+        /// The next buffer offered alone.
+        fn next_avail(&mut self) -> Option<(u16, u64, u32, u16)> {
+            let chain = self.next_chain()?;
+            assert_eq!(chain.len(), 1, "a lone buffer");
+            let (id, addr, len, flags, _) = chain[0];
             Some((id, addr, len, flags))
         }
 
@@ -242,6 +325,78 @@ mod tests {
         dev.give_back(999, 5);
         dev.give_back(1, 10);
         assert_eq!(q.take_used(), Some((1, 10)));
+        assert_eq!(q.take_used(), None);
+    }
+    #[test]
+    fn a_request_and_its_answer_go_as_one_chain() {
+        let size = 4;
+        let mut mem = vec![0u8; bytes(size)];
+        // SAFETY: as above.
+        let mut q = unsafe { Virtq::new(mem.as_mut_ptr(), size, 2) };
+        let mut dev = Device { mem: &mut mem, size, seen: 0, used: 0 };
+        // Past the rings' wrap, heading the chain with each buffer in turn.
+        for round in 0..6 {
+            let (head, answer) = if round % 2 == 0 { (0, 1) } else { (1, 0) };
+            assert!(q.offer_chain(&[(head, 0x5000, 3, false), (answer, 0x5008, 1, true)]));
+            assert_eq!(q.free_buffer(), None);
+            let chain = dev.next_chain().unwrap();
+            assert_eq!(chain, [(head, 0x5000, 3, NEXT, answer), (answer, 0x5008, 1, WRITE, 0)]);
+            assert!(dev.next_chain().is_none());
+            // The used entry names the head, with the bytes written.
+            dev.give_back(head as u32, 1);
+            assert_eq!(q.take_used(), Some((head, 1)));
+            assert_eq!(q.take_used(), None);
+            // Both buffers are free again, and go alone as before.
+            let mut freed = vec![];
+            while let Some(id) = q.free_buffer() {
+                assert!(q.offer(id, 0x1000, 60, true));
+                freed.push(id);
+            }
+            freed.sort();
+            assert_eq!(freed, [0, 1]);
+            for _ in 0..2 {
+                let (id, addr, len, flags) = dev.next_avail().unwrap();
+                assert_eq!((addr, len, flags), (0x1000, 60, WRITE), "buffer {id}");
+                dev.give_back(id as u32, 60);
+            }
+            assert!(q.take_used().is_some() && q.take_used().is_some());
+            assert_eq!(q.take_used(), None);
+        }
+    }
+
+    #[test]
+    fn a_chain_that_cannot_go_offers_nothing() {
+        let size = 4;
+        let mut mem = vec![0u8; bytes(size)];
+        // SAFETY: as above.
+        let mut q = unsafe { Virtq::new(mem.as_mut_ptr(), size, 3) };
+        assert!(!q.offer_chain(&[]));
+        assert!(!q.offer_chain(&[(0, 0, 1, false), (0, 0, 1, true)]), "named twice");
+        assert!(!q.offer_chain(&[(0, 0, 1, false), (3, 0, 1, true)]), "not the queue's");
+        assert!(!q.offer_chain(&[(0, 0, 1, true), (1, 0, 1, false)]), "read after write");
+        assert!(q.offer(2, 0, 1, false));
+        assert!(!q.offer_chain(&[(0, 0, 1, false), (2, 0, 1, true)]), "held already");
+        let dev = Device { mem: &mut mem, size, seen: 0, used: 0 };
+        // Only buffer 2 went out; 0 and 1 are still free.
+        assert_eq!(dev.mem[avail_offset(size) + 2], 1);
+        assert!(q.offer_chain(&[(0, 0, 1, false), (1, 0, 1, false)]), "two to read");
+        assert_eq!(q.free_buffer(), None);
+    }
+
+    #[test]
+    fn a_device_naming_a_buffer_inside_a_chain_is_ignored() {
+        let size = 4;
+        let mut mem = vec![0u8; bytes(size)];
+        // SAFETY: as above.
+        let mut q = unsafe { Virtq::new(mem.as_mut_ptr(), size, size) };
+        assert!(q.offer_chain(&[(2, 0, 3, false), (3, 0, 1, true)]));
+        let mut dev = Device { mem: &mut mem, size, seen: 0, used: 0 };
+        dev.give_back(3, 1);
+        assert_eq!(q.take_used(), None);
+        dev.give_back(2, 1);
+        assert_eq!(q.take_used(), Some((2, 1)));
+        // Once given back, the head is not believed again.
+        dev.give_back(2, 1);
         assert_eq!(q.take_used(), None);
     }
 }
