@@ -1,8 +1,9 @@
 //! `cluster`: the cluster server, a daemon of every node (see the crate's
 //! documentation). Threads: a pool serves `/proc/cluster` (`files`); a
 //! listener takes the membership datagrams off UDP port `msg::PORT` of
-//! the segment; a beater broadcasts this node's beat every
-//! `membership::BEAT_US` and marks peers not heard from.
+//! the segment; a beater sends this node's beat to the coordinator (or,
+//! on the coordinator, the view to everyone) every `membership::BEAT_US`
+//! and marks peers not heard from.
 //!
 //! With the secret, it exports the node's namespace to the cluster
 //! (`exportfs` on tcp port 5641, asking for proof of the secret) and
@@ -66,7 +67,7 @@ struct State {
 
 /// The node table, as `/proc/cluster/nodes` has it.
 fn node_lines(st: &State) -> Vec<NodeLine> {
-    st.members.nodes(st.clock.micros(), st.addr.unwrap_or([0; 4]), st.own)
+    st.members.nodes(st.clock.micros(), st.own)
 }
 
 fn nodes_text(st: &State) -> String {
@@ -108,7 +109,8 @@ fn main() -> i32 {
     }
     let addr = (!alone && cfg.node.0 <= 254).then_some([10, 1, 0, cfg.node.0 as u8]);
     let clock = Clock::new();
-    let config = Config { node: cfg.node, name: cfg.name, features: cfg.features, secret };
+    let config =
+        Config { node: cfg.node, name: cfg.name, features: cfg.features, addr: addr.unwrap_or([0; 4]), secret };
     let members = Membership::new(config, &seed, clock.micros());
     let own = own_stats();
     let state = Arc::new(Mutex::new(State { members, clock, addr, own, port: None }));
@@ -167,7 +169,7 @@ fn main() -> i32 {
             println!("cluster: no membership: {e}");
         }
     }
-    files::hear_endings(&files, || beat_now(&state))
+    files::hear_endings(&files, || beat_now(&state, &files))
 }
 
 /// Starts `/n`'s threads, and mounts it.
@@ -221,7 +223,7 @@ fn start_membership(
     // number is taken then stays out only once the others have heard it
     // (they challenge it, it proves, they refuse it and say so), whichever
     // datagram comes first.
-    send_beat(state, &data, broadcast_of(state));
+    send_beat(state, files, &data);
     let (s, d, f) = (state.clone(), data.clone(), files.clone());
     libux::thread::spawn(move || listen(s, d, f))?;
     let (s, d, f, a) = (state.clone(), data, files.clone(), automount.clone());
@@ -230,29 +232,29 @@ fn start_membership(
 }
 
 /// Does what the membership said.
-fn carry_out(files: &files::Files, data: &File, broadcast: [u8; 4], outs: Vec<Out>) {
+fn carry_out(state: &Mutex<State>, files: &files::Files, data: &File, outs: Vec<Out>) {
     for o in outs {
         match o {
             Out::Log(line) => println!("{line}"),
-            Out::Send(bytes) => send(data, broadcast, &bytes),
+            Out::Broadcast(bytes) => send(data, broadcast_of(state), &bytes),
+            Out::SendTo(to, bytes) => send(data, to, &bytes),
+            Out::BeatNow => send_beat(state, files, data),
             Out::Down(node) => files.waits.node_changed(node, true),
             Out::Ended(node) => files.waits.node_changed(node, false),
         }
     }
 }
 
-/// A process that another node waits for ended: a beat says so now,
-/// not at the next.
-fn beat_now(state: &Mutex<State>) {
-    let own = own_stats();
-    let (beat, port, addr) = {
+/// A process that another node waits for ended: a beat (or the
+/// coordinator's view) says so now, not at the next.
+fn beat_now(state: &Mutex<State>, files: &files::Files) {
+    let port = {
         let mut st = state.lock();
         st.members.watched_ended();
-        let now = st.clock.micros();
-        (st.members.beat(now, own), st.port.clone(), st.addr)
+        st.port.clone()
     };
-    if let (Some(bytes), Some(port), Some(ip)) = (beat, port, addr) {
-        send(&port, [ip[0], ip[1], ip[2], 255], &bytes);
+    if let Some(port) = port {
+        send_beat(state, files, &port);
     }
 }
 
@@ -285,23 +287,20 @@ fn send(data: &File, to: [u8; 4], payload: &[u8]) {
     let _ = data.pwrite(0, &d.to_bytes());
 }
 
-/// Broadcasts this node's beat now, unless it stays out.
-fn send_beat(state: &Mutex<State>, data: &File, broadcast: [u8; 4]) {
+/// Sends this node's beat (or, from the coordinator, its view) now.
+fn send_beat(state: &Mutex<State>, files: &files::Files, data: &File) {
     let own = own_stats();
-    let beat = {
+    let outs = {
         let mut st = state.lock();
         st.own = own;
         let now = st.clock.micros();
         st.members.beat(now, own)
     };
-    if let Some(bytes) = beat {
-        send(data, broadcast, &bytes);
-    }
+    carry_out(state, files, data, outs);
 }
 
 /// The listener: every datagram to the membership port.
 fn listen(state: Arc<Mutex<State>>, data: Arc<File>, files: Arc<files::Files>) {
-    let broadcast = broadcast_of(&state);
     let mut buf = alloc::vec![0u8; libux::net::DATAGRAM_HEADER_MAX + msg::DATAGRAM_MAX + 64];
     loop {
         let n = match data.pread_once(0, &mut buf) {
@@ -316,18 +315,17 @@ fn listen(state: Arc<Mutex<State>>, data: Arc<File>, files: Arc<files::Files>) {
             let now = st.clock.micros();
             st.members.receive(now, d.peer.ip, d.payload)
         };
-        carry_out(&files, &data, broadcast, outs);
+        carry_out(&state, &files, &data, outs);
     }
 }
 
-/// The beater: a beat every `BEAT_US` to the segment, and the table's
+/// The beater: a beat (or view) every `BEAT_US`, and the table's
 /// changes logged.
 fn beat(state: Arc<Mutex<State>>, data: Arc<File>, files: Arc<files::Files>, automount: Arc<automount::Automount>) {
     let mut sleep = match open("/dev/sleep", flags::WRITE) {
         Ok(f) => f,
         Err(e) => return println!("cluster: /dev/sleep: {e}; not beating"),
     };
-    let broadcast = broadcast_of(&state);
     let mut next = 0;
     loop {
         let now = state.lock().clock.micros();
@@ -335,10 +333,10 @@ fn beat(state: Arc<Mutex<State>>, data: Arc<File>, files: Arc<files::Files>, aut
             // On a fixed cadence, whatever the wake-ups' jitter (but never
             // a burst to catch up).
             next = (next + BEAT_US).max(now + BEAT_US / 2);
-            send_beat(&state, &data, broadcast);
+            send_beat(&state, &files, &data);
         }
         let outs = state.lock().members.tick(now);
-        carry_out(&files, &data, broadcast, outs);
+        carry_out(&state, &files, &data, outs);
         // Mounts that ended are reaped (their nodes are mounted again at
         // the next use). (Programs started through `spawn` are children
         // too: their `wait` files reap them.)

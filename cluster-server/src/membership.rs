@@ -3,18 +3,37 @@
 //! datagrams to send and lines to log. No I/O here (the program does it),
 //! so every rule is tested on the host.
 //!
-//! - Every [`BEAT_US`] a node broadcasts a beat. A peer not yet admitted
-//!   (or of a new incarnation) is challenged; its proof admits it.
-//! - A peer not heard for [`SUSPECT_US`] is `suspect`, for [`DOWN_US`]
-//!   `down`. A node that comes back (a new incarnation) is challenged
-//!   again and rejoins.
-//! - Refused, and logged on both sides: a node with no secret, with the
-//!   wrong one, or with a number an admitted node that is up holds. Of two
-//!   nodes claiming one number, the one up longer keeps it; the other
-//!   stays out (and says so).
+//! One node, the **coordinator**, hears every node's beat and broadcasts
+//! the table (a view); every other node (a follower) sends its beat to the
+//! coordinator alone and learns the others from the views. So an idle
+//! node wakes about twice a beat period whatever the cluster's size
+//! (everyone beating to everyone cost each node a wake-up per node), and
+//! a node joins with two datagrams, not a challenge and proof per pair.
+//!
+//! - A node that knows no coordinator **seeks**: it broadcasts its beats.
+//!   It follows the first coordinator whose view it hears. If none speaks
+//!   for [`SUSPECT_US`] and no node of a lower number was heard, it
+//!   coordinates. Of two coordinators, the one of the higher number
+//!   yields (and its followers go over) when it hears the other's view.
+//! - The coordinator admits a node whose beat (with a valid MAC) echoes
+//!   one of its views of the last [`DOWN_US`]; a follower believes views
+//!   that echo one of its beats of the last [`DOWN_US`], and after that
+//!   only views with a growing number. Until admitted, a node is shown in
+//!   the views (not admitted) so that it can see its beat echoed.
+//! - The coordinator marks a node not heard for [`SUSPECT_US`] `suspect`,
+//!   for [`DOWN_US`] `down`; followers age the views' entries the same
+//!   way, for at most one beat period past the last view, so that a
+//!   silent coordinator does not make everyone look down.
+//! - A coordinator silent for [`SUSPECT_US`] is replaced by the lowest
+//!   numbered node up in its last view: that node coordinates (giving
+//!   every node a beat period's grace to beat to it), the others beat to
+//!   it.
+//! - Refused by the coordinator, and logged on both sides: a node with no
+//!   secret, with the wrong one, or with a number a node that is up holds
+//!   (it may join once that node is down).
 
-use crate::msg::{self, Beat, Incarnation, Message, Nonce, Refusal, Stats};
-use alloc::collections::BTreeMap;
+use crate::msg::{self, Beat, Entry, Incarnation, Message, Refusal, Stats, View, ViewId};
+use alloc::collections::{BTreeMap, VecDeque};
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -22,22 +41,27 @@ use libux::cluster::Nonces;
 use libux::cluster::{NodeId, NodeLine, NodeState};
 use libux::net::Addr;
 
-/// How often a node beats, in microseconds. Every beat wakes every other
-/// node (about 1 ms of a host core under TCG): at 500 ms, beats were
-/// most of what an idle node of four cost.
+/// How often a node beats (and the coordinator sends its view), in
+/// microseconds.
 pub const BEAT_US: u64 = 750_000;
-/// Not heard for this long: suspect (two beats missed).
+/// Not heard for this long: suspect (two beats missed); a coordinator
+/// silent this long is replaced, a seeker that heard none coordinates.
 pub const SUSPECT_US: u64 = 1_500_000;
 /// Not heard for this long: down (three beats missed; within the 3 s the
 /// cluster promises: the beater wakes when a state is due to change,
 /// [`Membership::next_change`]).
 pub const DOWN_US: u64 = 2_500_000;
-/// A challenge not answered for this long is sent again.
-const RECHALLENGE_US: u64 = 1_000_000;
-/// Nonces of one challenge a proof may answer.
-const NONCES_KEPT: usize = 4;
+/// News (a node joined, turned, or says a process ended) goes out in a
+/// view at once, but at most this often: a burst of news is one view.
+const NEWS_GAP_US: u64 = 100_000;
+/// Beats and views sent that an echo may name (at most; older than
+/// [`DOWN_US`] they count no more).
+const SENT_KEPT: usize = 64;
 /// The same refusal is sent and logged at most this often.
 const REFUSE_EVERY_US: u64 = 5_000_000;
+/// Bytes of entries in one view datagram (an entry is at most about 200:
+/// its name and features are bounded).
+const VIEW_ENTRIES_MAX: usize = msg::DATAGRAM_MAX - 200;
 
 /// This node, as the host configured it.
 #[derive(Clone, Debug)]
@@ -45,6 +69,8 @@ pub struct Config {
     pub node: NodeId,
     pub name: String,
     pub features: String,
+    /// Its address on the segment.
+    pub addr: [u8; 4],
     /// The cluster's shared secret; none: the node stays out.
     pub secret: Option<Vec<u8>>,
 }
@@ -52,10 +78,12 @@ pub struct Config {
 /// What the program is to do.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Out {
-    /// Broadcast the bytes on the segment (to the membership port). Every
-    /// message names whom it is for; none is sent to one address, which
-    /// would wait for the address of a node that may be dead.
-    Send(Vec<u8>),
+    /// Broadcast the bytes on the segment (to the membership port).
+    Broadcast(Vec<u8>),
+    /// Send them to one node (its membership port).
+    SendTo([u8; 4], Vec<u8>),
+    /// Send a beat now (to a new coordinator): [`Membership::beat`].
+    BeatNow,
     Log(String),
     /// A node turned down.
     Down(NodeId),
@@ -63,7 +91,7 @@ pub enum Out {
     Ended(NodeId),
 }
 
-/// An admitted node.
+/// A node of the table.
 #[derive(Clone, Debug)]
 pub struct Peer {
     pub addr: [u8; 4],
@@ -71,28 +99,48 @@ pub struct Peer {
     pub name: String,
     pub features: String,
     pub stats: Stats,
+    /// Its latest beat's sequence number: only a later one counts.
     seq: u64,
     /// Its beats' `ends`, as last heard.
     ends: u64,
     heard_us: u64,
+    /// Shown in `nodes` (the coordinator shows the others in its views
+    /// only, until they are admitted).
+    admitted: bool,
+    /// Another incarnation of its number was admitted before.
+    rejoining: bool,
     /// The state last logged (a change is logged once).
     logged: NodeState,
 }
 
-struct Challenge {
+/// The coordinator this node follows.
+struct Following {
+    node: NodeId,
     incarnation: Incarnation,
-    /// The nonces sent, oldest first (at most `NONCES_KEPT`): a proof for
-    /// any of them admits, so that on a host so busy that a proof takes
-    /// longer than `RECHALLENGE_US`, the challenge sent since does not
-    /// make it void.
-    nonces: Vec<Nonce>,
-    sent_us: u64,
-    /// What the challenged node's beat said of it, shown once admitted.
-    name: String,
-    features: String,
-    stats: Stats,
+    addr: [u8; 4],
+    /// Its latest view's number (the echo of our beats).
     seq: u64,
-    ends: u64,
+    /// When a view of it last came.
+    heard_us: u64,
+    /// One of its views echoed a fresh beat of ours: it is the
+    /// coordinator, and its views are believed.
+    believed: bool,
+}
+
+enum Role {
+    /// No coordinator known: beats to everyone. `lower_us`: when a node
+    /// of a lower number was last heard (it is to coordinate, not us).
+    Seeking {
+        since_us: u64,
+        lower_us: Option<u64>,
+    },
+    Following(Following),
+    /// `news`: something to tell before the next beat period.
+    Coordinating {
+        view_seq: u64,
+        last_view_us: u64,
+        news: bool,
+    },
 }
 
 pub struct Membership {
@@ -101,16 +149,19 @@ pub struct Membership {
     seq: u64,
     /// Our processes that another node waits for, ended (`Beat::ends`).
     ends: u64,
-    started_us: u64,
+    /// How we stand, as of the last beat.
+    own: Stats,
+    role: Role,
     peers: BTreeMap<NodeId, Peer>,
-    challenges: BTreeMap<NodeId, Challenge>,
+    /// Our beats (as a follower) or views (as the coordinator) lately
+    /// sent: number and time.
+    sent: VecDeque<(u64, u64)>,
     /// Last refusal sent to each (node, incarnation), and when.
     refused: BTreeMap<(NodeId, Incarnation), u64>,
     /// Refusals of us logged, and when.
     refused_us: BTreeMap<(NodeId, Refusal), u64>,
-    /// Another node holds our number: we stay out, silent.
-    out_of_cluster: bool,
-    nonces: Nonces,
+    /// We were refused, this incarnation.
+    refused_once: bool,
 }
 
 impl Membership {
@@ -123,13 +174,13 @@ impl Membership {
             incarnation,
             seq: 0,
             ends: 0,
-            started_us: now_us,
+            own: Stats::default(),
+            role: Role::Seeking { since_us: now_us, lower_us: None },
             peers: BTreeMap::new(),
-            challenges: BTreeMap::new(),
+            sent: VecDeque::new(),
             refused: BTreeMap::new(),
             refused_us: BTreeMap::new(),
-            out_of_cluster: false,
-            nonces,
+            refused_once: false,
         }
     }
 
@@ -137,64 +188,269 @@ impl Membership {
         self.cfg.node
     }
 
-    pub fn incarnation(&self) -> Incarnation {
-        self.incarnation
+    /// The coordinator, if known (ourselves included).
+    pub fn coordinator(&self) -> Option<NodeId> {
+        match &self.role {
+            Role::Seeking { .. } => None,
+            Role::Following(f) => f.believed.then_some(f.node),
+            Role::Coordinating { .. } => Some(self.cfg.node),
+        }
     }
 
     /// One of our processes that another node waits for ended: the next
     /// beat says so (send one at once).
     pub fn watched_ended(&mut self) {
         self.ends += 1;
+        if let Role::Coordinating { news, .. } = &mut self.role {
+            *news = true;
+        }
     }
 
-    /// The beat to broadcast now, unless we stay out.
-    pub fn beat(&mut self, now_us: u64, stats: Stats) -> Option<Vec<u8>> {
-        if self.out_of_cluster {
-            return None;
+    /// What to send now, every [`BEAT_US`] (or at [`Out::BeatNow`]): our
+    /// beat, to the coordinator or to everyone; the coordinator's view.
+    pub fn beat(&mut self, now_us: u64, stats: Stats) -> Vec<Out> {
+        self.own = stats;
+        if let Role::Coordinating { .. } = self.role {
+            return self.views(now_us);
         }
         self.seq += 1;
+        let (to, echo) = match &self.role {
+            Role::Following(f) => {
+                (Some(f.addr), Some(ViewId { coordinator: f.node, incarnation: f.incarnation, seq: f.seq }))
+            }
+            _ => (None, None),
+        };
         let beat = Beat {
             node: self.cfg.node,
             incarnation: self.incarnation,
             seq: self.seq,
-            uptime_ms: now_us.saturating_sub(self.started_us) / 1000,
             name: &self.cfg.name,
             features: &self.cfg.features,
             stats,
             ends: self.ends,
+            echo,
         };
         let body = beat.encode();
         let mac = self.cfg.secret.as_deref().map(|s| msg::beat_mac(s, &body));
-        Some(Message::Beat { body: &body, mac }.encode())
+        let bytes = Message::Beat { body: &body, mac }.encode();
+        remember(&mut self.sent, self.seq, now_us);
+        alloc::vec![match to {
+            Some(addr) => Out::SendTo(addr, bytes),
+            None => Out::Broadcast(bytes),
+        }]
     }
 
-    /// Peers whose state changed since the last tick, logged.
-    pub fn tick(&mut self, now_us: u64) -> Vec<Out> {
-        let mut out = Vec::new();
-        for (node, p) in self.peers.iter_mut() {
-            let state = state_of(p.heard_us, now_us);
-            if state != p.logged {
-                p.logged = state;
-                out.push(Out::Log(format!("cluster: node {node} ({}) is {}", p.name, state.word())));
-                if state == NodeState::Down {
-                    out.push(Out::Down(*node));
-                }
+    /// The coordinator's table, in as many datagrams as it takes.
+    fn views(&mut self, now_us: u64) -> Vec<Out> {
+        let Role::Coordinating { view_seq, last_view_us, news } = &mut self.role else { return Vec::new() };
+        let Some(secret) = self.cfg.secret.as_deref() else { return Vec::new() };
+        let me = Entry {
+            node: self.cfg.node,
+            incarnation: self.incarnation,
+            addr: self.cfg.addr,
+            seq: self.seq,
+            age_ms: 0,
+            admitted: true,
+            name: &self.cfg.name,
+            features: &self.cfg.features,
+            stats: self.own,
+            ends: self.ends,
+        };
+        let others = self.peers.iter().map(|(node, p)| Entry {
+            node: *node,
+            incarnation: p.incarnation,
+            addr: p.addr,
+            seq: p.seq,
+            age_ms: (now_us.saturating_sub(p.heard_us) / 1000).min(u32::MAX as u64) as u32,
+            admitted: p.admitted,
+            name: &p.name,
+            features: &p.features,
+            stats: p.stats,
+            ends: p.ends,
+        });
+        let mut pages: Vec<Vec<Entry>> = alloc::vec![Vec::new()];
+        let mut bytes = 0;
+        for e in core::iter::once(me).chain(others) {
+            let size = postcard::experimental::serialized_size(&e).unwrap_or(VIEW_ENTRIES_MAX);
+            if bytes + size > VIEW_ENTRIES_MAX {
+                pages.push(Vec::new());
+                bytes = 0;
             }
+            bytes += size;
+            pages.last_mut().expect("one page at least").push(e);
         }
+        let mut out = Vec::new();
+        for entries in pages {
+            *view_seq += 1;
+            let view = View {
+                id: ViewId { coordinator: self.cfg.node, incarnation: self.incarnation, seq: *view_seq },
+                entries,
+            };
+            let body = view.encode();
+            let mac = msg::view_mac(secret, &body);
+            out.push(Out::Broadcast(Message::View { body: &body, mac }.encode()));
+            remember(&mut self.sent, *view_seq, now_us);
+        }
+        *last_view_us = now_us;
+        *news = false;
         out
     }
 
-    /// When [`Membership::tick`] next has something to tell if nothing is
-    /// heard meanwhile: now for a change not told yet, else the earliest
-    /// time a peer turns suspect or down; none when every peer is down.
-    pub fn next_change(&self, now_us: u64) -> Option<u64> {
-        let due = |p: &Peer| match state_of(p.heard_us, now_us) {
-            s if s != p.logged => Some(now_us),
-            NodeState::Up => Some(p.heard_us + SUSPECT_US),
-            NodeState::Suspect => Some(p.heard_us + DOWN_US),
-            NodeState::Down => None,
+    /// A view now if there is news and the last one is not too recent.
+    fn news_out(&mut self, now_us: u64, out: &mut Vec<Out>) {
+        if let Role::Coordinating { last_view_us, news: true, .. } = self.role {
+            if now_us.saturating_sub(last_view_us) >= NEWS_GAP_US {
+                out.extend(self.views(now_us));
+            }
+        }
+    }
+
+    fn news(&mut self) {
+        if let Role::Coordinating { news, .. } = &mut self.role {
+            *news = true;
+        }
+    }
+
+    /// How long ago `node` was heard, as this node can tell: a follower
+    /// ages the views' entries for at most a beat period past the last
+    /// view (the coordinator itself by the views' own times).
+    fn age_us(&self, node: NodeId, heard_us: u64, now_us: u64) -> u64 {
+        let clock = match &self.role {
+            Role::Following(f) if f.node != node => now_us.min(f.heard_us + BEAT_US),
+            _ => now_us,
         };
-        self.peers.values().filter_map(due).min()
+        clock.saturating_sub(heard_us)
+    }
+
+    fn state(&self, node: NodeId, p: &Peer, now_us: u64) -> NodeState {
+        state_of(self.age_us(node, p.heard_us, now_us))
+    }
+
+    /// Peers whose state changed since the last tick, logged; the
+    /// coordinator replaced, a seeker turned coordinator; news sent.
+    pub fn tick(&mut self, now_us: u64) -> Vec<Out> {
+        let mut out = Vec::new();
+        self.roles(now_us, &mut out);
+        let changed: Vec<(NodeId, NodeState)> = self
+            .peers
+            .iter()
+            .filter(|(_, p)| p.admitted)
+            .map(|(node, p)| (*node, self.state(*node, p, now_us)))
+            .filter(|(node, s)| self.peers[node].logged != *s)
+            .collect();
+        for (node, state) in changed {
+            let p = self.peers.get_mut(&node).expect("just found");
+            p.logged = state;
+            out.push(Out::Log(format!("cluster: node {node} ({}) is {}", p.name, state.word())));
+            if state == NodeState::Down {
+                out.push(Out::Down(node));
+            }
+            self.news();
+        }
+        self.news_out(now_us, &mut out);
+        out
+    }
+
+    /// A seeker that heard nobody lower coordinates; a follower whose
+    /// coordinator fell silent goes to the next one, or seeks.
+    fn roles(&mut self, now_us: u64, out: &mut Vec<Out>) {
+        match &self.role {
+            Role::Seeking { since_us, lower_us } => {
+                let quiet = |t: u64| now_us.saturating_sub(t) >= SUSPECT_US;
+                if self.may_coordinate() && quiet(*since_us) && lower_us.is_none_or(quiet) {
+                    out.push(Out::Log(format!(
+                        "cluster: node {} coordinates the membership (none heard)",
+                        self.cfg.node
+                    )));
+                    self.coordinate();
+                }
+            }
+            Role::Following(f) if now_us.saturating_sub(f.heard_us) >= SUSPECT_US => {
+                let (old, believed) = (f.node, f.believed);
+                if !believed {
+                    self.role = Role::Seeking { since_us: now_us, lower_us: None };
+                    return;
+                }
+                let next = self
+                    .peers
+                    .iter()
+                    .filter(|(node, p)| **node != old && p.admitted && self.state(**node, p, now_us) != NodeState::Down)
+                    .map(|(node, p)| (*node, p.incarnation, p.addr))
+                    .find(|(node, _, _)| *node < self.cfg.node);
+                match next {
+                    None => {
+                        out.push(Out::Log(format!(
+                            "cluster: node {old} is silent; node {} coordinates the membership",
+                            self.cfg.node
+                        )));
+                        // Every node that was up gets a beat period to
+                        // beat to us before it is suspect.
+                        let clock = |p: &Peer| now_us.min(f.heard_us + BEAT_US).saturating_sub(p.heard_us);
+                        let grace = now_us.saturating_sub(BEAT_US);
+                        for (node, p) in self.peers.iter_mut() {
+                            if *node != old && state_of(clock(p)) != NodeState::Down {
+                                p.heard_us = p.heard_us.max(grace);
+                            }
+                        }
+                        self.coordinate();
+                    }
+                    Some((node, incarnation, addr)) => {
+                        let f = Following { node, incarnation, addr, seq: 0, heard_us: now_us, believed: false };
+                        self.role = Role::Following(f);
+                        out.push(Out::BeatNow);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Views from now on; what was sent as a follower names no view.
+    fn coordinate(&mut self) {
+        self.sent.clear();
+        self.role = Role::Coordinating { view_seq: 0, last_view_us: 0, news: true };
+    }
+
+    /// A node refused (wrong secret, number in use) or without the
+    /// secret never coordinates: its views would be nobody's.
+    fn may_coordinate(&self) -> bool {
+        self.cfg.secret.is_some() && !self.refused_once
+    }
+
+    /// When [`Membership::tick`] next has something to do if nothing is
+    /// heard meanwhile: now for a change not told yet, else the earliest
+    /// time a peer turns suspect or down, the coordinator is due to be
+    /// replaced, a seeker to coordinate, or news to go out.
+    pub fn next_change(&self, now_us: u64) -> Option<u64> {
+        let due = |(node, p): (&NodeId, &Peer)| {
+            let age = self.age_us(*node, p.heard_us, now_us);
+            let at = |limit: u64| {
+                let t = now_us + limit.saturating_sub(age);
+                // A follower's clock for others stops a period past the
+                // last view: nothing changes before the next.
+                match &self.role {
+                    Role::Following(f) if f.node != *node && t > f.heard_us + BEAT_US => None,
+                    _ => Some(t),
+                }
+            };
+            match state_of(age) {
+                s if s != p.logged => Some(now_us),
+                NodeState::Up => at(SUSPECT_US),
+                NodeState::Suspect => at(DOWN_US),
+                NodeState::Down => None,
+            }
+        };
+        let peers = self.peers.iter().filter(|(_, p)| p.admitted).filter_map(due).min();
+        let role = match &self.role {
+            Role::Seeking { since_us, lower_us } if self.may_coordinate() => {
+                Some((since_us + SUSPECT_US).max(lower_us.map_or(0, |t| t + SUSPECT_US)))
+            }
+            Role::Seeking { .. } => None,
+            Role::Following(f) => Some(f.heard_us + SUSPECT_US),
+            Role::Coordinating { last_view_us, news: true, .. } => Some(last_view_us + NEWS_GAP_US),
+            Role::Coordinating { .. } => None,
+        };
+        [peers, role].into_iter().flatten().min()
     }
 
     /// A datagram from `from`.
@@ -202,165 +458,231 @@ impl Membership {
         let mut out = Vec::new();
         match Message::decode(bytes) {
             Some(Message::Beat { body, mac }) => self.on_beat(now_us, from, body, mac, &mut out),
-            Some(Message::Challenge { from: node, to, to_incarnation, nonce }) => {
-                // (Also when we stay out: the challenger then refuses us
-                // for the number, and says so.)
-                if to == self.cfg.node && to_incarnation == self.incarnation {
-                    if let Some(secret) = &self.cfg.secret {
-                        let mac = msg::proof_mac(secret, self.cfg.node, self.incarnation, node, &nonce);
-                        let proof =
-                            Message::Proof { from: self.cfg.node, incarnation: self.incarnation, to: node, nonce, mac };
-                        out.push(Out::Send(proof.encode()));
-                    }
-                }
-            }
-            Some(Message::Proof { from: node, incarnation, to, nonce, mac }) if to == self.cfg.node => {
-                self.on_proof(now_us, from, node, incarnation, nonce, &mac, &mut out)
-            }
+            Some(Message::View { body, mac }) => self.on_view(now_us, from, body, &mac, &mut out),
             Some(Message::Refused { from: node, to, to_incarnation, reason })
                 if to == self.cfg.node && to_incarnation == self.incarnation =>
             {
+                self.refused_once = true;
                 let last = self.refused_us.get(&(node, reason)).copied();
                 if last.is_none_or(|t| now_us.saturating_sub(t) >= REFUSE_EVERY_US) {
                     self.refused_us.insert((node, reason), now_us);
-                    out.push(Out::Log(format!("cluster: node {node} at {} refused us: {reason}", addr(from))));
+                    out.push(Out::Log(match reason {
+                        Refusal::NumberInUse { by } => format!(
+                            "cluster: node number {} is in use by the node at {}; this node stays out of the cluster",
+                            self.cfg.node,
+                            addr(by)
+                        ),
+                        _ => format!("cluster: node {node} at {} refused us: {reason}", addr(from)),
+                    }));
                 }
             }
             // Not for us, or not the protocol: nothing to say.
             Some(_) | None => {}
         }
+        self.news_out(now_us, &mut out);
         out
     }
 
     fn on_beat(&mut self, now_us: u64, from: [u8; 4], body: &[u8], mac: Option<msg::Mac>, out: &mut Vec<Out>) {
         let Some(beat) = Beat::decode(body) else { return };
-        let Some(secret) = self.cfg.secret.clone() else {
-            // We can judge nobody: we stay out (and others refuse us).
-            return;
-        };
+        let Some(secret) = self.cfg.secret.as_deref() else { return };
+        let valid = mac.is_some_and(|m| msg::beat_mac_ok(secret, body, &m));
+        if let Role::Seeking { lower_us, .. } = &mut self.role {
+            // A lower node that holds the secret is to coordinate.
+            if valid && beat.node < self.cfg.node {
+                *lower_us = Some(now_us);
+            }
+        }
+        // Only the coordinator judges beats.
+        let Role::Coordinating { .. } = self.role else { return };
         let Some(mac) = mac else {
             return self.refuse(now_us, from, beat.node, beat.incarnation, Refusal::NoSecret, out);
         };
-        if !msg::beat_mac_ok(&secret, body, &mac) {
+        if !msg::beat_mac_ok(secret, body, &mac) {
             return self.refuse(now_us, from, beat.node, beat.incarnation, Refusal::WrongSecret, out);
         }
         if beat.node == self.cfg.node {
-            if beat.incarnation != self.incarnation {
-                self.same_number(now_us, from, &beat, out);
-            }
-            return;
+            let by = Refusal::NumberInUse { by: self.cfg.addr };
+            return self.refuse(now_us, from, beat.node, beat.incarnation, by, out);
         }
-        if let Some(p) = self.peers.get_mut(&beat.node) {
-            if p.incarnation == beat.incarnation {
-                // Only a later beat of the admitted incarnation counts.
-                if beat.seq > p.seq {
-                    p.seq = beat.seq;
-                    p.heard_us = now_us;
-                    p.stats = beat.stats;
-                    p.addr = from;
-                    if beat.ends != p.ends {
-                        p.ends = beat.ends;
-                        out.push(Out::Ended(beat.node));
-                    }
-                    if p.name != beat.name || p.features != beat.features {
-                        p.name = beat.name.into();
-                        p.features = beat.features.into();
-                    }
+        let fresh = beat.echo.is_some_and(|e| self.echoes_us(e, now_us));
+        let rejoining = match self.peers.get(&beat.node) {
+            Some(p) if p.incarnation == beat.incarnation => {
+                // Only a later beat of the incarnation counts.
+                if beat.seq <= p.seq {
+                    return;
                 }
-                return;
+                p.rejoining
             }
-        }
-        // Someone new, or an incarnation not admitted: prove it.
-        let again = match self.challenges.get(&beat.node) {
-            Some(c) => c.incarnation != beat.incarnation || now_us.saturating_sub(c.sent_us) >= RECHALLENGE_US,
-            None => true,
+            Some(p) if p.admitted && self.state(beat.node, p, now_us) != NodeState::Down => {
+                let by = Refusal::NumberInUse { by: p.addr };
+                return self.refuse(now_us, from, beat.node, beat.incarnation, by, out);
+            }
+            // Someone new, or back as a new incarnation: shown its beat
+            // in the views until one of its beats echoes them.
+            Some(p) => {
+                let node = beat.node;
+                self.peers.insert(node, pending(&beat, from, now_us, p.admitted || p.rejoining));
+                self.news();
+                if !fresh {
+                    return;
+                }
+                self.peers[&node].rejoining
+            }
+            None => {
+                self.peers.insert(beat.node, pending(&beat, from, now_us, false));
+                self.news();
+                if !fresh {
+                    return;
+                }
+                false
+            }
         };
-        if again {
-            let nonce = msg::nonce(&mut self.nonces);
-            let mut nonces = match self.challenges.remove(&beat.node) {
-                Some(c) if c.incarnation == beat.incarnation => c.nonces,
-                _ => Vec::new(),
-            };
-            if nonces.len() == NONCES_KEPT {
-                nonces.remove(0);
-            }
-            nonces.push(nonce);
-            let challenge = Challenge {
-                incarnation: beat.incarnation,
-                nonces,
-                sent_us: now_us,
-                name: beat.name.into(),
-                features: beat.features.into(),
-                stats: beat.stats,
-                seq: beat.seq,
-                ends: beat.ends,
-            };
-            self.challenges.insert(beat.node, challenge);
-            let c = Message::Challenge { from: self.cfg.node, to: beat.node, to_incarnation: beat.incarnation, nonce };
-            out.push(Out::Send(c.encode()));
+        let p = self.peers.get_mut(&beat.node).expect("in the table");
+        let was = state_of(now_us.saturating_sub(p.heard_us));
+        p.seq = beat.seq;
+        p.heard_us = now_us;
+        p.stats = beat.stats;
+        p.addr = from;
+        p.name = beat.name.into();
+        p.features = beat.features.into();
+        let mut news = was != NodeState::Up;
+        if beat.ends != p.ends {
+            p.ends = beat.ends;
+            out.push(Out::Ended(beat.node));
+            news = true;
+        }
+        if !p.admitted && fresh {
+            p.admitted = true;
+            p.logged = NodeState::Up;
+            let how = if rejoining { "rejoined (a new incarnation)" } else { "joined" };
+            out.push(Out::Log(format!("cluster: node {} at {} {how}", beat.node, addr(from))));
+            news = true;
+        }
+        if news {
+            self.news();
         }
     }
 
-    /// Another node with our number, whose beat holds: the one up longer
-    /// keeps the number.
-    fn same_number(&mut self, now_us: u64, from: [u8; 4], beat: &Beat, out: &mut Vec<Out>) {
-        let ours = (now_us.saturating_sub(self.started_us) / 1000, self.incarnation);
-        if (beat.uptime_ms, beat.incarnation) > ours {
-            if !self.out_of_cluster {
-                self.out_of_cluster = true;
-                self.peers.clear();
-                out.push(Out::Log(format!(
-                    "cluster: node number {} is in use by the node at {}; this node stays out of the cluster",
-                    self.cfg.node,
-                    addr(from)
-                )));
-            }
-        } else {
-            self.refuse(now_us, from, beat.node, beat.incarnation, Refusal::NumberInUse, out);
-        }
+    /// Whether `echo` names a view of ours sent within [`DOWN_US`].
+    fn echoes_us(&self, echo: ViewId, now_us: u64) -> bool {
+        echo.coordinator == self.cfg.node && echo.incarnation == self.incarnation && self.sent_lately(echo.seq, now_us)
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn on_proof(
-        &mut self,
-        now_us: u64,
-        from: [u8; 4],
-        node: NodeId,
-        incarnation: Incarnation,
-        nonce: Nonce,
-        mac: &msg::Mac,
-        out: &mut Vec<Out>,
-    ) {
-        let Some(secret) = self.cfg.secret.clone() else { return };
-        let ours =
-            self.challenges.get(&node).is_some_and(|c| c.incarnation == incarnation && c.nonces.contains(&nonce));
-        if !ours {
+    fn sent_lately(&self, seq: u64, now_us: u64) -> bool {
+        self.sent.iter().any(|&(s, t)| s == seq && now_us.saturating_sub(t) < DOWN_US)
+    }
+
+    fn on_view(&mut self, now_us: u64, from: [u8; 4], body: &[u8], mac: &msg::Mac, out: &mut Vec<Out>) {
+        let Some(view) = View::decode(body) else { return };
+        let id = view.id;
+        let Some(secret) = self.cfg.secret.as_deref() else { return };
+        if !msg::view_mac_ok(secret, body, mac) || id.coordinator == self.cfg.node {
             return;
         }
-        let challenge = self.challenges.remove(&node).expect("just found");
-        if !msg::proof_ok(&secret, node, incarnation, self.cfg.node, &nonce, mac) {
-            return self.refuse(now_us, from, node, incarnation, Refusal::WrongSecret, out);
+        // Ours to follow? The first heard, or a lower one than ours, or a
+        // new one once ours is silent.
+        let follow = match &self.role {
+            Role::Seeking { .. } => true,
+            Role::Following(f) if f.node == id.coordinator && f.incarnation == id.incarnation => {
+                if id.seq <= f.seq {
+                    return;
+                }
+                false
+            }
+            Role::Following(f) => id.coordinator < f.node || now_us.saturating_sub(f.heard_us) >= SUSPECT_US,
+            Role::Coordinating { .. } => {
+                if id.coordinator > self.cfg.node {
+                    return;
+                }
+                out.push(Out::Log(format!(
+                    "cluster: node {} coordinates the membership; node {} follows",
+                    id.coordinator, self.cfg.node
+                )));
+                true
+            }
+        };
+        if follow {
+            if let Role::Coordinating { .. } = self.role {
+                // Our views' numbers are no beats'.
+                self.sent.clear();
+            }
+            let f = Following {
+                node: id.coordinator,
+                incarnation: id.incarnation,
+                addr: from,
+                seq: id.seq,
+                heard_us: now_us,
+                believed: false,
+            };
+            self.role = Role::Following(f);
+            out.push(Out::BeatNow);
         }
-        if let Some(p) = self.peers.get(&node) {
-            if p.incarnation != incarnation && state_of(p.heard_us, now_us) != NodeState::Down {
-                return self.refuse(now_us, from, node, incarnation, Refusal::NumberInUse, out);
+        let echoed = view
+            .entries
+            .iter()
+            .any(|e| e.node == self.cfg.node && e.incarnation == self.incarnation && self.sent_lately(e.seq, now_us));
+        let Role::Following(f) = &mut self.role else { return };
+        if !follow && !f.believed && !echoed {
+            // Not believed yet, but heard: our beats name this view.
+            f.seq = id.seq;
+            f.heard_us = now_us;
+            return;
+        }
+        f.seq = id.seq;
+        f.addr = from;
+        f.heard_us = now_us;
+        f.believed |= echoed;
+        if !f.believed {
+            return;
+        }
+        for e in &view.entries {
+            if e.node != self.cfg.node && e.admitted {
+                self.learn(now_us, e, (e.node == id.coordinator).then_some(from), out);
             }
         }
-        let rejoined = self.peers.contains_key(&node);
-        let peer = Peer {
-            addr: from,
-            incarnation,
-            name: challenge.name,
-            features: challenge.features,
-            stats: challenge.stats,
-            seq: challenge.seq,
-            ends: challenge.ends,
-            heard_us: now_us,
-            logged: NodeState::Up,
-        };
-        self.peers.insert(node, peer);
-        let how = if rejoined { "rejoined (a new incarnation)" } else { "joined" };
-        out.push(Out::Log(format!("cluster: node {node} at {} {how}", addr(from))));
+    }
+
+    /// A believed view's entry: the node joins our table, or is updated.
+    fn learn(&mut self, now_us: u64, e: &Entry, coordinator_at: Option<[u8; 4]>, out: &mut Vec<Out>) {
+        let addr_of = coordinator_at.unwrap_or(e.addr);
+        let heard_us = if coordinator_at.is_some() { now_us } else { now_us.saturating_sub(e.age_ms as u64 * 1000) };
+        match self.peers.get_mut(&e.node) {
+            Some(p) if p.incarnation == e.incarnation && p.admitted => {
+                p.heard_us = p.heard_us.max(heard_us);
+                p.seq = p.seq.max(e.seq);
+                p.stats = e.stats;
+                p.addr = addr_of;
+                if p.name != e.name || p.features != e.features {
+                    p.name = e.name.into();
+                    p.features = e.features.into();
+                }
+                if p.ends != e.ends {
+                    p.ends = e.ends;
+                    out.push(Out::Ended(e.node));
+                }
+            }
+            old => {
+                let back = old.is_some_and(|p| p.incarnation != e.incarnation && (p.admitted || p.rejoining));
+                let how = if back { "rejoined (a new incarnation)" } else { "joined" };
+                out.push(Out::Log(format!("cluster: node {} at {} {how}", e.node, addr(addr_of))));
+                let p = Peer {
+                    addr: addr_of,
+                    incarnation: e.incarnation,
+                    name: e.name.into(),
+                    features: e.features.into(),
+                    stats: e.stats,
+                    seq: e.seq,
+                    ends: e.ends,
+                    heard_us,
+                    admitted: true,
+                    rejoining: false,
+                    logged: NodeState::Up,
+                };
+                let logged = self.state(e.node, &p, now_us);
+                self.peers.insert(e.node, Peer { logged, ..p });
+            }
+        }
     }
 
     fn refuse(&mut self, now_us: u64, to: [u8; 4], node: NodeId, inc: Incarnation, why: Refusal, out: &mut Vec<Out>) {
@@ -375,15 +697,15 @@ impl Membership {
         self.refused.insert((node, inc), now_us);
         out.push(Out::Log(format!("cluster: refused node {node} at {}: {why}", addr(to))));
         let m = Message::Refused { from: self.cfg.node, to: node, to_incarnation: inc, reason: why };
-        out.push(Out::Send(m.encode()));
+        out.push(Out::Broadcast(m.encode()));
     }
 
     /// The node table: this node and every admitted one, by number.
-    pub fn nodes(&self, now_us: u64, own_addr: [u8; 4], own: Stats) -> Vec<NodeLine> {
+    pub fn nodes(&self, now_us: u64, own: Stats) -> Vec<NodeLine> {
         let me = NodeLine {
             node: self.cfg.node,
             name: self.cfg.name.clone(),
-            addr: Addr { ip: own_addr, port: msg::PORT },
+            addr: Addr { ip: self.cfg.addr, port: msg::PORT },
             state: NodeState::Up,
             load: own.load,
             processes: own.processes,
@@ -391,11 +713,11 @@ impl Membership {
             features: self.cfg.features.clone(),
         };
         let mut all = alloc::vec![me];
-        all.extend(self.peers.iter().map(|(node, p)| NodeLine {
+        all.extend(self.peers.iter().filter(|(_, p)| p.admitted).map(|(node, p)| NodeLine {
             node: *node,
             name: p.name.clone(),
             addr: Addr { ip: p.addr, port: msg::PORT },
-            state: state_of(p.heard_us, now_us),
+            state: self.state(*node, p, now_us),
             load: p.stats.load,
             processes: p.stats.processes,
             free_kib: p.stats.free_kib,
@@ -406,8 +728,32 @@ impl Membership {
     }
 }
 
-fn state_of(heard_us: u64, now_us: u64) -> NodeState {
-    match now_us.saturating_sub(heard_us) {
+/// A node the coordinator heard but has not admitted.
+fn pending(beat: &Beat, from: [u8; 4], now_us: u64, rejoining: bool) -> Peer {
+    Peer {
+        addr: from,
+        incarnation: beat.incarnation,
+        name: beat.name.into(),
+        features: beat.features.into(),
+        stats: beat.stats,
+        seq: beat.seq,
+        ends: beat.ends,
+        heard_us: now_us,
+        admitted: false,
+        rejoining,
+        logged: NodeState::Up,
+    }
+}
+
+fn remember(sent: &mut VecDeque<(u64, u64)>, seq: u64, now_us: u64) {
+    if sent.len() == SENT_KEPT {
+        sent.pop_front();
+    }
+    sent.push_back((seq, now_us));
+}
+
+fn state_of(age_us: u64) -> NodeState {
+    match age_us {
         t if t < SUSPECT_US => NodeState::Up,
         t if t < DOWN_US => NodeState::Suspect,
         _ => NodeState::Down,
@@ -422,216 +768,317 @@ fn addr(ip: [u8; 4]) -> String {
 mod tests {
     use super::*;
 
-    const A: [u8; 4] = [10, 1, 0, 1];
-    const B: [u8; 4] = [10, 1, 0, 2];
-    const C: [u8; 4] = [10, 1, 0, 3];
+    const MS: u64 = 1000;
 
-    fn node(n: u16, secret: Option<&[u8]>, seed: &[u8], now: u64) -> Membership {
-        let cfg =
-            Config { node: NodeId(n), name: format!("n{n}"), features: String::new(), secret: secret.map(Vec::from) };
-        Membership::new(cfg, seed, now)
-    }
-
-    fn logs(outs: &[Out]) -> Vec<&str> {
-        outs.iter().filter_map(|o| if let Out::Log(l) = o { Some(l.as_str()) } else { None }).collect()
-    }
-
-    /// Runs the exchange that `first` (a datagram from `from_ip` to
-    /// `to`) starts between two nodes until it ends; every log line.
-    fn exchange(
+    /// A segment of nodes: broadcasts reach every other node that is up,
+    /// a datagram to an address the node there.
+    struct Segment {
+        nodes: Vec<Sim>,
         now: u64,
-        from: (&mut Membership, [u8; 4]),
-        to: (&mut Membership, [u8; 4]),
-        first: Vec<u8>,
-    ) -> Vec<String> {
-        let (mut x, mut y) = (from, to);
-        let mut next = alloc::vec![first];
-        let mut all = Vec::new();
-        for _ in 0..8 {
-            let mut replies = Vec::new();
-            for bytes in next {
-                for o in y.0.receive(now, x.1, &bytes) {
-                    match o {
-                        Out::Send(bytes) => replies.push(bytes),
-                        Out::Log(l) => all.push(l),
-                        Out::Down(_) | Out::Ended(_) => {}
+        /// Datagrams in flight: from whom, to whom (none: everyone), bytes.
+        flying: VecDeque<(usize, Option<[u8; 4]>, Vec<u8>)>,
+        /// Every datagram sent, as (sender, bytes): for replays.
+        record: Vec<(usize, Vec<u8>)>,
+    }
+
+    struct Sim {
+        m: Membership,
+        addr: [u8; 4],
+        up: bool,
+        next_beat: u64,
+        log: Vec<(u64, String)>,
+        downs: Vec<NodeId>,
+        ended: Vec<NodeId>,
+        heard: usize,
+    }
+
+    fn config(n: u16, secret: Option<&[u8]>) -> Config {
+        let addr = [10, 1, 0, n as u8];
+        Config { node: NodeId(n), name: format!("n{n}"), features: String::new(), addr, secret: secret.map(Vec::from) }
+    }
+
+    impl Segment {
+        fn new() -> Segment {
+            Segment { nodes: Vec::new(), now: 0, flying: VecDeque::new(), record: Vec::new() }
+        }
+
+        /// Starts node `n`; its index.
+        fn start(&mut self, n: u16, secret: Option<&[u8]>) -> usize {
+            let seed = format!("{n} at {}", self.now);
+            let m = Membership::new(config(n, secret), seed.as_bytes(), self.now);
+            let sim = Sim {
+                m,
+                addr: [10, 1, 0, n as u8],
+                up: true,
+                next_beat: self.now,
+                log: Vec::new(),
+                downs: Vec::new(),
+                ended: Vec::new(),
+                heard: 0,
+            };
+            self.nodes.push(sim);
+            self.nodes.len() - 1
+        }
+
+        fn carry(&mut self, k: usize, outs: Vec<Out>) {
+            for o in outs {
+                match o {
+                    Out::Broadcast(b) => self.flying.push_back((k, None, b)),
+                    Out::SendTo(to, b) => self.flying.push_back((k, Some(to), b)),
+                    Out::BeatNow => {
+                        let outs = self.nodes[k].m.beat(self.now, Stats::default());
+                        self.carry(k, outs);
                     }
+                    Out::Log(l) => self.nodes[k].log.push((self.now, l)),
+                    Out::Down(n) => self.nodes[k].downs.push(n),
+                    Out::Ended(n) => self.nodes[k].ended.push(n),
                 }
             }
-            if replies.is_empty() {
-                break;
+        }
+
+        fn deliver(&mut self) {
+            while let Some((from, to, bytes)) = self.flying.pop_front() {
+                self.record.push((from, bytes.clone()));
+                let src = self.nodes[from].addr;
+                for k in 0..self.nodes.len() {
+                    let n = &mut self.nodes[k];
+                    if k == from || !n.up || to.is_some_and(|a| a != n.addr) {
+                        continue;
+                    }
+                    n.heard += 1;
+                    let outs = n.m.receive(self.now, src, &bytes);
+                    self.carry(k, outs);
+                }
             }
-            next = replies;
-            core::mem::swap(&mut x, &mut y);
         }
-        all
+
+        /// Runs the segment for `us`, in steps of 10 ms.
+        fn run(&mut self, us: u64) {
+            let end = self.now + us;
+            while self.now < end {
+                for k in 0..self.nodes.len() {
+                    if !self.nodes[k].up {
+                        continue;
+                    }
+                    if self.now >= self.nodes[k].next_beat {
+                        self.nodes[k].next_beat = self.now + BEAT_US;
+                        let outs = self.nodes[k].m.beat(self.now, Stats::default());
+                        self.carry(k, outs);
+                    }
+                    let outs = self.nodes[k].m.tick(self.now);
+                    self.carry(k, outs);
+                    self.deliver();
+                }
+                self.now += 10 * MS;
+            }
+        }
+
+        /// What node `k`'s table says: number and state.
+        fn table(&self, k: usize) -> Vec<(u16, NodeState)> {
+            self.nodes[k].m.nodes(self.now, Stats::default()).iter().map(|l| (l.node.0, l.state)).collect()
+        }
+
+        fn logged(&self, k: usize, line: &str) -> Option<u64> {
+            self.nodes[k].log.iter().find(|(_, l)| l == line).map(|(t, _)| *t)
+        }
     }
 
-    fn states(m: &Membership, now: u64) -> Vec<(u16, NodeState)> {
-        m.nodes(now, [0; 4], Stats::default()).iter().map(|l| (l.node.0, l.state)).collect()
+    fn all_up(nodes: impl IntoIterator<Item = u16>) -> Vec<(u16, NodeState)> {
+        nodes.into_iter().map(|n| (n, NodeState::Up)).collect()
     }
 
-    #[test]
-    fn nodes_with_the_secret_admit_each_other_and_see_each_other_go_down_and_come_back() {
-        let (mut a, mut b) = (node(1, Some(b"s"), b"a", 0), node(2, Some(b"s"), b"b", 0));
-        let beat = a.beat(0, Stats { load: 1, processes: 5, free_kib: 99 }).unwrap();
-        let log = exchange(0, (&mut a, A), (&mut b, B), beat);
-        assert_eq!(log, ["cluster: node 1 at 10.1.0.1 joined"]);
-        // What its beat said is there from the start.
-        let table = b.nodes(0, B, Stats::default());
-        assert_eq!((table[0].name.as_str(), table[0].processes, table[0].state), ("n1", 5, NodeState::Up));
-        let beat = a.beat(100, Stats { load: 1, processes: 5, free_kib: 99 }).unwrap();
-        assert!(b.receive(100, A, &beat).is_empty());
-        assert_eq!(b.next_change(100), Some(100 + SUSPECT_US), "the beater sleeps until it may turn suspect");
-        let table = b.nodes(100, B, Stats::default());
-        assert_eq!((table[0].name.as_str(), table[0].processes, table[0].state), ("n1", 5, NodeState::Up));
-        // A replayed beat does not keep it up.
-        assert!(b.receive(SUSPECT_US, A, &beat).is_empty());
-        assert_eq!(logs(&b.tick(150 + SUSPECT_US)), ["cluster: node 1 (n1) is suspect"]);
-        assert_eq!(b.next_change(150 + SUSPECT_US), Some(100 + DOWN_US), "the next is its going down");
-        let down = b.tick(150 + DOWN_US);
-        assert_eq!(b.next_change(150 + DOWN_US), None, "nobody left to watch");
-        assert_eq!(logs(&down), ["cluster: node 1 (n1) is down"]);
-        assert!(matches!(down[..], [Out::Log(_), Out::Down(NodeId(1))]), "the waits for its processes hear it");
-        assert_eq!(states(&b, 150 + DOWN_US), [(1, NodeState::Down), (2, NodeState::Up)]);
-        // It boots again: a new incarnation, challenged, and back.
-        let mut a2 = node(1, Some(b"s"), b"a, again", 5_000_000);
-        let beat = a2.beat(5_000_000, Stats::default()).unwrap();
-        let log = exchange(5_000_000, (&mut a2, A), (&mut b, B), beat);
-        assert_eq!(log, ["cluster: node 1 at 10.1.0.1 rejoined (a new incarnation)"]);
-        assert_eq!(states(&b, 5_000_000), [(1, NodeState::Up), (2, NodeState::Up)]);
-    }
-
-    #[test]
-    fn a_beat_tells_when_a_process_waited_for_ended() {
-        let (mut a, mut b) = (node(1, Some(b"s"), b"a", 0), node(2, Some(b"s"), b"b", 0));
-        let beat = a.beat(0, Stats::default()).unwrap();
-        exchange(0, (&mut a, A), (&mut b, B), beat);
-        let beat = a.beat(10, Stats::default()).unwrap();
-        assert!(b.receive(10, A, &beat).is_empty(), "nothing ended");
-        a.watched_ended();
-        let beat = a.beat(20, Stats::default()).unwrap();
-        assert!(matches!(b.receive(20, A, &beat)[..], [Out::Ended(NodeId(1))]));
-        // Told once: the next beats say the same count; a replay nothing.
-        assert!(b.receive(20, A, &beat).is_empty());
-        let beat = a.beat(30, Stats::default()).unwrap();
-        assert!(b.receive(30, A, &beat).is_empty());
+    fn formed(n: u16) -> Segment {
+        let mut s = Segment::new();
+        for k in 1..=n {
+            s.start(k, Some(b"s"));
+            s.run(37 * MS);
+        }
+        s.run(3_000 * MS);
+        s
     }
 
     #[test]
-    fn a_wrong_secret_or_none_is_refused_and_both_sides_say_so() {
-        for (secret, why) in [(Some(&b"wrong"[..]), "wrong secret"), (None, "no secret")] {
-            let (mut a, mut c) = (node(1, Some(b"s"), b"a", 0), node(3, secret, b"c", 0));
-            let beat = c.beat(0, Stats::default()).unwrap();
-            let log = exchange(0, (&mut c, C), (&mut a, A), beat);
-            assert_eq!(
-                log,
-                [
-                    format!("cluster: refused node 3 at 10.1.0.3: {why}"),
-                    format!("cluster: node 1 at 10.1.0.1 refused us: {why}")
-                ]
+    fn sixteen_nodes_form_and_an_idle_node_hears_a_view_a_period() {
+        let mut s = formed(16);
+        for k in 0..16 {
+            assert_eq!(s.table(k), all_up(1..=16), "node {}", k + 1);
+            for j in (1..=16).filter(|&j| j != k + 1) {
+                let joined = format!("cluster: node {j} at 10.1.0.{j} joined");
+                assert!(s.logged(k, &joined).is_some(), "node {} never logged {joined}: {:?}", k + 1, s.nodes[k].log);
+            }
+        }
+        assert_eq!(s.nodes[0].m.coordinator(), Some(NodeId(1)));
+        assert!(s.nodes.iter().all(|n| n.m.coordinator() == Some(NodeId(1))));
+        // Ten beat periods, idle: each follower hears the coordinator's
+        // view (one datagram for 16 nodes) once a period; the coordinator
+        // every follower's beat.
+        for n in &mut s.nodes {
+            n.heard = 0;
+        }
+        s.run(10 * BEAT_US);
+        for n in &s.nodes[1..] {
+            assert!((9..=11).contains(&n.heard), "a follower heard {} datagrams", n.heard);
+        }
+        assert!((135..=165).contains(&s.nodes[0].heard), "the coordinator heard {}", s.nodes[0].heard);
+    }
+
+    #[test]
+    fn a_dead_node_is_down_everywhere_within_3_s_and_comes_back_as_a_new_incarnation() {
+        let mut s = formed(5);
+        s.nodes[3].up = false;
+        let killed = s.now;
+        s.run(4_000 * MS);
+        for k in [0, 1, 2, 4] {
+            let t = s.logged(k, "cluster: node 4 (n4) is down").unwrap_or_else(|| panic!("{:?}", s.nodes[k].log));
+            assert!(t - killed <= 3_000 * MS, "node {} saw it down after {} ms", k + 1, (t - killed) / MS);
+            assert_eq!(s.nodes[k].downs, [NodeId(4)], "the waits for its processes hear it");
+            assert_eq!(s.table(k)[3], (4, NodeState::Down));
+        }
+        // Nobody else was ever taken for down.
+        assert!(s.nodes.iter().all(|n| n.log.iter().filter(|(_, l)| l.ends_with("is down")).count() <= 1));
+        s.start(4, Some(b"s"));
+        s.run(3_000 * MS);
+        for k in [0, 1, 2, 4] {
+            assert!(
+                s.logged(k, "cluster: node 4 at 10.1.0.4 rejoined (a new incarnation)").is_some(),
+                "{:?}",
+                s.nodes[k].log
             );
-            assert_eq!(states(&a, 0), [(1, NodeState::Up)]);
-            // The other way round: its challenge of us is answered, and our
-            // proof does not hold for it: it admits nobody.
-            let beat = a.beat(10, Stats::default()).unwrap();
-            exchange(10, (&mut a, A), (&mut c, C), beat);
-            assert_eq!(states(&c, 10), [(3, NodeState::Up)]);
+            assert_eq!(s.table(k), all_up(1..=5));
+        }
+        assert_eq!(s.table(5), all_up(1..=5), "the new one sees all");
+    }
+
+    #[test]
+    fn when_the_coordinator_dies_the_next_takes_over_and_nobody_else_goes_down() {
+        let mut s = formed(6);
+        s.nodes[0].up = false;
+        let killed = s.now;
+        s.run(5_000 * MS);
+        assert!(
+            s.logged(1, "cluster: node 1 is silent; node 2 coordinates the membership").is_some(),
+            "{:?}",
+            s.nodes[1].log
+        );
+        for k in 1..6 {
+            let t = s.logged(k, "cluster: node 1 (n1) is down").unwrap_or_else(|| panic!("{:?}", s.nodes[k].log));
+            assert!(t - killed <= 3_000 * MS, "node {} saw it down after {} ms", k + 1, (t - killed) / MS);
+            assert_eq!(s.nodes[k].downs, [NodeId(1)], "node {}: {:?}", k + 1, s.nodes[k].log);
+            assert_eq!(s.nodes[k].m.coordinator(), Some(NodeId(2)));
+            let mut want = all_up(1..=6);
+            want[0].1 = NodeState::Down;
+            assert_eq!(s.table(k), want);
+        }
+        // Back: it follows node 2 (coordinators stay while they live).
+        s.start(1, Some(b"s"));
+        s.run(3_000 * MS);
+        assert_eq!(s.table(6), all_up(1..=6));
+        assert_eq!(s.nodes[6].m.coordinator(), Some(NodeId(2)));
+        assert!(s.logged(1, "cluster: node 1 at 10.1.0.1 rejoined (a new incarnation)").is_some());
+    }
+
+    #[test]
+    fn two_coordinators_meet_and_the_lower_stays() {
+        let mut s = formed(3);
+        // Nodes 4 and 5 formed apart (a partition), then it heals.
+        let mut other = Segment::new();
+        other.now = s.now;
+        for n in [4, 5] {
+            other.start(n, Some(b"s"));
+        }
+        other.run(3_000 * MS);
+        assert_eq!(other.nodes[0].m.coordinator(), Some(NodeId(4)));
+        s.now = other.now;
+        s.nodes.append(&mut other.nodes);
+        s.run(4_000 * MS);
+        for k in 0..5 {
+            assert_eq!(s.table(k), all_up(1..=5), "node {}: {:?}", k + 1, s.nodes[k].log);
+            assert_eq!(s.nodes[k].m.coordinator(), Some(NodeId(1)));
+        }
+        assert!(s.logged(3, "cluster: node 1 coordinates the membership; node 4 follows").is_some());
+    }
+
+    #[test]
+    fn a_wrong_secret_or_none_is_refused_both_sides_say_so_and_it_stays_out() {
+        for (secret, why) in [(Some(&b"wrong"[..]), "wrong secret"), (None, "no secret")] {
+            let mut s = formed(2);
+            let c = s.start(3, secret);
+            s.run(5_000 * MS);
+            assert!(s.logged(0, &format!("cluster: refused node 3 at 10.1.0.3: {why}")).is_some());
+            assert!(s.logged(c, &format!("cluster: node 1 at 10.1.0.1 refused us: {why}")).is_some());
+            assert_eq!(s.table(0), all_up(1..=2));
+            assert_eq!(s.table(1), all_up(1..=2));
+            assert_eq!(s.table(c), all_up([3]), "it believes nobody");
+            assert_eq!(s.nodes[c].m.coordinator(), None, "and never coordinates");
         }
     }
 
     #[test]
-    fn a_forged_proof_admits_nobody() {
-        let (mut a, mut b) = (node(1, Some(b"s"), b"a", 0), node(2, Some(b"s"), b"b", 0));
-        let beat = b.beat(0, Stats::default()).unwrap();
-        let outs = a.receive(0, B, &beat);
-        let Some(Out::Send(bytes)) = outs.first() else { panic!("no challenge") };
-        let Some(Message::Challenge { nonce, to_incarnation, .. }) = Message::decode(bytes) else { panic!() };
-        let forged =
-            Message::Proof { from: NodeId(2), incarnation: to_incarnation, to: NodeId(1), nonce, mac: [0; 32] };
-        assert_eq!(logs(&a.receive(1, B, &forged.encode())), ["cluster: refused node 2 at 10.1.0.2: wrong secret"]);
-        assert_eq!(states(&a, 1), [(1, NodeState::Up)]);
-    }
-
-    /// The challenge `a` sends for `b`'s beat at `now`.
-    fn challenge_for(a: &mut Membership, b: &mut Membership, now: u64) -> Vec<u8> {
-        let beat = b.beat(now, Stats::default()).unwrap();
-        let outs = a.receive(now, B, &beat);
-        let Some(Out::Send(bytes)) = outs.into_iter().next() else { panic!("no challenge at {now}") };
-        assert!(matches!(Message::decode(&bytes), Some(Message::Challenge { .. })));
-        bytes
-    }
-
-    /// `b`'s proof for `challenge`.
-    fn proof_of(b: &mut Membership, challenge: &[u8], now: u64) -> Vec<u8> {
-        let outs = b.receive(now, A, challenge);
-        let Some(Out::Send(bytes)) = outs.into_iter().next() else { panic!("no proof") };
-        bytes
-    }
-
-    #[test]
-    fn a_proof_slower_than_the_next_challenge_still_admits() {
-        let (mut a, mut b) = (node(1, Some(b"s"), b"a", 0), node(2, Some(b"s"), b"b", 0));
-        // On a busy host the proof comes after the challenge was sent again.
-        let first = challenge_for(&mut a, &mut b, 0);
-        let second = challenge_for(&mut a, &mut b, RECHALLENGE_US);
-        assert_ne!(first, second, "a fresh nonce");
-        let late = proof_of(&mut b, &first, RECHALLENGE_US + 1);
-        assert_eq!(logs(&a.receive(RECHALLENGE_US + 2, B, &late)), ["cluster: node 2 at 10.1.0.2 joined"]);
-        // But only the last few nonces count.
-        let (mut a, mut b) = (node(1, Some(b"s"), b"a", 0), node(2, Some(b"s"), b"b", 0));
-        let oldest = challenge_for(&mut a, &mut b, 0);
-        for k in 1..=NONCES_KEPT as u64 {
-            challenge_for(&mut a, &mut b, k * RECHALLENGE_US);
+    fn a_second_node_with_a_number_in_use_stays_out_until_the_first_is_down() {
+        let mut s = formed(3);
+        let dup = s.start(2, Some(b"s"));
+        s.run(3_000 * MS);
+        assert!(s.logged(0, "cluster: refused node 2 at 10.1.0.2: node number in use").is_some());
+        let line = "cluster: node number 2 is in use by the node at 10.1.0.2; this node stays out of the cluster";
+        assert!(s.logged(dup, line).is_some(), "{:?}", s.nodes[dup].log);
+        for k in 0..3 {
+            assert_eq!(s.table(k), all_up(1..=3));
         }
-        let stale = proof_of(&mut b, &oldest, 9 * RECHALLENGE_US);
-        assert!(a.receive(9 * RECHALLENGE_US, B, &stale).is_empty());
-        assert_eq!(states(&a, 9 * RECHALLENGE_US), [(1, NodeState::Up)]);
+        assert_eq!(s.nodes[dup].m.coordinator(), None);
+        // The first goes: the second is let in, as a new incarnation.
+        s.nodes[1].up = false;
+        s.run(6_000 * MS);
+        assert!(s.logged(0, "cluster: node 2 at 10.1.0.2 rejoined (a new incarnation)").is_some());
+        assert_eq!(s.table(dup), all_up(1..=3));
     }
 
     #[test]
-    fn a_second_node_with_a_number_in_use_stays_out() {
-        let (mut a, mut b) = (node(1, Some(b"s"), b"a", 0), node(2, Some(b"s"), b"b", 0));
-        let beat = a.beat(0, Stats::default()).unwrap();
-        exchange(0, (&mut a, A), (&mut b, B), beat);
-        let beat = a.beat(2_900_000, Stats::default()).unwrap();
-        assert!(b.receive(2_900_000, A, &beat).is_empty());
-        // A second node 1 starts later, while the first is up.
-        let mut late = node(1, Some(b"s"), b"late", 3_000_000);
-        let beat = late.beat(3_000_000, Stats::default()).unwrap();
-        let log = exchange(3_000_000, (&mut late, C), (&mut b, B), beat.clone());
-        assert_eq!(
-            log,
-            [
-                "cluster: refused node 1 at 10.1.0.3: node number in use",
-                "cluster: node 2 at 10.1.0.2 refused us: node number in use"
-            ]
-        );
-        let log = exchange(3_000_000, (&mut late, C), (&mut a, A), beat);
-        assert_eq!(
-            log,
-            [
-                "cluster: refused node 1 at 10.1.0.3: node number in use",
-                "cluster: node 1 at 10.1.0.1 refused us: node number in use"
-            ]
-        );
-        // It hears the first one: it says so, and beats no more.
-        let beat = a.beat(3_100_000, Stats::default()).unwrap();
-        let outs = late.receive(3_100_000, A, &beat);
-        assert_eq!(
-            logs(&outs),
-            ["cluster: node number 1 is in use by the node at 10.1.0.1; this node stays out of the cluster"]
-        );
-        assert!(late.beat(3_200_000, Stats::default()).is_none());
-        assert_eq!(states(&b, 3_100_000), [(1, NodeState::Up), (2, NodeState::Up)]);
+    fn an_ended_process_is_told_to_every_node_at_once() {
+        let mut s = formed(3);
+        s.nodes[2].m.watched_ended();
+        let outs = s.nodes[2].m.beat(s.now, Stats::default());
+        s.carry(2, outs);
+        s.deliver();
+        assert_eq!(s.nodes[0].ended, [NodeId(3)], "the coordinator hears the beat");
+        assert_eq!(s.nodes[1].ended, [NodeId(3)], "a follower its view, at once");
+        s.run(3_000 * MS);
+        assert_eq!(s.nodes[1].ended, [NodeId(3)], "told once");
+        // The coordinator's own: in its next view.
+        s.nodes[0].m.watched_ended();
+        s.run(200 * MS);
+        assert_eq!(s.nodes[1].ended, [NodeId(3), NodeId(1)]);
+    }
+
+    #[test]
+    fn replayed_datagrams_bring_back_nobody() {
+        let mut s = formed(3);
+        s.nodes[2].up = false;
+        s.run(4_000 * MS);
+        assert_eq!(s.table(1)[2], (3, NodeState::Down));
+        // Everything node 3 and node 1 ever sent, again.
+        let old: Vec<(usize, Vec<u8>)> = s.record.iter().filter(|(k, _)| *k != 1).cloned().collect();
+        for (k, bytes) in old {
+            let from = s.nodes[k].addr;
+            for j in [0, 1] {
+                let outs = s.nodes[j].m.receive(s.now, from, &bytes);
+                assert!(!outs.iter().any(|o| matches!(o, Out::Log(l) if l.contains("joined"))), "{outs:?}");
+            }
+        }
+        s.run(100 * MS);
+        assert_eq!(s.table(0)[2], (3, NodeState::Down));
+        assert_eq!(s.table(1)[2], (3, NodeState::Down));
     }
 
     #[test]
     fn junk_changes_nothing() {
-        let mut a = node(1, Some(b"s"), b"a", 0);
-        for junk in [&[][..], &[0], &[1, 2, 3], &[0xff; 40]] {
-            assert!(a.receive(0, B, junk).is_empty());
+        let mut s = formed(2);
+        for junk in [&[][..], &[0], &[1, 2, 3], &[0xff; 40], &[2; 300]] {
+            for k in 0..2 {
+                let outs = s.nodes[k].m.receive(s.now, [10, 1, 0, 9], junk);
+                assert!(outs.is_empty(), "{outs:?}");
+            }
         }
-        assert_eq!(states(&a, 0), [(1, NodeState::Up)]);
+        assert_eq!(s.table(0), all_up(1..=2));
+        assert_eq!(s.table(1), all_up(1..=2));
     }
 }

@@ -2,37 +2,36 @@
 //! cluster's segment, postcard-encoded, one message a datagram:
 //!
 //! ```text
-//! Beat      broadcast every BEAT_US, and at once when a process that
-//!           another node waits for ends: a Beat body (who the sender
-//!           is, its incarnation, a sequence number, how it stands,
-//!           how many such processes ended) and
-//!           HMAC-SHA-256(secret, "ux-beat" | body); no MAC from a node
-//!           that has no secret
-//! Challenge to a sender not yet admitted: a fresh 16-byte nonce
-//! Proof     the answer: HMAC-SHA-256(secret, "ux-proof" | from |
-//!           incarnation | to | nonce)
-//! Refused   why a node is kept out (no secret, wrong secret, number in
-//!           use); unauthenticated: it only makes a log line
+//! Beat     a node's state (who it is, its incarnation, a growing sequence
+//!          number, how it stands, how many of its processes another node
+//!          waits for ended) and the last view of its coordinator it
+//!          heard (`echo`), with HMAC-SHA-256(secret, "ux-beat" | body);
+//!          no MAC from a node that has no secret. To the coordinator
+//!          alone; broadcast while the node knows none.
+//! View     the coordinator's table: for each node its incarnation,
+//!          address, the sequence number of its last beat, how long ago
+//!          that came, and what the beat said; HMAC-SHA-256(secret,
+//!          "ux-view" | body). Broadcast every beat period and at news,
+//!          in as many datagrams as the table needs.
+//! Refused  why a node is kept out (no secret, wrong secret, number in
+//!          use); unauthenticated: it only makes a log line
 //! ```
 //!
-//! A node is admitted once it proved, for a nonce of ours, that it holds
-//! the secret; then only beats of that incarnation with a valid MAC and a
-//! growing sequence number count. So a recorded beat replayed later, or a
-//! beat of a node that went down and came back (a new incarnation), is
-//! never taken for a live node's.
+//! Freshness without challenges: a beat echoes a view the coordinator
+//! sent lately, and a view echoes each node's latest beat, so neither
+//! side takes a recorded datagram replayed later for a live node's. Both
+//! carry MACs, so only holders of the secret make them.
 
 use hmac::Mac as _;
-use libux::cluster::{hmac, is_features, is_name, NodeId, Nonces};
+use libux::cluster::{hmac, is_features, is_name, NodeId};
 use serde::{Deserialize, Serialize};
 
 /// The membership port.
 pub const PORT: u16 = 5640;
-/// The largest datagram the protocol sends (names and features are
-/// bounded: `libux::cluster::NAME_MAX`, `FEATURES_MAX`).
-pub const DATAGRAM_MAX: usize = 512;
+/// The largest datagram the protocol sends: one Ethernet frame.
+pub const DATAGRAM_MAX: usize = 1400;
 
 pub type Mac = [u8; 32];
-pub type Nonce = [u8; 16];
 /// A node's life from one boot: random, so that a node that comes back is
 /// told from the one that went down.
 pub type Incarnation = u64;
@@ -40,9 +39,16 @@ pub type Incarnation = u64;
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
 pub enum Message<'a> {
     Beat { body: &'a [u8], mac: Option<Mac> },
-    Challenge { from: NodeId, to: NodeId, to_incarnation: Incarnation, nonce: Nonce },
-    Proof { from: NodeId, incarnation: Incarnation, to: NodeId, nonce: Nonce, mac: Mac },
+    View { body: &'a [u8], mac: Mac },
     Refused { from: NodeId, to: NodeId, to_incarnation: Incarnation, reason: Refusal },
+}
+
+/// Which view: of which coordinator's life, and which of its datagrams.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ViewId {
+    pub coordinator: NodeId,
+    pub incarnation: Incarnation,
+    pub seq: u64,
 }
 
 /// What a beat says of its sender.
@@ -52,9 +58,6 @@ pub struct Beat<'a> {
     pub incarnation: Incarnation,
     /// Grows with every beat of an incarnation.
     pub seq: u64,
-    /// Since its cluster server started: of two nodes claiming one number,
-    /// the one up longer keeps it.
-    pub uptime_ms: u64,
     pub name: &'a str,
     pub features: &'a str,
     pub stats: Stats,
@@ -62,6 +65,36 @@ pub struct Beat<'a> {
     /// have ended, this incarnation: a node that waits for one of them
     /// asks again when it grows (see `cluster-server`'s `waits`).
     pub ends: u64,
+    /// The coordinator's latest view the sender heard.
+    pub echo: Option<ViewId>,
+}
+
+/// One node of a view.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct Entry<'a> {
+    pub node: NodeId,
+    pub incarnation: Incarnation,
+    pub addr: [u8; 4],
+    /// Its latest beat's sequence number (the coordinator's own: its
+    /// beat counter).
+    pub seq: u64,
+    /// Since the coordinator heard it, in milliseconds.
+    pub age_ms: u32,
+    /// Admitted (its beat echoed a fresh view); else it is only being
+    /// shown its own beat, so that it can tell the view is fresh.
+    pub admitted: bool,
+    pub name: &'a str,
+    pub features: &'a str,
+    pub stats: Stats,
+    pub ends: u64,
+}
+
+/// A coordinator's table, or a part of it.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct View<'a> {
+    pub id: ViewId,
+    #[serde(borrow)]
+    pub entries: alloc::vec::Vec<Entry<'a>>,
 }
 
 /// How a node stands, as its beats report it.
@@ -77,7 +110,10 @@ pub struct Stats {
 pub enum Refusal {
     NoSecret,
     WrongSecret,
-    NumberInUse,
+    /// Held by the node at this address.
+    NumberInUse {
+        by: [u8; 4],
+    },
 }
 
 impl core::fmt::Display for Refusal {
@@ -85,7 +121,7 @@ impl core::fmt::Display for Refusal {
         f.write_str(match self {
             Refusal::NoSecret => "no secret",
             Refusal::WrongSecret => "wrong secret",
-            Refusal::NumberInUse => "node number in use",
+            Refusal::NumberInUse { .. } => "node number in use",
         })
     }
 }
@@ -113,6 +149,18 @@ impl<'a> Beat<'a> {
     }
 }
 
+impl<'a> View<'a> {
+    pub fn decode(bytes: &'a [u8]) -> Option<View<'a>> {
+        let v: View = postcard::from_bytes(bytes).ok()?;
+        let words = |e: &Entry| is_name(e.name) && is_features(e.features) && e.node.is_valid();
+        (v.id.coordinator.is_valid() && v.entries.iter().all(words)).then_some(v)
+    }
+
+    pub fn encode(&self) -> alloc::vec::Vec<u8> {
+        postcard::to_allocvec(self).expect("encoding to a vector does not fail")
+    }
+}
+
 /// The MAC of a beat's body.
 pub fn beat_mac(secret: &[u8], body: &[u8]) -> Mac {
     hmac(secret, &[b"ux-beat", body]).finalize().into_bytes().into()
@@ -122,69 +170,77 @@ pub fn beat_mac_ok(secret: &[u8], body: &[u8], mac: &Mac) -> bool {
     hmac(secret, &[b"ux-beat", body]).verify_slice(mac).is_ok()
 }
 
-fn proof_parts<'a>(from: &'a [u8; 2], inc: &'a [u8; 8], to: &'a [u8; 2], nonce: &'a Nonce) -> [&'a [u8]; 5] {
-    [b"ux-proof", from, inc, to, nonce]
+/// The MAC of a view's body (another label than a beat's: one is never
+/// taken for the other).
+pub fn view_mac(secret: &[u8], body: &[u8]) -> Mac {
+    hmac(secret, &[b"ux-view", body]).finalize().into_bytes().into()
 }
 
-/// The proof that `from` (of `incarnation`) holds the secret, for `to`'s
-/// `nonce`.
-pub fn proof_mac(secret: &[u8], from: NodeId, incarnation: Incarnation, to: NodeId, nonce: &Nonce) -> Mac {
-    let (f, i, t) = (from.0.to_le_bytes(), incarnation.to_le_bytes(), to.0.to_le_bytes());
-    hmac(secret, &proof_parts(&f, &i, &t, nonce)).finalize().into_bytes().into()
-}
-
-pub fn proof_ok(secret: &[u8], from: NodeId, incarnation: Incarnation, to: NodeId, nonce: &Nonce, mac: &Mac) -> bool {
-    let (f, i, t) = (from.0.to_le_bytes(), incarnation.to_le_bytes(), to.0.to_le_bytes());
-    hmac(secret, &proof_parts(&f, &i, &t, nonce)).verify_slice(mac).is_ok()
-}
-
-/// A fresh nonce.
-pub fn nonce(n: &mut Nonces) -> Nonce {
-    n.bytes()[..16].try_into().expect("16 of 32 bytes")
+pub fn view_mac_ok(secret: &[u8], body: &[u8], mac: &Mac) -> bool {
+    hmac(secret, &[b"ux-view", body]).verify_slice(mac).is_ok()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn messages_come_back_and_junk_is_refused() {
-        let beat = Beat {
+    fn beat() -> Beat<'static> {
+        Beat {
             node: NodeId(3),
             incarnation: 77,
             seq: 9,
-            uptime_ms: 1200,
             name: "n3",
             features: "bigmem,fast",
             stats: Stats { load: 2, processes: 9, free_kib: 1 << 20 },
             ends: 4,
-        };
-        let body = beat.encode();
-        assert_eq!(Beat::decode(&body), Some(beat));
+            echo: Some(ViewId { coordinator: NodeId(1), incarnation: 5, seq: 40 }),
+        }
+    }
+
+    #[test]
+    fn messages_come_back_and_junk_is_refused() {
+        let body = beat().encode();
+        assert_eq!(Beat::decode(&body), Some(beat()));
         let m = Message::Beat { body: &body, mac: Some(beat_mac(b"s", &body)) };
         let bytes = m.encode();
         assert_eq!(Message::decode(&bytes), Some(m));
         assert_eq!(Message::decode(&bytes[..bytes.len() - 1]), None);
-        assert_eq!(Message::decode(&[0xff; 600]), None);
-        let bad = Beat { node: NodeId(0), ..Beat::decode(&body).unwrap() };
+        assert_eq!(Message::decode(&[0xff; 1600]), None);
+        let bad = Beat { node: NodeId(0), ..beat() };
         assert_eq!(Beat::decode(&bad.encode()), None);
-        let bad = Beat { name: "two words", ..Beat::decode(&body).unwrap() };
+        let bad = Beat { name: "two words", ..beat() };
         assert_eq!(Beat::decode(&bad.encode()), None);
     }
 
     #[test]
-    fn macs_hold_only_for_the_same_secret_and_words() {
+    fn views_come_back_and_bad_words_are_refused() {
+        let e = Entry {
+            node: NodeId(2),
+            incarnation: 8,
+            addr: [10, 1, 0, 2],
+            seq: 3,
+            age_ms: 120,
+            admitted: true,
+            name: "n2",
+            features: "",
+            stats: Stats::default(),
+            ends: 0,
+        };
+        let v =
+            View { id: ViewId { coordinator: NodeId(1), incarnation: 5, seq: 41 }, entries: alloc::vec![e.clone()] };
+        assert_eq!(View::decode(&v.encode()), Some(v.clone()));
+        let bad = View { entries: alloc::vec![Entry { features: "a b", ..e }], ..v };
+        assert_eq!(View::decode(&bad.encode()), None);
+    }
+
+    #[test]
+    fn macs_hold_only_for_the_same_secret_words_and_kind() {
         let body = b"beat";
         assert!(beat_mac_ok(b"secret", body, &beat_mac(b"secret", body)));
         assert!(!beat_mac_ok(b"secreT", body, &beat_mac(b"secret", body)));
         assert!(!beat_mac_ok(b"secret", b"beaT", &beat_mac(b"secret", body)));
-        let n = [7; 16];
-        let p = proof_mac(b"k", NodeId(1), 5, NodeId(2), &n);
-        assert!(proof_ok(b"k", NodeId(1), 5, NodeId(2), &n, &p));
-        assert!(!proof_ok(b"k", NodeId(1), 6, NodeId(2), &n, &p));
-        assert!(!proof_ok(b"k", NodeId(2), 5, NodeId(1), &n, &p));
-        assert!(!proof_ok(b"k", NodeId(1), 5, NodeId(2), &[8; 16], &p));
-        // A beat's MAC is no proof.
-        assert_ne!(beat_mac(b"k", &n), proof_mac(b"k", NodeId(1), 5, NodeId(2), &n));
+        assert!(view_mac_ok(b"secret", body, &view_mac(b"secret", body)));
+        // A beat's MAC is no view's.
+        assert!(!view_mac_ok(b"secret", body, &beat_mac(b"secret", body)));
     }
 }
