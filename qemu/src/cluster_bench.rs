@@ -53,20 +53,7 @@ pub fn run(image: &Image, args: &Args) -> Result<Vec<String>, String> {
         Ok(t0.elapsed().as_secs_f64() * 1000.0 / 10.0)
     };
     let (spawn_here, spawn_there) = (runs(1)?, runs(2)?);
-    // Idle: every node's QEMU's CPU time (Linux's /proc/PID/stat, in
-    // clock ticks of 1/100 s) over 10 s with nothing typed.
-    let cpu = |pid: u32| -> Result<u64, String> {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).map_err(|e| e.to_string())?;
-        let fields: Vec<&str> = stat.rsplit_once(')').map_or("", |(_, r)| r).split_whitespace().collect();
-        let field = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).ok_or("a short /proc/PID/stat");
-        Ok(field(11)? + field(12)?)
-    };
-    let pids: Vec<u32> = cluster.nodes.iter().map(|n| n.pid()).collect();
-    let before = pids.iter().map(|&p| cpu(p)).collect::<Result<Vec<_>, _>>()?;
-    let idle_for = std::time::Duration::from_secs(10);
-    std::thread::sleep(idle_for);
-    let after = pids.iter().map(|&p| cpu(p)).collect::<Result<Vec<_>, _>>()?;
-    let shares: Vec<f64> = before.iter().zip(&after).map(|(b, a)| (a - b) as f64 / idle_for.as_secs_f64()).collect();
+    let shares = idle_shares(&cluster.nodes, std::time::Duration::from_secs(10))?;
     let idle = shares.iter().copied().fold(0.0, f64::max);
     let calls = shell(&cluster.nodes[0], "ninepbench calls 2 50", "ninepbench:", t)?;
     let calls = calls.split_once("ninepbench: ").map_or(calls.as_str(), |(_, r)| r).trim().to_string();
@@ -177,7 +164,14 @@ pub fn largest(image: &Image, args: &Args) -> Result<Vec<String>, String> {
         let joined = |k: usize, log: &str| {
             (1..=n).filter(|&j| j != k + 1).filter(|j| log.contains(&format!("node {j} at 10.1.0.{j} joined"))).count()
         };
+        // When every node had booted as far as its membership: what the
+        // host's two cores take, before any datagram can count.
+        let mut booted = None;
         let (formed, admissions) = loop {
+            if booted.is_none() && cluster.nodes.iter().all(|node| node.log().contains(" on the segment, membership "))
+            {
+                booted = Some(last_started.elapsed());
+            }
             let admissions: usize = cluster.nodes.iter().enumerate().map(|(k, node)| joined(k, &node.log())).sum();
             if admissions == n * (n - 1) {
                 break (Some(last_started.elapsed()), admissions);
@@ -212,14 +206,42 @@ pub fn largest(image: &Image, args: &Args) -> Result<Vec<String>, String> {
         };
         let up = nodes_up(&cluster.nodes[0], args.timeout)?;
         lines.push(format!(
-            "cluster: {size} nodes of 128 MiB formed (every node admitted every other) {:.1} s after the last QEMU started; cnodes on node 1 then listed {up} of {size} up (goal: 64 within 10 s)",
-            formed.as_secs_f64()
+            "cluster: {size} nodes of 128 MiB formed (every node admitted every other) {:.1} s after the last QEMU started, all booted to their membership at {:.1} s; cnodes on node 1 then listed {up} of {size} up (goal: 64 within 10 s)",
+            formed.as_secs_f64(),
+            booted.unwrap_or(formed).as_secs_f64()
+        ));
+        // Once formed (and a few seconds on, so that boots are done), the
+        // idle cost: the coordinator's apart, since it alone hears beats.
+        std::thread::sleep(std::time::Duration::from_secs(5));
+        let mut shares = idle_shares(&cluster.nodes, std::time::Duration::from_secs(10))?;
+        let coordinator = shares.remove(0);
+        shares.sort_by(f64::total_cmp);
+        lines.push(format!(
+            "cluster: idle, each of {size} nodes costs the host {:.1} % of a core (median; most {:.1} %), the coordinator {coordinator:.1} % (goal <= 1 %)",
+            shares[shares.len() / 2],
+            shares[shares.len() - 1]
         ));
         largest = Some(size);
     }
     let said = largest.map_or(String::from("none of them"), |s| format!("{s} nodes"));
     lines.push(format!("cluster: the largest cluster that formed here: {said} (tried {FORM_SIZES:?})"));
     Ok(lines)
+}
+
+/// Each node's QEMU's CPU time over `idle_for` with nothing typed, in %
+/// of a host core (Linux's /proc/PID/stat, in clock ticks of 1/100 s).
+fn idle_shares(nodes: &[qemu::node::Node], idle_for: std::time::Duration) -> Result<Vec<f64>, String> {
+    let cpu = |pid: u32| -> Result<u64, String> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).map_err(|e| e.to_string())?;
+        let fields: Vec<&str> = stat.rsplit_once(')').map_or("", |(_, r)| r).split_whitespace().collect();
+        let field = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).ok_or("a short /proc/PID/stat");
+        Ok(field(11)? + field(12)?)
+    };
+    let pids: Vec<u32> = nodes.iter().map(|n| n.pid()).collect();
+    let before = pids.iter().map(|&p| cpu(p)).collect::<Result<Vec<_>, _>>()?;
+    std::thread::sleep(idle_for);
+    let after = pids.iter().map(|&p| cpu(p)).collect::<Result<Vec<_>, _>>()?;
+    Ok(before.iter().zip(&after).map(|(b, a)| (a - b) as f64 / idle_for.as_secs_f64()).collect())
 }
 
 /// How many nodes `cnodes` on `node` lists as up.
