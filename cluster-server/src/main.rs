@@ -65,6 +65,12 @@ struct State {
     port: Option<Arc<File>>,
 }
 
+/// Beats to the coordinator go on a UDP connection of their own: a
+/// datagram to a node that died waits in netstack for its address (up to
+/// 3 s, see "Network"), and must not hold up the beats to the next
+/// coordinator or the broadcasts on the port.
+static TO_COORDINATOR: Mutex<Option<([u8; 4], libux::net::client::Conn)>> = Mutex::new(None);
+
 /// The node table, as `/proc/cluster/nodes` has it.
 fn node_lines(st: &State) -> Vec<NodeLine> {
     st.members.nodes(st.clock.micros(), st.own)
@@ -237,7 +243,7 @@ fn carry_out(state: &Mutex<State>, files: &files::Files, data: &File, outs: Vec<
         match o {
             Out::Log(line) => println!("{line}"),
             Out::Broadcast(bytes) => send(data, broadcast_of(state), &bytes),
-            Out::SendTo(to, bytes) => send(data, to, &bytes),
+            Out::SendTo(to, bytes) => send_to(to, &bytes),
             Out::BeatNow => send_beat(state, files, data),
             Out::Down(node) => files.waits.node_changed(node, true),
             Out::Ended(node) => files.waits.node_changed(node, false),
@@ -285,6 +291,24 @@ fn send(data: &File, to: [u8; 4], payload: &[u8]) {
     let d = Datagram { peer: Addr { ip: to, port: msg::PORT }, payload };
     // A datagram lost is a beat missed: the protocol copes.
     let _ = data.pwrite(0, &d.to_bytes());
+}
+
+/// Sends `payload` to the membership port of the node at `to`.
+fn send_to(to: [u8; 4], payload: &[u8]) {
+    let mut conn = TO_COORDINATOR.lock();
+    if conn.as_ref().is_none_or(|(at, _)| *at != to) {
+        // (The old one goes, and with it what it could not send.)
+        *conn = None;
+        let addr = alloc::format!("udp!{}.{}.{}.{}!{}", to[0], to[1], to[2], to[3], msg::PORT);
+        match libux::net::client::dial(&addr) {
+            Ok(c) => *conn = Some((to, c)),
+            Err(e) => return println!("cluster: cannot reach {addr}: {e}"),
+        }
+    }
+    if let Some((_, c)) = conn.as_ref() {
+        // A datagram lost is a beat missed: the protocol copes.
+        let _ = c.data.pwrite(0, payload);
+    }
 }
 
 /// Sends this node's beat (or, from the coordinator, its view) now.
