@@ -119,6 +119,19 @@ fn nodes_admit_each_other_by_the_secret_and_see_failures() {
     let mark = cluster.nodes[0].mark();
     run(&cluster.nodes[0], "cat /n/node3/proc/1/status", &ramfs_status(3));
     wait(&cluster.nodes[0], mark, "mount9p: tcp!10.1.0.3!5641 mounted at /n/node3");
+    // A transfer between nodes 1 and 3 is theirs alone: node 2's NIC is
+    // not promiscuous, so it takes the membership's broadcasts, not their
+    // frames (`/net/stats`: `nicK rx N tx N ...`, the segment is nic1).
+    let segment_rx = |node: &Node| -> u64 {
+        let stats = run(node, "cat /net/stats", "nic1 rx");
+        let line = stats.lines().find(|l| l.starts_with("nic1 rx")).unwrap_or_else(|| panic!("{stats}"));
+        line.split_whitespace().nth(2).and_then(|n| n.parse().ok()).unwrap_or_else(|| panic!("{line}"))
+    };
+    let (one, two) = (segment_rx(&cluster.nodes[0]), segment_rx(&cluster.nodes[1]));
+    run(&cluster.nodes[0], "cat /n/node3/bin/sh /n/node3/bin/sh > /dev/null; echo copied", "copied");
+    let (one, two) = (segment_rx(&cluster.nodes[0]) - one, segment_rx(&cluster.nodes[1]) - two);
+    assert!(one > 200, "node 1 took only {one} frames for two copies of sh");
+    assert!(two * 4 < one, "node 2 took {two} frames while nodes 1 and 3 exchanged {one}");
     // From the host, with the cluster's secret (what `u9p --secret` does):
     // the node table through node 1's export; without it, refused.
     let secret = fs9p::auth::from_hex(&std::fs::read_to_string(&cluster.secret).unwrap()).unwrap();
