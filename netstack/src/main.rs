@@ -265,7 +265,7 @@ fn main() -> i32 {
         return fail("no NIC: the system description grants none (pci 1af4:1000)");
     }
     println!("netstack: {} NIC(s); port 0x60 outside the grant refused", links.len());
-    if let Err(e) = libux::process::create_endpoint(EP).and_then(|()| libux::process::mount("/net", EP)) {
+    if let Err(e) = libux::process::create_endpoint(EP) {
         println!("netstack: cannot serve /net: {e}");
         return 1;
     }
@@ -282,5 +282,5 @@ fn main() -> i32 {
         let _ = IrqHandler(slot::IRQ_HANDLERS + 1 + i).ack();
     }
     let stack = Stack { net: Net::new(), links, clock, rate: FAST, nic_handlers };
-    libux::fs::serve::run(EP, stack)
+    libux::fs::serve::run(EP, "/net", stack)
 }

@@ -507,9 +507,9 @@ mod sel4 {
         }
     }
 
-    /// Serves `files` on endpoint `ep` (made and mounted already), for
-    /// ever.
-    pub fn run<F: Files>(ep: u64, files: F) -> ! {
+    /// Mounts endpoint `ep` (made already) at `at` and serves `files` on
+    /// it, for ever.
+    pub fn run<F: Files>(ep: u64, at: &str, files: F) -> ! {
         let io = Kernel { slots: ReplySlots::new(slot::REPLIES, slot::REPLY_COUNT), ended_cursor: 0 };
         // On the heap, buffers and all: the stack stays as shallow as it
         // was at start, so that no page of it is first touched (and
@@ -518,6 +518,14 @@ mod sel4 {
         let mut req = alloc::boxed::Box::new([0; crate::rpc::INLINE_MAX]);
         s.files.run(&s.held);
         s.files.idle(&s.held);
+        // Mounted only now: a daemon's mount makes the node ready, and
+        // the node's resources are counted from then on, so what the loop
+        // allocates comes first (a mount first let a daemon's heap grow
+        // after ready when it was the last to mount).
+        if let Err(e) = crate::process::mount(at, ep) {
+            crate::println!("cannot mount {at}: {e}");
+            crate::rt::exit(1);
+        }
         let mut m = recv_raw(ep);
         loop {
             let mut out = None;

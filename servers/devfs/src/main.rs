@@ -434,10 +434,7 @@ fn start_devices() -> Result<(), libux::sel4::Error> {
 }
 
 fn main() -> i32 {
-    let setup = libux::process::create_endpoint(EP).and_then(|()| {
-        start_devices().map_err(|_| Errno::NotPermitted)?;
-        libux::process::mount("/dev", EP)
-    });
+    let setup = libux::process::create_endpoint(EP).and_then(|()| start_devices().map_err(|_| Errno::NotPermitted));
     if let Err(e) = setup {
         libux::println!("devfs: cannot start: {e}");
         return 1;
@@ -456,5 +453,5 @@ fn main() -> i32 {
     };
     // Input typed before we listened.
     dev.typed(false);
-    libux::fs::serve::run(EP, dev)
+    libux::fs::serve::run(EP, "/dev", dev)
 }

@@ -191,12 +191,11 @@ fn main() -> i32 {
     // The root was made before the clock was known.
     let now = Some(server.now);
     let _ = server.fs.set_attrs(ROOT, &Changes { atime: now, mtime: now, ..Changes::default() });
-    let setup = libux::process::create_endpoint(EP)
-        .and_then(|()| server.fs.create(ROOT, "tmp", true).map(drop).map_err(errno))
-        .and_then(|()| libux::process::mount("/", EP));
+    let setup =
+        libux::process::create_endpoint(EP).and_then(|()| server.fs.create(ROOT, "tmp", true).map(drop).map_err(errno));
     if let Err(e) = setup {
         libux::println!("ramfs: cannot start: {e}");
         return 1;
     }
-    libux::fs::serve::run(EP, server)
+    libux::fs::serve::run(EP, "/", server)
 }
