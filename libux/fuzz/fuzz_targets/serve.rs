@@ -29,8 +29,8 @@ impl Transport for Fake {
     fn drop_call(&mut self, slot: u64) {
         self.settled.push(slot);
     }
-    fn window(&mut self, pid: Pid) -> &mut [u8] {
-        self.windows.entry(pid).or_insert_with(|| vec![0; 4096])
+    fn window(&mut self, pid: Pid) -> Option<&mut [u8]> {
+        Some(self.windows.entry(pid).or_insert_with(|| vec![0; 4096]))
     }
 }
 

@@ -7,7 +7,9 @@
 //! was opened to read, and writes or truncates only if opened to write.
 //!
 //! [`Serve`] is plain logic over a [`Transport`] (saved replies, windows),
-//! tested on the host with a fake one; [`run`] is the loop over seL4.
+//! tested on the host with a fake one; [`run`] is the loop over seL4. A
+//! server with a loop of its own (the process server) keeps a [`Loop`]
+//! and hands it a view of its files and its transport at each call.
 
 use super::flags::{READ, WRITE};
 use super::handles::Handles;
@@ -141,30 +143,33 @@ struct Opened<N> {
 
 /// What clients hold: handles and waiting calls. Servers see it (a
 /// client's share of something, what waits) and the library changes it.
-pub struct Held<F: Files + ?Sized> {
-    handles: Handles<Opened<F::Node>>,
-    waiting: Vec<Waiting<F::Wait>>,
+pub struct Clients<N, W> {
+    handles: Handles<Opened<N>>,
+    waiting: Vec<Waiting<W>>,
 }
 
-impl<F: Files + ?Sized> Held<F> {
+/// What the clients of a [`Files`] server hold.
+pub type Held<F> = Clients<<F as Files>::Node, <F as Files>::Wait>;
+
+impl<N: Copy + PartialEq, W> Clients<N, W> {
     /// The nodes `pid` holds handles of.
-    pub fn nodes_of(&self, pid: Pid) -> impl Iterator<Item = F::Node> + '_ {
+    pub fn nodes_of(&self, pid: Pid) -> impl Iterator<Item = N> + '_ {
         self.handles.of(pid).map(|o| o.node)
     }
 
     /// What waits, and for whom.
-    pub fn waiting(&self) -> impl Iterator<Item = (Pid, &F::Wait)> + '_ {
+    pub fn waiting(&self) -> impl Iterator<Item = (Pid, &W)> + '_ {
         self.waiting.iter().map(|w| (w.pid, &w.wait))
     }
 
-    fn node(&self, pid: Pid, h: Handle) -> Result<F::Node, Errno> {
+    fn node(&self, pid: Pid, h: Handle) -> Result<N, Errno> {
         self.handles.get(pid, h).map(|o| o.node)
     }
 
     /// The node of `pid`'s handle `h` if it was opened for `mode` (as
     /// Plan 9's system calls check a channel's mode before its device
     /// sees the call).
-    fn opened_for(&self, pid: Pid, h: Handle, mode: u32) -> Result<F::Node, Errno> {
+    fn opened_for(&self, pid: Pid, h: Handle, mode: u32) -> Result<N, Errno> {
         match self.handles.get(pid, h) {
             Ok(o) if o.flags & mode != 0 => Ok(o.node),
             _ => Err(Errno::BadHandle),
@@ -189,42 +194,51 @@ pub trait Transport {
     fn answer(&mut self, slot: u64, reply: &FsReply);
     /// Drops the call saved in `slot` (its caller ended).
     fn drop_call(&mut self, slot: u64);
-    /// `pid`'s I/O window, while its call is answered (or waits).
-    fn window(&mut self, pid: Pid) -> &mut [u8];
+    /// `pid`'s I/O window, while its call is answered (or waits); none
+    /// where clients have no windows (then a call naming one is
+    /// `BadRequest`).
+    fn window(&mut self, pid: Pid) -> Option<&mut [u8]>;
 }
 
 /// An answer to the call in hand, until it is encoded (read bytes stay in
-/// [`Serve`]'s buffer).
+/// the loop's buffer).
 pub enum Out {
     Answer(Answer),
     /// Bytes read into the buffer.
     Read(usize),
 }
 
-/// A file server: its [`Files`], what clients hold, and the transport.
-pub struct Serve<F: Files, T: Transport> {
-    pub files: F,
-    held: Held<F>,
-    pub io: T,
+/// The loop's own state, apart from the server's files and the
+/// transport: what clients hold and the bytes of the call in hand. A
+/// server that is not a [`Serve`] (the process server's `/proc`, a view
+/// of its tables made for each call) keeps one and hands it its files
+/// and transport at each call.
+pub struct Loop<N, W> {
+    held: Clients<N, W>,
     /// Bytes read for the call in hand; for a waiting one.
     buf: [u8; IO_MAX],
     later: [u8; IO_MAX],
 }
 
-impl<F: Files, T: Transport> Serve<F, T> {
-    pub fn new(files: F, io: T) -> Self {
-        let held = Held { handles: Handles::new(F::MAX_OPEN), waiting: Vec::new() };
-        Serve { files, held, io, buf: [0; IO_MAX], later: [0; IO_MAX] }
+impl<N: Copy + PartialEq, W> Loop<N, W> {
+    /// The loop of a server of `F`'s kind (its limits).
+    pub fn new<F: Files<Node = N, Wait = W>>() -> Self {
+        let held = Clients { handles: Handles::new(F::MAX_OPEN), waiting: Vec::new() };
+        Loop { held, buf: [0; IO_MAX], later: [0; IO_MAX] }
     }
 
-    pub fn held(&self) -> &Held<F> {
+    pub fn held(&self) -> &Clients<N, W> {
         &self.held
     }
 
     /// Answers `pid`'s call; `None`: it waits (its reply is saved).
-    pub fn call(&mut self, pid: Pid, req: FsRequest) -> Option<Result<Out, Errno>> {
+    pub fn call<F, T>(&mut self, files: &mut F, io: &mut T, pid: Pid, req: FsRequest) -> Option<Result<Out, Errno>>
+    where
+        F: Files<Node = N, Wait = W>,
+        T: Transport,
+    {
         let done = |a| Some(Ok(Out::Answer(a)));
-        let (files, held) = (&mut self.files, &mut self.held);
+        let held = &mut self.held;
         let r = match req {
             FsRequest::Open { path, flags } => {
                 // An open that waits holds its handle's place.
@@ -234,7 +248,9 @@ impl<F: Files, T: Transport> Serve<F, T> {
                 }
                 match files.open(held, pid, path, flags) {
                     Ok(Io::Now(node)) => held.handles.insert(pid, Opened { node, flags }).map(Answer::Handle),
-                    Ok(Io::Wait(w)) => return self.wait(pid, On::Open(canonical(path)), Kind::Open { flags }, w),
+                    Ok(Io::Wait(w)) => {
+                        return self.wait(files, io, pid, On::Open(canonical(path)), Kind::Open { flags }, w)
+                    }
                     Err(e) => Err(e),
                 }
             }
@@ -242,23 +258,29 @@ impl<F: Files, T: Transport> Serve<F, T> {
                 files.close(o.node);
                 Answer::Done
             }),
-            FsRequest::Read { handle, offset, count } => return self.read(pid, handle, offset, count, false),
-            FsRequest::ReadWindow { handle, offset, count } => return self.read(pid, handle, offset, count, true),
+            FsRequest::Read { handle, offset, count } => {
+                return self.read(files, io, pid, handle, offset, count, false)
+            }
+            FsRequest::ReadWindow { handle, offset, count } => {
+                return self.read(files, io, pid, handle, offset, count, true)
+            }
             FsRequest::Write { handle, offset, data } => {
                 return match held.opened_for(pid, handle, WRITE).and_then(|n| files.write(pid, n, offset, data)) {
-                    Ok(io) => self.written(pid, handle, io),
+                    Ok(w) => self.written(files, io, pid, handle, w),
                     Err(e) => Some(Err(e)),
                 };
             }
             FsRequest::WriteWindow { handle, offset, count } => {
-                let window = self.io.window(pid);
-                let wrote = match (held.opened_for(pid, handle, WRITE), window.get(..count as usize)) {
+                let wrote = match (held.opened_for(pid, handle, WRITE), io.window(pid)) {
                     (Err(e), _) => Err(e),
-                    (_, None) => Err(Errno::InvalidArgument),
-                    (Ok(n), Some(data)) => files.write(pid, n, offset, data),
+                    (_, None) => Err(Errno::BadRequest),
+                    (Ok(n), Some(window)) => match window.get(..count as usize) {
+                        None => Err(Errno::InvalidArgument),
+                        Some(data) => files.write(pid, n, offset, data),
+                    },
                 };
                 return match wrote {
-                    Ok(io) => self.written(pid, handle, io),
+                    Ok(w) => self.written(files, io, pid, handle, w),
                     Err(e) => Some(Err(e)),
                 };
             }
@@ -282,7 +304,7 @@ impl<F: Files, T: Transport> Serve<F, T> {
             }),
             FsRequest::SetAttrs { path, changes } => files.set_attrs(path, &changes).map(|()| Answer::Done),
             FsRequest::Cancel { handle } => match held.node(pid, handle) {
-                Ok(_) => Ok(Answer::Count(self.interrupt(|w| w.pid == pid && w.on == On::Handle(handle)))),
+                Ok(_) => Ok(Answer::Count(self.interrupt(io, |w| w.pid == pid && w.on == On::Handle(handle)))),
                 Err(e) => Err(e),
             },
         };
@@ -292,25 +314,56 @@ impl<F: Files, T: Transport> Serve<F, T> {
         }
     }
 
-    fn read(&mut self, pid: Pid, handle: Handle, offset: u64, count: u32, window: bool) -> Option<Result<Out, Errno>> {
+    #[allow(clippy::too_many_arguments)]
+    fn read<F, T>(
+        &mut self,
+        files: &mut F,
+        io: &mut T,
+        pid: Pid,
+        handle: Handle,
+        offset: u64,
+        count: u32,
+        window: bool,
+    ) -> Option<Result<Out, Errno>>
+    where
+        F: Files<Node = N, Wait = W>,
+        T: Transport,
+    {
         let node = match self.held.opened_for(pid, handle, READ) {
             Ok(n) => n,
             Err(e) => return Some(Err(e)),
         };
-        let into = if window { self.io.window(pid) } else { &mut self.buf[..] };
+        let into = match window {
+            false => &mut self.buf[..],
+            true => match io.window(pid) {
+                Some(w) => w,
+                None => return Some(Err(Errno::BadRequest)),
+            },
+        };
         let max = (count as usize).min(into.len());
-        match self.files.read(&self.held, pid, node, offset, &mut into[..max]) {
+        match files.read(&self.held, pid, node, offset, &mut into[..max]) {
             Ok(Io::Now(n)) if window => Some(Ok(Out::Answer(Answer::Count(n as u32)))),
             Ok(Io::Now(n)) => Some(Ok(Out::Read(n))),
-            Ok(Io::Wait(w)) => self.wait(pid, On::Handle(handle), Kind::Read { window, max }, w),
+            Ok(Io::Wait(w)) => self.wait(files, io, pid, On::Handle(handle), Kind::Read { window, max }, w),
             Err(e) => Some(Err(e)),
         }
     }
 
-    fn written(&mut self, pid: Pid, handle: Handle, io: Io<u32, F::Wait>) -> Option<Result<Out, Errno>> {
-        match io {
+    fn written<F, T>(
+        &mut self,
+        files: &mut F,
+        io: &mut T,
+        pid: Pid,
+        handle: Handle,
+        w: Io<u32, W>,
+    ) -> Option<Result<Out, Errno>>
+    where
+        F: Files<Node = N, Wait = W>,
+        T: Transport,
+    {
+        match w {
             Io::Now(n) => Some(Ok(Out::Answer(Answer::Count(n)))),
-            Io::Wait(w) => self.wait(pid, On::Handle(handle), Kind::Write, w),
+            Io::Wait(w) => self.wait(files, io, pid, On::Handle(handle), Kind::Write, w),
         }
     }
 
@@ -320,20 +373,33 @@ impl<F: Files, T: Transport> Serve<F, T> {
     /// was restarted (its process was stopped and continued, and the
     /// kernel gave up its reply capability), or another thread did the
     /// same at once. Answering the old one would lose its data.
-    fn wait(&mut self, pid: Pid, on: On, kind: Kind, mut wait: F::Wait) -> Option<Result<Out, Errno>> {
+    #[allow(clippy::too_many_arguments)]
+    fn wait<F, T>(
+        &mut self,
+        files: &mut F,
+        io: &mut T,
+        pid: Pid,
+        on: On,
+        kind: Kind,
+        mut wait: W,
+    ) -> Option<Result<Out, Errno>>
+    where
+        F: Files<Node = N, Wait = W>,
+        T: Transport,
+    {
         let into = match kind {
-            Kind::Read { window: true, max } => &mut self.io.window(pid)[..max],
+            Kind::Read { window: true, max } => &mut io.window(pid).unwrap_or(&mut [])[..max],
             Kind::Read { window: false, max } => &mut self.buf[..max],
             _ => &mut self.buf[..0],
         };
-        if let Some(r) = self.files.retry(pid, &mut wait, into) {
+        if let Some(r) = files.retry(pid, &mut wait, into) {
             return Some(match (r, kind) {
                 (Err(e), _) => Err(e),
                 (Ok(Done::Opened(node)), Kind::Open { flags }) => {
                     match self.held.handles.insert(pid, Opened { node, flags }) {
                         Ok(h) => Ok(Out::Answer(Answer::Handle(h))),
                         Err(e) => {
-                            self.files.close(node);
+                            files.close(node);
                             Err(e)
                         }
                     }
@@ -344,11 +410,11 @@ impl<F: Files, T: Transport> Serve<F, T> {
                 _ => Err(Errno::BadRequest),
             });
         }
-        self.interrupt(|w| w.pid == pid && w.on == on && w.kind.takes() == kind.takes());
+        self.interrupt(io, |w| w.pid == pid && w.on == on && w.kind.takes() == kind.takes());
         if self.held.waiting.iter().filter(|w| w.pid == pid).count() >= F::MAX_WAITING {
             return Some(Err(Errno::Busy));
         }
-        match self.io.save() {
+        match io.save() {
             Ok(slot) => {
                 self.held.waiting.push(Waiting { pid, on, kind, slot, wait });
                 None
@@ -358,25 +424,29 @@ impl<F: Files, T: Transport> Serve<F, T> {
     }
 
     /// Answers the waiting calls `which` picks `Interrupted`; how many.
-    fn interrupt(&mut self, which: impl Fn(&Waiting<F::Wait>) -> bool) -> u32 {
+    fn interrupt<T: Transport>(&mut self, io: &mut T, which: impl Fn(&Waiting<W>) -> bool) -> u32 {
         let gone = super::server::take_out(&mut self.held.waiting, which);
         for w in &gone {
-            self.io.answer(w.slot, &Err(Errno::Interrupted));
+            io.answer(w.slot, &Err(Errno::Interrupted));
         }
         gone.len() as u32
     }
 
     /// Answers every waiting call that can be answered now.
-    pub fn wake(&mut self) {
+    pub fn wake<F, T>(&mut self, files: &mut F, io: &mut T)
+    where
+        F: Files<Node = N, Wait = W>,
+        T: Transport,
+    {
         let mut i = 0;
         while i < self.held.waiting.len() {
             let w = &mut self.held.waiting[i];
             let into = match w.kind {
-                Kind::Read { window: true, max } => &mut self.io.window(w.pid)[..max],
+                Kind::Read { window: true, max } => &mut io.window(w.pid).unwrap_or(&mut [])[..max],
                 Kind::Read { window: false, max } => &mut self.later[..max],
                 _ => &mut self.later[..0],
             };
-            let Some(r) = self.files.retry(w.pid, &mut w.wait, into) else {
+            let Some(r) = files.retry(w.pid, &mut w.wait, into) else {
                 i += 1;
                 continue;
             };
@@ -385,7 +455,7 @@ impl<F: Files, T: Transport> Serve<F, T> {
                 (Err(e), _) => Err(e),
                 (Ok(Done::Opened(node)), Kind::Open { flags }) => {
                     self.held.handles.insert(w.pid, Opened { node, flags }).map(FsResponse::Handle).inspect_err(|_| {
-                        self.files.close(node);
+                        files.close(node);
                     })
                 }
                 (Ok(Done::Read(n)), Kind::Read { window: true, .. }) => Ok(FsResponse::Count(n as u32)),
@@ -394,20 +464,30 @@ impl<F: Files, T: Transport> Serve<F, T> {
                 // A server's slip; the caller is not left waiting.
                 _ => Err(Errno::BadRequest),
             };
-            self.io.answer(w.slot, &reply);
+            io.answer(w.slot, &reply);
         }
     }
 
     /// Processes that ended lose their handles (each closed) and their
     /// waiting calls.
-    pub fn ended(&mut self, pids: &[Pid]) {
+    pub fn ended<F, T>(&mut self, files: &mut F, io: &mut T, pids: &[Pid])
+    where
+        F: Files<Node = N, Wait = W>,
+        T: Transport,
+    {
         for o in self.held.handles.take_clients(pids) {
-            self.files.close(o.node);
+            files.close(o.node);
         }
+        self.drop_waiting(io, pids);
+        files.ended(pids);
+    }
+
+    /// The waiting calls of `pids` are dropped unanswered (they ended, or
+    /// were stopped, which cancels the call a thread was blocked in).
+    pub fn drop_waiting<T: Transport>(&mut self, io: &mut T, pids: &[Pid]) {
         for w in super::server::take_out(&mut self.held.waiting, |w| pids.contains(&w.pid)) {
-            self.io.drop_call(w.slot);
+            io.drop_call(w.slot);
         }
-        self.files.ended(pids);
     }
 
     /// The reply to the call in hand, borrowing read bytes.
@@ -417,6 +497,44 @@ impl<F: Files, T: Transport> Serve<F, T> {
             Ok(Out::Read(n)) => Ok(FsResponse::Data(&self.buf[..*n])),
             Ok(Out::Answer(a)) => Ok(response(a)),
         }
+    }
+}
+
+/// A file server: its [`Files`], the loop's state, and the transport.
+pub struct Serve<F: Files, T: Transport> {
+    pub files: F,
+    pub io: T,
+    core: Loop<F::Node, F::Wait>,
+}
+
+impl<F: Files, T: Transport> Serve<F, T> {
+    pub fn new(files: F, io: T) -> Self {
+        Serve { files, io, core: Loop::new::<F>() }
+    }
+
+    pub fn held(&self) -> &Held<F> {
+        self.core.held()
+    }
+
+    /// Answers `pid`'s call; `None`: it waits (its reply is saved).
+    pub fn call(&mut self, pid: Pid, req: FsRequest) -> Option<Result<Out, Errno>> {
+        self.core.call(&mut self.files, &mut self.io, pid, req)
+    }
+
+    /// Answers every waiting call that can be answered now.
+    pub fn wake(&mut self) {
+        self.core.wake(&mut self.files, &mut self.io)
+    }
+
+    /// Processes that ended lose their handles (each closed) and their
+    /// waiting calls.
+    pub fn ended(&mut self, pids: &[Pid]) {
+        self.core.ended(&mut self.files, &mut self.io, pids)
+    }
+
+    /// The reply to the call in hand, borrowing read bytes.
+    pub fn reply<'a>(&'a self, out: &'a Result<Out, Errno>) -> FsReply<'a> {
+        self.core.reply(out)
     }
 }
 
@@ -478,7 +596,7 @@ mod sel4 {
             let heard = crate::process::ended_among(&mut cursor, |pids| self.ended(pids));
             self.io.ended_cursor = cursor;
             if heard? {
-                let gone = crate::process::gone_among(self.held.pids())?;
+                let gone = crate::process::gone_among(self.held().pids())?;
                 self.ended(&gone);
             }
             Ok(())
@@ -498,12 +616,12 @@ mod sel4 {
             self.slots.drop_call(slot);
         }
 
-        fn window(&mut self, pid: Pid) -> &mut [u8] {
+        fn window(&mut self, pid: Pid) -> Option<&mut [u8]> {
             // SAFETY: `Serve` asks only for a process whose call it
             // answers or keeps; it drops those of ended processes when it
             // asks `Ended`, before the process server unmaps their
             // windows.
-            unsafe { crate::fs::client_window(pid) }
+            Some(unsafe { crate::fs::client_window(pid) })
         }
     }
 
@@ -516,8 +634,8 @@ mod sel4 {
         // mapped) at some later call.
         let mut s = alloc::boxed::Box::new(Serve::new(files, io));
         let mut req = alloc::boxed::Box::new([0; crate::rpc::INLINE_MAX]);
-        s.files.run(&s.held);
-        s.files.idle(&s.held);
+        s.files.run(s.core.held());
+        s.files.idle(s.core.held());
         // Mounted only now: a daemon's mount makes the node ready, and
         // the node's resources are counted from then on, so what the loop
         // allocates comes first (a mount first let a daemon's heap grow
@@ -530,18 +648,18 @@ mod sel4 {
         loop {
             let mut out = None;
             if m.badge & event::FLAG != 0 {
-                s.files.event(&s.held, m.badge & !(event::FLAG | event::ENDED));
+                s.files.event(s.core.held(), m.badge & !(event::FLAG | event::ENDED));
                 if m.badge & event::ENDED != 0 {
                     if let Err(e) = s.hear_endings() {
                         crate::println!("cannot learn which processes ended: {e}");
                     }
                 }
-                s.files.run(&s.held);
+                s.files.run(s.core.held());
             } else {
                 // Out of the IPC buffer first: the server's own work may
                 // make calls (a log line) that overwrite it.
                 let bytes = crate::fs::server::request_into(&m, &mut req);
-                s.files.run(&s.held);
+                s.files.run(s.core.held());
                 out = match bytes.and_then(crate::fs::decode_request) {
                     Ok(req) => s.call(Badge(m.badge).pid(), req),
                     Err(e) => Some(Err(e)),
@@ -549,7 +667,7 @@ mod sel4 {
             }
             // Others' answers first: the IPC buffer then holds ours.
             s.wake();
-            s.files.idle(&s.held);
+            s.files.idle(s.core.held());
             m = match &out {
                 None => recv_raw(ep),
                 Some(out) => reply_recv_raw(ep, encode_reply(&s.reply(out))),
