@@ -4,41 +4,48 @@
 //! Their calls come on the process server endpoint with `FILES_BADGE` in
 //! the badge (and `BIN_BADGE` for `/bin`).
 //!
+//! They are served by the file-server loop every server uses
+//! (`libux::fs::serve::Loop`: handles, open modes, waiting reads,
+//! `Cancel`, listings in pages, what an ended process held). For each
+//! call, [`Tree`] is a view of the process table that only reads it: a
+//! write that acts (`kill`, `stop`, `cont` to a `ctl` file, a line to
+//! `/proc/spawn`) and a `wait` read that reaps give [`Effect`]s, which
+//! the dispatcher (`Server::file_call`) carries out before the answer
+//! goes; an effect that fails is the call's answer.
+//!
 //! A read of `/proc/<pid>/wait` that cannot be answered yet keeps its
 //! reply capability until the process ends. It is then answered with a
 //! non-blocking send, so a reader that has gone meanwhile costs nothing.
 
 use crate::mem::{ROOT_CNODE, ROOT_DEPTH};
+use crate::mounts::Mounts;
 use crate::process::{Grants, State};
+use crate::procs::Procs;
 use crate::server::Server;
+use alloc::collections::BTreeMap;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
+use libux::bootfs::BootFs;
 use libux::fs::dirtab::{self, Perm};
-use libux::fs::handles::Handles;
-use libux::fs::{entry_bytes, flags, list_page, FileStat, FsReply, FsRequest, FsResponse, IO_MAX};
+use libux::fs::serve::{text_into, Done, Files, Held, Io, Loop, Transport};
+use libux::fs::server::Entry;
+use libux::fs::{flags, FsReply};
 use libux::procfs::{self, Ctl, PidFile, PID_FILES};
 use libux::rpc::{End, Errno, FdName, Pid, Spawn};
 use libux::sysdesc;
 
-/// Open files one process may hold here.
-const MAX_OPEN: usize = 64;
-
-impl Default for Files {
-    fn default() -> Self {
-        Files { open: Handles::new(MAX_OPEN), waiting: Vec::new(), ready: Vec::new() }
-    }
-}
-/// Reads of `wait` files waiting at once, in all.
-const MAX_WAITING: usize = 256;
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Node {
+/// A file of the trees.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Node {
     BinDir,
-    Bin(String),
+    /// The `n`th file of the boot image.
+    Bin(usize),
     ProcDir,
     PidDir(Pid),
     File(Pid, PidFile),
-    Spawn,
+    /// An open of `/proc/spawn`, by its number: what its last write
+    /// started is in [`ProcFiles::spawned`].
+    Spawn(u32),
 }
 
 impl Node {
@@ -46,200 +53,115 @@ impl Node {
         match self {
             Node::BinDir | Node::ProcDir | Node::PidDir(_) => Perm::Dir,
             Node::Bin(_) => Perm::Read,
-            Node::Spawn => Perm::ReadWrite,
+            Node::Spawn(_) => Perm::ReadWrite,
             Node::File(_, f) => dirtab::row_of(&PID_FILES, f).map_or(Perm::Read, |r| r.perm),
         }
     }
 }
 
-struct OpenFile {
-    node: Node,
-    flags: u32,
-    /// `/proc/spawn`: the child the last write made.
-    spawned: Option<Pid>,
+/// A `wait` read waiting for `pid` to end, from `offset`.
+pub struct WaitFor {
+    pid: Pid,
+    offset: u64,
 }
 
-pub struct Files {
-    open: Handles<OpenFile>,
-    /// Unanswered `wait` reads (one per reader at most).
-    waiting: Vec<WaitRead>,
+/// What a call asks of the process server beyond reading its table.
+pub enum Effect {
+    Kill(Pid),
+    Stop(Pid),
+    Cont(Pid),
+    /// Start the command of `line` as `parent`'s child, for the open
+    /// `id` of `/proc/spawn`.
+    Spawn {
+        id: u32,
+        parent: Pid,
+        line: String,
+    },
+    /// `reader` read the whole `wait` line of its child `pid`: reaped.
+    Reap {
+        pid: Pid,
+        reader: Pid,
+    },
+}
+
+/// What `/proc` and `/bin` keep between calls.
+pub struct ProcFiles {
+    core: Loop<Node, WaitFor>,
+    /// Per open of `/proc/spawn`: the child its last write started.
+    spawned: BTreeMap<u32, Pid>,
+    next_spawn: u32,
     /// Answers to send once the current call is answered: reply slot and
-    /// the encoded reply.
+    /// the encoded reply (`Transport::answer` here, and `hanging`'s).
     pub ready: Vec<(u64, Vec<u8>)>,
 }
 
-/// A `wait` read answered when `pid` ends.
-struct WaitRead {
-    pid: Pid,
-    reader: Pid,
-    /// The reader's handle of the `wait` file.
-    handle: u32,
-    /// The root slot holding the reply capability.
-    slot: u64,
-    offset: usize,
-    count: usize,
+impl Default for ProcFiles {
+    fn default() -> Self {
+        ProcFiles { core: Loop::new::<Tree>(), spawned: BTreeMap::new(), next_spawn: 0, ready: Vec::new() }
+    }
 }
 
-/// The part of `text` a read at `offset` of `count` bytes gets, and
-/// whether it reaches the end.
-fn part(text: &str, offset: usize, count: usize) -> (&[u8], bool) {
-    let from = offset.min(text.len());
-    let to = from.saturating_add(count).min(text.len()).min(from + IO_MAX);
-    (&text.as_bytes()[from..to], to == text.len())
+/// The view of the tables one call gets.
+pub struct Tree<'a> {
+    procs: &'a Procs,
+    bootfs: &'a BootFs<'static>,
+    mounts: &'a Mounts,
+    spawned: &'a mut BTreeMap<u32, Pid>,
+    next_spawn: &'a mut u32,
+    /// Who calls (`self` names it).
+    caller: Pid,
+    /// The call is on `/bin`.
+    bin: bool,
+    /// A process that just ended, how, and its name: a `wait` read of
+    /// one whose record went with it still gets its line.
+    ending: Option<(Pid, &'a End, &'a str)>,
+    effects: Vec<Effect>,
 }
 
-/// What a file call gets.
-pub enum FileOutcome {
-    /// The encoded `FsReply`.
-    Reply(Vec<u8>),
-    /// Answered later (the reply capability is saved).
-    Deferred,
+/// Saved replies in root slots, answered after the call in hand (the IPC
+/// buffer is the call's until then); no windows onto these trees.
+struct Replies<'a> {
+    kernel: &'a mut crate::kernel::Kernel,
+    ready: &'a mut Vec<(u64, Vec<u8>)>,
+}
+
+impl Transport for Replies<'_> {
+    fn save(&mut self) -> Result<u64, Errno> {
+        let slot = self.kernel.mem.slot()?;
+        if ROOT_CNODE.save_caller(slot, ROOT_DEPTH).is_err() {
+            self.kernel.mem.free_slot(slot);
+            return Err(Errno::BadRequest);
+        }
+        Ok(slot)
+    }
+
+    fn answer(&mut self, slot: u64, reply: &FsReply) {
+        self.ready.push((slot, encode(reply)));
+    }
+
+    fn drop_call(&mut self, slot: u64) {
+        self.kernel.delete_root(slot);
+    }
+
+    fn window(&mut self, _: Pid) -> Option<&mut [u8]> {
+        None
+    }
 }
 
 fn encode(reply: &FsReply) -> Vec<u8> {
     postcard::to_allocvec(reply).unwrap_or_else(|_| postcard::to_allocvec(&FsReply::Err(Errno::TooLarge)).unwrap())
 }
 
-fn stat(name: &str, is_dir: bool, size: u64) -> FileStat<'_> {
-    FileStat { name, is_dir, size, version: 0, attrs: None }
-}
-
-impl Server {
-    /// Answers one file call from `caller` (`bin`: on the `/bin` tree).
-    pub fn file_call(&mut self, caller: Pid, bin: bool, bytes: &[u8]) -> FileOutcome {
-        let req = match libux::fs::decode_request(bytes) {
-            Ok(r) => r,
-            Err(e) => return FileOutcome::Reply(encode(&Err(e))),
-        };
-        let mut data = Vec::new();
-        let mut names = Vec::new();
-        match self.file_request(caller, bin, req, &mut data, &mut names) {
-            Ok(Some(r)) => FileOutcome::Reply(encode(&Ok(r))),
-            Ok(None) => FileOutcome::Deferred,
-            Err(e) => FileOutcome::Reply(encode(&Err(e))),
-        }
-    }
-
-    /// `Ok(None)`: deferred. Read data is built in `data`, listings in
-    /// `names`: the response borrows them.
-    fn file_request<'d>(
-        &mut self,
-        caller: Pid,
-        bin: bool,
-        req: FsRequest,
-        data: &'d mut Vec<u8>,
-        names: &'d mut Vec<(String, bool, u64)>,
-    ) -> Result<Option<FsResponse<'d>>, Errno> {
-        match req {
-            FsRequest::Open { path, flags: f } => {
-                let node = self.node(caller, bin, path)?;
-                self.check_open(&node, f)?;
-                let handle = self.files.open.insert(caller, OpenFile { node, flags: f, spawned: None })?;
-                Ok(Some(FsResponse::Handle(handle)))
-            }
-            FsRequest::Read { handle, offset, count } => {
-                let o = self.files.open.get(caller, handle)?;
-                if o.flags & flags::READ == 0 {
-                    return Err(Errno::BadHandle);
-                }
-                let content = match (&o.node.clone(), o.spawned) {
-                    (&Node::File(pid, PidFile::Wait), _) => match self.ended_line(pid) {
-                        Some(line) => {
-                            let (bytes, whole) = part(&line, offset as usize, count as usize);
-                            data.extend_from_slice(bytes);
-                            // Reaped once the reader has the whole line.
-                            if whole {
-                                self.reap_for(pid, caller);
-                            }
-                            return Ok(Some(FsResponse::Data(data)));
-                        }
-                        None => {
-                            let (offset, count) = (offset as usize, count as usize);
-                            return self.defer_wait(caller, handle, pid, offset, count).map(|()| None);
-                        }
-                    },
-                    (Node::Spawn, Some(pid)) => alloc::format!("{}\n", self.gpid(pid)),
-                    (Node::Spawn, None) => String::new(),
-                    (Node::Bin(name), _) => {
-                        let image = self.bootfs.get(name).ok_or(Errno::NotFound)?;
-                        let from = (offset as usize).min(image.len());
-                        let to = from.saturating_add(count as usize).min(image.len()).min(from + IO_MAX);
-                        data.extend_from_slice(&image[from..to]);
-                        return Ok(Some(FsResponse::Data(data)));
-                    }
-                    (node, _) => self.content(node)?,
-                };
-                data.extend_from_slice(part(&content, offset as usize, count as usize).0);
-                Ok(Some(FsResponse::Data(data)))
-            }
-            FsRequest::Write { handle, data: bytes, .. } => {
-                let o = self.files.open.get(caller, handle)?;
-                if o.flags & flags::WRITE == 0 {
-                    return Err(Errno::BadHandle);
-                }
-                let text = core::str::from_utf8(bytes).map_err(|_| Errno::InvalidArgument)?;
-                match o.node.clone() {
-                    Node::File(pid, PidFile::Ctl) => {
-                        self.control(caller, pid, Ctl::parse(text).ok_or(Errno::InvalidArgument)?)?;
-                    }
-                    Node::Spawn => {
-                        let child = self.spawn_line(caller, text)?;
-                        if let Ok(o) = self.files.open.get_mut(caller, handle) {
-                            o.spawned = Some(child);
-                        }
-                    }
-                    _ => return Err(Errno::BadHandle),
-                }
-                Ok(Some(FsResponse::Count(bytes.len() as u32)))
-            }
-            FsRequest::Close { handle } => {
-                self.files.open.remove(caller, handle)?;
-                Ok(Some(FsResponse::Done))
-            }
-            FsRequest::Stat { path } => {
-                let node = self.node(caller, bin, path)?;
-                let (name, is_dir, size) = self.describe(&node, path)?;
-                names.push((name, is_dir, size));
-                Ok(Some(FsResponse::Stat(stat(&names[0].0, is_dir, size))))
-            }
-            FsRequest::List { path, from } => {
-                let node = self.node(caller, bin, path)?;
-                let all = self.listing(&node)?;
-                let (page, more) = list_page(&all, from, |(n, _, _)| entry_bytes(n, false));
-                names.extend_from_slice(page);
-                let entries = names.iter().map(|(n, d, s)| stat(n, *d, *s)).collect();
-                Ok(Some(FsResponse::Entries { entries, more }))
-            }
-            // No windows onto our own trees: a message at a time.
-            FsRequest::ReadWindow { .. } | FsRequest::WriteWindow { .. } => Err(Errno::BadRequest),
-            FsRequest::Truncate { .. } | FsRequest::Mkdir { .. } | FsRequest::Remove { .. } => {
-                Err(if bin { Errno::ReadOnly } else { Errno::NotPermitted })
-            }
-            FsRequest::Rename { .. } => Err(if bin { Errno::ReadOnly } else { Errno::NotPermitted }),
-            FsRequest::SetAttrs { .. } => Err(Errno::NotSupported),
-            FsRequest::Cancel { handle } => {
-                self.files.open.get(caller, handle)?;
-                let (gone, kept) = self.files.waiting.drain(..).partition(|w| w.reader == caller && w.handle == handle);
-                self.files.waiting = kept;
-                let gone: Vec<WaitRead> = gone;
-                let n = gone.len() as u32;
-                for w in gone {
-                    self.files.ready.push((w.slot, encode(&Err(Errno::Interrupted))));
-                }
-                Ok(Some(FsResponse::Count(n)))
-            }
-        }
-    }
-
+impl Tree<'_> {
     /// The node a path names; `self` is the caller's own directory.
-    fn node(&self, caller: Pid, bin: bool, path: &str) -> Result<Node, Errno> {
+    fn node(&self, path: &str) -> Result<Node, Errno> {
         let mut parts = path.split('/').filter(|p| !p.is_empty());
         let first = parts.next();
-        if bin {
+        if self.bin {
             let node = match first {
                 None => Node::BinDir,
-                Some(name) if name != sysdesc::BOOTFS_NAME && self.bootfs.get(name).is_some() => {
-                    Node::Bin(String::from(name))
+                Some(name) if name != sysdesc::BOOTFS_NAME => {
+                    Node::Bin(self.bootfs.files().position(|(n, _)| n == name).ok_or(Errno::NotFound)?)
                 }
                 Some(_) => return Err(Errno::NotFound),
             };
@@ -248,11 +170,11 @@ impl Server {
         let pid = match first {
             None => return Ok(Node::ProcDir),
             Some("spawn") => {
-                return if parts.next().is_some() { Err(Errno::NotDir) } else { Ok(Node::Spawn) };
+                return if parts.next().is_some() { Err(Errno::NotDir) } else { Ok(Node::Spawn(0)) };
             }
-            Some("self") => caller,
+            Some("self") => self.caller,
             // A gpid of this node's, or its short form (the local pid).
-            Some(n) => n.parse::<Pid>().ok().and_then(|p| self.local_pid(p).ok()).ok_or(Errno::NotFound)?,
+            Some(n) => n.parse::<Pid>().ok().and_then(|p| self.procs.local_pid(p).ok()).ok_or(Errno::NotFound)?,
         };
         if !self.procs.contains_key(&pid) {
             return Err(Errno::NotFound);
@@ -267,52 +189,271 @@ impl Server {
         Ok(node)
     }
 
-    /// `/bin` is read-only; `/proc` as its rows say.
-    fn check_open(&self, node: &Node, f: u32) -> Result<(), Errno> {
-        match node {
-            Node::BinDir | Node::Bin(_) if f & (flags::WRITE | flags::CREATE | flags::TRUNCATE) != 0 => {
-                Err(Errno::ReadOnly)
-            }
-            node => node.perm().check_open(f),
-        }
+    fn bin_file(&self, n: usize) -> Option<(&'static str, &'static [u8])> {
+        self.bootfs.files().nth(n)
     }
 
     /// The text of a `/proc` file.
     fn content(&self, node: &Node) -> Result<String, Errno> {
         match node {
-            Node::File(pid, PidFile::Status) => self.status_line(*pid).ok_or(Errno::NotFound),
+            Node::File(pid, PidFile::Status) => self.procs.status_line(*pid).ok_or(Errno::NotFound),
             Node::File(pid, PidFile::Args) => self.procs.get(pid).map(|p| p.args.clone()).ok_or(Errno::NotFound),
             Node::File(pid, PidFile::Ns) => {
                 let p = self.procs.get(pid).ok_or(Errno::NotFound)?;
                 let table = self.mounts.table(p.ns).filter(|_| p.live().is_some());
                 let entries = table.map(|t| t.entries()).unwrap_or_default();
-                Ok(entries.into_iter().map(|(point, m)| procfs::ns_line(point, self.gpid(m.server))).collect())
+                Ok(entries.into_iter().map(|(point, m)| procfs::ns_line(point, self.procs.gpid(m.server))).collect())
             }
-            Node::File(_, PidFile::Ctl) | Node::Spawn => Ok(String::new()),
+            Node::Spawn(id) => {
+                Ok(self.spawned.get(id).map_or(String::new(), |c| alloc::format!("{}\n", self.procs.gpid(*c))))
+            }
+            Node::File(_, PidFile::Ctl) => Ok(String::new()),
             _ => Err(Errno::IsDir),
         }
     }
 
-    pub fn status_line(&self, pid: Pid) -> Option<String> {
-        let p = self.procs.get(&pid)?;
-        let (state, memory) = match &p.state {
-            State::Live(l) => {
-                let memory = l.arena.bytes() + Server::blocks_bytes(&l.blocks);
-                (String::from(if l.stopped { "stopped" } else { "running" }), memory)
-            }
-            State::Zombie(end) => (procfs::ended_state(end), 0),
-        };
-        Some(procfs::status_line(self.gpid(pid), self.parent_gpid(p), &state, &p.name, memory))
+    /// The status line of `pid` if it has ended.
+    fn ended_line(&self, pid: Pid) -> Option<String> {
+        match self.procs.get(&pid).map(|p| &p.state) {
+            Some(State::Zombie(_)) => self.procs.status_line(pid),
+            Some(State::Live(_)) => None,
+            // Gone with its end (no parent to wait), or reaped before.
+            None => Some(match self.ending {
+                Some((p, end, name)) if p == pid => {
+                    procfs::status_line(self.procs.gpid(pid), 0, &procfs::ended_state(end), name, 0)
+                }
+                _ => procfs::status_line(self.procs.gpid(pid), 0, "gone", "?", 0),
+            }),
+        }
     }
 
-    /// The status line of `pid` if it has ended.
-    fn ended_line(&mut self, pid: Pid) -> Option<String> {
-        match self.procs.get(&pid).map(|p| &p.state) {
-            Some(State::Zombie(_)) => self.status_line(pid),
-            // Gone already: reaped, or ended with no parent to wait.
-            None => Some(procfs::status_line(self.gpid(pid), 0, "gone", "?", 0)),
-            Some(State::Live(_)) => None,
+    /// Part of `pid`'s ended line from `offset` into `into`, if it ended;
+    /// a parent that has the whole line has reaped it.
+    fn wait_line(&mut self, reader: Pid, pid: Pid, offset: u64, into: &mut [u8]) -> Option<usize> {
+        let line = self.ended_line(pid)?;
+        let n = text_into(&line, offset, into);
+        if offset as usize + n >= line.len() {
+            self.effects.push(Effect::Reap { pid, reader });
         }
+        Some(n)
+    }
+
+    /// Name, directory or not, and size of a node (`path` names it).
+    fn describe(&self, node: &Node, name: &str) -> Result<Entry, Errno> {
+        Ok(match node {
+            Node::BinDir | Node::ProcDir | Node::PidDir(_) => Entry::new(name, true, self.listing(node)?.len() as u64),
+            Node::Bin(n) => Entry::new(name, false, self.bin_file(*n).map_or(0, |(_, b)| b.len() as u64)),
+            Node::File(_, PidFile::Wait | PidFile::Ctl) | Node::Spawn(_) => Entry::new(name, false, 0),
+            other => Entry::new(name, false, self.content(other)?.len() as u64),
+        })
+    }
+
+    fn listing(&self, node: &Node) -> Result<Vec<Entry>, Errno> {
+        match node {
+            Node::BinDir => {
+                let mut all: Vec<Entry> = self
+                    .bootfs
+                    .files()
+                    .filter(|(n, _)| *n != sysdesc::BOOTFS_NAME)
+                    .map(|(n, b)| Entry::new(n, false, b.len() as u64))
+                    .collect();
+                all.sort_by(|a, b| a.name.cmp(&b.name));
+                Ok(all)
+            }
+            Node::ProcDir => {
+                let files = PID_FILES.len() as u64;
+                let mut all: Vec<Entry> =
+                    self.procs.keys().map(|&p| Entry::new(self.procs.gpid(p).to_string(), true, files)).collect();
+                all.push(Entry::new("self", true, files));
+                all.push(Entry::new("spawn", false, 0));
+                Ok(all)
+            }
+            Node::PidDir(pid) => PID_FILES.iter().map(|r| self.describe(&Node::File(*pid, r.kind), r.name)).collect(),
+            _ => Err(Errno::NotDir),
+        }
+    }
+
+    /// `/bin` is read-only; `/proc` as its rows say.
+    fn read_only(&self) -> Errno {
+        if self.bin {
+            Errno::ReadOnly
+        } else {
+            Errno::NotPermitted
+        }
+    }
+}
+
+impl Files for Tree<'_> {
+    type Node = Node;
+    type Wait = WaitFor;
+
+    fn open(&mut self, _: &Held<Self>, _: Pid, path: &str, f: u32) -> Result<Io<Node, WaitFor>, Errno> {
+        let node = match self.node(path)? {
+            Node::BinDir | Node::Bin(_) if f & (flags::WRITE | flags::CREATE | flags::TRUNCATE) != 0 => {
+                return Err(Errno::ReadOnly)
+            }
+            node => node,
+        };
+        node.perm().check_open(f)?;
+        Ok(Io::Now(match node {
+            Node::Spawn(_) => {
+                *self.next_spawn = self.next_spawn.wrapping_add(1);
+                Node::Spawn(*self.next_spawn)
+            }
+            node => node,
+        }))
+    }
+
+    fn close(&mut self, node: Node) {
+        if let Node::Spawn(id) = node {
+            self.spawned.remove(&id);
+        }
+    }
+
+    fn read(
+        &mut self,
+        _: &Held<Self>,
+        pid: Pid,
+        node: Node,
+        offset: u64,
+        into: &mut [u8],
+    ) -> Result<Io<usize, WaitFor>, Errno> {
+        match node {
+            Node::File(waited, PidFile::Wait) => Ok(match self.wait_line(pid, waited, offset, into) {
+                Some(n) => Io::Now(n),
+                None => Io::Wait(WaitFor { pid: waited, offset }),
+            }),
+            Node::Bin(n) => {
+                let (_, image) = self.bin_file(n).ok_or(Errno::NotFound)?;
+                let from = (offset as usize).min(image.len());
+                let n = (image.len() - from).min(into.len());
+                into[..n].copy_from_slice(&image[from..from + n]);
+                Ok(Io::Now(n))
+            }
+            node => Ok(Io::Now(text_into(&self.content(&node)?, offset, into))),
+        }
+    }
+
+    fn write(&mut self, pid: Pid, node: Node, _: u64, data: &[u8]) -> Result<Io<u32, WaitFor>, Errno> {
+        let text = core::str::from_utf8(data).map_err(|_| Errno::InvalidArgument)?;
+        let effect = match node {
+            Node::File(target, PidFile::Ctl) => {
+                if target == 0 || self.procs.live(target).is_err() {
+                    return Err(Errno::NoSuchProcess);
+                }
+                self.procs.may_act_on(pid, target)?;
+                match Ctl::parse(text).ok_or(Errno::InvalidArgument)? {
+                    // As `Request::Stop`: a process does not stop itself.
+                    Ctl::Stop if target == pid => return Err(Errno::InvalidArgument),
+                    Ctl::Stop => Effect::Stop(target),
+                    Ctl::Cont => Effect::Cont(target),
+                    Ctl::Kill => Effect::Kill(target),
+                }
+            }
+            Node::Spawn(id) => Effect::Spawn { id, parent: pid, line: text.into() },
+            _ => return Err(Errno::BadHandle),
+        };
+        self.effects.push(effect);
+        Ok(Io::Now(data.len() as u32))
+    }
+
+    fn truncate(&mut self, _: Node, _: u64) -> Result<(), Errno> {
+        Err(self.read_only())
+    }
+
+    fn stat(&mut self, path: &str) -> Result<Entry, Errno> {
+        let node = self.node(path)?;
+        self.describe(&node, libux::path::last_name(path))
+    }
+
+    fn list(&mut self, path: &str) -> Result<Vec<Entry>, Errno> {
+        let node = self.node(path)?;
+        self.listing(&node)
+    }
+
+    fn mkdir(&mut self, _: &str) -> Result<(), Errno> {
+        Err(self.read_only())
+    }
+
+    fn remove(&mut self, _: &str) -> Result<Option<Node>, Errno> {
+        Err(self.read_only())
+    }
+
+    fn rename(&mut self, _: &str, _: &str) -> Result<Option<Node>, Errno> {
+        Err(self.read_only())
+    }
+
+    fn retry(&mut self, pid: Pid, wait: &mut WaitFor, into: &mut [u8]) -> Option<Result<Done<Node>, Errno>> {
+        self.wait_line(pid, wait.pid, wait.offset, into).map(|n| Ok(Done::Read(n)))
+    }
+}
+
+/// What a file call gets.
+pub enum FileOutcome {
+    /// The encoded `FsReply`.
+    Reply(Vec<u8>),
+    /// Answered later (the reply capability is saved).
+    Deferred,
+}
+
+impl Server {
+    /// The view of the tables for `caller`'s call (`bin`: on `/bin`), the loop,
+    /// and the transport: each borrows its own fields.
+    fn trees(&mut self, caller: Pid, bin: bool) -> (Tree<'_>, &mut Loop<Node, WaitFor>, Replies<'_>) {
+        let ProcFiles { core, spawned, next_spawn, ready } = &mut self.files;
+        let tree = Tree {
+            procs: &self.procs,
+            bootfs: &self.bootfs,
+            mounts: &self.mounts,
+            spawned,
+            next_spawn,
+            caller,
+            bin,
+            ending: None,
+            effects: Vec::new(),
+        };
+        (tree, core, Replies { kernel: &mut self.kernel, ready })
+    }
+
+    /// Answers one file call from `caller` (`bin`: on the `/bin` tree).
+    pub fn file_call(&mut self, caller: Pid, bin: bool, bytes: &[u8]) -> FileOutcome {
+        let req = match libux::fs::decode_request(bytes) {
+            Ok(r) => r,
+            Err(e) => return FileOutcome::Reply(encode(&Err(e))),
+        };
+        let (mut tree, core, mut io) = self.trees(caller, bin);
+        let out = core.call(&mut tree, &mut io, caller, req);
+        let effects = tree.effects;
+        let Some(out) = out else { return FileOutcome::Deferred };
+        let acted = self.carry_out(effects);
+        FileOutcome::Reply(match (acted, &out) {
+            (Err(e), Ok(_)) => encode(&Err(e)),
+            _ => encode(&self.files.core.reply(&out)),
+        })
+    }
+
+    /// Does what a call's view asked; the first failure, if any.
+    fn carry_out(&mut self, effects: Vec<Effect>) -> Result<(), Errno> {
+        let mut result = Ok(());
+        for effect in effects {
+            let done = match effect {
+                Effect::Kill(pid) => {
+                    self.end(pid, End::Killed);
+                    Ok(())
+                }
+                Effect::Stop(pid) => self.set_stopped(pid, true).map(drop),
+                Effect::Cont(pid) => self.set_stopped(pid, false).map(drop),
+                Effect::Spawn { id, parent, line } => self.spawn_line(parent, &line).map(|child| {
+                    self.files.spawned.insert(id, child);
+                }),
+                Effect::Reap { pid, reader } => {
+                    self.reap_for(pid, reader);
+                    Ok(())
+                }
+            };
+            result = result.and(done);
+        }
+        result
     }
 
     /// A parent that read a child's `wait` has reaped it.
@@ -326,56 +467,30 @@ impl Server {
     /// stopped or ended, which cancels the calls it was blocked in.
     pub fn forget_waits(&mut self, reader: Pid) {
         self.forget_hanging(reader);
-        if self.files.waiting.iter().all(|w| w.reader != reader) {
-            return;
-        }
-        let (gone, kept): (Vec<_>, Vec<_>) = self.files.waiting.drain(..).partition(|w| w.reader == reader);
-        self.files.waiting = kept;
-        for w in gone {
-            self.kernel.delete_root(w.slot);
-        }
-    }
-
-    fn defer_wait(&mut self, reader: Pid, handle: u32, pid: Pid, offset: usize, count: usize) -> Result<(), Errno> {
-        if self.files.waiting.len() >= MAX_WAITING {
-            return Err(Errno::NoMemory);
-        }
-        let slot = self.kernel.mem.slot()?;
-        if ROOT_CNODE.save_caller(slot, ROOT_DEPTH).is_err() {
-            self.kernel.mem.free_slot(slot);
-            return Err(Errno::BadRequest);
-        }
-        self.files.waiting.push(WaitRead { pid, reader, handle, slot, offset, count });
-        Ok(())
+        let (_, core, mut io) = self.trees(0, false);
+        core.drop_waiting(&mut io, &[reader]);
     }
 
     /// After `pid` ended as `end`: answer the reads waiting for it, forget
     /// the waits and files it held.
     pub fn files_after_end(&mut self, pid: Pid, end: &End) {
-        let (answered, rest): (Vec<_>, Vec<_>) = self.files.waiting.drain(..).partition(|w| w.pid == pid);
-        self.files.waiting = rest;
-        // Formatted only for a reader: most processes end unwatched.
-        let line = if answered.is_empty() {
-            String::new()
-        } else {
-            self.status_line(pid).unwrap_or_else(|| {
-                let name = self.procs.get(&pid).map_or("?", |p| p.name.as_str());
-                procfs::status_line(self.gpid(pid), 0, &procfs::ended_state(end), name, 0)
-            })
-        };
-        for w in answered {
-            let (bytes, whole) = part(&line, w.offset, w.count);
-            self.files.ready.push((w.slot, encode(&Ok(FsResponse::Data(bytes)))));
-            if whole {
-                self.reap_for(pid, w.reader);
-            }
+        // Most processes end unwatched: no name copied, nothing retried.
+        if self.files.core.held().waiting().any(|(_, w)| w.pid == pid) {
+            let name = self.procs.get(&pid).map_or(String::from("?"), |p| p.name.clone());
+            let (mut tree, core, mut io) = self.trees(0, false);
+            tree.ending = Some((pid, end, &name));
+            core.wake(&mut tree, &mut io);
+            let effects = tree.effects;
+            // (Only reaps: they do not fail.)
+            let _ = self.carry_out(effects);
         }
-        self.forget_waits(pid);
-        self.files.open.take_clients(&[pid]);
+        self.forget_hanging(pid);
+        let (mut tree, core, mut io) = self.trees(0, false);
+        core.ended(&mut tree, &mut io, &[pid]);
     }
 
-    /// Sends the answers `files_after_end` prepared; the IPC buffer is
-    /// ours to use until the current call is answered.
+    /// Sends the answers kept for later; the IPC buffer is ours to use
+    /// until the current call is answered.
     pub fn send_ready(&mut self) {
         for (slot, reply) in core::mem::take(&mut self.files.ready) {
             let words = crate::server::frame_inline(&reply);
@@ -383,23 +498,6 @@ impl Server {
             let info = libux::sel4::MessageInfo::new(libux::rpc::MSG_REPLY, 0, 0, words as u64);
             libux::sel4::syscall::nb_send(slot, libux::sel4::syscall::Msg { info, mr: [m[0], m[1], m[2], m[3]] });
             self.kernel.delete_root(slot);
-        }
-    }
-
-    fn control(&mut self, caller: Pid, pid: Pid, ctl: Ctl) -> Result<(), Errno> {
-        if pid == 0 || self.procs.live(pid).is_err() {
-            return Err(Errno::NoSuchProcess);
-        }
-        self.may_act_on(caller, pid)?;
-        match ctl {
-            // As `Request::Stop`: a process does not stop itself.
-            Ctl::Stop if pid == caller => Err(Errno::InvalidArgument),
-            Ctl::Kill => {
-                self.end(pid, End::Killed);
-                Ok(())
-            }
-            Ctl::Stop => self.set_stopped(pid, true).map(drop),
-            Ctl::Cont => self.set_stopped(pid, false).map(drop),
         }
     }
 
@@ -416,44 +514,5 @@ impl Server {
             Spawn { path, argv: argv.clone(), env: Vec::new(), redirect: None, fds, place: None, home_parent: None };
         self.create(child, parent, &spawn, &Grants::DEFAULT)?;
         Ok(child)
-    }
-
-    /// Name, directory or not, and size of a node (`path` names it).
-    fn describe(&self, node: &Node, path: &str) -> Result<(String, bool, u64), Errno> {
-        let name = libux::path::last_name(path);
-        let name = String::from(name);
-        Ok(match node {
-            Node::BinDir | Node::ProcDir | Node::PidDir(_) => {
-                let n = self.listing(node)?.len() as u64;
-                (name, true, n)
-            }
-            Node::Bin(prog) => (name, false, self.bootfs.get(prog).map_or(0, |b| b.len() as u64)),
-            Node::File(_, PidFile::Wait | PidFile::Ctl) | Node::Spawn => (name, false, 0),
-            other => (name, false, self.content(other)?.len() as u64),
-        })
-    }
-
-    fn listing(&self, node: &Node) -> Result<Vec<(String, bool, u64)>, Errno> {
-        match node {
-            Node::BinDir => {
-                let mut all: Vec<_> = self
-                    .bootfs
-                    .files()
-                    .filter(|(n, _)| *n != sysdesc::BOOTFS_NAME)
-                    .map(|(n, b)| (String::from(n), false, b.len() as u64))
-                    .collect();
-                all.sort();
-                Ok(all)
-            }
-            Node::ProcDir => {
-                let mut all: Vec<_> =
-                    self.procs.keys().map(|&p| (self.gpid(p).to_string(), true, PID_FILES.len() as u64)).collect();
-                all.push((String::from("self"), true, PID_FILES.len() as u64));
-                all.push((String::from("spawn"), false, 0));
-                Ok(all)
-            }
-            Node::PidDir(pid) => PID_FILES.iter().map(|r| self.describe(&Node::File(*pid, r.kind), r.name)).collect(),
-            _ => Err(Errno::NotDir),
-        }
     }
 }

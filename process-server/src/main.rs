@@ -113,7 +113,7 @@ extern "C" fn main(bootinfo_addr: u64) -> ! {
     server.check_own_image();
     // The node's number, as the cluster server has it (`libux::cluster`).
     if let Some(Ok(c)) = fw_cfg_string("opt/ux/cluster").map(|t| libux::cluster::Config::parse(t.trim())) {
-        server.node = c.node;
+        server.procs.node = c.node;
     }
     server.tsc_mhz = bi.tsc_mhz();
     server.wall = rtc::read(IoPort(init_cap::IO_PORT), tsc);

@@ -262,7 +262,7 @@ impl Server {
             if !self.procs.get(&parent).is_some_and(|p| p.daemon) {
                 return Err(Errno::NotPermitted);
             }
-            if Gpid(home).node().is_none_or(|n| n == self.node) || Gpid(home).pid() == 0 {
+            if Gpid(home).node().is_none_or(|n| n == self.procs.node) || Gpid(home).pid() == 0 {
                 return Err(Errno::InvalidArgument);
             }
         }

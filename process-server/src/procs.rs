@@ -1,17 +1,25 @@
 //! The process table: every process by pid, live or zombie; which pid
 //! comes next; and the log of endings daemons read (`Request::Ended`).
 //! It holds records only: what a process's objects are and how they are
-//! made or taken down is `process`'s.
+//! made or taken down is `process`'s. What a record is called outside
+//! (its gpid), who may act on whom, and its status line are read from
+//! here.
 
-use crate::process::{Live, Process};
+use crate::process::{Live, Process, State};
 use alloc::collections::{BTreeMap, VecDeque};
+use alloc::string::String;
 use alloc::vec::Vec;
+use libux::cluster::{Gpid, NodeId};
+use libux::procfs;
 use libux::rpc::{Errno, Pid, Response, ENDED_KEPT, ENDED_PER_REPLY, PID_MAX};
 
 /// Records (live and zombie) the table holds at most: bounds our heap.
 pub const MAX_PROCESSES: usize = 4096;
 
 pub struct Procs {
+    /// This node's number in its cluster (1, a cluster of one, without
+    /// one): the gpids that name our own processes.
+    pub node: NodeId,
     map: BTreeMap<Pid, Process>,
     next_pid: Pid,
     /// The last `ENDED_KEPT` processes that ended, and how many ended in
@@ -22,7 +30,7 @@ pub struct Procs {
 
 impl Default for Procs {
     fn default() -> Procs {
-        Procs { map: BTreeMap::new(), next_pid: 1, ended: VecDeque::new(), ended_count: 0 }
+        Procs { node: NodeId(1), map: BTreeMap::new(), next_pid: 1, ended: VecDeque::new(), ended_count: 0 }
     }
 }
 
@@ -70,6 +78,76 @@ impl Procs {
         let pids: Vec<Pid> = self.ended.iter().skip(skip).take(ENDED_PER_REPLY).copied().collect();
         let upto = after.max(first) + pids.len() as u64;
         Response::Ended { more: upto < self.ended_count, upto, pids, lost }
+    }
+}
+
+impl Procs {
+    /// A process a call names: a gpid of this node's (its local pid), or
+    /// the local pid itself (the short form this node's own servers know
+    /// from badges); another node's gpid is `Elsewhere` (the caller's
+    /// library asks the cluster server instead).
+    pub fn local_pid(&self, pid: Pid) -> Result<Pid, Errno> {
+        if pid <= PID_MAX {
+            return Ok(pid);
+        }
+        match Gpid(pid).node() {
+            Some(n) if n == self.node => Ok(Gpid(pid).pid()),
+            Some(_) => Err(Errno::Elsewhere),
+            None => Err(Errno::NoSuchProcess),
+        }
+    }
+
+    /// What a process is called outside the process server: its gpid
+    /// (`libux::cluster`), so that every answer speaks one kind of pid on
+    /// every node; 0 (no process: an orphan's parent) stays 0.
+    pub fn gpid(&self, pid: Pid) -> Pid {
+        Gpid::new(self.node, pid).map_or(pid, |g| g.0)
+    }
+
+    /// The parent a process is told of and `/proc` names: the process of
+    /// another node it was started for, or its parent here.
+    pub fn parent_gpid(&self, p: &Process) -> Pid {
+        p.home_parent.unwrap_or_else(|| self.gpid(p.ppid))
+    }
+
+    /// Whether `actor` may kill, stop or continue `target` (see "Who may
+    /// act on whom" in ARCHITECTURE): itself always; a process the
+    /// process server started (the system description's servers, the
+    /// console's program) only if it is of the console; and if it is
+    /// restricted (`Request::Restrict`), only its descendants.
+    pub fn may_act_on(&self, actor: Pid, target: Pid) -> Result<(), Errno> {
+        if actor == target {
+            return Ok(());
+        }
+        let a = self.map.get(&actor);
+        if self.map.get(&target).is_some_and(|t| t.system) && !a.is_some_and(|a| a.console) {
+            return Err(Errno::NotPermitted);
+        }
+        if !a.is_some_and(|p| p.restricted) {
+            return Ok(());
+        }
+        let parent = |p: &Pid| self.map.get(p).map(|p| p.ppid).filter(|&pp| pp != 0);
+        // Parents are older than their children: the chain ends; the bound
+        // only keeps a mistake from looping.
+        let mut line = core::iter::successors(Some(target), parent).take(MAX_PROCESSES);
+        if line.any(|p| p == actor) {
+            Ok(())
+        } else {
+            Err(Errno::NotPermitted)
+        }
+    }
+
+    /// `/proc/<pid>/status`'s line.
+    pub fn status_line(&self, pid: Pid) -> Option<String> {
+        let p = self.map.get(&pid)?;
+        let (state, memory) = match &p.state {
+            State::Live(l) => {
+                let memory = l.arena.bytes() + crate::server::Server::blocks_bytes(&l.blocks);
+                (String::from(if l.stopped { "stopped" } else { "running" }), memory)
+            }
+            State::Zombie(end) => (procfs::ended_state(end), 0),
+        };
+        Some(procfs::status_line(self.gpid(pid), self.parent_gpid(p), &state, &p.name, memory))
     }
 }
 

@@ -6,7 +6,7 @@
 
 use crate::blocks::BLOCK_PAGES;
 use crate::devices::Devices;
-use crate::files::{FileOutcome, Files};
+use crate::files::{FileOutcome, ProcFiles};
 use crate::kernel::Kernel;
 use crate::mem::Memory;
 use crate::mounts::Mounts;
@@ -14,7 +14,7 @@ use crate::process::{Grants, Process, State, PAGE};
 use crate::procs::{Procs, MAX_PROCESSES};
 use alloc::vec::Vec;
 use libux::bootfs::BootFs;
-use libux::cluster::{self, Gpid, NodeId};
+use libux::cluster;
 use libux::layout;
 use libux::println;
 use libux::rpc::frame::{self, Place};
@@ -46,7 +46,7 @@ pub struct Server {
     pub bootfs: BootFs<'static>,
     /// Shared buffers' indices, and the pooled ones (`buffers.rs`).
     pub buffers: crate::buffers::Buffers,
-    pub files: Files,
+    pub files: ProcFiles,
     /// `Wait`s kept until a child ends (`hanging.rs`).
     pub hanging: Vec<crate::hanging::Hanging>,
     pub tsc_mhz: u64,
@@ -54,9 +54,6 @@ pub struct Server {
     pub wall: Option<crate::rtc::WallClock>,
     /// The boot image programs' read-only pages (`shared.rs`).
     pub shared: crate::shared::SharedImages,
-    /// This node's number in its cluster (1, a cluster of one, without
-    /// one): the gpids that name our own processes.
-    pub node: NodeId,
 }
 
 /// What to answer a call with.
@@ -87,10 +84,9 @@ impl Server {
             devices,
             ep,
             procs: Procs::default(),
-            node: NodeId(1),
             bootfs,
             buffers: Default::default(),
-            files: Files::default(),
+            files: ProcFiles::default(),
             hanging: Vec::new(),
             tsc_mhz: 0,
             wall: None,
@@ -290,7 +286,7 @@ impl Server {
             Request::GetPid => ok(Ok(Response::Pid(self.gpid(pid)))),
             Request::GetPpid => ok(Ok(Response::Pid(self.parent_gpid(&self.procs[&pid])))),
             // Placed elsewhere, or by load: the cluster server's to place.
-            Request::Spawn(s) if s.place.as_ref().is_some_and(|p| *p != cluster::Place::Node(self.node)) => {
+            Request::Spawn(s) if s.place.as_ref().is_some_and(|p| *p != cluster::Place::Node(self.procs.node)) => {
                 ok(Err(Errno::Elsewhere))
             }
             Request::Spawn(s) => ok(self.procs.new_pid().and_then(|child| {
@@ -471,59 +467,20 @@ impl Server {
         Ok(Response::Done)
     }
 
-    /// Whether `actor` may kill, stop or continue `target` (see "Who may
-    /// act on whom" in ARCHITECTURE): itself always; a process the
-    /// process server started (the system description's servers, the
-    /// console's program) only if it is of the console; and if it is
-    /// restricted (`Request::Restrict`), only its descendants.
     pub fn may_act_on(&self, actor: Pid, target: Pid) -> Result<(), Errno> {
-        if actor == target {
-            return Ok(());
-        }
-        let a = self.procs.get(&actor);
-        if self.procs.get(&target).is_some_and(|t| t.system) && !a.is_some_and(|a| a.console) {
-            return Err(Errno::NotPermitted);
-        }
-        if !a.is_some_and(|p| p.restricted) {
-            return Ok(());
-        }
-        let parent = |p: &Pid| self.procs.get(p).map(|p| p.ppid).filter(|&pp| pp != 0);
-        // Parents are older than their children: the chain ends; the bound
-        // only keeps a mistake from looping.
-        let mut line = core::iter::successors(Some(target), parent).take(MAX_PROCESSES);
-        if line.any(|p| p == actor) {
-            Ok(())
-        } else {
-            Err(Errno::NotPermitted)
-        }
+        self.procs.may_act_on(actor, target)
     }
 
-    /// A process a call names: a gpid of this node's (its local pid), or
-    /// the local pid itself (the short form this node's own servers know
-    /// from badges); another node's gpid is `Elsewhere` (the caller's
-    /// library asks the cluster server instead).
     pub(crate) fn local_pid(&self, pid: Pid) -> Result<Pid, Errno> {
-        if pid <= libux::rpc::PID_MAX {
-            return Ok(pid);
-        }
-        match Gpid(pid).node() {
-            Some(n) if n == self.node => Ok(Gpid(pid).pid()),
-            Some(_) => Err(Errno::Elsewhere),
-            None => Err(Errno::NoSuchProcess),
-        }
+        self.procs.local_pid(pid)
     }
 
-    /// What a process is called outside the process server: its gpid
-    /// (`libux::cluster`), so that every answer speaks one kind of pid on
-    /// every node; 0 (no process: an orphan's parent) stays 0.
     pub(crate) fn gpid(&self, pid: Pid) -> Pid {
-        Gpid::new(self.node, pid).map_or(pid, |g| g.0)
+        self.procs.gpid(pid)
     }
 
-    /// The parent a process is told of and `/proc` names: the process of
-    /// another node it was started for, or its parent here.
     pub(crate) fn parent_gpid(&self, p: &Process) -> Pid {
-        p.home_parent.unwrap_or_else(|| self.gpid(p.ppid))
+        self.procs.parent_gpid(p)
     }
 
     /// `req` with the gpids it names made local pids.
