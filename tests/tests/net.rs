@@ -219,7 +219,8 @@ fn ttcp_sum(node: &Node, who: &str, bytes: u64) -> String {
     let line = format!("{who}: {bytes} bytes in ");
     node.wait_for(&line, TIMEOUT).unwrap_or_else(|e| panic!("{e}\n{}", node.log()));
     let log = node.log();
-    let report = log.lines().find(|l| l.starts_with(&line)).unwrap();
+    // (Another program's output, a prompt say, may start the line.)
+    let report = log.lines().find_map(|l| l.find(&line).map(|at| &l[at..])).unwrap_or_else(|| panic!("{log}"));
     report.rsplit_once("crc ").unwrap_or_else(|| panic!("no checksum in {report:?}")).1.trim().to_string()
 }
 
