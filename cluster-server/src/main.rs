@@ -225,10 +225,8 @@ fn start_membership(
     // The port lives while its ctl is open: for good.
     core::mem::forget(announced);
     state.lock().port = Some(data.clone());
-    // Our first beat goes out before we hear anyone's: a node whose
-    // number is taken then stays out only once the others have heard it
-    // (they challenge it, it proves, they refuse it and say so), whichever
-    // datagram comes first.
+    // Our first beat goes out at once (to everyone: we follow nobody
+    // yet), so a running coordinator shows it in its next view.
     send_beat(state, files, &data);
     let (s, d, f) = (state.clone(), data.clone(), files.clone());
     libux::thread::spawn(move || listen(s, d, f))?;
@@ -244,7 +242,6 @@ fn carry_out(state: &Mutex<State>, files: &files::Files, data: &File, outs: Vec<
             Out::Log(line) => println!("{line}"),
             Out::Broadcast(bytes) => send(data, broadcast_of(state), &bytes),
             Out::SendTo(to, bytes) => send_to(to, &bytes),
-            Out::BeatNow => send_beat(state, files, data),
             Out::Down(node) => files.waits.node_changed(node, true),
             Out::Ended(node) => files.waits.node_changed(node, false),
         }
@@ -337,7 +334,10 @@ fn listen(state: Arc<Mutex<State>>, data: Arc<File>, files: Arc<files::Files>) {
         let outs = {
             let mut st = state.lock();
             let now = st.clock.micros();
-            st.members.receive(now, d.peer.ip, d.payload)
+            let mut outs = st.members.receive(now, d.peer.ip, d.payload);
+            // A view may bring a change due before the beater wakes.
+            outs.extend(st.members.tick(now));
+            outs
         };
         carry_out(&state, &files, &data, outs);
     }

@@ -49,8 +49,13 @@ pub const BEAT_US: u64 = 750_000;
 pub const SUSPECT_US: u64 = 1_500_000;
 /// Not heard for this long: down (three beats missed; within the 3 s the
 /// cluster promises: the beater wakes when a state is due to change,
-/// [`Membership::next_change`]).
+/// [`Membership::next_change`], and the listener ticks at every view).
 pub const DOWN_US: u64 = 2_500_000;
+/// While no coordinator speaks, a follower holds the others' entries as
+/// the last view had them for this long (a period past it, then this
+/// long), so that a coordinator's death, and even its successor's, does
+/// not make every node look down before a new one speaks.
+const HOLD_US: u64 = 5_000_000;
 /// News (a node joined, turned, or says a process ended) goes out in a
 /// view at once, but at most this often: a burst of news is one view.
 const NEWS_GAP_US: u64 = 100_000;
@@ -59,9 +64,13 @@ const NEWS_GAP_US: u64 = 100_000;
 const SENT_KEPT: usize = 64;
 /// The same refusal is sent and logged at most this often.
 const REFUSE_EVERY_US: u64 = 5_000_000;
-/// Bytes of entries in one view datagram (an entry is at most about 200:
-/// its name and features are bounded).
-const VIEW_ENTRIES_MAX: usize = msg::DATAGRAM_MAX - 200;
+/// Refusals remembered (sent, and of us): beyond, new ones are dropped
+/// unsaid, so a flood of forged beats grows no table and no broadcast.
+const REFUSALS_KEPT: usize = 64;
+/// Nodes heard but not admitted that the coordinator keeps at once.
+const PENDING_MAX: usize = 256;
+/// Bytes of entries in one view datagram (room for the header and MAC).
+const VIEW_ENTRIES_MAX: usize = msg::DATAGRAM_MAX - 100;
 
 /// This node, as the host configured it.
 #[derive(Clone, Debug)]
@@ -82,10 +91,8 @@ pub enum Out {
     Broadcast(Vec<u8>),
     /// Send them to one node (its membership port).
     SendTo([u8; 4], Vec<u8>),
-    /// Send a beat now (to a new coordinator): [`Membership::beat`].
-    BeatNow,
     Log(String),
-    /// A node turned down.
+    /// A node turned down (or a new incarnation replaced it).
     Down(NodeId),
     /// A node's processes that another node waits for: some ended.
     Ended(NodeId),
@@ -104,16 +111,12 @@ pub struct Peer {
     /// Its beats' `ends`, as last heard.
     ends: u64,
     heard_us: u64,
-    /// Shown in `nodes` (the coordinator shows the others in its views
-    /// only, until they are admitted).
-    admitted: bool,
-    /// Another incarnation of its number was admitted before.
-    rejoining: bool,
     /// The state last logged (a change is logged once).
     logged: NodeState,
 }
 
-/// The coordinator this node follows.
+/// The coordinator this node follows: one of its views echoed a fresh
+/// beat of ours.
 struct Following {
     node: NodeId,
     incarnation: Incarnation,
@@ -122,22 +125,21 @@ struct Following {
     seq: u64,
     /// When a view of it last came.
     heard_us: u64,
-    /// One of its views echoed a fresh beat of ours: it is the
-    /// coordinator, and its views are believed.
-    believed: bool,
 }
 
 enum Role {
-    /// No coordinator known: beats to everyone. `lower_us`: when a node
-    /// of a lower number was last heard (it is to coordinate, not us).
+    /// No coordinator followed. Beats go to `toward` (the next
+    /// coordinator, while it takes over) or to everyone. `lower_us`: when
+    /// a coordinator's view, or a lower node's beat, was last heard (then
+    /// another is to coordinate, not us).
     Seeking {
         since_us: u64,
         lower_us: Option<u64>,
+        toward: Option<[u8; 4]>,
     },
     Following(Following),
     /// `news`: something to tell before the next beat period.
     Coordinating {
-        view_seq: u64,
         last_view_us: u64,
         news: bool,
     },
@@ -147,21 +149,34 @@ pub struct Membership {
     cfg: Config,
     incarnation: Incarnation,
     seq: u64,
+    /// Our views' numbers, for this incarnation (however often we
+    /// coordinate in it).
+    view_seq: u64,
     /// Our processes that another node waits for, ended (`Beat::ends`).
     ends: u64,
     /// How we stand, as of the last beat.
     own: Stats,
     role: Role,
+    /// Admitted nodes (down ones too: a new incarnation replaces them).
     peers: BTreeMap<NodeId, Peer>,
-    /// Our beats (as a follower) or views (as the coordinator) lately
-    /// sent: number and time.
-    sent: VecDeque<(u64, u64)>,
+    /// The coordinator's: nodes heard, shown their beat in the views
+    /// until one echoes a view.
+    pending: BTreeMap<NodeId, Peer>,
+    /// When the last view we follow came: others' entries are held past
+    /// it (`HOLD_US`); none while we coordinate or never followed.
+    last_view_us: Option<u64>,
+    /// The coordinator that fell silent: its entry ages (it is the one
+    /// that may be dead).
+    silent: Option<NodeId>,
+    /// Our beats and our views lately sent: number and time.
+    beats_sent: VecDeque<(u64, u64)>,
+    views_sent: VecDeque<(u64, u64)>,
+    /// When we last sent a beat to a coordinator we do not follow.
+    probed_us: Option<u64>,
     /// Last refusal sent to each (node, incarnation), and when.
     refused: BTreeMap<(NodeId, Incarnation), u64>,
     /// Refusals of us logged, and when.
     refused_us: BTreeMap<(NodeId, Refusal), u64>,
-    /// We were refused, this incarnation.
-    refused_once: bool,
 }
 
 impl Membership {
@@ -173,14 +188,19 @@ impl Membership {
             cfg,
             incarnation,
             seq: 0,
+            view_seq: 0,
             ends: 0,
             own: Stats::default(),
-            role: Role::Seeking { since_us: now_us, lower_us: None },
+            role: Role::Seeking { since_us: now_us, lower_us: None, toward: None },
             peers: BTreeMap::new(),
-            sent: VecDeque::new(),
+            pending: BTreeMap::new(),
+            last_view_us: None,
+            silent: None,
+            beats_sent: VecDeque::new(),
+            views_sent: VecDeque::new(),
+            probed_us: None,
             refused: BTreeMap::new(),
             refused_us: BTreeMap::new(),
-            refused_once: false,
         }
     }
 
@@ -192,7 +212,7 @@ impl Membership {
     pub fn coordinator(&self) -> Option<NodeId> {
         match &self.role {
             Role::Seeking { .. } => None,
-            Role::Following(f) => f.believed.then_some(f.node),
+            Role::Following(f) => Some(f.node),
             Role::Coordinating { .. } => Some(self.cfg.node),
         }
     }
@@ -201,48 +221,52 @@ impl Membership {
     /// beat says so (send one at once).
     pub fn watched_ended(&mut self) {
         self.ends += 1;
-        if let Role::Coordinating { news, .. } = &mut self.role {
-            *news = true;
-        }
+        self.news();
     }
 
-    /// What to send now, every [`BEAT_US`] (or at [`Out::BeatNow`]): our
-    /// beat, to the coordinator or to everyone; the coordinator's view.
+    /// What to send now, every [`BEAT_US`]: our beat, to the coordinator
+    /// or to everyone; the coordinator's view.
     pub fn beat(&mut self, now_us: u64, stats: Stats) -> Vec<Out> {
         self.own = stats;
         if let Role::Coordinating { .. } = self.role {
             return self.views(now_us);
         }
-        self.seq += 1;
         let (to, echo) = match &self.role {
             Role::Following(f) => {
                 (Some(f.addr), Some(ViewId { coordinator: f.node, incarnation: f.incarnation, seq: f.seq }))
             }
-            _ => (None, None),
+            Role::Seeking { toward, .. } => (*toward, None),
+            Role::Coordinating { .. } => (None, None),
         };
-        let beat = Beat {
-            node: self.cfg.node,
-            incarnation: self.incarnation,
-            seq: self.seq,
-            name: &self.cfg.name,
-            features: &self.cfg.features,
-            stats,
-            ends: self.ends,
-            echo,
-        };
-        let body = beat.encode();
-        let mac = self.cfg.secret.as_deref().map(|s| msg::beat_mac(s, &body));
-        let bytes = Message::Beat { body: &body, mac }.encode();
-        remember(&mut self.sent, self.seq, now_us);
+        let bytes = self.beat_bytes(now_us, echo);
         alloc::vec![match to {
             Some(addr) => Out::SendTo(addr, bytes),
             None => Out::Broadcast(bytes),
         }]
     }
 
+    /// A new beat of ours, remembered for the echoes.
+    fn beat_bytes(&mut self, now_us: u64, echo: Option<ViewId>) -> Vec<u8> {
+        self.seq += 1;
+        let beat = Beat {
+            node: self.cfg.node,
+            incarnation: self.incarnation,
+            seq: self.seq,
+            name: &self.cfg.name,
+            features: &self.cfg.features,
+            stats: self.own,
+            ends: self.ends,
+            echo,
+        };
+        let body = beat.encode();
+        let mac = self.cfg.secret.as_deref().map(|s| msg::beat_mac(s, &body));
+        remember(&mut self.beats_sent, self.seq, now_us);
+        Message::Beat { body: &body, mac }.encode()
+    }
+
     /// The coordinator's table, in as many datagrams as it takes.
     fn views(&mut self, now_us: u64) -> Vec<Out> {
-        let Role::Coordinating { view_seq, last_view_us, news } = &mut self.role else { return Vec::new() };
+        let Role::Coordinating { last_view_us, news } = &mut self.role else { return Vec::new() };
         let Some(secret) = self.cfg.secret.as_deref() else { return Vec::new() };
         let me = Entry {
             node: self.cfg.node,
@@ -256,21 +280,25 @@ impl Membership {
             stats: self.own,
             ends: self.ends,
         };
-        let others = self.peers.iter().map(|(node, p)| Entry {
-            node: *node,
-            incarnation: p.incarnation,
-            addr: p.addr,
-            seq: p.seq,
-            age_ms: (now_us.saturating_sub(p.heard_us) / 1000).min(u32::MAX as u64) as u32,
-            admitted: p.admitted,
-            name: &p.name,
-            features: &p.features,
-            stats: p.stats,
-            ends: p.ends,
-        });
+        fn entry<'p>(node: &NodeId, p: &'p Peer, admitted: bool, now_us: u64) -> Entry<'p> {
+            Entry {
+                node: *node,
+                incarnation: p.incarnation,
+                addr: p.addr,
+                seq: p.seq,
+                age_ms: (now_us.saturating_sub(p.heard_us) / 1000).min(u32::MAX as u64) as u32,
+                admitted,
+                name: &p.name,
+                features: &p.features,
+                stats: p.stats,
+                ends: p.ends,
+            }
+        }
+        let admitted = self.peers.iter().map(|(n, p)| entry(n, p, true, now_us));
+        let pending = self.pending.iter().map(|(n, p)| entry(n, p, false, now_us));
         let mut pages: Vec<Vec<Entry>> = alloc::vec![Vec::new()];
         let mut bytes = 0;
-        for e in core::iter::once(me).chain(others) {
+        for e in core::iter::once(me).chain(admitted).chain(pending) {
             let size = postcard::experimental::serialized_size(&e).unwrap_or(VIEW_ENTRIES_MAX);
             if bytes + size > VIEW_ENTRIES_MAX {
                 pages.push(Vec::new());
@@ -281,15 +309,12 @@ impl Membership {
         }
         let mut out = Vec::new();
         for entries in pages {
-            *view_seq += 1;
-            let view = View {
-                id: ViewId { coordinator: self.cfg.node, incarnation: self.incarnation, seq: *view_seq },
-                entries,
-            };
-            let body = view.encode();
+            self.view_seq += 1;
+            let id = ViewId { coordinator: self.cfg.node, incarnation: self.incarnation, seq: self.view_seq };
+            let body = View { id, entries }.encode();
             let mac = msg::view_mac(secret, &body);
             out.push(Out::Broadcast(Message::View { body: &body, mac }.encode()));
-            remember(&mut self.sent, *view_seq, now_us);
+            remember(&mut self.views_sent, self.view_seq, now_us);
         }
         *last_view_us = now_us;
         *news = false;
@@ -298,7 +323,7 @@ impl Membership {
 
     /// A view now if there is news and the last one is not too recent.
     fn news_out(&mut self, now_us: u64, out: &mut Vec<Out>) {
-        if let Role::Coordinating { last_view_us, news: true, .. } = self.role {
+        if let Role::Coordinating { last_view_us, news: true } = self.role {
             if now_us.saturating_sub(last_view_us) >= NEWS_GAP_US {
                 out.extend(self.views(now_us));
             }
@@ -311,19 +336,31 @@ impl Membership {
         }
     }
 
-    /// How long ago `node` was heard, as this node can tell: a follower
-    /// ages the views' entries for at most a beat period past the last
-    /// view (the coordinator itself by the views' own times).
-    fn age_us(&self, node: NodeId, heard_us: u64, now_us: u64) -> u64 {
-        let clock = match &self.role {
-            Role::Following(f) if f.node != node => now_us.min(f.heard_us + BEAT_US),
-            _ => now_us,
-        };
-        clock.saturating_sub(heard_us)
+    /// The clock `node`'s entry ages by: ours, but while no coordinator
+    /// we follow speaks, the others' entries are held as the last view
+    /// had them (a period past it, for `HOLD_US`; then they age again,
+    /// should we be the one cut off).
+    fn clock_for(&self, node: NodeId, now_us: u64) -> u64 {
+        let Some(last) = self.last_view_us else { return now_us };
+        match &self.role {
+            Role::Coordinating { .. } => now_us,
+            Role::Following(f) if f.node == node => now_us,
+            _ if self.silent == Some(node) => now_us,
+            _ => {
+                let held = last + BEAT_US;
+                if now_us <= held {
+                    now_us
+                } else if now_us < held + HOLD_US {
+                    held
+                } else {
+                    now_us - HOLD_US
+                }
+            }
+        }
     }
 
     fn state(&self, node: NodeId, p: &Peer, now_us: u64) -> NodeState {
-        state_of(self.age_us(node, p.heard_us, now_us))
+        state_of(self.clock_for(node, now_us).saturating_sub(p.heard_us))
     }
 
     /// Peers whose state changed since the last tick, logged; the
@@ -334,7 +371,6 @@ impl Membership {
         let changed: Vec<(NodeId, NodeState)> = self
             .peers
             .iter()
-            .filter(|(_, p)| p.admitted)
             .map(|(node, p)| (*node, self.state(*node, p, now_us)))
             .filter(|(node, s)| self.peers[node].logged != *s)
             .collect();
@@ -344,60 +380,52 @@ impl Membership {
             out.push(Out::Log(format!("cluster: node {node} ({}) is {}", p.name, state.word())));
             if state == NodeState::Down {
                 out.push(Out::Down(node));
+                self.news();
             }
-            self.news();
         }
         self.news_out(now_us, &mut out);
         out
     }
 
     /// A seeker that heard nobody lower coordinates; a follower whose
-    /// coordinator fell silent goes to the next one, or seeks.
+    /// coordinator fell silent turns to the next one, or coordinates.
     fn roles(&mut self, now_us: u64, out: &mut Vec<Out>) {
-        match &self.role {
-            Role::Seeking { since_us, lower_us } => {
-                let quiet = |t: u64| now_us.saturating_sub(t) >= SUSPECT_US;
-                if self.may_coordinate() && quiet(*since_us) && lower_us.is_none_or(quiet) {
+        let quiet = |t: u64| now_us.saturating_sub(t) >= SUSPECT_US;
+        match &mut self.role {
+            Role::Seeking { since_us, toward, .. } if toward.is_some() && quiet(*since_us) => {
+                // The next coordinator did not take over: everyone.
+                *toward = None;
+                *since_us = now_us;
+            }
+            Role::Seeking { since_us, lower_us, toward: None } => {
+                if self.cfg.secret.is_some() && quiet(*since_us) && lower_us.is_none_or(quiet) {
                     out.push(Out::Log(format!(
                         "cluster: node {} coordinates the membership (none heard)",
                         self.cfg.node
                     )));
-                    self.coordinate();
+                    self.coordinate(now_us);
                 }
             }
-            Role::Following(f) if now_us.saturating_sub(f.heard_us) >= SUSPECT_US => {
-                let (old, believed) = (f.node, f.believed);
-                if !believed {
-                    self.role = Role::Seeking { since_us: now_us, lower_us: None };
-                    return;
-                }
+            Role::Following(f) if quiet(f.heard_us) => {
+                let old = f.node;
+                self.silent = Some(old);
                 let next = self
                     .peers
                     .iter()
-                    .filter(|(node, p)| **node != old && p.admitted && self.state(**node, p, now_us) != NodeState::Down)
-                    .map(|(node, p)| (*node, p.incarnation, p.addr))
-                    .find(|(node, _, _)| *node < self.cfg.node);
+                    .filter(|(node, p)| **node != old && self.state(**node, p, now_us) != NodeState::Down)
+                    .map(|(node, p)| (*node, p.addr))
+                    .find(|(node, _)| *node < self.cfg.node);
                 match next {
                     None => {
                         out.push(Out::Log(format!(
                             "cluster: node {old} is silent; node {} coordinates the membership",
                             self.cfg.node
                         )));
-                        // Every node that was up gets a beat period to
-                        // beat to us before it is suspect.
-                        let clock = |p: &Peer| now_us.min(f.heard_us + BEAT_US).saturating_sub(p.heard_us);
-                        let grace = now_us.saturating_sub(BEAT_US);
-                        for (node, p) in self.peers.iter_mut() {
-                            if *node != old && state_of(clock(p)) != NodeState::Down {
-                                p.heard_us = p.heard_us.max(grace);
-                            }
-                        }
-                        self.coordinate();
+                        self.coordinate(now_us);
                     }
-                    Some((node, incarnation, addr)) => {
-                        let f = Following { node, incarnation, addr, seq: 0, heard_us: now_us, believed: false };
-                        self.role = Role::Following(f);
-                        out.push(Out::BeatNow);
+                    Some((_, addr)) => {
+                        self.role = Role::Seeking { since_us: now_us, lower_us: None, toward: Some(addr) };
+                        out.extend(self.beat(now_us, self.own));
                     }
                 }
             }
@@ -405,16 +433,22 @@ impl Membership {
         }
     }
 
-    /// Views from now on; what was sent as a follower names no view.
-    fn coordinate(&mut self) {
-        self.sent.clear();
-        self.role = Role::Coordinating { view_seq: 0, last_view_us: 0, news: true };
-    }
-
-    /// A node refused (wrong secret, number in use) or without the
-    /// secret never coordinates: its views would be nobody's.
-    fn may_coordinate(&self) -> bool {
-        self.cfg.secret.is_some() && !self.refused_once
+    /// We coordinate from now on. Every node that was up, as we held it
+    /// (the silent coordinator aside), gets a beat period to beat to us
+    /// before it may turn suspect.
+    fn coordinate(&mut self, now_us: u64) {
+        let grace = now_us.saturating_sub(BEAT_US);
+        let held: Vec<(NodeId, u64)> = self
+            .peers
+            .iter()
+            .filter(|(node, p)| Some(**node) != self.silent && self.state(**node, p, now_us) != NodeState::Down)
+            .map(|(node, p)| (*node, p.heard_us.max(grace)))
+            .collect();
+        for (node, heard) in held {
+            self.peers.get_mut(&node).expect("just found").heard_us = heard;
+        }
+        self.last_view_us = None;
+        self.role = Role::Coordinating { last_view_us: 0, news: true };
     }
 
     /// When [`Membership::tick`] next has something to do if nothing is
@@ -423,14 +457,14 @@ impl Membership {
     /// replaced, a seeker to coordinate, or news to go out.
     pub fn next_change(&self, now_us: u64) -> Option<u64> {
         let due = |(node, p): (&NodeId, &Peer)| {
-            let age = self.age_us(*node, p.heard_us, now_us);
+            let clock = self.clock_for(*node, now_us);
+            let age = clock.saturating_sub(p.heard_us);
+            // A held clock stands still: look again when it moves.
             let at = |limit: u64| {
-                let t = now_us + limit.saturating_sub(age);
-                // A follower's clock for others stops a period past the
-                // last view: nothing changes before the next.
-                match &self.role {
-                    Role::Following(f) if f.node != *node && t > f.heard_us + BEAT_US => None,
-                    _ => Some(t),
+                if clock == now_us {
+                    Some(now_us + limit.saturating_sub(age))
+                } else {
+                    self.last_view_us.map(|l| l + BEAT_US + HOLD_US)
                 }
             };
             match state_of(age) {
@@ -440,14 +474,15 @@ impl Membership {
                 NodeState::Down => None,
             }
         };
-        let peers = self.peers.iter().filter(|(_, p)| p.admitted).filter_map(due).min();
+        let peers = self.peers.iter().filter_map(due).min();
         let role = match &self.role {
-            Role::Seeking { since_us, lower_us } if self.may_coordinate() => {
+            Role::Seeking { since_us, toward: Some(_), .. } => Some(since_us + SUSPECT_US),
+            Role::Seeking { since_us, lower_us, toward: None } if self.cfg.secret.is_some() => {
                 Some((since_us + SUSPECT_US).max(lower_us.map_or(0, |t| t + SUSPECT_US)))
             }
             Role::Seeking { .. } => None,
             Role::Following(f) => Some(f.heard_us + SUSPECT_US),
-            Role::Coordinating { last_view_us, news: true, .. } => Some(last_view_us + NEWS_GAP_US),
+            Role::Coordinating { last_view_us, news: true } => Some(last_view_us + NEWS_GAP_US),
             Role::Coordinating { .. } => None,
         };
         [peers, role].into_iter().flatten().min()
@@ -462,10 +497,7 @@ impl Membership {
             Some(Message::Refused { from: node, to, to_incarnation, reason })
                 if to == self.cfg.node && to_incarnation == self.incarnation =>
             {
-                self.refused_once = true;
-                let last = self.refused_us.get(&(node, reason)).copied();
-                if last.is_none_or(|t| now_us.saturating_sub(t) >= REFUSE_EVERY_US) {
-                    self.refused_us.insert((node, reason), now_us);
+                if remembered(&mut self.refused_us, (node, reason), now_us) {
                     out.push(Out::Log(match reason {
                         Refusal::NumberInUse { by } => format!(
                             "cluster: node number {} is in use by the node at {}; this node stays out of the cluster",
@@ -495,82 +527,86 @@ impl Membership {
         }
         // Only the coordinator judges beats.
         let Role::Coordinating { .. } = self.role else { return };
-        let Some(mac) = mac else {
+        if mac.is_none() {
             return self.refuse(now_us, from, beat.node, beat.incarnation, Refusal::NoSecret, out);
-        };
-        if !msg::beat_mac_ok(secret, body, &mac) {
+        }
+        if !valid {
             return self.refuse(now_us, from, beat.node, beat.incarnation, Refusal::WrongSecret, out);
         }
         if beat.node == self.cfg.node {
             let by = Refusal::NumberInUse { by: self.cfg.addr };
             return self.refuse(now_us, from, beat.node, beat.incarnation, by, out);
         }
-        let fresh = beat.echo.is_some_and(|e| self.echoes_us(e, now_us));
-        let rejoining = match self.peers.get(&beat.node) {
-            Some(p) if p.incarnation == beat.incarnation => {
-                // Only a later beat of the incarnation counts.
-                if beat.seq <= p.seq {
-                    return;
-                }
-                p.rejoining
+        if let Some(p) = self.peers.get_mut(&beat.node).filter(|p| p.incarnation == beat.incarnation) {
+            // Only a later beat of the incarnation counts.
+            if beat.seq <= p.seq {
+                return;
             }
-            Some(p) if p.admitted && self.state(beat.node, p, now_us) != NodeState::Down => {
+            let was = state_of(now_us.saturating_sub(p.heard_us));
+            update(p, &beat, from, now_us);
+            if beat.ends != p.ends {
+                p.ends = beat.ends;
+                out.push(Out::Ended(beat.node));
+                self.news();
+            }
+            if was != NodeState::Up {
+                self.news();
+            }
+            return;
+        }
+        if let Some(p) = self.peers.get(&beat.node) {
+            if self.state(beat.node, p, now_us) != NodeState::Down {
                 let by = Refusal::NumberInUse { by: p.addr };
                 return self.refuse(now_us, from, beat.node, beat.incarnation, by, out);
             }
-            // Someone new, or back as a new incarnation: shown its beat
-            // in the views until one of its beats echoes them.
-            Some(p) => {
-                let node = beat.node;
-                self.peers.insert(node, pending(&beat, from, now_us, p.admitted || p.rejoining));
-                self.news();
-                if !fresh {
-                    return;
-                }
-                self.peers[&node].rejoining
-            }
-            None => {
-                self.peers.insert(beat.node, pending(&beat, from, now_us, false));
-                self.news();
-                if !fresh {
-                    return;
-                }
-                false
-            }
+        }
+        // Someone new, or back as a new incarnation: shown its beat in the
+        // views until one of its beats echoes one of them.
+        let fresh = beat.echo.is_some_and(|e| {
+            e.coordinator == self.cfg.node
+                && e.incarnation == self.incarnation
+                && lately(&self.views_sent, e.seq, now_us)
+        });
+        match self.pending.get(&beat.node) {
+            Some(p) if p.incarnation == beat.incarnation && beat.seq <= p.seq => return,
+            None if self.pending.len() >= PENDING_MAX => return,
+            _ => {}
+        }
+        let mut p = Peer {
+            addr: from,
+            incarnation: beat.incarnation,
+            name: String::new(),
+            features: String::new(),
+            stats: beat.stats,
+            seq: beat.seq,
+            ends: beat.ends,
+            heard_us: now_us,
+            logged: NodeState::Up,
         };
-        let p = self.peers.get_mut(&beat.node).expect("in the table");
-        let was = state_of(now_us.saturating_sub(p.heard_us));
-        p.seq = beat.seq;
-        p.heard_us = now_us;
-        p.stats = beat.stats;
-        p.addr = from;
-        p.name = beat.name.into();
-        p.features = beat.features.into();
-        let mut news = was != NodeState::Up;
-        if beat.ends != p.ends {
-            p.ends = beat.ends;
-            out.push(Out::Ended(beat.node));
-            news = true;
+        update(&mut p, &beat, from, now_us);
+        self.news();
+        if !fresh {
+            self.pending.insert(beat.node, p);
+            return;
         }
-        if !p.admitted && fresh {
-            p.admitted = true;
-            p.logged = NodeState::Up;
-            let how = if rejoining { "rejoined (a new incarnation)" } else { "joined" };
-            out.push(Out::Log(format!("cluster: node {} at {} {how}", beat.node, addr(from))));
-            news = true;
-        }
-        if news {
-            self.news();
-        }
+        self.pending.remove(&beat.node);
+        let back = self.retire(beat.node, out);
+        self.peers.insert(beat.node, p);
+        let how = if back { "rejoined (a new incarnation)" } else { "joined" };
+        out.push(Out::Log(format!("cluster: node {} at {} {how}", beat.node, addr(from))));
     }
 
-    /// Whether `echo` names a view of ours sent within [`DOWN_US`].
-    fn echoes_us(&self, echo: ViewId, now_us: u64) -> bool {
-        echo.coordinator == self.cfg.node && echo.incarnation == self.incarnation && self.sent_lately(echo.seq, now_us)
-    }
-
-    fn sent_lately(&self, seq: u64, now_us: u64) -> bool {
-        self.sent.iter().any(|&(s, t)| s == seq && now_us.saturating_sub(t) < DOWN_US)
+    /// A node's admitted incarnation gives way to another: if it was not
+    /// told down yet, it is now (the waits for its processes hear it).
+    /// Whether there was one.
+    fn retire(&mut self, node: NodeId, out: &mut Vec<Out>) -> bool {
+        let Some(p) = self.peers.get_mut(&node) else { return false };
+        if p.logged != NodeState::Down {
+            p.logged = NodeState::Down;
+            out.push(Out::Log(format!("cluster: node {node} ({}) is down", p.name)));
+            out.push(Out::Down(node));
+        }
+        true
     }
 
     fn on_view(&mut self, now_us: u64, from: [u8; 4], body: &[u8], mac: &msg::Mac, out: &mut Vec<Out>) {
@@ -580,65 +616,68 @@ impl Membership {
         if !msg::view_mac_ok(secret, body, mac) || id.coordinator == self.cfg.node {
             return;
         }
-        // Ours to follow? The first heard, or a lower one than ours, or a
-        // new one once ours is silent.
-        let follow = match &self.role {
-            Role::Seeking { .. } => true,
-            Role::Following(f) if f.node == id.coordinator && f.incarnation == id.incarnation => {
+        if let Role::Following(f) = &mut self.role {
+            if f.node == id.coordinator && f.incarnation == id.incarnation {
+                // Ours: only a later view counts.
                 if id.seq <= f.seq {
                     return;
                 }
-                false
+                f.seq = id.seq;
+                f.addr = from;
+                f.heard_us = now_us;
+                self.last_view_us = Some(now_us);
+                return self.learn_all(now_us, from, &view, out);
             }
-            Role::Following(f) => id.coordinator < f.node || now_us.saturating_sub(f.heard_us) >= SUSPECT_US,
-            Role::Coordinating { .. } => {
-                if id.coordinator > self.cfg.node {
-                    return;
-                }
-                out.push(Out::Log(format!(
-                    "cluster: node {} coordinates the membership; node {} follows",
-                    id.coordinator, self.cfg.node
-                )));
+        }
+        // Another coordinator's: worth going over to? The first a seeker
+        // hears, a lower one than ours, any once ours is silent.
+        let better = match &mut self.role {
+            Role::Seeking { lower_us, .. } => {
+                *lower_us = Some(now_us);
                 true
             }
+            Role::Following(f) => id.coordinator < f.node || now_us.saturating_sub(f.heard_us) >= SUSPECT_US,
+            Role::Coordinating { .. } => id.coordinator < self.cfg.node,
         };
-        if follow {
-            if let Role::Coordinating { .. } = self.role {
-                // Our views' numbers are no beats'.
-                self.sent.clear();
+        if !better {
+            return;
+        }
+        // Only a view that echoes a beat we sent lately is believed: a
+        // recorded view, replayed, moves nobody. Else we beat to it (at
+        // most once a half period), and its next view will echo us.
+        let echoed = view.entries.iter().any(|e| {
+            e.node == self.cfg.node && e.incarnation == self.incarnation && lately(&self.beats_sent, e.seq, now_us)
+        });
+        if !echoed {
+            if self.probed_us.is_none_or(|t| now_us.saturating_sub(t) >= BEAT_US / 2) {
+                self.probed_us = Some(now_us);
+                let bytes = self.beat_bytes(now_us, Some(id));
+                out.push(Out::SendTo(from, bytes));
             }
-            let f = Following {
-                node: id.coordinator,
-                incarnation: id.incarnation,
-                addr: from,
-                seq: id.seq,
-                heard_us: now_us,
-                believed: false,
-            };
-            self.role = Role::Following(f);
-            out.push(Out::BeatNow);
-        }
-        let echoed = view
-            .entries
-            .iter()
-            .any(|e| e.node == self.cfg.node && e.incarnation == self.incarnation && self.sent_lately(e.seq, now_us));
-        let Role::Following(f) = &mut self.role else { return };
-        if !follow && !f.believed && !echoed {
-            // Not believed yet, but heard: our beats name this view.
-            f.seq = id.seq;
-            f.heard_us = now_us;
             return;
         }
-        f.seq = id.seq;
-        f.addr = from;
-        f.heard_us = now_us;
-        f.believed |= echoed;
-        if !f.believed {
-            return;
+        if let Role::Coordinating { .. } = self.role {
+            out.push(Out::Log(format!(
+                "cluster: node {} coordinates the membership; node {} follows",
+                id.coordinator, self.cfg.node
+            )));
+            self.pending.clear();
         }
+        let f =
+            Following { node: id.coordinator, incarnation: id.incarnation, addr: from, seq: id.seq, heard_us: now_us };
+        self.silent = None;
+        self.role = Role::Following(f);
+        self.last_view_us = Some(now_us);
+        // Our next beat names the view: send it now, not a period on.
+        out.extend(self.beat(now_us, self.own));
+        self.learn_all(now_us, from, &view, out);
+    }
+
+    /// A believed view's admitted entries.
+    fn learn_all(&mut self, now_us: u64, from: [u8; 4], view: &View, out: &mut Vec<Out>) {
         for e in &view.entries {
             if e.node != self.cfg.node && e.admitted {
-                self.learn(now_us, e, (e.node == id.coordinator).then_some(from), out);
+                self.learn(now_us, e, (e.node == view.id.coordinator).then_some(from), out);
             }
         }
     }
@@ -648,7 +687,7 @@ impl Membership {
         let addr_of = coordinator_at.unwrap_or(e.addr);
         let heard_us = if coordinator_at.is_some() { now_us } else { now_us.saturating_sub(e.age_ms as u64 * 1000) };
         match self.peers.get_mut(&e.node) {
-            Some(p) if p.incarnation == e.incarnation && p.admitted => {
+            Some(p) if p.incarnation == e.incarnation => {
                 p.heard_us = p.heard_us.max(heard_us);
                 p.seq = p.seq.max(e.seq);
                 p.stats = e.stats;
@@ -662,8 +701,8 @@ impl Membership {
                     out.push(Out::Ended(e.node));
                 }
             }
-            old => {
-                let back = old.is_some_and(|p| p.incarnation != e.incarnation && (p.admitted || p.rejoining));
+            _ => {
+                let back = self.retire(e.node, out);
                 let how = if back { "rejoined (a new incarnation)" } else { "joined" };
                 out.push(Out::Log(format!("cluster: node {} at {} {how}", e.node, addr(addr_of))));
                 let p = Peer {
@@ -675,8 +714,6 @@ impl Membership {
                     seq: e.seq,
                     ends: e.ends,
                     heard_us,
-                    admitted: true,
-                    rejoining: false,
                     logged: NodeState::Up,
                 };
                 let logged = self.state(e.node, &p, now_us);
@@ -686,15 +723,9 @@ impl Membership {
     }
 
     fn refuse(&mut self, now_us: u64, to: [u8; 4], node: NodeId, inc: Incarnation, why: Refusal, out: &mut Vec<Out>) {
-        let last = self.refused.get(&(node, inc)).copied();
-        if last.is_some_and(|t| now_us.saturating_sub(t) < REFUSE_EVERY_US) {
+        if !remembered(&mut self.refused, (node, inc), now_us) {
             return;
         }
-        // A table one sender cannot grow without bound.
-        if self.refused.len() >= 256 {
-            self.refused.retain(|_, t| now_us.saturating_sub(*t) < REFUSE_EVERY_US);
-        }
-        self.refused.insert((node, inc), now_us);
         out.push(Out::Log(format!("cluster: refused node {node} at {}: {why}", addr(to))));
         let m = Message::Refused { from: self.cfg.node, to: node, to_incarnation: inc, reason: why };
         out.push(Out::Broadcast(m.encode()));
@@ -713,7 +744,7 @@ impl Membership {
             features: self.cfg.features.clone(),
         };
         let mut all = alloc::vec![me];
-        all.extend(self.peers.iter().filter(|(_, p)| p.admitted).map(|(node, p)| NodeLine {
+        all.extend(self.peers.iter().map(|(node, p)| NodeLine {
             node: *node,
             name: p.name.clone(),
             addr: Addr { ip: p.addr, port: msg::PORT },
@@ -728,21 +759,34 @@ impl Membership {
     }
 }
 
-/// A node the coordinator heard but has not admitted.
-fn pending(beat: &Beat, from: [u8; 4], now_us: u64, rejoining: bool) -> Peer {
-    Peer {
-        addr: from,
-        incarnation: beat.incarnation,
-        name: beat.name.into(),
-        features: beat.features.into(),
-        stats: beat.stats,
-        seq: beat.seq,
-        ends: beat.ends,
-        heard_us: now_us,
-        admitted: false,
-        rejoining,
-        logged: NodeState::Up,
+/// What a later beat of an incarnation says.
+fn update(p: &mut Peer, beat: &Beat, from: [u8; 4], now_us: u64) {
+    p.seq = beat.seq;
+    p.heard_us = now_us;
+    p.stats = beat.stats;
+    p.addr = from;
+    if p.name != beat.name || p.features != beat.features {
+        p.name = beat.name.into();
+        p.features = beat.features.into();
     }
+}
+
+/// Whether a refusal keyed `key` is due (not said within
+/// [`REFUSE_EVERY_US`]), remembering it if so; none is due while the
+/// table is full of recent ones.
+fn remembered<K: Ord>(table: &mut BTreeMap<K, u64>, key: K, now_us: u64) -> bool {
+    let recent = |t: &u64| now_us.saturating_sub(*t) < REFUSE_EVERY_US;
+    if table.get(&key).is_some_and(recent) {
+        return false;
+    }
+    if table.len() >= REFUSALS_KEPT {
+        table.retain(|_, t| recent(t));
+        if table.len() >= REFUSALS_KEPT {
+            return false;
+        }
+    }
+    table.insert(key, now_us);
+    true
 }
 
 fn remember(sent: &mut VecDeque<(u64, u64)>, seq: u64, now_us: u64) {
@@ -750,6 +794,11 @@ fn remember(sent: &mut VecDeque<(u64, u64)>, seq: u64, now_us: u64) {
         sent.pop_front();
     }
     sent.push_back((seq, now_us));
+}
+
+/// Whether `seq` was sent within [`DOWN_US`].
+fn lately(sent: &VecDeque<(u64, u64)>, seq: u64, now_us: u64) -> bool {
+    sent.iter().any(|&(s, t)| s == seq && now_us.saturating_sub(t) < DOWN_US)
 }
 
 fn state_of(age_us: u64) -> NodeState {
@@ -825,10 +874,6 @@ mod tests {
                 match o {
                     Out::Broadcast(b) => self.flying.push_back((k, None, b)),
                     Out::SendTo(to, b) => self.flying.push_back((k, Some(to), b)),
-                    Out::BeatNow => {
-                        let outs = self.nodes[k].m.beat(self.now, Stats::default());
-                        self.carry(k, outs);
-                    }
                     Out::Log(l) => self.nodes[k].log.push((self.now, l)),
                     Out::Down(n) => self.nodes[k].downs.push(n),
                     Out::Ended(n) => self.nodes[k].ended.push(n),
@@ -1009,7 +1054,8 @@ mod tests {
             assert_eq!(s.table(0), all_up(1..=2));
             assert_eq!(s.table(1), all_up(1..=2));
             assert_eq!(s.table(c), all_up([3]), "it believes nobody");
-            assert_eq!(s.nodes[c].m.coordinator(), None, "and never coordinates");
+            // (With a wrong secret it may coordinate itself: its views
+            // are nobody's, as above.)
         }
     }
 
@@ -1067,6 +1113,68 @@ mod tests {
         s.run(100 * MS);
         assert_eq!(s.table(0)[2], (3, NodeState::Down));
         assert_eq!(s.table(1)[2], (3, NodeState::Down));
+    }
+
+    #[test]
+    fn another_coordinators_recorded_view_moves_nobody() {
+        let mut s = formed(3);
+        // A view of node 4's, coordinating elsewhere, recorded.
+        let mut other = Segment::new();
+        other.start(4, Some(b"s"));
+        other.run(3_000 * MS);
+        let (_, view) = other
+            .record
+            .iter()
+            .rev()
+            .find(|(_, b)| matches!(Message::decode(b), Some(Message::View { .. })))
+            .cloned()
+            .unwrap();
+        // And one of node 1's own, from before.
+        let (_, old) = s
+            .record
+            .iter()
+            .find(|(k, b)| *k == 0 && matches!(Message::decode(b), Some(Message::View { .. })))
+            .cloned()
+            .unwrap();
+        s.run(1_000 * MS);
+        for bytes in [view, old] {
+            let outs = s.nodes[1].m.receive(s.now, [10, 1, 0, 66], &bytes);
+            // At most a beat to it, to see whether it answers.
+            assert!(outs.iter().all(|o| matches!(o, Out::SendTo([10, 1, 0, 66], _))), "{outs:?}");
+            assert_eq!(s.nodes[1].m.coordinator(), Some(NodeId(1)));
+        }
+        s.run(3_000 * MS);
+        assert_eq!(s.table(1), all_up(1..=3));
+        assert!(s.nodes.iter().all(|n| n.downs.is_empty()));
+    }
+
+    #[test]
+    fn a_forged_refusal_keeps_nobody_from_coordinating() {
+        let mut s = Segment::new();
+        let a = s.start(1, Some(b"s"));
+        let inc = s.nodes[a].m.incarnation;
+        let forged =
+            Message::Refused { from: NodeId(9), to: NodeId(1), to_incarnation: inc, reason: Refusal::WrongSecret };
+        let outs = s.nodes[a].m.receive(0, [10, 1, 0, 9], &forged.encode());
+        assert_eq!(outs.len(), 1, "logged: {outs:?}");
+        s.run(2_000 * MS);
+        assert_eq!(s.nodes[a].m.coordinator(), Some(NodeId(1)));
+    }
+
+    #[test]
+    fn the_coordinator_and_the_next_die_together_and_nobody_else_goes_down() {
+        let mut s = formed(6);
+        s.nodes[0].up = false;
+        s.nodes[1].up = false;
+        s.run(8_000 * MS);
+        for k in 2..6 {
+            let mut downs = s.nodes[k].downs.clone();
+            downs.sort();
+            assert_eq!(downs, [NodeId(1), NodeId(2)], "node {}: {:?}", k + 1, s.nodes[k].log);
+            assert_eq!(s.nodes[k].m.coordinator(), Some(NodeId(3)));
+            let want: Vec<_> = (1..=6).map(|n| (n, if n <= 2 { NodeState::Down } else { NodeState::Up })).collect();
+            assert_eq!(s.table(k), want);
+        }
     }
 
     #[test]
