@@ -34,6 +34,9 @@ use libux::procfs::{self, Ctl, PidFile, PID_FILES};
 use libux::rpc::{End, Errno, FdName, Pid, Spawn};
 use libux::sysdesc;
 
+/// `wait` reads waiting at once, in all: each holds a root slot.
+const WAITING_MAX: usize = 256;
+
 /// A file of the trees.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Node {
@@ -123,10 +126,15 @@ pub struct Tree<'a> {
 struct Replies<'a> {
     kernel: &'a mut crate::kernel::Kernel,
     ready: &'a mut Vec<(u64, Vec<u8>)>,
+    /// Calls waiting now.
+    waiting: usize,
 }
 
 impl Transport for Replies<'_> {
     fn save(&mut self) -> Result<u64, Errno> {
+        if self.waiting >= WAITING_MAX {
+            return Err(Errno::NoMemory);
+        }
         let slot = self.kernel.mem.slot()?;
         if ROOT_CNODE.save_caller(slot, ROOT_DEPTH).is_err() {
             self.kernel.mem.free_slot(slot);
@@ -286,6 +294,9 @@ impl Tree<'_> {
 impl Files for Tree<'_> {
     type Node = Node;
     type Wait = WaitFor;
+    /// One reader may be a server for many (exportfs reads `wait` files
+    /// for all its clients); the bound in all is `WAITING_MAX`.
+    const MAX_WAITING: usize = WAITING_MAX;
 
     fn open(&mut self, _: &Held<Self>, _: Pid, path: &str, f: u32) -> Result<Io<Node, WaitFor>, Errno> {
         let node = match self.node(path)? {
@@ -412,7 +423,8 @@ impl Server {
             ending: None,
             effects: Vec::new(),
         };
-        (tree, core, Replies { kernel: &mut self.kernel, ready })
+        let waiting = core.held().waiting().count();
+        (tree, core, Replies { kernel: &mut self.kernel, ready, waiting })
     }
 
     /// Answers one file call from `caller` (`bin`: on the `/bin` tree).
