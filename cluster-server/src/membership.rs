@@ -11,26 +11,30 @@
 //! a node joins with two datagrams, not a challenge and proof per pair.
 //!
 //! - A node that knows no coordinator **seeks**: it broadcasts its beats.
-//!   It follows the first coordinator whose view it hears. If none speaks
-//!   for [`SUSPECT_US`] and no node of a lower number was heard, it
-//!   coordinates. Of two coordinators, the one of the higher number
-//!   yields (and its followers go over) when it hears the other's view.
+//!   If none speaks for [`SUSPECT_US`] and no lower node holding the
+//!   secret was heard, it coordinates.
+//! - A node goes over to a coordinator only on a view that echoes one of
+//!   its beats of the last [`DOWN_US`] (to a coordinator it does not
+//!   follow it sends a beat first); after that it believes only that
+//!   coordinator's views, with growing numbers. So a recorded view moves
+//!   nobody. Of two coordinators, the higher yields (its followers too)
+//!   once the lower's view echoes it.
 //! - The coordinator admits a node whose beat (with a valid MAC) echoes
-//!   one of its views of the last [`DOWN_US`]; a follower believes views
-//!   that echo one of its beats of the last [`DOWN_US`], and after that
-//!   only views with a growing number. Until admitted, a node is shown in
-//!   the views (not admitted) so that it can see its beat echoed.
+//!   one of its views of the last [`DOWN_US`]; until then the node is
+//!   shown in the views (not admitted) so that it can see its beat echoed.
 //! - The coordinator marks a node not heard for [`SUSPECT_US`] `suspect`,
 //!   for [`DOWN_US`] `down`; followers age the views' entries the same
-//!   way, for at most one beat period past the last view, so that a
-//!   silent coordinator does not make everyone look down.
+//!   way, and hold them while no coordinator speaks (`HOLD_US`), so a
+//!   silent coordinator (even with its successor) makes nobody else look
+//!   down.
 //! - A coordinator silent for [`SUSPECT_US`] is replaced by the lowest
 //!   numbered node up in its last view: that node coordinates (giving
 //!   every node a beat period's grace to beat to it), the others beat to
-//!   it.
+//!   it, and seek again if it does not take over.
 //! - Refused by the coordinator, and logged on both sides: a node with no
 //!   secret, with the wrong one, or with a number a node that is up holds
-//!   (it may join once that node is down).
+//!   (it may join once that node is down). Refusals are not
+//!   authenticated: they only make a log line.
 
 use crate::msg::{self, Beat, Entry, Incarnation, Message, Refusal, Stats, View, ViewId};
 use alloc::collections::{BTreeMap, VecDeque};
