@@ -401,14 +401,11 @@ impl Membership {
                 *toward = None;
                 *since_us = now_us;
             }
-            Role::Seeking { since_us, lower_us, toward: None } => {
-                if self.cfg.secret.is_some() && quiet(*since_us) && lower_us.is_none_or(quiet) {
-                    out.push(Out::Log(format!(
-                        "cluster: node {} coordinates the membership (none heard)",
-                        self.cfg.node
-                    )));
-                    self.coordinate(now_us);
-                }
+            Role::Seeking { since_us, lower_us, toward: None }
+                if self.cfg.secret.is_some() && quiet(*since_us) && lower_us.is_none_or(quiet) =>
+            {
+                out.push(Out::Log(format!("cluster: node {} coordinates the membership (none heard)", self.cfg.node)));
+                self.coordinate(now_us);
             }
             Role::Following(f) if quiet(f.heard_us) => {
                 let old = f.node;
