@@ -23,10 +23,10 @@
 //!   one of its views of the last [`DOWN_US`]; until then the node is
 //!   shown in the views (not admitted) so that it can see its beat echoed.
 //! - The coordinator marks a node not heard for [`SUSPECT_US`] `suspect`,
-//!   for [`DOWN_US`] `down`; followers age the views' entries the same
-//!   way, and hold them while no coordinator speaks (`HOLD_US`), so a
-//!   silent coordinator (even with its successor) makes nobody else look
-//!   down.
+//!   for [`DOWN_US`] `down`, and says so in a view at once (down) or at
+//!   the next (suspect); followers take the states as the views give them
+//!   and hold them while no coordinator speaks (`HOLD_US`), so a silent
+//!   coordinator (even with its successor) makes nobody else look down.
 //! - A coordinator silent for [`SUSPECT_US`] is replaced by the lowest
 //!   numbered node up in its last view: that node coordinates (giving
 //!   every node a beat period's grace to beat to it), the others beat to
@@ -340,10 +340,14 @@ impl Membership {
         }
     }
 
-    /// The clock `node`'s entry ages by: ours, but while no coordinator
-    /// we follow speaks, the others' entries are held as the last view
-    /// had them (a period past it, for `HOLD_US`; then they age again,
-    /// should we be the one cut off).
+    /// The clock `node`'s entry ages by: ours for our own judgements (as
+    /// coordinator, and of the coordinator we follow); a follower takes
+    /// the others' states as the last view gave them (their ages there
+    /// are up to a beat period old already: aging them again between
+    /// views would make every node look suspect before each view), and
+    /// holds them while no coordinator speaks, for `HOLD_US` past the
+    /// next view's due time; then they age again, should the follower be
+    /// the one cut off.
     fn clock_for(&self, node: NodeId, now_us: u64) -> u64 {
         let Some(last) = self.last_view_us else { return now_us };
         match &self.role {
@@ -351,13 +355,11 @@ impl Membership {
             Role::Following(f) if f.node == node => now_us,
             _ if self.silent == Some(node) => now_us,
             _ => {
-                let held = last + BEAT_US;
-                if now_us <= held {
-                    now_us
-                } else if now_us < held + HOLD_US {
-                    held
+                let resume = last + BEAT_US + HOLD_US;
+                if now_us < resume {
+                    last
                 } else {
-                    now_us - HOLD_US
+                    now_us - BEAT_US - HOLD_US
                 }
             }
         }
@@ -460,12 +462,13 @@ impl Membership {
         let due = |(node, p): (&NodeId, &Peer)| {
             let clock = self.clock_for(*node, now_us);
             let age = clock.saturating_sub(p.heard_us);
-            // A held clock stands still: look again when it moves.
+            // A held clock stands still: look again when it moves (a view
+            // meanwhile ticks the listener).
             let at = |limit: u64| {
                 if clock == now_us {
                     Some(now_us + limit.saturating_sub(age))
                 } else {
-                    self.last_view_us.map(|l| l + BEAT_US + HOLD_US)
+                    self.last_view_us.map(|l| (l + BEAT_US + HOLD_US).max(now_us + 1))
                 }
             };
             match state_of(age) {
