@@ -297,6 +297,10 @@ impl Files for Tree<'_> {
     /// One reader may be a server for many (exportfs reads `wait` files
     /// for all its clients); the bound in all is `WAITING_MAX`.
     const MAX_WAITING: usize = WAITING_MAX;
+    /// Every read of a `wait` file gets the same line, and a stopped
+    /// reader's reads are dropped (`forget_waits`): two reads of one
+    /// handle both wait (exportfs sends a 9P client's reads ahead).
+    const REPLACES_WAITING: bool = false;
 
     fn open(&mut self, _: &Held<Self>, _: Pid, path: &str, f: u32) -> Result<Io<Node, WaitFor>, Errno> {
         let node = match self.node(path)? {

@@ -52,6 +52,14 @@ pub trait Files {
     /// Calls of one client that may wait at once (more: `Busy`), so that
     /// no client takes the saved replies the server's clients share.
     const MAX_WAITING: usize = 32;
+    /// Whether a call that waits where one of its kind waits (on the same
+    /// handle, or an open of the same path) takes the old one's place
+    /// ([`Loop`]'s rule for restarted calls). A server whose waiting
+    /// reads give the same answer to every reader, and that drops a
+    /// stopped client's waiting calls itself (the process server's
+    /// `wait` files), keeps both: a 9P client may send two reads of one
+    /// file ahead.
+    const REPLACES_WAITING: bool = true;
 
     fn open(
         &mut self,
@@ -410,7 +418,9 @@ impl<N: Copy + PartialEq, W> Loop<N, W> {
                 _ => Err(Errno::BadRequest),
             });
         }
-        self.interrupt(io, |w| w.pid == pid && w.on == on && w.kind.takes() == kind.takes());
+        if F::REPLACES_WAITING {
+            self.interrupt(io, |w| w.pid == pid && w.on == on && w.kind.takes() == kind.takes());
+        }
         if self.held.waiting.iter().filter(|w| w.pid == pid).count() >= F::MAX_WAITING {
             return Some(Err(Errno::Busy));
         }
