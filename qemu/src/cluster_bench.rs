@@ -117,14 +117,34 @@ pub fn spawn_rate(image: &Image, args: &Args) -> Result<Vec<String>, String> {
     let first = &cluster.nodes[0];
     // Timed here, in the host's time (the guests' clocks are their own
     // under load).
-    let timed = |line: &str| -> Result<f64, String> {
+    // Until the run's own verdict: the `spawner reap`s a cluster run
+    // starts print theirs on this console too (their home), and the
+    // first of them is no end of the run.
+    let timed = |line: &str, verdict: &str| -> Result<f64, String> {
+        let mark = first.mark();
         let t0 = Instant::now();
-        let said = shell(first, line, "spawner: ", t)?;
-        let ms = t0.elapsed().as_secs_f64() * 1000.0;
-        said.starts_with("spawner: ok").then_some(ms).ok_or_else(|| format!("{line}: {said}"))
+        first.type_text(&format!("{line}\n"))?;
+        loop {
+            let log = first.log();
+            let out = &log[mark..];
+            if out.contains(verdict) {
+                return Ok(t0.elapsed().as_secs_f64() * 1000.0);
+            }
+            if let Some(at) = out.find("spawner: FAIL") {
+                return Err(format!("{line}: {}", out[at..].lines().next().unwrap_or_default()));
+            }
+            if t0.elapsed() > t {
+                return Err(format!("{line}: no {verdict:?} within {} s", t.as_secs()));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
     };
-    let alone_ms = timed(&format!("spawner reap {RATE_ROUNDS}"))?;
-    let all_ms = timed(&format!("spawner cluster {RATE_NODES} {RATE_ROUNDS}"))?;
+    let alone_ms = timed(&format!("spawner reap {RATE_ROUNDS}"), "spawner: ok reap: ")?;
+    // Once untimed, one round each: node 1 mounts every node at its
+    // first use (`/n/nodeN`), seconds each under this load; the rate is
+    // the cluster's, not its mounts'.
+    let warm_ms = timed(&format!("spawner cluster {RATE_NODES} 1"), "spawner: ok cluster: ")?;
+    let all_ms = timed(&format!("spawner cluster {RATE_NODES} {RATE_ROUNDS}"), "spawner: ok cluster: ")?;
     let total = f64::from(RATE_NODES) * f64::from(RATE_ROUNDS);
     let (rate, rate_alone) = (total * 1000.0 / all_ms, f64::from(RATE_ROUNDS) * 1000.0 / alone_ms);
     Ok(vec![
@@ -133,7 +153,8 @@ pub fn spawn_rate(image: &Image, args: &Args) -> Result<Vec<String>, String> {
             formed.as_secs_f64()
         ),
         format!(
-            "cluster: spawn rate, a spawn tree from node 1: {total:.0} processes on {RATE_NODES} nodes in {:.1} s, {rate:.0}/s ({:.1}/s per node); one node alone {rate_alone:.0}/s ({:.1} x)",
+            "cluster: spawn rate, a spawn tree from node 1 (its mounts of the others made first, in {:.1} s): {total:.0} processes on {RATE_NODES} nodes in {:.1} s, {rate:.0}/s ({:.1}/s per node); one node alone {rate_alone:.0}/s ({:.1} x)",
+            warm_ms / 1000.0,
             all_ms / 1000.0,
             rate / f64::from(RATE_NODES),
             rate / rate_alone
