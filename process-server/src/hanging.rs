@@ -52,7 +52,7 @@ impl Server {
         };
         let h = self.hanging.remove(i);
         self.procs.remove(&child);
-        self.send_later(h.slot, &Ok(Response::Waited(Some(Waited { pid: self.gpid(child), end }))));
+        self.send_later(h.slot, &Ok(Response::Waited(Some(Waited { pid: self.procs.gpid(child), end }))));
     }
 
     /// `pid` ended: its own waits get `NoSuchProcess` (for an intermediary

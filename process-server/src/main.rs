@@ -137,7 +137,7 @@ extern "C" fn main(bootinfo_addr: u64) -> ! {
         let env: alloc::vec::Vec<&str> = env.iter().map(|e| e.as_str()).collect();
         match server.start(p.name, &p.argv, &env, &grants.borrow()) {
             Ok(pid) => {
-                println!("ux: started {} as pid {} (priority {})", p.name, server.gpid(pid), p.priority);
+                println!("ux: started {} as pid {} (priority {})", p.name, server.procs.gpid(pid), p.priority);
                 if p.before_ready {
                     before_ready.push(pid);
                 }
@@ -173,7 +173,7 @@ extern "C" fn main(bootinfo_addr: u64) -> ! {
             match server.start(path, &argv, &env, &grants.borrow()) {
                 Ok(pid) => {
                     server.console_is(pid);
-                    println!("ux: started {cmd} as pid {}", server.gpid(pid));
+                    println!("ux: started {cmd} as pid {}", server.procs.gpid(pid));
                 }
                 Err(e) => println!("ux: cannot start {cmd}: {e}"),
             }

@@ -113,7 +113,7 @@ impl Server {
     }
 
     pub fn report_end(&self, p: &Process, end: End) {
-        let (pid, name) = (self.gpid(p.pid), &p.name);
+        let (pid, name) = (self.procs.gpid(p.pid), &p.name);
         match end {
             End::Exited(s) => println!("ux: pid {pid} ({name}) exited with status {s}"),
             End::Killed => println!("ux: pid {pid} ({name}) was killed"),
@@ -233,7 +233,7 @@ impl Server {
             MSG_CALL => caller,
             MSG_RELAY => {
                 let pid = Pid::try_from(h.on_behalf).map_err(|_| Errno::NoSuchProcess)?;
-                let pid = self.local_pid(pid).map_err(|_| Errno::NoSuchProcess)?;
+                let pid = self.procs.local_pid(pid).map_err(|_| Errno::NoSuchProcess)?;
                 if !self.intermediaries(pid)?.any(|i| i == caller) {
                     return Err(Errno::NotPermitted);
                 }
@@ -283,14 +283,14 @@ impl Server {
             Err(e) => return ok(Err(e)),
         };
         match req {
-            Request::GetPid => ok(Ok(Response::Pid(self.gpid(pid)))),
-            Request::GetPpid => ok(Ok(Response::Pid(self.parent_gpid(&self.procs[&pid])))),
+            Request::GetPid => ok(Ok(Response::Pid(self.procs.gpid(pid)))),
+            Request::GetPpid => ok(Ok(Response::Pid(self.procs.parent_gpid(&self.procs[&pid])))),
             // Placed elsewhere, or by load: the cluster server's to place.
             Request::Spawn(s) if s.place.as_ref().is_some_and(|p| *p != cluster::Place::Node(self.procs.node)) => {
                 ok(Err(Errno::Elsewhere))
             }
             Request::Spawn(s) => ok(self.procs.new_pid().and_then(|child| {
-                self.create(child, pid, &s, &Grants::DEFAULT).map(|()| Response::Pid(self.gpid(child)))
+                self.create(child, pid, &s, &Grants::DEFAULT).map(|()| Response::Pid(self.procs.gpid(child)))
             })),
             Request::Exit { status } => {
                 self.end(pid, End::Exited(status));
@@ -311,7 +311,7 @@ impl Server {
                 if self.procs.live(target).is_err() {
                     return ok(Err(Errno::NoSuchProcess));
                 }
-                if let Err(e) = self.may_act_on(pid, target) {
+                if let Err(e) = self.procs.may_act_on(pid, target) {
                     return ok(Err(e));
                 }
                 self.end(target, End::Killed);
@@ -325,10 +325,10 @@ impl Server {
             // (the call restarts): only others may stop a process.
             Request::Stop { pid: target } if target == pid => ok(Err(Errno::InvalidArgument)),
             Request::Stop { pid: target } => {
-                ok(self.may_act_on(pid, target).and_then(|()| self.set_stopped(target, true)))
+                ok(self.procs.may_act_on(pid, target).and_then(|()| self.set_stopped(target, true)))
             }
             Request::Cont { pid: target } => {
-                ok(self.may_act_on(pid, target).and_then(|()| self.set_stopped(target, false)))
+                ok(self.procs.may_act_on(pid, target).and_then(|()| self.set_stopped(target, false)))
             }
             Request::MayAct { actor, target } => ok(self.may_act(actor, target).map(|()| Response::Done)),
             Request::Restrict => {
@@ -424,7 +424,7 @@ impl Server {
         for c in candidates {
             if let State::Zombie(end) = self.procs[&c].state {
                 self.procs.remove(&c);
-                return Ok(Response::Waited(Some(Waited { pid: self.gpid(c), end })));
+                return Ok(Response::Waited(Some(Waited { pid: self.procs.gpid(c), end })));
             }
         }
         Ok(Response::Waited(None))
@@ -467,48 +467,32 @@ impl Server {
         Ok(Response::Done)
     }
 
-    pub fn may_act_on(&self, actor: Pid, target: Pid) -> Result<(), Errno> {
-        self.procs.may_act_on(actor, target)
-    }
-
-    pub(crate) fn local_pid(&self, pid: Pid) -> Result<Pid, Errno> {
-        self.procs.local_pid(pid)
-    }
-
-    pub(crate) fn gpid(&self, pid: Pid) -> Pid {
-        self.procs.gpid(pid)
-    }
-
-    pub(crate) fn parent_gpid(&self, p: &Process) -> Pid {
-        self.procs.parent_gpid(p)
-    }
-
     /// `req` with the gpids it names made local pids.
     fn localize<'a>(&self, req: Request<'a>) -> Result<Request<'a>, Errno> {
         Ok(match req {
-            Request::Kill { pid } => Request::Kill { pid: self.local_pid(pid)? },
-            Request::Stop { pid } => Request::Stop { pid: self.local_pid(pid)? },
-            Request::Cont { pid } => Request::Cont { pid: self.local_pid(pid)? },
-            Request::Wait { pid: Some(p), hang } => Request::Wait { pid: Some(self.local_pid(p)?), hang },
+            Request::Kill { pid } => Request::Kill { pid: self.procs.local_pid(pid)? },
+            Request::Stop { pid } => Request::Stop { pid: self.procs.local_pid(pid)? },
+            Request::Cont { pid } => Request::Cont { pid: self.procs.local_pid(pid)? },
+            Request::Wait { pid: Some(p), hang } => Request::Wait { pid: Some(self.procs.local_pid(p)?), hang },
             Request::MayAct { actor, target } => {
-                let target = match target.map(|t| self.local_pid(t)) {
+                let target = match target.map(|t| self.procs.local_pid(t)) {
                     Some(Err(Errno::Elsewhere)) | None => None,
                     Some(t) => Some(t?),
                 };
-                Request::MayAct { actor: self.local_pid(actor)?, target }
+                Request::MayAct { actor: self.procs.local_pid(actor)?, target }
             }
             other => other,
         })
     }
 
-    /// `Request::MayAct`: [`Server::may_act_on`] for a process here, or
+    /// `Request::MayAct`: [`Procs::may_act_on`](crate::procs::Procs::may_act_on) for a process here, or
     /// for one elsewhere (none), which only a restricted actor may not.
     fn may_act(&self, actor: Pid, target: Option<Pid>) -> Result<(), Errno> {
         self.procs.live(actor)?;
         match target {
             Some(t) => {
                 self.procs.live(t)?;
-                self.may_act_on(actor, t)
+                self.procs.may_act_on(actor, t)
             }
             None if self.procs.get(&actor).is_some_and(|p| p.restricted) => Err(Errno::NotPermitted),
             None => Ok(()),
