@@ -89,6 +89,13 @@ pub struct Link {
 // Every NIC's DMA window fits in the one DMA memory may use.
 const _: () = assert!(libux::layout::DMA_BASE + libux::sysdesc::MAX_PCI as u64 * nic::WINDOW <= libux::layout::DMA_END);
 
+// The ARP cache holds every address of the cluster's /24 segment. With
+// smoltcp's default of 8, a node talking to more than 7 others evicted
+// entries it still used, and it sends one ARP request a second at most:
+// a coordinator's or a busy mount's peers went unanswered for the 20 s
+// that reset a connection (and beats were lost, making nodes suspect).
+const _: () = assert!(smoltcp::config::IFACE_NEIGHBOR_CACHE_COUNT >= 256);
+
 /// Starts the `index`th NIC the environment names; `None` if there is none.
 fn link(index: usize, clock: &Clock) -> Option<Result<Link, &'static str>> {
     let range = env(&alloc::format!("PCI{index}_IO"))?;

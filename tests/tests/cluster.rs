@@ -3,7 +3,8 @@
 //! shared secret; `/proc/cluster/nodes` shows the table; a node with the
 //! wrong secret, with none, or with a number in use is refused, and both
 //! sides say so; a node killed is marked down, and comes back as a new
-//! incarnation; a node started by another invocation joins.
+//! incarnation; a node started by another invocation joins; a node of 16
+//! keeps its mounts of all the others.
 
 use libux::cluster::{NodeLine, NodeState};
 use qemu::cluster::Cluster;
@@ -435,4 +436,31 @@ fn a_single_node_is_a_cluster_of_one() {
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert_eq!((lines[0].node.0, lines[0].state), (1, NodeState::Up));
     assert!(lines[0].processes >= 4, "{lines:?}");
+}
+
+/// A node that talks to more peers than a small ARP cache holds keeps
+/// every connection: node 1 of 16 mounts the 15 others (one spawn on
+/// each), stays idle longer than the 20 s in which a peer whose probes
+/// go unanswered resets its connection, and spawns on all of them again.
+#[test]
+fn a_node_keeps_its_mounts_of_fifteen_peers() {
+    const NODES: usize = 16;
+    let image = qemu::prepare("release").unwrap_or_else(|e| panic!("build failed: {e}"));
+    let opts = vec![Options { memory_mib: 128, ..Options::default() }; NODES];
+    let cluster = qemu::cluster::start(&image, &opts, false).unwrap_or_else(|e| panic!("{e}"));
+    cluster.wait_for_shells(SHELL_TIMEOUT).unwrap_or_else(|e| panic!("{e}"));
+    let all_up: Vec<(u16, NodeState)> = (1..=NODES as u16).map(|k| (k, NodeState::Up)).collect();
+    table(&cluster.nodes[0], &all_up);
+    let spawn_on_all = |rounds: u32| {
+        let out = run(&cluster.nodes[0], &format!("spawner cluster {NODES} {rounds}"), "spawner: ");
+        let total = NODES as u32 * rounds;
+        assert!(out.contains(&format!("spawner: ok cluster: {total} processes on {NODES} nodes")), "{out}");
+    };
+    spawn_on_all(1);
+    std::thread::sleep(Duration::from_secs(45));
+    spawn_on_all(10);
+    for node in &cluster.nodes[1..] {
+        let ps = run(node, "ps", "PID");
+        assert!(!ps.lines().any(|l| l.contains("exited") && l.ends_with("exportfs")), "an export ended:\n{ps}");
+    }
 }
