@@ -85,7 +85,7 @@ impl Automount {
                 Ok(Answer::Stat(Entry::new(name, true, 0)))
             }
             (FsRequest::List { from, .. }, Name::Root) => {
-                let entries = self.made.lock().entries(&up_nodes(state));
+                let entries = self.made.lock().entries(&live_nodes(state));
                 let (page, more) = list_page(&entries, from, |e| entry_bytes(&e.name, false));
                 Ok(Answer::Entries(page.to_vec(), more))
             }
@@ -129,7 +129,7 @@ impl Automount {
         let mut ours = None;
         loop {
             // A node that went down (or never was up) has nothing to mount.
-            let ip = up_nodes_with_addresses(state).into_iter().find(|(n, _)| *n == node).ok_or(Errno::NotFound)?.1;
+            let ip = live_nodes_with_addresses(state).into_iter().find(|(n, _)| *n == node).ok_or(Errno::NotFound)?.1;
             let now = {
                 let mut mounts = self.mounts.lock();
                 let now = mounts.get(&node).copied();
@@ -214,16 +214,19 @@ impl Automount {
     }
 }
 
-/// The nodes up, but us, with their addresses.
-fn up_nodes_with_addresses(state: &Mutex<State>) -> Vec<(NodeId, [u8; 4])> {
+/// The other nodes not down, with their addresses. A `suspect` node is
+/// one whose beats came late (a host busy booting others, say): it is
+/// tried, as `/proc/cluster` tries it, and a mount of one that is dead
+/// fails when it goes down.
+fn live_nodes_with_addresses(state: &Mutex<State>) -> Vec<(NodeId, [u8; 4])> {
     let st = state.lock();
     let own = st.members.node();
     let lines = crate::node_lines(&st);
-    lines.iter().filter(|l| l.state == NodeState::Up && l.node != own).map(|l| (l.node, l.addr.ip)).collect()
+    lines.iter().filter(|l| l.state != NodeState::Down && l.node != own).map(|l| (l.node, l.addr.ip)).collect()
 }
 
-fn up_nodes(state: &Mutex<State>) -> Vec<NodeId> {
-    up_nodes_with_addresses(state).into_iter().map(|(n, _)| n).collect()
+fn live_nodes(state: &Mutex<State>) -> Vec<NodeId> {
+    live_nodes_with_addresses(state).into_iter().map(|(n, _)| n).collect()
 }
 
 /// Starts `mount9p` of the node's export (proving the cluster's secret)
