@@ -26,7 +26,7 @@ use alloc::vec::Vec;
 use cluster_server::membership::{Config, Membership, Out, BEAT_US};
 use cluster_server::msg::{self, Stats};
 use fs9p::auth::from_hex;
-use libux::cluster::{NodeId, NodeLine};
+use libux::cluster::{NodeId, NodeLine, SEGMENT_BROADCAST};
 use libux::fs::client::{open, File};
 use libux::fs::flags;
 use libux::layout::slot;
@@ -57,8 +57,6 @@ const EXPORT_PORT: u16 = 5641;
 struct State {
     members: Membership,
     clock: Clock,
-    /// Our address on the segment (none: a cluster of one).
-    addr: Option<[u8; 4]>,
     /// How we stand, as of the last beat.
     own: Stats,
     /// The membership port, once open.
@@ -113,13 +111,13 @@ fn main() -> i32 {
     if !alone && secret.is_none() {
         println!("cluster: no secret: this node stays out of the cluster");
     }
-    let addr = (!alone && cfg.node.0 <= 254).then_some([10, 1, 0, cfg.node.0 as u8]);
+    let addr = (!alone).then(|| cfg.node.segment_addr());
     let clock = Clock::new();
     let config =
         Config { node: cfg.node, name: cfg.name, features: cfg.features, addr: addr.unwrap_or([0; 4]), secret };
     let members = Membership::new(config, &seed, clock.micros());
     let own = own_stats();
-    let state = Arc::new(Mutex::new(State { members, clock, addr, own, port: None }));
+    let state = Arc::new(Mutex::new(State { members, clock, own, port: None }));
     let automount = Arc::new(automount::Automount::default());
 
     if let Err(e) = libux::process::create_endpoint(EP) {
@@ -236,11 +234,11 @@ fn start_membership(
 }
 
 /// Does what the membership said.
-fn carry_out(state: &Mutex<State>, files: &files::Files, data: &File, outs: Vec<Out>) {
+fn carry_out(files: &files::Files, data: &File, outs: Vec<Out>) {
     for o in outs {
         match o {
             Out::Log(line) => println!("{line}"),
-            Out::Broadcast(bytes) => send(data, broadcast_of(state), &bytes),
+            Out::Broadcast(bytes) => send(data, SEGMENT_BROADCAST, &bytes),
             Out::SendTo(to, bytes) => send_to(to, &bytes),
             Out::Down(node) => files.waits.node_changed(node, true),
             Out::Ended(node) => files.waits.node_changed(node, false),
@@ -278,12 +276,6 @@ fn export() {
     }
 }
 
-/// The segment's broadcast address.
-fn broadcast_of(state: &Mutex<State>) -> [u8; 4] {
-    let ip = state.lock().addr.expect("membership on a segment");
-    [ip[0], ip[1], ip[2], 255]
-}
-
 fn send(data: &File, to: [u8; 4], payload: &[u8]) {
     let d = Datagram { peer: Addr { ip: to, port: msg::PORT }, payload };
     // A datagram lost is a beat missed: the protocol copes.
@@ -317,7 +309,7 @@ fn send_beat(state: &Mutex<State>, files: &files::Files, data: &File) {
         let now = st.clock.micros();
         st.members.beat(now, own)
     };
-    carry_out(state, files, data, outs);
+    carry_out(files, data, outs);
 }
 
 /// The listener: every datagram to the membership port.
@@ -339,7 +331,7 @@ fn listen(state: Arc<Mutex<State>>, data: Arc<File>, files: Arc<files::Files>) {
             outs.extend(st.members.tick(now));
             outs
         };
-        carry_out(&state, &files, &data, outs);
+        carry_out(&files, &data, outs);
     }
 }
 
@@ -360,7 +352,7 @@ fn beat(state: Arc<Mutex<State>>, data: Arc<File>, files: Arc<files::Files>, aut
             send_beat(&state, &files, &data);
         }
         let outs = state.lock().members.tick(now);
-        carry_out(&state, &files, &data, outs);
+        carry_out(&files, &data, outs);
         // Mounts that ended are reaped (their nodes are mounted again at
         // the next use). (Programs started through `spawn` are children
         // too: their `wait` files reap them.)

@@ -55,7 +55,20 @@ impl NodeId {
     pub fn parse(text: &str) -> Option<NodeId> {
         text.parse().ok().map(NodeId).filter(|n| n.is_valid())
     }
+
+    /// The node's address on the cluster's segment: its number's two
+    /// bytes under 10.1 (node 3 is 10.1.0.3, node 300 10.1.1.44); every
+    /// number fits below 10.1.128.0, so none is the broadcast address.
+    pub fn segment_addr(self) -> [u8; 4] {
+        let [high, low] = self.0.to_be_bytes();
+        [10, 1, high, low]
+    }
 }
+
+/// The cluster's segment, 10.1.0.0/16 ([`NodeId::segment_addr`]).
+pub const SEGMENT_PREFIX: u8 = 16;
+/// Its broadcast address, where the membership's seekers and views go.
+pub const SEGMENT_BROADCAST: [u8; 4] = [10, 1, 255, 255];
 
 impl core::fmt::Display for NodeId {
     /// The number (padded as asked: tables align it).
@@ -418,6 +431,19 @@ impl Nonces {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_node_number_has_an_address_of_its_own_on_the_segment() {
+        assert_eq!(NodeId(3).segment_addr(), [10, 1, 0, 3]);
+        assert_eq!(NodeId(300).segment_addr(), [10, 1, 1, 44]);
+        assert_eq!(NodeId(NodeId::MAX).segment_addr(), [10, 1, 127, 255]);
+        let mut seen = alloc::collections::BTreeSet::new();
+        for n in 1..=NodeId::MAX {
+            let a = NodeId(n).segment_addr();
+            assert!(a != SEGMENT_BROADCAST && a != [10, 1, 0, 0] && a[..2] == [10, 1], "{n}: {a:?}");
+            assert!(seen.insert(a), "{n}");
+        }
+    }
 
     #[test]
     fn configs_parse_or_say_what_is_wrong() {

@@ -10,7 +10,7 @@
 //! then each NIC's I/O ports and interrupt (event bits 1 and 2; two NICs
 //! on one line share the first). NIC 0 is QEMU's user network (DHCP); NIC
 //! 1, if there is one, is the cluster's segment, where node N (`UX_NODE`)
-//! is 10.1.0.N/24. Each NIC has its own interface and sockets (`Link`).
+//! is 10.1.H.L/16 (H and L its number's bytes). Each NIC has its own interface and sockets (`Link`).
 //! `smoltcp` time is the TSC at the rate the kernel reports.
 #![no_std]
 #![no_main]
@@ -23,6 +23,7 @@ mod sock;
 
 use alloc::vec;
 use alloc::vec::Vec;
+use libux::cluster::{NodeId, SEGMENT_PREFIX};
 use libux::fs::serve::{Done, Files, Held, Io};
 use libux::fs::server::Entry;
 use libux::layout::{event, slot};
@@ -89,11 +90,11 @@ pub struct Link {
 // Every NIC's DMA window fits in the one DMA memory may use.
 const _: () = assert!(libux::layout::DMA_BASE + libux::sysdesc::MAX_PCI as u64 * nic::WINDOW <= libux::layout::DMA_END);
 
-// The ARP cache holds every address of the cluster's /24 segment. With
-// smoltcp's default of 8, a node talking to more than 7 others evicted
-// entries it still used, and it sends one ARP request a second at most:
-// a coordinator's or a busy mount's peers went unanswered for the 20 s
-// that reset a connection (and beats were lost, making nodes suspect).
+// The ARP cache holds 256 neighbours (a whole cluster of 250 nodes, the
+// most one `cargo ux` starts). With smoltcp's default of 8, a node
+// talking to more than 7 others evicted entries it still used, and it
+// sends one ARP request a second at most: a node's mounts of 15 peers
+// went unanswered for the 20 s that reset a connection.
 const _: () = assert!(smoltcp::config::IFACE_NEIGHBOR_CACHE_COUNT >= 256);
 
 /// Starts the `index`th NIC the environment names; `None` if there is none.
@@ -116,10 +117,11 @@ fn link(index: usize, clock: &Clock) -> Option<Result<Link, &'static str>> {
     }
     let iface = Interface::new(Config::new(HardwareAddress::Ethernet(mac)), &mut nic, now(clock));
     let mut link = Link { nic, iface, sockets: SocketSet::new(vec![]), dhcp: None };
-    match (index, env("UX_NODE").and_then(|n| n.parse::<u8>().ok())) {
-        // The cluster's segment: 10.1.0.N/24 for node N.
+    match (index, env("UX_NODE").and_then(NodeId::parse)) {
+        // The cluster's segment.
         (1, Some(n)) => {
-            let address = IpCidr::new(IpAddress::v4(10, 1, 0, n), 24);
+            let [a, b, c, d] = n.segment_addr();
+            let address = IpCidr::new(IpAddress::v4(a, b, c, d), SEGMENT_PREFIX);
             link.iface.update_ip_addrs(|addrs| {
                 let _ = addrs.push(address);
             });

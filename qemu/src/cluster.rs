@@ -3,8 +3,9 @@
 //! localaddr=127.0.0.1`), so frames go from QEMU to QEMU with no process
 //! in the middle, and a node started later (by another `cargo ux`, on
 //! this host or, with a LAN's address, another) joins by using the same
-//! group and port. Node `k` gets MAC 52:54:00:00:01:kk and, from its
-//! netstack, the address 10.1.0.k/24; its first NIC stays on a user
+//! group and port. Node `k` gets MAC 52:54:00:01:HH:LL (HH and LL the
+//! bytes of k) and, from its netstack, the address 10.1.HH.LL/16
+//! (`NodeId::segment_addr`); its first NIC stays on a user
 //! network of its own (DHCP, and port forwards from the host).
 //!
 //! A cluster has a secret (32 random bytes, hex, in a file only its owner
@@ -19,8 +20,11 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// Nodes a cluster may have (addresses 10.1.0.1 to .250).
+/// Nodes one invocation may start (at 128 MiB each, more than this
+/// host holds); their numbers may be any of 1 to 32767.
 pub const MAX_NODES: usize = 250;
+/// The largest node number.
+pub const MAX_NUMBER: u16 = libux::cluster::NodeId::MAX;
 
 /// A cluster's segment: a multicast group and port on the loopback.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,7 +67,7 @@ impl std::fmt::Display for Segment {
 pub struct Cluster {
     pub nodes: Vec<Node>,
     /// Each node's number, as `nodes`.
-    pub numbers: Vec<u8>,
+    pub numbers: Vec<u16>,
     pub segment: Segment,
     /// The secret's file, and where the nodes' seeds go.
     pub secret: PathBuf,
@@ -76,7 +80,9 @@ impl Cluster {
     /// Waits until every node has its cluster address and its shell.
     pub fn wait_for_shells(&self, timeout: Duration) -> Result<(), String> {
         for (node, n) in self.nodes.iter().zip(&self.numbers) {
-            let address = format!("netstack: NIC 1: address 10.1.0.{n}/24 (node {n})");
+            let [a, b, c, d] = libux::cluster::NodeId(*n).segment_addr();
+            let prefix = libux::cluster::SEGMENT_PREFIX;
+            let address = format!("netstack: NIC 1: address {a}.{b}.{c}.{d}/{prefix} (node {n})");
             for line in [address.as_str(), "ux: started sh as pid"] {
                 node.wait_for(line, timeout).map_err(|e| e.to_string())?;
             }
@@ -88,8 +94,8 @@ impl Cluster {
     /// the next after the last.
     pub fn add(&mut self, image: &Image, opts: &Options, echo: bool) -> Result<&Node, String> {
         let number = opts.node_number.unwrap_or_else(|| self.numbers.iter().max().map_or(1, |n| n + 1));
-        if usize::from(number) > MAX_NODES || number == 0 {
-            return Err(format!("node numbers are 1 to {MAX_NODES}, not {number}"));
+        if number > MAX_NUMBER || number == 0 {
+            return Err(format!("node numbers are 1 to {MAX_NUMBER}, not {number}"));
         }
         let secret = match &opts.secret {
             Secret::Cluster => Some(self.secret.clone()),
@@ -163,7 +169,7 @@ pub fn start(image: &Image, opts: &[Options], echo: bool) -> Result<Cluster, Str
 
 /// Boots nodes `first`, `first + 1`, ... on `join`'s segment with its
 /// secret (new ones where it has none).
-pub fn start_on(image: &Image, opts: &[Options], echo: bool, join: &Join, first: u8) -> Result<Cluster, String> {
+pub fn start_on(image: &Image, opts: &[Options], echo: bool, join: &Join, first: u16) -> Result<Cluster, String> {
     if opts.is_empty() || opts.len() > MAX_NODES {
         return Err(format!("a cluster has 1 to {MAX_NODES} nodes, not {}", opts.len()));
     }
@@ -178,7 +184,7 @@ pub fn start_on(image: &Image, opts: &[Options], echo: bool, join: &Join, first:
     };
     let mut cluster = Cluster { nodes: Vec::new(), numbers: Vec::new(), segment, secret, dir, owned: true };
     for (k, o) in opts.iter().enumerate() {
-        let number = o.node_number.unwrap_or(first + k as u8);
+        let number = o.node_number.unwrap_or(first + k as u16);
         cluster.add(image, &Options { node_number: Some(number), ..o.clone() }, echo)?;
     }
     Ok(cluster)

@@ -21,7 +21,7 @@ USAGE:
     cargo ux [boot] [OPTIONS]     build everything and boot one node in QEMU
     cargo ux build [--profile P]  build the kernel and boot image only
     cargo ux cluster N [OPTIONS]  boot N nodes on one Ethernet segment (node k is
-                                  10.1.0.k/24 there); print their consoles, each
+                                  10.1.0.k/16 there, k < 256); print their consoles, each
                                   line labelled [nodeK], also logged to
                                   target/ux/cluster/nodeK.log; a typed line
                                   `K: TEXT` goes to node K (and later lines
@@ -32,7 +32,7 @@ USAGE:
                                   making one
         --secret FILE             the cluster's secret (hex), e.g. the file the
                                   first run printed; default: a new one
-        --first K                 number the nodes from K (default 1)
+        --first K                 number the nodes from K (default 1; up to 32767)
         --features A,B            features the nodes declare
     cargo ux test [ARGS...]       set up the host, build, check formatting and
                                   lints, and run every test (ARGS go to cargo test)
@@ -94,7 +94,7 @@ struct Args {
     /// `cluster --segment, --secret`.
     join: qemu::cluster::Join,
     /// `cluster --first K`.
-    first: u8,
+    first: u16,
 }
 
 fn parse(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
@@ -188,8 +188,8 @@ fn parse(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
                 a.first = v
                     .parse()
                     .ok()
-                    .filter(|&k| k >= 1 && usize::from(k) <= qemu::cluster::MAX_NODES)
-                    .ok_or_else(|| format!("--first takes 1 to {}, not {v:?}", qemu::cluster::MAX_NODES))?;
+                    .filter(|k| (1..=qemu::cluster::MAX_NUMBER).contains(k))
+                    .ok_or_else(|| format!("--first takes 1 to {}, not {v:?}", qemu::cluster::MAX_NUMBER))?;
             }
             "--features" => a.opts.features = value("--features")?,
             other => return Err(format!("unknown argument {other:?} (see cargo ux --help)")),
@@ -269,12 +269,12 @@ fn interactive(args: &Args) -> Result<(), String> {
 }
 
 fn cluster(args: &Args) -> Result<(), String> {
-    if usize::from(args.first) + args.nodes - 1 > qemu::cluster::MAX_NODES {
+    if usize::from(args.first) + args.nodes - 1 > usize::from(qemu::cluster::MAX_NUMBER) {
         return Err(format!(
             "nodes {} to {} do not fit in 1 to {}",
             args.first,
             usize::from(args.first) + args.nodes - 1,
-            qemu::cluster::MAX_NODES
+            qemu::cluster::MAX_NUMBER
         ));
     }
     let image = prepare_image(&args.profile, args.flavour)?;
@@ -295,7 +295,7 @@ fn cluster(args: &Args) -> Result<(), String> {
         usize::from(args.first) + args.nodes
     );
     std::thread::scope(|scope| {
-        scope.spawn(|| route_input(&cluster.nodes));
+        scope.spawn(|| route_input(&cluster));
         // Until every node has stopped (or we are interrupted: the nodes
         // die with us).
         for node in &cluster.nodes {
@@ -306,19 +306,21 @@ fn cluster(args: &Args) -> Result<(), String> {
 }
 
 /// Sends the terminal's lines to the nodes' consoles: `K: TEXT` to node
-/// K, which later lines without a prefix go to as well (node 1 at first).
-fn route_input(nodes: &[Node]) {
+/// number K, which later lines without a prefix go to as well (the first
+/// node at first).
+fn route_input(cluster: &qemu::cluster::Cluster) {
     let mut to = 0;
     for line in std::io::stdin().lines().map_while(Result::ok) {
-        let text = match line.split_once(':').map(|(k, t)| (k.trim().parse::<usize>(), t)) {
-            Some((Ok(k), t)) if (1..=nodes.len()).contains(&k) => {
-                to = k - 1;
+        let k = line.split_once(':').and_then(|(k, t)| Some((k.trim().parse::<u16>().ok()?, t)));
+        let text = match k.and_then(|(k, t)| Some((cluster.numbers.iter().position(|&n| n == k)?, t))) {
+            Some((at, t)) => {
+                to = at;
                 t.strip_prefix(' ').unwrap_or(t)
             }
-            _ => &line,
+            None => &line,
         };
-        if nodes[to].type_text(&format!("{text}\n")).is_err() {
-            eprintln!("node {} is gone", to + 1);
+        if cluster.nodes[to].type_text(&format!("{text}\n")).is_err() {
+            eprintln!("node {} is gone", cluster.numbers[to]);
         }
     }
 }

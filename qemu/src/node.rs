@@ -37,7 +37,7 @@ pub struct Options {
     pub cluster: Option<ClusterLink>,
     /// In a cluster: the node's number (else the next free one), the
     /// secret it gets, and the features it declares (`a,b`).
-    pub node_number: Option<u8>,
+    pub node_number: Option<u16>,
     pub secret: Secret,
     pub features: String,
 }
@@ -57,8 +57,8 @@ pub enum Secret {
 /// A node's place on a cluster's segment.
 #[derive(Clone, Debug)]
 pub struct ClusterLink {
-    /// From 1.
-    pub node: u8,
+    /// 1 to 32767 (`libux::cluster::NodeId`).
+    pub node: u16,
     pub segment: crate::cluster::Segment,
     /// Files of the secret (hex) and the node's seed.
     pub secret: Option<std::path::PathBuf>,
@@ -166,7 +166,8 @@ pub fn command(image: &Image, opts: &Options) -> Command {
     }
     cmd.args(["-netdev", &netdev, "-device", "virtio-net-pci,netdev=net0,disable-modern=on"]);
     if let Some(c) = &opts.cluster {
-        let nic = format!("virtio-net-pci,netdev=net1,disable-modern=on,mac=52:54:00:00:01:{:02x}", c.node);
+        let [high, low] = c.node.to_be_bytes();
+        let nic = format!("virtio-net-pci,netdev=net1,disable-modern=on,mac=52:54:00:01:{high:02x}:{low:02x}");
         cmd.args(["-netdev", &c.segment.netdev(), "-device", &nic]);
         cmd.arg("-fw_cfg").arg(format!("name=opt/ux/node,string={}", c.node));
         let mut config = format!("node={} name=node{}", c.node, c.node);

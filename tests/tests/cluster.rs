@@ -3,7 +3,8 @@
 //! shared secret; `/proc/cluster/nodes` shows the table; a node with the
 //! wrong secret, with none, or with a number in use is refused, and both
 //! sides say so; a node killed is marked down, and comes back as a new
-//! incarnation; a node started by another invocation joins; a node of 16
+//! incarnation; a node started by another invocation joins, with a number
+//! past one byte too; a node of 16
 //! keeps its mounts of all the others.
 
 use libux::cluster::{NodeLine, NodeState};
@@ -422,6 +423,17 @@ fn nodes_admit_each_other_by_the_secret_and_see_failures() {
     // What node 2 ran for node 3 before it died was reaped once node 3's
     // connection to node 2's export went.
     until_reaped(&cluster.nodes[1], for_three, Duration::from_secs(90));
+
+    // Node numbers go past one byte: node 300 is 10.1.1.44 on the /16
+    // segment, joins, and runs what node 1 places there.
+    let mark = cluster.nodes[0].mark();
+    let far = Options { node_number: Some(300), ..small() };
+    let far = cluster.add(&image, &far, false).unwrap_or_else(|e| panic!("{e}"));
+    wait(far, 0, "netstack: NIC 1: address 10.1.1.44/16 (node 300)");
+    wait(&cluster.nodes[0], mark, "cluster: node 300 at 10.1.1.44 joined");
+    table(&cluster.nodes[0], &up(&[1, 2, 3, 300]));
+    let out = run(&cluster.nodes[0], "crun -n 300 cat /proc/cluster/self; echo status $?", "status 0");
+    assert!(out.lines().any(|l| l.trim() == "300"), "{out}");
     for node in &cluster.nodes {
         assert!(!node.log().contains("panicked"), "{}", node.log());
     }
