@@ -53,8 +53,10 @@ fn bad_arguments_are_refused_with_a_reason() {
     let (code, _, err) = ux(&["cluster", "2", "--secret", "/nonexistent/secret"]);
     assert_eq!(code, 2);
     assert!(err.contains("--secret /nonexistent/secret: no such file"), "{err}");
-    let (code, _, err) = ux(&["cluster", "2", "--first", "250"]);
-    assert_eq!((code, err.contains("nodes 250 to 251 do not fit in 1 to 250")), (1, true), "{err}");
+    let (code, _, err) = ux(&["cluster", "2", "--first", "32767"]);
+    assert_eq!((code, err.contains("nodes 32767 to 32768 do not fit in 1 to 32767")), (1, true), "{err}");
+    let (code, _, err) = ux(&["cluster", "2", "--first", "32768"]);
+    assert_eq!((code, err.contains("--first takes 1 to 32767")), (2, true), "{err}");
     let (code, _, err) = ux(&["--frobnicate"]);
     assert_eq!(code, 2);
     assert!(err.contains("unknown argument"), "{err}");
