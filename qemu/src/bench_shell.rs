@@ -22,11 +22,33 @@ pub fn line_after(node: &Node, mark: usize, prefix: &str, timeout: Duration) -> 
     Ok(from.lines().next().unwrap_or("").to_string())
 }
 
-/// Types `line` into `node`'s shell; its first output line from `prefix`.
+/// Types `line` into `node`'s shell; its first output line from `prefix`
+/// (after the line's own echo, which may hold `prefix` too).
 pub fn shell(node: &Node, line: &str, prefix: &str, timeout: Duration) -> Result<String, String> {
     let mark = node.mark();
     node.type_text(&format!("{line}\n"))?;
-    line_after(node, mark, prefix, timeout)
+    node.wait_after(mark, "\n", timeout).map_err(|e| e.to_string())?;
+    let echoed = mark + node.log()[mark..].find('\n').map_or(0, |at| at + 1);
+    line_after(node, echoed, prefix, timeout)
+}
+
+/// Runs `line` in `node`'s shell and waits for it to end: the time it
+/// took. Any output of its own (an error) fails it: a command that fails
+/// at once must not pass for a fast one.
+pub fn quiet(node: &Node, line: &str, timeout: Duration) -> Result<Duration, String> {
+    const END: &str = "quiet-run-ended";
+    let t0 = std::time::Instant::now();
+    let mark = node.mark();
+    shell(node, &format!("{line}; echo {END}"), END, timeout)?;
+    let took = t0.elapsed();
+    let log = node.log();
+    let out = log[mark..].split_once('\n').map_or("", |(_, rest)| rest);
+    let out = &out[..out.find(END).unwrap_or(out.len())];
+    let said: Vec<&str> = out.lines().map(|l| l.trim_start_matches("$ ").trim()).filter(|l| !l.is_empty()).collect();
+    if !said.is_empty() {
+        return Err(format!("{line}: said {said:?}"));
+    }
+    Ok(took)
 }
 
 /// The number after the last `key` in `line` (up to a space or `/`).
