@@ -23,32 +23,40 @@ pub fn line_after(node: &Node, mark: usize, prefix: &str, timeout: Duration) -> 
 }
 
 /// Types `line` into `node`'s shell; its first output line from `prefix`
-/// (after the line's own echo, which may hold `prefix` too).
+/// (which the typed line itself must not hold: the console echoes it).
 pub fn shell(node: &Node, line: &str, prefix: &str, timeout: Duration) -> Result<String, String> {
     let mark = node.mark();
     node.type_text(&format!("{line}\n"))?;
-    node.wait_after(mark, "\n", timeout).map_err(|e| e.to_string())?;
-    let echoed = mark + node.log()[mark..].find('\n').map_or(0, |at| at + 1);
-    line_after(node, echoed, prefix, timeout)
+    line_after(node, mark, prefix, timeout)
 }
 
-/// Runs `line` in `node`'s shell and waits for it to end: the time it
-/// took. Any output of its own (an error) fails it: a command that fails
-/// at once must not pass for a fast one.
-pub fn quiet(node: &Node, line: &str, timeout: Duration) -> Result<Duration, String> {
-    const END: &str = "quiet-run-ended";
+/// Runs `line` in `node`'s shell to its end: how long it took, and what
+/// it printed (the prompts left out).
+pub fn to_end(node: &Node, line: &str, timeout: Duration) -> Result<(Duration, Vec<String>), String> {
+    // Quoted as typed, so that only the `echo`'s output holds it.
+    const END: &str = "ran-to-its-end";
     let t0 = std::time::Instant::now();
     let mark = node.mark();
-    shell(node, &format!("{line}; echo {END}"), END, timeout)?;
+    node.type_text(&format!("{line}; echo 'ran-to'-its-end\n"))?;
+    node.wait_after(mark, END, timeout).map_err(|e| e.to_string())?;
     let took = t0.elapsed();
     let log = node.log();
-    let out = log[mark..].split_once('\n').map_or("", |(_, rest)| rest);
-    let out = &out[..out.find(END).unwrap_or(out.len())];
-    let said: Vec<&str> = out.lines().map(|l| l.trim_start_matches("$ ").trim()).filter(|l| !l.is_empty()).collect();
-    if !said.is_empty() {
-        return Err(format!("{line}: said {said:?}"));
+    let out = &log[mark..];
+    // From the line after the typed line's echo to the end's output.
+    let echoed = out.find("'ran-to'-its-end").and_then(|at| out[at..].find('\n').map(|n| at + n + 1));
+    let said = out.get(echoed.unwrap_or(0)..out.find(END).unwrap_or(0)).unwrap_or("");
+    let said = said.lines().map(|l| l.trim_start_matches("$ ").trim()).filter(|l| !l.is_empty()).map(String::from);
+    Ok((took, said.collect()))
+}
+
+/// [`to_end`] of a command list that prints nothing when it works: any
+/// output (an error) fails it, so that a command that fails at once does
+/// not pass for a fast one.
+pub fn quiet(node: &Node, line: &str, timeout: Duration) -> Result<Duration, String> {
+    match to_end(node, line, timeout)? {
+        (took, said) if said.is_empty() => Ok(took),
+        (_, said) => Err(format!("{line}: said {said:?}")),
     }
-    Ok(took)
 }
 
 /// The number after the last `key` in `line` (up to a space or `/`).
