@@ -3,7 +3,7 @@
 //! localaddr=127.0.0.1`), so frames go from QEMU to QEMU with no process
 //! in the middle, and a node started later (by another `cargo ux`, on
 //! this host or, with a LAN's address, another) joins by using the same
-//! group and port. Node `k` gets MAC 52:54:00:01:HH:LL (HH and LL the
+//! group and port. Node `k` gets MAC 52:54:00:00:HH:LL (HH and LL the
 //! bytes of k) and, from its netstack, the address 10.1.HH.LL/16
 //! (`NodeId::segment_addr`); its first NIC stays on a user
 //! network of its own (DHCP, and port forwards from the host).
