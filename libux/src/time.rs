@@ -1,7 +1,8 @@
 //! Wall-clock time: seconds since 1970-01-01 00:00 UTC (the Unix epoch)
 //! and the civil date they name, both ways; and the decoding of the PC's
-//! CMOS clock registers, which the process server reads at boot. Pure
-//! arithmetic, tested on the host.
+//! CMOS clock registers, which the process server reads at boot; and the
+//! time stamp counter's rate from readings of the PIT, which it measures
+//! at boot. Pure arithmetic, tested on the host.
 
 /// A date and time of day, UTC.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -134,9 +135,52 @@ fn from_bcd(v: u8) -> Option<u8> {
     (hi < 10 && lo < 10).then_some(hi * 10 + lo)
 }
 
+/// The PIT's input clock, in Hz.
+pub const PIT_HZ: u64 = 1_193_182;
+
+/// One reading of a PIT counter counting down, taken between two reads of
+/// the time stamp counter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PitReading {
+    pub tsc_before: u64,
+    pub count: u16,
+    pub tsc_after: u64,
+}
+
+/// The time stamp counter's rate in kHz that two readings of one count
+/// down (`first` earlier, no wrap between them) allow: the least and the
+/// most, since each count was read somewhere between its two time stamps
+/// (and a host that deschedules the machine between them only widens
+/// the range, never moves it off the truth). `None` if they are no such
+/// pair.
+pub fn tsc_khz_between(first: PitReading, last: PitReading) -> Option<(u64, u64)> {
+    let ticks = u64::from(first.count.checked_sub(last.count).filter(|&t| t > 0)?);
+    let least = last.tsc_before.checked_sub(first.tsc_after)?;
+    let most = last.tsc_after.checked_sub(first.tsc_before)?;
+    let khz = |cycles: u64| (u128::from(cycles) * u128::from(PIT_HZ) / u128::from(ticks) / 1000) as u64;
+    Some((khz(least), khz(most)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_tsc_rate_is_bounded_by_when_each_count_was_read() {
+        // 2 GHz, 23,864 ticks (20 ms) apart, each read within 1 µs.
+        let at = |us: u64, count: u16| PitReading { tsc_before: us * 2000, count, tsc_after: (us + 1) * 2000 };
+        let (least, most) = tsc_khz_between(at(0, 60_000), at(20_000, 60_000 - 23_864)).unwrap();
+        assert!(least <= 2_000_000 && most >= 2_000_000, "{least}..{most}");
+        assert!(most - least < 400, "{least}..{most}: 0.02 %");
+        // Descheduled after the first read: the range widens but holds.
+        let slow = PitReading { tsc_after: 5_000 * 2000, ..at(0, 60_000) };
+        let (least, most) = tsc_khz_between(slow, at(20_000, 60_000 - 23_864)).unwrap();
+        assert!(least <= 2_000_000 && most >= 2_000_000 && most - least > 400_000);
+        // No ticks, a count that went up (a wrap), time that went back.
+        assert_eq!(tsc_khz_between(at(0, 100), at(10, 100)), None);
+        assert_eq!(tsc_khz_between(at(0, 100), at(10, 200)), None);
+        assert_eq!(tsc_khz_between(at(10, 200), at(0, 100)), None);
+    }
     use alloc::string::ToString;
 
     #[test]

@@ -35,6 +35,7 @@ mod rtc;
 mod server;
 mod shared;
 mod thread;
+mod tsc;
 mod vspace;
 mod windows;
 mod work;
@@ -97,8 +98,10 @@ extern "C" fn main(bootinfo_addr: u64) -> ! {
 
     let (ram, device) = bi.untypeds().fold((0, 0), |(r, d), u| if u.is_device { (r, d + 1) } else { (r + 1, d) });
     println!("ux: process server on seL4 {SEL4_VERSION} (x86_64 pc99, {KERNEL_PROFILE} kernel)");
+    let (tsc_mhz, measured) = tsc::measure(IoPort(init_cap::IO_PORT), tsc, bi.tsc_mhz());
+    let how = if measured { "measured against the PIT" } else { "the kernel's: the PIT gave no steady reading" };
     println!(
-        "ux: memory {} MiB in {} untyped capabilities ({} RAM, {} device), TSC {} MHz",
+        "ux: memory {} MiB in {} untyped capabilities ({} RAM, {} device), TSC {tsc_mhz} MHz ({how}; the kernel said {})",
         bi.ram_bytes() >> 20,
         ram + device,
         ram,
@@ -115,7 +118,7 @@ extern "C" fn main(bootinfo_addr: u64) -> ! {
     if let Some(Ok(c)) = fw_cfg_string("opt/ux/cluster").map(|t| libux::cluster::Config::parse(t.trim())) {
         server.procs.node = c.node;
     }
-    server.tsc_mhz = bi.tsc_mhz();
+    server.tsc_mhz = tsc_mhz;
     server.wall = rtc::read(IoPort(init_cap::IO_PORT), tsc);
     match server.wall {
         Some(w) => println!("ux: clock {}", libux::time::Civil::from_unix(w.unix)),
