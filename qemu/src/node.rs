@@ -166,9 +166,7 @@ pub fn command(image: &Image, opts: &Options) -> Command {
     }
     cmd.args(["-netdev", &netdev, "-device", "virtio-net-pci,netdev=net0,disable-modern=on"]);
     if let Some(c) = &opts.cluster {
-        // 52:54:00:00:HH:LL. (52:54:00:01:HH:LL, tried first, made the
-        // coordinator of 16 nodes see every other suspect many times a
-        // second under QEMU 7.2's multicast socket; why is not known.)
+        // 52:54:00:00:HH:LL, HH and LL the bytes of the node's number.
         let [high, low] = c.node.to_be_bytes();
         let nic = format!("virtio-net-pci,netdev=net1,disable-modern=on,mac=52:54:00:00:{high:02x}:{low:02x}");
         cmd.args(["-netdev", &c.segment.netdev(), "-device", &nic]);

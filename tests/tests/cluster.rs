@@ -487,8 +487,8 @@ fn a_node_keeps_its_mounts_of_fifteen_peers() {
     std::thread::sleep(Duration::from_secs(45));
     // The coordinator hears every beat: a node whose beats come late
     // under this load may turn suspect now and then, but not over and
-    // over (as one whose clock ran slow did, or every node under a MAC
-    // layout tried once).
+    // over (as one whose clock ran slow did, and every node when the
+    // coordinator's ran fast).
     let idle = &cluster.nodes[0].log()[mark..];
     let suspect = idle.matches(") is suspect").count();
     assert!(suspect < 16, "{suspect} suspect lines in 45 idle seconds:\n{idle}");
