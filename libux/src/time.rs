@@ -150,9 +150,9 @@ pub struct PitReading {
 /// The time stamp counter's rate in kHz that two readings of one count
 /// down (`first` earlier, no wrap between them) allow: the least and the
 /// most, since each count was read somewhere between its two time stamps
-/// (and a host that deschedules the machine between them only widens
-/// the range, never moves it off the truth). `None` if they are no such
-/// pair.
+/// (a host that deschedules the machine between them widens the range;
+/// each count's own tick, 42 ppm of 20 ms, is left out). `None` if they
+/// are no such pair.
 pub fn tsc_khz_between(first: PitReading, last: PitReading) -> Option<(u64, u64)> {
     let ticks = u64::from(first.count.checked_sub(last.count).filter(|&t| t > 0)?);
     let least = last.tsc_before.checked_sub(first.tsc_after)?;

@@ -30,6 +30,10 @@ const TICKS: u16 = (PIT_HZ / 50) as u16;
 const TRIES: usize = 10;
 /// A try is kept if its range is this narrow, in parts of its rate.
 const NARROW: u64 = 500;
+/// How long a try may take, in milliseconds at the kernel's rate (the
+/// 55 ms of one count down, at a rate off by 2 x, and more): a PIT that
+/// never counts (no gate, a machine without one) ends it.
+const TRY_MS: u64 = 200;
 
 fn reading(port: IoPort, tsc: &impl Fn() -> u64) -> Option<(PitReading, bool)> {
     let tsc_before = tsc();
@@ -41,17 +45,29 @@ fn reading(port: IoPort, tsc: &impl Fn() -> u64) -> Option<(PitReading, bool)> {
     Some((PitReading { tsc_before, count: u16::from_le_bytes([low, high]), tsc_after }, wrapped))
 }
 
-/// One try: the range of rates (kHz) it allows, if the count did not wrap.
-fn try_once(port: IoPort, tsc: &impl Fn() -> u64) -> Option<(u64, u64)> {
+/// One try: the range of rates (kHz) it allows, if the count did not wrap
+/// and moved in time (`kernel_mhz` bounds the wait).
+fn try_once(port: IoPort, tsc: &impl Fn() -> u64, kernel_mhz: u64) -> Option<(u64, u64)> {
     let gate = port.in8(SPEAKER).ok()?;
     port.out8(SPEAKER, (gate & !0x02) | 0x01).ok()?;
     port.out8(COMMAND, MODE_0).ok()?;
     port.out8(CHANNEL_2, 0xff).ok()?;
     port.out8(CHANNEL_2, 0xff).ok()?;
-    let (first, _) = reading(port, tsc)?;
+    let deadline = tsc().saturating_add(kernel_mhz.max(1) * 1000 * TRY_MS);
+    // The count is loaded at the clock after it is written: the first
+    // reading is one of it counting.
+    let first = loop {
+        let (r, _) = reading(port, tsc)?;
+        if r.count < 0xffff {
+            break r;
+        }
+        if r.tsc_after > deadline {
+            return None;
+        }
+    };
     loop {
         let (now, wrapped) = reading(port, tsc)?;
-        if wrapped || now.count > first.count {
+        if wrapped || now.count > first.count || now.tsc_after > deadline {
             return None;
         }
         if first.count - now.count >= TICKS {
@@ -65,7 +81,7 @@ fn try_once(port: IoPort, tsc: &impl Fn() -> u64) -> Option<(u64, u64)> {
 pub fn measure(port: IoPort, tsc: impl Fn() -> u64, fallback: u64) -> (u64, bool) {
     let mut best: Option<(u64, u64)> = None;
     for _ in 0..TRIES {
-        let Some((least, most)) = try_once(port, &tsc) else { continue };
+        let Some((least, most)) = try_once(port, &tsc, fallback) else { continue };
         if best.is_none_or(|(l, m)| most - least < m - l) {
             best = Some((least, most));
         }
@@ -74,7 +90,7 @@ pub fn measure(port: IoPort, tsc: impl Fn() -> u64, fallback: u64) -> (u64, bool
         }
     }
     match best {
-        Some((least, most)) if (most - least) * NARROW <= most => (((least + most) / 2).div_ceil(1000), true),
+        Some((least, most)) if (most - least) * NARROW <= most => (((least + most) / 2 + 500) / 1000, true),
         _ => (fallback, false),
     }
 }
