@@ -493,8 +493,9 @@ fn a_node_keeps_its_mounts_of_fifteen_peers() {
     let suspect = idle.matches(") is suspect").count();
     assert!(suspect < 16, "{suspect} suspect lines in 45 idle seconds:\n{idle}");
     spawn_on_all(10);
-    for node in &cluster.nodes[1..] {
-        let ps = run(node, "ps", "PID");
-        assert!(!ps.lines().any(|l| l.contains("exited") && l.ends_with("exportfs")), "an export ended:\n{ps}");
-    }
+    // Kept, not made again: a mount whose connection was reset dials
+    // anew by itself (and its export's child is reaped), so only node 1's
+    // log tells.
+    let after = &cluster.nodes[0].log()[mark..];
+    assert!(!after.contains("the connection broke"), "a mount was reset:\n{after}");
 }
