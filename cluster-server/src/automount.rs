@@ -4,7 +4,7 @@
 //! us (nothing mounted there yet, or its mount ended) starts that node's
 //! `mount9p`, waits until it serves `/n/nodeN`, and answers
 //! `Remounted`: the client's library resolves the path again and finds
-//! the mount. Calls for a node that is not up find nothing.
+//! the mount. Calls for a node that is down (or unknown) find nothing.
 //!
 //! [`THREADS`] threads answer; while both wait for mounts, other calls
 //! here wait their turn (a mount takes a dial and an attach). What the

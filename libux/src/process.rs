@@ -212,7 +212,8 @@ pub fn stats() -> Result<Stats, Errno> {
     }
 }
 
-/// A monotonic clock: the TSC at the rate the kernel reports.
+/// A monotonic clock: the TSC at the rate the process server measured at
+/// boot (`Stats::tsc_mhz`).
 pub struct Clock {
     mhz: u64,
 }

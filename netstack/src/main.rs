@@ -11,7 +11,7 @@
 //! on one line share the first). NIC 0 is QEMU's user network (DHCP); NIC
 //! 1, if there is one, is the cluster's segment, where node N (`UX_NODE`)
 //! is 10.1.H.L/16 (H and L its number's bytes). Each NIC has its own interface and sockets (`Link`).
-//! `smoltcp` time is the TSC at the rate the kernel reports.
+//! `smoltcp` time is the TSC at the rate the process server measured.
 #![no_std]
 #![no_main]
 
@@ -91,10 +91,11 @@ pub struct Link {
 const _: () = assert!(libux::layout::DMA_BASE + libux::sysdesc::MAX_PCI as u64 * nic::WINDOW <= libux::layout::DMA_END);
 
 // The ARP cache holds 256 neighbours (a whole cluster of 250 nodes, the
-// most one `cargo ux` starts). With smoltcp's default of 8, a node
-// talking to more than 7 others evicted entries it still used, and it
-// sends one ARP request a second at most: a node's mounts of 15 peers
-// went unanswered for the 20 s that reset a connection.
+// most one `cargo ux` starts; a node that talks to more at once evicts
+// again). With smoltcp's default of 8, a node talking to more than 7
+// others evicted entries it still used, and it sends one ARP request a
+// second at most: a node's mounts of 15 peers went unanswered for the
+// 20 s that reset a connection.
 const _: () = assert!(smoltcp::config::IFACE_NEIGHBOR_CACHE_COUNT >= 256);
 
 /// Starts the `index`th NIC the environment names; `None` if there is none.

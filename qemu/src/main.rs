@@ -21,7 +21,8 @@ USAGE:
     cargo ux [boot] [OPTIONS]     build everything and boot one node in QEMU
     cargo ux build [--profile P]  build the kernel and boot image only
     cargo ux cluster N [OPTIONS]  boot N nodes on one Ethernet segment (node k is
-                                  10.1.0.k/16 there, k < 256); print their consoles, each
+                                  10.1.H.L/16 there, H and L the bytes of k: node 3
+                                  is 10.1.0.3, node 300 10.1.1.44); print their consoles, each
                                   line labelled [nodeK], also logged to
                                   target/ux/cluster/nodeK.log; a typed line
                                   `K: TEXT` goes to node K (and later lines
