@@ -80,9 +80,8 @@ impl Cluster {
     /// Waits until every node has its cluster address and its shell.
     pub fn wait_for_shells(&self, timeout: Duration) -> Result<(), String> {
         for (node, n) in self.nodes.iter().zip(&self.numbers) {
-            let [a, b, c, d] = libux::cluster::NodeId(*n).segment_addr();
-            let prefix = libux::cluster::SEGMENT_PREFIX;
-            let address = format!("netstack: NIC 1: address {a}.{b}.{c}.{d}/{prefix} (node {n})");
+            let ip = std::net::Ipv4Addr::from(libux::cluster::NodeId(*n).segment_addr());
+            let address = format!("netstack: NIC 1: address {ip}/{} (node {n})", libux::cluster::SEGMENT_PREFIX);
             for line in [address.as_str(), "ux: started sh as pid"] {
                 node.wait_for(line, timeout).map_err(|e| e.to_string())?;
             }

@@ -35,8 +35,7 @@ pub fn run(image: &Image, args: &Args) -> Result<Vec<String>, String> {
     let last = NODES as usize;
     // Node 2's files are mounted at their first use: that one is not
     // timed.
-    // (The mount says so on the console.)
-    to_end(&cluster.nodes[0], "cat /n/node2/proc/1/status > /dev/null", t)?;
+    quiet(&cluster.nodes[0], "cat /n/node2/proc/1/status > /dev/null", t)?;
     // A stat-sized read, 20 times, here and through a node's mount.
     let reads = |path: &str| -> Result<f64, String> {
         let line = vec![format!("cat {path} > /dev/null"); 20].join("; ");
@@ -264,15 +263,6 @@ fn idle_shares(nodes: &[qemu::node::Node], idle_for: std::time::Duration) -> Res
 
 /// How many nodes `cnodes` on `node` lists as up.
 fn nodes_up(node: &qemu::node::Node, timeout: std::time::Duration) -> Result<usize, String> {
-    let mark = node.mark();
-    node.type_text("cnodes; echo listed\n")?;
-    let t0 = Instant::now();
-    // (The line typed is echoed first: the second `listed` is the end.)
-    while node.log()[mark..].matches("listed").count() < 2 {
-        if t0.elapsed() > timeout {
-            return Err(String::from("cnodes did not answer"));
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    Ok(node.log()[mark..].lines().filter(|l| l.split_whitespace().nth(3) == Some("up")).count())
+    let (_, said) = to_end(node, "cnodes", timeout)?;
+    Ok(said.iter().filter(|l| l.split_whitespace().nth(3) == Some("up")).count())
 }
