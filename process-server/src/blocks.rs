@@ -86,9 +86,9 @@ impl Server {
         }
         Ok(())
     }
+}
 
-    /// The memory of a process's blocks, in bytes.
-    pub fn blocks_bytes(blocks: &alloc::collections::BTreeMap<u64, Block>) -> u64 {
-        blocks.values().map(|b| b.arena.bytes()).sum()
-    }
+/// The memory of a process's blocks, in bytes.
+pub fn bytes(blocks: &alloc::collections::BTreeMap<u64, Block>) -> u64 {
+    blocks.values().map(|b| b.arena.bytes()).sum()
 }

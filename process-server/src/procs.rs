@@ -142,7 +142,7 @@ impl Procs {
         let p = self.map.get(&pid)?;
         let (state, memory) = match &p.state {
             State::Live(l) => {
-                let memory = l.arena.bytes() + crate::server::Server::blocks_bytes(&l.blocks);
+                let memory = l.arena.bytes() + crate::blocks::bytes(&l.blocks);
                 (String::from(if l.stopped { "stopped" } else { "running" }), memory)
             }
             State::Zombie(end) => (procfs::ended_state(end), 0),
