@@ -9,7 +9,9 @@
 //! ([`Client::read_ahead`]): up to [`AHEAD_MAX`] Treads wait on the wire
 //! while the caller works, and the `read` that asks for exactly one of
 //! them takes its reply; any other call first takes their replies off the
-//! stream (keeping the data, in whatever order the server answers them). A transport failure, a reply
+//! stream (keeping the data, in whatever order the server answers them);
+//! and, on a server known to take walks and opens in order
+//! ([`Client::set_ordered`]), an open's walk and open. A transport failure, a reply
 //! that does not decode or does not answer the request leaves the client
 //! **broken**: every later call fails at once with [`ClientError::Lost`],
 //! so a dead connection gives errors, never a hang.
@@ -178,6 +180,9 @@ pub struct Client<T: Transport> {
     /// only what was read ahead of the file it changes.
     files: BTreeMap<u32, u64>,
     broken: bool,
+    /// The server takes a connection's walks and opens in the order they
+    /// came (see [`Client::set_ordered`]).
+    ordered: bool,
 }
 
 impl<T: Transport> Client<T> {
@@ -235,7 +240,7 @@ impl<T: Transport> Client<T> {
         let mut c = Self::attached(t, dialect, msize, ids);
         let version = dialect.version();
         c.send(NOTAG, &Msg::Tversion { msize, version })?;
-        let len = c.receive(NOTAG)?;
+        let (_, len) = c.receive(&[NOTAG])?;
         let agreed = match decode(&c.inbuf[..len], dialect) {
             Ok(Frame { msg: Msg::Rversion { msize: m, version: v }, .. }) if v == version && m >= 256 => {
                 Ok(m.min(msize))
@@ -268,7 +273,19 @@ impl<T: Transport> Client<T> {
             ahead: VecDeque::new(),
             files: BTreeMap::new(),
             broken: false,
+            ordered: false,
         }
+    }
+
+    /// Tells the client that the server carries out this connection's
+    /// requests other than reads and writes in the order they came, as
+    /// fs9p's does ([`crate::server::Session::handle_apart`] runs only
+    /// those apart). [`Client::open_path`] then sends the walk and the
+    /// open together, one round trip instead of two. 9P promises no such
+    /// order (a server may answer concurrently, as diod does), so it is
+    /// for servers known to be ours.
+    pub fn set_ordered(&mut self, ordered: bool) {
+        self.ordered = ordered;
     }
 
     pub fn msize(&self) -> u32 {
@@ -320,10 +337,10 @@ impl<T: Transport> Client<T> {
         })
     }
 
-    /// Reads until the whole reply `tag` is in `inbuf`; its length. A
-    /// server may answer reads sent ahead in any order: their replies are
-    /// kept with them on the way.
-    fn receive(&mut self, tag: u16) -> Result<usize, T::Error> {
+    /// Reads until a whole reply to one of `tags` is first in `inbuf`: its
+    /// tag and length. A server may answer reads sent ahead in any order:
+    /// their replies are kept with them on the way.
+    fn receive(&mut self, tags: &[u16]) -> Result<(u16, usize), T::Error> {
         if self.broken {
             return Err(ClientError::Lost);
         }
@@ -331,8 +348,8 @@ impl<T: Transport> Client<T> {
             match frame_len(&self.inbuf[..self.have], self.msize) {
                 Ok(Some(len)) if len <= self.have => {
                     let got = u16::from_le_bytes([self.inbuf[5], self.inbuf[6]]);
-                    if len >= HEADER && got == tag {
-                        return Ok(len);
+                    if len >= HEADER && tags.contains(&got) {
+                        return Ok((got, len));
                     }
                     match self.ahead.iter().position(|a| a.tag == got && a.answer.is_none()) {
                         Some(i) if len >= HEADER => self.keep_ahead(i, len)?,
@@ -404,7 +421,18 @@ impl<T: Transport> Client<T> {
 
     /// Receives the reply `tag`, of type `expected`.
     fn answer(&mut self, tag: u16, expected: u8) -> Result<Reply, T::Error> {
-        let len = self.receive(tag)?;
+        self.answer_any(&[(tag, expected)]).1
+    }
+
+    /// Receives the first reply to come of the requests `wanted` (tag, and
+    /// the reply type expected): its tag and what it says.
+    fn answer_any(&mut self, wanted: &[(u16, u8)]) -> (u16, Result<Reply, T::Error>) {
+        let tags: Vec<u16> = wanted.iter().map(|w| w.0).collect();
+        let (tag, len) = match self.receive(&tags) {
+            Ok(got) => got,
+            Err(e) => return (tags[0], Err(e)),
+        };
+        let expected = wanted.iter().find(|w| w.0 == tag).map_or(0, |w| w.1);
         let out = match decode(&self.inbuf[..len], self.dialect) {
             Ok(frame) => classify(frame.msg, expected),
             Err(_) => Err(ClientError::Protocol("a reply that does not decode")),
@@ -420,7 +448,7 @@ impl<T: Transport> Client<T> {
         if !matches!(out, Ok(Reply::Data(_))) {
             self.consume(len);
         }
-        out
+        (tag, out)
     }
 
     /// A fid nobody uses. (A share holds hundreds of millions: a fid is
@@ -749,6 +777,11 @@ impl<T: Transport> Client<T> {
 
     /// A fid open on `path` as `how` says.
     pub fn open_path(&mut self, path: &str, how: OpenHow) -> Result<u32, T::Error> {
+        let names: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+        if self.ordered && !how.create && names.len() <= MAXWELEM {
+            let mode = OpenMode { read: how.read, write: how.write, truncate: how.truncate };
+            return self.walk_open(names, mode);
+        }
         let (fid, made) = match self.walk(path) {
             Ok(fid) if how.create && how.exclusive => {
                 let _ = self.clunk(fid);
@@ -770,6 +803,67 @@ impl<T: Transport> Client<T> {
             Err(e) => {
                 let _ = self.clunk(fid);
                 Err(e)
+            }
+        }
+    }
+
+    /// A new fid for the path `names`, opened as `mode` says: the walk and
+    /// the open sent together, for a server that takes them in order.
+    fn walk_open(&mut self, names: Vec<&str>, mode: OpenMode) -> Result<u32, T::Error> {
+        self.settle()?;
+        if mode.truncate {
+            self.ahead.clear();
+        }
+        let fid = self.new_fid();
+        let walked_all = names.len();
+        let walk = Msg::Twalk { fid: self.root, newfid: fid, wnames: names.into_iter().collect() };
+        let open = match self.dialect {
+            Dialect::P2000 => Msg::Topen { fid, mode: mode.p2000() },
+            Dialect::L => Msg::Tlopen { fid, flags: mode.l() },
+        };
+        let reply_of = |m: &Msg| crate::codec::type_code(m) + 1;
+        let (wtag, otag) = (self.next_tag(), self.next_tag());
+        let mut wanted = vec![(wtag, reply_of(&walk)), (otag, reply_of(&open))];
+        if let Err(e) = self.send(wtag, &walk) {
+            self.free_fids.push(fid);
+            return Err(e);
+        }
+        self.send(otag, &open)?;
+        // The replies may come in either order.
+        let (mut walked, mut opened) = (None, None);
+        while !wanted.is_empty() {
+            let (tag, reply) = self.answer_any(&wanted);
+            if self.broken {
+                return Err(reply.err().unwrap_or(ClientError::Lost));
+            }
+            wanted.retain(|w| w.0 != tag);
+            if tag == wtag {
+                walked = Some(reply);
+            } else {
+                opened = Some(reply);
+            }
+        }
+        match (walked, opened) {
+            (Some(Ok(Reply::Qids(n))), Some(opened)) if n == walked_all => match opened {
+                Ok(reply) => {
+                    if let Reply::Opened(file) = reply {
+                        self.files.insert(fid, file);
+                    }
+                    Ok(fid)
+                }
+                Err(e) => {
+                    let _ = self.clunk(fid);
+                    Err(e)
+                }
+            },
+            // A walk that fails, or stops short, makes no fid (and the
+            // open of it failed).
+            (walked, _) => {
+                self.free_fids.push(fid);
+                match walked {
+                    Some(Err(e)) => Err(e),
+                    _ => Err(ClientError::Server(Error::NotFound)),
+                }
             }
         }
     }

@@ -151,12 +151,17 @@ struct Loop {
     chunk: usize,
     replies: usize,
     fault: Fault,
+    /// Requests sent since the last receive, and the most there were.
+    unanswered: usize,
+    most_unanswered: usize,
 }
 
 impl Transport for Loop {
     type Error = String;
 
     fn send(&mut self, bytes: &[u8]) -> Result<(), String> {
+        self.unanswered += 1;
+        self.most_unanswered = self.most_unanswered.max(self.unanswered);
         let mut out = vec![0u8; 1 << 20];
         let n = self.session.handle(&mut self.fs, bytes, &mut out[..self.session.msize() as usize]);
         let mut reply = out[..n].to_vec();
@@ -188,6 +193,7 @@ impl Transport for Loop {
     }
 
     fn recv(&mut self, buf: &mut [u8]) -> Result<usize, String> {
+        self.unanswered = 0;
         let n = buf.len().min(self.chunk).min(self.pending.len());
         buf[..n].copy_from_slice(&self.pending[..n]);
         self.pending.drain(..n);
@@ -204,6 +210,8 @@ fn client(dialect: Dialect, chunk: usize, max_fids: usize) -> Client<Loop> {
         chunk,
         replies: 0,
         fault: Fault::None,
+        unanswered: 0,
+        most_unanswered: 0,
     };
     Client::connect(t, dialect, 65536, "tester", "").unwrap()
 }
@@ -364,6 +372,47 @@ fn reads_sent_ahead_may_be_answered_in_any_order() {
 }
 
 #[test]
+fn an_ordered_server_gets_an_opens_walk_and_open_together() {
+    use fs9p::client::OpenHow;
+    let read = OpenHow { read: true, ..OpenHow::default() };
+    for dialect in [Dialect::L, Dialect::P2000] {
+        for swap in [false, true] {
+            // With 4 fids at the server, a fid kept would run out.
+            let mut c = client(dialect, 3, 4);
+            c.mkdir_path("d").unwrap();
+            c.write_file("d/f", b"data").unwrap();
+            let sent_together = |c: &mut Client<Loop>, ordered: bool| {
+                c.set_ordered(ordered);
+                c.transport_mut().most_unanswered = 0;
+                // (A server answering one request at a time can swap
+                // nothing.)
+                if swap && ordered {
+                    c.transport_mut().fault = Fault::Swap;
+                }
+                let fid = c.open_path("d/f", read).unwrap();
+                let mut buf = [0u8; 16];
+                assert_eq!(c.read(fid, 0, &mut buf).unwrap(), 4);
+                assert_eq!(&buf[..4], b"data");
+                c.clunk(fid).unwrap();
+                c.transport_mut().most_unanswered
+            };
+            assert_eq!(sent_together(&mut c, false), 1, "one request at a time");
+            assert_eq!(sent_together(&mut c, true), 2, "the walk and the open at once");
+            for _ in 0..8 {
+                assert!(matches!(c.open_path("d/none", read), Err(ClientError::Server(Error::NotFound))));
+                assert!(matches!(c.open_path("d/f/x", read), Err(ClientError::Server(_))));
+                // Walked, but the open is refused: the fid is clunked.
+                let write = OpenHow { write: true, ..OpenHow::default() };
+                assert!(matches!(c.open_path("d", write), Err(ClientError::Server(_))));
+            }
+            let fid = c.open_path("", read).unwrap();
+            c.clunk(fid).unwrap();
+            assert!(!c.is_broken());
+        }
+    }
+}
+
+#[test]
 fn a_broken_connection_forgets_reads_sent_ahead() {
     let mut c = client(Dialect::L, usize::MAX, 16);
     c.write_file("f", b"data").unwrap();
@@ -410,6 +459,8 @@ fn tags_skip_notag() {
         chunk: usize::MAX,
         replies: 0,
         fault: Fault::None,
+        unanswered: 0,
+        most_unanswered: 0,
     };
     let mut c = Client::connect(Tags(l, Vec::new()), Dialect::L, 8192, "u", "").unwrap();
     for _ in 0..66_000 {
@@ -578,6 +629,8 @@ fn guarded_loop() -> Loop {
         chunk: 7,
         replies: 0,
         fault: Fault::None,
+        unanswered: 0,
+        most_unanswered: 0,
     }
 }
 

@@ -18,7 +18,10 @@
 //! NODE` (the cluster server's mounts of other nodes) it also follows
 //! that node in `/proc/cluster/nodes`: once the node is down, the calls
 //! waiting on it fail and later ones fail at once, until it is back;
-//! and it makes no `/n/NAME` (the cluster server's `/n` lists nodes).
+//! it makes no `/n/NAME` (the cluster server's `/n` lists nodes); and it
+//! sends an open's walk and open together, one round trip, since the
+//! cluster's exports are fs9p's, which take them in order (9P does not
+//! promise that of other servers).
 #![no_std]
 #![no_main]
 
@@ -105,6 +108,9 @@ struct Dialer {
     /// The cluster's secret, to prove to the export (given by the cluster
     /// server in our environment); none: the export asks for nothing.
     secret: Option<Vec<u8>>,
+    /// The export is a node's of the cluster (`-c`), and so fs9p's, which
+    /// takes walks and opens in order: an open is one round trip.
+    ordered: bool,
 }
 
 impl Dialer {
@@ -121,7 +127,8 @@ impl Dialer {
             }
             None => Client::connect_with(port, self.dialect, self.msize, "ux", "/", ids),
         };
-        let client = client.map_err(|e| format!("{}: {e}", self.addr))?;
+        let mut client = client.map_err(|e| format!("{}: {e}", self.addr))?;
+        client.set_ordered(self.ordered);
         Ok((wire, client))
     }
 }
@@ -131,7 +138,8 @@ impl Mount {
     fn worker(&self, share: u16) -> Worker {
         let link = self.link.lock();
         let port = link.wire.port(share);
-        let c = Client::attached(port, self.dialer.dialect, link.msize, Ids::share(share, SHARES));
+        let mut c = Client::attached(port, self.dialer.dialect, link.msize, Ids::share(share, SHARES));
+        c.set_ordered(self.dialer.ordered);
         Worker { c, share, generation: link.generation }
     }
 
@@ -293,7 +301,7 @@ fn main() -> i32 {
         }
     };
     let secret = ninep::auth::env_hex("UX_SECRET");
-    let dialer = Dialer { addr: String::from(addr), dialect, msize, events, secret };
+    let dialer = Dialer { addr: String::from(addr), dialect, msize, events, secret, ordered: node.is_some() };
     let share = libux::thread::current().0 as u16;
     let (wire, c) = match dialer.connect(share) {
         Ok(c) => c,
