@@ -63,7 +63,8 @@ pub fn close(fd: usize) -> Result<(), Errno> {
     let shared = with(|t| t.get_mut(fd).and_then(Option::take)).ok_or(Errno::BadHandle)?;
     match Arc::try_unwrap(shared) {
         Ok(entry) => entry.into_inner().file.close(),
-        // Another thread is using it: it closes when that call is done.
+        // Another descriptor shares it, or another thread is using it: it
+        // closes when the last lets go.
         Err(_) => Ok(()),
     }
 }
@@ -99,11 +100,62 @@ pub fn names(owned: &[(u8, alloc::string::String, u32)]) -> Vec<FdName<'_>> {
     owned.iter().map(|(fd, path, flags)| FdName { fd: *fd, path, flags: *flags }).collect()
 }
 
-/// Opens what the start block names; before `main`.
+/// Opens what the start block names; before `main`. Descriptors that
+/// name the same file the same way share one open, as `2>&1` makes them
+/// (and the file is opened once: standard output and error of a program
+/// started on another node are one open across the network, not two).
 #[cfg(target_os = "none")]
 pub(crate) fn open_inherited(fds: &[FdName]) -> Result<(), (u8, Errno)> {
-    for f in fds {
-        open_at(f.fd as usize, f.path, f.flags).map_err(|e| (f.fd, e))?;
+    for (i, f) in fds.iter().enumerate() {
+        match opened_before(fds, i) {
+            Some(from) => share(from as usize, f.fd as usize),
+            None => open_at(f.fd as usize, f.path, f.flags),
+        }
+        .map_err(|e| (f.fd, e))?;
     }
     Ok(())
+}
+
+/// The descriptor opened earlier in `fds` that the `i`th may share: one
+/// that names the same file the same way, and was not named again since.
+#[cfg(any(test, target_os = "none"))]
+fn opened_before(fds: &[FdName], i: usize) -> Option<u8> {
+    let f = &fds[i];
+    (0..i).rev().find_map(|j| {
+        let e = &fds[j];
+        let still = !fds[j + 1..i].iter().any(|later| later.fd == e.fd);
+        (e.path == f.path && e.flags == f.flags && still).then_some(e.fd)
+    })
+}
+
+/// Makes `to` the same open file as `from` (which is open).
+#[cfg(target_os = "none")]
+fn share(from: usize, to: usize) -> Result<(), Errno> {
+    let old = with(|t| {
+        let file = t.get(from).cloned().flatten().ok_or(Errno::BadHandle)?;
+        Ok(t.get_mut(to).ok_or(Errno::BadHandle)?.replace(file))
+    })?;
+    drop(old);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn descriptors_named_alike_share_one_open() {
+        let fd = |fd, path, flags| FdName { fd, path, flags };
+        let cons_in = fd(0, "/dev/cons", flags::READ);
+        let cons_out = fd(1, "/dev/cons", flags::WRITE);
+        let err = fd(2, "/dev/cons", flags::WRITE);
+        assert_eq!(opened_before(&[cons_in, cons_out, err], 1), None, "opened otherwise");
+        assert_eq!(opened_before(&[cons_in, cons_out, err], 2), Some(1));
+        let other = fd(2, "/tmp/log", flags::WRITE);
+        assert_eq!(opened_before(&[cons_out, other], 1), None);
+        // Descriptor 1 was named again in between: not the same open.
+        let again = fd(1, "/tmp/x", flags::WRITE);
+        assert_eq!(opened_before(&[cons_out, again, err], 2), None);
+        assert_eq!(opened_before(&[cons_out, again, fd(3, "/dev/cons", flags::WRITE), err], 3), Some(3));
+    }
 }
