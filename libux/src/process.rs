@@ -123,6 +123,15 @@ pub fn try_wait(pid: Option<Pid>) -> Result<Option<Waited>, Errno> {
     }
 }
 
+/// Whether `pid` (a gpid: of any node) has ended, without reaping it:
+/// its end, or none while it runs.
+pub fn has_ended(pid: Pid) -> Result<Option<Waited>, Errno> {
+    match anywhere(&Request::HasEnded { pid })? {
+        Response::Waited(w) => Ok(w),
+        _ => Err(Errno::BadRequest),
+    }
+}
+
 /// Waits until `pid` (or any child) ends and reaps it: the answer comes
 /// when it has (the process server keeps the call until then). Another
 /// node's process (a gpid) is waited for through the cluster server,

@@ -118,7 +118,8 @@ pub enum Request<'a> {
     /// Reap a child that has ended: `pid`, or any child if `None`. `pid`
     /// may be a gpid: one of this node's is the local process; another
     /// node's is `Elsewhere`, and `cluster::call` waits for it through the
-    /// cluster server, for whoever asks (no reaping there).
+    /// cluster server, for whoever asks (it is reaped there by its parent,
+    /// the cluster server that started it, or not at all).
     /// With `hang`, the answer comes when one has ended (whoever serves
     /// the connection keeps the reply until then, so an intermediary can
     /// answer it for a child it knows of); without, `Waited(None)` means
@@ -126,6 +127,14 @@ pub enum Request<'a> {
     Wait {
         pid: Option<Pid>,
         hang: bool,
+    },
+    /// Whether process `pid` has ended, without reaping it: `Waited` with
+    /// its end, or `Waited(None)` while it runs. Anyone may ask (as anyone
+    /// may read its `status`). Another node's gpid is `Elsewhere`: that
+    /// node's cluster server answers it (`cluster::call`), and watches
+    /// the process, so that its node beats when it ends.
+    HasEnded {
+        pid: Pid,
     },
     /// End a process at once. Here and in `Stop`, `Cont` and `MayAct`,
     /// `pid` may be a gpid (see `Wait`).

@@ -307,6 +307,13 @@ impl Server {
                 },
                 r => ok(r),
             },
+            Request::HasEnded { pid: target } => ok(self.procs.get(&target).ok_or(Errno::NoSuchProcess).map(|p| {
+                let end = match p.state {
+                    State::Zombie(end) => Some(Waited { pid: self.procs.gpid(target), end }),
+                    State::Live(_) => None,
+                };
+                Response::Waited(end)
+            })),
             Request::Kill { pid: target } => {
                 if self.procs.live(target).is_err() {
                     return ok(Err(Errno::NoSuchProcess));
@@ -474,6 +481,7 @@ impl Server {
             Request::Stop { pid } => Request::Stop { pid: self.procs.local_pid(pid)? },
             Request::Cont { pid } => Request::Cont { pid: self.procs.local_pid(pid)? },
             Request::Wait { pid: Some(p), hang } => Request::Wait { pid: Some(self.procs.local_pid(p)?), hang },
+            Request::HasEnded { pid } => Request::HasEnded { pid: self.procs.local_pid(pid)? },
             Request::MayAct { actor, target } => {
                 let target = match target.map(|t| self.procs.local_pid(t)) {
                     Some(Err(Errno::Elsewhere)) | None => None,
