@@ -2,11 +2,12 @@
 //! (`libux::rpc::Request`, postcard) that names a process by its gpid,
 //! or a `Spawn` with a placement; the reply (`rpc::Reply`) is read back
 //! on the same open file. Only the calls a process server answers
-//! `Elsewhere` for come here: `Kill`, `Stop`, `Cont`, and `Wait` for one
-//! process, and `Spawn` placed elsewhere or by load. The cluster server
-//! of the process's node (of the node placed on) carries a call out; any
-//! other node's forwards it there, through the same file of that node's
-//! tree (the request's bytes are one protocol, local or remote).
+//! `Elsewhere` for come here: `Kill`, `Stop`, `Cont`, `Wait` for one
+//! process and `HasEnded`, and `Spawn` placed elsewhere or by load. The
+//! cluster server of the process's node (of the node placed on) carries
+//! a call out; any other node's forwards it there, through the same file
+//! of that node's tree (the request's bytes are one protocol, local or
+//! remote).
 
 use crate::spawn::from_home;
 use alloc::string::String;
@@ -24,8 +25,10 @@ pub const REQUEST_MAX: usize = 4096;
 pub enum Call {
     /// `kill`, `stop` or `cont` the process.
     Act(Ctl, Gpid),
-    /// Wait for the process to end (`hang`), or tell whether it has.
+    /// Wait for the process to end (`hang`), or reap it if it has.
     Wait { gpid: Gpid, hang: bool },
+    /// Tell whether the process has ended, reaping nothing.
+    HasEnded(Gpid),
     /// Start a program where it says.
     Spawn(Placed),
 }
@@ -59,6 +62,7 @@ impl Call {
             Request::Stop { pid } => Ok(Call::Act(Ctl::Stop, gpid(pid)?)),
             Request::Cont { pid } => Ok(Call::Act(Ctl::Cont, gpid(pid)?)),
             Request::Wait { pid: Some(pid), hang } => Ok(Call::Wait { gpid: gpid(pid)?, hang }),
+            Request::HasEnded { pid } => Ok(Call::HasEnded(gpid(pid)?)),
             Request::Spawn(s) => Placed::of(s).map(Call::Spawn),
             _ => Err(Errno::InvalidArgument),
         }
@@ -67,7 +71,7 @@ impl Call {
     /// The process it names (none: a spawn's).
     pub fn gpid(&self) -> Option<Gpid> {
         match self {
-            Call::Act(_, g) | Call::Wait { gpid: g, .. } => Some(*g),
+            Call::Act(_, g) | Call::Wait { gpid: g, .. } | Call::HasEnded(g) => Some(*g),
             Call::Spawn(_) => None,
         }
     }
@@ -79,6 +83,7 @@ impl Call {
             Call::Act(Ctl::Stop, g) => Request::Stop { pid: g.0 },
             Call::Act(Ctl::Cont, g) => Request::Cont { pid: g.0 },
             Call::Wait { gpid, hang } => Request::Wait { pid: Some(gpid.0), hang: *hang },
+            Call::HasEnded(gpid) => Request::HasEnded { pid: gpid.0 },
             Call::Spawn(p) => Request::Spawn(p.spawn()),
         }
     }
@@ -160,6 +165,7 @@ mod tests {
             (Request::Stop { pid: g.0 }, Call::Act(Ctl::Stop, g)),
             (Request::Cont { pid: g.0 }, Call::Act(Ctl::Cont, g)),
             (Request::Wait { pid: Some(g.0), hang: true }, Call::Wait { gpid: g, hang: true }),
+            (Request::HasEnded { pid: g.0 }, Call::HasEnded(g)),
         ] {
             assert_eq!(Call::parse(&bytes(&req)), Ok(call.clone()));
             assert_eq!(call.request(), req);
@@ -170,6 +176,7 @@ mod tests {
             Request::Wait { pid: None, hang: true },
             Request::Kill { pid: 9 },
             Request::Kill { pid: 3 << 16 },
+            Request::HasEnded { pid: 9 },
         ] {
             assert_eq!(Call::parse(&bytes(&req)), Err(Errno::InvalidArgument), "{req:?}");
         }

@@ -59,7 +59,7 @@ impl Calls {
 
     /// Our processes `pids` ended: what we started for those of them that
     /// called us is unclaimed, and what is unclaimed and ended is reaped
-    /// (as its parent: local reads that do not wait).
+    /// (as its parent, with waits that do not hang).
     pub fn reap_unclaimed(&self, own: NodeId, pids: &[Pid]) {
         let mut newly = Vec::new();
         {
@@ -68,18 +68,16 @@ impl Calls {
                 newly.extend(started.remove(caller).unwrap_or_default());
             }
         }
-        let ended = |pid: Pid| {
-            let gpid = Gpid::new(own, pid).unwrap_or(Gpid(0));
-            carry_out(0, Call::Wait { gpid, hang: false }) != Ok(Response::Waited(None))
-        };
         let mut unclaimed = self.unclaimed.lock();
         unclaimed.extend(newly.iter().copied());
         let due: Vec<Pid> = unclaimed.iter().copied().filter(|p| pids.contains(p) || newly.contains(p)).collect();
         drop(unclaimed);
-        for pid in due.into_iter().filter(|&p| pids.contains(&p) || ended(p)) {
-            self.unclaimed.lock().remove(&pid);
+        for pid in due {
             let gpid = Gpid::new(own, pid).unwrap_or(Gpid(0));
-            let _ = carry_out(0, Call::Wait { gpid, hang: true });
+            // Reaped, or not to be: either way no longer ours to reap.
+            if self.carry_out(0, Call::Wait { gpid, hang: false }) != Ok(Response::Waited(None)) {
+                self.unclaimed.lock().remove(&pid);
+            }
         }
     }
 
@@ -114,22 +112,15 @@ impl Calls {
                 // Asked from another node, most likely, which is to hear
                 // when it ends: watched before we look, so that no end
                 // falls between.
-                Call::Wait { hang: false, .. } => {
+                Call::Wait { hang: false, .. } | Call::HasEnded(_) => {
                     waits.watch(gpid.pid());
-                    let r = carry_out(caller, call);
+                    let r = self.carry_out(caller, call);
                     if !matches!(r, Ok(Response::Waited(None))) {
                         waits.unwatch(gpid.pid());
                     }
                     r
                 }
-                Call::Wait { gpid, hang: true } => {
-                    let r = carry_out(caller, call);
-                    if let Ok(Response::Waited(Some(_))) = r {
-                        self.reaped(gpid.pid());
-                    }
-                    r
-                }
-                _ => carry_out(caller, call),
+                _ => self.carry_out(caller, call),
             };
         }
         // Not lent to a client restricted to its own descendants.
@@ -213,20 +204,39 @@ impl Calls {
         reply
     }
 
-    /// Whether `gpid` has ended (or cannot be waited for: then waiting
-    /// answers at once too), asked without waiting: of another node's,
-    /// with a `Wait` that does not hang, which has that node watch it.
-    pub fn has_ended(&self, state: &Mutex<State>, gpid: Gpid) -> bool {
+    /// Asks, without waiting, whether `gpid` has ended, for `caller`:
+    /// [`Ask::Reap`] as a `Wait` that does not hang (which reaps it there
+    /// if it has, by its parent), [`Ask::Look`] taking nothing
+    /// (`HasEnded`). Either has another node watch it. None while it
+    /// runs; else the answer (an error too: waiting then answers at once).
+    /// A reaping ask takes what another would get: only the waker asks.
+    pub fn ask(&self, state: &Mutex<State>, waits: &Waits, caller: Pid, gpid: Gpid, ask: Ask) -> Option<Reply> {
+        let ours = gpid.node() == Some(view(state).0);
+        let reply = match ask {
+            // (Our own process is not watched: the process server tells us
+            // when it ends.)
+            Ask::Reap if ours => self.carry_out(caller, Call::Wait { gpid, hang: false }),
+            Ask::Reap => match postcard::to_allocvec(&Call::Wait { gpid, hang: false }.request()) {
+                Ok(bytes) => self.answer(state, waits, caller, &bytes),
+                Err(_) => Err(Errno::TooLarge),
+            },
+            // Asked for anyone (as anyone may read a `status`).
+            Ask::Look => self.look(state, gpid),
+        };
+        (reply != Ok(Response::Waited(None))).then_some(reply)
+    }
+
+    /// `HasEnded` of `gpid`, here or at its node.
+    fn look(&self, state: &Mutex<State>, gpid: Gpid) -> Reply {
         let (own, nodes) = view(state);
-        let not_yet = Ok(Response::Waited(None));
-        let call = Call::Wait { gpid, hang: false };
+        let call = Call::HasEnded(gpid);
         match gpid.node() {
-            Some(n) if n == own => carry_out(0, call) != not_yet,
+            Some(n) if n == own => self.carry_out(0, call),
             Some(n) if nodes.iter().any(|l| l.node == n && l.state != NodeState::Down) => {
-                let Ok(bytes) = postcard::to_allocvec(&call.request()) else { return true };
-                self.forward(n, &bytes).and_then(|r| libux::rpc::decode_reply(&r)) != Ok(not_yet)
+                let bytes = postcard::to_allocvec(&call.request()).map_err(|_| Errno::TooLarge)?;
+                libux::rpc::decode_reply(&self.forward(n, &bytes)?)?
             }
-            _ => true,
+            _ => Err(Errno::Lost),
         }
     }
 
@@ -258,40 +268,66 @@ impl Calls {
         }
         Ok(reply)
     }
-}
 
-/// Carries out `call` about one of our processes, for `caller` (a local
-/// process, or the export serving another node's cluster server; 0: for
-/// ourselves).
-fn carry_out(caller: Pid, call: Call) -> Reply {
-    let pid = call.gpid().ok_or(Errno::InvalidArgument)?.pid();
-    match call {
-        Call::Act(ctl, _) => {
-            libux::process::may_act(caller, Some(pid))?;
-            match ctl {
-                Ctl::Kill => libux::process::kill(pid),
-                Ctl::Stop => libux::process::stop(pid),
-                Ctl::Cont => libux::process::cont(pid),
+    /// Carries out `call` about one of our processes, for `caller` (a
+    /// local process, or the export serving another node's cluster
+    /// server; 0: for ourselves).
+    fn carry_out(&self, caller: Pid, call: Call) -> Reply {
+        let pid = call.gpid().ok_or(Errno::InvalidArgument)?.pid();
+        match call {
+            Call::Act(ctl, _) => {
+                libux::process::may_act(caller, Some(pid))?;
+                match ctl {
+                    Ctl::Kill => libux::process::kill(pid),
+                    Ctl::Stop => libux::process::stop(pid),
+                    Ctl::Cont => libux::process::cont(pid),
+                }
+                .map(|()| Response::Done)
             }
-            .map(|()| Response::Done)
+            // Anyone may wait for a process, as anyone may read its `wait`
+            // file; only its parent (we are, of what we started for
+            // another node) reaps it.
+            Call::Wait { gpid, hang: true } => {
+                let path = alloc::format!("/proc/{pid}/wait");
+                let text = open(&path, flags::READ).and_then(|mut f| f.read_to_end()).map_err(|e| match e {
+                    Errno::NotFound => Errno::NoSuchProcess,
+                    e => e,
+                })?;
+                let text = String::from_utf8_lossy(&text);
+                let status = Status::parse(&text).ok_or(Errno::Io)?;
+                let waited = parse_end(status.state).map(|end| Waited { pid: gpid.0, end });
+                if waited.is_some() {
+                    self.reaped(pid);
+                }
+                Ok(Response::Waited(waited))
+            }
+            Call::Wait { hang: false, .. } => {
+                let waited = match libux::process::try_wait(Some(pid)) {
+                    Err(Errno::NoChild) => libux::process::has_ended(pid)?,
+                    r => r?,
+                };
+                if waited.is_some() {
+                    self.reaped(pid);
+                }
+                Ok(Response::Waited(waited))
+            }
+            Call::HasEnded(_) => libux::process::has_ended(pid).map(Response::Waited),
+            Call::Spawn(_) => Err(Errno::InvalidArgument),
         }
-        // Anyone may wait for a process, as anyone may read its `wait`
-        // file (which reaps it only for its parent).
-        Call::Wait { gpid, hang } => {
-            let path = alloc::format!("/proc/{pid}/{}", if hang { "wait" } else { "status" });
-            let text = open(&path, flags::READ).and_then(|mut f| f.read_to_end()).map_err(|e| match e {
-                Errno::NotFound => Errno::NoSuchProcess,
-                e => e,
-            })?;
-            let text = String::from_utf8_lossy(&text);
-            let status = Status::parse(&text).ok_or(Errno::Io)?;
-            Ok(Response::Waited(parse_end(status.state).map(|end| Waited { pid: gpid.0, end })))
-        }
-        Call::Spawn(_) => Err(Errno::InvalidArgument),
     }
 }
 
-/// The request a parked `Wait` for `gpid` settles with.
+/// What a parked wait asks of its process's node (see [`Calls::ask`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ask {
+    /// A `Wait`: its answer, reaped there.
+    Reap,
+    /// A read of a `wait` file: whether it has ended.
+    Look,
+}
+
+/// The request a parked `Wait` for `gpid` settles with when its node went
+/// down (answered `lost` here).
 pub fn hanging_wait(gpid: Gpid) -> Vec<u8> {
     postcard::to_allocvec(&Request::Wait { pid: Some(gpid.0), hang: true }).expect("a few bytes")
 }

@@ -11,7 +11,7 @@
 //! thread answers no calls: it hears of processes that ended, which
 //! drops what they held and settles the waits for them.
 
-use crate::calls::{hanging_wait, Calls};
+use crate::calls::{hanging_wait, Ask, Calls};
 use crate::waits::{Due, Parked, Waits, Wanted};
 use crate::State;
 use alloc::collections::BTreeMap;
@@ -454,16 +454,11 @@ fn one(state: &Mutex<State>, files: &Files, m: &libux::rpc::client::Received) ->
         Ok(None) => return Some(encode(&answer(state, files, pid, req))),
         Err(e) => return Some(encode(&Err(e))),
     };
-    if let Err(e) = files.waits.park(pid, handle, gpid, wanted) {
-        return Some(encode(&Err(e)));
+    // The waker asks whether it has ended already.
+    match files.waits.park(pid, handle, gpid, wanted) {
+        Ok(()) => None,
+        Err(e) => Some(encode(&Err(e))),
     }
-    // Parked before we look: an end after the look finds it parked.
-    if files.calls.has_ended(state, gpid) {
-        if let Some(p) = files.waits.take(pid, handle) {
-            settle(state, files, p, false);
-        }
-    }
-    None
 }
 
 /// The wait `req` of `pid`'s is, if it is one that may wait long: on
@@ -519,13 +514,27 @@ fn parks_call(state: &Mutex<State>, pid: Pid, data: &[u8]) -> Result<Option<(Gpi
     }
 }
 
-/// Answers a parked wait whose process ended (or whose node went
-/// `down`): what it asked for, which no longer waits.
-fn settle(state: &Mutex<State>, files: &Files, p: Parked, down: bool) {
+/// What the waker asks for the parked call `p` (see `Calls::ask`): none
+/// while its process runs, else the `Wait`'s answer (or anything, for a
+/// read of a `wait` file, which reads its line through).
+fn ask(state: &Mutex<State>, files: &Files, p: &Parked) -> Option<Reply> {
+    let how = match p.wanted {
+        Wanted::Call { .. } => Ask::Reap,
+        Wanted::Read { .. } => Ask::Look,
+    };
+    files.calls.ask(state, &files.waits, p.client, p.gpid, how)
+}
+
+/// Answers a parked wait whose process ended (`waited`: a `Wait`'s
+/// answer) or whose node went `down`: what it asked for, which no
+/// longer waits.
+fn settle(state: &Mutex<State>, files: &Files, p: Parked, down: bool, waited: Option<Reply>) {
     let reply = match p.wanted {
         Wanted::Call { len } => files.get(p.client, p.handle).and_then(|open| {
             let Content::Transaction(_, answer) = &open.content else { return Err(Errno::BadHandle) };
-            let reply = files.calls.answer(state, &files.waits, p.client, &hanging_wait(p.gpid));
+            // (Of a node that is down: answered `lost` here.)
+            let reply =
+                waited.unwrap_or_else(|| files.calls.answer(state, &files.waits, p.client, &hanging_wait(p.gpid)));
             *answer.lock() = reply_bytes(&reply)?;
             Ok(Answer::Count(len))
         }),
@@ -558,15 +567,19 @@ pub fn wake(state: &Mutex<State>, files: &Files) -> ! {
     loop {
         for due in files.waits.next() {
             match due {
-                Due::Call(p, down) if down || files.calls.has_ended(state, p.gpid) => settle(state, files, p, down),
-                Due::Call(p, _) => files.waits.put_back(p),
+                Due::Call(p, true) => settle(state, files, p, true, None),
+                Due::Call(p, false) => match ask(state, files, &p) {
+                    Some(waited) => settle(state, files, p, false, Some(waited)),
+                    None => files.waits.put_back(p),
+                },
                 // Gone with its node: nothing to reap.
                 Due::Orphan(_, true) => {}
-                Due::Orphan(g, false) if files.calls.has_ended(state, g) => {
-                    // Waited for on nobody's behalf: reaped there.
-                    let _ = files.calls.answer(state, &files.waits, me, &hanging_wait(g));
+                // Waited for on nobody's behalf: reaped there if it ended.
+                Due::Orphan(g, false) => {
+                    if files.calls.ask(state, &files.waits, me, g, Ask::Reap).is_none() {
+                        files.waits.readopt(g);
+                    }
                 }
-                Due::Orphan(g, false) => files.waits.readopt(g),
             }
         }
     }

@@ -4,13 +4,21 @@
 //! ends, so that any number of waits leave the pool free for others.
 //!
 //! Nothing that crosses the network waits: whether a process of another
-//! node has ended is asked with a `Wait` that does not hang, which also
-//! has that node's cluster server watch the process; when a watched
-//! process ends, its node beats at once with a grown `ends` count, and
-//! the nodes that hear it ask again for the waits parked on it (a beat
-//! lost is made good by the next, which says the same count). A node
-//! that goes down answers its waits `lost`. Our own processes' ends come
-//! from the process server (the thread that hears of endings).
+//! node has ended is asked without waiting (a `Wait` that does not hang,
+//! which reaps it if it has, for a parked `Wait`; `HasEnded` for a read
+//! of a `wait` file), which also has that node's cluster server watch
+//! the process; when a watched process ends, its node beats at once with
+//! a grown `ends` count, and the nodes that hear it ask again for the
+//! waits parked on it (a beat lost is made good by the next, which says
+//! the same count). A node that goes down answers its waits `lost`. Our
+//! own processes' ends come from the process server (the thread that
+//! hears of endings).
+//!
+//! Only the waker asks: an ask may reap, and so take the answer from
+//! any other. A call just parked is asked about first thing, and one
+//! asked about while it still runs goes back to be asked again at the
+//! next news of its process (news that comes meanwhile is kept for the
+//! waker's next round, so none is lost).
 //!
 //! A process we placed on another node for a process of ours that ended
 //! without waiting for it is an orphan: nobody is to wait for it, so we
@@ -56,6 +64,8 @@ struct Todo {
     nodes: BTreeSet<NodeId>,
     /// Nodes that went down.
     down: BTreeSet<NodeId>,
+    /// Processes of calls parked just now.
+    fresh: BTreeSet<Gpid>,
 }
 
 /// What the waker hands out to settle.
@@ -75,6 +85,9 @@ pub struct Waits {
     /// ends.
     watched: Mutex<BTreeSet<Pid>>,
     todo: Mutex<Todo>,
+    /// The processes of what the waker took out last and is settling (or
+    /// putting back): news of them is kept for its next round too.
+    asking: Mutex<Vec<Gpid>>,
     waker: Event,
     /// This node's number.
     own: NodeId,
@@ -90,6 +103,7 @@ impl Waits {
             replies: Mutex::new(ReplySlots::new(slot::REPLIES, slot::REPLY_COUNT)),
             watched: Mutex::new(BTreeSet::new()),
             todo: Mutex::new(Todo::default()),
+            asking: Mutex::new(Vec::new()),
             waker: Event::create(event_slot)?,
             own,
         })
@@ -101,7 +115,8 @@ impl Waits {
     }
 
     /// Parks the call this thread is answering (its reply capability is
-    /// saved: the thread must not reply); `Busy` past the limits.
+    /// saved: the thread must not reply), for the waker to ask about its
+    /// process; `Busy` past the limits.
     pub fn park(&self, client: Pid, handle: u32, gpid: Gpid, wanted: Wanted) -> Result<(), Errno> {
         let mut parked = self.parked.lock();
         if parked.iter().filter(|p| p.client == client).count() >= PER_CLIENT {
@@ -109,15 +124,10 @@ impl Waits {
         }
         let slot = self.replies.lock().save()?;
         parked.push(Parked { client, handle, gpid, wanted, slot });
+        drop(parked);
+        self.todo.lock().fresh.insert(gpid);
+        self.waker.signal();
         Ok(())
-    }
-
-    /// Takes the call parked on `client`'s `handle` out, to settle it;
-    /// none if another thread took it.
-    pub fn take(&self, client: Pid, handle: u32) -> Option<Parked> {
-        let mut parked = self.parked.lock();
-        let i = parked.iter().position(|p| p.client == client && p.handle == handle)?;
-        Some(parked.swap_remove(i))
     }
 
     /// Puts back a call taken out whose process still runs.
@@ -186,11 +196,8 @@ impl Waits {
             let mut watched = self.watched.lock();
             pids.iter().filter(|p| watched.remove(p)).count() > 0
         };
-        let ours = {
-            let parked = self.parked.lock();
-            parked.iter().any(|p| p.gpid.node() == Some(self.own) && pids.contains(&p.gpid.pid()))
-        };
-        if ours {
+        let ours = |g: Gpid| g.node() == Some(self.own) && pids.contains(&g.pid());
+        if self.waits_for(ours) {
             self.todo.lock().ended.extend(pids.iter().copied());
             self.waker.signal();
         }
@@ -199,8 +206,7 @@ impl Waits {
 
     /// `node`'s watched processes ended, or it went `down`.
     pub fn node_changed(&self, node: NodeId, down: bool) {
-        let on = |g: Gpid| g.node() == Some(node);
-        if !self.parked.lock().iter().any(|p| on(p.gpid)) && !self.orphans.lock().iter().any(|&g| on(g)) {
+        if !self.waits_for(|g| g.node() == Some(node)) {
             return;
         }
         let mut todo = self.todo.lock();
@@ -213,25 +219,41 @@ impl Waits {
         self.waker.signal();
     }
 
+    /// Whether a call parked, an orphan, or what the waker is settling
+    /// is about a process that `of` picks.
+    fn waits_for(&self, of: impl Fn(Gpid) -> bool) -> bool {
+        self.parked.lock().iter().any(|p| of(p.gpid))
+            || self.orphans.lock().iter().any(|&g| of(g))
+            || self.asking.lock().iter().any(|&g| of(g))
+    }
+
     /// Waits until there is something to look at; the calls and orphans
-    /// to settle (taken out), each with whether its node went down.
+    /// to settle (taken out), each with whether its node went down. What
+    /// the last call handed out is settled or back by then.
     pub fn next(&self) -> Vec<Due> {
         let own = self.own;
+        self.asking.lock().clear();
         loop {
             self.waker.wait();
             let todo = core::mem::take(&mut *self.todo.lock());
-            let concerned = |g: Gpid| match g.node() {
-                Some(n) if n == own => todo.ended.contains(&g.pid()),
-                Some(n) => todo.nodes.contains(&n) || todo.down.contains(&n),
-                None => true,
+            let concerned = |g: Gpid| {
+                todo.fresh.contains(&g)
+                    || match g.node() {
+                        Some(n) if n == own => todo.ended.contains(&g.pid()),
+                        Some(n) => todo.nodes.contains(&n) || todo.down.contains(&n),
+                        None => true,
+                    }
             };
             let down = |g: Gpid| g.node().is_some_and(|n| todo.down.contains(&n));
-            let mut due: Vec<Due> = take_out(&mut self.parked.lock(), |p| concerned(p.gpid))
-                .into_iter()
-                .map(|p| Due::Call(p, down(p.gpid)))
-                .collect();
-            let orphans = take_out(&mut self.orphans.lock(), |&g| concerned(g));
-            due.extend(orphans.into_iter().map(|g| Due::Orphan(g, down(g))));
+            // What is taken out is in `asking` before news can miss it.
+            let mut parked = self.parked.lock();
+            let mut orphans = self.orphans.lock();
+            let calls = take_out(&mut parked, |p| concerned(p.gpid));
+            let adopted = take_out(&mut orphans, |&g| concerned(g));
+            *self.asking.lock() = calls.iter().map(|p| p.gpid).chain(adopted.iter().copied()).collect();
+            drop((parked, orphans));
+            let mut due: Vec<Due> = calls.into_iter().map(|p| Due::Call(p, down(p.gpid))).collect();
+            due.extend(adopted.into_iter().map(|g| Due::Orphan(g, down(g))));
             if !due.is_empty() {
                 return due;
             }
