@@ -247,7 +247,14 @@ fn answer(state: &Mutex<State>, files: &Files, pid: Pid, req: FsRequest) -> Resu
                 Node::File(gpid, which) => {
                     let _slow = files.slow(pid)?;
                     let own = own(state);
-                    let (node, path) = proc_path(gpid, Some(which), own)?;
+                    // A `wait` file of ours is read as its `status` (the
+                    // reads wait here, parked): we are the parent of what
+                    // we started for another node, and a read of `wait` by
+                    // the parent reaps, which would take the end from the
+                    // waiter on its home node.
+                    let opened =
+                        if which == PidFile::Wait && gpid.node() == Some(own) { PidFile::Status } else { which };
+                    let (node, path) = proc_path(gpid, Some(opened), own)?;
                     // We must not lend the client our authority: it must
                     // itself be allowed to act on the process.
                     if writes {
@@ -565,7 +572,11 @@ pub fn wake(state: &Mutex<State>, files: &Files) -> ! {
     // Orphans are waited for as ourselves.
     let me = libux::process::getpid().unwrap_or(0);
     loop {
-        for due in files.waits.next() {
+        let mut dues = files.waits.next();
+        // Reads of `wait` files first: a `Wait` settled before them would
+        // have reaped what they are to show.
+        dues.sort_by_key(|d| !matches!(d, Due::Call(Parked { wanted: Wanted::Read { .. }, .. }, _)));
+        for due in dues {
             match due {
                 Due::Call(p, true) => settle(state, files, p, true, None),
                 Due::Call(p, false) => match ask(state, files, &p) {
