@@ -314,6 +314,14 @@ fn nodes_admit_each_other_by_the_secret_and_see_failures() {
     let &[crun] = &tests::started_by_shell(&running, "crun")[..] else { panic!("{ps}") };
     run(&cluster.nodes[0], &format!("kill {crun}; echo killed"), "killed");
     until_reaped(&cluster.nodes[1], orphan, Duration::from_secs(30));
+    // A reader of its `wait` file on the node it runs on takes nothing
+    // from its home's `crun` (that node's cluster server, its parent,
+    // reads the file for the reader): both learn its end.
+    let mark = cluster.nodes[0].mark();
+    cluster.nodes[0].type_text("crun -n 2 sleep 3; echo crun status $?\n").unwrap();
+    let sleeper = placed_sleep(&cluster.nodes[1], 1);
+    run(&cluster.nodes[1], &format!("cat /proc/cluster/{sleeper}/wait"), " exited:0 ");
+    cluster.nodes[0].wait_after(mark, "crun status 0", SHELL_TIMEOUT).unwrap_or_else(|e| panic!("{e}"));
     // A fault there is its status here.
     let out = run(&cluster.nodes[0], "crun -n 3 faulter div; echo status $?", "status 139");
     assert!(out.contains(" on node 3: faulted:DivideError"), "{out}");
