@@ -210,6 +210,16 @@ fn nodes_admit_each_other_by_the_secret_and_see_failures() {
     // process server, and then goes through the cluster server.
     let traced = run(&cluster.nodes[0], &format!("tracer kill {g}; echo sent $?"), "sent 0");
     assert!(traced.contains(&format!("Kill {{ pid: {g} }} = Some(Err(Elsewhere))")), "{traced}");
+    // A traced program that places another on node 3 and waits for it:
+    // the tracer sees both calls answered `Elsewhere`, and they go on
+    // through the cluster server.
+    let traced = run(&cluster.nodes[0], "tracer crun -n 3 echo placed; echo traced $?", "traced 0");
+    assert!(traced.contains("placed\n") || traced.contains("placed\r\n"), "{traced}");
+    let elsewhere = |call: &[&str]| {
+        traced.lines().any(|l| call.iter().all(|c| l.contains(c)) && l.trim_end().ends_with("= Some(Err(Elsewhere))"))
+    };
+    assert!(elsewhere(&["Spawn(", "place: Some(Node(NodeId(3)))"]), "{traced}");
+    assert!(elsewhere(&["Wait { pid: Some(", "hang: true }"]), "{traced}");
     let t0 = Instant::now();
     let ends = format!("{g} {pg} killed sleep ");
     while cluster.nodes[0].log()[mark..].matches(&ends).count() < readers {
