@@ -111,6 +111,21 @@ fn nodes_admit_each_other_by_the_secret_and_see_failures() {
     let mark = cluster.nodes[0].mark();
     run(&cluster.nodes[0], "cat /n/node3/proc/1/status", &ramfs_status(3));
     wait(&cluster.nodes[0], mark, "mount9p: tcp!10.1.0.3!5641 mounted at /n/node3");
+    // A connection the other end broke (node 3's exports killed) is
+    // dialed again by the call that finds it so, and the call goes on.
+    let ps3 = run(&cluster.nodes[2], "ps", "PID");
+    let exports = tests::pids_of(&ps3, "exportfs");
+    let listeners: Vec<u32> = exports.iter().map(|&(p, _)| p).collect();
+    let serving: Vec<String> =
+        exports.iter().filter(|(_, parent)| listeners.contains(parent)).map(|(p, _)| p.to_string()).collect();
+    assert!(!serving.is_empty(), "node 3 serves node 1:\n{ps3}");
+    run(&cluster.nodes[2], &format!("kill {}; echo killed", serving.join(" ")), "killed");
+    // (Until node 1 has heard the connection end.)
+    std::thread::sleep(Duration::from_secs(1));
+    let mark = cluster.nodes[0].mark();
+    let out = run(&cluster.nodes[0], "cat /n/node3/proc/1/status", &ramfs_status(3));
+    assert!(!out.contains("error"), "{out}");
+    wait(&cluster.nodes[0], mark, "mount9p: tcp!10.1.0.3!5641: the connection broke; connected again");
     run(&cluster.nodes[0], "cat /n/node9/proc/1/status", "cat: /n/node9/proc/1/status: file does not exist");
     run(&cluster.nodes[0], "echo hi > /n/foo", "sh: /n/foo: not permitted");
     // A mount that ends is made again at the next use.

@@ -206,6 +206,21 @@ pub enum FsRequest<'a> {
     },
 }
 
+impl FsRequest<'_> {
+    /// Whether doing the call again changes nothing that doing it once
+    /// did not: one a client may make again on a new connection after the
+    /// old one broke under it (it may or may not have reached the server).
+    /// Opens that need not make the file new, looks and listings; not a
+    /// write, a removal, or a call on a handle of the old connection.
+    pub fn is_repeatable(&self) -> bool {
+        match self {
+            FsRequest::Open { flags: f, .. } => f & flags::EXCLUSIVE == 0,
+            FsRequest::Stat { .. } | FsRequest::List { .. } => true,
+            _ => false,
+        }
+    }
+}
+
 /// A file's metadata.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
 pub struct FileStat<'a> {
@@ -262,6 +277,25 @@ mod tests {
     use super::*;
     use crate::rpc::frame::{self, inline_bytes};
     use crate::sel4::consts::msg::MAX_LENGTH;
+
+    #[test]
+    fn only_calls_that_change_nothing_more_are_repeated() {
+        let open = |f| FsRequest::Open { path: "/f", flags: f };
+        for again in [open(flags::READ), open(flags::WRITE | flags::CREATE | flags::TRUNCATE)] {
+            assert!(again.is_repeatable(), "{again:?}");
+        }
+        assert!(FsRequest::Stat { path: "/f" }.is_repeatable());
+        assert!(FsRequest::List { path: "/", from: 0 }.is_repeatable());
+        for once in [
+            open(flags::WRITE | flags::CREATE | flags::EXCLUSIVE),
+            FsRequest::Write { handle: 1, offset: 0, data: b"x" },
+            FsRequest::Read { handle: 1, offset: 0, count: 1 },
+            FsRequest::Remove { path: "/f" },
+            FsRequest::Mkdir { path: "/d" },
+        ] {
+            assert!(!once.is_repeatable(), "{once:?}");
+        }
+    }
 
     #[test]
     fn a_full_write_and_a_full_read_fit_inline() {

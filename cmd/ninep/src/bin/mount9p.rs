@@ -10,9 +10,11 @@
 //! connection, so that a call waiting at the server (a `wait`, a pipe)
 //! holds up nobody else's; the 9P replies come back in any order
 //! (`ninep::wire`). When the connection breaks, the call that finds it so
-//! is an I/O error; the next call dials again (at most once every 10 s),
-//! and so do later ones until a new connection is made, failing
-//! meanwhile. Files open before the break stay I/O errors until closed.
+//! dials again (at most once every 10 s), and so do later ones until a
+//! new connection is made, failing meanwhile; the call itself is made
+//! again on the new connection if doing so changes nothing more (an
+//! open, a stat, a listing: `FsRequest::is_repeatable`), else it is an
+//! I/O error. Files open before the break stay I/O errors until closed.
 //! A housekeeping thread closes, every second, the files of clients that
 //! ended, and flushes the 9P requests still waiting for them. With `-c
 //! NODE` (the cluster server's mounts of other nodes) it also follows
@@ -391,7 +393,19 @@ fn serve_with(mount: Arc<Mount>, mut w: Worker) -> ! {
         mount.ready(&mut w);
         let answer = request.and_then(|bytes| {
             let req = libux::fs::decode_request(&bytes)?;
-            w.request(&mount.remote, pid, req)
+            let repeatable = req.is_repeatable();
+            let first = w.request(&mount.remote, pid, req);
+            // A connection that broke while idle fails the first call made
+            // on it: one that doing again changes nothing more is made
+            // again on a new connection.
+            if first.is_err() && repeatable && w.c.transport().wire().is_broken() {
+                mount.remote.lock().found_broken = true;
+                mount.ready(&mut w);
+                if !w.c.transport().wire().is_broken() {
+                    return w.request(&mount.remote, pid, libux::fs::decode_request(&bytes)?);
+                }
+            }
+            first
         });
         if w.c.is_broken() {
             mount.remote.lock().found_broken = true;
