@@ -10,8 +10,10 @@
 //! while the caller works, and the `read` that asks for exactly one of
 //! them takes its reply; any other call first takes their replies off the
 //! stream (keeping the data, in whatever order the server answers them);
-//! and, on a server known to take walks and opens in order
-//! ([`Client::set_ordered`]), an open's walk and open. A transport failure, a reply
+//! clunks sent without waiting ([`Client::clunk_later`]), whose answers
+//! a later call takes off the stream; and, on a server known to take
+//! walks and opens in order ([`Client::set_ordered`]), an open's walk
+//! and open. A transport failure, a reply
 //! that does not decode or does not answer the request leaves the client
 //! **broken**: every later call fails at once with [`ClientError::Lost`],
 //! so a dead connection gives errors, never a hang.
@@ -104,6 +106,9 @@ pub const IO_HEADER: u32 = 24;
 /// Reads sent ahead at most.
 pub const AHEAD_MAX: usize = 2;
 
+/// Clunks a client leaves unanswered at most ([`Client::clunk_later`]).
+pub const CLUNKING_MAX: usize = 8;
+
 /// A Tread sent before its data is wanted.
 struct Ahead {
     tag: u16,
@@ -183,6 +188,9 @@ pub struct Client<T: Transport> {
     /// The server takes a connection's walks and opens in the order they
     /// came (see [`Client::set_ordered`]).
     ordered: bool,
+    /// Clunks sent and not answered yet (tag, fid), oldest first: a fid
+    /// is given out again only once its clunk is answered.
+    clunking: VecDeque<(u16, u32)>,
 }
 
 impl<T: Transport> Client<T> {
@@ -274,6 +282,7 @@ impl<T: Transport> Client<T> {
             files: BTreeMap::new(),
             broken: false,
             ordered: false,
+            clunking: VecDeque::new(),
         }
     }
 
@@ -319,6 +328,7 @@ impl<T: Transport> Client<T> {
     fn broke(&mut self, why: &'static str) -> ClientError<T::Error> {
         self.broken = true;
         self.ahead.clear();
+        self.clunking.clear();
         ClientError::Protocol(why)
     }
 
@@ -353,6 +363,7 @@ impl<T: Transport> Client<T> {
                     }
                     match self.ahead.iter().position(|a| a.tag == got && a.answer.is_none()) {
                         Some(i) if len >= HEADER => self.keep_ahead(i, len)?,
+                        _ if len >= HEADER && self.clunking.iter().any(|c| c.0 == got) => self.clunked(got, len)?,
                         _ => return Err(self.broke("a reply that answers no request")),
                     }
                     continue;
@@ -397,8 +408,13 @@ impl<T: Transport> Client<T> {
     }
 
     fn next_tag(&mut self) -> u16 {
-        self.tag = if self.tag + 1 >= self.ids.tags.end { self.ids.tags.start } else { self.tag + 1 };
-        self.tag
+        loop {
+            self.tag = if self.tag + 1 >= self.ids.tags.end { self.ids.tags.start } else { self.tag + 1 };
+            // (Not one whose clunk is still out.)
+            if !self.clunking.iter().any(|c| c.0 == self.tag) {
+                return self.tag;
+            }
+        }
     }
 
     /// Sends one request and waits for its reply.
@@ -509,6 +525,42 @@ impl<T: Transport> Client<T> {
         // connection has no fids at all.
         self.free_fids.push(fid);
         r.map(drop)
+    }
+
+    /// Clunks `fid` without waiting for the answer, which a later call
+    /// takes off the stream; the fid is given out again only then. At most
+    /// [`CLUNKING_MAX`] wait: one more first takes the oldest's answer.
+    pub fn clunk_later(&mut self, fid: u32) -> Result<(), T::Error> {
+        if self.clunking.len() >= CLUNKING_MAX {
+            let (tag, _) = self.clunking[0];
+            let (_, len) = self.receive(&[tag])?;
+            self.clunked(tag, len)?;
+        }
+        self.ahead.retain(|a| a.fid != fid);
+        self.files.remove(&fid);
+        let tag = self.next_tag();
+        self.send(tag, &Msg::Tclunk { fid })?;
+        self.clunking.push_back((tag, fid));
+        Ok(())
+    }
+
+    /// Takes the answer to the clunk `tag` (`len` bytes at the start of
+    /// `inbuf`) off the stream: its fid is free, whatever the answer
+    /// (intro(5)), but it must answer a clunk.
+    fn clunked(&mut self, tag: u16, len: usize) -> Result<(), T::Error> {
+        let answers_a_clunk = matches!(
+            decode(&self.inbuf[..len], self.dialect),
+            Ok(Frame { msg: Msg::Rclunk | Msg::Rerror { .. } | Msg::Rlerror { .. }, .. })
+        );
+        if !answers_a_clunk {
+            return Err(self.broke("a clunk answered with another reply"));
+        }
+        self.consume(len);
+        if let Some(i) = self.clunking.iter().position(|c| c.0 == tag) {
+            let (_, fid) = self.clunking.remove(i).expect("found");
+            self.free_fids.push(fid);
+        }
+        Ok(())
     }
 
     /// Opens `fid` as `mode` says.

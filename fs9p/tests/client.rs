@@ -413,6 +413,38 @@ fn an_ordered_server_gets_an_opens_walk_and_open_together() {
 }
 
 #[test]
+fn a_clunk_sent_later_gives_its_fid_back_once_answered() {
+    for swap in [false, true] {
+        // With 4 fids at the server, a fid never given back runs out.
+        let mut c = client(Dialect::L, 3, 4);
+        c.write_file("f", b"data").unwrap();
+        for round in 0..20 {
+            let fid = c.walk("f").unwrap();
+            c.open(fid, OpenMode::READ).unwrap();
+            if swap && round % 2 == 0 {
+                // Its answer comes after the next call's.
+                c.transport_mut().fault = Fault::Swap;
+            }
+            c.transport_mut().unanswered = 0;
+            c.clunk_later(fid).unwrap();
+            assert_eq!(c.transport_mut().unanswered, 1, "sent, not waited for");
+            assert_eq!(c.read_file("f").unwrap(), b"data");
+        }
+        // More than CLUNKING_MAX at once: the oldest answers are taken.
+        let fids: Vec<u32> = (0..3).map(|_| c.walk("f").unwrap()).collect();
+        for fid in fids {
+            c.clunk_later(fid).unwrap();
+        }
+        for _ in 0..fs9p::client::CLUNKING_MAX + 2 {
+            let fid = c.walk("f").unwrap();
+            c.clunk_later(fid).unwrap();
+        }
+        assert_eq!(c.read_file("f").unwrap(), b"data");
+        assert!(!c.is_broken());
+    }
+}
+
+#[test]
 fn a_broken_connection_forgets_reads_sent_ahead() {
     let mut c = client(Dialect::L, usize::MAX, 16);
     c.write_file("f", b"data").unwrap();
