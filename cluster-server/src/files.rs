@@ -30,7 +30,7 @@ use libux::layout::slot;
 use libux::procfs::PidFile;
 use libux::procfs::{pids, status_lines, Status};
 use libux::rpc::client::{recv_raw, reply_recv_raw};
-use libux::rpc::{Badge, Errno, Pid, Reply};
+use libux::rpc::{Badge, End, Errno, Pid, Reply, Response};
 use libux::sel4::{CPtr, Notification};
 use libux::sync::Mutex;
 
@@ -100,6 +100,35 @@ impl Drop for Slow<'_> {
 }
 
 impl Files {
+    /// What a `call` by `caller` and its reply tell of other nodes'
+    /// processes: one placed there is listed as started until a `ps`
+    /// reads that node, so that it shows as `lost` if the node dies
+    /// first; one whose end was learnt (not lost with its node) is no
+    /// longer listed.
+    fn learnt(&self, state: &Mutex<State>, caller: Pid, call: &Call, reply: &Reply) {
+        let own = own(state);
+        match (call, reply) {
+            (Call::Spawn(placed), Ok(Response::Pid(child))) => {
+                let child = Gpid(*child);
+                let (Some(node), Some(parent)) = (child.node(), Gpid::new(own, caller)) else { return };
+                if node == own {
+                    return;
+                }
+                let name = placed.argv.first().unwrap_or(&placed.path).chars().take(32).collect();
+                let line = PsLine { gpid: child, node, parent, state: String::from("running"), memory: 0, name };
+                self.last_seen.lock().entry(node).or_default().push(line);
+            }
+            (Call::Wait { .. }, Ok(Response::Waited(Some(w)))) if w.end != End::Lost => {
+                let gpid = Gpid(w.pid);
+                let Some(node) = gpid.node() else { return };
+                if let Some(lines) = self.last_seen.lock().get_mut(&node) {
+                    lines.retain(|l| l.gpid != gpid);
+                }
+            }
+            _ => {}
+        }
+    }
+
     pub fn new(waits: Waits) -> Files {
         Files {
             open: Mutex::new(Handles::new(OPEN_MAX)),
@@ -395,8 +424,10 @@ fn write(
                 // > call` says so; a call's reply, an error too, is read
                 // back (exact, also from another node).
                 Transaction::Call => {
-                    Call::parse(data)?;
-                    reply_bytes(&files.calls.answer(state, &files.waits, pid, data))?
+                    let call = Call::parse(data)?;
+                    let reply = files.calls.answer(state, &files.waits, pid, data);
+                    files.learnt(state, pid, &call, &reply);
+                    reply_bytes(&reply)?
                 }
             };
             *answer.lock() = new;
@@ -542,6 +573,7 @@ fn settle(state: &Mutex<State>, files: &Files, p: Parked, down: bool, waited: Op
             // (Of a node that is down: answered `lost` here.)
             let reply =
                 waited.unwrap_or_else(|| files.calls.answer(state, &files.waits, p.client, &hanging_wait(p.gpid)));
+            files.learnt(state, p.client, &Call::Wait { gpid: p.gpid, hang: true }, &reply);
             *answer.lock() = reply_bytes(&reply)?;
             Ok(Answer::Count(len))
         }),

@@ -432,6 +432,14 @@ fn nodes_admit_each_other_by_the_secret_and_see_failures() {
     wait(&cluster.nodes[1], waiting, &format!("[{remote}] lost with its node"));
     let lost = format!("kill: {remote}: lost with its node");
     run(&cluster.nodes[0], &format!("kill {remote}"), &lost);
+    // Node 1 placed it there, and lists it as lost though no `ps` of node
+    // 1's read node 3 while it ran.
+    let cps = run(&cluster.nodes[0], "cps", "cps: node 3 (node3) is down");
+    let placed_lost = |l: &&str| {
+        let w: Vec<&str> = l.split_whitespace().collect();
+        w.first() == Some(&remote.to_string().as_str()) && w.get(3) == Some(&"lost") && w.last() == Some(&"sleep")
+    };
+    assert!(cps.lines().any(|l| placed_lost(&l)), "node 3's sleep placed by node 1 lost in:\n{cps}");
     table(&cluster.nodes[1], &[(1, NodeState::Up), (2, NodeState::Up), (3, NodeState::Down)]);
     // `cps` goes on without it, and says so.
     let cps = run(&cluster.nodes[1], "cps", "cps: node 3 (node3) is down");
