@@ -15,7 +15,7 @@ use libux::cluster::{mount_point, Gpid, NodeId, NodeLine, NodeState, Place, CALL
 use libux::fs::client::{open, File};
 use libux::fs::flags;
 use libux::procfs::{parse_end, Ctl, Status};
-use libux::rpc::{End, Errno, Pid, Reply, Request, Response, Waited};
+use libux::rpc::{End, Errno, Pid, Reply, Response, Waited};
 use libux::sync::Mutex;
 
 /// Idle `call` files kept per node.
@@ -96,11 +96,10 @@ impl Calls {
         all
     }
 
-    /// Carries out a request written to `call` by `caller` (see
+    /// Carries out a call written to `call` by `caller` (see
     /// `cluster_server::call`): here if the process is ours, else at its
     /// node's cluster server, through our mount of that node.
-    pub fn answer(&self, state: &Mutex<State>, waits: &Waits, caller: Pid, data: &[u8]) -> Reply {
-        let call = Call::parse(data)?;
+    pub fn answer(&self, state: &Mutex<State>, waits: &Waits, caller: Pid, call: &Call) -> Reply {
         if let Call::Spawn(placed) = call {
             return self.spawn(state, caller, placed);
         }
@@ -114,13 +113,13 @@ impl Calls {
                 // falls between.
                 Call::Wait { hang: false, .. } | Call::HasEnded(_) => {
                     waits.watch(gpid.pid());
-                    let r = self.carry_out(caller, call);
+                    let r = self.carry_out(caller, call.clone());
                     if !matches!(r, Ok(Response::Waited(None))) {
                         waits.unwatch(gpid.pid());
                     }
                     r
                 }
-                _ => self.carry_out(caller, call),
+                _ => self.carry_out(caller, call.clone()),
             };
         }
         // Not lent to a client restricted to its own descendants.
@@ -131,16 +130,16 @@ impl Calls {
         };
         let known = nodes.iter().find(|n| n.node == node).ok_or(Errno::NoSuchProcess)?;
         if known.state == NodeState::Down {
-            return lost(&call);
+            return lost(call);
         }
         let bytes = postcard::to_allocvec(&call.request()).map_err(|_| Errno::TooLarge)?;
         let reply = match self.forward(node, &bytes) {
             Ok(r) => libux::rpc::decode_reply(&r)?,
             // Gone down while we asked (its mount hangs up then).
-            Err(_) if is_down(state, node) => lost(&call),
+            Err(_) if is_down(state, node) => lost(call),
             Err(e) => Err(e),
         };
-        if let (Call::Wait { gpid, .. }, Ok(Response::Waited(Some(_)))) = (&call, &reply) {
+        if let (Call::Wait { gpid, .. }, Ok(Response::Waited(Some(_)))) = (call, &reply) {
             self.waited(caller, *gpid);
         }
         reply
@@ -169,7 +168,7 @@ impl Calls {
     /// its parent), on another node (forwarded there, with the home
     /// model's paths), or back to the caller (placed here by load: the
     /// caller starts it, and is its parent).
-    fn spawn(&self, state: &Mutex<State>, caller: Pid, placed: Placed) -> Reply {
+    fn spawn(&self, state: &Mutex<State>, caller: Pid, placed: &Placed) -> Reply {
         // What we start is our child: not for a client that may not act
         // beyond its own descendants.
         libux::process::may_act(caller, None)?;
@@ -216,10 +215,7 @@ impl Calls {
             // (Our own process is not watched: the process server tells us
             // when it ends.)
             Ask::Reap if ours => self.carry_out(caller, Call::Wait { gpid, hang: false }),
-            Ask::Reap => match postcard::to_allocvec(&Call::Wait { gpid, hang: false }.request()) {
-                Ok(bytes) => self.answer(state, waits, caller, &bytes),
-                Err(_) => Err(Errno::TooLarge),
-            },
+            Ask::Reap => self.answer(state, waits, caller, &Call::Wait { gpid, hang: false }),
             // Asked for anyone (as anyone may read a `status`).
             Ask::Look => self.look(state, gpid),
         };
@@ -324,10 +320,4 @@ pub enum Ask {
     Reap,
     /// A read of a `wait` file: whether it has ended.
     Look,
-}
-
-/// The request a parked `Wait` for `gpid` settles with when its node went
-/// down (answered `lost` here).
-pub fn hanging_wait(gpid: Gpid) -> Vec<u8> {
-    postcard::to_allocvec(&Request::Wait { pid: Some(gpid.0), hang: true }).expect("a few bytes")
 }

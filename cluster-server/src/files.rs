@@ -11,7 +11,7 @@
 //! thread answers no calls: it hears of processes that ended, which
 //! drops what they held and settles the waits for them.
 
-use crate::calls::{hanging_wait, Ask, Calls};
+use crate::calls::{Ask, Calls};
 use crate::waits::{Due, Parked, Waits, Wanted};
 use crate::State;
 use alloc::collections::BTreeMap;
@@ -425,7 +425,7 @@ fn write(
                 // back (exact, also from another node).
                 Transaction::Call => {
                     let call = Call::parse(data)?;
-                    let reply = files.calls.answer(state, &files.waits, pid, data);
+                    let reply = files.calls.answer(state, &files.waits, pid, &call);
                     files.learnt(state, pid, &call, &reply);
                     reply_bytes(&reply)?
                 }
@@ -571,9 +571,9 @@ fn settle(state: &Mutex<State>, files: &Files, p: Parked, down: bool, waited: Op
         Wanted::Call { len } => files.get(p.client, p.handle).and_then(|open| {
             let Content::Transaction(_, answer) = &open.content else { return Err(Errno::BadHandle) };
             // (Of a node that is down: answered `lost` here.)
-            let reply =
-                waited.unwrap_or_else(|| files.calls.answer(state, &files.waits, p.client, &hanging_wait(p.gpid)));
-            files.learnt(state, p.client, &Call::Wait { gpid: p.gpid, hang: true }, &reply);
+            let call = Call::Wait { gpid: p.gpid, hang: true };
+            let reply = waited.unwrap_or_else(|| files.calls.answer(state, &files.waits, p.client, &call));
+            files.learnt(state, p.client, &call, &reply);
             *answer.lock() = reply_bytes(&reply)?;
             Ok(Answer::Count(len))
         }),
