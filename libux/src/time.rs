@@ -137,6 +137,11 @@ fn from_bcd(v: u8) -> Option<u8> {
 
 /// The PIT's input clock, in Hz.
 pub const PIT_HZ: u64 = 1_193_182;
+/// The PIT's I/O ports: channel 0's counter (devfs's timer), channel 2's
+/// (the process server's measure of the TSC), and the mode command.
+pub const PIT_CHANNEL_0: u16 = 0x40;
+pub const PIT_CHANNEL_2: u16 = 0x42;
+pub const PIT_COMMAND: u16 = 0x43;
 
 /// One reading of a PIT counter counting down, taken between two reads of
 /// the time stamp counter.

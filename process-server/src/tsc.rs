@@ -13,10 +13,8 @@
 //! again.
 
 use libux::sel4::IoPort;
-use libux::time::{tsc_khz_between, PitReading, PIT_HZ};
+use libux::time::{tsc_khz_between, PitReading, PIT_CHANNEL_2 as CHANNEL_2, PIT_COMMAND as COMMAND, PIT_HZ};
 
-const CHANNEL_2: u16 = 0x42;
-const COMMAND: u16 = 0x43;
 /// Bit 0: channel 2's gate; bit 1: the speaker; bit 5 (read): its output.
 const SPEAKER: u16 = 0x61;
 /// Channel 2, low byte then high, mode 0 (count down once), binary.

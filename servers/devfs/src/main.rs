@@ -37,6 +37,7 @@ use libux::layout::{event, slot};
 use libux::process::Clock;
 use libux::rpc::{Errno, Pid};
 use libux::sel4::{IoPort, IrqHandler};
+use libux::time::{PIT_CHANNEL_0, PIT_COMMAND, PIT_HZ};
 
 libux::entry!(main);
 
@@ -50,7 +51,6 @@ const UART: IoPort = IoPort(slot::IO_PORTS);
 const PIT: IoPort = IoPort(slot::IO_PORTS + 1);
 const UART_IRQ: IrqHandler = IrqHandler(slot::IRQ_HANDLERS);
 const PIT_IRQ: IrqHandler = IrqHandler(slot::IRQ_HANDLERS + 1);
-const PIT_HZ: u64 = 1_193_182;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Node {
@@ -200,9 +200,9 @@ impl Dev {
         // Channel 0, lobyte/hibyte, mode 0 (interrupt on terminal count):
         // one interrupt, then nothing until armed again.
         let armed = PIT
-            .out8(0x43, 0x30)
-            .and_then(|()| PIT.out8(0x40, count as u8))
-            .and_then(|()| PIT.out8(0x40, (count >> 8) as u8));
+            .out8(PIT_COMMAND, 0x30)
+            .and_then(|()| PIT.out8(PIT_CHANNEL_0, count as u8))
+            .and_then(|()| PIT.out8(PIT_CHANNEL_0, (count >> 8) as u8));
         if armed.is_ok() {
             self.armed = Some(now + count * 1_000_000 / PIT_HZ);
         }
@@ -428,7 +428,7 @@ fn start_devices() -> Result<(), libux::sel4::Error> {
     // The PIT stays quiet until a sleeper arms it: a mode word without a
     // count stops whatever the firmware left running (mode 0 then waits
     // for its count).
-    PIT.out8(0x43, 0x30)?;
+    PIT.out8(PIT_COMMAND, 0x30)?;
     UART_IRQ.ack()?;
     PIT_IRQ.ack()
 }
