@@ -58,9 +58,10 @@ const DAEMONS: &[&str] = &["ux: ", "cluster: ", "mount9p: ", "netstack: ", "expo
 pub fn quiet(node: &Node, line: &str, timeout: Duration) -> Result<Duration, String> {
     let (took, said) = to_end(node, line, timeout)?;
     let own: Vec<String> = said.into_iter().filter(|l| !DAEMONS.iter().any(|d| l.starts_with(d))).collect();
-    match own.is_empty() {
-        true => Ok(took),
-        false => Err(format!("{line}: said {own:?}")),
+    if own.is_empty() {
+        Ok(took)
+    } else {
+        Err(format!("{line}: said {own:?}"))
     }
 }
 
