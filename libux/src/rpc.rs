@@ -271,10 +271,12 @@ pub enum Request<'a> {
 }
 
 impl Request<'_> {
-    /// Calls that may be answered much later: the caller does not hold its
-    /// shared buffer meanwhile (their answers are small).
+    /// Calls that may be answered much later, or never (the caller, or
+    /// the calling thread, is gone): the caller does not hold its shared
+    /// buffer meanwhile (their answers are small), which a thread that
+    /// ended would hold for ever.
     pub fn may_wait(&self) -> bool {
-        matches!(self, Request::Wait { hang: true, .. })
+        matches!(self, Request::Wait { hang: true, .. } | Request::ThreadExit { .. } | Request::Exit { .. })
     }
 }
 
