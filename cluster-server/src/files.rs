@@ -30,7 +30,8 @@ use libux::layout::slot;
 use libux::procfs::PidFile;
 use libux::procfs::{pids, status_lines, Status};
 use libux::rpc::client::{recv_raw, reply_recv_raw};
-use libux::rpc::{Badge, End, Errno, Pid, Reply, Response};
+use libux::rpc::frame;
+use libux::rpc::{Badge, End, Errno, Pid, Reply, Response, MSG_FORWARD};
 use libux::sel4::{CPtr, Notification};
 use libux::sync::Mutex;
 
@@ -479,6 +480,9 @@ pub fn serve_calls(state: &Mutex<State>, files: &Files, ep: CPtr) -> ! {
 /// parked.
 fn one(state: &Mutex<State>, files: &Files, m: &libux::rpc::client::Received) -> Option<usize> {
     let pid = Badge(m.badge).pid();
+    if m.label == MSG_FORWARD {
+        return forwarded(state, files, pid, m);
+    }
     let bytes = match request_bytes(m) {
         Ok(b) => b,
         Err(e) => return Some(encode(&Err(e))),
@@ -487,21 +491,66 @@ fn one(state: &Mutex<State>, files: &Files, m: &libux::rpc::client::Received) ->
         Ok(r) => r,
         Err(e) => return Some(encode(&Err(e))),
     };
-    let (handle, gpid, wanted) = match parks(state, files, pid, &req) {
+    let (gpid, wanted) = match parks(state, files, pid, &req) {
         Ok(Some(wait)) => wait,
         Ok(None) => return Some(encode(&answer(state, files, pid, req))),
         Err(e) => return Some(encode(&Err(e))),
     };
     // The waker asks whether it has ended already.
-    match files.waits.park(pid, handle, gpid, wanted) {
+    match files.waits.park(pid, gpid, wanted) {
         Ok(()) => None,
         Err(e) => Some(encode(&Err(e))),
     }
 }
 
+/// Answers a process API call that `pid`'s process server answered
+/// `Elsewhere` (`libux::cluster::call`) as a write of it to `call` is
+/// answered: the reply's length in words, or none if it was parked (a
+/// `Wait` that hangs).
+fn forwarded(state: &Mutex<State>, files: &Files, pid: Pid, m: &libux::rpc::client::Received) -> Option<usize> {
+    let answer = |reply: &Reply| Some(libux::rpc::client::reply_words(reply));
+    let call = match forwarded_bytes(pid, m).and_then(|bytes| Call::parse(&bytes)) {
+        Ok(call) => call,
+        Err(e) => return answer(&Err(e)),
+    };
+    if let Call::Wait { gpid, hang: true } = call {
+        let parked = may_wait_for(state, pid, gpid).and_then(|()| files.waits.park(pid, gpid, Wanted::Forwarded));
+        return parked.err().and_then(|e| answer(&Err(e)));
+    }
+    let reply = match files.slow(pid) {
+        Ok(_slow) => files.calls.answer(state, &files.waits, pid, &call),
+        Err(e) => Err(e),
+    };
+    files.learnt(state, pid, &call, &reply);
+    answer(&reply)
+}
+
+/// The bytes of the forwarded call `m`: inline, or in `pid`'s I/O window.
+fn forwarded_bytes(pid: Pid, m: &libux::rpc::client::Received) -> Result<Vec<u8>, Errno> {
+    let msg = &libux::sel4::syscall::ipc_buffer().msg;
+    let h = frame::header(msg, m.words)?;
+    Ok(match h.place {
+        frame::Place::Inline => frame::inline_bytes(msg)[..h.len].to_vec(),
+        frame::Place::Buffer => {
+            // SAFETY: answering `pid`'s call; its window stays while it lives.
+            let window = unsafe { libux::fs::client_window(pid) };
+            window[..h.len].to_vec()
+        }
+    })
+}
+
+/// Whether `pid` may wait for `gpid`: another node's process is not lent
+/// to a client restricted to its own descendants.
+fn may_wait_for(state: &Mutex<State>, pid: Pid, gpid: Gpid) -> Result<(), Errno> {
+    if gpid.node() != Some(own(state)) {
+        libux::process::may_act(pid, None)?;
+    }
+    Ok(())
+}
+
 /// The wait `req` of `pid`'s is, if it is one that may wait long: on
 /// which open file, for which process, asking what.
-fn parks(state: &Mutex<State>, files: &Files, pid: Pid, req: &FsRequest) -> Result<Option<(u32, Gpid, Wanted)>, Errno> {
+fn parks(state: &Mutex<State>, files: &Files, pid: Pid, req: &FsRequest) -> Result<Option<(Gpid, Wanted)>, Errno> {
     let handle = match *req {
         FsRequest::Read { handle, .. }
         | FsRequest::ReadWindow { handle, .. }
@@ -517,36 +566,34 @@ fn parks(state: &Mutex<State>, files: &Files, pid: Pid, req: &FsRequest) -> Resu
             Content::Through { lines: Some(lines), waits_for: Some(gpid), .. },
             &FsRequest::Read { offset, count, .. },
         ) => {
-            let wanted = Wanted::Read { offset, count, window: false };
+            let wanted = Wanted::Read { handle, offset, count, window: false };
             Ok(lines.lock().is_none().then_some((*gpid, wanted)))
         }
         (
             Content::Through { lines: Some(lines), waits_for: Some(gpid), .. },
             &FsRequest::ReadWindow { offset, count, .. },
         ) => {
-            let wanted = Wanted::Read { offset, count, window: true };
+            let wanted = Wanted::Read { handle, offset, count, window: true };
             Ok(lines.lock().is_none().then_some((*gpid, wanted)))
         }
-        (Content::Transaction(Transaction::Call, _), &FsRequest::Write { data, .. }) => parks_call(state, pid, data),
+        (Content::Transaction(Transaction::Call, _), &FsRequest::Write { data, .. }) => {
+            parks_call(state, pid, handle, data)
+        }
         (Content::Transaction(Transaction::Call, _), &FsRequest::WriteWindow { count, .. }) => {
             // SAFETY: answering `pid`'s call; its window stays while it lives.
             let window = unsafe { libux::fs::client_window(pid) };
-            parks_call(state, pid, window.get(..count as usize).ok_or(Errno::TooLarge)?)
+            parks_call(state, pid, handle, window.get(..count as usize).ok_or(Errno::TooLarge)?)
         }
         _ => Ok(None),
     }
-    .map(|w| w.map(|(gpid, wanted)| (handle, gpid, wanted)))
 }
 
 /// The wait a write of `data` to `call` is, if it is a `Wait` that hangs.
-fn parks_call(state: &Mutex<State>, pid: Pid, data: &[u8]) -> Result<Option<(Gpid, Wanted)>, Errno> {
+fn parks_call(state: &Mutex<State>, pid: Pid, handle: u32, data: &[u8]) -> Result<Option<(Gpid, Wanted)>, Errno> {
     match Call::parse(data) {
         Ok(Call::Wait { gpid, hang: true }) => {
-            // Not lent to a client restricted to its own descendants.
-            if gpid.node() != Some(own(state)) {
-                libux::process::may_act(pid, None)?;
-            }
-            Ok(Some((gpid, Wanted::Call { len: data.len() as u32 })))
+            may_wait_for(state, pid, gpid)?;
+            Ok(Some((gpid, Wanted::Call { handle, len: data.len() as u32 })))
         }
         _ => Ok(None),
     }
@@ -557,7 +604,7 @@ fn parks_call(state: &Mutex<State>, pid: Pid, data: &[u8]) -> Result<Option<(Gpi
 /// read of a `wait` file, which reads its line through).
 fn ask(state: &Mutex<State>, files: &Files, p: &Parked) -> Option<Reply> {
     let how = match p.wanted {
-        Wanted::Call { .. } => Ask::Reap,
+        Wanted::Call { .. } | Wanted::Forwarded => Ask::Reap,
         Wanted::Read { .. } => Ask::Look,
     };
     files.calls.ask(state, &files.waits, p.client, p.gpid, how)
@@ -567,18 +614,22 @@ fn ask(state: &Mutex<State>, files: &Files, p: &Parked) -> Option<Reply> {
 /// answer) or whose node went `down`: what it asked for, which no
 /// longer waits.
 fn settle(state: &Mutex<State>, files: &Files, p: Parked, down: bool, waited: Option<Reply>) {
+    // A `Wait`'s answer (of a node that is down: answered `lost` here).
+    let waited = || {
+        let call = Call::Wait { gpid: p.gpid, hang: true };
+        let reply = waited.unwrap_or_else(|| files.calls.answer(state, &files.waits, p.client, &call));
+        files.learnt(state, p.client, &call, &reply);
+        reply
+    };
     let reply = match p.wanted {
-        Wanted::Call { len } => files.get(p.client, p.handle).and_then(|open| {
+        Wanted::Forwarded => return files.waits.answer_forwarded(p, &waited()),
+        Wanted::Call { handle, len } => files.get(p.client, handle).and_then(|open| {
             let Content::Transaction(_, answer) = &open.content else { return Err(Errno::BadHandle) };
-            // (Of a node that is down: answered `lost` here.)
-            let call = Call::Wait { gpid: p.gpid, hang: true };
-            let reply = waited.unwrap_or_else(|| files.calls.answer(state, &files.waits, p.client, &call));
-            files.learnt(state, p.client, &call, &reply);
-            *answer.lock() = reply_bytes(&reply)?;
+            *answer.lock() = reply_bytes(&waited())?;
             Ok(Answer::Count(len))
         }),
         Wanted::Read { .. } if down => Err(Errno::Lost),
-        Wanted::Read { offset, count, window } => files.get(p.client, p.handle).and_then(|open| {
+        Wanted::Read { handle, offset, count, window } => files.get(p.client, handle).and_then(|open| {
             let Content::Through { file, lines: Some(lines), .. } = &open.content else { return Err(Errno::BadHandle) };
             let limit = if window { libux::layout::IO_WINDOW as usize } else { IO_MAX };
             let mut buf = alloc::vec![0; (count as usize).min(limit)];

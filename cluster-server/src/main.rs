@@ -153,7 +153,7 @@ fn main() -> i32 {
             return 1;
         }
     }
-    if let Err(e) = libux::process::mount("/proc/cluster", EP) {
+    if let Err(e) = libux::process::mount(libux::cluster::TREE, EP) {
         println!("cluster: cannot mount /proc/cluster: {e}");
         return 1;
     }

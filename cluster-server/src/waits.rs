@@ -29,7 +29,7 @@ use alloc::vec::Vec;
 use libux::cluster::{Gpid, NodeId};
 use libux::fs::server::{take_out, Answer, ReplySlots};
 use libux::layout::slot;
-use libux::rpc::{Errno, Pid};
+use libux::rpc::{Errno, Pid, Reply};
 use libux::sync::{Event, Mutex};
 
 /// Waits one client may have parked at once (all of them: as many as
@@ -39,17 +39,30 @@ const PER_CLIENT: usize = 32;
 /// What a parked call asked for.
 #[derive(Clone, Copy, Debug)]
 pub enum Wanted {
-    /// A `Wait` written to `call`: its length, to answer the write with.
-    Call { len: u32 },
+    /// A `Wait` written to `call` (open as `handle`): its length, to
+    /// answer the write with.
+    Call { handle: u32, len: u32 },
     /// A read of a `wait` file.
-    Read { offset: u64, count: u32, window: bool },
+    Read { handle: u32, offset: u64, count: u32, window: bool },
+    /// A `Wait` made on the cluster connection (`rpc::MSG_FORWARD`),
+    /// answered with the process API's reply.
+    Forwarded,
 }
 
-/// A parked call: whose, on which open file, about which process.
+impl Wanted {
+    /// The open file the call was made on, if a file's.
+    fn handle(self) -> Option<u32> {
+        match self {
+            Wanted::Call { handle, .. } | Wanted::Read { handle, .. } => Some(handle),
+            Wanted::Forwarded => None,
+        }
+    }
+}
+
+/// A parked call: whose, about which process, asking what.
 #[derive(Clone, Copy, Debug)]
 pub struct Parked {
     pub client: Pid,
-    pub handle: u32,
     pub gpid: Gpid,
     pub wanted: Wanted,
     slot: u64,
@@ -117,13 +130,13 @@ impl Waits {
     /// Parks the call this thread is answering (its reply capability is
     /// saved: the thread must not reply), for the waker to ask about its
     /// process; `Busy` past the limits.
-    pub fn park(&self, client: Pid, handle: u32, gpid: Gpid, wanted: Wanted) -> Result<(), Errno> {
+    pub fn park(&self, client: Pid, gpid: Gpid, wanted: Wanted) -> Result<(), Errno> {
         let mut parked = self.parked.lock();
         if parked.iter().filter(|p| p.client == client).count() >= PER_CLIENT {
             return Err(Errno::Busy);
         }
         let slot = self.replies.lock().save()?;
-        parked.push(Parked { client, handle, gpid, wanted, slot });
+        parked.push(Parked { client, gpid, wanted, slot });
         drop(parked);
         self.todo.lock().fresh.insert(gpid);
         self.waker.signal();
@@ -140,6 +153,12 @@ impl Waits {
         self.replies.lock().answer(p.slot, reply);
     }
 
+    /// Answers a forwarded call taken out.
+    pub fn answer_forwarded(&self, p: Parked, reply: &Reply) {
+        let words = libux::rpc::client::reply_words(reply);
+        self.replies.lock().send(p.slot, words);
+    }
+
     /// Calls parked by clients that ended are dropped unanswered.
     pub fn forget(&self, clients: &[Pid]) {
         let mut parked = self.parked.lock();
@@ -150,7 +169,11 @@ impl Waits {
     /// there is one; how many.
     pub fn cancel(&self, client: Pid, handle: u32) -> u32 {
         let mut parked = self.parked.lock();
-        self.replies.lock().interrupt(&mut parked, |p| p.slot, |p| p.client == client && p.handle == handle)
+        self.replies.lock().interrupt(
+            &mut parked,
+            |p| p.slot,
+            |p| p.client == client && p.wanted.handle() == Some(handle),
+        )
     }
 
     /// Other nodes' processes whose parents (ours) ended without waiting

@@ -175,6 +175,8 @@ impl core::fmt::Display for Gpid {
     }
 }
 
+/// Where the cluster server's tree is mounted, in every namespace.
+pub const TREE: &str = "/proc/cluster";
 /// This node's number, as the cluster server serves it.
 pub const SELF: &str = "/proc/cluster/self";
 /// The cluster server's transaction file: a write of a process API
@@ -193,14 +195,44 @@ pub fn spawn(line: &str) -> Result<Gpid, crate::rpc::Errno> {
     core::str::from_utf8(&answer).ok().and_then(|t| Gpid::parse(t.trim())).ok_or(crate::rpc::Errno::BadRequest)
 }
 
-/// Makes a process API call about another node's process through the
-/// cluster server ([`CALL`]), which forwards it to that node's (what
-/// `process` does when the process server answers `Elsewhere`).
+/// Makes a process API call about another node's process through this
+/// node's cluster server, which forwards it to that node's (what
+/// `process` does when the process server answers `Elsewhere`): the
+/// request as it was, on the connection the process server gives
+/// (`Request::ClusterConn`, asked for once), its bytes in our I/O
+/// window onto the cluster server when they do not fit a message.
 #[cfg(target_arch = "x86_64")]
 pub fn call(req: &crate::rpc::Request) -> crate::rpc::Reply {
-    use crate::rpc::Errno;
-    let bytes = postcard::to_allocvec(req).map_err(|_| Errno::TooLarge)?;
-    crate::rpc::decode_reply(&crate::fs::client::transact(CALL, &bytes)?)?
+    use crate::layout::slot::CLUSTER_CONN;
+    use crate::rpc::client::{call_server, fits_inline};
+    use crate::rpc::BUFFER_MAX;
+    let server = cluster_server()?;
+    if fits_inline(req) {
+        return call_server(CLUSTER_CONN, req, None);
+    }
+    crate::fs::client::with_window(server, |w| {
+        let buffer: &mut [u8; BUFFER_MAX] = (&mut w[..BUFFER_MAX]).try_into().expect("a window holds a buffer");
+        call_server(CLUSTER_CONN, req, Some(buffer))
+    })?
+}
+
+/// The cluster server's pid, its connection in `slot::CLUSTER_CONN`
+/// (asked for at the first call).
+#[cfg(target_arch = "x86_64")]
+fn cluster_server() -> Result<crate::rpc::Pid, crate::rpc::Errno> {
+    use crate::rpc::{Errno, Request, Response};
+    use core::sync::atomic::{AtomicU32, Ordering};
+    static SERVER: AtomicU32 = AtomicU32::new(0);
+    match SERVER.load(Ordering::Relaxed) {
+        0 => match crate::rpc::client::call(crate::layout::slot::PROC_CONN, &Request::ClusterConn)? {
+            Response::Resolved { server, .. } => {
+                SERVER.store(server, Ordering::Relaxed);
+                Ok(server)
+            }
+            _ => Err(Errno::BadRequest),
+        },
+        server => Ok(server),
+    }
 }
 /// The node table (see the module's documentation).
 pub const NODES: &str = "/proc/cluster/nodes";

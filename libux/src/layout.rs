@@ -37,6 +37,10 @@ pub mod slot {
     /// (see `process::wait`), granted interrupts signal it, and daemons
     /// hear of every process that ends.
     pub const EVENTS: u64 = 4;
+    /// The connection to this node's cluster server, badged with the
+    /// process's id, which the process server puts here when asked
+    /// (`Request::ClusterConn`): where calls it answers `Elsewhere` go.
+    pub const CLUSTER_CONN: u64 = 5;
     /// Device grants from the system description, in the order listed
     /// (`sysdesc::MAX_GRANTS` of each kind): I/O port ranges,
     pub const IO_PORTS: u64 = 8;

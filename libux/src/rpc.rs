@@ -12,7 +12,10 @@
 //!
 //! ```text
 //! label  MSG_CALL (a process's own call), MSG_RELAY (an intermediary's
-//!        call on behalf of a process it interposes on) or MSG_REPLY
+//!        call on behalf of a process it interposes on), MSG_FORWARD (a
+//!        process's call that its process server answered `Elsewhere`,
+//!        made again to the cluster server, on a connection that also
+//!        carries the file protocol's MSG_CALLs) or MSG_REPLY
 //! MR0    byte length, with IN_BUFFER (bit 63) set when the bytes are in
 //!        the caller's shared buffer page instead of the registers, and
 //!        INLINE_ONLY (bit 62) set when the caller's shared buffer is not
@@ -33,6 +36,7 @@ use serde::{Deserialize, Serialize};
 pub const MSG_CALL: u64 = 1;
 pub const MSG_RELAY: u64 = 2;
 pub const MSG_REPLY: u64 = 3;
+pub const MSG_FORWARD: u64 = 4;
 pub const IN_BUFFER: u64 = 1 << 63;
 /// In a call's MR0: a reply that does not fit inline is `TooLarge`, never
 /// put in the caller's shared buffer.
@@ -268,6 +272,14 @@ pub enum Request<'a> {
     /// grants may; on success there is no answer (the caller is gone).
     #[serde(borrow)]
     Exec(Exec<'a>),
+    /// Put a connection to this node's cluster server, badged with the
+    /// caller's id, in the caller's slot `layout::slot::CLUSTER_CONN`,
+    /// and answer `Resolved` for its tree (`/proc/cluster`, its server,
+    /// the caller's window onto it if made). The cluster server is the
+    /// daemon the system description marks `cluster`, whatever the
+    /// caller's namespace holds: the intermediary for the calls answered
+    /// `Elsewhere`, which the caller sends it as they were.
+    ClusterConn,
 }
 
 impl Request<'_> {

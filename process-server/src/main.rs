@@ -144,6 +144,9 @@ extern "C" fn main(bootinfo_addr: u64) -> ! {
                 if p.before_ready {
                     before_ready.push(pid);
                 }
+                if p.cluster {
+                    server.mounts.cluster = Some(pid);
+                }
                 if p.daemon {
                     server.procs.get_mut(&pid).expect("just started").daemon = true;
                     daemons.push(pid);

@@ -11,6 +11,7 @@ use crate::process::ConnRoot;
 use crate::procs::Procs;
 use alloc::string::String;
 use alloc::vec::Vec;
+use libux::cluster;
 use libux::layout;
 use libux::namespace::{self, MountError, MountTable, Namespaces, NsId};
 use libux::rpc::{Badge, Errno, Pid, Response, BIN_BADGE};
@@ -39,6 +40,10 @@ pub struct Mounted {
 
 pub struct Mounts {
     namespaces: Namespaces<Mounted>,
+    /// The daemon the system description marks `cluster`: its mount of
+    /// `cluster::TREE` in the system's namespace is what `ClusterConn`
+    /// connects to.
+    pub cluster: Option<Pid>,
 }
 
 /// `/n/NAME`: where any process may mount a file server in the system's
@@ -59,7 +64,7 @@ pub fn normalize(procs: &Procs, pid: Pid, path: &str) -> Result<String, Errno> {
 impl Mounts {
     /// The system's namespace, with our own trees in it.
     pub fn new() -> Mounts {
-        let mut m = Mounts { namespaces: Namespaces::new(MAX_MOUNTS, MAX_NAMESPACES) };
+        let mut m = Mounts { namespaces: Namespaces::new(MAX_MOUNTS, MAX_NAMESPACES), cluster: None };
         let system = m.namespaces.get_mut(namespace::SYSTEM).expect("the system's namespace is never dropped");
         for (at, bits) in [("/proc", 0), ("/bin", BIN_BADGE)] {
             system.mount(at, Mounted { server: 0, endpoint: bits }).expect("a fresh mount table has room");
@@ -222,6 +227,31 @@ impl Mounts {
         }
         .map_err(|_| Errno::InvalidArgument)?;
         Ok(Response::Resolved { mount, path: rest, server: m.server, window })
+    }
+
+    /// `Request::ClusterConn`: `pid`'s connection to the cluster server's
+    /// tree as the system's namespace has it (a copy of the one its files
+    /// there would use, so it goes when the cluster server does), put in
+    /// its slot `CLUSTER_CONN`. `NoFileServer` until the cluster server
+    /// has mounted its tree, or if someone else's is there.
+    pub fn cluster_conn(&self, procs: &mut Procs, kernel: &mut Kernel, pid: Pid) -> Result<Response, Errno> {
+        let system = self.namespaces.get(namespace::SYSTEM).expect("the system's namespace is never dropped");
+        let m = match system.resolve(cluster::TREE) {
+            Some((m, "/")) if self.cluster.is_some_and(|c| c == m.server) => *m,
+            _ => return Err(Errno::NoFileServer),
+        };
+        let root = conn_root(procs, kernel, pid, m)?;
+        let window = crate::windows::made(procs, pid, m.server);
+        let into = layout::slot::CLUSTER_CONN;
+        let live = procs.live_mut(pid)?;
+        live.cspace.reach(&mut kernel.mem, &mut live.arena, into)?;
+        let cnode = live.cspace.root;
+        let _ = cnode.delete(into, layout::CNODE_BITS);
+        cnode
+            .copy(into, layout::CNODE_BITS, ROOT_CNODE, root, ROOT_DEPTH, CapRights::CALL)
+            .map_err(|_| Errno::InvalidArgument)?;
+        let (mount, path) = (String::from(cluster::TREE), String::from("/"));
+        Ok(Response::Resolved { mount, path, server: m.server, window })
     }
 }
 

@@ -368,6 +368,11 @@ fn nodes_admit_each_other_by_the_secret_and_see_failures() {
     // It has its starter's environment, wherever it runs.
     run(&cluster.nodes[0], "export WHERE=home-of-crun", "$ ");
     run(&cluster.nodes[0], "crun -n 3 env", "WHERE=home-of-crun");
+    // A call too large for a message (this environment) reaches the
+    // cluster server through the caller's I/O window onto it.
+    let long = "x".repeat(1000);
+    run(&cluster.nodes[0], &format!("export LONG={long}"), "$ ");
+    run(&cluster.nodes[0], "crun -n 3 env", &format!("LONG={long}"));
     let lines = node_lines(&cluster.nodes[0]);
     assert_eq!(lines[2].features, "bigmem,fast", "{lines:?}");
     // `cnodes` shows the same table to a person.

@@ -217,6 +217,18 @@ impl Drop for Lease {
     }
 }
 
+/// Runs `f` on our I/O window onto `server` (one we hold a connection
+/// to; made if need be), this thread its one user meanwhile: `Busy`
+/// while another thread uses it.
+pub fn with_window<R>(server: Pid, f: impl FnOnce(&mut [u8]) -> R) -> Result<R, Errno> {
+    let at = match call(slot::PROC_CONN, &Request::Window { server })? {
+        Response::Window(at) => at,
+        _ => return Err(Errno::BadRequest),
+    };
+    let mut lease = Lease::take(at).ok_or(Errno::Busy)?;
+    Ok(f(lease.bytes()))
+}
+
 impl File {
     /// Transfers from now on go a message at a time, never through the I/O
     /// window (to measure the difference).

@@ -107,7 +107,13 @@ impl ReplySlots {
 
     /// [`answer`](Self::answer) with a reply in the protocol's form.
     pub fn answer_reply(&mut self, slot: u64, reply: &FsReply) {
-        let words = encode_reply(reply);
+        self.send(slot, encode_reply(reply));
+    }
+
+    /// Answers the call saved in `slot` with the `words`-word reply in
+    /// the IPC buffer (of any protocol: the cluster server answers
+    /// process API calls so), and frees the slot.
+    pub fn send(&mut self, slot: u64, words: usize) {
         let m = &ipc_buffer().msg;
         let info = MessageInfo::new(MSG_REPLY, 0, 0, words as u64);
         syscall::nb_send(slot, Msg { info, mr: [m[0], m[1], m[2], m[3]] });

@@ -6,7 +6,7 @@
 //! the two here, so the rest of the code sees one array.
 
 use super::frame::{self, Place};
-use super::{Errno, Reply, Request, BUFFER_MAX, INLINE_ONLY, MSG_CALL, MSG_RELAY, MSG_REPLY};
+use super::{Errno, Reply, Request, BUFFER_MAX, INLINE_ONLY, MSG_CALL, MSG_FORWARD, MSG_RELAY, MSG_REPLY};
 use crate::layout;
 use crate::sel4::syscall::{self, ipc_buffer, Msg};
 use crate::sel4::{CPtr, MessageInfo};
@@ -56,6 +56,32 @@ pub fn call(conn: CPtr, req: &Request) -> Reply {
     let reply = syscall::call(conn, outgoing(MSG_CALL, words));
     incoming(&reply);
     decode_reply(reply.info, held.is_some())
+}
+
+/// Makes `req` (a call the process server answered `Elsewhere`) to the
+/// cluster server on `conn` (`slot::CLUSTER_CONN`), as `MSG_FORWARD`:
+/// its bytes inline, or in `window` (the caller's I/O window onto that
+/// server, held by this thread) if given, when they do not fit. The
+/// reply always comes inline.
+pub fn call_server(conn: CPtr, req: &Request, window: Option<&mut [u8; BUFFER_MAX]>) -> Reply {
+    let msg = &mut ipc_buffer().msg;
+    let words = frame::encode(req, msg, window, 0)?;
+    msg[0] |= INLINE_ONLY;
+    let reply = syscall::call(conn, outgoing(MSG_FORWARD, words));
+    incoming(&reply);
+    decode_reply(reply.info, false)
+}
+
+/// Whether `req` travels in the message registers alone.
+pub fn fits_inline(req: &Request) -> bool {
+    postcard::to_slice(req, &mut [0; super::INLINE_MAX]).is_ok()
+}
+
+/// Puts `reply` in the IPC buffer, inline (too large: `TooLarge`
+/// instead); returns its length in words. For a server answering a call
+/// made with [`call_server`].
+pub fn reply_words(reply: &Reply) -> usize {
+    frame::encode(reply, &mut ipc_buffer().msg, None, 0).unwrap_or_else(error_reply_words)
 }
 
 fn decode_reply(info: MessageInfo, buffer_held: bool) -> Reply {
