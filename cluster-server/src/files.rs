@@ -24,7 +24,7 @@ use cluster_server::tree::{proc_files, Node, ROOT_FILES};
 use libux::cluster::{proc_dir, Gpid, NodeId, NodeLine, NodeState, PsLine};
 use libux::fs::client::{open, stat, transact, File};
 use libux::fs::handles::Handles;
-use libux::fs::server::{encode, request_bytes, Answer, Entry};
+use libux::fs::server::{encode, request_bytes, Answer, Entry, Windows};
 use libux::fs::{entry_bytes, flags, list_page, FsRequest, IO_MAX};
 use libux::layout::slot;
 use libux::procfs::PidFile;
@@ -80,6 +80,7 @@ pub struct Files {
     last_seen: Mutex<BTreeMap<NodeId, Vec<PsLine>>>,
     calls: Calls,
     pub waits: Waits,
+    windows: Mutex<Windows>,
 }
 
 /// A slow call under way: counted until dropped.
@@ -137,7 +138,14 @@ impl Files {
             last_seen: Mutex::new(BTreeMap::new()),
             calls: Calls::new(),
             waits,
+            windows: Mutex::new(Windows::default()),
         }
+    }
+
+    /// Client `pid`'s I/O window onto us, while its call is answered or
+    /// parked; `InvalidArgument` if it never asked for one.
+    fn window(&self, pid: Pid) -> Result<&'static mut [u8], Errno> {
+        self.windows.lock().get(pid).ok_or(Errno::InvalidArgument)
     }
 
     /// Counts a call of `pid`'s that goes through; `Busy` past the limits.
@@ -164,6 +172,7 @@ impl Files {
     /// a node's `/proc` are given up, and so are their parked waits.
     fn ended(&self, pids: &[Pid]) {
         self.waits.forget(pids);
+        self.windows.lock().forget(pids);
         let gone = self.open.lock().take_clients(pids);
         for o in gone {
             if let Content::Through { file, .. } = &o.content {
@@ -249,8 +258,7 @@ fn start(state: &Mutex<State>, data: &[u8]) -> Result<Gpid, Errno> {
 
 /// Answers `pid`'s `req`.
 fn answer(state: &Mutex<State>, files: &Files, pid: Pid, req: FsRequest) -> Result<Answer, Errno> {
-    // SAFETY: answering `pid`'s call; its window stays while it lives.
-    let window = || unsafe { libux::fs::client_window(pid) };
+    let window = || files.window(pid);
     match req {
         FsRequest::Open { path, flags: f } => {
             let node = Node::lookup(path)?;
@@ -311,12 +319,12 @@ fn answer(state: &Mutex<State>, files: &Files, pid: Pid, req: FsRequest) -> Resu
         FsRequest::ReadWindow { handle, offset, count } => {
             let mut buf = alloc::vec![0; (count as usize).min(libux::layout::IO_WINDOW as usize)];
             let n = read(files, pid, handle, offset, &mut buf)?;
-            window()[..n].copy_from_slice(&buf[..n]);
+            window()?[..n].copy_from_slice(&buf[..n]);
             Ok(Answer::Count(n as u32))
         }
         FsRequest::Write { handle, offset, data } => write(state, files, pid, handle, offset, data),
         FsRequest::WriteWindow { handle, offset, count } => {
-            let data = window().get(..count as usize).ok_or(Errno::TooLarge)?.to_vec();
+            let data = window()?.get(..count as usize).ok_or(Errno::TooLarge)?.to_vec();
             write(state, files, pid, handle, offset, &data)
         }
         FsRequest::Stat { path } => {
@@ -509,7 +517,7 @@ fn one(state: &Mutex<State>, files: &Files, m: &libux::rpc::client::Received) ->
 /// `Wait` that hangs).
 fn forwarded(state: &Mutex<State>, files: &Files, pid: Pid, m: &libux::rpc::client::Received) -> Option<usize> {
     let answer = |reply: &Reply| Some(libux::rpc::client::reply_words(reply));
-    let call = match forwarded_bytes(pid, m).and_then(|bytes| Call::parse(&bytes)) {
+    let call = match forwarded_bytes(files, pid, m).and_then(|bytes| Call::parse(&bytes)) {
         Ok(call) => call,
         Err(e) => return answer(&Err(e)),
     };
@@ -526,16 +534,12 @@ fn forwarded(state: &Mutex<State>, files: &Files, pid: Pid, m: &libux::rpc::clie
 }
 
 /// The bytes of the forwarded call `m`: inline, or in `pid`'s I/O window.
-fn forwarded_bytes(pid: Pid, m: &libux::rpc::client::Received) -> Result<Vec<u8>, Errno> {
+fn forwarded_bytes(files: &Files, pid: Pid, m: &libux::rpc::client::Received) -> Result<Vec<u8>, Errno> {
     let msg = &libux::sel4::syscall::ipc_buffer().msg;
     let h = frame::header(msg, m.words)?;
     Ok(match h.place {
         frame::Place::Inline => frame::inline_bytes(msg)[..h.len].to_vec(),
-        frame::Place::Buffer => {
-            // SAFETY: answering `pid`'s call; its window stays while it lives.
-            let window = unsafe { libux::fs::client_window(pid) };
-            window[..h.len].to_vec()
-        }
+        frame::Place::Buffer => files.window(pid)?[..h.len].to_vec(),
     })
 }
 
@@ -580,8 +584,7 @@ fn parks(state: &Mutex<State>, files: &Files, pid: Pid, req: &FsRequest) -> Resu
             parks_call(state, pid, handle, data)
         }
         (Content::Transaction(Transaction::Call, _), &FsRequest::WriteWindow { count, .. }) => {
-            // SAFETY: answering `pid`'s call; its window stays while it lives.
-            let window = unsafe { libux::fs::client_window(pid) };
+            let window = files.window(pid)?;
             parks_call(state, pid, handle, window.get(..count as usize).ok_or(Errno::TooLarge)?)
         }
         _ => Ok(None),
@@ -636,10 +639,7 @@ fn settle(state: &Mutex<State>, files: &Files, p: Parked, down: bool, waited: Op
             let n = read_line(file, lines, offset, &mut buf)?;
             buf.truncate(n);
             if window {
-                // SAFETY: answering the client's call; its window stays
-                // while it lives, and it waits for this answer.
-                let window = unsafe { libux::fs::client_window(p.client) };
-                window[..n].copy_from_slice(&buf);
+                files.window(p.client)?[..n].copy_from_slice(&buf);
                 Ok(Answer::Count(n as u32))
             } else {
                 Ok(Answer::Data(buf))

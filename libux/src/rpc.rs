@@ -280,6 +280,12 @@ pub enum Request<'a> {
     /// caller's namespace holds: the intermediary for the calls answered
     /// `Elsewhere`, which the caller sends it as they were.
     ClusterConn,
+    /// File servers: whether client `client` has an I/O window onto the
+    /// caller (`Done`, else `InvalidArgument`), asked before the first
+    /// use of a client's window (see `fs::server::Windows`).
+    HasWindow {
+        client: Pid,
+    },
 }
 
 impl Request<'_> {

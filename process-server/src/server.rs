@@ -361,6 +361,7 @@ impl Server {
                 ok(self.mounts.resolve(&mut self.procs, &mut self.kernel, self.ep, pid, path, into))
             }
             Request::ClusterConn => ok(self.mounts.cluster_conn(&mut self.procs, &mut self.kernel, pid)),
+            Request::HasWindow { client } => ok(crate::windows::has(&self.procs, client, pid).map(|()| Response::Done)),
             Request::Window { server } => ok(crate::windows::open(&mut self.procs, &mut self.kernel, pid, server)),
             Request::Chdir { path } => ok(crate::mounts::normalize(&self.procs, pid, path).map(|p| {
                 if let Some(proc) = self.procs.get_mut(&pid) {

@@ -20,6 +20,14 @@ pub fn made(procs: &Procs, client: Pid, server: Pid) -> Option<u64> {
     Some(layout::IO_WINDOWS + n as u64 * layout::IO_WINDOW)
 }
 
+/// `Request::HasWindow`: whether `client` has a window onto `server`.
+pub fn has(procs: &Procs, client: Pid, server: Pid) -> Result<(), Errno> {
+    match made(procs, client, server) {
+        Some(_) => Ok(()),
+        None => Err(Errno::InvalidArgument),
+    }
+}
+
 /// `Request::Window`: only onto a server the client has resolved a
 /// path to (it holds a connection there).
 pub fn open(procs: &mut Procs, kernel: &mut Kernel, client: Pid, server: Pid) -> Result<Response, Errno> {

@@ -453,6 +453,7 @@ fn files_in_the_ramfs_on(profile: &str) {
         "after unmount the path is ramfs's again",
         "unmount of another's mount refused",
         "unmount of no mount point refused",
+        "a child with no window passed its checks",
         "/proc/self/ns lists the system's mounts",
         "a child with a namespace of its own passed its checks",
         "the child's mount never showed here",
@@ -474,6 +475,15 @@ fn files_in_the_ramfs_on(profile: &str) {
         "after unmount the path is ramfs's again",
     ] {
         line(&log, &format!("filetest-ns: ok {check}"));
+    }
+    for server in ["ramfs", "devfs", "cluster"] {
+        for check in [
+            "refuses a read into a window never asked for",
+            "refuses a write from a window never asked for",
+            "serves on",
+        ] {
+            line(&log, &format!("filetest-windows: ok {server} {check}"));
+        }
     }
     line(&log, "filetest: done");
 }

@@ -33,7 +33,7 @@ use core::ops::Range;
 use fs9p::client::{split, Client, ClientError, Entry, OpenHow};
 use fs9p::{Dialect, Frame, Msg};
 use libux::fs::handles::Handles;
-use libux::fs::server::{Answer, Entry as OsEntry};
+use libux::fs::server::{Answer, Entry as OsEntry, Windows};
 use libux::fs::{entry_bytes, flags, list_page, FsRequest, IO_MAX};
 use libux::rpc::{Errno, Pid};
 use libux::sync::Mutex;
@@ -76,6 +76,8 @@ pub struct Remote {
     /// next one.
     ahead_tags: Range<u16>,
     next_ahead_tag: u16,
+    /// The clients whose I/O windows onto us exist (asked once each).
+    windows: Windows,
 }
 
 /// A client's open file.
@@ -144,7 +146,14 @@ impl Remote {
             busy: BTreeMap::new(),
             next_ahead_tag: ahead_tags.start,
             ahead_tags,
+            windows: Windows::default(),
         }
+    }
+
+    /// Client `pid`'s I/O window onto us, while its call is answered;
+    /// `InvalidArgument` if it never asked for one.
+    fn window(&mut self, pid: Pid) -> Result<&'static mut [u8], Errno> {
+        self.windows.get(pid).ok_or(Errno::InvalidArgument)
     }
 
     /// Drops what was read ahead: the tag of the read on its way, whose
@@ -190,6 +199,7 @@ impl Remote {
     /// and the workers answering their calls (whose requests to flush).
     pub fn ended(&mut self, pids: &[Pid]) -> (Vec<u32>, Vec<u16>) {
         let fids = self.open.take_clients(pids).into_iter().map(|o| o.fid).collect();
+        self.windows.forget(pids);
         self.stale.retain(|(p, _)| !pids.contains(p));
         if self.listing.as_ref().is_some_and(|(p, _, _)| pids.contains(p)) {
             self.listing = None;
@@ -314,8 +324,7 @@ impl Worker {
             FsRequest::WriteWindow { handle, offset, count } => {
                 let fid = shared.lock().fid((pid, handle))?;
                 let _busy = Busy::new(shared, (pid, handle), self.share);
-                // SAFETY: answering `pid`'s call.
-                let window = unsafe { libux::fs::client_window(pid) };
+                let window = shared.lock().window(pid)?;
                 let data = window.get(..count as usize).ok_or(Errno::InvalidArgument)?;
                 self.write_all(fid, offset, data)
             }
@@ -358,8 +367,7 @@ impl Worker {
     }
 
     fn read_window(&mut self, shared: &Mutex<Remote>, key: Key, offset: u64, count: u32) -> Result<Answer, Errno> {
-        // SAFETY: answering the call of `key`'s process.
-        let window = unsafe { libux::fs::client_window(key.0) };
+        let window = shared.lock().window(key.0)?;
         let count = (count as usize).min(window.len());
         let wire = self.c.transport().wire().clone();
         // What is held, or the read sent ahead for exactly this.

@@ -253,10 +253,11 @@ pub type FsReply<'a> = Result<FsResponse<'a>, Errno>;
 /// A file server's view of client `pid`'s I/O window.
 ///
 /// # Safety
-/// Only while answering a call that came with `pid`'s badge: the process
-/// server mapped the window before it gave `pid` a connection, and keeps it
-/// until we next ask it which processes ended (connections of ended
-/// processes are gone by then).
+/// Only for a client whose window the process server made (it says so:
+/// see `server::Windows`, through which servers reach windows), while
+/// answering a call that came with `pid`'s badge: the process server
+/// keeps the window until we next ask it which processes ended
+/// (connections of ended processes are gone by then).
 #[cfg(target_arch = "x86_64")]
 pub unsafe fn client_window(pid: crate::rpc::Pid) -> &'static mut [u8] {
     let at = crate::layout::client_window(pid) as *mut u8;

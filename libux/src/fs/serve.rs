@@ -586,7 +586,7 @@ pub fn text_into(text: &str, offset: u64, into: &mut [u8]) -> usize {
 #[cfg(target_os = "none")]
 mod sel4 {
     use super::*;
-    use crate::fs::server::{encode_reply, ReplySlots};
+    use crate::fs::server::{encode_reply, ReplySlots, Windows};
     use crate::layout::{event, slot};
     use crate::rpc::client::{recv_raw, reply_recv_raw};
     use crate::rpc::Badge;
@@ -595,6 +595,7 @@ mod sel4 {
     /// maps them.
     pub struct Kernel {
         slots: ReplySlots,
+        windows: Windows,
         ended_cursor: u64,
     }
 
@@ -603,11 +604,15 @@ mod sel4 {
         /// server tells them, a page at a time.
         fn hear_endings(&mut self) -> Result<(), Errno> {
             let mut cursor = self.io.ended_cursor;
-            let heard = crate::process::ended_among(&mut cursor, |pids| self.ended(pids));
+            let heard = crate::process::ended_among(&mut cursor, |pids| {
+                self.ended(pids);
+                self.io.windows.forget(pids);
+            });
             self.io.ended_cursor = cursor;
             if heard? {
                 let gone = crate::process::gone_among(self.held().pids())?;
                 self.ended(&gone);
+                self.io.windows.forget(&gone);
             }
             Ok(())
         }
@@ -627,18 +632,21 @@ mod sel4 {
         }
 
         fn window(&mut self, pid: Pid) -> Option<&mut [u8]> {
-            // SAFETY: `Serve` asks only for a process whose call it
-            // answers or keeps; it drops those of ended processes when it
-            // asks `Ended`, before the process server unmaps their
-            // windows.
-            Some(unsafe { crate::fs::client_window(pid) })
+            // `Serve` asks only for a process whose call it answers or
+            // keeps; it drops those of ended processes when it asks
+            // `Ended`, before the process server unmaps their windows.
+            self.windows.get(pid)
         }
     }
 
     /// Mounts endpoint `ep` (made already) at `at` and serves `files` on
     /// it, for ever.
     pub fn run<F: Files>(ep: u64, at: &str, files: F) -> ! {
-        let io = Kernel { slots: ReplySlots::new(slot::REPLIES, slot::REPLY_COUNT), ended_cursor: 0 };
+        let io = Kernel {
+            slots: ReplySlots::new(slot::REPLIES, slot::REPLY_COUNT),
+            windows: Windows::default(),
+            ended_cursor: 0,
+        };
         // On the heap, buffers and all: the stack stays as shallow as it
         // was at start, so that no page of it is first touched (and
         // mapped) at some later call.

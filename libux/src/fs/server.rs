@@ -4,10 +4,12 @@
 
 use super::{Attrs, FsReply};
 use crate::layout::slot;
+use crate::rpc::client::call;
 use crate::rpc::frame;
-use crate::rpc::{Errno, MSG_REPLY};
+use crate::rpc::{Errno, Pid, Request, Response, MSG_REPLY};
 use crate::sel4::syscall::{self, ipc_buffer, Msg};
 use crate::sel4::{CNode, MessageInfo};
+use alloc::collections::BTreeSet;
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -72,6 +74,39 @@ pub fn request_into<'b>(
         }
         Ok(_) => Err(Errno::BadRequest),
         Err(e) => Err(e),
+    }
+}
+
+/// The clients whose I/O windows onto us the process server made, as
+/// far as we asked it (`Request::HasWindow`, once per client): a call
+/// naming a window its client never asked for is refused, never a read
+/// or write of memory not mapped (whose fault would end the server) or
+/// of an ended client's window. Clients that ended are forgotten.
+#[derive(Default)]
+pub struct Windows {
+    known: BTreeSet<Pid>,
+}
+
+impl Windows {
+    /// Client `pid`'s window, if it has one; only while answering or
+    /// keeping a call of `pid`'s (see `fs::client_window`).
+    pub fn get(&mut self, pid: Pid) -> Option<&'static mut [u8]> {
+        if !self.known.contains(&pid) {
+            if call(slot::PROC_CONN, &Request::HasWindow { client: pid }) != Ok(Response::Done) {
+                return None;
+            }
+            self.known.insert(pid);
+        }
+        // SAFETY: the process server made it, and keeps it while `pid`
+        // lives; we forget `pid` when we hear it ended.
+        Some(unsafe { super::client_window(pid) })
+    }
+
+    /// Processes that ended.
+    pub fn forget(&mut self, pids: &[Pid]) {
+        for pid in pids {
+            self.known.remove(pid);
+        }
     }
 }
 

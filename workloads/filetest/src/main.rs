@@ -21,6 +21,7 @@ use libux::procfs::Status;
 use libux::rpc::{End, Errno, Pid, Request, Response};
 
 mod namespaces;
+mod windows;
 
 libux::entry!(main);
 
@@ -35,8 +36,9 @@ fn main() -> i32 {
         Some("ns-inherit") => namespaces::inherited(),
         Some("orphan-maker") => return namespaces::orphan_maker(),
         Some("orphan") => namespaces::orphan(),
+        Some("windows") => windows::unasked(),
         Some(_) => {
-            libux::eprintln!("usage: filetest (its children: filetest ns|ns-inherit|orphan-maker|orphan)");
+            libux::eprintln!("usage: filetest (its children: filetest ns|ns-inherit|orphan-maker|orphan|windows)");
             return 2;
         }
     })
@@ -133,6 +135,7 @@ fn run() -> Result<(), String> {
     descriptors()?;
     proc_files()?;
     mounts()?;
+    windows::parent()?;
     namespaces::parent()
 }
 

@@ -1,0 +1,76 @@
+//! A client that names an I/O window it never asked for (a `ReadWindow`
+//! or `WriteWindow` sent without `Request::Window`) is refused by every
+//! kind of file server: ramfs and devfs (the library's loop) and the
+//! cluster server (a loop of its own), and each goes on serving. Had one
+//! touched the window, it would have read memory not mapped (and ended
+//! with a fault) or another client's bytes. The checks run in a child
+//! (`filetest windows`), which has no window yet.
+
+use alloc::format;
+use alloc::string::String;
+use filetest::{check, e};
+use libux::fs::client as fs;
+use libux::fs::{flags, FsRequest, FsResponse};
+use libux::layout::slot;
+use libux::rpc::frame::{self, Place};
+use libux::rpc::{End, Errno, Request, Response, MSG_CALL, MSG_REPLY};
+use libux::sel4::syscall::{self, ipc_buffer, Msg};
+use libux::sel4::MessageInfo;
+
+/// Where our raw connection goes.
+const CONN: u64 = slot::FIRST_FREE + 10;
+
+/// Sends `req` on `CONN` as the client library would; the handle a
+/// `Handle` answer gives, 0 for any other success.
+fn raw(req: &FsRequest) -> Result<u32, Errno> {
+    let m = &mut ipc_buffer().msg;
+    let words = frame::encode(req, m, None, 0)?;
+    let out = Msg { info: MessageInfo::new(MSG_CALL, 0, 0, words as u64), mr: [m[0], m[1], m[2], m[3]] };
+    let reply = syscall::call(CONN, out);
+    let m = &mut ipc_buffer().msg;
+    m[..4].copy_from_slice(&reply.mr);
+    let h = frame::header(m, reply.info.length() as usize)?;
+    if reply.info.label() != MSG_REPLY || h.place != Place::Inline {
+        return Err(Errno::BadRequest);
+    }
+    match libux::fs::decode_reply(&frame::inline_bytes(m)[..h.len])? {
+        Ok(FsResponse::Handle(h)) => Ok(h),
+        Ok(_) => Ok(0),
+        Err(e) => Err(e),
+    }
+}
+
+/// Opens `path` on its server through our raw connection.
+fn open_raw(path: &str, open_flags: u32) -> Result<u32, String> {
+    let inner = match libux::rpc::client::call(slot::PROC_CONN, &Request::Resolve { path, into: CONN }) {
+        Ok(Response::Resolved { path: inner, window: None, .. }) => inner,
+        other => return Err(format!("resolve {path}: {other:?}")),
+    };
+    raw(&FsRequest::Open { path: &inner, flags: open_flags }).map_err(e(path))
+}
+
+/// In `filetest`: the checks, in a child.
+pub fn parent() -> Result<(), String> {
+    let pid = libux::process::spawn("/bin/filetest", &["filetest-windows", "windows"], &[]).map_err(e("spawn"))?;
+    let end = libux::process::wait(Some(pid)).map_err(e("wait"))?.end;
+    check("a child with no window passed its checks", end == End::Exited(0), format!("{end:?}"))
+}
+
+/// In the child.
+pub fn unasked() -> Result<(), String> {
+    for (path, server) in [("/tmp/big", "ramfs"), ("/dev/null", "devfs"), ("/proc/cluster/call", "cluster")] {
+        let handle = open_raw(path, flags::READ)?;
+        let read = raw(&FsRequest::ReadWindow { handle, offset: 0, count: 100 }).err();
+        check(&format!("{server} refuses a read into a window never asked for"), read.is_some(), format!("{read:?}"))?;
+        let handle = open_raw(path, flags::READ | flags::WRITE)?;
+        let write = raw(&FsRequest::WriteWindow { handle, offset: 0, count: 100 }).err();
+        check(
+            &format!("{server} refuses a write from a window never asked for"),
+            write.is_some(),
+            format!("{write:?}"),
+        )?;
+        let still = fs::stat(path).map(|_| ()).map_err(e(path));
+        check(&format!("{server} serves on"), still.is_ok(), format!("{still:?}"))?;
+    }
+    Ok(())
+}
