@@ -21,7 +21,7 @@ use alloc::vec::Vec;
 use cluster_server::call::Call;
 use cluster_server::spawn::{self, line_for};
 use cluster_server::tree::{proc_files, Node, ROOT_FILES};
-use libux::cluster::{proc_dir, Gpid, NodeId, NodeLine, NodeState, PsLine};
+use libux::cluster::{proc_dir, ClusterCtl, Gpid, NodeId, NodeLine, NodeState, PsLine, CTL};
 use libux::fs::client::{open, stat, transact, File};
 use libux::fs::handles::Handles;
 use libux::fs::server::{encode, request_bytes, Answer, Entry, Windows};
@@ -58,6 +58,8 @@ enum Content {
     /// read whole at the first read and kept (a `wait` is reaped by it).
     /// Of a `wait` file, the process it waits for.
     Through { file: File, lines: Option<Mutex<Option<Vec<u8>>>>, waits_for: Option<Gpid> },
+    /// `ctl`: each write a `ClusterCtl` line.
+    Control,
 }
 
 struct Open {
@@ -274,6 +276,12 @@ fn answer(state: &Mutex<State>, files: &Files, pid: Pid, req: FsRequest) -> Resu
                     Content::Text(ps(own, &nodes, &files.last_seen))
                 }
                 Node::Call => Content::Transaction(Transaction::Call, Mutex::new(Vec::new())),
+                // The cluster's to control: not a client restricted to its
+                // own descendants' (an anonymous export's).
+                Node::Ctl => {
+                    libux::process::may_act(pid, None)?;
+                    Content::Control
+                }
                 Node::Spawn => {
                     // What we start is our child: a client that may not
                     // act beyond its own descendants may not start here.
@@ -376,6 +384,7 @@ fn read(files: &Files, pid: Pid, handle: u32, offset: u64, buf: &mut [u8]) -> Re
         n
     };
     match &open.content {
+        Content::Control => Err(Errno::NotPermitted),
         Content::Text(t) => Ok(from(t, buf)),
         Content::Transaction(_, answer) => Ok(from(&answer.lock(), buf)),
         Content::Through { file, lines: None, .. } => {
@@ -390,6 +399,24 @@ fn read(files: &Files, pid: Pid, handle: u32, offset: u64, buf: &mut [u8]) -> Re
             read_line(file, lines, offset, buf)
         }
     }
+}
+
+/// Carries out `ctl`: here if it names this node, else written to that
+/// node's `ctl` through our mount of it.
+fn control(state: &Mutex<State>, files: &Files, ctl: ClusterCtl) -> Result<(), Errno> {
+    let (own, nodes) = view(state);
+    let node = ctl.node();
+    if node == own {
+        crate::set_draining(state, files, matches!(ctl, ClusterCtl::Drain(_)));
+        return Ok(());
+    }
+    match nodes.iter().find(|n| n.node == node) {
+        None => return Err(Errno::NoNode),
+        Some(n) if n.state == NodeState::Down => return Err(Errno::Lost),
+        Some(_) => {}
+    }
+    let path = alloc::format!("{}{CTL}", libux::cluster::mount_point(node));
+    open(&path, flags::WRITE)?.write(alloc::format!("{ctl}\n").as_bytes()).map(|_| ())
 }
 
 /// A call's reply as the `call` file is read.
@@ -421,6 +448,12 @@ fn write(
     let open = files.get(pid, handle)?;
     match &open.content {
         Content::Text(_) => Err(Errno::NotPermitted),
+        Content::Control => {
+            let ctl = core::str::from_utf8(data).ok().and_then(ClusterCtl::parse).ok_or(Errno::InvalidArgument)?;
+            let _slow = files.slow(pid)?;
+            control(state, files, ctl)?;
+            Ok(Answer::Count(data.len() as u32))
+        }
         Content::Through { file, .. } => {
             let _slow = files.slow(pid)?;
             file.pwrite(offset, data).map(|n| Answer::Count(n as u32))

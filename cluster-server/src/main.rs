@@ -59,6 +59,8 @@ struct State {
     clock: Clock,
     /// How we stand, as of the last beat.
     own: Stats,
+    /// Drained (`ClusterCtl::Drain`): our beats say so.
+    draining: bool,
     /// The membership port, once open.
     port: Option<Arc<File>>,
 }
@@ -85,7 +87,12 @@ fn env(key: &str) -> Option<&'static str> {
 /// How this node stands now.
 fn own_stats() -> Stats {
     match libux::process::stats() {
-        Ok(s) => Stats { load: s.running, processes: s.resources.processes, free_kib: s.resources.free_bytes >> 10 },
+        Ok(s) => Stats {
+            load: s.running,
+            processes: s.resources.processes,
+            free_kib: s.resources.free_bytes >> 10,
+            draining: false,
+        },
         Err(_) => Stats::default(),
     }
 }
@@ -117,7 +124,7 @@ fn main() -> i32 {
         Config { node: cfg.node, name: cfg.name, features: cfg.features, addr: addr.unwrap_or([0; 4]), secret };
     let members = Membership::new(config, &seed, clock.micros());
     let own = own_stats();
-    let state = Arc::new(Mutex::new(State { members, clock, own, port: None }));
+    let state = Arc::new(Mutex::new(State { members, clock, own, draining: false, port: None }));
     let automount = Arc::new(automount::Automount::default());
 
     if let Err(e) = libux::process::create_endpoint(EP) {
@@ -259,6 +266,21 @@ fn beat_now(state: &Mutex<State>, files: &files::Files) {
     }
 }
 
+/// Drains this node or takes it back (`ClusterCtl`): our next beat, sent
+/// now, tells the others.
+fn set_draining(state: &Mutex<State>, files: &files::Files, draining: bool) {
+    let port = {
+        let mut st = state.lock();
+        st.draining = draining;
+        st.port.clone()
+    };
+    match port {
+        Some(port) => send_beat(state, files, &port),
+        // A cluster of one: its own line says it.
+        None => state.lock().own.draining = draining,
+    }
+}
+
 /// The cluster's secret and seed as our environment has them, for the
 /// export and mounts we start.
 fn secret_env() -> Vec<&'static str> {
@@ -305,6 +327,7 @@ fn send_beat(state: &Mutex<State>, files: &files::Files, data: &File) {
     let own = own_stats();
     let outs = {
         let mut st = state.lock();
+        let own = Stats { draining: st.draining, ..own };
         st.own = own;
         let now = st.clock.micros();
         st.members.beat(now, own)

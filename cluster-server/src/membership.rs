@@ -473,7 +473,7 @@ impl Membership {
             };
             match state_of(age) {
                 s if s != p.logged => Some(now_us),
-                NodeState::Up => at(SUSPECT_US),
+                NodeState::Up | NodeState::Draining => at(SUSPECT_US),
                 NodeState::Suspect => at(DOWN_US),
                 NodeState::Down => None,
             }
@@ -741,7 +741,7 @@ impl Membership {
             node: self.cfg.node,
             name: self.cfg.name.clone(),
             addr: Addr { ip: self.cfg.addr, port: msg::PORT },
-            state: NodeState::Up,
+            state: if own.draining { NodeState::Draining } else { NodeState::Up },
             load: own.load,
             processes: own.processes,
             free_kib: own.free_kib,
@@ -752,7 +752,10 @@ impl Membership {
             node: *node,
             name: p.name.clone(),
             addr: Addr { ip: p.addr, port: msg::PORT },
-            state: self.state(*node, p, now_us),
+            state: match self.state(*node, p, now_us) {
+                NodeState::Up if p.stats.draining => NodeState::Draining,
+                state => state,
+            },
             load: p.stats.load,
             processes: p.stats.processes,
             free_kib: p.stats.free_kib,
@@ -843,6 +846,8 @@ mod tests {
         downs: Vec<NodeId>,
         ended: Vec<NodeId>,
         heard: usize,
+        /// What its beats say of it.
+        stats: Stats,
     }
 
     fn config(n: u16, secret: Option<&[u8]>) -> Config {
@@ -868,6 +873,7 @@ mod tests {
                 downs: Vec::new(),
                 ended: Vec::new(),
                 heard: 0,
+                stats: Stats::default(),
             };
             self.nodes.push(sim);
             self.nodes.len() - 1
@@ -911,7 +917,8 @@ mod tests {
                     }
                     if self.now >= self.nodes[k].next_beat {
                         self.nodes[k].next_beat = self.now + BEAT_US;
-                        let outs = self.nodes[k].m.beat(self.now, Stats::default());
+                        let stats = self.nodes[k].stats;
+                        let outs = self.nodes[k].m.beat(self.now, stats);
                         self.carry(k, outs);
                     }
                     let outs = self.nodes[k].m.tick(self.now);
@@ -924,7 +931,7 @@ mod tests {
 
         /// What node `k`'s table says: number and state.
         fn table(&self, k: usize) -> Vec<(u16, NodeState)> {
-            self.nodes[k].m.nodes(self.now, Stats::default()).iter().map(|l| (l.node.0, l.state)).collect()
+            self.nodes[k].m.nodes(self.now, self.nodes[k].stats).iter().map(|l| (l.node.0, l.state)).collect()
         }
 
         fn logged(&self, k: usize, line: &str) -> Option<u64> {
@@ -944,6 +951,26 @@ mod tests {
         }
         s.run(3_000 * MS);
         s
+    }
+
+    #[test]
+    fn a_drained_node_is_draining_everywhere_until_taken_back() {
+        let mut s = formed(3);
+        // A follower, and the coordinator, whose beats only it hears.
+        for k in [1, 0] {
+            s.nodes[k].stats.draining = true;
+            s.run(2 * BEAT_US);
+            let mut want = all_up(1..=3);
+            want[k].1 = NodeState::Draining;
+            for j in 0..3 {
+                assert_eq!(s.table(j), want, "node {} while node {} drains", j + 1, k + 1);
+            }
+            s.nodes[k].stats.draining = false;
+            s.run(2 * BEAT_US);
+            for j in 0..3 {
+                assert_eq!(s.table(j), all_up(1..=3), "node {} after node {} came back", j + 1, k + 1);
+            }
+        }
     }
 
     #[test]

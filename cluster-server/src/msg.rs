@@ -104,6 +104,9 @@ pub struct Stats {
     pub load: u32,
     pub processes: u32,
     pub free_kib: u64,
+    /// Drained (`libux::cluster::ClusterCtl::Drain`): no work placed by
+    /// load or feature.
+    pub draining: bool,
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -191,7 +194,7 @@ mod tests {
             seq: 9,
             name: "n3",
             features: "bigmem,fast",
-            stats: Stats { load: 2, processes: 9, free_kib: 1 << 20 },
+            stats: Stats { load: 2, processes: 9, free_kib: 1 << 20, draining: true },
             ends: 4,
             echo: Some(ViewId { coordinator: NodeId(1), incarnation: 5, seq: 40 }),
         }

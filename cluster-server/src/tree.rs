@@ -5,6 +5,8 @@
 //! spawn                   write a placement and a spawn line; read the gpid
 //! call                    write a process API request about a process of
 //!                         any node; read its reply (`libux::cluster::call`)
+//! ctl                     write `drain NODE` or `undrain NODE`
+//!                         (`libux::cluster::ClusterCtl`)
 //! <gpid>/                 a process of any node, by its cluster-wide id:
 //! <gpid>/status|args|ctl|wait
 //!                         its node's `/proc/<pid>/...`, read and written
@@ -27,17 +29,19 @@ pub enum Node {
     Ps,
     Spawn,
     Call,
+    Ctl,
     Process(Gpid),
     File(Gpid, PidFile),
 }
 
 /// The files of the root, before the processes' directories.
-pub const ROOT_FILES: [Row<Node>; 5] = [
+pub const ROOT_FILES: [Row<Node>; 6] = [
     row("self", Perm::Read, Node::Own),
     row("nodes", Perm::Read, Node::Nodes),
     row("ps", Perm::Read, Node::Ps),
     row("spawn", Perm::ReadWrite, Node::Spawn),
     row("call", Perm::ReadWrite, Node::Call),
+    row("ctl", Perm::Write, Node::Ctl),
 ];
 
 /// The files of a process's directory: its node's `/proc/<pid>` but
@@ -115,5 +119,6 @@ mod tests {
         assert_eq!(Node::File(g, PidFile::Ctl).perm(), Perm::Write);
         assert_eq!(Node::Spawn.perm(), Perm::ReadWrite);
         assert_eq!(Node::Nodes.perm(), Perm::Read);
+        assert_eq!((Node::lookup("/ctl"), Node::Ctl.perm()), (Ok(Node::Ctl), Perm::Write));
     }
 }

@@ -80,22 +80,76 @@ impl core::fmt::Display for NodeId {
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NodeState {
     Up,
+    /// Up, and drained (`ClusterCtl::Drain`): placement by load or
+    /// feature passes it by.
+    Draining,
     /// Not heard from for a while.
     Suspect,
     Down,
 }
 
 impl NodeState {
+    const ALL: [NodeState; 4] = [NodeState::Up, NodeState::Draining, NodeState::Suspect, NodeState::Down];
+
     pub fn word(self) -> &'static str {
         match self {
             NodeState::Up => "up",
+            NodeState::Draining => "draining",
             NodeState::Suspect => "suspect",
             NodeState::Down => "down",
         }
     }
 
     pub fn parse(word: &str) -> Option<NodeState> {
-        [NodeState::Up, NodeState::Suspect, NodeState::Down].into_iter().find(|s| s.word() == word)
+        NodeState::ALL.into_iter().find(|s| s.word() == word)
+    }
+}
+
+/// A line written to [`CTL`], the cluster's control file:
+///
+/// ```text
+/// drain NODE    placement by load or feature (`-a`, `-f`) passes the
+///               node by while it stays up (`-n NODE` still reaches it,
+///               and what runs there runs on); `nodes` says `draining`
+/// undrain NODE  it takes such work again
+/// ```
+///
+/// Written on any node: the node named carries it out (a drained node
+/// says so in its beats), so every node sees it within a beat period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClusterCtl {
+    Drain(NodeId),
+    Undrain(NodeId),
+}
+
+impl ClusterCtl {
+    pub fn parse(text: &str) -> Option<ClusterCtl> {
+        let mut words = text.split_whitespace();
+        let (verb, node) = (words.next()?, NodeId::parse(words.next()?)?);
+        if words.next().is_some() {
+            return None;
+        }
+        match verb {
+            "drain" => Some(ClusterCtl::Drain(node)),
+            "undrain" => Some(ClusterCtl::Undrain(node)),
+            _ => None,
+        }
+    }
+
+    /// The node it is about.
+    pub fn node(self) -> NodeId {
+        match self {
+            ClusterCtl::Drain(n) | ClusterCtl::Undrain(n) => n,
+        }
+    }
+}
+
+impl core::fmt::Display for ClusterCtl {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            ClusterCtl::Drain(n) => write!(f, "drain {n}"),
+            ClusterCtl::Undrain(n) => write!(f, "undrain {n}"),
+        }
     }
 }
 
@@ -183,6 +237,9 @@ pub const SELF: &str = "/proc/cluster/self";
 /// request (`rpc::Request`, postcard), then a read of its reply on the
 /// same open file (as Plan 9's `/net/cs`).
 pub const CALL: &str = "/proc/cluster/call";
+
+/// The cluster's control file (lines: [`ClusterCtl`]).
+pub const CTL: &str = "/proc/cluster/ctl";
 
 /// The cluster's spawn file (see the module's documentation).
 pub const SPAWN: &str = "/proc/cluster/spawn";
@@ -515,6 +572,20 @@ mod tests {
         assert_eq!(text, "2 n2 10.1.0.2!5640 suspect 1 7 123456 -\n");
         assert_eq!(NodeLine::parse(&text), Some(line));
         assert_eq!(NodeLine::parse("2 n2 10.1.0.2!5640 sleeping 1 7 1 -"), None);
+        for state in NodeState::ALL {
+            assert_eq!(NodeState::parse(state.word()), Some(state));
+        }
+    }
+
+    #[test]
+    fn ctl_lines_come_back_and_bad_ones_are_refused() {
+        for ctl in [ClusterCtl::Drain(NodeId(3)), ClusterCtl::Undrain(NodeId(32767))] {
+            assert_eq!(ClusterCtl::parse(&format!("{ctl}\n")), Some(ctl));
+        }
+        assert_eq!(ClusterCtl::parse("  drain   2 "), Some(ClusterCtl::Drain(NodeId(2))));
+        for bad in ["", "drain", "drain 0", "drain 32768", "drain x", "drain 2 3", "leave 2", "DRAIN 2"] {
+            assert_eq!(ClusterCtl::parse(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

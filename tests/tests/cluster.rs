@@ -252,6 +252,7 @@ fn nodes_admit_each_other_by_the_secret_and_see_failures() {
     let via_a = format!("echo kill > /n/A/proc/cluster/{here}/ctl");
     run(&cluster.nodes[1], &via_a, "not permitted");
     run(&cluster.nodes[1], "echo true > /n/A/proc/cluster/spawn", "not permitted");
+    run(&cluster.nodes[1], "echo drain 1 > /n/A/proc/cluster/ctl", "not permitted");
     // Bytes that are no process API request are refused at the write.
     run(&cluster.nodes[0], "echo hello > /proc/cluster/call", "bad request");
     run(&cluster.nodes[0], &format!("echo kill > /proc/cluster/{here}/ctl; echo sent $?"), "sent 0");
@@ -361,6 +362,31 @@ fn nodes_admit_each_other_by_the_secret_and_see_failures() {
     assert!(out.contains("exec: /n/node1/tmp/none: file does not exist"), "{out}");
     run(&cluster.nodes[1], "crun -a true; echo status $?", "status 0");
     run(&cluster.nodes[1], "crun -f bigmem true; echo status $?", "status 0");
+    // Node 3, the one with `bigmem`, drained from node 1: every node sees
+    // it `draining`, placement by feature passes it by, by name not.
+    run(&cluster.nodes[0], "echo drain 3 > /proc/cluster/ctl; echo sent $?", "sent 0");
+    for node in &cluster.nodes[..3] {
+        let t0 = Instant::now();
+        while node_lines(node).get(2).map(|l| l.state) != Some(NodeState::Draining) {
+            assert!(t0.elapsed() < Duration::from_secs(5), "node 3 not draining: {:?}", node_lines(node));
+        }
+    }
+    run(&cluster.nodes[1], "crun -f bigmem true", "crun: no node that is up declares feature bigmem");
+    // (Where a program ran: the node number it printed, alone on a line.)
+    let ran_on = |how: &str| {
+        let out = run(&cluster.nodes[1], &format!("crun {how} cat /proc/cluster/self; echo ran"), "ran");
+        out.lines().filter_map(|l| l.trim().parse::<u16>().ok()).collect::<Vec<_>>()
+    };
+    assert_eq!(ran_on("-n 3"), [3]);
+    run(&cluster.nodes[0], "echo drain 9 > /proc/cluster/ctl", "no node");
+    run(&cluster.nodes[0], "echo flood 3 > /proc/cluster/ctl", "invalid argument");
+    // Taken back from node 2.
+    run(&cluster.nodes[1], "echo undrain 3 > /proc/cluster/ctl; echo sent $?", "sent 0");
+    let t0 = Instant::now();
+    while node_lines(&cluster.nodes[1]).get(2).map(|l| l.state) != Some(NodeState::Up) {
+        assert!(t0.elapsed() < Duration::from_secs(5), "node 3 still drained: {:?}", node_lines(&cluster.nodes[1]));
+    }
+    assert_eq!(ran_on("-f bigmem"), [3]);
     run(&cluster.nodes[1], "crun -f nosuch true", "crun: no node that is up declares feature nosuch");
     run(&cluster.nodes[1], "crun", "usage: crun");
     run(&cluster.nodes[1], "crun -n 3 nosuch", "crun: nosuch: no such program");

@@ -1,4 +1,4 @@
-//! `/proc/cluster` takes paths, `spawn` lines and `call` requests from
+//! `/proc/cluster` takes paths, `spawn` and `ctl` lines and `call` requests from
 //! any local process (and any node's, through its export): whatever the
 //! bytes, a value or an error, never a panic; a spawn line, or a placed
 //! `Spawn`, made for another node parses to the same program and
@@ -8,7 +8,7 @@ use cluster_server::call::{Call, REQUEST_MAX};
 use cluster_server::spawn::{line_for, Request};
 use cluster_server::tree::Node;
 use libfuzzer_sys::fuzz_target;
-use libux::cluster::{Gpid, NodeId};
+use libux::cluster::{ClusterCtl, Gpid, NodeId};
 use libux::procfs::SpawnCommand;
 
 fuzz_target!(|data: &[u8]| {
@@ -33,6 +33,10 @@ fuzz_target!(|data: &[u8]| {
     };
     if let Ok(node) = Node::lookup(text) {
         let _ = node.is_dir();
+    }
+    // A ctl line forwarded to the node it names says the same there.
+    if let Some(ctl) = ClusterCtl::parse(text) {
+        assert_eq!(ClusterCtl::parse(&format!("{ctl}\n")), Some(ctl));
     }
     if let Ok(req) = Request::parse(text) {
         let line = line_for(&req.command, NodeId(1), NodeId(2));
