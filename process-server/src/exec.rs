@@ -132,6 +132,10 @@ impl Server {
         new.held = held;
         new.intermediary = old.intermediary;
         new.conn_src = old.conn_src.take();
+        // Not retired with the old program: a server that knows our pid
+        // has a window may still reach its side until we end.
+        new.windows_before_exec = core::mem::take(&mut old.windows_before_exec);
+        new.windows_before_exec.append(&mut old.windows);
         let old = core::mem::replace(old, alloc::boxed::Box::new(new));
         let name = exec.argv.first().copied().unwrap_or("?");
         p.name = name.chars().take(32).collect();

@@ -182,6 +182,10 @@ pub struct Live {
     pub threads: crate::thread::Threads,
     /// The file servers it has I/O windows onto, in window order.
     pub windows: Vec<Pid>,
+    /// The file servers it had windows onto before an `Exec`: their
+    /// sides stay mapped until it ends (a server knows a window by the
+    /// pid, which lives on), and are retired then.
+    pub windows_before_exec: Vec<Pid>,
     /// Its connection to each file server endpoint it resolved a path to
     /// (see `Server::conn_root`).
     pub conn_roots: Vec<ConnRoot>,
@@ -584,6 +588,7 @@ impl Server {
             priority: grants.priority,
             threads: Default::default(),
             windows: Vec::new(),
+            windows_before_exec: Vec::new(),
             conn_roots: Vec::new(),
             client_windows: BTreeMap::new(),
             retired_windows: Vec::new(),
@@ -673,7 +678,7 @@ impl Server {
             let _ = ROOT_CNODE.revoke(root, ROOT_DEPTH);
             self.kernel.delete_root(root);
         }
-        for server in &live.windows {
+        for server in live.windows.iter().chain(&live.windows_before_exec) {
             if let Ok(s) = self.procs.live_mut(*server) {
                 s.retired_windows.push(pid);
             }
