@@ -5,9 +5,12 @@
 //! `/proc` (a remote node's through the cluster's 9P mount of it). At
 //! most `SLOW_MAX` calls that go through run at once, `SLOW_PER_CLIENT`
 //! of them one client's, so one thread always answers the others; a
-//! call beyond is `Busy`. A call that waits for a process to end (a
-//! `Wait` written to `call`, a read of a `wait` file) holds no thread:
-//! it is parked (`waits`) and settled by the waker thread. The first
+//! call beyond is `Busy`. The same threads answer the process API calls
+//! that processes' servers answered `Elsewhere` (`rpc::MSG_FORWARD`, on
+//! the cluster connection). A call that waits for a process to end (a
+//! `Wait`, forwarded or written to `call`, a read of a `wait` file)
+//! holds no thread: it is parked (`waits`) and settled by the waker
+//! thread. The first
 //! thread answers no calls: it hears of processes that ended, which
 //! drops what they held and settles the waits for them.
 
@@ -144,10 +147,13 @@ impl Files {
         }
     }
 
-    /// Client `pid`'s I/O window onto us, while its call is answered or
-    /// parked; `InvalidArgument` if it never asked for one.
-    fn window(&self, pid: Pid) -> Result<&'static mut [u8], Errno> {
-        self.windows.lock().get(pid).ok_or(Errno::InvalidArgument)
+    /// Runs `f` on client `pid`'s I/O window onto us, while its call is
+    /// answered or parked; `BadRequest` if it never asked for one. Under
+    /// the lock the thread that hears endings holds while the process
+    /// server unmaps the windows of clients that ended, so never on one
+    /// that went: no call that waits is made meanwhile.
+    fn with_window<T>(&self, pid: Pid, f: impl FnOnce(&mut [u8]) -> T) -> Result<T, Errno> {
+        self.windows.lock().get(pid).map(f).ok_or(Errno::BadRequest)
     }
 
     /// Counts a call of `pid`'s that goes through; `Busy` past the limits.
@@ -174,7 +180,6 @@ impl Files {
     /// a node's `/proc` are given up, and so are their parked waits.
     fn ended(&self, pids: &[Pid]) {
         self.waits.forget(pids);
-        self.windows.lock().forget(pids);
         let gone = self.open.lock().take_clients(pids);
         for o in gone {
             if let Content::Through { file, .. } = &o.content {
@@ -260,7 +265,6 @@ fn start(state: &Mutex<State>, data: &[u8]) -> Result<Gpid, Errno> {
 
 /// Answers `pid`'s `req`.
 fn answer(state: &Mutex<State>, files: &Files, pid: Pid, req: FsRequest) -> Result<Answer, Errno> {
-    let window = || files.window(pid);
     match req {
         FsRequest::Open { path, flags: f } => {
             let node = Node::lookup(path)?;
@@ -325,15 +329,16 @@ fn answer(state: &Mutex<State>, files: &Files, pid: Pid, req: FsRequest) -> Resu
             Ok(Answer::Data(buf))
         }
         FsRequest::ReadWindow { handle, offset, count } => {
+            files.with_window(pid, |_| ())?;
             let mut buf = alloc::vec![0; (count as usize).min(libux::layout::IO_WINDOW as usize)];
             let n = read(files, pid, handle, offset, &mut buf)?;
-            window()?[..n].copy_from_slice(&buf[..n]);
+            files.with_window(pid, |w| w[..n].copy_from_slice(&buf[..n]))?;
             Ok(Answer::Count(n as u32))
         }
         FsRequest::Write { handle, offset, data } => write(state, files, pid, handle, offset, data),
         FsRequest::WriteWindow { handle, offset, count } => {
-            let data = window()?.get(..count as usize).ok_or(Errno::TooLarge)?.to_vec();
-            write(state, files, pid, handle, offset, &data)
+            let data = files.with_window(pid, |w| w.get(..count as usize).map(<[u8]>::to_vec))?;
+            write(state, files, pid, handle, offset, &data.ok_or(Errno::TooLarge)?)
         }
         FsRequest::Stat { path } => {
             let node = Node::lookup(path)?;
@@ -489,14 +494,28 @@ pub fn hear_endings(files: &Files, told: impl Fn()) -> ! {
     loop {
         events.wait();
         let mut watched_ended = false;
-        let mut gone = |pids: &[Pid]| {
-            files.ended(pids);
-            files.waits.adopt(&files.calls.orphans(pids));
-            files.calls.reap_unclaimed(files.waits.own(), pids);
-            watched_ended |= files.waits.ended(pids);
-        };
-        if let Err(e) = libux::process::hear_endings(&mut cursor, &mut gone, || files.holders()) {
-            libux::println!("cluster: cannot learn which processes ended: {e}");
+        let mut ended = Vec::new();
+        {
+            // Held while the process server unmaps the windows of the
+            // clients that ended (in `Ended`), and until they are
+            // forgotten: no window is used meanwhile.
+            let mut windows = files.windows.lock();
+            let mut known = files.holders();
+            known.extend(windows.clients());
+            let each = |pids: &[Pid]| {
+                windows.forget(pids);
+                ended.extend_from_slice(pids);
+            };
+            if let Err(e) = libux::process::hear_endings(&mut cursor, each, || known) {
+                libux::println!("cluster: cannot learn which processes ended: {e}");
+            }
+        }
+        // The rest without the lock: it may wait on other nodes.
+        if !ended.is_empty() {
+            files.ended(&ended);
+            files.waits.adopt(&files.calls.orphans(&ended));
+            files.calls.reap_unclaimed(files.waits.own(), &ended);
+            watched_ended |= files.waits.ended(&ended);
         }
         // One beat however many pages the endings came in.
         if watched_ended {
@@ -549,21 +568,21 @@ fn one(state: &Mutex<State>, files: &Files, m: &libux::rpc::client::Received) ->
 /// answered: the reply's length in words, or none if it was parked (a
 /// `Wait` that hangs).
 fn forwarded(state: &Mutex<State>, files: &Files, pid: Pid, m: &libux::rpc::client::Received) -> Option<usize> {
-    let answer = |reply: &Reply| Some(libux::rpc::client::reply_words(reply));
+    let words = |reply: &Reply| Some(libux::rpc::client::reply_words(reply));
     let call = match forwarded_bytes(files, pid, m).and_then(|bytes| Call::parse(&bytes)) {
         Ok(call) => call,
-        Err(e) => return answer(&Err(e)),
+        Err(e) => return words(&Err(e)),
     };
     if let Call::Wait { gpid, hang: true } = call {
         let parked = may_wait_for(state, pid, gpid).and_then(|()| files.waits.park(pid, gpid, Wanted::Forwarded));
-        return parked.err().and_then(|e| answer(&Err(e)));
+        return parked.err().and_then(|e| words(&Err(e)));
     }
     let reply = match files.slow(pid) {
         Ok(_slow) => files.calls.answer(state, &files.waits, pid, &call),
         Err(e) => Err(e),
     };
     files.learnt(state, pid, &call, &reply);
-    answer(&reply)
+    words(&reply)
 }
 
 /// The bytes of the forwarded call `m`: inline, or in `pid`'s I/O window.
@@ -572,7 +591,7 @@ fn forwarded_bytes(files: &Files, pid: Pid, m: &libux::rpc::client::Received) ->
     let h = frame::header(msg, m.words)?;
     Ok(match h.place {
         frame::Place::Inline => frame::inline_bytes(msg)[..h.len].to_vec(),
-        frame::Place::Buffer => files.window(pid)?[..h.len].to_vec(),
+        frame::Place::Buffer => files.with_window(pid, |w| w[..h.len].to_vec())?,
     })
 }
 
@@ -610,6 +629,7 @@ fn parks(state: &Mutex<State>, files: &Files, pid: Pid, req: &FsRequest) -> Resu
             Content::Through { lines: Some(lines), waits_for: Some(gpid), .. },
             &FsRequest::ReadWindow { offset, count, .. },
         ) => {
+            files.with_window(pid, |_| ())?;
             let wanted = Wanted::Read { handle, offset, count, window: true };
             Ok(lines.lock().is_none().then_some((*gpid, wanted)))
         }
@@ -617,8 +637,8 @@ fn parks(state: &Mutex<State>, files: &Files, pid: Pid, req: &FsRequest) -> Resu
             parks_call(state, pid, handle, data)
         }
         (Content::Transaction(Transaction::Call, _), &FsRequest::WriteWindow { count, .. }) => {
-            let window = files.window(pid)?;
-            parks_call(state, pid, handle, window.get(..count as usize).ok_or(Errno::TooLarge)?)
+            let data = files.with_window(pid, |w| w.get(..count as usize).map(<[u8]>::to_vec))?;
+            parks_call(state, pid, handle, &data.ok_or(Errno::TooLarge)?)
         }
         _ => Ok(None),
     }
@@ -651,17 +671,17 @@ fn ask(state: &Mutex<State>, files: &Files, p: &Parked) -> Option<Reply> {
 /// longer waits.
 fn settle(state: &Mutex<State>, files: &Files, p: Parked, down: bool, waited: Option<Reply>) {
     // A `Wait`'s answer (of a node that is down: answered `lost` here).
-    let waited = || {
+    let wait_reply = || {
         let call = Call::Wait { gpid: p.gpid, hang: true };
         let reply = waited.unwrap_or_else(|| files.calls.answer(state, &files.waits, p.client, &call));
         files.learnt(state, p.client, &call, &reply);
         reply
     };
     let reply = match p.wanted {
-        Wanted::Forwarded => return files.waits.answer_forwarded(p, &waited()),
+        Wanted::Forwarded => return files.waits.answer_forwarded(p, &wait_reply()),
         Wanted::Call { handle, len } => files.get(p.client, handle).and_then(|open| {
             let Content::Transaction(_, answer) = &open.content else { return Err(Errno::BadHandle) };
-            *answer.lock() = reply_bytes(&waited())?;
+            *answer.lock() = reply_bytes(&wait_reply())?;
             Ok(Answer::Count(len))
         }),
         Wanted::Read { .. } if down => Err(Errno::Lost),
@@ -672,7 +692,7 @@ fn settle(state: &Mutex<State>, files: &Files, p: Parked, down: bool, waited: Op
             let n = read_line(file, lines, offset, &mut buf)?;
             buf.truncate(n);
             if window {
-                files.window(p.client)?[..n].copy_from_slice(&buf);
+                files.with_window(p.client, |w| w[..n].copy_from_slice(&buf))?;
                 Ok(Answer::Count(n as u32))
             } else {
                 Ok(Answer::Data(buf))

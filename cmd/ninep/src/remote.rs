@@ -150,10 +150,17 @@ impl Remote {
         }
     }
 
-    /// Client `pid`'s I/O window onto us, while its call is answered;
-    /// `InvalidArgument` if it never asked for one.
-    fn window(&mut self, pid: Pid) -> Result<&'static mut [u8], Errno> {
-        self.windows.get(pid).ok_or(Errno::InvalidArgument)
+    /// Runs `f` on client `pid`'s I/O window onto us, while its call is
+    /// answered; `BadRequest` if it never asked for one. Under our lock,
+    /// which the thread that hears endings holds while the process server
+    /// unmaps the windows of clients that ended (`forget_windows`).
+    fn with_window<T>(&mut self, pid: Pid, f: impl FnOnce(&mut [u8]) -> T) -> Result<T, Errno> {
+        self.windows.get(pid).map(f).ok_or(Errno::BadRequest)
+    }
+
+    /// Processes that ended have no windows any more.
+    pub fn forget_windows(&mut self, pids: &[Pid]) {
+        self.windows.forget(pids);
     }
 
     /// Drops what was read ahead: the tag of the read on its way, whose
@@ -199,7 +206,6 @@ impl Remote {
     /// and the workers answering their calls (whose requests to flush).
     pub fn ended(&mut self, pids: &[Pid]) -> (Vec<u32>, Vec<u16>) {
         let fids = self.open.take_clients(pids).into_iter().map(|o| o.fid).collect();
-        self.windows.forget(pids);
         self.stale.retain(|(p, _)| !pids.contains(p));
         if self.listing.as_ref().is_some_and(|(p, _, _)| pids.contains(p)) {
             self.listing = None;
@@ -208,10 +214,11 @@ impl Remote {
         (fids, stuck)
     }
 
-    /// Processes holding files here.
+    /// Processes holding files or windows here.
     pub fn holders(&self) -> Vec<Pid> {
         let mut all = self.open.holders();
         all.extend(self.stale.iter().map(|(p, _)| *p));
+        all.extend(self.windows.clients());
         all
     }
 }
@@ -324,9 +331,8 @@ impl Worker {
             FsRequest::WriteWindow { handle, offset, count } => {
                 let fid = shared.lock().fid((pid, handle))?;
                 let _busy = Busy::new(shared, (pid, handle), self.share);
-                let window = shared.lock().window(pid)?;
-                let data = window.get(..count as usize).ok_or(Errno::InvalidArgument)?;
-                self.write_all(fid, offset, data)
+                let data = shared.lock().with_window(pid, |w| w.get(..count as usize).map(<[u8]>::to_vec))?;
+                self.write_all(fid, offset, &data.ok_or(Errno::InvalidArgument)?)
             }
             FsRequest::Truncate { handle, size } => {
                 let fid = shared.lock().fid((pid, handle))?;
@@ -367,15 +373,17 @@ impl Worker {
     }
 
     fn read_window(&mut self, shared: &Mutex<Remote>, key: Key, offset: u64, count: u32) -> Result<Answer, Errno> {
-        let window = shared.lock().window(key.0)?;
-        let count = (count as usize).min(window.len());
+        let count = shared.lock().with_window(key.0, |w| (count as usize).min(w.len()))?;
+        // Copied in under the lock: the window is not held across a read.
+        let give = |bytes: &[u8]| shared.lock().with_window(key.0, |w| w[..bytes.len()].copy_from_slice(bytes));
         let wire = self.c.transport().wire().clone();
         // What is held, or the read sent ahead for exactly this.
         let (fid, sized, drops, pending) = {
             let mut r = shared.lock();
-            if let Some(held) = r.ahead.at(key, offset) {
+            let Remote { ahead, windows, .. } = &mut *r;
+            if let Some(held) = ahead.at(key, offset) {
                 let n = held.len().min(count);
-                window[..n].copy_from_slice(&held[..n]);
+                windows.get(key.0).ok_or(Errno::BadRequest)?[..n].copy_from_slice(&held[..n]);
                 return Ok(Answer::Count(n as u32));
             }
             let ours = r.ahead.key == Some(key) && r.ahead.next.is_some_and(|p| p.offset == offset);
@@ -395,7 +403,9 @@ impl Worker {
             }
         };
         if !sized {
-            let n = self.c.read(fid, offset, &mut window[..count]).map_err(errno)?;
+            let mut data = alloc::vec![0u8; count];
+            let n = self.c.read(fid, offset, &mut data).map_err(errno)?;
+            give(&data[..n])?;
             return Ok(Answer::Count(n as u32));
         }
         let unit = self.c.iounit();
@@ -412,7 +422,7 @@ impl Worker {
             }
         };
         let n = data.data().len().min(count);
-        window[..n].copy_from_slice(&data.data()[..n]);
+        give(&data.data()[..n])?;
         // Kept, and the next part asked for while this one is used: unless
         // the file was closed or written meanwhile, or this part was short.
         let mut r = shared.lock();

@@ -259,7 +259,7 @@ pub type FsReply<'a> = Result<FsResponse<'a>, Errno>;
 /// keeps the window until we next ask it which processes ended
 /// (connections of ended processes are gone by then).
 #[cfg(target_arch = "x86_64")]
-pub unsafe fn client_window(pid: crate::rpc::Pid) -> &'static mut [u8] {
+unsafe fn client_window(pid: crate::rpc::Pid) -> &'static mut [u8] {
     let at = crate::layout::client_window(pid) as *mut u8;
     // SAFETY: per this function's contract.
     unsafe { core::slice::from_raw_parts_mut(at, crate::layout::IO_WINDOW as usize) }

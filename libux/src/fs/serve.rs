@@ -610,7 +610,9 @@ mod sel4 {
             });
             self.io.ended_cursor = cursor;
             if heard? {
-                let gone = crate::process::gone_among(self.held().pids())?;
+                let mut known = self.held().pids();
+                known.extend(self.io.windows.clients());
+                let gone = crate::process::gone_among(known)?;
                 self.ended(&gone);
                 self.io.windows.forget(&gone);
             }
@@ -632,9 +634,7 @@ mod sel4 {
         }
 
         fn window(&mut self, pid: Pid) -> Option<&mut [u8]> {
-            // `Serve` asks only for a process whose call it answers or
-            // keeps; it drops those of ended processes when it asks
-            // `Ended`, before the process server unmaps their windows.
+            // One thread: no window is in use while we ask `Ended`.
             self.windows.get(pid)
         }
     }

@@ -81,7 +81,11 @@ pub fn request_into<'b>(
 /// far as we asked it (`Request::HasWindow`, once per client): a call
 /// naming a window its client never asked for is refused, never a read
 /// or write of memory not mapped (whose fault would end the server) or
-/// of an ended client's window. Clients that ended are forgotten.
+/// of an ended client's window. Clients that ended are forgotten. A
+/// server with threads uses a window only under the lock that guards
+/// its `Windows`, which the thread that asks `Ended` holds across that
+/// call (in which the process server unmaps the windows of clients that
+/// ended) until it has forgotten them.
 #[derive(Default)]
 pub struct Windows {
     known: BTreeSet<Pid>,
@@ -98,8 +102,14 @@ impl Windows {
             self.known.insert(pid);
         }
         // SAFETY: the process server made it, and keeps it while `pid`
-        // lives; we forget `pid` when we hear it ended.
+        // lives (an `Exec` too); we forget `pid` when we hear it ended.
         Some(unsafe { super::client_window(pid) })
+    }
+
+    /// The clients known to have windows: a server that missed endings
+    /// (more than the process server keeps) asks which of these are gone.
+    pub fn clients(&self) -> impl Iterator<Item = Pid> + '_ {
+        self.known.iter().copied()
     }
 
     /// Processes that ended.

@@ -238,19 +238,30 @@ impl Mount {
     /// still answered for them.
     fn forget_ended(&self, w: &mut Worker) {
         let mut cursor = self.cursor.lock();
-        let mut gone = |pids: &[libux::rpc::Pid]| {
-            let (fids, stuck) = self.remote.lock().ended(pids);
-            for fid in fids {
-                let _ = w.c.clunk(fid);
+        let mut ended = Vec::new();
+        {
+            // Held while the process server unmaps the windows of the
+            // clients that ended (in `Ended`), and until they are
+            // forgotten: no worker copies into one meanwhile.
+            let mut remote = self.remote.lock();
+            let holders = remote.holders();
+            let each = |pids: &[libux::rpc::Pid]| {
+                remote.forget_windows(pids);
+                ended.extend_from_slice(pids);
+            };
+            if let Err(e) = libux::process::hear_endings(&mut cursor, each, || holders) {
+                println!("mount9p: cannot learn which processes ended: {e}");
             }
-            for share in stuck {
-                w.flush_share(share);
-            }
-        };
-        // (`holders` locks only for its own statement: `gone` takes the
-        // lock again.)
-        if let Err(e) = libux::process::hear_endings(&mut cursor, &mut gone, || self.remote.lock().holders()) {
-            println!("mount9p: cannot learn which processes ended: {e}");
+        }
+        if ended.is_empty() {
+            return;
+        }
+        let (fids, stuck) = self.remote.lock().ended(&ended);
+        for fid in fids {
+            let _ = w.c.clunk(fid);
+        }
+        for share in stuck {
+            w.flush_share(share);
         }
     }
 }
