@@ -1,5 +1,6 @@
 //! Waits that hold no thread: a call that waits for a process to end
-//! (a `Wait` written to `call`, the first read of a `wait` file) is
+//! (a `Wait` forwarded or written to `call`, the first read of a `wait`
+//! file) is
 //! parked, its reply capability saved, and answered when the process
 //! ends, so that any number of waits leave the pool free for others.
 //!
@@ -132,6 +133,16 @@ impl Waits {
     /// process; `Busy` past the limits.
     pub fn park(&self, client: Pid, gpid: Gpid, wanted: Wanted) -> Result<(), Errno> {
         let mut parked = self.parked.lock();
+        if let Wanted::Forwarded = wanted {
+            // The same wait again: its caller was stopped and continued,
+            // which took the old call's reply capability and made the call
+            // anew. The old one goes (answered for nobody), or it would be
+            // settled first and take the end from the new. (Two threads
+            // of one process waiting for one process so wait in turn: the
+            // first is answered `Interrupted`.)
+            let again = |p: &Parked| p.client == client && p.gpid == gpid && matches!(p.wanted, Wanted::Forwarded);
+            self.replies.lock().interrupt(&mut parked, |p| p.slot, again);
+        }
         if parked.iter().filter(|p| p.client == client).count() >= PER_CLIENT {
             return Err(Errno::Busy);
         }
