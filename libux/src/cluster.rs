@@ -261,35 +261,33 @@ pub fn spawn(line: &str) -> Result<Gpid, crate::rpc::Errno> {
 #[cfg(target_arch = "x86_64")]
 pub fn call(req: &crate::rpc::Request) -> crate::rpc::Reply {
     use crate::layout::slot::CLUSTER_CONN;
-    use crate::rpc::client::{call_server, fits_inline};
+    use crate::rpc::client::{call_forwarded, fits_inline};
     use crate::rpc::BUFFER_MAX;
     let server = cluster_server()?;
     if fits_inline(req) {
-        return call_server(CLUSTER_CONN, req, None);
+        return call_forwarded(CLUSTER_CONN, req, None);
     }
     crate::fs::client::with_window(server, |w| {
         let buffer: &mut [u8; BUFFER_MAX] = (&mut w[..BUFFER_MAX]).try_into().expect("a window holds a buffer");
-        call_server(CLUSTER_CONN, req, Some(buffer))
+        call_forwarded(CLUSTER_CONN, req, Some(buffer))
     })?
 }
 
 /// The cluster server's pid, its connection in `slot::CLUSTER_CONN`
-/// (asked for at the first call).
+/// (asked for at the first call, by one thread: a second `ClusterConn`
+/// replaces the slot's capability, which another thread may be using).
 #[cfg(target_arch = "x86_64")]
 fn cluster_server() -> Result<crate::rpc::Pid, crate::rpc::Errno> {
     use crate::rpc::{Errno, Request, Response};
-    use core::sync::atomic::{AtomicU32, Ordering};
-    static SERVER: AtomicU32 = AtomicU32::new(0);
-    match SERVER.load(Ordering::Relaxed) {
-        0 => match crate::rpc::client::call(crate::layout::slot::PROC_CONN, &Request::ClusterConn)? {
-            Response::Resolved { server, .. } => {
-                SERVER.store(server, Ordering::Relaxed);
-                Ok(server)
-            }
-            _ => Err(Errno::BadRequest),
-        },
-        server => Ok(server),
+    static SERVER: crate::sync::Mutex<crate::rpc::Pid> = crate::sync::Mutex::new(0);
+    let mut server = SERVER.lock();
+    if *server == 0 {
+        match crate::rpc::client::call(crate::layout::slot::PROC_CONN, &Request::ClusterConn)? {
+            Response::Resolved { server: s, .. } => *server = s,
+            _ => return Err(Errno::BadRequest),
+        }
     }
+    Ok(*server)
 }
 /// The node table (see the module's documentation).
 pub const NODES: &str = "/proc/cluster/nodes";

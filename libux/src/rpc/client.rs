@@ -63,7 +63,7 @@ pub fn call(conn: CPtr, req: &Request) -> Reply {
 /// its bytes inline, or in `window` (the caller's I/O window onto that
 /// server, held by this thread) if given, when they do not fit. The
 /// reply always comes inline.
-pub fn call_server(conn: CPtr, req: &Request, window: Option<&mut [u8; BUFFER_MAX]>) -> Reply {
+pub fn call_forwarded(conn: CPtr, req: &Request, window: Option<&mut [u8; BUFFER_MAX]>) -> Reply {
     let msg = &mut ipc_buffer().msg;
     let words = frame::encode(req, msg, window, 0)?;
     msg[0] |= INLINE_ONLY;
@@ -79,7 +79,7 @@ pub fn fits_inline(req: &Request) -> bool {
 
 /// Puts `reply` in the IPC buffer, inline (too large: `TooLarge`
 /// instead); returns its length in words. For a server answering a call
-/// made with [`call_server`].
+/// made with [`call_forwarded`].
 pub fn reply_words(reply: &Reply) -> usize {
     frame::encode(reply, &mut ipc_buffer().msg, None, 0).unwrap_or_else(error_reply_words)
 }
