@@ -98,8 +98,15 @@ impl Mounts {
     ) -> Result<(), Errno> {
         let p = procs.get(&pid).ok_or(Errno::NoSuchProcess)?;
         let live = p.live().filter(|l| l.endpoints.contains(&endpoint)).ok_or(Errno::InvalidArgument)?;
-        let (system, ns, made_ns, cnode) = (p.system, p.ns, p.made_ns, live.cspace.root);
+        let (system, ns, made_ns, cnode, ppid) = (p.system, p.ns, p.made_ns, live.cspace.root, p.ppid);
         let at = normalize(procs, pid, path)?;
+        // `/n/nodeN` is where the cluster server's mounts of the other
+        // nodes go, through which it forwards their calls: nobody else may
+        // take one (or a call for node N would reach whoever did).
+        let cluster = self.cluster.is_some_and(|c| c == pid || c == ppid);
+        if cluster::is_cluster_mount(&at) && !made_ns && !cluster {
+            return Err(Errno::NotPermitted);
+        }
         // Programs we started (the system description's) serve files
         // anywhere. Any other only at `/n/NAME` (remote mounts such as
         // `mount9p`'s), where it shadows nothing of the node's own, unless

@@ -174,6 +174,9 @@ fn nodes_admit_each_other_by_the_secret_and_see_failures() {
     // cluster's mounts are not in it (node 1's own files are).
     tests::start(&cluster.nodes[0], "exportfs", "exportfs: serving / on tcp!*!564");
     tests::start(&cluster.nodes[1], "mount9p tcp!10.1.0.1!564 A", "mounted at /n/A");
+    // The names of the cluster's mounts are the cluster server's alone:
+    // through them it forwards the calls about that node's processes.
+    run(&cluster.nodes[1], "mount9p tcp!10.1.0.1!564 node9", "mount9p: cannot mount /n/node9: not permitted");
     run(&cluster.nodes[1], "cat /n/A/proc/1/status", &ramfs_status(1));
     // A person's mount shows in `/n` beside the nodes.
     let listed = run(&cluster.nodes[1], "ls /n; echo listed", "listed");
