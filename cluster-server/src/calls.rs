@@ -96,8 +96,8 @@ impl Calls {
         all
     }
 
-    /// Carries out a call written to `call` by `caller` (see
-    /// `cluster_server::call`): here if the process is ours, else at its
+    /// Carries out a call of `caller`'s, forwarded or written to `call`
+    /// (see `cluster_server::call`): here if the process is ours, else at its
     /// node's cluster server, through our mount of that node.
     pub fn answer(&self, state: &Mutex<State>, waits: &Waits, caller: Pid, call: &Call) -> Reply {
         if let Call::Spawn(placed) = call {
@@ -298,14 +298,21 @@ impl Calls {
                 Ok(Response::Waited(waited))
             }
             Call::Wait { hang: false, .. } => {
-                let waited = match libux::process::try_wait(Some(pid)) {
-                    Err(Errno::NoChild) => libux::process::has_ended(pid)?,
-                    r => r?,
-                };
-                if waited.is_some() {
-                    self.reaped(pid);
+                // Reaped only for the caller we started it for (the export
+                // serving its home node), or for ourselves: anyone else
+                // may look, and not take its end from its home.
+                let for_caller = caller == 0
+                    || self.started.lock().get(&caller).is_some_and(|c| c.contains(&pid))
+                    || self.unclaimed.lock().contains(&pid);
+                match for_caller.then(|| libux::process::try_wait(Some(pid))) {
+                    Some(Ok(Some(waited))) => {
+                        self.reaped(pid);
+                        Ok(Response::Waited(Some(waited)))
+                    }
+                    Some(Ok(None)) => Ok(Response::Waited(None)),
+                    None | Some(Err(Errno::NoChild)) => libux::process::has_ended(pid).map(Response::Waited),
+                    Some(Err(e)) => Err(e),
                 }
-                Ok(Response::Waited(waited))
             }
             Call::HasEnded(_) => libux::process::has_ended(pid).map(Response::Waited),
             Call::Spawn(_) => Err(Errno::InvalidArgument),
