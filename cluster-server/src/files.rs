@@ -494,32 +494,44 @@ pub fn hear_endings(files: &Files, told: impl Fn()) -> ! {
     loop {
         events.wait();
         let mut watched_ended = false;
-        let mut ended = Vec::new();
-        {
-            // Held while the process server unmaps the windows of the
-            // clients that ended (in `Ended`), and until they are
-            // forgotten: no window is used meanwhile.
-            let mut windows = files.windows.lock();
-            let mut known = files.holders();
-            known.extend(windows.clients());
-            let each = |pids: &[Pid]| {
-                windows.forget(pids);
-                ended.extend_from_slice(pids);
-            };
-            if let Err(e) = libux::process::hear_endings(&mut cursor, each, || known) {
-                libux::println!("cluster: cannot learn which processes ended: {e}");
-            }
-        }
-        // The rest without the lock: it may wait on other nodes.
-        if !ended.is_empty() {
-            files.ended(&ended);
-            files.waits.adopt(&files.calls.orphans(&ended));
-            files.calls.reap_unclaimed(files.waits.own(), &ended);
-            watched_ended |= files.waits.ended(&ended);
+        let mut gone = |pids: &[Pid]| {
+            files.ended(pids);
+            files.waits.adopt(&files.calls.orphans(pids));
+            files.calls.reap_unclaimed(files.waits.own(), pids);
+            watched_ended |= files.waits.ended(pids);
+        };
+        if let Err(e) = hear_a_burst(files, &mut cursor, &mut gone) {
+            libux::println!("cluster: cannot learn which processes ended: {e}");
         }
         // One beat however many pages the endings came in.
         if watched_ended {
             told();
+        }
+    }
+}
+
+/// `gone` with the processes that ended since `cursor`, a page at a time.
+/// The lock of our windows is held across each `Ended` (in which the
+/// process server unmaps the windows of the clients that ended) until
+/// they are forgotten, so no window is used meanwhile; `gone` runs
+/// without it (it may wait on other nodes).
+fn hear_a_burst(files: &Files, cursor: &mut u64, mut gone: impl FnMut(&[Pid])) -> Result<(), Errno> {
+    loop {
+        let page = {
+            let mut windows = files.windows.lock();
+            let mut page = libux::process::ended_page(cursor)?;
+            if page.lost {
+                // The rest are among those we know of.
+                let mut known = files.holders();
+                known.extend(windows.clients());
+                page.pids.extend(libux::process::gone_among(known)?);
+            }
+            windows.forget(&page.pids);
+            page
+        };
+        gone(&page.pids);
+        if !page.more {
+            return Ok(());
         }
     }
 }

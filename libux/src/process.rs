@@ -298,34 +298,37 @@ pub fn living(pids: &[Pid]) -> Result<alloc::vec::Vec<Pid>, Errno> {
 pub fn ended_among(cursor: &mut u64, mut each: impl FnMut(&[Pid])) -> Result<bool, Errno> {
     let mut any_lost = false;
     loop {
-        match call(slot::PROC_CONN, &Request::Ended { after: *cursor })? {
-            Response::Ended { mut pids, upto, more, lost } => {
-                any_lost |= lost;
-                *cursor = upto;
-                pids.sort_unstable();
-                pids.dedup();
-                each(&pids);
-                if !more {
-                    return Ok(any_lost);
-                }
-            }
-            _ => return Err(Errno::BadRequest),
+        let page = ended_page(cursor)?;
+        any_lost |= page.lost;
+        each(&page.pids);
+        if !page.more {
+            return Ok(any_lost);
         }
     }
 }
 
-/// [`ended_among`], and when endings were lost, `each` with those of
-/// `holders()` that are gone: a daemon's whole hearing, where the two
-/// closures may borrow alike.
-pub fn hear_endings(
-    cursor: &mut u64,
-    mut each: impl FnMut(&[Pid]),
-    holders: impl FnOnce() -> alloc::vec::Vec<Pid>,
-) -> Result<(), Errno> {
-    if ended_among(cursor, &mut each)? {
-        each(&gone_among(holders())?);
+/// One page of [`ended_among`]: for a server that must do something
+/// around each call (the process server unmaps the windows of the
+/// clients that ended in it).
+pub struct EndedPage {
+    /// Sorted.
+    pub pids: alloc::vec::Vec<Pid>,
+    /// Another page follows.
+    pub more: bool,
+    /// Some endings were forgotten (see [`ended_among`]).
+    pub lost: bool,
+}
+
+pub fn ended_page(cursor: &mut u64) -> Result<EndedPage, Errno> {
+    match call(slot::PROC_CONN, &Request::Ended { after: *cursor })? {
+        Response::Ended { mut pids, upto, more, lost } => {
+            *cursor = upto;
+            pids.sort_unstable();
+            pids.dedup();
+            Ok(EndedPage { pids, more, lost })
+        }
+        _ => Err(Errno::BadRequest),
     }
-    Ok(())
 }
 
 /// Those of `tracked` (in any order, repeated) that no longer live,

@@ -238,30 +238,33 @@ impl Mount {
     /// still answered for them.
     fn forget_ended(&self, w: &mut Worker) {
         let mut cursor = self.cursor.lock();
-        let mut ended = Vec::new();
-        {
-            // Held while the process server unmaps the windows of the
-            // clients that ended (in `Ended`), and until they are
+        loop {
+            // Our lock is held across `Ended` (in which the process server
+            // unmaps the windows of the clients that ended) until they are
             // forgotten: no worker copies into one meanwhile.
-            let mut remote = self.remote.lock();
-            let holders = remote.holders();
-            let each = |pids: &[libux::rpc::Pid]| {
-                remote.forget_windows(pids);
-                ended.extend_from_slice(pids);
+            let page = {
+                let mut remote = self.remote.lock();
+                let mut page = match libux::process::ended_page(&mut cursor) {
+                    Ok(p) => p,
+                    Err(e) => return println!("mount9p: cannot learn which processes ended: {e}"),
+                };
+                if page.lost {
+                    // The rest are among those we know of.
+                    page.pids.extend(libux::process::gone_among(remote.holders()).unwrap_or_default());
+                }
+                remote.forget_windows(&page.pids);
+                page
             };
-            if let Err(e) = libux::process::hear_endings(&mut cursor, each, || holders) {
-                println!("mount9p: cannot learn which processes ended: {e}");
+            let (fids, stuck) = self.remote.lock().ended(&page.pids);
+            for fid in fids {
+                let _ = w.c.clunk(fid);
             }
-        }
-        if ended.is_empty() {
-            return;
-        }
-        let (fids, stuck) = self.remote.lock().ended(&ended);
-        for fid in fids {
-            let _ = w.c.clunk(fid);
-        }
-        for share in stuck {
-            w.flush_share(share);
+            for share in stuck {
+                w.flush_share(share);
+            }
+            if !page.more {
+                return;
+            }
         }
     }
 }
