@@ -390,6 +390,25 @@ fn nodes_admit_each_other_by_the_secret_and_see_failures() {
         assert!(t0.elapsed() < Duration::from_secs(5), "node 3 still drained: {:?}", node_lines(&cluster.nodes[1]));
     }
     assert_eq!(ran_on("-f bigmem"), [3]);
+    // A person's calls that wait cannot take every worker of a cluster
+    // mount (node 1's of node 2) from the calls the cluster forwards.
+    for _ in 0..9 {
+        run(&cluster.nodes[0], "echo 600000 > /n/node2/dev/sleep &", "$ ");
+    }
+    let sleepers = |out: &str| tests::pids_of(out, "echo").into_iter().map(|(p, _)| p.to_string()).collect::<Vec<_>>();
+    let t0 = Instant::now();
+    while sleepers(&run(&cluster.nodes[0], "ps", "PID")).len() < 9 {
+        assert!(t0.elapsed() < Duration::from_secs(10), "the sleepers did not start");
+    }
+    run(&cluster.nodes[0], "echo 1 > /n/node2/dev/sleep", "busy");
+    assert_eq!(ran_on("-n 2"), [2]);
+    let blocked = sleepers(&run(&cluster.nodes[0], "ps", "PID"));
+    run(&cluster.nodes[0], &format!("kill {}; echo killed", blocked.join(" ")), "killed");
+    // Their calls are given up at the mount's next look (each second).
+    let t0 = Instant::now();
+    while !run(&cluster.nodes[0], "echo 1 > /n/node2/dev/sleep; echo slept $?", "slept").contains("slept 0") {
+        assert!(t0.elapsed() < Duration::from_secs(10), "the killed sleepers' workers were not given back");
+    }
     run(&cluster.nodes[1], "crun -f nosuch true", "crun: no node that is up declares feature nosuch");
     run(&cluster.nodes[1], "crun", "usage: crun");
     run(&cluster.nodes[1], "crun -n 3 nosuch", "crun: nosuch: no such program");

@@ -62,6 +62,11 @@ const SHARES: u16 = MAX_THREADS as u16 + 1;
 /// the housekeeper are two more, and a new reader may start before the
 /// old one has ended).
 const MAX_WORKERS: usize = MAX_THREADS - 3;
+/// Of them, the ones a cluster mount (`-c`) keeps for the cluster
+/// server's own calls: other clients' calls that wait (reads of a
+/// remote `/dev/sleep`, say) cannot take every worker from the calls
+/// the cluster forwards through us (beyond: `Busy`).
+const RESERVED: usize = 4;
 const USAGE: &str = "usage: mount9p [-2] [-m MSIZE] [-c NODE] tcp!A.B.C.D!PORT NAME";
 /// How often the housekeeper asks the process server which clients
 /// ended (we are not a daemon: nobody signals us), in milliseconds.
@@ -79,6 +84,9 @@ struct Mount {
     /// down (then calls fail at once, and nobody dials).
     node: Option<NodeId>,
     down: AtomicBool,
+    /// `-c`: the cluster server (our parent), for whose calls `RESERVED`
+    /// workers are kept.
+    reserved_for: Option<libux::rpc::Pid>,
     /// Where our questions about ended processes go on from.
     cursor: Mutex<u64>,
 }
@@ -98,6 +106,9 @@ struct Pool {
     /// Workers waiting for a call (or about to).
     idle: usize,
     workers: usize,
+    /// Calls under way of clients other than the one workers are
+    /// reserved for.
+    others: usize,
 }
 
 /// The export and how to speak to it.
@@ -212,6 +223,20 @@ impl Mount {
             }
             self.remote.lock().found_broken = true;
         }
+    }
+
+    /// Admits a call of `pid`'s: `Busy` if it would take a worker kept for
+    /// the cluster server's calls.
+    fn admit(&self, pid: libux::rpc::Pid) -> Result<Admitted<'_>, Errno> {
+        if self.reserved_for.is_none_or(|r| r == pid) {
+            return Ok(Admitted(None));
+        }
+        let mut pool = self.pool.lock();
+        if pool.others >= MAX_WORKERS - RESERVED {
+            return Err(Errno::Busy);
+        }
+        pool.others += 1;
+        Ok(Admitted(Some(self)))
     }
 
     /// Counts a call taken; starts another worker when none is left idle.
@@ -345,7 +370,8 @@ fn main() -> i32 {
         dialer,
         link: Mutex::new(link),
         remote: Mutex::new(Remote::new(Ids::share(SHARES - 1, SHARES).tags)),
-        pool: Mutex::new(Pool { idle: 1, workers: 1 }),
+        pool: Mutex::new(Pool { idle: 1, workers: 1, others: 0 }),
+        reserved_for: node.and_then(|_| libux::process::getppid().ok()).map(|g| libux::cluster::Gpid(g).pid()),
         node,
         down: AtomicBool::new(false),
         cursor: Mutex::new(0),
@@ -387,6 +413,17 @@ fn housekeep(mount: Arc<Mount>) {
 }
 
 /// A worker thread: answers calls forever.
+/// A call admitted (counted among the others' until dropped).
+struct Admitted<'a>(Option<&'a Mount>);
+
+impl Drop for Admitted<'_> {
+    fn drop(&mut self) {
+        if let Some(m) = self.0 {
+            m.pool.lock().others -= 1;
+        }
+    }
+}
+
 fn serve(mount: Arc<Mount>) {
     let w = mount.worker(libux::thread::current().0 as u16);
     serve_with(mount, w)
@@ -405,7 +442,9 @@ fn serve_with(mount: Arc<Mount>, mut w: Worker) -> ! {
         mount.taken();
         let pid = Badge(m.badge).pid();
         mount.ready(&mut w);
+        let admitted = mount.admit(pid);
         let answer = request.and_then(|bytes| {
+            let _admitted = admitted?;
             let req = libux::fs::decode_request(&bytes)?;
             let repeatable = req.is_repeatable();
             let first = w.request(&mount.remote, pid, req);
