@@ -213,8 +213,8 @@ impl Files for Stack {
         self.net.list(path)
     }
 
-    fn retry(&mut self, _: Pid, op: &mut Op, into: &mut [u8]) -> Option<Result<Done<Node>, Errno>> {
-        self.net.retry(op, into, &mut self.links)
+    fn retry(&mut self, pid: Pid, op: &mut Op, into: &mut [u8]) -> Option<Result<Done<Node>, Errno>> {
+        self.net.retry(pid, op, into, &mut self.links)
     }
 
     fn event(&mut self, _: &Held<Self>, bits: u64) {

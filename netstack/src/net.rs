@@ -128,7 +128,9 @@ struct Conn {
     kind: Kind,
     /// Open files of it.
     refs: u32,
-    /// Who made it through a `clone` file (none: a listener took it).
+    /// Who made it through a `clone` file, or took it from a `listen`
+    /// file (none: it waits in its listener). Its `ctl`, `data` and
+    /// `listen` are the maker's, and of those who may act on it.
     maker: Option<Pid>,
 }
 
@@ -310,6 +312,15 @@ impl Net {
     ) -> Result<Io<Node, Op>, Errno> {
         let node = self.node(path)?;
         node.perm().check_open(f)?;
+        if let Node::Ctl(c) | Node::Data(c) | Node::Listen(c) = node {
+            // Not lent to a client restricted to its own processes (an
+            // anonymous export's): it could read, write or hang up another
+            // program's connection, the cluster's exports' included.
+            let maker = self.conns.get(&c).ok_or(Errno::NotFound)?.maker;
+            if maker != Some(pid) {
+                libux::process::may_act(pid, maker)?;
+            }
+        }
         match node {
             Node::Clone(proto) => {
                 if self.conns_made_by(held, pid) >= CONNS_PER_CLIENT {
@@ -421,7 +432,13 @@ impl Net {
 
     /// Tries a call that may wait (a read's bytes go in `into`): `None` if
     /// it must wait longer.
-    pub fn retry(&mut self, op: &mut Op, into: &mut [u8], links: &mut [Link]) -> Option<Result<Done<Node>, Errno>> {
+    pub fn retry(
+        &mut self,
+        pid: Pid,
+        op: &mut Op,
+        into: &mut [u8],
+        links: &mut [Link],
+    ) -> Option<Result<Done<Node>, Errno>> {
         fn conn(n: &mut Net, c: u32) -> Result<&mut Kind, Errno> {
             n.conns.get_mut(&c).map(|c| &mut c.kind).ok_or(Errno::BadHandle)
         }
@@ -451,8 +468,13 @@ impl Net {
                     // The port was given up while we waited.
                     return Some(Err(Errno::NotFound));
                 };
-                // The announcement's hold on it passes to the new file.
-                Some(Ok(Done::Opened(Node::Ctl(a.arrived.pop_front()?))))
+                // The announcement's hold on it passes to the new file, and
+                // the connection to its reader.
+                let taken = a.arrived.pop_front()?;
+                if let Some(c) = self.conns.get_mut(&taken) {
+                    c.maker = Some(pid);
+                }
+                Some(Ok(Done::Opened(Node::Ctl(taken))))
             }
         }
     }

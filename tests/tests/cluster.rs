@@ -177,6 +177,16 @@ fn nodes_admit_each_other_by_the_secret_and_see_failures() {
     // The names of the cluster's mounts are the cluster server's alone:
     // through them it forwards the calls about that node's processes.
     run(&cluster.nodes[1], "mount9p tcp!10.1.0.1!564 node9", "mount9p: cannot mount /n/node9: not permitted");
+    // Nor may it read, write or hang up node 1's connections (the
+    // cluster's exports', its own 9P stream's): they are their makers'.
+    let listed = run(&cluster.nodes[1], "ls /n/A/net/tcp; echo listed", "listed");
+    let conns: Vec<&str> = listed.lines().map(str::trim).filter(|l| l.parse::<u32>().is_ok()).collect();
+    assert!(conns.len() >= 3, "node 1's connections: {listed}");
+    for n in conns {
+        run(&cluster.nodes[1], &format!("cat /n/A/net/tcp/{n}/data"), "not permitted");
+        run(&cluster.nodes[1], &format!("echo hangup > /n/A/net/tcp/{n}/ctl"), "not permitted");
+        run(&cluster.nodes[1], &format!("cat /n/A/net/tcp/{n}/status; echo read"), "read");
+    }
     run(&cluster.nodes[1], "cat /n/A/proc/1/status", &ramfs_status(1));
     // A person's mount shows in `/n` beside the nodes.
     let listed = run(&cluster.nodes[1], "ls /n; echo listed", "listed");

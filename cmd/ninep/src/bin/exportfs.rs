@@ -331,14 +331,11 @@ fn serve_connection() -> i32 {
     // of the node's. A node of the cluster (it proved the secret) acts as
     // the node's own processes do: the cluster is one system.
     let proving = ninep::auth::env_hex("UX_SECRET").is_some();
-    if !proving {
-        if let Err(e) = libux::process::restrict() {
-            eprintln!("exportfs: cannot restrict myself: {e}");
-            return 1;
-        }
-    }
     // Our own handle of the connection, shared by the threads: replies
     // are written while this thread waits in a read of descriptor 0.
+    // Opened before we are restricted: the connection is our parent's
+    // (it took it from its `listen`), which netstack lends only to those
+    // who may act on it.
     let conn = match fd::name(fd::STDIN).ok_or(Errno::BadHandle).and_then(|(p, _)| open(&p, flags::WRITE)) {
         Ok(c) => c,
         Err(e) => {
@@ -346,6 +343,12 @@ fn serve_connection() -> i32 {
             return 1;
         }
     };
+    if !proving {
+        if let Err(e) = libux::process::restrict() {
+            eprintln!("exportfs: cannot restrict myself: {e}");
+            return 1;
+        }
+    }
     if let Err(e) = libux::process::create_endpoint(WAKE) {
         eprintln!("exportfs: cannot create an endpoint: {e}");
         return 1;
