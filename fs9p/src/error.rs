@@ -34,11 +34,16 @@ pub enum Error {
     CrossDevice,
     TooManyLinks,
     TooBig,
+    /// A request the server could not make sense of (EBADMSG).
+    BadMessage,
+    /// What the request is about was on a machine that went down
+    /// (EHOSTDOWN).
+    HostDown,
 }
 
 impl Error {
     /// Every error; where two share an errno, the first is what it means.
-    pub const ALL: [Error; 23] = [
+    pub const ALL: [Error; 25] = [
         Error::NotFound,
         Error::Exists,
         Error::NotDir,
@@ -62,6 +67,8 @@ impl Error {
         Error::CrossDevice,
         Error::TooManyLinks,
         Error::TooBig,
+        Error::BadMessage,
+        Error::HostDown,
     ];
 
     /// The Linux errno for Rlerror.
@@ -89,6 +96,8 @@ impl Error {
             Error::CrossDevice => 18,                     // EXDEV
             Error::TooManyLinks => 31,                    // EMLINK
             Error::TooBig => 27,                          // EFBIG
+            Error::BadMessage => 74,                      // EBADMSG
+            Error::HostDown => 112,                       // EHOSTDOWN
         }
     }
 
@@ -121,6 +130,8 @@ impl Error {
             Error::CrossDevice => "Invalid cross-device link",
             Error::TooManyLinks => "Too many links",
             Error::TooBig => "File too large",
+            Error::BadMessage => "Bad message",
+            Error::HostDown => "Host is down",
         }
     }
 
@@ -205,6 +216,8 @@ mod tests {
             ("Invalid cross-device link", 18),
             ("Too many links", 31),
             ("File too large", 27),
+            ("Bad message", 74),
+            ("Host is down", 112),
         ];
         for (text, errno) in linux {
             let e = Error::from_message(text);

@@ -268,6 +268,8 @@ fn nodes_admit_each_other_by_the_secret_and_see_failures() {
     run(&cluster.nodes[1], "echo drain 1 > /n/A/proc/cluster/ctl", "not permitted");
     // Bytes that are no process API request are refused at the write.
     run(&cluster.nodes[0], "echo hello > /proc/cluster/call", "bad request");
+    // The same error through 9P (EBADMSG), not an i/o error.
+    run(&cluster.nodes[0], "echo hello > /n/node2/proc/cluster/call", "bad request");
     run(&cluster.nodes[0], &format!("echo kill > /proc/cluster/{here}/ctl; echo sent $?"), "sent 0");
     // The system's servers are out of reach of every process but the
     // console's: of another node, and of the cluster server acting here.

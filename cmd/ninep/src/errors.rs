@@ -29,6 +29,8 @@ pub fn to_os(e: Error) -> Errno {
         Error::Loop | Error::CrossDevice => Errno::InvalidArgument,
         Error::TooManyLinks => Errno::TooMany,
         Error::TooBig => Errno::TooLarge,
+        Error::BadMessage => Errno::BadRequest,
+        Error::HostDown => Errno::Lost,
     }
 }
 
@@ -50,6 +52,8 @@ pub fn to_9p(e: Errno) -> Error {
         Errno::Busy => Error::FidInUse,
         Errno::Interrupted => Error::Interrupted,
         Errno::TooMany => Error::TooManyFids,
+        Errno::BadRequest => Error::BadMessage,
+        Errno::Lost => Error::HostDown,
         _ => Error::Io,
     }
 }
@@ -77,6 +81,8 @@ mod tests {
             Error::Interrupted,
             Error::TooManyFids,
             Error::NotSupported,
+            Error::BadMessage,
+            Error::HostDown,
         ] {
             assert_eq!(to_9p(to_os(e)), e, "{e:?}");
         }
