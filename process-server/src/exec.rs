@@ -5,8 +5,11 @@
 //!
 //! We read the image through a view of the caller's own frames, mapped
 //! read-only in our address space for the length of the call. The caller
-//! may have only one thread, and it waits in this call: nothing can change
-//! the bytes while we check and copy them.
+//! may have only one thread, and it waits in this call; but an
+//! intermediary may relay an `Exec` for a process that runs on, which
+//! could change the bytes as we read them: every check reads what it
+//! checks once, and the shared pages are filed under the hash of what
+//! was copied into them (`shared`), never of what was there before.
 
 use crate::mem::Arena;
 use crate::process::{start_block, Grants, Held, State, PAGE};
@@ -28,8 +31,9 @@ impl Server {
         self.may_exec(pid)?;
         let copies = self.view(pid, exec.image, exec.len)?;
         // SAFETY: `view` mapped the pages under these bytes read-only at
-        // VIEW; they stay mapped until `close_view` below, and only the
-        // caller, waiting in this call, could write them.
+        // VIEW; they stay mapped until `close_view` below. Only the caller
+        // writes them (while it runs on, if an intermediary relayed this
+        // call): plain bytes, which every check reads once (see above).
         let image = unsafe { core::slice::from_raw_parts((VIEW + exec.image % PAGE) as *const u8, exec.len as usize) };
         let replaced = self.loadable(image).and_then(|elf| self.replace(pid, &elf, exec));
         self.close_view(copies);
@@ -112,11 +116,13 @@ impl Server {
         let mut held = Held::default();
         let buffer = self.buffers.take();
         // Its code is shared with every other process of the same bytes.
-        let id = ImageId::of_file(elf);
-        if let Err(e) = self.share(id, elf) {
-            self.free_buffer(buffer);
-            return Err(e);
-        }
+        let id = match self.share(ImageId::of_file(elf), elf) {
+            Ok(id) => id,
+            Err(e) => {
+                self.free_buffer(buffer);
+                return Err(e);
+            }
+        };
         let mut new = match self.build(&mut arena, &mut held, pid, elf, Some(id), &block, conn, &grants, buffer) {
             Ok(new) => new,
             Err(e) => {

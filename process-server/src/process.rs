@@ -301,12 +301,15 @@ impl Server {
                 None => None,
             },
         };
-        if let Err(e) = self.share(id, &elf) {
-            if let Some((_, src)) = redirect {
-                self.kernel.delete_root(src);
+        let id = match self.share(id, &elf) {
+            Ok(id) => id,
+            Err(e) => {
+                if let Some((_, src)) = redirect {
+                    self.kernel.delete_root(src);
+                }
+                return Err(e);
             }
-            return Err(e);
-        }
+        };
         // Room for a minimal process's objects and its shared pages.
         let mut arena = Arena::with_capacity(32);
         let mut held = Held { shared: Vec::with_capacity(32), ..Held::default() };

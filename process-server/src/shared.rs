@@ -21,7 +21,10 @@
 //! released with its last process. Two files with the same code share
 //! it, whoever runs them; a hash nobody can collide is what keeps one
 //! user's crafted image from having its code mapped into another's
-//! processes.
+//! processes. A new image's pages are filed under the hash of the bytes
+//! filled into them, each read once from the caller's memory: an image
+//! that changed while we read it (a relayed `Exec` of a process that
+//! runs on) is filed under what it became, never under another's name.
 
 use crate::mem::Arena;
 use crate::process::{Held, PAGE};
@@ -166,47 +169,68 @@ impl SharedImages {
 
 impl Server {
     /// Counts one more process of `id` (whose image `elf` is), making and
-    /// filling its read-only pages if it is the first.
-    pub fn share(&mut self, id: ImageId, elf: &Elf) -> Result<(), Errno> {
+    /// filling its read-only pages if it is the first; the id they are
+    /// filed under (a new file's: the hash of what was filled).
+    pub fn share(&mut self, id: ImageId, elf: &Elf) -> Result<ImageId, Errno> {
         if let Some(s) = self.shared.images.get_mut(&id) {
             s.users += 1;
-            return Ok(());
+            return Ok(id);
         }
         let mut s = Shared { arena: Arena::default(), pages: Vec::new(), users: 1 };
-        let made = self.fill_shared(&mut s, elf);
-        match made {
-            Ok(()) => {
-                self.shared.images.insert(id, s);
-                Ok(())
-            }
+        let filled = match self.fill_shared(&mut s, elf) {
+            Ok(hash) => hash,
             Err(e) => {
                 self.kernel.mem.release(s.arena);
-                Err(e)
+                return Err(e);
             }
+        };
+        let id = match id {
+            ImageId::File(_) => ImageId::File(filled),
+            boot => boot,
+        };
+        if let Some(have) = self.shared.images.get_mut(&id) {
+            // It changed, into an image we have.
+            have.users += 1;
+            self.kernel.mem.release(s.arena);
+        } else {
+            self.shared.images.insert(id, s);
         }
+        Ok(id)
     }
 
-    fn fill_shared(&mut self, s: &mut Shared, elf: &Elf) -> Result<(), Errno> {
+    /// Makes and fills the read-only pages of `elf`; the hash of what
+    /// they hold, as `ImageId::of_file` makes it, each byte read once.
+    fn fill_shared(&mut self, s: &mut Shared, elf: &Elf) -> Result<[u8; 32], Errno> {
+        let mut hash = Sha256::new();
+        let mut bytes = alloc::vec![0u8; PAGE as usize];
         for seg in elf.segments().filter(|seg| !seg.writable) {
             let data = elf.data(&seg);
+            hash.update(seg.vaddr.to_le_bytes());
+            hash.update(seg.mem_size.to_le_bytes());
+            hash.update((data.len() as u64).to_le_bytes());
             let first = seg.vaddr & !(PAGE - 1);
             let end = (seg.vaddr + seg.mem_size).next_multiple_of(PAGE);
             for page in (first..end).step_by(PAGE as usize) {
+                let lo = page.max(seg.vaddr);
+                let hi = (page + PAGE).min(seg.vaddr + data.len() as u64);
+                let src = if lo < hi { &data[(lo - seg.vaddr) as usize..(hi - seg.vaddr) as usize] } else { &[] };
                 if let Some(frame) = self.shared.own_frame(&seg, data, page) {
+                    // Our own image's bytes: nobody changes them.
+                    hash.update(src);
                     s.pages.push(SharedPage { at: page, frame, spare: Vec::new() });
                     continue;
                 }
                 let frame = self.kernel.mem.object(&mut s.arena, object::X86_4K, 0, bits::PAGE)?;
-                let lo = page.max(seg.vaddr);
-                let hi = (page + PAGE).min(seg.vaddr + data.len() as u64);
-                if lo < hi {
-                    let src = &data[(lo - seg.vaddr) as usize..(hi - seg.vaddr) as usize];
-                    self.kernel.fill(Page(frame), (lo - page) as usize, src)?;
+                if !src.is_empty() {
+                    let copy = &mut bytes[..src.len()];
+                    copy.copy_from_slice(src);
+                    hash.update(&*copy);
+                    self.kernel.fill(Page(frame), (lo - page) as usize, copy)?;
                 }
                 s.pages.push(SharedPage { at: page, frame, spare: Vec::new() });
             }
         }
-        Ok(())
+        Ok(hash.finalize().into())
     }
 
     /// A copy of `id`'s frame for `page`, to map read-only (a spare
