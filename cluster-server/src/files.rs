@@ -517,19 +517,30 @@ pub fn hear_endings(files: &Files, told: impl Fn()) -> ! {
 /// without it (it may wait on other nodes).
 fn hear_a_burst(files: &Files, cursor: &mut u64, mut gone: impl FnMut(&[Pid])) -> Result<(), Errno> {
     loop {
-        let page = {
+        let (page, failed) = {
             let mut windows = files.windows.lock();
             let mut page = libux::process::ended_page(cursor)?;
+            let mut failed = None;
             if page.lost {
                 // The rest are among those we know of.
                 let mut known = files.holders();
                 known.extend(windows.clients());
-                page.pids.extend(libux::process::gone_among(known)?);
+                match libux::process::gone_among(known) {
+                    Ok(gone) => page.pids.extend(gone),
+                    Err(e) => failed = Some(e),
+                }
             }
             windows.forget(&page.pids);
-            page
+            if failed.is_some() {
+                // Every window of an ended client went: ask afresh.
+                windows.forget_all();
+            }
+            (page, failed)
         };
         gone(&page.pids);
+        if let Some(e) = failed {
+            return Err(e);
+        }
         if !page.more {
             return Ok(());
         }

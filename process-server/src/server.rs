@@ -384,8 +384,14 @@ impl Server {
             }),
             Request::NewNamespace => ok(self.mounts.new_namespace(&mut self.procs, pid).map(|()| Response::Done)),
             Request::Ended { after } => {
-                crate::windows::reclaim(&mut self.procs, pid);
-                ok(self.ended_since(pid, after))
+                let answer = self.ended_since(pid, after);
+                // The windows of the clients this page names (of all that
+                // ended, when some endings were forgotten): the server
+                // forgets those before it uses a window again.
+                if let Ok(Response::Ended { pids, lost, .. }) = &answer {
+                    crate::windows::reclaim(&mut self.procs, pid, (!*lost).then_some(pids.as_slice()));
+                }
+                ok(answer)
             }
             Request::Stats => ok(Ok(Response::Stats(self.stats()))),
             Request::Thread { entry, arg } => ok(self.new_thread(pid, entry, arg)),

@@ -135,11 +135,14 @@ fn make(procs: &mut Procs, kernel: &mut Kernel, client: Pid, server: Pid) -> Res
     Ok(at(n))
 }
 
-/// Unmaps the windows of `server`'s clients that ended; it asked
-/// `Ended`, so it is between calls.
-pub fn reclaim(procs: &mut Procs, server: Pid) {
+/// Unmaps the windows of `server`'s clients that ended, those of `only`
+/// if given; it asked `Ended`, which names them, so it uses them no more.
+pub fn reclaim(procs: &mut Procs, server: Pid, only: Option<&[Pid]>) {
     if let Ok(srv) = procs.live_mut(server) {
-        for pid in core::mem::take(&mut srv.retired_windows) {
+        let (going, kept): (Vec<Pid>, Vec<Pid>) =
+            core::mem::take(&mut srv.retired_windows).into_iter().partition(|p| only.is_none_or(|o| o.contains(p)));
+        srv.retired_windows = kept;
+        for pid in going {
             for frame in srv.client_windows.remove(&pid).unwrap_or_default() {
                 let _ = Page(frame).unmap();
                 srv.spare_window_frames.push(frame);

@@ -163,6 +163,11 @@ impl Remote {
         self.windows.forget(pids);
     }
 
+    /// Which clients have windows is to be asked afresh.
+    pub fn forget_all_windows(&mut self) {
+        self.windows.forget_all();
+    }
+
     /// Drops what was read ahead: the tag of the read on its way, whose
     /// reply the wire is to drop.
     fn forget_ahead(&mut self) -> Option<u16> {

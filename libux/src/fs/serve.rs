@@ -612,7 +612,10 @@ mod sel4 {
             if heard? {
                 let mut known = self.held().pids();
                 known.extend(self.io.windows.clients());
-                let gone = crate::process::gone_among(known)?;
+                let gone = crate::process::gone_among(known).inspect_err(|_| {
+                    // Every window of an ended client went: ask afresh.
+                    self.io.windows.forget_all();
+                })?;
                 self.ended(&gone);
                 self.io.windows.forget(&gone);
             }

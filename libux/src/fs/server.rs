@@ -118,6 +118,11 @@ impl Windows {
             self.known.remove(pid);
         }
     }
+
+    /// Every client (which ended is not known): each is asked afresh.
+    pub fn forget_all(&mut self) {
+        self.known.clear();
+    }
 }
 
 /// Slots `first..first + count` of our CNode for saved reply capabilities.

@@ -38,8 +38,8 @@ use fs9p::client::{Client, Ids};
 use fs9p::Dialect;
 use libux::cluster::NodeId;
 use libux::fs::client::open;
-use libux::fs::flags;
 use libux::fs::server::{encode, request_bytes};
+use libux::fs::{flags, FsRequest};
 use libux::layout::{event, slot, MAX_THREADS};
 use libux::process::Clock;
 use libux::rpc::client::{recv_raw, reply_recv_raw};
@@ -274,8 +274,13 @@ impl Mount {
                     Err(e) => return println!("mount9p: cannot learn which processes ended: {e}"),
                 };
                 if page.lost {
-                    // The rest are among those we know of.
-                    page.pids.extend(libux::process::gone_among(remote.holders()).unwrap_or_default());
+                    // The rest are among those we know of (if that cannot
+                    // be learnt, no window is known any more: each is
+                    // asked for afresh).
+                    match libux::process::gone_among(remote.holders()) {
+                        Ok(gone) => page.pids.extend(gone),
+                        Err(_) => remote.forget_all_windows(),
+                    }
                 }
                 remote.forget_windows(&page.pids);
                 page
@@ -442,10 +447,11 @@ fn serve_with(mount: Arc<Mount>, mut w: Worker) -> ! {
         mount.taken();
         let pid = Badge(m.badge).pid();
         mount.ready(&mut w);
-        let admitted = mount.admit(pid);
         let answer = request.and_then(|bytes| {
-            let _admitted = admitted?;
             let req = libux::fs::decode_request(&bytes)?;
+            // (A close or a cancel gives back; it is never refused.)
+            let gives_back = matches!(req, FsRequest::Close { .. } | FsRequest::Cancel { .. });
+            let _admitted = if gives_back { None } else { Some(mount.admit(pid)?) };
             let repeatable = req.is_repeatable();
             let first = w.request(&mount.remote, pid, req);
             // A connection that broke while idle fails the first call made
