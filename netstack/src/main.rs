@@ -213,6 +213,10 @@ impl Files for Stack {
         self.net.list(path)
     }
 
+    fn ended(&mut self, pids: &[Pid]) {
+        self.net.makers_ended(pids);
+    }
+
     fn retry(&mut self, pid: Pid, op: &mut Op, into: &mut [u8]) -> Option<Result<Done<Node>, Errno>> {
         self.net.retry(pid, op, into, &mut self.links)
     }

@@ -248,6 +248,17 @@ impl Net {
         Ok(n)
     }
 
+    /// Connections whose makers ended belong to nobody (opened by whoever
+    /// may act on nobody in particular: not a restricted client), never
+    /// to a later process that gets the same pid.
+    pub fn makers_ended(&mut self, pids: &[Pid]) {
+        for c in self.conns.values_mut() {
+            if c.maker.is_some_and(|m| pids.contains(&m)) {
+                c.maker = None;
+            }
+        }
+    }
+
     /// The connections `pid` made and holds a file of.
     fn conns_made_by(&self, held: &Held<Stack>, pid: Pid) -> usize {
         let mut held: Vec<u32> = held
