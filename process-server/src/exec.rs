@@ -7,9 +7,11 @@
 //! read-only in our address space for the length of the call. The caller
 //! may have only one thread, and it waits in this call; but an
 //! intermediary may relay an `Exec` for a process that runs on, which
-//! could change the bytes as we read them: every check reads what it
-//! checks once, and the shared pages are filed under the hash of what
-//! was copied into them (`shared`), never of what was there before.
+//! could change the bytes as we read them. Then the checks and the build
+//! may read different headers: the exec may fail, or the process get a
+//! program that faults, its own doing; but the shared pages are filed
+//! under the hash of what was copied into them (`shared`), so no other
+//! program's code is touched.
 
 use crate::mem::Arena;
 use crate::process::{start_block, Grants, Held, State, PAGE};
@@ -33,7 +35,7 @@ impl Server {
         // SAFETY: `view` mapped the pages under these bytes read-only at
         // VIEW; they stay mapped until `close_view` below. Only the caller
         // writes them (while it runs on, if an intermediary relayed this
-        // call): plain bytes, which every check reads once (see above).
+        // call): plain bytes, whose changes harm only it (see above).
         let image = unsafe { core::slice::from_raw_parts((VIEW + exec.image % PAGE) as *const u8, exec.len as usize) };
         let replaced = self.loadable(image).and_then(|elf| self.replace(pid, &elf, exec));
         self.close_view(copies);

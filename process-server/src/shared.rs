@@ -177,16 +177,14 @@ impl Server {
             return Ok(id);
         }
         let mut s = Shared { arena: Arena::default(), pages: Vec::new(), users: 1 };
-        let filled = match self.fill_shared(&mut s, elf) {
-            Ok(hash) => hash,
+        let is_file = matches!(id, ImageId::File(_));
+        let id = match self.fill_shared(&mut s, elf, is_file) {
+            Ok(Some(filled)) => ImageId::File(filled),
+            Ok(None) => id,
             Err(e) => {
                 self.kernel.mem.release(s.arena);
                 return Err(e);
             }
-        };
-        let id = match id {
-            ImageId::File(_) => ImageId::File(filled),
-            boot => boot,
         };
         if let Some(have) = self.shared.images.get_mut(&id) {
             // It changed, into an image we have.
@@ -198,16 +196,22 @@ impl Server {
         Ok(id)
     }
 
-    /// Makes and fills the read-only pages of `elf`; the hash of what
-    /// they hold, as `ImageId::of_file` makes it, each byte read once.
-    fn fill_shared(&mut self, s: &mut Shared, elf: &Elf) -> Result<[u8; 32], Errno> {
-        let mut hash = Sha256::new();
+    /// Makes and fills the read-only pages of `elf`; for a file's image
+    /// (`is_file`), the hash of what they hold, as `ImageId::of_file`
+    /// makes it, each byte read once.
+    fn fill_shared(&mut self, s: &mut Shared, elf: &Elf, is_file: bool) -> Result<Option<[u8; 32]>, Errno> {
+        let mut hash = is_file.then(Sha256::new);
+        let mut hashed = |bytes: &[u8]| {
+            if let Some(h) = hash.as_mut() {
+                h.update(bytes);
+            }
+        };
         let mut bytes = alloc::vec![0u8; PAGE as usize];
         for seg in elf.segments().filter(|seg| !seg.writable) {
             let data = elf.data(&seg);
-            hash.update(seg.vaddr.to_le_bytes());
-            hash.update(seg.mem_size.to_le_bytes());
-            hash.update((data.len() as u64).to_le_bytes());
+            hashed(&seg.vaddr.to_le_bytes());
+            hashed(&seg.mem_size.to_le_bytes());
+            hashed(&(data.len() as u64).to_le_bytes());
             let first = seg.vaddr & !(PAGE - 1);
             let end = (seg.vaddr + seg.mem_size).next_multiple_of(PAGE);
             for page in (first..end).step_by(PAGE as usize) {
@@ -216,7 +220,7 @@ impl Server {
                 let src = if lo < hi { &data[(lo - seg.vaddr) as usize..(hi - seg.vaddr) as usize] } else { &[] };
                 if let Some(frame) = self.shared.own_frame(&seg, data, page) {
                     // Our own image's bytes: nobody changes them.
-                    hash.update(src);
+                    hashed(src);
                     s.pages.push(SharedPage { at: page, frame, spare: Vec::new() });
                     continue;
                 }
@@ -224,13 +228,13 @@ impl Server {
                 if !src.is_empty() {
                     let copy = &mut bytes[..src.len()];
                     copy.copy_from_slice(src);
-                    hash.update(&*copy);
+                    hashed(copy);
                     self.kernel.fill(Page(frame), (lo - page) as usize, copy)?;
                 }
                 s.pages.push(SharedPage { at: page, frame, spare: Vec::new() });
             }
         }
-        Ok(hash.finalize().into())
+        Ok(hash.map(|h| h.finalize().into()))
     }
 
     /// A copy of `id`'s frame for `page`, to map read-only (a spare
