@@ -130,7 +130,8 @@ struct Conn {
     refs: u32,
     /// Who made it through a `clone` file, or took it from a `listen`
     /// file (none: it waits in its listener). Its `ctl`, `data` and
-    /// `listen` are the maker's, and of those who may act on it.
+    /// `listen` are the maker's, and of those who may act on it
+    /// (`libux::net::may_open_conn`).
     maker: Option<Pid>,
 }
 
@@ -328,8 +329,8 @@ impl Net {
             // anonymous export's): it could read, write or hang up another
             // program's connection, the cluster's exports' included.
             let maker = self.conns.get(&c).ok_or(Errno::NotFound)?.maker;
-            if maker != Some(pid) {
-                libux::process::may_act(pid, maker)?;
+            if !libux::net::may_open_conn(pid, maker, |a, t| libux::process::may_act(a, t).is_ok()) {
+                return Err(Errno::NotPermitted);
             }
         }
         match node {

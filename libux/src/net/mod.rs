@@ -181,9 +181,57 @@ pub fn dial(text: &str) -> Option<(Proto, Ctl)> {
     Some((proto, ctl))
 }
 
+/// Whether `opener` may open the `ctl`, `data` or `listen` of a
+/// connection `maker` made (none: nobody's), as `may_act(actor, target)`
+/// (`Request::MayAct`) answers: if it may act on the maker (the maker
+/// itself, or anyone not restricted to its own processes), or if the
+/// maker is so restricted and `opener` is one of its own (a child given
+/// its descriptors). A restricted opener so reaches only its own tree's
+/// connections, and nobody reaches a restricted tree's from outside it
+/// but those who may act on it.
+pub fn may_open_conn(
+    opener: crate::rpc::Pid,
+    maker: Option<crate::rpc::Pid>,
+    may_act: impl Fn(crate::rpc::Pid, Option<crate::rpc::Pid>) -> bool,
+) -> bool {
+    if maker == Some(opener) || may_act(opener, maker) {
+        return true;
+    }
+    // `MayAct` with no target refuses a restricted actor only.
+    maker.is_some_and(|m| !may_act(m, None) && may_act(m, Some(opener)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn connections_open_for_their_tree_and_who_may_act_on_it() {
+        use crate::rpc::Pid;
+        // 1 the console's shell, 2 an export listener (unrestricted), 3
+        // and 4 its restricted children (one per client), 5 a child of 3.
+        let parent = |p: Pid| match p {
+            3 | 4 => 2,
+            5 => 3,
+            _ => 0,
+        };
+        let restricted = |p: Pid| matches!(p, 3..=5);
+        let may_act = |actor: Pid, target: Option<Pid>| match target {
+            None => !restricted(actor),
+            Some(t) if t == actor || !restricted(actor) => true,
+            Some(t) => core::iter::successors(Some(t), |&p| Some(parent(p)).filter(|&q| q != 0)).any(|p| p == actor),
+        };
+        let may = |opener, maker| may_open_conn(opener, maker, may_act);
+        assert!(may(2, Some(2)) && may(1, Some(2)) && may(3, Some(3)));
+        // A child of a restricted maker, given its descriptors.
+        assert!(may(5, Some(3)));
+        // A restricted sibling, or one from outside the tree: no.
+        assert!(!may(4, Some(3)) && !may(3, Some(2)) && !may(5, Some(4)));
+        // Unrestricted processes reach a restricted tree's connections.
+        assert!(may(1, Some(3)) && may(2, Some(5)));
+        // Nobody's (waiting in its listener, or its maker ended).
+        assert!(may(1, None) && !may(3, None));
+    }
 
     #[test]
     fn ctl_lines() {
