@@ -512,35 +512,13 @@ pub fn hear_endings(files: &Files, told: impl Fn()) -> ! {
 
 /// `gone` with the processes that ended since `cursor`, a page at a time.
 /// The lock of our windows is held across each `Ended` (in which the
-/// process server unmaps the windows of the clients that ended) until
+/// process server unmaps the windows of the clients it names) until
 /// they are forgotten, so no window is used meanwhile; `gone` runs
 /// without it (it may wait on other nodes).
 fn hear_a_burst(files: &Files, cursor: &mut u64, mut gone: impl FnMut(&[Pid])) -> Result<(), Errno> {
     loop {
-        let (page, failed) = {
-            let mut windows = files.windows.lock();
-            let mut page = libux::process::ended_page(cursor)?;
-            let mut failed = None;
-            if page.lost {
-                // The rest are among those we know of.
-                let mut known = files.holders();
-                known.extend(windows.clients());
-                match libux::process::gone_among(known) {
-                    Ok(gone) => page.pids.extend(gone),
-                    Err(e) => failed = Some(e),
-                }
-            }
-            windows.forget(&page.pids);
-            if failed.is_some() {
-                // Every window of an ended client went: ask afresh.
-                windows.forget_all();
-            }
-            (page, failed)
-        };
+        let page = files.windows.lock().ended_page(cursor, || files.holders())?;
         gone(&page.pids);
-        if let Some(e) = failed {
-            return Err(e);
-        }
         if !page.more {
             return Ok(());
         }

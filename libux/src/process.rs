@@ -289,36 +289,24 @@ pub fn living(pids: &[Pid]) -> Result<alloc::vec::Vec<Pid>, Errno> {
     Ok(alive)
 }
 
-/// Daemons and file servers: `each` with the processes that ended since
-/// `cursor` (which moves on), a page of the process server's at a time
-/// (sorted within it), so that a burst of thousands of endings costs a
-/// page of memory, not a list of them all. True if the process server
-/// forgot some endings meanwhile: then [`gone_among`] the processes the
-/// caller holds anything for are the rest.
-pub fn ended_among(cursor: &mut u64, mut each: impl FnMut(&[Pid])) -> Result<bool, Errno> {
-    let mut any_lost = false;
-    loop {
-        let page = ended_page(cursor)?;
-        any_lost |= page.lost;
-        each(&page.pids);
-        if !page.more {
-            return Ok(any_lost);
-        }
-    }
-}
-
-/// One page of [`ended_among`]: for a server that must do something
-/// around each call (the process server unmaps the windows of the
-/// clients that ended in it).
+/// One answer of `Ended`: the processes that ended since a cursor, a
+/// page of the process server's at a time, so that a burst of thousands
+/// of endings costs a server a page of memory, not a list of them all
+/// (servers take it through `fs::server::Windows::ended_page`, since the
+/// call also unmaps the windows of the clients it names).
 pub struct EndedPage {
     /// Sorted.
     pub pids: alloc::vec::Vec<Pid>,
     /// Another page follows.
     pub more: bool,
-    /// Some endings were forgotten (see [`ended_among`]).
+    /// The process server forgot some endings meanwhile: then
+    /// [`gone_among`] the processes the caller holds anything for are
+    /// the rest.
     pub lost: bool,
 }
 
+/// Daemons and file servers: the next page of endings after `cursor`
+/// (which moves on).
 pub fn ended_page(cursor: &mut u64) -> Result<EndedPage, Errno> {
     match call(slot::PROC_CONN, &Request::Ended { after: *cursor })? {
         Response::Ended { mut pids, upto, more, lost } => {

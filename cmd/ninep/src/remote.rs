@@ -158,14 +158,11 @@ impl Remote {
         self.windows.get(pid).map(f).ok_or(Errno::BadRequest)
     }
 
-    /// Processes that ended have no windows any more.
-    pub fn forget_windows(&mut self, pids: &[Pid]) {
-        self.windows.forget(pids);
-    }
-
-    /// Which clients have windows is to be asked afresh.
-    pub fn forget_all_windows(&mut self) {
-        self.windows.forget_all();
+    /// One page of the processes that ended (`Windows::ended_page`),
+    /// under our lock: no worker copies into a window meanwhile.
+    pub fn ended_page(&mut self, cursor: &mut u64) -> Result<libux::process::EndedPage, Errno> {
+        let holders = self.holders();
+        self.windows.ended_page(cursor, || holders)
     }
 
     /// Drops what was read ahead: the tag of the read on its way, whose

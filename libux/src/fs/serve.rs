@@ -603,23 +603,14 @@ mod sel4 {
         /// Drops what the processes that ended held, as the process
         /// server tells them, a page at a time.
         fn hear_endings(&mut self) -> Result<(), Errno> {
-            let mut cursor = self.io.ended_cursor;
-            let heard = crate::process::ended_among(&mut cursor, |pids| {
-                self.ended(pids);
-                self.io.windows.forget(pids);
-            });
-            self.io.ended_cursor = cursor;
-            if heard? {
-                let mut known = self.held().pids();
-                known.extend(self.io.windows.clients());
-                let gone = crate::process::gone_among(known).inspect_err(|_| {
-                    // Every window of an ended client went: ask afresh.
-                    self.io.windows.forget_all();
-                })?;
-                self.ended(&gone);
-                self.io.windows.forget(&gone);
+            loop {
+                let core = &self.core;
+                let page = self.io.windows.ended_page(&mut self.io.ended_cursor, || core.held().pids())?;
+                self.ended(&page.pids);
+                if !page.more {
+                    return Ok(());
+                }
             }
-            Ok(())
         }
     }
 

@@ -119,9 +119,29 @@ impl Windows {
         }
     }
 
-    /// Every client (which ended is not known): each is asked afresh.
-    pub fn forget_all(&mut self) {
-        self.known.clear();
+    /// One page of the processes that ended since `cursor` (which moves
+    /// on), their windows forgotten: the process server unmaps them in
+    /// this very call, so a server with threads holds the lock of its
+    /// `Windows` across it. When endings were lost, the page has those
+    /// of `holders` (and of our windows' clients) that are gone too; if
+    /// that cannot be learnt, every window is forgotten, to be asked for
+    /// afresh.
+    pub fn ended_page(
+        &mut self,
+        cursor: &mut u64,
+        holders: impl FnOnce() -> Vec<Pid>,
+    ) -> Result<crate::process::EndedPage, Errno> {
+        let mut page = crate::process::ended_page(cursor)?;
+        if page.lost {
+            let mut known = holders();
+            known.extend(self.clients());
+            match crate::process::gone_among(known) {
+                Ok(gone) => page.pids.extend(gone),
+                Err(_) => self.known.clear(),
+            }
+        }
+        self.forget(&page.pids);
+        Ok(page)
     }
 }
 

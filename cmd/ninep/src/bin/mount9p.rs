@@ -225,18 +225,20 @@ impl Mount {
         }
     }
 
-    /// Admits a call of `pid`'s: `Busy` if it would take a worker kept for
-    /// the cluster server's calls.
-    fn admit(&self, pid: libux::rpc::Pid) -> Result<Admitted<'_>, Errno> {
-        if self.reserved_for.is_none_or(|r| r == pid) {
-            return Ok(Admitted(None));
+    /// Admits a call of `pid`'s (`req`): `Busy` if it would take a worker
+    /// kept for the cluster server's calls. A close or a cancel gives
+    /// back, and is never refused.
+    fn admit(&self, pid: libux::rpc::Pid, req: &FsRequest) -> Result<Option<Admitted<'_>>, Errno> {
+        let gives_back = matches!(req, FsRequest::Close { .. } | FsRequest::Cancel { .. });
+        if gives_back || self.reserved_for.is_none_or(|r| r == pid) {
+            return Ok(None);
         }
         let mut pool = self.pool.lock();
         if pool.others >= MAX_WORKERS - RESERVED {
             return Err(Errno::Busy);
         }
         pool.others += 1;
-        Ok(Admitted(Some(self)))
+        Ok(Some(Admitted(self)))
     }
 
     /// Counts a call taken; starts another worker when none is left idle.
@@ -264,26 +266,9 @@ impl Mount {
     fn forget_ended(&self, w: &mut Worker) {
         let mut cursor = self.cursor.lock();
         loop {
-            // Our lock is held across `Ended` (in which the process server
-            // unmaps the windows of the clients that ended) until they are
-            // forgotten: no worker copies into one meanwhile.
-            let page = {
-                let mut remote = self.remote.lock();
-                let mut page = match libux::process::ended_page(&mut cursor) {
-                    Ok(p) => p,
-                    Err(e) => return println!("mount9p: cannot learn which processes ended: {e}"),
-                };
-                if page.lost {
-                    // The rest are among those we know of (if that cannot
-                    // be learnt, no window is known any more: each is
-                    // asked for afresh).
-                    match libux::process::gone_among(remote.holders()) {
-                        Ok(gone) => page.pids.extend(gone),
-                        Err(_) => remote.forget_all_windows(),
-                    }
-                }
-                remote.forget_windows(&page.pids);
-                page
+            let page = match self.remote.lock().ended_page(&mut cursor) {
+                Ok(p) => p,
+                Err(e) => return println!("mount9p: cannot learn which processes ended: {e}"),
             };
             let (fids, stuck) = self.remote.lock().ended(&page.pids);
             for fid in fids {
@@ -417,18 +402,17 @@ fn housekeep(mount: Arc<Mount>) {
     }
 }
 
-/// A worker thread: answers calls forever.
-/// A call admitted (counted among the others' until dropped).
-struct Admitted<'a>(Option<&'a Mount>);
+/// A call of a client other than the one workers are kept for, counted
+/// among the others' until dropped.
+struct Admitted<'a>(&'a Mount);
 
 impl Drop for Admitted<'_> {
     fn drop(&mut self) {
-        if let Some(m) = self.0 {
-            m.pool.lock().others -= 1;
-        }
+        self.0.pool.lock().others -= 1;
     }
 }
 
+/// A worker thread: answers calls forever.
 fn serve(mount: Arc<Mount>) {
     let w = mount.worker(libux::thread::current().0 as u16);
     serve_with(mount, w)
@@ -449,9 +433,7 @@ fn serve_with(mount: Arc<Mount>, mut w: Worker) -> ! {
         mount.ready(&mut w);
         let answer = request.and_then(|bytes| {
             let req = libux::fs::decode_request(&bytes)?;
-            // (A close or a cancel gives back; it is never refused.)
-            let gives_back = matches!(req, FsRequest::Close { .. } | FsRequest::Cancel { .. });
-            let _admitted = if gives_back { None } else { Some(mount.admit(pid)?) };
+            let _admitted = mount.admit(pid, &req)?;
             let repeatable = req.is_repeatable();
             let first = w.request(&mount.remote, pid, req);
             // A connection that broke while idle fails the first call made
