@@ -7,9 +7,9 @@
 //! A block takes whole chunks: one of 17 pages takes two.
 
 use crate::kernel::Kernel;
+use crate::life::Life;
+use crate::mem::PAGE;
 use crate::mem::{Arena, ARENA_SLOTS};
-use crate::process::PAGE;
-use crate::server::Server;
 use alloc::vec::Vec;
 use libux::layout::MEMORY_CHUNK_BITS;
 use libux::rpc::{Errno, Pid};
@@ -32,13 +32,13 @@ impl Block {
     }
 }
 
-impl Server {
+impl Life {
     /// Maps the block `vaddr..+pages` (free, checked by the caller) with
     /// frames of its own arena; on failure nothing stays made. A process's
     /// blocks and its arena together hold at most `ARENA_SLOTS` root
     /// slots, as its arena alone does: no process takes the node's slots.
     pub fn map_block(&mut self, pid: Pid, vaddr: u64, pages: u32) -> Result<(), Errno> {
-        let Server { procs, kernel: Kernel { mem, .. }, .. } = self;
+        let Life { procs, kernel: Kernel { mem, .. }, .. } = self;
         let live = procs.live_mut(pid)?;
         let held = live.arena.slot_count() + live.blocks.values().map(|b| b.arena.slot_count()).sum::<usize>();
         if held.saturating_add(pages as usize) > ARENA_SLOTS {
@@ -70,7 +70,7 @@ impl Server {
     /// checked by the caller); a block the range cuts is refused before
     /// anything changes.
     pub fn unmap_blocks(&mut self, pid: Pid, vaddr: u64, end: u64) -> Result<(), Errno> {
-        let Server { procs, kernel: Kernel { mem, .. }, .. } = self;
+        let Life { procs, kernel: Kernel { mem, .. }, .. } = self;
         let live = procs.live_mut(pid)?;
         let touched: Vec<u64> =
             live.blocks.range(..end).filter(|(&at, b)| b.end(at) > vaddr).map(|(&at, _)| at).collect();

@@ -11,9 +11,9 @@
 //! lowest free index, so a node with fewer than `POOLED` processes at
 //! once never makes one.
 
+use crate::life::Life;
+use crate::mem::PAGE;
 use crate::mem::{Arena, ROOT_CNODE, ROOT_DEPTH};
-use crate::process::PAGE;
-use crate::server::{buffer_address, Server};
 use crate::vspace::AddressSpace;
 use alloc::collections::BTreeSet;
 use alloc::vec::Vec;
@@ -22,6 +22,13 @@ use libux::println;
 use libux::rpc::Errno;
 use libux::sel4::consts::{bits, object};
 use libux::sel4::{CapRights, Page};
+
+/// Our window onto every process's shared buffer page, one page each.
+pub const BUFFERS: u64 = 0x100_0000_0000;
+
+pub fn buffer_address(index: usize) -> u64 {
+    BUFFERS + index as u64 * PAGE
+}
 
 /// Buffers made at boot: 64 processes' worth (256 KiB).
 const POOLED: usize = 64;
@@ -49,7 +56,7 @@ impl Buffers {
     }
 }
 
-impl Server {
+impl Life {
     /// Makes the pooled buffers (at boot).
     pub fn make_pooled_buffers(&mut self) -> Result<(), Errno> {
         for index in 0..POOLED {

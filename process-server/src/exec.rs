@@ -13,9 +13,10 @@
 //! under the hash of what was copied into them (`shared`), so no other
 //! program's code is touched.
 
+use crate::life::Life;
 use crate::mem::Arena;
-use crate::process::{start_block, Grants, Held, State, PAGE};
-use crate::server::Server;
+use crate::mem::PAGE;
+use crate::process::{start_block, Grants, Held, State};
 use crate::shared::ImageId;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -26,7 +27,7 @@ use libux::sel4::{CapRights, Page};
 /// Where the view is, in our address space: a PML4 slot nothing else uses.
 const VIEW: u64 = 0x200_0000_0000;
 
-impl Server {
+impl Life {
     /// Replaces `pid`'s program as `exec` says; on failure the old one
     /// goes on, unchanged.
     pub fn exec(&mut self, pid: Pid, exec: &Exec) -> Result<(), Errno> {

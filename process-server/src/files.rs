@@ -417,9 +417,9 @@ impl Server {
     fn trees(&mut self, caller: Pid, bin: bool) -> (Tree<'_>, &mut Loop<Node, WaitFor>, Replies<'_>) {
         let ProcFiles { core, spawned, next_spawn, ready } = &mut self.files;
         let tree = Tree {
-            procs: &self.procs,
-            bootfs: &self.bootfs,
-            mounts: &self.mounts,
+            procs: &self.life.procs,
+            bootfs: &self.life.bootfs,
+            mounts: &self.life.mounts,
             spawned,
             next_spawn,
             caller,
@@ -428,7 +428,7 @@ impl Server {
             effects: Vec::new(),
         };
         let waiting = core.held().waiting().count();
-        (tree, core, Replies { kernel: &mut self.kernel, ready, waiting })
+        (tree, core, Replies { kernel: &mut self.life.kernel, ready, waiting })
     }
 
     /// Answers one file call from `caller` (`bin`: on the `/bin` tree).
@@ -474,15 +474,15 @@ impl Server {
 
     /// A parent that read a child's `wait` has reaped it.
     fn reap_for(&mut self, pid: Pid, reader: Pid) {
-        if self.procs.get(&pid).is_some_and(|p| p.ppid == reader && matches!(p.state, State::Zombie(_))) {
-            self.procs.remove(&pid);
+        if self.life.procs.get(&pid).is_some_and(|p| p.ppid == reader && matches!(p.state, State::Zombie(_))) {
+            self.life.procs.remove(&pid);
         }
     }
 
     /// Drops the waiting reads of `reader` (and its hanging `Wait`s): it was
     /// stopped or ended, which cancels the calls it was blocked in.
     pub fn forget_waits(&mut self, reader: Pid) {
-        self.forget_hanging(reader);
+        self.hanging.forget(&mut self.life.kernel, reader);
         let (_, core, mut io) = self.trees(0, false);
         core.drop_waiting(&mut io, &[reader]);
     }
@@ -492,7 +492,7 @@ impl Server {
     pub fn files_after_end(&mut self, pid: Pid, end: &End) {
         // Most processes end unwatched: no name copied, nothing retried.
         if self.files.core.held().waiting().any(|(_, w)| w.pid == pid) {
-            let name = self.procs.get(&pid).map_or(String::from("?"), |p| p.name.clone());
+            let name = self.life.procs.get(&pid).map_or(String::from("?"), |p| p.name.clone());
             let (mut tree, core, mut io) = self.trees(0, false);
             tree.ending = Some((pid, end, &name));
             core.wake(&mut tree, &mut io);
@@ -500,7 +500,7 @@ impl Server {
             // (Only reaps: they do not fail.)
             let _ = self.carry_out(effects);
         }
-        self.forget_hanging(pid);
+        self.hanging.forget(&mut self.life.kernel, pid);
         let (mut tree, core, mut io) = self.trees(0, false);
         core.ended(&mut tree, &mut io, &[pid]);
     }
@@ -513,7 +513,7 @@ impl Server {
             let m = &libux::sel4::syscall::ipc_buffer().msg;
             let info = libux::sel4::MessageInfo::new(libux::rpc::MSG_REPLY, 0, 0, words as u64);
             libux::sel4::syscall::nb_send(slot, libux::sel4::syscall::Msg { info, mr: [m[0], m[1], m[2], m[3]] });
-            self.kernel.delete_root(slot);
+            self.life.kernel.delete_root(slot);
         }
     }
 
@@ -525,10 +525,10 @@ impl Server {
         let argv: Vec<&str> = command.argv.iter().map(String::as_str).collect();
         let fds = command.fds.iter().map(|r| FdName { fd: r.fd, path: &r.path, flags: r.flags() }).collect();
         let path = argv[0];
-        let child = self.procs.new_pid()?;
+        let child = self.life.procs.new_pid()?;
         let spawn =
             Spawn { path, argv: argv.clone(), env: Vec::new(), redirect: None, fds, place: None, home_parent: None };
-        self.create(child, parent, &spawn, &Grants::DEFAULT)?;
+        self.life.create(child, parent, &spawn, &Grants::DEFAULT)?;
         Ok(child)
     }
 }

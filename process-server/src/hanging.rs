@@ -5,9 +5,10 @@
 //! (the parent, or the intermediary that relayed the call) is stopped or
 //! ends, which cancels the call and so the reply capability.
 
+use crate::kernel::Kernel;
 use crate::mem::{ROOT_CNODE, ROOT_DEPTH};
 use crate::process::State;
-use crate::server::Server;
+use crate::procs::Procs;
 use alloc::vec::Vec;
 use libux::rpc::{Errno, Pid, Reply, Response, Waited};
 
@@ -15,7 +16,14 @@ use libux::rpc::{Errno, Pid, Reply, Response, Waited};
 /// at most `layout::MAX_THREADS` of its own; intermediaries relay more.
 const MAX_HANGING: usize = 1024;
 
-pub struct Hanging {
+/// The waits kept, oldest first.
+#[derive(Default)]
+pub struct Hanging(Vec<Hang>);
+
+/// An answer to send: the kept reply capability's slot, and the reply.
+pub type Later = (u64, Reply);
+
+struct Hang {
     /// The process that waits for a child.
     parent: Pid,
     which: Option<Pid>,
@@ -24,73 +32,68 @@ pub struct Hanging {
     slot: u64,
 }
 
-impl Server {
+impl Hanging {
     /// Keeps the reply capability of the current call, a `Wait` of
     /// `parent`'s that no ended child answers yet.
-    pub fn hang(&mut self, caller: Pid, parent: Pid, which: Option<Pid>) -> Result<(), Errno> {
-        if self.hanging.len() >= MAX_HANGING {
+    pub fn hang(&mut self, kernel: &mut Kernel, caller: Pid, parent: Pid, which: Option<Pid>) -> Result<(), Errno> {
+        if self.0.len() >= MAX_HANGING {
             return Err(Errno::NoMemory);
         }
-        let slot = self.kernel.mem.slot()?;
+        let slot = kernel.mem.slot()?;
         if ROOT_CNODE.save_caller(slot, ROOT_DEPTH).is_err() {
-            self.kernel.mem.free_slot(slot);
+            kernel.mem.free_slot(slot);
             return Err(Errno::BadRequest);
         }
-        self.hanging.push(Hanging { parent, which, caller, slot });
+        self.0.push(Hang { parent, which, caller, slot });
         Ok(())
     }
 
     /// `child` ended and is a zombie: the first wait of its parent's that
-    /// it matches reaps it and is answered.
-    pub fn answer_hanging(&mut self, child: Pid) {
-        let Some(State::Zombie(end)) = self.procs.get(&child).map(|p| &p.state) else {
-            return;
+    /// it matches reaps it and is to be answered.
+    pub fn answer(&mut self, procs: &mut Procs, child: Pid) -> Option<Later> {
+        let Some(State::Zombie(end)) = procs.get(&child).map(|p| &p.state) else {
+            return None;
         };
-        let (end, parent) = (*end, self.procs[&child].ppid);
-        let Some(i) = self.hanging.iter().position(|h| h.parent == parent && h.which.is_none_or(|w| w == child)) else {
-            return;
-        };
-        let h = self.hanging.remove(i);
-        self.procs.remove(&child);
-        self.send_later(h.slot, &Ok(Response::Waited(Some(Waited { pid: self.procs.gpid(child), end }))));
+        let (end, parent) = (*end, procs[&child].ppid);
+        let i = self.0.iter().position(|h| h.parent == parent && h.which.is_none_or(|w| w == child))?;
+        let h = self.0.remove(i);
+        procs.remove(&child);
+        Some((h.slot, Ok(Response::Waited(Some(Waited { pid: procs.gpid(child), end })))))
     }
 
     /// `pid` ended: its own waits get `NoSuchProcess` (for an intermediary
-    /// that relayed them), the waits it relayed are dropped.
-    pub fn hanging_after_end(&mut self, pid: Pid) {
+    /// that relayed them: answers returned), the waits it relayed are
+    /// dropped.
+    pub fn after_end(&mut self, kernel: &mut Kernel, pid: Pid) -> Vec<Later> {
         // In place: the others stay where they are, and most ends touch
         // none.
         let mut mine = Vec::new();
         let mut i = 0;
-        while i < self.hanging.len() {
-            if self.hanging[i].parent == pid || self.hanging[i].caller == pid {
-                mine.push(self.hanging.remove(i));
+        while i < self.0.len() {
+            if self.0[i].parent == pid || self.0[i].caller == pid {
+                mine.push(self.0.remove(i));
             } else {
                 i += 1;
             }
         }
+        let mut answers = Vec::new();
         for h in mine {
             if h.caller == pid {
-                self.kernel.delete_root(h.slot);
+                kernel.delete_root(h.slot);
             } else {
-                self.send_later(h.slot, &Err(Errno::NoSuchProcess));
+                answers.push((h.slot, Err(Errno::NoSuchProcess)));
             }
         }
+        answers
     }
 
-    /// `caller` was stopped: the calls it was blocked in are cancelled.
-    pub fn forget_hanging(&mut self, caller: Pid) {
-        let (gone, rest): (Vec<_>, Vec<_>) = self.hanging.drain(..).partition(|h| h.caller == caller);
-        self.hanging = rest;
+    /// `caller` was stopped or ended: the calls it was blocked in are
+    /// cancelled.
+    pub fn forget(&mut self, kernel: &mut Kernel, caller: Pid) {
+        let (gone, rest): (Vec<_>, Vec<_>) = self.0.drain(..).partition(|h| h.caller == caller);
+        self.0 = rest;
         for h in gone {
-            self.kernel.delete_root(h.slot);
+            kernel.delete_root(h.slot);
         }
-    }
-
-    /// Queues `reply` for the kept reply capability in `slot` (sent, and
-    /// the slot freed, by `send_ready`).
-    fn send_later(&mut self, slot: u64, reply: &Reply) {
-        let bytes = postcard::to_allocvec(reply).expect("a reply encodes");
-        self.files.ready.push((slot, bytes));
     }
 }

@@ -3,8 +3,7 @@
 //! ASID pools. It knows no processes: callers name the frames, slots and
 //! arenas, and keep track of whose they are.
 
-use crate::mem::{Arena, Memory, ROOT_CNODE, ROOT_DEPTH};
-use crate::process::PAGE;
+use crate::mem::{Arena, Memory, PAGE, ROOT_CNODE, ROOT_DEPTH};
 use crate::vspace::AddressSpace;
 use alloc::vec::Vec;
 use libux::layout::CNODE_BITS;

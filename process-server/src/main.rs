@@ -26,6 +26,8 @@ mod exec;
 mod files;
 mod hanging;
 mod kernel;
+mod life;
+mod mapping;
 mod mem;
 mod mounts;
 mod pci;
@@ -34,6 +36,7 @@ mod procs;
 mod rtc;
 mod server;
 mod shared;
+mod stop;
 mod thread;
 mod tsc;
 mod vspace;
@@ -111,12 +114,13 @@ extern "C" fn main(bootinfo_addr: u64) -> ! {
 
     let bootfs = BootFs::parse(&BOOTFS.0).unwrap_or_else(|e| panic!("corrupt boot file system: {e:?}"));
     let own = shared::OwnImage::new(bi.user_image_frames(), &BOOTFS.0);
-    let mut server = Server::new(Memory::new(&bi), devices::Devices::new(&bi), bootfs, own)
+    let life = life::Life::new(Memory::new(&bi), devices::Devices::new(&bi), bootfs, own)
         .unwrap_or_else(|e| panic!("no memory for the server: {e}"));
-    server.check_own_image();
+    let mut server = Server::new(life);
+    server.life.check_own_image();
     // The node's number, as the cluster server has it (`libux::cluster`).
     if let Some(Ok(c)) = fw_cfg_string("opt/ux/cluster").map(|t| libux::cluster::Config::parse(t.trim())) {
-        server.procs.node = c.node;
+        server.life.procs.node = c.node;
     }
     server.tsc_mhz = tsc_mhz;
     server.wall = rtc::read(IoPort(init_cap::IO_PORT), tsc);
@@ -138,17 +142,17 @@ extern "C" fn main(bootinfo_addr: u64) -> ! {
     for p in system.programs.iter().filter(|p| p.at_boot) {
         let (grants, env) = grants_of(p);
         let env: alloc::vec::Vec<&str> = env.iter().map(|e| e.as_str()).collect();
-        match server.start(p.name, &p.argv, &env, &grants.borrow()) {
+        match server.life.start(p.name, &p.argv, &env, &grants.borrow()) {
             Ok(pid) => {
-                println!("ux: started {} as pid {} (priority {})", p.name, server.procs.gpid(pid), p.priority);
+                println!("ux: started {} as pid {} (priority {})", p.name, server.life.procs.gpid(pid), p.priority);
                 if p.before_ready {
                     before_ready.push(pid);
                 }
                 if p.cluster {
-                    server.mounts.cluster = Some(pid);
+                    server.life.mounts.cluster = Some(pid);
                 }
                 if p.daemon {
-                    server.procs.get_mut(&pid).expect("just started").daemon = true;
+                    server.life.procs.get_mut(&pid).expect("just started").daemon = true;
                     daemons.push(pid);
                 }
             }
@@ -158,8 +162,8 @@ extern "C" fn main(bootinfo_addr: u64) -> ! {
     // Ready: the before-ready programs have ended, the daemons have
     // mounted (or died).
     server.serve_until(|s| {
-        let ended = |pid: &u32| s.procs.live(*pid).is_err();
-        before_ready.iter().all(ended) && daemons.iter().all(|pid| ended(pid) || s.procs[pid].mounted)
+        let ended = |pid: &u32| s.life.procs.live(*pid).is_err();
+        before_ready.iter().all(ended) && daemons.iter().all(|pid| ended(pid) || s.life.procs[pid].mounted)
     });
     let after = MY_PROBE.load(Ordering::Relaxed);
     let verdict = if after == mine { "unchanged: separate address spaces" } else { "CHANGED" };
@@ -176,10 +180,10 @@ extern "C" fn main(bootinfo_addr: u64) -> ! {
             let name = path.strip_prefix("/bin/").unwrap_or(path);
             let (grants, env) = system.programs.iter().find(|p| p.name == name).map(grants_of).unwrap_or_default();
             let env: alloc::vec::Vec<&str> = env.iter().map(|e| e.as_str()).collect();
-            match server.start(path, &argv, &env, &grants.borrow()) {
+            match server.life.start(path, &argv, &env, &grants.borrow()) {
                 Ok(pid) => {
-                    server.console_is(pid);
-                    println!("ux: started {cmd} as pid {}", server.procs.gpid(pid));
+                    server.life.console_is(pid);
+                    println!("ux: started {cmd} as pid {}", server.life.procs.gpid(pid));
                 }
                 Err(e) => println!("ux: cannot start {cmd}: {e}"),
             }

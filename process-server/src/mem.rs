@@ -10,8 +10,11 @@
 
 use alloc::vec::Vec;
 use libux::rpc::Errno;
-use libux::sel4::consts::{init_cap, object};
+use libux::sel4::consts::{bits, init_cap, object};
 use libux::sel4::{BootInfo, CNode, Error, Untyped};
+
+/// The size of a page, and of a frame.
+pub const PAGE: u64 = 1 << bits::PAGE;
 
 /// Depth of the root CNode's capability pointers (2^16 slots behind a
 /// 48-bit guard).

@@ -3,10 +3,11 @@
 //! a small zombie record stays until the parent reaps it).
 
 use crate::blocks::Block;
+use crate::buffers::buffer_address;
 use crate::cspace::CSpace;
 use crate::devices::DevicePage;
-use crate::mem::{Arena, ROOT_CNODE, ROOT_DEPTH};
-use crate::server::{buffer_address, Server};
+use crate::life::Life;
+use crate::mem::{Arena, PAGE, ROOT_CNODE, ROOT_DEPTH};
 use crate::shared::ImageId;
 use crate::vspace::AddressSpace;
 use alloc::collections::BTreeMap;
@@ -23,8 +24,6 @@ use libux::sel4::{
     TcbConfig, UserContext, VSpace, VmAttributes,
 };
 use libux::sysdesc::{DeviceMemory, Irq};
-
-pub const PAGE: u64 = 1 << bits::PAGE;
 
 /// What a process gets beyond the usual: its priority and device grants
 /// (from the system description; spawned processes get the default).
@@ -156,13 +155,13 @@ pub struct Live {
     /// unmapped (`blocks.rs`).
     pub blocks: BTreeMap<u64, Block>,
     /// The lowest mapped page of the first thread's stack (see
-    /// `layout::STACK_EAGER`, `Server::grow_stack`).
+    /// `layout::STACK_EAGER`, `Life::grow_stack`).
     pub stack_low: u64,
     /// The boot image program whose read-only pages it maps (`shared.rs`).
     pub image: Option<ImageId>,
     pub stopped: bool,
     /// Where each thread was when last stopped (see
-    /// `Server::finish_restarted_call`).
+    /// `Life::finish_restarted_call`).
     pub stopped_at: Vec<(Tcb, u64)>,
     /// The intermediary this process's connection leads to.
     pub intermediary: Option<Pid>,
@@ -187,7 +186,7 @@ pub struct Live {
     /// pid, which lives on), and are retired then.
     pub windows_before_exec: Vec<Pid>,
     /// Its connection to each file server endpoint it resolved a path to
-    /// (see `Server::conn_root`).
+    /// (see `mounts::conn_root`).
     pub conn_roots: Vec<ConnRoot>,
     /// A file server's side of its clients' windows: the frames (its own)
     /// mapped at `layout::client_window(pid)`.
@@ -246,7 +245,7 @@ pub fn start_block(pid: Pid, argv: &[&str], env: &[&str], fds: &[FdName]) -> Res
     Ok(block)
 }
 
-impl Server {
+impl Life {
     /// `image` as an executable that fits a process and our free memory.
     pub fn loadable<'a>(&self, image: &'a [u8]) -> Result<Elf<'a>, Errno> {
         let elf = Elf::parse(image).map_err(|_| Errno::BadImage)?;
@@ -602,15 +601,21 @@ impl Server {
     /// Ends `pid`: destroys its objects, reparents its children to us, and
     /// leaves a zombie for its parent (or removes it, when that is us).
     /// The processes it was the intermediary of lose their connection, and
-    /// with it any call it held for them: they are killed.
-    pub fn end(&mut self, pid: Pid, end: End) {
+    /// with it any call it held for them: they are killed. Answers every
+    /// process that ended, in order, for the calls waiting on them to be
+    /// settled (`Server::end`).
+    #[must_use = "the calls waiting on the processes that ended must be settled"]
+    pub fn end(&mut self, pid: Pid, end: End) -> Vec<(Pid, End)> {
         // A worklist, not recursion: a long chain of intermediaries must
         // not run the server out of stack.
         let mut work = alloc::vec![(pid, end)];
+        let mut ended = Vec::new();
         while let Some((pid, end)) = work.pop() {
             let clients = self.end_one(pid, end);
             work.extend(clients.into_iter().map(|c| (c, End::Killed)));
+            ended.push((pid, end));
         }
+        ended
     }
 
     /// Ends one process; returns the processes it was the intermediary of.
@@ -654,9 +659,6 @@ impl Server {
                 }
             }
         }
-        self.files_after_end(pid, &end);
-        self.hanging_after_end(pid);
-        self.answer_hanging(pid);
         self.tell_daemons(pid);
         clients
     }

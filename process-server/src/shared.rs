@@ -26,9 +26,10 @@
 //! that changed while we read it (a relayed `Exec` of a process that
 //! runs on) is filed under what it became, never under another's name.
 
+use crate::life::Life;
 use crate::mem::Arena;
-use crate::process::{Held, PAGE};
-use crate::server::Server;
+use crate::mem::PAGE;
+use crate::process::Held;
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 use libux::elf::{Elf, Segment};
@@ -167,7 +168,7 @@ impl SharedImages {
     }
 }
 
-impl Server {
+impl Life {
     /// Counts one more process of `id` (whose image `elf` is), making and
     /// filling its read-only pages if it is the first; the id they are
     /// filed under (a new file's: the hash of what was filled).

@@ -4,9 +4,10 @@
 //! thread ends the process). A thread that ends (`ThreadExit`) is
 //! suspended and its objects kept for the next thread with its index.
 
+use crate::life::Life;
 use crate::mem::Memory;
-use crate::process::{Live, PAGE};
-use crate::server::Server;
+use crate::mem::PAGE;
+use crate::process::Live;
 use libux::layout::{self, slot, CNODE_BITS, MAX_THREADS};
 use libux::rpc::{Errno, Pid, Response};
 use libux::sel4::consts::{bits, object};
@@ -30,10 +31,10 @@ impl Threads {
     }
 }
 
-impl Server {
+impl Life {
     /// Starts a thread of `pid` at `entry` with `arg`; answers its index.
     pub fn new_thread(&mut self, pid: Pid, entry: u64, arg: u64) -> Result<Response, Errno> {
-        let Server { procs, kernel, .. } = self;
+        let Life { procs, kernel, .. } = self;
         let live = procs.live_mut(pid)?;
         // A stopped process runs nothing until continued.
         if live.stopped {

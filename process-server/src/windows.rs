@@ -6,7 +6,7 @@
 //! processes; this is the one place that makes, moves and frees them.
 
 use crate::kernel::Kernel;
-use crate::process::PAGE;
+use crate::mem::PAGE;
 use crate::procs::Procs;
 use alloc::vec::Vec;
 use libux::layout;
