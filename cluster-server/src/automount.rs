@@ -6,22 +6,23 @@
 //! `Remounted`: the client's library resolves the path again and finds
 //! the mount. Calls for a node that is down (or unknown) find nothing.
 //!
-//! [`THREADS`] threads answer; while both wait for mounts, other calls
-//! here wait their turn (a mount takes a dial and an attach). What the
+//! A pool (`libux::fs::pool`) of at most [`THREADS`] threads answers;
+//! while both wait for mounts, other calls here wait their turn (a mount
+//! takes a dial and an attach). What the
 //! mounts' `mount9p`s leave when they end is reaped by the beater.
 
 use crate::State;
 use alloc::collections::BTreeMap;
 use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use cluster_server::ntree::{Made, Name};
 use libux::cluster::{mount_point, Gpid, NodeId, NodeState};
 use libux::fs::client::{open, server_of, File};
-use libux::fs::server::{encode, request_bytes, Answer, Entry};
+use libux::fs::pool::Pooled;
+use libux::fs::server::{Answer, Entry};
 use libux::fs::{entry_bytes, flags, list_page, FsRequest};
-use libux::rpc::client::{recv_raw, reply_recv_raw};
 use libux::rpc::{Errno, Pid};
-use libux::sel4::CPtr;
 use libux::sync::Mutex;
 
 /// Threads answering calls on `/n`.
@@ -50,18 +51,26 @@ enum Mount {
     Started(Pid),
 }
 
-impl Automount {
-    /// Serves `/n`'s calls on `ep` forever (on each of its threads).
-    pub fn serve(&self, state: &Mutex<State>, ep: CPtr) -> ! {
-        let mut sleep = None;
-        let mut m = recv_raw(ep);
-        loop {
-            let answer =
-                request_bytes(&m).and_then(|bytes| self.answer(state, &mut sleep, libux::fs::decode_request(&bytes)?));
-            m = reply_recv_raw(ep, encode(&answer));
-        }
+/// `/n` as the pool serves it.
+pub struct NTree {
+    pub state: Arc<Mutex<State>>,
+    pub automount: Arc<Automount>,
+}
+
+impl Pooled for NTree {
+    /// A thread's clock, opened at its first wait for a mount.
+    type Worker = Option<File>;
+
+    fn worker(&self) -> Option<File> {
+        None
     }
 
+    fn file(&self, sleep: &mut Option<File>, _: Pid, req: FsRequest) -> Option<Result<Answer, Errno>> {
+        Some(self.automount.answer(&self.state, sleep, req))
+    }
+}
+
+impl Automount {
     fn answer(&self, state: &Mutex<State>, sleep: &mut Option<File>, req: FsRequest) -> Result<Answer, Errno> {
         let path = match req {
             FsRequest::Open { path, .. }

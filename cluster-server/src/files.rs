@@ -1,18 +1,18 @@
 //! Serving `/proc/cluster` (names in `tree`, formats in `libux::cluster`).
 //!
-//! A pool of threads receives on the tree's endpoint, each answering one
-//! call at a time. Reads of a process's files go through to its node's
-//! `/proc` (a remote node's through the cluster's 9P mount of it). At
-//! most `SLOW_MAX` calls that go through run at once, `SLOW_PER_CLIENT`
-//! of them one client's, so one thread always answers the others; a
-//! call beyond is `Busy`. The same threads answer the process API calls
-//! that processes' servers answered `Elsewhere` (`rpc::MSG_FORWARD`, on
-//! the cluster connection). A call that waits for a process to end (a
-//! `Wait`, forwarded or written to `call`, a read of a `wait` file)
-//! holds no thread: it is parked (`waits`) and settled by the waker
-//! thread. The first
-//! thread answers no calls: it hears of processes that ended, which
-//! drops what they held and settles the waits for them.
+//! A pool of threads (`libux::fs::pool`, at most [`POOL`]) receives on
+//! the tree's endpoint, each answering one call at a time. Reads of a
+//! process's files go through to its node's `/proc` (a remote node's
+//! through the cluster's 9P mount of it). At most `SLOW_MAX` calls that
+//! go through run at once, `SLOW_PER_CLIENT` of them one client's, so
+//! one thread always answers the others; a call beyond is `Busy`. The
+//! same threads answer the process API calls that processes' servers
+//! answered `Elsewhere` (`rpc::MSG_FORWARD`, on the cluster connection).
+//! A call that waits for a process to end (a `Wait`, forwarded or
+//! written to `call`, a read of a `wait` file) holds no thread: it is
+//! parked (`waits`) and settled by the waker thread. The first thread
+//! answers no calls: it hears of processes that ended, which drops what
+//! they held and settles the waits for them.
 
 use crate::calls::{Ask, Calls};
 use crate::waits::{Due, Parked, Waits, Wanted};
@@ -27,15 +27,17 @@ use cluster_server::tree::{proc_files, Node, ROOT_FILES};
 use libux::cluster::{proc_dir, ClusterCtl, Gpid, NodeId, NodeLine, NodeState, PsLine, CTL};
 use libux::fs::client::{open, stat, transact, File};
 use libux::fs::handles::Handles;
-use libux::fs::server::{encode, request_bytes, Answer, Entry, Windows};
+use libux::fs::pool::Pooled;
+use libux::fs::server::{encode, Answer, Entry, Windows};
 use libux::fs::{entry_bytes, flags, list_page, FsRequest, IO_MAX};
 use libux::layout::slot;
 use libux::procfs::PidFile;
 use libux::procfs::{pids, status_lines, Status};
-use libux::rpc::client::{recv_raw, reply_recv_raw};
+use libux::rpc::client::Received;
 use libux::rpc::frame;
-use libux::rpc::{Badge, End, Errno, Pid, Reply, Response, MSG_FORWARD};
-use libux::sel4::{CPtr, Notification};
+use libux::rpc::{End, Errno, Pid, Reply, Response, MSG_FORWARD};
+use libux::sel4::consts::msg::MAX_LENGTH;
+use libux::sel4::Notification;
 use libux::sync::Mutex;
 
 /// Threads answering calls (the first thread hears of endings instead,
@@ -525,42 +527,33 @@ fn hear_a_burst(files: &Files, cursor: &mut u64, mut gone: impl FnMut(&[Pid])) -
     }
 }
 
-/// Serves the tree's calls on `ep` forever (on each thread of the pool).
-pub fn serve_calls(state: &Mutex<State>, files: &Files, ep: CPtr) -> ! {
-    let mut m = recv_raw(ep);
-    loop {
-        m = match one(state, files, &m) {
-            Some(words) => reply_recv_raw(ep, words),
-            // Parked: its reply capability is kept, and this thread free.
-            None => recv_raw(ep),
-        };
-    }
+/// `/proc/cluster` as the pool serves it.
+pub struct ClusterTree {
+    pub state: Arc<Mutex<State>>,
+    pub files: Arc<Files>,
 }
 
-/// Answers the call `m`: the reply's length in words, or none if it was
-/// parked.
-fn one(state: &Mutex<State>, files: &Files, m: &libux::rpc::client::Received) -> Option<usize> {
-    let pid = Badge(m.badge).pid();
-    if m.label == MSG_FORWARD {
-        return forwarded(state, files, pid, m);
+impl Pooled for ClusterTree {
+    type Worker = ();
+
+    fn worker(&self) {}
+
+    fn file(&self, _: &mut (), pid: Pid, req: FsRequest) -> Option<Result<Answer, Errno>> {
+        let (state, files) = (&*self.state, &*self.files);
+        let (gpid, wanted) = match parks(state, files, pid, &req) {
+            Ok(Some(wait)) => wait,
+            Ok(None) => return Some(answer(state, files, pid, req)),
+            Err(e) => return Some(Err(e)),
+        };
+        // The waker asks whether it has ended already.
+        files.waits.park(pid, gpid, wanted).err().map(Err)
     }
-    let bytes = match request_bytes(m) {
-        Ok(b) => b,
-        Err(e) => return Some(encode(&Err(e))),
-    };
-    let req = match libux::fs::decode_request(&bytes) {
-        Ok(r) => r,
-        Err(e) => return Some(encode(&Err(e))),
-    };
-    let (gpid, wanted) = match parks(state, files, pid, &req) {
-        Ok(Some(wait)) => wait,
-        Ok(None) => return Some(encode(&answer(state, files, pid, req))),
-        Err(e) => return Some(encode(&Err(e))),
-    };
-    // The waker asks whether it has ended already.
-    match files.waits.park(pid, gpid, wanted) {
-        Ok(()) => None,
-        Err(e) => Some(encode(&Err(e))),
+
+    fn other(&self, _: &mut (), pid: Pid, m: &Received, msg: &[u64; MAX_LENGTH]) -> Option<usize> {
+        if m.label != MSG_FORWARD {
+            return Some(encode(&Err(Errno::BadRequest)));
+        }
+        forwarded(&self.state, &self.files, pid, m, msg)
     }
 }
 
@@ -568,9 +561,9 @@ fn one(state: &Mutex<State>, files: &Files, m: &libux::rpc::client::Received) ->
 /// `Elsewhere` (`libux::cluster::call`) as a write of it to `call` is
 /// answered: the reply's length in words, or none if it was parked (a
 /// `Wait` that hangs).
-fn forwarded(state: &Mutex<State>, files: &Files, pid: Pid, m: &libux::rpc::client::Received) -> Option<usize> {
+fn forwarded(state: &Mutex<State>, files: &Files, pid: Pid, m: &Received, msg: &[u64; MAX_LENGTH]) -> Option<usize> {
     let words = |reply: &Reply| Some(libux::rpc::client::reply_words(reply));
-    let call = match forwarded_bytes(files, pid, m).and_then(|bytes| Call::parse(&bytes)) {
+    let call = match forwarded_bytes(files, pid, m, msg).and_then(|bytes| Call::parse(&bytes)) {
         Ok(call) => call,
         Err(e) => return words(&Err(e)),
     };
@@ -587,8 +580,7 @@ fn forwarded(state: &Mutex<State>, files: &Files, pid: Pid, m: &libux::rpc::clie
 }
 
 /// The bytes of the forwarded call `m`: inline, or in `pid`'s I/O window.
-fn forwarded_bytes(files: &Files, pid: Pid, m: &libux::rpc::client::Received) -> Result<Vec<u8>, Errno> {
-    let msg = &libux::sel4::syscall::ipc_buffer().msg;
+fn forwarded_bytes(files: &Files, pid: Pid, m: &Received, msg: &[u64; MAX_LENGTH]) -> Result<Vec<u8>, Errno> {
     let h = frame::header(msg, m.words)?;
     Ok(match h.place {
         frame::Place::Inline => frame::inline_bytes(msg)[..h.len].to_vec(),

@@ -29,6 +29,7 @@ use fs9p::auth::from_hex;
 use libux::cluster::{NodeId, NodeLine, SEGMENT_BROADCAST};
 use libux::fs::client::{open, File};
 use libux::fs::flags;
+use libux::fs::pool::Pool;
 use libux::layout::slot;
 use libux::net::{Addr, Datagram};
 use libux::println;
@@ -146,11 +147,10 @@ fn main() -> i32 {
         println!("cluster: cannot start the waker: {e}");
         return 1;
     }
-    for _ in 0..files::POOL {
-        let (s, f) = (state.clone(), files.clone());
-        if let Err(e) = libux::thread::spawn(move || files::serve_calls(&s, &f, EP)) {
-            println!("cluster: cannot start a thread: {e}");
-        }
+    let tree = files::ClusterTree { state: state.clone(), files: files.clone() };
+    if let Err(e) = Pool::new(tree, EP, files::POOL).start() {
+        println!("cluster: cannot start the tree's threads: {e}");
+        return 1;
     }
     // The other nodes' files, for a node of a cluster (only with the
     // secret can it mount them).
@@ -186,10 +186,8 @@ fn main() -> i32 {
 /// Starts `/n`'s threads, and mounts it.
 fn serve_n(state: &Arc<Mutex<State>>, automount: &Arc<automount::Automount>) -> Result<(), Errno> {
     libux::process::create_endpoint(N_EP)?;
-    for _ in 0..automount::THREADS {
-        let (s, a) = (state.clone(), automount.clone());
-        libux::thread::spawn(move || a.serve(&s, N_EP))?;
-    }
+    let tree = automount::NTree { state: state.clone(), automount: automount.clone() };
+    Pool::new(tree, N_EP, automount::THREADS).start()?;
     libux::process::mount("/n", N_EP)
 }
 

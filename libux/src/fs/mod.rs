@@ -22,6 +22,7 @@ pub mod client;
 #[cfg(target_arch = "x86_64")]
 pub mod dirtab;
 pub mod handles;
+pub mod pool;
 #[cfg(target_arch = "x86_64")]
 pub mod serve;
 #[cfg(target_arch = "x86_64")]

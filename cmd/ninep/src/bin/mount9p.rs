@@ -5,9 +5,9 @@
 //! the remote files unchanged. Started with the cluster's secret in its
 //! environment (by the cluster server), it proves it to the export.
 //!
-//! Calls are answered by a pool of threads (started as calls find none
-//! idle, up to [`MAX_WORKERS`]), each with its own 9P client on the one
-//! connection, so that a call waiting at the server (a `wait`, a pipe)
+//! Calls are answered by a pool of threads (`libux::fs::pool`: started
+//! as calls find none idle, up to [`MAX_WORKERS`]), each with its own 9P
+//! client on the one connection, so that a call waiting at the server (a `wait`, a pipe)
 //! holds up nobody else's; the 9P replies come back in any order
 //! (`ninep::wire`). When the connection breaks, the call that finds it so
 //! dials again (at most once every 10 s), and so do later ones until a
@@ -38,12 +38,12 @@ use fs9p::client::{Client, Ids};
 use fs9p::Dialect;
 use libux::cluster::NodeId;
 use libux::fs::client::open;
-use libux::fs::server::{encode, request_bytes};
+use libux::fs::pool::{Pool, Pooled};
+use libux::fs::server::Answer;
 use libux::fs::{flags, FsRequest};
-use libux::layout::{event, slot, MAX_THREADS};
+use libux::layout::{slot, MAX_THREADS};
 use libux::process::Clock;
-use libux::rpc::client::{recv_raw, reply_recv_raw};
-use libux::rpc::{Badge, Errno};
+use libux::rpc::{Errno, Pid};
 use libux::sync::{Event, Mutex};
 use libux::{eprintln, println};
 use ninep::remote::{Remote, Worker};
@@ -79,7 +79,9 @@ struct Mount {
     dialer: Dialer,
     link: Mutex<Link>,
     remote: Mutex<Remote>,
-    pool: Mutex<Pool>,
+    /// Calls under way of clients other than the one workers are
+    /// reserved for.
+    others: Mutex<usize>,
     /// `-c NODE`: the cluster's node the export is on, and whether it is
     /// down (then calls fail at once, and nobody dials).
     node: Option<NodeId>,
@@ -99,16 +101,6 @@ struct Link {
     generation: u32,
     clock: Clock,
     last_dial: Option<u64>,
-}
-
-#[derive(Default)]
-struct Pool {
-    /// Workers waiting for a call (or about to).
-    idle: usize,
-    workers: usize,
-    /// Calls under way of clients other than the one workers are
-    /// reserved for.
-    others: usize,
 }
 
 /// The export and how to speak to it.
@@ -148,7 +140,7 @@ impl Dialer {
 
 impl Mount {
     /// A client for the thread with `share` on the connection now.
-    fn worker(&self, share: u16) -> Worker {
+    fn worker_for(&self, share: u16) -> Worker {
         let link = self.link.lock();
         let port = link.wire.port(share);
         let mut c = Client::attached(port, self.dialer.dialect, link.msize, Ids::share(share, SHARES));
@@ -163,7 +155,7 @@ impl Mount {
         let Some(mut link) = self.link.try_lock() else { return };
         if link.generation != w.generation {
             drop(link);
-            *w = self.worker(w.share);
+            *w = self.worker_for(w.share);
             return;
         }
         let now = link.clock.micros();
@@ -198,14 +190,14 @@ impl Mount {
             (r.generation, r.found_broken)
         };
         if w.generation != generation {
-            *w = self.worker(w.share);
+            *w = self.worker_for(w.share);
         } else if w.c.transport().wire().is_broken() {
             if found_broken && !self.down.load(Ordering::Relaxed) {
                 self.redial(w);
             }
         } else if w.c.is_broken() {
             // The connection is good; only this client went wrong.
-            *w = self.worker(w.share);
+            *w = self.worker_for(w.share);
         }
     }
 
@@ -233,31 +225,12 @@ impl Mount {
         if gives_back || self.reserved_for.is_none_or(|r| r == pid) {
             return Ok(None);
         }
-        let mut pool = self.pool.lock();
-        if pool.others >= MAX_WORKERS - RESERVED {
+        let mut others = self.others.lock();
+        if *others >= MAX_WORKERS - RESERVED {
             return Err(Errno::Busy);
         }
-        pool.others += 1;
+        *others += 1;
         Ok(Some(Admitted(self)))
-    }
-
-    /// Counts a call taken; starts another worker when none is left idle.
-    fn taken(self: &Arc<Self>) {
-        let mut pool = self.pool.lock();
-        pool.idle -= 1;
-        if pool.idle > 0 || pool.workers >= MAX_WORKERS {
-            return;
-        }
-        pool.workers += 1;
-        pool.idle += 1;
-        drop(pool);
-        let mount = self.clone();
-        if let Err(e) = libux::thread::spawn(move || serve(mount)) {
-            println!("mount9p: cannot start a worker: {e}");
-            let mut pool = self.pool.lock();
-            pool.workers -= 1;
-            pool.idle -= 1;
-        }
     }
 
     /// Closes the files of clients that ended (and lets the process
@@ -356,30 +329,31 @@ fn main() -> i32 {
     }
     println!("mount9p: {addr} mounted at {at} ({}, msize {})", c.dialect().version(), c.msize());
     let link = Link { wire, msize: c.msize(), generation: 0, clock: Clock::new(), last_dial: None };
-    let mount = Arc::new(Mount {
+    let mount = Mount {
         dialer,
         link: Mutex::new(link),
         remote: Mutex::new(Remote::new(Ids::share(SHARES - 1, SHARES).tags)),
-        pool: Mutex::new(Pool { idle: 1, workers: 1, others: 0 }),
+        others: Mutex::new(0),
         reserved_for: node.and_then(|_| libux::process::getppid().ok()).map(|g| libux::cluster::Gpid(g).pid()),
         node,
         down: AtomicBool::new(false),
         cursor: Mutex::new(0),
-    });
-    let keeper = mount.clone();
-    if let Err(e) = libux::thread::spawn(move || housekeep(keeper)) {
+    };
+    let pool = Pool::new(mount, EP, MAX_WORKERS);
+    let keeper = pool.clone();
+    if let Err(e) = libux::thread::spawn(move || housekeep(&keeper.served)) {
         eprintln!("mount9p: cannot start the housekeeper: {e}");
         return 1;
     }
-    serve_with(mount, Worker { c, share, generation: 0 })
+    pool.join(Worker { c, share, generation: 0 })
 }
 
 /// Closes what clients that ended held here, and gives up the calls
 /// still waiting for them (a killed `cat` of a remote pipe), every
 /// [`HOUSEKEEPING_MS`] while any client holds a file.
-fn housekeep(mount: Arc<Mount>) {
+fn housekeep(mount: &Mount) {
     let share = libux::thread::current().0 as u16;
-    let mut w = mount.worker(share);
+    let mut w = mount.worker_for(share);
     let mut clock = match open("/dev/sleep", flags::WRITE) {
         Ok(f) => f,
         Err(e) => return println!("mount9p: /dev/sleep: {e}; clients that end keep their files here"),
@@ -396,7 +370,7 @@ fn housekeep(mount: Arc<Mount>) {
             continue;
         }
         if w.generation != mount.remote.lock().generation {
-            w = mount.worker(share);
+            w = mount.worker_for(share);
         }
         mount.forget_ended(&mut w);
     }
@@ -408,50 +382,41 @@ struct Admitted<'a>(&'a Mount);
 
 impl Drop for Admitted<'_> {
     fn drop(&mut self) {
-        self.0.pool.lock().others -= 1;
+        *self.0.others.lock() -= 1;
     }
 }
 
-/// A worker thread: answers calls forever.
-fn serve(mount: Arc<Mount>) {
-    let w = mount.worker(libux::thread::current().0 as u16);
-    serve_with(mount, w)
-}
+impl Pooled for Mount {
+    type Worker = Worker;
 
-fn serve_with(mount: Arc<Mount>, mut w: Worker) -> ! {
-    let mut m = recv_raw(EP);
-    loop {
-        if m.badge & event::FLAG != 0 {
-            m = recv_raw(EP);
-            continue;
-        }
-        // Our own calls (to the network, to start a worker) reuse the IPC
-        // buffer: copy first.
-        let request = request_bytes(&m);
-        mount.taken();
-        let pid = Badge(m.badge).pid();
-        mount.ready(&mut w);
-        let answer = request.and_then(|bytes| {
-            let req = libux::fs::decode_request(&bytes)?;
-            let _admitted = mount.admit(pid, &req)?;
-            let repeatable = req.is_repeatable();
-            let first = w.request(&mount.remote, pid, req);
+    fn worker(&self) -> Worker {
+        self.worker_for(libux::thread::current().0 as u16)
+    }
+
+    fn file(&self, w: &mut Worker, pid: Pid, req: FsRequest) -> Option<Result<Answer, Errno>> {
+        self.ready(w);
+        let answer = self.admit(pid, &req).and_then(|_admitted| {
+            let again = req.is_repeatable().then(|| req.clone());
+            let first = w.request(&self.remote, pid, req);
             // A connection that broke while idle fails the first call made
             // on it: one that doing again changes nothing more is made
             // again on a new connection.
-            if first.is_err() && repeatable && w.c.transport().wire().is_broken() {
-                mount.remote.lock().found_broken = true;
-                mount.ready(&mut w);
-                if !w.c.transport().wire().is_broken() {
-                    return w.request(&mount.remote, pid, libux::fs::decode_request(&bytes)?);
+            match again {
+                Some(req) if first.is_err() && w.c.transport().wire().is_broken() => {
+                    self.remote.lock().found_broken = true;
+                    self.ready(w);
+                    if w.c.transport().wire().is_broken() {
+                        first
+                    } else {
+                        w.request(&self.remote, pid, req)
+                    }
                 }
+                _ => first,
             }
-            first
         });
         if w.c.is_broken() {
-            mount.remote.lock().found_broken = true;
+            self.remote.lock().found_broken = true;
         }
-        mount.pool.lock().idle += 1;
-        m = reply_recv_raw(EP, encode(&answer));
+        Some(answer)
     }
 }
