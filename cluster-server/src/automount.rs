@@ -17,7 +17,7 @@ use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use cluster_server::ntree::{Made, Name};
-use libux::cluster::{mount_point, Gpid, NodeId, NodeState};
+use libux::cluster::{mount_point, Gpid, NodeId};
 use libux::fs::client::{open, server_of, File};
 use libux::fs::pool::Pooled;
 use libux::fs::server::{Answer, Entry};
@@ -231,7 +231,7 @@ fn live_nodes_with_addresses(state: &Mutex<State>) -> Vec<(NodeId, [u8; 4])> {
     let st = state.lock();
     let own = st.members.node();
     let lines = crate::node_lines(&st);
-    lines.iter().filter(|l| l.state != NodeState::Down && l.node != own).map(|l| (l.node, l.addr.ip)).collect()
+    lines.iter().filter(|l| !l.state.is_down() && l.node != own).map(|l| (l.node, l.addr.ip)).collect()
 }
 
 fn live_nodes(state: &Mutex<State>) -> Vec<NodeId> {

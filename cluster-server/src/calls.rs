@@ -11,7 +11,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use cluster_server::call::{Call, Placed};
 use cluster_server::spawn::pick;
-use libux::cluster::{mount_point, Gpid, NodeId, NodeLine, NodeState, Place, CALL};
+use libux::cluster::{mount_point, Gpid, NodeId, NodeLine, Place, CALL};
 use libux::fs::client::{open, File};
 use libux::fs::flags;
 use libux::procfs::{parse_end, Ctl, Status};
@@ -44,7 +44,7 @@ fn view(state: &Mutex<State>) -> (NodeId, Vec<NodeLine>) {
 }
 
 fn is_down(state: &Mutex<State>, node: NodeId) -> bool {
-    view(state).1.iter().any(|n| n.node == node && n.state == NodeState::Down)
+    view(state).1.iter().any(|n| n.node == node && n.state.is_down())
 }
 
 impl Calls {
@@ -129,7 +129,7 @@ impl Calls {
             _ => Err(Errno::Lost),
         };
         let known = nodes.iter().find(|n| n.node == node).ok_or(Errno::NoSuchProcess)?;
-        if known.state == NodeState::Down {
+        if known.state.is_down() {
             return lost(call);
         }
         let bytes = postcard::to_allocvec(&call.request()).map_err(|_| Errno::TooLarge)?;
@@ -186,7 +186,7 @@ impl Calls {
         if node == own {
             return Ok(Response::StartHere(own));
         }
-        if nodes.iter().any(|n| n.node == node && n.state == NodeState::Down) {
+        if nodes.iter().any(|n| n.node == node && n.state.is_down()) {
             return Err(Errno::Lost);
         }
         let starter = Gpid::new(own, caller).ok_or(Errno::NoSuchProcess)?;
@@ -228,7 +228,7 @@ impl Calls {
         let call = Call::HasEnded(gpid);
         match gpid.node() {
             Some(n) if n == own => self.carry_out(0, call),
-            Some(n) if nodes.iter().any(|l| l.node == n && l.state != NodeState::Down) => {
+            Some(n) if nodes.iter().any(|l| l.node == n && !l.state.is_down()) => {
                 let bytes = postcard::to_allocvec(&call.request()).map_err(|_| Errno::TooLarge)?;
                 libux::rpc::decode_reply(&self.forward(n, &bytes)?)?
             }

@@ -24,7 +24,7 @@ use alloc::vec::Vec;
 use cluster_server::call::Call;
 use cluster_server::spawn::{self, line_for};
 use cluster_server::tree::{proc_files, Node, ROOT_FILES};
-use libux::cluster::{proc_dir, ClusterCtl, Gpid, NodeId, NodeLine, NodeState, PsLine, CTL};
+use libux::cluster::{proc_dir, ClusterCtl, Gpid, NodeId, NodeLine, PsLine, CTL};
 use libux::fs::client::{open, stat, transact, File};
 use libux::fs::handles::Handles;
 use libux::fs::pool::Pooled;
@@ -223,7 +223,7 @@ fn proc_path(gpid: Gpid, file: Option<PidFile>, own: NodeId) -> Result<(NodeId, 
 fn ps(own: NodeId, nodes: &[NodeLine], last_seen: &Mutex<BTreeMap<NodeId, Vec<PsLine>>>) -> Vec<u8> {
     let mut text = String::new();
     for n in nodes {
-        if n.state == NodeState::Down {
+        if n.state.is_down() {
             for l in last_seen.lock().get(&n.node).into_iter().flatten() {
                 let lost = PsLine { state: String::from("lost"), ..l.clone() };
                 text.push_str(&alloc::format!("{lost}"));
@@ -245,7 +245,7 @@ fn processes(node: NodeId, dir: &str) -> Result<Vec<PsLine>, Errno> {
 /// The gpids of every node that is up, for the root's listing.
 fn gpids(own: NodeId, nodes: &[NodeLine]) -> Vec<Gpid> {
     let mut all = Vec::new();
-    for n in nodes.iter().filter(|n| n.state != NodeState::Down) {
+    for n in nodes.iter().filter(|n| !n.state.is_down()) {
         let here = pids(&proc_dir(n.node, own)).unwrap_or_default();
         all.extend(here.into_iter().filter_map(|p| Gpid::named(n.node, p)));
     }
@@ -412,14 +412,20 @@ fn read(files: &Files, pid: Pid, handle: u32, offset: u64, buf: &mut [u8]) -> Re
 /// node's `ctl` through our mount of it.
 fn control(state: &Mutex<State>, files: &Files, ctl: ClusterCtl) -> Result<(), Errno> {
     let (own, nodes) = view(state);
-    let node = ctl.node();
+    let node = ctl.node().unwrap_or(own);
     if node == own {
-        crate::set_draining(state, files, matches!(ctl, ClusterCtl::Drain(_)));
-        return Ok(());
+        return match ctl {
+            ClusterCtl::Drain(_) | ClusterCtl::Undrain(_) => {
+                crate::set_draining(state, files, matches!(ctl, ClusterCtl::Drain(_)));
+                Ok(())
+            }
+            ClusterCtl::Leave(_) => crate::leave(state, files),
+            ClusterCtl::Join => crate::join(state, files),
+        };
     }
     match nodes.iter().find(|n| n.node == node) {
         None => return Err(Errno::NoNode),
-        Some(n) if n.state == NodeState::Down => return Err(Errno::Lost),
+        Some(n) if n.state.is_down() => return Err(Errno::Lost),
         Some(_) => {}
     }
     let path = alloc::format!("{}{CTL}", libux::cluster::mount_point(node));

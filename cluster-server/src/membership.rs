@@ -117,6 +117,8 @@ pub struct Peer {
     heard_us: u64,
     /// The state last logged (a change is logged once).
     logged: NodeState,
+    /// Its last beat said it leaves (or a view said it left).
+    left: bool,
 }
 
 /// The coordinator this node follows: one of its views echoed a fresh
@@ -147,10 +149,15 @@ enum Role {
         last_view_us: u64,
         news: bool,
     },
+    /// Out of the cluster (`leave`): nothing sent, nothing heard, until
+    /// `join`.
+    Left,
 }
 
 pub struct Membership {
     cfg: Config,
+    /// Where incarnations come from (a node that joins again is a new one).
+    nonces: Nonces,
     incarnation: Incarnation,
     seq: u64,
     /// Our views' numbers, for this incarnation (however often we
@@ -187,9 +194,10 @@ impl Membership {
     /// `seed`: the boot's unpredictable bytes; `now_us`: the clock now.
     pub fn new(cfg: Config, seed: &[u8], now_us: u64) -> Membership {
         let mut nonces = Nonces::new(seed);
-        let incarnation = u64::from_le_bytes(nonces.bytes()[..8].try_into().expect("8 of 32 bytes"));
+        let incarnation = new_incarnation(&mut nonces);
         Membership {
             cfg,
+            nonces,
             incarnation,
             seq: 0,
             view_seq: 0,
@@ -218,7 +226,61 @@ impl Membership {
             Role::Seeking { .. } => None,
             Role::Following(f) => Some(f.node),
             Role::Coordinating { .. } => Some(self.cfg.node),
+            Role::Left => None,
         }
+    }
+
+    /// This node goes out of the cluster: its last beat, marked leaving,
+    /// goes to the coordinator (which tells the others in a view at
+    /// once), or to everyone while it seeks or coordinates (followers of
+    /// a coordinator that leaves turn to the next at once). Every other
+    /// node is down to it from now on. `None` if it is out already.
+    pub fn leave(&mut self, now_us: u64) -> Option<Vec<Out>> {
+        let to = match &self.role {
+            Role::Left => return None,
+            Role::Following(f) => {
+                Some((f.addr, ViewId { coordinator: f.node, incarnation: f.incarnation, seq: f.seq }))
+            }
+            Role::Seeking { .. } | Role::Coordinating { .. } => None,
+        };
+        self.role = Role::Left;
+        let bytes = self.beat_bytes(now_us, to.map(|t| t.1));
+        let mut out = alloc::vec![match to {
+            Some((addr, _)) => Out::SendTo(addr, bytes),
+            None => Out::Broadcast(bytes),
+        }];
+        out.push(Out::Log(format!("cluster: node {} left the cluster", self.cfg.node)));
+        for (node, p) in self.peers.iter_mut() {
+            if !p.logged.is_down() {
+                p.logged = NodeState::Down;
+                out.push(Out::Down(*node));
+            }
+        }
+        self.pending.clear();
+        Some(out)
+    }
+
+    /// This node, which left, comes back as a new incarnation (the others
+    /// tell it from the one that left, whose processes they lost): it
+    /// seeks the coordinator afresh. `None` if it did not leave.
+    pub fn join(&mut self, now_us: u64) -> Option<Vec<Out>> {
+        let Role::Left = self.role else { return None };
+        self.incarnation = new_incarnation(&mut self.nonces);
+        self.seq = 0;
+        self.view_seq = 0;
+        self.ends = 0;
+        self.role = Role::Seeking { since_us: now_us, lower_us: None, toward: None };
+        self.peers.clear();
+        self.last_view_us = None;
+        self.silent = None;
+        self.beats_sent.clear();
+        self.views_sent.clear();
+        self.probed_us = None;
+        self.refused.clear();
+        self.refused_us.clear();
+        let mut out = alloc::vec![Out::Log(format!("cluster: node {} joins the cluster again", self.cfg.node))];
+        out.extend(self.beat(now_us, self.own));
+        Some(out)
     }
 
     /// One of our processes that another node waits for ended: the next
@@ -240,7 +302,7 @@ impl Membership {
                 (Some(f.addr), Some(ViewId { coordinator: f.node, incarnation: f.incarnation, seq: f.seq }))
             }
             Role::Seeking { toward, .. } => (*toward, None),
-            Role::Coordinating { .. } => (None, None),
+            Role::Coordinating { .. } | Role::Left => return Vec::new(),
         };
         let bytes = self.beat_bytes(now_us, echo);
         alloc::vec![match to {
@@ -261,6 +323,7 @@ impl Membership {
             stats: self.own,
             ends: self.ends,
             echo,
+            leaving: matches!(self.role, Role::Left),
         };
         let body = beat.encode();
         let mac = self.cfg.secret.as_deref().map(|s| msg::beat_mac(s, &body));
@@ -283,6 +346,7 @@ impl Membership {
             features: &self.cfg.features,
             stats: self.own,
             ends: self.ends,
+            left: false,
         };
         fn entry<'p>(node: &NodeId, p: &'p Peer, admitted: bool, now_us: u64) -> Entry<'p> {
             Entry {
@@ -296,6 +360,7 @@ impl Membership {
                 features: &p.features,
                 stats: p.stats,
                 ends: p.ends,
+                left: p.left,
             }
         }
         let admitted = self.peers.iter().map(|(n, p)| entry(n, p, true, now_us));
@@ -366,6 +431,12 @@ impl Membership {
     }
 
     fn state(&self, node: NodeId, p: &Peer, now_us: u64) -> NodeState {
+        if let Role::Left = self.role {
+            return NodeState::Down;
+        }
+        if p.left {
+            return NodeState::Left;
+        }
         state_of(self.clock_for(node, now_us).saturating_sub(p.heard_us))
     }
 
@@ -382,9 +453,13 @@ impl Membership {
             .collect();
         for (node, state) in changed {
             let p = self.peers.get_mut(&node).expect("just found");
+            let was_down = p.logged.is_down();
             p.logged = state;
-            out.push(Out::Log(format!("cluster: node {node} ({}) is {}", p.name, state.word())));
-            if state == NodeState::Down {
+            out.push(Out::Log(match state {
+                NodeState::Left => format!("cluster: node {node} ({}) left the cluster", p.name),
+                _ => format!("cluster: node {node} ({}) is {}", p.name, state.word()),
+            }));
+            if state.is_down() && !was_down {
                 out.push(Out::Down(node));
                 self.news();
             }
@@ -415,7 +490,7 @@ impl Membership {
                 let next = self
                     .peers
                     .iter()
-                    .filter(|(node, p)| **node != old && self.state(**node, p, now_us) != NodeState::Down)
+                    .filter(|(node, p)| **node != old && !self.state(**node, p, now_us).is_down())
                     .map(|(node, p)| (*node, p.addr))
                     .find(|(node, _)| *node < self.cfg.node);
                 match next {
@@ -444,7 +519,7 @@ impl Membership {
         let held: Vec<(NodeId, u64)> = self
             .peers
             .iter()
-            .filter(|(node, p)| Some(**node) != self.silent && self.state(**node, p, now_us) != NodeState::Down)
+            .filter(|(node, p)| Some(**node) != self.silent && !self.state(**node, p, now_us).is_down())
             .map(|(node, p)| (*node, p.heard_us.max(grace)))
             .collect();
         for (node, heard) in held {
@@ -459,7 +534,13 @@ impl Membership {
     /// time a peer turns suspect or down, the coordinator is due to be
     /// replaced, a seeker to coordinate, or news to go out.
     pub fn next_change(&self, now_us: u64) -> Option<u64> {
+        if let Role::Left = self.role {
+            return None;
+        }
         let due = |(node, p): (&NodeId, &Peer)| {
+            if p.left {
+                return (p.logged != NodeState::Left).then_some(now_us);
+            }
             let clock = self.clock_for(*node, now_us);
             let age = clock.saturating_sub(p.heard_us);
             // A held clock stands still: look again when it moves (a view
@@ -475,7 +556,7 @@ impl Membership {
                 s if s != p.logged => Some(now_us),
                 NodeState::Up | NodeState::Draining => at(SUSPECT_US),
                 NodeState::Suspect => at(DOWN_US),
-                NodeState::Down => None,
+                NodeState::Down | NodeState::Left => None,
             }
         };
         let peers = self.peers.iter().filter_map(due).min();
@@ -487,7 +568,7 @@ impl Membership {
             Role::Seeking { .. } => None,
             Role::Following(f) => Some(f.heard_us + SUSPECT_US),
             Role::Coordinating { last_view_us, news: true } => Some(last_view_us + NEWS_GAP_US),
-            Role::Coordinating { .. } => None,
+            Role::Coordinating { .. } | Role::Left => None,
         };
         [peers, role].into_iter().flatten().min()
     }
@@ -495,6 +576,9 @@ impl Membership {
     /// A datagram from `from`.
     pub fn receive(&mut self, now_us: u64, from: [u8; 4], bytes: &[u8]) -> Vec<Out> {
         let mut out = Vec::new();
+        if let Role::Left = self.role {
+            return out;
+        }
         match Message::decode(bytes) {
             Some(Message::Beat { body, mac }) => self.on_beat(now_us, from, body, mac, &mut out),
             Some(Message::View { body, mac }) => self.on_view(now_us, from, body, &mac, &mut out),
@@ -529,6 +613,9 @@ impl Membership {
                 *lower_us = Some(now_us);
             }
         }
+        if valid && beat.leaving {
+            return self.on_leaving(now_us, &beat);
+        }
         // Only the coordinator judges beats.
         let Role::Coordinating { .. } = self.role else { return };
         if mac.is_none() {
@@ -559,7 +646,7 @@ impl Membership {
             return;
         }
         if let Some(p) = self.peers.get(&beat.node) {
-            if self.state(beat.node, p, now_us) != NodeState::Down {
+            if !self.state(beat.node, p, now_us).is_down() {
                 let by = Refusal::NumberInUse { by: p.addr };
                 return self.refuse(now_us, from, beat.node, beat.incarnation, by, out);
             }
@@ -586,6 +673,7 @@ impl Membership {
             ends: beat.ends,
             heard_us: now_us,
             logged: NodeState::Up,
+            left: false,
         };
         update(&mut p, &beat, from, now_us);
         self.news();
@@ -600,12 +688,31 @@ impl Membership {
         out.push(Out::Log(format!("cluster: node {} at {} {how}", beat.node, addr(from))));
     }
 
+    /// A node's last beat, authenticated: it leaves. The coordinator
+    /// tells the others in a view at once; a follower whose coordinator
+    /// it is turns to the next now, not after its silence. (A replay
+    /// is no later than the beat the node's entry has.)
+    fn on_leaving(&mut self, now_us: u64, beat: &Beat) {
+        let Some(p) = self.peers.get_mut(&beat.node) else { return };
+        if p.incarnation != beat.incarnation || beat.seq <= p.seq {
+            return;
+        }
+        p.seq = beat.seq;
+        p.left = true;
+        self.news();
+        if let Role::Following(f) = &mut self.role {
+            if f.node == beat.node && f.incarnation == beat.incarnation {
+                f.heard_us = now_us.saturating_sub(SUSPECT_US);
+            }
+        }
+    }
+
     /// A node's admitted incarnation gives way to another: if it was not
     /// told down yet, it is now (the waits for its processes hear it).
     /// Whether there was one.
     fn retire(&mut self, node: NodeId, out: &mut Vec<Out>) -> bool {
         let Some(p) = self.peers.get_mut(&node) else { return false };
-        if p.logged != NodeState::Down {
+        if !p.logged.is_down() {
             p.logged = NodeState::Down;
             out.push(Out::Log(format!("cluster: node {node} ({}) is down", p.name)));
             out.push(Out::Down(node));
@@ -642,6 +749,7 @@ impl Membership {
             }
             Role::Following(f) => id.coordinator < f.node || now_us.saturating_sub(f.heard_us) >= SUSPECT_US,
             Role::Coordinating { .. } => id.coordinator < self.cfg.node,
+            Role::Left => false,
         };
         if !better {
             return;
@@ -704,6 +812,7 @@ impl Membership {
                     p.ends = e.ends;
                     out.push(Out::Ended(e.node));
                 }
+                p.left |= e.left;
             }
             _ => {
                 let back = self.retire(e.node, out);
@@ -719,6 +828,7 @@ impl Membership {
                     ends: e.ends,
                     heard_us,
                     logged: NodeState::Up,
+                    left: e.left,
                 };
                 let logged = self.state(e.node, &p, now_us);
                 self.peers.insert(e.node, Peer { logged, ..p });
@@ -741,7 +851,11 @@ impl Membership {
             node: self.cfg.node,
             name: self.cfg.name.clone(),
             addr: Addr { ip: self.cfg.addr, port: msg::PORT },
-            state: if own.draining { NodeState::Draining } else { NodeState::Up },
+            state: match self.role {
+                Role::Left => NodeState::Left,
+                _ if own.draining => NodeState::Draining,
+                _ => NodeState::Up,
+            },
             load: own.load,
             processes: own.processes,
             free_kib: own.free_kib,
@@ -764,6 +878,10 @@ impl Membership {
         all.sort_by_key(|l| l.node);
         all
     }
+}
+
+fn new_incarnation(nonces: &mut Nonces) -> Incarnation {
+    u64::from_le_bytes(nonces.bytes()[..8].try_into().expect("8 of 32 bytes"))
 }
 
 /// What a later beat of an incarnation says.
@@ -970,6 +1088,65 @@ mod tests {
             for j in 0..3 {
                 assert_eq!(s.table(j), all_up(1..=3), "node {} after node {} came back", j + 1, k + 1);
             }
+        }
+    }
+
+    #[test]
+    fn a_node_that_leaves_is_left_everywhere_at_once_and_joins_again() {
+        let mut s = formed(4);
+        // A follower, then the coordinator (its followers turn to the
+        // next at once).
+        for k in [2, 0] {
+            let n = k as u16 + 1;
+            for sim in &mut s.nodes {
+                sim.downs.clear();
+            }
+            let outs = s.nodes[k].m.leave(s.now).expect("it was in");
+            s.carry(k, outs);
+            assert!(s.nodes[k].m.leave(s.now).is_none(), "it left already");
+            let left = s.now;
+            s.run(300 * MS);
+            for j in (0..4).filter(|&j| j != k) {
+                let line = format!("cluster: node {n} (n{n}) left the cluster");
+                let t = s.logged(j, &line).unwrap_or_else(|| panic!("node {}: {:?}", j + 1, s.nodes[j].log));
+                assert!(t - left <= 200 * MS, "node {} heard it after {} ms", j + 1, (t - left) / MS);
+                assert_eq!(s.nodes[j].downs, [NodeId(n)], "node {}: its processes are lost", j + 1);
+                assert_eq!(s.table(j)[k], (n, NodeState::Left));
+            }
+            // It hears nobody, sends nothing, and has lost the others.
+            let others: Vec<NodeId> = (1..=4).filter(|&j| j != n).map(NodeId).collect();
+            assert_eq!(s.nodes[k].downs, others);
+            let want: Vec<_> = (1..=4).map(|j| (j, if j == n { NodeState::Left } else { NodeState::Down })).collect();
+            assert_eq!(s.table(k), want);
+            s.nodes[k].heard = 0;
+            s.run(3_000 * MS);
+            assert!(s.nodes[k].m.beat(s.now, Stats::default()).is_empty());
+            for j in (0..4).filter(|&j| j != k) {
+                assert_eq!(s.nodes[j].downs, [NodeId(n)], "nobody else went down for node {}", j + 1);
+            }
+            let outs = s.nodes[k].m.join(s.now).expect("it had left");
+            s.carry(k, outs);
+            assert!(s.nodes[k].m.join(s.now).is_none(), "it is in already");
+            s.run(3_000 * MS);
+            for j in 0..4 {
+                assert_eq!(s.table(j), all_up(1..=4), "node {} after node {n} joined again", j + 1);
+            }
+            let back = format!("cluster: node {n} at 10.1.0.{n} rejoined (a new incarnation)");
+            assert!(s.logged((k + 1) % 4, &back).is_some(), "{:?}", s.nodes[(k + 1) % 4].log);
+        }
+        // Every datagram ever sent, the leaving beats among them, replayed:
+        // nobody goes out.
+        let record = core::mem::take(&mut s.record);
+        for (from, bytes) in record {
+            for k in (0..4).filter(|&k| k != from) {
+                let src = s.nodes[from].addr;
+                let outs = s.nodes[k].m.receive(s.now, src, &bytes);
+                s.carry(k, outs);
+            }
+        }
+        s.run(300 * MS);
+        for j in 0..4 {
+            assert_eq!(s.table(j), all_up(1..=4), "node {} after the replay", j + 1);
         }
     }
 

@@ -5,7 +5,8 @@
 //! Beat     a node's state (who it is, its incarnation, a growing sequence
 //!          number, how it stands, how many of its processes another node
 //!          waits for ended) and the last view of its coordinator it
-//!          heard (`echo`), with HMAC-SHA-256(secret, "ux-beat" | body);
+//!          heard (`echo`), whether it is the sender's last (it leaves
+//!          the cluster), with HMAC-SHA-256(secret, "ux-beat" | body);
 //!          no MAC from a node that has no secret. To the coordinator
 //!          alone; broadcast while the node knows none.
 //! View     the coordinator's table: for each node its incarnation,
@@ -67,6 +68,8 @@ pub struct Beat<'a> {
     pub ends: u64,
     /// The coordinator's latest view the sender heard.
     pub echo: Option<ViewId>,
+    /// The sender's last beat: it leaves the cluster (`ClusterCtl::Leave`).
+    pub leaving: bool,
 }
 
 /// One node of a view.
@@ -87,6 +90,8 @@ pub struct Entry<'a> {
     pub features: &'a str,
     pub stats: Stats,
     pub ends: u64,
+    /// It left the cluster (its last beat said so).
+    pub left: bool,
 }
 
 /// A coordinator's table, or a part of it.
@@ -197,6 +202,7 @@ mod tests {
             stats: Stats { load: 2, processes: 9, free_kib: 1 << 20, draining: true },
             ends: 4,
             echo: Some(ViewId { coordinator: NodeId(1), incarnation: 5, seq: 40 }),
+            leaving: true,
         }
     }
 
@@ -228,6 +234,7 @@ mod tests {
             features: "",
             stats: Stats::default(),
             ends: 0,
+            left: true,
         };
         let v =
             View { id: ViewId { coordinator: NodeId(1), incarnation: 5, seq: 41 }, entries: alloc::vec![e.clone()] };

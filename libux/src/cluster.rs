@@ -86,10 +86,20 @@ pub enum NodeState {
     /// Not heard from for a while.
     Suspect,
     Down,
+    /// Gone out of the cluster on purpose (`ClusterCtl::Leave`): as
+    /// down to the others, told at once rather than after its silence.
+    Left,
 }
 
 impl NodeState {
-    const ALL: [NodeState; 4] = [NodeState::Up, NodeState::Draining, NodeState::Suspect, NodeState::Down];
+    const ALL: [NodeState; 5] =
+        [NodeState::Up, NodeState::Draining, NodeState::Suspect, NodeState::Down, NodeState::Left];
+
+    /// Whether the node is out: down, or left. Nothing is placed there,
+    /// and its processes are lost to the others.
+    pub fn is_down(self) -> bool {
+        matches!(self, NodeState::Down | NodeState::Left)
+    }
 
     pub fn word(self) -> &'static str {
         match self {
@@ -97,6 +107,7 @@ impl NodeState {
             NodeState::Draining => "draining",
             NodeState::Suspect => "suspect",
             NodeState::Down => "down",
+            NodeState::Left => "left",
         }
     }
 
@@ -112,34 +123,48 @@ impl NodeState {
 ///               node by while it stays up (`-n NODE` still reaches it,
 ///               and what runs there runs on); `nodes` says `draining`
 /// undrain NODE  it takes such work again
+/// leave NODE    the node goes out of the cluster now: the others list
+///               it `left` (down to them: its processes lost to them)
+///               at once, not after its silence; it lists them `down`
+/// join          this node, which left, comes back as a new incarnation
 /// ```
 ///
 /// Written on any node: the node named carries it out (a drained node
-/// says so in its beats), so every node sees it within a beat period.
+/// says so in its beats, a leaving one in its last), so every node sees
+/// it within a beat period. A node that left hears nobody: `join` is
+/// written on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClusterCtl {
     Drain(NodeId),
     Undrain(NodeId),
+    Leave(NodeId),
+    Join,
 }
 
 impl ClusterCtl {
     pub fn parse(text: &str) -> Option<ClusterCtl> {
         let mut words = text.split_whitespace();
-        let (verb, node) = (words.next()?, NodeId::parse(words.next()?)?);
+        let verb = words.next()?;
+        if verb == "join" {
+            return words.next().is_none().then_some(ClusterCtl::Join);
+        }
+        let node = NodeId::parse(words.next()?)?;
         if words.next().is_some() {
             return None;
         }
         match verb {
             "drain" => Some(ClusterCtl::Drain(node)),
             "undrain" => Some(ClusterCtl::Undrain(node)),
+            "leave" => Some(ClusterCtl::Leave(node)),
             _ => None,
         }
     }
 
-    /// The node it is about.
-    pub fn node(self) -> NodeId {
+    /// The node it is about (none: this one).
+    pub fn node(self) -> Option<NodeId> {
         match self {
-            ClusterCtl::Drain(n) | ClusterCtl::Undrain(n) => n,
+            ClusterCtl::Drain(n) | ClusterCtl::Undrain(n) | ClusterCtl::Leave(n) => Some(n),
+            ClusterCtl::Join => None,
         }
     }
 }
@@ -149,6 +174,8 @@ impl core::fmt::Display for ClusterCtl {
         match self {
             ClusterCtl::Drain(n) => write!(f, "drain {n}"),
             ClusterCtl::Undrain(n) => write!(f, "undrain {n}"),
+            ClusterCtl::Leave(n) => write!(f, "leave {n}"),
+            ClusterCtl::Join => write!(f, "join"),
         }
     }
 }
@@ -306,10 +333,11 @@ pub fn nodes() -> Result<Vec<NodeLine>, crate::rpc::Errno> {
     Ok(core::str::from_utf8(&text).unwrap_or("").lines().filter_map(NodeLine::parse).collect())
 }
 
-/// Whether `node` is down in the node table (false if it cannot be read).
+/// Whether `node` is down (or left) in the node table (false if it
+/// cannot be read).
 #[cfg(target_arch = "x86_64")]
 pub fn is_down(node: NodeId) -> bool {
-    nodes().is_ok_and(|all| all.iter().any(|l| l.node == node && l.state == NodeState::Down))
+    nodes().is_ok_and(|all| all.iter().any(|l| l.node == node && l.state.is_down()))
 }
 
 /// The `/proc` of `node` from `own`: ours, or the cluster's mount of it.
@@ -577,11 +605,13 @@ mod tests {
 
     #[test]
     fn ctl_lines_come_back_and_bad_ones_are_refused() {
-        for ctl in [ClusterCtl::Drain(NodeId(3)), ClusterCtl::Undrain(NodeId(32767))] {
+        let all = [ClusterCtl::Drain(NodeId(3)), ClusterCtl::Undrain(NodeId(32767)), ClusterCtl::Leave(NodeId(1))];
+        for ctl in all.into_iter().chain([ClusterCtl::Join]) {
             assert_eq!(ClusterCtl::parse(&format!("{ctl}\n")), Some(ctl));
         }
         assert_eq!(ClusterCtl::parse("  drain   2 "), Some(ClusterCtl::Drain(NodeId(2))));
-        for bad in ["", "drain", "drain 0", "drain 32768", "drain x", "drain 2 3", "leave 2", "DRAIN 2"] {
+        assert_eq!(ClusterCtl::parse(" join "), Some(ClusterCtl::Join));
+        for bad in ["", "drain", "drain 0", "drain 32768", "drain x", "drain 2 3", "leave", "join 2", "DRAIN 2"] {
             assert_eq!(ClusterCtl::parse(bad), None, "{bad:?}");
         }
     }

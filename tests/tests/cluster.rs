@@ -444,6 +444,39 @@ fn nodes_admit_each_other_by_the_secret_and_see_failures() {
     }
     run(&cluster.nodes[2], "cnodes -x", "usage: cnodes");
 
+    // Node 2 leaves, told from node 1: `left` on the others at once (not
+    // after its silence), and a program node 1 runs there is lost to it;
+    // node 2 lists the others down. (The write's own answer may be lost
+    // with node 2: `echo sent` either way.) `join` on node 2 brings it
+    // back as a new incarnation.
+    let crun_mark = cluster.nodes[0].mark();
+    run(&cluster.nodes[0], "crun -n 2 sleep 600 &", "$ ");
+    let on_two = placed_sleep(&cluster.nodes[1], 1);
+    let marks = [cluster.nodes[0].mark(), cluster.nodes[2].mark()];
+    let t0 = Instant::now();
+    run(&cluster.nodes[0], "echo leave 2 > /proc/cluster/ctl; echo sent", "sent");
+    for (k, mark) in [0, 2].into_iter().zip(marks) {
+        wait(&cluster.nodes[k], mark, "cluster: node 2 (node2) left the cluster");
+    }
+    println!("a node that left was out on both others {:.2} s after the write", t0.elapsed().as_secs_f64());
+    wait(&cluster.nodes[0], crun_mark, " on node 2: lost");
+    table(&cluster.nodes[2], &[(1, NodeState::Up), (2, NodeState::Left), (3, NodeState::Up)]);
+    table(&cluster.nodes[1], &[(1, NodeState::Down), (2, NodeState::Left), (3, NodeState::Down)]);
+    run(&cluster.nodes[0], "echo leave 2 > /proc/cluster/ctl", "lost");
+    run(&cluster.nodes[1], "echo leave 2 > /proc/cluster/ctl", "invalid argument");
+    let mark = cluster.nodes[0].mark();
+    run(&cluster.nodes[1], "echo join > /proc/cluster/ctl; echo sent $?", "sent 0");
+    wait(&cluster.nodes[0], mark, "cluster: node 2 at 10.1.0.2 rejoined (a new incarnation)");
+    for node in &cluster.nodes[..3] {
+        table(node, &up(&[1, 2, 3]));
+    }
+    let out = run(&cluster.nodes[0], "crun -n 2 cat /proc/cluster/self; echo ran", "ran");
+    assert!(out.lines().any(|l| l.trim() == "2"), "{out}");
+    run(&cluster.nodes[1], "echo join > /proc/cluster/ctl", "invalid argument");
+    // The program node 1 lost runs on (nobody is killed for a home that
+    // went); node 2's person ends it.
+    run(&cluster.nodes[1], &format!("kill {on_two}; echo killed $?"), "killed 0");
+
     // The wrong secret, then none: refused, both sides say so, never in
     // the table.
     let wrong = Options { node_number: Some(4), secret: Secret::Own("00".repeat(32)), ..small() };

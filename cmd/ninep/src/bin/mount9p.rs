@@ -192,6 +192,12 @@ impl Mount {
         if w.generation != generation {
             *w = self.worker_for(w.share);
         } else if w.c.transport().wire().is_broken() {
+            // A node taken for down may be back before the housekeeper
+            // looks again (each second): look now, so that a call made
+            // once the table says `up` reaches it.
+            if let Some(node) = self.node.filter(|_| self.down.load(Ordering::Relaxed)) {
+                self.watch(node);
+            }
             if found_broken && !self.down.load(Ordering::Relaxed) {
                 self.redial(w);
             }
@@ -214,6 +220,12 @@ impl Mount {
                 link.wire.hang_up();
             }
             self.remote.lock().found_broken = true;
+        } else if was && !down {
+            // Back (a new incarnation, or a node that joined again): the
+            // first call dials at once, whenever the last dial was.
+            if let Some(mut link) = self.link.try_lock() {
+                link.last_dial = None;
+            }
         }
     }
 

@@ -25,8 +25,9 @@ fn main() -> i32 {
         Ok(n) => n,
         Err(e) => return utils::fail("cps", cluster::NODES, e),
     };
-    for n in nodes.iter().filter(|n| n.state == NodeState::Down) {
-        libux::eprintln!("cps: node {} ({}) is down", n.node, n.name);
+    for n in nodes.iter().filter(|n| n.state.is_down()) {
+        let how = if n.state == NodeState::Left { "left the cluster" } else { "is down" };
+        libux::eprintln!("cps: node {} ({}) {how}", n.node, n.name);
     }
     let bytes = match open(PS, flags::READ).and_then(|mut f| f.read_to_end()) {
         Ok(b) => b,
