@@ -11,7 +11,7 @@
 //! lowest free index, so a node with fewer than `POOLED` processes at
 //! once never makes one.
 
-use crate::life::Life;
+use crate::kernel::Kernel;
 use crate::mem::PAGE;
 use crate::mem::{Arena, ROOT_CNODE, ROOT_DEPTH};
 use crate::vspace::AddressSpace;
@@ -56,42 +56,48 @@ impl Buffers {
     }
 }
 
-impl Life {
+impl Buffers {
     /// Makes the pooled buffers (at boot).
-    pub fn make_pooled_buffers(&mut self) -> Result<(), Errno> {
+    pub fn make_pooled(&mut self, kernel: &mut Kernel) -> Result<(), Errno> {
         for index in 0..POOLED {
-            let frame = self.kernel.own_object(object::X86_4K, bits::PAGE)?;
-            let copy = self.kernel.copy_root(frame, CapRights::READ_WRITE)?;
-            self.kernel.map_own(Page(frame), buffer_address(index), CapRights::READ_WRITE)?;
-            self.buffers.pooled.push(copy);
+            let frame = kernel.own_object(object::X86_4K, bits::PAGE)?;
+            let copy = kernel.copy_root(frame, CapRights::READ_WRITE)?;
+            kernel.map_own(Page(frame), buffer_address(index), CapRights::READ_WRITE)?;
+            self.pooled.push(copy);
         }
         Ok(())
     }
 
     /// Maps buffer `index` in `space`: a pooled one zeroed, or a frame
     /// made in `arena` and mapped in our window too.
-    pub fn map_buffer(&mut self, arena: &mut Arena, space: &mut AddressSpace, index: usize) -> Result<(), Errno> {
+    pub fn map(
+        &mut self,
+        kernel: &mut Kernel,
+        arena: &mut Arena,
+        space: &mut AddressSpace,
+        index: usize,
+    ) -> Result<(), Errno> {
         let rights = CapRights::READ_WRITE;
-        if let Some(&copy) = self.buffers.pooled.get(index) {
+        if let Some(&copy) = self.pooled.get(index) {
             // SAFETY: our mapping of this buffer, which no process holds
             // now (it was the last holder's: what it left must go).
             unsafe { core::ptr::write_bytes(buffer_address(index) as *mut u8, 0, PAGE as usize) };
-            return Ok(space.map(&mut self.kernel.mem, arena, Page(copy), layout::SHARED_BUFFER, rights)?);
+            return Ok(space.map(&mut kernel.mem, arena, Page(copy), layout::SHARED_BUFFER, rights)?);
         }
-        let frame = Page(self.kernel.mem.object(arena, object::X86_4K, 0, bits::PAGE)?);
-        space.map(&mut self.kernel.mem, arena, frame, layout::SHARED_BUFFER, rights)?;
+        let frame = Page(kernel.mem.object(arena, object::X86_4K, 0, bits::PAGE)?);
+        space.map(&mut kernel.mem, arena, frame, layout::SHARED_BUFFER, rights)?;
         // A frame capability maps once: our mapping uses a copy.
-        let copy = self.kernel.mem.derived_slot(arena)?;
+        let copy = kernel.mem.derived_slot(arena)?;
         ROOT_CNODE.copy(copy, ROOT_DEPTH, ROOT_CNODE, frame.0, ROOT_DEPTH, rights).map_err(|_| Errno::NoMemory)?;
-        self.kernel.map_own(Page(copy), buffer_address(index), rights)?;
+        kernel.map_own(Page(copy), buffer_address(index), rights)?;
         Ok(())
     }
 
     /// Buffer `index`'s holder is gone (or was never made): the index is
     /// free, and a pooled buffer's copy unmapped. A buffer made for the
     /// process goes with its arena.
-    pub fn free_buffer(&mut self, index: usize) {
-        if let Some(&copy) = self.buffers.pooled.get(index) {
+    pub fn free(&mut self, index: usize) {
+        if let Some(&copy) = self.pooled.get(index) {
             if Page(copy).unmap().is_err() {
                 // Still mapped, it cannot map anywhere else: the index is
                 // given up rather than handed to the next spawn to fail.
@@ -99,6 +105,6 @@ impl Life {
                 return;
             }
         }
-        self.buffers.free.insert(index);
+        self.free.insert(index);
     }
 }

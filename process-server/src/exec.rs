@@ -119,10 +119,10 @@ impl Life {
         let mut held = Held::default();
         let buffer = self.buffers.take();
         // Its code is shared with every other process of the same bytes.
-        let id = match self.share(ImageId::of_file(elf), elf) {
+        let id = match self.shared.share(&mut self.kernel, ImageId::of_file(elf), elf) {
             Ok(id) => id,
             Err(e) => {
-                self.free_buffer(buffer);
+                self.buffers.free(buffer);
                 return Err(e);
             }
         };
@@ -131,8 +131,8 @@ impl Life {
             Err(e) => {
                 self.release_held(held);
                 self.kernel.mem.release(arena);
-                self.free_buffer(buffer);
-                self.unshare(id);
+                self.buffers.free(buffer);
+                self.shared.unshare(&mut self.kernel, id);
                 return Err(e);
             }
         };

@@ -10,7 +10,7 @@
 //! call, [`Tree`] is a view of the process table that only reads it: a
 //! write that acts (`kill`, `stop`, `cont` to a `ctl` file, a line to
 //! `/proc/spawn`) and a `wait` read that reaps give [`Effect`]s, which
-//! the dispatcher (`Server::file_call`) carries out before the answer
+//! the dispatcher (`server/proc_files.rs`) carries out before the answer
 //! goes; an effect that fails is the call's answer.
 //!
 //! A read of `/proc/<pid>/wait` that cannot be answered yet keeps its
@@ -19,9 +19,8 @@
 
 use crate::mem::{ROOT_CNODE, ROOT_DEPTH};
 use crate::mounts::Mounts;
-use crate::process::{Grants, State};
+use crate::process::State;
 use crate::procs::Procs;
-use crate::server::Server;
 use alloc::collections::BTreeMap;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -31,7 +30,7 @@ use libux::fs::serve::{text_into, Done, Files, Held, Io, Loop, Transport};
 use libux::fs::server::Entry;
 use libux::fs::{flags, FsReply};
 use libux::procfs::{self, Ctl, PidFile, PID_FILES};
-use libux::rpc::{End, Errno, FdName, Pid, Spawn};
+use libux::rpc::{End, Errno, Pid};
 use libux::sysdesc;
 
 /// `wait` reads waiting at once, in all: each holds a root slot.
@@ -89,13 +88,37 @@ pub enum Effect {
 
 /// What `/proc` and `/bin` keep between calls.
 pub struct ProcFiles {
-    core: Loop<Node, WaitFor>,
+    pub core: Loop<Node, WaitFor>,
     /// Per open of `/proc/spawn`: the child its last write started.
-    spawned: BTreeMap<u32, Pid>,
+    pub spawned: BTreeMap<u32, Pid>,
     next_spawn: u32,
     /// Answers to send once the current call is answered: reply slot and
     /// the encoded reply (`Transport::answer` here, and `hanging`'s).
     pub ready: Vec<(u64, Vec<u8>)>,
+}
+
+impl ProcFiles {
+    /// Whether a read waits for `pid`'s end.
+    pub fn waits_for(&self, pid: Pid) -> bool {
+        self.core.held().waiting().any(|(_, w)| w.pid == pid)
+    }
+
+    /// The view of the tables for `caller`'s call (`bin`: on `/bin`),
+    /// the loop, and the transport: each borrows its own fields.
+    pub fn view<'a>(
+        &'a mut self,
+        procs: &'a Procs,
+        bootfs: &'a BootFs<'static>,
+        mounts: &'a Mounts,
+        kernel: &'a mut crate::kernel::Kernel,
+        caller: Pid,
+        bin: bool,
+    ) -> (Tree<'a>, &'a mut Loop<Node, WaitFor>, Replies<'a>) {
+        let ProcFiles { core, spawned, next_spawn, ready } = self;
+        let tree = Tree { procs, bootfs, mounts, spawned, next_spawn, caller, bin, ending: None, effects: Vec::new() };
+        let waiting = core.held().waiting().count();
+        (tree, core, Replies { kernel, ready, waiting })
+    }
 }
 
 impl Default for ProcFiles {
@@ -117,13 +140,14 @@ pub struct Tree<'a> {
     bin: bool,
     /// A process that just ended, how, and its name: a `wait` read of
     /// one whose record went with it still gets its line.
-    ending: Option<(Pid, &'a End, &'a str)>,
-    effects: Vec<Effect>,
+    pub ending: Option<(Pid, &'a End, &'a str)>,
+    /// What the call asked for, for the server to carry out.
+    pub effects: Vec<Effect>,
 }
 
 /// Saved replies in root slots, answered after the call in hand (the IPC
 /// buffer is the call's until then); no windows onto these trees.
-struct Replies<'a> {
+pub struct Replies<'a> {
     kernel: &'a mut crate::kernel::Kernel,
     ready: &'a mut Vec<(u64, Vec<u8>)>,
     /// Calls waiting now.
@@ -156,7 +180,7 @@ impl Transport for Replies<'_> {
     }
 }
 
-fn encode(reply: &FsReply) -> Vec<u8> {
+pub fn encode(reply: &FsReply) -> Vec<u8> {
     postcard::to_allocvec(reply).unwrap_or_else(|_| postcard::to_allocvec(&FsReply::Err(Errno::TooLarge)).unwrap())
 }
 
@@ -400,135 +424,5 @@ impl Files for Tree<'_> {
 
     fn retry(&mut self, pid: Pid, wait: &mut WaitFor, into: &mut [u8]) -> Option<Result<Done<Node>, Errno>> {
         self.wait_line(pid, wait.pid, wait.offset, into).map(|n| Ok(Done::Read(n)))
-    }
-}
-
-/// What a file call gets.
-pub enum FileOutcome {
-    /// The encoded `FsReply`.
-    Reply(Vec<u8>),
-    /// Answered later (the reply capability is saved).
-    Deferred,
-}
-
-impl Server {
-    /// The view of the tables for `caller`'s call (`bin`: on `/bin`), the loop,
-    /// and the transport: each borrows its own fields.
-    fn trees(&mut self, caller: Pid, bin: bool) -> (Tree<'_>, &mut Loop<Node, WaitFor>, Replies<'_>) {
-        let ProcFiles { core, spawned, next_spawn, ready } = &mut self.files;
-        let tree = Tree {
-            procs: &self.life.procs,
-            bootfs: &self.life.bootfs,
-            mounts: &self.life.mounts,
-            spawned,
-            next_spawn,
-            caller,
-            bin,
-            ending: None,
-            effects: Vec::new(),
-        };
-        let waiting = core.held().waiting().count();
-        (tree, core, Replies { kernel: &mut self.life.kernel, ready, waiting })
-    }
-
-    /// Answers one file call from `caller` (`bin`: on the `/bin` tree).
-    pub fn file_call(&mut self, caller: Pid, bin: bool, bytes: &[u8]) -> FileOutcome {
-        let req = match libux::fs::decode_request(bytes) {
-            Ok(r) => r,
-            Err(e) => return FileOutcome::Reply(encode(&Err(e))),
-        };
-        let (mut tree, core, mut io) = self.trees(caller, bin);
-        let out = core.call(&mut tree, &mut io, caller, req);
-        let effects = tree.effects;
-        let Some(out) = out else { return FileOutcome::Deferred };
-        let acted = self.carry_out(effects);
-        FileOutcome::Reply(match (acted, &out) {
-            (Err(e), Ok(_)) => encode(&Err(e)),
-            _ => encode(&self.files.core.reply(&out)),
-        })
-    }
-
-    /// Does what a call's view asked; the first failure, if any.
-    fn carry_out(&mut self, effects: Vec<Effect>) -> Result<(), Errno> {
-        let mut result = Ok(());
-        for effect in effects {
-            let done = match effect {
-                Effect::Kill(pid) => {
-                    self.end(pid, End::Killed);
-                    Ok(())
-                }
-                Effect::Stop(pid) => self.set_stopped(pid, true).map(drop),
-                Effect::Cont(pid) => self.set_stopped(pid, false).map(drop),
-                Effect::Spawn { id, parent, line } => self.spawn_line(parent, &line).map(|child| {
-                    self.files.spawned.insert(id, child);
-                }),
-                Effect::Reap { pid, reader } => {
-                    self.reap_for(pid, reader);
-                    Ok(())
-                }
-            };
-            result = result.and(done);
-        }
-        result
-    }
-
-    /// A parent that read a child's `wait` has reaped it.
-    fn reap_for(&mut self, pid: Pid, reader: Pid) {
-        if self.life.procs.get(&pid).is_some_and(|p| p.ppid == reader && matches!(p.state, State::Zombie(_))) {
-            self.life.procs.remove(&pid);
-        }
-    }
-
-    /// Drops the waiting reads of `reader` (and its hanging `Wait`s): it was
-    /// stopped or ended, which cancels the calls it was blocked in.
-    pub fn forget_waits(&mut self, reader: Pid) {
-        self.hanging.forget(&mut self.life.kernel, reader);
-        let (_, core, mut io) = self.trees(0, false);
-        core.drop_waiting(&mut io, &[reader]);
-    }
-
-    /// After `pid` ended as `end`: answer the reads waiting for it, forget
-    /// the waits and files it held.
-    pub fn files_after_end(&mut self, pid: Pid, end: &End) {
-        // Most processes end unwatched: no name copied, nothing retried.
-        if self.files.core.held().waiting().any(|(_, w)| w.pid == pid) {
-            let name = self.life.procs.get(&pid).map_or(String::from("?"), |p| p.name.clone());
-            let (mut tree, core, mut io) = self.trees(0, false);
-            tree.ending = Some((pid, end, &name));
-            core.wake(&mut tree, &mut io);
-            let effects = tree.effects;
-            // (Only reaps: they do not fail.)
-            let _ = self.carry_out(effects);
-        }
-        self.hanging.forget(&mut self.life.kernel, pid);
-        let (mut tree, core, mut io) = self.trees(0, false);
-        core.ended(&mut tree, &mut io, &[pid]);
-    }
-
-    /// Sends the answers kept for later; the IPC buffer is ours to use
-    /// until the current call is answered.
-    pub fn send_ready(&mut self) {
-        for (slot, reply) in core::mem::take(&mut self.files.ready) {
-            let words = crate::server::frame_inline(&reply);
-            let m = &libux::sel4::syscall::ipc_buffer().msg;
-            let info = libux::sel4::MessageInfo::new(libux::rpc::MSG_REPLY, 0, 0, words as u64);
-            libux::sel4::syscall::nb_send(slot, libux::sel4::syscall::Msg { info, mr: [m[0], m[1], m[2], m[3]] });
-            self.life.kernel.delete_root(slot);
-        }
-    }
-
-    fn spawn_line(&mut self, parent: Pid, line: &str) -> Result<Pid, Errno> {
-        let command = procfs::SpawnCommand::parse(line).map_err(|e| match e {
-            procfs::SpawnLineError::TooLong => Errno::TooLarge,
-            _ => Errno::InvalidArgument,
-        })?;
-        let argv: Vec<&str> = command.argv.iter().map(String::as_str).collect();
-        let fds = command.fds.iter().map(|r| FdName { fd: r.fd, path: &r.path, flags: r.flags() }).collect();
-        let path = argv[0];
-        let child = self.life.procs.new_pid()?;
-        let spawn =
-            Spawn { path, argv: argv.clone(), env: Vec::new(), redirect: None, fds, place: None, home_parent: None };
-        self.life.create(child, parent, &spawn, &Grants::DEFAULT)?;
-        Ok(child)
     }
 }

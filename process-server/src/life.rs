@@ -1,11 +1,11 @@
 //! The processes and what they are made of: the table, the kernel
 //! objects under it, the namespaces, the programs' shared pages and the
 //! buffers. Creating (`process.rs`), replacing (`exec.rs`), threading
-//! (`thread.rs`), mapping (`mapping.rs`, `blocks.rs`), stopping
+//! (`thread.rs`), mapping (`mapping.rs`), stopping
 //! (`stop.rs`) and ending processes are `impl Life` in those files.
 //!
 //! `Life` knows nothing of calls waiting for answers: the server loop
-//! (`server.rs`) owns those (`/proc` reads in `files.rs`, hanging
+//! (`server/`) owns those (`/proc` reads in `files.rs`, hanging
 //! `Wait`s in `hanging.rs`) and hears from [`Life::end`] which processes
 //! ended, to settle them.
 
@@ -61,7 +61,7 @@ impl Life {
             buffers: Buffers::default(),
             shared: SharedImages::new(Some(own)),
         };
-        life.make_pooled_buffers()?;
+        life.buffers.make_pooled(&mut life.kernel)?;
         Ok(life)
     }
 

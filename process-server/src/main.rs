@@ -117,7 +117,7 @@ extern "C" fn main(bootinfo_addr: u64) -> ! {
     let life = life::Life::new(Memory::new(&bi), devices::Devices::new(&bi), bootfs, own)
         .unwrap_or_else(|e| panic!("no memory for the server: {e}"));
     let mut server = Server::new(life);
-    server.life.check_own_image();
+    server.life.shared.check_own_image(&mut server.life.kernel);
     // The node's number, as the cluster server has it (`libux::cluster`).
     if let Some(Ok(c)) = fw_cfg_string("opt/ux/cluster").map(|t| libux::cluster::Config::parse(t.trim())) {
         server.life.procs.node = c.node;

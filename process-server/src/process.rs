@@ -300,7 +300,7 @@ impl Life {
                 None => None,
             },
         };
-        let id = match self.share(id, &elf) {
+        let id = match self.shared.share(&mut self.kernel, id, &elf) {
             Ok(id) => id,
             Err(e) => {
                 if let Some((_, src)) = redirect {
@@ -354,8 +354,8 @@ impl Life {
                 }
                 self.release_held(held);
                 self.kernel.mem.release(arena);
-                self.free_buffer(buffer);
-                self.unshare(id);
+                self.buffers.free(buffer);
+                self.shared.unshare(&mut self.kernel, id);
                 Err(e)
             }
         }
@@ -418,7 +418,7 @@ impl Life {
             let rights = if seg.writable { CapRights::READ_WRITE } else { CapRights::READ };
             if let Some(id) = shared.filter(|_| !seg.writable) {
                 for page in (first..end).step_by(PAGE as usize) {
-                    let frame = self.shared_page(id, page, held)?;
+                    let frame = self.shared.page_copy(&mut self.kernel, id, page, held)?;
                     space.map(&mut self.kernel.mem, arena, frame, page, rights)?;
                 }
                 continue;
@@ -459,7 +459,7 @@ impl Life {
         // (`libux::rt::_start`); we set their address as its TLS base.
         let tls = layout::IPC_BUFFER + layout::THREAD_LOCAL;
         space.map(&mut self.kernel.mem, arena, ipc, layout::IPC_BUFFER, CapRights::READ_WRITE)?;
-        self.map_buffer(arena, &mut space, buffer)?;
+        self.buffers.map(&mut self.kernel, arena, &mut space, buffer)?;
         // The start block, written through our own mapping of the buffer
         // (no page to fill); the runtime copies it out before its first
         // call (`libux::rt::process_start`).
@@ -678,7 +678,7 @@ impl Life {
             let _ = ROOT_CNODE.delete(tcb.0, ROOT_DEPTH);
         }
         let _ = ROOT_CNODE.delete(live.space.root.0, ROOT_DEPTH);
-        self.free_buffer(live.buffer);
+        self.buffers.free(live.buffer);
         for &ConnRoot { root, .. } in &live.conn_roots {
             let _ = ROOT_CNODE.revoke(root, ROOT_DEPTH);
             self.kernel.delete_root(root);
@@ -689,7 +689,7 @@ impl Life {
             }
         }
         if let Some(id) = live.image {
-            self.keep_copies(id, &mut live.held.shared);
+            self.shared.keep_copies(&self.kernel, id, &mut live.held.shared);
         }
         self.release_held(live.held);
         for block in live.blocks.into_values() {
@@ -697,7 +697,7 @@ impl Life {
         }
         self.kernel.mem.release(live.arena);
         if let Some(id) = live.image {
-            self.unshare(id);
+            self.shared.unshare(&mut self.kernel, id);
         }
     }
 

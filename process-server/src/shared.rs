@@ -26,7 +26,7 @@
 //! that changed while we read it (a relayed `Exec` of a process that
 //! runs on) is filed under what it became, never under another's name.
 
-use crate::life::Life;
+use crate::kernel::Kernel;
 use crate::mem::Arena;
 use crate::mem::PAGE;
 use crate::process::Held;
@@ -168,31 +168,31 @@ impl SharedImages {
     }
 }
 
-impl Life {
+impl SharedImages {
     /// Counts one more process of `id` (whose image `elf` is), making and
     /// filling its read-only pages if it is the first; the id they are
     /// filed under (a new file's: the hash of what was filled).
-    pub fn share(&mut self, id: ImageId, elf: &Elf) -> Result<ImageId, Errno> {
-        if let Some(s) = self.shared.images.get_mut(&id) {
+    pub fn share(&mut self, kernel: &mut Kernel, id: ImageId, elf: &Elf) -> Result<ImageId, Errno> {
+        if let Some(s) = self.images.get_mut(&id) {
             s.users += 1;
             return Ok(id);
         }
         let mut s = Shared { arena: Arena::default(), pages: Vec::new(), users: 1 };
         let is_file = matches!(id, ImageId::File(_));
-        let id = match self.fill_shared(&mut s, elf, is_file) {
+        let id = match self.fill(kernel, &mut s, elf, is_file) {
             Ok(Some(filled)) => ImageId::File(filled),
             Ok(None) => id,
             Err(e) => {
-                self.kernel.mem.release(s.arena);
+                kernel.mem.release(s.arena);
                 return Err(e);
             }
         };
-        if let Some(have) = self.shared.images.get_mut(&id) {
+        if let Some(have) = self.images.get_mut(&id) {
             // It changed, into an image we have.
             have.users += 1;
-            self.kernel.mem.release(s.arena);
+            kernel.mem.release(s.arena);
         } else {
-            self.shared.images.insert(id, s);
+            self.images.insert(id, s);
         }
         Ok(id)
     }
@@ -200,7 +200,7 @@ impl Life {
     /// Makes and fills the read-only pages of `elf`; for a file's image
     /// (`is_file`), the hash of what they hold, as `ImageId::of_file`
     /// makes it, each byte read once.
-    fn fill_shared(&mut self, s: &mut Shared, elf: &Elf, is_file: bool) -> Result<Option<[u8; 32]>, Errno> {
+    fn fill(&self, kernel: &mut Kernel, s: &mut Shared, elf: &Elf, is_file: bool) -> Result<Option<[u8; 32]>, Errno> {
         let mut hash = is_file.then(Sha256::new);
         let mut hashed = |bytes: &[u8]| {
             if let Some(h) = hash.as_mut() {
@@ -219,18 +219,18 @@ impl Life {
                 let lo = page.max(seg.vaddr);
                 let hi = (page + PAGE).min(seg.vaddr + data.len() as u64);
                 let src = if lo < hi { &data[(lo - seg.vaddr) as usize..(hi - seg.vaddr) as usize] } else { &[] };
-                if let Some(frame) = self.shared.own_frame(&seg, data, page) {
+                if let Some(frame) = self.own_frame(&seg, data, page) {
                     // Our own image's bytes: nobody changes them.
                     hashed(src);
                     s.pages.push(SharedPage { at: page, frame, spare: Vec::new() });
                     continue;
                 }
-                let frame = self.kernel.mem.object(&mut s.arena, object::X86_4K, 0, bits::PAGE)?;
+                let frame = kernel.mem.object(&mut s.arena, object::X86_4K, 0, bits::PAGE)?;
                 if !src.is_empty() {
                     let copy = &mut bytes[..src.len()];
                     copy.copy_from_slice(src);
                     hashed(copy);
-                    self.kernel.fill(Page(frame), (lo - page) as usize, copy)?;
+                    kernel.fill(Page(frame), (lo - page) as usize, copy)?;
                 }
                 s.pages.push(SharedPage { at: page, frame, spare: Vec::new() });
             }
@@ -240,15 +240,15 @@ impl Life {
 
     /// A copy of `id`'s frame for `page`, to map read-only (a spare
     /// one, or made); kept in `held` until the process ends.
-    pub fn shared_page(&mut self, id: ImageId, page: u64, held: &mut Held) -> Result<Page, Errno> {
-        let SharedImages { images, spares, .. } = &mut self.shared;
+    pub fn page_copy(&mut self, kernel: &mut Kernel, id: ImageId, page: u64, held: &mut Held) -> Result<Page, Errno> {
+        let SharedImages { images, spares, .. } = self;
         let p = images.get_mut(&id).and_then(|s| s.page(page)).ok_or(Errno::BadImage)?;
         let copy = match p.spare.pop() {
             Some(copy) => {
                 *spares -= 1;
                 copy
             }
-            None => self.kernel.copy_root(p.frame, CapRights::READ)?,
+            None => kernel.copy_root(p.frame, CapRights::READ)?,
         };
         held.shared.push((page, copy));
         Ok(Page(copy))
@@ -257,9 +257,9 @@ impl Life {
     /// An ended process's copies of `id`'s frames: unmapped and kept as
     /// spares, up to `SPARE_COPIES` a page; the rest stay in `copies`
     /// for the caller to delete.
-    pub fn keep_copies(&mut self, id: ImageId, copies: &mut Vec<(u64, u64)>) {
-        let SharedImages { images, spares, .. } = &mut self.shared;
-        if self.kernel.mem.free_slots() < 2 * SPARE_LIMIT || *spares + copies.len() as u64 > SPARE_LIMIT {
+    pub fn keep_copies(&mut self, kernel: &Kernel, id: ImageId, copies: &mut Vec<(u64, u64)>) {
+        let SharedImages { images, spares, .. } = self;
+        if kernel.mem.free_slots() < 2 * SPARE_LIMIT || *spares + copies.len() as u64 > SPARE_LIMIT {
             return;
         }
         let Some(s) = images.get_mut(&id) else { return };
@@ -277,42 +277,42 @@ impl Life {
     /// Root slots that hold spare copies (which the resource report counts
     /// as free: at most `SPARE_LIMIT`).
     pub fn spare_slots(&self) -> u64 {
-        self.shared.spares
+        self.spares
     }
 
     /// Checks, before any is mapped into a process, that our image's
     /// frames are in the order assumed: the one taken for the boot file
     /// system's first page must hold it. If not, boot programs' pages
     /// are copied like files'.
-    pub fn check_own_image(&mut self) {
-        let Some((frame, page)) = self.shared.own.as_ref().and_then(|o| o.first_page()) else {
+    pub fn check_own_image(&mut self, kernel: &mut Kernel) {
+        let Some((frame, page)) = self.own.as_ref().and_then(|o| o.first_page()) else {
             println!("ux: the boot file system is not page-aligned in our image: boot programs' code is copied");
-            self.shared.own = None;
+            self.own = None;
             return;
         };
-        let held = self.kernel.copy_root(frame, CapRights::READ).and_then(|copy| {
-            let same = self.kernel.holds(Page(copy), page);
-            self.kernel.delete_root(copy);
+        let held = kernel.copy_root(frame, CapRights::READ).and_then(|copy| {
+            let same = kernel.holds(Page(copy), page);
+            kernel.delete_root(copy);
             same
         });
         if held != Ok(true) {
             println!("ux: our image's frames are not where expected ({held:?}): boot programs' code is copied");
-            self.shared.own = None;
+            self.own = None;
         }
     }
 
     /// One process of `id` fewer: the last gives back the frames made
     /// for it. Pages that are all our image's are kept: they cost nothing.
-    pub fn unshare(&mut self, id: ImageId) {
-        let Some(s) = self.shared.images.get_mut(&id) else { return };
+    pub fn unshare(&mut self, kernel: &mut Kernel, id: ImageId) {
+        let Some(s) = self.images.get_mut(&id) else { return };
         s.users -= 1;
         if s.users == 0 && !s.arena.is_empty() {
-            let s = self.shared.images.remove(&id).expect("just found");
+            let s = self.images.remove(&id).expect("just found");
             for copy in s.pages.into_iter().flat_map(|p| p.spare) {
-                self.shared.spares -= 1;
-                self.kernel.delete_root(copy);
+                self.spares -= 1;
+                kernel.delete_root(copy);
             }
-            self.kernel.mem.release(s.arena);
+            kernel.mem.release(s.arena);
         }
     }
 }

@@ -5,8 +5,12 @@
 //! hanging `Wait`, a read of a `wait` file) keeps its reply capability
 //! and is answered when a process ends (`Server::end`).
 
+mod proc_files;
+
+pub use proc_files::FileOutcome;
+
 use crate::buffers::buffer_address;
-use crate::files::{FileOutcome, ProcFiles};
+use crate::files::ProcFiles;
 use crate::hanging::Hanging;
 use crate::life::Life;
 use crate::process::{Grants, Process, State};
@@ -376,7 +380,7 @@ impl Server {
         let resources = Resources {
             free_bytes: self.life.kernel.mem.free_bytes(),
             processes: self.life.procs.len() as u32,
-            free_slots: self.life.kernel.mem.free_slots() + self.life.spare_slots(),
+            free_slots: self.life.kernel.mem.free_slots() + self.life.shared.spare_slots(),
             buffers: self.life.buffers.in_use() as u32,
             namespaces: self.life.mounts.private() as u32,
         };
