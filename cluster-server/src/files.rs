@@ -419,8 +419,8 @@ fn control(state: &Mutex<State>, files: &Files, ctl: ClusterCtl) -> Result<(), E
                 crate::set_draining(state, files, matches!(ctl, ClusterCtl::Drain(_)));
                 Ok(())
             }
-            ClusterCtl::Leave(_) => crate::leave(state, files),
-            ClusterCtl::Join => crate::join(state, files),
+            ClusterCtl::Leave(_) => crate::leave_or_join(state, files, true),
+            ClusterCtl::Join => crate::leave_or_join(state, files, false),
         };
     }
     match nodes.iter().find(|n| n.node == node) {

@@ -279,28 +279,17 @@ fn set_draining(state: &Mutex<State>, files: &files::Files, draining: bool) {
     }
 }
 
-/// This node goes out of the cluster (`ClusterCtl::Leave`): its last
-/// beat tells the others, who list it `left` at once. `InvalidArgument`
-/// for a cluster of one or a node out already.
-fn leave(state: &Mutex<State>, files: &files::Files) -> Result<(), Errno> {
+/// This node goes out of the cluster (`ClusterCtl::Leave`: its last beat
+/// tells the others, who list it `left` at once) or, having left, joins
+/// it again as a new incarnation (`ClusterCtl::Join`). `InvalidArgument`
+/// for a cluster of one, or a node that is so already.
+fn leave_or_join(state: &Mutex<State>, files: &files::Files, leave: bool) -> Result<(), Errno> {
     let (outs, port) = {
         let mut st = state.lock();
         let now = st.clock.micros();
         let port = st.port.clone().ok_or(Errno::InvalidArgument)?;
-        (st.members.leave(now).ok_or(Errno::InvalidArgument)?, port)
-    };
-    carry_out(files, &port, outs);
-    Ok(())
-}
-
-/// This node, which left, joins again as a new incarnation
-/// (`ClusterCtl::Join`). `InvalidArgument` if it did not leave.
-fn join(state: &Mutex<State>, files: &files::Files) -> Result<(), Errno> {
-    let (outs, port) = {
-        let mut st = state.lock();
-        let now = st.clock.micros();
-        let port = st.port.clone().ok_or(Errno::InvalidArgument)?;
-        (st.members.join(now).ok_or(Errno::InvalidArgument)?, port)
+        let outs = if leave { st.members.leave(now) } else { st.members.join(now) };
+        (outs.ok_or(Errno::InvalidArgument)?, port)
     };
     carry_out(files, &port, outs);
     Ok(())
