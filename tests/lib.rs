@@ -1,13 +1,48 @@
-//! What the integration tests in `tests/` share: reading console logs by
-//! their documented formats, typing into a node's shell, host ports and
-//! scratch directories. Booting and driving nodes is `qemu::node`'s.
+//! What the integration tests in `tests/` share: booting nodes and
+//! clusters and waiting for them, reading console logs by their
+//! documented formats, typing into a node's shell, raw 9P exchanges,
+//! host ports and scratch directories. Starting and driving QEMU is
+//! `qemu::node`'s.
 
-use qemu::node::Node;
+use fs9p::{decode, encode, Dialect, Frame, Msg};
+use qemu::cluster::Cluster;
+use qemu::node::{Node, Options};
+use std::io::Write;
+use std::net::TcpStream;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 /// How long a shell command may take (TCG on a loaded 2-core host).
 pub const SHELL_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// A node of `opts` on the `profile` image (built once per run), once
+/// its console says `until`.
+pub fn boot(profile: &str, opts: &Options, until: &str, timeout: Duration) -> Node {
+    let image = qemu::prepare(profile).unwrap_or_else(|e| panic!("build failed: {e}"));
+    let node = Node::start(&image, opts, false).unwrap_or_else(|e| panic!("{e}"));
+    node.wait_for(until, timeout).unwrap_or_else(|e| panic!("{e}"));
+    node
+}
+
+/// A cluster of nodes of `opts` on the release image, each at its shell.
+pub fn boot_cluster(opts: &[Options], timeout: Duration) -> Cluster {
+    let image = qemu::prepare("release").unwrap_or_else(|e| panic!("build failed: {e}"));
+    let cluster = qemu::cluster::start(&image, opts, false).unwrap_or_else(|e| panic!("{e}"));
+    cluster.wait_for_shells(timeout).unwrap_or_else(|e| panic!("{e}"));
+    cluster
+}
+
+/// Sends one 9P message on a raw connection; the reply's bytes, which
+/// must be the next frame and answer `tag`.
+pub fn rpc(s: &mut TcpStream, dialect: Dialect, tag: u16, msg: Msg) -> Vec<u8> {
+    let mut out = vec![0u8; 8192];
+    let n = encode(&Frame { tag, msg }, &mut out).unwrap();
+    s.write_all(&out[..n]).unwrap();
+    let mut buf = Vec::new();
+    fs9p::host::read_frame(s, &mut buf, 1 << 20).unwrap();
+    assert_eq!(decode(&buf, dialect).unwrap().tag, tag, "the next reply answers another tag");
+    buf
+}
 
 /// The console line containing `pattern`, or a failure showing the log.
 pub fn line<'a>(log: &'a str, pattern: &str) -> &'a str {

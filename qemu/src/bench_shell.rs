@@ -65,8 +65,9 @@ pub fn quiet(node: &Node, line: &str, timeout: Duration) -> Result<Duration, Str
     }
 }
 
-/// The number after the last `key` in `line` (up to a space or `/`).
-pub fn number_after(line: &str, key: &str) -> Result<f64, String> {
+/// The figure (a decimal, maybe with a fraction) after the last `key`
+/// in `line`, up to a space or `/`.
+pub fn figure_after(line: &str, key: &str) -> Result<f64, String> {
     line.rsplit_once(key)
         .and_then(|(_, r)| r.split([' ', '/']).find(|w| !w.is_empty())?.parse().ok())
         .ok_or_else(|| format!("no number after {key:?} in {line:?}"))

@@ -4,7 +4,7 @@
 //! (`ttcp`), TCP echo throughput host -> node, 1-byte round trips host ->
 //! node and node -> node, and `ping` between the nodes. Host code only: it drives the nodes' shells.
 
-use super::bench_shell::{line_after, number_after, shell, two_shells};
+use super::bench_shell::{figure_after, line_after, shell, two_shells};
 use super::Args;
 use qemu::node::{self, Options};
 use qemu::step;
@@ -139,10 +139,10 @@ pub fn run(image: &qemu::image::Image, args: &Args) -> Result<Vec<String>, Strin
     shell(a, "ttcp -r -p 5002", "ttcp-r: listening", t)?;
     let mark = a.mark();
     b.type_text("ttcp -t -p 5002 10.1.0.1\n")?;
-    let n2n = number_after(&line_after(a, mark, "ttcp-r: 8388608 bytes", t)?, "= ")?;
-    let ping = number_after(&shell(b, "ping -c 20 10.1.0.1", "ping: 10.1.0.1: 20 sent", t)?, "min/avg/max ")?;
+    let n2n = figure_after(&line_after(a, mark, "ttcp-r: 8388608 bytes", t)?, "= ")?;
+    let ping = figure_after(&shell(b, "ping -c 20 10.1.0.1", "ping: 10.1.0.1: 20 sent", t)?, "min/avg/max ")?;
     let rounds = format!("tcpsend -r {ROUNDS} tcp!10.1.0.1!7");
-    let n2n_us = number_after(&shell(b, &rounds, "tcpsend: ", t)?, "median ")?;
+    let n2n_us = figure_after(&shell(b, &rounds, "tcpsend: ", t)?, "median ")?;
     Ok(vec![
         format!(
             "net: Linux loopback TCP (the ceiling): one way {local_mbs:.0} MB/s, echo {local_echo:.0} MB/s, 1-byte round trip median {local_us:.0} us"

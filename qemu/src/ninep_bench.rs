@@ -6,7 +6,7 @@
 //! rate of walk + getattr. Host code only: it drives the nodes' shells and
 //! speaks 9P with `fs9p::host`.
 
-use super::bench_shell::{number_after, shell, two_shells};
+use super::bench_shell::{figure_after, shell, two_shells};
 use super::Args;
 use fs9p::host::Client;
 use fs9p::Dialect;
@@ -80,7 +80,7 @@ pub fn run(image: &Image, args: &Args) -> Result<Vec<String>, String> {
     let host_stats = STATS as f64 / t0.elapsed().as_secs_f64();
 
     shell(b, "mount9p tcp!10.1.0.1!564 A &", "mount9p:", t)?;
-    let rate = |line: String| number_after(&line, ": ");
+    let rate = |line: String| figure_after(&line, ": ");
     let (mut tcp, mut ninep) = (Vec::new(), Vec::new());
     for _ in 0..ROUNDS {
         tcp.push(rate(shell(b, &format!("ninepbench tcp tcp!10.1.0.1!{SOURCE_PORT} {FILE}"), "ninepbench:", t)?)?);

@@ -5,7 +5,7 @@
 //! ipcbench's spawn + wait of `true` from the same run. Both are medians
 //! of emulated TSC cycles on this host.
 
-use crate::bench_shell::number_after;
+use crate::bench_shell::figure_after;
 use qemu::linux::{spawn_program, Guest};
 use std::time::Duration;
 
@@ -23,12 +23,12 @@ pub fn run(figures: &[String]) -> Result<Vec<String>, String> {
         .lines()
         .find(|l| l.starts_with("linuxspawn: spawn + wait: "))
         .ok_or_else(|| format!("FAIL: linuxspawn printed no figure:\n{}", out.output))?;
-    let linux = number_after(line, "median ").map_err(|e| format!("FAIL: {e}"))?;
+    let linux = figure_after(line, "median ").map_err(|e| format!("FAIL: {e}"))?;
     let mut lines = vec![line.to_string()];
     let ux = figures
         .iter()
         .find_map(|l| l.strip_prefix("ipcbench: spawn + wait of `true`: "))
-        .and_then(|l| number_after(l, "median ").ok());
+        .and_then(|l| figure_after(l, "median ").ok());
     if let Some(ux) = ux {
         lines.push(format!(
             "spawn: spawn + wait, medians under TCG: ux's of `true` {ux} cycles, Linux's of a static program without libc {linux} cycles: {:.2} x Linux",

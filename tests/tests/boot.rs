@@ -11,10 +11,7 @@ use tests::line;
 const TIMEOUT: Duration = Duration::from_secs(180);
 
 fn boot(profile: &str, opts: &Options) -> Node {
-    let image = qemu::prepare(profile).unwrap_or_else(|e| panic!("build failed: {e}"));
-    let node = Node::start(&image, opts, false).unwrap_or_else(|e| panic!("{e}"));
-    node.wait_for(READY, TIMEOUT).unwrap_or_else(|e| panic!("{e}"));
-    node
+    tests::boot(profile, opts, READY, TIMEOUT)
 }
 
 /// The console output of the programs: a debug kernel's messages

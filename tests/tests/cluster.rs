@@ -580,9 +580,7 @@ fn nodes_admit_each_other_by_the_secret_and_see_failures() {
 
 #[test]
 fn a_single_node_is_a_cluster_of_one() {
-    let image = qemu::prepare("release").unwrap_or_else(|e| panic!("build failed: {e}"));
-    let node = Node::start(&image, &small(), false).unwrap_or_else(|e| panic!("{e}"));
-    node.wait_for("ux: started sh as pid", SHELL_TIMEOUT).unwrap_or_else(|e| panic!("{e}"));
+    let node = tests::boot("release", &small(), "ux: started sh as pid", SHELL_TIMEOUT);
     let lines = node_lines(&node);
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert_eq!((lines[0].node.0, lines[0].state), (1, NodeState::Up));
@@ -596,10 +594,8 @@ fn a_single_node_is_a_cluster_of_one() {
 #[test]
 fn a_node_keeps_its_mounts_of_fifteen_peers() {
     const NODES: usize = 16;
-    let image = qemu::prepare("release").unwrap_or_else(|e| panic!("build failed: {e}"));
     let opts = vec![Options { memory_mib: 128, ..Options::default() }; NODES];
-    let cluster = qemu::cluster::start(&image, &opts, false).unwrap_or_else(|e| panic!("{e}"));
-    cluster.wait_for_shells(SHELL_TIMEOUT).unwrap_or_else(|e| panic!("{e}"));
+    let cluster = tests::boot_cluster(&opts, SHELL_TIMEOUT);
     let all_up: Vec<(u16, NodeState)> = (1..=NODES as u16).map(|k| (k, NodeState::Up)).collect();
     table(&cluster.nodes[0], &all_up);
     // Every node measured the one host's time stamp counter alike, though

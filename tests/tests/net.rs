@@ -15,11 +15,8 @@ const TIMEOUT: Duration = Duration::from_secs(600);
 const LEASE: &str = "netstack: address 10.0.2.15/24 via 10.0.2.2 (DHCP)";
 
 fn boot(run: Option<&str>, forwards: Vec<Forward>) -> Node {
-    let image = qemu::prepare("release").unwrap_or_else(|e| panic!("build failed: {e}"));
     let opts = Options { run: run.map(String::from), forwards, ..Options::default() };
-    let node = Node::start(&image, &opts, false).unwrap_or_else(|e| panic!("{e}"));
-    node.wait_for(LEASE, TIMEOUT).unwrap_or_else(|e| panic!("{e}"));
-    node
+    tests::boot("release", &opts, LEASE, TIMEOUT)
 }
 
 /// Bytes of a xorshift sequence.
@@ -226,10 +223,7 @@ fn ttcp_sum(node: &Node, who: &str, bytes: u64) -> String {
 
 #[test]
 fn node_to_node_ttcp_echo_and_ping_on_the_cluster_segment() {
-    let image = qemu::prepare("release").unwrap_or_else(|e| panic!("build failed: {e}"));
-    let cluster = qemu::cluster::start(&image, &[Options::default(), Options::default()], false)
-        .unwrap_or_else(|e| panic!("{e}"));
-    cluster.wait_for_shells(TIMEOUT).unwrap_or_else(|e| panic!("{e}"));
+    let cluster = tests::boot_cluster(&[Options::default(), Options::default()], TIMEOUT);
     let (a, b) = (&cluster.nodes[0], &cluster.nodes[1]);
 
     // 8 MiB from B to A: the checksums of both ends agree.

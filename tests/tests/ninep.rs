@@ -8,14 +8,14 @@
 mod python;
 
 use fs9p::host::{serve, Client, DirFs, Users};
-use fs9p::{decode, encode, Dialect, Frame, Lock, Msg, OpenMode, SetAttr, NOFID, NOTAG};
+use fs9p::{decode, Dialect, Lock, Msg, OpenMode, SetAttr, NOFID, NOTAG};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
-use tests::{free_port, TempDir};
+use tests::{free_port, rpc, TempDir};
 
 /// Our server exporting `dir` on a free loopback port.
 fn our_server(dir: &Path, max_fids: usize) -> String {
@@ -86,17 +86,6 @@ fn diod_tools_work_against_our_server() {
     let cat = Command::new(diodcat).args(["-s", &addr, "-a", "/", "sub/file.txt"]).output().unwrap();
     assert!(cat.status.success(), "{}", String::from_utf8_lossy(&cat.stderr));
     assert_eq!(cat.stdout, b"served by fs9p\n");
-}
-
-/// Sends one message, returns the decoded reply's bytes.
-fn rpc(s: &mut TcpStream, dialect: Dialect, tag: u16, msg: Msg) -> Vec<u8> {
-    let mut out = vec![0u8; 8192];
-    let n = encode(&Frame { tag, msg }, &mut out).unwrap();
-    s.write_all(&out[..n]).unwrap();
-    let mut buf = Vec::new();
-    fs9p::host::read_frame(s, &mut buf, 1 << 20).unwrap();
-    assert_eq!(decode(&buf, dialect).unwrap().tag, tag);
-    buf
 }
 
 fn version_and_attach(addr: &str) -> TcpStream {

@@ -17,19 +17,16 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::Command;
 use std::time::{Duration, Instant};
-use tests::{free_port, pids_of, ramfs_status, run, start, started_by_shell};
+use tests::{free_port, pids_of, ramfs_status, rpc, run, start, started_by_shell};
 
 const TIMEOUT: Duration = Duration::from_secs(600);
 const SERVING: &str = "exportfs: serving / on tcp!*!564";
 
 /// A node running `exportfs`, its port 564 forwarded from the host's `port`.
 fn exporting_node(port: u16) -> Node {
-    let image = qemu::prepare("release").unwrap_or_else(|e| panic!("build failed: {e}"));
     let forwards = vec![Forward { udp: false, host: port, node: 564 }];
     let opts = Options { run: Some("exportfs".into()), forwards, ..Options::default() };
-    let node = Node::start(&image, &opts, false).unwrap_or_else(|e| panic!("{e}"));
-    node.wait_for(SERVING, TIMEOUT).unwrap_or_else(|e| panic!("{e}"));
-    node
+    tests::boot("release", &opts, SERVING, TIMEOUT)
 }
 
 fn connect(port: u16, dialect: Dialect) -> Client {
@@ -93,16 +90,6 @@ fn the_host_reads_a_nodes_proc_over_9p() {
     }
 }
 
-/// Sends one message on a raw connection and returns the reply's bytes.
-fn rpc(s: &mut TcpStream, tag: u16, msg: Msg) -> Vec<u8> {
-    let mut out = vec![0u8; 8192];
-    let n = encode(&Frame { tag, msg }, &mut out).unwrap();
-    s.write_all(&out[..n]).unwrap();
-    let mut buf = Vec::new();
-    read_frame(s, &mut buf, 1 << 20).unwrap();
-    buf
-}
-
 #[test]
 fn the_export_serves_clients_at_once_and_survives_bad_ones() {
     let port = free_port(false);
@@ -132,7 +119,7 @@ fn the_export_serves_clients_at_once_and_survives_bad_ones() {
 
     // A well-framed message of an unknown type gets an error reply.
     let mut odd = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    rpc(&mut odd, NOTAG, Msg::Tversion { msize: 8192, version: "9P2000.L" });
+    rpc(&mut odd, Dialect::L, NOTAG, Msg::Tversion { msize: 8192, version: "9P2000.L" });
     odd.write_all(&[7, 0, 0, 0, 99, 5, 0]).unwrap();
     let mut buf = Vec::new();
     read_frame(&mut odd, &mut buf, 8192).unwrap();
@@ -140,10 +127,10 @@ fn the_export_serves_clients_at_once_and_survives_bad_ones() {
 
     // A client that asks for 1 MiB and leaves before reading the reply.
     let mut quitter = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    rpc(&mut quitter, NOTAG, Msg::Tversion { msize: 1 << 20, version: "9P2000.L" });
-    rpc(&mut quitter, 1, Msg::Tattach { fid: 0, afid: NOFID, uname: "q", aname: "", n_uname: Some(0) });
-    rpc(&mut quitter, 2, Msg::Twalk { fid: 0, newfid: 1, wnames: ["tmp", "big"].into_iter().collect() });
-    rpc(&mut quitter, 3, Msg::Tlopen { fid: 1, flags: 0 });
+    rpc(&mut quitter, Dialect::L, NOTAG, Msg::Tversion { msize: 1 << 20, version: "9P2000.L" });
+    rpc(&mut quitter, Dialect::L, 1, Msg::Tattach { fid: 0, afid: NOFID, uname: "q", aname: "", n_uname: Some(0) });
+    rpc(&mut quitter, Dialect::L, 2, Msg::Twalk { fid: 0, newfid: 1, wnames: ["tmp", "big"].into_iter().collect() });
+    rpc(&mut quitter, Dialect::L, 3, Msg::Tlopen { fid: 1, flags: 0 });
     let mut out = vec![0u8; 64];
     let n = encode(&Frame { tag: 4, msg: Msg::Tread { fid: 1, offset: 0, count: 1 << 19 } }, &mut out).unwrap();
     quitter.write_all(&out[..n]).unwrap();
@@ -246,11 +233,16 @@ fn control_files_flushes_and_a_full_ramfs_over_9p() {
     let pid = spawn_over_9p(&mut c, "/bin/sleep 100");
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
-    rpc(&mut s, NOTAG, Msg::Tversion { msize: 8192, version: "9P2000.L" });
-    rpc(&mut s, 1, Msg::Tattach { fid: 0, afid: NOFID, uname: "f", aname: "", n_uname: Some(0) });
+    rpc(&mut s, Dialect::L, NOTAG, Msg::Tversion { msize: 8192, version: "9P2000.L" });
+    rpc(&mut s, Dialect::L, 1, Msg::Tattach { fid: 0, afid: NOFID, uname: "f", aname: "", n_uname: Some(0) });
     let wait = format!("{pid}");
-    rpc(&mut s, 2, Msg::Twalk { fid: 0, newfid: 1, wnames: ["proc", wait.as_str(), "wait"].into_iter().collect() });
-    rpc(&mut s, 3, Msg::Tlopen { fid: 1, flags: 0 });
+    rpc(
+        &mut s,
+        Dialect::L,
+        2,
+        Msg::Twalk { fid: 0, newfid: 1, wnames: ["proc", wait.as_str(), "wait"].into_iter().collect() },
+    );
+    rpc(&mut s, Dialect::L, 3, Msg::Tlopen { fid: 1, flags: 0 });
     let mut out = vec![0u8; 64];
     let n = encode(&Frame { tag: 4, msg: Msg::Tread { fid: 1, offset: 0, count: 256 } }, &mut out).unwrap();
     let m = encode(&Frame { tag: 5, msg: Msg::Tflush { oldtag: 4 } }, &mut out[n..]).unwrap();
@@ -262,7 +254,7 @@ fn control_files_flushes_and_a_full_ramfs_over_9p() {
     assert!(status.contains(" running "), "the flush ended the sleeper: {status}");
     // The connection goes on, and the flushed read never answers: the
     // next reply is the clunk's.
-    let reply = rpc(&mut s, 6, Msg::Tclunk { fid: 1 });
+    let reply = rpc(&mut s, Dialect::L, 6, Msg::Tclunk { fid: 1 });
     let again = decode(&reply, Dialect::L).unwrap();
     assert!(matches!((again.tag, again.msg), (6, Msg::Rclunk)), "after the flush");
     let fid = open_as(&mut c, &format!("/proc/{pid}/ctl"), OpenMode::WRITE);
@@ -331,10 +323,10 @@ fn clients_overlap_on_shared_files_and_pipeline_requests() {
     // of their own: every reply comes, each answers its own request.
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
-    rpc(&mut s, NOTAG, Msg::Tversion { msize: 1 << 16, version: "9P2000.L" });
-    rpc(&mut s, 1, Msg::Tattach { fid: 0, afid: NOFID, uname: "p", aname: "", n_uname: Some(0) });
-    rpc(&mut s, 2, Msg::Twalk { fid: 0, newfid: 1, wnames: ["tmp", "shared"].into_iter().collect() });
-    rpc(&mut s, 3, Msg::Tlopen { fid: 1, flags: 0 });
+    rpc(&mut s, Dialect::L, NOTAG, Msg::Tversion { msize: 1 << 16, version: "9P2000.L" });
+    rpc(&mut s, Dialect::L, 1, Msg::Tattach { fid: 0, afid: NOFID, uname: "p", aname: "", n_uname: Some(0) });
+    rpc(&mut s, Dialect::L, 2, Msg::Twalk { fid: 0, newfid: 1, wnames: ["tmp", "shared"].into_iter().collect() });
+    rpc(&mut s, Dialect::L, 3, Msg::Tlopen { fid: 1, flags: 0 });
     const IN_FLIGHT: u16 = 16;
     let mut out = Vec::new();
     for i in 0..IN_FLIGHT {
@@ -387,27 +379,29 @@ fn blocked_reads_stall_no_other_request_on_their_connection() {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
     // Nothing here may wait for a sleeper: a stall fails, it does not hang.
     s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-    rpc(&mut s, NOTAG, Msg::Tversion { msize: 1 << 16, version: "9P2000.L" });
-    rpc(&mut s, 1, Msg::Tattach { fid: 0, afid: NOFID, uname: "b", aname: "", n_uname: Some(0) });
+    rpc(&mut s, Dialect::L, NOTAG, Msg::Tversion { msize: 1 << 16, version: "9P2000.L" });
+    rpc(&mut s, Dialect::L, 1, Msg::Tattach { fid: 0, afid: NOFID, uname: "b", aname: "", n_uname: Some(0) });
     let names: Vec<String> = pids.iter().map(|p| p.to_string()).collect();
     for (i, name) in names.iter().enumerate() {
         let fid = 10 + i as u32;
         rpc(
             &mut s,
+            Dialect::L,
             2,
             Msg::Twalk { fid: 0, newfid: fid, wnames: ["proc", name.as_str(), "wait"].into_iter().collect() },
         );
-        rpc(&mut s, 3, Msg::Tlopen { fid, flags: 0 });
+        rpc(&mut s, Dialect::L, 3, Msg::Tlopen { fid, flags: 0 });
         send(&mut s, 100 + i as u16, Msg::Tread { fid, offset: 0, count: 256 });
     }
     // With every sleeper's wait read blocked: a walk, an open and a read
     // of another file are answered.
     rpc(
         &mut s,
+        Dialect::L,
         4,
         Msg::Twalk { fid: 0, newfid: 1, wnames: ["proc", names[0].as_str(), "status"].into_iter().collect() },
     );
-    rpc(&mut s, 5, Msg::Tlopen { fid: 1, flags: 0 });
+    rpc(&mut s, Dialect::L, 5, Msg::Tlopen { fid: 1, flags: 0 });
     send(&mut s, 6, Msg::Tread { fid: 1, offset: 0, count: 256 });
     match reply(&mut s, &node) {
         (6, Msg::Rread { data }) => {
@@ -423,8 +417,8 @@ fn blocked_reads_stall_no_other_request_on_their_connection() {
     // refused (exportfs acts for a network client, which may end only
     // what it started).
     let w = ["proc", names[1].as_str(), "ctl"].into_iter().collect();
-    rpc(&mut s, 8, Msg::Twalk { fid: 0, newfid: 21, wnames: w });
-    rpc(&mut s, 9, Msg::Tlopen { fid: 21, flags: 1 }); // O_WRONLY
+    rpc(&mut s, Dialect::L, 8, Msg::Twalk { fid: 0, newfid: 21, wnames: w });
+    rpc(&mut s, Dialect::L, 9, Msg::Tlopen { fid: 21, flags: 1 }); // O_WRONLY
     send(&mut s, 10, Msg::Twrite { fid: 21, offset: 0, data: b"kill" });
     assert_eq!(reply(&mut s, &node), (10, Msg::Rlerror { ecode: Error::Permission.errno() }));
     // Killed in reverse order by the connection that started them: each
@@ -462,10 +456,16 @@ fn clients_that_leave_during_a_blocked_read_release_everything() {
     for round in 0..80 {
         let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-        rpc(&mut s, NOTAG, Msg::Tversion { msize: 8192, version: "9P2000.L" });
-        rpc(&mut s, 1, Msg::Tattach { fid: 0, afid: NOFID, uname: "gone", aname: "", n_uname: Some(0) });
-        rpc(&mut s, 2, Msg::Twalk { fid: 0, newfid: 1, wnames: ["proc", "1", "wait"].into_iter().collect() });
-        let opened = decode(Vec::leak(rpc(&mut s, 3, Msg::Tlopen { fid: 1, flags: 0 })), Dialect::L).unwrap();
+        rpc(&mut s, Dialect::L, NOTAG, Msg::Tversion { msize: 8192, version: "9P2000.L" });
+        rpc(&mut s, Dialect::L, 1, Msg::Tattach { fid: 0, afid: NOFID, uname: "gone", aname: "", n_uname: Some(0) });
+        rpc(
+            &mut s,
+            Dialect::L,
+            2,
+            Msg::Twalk { fid: 0, newfid: 1, wnames: ["proc", "1", "wait"].into_iter().collect() },
+        );
+        let opened =
+            decode(Vec::leak(rpc(&mut s, Dialect::L, 3, Msg::Tlopen { fid: 1, flags: 0 })), Dialect::L).unwrap();
         assert!(matches!(opened.msg, Msg::Rlopen { .. }), "round {round}: {opened:?}\n{}", node.log());
         send(&mut s, 4, Msg::Tread { fid: 1, offset: 0, count: 64 });
     }
@@ -505,10 +505,8 @@ fn clients_that_leave_during_a_blocked_read_release_everything() {
 #[test]
 fn one_address_cannot_take_the_export_from_the_others() {
     let port = free_port(false);
-    let image = qemu::prepare("release").unwrap_or_else(|e| panic!("build failed: {e}"));
     let first = Options { forwards: vec![Forward { udp: false, host: port, node: 564 }], ..Options::default() };
-    let cluster = qemu::cluster::start(&image, &[first, Options::default()], false).unwrap_or_else(|e| panic!("{e}"));
-    cluster.wait_for_shells(TIMEOUT).unwrap_or_else(|e| panic!("{e}"));
+    let cluster = tests::boot_cluster(&[first, Options::default()], TIMEOUT);
     let (a, b) = (&cluster.nodes[0], &cluster.nodes[1]);
     start(a, "exportfs", SERVING);
     // A connection that has been answered a Tversion (so its child serves
@@ -543,11 +541,7 @@ fn one_address_cannot_take_the_export_from_the_others() {
 
 /// Two nodes on a segment, at their shells.
 fn two_nodes() -> qemu::cluster::Cluster {
-    let image = qemu::prepare("release").unwrap_or_else(|e| panic!("build failed: {e}"));
-    let cluster = qemu::cluster::start(&image, &[Options::default(), Options::default()], false)
-        .unwrap_or_else(|e| panic!("{e}"));
-    cluster.wait_for_shells(TIMEOUT).unwrap_or_else(|e| panic!("{e}"));
-    cluster
+    tests::boot_cluster(&[Options::default(), Options::default()], TIMEOUT)
 }
 
 #[test]

@@ -3,7 +3,7 @@
 //! (`workloads/`, `bench/`) started with `--run`. Each program prints `... ok ...` or
 //! `... FAIL ...` lines; the tests also check the figures they print.
 
-use qemu::node::{Node, Options, IDLE, READY};
+use qemu::node::{Options, IDLE, READY};
 use std::time::Duration;
 use tests::{line, number_after};
 
@@ -17,10 +17,8 @@ fn run_on(profile: &str, cmd: &str, memory_mib: u32) -> String {
 
 /// `cmd` on a node of `profile`, given `limit` to finish.
 fn run_within(profile: &str, cmd: &str, memory_mib: u32, limit: Duration) -> String {
-    let image = qemu::prepare(profile).unwrap_or_else(|e| panic!("build failed: {e}"));
     let opts = Options { run: Some(cmd.into()), memory_mib, ..Options::default() };
-    let node = Node::start(&image, &opts, false).unwrap_or_else(|e| panic!("{e}"));
-    node.wait_for(READY, TIMEOUT).unwrap_or_else(|e| panic!("{e}"));
+    let node = tests::boot(profile, &opts, READY, TIMEOUT);
     node.wait_for(IDLE, limit).unwrap_or_else(|e| panic!("{e}"));
     let log = node.log();
     let fails: Vec<&str> = log.lines().filter(|l| l.contains("FAIL")).collect();

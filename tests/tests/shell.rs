@@ -22,9 +22,7 @@ impl Session {
 
     /// A node of kernel `profile`.
     fn start_on(profile: &str) -> Session {
-        let image = qemu::prepare(profile).unwrap_or_else(|e| panic!("build failed: {e}"));
-        let node = Node::start(&image, &Options::default(), false).unwrap_or_else(|e| panic!("{e}"));
-        node.wait_for("ux: started sh as pid", BOOT).unwrap_or_else(|e| panic!("{e}"));
+        let node = tests::boot(profile, &Options::default(), "ux: started sh as pid", BOOT);
         // netstack's lease is the last message of the boot, and it may come
         // after the first prompt: wait for it so that no prompt is split.
         node.wait_for("netstack: address ", BOOT).unwrap_or_else(|e| panic!("{e}"));

@@ -219,13 +219,11 @@ try write sh -c 'echo made > new && cat new'
 /// special files, attributes of synthetic files) refused clearly.
 #[test]
 fn linux_sees_a_nodes_ramfs_keep_what_posix_keeps() {
-    use qemu::node::{Forward, Node, Options};
-    let image = qemu::prepare("release").unwrap_or_else(|e| panic!("build failed: {e}"));
+    use qemu::node::{Forward, Options};
     let port = tests::free_port(false);
     let forwards = vec![Forward { udp: false, host: port, node: 564 }];
     let opts = Options { run: Some("exportfs".into()), forwards, ..Options::default() };
-    let node = Node::start(&image, &opts, false).unwrap_or_else(|e| panic!("{e}"));
-    node.wait_for("exportfs: serving / on tcp!*!564", LIMIT).unwrap_or_else(|e| panic!("{e}"));
+    let node = tests::boot("release", &opts, "exportfs: serving / on tcp!*!564", LIMIT);
     let script = format!(
         r#"
 mount -t 9p -o trans=tcp,port={port},version=9p2000.L,msize=65536 10.0.2.2 /mnt || exit 9
