@@ -19,7 +19,7 @@
 
 use crate::mem::{ROOT_CNODE, ROOT_DEPTH};
 use crate::mounts::Mounts;
-use crate::process::State;
+use crate::process::{Ended, State};
 use crate::procs::Procs;
 use alloc::collections::BTreeMap;
 use alloc::string::{String, ToString};
@@ -30,7 +30,7 @@ use libux::fs::serve::{text_into, Done, Files, Held, Io, Loop, Transport};
 use libux::fs::server::Entry;
 use libux::fs::{flags, FsReply};
 use libux::procfs::{self, Ctl, PidFile, PID_FILES};
-use libux::rpc::{End, Errno, Pid};
+use libux::rpc::{Errno, Pid};
 use libux::sysdesc;
 
 /// `wait` reads waiting at once, in all: each holds a root slot.
@@ -115,7 +115,7 @@ impl ProcFiles {
         bin: bool,
     ) -> (Tree<'a>, &'a mut Loop<Node, WaitFor>, Replies<'a>) {
         let ProcFiles { core, spawned, next_spawn, ready } = self;
-        let tree = Tree { procs, bootfs, mounts, spawned, next_spawn, caller, bin, ending: None, effects: Vec::new() };
+        let tree = Tree { procs, bootfs, mounts, spawned, next_spawn, caller, bin, ending: &[], effects: Vec::new() };
         let waiting = core.held().waiting().count();
         (tree, core, Replies { kernel, ready, waiting })
     }
@@ -138,9 +138,9 @@ pub struct Tree<'a> {
     caller: Pid,
     /// The call is on `/bin`.
     bin: bool,
-    /// A process that just ended, how, and its name: a `wait` read of
+    /// Processes that just ended, how, and their names: a `wait` read of
     /// one whose record went with it still gets its line.
-    pub ending: Option<(Pid, &'a End, &'a str)>,
+    pub ending: &'a [Ended],
     /// What the call asked for, for the server to carry out.
     pub effects: Vec<Effect>,
 }
@@ -250,11 +250,9 @@ impl Tree<'_> {
             Some(State::Zombie(_)) => self.procs.status_line(pid),
             Some(State::Live(_)) => None,
             // Gone with its end (no parent to wait), or reaped before.
-            None => Some(match self.ending {
-                Some((p, end, name)) if p == pid => {
-                    procfs::status_line(self.procs.gpid(pid), 0, &procfs::ended_state(end), name, 0)
-                }
-                _ => procfs::status_line(self.procs.gpid(pid), 0, "gone", "?", 0),
+            None => Some(match self.ending.iter().find(|e| e.pid == pid) {
+                Some(e) => procfs::status_line(self.procs.gpid(pid), 0, &procfs::ended_state(&e.end), &e.name, 0),
+                None => procfs::status_line(self.procs.gpid(pid), 0, "gone", "?", 0),
             }),
         }
     }

@@ -25,6 +25,14 @@ use libux::sel4::{
 };
 use libux::sysdesc::{DeviceMemory, Irq};
 
+/// A process that ended, as [`Life::end`] tells it: how, and its name
+/// (its record may be gone already).
+pub struct Ended {
+    pub pid: Pid,
+    pub end: End,
+    pub name: String,
+}
+
 /// What a process gets beyond the usual: its priority and device grants
 /// (from the system description; spawned processes get the default).
 pub struct Grants<'a> {
@@ -605,15 +613,17 @@ impl Life {
     /// process that ended, in order, for the calls waiting on them to be
     /// settled (`Server::end`).
     #[must_use = "the calls waiting on the processes that ended must be settled"]
-    pub fn end(&mut self, pid: Pid, end: End) -> Vec<(Pid, End)> {
+    pub fn end(&mut self, pid: Pid, end: End) -> Vec<Ended> {
         // A worklist, not recursion: a long chain of intermediaries must
         // not run the server out of stack.
         let mut work = alloc::vec![(pid, end)];
         let mut ended = Vec::new();
         while let Some((pid, end)) = work.pop() {
+            // (Its record may go with its end.)
+            let name = self.procs.get(&pid).map_or_else(|| String::from("?"), |p| p.name.clone());
             let clients = self.end_one(pid, end);
             work.extend(clients.into_iter().map(|c| (c, End::Killed)));
-            ended.push((pid, end));
+            ended.push(Ended { pid, end, name });
         }
         ended
     }

@@ -182,6 +182,31 @@ fn session(s: Session) {
     s.run(&format!("echo kill > /proc/{pid}/ctl; echo sent"), "sent");
     assert_eq!(output(&s.run("wait", "killed")), [format!("[{pid}] killed")]);
 
+    // A traced sleep and its tracer, each waited for through /proc, end
+    // together when the tracer is killed (the sleep loses its
+    // connection, and its record goes with it): each read gets its own
+    // process's end and name.
+    let mark = s.node.mark();
+    let out = s.run("tracer sleep 100 &", "[");
+    let tracer: u32 = output(&out)[0].trim_matches(['[', ']']).parse().unwrap();
+    // The sleep runs (its calls traced, after the prompt: a line typed
+    // then brings one back).
+    s.node.wait_after(mark, "path: \"/dev/sleep\"", STEP).unwrap_or_else(|e| panic!("{e}"));
+    s.type_until("echo traced\n", "traced");
+    let ps = s.run_to_end("ps");
+    let sleeper = tests::pids_of(&ps, "sleep").into_iter().find(|&(_, parent)| parent == tracer);
+    let (sleeper, _) = sleeper.unwrap_or_else(|| panic!("no sleep of tracer {tracer} in:\n{ps}"));
+    s.run(&format!("cat /proc/{sleeper}/wait &"), "[");
+    s.run(&format!("cat /proc/{tracer}/wait &"), "[");
+    let mark = s.node.mark();
+    s.run(&format!("kill {tracer}; echo sent"), "sent");
+    for line in [format!("{sleeper} 0 killed sleep 0"), format!("{tracer} {} killed tracer ", s.shell)] {
+        s.node.wait_after(mark, &line, STEP).unwrap_or_else(|e| panic!("{e}"));
+    }
+    s.type_until("echo settled\n", "settled");
+    let out = s.run_to_end("wait");
+    assert!(out.contains(&format!("[{tracer}] killed")), "{out}");
+
     // A pipe's reader sees the end of data when its writer is killed.
     let out = s.run("sleep 100 | cat &", "[");
     let cat: u32 = output(&out)[0].trim_matches(['[', ']']).parse().unwrap();

@@ -348,8 +348,10 @@ impl Server {
     /// settles the calls that waited on each: reads of `wait` files,
     /// hanging `Wait`s, and those the ended made.
     pub fn end(&mut self, pid: Pid, end: End) {
-        for (pid, end) in self.life.end(pid, end) {
-            self.files_after_end(pid, &end);
+        let ended = self.life.end(pid, end);
+        for e in &ended {
+            let pid = e.pid;
+            self.files_after_end(e, &ended);
             let dropped = self.hanging.after_end(&mut self.life.kernel, pid);
             let answered = self.hanging.answer(&mut self.life.procs, pid);
             for (slot, reply) in dropped.into_iter().chain(answered) {

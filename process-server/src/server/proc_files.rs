@@ -4,7 +4,7 @@
 //! process's end, and sending the answers kept for later.
 
 use crate::files::{encode, Effect, Node, Replies, Tree, WaitFor};
-use crate::process::{Grants, State};
+use crate::process::{Ended, Grants, State};
 use crate::server::Server;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -83,14 +83,16 @@ impl Server {
         core.drop_waiting(&mut io, &[reader]);
     }
 
-    /// After `pid` ended as `end`: answer the reads waiting for it, forget
-    /// the waits and files it held.
-    pub fn files_after_end(&mut self, pid: Pid, end: &End) {
-        // Most processes end unwatched: no name copied, nothing retried.
+    /// After `e` ended, one of `batch` (a process and those it was the
+    /// intermediary of, all ended before any of this): answer the reads
+    /// waiting for it (a read of another of the batch, woken too, gets
+    /// that one's line), forget the waits and files it held.
+    pub fn files_after_end(&mut self, e: &Ended, batch: &[Ended]) {
+        let pid = e.pid;
+        // Most processes end unwatched: nothing retried.
         if self.files.waits_for(pid) {
-            let name = self.life.procs.get(&pid).map_or(String::from("?"), |p| p.name.clone());
             let (mut tree, core, mut io) = self.trees(0, false);
-            tree.ending = Some((pid, end, &name));
+            tree.ending = batch;
             core.wake(&mut tree, &mut io);
             let effects = tree.effects;
             // (Only reaps: they do not fail.)
