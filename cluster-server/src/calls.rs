@@ -5,13 +5,13 @@
 //! (`waits`) and settled with these once the process has ended.
 
 use crate::waits::Waits;
-use crate::State;
+use crate::{view, State};
 use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::string::String;
 use alloc::vec::Vec;
 use cluster_server::call::{Call, Placed};
 use cluster_server::spawn::pick;
-use libux::cluster::{mount_point, Gpid, NodeId, NodeLine, Place, CALL};
+use libux::cluster::{mount_point, Gpid, NodeId, Place, CALL};
 use libux::fs::client::{open, File};
 use libux::fs::flags;
 use libux::procfs::{parse_end, Ctl, Status};
@@ -35,12 +35,6 @@ pub struct Calls {
     /// Of those, the ones whose caller ended (its node went, say): nobody
     /// can wait for them any more, so we reap them when they end.
     unclaimed: Mutex<BTreeSet<Pid>>,
-}
-
-/// This node's number and its table.
-fn view(state: &Mutex<State>) -> (NodeId, Vec<NodeLine>) {
-    let st = state.lock();
-    (st.members.node(), crate::node_lines(&st))
 }
 
 fn is_down(state: &Mutex<State>, node: NodeId) -> bool {

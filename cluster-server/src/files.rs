@@ -16,7 +16,7 @@
 
 use crate::calls::{Ask, Calls};
 use crate::waits::{Due, Parked, Waits, Wanted};
-use crate::State;
+use crate::{view, State};
 use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::sync::Arc;
@@ -197,12 +197,6 @@ impl Files {
         all.extend(self.calls.tracked());
         all
     }
-}
-
-/// This node's number and its table.
-fn view(state: &Mutex<State>) -> (NodeId, Vec<NodeLine>) {
-    let st = state.lock();
-    (st.members.node(), crate::node_lines(&st))
 }
 
 /// This node's number.

@@ -26,7 +26,7 @@ use alloc::vec::Vec;
 use cluster_server::membership::{Config, Membership, Out, BEAT_US};
 use cluster_server::msg::{self, Stats};
 use fs9p::auth::from_hex;
-use libux::cluster::{NodeId, NodeLine, SEGMENT_BROADCAST};
+use libux::cluster::{NodeId, NodeLine, NodeState, SEGMENT_BROADCAST};
 use libux::fs::client::{open, File};
 use libux::fs::flags;
 use libux::fs::pool::Pool;
@@ -75,6 +75,19 @@ static TO_COORDINATOR: Mutex<Option<([u8; 4], libux::net::client::Conn)>> = Mute
 /// The node table, as `/proc/cluster/nodes` has it.
 fn node_lines(st: &State) -> Vec<NodeLine> {
     st.members.nodes(st.clock.micros(), st.own)
+}
+
+/// This node's number, and the table as this node acts on it: a node
+/// that left is a cluster of one to itself, so its own line is as it
+/// serves (`up` or `draining`; `nodes` says `left`).
+fn view(state: &Mutex<State>) -> (NodeId, Vec<NodeLine>) {
+    let st = state.lock();
+    let own = st.members.node();
+    let mut lines = node_lines(&st);
+    for l in lines.iter_mut().filter(|l| l.node == own && l.state == NodeState::Left) {
+        l.state = if st.own.draining { NodeState::Draining } else { NodeState::Up };
+    }
+    (own, lines)
 }
 
 fn nodes_text(st: &State) -> String {

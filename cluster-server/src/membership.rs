@@ -444,6 +444,10 @@ impl Membership {
     /// coordinator replaced, a seeker turned coordinator; news sent.
     pub fn tick(&mut self, now_us: u64) -> Vec<Out> {
         let mut out = Vec::new();
+        // Out of the cluster, nothing changes: every other node is down.
+        if let Role::Left = self.role {
+            return out;
+        }
         self.roles(now_us, &mut out);
         let changed: Vec<(NodeId, NodeState)> = self
             .peers
@@ -607,14 +611,14 @@ impl Membership {
         let Some(beat) = Beat::decode(body) else { return };
         let Some(secret) = self.cfg.secret.as_deref() else { return };
         let valid = mac.is_some_and(|m| msg::beat_mac_ok(secret, body, &m));
+        if valid && beat.leaving {
+            return self.on_leaving(now_us, &beat);
+        }
         if let Role::Seeking { lower_us, .. } = &mut self.role {
             // A lower node that holds the secret is to coordinate.
             if valid && beat.node < self.cfg.node {
                 *lower_us = Some(now_us);
             }
-        }
-        if valid && beat.leaving {
-            return self.on_leaving(now_us, &beat);
         }
         // Only the coordinator judges beats.
         let Role::Coordinating { .. } = self.role else { return };
@@ -725,6 +729,11 @@ impl Membership {
         let id = view.id;
         let Some(secret) = self.cfg.secret.as_deref() else { return };
         if !msg::view_mac_ok(secret, body, mac) || id.coordinator == self.cfg.node {
+            return;
+        }
+        // A coordinator that left says nothing more: a view of it sent
+        // before its leaving beat, come late (or replayed), moves nobody.
+        if self.peers.get(&id.coordinator).is_some_and(|p| p.left && p.incarnation == id.incarnation) {
             return;
         }
         if let Role::Following(f) = &mut self.role {
@@ -1101,11 +1110,24 @@ mod tests {
             for sim in &mut s.nodes {
                 sim.downs.clear();
             }
+            // (The coordinator's view of now, made and not yet sent.)
+            let stats = s.nodes[k].stats;
+            let late = if k == 0 { s.nodes[k].m.beat(s.now, stats) } else { Vec::new() };
             let outs = s.nodes[k].m.leave(s.now).expect("it was in");
             s.carry(k, outs);
             assert!(s.nodes[k].m.leave(s.now).is_none(), "it left already");
             let left = s.now;
+            s.deliver();
+            // That view comes after the leaving beat: it moves nobody
+            // back to the coordinator that left.
+            s.carry(k, late);
             s.run(300 * MS);
+            if k == 0 {
+                // Its followers turned to the next at once.
+                for j in 1..4 {
+                    assert_eq!(s.nodes[j].m.coordinator(), Some(NodeId(2)), "node {} follows", j + 1);
+                }
+            }
             for j in (0..4).filter(|&j| j != k) {
                 let line = format!("cluster: node {n} (n{n}) left the cluster");
                 let t = s.logged(j, &line).unwrap_or_else(|| panic!("node {}: {:?}", j + 1, s.nodes[j].log));

@@ -462,6 +462,13 @@ fn nodes_admit_each_other_by_the_secret_and_see_failures() {
     wait(&cluster.nodes[0], crun_mark, " on node 2: lost");
     table(&cluster.nodes[2], &[(1, NodeState::Up), (2, NodeState::Left), (3, NodeState::Up)]);
     table(&cluster.nodes[1], &[(1, NodeState::Down), (2, NodeState::Left), (3, NodeState::Down)]);
+    // To itself it is a cluster of one: work is placed on it, and its
+    // processes are its own, not lost.
+    let out = run(&cluster.nodes[1], "crun cat /proc/cluster/self; echo ran", "ran");
+    assert!(out.lines().any(|l| l.trim() == "2"), "{out}");
+    let cps = run(&cluster.nodes[1], "cps", "NAME");
+    let own_ramfs = |l: &&str| l.split_whitespace().take(4).collect::<Vec<_>>() == ["131073", "2", "0", "running"];
+    assert!(cps.lines().any(|l| own_ramfs(&l)), "node 2's ramfs in its own cps:\n{cps}");
     run(&cluster.nodes[0], "echo leave 2 > /proc/cluster/ctl", "lost");
     run(&cluster.nodes[1], "echo leave 2 > /proc/cluster/ctl", "invalid argument");
     let mark = cluster.nodes[0].mark();

@@ -86,6 +86,8 @@ struct Mount {
     /// down (then calls fail at once, and nobody dials).
     node: Option<NodeId>,
     down: AtomicBool,
+    /// The node came back since the last dial: the next goes at once.
+    back: AtomicBool,
     /// `-c`: the cluster server (our parent), for whose calls `RESERVED`
     /// workers are kept.
     reserved_for: Option<libux::rpc::Pid>,
@@ -159,7 +161,8 @@ impl Mount {
             return;
         }
         let now = link.clock.micros();
-        if link.last_dial.is_some_and(|then| now.saturating_sub(then) < REDIAL_EVERY_US) {
+        let back = self.back.swap(false, Ordering::Relaxed);
+        if !back && link.last_dial.is_some_and(|then| now.saturating_sub(then) < REDIAL_EVERY_US) {
             return;
         }
         // Other threads' calls fail meanwhile (their clients are broken
@@ -222,10 +225,8 @@ impl Mount {
             self.remote.lock().found_broken = true;
         } else if was && !down {
             // Back (a new incarnation, or a node that joined again): the
-            // first call dials at once, whenever the last dial was.
-            if let Some(mut link) = self.link.try_lock() {
-                link.last_dial = None;
-            }
+            // next dial goes at once, whenever the last one was.
+            self.back.store(true, Ordering::Relaxed);
         }
     }
 
@@ -349,6 +350,7 @@ fn main() -> i32 {
         reserved_for: node.and_then(|_| libux::process::getppid().ok()).map(|g| libux::cluster::Gpid(g).pid()),
         node,
         down: AtomicBool::new(false),
+        back: AtomicBool::new(false),
         cursor: Mutex::new(0),
     };
     let pool = Pool::new(mount, EP, MAX_WORKERS);
