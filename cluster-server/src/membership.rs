@@ -499,8 +499,9 @@ impl Membership {
                     .find(|(node, _)| *node < self.cfg.node);
                 match next {
                     None => {
+                        let how = if self.peers.get(&old).is_some_and(|p| p.left) { "left" } else { "is silent" };
                         out.push(Out::Log(format!(
-                            "cluster: node {old} is silent; node {} coordinates the membership",
+                            "cluster: node {old} {how}; node {} coordinates the membership",
                             self.cfg.node
                         )));
                         self.coordinate(now_us);
@@ -1123,6 +1124,7 @@ mod tests {
             s.carry(k, late);
             s.run(300 * MS);
             if k == 0 {
+                assert!(s.logged(1, "cluster: node 1 left; node 2 coordinates the membership").is_some());
                 // Its followers turned to the next at once.
                 for j in 1..4 {
                     assert_eq!(s.nodes[j].m.coordinator(), Some(NodeId(2)), "node {} follows", j + 1);
