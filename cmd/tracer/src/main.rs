@@ -27,7 +27,7 @@ use libux::layout::{slot, MAX_THREADS};
 use libux::println;
 use libux::process;
 use libux::rpc::client::{self, peek_reply, peek_request};
-use libux::rpc::{Errno, Pid, Request, Response, MSG_CALL, MSG_RELAY};
+use libux::rpc::{Badge, Errno, Pid, Request, Response, MSG_CALL, MSG_RELAY};
 use libux::sel4::syscall::ipc_buffer;
 use libux::sync::Mutex;
 
@@ -130,9 +130,9 @@ fn serve() {
     let mut m = client::recv_raw(EP);
     loop {
         let (pid, via) = match m.label {
-            MSG_CALL => (gpid(m.badge as Pid), None),
+            MSG_CALL => (gpid(Badge(m.badge).pid()), None),
             // A tracer under us relays for its own clients: MR1 names them.
-            MSG_RELAY => (gpid(ipc_buffer().msg[1] as Pid), Some(gpid(m.badge as Pid))),
+            MSG_RELAY => (gpid(ipc_buffer().msg[1] as Pid), Some(gpid(Badge(m.badge).pid()))),
             label => {
                 println!("tracer: [{}] unexpected message label {label}", m.badge);
                 m = client::reply_recv_raw(EP, client::error_reply_words(Errno::BadRequest));

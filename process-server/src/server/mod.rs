@@ -170,7 +170,7 @@ impl Server {
         let bytes = match h.place {
             Place::Inline => frame::inline_bytes(msg)[..h.len].to_vec(),
             Place::Buffer => {
-                let index = self.life.procs[&pid].live().ok_or(Errno::NoSuchProcess)?.buffer;
+                let index = self.life.procs.live(pid).map_err(|_| Errno::NoSuchProcess)?.buffer;
                 // SAFETY: our mapping of the process's shared buffer page.
                 let page = unsafe { &*(buffer_address(index) as *const [u8; BUFFER_MAX]) };
                 page[..h.len].to_vec()
@@ -313,7 +313,7 @@ impl Server {
             } else if pids.len() > libux::rpc::LIVING_PER_CALL {
                 Err(Errno::TooLarge)
             } else {
-                let living = pids.into_iter().filter(|p| self.life.procs.get(p).is_some_and(|p| p.live().is_some()));
+                let living = pids.into_iter().filter(|&p| self.life.procs.live(p).is_ok());
                 Ok(Response::Living(living.collect()))
             }),
             Request::NewNamespace => {
