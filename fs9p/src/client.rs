@@ -287,9 +287,10 @@ impl<T: Transport> Client<T> {
     }
 
     /// Tells the client that the server carries out this connection's
-    /// requests other than reads and writes in the order they came, as
-    /// fs9p's does ([`crate::server::Session::handle_apart`] runs only
-    /// those apart). [`Client::open_path`] then sends the walk and the
+    /// requests on one fid in the order they came, as fs9p's does
+    /// ([`crate::server::Session::handle_apart`] runs reads, writes and
+    /// opens apart, and what names their fid after them waits for them).
+    /// [`Client::open_path`] then sends the walk and the
     /// open together, one round trip instead of two. 9P promises no such
     /// order (a server may answer concurrently, as diod does), so it is
     /// for servers known to be ours.

@@ -20,6 +20,8 @@ struct Fs {
     /// Path, directory or not, permission bits.
     creates: Vec<(String, bool, u32)>,
     renames: Vec<(String, String, String)>,
+    /// Opens run apart (`Filesystem::opens_apart`).
+    opens_apart: bool,
 }
 
 fn child(dir: &str, name: &str) -> String {
@@ -38,6 +40,10 @@ impl Filesystem for Fs {
 
     fn io(&mut self, file: &String) -> Option<String> {
         file.starts_with("dev").then(|| file.clone())
+    }
+
+    fn opens_apart(&self) -> bool {
+        self.opens_apart
     }
 
     fn attach(&mut self, _: User, aname: &str) -> Result<(String, Meta), Error> {
@@ -591,7 +597,7 @@ fn removes_renames_and_locks() {
 
 impl T {
     /// Sends `msg` with `tag` through `handle_apart`.
-    fn apart(&mut self, tag: u16, msg: Msg) -> (Handled<String>, Vec<u8>) {
+    fn apart(&mut self, tag: u16, msg: Msg) -> (Handled<String, String>, Vec<u8>) {
         let mut req = vec![0u8; 1 << 17];
         let n = encode(&Frame { tag, msg }, &mut req).unwrap();
         let mut out = vec![0u8; self.s.msize() as usize];
@@ -742,6 +748,7 @@ fn random_streams_of_jobs_and_flushes_never_break_the_session() {
                     jobs.remove(at);
                     assert!(!t.s.finish(oldtag).is_empty(), "the flush waits for the job");
                 }
+                Handled::Open(_) | Handled::Waits => panic!("this file system opens in the session"),
             }
             assert!(t.s.in_flight() <= 6 && t.s.in_flight() == jobs.len(), "round {round}");
             if next() % 2 == 0 && !jobs.is_empty() {
@@ -752,4 +759,98 @@ fn random_streams_of_jobs_and_flushes_never_break_the_session() {
             }
         }
     }
+}
+
+/// Opens the file system runs apart become jobs; the requests that name
+/// the fid wait behind them in order, the others go on; a flush of a
+/// waiting open is answered at once and its result dropped; a new
+/// version drops what waits.
+#[test]
+fn opens_run_apart_and_what_names_their_fid_waits_in_order() {
+    let mut t = T::new(Dialect::L, 16);
+    t.fs.opens_apart = true;
+    t.fs.files.insert("listen".into(), Some(b"call".to_vec()));
+    t.attach(1);
+    t.walk(1, 2, &["listen"]);
+    let (h, _) = t.apart(10, Msg::Tlopen { fid: 2, flags: 0 });
+    let Handled::Open(job) = h else { panic!("not apart: {h:?}") };
+    // The read and clunk of fid 2 wait; a walk to fid 3 from fid 2 too
+    // (it names fid 2), and then a stat of fid 3 (a waiting request
+    // names it); fid 1's calls go on.
+    for (tag, msg) in [
+        (11, Msg::Tread { fid: 2, offset: 0, count: 4 }),
+        (12, Msg::Twalk { fid: 2, newfid: 3, wnames: Default::default() }),
+        (13, Msg::Tgetattr { fid: 3, request_mask: 0x7ff }),
+        (14, Msg::Tclunk { fid: 2 }),
+    ] {
+        assert!(matches!(t.apart(tag, msg).0, Handled::Waits), "tag {tag} waits");
+    }
+    assert!(matches!(t.at_once(15, Msg::Tgetattr { fid: 1, request_mask: 0x7ff }).msg, Msg::Rgetattr { .. }));
+    assert_eq!(t.s.resume(&mut t.fs, &mut vec![0u8; 8192]).map(|_| ()), None, "all still wait");
+    // The open ends (on another thread, here now): its reply, then the
+    // waiting ones in their order.
+    let result = job.run(&mut t.fs);
+    let mut out = vec![0u8; t.s.msize() as usize];
+    let n = t.s.opened(job, result, &mut out).expect("answered");
+    let f = decode(Vec::leak(out[..n].to_vec()), Dialect::L).unwrap();
+    assert!(matches!((f.tag, &f.msg), (10, Msg::Rlopen { .. })), "{f:?}");
+    let mut replies = Vec::new();
+    while let Some(h) = t.s.resume(&mut t.fs, &mut out) {
+        let Handled::Reply(n) = h else { panic!("{h:?}") };
+        replies.push(decode(Vec::leak(out[..n].to_vec()), Dialect::L).unwrap());
+    }
+    let tags: Vec<u16> = replies.iter().map(|f| f.tag).collect();
+    assert_eq!(tags, [11, 12, 13, 14]);
+    assert_eq!(replies[0].msg, Msg::Rread { data: b"call" });
+    assert!(matches!(replies[2].msg, Msg::Rgetattr { .. }));
+    assert_eq!(replies[3].msg, Msg::Rclunk);
+
+    // A flush of a waiting open: Rflush now; its end is dropped, so the
+    // fid is not open, and a clunk that waited behind it goes on.
+    t.walk(1, 2, &["listen"]);
+    let (h, _) = t.apart(20, Msg::Tlopen { fid: 2, flags: 0 });
+    let Handled::Open(job) = h else { panic!("{h:?}") };
+    assert!(matches!(t.apart(21, Msg::Tread { fid: 2, offset: 0, count: 4 }).0, Handled::Waits));
+    assert_eq!(t.at_once(22, Msg::Tflush { oldtag: 20 }), Frame { tag: 22, msg: Msg::Rflush });
+    let Some(Handled::Reply(n)) = t.s.resume(&mut t.fs, &mut out) else { panic!("the read waits no more") };
+    assert_eq!(
+        decode(Vec::leak(out[..n].to_vec()), Dialect::L).unwrap().msg,
+        Msg::Rlerror { ecode: Error::BadFid.errno() }
+    );
+    let result = job.run(&mut t.fs);
+    assert_eq!(t.s.opened(job, result, &mut out), None, "a flushed open is not answered");
+    // The fid is not open: it opens again.
+    let (h, _) = t.apart(23, Msg::Tlopen { fid: 2, flags: 0 });
+    let Handled::Open(job) = h else { panic!("{h:?}") };
+    let result = job.run(&mut t.fs);
+    assert!(t.s.opened(job, result, &mut out).is_some());
+
+    // A flush of a request that waits: answered at once, never run.
+    t.walk(1, 4, &["listen"]);
+    let (h, _) = t.apart(30, Msg::Tlopen { fid: 4, flags: 0 });
+    let Handled::Open(job) = h else { panic!("{h:?}") };
+    assert!(matches!(t.apart(31, Msg::Tclunk { fid: 4 }).0, Handled::Waits));
+    assert_eq!(t.at_once(32, Msg::Tflush { oldtag: 31 }), Frame { tag: 32, msg: Msg::Rflush });
+    let result = job.run(&mut t.fs);
+    assert!(t.s.opened(job, result, &mut out).is_some());
+    assert!(t.s.resume(&mut t.fs, &mut out).is_none(), "the flushed clunk is gone");
+    assert!(matches!(t.at_once(33, Msg::Tread { fid: 4, offset: 0, count: 4 }).msg, Msg::Rread { .. }));
+
+    // At most MAX_WAITING wait; then Busy.
+    t.walk(1, 5, &["listen"]);
+    let (h, _) = t.apart(40, Msg::Tlopen { fid: 5, flags: 0 });
+    let Handled::Open(job) = h else { panic!("{h:?}") };
+    for k in 0..fs9p::server::MAX_WAITING as u16 {
+        assert!(matches!(t.apart(100 + k, Msg::Tgetattr { fid: 5, request_mask: 1 }).0, Handled::Waits));
+    }
+    let busy = t.at_once(99, Msg::Tgetattr { fid: 5, request_mask: 1 });
+    assert_eq!(busy.msg, Msg::Rlerror { ecode: Error::Busy.errno() });
+    // A new version drops the open and what waits.
+    assert!(matches!(
+        t.at_once(fs9p::NOTAG, Msg::Tversion { msize: 8192, version: "9P2000.L" }).msg,
+        Msg::Rversion { .. }
+    ));
+    let result = job.run(&mut t.fs);
+    assert_eq!(t.s.opened(job, result, &mut out), None);
+    assert!(t.s.resume(&mut t.fs, &mut out).is_none());
 }

@@ -413,6 +413,32 @@ fn blocked_reads_stall_no_other_request_on_their_connection() {
     // A flush of the first blocked read: only the Rflush comes.
     send(&mut s, 7, Msg::Tflush { oldtag: 100 });
     assert_eq!(reply(&mut s, &node), (7, Msg::Rflush));
+    // An open that waits for a caller (of a port announced through this
+    // connection) stalls nothing either: a read of its fid waits behind
+    // it, a walk is answered meanwhile; a flush of the open is answered
+    // at once, and then the read, of a fid that is not open.
+    rpc(
+        &mut s,
+        Dialect::L,
+        11,
+        Msg::Twalk { fid: 0, newfid: 30, wnames: ["net", "tcp", "clone"].into_iter().collect() },
+    );
+    rpc(&mut s, Dialect::L, 12, Msg::Tlopen { fid: 30, flags: 2 });
+    let r = rpc(&mut s, Dialect::L, 13, Msg::Tread { fid: 30, offset: 0, count: 32 });
+    let Msg::Rread { data } = decode(Vec::leak(r), Dialect::L).unwrap().msg else { panic!("no number") };
+    let n = String::from_utf8_lossy(data).trim().to_string();
+    rpc(&mut s, Dialect::L, 14, Msg::Twrite { fid: 30, offset: 0, data: b"announce 7777" });
+    let listen = ["net", "tcp", n.as_str(), "listen"].into_iter().collect();
+    rpc(&mut s, Dialect::L, 15, Msg::Twalk { fid: 0, newfid: 31, wnames: listen });
+    send(&mut s, 16, Msg::Tlopen { fid: 31, flags: 0 });
+    send(&mut s, 17, Msg::Tread { fid: 31, offset: 0, count: 32 });
+    rpc(&mut s, Dialect::L, 18, Msg::Twalk { fid: 0, newfid: 32, wnames: ["tmp"].into_iter().collect() });
+    send(&mut s, 19, Msg::Tflush { oldtag: 16 });
+    assert_eq!(reply(&mut s, &node), (19, Msg::Rflush));
+    assert_eq!(reply(&mut s, &node), (17, Msg::Rlerror { ecode: Error::BadFid.errno() }));
+    for (tag, fid) in [(20, 31), (21, 30), (22, 32)] {
+        rpc(&mut s, Dialect::L, tag, Msg::Tclunk { fid });
+    }
     // The sleepers are not this connection's to end: a kill through it is
     // refused (exportfs acts for a network client, which may end only
     // what it started).

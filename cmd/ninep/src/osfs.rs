@@ -66,7 +66,7 @@ pub struct OsNode {
     owner: Option<u32>,
 }
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct OsFs {
     /// The trees clients attached: `..` of one is itself, as 9P has it.
     roots: BTreeSet<String>,
@@ -144,6 +144,11 @@ impl Filesystem for OsFs {
     type Node = OsNode;
     type File = OsFile;
     type Io = OsIo;
+
+    /// An open may wait (a `listen` file's waits for a caller).
+    fn opens_apart(&self) -> bool {
+        true
+    }
 
     fn io(&mut self, file: &OsFile) -> Option<OsIo> {
         match file {

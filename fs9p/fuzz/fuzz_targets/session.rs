@@ -1,7 +1,8 @@
 //! Any bytes a 9P client sends, split into frames, reach a session that
-//! runs reads and writes of some files apart (`handle_apart`): no panic,
-//! every reply the session writes decodes, jobs finish in any order, and
-//! the number of jobs in flight stays within its bound.
+//! runs reads and writes of some files apart, and opens (`handle_apart`):
+//! no panic, every reply the session writes decodes, jobs and opens
+//! finish in any order, requests that waited behind an open come back,
+//! and the number of jobs in flight stays within its bound.
 #![no_main]
 use fs9p::server::{Changes, Filesystem, Handled, IoOp, Make, Meta, Session, User, MAX_IN_FLIGHT, MAX_MSIZE};
 use fs9p::{decode, frame_len, Dialect, Error, OpenMode};
@@ -17,6 +18,9 @@ impl Filesystem for Fs {
 
     fn io(&mut self, file: &u8) -> Option<u8> {
         (*file == 2).then_some(2)
+    }
+    fn opens_apart(&self) -> bool {
+        true
     }
     fn attach(&mut self, _: User, _: &str) -> Result<(u8, Meta), Error> {
         Ok((0, self.meta(&0)?))
@@ -83,6 +87,7 @@ fuzz_target!(|data: &[u8]| {
         if data.first().is_some_and(|b| b & 1 == 1) { Session::guarded(16, Box::new(Seven)) } else { Session::new(16) };
     let mut out = vec![0u8; MAX_MSIZE as usize];
     let mut jobs = Vec::new();
+    let mut opens = Vec::new();
     let mut rest = data;
     while let Ok(Some(len)) = frame_len(rest, 1 << 16) {
         if len > rest.len() {
@@ -91,13 +96,29 @@ fuzz_target!(|data: &[u8]| {
         let (frame, more) = rest.split_at(len);
         rest = more;
         let msize = s.msize() as usize;
-        match s.handle_apart(&mut Fs, frame, &mut out[..msize]) {
-            Handled::Reply(n) => assert!(decode(&out[..n], Dialect::L).is_ok() || decode(&out[..n], Dialect::P2000).is_ok()),
-            Handled::Io(job) => jobs.push(job),
-            Handled::Cancel { oldtag, .. } => {
-                jobs.retain(|j| j.tag != oldtag);
-                s.finish(oldtag);
+        let mut handled = Some(s.handle_apart(&mut Fs, frame, &mut out[..msize]));
+        while let Some(h) = handled {
+            match h {
+                Handled::Reply(n) => {
+                    assert!(decode(&out[..n], Dialect::L).is_ok() || decode(&out[..n], Dialect::P2000).is_ok())
+                }
+                Handled::Io(job) => jobs.push(job),
+                Handled::Open(job) => opens.push(job),
+                Handled::Waits => {}
+                Handled::Cancel { oldtag, .. } => {
+                    jobs.retain(|j| j.tag != oldtag);
+                    s.finish(oldtag);
+                }
             }
+            // Every other open ends, the oldest first; what waited comes back.
+            if opens.len() % 2 == 0 && !opens.is_empty() {
+                let job = opens.remove(0);
+                let r = job.run(&mut Fs);
+                if let Some(n) = s.opened(job, r, &mut out[..msize]) {
+                    assert!(decode(&out[..n], Dialect::L).is_ok() || decode(&out[..n], Dialect::P2000).is_ok());
+                }
+            }
+            handled = s.resume(&mut Fs, &mut out[..msize]);
         }
         assert!(s.in_flight() <= MAX_IN_FLIGHT);
         // Every other job ends, the latest first.

@@ -189,6 +189,14 @@ pub trait Filesystem {
         None
     }
 
+    /// Whether opens may wait (an open of a `listen` file waits for a
+    /// caller): [`Session::handle_apart`](super::Session::handle_apart)
+    /// then hands them out to run apart, with the requests on the fid
+    /// waiting behind them.
+    fn opens_apart(&self) -> bool {
+        false
+    }
+
     /// The root of the tree `aname` names, for `user`, and its metadata.
     fn attach(&mut self, user: User, aname: &str) -> Result<(Self::Node, Meta), Error>;
     /// The child `name` of directory `dir` (`..` of the root is the root).

@@ -11,7 +11,8 @@
 //! threads, so one slow read never stalls the connection; replies then go
 //! out in any order, and a Tflush of a job still running asks the caller
 //! to cancel it and is answered once the job ends (Plan 9's exportfs does
-//! the same with slave processes). Authentication goes through
+//! the same with slave processes); so, for a file system that says so,
+//! are opens, which may wait (`opens.rs`). Authentication goes through
 //! [`Filesystem::auth`]: the hook later issues use for the cluster secret.
 
 use crate::codec::{self, put_dirent, DecodeError};
@@ -21,7 +22,9 @@ use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
 mod filesystem;
+mod opens;
 pub use filesystem::*;
+pub use opens::{OpenJob, MAX_WAITING};
 
 /// The 9P2000 directory bit in `mode`.
 pub const DMDIR: u32 = 0x8000_0000;
@@ -86,6 +89,16 @@ pub struct Session<N, H, J = ()> {
     /// Jobs handed out and not finished: their I/O (to cancel them) and
     /// the tags of the Tflushes waiting for them.
     in_flight: BTreeMap<u16, (J, Vec<u16>)>,
+    /// Opens handed out (`opens.rs`): by tag, their id and fid; the fids
+    /// being opened, by the open's id; opens flushed and still running.
+    opens: BTreeMap<u16, (u64, u32)>,
+    opening: BTreeMap<u32, u64>,
+    cancelled: alloc::collections::BTreeSet<u64>,
+    next_open: u64,
+    /// Requests waiting behind fids being opened, in arrival order.
+    waiting: Vec<opens::Waiting>,
+    /// Bumped by each Tversion: opens of an earlier one are not installed.
+    epoch: u64,
 }
 
 /// A read or write handed out by [`Session::handle_apart`]: run it, put
@@ -113,11 +126,16 @@ pub enum IoOp {
 
 /// What [`Session::handle_apart`] made of a request.
 #[derive(Debug)]
-pub enum Handled<J> {
+pub enum Handled<J, N = ()> {
     /// The reply, of this many bytes, is in the output buffer.
     Reply(usize),
     /// Nothing to send yet: run the job.
     Io(IoJob<J>),
+    /// Nothing to send yet: run the open, then [`Session::opened`].
+    Open(OpenJob<N>),
+    /// Nothing to send yet: the request waits behind a fid being opened
+    /// ([`Session::resume`] hands it back).
+    Waits,
     /// A Tflush of a job still running: cancel `io` (a read that blocks
     /// gives up); the Rflush goes out when the job is finished.
     Cancel { oldtag: u16, io: J },
@@ -187,6 +205,12 @@ impl<N: Clone, H, J: Clone> Session<N, H, J> {
             guard: None,
             afids: BTreeMap::new(),
             in_flight: BTreeMap::new(),
+            opens: BTreeMap::new(),
+            opening: BTreeMap::new(),
+            cancelled: alloc::collections::BTreeSet::new(),
+            next_open: 0,
+            waiting: Vec::new(),
+            epoch: 0,
         }
     }
 
@@ -198,15 +222,31 @@ impl<N: Clone, H, J: Clone> Session<N, H, J> {
 
     /// Like [`Session::handle`], but a read or write of a file the file
     /// system runs apart ([`Filesystem::io`]) becomes a job, and a Tflush
-    /// of a job still running asks for its cancelling.
+    /// of a job still running asks for its cancelling; so does an open
+    /// the file system runs apart (`opens.rs`).
     pub fn handle_apart<F: Filesystem<Node = N, File = H, Io = J>>(
         &mut self,
         fs: &mut F,
         request: &[u8],
         out: &mut [u8],
-    ) -> Handled<J> {
+    ) -> Handled<J, N> {
+        self.handled(fs, request, out, true)
+    }
+
+    /// [`Session::handle_apart`]; `may_wait`: a request named by those
+    /// waiting makes it wait (not for one [`Session::resume`] hands back).
+    fn handled<F: Filesystem<Node = N, File = H, Io = J>>(
+        &mut self,
+        fs: &mut F,
+        request: &[u8],
+        out: &mut [u8],
+        may_wait: bool,
+    ) -> Handled<J, N> {
         if let (Some(dialect), true) = (self.dialect, request.len() <= self.msize as usize) {
             if let Ok(frame) = codec::decode(request, dialect) {
+                if let Some(h) = self.before(fs, &frame, request, out, may_wait) {
+                    return h;
+                }
                 if let Some(h) = self.apart(fs, frame, dialect, out) {
                     return h;
                 }
@@ -222,7 +262,7 @@ impl<N: Clone, H, J: Clone> Session<N, H, J> {
         frame: Frame,
         dialect: Dialect,
         out: &mut [u8],
-    ) -> Option<Handled<J>> {
+    ) -> Option<Handled<J, N>> {
         let tag = frame.tag;
         let (fid, offset, op) = match frame.msg {
             Msg::Tflush { oldtag } => {
@@ -317,6 +357,7 @@ impl<N: Clone, H, J: Clone> Session<N, H, J> {
                 // A new version aborts everything outstanding.
                 self.fids.clear();
                 self.afids.clear();
+                self.drop_opens();
                 self.msize = msize.clamp(256, MAX_MSIZE);
                 let dialect = Dialect::negotiate(version);
                 self.dialect = dialect.or(self.dialect);

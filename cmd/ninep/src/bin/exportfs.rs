@@ -29,7 +29,7 @@ use alloc::format;
 use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
-use fs9p::server::{rflush, Handled, IoJob, IoOp, Session, MAX_MSIZE};
+use fs9p::server::{rflush, Handled, IoJob, IoOp, OpenJob, Session, MAX_MSIZE};
 use fs9p::HEADER;
 use libux::fd;
 use libux::fs::client::{open, File};
@@ -169,6 +169,8 @@ fn hand_over(conn: &Conn) -> Result<Pid, Errno> {
 /// each running job is (for Tflush).
 struct Shared {
     state: Mutex<(Session<OsNode, OsFile, OsIo>, OsFs)>,
+    /// What opens run apart open with (an open touches no state of it).
+    opener: OsFs,
     conn: File,
     /// Held while a whole message is written, and by a job while it ends
     /// (so that its reply goes out before any Rflush for it).
@@ -177,9 +179,15 @@ struct Shared {
     phases: Mutex<BTreeMap<u16, Arc<Mutex<Phase>>>>,
 }
 
+/// A job for a worker: a read or write, or an open that may wait.
+enum Job {
+    Io(IoJob<OsIo>),
+    Open(OpenJob<OsNode>),
+}
+
 #[derive(Default)]
 struct Queue {
-    jobs: VecDeque<IoJob<OsIo>>,
+    jobs: VecDeque<Job>,
     /// Workers waiting on `WAKE`, not yet woken.
     idle: usize,
     /// Workers started (as jobs first found none idle).
@@ -226,8 +234,10 @@ impl Shared {
 
     /// Queues a job for a worker: an idle one is woken, else one is
     /// started while there may be more.
-    fn queue(self: &Arc<Self>, job: IoJob<OsIo>) {
-        self.phases.lock().insert(job.tag, Arc::new(Mutex::new(Phase::Calling)));
+    fn queue(self: &Arc<Self>, job: Job) {
+        if let Job::Io(io) = &job {
+            self.phases.lock().insert(io.tag, Arc::new(Mutex::new(Phase::Calling)));
+        }
         let mut q = self.queue.lock();
         q.jobs.push_back(job);
         if q.idle > 0 {
@@ -247,12 +257,60 @@ impl Shared {
         }
     }
 
+    /// Carries out what the session made of a request whose reply (if
+    /// any) is in `out`; false when the connection is gone.
+    fn dispatch(self: &Arc<Self>, handled: Handled<OsIo, OsNode>, out: &[u8]) -> bool {
+        match handled {
+            Handled::Reply(n) => return self.send(&out[..n]),
+            Handled::Io(job) => self.queue(Job::Io(job)),
+            Handled::Open(job) => self.queue(Job::Open(job)),
+            Handled::Waits => {}
+            Handled::Cancel { oldtag, io } => self.cancel(oldtag, &io),
+        }
+        true
+    }
+
+    /// Hands back, one by one, the requests that waited behind opens and
+    /// wait no more (an open ended, or a flush took one away).
+    fn resume(self: &Arc<Self>, out: &mut Vec<u8>) {
+        loop {
+            let handled = {
+                let mut st = self.state.lock();
+                let (session, fs) = &mut *st;
+                let msize = session.msize() as usize;
+                if out.len() < msize {
+                    out.resize(msize, 0);
+                }
+                session.resume(fs, &mut out[..msize])
+            };
+            match handled {
+                Some(h) => {
+                    if !self.dispatch(h, out) {
+                        return;
+                    }
+                }
+                None => return,
+            }
+        }
+    }
+
+    /// An open run apart ended: its reply (none if it was flushed), then
+    /// the requests that waited behind it.
+    fn opened(self: &Arc<Self>, job: OpenJob<OsNode>, result: Result<(OsFile, fs9p::server::Meta), fs9p::Error>) {
+        let mut out = vec![0u8; 256];
+        let reply = self.state.lock().0.opened(job, result, &mut out);
+        if let Some(n) = reply {
+            self.send(&out[..n]);
+        }
+        self.resume(&mut out);
+    }
+
     /// A Tflush of job `oldtag`: a job still queued ends at once; one
     /// whose worker is calling has its call given up at the file server.
     fn cancel(&self, oldtag: u16, io: &OsIo) {
         let queued = {
             let mut q = self.queue.lock();
-            let at = q.jobs.iter().position(|j| j.tag == oldtag);
+            let at = q.jobs.iter().position(|j| matches!(j, Job::Io(io) if io.tag == oldtag));
             at.and_then(|i| q.jobs.remove(i))
         };
         if queued.is_some() {
@@ -288,6 +346,14 @@ fn work(shared: Arc<Shared>) {
             q.idle += 1;
             drop(q);
             syscall::recv(WAKE);
+        };
+        let job = match job {
+            Job::Io(job) => job,
+            Job::Open(job) => {
+                let result = job.run(&mut shared.opener.clone());
+                shared.opened(job, result);
+                continue;
+            }
         };
         // Room for the reply: the data a read asks for, after its header.
         let room = match job.op {
@@ -356,6 +422,7 @@ fn serve_connection() -> i32 {
     let shared = Arc::new(Shared {
         // A client that proves nothing sees none of the cluster's mounts.
         state: Mutex::new((session(), OsFs::for_client(proving))),
+        opener: OsFs::for_client(proving),
         conn,
         writing: Mutex::new(()),
         queue: Mutex::new(Queue::default()),
@@ -377,15 +444,11 @@ fn serve_connection() -> i32 {
                     let msize = session.msize() as usize;
                     session.handle_apart(fs, &inbuf[..len], &mut out[..msize])
                 };
-                match handled {
-                    Handled::Reply(n) => {
-                        if !shared.send(&out[..n]) {
-                            return 0;
-                        }
-                    }
-                    Handled::Io(job) => shared.queue(job),
-                    Handled::Cancel { oldtag, io } => shared.cancel(oldtag, &io),
+                if !shared.dispatch(handled, &out) {
+                    return 0;
                 }
+                // A flush may have taken away what others waited behind.
+                shared.resume(&mut out);
                 inbuf.copy_within(len..have, 0);
                 have -= len;
                 let msize = shared.state.lock().0.msize() as usize;
