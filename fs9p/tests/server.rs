@@ -836,6 +836,45 @@ fn opens_run_apart_and_what_names_their_fid_waits_in_order() {
     assert!(t.s.resume(&mut t.fs, &mut out).is_none(), "the flushed clunk is gone");
     assert!(matches!(t.at_once(33, Msg::Tread { fid: 4, offset: 0, count: 4 }).msg, Msg::Rread { .. }));
 
+    // A mkdir, a rename and an unlink in other directories go on while an
+    // open waits; a request with the tag of one that waits is refused.
+    t.walk(1, 6, &["listen"]);
+    let (h, _) = t.apart(50, Msg::Tlopen { fid: 6, flags: 0 });
+    let Handled::Open(held) = h else { panic!("{h:?}") };
+    assert!(matches!(t.apart(51, Msg::Tread { fid: 6, offset: 0, count: 4 }).0, Handled::Waits));
+    assert!(matches!(t.at_once(52, Msg::Tmkdir { dfid: 1, name: "m", mode: 0o755, gid: 0 }).msg, Msg::Rmkdir { .. }));
+    let unlink = Msg::Tunlinkat { dirfd: 1, name: "m", flags: 0x200 };
+    assert_eq!(t.at_once(53, unlink).msg, Msg::Runlinkat);
+    let bad = t.at_once(51, Msg::Tgetattr { fid: 1, request_mask: 1 });
+    assert_eq!(bad.msg, Msg::Rlerror { ecode: Error::Invalid.errno() });
+    let result = held.run(&mut t.fs);
+    assert!(t.s.opened(held, result, &mut out).is_some());
+    assert!(matches!(t.s.resume(&mut t.fs, &mut out), Some(Handled::Reply(_))));
+    // At most MAX_OPENS_APART run at once, flushed ones too; then Busy.
+    let mut running = Vec::new();
+    for k in 0..fs9p::server::MAX_OPENS_APART as u32 {
+        t.walk(1, 60 + k, &["listen"]);
+        let (h, _) = t.apart(60 + k as u16, Msg::Tlopen { fid: 60 + k, flags: 0 });
+        let Handled::Open(job) = h else { panic!("{h:?}") };
+        running.push(job);
+    }
+    assert_eq!(t.at_once(70, Msg::Tflush { oldtag: 60 }), Frame { tag: 70, msg: Msg::Rflush });
+    assert!(t.s.open_dropped(&running[0]), "a flushed open is dropped unmade");
+    t.walk(1, 80, &["listen"]);
+    let busy = t.at_once(80, Msg::Tlopen { fid: 80, flags: 0 });
+    assert_eq!(busy.msg, Msg::Rlerror { ecode: Error::Busy.errno() }, "the flushed one still runs");
+    for job in running {
+        let result = job.run(&mut t.fs);
+        t.s.opened(job, result, &mut out);
+    }
+    assert!(matches!(t.apart(81, Msg::Tlopen { fid: 80, flags: 0 }).0, Handled::Open(_)));
+    t.walk(1, 5, &["listen"]);
+    let (h, _) = t.apart(82, Msg::Tclunk { fid: 80 });
+    assert!(matches!(h, Handled::Waits));
+    // The open of fid 80 never ends here: a new version drops it.
+    assert!(matches!(t.at_once(fs9p::NOTAG, Msg::Tversion { msize: 8192, version: "9P2000.L" }).msg, Msg::Rversion { .. }));
+    t.attach(1);
+
     // At most MAX_WAITING wait; then Busy.
     t.walk(1, 5, &["listen"]);
     let (h, _) = t.apart(40, Msg::Tlopen { fid: 5, flags: 0 });

@@ -24,7 +24,7 @@ use alloc::vec::Vec;
 mod filesystem;
 mod opens;
 pub use filesystem::*;
-pub use opens::{OpenJob, MAX_WAITING};
+pub use opens::{OpenJob, MAX_OPENS_APART, MAX_WAITING, MAX_WAITING_BYTES};
 
 /// The 9P2000 directory bit in `mode`.
 pub const DMDIR: u32 = 0x8000_0000;

@@ -25,6 +25,13 @@ use alloc::vec::Vec;
 
 /// Requests that may wait behind busy fids at once (more: `Busy`).
 pub const MAX_WAITING: usize = 64;
+/// Bytes they may hold in all (a write's data waits with it).
+pub const MAX_WAITING_BYTES: usize = 1 << 20;
+/// Opens of one session running apart at once, flushed ones still
+/// running included (more: `Busy`): an open may wait for ever (a
+/// `listen` nobody calls), and the caller's threads must stay free for
+/// the connection's other requests.
+pub const MAX_OPENS_APART: usize = 8;
 
 /// An open handed out by [`Session::handle_apart`].
 #[derive(Debug)]
@@ -81,6 +88,12 @@ fn fids_of(msg: &Msg) -> Option<[Option<u32>; 2]> {
         | Msg::Tlock { fid, .. }
         | Msg::Tgetlock { fid, .. } => one(fid),
         Msg::Tauth { afid, .. } => one(afid),
+        Msg::Txattrwalk { fid, newfid, .. } => Some([Some(fid), Some(newfid)]),
+        Msg::Trename { fid, dfid, .. } | Msg::Tlink { dfid, fid, .. } => Some([Some(fid), Some(dfid)]),
+        Msg::Trenameat { olddirfid, newdirfid, .. } => Some([Some(olddirfid), Some(newdirfid)]),
+        Msg::Tmkdir { dfid, .. } | Msg::Tmknod { dfid, .. } => one(dfid),
+        Msg::Tsymlink { fid, .. } | Msg::Txattrcreate { fid, .. } => one(fid),
+        Msg::Tunlinkat { dirfd, .. } => one(dirfd),
         Msg::Tflush { .. } | Msg::Tversion { .. } => Some([None, None]),
         _ => None,
     }
@@ -110,6 +123,11 @@ impl<N: Clone, H, J: Clone> Session<N, H, J> {
     ) -> Option<Handled<J, N>> {
         let dialect = self.dialect?;
         let tag = frame.tag;
+        // A tag still in use (its request waits, or its open runs) is the
+        // client's mistake: two answers would carry it.
+        if self.waiting.iter().any(|w| w.tag == tag) || self.opens.contains_key(&tag) {
+            return Some(Handled::Reply(super::error_reply(Some(dialect), tag, Error::Invalid, out)));
+        }
         if let Msg::Tflush { oldtag } = frame.msg {
             let waited = self.waiting.iter().position(|w| w.tag == oldtag);
             let opening = self.opens.remove(&oldtag);
@@ -127,7 +145,8 @@ impl<N: Clone, H, J: Clone> Session<N, H, J> {
         }
         let fids = fids_of(&frame.msg);
         if may_wait && self.must_wait(fids) {
-            if self.waiting.len() >= MAX_WAITING {
+            let bytes: usize = self.waiting.iter().map(|w| w.bytes.len()).sum();
+            if self.waiting.len() >= MAX_WAITING || bytes + request.len() > MAX_WAITING_BYTES {
                 return Some(Handled::Reply(super::error_reply(Some(dialect), tag, Error::Busy, out)));
             }
             self.waiting.push(Waiting { tag, fids, bytes: request.to_vec() });
@@ -143,10 +162,11 @@ impl<N: Clone, H, J: Clone> Session<N, H, J> {
         }
         // A fid that cannot be opened gets its error from `handle`.
         let f: &Fid<N, H> = self.fids.get(&fid).filter(|f| f.file.is_none())?;
-        if self.in_flight.len() + self.opens.len() >= super::MAX_IN_FLIGHT {
+        let opens = self.opens.len() + self.cancelled.len();
+        if self.in_flight.len() + self.opens.len() >= super::MAX_IN_FLIGHT || opens >= MAX_OPENS_APART {
             return Some(Handled::Reply(super::error_reply(Some(dialect), tag, Error::Busy, out)));
         }
-        if self.opens.contains_key(&tag) || self.in_flight.contains_key(&tag) {
+        if self.in_flight.contains_key(&tag) {
             return Some(Handled::Reply(super::error_reply(Some(dialect), tag, Error::Invalid, out)));
         }
         self.next_open += 1;
@@ -155,6 +175,13 @@ impl<N: Clone, H, J: Clone> Session<N, H, J> {
         self.opening.insert(fid, id);
         let job = OpenJob { tag, id, fid, node: f.node.clone(), mode, p2000, epoch: self.epoch };
         Some(Handled::Open(job))
+    }
+
+    /// Whether the open `job` is to be dropped without running (it was
+    /// flushed, or the session began again): give it to
+    /// [`Session::opened`] with any error.
+    pub fn open_dropped(&self, job: &OpenJob<N>) -> bool {
+        self.cancelled.contains(&job.id) || job.epoch != self.epoch
     }
 
     /// An open handed out is done: installs the file in its fid and writes

@@ -271,36 +271,51 @@ impl Shared {
     }
 
     /// Hands back, one by one, the requests that waited behind opens and
-    /// wait no more (an open ended, or a flush took one away).
+    /// wait no more (an open ended, or a flush took one away). Each is
+    /// handled and sent, or queued, under the writing lock and the
+    /// session's, as `finish` ends a job: an Rflush for it cannot go out
+    /// first, nor a Tflush miss a job not yet queued.
     fn resume(self: &Arc<Self>, out: &mut Vec<u8>) {
         loop {
-            let handled = {
-                let mut st = self.state.lock();
-                let (session, fs) = &mut *st;
-                let msize = session.msize() as usize;
-                if out.len() < msize {
-                    out.resize(msize, 0);
-                }
-                session.resume(fs, &mut out[..msize])
-            };
-            match handled {
-                Some(h) => {
-                    if !self.dispatch(h, out) {
+            let _w = self.writing.lock();
+            let mut st = self.state.lock();
+            let (session, fs) = &mut *st;
+            let msize = session.msize() as usize;
+            if out.len() < msize {
+                out.resize(msize, 0);
+            }
+            match session.resume(fs, &mut out[..msize]) {
+                None => return,
+                Some(Handled::Reply(n)) => {
+                    drop(st);
+                    if self.conn.pwrite(0, &out[..n]).is_err() {
                         return;
                     }
                 }
-                None => return,
+                Some(Handled::Io(job)) => self.queue(Job::Io(job)),
+                Some(Handled::Open(job)) => self.queue(Job::Open(job)),
+                Some(Handled::Waits) => {}
+                // (A Tflush never waits.)
+                Some(Handled::Cancel { oldtag, io }) => {
+                    drop(st);
+                    drop(_w);
+                    self.cancel(oldtag, &io);
+                }
             }
         }
     }
 
-    /// An open run apart ended: its reply (none if it was flushed), then
-    /// the requests that waited behind it.
+    /// An open run apart ended: its reply (none if it was flushed), sent
+    /// under the writing lock taken before the session's (an Rflush for
+    /// it cannot go first), then the requests that waited behind it.
     fn opened(self: &Arc<Self>, job: OpenJob<OsNode>, result: Result<(OsFile, fs9p::server::Meta), fs9p::Error>) {
         let mut out = vec![0u8; 256];
-        let reply = self.state.lock().0.opened(job, result, &mut out);
-        if let Some(n) = reply {
-            self.send(&out[..n]);
+        {
+            let _w = self.writing.lock();
+            let reply = self.state.lock().0.opened(job, result, &mut out);
+            if let Some(n) = reply {
+                let _ = self.conn.pwrite(0, &out[..n]);
+            }
         }
         self.resume(&mut out);
     }
@@ -350,7 +365,9 @@ fn work(shared: Arc<Shared>) {
         let job = match job {
             Job::Io(job) => job,
             Job::Open(job) => {
-                let result = job.run(&mut shared.opener.clone());
+                // One flushed while queued is not made at all.
+                let dropped = shared.state.lock().0.open_dropped(&job);
+                let result = if dropped { Err(fs9p::Error::Invalid) } else { job.run(&mut shared.opener.clone()) };
                 shared.opened(job, result);
                 continue;
             }
