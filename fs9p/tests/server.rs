@@ -871,9 +871,39 @@ fn opens_run_apart_and_what_names_their_fid_waits_in_order() {
     t.walk(1, 5, &["listen"]);
     let (h, _) = t.apart(82, Msg::Tclunk { fid: 80 });
     assert!(matches!(h, Handled::Waits));
-    // The open of fid 80 never ends here: a new version drops it.
-    assert!(matches!(t.at_once(fs9p::NOTAG, Msg::Tversion { msize: 8192, version: "9P2000.L" }).msg, Msg::Rversion { .. }));
+    // A new version drops the open of fid 80, which still counts until
+    // it ends: a client that begins again gets no more opens at once.
+    let (h, _) = t.apart(83, Msg::Tlopen { fid: 5, flags: 0 });
+    let Handled::Open(other) = h else { panic!("{h:?}") };
+    assert!(matches!(
+        t.at_once(fs9p::NOTAG, Msg::Tversion { msize: 8192, version: "9P2000.L" }).msg,
+        Msg::Rversion { .. }
+    ));
     t.attach(1);
+    let mut again = Vec::new();
+    for k in 0..fs9p::server::MAX_OPENS_APART as u32 - 2 {
+        t.walk(1, 90 + k, &["listen"]);
+        let (h, _) = t.apart(90 + k as u16, Msg::Tlopen { fid: 90 + k, flags: 0 });
+        let Handled::Open(job) = h else { panic!("{h:?}") };
+        again.push(job);
+    }
+    t.walk(1, 99, &["listen"]);
+    assert_eq!(t.at_once(99, Msg::Tlopen { fid: 99, flags: 0 }).msg, Msg::Rlerror { ecode: Error::Busy.errno() });
+    assert!(t.s.open_dropped(&other), "an open of the old version is dropped");
+    let result = other.run(&mut t.fs);
+    assert_eq!(t.s.opened(other, result, &mut out), None);
+    let (h, _) = t.apart(98, Msg::Tlopen { fid: 99, flags: 0 });
+    let Handled::Open(job) = h else { panic!("{h:?}") };
+    again.push(job);
+    assert!(matches!(
+        t.at_once(fs9p::NOTAG, Msg::Tversion { msize: 8192, version: "9P2000.L" }).msg,
+        Msg::Rversion { .. }
+    ));
+    t.attach(1);
+    for job in again {
+        let result = job.run(&mut t.fs);
+        assert_eq!(t.s.opened(job, result, &mut out), None, "of the old version");
+    }
 
     // At most MAX_WAITING wait; then Busy.
     t.walk(1, 5, &["listen"]);

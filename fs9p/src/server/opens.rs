@@ -246,11 +246,13 @@ impl<N: Clone, H, J: Clone> Session<N, H, J> {
     }
 
     /// A new version: opens under way and waiting requests are dropped.
+    /// The opens still count against `MAX_OPENS_APART` until they end (a
+    /// client beginning again does not get more of the caller's threads).
     pub(super) fn drop_opens(&mut self) {
         self.epoch += 1;
-        self.opens.clear();
+        let running = core::mem::take(&mut self.opens);
+        self.cancelled.extend(running.into_values().map(|(id, _)| id));
         self.opening.clear();
-        self.cancelled.clear();
         self.waiting.clear();
     }
 }
