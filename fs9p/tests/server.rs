@@ -20,8 +20,8 @@ struct Fs {
     /// Path, directory or not, permission bits.
     creates: Vec<(String, bool, u32)>,
     renames: Vec<(String, String, String)>,
-    /// Opens run apart (`Filesystem::opens_apart`).
-    opens_apart: bool,
+    /// Opens and walks run apart (`Filesystem::lookups_apart`).
+    lookups_apart: bool,
 }
 
 fn child(dir: &str, name: &str) -> String {
@@ -42,8 +42,12 @@ impl Filesystem for Fs {
         file.starts_with("dev").then(|| file.clone())
     }
 
-    fn opens_apart(&self) -> bool {
-        self.opens_apart
+    fn open_may_wait(&self, _: &String) -> bool {
+        self.lookups_apart
+    }
+
+    fn walk_may_wait(&self, _: &String, _: &[&str]) -> bool {
+        self.lookups_apart
     }
 
     fn attach(&mut self, _: User, aname: &str) -> Result<(String, Meta), Error> {
@@ -748,7 +752,7 @@ fn random_streams_of_jobs_and_flushes_never_break_the_session() {
                     jobs.remove(at);
                     assert!(!t.s.finish(oldtag).is_empty(), "the flush waits for the job");
                 }
-                Handled::Open(_) | Handled::Waits => panic!("this file system opens in the session"),
+                Handled::Lookup(_) | Handled::Waits => panic!("this file system looks up in the session"),
             }
             assert!(t.s.in_flight() <= 6 && t.s.in_flight() == jobs.len(), "round {round}");
             if next() % 2 == 0 && !jobs.is_empty() {
@@ -768,12 +772,12 @@ fn random_streams_of_jobs_and_flushes_never_break_the_session() {
 #[test]
 fn opens_run_apart_and_what_names_their_fid_waits_in_order() {
     let mut t = T::new(Dialect::L, 16);
-    t.fs.opens_apart = true;
+    t.fs.lookups_apart = true;
     t.fs.files.insert("listen".into(), Some(b"call".to_vec()));
     t.attach(1);
     t.walk(1, 2, &["listen"]);
     let (h, _) = t.apart(10, Msg::Tlopen { fid: 2, flags: 0 });
-    let Handled::Open(job) = h else { panic!("not apart: {h:?}") };
+    let Handled::Lookup(job) = h else { panic!("not apart: {h:?}") };
     // The read and clunk of fid 2 wait; a walk to fid 3 from fid 2 too
     // (it names fid 2), and then a stat of fid 3 (a waiting request
     // names it); fid 1's calls go on.
@@ -791,12 +795,20 @@ fn opens_run_apart_and_what_names_their_fid_waits_in_order() {
     // waiting ones in their order.
     let result = job.run(&mut t.fs);
     let mut out = vec![0u8; t.s.msize() as usize];
-    let n = t.s.opened(job, result, &mut out).expect("answered");
+    let n = t.s.lookup_done(job, result, &mut out).expect("answered");
     let f = decode(Vec::leak(out[..n].to_vec()), Dialect::L).unwrap();
     assert!(matches!((f.tag, &f.msg), (10, Msg::Rlopen { .. })), "{f:?}");
     let mut replies = Vec::new();
     while let Some(h) = t.s.resume(&mut t.fs, &mut out) {
-        let Handled::Reply(n) = h else { panic!("{h:?}") };
+        let n = match h {
+            Handled::Reply(n) => n,
+            // (The walk from fid 2 runs apart too.)
+            Handled::Lookup(job) => {
+                let result = job.run(&mut t.fs);
+                t.s.lookup_done(job, result, &mut out).expect("answered")
+            }
+            other => panic!("{other:?}"),
+        };
         replies.push(decode(Vec::leak(out[..n].to_vec()), Dialect::L).unwrap());
     }
     let tags: Vec<u16> = replies.iter().map(|f| f.tag).collect();
@@ -809,7 +821,7 @@ fn opens_run_apart_and_what_names_their_fid_waits_in_order() {
     // fid is not open, and a clunk that waited behind it goes on.
     t.walk(1, 2, &["listen"]);
     let (h, _) = t.apart(20, Msg::Tlopen { fid: 2, flags: 0 });
-    let Handled::Open(job) = h else { panic!("{h:?}") };
+    let Handled::Lookup(job) = h else { panic!("{h:?}") };
     assert!(matches!(t.apart(21, Msg::Tread { fid: 2, offset: 0, count: 4 }).0, Handled::Waits));
     assert_eq!(t.at_once(22, Msg::Tflush { oldtag: 20 }), Frame { tag: 22, msg: Msg::Rflush });
     let Some(Handled::Reply(n)) = t.s.resume(&mut t.fs, &mut out) else { panic!("the read waits no more") };
@@ -818,21 +830,21 @@ fn opens_run_apart_and_what_names_their_fid_waits_in_order() {
         Msg::Rlerror { ecode: Error::BadFid.errno() }
     );
     let result = job.run(&mut t.fs);
-    assert_eq!(t.s.opened(job, result, &mut out), None, "a flushed open is not answered");
+    assert_eq!(t.s.lookup_done(job, result, &mut out), None, "a flushed open is not answered");
     // The fid is not open: it opens again.
     let (h, _) = t.apart(23, Msg::Tlopen { fid: 2, flags: 0 });
-    let Handled::Open(job) = h else { panic!("{h:?}") };
+    let Handled::Lookup(job) = h else { panic!("{h:?}") };
     let result = job.run(&mut t.fs);
-    assert!(t.s.opened(job, result, &mut out).is_some());
+    assert!(t.s.lookup_done(job, result, &mut out).is_some());
 
     // A flush of a request that waits: answered at once, never run.
     t.walk(1, 4, &["listen"]);
     let (h, _) = t.apart(30, Msg::Tlopen { fid: 4, flags: 0 });
-    let Handled::Open(job) = h else { panic!("{h:?}") };
+    let Handled::Lookup(job) = h else { panic!("{h:?}") };
     assert!(matches!(t.apart(31, Msg::Tclunk { fid: 4 }).0, Handled::Waits));
     assert_eq!(t.at_once(32, Msg::Tflush { oldtag: 31 }), Frame { tag: 32, msg: Msg::Rflush });
     let result = job.run(&mut t.fs);
-    assert!(t.s.opened(job, result, &mut out).is_some());
+    assert!(t.s.lookup_done(job, result, &mut out).is_some());
     assert!(t.s.resume(&mut t.fs, &mut out).is_none(), "the flushed clunk is gone");
     assert!(matches!(t.at_once(33, Msg::Tread { fid: 4, offset: 0, count: 4 }).msg, Msg::Rread { .. }));
 
@@ -840,7 +852,7 @@ fn opens_run_apart_and_what_names_their_fid_waits_in_order() {
     // open waits; a request with the tag of one that waits is refused.
     t.walk(1, 6, &["listen"]);
     let (h, _) = t.apart(50, Msg::Tlopen { fid: 6, flags: 0 });
-    let Handled::Open(held) = h else { panic!("{h:?}") };
+    let Handled::Lookup(held) = h else { panic!("{h:?}") };
     assert!(matches!(t.apart(51, Msg::Tread { fid: 6, offset: 0, count: 4 }).0, Handled::Waits));
     assert!(matches!(t.at_once(52, Msg::Tmkdir { dfid: 1, name: "m", mode: 0o755, gid: 0 }).msg, Msg::Rmkdir { .. }));
     let unlink = Msg::Tunlinkat { dirfd: 1, name: "m", flags: 0x200 };
@@ -848,52 +860,52 @@ fn opens_run_apart_and_what_names_their_fid_waits_in_order() {
     let bad = t.at_once(51, Msg::Tgetattr { fid: 1, request_mask: 1 });
     assert_eq!(bad.msg, Msg::Rlerror { ecode: Error::Invalid.errno() });
     let result = held.run(&mut t.fs);
-    assert!(t.s.opened(held, result, &mut out).is_some());
+    assert!(t.s.lookup_done(held, result, &mut out).is_some());
     assert!(matches!(t.s.resume(&mut t.fs, &mut out), Some(Handled::Reply(_))));
-    // At most MAX_OPENS_APART run at once, flushed ones too; then Busy.
+    // At most MAX_LOOKUPS_APART run at once, flushed ones too; then Busy.
     let mut running = Vec::new();
-    for k in 0..fs9p::server::MAX_OPENS_APART as u32 {
+    for k in 0..fs9p::server::MAX_LOOKUPS_APART as u32 {
         t.walk(1, 60 + k, &["listen"]);
         let (h, _) = t.apart(60 + k as u16, Msg::Tlopen { fid: 60 + k, flags: 0 });
-        let Handled::Open(job) = h else { panic!("{h:?}") };
+        let Handled::Lookup(job) = h else { panic!("{h:?}") };
         running.push(job);
     }
     assert_eq!(t.at_once(70, Msg::Tflush { oldtag: 60 }), Frame { tag: 70, msg: Msg::Rflush });
-    assert!(t.s.open_dropped(&running[0]), "a flushed open is dropped unmade");
+    assert!(t.s.lookup_dropped(&running[0]), "a flushed open is dropped unmade");
     t.walk(1, 80, &["listen"]);
     let busy = t.at_once(80, Msg::Tlopen { fid: 80, flags: 0 });
     assert_eq!(busy.msg, Msg::Rlerror { ecode: Error::Busy.errno() }, "the flushed one still runs");
     for job in running {
         let result = job.run(&mut t.fs);
-        t.s.opened(job, result, &mut out);
+        t.s.lookup_done(job, result, &mut out);
     }
-    assert!(matches!(t.apart(81, Msg::Tlopen { fid: 80, flags: 0 }).0, Handled::Open(_)));
+    assert!(matches!(t.apart(81, Msg::Tlopen { fid: 80, flags: 0 }).0, Handled::Lookup(_)));
     t.walk(1, 5, &["listen"]);
     let (h, _) = t.apart(82, Msg::Tclunk { fid: 80 });
     assert!(matches!(h, Handled::Waits));
     // A new version drops the open of fid 80, which still counts until
     // it ends: a client that begins again gets no more opens at once.
     let (h, _) = t.apart(83, Msg::Tlopen { fid: 5, flags: 0 });
-    let Handled::Open(other) = h else { panic!("{h:?}") };
+    let Handled::Lookup(other) = h else { panic!("{h:?}") };
     assert!(matches!(
         t.at_once(fs9p::NOTAG, Msg::Tversion { msize: 8192, version: "9P2000.L" }).msg,
         Msg::Rversion { .. }
     ));
     t.attach(1);
     let mut again = Vec::new();
-    for k in 0..fs9p::server::MAX_OPENS_APART as u32 - 2 {
+    for k in 0..fs9p::server::MAX_LOOKUPS_APART as u32 - 2 {
         t.walk(1, 90 + k, &["listen"]);
         let (h, _) = t.apart(90 + k as u16, Msg::Tlopen { fid: 90 + k, flags: 0 });
-        let Handled::Open(job) = h else { panic!("{h:?}") };
+        let Handled::Lookup(job) = h else { panic!("{h:?}") };
         again.push(job);
     }
     t.walk(1, 99, &["listen"]);
     assert_eq!(t.at_once(99, Msg::Tlopen { fid: 99, flags: 0 }).msg, Msg::Rlerror { ecode: Error::Busy.errno() });
-    assert!(t.s.open_dropped(&other), "an open of the old version is dropped");
+    assert!(t.s.lookup_dropped(&other), "an open of the old version is dropped");
     let result = other.run(&mut t.fs);
-    assert_eq!(t.s.opened(other, result, &mut out), None);
+    assert_eq!(t.s.lookup_done(other, result, &mut out), None);
     let (h, _) = t.apart(98, Msg::Tlopen { fid: 99, flags: 0 });
-    let Handled::Open(job) = h else { panic!("{h:?}") };
+    let Handled::Lookup(job) = h else { panic!("{h:?}") };
     again.push(job);
     assert!(matches!(
         t.at_once(fs9p::NOTAG, Msg::Tversion { msize: 8192, version: "9P2000.L" }).msg,
@@ -902,13 +914,13 @@ fn opens_run_apart_and_what_names_their_fid_waits_in_order() {
     t.attach(1);
     for job in again {
         let result = job.run(&mut t.fs);
-        assert_eq!(t.s.opened(job, result, &mut out), None, "of the old version");
+        assert_eq!(t.s.lookup_done(job, result, &mut out), None, "of the old version");
     }
 
     // At most MAX_WAITING wait; then Busy.
     t.walk(1, 5, &["listen"]);
     let (h, _) = t.apart(40, Msg::Tlopen { fid: 5, flags: 0 });
-    let Handled::Open(job) = h else { panic!("{h:?}") };
+    let Handled::Lookup(job) = h else { panic!("{h:?}") };
     for k in 0..fs9p::server::MAX_WAITING as u16 {
         assert!(matches!(t.apart(100 + k, Msg::Tgetattr { fid: 5, request_mask: 1 }).0, Handled::Waits));
     }
@@ -920,6 +932,55 @@ fn opens_run_apart_and_what_names_their_fid_waits_in_order() {
         Msg::Rversion { .. }
     ));
     let result = job.run(&mut t.fs);
-    assert_eq!(t.s.opened(job, result, &mut out), None);
+    assert_eq!(t.s.lookup_done(job, result, &mut out), None);
     assert!(t.s.resume(&mut t.fs, &mut out).is_none());
+}
+
+/// Walks the file system runs apart: the fid a walk makes is busy until
+/// it ends (what names it waits), a short walk makes none, a failed one
+/// answers its error, a flushed one makes nothing, one in place replaces
+/// its fid.
+#[test]
+fn walks_run_apart_and_make_their_fid_when_they_end() {
+    let mut t = T::new(Dialect::L, 16);
+    t.fs.lookups_apart = true;
+    t.attach(1);
+    let mut out = vec![0u8; t.s.msize() as usize];
+    let walk = |t: &mut T, tag: u16, fid: u32, newfid: u32, names: &[&'static str]| {
+        let (h, _) = t.apart(tag, Msg::Twalk { fid, newfid, wnames: names.iter().copied().collect() });
+        let Handled::Lookup(job) = h else { panic!("not apart: {h:?}") };
+        job
+    };
+    let finish = |t: &mut T, job: fs9p::server::LookupJob<String>, out: &mut Vec<u8>| {
+        let result = job.run(&mut t.fs);
+        t.s.lookup_done(job, result, out).map(|n| decode(Vec::leak(out[..n].to_vec()), Dialect::L).unwrap().msg)
+    };
+    // A whole walk: fid 2 waits for it, then exists.
+    let job = walk(&mut t, 10, 1, 2, &["d", "f"]);
+    assert!(matches!(t.apart(11, Msg::Tgetattr { fid: 2, request_mask: 1 }).0, Handled::Waits));
+    assert!(matches!(t.at_once(12, Msg::Tgetattr { fid: 1, request_mask: 1 }).msg, Msg::Rgetattr { .. }));
+    let Some(Msg::Rwalk { wqids }) = finish(&mut t, job, &mut out) else { panic!() };
+    assert_eq!(wqids.len(), 2);
+    let Some(Handled::Reply(n)) = t.s.resume(&mut t.fs, &mut out) else { panic!("the getattr comes back") };
+    assert!(matches!(decode(&out[..n], Dialect::L).unwrap().msg, Msg::Rgetattr { .. }));
+    // Short: one qid, no fid 3; failed at once: the error, no fid 4.
+    let job = walk(&mut t, 20, 1, 3, &["d", "nothing"]);
+    let Some(Msg::Rwalk { wqids }) = finish(&mut t, job, &mut out) else { panic!() };
+    assert_eq!(wqids.len(), 1);
+    assert_eq!(t.err(Msg::Tgetattr { fid: 3, request_mask: 1 }), Error::BadFid);
+    let job = walk(&mut t, 21, 1, 4, &["nothing"]);
+    assert_eq!(finish(&mut t, job, &mut out), Some(Msg::Rlerror { ecode: Error::NotFound.errno() }));
+    assert_eq!(t.err(Msg::Tgetattr { fid: 4, request_mask: 1 }), Error::BadFid);
+    // Flushed: answered at once, and fid 5 is never made.
+    let job = walk(&mut t, 30, 1, 5, &["d"]);
+    assert_eq!(t.at_once(31, Msg::Tflush { oldtag: 30 }), Frame { tag: 31, msg: Msg::Rflush });
+    assert_eq!(finish(&mut t, job, &mut out), None);
+    assert_eq!(t.err(Msg::Tgetattr { fid: 5, request_mask: 1 }), Error::BadFid);
+    // In place: fid 2 (not open) now names `d`; an empty walk clones.
+    let job = walk(&mut t, 40, 2, 2, &[".."]);
+    assert!(matches!(finish(&mut t, job, &mut out), Some(Msg::Rwalk { .. })));
+    let job = walk(&mut t, 41, 2, 6, &[]);
+    assert!(matches!(finish(&mut t, job, &mut out), Some(Msg::Rwalk { .. })));
+    let Msg::Rgetattr(a) = t.call(Msg::Tgetattr { fid: 6, request_mask: 0x7ff }) else { panic!() };
+    assert_eq!(a.mode & 0o170000, 0o040000, "fid 6 is the directory d");
 }

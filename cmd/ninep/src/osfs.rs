@@ -28,6 +28,16 @@ use libux::rpc::Errno;
 /// Files of the node that only the cluster's nodes see.
 const CONSOLE: [&str; 2] = ["/dev/cons", "/dev/consctl"];
 
+/// Whether a lookup of `path` may wait long: a `listen` file's open waits
+/// for a caller; under `/n` are nodes mounted at their first use and
+/// other machines' files, under `/proc/cluster` other nodes' processes.
+/// Only those run apart: handing a lookup to a worker costs a thread's
+/// hand-over (every stat through the export took 2.3 x as long).
+fn may_wait(path: &str) -> bool {
+    let under = |dir: &str| path == dir || path.strip_prefix(dir).is_some_and(|rest| rest.starts_with('/'));
+    under("/n") || under(libux::cluster::TREE) || path.ends_with("/listen")
+}
+
 /// A qid path for `path`, for files whose server keeps no identity of
 /// theirs (synthetic ones): FNV-1a of the path, so two paths of one file
 /// get two qids; clients only cache by it.
@@ -145,9 +155,24 @@ impl Filesystem for OsFs {
     type File = OsFile;
     type Io = OsIo;
 
-    /// An open may wait (a `listen` file's waits for a caller).
-    fn opens_apart(&self) -> bool {
-        true
+    /// A `listen` waits for a caller, and what is under `/n` or
+    /// `/proc/cluster` may be another machine's.
+    fn open_may_wait(&self, node: &OsNode) -> bool {
+        may_wait(&node.path)
+    }
+
+    /// A walk into `/n` (a node mounted at its first use, another
+    /// machine's files) or `/proc/cluster` (other nodes' processes).
+    fn walk_may_wait(&self, from: &OsNode, names: &[&str]) -> bool {
+        let mut path = from.path.clone();
+        names.iter().any(|name| {
+            path = match *name {
+                ".." => String::from(split_last(&path).map_or("/", |(p, _)| p)),
+                "." => path.clone(),
+                name => join(&path, name),
+            };
+            may_wait(&path)
+        })
     }
 
     fn io(&mut self, file: &OsFile) -> Option<OsIo> {

@@ -1,7 +1,8 @@
 //! Any bytes a 9P client sends, split into frames, reach a session that
-//! runs reads and writes of some files apart, and opens (`handle_apart`):
-//! no panic, every reply the session writes decodes, jobs and opens
-//! finish in any order, requests that waited behind an open come back,
+//! runs reads and writes of some files apart, and opens and walks
+//! (`handle_apart`):
+//! no panic, every reply the session writes decodes, jobs and lookups
+//! finish in any order, requests that waited behind one come back,
 //! and the number of jobs in flight stays within its bound.
 #![no_main]
 use fs9p::server::{Changes, Filesystem, Handled, IoOp, Make, Meta, Session, User, MAX_IN_FLIGHT, MAX_MSIZE};
@@ -19,8 +20,11 @@ impl Filesystem for Fs {
     fn io(&mut self, file: &u8) -> Option<u8> {
         (*file == 2).then_some(2)
     }
-    fn opens_apart(&self) -> bool {
-        true
+    fn open_may_wait(&self, node: &u8) -> bool {
+        *node == 2
+    }
+    fn walk_may_wait(&self, _: &u8, names: &[&str]) -> bool {
+        names.first() == Some(&"dev")
     }
     fn attach(&mut self, _: User, _: &str) -> Result<(u8, Meta), Error> {
         Ok((0, self.meta(&0)?))
@@ -103,18 +107,18 @@ fuzz_target!(|data: &[u8]| {
                     assert!(decode(&out[..n], Dialect::L).is_ok() || decode(&out[..n], Dialect::P2000).is_ok())
                 }
                 Handled::Io(job) => jobs.push(job),
-                Handled::Open(job) => opens.push(job),
+                Handled::Lookup(job) => opens.push(job),
                 Handled::Waits => {}
                 Handled::Cancel { oldtag, .. } => {
                     jobs.retain(|j| j.tag != oldtag);
                     s.finish(oldtag);
                 }
             }
-            // Every other open ends, the oldest first; what waited comes back.
+            // Every other lookup ends, the oldest first; what waited comes back.
             if opens.len() % 2 == 0 && !opens.is_empty() {
                 let job = opens.remove(0);
                 let r = job.run(&mut Fs);
-                if let Some(n) = s.opened(job, r, &mut out[..msize]) {
+                if let Some(n) = s.lookup_done(job, r, &mut out[..msize]) {
                     assert!(decode(&out[..n], Dialect::L).is_ok() || decode(&out[..n], Dialect::P2000).is_ok());
                 }
             }

@@ -12,7 +12,7 @@
 //! out in any order, and a Tflush of a job still running asks the caller
 //! to cancel it and is answered once the job ends (Plan 9's exportfs does
 //! the same with slave processes); so, for a file system that says so,
-//! are opens, which may wait (`opens.rs`). Authentication goes through
+//! are opens and walks, which may wait (`lookups.rs`). Authentication goes through
 //! [`Filesystem::auth`]: the hook later issues use for the cluster secret.
 
 use crate::codec::{self, put_dirent, DecodeError};
@@ -22,9 +22,9 @@ use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
 mod filesystem;
-mod opens;
+mod lookups;
 pub use filesystem::*;
-pub use opens::{OpenJob, MAX_OPENS_APART, MAX_WAITING, MAX_WAITING_BYTES};
+pub use lookups::{Looked, LookupJob, MAX_LOOKUPS_APART, MAX_WAITING, MAX_WAITING_BYTES};
 
 /// The 9P2000 directory bit in `mode`.
 pub const DMDIR: u32 = 0x8000_0000;
@@ -89,15 +89,16 @@ pub struct Session<N, H, J = ()> {
     /// Jobs handed out and not finished: their I/O (to cancel them) and
     /// the tags of the Tflushes waiting for them.
     in_flight: BTreeMap<u16, (J, Vec<u16>)>,
-    /// Opens handed out (`opens.rs`): by tag, their id and fid; the fids
-    /// being opened, by the open's id; opens flushed and still running.
-    opens: BTreeMap<u16, (u64, u32)>,
-    opening: BTreeMap<u32, u64>,
+    /// Lookups handed out (`lookups.rs`): by tag, their id and busy fid;
+    /// the busy fids, by the lookup's id; lookups flushed (or of an
+    /// earlier version) and still running.
+    lookups: BTreeMap<u16, (u64, u32)>,
+    busy: BTreeMap<u32, u64>,
     cancelled: alloc::collections::BTreeSet<u64>,
-    next_open: u64,
-    /// Requests waiting behind fids being opened, in arrival order.
-    waiting: Vec<opens::Waiting>,
-    /// Bumped by each Tversion: opens of an earlier one are not installed.
+    next_lookup: u64,
+    /// Requests waiting behind busy fids, in arrival order.
+    waiting: Vec<lookups::Waiting>,
+    /// Bumped by each Tversion: lookups of an earlier one are not installed.
     epoch: u64,
 }
 
@@ -131,9 +132,9 @@ pub enum Handled<J, N = ()> {
     Reply(usize),
     /// Nothing to send yet: run the job.
     Io(IoJob<J>),
-    /// Nothing to send yet: run the open, then [`Session::opened`].
-    Open(OpenJob<N>),
-    /// Nothing to send yet: the request waits behind a fid being opened
+    /// Nothing to send yet: run the lookup, then [`Session::lookup_done`].
+    Lookup(LookupJob<N>),
+    /// Nothing to send yet: the request waits behind a fid being looked up
     /// ([`Session::resume`] hands it back).
     Waits,
     /// A Tflush of a job still running: cancel `io` (a read that blocks
@@ -205,10 +206,10 @@ impl<N: Clone, H, J: Clone> Session<N, H, J> {
             guard: None,
             afids: BTreeMap::new(),
             in_flight: BTreeMap::new(),
-            opens: BTreeMap::new(),
-            opening: BTreeMap::new(),
+            lookups: BTreeMap::new(),
+            busy: BTreeMap::new(),
             cancelled: alloc::collections::BTreeSet::new(),
-            next_open: 0,
+            next_lookup: 0,
             waiting: Vec::new(),
             epoch: 0,
         }
@@ -222,8 +223,8 @@ impl<N: Clone, H, J: Clone> Session<N, H, J> {
 
     /// Like [`Session::handle`], but a read or write of a file the file
     /// system runs apart ([`Filesystem::io`]) becomes a job, and a Tflush
-    /// of a job still running asks for its cancelling; so does an open
-    /// the file system runs apart (`opens.rs`).
+    /// of a job still running asks for its cancelling; so do opens and
+    /// walks the file system runs apart (`lookups.rs`).
     pub fn handle_apart<F: Filesystem<Node = N, File = H, Io = J>>(
         &mut self,
         fs: &mut F,
@@ -357,7 +358,7 @@ impl<N: Clone, H, J: Clone> Session<N, H, J> {
                 // A new version aborts everything outstanding.
                 self.fids.clear();
                 self.afids.clear();
-                self.drop_opens();
+                self.drop_lookups();
                 self.msize = msize.clamp(256, MAX_MSIZE);
                 let dialect = Dialect::negotiate(version);
                 self.dialect = dialect.or(self.dialect);

@@ -29,7 +29,7 @@ use alloc::format;
 use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
-use fs9p::server::{rflush, Handled, IoJob, IoOp, OpenJob, Session, MAX_MSIZE};
+use fs9p::server::{rflush, Handled, IoJob, IoOp, Looked, LookupJob, Session, MAX_MSIZE};
 use fs9p::HEADER;
 use libux::fd;
 use libux::fs::client::{open, File};
@@ -169,8 +169,6 @@ fn hand_over(conn: &Conn) -> Result<Pid, Errno> {
 /// each running job is (for Tflush).
 struct Shared {
     state: Mutex<(Session<OsNode, OsFile, OsIo>, OsFs)>,
-    /// What opens run apart open with (an open touches no state of it).
-    opener: OsFs,
     conn: File,
     /// Held while a whole message is written, and by a job while it ends
     /// (so that its reply goes out before any Rflush for it).
@@ -179,10 +177,12 @@ struct Shared {
     phases: Mutex<BTreeMap<u16, Arc<Mutex<Phase>>>>,
 }
 
-/// A job for a worker: a read or write, or an open that may wait.
+/// A job for a worker: a read or write, or an open or walk that may
+/// wait (with the file system as it was when the lookup was asked: a
+/// walk's `..` stops at the trees attached).
 enum Job {
     Io(IoJob<OsIo>),
-    Open(OpenJob<OsNode>),
+    Lookup(LookupJob<OsNode>, OsFs),
 }
 
 #[derive(Default)]
@@ -263,7 +263,10 @@ impl Shared {
         match handled {
             Handled::Reply(n) => return self.send(&out[..n]),
             Handled::Io(job) => self.queue(Job::Io(job)),
-            Handled::Open(job) => self.queue(Job::Open(job)),
+            Handled::Lookup(job) => {
+                let fs = self.state.lock().1.clone();
+                self.queue(Job::Lookup(job, fs));
+            }
             Handled::Waits => {}
             Handled::Cancel { oldtag, io } => self.cancel(oldtag, &io),
         }
@@ -293,7 +296,7 @@ impl Shared {
                     }
                 }
                 Some(Handled::Io(job)) => self.queue(Job::Io(job)),
-                Some(Handled::Open(job)) => self.queue(Job::Open(job)),
+                Some(Handled::Lookup(job)) => self.queue(Job::Lookup(job, fs.clone())),
                 Some(Handled::Waits) => {}
                 // (A Tflush never waits.)
                 Some(Handled::Cancel { oldtag, io }) => {
@@ -305,14 +308,15 @@ impl Shared {
         }
     }
 
-    /// An open run apart ended: its reply (none if it was flushed), sent
+    /// A lookup run apart ended: its reply (none if it was flushed), sent
     /// under the writing lock taken before the session's (an Rflush for
     /// it cannot go first), then the requests that waited behind it.
-    fn opened(self: &Arc<Self>, job: OpenJob<OsNode>, result: Result<(OsFile, fs9p::server::Meta), fs9p::Error>) {
+    fn looked_up(self: &Arc<Self>, job: LookupJob<OsNode>, looked: Looked<OsNode, OsFile>) {
+        // (An Rwalk of 16 qids is the longest reply.)
         let mut out = vec![0u8; 256];
         {
             let _w = self.writing.lock();
-            let reply = self.state.lock().0.opened(job, result, &mut out);
+            let reply = self.state.lock().0.lookup_done(job, looked, &mut out);
             if let Some(n) = reply {
                 let _ = self.conn.pwrite(0, &out[..n]);
             }
@@ -364,11 +368,11 @@ fn work(shared: Arc<Shared>) {
         };
         let job = match job {
             Job::Io(job) => job,
-            Job::Open(job) => {
+            Job::Lookup(job, mut fs) => {
                 // One flushed while queued is not made at all.
-                let dropped = shared.state.lock().0.open_dropped(&job);
-                let result = if dropped { Err(fs9p::Error::Invalid) } else { job.run(&mut shared.opener.clone()) };
-                shared.opened(job, result);
+                let dropped = shared.state.lock().0.lookup_dropped(&job);
+                let looked = if dropped { job.failed() } else { job.run(&mut fs) };
+                shared.looked_up(job, looked);
                 continue;
             }
         };
@@ -439,7 +443,6 @@ fn serve_connection() -> i32 {
     let shared = Arc::new(Shared {
         // A client that proves nothing sees none of the cluster's mounts.
         state: Mutex::new((session(), OsFs::for_client(proving))),
-        opener: OsFs::for_client(proving),
         conn,
         writing: Mutex::new(()),
         queue: Mutex::new(Queue::default()),

@@ -1,0 +1,347 @@
+//! Lookups that may wait, run apart (those a file system's
+//! [`Filesystem::open_may_wait`] and [`Filesystem::walk_may_wait`]
+//! name; the others stay in the session, since a hand-over to another
+//! thread costs every lookup): an open of a `listen` file waits for a
+//! caller, a walk into a node's tree mounted at its first use waits for
+//! the mount, and either on the session's thread stalled every other
+//! request of the connection until then, and could not be flushed.
+//!
+//! [`Session::handle_apart`] hands such a Topen, Tlopen or Twalk out as
+//! a [`LookupJob`]; the caller runs it on another thread
+//! ([`LookupJob::run`], no session needed) and gives the result to
+//! [`Session::lookup_done`], which installs the file or the new fid and
+//! writes the reply. Meanwhile the fid opened, or the fid a walk makes,
+//! is busy: a later request that names it,
+//! or names a fid an earlier waiting request names, waits in arrival
+//! order (so a walk and an open sent together, or an open and a read,
+//! keep their order), and [`Session::resume`] hands the waiting ones
+//! back once nothing blocks them. Everything else goes on.
+//!
+//! A Tflush of a waiting lookup is answered at once: it counts as never
+//! made (its result, when it comes, is dropped and not answered), as is
+//! a Tflush of a request still waiting. A Tversion drops them all.
+
+use super::{Fid, Filesystem, Handled, Meta, Session};
+use crate::codec;
+use crate::error::Error;
+use crate::msg::*;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+/// Requests that may wait behind busy fids at once (more: `Busy`).
+pub const MAX_WAITING: usize = 64;
+/// Bytes they may hold in all (a write's data waits with it).
+pub const MAX_WAITING_BYTES: usize = 1 << 20;
+/// Lookups of one session running apart at once, flushed ones still
+/// running included (more: `Busy`): an open may wait for ever (a
+/// `listen` nobody calls), and the caller's threads must stay free for
+/// the connection's other requests.
+pub const MAX_LOOKUPS_APART: usize = 8;
+
+/// A lookup handed out by [`Session::handle_apart`].
+#[derive(Debug)]
+pub struct LookupJob<N> {
+    pub tag: u16,
+    id: u64,
+    /// The fid busy while it runs: the one opened, or the one a walk
+    /// makes.
+    fid: u32,
+    what: What<N>,
+    /// The session's version epoch it was made in.
+    epoch: u64,
+}
+
+#[derive(Debug)]
+enum What<N> {
+    Open {
+        node: N,
+        mode: OpenMode,
+        /// A 9P2000 Topen (answered with Ropen), or a Tlopen.
+        p2000: bool,
+    },
+    Walk {
+        from: N,
+        names: Vec<String>,
+        /// The walk replaces its own fid (newfid = fid).
+        in_place: bool,
+    },
+}
+
+/// What a lookup found: the file opened, or a walk's steps (each node
+/// and its metadata) and the error that ended it early.
+pub enum Looked<N, H> {
+    Opened(Result<(H, Meta), Error>),
+    Walked(Vec<(N, Meta)>, Result<(), Error>),
+}
+
+impl<N: Clone> LookupJob<N> {
+    /// Looks up, on any thread (the session is not touched), in `fs` as
+    /// the session's file system was when the job was made.
+    pub fn run<F: Filesystem<Node = N>>(&self, fs: &mut F) -> Looked<N, F::File> {
+        match &self.what {
+            What::Open { node, mode, .. } => Looked::Opened(fs.open(node, *mode)),
+            What::Walk { from, names, .. } => {
+                let mut node = from.clone();
+                let mut steps = Vec::new();
+                for name in names {
+                    // `.` stays put (as `handle` walks).
+                    let step =
+                        if name == "." { fs.meta(&node).map(|m| (node.clone(), m)) } else { fs.walk(&node, name) };
+                    match step {
+                        Ok((next, meta)) => {
+                            node = next.clone();
+                            steps.push((next, meta));
+                        }
+                        Err(e) => return Looked::Walked(steps, Err(e)),
+                    }
+                }
+                Looked::Walked(steps, Ok(()))
+            }
+        }
+    }
+
+    /// A lookup whose result cannot come (its job was dropped unrun).
+    pub fn failed<H>(&self) -> Looked<N, H> {
+        match self.what {
+            What::Open { .. } => Looked::Opened(Err(Error::Invalid)),
+            What::Walk { .. } => Looked::Walked(Vec::new(), Err(Error::Invalid)),
+        }
+    }
+}
+
+/// A request waiting behind a busy fid: its tag, the fids it names (none:
+/// all of them), and its bytes.
+pub(super) struct Waiting {
+    tag: u16,
+    fids: Option<[Option<u32>; 2]>,
+    bytes: Vec<u8>,
+}
+
+/// The fids `msg` names: `None` for a request that names fids in ways not
+/// listed here (it waits while any open does).
+fn fids_of(msg: &Msg) -> Option<[Option<u32>; 2]> {
+    let one = |f: u32| Some([Some(f), None]);
+    match *msg {
+        Msg::Twalk { fid, newfid, .. } => Some([Some(fid), Some(newfid)]),
+        Msg::Tattach { fid, afid, .. } => Some([Some(fid), Some(afid)]),
+        Msg::Topen { fid, .. }
+        | Msg::Tlopen { fid, .. }
+        | Msg::Tcreate { fid, .. }
+        | Msg::Tlcreate { fid, .. }
+        | Msg::Tread { fid, .. }
+        | Msg::Twrite { fid, .. }
+        | Msg::Tclunk { fid }
+        | Msg::Tremove { fid }
+        | Msg::Tstat { fid }
+        | Msg::Twstat { fid, .. }
+        | Msg::Tstatfs { fid }
+        | Msg::Tgetattr { fid, .. }
+        | Msg::Tsetattr { fid, .. }
+        | Msg::Treaddir { fid, .. }
+        | Msg::Treadlink { fid }
+        | Msg::Tfsync { fid, .. }
+        | Msg::Tlock { fid, .. }
+        | Msg::Tgetlock { fid, .. } => one(fid),
+        Msg::Tauth { afid, .. } => one(afid),
+        Msg::Txattrwalk { fid, newfid, .. } => Some([Some(fid), Some(newfid)]),
+        Msg::Trename { fid, dfid, .. } | Msg::Tlink { dfid, fid, .. } => Some([Some(fid), Some(dfid)]),
+        Msg::Trenameat { olddirfid, newdirfid, .. } => Some([Some(olddirfid), Some(newdirfid)]),
+        Msg::Tmkdir { dfid, .. } | Msg::Tmknod { dfid, .. } => one(dfid),
+        Msg::Tsymlink { fid, .. } | Msg::Txattrcreate { fid, .. } => one(fid),
+        Msg::Tunlinkat { dirfd, .. } => one(dirfd),
+        Msg::Tflush { .. } | Msg::Tversion { .. } => Some([None, None]),
+        _ => None,
+    }
+}
+
+impl<N: Clone, H, J: Clone> Session<N, H, J> {
+    /// Whether a request naming `fids` must wait: one of them is busy (a
+    /// lookup runs for it), or is named by a request waiting already.
+    fn must_wait(&self, fids: Option<[Option<u32>; 2]>) -> bool {
+        let Some(fids) = fids else { return !self.busy.is_empty() || !self.waiting.is_empty() };
+        let named = |f: &u32| {
+            self.busy.contains_key(f) || self.waiting.iter().any(|w| w.fids.is_none_or(|ws| ws.contains(&Some(*f))))
+        };
+        fids.iter().flatten().any(named)
+    }
+
+    /// Before `handle_apart` looks at a request: one that must wait is
+    /// kept (`Handled::Waits`; `Busy` when too many wait), a Tflush of a
+    /// waiting lookup or request is answered now; else `None`.
+    pub(super) fn before<F: Filesystem<Node = N, File = H, Io = J>>(
+        &mut self,
+        fs: &mut F,
+        frame: &Frame,
+        request: &[u8],
+        out: &mut [u8],
+        may_wait: bool,
+    ) -> Option<Handled<J, N>> {
+        let dialect = self.dialect?;
+        let tag = frame.tag;
+        // A tag still in use (its request waits, or its lookup runs) is the
+        // client's mistake: two answers would carry it.
+        if self.waiting.iter().any(|w| w.tag == tag) || self.lookups.contains_key(&tag) {
+            return Some(Handled::Reply(super::error_reply(Some(dialect), tag, Error::Invalid, out)));
+        }
+        if let Msg::Tflush { oldtag } = frame.msg {
+            let waited = self.waiting.iter().position(|w| w.tag == oldtag);
+            let running = self.lookups.remove(&oldtag);
+            if waited.is_none() && running.is_none() {
+                return None;
+            }
+            if let Some(i) = waited {
+                self.waiting.remove(i);
+            }
+            if let Some((id, fid)) = running {
+                self.cancelled.insert(id);
+                self.busy.remove(&fid);
+            }
+            return Some(Handled::Reply(super::rflush(tag, out)));
+        }
+        let fids = fids_of(&frame.msg);
+        if may_wait && self.must_wait(fids) {
+            let bytes: usize = self.waiting.iter().map(|w| w.bytes.len()).sum();
+            if self.waiting.len() >= MAX_WAITING || bytes + request.len() > MAX_WAITING_BYTES {
+                return Some(Handled::Reply(super::error_reply(Some(dialect), tag, Error::Busy, out)));
+            }
+            self.waiting.push(Waiting { tag, fids, bytes: request.to_vec() });
+            return Some(Handled::Waits);
+        }
+        // A fid that cannot be opened or walked gets its error from
+        // `handle`, as does a lookup that does not wait.
+        let (fid, what) = match &frame.msg {
+            Msg::Topen { fid, mode } => (*fid, self.open_of(fs, *fid, OpenMode::from_p2000(*mode), true)?),
+            Msg::Tlopen { fid, flags } => (*fid, self.open_of(fs, *fid, OpenMode::from_l(*flags), false)?),
+            Msg::Twalk { fid, newfid, wnames } => {
+                let start: &Fid<N, H> = self.fids.get(fid)?;
+                if (start.file.is_some() && newfid == fid) || (newfid != fid && self.check_new(*newfid).is_err()) {
+                    return None;
+                }
+                if !fs.walk_may_wait(&start.node, wnames) {
+                    return None;
+                }
+                let names = wnames.iter().map(|n| n.to_string()).collect();
+                (*newfid, What::Walk { from: start.node.clone(), names, in_place: newfid == fid })
+            }
+            _ => return None,
+        };
+        let running = self.lookups.len() + self.cancelled.len();
+        if self.in_flight.len() + self.lookups.len() >= super::MAX_IN_FLIGHT || running >= MAX_LOOKUPS_APART {
+            return Some(Handled::Reply(super::error_reply(Some(dialect), tag, Error::Busy, out)));
+        }
+        if self.in_flight.contains_key(&tag) {
+            return Some(Handled::Reply(super::error_reply(Some(dialect), tag, Error::Invalid, out)));
+        }
+        self.next_lookup += 1;
+        let id = self.next_lookup;
+        self.lookups.insert(tag, (id, fid));
+        self.busy.insert(fid, id);
+        Some(Handled::Lookup(LookupJob { tag, id, fid, what, epoch: self.epoch }))
+    }
+
+    /// The open of `fid` as `mode` asks, if the fid may be opened and the
+    /// open may wait.
+    fn open_of<F: Filesystem<Node = N>>(&self, fs: &F, fid: u32, mode: OpenMode, p2000: bool) -> Option<What<N>> {
+        let f: &Fid<N, H> = self.fids.get(&fid).filter(|f| f.file.is_none() && fs.open_may_wait(&f.node))?;
+        Some(What::Open { node: f.node.clone(), mode, p2000 })
+    }
+
+    /// Whether the lookup `job` is to be dropped without running (it was
+    /// flushed, or the session began again): give it to
+    /// [`Session::lookup_done`] with [`LookupJob::failed`].
+    pub fn lookup_dropped(&self, job: &LookupJob<N>) -> bool {
+        self.cancelled.contains(&job.id) || job.epoch != self.epoch
+    }
+
+    /// A lookup handed out is done: installs the file in its fid, or the
+    /// fid a walk made, and writes the reply into `out` (its length),
+    /// unless the lookup was flushed or the session began again meanwhile
+    /// (then what it found is dropped, a file closed, and nothing is
+    /// answered). Call [`Session::resume`] after it.
+    pub fn lookup_done(&mut self, job: LookupJob<N>, looked: Looked<N, H>, out: &mut [u8]) -> Option<usize> {
+        if self.lookups.get(&job.tag).is_some_and(|&(id, _)| id == job.id) {
+            self.lookups.remove(&job.tag);
+        }
+        if self.busy.get(&job.fid) == Some(&job.id) {
+            self.busy.remove(&job.fid);
+        }
+        if self.cancelled.remove(&job.id) || job.epoch != self.epoch {
+            return None;
+        }
+        let dialect = self.dialect?;
+        let iounit = self.iounit();
+        let reply = match (job.what, looked) {
+            (What::Open { mode, p2000, .. }, Looked::Opened(result)) => result.and_then(|(file, meta)| {
+                if meta.is_dir() && mode != OpenMode::READ {
+                    return Err(Error::IsDir);
+                }
+                // (Requests naming the fid waited: it is as it was.)
+                let f = self.fids.get_mut(&job.fid).filter(|f| f.file.is_none()).ok_or(Error::BadFid)?;
+                f.file = Some(file);
+                f.is_dir = meta.is_dir();
+                f.mode = mode;
+                let qid = meta.qid;
+                Ok(if p2000 { Msg::Ropen { qid, iounit } } else { Msg::Rlopen { qid, iounit } })
+            }),
+            (What::Walk { from, names, in_place }, Looked::Walked(mut steps, ended)) => {
+                let wqids = steps.iter().map(|(_, m)| m.qid).collect();
+                match (ended, steps.is_empty()) {
+                    // The first element failing is an error; later ones end
+                    // the walk short, and the new fid is not made.
+                    (Err(e), true) if !names.is_empty() => Err(e),
+                    (Err(_), _) => Ok(Msg::Rwalk { wqids }),
+                    (Ok(()), _) => {
+                        let node = steps.pop().map_or(from, |(n, _)| n);
+                        // (Requests naming the fid waited: it is as it was;
+                        // another may have taken the last place meanwhile.)
+                        let room = match in_place {
+                            true => self.fids.get(&job.fid).filter(|f| f.file.is_none()).map(drop).ok_or(Error::BadFid),
+                            false => self.check_new(job.fid),
+                        };
+                        room.map(|()| {
+                            self.fids.insert(job.fid, Fid::new(node));
+                            Msg::Rwalk { wqids }
+                        })
+                    }
+                }
+            }
+            _ => Err(Error::Invalid),
+        };
+        let len = reply.and_then(|msg| codec::encode(&Frame { tag: job.tag, msg }, out).map_err(|_| Error::Invalid));
+        Some(len.unwrap_or_else(|e| super::error_reply(Some(dialect), job.tag, e, out)))
+    }
+
+    /// The next waiting request that nothing blocks any more, handled as
+    /// `handle_apart` does (its reply in `out`); `None` when none is.
+    pub fn resume<F: Filesystem<Node = N, File = H, Io = J>>(
+        &mut self,
+        fs: &mut F,
+        out: &mut [u8],
+    ) -> Option<Handled<J, N>> {
+        let free = |s: &Self, i: usize| {
+            let w = &s.waiting[i];
+            let busy = |f: &u32| {
+                s.busy.contains_key(f) || s.waiting[..i].iter().any(|e| e.fids.is_none_or(|ws| ws.contains(&Some(*f))))
+            };
+            match w.fids {
+                Some(fids) => !fids.iter().flatten().any(busy),
+                None => s.busy.is_empty() && i == 0,
+            }
+        };
+        let i = (0..self.waiting.len()).find(|&i| free(self, i))?;
+        let w = self.waiting.remove(i);
+        // (Those after it that name its fids wait on: it goes first.)
+        Some(self.handled(fs, &w.bytes, out, false))
+    }
+
+    /// A new version: lookups under way and waiting requests are dropped.
+    /// The lookups still count against `MAX_LOOKUPS_APART` until they end (a
+    /// client beginning again does not get more of the caller's threads).
+    pub(super) fn drop_lookups(&mut self) {
+        self.epoch += 1;
+        let running = core::mem::take(&mut self.lookups);
+        self.cancelled.extend(running.into_values().map(|(id, _)| id));
+        self.busy.clear();
+        self.waiting.clear();
+    }
+}
