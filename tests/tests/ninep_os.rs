@@ -814,3 +814,58 @@ fn memory_comes_back_after_many_clients() {
         std::thread::sleep(Duration::from_secs(1));
     }
 }
+
+/// A 9P server on the host that agrees on a version and an attach, then
+/// answers nothing: every later request of a client waits for ever.
+fn silent_server() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut s in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut buf = Vec::new();
+                let mut out = vec![0u8; 256];
+                while read_frame(&mut s, &mut buf, 1 << 20).is_ok() {
+                    let Ok(f) = decode(&buf, Dialect::L) else { return };
+                    let answer = match f.msg {
+                        Msg::Tversion { msize, .. } => Msg::Rversion { msize: msize.min(65536), version: "9P2000.L" },
+                        Msg::Tattach { .. } => Msg::Rattach { qid: fs9p::Qid { ty: 0x80, version: 0, path: 1 } },
+                        _ => continue,
+                    };
+                    let n = encode(&Frame { tag: f.tag, msg: answer }, &mut out).unwrap();
+                    if s.write_all(&out[..n]).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+/// A walk into `/n` may wait (there, another machine's files): through the
+/// export it runs apart, so a walk elsewhere is answered meanwhile, and a
+/// flush of it at once. (`/n/slow` is mounted from a server on the host
+/// that never answers after the attach.)
+#[test]
+fn a_walk_into_a_silent_mount_stalls_nothing_else() {
+    let silent = silent_server();
+    let port = free_port(false);
+    let opts = Options { forwards: vec![Forward { udp: false, host: port, node: 564 }], ..Options::default() };
+    let node = tests::boot("release", &opts, "ux: started sh as pid", TIMEOUT);
+    start(&node, &format!("mount9p tcp!10.0.2.2!{silent} slow"), "mounted at /n/slow");
+    start(&node, "exportfs", SERVING);
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    rpc(&mut s, Dialect::L, NOTAG, Msg::Tversion { msize: 8192, version: "9P2000.L" });
+    rpc(&mut s, Dialect::L, 1, Msg::Tattach { fid: 0, afid: NOFID, uname: "w", aname: "", n_uname: Some(0) });
+    send(&mut s, 2, Msg::Twalk { fid: 0, newfid: 1, wnames: ["n", "slow", "x"].into_iter().collect() });
+    let r = rpc(&mut s, Dialect::L, 3, Msg::Twalk { fid: 0, newfid: 2, wnames: ["tmp"].into_iter().collect() });
+    assert!(matches!(decode(&r, Dialect::L).unwrap().msg, Msg::Rwalk { .. }), "the walk of /tmp went on");
+    send(&mut s, 4, Msg::Tflush { oldtag: 2 });
+    assert_eq!(reply(&mut s, &node), (4, Msg::Rflush));
+    // The flushed walk made nothing: fid 1 is free.
+    let r = rpc(&mut s, Dialect::L, 5, Msg::Twalk { fid: 0, newfid: 1, wnames: ["tmp"].into_iter().collect() });
+    assert!(matches!(decode(&r, Dialect::L).unwrap().msg, Msg::Rwalk { .. }));
+    assert!(!node.log().contains("panicked"), "{}", node.log());
+}
