@@ -42,8 +42,8 @@ impl Filesystem for Fs {
         file.starts_with("dev").then(|| file.clone())
     }
 
-    fn open_may_wait(&self, _: &String) -> bool {
-        self.lookups_apart
+    fn may_wait(&self, node: &String) -> bool {
+        self.lookups_apart && node.contains("listen")
     }
 
     fn walk_may_wait(&self, _: &String, _: &[&str]) -> bool {
@@ -976,6 +976,16 @@ fn walks_run_apart_and_make_their_fid_when_they_end() {
     assert_eq!(t.at_once(31, Msg::Tflush { oldtag: 30 }), Frame { tag: 31, msg: Msg::Rflush });
     assert_eq!(finish(&mut t, job, &mut out), None);
     assert_eq!(t.err(Msg::Tgetattr { fid: 5, request_mask: 1 }), Error::BadFid);
+    // A getattr of what may wait runs apart and leaves its fid free: a
+    // clunk of it goes on meanwhile. One of another fid stays at once.
+    t.fs.files.insert("listen".into(), Some(b"x".to_vec()));
+    t.walk(1, 7, &["listen"]);
+    let (h, _) = t.apart(50, Msg::Tgetattr { fid: 7, request_mask: 0x7ff });
+    let Handled::Lookup(job) = h else { panic!("{h:?}") };
+    assert_eq!(t.at_once(51, Msg::Tclunk { fid: 7 }).msg, Msg::Rclunk);
+    assert!(matches!(t.at_once(52, Msg::Tgetattr { fid: 1, request_mask: 1 }).msg, Msg::Rgetattr { .. }));
+    let Some(Msg::Rgetattr(a)) = finish(&mut t, job, &mut out) else { panic!() };
+    assert_eq!(a.size, 1);
     // In place: fid 2 (not open) now names `d`; an empty walk clones.
     let job = walk(&mut t, 40, 2, 2, &[".."]);
     assert!(matches!(finish(&mut t, job, &mut out), Some(Msg::Rwalk { .. })));

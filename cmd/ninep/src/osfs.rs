@@ -157,7 +157,7 @@ impl Filesystem for OsFs {
 
     /// A `listen` waits for a caller, and what is under `/n` or
     /// `/proc/cluster` may be another machine's.
-    fn open_may_wait(&self, node: &OsNode) -> bool {
+    fn may_wait(&self, node: &OsNode) -> bool {
         may_wait(&node.path)
     }
 

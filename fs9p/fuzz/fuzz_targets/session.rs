@@ -20,7 +20,7 @@ impl Filesystem for Fs {
     fn io(&mut self, file: &u8) -> Option<u8> {
         (*file == 2).then_some(2)
     }
-    fn open_may_wait(&self, node: &u8) -> bool {
+    fn may_wait(&self, node: &u8) -> bool {
         *node == 2
     }
     fn walk_may_wait(&self, _: &u8, names: &[&str]) -> bool {

@@ -189,18 +189,19 @@ pub trait Filesystem {
         None
     }
 
-    /// Whether an open of `node` may wait long (a `listen` file's waits
-    /// for a caller): [`Session::handle_apart`](super::Session::handle_apart)
-    /// then hands it out to run apart, with the requests on the fid
+    /// Whether an open or a getattr of `node` may wait long (a `listen`
+    /// file's open waits for a caller; another machine's file answers
+    /// late, or never): [`Session::handle_apart`](super::Session::handle_apart)
+    /// then hands it out to run apart, with the requests on an opened fid
     /// waiting behind it. Handing out costs a thread's hand-over, so only
     /// what may wait should be.
-    fn open_may_wait(&self, _node: &Self::Node) -> bool {
+    fn may_wait(&self, _node: &Self::Node) -> bool {
         false
     }
 
     /// Whether a walk from `from` through `names` may wait long (into a
     /// tree mounted at its first use, or served by another machine), as
-    /// [`Filesystem::open_may_wait`] for opens.
+    /// [`Filesystem::may_wait`] for opens.
     fn walk_may_wait(&self, _from: &Self::Node, _names: &[&str]) -> bool {
         false
     }

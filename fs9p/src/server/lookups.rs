@@ -1,17 +1,17 @@
 //! Lookups that may wait, run apart (those a file system's
-//! [`Filesystem::open_may_wait`] and [`Filesystem::walk_may_wait`]
+//! [`Filesystem::may_wait`] and [`Filesystem::walk_may_wait`]
 //! name; the others stay in the session, since a hand-over to another
 //! thread costs every lookup): an open of a `listen` file waits for a
 //! caller, a walk into a node's tree mounted at its first use waits for
 //! the mount, and either on the session's thread stalled every other
 //! request of the connection until then, and could not be flushed.
 //!
-//! [`Session::handle_apart`] hands such a Topen, Tlopen or Twalk out as
-//! a [`LookupJob`]; the caller runs it on another thread
+//! [`Session::handle_apart`] hands such a Topen, Tlopen, Twalk, Tgetattr
+//! or Tstat out as a [`LookupJob`]; the caller runs it on another thread
 //! ([`LookupJob::run`], no session needed) and gives the result to
 //! [`Session::lookup_done`], which installs the file or the new fid and
 //! writes the reply. Meanwhile the fid opened, or the fid a walk makes,
-//! is busy: a later request that names it,
+//! is busy (a getattr leaves its fid free): a later request that names it,
 //! or names a fid an earlier waiting request names, waits in arrival
 //! order (so a walk and an open sent together, or an open and a read,
 //! keep their order), and [`Session::resume`] hands the waiting ones
@@ -65,6 +65,8 @@ enum What<N> {
         /// The walk replaces its own fid (newfid = fid).
         in_place: bool,
     },
+    /// A Tgetattr, or a 9P2000 Tstat (`p2000`): the fid stays free.
+    Meta { node: N, p2000: bool },
 }
 
 /// What a lookup found: the file opened, or a walk's steps (each node
@@ -72,6 +74,7 @@ enum What<N> {
 pub enum Looked<N, H> {
     Opened(Result<(H, Meta), Error>),
     Walked(Vec<(N, Meta)>, Result<(), Error>),
+    Meta(Result<Meta, Error>),
 }
 
 impl<N: Clone> LookupJob<N> {
@@ -97,6 +100,7 @@ impl<N: Clone> LookupJob<N> {
                 }
                 Looked::Walked(steps, Ok(()))
             }
+            What::Meta { node, .. } => Looked::Meta(fs.meta(node)),
         }
     }
 
@@ -105,6 +109,7 @@ impl<N: Clone> LookupJob<N> {
         match self.what {
             What::Open { .. } => Looked::Opened(Err(Error::Invalid)),
             What::Walk { .. } => Looked::Walked(Vec::new(), Err(Error::Invalid)),
+            What::Meta { .. } => Looked::Meta(Err(Error::Invalid)),
         }
     }
 }
@@ -194,7 +199,9 @@ impl<N: Clone, H, J: Clone> Session<N, H, J> {
             }
             if let Some((id, fid)) = running {
                 self.cancelled.insert(id);
-                self.busy.remove(&fid);
+                if self.busy.get(&fid) == Some(&id) {
+                    self.busy.remove(&fid);
+                }
             }
             return Some(Handled::Reply(super::rflush(tag, out)));
         }
@@ -223,6 +230,11 @@ impl<N: Clone, H, J: Clone> Session<N, H, J> {
                 let names = wnames.iter().map(|n| n.to_string()).collect();
                 (*newfid, What::Walk { from: start.node.clone(), names, in_place: newfid == fid })
             }
+            Msg::Tgetattr { fid, .. } | Msg::Tstat { fid } => {
+                let f: &Fid<N, H> = self.fids.get(fid).filter(|f| fs.may_wait(&f.node))?;
+                let p2000 = matches!(frame.msg, Msg::Tstat { .. });
+                (*fid, What::Meta { node: f.node.clone(), p2000 })
+            }
             _ => return None,
         };
         let running = self.lookups.len() + self.cancelled.len();
@@ -235,14 +247,17 @@ impl<N: Clone, H, J: Clone> Session<N, H, J> {
         self.next_lookup += 1;
         let id = self.next_lookup;
         self.lookups.insert(tag, (id, fid));
-        self.busy.insert(fid, id);
+        // (A getattr changes nothing of its fid: others may use it.)
+        if !matches!(what, What::Meta { .. }) {
+            self.busy.insert(fid, id);
+        }
         Some(Handled::Lookup(LookupJob { tag, id, fid, what, epoch: self.epoch }))
     }
 
     /// The open of `fid` as `mode` asks, if the fid may be opened and the
     /// open may wait.
     fn open_of<F: Filesystem<Node = N>>(&self, fs: &F, fid: u32, mode: OpenMode, p2000: bool) -> Option<What<N>> {
-        let f: &Fid<N, H> = self.fids.get(&fid).filter(|f| f.file.is_none() && fs.open_may_wait(&f.node))?;
+        let f: &Fid<N, H> = self.fids.get(&fid).filter(|f| f.file.is_none() && fs.may_wait(&f.node))?;
         Some(What::Open { node: f.node.clone(), mode, p2000 })
     }
 
@@ -304,6 +319,15 @@ impl<N: Clone, H, J: Clone> Session<N, H, J> {
                         })
                     }
                 }
+            }
+            (What::Meta { p2000, .. }, Looked::Meta(meta)) => {
+                // (Its reply borrows the metadata: encoded here.)
+                let len = meta.and_then(|m| {
+                    let msg =
+                        if p2000 { Msg::Rstat { stat: super::stat_of(&m) } } else { Msg::Rgetattr(super::attr_of(&m)) };
+                    codec::encode(&Frame { tag: job.tag, msg }, out).map_err(|_| Error::Invalid)
+                });
+                return Some(len.unwrap_or_else(|e| super::error_reply(Some(dialect), job.tag, e, out)));
             }
             _ => Err(Error::Invalid),
         };
