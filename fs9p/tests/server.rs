@@ -986,6 +986,21 @@ fn walks_run_apart_and_make_their_fid_when_they_end() {
     assert!(matches!(t.at_once(52, Msg::Tgetattr { fid: 1, request_mask: 1 }).msg, Msg::Rgetattr { .. }));
     let Some(Msg::Rgetattr(a)) = finish(&mut t, job, &mut out) else { panic!() };
     assert_eq!(a.size, 1);
+    // A listing of what may wait runs apart, the directory busy
+    // meanwhile; later pages come from what it listed.
+    t.fs.files.insert("listendir".into(), None);
+    t.fs.files.insert("listendir/a".into(), Some(Vec::new()));
+    t.walk(1, 8, &["listendir"]);
+    let (h, _) = t.apart(60, Msg::Tlopen { fid: 8, flags: 0 });
+    let Handled::Lookup(job) = h else { panic!("{h:?}") };
+    assert!(matches!(finish(&mut t, job, &mut out), Some(Msg::Rlopen { .. })));
+    let (h, _) = t.apart(61, Msg::Treaddir { fid: 8, offset: 0, count: 4096 });
+    let Handled::Lookup(job) = h else { panic!("{h:?}") };
+    assert!(matches!(t.apart(62, Msg::Tclunk { fid: 8 }).0, Handled::Waits));
+    let Some(Msg::Rreaddir { data }) = finish(&mut t, job, &mut out) else { panic!() };
+    assert!(data.ends_with(b"a"), "{data:?}");
+    let Some(Handled::Reply(n)) = t.s.resume(&mut t.fs, &mut out) else { panic!("the clunk comes back") };
+    assert_eq!(decode(&out[..n], Dialect::L).unwrap().msg, Msg::Rclunk);
     // In place: fid 2 (not open) now names `d`; an empty walk clones.
     let job = walk(&mut t, 40, 2, 2, &[".."]);
     assert!(matches!(finish(&mut t, job, &mut out), Some(Msg::Rwalk { .. })));

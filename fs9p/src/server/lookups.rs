@@ -6,12 +6,12 @@
 //! the mount, and either on the session's thread stalled every other
 //! request of the connection until then, and could not be flushed.
 //!
-//! [`Session::handle_apart`] hands such a Topen, Tlopen, Twalk, Tgetattr
-//! or Tstat out as a [`LookupJob`]; the caller runs it on another thread
+//! [`Session::handle_apart`] hands such a Topen, Tlopen, Twalk, Tgetattr,
+//! Tstat or listing Treaddir out as a [`LookupJob`]; the caller runs it on another thread
 //! ([`LookupJob::run`], no session needed) and gives the result to
 //! [`Session::lookup_done`], which installs the file or the new fid and
-//! writes the reply. Meanwhile the fid opened, or the fid a walk makes,
-//! is busy (a getattr leaves its fid free): a later request that names it,
+//! writes the reply. Meanwhile the fid opened, the fid a walk makes, or
+//! the directory listed is busy (a getattr leaves its fid free): a later request that names it,
 //! or names a fid an earlier waiting request names, waits in arrival
 //! order (so a walk and an open sent together, or an open and a read,
 //! keep their order), and [`Session::resume`] hands the waiting ones
@@ -67,6 +67,8 @@ enum What<N> {
     },
     /// A Tgetattr, or a 9P2000 Tstat (`p2000`): the fid stays free.
     Meta { node: N, p2000: bool },
+    /// A Treaddir that lists the directory (one from offset 0).
+    List { node: N, offset: u64, count: u32 },
 }
 
 /// What a lookup found: the file opened, or a walk's steps (each node
@@ -75,6 +77,8 @@ pub enum Looked<N, H> {
     Opened(Result<(H, Meta), Error>),
     Walked(Vec<(N, Meta)>, Result<(), Error>),
     Meta(Result<Meta, Error>),
+    /// A directory's entries, `.` and `..` first.
+    Listed(Result<Vec<Meta>, Error>),
 }
 
 impl<N: Clone> LookupJob<N> {
@@ -101,6 +105,13 @@ impl<N: Clone> LookupJob<N> {
                 Looked::Walked(steps, Ok(()))
             }
             What::Meta { node, .. } => Looked::Meta(fs.meta(node)),
+            What::List { node, .. } => Looked::Listed((|| {
+                let me = fs.meta(node)?;
+                let (_, parent) = fs.walk(node, "..")?;
+                let mut entries = alloc::vec![Meta { name: ".".into(), ..me }, Meta { name: "..".into(), ..parent }];
+                entries.extend(fs.list(node)?);
+                Ok(entries)
+            })()),
         }
     }
 
@@ -110,6 +121,7 @@ impl<N: Clone> LookupJob<N> {
             What::Open { .. } => Looked::Opened(Err(Error::Invalid)),
             What::Walk { .. } => Looked::Walked(Vec::new(), Err(Error::Invalid)),
             What::Meta { .. } => Looked::Meta(Err(Error::Invalid)),
+            What::List { .. } => Looked::Listed(Err(Error::Invalid)),
         }
     }
 }
@@ -230,6 +242,15 @@ impl<N: Clone, H, J: Clone> Session<N, H, J> {
                 let names = wnames.iter().map(|n| n.to_string()).collect();
                 (*newfid, What::Walk { from: start.node.clone(), names, in_place: newfid == fid })
             }
+            Msg::Treaddir { fid, offset, count } => {
+                // Only a read that lists (as `readdir` does) may wait.
+                let f: &Fid<N, H> = self.fids.get(fid)?;
+                let lists = *offset == 0 || f.entries.is_none();
+                if f.file.is_none() || !f.is_dir || !lists || !fs.may_wait(&f.node) {
+                    return None;
+                }
+                (*fid, What::List { node: f.node.clone(), offset: *offset, count: *count })
+            }
             Msg::Tgetattr { fid, .. } | Msg::Tstat { fid } => {
                 let f: &Fid<N, H> = self.fids.get(fid).filter(|f| fs.may_wait(&f.node))?;
                 let p2000 = matches!(frame.msg, Msg::Tstat { .. });
@@ -319,6 +340,19 @@ impl<N: Clone, H, J: Clone> Session<N, H, J> {
                         })
                     }
                 }
+            }
+            (What::List { offset, count, .. }, Looked::Listed(listed)) => {
+                let max = self.data_room(count, out);
+                // (Requests naming the fid waited: it is open as it was.)
+                let len = listed.and_then(|entries| {
+                    let f =
+                        self.fids.get_mut(&job.fid).filter(|f| f.file.is_some() && f.is_dir).ok_or(Error::BadFid)?;
+                    let entries = f.entries.insert(entries);
+                    super::readdir_reply(entries, offset, max, out)
+                });
+                let len = len.unwrap_or_else(|e| super::error_reply(Some(dialect), job.tag, e, out));
+                out[5..7].copy_from_slice(&job.tag.to_le_bytes());
+                return Some(len);
             }
             (What::Meta { p2000, .. }, Looked::Meta(meta)) => {
                 // (Its reply borrows the metadata: encoded here.)

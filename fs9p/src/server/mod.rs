@@ -758,20 +758,25 @@ impl<N: Clone, H, J: Clone> Session<N, H, J> {
             entries.extend(fs.list(&f.node)?);
             f.entries = Some(entries);
         }
-        let entries = f.entries.as_ref().expect("just listed");
-        let data_at = HEADER + 4;
-        let area = &mut out[data_at..data_at + max];
-        let mut at = 0;
-        for (i, m) in entries.iter().enumerate().skip(offset as usize) {
-            let d = Dirent { qid: m.qid, offset: i as u64 + 1, ty: dirent_type(m), name: &m.name };
-            match put_dirent(area, at, &d) {
-                Some(end) => at = end,
-                None if at == 0 => return Err(Error::Invalid), // count too small for one entry
-                None => break,
-            }
-        }
-        Ok(finish_data(out, 41, at))
+        readdir_reply(f.entries.as_deref().expect("just listed"), offset, max, out)
     }
+}
+
+/// An Rreaddir (in `out`, its length) of `entries` from index `offset`,
+/// at most `max` bytes of them.
+fn readdir_reply(entries: &[Meta], offset: u64, max: usize, out: &mut [u8]) -> Result<usize, Error> {
+    let data_at = HEADER + 4;
+    let area = &mut out[data_at..data_at + max];
+    let mut at = 0;
+    for (i, m) in entries.iter().enumerate().skip(offset as usize) {
+        let d = Dirent { qid: m.qid, offset: i as u64 + 1, ty: dirent_type(m), name: &m.name };
+        match put_dirent(area, at, &d) {
+            Some(end) => at = end,
+            None if at == 0 => return Err(Error::Invalid), // count too small for one entry
+            None => break,
+        }
+    }
+    Ok(finish_data(out, 41, at))
 }
 
 impl<N, H> Fid<N, H> {

@@ -312,11 +312,14 @@ impl Shared {
     /// under the writing lock taken before the session's (an Rflush for
     /// it cannot go first), then the requests that waited behind it.
     fn looked_up(self: &Arc<Self>, job: LookupJob<OsNode>, looked: Looked<OsNode, OsFile>) {
-        // (An Rwalk of 16 qids is the longest reply.)
-        let mut out = vec![0u8; 256];
+        let mut out = Vec::new();
         {
             let _w = self.writing.lock();
-            let reply = self.state.lock().0.lookup_done(job, looked, &mut out);
+            let mut st = self.state.lock();
+            // (A listing's reply takes up to the msize.)
+            out.resize(st.0.msize() as usize, 0);
+            let reply = st.0.lookup_done(job, looked, &mut out);
+            drop(st);
             if let Some(n) = reply {
                 let _ = self.conn.pwrite(0, &out[..n]);
             }
