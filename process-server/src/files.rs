@@ -251,7 +251,10 @@ impl Tree<'_> {
             Some(State::Live(_)) => None,
             // Gone with its end (no parent to wait), or reaped before.
             None => Some(match self.ending.iter().find(|e| e.pid == pid) {
-                Some(e) => procfs::status_line(self.procs.gpid(pid), 0, &procfs::ended_state(&e.end), &e.name, 0),
+                Some(e) => {
+                    let name = e.name.as_deref().unwrap_or("?");
+                    procfs::status_line(self.procs.gpid(pid), 0, &procfs::ended_state(&e.end), name, 0)
+                }
                 None => procfs::status_line(self.procs.gpid(pid), 0, "gone", "?", 0),
             }),
         }

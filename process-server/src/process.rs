@@ -25,12 +25,12 @@ use libux::sel4::{
 };
 use libux::sysdesc::{DeviceMemory, Irq};
 
-/// A process that ended, as [`Life::end`] tells it: how, and its name
-/// (its record may be gone already).
+/// A process that ended, as [`Life::end`] tells it: how, and its name if
+/// its record went with its end (no parent to wait for it).
 pub struct Ended {
     pub pid: Pid,
     pub end: End,
-    pub name: String,
+    pub name: Option<String>,
 }
 
 /// What a process gets beyond the usual: its priority and device grants
@@ -619,17 +619,16 @@ impl Life {
         let mut work = alloc::vec![(pid, end)];
         let mut ended = Vec::new();
         while let Some((pid, end)) = work.pop() {
-            // (Its record may go with its end.)
-            let name = self.procs.get(&pid).map_or_else(|| String::from("?"), |p| p.name.clone());
-            let clients = self.end_one(pid, end);
+            let (clients, name) = self.end_one(pid, end);
             work.extend(clients.into_iter().map(|c| (c, End::Killed)));
             ended.push(Ended { pid, end, name });
         }
         ended
     }
 
-    /// Ends one process; returns the processes it was the intermediary of.
-    fn end_one(&mut self, pid: Pid, end: End) -> Vec<Pid> {
+    /// Ends one process; returns the processes it was the intermediary of,
+    /// and its name if its record went.
+    fn end_one(&mut self, pid: Pid, end: End) -> (Vec<Pid>, Option<String>) {
         let clients: Vec<Pid> = self
             .procs
             .values()
@@ -638,11 +637,11 @@ impl Life {
             .collect();
         self.changes += 1;
         let Some(p) = self.procs.get_mut(&pid) else {
-            return Vec::new();
+            return (Vec::new(), None);
         };
         let (ppid, ns) = (p.ppid, p.ns);
         let State::Live(live) = core::mem::replace(&mut p.state, State::Zombie(end)) else {
-            return Vec::new();
+            return (Vec::new(), None);
         };
         if let Some(src) = live.conn_src {
             self.kernel.delete_root(src);
@@ -660,17 +659,19 @@ impl Life {
                 child.ppid = 0;
             }
         }
+        let mut removed = None;
         match self.procs.live(ppid).ok() {
             // Signal the parent's child-events notification.
             Some(parent) => Notification(parent.child_signal).signal(),
             None => {
                 if let Some(p) = self.procs.remove(&pid) {
                     self.report_end(&p, end);
+                    removed = Some(p.name);
                 }
             }
         }
         self.tell_daemons(pid);
-        clients
+        (clients, removed)
     }
 
     /// Stops `live`, the program `pid` ran, and gives back what it held but

@@ -13,7 +13,7 @@ use crate::buffers::buffer_address;
 use crate::files::ProcFiles;
 use crate::hanging::Hanging;
 use crate::life::Life;
-use crate::process::{Grants, Process, State};
+use crate::process::{Ended, Grants, Process, State};
 use crate::procs::MAX_PROCESSES;
 use alloc::vec::Vec;
 use libux::cluster;
@@ -349,9 +349,8 @@ impl Server {
     /// hanging `Wait`s, and those the ended made.
     pub fn end(&mut self, pid: Pid, end: End) {
         let ended = self.life.end(pid, end);
-        for e in &ended {
-            let pid = e.pid;
-            self.files_after_end(e, &ended);
+        self.files_after_end(&ended);
+        for &Ended { pid, .. } in &ended {
             let dropped = self.hanging.after_end(&mut self.life.kernel, pid);
             let answered = self.hanging.answer(&mut self.life.procs, pid);
             for (slot, reply) in dropped.into_iter().chain(answered) {

@@ -83,14 +83,16 @@ impl Server {
         core.drop_waiting(&mut io, &[reader]);
     }
 
-    /// After `e` ended, one of `batch` (a process and those it was the
-    /// intermediary of, all ended before any of this): answer the reads
-    /// waiting for it (a read of another of the batch, woken too, gets
-    /// that one's line), forget the waits and files it held.
-    pub fn files_after_end(&mut self, e: &Ended, batch: &[Ended]) {
-        let pid = e.pid;
+    /// After the processes of `batch` ended (a process and those it was
+    /// the intermediary of, all ended before any of this): forget the
+    /// files and waits they held, and answer the reads waiting for them
+    /// (a read of one of the batch gets that one's line).
+    pub fn files_after_end(&mut self, batch: &[Ended]) {
+        let pids: Vec<Pid> = batch.iter().map(|e| e.pid).collect();
+        let (mut tree, core, mut io) = self.trees(0, false);
+        core.ended(&mut tree, &mut io, &pids);
         // Most processes end unwatched: nothing retried.
-        if self.files.waits_for(pid) {
+        if pids.iter().any(|&pid| self.files.waits_for(pid)) {
             let (mut tree, core, mut io) = self.trees(0, false);
             tree.ending = batch;
             core.wake(&mut tree, &mut io);
@@ -98,9 +100,6 @@ impl Server {
             // (Only reaps: they do not fail.)
             let _ = self.carry_out(effects);
         }
-        self.hanging.forget(&mut self.life.kernel, pid);
-        let (mut tree, core, mut io) = self.trees(0, false);
-        core.ended(&mut tree, &mut io, &[pid]);
     }
 
     /// Sends the answers kept for later; the IPC buffer is ours to use
