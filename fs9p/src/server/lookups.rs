@@ -47,8 +47,6 @@ pub struct LookupJob<N> {
     /// makes.
     fid: u32,
     what: What<N>,
-    /// The session's version epoch it was made in.
-    epoch: u64,
 }
 
 #[derive(Debug)]
@@ -88,30 +86,11 @@ impl<N: Clone> LookupJob<N> {
         match &self.what {
             What::Open { node, mode, .. } => Looked::Opened(fs.open(node, *mode)),
             What::Walk { from, names, .. } => {
-                let mut node = from.clone();
-                let mut steps = Vec::new();
-                for name in names {
-                    // `.` stays put (as `handle` walks).
-                    let step =
-                        if name == "." { fs.meta(&node).map(|m| (node.clone(), m)) } else { fs.walk(&node, name) };
-                    match step {
-                        Ok((next, meta)) => {
-                            node = next.clone();
-                            steps.push((next, meta));
-                        }
-                        Err(e) => return Looked::Walked(steps, Err(e)),
-                    }
-                }
-                Looked::Walked(steps, Ok(()))
+                let (steps, ended) = super::walk_steps(fs, from, names);
+                Looked::Walked(steps, ended)
             }
             What::Meta { node, .. } => Looked::Meta(fs.meta(node)),
-            What::List { node, .. } => Looked::Listed((|| {
-                let me = fs.meta(node)?;
-                let (_, parent) = fs.walk(node, "..")?;
-                let mut entries = alloc::vec![Meta { name: ".".into(), ..me }, Meta { name: "..".into(), ..parent }];
-                entries.extend(fs.list(node)?);
-                Ok(entries)
-            })()),
+            What::List { node, .. } => Looked::Listed(super::listing(fs, node)),
         }
     }
 
@@ -272,7 +251,7 @@ impl<N: Clone, H, J: Clone> Session<N, H, J> {
         if !matches!(what, What::Meta { .. }) {
             self.busy.insert(fid, id);
         }
-        Some(Handled::Lookup(LookupJob { tag, id, fid, what, epoch: self.epoch }))
+        Some(Handled::Lookup(LookupJob { tag, id, fid, what }))
     }
 
     /// The open of `fid` as `mode` asks, if the fid may be opened and the
@@ -286,7 +265,7 @@ impl<N: Clone, H, J: Clone> Session<N, H, J> {
     /// flushed, or the session began again): give it to
     /// [`Session::lookup_done`] with [`LookupJob::failed`].
     pub fn lookup_dropped(&self, job: &LookupJob<N>) -> bool {
-        self.cancelled.contains(&job.id) || job.epoch != self.epoch
+        self.cancelled.contains(&job.id)
     }
 
     /// A lookup handed out is done: installs the file in its fid, or the
@@ -301,22 +280,16 @@ impl<N: Clone, H, J: Clone> Session<N, H, J> {
         if self.busy.get(&job.fid) == Some(&job.id) {
             self.busy.remove(&job.fid);
         }
-        if self.cancelled.remove(&job.id) || job.epoch != self.epoch {
+        if self.cancelled.remove(&job.id) {
             return None;
         }
         let dialect = self.dialect?;
         let iounit = self.iounit();
         let reply = match (job.what, looked) {
             (What::Open { mode, p2000, .. }, Looked::Opened(result)) => result.and_then(|(file, meta)| {
-                if meta.is_dir() && mode != OpenMode::READ {
-                    return Err(Error::IsDir);
-                }
                 // (Requests naming the fid waited: it is as it was.)
                 let f = self.fids.get_mut(&job.fid).filter(|f| f.file.is_none()).ok_or(Error::BadFid)?;
-                f.file = Some(file);
-                f.is_dir = meta.is_dir();
-                f.mode = mode;
-                let qid = meta.qid;
+                let qid = f.install(file, &meta, mode)?;
                 Ok(if p2000 { Msg::Ropen { qid, iounit } } else { Msg::Rlopen { qid, iounit } })
             }),
             (What::Walk { from, names, in_place }, Looked::Walked(mut steps, ended)) => {
@@ -396,7 +369,6 @@ impl<N: Clone, H, J: Clone> Session<N, H, J> {
     /// The lookups still count against `MAX_LOOKUPS_APART` until they end (a
     /// client beginning again does not get more of the caller's threads).
     pub(super) fn drop_lookups(&mut self) {
-        self.epoch += 1;
         let running = core::mem::take(&mut self.lookups);
         self.cancelled.extend(running.into_values().map(|(id, _)| id));
         self.busy.clear();

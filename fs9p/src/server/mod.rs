@@ -98,8 +98,6 @@ pub struct Session<N, H, J = ()> {
     next_lookup: u64,
     /// Requests waiting behind busy fids, in arrival order.
     waiting: Vec<lookups::Waiting>,
-    /// Bumped by each Tversion: lookups of an earlier one are not installed.
-    epoch: u64,
 }
 
 /// A read or write handed out by [`Session::handle_apart`]: run it, put
@@ -211,7 +209,6 @@ impl<N: Clone, H, J: Clone> Session<N, H, J> {
             cancelled: alloc::collections::BTreeSet::new(),
             next_lookup: 0,
             waiting: Vec::new(),
-            epoch: 0,
         }
     }
 
@@ -413,23 +410,17 @@ impl<N: Clone, H, J: Clone> Session<N, H, J> {
                 if newfid != fid {
                     self.check_new(newfid)?;
                 }
-                let mut node = start.node.clone();
-                let mut wqids = heapless::Vec::new();
-                for name in &wnames {
-                    // `.` stays put (Plan 9 never sends it; Linux tools do).
-                    let step =
-                        if *name == "." { fs.meta(&node).map(|m| (node.clone(), m)) } else { fs.walk(&node, name) };
-                    match step {
-                        Ok((next, meta)) => {
-                            node = next;
-                            let _ = wqids.push(meta.qid);
-                        }
-                        // The first element failing is an error; later ones
-                        // end the walk short, and newfid is not made.
-                        Err(e) if wqids.is_empty() => return Err(e),
-                        Err(_) => return reply(Msg::Rwalk { wqids }, out),
-                    }
+                let from = start.node.clone();
+                let (mut steps, ended) = walk_steps(fs, &from, &wnames);
+                let wqids = steps.iter().map(|(_, m)| m.qid).collect();
+                match ended {
+                    // The first element failing is an error; later ones
+                    // end the walk short, and newfid is not made.
+                    Err(e) if steps.is_empty() => return Err(e),
+                    Err(_) => return reply(Msg::Rwalk { wqids }, out),
+                    Ok(()) => {}
                 }
+                let node = steps.pop().map_or(from, |(n, _)| n);
                 self.fids.insert(newfid, Fid::new(node));
                 reply(Msg::Rwalk { wqids }, out)
             }
@@ -631,13 +622,7 @@ impl<N: Clone, H, J: Clone> Session<N, H, J> {
             return Err(Error::Invalid);
         }
         let (file, meta) = fs.open(&f.node, mode)?;
-        if meta.is_dir() && mode != OpenMode::READ {
-            return Err(Error::IsDir); // (the file system let it be; it closes)
-        }
-        f.file = Some(file);
-        f.is_dir = meta.is_dir();
-        f.mode = mode;
-        Ok(meta.qid)
+        f.install(file, &meta, mode)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -752,14 +737,43 @@ impl<N: Clone, H, J: Clone> Session<N, H, J> {
         // The offset cookie is the index of the next entry; . and .. first.
         // The directory is listed once, when a read starts at 0.
         if offset == 0 || f.entries.is_none() {
-            let me = fs.meta(&f.node)?;
-            let (_, parent) = fs.walk(&f.node, "..")?;
-            let mut entries = alloc::vec![Meta { name: ".".into(), ..me }, Meta { name: "..".into(), ..parent }];
-            entries.extend(fs.list(&f.node)?);
-            f.entries = Some(entries);
+            f.entries = Some(listing(fs, &f.node)?);
         }
         readdir_reply(f.entries.as_deref().expect("just listed"), offset, max, out)
     }
+}
+
+/// A walk's steps (each node and its metadata), and the error that ended
+/// it early.
+type Steps<N> = (Vec<(N, Meta)>, Result<(), Error>);
+
+/// The steps of a walk from `from` through `names`: each node and its
+/// metadata, and the error that ended it early (`.` stays put: Plan 9
+/// never sends it; Linux tools do).
+fn walk_steps<F: Filesystem>(fs: &mut F, from: &F::Node, names: &[impl AsRef<str>]) -> Steps<F::Node> {
+    let mut node = from.clone();
+    let mut steps = Vec::new();
+    for name in names.iter().map(AsRef::as_ref) {
+        let step = if name == "." { fs.meta(&node).map(|m| (node.clone(), m)) } else { fs.walk(&node, name) };
+        match step {
+            Ok((next, meta)) => {
+                node = next.clone();
+                steps.push((next, meta));
+            }
+            Err(e) => return (steps, Err(e)),
+        }
+    }
+    (steps, Ok(()))
+}
+
+/// A directory's entries as a 9P2000.L listing has them: `.` and `..`
+/// first.
+fn listing<F: Filesystem>(fs: &mut F, dir: &F::Node) -> Result<Vec<Meta>, Error> {
+    let me = fs.meta(dir)?;
+    let (_, parent) = fs.walk(dir, "..")?;
+    let mut entries = alloc::vec![Meta { name: ".".into(), ..me }, Meta { name: "..".into(), ..parent }];
+    entries.extend(fs.list(dir)?);
+    Ok(entries)
 }
 
 /// An Rreaddir (in `out`, its length) of `entries` from index `offset`,
@@ -780,6 +794,18 @@ fn readdir_reply(entries: &[Meta], offset: u64, max: usize, out: &mut [u8]) -> R
 }
 
 impl<N, H> Fid<N, H> {
+    /// Makes the fid the open `file` (of `meta`, opened as `mode`): a
+    /// directory opens for reading only (else the file goes, closed).
+    fn install(&mut self, file: H, meta: &Meta, mode: OpenMode) -> Result<Qid, Error> {
+        if meta.is_dir() && mode != OpenMode::READ {
+            return Err(Error::IsDir);
+        }
+        self.file = Some(file);
+        self.is_dir = meta.is_dir();
+        self.mode = mode;
+        Ok(meta.qid)
+    }
+
     fn new(node: N) -> Self {
         Fid { node, file: None, is_dir: false, mode: OpenMode::default(), dir: None, entries: None }
     }
