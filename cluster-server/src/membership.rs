@@ -193,7 +193,11 @@ pub struct Membership {
 impl Membership {
     /// `seed`: the boot's unpredictable bytes; `now_us`: the clock now.
     pub fn new(cfg: Config, seed: &[u8], now_us: u64) -> Membership {
-        let mut nonces = Nonces::new(seed);
+        Membership::fresh(cfg, Nonces::new(seed), now_us)
+    }
+
+    /// A new incarnation of the node, seeking, knowing nobody.
+    fn fresh(cfg: Config, mut nonces: Nonces, now_us: u64) -> Membership {
         let incarnation = new_incarnation(&mut nonces);
         Membership {
             cfg,
@@ -265,19 +269,9 @@ impl Membership {
     /// seeks the coordinator afresh. `None` if it did not leave.
     pub fn join(&mut self, now_us: u64) -> Option<Vec<Out>> {
         let Role::Left = self.role else { return None };
-        self.incarnation = new_incarnation(&mut self.nonces);
-        self.seq = 0;
-        self.view_seq = 0;
-        self.ends = 0;
-        self.role = Role::Seeking { since_us: now_us, lower_us: None, toward: None };
-        self.peers.clear();
-        self.last_view_us = None;
-        self.silent = None;
-        self.beats_sent.clear();
-        self.views_sent.clear();
-        self.probed_us = None;
-        self.refused.clear();
-        self.refused_us.clear();
+        let nonces = core::mem::replace(&mut self.nonces, Nonces::new(&[]));
+        let own = self.own;
+        *self = Membership { own, ..Membership::fresh(self.cfg.clone(), nonces, now_us) };
         let mut out = alloc::vec![Out::Log(format!("cluster: node {} joins the cluster again", self.cfg.node))];
         out.extend(self.beat(now_us, self.own));
         Some(out)
