@@ -71,6 +71,9 @@ const USAGE: &str = "usage: mount9p [-2] [-m MSIZE] [-c NODE] tcp!A.B.C.D!PORT N
 /// How often the housekeeper asks the process server which clients
 /// ended (we are not a daemon: nobody signals us), in milliseconds.
 const HOUSEKEEPING_MS: u32 = 1000;
+/// Least time between two looks at a down node's state by calls (each
+/// reads the cluster's node table), in microseconds.
+const LOOK_EVERY_US: u64 = 100_000;
 /// Least time between two attempts to dial again, in microseconds.
 const REDIAL_EVERY_US: u64 = 10_000_000;
 
@@ -88,6 +91,9 @@ struct Mount {
     down: AtomicBool,
     /// The node came back since the last dial: the next goes at once.
     back: AtomicBool,
+    /// When a call last looked at the node's state while it was down.
+    looked: Mutex<u64>,
+    clock: Clock,
     /// `-c`: the cluster server (our parent), for whose calls `RESERVED`
     /// workers are kept.
     reserved_for: Option<libux::rpc::Pid>,
@@ -197,9 +203,21 @@ impl Mount {
         } else if w.c.transport().wire().is_broken() {
             // A node taken for down may be back before the housekeeper
             // looks again (each second): look now, so that a call made
-            // once the table says `up` reaches it.
+            // once the table says `up` reaches it; at most every
+            // `LOOK_EVERY_US`, as calls fail fast meanwhile.
             if let Some(node) = self.node.filter(|_| self.down.load(Ordering::Relaxed)) {
-                self.watch(node);
+                let now = self.clock.micros();
+                let due = {
+                    let mut looked = self.looked.lock();
+                    let due = now.saturating_sub(*looked) >= LOOK_EVERY_US;
+                    if due {
+                        *looked = now;
+                    }
+                    due
+                };
+                if due {
+                    self.watch(node);
+                }
             }
             if found_broken && !self.down.load(Ordering::Relaxed) {
                 self.redial(w);
@@ -351,6 +369,8 @@ fn main() -> i32 {
         node,
         down: AtomicBool::new(false),
         back: AtomicBool::new(false),
+        looked: Mutex::new(0),
+        clock: Clock::new(),
         cursor: Mutex::new(0),
     };
     let pool = Pool::new(mount, EP, MAX_WORKERS);
