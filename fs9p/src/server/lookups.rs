@@ -342,6 +342,12 @@ impl<N: Clone, H, J: Clone> Session<N, H, J> {
         Some(len.unwrap_or_else(|e| super::error_reply(Some(dialect), job.tag, e, out)))
     }
 
+    /// Whether requests wait behind busy fids (then [`Session::resume`]
+    /// may have some to hand back).
+    pub fn waiting(&self) -> bool {
+        !self.waiting.is_empty()
+    }
+
     /// The next waiting request that nothing blocks any more, handled as
     /// `handle_apart` does (its reply in `out`); `None` when none is.
     pub fn resume<F: Filesystem<Node = N, File = H, Io = J>>(

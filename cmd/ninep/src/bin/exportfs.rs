@@ -461,20 +461,22 @@ fn serve_connection() -> i32 {
             // Larger than the msize agreed: not 9P; drop the client.
             Ok(Some(len)) if len > inbuf.len() => return 1,
             Ok(Some(len)) if len <= have => {
-                let handled = {
+                let (handled, waiting, msize) = {
                     let mut st = shared.state.lock();
                     let (session, fs) = &mut *st;
                     let msize = session.msize() as usize;
-                    session.handle_apart(fs, &inbuf[..len], &mut out[..msize])
+                    let handled = session.handle_apart(fs, &inbuf[..len], &mut out[..msize]);
+                    (handled, session.waiting(), session.msize() as usize)
                 };
                 if !shared.dispatch(handled, &out) {
                     return 0;
                 }
                 // A flush may have taken away what others waited behind.
-                shared.resume(&mut out);
+                if waiting {
+                    shared.resume(&mut out);
+                }
                 inbuf.copy_within(len..have, 0);
                 have -= len;
-                let msize = shared.state.lock().0.msize() as usize;
                 if msize > inbuf.len() {
                     inbuf.resize(msize, 0);
                     out.resize(msize, 0);
