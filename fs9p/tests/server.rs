@@ -409,6 +409,24 @@ fn creates() {
 
 /// 9P2000 directory reads: whole stat entries, continuing where the last
 /// read ended.
+/// The stats a 9P2000 directory read returned: name, length, mode.
+fn stats(data: &[u8]) -> Vec<(String, u64, u32)> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at < data.len() {
+        let size = u16::from_le_bytes([data[at], data[at + 1]]) as usize + 2;
+        let mut msg = vec![0u8; 9 + size];
+        msg[..4].copy_from_slice(&((9 + size) as u32).to_le_bytes());
+        msg[4] = 125; // Rstat
+        msg[7..9].copy_from_slice(&(size as u16).to_le_bytes());
+        msg[9..].copy_from_slice(&data[at..at + size]);
+        let Msg::Rstat { stat } = decode(&msg, Dialect::P2000).unwrap().msg else { panic!() };
+        out.push((stat.name.to_string(), stat.length, stat.mode));
+        at += size;
+    }
+    out
+}
+
 #[test]
 fn directory_reads_return_whole_stats_in_order() {
     let mut t = T::new(Dialect::P2000, 8);
@@ -416,22 +434,6 @@ fn directory_reads_return_whole_stats_in_order() {
     t.attach(1);
     t.walk(1, 2, &["d"]);
     t.call(Msg::Topen { fid: 2, mode: 0 });
-    let stats = |data: &[u8]| -> Vec<(String, u64, u32)> {
-        let mut out = Vec::new();
-        let mut at = 0;
-        while at < data.len() {
-            let size = u16::from_le_bytes([data[at], data[at + 1]]) as usize + 2;
-            let mut msg = vec![0u8; 9 + size];
-            msg[..4].copy_from_slice(&((9 + size) as u32).to_le_bytes());
-            msg[4] = 125; // Rstat
-            msg[7..9].copy_from_slice(&(size as u16).to_le_bytes());
-            msg[9..].copy_from_slice(&data[at..at + size]);
-            let Msg::Rstat { stat } = decode(&msg, Dialect::P2000).unwrap().msg else { panic!() };
-            out.push((stat.name.to_string(), stat.length, stat.mode));
-            at += size;
-        }
-        out
-    };
     // Room for one entry only: f, then g where f ended, then nothing.
     let Msg::Rread { data } = t.call(Msg::Tread { fid: 2, offset: 0, count: 60 }) else { panic!() };
     let first = data;
@@ -1008,4 +1010,87 @@ fn walks_run_apart_and_make_their_fid_when_they_end() {
     assert!(matches!(finish(&mut t, job, &mut out), Some(Msg::Rwalk { .. })));
     let Msg::Rgetattr(a) = t.call(Msg::Tgetattr { fid: 6, request_mask: 0x7ff }) else { panic!() };
     assert_eq!(a.mode & 0o170000, 0o040000, "fid 6 is the directory d");
+}
+
+/// Changes to what may wait (a setattr, a rename, an unlink, a remove)
+/// and a 9P2000 directory read of it run apart as lookups do: the fid
+/// they name waits for them (a removed one is clunked at once), other
+/// fids go on, a flushed one is answered at once; the same requests of
+/// what does not wait are answered in place.
+#[test]
+fn changes_and_directory_reads_of_what_may_wait_run_apart() {
+    let mut t = T::new(Dialect::L, 16);
+    t.fs.lookups_apart = true;
+    for (path, file) in [("listen", None), ("listen/a", Some(vec![1])), ("listen/b", Some(vec![2]))] {
+        t.fs.files.insert(path.into(), file);
+    }
+    t.fs.files.insert("listen/c".into(), Some(vec![3]));
+    t.attach(1);
+    t.walk(1, 2, &["listen"]);
+    t.walk(1, 3, &["listen", "a"]);
+    let mut out = vec![0u8; t.s.msize() as usize];
+    let finish = |t: &mut T, h: Handled<String, String>, out: &mut Vec<u8>| {
+        let Handled::Lookup(job) = h else { panic!("not apart: {h:?}") };
+        let result = job.run(&mut t.fs);
+        t.s.lookup_done(job, result, out).map(|n| decode(Vec::leak(out[..n].to_vec()), t.dialect).unwrap().msg)
+    };
+    // A setattr: its fid's next request waits for it, others go on.
+    let attr = SetAttr { valid: 0x1, mode: 0o600, ..SetAttr::default() };
+    let (h, _) = t.apart(10, Msg::Tsetattr { fid: 3, attr });
+    assert!(matches!(t.apart(11, Msg::Tclunk { fid: 3 }).0, Handled::Waits));
+    assert!(matches!(t.at_once(12, Msg::Tgetattr { fid: 1, request_mask: 1 }).msg, Msg::Rgetattr { .. }));
+    assert!(t.fs.changes.is_empty(), "not made on the session's thread");
+    assert_eq!(finish(&mut t, h, &mut out), Some(Msg::Rsetattr));
+    assert_eq!(t.fs.changes, [("listen/a".to_string(), Changes { mode: Some(0o600), ..Changes::default() })]);
+    let Some(Handled::Reply(n)) = t.s.resume(&mut t.fs, &mut out) else { panic!("the clunk comes back") };
+    assert_eq!(decode(&out[..n], Dialect::L).unwrap().msg, Msg::Rclunk);
+    // A rename and an unlink in the directory; a refused unlink's error.
+    let (h, _) = t.apart(20, Msg::Trenameat { olddirfid: 2, oldname: "a", newdirfid: 1, newname: "z" });
+    assert_eq!(finish(&mut t, h, &mut out), Some(Msg::Rrenameat));
+    assert_eq!(t.fs.renames, [("listen/a".to_string(), String::new(), "z".to_string())]);
+    let (h, _) = t.apart(21, Msg::Tunlinkat { dirfd: 2, name: "b", flags: 0 });
+    assert_eq!(finish(&mut t, h, &mut out), Some(Msg::Runlinkat));
+    assert!(!t.fs.files.contains_key("listen/b"));
+    let (h, _) = t.apart(22, Msg::Tunlinkat { dirfd: 2, name: "c", flags: 0x200 });
+    assert_eq!(finish(&mut t, h, &mut out), Some(Msg::Rlerror { ecode: Error::NotDir.errno() }));
+    // A flushed one is answered at once and never answers.
+    let (h, _) = t.apart(23, Msg::Tunlinkat { dirfd: 2, name: "c", flags: 0 });
+    assert_eq!(t.at_once(24, Msg::Tflush { oldtag: 23 }), Frame { tag: 24, msg: Msg::Rflush });
+    assert_eq!(finish(&mut t, h, &mut out), None);
+    // A remove clunks its fid at once; its answer comes when made.
+    t.fs.files.insert("listen/d".into(), Some(Vec::new()));
+    t.walk(1, 4, &["listen", "d"]);
+    let (h, _) = t.apart(30, Msg::Tremove { fid: 4 });
+    assert_eq!(t.err(Msg::Tclunk { fid: 4 }), Error::BadFid);
+    assert_eq!(finish(&mut t, h, &mut out), Some(Msg::Rremove));
+    assert!(!t.fs.files.contains_key("listen/d"));
+    // What does not wait is changed in place.
+    assert_eq!(t.at_once(40, Msg::Tunlinkat { dirfd: 1, name: "e", flags: 0 }).msg, Msg::Runlinkat);
+
+    // 9P2000: a directory read that lists runs apart; later pages come
+    // from what it listed, in place.
+    let mut t = T::new(Dialect::P2000, 16);
+    t.fs.lookups_apart = true;
+    t.fs.files.insert("listen".into(), None);
+    for name in ["listen/a", "listen/b"] {
+        t.fs.files.insert(name.into(), Some(Vec::new()));
+    }
+    t.attach(1);
+    t.walk(1, 2, &["listen"]);
+    let (h, _) = t.apart(50, Msg::Topen { fid: 2, mode: 0 });
+    assert!(matches!(finish(&mut t, h, &mut out), Some(Msg::Ropen { .. })));
+    let (h, _) = t.apart(51, Msg::Tread { fid: 2, offset: 0, count: 60 });
+    let next = |offset| Msg::Tread { fid: 2, offset, count: 60 };
+    let Some(Msg::Rread { data }) = finish(&mut t, h, &mut out) else { panic!() };
+    assert_eq!(stats(data), [("a".to_string(), 0, 0o640)], "room for one");
+    let at = data.len() as u64;
+    let Msg::Rread { data } = t.at_once(52, next(at)).msg else { panic!() };
+    assert_eq!(stats(data), [("b".to_string(), 0, 0o640)]);
+    // While one lists, the next page waits for it.
+    let (h, _) = t.apart(53, next(0));
+    assert!(matches!(t.apart(54, next(at)).0, Handled::Waits));
+    assert!(matches!(finish(&mut t, h, &mut out), Some(Msg::Rread { .. })));
+    let Some(Handled::Reply(n)) = t.s.resume(&mut t.fs, &mut out) else { panic!("the read comes back") };
+    let Msg::Rread { data } = decode(&out[..n], Dialect::P2000).unwrap().msg else { panic!() };
+    assert_eq!(stats(data), [("b".to_string(), 0, 0o640)]);
 }

@@ -189,7 +189,8 @@ pub trait Filesystem {
         None
     }
 
-    /// Whether an open or a getattr of `node` may wait long (a `listen`
+    /// Whether an open, a getattr, a listing or a change (remove, rename,
+    /// setattr; of the directory for an unlink) of `node` may wait long (a `listen`
     /// file's open waits for a caller; another machine's file answers
     /// late, or never): [`Session::handle_apart`](super::Session::handle_apart)
     /// then hands it out to run apart, with the requests on an opened fid

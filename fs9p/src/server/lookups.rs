@@ -7,7 +7,9 @@
 //! request of the connection until then, and could not be flushed.
 //!
 //! [`Session::handle_apart`] hands such a Topen, Tlopen, Twalk, Tgetattr,
-//! Tstat or listing Treaddir out as a [`LookupJob`]; the caller runs it on another thread
+//! Tstat, a directory read that lists (Treaddir, or 9P2000's Tread), or a
+//! change (`changes.rs`: a remove, rename or setattr) out as a
+//! [`LookupJob`]; the caller runs it on another thread
 //! ([`LookupJob::run`], no session needed) and gives the result to
 //! [`Session::lookup_done`], which installs the file or the new fid and
 //! writes the reply. Meanwhile the fid opened, the fid a walk makes, or
@@ -21,6 +23,7 @@
 //! made (its result, when it comes, is dropped and not answered), as is
 //! a Tflush of a request still waiting. A Tversion drops them all.
 
+use super::changes::Change;
 use super::{Fid, Filesystem, Handled, Meta, Session};
 use crate::codec;
 use crate::error::Error;
@@ -65,8 +68,11 @@ enum What<N> {
     },
     /// A Tgetattr, or a 9P2000 Tstat (`p2000`): the fid stays free.
     Meta { node: N, p2000: bool },
-    /// A Treaddir that lists the directory (one from offset 0).
-    List { node: N, offset: u64, count: u32 },
+    /// A Treaddir that lists the directory (one from offset 0), or a
+    /// Tread of it (`stats`: 9P2000's whole stat entries).
+    List { node: N, offset: u64, count: u32, stats: bool },
+    /// A remove, rename or setattr.
+    Change(Change<N>),
 }
 
 /// What a lookup found: the file opened, or a walk's steps (each node
@@ -75,8 +81,9 @@ pub enum Looked<N, H> {
     Opened(Result<(H, Meta), Error>),
     Walked(Vec<(N, Meta)>, Result<(), Error>),
     Meta(Result<Meta, Error>),
-    /// A directory's entries, `.` and `..` first.
+    /// A directory's entries (for a Treaddir `.` and `..` first).
     Listed(Result<Vec<Meta>, Error>),
+    Changed(Result<(), Error>),
 }
 
 impl<N: Clone> LookupJob<N> {
@@ -90,7 +97,9 @@ impl<N: Clone> LookupJob<N> {
                 Looked::Walked(steps, ended)
             }
             What::Meta { node, .. } => Looked::Meta(fs.meta(node)),
-            What::List { node, .. } => Looked::Listed(super::listing(fs, node)),
+            What::List { node, stats: false, .. } => Looked::Listed(super::listing(fs, node)),
+            What::List { node, stats: true, .. } => Looked::Listed(fs.list(node)),
+            What::Change(change) => Looked::Changed(change.apply(fs)),
         }
     }
 
@@ -101,6 +110,7 @@ impl<N: Clone> LookupJob<N> {
             What::Walk { .. } => Looked::Walked(Vec::new(), Err(Error::Invalid)),
             What::Meta { .. } => Looked::Meta(Err(Error::Invalid)),
             What::List { .. } => Looked::Listed(Err(Error::Invalid)),
+            What::Change(_) => Looked::Changed(Err(Error::Invalid)),
         }
     }
 }
@@ -228,14 +238,32 @@ impl<N: Clone, H, J: Clone> Session<N, H, J> {
                 if f.file.is_none() || !f.is_dir || !lists || !fs.may_wait(&f.node) {
                     return None;
                 }
-                (*fid, What::List { node: f.node.clone(), offset: *offset, count: *count })
+                (*fid, What::List { node: f.node.clone(), offset: *offset, count: *count, stats: false })
+            }
+            Msg::Tread { fid, offset, count } => {
+                // A 9P2000 directory read: only one that lists may wait.
+                let f: &Fid<N, H> = self.fids.get(fid)?;
+                let lists = *offset == 0 || f.dir.is_none();
+                if f.file.is_none() || !f.is_dir || !lists || !fs.may_wait(&f.node) {
+                    return None;
+                }
+                (*fid, What::List { node: f.node.clone(), offset: *offset, count: *count, stats: true })
             }
             Msg::Tgetattr { fid, .. } | Msg::Tstat { fid } => {
                 let f: &Fid<N, H> = self.fids.get(fid).filter(|f| fs.may_wait(&f.node))?;
                 let p2000 = matches!(frame.msg, Msg::Tstat { .. });
                 (*fid, What::Meta { node: f.node.clone(), p2000 })
             }
-            _ => return None,
+            msg => {
+                let change = self.change_of(msg)?.ok()?;
+                if !fs.may_wait(change.node()) {
+                    return None;
+                }
+                // (The fid named first: the one removed, or the one kept
+                // busy so that what names it next comes after.)
+                let fid = fids_of(msg).and_then(|[f, _]| f)?;
+                (fid, What::Change(change))
+            }
         };
         let running = self.lookups.len() + self.cancelled.len();
         if self.in_flight.len() + self.lookups.len() >= super::MAX_IN_FLIGHT || running >= MAX_LOOKUPS_APART {
@@ -247,9 +275,12 @@ impl<N: Clone, H, J: Clone> Session<N, H, J> {
         self.next_lookup += 1;
         let id = self.next_lookup;
         self.lookups.insert(tag, (id, fid));
-        // (A getattr changes nothing of its fid: others may use it.)
-        if !matches!(what, What::Meta { .. }) {
-            self.busy.insert(fid, id);
+        match what {
+            // (A getattr changes nothing of its fid: others may use it.)
+            What::Meta { .. } => {}
+            // A Tremove's fid is clunked, whatever the remove's outcome.
+            What::Change(Change::Remove(_)) => drop(self.fids.remove(&fid)),
+            _ => drop(self.busy.insert(fid, id)),
         }
         Some(Handled::Lookup(LookupJob { tag, id, fid, what }))
     }
@@ -314,12 +345,17 @@ impl<N: Clone, H, J: Clone> Session<N, H, J> {
                     }
                 }
             }
-            (What::List { offset, count, .. }, Looked::Listed(listed)) => {
+            (What::List { offset, count, stats, .. }, Looked::Listed(listed)) => {
                 let max = self.data_room(count, out);
                 // (Requests naming the fid waited: it is open as it was.)
                 let len = listed.and_then(|entries| {
                     let f =
                         self.fids.get_mut(&job.fid).filter(|f| f.file.is_some() && f.is_dir).ok_or(Error::BadFid)?;
+                    if stats {
+                        f.dir = Some((super::stat_bytes(&entries)?, 0));
+                        let n = f.dir_page(offset, max, out)?;
+                        return Ok(super::finish_data(out, 117, n));
+                    }
                     let entries = f.entries.insert(entries);
                     super::readdir_reply(entries, offset, max, out)
                 });
@@ -336,6 +372,7 @@ impl<N: Clone, H, J: Clone> Session<N, H, J> {
                 });
                 return Some(len.unwrap_or_else(|e| super::error_reply(Some(dialect), job.tag, e, out)));
             }
+            (What::Change(change), Looked::Changed(result)) => result.map(|()| change.done()),
             _ => Err(Error::Invalid),
         };
         let len = reply.and_then(|msg| codec::encode(&Frame { tag: job.tag, msg }, out).map_err(|_| Error::Invalid));

@@ -21,6 +21,7 @@ use crate::msg::*;
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
+mod changes;
 mod filesystem;
 mod lookups;
 pub use filesystem::*;
@@ -220,8 +221,8 @@ impl<N: Clone, H, J: Clone> Session<N, H, J> {
 
     /// Like [`Session::handle`], but a read or write of a file the file
     /// system runs apart ([`Filesystem::io`]) becomes a job, and a Tflush
-    /// of a job still running asks for its cancelling; so do opens and
-    /// walks the file system runs apart (`lookups.rs`).
+    /// of a job still running asks for its cancelling; so do the lookups
+    /// and changes the file system runs apart (`lookups.rs`).
     pub fn handle_apart<F: Filesystem<Node = N, File = H, Io = J>>(
         &mut self,
         fs: &mut F,
@@ -349,6 +350,15 @@ impl<N: Clone, H, J: Clone> Session<N, H, J> {
         let reply = |m: Msg, out: &mut [u8]| codec::encode(&Frame { tag: 0, msg: m }, out).map_err(|_| Error::Invalid);
         if self.dialect.is_none() && !matches!(msg, Msg::Tversion { .. }) {
             return Err(Error::Invalid);
+        }
+        if let Some(made) = self.change_of(&msg) {
+            // A Tremove's fid is clunked even when the remove fails.
+            if let Msg::Tremove { fid } = msg {
+                self.fids.remove(&fid);
+            }
+            let change = made?;
+            change.apply(fs)?;
+            return reply(change.done(), out);
         }
         match msg {
             Msg::Tversion { msize, version } => {
@@ -490,69 +500,14 @@ impl<N: Clone, H, J: Clone> Session<N, H, J> {
                 self.fids.remove(&fid).ok_or(Error::BadFid)?;
                 reply(Msg::Rclunk, out)
             }
-            Msg::Tremove { fid } => {
-                // The fid is clunked even when the remove fails.
-                let f = self.fids.remove(&fid).ok_or(Error::BadFid)?;
-                fs.remove(&f.node)?;
-                reply(Msg::Rremove, out)
-            }
-            Msg::Tunlinkat { dirfd, name, flags } => {
-                valid_name(name)?;
-                let dir = self.fid(dirfd)?.node.clone();
-                let (node, meta) = fs.walk(&dir, name)?;
-                // AT_REMOVEDIR says which the caller meant, as unlinkat(2).
-                match (meta.is_dir(), flags & AT_REMOVEDIR != 0) {
-                    (true, false) => return Err(Error::IsDir),
-                    (false, true) => return Err(Error::NotDir),
-                    _ => fs.remove(&node)?,
-                }
-                reply(Msg::Runlinkat, out)
-            }
             Msg::Tstat { fid } => {
                 let node = self.fid(fid)?.node.clone();
                 let meta = fs.meta(&node)?;
                 reply(Msg::Rstat { stat: stat_of(&meta) }, out)
             }
-            Msg::Twstat { fid, stat } => {
-                let node = self.fid(fid)?.node.clone();
-                let changes = wstat_changes(&stat)?;
-                if !changes.is_empty() {
-                    fs.setattr(&node, &changes)?;
-                }
-                if !stat.name.is_empty() {
-                    valid_name(stat.name)?;
-                    let (parent, _) = fs.walk(&node, "..")?;
-                    fs.rename(&node, &parent, stat.name)?;
-                }
-                reply(Msg::Rwstat, out)
-            }
             Msg::Tgetattr { fid, .. } => {
                 let node = self.fid(fid)?.node.clone();
                 reply(Msg::Rgetattr(attr_of(&fs.meta(&node)?)), out)
-            }
-            Msg::Tsetattr { fid, attr } => {
-                let node = self.fid(fid)?.node.clone();
-                let changes = Changes::from_setattr(&attr);
-                if !changes.is_empty() {
-                    fs.setattr(&node, &changes)?;
-                }
-                reply(Msg::Rsetattr, out)
-            }
-            Msg::Trenameat { olddirfid, oldname, newdirfid, newname } => {
-                valid_name(oldname)?;
-                valid_name(newname)?;
-                let from = self.fid(olddirfid)?.node.clone();
-                let to = self.fid(newdirfid)?.node.clone();
-                let (node, _) = fs.walk(&from, oldname)?;
-                fs.rename(&node, &to, newname)?;
-                reply(Msg::Rrenameat, out)
-            }
-            Msg::Trename { fid, dfid, name } => {
-                valid_name(name)?;
-                let node = self.fid(fid)?.node.clone();
-                let to = self.fid(dfid)?.node.clone();
-                fs.rename(&node, &to, name)?;
-                reply(Msg::Rrename, out)
             }
             Msg::Tstatfs { fid } => {
                 let node = self.fid(fid)?.node.clone();
@@ -686,32 +641,9 @@ impl<N: Clone, H, J: Clone> Session<N, H, J> {
             // 9P2000 directory reads: whole stat entries; offset 0 starts
             // over, otherwise it must continue where the last read ended.
             if offset == 0 || f.dir.is_none() {
-                let mut all = Vec::new();
-                for m in fs.list(&f.node)? {
-                    let mut buf = [0u8; 1024];
-                    let len = codec::encode(&Frame { tag: 0, msg: Msg::Rstat { stat: stat_of(&m) } }, &mut buf)
-                        .map_err(|_| Error::NameTooLong)?;
-                    // Skip the header and Rstat's extra size: the stat itself.
-                    all.extend_from_slice(&buf[HEADER + 2..len]);
-                }
-                f.dir = Some((all, 0));
+                f.dir = Some((stat_bytes(&fs.list(&f.node)?)?, 0));
             }
-            let (pending, next) = f.dir.as_mut().expect("just set");
-            if offset != *next {
-                return Err(Error::Invalid);
-            }
-            let mut n = 0;
-            while n < pending.len() {
-                let size = u16::from_le_bytes([pending[n], pending[n + 1]]) as usize + 2;
-                if n + size > max {
-                    break;
-                }
-                n += size;
-            }
-            out[data_at..data_at + n].copy_from_slice(&pending[..n]);
-            pending.drain(..n);
-            *next += n as u64;
-            n
+            f.dir_page(offset, max, out)?
         } else if !f.mode.read {
             return Err(Error::BadFid);
         } else {
@@ -793,7 +725,42 @@ fn readdir_reply(entries: &[Meta], offset: u64, max: usize, out: &mut [u8]) -> R
     Ok(finish_data(out, 41, at))
 }
 
+/// A 9P2000 directory's entries as its reads return them: stats back to
+/// back.
+fn stat_bytes(entries: &[Meta]) -> Result<Vec<u8>, Error> {
+    let mut all = Vec::new();
+    for m in entries {
+        let mut buf = [0u8; 1024];
+        let len = codec::encode(&Frame { tag: 0, msg: Msg::Rstat { stat: stat_of(m) } }, &mut buf)
+            .map_err(|_| Error::NameTooLong)?;
+        // Skip the header and Rstat's extra size: the stat itself.
+        all.extend_from_slice(&buf[HEADER + 2..len]);
+    }
+    Ok(all)
+}
+
 impl<N, H> Fid<N, H> {
+    /// The next page of a 9P2000 directory read (whole stats, at most
+    /// `max` bytes) put in `out` as an Rread's data; how many bytes.
+    fn dir_page(&mut self, offset: u64, max: usize, out: &mut [u8]) -> Result<usize, Error> {
+        let (pending, next) = self.dir.as_mut().ok_or(Error::Invalid)?;
+        if offset != *next {
+            return Err(Error::Invalid);
+        }
+        let mut n = 0;
+        while n < pending.len() {
+            let size = u16::from_le_bytes([pending[n], pending[n + 1]]) as usize + 2;
+            if n + size > max {
+                break;
+            }
+            n += size;
+        }
+        out[HEADER + 4..HEADER + 4 + n].copy_from_slice(&pending[..n]);
+        pending.drain(..n);
+        *next += n as u64;
+        Ok(n)
+    }
+
     /// Makes the fid the open `file` (of `meta`, opened as `mode`): a
     /// directory opens for reading only (else the file goes, closed).
     fn install(&mut self, file: H, meta: &Meta, mode: OpenMode) -> Result<Qid, Error> {
