@@ -26,9 +26,6 @@ const KEPT: usize = 4;
 /// read, not a walk and an open too.
 pub struct Calls {
     idle: Mutex<BTreeMap<NodeId, Vec<File>>>,
-    /// What each of our processes had placed on other nodes and has not
-    /// waited for yet: orphans when it ends (see `waits`).
-    abroad: Mutex<BTreeMap<Pid, Vec<Gpid>>>,
     /// What we started here for each caller (another node's export,
     /// serving that node's cluster server) and nobody has waited for.
     started: Mutex<BTreeMap<Pid, Vec<Pid>>>,
@@ -45,7 +42,6 @@ impl Calls {
     pub fn new() -> Calls {
         Calls {
             idle: Mutex::new(BTreeMap::new()),
-            abroad: Mutex::new(BTreeMap::new()),
             started: Mutex::new(BTreeMap::new()),
             unclaimed: Mutex::new(BTreeSet::new()),
         }
@@ -75,17 +71,10 @@ impl Calls {
         }
     }
 
-    /// What `parents` (ours, ended) had placed elsewhere and not waited for.
-    pub fn orphans(&self, parents: &[Pid]) -> Vec<Gpid> {
-        let mut abroad = self.abroad.lock();
-        parents.iter().filter_map(|p| abroad.remove(p)).flatten().collect()
-    }
-
-    /// Our processes that placed some elsewhere, that we started some
-    /// for, or that we started and are to reap (for `Ended`'s lost case).
+    /// Our processes that we started some for, or that we started and
+    /// are to reap (for `Ended`'s lost case).
     pub fn tracked(&self) -> Vec<Pid> {
-        let mut all: Vec<Pid> = self.abroad.lock().keys().copied().collect();
-        all.extend(self.started.lock().keys().copied());
+        let mut all: Vec<Pid> = self.started.lock().keys().copied().collect();
         all.extend(self.unclaimed.lock().iter().copied());
         all
     }
@@ -95,7 +84,7 @@ impl Calls {
     /// node's cluster server, through our mount of that node.
     pub fn answer(&self, state: &Mutex<State>, waits: &Waits, caller: Pid, call: &Call) -> Reply {
         if let Call::Spawn(placed) = call {
-            return self.spawn(state, caller, placed);
+            return self.spawn(state, waits, caller, placed);
         }
         let (own, nodes) = view(state);
         let gpid = call.gpid().ok_or(Errno::InvalidArgument)?;
@@ -127,16 +116,12 @@ impl Calls {
             return lost(call);
         }
         let bytes = postcard::to_allocvec(&call.request()).map_err(|_| Errno::TooLarge)?;
-        let reply = match self.forward(node, &bytes) {
+        match self.forward(node, &bytes) {
             Ok(r) => libux::rpc::decode_reply(&r)?,
             // Gone down while we asked (its mount hangs up then).
             Err(_) if is_down(state, node) => lost(call),
             Err(e) => Err(e),
-        };
-        if let (Call::Wait { gpid, .. }, Ok(Response::Waited(Some(_)))) = (call, &reply) {
-            self.waited(caller, *gpid);
         }
-        reply
     }
 
     /// Our `child`, which we started, was waited for (and so reaped).
@@ -146,23 +131,12 @@ impl Calls {
         started.retain(|_, c| !c.is_empty());
     }
 
-    /// `parent` learnt `child`'s end: nothing is left to reap for it.
-    fn waited(&self, parent: Pid, child: Gpid) {
-        let mut abroad = self.abroad.lock();
-        if let Some(children) = abroad.get_mut(&parent) {
-            children.retain(|&c| c != child);
-            if children.is_empty() {
-                abroad.remove(&parent);
-            }
-        }
-    }
-
     /// Starts a program where `placed` says, for `caller`: here (placed
     /// here by name: a node that placed it here forwarded it, and we are
     /// its parent), on another node (forwarded there, with the home
     /// model's paths), or back to the caller (placed here by load: the
     /// caller starts it, and is its parent).
-    fn spawn(&self, state: &Mutex<State>, caller: Pid, placed: &Placed) -> Reply {
+    fn spawn(&self, state: &Mutex<State>, waits: &Waits, caller: Pid, placed: &Placed) -> Reply {
         // What we start is our child: not for a client that may not act
         // beyond its own descendants.
         libux::process::may_act(caller, None)?;
@@ -191,8 +165,17 @@ impl Calls {
             Err(_) if is_down(state, node) => Err(Errno::Lost),
             Err(e) => Err(e),
         };
-        if let Ok(Response::Pid(child)) = reply {
-            self.abroad.lock().entry(caller).or_default().push(Gpid(child));
+        let Ok(Response::Pid(child)) = reply else { return reply };
+        // The caller's child, which its process server waits for with
+        // its others: we reap it as it ends and tell that its end (see
+        // `waits`). Told first, so that no end comes before it.
+        let child = Gpid(child);
+        let told = libux::process::placed(caller, child.0);
+        waits.adopt(&[child]);
+        if let Err(e) = told {
+            // Past the caller's limit, or it is gone: not to run, then.
+            let _ = self.answer(state, waits, caller, &Call::Act(Ctl::Kill, child));
+            return Err(e);
         }
         reply
     }

@@ -498,7 +498,6 @@ pub fn hear_endings(files: &Files, told: impl Fn()) -> ! {
         let mut watched_ended = false;
         let mut gone = |pids: &[Pid]| {
             files.ended(pids);
-            files.waits.adopt(&files.calls.orphans(pids));
             files.calls.reap_unclaimed(files.waits.own(), pids);
             watched_ended |= files.waits.ended(pids);
         };
@@ -698,8 +697,12 @@ fn settle(state: &Mutex<State>, files: &Files, p: Parked, down: bool, waited: Op
 /// The waker, forever on its thread: settles the parked waits whose
 /// processes ended, and answers those of a node that went down.
 pub fn wake(state: &Mutex<State>, files: &Files) -> ! {
-    // Orphans are waited for as ourselves.
+    // What we placed is waited for as ourselves.
     let me = libux::process::getpid().unwrap_or(0);
+    // Its parent's process server takes its end (none: the parent is gone).
+    let tell = |g: Gpid, end: End| {
+        let _ = libux::process::placed_ended(g.0, end);
+    };
     loop {
         let mut dues = files.waits.next();
         // Reads of `wait` files first: a `Wait` settled before them would
@@ -713,13 +716,20 @@ pub fn wake(state: &Mutex<State>, files: &Files) -> ! {
                     None => files.waits.put_back(p),
                 },
                 // Gone with its node: nothing to reap.
-                Due::Orphan(_, true) => {}
-                // Waited for on nobody's behalf: reaped there if it ended.
-                Due::Orphan(g, false) => {
-                    if files.calls.ask(state, &files.waits, me, g, Ask::Reap).is_none() {
-                        files.waits.readopt(g);
+                Due::Placed(g, true) => tell(g, End::Lost),
+                // Reaped there if it ended. (An end another waiter by gpid
+                // took first is not ours to tell: lost to its parent.)
+                Due::Placed(g, false) => match files.calls.ask(state, &files.waits, me, g, Ask::Reap) {
+                    Some(reply) => {
+                        files.learnt(state, me, &Call::Wait { gpid: g, hang: false }, &reply);
+                        let end = match reply {
+                            Ok(Response::Waited(Some(w))) => w.end,
+                            _ => End::Lost,
+                        };
+                        tell(g, end);
                     }
-                }
+                    None => files.waits.readopt(g),
+                },
             }
         }
     }

@@ -21,9 +21,11 @@
 //! next news of its process (news that comes meanwhile is kept for the
 //! waker's next round, so none is lost).
 //!
-//! A process we placed on another node for a process of ours that ended
-//! without waiting for it is an orphan: nobody is to wait for it, so we
-//! do, on nobody's behalf, which reaps it on its node when it ends.
+//! A process we placed on another node for a process of ours is
+//! adopted: we wait for it on nobody's behalf, which reaps it on its
+//! node when it ends, and tell its end to our process server
+//! (`Request::PlacedEnded`), which answers its parent's `Wait`s with it
+//! as with a child of this node's (`lost` if its node goes down).
 
 use alloc::collections::BTreeSet;
 use alloc::vec::Vec;
@@ -86,14 +88,15 @@ struct Todo {
 pub enum Due {
     /// A parked call, and whether its process's node went down.
     Call(Parked, bool),
-    /// An orphan to reap (none if its node went down: nothing to reap).
-    Orphan(Gpid, bool),
+    /// A process we placed to reap, and whether its node went down
+    /// (nothing to reap then: it is lost).
+    Placed(Gpid, bool),
 }
 
 pub struct Waits {
     parked: Mutex<Vec<Parked>>,
-    /// Other nodes' processes to reap for parents of ours that ended.
-    orphans: Mutex<Vec<Gpid>>,
+    /// Other nodes' processes we placed for ours, to reap as they end.
+    placed: Mutex<Vec<Gpid>>,
     replies: Mutex<ReplySlots>,
     /// Our processes that another node waits for: a beat tells when one
     /// ends.
@@ -113,7 +116,7 @@ impl Waits {
     pub fn new(event_slot: u64, own: NodeId) -> Result<Waits, Errno> {
         Ok(Waits {
             parked: Mutex::new(Vec::new()),
-            orphans: Mutex::new(Vec::new()),
+            placed: Mutex::new(Vec::new()),
             replies: Mutex::new(ReplySlots::new(slot::REPLIES, slot::REPLY_COUNT)),
             watched: Mutex::new(BTreeSet::new()),
             todo: Mutex::new(Todo::default()),
@@ -187,21 +190,20 @@ impl Waits {
         )
     }
 
-    /// Other nodes' processes whose parents (ours) ended without waiting
-    /// for them: reaped when they end.
-    pub fn adopt(&self, orphans: &[Gpid]) {
-        if orphans.is_empty() {
+    /// Other nodes' processes we placed for ours: reaped when they end.
+    pub fn adopt(&self, placed: &[Gpid]) {
+        if placed.is_empty() {
             return;
         }
-        self.orphans.lock().extend_from_slice(orphans);
+        self.placed.lock().extend_from_slice(placed);
         // Looked at once: they may have ended already.
-        self.todo.lock().nodes.extend(orphans.iter().filter_map(|g| g.node()));
+        self.todo.lock().nodes.extend(placed.iter().filter_map(|g| g.node()));
         self.waker.signal();
     }
 
-    /// An orphan that still runs, back in the list.
-    pub fn readopt(&self, orphan: Gpid) {
-        self.orphans.lock().push(orphan);
+    /// One that still runs, back in the list.
+    pub fn readopt(&self, placed: Gpid) {
+        self.placed.lock().push(placed);
     }
 
     /// Starts watching our process `pid` for another node; before asking
@@ -253,16 +255,16 @@ impl Waits {
         self.waker.signal();
     }
 
-    /// Whether a call parked, an orphan, or what the waker is settling
+    /// Whether a call parked, one we placed, or what the waker is settling
     /// is about a process that `of` picks.
     fn waits_for(&self, of: impl Fn(Gpid) -> bool) -> bool {
         self.parked.lock().iter().any(|p| of(p.gpid))
-            || self.orphans.lock().iter().any(|&g| of(g))
+            || self.placed.lock().iter().any(|&g| of(g))
             || self.asking.lock().iter().any(|&g| of(g))
     }
 
-    /// Waits until there is something to look at; the calls and orphans
-    /// to settle (taken out), each with whether its node went down. What
+    /// Waits until there is something to look at; the calls and placed
+    /// processes to settle (taken out), each with whether its node went down. What
     /// the last call handed out is settled or back by then.
     pub fn next(&self) -> Vec<Due> {
         let own = self.own;
@@ -281,13 +283,13 @@ impl Waits {
             let down = |g: Gpid| g.node().is_some_and(|n| todo.down.contains(&n));
             // What is taken out is in `asking` before news can miss it.
             let mut parked = self.parked.lock();
-            let mut orphans = self.orphans.lock();
+            let mut placed = self.placed.lock();
             let calls = take_out(&mut parked, |p| concerned(p.gpid));
-            let adopted = take_out(&mut orphans, |&g| concerned(g));
+            let adopted = take_out(&mut placed, |&g| concerned(g));
             *self.asking.lock() = calls.iter().map(|p| p.gpid).chain(adopted.iter().copied()).collect();
-            drop((parked, orphans));
+            drop((parked, placed));
             let mut due: Vec<Due> = calls.into_iter().map(|p| Due::Call(p, down(p.gpid))).collect();
-            due.extend(adopted.into_iter().map(|g| Due::Orphan(g, down(g))));
+            due.extend(adopted.into_iter().map(|g| Due::Placed(g, down(g))));
             if !due.is_empty() {
                 return due;
             }

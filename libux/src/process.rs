@@ -4,7 +4,7 @@
 use crate::cluster::Place;
 use crate::layout::slot;
 use crate::rpc::client::call;
-use crate::rpc::{Errno, Exec, FdName, Pid, Request, Response, Spawn, Stats, Waited};
+use crate::rpc::{End, Errno, Exec, FdName, Pid, Request, Response, Spawn, Stats, Waited};
 
 fn expect_done(r: Result<Response, Errno>) -> Result<(), Errno> {
     match r? {
@@ -150,6 +150,16 @@ fn anywhere(req: &Request) -> Result<Response, Errno> {
         Err(Errno::Elsewhere) => crate::cluster::call(req),
         r => r,
     }
+}
+
+/// See `Request::Placed` (the cluster server's).
+pub fn placed(parent: Pid, child: Pid) -> Result<(), Errno> {
+    expect_done(call(slot::PROC_CONN, &Request::Placed { parent, child }))
+}
+
+/// See `Request::PlacedEnded` (the cluster server's).
+pub fn placed_ended(child: Pid, end: End) -> Result<(), Errno> {
+    expect_done(call(slot::PROC_CONN, &Request::PlacedEnded { child, end }))
 }
 
 /// See `Request::MayAct`.

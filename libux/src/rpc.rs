@@ -119,11 +119,13 @@ pub enum Request<'a> {
     Exit {
         status: i32,
     },
-    /// Reap a child that has ended: `pid`, or any child if `None`. `pid`
-    /// may be a gpid: one of this node's is the local process; another
-    /// node's is `Elsewhere`, and `cluster::call` waits for it through the
-    /// cluster server, for whoever asks (it is reaped there by its parent,
-    /// the cluster server that started it, or not at all).
+    /// Reap a child that has ended: `pid`, or any child if `None`, its
+    /// children placed on other nodes included (`Placed`). `pid` may be a
+    /// gpid: one of this node's is the local process, a placed child's
+    /// the child; any other node's is `Elsewhere`, and `cluster::call`
+    /// waits for it through the cluster server, for whoever asks (it is
+    /// reaped there by the cluster server that placed or started it, or
+    /// not at all).
     /// With `hang`, the answer comes when one has ended (whoever serves
     /// the connection keeps the reply until then, so an intermediary can
     /// answer it for a child it knows of); without, `Waited(None)` means
@@ -286,7 +288,25 @@ pub enum Request<'a> {
     HasWindow {
         client: Pid,
     },
+    /// The cluster server alone: our process `parent` has a child on
+    /// another node, `child` (a gpid), which it placed there. Its `Wait`s
+    /// take it in from then on (for any child, or for it by gpid), and
+    /// are answered when the cluster server tells its end
+    /// (`PlacedEnded`). `Busy` past `PLACED_MAX` children abroad.
+    Placed {
+        parent: Pid,
+        child: Pid,
+    },
+    /// The cluster server alone: the placed `child` ended (`Lost` with
+    /// its node), reaped there; its parent's `Wait` takes it.
+    PlacedEnded {
+        child: Pid,
+        end: End,
+    },
 }
+
+/// Children on other nodes one process may have at once (not waited for).
+pub const PLACED_MAX: usize = 1024;
 
 impl Request<'_> {
     /// Calls that may be answered much later, or never (the caller, or

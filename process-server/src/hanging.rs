@@ -1,6 +1,6 @@
 //! `Wait { hang: true }` calls no ended child could answer yet. Each keeps
 //! its reply capability in a root slot until a child of the waiting parent
-//! ends (then it is answered with a non-blocking send, after the current
+//! ends (here, or on another node: `placed.rs`) (then it is answered with a non-blocking send, after the current
 //! call, like a `/proc/<pid>/wait` read), the parent ends, or the caller
 //! (the parent, or the intermediary that relayed the call) is stopped or
 //! ends, which cancels the call and so the reply capability.
@@ -10,6 +10,7 @@ use crate::mem::{ROOT_CNODE, ROOT_DEPTH};
 use crate::process::State;
 use crate::procs::Procs;
 use alloc::vec::Vec;
+use libux::cluster::Gpid;
 use libux::rpc::{Errno, Pid, Reply, Response, Waited};
 
 /// Hanging waits at once, in all (each holds a root slot). A process has
@@ -59,6 +60,16 @@ impl Hanging {
         let h = self.0.remove(i);
         procs.remove(&child);
         Some((h.slot, Ok(Response::Waited(Some(Waited { pid: procs.gpid(child), end })))))
+    }
+
+    /// `parent`'s `child` on another node ended (told so just now): the
+    /// first wait of `parent`'s that it matches reaps it and is to be
+    /// answered.
+    pub fn answer_placed(&mut self, procs: &mut Procs, parent: Pid, child: Gpid) -> Option<Later> {
+        let i = self.0.iter().position(|h| h.parent == parent && h.which.is_none_or(|w| w == child.0))?;
+        let waited = procs.live_mut(parent).ok()?.placed.reap(Some(child))?;
+        let h = self.0.remove(i);
+        Some((h.slot, Ok(Response::Waited(Some(waited)))))
     }
 
     /// `pid` ended: its own waits get `NoSuchProcess` (for an intermediary

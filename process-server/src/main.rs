@@ -31,6 +31,7 @@ mod mapping;
 mod mem;
 mod mounts;
 mod pci;
+mod placed;
 mod process;
 mod procs;
 mod rtc;

@@ -8,6 +8,7 @@ use crate::cspace::CSpace;
 use crate::devices::DevicePage;
 use crate::life::Life;
 use crate::mem::{Arena, PAGE, ROOT_CNODE, ROOT_DEPTH};
+use crate::placed::Placed;
 use crate::shared::ImageId;
 use crate::vspace::AddressSpace;
 use alloc::collections::BTreeMap;
@@ -173,6 +174,8 @@ pub struct Live {
     pub stopped_at: Vec<(Tcb, u64)>,
     /// The intermediary this process's connection leads to.
     pub intermediary: Option<Pid>,
+    /// Its children on other nodes (`placed.rs`).
+    pub placed: Placed,
     /// For a redirected process: an unbadged copy of the intermediary's
     /// endpoint (root slot), from which its children's connections are
     /// minted.
@@ -591,6 +594,7 @@ impl Life {
             stopped: false,
             stopped_at: Vec::new(),
             intermediary: None,
+            placed: Placed::default(),
             conn_src: None,
             held: Held::default(),
             endpoints: Vec::new(),

@@ -239,15 +239,17 @@ fn nodes_admit_each_other_by_the_secret_and_see_failures() {
     let traced = run(&cluster.nodes[0], &format!("tracer kill {g}; echo sent $?"), "sent 0");
     assert!(traced.contains(&format!("Kill {{ pid: {g} }} = Some(Err(Elsewhere))")), "{traced}");
     // A traced program that places another on node 3 and waits for it:
-    // the tracer sees both calls answered `Elsewhere`, and they go on
-    // through the cluster server.
+    // the tracer sees the spawn answered `Elsewhere` (it goes on through
+    // the cluster server) and the wait answered by the process server,
+    // which the cluster server tells of the child's end.
     let traced = run(&cluster.nodes[0], "tracer crun -n 3 echo placed; echo traced $?", "traced 0");
     assert!(traced.contains("placed\n") || traced.contains("placed\r\n"), "{traced}");
     let elsewhere = |call: &[&str]| {
         traced.lines().any(|l| call.iter().all(|c| l.contains(c)) && l.trim_end().ends_with("= Some(Err(Elsewhere))"))
     };
     assert!(elsewhere(&["Spawn(", "place: Some(Node(NodeId(3)))"]), "{traced}");
-    assert!(elsewhere(&["Wait { pid: Some(", "hang: true }"]), "{traced}");
+    let waited = |l: &&str| l.contains("Wait { pid: Some(") && l.trim_end().ends_with("end: Exited(0) }))))");
+    assert!(traced.lines().any(|l| waited(&l)), "{traced}");
     let t0 = Instant::now();
     let ends = format!("{g} {pg} killed sleep ");
     while cluster.nodes[0].log()[mark..].matches(&ends).count() < readers {
@@ -366,6 +368,10 @@ fn nodes_admit_each_other_by_the_secret_and_see_failures() {
     // A fault there is its status here.
     let out = run(&cluster.nodes[0], "crun -n 3 faulter div; echo status $?", "status 139");
     assert!(out.contains(" on node 3: faulted:DivideError"), "{out}");
+    // Children on every node, reaped with waits for any child, as local
+    // ones are: each status once, then none left; one killed there too.
+    let out = run(&cluster.nodes[0], "spawner abroad 3 12", "spawner: ");
+    assert!(out.contains("spawner: ok collected 12 exit statuses from 3 nodes and a kill"), "{out}");
     // A program that is a file runs on any node: by another node's path
     // to it, and with `crun` as the starter names it (node 3 reads node
     // 1's /tmp/e through its mount of node 1).

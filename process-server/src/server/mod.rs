@@ -16,11 +16,11 @@ use crate::life::Life;
 use crate::process::{Ended, Grants, Process, State};
 use crate::procs::MAX_PROCESSES;
 use alloc::vec::Vec;
-use libux::cluster;
+use libux::cluster::{self, Gpid};
 use libux::rpc::frame::{self, Place};
 use libux::rpc::{
     Badge, End, Errno, Fault, FaultKind, Pid, Reply, Request, Resources, Response, Stats, Waited, BUFFER_MAX, MSG_CALL,
-    MSG_RELAY, MSG_REPLY,
+    MSG_RELAY, MSG_REPLY, PID_MAX,
 };
 use libux::sel4::consts::{fault_mr, fault_type};
 use libux::sel4::syscall::{self, ipc_buffer, Msg};
@@ -204,7 +204,7 @@ impl Server {
     fn dispatch(&mut self, pid: Pid, caller: Pid, req: Request) -> Outcome {
         let ok = |r: Result<Response, Errno>| Outcome::Reply(r);
         let relayed = caller != pid;
-        let req = match self.localize(req) {
+        let req = match self.localize(pid, req) {
             Ok(r) => r,
             Err(e) => return ok(Err(e)),
         };
@@ -235,6 +235,8 @@ impl Server {
                 }
                 r => ok(r),
             },
+            Request::Placed { parent, child } => ok(self.placed(pid, parent, child)),
+            Request::PlacedEnded { child, end } => ok(self.placed_ended(pid, child, end)),
             Request::HasEnded { pid: target } => {
                 ok(self.life.procs.get(&target).ok_or(Errno::NoSuchProcess).map(|p| {
                     let end = match p.state {
@@ -391,7 +393,13 @@ impl Server {
     }
 
     fn wait(&mut self, parent: Pid, which: Option<Pid>) -> Result<Response, Errno> {
+        // A child on another node (by gpid: `localize` let it through).
+        if let Some(c) = which.filter(|&c| c > PID_MAX) {
+            return Ok(Response::Waited(self.life.procs.live_mut(parent)?.placed.reap(Some(Gpid(c)))));
+        }
         let is_child = |p: &Process| p.ppid == parent;
+        let placed = &self.life.procs.live(parent)?.placed;
+        let none_abroad = which.is_some() || placed.is_empty();
         let candidates: Vec<Pid> = match which {
             Some(c) => {
                 if !self.life.procs.get(&c).is_some_and(is_child) {
@@ -401,7 +409,7 @@ impl Server {
             }
             None => self.life.procs.values().filter(|p| is_child(p)).map(|p| p.pid).collect(),
         };
-        if candidates.is_empty() {
+        if candidates.is_empty() && none_abroad {
             return Err(Errno::NoChild);
         }
         for c in candidates {
@@ -410,7 +418,42 @@ impl Server {
                 return Ok(Response::Waited(Some(Waited { pid: self.life.procs.gpid(c), end })));
             }
         }
-        Ok(Response::Waited(None))
+        let abroad = if none_abroad { None } else { self.life.procs.live_mut(parent)?.placed.reap(None) };
+        Ok(Response::Waited(abroad))
+    }
+
+    /// `Request::Placed`, from `pid`.
+    fn placed(&mut self, pid: Pid, parent: Pid, child: Pid) -> Result<Response, Errno> {
+        self.only_cluster_server(pid)?;
+        let parent = self.life.procs.local_pid(parent)?;
+        let child = Gpid(child);
+        if child.node().is_none_or(|n| n == self.life.procs.node) || child.pid() == 0 {
+            return Err(Errno::InvalidArgument);
+        }
+        self.life.procs.live_mut(parent)?.placed.add(child)?;
+        Ok(Response::Done)
+    }
+
+    /// `Request::PlacedEnded`, from `pid`: the parent's wait for it, if
+    /// one hangs, is answered.
+    fn placed_ended(&mut self, pid: Pid, child: Pid, end: End) -> Result<Response, Errno> {
+        self.only_cluster_server(pid)?;
+        let child = Gpid(child);
+        let mut parents = self.life.procs.values_mut().filter_map(|p| Some(p.pid).zip(p.live_mut()));
+        let parent = parents.find_map(|(pid, l)| l.placed.ended(child, end).then_some(pid));
+        let parent = parent.ok_or(Errno::NoChild)?;
+        if let Some((slot, reply)) = self.hanging.answer_placed(&mut self.life.procs, parent, child) {
+            self.send_later(slot, &reply);
+        }
+        Ok(Response::Done)
+    }
+
+    /// Only the cluster server (the system description's `cluster`) may.
+    fn only_cluster_server(&self, pid: Pid) -> Result<(), Errno> {
+        match self.life.mounts.cluster == Some(pid) {
+            true => Ok(()),
+            false => Err(Errno::NotPermitted),
+        }
     }
 
     /// Daemons, and file servers that are not (they poll), learn which
@@ -422,9 +465,12 @@ impl Server {
         Ok(self.life.procs.ended_since(after))
     }
 
-    /// `req` with the gpids it names made local pids.
-    fn localize<'a>(&self, req: Request<'a>) -> Result<Request<'a>, Errno> {
+    /// `req` (of `pid`'s) with the gpids it names made local pids; a
+    /// `Wait` for one of `pid`'s children on another node keeps its gpid.
+    fn localize<'a>(&self, pid: Pid, req: Request<'a>) -> Result<Request<'a>, Errno> {
+        let placed = |p: Pid| self.life.procs.live(pid).is_ok_and(|l| l.placed.has(Gpid(p)));
         Ok(match req {
+            Request::Wait { pid: Some(p), hang } if placed(p) => Request::Wait { pid: Some(p), hang },
             Request::Kill { pid } => Request::Kill { pid: self.life.procs.local_pid(pid)? },
             Request::Stop { pid } => Request::Stop { pid: self.life.procs.local_pid(pid)? },
             Request::Cont { pid } => Request::Cont { pid: self.life.procs.local_pid(pid)? },

@@ -33,7 +33,8 @@
 //!   full; the refusal must be an error (no memory), every child must
 //!   then be reaped exactly once, and spawning must work again.
 //! - `threads`, `threadfault`: see `threads.rs`; `images N`: see
-//!   `images.rs`; `reap N`, `cluster NODES N`: see `rate.rs`.
+//!   `images.rs`; `reap N`, `cluster NODES N`: see `rate.rs`; `abroad
+//!   NODES N`: see `abroad.rs`.
 //! - `orphan-parent`, `orphan-child`, `yields N`: roles the modes above
 //!   start.
 #![no_std]
@@ -48,6 +49,7 @@ use libux::println;
 use libux::process::{self, spawn, wait};
 use libux::rpc::{End, Errno, FaultKind};
 
+mod abroad;
 mod images;
 mod rate;
 mod threads;
@@ -78,6 +80,12 @@ fn main() -> i32 {
         Some("threadfault") => threads::thread_fault(),
         Some("images") => images::images(n.unwrap_or(100)),
         Some("reap") => rate::reap(n.unwrap_or(100)),
+        Some("abroad") => match (n, args.get(3).and_then(|s| s.parse().ok())) {
+            (Some(nodes), Some(n)) if (1..=u32::from(u16::MAX >> 1)).contains(&nodes) => {
+                abroad::abroad(nodes as u16, n)
+            }
+            _ => Err(String::from("usage: spawner abroad NODES N")),
+        },
         Some("cluster") => match (n, args.get(3).and_then(|s| s.parse().ok())) {
             (Some(nodes), Some(rounds)) if (1..=u32::from(u16::MAX >> 1)).contains(&nodes) => {
                 rate::cluster(nodes as u16, rounds)
