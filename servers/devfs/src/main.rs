@@ -1,8 +1,9 @@
 //! devfs: the devices at `/dev`, from the grants of the system
 //! description: the serial console (COM1, ports 0x3f8-0x3ff, IOAPIC pin 4)
-//! and the timer (the PIT, ports 0x40-0x43, pin 2), which is armed only
-//! while someone sleeps (one shot at the earliest wake-up): an idle node
-//! takes no timer interrupts here. Time is the TSC's (`process::Clock`).
+//! and the timer (the HPET's page at 0xfed00000, its timer 0 routed as
+//! IRQ0, pin 2), which is armed only while someone sleeps (one shot at
+//! the earliest wake-up, `devfs::hpet`): an idle node takes no timer
+//! interrupts here. Time is the TSC's (`process::Clock`).
 //!
 //! ```text
 //! /dev/cons           read: typed lines (echoed and edited, see
@@ -27,17 +28,17 @@ extern crate alloc;
 use alloc::collections::BTreeMap;
 use alloc::string::ToString;
 use alloc::vec::Vec;
+use devfs::hpet::{Hpet, Registers};
 use devfs::line::{Event, Line};
 use devfs::pipe::{self, Pipe};
 use libux::console::{Serial, COM1};
 use libux::fs::dirtab::{self, row, Perm, Row};
 use libux::fs::serve::{text_into, Done, Files, Held, Io};
 use libux::fs::server::Entry;
-use libux::layout::{event, slot};
+use libux::layout::{event, slot, DEVICE_BASE};
 use libux::process::Clock;
 use libux::rpc::{Errno, Pid};
 use libux::sel4::{IoPort, IrqHandler};
-use libux::time::{PIT_CHANNEL_0, PIT_COMMAND, PIT_HZ};
 
 libux::entry!(main);
 
@@ -48,9 +49,23 @@ const MAX_PIPES: usize = 256;
 const PIPES_PER_CLIENT: usize = 16;
 
 const UART: IoPort = IoPort(slot::IO_PORTS);
-const PIT: IoPort = IoPort(slot::IO_PORTS + 1);
 const UART_IRQ: IrqHandler = IrqHandler(slot::IRQ_HANDLERS);
-const PIT_IRQ: IrqHandler = IrqHandler(slot::IRQ_HANDLERS + 1);
+const TIMER_IRQ: IrqHandler = IrqHandler(slot::IRQ_HANDLERS + 1);
+
+/// The HPET's registers: the page the system description grants, which
+/// the process server maps uncached at `DEVICE_BASE`.
+struct Mmio;
+
+impl Registers for Mmio {
+    fn read(&self, offset: usize) -> u64 {
+        // SAFETY: a register of the mapped page, read as the HPET allows.
+        unsafe { core::ptr::read_volatile((DEVICE_BASE as usize + offset) as *const u64) }
+    }
+    fn write(&mut self, offset: usize, value: u64) {
+        // SAFETY: as `read`.
+        unsafe { core::ptr::write_volatile((DEVICE_BASE as usize + offset) as *mut u64, value) }
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Node {
@@ -121,7 +136,8 @@ struct Dev {
     clock: Clock,
     /// When we started (microseconds of `clock`): `/dev/time`'s zero.
     started: u64,
-    /// When the PIT's one shot fires, if it is armed.
+    timer: Hpet<Mmio>,
+    /// When the timer's one shot fires, if it is armed.
     armed: Option<u64>,
 }
 
@@ -184,8 +200,8 @@ impl Dev {
         (self.clock.micros() - self.started) / 1000
     }
 
-    /// Arms the PIT's one shot for the earliest sleeper (in steps of at
-    /// most its longest count, 54.9 ms), unless it fires before then.
+    /// Arms the timer's one shot for the earliest sleeper, unless it
+    /// fires before then.
     fn arm(&mut self, held: &Held<Self>) {
         let earliest = held
             .waiting()
@@ -195,17 +211,10 @@ impl Dev {
         if self.armed.is_some_and(|at| at <= until) {
             return;
         }
-        let now = self.clock.micros();
-        let count = (until.saturating_sub(now) * PIT_HZ / 1_000_000).clamp(1, 0xffff);
-        // Channel 0, lobyte/hibyte, mode 0 (interrupt on terminal count):
-        // one interrupt, then nothing until armed again.
-        let armed = PIT
-            .out8(PIT_COMMAND, 0x30)
-            .and_then(|()| PIT.out8(PIT_CHANNEL_0, count as u8))
-            .and_then(|()| PIT.out8(PIT_CHANNEL_0, (count >> 8) as u8));
-        if armed.is_ok() {
-            self.armed = Some(now + count * 1_000_000 / PIT_HZ);
-        }
+        // (Its clock and the TSC may differ a little: one that fires
+        // early is armed again for what is left.)
+        self.timer.arm(until.saturating_sub(self.clock.micros()));
+        self.armed = Some(until);
     }
 
     /// Typed input; `reading`: someone waits to read the console.
@@ -406,7 +415,8 @@ impl Files for Dev {
         }
         if bits & event::irq(1) != 0 {
             self.armed = None;
-            let _ = PIT_IRQ.ack();
+            self.timer.disarm();
+            let _ = TIMER_IRQ.ack();
         }
     }
 
@@ -425,12 +435,8 @@ fn start_devices() -> Result<(), libux::sel4::Error> {
     UART.out8(COM1 + 2, 0x07)?;
     UART.out8(COM1 + 4, 0x0b)?;
     UART.out8(COM1 + 1, 0x01)?;
-    // The PIT stays quiet until a sleeper arms it: a mode word without a
-    // count stops whatever the firmware left running (mode 0 then waits
-    // for its count).
-    PIT.out8(PIT_COMMAND, 0x30)?;
     UART_IRQ.ack()?;
-    PIT_IRQ.ack()
+    TIMER_IRQ.ack()
 }
 
 fn main() -> i32 {
@@ -439,6 +445,14 @@ fn main() -> i32 {
         libux::println!("devfs: cannot start: {e}");
         return 1;
     }
+    // (In legacy replacement mode the PIT's interrupt is cut off.)
+    let timer = match Hpet::start(Mmio) {
+        Ok(t) => t,
+        Err(unfit) => {
+            libux::println!("devfs: cannot start: no HPET to serve as the timer at 0xfed00000 ({unfit:?})");
+            return 1;
+        }
+    };
     let clock = Clock::new();
     let started = clock.micros();
     let mut dev = Dev {
@@ -449,6 +463,7 @@ fn main() -> i32 {
         interrupted: false,
         clock,
         started,
+        timer,
         armed: None,
     };
     // Input typed before we listened.
