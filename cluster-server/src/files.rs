@@ -24,7 +24,7 @@ use alloc::vec::Vec;
 use cluster_server::call::Call;
 use cluster_server::spawn::{self, line_for};
 use cluster_server::tree::{proc_files, Node, ROOT_FILES};
-use libux::cluster::{proc_dir, ClusterCtl, Gpid, NodeId, NodeLine, PsLine, CTL};
+use libux::cluster::{proc_dir, ClusterCtl, Gpid, NodeId, NodeLine, NodeState, PsLine, CTL};
 use libux::fs::client::{open, stat, transact, File};
 use libux::fs::handles::Handles;
 use libux::fs::pool::Pooled;
@@ -423,7 +423,18 @@ fn control(state: &Mutex<State>, files: &Files, ctl: ClusterCtl) -> Result<(), E
         Some(_) => {}
     }
     let path = alloc::format!("{}{CTL}", libux::cluster::mount_point(node));
-    open(&path, flags::WRITE)?.write(alloc::format!("{ctl}\n").as_bytes()).map(|_| ())
+    let written = open(&path, flags::WRITE)?.write(alloc::format!("{ctl}\n").as_bytes()).map(|_| ());
+    match written {
+        // A node told to leave may take the answer with it (our mount of
+        // it is given up once it is out): its leaving is the answer.
+        Err(_) if matches!(ctl, ClusterCtl::Leave(_)) && has_left(state, node) => Ok(()),
+        w => w,
+    }
+}
+
+/// Whether `node` left the cluster, as our table says.
+fn has_left(state: &Mutex<State>, node: NodeId) -> bool {
+    view(state).1.iter().any(|n| n.node == node && n.state == NodeState::Left)
 }
 
 /// A call's reply as the `call` file is read.
