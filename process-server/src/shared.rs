@@ -62,13 +62,21 @@ impl ImageId {
         let mut hash = Sha256::new();
         for seg in elf.segments().filter(|seg| !seg.writable) {
             let data = elf.data(&seg);
-            hash.update(seg.vaddr.to_le_bytes());
-            hash.update(seg.mem_size.to_le_bytes());
-            hash.update((data.len() as u64).to_le_bytes());
+            hash.update(segment_head(&seg, data));
             hash.update(data);
         }
         ImageId::File(hash.finalize().into())
     }
+}
+
+/// What a file's image id hashes of a read-only segment before its
+/// bytes (`data`): its address and sizes.
+fn segment_head(seg: &Segment, data: &[u8]) -> [u8; 24] {
+    let mut head = [0u8; 24];
+    head[..8].copy_from_slice(&seg.vaddr.to_le_bytes());
+    head[8..16].copy_from_slice(&seg.mem_size.to_le_bytes());
+    head[16..].copy_from_slice(&(data.len() as u64).to_le_bytes());
+    head
 }
 
 /// One program's shared pages.
@@ -210,9 +218,7 @@ impl SharedImages {
         let mut bytes = alloc::vec![0u8; PAGE as usize];
         for seg in elf.segments().filter(|seg| !seg.writable) {
             let data = elf.data(&seg);
-            hashed(&seg.vaddr.to_le_bytes());
-            hashed(&seg.mem_size.to_le_bytes());
-            hashed(&(data.len() as u64).to_le_bytes());
+            hashed(&segment_head(&seg, data));
             let first = seg.vaddr & !(PAGE - 1);
             let end = (seg.vaddr + seg.mem_size).next_multiple_of(PAGE);
             for page in (first..end).step_by(PAGE as usize) {
