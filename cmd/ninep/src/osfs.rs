@@ -97,6 +97,20 @@ impl OsFs {
         self.cluster || !(CONSOLE.contains(&path) || libux::cluster::is_cluster_mount(path))
     }
 
+    /// Where a walk's step from `dir` through `name` leads (`..` of a
+    /// root, one an attach named, stays there).
+    fn step(&self, dir: &str, name: &str) -> Result<String, Error> {
+        Ok(if name == ".." && self.roots.contains(dir) {
+            String::from(dir)
+        } else if name == ".." {
+            String::from(split_last(dir).map_or("/", |(p, _)| p))
+        } else if name.is_empty() || name.contains('/') || name.contains('\0') {
+            return Err(Error::Invalid);
+        } else {
+            join(dir, name)
+        })
+    }
+
     /// The path of a new file `name` in `dir`, if a client may make it.
     fn new_path(&self, dir: &str, name: &str) -> Result<String, Error> {
         if name.contains('\0') {
@@ -165,14 +179,19 @@ impl Filesystem for OsFs {
     /// machine's files) or `/proc/cluster` (other nodes' processes).
     fn walk_may_wait(&self, from: &OsNode, names: &[&str]) -> bool {
         let mut path = from.path.clone();
-        names.iter().any(|name| {
-            path = match *name {
-                ".." => String::from(split_last(&path).map_or("/", |(p, _)| p)),
-                "." => path.clone(),
-                name => join(&path, name),
-            };
-            may_wait(&path)
-        })
+        for &name in names {
+            if name != "." {
+                // (A step that fails ends the walk there, at once.)
+                match self.step(&path, name) {
+                    Ok(next) => path = next,
+                    Err(_) => return false,
+                }
+            }
+            if may_wait(&path) {
+                return true;
+            }
+        }
+        false
     }
 
     fn io(&mut self, file: &OsFile) -> Option<OsIo> {
@@ -198,15 +217,7 @@ impl Filesystem for OsFs {
     }
 
     fn walk(&mut self, dir: &OsNode, name: &str) -> Result<(OsNode, Meta), Error> {
-        let path = if name == ".." && self.roots.contains(&dir.path) {
-            dir.path.clone()
-        } else if name == ".." {
-            String::from(split_last(&dir.path).map_or("/", |(p, _)| p))
-        } else if name.is_empty() || name.contains('/') || name.contains('\0') {
-            return Err(Error::Invalid);
-        } else {
-            join(&dir.path, name)
-        };
+        let path = self.step(&dir.path, name)?;
         if !self.exported(&path) {
             return Err(Error::NotFound);
         }
