@@ -158,17 +158,19 @@ pub fn command(image: &Image, opts: &Options) -> Command {
         cmd.args(["-accel", "tcg", "-cpu", "qemu64"]);
     }
     // A legacy virtio-net NIC on QEMU's user network (DHCP, NAT to the
-    // host), every node its own.
+    // host), every node its own. No option ROM (`romfile=`): the firmware
+    // would run iPXE's set-up for nothing, 0.07 s of a host core at each
+    // boot (13 % of it: 64 nodes boot on 2 cores).
     let mut netdev = String::from("user,id=net0");
     for f in &opts.forwards {
         let proto = if f.udp { "udp" } else { "tcp" };
         netdev.push_str(&format!(",hostfwd={proto}:127.0.0.1:{}-:{}", f.host, f.node));
     }
-    cmd.args(["-netdev", &netdev, "-device", "virtio-net-pci,netdev=net0,disable-modern=on"]);
+    cmd.args(["-netdev", &netdev, "-device", "virtio-net-pci,netdev=net0,disable-modern=on,romfile="]);
     if let Some(c) = &opts.cluster {
         // 52:54:00:00:HH:LL, HH and LL the bytes of the node's number.
         let [high, low] = c.node.to_be_bytes();
-        let nic = format!("virtio-net-pci,netdev=net1,disable-modern=on,mac=52:54:00:00:{high:02x}:{low:02x}");
+        let nic = format!("virtio-net-pci,netdev=net1,disable-modern=on,romfile=,mac=52:54:00:00:{high:02x}:{low:02x}");
         cmd.args(["-netdev", &c.segment.netdev(), "-device", &nic]);
         cmd.arg("-fw_cfg").arg(format!("name=opt/ux/node,string={}", c.node));
         let mut config = format!("node={} name=node{}", c.node, c.node);
