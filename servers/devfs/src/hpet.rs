@@ -1,10 +1,11 @@
-//! The HPET's timer 0 as a one-shot alarm, for sleepers. In legacy
-//! replacement mode its interrupt is IRQ0's (IOAPIC pin 2, the PIT's
-//! before), and one comparator covers any wait: the PIT's one shot
-//! counts at most 54.9 ms, so a 750 ms sleep took 14 interrupts, and
-//! every idle cluster node sleeps so between its beats. The registers
-//! come through [`Registers`] (the server maps the granted page; the
-//! tests keep them in memory).
+//! The HPET's timer 0 as a one-shot alarm, for sleepers: one comparator
+//! covers any wait, where the PIT's one shot counts at most 54.9 ms, so
+//! a 750 ms sleep took 14 interrupts, and every idle cluster node sleeps
+//! so between its beats. Its interrupt is routed to an IOAPIC pin it
+//! names as possible (QEMU's `pc` offers pin 2 alone, the PIT's), not
+//! by legacy replacement, which would also take IRQ8 from the CMOS
+//! clock, netstack's timer. The registers come through [`Registers`]
+//! (the server maps the granted page; the tests keep them in memory).
 
 /// 64-bit registers at byte offsets of the HPET's page.
 pub trait Registers {
@@ -18,19 +19,23 @@ const COUNTER: usize = 0x0f0;
 const TIMER0_CONFIG: usize = 0x100;
 const TIMER0_COMPARATOR: usize = 0x108;
 
-/// `CAPABILITIES`: a 64-bit counter; the legacy replacement route.
+/// `CAPABILITIES`: a 64-bit counter.
 const COUNTER_64: u64 = 1 << 13;
-const LEGACY_CAPABLE: u64 = 1 << 15;
-/// `CONFIG`: the counter runs; timers 0 and 1 are IRQ0 and IRQ8.
+/// `CONFIG`: the counter runs; timers 0 and 1 are IRQ0 and IRQ8 (the
+/// legacy replacement route, left off).
 const ENABLE: u64 = 1;
 const LEGACY_ROUTE: u64 = 1 << 1;
 /// `TIMER0_CONFIG`: level-triggered, interrupt on, periodic, 64-bit
-/// capable, forced to 32 bits.
+/// capable, forced to 32 bits, the IOAPIC pin (bits 9-13), delivered as
+/// a message; the pins it may use are bits 32-63.
 const LEVEL: u64 = 1 << 1;
 const INTERRUPT: u64 = 1 << 2;
 const PERIODIC: u64 = 1 << 3;
 const TIMER_64: u64 = 1 << 5;
 const FORCE_32: u64 = 1 << 8;
+const ROUTE_SHIFT: u64 = 9;
+const ROUTE: u64 = 0x1f << ROUTE_SHIFT;
+const MESSAGE: u64 = 1 << 14;
 
 /// The longest tick the specification allows, in femtoseconds (100 ns).
 const PERIOD_MAX_FS: u64 = 100_000_000;
@@ -41,8 +46,8 @@ const FS_PER_US: u128 = 1_000_000_000;
 pub enum Unfit {
     /// No revision, or a tick of 0 or over 100 ns.
     NotAnHpet,
-    /// It cannot route timer 0 as IRQ0.
-    NoLegacyRoute,
+    /// Timer 0 cannot reach the IOAPIC pin asked for.
+    NoRoute(u8),
     /// Its counter or timer 0 has 32 bits (wraps in 43 s at 10 ns).
     Narrow,
 }
@@ -53,24 +58,25 @@ pub struct Hpet<R> {
 }
 
 impl<R: Registers> Hpet<R> {
-    /// Starts the counter, timer 0 a one shot of IRQ0 whose interrupt is
-    /// off until [`Hpet::arm`].
-    pub fn start(mut regs: R) -> Result<Self, Unfit> {
+    /// Starts the counter, timer 0 a one shot on IOAPIC pin `pin`
+    /// (edge-triggered), its interrupt off until [`Hpet::arm`].
+    pub fn start(mut regs: R, pin: u8) -> Result<Self, Unfit> {
         let caps = regs.read(CAPABILITIES);
         let period_fs = caps >> 32;
         if caps & 0xff == 0 || period_fs == 0 || period_fs > PERIOD_MAX_FS {
             return Err(Unfit::NotAnHpet);
         }
-        if caps & LEGACY_CAPABLE == 0 {
-            return Err(Unfit::NoLegacyRoute);
-        }
         let timer = regs.read(TIMER0_CONFIG);
         if caps & COUNTER_64 == 0 || timer & TIMER_64 == 0 {
             return Err(Unfit::Narrow);
         }
-        regs.write(TIMER0_CONFIG, timer & !(LEVEL | INTERRUPT | PERIODIC | FORCE_32));
+        if pin >= 32 || (timer >> 32) & (1 << pin) == 0 {
+            return Err(Unfit::NoRoute(pin));
+        }
+        let quiet = timer & !(LEVEL | INTERRUPT | PERIODIC | FORCE_32 | ROUTE | MESSAGE);
+        regs.write(TIMER0_CONFIG, quiet | u64::from(pin) << ROUTE_SHIFT);
         let config = regs.read(CONFIG);
-        regs.write(CONFIG, config | ENABLE | LEGACY_ROUTE);
+        regs.write(CONFIG, (config | ENABLE) & !LEGACY_ROUTE);
         Ok(Hpet { regs, period_fs })
     }
 
@@ -93,7 +99,7 @@ impl<R: Registers> Hpet<R> {
             if (at.wrapping_sub(self.regs.read(COUNTER)) as i64) > 0 {
                 return;
             }
-            ticks = ticks.saturating_mul(2);
+            ticks = ticks.saturating_mul(2).min(1 << 62);
         }
     }
 
@@ -132,42 +138,51 @@ mod tests {
         }
     }
 
+    /// Timer 0 as QEMU's `pc` has it: may reach pin 2 alone.
+    const PIN_2: u64 = 1 << 2 << 32;
+
     fn qemu(step: u64) -> Fake {
         // Revision 1, 3 timers, 64-bit, legacy route, 10 ns; timer 0
-        // 64-bit capable, left periodic and level by the firmware.
-        let caps = 10_000_000 << 32 | 0x8086 << 16 | LEGACY_CAPABLE | COUNTER_64 | 2 << 8 | 1;
-        let regs = BTreeMap::from([(CAPABILITIES, caps), (TIMER0_CONFIG, TIMER_64 | PERIODIC | LEVEL)]);
+        // 64-bit capable, left periodic, level and legacy-routed by the
+        // firmware.
+        let caps = 10_000_000 << 32 | 0x8086 << 16 | 1 << 15 | COUNTER_64 | 2 << 8 | 1;
+        let timer = PIN_2 | TIMER_64 | PERIODIC | LEVEL | MESSAGE;
+        let regs = BTreeMap::from([(CAPABILITIES, caps), (TIMER0_CONFIG, timer), (CONFIG, LEGACY_ROUTE)]);
         Fake { regs, counter: Cell::new(1_000), step }
     }
 
     #[test]
-    fn starts_routed_as_irq0_with_a_quiet_one_shot() {
-        let h = Hpet::start(qemu(0)).unwrap();
+    fn starts_on_its_pin_with_a_quiet_one_shot_and_no_legacy_route() {
+        let h = Hpet::start(qemu(0), 2).unwrap();
         assert_eq!(h.period_fs(), 10_000_000);
-        assert_eq!(h.regs.regs[&CONFIG], ENABLE | LEGACY_ROUTE);
-        assert_eq!(h.regs.regs[&TIMER0_CONFIG], TIMER_64, "edge, one shot, interrupt off");
+        assert_eq!(h.regs.regs[&CONFIG], ENABLE, "the CMOS clock keeps IRQ8");
+        let want = PIN_2 | TIMER_64 | 2 << ROUTE_SHIFT;
+        assert_eq!(h.regs.regs[&TIMER0_CONFIG], want, "pin 2, edge, one shot, interrupt off");
     }
 
     #[test]
     fn what_cannot_serve_is_refused() {
-        let with = |caps: u64, timer: u64| {
+        let with = |caps: u64, timer: u64, pin: u8| {
             let mut f = qemu(0);
             f.regs.insert(CAPABILITIES, caps);
             f.regs.insert(TIMER0_CONFIG, timer);
-            Hpet::start(f).err()
+            Hpet::start(f, pin).err()
         };
         let good = qemu(0).regs[&CAPABILITIES];
-        assert_eq!(with(0, TIMER_64), Some(Unfit::NotAnHpet), "nothing there");
-        assert_eq!(with(good & 0xffff_ffff, TIMER_64), Some(Unfit::NotAnHpet), "no tick");
-        assert_eq!(with(good & 0xffff_ffff | 200_000_000 << 32, TIMER_64), Some(Unfit::NotAnHpet), "200 ns");
-        assert_eq!(with(good & !LEGACY_CAPABLE, TIMER_64), Some(Unfit::NoLegacyRoute));
-        assert_eq!(with(good & !COUNTER_64, TIMER_64), Some(Unfit::Narrow));
-        assert_eq!(with(good, 0), Some(Unfit::Narrow));
+        let timer = PIN_2 | TIMER_64;
+        assert_eq!(with(0, timer, 2), Some(Unfit::NotAnHpet), "nothing there");
+        assert_eq!(with(u64::MAX, u64::MAX, 2), Some(Unfit::NotAnHpet), "no device: all ones");
+        assert_eq!(with(good & 0xffff_ffff, timer, 2), Some(Unfit::NotAnHpet), "no tick");
+        assert_eq!(with(good & 0xffff_ffff | 200_000_000 << 32, timer, 2), Some(Unfit::NotAnHpet), "200 ns");
+        assert_eq!(with(good & !COUNTER_64, timer, 2), Some(Unfit::Narrow));
+        assert_eq!(with(good, PIN_2, 2), Some(Unfit::Narrow));
+        assert_eq!(with(good, timer, 3), Some(Unfit::NoRoute(3)), "a pin it cannot reach");
+        assert_eq!(with(good, timer, 40), Some(Unfit::NoRoute(40)));
     }
 
     #[test]
     fn one_comparator_covers_any_wait_and_always_lies_ahead() {
-        let mut h = Hpet::start(qemu(0)).unwrap();
+        let mut h = Hpet::start(qemu(0), 2).unwrap();
         // 750 ms at 10 ns: 75 million ticks past the counter, one alarm.
         h.arm(750_000);
         assert_eq!(h.regs.regs[&TIMER0_COMPARATOR], 1_000 + 75_000_000);
@@ -179,14 +194,14 @@ mod tests {
         assert_eq!(h.regs.regs[&TIMER0_COMPARATOR], 1_001);
         // A counter that runs past a short alarm while it is written: set
         // again further on until it lies ahead.
-        let mut h = Hpet::start(qemu(300)).unwrap();
+        let mut h = Hpet::start(qemu(300), 2).unwrap();
         h.arm(1);
         let at = h.regs.regs[&TIMER0_COMPARATOR];
         assert!(at > h.regs.counter.get(), "{at} behind {}", h.regs.counter.get());
         // Near the counter's end it wraps, and still lies ahead.
         let f = qemu(0);
         f.counter.set(u64::MAX - 10);
-        let mut h = Hpet::start(f).unwrap();
+        let mut h = Hpet::start(f, 2).unwrap();
         h.arm(1);
         assert_eq!(h.regs.regs[&TIMER0_COMPARATOR], 89);
         // Years away: bounded, not overflowed.

@@ -1,9 +1,10 @@
 //! devfs: the devices at `/dev`, from the grants of the system
 //! description: the serial console (COM1, ports 0x3f8-0x3ff, IOAPIC pin 4)
-//! and the timer (the HPET's page at 0xfed00000, its timer 0 routed as
-//! IRQ0, pin 2), which is armed only while someone sleeps (one shot at
-//! the earliest wake-up, `devfs::hpet`): an idle node takes no timer
-//! interrupts here. Time is the TSC's (`process::Clock`).
+//! and the timer (the HPET's page at 0xfed00000, its timer 0 on IOAPIC
+//! pin 2; the PIT, which shares the pin, is stopped), which is armed
+//! only while someone sleeps (one shot at the earliest wake-up,
+//! `devfs::hpet`): an idle node takes no timer interrupts here. Time is
+//! the TSC's (`process::Clock`).
 //!
 //! ```text
 //! /dev/cons           read: typed lines (echoed and edited, see
@@ -39,6 +40,7 @@ use libux::layout::{event, slot, DEVICE_BASE};
 use libux::process::Clock;
 use libux::rpc::{Errno, Pid};
 use libux::sel4::{IoPort, IrqHandler};
+use libux::time::PIT_COMMAND;
 
 libux::entry!(main);
 
@@ -49,8 +51,11 @@ const MAX_PIPES: usize = 256;
 const PIPES_PER_CLIENT: usize = 16;
 
 const UART: IoPort = IoPort(slot::IO_PORTS);
+const PIT: IoPort = IoPort(slot::IO_PORTS + 1);
 const UART_IRQ: IrqHandler = IrqHandler(slot::IRQ_HANDLERS);
 const TIMER_IRQ: IrqHandler = IrqHandler(slot::IRQ_HANDLERS + 1);
+/// The IOAPIC pin the system description grants for the timer.
+const TIMER_PIN: u8 = 2;
 
 /// The HPET's registers: the page the system description grants, which
 /// the process server maps uncached at `DEVICE_BASE`.
@@ -136,7 +141,9 @@ struct Dev {
     clock: Clock,
     /// When we started (microseconds of `clock`): `/dev/time`'s zero.
     started: u64,
-    timer: Hpet<Mmio>,
+    /// None without an HPET fit to serve: sleeps are refused (the
+    /// console and pipes go on).
+    timer: Option<Hpet<Mmio>>,
     /// When the timer's one shot fires, if it is armed.
     armed: Option<u64>,
 }
@@ -207,13 +214,13 @@ impl Dev {
             .waiting()
             .filter_map(|(_, op)| if let Op::Sleep { until, .. } = op { Some(*until) } else { None })
             .min();
-        let Some(until) = earliest else { return };
+        let (Some(until), Some(timer)) = (earliest, self.timer.as_mut()) else { return };
         if self.armed.is_some_and(|at| at <= until) {
             return;
         }
         // (Its clock and the TSC may differ a little: one that fires
         // early is armed again for what is left.)
-        self.timer.arm(until.saturating_sub(self.clock.micros()));
+        timer.arm(until.saturating_sub(self.clock.micros()));
         self.armed = Some(until);
     }
 
@@ -361,6 +368,9 @@ impl Files for Dev {
                     .ok()
                     .and_then(|t| t.trim().parse().ok())
                     .ok_or(Errno::InvalidArgument)?;
+                if self.timer.is_none() {
+                    return Err(Errno::NotSupported);
+                }
                 let until = self.clock.micros().saturating_add(ms.saturating_mul(1000));
                 Ok(Io::Wait(Op::Sleep { until, len }))
             }
@@ -415,7 +425,9 @@ impl Files for Dev {
         }
         if bits & event::irq(1) != 0 {
             self.armed = None;
-            self.timer.disarm();
+            if let Some(t) = self.timer.as_mut() {
+                t.disarm();
+            }
             let _ = TIMER_IRQ.ack();
         }
     }
@@ -435,6 +447,9 @@ fn start_devices() -> Result<(), libux::sel4::Error> {
     UART.out8(COM1 + 2, 0x07)?;
     UART.out8(COM1 + 4, 0x0b)?;
     UART.out8(COM1 + 1, 0x01)?;
+    // The firmware's PIT tick would share the HPET's pin: a mode word
+    // without a count stops it (mode 0 then waits for a count).
+    PIT.out8(PIT_COMMAND, 0x30)?;
     UART_IRQ.ack()?;
     TIMER_IRQ.ack()
 }
@@ -445,14 +460,9 @@ fn main() -> i32 {
         libux::println!("devfs: cannot start: {e}");
         return 1;
     }
-    // (In legacy replacement mode the PIT's interrupt is cut off.)
-    let timer = match Hpet::start(Mmio) {
-        Ok(t) => t,
-        Err(unfit) => {
-            libux::println!("devfs: cannot start: no HPET to serve as the timer at 0xfed00000 ({unfit:?})");
-            return 1;
-        }
-    };
+    let timer = Hpet::start(Mmio, TIMER_PIN)
+        .inspect_err(|unfit| libux::println!("devfs: no HPET to serve at 0xfed00000 ({unfit:?}): sleeps are refused"))
+        .ok();
     let clock = Clock::new();
     let started = clock.micros();
     let mut dev = Dev {
