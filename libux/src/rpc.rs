@@ -292,7 +292,8 @@ pub enum Request<'a> {
     /// another node, `child` (a gpid), which it placed there. Its `Wait`s
     /// take it in from then on (for any child, or for it by gpid), and
     /// are answered when the cluster server tells its end
-    /// (`PlacedEnded`). `Busy` past `PLACED_MAX` children abroad.
+    /// (`PlacedEnded`). `Busy` past `PLACED_MAX` children abroad, or
+    /// `PLACED_NODE_MAX` of all the node's processes.
     Placed {
         parent: Pid,
         child: Pid,
@@ -307,6 +308,9 @@ pub enum Request<'a> {
 
 /// Children on other nodes one process may have at once (not waited for).
 pub const PLACED_MAX: usize = 1024;
+/// And all of a node's processes together (each is a few words of the
+/// process server's fixed heap).
+pub const PLACED_NODE_MAX: usize = 16384;
 
 impl Request<'_> {
     /// Calls that may be answered much later, or never (the caller, or

@@ -141,6 +141,8 @@ impl Life {
         new.held = held;
         new.intermediary = old.intermediary;
         new.conn_src = old.conn_src.take();
+        // Its children abroad stay its own, as its children here do.
+        new.placed = core::mem::take(&mut old.placed);
         // Not retired with the old program: a server that knows our pid
         // has a window may still reach its side until we end.
         new.windows_before_exec = core::mem::take(&mut old.windows_before_exec);

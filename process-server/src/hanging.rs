@@ -1,9 +1,10 @@
 //! `Wait { hang: true }` calls no ended child could answer yet. Each keeps
-//! its reply capability in a root slot until a child of the waiting parent
-//! ends (here, or on another node: `placed.rs`) (then it is answered with a non-blocking send, after the current
-//! call, like a `/proc/<pid>/wait` read), the parent ends, or the caller
-//! (the parent, or the intermediary that relayed the call) is stopped or
-//! ends, which cancels the call and so the reply capability.
+//! its reply capability in a root slot until a child of the waiting
+//! parent ends, here or on another node (`placed.rs`); then it is
+//! answered with a non-blocking send, after the current call, like a
+//! `/proc/<pid>/wait` read. The parent's end, or the caller's (the parent,
+//! or the intermediary that relayed the call) being stopped or ending,
+//! cancels the call and so the reply capability.
 
 use crate::kernel::Kernel;
 use crate::mem::{ROOT_CNODE, ROOT_DEPTH};

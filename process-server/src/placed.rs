@@ -20,9 +20,10 @@ struct Child {
 pub struct Placed(Vec<Child>);
 
 impl Placed {
-    /// Takes in `gpid`, placed for us; `Busy` past `PLACED_MAX`.
+    /// Takes in `gpid`, placed for us; `Busy` past `PLACED_MAX`. (A gpid
+    /// listed and ended may come again: its node reused the id.)
     pub fn add(&mut self, gpid: Gpid) -> Result<(), Errno> {
-        if self.has(gpid) {
+        if self.0.iter().any(|c| c.gpid == gpid && c.end.is_none()) {
             return Ok(());
         }
         if self.0.len() >= PLACED_MAX {
@@ -40,6 +41,10 @@ impl Placed {
         self.0.is_empty()
     }
 
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
     /// `gpid` ended as `end`; whether it is one of ours (and was not
     /// told ended before).
     pub fn ended(&mut self, gpid: Gpid, end: End) -> bool {
@@ -52,7 +57,8 @@ impl Placed {
         }
     }
 
-    /// Takes out a child that ended and is `which` (any, if `None`).
+    /// Takes out a child that ended and is `which` (any, if `None`; the
+    /// oldest first).
     pub fn reap(&mut self, which: Option<Gpid>) -> Option<Waited> {
         let i = self.0.iter().position(|c| c.end.is_some() && which.is_none_or(|w| w == c.gpid))?;
         let c = self.0.remove(i);

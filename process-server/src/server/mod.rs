@@ -20,7 +20,7 @@ use libux::cluster::{self, Gpid};
 use libux::rpc::frame::{self, Place};
 use libux::rpc::{
     Badge, End, Errno, Fault, FaultKind, Pid, Reply, Request, Resources, Response, Stats, Waited, BUFFER_MAX, MSG_CALL,
-    MSG_RELAY, MSG_REPLY, PID_MAX,
+    MSG_RELAY, MSG_REPLY, PID_MAX, PLACED_NODE_MAX,
 };
 use libux::sel4::consts::{fault_mr, fault_type};
 use libux::sel4::syscall::{self, ipc_buffer, Msg};
@@ -429,6 +429,10 @@ impl Server {
         let child = Gpid(child);
         if child.node().is_none_or(|n| n == self.life.procs.node) || child.pid() == 0 {
             return Err(Errno::InvalidArgument);
+        }
+        let all: usize = self.life.procs.values().filter_map(Process::live).map(|l| l.placed.len()).sum();
+        if all >= PLACED_NODE_MAX {
+            return Err(Errno::Busy);
         }
         self.life.procs.live_mut(parent)?.placed.add(child)?;
         Ok(Response::Done)
