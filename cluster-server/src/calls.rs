@@ -173,8 +173,11 @@ impl Calls {
         let told = libux::process::placed(caller, child.0);
         waits.adopt(&[child]);
         if let Err(e) = told {
-            // Past the caller's limit, or it is gone: not to run, then.
-            let _ = self.answer(state, waits, caller, &Call::Act(Ctl::Kill, child));
+            // Past the limits, or the caller is gone: not to run, then
+            // (killed as ourselves: the caller may be gone).
+            if let Ok(kill) = postcard::to_allocvec(&Call::Act(Ctl::Kill, child).request()) {
+                let _ = self.forward(node, &kill);
+            }
             return Err(e);
         }
         reply

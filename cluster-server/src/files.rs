@@ -729,17 +729,16 @@ pub fn wake(state: &Mutex<State>, files: &Files) -> ! {
                 // Gone with its node: nothing to reap.
                 Due::Placed(g, true) => tell(g, End::Lost),
                 // Reaped there if it ended. (An end another waiter by gpid
-                // took first is not ours to tell: lost to its parent.)
+                // took first is not ours to tell: lost to its parent.) A
+                // question that failed on the way is asked again at the
+                // node's next news.
                 Due::Placed(g, false) => match files.calls.ask(state, &files.waits, me, g, Ask::Reap) {
-                    Some(reply) => {
-                        files.learnt(state, me, &Call::Wait { gpid: g, hang: false }, &reply);
-                        let end = match reply {
-                            Ok(Response::Waited(Some(w))) => w.end,
-                            _ => End::Lost,
-                        };
-                        tell(g, end);
+                    Some(Ok(Response::Waited(Some(w)))) => {
+                        files.learnt(state, me, &Call::Wait { gpid: g, hang: false }, &Ok(Response::Waited(Some(w))));
+                        tell(g, w.end);
                     }
-                    None => files.waits.readopt(g),
+                    Some(Err(Errno::NoChild | Errno::NoSuchProcess | Errno::Lost)) => tell(g, End::Lost),
+                    Some(_) | None => files.waits.readopt(g),
                 },
             }
         }

@@ -196,8 +196,9 @@ impl Waits {
             return;
         }
         self.placed.lock().extend_from_slice(placed);
-        // Looked at once: they may have ended already.
-        self.todo.lock().nodes.extend(placed.iter().filter_map(|g| g.node()));
+        // Looked at once (they may have ended already), and only they: not
+        // all their nodes' others, as news of a node would have it.
+        self.todo.lock().fresh.extend(placed.iter().copied());
         self.waker.signal();
     }
 
