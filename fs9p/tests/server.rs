@@ -5,7 +5,7 @@
 
 use fs9p::server::{
     rflush, Changes, Filesystem, Handled, IoOp, Make, Meta, Session, SetTime, Time, User, DMDIR, MAX_IN_FLIGHT,
-    MAX_MSIZE,
+    MAX_LOOKUPS_APART, MAX_MSIZE,
 };
 use fs9p::*;
 use std::collections::BTreeMap;
@@ -407,8 +407,6 @@ fn creates() {
     assert_eq!(t.err(Msg::Tmkdir { dfid: 1, name: "..", mode: 0o700, gid: 0 }), Error::Invalid);
 }
 
-/// 9P2000 directory reads: whole stat entries, continuing where the last
-/// read ended.
 /// The stats a 9P2000 directory read returned: name, length, mode.
 fn stats(data: &[u8]) -> Vec<(String, u64, u32)> {
     let mut out = Vec::new();
@@ -427,6 +425,8 @@ fn stats(data: &[u8]) -> Vec<(String, u64, u32)> {
     out
 }
 
+/// 9P2000 directory reads: whole stat entries, continuing where the last
+/// read ended.
 #[test]
 fn directory_reads_return_whole_stats_in_order() {
     let mut t = T::new(Dialect::P2000, 8);
@@ -1064,8 +1064,21 @@ fn changes_and_directory_reads_of_what_may_wait_run_apart() {
     assert_eq!(t.err(Msg::Tclunk { fid: 4 }), Error::BadFid);
     assert_eq!(finish(&mut t, h, &mut out), Some(Msg::Rremove));
     assert!(!t.fs.files.contains_key("listen/d"));
+    // A rename into what may wait runs apart too.
+    t.fs.files.insert("f".into(), Some(Vec::new()));
+    let (h, _) = t.apart(35, Msg::Trenameat { olddirfid: 1, oldname: "f", newdirfid: 2, newname: "g" });
+    assert_eq!(finish(&mut t, h, &mut out), Some(Msg::Rrenameat));
     // What does not wait is changed in place.
     assert_eq!(t.at_once(40, Msg::Tunlinkat { dirfd: 1, name: "e", flags: 0 }).msg, Msg::Runlinkat);
+    // A remove refused (too many lookups apart) clunks its fid all the
+    // same, as one that fails does.
+    let held: Vec<_> =
+        (0..MAX_LOOKUPS_APART as u16).map(|i| t.apart(100 + i, Msg::Tgetattr { fid: 2, request_mask: 1 }).0).collect();
+    assert!(held.iter().all(|h| matches!(h, Handled::Lookup(_))));
+    t.fs.files.insert("listen/e".into(), Some(Vec::new()));
+    t.walk(1, 5, &["listen", "e"]);
+    assert_eq!(t.at_once(120, Msg::Tremove { fid: 5 }).msg, Msg::Rlerror { ecode: Error::Busy.errno() });
+    assert_eq!(t.err(Msg::Tclunk { fid: 5 }), Error::BadFid);
 
     // 9P2000: a directory read that lists runs apart; later pages come
     // from what it listed, in place.

@@ -41,13 +41,16 @@ pub(super) enum Change<N> {
 }
 
 impl<N: Clone> Change<N> {
-    /// The node whose file system may make it wait.
-    pub(super) fn node(&self) -> &N {
-        match self {
-            Change::Remove(node) | Change::Set { node, .. } | Change::Rename { node, .. } => node,
-            Change::Unlink { dir, .. } => dir,
-            Change::RenameAt { from, .. } => from,
-        }
+    /// The nodes whose file systems may make it wait: what it changes,
+    /// and where a rename puts it.
+    pub(super) fn nodes(&self) -> impl Iterator<Item = &N> {
+        let (node, to) = match self {
+            Change::Remove(node) | Change::Set { node, .. } => (node, None),
+            Change::Unlink { dir, .. } => (dir, None),
+            Change::Rename { node, to, .. } => (node, Some(to)),
+            Change::RenameAt { from, to, .. } => (from, Some(to)),
+        };
+        core::iter::once(node).chain(to)
     }
 
     /// The reply once it is made.

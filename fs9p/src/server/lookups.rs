@@ -20,8 +20,11 @@
 //! back once nothing blocks them. Everything else goes on.
 //!
 //! A Tflush of a waiting lookup is answered at once: it counts as never
-//! made (its result, when it comes, is dropped and not answered), as is
-//! a Tflush of a request still waiting. A Tversion drops them all.
+//! answered (its result, when it comes, is dropped and not answered; a
+//! file it opened is closed), as is a Tflush of a request still waiting,
+//! which is never made. A change already running is not undone: as
+//! flush(5) has it, the client cannot tell whether a flushed request
+//! was carried out. A Tversion drops them all.
 
 use super::changes::Change;
 use super::{Fid, Filesystem, Handled, Meta, Session};
@@ -187,7 +190,7 @@ impl<N: Clone, H, J: Clone> Session<N, H, J> {
         // A tag still in use (its request waits, or its lookup runs) is the
         // client's mistake: two answers would carry it.
         if self.waiting.iter().any(|w| w.tag == tag) || self.lookups.contains_key(&tag) {
-            return Some(Handled::Reply(super::error_reply(Some(dialect), tag, Error::Invalid, out)));
+            return Some(self.refuse(&frame.msg, dialect, tag, Error::Invalid, out));
         }
         if let Msg::Tflush { oldtag } = frame.msg {
             let waited = self.waiting.iter().position(|w| w.tag == oldtag);
@@ -210,7 +213,7 @@ impl<N: Clone, H, J: Clone> Session<N, H, J> {
         if may_wait && self.must_wait(fids) {
             let bytes: usize = self.waiting.iter().map(|w| w.bytes.len()).sum();
             if self.waiting.len() >= MAX_WAITING || bytes + request.len() > MAX_WAITING_BYTES {
-                return Some(Handled::Reply(super::error_reply(Some(dialect), tag, Error::Busy, out)));
+                return Some(self.refuse(&frame.msg, dialect, tag, Error::Busy, out));
             }
             self.waiting.push(Waiting { tag, fids, bytes: request.to_vec() });
             return Some(Handled::Waits);
@@ -256,7 +259,7 @@ impl<N: Clone, H, J: Clone> Session<N, H, J> {
             }
             msg => {
                 let change = self.change_of(msg)?.ok()?;
-                if !fs.may_wait(change.node()) {
+                if !change.nodes().any(|n| fs.may_wait(n)) {
                     return None;
                 }
                 // (The fid named first: the one removed, or the one kept
@@ -267,10 +270,10 @@ impl<N: Clone, H, J: Clone> Session<N, H, J> {
         };
         let running = self.lookups.len() + self.cancelled.len();
         if self.in_flight.len() + self.lookups.len() >= super::MAX_IN_FLIGHT || running >= MAX_LOOKUPS_APART {
-            return Some(Handled::Reply(super::error_reply(Some(dialect), tag, Error::Busy, out)));
+            return Some(self.refuse(&frame.msg, dialect, tag, Error::Busy, out));
         }
         if self.in_flight.contains_key(&tag) {
-            return Some(Handled::Reply(super::error_reply(Some(dialect), tag, Error::Invalid, out)));
+            return Some(self.refuse(&frame.msg, dialect, tag, Error::Invalid, out));
         }
         self.next_lookup += 1;
         let id = self.next_lookup;
@@ -283,6 +286,15 @@ impl<N: Clone, H, J: Clone> Session<N, H, J> {
             _ => drop(self.busy.insert(fid, id)),
         }
         Some(Handled::Lookup(LookupJob { tag, id, fid, what }))
+    }
+
+    /// `msg` refused with `e` (a Tremove's fid clunked all the same, as
+    /// 9P has it whatever the outcome).
+    fn refuse(&mut self, msg: &Msg, dialect: Dialect, tag: u16, e: Error, out: &mut [u8]) -> Handled<J, N> {
+        if let Msg::Tremove { fid } = *msg {
+            self.fids.remove(&fid);
+        }
+        Handled::Reply(super::error_reply(Some(dialect), tag, e, out))
     }
 
     /// The open of `fid` as `mode` asks, if the fid may be opened and the
