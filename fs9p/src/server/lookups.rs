@@ -234,23 +234,16 @@ impl<N: Clone, H, J: Clone> Session<N, H, J> {
                 let names = wnames.iter().map(|n| n.to_string()).collect();
                 (*newfid, What::Walk { from: start.node.clone(), names, in_place: newfid == fid })
             }
-            Msg::Treaddir { fid, offset, count } => {
-                // Only a read that lists (as `readdir` does) may wait.
+            Msg::Treaddir { fid, offset, count } | Msg::Tread { fid, offset, count } => {
+                // Only a directory read that lists (as `readdir` does) may
+                // wait: a Treaddir, or a 9P2000 Tread of whole stats.
+                let stats = matches!(frame.msg, Msg::Tread { .. });
                 let f: &Fid<N, H> = self.fids.get(fid)?;
-                let lists = *offset == 0 || f.entries.is_none();
-                if f.file.is_none() || !f.is_dir || !lists || !fs.may_wait(&f.node) {
+                let listed = if stats { f.dir.is_some() } else { f.entries.is_some() };
+                if f.file.is_none() || !f.is_dir || (*offset != 0 && listed) || !fs.may_wait(&f.node) {
                     return None;
                 }
-                (*fid, What::List { node: f.node.clone(), offset: *offset, count: *count, stats: false })
-            }
-            Msg::Tread { fid, offset, count } => {
-                // A 9P2000 directory read: only one that lists may wait.
-                let f: &Fid<N, H> = self.fids.get(fid)?;
-                let lists = *offset == 0 || f.dir.is_none();
-                if f.file.is_none() || !f.is_dir || !lists || !fs.may_wait(&f.node) {
-                    return None;
-                }
-                (*fid, What::List { node: f.node.clone(), offset: *offset, count: *count, stats: true })
+                (*fid, What::List { node: f.node.clone(), offset: *offset, count: *count, stats })
             }
             Msg::Tgetattr { fid, .. } | Msg::Tstat { fid } => {
                 let f: &Fid<N, H> = self.fids.get(fid).filter(|f| fs.may_wait(&f.node))?;
