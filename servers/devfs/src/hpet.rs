@@ -92,14 +92,27 @@ impl<R: Registers> Hpet<R> {
     pub fn arm(&mut self, micros: u64) {
         let mut ticks = (u128::from(micros) * FS_PER_US / u128::from(self.period_fs)).clamp(1, 1 << 62) as u64;
         loop {
-            let at = self.regs.read(COUNTER).wrapping_add(ticks);
+            let at = self.counter().wrapping_add(ticks);
             self.regs.write(TIMER0_COMPARATOR, at);
             let timer = self.regs.read(TIMER0_CONFIG);
             self.regs.write(TIMER0_CONFIG, timer | INTERRUPT);
-            if (at.wrapping_sub(self.regs.read(COUNTER)) as i64) > 0 {
+            if (at.wrapping_sub(self.counter()) as i64) > 0 {
                 return;
             }
             ticks = ticks.saturating_mul(2).min(1 << 62);
+        }
+    }
+
+    /// The main counter. A bus that moves 32 bits at a time (QEMU's HPET
+    /// takes 64-bit accesses as two) can tear a read as the low half
+    /// wraps, every 43 s at 10 ns, and an alarm would then be off by as
+    /// long: two reads that agree within 2^31 ticks are whole.
+    fn counter(&self) -> u64 {
+        loop {
+            let (a, b) = (self.regs.read(COUNTER), self.regs.read(COUNTER));
+            if b.wrapping_sub(a) < 1 << 31 {
+                return b;
+            }
         }
     }
 
@@ -140,6 +153,25 @@ mod tests {
 
     /// Timer 0 as QEMU's `pc` has it: may reach pin 2 alone.
     const PIN_2: u64 = 1 << 2 << 32;
+
+    /// A counter whose first read is torn, 2^32 ticks ahead.
+    struct Torn {
+        fake: Fake,
+        torn: Cell<bool>,
+    }
+
+    impl Registers for Torn {
+        fn read(&self, offset: usize) -> u64 {
+            let v = self.fake.read(offset);
+            match offset == COUNTER && self.torn.replace(false) {
+                true => v + (1 << 32),
+                false => v,
+            }
+        }
+        fn write(&mut self, offset: usize, value: u64) {
+            self.fake.write(offset, value);
+        }
+    }
 
     fn qemu(step: u64) -> Fake {
         // Revision 1, 3 timers, 64-bit, legacy route, 10 ns; timer 0
@@ -207,5 +239,10 @@ mod tests {
         // Years away: bounded, not overflowed.
         h.arm(u64::MAX);
         assert_eq!(h.regs.regs[&TIMER0_COMPARATOR], (u64::MAX - 10).wrapping_add(1 << 62));
+        // A torn read (the high half read after the low one wrapped)
+        // disagrees with the next read by 2^32 ticks: read again.
+        let mut h = Hpet::start(Torn { fake: qemu(0), torn: Cell::new(true) }, 2).unwrap();
+        h.arm(1);
+        assert_eq!(h.regs.fake.regs[&TIMER0_COMPARATOR], 1_100, "from the whole counter");
     }
 }
