@@ -385,7 +385,10 @@ fn large_spawn_requests_travel_in_the_shared_buffer_also_through_an_intermediary
 #[test]
 fn harmful_requests_are_refused_and_the_server_lives_on() {
     let log = run("spawner guards");
-    line(&log, "spawner: ok bad redirects, Cont, endpoint slots, huge mappings refused; long names kept safely");
+    line(
+        &log,
+        "spawner: ok bad redirects, Cont, endpoint slots, huge mappings, placed children refused; long names kept safely",
+    );
 }
 
 #[test]

@@ -24,7 +24,8 @@
 //! - `guards`: requests the process server must refuse without harm: a
 //!   redirect to a capability that is not our endpoint, Cont of a process
 //!   that is not stopped, endpoints in reserved or taken slots; and a
-//!   multi-byte program name longer than the server keeps.
+//!   multi-byte program name longer than the server keeps; telling of
+//!   children placed on other nodes (the cluster server's alone).
 //! - `killtracer`: run under `tracer`, kill the tracer: we lose our
 //!   connection and are killed too (never left waiting for a reply).
 //! - `chain`: spawn `true 5`, wait for it, check its status (a fixed
@@ -296,12 +297,18 @@ fn guards() -> Result<String, String> {
     expect("a million-page mapping", process::map_anon(huge, 1 << 20), Errno::NoMemory)?;
     process::map_anon(huge, 16).map_err(|e| err("a 16-page mapping after it", e))?;
     process::unmap_anon(huge, 16).map_err(|e| err("unmapping it", e))?;
+    // Only the cluster server tells of children on other nodes: anyone
+    // else could make a process wait for a child it never had.
+    let me = process::getpid().map_err(|e| err("getpid", e))?;
+    let abroad = (2 << 16) | 7;
+    expect("Placed from a program", process::placed(me, abroad), Errno::NotPermitted)?;
+    expect("PlacedEnded from a program", process::placed_ended(abroad, End::Exited(0)), Errno::NotPermitted)?;
     let name = "x".repeat(31) + "é-and-more";
     let pid = spawn("/bin/true", &[&name, "3"], &[]).map_err(|e| err("spawn with a long name", e))?;
     match wait(Some(pid)).map_err(|e| err("wait", e))?.end {
-        End::Exited(3) => {
-            Ok(String::from("bad redirects, Cont, endpoint slots, huge mappings refused; long names kept safely"))
-        }
+        End::Exited(3) => Ok(String::from(
+            "bad redirects, Cont, endpoint slots, huge mappings, placed children refused; long names kept safely",
+        )),
         other => Err(format!("long-named child ended {other:?}")),
     }
 }
