@@ -36,7 +36,7 @@
 //!   (it may join once that node is down). Refusals are not
 //!   authenticated: they only make a log line.
 
-use crate::msg::{self, Beat, Entry, Incarnation, Message, Refusal, Stats, View, ViewId};
+use crate::msg::{self, Beat, Entry, Incarnation, MacKey, Message, Refusal, Signed, Stats, View, ViewId};
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::format;
 use alloc::string::String;
@@ -156,6 +156,8 @@ enum Role {
 
 pub struct Membership {
     cfg: Config,
+    /// The secret as an HMAC key, made once (none without a secret).
+    key: Option<MacKey>,
     /// Where incarnations come from (a node that joins again is a new one).
     nonces: Nonces,
     incarnation: Incarnation,
@@ -200,6 +202,7 @@ impl Membership {
     fn fresh(cfg: Config, mut nonces: Nonces, now_us: u64) -> Membership {
         let incarnation = new_incarnation(&mut nonces);
         Membership {
+            key: cfg.secret.as_deref().map(MacKey::new),
             cfg,
             nonces,
             incarnation,
@@ -320,7 +323,7 @@ impl Membership {
             leaving: matches!(self.role, Role::Left),
         };
         let body = beat.encode();
-        let mac = self.cfg.secret.as_deref().map(|s| msg::beat_mac(s, &body));
+        let mac = self.key.as_ref().map(|k| k.mac(Signed::Beat, &body));
         remember(&mut self.beats_sent, self.seq, now_us);
         Message::Beat { body: &body, mac }.encode()
     }
@@ -328,7 +331,7 @@ impl Membership {
     /// The coordinator's table, in as many datagrams as it takes.
     fn views(&mut self, now_us: u64) -> Vec<Out> {
         let Role::Coordinating { last_view_us, news } = &mut self.role else { return Vec::new() };
-        let Some(secret) = self.cfg.secret.as_deref() else { return Vec::new() };
+        let Some(key) = self.key.clone() else { return Vec::new() };
         let me = Entry {
             node: self.cfg.node,
             incarnation: self.incarnation,
@@ -375,7 +378,7 @@ impl Membership {
             self.view_seq += 1;
             let id = ViewId { coordinator: self.cfg.node, incarnation: self.incarnation, seq: self.view_seq };
             let body = View { id, entries }.encode();
-            let mac = msg::view_mac(secret, &body);
+            let mac = key.mac(Signed::View, &body);
             out.push(Out::Broadcast(Message::View { body: &body, mac }.encode()));
             remember(&mut self.views_sent, self.view_seq, now_us);
         }
@@ -604,8 +607,8 @@ impl Membership {
 
     fn on_beat(&mut self, now_us: u64, from: [u8; 4], body: &[u8], mac: Option<msg::Mac>, out: &mut Vec<Out>) {
         let Some(beat) = Beat::decode(body) else { return };
-        let Some(secret) = self.cfg.secret.as_deref() else { return };
-        let valid = mac.is_some_and(|m| msg::beat_mac_ok(secret, body, &m));
+        let Some(key) = self.key.as_ref() else { return };
+        let valid = mac.is_some_and(|m| key.holds(Signed::Beat, body, &m));
         if valid && beat.leaving {
             return self.on_leaving(now_us, &beat);
         }
@@ -722,8 +725,8 @@ impl Membership {
     fn on_view(&mut self, now_us: u64, from: [u8; 4], body: &[u8], mac: &msg::Mac, out: &mut Vec<Out>) {
         let Some(view) = View::decode(body) else { return };
         let id = view.id;
-        let Some(secret) = self.cfg.secret.as_deref() else { return };
-        if !msg::view_mac_ok(secret, body, mac) || id.coordinator == self.cfg.node {
+        let Some(key) = self.key.as_ref() else { return };
+        if !key.holds(Signed::View, body, mac) || id.coordinator == self.cfg.node {
             return;
         }
         // A coordinator that left says nothing more: a view of it sent

@@ -23,9 +23,10 @@
 //! side takes a recorded datagram replayed later for a live node's. Both
 //! carry MACs, so only holders of the secret make them.
 
-use hmac::Mac as _;
+use hmac::{Hmac, Mac as _};
 use libux::cluster::{hmac, is_features, is_name, NodeId};
 use serde::{Deserialize, Serialize};
+use sha2::Sha256;
 
 /// The membership port.
 pub const PORT: u16 = 5640;
@@ -169,23 +170,46 @@ impl<'a> View<'a> {
     }
 }
 
-/// The MAC of a beat's body.
-pub fn beat_mac(secret: &[u8], body: &[u8]) -> Mac {
-    hmac(secret, &[b"ux-beat", body]).finalize().into_bytes().into()
+/// The cluster's secret made an HMAC key once: each MAC starts from a
+/// copy of the keyed state, rather than hashing the key's two pads
+/// again (two of a beat's five SHA-256 blocks; a coordinator checks
+/// every node's beats, and under TCG each check cost about 0.13 ms of
+/// the host's time).
+#[derive(Clone)]
+pub struct MacKey(Hmac<Sha256>);
+
+/// What a MAC is over: a beat's or a view's body (labelled apart, so
+/// that one is never taken for the other).
+#[derive(Clone, Copy)]
+pub enum Signed {
+    Beat,
+    View,
 }
 
-pub fn beat_mac_ok(secret: &[u8], body: &[u8], mac: &Mac) -> bool {
-    hmac(secret, &[b"ux-beat", body]).verify_slice(mac).is_ok()
-}
+impl MacKey {
+    pub fn new(secret: &[u8]) -> MacKey {
+        MacKey(hmac(secret, &[]))
+    }
 
-/// The MAC of a view's body (another label than a beat's: one is never
-/// taken for the other).
-pub fn view_mac(secret: &[u8], body: &[u8]) -> Mac {
-    hmac(secret, &[b"ux-view", body]).finalize().into_bytes().into()
-}
+    fn over(&self, what: Signed, body: &[u8]) -> Hmac<Sha256> {
+        let mut m = self.0.clone();
+        m.update(match what {
+            Signed::Beat => b"ux-beat",
+            Signed::View => b"ux-view",
+        });
+        m.update(body);
+        m
+    }
 
-pub fn view_mac_ok(secret: &[u8], body: &[u8], mac: &Mac) -> bool {
-    hmac(secret, &[b"ux-view", body]).verify_slice(mac).is_ok()
+    /// The MAC of `body`.
+    pub fn mac(&self, what: Signed, body: &[u8]) -> Mac {
+        self.over(what, body).finalize().into_bytes().into()
+    }
+
+    /// Whether `mac` is the MAC of `body` (compared in constant time).
+    pub fn holds(&self, what: Signed, body: &[u8], mac: &Mac) -> bool {
+        self.over(what, body).verify_slice(mac).is_ok()
+    }
 }
 
 #[cfg(test)]
@@ -210,7 +234,7 @@ mod tests {
     fn messages_come_back_and_junk_is_refused() {
         let body = beat().encode();
         assert_eq!(Beat::decode(&body), Some(beat()));
-        let m = Message::Beat { body: &body, mac: Some(beat_mac(b"s", &body)) };
+        let m = Message::Beat { body: &body, mac: Some(MacKey::new(b"s").mac(Signed::Beat, &body)) };
         let bytes = m.encode();
         assert_eq!(Message::decode(&bytes), Some(m));
         assert_eq!(Message::decode(&bytes[..bytes.len() - 1]), None);
@@ -246,11 +270,19 @@ mod tests {
     #[test]
     fn macs_hold_only_for_the_same_secret_words_and_kind() {
         let body = b"beat";
-        assert!(beat_mac_ok(b"secret", body, &beat_mac(b"secret", body)));
-        assert!(!beat_mac_ok(b"secreT", body, &beat_mac(b"secret", body)));
-        assert!(!beat_mac_ok(b"secret", b"beaT", &beat_mac(b"secret", body)));
-        assert!(view_mac_ok(b"secret", body, &view_mac(b"secret", body)));
+        let (key, other) = (MacKey::new(b"secret"), MacKey::new(b"secreT"));
+        let mac = key.mac(Signed::Beat, body);
+        assert!(key.holds(Signed::Beat, body, &mac));
+        assert!(!other.holds(Signed::Beat, body, &mac));
+        assert!(!key.holds(Signed::Beat, b"beaT", &mac));
+        assert!(key.holds(Signed::View, body, &key.mac(Signed::View, body)));
         // A beat's MAC is no view's.
-        assert!(!view_mac_ok(b"secret", body, &beat_mac(b"secret", body)));
+        assert!(!key.holds(Signed::View, body, &mac));
+        // From the keyed state or from the key anew, one MAC: the form
+        // on the wire stays HMAC-SHA-256(secret, label | body).
+        let whole = hmac(b"secret", &[b"ux-beat", body]).finalize().into_bytes();
+        assert_eq!(mac, <[u8; 32]>::from(whole));
+        // A copy of the key is used again and again: each MAC starts anew.
+        assert_eq!(key.mac(Signed::Beat, body), mac);
     }
 }
