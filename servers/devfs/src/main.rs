@@ -3,8 +3,9 @@
 //! and the timer (the HPET's page at 0xfed00000, its timer 0 on IOAPIC
 //! pin 2; the PIT, which shares the pin, is stopped), which is armed
 //! only while someone sleeps (one shot at the earliest wake-up,
-//! `devfs::hpet`): an idle node takes no timer interrupts here. Time is
-//! the TSC's (`process::Clock`).
+//! `devfs::hpet`; on a machine without an HPET that can, the PIT's one
+//! shot): an idle node takes no timer interrupts here. Time is the
+//! TSC's (`process::Clock`).
 //!
 //! ```text
 //! /dev/cons           read: typed lines (echoed and edited, see
@@ -40,7 +41,7 @@ use libux::layout::{event, slot, DEVICE_BASE};
 use libux::process::Clock;
 use libux::rpc::{Errno, Pid};
 use libux::sel4::{IoPort, IrqHandler};
-use libux::time::PIT_COMMAND;
+use libux::time::{PIT_CHANNEL_0, PIT_COMMAND, PIT_HZ};
 
 libux::entry!(main);
 
@@ -141,11 +142,47 @@ struct Dev {
     clock: Clock,
     /// When we started (microseconds of `clock`): `/dev/time`'s zero.
     started: u64,
-    /// None without an HPET fit to serve: sleeps are refused (the
-    /// console and pipes go on).
-    timer: Option<Hpet<Mmio>>,
+    alarm: Alarm,
     /// When the timer's one shot fires, if it is armed.
     armed: Option<u64>,
+}
+
+/// What wakes sleepers: the HPET's one comparator, or on a machine
+/// without one that can serve, the PIT's one shot, which counts at most
+/// 54.9 ms (a longer sleep takes one interrupt per 54.9 ms).
+enum Alarm {
+    Hpet(Hpet<Mmio>),
+    Pit,
+}
+
+impl Alarm {
+    /// Arms it to go off `micros` from now, or as near as it reaches;
+    /// how far ahead it will, if it could be armed.
+    fn arm(&mut self, micros: u64) -> Option<u64> {
+        match self {
+            Alarm::Hpet(h) => {
+                h.arm(micros);
+                Some(micros)
+            }
+            Alarm::Pit => {
+                let count = (micros.min(1_000_000) * PIT_HZ / 1_000_000).clamp(1, 0xffff);
+                // Channel 0, lobyte/hibyte, mode 0 (interrupt on terminal
+                // count): one interrupt, then nothing until armed again.
+                PIT.out8(PIT_COMMAND, 0x30)
+                    .and_then(|()| PIT.out8(PIT_CHANNEL_0, count as u8))
+                    .and_then(|()| PIT.out8(PIT_CHANNEL_0, (count >> 8) as u8))
+                    .ok()
+                    .map(|()| count * 1_000_000 / PIT_HZ)
+            }
+        }
+    }
+
+    /// It went off: quiet until armed again (the PIT's one shot is).
+    fn disarm(&mut self) {
+        if let Alarm::Hpet(h) = self {
+            h.disarm();
+        }
+    }
 }
 
 fn serial() -> Serial<IoPort> {
@@ -214,14 +251,16 @@ impl Dev {
             .waiting()
             .filter_map(|(_, op)| if let Op::Sleep { until, .. } = op { Some(*until) } else { None })
             .min();
-        let (Some(until), Some(timer)) = (earliest, self.timer.as_mut()) else { return };
+        let Some(until) = earliest else { return };
         if self.armed.is_some_and(|at| at <= until) {
             return;
         }
         // (Its clock and the TSC may differ a little: one that fires
         // early is armed again for what is left.)
-        timer.arm(until.saturating_sub(self.clock.micros()));
-        self.armed = Some(until);
+        let now = self.clock.micros();
+        if let Some(lead) = self.alarm.arm(until.saturating_sub(now)) {
+            self.armed = Some(now + lead);
+        }
     }
 
     /// Typed input; `reading`: someone waits to read the console.
@@ -368,9 +407,6 @@ impl Files for Dev {
                     .ok()
                     .and_then(|t| t.trim().parse().ok())
                     .ok_or(Errno::InvalidArgument)?;
-                if self.timer.is_none() {
-                    return Err(Errno::NotSupported);
-                }
                 let until = self.clock.micros().saturating_add(ms.saturating_mul(1000));
                 Ok(Io::Wait(Op::Sleep { until, len }))
             }
@@ -425,9 +461,7 @@ impl Files for Dev {
         }
         if bits & event::irq(1) != 0 {
             self.armed = None;
-            if let Some(t) = self.timer.as_mut() {
-                t.disarm();
-            }
+            self.alarm.disarm();
             let _ = TIMER_IRQ.ack();
         }
     }
@@ -460,9 +494,13 @@ fn main() -> i32 {
         libux::println!("devfs: cannot start: {e}");
         return 1;
     }
-    let timer = Hpet::start(Mmio, TIMER_PIN)
-        .inspect_err(|unfit| libux::println!("devfs: no HPET to serve at 0xfed00000 ({unfit:?}): sleeps are refused"))
-        .ok();
+    let alarm = match Hpet::start(Mmio, TIMER_PIN) {
+        Ok(h) => Alarm::Hpet(h),
+        Err(unfit) => {
+            libux::println!("devfs: no HPET to serve at 0xfed00000 ({unfit:?}): sleepers wake by the PIT");
+            Alarm::Pit
+        }
+    };
     let clock = Clock::new();
     let started = clock.micros();
     let mut dev = Dev {
@@ -473,7 +511,7 @@ fn main() -> i32 {
         interrupted: false,
         clock,
         started,
-        timer,
+        alarm,
         armed: None,
     };
     // Input typed before we listened.
