@@ -42,8 +42,8 @@ pub enum EncodeError {
     TooLong,
 }
 
-/// Type codes.
-mod ty {
+/// Type codes (a message's fifth byte).
+pub mod ty {
     pub const RLERROR: u8 = 7;
     pub const TSTATFS: u8 = 8;
     pub const RSTATFS: u8 = 9;

@@ -359,7 +359,7 @@ impl<N: Clone, H, J: Clone> Session<N, H, J> {
                     if stats {
                         f.dir = Some((super::stat_bytes(&entries)?, 0));
                         let n = f.dir_page(offset, max, out)?;
-                        return Ok(super::finish_data(out, 117, n));
+                        return Ok(super::finish_data(out, codec::ty::RREAD, n));
                     }
                     let entries = f.entries.insert(entries);
                     super::readdir_reply(entries, offset, max, out)

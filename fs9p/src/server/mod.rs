@@ -155,7 +155,7 @@ impl<J> IoJob<J> {
     /// the read area already) or written; returns the reply's length.
     pub fn reply(&self, out: &mut [u8], result: Result<usize, Error>) -> usize {
         let len = match (result, &self.op) {
-            (Ok(n), IoOp::Read { count }) => finish_data(out, 117, n.min(*count)),
+            (Ok(n), IoOp::Read { count }) => finish_data(out, codec::ty::RREAD, n.min(*count)),
             (Ok(n), IoOp::Write { .. }) => {
                 codec::encode(&Frame { tag: 0, msg: Msg::Rwrite { count: n as u32 } }, out).expect("Rwrite fits")
             }
@@ -650,7 +650,7 @@ impl<N: Clone, H, J: Clone> Session<N, H, J> {
             let file = f.file.as_mut().ok_or(Error::BadFid)?;
             fs.read(file, offset, &mut out[data_at..data_at + max])?
         };
-        Ok(finish_data(out, 117, n))
+        Ok(finish_data(out, codec::ty::RREAD, n))
     }
 
     fn readdir<F: Filesystem<Node = N, File = H>>(
@@ -722,7 +722,7 @@ fn readdir_reply(entries: &[Meta], offset: u64, max: usize, out: &mut [u8]) -> R
             None => break,
         }
     }
-    Ok(finish_data(out, 41, at))
+    Ok(finish_data(out, codec::ty::RREADDIR, at))
 }
 
 /// A 9P2000 directory's entries as its reads return them: stats back to
