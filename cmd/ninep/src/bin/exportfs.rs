@@ -461,6 +461,10 @@ fn serve_connection() -> i32 {
             // Larger than the msize agreed: not 9P; drop the client.
             Ok(Some(len)) if len > inbuf.len() => return 1,
             Ok(Some(len)) if len <= have => {
+                // Of the requests read here, only a flush (of a lookup
+                // under way) can free what others wait behind; the rest is
+                // freed as lookups end.
+                let flush = inbuf[4] == fs9p::codec::ty::TFLUSH;
                 let (handled, waiting, msize) = {
                     let mut st = shared.state.lock();
                     let (session, fs) = &mut *st;
@@ -471,8 +475,7 @@ fn serve_connection() -> i32 {
                 if !shared.dispatch(handled, &out) {
                     return 0;
                 }
-                // A flush may have taken away what others waited behind.
-                if waiting {
+                if flush && waiting {
                     shared.resume(&mut out);
                 }
                 inbuf.copy_within(len..have, 0);
