@@ -5,7 +5,7 @@
 //! (`waits`) and settled with these once the process has ended.
 
 use crate::waits::Waits;
-use crate::{view, State};
+use crate::{node_state, view, State};
 use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -32,10 +32,6 @@ pub struct Calls {
     /// Of those, the ones whose caller ended (its node went, say): nobody
     /// can wait for them any more, so we reap them when they end.
     unclaimed: Mutex<BTreeSet<Pid>>,
-}
-
-fn is_down(state: &Mutex<State>, node: NodeId) -> bool {
-    view(state).1.iter().any(|n| n.node == node && n.state.is_down())
 }
 
 impl Calls {
@@ -119,7 +115,7 @@ impl Calls {
         match self.forward(node, &bytes) {
             Ok(r) => libux::rpc::decode_reply(&r)?,
             // Gone down while we asked (its mount hangs up then).
-            Err(_) if is_down(state, node) => lost(call),
+            Err(_) if node_state(state, node).is_some_and(|s| s.is_down()) => lost(call),
             Err(e) => Err(e),
         }
     }
@@ -162,7 +158,7 @@ impl Calls {
         let bytes = postcard::to_allocvec(&there.request()).map_err(|_| Errno::TooLarge)?;
         let reply = match self.forward(node, &bytes) {
             Ok(r) => libux::rpc::decode_reply(&r)?,
-            Err(_) if is_down(state, node) => Err(Errno::Lost),
+            Err(_) if node_state(state, node).is_some_and(|s| s.is_down()) => Err(Errno::Lost),
             Err(e) => Err(e),
         };
         let Ok(Response::Pid(child)) = reply else { return reply };

@@ -16,7 +16,7 @@
 
 use crate::calls::{Ask, Calls};
 use crate::waits::{Due, Parked, Waits, Wanted};
-use crate::{view, State};
+use crate::{node_state, view, State};
 use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::sync::Arc;
@@ -427,14 +427,9 @@ fn control(state: &Mutex<State>, files: &Files, ctl: ClusterCtl) -> Result<(), E
     match written {
         // A node told to leave may take the answer with it (our mount of
         // it is given up once it is out): its leaving is the answer.
-        Err(_) if matches!(ctl, ClusterCtl::Leave(_)) && has_left(state, node) => Ok(()),
+        Err(_) if matches!(ctl, ClusterCtl::Leave(_)) && node_state(state, node) == Some(NodeState::Left) => Ok(()),
         w => w,
     }
-}
-
-/// Whether `node` left the cluster, as our table says.
-fn has_left(state: &Mutex<State>, node: NodeId) -> bool {
-    view(state).1.iter().any(|n| n.node == node && n.state == NodeState::Left)
 }
 
 /// A call's reply as the `call` file is read.

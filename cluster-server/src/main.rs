@@ -90,6 +90,11 @@ fn view(state: &Mutex<State>) -> (NodeId, Vec<NodeLine>) {
     (own, lines)
 }
 
+/// How `node` stands in our table, if it is there.
+fn node_state(state: &Mutex<State>, node: NodeId) -> Option<NodeState> {
+    view(state).1.into_iter().find(|n| n.node == node).map(|n| n.state)
+}
+
 fn nodes_text(st: &State) -> String {
     node_lines(st).iter().map(|l| alloc::format!("{l}")).collect()
 }
