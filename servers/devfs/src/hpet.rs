@@ -80,11 +80,6 @@ impl<R: Registers> Hpet<R> {
         Ok(Hpet { regs, period_fs })
     }
 
-    /// Its tick, in femtoseconds.
-    pub fn period_fs(&self) -> u64 {
-        self.period_fs
-    }
-
     /// Arms the alarm to go off `micros` from now (at least one tick).
     /// A comparator the counter passed before it was written would go
     /// off only when the counter wraps, so the alarm is set again a
@@ -186,7 +181,7 @@ mod tests {
     #[test]
     fn starts_on_its_pin_with_a_quiet_one_shot_and_no_legacy_route() {
         let h = Hpet::start(qemu(0), 2).unwrap();
-        assert_eq!(h.period_fs(), 10_000_000);
+        assert_eq!(h.period_fs, 10_000_000);
         assert_eq!(h.regs.regs[&CONFIG], ENABLE, "the CMOS clock keeps IRQ8");
         let want = PIN_2 | TIMER_64 | 2 << ROUTE_SHIFT;
         assert_eq!(h.regs.regs[&TIMER0_CONFIG], want, "pin 2, edge, one shot, interrupt off");

@@ -300,7 +300,7 @@ fn guards() -> Result<String, String> {
     // Only the cluster server tells of children on other nodes: anyone
     // else could make a process wait for a child it never had.
     let me = process::getpid().map_err(|e| err("getpid", e))?;
-    let abroad = (2 << 16) | 7;
+    let abroad = libux::cluster::Gpid::new(libux::cluster::NodeId(2), 7).map_or(0, |g| g.0);
     expect("Placed from a program", process::placed(me, abroad), Errno::NotPermitted)?;
     expect("PlacedEnded from a program", process::placed_ended(abroad, End::Exited(0)), Errno::NotPermitted)?;
     let name = "x".repeat(31) + "é-and-more";
