@@ -284,8 +284,10 @@ impl Kind {
     }
 
     /// Reads at most `max` bytes: stream bytes (empty at the end), or one
-    /// whole datagram or echo reply (`TooLarge` if it does not fit; it
-    /// stays for a larger read). `None`: nothing to read yet.
+    /// whole datagram or echo reply. A datagram that does not fit is
+    /// dropped and the read fails `TooLarge`: never cut, and never left
+    /// at the head where every later read would fail on it (anyone on
+    /// the segment may send one). `None`: nothing to read yet.
     pub fn read(&mut self, max: usize, links: &mut [Link]) -> Option<Result<Vec<u8>, Errno>> {
         match self {
             Kind::Tcp { socket, .. } => {
@@ -303,11 +305,8 @@ impl Kind {
             }
             Kind::Udp { sockets, .. } if sockets.is_empty() => Some(Err(Errno::InvalidArgument)),
             Kind::Udp { sockets, remote, held, .. } => {
-                if let Some(first) = held.front() {
-                    if first.len() > max {
-                        return Some(Err(Errno::TooLarge));
-                    }
-                    return held.pop_front().map(Ok);
+                if let Some(first) = held.pop_front() {
+                    return Some(if first.len() > max { Err(Errno::TooLarge) } else { Ok(first) });
                 }
                 for &sock in sockets.iter() {
                     match next_datagram(udp(links, sock), *remote, max) {
@@ -481,7 +480,7 @@ impl Kind {
 
 /// The next datagram of `s` a read may give (a connected port's from its
 /// peer only; an announced port's with its `Datagram` header), taken off
-/// the socket; `TooLarge` (left there) if over `max`; none if none.
+/// the socket; `TooLarge` (and dropped) if over `max`; none if none.
 fn next_datagram(
     s: &mut udp::Socket<'static>,
     remote: Option<IpEndpoint>,
@@ -501,11 +500,8 @@ fn next_datagram(
                 Datagram { peer, payload }.to_bytes()
             }
         };
-        if bytes.len() > max {
-            return Some(Err(Errno::TooLarge));
-        }
         let _ = s.recv();
-        return Some(Ok(bytes));
+        return Some(if bytes.len() > max { Err(Errno::TooLarge) } else { Ok(bytes) });
     }
     None
 }

@@ -71,6 +71,33 @@ fn until_reaped(node: &Node, gpid: u32, within: Duration) {
     }
 }
 
+/// Sends `count` broadcast frames onto `segment` as a stranger would:
+/// UDP datagrams of 1,472 bytes (the most a frame carries) to port 5640
+/// of 10.1.255.255, from an address no node has.
+fn oversized_datagrams(segment: &qemu::cluster::Segment, count: usize) {
+    const PAYLOAD: usize = 1472;
+    let mut frame = vec![0xff; 6];
+    frame.extend([0x52, 0x54, 0x00, 0x00, 0x7f, 0xfe, 0x08, 0x00]);
+    let mut ip = vec![0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, 17, 0, 0, 10, 1, 0x7f, 0xfe, 10, 1, 255, 255];
+    ip[2..4].copy_from_slice(&((20 + 8 + PAYLOAD) as u16).to_be_bytes());
+    let sum: u32 = ip.chunks(2).map(|w| u32::from(u16::from_be_bytes([w[0], w[1]]))).sum();
+    let folded = (sum & 0xffff) + (sum >> 16);
+    ip[10..12].copy_from_slice(&(!(folded as u16)).to_be_bytes());
+    frame.extend(ip);
+    frame.extend(40000u16.to_be_bytes());
+    frame.extend(5640u16.to_be_bytes());
+    frame.extend(((8 + PAYLOAD) as u16).to_be_bytes());
+    frame.extend([0, 0]);
+    frame.extend([0xaa; PAYLOAD]);
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket.set_multicast_loop_v4(true).unwrap();
+    let to = (std::net::Ipv4Addr::from(segment.group), segment.port);
+    for _ in 0..count {
+        socket.send_to(&frame, to).unwrap();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 fn small() -> Options {
     Options { memory_mib: 256, ..Options::default() }
 }
@@ -517,6 +544,19 @@ fn nodes_admit_each_other_by_the_secret_and_see_failures() {
     cluster.nodes[5].kill();
     std::thread::sleep(Duration::from_secs(1));
     table(&cluster.nodes[0], &up(&[1, 2, 3]));
+
+    // A stranger on the segment sends datagrams larger than any message
+    // to every node's membership port: they are dropped, and nobody
+    // misses a beat (a listener that left one at the head of its port
+    // read it again for ever, and its node went down everywhere).
+    let marks: Vec<usize> = cluster.nodes[..3].iter().map(Node::mark).collect();
+    oversized_datagrams(&cluster.segment, 50);
+    std::thread::sleep(Duration::from_secs(4));
+    for (node, mark) in cluster.nodes[..3].iter().zip(marks) {
+        let log = node.log();
+        assert!(!log[mark..].contains(" is suspect"), "a node missed beats:\n{}", &log[mark..]);
+        table(node, &up(&[1, 2, 3]));
+    }
 
     // Node 3 dies without a word: down on the others; a program node 1
     // runs there is lost, and `crun` says so.
