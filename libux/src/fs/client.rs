@@ -350,6 +350,28 @@ impl File {
         Ok(done)
     }
 
+    /// Writes `msg` as one call, whole or not at all: for files where
+    /// each write is a message (a datagram, a `ctl` line). `pwrite` sends
+    /// more than [`IO_MAX`] bytes in parts when another thread holds the
+    /// window (a reader waiting on the same server, say), and each part
+    /// would be a message of its own; this refuses with `Busy` instead.
+    /// `BadRequest` if the server took only part of it.
+    pub fn write_message(&self, msg: &[u8]) -> Result<(), Errno> {
+        let count = msg.len() as u32;
+        let taken = if msg.len() <= IO_MAX {
+            fs_call(self.conn, &FsRequest::Write { handle: self.handle, offset: 0, data: msg })?
+        } else {
+            let mut lease = self.window().and_then(Lease::take).ok_or(Errno::Busy)?;
+            let window = lease.bytes();
+            window.get_mut(..msg.len()).ok_or(Errno::TooLarge)?.copy_from_slice(msg);
+            fs_call(self.conn, &FsRequest::WriteWindow { handle: self.handle, offset: 0, count })?
+        };
+        match taken {
+            FsResponse::Count(n) if n == count => Ok(()),
+            _ => Err(Errno::BadRequest),
+        }
+    }
+
     /// Gives up the calls of ours waiting on this file (another thread's
     /// read, say): they fail with `Interrupted`. Answers how many did.
     pub fn cancel(&self) -> Result<u32, Errno> {
