@@ -28,8 +28,8 @@ use cluster_server::msg::{self, Stats};
 use fs9p::auth::from_hex;
 use libux::cluster::{NodeId, NodeLine, NodeState, SEGMENT_BROADCAST};
 use libux::fs::client::{open, File};
-use libux::fs::flags;
 use libux::fs::pool::Pool;
+use libux::fs::{flags, IO_MAX};
 use libux::layout::slot;
 use libux::net::{Addr, Datagram};
 use libux::println;
@@ -333,7 +333,7 @@ fn export() {
 fn send(data: &File, to: [u8; 4], payload: &[u8]) {
     let d = Datagram { peer: Addr { ip: to, port: msg::PORT }, payload };
     // A datagram lost is a beat missed: the protocol copes.
-    let _ = data.pwrite(0, &d.to_bytes());
+    let _ = data.write_message(&d.to_bytes());
 }
 
 /// Sends `payload` to the membership port of the node at `to`.
@@ -350,7 +350,7 @@ fn send_to(to: [u8; 4], payload: &[u8]) {
     }
     if let Some((_, c)) = conn.as_ref() {
         // A datagram lost is a beat missed: the protocol copes.
-        let _ = c.data.pwrite(0, payload);
+        let _ = c.data.write_message(payload);
     }
 }
 
@@ -367,13 +367,15 @@ fn send_beat(state: &Mutex<State>, files: &files::Files, data: &File) {
     carry_out(files, data, outs);
 }
 
-/// The listener: every datagram to the membership port.
+/// The listener: every datagram to the membership port. Its reads fit a
+/// message (`msg::DATAGRAM_MAX`), so it never holds our window onto
+/// netstack while it waits: the others' datagrams go out whole.
 fn listen(state: Arc<Mutex<State>>, data: Arc<File>, files: Arc<files::Files>) {
-    let mut buf = alloc::vec![0u8; libux::net::DATAGRAM_HEADER_MAX + msg::DATAGRAM_MAX + 64];
+    let mut buf = [0u8; IO_MAX];
     loop {
         let n = match data.pread_once(0, &mut buf) {
             Ok(n) => n,
-            // Larger than any message: not ours.
+            // Larger than any message: not ours (netstack dropped it).
             Err(Errno::TooLarge) => continue,
             Err(e) => return println!("cluster: the membership port failed: {e}"),
         };

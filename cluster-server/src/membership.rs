@@ -1197,6 +1197,36 @@ mod tests {
     }
 
     #[test]
+    fn forty_nodes_started_in_any_order_stay_formed_with_views_in_pages() {
+        let mut s = Segment::new();
+        // Node 1 among the last: the cluster formed round node 2 stays so.
+        let order = [2, 5, 3, 9, 4, 6, 7, 8, 10, 12, 11].into_iter().chain(13..=30).chain([1]).chain(31..=40);
+        for k in order {
+            s.start(k, Some(b"s"));
+            s.run(137 * MS);
+        }
+        s.run(3_000 * MS);
+        s.nodes.sort_by_key(|n| n.m.node());
+        let logged: Vec<usize> = s.nodes.iter().map(|n| n.log.len()).collect();
+        for n in &mut s.nodes {
+            n.heard = 0;
+        }
+        s.run(20 * BEAT_US);
+        let coordinator = s.nodes[0].m.coordinator();
+        assert!(coordinator.is_some());
+        for (k, (n, logged)) in s.nodes.iter().zip(logged).enumerate() {
+            assert_eq!(s.table(k), all_up(1..=40), "node {}", k + 1);
+            assert_eq!(n.m.coordinator(), coordinator, "node {}", k + 1);
+            assert_eq!(n.log[logged..], [], "node {} changed its mind", k + 1);
+            // Forty entries take two datagrams at least, and each got
+            // through whole (`Message::decode` takes none larger).
+            if Some(n.m.node()) != coordinator {
+                assert!(n.heard >= 40, "node {} heard {} datagrams", k + 1, n.heard);
+            }
+        }
+    }
+
+    #[test]
     fn a_dead_node_is_down_everywhere_within_3_s_and_comes_back_as_a_new_incarnation() {
         let mut s = formed(5);
         s.nodes[3].up = false;

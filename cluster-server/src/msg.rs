@@ -30,8 +30,14 @@ use sha2::Sha256;
 
 /// The membership port.
 pub const PORT: u16 = 5640;
-/// The largest datagram the protocol sends: one Ethernet frame.
-pub const DATAGRAM_MAX: usize = 1400;
+/// The largest datagram the protocol sends: with its header line, one
+/// file call's message (`libux::fs::IO_MAX`), so that each is read and
+/// written whole in one call, whatever else a node's threads do with
+/// their window onto netstack. (At 1,400 bytes, a view of 32 nodes went
+/// through the window, which the listener held while it waited: the
+/// beater's views went out cut in two, and the followers, hearing none
+/// whole, took their coordinator for silent.)
+pub const DATAGRAM_MAX: usize = libux::fs::IO_MAX - libux::net::DATAGRAM_HEADER_MAX;
 
 pub type Mac = [u8; 32];
 /// A node's life from one boot: random, so that a node that comes back is
@@ -265,6 +271,43 @@ mod tests {
         assert_eq!(View::decode(&v.encode()), Some(v.clone()));
         let bad = View { entries: alloc::vec![Entry { features: "a b", ..e }], ..v };
         assert_eq!(View::decode(&bad.encode()), None);
+    }
+
+    #[test]
+    fn the_largest_beat_and_view_entry_fit_a_datagram() {
+        let name = "n".repeat(libux::cluster::NAME_MAX);
+        let features = "f".repeat(libux::cluster::FEATURES_MAX);
+        let stats = Stats { load: u32::MAX, processes: u32::MAX, free_kib: u64::MAX, draining: true };
+        let beat = Beat {
+            incarnation: u64::MAX,
+            seq: u64::MAX,
+            name: &name,
+            features: &features,
+            stats,
+            ends: u64::MAX,
+            ..beat()
+        };
+        let body = beat.encode();
+        let m = Message::Beat { body: &body, mac: Some([0xff; 32]) }.encode();
+        assert!(m.len() <= DATAGRAM_MAX, "a beat of {} bytes", m.len());
+        assert!(Message::decode(&m).is_some());
+        let e = Entry {
+            node: NodeId(NodeId::MAX),
+            incarnation: u64::MAX,
+            addr: [255; 4],
+            seq: u64::MAX,
+            age_ms: u32::MAX,
+            admitted: true,
+            name: &name,
+            features: &features,
+            stats,
+            ends: u64::MAX,
+            left: true,
+        };
+        let id = ViewId { coordinator: NodeId(NodeId::MAX), incarnation: u64::MAX, seq: u64::MAX };
+        let body = View { id, entries: alloc::vec![e] }.encode();
+        let m = Message::View { body: &body, mac: [0xff; 32] }.encode();
+        assert!(m.len() <= DATAGRAM_MAX, "a view of one entry of {} bytes", m.len());
     }
 
     #[test]
