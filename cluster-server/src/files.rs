@@ -29,7 +29,7 @@ use libux::fs::client::{open, stat, transact, File};
 use libux::fs::handles::Handles;
 use libux::fs::pool::Pooled;
 use libux::fs::server::{encode, Answer, Entry, Windows};
-use libux::fs::{entry_bytes, flags, list_page, FsRequest, IO_MAX};
+use libux::fs::{entry_bytes, flags, list_page, window_part, FsRequest, IO_MAX};
 use libux::layout::slot;
 use libux::procfs::PidFile;
 use libux::procfs::{pids, status_lines, Status};
@@ -324,17 +324,17 @@ fn answer(state: &Mutex<State>, files: &Files, pid: Pid, req: FsRequest) -> Resu
             buf.truncate(n);
             Ok(Answer::Data(buf))
         }
-        FsRequest::ReadWindow { handle, offset, count } => {
-            files.with_window(pid, |_| ())?;
-            let mut buf = alloc::vec![0; (count as usize).min(libux::layout::IO_WINDOW as usize)];
+        FsRequest::ReadWindow { handle, offset, count, at } => {
+            let room = files.with_window(pid, |w| window_part(w, at, count, true).map(|p| p.len()))?;
+            let mut buf = alloc::vec![0; room.ok_or(Errno::InvalidArgument)?];
             let n = read(files, pid, handle, offset, &mut buf)?;
-            files.with_window(pid, |w| w[..n].copy_from_slice(&buf[..n]))?;
+            files.with_window(pid, |w| window_part(w, at, n as u32, false).map(|p| p.copy_from_slice(&buf[..n])))?;
             Ok(Answer::Count(n as u32))
         }
         FsRequest::Write { handle, offset, data } => write(state, files, pid, handle, offset, data),
-        FsRequest::WriteWindow { handle, offset, count } => {
-            let data = files.with_window(pid, |w| w.get(..count as usize).map(<[u8]>::to_vec))?;
-            write(state, files, pid, handle, offset, &data.ok_or(Errno::TooLarge)?)
+        FsRequest::WriteWindow { handle, offset, count, at } => {
+            let data = files.with_window(pid, |w| window_part(w, at, count, false).map(|p| p.to_vec()))?;
+            write(state, files, pid, handle, offset, &data.ok_or(Errno::InvalidArgument)?)
         }
         FsRequest::Stat { path } => {
             let node = Node::lookup(path)?;
@@ -620,23 +620,23 @@ fn parks(state: &Mutex<State>, files: &Files, pid: Pid, req: &FsRequest) -> Resu
             Content::Through { lines: Some(lines), waits_for: Some(gpid), .. },
             &FsRequest::Read { offset, count, .. },
         ) => {
-            let wanted = Wanted::Read { handle, offset, count, window: false };
+            let wanted = Wanted::Read { handle, offset, count, window: None };
             Ok(lines.lock().is_none().then_some((*gpid, wanted)))
         }
         (
             Content::Through { lines: Some(lines), waits_for: Some(gpid), .. },
-            &FsRequest::ReadWindow { offset, count, .. },
+            &FsRequest::ReadWindow { offset, count, at, .. },
         ) => {
-            files.with_window(pid, |_| ())?;
-            let wanted = Wanted::Read { handle, offset, count, window: true };
+            files.with_window(pid, |w| window_part(w, at, count, true).map(|_| ()))?.ok_or(Errno::InvalidArgument)?;
+            let wanted = Wanted::Read { handle, offset, count, window: Some(at) };
             Ok(lines.lock().is_none().then_some((*gpid, wanted)))
         }
         (Content::Transaction(Transaction::Call, _), &FsRequest::Write { data, .. }) => {
             parks_call(state, pid, handle, data)
         }
-        (Content::Transaction(Transaction::Call, _), &FsRequest::WriteWindow { count, .. }) => {
-            let data = files.with_window(pid, |w| w.get(..count as usize).map(<[u8]>::to_vec))?;
-            parks_call(state, pid, handle, &data.ok_or(Errno::TooLarge)?)
+        (Content::Transaction(Transaction::Call, _), &FsRequest::WriteWindow { count, at, .. }) => {
+            let data = files.with_window(pid, |w| window_part(w, at, count, false).map(|p| p.to_vec()))?;
+            parks_call(state, pid, handle, &data.ok_or(Errno::InvalidArgument)?)
         }
         _ => Ok(None),
     }
@@ -685,15 +685,17 @@ fn settle(state: &Mutex<State>, files: &Files, p: Parked, down: bool, waited: Op
         Wanted::Read { .. } if down => Err(Errno::Lost),
         Wanted::Read { handle, offset, count, window } => files.get(p.client, handle).and_then(|open| {
             let Content::Through { file, lines: Some(lines), .. } = &open.content else { return Err(Errno::BadHandle) };
-            let limit = if window { libux::layout::IO_WINDOW as usize } else { IO_MAX };
+            let limit = if window.is_some() { libux::layout::IO_WINDOW as usize } else { IO_MAX };
             let mut buf = alloc::vec![0; (count as usize).min(limit)];
             let n = read_line(file, lines, offset, &mut buf)?;
             buf.truncate(n);
-            if window {
-                files.with_window(p.client, |w| w[..n].copy_from_slice(&buf))?;
-                Ok(Answer::Count(n as u32))
-            } else {
-                Ok(Answer::Data(buf))
+            match window {
+                Some(at) => {
+                    let put = |w: &mut [u8]| window_part(w, at, n as u32, false).map(|p| p.copy_from_slice(&buf));
+                    files.with_window(p.client, put)?.ok_or(Errno::InvalidArgument)?;
+                    Ok(Answer::Count(n as u32))
+                }
+                None => Ok(Answer::Data(buf)),
             }
         }),
     };

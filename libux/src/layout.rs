@@ -171,18 +171,26 @@ const _: () = assert!(DMA_BASE < DMA_END && DEVICE_BASE < IO_WINDOWS);
 
 /// I/O windows: memory a client and a file server share for transfers
 /// larger than a message (`fs::FsRequest::ReadWindow`). A client's window
-/// onto its `n`th file server is at `IO_WINDOWS + n * IO_WINDOW`,
+/// onto its `n`th file server is at `IO_WINDOWS + n * IO_WINDOW_SPAN`,
 pub const IO_WINDOWS: u64 = 0x90_0000_0000;
+/// its first part the bulk part, the most one read or write moves (a
+/// program's natural buffer size),
 pub const IO_WINDOW: u64 = 64 * 1024;
+/// then a part for messages (a datagram, a `ctl` line, a call): written
+/// whole there by one thread while another holds the bulk part, as a
+/// read that waits for data may do for long;
+pub const IO_WINDOW_MESSAGE: u64 = 8 * 1024;
+pub const IO_WINDOW_SPAN: u64 = IO_WINDOW + IO_WINDOW_MESSAGE;
 /// at most this many file servers;
 pub const MAX_IO_WINDOWS: u64 = 64;
-/// and the server sees it at `CLIENT_WINDOWS + pid * IO_WINDOW`.
+/// and the server sees it at `CLIENT_WINDOWS + pid * IO_WINDOW_SPAN`.
 pub const CLIENT_WINDOWS: u64 = 0x100_0000_0000;
 
 /// Where a file server sees the window of client `pid`.
 pub const fn client_window(pid: crate::rpc::Pid) -> u64 {
-    CLIENT_WINDOWS + pid as u64 * IO_WINDOW
+    CLIENT_WINDOWS + pid as u64 * IO_WINDOW_SPAN
 }
 
-const _: () = assert!(IO_WINDOWS >= HEAP_END && IO_WINDOWS + MAX_IO_WINDOWS * IO_WINDOW <= CLIENT_WINDOWS);
-const _: () = assert!(client_window(crate::rpc::PID_MAX) + IO_WINDOW <= 1 << 47);
+const _: () = assert!(IO_WINDOWS >= HEAP_END && IO_WINDOWS + MAX_IO_WINDOWS * IO_WINDOW_SPAN <= CLIENT_WINDOWS);
+const _: () = assert!(client_window(crate::rpc::PID_MAX) + IO_WINDOW_SPAN <= 1 << 47);
+const _: () = assert!(IO_WINDOW_SPAN.is_multiple_of(4096));

@@ -17,7 +17,7 @@ use libux::sel4::{CapRights, Page};
 /// Where `client`'s I/O window onto `server` is, if made.
 pub fn made(procs: &Procs, client: Pid, server: Pid) -> Option<u64> {
     let n = procs.live(client).ok()?.windows.iter().position(|&s| s == server)?;
-    Some(layout::IO_WINDOWS + n as u64 * layout::IO_WINDOW)
+    Some(layout::IO_WINDOWS + n as u64 * layout::IO_WINDOW_SPAN)
 }
 
 /// `Request::HasWindow`: whether `client` has a window onto `server`.
@@ -40,7 +40,7 @@ pub fn open(procs: &mut Procs, kernel: &mut Kernel, client: Pid, server: Pid) ->
 /// `client`'s I/O window onto file server `server`, made on first
 /// use: frames of the server's, mapped in both (see `Live::windows`).
 fn make(procs: &mut Procs, kernel: &mut Kernel, client: Pid, server: Pid) -> Result<u64, Errno> {
-    let at = |n: usize| layout::IO_WINDOWS + n as u64 * layout::IO_WINDOW;
+    let at = |n: usize| layout::IO_WINDOWS + n as u64 * layout::IO_WINDOW_SPAN;
     let live = procs.live(client)?;
     if let Some(n) = live.windows.iter().position(|&s| s == server) {
         return Ok(at(n));
@@ -52,7 +52,7 @@ fn make(procs: &mut Procs, kernel: &mut Kernel, client: Pid, server: Pid) -> Res
     // The server's side, unless a window of an ended process with the
     // same id is still there: then that one, emptied.
     let base = layout::client_window(client);
-    let pages = (layout::IO_WINDOW / PAGE) as usize;
+    let pages = (layout::IO_WINDOW_SPAN / PAGE) as usize;
     let srv = procs.live_mut(server)?;
     srv.retired_windows.retain(|&p| p != client);
     for frame in srv.client_windows.remove(&client).unwrap_or_default() {

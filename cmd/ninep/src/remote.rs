@@ -34,7 +34,7 @@ use fs9p::client::{split, Client, ClientError, Entry, OpenHow};
 use fs9p::{Dialect, Frame, Msg};
 use libux::fs::handles::Handles;
 use libux::fs::server::{Answer, Entry as OsEntry, Windows};
-use libux::fs::{entry_bytes, flags, list_page, FsRequest, IO_MAX};
+use libux::fs::{entry_bytes, flags, list_page, window_part, FsRequest, IO_MAX};
 use libux::rpc::{Errno, Pid};
 use libux::sync::Mutex;
 
@@ -324,16 +324,18 @@ impl Worker {
                 buf.truncate(n);
                 Ok(Answer::Data(buf))
             }
-            FsRequest::ReadWindow { handle, offset, count } => self.read_window(shared, (pid, handle), offset, count),
+            FsRequest::ReadWindow { handle, offset, count, at } => {
+                self.read_window(shared, (pid, handle), offset, count, at)
+            }
             FsRequest::Write { handle, offset, data } => {
                 let fid = shared.lock().fid((pid, handle))?;
                 let _busy = Busy::new(shared, (pid, handle), self.share);
                 self.write_all(fid, offset, data)
             }
-            FsRequest::WriteWindow { handle, offset, count } => {
+            FsRequest::WriteWindow { handle, offset, count, at } => {
                 let fid = shared.lock().fid((pid, handle))?;
                 let _busy = Busy::new(shared, (pid, handle), self.share);
-                let data = shared.lock().with_window(pid, |w| w.get(..count as usize).map(<[u8]>::to_vec))?;
+                let data = shared.lock().with_window(pid, |w| window_part(w, at, count, false).map(|p| p.to_vec()))?;
                 self.write_all(fid, offset, &data.ok_or(Errno::InvalidArgument)?)
             }
             FsRequest::Truncate { handle, size } => {
@@ -374,10 +376,21 @@ impl Worker {
         tags.len() as u32
     }
 
-    fn read_window(&mut self, shared: &Mutex<Remote>, key: Key, offset: u64, count: u32) -> Result<Answer, Errno> {
-        let count = shared.lock().with_window(key.0, |w| (count as usize).min(w.len()))?;
+    fn read_window(
+        &mut self,
+        shared: &Mutex<Remote>,
+        key: Key,
+        offset: u64,
+        count: u32,
+        at: u32,
+    ) -> Result<Answer, Errno> {
+        let count = shared.lock().with_window(key.0, |w| window_part(w, at, count, true).map(|p| p.len()))?;
+        let count = count.ok_or(Errno::InvalidArgument)?;
         // Copied in under the lock: the window is not held across a read.
-        let give = |bytes: &[u8]| shared.lock().with_window(key.0, |w| w[..bytes.len()].copy_from_slice(bytes));
+        let give = |bytes: &[u8]| {
+            let put = |w: &mut [u8]| window_part(w, at, bytes.len() as u32, false).map(|p| p.copy_from_slice(bytes));
+            shared.lock().with_window(key.0, put)?.ok_or(Errno::InvalidArgument)
+        };
         let wire = self.c.transport().wire().clone();
         // What is held, or the read sent ahead for exactly this.
         let (fid, sized, drops, pending) = {
@@ -385,7 +398,8 @@ impl Worker {
             let Remote { ahead, windows, .. } = &mut *r;
             if let Some(held) = ahead.at(key, offset) {
                 let n = held.len().min(count);
-                windows.get(key.0).ok_or(Errno::BadRequest)?[..n].copy_from_slice(&held[..n]);
+                let window = windows.get(key.0).ok_or(Errno::BadRequest)?;
+                window_part(window, at, n as u32, false).ok_or(Errno::InvalidArgument)?.copy_from_slice(&held[..n]);
                 return Ok(Answer::Count(n as u32));
             }
             let ours = r.ahead.key == Some(key) && r.ahead.next.is_some_and(|p| p.offset == offset);

@@ -184,48 +184,124 @@ pub fn create(path: &str) -> Result<File, Errno> {
     open(path, flags::WRITE | flags::CREATE | flags::TRUNCATE)
 }
 
-/// Which I/O windows a thread is using. A thread that finds a window in
-/// use transfers a message at a time instead: nobody waits for a window
-/// (its holder may be blocked in a read that takes long).
-static WINDOW_BUSY: [AtomicBool; crate::layout::MAX_IO_WINDOWS as usize] =
+/// Which parts of which I/O windows threads are using: the bulk part
+/// and the message part (`layout::IO_WINDOW_MESSAGE`) of each. A thread
+/// that finds the bulk part in use moves a message at a time instead:
+/// nobody waits for it (its holder may be blocked in a read that takes
+/// long). Reads use only the bulk part, so a writer finds the message
+/// part free but for another writer, which holds it a moment.
+static BULK_BUSY: [AtomicBool; crate::layout::MAX_IO_WINDOWS as usize] =
+    [const { AtomicBool::new(false) }; crate::layout::MAX_IO_WINDOWS as usize];
+static MESSAGE_BUSY: [AtomicBool; crate::layout::MAX_IO_WINDOWS as usize] =
     [const { AtomicBool::new(false) }; crate::layout::MAX_IO_WINDOWS as usize];
 
-/// The use of one I/O window by one thread, until dropped.
-struct Lease(usize);
+/// How often a write that fits one part of the window tries again for
+/// a part that another thread holds (yielding between) before it goes
+/// as messages (`File::pwrite`) or fails `Busy` (`File::write_message`).
+const PART_TRIES: u32 = 1000;
 
-impl Lease {
-    fn take(at: u64) -> Option<Lease> {
-        let i = ((at - crate::layout::IO_WINDOWS) / crate::layout::IO_WINDOW) as usize;
-        let busy = WINDOW_BUSY.get(i)?;
-        busy.compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed).ok()?;
-        Some(Lease(i))
+/// A part of an I/O window.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Part {
+    Bulk,
+    Message,
+}
+
+impl Part {
+    /// Where it starts in the window.
+    fn at(self) -> u32 {
+        match self {
+            Part::Bulk => 0,
+            Part::Message => crate::layout::IO_WINDOW as u32,
+        }
     }
 
-    /// The window's bytes.
+    fn len(self) -> usize {
+        match self {
+            Part::Bulk => crate::layout::IO_WINDOW as usize,
+            Part::Message => crate::layout::IO_WINDOW_MESSAGE as usize,
+        }
+    }
+
+    fn busy(self, window: usize) -> Option<&'static AtomicBool> {
+        match self {
+            Part::Bulk => BULK_BUSY.get(window),
+            Part::Message => MESSAGE_BUSY.get(window),
+        }
+    }
+
+    /// The parts a write of `len` bytes may use, best first.
+    fn for_write(len: usize) -> [Part; 2] {
+        if len <= Part::Message.len() {
+            [Part::Message, Part::Bulk]
+        } else {
+            [Part::Bulk, Part::Message]
+        }
+    }
+}
+
+/// The use of one part of one I/O window by one thread, until dropped.
+struct Lease {
+    window: usize,
+    part: Part,
+}
+
+impl Lease {
+    /// `part` of the window at `at`, if no other thread holds it.
+    fn take(at: u64, part: Part) -> Option<Lease> {
+        let window = ((at - crate::layout::IO_WINDOWS) / crate::layout::IO_WINDOW_SPAN) as usize;
+        part.busy(window)?.compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed).ok()?;
+        Some(Lease { window, part })
+    }
+
+    /// The first of `parts` of the window at `at` that is free; trying
+    /// `tries` times more (yielding between) while both are held.
+    fn take_any(at: u64, parts: &[Part], tries: u32) -> Option<Lease> {
+        for _ in 0..=tries {
+            if let Some(l) = parts.iter().find_map(|&p| Lease::take(at, p)) {
+                return Some(l);
+            }
+            syscall::yield_now();
+        }
+        None
+    }
+
+    /// Where the part starts in the window (`FsRequest::ReadWindow::at`).
+    fn at(&self) -> u32 {
+        self.part.at()
+    }
+
+    fn len(&self) -> usize {
+        self.part.len()
+    }
+
+    /// The part's bytes.
     fn bytes(&mut self) -> &mut [u8] {
-        let at = crate::layout::IO_WINDOWS + self.0 as u64 * crate::layout::IO_WINDOW;
-        // SAFETY: the process server maps IO_WINDOW bytes at every window
-        // address it gives us, for as long as we live; the lease makes this
-        // thread their one user.
-        unsafe { core::slice::from_raw_parts_mut(at as *mut u8, crate::layout::IO_WINDOW as usize) }
+        let at = crate::layout::IO_WINDOWS + self.window as u64 * crate::layout::IO_WINDOW_SPAN + self.at() as u64;
+        // SAFETY: the process server maps IO_WINDOW_SPAN bytes at every
+        // window address it gives us, for as long as we live; the lease
+        // makes this thread the one user of this part of them.
+        unsafe { core::slice::from_raw_parts_mut(at as *mut u8, self.len()) }
     }
 }
 
 impl Drop for Lease {
     fn drop(&mut self) {
-        WINDOW_BUSY[self.0].store(false, Ordering::Release);
+        if let Some(busy) = self.part.busy(self.window) {
+            busy.store(false, Ordering::Release);
+        }
     }
 }
 
-/// Runs `f` on our I/O window onto `server` (one we hold a connection
-/// to; made if need be), this thread its one user meanwhile: `Busy`
-/// while another thread uses it.
+/// Runs `f` on the bulk part of our I/O window onto `server` (one we
+/// hold a connection to; made if need be), this thread its one user
+/// meanwhile: `Busy` while another thread uses it.
 pub fn with_window<R>(server: Pid, f: impl FnOnce(&mut [u8]) -> R) -> Result<R, Errno> {
     let at = match call(slot::PROC_CONN, &Request::Window { server })? {
         Response::Window(at) => at,
         _ => return Err(Errno::BadRequest),
     };
-    let mut lease = Lease::take(at).ok_or(Errno::Busy)?;
+    let mut lease = Lease::take(at, Part::Bulk).ok_or(Errno::Busy)?;
     Ok(f(lease.bytes()))
 }
 
@@ -292,11 +368,12 @@ impl File {
     /// larger than a message carries: the bytes read and the count asked.
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<(usize, usize), Errno> {
         let handle = self.handle;
-        let lease = (buf.len() > IO_MAX).then(|| self.window()).flatten().and_then(Lease::take);
-        let count = buf.len().min(if lease.is_some() { crate::layout::IO_WINDOW as usize } else { IO_MAX });
+        let lease = (buf.len() > IO_MAX).then(|| self.window()).flatten().and_then(|w| Lease::take(w, Part::Bulk));
+        let count = buf.len().min(lease.as_ref().map_or(IO_MAX, Lease::len));
         let n = match lease {
             Some(mut lease) => {
-                match fs_call(self.conn, &FsRequest::ReadWindow { handle, offset, count: count as u32 })? {
+                let at = lease.at();
+                match fs_call(self.conn, &FsRequest::ReadWindow { handle, offset, count: count as u32, at })? {
                     FsResponse::Count(n) if n as usize <= count => {
                         buf[..n as usize].copy_from_slice(&lease.bytes()[..n as usize]);
                         n as usize
@@ -324,16 +401,26 @@ impl File {
     }
 
     /// Writes all of `data` at `offset`, leaving the file's offset alone.
+    /// What fits one part of the window goes in one call (waiting a
+    /// moment for a part another thread writes through); else, or with
+    /// both parts held, it goes in calls of a window's or a message's
+    /// worth: whole for a stream, but a message file would take each
+    /// call as a message of its own ([`File::write_message`] refuses).
     pub fn pwrite(&self, offset: u64, data: &[u8]) -> Result<usize, Errno> {
         let mut done = 0;
         while done < data.len() {
             let at = offset + done as u64;
-            if let Some(mut lease) = (data.len() - done > IO_MAX).then(|| self.window()).flatten().and_then(Lease::take)
-            {
-                let chunk = &data[done..(done + crate::layout::IO_WINDOW as usize).min(data.len())];
+            let rest = data.len() - done;
+            let tries = if rest <= Part::Message.len() { PART_TRIES } else { 0 };
+            let lease = (rest > IO_MAX)
+                .then(|| self.window())
+                .flatten()
+                .and_then(|w| Lease::take_any(w, &Part::for_write(rest), tries));
+            if let Some(mut lease) = lease {
+                let chunk = &data[done..done + rest.min(lease.len())];
                 lease.bytes()[..chunk.len()].copy_from_slice(chunk);
                 let count = chunk.len() as u32;
-                let req = FsRequest::WriteWindow { handle: self.handle, offset: at, count };
+                let req = FsRequest::WriteWindow { handle: self.handle, offset: at, count, at: lease.at() };
                 match fs_call(self.conn, &req)? {
                     FsResponse::Count(n) if n > 0 && n <= count => done += n as usize,
                     _ => return Err(Errno::BadRequest),
@@ -351,20 +438,26 @@ impl File {
     }
 
     /// Writes `msg` as one call, whole or not at all: for files where
-    /// each write is a message (a datagram, a `ctl` line). `pwrite` sends
-    /// more than [`IO_MAX`] bytes in parts when another thread holds the
-    /// window (a reader waiting on the same server, say), and each part
-    /// would be a message of its own; this refuses with `Busy` instead.
-    /// `BadRequest` if the server took only part of it.
+    /// each write is a message (a datagram, a `ctl` line, a call).
+    /// `pwrite` may send it in parts (with both parts of the window held
+    /// by other threads), and each would be a message of its own; this
+    /// waits a moment for a part, then refuses with `Busy`; `TooLarge`
+    /// past the window's bulk part; `BadRequest` if the server took only
+    /// part of it.
     pub fn write_message(&self, msg: &[u8]) -> Result<(), Errno> {
         let count = msg.len() as u32;
         let taken = if msg.len() <= IO_MAX {
             fs_call(self.conn, &FsRequest::Write { handle: self.handle, offset: 0, data: msg })?
         } else {
-            let mut lease = self.window().and_then(Lease::take).ok_or(Errno::Busy)?;
-            let window = lease.bytes();
-            window.get_mut(..msg.len()).ok_or(Errno::TooLarge)?.copy_from_slice(msg);
-            fs_call(self.conn, &FsRequest::WriteWindow { handle: self.handle, offset: 0, count })?
+            if msg.len() > Part::Bulk.len() {
+                return Err(Errno::TooLarge);
+            }
+            let window = self.window().ok_or(Errno::Busy)?;
+            let parts: &[Part] =
+                if msg.len() <= Part::Message.len() { &[Part::Message, Part::Bulk] } else { &[Part::Bulk] };
+            let mut lease = Lease::take_any(window, parts, PART_TRIES).ok_or(Errno::Busy)?;
+            lease.bytes()[..msg.len()].copy_from_slice(msg);
+            fs_call(self.conn, &FsRequest::WriteWindow { handle: self.handle, offset: 0, count, at: lease.at() })?
         };
         match taken {
             FsResponse::Count(n) if n == count => Ok(()),

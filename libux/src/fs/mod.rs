@@ -10,8 +10,8 @@
 //! registers: a read or write moves at most [`IO_MAX`] bytes per call.
 //! Larger transfers go through the I/O window the client shares with the
 //! server (`layout::IO_WINDOWS`): `ReadWindow` and `WriteWindow` move up
-//! to `layout::IO_WINDOW` bytes per call, and only the count travels in
-//! the message.
+//! to `layout::IO_WINDOW` bytes per call, and only where in the window
+//! and the count travel in the message.
 
 use crate::rpc::Errno;
 use alloc::vec::Vec;
@@ -153,18 +153,20 @@ pub enum FsRequest<'a> {
         offset: u64,
         data: &'a [u8],
     },
-    /// Read up to `count` bytes into the caller's I/O window (from its
-    /// start); the answer is their `Count`.
+    /// Read up to `count` bytes into the caller's I/O window, from its
+    /// byte `at` (see [`window_part`]); the answer is their `Count`.
     ReadWindow {
         handle: u32,
         offset: u64,
         count: u32,
+        at: u32,
     },
-    /// Write the first `count` bytes of the caller's I/O window.
+    /// Write the `count` bytes from byte `at` of the caller's I/O window.
     WriteWindow {
         handle: u32,
         offset: u64,
         count: u32,
+        at: u32,
     },
     Close {
         handle: u32,
@@ -263,7 +265,16 @@ pub type FsReply<'a> = Result<FsResponse<'a>, Errno>;
 unsafe fn client_window(pid: crate::rpc::Pid) -> &'static mut [u8] {
     let at = crate::layout::client_window(pid) as *mut u8;
     // SAFETY: per this function's contract.
-    unsafe { core::slice::from_raw_parts_mut(at, crate::layout::IO_WINDOW as usize) }
+    unsafe { core::slice::from_raw_parts_mut(at, crate::layout::IO_WINDOW_SPAN as usize) }
+}
+
+/// The bytes of a client's window a `ReadWindow` or `WriteWindow` names:
+/// `count` from `at` (a read's count cut at the window's end); `None`
+/// past the end (a client's slip: `InvalidArgument`).
+pub fn window_part(window: &mut [u8], at: u32, count: u32, read: bool) -> Option<&mut [u8]> {
+    let from = window.get_mut(at as usize..).filter(|w| !w.is_empty() || count == 0)?;
+    let n = if read { from.len().min(count as usize) } else { count as usize };
+    from.get_mut(..n)
 }
 
 pub fn decode_request(bytes: &[u8]) -> Result<FsRequest<'_>, Errno> {
@@ -355,5 +366,17 @@ mod tests {
             assert_eq!(seen, names.len());
         }
         assert_eq!(list_page(&[1, 2], 5, |_| 1), (&[][..], false));
+    }
+
+    #[test]
+    fn a_window_part_is_within_the_window() {
+        let mut w = [0u8; 16];
+        assert_eq!(window_part(&mut w, 4, 8, false).map(|p| p.len()), Some(8));
+        assert_eq!(window_part(&mut w, 12, 8, false), None, "a write past the end");
+        assert_eq!(window_part(&mut w, 12, 8, true).map(|p| p.len()), Some(4), "a read is cut");
+        assert_eq!(window_part(&mut w, 16, 1, true), None, "a read from the end");
+        assert_eq!(window_part(&mut w, 17, 0, false), None);
+        assert_eq!(window_part(&mut w, u32::MAX, 1, true), None);
+        assert_eq!(window_part(&mut w, 16, 0, false).map(|p| p.len()), Some(0));
     }
 }

@@ -123,8 +123,14 @@ enum On {
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Kind {
-    Open { flags: u32 },
-    Read { window: bool, max: usize },
+    Open {
+        flags: u32,
+    },
+    /// Into the caller's window from its byte `at`, or into a message.
+    Read {
+        window: Option<u32>,
+        max: usize,
+    },
     Write,
 }
 
@@ -192,6 +198,12 @@ impl<N: Copy + PartialEq, W> Clients<N, W> {
         all.dedup();
         all
     }
+}
+
+/// The bytes a waiting windowed read fills: `max` from `at` of the
+/// client's window (none if it is gone: the read finds no room).
+fn window_bytes(window: Option<&mut [u8]>, at: u32, max: usize) -> &mut [u8] {
+    window.and_then(|w| super::window_part(w, at, max as u32, true)).unwrap_or_default()
 }
 
 /// What the loop needs of the system: saved replies and client windows.
@@ -266,11 +278,9 @@ impl<N: Copy + PartialEq, W> Loop<N, W> {
                 files.close(o.node);
                 Answer::Done
             }),
-            FsRequest::Read { handle, offset, count } => {
-                return self.read(files, io, pid, handle, offset, count, false)
-            }
-            FsRequest::ReadWindow { handle, offset, count } => {
-                return self.read(files, io, pid, handle, offset, count, true)
+            FsRequest::Read { handle, offset, count } => return self.read(files, io, pid, handle, offset, count, None),
+            FsRequest::ReadWindow { handle, offset, count, at } => {
+                return self.read(files, io, pid, handle, offset, count, Some(at))
             }
             FsRequest::Write { handle, offset, data } => {
                 return match held.opened_for(pid, handle, WRITE).and_then(|n| files.write(pid, n, offset, data)) {
@@ -278,11 +288,11 @@ impl<N: Copy + PartialEq, W> Loop<N, W> {
                     Err(e) => Some(Err(e)),
                 };
             }
-            FsRequest::WriteWindow { handle, offset, count } => {
+            FsRequest::WriteWindow { handle, offset, count, at } => {
                 let wrote = match (held.opened_for(pid, handle, WRITE), io.window(pid)) {
                     (Err(e), _) => Err(e),
                     (_, None) => Err(Errno::BadRequest),
-                    (Ok(n), Some(window)) => match window.get(..count as usize) {
+                    (Ok(n), Some(window)) => match super::window_part(window, at, count, false) {
                         None => Err(Errno::InvalidArgument),
                         Some(data) => files.write(pid, n, offset, data),
                     },
@@ -331,7 +341,7 @@ impl<N: Copy + PartialEq, W> Loop<N, W> {
         handle: Handle,
         offset: u64,
         count: u32,
-        window: bool,
+        window: Option<u32>,
     ) -> Option<Result<Out, Errno>>
     where
         F: Files<Node = N, Wait = W>,
@@ -342,15 +352,16 @@ impl<N: Copy + PartialEq, W> Loop<N, W> {
             Err(e) => return Some(Err(e)),
         };
         let into = match window {
-            false => &mut self.buf[..],
-            true => match io.window(pid) {
-                Some(w) => w,
+            None => &mut self.buf[..(count as usize).min(IO_MAX)],
+            Some(at) => match io.window(pid).map(|w| super::window_part(w, at, count, true)) {
+                Some(Some(part)) => part,
+                Some(None) => return Some(Err(Errno::InvalidArgument)),
                 None => return Some(Err(Errno::BadRequest)),
             },
         };
-        let max = (count as usize).min(into.len());
-        match files.read(&self.held, pid, node, offset, &mut into[..max]) {
-            Ok(Io::Now(n)) if window => Some(Ok(Out::Answer(Answer::Count(n as u32)))),
+        let max = into.len();
+        match files.read(&self.held, pid, node, offset, into) {
+            Ok(Io::Now(n)) if window.is_some() => Some(Ok(Out::Answer(Answer::Count(n as u32)))),
             Ok(Io::Now(n)) => Some(Ok(Out::Read(n))),
             Ok(Io::Wait(w)) => self.wait(files, io, pid, On::Handle(handle), Kind::Read { window, max }, w),
             Err(e) => Some(Err(e)),
@@ -396,8 +407,8 @@ impl<N: Copy + PartialEq, W> Loop<N, W> {
         T: Transport,
     {
         let into = match kind {
-            Kind::Read { window: true, max } => &mut io.window(pid).unwrap_or(&mut [])[..max],
-            Kind::Read { window: false, max } => &mut self.buf[..max],
+            Kind::Read { window: Some(at), max } => window_bytes(io.window(pid), at, max),
+            Kind::Read { window: None, max } => &mut self.buf[..max],
             _ => &mut self.buf[..0],
         };
         if let Some(r) = files.retry(pid, &mut wait, into) {
@@ -412,8 +423,8 @@ impl<N: Copy + PartialEq, W> Loop<N, W> {
                         }
                     }
                 }
-                (Ok(Done::Read(n)), Kind::Read { window: true, .. }) => Ok(Out::Answer(Answer::Count(n as u32))),
-                (Ok(Done::Read(n)), Kind::Read { window: false, .. }) => Ok(Out::Read(n)),
+                (Ok(Done::Read(n)), Kind::Read { window: Some(_), .. }) => Ok(Out::Answer(Answer::Count(n as u32))),
+                (Ok(Done::Read(n)), Kind::Read { window: None, .. }) => Ok(Out::Read(n)),
                 (Ok(Done::Count(n)), Kind::Write) => Ok(Out::Answer(Answer::Count(n))),
                 _ => Err(Errno::BadRequest),
             });
@@ -452,8 +463,8 @@ impl<N: Copy + PartialEq, W> Loop<N, W> {
         while i < self.held.waiting.len() {
             let w = &mut self.held.waiting[i];
             let into = match w.kind {
-                Kind::Read { window: true, max } => &mut io.window(w.pid).unwrap_or(&mut [])[..max],
-                Kind::Read { window: false, max } => &mut self.later[..max],
+                Kind::Read { window: Some(at), max } => window_bytes(io.window(w.pid), at, max),
+                Kind::Read { window: None, max } => &mut self.later[..max],
                 _ => &mut self.later[..0],
             };
             let Some(r) = files.retry(w.pid, &mut w.wait, into) else {
@@ -468,8 +479,8 @@ impl<N: Copy + PartialEq, W> Loop<N, W> {
                         files.close(node);
                     })
                 }
-                (Ok(Done::Read(n)), Kind::Read { window: true, .. }) => Ok(FsResponse::Count(n as u32)),
-                (Ok(Done::Read(n)), Kind::Read { window: false, .. }) => Ok(FsResponse::Data(&self.later[..n])),
+                (Ok(Done::Read(n)), Kind::Read { window: Some(_), .. }) => Ok(FsResponse::Count(n as u32)),
+                (Ok(Done::Read(n)), Kind::Read { window: None, .. }) => Ok(FsResponse::Data(&self.later[..n])),
                 (Ok(Done::Count(n)), Kind::Write) => Ok(FsResponse::Count(n)),
                 // A server's slip; the caller is not left waiting.
                 _ => Err(Errno::BadRequest),

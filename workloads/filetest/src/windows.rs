@@ -4,14 +4,16 @@
 //! cluster server (a loop of its own), and each goes on serving. Had one
 //! touched the window, it would have read memory not mapped (and ended
 //! with a fault) or another client's bytes. The checks run in a child
-//! (`filetest windows`), which has no window yet.
+//! (`filetest windows`), which has no window yet. Then, with windows:
+//! a part named past a window's end is refused, and a write from the
+//! message part (after the bulk part) is taken whole.
 
 use alloc::format;
 use alloc::string::String;
 use filetest::{check, e};
 use libux::fs::client as fs;
 use libux::fs::{flags, FsRequest, FsResponse};
-use libux::layout::slot;
+use libux::layout::{slot, IO_WINDOW, IO_WINDOW_SPAN};
 use libux::rpc::frame::{self, Place};
 use libux::rpc::{End, Errno, Request, Response, MSG_CALL, MSG_REPLY};
 use libux::sel4::syscall::{self, ipc_buffer, Msg};
@@ -60,15 +62,54 @@ pub fn parent() -> Result<(), String> {
 pub fn unasked() -> Result<(), String> {
     for (path, server) in [("/tmp/big", "ramfs"), ("/dev/null", "devfs"), ("/proc/cluster/call", "cluster")] {
         let handle = open_raw(path, flags::READ)?;
-        let read = raw(&FsRequest::ReadWindow { handle, offset: 0, count: 100 }).err();
+        let read = raw(&FsRequest::ReadWindow { handle, offset: 0, count: 100, at: 0 }).err();
         let refused = read == Some(Errno::BadRequest);
         check(&format!("{server} refuses a read into a window never asked for"), refused, format!("{read:?}"))?;
         let handle = open_raw(path, flags::READ | flags::WRITE)?;
-        let write = raw(&FsRequest::WriteWindow { handle, offset: 0, count: 100 }).err();
+        let write = raw(&FsRequest::WriteWindow { handle, offset: 0, count: 100, at: 0 }).err();
         let refused = write == Some(Errno::BadRequest);
         check(&format!("{server} refuses a write from a window never asked for"), refused, format!("{write:?}"))?;
         let still = fs::stat(path).map(|_| ()).map_err(e(path));
         check(&format!("{server} serves on"), still.is_ok(), format!("{still:?}"))?;
     }
+    // With a window: a part of it past its end is refused; its message
+    // part, after the bulk part, carries a write whole.
+    let span = IO_WINDOW_SPAN as u32;
+    for (path, server) in [("/tmp/big", "ramfs"), ("/dev/null", "devfs"), ("/proc/cluster/call", "cluster")] {
+        let (handle, window) = open_with_window(path)?;
+        let write = raw(&FsRequest::WriteWindow { handle, offset: 0, count: 100, at: span - 10 }).err();
+        let refused = write == Some(Errno::InvalidArgument);
+        check(&format!("{server} refuses a write from past the window"), refused, format!("{write:?}"))?;
+        let read = raw(&FsRequest::ReadWindow { handle, offset: 0, count: 100, at: span }).err();
+        let refused = read == Some(Errno::InvalidArgument);
+        check(&format!("{server} refuses a read into past the window"), refused, format!("{read:?}"))?;
+        if server == "ramfs" {
+            let message = b"a message";
+            // SAFETY: the process server mapped our window there, span bytes.
+            let part = unsafe { core::slice::from_raw_parts_mut((window + IO_WINDOW) as *mut u8, message.len()) };
+            part.copy_from_slice(message);
+            let at = IO_WINDOW as u32;
+            let wrote = raw(&FsRequest::WriteWindow { handle, offset: 0, count: message.len() as u32, at });
+            let mut back = [0u8; 9];
+            let read = fs::open(path, flags::READ).and_then(|f| f.pread(0, &mut back));
+            let ok = wrote.is_ok() && read == Ok(message.len()) && &back == message;
+            check("ramfs takes a write from the message part", ok, format!("{wrote:?} {read:?} {back:?}"))?;
+        }
+    }
     Ok(())
+}
+
+/// Opens `path` through our raw connection, with our window onto its
+/// server made: the handle and where the window is.
+fn open_with_window(path: &str) -> Result<(u32, u64), String> {
+    let (inner, server) = match libux::rpc::client::call(slot::PROC_CONN, &Request::Resolve { path, into: CONN }) {
+        Ok(Response::Resolved { path: inner, server, .. }) => (inner, server),
+        other => return Err(format!("resolve {path}: {other:?}")),
+    };
+    let window = match libux::rpc::client::call(slot::PROC_CONN, &Request::Window { server }) {
+        Ok(Response::Window(at)) => at,
+        other => return Err(format!("window onto {path}: {other:?}")),
+    };
+    let handle = raw(&FsRequest::Open { path: &inner, flags: flags::READ | flags::WRITE }).map_err(e(path))?;
+    Ok((handle, window))
 }

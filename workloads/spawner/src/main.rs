@@ -33,6 +33,7 @@
 //! - `table`: spawn `true` without reaping until the process table is
 //!   full; the refusal must be an error (no memory), every child must
 //!   then be reaped exactly once, and spawning must work again.
+//! - `message`: see `message.rs`.
 //! - `threads`, `threadfault`: see `threads.rs`; `images N`: see
 //!   `images.rs`; `reap N`, `cluster NODES N`: see `rate.rs`; `abroad
 //!   NODES N`: see `abroad.rs`.
@@ -52,6 +53,7 @@ use libux::rpc::{End, Errno, FaultKind};
 
 mod abroad;
 mod images;
+mod message;
 mod rate;
 mod threads;
 
@@ -79,6 +81,7 @@ fn main() -> i32 {
         Some("threads") => threads::threads(),
         Some("waitchild") => wait_child(),
         Some("threadfault") => threads::thread_fault(),
+        Some("message") => message::message(),
         Some("images") => images::images(n.unwrap_or(100)),
         Some("reap") => rate::reap(n.unwrap_or(100)),
         Some("abroad") => match (n, args.get(3).and_then(|s| s.parse().ok())) {

@@ -188,8 +188,18 @@ fn a_read_that_waits_is_answered_when_it_can_be() {
     s.wake();
     assert_eq!(s.io.answered, [(1, "Ok(Data([97, 98, 99, 100]))".to_string())]);
     // Into the window, counted.
-    assert_eq!(now(&mut s, 1, FsRequest::ReadWindow { handle: r, offset: 0, count: 64 }), "Ok(Count(2))");
+    assert_eq!(now(&mut s, 1, FsRequest::ReadWindow { handle: r, offset: 0, count: 64, at: 0 }), "Ok(Count(2))");
     assert_eq!(&s.io.windows[&1][..2], b"ef");
+    // A read into a part of the window that waits lands there.
+    assert!(s.call(1, FsRequest::ReadWindow { handle: r, offset: 0, count: 64, at: 32 }).is_none());
+    assert_eq!(now(&mut s, 2, FsRequest::Write { handle: w, offset: 0, data: b"gh" }), "Ok(Count(2))");
+    s.wake();
+    assert_eq!(s.io.answered[1], (2, "Ok(Count(2))".to_string()));
+    assert_eq!((&s.io.windows[&1][..2], &s.io.windows[&1][32..34]), (&b"ef"[..], &b"gh"[..]));
+    assert_eq!(
+        now(&mut s, 1, FsRequest::ReadWindow { handle: r, offset: 0, count: 1, at: 64 }),
+        "Err(InvalidArgument)"
+    );
 }
 
 #[test]
@@ -197,7 +207,7 @@ fn a_second_read_where_one_waits_takes_its_place() {
     let mut s = serve();
     let r = open(&mut s, 1, "/box");
     assert!(s.call(1, FsRequest::Read { handle: r, offset: 0, count: 4 }).is_none());
-    assert!(s.call(1, FsRequest::ReadWindow { handle: r, offset: 0, count: 4 }).is_none());
+    assert!(s.call(1, FsRequest::ReadWindow { handle: r, offset: 0, count: 4, at: 0 }).is_none());
     assert_eq!(s.io.answered, [(1, "Err(Interrupted)".to_string())]);
     // Another process's read on its own handle is no restart.
     let r2 = open(&mut s, 2, "/box");
@@ -272,10 +282,20 @@ fn a_removed_file_takes_its_handles() {
 fn a_window_write_beyond_the_window_is_refused() {
     let mut s = serve();
     let b = open(&mut s, 1, "/box");
-    assert_eq!(now(&mut s, 1, FsRequest::WriteWindow { handle: b, offset: 0, count: 65 }), "Err(InvalidArgument)");
+    assert_eq!(
+        now(&mut s, 1, FsRequest::WriteWindow { handle: b, offset: 0, count: 65, at: 0 }),
+        "Err(InvalidArgument)"
+    );
     s.io.window(1).unwrap()[..2].copy_from_slice(b"hi");
-    assert_eq!(now(&mut s, 1, FsRequest::WriteWindow { handle: b, offset: 0, count: 2 }), "Ok(Count(2))");
+    assert_eq!(now(&mut s, 1, FsRequest::WriteWindow { handle: b, offset: 0, count: 2, at: 0 }), "Ok(Count(2))");
     assert_eq!(s.files.boxed, b"hi");
+    assert_eq!(
+        now(&mut s, 1, FsRequest::WriteWindow { handle: b, offset: 0, count: 8, at: 60 }),
+        "Err(InvalidArgument)"
+    );
+    s.io.window(1).unwrap()[62..].copy_from_slice(b"yo");
+    assert_eq!(now(&mut s, 1, FsRequest::WriteWindow { handle: b, offset: 0, count: 2, at: 62 }), "Ok(Count(2))");
+    assert_eq!(s.files.boxed, b"hiyo");
 }
 
 /// Any sequence of calls from a few clients: no panic, no handle beyond
@@ -301,9 +321,9 @@ fn every_waiting_call_is_answered_or_dropped_once() {
             0 => FsRequest::Open { path, flags: [READ, WRITE, READ | WRITE][next(3) as usize] },
             1 => FsRequest::Close { handle },
             2 | 9 | 10 => FsRequest::Read { handle, offset: next(8), count: next(70) as u32 },
-            3 | 11 => FsRequest::ReadWindow { handle, offset: 0, count: next(70) as u32 },
+            3 | 11 => FsRequest::ReadWindow { handle, offset: 0, count: next(70) as u32, at: next(70) as u32 },
             4 => FsRequest::Write { handle, offset: 0, data: b"data" },
-            5 => FsRequest::WriteWindow { handle, offset: 0, count: next(70) as u32 },
+            5 => FsRequest::WriteWindow { handle, offset: 0, count: next(70) as u32, at: next(70) as u32 },
             6 => FsRequest::Cancel { handle },
             7 => FsRequest::Remove { path },
             _ => FsRequest::List { path, from: next(120) as u32 },
