@@ -20,9 +20,6 @@ use libux::sync::Mutex;
 
 /// Idle `call` files kept per node.
 const KEPT: usize = 4;
-/// How often a request larger than a message tries for our window onto
-/// a mount before it fails `Busy` ([`send_whole`]).
-const WINDOW_TRIES: u32 = 10_000;
 
 /// Other nodes' `call` files, open and idle: a forwarded call takes one
 /// (or opens one) and puts it back, so that it costs one write and one
@@ -221,7 +218,9 @@ impl Calls {
     /// one.
     fn forward(&self, node: NodeId, request: &[u8]) -> Result<Vec<u8>, Errno> {
         let ask = |f: &File| -> Result<Vec<u8>, Errno> {
-            send_whole(f, request)?;
+            // One write, however large: a request cut in two is two
+            // requests, neither whole.
+            f.write_message(request)?;
             let mut reply = alloc::vec![0; 256];
             let n = f.pread(0, &mut reply)?;
             reply.truncate(n);
@@ -306,23 +305,4 @@ pub enum Ask {
     Reap,
     /// A read of a `wait` file: whether it has ended.
     Look,
-}
-
-/// Writes `request` to a `call` file in one write, however large: a
-/// request cut in two is two requests, neither whole. One larger than a
-/// message goes through our window onto the mount, which another thread
-/// of ours may hold for a moment (reading a remote `args`, or sending a
-/// request of its own; none holds it while it waits): then we yield and
-/// try again, a bounded number of times.
-fn send_whole(f: &File, request: &[u8]) -> Result<(), Errno> {
-    let mut tries = 0;
-    loop {
-        match f.write_message(request) {
-            Err(Errno::Busy) if tries < WINDOW_TRIES => {
-                tries += 1;
-                libux::sel4::syscall::yield_now();
-            }
-            r => return r,
-        }
-    }
 }
