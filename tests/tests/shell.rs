@@ -263,6 +263,29 @@ fn session(s: Session) {
     s.run(&format!("echo cont > /proc/{pid}/ctl; echo sent"), "sent");
     assert_eq!(output(&s.run("wait", "exited")), [format!("[{pid}] exited 0")]);
 
+    // Background jobs that ended are reaped at the next prompt, not left
+    // in the process table until `wait`; `jobs` and `wait` still say how
+    // they ended.
+    let mut trues = Vec::new();
+    for _ in 0..3 {
+        let out = s.run("true &", "[");
+        trues.push(output(&out)[0].trim_matches(['[', ']']).to_string());
+    }
+    s.run("sleep 1; echo slept", "slept");
+    let ps = s.run_to_end("ps");
+    for pid in &trues {
+        assert!(!ps.lines().any(|l| l.split_whitespace().next() == Some(pid.as_str())), "{pid} unreaped:\n{ps}");
+    }
+    let jobs = s.run_to_end("jobs");
+    assert_eq!(
+        output(&jobs).iter().filter(|l| l.contains(" exited:0 ") && l.ends_with(" true &")).count(),
+        3,
+        "{jobs}"
+    );
+    let waited = s.run_to_end("wait");
+    let want: Vec<String> = trues.iter().map(|p| format!("[{p}] exited 0")).collect();
+    assert_eq!(output(&waited), want);
+
     s.run("exit 3", "exited with status 3");
 }
 

@@ -8,7 +8,9 @@
 //! programs from `/bin` (or by a path with a `/`) as child processes,
 //! joined by pipes from `/dev/pipe`. While a foreground job runs its processes are named
 //! to the console (`/dev/consctl`), so that Ctrl-C kills them and not the
-//! shell. Background jobs are reaped by `wait`.
+//! shell. Background processes that ended are reaped before each prompt
+//! (so that a shell that starts many never fills the process table with
+//! them) and kept with their ends, which `wait` reports and `jobs` shows.
 #![no_std]
 #![no_main]
 
@@ -20,7 +22,7 @@ use alloc::vec::Vec;
 use libux::fd;
 use libux::fs::client::{self, File};
 use libux::fs::flags;
-use libux::procfs::Status;
+use libux::procfs::{ended_state, Status};
 use libux::rpc::{End, Errno, FdName, Pid, Waited};
 use libux::{eprintln, print, println};
 use sh::{Command, Job};
@@ -29,10 +31,12 @@ libux::entry!(main);
 
 /// A job left running with `&`.
 struct Background {
-    pids: Vec<Pid>,
+    /// Its processes, and how each ended once reaped.
+    procs: Vec<(Pid, Option<End>)>,
     text: String,
-    /// Its pipes' clone files: the pipes live while the job does.
-    _pipes: Vec<File>,
+    /// Its pipes' clone files: the pipes live while a process of the job
+    /// does.
+    pipes: Vec<File>,
 }
 
 struct Shell {
@@ -124,7 +128,8 @@ impl Shell {
         match self.start(&job) {
             Ok((pids, pipes)) if job.background => {
                 println!("[{}]", pids.last().copied().unwrap_or(0));
-                self.jobs.push(Background { pids, text: String::from(text), _pipes: pipes });
+                let procs = pids.into_iter().map(|p| (p, None)).collect();
+                self.jobs.push(Background { procs, text: String::from(text), pipes });
                 self.status = 0;
             }
             Ok((pids, pipes)) => {
@@ -281,19 +286,38 @@ impl Shell {
         0
     }
 
+    /// Reaps the background processes that have ended, keeping their
+    /// ends for `wait` and `jobs`; a job whose processes all ended lets
+    /// its pipes go.
+    fn reap_ended(&mut self) {
+        for job in &mut self.jobs {
+            for (pid, end) in job.procs.iter_mut().filter(|(_, end)| end.is_none()) {
+                if let Ok(Some(w)) = libux::process::try_wait(Some(*pid)) {
+                    *end = Some(w.end);
+                }
+            }
+            if job.procs.iter().all(|(_, end)| end.is_some()) {
+                job.pipes.clear();
+            }
+        }
+    }
+
     /// Waits for the background jobs (or the one process `only`),
     /// reporting how each process ended.
     fn wait_jobs(&mut self, only: Option<Pid>) -> i32 {
-        let targets: Vec<Pid> = match only {
-            Some(pid) => alloc::vec![pid],
-            None => self.jobs.iter().flat_map(|j| j.pids.iter().copied()).collect(),
+        let targets: Vec<(Pid, Option<End>)> = match only {
+            Some(pid) => {
+                let kept = self.jobs.iter().flat_map(|j| &j.procs).find(|(p, _)| *p == pid);
+                alloc::vec![kept.copied().unwrap_or((pid, None))]
+            }
+            None => self.jobs.iter().flat_map(|j| j.procs.iter().copied()).collect(),
         };
         let mut status = 0;
-        for pid in targets {
-            match libux::process::wait(Some(pid)) {
-                Ok(w) => {
-                    println!("[{pid}] {}", describe(w.end));
-                    status = status_of(w.end);
+        for (pid, ended) in targets {
+            match ended.map_or_else(|| libux::process::wait(Some(pid)).map(|w| w.end), Ok) {
+                Ok(end) => {
+                    println!("[{pid}] {}", describe(end));
+                    status = status_of(end);
                 }
                 Err(e) => {
                     eprintln!("sh: wait {pid}: {e}");
@@ -301,20 +325,25 @@ impl Shell {
                 }
             }
             for j in &mut self.jobs {
-                j.pids.retain(|&p| p != pid);
+                j.procs.retain(|&(p, _)| p != pid);
             }
         }
-        self.jobs.retain(|j| !j.pids.is_empty());
+        self.jobs.retain(|j| !j.procs.is_empty());
         status
     }
 
     fn list_jobs(&self) {
         for job in &self.jobs {
-            for pid in &job.pids {
-                let status =
-                    client::open(&format!("/proc/{pid}/status"), flags::READ).and_then(|mut f| f.read_to_end());
-                let text = status.ok().and_then(|b| String::from_utf8(b).ok()).unwrap_or_default();
-                let state = Status::parse(&text).map_or("gone", |s| s.state);
+            for (pid, end) in &job.procs {
+                let state = match end {
+                    Some(end) => ended_state(end),
+                    None => {
+                        let status =
+                            client::open(&format!("/proc/{pid}/status"), flags::READ).and_then(|mut f| f.read_to_end());
+                        let text = status.ok().and_then(|b| String::from_utf8(b).ok()).unwrap_or_default();
+                        String::from(Status::parse(&text).map_or("gone", |s| s.state))
+                    }
+                };
                 println!("[{pid}] {state:<12} {}", job.text);
             }
         }
@@ -426,6 +455,7 @@ fn main() -> i32 {
     let env = libux::rt::start_block().env.into_iter().map(String::from).collect();
     let mut shell = Shell { status: 0, env, jobs: Vec::new(), input: Vec::new(), consctl };
     loop {
+        shell.reap_ended();
         print!("$ ");
         let Some(line) = shell.read_line() else {
             return shell.status;
