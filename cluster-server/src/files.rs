@@ -29,8 +29,8 @@ use libux::fs::client::{open, stat, transact, File};
 use libux::fs::handles::Handles;
 use libux::fs::pool::Pooled;
 use libux::fs::server::{encode, Answer, Entry, Windows};
-use libux::fs::{entry_bytes, flags, list_page, window_part, FsRequest, IO_MAX};
-use libux::layout::slot;
+use libux::fs::{entry_bytes, flags, list_page, window_part, window_room, FsRequest, IO_MAX};
+use libux::layout::{slot, IO_WINDOW};
 use libux::procfs::PidFile;
 use libux::procfs::{pids, status_lines, Status};
 use libux::rpc::client::Received;
@@ -325,15 +325,14 @@ fn answer(state: &Mutex<State>, files: &Files, pid: Pid, req: FsRequest) -> Resu
             Ok(Answer::Data(buf))
         }
         FsRequest::ReadWindow { handle, offset, count, at } => {
-            let room = files.with_window(pid, |w| window_part(w, at, count, true).map(|p| p.len()))?;
-            let mut buf = alloc::vec![0; room.ok_or(Errno::InvalidArgument)?];
+            let mut buf = alloc::vec![0; room(files, pid, at, count)?];
             let n = read(files, pid, handle, offset, &mut buf)?;
-            files.with_window(pid, |w| window_part(w, at, n as u32, false).map(|p| p.copy_from_slice(&buf[..n])))?;
+            put_in_window(files, pid, at, &buf[..n])?;
             Ok(Answer::Count(n as u32))
         }
         FsRequest::Write { handle, offset, data } => write(state, files, pid, handle, offset, data),
         FsRequest::WriteWindow { handle, offset, count, at } => {
-            let data = files.with_window(pid, |w| window_part(w, at, count, false).map(|p| p.to_vec()))?;
+            let data = files.with_window(pid, |w| window_part(w, at, count).map(|p| p.to_vec()))?;
             write(state, files, pid, handle, offset, &data.ok_or(Errno::InvalidArgument)?)
         }
         FsRequest::Stat { path } => {
@@ -400,6 +399,18 @@ fn read(files: &Files, pid: Pid, handle: u32, offset: u64, buf: &mut [u8]) -> Re
             read_line(file, lines, offset, buf)
         }
     }
+}
+
+/// How many bytes a `ReadWindow` of `count` at `at` of `pid`'s window
+/// may put there.
+fn room(files: &Files, pid: Pid, at: u32, count: u32) -> Result<usize, Errno> {
+    files.with_window(pid, |w| window_room(w, at, count).map(|p| p.len()))?.ok_or(Errno::InvalidArgument)
+}
+
+/// Puts `bytes` in `pid`'s window from `at`.
+fn put_in_window(files: &Files, pid: Pid, at: u32, bytes: &[u8]) -> Result<(), Errno> {
+    let put = |w: &mut [u8]| window_part(w, at, bytes.len() as u32).map(|p| p.copy_from_slice(bytes));
+    files.with_window(pid, put)?.ok_or(Errno::InvalidArgument)
 }
 
 /// Carries out `ctl`: here if it names this node, else written to that
@@ -589,7 +600,11 @@ fn forwarded_bytes(files: &Files, pid: Pid, m: &Received, msg: &[u64; MAX_LENGTH
     let h = frame::header(msg, m.words)?;
     Ok(match h.place {
         frame::Place::Inline => frame::inline_bytes(msg)[..h.len].to_vec(),
-        frame::Place::Buffer => files.with_window(pid, |w| w[..h.len].to_vec())?,
+        // In the message part of its window (`libux::cluster::call`).
+        frame::Place::Buffer => {
+            let part = |w: &mut [u8]| window_part(w, IO_WINDOW as u32, h.len as u32).map(|p| p.to_vec());
+            files.with_window(pid, part)?.ok_or(Errno::BadRequest)?
+        }
     })
 }
 
@@ -620,22 +635,22 @@ fn parks(state: &Mutex<State>, files: &Files, pid: Pid, req: &FsRequest) -> Resu
             Content::Through { lines: Some(lines), waits_for: Some(gpid), .. },
             &FsRequest::Read { offset, count, .. },
         ) => {
-            let wanted = Wanted::Read { handle, offset, count, window: None };
+            let wanted = Wanted::Read { handle, offset, count, at: None };
             Ok(lines.lock().is_none().then_some((*gpid, wanted)))
         }
         (
             Content::Through { lines: Some(lines), waits_for: Some(gpid), .. },
             &FsRequest::ReadWindow { offset, count, at, .. },
         ) => {
-            files.with_window(pid, |w| window_part(w, at, count, true).map(|_| ()))?.ok_or(Errno::InvalidArgument)?;
-            let wanted = Wanted::Read { handle, offset, count, window: Some(at) };
+            let count = room(files, pid, at, count)? as u32;
+            let wanted = Wanted::Read { handle, offset, count, at: Some(at) };
             Ok(lines.lock().is_none().then_some((*gpid, wanted)))
         }
         (Content::Transaction(Transaction::Call, _), &FsRequest::Write { data, .. }) => {
             parks_call(state, pid, handle, data)
         }
         (Content::Transaction(Transaction::Call, _), &FsRequest::WriteWindow { count, at, .. }) => {
-            let data = files.with_window(pid, |w| window_part(w, at, count, false).map(|p| p.to_vec()))?;
+            let data = files.with_window(pid, |w| window_part(w, at, count).map(|p| p.to_vec()))?;
             parks_call(state, pid, handle, &data.ok_or(Errno::InvalidArgument)?)
         }
         _ => Ok(None),
@@ -683,16 +698,16 @@ fn settle(state: &Mutex<State>, files: &Files, p: Parked, down: bool, waited: Op
             Ok(Answer::Count(len))
         }),
         Wanted::Read { .. } if down => Err(Errno::Lost),
-        Wanted::Read { handle, offset, count, window } => files.get(p.client, handle).and_then(|open| {
+        Wanted::Read { handle, offset, count, at } => files.get(p.client, handle).and_then(|open| {
             let Content::Through { file, lines: Some(lines), .. } = &open.content else { return Err(Errno::BadHandle) };
-            let limit = if window.is_some() { libux::layout::IO_WINDOW as usize } else { IO_MAX };
+            // (A window's room was measured when the read came.)
+            let limit = if at.is_some() { usize::MAX } else { IO_MAX };
             let mut buf = alloc::vec![0; (count as usize).min(limit)];
             let n = read_line(file, lines, offset, &mut buf)?;
             buf.truncate(n);
-            match window {
+            match at {
                 Some(at) => {
-                    let put = |w: &mut [u8]| window_part(w, at, n as u32, false).map(|p| p.copy_from_slice(&buf));
-                    files.with_window(p.client, put)?.ok_or(Errno::InvalidArgument)?;
+                    put_in_window(files, p.client, at, &buf)?;
                     Ok(Answer::Count(n as u32))
                 }
                 None => Ok(Answer::Data(buf)),

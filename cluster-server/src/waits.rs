@@ -45,9 +45,9 @@ pub enum Wanted {
     /// A `Wait` written to `call` (open as `handle`): its length, to
     /// answer the write with.
     Call { handle: u32, len: u32 },
-    /// A read of a `wait` file: into the client's window from byte
-    /// `window`, or answered as a message.
-    Read { handle: u32, offset: u64, count: u32, window: Option<u32> },
+    /// A read of a `wait` file: into the client's window from byte `at`
+    /// (`count` cut to the room there), or answered as a message.
+    Read { handle: u32, offset: u64, count: u32, at: Option<u32> },
     /// A `Wait` made on the cluster connection (`rpc::MSG_FORWARD`),
     /// answered with the process API's reply.
     Forwarded,

@@ -283,8 +283,9 @@ pub fn spawn(line: &str) -> Result<Gpid, crate::rpc::Errno> {
 /// node's cluster server, which forwards it to that node's (what
 /// `process` does when the process server answers `Elsewhere`): the
 /// request as it was, on the connection the process server gives
-/// (`Request::ClusterConn`, asked for once), its bytes in our I/O
-/// window onto the cluster server when they do not fit a message.
+/// (`Request::ClusterConn`, asked for once), its bytes in the message
+/// part of our I/O window onto the cluster server when they do not fit
+/// a message.
 #[cfg(target_arch = "x86_64")]
 pub fn call(req: &crate::rpc::Request) -> crate::rpc::Reply {
     use crate::layout::slot::CLUSTER_CONN;
@@ -294,11 +295,14 @@ pub fn call(req: &crate::rpc::Request) -> crate::rpc::Reply {
     if fits_inline(req) {
         return call_forwarded(CLUSTER_CONN, req, None);
     }
-    crate::fs::client::with_window(server, |w| {
-        let buffer: &mut [u8; BUFFER_MAX] = (&mut w[..BUFFER_MAX]).try_into().expect("a window holds a buffer");
+    crate::fs::client::with_message_part(server, |w| {
+        let buffer: &mut [u8; BUFFER_MAX] = (&mut w[..BUFFER_MAX]).try_into().expect("a window's part holds a buffer");
         call_forwarded(CLUSTER_CONN, req, Some(buffer))
     })?
 }
+
+// A forwarded call's bytes fit the message part of a window.
+const _: () = assert!(crate::rpc::BUFFER_MAX <= crate::layout::IO_WINDOW_MESSAGE as usize);
 
 /// The cluster server's pid, its connection in `slot::CLUSTER_CONN`
 /// (asked for at the first call, by one thread: a second `ClusterConn`

@@ -210,7 +210,7 @@ pub enum Request<'a> {
         into: u64,
     },
     /// The caller's I/O window onto file server `server` (one it has
-    /// resolved a path to), made at the first such call: 16 frames shared
+    /// resolved a path to), made at the first such call: 18 frames shared
     /// with the server (see `layout::IO_WINDOWS`), which a program pays
     /// for only when it first moves more than a message at once.
     Window {

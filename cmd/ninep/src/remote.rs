@@ -34,7 +34,7 @@ use fs9p::client::{split, Client, ClientError, Entry, OpenHow};
 use fs9p::{Dialect, Frame, Msg};
 use libux::fs::handles::Handles;
 use libux::fs::server::{Answer, Entry as OsEntry, Windows};
-use libux::fs::{entry_bytes, flags, list_page, window_part, FsRequest, IO_MAX};
+use libux::fs::{entry_bytes, flags, list_page, window_part, window_room, FsRequest, IO_MAX};
 use libux::rpc::{Errno, Pid};
 use libux::sync::Mutex;
 
@@ -335,7 +335,7 @@ impl Worker {
             FsRequest::WriteWindow { handle, offset, count, at } => {
                 let fid = shared.lock().fid((pid, handle))?;
                 let _busy = Busy::new(shared, (pid, handle), self.share);
-                let data = shared.lock().with_window(pid, |w| window_part(w, at, count, false).map(|p| p.to_vec()))?;
+                let data = shared.lock().with_window(pid, |w| window_part(w, at, count).map(|p| p.to_vec()))?;
                 self.write_all(fid, offset, &data.ok_or(Errno::InvalidArgument)?)
             }
             FsRequest::Truncate { handle, size } => {
@@ -384,11 +384,11 @@ impl Worker {
         count: u32,
         at: u32,
     ) -> Result<Answer, Errno> {
-        let count = shared.lock().with_window(key.0, |w| window_part(w, at, count, true).map(|p| p.len()))?;
+        let count = shared.lock().with_window(key.0, |w| window_room(w, at, count).map(|p| p.len()))?;
         let count = count.ok_or(Errno::InvalidArgument)?;
         // Copied in under the lock: the window is not held across a read.
         let give = |bytes: &[u8]| {
-            let put = |w: &mut [u8]| window_part(w, at, bytes.len() as u32, false).map(|p| p.copy_from_slice(bytes));
+            let put = |w: &mut [u8]| window_part(w, at, bytes.len() as u32).map(|p| p.copy_from_slice(bytes));
             shared.lock().with_window(key.0, put)?.ok_or(Errno::InvalidArgument)
         };
         let wire = self.c.transport().wire().clone();
@@ -399,7 +399,7 @@ impl Worker {
             if let Some(held) = ahead.at(key, offset) {
                 let n = held.len().min(count);
                 let window = windows.get(key.0).ok_or(Errno::BadRequest)?;
-                window_part(window, at, n as u32, false).ok_or(Errno::InvalidArgument)?.copy_from_slice(&held[..n]);
+                window_part(window, at, n as u32).ok_or(Errno::InvalidArgument)?.copy_from_slice(&held[..n]);
                 return Ok(Answer::Count(n as u32));
             }
             let ours = r.ahead.key == Some(key) && r.ahead.next.is_some_and(|p| p.offset == offset);

@@ -185,11 +185,12 @@ pub fn create(path: &str) -> Result<File, Errno> {
 }
 
 /// Which parts of which I/O windows threads are using: the bulk part
-/// and the message part (`layout::IO_WINDOW_MESSAGE`) of each. A thread
-/// that finds the bulk part in use moves a message at a time instead:
-/// nobody waits for it (its holder may be blocked in a read that takes
-/// long). Reads use only the bulk part, so a writer finds the message
-/// part free but for another writer, which holds it a moment.
+/// and the message part (`layout::IO_WINDOW_MESSAGE`) of each, each held
+/// until its call is answered. Nobody waits long for a part: its holder
+/// may be blocked in a read (or a write to a full pipe) that takes long.
+/// Reads use only the bulk part; writes the bulk part if free, else the
+/// message part, so that a message finds that part free unless another
+/// writer holds it.
 static BULK_BUSY: [AtomicBool; crate::layout::MAX_IO_WINDOWS as usize] =
     [const { AtomicBool::new(false) }; crate::layout::MAX_IO_WINDOWS as usize];
 static MESSAGE_BUSY: [AtomicBool; crate::layout::MAX_IO_WINDOWS as usize] =
@@ -201,7 +202,7 @@ static MESSAGE_BUSY: [AtomicBool; crate::layout::MAX_IO_WINDOWS as usize] =
 const PART_TRIES: u32 = 1000;
 
 /// A part of an I/O window.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy)]
 enum Part {
     Bulk,
     Message,
@@ -230,12 +231,16 @@ impl Part {
         }
     }
 
-    /// The parts a write of `len` bytes may use, best first.
-    fn for_write(len: usize) -> [Part; 2] {
+    /// The parts a write may use, best first: the message part is kept
+    /// for messages while the bulk part is free.
+    const FOR_WRITE: [Part; 2] = [Part::Bulk, Part::Message];
+
+    /// The parts a message of `len` bytes fits, best first.
+    fn for_message(len: usize) -> &'static [Part] {
         if len <= Part::Message.len() {
-            [Part::Message, Part::Bulk]
+            &[Part::Message, Part::Bulk]
         } else {
-            [Part::Bulk, Part::Message]
+            &[Part::Bulk]
         }
     }
 }
@@ -255,15 +260,19 @@ impl Lease {
     }
 
     /// The first of `parts` of the window at `at` that is free; trying
-    /// `tries` times more (yielding between) while both are held.
+    /// `tries` times more (yielding between) while all are held.
     fn take_any(at: u64, parts: &[Part], tries: u32) -> Option<Lease> {
-        for _ in 0..=tries {
+        let mut tried = 0;
+        loop {
             if let Some(l) = parts.iter().find_map(|&p| Lease::take(at, p)) {
                 return Some(l);
             }
+            if tried == tries {
+                return None;
+            }
+            tried += 1;
             syscall::yield_now();
         }
-        None
     }
 
     /// Where the part starts in the window (`FsRequest::ReadWindow::at`).
@@ -293,15 +302,15 @@ impl Drop for Lease {
     }
 }
 
-/// Runs `f` on the bulk part of our I/O window onto `server` (one we
+/// Runs `f` on the message part of our I/O window onto `server` (one we
 /// hold a connection to; made if need be), this thread its one user
-/// meanwhile: `Busy` while another thread uses it.
-pub fn with_window<R>(server: Pid, f: impl FnOnce(&mut [u8]) -> R) -> Result<R, Errno> {
+/// meanwhile: `Busy` while another thread keeps it longer than a moment.
+pub fn with_message_part<R>(server: Pid, f: impl FnOnce(&mut [u8]) -> R) -> Result<R, Errno> {
     let at = match call(slot::PROC_CONN, &Request::Window { server })? {
         Response::Window(at) => at,
         _ => return Err(Errno::BadRequest),
     };
-    let mut lease = Lease::take(at, Part::Bulk).ok_or(Errno::Busy)?;
+    let mut lease = Lease::take_any(at, &[Part::Message], PART_TRIES).ok_or(Errno::Busy)?;
     Ok(f(lease.bytes()))
 }
 
@@ -337,6 +346,10 @@ impl File {
     /// Reads with one call to the server (at most a window's worth): what
     /// it answers, whole. For files where each read is a message (a
     /// datagram, an echo reply), which a second call would run into.
+    /// While another thread holds the window's bulk part the call asks
+    /// for at most a message's worth ([`IO_MAX`]): a datagram larger than
+    /// that is then dropped (`TooLarge`); a thread among others reads
+    /// datagrams into a buffer of at most `IO_MAX`.
     pub fn read_once(&mut self, buf: &mut [u8]) -> Result<usize, Errno> {
         let (n, _) = self.read_at(self.offset, buf)?;
         self.offset += n as u64;
@@ -401,21 +414,25 @@ impl File {
     }
 
     /// Writes all of `data` at `offset`, leaving the file's offset alone.
-    /// What fits one part of the window goes in one call (waiting a
-    /// moment for a part another thread writes through); else, or with
-    /// both parts held, it goes in calls of a window's or a message's
-    /// worth: whole for a stream, but a message file would take each
-    /// call as a message of its own ([`File::write_message`] refuses).
+    /// Up to 8 KiB (`layout::IO_WINDOW_MESSAGE`) goes in one call, waiting
+    /// a moment for a part of the window that other threads hold; more,
+    /// or with both parts held on, goes in calls of what the part taken
+    /// holds, or of a message's worth: whole for a stream, but a message
+    /// file would take each call as a message of its own
+    /// ([`File::write_message`] refuses instead).
     pub fn pwrite(&self, offset: u64, data: &[u8]) -> Result<usize, Errno> {
         let mut done = 0;
+        // Waited for a part once: the rest goes without waiting again.
+        let mut waited = false;
         while done < data.len() {
             let at = offset + done as u64;
             let rest = data.len() - done;
-            let tries = if rest <= Part::Message.len() { PART_TRIES } else { 0 };
-            let lease = (rest > IO_MAX)
-                .then(|| self.window())
-                .flatten()
-                .and_then(|w| Lease::take_any(w, &Part::for_write(rest), tries));
+            let tries = if rest <= Part::Message.len() && !waited { PART_TRIES } else { 0 };
+            let lease = (rest > IO_MAX).then(|| self.window()).flatten().and_then(|w| {
+                let lease = Lease::take_any(w, &Part::FOR_WRITE, tries);
+                waited |= lease.is_none();
+                lease
+            });
             if let Some(mut lease) = lease {
                 let chunk = &data[done..done + rest.min(lease.len())];
                 lease.bytes()[..chunk.len()].copy_from_slice(chunk);
@@ -443,7 +460,8 @@ impl File {
     /// by other threads), and each would be a message of its own; this
     /// waits a moment for a part, then refuses with `Busy`; `TooLarge`
     /// past the window's bulk part; `BadRequest` if the server took only
-    /// part of it.
+    /// part of it; `NotSupported` with no window to carry one larger than
+    /// a message.
     pub fn write_message(&self, msg: &[u8]) -> Result<(), Errno> {
         let count = msg.len() as u32;
         let taken = if msg.len() <= IO_MAX {
@@ -452,10 +470,8 @@ impl File {
             if msg.len() > Part::Bulk.len() {
                 return Err(Errno::TooLarge);
             }
-            let window = self.window().ok_or(Errno::Busy)?;
-            let parts: &[Part] =
-                if msg.len() <= Part::Message.len() { &[Part::Message, Part::Bulk] } else { &[Part::Bulk] };
-            let mut lease = Lease::take_any(window, parts, PART_TRIES).ok_or(Errno::Busy)?;
+            let window = self.window().ok_or(Errno::NotSupported)?;
+            let mut lease = Lease::take_any(window, Part::for_message(msg.len()), PART_TRIES).ok_or(Errno::Busy)?;
             lease.bytes()[..msg.len()].copy_from_slice(msg);
             fs_call(self.conn, &FsRequest::WriteWindow { handle: self.handle, offset: 0, count, at: lease.at() })?
         };

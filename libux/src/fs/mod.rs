@@ -268,12 +268,18 @@ unsafe fn client_window(pid: crate::rpc::Pid) -> &'static mut [u8] {
     unsafe { core::slice::from_raw_parts_mut(at, crate::layout::IO_WINDOW_SPAN as usize) }
 }
 
-/// The bytes of a client's window a `ReadWindow` or `WriteWindow` names:
-/// `count` from `at` (a read's count cut at the window's end); `None`
-/// past the end (a client's slip: `InvalidArgument`).
-pub fn window_part(window: &mut [u8], at: u32, count: u32, read: bool) -> Option<&mut [u8]> {
+/// The bytes of a client's window a `WriteWindow` names: `count` from
+/// `at`; `None` past the window's end (a client's slip:
+/// `InvalidArgument`).
+pub fn window_part(window: &mut [u8], at: u32, count: u32) -> Option<&mut [u8]> {
+    window.get_mut(at as usize..)?.get_mut(..count as usize)
+}
+
+/// The room a `ReadWindow` names: `count` bytes from `at`, cut at the
+/// window's end; `None` if `at` is past it.
+pub fn window_room(window: &mut [u8], at: u32, count: u32) -> Option<&mut [u8]> {
     let from = window.get_mut(at as usize..).filter(|w| !w.is_empty() || count == 0)?;
-    let n = if read { from.len().min(count as usize) } else { count as usize };
+    let n = from.len().min(count as usize);
     from.get_mut(..n)
 }
 
@@ -371,12 +377,12 @@ mod tests {
     #[test]
     fn a_window_part_is_within_the_window() {
         let mut w = [0u8; 16];
-        assert_eq!(window_part(&mut w, 4, 8, false).map(|p| p.len()), Some(8));
-        assert_eq!(window_part(&mut w, 12, 8, false), None, "a write past the end");
-        assert_eq!(window_part(&mut w, 12, 8, true).map(|p| p.len()), Some(4), "a read is cut");
-        assert_eq!(window_part(&mut w, 16, 1, true), None, "a read from the end");
-        assert_eq!(window_part(&mut w, 17, 0, false), None);
-        assert_eq!(window_part(&mut w, u32::MAX, 1, true), None);
-        assert_eq!(window_part(&mut w, 16, 0, false).map(|p| p.len()), Some(0));
+        assert_eq!(window_part(&mut w, 4, 8).map(|p| p.len()), Some(8));
+        assert_eq!(window_part(&mut w, 12, 8), None, "a write past the end");
+        assert_eq!(window_room(&mut w, 12, 8).map(|p| p.len()), Some(4), "a read is cut");
+        assert_eq!(window_room(&mut w, 16, 1), None, "a read from the end");
+        assert_eq!(window_part(&mut w, 17, 0), None);
+        assert_eq!(window_room(&mut w, u32::MAX, 1), None);
+        assert_eq!(window_part(&mut w, 16, 0).map(|p| p.len()), Some(0));
     }
 }

@@ -128,7 +128,7 @@ enum Kind {
     },
     /// Into the caller's window from its byte `at`, or into a message.
     Read {
-        window: Option<u32>,
+        at: Option<u32>,
         max: usize,
     },
     Write,
@@ -198,12 +198,6 @@ impl<N: Copy + PartialEq, W> Clients<N, W> {
         all.dedup();
         all
     }
-}
-
-/// The bytes a waiting windowed read fills: `max` from `at` of the
-/// client's window (none if it is gone: the read finds no room).
-fn window_bytes(window: Option<&mut [u8]>, at: u32, max: usize) -> &mut [u8] {
-    window.and_then(|w| super::window_part(w, at, max as u32, true)).unwrap_or_default()
 }
 
 /// What the loop needs of the system: saved replies and client windows.
@@ -292,7 +286,7 @@ impl<N: Copy + PartialEq, W> Loop<N, W> {
                 let wrote = match (held.opened_for(pid, handle, WRITE), io.window(pid)) {
                     (Err(e), _) => Err(e),
                     (_, None) => Err(Errno::BadRequest),
-                    (Ok(n), Some(window)) => match super::window_part(window, at, count, false) {
+                    (Ok(n), Some(window)) => match super::window_part(window, at, count) {
                         None => Err(Errno::InvalidArgument),
                         Some(data) => files.write(pid, n, offset, data),
                     },
@@ -341,7 +335,7 @@ impl<N: Copy + PartialEq, W> Loop<N, W> {
         handle: Handle,
         offset: u64,
         count: u32,
-        window: Option<u32>,
+        at: Option<u32>,
     ) -> Option<Result<Out, Errno>>
     where
         F: Files<Node = N, Wait = W>,
@@ -351,9 +345,9 @@ impl<N: Copy + PartialEq, W> Loop<N, W> {
             Ok(n) => n,
             Err(e) => return Some(Err(e)),
         };
-        let into = match window {
+        let into = match at {
             None => &mut self.buf[..(count as usize).min(IO_MAX)],
-            Some(at) => match io.window(pid).map(|w| super::window_part(w, at, count, true)) {
+            Some(at) => match io.window(pid).map(|w| super::window_room(w, at, count)) {
                 Some(Some(part)) => part,
                 Some(None) => return Some(Err(Errno::InvalidArgument)),
                 None => return Some(Err(Errno::BadRequest)),
@@ -361,9 +355,9 @@ impl<N: Copy + PartialEq, W> Loop<N, W> {
         };
         let max = into.len();
         match files.read(&self.held, pid, node, offset, into) {
-            Ok(Io::Now(n)) if window.is_some() => Some(Ok(Out::Answer(Answer::Count(n as u32)))),
+            Ok(Io::Now(n)) if at.is_some() => Some(Ok(Out::Answer(Answer::Count(n as u32)))),
             Ok(Io::Now(n)) => Some(Ok(Out::Read(n))),
-            Ok(Io::Wait(w)) => self.wait(files, io, pid, On::Handle(handle), Kind::Read { window, max }, w),
+            Ok(Io::Wait(w)) => self.wait(files, io, pid, On::Handle(handle), Kind::Read { at, max }, w),
             Err(e) => Some(Err(e)),
         }
     }
@@ -407,8 +401,14 @@ impl<N: Copy + PartialEq, W> Loop<N, W> {
         T: Transport,
     {
         let into = match kind {
-            Kind::Read { window: Some(at), max } => window_bytes(io.window(pid), at, max),
-            Kind::Read { window: None, max } => &mut self.buf[..max],
+            // (Its room there was measured a moment ago.)
+            Kind::Read { at: Some(at), max } => {
+                match io.window(pid).and_then(|w| super::window_room(w, at, max as u32)) {
+                    Some(room) => room,
+                    None => return Some(Err(Errno::BadRequest)),
+                }
+            }
+            Kind::Read { at: None, max } => &mut self.buf[..max],
             _ => &mut self.buf[..0],
         };
         if let Some(r) = files.retry(pid, &mut wait, into) {
@@ -423,8 +423,8 @@ impl<N: Copy + PartialEq, W> Loop<N, W> {
                         }
                     }
                 }
-                (Ok(Done::Read(n)), Kind::Read { window: Some(_), .. }) => Ok(Out::Answer(Answer::Count(n as u32))),
-                (Ok(Done::Read(n)), Kind::Read { window: None, .. }) => Ok(Out::Read(n)),
+                (Ok(Done::Read(n)), Kind::Read { at: Some(_), .. }) => Ok(Out::Answer(Answer::Count(n as u32))),
+                (Ok(Done::Read(n)), Kind::Read { at: None, .. }) => Ok(Out::Read(n)),
                 (Ok(Done::Count(n)), Kind::Write) => Ok(Out::Answer(Answer::Count(n))),
                 _ => Err(Errno::BadRequest),
             });
@@ -463,8 +463,19 @@ impl<N: Copy + PartialEq, W> Loop<N, W> {
         while i < self.held.waiting.len() {
             let w = &mut self.held.waiting[i];
             let into = match w.kind {
-                Kind::Read { window: Some(at), max } => window_bytes(io.window(w.pid), at, max),
-                Kind::Read { window: None, max } => &mut self.later[..max],
+                Kind::Read { at: Some(at), max } => {
+                    match io.window(w.pid).and_then(|win| super::window_room(win, at, max as u32)) {
+                        Some(room) => room,
+                        // Its window gone (the process server keeps it
+                        // while the client lives): the read fails.
+                        None => {
+                            let w = self.held.waiting.remove(i);
+                            io.answer(w.slot, &Err(Errno::BadRequest));
+                            continue;
+                        }
+                    }
+                }
+                Kind::Read { at: None, max } => &mut self.later[..max],
                 _ => &mut self.later[..0],
             };
             let Some(r) = files.retry(w.pid, &mut w.wait, into) else {
@@ -479,8 +490,8 @@ impl<N: Copy + PartialEq, W> Loop<N, W> {
                         files.close(node);
                     })
                 }
-                (Ok(Done::Read(n)), Kind::Read { window: Some(_), .. }) => Ok(FsResponse::Count(n as u32)),
-                (Ok(Done::Read(n)), Kind::Read { window: None, .. }) => Ok(FsResponse::Data(&self.later[..n])),
+                (Ok(Done::Read(n)), Kind::Read { at: Some(_), .. }) => Ok(FsResponse::Count(n as u32)),
+                (Ok(Done::Read(n)), Kind::Read { at: None, .. }) => Ok(FsResponse::Data(&self.later[..n])),
                 (Ok(Done::Count(n)), Kind::Write) => Ok(FsResponse::Count(n)),
                 // A server's slip; the caller is not left waiting.
                 _ => Err(Errno::BadRequest),

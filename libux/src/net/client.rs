@@ -66,7 +66,7 @@ pub fn announce(addr: &str) -> Result<Announced, Errno> {
 
 impl Announced {
     /// The `data` of an announced UDP port: [`super::Datagram`]s, one
-    /// per write and per `File::read_once`.
+    /// per `File::write_message` and per `File::read_once` (see there).
     pub fn data(&self) -> Result<File, Errno> {
         open(&format!("/net/{}/{}/data", self.proto.name(), self.n), flags::READ | flags::WRITE)
     }
