@@ -125,7 +125,11 @@ impl Shell {
                 }
             }
         }
-        match self.start(&job) {
+        let started = self.start(&job);
+        if let Ok((pids, _)) = &started {
+            self.let_go_ended(pids);
+        }
+        match started {
             Ok((pids, pipes)) if job.background => {
                 println!("[{}]", pids.last().copied().unwrap_or(0));
                 let procs = pids.into_iter().map(|p| (p, None)).collect();
@@ -286,6 +290,25 @@ impl Shell {
         0
     }
 
+    /// Tells now, as `wait` would, the ends of the ended background
+    /// processes whose pids a new job has (ids are reused: a later `wait`
+    /// names the new one), and of the oldest past [`ENDED_KEPT`]; and
+    /// lets them go.
+    fn let_go_ended(&mut self, reused: &[Pid]) {
+        let mut kept = self.jobs.iter().flat_map(|j| &j.procs).filter(|(_, end)| end.is_some()).count();
+        for job in &mut self.jobs {
+            job.procs.retain(|&(pid, end)| match end {
+                Some(end) if reused.contains(&pid) || kept > ENDED_KEPT => {
+                    kept -= 1;
+                    println!("[{pid}] {}", describe(end));
+                    false
+                }
+                _ => true,
+            });
+        }
+        self.jobs.retain(|j| !j.procs.is_empty());
+    }
+
     /// Reaps the background processes that have ended, keeping their
     /// ends for `wait` and `jobs`; a job whose processes all ended lets
     /// its pipes go.
@@ -349,6 +372,10 @@ impl Shell {
         }
     }
 }
+
+/// Ended background processes kept for `wait` at most (see
+/// `Shell::let_go_ended`).
+const ENDED_KEPT: usize = 256;
 
 /// What the shell runs itself.
 const BUILTINS: [&str; 9] = ["cd", "pwd", "exit", "wait", "jobs", "newns", "export", "unset", "help"];
