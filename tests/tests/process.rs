@@ -284,12 +284,8 @@ fn a_tracer_works_under_another_tracer() {
     assert_all_returned(&log);
 }
 
-/// Threads share the process and run at once: one blocked in a `Wait`
-/// that only ends when the others have finished keeps none of them
-/// waiting, directly and through a relaying intermediary (whose threads
-/// serve other calls while one relays the wait).
 /// A thread waiting in a read through the window onto a server does not
-/// make another thread's write there go in parts: a call of 1,300 bytes
+/// make another thread's write there go in parts: a call of 1,225 bytes
 /// to `/proc/cluster/call` is answered whole.
 #[test]
 fn a_message_goes_whole_while_another_thread_waits_on_the_server() {
@@ -298,6 +294,10 @@ fn a_message_goes_whole_while_another_thread_waits_on_the_server() {
     assert!(ok.contains("-byte call went whole while a thread waited in a read"), "{log}");
 }
 
+/// Threads share the process and run at once: one blocked in a `Wait`
+/// that only ends when the others have finished keeps none of them
+/// waiting, directly and through a relaying intermediary (whose threads
+/// serve other calls while one relays the wait).
 #[test]
 fn threads_run_while_one_waits_also_under_an_intermediary() {
     for cmd in ["spawner threads", "tracer spawner threads"] {

@@ -36,7 +36,7 @@ fn main() -> i32 {
         Some("ns-inherit") => namespaces::inherited(),
         Some("orphan-maker") => return namespaces::orphan_maker(),
         Some("orphan") => namespaces::orphan(),
-        Some("windows") => windows::unasked(),
+        Some("windows") => windows::child(),
         Some(_) => {
             libux::eprintln!("usage: filetest (its children: filetest ns|ns-inherit|orphan-maker|orphan|windows)");
             return 2;

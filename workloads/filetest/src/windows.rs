@@ -59,7 +59,7 @@ pub fn parent() -> Result<(), String> {
 }
 
 /// In the child.
-pub fn unasked() -> Result<(), String> {
+pub fn child() -> Result<(), String> {
     for (path, server) in [("/tmp/big", "ramfs"), ("/dev/null", "devfs"), ("/proc/cluster/call", "cluster")] {
         let handle = open_raw(path, flags::READ)?;
         let read = raw(&FsRequest::ReadWindow { handle, offset: 0, count: 100, at: 0 }).err();

@@ -3,7 +3,7 @@
 //! onto that server in a read that waits. One thread reads a child's
 //! `/proc/cluster/GPID/wait` into a 64 KiB buffer (through the window's
 //! bulk part) until the child ends; meanwhile another writes a `Spawn`
-//! call of some 1,300 bytes to `/proc/cluster/call` with a plain write.
+//! call of 1,225 bytes to `/proc/cluster/call` with a plain write.
 //! Cut into message-sized writes, as it was, the call file took the
 //! first part as a request of its own and refused it; whole, it is
 //! answered (`StartHere`: placed by load on a cluster of one, or on the
@@ -13,6 +13,7 @@ use crate::err;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, Ordering};
 use libux::cluster::{Gpid, Place};
 use libux::fs::client::open;
 use libux::fs::flags;
@@ -22,6 +23,8 @@ use libux::sync::Mutex;
 
 /// What the reading thread read, once it has.
 static READ: Mutex<Option<Result<String, String>>> = Mutex::new(None);
+/// The reading thread is about to read (and so to hold the window).
+static READING: AtomicBool = AtomicBool::new(false);
 
 fn sleep_ms(ms: u32) -> Result<(), String> {
     let mut sleep = open("/dev/sleep", flags::WRITE).map_err(|e| err("/dev/sleep", e))?;
@@ -37,14 +40,24 @@ pub fn message() -> Result<String, String> {
     libux::thread::spawn(move || {
         let read = open(&path, flags::READ).and_then(|mut f| {
             let mut buf = alloc::vec![0u8; 64 * 1024];
+            READING.store(true, Ordering::Release);
             let n = f.read(&mut buf)?;
             Ok(String::from_utf8_lossy(&buf[..n]).into_owned())
         });
         *READ.lock() = Some(read.map_err(|e| err("read wait", e)));
     })
     .map_err(|e| err("thread", e))?;
-    // Long enough for the reader to be waiting.
-    sleep_ms(300)?;
+    // Long enough for the reader, once about to read, to be waiting.
+    for _ in 0..50 {
+        if READING.load(Ordering::Acquire) {
+            break;
+        }
+        sleep_ms(20)?;
+    }
+    if !READING.load(Ordering::Acquire) {
+        return Err(String::from("the reader never came to its read"));
+    }
+    sleep_ms(200)?;
     let long = "x".repeat(1200);
     let call = Request::Spawn(Spawn {
         path: "/bin/true",
