@@ -233,11 +233,23 @@ pub fn largest(image: &Image, args: &Args) -> Result<Vec<String>, String> {
         // Once formed (and a few seconds on, so that boots are done), the
         // idle cost: the coordinator's apart, since it alone hears beats.
         std::thread::sleep(std::time::Duration::from_secs(5));
+        let marks: Vec<usize> = cluster.nodes.iter().map(|node| node.mark()).collect();
         let mut shares = idle_shares(&cluster.nodes, std::time::Duration::from_secs(10))?;
         let coordinator = shares.remove(0);
         shares.sort_by(f64::total_cmp);
+        // A settled cluster changes its mind about nobody while idle (one
+        // whose views went out cut flapped for ever, and cost more).
+        let flaps: usize = cluster
+            .nodes
+            .iter()
+            .zip(marks)
+            .map(|(node, mark)| {
+                let idle = &node.log()[mark..];
+                [") is suspect", ") is down", " is silent; "].iter().map(|w| idle.matches(w).count()).sum::<usize>()
+            })
+            .sum();
         lines.push(format!(
-            "cluster: idle, each of {size} nodes costs the host {:.1} % of a core (median; most {:.1} %), the coordinator {coordinator:.1} % (goal <= 1 %)",
+            "cluster: idle, each of {size} nodes costs the host {:.1} % of a core (median; most {:.1} %), the coordinator {coordinator:.1} % (goal <= 1 %); {flaps} nodes seen suspect, down or silent meanwhile (0 when settled)",
             shares[shares.len() / 2],
             shares[shares.len() - 1]
         ));
