@@ -607,6 +607,12 @@ impl Membership {
 
     fn on_beat(&mut self, now_us: u64, from: [u8; 4], body: &[u8], mac: Option<msg::Mac>, out: &mut Vec<Out>) {
         let Some(beat) = Beat::decode(body) else { return };
+        // Our own, broadcast while we sought and looped back by the
+        // segment after we began to coordinate: no news (it was refused
+        // as a second node with our number, and we heard that refusal).
+        if beat.node == self.cfg.node && beat.incarnation == self.incarnation {
+            return;
+        }
         let Some(key) = self.key.as_ref() else { return };
         let valid = mac.is_some_and(|m| key.holds(Signed::Beat, body, &m));
         if valid && beat.leaving {
@@ -1300,6 +1306,21 @@ mod tests {
             assert_eq!(s.nodes[k].m.coordinator(), Some(NodeId(1)));
         }
         assert!(s.logged(3, "cluster: node 1 coordinates the membership; node 4 follows").is_some());
+    }
+
+    #[test]
+    fn a_coordinator_hearing_its_own_beat_late_refuses_nobody() {
+        let mut m = Membership::new(config(1, Some(b"s")), b"seed", 0);
+        // Seeking, it broadcasts its beat, which the segment brings back
+        // only after it has begun to coordinate.
+        let Some(Out::Broadcast(own)) = m.beat(0, Stats::default()).into_iter().next() else {
+            panic!("a seeker broadcasts its beat");
+        };
+        let outs = m.tick(SUSPECT_US + 1);
+        assert_eq!(m.coordinator(), Some(NodeId(1)), "{outs:?}");
+        let outs = m.receive(SUSPECT_US + 2, [10, 1, 0, 1], &own);
+        assert!(!outs.iter().any(|o| matches!(o, Out::Log(_) | Out::Broadcast(_))), "{outs:?}");
+        assert_eq!(m.nodes(SUSPECT_US + 2, Stats::default()).len(), 1);
     }
 
     #[test]
