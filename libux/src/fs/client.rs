@@ -191,10 +191,8 @@ pub fn create(path: &str) -> Result<File, Errno> {
 /// Reads use only the bulk part; writes the bulk part if free, else the
 /// message part, so that a message finds that part free unless another
 /// writer holds it.
-static BULK_BUSY: [AtomicBool; crate::layout::MAX_IO_WINDOWS as usize] =
-    [const { AtomicBool::new(false) }; crate::layout::MAX_IO_WINDOWS as usize];
-static MESSAGE_BUSY: [AtomicBool; crate::layout::MAX_IO_WINDOWS as usize] =
-    [const { AtomicBool::new(false) }; crate::layout::MAX_IO_WINDOWS as usize];
+static PART_BUSY: [[AtomicBool; 2]; crate::layout::MAX_IO_WINDOWS as usize] =
+    [const { [const { AtomicBool::new(false) }; 2] }; crate::layout::MAX_IO_WINDOWS as usize];
 
 /// How often a write that fits one part of the window tries again for
 /// a part that another thread holds (yielding between) before it goes
@@ -204,8 +202,8 @@ const PART_TRIES: u32 = 1000;
 /// A part of an I/O window.
 #[derive(Clone, Copy)]
 enum Part {
-    Bulk,
-    Message,
+    Bulk = 0,
+    Message = 1,
 }
 
 impl Part {
@@ -225,10 +223,7 @@ impl Part {
     }
 
     fn busy(self, window: usize) -> Option<&'static AtomicBool> {
-        match self {
-            Part::Bulk => BULK_BUSY.get(window),
-            Part::Message => MESSAGE_BUSY.get(window),
-        }
+        PART_BUSY.get(window).map(|parts| &parts[self as usize])
     }
 
     /// The parts a write may use, best first: the message part is kept
@@ -428,27 +423,15 @@ impl File {
             let at = offset + done as u64;
             let rest = data.len() - done;
             let tries = if rest <= Part::Message.len() && !waited { PART_TRIES } else { 0 };
-            let lease = (rest > IO_MAX).then(|| self.window()).flatten().and_then(|w| {
+            let mut lease = (rest > IO_MAX).then(|| self.window()).flatten().and_then(|w| {
                 let lease = Lease::take_any(w, &Part::FOR_WRITE, tries);
                 waited |= lease.is_none();
                 lease
             });
-            if let Some(mut lease) = lease {
-                let chunk = &data[done..done + rest.min(lease.len())];
-                lease.bytes()[..chunk.len()].copy_from_slice(chunk);
-                let count = chunk.len() as u32;
-                let req = FsRequest::WriteWindow { handle: self.handle, offset: at, count, at: lease.at() };
-                match fs_call(self.conn, &req)? {
-                    FsResponse::Count(n) if n > 0 && n <= count => done += n as usize,
-                    _ => return Err(Errno::BadRequest),
-                }
-                continue;
-            }
-            let chunk = &data[done..(done + IO_MAX).min(data.len())];
-            let req = FsRequest::Write { handle: self.handle, offset: at, data: chunk };
-            match fs_call(self.conn, &req)? {
-                FsResponse::Count(n) if n > 0 && n as usize <= chunk.len() => done += n as usize,
-                _ => return Err(Errno::BadRequest),
+            let chunk = &data[done..done + rest.min(lease.as_ref().map_or(IO_MAX, Lease::len))];
+            match self.write_once(at, chunk, lease.as_mut())? {
+                0 => return Err(Errno::BadRequest),
+                n => done += n as usize,
             }
         }
         Ok(done)
@@ -463,20 +446,34 @@ impl File {
     /// part of it; `NotSupported` with no window to carry one larger than
     /// a message.
     pub fn write_message(&self, msg: &[u8]) -> Result<(), Errno> {
-        let count = msg.len() as u32;
-        let taken = if msg.len() <= IO_MAX {
-            fs_call(self.conn, &FsRequest::Write { handle: self.handle, offset: 0, data: msg })?
-        } else {
+        let mut lease = None;
+        if msg.len() > IO_MAX {
             if msg.len() > Part::Bulk.len() {
                 return Err(Errno::TooLarge);
             }
             let window = self.window().ok_or(Errno::NotSupported)?;
-            let mut lease = Lease::take_any(window, Part::for_message(msg.len()), PART_TRIES).ok_or(Errno::Busy)?;
-            lease.bytes()[..msg.len()].copy_from_slice(msg);
-            fs_call(self.conn, &FsRequest::WriteWindow { handle: self.handle, offset: 0, count, at: lease.at() })?
+            lease = Some(Lease::take_any(window, Part::for_message(msg.len()), PART_TRIES).ok_or(Errno::Busy)?);
+        }
+        match self.write_once(0, msg, lease.as_mut())? {
+            n if n as usize == msg.len() => Ok(()),
+            _ => Err(Errno::BadRequest),
+        }
+    }
+
+    /// One write call of `chunk` at `offset`: through `lease`'s part of
+    /// the window, or inline (then at most [`IO_MAX`] bytes). How many
+    /// bytes the server took.
+    fn write_once(&self, offset: u64, chunk: &[u8], lease: Option<&mut Lease>) -> Result<u32, Errno> {
+        let count = chunk.len() as u32;
+        let req = match lease {
+            Some(lease) => {
+                lease.bytes()[..chunk.len()].copy_from_slice(chunk);
+                FsRequest::WriteWindow { handle: self.handle, offset, count, at: lease.at() }
+            }
+            None => FsRequest::Write { handle: self.handle, offset, data: chunk },
         };
-        match taken {
-            FsResponse::Count(n) if n == count => Ok(()),
+        match fs_call(self.conn, &req)? {
+            FsResponse::Count(n) if n <= count => Ok(n),
             _ => Err(Errno::BadRequest),
         }
     }
