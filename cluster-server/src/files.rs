@@ -332,8 +332,7 @@ fn answer(state: &Mutex<State>, files: &Files, pid: Pid, req: FsRequest) -> Resu
         }
         FsRequest::Write { handle, offset, data } => write(state, files, pid, handle, offset, data),
         FsRequest::WriteWindow { handle, offset, count, at } => {
-            let data = files.with_window(pid, |w| window_part(w, at, count).map(|p| p.to_vec()))?;
-            write(state, files, pid, handle, offset, &data.ok_or(Errno::InvalidArgument)?)
+            write(state, files, pid, handle, offset, &from_window(files, pid, at, count)?)
         }
         FsRequest::Stat { path } => {
             let node = Node::lookup(path)?;
@@ -405,6 +404,11 @@ fn read(files: &Files, pid: Pid, handle: u32, offset: u64, buf: &mut [u8]) -> Re
 /// may put there.
 fn room(files: &Files, pid: Pid, at: u32, count: u32) -> Result<usize, Errno> {
     files.with_window(pid, |w| window_room(w, at, count).map(|p| p.len()))?.ok_or(Errno::InvalidArgument)
+}
+
+/// The `count` bytes from `at` of `pid`'s window (a `WriteWindow`'s).
+fn from_window(files: &Files, pid: Pid, at: u32, count: u32) -> Result<Vec<u8>, Errno> {
+    files.with_window(pid, |w| window_part(w, at, count).map(|p| p.to_vec()))?.ok_or(Errno::InvalidArgument)
 }
 
 /// Puts `bytes` in `pid`'s window from `at`.
@@ -650,8 +654,7 @@ fn parks(state: &Mutex<State>, files: &Files, pid: Pid, req: &FsRequest) -> Resu
             parks_call(state, pid, handle, data)
         }
         (Content::Transaction(Transaction::Call, _), &FsRequest::WriteWindow { count, at, .. }) => {
-            let data = files.with_window(pid, |w| window_part(w, at, count).map(|p| p.to_vec()))?;
-            parks_call(state, pid, handle, &data.ok_or(Errno::InvalidArgument)?)
+            parks_call(state, pid, handle, &from_window(files, pid, at, count)?)
         }
         _ => Ok(None),
     }
