@@ -284,10 +284,15 @@ impl<N: Clone, H, J: Clone> Session<N, H, J> {
     /// `msg` refused with `e` (a Tremove's fid clunked all the same, as
     /// 9P has it whatever the outcome).
     fn refuse(&mut self, msg: &Msg, dialect: Dialect, tag: u16, e: Error, out: &mut [u8]) -> Handled<J, N> {
+        self.clunk_if_remove(msg);
+        Handled::Reply(super::error_reply(Some(dialect), tag, e, out))
+    }
+
+    /// A Tremove's fid is clunked whatever the remove's outcome (9P).
+    pub(super) fn clunk_if_remove(&mut self, msg: &Msg) {
         if let Msg::Tremove { fid } = *msg {
             self.fids.remove(&fid);
         }
-        Handled::Reply(super::error_reply(Some(dialect), tag, e, out))
     }
 
     /// The open of `fid` as `mode` asks, if the fid may be opened and the

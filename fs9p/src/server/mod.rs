@@ -352,10 +352,7 @@ impl<N: Clone, H, J: Clone> Session<N, H, J> {
             return Err(Error::Invalid);
         }
         if let Some(made) = self.change_of(&msg) {
-            // A Tremove's fid is clunked even when the remove fails.
-            if let Msg::Tremove { fid } = msg {
-                self.fids.remove(&fid);
-            }
+            self.clunk_if_remove(&msg);
             let change = made?;
             change.apply(fs)?;
             return reply(change.done(), out);
