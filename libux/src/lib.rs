@@ -24,6 +24,7 @@ pub mod crc;
 pub mod elf;
 pub mod fs;
 pub mod fw_cfg;
+pub mod hpet;
 pub mod layout;
 mod le;
 pub mod namespace;

@@ -7,24 +7,9 @@
 //! clock, netstack's timer. The registers come through [`Registers`]
 //! (the server maps the granted page; the tests keep them in memory).
 
-/// 64-bit registers at byte offsets of the HPET's page.
-pub trait Registers {
-    fn read(&self, offset: usize) -> u64;
-    fn write(&mut self, offset: usize, value: u64);
-}
+use libux::hpet::{counter, period_fs, Registers, CAPABILITIES, CONFIG, COUNTER_64, ENABLE, LEGACY_ROUTE};
+use libux::hpet::{TIMER0_COMPARATOR, TIMER0_CONFIG};
 
-const CAPABILITIES: usize = 0x000;
-const CONFIG: usize = 0x010;
-const COUNTER: usize = 0x0f0;
-const TIMER0_CONFIG: usize = 0x100;
-const TIMER0_COMPARATOR: usize = 0x108;
-
-/// `CAPABILITIES`: a 64-bit counter.
-const COUNTER_64: u64 = 1 << 13;
-/// `CONFIG`: the counter runs; timers 0 and 1 are IRQ0 and IRQ8 (the
-/// legacy replacement route, left off).
-const ENABLE: u64 = 1;
-const LEGACY_ROUTE: u64 = 1 << 1;
 /// `TIMER0_CONFIG`: level-triggered, interrupt on, periodic, 64-bit
 /// capable, forced to 32 bits, the IOAPIC pin (bits 9-13), delivered as
 /// a message; the pins it may use are bits 32-63.
@@ -37,8 +22,6 @@ const ROUTE_SHIFT: u64 = 9;
 const ROUTE: u64 = 0x1f << ROUTE_SHIFT;
 const MESSAGE: u64 = 1 << 14;
 
-/// The longest tick the specification allows, in femtoseconds (100 ns).
-const PERIOD_MAX_FS: u64 = 100_000_000;
 const FS_PER_US: u128 = 1_000_000_000;
 
 /// Why the page holds no HPET that can serve.
@@ -62,10 +45,7 @@ impl<R: Registers> Hpet<R> {
     /// (edge-triggered), its interrupt off until [`Hpet::arm`].
     pub fn start(mut regs: R, pin: u8) -> Result<Self, Unfit> {
         let caps = regs.read(CAPABILITIES);
-        let period_fs = caps >> 32;
-        if caps & 0xff == 0 || period_fs == 0 || period_fs > PERIOD_MAX_FS {
-            return Err(Unfit::NotAnHpet);
-        }
+        let period_fs = period_fs(caps).ok_or(Unfit::NotAnHpet)?;
         let timer = regs.read(TIMER0_CONFIG);
         if caps & COUNTER_64 == 0 || timer & TIMER_64 == 0 {
             return Err(Unfit::Narrow);
@@ -98,17 +78,8 @@ impl<R: Registers> Hpet<R> {
         }
     }
 
-    /// The main counter. A bus that moves 32 bits at a time (QEMU's HPET
-    /// takes 64-bit accesses as two) can tear a read as the low half
-    /// wraps, every 43 s at 10 ns, and an alarm would then be off by as
-    /// long: two reads that agree within 2^31 ticks are whole.
     fn counter(&self) -> u64 {
-        loop {
-            let (a, b) = (self.regs.read(COUNTER), self.regs.read(COUNTER));
-            if b.wrapping_sub(a) < 1 << 31 {
-                return b;
-            }
-        }
+        counter(&self.regs)
     }
 
     /// The alarm went off: quiet until armed again.
@@ -123,6 +94,7 @@ mod tests {
     extern crate std;
     use super::*;
     use core::cell::Cell;
+    use libux::hpet::COUNTER;
     use std::collections::BTreeMap;
 
     /// QEMU's HPET as registers in memory: each read of the counter
