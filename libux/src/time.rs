@@ -143,27 +143,77 @@ pub const PIT_CHANNEL_0: u16 = 0x40;
 pub const PIT_CHANNEL_2: u16 = 0x42;
 pub const PIT_COMMAND: u16 = 0x43;
 
-/// One reading of a PIT counter counting down, taken between two reads of
-/// the time stamp counter.
+/// One reading of a counter that counts up at a known rate (the HPET's,
+/// or a PIT count down as ticks since it was loaded), taken between two
+/// reads of the time stamp counter.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PitReading {
+pub struct CounterReading {
     pub tsc_before: u64,
-    pub count: u16,
+    pub ticks: u64,
     pub tsc_after: u64,
 }
 
-/// The time stamp counter's rate in kHz that two readings of one count
-/// down (`first` earlier, no wrap between them) allow: the least and the
-/// most, since each count was read somewhere between its two time stamps
-/// (a host that deschedules the machine between them widens the range;
-/// each count's own tick, 42 ppm of 20 ms, is left out). `None` if they
+/// The time stamp counter's rate in kHz that two readings of a counter
+/// ticking at `hz` (`first` earlier, no wrap between them) allow: the
+/// least and the most, since each count was read somewhere between its
+/// two time stamps (a host that deschedules the machine between them
+/// widens the range; each count's own tick is left out). `None` if they
 /// are no such pair.
-pub fn tsc_khz_between(first: PitReading, last: PitReading) -> Option<(u64, u64)> {
-    let ticks = u64::from(first.count.checked_sub(last.count).filter(|&t| t > 0)?);
+pub fn tsc_khz_between(first: CounterReading, last: CounterReading, hz: u64) -> Option<(u64, u64)> {
+    let ticks = last.ticks.checked_sub(first.ticks).filter(|&t| t > 0)?;
     let least = last.tsc_before.checked_sub(first.tsc_after)?;
     let most = last.tsc_after.checked_sub(first.tsc_before)?;
-    let khz = |cycles: u64| (u128::from(cycles) * u128::from(PIT_HZ) / u128::from(ticks) / 1000) as u64;
+    let khz = |cycles: u64| (u128::from(cycles) * u128::from(hz) / u128::from(ticks) / 1000) as u64;
     Some((khz(least), khz(most)))
+}
+
+/// How long a measure against a counter that does not wrap soon lasts at
+/// least, in ms of the counter, and how narrow its range must be (in
+/// parts of the rate) to end it: readings taken within 2 µs each give
+/// 0.04 % over 10 ms.
+pub const MEASURE_MS: u64 = 10;
+pub const MEASURE_NARROW: u64 = 2000;
+/// A measure still too wide after this long (ms of the counter) fails.
+pub const MEASURE_MAX_MS: u64 = 1000;
+/// The first reading is the narrowest of this many in a row: a host that
+/// takes the processor away in the middle of one widens it, rarely all.
+const FIRST_READINGS: usize = 8;
+
+/// The time stamp counter's rate (least and most, kHz) measured against
+/// a counter ticking at `hz` that does not wrap within `MEASURE_MAX_MS`,
+/// read by `read`: from a narrow first reading to the first reading
+/// `MEASURE_MS` or more later that gives a narrow range. The host may
+/// deschedule us between readings as long as it likes; that only makes
+/// the measure last longer. `None` if the counter went back, stayed
+/// still for `tsc_limit` cycles, or never gave a narrow range.
+pub fn measure_tsc_khz(
+    hz: u64,
+    tsc_limit: u64,
+    mut read: impl FnMut() -> Option<CounterReading>,
+) -> Option<(u64, u64)> {
+    let width = |r: &CounterReading| r.tsc_after.saturating_sub(r.tsc_before);
+    let mut first = read()?;
+    for _ in 1..FIRST_READINGS {
+        let r = read()?;
+        if width(&r) < width(&first) {
+            first = r;
+        }
+    }
+    let (least_ticks, most_ticks) = (hz * MEASURE_MS / 1000, hz * MEASURE_MAX_MS / 1000);
+    loop {
+        let r = read()?;
+        let ticks = r.ticks.checked_sub(first.ticks)?;
+        if ticks >= least_ticks {
+            if let Some((least, most)) = tsc_khz_between(first, r, hz) {
+                if (most - least) * MEASURE_NARROW <= most {
+                    return Some((least, most));
+                }
+            }
+        }
+        if ticks > most_ticks || (ticks == 0 && r.tsc_after.saturating_sub(first.tsc_before) > tsc_limit) {
+            return None;
+        }
+    }
 }
 
 #[cfg(test)]
@@ -172,19 +222,76 @@ mod tests {
 
     #[test]
     fn the_tsc_rate_is_bounded_by_when_each_count_was_read() {
-        // 2 GHz, 23,864 ticks (20 ms) apart, each read within 1 µs.
-        let at = |us: u64, count: u16| PitReading { tsc_before: us * 2000, count, tsc_after: (us + 1) * 2000 };
-        let (least, most) = tsc_khz_between(at(0, 60_000), at(20_000, 60_000 - 23_864)).unwrap();
+        // 2 GHz, 23,864 PIT ticks (20 ms) apart, each read within 1 µs.
+        let at = |us: u64, ticks: u64| CounterReading { tsc_before: us * 2000, ticks, tsc_after: (us + 1) * 2000 };
+        let (least, most) = tsc_khz_between(at(0, 100), at(20_000, 100 + 23_864), PIT_HZ).unwrap();
         assert!(least <= 2_000_000 && most >= 2_000_000, "{least}..{most}");
         assert!(most - least < 400, "{least}..{most}: 0.02 %");
         // Descheduled after the first read: the range widens but holds.
-        let slow = PitReading { tsc_after: 5_000 * 2000, ..at(0, 60_000) };
-        let (least, most) = tsc_khz_between(slow, at(20_000, 60_000 - 23_864)).unwrap();
+        let slow = CounterReading { tsc_after: 5_000 * 2000, ..at(0, 100) };
+        let (least, most) = tsc_khz_between(slow, at(20_000, 100 + 23_864), PIT_HZ).unwrap();
         assert!(least <= 2_000_000 && most >= 2_000_000 && most - least > 400_000);
-        // No ticks, a count that went up (a wrap), time that went back.
-        assert_eq!(tsc_khz_between(at(0, 100), at(10, 100)), None);
-        assert_eq!(tsc_khz_between(at(0, 100), at(10, 200)), None);
-        assert_eq!(tsc_khz_between(at(10, 200), at(0, 100)), None);
+        // A counter of 100 MHz (QEMU's HPET) over 10 ms.
+        let (least, most) = tsc_khz_between(at(0, 0), at(10_000, 1_000_000), 100_000_000).unwrap();
+        assert!(least <= 2_000_000 && most >= 2_000_000 && most - least < 800, "{least}..{most}");
+        // No ticks, a count that went back (a wrap), time that went back.
+        assert_eq!(tsc_khz_between(at(0, 100), at(10, 100), PIT_HZ), None);
+        assert_eq!(tsc_khz_between(at(0, 200), at(10, 100), PIT_HZ), None);
+        assert_eq!(tsc_khz_between(at(10, 100), at(0, 200), PIT_HZ), None);
+    }
+
+    /// A machine of `mhz` reading a 100 MHz counter, each reading taking
+    /// `cost_ns`, and descheduled for `pause_ms` before every reading in
+    /// `paused` (by index).
+    fn machine(
+        mhz: u64,
+        cost_ns: u64,
+        pause_ms: u64,
+        paused: impl Fn(usize) -> bool,
+    ) -> impl FnMut() -> Option<CounterReading> {
+        let (mut ns, mut i) = (0u64, 0usize);
+        move || {
+            if paused(i) {
+                ns += pause_ms * 1_000_000;
+            }
+            i += 1;
+            let before = ns * mhz / 1000;
+            ns += cost_ns / 2;
+            let ticks = ns / 10;
+            // Descheduled in the middle of a reading, now and then.
+            if paused(i + 1_000_000) {
+                ns += pause_ms * 1_000_000;
+            }
+            ns += cost_ns / 2;
+            Some(CounterReading { tsc_before: before, ticks, tsc_after: ns * mhz / 1000 })
+        }
+    }
+
+    #[test]
+    fn a_measure_against_a_counter_outlasts_a_host_that_takes_the_processor_away() {
+        let within = |(least, most): (u64, u64), khz: u64| least <= khz && khz <= most && (most - least) * 2000 <= most;
+        // Alone on the host: 10 ms.
+        assert!(within(measure_tsc_khz(100_000_000, u64::MAX, machine(2596, 500, 0, |_| false)).unwrap(), 2_596_000));
+        // Descheduled for 90 ms before every 50th reading, and in the
+        // middle of every 7th: still the rate, to 0.05 %.
+        let busy = machine(2596, 500, 90, |i| if i >= 1_000_000 { (i - 1_000_000) % 7 == 3 } else { i % 50 == 49 });
+        assert!(within(measure_tsc_khz(100_000_000, u64::MAX, busy).unwrap(), 2_596_000));
+        // Every reading descheduled in its middle: never narrow, given up.
+        let hopeless = machine(2596, 500, 200, |i| i >= 1_000_000);
+        assert_eq!(measure_tsc_khz(100_000_000, u64::MAX, hopeless), None);
+        // A counter that stands still or goes back.
+        let mut t = 0;
+        let still = || {
+            t += 1000;
+            Some(CounterReading { tsc_before: t, ticks: 5, tsc_after: t + 10 })
+        };
+        assert_eq!(measure_tsc_khz(100_000_000, 1_000_000, still), None);
+        let mut n = 100;
+        let back = || {
+            n -= 1;
+            Some(CounterReading { tsc_before: 0, ticks: n, tsc_after: 0 })
+        };
+        assert_eq!(measure_tsc_khz(100_000_000, u64::MAX, back), None);
     }
     use alloc::string::ToString;
 

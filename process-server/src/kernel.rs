@@ -9,7 +9,7 @@ use alloc::vec::Vec;
 use libux::layout::CNODE_BITS;
 use libux::rpc::Errno;
 use libux::sel4::consts::{bits, init_cap, object};
-use libux::sel4::{AsidControl, AsidPool, CNode, CapRights, Endpoint, Page, Untyped, VSpace};
+use libux::sel4::{AsidControl, AsidPool, CNode, CapRights, Endpoint, Page, Untyped, VSpace, VmAttributes};
 
 /// Where we map a frame of our own to fill it: a PML4 slot of our
 /// address space that the kernel's image mappings never use.
@@ -89,6 +89,16 @@ impl Kernel {
         let same = seen.get(..bytes.len()) == Some(bytes);
         frame.unmap().map_err(|_| Errno::InvalidArgument)?;
         Ok(same)
+    }
+
+    /// Runs `look` on the device page `frame` (a copy of ours), mapped
+    /// uncached through the scratch mapping for that long.
+    pub fn with_device<R>(&mut self, frame: Page, look: impl FnOnce(*mut u8) -> R) -> Result<R, Errno> {
+        let attr = VmAttributes::CacheDisabled;
+        self.own.map_with(&mut self.mem, &mut self.own_arena, frame, SCRATCH, CapRights::READ_WRITE, attr)?;
+        let r = look(SCRATCH as *mut u8);
+        frame.unmap().map_err(|_| Errno::InvalidArgument)?;
+        Ok(r)
     }
 
     /// Empties `frame` (one that held someone else's data).

@@ -102,15 +102,12 @@ extern "C" fn main(bootinfo_addr: u64) -> ! {
 
     let (ram, device) = bi.untypeds().fold((0, 0), |(r, d), u| if u.is_device { (r, d + 1) } else { (r + 1, d) });
     println!("ux: process server on seL4 {SEL4_VERSION} (x86_64 pc99, {KERNEL_PROFILE} kernel)");
-    let (tsc_mhz, measured) = tsc::measure(IoPort(init_cap::IO_PORT), tsc, bi.tsc_mhz());
-    let how = if measured { "measured against the PIT" } else { "the kernel's: the PIT gave no steady reading" };
     println!(
-        "ux: memory {} MiB in {} untyped capabilities ({} RAM, {} device), TSC {tsc_mhz} MHz ({how}; the kernel said {})",
+        "ux: memory {} MiB in {} untyped capabilities ({} RAM, {} device)",
         bi.ram_bytes() >> 20,
         ram + device,
         ram,
         device,
-        bi.tsc_mhz()
     );
 
     let bootfs = BootFs::parse(&BOOTFS.0).unwrap_or_else(|e| panic!("corrupt boot file system: {e:?}"));
@@ -118,6 +115,8 @@ extern "C" fn main(bootinfo_addr: u64) -> ! {
     let life = life::Life::new(Memory::new(&bi), devices::Devices::new(&bi), bootfs, own)
         .unwrap_or_else(|e| panic!("no memory for the server: {e}"));
     let mut server = Server::new(life);
+    let (tsc_mhz, source) = tsc::measure(&mut server.life, IoPort(init_cap::IO_PORT), tsc, bi.tsc_mhz());
+    println!("ux: TSC {tsc_mhz} MHz ({}; the kernel said {})", source.describe(), bi.tsc_mhz());
     server.life.shared.check_own_image(&mut server.life.kernel);
     // The node's number, as the cluster server has it (`libux::cluster`).
     if let Some(Ok(c)) = fw_cfg_string("opt/ux/cluster").map(|t| libux::cluster::Config::parse(t.trim())) {

@@ -665,7 +665,7 @@ fn a_node_keeps_its_mounts_of_fifteen_peers_and_stays_formed() {
         .iter()
         .map(|n| {
             let log = n.log();
-            let at = log.find(" MHz (measured against the PIT").unwrap_or_else(|| panic!("no measured TSC:\n{log}"));
+            let at = log.find(" MHz (measured against the HPET").unwrap_or_else(|| panic!("no measured TSC:\n{log}"));
             log[..at].rsplit(' ').next().and_then(|m| m.parse().ok()).unwrap_or_else(|| panic!("{log}"))
         })
         .collect();
