@@ -137,10 +137,11 @@ extern "C" fn main(bootinfo_addr: u64) -> ! {
         .get(sysdesc::BOOTFS_NAME)
         .and_then(|b| System::decode(b).ok())
         .unwrap_or_else(|| panic!("the boot image has no valid system description"));
+    let bus = pci::Bus::scan();
     let mut before_ready = alloc::vec::Vec::new();
     let mut daemons = alloc::vec::Vec::new();
     for p in system.programs.iter().filter(|p| p.at_boot) {
-        let (grants, env) = grants_of(p);
+        let (grants, env) = grants_of(&bus, p);
         let env: alloc::vec::Vec<&str> = env.iter().map(|e| e.as_str()).collect();
         match server.life.start(p.name, &p.argv, &env, &grants.borrow()) {
             Ok(pid) => {
@@ -178,7 +179,8 @@ extern "C" fn main(bootinfo_addr: u64) -> ! {
         if let Some(path) = argv.first() {
             // A program the description lists gets its grants.
             let name = path.strip_prefix("/bin/").unwrap_or(path);
-            let (grants, env) = system.programs.iter().find(|p| p.name == name).map(grants_of).unwrap_or_default();
+            let (grants, env) =
+                system.programs.iter().find(|p| p.name == name).map(|p| grants_of(&bus, p)).unwrap_or_default();
             let env: alloc::vec::Vec<&str> = env.iter().map(|e| e.as_str()).collect();
             match server.life.start(path, &argv, &env, &grants.borrow()) {
                 Ok(pid) => {
@@ -203,7 +205,7 @@ fn report(server: &Server) {
 
 /// A program's grants, with what its PCI device brings, and the
 /// environment that tells it what that is.
-fn grants_of(p: &sysdesc::Program) -> (OwnedGrants, alloc::vec::Vec<alloc::string::String>) {
+fn grants_of(bus: &pci::Bus, p: &sysdesc::Program) -> (OwnedGrants, alloc::vec::Vec<alloc::string::String>) {
     let mut g = OwnedGrants {
         priority: p.priority,
         io_ports: p.io_ports.clone(),
@@ -228,7 +230,7 @@ fn grants_of(p: &sysdesc::Program) -> (OwnedGrants, alloc::vec::Vec<alloc::strin
     for (i, &id) in p.pci.iter().enumerate() {
         // The same id again is the next such device.
         let nth = p.pci[..i].iter().filter(|&&other| other == id).count();
-        match pci::find(id, nth) {
+        match bus.find(id, nth) {
             Some(dev) => {
                 println!("ux: PCI {:04x}:{:04x} in slot {} for {}", id.vendor, id.device, dev.slot, p.name);
                 g.io_ports.extend(dev.io_ports.iter().copied());

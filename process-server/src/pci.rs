@@ -1,12 +1,17 @@
 //! PCI devices for the system description's `pci VENDOR:DEVICE` grants:
 //! configuration space through the legacy ports 0xcf8/0xcfc (bus 0, where
-//! QEMU's `pc` machine puts every device), the I/O port BARs and the
-//! interrupt line the firmware assigned, and decoding and bus mastering
-//! switched on. Memory BARs are not granted yet.
+//! QEMU's `pc` machine puts every device). [`Bus::scan`] looks at bus 0
+//! once at boot, before any driver runs: it sizes every I/O port BAR and
+//! gives ports to those the firmware left unassigned (qboot, which nodes
+//! boot with, assigns none; SeaBIOS every one), above every assigned one.
+//! A grant gets its device's I/O ports and the interrupt line the
+//! firmware assigned, with decoding and bus mastering switched on. Memory
+//! BARs are not granted yet.
 
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
+use libux::println;
 use libux::sel4::consts::init_cap;
 use libux::sel4::IoPort;
 use libux::sysdesc::{Irq, PciId};
@@ -18,8 +23,13 @@ const BAR0: u8 = 0x10;
 const INTERRUPT_LINE: u8 = 0x3c;
 /// Command register: I/O space, memory space, bus master.
 const ENABLE: u32 = 0x1 | 0x2 | 0x4;
+/// Where unassigned I/O BARs start getting ports (where SeaBIOS puts
+/// them too), unless an assigned one lies higher.
+const IO_FIRST: u32 = 0xc000;
+const IO_END: u32 = 0x1_0000;
 
 /// What a found device gives its driver.
+#[derive(Clone)]
 pub struct Device {
     pub slot: u8,
     pub io_ports: Vec<(u16, u16)>,
@@ -53,36 +63,92 @@ fn write(slot: u8, offset: u8, value: u32) {
     let _ = io.out32(ADDRESS, address).and_then(|()| io.out32(DATA, value));
 }
 
-/// Finds the `nth` device `id` on bus 0 (function 0) and makes it ready
-/// for its driver.
-pub fn find(id: PciId, nth: usize) -> Option<Device> {
-    let want = (id.device as u32) << 16 | id.vendor as u32;
-    let slot = (0..32u8).filter(|&s| read(s, 0) == want).nth(nth)?;
-    let mut io_ports = Vec::new();
+/// An I/O BAR: its number, base (0: unassigned) and size in bytes.
+struct IoBar {
+    bar: u8,
+    base: u32,
+    size: u32,
+}
+
+/// The I/O BARs of the device in `slot`, sized (write ones, see which
+/// bits stick, put the BAR back: before its driver runs).
+fn io_bars(slot: u8) -> Vec<IoBar> {
+    let mut bars = Vec::new();
     for bar in 0..6u8 {
         let offset = BAR0 + bar * 4;
         let value = read(slot, offset);
         if value & 1 == 0 || value == u32::MAX {
             continue;
         }
-        // The size: write ones, see which bits stick, put the BAR back.
         write(slot, offset, u32::MAX);
         let mask = read(slot, offset) & 0xffff_fffc;
         write(slot, offset, value);
         let size = (!mask & 0xffff).wrapping_add(1);
-        let base = (value & 0xfffc) as u16;
-        if size > 0 && base != 0 && io_ports.len() < libux::sysdesc::MAX_GRANTS {
-            io_ports.push((base, base + (size - 1) as u16));
+        if size > 0 {
+            bars.push(IoBar { bar, base: value & 0xfffc, size });
         }
     }
-    let line = read(slot, INTERRUPT_LINE);
-    // Pin 0: no interrupt; line 0xff: none assigned. PCI interrupts are
-    // level-triggered; QEMU's PIIX routes them active-high to the IOAPIC.
-    let irq = (line >> 8 & 0xff != 0 && line & 0xff < 24).then_some(Irq {
-        pin: (line & 0xff) as u8,
-        level_triggered: true,
-        active_low: false,
-    });
-    write(slot, COMMAND, read(slot, COMMAND) & 0xffff | ENABLE);
-    Some(Device { slot, io_ports, irq })
+    bars
+}
+
+/// Bus 0's devices (function 0), as found at boot.
+pub struct Bus {
+    devices: Vec<(u32, Device)>,
+}
+
+impl Bus {
+    pub fn scan() -> Bus {
+        let found: Vec<(u8, u32, Vec<IoBar>)> = (0..32u8)
+            .map(|s| (s, read(s, 0)))
+            .filter(|&(_, id)| id != u32::MAX)
+            .map(|(s, id)| (s, id, io_bars(s)))
+            .collect();
+        let mut next = found
+            .iter()
+            .flat_map(|(_, _, bars)| bars)
+            .filter(|b| b.base != 0)
+            .map(|b| b.base + b.size)
+            .fold(IO_FIRST, u32::max);
+        let mut devices = Vec::new();
+        for (slot, id, bars) in found {
+            let mut io_ports = Vec::new();
+            for b in bars {
+                let base = match b.base {
+                    0 => {
+                        let base = next.next_multiple_of(b.size.max(4));
+                        if base + b.size > IO_END {
+                            println!("ux: PCI slot {slot}: no ports left for BAR {} ({} bytes)", b.bar, b.size);
+                            continue;
+                        }
+                        write(slot, BAR0 + b.bar * 4, base | 1);
+                        next = base + b.size;
+                        base
+                    }
+                    base => base,
+                };
+                if io_ports.len() < libux::sysdesc::MAX_GRANTS {
+                    io_ports.push((base as u16, (base + b.size - 1) as u16));
+                }
+            }
+            let line = read(slot, INTERRUPT_LINE);
+            // Pin 0: no interrupt; line 0xff: none assigned. PCI interrupts
+            // are level-triggered; QEMU's PIIX routes them active-high to
+            // the IOAPIC.
+            let irq = (line >> 8 & 0xff != 0 && line & 0xff < 24).then_some(Irq {
+                pin: (line & 0xff) as u8,
+                level_triggered: true,
+                active_low: false,
+            });
+            devices.push((id, Device { slot, io_ports, irq }));
+        }
+        Bus { devices }
+    }
+
+    /// The `nth` device `id`, made ready for its driver.
+    pub fn find(&self, id: PciId, nth: usize) -> Option<Device> {
+        let want = (id.device as u32) << 16 | id.vendor as u32;
+        let dev = self.devices.iter().filter(|(found, _)| *found == want).nth(nth).map(|(_, d)| d.clone())?;
+        write(dev.slot, COMMAND, read(dev.slot, COMMAND) & 0xffff | ENABLE);
+        Some(dev)
+    }
 }
