@@ -144,7 +144,10 @@ pub fn command(image: &Image, opts: &Options) -> Command {
             Ok(())
         });
     }
-    cmd.args(["-machine", "pc", "-nodefaults", "-no-reboot", "-display", "none"])
+    // qboot, QEMU's minimal firmware, not SeaBIOS: it sets up PCI and
+    // ACPI and jumps to the kernel, 0.1 s of a host core less at each
+    // boot (a fifth of it), which 64 nodes booting on 2 cores feel.
+    cmd.args(["-machine", "pc", "-bios", "qboot.rom", "-nodefaults", "-no-reboot", "-display", "none"])
         .args(["-m", &format!("{}M", opts.memory_mib)])
         .arg("-kernel")
         .arg(&image.kernel.elf32)
