@@ -37,7 +37,7 @@
 //!   authenticated: they only make a log line.
 
 use crate::msg::{self, Beat, Entry, Incarnation, MacKey, Message, Refusal, Signed, Stats, View, ViewId};
-use alloc::collections::{BTreeMap, VecDeque};
+use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -61,7 +61,8 @@ pub const DOWN_US: u64 = 2_500_000;
 /// not make every node look down before a new one speaks.
 const HOLD_US: u64 = 5_000_000;
 /// News (a node joined, turned, or says a process ended) goes out in a
-/// view at once, but at most this often: a burst of news is one view.
+/// view of the entries that changed at once, but at most this often: a
+/// burst of news is one view.
 const NEWS_GAP_US: u64 = 100_000;
 /// Beats and views sent that an echo may name (at most; older than
 /// [`DOWN_US`] they count no more).
@@ -125,6 +126,18 @@ pub struct Peer {
     left: bool,
 }
 
+/// What a coordinator has to tell before its next view of the whole
+/// table. A view sent for news carries only the entries that changed
+/// (and its own): 64 nodes joining one by one made two views each of
+/// four pages for every node, and each page costs each node a wake-up.
+#[derive(Debug, PartialEq, Eq)]
+enum News {
+    Quiet,
+    Of(BTreeSet<NodeId>),
+    /// Everything (a new coordinator's first view).
+    All,
+}
+
 /// The coordinator this node follows: one of its views echoed a fresh
 /// beat of ours.
 struct Following {
@@ -148,10 +161,10 @@ enum Role {
         toward: Option<[u8; 4]>,
     },
     Following(Following),
-    /// `news`: something to tell before the next beat period.
+    /// `news`: what to tell before the next beat period.
     Coordinating {
         last_view_us: u64,
-        news: bool,
+        news: News,
     },
     /// Out of the cluster (`leave`): nothing sent, nothing heard, until
     /// `join`.
@@ -288,7 +301,7 @@ impl Membership {
     /// beat says so (send one at once).
     pub fn watched_ended(&mut self) {
         self.ends += 1;
-        self.news();
+        self.news(self.cfg.node);
     }
 
     /// What to send now, every [`BEAT_US`]: our beat, to the coordinator
@@ -296,7 +309,7 @@ impl Membership {
     pub fn beat(&mut self, now_us: u64, stats: Stats) -> Vec<Out> {
         self.own = stats;
         if let Role::Coordinating { .. } = self.role {
-            return self.views(now_us);
+            return self.views(now_us, true);
         }
         let (to, echo) = match &self.role {
             Role::Following(f) => {
@@ -332,9 +345,17 @@ impl Membership {
         Message::Beat { body: &body, mac }.encode()
     }
 
-    /// The coordinator's table, in as many datagrams as it takes.
-    fn views(&mut self, now_us: u64) -> Vec<Out> {
-        let Role::Coordinating { last_view_us, news } = &mut self.role else { return Vec::new() };
+    /// The coordinator's table (`whole`, or what changed, with its own
+    /// entry), in as many datagrams as it takes.
+    fn views(&mut self, now_us: u64, whole: bool) -> Vec<Out> {
+        let Role::Coordinating { news, .. } = &mut self.role else { return Vec::new() };
+        let news = core::mem::replace(news, News::Quiet);
+        let told = |node: &NodeId| match &news {
+            _ if whole => true,
+            News::All => true,
+            News::Of(nodes) => nodes.contains(node),
+            News::Quiet => false,
+        };
         let Some(key) = self.key.clone() else { return Vec::new() };
         let me = Entry {
             node: self.cfg.node,
@@ -364,8 +385,8 @@ impl Membership {
                 left: p.left,
             }
         }
-        let admitted = self.peers.iter().map(|(n, p)| entry(n, p, true, now_us));
-        let pending = self.pending.iter().map(|(n, p)| entry(n, p, false, now_us));
+        let admitted = self.peers.iter().filter(|(n, _)| told(n)).map(|(n, p)| entry(n, p, true, now_us));
+        let pending = self.pending.iter().filter(|(n, _)| told(n)).map(|(n, p)| entry(n, p, false, now_us));
         let mut pages: Vec<Vec<Entry>> = alloc::vec![Vec::new()];
         let mut bytes = 0;
         for e in core::iter::once(me).chain(admitted).chain(pending) {
@@ -386,23 +407,31 @@ impl Membership {
             out.push(Out::Broadcast(Message::View { body: &body, mac }.encode()));
             remember(&mut self.views_sent, self.view_seq, now_us);
         }
-        *last_view_us = now_us;
-        *news = false;
+        if let Role::Coordinating { last_view_us, .. } = &mut self.role {
+            *last_view_us = now_us;
+        }
         out
     }
 
     /// A view now if there is news and the last one is not too recent.
     fn news_out(&mut self, now_us: u64, out: &mut Vec<Out>) {
-        if let Role::Coordinating { last_view_us, news: true } = self.role {
-            if now_us.saturating_sub(last_view_us) >= NEWS_GAP_US {
-                out.extend(self.views(now_us));
+        if let Role::Coordinating { last_view_us, news } = &self.role {
+            if *news != News::Quiet && now_us.saturating_sub(*last_view_us) >= NEWS_GAP_US {
+                out.extend(self.views(now_us, false));
             }
         }
     }
 
-    fn news(&mut self) {
+    /// `node`'s entry changed: a view to tell it goes out soon.
+    fn news(&mut self, node: NodeId) {
         if let Role::Coordinating { news, .. } = &mut self.role {
-            *news = true;
+            match news {
+                News::Quiet => *news = News::Of(BTreeSet::from([node])),
+                News::Of(nodes) => {
+                    nodes.insert(node);
+                }
+                News::All => {}
+            }
         }
     }
 
@@ -462,7 +491,7 @@ impl Membership {
             }));
             if state.is_down() && !was_down {
                 out.push(Out::Down(node));
-                self.news();
+                self.news(node);
             }
         }
         self.news_out(now_us, &mut out);
@@ -528,7 +557,7 @@ impl Membership {
             self.peers.get_mut(&node).expect("just found").heard_us = heard;
         }
         self.last_view_us = None;
-        self.role = Role::Coordinating { last_view_us: 0, news: true };
+        self.role = Role::Coordinating { last_view_us: 0, news: News::All };
     }
 
     /// When [`Membership::tick`] next has something to do if nothing is
@@ -569,7 +598,7 @@ impl Membership {
             }
             Role::Seeking { .. } => None,
             Role::Following(f) => Some(f.heard_us + SUSPECT_US),
-            Role::Coordinating { last_view_us, news: true } => Some(last_view_us + NEWS_GAP_US),
+            Role::Coordinating { last_view_us, news } if *news != News::Quiet => Some(last_view_us + NEWS_GAP_US),
             Role::Coordinating { .. } | Role::Left => None,
         };
         [peers, role].into_iter().flatten().min()
@@ -646,10 +675,10 @@ impl Membership {
             if beat.ends != p.ends {
                 p.ends = beat.ends;
                 out.push(Out::Ended(beat.node));
-                self.news();
+                self.news(beat.node);
             }
             if was != NodeState::Up {
-                self.news();
+                self.news(beat.node);
             }
             return;
         }
@@ -685,7 +714,7 @@ impl Membership {
             left: false,
         };
         update(&mut p, &beat, from, now_us);
-        self.news();
+        self.news(beat.node);
         if !fresh {
             self.pending.insert(beat.node, p);
             return;
@@ -708,7 +737,7 @@ impl Membership {
         }
         p.seq = beat.seq;
         p.left = true;
-        self.news();
+        self.news(beat.node);
         if let Role::Following(f) = &mut self.role {
             if f.node == beat.node && f.incarnation == beat.incarnation {
                 f.heard_us = now_us.saturating_sub(SUSPECT_US);
@@ -1238,6 +1267,35 @@ mod tests {
                 assert!(n.heard >= 40, "node {} heard {} datagrams", k + 1, n.heard);
             }
         }
+    }
+
+    /// A node joining forty: the views sent for its news carry only it
+    /// and the coordinator; the views of every period carry all.
+    #[test]
+    fn news_views_carry_what_changed_and_period_views_everything() {
+        let mut s = formed(40);
+        let from = s.record.len();
+        let joiner = s.start(41, Some(b"s"));
+        s.run(2 * BEAT_US);
+        assert!(s.nodes.iter().enumerate().all(|(k, _)| s.table(k) == all_up(1..=41)));
+        assert!(s.nodes[joiner].m.coordinator() == s.nodes[0].m.coordinator());
+        let views: Vec<Vec<u16>> = s.record[from..]
+            .iter()
+            .filter_map(|(_, b)| match Message::decode(b) {
+                Some(Message::View { body, .. }) => {
+                    View::decode(body).map(|v| v.entries.iter().map(|e| e.node.0).collect())
+                }
+                _ => None,
+            })
+            .collect();
+        let news = views.iter().filter(|v| v.len() <= 2).count();
+        assert!(views.iter().any(|v| v.as_slice() == [1, 41]), "news of node 41: {views:?}");
+        assert!(news >= 2, "node 41 shown, then admitted: {views:?}");
+        // A period's pages together name all 41.
+        let mut all: Vec<u16> = views.iter().filter(|v| v.len() > 2).flatten().copied().collect();
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(all, (1..=41).collect::<Vec<u16>>());
     }
 
     /// Nodes whose beats come a little late (a busy host wakes their
