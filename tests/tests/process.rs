@@ -368,8 +368,8 @@ fn benchmarks_report_figures_and_ratios() {
 #[test]
 fn system_description_grants_device_memory() {
     let log = run("devprobe");
-    // SeaBIOS's reset vector: a far jump to its start at f000:e05b.
-    line(&log, "devprobe: reset vector at 0xffff0: opcode 0xea, to 0xf000:0xe05b");
+    // qboot's reset vector: a near jump to its start at f000:ff80.
+    line(&log, "devprobe: reset vector at 0xffff0: a near jump to 0xf000:0xff80");
 }
 
 #[test]

@@ -20,13 +20,19 @@ fn main() -> i32 {
         // SAFETY: the process server maps the granted page here.
         *b = unsafe { core::ptr::read_volatile((DEVICE_BASE + RESET_VECTOR + i as u64) as *const u8) };
     }
-    // A far jump (0xea), to its offset and segment.
+    // Firmware puts a jump there: far (0xea, offset and segment: SeaBIOS)
+    // or near (0xe9, relative to the next instruction in segment 0xf000:
+    // qboot, which nodes boot with).
     let [op, lo, hi, slo, shi] = bytes;
-    let (offset, segment) = (u16::from_le_bytes([lo, hi]), u16::from_le_bytes([slo, shi]));
-    println!("devprobe: reset vector at 0xffff0: opcode {op:#04x}, to {segment:#06x}:{offset:#06x}");
-    if op != 0xea {
-        println!("devprobe: FAIL this is not a far jump");
-        return 1;
-    }
+    let word = |a, b| u16::from_le_bytes([a, b]);
+    let (how, segment, offset) = match op {
+        0xea => ("far", word(slo, shi), word(lo, hi)),
+        0xe9 => ("near", 0xf000, 0xfff3u16.wrapping_add(word(lo, hi))),
+        _ => {
+            println!("devprobe: FAIL reset vector at 0xffff0: opcode {op:#04x} is no jump");
+            return 1;
+        }
+    };
+    println!("devprobe: reset vector at 0xffff0: a {how} jump to {segment:#06x}:{offset:#06x}");
     0
 }
