@@ -820,12 +820,30 @@ impl Membership {
         }
         let f =
             Following { node: id.coordinator, incarnation: id.incarnation, addr: from, seq: id.seq, heard_us: now_us };
+        self.rebase(now_us);
         self.silent = None;
         self.role = Role::Following(f);
         self.last_view_us = Some(now_us);
         // Our next beat names the view: send it now, not a period on.
         out.extend(self.beat(now_us, self.own));
         self.learn_all(now_us, from, &view, out);
+    }
+
+    /// Every peer's age as we held it goes on from now, as if a view had
+    /// just carried it: the view that brings us over to a coordinator may
+    /// be news, carrying few entries, and counted from it the others would
+    /// look a period older, or, after a silence, down.
+    fn rebase(&mut self, now_us: u64) {
+        let ages: Vec<(NodeId, u64)> = self
+            .peers
+            .iter()
+            .map(|(node, p)| (*node, self.clock_for(*node, p, now_us).saturating_sub(p.heard_us)))
+            .collect();
+        for (node, age) in ages {
+            let p = self.peers.get_mut(&node).expect("just listed");
+            p.heard_us = now_us.saturating_sub(age);
+            p.viewed_us = now_us;
+        }
     }
 
     /// A believed view's admitted entries.
@@ -1267,6 +1285,26 @@ mod tests {
                 assert!(n.heard >= 40, "node {} heard {} datagrams", k + 1, n.heard);
             }
         }
+    }
+
+    /// A follower the host stopped for 3 s (the coordinator took it for
+    /// down) comes back on a view of news, which carries only it and the
+    /// coordinator: it takes no other node for down (it took all three
+    /// while each entry aged from that view), and all are up again soon.
+    #[test]
+    fn a_follower_back_from_a_pause_takes_no_other_node_for_down() {
+        let mut s = formed(5);
+        let logged = s.nodes[4].log.len();
+        s.nodes[4].up = false;
+        s.run(3_000 * MS);
+        s.nodes[4].up = true;
+        s.run(3 * BEAT_US);
+        assert_eq!(s.table(4), all_up(1..=5));
+        // Its coordinator's entry ages on its own clock: a pause that long
+        // looks like the coordinator's death (as before views of news).
+        let others_down = s.nodes[4].log[logged..].iter().filter(|(_, l)| l.ends_with("is down") && !l.contains("node 1 "));
+        assert_eq!(others_down.count(), 0, "{:?}", &s.nodes[4].log[logged..]);
+        assert!(s.nodes[4].downs.iter().all(|&n| n == NodeId(1)), "{:?}", s.nodes[4].downs);
     }
 
     /// A node joining forty: the views sent for its news carry only it
