@@ -184,13 +184,17 @@ const FIRST_READINGS: usize = 8;
 /// read by `read`: from a narrow first reading to the first reading
 /// `MEASURE_MS` or more later that gives a narrow range. The host may
 /// deschedule us between readings as long as it likes; that only makes
-/// the measure last longer. `None` if the counter went back, stayed
-/// still for `tsc_limit` cycles, or never gave a narrow range.
+/// the measure last longer. `None` if the counter went back, the measure
+/// took `tsc_limit` cycles (a counter that stopped), or it never gave a
+/// narrow range.
 pub fn measure_tsc_khz(
     hz: u64,
     tsc_limit: u64,
     mut read: impl FnMut() -> Option<CounterReading>,
 ) -> Option<(u64, u64)> {
+    if hz == 0 {
+        return None;
+    }
     let width = |r: &CounterReading| r.tsc_after.saturating_sub(r.tsc_before);
     let mut first = read()?;
     for _ in 1..FIRST_READINGS {
@@ -210,7 +214,7 @@ pub fn measure_tsc_khz(
                 }
             }
         }
-        if ticks > most_ticks || (ticks == 0 && r.tsc_after.saturating_sub(first.tsc_before) > tsc_limit) {
+        if ticks > most_ticks || r.tsc_after.saturating_sub(first.tsc_before) > tsc_limit {
             return None;
         }
     }
@@ -279,13 +283,21 @@ mod tests {
         // Every reading descheduled in its middle: never narrow, given up.
         let hopeless = machine(2596, 500, 200, |i| i >= 1_000_000);
         assert_eq!(measure_tsc_khz(100_000_000, u64::MAX, hopeless), None);
-        // A counter that stands still or goes back.
+        // A counter that stands still, stops after a few ticks, goes back,
+        // or has no rate.
         let mut t = 0;
         let still = || {
             t += 1000;
             Some(CounterReading { tsc_before: t, ticks: 5, tsc_after: t + 10 })
         };
         assert_eq!(measure_tsc_khz(100_000_000, 1_000_000, still), None);
+        let mut t = 0;
+        let stops = || {
+            t += 1000;
+            Some(CounterReading { tsc_before: t, ticks: (t / 1000).min(50), tsc_after: t + 10 })
+        };
+        assert_eq!(measure_tsc_khz(100_000_000, 1_000_000, stops), None);
+        assert_eq!(measure_tsc_khz(0, 1_000_000, machine(2596, 500, 0, |_| false)), None);
         let mut n = 100;
         let back = || {
             n -= 1;

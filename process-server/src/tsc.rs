@@ -83,10 +83,10 @@ fn against_hpet(life: &mut Life, tsc: &impl Fn() -> u64, kernel_mhz: u64) -> Opt
         let hz = hpet::FS_PER_SECOND / hpet::period_fs(regs.read(hpet::CAPABILITIES))?;
         let config = regs.read(hpet::CONFIG);
         regs.write(hpet::CONFIG, config | hpet::ENABLE);
-        // A counter that stands still for a second at the kernel's rate
-        // (off by 6 x at worst) is no clock.
-        let still = kernel_mhz.max(1) * 1_000_000;
-        let range = measure_tsc_khz(hz, still, || {
+        // A measure that lasts 4 s at the kernel's rate (which was off by
+        // 6 x at worst, either way) is against no clock: one that stopped.
+        let limit = kernel_mhz.max(1) * 4_000_000;
+        let range = measure_tsc_khz(hz, limit, || {
             let tsc_before = tsc();
             let ticks = hpet::counter(&regs);
             Some(CounterReading { tsc_before, ticks, tsc_after: tsc() })
