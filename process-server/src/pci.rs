@@ -19,6 +19,9 @@ use libux::sysdesc::{Irq, PciId};
 const ADDRESS: u16 = 0xcf8;
 const DATA: u16 = 0xcfc;
 const COMMAND: u8 = 0x04;
+/// Bits 16-22: the header's layout; 0 is a device's (bridges have bus
+/// numbers and windows where a device has BARs 2-5).
+const HEADER: u8 = 0x0c;
 const BAR0: u8 = 0x10;
 const INTERRUPT_LINE: u8 = 0x3c;
 /// Command register: I/O space, memory space, bus master.
@@ -71,13 +74,24 @@ struct IoBar {
 }
 
 /// The I/O BARs of the device in `slot`, sized (write ones, see which
-/// bits stick, put the BAR back: before its driver runs).
+/// bits stick, put the BAR back: before its driver runs); none for what
+/// is no plain device.
 fn io_bars(slot: u8) -> Vec<IoBar> {
     let mut bars = Vec::new();
+    if read(slot, HEADER) >> 16 & 0x7f != 0 {
+        return bars;
+    }
+    let mut high_half = false;
     for bar in 0..6u8 {
         let offset = BAR0 + bar * 4;
         let value = read(slot, offset);
-        if value & 1 == 0 || value == u32::MAX {
+        // The upper half of a 64-bit memory BAR is an address, whatever
+        // its bit 0.
+        if core::mem::take(&mut high_half) || value == u32::MAX {
+            continue;
+        }
+        if value & 1 == 0 {
+            high_half = value >> 1 & 0b11 == 0b10;
             continue;
         }
         write(slot, offset, u32::MAX);
@@ -113,6 +127,13 @@ impl Bus {
         for (slot, id, bars) in found {
             let mut io_ports = Vec::new();
             for b in bars {
+                if b.base != 0 && b.base + b.size > IO_END {
+                    println!(
+                        "ux: PCI slot {slot}: BAR {} ({:#x}, {} bytes) lies past the ports",
+                        b.bar, b.base, b.size
+                    );
+                    continue;
+                }
                 let base = match b.base {
                     0 => {
                         let base = next.next_multiple_of(b.size.max(4));
