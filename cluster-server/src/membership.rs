@@ -1302,7 +1302,8 @@ mod tests {
         assert_eq!(s.table(4), all_up(1..=5));
         // Its coordinator's entry ages on its own clock: a pause that long
         // looks like the coordinator's death (as before views of news).
-        let others_down = s.nodes[4].log[logged..].iter().filter(|(_, l)| l.ends_with("is down") && !l.contains("node 1 "));
+        let others_down =
+            s.nodes[4].log[logged..].iter().filter(|(_, l)| l.ends_with("is down") && !l.contains("node 1 "));
         assert_eq!(others_down.count(), 0, "{:?}", &s.nodes[4].log[logged..]);
         assert!(s.nodes[4].downs.iter().all(|&n| n == NodeId(1)), "{:?}", s.nodes[4].downs);
     }

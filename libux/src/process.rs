@@ -232,7 +232,9 @@ pub fn stats() -> Result<Stats, Errno> {
 }
 
 /// A monotonic clock: the TSC at the rate the process server measured at
-/// boot (`Stats::tsc_mhz`).
+/// boot (`Stats::tsc_mhz`). Copies read the same clock without asking
+/// again.
+#[derive(Clone, Copy)]
 pub struct Clock {
     mhz: u64,
 }

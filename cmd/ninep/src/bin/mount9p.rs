@@ -359,7 +359,8 @@ fn main() -> i32 {
         return 1;
     }
     println!("mount9p: {addr} mounted at {at} ({}, msize {})", c.dialect().version(), c.msize());
-    let link = Link { wire, msize: c.msize(), generation: 0, clock: Clock::new(), last_dial: None };
+    let clock = Clock::new();
+    let link = Link { wire, msize: c.msize(), generation: 0, clock, last_dial: None };
     let mount = Mount {
         dialer,
         link: Mutex::new(link),
@@ -370,7 +371,7 @@ fn main() -> i32 {
         down: AtomicBool::new(false),
         back: AtomicBool::new(false),
         looked: Mutex::new(0),
-        clock: Clock::new(),
+        clock,
         cursor: Mutex::new(0),
     };
     let pool = Pool::new(mount, EP, MAX_WORKERS);
