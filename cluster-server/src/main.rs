@@ -401,6 +401,10 @@ fn beat(state: Arc<Mutex<State>>, data: Arc<File>, files: Arc<files::Files>, aut
     };
     let mut next = 0;
     loop {
+        // Datagrams that came while the host held the machine are the
+        // listener's first: a seeker woken with a view in its port must
+        // not take the silence for real.
+        libux::sel4::syscall::yield_now();
         let now = state.lock().clock.micros();
         if now >= next {
             // On a fixed cadence, whatever the wake-ups' jitter (but never
