@@ -64,6 +64,10 @@ const HOLD_US: u64 = 5_000_000;
 /// view of the entries that changed at once, but at most this often: a
 /// burst of news is one view.
 const NEWS_GAP_US: u64 = 100_000;
+/// A gap longer than this between two times the program gives us (the
+/// beater wakes every period at least) means the host held this
+/// machine: see [`Membership::resumed`].
+const HELD_US: u64 = 2 * BEAT_US;
 /// Beats and views sent that an echo may name (at most; older than
 /// [`DOWN_US`] they count no more).
 const SENT_KEPT: usize = 64;
@@ -207,6 +211,8 @@ pub struct Membership {
     refused: BTreeMap<(NodeId, Incarnation), u64>,
     /// Refusals of us logged, and when.
     refused_us: BTreeMap<(NodeId, Refusal), u64>,
+    /// The latest time the program gave us (a beat, a tick, a datagram).
+    seen_us: u64,
 }
 
 impl Membership {
@@ -236,6 +242,7 @@ impl Membership {
             views_sent: VecDeque::new(),
             probed_us: None,
             refused: BTreeMap::new(),
+            seen_us: now_us,
             refused_us: BTreeMap::new(),
         }
     }
@@ -307,6 +314,7 @@ impl Membership {
     /// What to send now, every [`BEAT_US`]: our beat, to the coordinator
     /// or to everyone; the coordinator's view.
     pub fn beat(&mut self, now_us: u64, stats: Stats) -> Vec<Out> {
+        self.resumed(now_us);
         self.own = stats;
         if let Role::Coordinating { .. } = self.role {
             return self.views(now_us, true);
@@ -469,6 +477,7 @@ impl Membership {
     /// Peers whose state changed since the last tick, logged; the
     /// coordinator replaced, a seeker turned coordinator; news sent.
     pub fn tick(&mut self, now_us: u64) -> Vec<Out> {
+        self.resumed(now_us);
         let mut out = Vec::new();
         // Out of the cluster, nothing changes: every other node is down.
         if let Role::Left = self.role {
@@ -606,6 +615,7 @@ impl Membership {
 
     /// A datagram from `from`.
     pub fn receive(&mut self, now_us: u64, from: [u8; 4], bytes: &[u8]) -> Vec<Out> {
+        self.resumed(now_us);
         let mut out = Vec::new();
         if let Role::Left = self.role {
             return out;
@@ -827,6 +837,40 @@ impl Membership {
         // Our next beat names the view: send it now, not a period on.
         out.extend(self.beat(now_us, self.own));
         self.learn_all(now_us, from, &view, out);
+    }
+
+    /// Our own hold is nobody's silence. After a gap of more than
+    /// [`HELD_US`] since the program last gave us the time, every time we
+    /// judge others by moves on by the gap less a period, as if the hold
+    /// had not been: a follower the host held for 3 s took its
+    /// coordinator for down on resuming (before its listener read the
+    /// views waiting) and told the waits for that node's processes so; a
+    /// coordinator so held took everyone. What really died meanwhile is
+    /// found a hold later.
+    fn resumed(&mut self, now_us: u64) {
+        let gap = now_us.saturating_sub(self.seen_us);
+        self.seen_us = self.seen_us.max(now_us);
+        if gap <= HELD_US {
+            return;
+        }
+        let held = gap - BEAT_US;
+        for p in self.peers.values_mut().chain(self.pending.values_mut()) {
+            p.heard_us += held;
+            p.viewed_us += held;
+        }
+        if let Some(last) = &mut self.last_view_us {
+            *last += held;
+        }
+        match &mut self.role {
+            Role::Following(f) => f.heard_us += held,
+            Role::Seeking { since_us, lower_us, .. } => {
+                *since_us += held;
+                if let Some(t) = lower_us {
+                    *t += held;
+                }
+            }
+            Role::Coordinating { .. } | Role::Left => {}
+        }
     }
 
     /// Every peer's age as we held it goes on from now, as if a view had
@@ -1290,7 +1334,8 @@ mod tests {
     /// A follower the host stopped for 3 s (the coordinator took it for
     /// down) comes back on a view of news, which carries only it and the
     /// coordinator: it takes no other node for down (it took all three
-    /// while each entry aged from that view), and all are up again soon.
+    /// while each entry aged from that view, and its coordinator before
+    /// it knew its own hold), and all are up again soon.
     #[test]
     fn a_follower_back_from_a_pause_takes_no_other_node_for_down() {
         let mut s = formed(5);
@@ -1300,12 +1345,20 @@ mod tests {
         s.nodes[4].up = true;
         s.run(3 * BEAT_US);
         assert_eq!(s.table(4), all_up(1..=5));
-        // Its coordinator's entry ages on its own clock: a pause that long
-        // looks like the coordinator's death (as before views of news).
-        let others_down =
-            s.nodes[4].log[logged..].iter().filter(|(_, l)| l.ends_with("is down") && !l.contains("node 1 "));
-        assert_eq!(others_down.count(), 0, "{:?}", &s.nodes[4].log[logged..]);
-        assert!(s.nodes[4].downs.iter().all(|&n| n == NodeId(1)), "{:?}", s.nodes[4].downs);
+        // Nor its coordinator: the hold was its own (`resumed`).
+        let downs = s.nodes[4].log[logged..].iter().filter(|(_, l)| l.ends_with("is down"));
+        assert_eq!(downs.count(), 0, "{:?}", &s.nodes[4].log[logged..]);
+        assert_eq!(s.nodes[4].downs, []);
+        // The coordinator took it for down meanwhile, and up again.
+        assert!(s.logged(0, "cluster: node 5 (n5) is down").is_some());
+        // A coordinator held as long takes nobody for down either.
+        let logged = s.nodes[0].log.len();
+        s.nodes[0].up = false;
+        s.run(3_000 * MS);
+        s.nodes[0].up = true;
+        s.run(4 * BEAT_US);
+        let downs = s.nodes[0].log[logged..].iter().filter(|(_, l)| l.ends_with("is down"));
+        assert_eq!(downs.count(), 0, "{:?}", &s.nodes[0].log[logged..]);
     }
 
     /// A node joining forty: the views sent for its news carry only it
@@ -1441,6 +1494,8 @@ mod tests {
         let Some(Out::Broadcast(own)) = m.beat(0, Stats::default()).into_iter().next() else {
             panic!("a seeker broadcasts its beat");
         };
+        // (Its beater ticks every period at least.)
+        m.tick(BEAT_US);
         let outs = m.tick(SUSPECT_US + 1);
         assert_eq!(m.coordinator(), Some(NodeId(1)), "{outs:?}");
         let outs = m.receive(SUSPECT_US + 2, [10, 1, 0, 1], &own);
