@@ -18,6 +18,17 @@ fn wait(node: &Node, mark: usize, line: &str) {
     node.wait_after(mark, line, SHELL_TIMEOUT).unwrap_or_else(|e| panic!("{e}"));
 }
 
+/// Stops `node`'s QEMU for `long`, as a host that runs others does.
+fn hold(node: &Node, long: Duration) {
+    let signal = |sig: &str| {
+        let done = std::process::Command::new("kill").args([sig, &node.pid().to_string()]).status();
+        assert!(done.is_ok_and(|s| s.success()), "kill {sig} of QEMU failed");
+    };
+    signal("-STOP");
+    std::thread::sleep(long);
+    signal("-CONT");
+}
+
 /// The node lines `node` reads.
 fn node_lines(node: &Node) -> Vec<NodeLine> {
     // (Every node line has the port; the command line has not. A prompt
@@ -128,6 +139,17 @@ fn nodes_admit_each_other_by_the_secret_and_see_failures() {
     }
     let up = |ns: &[u16]| ns.iter().map(|&n| (n, NodeState::Up)).collect::<Vec<_>>();
     table(&cluster.nodes[1], &up(&[1, 2, 3]));
+    // The host holds node 3 (a follower) for 1.8 s, as a loaded host may:
+    // on resuming it takes nobody for suspect, down or silent (its own
+    // hold is nobody's silence), and stays up.
+    let held = cluster.nodes[2].mark();
+    hold(&cluster.nodes[2], Duration::from_millis(1800));
+    std::thread::sleep(Duration::from_secs(3));
+    let after = &cluster.nodes[2].log()[held..];
+    for word in [" is suspect", " is down", " is silent"] {
+        assert!(!after.contains(word), "node 3 after its hold:\n{after}");
+    }
+    table(&cluster.nodes[2], &up(&[1, 2, 3]));
     // Each node's files are every node's: `/n` lists the others, and the
     // first use of `/n/nodeN` mounts its export, proving the secret (a
     // client without it is refused, below). Nothing is mounted before.
