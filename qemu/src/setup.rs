@@ -97,7 +97,20 @@ pub fn ensure_rust_target() -> Result<(), String> {
 }
 
 fn ensure_qemu() -> Result<PathBuf, String> {
-    ensure_apt("qemu-system-x86_64", "qemu-system-x86", "about a minute")
+    let qemu = ensure_apt("qemu-system-x86_64", "qemu-system-x86", "about a minute")?;
+    // Nodes boot with qboot (`node::FIRMWARE`), which QEMU looks for in
+    // its data directories (`-L help` lists them).
+    let dirs = Command::new(&qemu).args(["-L", "help"]).output().map_err(|e| format!("{}: {e}", qemu.display()))?;
+    let dirs: Vec<PathBuf> = String::from_utf8_lossy(&dirs.stdout).lines().map(PathBuf::from).collect();
+    if !dirs.iter().any(|d| d.join(crate::node::FIRMWARE).is_file()) {
+        let listed: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
+        return Err(format!(
+            "QEMU's firmware {} is in none of its data directories ({}): nodes boot with it. Install it with: apt-get install qemu-system-data",
+            crate::node::FIRMWARE,
+            listed.join(", ")
+        ));
+    }
+    Ok(qemu)
 }
 
 /// Finds `tool`, installing Debian's `package` first when it is missing
