@@ -14,6 +14,29 @@ pub trait Registers {
     fn write(&mut self, offset: usize, value: u64);
 }
 
+/// The registers of an HPET page mapped uncached at a base address.
+pub struct Mmio(*mut u8);
+
+impl Mmio {
+    /// # Safety
+    /// `base` maps the HPET's page uncached for as long as this lives.
+    pub unsafe fn new(base: *mut u8) -> Mmio {
+        Mmio(base)
+    }
+}
+
+impl Registers for Mmio {
+    fn read(&self, offset: usize) -> u64 {
+        // SAFETY: a register of the mapped page (`new`), read as the HPET
+        // allows.
+        unsafe { core::ptr::read_volatile(self.0.add(offset) as *const u64) }
+    }
+    fn write(&mut self, offset: usize, value: u64) {
+        // SAFETY: as `read`.
+        unsafe { core::ptr::write_volatile(self.0.add(offset) as *mut u64, value) }
+    }
+}
+
 pub const CAPABILITIES: usize = 0x000;
 pub const CONFIG: usize = 0x010;
 pub const COUNTER: usize = 0x0f0;
@@ -28,7 +51,7 @@ pub const ENABLE: u64 = 1;
 pub const LEGACY_ROUTE: u64 = 1 << 1;
 
 /// The longest tick the specification allows, in femtoseconds (100 ns).
-pub const PERIOD_MAX_FS: u64 = 100_000_000;
+const PERIOD_MAX_FS: u64 = 100_000_000;
 pub const FS_PER_SECOND: u64 = 1_000_000_000_000_000;
 
 /// The counter's tick in femtoseconds, if `caps` (the `CAPABILITIES`

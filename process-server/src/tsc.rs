@@ -58,28 +58,14 @@ pub fn measure(life: &mut Life, port: IoPort, tsc: impl Fn() -> u64, fallback: u
     }
 }
 
-/// The HPET's page, mapped uncached for the measure.
-struct Mapped(*mut u8);
-
-impl Registers for Mapped {
-    fn read(&self, offset: usize) -> u64 {
-        // SAFETY: a register of the page `Kernel::with_device` maps for
-        // as long as this lives, read as the HPET allows.
-        unsafe { core::ptr::read_volatile(self.0.add(offset) as *const u64) }
-    }
-    fn write(&mut self, offset: usize, value: u64) {
-        // SAFETY: as `read`.
-        unsafe { core::ptr::write_volatile(self.0.add(offset) as *mut u64, value) }
-    }
-}
-
 /// The range (kHz) the HPET's counter allows, if the machine has one: its
 /// page is borrowed from the device memory and given back, counter
 /// stopped as it was, for devfs's grant.
 fn against_hpet(life: &mut Life, tsc: &impl Fn() -> u64, kernel_mhz: u64) -> Option<(u64, u64)> {
     let page = life.devices.page(&mut life.kernel.mem, hpet::PADDR).ok()?;
     let range = life.kernel.with_device(Page(page.frame), |base| {
-        let mut regs = Mapped(base);
+        // SAFETY: `with_device` maps the page uncached while `look` runs.
+        let mut regs = unsafe { hpet::Mmio::new(base) };
         let hz = hpet::FS_PER_SECOND / hpet::period_fs(regs.read(hpet::CAPABILITIES))?;
         let config = regs.read(hpet::CONFIG);
         regs.write(hpet::CONFIG, config | hpet::ENABLE);

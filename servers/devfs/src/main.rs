@@ -37,7 +37,7 @@ use libux::console::{Serial, COM1};
 use libux::fs::dirtab::{self, row, Perm, Row};
 use libux::fs::serve::{text_into, Done, Files, Held, Io};
 use libux::fs::server::Entry;
-use libux::hpet::Registers;
+use libux::hpet::Mmio;
 use libux::layout::{event, slot, DEVICE_BASE};
 use libux::process::Clock;
 use libux::rpc::{Errno, Pid};
@@ -58,21 +58,6 @@ const UART_IRQ: IrqHandler = IrqHandler(slot::IRQ_HANDLERS);
 const TIMER_IRQ: IrqHandler = IrqHandler(slot::IRQ_HANDLERS + 1);
 /// The IOAPIC pin the system description grants for the timer.
 const TIMER_PIN: u8 = 2;
-
-/// The HPET's registers: the page the system description grants, which
-/// the process server maps uncached at `DEVICE_BASE`.
-struct Mmio;
-
-impl Registers for Mmio {
-    fn read(&self, offset: usize) -> u64 {
-        // SAFETY: a register of the mapped page, read as the HPET allows.
-        unsafe { core::ptr::read_volatile((DEVICE_BASE as usize + offset) as *const u64) }
-    }
-    fn write(&mut self, offset: usize, value: u64) {
-        // SAFETY: as `read`.
-        unsafe { core::ptr::write_volatile((DEVICE_BASE as usize + offset) as *mut u64, value) }
-    }
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Node {
@@ -495,7 +480,10 @@ fn main() -> i32 {
         libux::println!("devfs: cannot start: {e}");
         return 1;
     }
-    let alarm = match Hpet::start(Mmio, TIMER_PIN) {
+    // SAFETY: the process server maps the granted HPET page uncached at
+    // `DEVICE_BASE`, for good.
+    let regs = unsafe { Mmio::new(DEVICE_BASE as *mut u8) };
+    let alarm = match Hpet::start(regs, TIMER_PIN) {
         Ok(h) => Alarm::Hpet(h),
         Err(unfit) => {
             libux::println!("devfs: no HPET to serve at 0xfed00000 ({unfit:?}): sleepers wake by the PIT");
