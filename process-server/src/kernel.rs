@@ -67,42 +67,52 @@ impl Kernel {
         self.asid_pools.iter().find_map(|pool| pool.assign(vspace).ok()).ok_or(Errno::NoMemory)
     }
 
+    /// Runs `look` on `frame` (a copy of ours) mapped at the scratch
+    /// address with `rights` and `attr` for that long. What `look` did
+    /// holds whatever the unmapping does (revoking the frame removes a
+    /// mapping left anyway).
+    fn with_scratch<R>(
+        &mut self,
+        frame: Page,
+        rights: CapRights,
+        attr: VmAttributes,
+        look: impl FnOnce(*mut u8) -> R,
+    ) -> Result<R, Errno> {
+        self.own.map_with(&mut self.mem, &mut self.own_arena, frame, SCRATCH, rights, attr)?;
+        let r = look(SCRATCH as *mut u8);
+        if frame.unmap().is_err() {
+            libux::println!("ux: a frame stayed mapped at {SCRATCH:#x}");
+        }
+        Ok(r)
+    }
+
     /// Copies `src` into `frame` at `offset` through a temporary mapping
     /// in our own address space; the rest of the frame is left as it was
     /// (zero, when fresh).
     pub fn fill(&mut self, frame: Page, offset: usize, src: &[u8]) -> Result<(), Errno> {
-        self.own.map(&mut self.mem, &mut self.own_arena, frame, SCRATCH, CapRights::READ_WRITE)?;
-        crate::work::filled();
-        // SAFETY: the frame is mapped read-write at SCRATCH for exactly this
-        // copy, and `offset + src.len()` is within one page.
-        unsafe { core::ptr::copy_nonoverlapping(src.as_ptr(), (SCRATCH as *mut u8).add(offset), src.len()) };
-        frame.unmap().map_err(|_| Errno::InvalidArgument)
+        self.with_scratch(frame, CapRights::READ_WRITE, VmAttributes::WriteBack, |at| {
+            crate::work::filled();
+            // SAFETY: the frame is mapped read-write at `at` for exactly
+            // this copy, and `offset + src.len()` is within one page.
+            unsafe { core::ptr::copy_nonoverlapping(src.as_ptr(), at.add(offset), src.len()) }
+        })
     }
 
     /// Whether `frame` (a copy of ours) holds exactly `bytes` from its
     /// start, looked at through the scratch mapping.
     pub fn holds(&mut self, frame: Page, bytes: &[u8]) -> Result<bool, Errno> {
-        self.own.map(&mut self.mem, &mut self.own_arena, frame, SCRATCH, CapRights::READ)?;
-        // SAFETY: the frame is mapped at SCRATCH for exactly this look,
-        // and `bytes` is at most a page (`get` checks).
-        let seen = unsafe { core::slice::from_raw_parts(SCRATCH as *const u8, PAGE as usize) };
-        let same = seen.get(..bytes.len()) == Some(bytes);
-        frame.unmap().map_err(|_| Errno::InvalidArgument)?;
-        Ok(same)
+        self.with_scratch(frame, CapRights::READ, VmAttributes::WriteBack, |at| {
+            // SAFETY: the frame is mapped at `at` for exactly this look,
+            // and `bytes` is at most a page (`get` checks).
+            let seen = unsafe { core::slice::from_raw_parts(at as *const u8, PAGE as usize) };
+            seen.get(..bytes.len()) == Some(bytes)
+        })
     }
 
     /// Runs `look` on the device page `frame` (a copy of ours), mapped
     /// uncached through the scratch mapping for that long.
     pub fn with_device<R>(&mut self, frame: Page, look: impl FnOnce(*mut u8) -> R) -> Result<R, Errno> {
-        let attr = VmAttributes::CacheDisabled;
-        self.own.map_with(&mut self.mem, &mut self.own_arena, frame, SCRATCH, CapRights::READ_WRITE, attr)?;
-        let r = look(SCRATCH as *mut u8);
-        // What `look` found holds whatever the unmapping does (revoking
-        // the device page's untyped removes the mapping anyway).
-        if frame.unmap().is_err() {
-            libux::println!("ux: a device page stayed mapped at {SCRATCH:#x}");
-        }
-        Ok(r)
+        self.with_scratch(frame, CapRights::READ_WRITE, VmAttributes::CacheDisabled, look)
     }
 
     /// Empties `frame` (one that held someone else's data).
