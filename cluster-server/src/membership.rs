@@ -316,8 +316,10 @@ impl Membership {
     pub fn beat(&mut self, now_us: u64, stats: Stats) -> Vec<Out> {
         self.resumed(now_us);
         self.own = stats;
-        if let Role::Coordinating { .. } = self.role {
-            return self.views(now_us, true);
+        if let Role::Coordinating { news, .. } = &mut self.role {
+            // Every period, the whole table.
+            *news = News::All;
+            return self.views(now_us);
         }
         let (to, echo) = match &self.role {
             Role::Following(f) => {
@@ -353,18 +355,17 @@ impl Membership {
         Message::Beat { body: &body, mac }.encode()
     }
 
-    /// The coordinator's table (`whole`, or what changed, with its own
-    /// entry), in as many datagrams as it takes.
-    fn views(&mut self, now_us: u64, whole: bool) -> Vec<Out> {
+    /// The coordinator's table as its news has it (all of it, or what
+    /// changed, with its own entry), in as many datagrams as it takes.
+    fn views(&mut self, now_us: u64) -> Vec<Out> {
+        let Some(key) = self.key.clone() else { return Vec::new() };
         let Role::Coordinating { news, .. } = &mut self.role else { return Vec::new() };
         let news = core::mem::replace(news, News::Quiet);
         let told = |node: &NodeId| match &news {
-            _ if whole => true,
             News::All => true,
             News::Of(nodes) => nodes.contains(node),
             News::Quiet => false,
         };
-        let Some(key) = self.key.clone() else { return Vec::new() };
         let me = Entry {
             node: self.cfg.node,
             incarnation: self.incarnation,
@@ -425,7 +426,7 @@ impl Membership {
     fn news_out(&mut self, now_us: u64, out: &mut Vec<Out>) {
         if let Role::Coordinating { last_view_us, news } = &self.role {
             if *news != News::Quiet && now_us.saturating_sub(*last_view_us) >= NEWS_GAP_US {
-                out.extend(self.views(now_us, false));
+                out.extend(self.views(now_us));
             }
         }
     }
