@@ -171,10 +171,10 @@ pub fn tsc_khz_between(first: CounterReading, last: CounterReading, hz: u64) -> 
 /// least, in ms of the counter, and how narrow its range must be (in
 /// parts of the rate) to end it: readings taken within 2 µs each give
 /// 0.04 % over 10 ms.
-pub const MEASURE_MS: u64 = 10;
-pub const MEASURE_NARROW: u64 = 2000;
+const MEASURE_MS: u64 = 10;
+const MEASURE_NARROW: u64 = 2000;
 /// A measure still too wide after this long (ms of the counter) fails.
-pub const MEASURE_MAX_MS: u64 = 1000;
+const MEASURE_MAX_MS: u64 = 1000;
 /// The first reading is the narrowest of this many in a row: a host that
 /// takes the processor away in the middle of one widens it, rarely all.
 const FIRST_READINGS: usize = 8;
