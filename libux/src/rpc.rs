@@ -612,6 +612,10 @@ pub enum Errno {
     /// path again. `libux::fs::client` does, once; a caller sees it only
     /// if its namespace was copied before the mount.
     Remounted,
+    /// A TCP connect was answered with a reset: nothing listens there.
+    Refused,
+    /// A TCP connect was not answered at all (`netstack`'s peer timeout).
+    TimedOut,
 }
 
 impl core::fmt::Display for Errno {
@@ -647,6 +651,8 @@ impl core::fmt::Display for Errno {
             Errno::NotSupported => "not supported",
             Errno::NoNode => "no node that is up fits the placement",
             Errno::Remounted => "mounted after this namespace was made",
+            Errno::Refused => "connection refused",
+            Errno::TimedOut => "connection timed out",
         })
     }
 }

@@ -148,6 +148,8 @@ pub enum Op {
     Connect {
         conn: u32,
         len: u32,
+        /// When it began (`Net::now`), to tell a refusal from no answer.
+        since: u64,
     },
     Listen {
         conn: u32,
@@ -435,7 +437,9 @@ impl Net {
                 let conn = self.conns.get_mut(&c).ok_or(Errno::BadHandle)?;
                 match conn.kind.ctl(ctl, links, port)? {
                     Started::Done => Ok(Io::Now(data.len() as u32)),
-                    Started::Connecting => Ok(Io::Wait(Op::Connect { conn: c, len: data.len() as u32 })),
+                    Started::Connecting => {
+                        Ok(Io::Wait(Op::Connect { conn: c, len: data.len() as u32, since: self.now }))
+                    }
                 }
             }
             _ => Err(Errno::BadHandle),
@@ -471,10 +475,13 @@ impl Net {
                 Ok(kind) => Some(kind.write(data, links)?.map(Done::Count)),
                 Err(e) => Some(Err(e)),
             },
-            Op::Connect { conn: c, len } => match conn(self, *c) {
-                Ok(kind) => Some(kind.connected(links)?.map(|()| Done::Count(*len))),
-                Err(e) => Some(Err(e)),
-            },
+            Op::Connect { conn: c, len, since } => {
+                let waited_us = self.now.saturating_sub(*since);
+                match conn(self, *c) {
+                    Ok(kind) => Some(kind.connected(links, waited_us)?.map(|()| Done::Count(*len))),
+                    Err(e) => Some(Err(e)),
+                }
+            }
             Op::Listen { conn } => {
                 let Some(Conn { kind: Kind::Tcp { announced: Some(a), .. }, .. }) = self.conns.get_mut(conn) else {
                     // The port was given up while we waited.

@@ -273,13 +273,16 @@ impl Kind {
         }
     }
 
-    /// Whether a TCP connect finished: `None` while it goes on.
-    pub fn connected(&self, links: &mut [Link]) -> Option<Result<(), Errno>> {
+    /// Whether a TCP connect that began `waited_us` ago finished: `None`
+    /// while it goes on. It ends early only on a reset (nothing listens
+    /// there), and otherwise after the peer timeout.
+    pub fn connected(&self, links: &mut [Link], waited_us: u64) -> Option<Result<(), Errno>> {
         let Kind::Tcp { socket, .. } = self else { return Some(Err(Errno::InvalidArgument)) };
         match tcp(links, *socket).state() {
             tcp::State::Established => Some(Ok(())),
             tcp::State::SynSent | tcp::State::SynReceived => None,
-            _ => Some(Err(Errno::NotFound)),
+            _ if waited_us >= PEER_TIMEOUT_S * 1_000_000 => Some(Err(Errno::TimedOut)),
+            _ => Some(Err(Errno::Refused)),
         }
     }
 

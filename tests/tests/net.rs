@@ -180,6 +180,7 @@ fn the_net_files_refuse_misuse_without_hanging() {
         "a datagram without its header is refused",
         "a datagram to a silent address does not hold up the port",
         "connections get distinct ephemeral ports",
+        "a TCP connect nobody listens for is refused",
         "an echo nobody can answer is refused, not kept",
         "a listen whose port is given up fails",
     ] {

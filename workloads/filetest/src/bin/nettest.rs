@@ -95,6 +95,12 @@ fn run() -> Result<(), String> {
     let distinct = ports.iter().all(|&p| p >= 49152) && ports[0] != ports[1] && ports[1] != ports[2];
     check("connections get distinct ephemeral ports", distinct, format!("{ports:?}"))?;
 
+    // The host's discard port: nothing listens on it, and QEMU's user
+    // network answers the SYN with a reset.
+    let (_, mut rctl) = clone("tcp")?;
+    let w = rctl.write(b"connect 10.0.2.2!9");
+    check("a TCP connect nobody listens for is refused", w == Err(Errno::Refused), format!("{w:?}"))?;
+
     let (i, mut ictl) = clone("icmp")?;
     ictl.write(b"connect 0.0.0.0").map_err(e("icmp connect"))?;
     let w = file("icmp", i, "data")?.write(b"ping");
