@@ -13,8 +13,9 @@
 //!
 //! Its configuration comes from the process server's environment (the
 //! host's fw_cfg files, see `libux::cluster`): `UX_CLUSTER` (`node=N
-//! name=NAME features=...`), `UX_SECRET` and `UX_SEED` (hex). Without
-//! `UX_CLUSTER` the node is a cluster of one and sends nothing.
+//! name=NAME features=...`), `UX_SECRET` (hex), and `UX_SEED`, its own
+//! seed (hex, `libux::sysdesc::program_seed`). Without `UX_CLUSTER` the
+//! node is a cluster of one and sends nothing.
 #![no_std]
 #![no_main]
 

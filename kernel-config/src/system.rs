@@ -52,6 +52,7 @@ pub fn parse<'a>(text: &'a str, file: &Path, programs: &[&str]) -> Result<System
                 at_boot: true,
                 daemon: false,
                 cluster: false,
+                seed: false,
             });
             continue;
         }
@@ -71,6 +72,7 @@ pub fn parse<'a>(text: &'a str, file: &Path, programs: &[&str]) -> Result<System
             "manual" if rest.is_empty() => p.at_boot = false,
             "daemon" if rest.is_empty() => p.daemon = true,
             "cluster" if rest.is_empty() => p.cluster = true,
+            "seed" if rest.is_empty() => p.seed = true,
             "ioports" => {
                 let [range] = rest[..] else { return Err(err("expected `ioports FIRST-LAST`".into())) };
                 let (first, last) = parse_range(range).ok_or_else(|| err(format!("bad port range `{range}`")))?;
@@ -191,6 +193,8 @@ mod tests {
         assert!(by_name("ramfs").daemon && by_name("ramfs").at_boot);
         // The secret goes to the cluster server and nothing else.
         assert_eq!(sys.programs.iter().filter(|p| p.cluster).map(|p| p.name).collect::<Vec<_>>(), ["cluster"]);
+        // TCP's sequence numbers and the membership's nonces want seeds.
+        assert!(by_name("netstack").seed && by_name("cluster").seed);
         assert!(sys.programs.iter().all(|p| p.name != "devprobe"), "a test program in the user's description");
         // The test image's: both files, one after the other.
         let test = text + &std::fs::read_to_string(test_path()).unwrap();
@@ -242,7 +246,7 @@ mod tests {
         );
         assert_eq!(parse_err("program hello\n  colour blue\n"), "t.desc:2: unknown keyword `colour`");
         // Flag keywords take no words after them.
-        for flag in ["before-ready", "manual", "daemon", "cluster"] {
+        for flag in ["before-ready", "manual", "daemon", "cluster", "seed"] {
             let text = format!("program hello\n  {flag} now\n");
             assert_eq!(parse_err(&text), format!("t.desc:2: unknown keyword `{flag}`"));
         }

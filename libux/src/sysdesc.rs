@@ -47,10 +47,22 @@ pub struct Program<'a> {
     /// A server that runs for good: the node is ready once it has mounted
     /// what it serves, and the process server does not wait for it to end.
     pub daemon: bool,
-    /// Gets the node's cluster configuration, secret and seed in its
-    /// environment (`UX_CLUSTER`, `UX_SECRET`, `UX_SEED`; see
-    /// `cluster`): the cluster server, and nothing else.
+    /// Gets the node's cluster configuration and secret in its
+    /// environment (`UX_CLUSTER`, `UX_SECRET`; see `cluster`): the
+    /// cluster server, and nothing else.
     pub cluster: bool,
+    /// Gets unpredictable bytes of its own in its environment (`UX_SEED`,
+    /// hex): [`program_seed`] of the boot's seed (fw_cfg `opt/ux/seed`,
+    /// which the host writes for every boot).
+    pub seed: bool,
+}
+
+/// The seed a program with `seed` gets: HMAC-SHA-256 of the boot's seed
+/// over its name, so that no program learns another's (or the boot's)
+/// from its own.
+pub fn program_seed(boot_seed: &[u8], name: &str) -> [u8; 32] {
+    use hmac::Mac;
+    crate::cluster::hmac(boot_seed, &[b"ux-program-seed", name.as_bytes()]).finalize().into_bytes().into()
 }
 
 /// An interrupt through the (first) IOAPIC.
@@ -82,5 +94,18 @@ impl<'a> System<'a> {
 
     pub fn encode(&self) -> Vec<u8> {
         postcard::to_allocvec(self).expect("encoding to a vector does not fail")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_program_and_each_boot_has_a_seed_of_its_own() {
+        let a = program_seed(b"boot one", "netstack");
+        assert_eq!(a, program_seed(b"boot one", "netstack"));
+        assert_ne!(a, program_seed(b"boot one", "cluster"));
+        assert_ne!(a, program_seed(b"boot two", "netstack"));
     }
 }

@@ -10,8 +10,13 @@
 //! then each NIC's I/O ports and interrupt (event bits 1 and 2; two NICs
 //! on one line share the first). NIC 0 is QEMU's user network (DHCP); NIC
 //! 1, if there is one, is the cluster's segment, where node N (`UX_NODE`)
-//! is 10.1.H.L/16 (H and L its number's bytes). Each NIC has its own interface and sockets (`Link`).
-//! `smoltcp` time is the TSC at the rate the process server measured.
+//! is 10.1.H.L/16 (H and L its number's bytes). Each NIC has its own
+//! interface and sockets (`Link`).
+//! `smoltcp` time is the TSC at the rate the process server measured;
+//! its random numbers (TCP's initial sequence numbers, DHCP's ids) come
+//! from our seed (`UX_SEED`, from the process server), each NIC its own
+//! eight bytes of it, so that nobody can guess them from another boot's
+//! or from the other NIC's.
 #![no_std]
 #![no_main]
 
@@ -98,6 +103,23 @@ const _: () = assert!(libux::layout::DMA_BASE + libux::sysdesc::MAX_PCI as u64 *
 // 20 s that reset a connection.
 const _: () = assert!(smoltcp::config::IFACE_NEIGHBOR_CACHE_COUNT >= 256);
 
+/// The seed of NIC `index`'s random numbers: eight bytes of `UX_SEED`
+/// (32, hex); without one, the time stamp counter (guessable: said at
+/// boot).
+fn random_seed(index: usize) -> u64 {
+    // `UX_SEED`'s 32 bytes give every NIC eight.
+    const _: () = assert!(libux::sysdesc::MAX_PCI <= 4);
+    let hex = env("UX_SEED").and_then(|h| h.get(16 * index..16 * (index + 1)));
+    match hex.and_then(|h| u64::from_str_radix(h, 16).ok()) {
+        Some(seed) => seed,
+        None => {
+            println!("netstack: NIC {index}: no seed (UX_SEED): TCP sequence numbers from the time stamp counter");
+            // SAFETY: rdtsc has no preconditions.
+            unsafe { core::arch::x86_64::_rdtsc() }
+        }
+    }
+}
+
 /// Starts the `index`th NIC the environment names; `None` if there is none.
 fn link(index: usize, clock: &Clock) -> Option<Result<Link, &'static str>> {
     let range = env(&alloc::format!("PCI{index}_IO"))?;
@@ -116,7 +138,9 @@ fn link(index: usize, clock: &Clock) -> Option<Result<Link, &'static str>> {
     if let Some(why) = promiscuous {
         println!("netstack: NIC {index} stays promiscuous: {why}");
     }
-    let iface = Interface::new(Config::new(HardwareAddress::Ethernet(mac)), &mut nic, now(clock));
+    let mut config = Config::new(HardwareAddress::Ethernet(mac));
+    config.random_seed = random_seed(index);
+    let iface = Interface::new(config, &mut nic, now(clock));
     let mut link = Link { nic, iface, sockets: SocketSet::new(vec![]), dhcp: None };
     match (index, env("UX_NODE").and_then(NodeId::parse)) {
         // The cluster's segment.

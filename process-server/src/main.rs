@@ -219,13 +219,16 @@ fn grants_of(bus: &pci::Bus, p: &sysdesc::Program) -> (OwnedGrants, alloc::vec::
         env.push(alloc::format!("UX_NODE={node}"));
     }
     if p.cluster {
-        for (file, key) in
-            [("opt/ux/cluster", "UX_CLUSTER"), ("opt/ux/secret", "UX_SECRET"), ("opt/ux/seed", "UX_SEED")]
-        {
+        for (file, key) in [("opt/ux/cluster", "UX_CLUSTER"), ("opt/ux/secret", "UX_SECRET")] {
             if let Some(value) = fw_cfg_string(file) {
                 env.push(alloc::format!("{key}={}", value.trim()));
             }
         }
+    }
+    if let (true, Some(boot)) = (p.seed, fw_cfg_string("opt/ux/seed")) {
+        let seed = sysdesc::program_seed(boot.trim().as_bytes(), p.name);
+        let hex: alloc::string::String = seed.iter().map(|b| alloc::format!("{b:02x}")).collect();
+        env.push(alloc::format!("UX_SEED={hex}"));
     }
     for (i, &id) in p.pci.iter().enumerate() {
         // The same id again is the next such device.

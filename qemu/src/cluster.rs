@@ -10,14 +10,13 @@
 //!
 //! A cluster has a secret (32 random bytes, hex, in a file only its owner
 //! may read) that its nodes get through fw_cfg (`opt/ux/secret`), and
-//! each node a seed of its own (`opt/ux/seed`) and its configuration
-//! (`opt/ux/cluster`: `node=N name=NAME features=...`).
+//! each node its configuration (`opt/ux/cluster`: `node=N name=NAME
+//! features=...`); every node, in a cluster or not, gets a seed of its
+//! own (`private::Seed`).
 
 use crate::image::Image;
 use crate::node::{ClusterLink, Node, Options, Secret};
-use std::io::Read;
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// Nodes one invocation may start (at 128 MiB each, more than this
@@ -69,7 +68,7 @@ pub struct Cluster {
     /// Each node's number, as `nodes`.
     pub numbers: Vec<u16>,
     pub segment: Segment,
-    /// The secret's file, and where the nodes' seeds go.
+    /// The secret's file.
     pub secret: PathBuf,
     dir: PathBuf,
     /// Whether the files are ours to remove (not another run's).
@@ -99,10 +98,9 @@ impl Cluster {
         let secret = match &opts.secret {
             Secret::Cluster => Some(self.secret.clone()),
             Secret::Missing => None,
-            Secret::Own(hex) => Some(write_private(&self.dir.join(format!("secret-of-{number}")), hex)?),
+            Secret::Own(hex) => Some(crate::private::write(&self.dir.join(format!("secret-of-{number}")), hex)?),
         };
-        let seed = write_private(&self.dir.join(format!("seed-{number}-{}", self.nodes.len())), &random_hex()?)?;
-        let link = ClusterLink { node: number, segment: self.segment, secret, seed };
+        let link = ClusterLink { node: number, segment: self.segment, secret };
         let o = Options { cluster: Some(link), ..opts.clone() };
         self.nodes.push(Node::start_labelled(image, &o, echo, &format!("node{number}"))?);
         self.numbers.push(number);
@@ -118,29 +116,6 @@ impl Drop for Cluster {
             let _ = std::fs::remove_dir_all(&self.dir);
         }
     }
-}
-
-/// 32 random bytes from the host, as hex.
-fn random_hex() -> Result<String, String> {
-    let mut bytes = [0u8; 32];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut bytes))
-        .map_err(|e| format!("/dev/urandom: {e}"))?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
-}
-
-/// Writes `text` to `path`, readable by its owner only.
-fn write_private(path: &Path, text: &str) -> Result<PathBuf, String> {
-    use std::io::Write;
-    let _ = std::fs::remove_file(path);
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    f.write_all(text.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
-    Ok(path.to_path_buf())
 }
 
 /// Where a cluster started by this process keeps its files.
@@ -179,7 +154,7 @@ pub fn start_on(image: &Image, opts: &[Options], echo: bool, join: &Join, first:
     };
     let secret = match &join.secret {
         Some(path) => path.clone(),
-        None => write_private(&dir.join("secret"), &random_hex()?)?,
+        None => crate::private::write(&dir.join("secret"), &crate::private::random_hex()?)?,
     };
     let mut cluster = Cluster { nodes: Vec::new(), numbers: Vec::new(), segment, secret, dir, owned: true };
     for (k, o) in opts.iter().enumerate() {

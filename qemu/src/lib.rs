@@ -23,6 +23,7 @@ pub mod image;
 pub mod kernel;
 pub mod linux;
 pub mod node;
+pub mod private;
 pub mod setup;
 pub mod template;
 

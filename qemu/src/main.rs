@@ -255,7 +255,8 @@ fn main() -> ExitCode {
 fn interactive(args: &Args) -> Result<(), String> {
     let image = prepare_image(&args.profile, args.flavour)?;
     step("booting one node under QEMU (Ctrl-A X quits; Ctrl-C goes to the node)");
-    let status = node::command(&image, &args.opts)
+    let seed = qemu::private::Seed::new()?;
+    let status = node::command(&image, &args.opts, &seed)
         .args([
             "-chardev",
             "stdio,id=console,mux=on,signal=off",

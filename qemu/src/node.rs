@@ -7,6 +7,7 @@
 //! [`Node::wait_for`] searches.
 
 use crate::image::Image;
+use crate::private::Seed;
 use std::io::Read;
 use std::io::Write as _;
 use std::os::unix::process::CommandExt;
@@ -60,9 +61,8 @@ pub struct ClusterLink {
     /// 1 to 32767 (`libux::cluster::NodeId`).
     pub node: u16,
     pub segment: crate::cluster::Segment,
-    /// Files of the secret (hex) and the node's seed.
+    /// The file of the secret (hex).
     pub secret: Option<std::path::PathBuf>,
-    pub seed: std::path::PathBuf,
 }
 
 /// A host port (on 127.0.0.1) forwarded to a node's port.
@@ -139,7 +139,7 @@ pub const FIRMWARE: &str = "qboot.rom";
 
 /// The QEMU command line for `image`, without the console wiring. The
 /// emulator dies with the thread that starts it.
-pub fn command(image: &Image, opts: &Options) -> Command {
+pub fn command(image: &Image, opts: &Options, seed: &Seed) -> Command {
     let mut cmd = Command::new(&image.kernel.tools.qemu);
     // SAFETY: prctl is async-signal-safe; this runs between fork and exec.
     unsafe {
@@ -189,8 +189,8 @@ pub fn command(image: &Image, opts: &Options) -> Command {
         if let Some(secret) = &c.secret {
             cmd.arg("-fw_cfg").arg(format!("name=opt/ux/secret,file={}", secret.display()));
         }
-        cmd.arg("-fw_cfg").arg(format!("name=opt/ux/seed,file={}", c.seed.display()));
     }
+    cmd.arg("-fw_cfg").arg(format!("name=opt/ux/seed,file={}", seed.path().display()));
     if let Some(run) = &opts.run {
         // QEMU's option syntax doubles commas inside a value.
         cmd.arg("-fw_cfg").arg(format!("name=opt/ux/run,string={}", run.replace(',', ",,")));
@@ -210,6 +210,8 @@ pub struct Node {
     input: Mutex<ChildStdin>,
     console: Arc<(Mutex<Console>, Condvar)>,
     started: Instant,
+    /// Kept while QEMU runs.
+    _seed: Seed,
 }
 
 /// Why [`Node::wait_for`] gave up.
@@ -246,7 +248,8 @@ impl Node {
             }
         };
         let prefix = if label.is_empty() { String::new() } else { format!("[{label}] ") };
-        let mut cmd = command(image, opts);
+        let seed = Seed::new()?;
+        let mut cmd = command(image, opts, &seed);
         cmd.args(["-serial", "stdio"]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::inherit());
         let started = Instant::now();
         let mut child = cmd.spawn().map_err(|e| format!("cannot start QEMU: {e}"))?;
@@ -286,7 +289,7 @@ impl Node {
                 cvar.notify_all();
             }
         });
-        Ok(Node { child, input, console, started })
+        Ok(Node { child, input, console, started, _seed: seed })
     }
 
     /// Waits until the console shows a whole line containing `pattern`;
