@@ -92,6 +92,9 @@ mod tests {
         fn out16(&mut self, _: u16, _: u16) {
             unreachable!()
         }
+        fn out32(&mut self, _: u16, _: u32) {
+            unreachable!()
+        }
     }
 
     /// Records every write; reports the transmitter busy for `busy` polls.
@@ -114,6 +117,9 @@ mod tests {
             self.writes.push((port, value));
         }
         fn out16(&mut self, _: u16, _: u16) {
+            unreachable!()
+        }
+        fn out32(&mut self, _: u16, _: u32) {
             unreachable!()
         }
     }

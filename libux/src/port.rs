@@ -6,6 +6,7 @@ pub trait PortIo {
     fn in8(&mut self, port: u16) -> u8;
     fn out8(&mut self, port: u16, value: u8);
     fn out16(&mut self, port: u16, value: u16);
+    fn out32(&mut self, port: u16, value: u32);
 }
 
 /// On seL4 every access is an invocation of an I/O port capability; an
@@ -21,5 +22,8 @@ impl PortIo for crate::sel4::IoPort {
     }
     fn out16(&mut self, port: u16, value: u16) {
         let _ = crate::sel4::IoPort::out16(*self, port, value);
+    }
+    fn out32(&mut self, port: u16, value: u32) {
+        let _ = crate::sel4::IoPort::out32(*self, port, value);
     }
 }

@@ -62,6 +62,12 @@ impl Kernel {
         Ok(self.mem.object(&mut self.own_arena, object_type, 0, mem_bits)?)
     }
 
+    /// `pages` frames of ours (at most a chunk's worth), physically
+    /// contiguous, for good; their root slots in order.
+    pub fn own_contiguous_frames(&mut self, pages: u32) -> Result<Vec<u64>, Errno> {
+        Ok(self.mem.contiguous_frames(&mut self.own_arena, pages)?)
+    }
+
     /// Gives `vspace` an address space identifier.
     pub fn assign_asid(&mut self, vspace: VSpace) -> Result<(), Errno> {
         self.asid_pools.iter().find_map(|pool| pool.assign(vspace).ok()).ok_or(Errno::NoMemory)
@@ -95,17 +101,6 @@ impl Kernel {
             // SAFETY: the frame is mapped read-write at `at` for exactly
             // this copy, and `offset + src.len()` is within one page.
             unsafe { core::ptr::copy_nonoverlapping(src.as_ptr(), at.add(offset), src.len()) }
-        })
-    }
-
-    /// Whether `frame` (a copy of ours) holds exactly `bytes` from its
-    /// start, looked at through the scratch mapping.
-    pub fn holds(&mut self, frame: Page, bytes: &[u8]) -> Result<bool, Errno> {
-        self.with_scratch(frame, CapRights::READ, VmAttributes::WriteBack, |at| {
-            // SAFETY: the frame is mapped at `at` for exactly this look,
-            // and `bytes` is at most a page (`get` checks).
-            let seen = unsafe { core::slice::from_raw_parts(at as *const u8, PAGE as usize) };
-            seen.get(..bytes.len()) == Some(bytes)
         })
     }
 

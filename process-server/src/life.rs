@@ -12,7 +12,6 @@
 use crate::buffers::Buffers;
 use crate::devices::Devices;
 use crate::kernel::Kernel;
-use crate::mem::Memory;
 use crate::mem::PAGE;
 use crate::mounts::Mounts;
 use crate::process::{Grants, Process};
@@ -43,8 +42,7 @@ pub struct Life {
 }
 
 impl Life {
-    pub fn new(mem: Memory, devices: Devices, bootfs: BootFs<'static>, own: OwnImage) -> Result<Life, Errno> {
-        let mut kernel = Kernel::new(mem)?;
+    pub fn new(mut kernel: Kernel, devices: Devices, bootfs: BootFs<'static>, own: OwnImage) -> Result<Life, Errno> {
         // A buffer for as many processes as there may be, and one more:
         // an exec takes its new buffer before it gives back the old (44 KiB
         // of tables).

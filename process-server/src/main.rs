@@ -1,7 +1,7 @@
 //! The process server: the root task of every node.
 //!
 //! It owns all untyped memory and device capabilities, creates processes
-//! from the boot file system linked into it, and serves the process API
+//! from the boot file system QEMU gives it (`bootfs.rs`), and serves the process API
 //! (`libux::rpc`) on the process server connection. Together with seL4
 //! and `libux` it is the core supervisor: it has no network, no 9P and no
 //! knowledge of clustering, and depends on `libux` only.
@@ -19,6 +19,7 @@
 extern crate alloc;
 
 mod blocks;
+mod bootfs;
 mod buffers;
 mod cspace;
 mod devices;
@@ -57,11 +58,6 @@ use mem::Memory;
 use process::OwnedGrants;
 use server::Server;
 
-/// Page-aligned, so that boot programs' code can be mapped from our own
-/// frames (`shared.rs`).
-#[repr(C, align(4096))]
-struct PageAligned<T: ?Sized>(T);
-static BOOTFS: &PageAligned<[u8]> = &PageAligned(*include_bytes!(env!("UX_BOOTFS")));
 const SEL4_VERSION: &str = env!("UX_SEL4_VERSION");
 const KERNEL_PROFILE: &str = env!("UX_KERNEL_PROFILE");
 
@@ -110,14 +106,15 @@ extern "C" fn main(bootinfo_addr: u64) -> ! {
         device,
     );
 
-    let bootfs = BootFs::parse(&BOOTFS.0).unwrap_or_else(|e| panic!("corrupt boot file system: {e:?}"));
-    let own = shared::OwnImage::new(bi.user_image_frames(), &BOOTFS.0);
-    let life = life::Life::new(Memory::new(&bi), devices::Devices::new(&bi), bootfs, own)
+    let mut kernel = kernel::Kernel::new(Memory::new(&bi)).unwrap_or_else(|e| panic!("no memory for the server: {e}"));
+    let loaded = bootfs::load(&mut kernel).unwrap_or_else(|e| panic!("no boot file system: {e}"));
+    let bootfs = BootFs::parse(loaded.blob).unwrap_or_else(|e| panic!("corrupt boot file system: {e:?}"));
+    let own = shared::OwnImage::new(loaded.frames, loaded.blob);
+    let life = life::Life::new(kernel, devices::Devices::new(&bi), bootfs, own)
         .unwrap_or_else(|e| panic!("no memory for the server: {e}"));
     let mut server = Server::new(life);
     let (tsc_mhz, source) = tsc::measure(&mut server.life, IoPort(init_cap::IO_PORT), tsc, bi.tsc_mhz());
     println!("ux: TSC {tsc_mhz} MHz ({}; the kernel said {})", source.describe(), bi.tsc_mhz());
-    server.life.shared.check_own_image(&mut server.life.kernel);
     // The node's number, as the cluster server has it (`libux::cluster`).
     if let Some(Ok(c)) = fw_cfg_string("opt/ux/cluster").map(|t| libux::cluster::Config::parse(t.trim())) {
         server.life.procs.node = c.node;

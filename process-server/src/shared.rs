@@ -3,11 +3,11 @@
 //! copies (kept in its `Held`, so they go when it does). Writable
 //! segments stay each process's own.
 //!
-//! A boot image program's read-only pages are pages of our own image:
-//! the boot file system is linked into us page-aligned, each of its files
-//! on a page boundary (`libux::bootfs`), and a segment's file offset is
-//! congruent to its address modulo the page size. Those pages are mapped
-//! straight from our image's frames: nothing is copied or allocated, and
+//! A boot image program's read-only pages are pages of the boot file
+//! system we hold (`bootfs.rs`): each of its files is on a page boundary
+//! (`libux::bootfs`), and a segment's file offset is congruent to its
+//! address modulo the page size. Those pages are mapped straight from
+//! the boot file system's frames: nothing is copied or allocated, and
 //! they stay for as long as we run, so a program started again finds its
 //! code where it was (under emulation, the translated code too: copying
 //! `true`'s code afresh for each spawn, and zeroing the copy's frames
@@ -33,10 +33,7 @@ use crate::process::Held;
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 use libux::elf::{Elf, Segment};
-use libux::layout::IMAGE_BASE;
-use libux::println;
 use libux::rpc::Errno;
-use libux::sel4::bootinfo::SlotRegion;
 use libux::sel4::consts::{bits, object};
 use libux::sel4::{CapRights, Page};
 use sha2::{Digest, Sha256};
@@ -114,37 +111,28 @@ const SPARE_COPIES: usize = 2;
 /// by at most this.
 const SPARE_LIMIT: u64 = 1024;
 
-/// Our own image's frames, and the boot file system within it.
+/// The boot file system and the frames that hold it.
 pub struct OwnImage {
-    /// The frame capabilities the kernel gave us, one per page from
-    /// `IMAGE_BASE` up.
-    frames: SlotRegion,
+    /// One frame capability per page of `bootfs`, in order.
+    frames: Vec<u64>,
+    /// Mapped page-aligned for good (`bootfs.rs`).
     bootfs: &'static [u8],
 }
 
 impl OwnImage {
-    pub fn new(frames: SlotRegion, bootfs: &'static [u8]) -> OwnImage {
+    pub fn new(frames: Vec<u64>, bootfs: &'static [u8]) -> OwnImage {
         OwnImage { frames, bootfs }
     }
 
-    /// The frame that holds the page of our image at `addr`, if that
-    /// whole page is boot file system bytes.
+    /// The frame that holds the page at `addr`, if that whole page is
+    /// boot file system bytes.
     fn frame_of(&self, addr: u64) -> Option<u64> {
         let blob = self.bootfs.as_ptr_range();
         let inside = addr >= blob.start as u64 && addr.checked_add(PAGE)? <= blob.end as u64;
         if !inside || !addr.is_multiple_of(PAGE) {
             return None;
         }
-        let index = (addr - IMAGE_BASE) / PAGE;
-        (index < self.frames.len()).then(|| self.frames.start + index)
-    }
-
-    /// The boot file system's first page, and the frame that should
-    /// hold it: what to compare once, to know the frames are in the
-    /// order assumed before any is mapped into a process.
-    pub fn first_page(&self) -> Option<(u64, &'static [u8])> {
-        let page = self.bootfs.get(..PAGE as usize)?;
-        Some((self.frame_of(page.as_ptr() as u64)?, page))
+        self.frames.get(((addr - blob.start as u64) / PAGE) as usize).copied()
     }
 }
 
@@ -284,27 +272,6 @@ impl SharedImages {
     /// as free: at most `SPARE_LIMIT`).
     pub fn spare_slots(&self) -> u64 {
         self.spares
-    }
-
-    /// Checks, before any is mapped into a process, that our image's
-    /// frames are in the order assumed: the one taken for the boot file
-    /// system's first page must hold it. If not, boot programs' pages
-    /// are copied like files'.
-    pub fn check_own_image(&mut self, kernel: &mut Kernel) {
-        let Some((frame, page)) = self.own.as_ref().and_then(|o| o.first_page()) else {
-            println!("ux: the boot file system is not page-aligned in our image: boot programs' code is copied");
-            self.own = None;
-            return;
-        };
-        let held = kernel.copy_root(frame, CapRights::READ).and_then(|copy| {
-            let same = kernel.holds(Page(copy), page);
-            kernel.delete_root(copy);
-            same
-        });
-        if held != Ok(true) {
-            println!("ux: our image's frames are not where expected ({held:?}): boot programs' code is copied");
-            self.own = None;
-        }
     }
 
     /// One process of `id` fewer: the last gives back the frames made

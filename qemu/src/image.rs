@@ -1,12 +1,15 @@
-//! The boot image: the kernel plus the root task (the process server), with
-//! the boot file system of user programs linked into the root task.
+//! The boot image: the kernel, the root task (the process server), and
+//! the boot file system of user programs, which QEMU hands the process
+//! server as the fw_cfg file `opt/ux/bootfs` (copied in by DMA: linked
+//! into the root task, the kernel's boot copied it byte by byte three
+//! times, a third of a boot's host CPU).
 //!
 //! Steps: `cargo build --release --target x86_64-unknown-none` of the user
 //! programs; check the system description (`kernel-config/system.desc`);
-//! pack both with `libux::bootfs::build`; build the process
-//! server with `UX_BOOTFS` pointing at the pack (it `include_bytes!`s it);
-//! copy the results to `target/ux/image/<profile>-<flavour>/`. [`PROGRAMS`]
-//! is the one list of what goes into which image.
+//! pack both with `libux::bootfs::build` into `target/ux/bootfs-<flavour>.img`;
+//! build the process server and copy it to
+//! `target/ux/image/<profile>-<flavour>/`. [`PROGRAMS`] is the one list of
+//! what goes into which image.
 
 use crate::kernel::Kernel;
 use crate::setup::TARGET;
@@ -131,6 +134,8 @@ pub struct Image {
     pub kernel: Kernel,
     /// The root task ELF, passed to QEMU as the multiboot module.
     pub rootserver: PathBuf,
+    /// The boot file system, passed to QEMU as fw_cfg `opt/ux/bootfs`.
+    pub bootfs: PathBuf,
 }
 
 fn cargo_build(packages: &[&'static str], envs: &[(&str, String)]) -> Result<(), String> {
@@ -158,13 +163,9 @@ fn bootfs_path(flavour: Flavour) -> PathBuf {
     out_dir().join(format!("bootfs-{}.img", flavour.name()))
 }
 
-/// Environment the process server's build reads (for `flavour`'s image).
-pub fn rootserver_env(kernel: &Kernel, flavour: Flavour) -> Vec<(&'static str, String)> {
-    vec![
-        ("UX_BOOTFS", bootfs_path(flavour).display().to_string()),
-        ("UX_SEL4_VERSION", kernel.version.clone()),
-        ("UX_KERNEL_PROFILE", kernel.profile.name.clone()),
-    ]
+/// Environment the process server's build reads.
+pub fn rootserver_env(kernel: &Kernel) -> Vec<(&'static str, String)> {
+    vec![("UX_SEL4_VERSION", kernel.version.clone()), ("UX_KERNEL_PROFILE", kernel.profile.name.clone())]
 }
 
 /// The system description of an image: `system.desc`, and for the test
@@ -201,16 +202,18 @@ pub fn build(kernel: &Kernel, flavour: Flavour) -> Result<Image, String> {
     refs.push((libux::sysdesc::BOOTFS_NAME, &system));
     let blob = libux::bootfs::build(&refs).map_err(|e| format!("packing the boot file system: {e:?}"))?;
     let bootfs = bootfs_path(flavour);
-    // Rewriting identical bytes would only make cargo relink the root task.
     if fs::read(&bootfs).ok().as_deref() != Some(&blob[..]) {
-        fs::write(&bootfs, &blob).map_err(|e| format!("{}: {e}", bootfs.display()))?;
+        // Whole or not at all, for a QEMU starting meanwhile.
+        let new = bootfs.with_extension("img.new");
+        fs::write(&new, &blob).map_err(|e| format!("{}: {e}", new.display()))?;
+        fs::rename(&new, &bootfs).map_err(|e| format!("{}: {e}", bootfs.display()))?;
     }
 
-    cargo_build(&["process-server"], &rootserver_env(kernel, flavour))?;
+    cargo_build(&["process-server"], &rootserver_env(kernel))?;
     let dir = out_dir().join("image").join(format!("{}-{}", kernel.profile.name, flavour.name()));
     fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     let rootserver = dir.join("rootserver.elf");
     fs::copy(bin_dir.join("process-server"), &rootserver).map_err(|e| format!("{}: {e}", rootserver.display()))?;
     t.done();
-    Ok(Image { kernel: kernel.clone(), rootserver })
+    Ok(Image { kernel: kernel.clone(), rootserver, bootfs })
 }

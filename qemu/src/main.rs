@@ -233,6 +233,7 @@ fn main() -> ExitCode {
         "build" => prepare_image(&args.profile, args.flavour).map(|img| {
             println!("kernel:     {}", img.kernel.elf32.display());
             println!("root task:  {}", img.rootserver.display());
+            println!("programs:   {} (fw_cfg opt/ux/bootfs)", img.bootfs.display());
         }),
         "test" => test(&args.rest),
         "new" => qemu::template::new(std::path::Path::new(&args.rest[0])).map(|name| {
@@ -424,7 +425,7 @@ fn test(extra: &[String]) -> Result<(), String> {
         .args(qemu::image::packages(Flavour::Test).into_iter().flat_map(|p| ["-p", p]))
         .args(["--features", qemu::image::PROGRAM_FEATURES])
         .args(["--", "-D", "warnings"])
-        .envs(qemu::image::rootserver_env(&kernel, Flavour::Test));
+        .envs(qemu::image::rootserver_env(&kernel));
     run("linting seL4 programs (cargo clippy --target x86_64-unknown-none)", &mut target_lint)?;
     // The fuzz targets are run by hand (cargo fuzz, nightly), but must
     // always build; libFuzzer's build needs a C++ compiler.

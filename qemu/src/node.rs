@@ -156,6 +156,9 @@ pub fn command(image: &Image, opts: &Options, seed: &Seed) -> Command {
         .arg(&image.kernel.elf32)
         .arg("-initrd")
         .arg(&image.rootserver)
+        .arg("-fw_cfg")
+        // QEMU's option syntax doubles commas inside a value.
+        .arg(format!("name=opt/ux/bootfs,file={}", image.bootfs.display().to_string().replace(',', ",,")))
         // Lets a test image end QEMU with a status (port 0xf4).
         .args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]);
     if opts.kvm {
@@ -190,7 +193,7 @@ pub fn command(image: &Image, opts: &Options, seed: &Seed) -> Command {
             cmd.arg("-fw_cfg").arg(format!("name=opt/ux/secret,file={}", secret.display()));
         }
     }
-    cmd.arg("-fw_cfg").arg(format!("name=opt/ux/seed,file={}", seed.path().display()));
+    cmd.arg("-fw_cfg").arg(format!("name=opt/ux/seed,file={}", seed.path().display().to_string().replace(',', ",,")));
     if let Some(run) = &opts.run {
         // QEMU's option syntax doubles commas inside a value.
         cmd.arg("-fw_cfg").arg(format!("name=opt/ux/run,string={}", run.replace(',', ",,")));
