@@ -77,8 +77,8 @@ impl<P: PortIo> FwCfg<P> {
         buf.iter_mut().for_each(|b| *b = self.io.in8(DATA_PORT));
     }
 
-    /// Looks `name` up in the file directory.
-    pub fn find(&mut self, name: &str) -> Option<File> {
+    /// Walks the file directory until `each` says stop (false).
+    fn walk(&mut self, mut each: impl FnMut(&[u8], File) -> bool) {
         self.io.out16(SELECTOR_PORT, FILE_DIR);
         let mut count = [0u8; 4];
         self.read_into(&mut count);
@@ -86,12 +86,39 @@ impl<P: PortIo> FwCfg<P> {
             let mut e = [0u8; 8 + NAME_LEN];
             self.read_into(&mut e);
             let n = e[8..].iter().position(|&c| c == 0).unwrap_or(NAME_LEN);
-            if &e[8..8 + n] == name.as_bytes() {
-                let size = u32::from_be_bytes([e[0], e[1], e[2], e[3]]);
-                return Some(File { select: u16::from_be_bytes([e[4], e[5]]), size });
+            let size = u32::from_be_bytes([e[0], e[1], e[2], e[3]]);
+            if !each(&e[8..8 + n], File { select: u16::from_be_bytes([e[4], e[5]]), size }) {
+                return;
             }
         }
-        None
+    }
+
+    /// Looks `name` up in the file directory.
+    pub fn find(&mut self, name: &str) -> Option<File> {
+        let mut found = None;
+        self.walk(|n, f| {
+            if n == name.as_bytes() {
+                found = Some(f);
+            }
+            found.is_none()
+        });
+        found
+    }
+
+    /// The files whose names start with `prefix` (names that are not
+    /// UTF-8 left out): one walk of the directory, where every byte is a
+    /// port access.
+    pub fn files(&mut self, prefix: &str) -> alloc::vec::Vec<(alloc::string::String, File)> {
+        let mut out = alloc::vec::Vec::new();
+        self.walk(|n, f| {
+            if let Ok(name) = core::str::from_utf8(n) {
+                if name.starts_with(prefix) {
+                    out.push((alloc::string::String::from(name), f));
+                }
+            }
+            true
+        });
+        out
     }
 
     /// Whether the device copies files by DMA.
@@ -250,6 +277,8 @@ mod tests {
         assert_eq!(&buf[..n], b"bench");
         assert_eq!(cfg.find("opt/ux/missing"), None);
         assert_eq!(cfg.find("opt/ux/boo"), None);
+        let names: alloc::vec::Vec<_> = cfg.files("opt/").into_iter().map(|(n, f)| (n, f.select)).collect();
+        assert_eq!(names, [(alloc::string::String::from("opt/ux/boot"), 0x21)]);
     }
 
     #[test]

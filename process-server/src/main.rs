@@ -37,6 +37,7 @@ mod process;
 mod procs;
 mod rtc;
 mod server;
+mod settings;
 mod shared;
 mod stop;
 mod thread;
@@ -47,7 +48,6 @@ mod work;
 
 use core::sync::atomic::Ordering;
 use libux::bootfs::BootFs;
-use libux::fw_cfg::FwCfg;
 use libux::layout::PROBE;
 use libux::println;
 use libux::rt::{self, PROBE as MY_PROBE};
@@ -116,7 +116,8 @@ extern "C" fn main(bootinfo_addr: u64) -> ! {
     let (tsc_mhz, source) = tsc::measure(&mut server.life, IoPort(init_cap::IO_PORT), tsc, bi.tsc_mhz());
     println!("ux: TSC {tsc_mhz} MHz ({}; the kernel said {})", source.describe(), bi.tsc_mhz());
     // The node's number, as the cluster server has it (`libux::cluster`).
-    if let Some(Ok(c)) = fw_cfg_string("opt/ux/cluster").map(|t| libux::cluster::Config::parse(t.trim())) {
+    let settings = settings::Settings::read();
+    if let Some(Ok(c)) = settings.get("opt/ux/cluster").map(|t| libux::cluster::Config::parse(t.trim())) {
         server.life.procs.node = c.node;
     }
     server.tsc_mhz = tsc_mhz;
@@ -138,7 +139,7 @@ extern "C" fn main(bootinfo_addr: u64) -> ! {
     let mut before_ready = alloc::vec::Vec::new();
     let mut daemons = alloc::vec::Vec::new();
     for p in system.programs.iter().filter(|p| p.at_boot) {
-        let (grants, env) = grants_of(&bus, p);
+        let (grants, env) = grants_of(&bus, &settings, p);
         let env: alloc::vec::Vec<&str> = env.iter().map(|e| e.as_str()).collect();
         match server.life.start(p.name, &p.argv, &env, &grants.borrow()) {
             Ok(pid) => {
@@ -170,14 +171,18 @@ extern "C" fn main(bootinfo_addr: u64) -> ! {
     println!("ux: node ready");
 
     // The command line given with `--run`, else the shell on the console.
-    let cmd = fw_cfg_string("opt/ux/run").unwrap_or_else(|| alloc::string::String::from("sh"));
+    let cmd = settings.get("opt/ux/run").unwrap_or("sh");
     {
         let argv: alloc::vec::Vec<&str> = cmd.split_whitespace().collect();
         if let Some(path) = argv.first() {
             // A program the description lists gets its grants.
             let name = path.strip_prefix("/bin/").unwrap_or(path);
-            let (grants, env) =
-                system.programs.iter().find(|p| p.name == name).map(|p| grants_of(&bus, p)).unwrap_or_default();
+            let (grants, env) = system
+                .programs
+                .iter()
+                .find(|p| p.name == name)
+                .map(|p| grants_of(&bus, &settings, p))
+                .unwrap_or_default();
             let env: alloc::vec::Vec<&str> = env.iter().map(|e| e.as_str()).collect();
             match server.life.start(path, &argv, &env, &grants.borrow()) {
                 Ok(pid) => {
@@ -202,7 +207,11 @@ fn report(server: &Server) {
 
 /// A program's grants, with what its PCI device brings, and the
 /// environment that tells it what that is.
-fn grants_of(bus: &pci::Bus, p: &sysdesc::Program) -> (OwnedGrants, alloc::vec::Vec<alloc::string::String>) {
+fn grants_of(
+    bus: &pci::Bus,
+    settings: &settings::Settings,
+    p: &sysdesc::Program,
+) -> (OwnedGrants, alloc::vec::Vec<alloc::string::String>) {
     let mut g = OwnedGrants {
         priority: p.priority,
         io_ports: p.io_ports.clone(),
@@ -212,17 +221,17 @@ fn grants_of(bus: &pci::Bus, p: &sysdesc::Program) -> (OwnedGrants, alloc::vec::
         dma: false,
     };
     let mut env = alloc::vec::Vec::new();
-    if let Some(node) = fw_cfg_string("opt/ux/node") {
+    if let Some(node) = settings.get("opt/ux/node") {
         env.push(alloc::format!("UX_NODE={node}"));
     }
     if p.cluster {
         for (file, key) in [("opt/ux/cluster", "UX_CLUSTER"), ("opt/ux/secret", "UX_SECRET")] {
-            if let Some(value) = fw_cfg_string(file) {
+            if let Some(value) = settings.get(file) {
                 env.push(alloc::format!("{key}={}", value.trim()));
             }
         }
     }
-    if let (true, Some(boot)) = (p.seed, fw_cfg_string("opt/ux/seed")) {
+    if let (true, Some(boot)) = (p.seed, settings.get("opt/ux/seed")) {
         let seed = sysdesc::program_seed(boot.trim().as_bytes(), p.name);
         let hex: alloc::string::String = seed.iter().map(|b| alloc::format!("{b:02x}")).collect();
         env.push(alloc::format!("UX_SEED={hex}"));
@@ -247,20 +256,6 @@ fn grants_of(bus: &pci::Bus, p: &sysdesc::Program) -> (OwnedGrants, alloc::vec::
     g.io_ports.truncate(sysdesc::MAX_GRANTS);
     g.irqs.truncate(sysdesc::MAX_GRANTS);
     (g, env)
-}
-
-/// A string from QEMU's fw_cfg device, if present and valid UTF-8.
-fn fw_cfg_string(name: &str) -> Option<alloc::string::String> {
-    let mut cfg = FwCfg::detect(IoPort(init_cap::IO_PORT))?;
-    let file = cfg.find(name)?;
-    if file.size > 4096 {
-        println!("ux: ignoring fw_cfg {name}: {} bytes is too long", file.size);
-        return None;
-    }
-    let mut buf = alloc::vec![0u8; file.size as usize];
-    let n = cfg.read(file, &mut buf).ok()?;
-    buf.truncate(n);
-    alloc::string::String::from_utf8(buf).ok()
 }
 
 pub fn tsc() -> u64 {
