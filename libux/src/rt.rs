@@ -125,7 +125,7 @@ pub unsafe fn init_root(ipc_buffer: u64, console: IoPort, heap: &'static mut [u8
     // SAFETY: per this function's contract.
     unsafe {
         syscall::set_root_ipc_buffer(ipc_buffer as *mut _);
-        HEAP.with(|h| h.init(heap.as_mut_ptr(), heap.len()));
+        HEAP.with(|h| h.main.init(heap.as_mut_ptr(), heap.len()));
     }
     IS_ROOT.store(true, Ordering::Relaxed);
     CONSOLE.store(console.0, Ordering::Relaxed);
@@ -241,14 +241,16 @@ fn panic(info: &core::panic::PanicInfo) -> ! {
 /// The heap: a first-fit list allocator. A process's heap starts in the
 /// pages the process server mapped (`layout::HEAP_EAGER`) and grows by
 /// mapping pages with `MapAnon` at the top of the lower half
-/// of the heap window, doubling (see `GROW_MIN`); the root task's is a
-/// fixed region. A list allocator cannot give back what it grew by, so a
+/// of the heap window, doubling (see `GROW_MIN`). The root task's starts
+/// in a region of its image and goes on in a window whose pages it maps
+/// itself ([`set_root_growth`]), a second list heap, since nothing may
+/// be mapped just past its image. A list allocator cannot give back what it grew by, so a
 /// process's large blocks ([`LARGE`] bytes and more: a connection's
 /// buffers, say) are not in it: each is pages of its own in the upper
 /// half, mapped when allocated and unmapped when freed, so what a burst
 /// of clients took comes back when they go.
 struct Allocator {
-    heap: UnsafeCell<Heap>,
+    heap: UnsafeCell<Heaps>,
     /// The index + 1 of the thread using `heap`, or 0.
     holder: AtomicU64,
     /// Held by the one thread growing the heap.
@@ -256,6 +258,41 @@ struct Allocator {
     /// End of the mapped heap (processes only).
     top: AtomicU64,
     large: crate::sync::Mutex<Large>,
+}
+
+/// The list heaps: a process's one, or the root task's two.
+struct Heaps {
+    main: Heap,
+    /// The root task's growth window, once it has grown (empty before).
+    extra: Heap,
+}
+
+impl Heaps {
+    fn in_extra(&self, ptr: *mut u8) -> bool {
+        self.extra.size() > 0 && ptr >= self.extra.bottom() && ptr < self.extra.top()
+    }
+}
+
+/// How the root task's heap grows: the window `[base, limit)`, and what
+/// maps `bytes` of fresh pages at `at` in it. `map` runs inside an
+/// allocation and must not allocate.
+struct RootGrowth {
+    base: u64,
+    limit: u64,
+    top: u64,
+    map: fn(at: u64, bytes: u64) -> bool,
+}
+
+static ROOT_GROWTH: crate::sync::Mutex<Option<RootGrowth>> = crate::sync::Mutex::new(None);
+
+/// Bytes the root task's heap grows by at least.
+const ROOT_GROW_MIN: u64 = 256 * 1024;
+
+/// Lets the root task's heap grow into `[base, limit)` once its first
+/// region is full, by `map`, which maps fresh pages there and must not
+/// allocate (it runs inside an allocation).
+pub fn set_root_growth(base: u64, limit: u64, map: fn(at: u64, bytes: u64) -> bool) {
+    *ROOT_GROWTH.lock() = Some(RootGrowth { base, limit, top: base, map });
 }
 
 /// Blocks of at least this many bytes get pages of their own.
@@ -334,7 +371,7 @@ const GROW_MAX: u64 = 1024 * 1024;
 const PAGE: u64 = 4096;
 
 impl Allocator {
-    fn with<R>(&self, f: impl FnOnce(&mut Heap) -> R) -> R {
+    fn with<R>(&self, f: impl FnOnce(&mut Heaps) -> R) -> R {
         let me = syscall::thread_index() as u64 + 1;
         while let Err(holder) = self.holder.compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed) {
             assert!(holder != me, "heap re-entered");
@@ -355,13 +392,36 @@ impl Allocator {
         self.top.store(layout::HEAP_BASE + bytes, Ordering::Relaxed);
         // SAFETY: mapped for us at start, at the heap's base; nothing else
         // uses them.
-        self.with(|h| unsafe { h.init(layout::HEAP_BASE as *mut u8, bytes as usize) });
+        self.with(|h| unsafe { h.main.init(layout::HEAP_BASE as *mut u8, bytes as usize) });
+    }
+
+    /// Maps at least `need` more bytes at the top of the root task's
+    /// growth window.
+    fn grow_root(&self, need: u64) -> bool {
+        let mut growth = ROOT_GROWTH.lock();
+        let Some(g) = growth.as_mut() else { return false };
+        let bytes = need.max(ROOT_GROW_MIN).next_multiple_of(PAGE);
+        if g.top.checked_add(bytes).is_none_or(|end| end > g.limit) || !(g.map)(g.top, bytes) {
+            return false;
+        }
+        let (base, top) = (g.base, g.top);
+        g.top += bytes;
+        // SAFETY: the pages were just mapped, directly above the window's
+        // part in use.
+        self.with(|h| unsafe {
+            if top == base {
+                h.extra.init(base as *mut u8, bytes as usize)
+            } else {
+                h.extra.extend(bytes as usize)
+            }
+        });
+        true
     }
 
     /// Maps at least `need` more bytes at the top of a process's heap.
     fn grow(&self, need: u64) -> bool {
         if IS_ROOT.load(Ordering::Relaxed) {
-            return false;
+            return self.grow_root(need);
         }
         let top = match self.top.load(Ordering::Relaxed) {
             0 => layout::HEAP_BASE,
@@ -378,10 +438,10 @@ impl Allocator {
         self.top.store(top + bytes, Ordering::Relaxed);
         // SAFETY: the pages were just mapped, directly above the heap.
         self.with(|h| unsafe {
-            if h.size() == 0 {
-                h.init(top as *mut u8, bytes as usize)
+            if h.main.size() == 0 {
+                h.main.init(top as *mut u8, bytes as usize)
             } else {
-                h.extend(bytes as usize)
+                h.main.extend(bytes as usize)
             }
         });
         true
@@ -421,14 +481,17 @@ unsafe impl GlobalAlloc for Allocator {
         if Self::is_large(&layout) {
             return self.alloc_large(layout.size());
         }
-        if let Ok(p) = self.with(|h| h.allocate_first_fit(layout)) {
+        if let Ok(p) = self.with(|h| h.main.allocate_first_fit(layout).or_else(|()| h.extra.allocate_first_fit(layout)))
+        {
             return p.as_ptr();
         }
         // One thread grows the heap at a time; the others, once it has,
         // find room in what it added.
         let _growing = self.growing.lock();
         loop {
-            if let Ok(p) = self.with(|h| h.allocate_first_fit(layout)) {
+            if let Ok(p) =
+                self.with(|h| h.main.allocate_first_fit(layout).or_else(|()| h.extra.allocate_first_fit(layout)))
+            {
                 return p.as_ptr();
             }
             // Room for the block, its alignment and the list's bookkeeping.
@@ -457,13 +520,16 @@ unsafe impl GlobalAlloc for Allocator {
             return self.free_large(ptr as u64, layout.size());
         }
         // SAFETY: `ptr` came from `alloc` with this layout.
-        self.with(|h| unsafe { h.deallocate(NonNull::new_unchecked(ptr), layout) })
+        self.with(|h| unsafe {
+            let heap = if h.in_extra(ptr) { &mut h.extra } else { &mut h.main };
+            heap.deallocate(NonNull::new_unchecked(ptr), layout)
+        })
     }
 }
 
 #[global_allocator]
 static HEAP: Allocator = Allocator {
-    heap: UnsafeCell::new(Heap::empty()),
+    heap: UnsafeCell::new(Heaps { main: Heap::empty(), extra: Heap::empty() }),
     holder: AtomicU64::new(0),
     growing: crate::sync::Mutex::new(()),
     top: AtomicU64::new(0),
@@ -472,5 +538,5 @@ static HEAP: Allocator = Allocator {
 
 /// Bytes of the heap in use and in all.
 pub fn heap_usage() -> (u64, u64) {
-    HEAP.with(|h| (h.used() as u64, h.size() as u64))
+    HEAP.with(|h| ((h.main.used() + h.extra.used()) as u64, (h.main.size() + h.extra.size()) as u64))
 }

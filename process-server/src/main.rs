@@ -26,6 +26,7 @@ mod devices;
 mod exec;
 mod files;
 mod hanging;
+mod heap;
 mod kernel;
 mod life;
 mod mapping;
@@ -62,7 +63,8 @@ const SEL4_VERSION: &str = env!("UX_SEL4_VERSION");
 const KERNEL_PROFILE: &str = env!("UX_KERNEL_PROFILE");
 
 const STACK_SIZE: usize = 128 * 1024;
-const HEAP_SIZE: usize = 8 * 1024 * 1024;
+/// The heap's first part; the rest grows in a window (`heap.rs`).
+const HEAP_SIZE: usize = 1024 * 1024;
 
 #[repr(C, align(16))]
 struct Stack([u8; STACK_SIZE]);
@@ -107,6 +109,7 @@ extern "C" fn main(bootinfo_addr: u64) -> ! {
     );
 
     let mut kernel = kernel::Kernel::new(Memory::new(&bi)).unwrap_or_else(|e| panic!("no memory for the server: {e}"));
+    heap::reserve(&mut kernel).unwrap_or_else(|e| panic!("no memory for the server's heap: {e}"));
     let loaded = bootfs::load(&mut kernel).unwrap_or_else(|e| panic!("no boot file system: {e}"));
     let bootfs = BootFs::parse(loaded.blob).unwrap_or_else(|e| panic!("corrupt boot file system: {e:?}"));
     let own = shared::OwnImage::new(loaded.frames, loaded.blob);

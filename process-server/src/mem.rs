@@ -137,6 +137,19 @@ impl Memory {
         Ok(self.next_slot - 1)
     }
 
+    /// `n` consecutive empty slots, for good.
+    pub fn reserve_slots(&mut self, n: u64) -> Result<core::ops::Range<u64>, AllocError> {
+        let start = self.next_slot;
+        let end = start.checked_add(n).filter(|&e| e <= self.end_slot).ok_or(AllocError::OutOfSlots)?;
+        self.next_slot = end;
+        Ok(start..end)
+    }
+
+    /// `n` chunks of untyped memory, for good.
+    pub fn reserve_chunks(&mut self, n: u64) -> Result<Vec<u64>, AllocError> {
+        (0..n).map(|_| self.chunk()).collect()
+    }
+
     /// Returns an empty slot.
     pub fn free_slot(&mut self, slot: u64) {
         self.free_slots.push(slot);

@@ -149,6 +149,10 @@ fn a_full_process_table_is_an_error_and_spawning_works_afterwards() {
     let full = number_after(ok, "took ");
     assert!((4080..4096).contains(&full), "{ok}");
     assert!(ok.contains("then: out of memory"), "{ok}");
+    // The table's records outgrew the process server's first heap region
+    // (1 MiB, in its image) into the window it maps as it grows.
+    let heap = number_after(ok, "server heap ");
+    assert!(heap > 1024, "{ok}");
     // Each full table returns everything: the second costs nothing more
     // than the first, and the node ends as it was ready.
     let after = |round: &str| {

@@ -232,6 +232,8 @@ fn one_table() -> Result<String, String> {
         return Err(format!("a full process table answered {refused}"));
     }
     let full = pids.len();
+    // What the process server's heap came to, holding them all.
+    let heap = process::stats().map_err(|e| err("stats", e))?.heap_size >> 10;
     for _ in 0..full {
         let w = wait(None).map_err(|e| err("wait", e))?;
         if !pids.remove(&w.pid) || w.end != End::Exited(0) {
@@ -243,7 +245,10 @@ fn one_table() -> Result<String, String> {
     if w.end != End::Exited(0) {
         return Err(format!("after the table was full, true ended {:?}", w.end));
     }
-    Ok(format!("a full process table took {full} children, then: {refused}; each reaped once, spawning works again"))
+    Ok(format!(
+        "a full process table took {full} children, then: {refused}; each reaped once, spawning works again \
+         (server heap {heap} KiB)"
+    ))
 }
 
 fn faults() -> Result<String, String> {
