@@ -213,6 +213,10 @@ pub struct Membership {
     refused_us: BTreeMap<(NodeId, Refusal), u64>,
     /// The latest time the program gave us (a beat, a tick, a datagram).
     seen_us: u64,
+    /// How long the host held us, in all (`resumed`): every time we keep
+    /// is on our own clock, the program's less this, so that a hold moves
+    /// none of them on.
+    held_us: u64,
 }
 
 impl Membership {
@@ -243,6 +247,7 @@ impl Membership {
             probed_us: None,
             refused: BTreeMap::new(),
             seen_us: now_us,
+            held_us: 0,
             refused_us: BTreeMap::new(),
         }
     }
@@ -267,6 +272,7 @@ impl Membership {
     /// a coordinator that leaves turn to the next at once). Every other
     /// node is down to it from now on. `None` if it is out already.
     pub fn leave(&mut self, now_us: u64) -> Option<Vec<Out>> {
+        let now_us = self.resumed(now_us);
         let to = match &self.role {
             Role::Left => return None,
             Role::Following(f) => {
@@ -298,9 +304,10 @@ impl Membership {
         let Role::Left = self.role else { return None };
         let nonces = core::mem::replace(&mut self.nonces, Nonces::new(&[]));
         let own = self.own;
+        // A new incarnation starts its own clock, held nowhere yet.
         *self = Membership { own, ..Membership::fresh(self.cfg.clone(), nonces, now_us) };
         let mut out = alloc::vec![Out::Log(format!("cluster: node {} joins the cluster again", self.cfg.node))];
-        out.extend(self.beat(now_us, self.own));
+        out.extend(self.beat_at(now_us, self.own));
         Some(out)
     }
 
@@ -314,7 +321,12 @@ impl Membership {
     /// What to send now, every [`BEAT_US`]: our beat, to the coordinator
     /// or to everyone; the coordinator's view.
     pub fn beat(&mut self, now_us: u64, stats: Stats) -> Vec<Out> {
-        self.resumed(now_us);
+        let now_us = self.resumed(now_us);
+        self.beat_at(now_us, stats)
+    }
+
+    /// [`Membership::beat`] at `now_us` on our own clock.
+    fn beat_at(&mut self, now_us: u64, stats: Stats) -> Vec<Out> {
         self.own = stats;
         if let Role::Coordinating { news, .. } = &mut self.role {
             // Every period, the whole table.
@@ -478,7 +490,7 @@ impl Membership {
     /// Peers whose state changed since the last tick, logged; the
     /// coordinator replaced, a seeker turned coordinator; news sent.
     pub fn tick(&mut self, now_us: u64) -> Vec<Out> {
-        self.resumed(now_us);
+        let now_us = self.resumed(now_us);
         let mut out = Vec::new();
         // Out of the cluster, nothing changes: every other node is down.
         if let Role::Left = self.role {
@@ -544,7 +556,7 @@ impl Membership {
                     }
                     Some((_, addr)) => {
                         self.role = Role::Seeking { since_us: now_us, lower_us: None, toward: Some(addr) };
-                        out.extend(self.beat(now_us, self.own));
+                        out.extend(self.beat_at(now_us, self.own));
                     }
                 }
             }
@@ -573,8 +585,14 @@ impl Membership {
     /// When [`Membership::tick`] next has something to do if nothing is
     /// heard meanwhile: now for a change not told yet, else the earliest
     /// time a peer turns suspect or down, the coordinator is due to be
-    /// replaced, a seeker to coordinate, or news to go out.
+    /// replaced, a seeker to coordinate, or news to go out (on the
+    /// program's clock, as `now_us`).
     pub fn next_change(&self, now_us: u64) -> Option<u64> {
+        self.next_change_at(self.own_clock(now_us)).map(|t| t + self.held_us)
+    }
+
+    /// [`Membership::next_change`] on our own clock.
+    fn next_change_at(&self, now_us: u64) -> Option<u64> {
         if let Role::Left = self.role {
             return None;
         }
@@ -616,7 +634,7 @@ impl Membership {
 
     /// A datagram from `from`.
     pub fn receive(&mut self, now_us: u64, from: [u8; 4], bytes: &[u8]) -> Vec<Out> {
-        self.resumed(now_us);
+        let now_us = self.resumed(now_us);
         let mut out = Vec::new();
         if let Role::Left = self.role {
             return out;
@@ -836,42 +854,31 @@ impl Membership {
         self.role = Role::Following(f);
         self.last_view_us = Some(now_us);
         // Our next beat names the view: send it now, not a period on.
-        out.extend(self.beat(now_us, self.own));
+        out.extend(self.beat_at(now_us, self.own));
         self.learn_all(now_us, from, &view, out);
     }
 
-    /// Our own hold is nobody's silence. After a gap of more than
-    /// [`HELD_US`] since the program last gave us the time, every time we
-    /// judge others by moves on by the gap less a period, as if the hold
-    /// had not been: a follower the host held for 3 s took its
-    /// coordinator for down on resuming (before its listener read the
-    /// views waiting) and told the waits for that node's processes so; a
-    /// coordinator so held took everyone. What really died meanwhile is
-    /// found a hold later.
-    fn resumed(&mut self, now_us: u64) {
+    /// Our own hold is nobody's silence. The program's time `now_us` on
+    /// our own clock, which a gap of more than [`HELD_US`] since the
+    /// program last gave us the time sets back by the gap less a period,
+    /// as if the hold had not been: every time we keep (when peers were
+    /// heard, views and beats sent, refusals logged) then stands as it
+    /// did. A follower the host held for 3 s took its coordinator for
+    /// down on resuming (before its listener read the views waiting) and
+    /// told the waits for that node's processes so; a coordinator so held
+    /// took everyone. What really died meanwhile is found a hold later.
+    fn resumed(&mut self, now_us: u64) -> u64 {
         let gap = now_us.saturating_sub(self.seen_us);
         self.seen_us = self.seen_us.max(now_us);
-        if gap <= HELD_US {
-            return;
+        if gap > HELD_US {
+            self.held_us += gap - BEAT_US;
         }
-        let held = gap - BEAT_US;
-        for p in self.peers.values_mut().chain(self.pending.values_mut()) {
-            p.heard_us += held;
-            p.viewed_us += held;
-        }
-        if let Some(last) = &mut self.last_view_us {
-            *last += held;
-        }
-        match &mut self.role {
-            Role::Following(f) => f.heard_us += held,
-            Role::Seeking { since_us, lower_us, .. } => {
-                *since_us += held;
-                if let Some(t) = lower_us {
-                    *t += held;
-                }
-            }
-            Role::Coordinating { .. } | Role::Left => {}
-        }
+        self.own_clock(now_us)
+    }
+
+    /// The program's time `now_us` on our own clock.
+    fn own_clock(&self, now_us: u64) -> u64 {
+        now_us.saturating_sub(self.held_us)
     }
 
     /// Every peer's age as we held it goes on from now, as if a view had
@@ -955,6 +962,7 @@ impl Membership {
 
     /// The node table: this node and every admitted one, by number.
     pub fn nodes(&self, now_us: u64, own: Stats) -> Vec<NodeLine> {
+        let now_us = self.own_clock(now_us);
         let me = NodeLine {
             node: self.cfg.node,
             name: self.cfg.name.clone(),
