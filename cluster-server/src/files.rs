@@ -30,7 +30,7 @@ use libux::fs::handles::Handles;
 use libux::fs::pool::Pooled;
 use libux::fs::server::{encode, Answer, Entry, Windows};
 use libux::fs::{entry_bytes, flags, list_page, window_part, window_room, FsRequest, IO_MAX};
-use libux::layout::{slot, IO_WINDOW};
+use libux::layout::{slot, IO_WINDOW_MESSAGE_AT};
 use libux::procfs::PidFile;
 use libux::procfs::{pids, status_lines, Status};
 use libux::rpc::client::Received;
@@ -606,7 +606,7 @@ fn forwarded_bytes(files: &Files, pid: Pid, m: &Received, msg: &[u64; MAX_LENGTH
         frame::Place::Inline => frame::inline_bytes(msg)[..h.len].to_vec(),
         // In the message part of its window (`libux::cluster::call`).
         frame::Place::Buffer => {
-            let part = |w: &mut [u8]| window_part(w, IO_WINDOW as u32, h.len as u32).map(|p| p.to_vec());
+            let part = |w: &mut [u8]| window_part(w, IO_WINDOW_MESSAGE_AT as u32, h.len as u32).map(|p| p.to_vec());
             files.with_window(pid, part)?.ok_or(Errno::BadRequest)?
         }
     })

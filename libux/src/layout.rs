@@ -180,6 +180,9 @@ pub const IO_WINDOW: u64 = 64 * 1024;
 /// whole there by one thread while another holds the bulk part, as a
 /// read that waits for data may do for long;
 pub const IO_WINDOW_MESSAGE: u64 = 8 * 1024;
+/// where the message part starts in a window (a server reading a message
+/// from a client's window looks here);
+pub const IO_WINDOW_MESSAGE_AT: u64 = IO_WINDOW;
 pub const IO_WINDOW_SPAN: u64 = IO_WINDOW + IO_WINDOW_MESSAGE;
 /// at most this many file servers;
 pub const MAX_IO_WINDOWS: u64 = 64;

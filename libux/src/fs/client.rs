@@ -211,7 +211,7 @@ impl Part {
     fn at(self) -> u32 {
         match self {
             Part::Bulk => 0,
-            Part::Message => crate::layout::IO_WINDOW as u32,
+            Part::Message => crate::layout::IO_WINDOW_MESSAGE_AT as u32,
         }
     }
 

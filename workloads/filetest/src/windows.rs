@@ -13,7 +13,7 @@ use alloc::string::String;
 use filetest::{check, e};
 use libux::fs::client as fs;
 use libux::fs::{flags, FsRequest, FsResponse};
-use libux::layout::{slot, IO_WINDOW, IO_WINDOW_SPAN};
+use libux::layout::{slot, IO_WINDOW_MESSAGE_AT, IO_WINDOW_SPAN};
 use libux::rpc::frame::{self, Place};
 use libux::rpc::{End, Errno, Request, Response, MSG_CALL, MSG_REPLY};
 use libux::sel4::syscall::{self, ipc_buffer, Msg};
@@ -86,9 +86,10 @@ pub fn child() -> Result<(), String> {
         if server == "ramfs" {
             let message = b"a message";
             // SAFETY: the process server mapped our window there, span bytes.
-            let part = unsafe { core::slice::from_raw_parts_mut((window + IO_WINDOW) as *mut u8, message.len()) };
+            let part =
+                unsafe { core::slice::from_raw_parts_mut((window + IO_WINDOW_MESSAGE_AT) as *mut u8, message.len()) };
             part.copy_from_slice(message);
-            let at = IO_WINDOW as u32;
+            let at = IO_WINDOW_MESSAGE_AT as u32;
             let wrote = raw(&FsRequest::WriteWindow { handle, offset: 0, count: message.len() as u32, at });
             let mut back = [0u8; 9];
             let read = fs::open(path, flags::READ).and_then(|f| f.pread(0, &mut back));
