@@ -135,6 +135,17 @@ enum Kind {
 }
 
 impl Kind {
+    /// Where a waiting call's bytes go: a `ReadWindow`'s room in `pid`'s
+    /// window, a message's at the front of `buf`; `None` if the window
+    /// is gone.
+    fn room<'a, T: Transport>(&self, io: &'a mut T, pid: Pid, buf: &'a mut [u8]) -> Option<&'a mut [u8]> {
+        match *self {
+            Kind::Read { at: Some(at), max } => io.window(pid).and_then(|w| super::window_room(w, at, max as u32)),
+            Kind::Read { at: None, max } => Some(&mut buf[..max]),
+            Kind::Open { .. } | Kind::Write => Some(&mut buf[..0]),
+        }
+    }
+
     /// Whether the call takes from the file (rather than gives to it).
     fn takes(self) -> bool {
         !matches!(self, Kind::Write)
@@ -400,17 +411,8 @@ impl<N: Copy + PartialEq, W> Loop<N, W> {
         F: Files<Node = N, Wait = W>,
         T: Transport,
     {
-        let into = match kind {
-            // (Its room there was measured a moment ago.)
-            Kind::Read { at: Some(at), max } => {
-                match io.window(pid).and_then(|w| super::window_room(w, at, max as u32)) {
-                    Some(room) => room,
-                    None => return Some(Err(Errno::BadRequest)),
-                }
-            }
-            Kind::Read { at: None, max } => &mut self.buf[..max],
-            _ => &mut self.buf[..0],
-        };
+        // (Its room in the window was measured a moment ago.)
+        let Some(into) = kind.room(io, pid, &mut self.buf) else { return Some(Err(Errno::BadRequest)) };
         if let Some(r) = files.retry(pid, &mut wait, into) {
             return Some(match (r, kind) {
                 (Err(e), _) => Err(e),
@@ -462,21 +464,12 @@ impl<N: Copy + PartialEq, W> Loop<N, W> {
         let mut i = 0;
         while i < self.held.waiting.len() {
             let w = &mut self.held.waiting[i];
-            let into = match w.kind {
-                Kind::Read { at: Some(at), max } => {
-                    match io.window(w.pid).and_then(|win| super::window_room(win, at, max as u32)) {
-                        Some(room) => room,
-                        // Its window gone (the process server keeps it
-                        // while the client lives): the read fails.
-                        None => {
-                            let w = self.held.waiting.remove(i);
-                            io.answer(w.slot, &Err(Errno::BadRequest));
-                            continue;
-                        }
-                    }
-                }
-                Kind::Read { at: None, max } => &mut self.later[..max],
-                _ => &mut self.later[..0],
+            let Some(into) = w.kind.room(io, w.pid, &mut self.later) else {
+                // Its window gone (the process server keeps it while the
+                // client lives): the read fails.
+                let w = self.held.waiting.remove(i);
+                io.answer(w.slot, &Err(Errno::BadRequest));
+                continue;
             };
             let Some(r) = files.retry(w.pid, &mut w.wait, into) else {
                 i += 1;
