@@ -1433,6 +1433,9 @@ mod tests {
         }
         // Nobody else was ever taken for down.
         assert!(s.nodes.iter().all(|n| n.log.iter().filter(|(_, l)| l.ends_with("is down")).count() <= 1));
+        // What the tests on real nodes count says so.
+        let log: String = s.nodes[0].log.iter().map(|(_, l)| format!("{l}\n")).collect();
+        assert!(log.contains("cluster: node 4 (n4) is down") && libux::cluster::trouble::count(&log) >= 1);
         s.start(4, Some(b"s"));
         s.run(3_000 * MS);
         for k in [0, 1, 2, 4] {
@@ -1452,11 +1455,9 @@ mod tests {
         s.nodes[0].up = false;
         let killed = s.now;
         s.run(5_000 * MS);
-        assert!(
-            s.logged(1, "cluster: node 1 is silent; node 2 coordinates the membership").is_some(),
-            "{:?}",
-            s.nodes[1].log
-        );
+        let silent = "cluster: node 1 is silent; node 2 coordinates the membership";
+        assert!(s.logged(1, silent).is_some(), "{:?}", s.nodes[1].log);
+        assert_eq!(libux::cluster::trouble::count(silent), 1);
         for k in 1..6 {
             let t = s.logged(k, "cluster: node 1 (n1) is down").unwrap_or_else(|| panic!("{:?}", s.nodes[k].log));
             assert!(t - killed <= 3_000 * MS, "node {} saw it down after {} ms", k + 1, (t - killed) / MS);

@@ -116,6 +116,22 @@ impl NodeState {
     }
 }
 
+/// How the cluster server's log says it changed its mind about a node
+/// (`cluster: node N (NAME) is suspect`, `... is down`) or took its
+/// coordinator for silent (`cluster: node N is silent; ...`): what the
+/// tests and the benchmark count in a cluster that should be settled.
+pub mod trouble {
+    pub const SUSPECT: &str = ") is suspect";
+    pub const DOWN: &str = ") is down";
+    pub const SILENT: &str = " is silent; ";
+    pub const ALL: [&str; 3] = [SUSPECT, DOWN, SILENT];
+
+    /// The lines of `log` that say any of them.
+    pub fn count(log: &str) -> usize {
+        log.lines().filter(|l| ALL.iter().any(|w| l.contains(w))).count()
+    }
+}
+
 /// A line written to [`CTL`], the cluster's control file:
 ///
 /// ```text

@@ -243,10 +243,7 @@ pub fn largest(image: &Image, args: &Args) -> Result<Vec<String>, String> {
             .nodes
             .iter()
             .zip(marks)
-            .map(|(node, mark)| {
-                let idle = &node.log()[mark..];
-                [") is suspect", ") is down", " is silent; "].iter().map(|w| idle.matches(w).count()).sum::<usize>()
-            })
+            .map(|(node, mark)| libux::cluster::trouble::count(&node.log()[mark..]))
             .sum();
         lines.push(format!(
             "cluster: idle, each of {size} nodes costs the host {:.1} % of a core (median; most {:.1} %), the coordinator {coordinator:.1} % (goal <= 1 %); {flaps} nodes seen suspect, down or silent meanwhile (0 when settled)",
