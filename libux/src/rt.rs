@@ -274,13 +274,13 @@ impl Heaps {
 }
 
 /// How the root task's heap grows: the window `[base, limit)`, and what
-/// maps `bytes` of fresh pages at `at` in it. `map` runs inside an
-/// allocation and must not allocate.
+/// maps up to `bytes` of fresh pages at `at` in it, saying how many it
+/// mapped. `map` runs inside an allocation and must not allocate.
 struct RootGrowth {
     base: u64,
     limit: u64,
     top: u64,
-    map: fn(at: u64, bytes: u64) -> bool,
+    map: fn(at: u64, bytes: u64) -> u64,
 }
 
 static ROOT_GROWTH: crate::sync::Mutex<Option<RootGrowth>> = crate::sync::Mutex::new(None);
@@ -289,9 +289,10 @@ static ROOT_GROWTH: crate::sync::Mutex<Option<RootGrowth>> = crate::sync::Mutex:
 const ROOT_GROW_MIN: u64 = 256 * 1024;
 
 /// Lets the root task's heap grow into `[base, limit)` once its first
-/// region is full, by `map`, which maps fresh pages there and must not
-/// allocate (it runs inside an allocation).
-pub fn set_root_growth(base: u64, limit: u64, map: fn(at: u64, bytes: u64) -> bool) {
+/// region is full, by `map`, which maps up to `bytes` of fresh pages at
+/// `at`, returns how many it mapped, and must not allocate (it runs
+/// inside an allocation).
+pub fn set_root_growth(base: u64, limit: u64, map: fn(at: u64, bytes: u64) -> u64) {
     *ROOT_GROWTH.lock() = Some(RootGrowth { base, limit, top: base, map });
 }
 
@@ -400,11 +401,21 @@ impl Allocator {
     fn grow_root(&self, need: u64) -> bool {
         let mut growth = ROOT_GROWTH.lock();
         let Some(g) = growth.as_mut() else { return false };
-        let bytes = need.max(ROOT_GROW_MIN).next_multiple_of(PAGE);
-        if g.top.checked_add(bytes).is_none_or(|end| end > g.limit) || !(g.map)(g.top, bytes) {
+        let bytes = need.max(ROOT_GROW_MIN).next_multiple_of(PAGE).min(g.limit.saturating_sub(g.top));
+        if bytes < need {
             return false;
         }
-        let (base, top) = (g.base, g.top);
+        // Mapping takes system calls, which write the IPC buffer, where a
+        // request being decoded may sit (as for `anon`).
+        let message = rpc::client::save(crate::sel4::consts::msg::MAX_LENGTH);
+        let mapped = (g.map)(g.top, bytes).min(bytes);
+        rpc::client::restore(&message);
+        if mapped == 0 {
+            return false;
+        }
+        // What was mapped is the heap's, if less than asked: the window's
+        // top never stays behind a mapped page.
+        let (base, top, bytes) = (g.base, g.top, mapped);
         g.top += bytes;
         // SAFETY: the pages were just mapped, directly above the window's
         // part in use.

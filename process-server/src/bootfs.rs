@@ -11,6 +11,7 @@
 
 use crate::kernel::Kernel;
 use crate::mem::{CHUNK_BITS, PAGE};
+use crate::space;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -18,10 +19,10 @@ use libux::fw_cfg::{DmaAccess, FwCfg};
 use libux::sel4::consts::{bits, init_cap, object};
 use libux::sel4::{CapRights, IoPort, Page};
 
-/// Where the boot file system is mapped in our address space.
-pub const BASE: u64 = 0x180_0000_0000;
-/// The page just below: the DMA transfers' descriptor.
-const DESCRIPTOR: u64 = BASE - PAGE;
+/// The DMA transfers' descriptor, in our address space.
+const DESCRIPTOR: u64 = space::BOOTFS;
+/// Where the boot file system is mapped, just above.
+pub const BASE: u64 = DESCRIPTOR + PAGE;
 /// The fw_cfg file the host puts it in (`qemu::node::command`).
 pub const FILE: &str = "opt/ux/bootfs";
 /// Pages one transfer fills: a chunk's worth, physically contiguous.

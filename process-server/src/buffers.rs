@@ -24,7 +24,7 @@ use libux::sel4::consts::{bits, object};
 use libux::sel4::{CapRights, Page};
 
 /// Our window onto every process's shared buffer page, one page each.
-pub const BUFFERS: u64 = 0x100_0000_0000;
+pub use crate::space::BUFFERS;
 
 pub fn buffer_address(index: usize) -> u64 {
     BUFFERS + index as u64 * PAGE

@@ -24,8 +24,7 @@ use libux::layout;
 use libux::rpc::{Errno, Exec, Pid, IMAGE_MAX};
 use libux::sel4::{CapRights, Page};
 
-/// Where the view is, in our address space: a PML4 slot nothing else uses.
-const VIEW: u64 = 0x200_0000_0000;
+use crate::space::VIEW;
 
 impl Life {
     /// Replaces `pid`'s program as `exec` says; on failure the old one

@@ -17,8 +17,7 @@ use libux::sel4::consts::{bits, init_cap, object};
 use libux::sel4::{CapRights, Page, Untyped, VSpace, VmAttributes};
 use libux::sync::Mutex;
 
-/// Where the window is in our address space.
-const WINDOW: u64 = 0x200_0000_0000;
+const WINDOW: u64 = crate::space::HEAP;
 /// How far the heap may grow past its first MiB: 8 MiB in all, as
 /// before it left the image.
 pub const GROWTH: u64 = 7 * 1024 * 1024;
@@ -30,19 +29,28 @@ struct Pool {
     chunks: Vec<u64>,
     /// The chunk frames are made in now, and how many it has given.
     current: Option<(u64, u64)>,
+    /// Slots not yet used, from the start.
     slots: Range<u64>,
 }
 
 impl Pool {
-    /// A fresh frame (zeroed by the kernel), in the next slot.
+    /// A fresh frame (zeroed by the kernel), in the next slot; nothing is
+    /// used up if it cannot be made.
     fn frame(&mut self) -> Option<Page> {
+        let slot = self.slots.start;
+        if self.slots.is_empty() {
+            return None;
+        }
         let (chunk, used) = match self.current {
             Some((c, used)) if used < PAGES_PER_CHUNK => (c, used),
-            _ => (self.chunks.pop()?, 0),
+            _ => (*self.chunks.last()?, 0),
         };
-        let slot = self.slots.next()?;
         Untyped(chunk).retype(object::X86_4K, 0, ROOT_CNODE, 0, 0, slot, 1).ok()?;
+        if used == 0 {
+            self.chunks.pop();
+        }
         self.current = Some((chunk, used + 1));
+        self.slots.start += 1;
         Some(Page(slot))
     }
 }
@@ -60,13 +68,19 @@ pub fn reserve(kernel: &mut Kernel) -> Result<(), Errno> {
     Ok(())
 }
 
-/// Maps `bytes` of fresh pages at `at`, allocating nothing.
-fn grow(at: u64, bytes: u64) -> bool {
+/// Maps up to `bytes` of fresh pages at `at`, allocating nothing; how
+/// many it mapped (all but at the window's end, when the pool is empty).
+fn grow(at: u64, bytes: u64) -> u64 {
     let mut pool = POOL.lock();
-    let Some(pool) = pool.as_mut() else { return false };
-    (at..at + bytes).step_by(PAGE as usize).all(|page| {
-        pool.frame().is_some_and(|f| {
-            f.map(VSpace(init_cap::VSPACE), page, CapRights::READ_WRITE, VmAttributes::WriteBack).is_ok()
-        })
-    })
+    let Some(pool) = pool.as_mut() else { return 0 };
+    let mut mapped = 0;
+    while mapped < bytes {
+        let Some(frame) = pool.frame() else { break };
+        let attr = VmAttributes::WriteBack;
+        if frame.map(VSpace(init_cap::VSPACE), at + mapped, CapRights::READ_WRITE, attr).is_err() {
+            break;
+        }
+        mapped += PAGE;
+    }
+    mapped
 }

@@ -4,6 +4,7 @@
 //! arenas, and keep track of whose they are.
 
 use crate::mem::{Arena, Memory, PAGE, ROOT_CNODE, ROOT_DEPTH};
+use crate::space::SCRATCH;
 use crate::vspace::AddressSpace;
 use alloc::vec::Vec;
 use libux::layout::CNODE_BITS;
@@ -11,9 +12,6 @@ use libux::rpc::Errno;
 use libux::sel4::consts::{bits, init_cap, object};
 use libux::sel4::{AsidControl, AsidPool, CNode, CapRights, Endpoint, Page, Untyped, VSpace, VmAttributes};
 
-/// Where we map a frame of our own to fill it: a PML4 slot of our
-/// address space that the kernel's image mappings never use.
-const SCRATCH: u64 = 0x80_0000_0000;
 /// x86_64 seL4 has 2^3 ASID pools of 2^9 address spaces.
 const MAX_ASID_POOLS: usize = 8;
 

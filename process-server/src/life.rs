@@ -47,6 +47,10 @@ impl Life {
         // an exec takes its new buffer before it gives back the old (44 KiB
         // of tables).
         kernel.make_own_tables(crate::buffers::BUFFERS, (MAX_PROCESSES as u64 + 1) * PAGE)?;
+        // And an exec's view of the largest image (which need not start
+        // on a page): made at the first exec, they were resources a run
+        // left behind that a later one did not.
+        kernel.make_own_tables(crate::space::VIEW, libux::rpc::IMAGE_MAX + PAGE)?;
         let ep = kernel.endpoint()?;
         let mut life = Life {
             changes: 0,

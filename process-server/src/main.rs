@@ -40,6 +40,7 @@ mod rtc;
 mod server;
 mod settings;
 mod shared;
+mod space;
 mod stop;
 mod thread;
 mod tsc;

@@ -33,6 +33,8 @@
 //! - `table`: spawn `true` without reaping until the process table is
 //!   full; the refusal must be an error (no memory), every child must
 //!   then be reaped exactly once, and spawning must work again.
+//! - `grown`: a full table once (the process server's heap grows), then
+//!   a copy of `true` in a file must run.
 //! - `message`: see `message.rs`.
 //! - `threads`, `threadfault`: see `threads.rs`; `images N`: see
 //!   `images.rs`; `reap N`, `cluster NODES N`: see `rate.rs`; `abroad
@@ -77,6 +79,7 @@ fn main() -> i32 {
         Some("guards") => guards(),
         Some("killtracer") => kill_tracer(),
         Some("table") => table_full(),
+        Some("grown") => grown(),
         Some("checkargs") => check_args(),
         Some("threads") => threads::threads(),
         Some("waitchild") => wait_child(),
@@ -213,6 +216,16 @@ fn table_full() -> Result<String, String> {
         println!("spawner: after the {round} full table: {after}");
     }
     Ok(said)
+}
+
+/// A full process table grows the process server's heap past its first
+/// MiB; then a program that is a file still runs (an exec's view and the
+/// heap's window are apart in its address space). Its file stays in
+/// `/tmp`, so the node's resources are not compared.
+fn grown() -> Result<String, String> {
+    let said = one_table()?;
+    images::run_a_copy_of_true().map_err(|e| format!("after a full table: {e}"))?;
+    Ok(format!("{said}; then a file's program ran"))
 }
 
 fn one_table() -> Result<String, String> {
