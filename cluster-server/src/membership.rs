@@ -876,9 +876,13 @@ impl Membership {
         self.own_clock(now_us)
     }
 
-    /// The program's time `now_us` on our own clock.
+    /// The program's time `now_us` on our own clock. A hold not yet seen
+    /// counts too: a query (`nodes`, from a file server's thread) may
+    /// come after one before the beater or the listener does.
     fn own_clock(&self, now_us: u64) -> u64 {
-        now_us.saturating_sub(self.held_us)
+        let gap = now_us.saturating_sub(self.seen_us);
+        let unseen = if gap > HELD_US { gap - BEAT_US } else { 0 };
+        now_us.saturating_sub(self.held_us + unseen)
     }
 
     /// Every peer's age as we held it goes on from now, as if a view had
@@ -1352,6 +1356,10 @@ mod tests {
         s.nodes[4].up = false;
         s.run(3_000 * MS);
         s.nodes[4].up = true;
+        // Asked before its beater or listener ran (a file server's thread
+        // may be first), it still holds every node up.
+        let asked = s.nodes[4].m.nodes(s.now, Stats::default());
+        assert!(asked.iter().all(|l| l.state == NodeState::Up), "{asked:?}");
         s.run(3 * BEAT_US);
         assert_eq!(s.table(4), all_up(1..=5));
         // Nor its coordinator: the hold was its own (`resumed`).
