@@ -274,15 +274,18 @@ impl Kind {
     }
 
     /// Whether a TCP connect that began `waited_us` ago finished: `None`
-    /// while it goes on. It ends early only on a reset (nothing listens
-    /// there), and otherwise after the peer timeout.
+    /// while it goes on. It fails early only on a reset (nothing listens
+    /// there), and otherwise after the peer timeout; a connection the
+    /// peer closed already (a banner and goodbye) was made all the same.
     pub fn connected(&self, links: &mut [Link], waited_us: u64) -> Option<Result<(), Errno>> {
         let Kind::Tcp { socket, .. } = self else { return Some(Err(Errno::InvalidArgument)) };
         match tcp(links, *socket).state() {
-            tcp::State::Established => Some(Ok(())),
             tcp::State::SynSent | tcp::State::SynReceived => None,
-            _ if waited_us >= PEER_TIMEOUT_S * 1_000_000 => Some(Err(Errno::TimedOut)),
-            _ => Some(Err(Errno::Refused)),
+            tcp::State::Closed | tcp::State::Listen if waited_us >= PEER_TIMEOUT_S * 1_000_000 => {
+                Some(Err(Errno::TimedOut))
+            }
+            tcp::State::Closed | tcp::State::Listen => Some(Err(Errno::Refused)),
+            _ => Some(Ok(())),
         }
     }
 
