@@ -203,8 +203,9 @@ pub fn build(kernel: &Kernel, flavour: Flavour) -> Result<Image, String> {
     let blob = libux::bootfs::build(&refs).map_err(|e| format!("packing the boot file system: {e:?}"))?;
     let bootfs = bootfs_path(flavour);
     if fs::read(&bootfs).ok().as_deref() != Some(&blob[..]) {
-        // Whole or not at all, for a QEMU starting meanwhile.
-        let new = bootfs.with_extension("img.new");
+        // Whole or not at all, for a QEMU starting meanwhile; a name of
+        // this build's own, for another building at once.
+        let new = bootfs.with_extension(format!("img.{}.new", std::process::id()));
         fs::write(&new, &blob).map_err(|e| format!("{}: {e}", new.display()))?;
         fs::rename(&new, &bootfs).map_err(|e| format!("{}: {e}", bootfs.display()))?;
     }
