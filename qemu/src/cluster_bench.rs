@@ -173,7 +173,7 @@ const FORM_LIMIT: std::time::Duration = std::time::Duration::from_secs(90);
 /// (each node's log says `joined` for each other), and what `cnodes` on
 /// node 1 then says (nodes up, of the size).
 pub fn largest(image: &Image, args: &Args) -> Result<Vec<String>, String> {
-    let mut lines = Vec::new();
+    let mut lines = vec![boot_cost(image, args)?];
     let mut largest = None;
     for &size in FORM_SIZES {
         qemu::step(&format!("booting {size} nodes of 128 MiB: does the cluster form?"));
@@ -257,19 +257,53 @@ pub fn largest(image: &Image, args: &Args) -> Result<Vec<String>, String> {
     Ok(lines)
 }
 
+/// The CPU time process `pid` has had, user and system, in clock ticks
+/// of 1/100 s (Linux's /proc/PID/stat).
+fn cpu_ticks(pid: u32) -> Result<u64, String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).map_err(|e| e.to_string())?;
+    let fields: Vec<&str> = stat.rsplit_once(')').map_or("", |(_, r)| r).split_whitespace().collect();
+    let field = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).ok_or("a short /proc/PID/stat");
+    Ok(field(11)? + field(12)?)
+}
+
+/// Boots done one at a time, to measure what one costs.
+const BOOTS: usize = 3;
+
+/// What a node's boot alone costs the host: the CPU time of its QEMU
+/// when the process server prints its first line (QEMU's start, the
+/// firmware and the kernel's boot, with its PIT calibrations) and at
+/// `node ready`; the median of [`BOOTS`] boots. The kernel copies the
+/// root task's whole image byte by byte at boot, so what goes into that
+/// image shows here.
+fn boot_cost(image: &Image, args: &Args) -> Result<String, String> {
+    qemu::step(&format!("booting {BOOTS} nodes of 128 MiB one at a time: what does a boot cost?"));
+    let mut kernel = Vec::new();
+    let mut ready = Vec::new();
+    for _ in 0..BOOTS {
+        let node = qemu::node::Node::start(image, &Options { memory_mib: 128, ..args.opts.clone() }, false)?;
+        node.wait_for("ux: process server on seL4", args.timeout).map_err(|e| e.to_string())?;
+        kernel.push(cpu_ticks(node.pid())?);
+        node.wait_for(qemu::node::READY, args.timeout).map_err(|e| e.to_string())?;
+        ready.push(cpu_ticks(node.pid())?);
+    }
+    kernel.sort_unstable();
+    ready.sort_unstable();
+    Ok(format!(
+        "boot: a node of 128 MiB alone costs the host {} ticks (1/100 s) of CPU to node ready, {} of them before \
+         the process server's first line (QEMU, firmware, the kernel's boot; median of {BOOTS}; each of 64 \
+         nodes booting at once costs more)",
+        ready[BOOTS / 2],
+        kernel[BOOTS / 2]
+    ))
+}
+
 /// Each node's QEMU's CPU time over `idle_for` with nothing typed, in %
 /// of a host core (Linux's /proc/PID/stat, in clock ticks of 1/100 s).
 fn idle_shares(nodes: &[qemu::node::Node], idle_for: std::time::Duration) -> Result<Vec<f64>, String> {
-    let cpu = |pid: u32| -> Result<u64, String> {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).map_err(|e| e.to_string())?;
-        let fields: Vec<&str> = stat.rsplit_once(')').map_or("", |(_, r)| r).split_whitespace().collect();
-        let field = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).ok_or("a short /proc/PID/stat");
-        Ok(field(11)? + field(12)?)
-    };
     let pids: Vec<u32> = nodes.iter().map(|n| n.pid()).collect();
-    let before = pids.iter().map(|&p| cpu(p)).collect::<Result<Vec<_>, _>>()?;
+    let before = pids.iter().map(|&p| cpu_ticks(p)).collect::<Result<Vec<_>, _>>()?;
     std::thread::sleep(idle_for);
-    let after = pids.iter().map(|&p| cpu(p)).collect::<Result<Vec<_>, _>>()?;
+    let after = pids.iter().map(|&p| cpu_ticks(p)).collect::<Result<Vec<_>, _>>()?;
     Ok(before.iter().zip(&after).map(|(b, a)| (a - b) as f64 / idle_for.as_secs_f64()).collect())
 }
 
