@@ -122,6 +122,9 @@ impl Drop for Cluster {
 fn cluster_dir() -> Result<PathBuf, String> {
     static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let k = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    if k == 0 {
+        crate::private::sweep(&crate::out_dir().join("cluster"));
+    }
     let dir = crate::out_dir().join("cluster").join(format!("{}-{k}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     Ok(dir)

@@ -29,6 +29,22 @@ pub fn write(path: &Path, text: &str) -> Result<PathBuf, String> {
     Ok(path.to_path_buf())
 }
 
+/// Removes what earlier runs left in `dir` (entries named `PID-K`, files
+/// or directories) whose process is gone: a run killed by a signal
+/// never drops its secrets and seeds.
+pub fn sweep(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some((pid, k)) = name.to_str().and_then(|n| n.split_once('-')) else { continue };
+        if pid.parse::<u32>().is_err() || k.parse::<u32>().is_err() || Path::new("/proc").join(pid).exists() {
+            continue;
+        }
+        let path = e.path();
+        let _ = if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
+    }
+}
+
 /// A boot's seed (fw_cfg `opt/ux/seed`): fresh random bytes in a private
 /// file, removed when the node it was made for is dropped. The process
 /// server hands programs seeds of their own made from it (`seed` in the
@@ -42,6 +58,9 @@ impl Seed {
         let k = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let dir = crate::out_dir().join("seeds");
         std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        if k == 0 {
+            sweep(&dir);
+        }
         let path = write(&dir.join(format!("{}-{k}", std::process::id())), &random_hex()?)?;
         Ok(Seed(path))
     }
@@ -54,5 +73,29 @@ impl Seed {
 impl Drop for Seed {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sweep_takes_what_dead_runs_left_and_nothing_else() {
+        let dir = std::env::temp_dir().join(format!("ux-sweep-{}", std::process::id()));
+        // Above Linux's largest pid: no process has it.
+        std::fs::create_dir_all(dir.join("4194305-0")).unwrap();
+        let mine = format!("{}-0", std::process::id());
+        for name in ["4194305-1", mine.as_str(), "node3.log", "x-1"] {
+            std::fs::write(dir.join(name), "").unwrap();
+        }
+        sweep(&dir);
+        let mut left: Vec<String> =
+            std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        left.sort();
+        let mut want = vec![mine, String::from("node3.log"), String::from("x-1")];
+        want.sort();
+        assert_eq!(left, want);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
