@@ -178,8 +178,10 @@ pub fn largest(image: &Image, args: &Args) -> Result<Vec<String>, String> {
     for &size in FORM_SIZES {
         qemu::step(&format!("booting {size} nodes of 128 MiB: does the cluster form?"));
         let opts: Vec<Options> = (0..size).map(|_| Options { memory_mib: 128, ..args.opts.clone() }).collect();
+        let first_started = Instant::now();
         let cluster = qemu::cluster::start(image, &opts, false)?;
         let last_started = Instant::now();
+        let starting = last_started - first_started;
         let n = usize::from(size);
         let joined = |k: usize, log: &str| {
             (1..=n).filter(|&j| j != k + 1).filter(|j| log.contains(&format!("node {j} at 10.1.0.{j} joined"))).count()
@@ -187,10 +189,12 @@ pub fn largest(image: &Image, args: &Args) -> Result<Vec<String>, String> {
         // When every node had booted as far as its membership: what the
         // host's two cores take, before any datagram can count.
         let mut booted = None;
+        let mut boot_ticks = Vec::new();
         let (formed, admissions) = loop {
             if booted.is_none() && cluster.nodes.iter().all(|node| node.log().contains(" on the segment, membership "))
             {
                 booted = Some(last_started.elapsed());
+                boot_ticks = cluster.nodes.iter().map(|n| cpu_ticks(n.pid())).collect::<Result<Vec<_>, _>>()?;
             }
             let admissions: usize = cluster.nodes.iter().enumerate().map(|(k, node)| joined(k, &node.log())).sum();
             if admissions == n * (n - 1) {
@@ -230,6 +234,15 @@ pub fn largest(image: &Image, args: &Args) -> Result<Vec<String>, String> {
             formed.as_secs_f64(),
             booted.unwrap_or(formed).as_secs_f64()
         ));
+        boot_ticks.sort_unstable();
+        if let (Some(low), Some(high)) = (boot_ticks.first(), boot_ticks.last()) {
+            lines.push(format!(
+                "cluster: the {size} QEMUs started over {:.1} s; to their membership each had {low}-{high} ticks (median {}) of host CPU, {:.1} s in all",
+                starting.as_secs_f64(),
+                boot_ticks[boot_ticks.len() / 2],
+                boot_ticks.iter().sum::<u64>() as f64 / 100.0
+            ));
+        }
         // Once formed (and a few seconds on, so that boots are done), the
         // idle cost: the coordinator's apart, since it alone hears beats.
         std::thread::sleep(std::time::Duration::from_secs(5));

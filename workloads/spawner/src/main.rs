@@ -105,7 +105,10 @@ fn main() -> i32 {
             }
             Ok(String::from("yields done"))
         }
-        _ => Err(String::from("usage: spawner many|orphans|loop|faults|oom [N]")),
+        _ => Err(String::from(
+            "usage: spawner many|orphans|loop|faults|oom|chain|stopcont|nogrants|args|guards|killtracer|table|grown|\
+             checkargs|threads|waitchild|threadfault|message|images|reap|abroad|cluster|yields [N ...]",
+        )),
     };
     match result {
         Ok(msg) => {
