@@ -120,7 +120,7 @@ impl Bus {
         let mut next = found
             .iter()
             .flat_map(|(_, _, bars)| bars)
-            .filter(|b| b.base != 0)
+            .filter(|b| b.base != 0 && b.base + b.size <= IO_END)
             .map(|b| b.base + b.size)
             .fold(IO_FIRST, u32::max);
         let mut devices = Vec::new();
