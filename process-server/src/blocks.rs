@@ -8,10 +8,9 @@
 //! mapped and unmapped in `mapping.rs`; here is what one is.
 
 use crate::mem::{Arena, PAGE};
-use libux::layout::MEMORY_CHUNK_BITS;
 
 /// Pages that make a mapping a block: a chunk's worth.
-pub const BLOCK_PAGES: u32 = 1 << (MEMORY_CHUNK_BITS - 12);
+pub const BLOCK_PAGES: u32 = crate::mem::CHUNK_PAGES as u32;
 
 /// One block: its pages and the arena its frames are in.
 #[derive(Debug)]

@@ -10,12 +10,13 @@
 //! boot. DMA is the device's own copy, a chunk of frames at a time.
 
 use crate::kernel::Kernel;
-use crate::mem::{CHUNK_BITS, PAGE};
+use crate::mem::{CHUNK_PAGES, PAGE};
+use crate::shared::BootPages;
 use crate::space;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
-use libux::fw_cfg::{DmaAccess, FwCfg};
+use libux::fw_cfg::{DmaAccess, File, FwCfg};
 use libux::sel4::consts::{bits, init_cap, object};
 use libux::sel4::{CapRights, IoPort, Page};
 
@@ -25,23 +26,14 @@ const DESCRIPTOR: u64 = space::BOOTFS;
 pub const BASE: u64 = DESCRIPTOR + PAGE;
 /// The fw_cfg file the host puts it in (`qemu::node::command`).
 pub const FILE: &str = "opt/ux/bootfs";
-/// Pages one transfer fills: a chunk's worth, physically contiguous.
-const RUN: u64 = 1 << (CHUNK_BITS - bits::PAGE);
-
-/// The boot file system's bytes, and the frames holding them, a page
-/// each in order.
-pub struct Loaded {
-    pub blob: &'static [u8],
-    pub frames: Vec<u64>,
-}
-
-/// Copies the boot file system in; what went wrong otherwise.
-pub fn load(kernel: &mut Kernel) -> Result<Loaded, String> {
+/// Copies the boot file system in from `file` (the settings found it in
+/// fw_cfg's directory); what went wrong otherwise.
+pub fn load(kernel: &mut Kernel, file: Option<File>) -> Result<BootPages, String> {
+    let file = file.ok_or(format!("no fw_cfg file {FILE}: QEMU was not given the programs"))?;
     let mut cfg = FwCfg::detect(IoPort(init_cap::IO_PORT)).ok_or("QEMU's fw_cfg device does not answer")?;
     if !cfg.has_dma() {
         return Err(String::from("QEMU's fw_cfg device does no DMA"));
     }
-    let file = cfg.find(FILE).ok_or(format!("no fw_cfg file {FILE}: QEMU was not given the programs"))?;
     let size = u64::from(file.size);
     let pages = size.div_ceil(PAGE);
     fn e(what: &'static str) -> impl Fn(libux::rpc::Errno) -> String {
@@ -54,7 +46,7 @@ pub fn load(kernel: &mut Kernel) -> Result<Loaded, String> {
     let mut frames = Vec::with_capacity(pages as usize);
     while (frames.len() as u64) < pages {
         let done = frames.len() as u64;
-        let n = (pages - done).min(RUN);
+        let n = (pages - done).min(CHUNK_PAGES);
         let run = kernel.own_contiguous_frames(n as u32).map_err(e("frames"))?;
         let paddr = Page(run[0]).address().map_err(|err| format!("a frame's address: {err:?}"))?;
         let bytes = (size - done * PAGE).min(n * PAGE) as u32;
@@ -71,5 +63,5 @@ pub fn load(kernel: &mut Kernel) -> Result<Loaded, String> {
     }
     // SAFETY: `size` bytes are mapped read-only at BASE for good.
     let blob = unsafe { core::slice::from_raw_parts(BASE as *const u8, size as usize) };
-    Ok(Loaded { blob, frames })
+    Ok(BootPages::new(frames, blob))
 }

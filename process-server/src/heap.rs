@@ -9,11 +9,11 @@
 //! in are set aside at boot, and the window's page tables made then.
 
 use crate::kernel::Kernel;
-use crate::mem::{CHUNK_BITS, PAGE, ROOT_CNODE};
+use crate::mem::{CHUNK_BITS, CHUNK_PAGES, PAGE, ROOT_CNODE};
 use alloc::vec::Vec;
 use core::ops::Range;
 use libux::rpc::Errno;
-use libux::sel4::consts::{bits, init_cap, object};
+use libux::sel4::consts::{init_cap, object};
 use libux::sel4::{CapRights, Page, Untyped, VSpace, VmAttributes};
 use libux::sync::Mutex;
 
@@ -21,7 +21,6 @@ const WINDOW: u64 = crate::space::HEAP;
 /// How far the heap may grow past its first MiB: 8 MiB in all, as
 /// before it left the image.
 pub const GROWTH: u64 = 7 * 1024 * 1024;
-const PAGES_PER_CHUNK: u64 = 1 << (CHUNK_BITS - bits::PAGE);
 
 /// What the growth makes frames from.
 struct Pool {
@@ -42,7 +41,7 @@ impl Pool {
             return None;
         }
         let (chunk, used) = match self.current {
-            Some((c, used)) if used < PAGES_PER_CHUNK => (c, used),
+            Some((c, used)) if used < CHUNK_PAGES => (c, used),
             _ => (*self.chunks.last()?, 0),
         };
         Untyped(chunk).retype(object::X86_4K, 0, ROOT_CNODE, 0, 0, slot, 1).ok()?;

@@ -16,7 +16,7 @@ use crate::mem::PAGE;
 use crate::mounts::Mounts;
 use crate::process::{Grants, Process};
 use crate::procs::{Procs, MAX_PROCESSES};
-use crate::shared::{OwnImage, SharedImages};
+use crate::shared::{BootPages, SharedImages};
 use alloc::vec::Vec;
 use libux::bootfs::BootFs;
 use libux::println;
@@ -42,7 +42,7 @@ pub struct Life {
 }
 
 impl Life {
-    pub fn new(mut kernel: Kernel, devices: Devices, bootfs: BootFs<'static>, own: OwnImage) -> Result<Life, Errno> {
+    pub fn new(mut kernel: Kernel, devices: Devices, bootfs: BootFs<'static>, boot: BootPages) -> Result<Life, Errno> {
         // A buffer for as many processes as there may be, and one more:
         // an exec takes its new buffer before it gives back the old (44 KiB
         // of tables).
@@ -61,7 +61,7 @@ impl Life {
             ep,
             bootfs,
             buffers: Buffers::default(),
-            shared: SharedImages::new(Some(own)),
+            shared: SharedImages::new(boot),
         };
         life.buffers.make_pooled(&mut life.kernel)?;
         Ok(life)

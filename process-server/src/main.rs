@@ -111,16 +111,15 @@ extern "C" fn main(bootinfo_addr: u64) -> ! {
 
     let mut kernel = kernel::Kernel::new(Memory::new(&bi)).unwrap_or_else(|e| panic!("no memory for the server: {e}"));
     heap::reserve(&mut kernel).unwrap_or_else(|e| panic!("no memory for the server's heap: {e}"));
-    let loaded = bootfs::load(&mut kernel).unwrap_or_else(|e| panic!("no boot file system: {e}"));
-    let bootfs = BootFs::parse(loaded.blob).unwrap_or_else(|e| panic!("corrupt boot file system: {e:?}"));
-    let own = shared::OwnImage::new(loaded.frames, loaded.blob);
-    let life = life::Life::new(kernel, devices::Devices::new(&bi), bootfs, own)
+    let settings = settings::Settings::read();
+    let boot = bootfs::load(&mut kernel, settings.bootfs).unwrap_or_else(|e| panic!("no boot file system: {e}"));
+    let bootfs = BootFs::parse(boot.blob()).unwrap_or_else(|e| panic!("corrupt boot file system: {e:?}"));
+    let life = life::Life::new(kernel, devices::Devices::new(&bi), bootfs, boot)
         .unwrap_or_else(|e| panic!("no memory for the server: {e}"));
     let mut server = Server::new(life);
     let (tsc_mhz, source) = tsc::measure(&mut server.life, IoPort(init_cap::IO_PORT), tsc, bi.tsc_mhz());
     println!("ux: TSC {tsc_mhz} MHz ({}; the kernel said {})", source.describe(), bi.tsc_mhz());
     // The node's number, as the cluster server has it (`libux::cluster`).
-    let settings = settings::Settings::read();
     if let Some(Ok(c)) = settings.get("opt/ux/cluster").map(|t| libux::cluster::Config::parse(t.trim())) {
         server.life.procs.node = c.node;
     }

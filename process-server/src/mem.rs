@@ -25,6 +25,8 @@ pub const CHUNK_BITS: u32 = libux::layout::MEMORY_CHUNK_BITS;
 /// quarter of the root CNode, so no process can use up the slots of all.
 pub const ARENA_SLOTS: usize = 1 << 14;
 const CHUNK: u64 = 1 << CHUNK_BITS;
+/// Frames a chunk holds.
+pub const CHUNK_PAGES: u64 = CHUNK >> bits::PAGE;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AllocError {

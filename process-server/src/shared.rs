@@ -112,16 +112,20 @@ const SPARE_COPIES: usize = 2;
 const SPARE_LIMIT: u64 = 1024;
 
 /// The boot file system and the frames that hold it.
-pub struct OwnImage {
+pub struct BootPages {
     /// One frame capability per page of `bootfs`, in order.
     frames: Vec<u64>,
     /// Mapped page-aligned for good (`bootfs.rs`).
     bootfs: &'static [u8],
 }
 
-impl OwnImage {
-    pub fn new(frames: Vec<u64>, bootfs: &'static [u8]) -> OwnImage {
-        OwnImage { frames, bootfs }
+impl BootPages {
+    pub fn new(frames: Vec<u64>, bootfs: &'static [u8]) -> BootPages {
+        BootPages { frames, bootfs }
+    }
+
+    pub fn blob(&self) -> &'static [u8] {
+        self.bootfs
     }
 
     /// The frame that holds the page at `addr`, if that whole page is
@@ -138,29 +142,28 @@ impl OwnImage {
 
 pub struct SharedImages {
     images: BTreeMap<ImageId, Shared>,
-    /// `None` if our frames were not where we expected them.
-    own: Option<OwnImage>,
+    /// The boot programs' pages.
+    boot: BootPages,
     /// Spare copies kept, in all the images' pages (checked at every
     /// process's end, so counted rather than summed).
     spares: u64,
 }
 
 impl SharedImages {
-    pub fn new(own: Option<OwnImage>) -> SharedImages {
-        SharedImages { images: BTreeMap::new(), own, spares: 0 }
+    pub fn new(boot: BootPages) -> SharedImages {
+        SharedImages { images: BTreeMap::new(), boot, spares: 0 }
     }
 
-    /// Our image's frame for page `page` of `seg`, if every byte the
-    /// segment puts in that page is a file byte (a page of the file, in
-    /// the boot file system).
-    fn own_frame(&self, seg: &Segment, data: &[u8], page: u64) -> Option<u64> {
-        let own = self.own.as_ref()?;
+    /// The boot file system's frame for page `page` of `seg`, if every
+    /// byte the segment puts in that page is a file byte (a page of the
+    /// file, in the boot file system).
+    fn boot_frame(&self, seg: &Segment, data: &[u8], page: u64) -> Option<u64> {
         let file_end = seg.vaddr + data.len() as u64;
         if (page + PAGE).min(seg.vaddr + seg.mem_size) > file_end {
             return None;
         }
         let addr = (data.as_ptr() as u64).checked_add(page)?.checked_sub(seg.vaddr)?;
-        own.frame_of(addr)
+        self.boot.frame_of(addr)
     }
 }
 
@@ -213,7 +216,7 @@ impl SharedImages {
                 let lo = page.max(seg.vaddr);
                 let hi = (page + PAGE).min(seg.vaddr + data.len() as u64);
                 let src = if lo < hi { &data[(lo - seg.vaddr) as usize..(hi - seg.vaddr) as usize] } else { &[] };
-                if let Some(frame) = self.own_frame(&seg, data, page) {
+                if let Some(frame) = self.boot_frame(&seg, data, page) {
                     // Our own image's bytes: nobody changes them.
                     hashed(src);
                     s.pages.push(SharedPage { at: page, frame, spare: Vec::new() });
