@@ -156,9 +156,7 @@ pub fn command(image: &Image, opts: &Options, seed: &Seed) -> Command {
         .arg(&image.kernel.elf32)
         .arg("-initrd")
         .arg(&image.rootserver)
-        .arg("-fw_cfg")
-        // QEMU's option syntax doubles commas inside a value.
-        .arg(format!("name=opt/ux/bootfs,file={}", image.bootfs.display().to_string().replace(',', ",,")))
+        .args(fw_cfg("opt/ux/bootfs", Value::File(&image.bootfs)))
         // Lets a test image end QEMU with a status (port 0xf4).
         .args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]);
     if opts.kvm {
@@ -181,24 +179,38 @@ pub fn command(image: &Image, opts: &Options, seed: &Seed) -> Command {
         let [high, low] = c.node.to_be_bytes();
         let nic = format!("virtio-net-pci,netdev=net1,disable-modern=on,romfile=,mac=52:54:00:00:{high:02x}:{low:02x}");
         cmd.args(["-netdev", &c.segment.netdev(), "-device", &nic]);
-        cmd.arg("-fw_cfg").arg(format!("name=opt/ux/node,string={}", c.node));
+        cmd.args(fw_cfg("opt/ux/node", Value::Text(&c.node.to_string())));
         let mut config = format!("node={} name=node{}", c.node, c.node);
         if !opts.features.is_empty() {
             config.push_str(&format!(" features={}", opts.features));
         }
-        // QEMU's option syntax doubles commas inside a value.
-        cmd.arg("-fw_cfg").arg(format!("name=opt/ux/cluster,string={}", config.replace(',', ",,")));
-        // Files, not strings: no other host user sees them in `ps`.
+        cmd.args(fw_cfg("opt/ux/cluster", Value::Text(&config)));
         if let Some(secret) = &c.secret {
-            cmd.arg("-fw_cfg").arg(format!("name=opt/ux/secret,file={}", secret.display()));
+            cmd.args(fw_cfg("opt/ux/secret", Value::File(secret)));
         }
     }
-    cmd.arg("-fw_cfg").arg(format!("name=opt/ux/seed,file={}", seed.path().display().to_string().replace(',', ",,")));
+    cmd.args(fw_cfg("opt/ux/seed", Value::File(seed.path())));
     if let Some(run) = &opts.run {
-        // QEMU's option syntax doubles commas inside a value.
-        cmd.arg("-fw_cfg").arg(format!("name=opt/ux/run,string={}", run.replace(',', ",,")));
+        cmd.args(fw_cfg("opt/ux/run", Value::Text(run)));
     }
     cmd
+}
+
+/// A fw_cfg file's contents: a string, or a file of the host's (which,
+/// unlike a string, no other host user sees in `ps`).
+enum Value<'a> {
+    Text(&'a str),
+    File(&'a std::path::Path),
+}
+
+/// QEMU's arguments for fw_cfg file `name`; its option syntax doubles
+/// commas inside a value (a path may hold one).
+fn fw_cfg(name: &str, value: Value) -> [String; 2] {
+    let (kind, text) = match value {
+        Value::Text(t) => ("string", t.to_string()),
+        Value::File(p) => ("file", p.display().to_string()),
+    };
+    [String::from("-fw_cfg"), format!("name={name},{kind}={}", text.replace(',', ",,"))]
 }
 
 #[derive(Default)]
