@@ -868,21 +868,27 @@ impl Membership {
     /// told the waits for that node's processes so; a coordinator so held
     /// took everyone. What really died meanwhile is found a hold later.
     fn resumed(&mut self, now_us: u64) -> u64 {
-        let gap = now_us.saturating_sub(self.seen_us);
+        self.held_us += self.unseen_hold(now_us);
         self.seen_us = self.seen_us.max(now_us);
-        if gap > HELD_US {
-            self.held_us += gap - BEAT_US;
-        }
         self.own_clock(now_us)
+    }
+
+    /// How much of the time since the program last gave it to us was a
+    /// hold: a gap of more than [`HELD_US`], less a period.
+    fn unseen_hold(&self, now_us: u64) -> u64 {
+        let gap = now_us.saturating_sub(self.seen_us);
+        if gap > HELD_US {
+            gap - BEAT_US
+        } else {
+            0
+        }
     }
 
     /// The program's time `now_us` on our own clock. A hold not yet seen
     /// counts too: a query (`nodes`, from a file server's thread) may
     /// come after one before the beater or the listener does.
     fn own_clock(&self, now_us: u64) -> u64 {
-        let gap = now_us.saturating_sub(self.seen_us);
-        let unseen = if gap > HELD_US { gap - BEAT_US } else { 0 };
-        now_us.saturating_sub(self.held_us + unseen)
+        now_us.saturating_sub(self.held_us + self.unseen_hold(now_us))
     }
 
     /// Every peer's age as we held it goes on from now, as if a view had
