@@ -112,10 +112,6 @@ impl<'a> BootInfo<'a> {
     pub fn empty(&self) -> SlotRegion {
         self.region(offset::EMPTY)
     }
-    /// Frame capabilities of the root task's own image.
-    pub fn user_image_frames(&self) -> SlotRegion {
-        self.region(offset::USER_IMAGE_FRAMES)
-    }
     /// Paging-structure capabilities of the root task's own image.
     pub fn user_image_paging(&self) -> SlotRegion {
         self.region(offset::USER_IMAGE_PAGING)
