@@ -267,17 +267,38 @@ struct Heaps {
     extra: Heap,
 }
 
+/// Gives `heap` the `bytes` at `at`: its first, or the next above it.
+///
+/// # Safety
+/// The bytes are mapped, unused, and (if the heap has any) directly
+/// above its top.
+unsafe fn add(heap: &mut Heap, at: u64, bytes: u64) {
+    // SAFETY: the caller's promise.
+    unsafe {
+        if heap.size() == 0 {
+            heap.init(at as *mut u8, bytes as usize)
+        } else {
+            heap.extend(bytes as usize)
+        }
+    }
+}
+
 impl Heaps {
+    /// A block from the first heap with room.
+    fn allocate(&mut self, layout: Layout) -> Result<NonNull<u8>, ()> {
+        self.main.allocate_first_fit(layout).or_else(|()| self.extra.allocate_first_fit(layout))
+    }
+
     fn in_extra(&self, ptr: *mut u8) -> bool {
         self.extra.size() > 0 && ptr >= self.extra.bottom() && ptr < self.extra.top()
     }
 }
 
-/// How the root task's heap grows: the window `[base, limit)`, and what
-/// maps up to `bytes` of fresh pages at `at` in it, saying how many it
-/// mapped. `map` runs inside an allocation and must not allocate.
+/// How the root task's heap grows: the window up to `limit`, mapped up
+/// to `top`, and what maps up to `bytes` of fresh pages at `at` in it,
+/// saying how many it mapped. `map` runs inside an allocation and must
+/// not allocate.
 struct RootGrowth {
-    base: u64,
     limit: u64,
     top: u64,
     map: fn(at: u64, bytes: u64) -> u64,
@@ -293,7 +314,7 @@ const ROOT_GROW_MIN: u64 = 256 * 1024;
 /// `at`, returns how many it mapped, and must not allocate (it runs
 /// inside an allocation).
 pub fn set_root_growth(base: u64, limit: u64, map: fn(at: u64, bytes: u64) -> u64) {
-    *ROOT_GROWTH.lock() = Some(RootGrowth { base, limit, top: base, map });
+    *ROOT_GROWTH.lock() = Some(RootGrowth { limit, top: base, map });
 }
 
 /// Blocks of at least this many bytes get pages of their own.
@@ -415,17 +436,11 @@ impl Allocator {
         }
         // What was mapped is the heap's, if less than asked: the window's
         // top never stays behind a mapped page.
-        let (base, top, bytes) = (g.base, g.top, mapped);
-        g.top += bytes;
+        let top = g.top;
+        g.top += mapped;
         // SAFETY: the pages were just mapped, directly above the window's
         // part in use.
-        self.with(|h| unsafe {
-            if top == base {
-                h.extra.init(base as *mut u8, bytes as usize)
-            } else {
-                h.extra.extend(bytes as usize)
-            }
-        });
+        self.with(|h| unsafe { add(&mut h.extra, top, mapped) });
         true
     }
 
@@ -448,13 +463,7 @@ impl Allocator {
         }
         self.top.store(top + bytes, Ordering::Relaxed);
         // SAFETY: the pages were just mapped, directly above the heap.
-        self.with(|h| unsafe {
-            if h.main.size() == 0 {
-                h.main.init(top as *mut u8, bytes as usize)
-            } else {
-                h.main.extend(bytes as usize)
-            }
-        });
+        self.with(|h| unsafe { add(&mut h.main, top, bytes) });
         true
     }
 }
@@ -492,17 +501,14 @@ unsafe impl GlobalAlloc for Allocator {
         if Self::is_large(&layout) {
             return self.alloc_large(layout.size());
         }
-        if let Ok(p) = self.with(|h| h.main.allocate_first_fit(layout).or_else(|()| h.extra.allocate_first_fit(layout)))
-        {
+        if let Ok(p) = self.with(|h| h.allocate(layout)) {
             return p.as_ptr();
         }
         // One thread grows the heap at a time; the others, once it has,
         // find room in what it added.
         let _growing = self.growing.lock();
         loop {
-            if let Ok(p) =
-                self.with(|h| h.main.allocate_first_fit(layout).or_else(|()| h.extra.allocate_first_fit(layout)))
-            {
+            if let Ok(p) = self.with(|h| h.allocate(layout)) {
                 return p.as_ptr();
             }
             // Room for the block, its alignment and the list's bookkeeping.
