@@ -616,6 +616,10 @@ pub enum Errno {
     Refused,
     /// A TCP connect was not answered at all (`netstack`'s peer timeout).
     TimedOut,
+    /// The file server ended (or took its tree down) before answering:
+    /// the call, and every later one on the same open file, fails (Plan
+    /// 9's I/O on a hung-up channel).
+    ServerGone,
 }
 
 impl core::fmt::Display for Errno {
@@ -653,6 +657,7 @@ impl core::fmt::Display for Errno {
             Errno::Remounted => "mounted after this namespace was made",
             Errno::Refused => "connection refused",
             Errno::TimedOut => "connection timed out",
+            Errno::ServerGone => "file server gone",
         })
     }
 }

@@ -26,6 +26,7 @@ mod devices;
 mod exec;
 mod files;
 mod hanging;
+mod hangup;
 mod heap;
 mod kernel;
 mod life;

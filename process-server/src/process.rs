@@ -613,7 +613,8 @@ impl Life {
     /// Ends `pid`: destroys its objects, reparents its children to us, and
     /// leaves a zombie for its parent (or removes it, when that is us).
     /// The processes it was the intermediary of lose their connection, and
-    /// with it any call it held for them: they are killed. Answers every
+    /// with it any call it held for them: they are killed. The calls its
+    /// file clients wait in fail (`hangup.rs`). Answers every
     /// process that ended, in order, for the calls waiting on them to be
     /// settled (`Server::end`).
     #[must_use = "the calls waiting on the processes that ended must be settled"]
@@ -639,6 +640,7 @@ impl Life {
             .filter(|p| p.live().is_some_and(|l| l.intermediary == Some(pid)))
             .map(|p| p.pid)
             .collect();
+        let served = self.clients_of(pid);
         self.changes += 1;
         let Some(p) = self.procs.get_mut(&pid) else {
             return (Vec::new(), None);
@@ -653,6 +655,7 @@ impl Life {
         self.dismantle(pid, *live);
         self.mounts.unmount_all(&mut self.procs, &mut self.kernel, pid);
         self.mounts.leave(&mut self.procs, &mut self.kernel, ns);
+        self.hang_up(&served);
 
         let orphans: Vec<Pid> = self.procs.values().filter(|c| c.ppid == pid).map(|c| c.pid).collect();
         for c in orphans {

@@ -867,5 +867,19 @@ fn a_walk_into_a_silent_mount_stalls_nothing_else() {
     // The flushed walk made nothing: fid 1 is free.
     let r = rpc(&mut s, Dialect::L, 5, Msg::Twalk { fid: 0, newfid: 1, wnames: ["tmp"].into_iter().collect() });
     assert!(matches!(decode(&r, Dialect::L).unwrap().msg, Msg::Rwalk { .. }));
+
+    // mount9p ends while a call waits in it: the caller's call fails, it
+    // is not left waiting for an answer that cannot come.
+    let ps = run(&node, "ps", "PID");
+    let &[mounter] = &started_by_shell(&ps, "mount9p")[..] else { panic!("{ps}") };
+    let mark = node.mark();
+    node.type_text("cat /n/slow/y &\n").unwrap();
+    std::thread::sleep(Duration::from_secs(1));
+    let ps = run(&node, "ps", "PID");
+    let &[cat] = &started_by_shell(&ps, "cat")[..] else { panic!("cat is not waiting:\n{ps}") };
+    run(&node, &format!("kill {mounter}; wait {cat}"), &format!("[{cat}] exited 1"));
+    let log = &node.log()[mark..];
+    assert!(log.contains("cat: /n/slow/y: file server gone"), "{log}");
+    run(&node, "ls /n; echo listed", "listed");
     assert!(!node.log().contains("panicked"), "{}", node.log());
 }

@@ -6,6 +6,7 @@ use crate::layout::slot;
 use crate::rpc::client::call;
 use crate::rpc::frame::{self, Place};
 use crate::rpc::{Errno, Pid, Request, Response, MSG_CALL, MSG_REPLY};
+use crate::sel4::consts::error;
 use crate::sel4::syscall::{self, ipc_buffer, Msg};
 use crate::sel4::MessageInfo;
 use alloc::string::String;
@@ -76,8 +77,13 @@ fn fs_call(conn: u64, req: &FsRequest) -> FsReply<'static> {
     let reply = syscall::call(conn, out);
     let buf = ipc_buffer();
     buf.msg[..4].copy_from_slice(&reply.mr);
-    if reply.info.label() != MSG_REPLY {
-        return Err(Errno::NoFileServer);
+    match reply.info.label() {
+        MSG_REPLY => {}
+        // The kernel's answer to a call on an empty slot: the connection
+        // was revoked, since its server ended or took its tree down (also
+        // while the call waited: `process-server/src/hangup.rs`).
+        error::INVALID_CAPABILITY => return Err(Errno::ServerGone),
+        _ => return Err(Errno::NoFileServer),
     }
     let h = frame::header(&buf.msg, reply.info.length() as usize)?;
     if h.place != Place::Inline {
