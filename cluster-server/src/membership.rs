@@ -390,6 +390,23 @@ impl Membership {
             News::Of(nodes) => nodes.contains(node),
             News::Quiet => false,
         };
+        let out = self.pages(now_us, &key, told, None).into_iter().map(Out::Broadcast).collect();
+        if let Role::Coordinating { last_view_us, .. } = &mut self.role {
+            *last_view_us = now_us;
+        }
+        out
+    }
+
+    /// The entries of the nodes `told` picks (ours always, then `first`'s:
+    /// a node not yet following believes only a page that has its own), as
+    /// signed view datagrams of a page each.
+    fn pages(
+        &mut self,
+        now_us: u64,
+        key: &MacKey,
+        told: impl Fn(&NodeId) -> bool,
+        first: Option<NodeId>,
+    ) -> Vec<Vec<u8>> {
         let me = Entry {
             node: self.cfg.node,
             incarnation: self.incarnation,
@@ -418,11 +435,13 @@ impl Membership {
                 left: p.left,
             }
         }
+        let told = |n: &NodeId| told(n) && Some(*n) != first;
+        let head = first.and_then(|n| self.peers.get_key_value(&n)).map(|(n, p)| entry(n, p, true, now_us));
         let admitted = self.peers.iter().filter(|(n, _)| told(n)).map(|(n, p)| entry(n, p, true, now_us));
         let pending = self.pending.iter().filter(|(n, _)| told(n)).map(|(n, p)| entry(n, p, false, now_us));
         let mut pages: Vec<Vec<Entry>> = alloc::vec![Vec::new()];
         let mut bytes = 0;
-        for e in core::iter::once(me).chain(admitted).chain(pending) {
+        for e in core::iter::once(me).chain(head).chain(admitted).chain(pending) {
             let size = postcard::experimental::serialized_size(&e).unwrap_or(VIEW_ENTRIES_MAX);
             if bytes + size > VIEW_ENTRIES_MAX {
                 pages.push(Vec::new());
@@ -437,11 +456,8 @@ impl Membership {
             let id = ViewId { coordinator: self.cfg.node, incarnation: self.incarnation, seq: self.view_seq };
             let body = View { id, entries }.encode();
             let mac = key.mac(Signed::View, &body);
-            out.push(Out::Broadcast(Message::View { body: &body, mac }.encode()));
+            out.push(Message::View { body: &body, mac }.encode());
             remember(&mut self.views_sent, self.view_seq, now_us);
-        }
-        if let Role::Coordinating { last_view_us, .. } = &mut self.role {
-            *last_view_us = now_us;
         }
         out
     }
@@ -763,6 +779,17 @@ impl Membership {
         self.pending.remove(&beat.node);
         let back = self.retire(beat.node, out);
         self.peers.insert(beat.node, p);
+        // The whole table, to it alone and at once: the news view tells it
+        // only of itself and us, not before the news gap, and a node
+        // admitted on a beat that answered a view it heard while it
+        // sought does not follow us until a view echoes it. Meanwhile it
+        // would know none of the others, whose files and processes it may
+        // be asked for at once (a `crun` to it opens its descriptors at
+        // the home node, `/n/nodeH`).
+        if let Some(key) = self.key.clone() {
+            let pages = self.pages(now_us, &key, |_| true, Some(beat.node));
+            out.extend(pages.into_iter().map(|page| Out::SendTo(from, page)));
+        }
         let how = if back { "rejoined (a new incarnation)" } else { "joined" };
         out.push(Out::Log(format!("cluster: node {} at {} {how}", beat.node, addr(from))));
     }
@@ -1417,10 +1444,9 @@ mod tests {
                 _ => None,
             })
             .collect();
-        let shown = views.iter().position(|(v, _)| v.contains(&41)).expect("node 41 in a view");
         // It listened first, heard a period's view, and its first beat
         // echoed it: admitted at once, in the news.
-        assert_eq!(views[shown], (alloc::vec![1, 41], true), "node 41 admitted in news: {views:?}");
+        assert!(views.contains(&(alloc::vec![1, 41], true)), "node 41 admitted in news: {views:?}");
         let views: Vec<Vec<u16>> = views.into_iter().map(|(v, _)| v).collect();
         // A period's pages together name all 41.
         let mut all: Vec<u16> = views.iter().filter(|v| v.len() > 2).flatten().copied().collect();
@@ -1524,6 +1550,25 @@ mod tests {
             assert_eq!(s.nodes[k].m.coordinator(), Some(NodeId(1)));
         }
         assert!(s.logged(3, "cluster: node 1 coordinates the membership; node 4 follows").is_some());
+    }
+
+    /// A node admitted to forty knows all of them at once (its files and
+    /// processes may be asked for at once), not only after the next
+    /// period's view; the others learn of it from one news view.
+    #[test]
+    fn a_node_admitted_knows_every_node_at_once() {
+        let mut s = formed(40);
+        let joiner = s.start(41, Some(b"s"));
+        let mut waited = 0;
+        while s.nodes[joiner].m.coordinator().is_none() {
+            s.run(10 * MS);
+            waited += 10 * MS;
+            assert!(waited < 2 * BEAT_US, "node 41 follows nobody");
+        }
+        assert!(s.logged(0, "cluster: node 41 at 10.1.0.41 joined").is_some());
+        assert_eq!(s.table(joiner), all_up(1..=41), "the joiner's table as it begins to follow");
+        s.run(NEWS_GAP_US + 10 * MS);
+        assert_eq!(s.table(1), all_up(1..=41), "a follower's, a news gap on");
     }
 
     #[test]
