@@ -41,7 +41,7 @@ use netstack::clock::{rate_for, FAST};
 use nic::Nic;
 use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
 use smoltcp::socket::dhcpv4;
-use smoltcp::time::Instant;
+use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr};
 
 libux::entry!(main);
@@ -90,6 +90,16 @@ pub struct Link {
     pub iface: Interface,
     pub sockets: SocketSet<'static>,
     dhcp: Option<SocketHandle>,
+    /// The event bit of its NIC's interrupt line.
+    irq: u64,
+    /// It may have work: its NIC interrupted, or a call touched one of
+    /// its sockets (`sock::tcp` and the like say so). A link that has
+    /// none is not polled: every poll walks all its sockets, and a
+    /// datagram on one link made netstack poll both, twice, at each of
+    /// the wake-ups it took (the interrupt, then the reader's next call).
+    pub dirty: bool,
+    /// When its stack's timers want a poll, as of its last.
+    due: Option<Instant>,
 }
 
 // Every NIC's DMA window fits in the one DMA memory may use.
@@ -141,7 +151,7 @@ fn link(index: usize, clock: &Clock) -> Option<Result<Link, &'static str>> {
     let mut config = Config::new(HardwareAddress::Ethernet(mac));
     config.random_seed = random_seed(index);
     let iface = Interface::new(config, &mut nic, now(clock));
-    let mut link = Link { nic, iface, sockets: SocketSet::new(vec![]), dhcp: None };
+    let mut link = Link { nic, iface, sockets: SocketSet::new(vec![]), dhcp: None, irq: 0, dirty: true, due: None };
     match (index, env("UX_NODE").and_then(NodeId::parse)) {
         // The cluster's segment.
         (1, Some(n)) => {
@@ -162,9 +172,14 @@ impl Link {
         self.nic.counters
     }
 
+    /// Whether it has work at `t` (see `dirty`).
+    fn busy(&self, t: Instant) -> bool {
+        self.dirty || self.nic.rx_waiting() || self.due.is_some_and(|d| d <= t)
+    }
+
     /// Runs the stack: the interface, then DHCP.
     fn poll(&mut self, clock: &Clock, ipifc: &mut alloc::string::String) {
-        self.iface.poll(now(clock), &mut self.nic, &mut self.sockets);
+        self.flush(clock);
         if let Some(dhcp) = self.dhcp {
             if let Some(dhcpv4::Event::Configured(c)) = self.sockets.get_mut::<dhcpv4::Socket>(dhcp).poll() {
                 self.iface.update_ip_addrs(|addrs| {
@@ -183,7 +198,10 @@ impl Link {
     }
 
     fn flush(&mut self, clock: &Clock) {
-        self.iface.poll(now(clock), &mut self.nic, &mut self.sockets);
+        let t = now(clock);
+        self.iface.poll(t, &mut self.nic, &mut self.sockets);
+        self.dirty = false;
+        self.due = self.iface.poll_at(t, &self.sockets);
     }
 }
 
@@ -251,11 +269,12 @@ impl Files for Stack {
             let _ = CLOCK_IRQ.ack();
         }
         // The NICs' interrupts (a line two NICs share has one handler).
-        if bits & (event::irq(1) | event::irq(2)) != 0 {
-            for l in &self.links {
-                l.nic.interrupted();
-            }
-            for i in 0..self.nic_handlers {
+        for l in self.links.iter_mut().filter(|l| bits & l.irq != 0) {
+            l.nic.interrupted();
+            l.dirty = true;
+        }
+        for i in 0..self.nic_handlers {
+            if bits & event::irq(1 + i as usize) != 0 {
                 let _ = IrqHandler(slot::IRQ_HANDLERS + 1 + i).ack();
             }
         }
@@ -263,7 +282,8 @@ impl Files for Stack {
 
     /// The stack runs; then waiting calls are tried again.
     fn run(&mut self, _: &Held<Self>) {
-        for l in self.links.iter_mut() {
+        let t = now(&self.clock);
+        for l in self.links.iter_mut().filter(|l| l.busy(t)) {
             l.poll(&self.clock, &mut self.net.ipifc);
         }
         self.net.now = now(&self.clock).total_micros() as u64;
@@ -273,11 +293,11 @@ impl Files for Stack {
     /// What the answers queued goes out; the clock's rate follows the
     /// next timer.
     fn idle(&mut self, held: &Held<Self>) {
-        for l in self.links.iter_mut() {
+        for l in self.links.iter_mut().filter(|l| l.dirty) {
             l.flush(&self.clock);
         }
         let t = now(&self.clock);
-        let due = self.links.iter_mut().filter_map(|l| l.iface.poll_delay(t, &l.sockets)).min();
+        let due = self.links.iter().filter_map(|l| l.due).min().map(|d| if d > t { d - t } else { Duration::ZERO });
         let wanted = if Net::waits_on_time(held) { FAST } else { rate_for(due.map(|d| d.total_micros())) };
         if wanted != self.rate {
             clock_rate(wanted);
@@ -316,6 +336,14 @@ fn main() -> i32 {
         }
     }
     let nic_handlers = lines.len() as u64;
+    for (i, l) in links.iter_mut().enumerate() {
+        let pin = env(&alloc::format!("PCI{i}_IRQ"));
+        l.irq = match lines.iter().position(|p| Some(*p) == pin) {
+            Some(k) => event::irq(1 + k),
+            // (Not said: any line's may be its.)
+            None => (0..lines.len()).map(|k| event::irq(1 + k)).fold(0, |a, b| a | b),
+        };
+    }
     for i in 0..nic_handlers {
         let _ = IrqHandler(slot::IRQ_HANDLERS + 1 + i).ack();
     }

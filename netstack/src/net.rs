@@ -515,7 +515,7 @@ impl Net {
         // a reset included); then sockets closing too long, or too many
         // (those in TimeWait first, then the oldest), are reset.
         self.closing.retain(|&(s, _)| {
-            let done = tcp(links, s).state() == State::Closed;
+            let done = sock::tcp_state(links, s) == State::Closed;
             if done {
                 sock::remove(links, s);
             }
@@ -531,7 +531,7 @@ impl Net {
             // `closing` is oldest first; a stable sort keeps that order
             // within TimeWait and the rest.
             let mut order: Vec<Sock> = self.closing.iter().map(|&(s, _)| s).collect();
-            order.sort_by_key(|&s| tcp(links, s).state() != State::TimeWait);
+            order.sort_by_key(|&s| sock::tcp_state(links, s) != State::TimeWait);
             for s in order.into_iter().take(excess) {
                 tcp(links, s).abort();
             }
@@ -554,7 +554,7 @@ impl Net {
         let (port, listeners, waiting) = (a.port, a.listeners.clone(), a.arrived.len());
         let mut taken = 0;
         for (i, l) in listeners.into_iter().enumerate() {
-            let arrived = match tcp(links, l).state() {
+            let arrived = match sock::tcp_state(links, l) {
                 State::Listen | State::SynReceived => continue,
                 State::Established | State::CloseWait => true,
                 _ => false,

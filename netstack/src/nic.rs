@@ -92,6 +92,11 @@ impl Nic {
         let _ = self.ports.out16(self.base + reg, v);
     }
 
+    /// Whether received frames wait in the ring.
+    pub fn rx_waiting(&self) -> bool {
+        self.rx.q.used_waiting() > 0
+    }
+
     /// Reads the interrupt status, which lowers the level-triggered line.
     pub fn interrupted(&self) {
         let _ = self.ports.in8(self.base + ISR);

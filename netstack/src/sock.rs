@@ -39,16 +39,28 @@ pub struct Sock {
     pub handle: SocketHandle,
 }
 
+/// A socket to change: its link has work (`Link::dirty`).
+fn touch(links: &mut [Link], s: Sock) -> &mut SocketSet<'static> {
+    let l = &mut links[s.link];
+    l.dirty = true;
+    &mut l.sockets
+}
+
 pub fn tcp(links: &mut [Link], s: Sock) -> &mut tcp::Socket<'static> {
-    links[s.link].sockets.get_mut::<tcp::Socket>(s.handle)
+    touch(links, s).get_mut::<tcp::Socket>(s.handle)
+}
+
+/// A TCP socket's state, looked at only (its link gets no work).
+pub fn tcp_state(links: &[Link], s: Sock) -> tcp::State {
+    links[s.link].sockets.get::<tcp::Socket>(s.handle).state()
 }
 
 fn udp(links: &mut [Link], s: Sock) -> &mut udp::Socket<'static> {
-    links[s.link].sockets.get_mut::<udp::Socket>(s.handle)
+    touch(links, s).get_mut::<udp::Socket>(s.handle)
 }
 
 fn icmp(links: &mut [Link], s: Sock) -> &mut icmp::Socket<'static> {
-    links[s.link].sockets.get_mut::<icmp::Socket>(s.handle)
+    touch(links, s).get_mut::<icmp::Socket>(s.handle)
 }
 
 pub fn new_tcp(links: &mut [Link], link: usize) -> Sock {
@@ -64,17 +76,19 @@ pub fn new_tcp(links: &mut [Link], link: usize) -> Sock {
     // connections are probed so that this is noticed too.
     socket.set_timeout(Some(Duration::from_secs(PEER_TIMEOUT_S)));
     socket.set_keep_alive(Some(Duration::from_secs(KEEP_ALIVE_S)));
-    let sockets: &mut SocketSet<'static> = &mut links[link].sockets;
-    Sock { link, handle: sockets.add(socket) }
+    links[link].dirty = true;
+    Sock { link, handle: links[link].sockets.add(socket) }
 }
 
 fn new_udp(links: &mut [Link], link: usize) -> Sock {
     let buffer = || udp::PacketBuffer::new(vec![udp::PacketMetadata::EMPTY; DATAGRAMS], vec![0; DATAGRAM_BYTES]);
+    links[link].dirty = true;
     Sock { link, handle: links[link].sockets.add(udp::Socket::new(buffer(), buffer())) }
 }
 
 fn new_icmp(links: &mut [Link], link: usize) -> Sock {
     let buffer = || icmp::PacketBuffer::new(vec![icmp::PacketMetadata::EMPTY; 8], vec![0; 8 * 1024]);
+    links[link].dirty = true;
     Sock { link, handle: links[link].sockets.add(icmp::Socket::new(buffer(), buffer())) }
 }
 
@@ -103,7 +117,7 @@ fn tcp_listens(link: &Link, port: u16) -> bool {
 }
 
 pub fn remove(links: &mut [Link], s: Sock) {
-    links[s.link].sockets.remove(s.handle);
+    touch(links, s).remove(s.handle);
 }
 
 /// The link whose subnet holds `ip`, else the first (its default route).
@@ -226,6 +240,7 @@ impl Kind {
                     *socket = new_tcp(links, link);
                 }
                 let l = &mut links[link];
+                l.dirty = true;
                 let s = l.sockets.get_mut::<tcp::Socket>(socket.handle);
                 let remote = IpEndpoint::new(IpAddress::Ipv4(dest), to.port);
                 s.connect(l.iface.context(), remote, port).map_err(|_| Errno::InvalidArgument)?;
@@ -444,7 +459,7 @@ impl Kind {
         busy_since.resize(sockets.len(), None);
         let mut replaced = 0;
         for (sock, since) in sockets.iter_mut().zip(busy_since.iter_mut()) {
-            if udp(links, *sock).send_queue() == 0 {
+            if links[sock.link].sockets.get::<udp::Socket>(sock.handle).send_queue() == 0 {
                 *since = None;
                 continue;
             }
