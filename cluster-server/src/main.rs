@@ -247,9 +247,6 @@ fn start_membership(
     // The port lives while its ctl is open: for good.
     core::mem::forget(announced);
     state.lock().port = Some(data.clone());
-    // Our first beat goes out at once (to everyone: we follow nobody
-    // yet), so a running coordinator shows it in its next view.
-    send_beat(state, files, &data);
     let (s, d, f) = (state.clone(), data.clone(), files.clone());
     libux::thread::spawn(move || listen(s, d, f))?;
     let (s, d, f, a) = (state.clone(), data, files.clone(), automount.clone());
@@ -279,7 +276,7 @@ fn beat_now(state: &Mutex<State>, files: &files::Files) {
         st.port.clone()
     };
     if let Some(port) = port {
-        send_beat(state, files, &port);
+        send_beat(state, files, &port, true);
     }
 }
 
@@ -292,7 +289,7 @@ fn set_draining(state: &Mutex<State>, files: &files::Files, draining: bool) {
         st.port.clone()
     };
     match port {
-        Some(port) => send_beat(state, files, &port),
+        Some(port) => send_beat(state, files, &port, true),
         // A cluster of one: its own line says it.
         None => state.lock().own.draining = draining,
     }
@@ -355,15 +352,20 @@ fn send_to(to: [u8; 4], payload: &[u8]) {
     }
 }
 
-/// Sends this node's beat (or, from the coordinator, its view) now.
-fn send_beat(state: &Mutex<State>, files: &files::Files, data: &File) {
+/// Sends this node's beat (or, from the coordinator, its view): now if
+/// `news` of ours, else if it is due (a follower's beats answer views).
+fn send_beat(state: &Mutex<State>, files: &files::Files, data: &File, news: bool) {
     let own = own_stats();
     let outs = {
         let mut st = state.lock();
         let own = Stats { draining: st.draining, ..own };
         st.own = own;
         let now = st.clock.micros();
-        st.members.beat(now, own)
+        if news {
+            st.members.beat_now(now, own)
+        } else {
+            st.members.beat(now, own)
+        }
     };
     carry_out(files, data, outs);
 }
@@ -393,8 +395,8 @@ fn listen(state: Arc<Mutex<State>>, data: Arc<File>, files: Arc<files::Files>) {
     }
 }
 
-/// The beater: a beat (or view) every `BEAT_US`, and the table's
-/// changes logged.
+/// The beater: a beat (or view) every `BEAT_US` (a follower's only if no
+/// view came for it to answer), and the table's changes logged.
 fn beat(state: Arc<Mutex<State>>, data: Arc<File>, files: Arc<files::Files>, automount: Arc<automount::Automount>) {
     let mut sleep = match open("/dev/sleep", flags::WRITE) {
         Ok(f) => f,
@@ -406,12 +408,19 @@ fn beat(state: Arc<Mutex<State>>, data: Arc<File>, files: Arc<files::Files>, aut
         // listener's first: a seeker woken with a view in its port must
         // not take the silence for real.
         libux::sel4::syscall::yield_now();
-        let now = state.lock().clock.micros();
+        let (now, own_due) = {
+            let st = state.lock();
+            let now = st.clock.micros();
+            (now, st.members.beat_due().is_some_and(|t| t <= now))
+        };
         if now >= next {
             // On a fixed cadence, whatever the wake-ups' jitter (but never
             // a burst to catch up).
             next = (next + BEAT_US).max(now + BEAT_US / 2);
-            send_beat(&state, &files, &data);
+            send_beat(&state, &files, &data, false);
+        } else if own_due {
+            // A follower no view came to.
+            send_beat(&state, &files, &data, false);
         }
         let outs = state.lock().members.tick(now);
         carry_out(&files, &data, outs);
@@ -422,7 +431,11 @@ fn beat(state: Arc<Mutex<State>>, data: Arc<File>, files: Arc<files::Files>, aut
         // Asleep until the next beat or a peer's state is due to change:
         // an idle node's timer is armed for what is to happen, no more
         // often.
-        let wake = state.lock().members.next_change(now).map_or(next, |t| t.min(next));
+        let wake = {
+            let st = state.lock();
+            let due = st.members.beat_due().map_or(next, |t| t.min(next));
+            st.members.next_change(now).map_or(due, |t| t.min(due))
+        };
         let ms = wake.saturating_sub(now).div_ceil(1000).clamp(1, BEAT_US / 1000);
         if sleep.write(alloc::format!("{ms}").as_bytes()).is_err() {
             return println!("cluster: /dev/sleep failed; not beating");

@@ -69,6 +69,13 @@ const NEWS_GAP_US: u64 = 100_000;
 /// beater wakes every period at least) means the host held this
 /// machine: see [`Membership::resumed`].
 const HELD_US: u64 = 2 * BEAT_US;
+/// A follower beats in answer to each period's view, so that the
+/// coordinator takes the beats of a period together, in a few wake-ups
+/// (one datagram at a time, each woke it: the interrupt, the switches and
+/// the host's thread wake-ups cost it 0.7 ms a beat, against 0.11 ms in
+/// bursts). Without a view it beats on its own this long after its last
+/// beat.
+const OWN_BEAT_US: u64 = BEAT_US + BEAT_US / 4;
 /// A new node listens this long before it broadcasts its first beat: in a
 /// running cluster it hears the coordinator's view first (one comes every
 /// period, and at most [`NEWS_GAP_US`] apart while nodes join) and beats
@@ -227,6 +234,8 @@ pub struct Membership {
     held_us: u64,
     /// A seeker broadcasts no beat before this (`LISTEN_US`).
     listen_until_us: u64,
+    /// When we last sent a beat.
+    beat_sent_us: u64,
 }
 
 impl Membership {
@@ -260,6 +269,7 @@ impl Membership {
             held_us: 0,
             refused_us: BTreeMap::new(),
             listen_until_us: now_us + LISTEN_US,
+            beat_sent_us: 0,
         }
     }
 
@@ -330,10 +340,34 @@ impl Membership {
     }
 
     /// What to send now, every [`BEAT_US`]: our beat, to the coordinator
-    /// or to everyone; the coordinator's view.
+    /// or to everyone; the coordinator's view. A follower that answered a
+    /// view lately sends nothing (see [`OWN_BEAT_US`]).
     pub fn beat(&mut self, now_us: u64, stats: Stats) -> Vec<Out> {
         let now_us = self.resumed(now_us);
+        if let Role::Following(_) = self.role {
+            if now_us.saturating_sub(self.beat_sent_us) < OWN_BEAT_US {
+                self.own = stats;
+                return Vec::new();
+            }
+        }
         self.beat_at(now_us, stats)
+    }
+
+    /// Our beat now, whenever the last went (news of ours: a watched
+    /// process ended, we drain).
+    pub fn beat_now(&mut self, now_us: u64, stats: Stats) -> Vec<Out> {
+        let now_us = self.resumed(now_us);
+        self.beat_at(now_us, stats)
+    }
+
+    /// When a follower beats on its own if no view comes first (on the
+    /// program's clock, as `now_us`); none for the others, who beat every
+    /// period.
+    pub fn beat_due(&self) -> Option<u64> {
+        match self.role {
+            Role::Following(_) => Some(self.beat_sent_us + OWN_BEAT_US + self.held_us),
+            _ => None,
+        }
     }
 
     /// [`Membership::beat`] at `now_us` on our own clock.
@@ -376,6 +410,7 @@ impl Membership {
         let body = beat.encode();
         let mac = self.key.as_ref().map(|k| k.mac(Signed::Beat, &body));
         remember(&mut self.beats_sent, self.seq, now_us);
+        self.beat_sent_us = now_us;
         Message::Beat { body: &body, mac }.encode()
     }
 
@@ -390,7 +425,8 @@ impl Membership {
             News::Of(nodes) => nodes.contains(node),
             News::Quiet => false,
         };
-        let out = self.pages(now_us, &key, told, None).into_iter().map(Out::Broadcast).collect();
+        let whole = news == News::All;
+        let out = self.pages(now_us, &key, told, None, whole).into_iter().map(Out::Broadcast).collect();
         if let Role::Coordinating { last_view_us, .. } = &mut self.role {
             *last_view_us = now_us;
         }
@@ -406,6 +442,7 @@ impl Membership {
         key: &MacKey,
         told: impl Fn(&NodeId) -> bool,
         first: Option<NodeId>,
+        whole: bool,
     ) -> Vec<Vec<u8>> {
         let me = Entry {
             node: self.cfg.node,
@@ -454,7 +491,7 @@ impl Membership {
         for entries in pages {
             self.view_seq += 1;
             let id = ViewId { coordinator: self.cfg.node, incarnation: self.incarnation, seq: self.view_seq };
-            let body = View { id, entries }.encode();
+            let body = View { id, whole, entries }.encode();
             let mac = key.mac(Signed::View, &body);
             out.push(Message::View { body: &body, mac }.encode());
             remember(&mut self.views_sent, self.view_seq, now_us);
@@ -787,7 +824,7 @@ impl Membership {
         // be asked for at once (a `crun` to it opens its descriptors at
         // the home node, `/n/nodeH`).
         if let Some(key) = self.key.clone() {
-            let pages = self.pages(now_us, &key, |_| true, Some(beat.node));
+            let pages = self.pages(now_us, &key, |_| true, Some(beat.node), false);
             out.extend(pages.into_iter().map(|page| Out::SendTo(from, page)));
         }
         let how = if back { "rejoined (a new incarnation)" } else { "joined" };
@@ -848,7 +885,13 @@ impl Membership {
                 f.addr = from;
                 f.heard_us = now_us;
                 self.last_view_us = Some(now_us);
-                return self.learn_all(now_us, from, &view, out);
+                self.learn_all(now_us, from, &view, out);
+                // A period's view: our beat answers it (once a period:
+                // not again for its other pages).
+                if view.whole && now_us.saturating_sub(self.beat_sent_us) >= BEAT_US / 2 {
+                    out.extend(self.beat_at(now_us, self.own));
+                }
+                return;
             }
         }
         // Another coordinator's: worth going over to? The first a seeker
@@ -1245,8 +1288,15 @@ mod tests {
     fn a_drained_node_is_draining_everywhere_until_taken_back() {
         let mut s = formed(3);
         // A follower, and the coordinator, whose beats only it hears.
+        // (The program beats at once when it drains or comes back.)
+        let beat_now = |s: &mut Segment, k: usize| {
+            let (now, stats) = (s.now, s.nodes[k].stats);
+            let outs = s.nodes[k].m.beat_now(now, stats);
+            s.carry(k, outs);
+        };
         for k in [1, 0] {
             s.nodes[k].stats.draining = true;
+            beat_now(&mut s, k);
             s.run(2 * BEAT_US);
             let mut want = all_up(1..=3);
             want[k].1 = NodeState::Draining;
@@ -1254,6 +1304,7 @@ mod tests {
                 assert_eq!(s.table(j), want, "node {} while node {} drains", j + 1, k + 1);
             }
             s.nodes[k].stats.draining = false;
+            beat_now(&mut s, k);
             s.run(2 * BEAT_US);
             for j in 0..3 {
                 assert_eq!(s.table(j), all_up(1..=3), "node {} after node {} came back", j + 1, k + 1);
@@ -1552,6 +1603,28 @@ mod tests {
         assert!(s.logged(3, "cluster: node 1 coordinates the membership; node 4 follows").is_some());
     }
 
+    /// Idle followers beat in answer to the period's view: the coordinator
+    /// takes a period's beats at one moment, not one at a time all over
+    /// the period (each a wake-up of its own).
+    #[test]
+    fn followers_answer_the_periods_view_together() {
+        let mut s = formed(16);
+        s.run(3 * BEAT_US);
+        let mut moments = Vec::new();
+        for _ in 0..4 * BEAT_US / (10 * MS) {
+            let before = s.nodes[0].heard;
+            s.run(10 * MS);
+            if s.nodes[0].heard > before {
+                moments.push(s.nodes[0].heard - before);
+            }
+        }
+        // Four periods: four moments (five, if the window cuts one), each
+        // with all fifteen followers' beats.
+        assert!(moments.len() <= 5, "beats heard at {} moments: {moments:?}", moments.len());
+        assert!(moments.iter().filter(|&&n| n == 15).count() >= 3, "{moments:?}");
+        assert!(s.nodes.iter().enumerate().all(|(k, _)| s.table(k) == all_up(1..=16)));
+    }
+
     /// A node admitted to forty knows all of them at once (its files and
     /// processes may be asked for at once), not only after the next
     /// period's view; the others learn of it from one news view.
@@ -1628,7 +1701,7 @@ mod tests {
     fn an_ended_process_is_told_to_every_node_at_once() {
         let mut s = formed(3);
         s.nodes[2].m.watched_ended();
-        let outs = s.nodes[2].m.beat(s.now, Stats::default());
+        let outs = s.nodes[2].m.beat_now(s.now, Stats::default());
         s.carry(2, outs);
         s.deliver();
         assert_eq!(s.nodes[0].ended, [NodeId(3)], "the coordinator hears the beat");

@@ -105,6 +105,9 @@ pub struct Entry<'a> {
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
 pub struct View<'a> {
     pub id: ViewId,
+    /// A page of the whole table, sent every period: followers answer it
+    /// with their beats (news views carry what changed only).
+    pub whole: bool,
     #[serde(borrow)]
     pub entries: alloc::vec::Vec<Entry<'a>>,
 }
@@ -266,8 +269,11 @@ mod tests {
             ends: 0,
             left: true,
         };
-        let v =
-            View { id: ViewId { coordinator: NodeId(1), incarnation: 5, seq: 41 }, entries: alloc::vec![e.clone()] };
+        let v = View {
+            id: ViewId { coordinator: NodeId(1), incarnation: 5, seq: 41 },
+            whole: true,
+            entries: alloc::vec![e.clone()],
+        };
         assert_eq!(View::decode(&v.encode()), Some(v.clone()));
         let bad = View { entries: alloc::vec![Entry { features: "a b", ..e }], ..v };
         assert_eq!(View::decode(&bad.encode()), None);
@@ -305,7 +311,7 @@ mod tests {
             left: true,
         };
         let id = ViewId { coordinator: NodeId(NodeId::MAX), incarnation: u64::MAX, seq: u64::MAX };
-        let body = View { id, entries: alloc::vec![e] }.encode();
+        let body = View { id, whole: false, entries: alloc::vec![e] }.encode();
         let m = Message::View { body: &body, mac: [0xff; 32] }.encode();
         assert!(m.len() <= DATAGRAM_MAX, "a view of one entry of {} bytes", m.len());
     }

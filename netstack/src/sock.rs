@@ -24,6 +24,10 @@ pub const PEER_TIMEOUT_S: u64 = 20;
 /// Seconds of silence before an idle connection is probed.
 const KEEP_ALIVE_S: u64 = 5;
 const DATAGRAMS: usize = 32;
+/// Datagrams a UDP socket holds for its reader: the beats of a cluster's
+/// period come to its coordinator together (answering its view), 63 at
+/// once at 64 nodes.
+const DATAGRAMS_IN: usize = 128;
 /// How long a UDP socket's send queue may stay non-empty before it is
 /// taken for stuck (see [`Kind::unstick`]), in microseconds.
 const STUCK_US: u64 = 3_000_000;
@@ -81,9 +85,9 @@ pub fn new_tcp(links: &mut [Link], link: usize) -> Sock {
 }
 
 fn new_udp(links: &mut [Link], link: usize) -> Sock {
-    let buffer = || udp::PacketBuffer::new(vec![udp::PacketMetadata::EMPTY; DATAGRAMS], vec![0; DATAGRAM_BYTES]);
+    let buffer = |n| udp::PacketBuffer::new(vec![udp::PacketMetadata::EMPTY; n], vec![0; DATAGRAM_BYTES]);
     links[link].dirty = true;
-    Sock { link, handle: links[link].sockets.add(udp::Socket::new(buffer(), buffer())) }
+    Sock { link, handle: links[link].sockets.add(udp::Socket::new(buffer(DATAGRAMS_IN), buffer(DATAGRAMS))) }
 }
 
 fn new_icmp(links: &mut [Link], link: usize) -> Sock {
