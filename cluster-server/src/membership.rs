@@ -5,7 +5,8 @@
 //!
 //! One node, the **coordinator**, hears every node's beat and broadcasts
 //! the table (a view); every other node (a follower) sends its beat to the
-//! coordinator alone and learns the others from the views. So an idle
+//! coordinator alone, in answer to each period's view (so the coordinator
+//! takes them together), and learns the others from the views. So an idle
 //! node wakes about twice a beat period whatever the cluster's size
 //! (everyone beating to everyone cost each node a wake-up per node), and
 //! a node joins with two datagrams, not a challenge and proof per pair.
