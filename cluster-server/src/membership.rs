@@ -75,8 +75,9 @@ const HELD_US: u64 = 2 * BEAT_US;
 /// (one datagram at a time, each woke it: the interrupt, the switches and
 /// the host's thread wake-ups cost it 0.7 ms a beat, against 0.11 ms in
 /// bursts). Without a view it beats on its own this long after its last
-/// beat.
-const OWN_BEAT_US: u64 = BEAT_US + BEAT_US / 4;
+/// beat: little past a period, so that a view lost or late leaves the
+/// coordinator almost the margin it had before to `SUSPECT_US`.
+const OWN_BEAT_US: u64 = BEAT_US + BEAT_US / 10;
 /// A new node listens this long before it broadcasts its first beat: in a
 /// running cluster it hears the coordinator's view first (one comes every
 /// period, and at most [`NEWS_GAP_US`] apart while nodes join) and beats
