@@ -15,7 +15,10 @@
 //! register, `rdi`, which the call had set to the slot, and slot 0 is never
 //! a connection. A thread caught just before its `syscall` instruction
 //! with those registers set is not blocked; the kernel leaves it be, and
-//! its call fails the same way when it makes it.
+//! its call fails the same way when it makes it. Left: a client of the
+//! ending server that also waits in a call to another server which took
+//! its tree down meanwhile (an unmount empties those slots too) has that
+//! call failed as well, though that server might still have answered.
 
 use crate::life::Life;
 use alloc::vec::Vec;
