@@ -28,11 +28,7 @@ pub fn proves(secret: &[u8], challenge: &[u8], answer: &[u8]) -> bool {
 /// Hex text (a secret or a seed, as the host writes them: one line) as
 /// bytes; none if it is not hex.
 pub fn from_hex(text: &str) -> Option<Vec<u8>> {
-    let t = text.trim().as_bytes();
-    if !t.len().is_multiple_of(2) {
-        return None;
-    }
-    t.chunks(2).map(|p| u8::from_str_radix(core::str::from_utf8(p).ok()?, 16).ok()).collect()
+    hex::decode(text.trim()).ok()
 }
 
 #[cfg(test)]

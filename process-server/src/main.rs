@@ -237,8 +237,7 @@ fn grants_of(
     }
     if let (true, Some(boot)) = (p.seed, settings.get("opt/ux/seed")) {
         let seed = sysdesc::program_seed(boot.trim().as_bytes(), p.name);
-        let hex: alloc::string::String = seed.iter().map(|b| alloc::format!("{b:02x}")).collect();
-        env.push(alloc::format!("UX_SEED={hex}"));
+        env.push(alloc::format!("UX_SEED={}", hex::encode(seed)));
     }
     for (i, &id) in p.pci.iter().enumerate() {
         // The same id again is the next such device.
