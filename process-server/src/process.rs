@@ -640,7 +640,9 @@ impl Life {
             .filter(|p| p.live().is_some_and(|l| l.intermediary == Some(pid)))
             .map(|p| p.pid)
             .collect();
-        let served = self.clients_of(pid);
+        // Only a process that mounted a tree has file clients; most ends
+        // (every spawned `true`) skip the walk of the table.
+        let served = if self.procs.get(&pid).is_some_and(|p| p.mounted) { self.clients_of(pid) } else { Vec::new() };
         self.changes += 1;
         let Some(p) = self.procs.get_mut(&pid) else {
             return (Vec::new(), None);
