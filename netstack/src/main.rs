@@ -286,7 +286,7 @@ impl Files for Stack {
         for l in self.links.iter_mut().filter(|l| l.busy(t)) {
             l.poll(&self.clock, &mut self.net.ipifc);
         }
-        self.net.now = now(&self.clock).total_micros() as u64;
+        self.net.now = t.total_micros() as u64;
         self.net.poll(&mut self.links);
     }
 

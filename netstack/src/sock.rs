@@ -80,20 +80,24 @@ pub fn new_tcp(links: &mut [Link], link: usize) -> Sock {
     // connections are probed so that this is noticed too.
     socket.set_timeout(Some(Duration::from_secs(PEER_TIMEOUT_S)));
     socket.set_keep_alive(Some(Duration::from_secs(KEEP_ALIVE_S)));
-    links[link].dirty = true;
-    Sock { link, handle: links[link].sockets.add(socket) }
+    add(links, link, socket)
+}
+
+/// A new socket of `link` (which so has work).
+fn add(links: &mut [Link], link: usize, socket: impl smoltcp::socket::AnySocket<'static>) -> Sock {
+    let l = &mut links[link];
+    l.dirty = true;
+    Sock { link, handle: l.sockets.add(socket) }
 }
 
 fn new_udp(links: &mut [Link], link: usize) -> Sock {
     let buffer = |n| udp::PacketBuffer::new(vec![udp::PacketMetadata::EMPTY; n], vec![0; DATAGRAM_BYTES]);
-    links[link].dirty = true;
-    Sock { link, handle: links[link].sockets.add(udp::Socket::new(buffer(DATAGRAMS_IN), buffer(DATAGRAMS))) }
+    add(links, link, udp::Socket::new(buffer(DATAGRAMS_IN), buffer(DATAGRAMS)))
 }
 
 fn new_icmp(links: &mut [Link], link: usize) -> Sock {
     let buffer = || icmp::PacketBuffer::new(vec![icmp::PacketMetadata::EMPTY; 8], vec![0; 8 * 1024]);
-    links[link].dirty = true;
-    Sock { link, handle: links[link].sockets.add(icmp::Socket::new(buffer(), buffer())) }
+    add(links, link, icmp::Socket::new(buffer(), buffer()))
 }
 
 /// Whether a TCP socket and whether a UDP socket of `link` hold `port`.
