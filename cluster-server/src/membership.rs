@@ -12,9 +12,11 @@
 //! a node joins with two datagrams, not a challenge and proof per pair.
 //!
 //! - A node that knows no coordinator **seeks**: it broadcasts its beats
-//!   (a new node after listening half a period, so that joining a running
-//!   cluster broadcasts nothing). If none speaks for [`SUSPECT_US`] and no
-//!   lower node holding the secret was heard, it coordinates.
+//!   (a new node after listening a period), but none while it hears a
+//!   coordinator's views: it answers those, to the coordinator alone, so
+//!   that joining a running cluster broadcasts nothing. If none speaks for
+//!   [`SUSPECT_US`] and no lower node holding the secret was heard, it
+//!   coordinates.
 //! - A node goes over to a coordinator only on a view that echoes one of
 //!   its beats of the last [`DOWN_US`] (to a coordinator it does not
 //!   follow it sends a beat first); after that it believes only that
@@ -80,11 +82,11 @@ const HELD_US: u64 = 2 * BEAT_US;
 const OWN_BEAT_US: u64 = BEAT_US + BEAT_US / 10;
 /// A new node listens this long before it broadcasts its first beat: in a
 /// running cluster it hears the coordinator's view first (one comes every
-/// period, and at most [`NEWS_GAP_US`] apart while nodes join) and beats
-/// to the coordinator alone, sparing every node of the segment a
-/// broadcast to take in (while 64 nodes formed, a hundred of them). The
-/// beater's second wake-up, half a period on, is its first broadcast.
-const LISTEN_US: u64 = BEAT_US / 2;
+/// period) and beats to the coordinator alone, sparing every node of the
+/// segment a broadcast to take in. Half a period was too short while 64
+/// nodes formed: a node whose half period passed between two views
+/// broadcast, and went on broadcasting every period until admitted.
+const LISTEN_US: u64 = BEAT_US + NEWS_GAP_US;
 /// Beats and views sent that an echo may name (at most; older than
 /// [`DOWN_US`] they count no more).
 const SENT_KEPT: usize = 64;
@@ -175,11 +177,18 @@ enum Role {
     /// No coordinator followed. Beats go to `toward` (the next
     /// coordinator, while it takes over) or to everyone. `lower_us`: when
     /// a coordinator's view, or a lower node's beat, was last heard (then
-    /// another is to coordinate, not us).
+    /// another is to coordinate, not us). `viewed_us`: when a
+    /// coordinator's view last came: each is answered to it (`on_view`),
+    /// so our own beats go to nobody while views come. (While 64 nodes
+    /// formed, the coordinator, with a core's thirtieth, took seconds to
+    /// admit a node; each seeker broadcast meanwhile, 200 broadcasts in
+    /// all, each a wake-up of every node, which the coordinator's
+    /// backlog grew with.)
     Seeking {
         since_us: u64,
         lower_us: Option<u64>,
         toward: Option<[u8; 4]>,
+        viewed_us: Option<u64>,
     },
     Following(Following),
     /// `news`: what to tell before the next beat period.
@@ -258,7 +267,7 @@ impl Membership {
             view_seq: 0,
             ends: 0,
             own: Stats::default(),
-            role: Role::Seeking { since_us: now_us, lower_us: None, toward: None },
+            role: Role::Seeking { since_us: now_us, lower_us: None, toward: None, viewed_us: None },
             peers: BTreeMap::new(),
             pending: BTreeMap::new(),
             last_view_us: None,
@@ -385,6 +394,9 @@ impl Membership {
                 (Some(f.addr), Some(ViewId { coordinator: f.node, incarnation: f.incarnation, seq: f.seq }))
             }
             Role::Seeking { toward: None, .. } if now_us < self.listen_until_us => return Vec::new(),
+            Role::Seeking { toward: None, viewed_us: Some(t), .. } if now_us.saturating_sub(*t) < SUSPECT_US => {
+                return Vec::new()
+            }
             Role::Seeking { toward, .. } => (*toward, None),
             Role::Coordinating { .. } | Role::Left => return Vec::new(),
         };
@@ -597,7 +609,7 @@ impl Membership {
                 *toward = None;
                 *since_us = now_us;
             }
-            Role::Seeking { since_us, lower_us, toward: None }
+            Role::Seeking { since_us, lower_us, toward: None, .. }
                 if self.cfg.secret.is_some() && quiet(*since_us) && lower_us.is_none_or(quiet) =>
             {
                 out.push(Out::Log(format!("cluster: node {} coordinates the membership (none heard)", self.cfg.node)));
@@ -622,7 +634,8 @@ impl Membership {
                         self.coordinate(now_us);
                     }
                     Some((_, addr)) => {
-                        self.role = Role::Seeking { since_us: now_us, lower_us: None, toward: Some(addr) };
+                        self.role =
+                            Role::Seeking { since_us: now_us, lower_us: None, toward: Some(addr), viewed_us: None };
                         out.extend(self.beat_at(now_us, self.own));
                     }
                 }
@@ -688,7 +701,7 @@ impl Membership {
         let peers = self.peers.iter().filter_map(due).min();
         let role = match &self.role {
             Role::Seeking { since_us, toward: Some(_), .. } => Some(since_us + SUSPECT_US),
-            Role::Seeking { since_us, lower_us, toward: None } if self.cfg.secret.is_some() => {
+            Role::Seeking { since_us, lower_us, toward: None, .. } if self.cfg.secret.is_some() => {
                 Some((since_us + SUSPECT_US).max(lower_us.map_or(0, |t| t + SUSPECT_US)))
             }
             Role::Seeking { .. } => None,
@@ -899,8 +912,9 @@ impl Membership {
         // Another coordinator's: worth going over to? The first a seeker
         // hears, a lower one than ours, any once ours is silent.
         let better = match &mut self.role {
-            Role::Seeking { lower_us, .. } => {
+            Role::Seeking { lower_us, viewed_us, .. } => {
                 *lower_us = Some(now_us);
+                *viewed_us = Some(now_us);
                 true
             }
             Role::Following(f) => id.coordinator < f.node || now_us.saturating_sub(f.heard_us) >= SUSPECT_US,
@@ -1178,6 +1192,10 @@ mod tests {
         stats: Stats,
         /// How often it beats (a beater woken late beats less often).
         period: u64,
+        /// Datagrams it broadcast.
+        broadcasts: usize,
+        /// It hears nothing before this (a backlog: datagrams lost).
+        deaf_until: u64,
     }
 
     fn config(n: u16, secret: Option<&[u8]>) -> Config {
@@ -1205,6 +1223,8 @@ mod tests {
                 heard: 0,
                 stats: Stats::default(),
                 period: BEAT_US,
+                broadcasts: 0,
+                deaf_until: 0,
             };
             self.nodes.push(sim);
             self.nodes.len() - 1
@@ -1213,7 +1233,10 @@ mod tests {
         fn carry(&mut self, k: usize, outs: Vec<Out>) {
             for o in outs {
                 match o {
-                    Out::Broadcast(b) => self.flying.push_back((k, None, b)),
+                    Out::Broadcast(b) => {
+                        self.nodes[k].broadcasts += 1;
+                        self.flying.push_back((k, None, b));
+                    }
                     Out::SendTo(to, b) => self.flying.push_back((k, Some(to), b)),
                     Out::Log(l) => self.nodes[k].log.push((self.now, l)),
                     Out::Down(n) => self.nodes[k].downs.push(n),
@@ -1228,7 +1251,7 @@ mod tests {
                 let src = self.nodes[from].addr;
                 for k in 0..self.nodes.len() {
                     let n = &mut self.nodes[k];
-                    if k == from || !n.up || to.is_some_and(|a| a != n.addr) {
+                    if k == from || !n.up || to.is_some_and(|a| a != n.addr) || self.now < n.deaf_until {
                         continue;
                     }
                     n.heard += 1;
@@ -1644,6 +1667,41 @@ mod tests {
         assert_eq!(s.table(joiner), all_up(1..=41), "the joiner's table as it begins to follow");
         s.run(NEWS_GAP_US + 10 * MS);
         assert_eq!(s.table(1), all_up(1..=41), "a follower's, a news gap on");
+    }
+
+    /// A node joining a running cluster broadcasts nothing: it hears a
+    /// view while it listens and answers it to the coordinator alone, and
+    /// goes on answering views, not broadcasting, while the coordinator
+    /// (busy, its datagrams waiting) does not hear it.
+    #[test]
+    fn a_joiner_broadcasts_nothing_while_it_hears_views() {
+        let mut s = formed(8);
+        s.nodes[0].deaf_until = s.now + 1_200 * MS;
+        let joiner = s.start(9, Some(b"s"));
+        s.run(4 * BEAT_US);
+        assert_eq!(s.nodes[joiner].broadcasts, 0, "{:?}", s.nodes[joiner].log);
+        assert_eq!(s.nodes[joiner].m.coordinator(), Some(NodeId(1)));
+        assert_eq!(s.table(0), all_up(1..=9));
+        assert_eq!(s.table(joiner), all_up(1..=9));
+    }
+
+    /// Sixty-four nodes started at once: none broadcasts a beat once the
+    /// first coordinates (they listen a period first, then answer its
+    /// views). Listening half a period, they broadcast 81 beats, each a
+    /// wake-up of every node.
+    #[test]
+    fn sixty_four_nodes_started_together_hardly_broadcast() {
+        let mut s = Segment::new();
+        for k in 1..=64 {
+            s.start(k, Some(b"s"));
+        }
+        s.run(4_000 * MS);
+        for k in 0..64 {
+            assert_eq!(s.table(k), all_up(1..=64), "node {}", k + 1);
+        }
+        let most = s.nodes[1..].iter().map(|n| n.broadcasts).max().unwrap_or(0);
+        let all: usize = s.nodes[1..].iter().map(|n| n.broadcasts).sum();
+        assert!(most <= 1 && all <= 8, "followers broadcast {all} beats, one {most}");
     }
 
     #[test]
