@@ -2,7 +2,8 @@
 //!
 //! The library is the logic tested on the host: the virtio split
 //! virtqueue ([`virtq`]), the clock's rate for the stack's timers
-//! ([`clock`]); the text of the `/net` files is `libux::net`.
+//! ([`clock`]), neighbours' addresses gleaned from their frames
+//! ([`glean`]); the text of the `/net` files is `libux::net`.
 //! The program (`main.rs`, feature `server`) is an ordinary process that
 //! holds only what the system description grants it: the I/O ports and
 //! interrupts of its PCI devices (legacy virtio-net NICs), the CMOS
@@ -13,4 +14,5 @@
 extern crate alloc;
 
 pub mod clock;
+pub mod glean;
 pub mod virtq;

@@ -42,7 +42,7 @@ use nic::Nic;
 use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
 use smoltcp::socket::dhcpv4;
 use smoltcp::time::{Duration, Instant};
-use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr};
+use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr, Ipv4Address, Ipv4Cidr};
 
 libux::entry!(main);
 
@@ -160,6 +160,7 @@ fn link(index: usize, clock: &Clock) -> Option<Result<Link, &'static str>> {
             link.iface.update_ip_addrs(|addrs| {
                 let _ = addrs.push(address);
             });
+            link.nic.glean(Ipv4Cidr::new(Ipv4Address::new(a, b, c, d), SEGMENT_PREFIX), mac);
             println!("netstack: NIC 1: address {address} (node {n})");
         }
         _ => link.dhcp = Some(link.sockets.add(dhcpv4::Socket::new())),

@@ -3,15 +3,18 @@
 //! and the `smoltcp` device over them. A control virtqueue, where the
 //! device has one, serves once at start: it turns promiscuous mode off
 //! (QEMU starts the device in it), so a NIC on a shared segment takes
-//! only the frames for its MAC address and broadcasts.
+//! only the frames for its MAC address and broadcasts. On the cluster's
+//! segment, the stack is handed a neighbour's address pair before its
+//! first frame (`netstack::glean`), so that it need not ask by ARP.
 
 use libux::net::NicStats;
 use libux::process::Clock;
 use libux::sel4::IoPort;
+use netstack::glean::{Gleaner, Reply};
 use netstack::virtq::{self, Virtq};
 use smoltcp::phy::{self, DeviceCapabilities, Medium};
 use smoltcp::time::Instant;
-use smoltcp::wire::EthernetAddress;
+use smoltcp::wire::{EthernetAddress, Ipv4Cidr};
 
 // Legacy virtio PCI registers, from the I/O BAR.
 const DEVICE_FEATURES: u16 = 0x00;
@@ -81,6 +84,12 @@ pub struct Nic {
     tx: Queue,
     /// What the NIC has done, for `/net/stats`.
     pub counters: NicStats,
+    /// On the cluster's segment (`glean`).
+    gleaner: Option<Gleaner>,
+    /// A gleaned reply for the stack, and the received frame it goes
+    /// before (taken from the ring, not yet handed over).
+    gleaned: Option<Reply>,
+    held: Option<(u16, usize)>,
 }
 
 impl Nic {
@@ -92,9 +101,30 @@ impl Nic {
         let _ = self.ports.out16(self.base + reg, v);
     }
 
-    /// Whether received frames wait in the ring.
+    /// Whether received frames wait in the ring (or here).
     pub fn rx_waiting(&self) -> bool {
-        self.rx.q.used_waiting() > 0
+        self.rx.q.used_waiting() > 0 || self.held.is_some() || self.gleaned.is_some()
+    }
+
+    /// Gleans neighbours' addresses for the interface at `own`.
+    pub fn glean(&mut self, own: Ipv4Cidr, mac: EthernetAddress) {
+        self.gleaner = Some(Gleaner::new(own, mac));
+    }
+
+    /// The next received frame of at least a header, taken from the ring.
+    fn take_frame(&mut self) -> Option<(u16, usize)> {
+        if let Some(held) = self.held.take() {
+            return Some(held);
+        }
+        let (mut id, mut len) = self.rx.q.take_used()?;
+        while (len as usize) < HEADER {
+            self.counters.rx_runts += 1;
+            self.rx.offer(id, BUFFER, true);
+            self.notify(RX);
+            (id, len) = self.rx.q.take_used()?;
+        }
+        self.counters.rx_frames += 1;
+        Some((id, (len as usize).min(BUFFER)))
     }
 
     /// Reads the interrupt status, which lowers the level-triggered line.
@@ -152,7 +182,8 @@ impl Nic {
         for (i, b) in mac.iter_mut().enumerate() {
             *b = ports.in8(base + MAC + i as u16).unwrap_or(0);
         }
-        let mut nic = Nic { ports, base, rx, tx, counters: NicStats::default() };
+        let mut nic =
+            Nic { ports, base, rx, tx, counters: NicStats::default(), gleaner: None, gleaned: None, held: None };
         for id in 0..BUFFERS {
             nic.rx.offer(id, BUFFER, true);
         }
@@ -229,17 +260,25 @@ impl Control {
     }
 }
 
-pub struct RxToken<'a>(&'a mut Nic, u16, usize);
+pub enum RxToken<'a> {
+    /// A received frame: its buffer in the ring, and length.
+    Frame(&'a mut Nic, u16, usize),
+    Gleaned(Reply),
+}
 pub struct TxToken<'a>(&'a mut Nic);
 
 impl phy::RxToken for RxToken<'_> {
     fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
-        let RxToken(nic, id, len) = self;
-        let r = f(&nic.rx.buffer(id)[HEADER..len]);
-        // The buffer goes straight back to the device.
-        nic.rx.offer(id, BUFFER, true);
-        nic.notify(RX);
-        r
+        match self {
+            RxToken::Frame(nic, id, len) => {
+                let r = f(&nic.rx.buffer(id)[HEADER..len]);
+                // The buffer goes straight back to the device.
+                nic.rx.offer(id, BUFFER, true);
+                nic.notify(RX);
+                r
+            }
+            RxToken::Gleaned(reply) => f(&reply),
+        }
     }
 }
 
@@ -261,7 +300,7 @@ impl phy::Device for Nic {
     type RxToken<'a> = RxToken<'a>;
     type TxToken<'a> = TxToken<'a>;
 
-    fn receive(&mut self, _: Instant) -> Option<(RxToken<'_>, TxToken<'_>)> {
+    fn receive(&mut self, now: Instant) -> Option<(RxToken<'_>, TxToken<'_>)> {
         while self.tx.q.take_used().is_some() {}
         // No room to answer: received frames wait in the ring until the
         // device's transmit interrupt says buffers came back.
@@ -269,19 +308,22 @@ impl phy::Device for Nic {
         if self.rx.q.used_waiting() >= BUFFERS {
             self.counters.rx_ring_full += 1;
         }
-        let (mut id, mut len) = self.rx.q.take_used()?;
-        while (len as usize) < HEADER {
-            self.counters.rx_runts += 1;
-            self.rx.offer(id, BUFFER, true);
-            self.notify(RX);
-            (id, len) = self.rx.q.take_used()?;
+        if let Some(reply) = self.gleaned.take() {
+            return Some((RxToken::Gleaned(reply), TxToken(self)));
         }
-        self.counters.rx_frames += 1;
-        let len = (len as usize).min(BUFFER);
+        let (id, len) = self.take_frame()?;
+        // A neighbour not given yet: its address pair first, the frame
+        // at the next call.
+        let now_ms = now.total_millis().max(0) as u64;
+        let frame = &self.rx.buffer(id)[HEADER..len];
+        if let Some(reply) = self.gleaner.as_mut().and_then(|g| g.glean(frame, now_ms)) {
+            self.held = Some((id, len));
+            return Some((RxToken::Gleaned(reply), TxToken(self)));
+        }
         // SAFETY: both tokens use the one NIC, one after the other (smoltcp
         // consumes the receive token before it transmits).
         let me = self as *mut Nic;
-        Some((RxToken(unsafe { &mut *me }, id, len), TxToken(unsafe { &mut *me })))
+        Some((RxToken::Frame(unsafe { &mut *me }, id, len), TxToken(unsafe { &mut *me })))
     }
 
     fn transmit(&mut self, _: Instant) -> Option<TxToken<'_>> {
