@@ -49,6 +49,20 @@ impl Segment {
     }
 
     /// QEMU's `-netdev` for a node's NIC on it.
+    /// A socket that receives every frame on the segment, as each QEMU
+    /// does (to look at the segment from the host: what went over it).
+    pub fn tap(&self) -> Result<std::net::UdpSocket, String> {
+        use socket2::{Domain, Protocol, Socket, Type};
+        let e = |e: std::io::Error| format!("tapping segment {self}: {e}");
+        let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP)).map_err(e)?;
+        // The QEMUs have the port too.
+        socket.set_reuse_address(true).map_err(e)?;
+        let group = std::net::Ipv4Addr::from(self.group);
+        socket.bind(&std::net::SocketAddrV4::new(group, self.port).into()).map_err(e)?;
+        socket.join_multicast_v4(&group, &std::net::Ipv4Addr::LOCALHOST).map_err(e)?;
+        Ok(socket.into())
+    }
+
     pub fn netdev(&self) -> String {
         let [a, b, c, d] = self.group;
         format!("socket,id=net1,mcast={a}.{b}.{c}.{d}:{},localaddr=127.0.0.1", self.port)

@@ -4,13 +4,16 @@
 //! wrong secret, with none, or with a number in use is refused, and both
 //! sides say so; a node killed is marked down, and comes back as a new
 //! incarnation; a node started by another invocation joins, with a number
-//! past one byte too; a node of 16 keeps its mounts of all the others,
+//! past one byte too, with no broadcast of its own and no ARP request on
+//! the segment (a capture of it says); a node of 16 keeps its mounts of all the others,
 //! 16 nodes booted at once agree on the time, and their cluster, whose
 //! views take two datagrams, stays formed while idle.
 
 use libux::cluster::{NodeLine, NodeState};
-use qemu::cluster::Cluster;
+use qemu::cluster::{Cluster, Segment};
 use qemu::node::{Node, Options, Secret};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tests::{gpid, ramfs_status, run, SHELL_TIMEOUT};
 
@@ -108,6 +111,43 @@ fn oversized_datagrams(segment: &qemu::cluster::Segment, count: usize) {
         socket.send_to(&frame, to).unwrap();
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+/// Every frame on a segment, read from the host by a thread until
+/// [`Tap::stop`].
+struct Tap {
+    stop: Arc<AtomicBool>,
+    reader: std::thread::JoinHandle<Vec<Vec<u8>>>,
+}
+
+impl Tap {
+    fn start(segment: &Segment) -> Tap {
+        let socket = segment.tap().unwrap_or_else(|e| panic!("{e}"));
+        socket.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = stop.clone();
+        let reader = std::thread::spawn(move || {
+            let (mut frames, mut buf) = (Vec::new(), [0u8; 2048]);
+            while !stopped.load(Ordering::Relaxed) {
+                if let Ok(n) = socket.recv(&mut buf) {
+                    frames.push(buf[..n].to_vec());
+                }
+            }
+            frames
+        });
+        Tap { stop, reader }
+    }
+
+    fn stop(self) -> Vec<Vec<u8>> {
+        self.stop.store(true, Ordering::Relaxed);
+        self.reader.join().unwrap()
+    }
+}
+
+/// An ARP request's target address, if `frame` is one.
+fn arp_request_for(frame: &[u8]) -> Option<[u8; 4]> {
+    let arp = frame.get(12..14) == Some(&[0x08, 0x06]) && frame.get(20..22) == Some(&[0, 1]);
+    arp.then(|| frame.get(38..42)?.try_into().ok()).flatten()
 }
 
 fn small() -> Options {
@@ -639,7 +679,12 @@ fn nodes_admit_each_other_by_the_secret_and_see_failures() {
 
     // Node numbers go past one byte: node 300 is 10.1.1.44 on the /16
     // segment, joins, and runs what node 1 places there.
+    // It hears a view while it listens and answers it to the coordinator
+    // alone: no broadcast beat (one at most, if views came late), and
+    // nobody asks for its address by ARP, nor it for theirs: each has
+    // the other's from its first frame (netstack gleans them).
     let mark = cluster.nodes[0].mark();
+    let tap = Tap::start(&cluster.segment);
     let far = Options { node_number: Some(300), ..small() };
     let far = cluster.add(&image, &far, false).unwrap_or_else(|e| panic!("{e}"));
     wait(far, 0, "netstack: NIC 1: address 10.1.1.44/16 (node 300)");
@@ -647,6 +692,14 @@ fn nodes_admit_each_other_by_the_secret_and_see_failures() {
     table(&cluster.nodes[0], &up(&[1, 2, 3, 300]));
     let out = run(&cluster.nodes[0], "crun -n 300 cat /proc/cluster/self; echo status $?", "status 0");
     assert!(out.lines().any(|l| l.trim() == "300"), "{out}");
+    let frames = tap.stop();
+    let far_mac = [0x52, 0x54, 0x00, 0x00, 0x01, 0x2c];
+    let from_far = frames.iter().filter(|f| f.get(6..12) == Some(&far_mac[..])).count();
+    let far_broadcasts = frames.iter().filter(|f| f.get(6..12) == Some(&far_mac[..]) && f[..6] == [0xff; 6]).count();
+    let asked: Vec<[u8; 4]> = frames.iter().filter_map(|f| arp_request_for(f)).collect();
+    assert!(from_far > 0, "the capture saw none of node 300's {} frames", frames.len());
+    assert!(far_broadcasts <= 1, "node 300 broadcast {far_broadcasts} frames while it joined");
+    assert!(!asked.contains(&[10, 1, 1, 44]) && !asked.contains(&[10, 1, 0, 1]), "ARP requests for {asked:?}");
     for node in &cluster.nodes {
         assert!(!node.log().contains("panicked"), "{}", node.log());
     }
