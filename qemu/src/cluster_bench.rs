@@ -248,7 +248,9 @@ pub fn largest(image: &Image, args: &Args) -> Result<Vec<String>, String> {
         std::thread::sleep(std::time::Duration::from_secs(5));
         let marks: Vec<usize> = cluster.nodes.iter().map(|node| node.mark()).collect();
         let mut shares = idle_shares(&cluster.nodes, std::time::Duration::from_secs(10))?;
-        let coordinator = shares.remove(0);
+        // Whichever node coordinates: the first to finish its boot may.
+        let at = cluster.nodes.iter().position(|node| coordinates(&node.log())).unwrap_or(0);
+        let coordinator = shares.remove(at);
         shares.sort_by(f64::total_cmp);
         // A settled cluster changes its mind about nobody while idle (one
         // whose views went out cut flapped for ever, and cost more).
@@ -259,15 +261,23 @@ pub fn largest(image: &Image, args: &Args) -> Result<Vec<String>, String> {
             .map(|(node, mark)| libux::cluster::trouble::count(&node.log()[mark..]))
             .sum();
         lines.push(format!(
-            "cluster: idle, each of {size} nodes costs the host {:.1} % of a core (median; most {:.1} %), the coordinator {coordinator:.1} % (goal <= 1 %); {flaps} nodes seen suspect, down or silent meanwhile (0 when settled)",
+            "cluster: idle, each of {size} nodes costs the host {:.1} % of a core (median; most {:.1} %), the coordinator (node {}) {coordinator:.1} % (goal <= 1 %); {flaps} nodes seen suspect, down or silent meanwhile (0 when settled)",
             shares[shares.len() / 2],
-            shares[shares.len() - 1]
+            shares[shares.len() - 1],
+            cluster.numbers[at]
         ));
         largest = Some(size);
     }
     let said = largest.map_or(String::from("none of them"), |s| format!("{s} nodes"));
     lines.push(format!("cluster: the largest cluster that formed here: {said} (tried {FORM_SIZES:?})"));
     Ok(lines)
+}
+
+/// Whether a node's log says it coordinates the membership: its last
+/// line on who does is its own taking over (none heard, or the last
+/// coordinator silent or gone), not its following another.
+fn coordinates(log: &str) -> bool {
+    log.lines().rev().find(|l| l.contains(" coordinates the membership")).is_some_and(|l| !l.ends_with(" follows"))
 }
 
 /// The CPU time process `pid` has had, user and system, in clock ticks
