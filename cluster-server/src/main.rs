@@ -386,10 +386,8 @@ fn listen(state: Arc<Mutex<State>>, data: Arc<File>, files: Arc<files::Files>) {
         let outs = {
             let mut st = state.lock();
             let now = st.clock.micros();
-            let mut outs = st.members.receive(now, d.peer.ip, d.payload);
-            // A view may bring a change due before the beater wakes.
-            outs.extend(st.members.tick(now));
-            outs
+            // (A view's changes, due before the beater wakes, with it.)
+            st.members.receive(now, d.peer.ip, d.payload)
         };
         carry_out(&files, &data, outs);
     }
