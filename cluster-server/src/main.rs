@@ -386,7 +386,8 @@ fn listen(state: Arc<Mutex<State>>, data: Arc<File>, files: Arc<files::Files>) {
         let outs = {
             let mut st = state.lock();
             let now = st.clock.micros();
-            // (A view's changes, due before the beater wakes, with it.)
+            // What the datagram changed comes with it; what time changes
+            // is the beater's.
             st.members.receive(now, d.peer.ip, d.payload)
         };
         carry_out(&files, &data, outs);
