@@ -75,11 +75,12 @@ impl Gleaner {
         if eth.dst_addr() != self.own_mac && !eth.dst_addr().is_broadcast() {
             return None;
         }
-        let ip = Ipv4Packet::new_checked(eth.payload()).ok()?;
-        let src = ip.src_addr();
-        let ours = src == self.own.address();
-        let on_network = self.own.contains_addr(&src) && src != self.own.network().broadcast()?;
-        (on_network && !ours && src != self.own.network().address()).then_some((src, eth.src_addr()))
+        let src = Ipv4Packet::new_checked(eth.payload()).ok()?.src_addr();
+        let network = self.own.network();
+        // A host of our network other than us: not its own address nor
+        // its broadcast (a /32 has neither, and no neighbour).
+        let host = self.own.contains_addr(&src) && Some(src) != network.broadcast() && src != network.address();
+        (host && src != self.own.address()).then_some((src, eth.src_addr()))
     }
 
     /// `ip` is at `mac`: a reply to us, as the neighbour would send it.

@@ -86,9 +86,8 @@ pub struct Nic {
     pub counters: NicStats,
     /// On the cluster's segment (`glean`).
     gleaner: Option<Gleaner>,
-    /// A gleaned reply for the stack, and the received frame it goes
-    /// before (taken from the ring, not yet handed over).
-    gleaned: Option<Reply>,
+    /// A received frame taken from the ring and not yet handed to the
+    /// stack: a gleaned reply went before it.
     held: Option<(u16, usize)>,
 }
 
@@ -103,7 +102,7 @@ impl Nic {
 
     /// Whether received frames wait in the ring (or here).
     pub fn rx_waiting(&self) -> bool {
-        self.rx.q.used_waiting() > 0 || self.held.is_some() || self.gleaned.is_some()
+        self.rx.q.used_waiting() > 0 || self.held.is_some()
     }
 
     /// Gleans neighbours' addresses for the interface at `own`.
@@ -182,8 +181,7 @@ impl Nic {
         for (i, b) in mac.iter_mut().enumerate() {
             *b = ports.in8(base + MAC + i as u16).unwrap_or(0);
         }
-        let mut nic =
-            Nic { ports, base, rx, tx, counters: NicStats::default(), gleaner: None, gleaned: None, held: None };
+        let mut nic = Nic { ports, base, rx, tx, counters: NicStats::default(), gleaner: None, held: None };
         for id in 0..BUFFERS {
             nic.rx.offer(id, BUFFER, true);
         }
@@ -307,9 +305,6 @@ impl phy::Device for Nic {
         self.tx.q.free_buffer()?;
         if self.rx.q.used_waiting() >= BUFFERS {
             self.counters.rx_ring_full += 1;
-        }
-        if let Some(reply) = self.gleaned.take() {
-            return Some((RxToken::Gleaned(reply), TxToken(self)));
         }
         let (id, len) = self.take_frame()?;
         // A neighbour not given yet: its address pair first, the frame
