@@ -48,7 +48,6 @@ impl Segment {
         Some(Segment { group: ip.octets(), port: port.parse().ok().filter(|&p| p != 0)? })
     }
 
-    /// QEMU's `-netdev` for a node's NIC on it.
     /// A socket that receives every frame on the segment, as each QEMU
     /// does (to look at the segment from the host: what went over it).
     pub fn tap(&self) -> Result<std::net::UdpSocket, String> {
@@ -63,6 +62,7 @@ impl Segment {
         Ok(socket.into())
     }
 
+    /// QEMU's `-netdev` for a node's NIC on it.
     pub fn netdev(&self) -> String {
         let [a, b, c, d] = self.group;
         format!("socket,id=net1,mcast={a}.{b}.{c}.{d}:{},localaddr=127.0.0.1", self.port)

@@ -249,8 +249,8 @@ pub fn largest(image: &Image, args: &Args) -> Result<Vec<String>, String> {
         let marks: Vec<usize> = cluster.nodes.iter().map(|node| node.mark()).collect();
         let mut shares = idle_shares(&cluster.nodes, std::time::Duration::from_secs(10))?;
         // Whichever node coordinates: the first to finish its boot may.
-        let at = cluster.nodes.iter().position(|node| coordinates(&node.log())).unwrap_or(0);
-        let coordinator = shares.remove(at);
+        let at = cluster.nodes.iter().position(|node| coordinates(&node.log()));
+        let coordinator = at.map(|at| (cluster.numbers[at], shares.remove(at)));
         shares.sort_by(f64::total_cmp);
         // A settled cluster changes its mind about nobody while idle (one
         // whose views went out cut flapped for ever, and cost more).
@@ -261,10 +261,12 @@ pub fn largest(image: &Image, args: &Args) -> Result<Vec<String>, String> {
             .map(|(node, mark)| libux::cluster::trouble::count(&node.log()[mark..]))
             .sum();
         lines.push(format!(
-            "cluster: idle, each of {size} nodes costs the host {:.1} % of a core (median; most {:.1} %), the coordinator (node {}) {coordinator:.1} % (goal <= 1 %); {flaps} nodes seen suspect, down or silent meanwhile (0 when settled)",
+            "cluster: idle, each of {size} nodes costs the host {:.1} % of a core (median; most {:.1} %), {} (goal <= 1 %); {flaps} nodes seen suspect, down or silent meanwhile (0 when settled)",
             shares[shares.len() / 2],
             shares[shares.len() - 1],
-            cluster.numbers[at]
+            coordinator.map_or(String::from("no node says it coordinates"), |(node, share)| format!(
+                "the coordinator (node {node}) {share:.1} %"
+            ))
         ));
         largest = Some(size);
     }

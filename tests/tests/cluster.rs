@@ -5,9 +5,9 @@
 //! sides say so; a node killed is marked down, and comes back as a new
 //! incarnation; a node started by another invocation joins, with a number
 //! past one byte too, with no broadcast of its own and no ARP request on
-//! the segment (a capture of it says); a node of 16 keeps its mounts of all the others,
-//! 16 nodes booted at once agree on the time, and their cluster, whose
-//! views take two datagrams, stays formed while idle.
+//! the segment (a capture of it says); a node of 16 keeps its mounts of
+//! all the others, 16 nodes booted at once agree on the time, and their
+//! cluster, whose views take two datagrams, stays formed while idle.
 
 use libux::cluster::{NodeLine, NodeState};
 use qemu::cluster::{Cluster, Segment};
@@ -695,7 +695,8 @@ fn nodes_admit_each_other_by_the_secret_and_see_failures() {
     let frames = tap.stop();
     let far_mac = [0x52, 0x54, 0x00, 0x00, 0x01, 0x2c];
     let from_far = frames.iter().filter(|f| f.get(6..12) == Some(&far_mac[..])).count();
-    let far_broadcasts = frames.iter().filter(|f| f.get(6..12) == Some(&far_mac[..]) && f[..6] == [0xff; 6]).count();
+    let far_broadcasts =
+        frames.iter().filter(|f| f.get(6..12) == Some(&far_mac[..]) && f.get(..6) == Some(&[0xff; 6][..])).count();
     let asked: Vec<[u8; 4]> = frames.iter().filter_map(|f| arp_request_for(f)).collect();
     assert!(from_far > 0, "the capture saw none of node 300's {} frames", frames.len());
     assert!(far_broadcasts <= 1, "node 300 broadcast {far_broadcasts} frames while it joined");
