@@ -247,11 +247,13 @@ pub fn largest(image: &Image, args: &Args) -> Result<Vec<String>, String> {
         // idle cost: the coordinator's apart, since it alone hears beats.
         std::thread::sleep(std::time::Duration::from_secs(5));
         let marks: Vec<usize> = cluster.nodes.iter().map(|node| node.mark()).collect();
-        let mut shares = idle_shares(&cluster.nodes, std::time::Duration::from_secs(10))?;
+        let shares = idle_shares(&cluster.nodes, std::time::Duration::from_secs(10))?;
+        let mut shares: Vec<(f64, u16)> = shares.into_iter().zip(cluster.numbers.iter().copied()).collect();
         // Whichever node coordinates: the first to finish its boot may.
         let at = cluster.nodes.iter().position(|node| coordinates(&node.log()));
-        let coordinator = at.map(|at| (cluster.numbers[at], shares.remove(at)));
-        shares.sort_by(f64::total_cmp);
+        let coordinator = at.map(|at| shares.remove(at));
+        shares.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let (median, (most, busiest)) = (shares[shares.len() / 2].0, shares[shares.len() - 1]);
         // A settled cluster changes its mind about nobody while idle (one
         // whose views went out cut flapped for ever, and cost more).
         let flaps: usize = cluster
@@ -261,10 +263,8 @@ pub fn largest(image: &Image, args: &Args) -> Result<Vec<String>, String> {
             .map(|(node, mark)| libux::cluster::trouble::count(&node.log()[mark..]))
             .sum();
         lines.push(format!(
-            "cluster: idle, each of {size} nodes costs the host {:.1} % of a core (median; most {:.1} %), {} (goal <= 1 %); {flaps} nodes seen suspect, down or silent meanwhile (0 when settled)",
-            shares[shares.len() / 2],
-            shares[shares.len() - 1],
-            coordinator.map_or(String::from("no node says it coordinates"), |(node, share)| format!(
+            "cluster: idle, each of {size} nodes costs the host {median:.1} % of a core (median; most {most:.1} %, node {busiest}), {} (goal <= 1 %); {flaps} nodes seen suspect, down or silent meanwhile (0 when settled)",
+            coordinator.map_or(String::from("no node says it coordinates"), |(share, node)| format!(
                 "the coordinator (node {node}) {share:.1} %"
             ))
         ));
