@@ -66,6 +66,12 @@ pub fn free_port(udp: bool) -> u16 {
 /// after the echo of the line, and the prompt is back; the output after
 /// the echo.
 pub fn run(node: &Node, line: &str, expect: &str) -> String {
+    run_within(node, line, expect, SHELL_TIMEOUT)
+}
+
+/// [`run`], failing after `timeout`: for a step that hangs if what it
+/// tests is broken, so that the test fails in a minute, not ten.
+pub fn run_within(node: &Node, line: &str, expect: &str, timeout: Duration) -> String {
     let mark = node.mark();
     node.type_text(&format!("{line}\n")).unwrap();
     let t0 = Instant::now();
@@ -77,7 +83,7 @@ pub fn run(node: &Node, line: &str, expect: &str) -> String {
                 return out.to_string();
             }
         }
-        assert!(t0.elapsed() < SHELL_TIMEOUT, "{line}: no {expect:?} in:\n{}", &log[mark..]);
+        assert!(t0.elapsed() < timeout, "{line}: no {expect:?} in:\n{}", &log[mark..]);
         std::thread::sleep(Duration::from_millis(50));
     }
 }

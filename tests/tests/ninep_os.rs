@@ -17,7 +17,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::Command;
 use std::time::{Duration, Instant};
-use tests::{free_port, pids_of, ramfs_status, rpc, run, start, started_by_shell};
+use tests::{free_port, pids_of, ramfs_status, rpc, run, run_within, start, started_by_shell};
 
 const TIMEOUT: Duration = Duration::from_secs(600);
 const SERVING: &str = "exportfs: serving / on tcp!*!564";
@@ -877,7 +877,9 @@ fn a_walk_into_a_silent_mount_stalls_nothing_else() {
     std::thread::sleep(Duration::from_secs(1));
     let ps = run(&node, "ps", "PID");
     let &[cat] = &started_by_shell(&ps, "cat")[..] else { panic!("cat is not waiting:\n{ps}") };
-    run(&node, &format!("kill {mounter}; wait {cat}"), &format!("[{cat}] exited 1"));
+    // Answered at once; left waiting, it would wait for ever.
+    let within = Duration::from_secs(60);
+    run_within(&node, &format!("kill {mounter}; wait {cat}"), &format!("[{cat}] exited 1"), within);
     let log = &node.log()[mark..];
     assert!(log.contains("cat: /n/slow/y: file server gone"), "{log}");
     run(&node, "ls /n; echo listed", "listed");
