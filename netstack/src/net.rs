@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! /net/ipifc              read: `ADDRESS/PREFIX gw ROUTER mac MAC` (or `none`)
-//! /net/stats              read: a line per NIC, `nicK rx N tx N ringfull N runts N`
+//! /net/stats              read: a line per NIC, `nicK rx N tx N ringfull N runts N irq N`
 //! /net/PROTO/clone        open: makes connection N and is its ctl
 //!                         (PROTO: tcp, udp, icmp)
 //! /net/PROTO/N/ctl        write `connect A.B.C.D!PORT` (tcp: returns

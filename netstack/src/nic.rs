@@ -126,9 +126,12 @@ impl Nic {
         Some((id, (len as usize).min(BUFFER)))
     }
 
-    /// Reads the interrupt status, which lowers the level-triggered line.
-    pub fn interrupted(&self) {
-        let _ = self.ports.in8(self.base + ISR);
+    /// Reads the interrupt status, which lowers the level-triggered line
+    /// (and counts the interrupt, if the NIC raised it).
+    pub fn interrupted(&mut self) {
+        if self.ports.in8(self.base + ISR).is_ok_and(|isr| isr != 0) {
+            self.counters.interrupts += 1;
+        }
     }
 
     fn notify(&self, queue: u16) {

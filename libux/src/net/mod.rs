@@ -131,7 +131,7 @@ impl core::fmt::Display for Ctl {
 }
 
 /// One NIC's line of `/net/stats`:
-/// `nicK rx FRAMES tx FRAMES ringfull TIMES runts FRAMES`.
+/// `nicK rx FRAMES tx FRAMES ringfull TIMES runts FRAMES irq TIMES`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct NicStats {
     pub nic: usize,
@@ -142,12 +142,16 @@ pub struct NicStats {
     pub rx_ring_full: u64,
     /// Frames too short to carry a frame, dropped.
     pub rx_runts: u64,
+    /// Interrupts the NIC raised (its status said so when its line
+    /// fired): none while frames come means its interrupt is not where
+    /// the driver waits.
+    pub interrupts: u64,
 }
 
 impl core::fmt::Display for NicStats {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        let NicStats { nic, rx_frames, tx_frames, rx_ring_full, rx_runts } = self;
-        writeln!(f, "nic{nic} rx {rx_frames} tx {tx_frames} ringfull {rx_ring_full} runts {rx_runts}")
+        let NicStats { nic, rx_frames, tx_frames, rx_ring_full, rx_runts, interrupts } = self;
+        writeln!(f, "nic{nic} rx {rx_frames} tx {tx_frames} ringfull {rx_ring_full} runts {rx_runts} irq {interrupts}")
     }
 }
 
@@ -162,6 +166,7 @@ impl NicStats {
             tx_frames: field("tx")?,
             rx_ring_full: field("ringfull")?,
             rx_runts: field("runts")?,
+            interrupts: field("irq")?,
         };
         w.next().is_none().then_some(s)
     }
@@ -276,13 +281,17 @@ mod tests {
 
     #[test]
     fn nic_stats_lines() {
-        let s = NicStats { nic: 1, rx_frames: 617, tx_frames: 600, rx_ring_full: 292, rx_runts: 0 };
+        let s = NicStats { nic: 1, rx_frames: 617, tx_frames: 600, rx_ring_full: 292, rx_runts: 0, interrupts: 450 };
         let line = alloc::format!("{s}");
-        assert_eq!(line, "nic1 rx 617 tx 600 ringfull 292 runts 0\n");
+        assert_eq!(line, "nic1 rx 617 tx 600 ringfull 292 runts 0 irq 450\n");
         assert_eq!(NicStats::parse(&line), Some(s));
-        for bad in
-            ["", "nic1 rx 1 tx 2 ringfull 3", "nicX rx 1 tx 2 ringfull 3 runts 4", "nic0 tx 1 rx 2 ringfull 3 runts 4"]
-        {
+        for bad in [
+            "",
+            "nic1 rx 1 tx 2 ringfull 3 runts 4",
+            "nicX rx 1 tx 2 ringfull 3 runts 4 irq 5",
+            "nic0 tx 1 rx 2 ringfull 3 runts 4 irq 5",
+            "nic0 rx 1 tx 2 ringfull 3 runts 4 irq 5 more",
+        ] {
             assert_eq!(NicStats::parse(bad), None, "{bad:?}");
         }
     }
