@@ -131,7 +131,9 @@ fn interrupt(slot: u8) -> Option<u8> {
         // QEMU's PIIX swizzle: slot S's INTx drives PIRQ (S - 1 + x) mod 4.
         let pirq = (u32::from(slot) + u32::from(pin) + 2) % 4;
         let route = read(PIIX3_SLOT, PIRQ_ROUTE) >> (8 * pirq) & 0xff;
-        (route & 0x80 == 0).then_some((route & 0xf) as u8)
+        // Bit 7: routed nowhere; the PIIX3 reserves IRQs 0-2, 8 and 13.
+        let irq = (route & 0xf) as u8;
+        (route & 0x80 == 0 && irq >= 3 && irq != 8 && irq != 13).then_some(irq)
     });
     match routed {
         Some(Some(irq)) => Some(irq),
