@@ -119,27 +119,30 @@ fn io_bars(slot: u8) -> Vec<IoBar> {
     bars
 }
 
+/// The PIIX3's PIRQ route registers (PIRQA-D, a byte each), if the
+/// machine has one.
+fn pirq_routes() -> Option<u32> {
+    (read(PIIX3_SLOT, 0) == PIIX3).then(|| read(PIIX3_SLOT, PIRQ_ROUTE))
+}
+
 /// The IOAPIC pin the device in `slot` interrupts on, if it has an
-/// interrupt (see the module doc).
-fn interrupt(slot: u8) -> Option<u8> {
+/// interrupt (see the module doc), given the PIIX3's `routes`.
+fn interrupt(slot: u8, routes: Option<u32>) -> Option<u8> {
     let reg = read(slot, INTERRUPT_LINE);
     let (line, pin) = ((reg & 0xff) as u8, (reg >> 8 & 0xff) as u8);
     if !(1..=4).contains(&pin) {
         return None;
     }
-    let routed = (read(PIIX3_SLOT, 0) == PIIX3).then(|| {
+    let routed = routes.and_then(|routes| {
         // QEMU's PIIX swizzle: slot S's INTx drives PIRQ (S - 1 + x) mod 4.
         let pirq = (u32::from(slot) + u32::from(pin) + 2) % 4;
-        let route = read(PIIX3_SLOT, PIRQ_ROUTE) >> (8 * pirq) & 0xff;
+        let route = routes >> (8 * pirq) & 0xff;
         // Bit 7: routed nowhere; the PIIX3 reserves IRQs 0-2, 8 and 13.
         let irq = (route & 0xf) as u8;
         (route & 0x80 == 0 && irq >= 3 && irq != 8 && irq != 13).then_some(irq)
     });
-    match routed {
-        Some(Some(irq)) => Some(irq),
-        // No PIIX3, or a pin it routes nowhere: what the firmware wrote.
-        _ => (line < 24).then_some(line),
-    }
+    // No PIIX3, or a pin it routes nowhere: what the firmware wrote.
+    routed.or((line < 24).then_some(line))
 }
 
 /// Bus 0's devices (function 0), as found at boot.
@@ -149,6 +152,7 @@ pub struct Bus {
 
 impl Bus {
     pub fn scan() -> Bus {
+        let routes = pirq_routes();
         let found: Vec<(u8, u32, Vec<IoBar>)> = (0..32u8)
             .map(|s| (s, read(s, 0)))
             .filter(|&(_, id)| id != u32::MAX)
@@ -190,7 +194,7 @@ impl Bus {
             }
             // PCI interrupts are level-triggered; QEMU's PIIX routes them
             // active-high to the IOAPIC.
-            let irq = interrupt(slot).map(|pin| Irq { pin, level_triggered: true, active_low: false });
+            let irq = interrupt(slot, routes).map(|pin| Irq { pin, level_triggered: true, active_low: false });
             devices.push((id, Device { slot, io_ports, irq }));
         }
         Bus { devices }
