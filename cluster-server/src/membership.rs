@@ -47,6 +47,7 @@ use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
+use libux::cluster::roles::{COORDINATES, FOLLOWS};
 use libux::cluster::Nonces;
 use libux::cluster::{NodeId, NodeLine, NodeState};
 use libux::net::Addr;
@@ -633,7 +634,7 @@ impl Membership {
             Role::Seeking { since_us, lower_us, toward: None, .. }
                 if self.cfg.secret.is_some() && quiet(*since_us) && lower_us.is_none_or(quiet) =>
             {
-                out.push(Out::Log(format!("cluster: node {} coordinates the membership (none heard)", self.cfg.node)));
+                out.push(Out::Log(format!("cluster: node {}{COORDINATES} (none heard)", self.cfg.node)));
                 self.coordinate(now_us);
             }
             Role::Following(f) if quiet(f.heard_us) => {
@@ -648,10 +649,7 @@ impl Membership {
                 match next {
                     None => {
                         let how = if self.peers.get(&old).is_some_and(|p| p.left) { "left" } else { "is silent" };
-                        out.push(Out::Log(format!(
-                            "cluster: node {old} {how}; node {} coordinates the membership",
-                            self.cfg.node
-                        )));
+                        out.push(Out::Log(format!("cluster: node {old} {how}; node {}{COORDINATES}", self.cfg.node)));
                         self.coordinate(now_us);
                     }
                     Some((_, addr)) => {
@@ -984,7 +982,7 @@ impl Membership {
         }
         if let Role::Coordinating { .. } = self.role {
             out.push(Out::Log(format!(
-                "cluster: node {} coordinates the membership; node {} follows",
+                "cluster: node {}{COORDINATES}; node {}{FOLLOWS}",
                 id.coordinator, self.cfg.node
             )));
             self.pending.clear();

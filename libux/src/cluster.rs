@@ -116,6 +116,36 @@ impl NodeState {
     }
 }
 
+/// How the cluster server's log says who coordinates the membership: a
+/// node's own taking over (`cluster: node N coordinates the membership
+/// (none heard)`, or `...; node N coordinates the membership` when the
+/// last one fell silent or left), and its going over to another
+/// (`cluster: node C coordinates the membership; node N follows`).
+pub mod roles {
+    pub const COORDINATES: &str = " coordinates the membership";
+    pub const FOLLOWS: &str = " follows";
+
+    /// Whether a node's `log` says it coordinates now: its last line on
+    /// who does is its own taking over, not its following another.
+    pub fn coordinates(log: &str) -> bool {
+        log.lines().rev().find(|l| l.contains(COORDINATES)).is_some_and(|l| !l.ends_with(FOLLOWS))
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        fn the_last_word_on_who_coordinates_counts() {
+            let took = "cluster: node 2 coordinates the membership (none heard)\n";
+            let yielded = "cluster: node 1 coordinates the membership; node 2 follows\n";
+            let took_over = "cluster: node 1 is silent; node 2 coordinates the membership\n";
+            assert!(super::coordinates(took));
+            assert!(!super::coordinates(&[took, yielded].concat()));
+            assert!(super::coordinates(&[took, yielded, took_over].concat()));
+            assert!(!super::coordinates("cluster: node 2 on the segment\n"));
+        }
+    }
+}
+
 /// How the cluster server's log says it changed its mind about a node
 /// (`cluster: node N (NAME) is suspect`, `... is down`) or took its
 /// coordinator for silent (`cluster: node N is silent; ...`): what the

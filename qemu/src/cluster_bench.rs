@@ -250,7 +250,7 @@ pub fn largest(image: &Image, args: &Args) -> Result<Vec<String>, String> {
         let shares = idle_shares(&cluster.nodes, std::time::Duration::from_secs(10))?;
         let mut shares: Vec<(f64, u16)> = shares.into_iter().zip(cluster.numbers.iter().copied()).collect();
         // Whichever node coordinates: the first to finish its boot may.
-        let at = cluster.nodes.iter().position(|node| coordinates(&node.log()));
+        let at = cluster.nodes.iter().position(|node| libux::cluster::roles::coordinates(&node.log()));
         let coordinator = at.map(|at| shares.remove(at));
         shares.sort_by(|a, b| a.0.total_cmp(&b.0));
         let (median, (most, busiest)) = (shares[shares.len() / 2].0, shares[shares.len() - 1]);
@@ -273,13 +273,6 @@ pub fn largest(image: &Image, args: &Args) -> Result<Vec<String>, String> {
     let said = largest.map_or(String::from("none of them"), |s| format!("{s} nodes"));
     lines.push(format!("cluster: the largest cluster that formed here: {said} (tried {FORM_SIZES:?})"));
     Ok(lines)
-}
-
-/// Whether a node's log says it coordinates the membership: its last
-/// line on who does is its own taking over (none heard, or the last
-/// coordinator silent or gone), not its following another.
-fn coordinates(log: &str) -> bool {
-    log.lines().rev().find(|l| l.contains(" coordinates the membership")).is_some_and(|l| !l.ends_with(" follows"))
 }
 
 /// The CPU time process `pid` has had, user and system, in clock ticks
