@@ -166,9 +166,11 @@ pub enum Kind {
         /// Since when each socket's send queue has not been empty (see
         /// [`Kind::unstick`]).
         busy_since: Vec<Option<u64>>,
-        /// Datagrams received by a socket that was replaced, as reads
-        /// give them: read first.
-        held: VecDeque<Vec<u8>>,
+        /// Datagrams received by a socket that was replaced (sender,
+        /// payload): read first.
+        held: VecDeque<(IpEndpoint, Vec<u8>)>,
+        /// Reads give a `libux::net::Batch` (`ctl` `batch`).
+        batch: bool,
     },
     Icmp {
         socket: Option<Sock>,
@@ -189,9 +191,13 @@ impl Kind {
     pub fn new(proto: Proto, links: &mut [Link], ident: u16) -> Kind {
         match proto {
             Proto::Tcp => Kind::Tcp { socket: new_tcp(links, 0), announced: None },
-            Proto::Udp => {
-                Kind::Udp { sockets: Vec::new(), remote: None, busy_since: Vec::new(), held: VecDeque::new() }
-            }
+            Proto::Udp => Kind::Udp {
+                sockets: Vec::new(),
+                remote: None,
+                busy_since: Vec::new(),
+                held: VecDeque::new(),
+                batch: false,
+            },
             Proto::Icmp => Kind::Icmp { socket: None, remote: None, ident, seq: 0 },
         }
     }
@@ -216,6 +222,12 @@ impl Kind {
     /// Acts on a `ctl` line; `port` is a free ephemeral port (for a
     /// `connect` of TCP or UDP).
     pub fn ctl(&mut self, ctl: Ctl, links: &mut [Link], port: u16) -> Result<Started, Errno> {
+        // Before or after the connection's set up.
+        if ctl == Ctl::Batch {
+            let Kind::Udp { batch, .. } = self else { return Err(Errno::InvalidArgument) };
+            *batch = true;
+            return Ok(Started::Done);
+        }
         if self.set_up(links) {
             return Err(Errno::Busy);
         }
@@ -312,8 +324,9 @@ impl Kind {
         }
     }
 
-    /// Reads at most `max` bytes: stream bytes (empty at the end), or one
-    /// whole datagram or echo reply. A datagram that does not fit is
+    /// Reads at most `max` bytes: stream bytes (empty at the end), one
+    /// whole datagram or echo reply, or (after `batch`) every datagram
+    /// waiting that fits, one at least. A first datagram that does not fit is
     /// dropped and the read fails `TooLarge`: never cut, and never left
     /// at the head where every later read would fail on it (anyone on
     /// the segment may send one). `None`: nothing to read yet.
@@ -333,17 +346,42 @@ impl Kind {
                 }
             }
             Kind::Udp { sockets, .. } if sockets.is_empty() => Some(Err(Errno::InvalidArgument)),
-            Kind::Udp { sockets, remote, held, .. } => {
-                if let Some(first) = held.pop_front() {
-                    return Some(if first.len() > max { Err(Errno::TooLarge) } else { Ok(first) });
-                }
-                for &sock in sockets.iter() {
-                    match next_datagram(udp(links, sock), *remote, max) {
-                        Some(r) => return Some(r),
-                        None => continue,
+            Kind::Udp { sockets, remote, held, batch, .. } => {
+                let (remote, batch) = (*remote, *batch);
+                let mut out = Vec::new();
+                let mut taken = 0;
+                loop {
+                    // The next datagram: one held, else a socket's.
+                    let next = match held.front() {
+                        Some((from, payload)) => Some((framed(*from, payload, remote, batch), None)),
+                        None => sockets.iter().find_map(|&s| {
+                            head(udp(links, s), remote).map(|(from, p)| (framed(from, p, remote, batch), Some(s)))
+                        }),
+                    };
+                    let Some((bytes, sock)) = next else { break };
+                    let fits = out.len() + bytes.len() <= max;
+                    if !fits && taken > 0 {
+                        // The next read's.
+                        break;
+                    }
+                    match sock {
+                        Some(s) => drop(udp(links, s).recv()),
+                        None => drop(held.pop_front()),
+                    }
+                    if !fits {
+                        return Some(Err(Errno::TooLarge));
+                    }
+                    if taken == 0 {
+                        out = bytes;
+                    } else {
+                        out.extend_from_slice(&bytes);
+                    }
+                    taken += 1;
+                    if !batch {
+                        break;
                     }
                 }
-                None
+                (taken > 0).then_some(Ok(out))
             }
             Kind::Icmp { socket: Some(sock), ident, .. } => {
                 let s = icmp(links, *sock);
@@ -463,7 +501,7 @@ impl Kind {
     /// was sending is dropped (datagrams may be lost), what it had
     /// received is kept for the reader. How many sockets were replaced.
     pub fn unstick(&mut self, links: &mut [Link], now_us: u64) -> usize {
-        let Kind::Udp { sockets, remote, busy_since, held } = self else { return 0 };
+        let Kind::Udp { sockets, remote, busy_since, held, .. } = self else { return 0 };
         busy_since.resize(sockets.len(), None);
         let mut replaced = 0;
         for (sock, since) in sockets.iter_mut().zip(busy_since.iter_mut()) {
@@ -475,8 +513,9 @@ impl Kind {
             if now_us.saturating_sub(t) < STUCK_US {
                 continue;
             }
-            while let Some(Ok(bytes)) = next_datagram(udp(links, *sock), *remote, usize::MAX) {
-                held.push_back(bytes);
+            while let Some((from, payload)) = head(udp(links, *sock), *remote) {
+                held.push_back((from, payload.to_vec()));
+                let _ = udp(links, *sock).recv();
             }
             let endpoint = udp(links, *sock).endpoint();
             let fresh = new_udp(links, sock.link);
@@ -508,29 +547,28 @@ impl Kind {
 }
 
 /// The next datagram of `s` a read may give (a connected port's from its
-/// peer only; an announced port's with its `Datagram` header), taken off
-/// the socket; `TooLarge` (and dropped) if over `max`; none if none.
-fn next_datagram(
-    s: &mut udp::Socket<'static>,
-    remote: Option<IpEndpoint>,
-    max: usize,
-) -> Option<Result<Vec<u8>, Errno>> {
-    while let Ok((payload, meta)) = s.peek() {
-        let from = meta.endpoint;
-        let bytes = match (remote, from.addr) {
-            // A connected port hears only its peer.
-            (Some(r), _) if r != from => {
-                let _ = s.recv();
-                continue;
-            }
-            (Some(_), _) => payload.to_vec(),
-            (None, IpAddress::Ipv4(a)) => {
-                let peer = Addr { ip: a.octets(), port: from.port };
-                Datagram { peer, payload }.to_bytes()
-            }
-        };
-        let _ = s.recv();
-        return Some(if bytes.len() > max { Err(Errno::TooLarge) } else { Ok(bytes) });
+/// peer only: others' are dropped on the way), left on the socket: its
+/// sender and payload.
+fn head<'s>(s: &'s mut udp::Socket<'static>, remote: Option<IpEndpoint>) -> Option<(IpEndpoint, &'s [u8])> {
+    while let Ok((_, meta)) = s.peek() {
+        if remote.is_some_and(|r| r != meta.endpoint) {
+            let _ = s.recv();
+            continue;
+        }
+        break;
     }
-    None
+    s.peek().ok().map(|(payload, meta)| (meta.endpoint, payload))
+}
+
+/// A datagram as a read gives it: a connected port's payload alone, an
+/// announced port's after its `Datagram` header, and any port's as one of
+/// a `Batch` after `batch`.
+fn framed(from: IpEndpoint, payload: &[u8], remote: Option<IpEndpoint>, batch: bool) -> Vec<u8> {
+    let IpAddress::Ipv4(ip) = from.addr;
+    let d = Datagram { peer: Addr { ip: ip.octets(), port: from.port }, payload };
+    match (batch, remote) {
+        (true, _) => d.to_batched(),
+        (false, Some(_)) => payload.to_vec(),
+        (false, None) => d.to_bytes(),
+    }
 }

@@ -2,11 +2,12 @@
 //! and give, as text in the Plan 9 forms, defined once for the server and
 //! its clients: addresses are `A.B.C.D!PORT`; a connection's `ctl` takes
 //! `connect A.B.C.D!PORT` (`connect A.B.C.D` for ICMP) or `announce
-//! PORT`; dial strings are `PROTO!A.B.C.D!PORT` (and `PROTO!*!PORT` to
-//! announce) for `tcp` and `udp`, `icmp!A.B.C.D` for echo. A datagram
-//! read from or written to an announced UDP port carries the peer's
-//! address first as a [`Datagram`] header line. [`client`] has `dial`,
-//! `announce` and `listen` on top of those files.
+//! PORT`, and a UDP connection's `batch`; dial strings are
+//! `PROTO!A.B.C.D!PORT` (and `PROTO!*!PORT` to announce) for `tcp` and
+//! `udp`, `icmp!A.B.C.D` for echo. A datagram read from or written to an
+//! announced UDP port carries the peer's address first as a [`Datagram`]
+//! header line; after `batch`, a read gives a [`Batch`] of them. [`client`]
+//! has `dial`, `announce` and `listen` on top of those files.
 
 #[cfg(target_arch = "x86_64")]
 pub mod client;
@@ -31,6 +32,10 @@ pub enum Ctl {
     /// A connection to a host, not a port (ICMP echo).
     ConnectHost([u8; 4]),
     Announce(u16),
+    /// A UDP connection's reads give every datagram waiting that fits,
+    /// as a [`Batch`], not one per read: a reader woken for one takes
+    /// those that came with it in the same call.
+    Batch,
 }
 
 /// The protocols under `/net`.
@@ -81,6 +86,53 @@ impl<'a> Datagram<'a> {
         out.extend_from_slice(self.payload);
         out
     }
+
+    /// It as one of a [`Batch`]: `A.B.C.D!PORT N\n` and the N bytes.
+    pub fn to_batched(&self) -> alloc::vec::Vec<u8> {
+        let mut out = alloc::format!("{} {}\n", self.peer, self.payload.len()).into_bytes();
+        out.extend_from_slice(self.payload);
+        out
+    }
+}
+
+/// The longest header line of a datagram in a [`Batch`].
+pub const BATCHED_HEADER_MAX: usize = "255.255.255.255!65535 65535\n".len();
+
+/// What a read of a UDP connection gives after `batch`: one or more
+/// datagrams, each `A.B.C.D!PORT N\n` (the peer, the payload's length)
+/// and its N payload bytes, as many whole ones as the read's count
+/// holds. Iterating stops at the end or at bytes not in that form.
+pub struct Batch<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Batch<'a> {
+    pub fn new(bytes: &'a [u8]) -> Batch<'a> {
+        Batch { rest: bytes }
+    }
+}
+
+impl<'a> Iterator for Batch<'a> {
+    type Item = Datagram<'a>;
+
+    fn next(&mut self) -> Option<Datagram<'a>> {
+        let next = (|| {
+            let end = self.rest.iter().take(BATCHED_HEADER_MAX).position(|&b| b == b'\n')?;
+            let (peer, len) = core::str::from_utf8(&self.rest[..end]).ok()?.split_once(' ')?;
+            if len.is_empty() || !len.bytes().all(|c| c.is_ascii_digit()) {
+                return None;
+            }
+            let len: u16 = len.parse().ok()?;
+            let payload = self.rest.get(end + 1..end + 1 + len as usize)?;
+            Some((Datagram { peer: Addr::parse(peer)?, payload }, end + 1 + len as usize))
+        })();
+        let Some((d, used)) = next else {
+            self.rest = &[];
+            return None;
+        };
+        self.rest = &self.rest[used..];
+        Some(d)
+    }
 }
 
 fn ip(text: &str) -> Option<[u8; 4]> {
@@ -110,10 +162,11 @@ impl Addr {
 impl Ctl {
     pub fn parse(text: &str) -> Option<Ctl> {
         let mut words = text.split_whitespace();
-        let ctl = match (words.next()?, words.next()?) {
-            ("connect", a) if !a.contains('!') => Ctl::ConnectHost(ip(a)?),
-            ("connect", a) => Ctl::Connect(Addr::parse(a)?),
-            ("announce", p) => Ctl::Announce(port(p)?),
+        let ctl = match (words.next()?, words.next()) {
+            ("batch", None) => return Some(Ctl::Batch),
+            ("connect", Some(a)) if !a.contains('!') => Ctl::ConnectHost(ip(a)?),
+            ("connect", Some(a)) => Ctl::Connect(Addr::parse(a)?),
+            ("announce", Some(p)) => Ctl::Announce(port(p)?),
             _ => return None,
         };
         words.next().is_none().then_some(ctl)
@@ -126,6 +179,7 @@ impl core::fmt::Display for Ctl {
             Ctl::Connect(a) => write!(f, "connect {a}"),
             Ctl::ConnectHost([a, b, c, d]) => write!(f, "connect {a}.{b}.{c}.{d}"),
             Ctl::Announce(port) => write!(f, "announce {port}"),
+            Ctl::Batch => write!(f, "batch"),
         }
     }
 }
@@ -244,8 +298,9 @@ mod tests {
         assert_eq!(Ctl::parse("connect 10.0.2.2!8080\n"), Some(Ctl::Connect(a)));
         assert_eq!(Ctl::parse("announce 564"), Some(Ctl::Announce(564)));
         assert_eq!(Ctl::parse("connect 10.1.0.2"), Some(Ctl::ConnectHost([10, 1, 0, 2])));
+        assert_eq!(Ctl::parse("batch\n"), Some(Ctl::Batch));
         assert_eq!(alloc::format!("{a}"), "10.0.2.2!8080");
-        for ctl in [Ctl::Connect(a), Ctl::ConnectHost([10, 1, 0, 2]), Ctl::Announce(564)] {
+        for ctl in [Ctl::Connect(a), Ctl::ConnectHost([10, 1, 0, 2]), Ctl::Announce(564), Ctl::Batch] {
             assert_eq!(Ctl::parse(&alloc::format!("{ctl}")), Some(ctl));
         }
         for bad in [
@@ -260,6 +315,7 @@ mod tests {
             "announce 0",
             "announce x",
             "announce 7 extra",
+            "batch 1",
             "hangup",
         ] {
             assert_eq!(Ctl::parse(bad), None, "{bad:?}");
@@ -307,5 +363,33 @@ mod tests {
         for bad in [&b"1.2.3.4!5"[..], b"hello\nworld", b"1.2.3.4!5 \nx", b"", b"0000000000000000000001.2.3.4!5\n"] {
             assert!(Datagram::parse(bad).is_none(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn batches_of_datagrams() {
+        let a = Datagram { peer: Addr { ip: [255, 255, 255, 255], port: 65535 }, payload: b"hi\nthere" };
+        let b = Datagram { peer: Addr { ip: [10, 1, 0, 2], port: 5640 }, payload: b"" };
+        let mut bytes = a.to_batched();
+        assert_eq!(bytes, b"255.255.255.255!65535 8\nhi\nthere");
+        assert_eq!(bytes.len() - a.payload.len(), BATCHED_HEADER_MAX - 4, "the longest header but the length's");
+        bytes.extend(b.to_batched());
+        bytes.extend(a.to_batched());
+        let got: alloc::vec::Vec<_> = Batch::new(&bytes).map(|d| (d.peer, d.payload)).collect();
+        assert_eq!(got, [(a.peer, a.payload), (b.peer, b.payload), (a.peer, a.payload)]);
+        // A payload longer than the bytes, a length not a number, no
+        // length: the batch ends there (with what came before).
+        for (bad, whole) in [
+            (&b"1.2.3.4!5 3\nab"[..], 0),
+            (b"1.2.3.4!5 +1\nab", 0),
+            (b"1.2.3.4!5 65536\nab", 0),
+            (b"1.2.3.4!5\nab", 0),
+            (b"1.2.3.4!5 \nab", 0),
+            (b"1.2.3.4!5 1\na1.2.3.4!5 9\nab", 1),
+            (b"", 0),
+        ] {
+            assert_eq!(Batch::new(bad).count(), whole, "{bad:?}");
+        }
+        let mut batch = Batch::new(b"1.2.3.4!5 1\nax1.2.3.4!5 1\na");
+        assert!(batch.next().is_some() && batch.next().is_none() && batch.next().is_none(), "it stops for good");
     }
 }
