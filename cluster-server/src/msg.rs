@@ -30,14 +30,15 @@ use sha2::Sha256;
 
 /// The membership port.
 pub const PORT: u16 = 5640;
-/// The largest datagram the protocol sends: with its header line, one
+/// The largest datagram the protocol sends: with its header line (the
+/// longer, a `Batch`'s, as the listener reads them), one
 /// file call's message (`libux::fs::IO_MAX`), so that each is read and
 /// written whole in one call, whatever else a node's threads do with
 /// their window onto netstack. (At 1,400 bytes, a view of 32 nodes went
 /// through the window, which the listener held while it waited: the
 /// beater's views went out cut in two, and the followers, hearing none
 /// whole, took their coordinator for silent.)
-pub const DATAGRAM_MAX: usize = libux::fs::IO_MAX - libux::net::DATAGRAM_HEADER_MAX;
+pub const DATAGRAM_MAX: usize = libux::fs::IO_MAX - libux::net::BATCHED_HEADER_MAX;
 
 pub type Mac = [u8; 32];
 /// A node's life from one boot: random, so that a node that comes back is
