@@ -19,6 +19,9 @@ const NEXT: u16 = 1;
 const WRITE: u16 = 2;
 /// In `Virtq::next`: the buffer ends its chain.
 const END: u16 = u16::MAX;
+/// Available ring flag: no interrupt when the device gives buffers back
+/// (a hint, which QEMU follows).
+const NO_INTERRUPT: u16 = 1;
 
 /// Bytes the queue of `size` entries needs.
 pub const fn bytes(size: u16) -> usize {
@@ -46,6 +49,8 @@ pub struct Virtq {
     next: alloc::vec::Vec<u16>,
     avail_idx: u16,
     last_used: u16,
+    /// Whether the device is to interrupt when it gives buffers back.
+    interrupts: bool,
 }
 
 impl Virtq {
@@ -66,6 +71,16 @@ impl Virtq {
             next: alloc::vec![END; buffers as usize],
             avail_idx: 0,
             last_used: 0,
+            interrupts: true,
+        }
+    }
+
+    /// Whether the device is to interrupt when it gives buffers back.
+    pub fn set_interrupts(&mut self, on: bool) {
+        if on != self.interrupts {
+            self.interrupts = on;
+            self.write16(avail_offset(self.size), if on { 0 } else { NO_INTERRUPT });
+            fence(Ordering::SeqCst);
         }
     }
 
@@ -243,6 +258,12 @@ mod tests {
             Some((id, addr, len, flags))
         }
 
+        /// Whether the driver wants an interrupt for buffers given back.
+        fn interrupts_wanted(&self) -> bool {
+            let a = avail_offset(self.size);
+            u16::from_le_bytes([self.mem[a], self.mem[a + 1]]) & NO_INTERRUPT == 0
+        }
+
         fn give_back(&mut self, id: u32, len: u32) {
             let u = used_offset(self.size);
             let e = u + 4 + 8 * (self.used % self.size) as usize;
@@ -250,6 +271,20 @@ mod tests {
             self.mem[e + 4..e + 8].copy_from_slice(&len.to_le_bytes());
             self.used = self.used.wrapping_add(1);
             self.mem[u + 2..u + 4].copy_from_slice(&self.used.to_le_bytes());
+        }
+    }
+
+    #[test]
+    fn interrupts_are_asked_for_or_not_in_the_available_ring() {
+        let mut mem = vec![0u8; bytes(16)];
+        // SAFETY: `mem` outlives the queue; the fake device reads it
+        // between the queue's calls.
+        let mut q = unsafe { Virtq::new(mem.as_mut_ptr(), 16, 16) };
+        let wanted = |mem: &mut [u8]| Device { mem, size: 16, seen: 0, used: 0 }.interrupts_wanted();
+        assert!(wanted(&mut mem), "wanted from the start, as the device begins");
+        for on in [false, false, true, true, false] {
+            q.set_interrupts(on);
+            assert_eq!(wanted(&mut mem), on);
         }
     }
 
