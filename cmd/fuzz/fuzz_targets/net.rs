@@ -19,10 +19,11 @@ fuzz_target!(|data: &[u8]| {
         let back = Datagram::parse(&again).expect("its own header");
         assert_eq!((back.peer, back.payload), (d.peer, d.payload));
     }
-    // A batch read back from what it gave is the same datagrams.
+    // A batch made again of what it gave gives the same datagrams (the
+    // bytes may differ: `01.2.3.4` reads as `1.2.3.4`).
     let whole: Vec<Datagram> = Batch::new(data).collect();
     let again: Vec<u8> = whole.iter().flat_map(|d| d.to_batched()).collect();
-    assert!(data.starts_with(&again), "a batch is its datagrams, in order");
+    assert!(again.len() <= data.len(), "the form made is the shortest");
     let back: Vec<_> = Batch::new(&again).map(|d| (d.peer, d.payload)).collect();
     assert_eq!(back, whole.iter().map(|d| (d.peer, d.payload)).collect::<Vec<_>>());
 });
