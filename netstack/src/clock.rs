@@ -1,8 +1,11 @@
-//! How often the CMOS clock's periodic interrupt wakes the stack for its
-//! timers: rate `r` of register A ticks at 32768 Hz shifted right by
-//! `r - 1`. From 2 Hz for a timer far off to 64 Hz for one due soon;
-//! off with no timer (frames wake the stack through the NICs'
-//! interrupts).
+//! How the CMOS clock wakes the stack for its timers ([`wake_for`]): its
+//! periodic interrupt, whose rate `r` of register A ticks at 32768 Hz
+//! shifted right by `r - 1`, from 2 Hz for a timer seconds off to 64 Hz
+//! for one due soon; for a timer minutes or hours off (DHCP's renewal
+//! of a lease, the only one of an idle node), its alarm, once a minute
+//! (each 2 Hz tick woke an idle node's stack for nothing: 0.05-0.1 % of
+//! a host core under TCG, of the 0.5 % such a node costs); nothing with
+//! no timer (frames wake the stack through the NICs' interrupts).
 
 /// 64 Hz: a timer due soon, or a call waiting on a deadline.
 pub const FAST: u8 = 10;
@@ -10,6 +13,46 @@ pub const FAST: u8 = 10;
 pub const SLOW: u8 = 15;
 /// No periodic interrupt: no timer.
 pub const OFF: u8 = 0;
+
+/// A timer this far off or more, in microseconds, waits on the minute's
+/// alarm: twice a minute off at least, so it is at most half its wait
+/// late, as a periodic tick would be a quarter.
+pub const MINUTELY_US: u64 = 120_000_000;
+const _: () = assert!(2 * 60_000_000 <= MINUTELY_US);
+
+/// How the clock wakes the stack.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Wake {
+    /// Its periodic interrupt at this rate (register A).
+    Periodic(u8),
+    /// Its alarm, at second 0 of every minute.
+    Minutely,
+    /// Not at all.
+    Never,
+}
+
+impl Wake {
+    /// Register A's rate: `OFF` but for `Periodic`.
+    pub fn rate(self) -> u8 {
+        match self {
+            Wake::Periodic(r) => r,
+            Wake::Minutely | Wake::Never => OFF,
+        }
+    }
+
+    pub fn alarm(self) -> bool {
+        self == Wake::Minutely
+    }
+}
+
+/// How to wake a stack whose next timer is `due_us` away.
+pub fn wake_for(due_us: Option<u64>) -> Wake {
+    match due_us {
+        None => Wake::Never,
+        Some(due) if due >= MINUTELY_US => Wake::Minutely,
+        Some(_) => Wake::Periodic(rate_for(due_us)),
+    }
+}
 
 /// A rate's period, in microseconds (not of `OFF`).
 pub fn period_us(rate: u8) -> u64 {
@@ -50,5 +93,16 @@ mod tests {
             ticks += 1;
         }
         assert!(ticks < 40, "{ticks} ticks, against 64 for its last second at 64 Hz");
+    }
+
+    #[test]
+    fn a_timer_minutes_off_waits_on_the_alarm() {
+        assert_eq!(wake_for(None), Wake::Never);
+        assert_eq!(wake_for(Some(43_200_000_000)), Wake::Minutely, "a lease renewed in 12 hours");
+        assert_eq!(wake_for(Some(MINUTELY_US)), Wake::Minutely);
+        assert_eq!(wake_for(Some(MINUTELY_US - 1)), Wake::Periodic(SLOW));
+        assert_eq!(wake_for(Some(0)), Wake::Periodic(FAST));
+        assert_eq!((Wake::Minutely.rate(), Wake::Never.rate(), Wake::Periodic(FAST).rate()), (OFF, OFF, FAST));
+        assert!(Wake::Minutely.alarm() && !Wake::Never.alarm() && !Wake::Periodic(SLOW).alarm());
     }
 }

@@ -37,7 +37,7 @@ use libux::process::Clock;
 use libux::rpc::{Errno, Pid};
 use libux::sel4::{IoPort, IrqHandler};
 use net::{Net, Node, Op};
-use netstack::clock::{rate_for, FAST};
+use netstack::clock::{wake_for, Wake, FAST};
 use nic::Nic;
 use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
 use smoltcp::socket::dhcpv4;
@@ -75,11 +75,32 @@ fn clock_rate(rate: u8) {
     let _ = CLOCK.out8(0x70, 0x8a).and_then(|()| CLOCK.out8(0x71, (a & 0xf0) | rate));
 }
 
-/// The clock's periodic interrupt, fast until the first poll says.
+/// Register B's bits: the periodic interrupt, and the alarm's.
+const PERIODIC: u8 = 0x40;
+const ALARM: u8 = 0x20;
+/// An alarm register's "any" (its two top bits set).
+const ANY: u8 = 0xc0;
+
+/// Sets register B's `bits` (the others kept).
+fn clock_interrupts(bits: u8) {
+    let b = clock_register(0x8b) & !(PERIODIC | ALARM);
+    let _ = CLOCK.out8(0x70, 0x8b).and_then(|()| CLOCK.out8(0x71, b | bits));
+}
+
+/// Sets how the clock wakes the stack (`netstack::clock`).
+fn clock_wake(wake: Wake) {
+    clock_rate(wake.rate());
+    clock_interrupts(PERIODIC | if wake.alarm() { ALARM } else { 0 });
+}
+
+/// The clock's periodic interrupt, fast until the first poll says; its
+/// alarm (when enabled) at second 0 of any minute of any hour (0 reads
+/// the same in BCD and binary).
 fn start_clock() {
-    clock_rate(FAST);
-    let b = clock_register(0x8b);
-    let _ = CLOCK.out8(0x70, 0x8b).and_then(|()| CLOCK.out8(0x71, b | 0x40));
+    for (register, value) in [(0x81, 0), (0x83, ANY), (0x85, ANY)] {
+        let _ = CLOCK.out8(0x70, register).and_then(|()| CLOCK.out8(0x71, value));
+    }
+    clock_wake(Wake::Periodic(FAST));
     clock_register(0x0c);
     let _ = CLOCK_IRQ.ack();
 }
@@ -211,8 +232,8 @@ pub struct Stack {
     net: Net,
     links: Vec<Link>,
     clock: Clock,
-    /// The clock interrupt's rate now (`netstack::clock`).
-    rate: u8,
+    /// How the clock wakes the stack now (`netstack::clock`).
+    wake: Wake,
     /// Interrupt handlers of the NICs' lines, after the clock's.
     nic_handlers: u64,
 }
@@ -299,10 +320,11 @@ impl Files for Stack {
         }
         let t = now(&self.clock);
         let due = self.links.iter().filter_map(|l| l.due).min().map(|d| if d > t { d - t } else { Duration::ZERO });
-        let wanted = if Net::waits_on_time(held) { FAST } else { rate_for(due.map(|d| d.total_micros())) };
-        if wanted != self.rate {
-            clock_rate(wanted);
-            self.rate = wanted;
+        let wanted =
+            if Net::waits_on_time(held) { Wake::Periodic(FAST) } else { wake_for(due.map(|d| d.total_micros())) };
+        if wanted != self.wake {
+            clock_wake(wanted);
+            self.wake = wanted;
         }
     }
 }
@@ -348,6 +370,6 @@ fn main() -> i32 {
     for i in 0..nic_handlers {
         let _ = IrqHandler(slot::IRQ_HANDLERS + 1 + i).ack();
     }
-    let stack = Stack { net: Net::new(), links, clock, rate: FAST, nic_handlers };
+    let stack = Stack { net: Net::new(), links, clock, wake: Wake::Periodic(FAST), nic_handlers };
     libux::fs::serve::run(EP, "/net", stack)
 }
