@@ -45,6 +45,11 @@ impl Wake {
     }
 }
 
+/// A rate's ticks a second (not of `OFF`).
+pub fn hz(rate: u8) -> u32 {
+    32768 >> (rate - 1)
+}
+
 /// How to wake a stack whose next timer is `due_us` away.
 pub fn wake_for(due_us: Option<u64>) -> Wake {
     match due_us {
@@ -104,5 +109,6 @@ mod tests {
         assert_eq!(wake_for(Some(0)), Wake::Periodic(FAST));
         assert_eq!((Wake::Minutely.rate(), Wake::Never.rate(), Wake::Periodic(FAST).rate()), (OFF, OFF, FAST));
         assert!(Wake::Minutely.alarm() && !Wake::Never.alarm() && !Wake::Periodic(SLOW).alarm());
+        assert_eq!((hz(FAST), hz(SLOW)), (64, 2));
     }
 }

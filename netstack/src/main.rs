@@ -32,12 +32,13 @@ use libux::cluster::{NodeId, SEGMENT_PREFIX};
 use libux::fs::serve::{Done, Files, Held, Io};
 use libux::fs::server::Entry;
 use libux::layout::{event, slot};
+use libux::net::ClockWake;
 use libux::println;
 use libux::process::Clock;
 use libux::rpc::{Errno, Pid};
 use libux::sel4::{IoPort, IrqHandler};
 use net::{Net, Node, Op};
-use netstack::clock::{wake_for, Wake, FAST};
+use netstack::clock::{hz, wake_for, Wake, FAST};
 use nic::Nic;
 use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
 use smoltcp::socket::dhcpv4;
@@ -91,6 +92,15 @@ fn clock_interrupts(bits: u8) {
 fn clock_wake(wake: Wake) {
     clock_rate(wake.rate());
     clock_interrupts(PERIODIC | if wake.alarm() { ALARM } else { 0 });
+}
+
+/// How the clock wakes the stack, as `/net/clock` says it.
+fn said(wake: Wake) -> ClockWake {
+    match wake {
+        Wake::Periodic(rate) => ClockWake::Periodic(hz(rate)),
+        Wake::Minutely => ClockWake::Minutely,
+        Wake::Never => ClockWake::Never,
+    }
 }
 
 /// The clock's periodic interrupt, fast until the first poll says; its
@@ -287,6 +297,7 @@ impl Files for Stack {
 
     fn event(&mut self, _: &Held<Self>, bits: u64) {
         if bits & event::irq(0) != 0 {
+            self.net.clock.ticks += 1;
             clock_register(0x0c);
             let _ = CLOCK_IRQ.ack();
         }
@@ -325,6 +336,7 @@ impl Files for Stack {
         if wanted != self.wake {
             clock_wake(wanted);
             self.wake = wanted;
+            self.net.clock.wake = said(wanted);
         }
     }
 }
@@ -370,6 +382,9 @@ fn main() -> i32 {
     for i in 0..nic_handlers {
         let _ = IrqHandler(slot::IRQ_HANDLERS + 1 + i).ack();
     }
-    let stack = Stack { net: Net::new(), links, clock, wake: Wake::Periodic(FAST), nic_handlers };
+    let wake = Wake::Periodic(FAST);
+    let mut net = Net::new();
+    net.clock.wake = said(wake);
+    let stack = Stack { net, links, clock, wake, nic_handlers };
     libux::fs::serve::run(EP, "/net", stack)
 }

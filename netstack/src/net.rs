@@ -3,16 +3,19 @@
 //! ```text
 //! /net/ipifc              read: `ADDRESS/PREFIX gw ROUTER mac MAC` (or `none`)
 //! /net/stats              read: a line per NIC, `nicK rx N tx N ringfull N runts N irq N`
+//! /net/clock              read: how the clock wakes the stack, `wake
+//!                         periodic HZ|minutely|never ticks N`
 //! /net/PROTO/clone        open: makes connection N and is its ctl
 //!                         (PROTO: tcp, udp, icmp)
 //! /net/PROTO/N/ctl        write `connect A.B.C.D!PORT` (tcp: returns
 //!                         once connected), `announce PORT` (tcp, udp),
-//!                         `connect A.B.C.D` (icmp); read: `N`
+//!                         `connect A.B.C.D` (icmp), `batch` (udp); read: `N`
 //! /net/PROTO/N/data       tcp: the byte stream (reads block for data; 0
 //!                         at the end; writes block while the send buffer
 //!                         is full). udp: a read or write is a datagram,
 //!                         with a `libux::net::Datagram` header on an
-//!                         announced port. icmp: a write sends an echo
+//!                         announced port; after `batch`, a read is a
+//!                         `libux::net::Batch` of them. icmp: a write sends an echo
 //!                         request with its bytes, a read gives the next
 //!                         reply's bytes (replies larger than the read are
 //!                         skipped), or nothing after a second.
@@ -34,7 +37,7 @@ use alloc::vec::Vec;
 use libux::fs::dirtab::{self, row, Perm, Row};
 use libux::fs::serve::{text_into, Done, Held, Io};
 use libux::fs::server::Entry;
-use libux::net::{Ctl, NicStats, Proto};
+use libux::net::{ClockStats, ClockWake, Ctl, NicStats, Proto};
 use libux::rpc::{Errno, Pid};
 use smoltcp::socket::tcp::State;
 
@@ -60,6 +63,7 @@ pub enum Node {
     Root,
     Ipifc,
     Stats,
+    Clock,
     Proto(Proto),
     Clone(Proto),
     Dir(u32),
@@ -72,7 +76,11 @@ pub enum Node {
 }
 
 /// `/net`'s files besides the protocols' directories.
-const ROOT_FILES: [Row<Node>; 2] = [row("ipifc", Perm::Read, Node::Ipifc), row("stats", Perm::Read, Node::Stats)];
+const ROOT_FILES: [Row<Node>; 3] = [
+    row("ipifc", Perm::Read, Node::Ipifc),
+    row("stats", Perm::Read, Node::Stats),
+    row("clock", Perm::Read, Node::Clock),
+];
 
 /// A file of a connection's directory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -116,7 +124,9 @@ impl Node {
             Node::Root | Node::Proto(_) | Node::Dir(_) => Perm::Dir,
             // Opening it makes a connection and is its ctl.
             Node::Clone(_) => Perm::ReadWrite,
-            Node::Ipifc | Node::Stats => dirtab::row_of(&ROOT_FILES, &self).map_or(Perm::Read, |r| r.perm),
+            Node::Ipifc | Node::Stats | Node::Clock => {
+                dirtab::row_of(&ROOT_FILES, &self).map_or(Perm::Read, |r| r.perm)
+            }
             Node::Ctl(c) | Node::Data(c) | Node::Listen(c) | Node::Local(c) | Node::Remote(c) | Node::Status(c) => {
                 CONN_FILES.iter().find(|r| r.kind.of(c) == self).map_or(Perm::Read, |r| r.perm)
             }
@@ -165,6 +175,8 @@ pub struct Net {
     next_port: u16,
     /// What `/net/ipifc` says.
     pub ipifc: String,
+    /// What `/net/clock` says (the stack keeps it).
+    pub clock: ClockStats,
     /// The stack's clock, in microseconds.
     pub now: u64,
 }
@@ -189,6 +201,7 @@ impl Net {
             closing: Vec::new(),
             next_port: FIRST_EPHEMERAL,
             ipifc: String::from("none\n"),
+            clock: ClockStats { wake: ClockWake::Never, ticks: 0 },
             now: 0,
         }
     }
@@ -412,6 +425,7 @@ impl Net {
             }
             Node::Ipifc => self.ipifc.clone(),
             Node::Stats => stats(links),
+            Node::Clock => format!("{}", self.clock),
             Node::Root | Node::Proto(_) | Node::Dir(_) => return Err(Errno::IsDir),
             Node::Clone(_) | Node::Listen(_) => return Err(Errno::BadHandle),
         };

@@ -4,7 +4,7 @@
 //! from QEMU, ports forwarded from 127.0.0.1), reaching the host
 //! (10.0.2.2), and between the nodes of a cluster.
 
-use libux::net::NicStats;
+use libux::net::{ClockStats, ClockWake, NicStats};
 use qemu::node::{Forward, Node, Options};
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream, UdpSocket};
@@ -59,6 +59,34 @@ fn nic0(node: &Node) -> NicStats {
     NicStats::parse(line).unwrap_or_else(|| panic!("not a /net/stats line: {line:?}"))
 }
 
+/// `/net/clock`, read through the shell.
+fn clock(node: &Node) -> ClockStats {
+    let mark = node.mark();
+    node.type_text("cat /net/clock\n").unwrap();
+    node.wait_after(mark, "wake ", TIMEOUT).unwrap_or_else(|e| panic!("{e}"));
+    std::thread::sleep(Duration::from_millis(200));
+    let log = node.log();
+    let line = log[mark..].lines().find(|l| l.starts_with("wake ")).unwrap();
+    ClockStats::parse(line).unwrap_or_else(|| panic!("not a /net/clock line: {line:?}"))
+}
+
+/// An idle node's stack: its only timer, DHCP's renewal hours off, waits
+/// on the clock's alarm (once a minute), not on periodic ticks.
+fn wait_for_an_idle_clock(node: &Node) {
+    let mut last = clock(node);
+    for _ in 0..20 {
+        if last.wake == ClockWake::Minutely {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+        last = clock(node);
+    }
+    assert_eq!(last.wake, ClockWake::Minutely, "{}", node.log());
+    std::thread::sleep(Duration::from_secs(3));
+    let after = clock(node);
+    assert!(after.wake == ClockWake::Minutely && after.ticks <= last.ticks + 1, "{last:?} then {after:?}");
+}
+
 #[test]
 fn host_to_node_udp_echo_and_a_burst_larger_than_the_ring() {
     let port = free_port(true);
@@ -73,6 +101,8 @@ fn host_to_node_udp_echo_and_a_burst_larger_than_the_ring() {
     // In batches: every datagram of a read is echoed on its own.
     node.type_text("echod -u -b 7 &\n").unwrap();
     node.wait_for("echod: listening on udp port 7", TIMEOUT).unwrap_or_else(|e| panic!("{e}"));
+
+    wait_for_an_idle_clock(&node);
 
     let host = UdpSocket::bind("127.0.0.1:0").unwrap();
     host.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
@@ -186,6 +216,11 @@ fn the_net_files_refuse_misuse_without_hanging() {
     for check in [
         "the /net tree",
         "/net/stats counts frames",
+        "/net/clock says how the clock wakes",
+        "/net/clock is not written",
+        "\"batch\" refused on tcp",
+        "\"batch\" refused on icmp",
+        "\"batch now\" refused on udp",
         "a UDP read before ctl is refused",
         "a UDP write before ctl is refused",
         "a UDP port announced twice is busy",

@@ -3,7 +3,7 @@
 //! the bytes, nothing panics, and what parses says itself again the same.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use libux::net::{Batch, Ctl, Datagram, NicStats};
+use libux::net::{Batch, ClockStats, Ctl, Datagram, NicStats};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(text) = core::str::from_utf8(data) {
@@ -12,6 +12,9 @@ fuzz_target!(|data: &[u8]| {
         }
         if let Some(s) = NicStats::parse(text) {
             assert_eq!(NicStats::parse(&format!("{s}")), Some(s));
+        }
+        if let Some(c) = ClockStats::parse(text) {
+            assert_eq!(ClockStats::parse(&format!("{c}")), Some(c));
         }
     }
     if let Some(d) = Datagram::parse(data) {

@@ -226,6 +226,52 @@ impl NicStats {
     }
 }
 
+/// How `netstack`'s clock wakes it for its timers (`/net/clock`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClockWake {
+    /// Its periodic interrupt, this many times a second.
+    Periodic(u32),
+    /// Its alarm, once a minute (a timer minutes or hours off).
+    Minutely,
+    /// Not at all: no timer.
+    Never,
+}
+
+/// `/net/clock`, one line: `wake periodic HZ ticks N`, `wake minutely
+/// ticks N` or `wake never ticks N` (N: the clock's interrupts so far).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClockStats {
+    pub wake: ClockWake,
+    pub ticks: u64,
+}
+
+impl core::fmt::Display for ClockStats {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.wake {
+            ClockWake::Periodic(hz) => write!(f, "wake periodic {hz}")?,
+            ClockWake::Minutely => write!(f, "wake minutely")?,
+            ClockWake::Never => write!(f, "wake never")?,
+        }
+        writeln!(f, " ticks {}", self.ticks)
+    }
+}
+
+impl ClockStats {
+    pub fn parse(line: &str) -> Option<ClockStats> {
+        let words: alloc::vec::Vec<&str> = line.split_whitespace().collect();
+        let (wake, rest) = match words.as_slice() {
+            ["wake", "periodic", hz, rest @ ..] => (ClockWake::Periodic(hz.parse().ok()?), rest),
+            ["wake", "minutely", rest @ ..] => (ClockWake::Minutely, rest),
+            ["wake", "never", rest @ ..] => (ClockWake::Never, rest),
+            _ => return None,
+        };
+        match rest {
+            ["ticks", n] => Some(ClockStats { wake, ticks: n.parse().ok()? }),
+            _ => None,
+        }
+    }
+}
+
 /// A dial string `PROTO!HOST!PORT` (`icmp!HOST`): the protocol and the
 /// `ctl` line that dials it.
 pub fn dial(text: &str) -> Option<(Proto, Ctl)> {
@@ -362,6 +408,24 @@ mod tests {
         assert_eq!(Datagram::parse(b"1.2.3.4!5\n").map(|d| d.payload.len()), Some(0));
         for bad in [&b"1.2.3.4!5"[..], b"hello\nworld", b"1.2.3.4!5 \nx", b"", b"0000000000000000000001.2.3.4!5\n"] {
             assert!(Datagram::parse(bad).is_none(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn clock_lines() {
+        for (wake, line) in [
+            (ClockWake::Periodic(64), "wake periodic 64 ticks 7\n"),
+            (ClockWake::Minutely, "wake minutely ticks 7\n"),
+            (ClockWake::Never, "wake never ticks 7\n"),
+        ] {
+            let c = ClockStats { wake, ticks: 7 };
+            assert_eq!(alloc::format!("{c}"), line);
+            assert_eq!(ClockStats::parse(line), Some(c));
+        }
+        for bad in
+            ["", "wake", "wake periodic ticks 1", "wake hourly ticks 1", "wake never ticks", "wake never ticks 1 2"]
+        {
+            assert_eq!(ClockStats::parse(bad), None, "{bad:?}");
         }
     }
 

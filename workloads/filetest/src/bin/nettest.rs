@@ -1,6 +1,7 @@
 //! `nettest`: the `/net` files against misuse, printing `nettest: ok ...`
 //! per check (`nettest: FAIL ...` and exit 1 on the first failure): the
-//! tree and `/net/stats`; UDP data before any `ctl`; a UDP or TCP port
+//! tree, `/net/stats` and `/net/clock`; `batch` where it has no place;
+//! UDP data before any `ctl`; a UDP or TCP port
 //! announced twice; ephemeral ports; a datagram without its header; an echo to an
 //! address nobody can have; a `listen` whose port is given up while it
 //! waits (a child waits, we close). `nettest listen N` is that child.
@@ -15,7 +16,7 @@ use alloc::vec::Vec;
 use filetest::{check, e};
 use libux::fs::client::{self as fs, File};
 use libux::fs::flags;
-use libux::net::NicStats;
+use libux::net::{ClockStats, NicStats};
 use libux::rpc::{End, Errno};
 
 libux::entry!(main);
@@ -46,10 +47,20 @@ fn file(proto: &str, n: u32, name: &str) -> Result<File, String> {
 fn run() -> Result<(), String> {
     let mut names: Vec<String> = fs::list("/net").map_err(e("list /net"))?.into_iter().map(|m| m.name).collect();
     names.sort();
-    check("the /net tree", names == ["icmp", "ipifc", "stats", "tcp", "udp"], format!("{names:?}"))?;
+    check("the /net tree", names == ["clock", "icmp", "ipifc", "stats", "tcp", "udp"], format!("{names:?}"))?;
     let stats = text(&mut fs::open("/net/stats", flags::READ).map_err(e("stats"))?)?;
     let nic0 = stats.lines().next().and_then(NicStats::parse);
     check("/net/stats counts frames", nic0.is_some_and(|n| n.nic == 0 && n.rx_frames > 0), stats.clone())?;
+    let clock = text(&mut fs::open("/net/clock", flags::READ).map_err(e("clock"))?)?;
+    check("/net/clock says how the clock wakes", ClockStats::parse(&clock).is_some(), clock.clone())?;
+    let w = fs::open("/net/clock", RW).map(drop);
+    check("/net/clock is not written", w.is_err(), format!("{w:?}"))?;
+
+    for (proto, line) in [("tcp", "batch"), ("icmp", "batch"), ("udp", "batch now")] {
+        let (_, mut ctl) = clone(proto)?;
+        let w = ctl.write(line.as_bytes());
+        check(&format!("{line:?} refused on {proto}"), w == Err(Errno::InvalidArgument), format!("{w:?}"))?;
+    }
 
     let (u, _ctl) = clone("udp")?;
     let mut data = file("udp", u, "data")?;
