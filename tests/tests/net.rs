@@ -48,26 +48,27 @@ fn udp_echo(host: &UdpSocket, port: u16, data: &[u8]) -> bool {
     false
 }
 
-/// NIC 0's line of `/net/stats`, read through the shell.
-fn nic0(node: &Node) -> NicStats {
+/// The first line starting with `prefix` that `command`, typed at the
+/// node's shell, prints.
+fn shell_line(node: &Node, command: &str, prefix: &str) -> String {
     let mark = node.mark();
-    node.type_text("cat /net/stats\n").unwrap();
-    node.wait_after(mark, "nic0 rx ", TIMEOUT).unwrap_or_else(|e| panic!("{e}"));
+    node.type_text(&format!("{command}\n")).unwrap();
+    node.wait_after(mark, prefix, TIMEOUT).unwrap_or_else(|e| panic!("{e}"));
     std::thread::sleep(Duration::from_millis(200));
     let log = node.log();
-    let line = log[mark..].lines().find(|l| l.starts_with("nic0 rx ")).unwrap();
-    NicStats::parse(line).unwrap_or_else(|| panic!("not a /net/stats line: {line:?}"))
+    String::from(log[mark..].lines().find(|l| l.starts_with(prefix)).unwrap())
 }
 
-/// `/net/clock`, read through the shell.
+/// NIC 0's line of `/net/stats`.
+fn nic0(node: &Node) -> NicStats {
+    let line = shell_line(node, "cat /net/stats", "nic0 rx ");
+    NicStats::parse(&line).unwrap_or_else(|| panic!("not a /net/stats line: {line:?}"))
+}
+
+/// `/net/clock`.
 fn clock(node: &Node) -> ClockStats {
-    let mark = node.mark();
-    node.type_text("cat /net/clock\n").unwrap();
-    node.wait_after(mark, "wake ", TIMEOUT).unwrap_or_else(|e| panic!("{e}"));
-    std::thread::sleep(Duration::from_millis(200));
-    let log = node.log();
-    let line = log[mark..].lines().find(|l| l.starts_with("wake ")).unwrap();
-    ClockStats::parse(line).unwrap_or_else(|| panic!("not a /net/clock line: {line:?}"))
+    let line = shell_line(node, "cat /net/clock", "wake ");
+    ClockStats::parse(&line).unwrap_or_else(|| panic!("not a /net/clock line: {line:?}"))
 }
 
 /// An idle node's stack: its only timer, DHCP's renewal hours off, waits
