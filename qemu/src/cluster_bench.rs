@@ -167,6 +167,11 @@ const FORM_SIZES: &[u8] = &[16, 32, 64];
 /// How long a size may take to form before the larger ones are not
 /// tried.
 const FORM_LIMIT: std::time::Duration = std::time::Duration::from_secs(90);
+/// How long a formed cluster's idle cost is sampled: the host counts CPU
+/// time in ticks of 10 ms, one of which in a 10 s sample was 0.1 % of a
+/// core (a coordinator read 0.9 % in one run and 1.2 % in the next);
+/// in 30 s it is 0.03 %.
+const IDLE_SAMPLE: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// The largest cluster that forms on this host: for each size, the time
 /// from the last QEMU's start until every node has admitted every other
@@ -247,7 +252,7 @@ pub fn largest(image: &Image, args: &Args) -> Result<Vec<String>, String> {
         // idle cost: the coordinator's apart, since it alone hears beats.
         std::thread::sleep(std::time::Duration::from_secs(5));
         let marks: Vec<usize> = cluster.nodes.iter().map(|node| node.mark()).collect();
-        let shares = idle_shares(&cluster.nodes, std::time::Duration::from_secs(10))?;
+        let shares = idle_shares(&cluster.nodes, IDLE_SAMPLE)?;
         let mut shares: Vec<(f64, u16)> = shares.into_iter().zip(cluster.numbers.iter().copied()).collect();
         // Whichever node coordinates: the first to finish its boot may.
         let at = cluster.nodes.iter().position(|node| libux::cluster::roles::coordinates(&node.log()));
