@@ -230,7 +230,7 @@ fn start_membership(
     // However long netstack takes to mount /net (a busy host may take
     // seconds): this thread serves nobody meanwhile.
     let mut tries = 0;
-    let announced = loop {
+    let mut announced = loop {
         match libux::net::client::announce(&port) {
             Ok(a) => break a,
             Err(Errno::NoFileServer | Errno::NotFound) => {
@@ -246,10 +246,9 @@ fn start_membership(
     let data = Arc::new(announced.data()?);
     // The beats of a period come to the coordinator together: each read
     // takes all that came (see `listen`).
-    let mut ctl = announced.ctl;
-    ctl.write(alloc::format!("{}", libux::net::Ctl::Batch).as_bytes())?;
+    announced.batch()?;
     // The port lives while its ctl is open: for good.
-    core::mem::forget(ctl);
+    core::mem::forget(announced);
     state.lock().port = Some(data.clone());
     let (s, d, f) = (state.clone(), data.clone(), files.clone());
     libux::thread::spawn(move || listen(s, d, f))?;

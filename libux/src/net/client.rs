@@ -70,6 +70,12 @@ impl Announced {
     pub fn data(&self) -> Result<File, Errno> {
         open(&format!("/net/{}/{}/data", self.proto.name(), self.n), flags::READ | flags::WRITE)
     }
+
+    /// Makes reads of a UDP port's `data` give every datagram waiting
+    /// that fits, as a [`super::Batch`] (`ctl` `batch`).
+    pub fn batch(&mut self) -> Result<(), Errno> {
+        self.ctl.write(format!("{}", Ctl::Batch).as_bytes()).map(drop)
+    }
 }
 
 impl Conn {

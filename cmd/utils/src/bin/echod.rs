@@ -12,7 +12,7 @@ extern crate alloc;
 use alloc::format;
 use libux::layout::IO_WINDOW;
 use libux::net::client::{announce, listen, Announced};
-use libux::net::{Batch, Ctl, Datagram};
+use libux::net::{Batch, Datagram};
 use libux::println;
 
 libux::entry!(main);
@@ -33,7 +33,7 @@ fn main() -> i32 {
         Err(e) => return utils::fail("echod", "announce", e),
     };
     if batch {
-        if let Err(e) = announced.ctl.write(format!("{}", Ctl::Batch).as_bytes()) {
+        if let Err(e) = announced.batch() {
             return utils::fail("echod", "batch", e);
         }
     }
