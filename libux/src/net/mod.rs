@@ -82,14 +82,17 @@ impl<'a> Datagram<'a> {
 
     /// The header line and the payload, as one read or write.
     pub fn to_bytes(&self) -> alloc::vec::Vec<u8> {
-        let mut out = alloc::format!("{}\n", self.peer).into_bytes();
-        out.extend_from_slice(self.payload);
-        out
+        self.after(alloc::format!("{}\n", self.peer))
     }
 
     /// It as one of a [`Batch`]: `A.B.C.D!PORT N\n` and the N bytes.
     pub fn to_batched(&self) -> alloc::vec::Vec<u8> {
-        let mut out = alloc::format!("{} {}\n", self.peer, self.payload.len()).into_bytes();
+        self.after(alloc::format!("{} {}\n", self.peer, self.payload.len()))
+    }
+
+    /// `header`, then the payload.
+    fn after(&self, header: alloc::string::String) -> alloc::vec::Vec<u8> {
+        let mut out = header.into_bytes();
         out.extend_from_slice(self.payload);
         out
     }
