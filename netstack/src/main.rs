@@ -32,13 +32,12 @@ use libux::cluster::{NodeId, SEGMENT_PREFIX};
 use libux::fs::serve::{Done, Files, Held, Io};
 use libux::fs::server::Entry;
 use libux::layout::{event, slot};
-use libux::net::ClockWake;
 use libux::println;
 use libux::process::Clock;
 use libux::rpc::{Errno, Pid};
 use libux::sel4::{IoPort, IrqHandler};
 use net::{Net, Node, Op};
-use netstack::clock::{hz, wake_for, Wake, FAST};
+use netstack::clock::{wake_for, Wake, FAST};
 use nic::Nic;
 use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
 use smoltcp::socket::dhcpv4;
@@ -94,25 +93,18 @@ fn clock_wake(wake: Wake) {
     clock_interrupts(PERIODIC | if wake.alarm() { ALARM } else { 0 });
 }
 
-/// How the clock wakes the stack, as `/net/clock` says it.
-fn said(wake: Wake) -> ClockWake {
-    match wake {
-        Wake::Periodic(rate) => ClockWake::Periodic(hz(rate)),
-        Wake::Minutely => ClockWake::Minutely,
-        Wake::Never => ClockWake::Never,
-    }
-}
-
-/// The clock's periodic interrupt, fast until the first poll says; its
-/// alarm (when enabled) at second 0 of any minute of any hour (0 reads
-/// the same in BCD and binary).
-fn start_clock() {
+/// The clock's periodic interrupt, fast until the first poll says (how
+/// it wakes the stack now); its alarm (when enabled) at second 0 of any
+/// minute of any hour (0 reads the same in BCD and binary).
+fn start_clock() -> Wake {
     for (register, value) in [(0x81, 0), (0x83, ANY), (0x85, ANY)] {
         let _ = CLOCK.out8(0x70, register).and_then(|()| CLOCK.out8(0x71, value));
     }
-    clock_wake(Wake::Periodic(FAST));
+    let wake = Wake::Periodic(FAST);
+    clock_wake(wake);
     clock_register(0x0c);
     let _ = CLOCK_IRQ.ack();
+    wake
 }
 
 /// One NIC with its interface and sockets.
@@ -242,8 +234,6 @@ pub struct Stack {
     net: Net,
     links: Vec<Link>,
     clock: Clock,
-    /// How the clock wakes the stack now (`netstack::clock`).
-    wake: Wake,
     /// Interrupt handlers of the NICs' lines, after the clock's.
     nic_handlers: u64,
 }
@@ -297,7 +287,7 @@ impl Files for Stack {
 
     fn event(&mut self, _: &Held<Self>, bits: u64) {
         if bits & event::irq(0) != 0 {
-            self.net.clock.ticks += 1;
+            self.net.ticks += 1;
             clock_register(0x0c);
             let _ = CLOCK_IRQ.ack();
         }
@@ -333,10 +323,9 @@ impl Files for Stack {
         let due = self.links.iter().filter_map(|l| l.due).min().map(|d| if d > t { d - t } else { Duration::ZERO });
         let wanted =
             if Net::waits_on_time(held) { Wake::Periodic(FAST) } else { wake_for(due.map(|d| d.total_micros())) };
-        if wanted != self.wake {
+        if wanted != self.net.wake {
             clock_wake(wanted);
-            self.wake = wanted;
-            self.net.clock.wake = said(wanted);
+            self.net.wake = wanted;
         }
     }
 }
@@ -362,7 +351,7 @@ fn main() -> i32 {
         println!("netstack: cannot serve /net: {e}");
         return 1;
     }
-    start_clock();
+    let wake = start_clock();
     // One interrupt handler per line the NICs use, after the clock's.
     let mut lines: alloc::vec::Vec<&str> = alloc::vec::Vec::new();
     for i in 0..links.len() {
@@ -382,9 +371,6 @@ fn main() -> i32 {
     for i in 0..nic_handlers {
         let _ = IrqHandler(slot::IRQ_HANDLERS + 1 + i).ack();
     }
-    let wake = Wake::Periodic(FAST);
-    let mut net = Net::new();
-    net.clock.wake = said(wake);
-    let stack = Stack { net, links, clock, wake, nic_handlers };
+    let stack = Stack { net: Net::new(wake), links, clock, nic_handlers };
     libux::fs::serve::run(EP, "/net", stack)
 }

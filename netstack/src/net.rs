@@ -39,6 +39,7 @@ use libux::fs::serve::{text_into, Done, Held, Io};
 use libux::fs::server::Entry;
 use libux::net::{ClockStats, ClockWake, Ctl, NicStats, Proto};
 use libux::rpc::{Errno, Pid};
+use netstack::clock::{hz, Wake};
 use smoltcp::socket::tcp::State;
 
 /// Connections at once.
@@ -175,8 +176,10 @@ pub struct Net {
     next_port: u16,
     /// What `/net/ipifc` says.
     pub ipifc: String,
-    /// What `/net/clock` says (the stack keeps it).
-    pub clock: ClockStats,
+    /// How the clock wakes the stack now, and its interrupts so far
+    /// (`/net/clock`; the stack keeps them).
+    pub wake: Wake,
+    pub ticks: u64,
     /// The stack's clock, in microseconds.
     pub now: u64,
 }
@@ -189,19 +192,29 @@ impl Net {
     }
 }
 
+/// How the clock wakes the stack, as `/net/clock` says it.
+fn said(wake: Wake) -> ClockWake {
+    match wake {
+        Wake::Periodic(rate) => ClockWake::Periodic(hz(rate)),
+        Wake::Minutely => ClockWake::Minutely,
+        Wake::Never => ClockWake::Never,
+    }
+}
+
 fn stats(links: &[Link]) -> String {
     links.iter().enumerate().map(|(nic, l)| format!("{}", NicStats { nic, ..l.counters() })).collect()
 }
 
 impl Net {
-    pub fn new() -> Net {
+    pub fn new(wake: Wake) -> Net {
         Net {
             conns: BTreeMap::new(),
             next_conn: 0,
             closing: Vec::new(),
             next_port: FIRST_EPHEMERAL,
             ipifc: String::from("none\n"),
-            clock: ClockStats { wake: ClockWake::Never, ticks: 0 },
+            wake,
+            ticks: 0,
             now: 0,
         }
     }
@@ -425,7 +438,7 @@ impl Net {
             }
             Node::Ipifc => self.ipifc.clone(),
             Node::Stats => stats(links),
-            Node::Clock => format!("{}", self.clock),
+            Node::Clock => format!("{}", ClockStats { wake: said(self.wake), ticks: self.ticks }),
             Node::Root | Node::Proto(_) | Node::Dir(_) => return Err(Errno::IsDir),
             Node::Clone(_) | Node::Listen(_) => return Err(Errno::BadHandle),
         };
