@@ -65,13 +65,16 @@ pub fn period_us(rate: u8) -> u64 {
 }
 
 /// The rate for a stack whose next timer is `due_us` away: the slowest
-/// whose period is at most a quarter of that, so a timer is late by a
-/// quarter of its wait at most (one 64 Hz period when due soon). As the
-/// timer nears, each tick chooses again, faster: a keep-alive 5 s away
-/// costs a few dozen ticks, not 64 a second for its last second.
+/// whose period is at most that. A new rate's first tick comes within
+/// its period (QEMU's clock counts from the last tick, as the chip's
+/// divider does), so no tick passes the timer but at 64 Hz: it is late
+/// by one 64 Hz period at most. As the timer nears, each tick chooses
+/// again, faster: a keep-alive 5 s away costs 10 ticks (25 when a tick
+/// was at most a quarter of the wait), not 64 a second for its last
+/// second.
 pub fn rate_for(due_us: Option<u64>) -> u8 {
     let Some(due) = due_us else { return OFF };
-    (FAST..=SLOW).rev().find(|&r| period_us(r) * 4 <= due).unwrap_or(FAST)
+    (FAST..=SLOW).rev().find(|&r| period_us(r) <= due).unwrap_or(FAST)
 }
 
 #[cfg(test)]
@@ -83,13 +86,13 @@ mod tests {
         assert_eq!((period_us(FAST), period_us(SLOW)), (15_625, 500_000), "64 Hz and 2 Hz");
         assert_eq!(rate_for(None), OFF, "no timer: no interrupt");
         assert_eq!(rate_for(Some(5_000_000)), SLOW);
-        assert_eq!(rate_for(Some(1_000_000)), 14, "4 Hz: late by 250 ms at most");
-        assert_eq!(rate_for(Some(999_999)), 13);
-        assert_eq!(rate_for(Some(62_500)), FAST);
+        assert_eq!(rate_for(Some(500_000)), SLOW);
+        assert_eq!(rate_for(Some(499_999)), 14, "4 Hz");
+        assert_eq!(rate_for(Some(15_625)), FAST);
         assert_eq!(rate_for(Some(0)), FAST);
-        // Never later than a quarter of the wait, once above 64 Hz's floor.
-        for due in (62_500..10_000_000).step_by(7_919) {
-            assert!(period_us(rate_for(Some(due))) * 4 <= due, "{due}");
+        // No tick passes the timer, once above 64 Hz's period.
+        for due in (15_625..10_000_000).step_by(7_919) {
+            assert!(period_us(rate_for(Some(due))) <= due, "{due}");
         }
         // The ticks a timer 5 s away costs, choosing again at each.
         let (mut left, mut ticks) = (5_000_000u64, 0);
@@ -97,7 +100,7 @@ mod tests {
             left = left.saturating_sub(period_us(rate_for(Some(left))));
             ticks += 1;
         }
-        assert!(ticks < 40, "{ticks} ticks, against 64 for its last second at 64 Hz");
+        assert!(ticks <= 10, "{ticks} ticks, against 64 for its last second at 64 Hz");
     }
 
     #[test]
