@@ -19,8 +19,11 @@
 //! ended, and flushes the 9P requests still waiting for them. With `-c
 //! NODE` (the cluster server's mounts of other nodes) it also follows
 //! that node in `/proc/cluster/nodes`: once the node is down, the calls
-//! waiting on it fail and later ones fail at once, until it is back;
-//! it makes no `/n/NAME` (the cluster server's `/n` lists nodes); and it
+//! waiting on it fail and later ones fail at once, until it is back.
+//! While no call is under way and no client but the cluster server
+//! holds a file, it waits instead (the next call wakes it, and it looks
+//! at the node first), so an idle mount wakes nobody. A `-c` mount
+//! makes no `/n/NAME` (the cluster server's `/n` lists nodes), and it
 //! sends an open's walk and open together, one round trip, since the
 //! cluster's exports are fs9p's, which take them in order (9P does not
 //! promise that of other servers).
@@ -33,7 +36,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU16, AtomicUsize, Ordering};
 use fs9p::client::{Client, Ids};
 use fs9p::Dialect;
 use libux::cluster::NodeId;
@@ -69,8 +72,12 @@ const MAX_WORKERS: usize = MAX_THREADS - 3;
 const RESERVED: usize = 4;
 const USAGE: &str = "usage: mount9p [-2] [-m MSIZE] [-c NODE] tcp!A.B.C.D!PORT NAME";
 /// How often the housekeeper asks the process server which clients
-/// ended (we are not a daemon: nobody signals us), in milliseconds.
+/// ended (we are not a daemon: nobody signals us), and looks at the
+/// node's state, in milliseconds, while the mount is not idle
+/// ([`Mount::idle`]).
 const HOUSEKEEPING_MS: u32 = 1000;
+/// [`Mount::keeper`] when the housekeeper is not waiting.
+const NOT_WAITING: u16 = u16::MAX;
 /// Least time between two looks at a down node's state by calls (each
 /// reads the cluster's node table), in microseconds.
 const LOOK_EVERY_US: u64 = 100_000;
@@ -93,6 +100,11 @@ struct Mount {
     back: AtomicBool,
     /// When a call last looked at the node's state while it was down.
     looked: Mutex<u64>,
+    /// Calls under way.
+    calls: AtomicUsize,
+    /// The housekeeper's share (its event's index) while it waits for the
+    /// mount to be used, else [`NOT_WAITING`].
+    keeper: AtomicU16,
     clock: Clock,
     /// `-c`: the cluster server (our parent), for whose calls `RESERVED`
     /// workers are kept.
@@ -248,6 +260,27 @@ impl Mount {
         }
     }
 
+    /// Nothing for the housekeeper to do: no call under way (which a
+    /// node gone down would keep waiting), and no file held but the
+    /// cluster server's (it keeps `call` files open on its mounts; it
+    /// ends only with the node). Each idle mount woke every second to
+    /// read the node table: at 64 nodes a node that ran `cps`, and so
+    /// mounted the 63 others, read it 63 times a second for ever.
+    fn idle(&self) -> bool {
+        self.calls.load(Ordering::Acquire) == 0
+            && self.remote.lock().holders().iter().all(|p| Some(*p) == self.reserved_for)
+    }
+
+    /// A call comes: the housekeeper, if it waits, looks now.
+    fn keep_house(&self) {
+        let share = self.keeper.load(Ordering::Acquire);
+        if share != NOT_WAITING
+            && self.keeper.compare_exchange(share, NOT_WAITING, Ordering::AcqRel, Ordering::Relaxed).is_ok()
+        {
+            self.dialer.events[usize::from(share)].signal();
+        }
+    }
+
     /// Admits a call of `pid`'s (`req`): `Busy` if it would take a worker
     /// kept for the cluster server's calls. A close or a cancel gives
     /// back, and is never refused.
@@ -371,6 +404,8 @@ fn main() -> i32 {
         down: AtomicBool::new(false),
         back: AtomicBool::new(false),
         looked: Mutex::new(0),
+        calls: AtomicUsize::new(0),
+        keeper: AtomicU16::new(NOT_WAITING),
         clock,
         cursor: Mutex::new(0),
     };
@@ -384,8 +419,9 @@ fn main() -> i32 {
 }
 
 /// Closes what clients that ended held here, and gives up the calls
-/// still waiting for them (a killed `cat` of a remote pipe), every
-/// [`HOUSEKEEPING_MS`] while any client holds a file.
+/// still waiting for them (a killed `cat` of a remote pipe), and follows
+/// the node, every [`HOUSEKEEPING_MS`] while the mount is not idle; else
+/// waits for a call.
 fn housekeep(mount: &Mount) {
     let share = libux::thread::current().0 as u16;
     let mut w = mount.worker_for(share);
@@ -394,20 +430,28 @@ fn housekeep(mount: &Mount) {
         Err(e) => return println!("mount9p: /dev/sleep: {e}; clients that end keep their files here"),
     };
     let period = format!("{HOUSEKEEPING_MS}");
+    let event = mount.dialer.events[usize::from(share)];
     loop {
-        if clock.write(period.as_bytes()).is_err() {
-            return println!("mount9p: /dev/sleep failed; clients that end keep their files here");
+        // Said before the look, so that a call come meanwhile signals.
+        mount.keeper.store(share, Ordering::Release);
+        if mount.idle() {
+            // (A reply's late signal wakes it too: it looks again.)
+            event.wait();
+            continue;
         }
+        mount.keeper.store(NOT_WAITING, Ordering::Release);
         if let Some(node) = mount.node {
             mount.watch(node);
         }
-        if mount.remote.lock().holders().is_empty() {
-            continue;
+        if !mount.remote.lock().holders().is_empty() {
+            if w.generation != mount.remote.lock().generation {
+                w = mount.worker_for(share);
+            }
+            mount.forget_ended(&mut w);
         }
-        if w.generation != mount.remote.lock().generation {
-            w = mount.worker_for(share);
+        if clock.write(period.as_bytes()).is_err() {
+            return println!("mount9p: /dev/sleep failed; clients that end keep their files here");
         }
-        mount.forget_ended(&mut w);
     }
 }
 
@@ -429,6 +473,8 @@ impl Pooled for Mount {
     }
 
     fn file(&self, w: &mut Worker, pid: Pid, req: FsRequest) -> Option<Result<Answer, Errno>> {
+        self.calls.fetch_add(1, Ordering::AcqRel);
+        self.keep_house();
         self.ready(w);
         let answer = self.admit(pid, &req).and_then(|_admitted| {
             let again = req.is_repeatable().then(|| req.clone());
@@ -452,6 +498,7 @@ impl Pooled for Mount {
         if w.c.is_broken() {
             self.remote.lock().found_broken = true;
         }
+        self.calls.fetch_sub(1, Ordering::AcqRel);
         Some(answer)
     }
 }
