@@ -8,8 +8,9 @@
 //!
 //! A pool (`libux::fs::pool`) of at most [`THREADS`] threads answers;
 //! while both wait for mounts, other calls here wait their turn (a mount
-//! takes a dial and an attach). What the
-//! mounts' `mount9p`s leave when they end is reaped by the beater.
+//! takes a dial and an attach). A mount's `mount9p` that ends is reaped
+//! as the cluster server hears of the ending (as a daemon hears of
+//! every one).
 
 use crate::State;
 use alloc::collections::BTreeMap;
@@ -168,7 +169,7 @@ impl Automount {
                     if matches!(libux::process::try_wait(Some(pid)), Ok(None)) {
                         ours = Some(pid);
                     } else {
-                        // Ended (reaped here, or by the beater).
+                        // Ended (reaped here, or as we heard it end).
                         self.forget(node, pid);
                         // The one we waited for said why on the console;
                         // one that ended before this call is made again.
@@ -179,8 +180,8 @@ impl Automount {
                     }
                 }
                 (Some(Mount::Starting), _) => {}
-                // The mount we waited for ended and was forgotten (by
-                // the beater, which reaped it).
+                // The mount we waited for ended and was forgotten (as we
+                // heard it end, and reaped it).
                 (None, Some(_)) => return Err(Errno::Io),
             }
             if clock.micros().saturating_sub(start) > MOUNT_WAIT_US {
@@ -206,19 +207,23 @@ impl Automount {
         }
     }
 
-    /// Reaps the mounts that ended (their nodes are mounted again at the
-    /// next use).
-    pub fn reap(&self) {
-        let started: Vec<(NodeId, Pid)> = self
+    /// Reaps the mounts among `pids`, processes that ended (their nodes
+    /// are mounted again at the next use). The beater asked the process
+    /// server about every mount each period: 63 calls a second for a
+    /// node that had mounted the others of 64.
+    pub fn ended(&self, pids: &[Pid]) {
+        let ended: Vec<(NodeId, Pid)> = self
             .mounts
             .lock()
             .iter()
-            .filter_map(|(n, m)| if let Mount::Started(p) = m { Some((*n, *p)) } else { None })
+            .filter_map(|(n, m)| match m {
+                Mount::Started(p) if pids.iter().any(|&e| Gpid(e).pid() == Gpid(*p).pid()) => Some((*n, *p)),
+                _ => None,
+            })
             .collect();
-        for (node, pid) in started {
-            if let Ok(Some(_)) = libux::process::try_wait(Some(pid)) {
-                self.forget(node, pid);
-            }
+        for (node, pid) in ended {
+            let _ = libux::process::try_wait(Some(pid));
+            self.forget(node, pid);
         }
     }
 }

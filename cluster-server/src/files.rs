@@ -509,9 +509,9 @@ fn write(
 /// Hears of processes that ended, forever, on this thread (the one the
 /// events notification is bound to): gives up what they held, and has
 /// the waits for them settled; `told` when one that another node waits
-/// for ended. It answers no calls: one that waits long would keep it
-/// from hearing.
-pub fn hear_endings(files: &Files, told: impl Fn()) -> ! {
+/// for ended; `also` with every page of them. It answers no calls: one
+/// that waits long would keep it from hearing.
+pub fn hear_endings(files: &Files, told: impl Fn(), also: impl Fn(&[Pid])) -> ! {
     let events = Notification(slot::EVENTS);
     let mut cursor = 0;
     loop {
@@ -520,6 +520,7 @@ pub fn hear_endings(files: &Files, told: impl Fn()) -> ! {
         let mut gone = |pids: &[Pid]| {
             files.ended(pids);
             files.calls.reap_unclaimed(files.waits.own(), pids);
+            also(pids);
             watched_ended |= files.waits.ended(pids);
         };
         if let Err(e) = hear_a_burst(files, &mut cursor, &mut gone) {

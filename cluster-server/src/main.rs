@@ -184,8 +184,8 @@ fn main() -> i32 {
         return 1;
     }
     if addr.is_some() {
-        let (s, f, a) = (state.clone(), files.clone(), automount.clone());
-        let started = libux::thread::spawn(move || match start_membership(&s, &f, &a) {
+        let (s, f) = (state.clone(), files.clone());
+        let started = libux::thread::spawn(move || match start_membership(&s, &f) {
             Ok(()) => {
                 println!("cluster: node {} on the segment, membership on udp port {}", cfg.node, msg::PORT);
                 // The network is there now.
@@ -199,7 +199,7 @@ fn main() -> i32 {
             println!("cluster: no membership: {e}");
         }
     }
-    files::hear_endings(&files, || beat_now(&state, &files))
+    files::hear_endings(&files, || beat_now(&state, &files), |pids| automount.ended(pids))
 }
 
 /// Starts `/n`'s threads, and mounts it.
@@ -212,11 +212,7 @@ fn serve_n(state: &Arc<Mutex<State>>, automount: &Arc<automount::Automount>) -> 
 
 /// Opens the membership port (once the network is there: daemons start
 /// together) and starts the listener and the beater.
-fn start_membership(
-    state: &Arc<Mutex<State>>,
-    files: &Arc<files::Files>,
-    automount: &Arc<automount::Automount>,
-) -> Result<(), Errno> {
+fn start_membership(state: &Arc<Mutex<State>>, files: &Arc<files::Files>) -> Result<(), Errno> {
     let port = alloc::format!("udp!*!{}", msg::PORT);
     // Daemons start together: devfs may not have mounted /dev yet (then
     // the path leads to ramfs, which has no /dev/sleep), and nothing here
@@ -252,8 +248,8 @@ fn start_membership(
     state.lock().port = Some(data.clone());
     let (s, d, f) = (state.clone(), data.clone(), files.clone());
     libux::thread::spawn(move || listen(s, d, f))?;
-    let (s, d, f, a) = (state.clone(), data, files.clone(), automount.clone());
-    libux::thread::spawn(move || beat(s, d, f, a))?;
+    let (s, d, f) = (state.clone(), data, files.clone());
+    libux::thread::spawn(move || beat(s, d, f))?;
     Ok(())
 }
 
@@ -401,7 +397,7 @@ fn listen(state: Arc<Mutex<State>>, data: Arc<File>, files: Arc<files::Files>) {
 
 /// The beater: a beat (or view) every `BEAT_US` (a follower's only if no
 /// view came for it to answer), and the table's changes logged.
-fn beat(state: Arc<Mutex<State>>, data: Arc<File>, files: Arc<files::Files>, automount: Arc<automount::Automount>) {
+fn beat(state: Arc<Mutex<State>>, data: Arc<File>, files: Arc<files::Files>) {
     let mut sleep = match open("/dev/sleep", flags::WRITE) {
         Ok(f) => f,
         Err(e) => return println!("cluster: /dev/sleep: {e}; not beating"),
@@ -428,10 +424,6 @@ fn beat(state: Arc<Mutex<State>>, data: Arc<File>, files: Arc<files::Files>, aut
         }
         let outs = state.lock().members.tick(now);
         carry_out(&files, &data, outs);
-        // Mounts that ended are reaped (their nodes are mounted again at
-        // the next use). (Programs started through `spawn` are children
-        // too: their `wait` files reap them.)
-        automount.reap();
         // Asleep until the next beat or a peer's state is due to change:
         // an idle node's timer is armed for what is to happen, no more
         // often.

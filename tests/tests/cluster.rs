@@ -221,6 +221,16 @@ fn nodes_admit_each_other_by_the_secret_and_see_failures() {
     let mounts: Vec<String> = tests::pids_of(&ps, "mount9p").iter().map(|(p, _)| p.to_string()).collect();
     assert_eq!(mounts.len(), 1, "only node 3 was used:\n{ps}");
     run(&cluster.nodes[0], &format!("kill {}; echo killed", mounts.join(" ")), "killed");
+    // Reaped as the cluster server hears it end: no zombie is left.
+    let t0 = Instant::now();
+    loop {
+        let ps = run(&cluster.nodes[0], "ps", "PID");
+        if tests::pids_of(&ps, "mount9p").is_empty() {
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(10), "the ended mount is not reaped:\n{ps}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
     let mark = cluster.nodes[0].mark();
     run(&cluster.nodes[0], "cat /n/node3/proc/1/status", &ramfs_status(3));
     wait(&cluster.nodes[0], mark, "mount9p: tcp!10.1.0.3!5641 mounted at /n/node3");
