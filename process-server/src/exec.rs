@@ -145,7 +145,7 @@ impl Life {
         // Not retired with the old program: a server that knows our pid
         // has a window may still reach its side until we end.
         new.windows_before_exec = core::mem::take(&mut old.windows_before_exec);
-        new.windows_before_exec.append(&mut old.windows);
+        new.windows_before_exec.extend(old.windows.drain(..).flatten());
         let old = core::mem::replace(old, alloc::boxed::Box::new(new));
         let name = exec.argv.first().copied().unwrap_or("?");
         p.name = name.chars().take(32).collect();

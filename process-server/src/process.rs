@@ -190,8 +190,9 @@ pub struct Live {
     pub priority: u8,
     /// Its threads after the first.
     pub threads: crate::thread::Threads,
-    /// The file servers it has I/O windows onto, in window order.
-    pub windows: Vec<Pid>,
+    /// The file servers it has I/O windows onto, in window order; `None`
+    /// for a server that ended (see `windows::orphan`).
+    pub windows: Vec<Option<Pid>>,
     /// The file servers it had windows onto before an `Exec`: their
     /// sides stay mapped until it ends (a server knows a window by the
     /// pid, which lives on), and are retired then.
@@ -703,7 +704,7 @@ impl Life {
             let _ = ROOT_CNODE.revoke(root, ROOT_DEPTH);
             self.kernel.delete_root(root);
         }
-        for server in live.windows.iter().chain(&live.windows_before_exec) {
+        for server in live.windows.iter().flatten().chain(&live.windows_before_exec) {
             if let Ok(s) = self.procs.live_mut(*server) {
                 s.retired_windows.push(pid);
             }
@@ -716,6 +717,9 @@ impl Life {
             self.kernel.mem.release(block.arena);
         }
         self.kernel.mem.release(live.arena);
+        // Its clients' windows went with its memory.
+        let clients: Vec<Pid> = live.client_windows.into_keys().collect();
+        crate::windows::orphan(&mut self.procs, &mut self.kernel, pid, &clients);
         if let Some(id) = live.image {
             self.shared.unshare(&mut self.kernel, id);
         }

@@ -4,9 +4,11 @@
 //! another client gets them, and reclaimed when the client has ended and
 //! the server asks `Ended`. The frames are in the records of both
 //! processes; this is the one place that makes, moves and frees them.
+//! A window stays mapped as long as its client lives: when its server
+//! ends first, a frame of the client's own takes the server's place.
 
 use crate::kernel::Kernel;
-use crate::mem::PAGE;
+use crate::mem::{PAGE, ROOT_CNODE, ROOT_DEPTH};
 use crate::procs::Procs;
 use alloc::vec::Vec;
 use libux::layout;
@@ -16,7 +18,7 @@ use libux::sel4::{CapRights, Page};
 
 /// Where `client`'s I/O window onto `server` is, if made.
 pub fn made(procs: &Procs, client: Pid, server: Pid) -> Option<u64> {
-    let n = procs.live(client).ok()?.windows.iter().position(|&s| s == server)?;
+    let n = procs.live(client).ok()?.windows.iter().position(|&s| s == Some(server))?;
     Some(layout::IO_WINDOWS + n as u64 * layout::IO_WINDOW_SPAN)
 }
 
@@ -42,7 +44,7 @@ pub fn open(procs: &mut Procs, kernel: &mut Kernel, client: Pid, server: Pid) ->
 fn make(procs: &mut Procs, kernel: &mut Kernel, client: Pid, server: Pid) -> Result<u64, Errno> {
     let at = |n: usize| layout::IO_WINDOWS + n as u64 * layout::IO_WINDOW_SPAN;
     let live = procs.live(client)?;
-    if let Some(n) = live.windows.iter().position(|&s| s == server) {
+    if let Some(n) = live.windows.iter().position(|&s| s == Some(server)) {
         return Ok(at(n));
     }
     let n = live.windows.len();
@@ -130,7 +132,7 @@ fn make(procs: &mut Procs, kernel: &mut Kernel, client: Pid, server: Pid) -> Res
     }
     if let Ok(live) = procs.live_mut(client) {
         live.held.slots.extend(copies);
-        live.windows.push(server);
+        live.windows.push(Some(server));
     }
     Ok(at(n))
 }
@@ -146,6 +148,45 @@ pub fn reclaim(procs: &mut Procs, server: Pid, only: Option<&[Pid]>) {
             for frame in srv.client_windows.remove(&pid).unwrap_or_default() {
                 let _ = Page(frame).unmap();
                 srv.spare_window_frames.push(frame);
+            }
+        }
+    }
+}
+
+/// After `server`'s program is gone (it ended or ran `Exec`), and its
+/// frames with its memory: maps each of `clients`' windows onto it again,
+/// every page onto one zeroed frame of the client's own, and forgets
+/// whose window it was, so that a server that takes the pid later gets
+/// a window of its own. The client's calls to the server fail
+/// (`ServerGone`), so the bytes it puts there mean nothing; but it may
+/// still put them there, which would fault with nothing mapped.
+pub fn orphan(procs: &mut Procs, kernel: &mut Kernel, server: Pid, clients: &[Pid]) {
+    for &client in clients {
+        let Ok(live) = procs.live_mut(client) else { continue };
+        let Some(n) = live.windows.iter().position(|&s| s == Some(server)) else { continue };
+        live.windows[n] = None;
+        let at = layout::IO_WINDOWS + n as u64 * layout::IO_WINDOW_SPAN;
+        let Ok(frame) = kernel.mem.object(&mut live.arena, object::X86_4K, 0, bits::PAGE) else { continue };
+        for i in 0..layout::IO_WINDOW_SPAN / PAGE {
+            let page = match i {
+                0 => frame,
+                _ => match kernel.mem.derived_slot(&mut live.arena) {
+                    Ok(copy)
+                        if ROOT_CNODE
+                            .copy(copy, ROOT_DEPTH, ROOT_CNODE, frame, ROOT_DEPTH, CapRights::READ_WRITE)
+                            .is_ok() =>
+                    {
+                        copy
+                    }
+                    _ => break,
+                },
+            };
+            if live
+                .space
+                .map(&mut kernel.mem, &mut live.arena, Page(page), at + i * PAGE, CapRights::READ_WRITE)
+                .is_err()
+            {
+                break;
             }
         }
     }

@@ -1,8 +1,10 @@
 //! The ramfs server: mounts itself at `/` (with an empty `/tmp`) and
 //! answers the file protocol (`libux::fs`) from any process, which it
-//! tells apart by the badge of its connection. `ramfs [BUDGET]`: bytes it
-//! may hold (default 8 MiB). Files a process holds open are closed when it
-//! ends (the process server tells daemons).
+//! tells apart by the badge of its connection. `ramfs [BUDGET [AT]]`:
+//! bytes it may hold (default 8 MiB), and where it mounts itself if not
+//! at `/` (a scratch tree; a test's server to kill). Files a process
+//! holds open are closed when it ends (the process server tells
+//! daemons).
 #![no_std]
 #![no_main]
 
@@ -185,7 +187,9 @@ fn entry(s: &Stat) -> Entry {
 }
 
 fn main() -> i32 {
-    let budget = libux::rt::args().get(1).and_then(|s| s.parse().ok()).unwrap_or(8 << 20);
+    let args = libux::rt::args();
+    let budget = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(8 << 20);
+    let at = args.get(2).copied().unwrap_or("/");
     let mut server = Server { fs: Ramfs::new(budget), clock: WallClock::new(), now: Time::default() };
     server.tick();
     // The root was made before the clock was known.
@@ -197,5 +201,5 @@ fn main() -> i32 {
         libux::println!("ramfs: cannot start: {e}");
         return 1;
     }
-    libux::fs::serve::run(EP, "/", server)
+    libux::fs::serve::run(EP, at, server)
 }

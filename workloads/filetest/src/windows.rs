@@ -6,7 +6,10 @@
 //! with a fault) or another client's bytes. The checks run in a child
 //! (`filetest windows`), which has no window yet. Then, with windows:
 //! a part named past a window's end is refused, and a write from the
-//! message part (after the bulk part) is taken whole.
+//! message part (after the bulk part) is taken whole. Last, a window
+//! outlives its server: a transfer through it after the server ended
+//! fails `ServerGone`, where it once faulted (the frames had gone with
+//! the server).
 
 use alloc::format;
 use alloc::string::String;
@@ -55,7 +58,34 @@ fn open_raw(path: &str, open_flags: u32) -> Result<u32, String> {
 pub fn parent() -> Result<(), String> {
     let pid = libux::process::spawn("/bin/filetest", &["filetest-windows", "windows"], &[]).map_err(e("spawn"))?;
     let end = libux::process::wait(Some(pid)).map_err(e("wait"))?.end;
-    check("a child with no window passed its checks", end == End::Exited(0), format!("{end:?}"))
+    check("a child with no window passed its checks", end == End::Exited(0), format!("{end:?}"))?;
+    outlived()
+}
+
+/// A file on a ramfs of our own, written through the window; the ramfs
+/// killed; then more transfers through the same window.
+fn outlived() -> Result<(), String> {
+    let at = "/n/filetest-windows";
+    let server = libux::process::spawn("/bin/ramfs", &["ramfs", "1048576", at], &[]).map_err(e("spawn ramfs"))?;
+    let path = format!("{at}/tmp/f");
+    let mut tries = 0;
+    let mut file = loop {
+        match fs::create(&path) {
+            Ok(f) => break f,
+            Err(_) if tries < 100_000 => tries += 1,
+            Err(err) => return Err(format!("{path}: {err} after {tries} tries")),
+        }
+        syscall::yield_now();
+    };
+    let mut big = alloc::vec![7u8; 32 * 1024];
+    let wrote = file.write(&big);
+    check("a write through the window of a ramfs of our own", wrote == Ok(big.len()), format!("{wrote:?}"))?;
+    libux::process::kill(server).map_err(e("kill ramfs"))?;
+    libux::process::wait(Some(server)).map_err(e("wait for ramfs"))?;
+    let write = file.write(&big).err();
+    let read = file.pread(0, &mut big).err();
+    let gone = write == Some(Errno::ServerGone) && read == Some(Errno::ServerGone);
+    check("a window outlives its server: transfers fail, they do not fault", gone, format!("{write:?} {read:?}"))
 }
 
 /// In the child.
