@@ -591,7 +591,7 @@ impl Net {
             if arrived && (waiting + taken >= BACKLOG || self.conns.len() >= MAX_CONNS) {
                 continue;
             }
-            let fresh = sock::new_tcp(links, l.link);
+            let fresh = sock::new_tcp(links, l.link, sock::End::Answers);
             if tcp(links, fresh).listen(port).is_err() {
                 sock::remove(links, fresh);
                 continue;

@@ -31,6 +31,17 @@ pub const PEER_TIMEOUT_S: u64 = 20;
 /// host core idle with probes every 5 s, 3.1-3.3 % with 9 s.
 const KEEP_ALIVE_S: u64 = 9;
 const _: () = assert!(2 * KEEP_ALIVE_S < PEER_TIMEOUT_S);
+/// The same for a connection we answered (a server's end): its client
+/// probes it (every `KEEP_ALIVE_S` if it is ours), but smoltcp takes a
+/// probe it hears for nothing (it is out of the window: neither a sign
+/// of life nor a reason to hold its own), so both ends probed every 9 s;
+/// a node that had mounted the 63 others of 64 sent and took 12.7
+/// segments a second for it. A server's end so probes rarely, and a
+/// client that vanished keeps its connection (an `exportfs` child)
+/// this long at most.
+const ANSWERED_TIMEOUT_S: u64 = 150;
+const ANSWERED_KEEP_ALIVE_S: u64 = 60;
+const _: () = assert!(2 * ANSWERED_KEEP_ALIVE_S < ANSWERED_TIMEOUT_S);
 const DATAGRAMS: usize = 32;
 /// Datagrams a UDP socket holds for its reader: the beats of a cluster's
 /// period come to its coordinator together (answering its view), 63 at
@@ -75,7 +86,15 @@ fn icmp(links: &mut [Link], s: Sock) -> &mut icmp::Socket<'static> {
     touch(links, s).get_mut::<icmp::Socket>(s.handle)
 }
 
-pub fn new_tcp(links: &mut [Link], link: usize) -> Sock {
+/// Which end of a connection a TCP socket is to be: how often it probes
+/// its peer when idle.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    Dials,
+    Answers,
+}
+
+pub fn new_tcp(links: &mut [Link], link: usize, end: End) -> Sock {
     let rx = tcp::SocketBuffer::new(vec![0; TCP_BUFFER]);
     let tx = tcp::SocketBuffer::new(vec![0; TCP_BUFFER]);
     let mut socket = tcp::Socket::new(rx, tx);
@@ -86,9 +105,20 @@ pub fn new_tcp(links: &mut [Link], link: usize) -> Sock {
     // A peer that stopped answering (a node that died) resets the
     // connection instead of leaving its reader waiting for ever; idle
     // connections are probed so that this is noticed too.
-    socket.set_timeout(Some(Duration::from_secs(PEER_TIMEOUT_S)));
-    socket.set_keep_alive(Some(Duration::from_secs(KEEP_ALIVE_S)));
+    let (timeout, keep_alive) = match end {
+        End::Dials => (PEER_TIMEOUT_S, KEEP_ALIVE_S),
+        End::Answers => (ANSWERED_TIMEOUT_S, ANSWERED_KEEP_ALIVE_S),
+    };
+    socket.set_timeout(Some(Duration::from_secs(timeout)));
+    socket.set_keep_alive(Some(Duration::from_secs(keep_alive)));
     add(links, link, socket)
+}
+
+/// A socket made to dial that listens instead (`Ctl::Announce`).
+fn answering(links: &mut [Link], s: Sock) {
+    let t = tcp(links, s);
+    t.set_timeout(Some(Duration::from_secs(ANSWERED_TIMEOUT_S)));
+    t.set_keep_alive(Some(Duration::from_secs(ANSWERED_KEEP_ALIVE_S)));
 }
 
 /// A new socket of `link` (which so has work).
@@ -198,7 +228,7 @@ pub enum Started {
 impl Kind {
     pub fn new(proto: Proto, links: &mut [Link], ident: u16) -> Kind {
         match proto {
-            Proto::Tcp => Kind::Tcp { socket: new_tcp(links, 0), announced: None },
+            Proto::Tcp => Kind::Tcp { socket: new_tcp(links, 0, End::Dials), announced: None },
             Proto::Udp => Kind::Udp {
                 sockets: Vec::new(),
                 remote: None,
@@ -248,7 +278,12 @@ impl Kind {
                 }
                 let mut listeners = Vec::new();
                 for (link, k) in (0..links.len()).flat_map(|l| (0..LISTENERS_PER_LINK).map(move |k| (l, k))) {
-                    let s = if link == socket.link && k == 0 { *socket } else { new_tcp(links, link) };
+                    let s = if link == socket.link && k == 0 {
+                        answering(links, *socket);
+                        *socket
+                    } else {
+                        new_tcp(links, link, End::Answers)
+                    };
                     listeners.push(s);
                     if tcp(links, s).listen(p).is_err() {
                         for &l in listeners.iter().filter(|&&l| l != *socket) {
@@ -265,7 +300,7 @@ impl Kind {
                 let link = link_for(links, dest);
                 if link != socket.link {
                     remove(links, *socket);
-                    *socket = new_tcp(links, link);
+                    *socket = new_tcp(links, link, End::Dials);
                 }
                 let l = &mut links[link];
                 l.dirty = true;
