@@ -119,7 +119,7 @@ impl Nic {
         while (len as usize) < HEADER {
             self.counters.rx_runts += 1;
             self.rx.offer(id, BUFFER, true);
-            self.notify(RX);
+            self.notify_if_asked(RX);
             (id, len) = self.rx.q.take_used()?;
         }
         self.counters.rx_frames += 1;
@@ -151,6 +151,15 @@ impl Nic {
 
     fn notify(&self, queue: u16) {
         self.out16(QUEUE_NOTIFY, queue);
+    }
+
+    /// Tells the device of buffers offered on `queue` if it asks to be
+    /// told (see `Virtq::wants_notify`).
+    fn notify_if_asked(&self, queue: u16) {
+        let q = if queue == RX { &self.rx.q } else { &self.tx.q };
+        if q.wants_notify() {
+            self.notify(queue);
+        }
     }
 
     /// Sets up queue `index` at DMA address `vaddr` with its buffers at
@@ -290,7 +299,7 @@ impl phy::RxToken for RxToken<'_> {
                 let r = f(&nic.rx.buffer(id)[HEADER..len]);
                 // The buffer goes straight back to the device.
                 nic.rx.offer(id, BUFFER, true);
-                nic.notify(RX);
+                nic.notify_if_asked(RX);
                 r
             }
             RxToken::Gleaned(reply) => f(&reply),
@@ -306,7 +315,7 @@ impl phy::TxToken for TxToken<'_> {
         buf[..HEADER].fill(0);
         let r = f(&mut buf[HEADER..HEADER + len]);
         nic.tx.offer(id, HEADER + len, false);
-        nic.notify(TX);
+        nic.notify_if_asked(TX);
         nic.counters.tx_frames += 1;
         r
     }

@@ -22,6 +22,10 @@ const END: u16 = u16::MAX;
 /// Available ring flag: no interrupt when the device gives buffers back
 /// (a hint, which QEMU follows).
 const NO_INTERRUPT: u16 = 1;
+/// Used ring flag: the device needs no notification of buffers offered
+/// (QEMU's virtio-net sets it on its receive queue while it holds
+/// buffers, and on its transmit queue while it is sending).
+const NO_NOTIFY: u16 = 1;
 
 /// Bytes the queue of `size` entries needs.
 pub const fn bytes(size: u16) -> usize {
@@ -82,6 +86,17 @@ impl Virtq {
             self.write16(avail_offset(self.size), if on { 0 } else { NO_INTERRUPT });
             fence(Ordering::SeqCst);
         }
+    }
+
+    /// Whether the device asks to be told of the buffers offered since it
+    /// last was: read after they are in the ring, so that a device that
+    /// asked meanwhile (it ran out) is told. Each notification is an I/O
+    /// exit and a wake-up of QEMU's main loop, and the receive queue was
+    /// told of every buffer given back: 63 a second at the coordinator
+    /// of 64, for nothing.
+    pub fn wants_notify(&self) -> bool {
+        fence(Ordering::SeqCst);
+        self.read16(used_offset(self.size)) & NO_NOTIFY == 0
     }
 
     fn write16(&mut self, offset: usize, v: u16) {
@@ -286,6 +301,19 @@ mod tests {
             q.set_interrupts(on);
             assert_eq!(wanted(&mut mem), on);
         }
+    }
+
+    #[test]
+    fn the_device_is_told_of_buffers_only_while_it_asks() {
+        let mut mem = vec![0u8; bytes(8)];
+        // SAFETY: as above.
+        let q = unsafe { Virtq::new(mem.as_mut_ptr(), 8, 8) };
+        assert!(q.wants_notify(), "told from the start, as the device begins");
+        let flags = used_offset(8);
+        mem[flags..flags + 2].copy_from_slice(&NO_NOTIFY.to_le_bytes());
+        assert!(!q.wants_notify());
+        mem[flags..flags + 2].copy_from_slice(&0u16.to_le_bytes());
+        assert!(q.wants_notify());
     }
 
     #[test]
