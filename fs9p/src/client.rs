@@ -73,6 +73,9 @@ pub struct Info {
     pub is_dir: bool,
     pub size: u64,
     pub version: u32,
+    /// What 9P2000.L's Rgetattr says besides (mode, owners, times); none
+    /// from a 9P2000 stat, whose owners are names.
+    pub attr: Option<Attr>,
 }
 
 /// A directory entry; `size` is known in 9P2000 only (its directory reads
@@ -1044,6 +1047,7 @@ fn classify<E>(msg: Msg, expected: u8) -> Result<Reply, E> {
             is_dir: a.qid.ty & Qid::DIR != 0,
             size: a.size,
             version: a.qid.version,
+            attr: Some(a),
         })),
         Msg::Rstat { stat } => Ok(Reply::Info(info_of(&stat))),
         _ => Ok(Reply::Done),
@@ -1068,7 +1072,7 @@ fn keep_stat() -> Stat<'static> {
 }
 
 fn info_of(s: &Stat) -> Info {
-    Info { name: String::from(s.name), is_dir: s.mode & DMDIR != 0, size: s.length, version: s.qid.version }
+    Info { name: String::from(s.name), is_dir: s.mode & DMDIR != 0, size: s.length, version: s.qid.version, attr: None }
 }
 
 fn parse_dirents(data: &[u8], cursor: &mut DirCursor) -> Option<Vec<Entry>> {

@@ -199,6 +199,19 @@ fn nodes_admit_each_other_by_the_secret_and_see_failures() {
     let mark = cluster.nodes[0].mark();
     run(&cluster.nodes[0], "cat /n/node3/proc/1/status", &ramfs_status(3));
     wait(&cluster.nodes[0], mark, "mount9p: tcp!10.1.0.3!5641 mounted at /n/node3");
+    // A file's attributes come through the mount: `ls -l` of node 3's
+    // file says on node 1 what it says on node 3 (mode, owners, size,
+    // time; it said `?` for each), in a listing too.
+    run(&cluster.nodes[2], "echo attributes > /tmp/attrs; echo made", "made");
+    let columns = |out: &str, path: &str| {
+        out.lines().find_map(|l| l.strip_suffix(path).map(str::to_string)).unwrap_or_else(|| panic!("{out}"))
+    };
+    let here = columns(&run(&cluster.nodes[2], "ls -l /tmp/attrs", "attrs"), "/tmp/attrs");
+    assert!(here.starts_with("-rw-r--r--") && !here.contains('?'), "{here}");
+    let there = columns(&run(&cluster.nodes[0], "ls -l /n/node3/tmp/attrs", "attrs"), "/n/node3/tmp/attrs");
+    assert_eq!(here, there);
+    let listed = columns(&run(&cluster.nodes[0], "ls -l /n/node3/tmp", "attrs"), "attrs");
+    assert_eq!(here, listed);
     // A connection the other end broke (node 3's exports killed) is
     // dialed again by the call that finds it so, and the call goes on.
     let ps3 = run(&cluster.nodes[2], "ps", "PID");

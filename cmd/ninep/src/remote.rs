@@ -34,7 +34,7 @@ use fs9p::client::{split, Client, ClientError, Entry, OpenHow};
 use fs9p::{Dialect, Frame, Msg};
 use libux::fs::handles::Handles;
 use libux::fs::server::{Answer, Entry as OsEntry, Windows};
-use libux::fs::{entry_bytes, flags, list_page, window_part, window_room, FsRequest, IO_MAX};
+use libux::fs::{entry_bytes, flags, list_page, window_part, window_room, Attrs, FsRequest, Time, IO_MAX};
 use libux::rpc::{Errno, Pid};
 use libux::sync::Mutex;
 
@@ -345,7 +345,12 @@ impl Worker {
             FsRequest::Stat { path } => {
                 let info = self.c.stat_path(path).map_err(errno)?;
                 let name = libux::path::last_name(path);
-                Ok(Answer::Stat(OsEntry::new(name, info.is_dir, info.size)))
+                let entry = OsEntry {
+                    version: info.version,
+                    attrs: info.attr.and_then(attrs_of),
+                    ..OsEntry::new(name, info.is_dir, info.size)
+                };
+                Ok(Answer::Stat(entry))
             }
             FsRequest::List { path, from } => self.list(shared, pid, path, from),
             FsRequest::Mkdir { path } => self.c.mkdir_path(path).map_err(errno).map(|()| Answer::Done),
@@ -476,23 +481,29 @@ impl Worker {
             let entries = self.c.list(path).map_err(errno)?;
             let mut all = Vec::with_capacity(entries.len());
             for Entry { name, is_dir, size } in entries {
-                // 9P2000.L directory entries carry no size: ask.
-                let size = match size {
-                    Some(s) => s,
-                    None if is_dir => 0,
+                // 9P2000.L directory entries carry no size: a file's is
+                // asked for, and its attributes come with it (a
+                // directory's are not: a listing of `/proc` would cost a
+                // round trip per process).
+                let entry = match size {
+                    Some(s) => OsEntry::new(name, is_dir, s),
+                    None if is_dir => OsEntry::new(name, is_dir, 0),
                     None => {
                         let at = libux::path::join(path, &name);
-                        self.c.stat_path(&at).map_or(0, |i| i.size)
+                        match self.c.stat_path(&at) {
+                            Ok(i) => OsEntry { attrs: i.attr.and_then(attrs_of), ..OsEntry::new(name, false, i.size) },
+                            Err(_) => OsEntry::new(name, false, 0),
+                        }
                     }
                 };
-                all.push(OsEntry::new(name, is_dir, size));
+                all.push(entry);
             }
             shared.lock().listing = Some((pid, String::from(path), all));
         }
         let r = shared.lock();
         // Another call of the same process may have listed meanwhile.
         let Some((_, _, all)) = r.listing.as_ref().filter(|_| cached(&r)) else { return Err(Errno::Busy) };
-        let (page, more) = list_page(all, from, |e| entry_bytes(&e.name, false));
+        let (page, more) = list_page(all, from, |e| entry_bytes(&e.name, e.attrs.is_some()));
         if page.is_empty() && more {
             // A remote name too long for one reply on its own.
             return Err(Errno::NameTooLong);
@@ -526,4 +537,22 @@ fn rread_data(frame: Vec<u8>, dialect: Dialect) -> Option<Held> {
         _ => return None,
     };
     Some(Held { bytes: frame, from })
+}
+
+/// The attributes a remote's Rgetattr gives, as the file protocol carries
+/// them (`ls -l` through a mount shows the remote file's mode, owners and
+/// times); none unless it gave all of them (P9_GETATTR_BASIC).
+fn attrs_of(a: fs9p::Attr) -> Option<Attrs> {
+    const BASIC: u64 = 0x7ff;
+    let time = |sec: u64, nsec: u64| Time { sec, nsec: nsec.min(999_999_999) as u32 };
+    (a.valid & BASIC == BASIC).then(|| Attrs {
+        id: a.qid.path,
+        mode: a.mode & 0o7777,
+        uid: a.uid,
+        gid: a.gid,
+        stored: a.blocks.saturating_mul(512),
+        atime: time(a.atime_sec, a.atime_nsec),
+        mtime: time(a.mtime_sec, a.mtime_nsec),
+        ctime: time(a.ctime_sec, a.ctime_nsec),
+    })
 }
