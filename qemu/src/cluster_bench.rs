@@ -259,6 +259,10 @@ pub fn largest(image: &Image, args: &Args) -> Result<Vec<String>, String> {
         let coordinator = at.map(|at| shares.remove(at));
         shares.sort_by(|a, b| a.0.total_cmp(&b.0));
         let (median, (most, busiest)) = (shares[shares.len() / 2].0, shares[shares.len() - 1]);
+        // Such a node's kernel tick is likely too fast for good (see
+        // ARCHITECTURE, the TSC's rate): told apart, as it is no cost of
+        // the cluster's.
+        let hot = shares.iter().filter(|(share, _)| *share > 2.0 * median).count();
         // A settled cluster changes its mind about nobody while idle (one
         // whose views went out cut flapped for ever, and cost more).
         let flaps: usize = cluster
@@ -268,7 +272,7 @@ pub fn largest(image: &Image, args: &Args) -> Result<Vec<String>, String> {
             .map(|(node, mark)| libux::cluster::trouble::count(&node.log()[mark..]))
             .sum();
         lines.push(format!(
-            "cluster: idle, each of {size} nodes costs the host {median:.1} % of a core (median; most {most:.1} %, node {busiest}), {} (goal <= 1 %); {flaps} nodes seen suspect, down or silent meanwhile (0 when settled)",
+            "cluster: idle, each of {size} nodes costs the host {median:.1} % of a core (median; most {most:.1} %, node {busiest}; {hot} at more than twice the median), {} (goal <= 1 %); {flaps} nodes seen suspect, down or silent meanwhile (0 when settled)",
             coordinator.map_or(String::from("no node says it coordinates"), |(share, node)| format!(
                 "the coordinator (node {node}) {share:.1} %"
             ))
