@@ -8,7 +8,7 @@
 //! ends first, a frame of the client's own takes the server's place.
 
 use crate::kernel::Kernel;
-use crate::mem::{PAGE, ROOT_CNODE, ROOT_DEPTH};
+use crate::mem::PAGE;
 use crate::procs::Procs;
 use alloc::vec::Vec;
 use libux::layout;
@@ -168,19 +168,18 @@ pub fn orphan(procs: &mut Procs, kernel: &mut Kernel, server: Pid, clients: &[Pi
         let at = layout::IO_WINDOWS + n as u64 * layout::IO_WINDOW_SPAN;
         let Ok(frame) = kernel.mem.object(&mut live.arena, object::X86_4K, 0, bits::PAGE) else { continue };
         for i in 0..layout::IO_WINDOW_SPAN / PAGE {
+            // A frame capability maps once: copies for the other pages,
+            // kept with what the client holds, as `make` keeps its own.
             let page = match i {
                 0 => frame,
-                _ => match kernel.mem.derived_slot(&mut live.arena) {
-                    Ok(copy)
-                        if ROOT_CNODE
-                            .copy(copy, ROOT_DEPTH, ROOT_CNODE, frame, ROOT_DEPTH, CapRights::READ_WRITE)
-                            .is_ok() =>
-                    {
-                        copy
-                    }
-                    _ => break,
+                _ => match kernel.copy_root(frame, CapRights::READ_WRITE) {
+                    Ok(copy) => copy,
+                    Err(_) => break,
                 },
             };
+            if i > 0 {
+                live.held.slots.push(page);
+            }
             if live
                 .space
                 .map(&mut kernel.mem, &mut live.arena, Page(page), at + i * PAGE, CapRights::READ_WRITE)
