@@ -119,7 +119,7 @@ impl Nic {
         while (len as usize) < HEADER {
             self.counters.rx_runts += 1;
             self.rx.offer(id, BUFFER, true);
-            self.notify_if_asked(RX);
+            self.notify_if_asked(RX, &self.rx.q);
             (id, len) = self.rx.q.take_used()?;
         }
         self.counters.rx_frames += 1;
@@ -153,12 +153,11 @@ impl Nic {
         self.out16(QUEUE_NOTIFY, queue);
     }
 
-    /// Tells the device of buffers offered on `queue` if it asks to be
-    /// told (see `Virtq::wants_notify`).
-    fn notify_if_asked(&self, queue: u16) {
-        let q = if queue == RX { &self.rx.q } else { &self.tx.q };
+    /// Tells the device of buffers offered on queue `index` (`q`) if it
+    /// asks to be told (see `Virtq::wants_notify`).
+    fn notify_if_asked(&self, index: u16, q: &Virtq) {
         if q.wants_notify() {
-            self.notify(queue);
+            self.notify(index);
         }
     }
 
@@ -299,7 +298,7 @@ impl phy::RxToken for RxToken<'_> {
                 let r = f(&nic.rx.buffer(id)[HEADER..len]);
                 // The buffer goes straight back to the device.
                 nic.rx.offer(id, BUFFER, true);
-                nic.notify_if_asked(RX);
+                nic.notify_if_asked(RX, &nic.rx.q);
                 r
             }
             RxToken::Gleaned(reply) => f(&reply),
@@ -315,7 +314,7 @@ impl phy::TxToken for TxToken<'_> {
         buf[..HEADER].fill(0);
         let r = f(&mut buf[HEADER..HEADER + len]);
         nic.tx.offer(id, HEADER + len, false);
-        nic.notify_if_asked(TX);
+        nic.notify_if_asked(TX, &nic.tx.q);
         nic.counters.tx_frames += 1;
         r
     }

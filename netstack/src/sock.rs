@@ -102,23 +102,21 @@ pub fn new_tcp(links: &mut [Link], link: usize, end: End) -> Sock {
     // holding back their last short segment for an ACK only adds a round
     // trip (and the peer may delay that ACK).
     socket.set_nagle_enabled(false);
-    // A peer that stopped answering (a node that died) resets the
-    // connection instead of leaving its reader waiting for ever; idle
-    // connections are probed so that this is noticed too.
+    probe_as(&mut socket, end);
+    add(links, link, socket)
+}
+
+/// A peer that stopped answering (a node that died) resets the
+/// connection instead of leaving its reader waiting for ever; idle
+/// connections are probed so that this is noticed too, as often as the
+/// socket's `end` calls for.
+fn probe_as(socket: &mut tcp::Socket, end: End) {
     let (timeout, keep_alive) = match end {
         End::Dials => (PEER_TIMEOUT_S, KEEP_ALIVE_S),
         End::Answers => (ANSWERED_TIMEOUT_S, ANSWERED_KEEP_ALIVE_S),
     };
     socket.set_timeout(Some(Duration::from_secs(timeout)));
     socket.set_keep_alive(Some(Duration::from_secs(keep_alive)));
-    add(links, link, socket)
-}
-
-/// A socket made to dial that listens instead (`Ctl::Announce`).
-fn answering(links: &mut [Link], s: Sock) {
-    let t = tcp(links, s);
-    t.set_timeout(Some(Duration::from_secs(ANSWERED_TIMEOUT_S)));
-    t.set_keep_alive(Some(Duration::from_secs(ANSWERED_KEEP_ALIVE_S)));
 }
 
 /// A new socket of `link` (which so has work).
@@ -278,8 +276,9 @@ impl Kind {
                 }
                 let mut listeners = Vec::new();
                 for (link, k) in (0..links.len()).flat_map(|l| (0..LISTENERS_PER_LINK).map(move |k| (l, k))) {
+                    // The socket made to dial listens instead.
                     let s = if link == socket.link && k == 0 {
-                        answering(links, *socket);
+                        probe_as(tcp(links, *socket), End::Answers);
                         *socket
                     } else {
                         new_tcp(links, link, End::Answers)
