@@ -344,13 +344,7 @@ impl Worker {
             }
             FsRequest::Stat { path } => {
                 let info = self.c.stat_path(path).map_err(errno)?;
-                let name = libux::path::last_name(path);
-                let entry = OsEntry {
-                    version: info.version,
-                    attrs: info.attr.and_then(attrs_of),
-                    ..OsEntry::new(name, info.is_dir, info.size)
-                };
-                Ok(Answer::Stat(entry))
+                Ok(Answer::Stat(entry_of(libux::path::last_name(path), &info)))
             }
             FsRequest::List { path, from } => self.list(shared, pid, path, from),
             FsRequest::Mkdir { path } => self.c.mkdir_path(path).map_err(errno).map(|()| Answer::Done),
@@ -491,7 +485,7 @@ impl Worker {
                     None => {
                         let at = libux::path::join(path, &name);
                         match self.c.stat_path(&at) {
-                            Ok(i) => OsEntry { attrs: i.attr.and_then(attrs_of), ..OsEntry::new(name, false, i.size) },
+                            Ok(info) => entry_of(&name, &info),
                             Err(_) => OsEntry::new(name, false, 0),
                         }
                     }
@@ -537,6 +531,12 @@ fn rread_data(frame: Vec<u8>, dialect: Dialect) -> Option<Held> {
         _ => return None,
     };
     Some(Held { bytes: frame, from })
+}
+
+/// What a remote's stat of the file `name` says, as the file protocol
+/// carries it.
+fn entry_of(name: &str, info: &fs9p::client::Info) -> OsEntry {
+    OsEntry { version: info.version, attrs: info.attr.and_then(attrs_of), ..OsEntry::new(name, info.is_dir, info.size) }
 }
 
 /// The attributes a remote's Rgetattr gives, as the file protocol carries
