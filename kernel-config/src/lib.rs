@@ -132,6 +132,11 @@ impl Profile {
         self.options.iter().any(|(n, _)| n == name)
     }
 
+    /// The value of option `name` (without `CONFIG_`), if it is set.
+    pub fn value(&self, name: &str) -> Option<&str> {
+        self.options.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+
     /// The kernel's `autoconf.h` for this profile.
     pub fn autoconf_h(&self) -> String {
         let mut out = format!(
@@ -249,6 +254,7 @@ mod tests {
         let p = Profile::load_from(d.path(), "top").unwrap();
         let opts: Vec<(&str, &str)> = p.options.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         assert_eq!(opts, [("A", "1"), ("B", "7"), ("C", "x")]);
+        assert_eq!((p.value("B"), p.value("A"), p.value("E")), (Some("7"), Some("1"), None));
         assert_eq!(p.make_vars, [("DEBUG".into(), "1".into())]);
         // A make variable set again replaces the earlier value only.
         let d = dir_with(&[("m", "make A=1\nmake B=2\nmake A=3\n")]);

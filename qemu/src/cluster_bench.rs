@@ -240,9 +240,10 @@ pub fn largest(image: &Image, args: &Args) -> Result<Vec<String>, String> {
             booted.unwrap_or(formed).as_secs_f64()
         ));
         boot_ticks.sort_unstable();
+        let resets: u32 = cluster.nodes.iter().map(qemu::node::Node::tick_resets).sum();
         if let (Some(low), Some(high)) = (boot_ticks.first(), boot_ticks.last()) {
             lines.push(format!(
-                "cluster: the {size} QEMUs started over {:.1} s; to their membership each had {low}-{high} ticks (median {}) of host CPU, {:.1} s in all",
+                "cluster: the {size} QEMUs started over {:.1} s; to their membership each had {low}-{high} ticks (median {}) of host CPU, {:.1} s in all; {resets} boots reset for a kernel tick calibrated too fast",
                 starting.as_secs_f64(),
                 boot_ticks[boot_ticks.len() / 2],
                 boot_ticks.iter().sum::<u64>() as f64 / 100.0
@@ -259,9 +260,9 @@ pub fn largest(image: &Image, args: &Args) -> Result<Vec<String>, String> {
         let coordinator = at.map(|at| shares.remove(at));
         shares.sort_by(|a, b| a.0.total_cmp(&b.0));
         let (median, (most, busiest)) = (shares[shares.len() / 2].0, shares[shares.len() - 1]);
-        // Such a node's kernel tick is likely too fast for good (see
-        // ARCHITECTURE, the TSC's rate): told apart, as it is no cost of
-        // the cluster's.
+        // Such a node's kernel tick is likely too fast for good although
+        // the launcher checks it (`qemu::tick`): told apart, as it is no
+        // cost of the cluster's.
         let hot = shares.iter().filter(|(share, _)| *share > 2.0 * median).count();
         // A settled cluster changes its mind about nobody while idle (one
         // whose views went out cut flapped for ever, and cost more).

@@ -7,6 +7,7 @@
 //! - [`image`] builds the userland for `x86_64-unknown-none`, packs the
 //!   boot file system and links the root task around it.
 //! - [`node`] runs one node in QEMU and watches its serial console.
+//! - [`tick`] resets a node whose kernel calibrated its tick too fast.
 //! - [`cluster`] runs several on one Ethernet segment.
 //! - [`diod`] runs Debian's 9P server, to measure ours against.
 //! - [`linux`] boots a small Linux guest, to test our 9P servers with
@@ -26,6 +27,7 @@ pub mod node;
 pub mod private;
 pub mod setup;
 pub mod template;
+pub mod tick;
 
 use std::path::PathBuf;
 use std::time::Instant;

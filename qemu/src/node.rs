@@ -8,6 +8,7 @@
 
 use crate::image::Image;
 use crate::private::Seed;
+use crate::tick;
 use std::io::Read;
 use std::io::Write as _;
 use std::os::unix::process::CommandExt;
@@ -41,6 +42,9 @@ pub struct Options {
     pub node_number: Option<u16>,
     pub secret: Secret,
     pub features: String,
+    /// The kernel tick the launcher expects ([`crate::tick`]); `None`:
+    /// the kernel profile's `TIMER_TICK_MS`.
+    pub expect_tick: Option<Duration>,
 }
 
 /// The secret a cluster's node gets.
@@ -84,6 +88,7 @@ impl Default for Options {
             node_number: None,
             secret: Secret::Cluster,
             features: String::new(),
+            expect_tick: None,
         }
     }
 }
@@ -217,6 +222,38 @@ fn fw_cfg(name: &str, value: Value) -> [String; 2] {
 struct Console {
     text: String,
     closed: bool,
+    /// Where the output of the node's current boot starts: a node reset
+    /// for a fast tick boots again.
+    boot: usize,
+    /// Whether the launcher has checked the current boot's kernel tick
+    /// ([`crate::tick`]); waiters see nothing before.
+    tick_checked: bool,
+    /// How many times the node was reset for a fast tick.
+    resets: u32,
+    /// `target/ux/cluster/LABEL.log`, for a labelled node.
+    log_file: Option<std::fs::File>,
+    /// `[LABEL] ` before each line echoed, or `None` without an echo.
+    echo: Option<String>,
+}
+
+type Shared = Arc<(Mutex<Console>, Condvar)>;
+
+impl Console {
+    /// Adds `text` (whole lines) to the log, as if the node had printed it.
+    fn record(&mut self, text: &str) {
+        if !self.text.is_empty() && !self.text.ends_with('\n') {
+            self.text.push('\n');
+        }
+        if let Some(f) = self.log_file.as_mut() {
+            let _ = f.write_all(text.as_bytes());
+        }
+        if let Some(prefix) = &self.echo {
+            let lines: String = text.lines().map(|l| format!("{prefix}{l}\n")).collect();
+            print!("{lines}");
+            let _ = std::io::stdout().flush();
+        }
+        self.text.push_str(text);
+    }
 }
 
 pub struct Node {
@@ -227,6 +264,7 @@ pub struct Node {
     started: Instant,
     /// Kept while QEMU runs.
     _seed: Seed,
+    _monitor: tick::SocketPath,
 }
 
 /// Why [`Node::wait_for`] gave up.
@@ -253,7 +291,7 @@ impl Node {
     /// [`Node::start`]; with a `label`, echoed lines start with `[label] `
     /// and the console is also written to `target/ux/cluster/LABEL.log`.
     pub fn start_labelled(image: &Image, opts: &Options, echo: bool, label: &str) -> Result<Node, String> {
-        let mut log_file = match label {
+        let log_file = match label {
             "" => None,
             _ => {
                 let dir = crate::out_dir().join("cluster");
@@ -263,14 +301,29 @@ impl Node {
             }
         };
         let prefix = if label.is_empty() { String::new() } else { format!("[{label}] ") };
+        let tick = match (opts.expect_tick, image.kernel.profile.value("TIMER_TICK_MS")) {
+            (Some(tick), _) => Some(tick),
+            (None, Some(ms)) => Some(Duration::from_millis(
+                ms.parse().map_err(|_| format!("the kernel profile's TIMER_TICK_MS is {ms:?}, not a number"))?,
+            )),
+            (None, None) => None,
+        };
         let seed = Seed::new()?;
+        let monitor = tick::SocketPath::new()?;
         let mut cmd = command(image, opts, &seed);
+        cmd.arg("-qmp").arg(format!("unix:{},server=on,wait=off", monitor.path().display()));
         cmd.args(["-serial", "stdio"]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::inherit());
         let started = Instant::now();
         let mut child = cmd.spawn().map_err(|e| format!("cannot start QEMU: {e}"))?;
         let mut out = child.stdout.take().expect("piped");
         let input = Mutex::new(child.stdin.take().expect("piped"));
-        let console = Arc::new((Mutex::new(Console::default()), Condvar::new()));
+        let console = Console {
+            tick_checked: tick.is_none(),
+            log_file,
+            echo: echo.then(|| prefix.clone()),
+            ..Console::default()
+        };
+        let console: Shared = Arc::new((Mutex::new(console), Condvar::new()));
         let shared = console.clone();
         std::thread::spawn(move || {
             let mut buf = [0u8; 4096];
@@ -284,7 +337,7 @@ impl Node {
                     return;
                 }
                 let chunk = String::from_utf8_lossy(&buf[..n]).replace('\r', "");
-                if let Some(f) = log_file.as_mut() {
+                if let Some(f) = c.log_file.as_mut() {
                     let _ = f.write_all(chunk.as_bytes());
                 }
                 if echo {
@@ -304,7 +357,11 @@ impl Node {
                 cvar.notify_all();
             }
         });
-        Ok(Node { child, input, console, started, _seed: seed })
+        if let Some(tick) = tick {
+            let (path, shared) = (monitor.path().to_path_buf(), console.clone());
+            std::thread::spawn(move || guard_tick(&path, tick, &shared));
+        }
+        Ok(Node { child, input, console, started, _seed: seed, _monitor: monitor })
     }
 
     /// Waits until the console shows a whole line containing `pattern`;
@@ -319,12 +376,12 @@ impl Node {
         let (lock, cvar) = &*self.console;
         let mut c = lock.lock().unwrap();
         loop {
-            let after = c.text.get(from..).unwrap_or("");
-            if after.find(pattern).is_some_and(|at| after[at..].contains('\n')) {
+            let after = c.text.get(from.max(c.boot)..).unwrap_or("");
+            if c.tick_checked && after.find(pattern).is_some_and(|at| after[at..].contains('\n')) {
                 return Ok(self.started.elapsed());
             }
             let fail = |reason: String, log: &str| Err(WaitError { reason, log: log.to_string() });
-            if let Some(f) = FATAL.iter().find(|f| c.text.contains(**f)) {
+            if let Some(f) = FATAL.iter().find(|f| c.text[c.boot..].contains(**f)) {
                 return fail(format!("the node failed (console shows {f:?}) before {pattern:?}"), &c.text);
             }
             if c.closed {
@@ -359,6 +416,12 @@ impl Node {
         self.console.0.lock().unwrap().text.clone()
     }
 
+    /// How many times the launcher reset the node for a kernel tick
+    /// calibrated too fast ([`crate::tick`]).
+    pub fn tick_resets(&self) -> u32 {
+        self.console.0.lock().unwrap().resets
+    }
+
     /// QEMU's process id.
     pub fn pid(&self) -> u32 {
         self.child.id()
@@ -375,4 +438,57 @@ impl Drop for Node {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// Checks the kernel's tick through QEMU's monitor once the kernel has
+/// set it, and resets the node while it is too fast, at most
+/// [`tick::RESETS`] times ([`crate::tick`]). Waiters see the console only
+/// after the check; a monitor that fails lets them see it at once, with a
+/// warning unless QEMU has gone.
+fn guard_tick(path: &std::path::Path, tick: Duration, console: &Shared) {
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    let result = (|| -> Result<(), String> {
+        let mut monitor = tick::Monitor::connect(path, Instant::now() + Duration::from_secs(60))?;
+        loop {
+            std::thread::sleep(Duration::from_millis(50));
+            let tick::Tick::Every(period) = monitor.tick()? else { continue };
+            if !tick::too_fast(period, tick) {
+                return Ok(());
+            }
+            let mut c = console.0.lock().unwrap();
+            if c.resets == tick::RESETS {
+                c.record(&format!(
+                    "ux launcher: the kernel's tick still comes every {:.1} ms, not {:.0} ms, after {} resets: \
+                     the node runs so, at several times an idle node's cost\n",
+                    ms(period),
+                    ms(tick),
+                    tick::RESETS
+                ));
+                return Ok(());
+            }
+            c.resets += 1;
+            let note = format!(
+                "ux launcher: the kernel's tick comes every {:.1} ms, not {:.0} ms (its calibration raced the \
+                 host's load): resetting the node ({} of at most {})\n",
+                ms(period),
+                ms(tick),
+                c.resets,
+                tick::RESETS
+            );
+            c.record(&note);
+            drop(c);
+            monitor.reset()?;
+            let mut c = console.0.lock().unwrap();
+            c.boot = c.text.len();
+        }
+    })();
+    let (lock, cvar) = &**console;
+    let mut c = lock.lock().unwrap();
+    if let Err(e) = result {
+        if e != tick::CLOSED {
+            eprintln!("{}warning: the kernel's tick is not checked: {e}", c.echo.as_deref().unwrap_or(""));
+        }
+    }
+    c.tick_checked = true;
+    cvar.notify_all();
 }

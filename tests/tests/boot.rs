@@ -125,6 +125,30 @@ fn waiting_for_what_never_comes_fails_with_the_console_log() {
     assert!(err.log.contains(READY), "the error carries the console log");
 }
 
+/// The launcher resets a node whose kernel tick is too fast
+/// (`qemu::tick`), at most three times. Told to expect a tick of 1 s, it
+/// finds the kernel's 100 ms one too fast at every boot: each reset boots
+/// the node again, the console says why, and waiters see the last boot
+/// only.
+#[test]
+fn a_node_whose_tick_is_too_fast_is_reset_three_times_and_said_so() {
+    let opts = Options { expect_tick: Some(Duration::from_secs(1)), ..Options::default() };
+    let node = boot("release", &opts);
+    assert_eq!(node.tick_resets(), qemu::tick::RESETS);
+    let log = node.log();
+    let resets: Vec<&str> =
+        log.lines().filter(|l| l.starts_with("ux launcher: the kernel's tick comes every")).collect();
+    assert_eq!(resets.len(), 3, "{log}");
+    assert!(resets[0].contains("not 1000 ms") && resets[0].ends_with("resetting the node (1 of at most 3)"), "{log}");
+    let period: f64 = field(resets[0], "every ");
+    assert!((90.0..110.0).contains(&period), "the kernel's 100 ms tick, measured: {log}");
+    assert!(log.contains("after 3 resets: the node runs so"), "{log}");
+    // The last boot, from its banner to ready, comes after the last reset.
+    let last = &log[log.rfind(resets[2]).unwrap()..];
+    assert_eq!(last.matches("ux: process server on seL4").count(), 1, "{log}");
+    assert_eq!(last.matches(READY).count(), 1, "{log}");
+}
+
 /// `cargo ux` boots the user's image: the system's programs and the
 /// commands in `/bin`, none of the test programs or benchmarks, which
 /// only the test image holds.
