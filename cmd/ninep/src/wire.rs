@@ -23,8 +23,9 @@ use libux::sync::{Event, Mutex};
 
 pub struct Wire {
     data: File,
-    /// Held, never read: the connection lasts while its `ctl` is open.
-    _ctl: File,
+    /// The connection lasts while its `ctl` is open, or until `hangup`
+    /// is written there.
+    ctl: File,
     /// Held while a whole request is written.
     sending: Mutex<()>,
     state: Mutex<State>,
@@ -49,7 +50,7 @@ impl Wire {
         let conn = dial(addr).map_err(|e| alloc::format!("{addr}: {e}"))?;
         let wire = Arc::new(Wire {
             data: conn.data,
-            _ctl: conn.ctl,
+            ctl: conn.ctl,
             sending: Mutex::new(()),
             state: Mutex::new(State { mux: Mux::new(dialect, events.len()), waiting: vec![false; events.len()] }),
             events: events.to_vec(),
@@ -65,9 +66,10 @@ impl Wire {
         Port { wire: self.clone(), share }
     }
 
-    /// Gives the connection up (its peer is known to be gone): every call
-    /// waiting on it, and every later one, fails at once; the reader's
-    /// read is cancelled at netstack.
+    /// Gives the connection up (its peer is gone, or it is not needed):
+    /// every call waiting on it, and every later one, fails at once; the
+    /// reader's read is cancelled, and netstack ends the connection now,
+    /// not when the last of our clients on it lets go of the files.
     pub fn hang_up(&self) {
         {
             let mut st = self.state.lock();
@@ -76,6 +78,7 @@ impl Wire {
             wake(&mut st, &self.events, &all);
         }
         let _ = self.data.cancel();
+        let _ = self.ctl.write_message(b"hangup");
     }
 
     /// Whether the connection is gone.

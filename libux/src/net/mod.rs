@@ -2,7 +2,7 @@
 //! and give, as text in the Plan 9 forms, defined once for the server and
 //! its clients: addresses are `A.B.C.D!PORT`; a connection's `ctl` takes
 //! `connect A.B.C.D!PORT` (`connect A.B.C.D` for ICMP) or `announce
-//! PORT`, and a UDP connection's `batch`; dial strings are
+//! PORT`, a UDP connection's `batch`, a TCP connection's `hangup`; dial strings are
 //! `PROTO!A.B.C.D!PORT` (and `PROTO!*!PORT` to announce) for `tcp` and
 //! `udp`, `icmp!A.B.C.D` for echo. A datagram read from or written to an
 //! announced UDP port carries the peer's address first as a [`Datagram`]
@@ -36,6 +36,10 @@ pub enum Ctl {
     /// as a [`Batch`], not one per read: a reader woken for one takes
     /// those that came with it in the same call.
     Batch,
+    /// Ends a TCP connection now, as closing its files would (the peer
+    /// sees its end), though its files stay open: their reads find the
+    /// end, their writes fail (Plan 9's `hangup`).
+    Hangup,
 }
 
 /// The protocols under `/net`.
@@ -167,6 +171,7 @@ impl Ctl {
         let mut words = text.split_whitespace();
         let ctl = match (words.next()?, words.next()) {
             ("batch", None) => return Some(Ctl::Batch),
+            ("hangup", None) => return Some(Ctl::Hangup),
             ("connect", Some(a)) if !a.contains('!') => Ctl::ConnectHost(ip(a)?),
             ("connect", Some(a)) => Ctl::Connect(Addr::parse(a)?),
             ("announce", Some(p)) => Ctl::Announce(port(p)?),
@@ -183,6 +188,7 @@ impl core::fmt::Display for Ctl {
             Ctl::ConnectHost([a, b, c, d]) => write!(f, "connect {a}.{b}.{c}.{d}"),
             Ctl::Announce(port) => write!(f, "announce {port}"),
             Ctl::Batch => write!(f, "batch"),
+            Ctl::Hangup => write!(f, "hangup"),
         }
     }
 }
@@ -348,8 +354,9 @@ mod tests {
         assert_eq!(Ctl::parse("announce 564"), Some(Ctl::Announce(564)));
         assert_eq!(Ctl::parse("connect 10.1.0.2"), Some(Ctl::ConnectHost([10, 1, 0, 2])));
         assert_eq!(Ctl::parse("batch\n"), Some(Ctl::Batch));
+        assert_eq!(Ctl::parse("hangup\n"), Some(Ctl::Hangup));
         assert_eq!(alloc::format!("{a}"), "10.0.2.2!8080");
-        for ctl in [Ctl::Connect(a), Ctl::ConnectHost([10, 1, 0, 2]), Ctl::Announce(564), Ctl::Batch] {
+        for ctl in [Ctl::Connect(a), Ctl::ConnectHost([10, 1, 0, 2]), Ctl::Announce(564), Ctl::Batch, Ctl::Hangup] {
             assert_eq!(Ctl::parse(&alloc::format!("{ctl}")), Some(ctl));
         }
         for bad in [
@@ -365,7 +372,7 @@ mod tests {
             "announce x",
             "announce 7 extra",
             "batch 1",
-            "hangup",
+            "hangup now",
         ] {
             assert_eq!(Ctl::parse(bad), None, "{bad:?}");
         }
