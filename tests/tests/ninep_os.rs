@@ -665,6 +665,34 @@ fn a_node_mounts_another_and_uses_it_from_the_shell() {
     let ours = run(a, "cat /proc/self/ns", "/proc 0");
     assert!(!ours.contains("/n/B"), "{ours}");
 
+    // A mount idle for its `-i` seconds hangs its connection up (node 2's
+    // child serving it ends), and the next call dials again, quietly.
+    let children = || {
+        // (An ended child is listed until the listener reaps it.)
+        let ps = run(b, "ps", "PID");
+        let running: String = ps.lines().filter(|l| !l.contains(" exited:")).map(|l| format!("{l}\n")).collect();
+        pids_of(&running, "exportfs").into_iter().filter(|&(_, ppid)| ppid == listener).count()
+    };
+    let until_children = |n: usize, why: &str| {
+        let t0 = Instant::now();
+        while children() != n {
+            assert!(t0.elapsed() < Duration::from_secs(60), "{why}: not {n} exportfs children\n{}", b.log());
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        t0.elapsed()
+    };
+    until_children(0, "B's connection ended with its mount");
+    start(a, "mount9p -i 2 tcp!10.1.0.2!564 R", "mounted at /n/R");
+    let mark = a.mark();
+    run(a, "cat /n/R/proc/1/status", &ramfs_status(2));
+    assert_eq!(children(), 1);
+    let rested = until_children(0, "the idle mount hung up");
+    println!("an idle mount (-i 2) hung up within {:.1} s", rested.as_secs_f64());
+    run(a, "cat /n/R/proc/1/status", &ramfs_status(2));
+    assert_eq!(children(), 1, "dialed again");
+    assert!(!a.log()[mark..].contains("the connection broke"), "{}", &a.log()[mark..]);
+    run(a, "mount9p -i 0 tcp!10.1.0.2!564 S", "usage: mount9p");
+
     // Node 2 dies without a word: a mount of it answers an error once
     // netstack gives up on the silent peer (20 s), and node 1 goes on.
     start(a, "mount9p tcp!10.1.0.2!564 C", "mounted at /n/C");

@@ -1,4 +1,4 @@
-//! `mount9p [-2] [-m MSIZE] tcp!A.B.C.D!PORT NAME`: dials a 9P export
+//! `mount9p [-2] [-m MSIZE] [-c NODE] [-i SECONDS] tcp!A.B.C.D!PORT NAME`: dials a 9P export
 //! (`exportfs` on another node, a host's server), negotiates 9P2000.L
 //! (`-2`: 9P2000) with a large msize (default 1 MiB), and serves it at
 //! `/n/NAME` until it is killed: `ls`, `cat` and the shell's `>` work on
@@ -26,7 +26,12 @@
 //! makes no `/n/NAME` (the cluster server's `/n` lists nodes), and it
 //! sends an open's walk and open together, one round trip, since the
 //! cluster's exports are fs9p's, which take them in order (9P does not
-//! promise that of other servers).
+//! promise that of other servers). With `-i SECONDS` a mount idle that
+//! long hangs its connection up (an idle TCP connection costs a node
+//! its keep-alive probes and a socket that netstack walks at every
+//! wake-up; the export's end frees its child) and the next call dials
+//! again, at once and quietly; files held across it (the cluster
+//! server's `call` files) fail as after a break, and are opened anew.
 #![no_std]
 #![no_main]
 
@@ -70,7 +75,7 @@ const MAX_WORKERS: usize = MAX_THREADS - 3;
 /// remote `/dev/sleep`, say) cannot take every worker from the calls
 /// the cluster forwards through us (beyond: `Busy`).
 const RESERVED: usize = 4;
-const USAGE: &str = "usage: mount9p [-2] [-m MSIZE] [-c NODE] tcp!A.B.C.D!PORT NAME";
+const USAGE: &str = "usage: mount9p [-2] [-m MSIZE] [-c NODE] [-i SECONDS] tcp!A.B.C.D!PORT NAME";
 /// How often the housekeeper asks the process server which clients
 /// ended (we are not a daemon: nobody signals us), and looks at the
 /// node's state, in milliseconds, while the mount is not idle
@@ -102,6 +107,15 @@ struct Mount {
     looked: Mutex<u64>,
     /// Calls under way.
     calls: AtomicUsize,
+    /// Calls ever made: the housekeeper tells by it whether the mount was
+    /// used between two of its looks.
+    used: AtomicUsize,
+    /// `-i`: how long the mount may be idle before its connection is hung
+    /// up, in microseconds.
+    rest_after: Option<u64>,
+    /// The connection was hung up for rest: the next call dials at once,
+    /// and says nothing.
+    rested: AtomicBool,
     /// The housekeeper's share (its event's index) while it waits for the
     /// mount to be used, else [`NOT_WAITING`].
     keeper: AtomicU16,
@@ -179,7 +193,8 @@ impl Mount {
             return;
         }
         let now = link.clock.micros();
-        let back = self.back.swap(false, Ordering::Relaxed);
+        let rested = self.rested.swap(false, Ordering::Relaxed);
+        let back = self.back.swap(false, Ordering::Relaxed) || rested;
         if !back && link.last_dial.is_some_and(|then| now.saturating_sub(then) < REDIAL_EVERY_US) {
             return;
         }
@@ -189,7 +204,9 @@ impl Mount {
         link.last_dial = Some(link.clock.micros());
         match dialed {
             Ok((wire, c)) => {
-                println!("mount9p: {}: the connection broke; connected again", self.dialer.addr);
+                if !rested {
+                    println!("mount9p: {}: the connection broke; connected again", self.dialer.addr);
+                }
                 link.wire = wire;
                 link.msize = c.msize();
                 link.generation += 1;
@@ -271,6 +288,18 @@ impl Mount {
             && self.remote.lock().holders().iter().all(|p| Some(*p) == self.reserved_for)
     }
 
+    /// Hangs the connection up for rest (`-i`), unless it is broken
+    /// already or a dial holds it.
+    fn rest(&self) {
+        let Some(link) = self.link.try_lock() else { return };
+        if link.wire.is_broken() {
+            return;
+        }
+        self.rested.store(true, Ordering::Relaxed);
+        link.wire.hang_up();
+        self.remote.lock().found_broken = true;
+    }
+
     /// A call comes: the housekeeper, if it waits, looks now.
     fn keep_house(&self) {
         let share = self.keeper.load(Ordering::Acquire);
@@ -324,6 +353,7 @@ impl Mount {
 fn main() -> i32 {
     let args = libux::rt::args();
     let (mut dialect, mut msize, mut rest, mut node) = (Dialect::L, 1u32 << 20, Vec::new(), None);
+    let mut rest_after = None;
     let mut i = 1;
     while i < args.len() {
         match args[i] {
@@ -331,6 +361,16 @@ fn main() -> i32 {
             "-c" => match args.get(i + 1).and_then(|n| NodeId::parse(n)) {
                 Some(n) => {
                     node = Some(n);
+                    i += 1;
+                }
+                None => {
+                    eprintln!("{USAGE}");
+                    return 2;
+                }
+            },
+            "-i" => match args.get(i + 1).and_then(|s| s.parse::<u64>().ok()).filter(|&s| s > 0) {
+                Some(seconds) => {
+                    rest_after = Some(seconds.saturating_mul(1_000_000));
                     i += 1;
                 }
                 None => {
@@ -405,6 +445,9 @@ fn main() -> i32 {
         back: AtomicBool::new(false),
         looked: Mutex::new(0),
         calls: AtomicUsize::new(0),
+        used: AtomicUsize::new(0),
+        rest_after,
+        rested: AtomicBool::new(false),
         keeper: AtomicU16::new(NOT_WAITING),
         clock,
         cursor: Mutex::new(0),
@@ -420,7 +463,8 @@ fn main() -> i32 {
 
 /// Closes what clients that ended held here, and gives up the calls
 /// still waiting for them (a killed `cat` of a remote pipe), and follows
-/// the node, every [`HOUSEKEEPING_MS`] while the mount is not idle; else
+/// the node, every [`HOUSEKEEPING_MS`] while the mount is not idle, and
+/// with `-i` while it has not been idle long enough to hang up; else
 /// waits for a call.
 fn housekeep(mount: &Mount) {
     let share = libux::thread::current().0 as u16;
@@ -431,13 +475,34 @@ fn housekeep(mount: &Mount) {
     };
     let period = format!("{HOUSEKEEPING_MS}");
     let event = mount.dialer.events[usize::from(share)];
+    // Since when the mount has been idle (at which count of calls made).
+    let mut idle_since: Option<(usize, u64)> = None;
     loop {
         // Said before the look, so that a call come meanwhile signals.
         mount.keeper.store(share, Ordering::Release);
-        if mount.idle() {
-            // (A reply's late signal wakes it too: it looks again.)
-            event.wait();
-            continue;
+        let used = mount.used.load(Ordering::Acquire);
+        let idle = mount.idle();
+        // (A link held is being dialed, by a call: not idle for long.)
+        let connected = || mount.link.try_lock().is_some_and(|l| !l.wire.is_broken());
+        match (idle, mount.rest_after) {
+            (true, Some(after)) if connected() => {
+                let now = mount.clock.micros();
+                match idle_since {
+                    Some((calls, since)) if calls == used => {
+                        if now.saturating_sub(since) >= after {
+                            mount.rest();
+                            continue;
+                        }
+                    }
+                    _ => idle_since = Some((used, now)),
+                }
+            }
+            (true, _) => {
+                // (A reply's late signal wakes it too: it looks again.)
+                event.wait();
+                continue;
+            }
+            (false, _) => idle_since = None,
         }
         mount.keeper.store(NOT_WAITING, Ordering::Release);
         if let Some(node) = mount.node {
@@ -474,6 +539,7 @@ impl Pooled for Mount {
 
     fn file(&self, w: &mut Worker, pid: Pid, req: FsRequest) -> Option<Result<Answer, Errno>> {
         self.calls.fetch_add(1, Ordering::AcqRel);
+        self.used.fetch_add(1, Ordering::AcqRel);
         self.keep_house();
         self.ready(w);
         let answer = self.admit(pid, &req).and_then(|_admitted| {
