@@ -169,6 +169,9 @@ pub enum Op {
 
 pub struct Net {
     conns: BTreeMap<u32, Conn>,
+    /// Connections hung up (`hangup`) with files still open, and how many:
+    /// their numbers are not given again until the last is closed.
+    hung: BTreeMap<u32, u32>,
     next_conn: u32,
     /// Sockets of forgotten connections, until they are closed, and since
     /// when.
@@ -211,6 +214,7 @@ impl Net {
             conns: BTreeMap::new(),
             next_conn: 0,
             closing: Vec::new(),
+            hung: BTreeMap::new(),
             next_port: FIRST_EPHEMERAL,
             ipifc: String::from("none\n"),
             wake,
@@ -261,7 +265,7 @@ impl Net {
     fn fresh_conn_number(&mut self) -> u32 {
         loop {
             self.next_conn = self.next_conn.wrapping_add(1);
-            if !self.conns.contains_key(&self.next_conn) {
+            if !self.conns.contains_key(&self.next_conn) && !self.hung.contains_key(&self.next_conn) {
                 return self.next_conn;
             }
         }
@@ -311,6 +315,13 @@ impl Net {
     /// A file of `node` closed.
     pub fn release(&mut self, node: Node, links: &mut [Link]) {
         let Some(c) = Self::conn_of(node) else { return };
+        if let Some(refs) = self.hung.get_mut(&c) {
+            *refs = refs.saturating_sub(1);
+            if *refs == 0 {
+                self.hung.remove(&c);
+            }
+            return;
+        }
         let Some(conn) = self.conns.get_mut(&c) else { return };
         conn.refs = conn.refs.saturating_sub(1);
         if conn.refs > 0 {
@@ -459,6 +470,9 @@ impl Net {
             Node::Ctl(c) => {
                 let line = core::str::from_utf8(data).map_err(|_| Errno::InvalidArgument)?;
                 let ctl = Ctl::parse(line).ok_or(Errno::InvalidArgument)?;
+                if ctl == Ctl::Hangup {
+                    return self.hang_up(c, links).map(|()| Io::Now(data.len() as u32));
+                }
                 // An ephemeral port only for what connects.
                 let port = if matches!(ctl, Ctl::Connect(_)) { self.free_port(links)? } else { 0 };
                 let conn = self.conns.get_mut(&c).ok_or(Errno::BadHandle)?;
@@ -471,6 +485,26 @@ impl Net {
             }
             _ => Err(Errno::BadHandle),
         }
+    }
+
+    /// `hangup` of TCP connection `c` (dialed or answered, not an
+    /// announcement): it ends now, its FIN sent as when its files close,
+    /// and gives its place among the node's `MAX_CONNS` back although
+    /// files of it stay open (they find nothing now: `BadHandle`; a read
+    /// or write waiting on it fails so). A client whose threads each hold
+    /// the connection's files (mount9p's) can so dial again at once.
+    fn hang_up(&mut self, c: u32, links: &mut [Link]) -> Result<(), Errno> {
+        let conn = self.conns.get(&c).ok_or(Errno::BadHandle)?;
+        if !matches!(conn.kind, Kind::Tcp { announced: None, .. }) {
+            return Err(Errno::InvalidArgument);
+        }
+        let conn = self.conns.remove(&c).expect("just seen");
+        self.hung.insert(c, conn.refs);
+        if let Some(s) = conn.kind.close(links) {
+            links[s.link].dirty = true;
+            self.closing.push((s, self.now));
+        }
+        Ok(())
     }
 
     /// Tries a call that may wait (a read's bytes go in `into`): `None` if

@@ -264,14 +264,6 @@ impl Kind {
             *batch = true;
             return Ok(Started::Done);
         }
-        if ctl == Ctl::Hangup {
-            // A connection (dialed or answered), not an announcement: its
-            // FIN goes out, and its reads find the end once the peer's comes.
-            let Kind::Tcp { socket, announced: None } = self else { return Err(Errno::InvalidArgument) };
-            links[socket.link].dirty = true;
-            tcp(links, *socket).close();
-            return Ok(Started::Done);
-        }
         if self.set_up(links) {
             return Err(Errno::Busy);
         }
