@@ -42,8 +42,10 @@ use libux::rpc::{Errno, Pid};
 use netstack::clock::{hz, Wake};
 use smoltcp::socket::tcp::State;
 
-/// Connections at once.
-const MAX_CONNS: usize = 64;
+/// Connections at once: a node of a cluster of 64 that mounted every other
+/// (63 dialed) and that every other mounted (63 answered), with room to
+/// spare; at most 20 MiB of TCP buffers.
+const MAX_CONNS: usize = 160;
 /// Connections an announced port holds for `listen`; more wait in its
 /// listening sockets, and once those are full SYNs are refused.
 const BACKLOG: usize = 8;

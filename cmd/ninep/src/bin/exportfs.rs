@@ -17,7 +17,7 @@
 //! sends what is not 9P gets error replies, or (a frame size out of
 //! bounds, a closed stream) its connection dropped: only its own child
 //! ends. One remote address holds at most [`PER_ADDRESS`] connections
-//! at once (of the node's 64); beyond, its new ones are closed at once,
+//! at once (of the node's 160); beyond, its new ones are closed at once,
 //! so that one host cannot take the export from the others.
 #![no_std]
 #![no_main]
