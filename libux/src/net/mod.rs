@@ -37,8 +37,8 @@ pub enum Ctl {
     /// those that came with it in the same call.
     Batch,
     /// Ends a TCP connection now, as closing its files would (the peer
-    /// sees its end), though its files stay open: their reads find the
-    /// end, their writes fail (Plan 9's `hangup`).
+    /// sees its end), though its files stay open: they find nothing
+    /// (Plan 9's `hangup`, which also frees the connection's place).
     Hangup,
 }
 
