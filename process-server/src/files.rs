@@ -43,6 +43,8 @@ pub enum Node {
     /// The `n`th file of the boot image.
     Bin(usize),
     ProcDir,
+    /// `/proc/ps`: every process's status line.
+    Ps,
     PidDir(Pid),
     File(Pid, PidFile),
     /// An open of `/proc/spawn`, by its number: what its last write
@@ -54,7 +56,7 @@ impl Node {
     fn perm(&self) -> Perm {
         match self {
             Node::BinDir | Node::ProcDir | Node::PidDir(_) => Perm::Dir,
-            Node::Bin(_) => Perm::Read,
+            Node::Bin(_) | Node::Ps => Perm::Read,
             Node::Spawn(_) => Perm::ReadWrite,
             Node::File(_, f) => dirtab::row_of(&PID_FILES, f).map_or(Perm::Read, |r| r.perm),
         }
@@ -204,6 +206,9 @@ impl Tree<'_> {
             Some("spawn") => {
                 return if parts.next().is_some() { Err(Errno::NotDir) } else { Ok(Node::Spawn(0)) };
             }
+            Some("ps") => {
+                return if parts.next().is_some() { Err(Errno::NotDir) } else { Ok(Node::Ps) };
+            }
             Some("self") => self.caller,
             // A gpid of this node's, or its short form (the local pid).
             Some(n) => n.parse::<Pid>().ok().and_then(|p| self.procs.local_pid(p).ok()).ok_or(Errno::NotFound)?,
@@ -229,6 +234,9 @@ impl Tree<'_> {
     fn content(&self, node: &Node) -> Result<String, Errno> {
         match node {
             Node::File(pid, PidFile::Status) => self.procs.status_line(*pid).ok_or(Errno::NotFound),
+            // In pid order (the table's), made anew at each read: one
+            // read of its size gives one moment's list.
+            Node::Ps => Ok(self.procs.keys().filter_map(|&p| self.procs.status_line(p)).collect()),
             Node::File(pid, PidFile::Args) => self.procs.get(pid).map(|p| p.args.clone()).ok_or(Errno::NotFound),
             Node::File(pid, PidFile::Ns) => {
                 let p = self.procs.get(pid).ok_or(Errno::NotFound)?;
@@ -299,6 +307,7 @@ impl Tree<'_> {
                     self.procs.keys().map(|&p| Entry::new(self.procs.gpid(p).to_string(), true, files)).collect();
                 all.push(Entry::new("self", true, files));
                 all.push(Entry::new("spawn", false, 0));
+                all.push(self.describe(&Node::Ps, "ps")?);
                 Ok(all)
             }
             Node::PidDir(pid) => PID_FILES.iter().map(|r| self.describe(&Node::File(*pid, r.kind), r.name)).collect(),

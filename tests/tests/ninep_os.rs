@@ -44,11 +44,16 @@ fn the_host_reads_a_nodes_proc_over_9p() {
     for dialect in [Dialect::L, Dialect::P2000] {
         let mut c = connect(port, dialect);
         let procs = c.list("/proc").unwrap_or_else(|e| panic!("{e}\n{}", node.log()));
-        for name in ["65537", "65538", "self", "spawn"] {
+        for name in ["65537", "65538", "self", "spawn", "ps"] {
             assert!(procs.iter().any(|p| p == name), "{dialect:?}: {name} in {procs:?}");
         }
         let status = c.read_file("/proc/1/status").unwrap();
         assert!(String::from_utf8_lossy(&status).starts_with(&format!("{} ", ramfs_status(1))), "{status:?}");
+        // `/proc/ps`: each process's status line, in pid order, at once.
+        let all = String::from_utf8(c.read_file("/proc/ps").unwrap()).unwrap();
+        let pids: Vec<u32> = all.lines().map(|l| l.split(' ').next().unwrap().parse().unwrap()).collect();
+        assert!(pids.windows(2).all(|w| w[0] < w[1]) && pids.len() >= 4, "{all}");
+        assert!(all.lines().any(|l| l.starts_with(&format!("{} ", ramfs_status(1)))), "{all}");
         assert!(c.read_file("/proc/nonesuch/status").is_err());
         // The console stays the node's: not listed, not opened, not made.
         let dev = c.list("/dev").unwrap();
