@@ -1,5 +1,6 @@
-//! `ps`: every process, from `/proc/<pid>/status` (format in
-//! `libux::procfs`), one a line under a header.
+//! `ps`: every process, from `/proc/ps` (the status lines of
+//! `/proc/<pid>/status`; formats in `libux::procfs`), one a line under a
+//! header.
 #![no_std]
 #![no_main]
 
