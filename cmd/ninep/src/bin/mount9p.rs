@@ -45,7 +45,7 @@ use core::sync::atomic::{AtomicBool, AtomicU16, AtomicUsize, Ordering};
 use fs9p::client::{Client, Ids};
 use fs9p::Dialect;
 use libux::cluster::NodeId;
-use libux::fs::client::open;
+use libux::fs::client::{open, File};
 use libux::fs::pool::{Pool, Pooled};
 use libux::fs::server::Answer;
 use libux::fs::{flags, FsRequest};
@@ -81,6 +81,10 @@ const USAGE: &str = "usage: mount9p [-2] [-m MSIZE] [-c NODE] [-i SECONDS] tcp!A
 /// node's state, in milliseconds, while the mount is not idle
 /// ([`Mount::idle`]).
 const HOUSEKEEPING_MS: u32 = 1000;
+/// The longest sleep of a resting housekeeper, in milliseconds: a call
+/// that comes just as a sleep starts waits at most this long for its
+/// housekeeping.
+const REST_STEP_MS: u64 = 10_000;
 /// [`Mount::keeper`] when the housekeeper is not waiting.
 const NOT_WAITING: u16 = u16::MAX;
 /// Least time between two looks at a down node's state by calls (each
@@ -116,6 +120,11 @@ struct Mount {
     /// The connection was hung up for rest: the next call dials at once,
     /// and says nothing.
     rested: AtomicBool,
+    /// The housekeeper sleeps out the rest period on `sleep`: a call cuts
+    /// the sleep short.
+    resting: AtomicBool,
+    /// `/dev/sleep`, the housekeeper's clock (none: no housekeeping).
+    sleep: Option<File>,
     /// The housekeeper's share (its event's index) while it waits for the
     /// mount to be used, else [`NOT_WAITING`].
     keeper: AtomicU16,
@@ -300,8 +309,41 @@ impl Mount {
         self.remote.lock().found_broken = true;
     }
 
-    /// A call comes: the housekeeper, if it waits, looks now.
+    /// While idle with `-i`: sleeps out the rest period, in steps of at
+    /// most [`REST_STEP_MS`] (a call cuts a step short: `keep_house`;
+    /// one that comes just as a step starts is seen at its end), then
+    /// hangs the connection up unless a call came.
+    fn rest_unless_used(&self, clock: &File, after_us: u64) {
+        let used = self.used.load(Ordering::Acquire);
+        self.resting.store(true, Ordering::Release);
+        self.keeper.store(NOT_WAITING, Ordering::Release);
+        let since = self.clock.micros();
+        let undisturbed =
+            || self.resting.load(Ordering::Acquire) && self.used.load(Ordering::Acquire) == used && self.idle();
+        while undisturbed() {
+            let left_ms = after_us.saturating_sub(self.clock.micros().saturating_sub(since)) / 1000;
+            if left_ms == 0 {
+                self.resting.store(false, Ordering::Release);
+                return self.rest();
+            }
+            let step = format!("{}", left_ms.min(REST_STEP_MS));
+            if clock.pwrite(0, step.as_bytes()).is_err() && self.resting.load(Ordering::Acquire) {
+                // Not cut short: the clock failed; rest now rather than
+                // never (the next call dials again).
+                self.resting.store(false, Ordering::Release);
+                return self.rest();
+            }
+        }
+        self.resting.store(false, Ordering::Release);
+    }
+
+    /// A call comes: the housekeeper, if it waits or rests, looks now.
     fn keep_house(&self) {
+        if self.resting.swap(false, Ordering::AcqRel) {
+            if let Some(clock) = &self.sleep {
+                let _ = clock.cancel();
+            }
+        }
         let share = self.keeper.load(Ordering::Acquire);
         if share != NOT_WAITING
             && self.keeper.compare_exchange(share, NOT_WAITING, Ordering::AcqRel, Ordering::Relaxed).is_ok()
@@ -448,6 +490,10 @@ fn main() -> i32 {
         used: AtomicUsize::new(0),
         rest_after,
         rested: AtomicBool::new(false),
+        resting: AtomicBool::new(false),
+        sleep: open("/dev/sleep", flags::WRITE)
+            .inspect_err(|e| println!("mount9p: /dev/sleep: {e}; clients that end keep their files here"))
+            .ok(),
         keeper: AtomicU16::new(NOT_WAITING),
         clock,
         cursor: Mutex::new(0),
@@ -463,46 +509,26 @@ fn main() -> i32 {
 
 /// Closes what clients that ended held here, and gives up the calls
 /// still waiting for them (a killed `cat` of a remote pipe), and follows
-/// the node, every [`HOUSEKEEPING_MS`] while the mount is not idle, and
-/// with `-i` while it has not been idle long enough to hang up; else
-/// waits for a call.
+/// the node, every [`HOUSEKEEPING_MS`] while the mount is not idle; else
+/// waits for a call, with `-i` first resting (and then hanging up).
 fn housekeep(mount: &Mount) {
     let share = libux::thread::current().0 as u16;
     let mut w = mount.worker_for(share);
-    let mut clock = match open("/dev/sleep", flags::WRITE) {
-        Ok(f) => f,
-        Err(e) => return println!("mount9p: /dev/sleep: {e}; clients that end keep their files here"),
-    };
+    let Some(clock) = &mount.sleep else { return };
     let period = format!("{HOUSEKEEPING_MS}");
     let event = mount.dialer.events[usize::from(share)];
-    // Since when the mount has been idle (at which count of calls made).
-    let mut idle_since: Option<(usize, u64)> = None;
     loop {
         // Said before the look, so that a call come meanwhile signals.
         mount.keeper.store(share, Ordering::Release);
-        let used = mount.used.load(Ordering::Acquire);
-        let idle = mount.idle();
-        // (A link held is being dialed, by a call: not idle for long.)
-        let connected = || mount.link.try_lock().is_some_and(|l| !l.wire.is_broken());
-        match (idle, mount.rest_after) {
-            (true, Some(after)) if connected() => {
-                let now = mount.clock.micros();
-                match idle_since {
-                    Some((calls, since)) if calls == used => {
-                        if now.saturating_sub(since) >= after {
-                            mount.rest();
-                            continue;
-                        }
-                    }
-                    _ => idle_since = Some((used, now)),
-                }
-            }
-            (true, _) => {
+        if mount.idle() {
+            // (A link held is being dialed, by a call: not idle for long.)
+            let connected = mount.link.try_lock().is_some_and(|l| !l.wire.is_broken());
+            match mount.rest_after {
+                Some(after) if connected => mount.rest_unless_used(clock, after),
                 // (A reply's late signal wakes it too: it looks again.)
-                event.wait();
-                continue;
+                _ => event.wait(),
             }
-            (false, _) => idle_since = None,
+            continue;
         }
         mount.keeper.store(NOT_WAITING, Ordering::Release);
         if let Some(node) = mount.node {
@@ -514,7 +540,7 @@ fn housekeep(mount: &Mount) {
             }
             mount.forget_ended(&mut w);
         }
-        if clock.write(period.as_bytes()).is_err() {
+        if clock.pwrite(0, period.as_bytes()).is_err() {
             return println!("mount9p: /dev/sleep failed; clients that end keep their files here");
         }
     }
