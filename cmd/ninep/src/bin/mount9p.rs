@@ -120,11 +120,15 @@ struct Mount {
     /// The connection was hung up for rest: the next call dials at once,
     /// and says nothing.
     rested: AtomicBool,
-    /// The housekeeper sleeps out the rest period on `sleep`: a call cuts
-    /// the sleep short.
+    /// The housekeeper sleeps out the rest period on `rest_clock`: a call
+    /// cuts the sleep short.
     resting: AtomicBool,
-    /// `/dev/sleep`, the housekeeper's clock (none: no housekeeping).
-    sleep: Option<File>,
+    /// `/dev/sleep`, for the rest period only: a call's cancel, however
+    /// late, cuts short nothing but a rest.
+    rest_clock: Option<File>,
+    /// The housekeeper is hanging the connection up: a call that comes
+    /// meanwhile waits, then dials again (see [`Mount::rest`]).
+    hanging: AtomicBool,
     /// The housekeeper's share (its event's index) while it waits for the
     /// mount to be used, else [`NOT_WAITING`].
     keeper: AtomicU16,
@@ -298,15 +302,19 @@ impl Mount {
     }
 
     /// Hangs the connection up for rest (`-i`), unless it is broken
-    /// already or a dial holds it.
+    /// already, a dial holds it, or a call came. A call that comes while
+    /// it hangs up waits for it (`file`), so that no request goes out on
+    /// the connection as it goes: `calls` and `hanging` each set before
+    /// the other is looked at.
     fn rest(&self) {
         let Some(link) = self.link.try_lock() else { return };
-        if link.wire.is_broken() {
-            return;
+        self.hanging.store(true, Ordering::SeqCst);
+        if self.calls.load(Ordering::SeqCst) == 0 && !link.wire.is_broken() {
+            self.rested.store(true, Ordering::Relaxed);
+            link.wire.hang_up();
+            self.remote.lock().found_broken = true;
         }
-        self.rested.store(true, Ordering::Relaxed);
-        link.wire.hang_up();
-        self.remote.lock().found_broken = true;
+        self.hanging.store(false, Ordering::SeqCst);
     }
 
     /// While idle with `-i`: sleeps out the rest period, in steps of at
@@ -340,7 +348,7 @@ impl Mount {
     /// A call comes: the housekeeper, if it waits or rests, looks now.
     fn keep_house(&self) {
         if self.resting.swap(false, Ordering::AcqRel) {
-            if let Some(clock) = &self.sleep {
+            if let Some(clock) = &self.rest_clock {
                 let _ = clock.cancel();
             }
         }
@@ -491,9 +499,13 @@ fn main() -> i32 {
         rest_after,
         rested: AtomicBool::new(false),
         resting: AtomicBool::new(false),
-        sleep: open("/dev/sleep", flags::WRITE)
-            .inspect_err(|e| println!("mount9p: /dev/sleep: {e}; clients that end keep their files here"))
-            .ok(),
+        rest_clock: match rest_after {
+            Some(_) => open("/dev/sleep", flags::WRITE)
+                .inspect_err(|e| println!("mount9p: /dev/sleep: {e}; the mount does not rest"))
+                .ok(),
+            None => None,
+        },
+        hanging: AtomicBool::new(false),
         keeper: AtomicU16::new(NOT_WAITING),
         clock,
         cursor: Mutex::new(0),
@@ -514,7 +526,10 @@ fn main() -> i32 {
 fn housekeep(mount: &Mount) {
     let share = libux::thread::current().0 as u16;
     let mut w = mount.worker_for(share);
-    let Some(clock) = &mount.sleep else { return };
+    let mut clock = match open("/dev/sleep", flags::WRITE) {
+        Ok(f) => f,
+        Err(e) => return println!("mount9p: /dev/sleep: {e}; clients that end keep their files here"),
+    };
     let period = format!("{HOUSEKEEPING_MS}");
     let event = mount.dialer.events[usize::from(share)];
     loop {
@@ -523,8 +538,8 @@ fn housekeep(mount: &Mount) {
         if mount.idle() {
             // (A link held is being dialed, by a call: not idle for long.)
             let connected = mount.link.try_lock().is_some_and(|l| !l.wire.is_broken());
-            match mount.rest_after {
-                Some(after) if connected => mount.rest_unless_used(clock, after),
+            match (mount.rest_after, &mount.rest_clock) {
+                (Some(after), Some(rest_clock)) if connected => mount.rest_unless_used(rest_clock, after),
                 // (A reply's late signal wakes it too: it looks again.)
                 _ => event.wait(),
             }
@@ -540,7 +555,7 @@ fn housekeep(mount: &Mount) {
             }
             mount.forget_ended(&mut w);
         }
-        if clock.pwrite(0, period.as_bytes()).is_err() {
+        if clock.write(period.as_bytes()).is_err() {
             return println!("mount9p: /dev/sleep failed; clients that end keep their files here");
         }
     }
@@ -564,8 +579,13 @@ impl Pooled for Mount {
     }
 
     fn file(&self, w: &mut Worker, pid: Pid, req: FsRequest) -> Option<Result<Answer, Errno>> {
-        self.calls.fetch_add(1, Ordering::AcqRel);
+        self.calls.fetch_add(1, Ordering::SeqCst);
         self.used.fetch_add(1, Ordering::AcqRel);
+        // The housekeeper may be hanging the connection up for rest: this
+        // call goes out on the next one (`ready` dials it).
+        while self.hanging.load(Ordering::SeqCst) {
+            libux::sel4::syscall::yield_now();
+        }
         self.keep_house();
         self.ready(w);
         let answer = self.admit(pid, &req).and_then(|_admitted| {
