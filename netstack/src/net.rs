@@ -489,21 +489,26 @@ impl Net {
         }
     }
 
-    /// `hangup` of TCP connection `c` (dialed or answered, not an
-    /// announcement): it ends now, its FIN sent as when its files close,
-    /// and gives its place among the node's `MAX_CONNS` back although
-    /// files of it stay open (they find nothing now: `BadHandle`; a read
-    /// or write waiting on it fails so). A client whose threads each hold
-    /// the connection's files (mount9p's) can so dial again at once.
+    /// `hangup` of TCP connection `c` (dialed, or answered and taken by a
+    /// `listen`; not an announcement): it ends now, its FIN sent as when
+    /// its files close, and gives its place among the node's `MAX_CONNS`
+    /// back although files of it stay open: their reads and writes of
+    /// data fail (`BadHandle`, a waiting one too), and `status`, `local`
+    /// and `remote` read empty. A client whose threads each hold the
+    /// connection's files (mount9p's) can so dial again at once.
     fn hang_up(&mut self, c: u32, links: &mut [Link]) -> Result<(), Errno> {
         let conn = self.conns.get(&c).ok_or(Errno::BadHandle)?;
-        if !matches!(conn.kind, Kind::Tcp { announced: None, .. }) {
+        let waits_for_listen = || {
+            self.conns
+                .values()
+                .any(|o| matches!(&o.kind, Kind::Tcp { announced: Some(a), .. } if a.arrived.contains(&c)))
+        };
+        if !matches!(conn.kind, Kind::Tcp { announced: None, .. }) || waits_for_listen() {
             return Err(Errno::InvalidArgument);
         }
         let conn = self.conns.remove(&c).expect("just seen");
         self.hung.insert(c, conn.refs);
         if let Some(s) = conn.kind.close(links) {
-            links[s.link].dirty = true;
             self.closing.push((s, self.now));
         }
         Ok(())

@@ -37,8 +37,9 @@ pub enum Ctl {
     /// those that came with it in the same call.
     Batch,
     /// Ends a TCP connection now, as closing its files would (the peer
-    /// sees its end), though its files stay open: they find nothing
-    /// (Plan 9's `hangup`, which also frees the connection's place).
+    /// sees its end), though its files stay open: its data's reads and
+    /// writes fail (Plan 9's `hangup`; here it also gives the
+    /// connection's place among the node's back).
     Hangup,
 }
 
