@@ -13,6 +13,7 @@ use std::io::Read;
 use std::io::Write as _;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -239,11 +240,13 @@ struct Console {
 type Shared = Arc<(Mutex<Console>, Condvar)>;
 
 impl Console {
-    /// Adds `text` (whole lines) to the log, as if the node had printed it.
+    /// Adds `text` (whole lines) to the log, as if the node had printed
+    /// it, on a line of its own.
     fn record(&mut self, text: &str) {
-        if !self.text.is_empty() && !self.text.ends_with('\n') {
-            self.text.push('\n');
-        }
+        let text = match self.text.is_empty() || self.text.ends_with('\n') {
+            true => String::from(text),
+            false => format!("\n{text}"),
+        };
         if let Some(f) = self.log_file.as_mut() {
             let _ = f.write_all(text.as_bytes());
         }
@@ -252,7 +255,7 @@ impl Console {
             print!("{lines}");
             let _ = std::io::stdout().flush();
         }
-        self.text.push_str(text);
+        self.text.push_str(&text);
     }
 }
 
@@ -260,7 +263,7 @@ pub struct Node {
     child: Child,
     /// The serial console's input.
     input: Mutex<ChildStdin>,
-    console: Arc<(Mutex<Console>, Condvar)>,
+    console: Shared,
     started: Instant,
     /// Kept while QEMU runs.
     _seed: Seed,
@@ -316,6 +319,9 @@ impl Node {
         let started = Instant::now();
         let mut child = cmd.spawn().map_err(|e| format!("cannot start QEMU: {e}"))?;
         let mut out = child.stdout.take().expect("piped");
+        // For the tick's guard: whether the console's pipe is drained.
+        let pipe = Pipe { fd: std::os::fd::AsRawFd::as_raw_fd(&out), reading: Arc::new(AtomicBool::new(false)) };
+        let reading = pipe.reading.clone();
         let input = Mutex::new(child.stdin.take().expect("piped"));
         let console = Console {
             tick_checked: tick.is_none(),
@@ -328,7 +334,9 @@ impl Node {
         std::thread::spawn(move || {
             let mut buf = [0u8; 4096];
             loop {
+                reading.store(true, Ordering::SeqCst);
                 let n = out.read(&mut buf).unwrap_or(0);
+                reading.store(false, Ordering::SeqCst);
                 let (lock, cvar) = &*shared;
                 let mut c = lock.lock().unwrap();
                 if n == 0 {
@@ -359,7 +367,7 @@ impl Node {
         });
         if let Some(tick) = tick {
             let (path, shared) = (monitor.path().to_path_buf(), console.clone());
-            std::thread::spawn(move || guard_tick(&path, tick, &shared));
+            std::thread::spawn(move || guard_tick(&path, tick, &shared, &pipe));
         }
         Ok(Node { child, input, console, started, _seed: seed, _monitor: monitor })
     }
@@ -377,7 +385,9 @@ impl Node {
         let mut c = lock.lock().unwrap();
         loop {
             let after = c.text.get(from.max(c.boot)..).unwrap_or("");
-            if c.tick_checked && after.find(pattern).is_some_and(|at| after[at..].contains('\n')) {
+            // (A QEMU gone has no tick to check.)
+            let seen = c.tick_checked || c.closed;
+            if seen && after.find(pattern).is_some_and(|at| after[at..].contains('\n')) {
                 return Ok(self.started.elapsed());
             }
             let fail = |reason: String, log: &str| Err(WaitError { reason, log: log.to_string() });
@@ -389,7 +399,14 @@ impl Node {
             }
             let now = Instant::now();
             if now >= deadline {
-                return fail(format!("timed out after {} s waiting for {pattern:?}", timeout.as_secs()), &c.text);
+                let pending = match c.tick_checked {
+                    true => "",
+                    false => " (the launcher's check of the kernel's tick was still pending: see qemu::tick)",
+                };
+                return fail(
+                    format!("timed out after {} s waiting for {pattern:?}{pending}", timeout.as_secs()),
+                    &c.text,
+                );
             }
             c = cvar.wait_timeout(c, deadline - now).unwrap().0;
         }
@@ -440,24 +457,63 @@ impl Drop for Node {
     }
 }
 
+/// The console's pipe from QEMU, as the tick's guard sees it: its read
+/// end, and whether the reader waits in a read (all it read before is in
+/// the console's text).
+struct Pipe {
+    fd: std::os::fd::RawFd,
+    reading: Arc<AtomicBool>,
+}
+
+impl Pipe {
+    /// Whether all QEMU wrote is in the console's text: the pipe empty and
+    /// the reader waiting, twice 20 ms apart (a reader just out of a read
+    /// has not said so yet). For a paused machine, which writes nothing.
+    fn drained(&self, console: &Shared) -> bool {
+        let empty = || {
+            let mut unread: libc::c_int = 0;
+            // SAFETY: FIONREAD writes one int; the fd is the reader's,
+            // open while the console is not closed (checked first).
+            let ok = unsafe { libc::ioctl(self.fd, libc::FIONREAD, &mut unread) } == 0;
+            !ok || (unread == 0 && self.reading.load(Ordering::SeqCst))
+        };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if console.0.lock().unwrap().closed {
+                return true;
+            }
+            if empty() {
+                std::thread::sleep(Duration::from_millis(20));
+                if empty() {
+                    return true;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        false
+    }
+}
+
 /// Checks the kernel's tick through QEMU's monitor once the kernel has
 /// set it, and resets the node while it is too fast, at most
 /// [`tick::RESETS`] times ([`crate::tick`]). Waiters see the console only
 /// after the check; a monitor that fails lets them see it at once, with a
-/// warning unless QEMU has gone.
-fn guard_tick(path: &std::path::Path, tick: Duration, console: &Shared) {
+/// warning unless QEMU has gone. The machine is paused for a reset until
+/// the console holds all the old boot wrote, so that the new boot's
+/// output starts at `Console::boot`.
+fn guard_tick(path: &std::path::Path, tick: Duration, console: &Shared, pipe: &Pipe) {
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    let gone = || console.0.lock().unwrap().closed;
     let result = (|| -> Result<(), String> {
-        let mut monitor = tick::Monitor::connect(path, Instant::now() + Duration::from_secs(60))?;
+        let mut monitor = tick::Monitor::connect(path, Instant::now() + Duration::from_secs(60), gone)?;
         loop {
             std::thread::sleep(Duration::from_millis(50));
             let tick::Tick::Every(period) = monitor.tick()? else { continue };
             if !tick::too_fast(period, tick) {
                 return Ok(());
             }
-            let mut c = console.0.lock().unwrap();
-            if c.resets == tick::RESETS {
-                c.record(&format!(
+            if console.0.lock().unwrap().resets == tick::RESETS {
+                console.0.lock().unwrap().record(&format!(
                     "ux launcher: the kernel's tick still comes every {:.1} ms, not {:.0} ms, after {} resets: \
                      the node runs so, at several times an idle node's cost\n",
                     ms(period),
@@ -466,6 +522,12 @@ fn guard_tick(path: &std::path::Path, tick: Duration, console: &Shared) {
                 ));
                 return Ok(());
             }
+            monitor.pause()?;
+            if !pipe.drained(console) {
+                monitor.resume()?;
+                return Err(String::from("the console's pipe did not drain while the machine was paused"));
+            }
+            let mut c = console.0.lock().unwrap();
             c.resets += 1;
             let note = format!(
                 "ux launcher: the kernel's tick comes every {:.1} ms, not {:.0} ms (its calibration raced the \
@@ -476,16 +538,18 @@ fn guard_tick(path: &std::path::Path, tick: Duration, console: &Shared) {
                 tick::RESETS
             );
             c.record(&note);
-            drop(c);
-            monitor.reset()?;
-            let mut c = console.0.lock().unwrap();
             c.boot = c.text.len();
+            drop(c);
+            // Running again whatever the reset did.
+            let reset = monitor.reset();
+            monitor.resume()?;
+            reset?;
         }
     })();
     let (lock, cvar) = &**console;
     let mut c = lock.lock().unwrap();
     if let Err(e) = result {
-        if e != tick::CLOSED {
+        if e != tick::CLOSED && !c.closed {
             eprintln!("{}warning: the kernel's tick is not checked: {e}", c.echo.as_deref().unwrap_or(""));
         }
     }

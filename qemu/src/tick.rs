@@ -60,15 +60,26 @@ pub fn too_fast(period: Duration, tick: Duration) -> bool {
 }
 
 /// A path for a node's monitor socket, removed when dropped. Under the
-/// system's temporary directory: a socket's path must fit in 108 bytes.
+/// system's temporary directory (a socket's path must fit in 108 bytes),
+/// in a directory of the user's own that only they may enter.
 pub struct SocketPath(PathBuf);
 
 impl SocketPath {
     pub fn new() -> Result<SocketPath, String> {
         static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let k = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let dir = std::env::temp_dir().join("ux-qmp");
-        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+        // SAFETY: getuid cannot fail.
+        let uid = unsafe { libc::getuid() };
+        let dir = std::env::temp_dir().join(format!("ux-qmp-{uid}"));
+        match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+            Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => return Err(format!("{}: {e}", dir.display())),
+            _ => {}
+        }
+        let meta = std::fs::metadata(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        if meta.uid() != uid || meta.mode() & 0o077 != 0 {
+            return Err(format!("{} is not the user's own (mode 0700): remove it", dir.display()));
+        }
         if k == 0 {
             crate::private::sweep(&dir);
         }
@@ -108,11 +119,13 @@ pub struct Monitor {
 
 impl Monitor {
     /// Connects to the socket QEMU makes at `path` (`-qmp unix:PATH,
-    /// server=on,wait=off`), waiting until `deadline` for it to appear.
-    pub fn connect(path: &Path, deadline: Instant) -> Result<Monitor, String> {
+    /// server=on,wait=off`), waiting until `deadline` for it to appear,
+    /// unless QEMU is `gone` first.
+    pub fn connect(path: &Path, deadline: Instant, gone: impl Fn() -> bool) -> Result<Monitor, String> {
         let stream = loop {
             match UnixStream::connect(path) {
                 Ok(s) => break s,
+                Err(_) if gone() => return Err(String::from(CLOSED)),
                 Err(e) if Instant::now() >= deadline => {
                     return Err(format!("QEMU's monitor at {}: {e}", path.display()))
                 }
@@ -159,6 +172,17 @@ impl Monitor {
     pub fn tick(&mut self) -> Result<Tick, String> {
         let text = self.execute("human-monitor-command", json!({ "command-line": "info lapic" }))?;
         parse(text.as_str().ok_or_else(|| format!("`info lapic` answered {text}"))?)
+    }
+
+    /// Stops the machine's processor (it writes nothing meanwhile).
+    pub fn pause(&mut self) -> Result<(), String> {
+        self.execute("stop", json!({})).map(drop)
+    }
+
+    /// Lets it run again (after a reset too: QEMU's `cont` starts a
+    /// machine reset while stopped).
+    pub fn resume(&mut self) -> Result<(), String> {
+        self.execute("cont", json!({})).map(drop)
     }
 
     /// Resets the machine as its reset button would, although QEMU runs
