@@ -124,27 +124,51 @@ pub fn pids(dir: &str) -> Result<Vec<Pid>, crate::rpc::Errno> {
 
 /// The status line of every process of a `/proc` directory, in pid order,
 /// from its `ps` file: one read (a node's `/proc`, or another node's
-/// through a mount, in one round trip, not one per process). A list
-/// longer than a read is made anew for the next, so a line cut there
-/// may be cut differently: only lines that parse are kept.
+/// through a mount, in one round trip, not one per process). The file is
+/// made anew at each read, so a list longer than a message (which a
+/// client whose I/O window is busy reads a message at a time) is read
+/// again until two readings agree, at most [`PS_TRIES`] times: a line cut
+/// between two reads could join the halves of two processes' lines.
 #[cfg(target_arch = "x86_64")]
 pub fn status_lines(dir: &str) -> Result<Vec<String>, crate::rpc::Errno> {
-    let file = crate::fs::client::open(&format!("{dir}/ps"), crate::fs::flags::READ)?;
+    let path = format!("{dir}/ps");
+    let mut text = read_ps(&path)?;
+    for _ in 1..PS_TRIES {
+        if text.len() <= crate::fs::IO_MAX {
+            break;
+        }
+        let again = read_ps(&path)?;
+        if again == text {
+            break;
+        }
+        text = again;
+    }
+    let text = String::from_utf8_lossy(&text);
+    Ok(text.lines().filter(|l| Status::parse(l).is_some()).map(|l| format!("{l}\n")).collect())
+}
+
+/// How many times [`status_lines`] reads a long list at most.
+#[cfg(target_arch = "x86_64")]
+const PS_TRIES: usize = 3;
+
+/// A `ps` file's bytes, [`PS_READ`] at a time.
+#[cfg(target_arch = "x86_64")]
+fn read_ps(path: &str) -> Result<Vec<u8>, crate::rpc::Errno> {
+    let file = crate::fs::client::open(path, crate::fs::flags::READ)?;
     let mut text = Vec::new();
     let mut chunk = alloc::vec![0u8; PS_READ];
     loop {
         let n = file.pread(text.len() as u64, &mut chunk)?;
         text.extend_from_slice(&chunk[..n]);
         if n < chunk.len() {
-            break;
+            return Ok(text);
         }
     }
-    let text = String::from_utf8_lossy(&text);
-    Ok(text.lines().filter(|l| Status::parse(l).is_some()).map(|l| format!("{l}\n")).collect())
 }
 
-/// The bytes [`status_lines`] asks for at once: a few hundred processes'
-/// lines, within what one call carries locally and through a mount.
+/// The bytes [`read_ps`] asks for at once: a few hundred processes'
+/// lines, within what one call carries through the I/O window and a
+/// mount.
 #[cfg(target_arch = "x86_64")]
 const PS_READ: usize = 16 * 1024;
 
