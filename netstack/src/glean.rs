@@ -15,6 +15,12 @@
 //! Only frames to us (our address or a broadcast) from a unicast
 //! hardware address and a neighbour on our network count. Trust is the
 //! same as ARP's, which any node of the segment can forge: none.
+//!
+//! A neighbour we have not heard is asked for when a connection to it
+//! starts ([`Gleaner::ask`]), by us and not by the stack: `smoltcp` asks
+//! for one neighbour a second across all (its cache's rate limit), so a
+//! follower dialing the other 63 nodes in a row (a `cps`, which mounts
+//! them) waited about a second for each: 67 s.
 
 use alloc::collections::BTreeMap;
 use smoltcp::wire::{
@@ -22,9 +28,9 @@ use smoltcp::wire::{
     Ipv4Cidr, Ipv4Packet,
 };
 
-/// An ARP reply in its Ethernet frame.
-pub const REPLY_LEN: usize = 14 + 28;
-pub type Reply = [u8; REPLY_LEN];
+/// An ARP request or reply in its Ethernet frame.
+pub const ARP_FRAME_LEN: usize = 14 + 28;
+pub type ArpFrame = [u8; ARP_FRAME_LEN];
 
 /// A neighbour is given again this long after it was last given: the
 /// stack forgets an entry 60 s after it was filled, and a neighbour that
@@ -35,35 +41,95 @@ pub const REFRESH_MS: u64 = 30_000;
 /// stack's cache holds 256).
 pub const NEIGHBOURS: usize = 256;
 
+/// A neighbour given, or heard answering us, this long ago is still in the
+/// stack's cache (which forgets an entry 60 s after it was filled).
+const HELD_MS: u64 = 50_000;
+
+/// A neighbour asked for is not asked for again sooner.
+pub const ASK_EVERY_MS: u64 = 1_000;
+
 pub struct Gleaner {
     own: Ipv4Cidr,
     own_mac: EthernetAddress,
     /// Each neighbour given: its hardware address, and when (ms).
     given: BTreeMap<Ipv4Address, (EthernetAddress, u64)>,
+    /// Each neighbour asked for by [`Gleaner::ask`], and when (ms).
+    asked: BTreeMap<Ipv4Address, u64>,
 }
 
 impl Gleaner {
     /// For the interface at `own` (address and network) with `own_mac`.
     pub fn new(own: Ipv4Cidr, own_mac: EthernetAddress) -> Gleaner {
-        Gleaner { own, own_mac, given: BTreeMap::new() }
+        Gleaner { own, own_mac, given: BTreeMap::new(), asked: BTreeMap::new() }
     }
 
     /// The reply to hand the stack before `frame`, received at `now_ms`,
     /// if the frame names a neighbour not given lately (or at another
     /// hardware address).
-    pub fn glean(&mut self, frame: &[u8], now_ms: u64) -> Option<Reply> {
+    pub fn glean(&mut self, frame: &[u8], now_ms: u64) -> Option<ArpFrame> {
+        if let Some((ip, mac)) = self.answer(frame) {
+            // The stack takes the reply itself: known to it now.
+            remember(&mut self.given, ip, (mac, now_ms), |&(_, at)| at);
+            return None;
+        }
         let (ip, mac) = self.neighbour(frame)?;
         if let Some(&(given, at)) = self.given.get(&ip) {
             if given == mac && now_ms.saturating_sub(at) < REFRESH_MS {
                 return None;
             }
         }
-        if self.given.len() >= NEIGHBOURS && !self.given.contains_key(&ip) {
-            let oldest = self.given.iter().min_by_key(|(_, (_, at))| *at).map(|(ip, _)| *ip)?;
-            self.given.remove(&oldest);
-        }
-        self.given.insert(ip, (mac, now_ms));
+        remember(&mut self.given, ip, (mac, now_ms), |&(_, at)| at);
         Some(self.reply(ip, mac))
+    }
+
+    /// An ARP request for `ip`, to send as a connection to it starts: none
+    /// if it is not a neighbour, the stack has it (given or heard lately),
+    /// or it was asked for less than [`ASK_EVERY_MS`] ago.
+    pub fn ask(&mut self, ip: Ipv4Address, now_ms: u64) -> Option<ArpFrame> {
+        let lately = |at: u64, within: u64| now_ms.saturating_sub(at) < within;
+        if !self.is_neighbour(ip)
+            || self.given.get(&ip).is_some_and(|&(_, at)| lately(at, HELD_MS))
+            || self.asked.get(&ip).is_some_and(|&at| lately(at, ASK_EVERY_MS))
+        {
+            return None;
+        }
+        remember(&mut self.asked, ip, now_ms, |&at| at);
+        Some(self.arp(
+            ArpOperation::Request,
+            EthernetAddress::BROADCAST,
+            (self.own_mac, self.own.address()),
+            (EthernetAddress([0; 6]), ip),
+        ))
+    }
+
+    /// Who answered us, if `frame` is a neighbour's ARP reply to us.
+    fn answer(&self, frame: &[u8]) -> Option<(Ipv4Address, EthernetAddress)> {
+        let eth = EthernetFrame::new_checked(frame).ok()?;
+        if eth.ethertype() != EthernetProtocol::Arp || eth.dst_addr() != self.own_mac {
+            return None;
+        }
+        match ArpRepr::parse(&ArpPacket::new_checked(eth.payload()).ok()?).ok()? {
+            ArpRepr::EthernetIpv4 {
+                operation: ArpOperation::Reply,
+                source_hardware_addr: mac,
+                source_protocol_addr: ip,
+                target_protocol_addr,
+                ..
+            } if target_protocol_addr == self.own.address() && mac.is_unicast() && self.is_neighbour(ip) => {
+                Some((ip, mac))
+            }
+            _ => None,
+        }
+    }
+
+    /// Whether `ip` is a host of our network other than us: not its own
+    /// address nor its broadcast (a /32 has neither, and no neighbour).
+    fn is_neighbour(&self, ip: Ipv4Address) -> bool {
+        let network = self.own.network();
+        self.own.contains_addr(&ip)
+            && Some(ip) != network.broadcast()
+            && ip != network.address()
+            && ip != self.own.address()
     }
 
     /// The sender of `frame`, if it is a neighbour's IPv4 frame to us.
@@ -76,28 +142,47 @@ impl Gleaner {
             return None;
         }
         let src = Ipv4Packet::new_checked(eth.payload()).ok()?.src_addr();
-        let network = self.own.network();
-        // A host of our network other than us: not its own address nor
-        // its broadcast (a /32 has neither, and no neighbour).
-        let host = self.own.contains_addr(&src) && Some(src) != network.broadcast() && src != network.address();
-        (host && src != self.own.address()).then_some((src, eth.src_addr()))
+        self.is_neighbour(src).then_some((src, eth.src_addr()))
     }
 
     /// `ip` is at `mac`: a reply to us, as the neighbour would send it.
-    fn reply(&self, ip: Ipv4Address, mac: EthernetAddress) -> Reply {
-        let mut out = [0u8; REPLY_LEN];
+    fn reply(&self, ip: Ipv4Address, mac: EthernetAddress) -> ArpFrame {
+        self.arp(ArpOperation::Reply, self.own_mac, (mac, ip), (self.own_mac, self.own.address()))
+    }
+
+    /// An ARP frame to `dst` (the Ethernet frame's source is the ARP
+    /// sender's hardware address).
+    fn arp(
+        &self,
+        operation: ArpOperation,
+        dst: EthernetAddress,
+        (source_hardware_addr, source_protocol_addr): (EthernetAddress, Ipv4Address),
+        (target_hardware_addr, target_protocol_addr): (EthernetAddress, Ipv4Address),
+    ) -> ArpFrame {
+        let mut out = [0u8; ARP_FRAME_LEN];
         let mut eth = EthernetFrame::new_unchecked(&mut out[..]);
-        EthernetRepr { src_addr: mac, dst_addr: self.own_mac, ethertype: EthernetProtocol::Arp }.emit(&mut eth);
+        EthernetRepr { src_addr: source_hardware_addr, dst_addr: dst, ethertype: EthernetProtocol::Arp }.emit(&mut eth);
         let arp = ArpRepr::EthernetIpv4 {
-            operation: ArpOperation::Reply,
-            source_hardware_addr: mac,
-            source_protocol_addr: ip,
-            target_hardware_addr: self.own_mac,
-            target_protocol_addr: self.own.address(),
+            operation,
+            source_hardware_addr,
+            source_protocol_addr,
+            target_hardware_addr,
+            target_protocol_addr,
         };
         arp.emit(&mut ArpPacket::new_unchecked(eth.payload_mut()));
         out
     }
+}
+
+/// Puts `ip`'s `value` in `map`, which holds [`NEIGHBOURS`] at most: the
+/// one of the least `age` goes first.
+fn remember<V>(map: &mut BTreeMap<Ipv4Address, V>, ip: Ipv4Address, value: V, age: impl Fn(&V) -> u64) {
+    if map.len() >= NEIGHBOURS && !map.contains_key(&ip) {
+        if let Some(oldest) = map.iter().min_by_key(|(_, v)| age(v)).map(|(ip, _)| *ip) {
+            map.remove(&oldest);
+        }
+    }
+    map.insert(ip, value);
 }
 
 #[cfg(test)]
@@ -181,6 +266,58 @@ mod tests {
         for len in 0..good.len() - 8 {
             assert_eq!(g.glean(&good[..len], 0), None, "{len} bytes");
         }
+    }
+
+    #[test]
+    fn a_neighbour_not_heard_is_asked_for_once_a_second_at_most() {
+        let mut g = gleaner();
+        let peer = Ipv4Address::new(10, 1, 0, 9);
+        let ask = g.ask(peer, 0).expect("an ARP request");
+        let eth = EthernetFrame::new_checked(&ask[..]).unwrap();
+        assert_eq!(
+            (eth.src_addr(), eth.dst_addr(), eth.ethertype()),
+            (OWN_MAC, EthernetAddress::BROADCAST, EthernetProtocol::Arp)
+        );
+        let arp = ArpRepr::parse(&ArpPacket::new_checked(eth.payload()).unwrap()).unwrap();
+        assert_eq!(
+            arp,
+            ArpRepr::EthernetIpv4 {
+                operation: ArpOperation::Request,
+                source_hardware_addr: OWN_MAC,
+                source_protocol_addr: Ipv4Address::new(10, 1, 0, 2),
+                target_hardware_addr: EthernetAddress([0; 6]),
+                target_protocol_addr: peer,
+            }
+        );
+        assert_eq!(g.ask(peer, ASK_EVERY_MS - 1), None);
+        assert!(g.ask(peer, ASK_EVERY_MS).is_some());
+        // Not for ourselves, another network, the network's own or
+        // broadcast address.
+        for ip in [[10, 1, 0, 2], [10, 2, 0, 1], [10, 1, 0, 0], [10, 1, 255, 255]] {
+            assert_eq!(g.ask(Ipv4Address::from(ip), 0), None, "{ip:?}");
+        }
+    }
+
+    #[test]
+    fn a_neighbour_heard_or_answering_is_not_asked_for() {
+        let mut g = gleaner();
+        let heard = Ipv4Address::new(10, 1, 0, 1);
+        assert!(g.glean(&frame(PEER_MAC, OWN_MAC, heard), 0).is_some());
+        assert_eq!(g.ask(heard, 1_000), None);
+        // Its entry may be gone from the stack's cache by now.
+        assert!(g.ask(heard, HELD_MS).is_some());
+        // A neighbour's reply to our request: the stack takes it itself,
+        // and it is known.
+        let answering = Ipv4Address::new(10, 1, 0, 7);
+        let mac = EthernetAddress([0x52, 0x54, 0, 0, 0, 7]);
+        let reply = g.arp(ArpOperation::Reply, OWN_MAC, (mac, answering), (OWN_MAC, Ipv4Address::new(10, 1, 0, 2)));
+        assert_eq!(g.glean(&reply, 2_000), None);
+        assert_eq!(g.ask(answering, 2_001), None);
+        // A reply to another node, or a request, teaches nothing.
+        let other = Ipv4Address::new(10, 1, 0, 8);
+        let to_other = g.arp(ArpOperation::Reply, mac, (mac, other), (mac, Ipv4Address::new(10, 1, 0, 3)));
+        assert_eq!(g.glean(&to_other, 3_000), None);
+        assert!(g.ask(other, 3_000).is_some());
     }
 
     #[test]

@@ -10,11 +10,11 @@
 use libux::net::NicStats;
 use libux::process::Clock;
 use libux::sel4::IoPort;
-use netstack::glean::{Gleaner, Reply};
+use netstack::glean::{ArpFrame, Gleaner};
 use netstack::virtq::{self, Virtq};
 use smoltcp::phy::{self, DeviceCapabilities, Medium};
 use smoltcp::time::Instant;
-use smoltcp::wire::{EthernetAddress, Ipv4Cidr};
+use smoltcp::wire::{EthernetAddress, Ipv4Address, Ipv4Cidr};
 
 // Legacy virtio PCI registers, from the I/O BAR.
 const DEVICE_FEATURES: u16 = 0x00;
@@ -108,6 +108,17 @@ impl Nic {
     /// Gleans neighbours' addresses for the interface at `own`.
     pub fn glean(&mut self, own: Ipv4Cidr, mac: EthernetAddress) {
         self.gleaner = Some(Gleaner::new(own, mac));
+    }
+
+    /// Asks the segment for `ip`'s hardware address now, as a connection
+    /// to it starts, unless the gleaner knows it or asked lately
+    /// (`Gleaner::ask`); a full transmit ring leaves it to the stack.
+    pub fn ask(&mut self, ip: Ipv4Address, now: Instant) {
+        let now_ms = now.total_millis().max(0) as u64;
+        let Some(request) = self.gleaner.as_mut().and_then(|g| g.ask(ip, now_ms)) else { return };
+        if let Some(tx) = phy::Device::transmit(self, now) {
+            phy::TxToken::consume(tx, request.len(), |buf| buf.copy_from_slice(&request));
+        }
     }
 
     /// The next received frame of at least a header, taken from the ring.
@@ -287,7 +298,7 @@ impl Control {
 pub enum RxToken<'a> {
     /// A received frame: its buffer in the ring, and length.
     Frame(&'a mut Nic, u16, usize),
-    Gleaned(Reply),
+    Gleaned(ArpFrame),
 }
 pub struct TxToken<'a>(&'a mut Nic);
 

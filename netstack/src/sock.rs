@@ -165,7 +165,7 @@ pub fn remove(links: &mut [Link], s: Sock) {
 }
 
 /// The link whose subnet holds `ip`, else the first (its default route).
-fn link_for(links: &[Link], ip: Ipv4Address) -> usize {
+pub fn link_for(links: &[Link], ip: Ipv4Address) -> usize {
     links.iter().position(|l| l.iface.ip_addrs().iter().any(|a| a.contains_addr(&IpAddress::Ipv4(ip)))).unwrap_or(0)
 }
 
