@@ -850,7 +850,18 @@ impl<T: Transport> Client<T> {
             Err(ClientError::Server(Error::NotFound)) if how.create => {
                 let (dir, name) = split(path);
                 let fid = self.walk(dir)?;
-                (fid, self.create(fid, name))
+                match self.create(fid, name) {
+                    // Made meanwhile by another client (two nodes' `>>` of
+                    // one new file at once): opened as it is, since this
+                    // open need not be the one that makes it.
+                    Err(ClientError::Server(Error::Exists)) if !how.exclusive => {
+                        let _ = self.clunk(fid);
+                        let fid = self.walk(path)?;
+                        let mode = OpenMode { read: how.read, write: how.write, truncate: how.truncate };
+                        (fid, self.open(fid, mode))
+                    }
+                    made => (fid, made),
+                }
             }
             Err(e) => return Err(e),
         };

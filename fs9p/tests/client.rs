@@ -589,6 +589,36 @@ fn open_path_creates_only_when_asked() {
     c.clunk(fid).unwrap();
 }
 
+/// Another client makes the file between our walk and our create: an open
+/// that may create opens it as it is; an exclusive one fails.
+#[test]
+fn a_create_that_loses_the_race_opens_what_the_other_made() {
+    use fs9p::client::OpenHow;
+    use fs9p::Msg::*;
+    let qid = Qid::default();
+    let race = |then: Vec<fs9p::Msg<'static>>| {
+        let mut replies = vec![
+            Rversion { msize: 8192, version: "9P2000" },
+            Rattach { qid },
+            // The walk to the file finds nothing; the walk to its
+            // directory (none: the root's clone) and the create, which
+            // finds the file made meanwhile.
+            Rerror { ename: "file does not exist" },
+            Rwalk { wqids: Default::default() },
+            Rerror { ename: "file already exists" },
+            Rclunk,
+        ];
+        replies.extend(then);
+        scripted(replies).unwrap()
+    };
+    let append = OpenHow { write: true, create: true, ..OpenHow::default() };
+    let mut c = race(vec![Rwalk { wqids: [qid].into_iter().collect() }, Ropen { qid, iounit: 0 }]);
+    c.open_path("shared", append).expect("opened as the other made it");
+    let exclusive = OpenHow { exclusive: true, ..append };
+    let mut c = race(vec![]);
+    assert!(matches!(c.open_path("shared", exclusive), Err(ClientError::Server(Error::Exists))));
+}
+
 #[test]
 fn short_and_mistyped_replies() {
     use fs9p::Msg::*;
