@@ -42,7 +42,6 @@ use libux::rpc::{Errno, Pid};
 use netstack::clock::{hz, Wake};
 use smoltcp::socket::tcp::State;
 use smoltcp::time::Instant;
-use smoltcp::wire::Ipv4Address;
 
 /// Connections at once: a node of a cluster of 64 that mounted every other
 /// (63 dialed) and that every other mounted (63 answered), with room to
@@ -479,14 +478,8 @@ impl Net {
                 }
                 // An ephemeral port only for what connects.
                 let port = if matches!(ctl, Ctl::Connect(_)) { self.free_port(links)? } else { 0 };
-                if let Ctl::Connect(to) = ctl {
-                    // Its neighbour asked for by us at once, not by the
-                    // stack, which asks for one a second (`glean`).
-                    let dest = Ipv4Address::from(to.ip);
-                    links[sock::link_for(links, dest)].nic.ask(dest, Instant::from_micros(self.now as i64));
-                }
                 let conn = self.conns.get_mut(&c).ok_or(Errno::BadHandle)?;
-                match conn.kind.ctl(ctl, links, port)? {
+                match conn.kind.ctl(ctl, links, port, Instant::from_micros(self.now as i64))? {
                     Started::Done => Ok(Io::Now(data.len() as u32)),
                     Started::Connecting => {
                         Ok(Io::Wait(Op::Connect { conn: c, len: data.len() as u32, since: self.now }))

@@ -15,7 +15,7 @@ use smoltcp::iface::{SocketHandle, SocketSet};
 use smoltcp::phy::ChecksumCapabilities;
 use smoltcp::socket::Socket;
 use smoltcp::socket::{icmp, tcp, udp};
-use smoltcp::time::Duration;
+use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::{Icmpv4Packet, Icmpv4Repr, IpAddress, IpEndpoint, Ipv4Address};
 
 const TCP_BUFFER: usize = 64 * 1024;
@@ -165,7 +165,7 @@ pub fn remove(links: &mut [Link], s: Sock) {
 }
 
 /// The link whose subnet holds `ip`, else the first (its default route).
-pub fn link_for(links: &[Link], ip: Ipv4Address) -> usize {
+fn link_for(links: &[Link], ip: Ipv4Address) -> usize {
     links.iter().position(|l| l.iface.ip_addrs().iter().any(|a| a.contains_addr(&IpAddress::Ipv4(ip)))).unwrap_or(0)
 }
 
@@ -255,9 +255,9 @@ impl Kind {
         }
     }
 
-    /// Acts on a `ctl` line; `port` is a free ephemeral port (for a
-    /// `connect` of TCP or UDP).
-    pub fn ctl(&mut self, ctl: Ctl, links: &mut [Link], port: u16) -> Result<Started, Errno> {
+    /// Acts on a `ctl` line at `now`; `port` is a free ephemeral port (for
+    /// a `connect` of TCP or UDP).
+    pub fn ctl(&mut self, ctl: Ctl, links: &mut [Link], port: u16, now: Instant) -> Result<Started, Errno> {
         // Before or after the connection's set up.
         if ctl == Ctl::Batch {
             let Kind::Udp { batch, .. } = self else { return Err(Errno::InvalidArgument) };
@@ -306,6 +306,9 @@ impl Kind {
                 let s = l.sockets.get_mut::<tcp::Socket>(socket.handle);
                 let remote = IpEndpoint::new(IpAddress::Ipv4(dest), to.port);
                 s.connect(l.iface.context(), remote, port).map_err(|_| Errno::InvalidArgument)?;
+                // Its neighbour asked for by us at once, not by the stack,
+                // which asks for one a second (`glean`).
+                l.nic.ask(dest, now);
                 Ok(Started::Connecting)
             }
             (Kind::Udp { sockets, remote, .. }, Ctl::Connect(to)) => {
