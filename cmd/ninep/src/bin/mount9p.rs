@@ -111,9 +111,6 @@ struct Mount {
     looked: Mutex<u64>,
     /// Calls under way.
     calls: AtomicUsize,
-    /// Calls ever made: the housekeeper tells by it whether the mount was
-    /// used between two of its looks.
-    used: AtomicUsize,
     /// `-i`: how long the mount may be idle before its connection is hung
     /// up, in microseconds.
     rest_after: Option<u64>,
@@ -320,14 +317,14 @@ impl Mount {
     /// While idle with `-i`: sleeps out the rest period, in steps of at
     /// most [`REST_STEP_MS`] (a call cuts a step short: `keep_house`;
     /// one that comes just as a step starts is seen at its end), then
-    /// hangs the connection up unless a call came.
+    /// hangs the connection up unless a call came. Every call clears
+    /// `resting` (one that came before it was set was under way, so not
+    /// idle, or ended before the rest began).
     fn rest_unless_used(&self, clock: &File, after_us: u64) {
-        let used = self.used.load(Ordering::Acquire);
         self.resting.store(true, Ordering::Release);
         self.keeper.store(NOT_WAITING, Ordering::Release);
         let since = self.clock.micros();
-        let undisturbed =
-            || self.resting.load(Ordering::Acquire) && self.used.load(Ordering::Acquire) == used && self.idle();
+        let undisturbed = || self.resting.load(Ordering::Acquire) && self.idle();
         while undisturbed() {
             let left_ms = after_us.saturating_sub(self.clock.micros().saturating_sub(since)) / 1000;
             if left_ms == 0 {
@@ -495,7 +492,6 @@ fn main() -> i32 {
         back: AtomicBool::new(false),
         looked: Mutex::new(0),
         calls: AtomicUsize::new(0),
-        used: AtomicUsize::new(0),
         rest_after,
         rested: AtomicBool::new(false),
         resting: AtomicBool::new(false),
@@ -580,7 +576,6 @@ impl Pooled for Mount {
 
     fn file(&self, w: &mut Worker, pid: Pid, req: FsRequest) -> Option<Result<Answer, Errno>> {
         self.calls.fetch_add(1, Ordering::SeqCst);
-        self.used.fetch_add(1, Ordering::AcqRel);
         // The housekeeper may be hanging the connection up for rest: this
         // call goes out on the next one (`ready` dials it).
         while self.hanging.load(Ordering::SeqCst) {
