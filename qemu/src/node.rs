@@ -240,22 +240,34 @@ struct Console {
 type Shared = Arc<(Mutex<Console>, Condvar)>;
 
 impl Console {
-    /// Adds `text` (whole lines) to the log, as if the node had printed
-    /// it, on a line of its own.
-    fn record(&mut self, text: &str) {
-        let text = match self.text.is_empty() || self.text.ends_with('\n') {
-            true => String::from(text),
-            false => format!("\n{text}"),
-        };
+    /// Adds what the node printed to the text, the log file and the echo.
+    fn append(&mut self, chunk: &str) {
         if let Some(f) = self.log_file.as_mut() {
-            let _ = f.write_all(text.as_bytes());
+            let _ = f.write_all(chunk.as_bytes());
         }
         if let Some(prefix) = &self.echo {
-            let lines: String = text.lines().map(|l| format!("{prefix}{l}\n")).collect();
-            print!("{lines}");
+            // Whole lines only, each with the label, when there is one.
+            let text = if prefix.is_empty() {
+                String::from(chunk)
+            } else {
+                let start = self.text.rfind('\n').map_or(0, |i| i + 1);
+                let pending = format!("{}{chunk}", &self.text[start..]);
+                let whole = pending.rfind('\n').map_or(0, |i| i + 1);
+                pending[..whole].lines().map(|l| format!("{prefix}{l}\n")).collect()
+            };
+            print!("{text}");
             let _ = std::io::stdout().flush();
         }
-        self.text.push_str(&text);
+        self.text.push_str(chunk);
+    }
+
+    /// Adds `text` (whole lines) as if the node had printed it, on a line
+    /// of its own.
+    fn record(&mut self, text: &str) {
+        if !self.text.is_empty() && !self.text.ends_with('\n') {
+            self.append("\n");
+        }
+        self.append(text);
     }
 }
 
@@ -344,24 +356,7 @@ impl Node {
                     cvar.notify_all();
                     return;
                 }
-                let chunk = String::from_utf8_lossy(&buf[..n]).replace('\r', "");
-                if let Some(f) = c.log_file.as_mut() {
-                    let _ = f.write_all(chunk.as_bytes());
-                }
-                if echo {
-                    // Whole lines only, each with the label, when there is one.
-                    let text = if prefix.is_empty() {
-                        chunk.clone()
-                    } else {
-                        let start = c.text.rfind('\n').map_or(0, |i| i + 1);
-                        let pending = format!("{}{chunk}", &c.text[start..]);
-                        let whole = pending.rfind('\n').map_or(0, |i| i + 1);
-                        pending[..whole].lines().map(|l| format!("{prefix}{l}\n")).collect()
-                    };
-                    print!("{text}");
-                    let _ = std::io::stdout().flush();
-                }
-                c.text.push_str(&chunk);
+                c.append(&String::from_utf8_lossy(&buf[..n]).replace('\r', ""));
                 cvar.notify_all();
             }
         });
