@@ -139,20 +139,23 @@ impl Monitor {
         Ok(monitor)
     }
 
+    /// The next message, an event or not (a `RESET` is noted).
+    fn next(&mut self) -> Result<Value, String> {
+        let mut line = String::new();
+        if self.reader.read_line(&mut line).map_err(failed)? == 0 {
+            return Err(String::from(CLOSED));
+        }
+        let message: Value = serde_json::from_str(&line).map_err(|e| format!("QEMU's monitor sent {line:?}: {e}"))?;
+        self.was_reset |= message.get("event").is_some_and(|e| e == "RESET");
+        Ok(message)
+    }
+
     /// The next message that is not an event.
     fn message(&mut self) -> Result<Value, String> {
         loop {
-            let mut line = String::new();
-            match self.reader.read_line(&mut line) {
-                Ok(0) => return Err(String::from(CLOSED)),
-                Ok(_) => {}
-                Err(e) => return Err(failed(e)),
-            }
-            let message: Value =
-                serde_json::from_str(&line).map_err(|e| format!("QEMU's monitor sent {line:?}: {e}"))?;
-            match message.get("event") {
-                None => return Ok(message),
-                Some(event) => self.was_reset |= event == "RESET",
+            let message = self.next()?;
+            if message.get("event").is_none() {
+                return Ok(message);
             }
         }
     }
@@ -196,12 +199,7 @@ impl Monitor {
         self.execute("set-action", json!({ "reboot": "shutdown" }))?;
         reset?;
         while !self.was_reset {
-            let mut line = String::new();
-            if self.reader.read_line(&mut line).map_err(failed)? == 0 {
-                return Err(String::from(CLOSED));
-            }
-            self.was_reset |=
-                serde_json::from_str::<Value>(&line).is_ok_and(|m| m.get("event").is_some_and(|e| e == "RESET"));
+            self.next()?;
         }
         Ok(())
     }
