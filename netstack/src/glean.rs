@@ -67,12 +67,15 @@ impl Gleaner {
     /// if the frame names a neighbour not given lately (or at another
     /// hardware address).
     pub fn glean(&mut self, frame: &[u8], now_ms: u64) -> Option<ArpFrame> {
-        if let Some((ip, mac)) = self.answer(frame) {
-            // The stack takes the reply itself: known to it now.
+        let eth = EthernetFrame::new_checked(frame).ok()?;
+        if eth.ethertype() == EthernetProtocol::Arp {
+            // The stack takes a neighbour's reply to us itself: known to
+            // it now.
+            let (ip, mac) = self.answer(&eth)?;
             remember(&mut self.given, ip, (mac, now_ms), |&(_, at)| at);
             return None;
         }
-        let (ip, mac) = self.neighbour(frame)?;
+        let (ip, mac) = self.neighbour(&eth)?;
         if let Some(&(given, at)) = self.given.get(&ip) {
             if given == mac && now_ms.saturating_sub(at) < REFRESH_MS {
                 return None;
@@ -102,10 +105,10 @@ impl Gleaner {
         ))
     }
 
-    /// Who answered us, if `frame` is a neighbour's ARP reply to us.
-    fn answer(&self, frame: &[u8]) -> Option<(Ipv4Address, EthernetAddress)> {
-        let eth = EthernetFrame::new_checked(frame).ok()?;
-        if eth.ethertype() != EthernetProtocol::Arp || eth.dst_addr() != self.own_mac {
+    /// Who answered us, if the ARP frame `eth` is a neighbour's reply to
+    /// us.
+    fn answer(&self, eth: &EthernetFrame<&[u8]>) -> Option<(Ipv4Address, EthernetAddress)> {
+        if eth.dst_addr() != self.own_mac {
             return None;
         }
         match ArpRepr::parse(&ArpPacket::new_checked(eth.payload()).ok()?).ok()? {
@@ -132,9 +135,8 @@ impl Gleaner {
             && ip != self.own.address()
     }
 
-    /// The sender of `frame`, if it is a neighbour's IPv4 frame to us.
-    fn neighbour(&self, frame: &[u8]) -> Option<(Ipv4Address, EthernetAddress)> {
-        let eth = EthernetFrame::new_checked(frame).ok()?;
+    /// The sender of `eth`, if it is a neighbour's IPv4 frame to us.
+    fn neighbour(&self, eth: &EthernetFrame<&[u8]>) -> Option<(Ipv4Address, EthernetAddress)> {
         if eth.ethertype() != EthernetProtocol::Ipv4 || !eth.src_addr().is_unicast() {
             return None;
         }
