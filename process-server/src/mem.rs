@@ -99,12 +99,18 @@ pub struct Memory {
 
 impl Memory {
     pub fn new(bi: &BootInfo) -> Self {
-        let regions = bi
+        let mut regions: Vec<Region> = bi
             .untypeds()
             .enumerate()
             .filter(|(_, d)| !d.is_device && d.size() >= CHUNK)
             .map(|(i, d)| Region { cap: Untyped(bi.untyped().start + i as u64), size: d.size(), carved: 0 })
             .collect();
+        // The kernel hands RAM over as used, so the first chunk carved from
+        // a region clears all of it, and the host then backs all of it:
+        // smallest first, a boot clears little more than it uses. In
+        // address order a node's 11 MiB at boot cleared 27 MiB (a 16 MiB
+        // region for its last chunks), and its QEMU held 65 MB, not 54.
+        regions.sort_by_key(|r| r.size);
         Memory {
             regions,
             free_chunks: Vec::new(),
