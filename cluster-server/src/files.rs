@@ -8,6 +8,8 @@
 //! one thread always answers the others; a call beyond is `Busy`. The
 //! same threads answer the process API calls that processes' servers
 //! answered `Elsewhere` (`rpc::MSG_FORWARD`, on the cluster connection).
+//! A call that reads every node (`ps`, the root's listing) has idle
+//! threads help with the reads (`cluster_server::fanout`).
 //! A call that waits for a process to end (a `Wait`, forwarded or
 //! written to `call`, a read of a `wait` file) holds no thread: it is
 //! parked (`waits`) and settled by the waker thread. The first thread
@@ -22,6 +24,7 @@ use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use cluster_server::call::Call;
+use cluster_server::fanout::{Board, Posted, Reads};
 use cluster_server::spawn::{self, line_for};
 use cluster_server::tree::{proc_files, Node, ROOT_FILES};
 use libux::cluster::{proc_dir, ClusterCtl, Gpid, NodeId, NodeLine, NodeState, PsLine, CTL};
@@ -30,15 +33,16 @@ use libux::fs::handles::Handles;
 use libux::fs::pool::Pooled;
 use libux::fs::server::{encode, Answer, Entry, Windows};
 use libux::fs::{entry_bytes, flags, list_page, window_part, window_room, FsRequest, IO_MAX};
-use libux::layout::{slot, IO_WINDOW_MESSAGE_AT};
+use libux::layout::{slot, IO_WINDOW_MESSAGE_AT, MAX_THREADS};
 use libux::procfs::PidFile;
 use libux::procfs::{pids, status_lines, Status};
 use libux::rpc::client::Received;
 use libux::rpc::frame;
-use libux::rpc::{End, Errno, Pid, Reply, Response, MSG_FORWARD};
+use libux::rpc::{End, Errno, Pid, Reply, Response, MSG_FORWARD, MSG_HELP};
 use libux::sel4::consts::msg::MAX_LENGTH;
+use libux::sel4::syscall::{nb_send, Msg};
 use libux::sel4::Notification;
-use libux::sync::Mutex;
+use libux::sync::{Event, Mutex};
 
 /// Threads answering calls (the first thread hears of endings instead,
 /// the waker settles waits, `/n` has `automount::THREADS` and the
@@ -51,6 +55,9 @@ const SLOW_MAX: u32 = POOL as u32 - 1;
 const SLOW_PER_CLIENT: u32 = 4;
 /// Files one client may hold open here.
 const OPEN_MAX: usize = 64;
+/// Nodes read at once for one call that reads every node (`fanout`): the
+/// caller's thread and helpers, within the client's `SLOW_PER_CLIENT`.
+const FAN_OUT: usize = SLOW_PER_CLIENT as usize;
 
 /// What an open file reads and takes.
 enum Content {
@@ -88,6 +95,14 @@ pub struct Files {
     calls: Calls,
     pub waits: Waits,
     windows: Mutex<Windows>,
+    /// Reads of every node under way, for helpers to take (`fanout`).
+    board: Board,
+    /// Our endpoint, on which a helper is woken.
+    ep: u64,
+    /// Each thread's event, by thread index, made at its first fan-out
+    /// in slot `events_at` + index.
+    events: Mutex<[Option<Event>; MAX_THREADS]>,
+    events_at: u64,
 }
 
 /// A slow call under way: counted until dropped.
@@ -138,7 +153,9 @@ impl Files {
         }
     }
 
-    pub fn new(waits: Waits) -> Files {
+    /// The tree's files, served on endpoint `ep`; the threads' events go
+    /// in slots from `events_at` (`layout::MAX_THREADS` of them).
+    pub fn new(waits: Waits, ep: u64, events_at: u64) -> Files {
         Files {
             open: Mutex::new(Handles::new(OPEN_MAX)),
             slow: Mutex::new(BTreeMap::new()),
@@ -146,7 +163,57 @@ impl Files {
             calls: Calls::new(),
             waits,
             windows: Mutex::new(Windows::default()),
+            board: Board::default(),
+            ep,
+            events: Mutex::new([None; MAX_THREADS]),
+            events_at,
         }
+    }
+
+    /// `read(i)` for each `i` below `count`, several at once: this thread
+    /// posts the reads and wakes as many idle threads of the pool to help
+    /// as `pid`'s share of slow calls allows (it holds one already), and
+    /// takes reads too. The results, in order.
+    fn fan_out<T: Send + 'static>(
+        &self,
+        pid: Pid,
+        count: usize,
+        read: impl Fn(usize) -> T + Send + Sync + 'static,
+    ) -> Vec<T> {
+        let helpers: Vec<Slow<'_>> = (1..count.min(FAN_OUT)).map_while(|_| self.slow(pid).ok()).collect();
+        let Some(event) = (!helpers.is_empty()).then(|| self.event()).flatten() else {
+            return (0..count).map(read).collect();
+        };
+        let reads = Arc::new(Reads::new(count, read, move || event.signal()));
+        let posted: Arc<dyn Posted> = reads.clone();
+        self.board.post(posted.clone());
+        // Each wakes a thread that waits for a call, if one does (else
+        // it is dropped, and we read more ourselves).
+        for _ in &helpers {
+            nb_send(self.ep, Msg::new(MSG_HELP, &[]));
+        }
+        if !reads.work() {
+            // A helper has the last read: it signals when it gives it
+            // back (a signal left from an earlier fan-out only makes us
+            // look again).
+            while !reads.done() {
+                event.wait();
+            }
+        }
+        self.board.withdraw(&posted);
+        reads.results()
+    }
+
+    /// This thread's event, made at its first use.
+    fn event(&self) -> Option<Event> {
+        let index = libux::thread::current().0 as usize;
+        if let Some(e) = *self.events.lock().get(index)? {
+            return Some(e);
+        }
+        // Made outside the lock (a call): only this thread uses its index.
+        let e = Event::create(self.events_at + index as u64).ok()?;
+        self.events.lock()[index] = Some(e);
+        Some(e)
     }
 
     /// Runs `f` on client `pid`'s I/O window onto us, while its call is
@@ -211,22 +278,25 @@ fn proc_path(gpid: Gpid, file: Option<PidFile>, own: NodeId) -> Result<(NodeId, 
     Ok((node, file.map_or(dir.clone(), |f| alloc::format!("{dir}/{}", f.name()))))
 }
 
-/// `ps`: the processes of every node that is up (a node that cannot be
-/// read is left out), and those a node that is down had when last read,
-/// as `lost`.
-fn ps(own: NodeId, nodes: &[NodeLine], last_seen: &Mutex<BTreeMap<NodeId, Vec<PsLine>>>) -> Vec<u8> {
+/// `ps` for `pid`: the processes of every node that is up (a node that
+/// cannot be read is left out), and those a node that is down had when
+/// last read, as `lost`.
+fn ps(files: &Files, pid: Pid, own: NodeId, nodes: &[NodeLine]) -> Vec<u8> {
+    let up: Vec<(NodeId, String)> =
+        nodes.iter().filter(|n| !n.state.is_down()).map(|n| (n.node, proc_dir(n.node, own))).collect();
+    let mut read = files.fan_out(pid, up.len(), move |i| processes(up[i].0, &up[i].1).ok()).into_iter();
     let mut text = String::new();
     for n in nodes {
         if n.state.is_down() {
-            for l in last_seen.lock().get(&n.node).into_iter().flatten() {
+            for l in files.last_seen.lock().get(&n.node).into_iter().flatten() {
                 let lost = PsLine { state: String::from("lost"), ..l.clone() };
                 text.push_str(&alloc::format!("{lost}"));
             }
             continue;
         }
-        let Ok(lines) = processes(n.node, &proc_dir(n.node, own)) else { continue };
+        let Some(Some(lines)) = read.next() else { continue };
         text.extend(lines.iter().map(|l| alloc::format!("{l}")));
-        last_seen.lock().insert(n.node, lines);
+        files.last_seen.lock().insert(n.node, lines);
     }
     text.into_bytes()
 }
@@ -236,13 +306,17 @@ fn processes(node: NodeId, dir: &str) -> Result<Vec<PsLine>, Errno> {
     Ok(status_lines(dir)?.iter().filter_map(|l| PsLine::of(node, &Status::parse(l)?)).collect())
 }
 
-/// The gpids of every node that is up, for the root's listing.
-fn gpids(own: NodeId, nodes: &[NodeLine]) -> Vec<Gpid> {
-    let mut all = Vec::new();
-    for n in nodes.iter().filter(|n| !n.state.is_down()) {
-        let here = pids(&proc_dir(n.node, own)).unwrap_or_default();
-        all.extend(here.into_iter().filter_map(|p| Gpid::named(n.node, p)));
-    }
+/// The gpids of every node that is up, for `pid`'s listing of the root.
+fn gpids(files: &Files, pid: Pid, own: NodeId, nodes: &[NodeLine]) -> Vec<Gpid> {
+    let up: Vec<(NodeId, String)> =
+        nodes.iter().filter(|n| !n.state.is_down()).map(|n| (n.node, proc_dir(n.node, own))).collect();
+    let nodes: Vec<NodeId> = up.iter().map(|(n, _)| *n).collect();
+    let read = files.fan_out(pid, up.len(), move |i| pids(&up[i].1).unwrap_or_default());
+    let mut all: Vec<Gpid> = nodes
+        .into_iter()
+        .zip(read)
+        .flat_map(|(n, here)| here.into_iter().filter_map(move |p| Gpid::named(n, p)))
+        .collect();
     all.sort_unstable();
     all
 }
@@ -273,7 +347,7 @@ fn answer(state: &Mutex<State>, files: &Files, pid: Pid, req: FsRequest) -> Resu
                 Node::Ps => {
                     let _slow = files.slow(pid)?;
                     let (own, nodes) = view(state);
-                    Content::Text(ps(own, &nodes, &files.last_seen))
+                    Content::Text(ps(files, pid, own, &nodes))
                 }
                 Node::Call => Content::Transaction(Transaction::Call, Mutex::new(Vec::new())),
                 // The cluster's to control: not a client restricted to its
@@ -349,7 +423,8 @@ fn answer(state: &Mutex<State>, files: &Files, pid: Pid, req: FsRequest) -> Resu
                     let _slow = files.slow(pid)?;
                     let (own, nodes) = view(state);
                     let fixed = libux::fs::dirtab::entries(&ROOT_FILES);
-                    let procs = gpids(own, &nodes).into_iter().map(|g| Entry::new(alloc::format!("{g}"), true, 0));
+                    let procs =
+                        gpids(files, pid, own, &nodes).into_iter().map(|g| Entry::new(alloc::format!("{g}"), true, 0));
                     fixed.chain(procs).collect()
                 }
                 Node::Process(gpid) => {
@@ -571,6 +646,11 @@ impl Pooled for ClusterTree {
     }
 
     fn other(&self, _: &mut (), pid: Pid, m: &Received, msg: &[u64; MAX_LENGTH]) -> Option<usize> {
+        // Our own wake-up (`Files::fan_out`): sent, not called, so no reply.
+        if m.label == MSG_HELP && m.badge == 0 {
+            self.files.board.help();
+            return None;
+        }
         if m.label != MSG_FORWARD {
             return Some(encode(&Err(Errno::BadRequest)));
         }

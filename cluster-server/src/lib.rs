@@ -14,6 +14,7 @@
 extern crate alloc;
 
 pub mod call;
+pub mod fanout;
 pub mod membership;
 pub mod msg;
 pub mod ntree;

@@ -50,6 +50,9 @@ const EP: u64 = slot::FIRST_FREE;
 const WAKER: u64 = slot::FIRST_FREE + 1;
 /// The endpoint `/n`'s calls come to (`automount`).
 const N_EP: u64 = slot::FIRST_FREE + 2;
+/// The tree's threads' events (`files::Files::fan_out`), one slot per
+/// thread index from here.
+const HELP_EVENTS: u64 = slot::FIRST_FREE + 3;
 
 /// The port of the node's export to the cluster's nodes (its `exportfs`,
 /// which asks for proof of the secret).
@@ -160,7 +163,7 @@ fn main() -> i32 {
             return 1;
         }
     };
-    let files = Arc::new(files::Files::new(waits));
+    let files = Arc::new(files::Files::new(waits, EP, HELP_EVENTS));
     let (s, f) = (state.clone(), files.clone());
     if let Err(e) = libux::thread::spawn(move || files::wake(&s, &f)) {
         println!("cluster: cannot start the waker: {e}");

@@ -37,6 +37,10 @@ pub const MSG_CALL: u64 = 1;
 pub const MSG_RELAY: u64 = 2;
 pub const MSG_REPLY: u64 = 3;
 pub const MSG_FORWARD: u64 = 4;
+/// A server's wake-up of one of its own idle threads, sent (not called)
+/// on its endpoint through its own unbadged capability: no client's
+/// call carries badge 0 (the cluster server's fan-out of reads).
+pub const MSG_HELP: u64 = 5;
 pub const IN_BUFFER: u64 = 1 << 63;
 /// In a call's MR0: a reply that does not fit inline is `TooLarge`, never
 /// put in the caller's shared buffer.
