@@ -334,6 +334,14 @@ fn the_small_tools_a_person_reaches_for() {
     let wc = s.run_to_end("echo a b c | wc");
     assert_eq!(words(output(&wc)[0]), ["1", "3", "6"], "{wc}");
     s.run("wc /nonexistent", "wc: /nonexistent: file does not exist");
+    // Only the counts named, in wc's order whatever the options' order.
+    let wc = s.run_to_end("wc -l /tmp/w");
+    assert_eq!(words(output(&wc)[0]), ["2", "/tmp/w"], "{wc}");
+    let wc = s.run_to_end("echo a b c | wc -cw");
+    assert_eq!(words(output(&wc)[0]), ["3", "6"], "{wc}");
+    let wc = s.run_to_end("wc -l /tmp/w /tmp/w");
+    assert_eq!(words(output(&wc)[2]), ["4", "total"], "{wc}");
+    s.run("wc -x /tmp/w", "usage: wc [-lwc] [FILE...]");
 
     assert_eq!(output(&s.run_to_end("head -n 1 /tmp/w")), ["one two"]);
     let bin = s.run_to_end("ls /bin");

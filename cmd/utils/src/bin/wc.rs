@@ -1,5 +1,7 @@
-//! `wc [FILE...]`: lines, words and bytes of each file (standard input
-//! when none is named), and their total when more than one.
+//! `wc [-lwc] [FILE...]`: lines, words and bytes of each file (standard
+//! input when none is named), and their total when more than one; with
+//! options, only the counts named (`-l` lines, `-w` words, `-c` bytes),
+//! always in that order.
 #![no_std]
 #![no_main]
 
@@ -39,29 +41,79 @@ fn count(from: usize) -> Result<Counts, Errno> {
     }
 }
 
-fn show(c: Counts, name: &str) -> Result<(), Errno> {
-    utils::out(format!("{:>7} {:>7} {:>9} {name}\n", c.lines, c.words, c.bytes).trim_end_matches(' ').as_bytes())
+/// Which counts to print.
+#[derive(Clone, Copy)]
+struct Shown {
+    lines: bool,
+    words: bool,
+    bytes: bool,
+}
+
+impl Shown {
+    /// The options before the files (`-l`, `-lw`, ...), and where the
+    /// files start; `None` for an option we do not know.
+    fn parse(args: &[&str]) -> Option<(Shown, usize)> {
+        let mut shown = Shown { lines: false, words: false, bytes: false };
+        let mut at = 1;
+        while let Some(&a) = args.get(at).filter(|a| a.starts_with('-')) {
+            at += 1;
+            if a == "--" {
+                break;
+            }
+            if a.len() == 1 {
+                return None;
+            }
+            for c in a[1..].chars() {
+                match c {
+                    'l' => shown.lines = true,
+                    'w' => shown.words = true,
+                    'c' => shown.bytes = true,
+                    _ => return None,
+                }
+            }
+        }
+        if !(shown.lines || shown.words || shown.bytes) {
+            shown = Shown { lines: true, words: true, bytes: true };
+        }
+        Some((shown, at))
+    }
+
+    fn show(self, c: Counts, name: &str) -> Result<(), Errno> {
+        let mut line = alloc::string::String::new();
+        for (on, n, width) in [(self.lines, c.lines, 7), (self.words, c.words, 7), (self.bytes, c.bytes, 9)] {
+            if on {
+                if !line.is_empty() {
+                    line.push(' ');
+                }
+                line.push_str(&format!("{n:>width$}"));
+            }
+        }
+        line.push(' ');
+        line.push_str(name);
+        utils::out(format!("{}\n", line.trim_end_matches(' ')).as_bytes())
+    }
 }
 
 fn main() -> i32 {
     let args = libux::rt::args();
-    if args.len() == 1 {
-        return match count(fd::STDIN).and_then(|c| show(c, "")) {
+    let Some((shown, first)) = Shown::parse(&args) else {
+        return utils::usage("wc [-lwc] [FILE...]");
+    };
+    let files = &args[first..];
+    if files.is_empty() {
+        return match count(fd::STDIN).and_then(|c| shown.show(c, "")) {
             Ok(()) => 0,
             Err(e) => utils::fail("wc", "standard input", e),
         };
     }
     let (mut status, mut total) = (0, Counts::default());
-    for path in &args[1..] {
-        if path.starts_with('-') {
-            return utils::usage("wc [FILE...]");
-        }
+    for path in files {
         let counted = fd::open(path, flags::READ).and_then(|f| {
             let r = count(f);
             let _ = fd::close(f);
             r
         });
-        match counted.and_then(|c| show(c, path).map(|()| c)) {
+        match counted.and_then(|c| shown.show(c, path).map(|()| c)) {
             Ok(c) => {
                 total.lines += c.lines;
                 total.words += c.words;
@@ -70,8 +122,8 @@ fn main() -> i32 {
             Err(e) => status = utils::fail("wc", path, e),
         }
     }
-    if args.len() > 2 {
-        if let Err(e) = show(total, "total") {
+    if files.len() > 1 {
+        if let Err(e) = shown.show(total, "total") {
             status = utils::fail("wc", "write", e);
         }
     }
