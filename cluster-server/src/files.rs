@@ -33,7 +33,7 @@ use libux::fs::handles::Handles;
 use libux::fs::pool::Pooled;
 use libux::fs::server::{encode, Answer, Entry, Windows};
 use libux::fs::{entry_bytes, flags, list_page, window_part, window_room, FsRequest, IO_MAX};
-use libux::layout::{slot, IO_WINDOW_MESSAGE_AT, MAX_THREADS};
+use libux::layout::{slot, IO_WINDOW_MESSAGE_AT};
 use libux::procfs::PidFile;
 use libux::procfs::{pids, status_lines, Status};
 use libux::rpc::client::Received;
@@ -91,7 +91,7 @@ pub struct Files {
     slow: Mutex<BTreeMap<Pid, u32>>,
     /// The processes each node had when `ps` last read it: a node that
     /// is down shows them as `lost`.
-    last_seen: Mutex<BTreeMap<NodeId, Vec<PsLine>>>,
+    last_seen: Arc<Mutex<BTreeMap<NodeId, Vec<PsLine>>>>,
     calls: Calls,
     pub waits: Waits,
     windows: Mutex<Windows>,
@@ -99,10 +99,6 @@ pub struct Files {
     board: Board,
     /// Our endpoint, on which a helper is woken.
     ep: u64,
-    /// Each thread's event, by thread index, made at its first fan-out
-    /// in slot `events_at` + index.
-    events: Mutex<[Option<Event>; MAX_THREADS]>,
-    events_at: u64,
 }
 
 /// A slow call under way: counted until dropped.
@@ -153,46 +149,57 @@ impl Files {
         }
     }
 
-    /// The tree's files, served on endpoint `ep`; the threads' events go
-    /// in slots from `events_at` (`layout::MAX_THREADS` of them).
-    pub fn new(waits: Waits, ep: u64, events_at: u64) -> Files {
+    /// The tree's files, served on endpoint `ep`.
+    pub fn new(waits: Waits, ep: u64) -> Files {
         Files {
             open: Mutex::new(Handles::new(OPEN_MAX)),
             slow: Mutex::new(BTreeMap::new()),
-            last_seen: Mutex::new(BTreeMap::new()),
+            last_seen: Arc::new(Mutex::new(BTreeMap::new())),
             calls: Calls::new(),
             waits,
             windows: Mutex::new(Windows::default()),
             board: Board::default(),
             ep,
-            events: Mutex::new([None; MAX_THREADS]),
-            events_at,
         }
     }
 
-    /// `read(i)` for each `i` below `count`, several at once: this thread
-    /// posts the reads and wakes as many idle threads of the pool to help
-    /// as `pid`'s share of slow calls allows (it holds one already), and
-    /// takes reads too. The results, in order.
+    /// `read(i)` for each `i` below `count`, for client `pid`, several at
+    /// once: this thread posts the reads, wakes idle threads of the pool
+    /// to join (each then counts as a call of `pid`'s, so as many join as
+    /// its share of calls allows, beside the one this is), and takes
+    /// reads too; it waits for the last on `event`, its thread's. The
+    /// results, in order.
     fn fan_out<T: Send + 'static>(
         &self,
         pid: Pid,
+        event: Option<Event>,
         count: usize,
         read: impl Fn(usize) -> T + Send + Sync + 'static,
     ) -> Vec<T> {
-        let helpers: Vec<Slow<'_>> = (1..count.min(FAN_OUT)).map_while(|_| self.slow(pid).ok()).collect();
-        let Some(event) = (!helpers.is_empty()).then(|| self.event()).flatten() else {
+        let wanted = count.min(FAN_OUT).saturating_sub(1);
+        let Some(event) = event.filter(|_| wanted > 0) else {
             return (0..count).map(read).collect();
         };
         let reads = Arc::new(Reads::new(count, read, move || event.signal()));
         let posted: Arc<dyn Posted> = reads.clone();
-        self.board.post(posted.clone());
-        // Each wakes a thread that waits for a call, if one does (else
-        // it is dropped, and we read more ourselves).
-        for _ in &helpers {
-            nb_send(self.ep, Msg::new(MSG_HELP, &[]));
+        self.board.post(pid, posted.clone());
+        // Before each of our reads, a wake for each helper wanted that has
+        // not joined: a wake finds a thread only if one waits for a call
+        // (else it is dropped), and the pool starts a thread as a call
+        // takes its last idle one, so later wakes find those the first
+        // started. A thread woken in vain (the client's share is used)
+        // costs a switch; a read, a round trip to another node.
+        let mut gave_last = false;
+        loop {
+            for _ in reads.joined()..wanted {
+                nb_send(self.ep, Msg::new(MSG_HELP, &[]));
+            }
+            match reads.step() {
+                Some(last) => gave_last = last,
+                None => break,
+            }
         }
-        if !reads.work() {
+        if !gave_last {
             // A helper has the last read: it signals when it gives it
             // back (a signal left from an earlier fan-out only makes us
             // look again).
@@ -202,18 +209,6 @@ impl Files {
         }
         self.board.withdraw(&posted);
         reads.results()
-    }
-
-    /// This thread's event, made at its first use.
-    fn event(&self) -> Option<Event> {
-        let index = libux::thread::current().0 as usize;
-        if let Some(e) = *self.events.lock().get(index)? {
-            return Some(e);
-        }
-        // Made outside the lock (a call): only this thread uses its index.
-        let e = Event::create(self.events_at + index as u64).ok()?;
-        self.events.lock()[index] = Some(e);
-        Some(e)
     }
 
     /// Runs `f` on client `pid`'s I/O window onto us, while its call is
@@ -278,13 +273,22 @@ fn proc_path(gpid: Gpid, file: Option<PidFile>, own: NodeId) -> Result<(NodeId, 
     Ok((node, file.map_or(dir.clone(), |f| alloc::format!("{dir}/{}", f.name()))))
 }
 
-/// `ps` for `pid`: the processes of every node that is up (a node that
-/// cannot be read is left out), and those a node that is down had when
-/// last read, as `lost`.
-fn ps(files: &Files, pid: Pid, own: NodeId, nodes: &[NodeLine]) -> Vec<u8> {
+/// `ps` for `pid` (`event` its thread's): the processes of every node
+/// that is up (a node that cannot be read is left out), and those a node
+/// that is down had when last read, as `lost`.
+fn ps(files: &Files, pid: Pid, event: Option<Event>, own: NodeId, nodes: &[NodeLine]) -> Vec<u8> {
     let up: Vec<(NodeId, String)> =
         nodes.iter().filter(|n| !n.state.is_down()).map(|n| (n.node, proc_dir(n.node, own))).collect();
-    let mut read = files.fan_out(pid, up.len(), move |i| processes(up[i].0, &up[i].1).ok()).into_iter();
+    // Each node's list is kept as it comes (a process placed there since
+    // its read is added to it, see `Files::learnt`).
+    let seen = files.last_seen.clone();
+    let read = move |i: usize| {
+        let (node, dir) = &up[i];
+        let lines = processes(*node, dir).ok()?;
+        seen.lock().insert(*node, lines.clone());
+        Some(lines)
+    };
+    let mut read = files.fan_out(pid, event, up_count(nodes), read).into_iter();
     let mut text = String::new();
     for n in nodes {
         if n.state.is_down() {
@@ -296,9 +300,13 @@ fn ps(files: &Files, pid: Pid, own: NodeId, nodes: &[NodeLine]) -> Vec<u8> {
         }
         let Some(Some(lines)) = read.next() else { continue };
         text.extend(lines.iter().map(|l| alloc::format!("{l}")));
-        files.last_seen.lock().insert(n.node, lines);
     }
     text.into_bytes()
+}
+
+/// How many of `nodes` are up (read by `ps` and the listing).
+fn up_count(nodes: &[NodeLine]) -> usize {
+    nodes.iter().filter(|n| !n.state.is_down()).count()
 }
 
 /// The processes of `node`, whose `/proc` is at `dir`.
@@ -306,17 +314,17 @@ fn processes(node: NodeId, dir: &str) -> Result<Vec<PsLine>, Errno> {
     Ok(status_lines(dir)?.iter().filter_map(|l| PsLine::of(node, &Status::parse(l)?)).collect())
 }
 
-/// The gpids of every node that is up, for `pid`'s listing of the root.
-fn gpids(files: &Files, pid: Pid, own: NodeId, nodes: &[NodeLine]) -> Vec<Gpid> {
+/// The gpids of every node that is up, for `pid`'s listing of the root
+/// (`event` its thread's).
+fn gpids(files: &Files, pid: Pid, event: Option<Event>, own: NodeId, nodes: &[NodeLine]) -> Vec<Gpid> {
     let up: Vec<(NodeId, String)> =
         nodes.iter().filter(|n| !n.state.is_down()).map(|n| (n.node, proc_dir(n.node, own))).collect();
-    let nodes: Vec<NodeId> = up.iter().map(|(n, _)| *n).collect();
-    let read = files.fan_out(pid, up.len(), move |i| pids(&up[i].1).unwrap_or_default());
-    let mut all: Vec<Gpid> = nodes
-        .into_iter()
-        .zip(read)
-        .flat_map(|(n, here)| here.into_iter().filter_map(move |p| Gpid::named(n, p)))
-        .collect();
+    let read = move |i: usize| {
+        let (node, dir) = &up[i];
+        let here = pids(dir).unwrap_or_default();
+        here.into_iter().filter_map(|p| Gpid::named(*node, p)).collect::<Vec<_>>()
+    };
+    let mut all: Vec<Gpid> = files.fan_out(pid, event, up_count(nodes), read).into_iter().flatten().collect();
     all.sort_unstable();
     all
 }
@@ -333,8 +341,14 @@ fn start(state: &Mutex<State>, data: &[u8]) -> Result<Gpid, Errno> {
     Gpid::named(node, pid).ok_or(Errno::Io)
 }
 
-/// Answers `pid`'s `req`.
-fn answer(state: &Mutex<State>, files: &Files, pid: Pid, req: FsRequest) -> Result<Answer, Errno> {
+/// Answers `pid`'s `req` (`event`: the answering thread's).
+fn answer(
+    state: &Mutex<State>,
+    files: &Files,
+    event: Option<Event>,
+    pid: Pid,
+    req: FsRequest,
+) -> Result<Answer, Errno> {
     match req {
         FsRequest::Open { path, flags: f } => {
             let node = Node::lookup(path)?;
@@ -347,7 +361,7 @@ fn answer(state: &Mutex<State>, files: &Files, pid: Pid, req: FsRequest) -> Resu
                 Node::Ps => {
                     let _slow = files.slow(pid)?;
                     let (own, nodes) = view(state);
-                    Content::Text(ps(files, pid, own, &nodes))
+                    Content::Text(ps(files, pid, event, own, &nodes))
                 }
                 Node::Call => Content::Transaction(Transaction::Call, Mutex::new(Vec::new())),
                 // The cluster's to control: not a client restricted to its
@@ -423,8 +437,9 @@ fn answer(state: &Mutex<State>, files: &Files, pid: Pid, req: FsRequest) -> Resu
                     let _slow = files.slow(pid)?;
                     let (own, nodes) = view(state);
                     let fixed = libux::fs::dirtab::entries(&ROOT_FILES);
-                    let procs =
-                        gpids(files, pid, own, &nodes).into_iter().map(|g| Entry::new(alloc::format!("{g}"), true, 0));
+                    let procs = gpids(files, pid, event, own, &nodes)
+                        .into_iter()
+                        .map(|g| Entry::new(alloc::format!("{g}"), true, 0));
                     fixed.chain(procs).collect()
                 }
                 Node::Process(gpid) => {
@@ -627,28 +642,37 @@ fn hear_a_burst(files: &Files, cursor: &mut u64, mut gone: impl FnMut(&[Pid])) -
 pub struct ClusterTree {
     pub state: Arc<Mutex<State>>,
     pub files: Arc<Files>,
+    /// Where each thread's event goes: this slot plus its index.
+    pub events_at: u64,
 }
 
 impl Pooled for ClusterTree {
-    type Worker = ();
+    /// The thread's event, which a call that reads every node waits on
+    /// (`Files::fan_out`; without one, it reads them one by one).
+    type Worker = Option<Event>;
 
-    fn worker(&self) {}
+    /// Runs on the new thread.
+    fn worker(&self) -> Option<Event> {
+        let index = u64::from(libux::thread::current().0);
+        Event::create(self.events_at + index).ok()
+    }
 
-    fn file(&self, _: &mut (), pid: Pid, req: FsRequest) -> Option<Result<Answer, Errno>> {
+    fn file(&self, event: &mut Option<Event>, pid: Pid, req: FsRequest) -> Option<Result<Answer, Errno>> {
         let (state, files) = (&*self.state, &*self.files);
         let (gpid, wanted) = match parks(state, files, pid, &req) {
             Ok(Some(wait)) => wait,
-            Ok(None) => return Some(answer(state, files, pid, req)),
+            Ok(None) => return Some(answer(state, files, *event, pid, req)),
             Err(e) => return Some(Err(e)),
         };
         // The waker asks whether it has ended already.
         files.waits.park(pid, gpid, wanted).err().map(Err)
     }
 
-    fn other(&self, _: &mut (), pid: Pid, m: &Received, msg: &[u64; MAX_LENGTH]) -> Option<usize> {
-        // Our own wake-up (`Files::fan_out`): sent, not called, so no reply.
+    fn other(&self, _: &mut Option<Event>, pid: Pid, m: &Received, msg: &[u64; MAX_LENGTH]) -> Option<usize> {
+        // Our own wake-up (`Files::fan_out`): sent, not called, so no
+        // reply. A helper counts as a call of the posting's client.
         if m.label == MSG_HELP && m.badge == 0 {
-            self.files.board.help();
+            self.files.board.help(|client| self.files.slow(client).ok());
             return None;
         }
         if m.label != MSG_FORWARD {

@@ -50,9 +50,10 @@ const EP: u64 = slot::FIRST_FREE;
 const WAKER: u64 = slot::FIRST_FREE + 1;
 /// The endpoint `/n`'s calls come to (`automount`).
 const N_EP: u64 = slot::FIRST_FREE + 2;
-/// The tree's threads' events (`files::Files::fan_out`), one slot per
-/// thread index from here.
+/// The tree's threads' events (`files::ClusterTree`), one slot per
+/// thread index from here: the last of our own slots.
 const HELP_EVENTS: u64 = slot::FIRST_FREE + 3;
+const _: () = assert!(HELP_EVENTS + libux::layout::MAX_THREADS as u64 <= slot::FILE_CONNS);
 
 /// The port of the node's export to the cluster's nodes (its `exportfs`,
 /// which asks for proof of the secret).
@@ -163,13 +164,13 @@ fn main() -> i32 {
             return 1;
         }
     };
-    let files = Arc::new(files::Files::new(waits, EP, HELP_EVENTS));
+    let files = Arc::new(files::Files::new(waits, EP));
     let (s, f) = (state.clone(), files.clone());
     if let Err(e) = libux::thread::spawn(move || files::wake(&s, &f)) {
         println!("cluster: cannot start the waker: {e}");
         return 1;
     }
-    let tree = files::ClusterTree { state: state.clone(), files: files.clone() };
+    let tree = files::ClusterTree { state: state.clone(), files: files.clone(), events_at: HELP_EVENTS };
     if let Err(e) = Pool::new(tree, EP, files::POOL).start() {
         println!("cluster: cannot start the tree's threads: {e}");
         return 1;
