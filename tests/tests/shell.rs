@@ -44,7 +44,11 @@ impl Session {
             // Only whole lines.
             let whole = &out[..out.rfind('\n').map_or(0, |i| i + 1)];
             let echo = usize::from(text.ends_with('\n'));
-            if whole.lines().skip(echo).any(|l| !l.starts_with("$ ") && l.contains(expect)) {
+            // A prompt may come before the output on its line (typed
+            // ahead of it, a line is echoed before the shell's prompt);
+            // after a prompt, the typed line's own echo is not output.
+            let output = |l: &str| l.strip_prefix("$ ").is_none_or(|rest| rest != text.trim_end());
+            if whole.lines().skip(echo).any(|l| output(l) && l.contains(expect)) {
                 return out.to_string();
             }
             assert!(
