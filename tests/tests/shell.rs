@@ -343,6 +343,8 @@ fn the_small_tools_a_person_reaches_for() {
     assert_eq!(words(output(&wc)[0]), ["2", "/tmp/w"], "{wc}");
     let wc = s.run_to_end("echo a b c | wc -cw");
     assert_eq!(words(output(&wc)[0]), ["3", "6"], "{wc}");
+    let wc = s.run_to_end("echo a b c | wc -w /tmp/w -");
+    assert_eq!(words(output(&wc)[1]), ["3", "-"], "{wc}");
     let wc = s.run_to_end("wc -l /tmp/w /tmp/w");
     assert_eq!(words(output(&wc)[2]), ["4", "total"], "{wc}");
     s.run("wc -x /tmp/w", "usage: wc [-lwc] [FILE...]");

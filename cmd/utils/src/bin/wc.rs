@@ -1,7 +1,7 @@
 //! `wc [-lwc] [FILE...]`: lines, words and bytes of each file (standard
-//! input when none is named), and their total when more than one; with
-//! options, only the counts named (`-l` lines, `-w` words, `-c` bytes),
-//! always in that order.
+//! input when none is named, or for `-`), and their total when more than
+//! one; with options, only the counts named (`-l` lines, `-w` words, `-c`
+//! bytes), always in that order.
 #![no_std]
 #![no_main]
 
@@ -55,13 +55,11 @@ impl Shown {
     fn parse(args: &[&str]) -> Option<(Shown, usize)> {
         let mut shown = Shown { lines: false, words: false, bytes: false };
         let mut at = 1;
-        while let Some(&a) = args.get(at).filter(|a| a.starts_with('-')) {
+        // `-` alone is a file: standard input.
+        while let Some(&a) = args.get(at).filter(|a| a.starts_with('-') && a.len() > 1) {
             at += 1;
             if a == "--" {
                 break;
-            }
-            if a.len() == 1 {
-                return None;
             }
             for c in a[1..].chars() {
                 match c {
@@ -108,11 +106,14 @@ fn main() -> i32 {
     }
     let (mut status, mut total) = (0, Counts::default());
     for path in files {
-        let counted = fd::open(path, flags::READ).and_then(|f| {
-            let r = count(f);
-            let _ = fd::close(f);
-            r
-        });
+        let counted = match *path {
+            "-" => count(fd::STDIN),
+            _ => fd::open(path, flags::READ).and_then(|f| {
+                let r = count(f);
+                let _ = fd::close(f);
+                r
+            }),
+        };
         match counted.and_then(|c| shown.show(c, path).map(|()| c)) {
             Ok(c) => {
                 total.lines += c.lines;
