@@ -352,6 +352,12 @@ fn the_small_tools_a_person_reaches_for() {
     assert_eq!(output(&s.run_to_end("head -n 1 /tmp/w")), ["one two"]);
     let bin = s.run_to_end("ls /bin");
     assert_eq!(output(&s.run_to_end("ls /bin | head -n 3")), output(&bin)[..3]);
+    // The last lines of a file and of a pipe.
+    assert_eq!(output(&s.run_to_end("tail -n 1 /tmp/w")), ["three"]);
+    let listed = output(&bin);
+    assert_eq!(output(&s.run_to_end("ls /bin | tail -n 3")), listed[listed.len() - 3..]);
+    assert_eq!(output(&s.run_to_end("tail /tmp/w")), ["one two", "three"]);
+    s.run("tail -n x /tmp/w", "usage: tail [-n N] [FILE...]");
     assert_eq!(output(&s.run_to_end("ls /bin | head")).len(), 10);
     s.run("head -n x", "usage: head");
 
