@@ -44,3 +44,42 @@ pub fn fail(prog: &str, what: &str, e: Errno) -> i32 {
     libux::eprintln!("{prog}: {what}: {e}");
     1
 }
+
+/// `PROG [-n N] [FILE...]`, as `head` and `tail` take it: `lines(fd, N)`
+/// on each file named, or on standard input when none is (N is 10 if not
+/// given), each file titled when there are several; the status.
+pub fn lines_of_files(prog: &str, usage_text: &str, lines: impl Fn(usize, u64) -> Result<(), Errno>) -> i32 {
+    let args = libux::rt::args();
+    let (n, files) = match args.get(1).copied() {
+        Some("-n") => match args.get(2).and_then(|n| n.parse::<u64>().ok()) {
+            Some(n) => (n, &args[3..]),
+            None => return usage(usage_text),
+        },
+        _ => (10, args.get(1..).unwrap_or_default()),
+    };
+    if files.is_empty() {
+        return match lines(fd::STDIN, n) {
+            Ok(()) => 0,
+            Err(e) => fail(prog, "standard input", e),
+        };
+    }
+    let mut status = 0;
+    for (i, path) in files.iter().enumerate() {
+        if path.starts_with('-') {
+            return usage(usage_text);
+        }
+        if files.len() > 1 {
+            let title = alloc::format!("{}==> {path} <==\n", if i > 0 { "\n" } else { "" });
+            let _ = out(title.as_bytes());
+        }
+        let r = fd::open(path, libux::fs::flags::READ).and_then(|f| {
+            let r = lines(f, n);
+            let _ = fd::close(f);
+            r
+        });
+        if let Err(e) = r {
+            status = fail(prog, path, e);
+        }
+    }
+    status
+}
