@@ -507,8 +507,9 @@ fn guard_tick(path: &std::path::Path, tick: Duration, console: &Shared, pipe: &P
             if !tick::too_fast(period, tick) {
                 return Ok(());
             }
-            if console.0.lock().unwrap().resets == tick::RESETS {
-                console.0.lock().unwrap().record(&format!(
+            let mut c = console.0.lock().unwrap();
+            if c.resets == tick::RESETS {
+                c.record(&format!(
                     "ux launcher: the kernel's tick still comes every {:.1} ms, not {:.0} ms, after {} resets: \
                      the node runs so, at several times an idle node's cost\n",
                     ms(period),
@@ -517,6 +518,7 @@ fn guard_tick(path: &std::path::Path, tick: Duration, console: &Shared, pipe: &P
                 ));
                 return Ok(());
             }
+            drop(c);
             monitor.pause()?;
             if !pipe.drained(console) {
                 monitor.resume()?;
