@@ -163,24 +163,25 @@ impl Files {
         }
     }
 
-    /// `read(i)` for each `i` below `count`, for client `pid`, several at
-    /// once: this thread posts the reads, wakes idle threads of the pool
-    /// to join (each then counts as a call of `pid`'s, so as many join as
-    /// its share of calls allows, beside the one this is), and takes
-    /// reads too; it waits for the last on `event`, its thread's. The
-    /// results, in order.
-    fn fan_out<T: Send + 'static>(
+    /// `read` of each of `items`, for client `pid`, several at once: this
+    /// thread posts the reads, wakes idle threads of the pool to join
+    /// (each then counts as a call of `pid`'s, so as many join as its
+    /// share of calls allows, beside the one this is), and takes reads
+    /// too; it waits for the last on `event`, its thread's. The results,
+    /// in the items' order.
+    fn fan_out<I: Send + Sync + 'static, T: Send + 'static>(
         &self,
         pid: Pid,
         event: Option<Event>,
-        count: usize,
-        read: impl Fn(usize) -> T + Send + Sync + 'static,
+        items: Vec<I>,
+        read: impl Fn(&I) -> T + Send + Sync + 'static,
     ) -> Vec<T> {
+        let count = items.len();
         let wanted = count.min(FAN_OUT).saturating_sub(1);
         let Some(event) = event.filter(|_| wanted > 0) else {
-            return (0..count).map(read).collect();
+            return items.iter().map(read).collect();
         };
-        let reads = Arc::new(Reads::new(count, read, move || event.signal()));
+        let reads = Arc::new(Reads::new(count, move |i| read(&items[i]), move || event.signal()));
         let posted: Arc<dyn Posted> = reads.clone();
         self.board.post(pid, posted.clone());
         // Before each of our reads, a wake for each helper wanted that has
@@ -277,18 +278,15 @@ fn proc_path(gpid: Gpid, file: Option<PidFile>, own: NodeId) -> Result<(NodeId, 
 /// that is up (a node that cannot be read is left out), and those a node
 /// that is down had when last read, as `lost`.
 fn ps(files: &Files, pid: Pid, event: Option<Event>, own: NodeId, nodes: &[NodeLine]) -> Vec<u8> {
-    let up: Vec<(NodeId, String)> =
-        nodes.iter().filter(|n| !n.state.is_down()).map(|n| (n.node, proc_dir(n.node, own))).collect();
     // Each node's list is kept as it comes (a process placed there since
     // its read is added to it, see `Files::learnt`).
     let seen = files.last_seen.clone();
-    let read = move |i: usize| {
-        let (node, dir) = &up[i];
+    let read = move |(node, dir): &(NodeId, String)| {
         let lines = processes(*node, dir).ok()?;
         seen.lock().insert(*node, lines.clone());
         Some(lines)
     };
-    let mut read = files.fan_out(pid, event, up_count(nodes), read).into_iter();
+    let mut read = files.fan_out(pid, event, up_dirs(own, nodes), read).into_iter();
     let mut text = String::new();
     for n in nodes {
         if n.state.is_down() {
@@ -304,9 +302,9 @@ fn ps(files: &Files, pid: Pid, event: Option<Event>, own: NodeId, nodes: &[NodeL
     text.into_bytes()
 }
 
-/// How many of `nodes` are up (read by `ps` and the listing).
-fn up_count(nodes: &[NodeLine]) -> usize {
-    nodes.iter().filter(|n| !n.state.is_down()).count()
+/// Each of `nodes` that is up, with its `/proc` as node `own` reaches it.
+fn up_dirs(own: NodeId, nodes: &[NodeLine]) -> Vec<(NodeId, String)> {
+    nodes.iter().filter(|n| !n.state.is_down()).map(|n| (n.node, proc_dir(n.node, own))).collect()
 }
 
 /// The processes of `node`, whose `/proc` is at `dir`.
@@ -317,14 +315,10 @@ fn processes(node: NodeId, dir: &str) -> Result<Vec<PsLine>, Errno> {
 /// The gpids of every node that is up, for `pid`'s listing of the root
 /// (`event` its thread's).
 fn gpids(files: &Files, pid: Pid, event: Option<Event>, own: NodeId, nodes: &[NodeLine]) -> Vec<Gpid> {
-    let up: Vec<(NodeId, String)> =
-        nodes.iter().filter(|n| !n.state.is_down()).map(|n| (n.node, proc_dir(n.node, own))).collect();
-    let read = move |i: usize| {
-        let (node, dir) = &up[i];
-        let here = pids(dir).unwrap_or_default();
-        here.into_iter().filter_map(|p| Gpid::named(*node, p)).collect::<Vec<_>>()
+    let read = |(node, dir): &(NodeId, String)| {
+        pids(dir).unwrap_or_default().into_iter().filter_map(|p| Gpid::named(*node, p)).collect::<Vec<_>>()
     };
-    let mut all: Vec<Gpid> = files.fan_out(pid, event, up_count(nodes), read).into_iter().flatten().collect();
+    let mut all: Vec<Gpid> = files.fan_out(pid, event, up_dirs(own, nodes), read).into_iter().flatten().collect();
     all.sort_unstable();
     all
 }
