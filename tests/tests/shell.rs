@@ -186,6 +186,16 @@ fn session(s: Session) {
     s.run(&format!("echo kill > /proc/{pid}/ctl; echo sent"), "sent");
     assert_eq!(output(&s.run("wait", "killed")), [format!("[{pid}] killed")]);
 
+    // `&` ends a job mid-line, and `$!` is its pid, for the next job and
+    // the next line; `&&` is refused before anything runs.
+    let out = s.run_to_end("sleep 100 & echo left $!");
+    let pid: u32 = output(&out)[0].trim_matches(['[', ']']).parse().unwrap();
+    assert_eq!(output(&out)[1..], [format!("left {pid}")], "{out}");
+    s.run("kill $!; echo sent", "sent");
+    assert_eq!(output(&s.run("wait", "killed")), [format!("[{pid}] killed")]);
+    let out = s.run_to_end("echo ran && echo ran; echo $?");
+    assert_eq!(output(&out), ["sh: empty command in pipeline"], "{out}");
+
     // A traced sleep and its tracer, each waited for through /proc, end
     // together when the tracer is killed (the sleep loses its
     // connection, and its record goes with it): each read gets its own

@@ -8,7 +8,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(jobs) = sh::split_jobs(&line) else { return };
     for text in jobs {
         let env = [String::from("HOME=/tmp"), String::from("X=a b")];
-        if let Ok(Some(job)) = sh::parse(text, &sh::Vars { status: -1, env: &env }) {
+        if let Ok(Some(job)) = sh::parse(text, &sh::Vars { status: -1, background: Some(65537), env: &env }) {
             assert!(job.commands.iter().all(|c| !c.argv.is_empty()));
         }
     }

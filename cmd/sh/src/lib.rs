@@ -1,11 +1,12 @@
 //! The shell's command language, parsed without seL4 so that it is tested
-//! on the host. A line is jobs separated by `;`, run one after another; a
-//! job is commands joined by `|`, each with optional `< FILE` and
-//! `> FILE` (or `>> FILE`, to append), and a final `&` to run it in the
-//! background. Words are split at blanks; `'…'` and `"…"` quote blanks
-//! and operators; outside single quotes `$?` is the last exit status and
-//! `$NAME` the value of NAME in the environment (nothing if unset; an
-//! unquoted word that comes to nothing is no word).
+//! on the host. A line is jobs, each ended by `;` (run, then the next) or
+//! `&` (left running in the background, then the next); a job is commands
+//! joined by `|`, each with optional `< FILE` and `> FILE` (or `>> FILE`,
+//! to append). Words are split at blanks; `'…'` and `"…"` quote blanks
+//! and operators; outside single quotes `$?` is the last exit status, `$!`
+//! the pid of the last background job's last command, and `$NAME` the
+//! value of NAME in the environment (nothing if unset; an unquoted word
+//! that comes to nothing is no word).
 #![no_std]
 
 extern crate alloc;
@@ -35,7 +36,8 @@ pub enum ParseError {
     MissingFile,
     /// `|` with no command on one side.
     EmptyCommand,
-    /// `&` anywhere but at the end.
+    /// `&` anywhere but at the end of a job (only `parse` given a line
+    /// that `split_jobs` did not split).
     MisplacedAmpersand,
     /// `<` on a command that reads a pipe, `>` on one that writes one, or
     /// two of the same.
@@ -48,7 +50,7 @@ impl core::fmt::Display for ParseError {
             ParseError::UnterminatedQuote => "unterminated quote",
             ParseError::MissingFile => "missing file name after <, > or >>",
             ParseError::EmptyCommand => "empty command in pipeline",
-            ParseError::MisplacedAmpersand => "& must end the line",
+            ParseError::MisplacedAmpersand => "& must end a job",
             ParseError::AmbiguousRedirect => "ambiguous redirect",
         })
     }
@@ -64,11 +66,14 @@ enum Token {
     Amp,
 }
 
-/// What `$?` and `$NAME` stand for: the last status, and the shell's
-/// environment (`NAME=VALUE` entries).
+/// What `$?`, `$!` and `$NAME` stand for: the last status, the last
+/// background job's pid, and the shell's environment (`NAME=VALUE`
+/// entries).
 #[derive(Clone, Copy, Debug)]
 pub struct Vars<'a> {
     pub status: i32,
+    /// `$!`: nothing until a job was left in the background.
+    pub background: Option<u32>,
     pub env: &'a [String],
 }
 
@@ -86,12 +91,19 @@ pub fn is_name(name: &str) -> bool {
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-/// After a `$`: what `$?` or `$NAME` stands for, taking its characters;
-/// `None` if what follows is neither (the `$` is itself).
+/// After a `$`: what `$?`, `$!` or `$NAME` stands for, taking its
+/// characters; `None` if what follows is none of them (the `$` is itself).
 fn expand(chars: &mut core::iter::Peekable<core::str::Chars>, vars: &Vars) -> Option<String> {
-    if chars.peek() == Some(&'?') {
-        chars.next();
-        return Some(alloc::format!("{}", vars.status));
+    match chars.peek() {
+        Some('?') => {
+            chars.next();
+            return Some(alloc::format!("{}", vars.status));
+        }
+        Some('!') => {
+            chars.next();
+            return Some(vars.background.map(|p| alloc::format!("{p}")).unwrap_or_default());
+        }
+        _ => {}
     }
     let mut name = String::new();
     while let Some(&c) = chars.peek().filter(|c| c.is_ascii_alphanumeric() || **c == '_') {
@@ -159,7 +171,9 @@ fn lex(line: &str, vars: &Vars) -> Result<Vec<Token>, ParseError> {
     Ok(tokens)
 }
 
-/// Splits a line into its jobs' texts at each `;` outside quotes.
+/// Splits a line into its jobs' texts after each `;` or `&` outside
+/// quotes: the `;` is dropped, the `&` kept (it ends its job's text, which
+/// `parse` reads as "in the background").
 pub fn split_jobs(line: &str) -> Result<Vec<&str>, ParseError> {
     let mut jobs = Vec::new();
     let mut quote = None;
@@ -172,6 +186,10 @@ pub fn split_jobs(line: &str) -> Result<Vec<&str>, ParseError> {
                 jobs.push(&line[start..i]);
                 start = i + 1;
             }
+            (None, '&') => {
+                jobs.push(&line[start..=i]);
+                start = i + 1;
+            }
             _ => {}
         }
     }
@@ -182,8 +200,8 @@ pub fn split_jobs(line: &str) -> Result<Vec<&str>, ParseError> {
     Ok(jobs)
 }
 
-/// Parses one job, with `$?` and `$NAME` from `vars`. An empty job is
-/// `Ok(None)`.
+/// Parses one job (a text of `split_jobs`), with `$?`, `$!` and `$NAME`
+/// from `vars`. An empty job is `Ok(None)`.
 pub fn parse(line: &str, vars: &Vars) -> Result<Option<Job>, ParseError> {
     let mut tokens = lex(line, vars)?;
     if tokens.is_empty() {
@@ -240,7 +258,7 @@ mod tests {
 
     /// Only the status: an empty environment.
     fn v(status: i32) -> Vars<'static> {
-        Vars { status, env: &[] }
+        Vars { status, background: None, env: &[] }
     }
     use alloc::string::ToString;
     use alloc::vec;
@@ -305,7 +323,7 @@ mod tests {
     #[test]
     fn names_from_the_environment() {
         let env = [String::from("HOME=/tmp"), String::from("GREETING=hello world"), String::from("H=x")];
-        let vars = Vars { status: 3, env: &env };
+        let vars = Vars { status: 3, background: None, env: &env };
         let argv = |line: &str| parse(line, &vars).unwrap().unwrap().commands[0].argv.clone();
         // Unquoted, a value with blanks stays one word (no field splitting).
         assert_eq!(
@@ -320,11 +338,30 @@ mod tests {
     }
 
     #[test]
-    fn jobs_split_at_semicolons_outside_quotes() {
+    fn jobs_split_at_semicolons_and_ampersands_outside_quotes() {
         assert_eq!(split_jobs("echo hi > /tmp/a; cat /tmp/a"), Ok(vec!["echo hi > /tmp/a", " cat /tmp/a"]));
         assert_eq!(split_jobs("echo 'a;b' \"c;d\""), Ok(vec!["echo 'a;b' \"c;d\""]));
         assert_eq!(split_jobs(";"), Ok(vec!["", ""]));
         assert_eq!(split_jobs("echo ';"), Err(ParseError::UnterminatedQuote));
+        // `&` stays with its job, which runs in the background.
+        assert_eq!(split_jobs("sleep 9 & echo '&' \"a&b\"&"), Ok(vec!["sleep 9 &", " echo '&' \"a&b\"&", ""]));
+        let jobs: Vec<_> =
+            split_jobs("a|b & c;d &").unwrap().into_iter().filter_map(|t| parse(t, &v(0)).unwrap()).collect();
+        let shape: Vec<_> = jobs.iter().map(|j| (j.commands.len(), j.background)).collect();
+        assert_eq!(shape, [(2, true), (1, false), (1, true)]);
+        // `&&` is no operator here: its second `&` is an empty job (the
+        // shell parses a line's jobs before it runs the first).
+        let texts = split_jobs("a && b").unwrap();
+        assert_eq!(parse(texts[1], &v(0)), Err(ParseError::EmptyCommand));
+    }
+
+    #[test]
+    fn the_last_background_pid() {
+        let vars = Vars { status: 0, background: Some(131073), env: &[] };
+        let argv = parse("kill $! '$!' \"[$!]\"", &vars).unwrap().unwrap().commands[0].argv.clone();
+        assert_eq!(argv, words(&["kill", "131073", "$!", "[131073]"]));
+        // None yet: nothing, so no word unquoted.
+        assert_eq!(parse("kill $! \"$!\"", &v(0)).unwrap().unwrap().commands[0].argv, words(&["kill", ""]));
     }
 
     #[test]

@@ -45,6 +45,8 @@ struct Shell {
     /// `unset`; `$NAME`): at first the shell's own.
     env: Vec<String>,
     jobs: Vec<Background>,
+    /// `$!`: the last command of the last job left in the background.
+    background: Option<Pid>,
     input: Vec<u8>,
     /// `/dev/consctl`, when standard input is the console.
     consctl: Option<File>,
@@ -79,6 +81,11 @@ fn program_path(name: &str) -> String {
 }
 
 impl Shell {
+    /// What `$?`, `$!` and `$NAME` stand for now.
+    fn vars(&self) -> sh::Vars<'_> {
+        sh::Vars { status: self.status, background: self.background, env: &self.env }
+    }
+
     /// The next line of input; `None` at its end.
     fn read_line(&mut self) -> Option<String> {
         loop {
@@ -132,6 +139,7 @@ impl Shell {
         match started {
             Ok((pids, pipes)) if job.background => {
                 println!("[{}]", pids.last().copied().unwrap_or(0));
+                self.background = pids.last().copied();
                 let procs = pids.into_iter().map(|p| (p, None)).collect();
                 self.jobs.push(Background { procs, text: String::from(text), pipes });
                 self.status = 0;
@@ -480,7 +488,7 @@ fn main() -> i32 {
     let on_console = fd::name(fd::STDIN).is_some_and(|(p, _)| p == "/dev/cons");
     let consctl = if on_console { client::open("/dev/consctl", flags::WRITE).ok() } else { None };
     let env = libux::rt::start_block().env.into_iter().map(String::from).collect();
-    let mut shell = Shell { status: 0, env, jobs: Vec::new(), input: Vec::new(), consctl };
+    let mut shell = Shell { status: 0, env, jobs: Vec::new(), background: None, input: Vec::new(), consctl };
     loop {
         shell.reap_ended();
         print!("$ ");
@@ -495,9 +503,17 @@ fn main() -> i32 {
                 continue;
             }
         };
+        // A line with a job that does not parse runs none of them (values
+        // never make operators, so the vars of now do to check).
+        if let Some(e) = jobs.iter().find_map(|text| sh::parse(text, &shell.vars()).err()) {
+            eprintln!("sh: {e}");
+            shell.status = 2;
+            continue;
+        }
         for text in jobs {
-            // `$?` in a job is the status of the one before.
-            match sh::parse(text, &sh::Vars { status: shell.status, env: &shell.env }) {
+            // `$?` in a job is the status of the one before, `$!` the
+            // last job left running.
+            match sh::parse(text, &shell.vars()) {
                 Ok(None) => {}
                 Ok(Some(job)) => shell.run(job, text.trim()),
                 Err(e) => {
