@@ -7,7 +7,8 @@
 //! trip on the same link (`ninepbench calls`), and what an idle node
 //! costs the host (its QEMU's CPU time over a while), in one run; then,
 //! on 16 smaller nodes, the cluster-wide spawn rate; then the largest
-//! cluster that forms on this host, and how fast.
+//! cluster that forms on this host, and how fast, next to the same
+//! number of nodes booting with no cluster (the host's floor).
 
 use super::bench_shell::{quiet, shell, to_end};
 use super::Args;
@@ -181,6 +182,7 @@ pub fn largest(image: &Image, args: &Args) -> Result<Vec<String>, String> {
     let mut lines = vec![boot_cost(image, args)?];
     let mut largest = None;
     for &size in FORM_SIZES {
+        let floor = bare_boots(image, args, size)?;
         qemu::step(&format!("booting {size} nodes of 128 MiB: does the cluster form?"));
         let opts: Vec<Options> = (0..size).map(|_| Options { memory_mib: 128, ..args.opts.clone() }).collect();
         let first_started = Instant::now();
@@ -239,6 +241,11 @@ pub fn largest(image: &Image, args: &Args) -> Result<Vec<String>, String> {
             formed.as_secs_f64(),
             booted.unwrap_or(formed).as_secs_f64()
         ));
+        lines.push(format!(
+            "cluster: the host's floor: {size} nodes with no segment (each a cluster of one), started the same way just before, were all ready {:.1} s after the last QEMU started; forming took {:.2} x that",
+            floor.as_secs_f64(),
+            formed.as_secs_f64() / floor.as_secs_f64()
+        ));
         boot_ticks.sort_unstable();
         let resets: u32 = cluster.nodes.iter().map(qemu::node::Node::tick_resets).sum();
         if let (Some(low), Some(high)) = (boot_ticks.first(), boot_ticks.last()) {
@@ -283,6 +290,24 @@ pub fn largest(image: &Image, args: &Args) -> Result<Vec<String>, String> {
     let said = largest.map_or(String::from("none of them"), |s| format!("{s} nodes"));
     lines.push(format!("cluster: the largest cluster that formed here: {said} (tried {FORM_SIZES:?})"));
     Ok(lines)
+}
+
+/// What booting alone costs at `size`: that many nodes of 128 MiB
+/// started one after another as a cluster's are, on no segment (no
+/// membership, no datagrams), and the time from the last one's start
+/// until every one is ready. A cluster cannot form faster than this on
+/// the same host: it is the host's two cores booting `size` machines.
+fn bare_boots(image: &Image, args: &Args, size: u8) -> Result<std::time::Duration, String> {
+    qemu::step(&format!("booting {size} nodes of 128 MiB with no segment: the host's floor"));
+    let nodes = (0..size)
+        .map(|_| qemu::node::Node::start(image, &Options { memory_mib: 128, ..args.opts.clone() }, false))
+        .collect::<Result<Vec<_>, _>>()?;
+    let last_started = Instant::now();
+    for node in &nodes {
+        node.wait_for(qemu::node::READY, FORM_LIMIT.saturating_sub(last_started.elapsed()))
+            .map_err(|e| format!("{size} nodes with no segment: {e}"))?;
+    }
+    Ok(last_started.elapsed())
 }
 
 /// The CPU time process `pid` has had, user and system, in clock ticks
