@@ -195,6 +195,10 @@ fn session(s: Session) {
     assert_eq!(output(&s.run("wait", "killed")), [format!("[{pid}] killed")]);
     let out = s.run_to_end("echo ran && echo ran; echo $?");
     assert_eq!(output(&out), ["sh: empty command in pipeline"], "{out}");
+    // That check is of the jobs' shape: a value an earlier job of the
+    // line sets counts.
+    let out = s.run_to_end("export OUT=/tmp/out; echo kept > $OUT; cat $OUT");
+    assert_eq!(output(&out), ["kept"], "{out}");
 
     // A traced sleep and its tracer, each waited for through /proc, end
     // together when the tracer is killed (the sleep loses its

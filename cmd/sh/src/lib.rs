@@ -91,9 +91,22 @@ pub fn is_name(name: &str) -> bool {
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
+/// Where the values of `$?`, `$!` and `$NAME` come from.
+#[derive(Clone, Copy)]
+enum Values<'a> {
+    Of(&'a Vars<'a>),
+    /// A word for each (never nothing): a job's shape, before the jobs
+    /// of its line that may change the values have run.
+    StandIn,
+}
+
 /// After a `$`: what `$?`, `$!` or `$NAME` stands for, taking its
 /// characters; `None` if what follows is none of them (the `$` is itself).
-fn expand(chars: &mut core::iter::Peekable<core::str::Chars>, vars: &Vars) -> Option<String> {
+fn expand(chars: &mut core::iter::Peekable<core::str::Chars>, values: Values) -> Option<String> {
+    let vars = match values {
+        Values::Of(vars) => vars,
+        Values::StandIn => &Vars { status: 0, background: Some(0), env: &[] },
+    };
     match chars.peek() {
         Some('?') => {
             chars.next();
@@ -113,10 +126,16 @@ fn expand(chars: &mut core::iter::Peekable<core::str::Chars>, vars: &Vars) -> Op
         name.push(c);
         chars.next();
     }
-    (!name.is_empty()).then(|| String::from(vars.get(&name).unwrap_or("")))
+    if name.is_empty() {
+        return None;
+    }
+    Some(String::from(match values {
+        Values::Of(vars) => vars.get(&name).unwrap_or(""),
+        Values::StandIn => "$",
+    }))
 }
 
-fn lex(line: &str, vars: &Vars) -> Result<Vec<Token>, ParseError> {
+fn lex(line: &str, vars: Values) -> Result<Vec<Token>, ParseError> {
     let mut tokens = Vec::new();
     let mut chars = line.chars().peekable();
     let mut word: Option<String> = None;
@@ -203,7 +222,20 @@ pub fn split_jobs(line: &str) -> Result<Vec<&str>, ParseError> {
 /// Parses one job (a text of `split_jobs`), with `$?`, `$!` and `$NAME`
 /// from `vars`. An empty job is `Ok(None)`.
 pub fn parse(line: &str, vars: &Vars) -> Result<Option<Job>, ParseError> {
-    let mut tokens = lex(line, vars)?;
+    parse_with(line, Values::Of(vars))
+}
+
+/// Whether a job (a text of `split_jobs`) parses whatever values its
+/// `$` words take (save nothing): the shell checks a line's jobs so
+/// before it runs the first, while their values may still change (`export
+/// F=/tmp/x; date > $F`). A `$` word that comes to nothing may still make
+/// `parse` refuse the job then.
+pub fn check(line: &str) -> Result<(), ParseError> {
+    parse_with(line, Values::StandIn).map(|_| ())
+}
+
+fn parse_with(line: &str, values: Values) -> Result<Option<Job>, ParseError> {
+    let mut tokens = lex(line, values)?;
     if tokens.is_empty() {
         return Ok(None);
     }
@@ -353,6 +385,21 @@ mod tests {
         // shell parses a line's jobs before it runs the first).
         let texts = split_jobs("a && b").unwrap();
         assert_eq!(parse(texts[1], &v(0)), Err(ParseError::EmptyCommand));
+    }
+
+    #[test]
+    fn a_check_is_of_the_shape_not_the_values() {
+        // Unset now, the name may be set by a job before this one.
+        assert_eq!(parse("date > $F", &v(0)), Err(ParseError::MissingFile));
+        assert_eq!(check("date > $F"), Ok(()));
+        assert_eq!(check("ls | $P"), Ok(()));
+        assert_eq!(check("kill $!"), Ok(()));
+        for (line, e) in
+            [("a > ", ParseError::MissingFile), ("| a", ParseError::EmptyCommand), ("&", ParseError::EmptyCommand)]
+        {
+            assert_eq!(check(line), Err(e), "{line}");
+        }
+        assert_eq!(check("echo 'x"), Err(ParseError::UnterminatedQuote));
     }
 
     #[test]

@@ -503,9 +503,8 @@ fn main() -> i32 {
                 continue;
             }
         };
-        // A line with a job that does not parse runs none of them (values
-        // never make operators, so the vars of now do to check).
-        if let Some(e) = jobs.iter().find_map(|text| sh::parse(text, &shell.vars()).err()) {
+        // A line with a job that does not parse runs none of them.
+        if let Some(e) = jobs.iter().find_map(|text| sh::check(text).err()) {
             eprintln!("sh: {e}");
             shell.status = 2;
             continue;
