@@ -25,6 +25,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use cluster_server::call::Call;
 use cluster_server::fanout::{Board, Posted, Reads};
+use cluster_server::slots::{Limits, Slots};
 use cluster_server::spawn::{self, line_for};
 use cluster_server::tree::{proc_files, Node, ROOT_FILES};
 use libux::cluster::{proc_dir, ClusterCtl, Gpid, NodeId, NodeLine, NodeState, PsLine, CTL};
@@ -53,6 +54,11 @@ pub const POOL: usize = 9;
 const SLOW_MAX: u32 = POOL as u32 - 1;
 /// Of them, one client's.
 const SLOW_PER_CLIENT: u32 = 4;
+/// The limits of calls that go through: helpers of fan-outs leave two
+/// of them to calls (two `ps` at once, each with three helpers, took all
+/// eight, and every other call that goes through was `Busy` until they
+/// ended).
+const LIMITS: Limits = Limits { all: SLOW_MAX, per_client: SLOW_PER_CLIENT, helpers_leave: 2 };
 /// Files one client may hold open here.
 const OPEN_MAX: usize = 64;
 /// Nodes read at once for one call that reads every node (`fanout`): the
@@ -88,7 +94,7 @@ enum Transaction {
 pub struct Files {
     open: Mutex<Handles<Arc<Open>>>,
     /// Calls that go through, in all and by client.
-    slow: Mutex<BTreeMap<Pid, u32>>,
+    slow: Mutex<Slots>,
     /// The processes each node had when `ps` last read it: a node that
     /// is down shows them as `lost`.
     last_seen: Arc<Mutex<BTreeMap<NodeId, Vec<PsLine>>>>,
@@ -109,13 +115,7 @@ struct Slow<'a> {
 
 impl Drop for Slow<'_> {
     fn drop(&mut self) {
-        let mut slow = self.files.slow.lock();
-        if let Some(n) = slow.get_mut(&self.pid) {
-            *n -= 1;
-            if *n == 0 {
-                slow.remove(&self.pid);
-            }
-        }
+        self.files.slow.lock().give_back(self.pid);
     }
 }
 
@@ -153,7 +153,7 @@ impl Files {
     pub fn new(waits: Waits, ep: u64) -> Files {
         Files {
             open: Mutex::new(Handles::new(OPEN_MAX)),
-            slow: Mutex::new(BTreeMap::new()),
+            slow: Mutex::new(Slots::default()),
             last_seen: Arc::new(Mutex::new(BTreeMap::new())),
             calls: Calls::new(),
             waits,
@@ -223,14 +223,15 @@ impl Files {
 
     /// Counts a call of `pid`'s that goes through; `Busy` past the limits.
     fn slow(&self, pid: Pid) -> Result<Slow<'_>, Errno> {
-        let mut slow = self.slow.lock();
-        let all: u32 = slow.values().sum();
-        let mine = slow.entry(pid).or_insert(0);
-        if all >= SLOW_MAX || *mine >= SLOW_PER_CLIENT {
-            return Err(Errno::Busy);
-        }
-        *mine += 1;
-        Ok(Slow { files: self, pid })
+        let taken = self.slow.lock().take(pid, LIMITS);
+        taken.then_some(Slow { files: self, pid }).ok_or(Errno::Busy)
+    }
+
+    /// Counts a helper of `client`'s fan-out as a call of the client's,
+    /// within the helpers' limit.
+    fn helper(&self, client: Pid) -> Option<Slow<'_>> {
+        let taken = self.slow.lock().take_helper(client, LIMITS);
+        taken.then_some(Slow { files: self, pid: client })
     }
 
     fn get(&self, pid: Pid, handle: u32) -> Result<Arc<Open>, Errno> {
@@ -666,7 +667,7 @@ impl Pooled for ClusterTree {
         // Our own wake-up (`Files::fan_out`): sent, not called, so no
         // reply. A helper counts as a call of the posting's client.
         if m.label == MSG_HELP && m.badge == 0 {
-            self.files.board.help(|client| self.files.slow(client).ok());
+            self.files.board.help(|client| self.files.helper(client));
             return None;
         }
         if m.label != MSG_FORWARD {

@@ -18,5 +18,6 @@ pub mod fanout;
 pub mod membership;
 pub mod msg;
 pub mod ntree;
+pub mod slots;
 pub mod spawn;
 pub mod tree;
