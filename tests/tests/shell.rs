@@ -187,14 +187,19 @@ fn session(s: Session) {
     assert_eq!(output(&s.run("wait", "killed")), [format!("[{pid}] killed")]);
 
     // `&` ends a job mid-line, and `$!` is its pid, for the next job and
-    // the next line; `&&` is refused before anything runs.
+    // the next line.
     let out = s.run_to_end("sleep 100 & echo left $!");
     let pid: u32 = output(&out)[0].trim_matches(['[', ']']).parse().unwrap();
     assert_eq!(output(&out)[1..], [format!("left {pid}")], "{out}");
     s.run("kill $!; echo sent", "sent");
     assert_eq!(output(&s.run("wait", "killed")), [format!("[{pid}] killed")]);
-    let out = s.run_to_end("echo ran && echo ran; echo $?");
-    assert_eq!(output(&out), ["sh: empty command in pipeline"], "{out}");
+    // `&&` and `||` run a job by the status of the one before (a job
+    // skipped leaves it); a line that would put part of such a list in
+    // the background runs nothing.
+    let out = s.run_to_end("cd /nowhere && echo no || echo yes; true && echo both");
+    assert!(output(&out).ends_with(&["yes", "both"]) && !output(&out).contains(&"no"), "{out}");
+    let out = s.run_to_end("echo ran && echo ran &");
+    assert_eq!(output(&out), ["sh: & cannot end a job joined by && or ||"], "{out}");
     // That check is of the jobs' shape: a value an earlier job of the
     // line sets counts.
     let out = s.run_to_end("export OUT=/tmp/out; echo kept > $OUT; cat $OUT");

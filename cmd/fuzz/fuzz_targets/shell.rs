@@ -8,7 +8,7 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     let line = String::from_utf8_lossy(data);
     let Ok(jobs) = sh::split_jobs(&line) else { return };
-    for text in jobs {
+    for (_, text) in jobs {
         let env = [String::from("HOME=/tmp"), String::from("X=a b")];
         let parsed = sh::parse(text, &sh::Vars { status: -1, background: None, env: &env });
         if let Ok(Some(job)) = &parsed {

@@ -1,8 +1,9 @@
 //! The shell's command language, parsed without seL4 so that it is tested
-//! on the host. A line is jobs, each ended by `;` (run, then the next) or
-//! `&` (left running in the background, then the next); a job is commands
-//! joined by `|`, each with optional `< FILE` and `> FILE` (or `>> FILE`,
-//! to append). Words are split at blanks; `'…'` and `"…"` quote blanks
+//! on the host. A line is jobs, each ended by `;` (run, then the next),
+//! `&` (left running in the background, then the next), `&&` (the next
+//! runs only if it succeeded) or `||` (only if it failed); a job is
+//! commands joined by `|`, each with optional `< FILE` and `> FILE` (or
+//! `>> FILE`, to append). Words are split at blanks; `'…'` and `"…"` quote blanks
 //! and operators; outside single quotes `$?` is the last exit status, `$!`
 //! the pid of the last background job's last command, and `$NAME` the
 //! value of NAME in the environment (nothing if unset; an unquoted word
@@ -42,6 +43,10 @@ pub enum ParseError {
     /// `<` on a command that reads a pipe, `>` on one that writes one, or
     /// two of the same.
     AmbiguousRedirect,
+    /// `&` ending a job that `&&` or `||` joins to another (POSIX shells
+    /// would run the whole list in the background; this one runs jobs,
+    /// so it says so rather than run part of it here).
+    BackgroundList,
 }
 
 impl core::fmt::Display for ParseError {
@@ -52,6 +57,7 @@ impl core::fmt::Display for ParseError {
             ParseError::EmptyCommand => "empty command in pipeline",
             ParseError::MisplacedAmpersand => "& must end a job",
             ParseError::AmbiguousRedirect => "ambiguous redirect",
+            ParseError::BackgroundList => "& cannot end a job joined by && or ||",
         })
     }
 }
@@ -190,32 +196,78 @@ fn lex(line: &str, vars: Values) -> Result<Vec<Token>, ParseError> {
     Ok(tokens)
 }
 
-/// Splits a line into its jobs' texts after each `;` or `&` outside
-/// quotes: the `;` is dropped, the `&` kept (it ends its job's text, which
-/// `parse` reads as "in the background").
-pub fn split_jobs(line: &str) -> Result<Vec<&str>, ParseError> {
+/// Whether a job runs, by how the job before it on its line ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum When {
+    /// The first job, or after `;` or `&`.
+    Always,
+    /// After `&&`: if the last status is 0.
+    Succeeded,
+    /// After `||`: if it is not.
+    Failed,
+}
+
+impl When {
+    /// Whether a job with this condition runs after `status`; one that
+    /// does not leaves the status as it was (so `a && b || c` runs `c`
+    /// when `a` fails, as in POSIX shells).
+    pub fn holds(self, status: i32) -> bool {
+        match self {
+            When::Always => true,
+            When::Succeeded => status == 0,
+            When::Failed => status != 0,
+        }
+    }
+}
+
+/// Splits a line into its jobs' texts at each `;`, `&`, `&&` or `||`
+/// outside quotes, each with when it runs: `;`, `&&` and `||` are
+/// dropped, a single `&` kept (it ends its job's text, which `parse`
+/// reads as "in the background"). A job that `&&` or `||` joins must
+/// have a command on each side, and must not be left in the background.
+pub fn split_jobs(line: &str) -> Result<Vec<(When, &str)>, ParseError> {
     let mut jobs = Vec::new();
     let mut quote = None;
-    let mut start = 0;
-    for (i, c) in line.char_indices() {
-        match (quote, c) {
-            (None, '\'' | '"') => quote = Some(c),
-            (Some(q), c) if c == q => quote = None,
-            (None, ';') => {
-                jobs.push(&line[start..i]);
-                start = i + 1;
+    let (mut start, mut when) = (0, When::Always);
+    let mut chars = line.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        let (end, next, then) = match (quote, c) {
+            (None, '\'' | '"') => {
+                quote = Some(c);
+                continue;
             }
-            (None, '&') => {
-                jobs.push(&line[start..=i]);
-                start = i + 1;
+            (Some(q), c) if c == q => {
+                quote = None;
+                continue;
             }
-            _ => {}
-        }
+            (None, '&' | '|') if chars.peek().map(|&(_, n)| n) == Some(c) => {
+                chars.next();
+                (i, i + 2, if c == '&' { When::Succeeded } else { When::Failed })
+            }
+            (None, ';') => (i, i + 1, When::Always),
+            (None, '&') => (i + 1, i + 1, When::Always),
+            _ => continue,
+        };
+        jobs.push((when, &line[start..end]));
+        (start, when) = (next, then);
     }
     if quote.is_some() {
         return Err(ParseError::UnterminatedQuote);
     }
-    jobs.push(&line[start..]);
+    jobs.push((when, &line[start..]));
+    // A command on each side of `&&` and `||` (a job before them that
+    // ends with `&` is followed by an empty one), and no background job
+    // after them.
+    for pair in jobs.windows(2) {
+        if let [(_, before), (When::Succeeded | When::Failed, after)] = pair {
+            if before.trim().is_empty() || after.trim().is_empty() {
+                return Err(ParseError::EmptyCommand);
+            }
+        }
+    }
+    if jobs.iter().any(|(when, text)| *when != When::Always && text.trim_end().ends_with('&')) {
+        return Err(ParseError::BackgroundList);
+    }
     Ok(jobs)
 }
 
@@ -369,22 +421,45 @@ mod tests {
         assert!(is_name("_a1") && !is_name("1a") && !is_name("a-b") && !is_name(""));
     }
 
+    /// The texts of a line's jobs, or its error.
+    fn texts(line: &str) -> Result<Vec<&str>, ParseError> {
+        split_jobs(line).map(|jobs| jobs.into_iter().map(|(_, t)| t).collect())
+    }
+
     #[test]
     fn jobs_split_at_semicolons_and_ampersands_outside_quotes() {
-        assert_eq!(split_jobs("echo hi > /tmp/a; cat /tmp/a"), Ok(vec!["echo hi > /tmp/a", " cat /tmp/a"]));
-        assert_eq!(split_jobs("echo 'a;b' \"c;d\""), Ok(vec!["echo 'a;b' \"c;d\""]));
-        assert_eq!(split_jobs(";"), Ok(vec!["", ""]));
-        assert_eq!(split_jobs("echo ';"), Err(ParseError::UnterminatedQuote));
+        assert_eq!(texts("echo hi > /tmp/a; cat /tmp/a"), Ok(vec!["echo hi > /tmp/a", " cat /tmp/a"]));
+        assert_eq!(texts("echo 'a;b' \"c;d\""), Ok(vec!["echo 'a;b' \"c;d\""]));
+        assert_eq!(texts(";"), Ok(vec!["", ""]));
+        assert_eq!(texts("echo ';"), Err(ParseError::UnterminatedQuote));
         // `&` stays with its job, which runs in the background.
-        assert_eq!(split_jobs("sleep 9 & echo '&' \"a&b\"&"), Ok(vec!["sleep 9 &", " echo '&' \"a&b\"&", ""]));
-        let jobs: Vec<_> =
-            split_jobs("a|b & c;d &").unwrap().into_iter().filter_map(|t| parse(t, &v(0)).unwrap()).collect();
+        assert_eq!(texts("sleep 9 & echo '&' \"a&b\"&"), Ok(vec!["sleep 9 &", " echo '&' \"a&b\"&", ""]));
+        let jobs: Vec<_> = texts("a|b & c;d &").unwrap().into_iter().filter_map(|t| parse(t, &v(0)).unwrap()).collect();
         let shape: Vec<_> = jobs.iter().map(|j| (j.commands.len(), j.background)).collect();
         assert_eq!(shape, [(2, true), (1, false), (1, true)]);
-        // `&&` is no operator here: its second `&` is an empty job (the
-        // shell parses a line's jobs before it runs the first).
-        let texts = split_jobs("a && b").unwrap();
-        assert_eq!(parse(texts[1], &v(0)), Err(ParseError::EmptyCommand));
+        assert!(split_jobs("a; b & c").unwrap().iter().all(|(when, _)| *when == When::Always));
+    }
+
+    #[test]
+    fn and_or_lists_run_by_the_last_status() {
+        use When::*;
+        assert_eq!(
+            split_jobs("make && ./run || echo 'a||b' \"&&\"; x|y"),
+            Ok(vec![(Always, "make "), (Succeeded, " ./run "), (Failed, " echo 'a||b' \"&&\""), (Always, " x|y")])
+        );
+        // `false && a || b`: `a` is skipped and the status stays, so `b` runs.
+        let ran: Vec<bool> = [Succeeded, Failed].iter().map(|w| w.holds(1)).collect();
+        assert_eq!(ran, [false, true]);
+        assert!(Always.holds(1) && Always.holds(0) && Succeeded.holds(0) && !Failed.holds(0));
+        // A command on each side.
+        for line in ["a &&", "&& a", "a || ", "a ; && b", "a & && b", "a ||| b"] {
+            let refused = split_jobs(line).and_then(|jobs| jobs.iter().try_for_each(|(_, t)| check(t)));
+            assert_eq!(refused, Err(ParseError::EmptyCommand), "{line}");
+        }
+        // Not in the background, which would split the list.
+        assert_eq!(split_jobs("a && b &"), Err(ParseError::BackgroundList));
+        assert_eq!(split_jobs("a || b&"), Err(ParseError::BackgroundList));
+        assert_eq!(texts("a & b && c"), Ok(vec!["a &", " b ", " c"]));
     }
 
     #[test]
@@ -414,7 +489,7 @@ mod tests {
     #[test]
     fn error_messages_are_distinct() {
         use ParseError::*;
-        let all = [UnterminatedQuote, MissingFile, EmptyCommand, MisplacedAmpersand, AmbiguousRedirect];
+        let all = [UnterminatedQuote, MissingFile, EmptyCommand, MisplacedAmpersand, AmbiguousRedirect, BackgroundList];
         let mut texts: Vec<String> = all.iter().map(|e| e.to_string()).collect();
         assert!(texts.iter().all(|t| !t.is_empty()));
         texts.sort();

@@ -504,12 +504,16 @@ fn main() -> i32 {
             }
         };
         // A line with a job that does not parse runs none of them.
-        if let Some(e) = jobs.iter().find_map(|text| sh::check(text).err()) {
+        if let Some(e) = jobs.iter().find_map(|(_, text)| sh::check(text).err()) {
             eprintln!("sh: {e}");
             shell.status = 2;
             continue;
         }
-        for text in jobs {
+        for (when, text) in jobs {
+            // After `&&` or `||`, by the status of the one before.
+            if !when.holds(shell.status) {
+                continue;
+            }
             // `$?` in a job is the status of the one before, `$!` the
             // last job left running.
             match sh::parse(text, &shell.vars()) {
