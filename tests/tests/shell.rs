@@ -200,6 +200,17 @@ fn session(s: Session) {
     assert!(output(&out).ends_with(&["yes", "both"]) && !output(&out).contains(&"no"), "{out}");
     let out = s.run_to_end("echo ran && echo ran &");
     assert_eq!(output(&out), ["sh: & cannot end a job joined by && or ||"], "{out}");
+    // `sh -c LINE` and `sh FILE` run lines and exit with the last status;
+    // a `#` that starts a word begins a comment.
+    let out = s.run_to_end("sh -c 'echo one; exit 3 # gone'; echo status $?");
+    assert_eq!(output(&out), ["one", "status 3"], "{out}");
+    s.run_to_end("echo 'echo two # c' > /tmp/script; echo 'cd /nowhere || echo three' >> /tmp/script");
+    let out = s.run_to_end("sh /tmp/script; echo status $?");
+    let lines = output(&out);
+    assert!(lines.first() == Some(&"two") && lines.ends_with(&["three", "status 0"]), "{out}");
+    let out = s.run_to_end("sh -x; sh /tmp/nothing; echo status $?");
+    assert_eq!(output(&out)[0], "usage: sh [-c LINE | FILE]", "{out}");
+    assert!(output(&out)[1].starts_with("sh: /tmp/nothing: ") && output(&out)[2] == "status 127", "{out}");
     // That check is of the jobs' shape: a value an earlier job of the
     // line sets counts.
     let out = s.run_to_end("export OUT=/tmp/out; echo kept > $OUT; cat $OUT");

@@ -225,13 +225,25 @@ impl When {
 /// dropped, a single `&` kept (it ends its job's text, which `parse`
 /// reads as "in the background"). A job that `&&` or `||` joins must
 /// have a command on each side, and must not be left in the background.
+/// A `#` outside quotes that starts a word ends the line (a comment).
 pub fn split_jobs(line: &str) -> Result<Vec<(When, &str)>, ParseError> {
     let mut jobs = Vec::new();
     let mut quote = None;
     let (mut start, mut when) = (0, When::Always);
+    // Where the line's text ends: before a comment, if it has one.
+    let mut cut = line.len();
+    let mut before = None;
     let mut chars = line.char_indices().peekable();
     while let Some((i, c)) = chars.next() {
+        let word_start = before.is_none_or(|b: char| b.is_whitespace() || ";&|<>".contains(b));
+        before = Some(c);
         let (end, next, then) = match (quote, c) {
+            // A `#` that starts a word begins a comment, to the end of
+            // the line (`echo a#b` has none).
+            (None, '#') if word_start => {
+                cut = i;
+                break;
+            }
             (None, '\'' | '"') => {
                 quote = Some(c);
                 continue;
@@ -254,7 +266,7 @@ pub fn split_jobs(line: &str) -> Result<Vec<(When, &str)>, ParseError> {
     if quote.is_some() {
         return Err(ParseError::UnterminatedQuote);
     }
-    jobs.push((when, &line[start..]));
+    jobs.push((when, &line[start..cut]));
     // A command on each side of `&&` and `||` (a job before them that
     // ends with `&` is followed by an empty one), and no background job
     // after them.
@@ -438,6 +450,16 @@ mod tests {
         let shape: Vec<_> = jobs.iter().map(|j| (j.commands.len(), j.background)).collect();
         assert_eq!(shape, [(2, true), (1, false), (1, true)]);
         assert!(split_jobs("a; b & c").unwrap().iter().all(|(when, _)| *when == When::Always));
+    }
+
+    #[test]
+    fn comments_end_the_line_at_a_word_that_starts_with_a_hash() {
+        assert_eq!(texts("echo a # b; c"), Ok(vec!["echo a "]));
+        assert_eq!(texts("# all of it && x"), Ok(vec![""]));
+        assert_eq!(texts("echo a#b '# q' \"#\";#c"), Ok(vec!["echo a#b '# q' \"#\"", ""]));
+        assert_eq!(texts("a|#b"), Ok(vec!["a|"]));
+        assert_eq!(texts("echo '#"), Err(ParseError::UnterminatedQuote));
+        assert_eq!(one("echo x#y").argv, words(&["echo", "x#y"]));
     }
 
     #[test]

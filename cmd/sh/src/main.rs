@@ -1,6 +1,8 @@
-//! sh: the shell. It reads lines from standard input (started at boot it
-//! has none, and opens the console, `/dev/cons`, for 0, 1 and 2), parses
-//! each as a job (the language is in the `sh` library), and runs it: the
+//! sh: the shell. `sh` reads lines from standard input (started at boot
+//! it has none, and opens the console, `/dev/cons`, for 0, 1 and 2) with
+//! a prompt; `sh -c LINE` runs one line, `sh FILE` the lines of a file
+//! (a script), and each exits with the last status. It parses each line
+//! into jobs (the language is in the `sh` library) and runs them: the
 //! builtins `cd`, `pwd`, `exit`, `wait`, `jobs`, `newns` (a private
 //! namespace for the shell and what it starts from then on), `export
 //! NAME=VALUE` and `unset NAME` (the environment its programs get, and
@@ -81,6 +83,41 @@ fn program_path(name: &str) -> String {
 }
 
 impl Shell {
+    /// Runs a line's jobs; a line with a job that does not parse runs
+    /// none of them (status 2).
+    fn run_line(&mut self, line: &str) {
+        let jobs = match sh::split_jobs(line) {
+            Ok(jobs) => jobs,
+            Err(e) => {
+                eprintln!("sh: {e}");
+                self.status = 2;
+                return;
+            }
+        };
+        if let Some(e) = jobs.iter().find_map(|(_, text)| sh::check(text).err()) {
+            eprintln!("sh: {e}");
+            self.status = 2;
+            return;
+        }
+        for (when, text) in jobs {
+            // After `&&` or `||`, by the status of the one before.
+            if !when.holds(self.status) {
+                continue;
+            }
+            // `$?` in a job is the status of the one before, `$!` the
+            // last job left running.
+            match sh::parse(text, &self.vars()) {
+                Ok(None) => {}
+                Ok(Some(job)) => self.run(job, text.trim()),
+                Err(e) => {
+                    eprintln!("sh: {e}");
+                    self.status = 2;
+                    return;
+                }
+            }
+        }
+    }
+
     /// What `$?`, `$!` and `$NAME` stand for now.
     fn vars(&self) -> sh::Vars<'_> {
         sh::Vars { status: self.status, background: self.background, env: &self.env }
@@ -475,7 +512,38 @@ fn spawn(
     })
 }
 
+/// Where the lines come from: standard input with a prompt, or lines
+/// given (`-c LINE`, a script's).
+enum Lines {
+    Typed,
+    Given(Vec<String>),
+}
+
+/// What the arguments ask for; `Err` is the status to exit with.
+fn lines_from_args() -> Result<Lines, i32> {
+    match libux::rt::args().get(1..).unwrap_or_default() {
+        [] => Ok(Lines::Typed),
+        ["-c", line] => Ok(Lines::Given(alloc::vec![String::from(*line)])),
+        [path] if !path.starts_with('-') => {
+            let text = client::open(path, flags::READ).and_then(|mut f| f.read_to_end()).map_err(|e| {
+                eprintln!("sh: {path}: {e}");
+                127
+            })?;
+            let Ok(text) = String::from_utf8(text) else {
+                eprintln!("sh: {path}: not text (UTF-8)");
+                return Err(126);
+            };
+            Ok(Lines::Given(text.lines().map(String::from).collect()))
+        }
+        _ => Err(usage("sh [-c LINE | FILE]")),
+    }
+}
+
 fn main() -> i32 {
+    let lines = match lines_from_args() {
+        Ok(lines) => lines,
+        Err(status) => return status,
+    };
     if !fd::is_open(fd::STDIN) {
         let console = fd::open_at(fd::STDIN, "/dev/cons", flags::READ)
             .and_then(|()| fd::open_at(fd::STDOUT, "/dev/cons", flags::WRITE))
@@ -485,46 +553,28 @@ fn main() -> i32 {
             return 1;
         }
     }
+    // Only a shell that reads the console names its jobs to it: one that
+    // runs given lines leaves Ctrl-C to the shell that started it.
     let on_console = fd::name(fd::STDIN).is_some_and(|(p, _)| p == "/dev/cons");
-    let consctl = if on_console { client::open("/dev/consctl", flags::WRITE).ok() } else { None };
+    let typed = matches!(lines, Lines::Typed);
+    let consctl = if on_console && typed { client::open("/dev/consctl", flags::WRITE).ok() } else { None };
     let env = libux::rt::start_block().env.into_iter().map(String::from).collect();
     let mut shell = Shell { status: 0, env, jobs: Vec::new(), background: None, input: Vec::new(), consctl };
-    loop {
-        shell.reap_ended();
-        print!("$ ");
-        let Some(line) = shell.read_line() else {
-            return shell.status;
-        };
-        let jobs = match sh::split_jobs(&line) {
-            Ok(jobs) => jobs,
-            Err(e) => {
-                eprintln!("sh: {e}");
-                shell.status = 2;
-                continue;
+    match lines {
+        Lines::Typed => loop {
+            shell.reap_ended();
+            print!("$ ");
+            let Some(line) = shell.read_line() else {
+                return shell.status;
+            };
+            shell.run_line(&line);
+        },
+        Lines::Given(lines) => {
+            for line in lines {
+                shell.reap_ended();
+                shell.run_line(&line);
             }
-        };
-        // A line with a job that does not parse runs none of them.
-        if let Some(e) = jobs.iter().find_map(|(_, text)| sh::check(text).err()) {
-            eprintln!("sh: {e}");
-            shell.status = 2;
-            continue;
-        }
-        for (when, text) in jobs {
-            // After `&&` or `||`, by the status of the one before.
-            if !when.holds(shell.status) {
-                continue;
-            }
-            // `$?` in a job is the status of the one before, `$!` the
-            // last job left running.
-            match sh::parse(text, &shell.vars()) {
-                Ok(None) => {}
-                Ok(Some(job)) => shell.run(job, text.trim()),
-                Err(e) => {
-                    eprintln!("sh: {e}");
-                    shell.status = 2;
-                    break;
-                }
-            }
+            shell.status
         }
     }
 }
