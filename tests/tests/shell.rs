@@ -367,6 +367,9 @@ fn the_small_tools_a_person_reaches_for() {
     assert_eq!(words(output(&wc)[2]), ["4", "6", "28", "total"], "{wc}");
     let wc = s.run_to_end("echo a b c | wc");
     assert_eq!(words(output(&wc)[0]), ["1", "3", "6"], "{wc}");
+    // `echo -n`: no newline (wc counts the bytes), and only first.
+    let wc = s.run_to_end("echo -n a b | wc -c; echo a -n | wc -c");
+    assert_eq!(output(&wc).iter().map(|l| l.trim()).collect::<Vec<_>>(), ["3", "5"], "{wc}");
     s.run("wc /nonexistent", "wc: /nonexistent: file does not exist");
     // Only the counts named, in wc's order whatever the options' order.
     let wc = s.run_to_end("wc -l /tmp/w");
