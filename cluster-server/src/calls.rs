@@ -150,9 +150,6 @@ impl Calls {
         if node == own {
             return Ok(Response::StartHere(own));
         }
-        if nodes.iter().any(|n| n.node == node && n.state.is_down()) {
-            return Err(Errno::Lost);
-        }
         let starter = Gpid::new(own, caller).ok_or(Errno::NoSuchProcess)?;
         let there = Call::Spawn(placed.from_home(own, starter, node));
         let bytes = postcard::to_allocvec(&there.request()).map_err(|_| Errno::TooLarge)?;

@@ -54,11 +54,16 @@ fn word(text: &str) -> (String, &str) {
 }
 
 /// The node `place` picks among `nodes`: `NoNode` when none that is up
-/// fits (a node named with `-n` is taken as it is: its mount answers).
+/// fits. A node named with `-n` is taken as the table has it (suspect or
+/// drained too: its mount answers), `NoNode` if the table has no such
+/// node, `Lost` if it is down or left.
 pub fn pick(place: &Place, nodes: &[NodeLine]) -> Result<NodeId, Errno> {
     let up = nodes.iter().filter(|n| n.state == NodeState::Up);
     let chosen = match place {
-        Place::Node(id) => return Ok(*id),
+        Place::Node(id) => {
+            let named = nodes.iter().find(|n| n.node == *id).ok_or(Errno::NoNode)?;
+            return if named.state.is_down() { Err(Errno::Lost) } else { Ok(*id) };
+        }
         Place::LeastLoaded => up.min_by_key(|n| (n.load, n.node)),
         Place::Feature(f) => up.filter(|n| n.features.split(',').any(|x| x == f)).min_by_key(|n| (n.load, n.node)),
     };
@@ -130,8 +135,13 @@ mod tests {
         assert_eq!(pick(&Place::LeastLoaded, &nodes), Ok(NodeId(3)));
         assert_eq!(pick(&Place::Feature(String::from("fast")), &nodes), Ok(NodeId(3)));
         assert_eq!(pick(&Place::Feature(String::from("big")), &nodes), Err(Errno::NoNode));
-        assert_eq!(pick(&Place::Node(NodeId(2)), &nodes), Ok(NodeId(2)));
         assert_eq!(pick(&Place::LeastLoaded, &nodes[1..2]), Err(Errno::NoNode));
+        // Named: as the table has it.
+        assert_eq!(pick(&Place::Node(NodeId(4)), &nodes), Ok(NodeId(4)));
+        assert_eq!(pick(&Place::Node(NodeId(2)), &nodes), Err(Errno::Lost));
+        assert_eq!(pick(&Place::Node(NodeId(9)), &nodes), Err(Errno::NoNode));
+        let suspect = [node(5, "suspect", 0, "")];
+        assert_eq!(pick(&Place::Node(NodeId(5)), &suspect), Ok(NodeId(5)));
     }
 
     #[test]

@@ -667,6 +667,10 @@ fn nodes_admit_each_other_by_the_secret_and_see_failures() {
     wait(&cluster.nodes[1], waiting, &format!("[{remote}] lost with its node"));
     let lost = format!("kill: {remote}: lost with its node");
     run(&cluster.nodes[0], &format!("kill {remote}"), &lost);
+    // Placed by name on a node that is down, or that the cluster never
+    // had: said so, not taken for a missing program.
+    run(&cluster.nodes[0], "crun -n 3 true; echo status $?", "crun: node 3 is down");
+    run(&cluster.nodes[0], "crun -n 9 true; echo status $?", "crun: the cluster has no node 9");
     // Node 1 placed it there, and lists it as lost though no `ps` of node
     // 1's read node 3 while it ran.
     let cps = run(&cluster.nodes[0], "cps", "cps: node 3 (node3) is down");

@@ -70,11 +70,19 @@ fn main() -> i32 {
     let env = libux::rt::start_block().env;
     let gpid = match libux::process::spawn_placed(place.clone(), &path, argv, &env, &names) {
         Ok(g) => Gpid(g),
-        // No node fits the placement (a named one always does).
+        // No node fits the placement, or the one named is not up.
         Err(Errno::NoNode) => {
             match &place {
                 Place::Feature(f) => libux::eprintln!("crun: no node that is up declares feature {f}"),
-                _ => libux::eprintln!("crun: no node is up"),
+                Place::Node(n) => libux::eprintln!("crun: the cluster has no node {n}"),
+                Place::LeastLoaded => libux::eprintln!("crun: no node is up"),
+            }
+            return 1;
+        }
+        Err(Errno::Lost) => {
+            match &place {
+                Place::Node(n) => libux::eprintln!("crun: node {n} is down"),
+                _ => libux::eprintln!("crun: {}: lost with the node it was placed on", argv[0]),
             }
             return 1;
         }
