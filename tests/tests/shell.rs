@@ -390,7 +390,10 @@ fn the_small_tools_a_person_reaches_for() {
     let listed = output(&bin);
     assert_eq!(output(&s.run_to_end("ls /bin | tail -n 3")), listed[listed.len() - 3..]);
     assert_eq!(output(&s.run_to_end("tail /tmp/w")), ["one two", "three"]);
-    s.run("tail -n x /tmp/w", "usage: tail [-n N] [FILE...]");
+    s.run("tail -n x /tmp/w", "usage: tail [-n N | -N] [FILE...]");
+    // The old form, `-N`.
+    assert_eq!(output(&s.run_to_end("ls /bin | head -2")), output(&bin)[..2]);
+    assert_eq!(output(&s.run_to_end("tail -1 /tmp/w")), ["three"]);
     assert_eq!(output(&s.run_to_end("ls /bin | head")).len(), 10);
     s.run("head -n x", "usage: head");
 

@@ -45,9 +45,10 @@ pub fn fail(prog: &str, what: &str, e: Errno) -> i32 {
     1
 }
 
-/// `PROG [-n N] [FILE...]`, as `head` and `tail` take it: `lines(fd, N)`
-/// on each file named, or on standard input when none is (N is 10 if not
-/// given), each file titled when there are several; the status.
+/// `PROG [-n N | -N] [FILE...]`, as `head` and `tail` take it (`-N` is
+/// the old form everyone's fingers know): `lines(fd, N)` on each file
+/// named, or on standard input when none is (N is 10 if not given), each
+/// file titled when there are several; the status.
 pub fn lines_of_files(prog: &str, usage_text: &str, lines: impl Fn(usize, u64) -> Result<(), Errno>) -> i32 {
     let args = libux::rt::args();
     let (n, files) = match args.get(1).copied() {
@@ -55,6 +56,12 @@ pub fn lines_of_files(prog: &str, usage_text: &str, lines: impl Fn(usize, u64) -
             Some(n) => (n, &args[3..]),
             None => return usage(usage_text),
         },
+        Some(old) if old.len() > 1 && old[1..].bytes().all(|b| b.is_ascii_digit()) && old.starts_with('-') => {
+            match old[1..].parse::<u64>() {
+                Ok(n) => (n, &args[2..]),
+                Err(_) => return usage(usage_text),
+            }
+        }
         _ => (10, args.get(1..).unwrap_or_default()),
     };
     if files.is_empty() {

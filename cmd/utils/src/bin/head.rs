@@ -1,4 +1,4 @@
-//! `head [-n N] [FILE...]`: the first N lines (10 by default) of each
+//! `head [-n N | -N] [FILE...]`: the first N lines (10 by default) of each
 //! file, or of standard input when none is named.
 #![no_std]
 #![no_main]
@@ -10,7 +10,7 @@ use libux::rpc::Errno;
 
 libux::entry!(main);
 
-const USAGE: &str = "head [-n N] [FILE...]";
+const USAGE: &str = "head [-n N | -N] [FILE...]";
 
 /// Copies the first `lines` lines of `from` to standard output; stops
 /// reading there.

@@ -1,4 +1,4 @@
-//! `tail [-n N] [FILE...]`: the last N lines (10 by default) of each
+//! `tail [-n N | -N] [FILE...]`: the last N lines (10 by default) of each
 //! file, or of standard input when none is named. A last line without
 //! its newline counts as a line. Only the last N lines are held while
 //! reading, however long the input.
@@ -13,7 +13,7 @@ use libux::rpc::Errno;
 
 libux::entry!(main);
 
-const USAGE: &str = "tail [-n N] [FILE...]";
+const USAGE: &str = "tail [-n N | -N] [FILE...]";
 
 /// Where the last `lines` lines of `text` start.
 fn start_of_last(text: &[u8], lines: u64) -> usize {
