@@ -59,6 +59,24 @@ impl<T> MountTable<T> {
         Some((what, if rest.is_empty() { "/" } else { rest }))
     }
 
+    /// The names of the mount points directly under directory `dir`
+    /// (normalised), sorted: a listing of `dir` shows them, since a mount
+    /// point need not be a directory of the tree it is in (`/proc` is in
+    /// no file server's `/`).
+    pub fn children(&self, dir: &str) -> Vec<&str> {
+        let mut names: Vec<&str> = self
+            .mounts
+            .iter()
+            .filter_map(|(at, _)| {
+                let (parent, name) = at.rsplit_once('/')?;
+                let parent = if parent.is_empty() { "/" } else { parent };
+                (parent == dir && !name.is_empty()).then_some(name)
+            })
+            .collect();
+        names.sort_unstable();
+        names
+    }
+
     /// What is mounted, wherever.
     pub fn mounted(&self) -> impl Iterator<Item = &T> {
         self.mounts.iter().map(|(_, t)| t)
@@ -187,6 +205,20 @@ impl<T: Clone + Ord> Namespaces<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_directory_shows_the_mount_points_directly_under_it() {
+        let mut t = MountTable::new(16);
+        for at in ["/", "/proc", "/dev", "/proc/cluster", "/n/node3/deep", "/n"] {
+            t.mount(at, ()).unwrap();
+        }
+        assert_eq!(t.children("/"), ["dev", "n", "proc"]);
+        assert_eq!(t.children("/proc"), ["cluster"]);
+        // Only direct children: `/n/node3` is no mount point.
+        assert!(t.children("/n").is_empty());
+        assert_eq!(t.children("/n/node3"), ["deep"]);
+        assert!(t.children("/tmp").is_empty() && t.children("/pro").is_empty());
+    }
 
     #[test]
     fn longest_whole_component_prefix_wins() {

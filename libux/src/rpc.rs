@@ -225,6 +225,15 @@ pub enum Request<'a> {
         path: &'a str,
     },
     Getcwd,
+    /// The names of the mount points directly under directory `path`
+    /// (absolute, or relative to the working directory) in the caller's
+    /// namespace, sorted, from the `from`th: a page of them
+    /// (`fs::list_page`), and whether more follow. A listing of `path`
+    /// shows them with its server's entries (`fs::client::list`).
+    MountPoints {
+        path: &'a str,
+        from: u32,
+    },
     /// Write bytes to the console log, whole (never interleaved with
     /// another call's). For programs with no standard output: daemons, and
     /// whatever the system description starts.
@@ -404,6 +413,11 @@ pub enum Response {
     Stats(Stats),
     /// The working directory.
     Path(alloc::string::String),
+    /// `MountPoints`: a page of names, and whether more follow.
+    Names {
+        names: alloc::vec::Vec<alloc::string::String>,
+        more: bool,
+    },
     /// `Resolve`: the mount point the path lies under, and the path within
     /// that file server.
     Resolved {

@@ -162,6 +162,15 @@ impl Mounts {
         Ok(self.namespaces.get(ns).expect("a live process's namespace"))
     }
 
+    /// A page of the names of the mount points directly under `path` in
+    /// `pid`'s namespace, from the `from`th (`Request::MountPoints`).
+    pub fn mount_points(&self, procs: &Procs, pid: Pid, path: &str, from: u32) -> Result<Response, Errno> {
+        let dir = normalize(procs, pid, path)?;
+        let names = self.table_of(procs, pid)?.children(&dir);
+        let (page, more) = libux::fs::list_page(&names, from, |n| libux::fs::entry_bytes(n, false));
+        Ok(Response::Names { names: page.iter().map(|&n| String::from(n)).collect(), more })
+    }
+
     /// Gives `pid` a private copy of its namespace; one it has alone
     /// already is that.
     pub fn new_namespace(&mut self, procs: &mut Procs, pid: Pid) -> Result<(), Errno> {

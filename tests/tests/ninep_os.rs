@@ -44,8 +44,14 @@ fn the_host_reads_a_nodes_proc_over_9p() {
     for dialect in [Dialect::L, Dialect::P2000] {
         let mut c = connect(port, dialect);
         let procs = c.list("/proc").unwrap_or_else(|e| panic!("{e}\n{}", node.log()));
-        for name in ["65537", "65538", "self", "spawn", "ps"] {
+        for name in ["65537", "65538", "self", "spawn", "ps", "cluster"] {
             assert!(procs.iter().any(|p| p == name), "{dialect:?}: {name} in {procs:?}");
+        }
+        // The node's mount points are in the listings of their
+        // directories, though no file server has them there.
+        let root = c.list("/").unwrap();
+        for name in ["bin", "dev", "net", "proc", "tmp"] {
+            assert!(root.iter().any(|p| p == name), "{dialect:?}: {name} in {root:?}");
         }
         let status = c.read_file("/proc/1/status").unwrap();
         assert!(String::from_utf8_lossy(&status).starts_with(&format!("{} ", ramfs_status(1))), "{status:?}");

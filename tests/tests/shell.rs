@@ -371,6 +371,8 @@ fn the_small_tools_a_person_reaches_for() {
     let wc = s.run_to_end("echo -n a b | wc -c; echo a -n | wc -c");
     assert_eq!(output(&wc).iter().map(|l| l.trim()).collect::<Vec<_>>(), ["3", "5"], "{wc}");
     s.run("wc /nonexistent", "wc: /nonexistent: file does not exist");
+    // `ls /` shows the mount points, in name order with ramfs's `tmp`.
+    assert_eq!(output(&s.run_to_end("ls /")), ["bin", "dev", "net", "proc", "tmp"]);
     // Only the counts named, in wc's order whatever the options' order.
     let wc = s.run_to_end("wc -l /tmp/w");
     assert_eq!(words(output(&wc)[0]), ["2", "/tmp/w"], "{wc}");

@@ -562,9 +562,11 @@ fn stat_on(conn: u64, inner: &str) -> Result<Metadata, Errno> {
     }
 }
 
-/// The entries of the directory at `path`, in name order.
+/// The entries of the directory at `path`: its server's, in its order
+/// (name order, ours), and the mount points in it (`mount_points`) as
+/// directories, each before the first entry whose name sorts after it.
 pub fn list(path: &str) -> Result<Vec<Metadata>, Errno> {
-    on_path(path, |conn, inner| {
+    let mut all = on_path(path, |conn, inner| {
         let mut all = Vec::new();
         loop {
             match fs_call(conn, &FsRequest::List { path: inner, from: all.len() as u32 })? {
@@ -579,7 +581,34 @@ pub fn list(path: &str) -> Result<Vec<Metadata>, Errno> {
                 _ => return Err(Errno::BadRequest),
             }
         }
-    })
+    })?;
+    // The mount points in it, which its server need not have (`/proc` is
+    // in no server's `/`).
+    for name in mount_points(path)? {
+        if !all.iter().any(|m| m.name == name) {
+            let at = all.iter().position(|m| m.name > name).unwrap_or(all.len());
+            all.insert(at, Metadata { name, is_dir: true, size: 0, version: 0, attrs: None });
+        }
+    }
+    Ok(all)
+}
+
+/// The names of the mount points directly under directory `path` in our
+/// namespace (`rpc::Request::MountPoints`), sorted.
+pub fn mount_points(path: &str) -> Result<Vec<String>, Errno> {
+    let mut names = Vec::new();
+    loop {
+        match call(slot::PROC_CONN, &Request::MountPoints { path, from: names.len() as u32 })? {
+            // "More" with nothing now would never end.
+            Response::Names { names: page, more } if !(more && page.is_empty()) => {
+                names.extend(page);
+                if !more {
+                    return Ok(names);
+                }
+            }
+            _ => return Err(Errno::BadRequest),
+        }
+    }
 }
 
 pub fn mkdir(path: &str) -> Result<(), Errno> {

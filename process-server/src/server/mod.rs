@@ -306,6 +306,7 @@ impl Server {
                 Response::Done
             })),
             Request::Getcwd => ok(Ok(Response::Path(self.life.procs[&pid].cwd.clone()))),
+            Request::MountPoints { path, from } => ok(self.life.mounts.mount_points(&self.life.procs, pid, path, from)),
             Request::Write { bytes } => {
                 libux::rt::write_console(bytes);
                 ok(Ok(Response::Done))
