@@ -91,6 +91,7 @@ pub const PROGRAMS: &[Program] = &[
     program("wc", "utils", Kind::Command),
     program("head", "utils", Kind::Command),
     program("tail", "utils", Kind::Command),
+    program("grep", "utils", Kind::Command),
     program("exec", "utils", Kind::Command),
     program("env", "utils", Kind::Command),
     program("date", "utils", Kind::Command),

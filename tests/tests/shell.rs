@@ -371,6 +371,17 @@ fn the_small_tools_a_person_reaches_for() {
     let wc = s.run_to_end("echo -n a b | wc -c; echo a -n | wc -c");
     assert_eq!(output(&wc).iter().map(|l| l.trim()).collect::<Vec<_>>(), ["3", "5"], "{wc}");
     s.run("wc /nonexistent", "wc: /nonexistent: file does not exist");
+    // grep: a regular expression over lines, its options, its statuses.
+    assert_eq!(output(&s.run_to_end("grep -n 'th?ree$' /tmp/w; echo status $?")), ["2:three", "status 0"]);
+    let out = s.run_to_end("grep -iv ONE /tmp/w - < /tmp/w; grep -c o /tmp/w");
+    assert_eq!(output(&out), ["/tmp/w:three", "-:three", "1"], "{out}");
+    assert_eq!(output(&s.run_to_end("grep nothing /tmp/w; echo status $?")), ["status 1"]);
+    let bad = s.run_to_end("grep '(' /tmp/w; echo status $?");
+    let out = output(&bad);
+    assert!(out[0].starts_with("grep: bad pattern \"(\"") && out.last() == Some(&"status 2"), "{bad}");
+    // A last line without its newline is a line.
+    assert_eq!(output(&s.run_to_end("echo -n a b | grep b")), ["a b"]);
+    s.run("grep -x a", "usage: grep [-ivcn] PATTERN [FILE...]");
     // `ls /` shows the mount points, in name order with ramfs's `tmp`.
     assert_eq!(output(&s.run_to_end("ls /")), ["bin", "dev", "net", "proc", "tmp"]);
     // Only the counts named, in wc's order whatever the options' order.
