@@ -4,8 +4,8 @@
 //! no backreferences; classes and case are ASCII's, a `.` any byte),
 //! prefixed by the file's name when there are several. `-i` ignores case, `-v` selects the lines that do not
 //! match, `-c` prints only how many were selected, `-n` numbers them.
-//! Lines are bytes (not necessarily UTF-8); a last line without its
-//! newline is a line. Status 0 if a line was selected, 1 if none, 2 on a
+//! Lines are bytes (not necessarily UTF-8) of at most 1 MiB; a last line
+//! without its newline is a line. Status 0 if a line was selected, 1 if none, 2 on a
 //! bad pattern or an error (as POSIX grep).
 #![no_std]
 #![no_main]
@@ -24,6 +24,9 @@ use regex_automata::util::syntax;
 libux::entry!(main);
 
 const USAGE: &str = "grep [-ivcn] PATTERN [FILE...]";
+/// The longest line held: a longer one ends the file's search with an
+/// error (a stream with no newlines must not take the node's memory).
+const LINE_MAX: usize = 1 << 20;
 
 #[derive(Default, Clone, Copy)]
 struct Options {
@@ -112,6 +115,9 @@ impl Search<'_> {
                 }
                 rest = &rest[i + 1..];
             }
+            if partial.len() + rest.len() > LINE_MAX {
+                return Err(Errno::TooLarge);
+            }
             partial.extend_from_slice(rest);
         }
         if !partial.is_empty() {
@@ -162,7 +168,10 @@ fn main() -> i32 {
         selected += search.selected;
         if let Err(e) = searched {
             let what = if path == "-" { "standard input" } else { path };
-            utils::fail("grep", what, e);
+            match e {
+                Errno::TooLarge => libux::eprintln!("grep: {what}: a line longer than {} KiB", LINE_MAX >> 10),
+                e => _ = utils::fail("grep", what, e),
+            }
             failed = true;
         }
     }
