@@ -3,11 +3,12 @@
 //! `&` (left running in the background, then the next), `&&` (the next
 //! runs only if it succeeded) or `||` (only if it failed); a job is
 //! commands joined by `|`, each with optional `< FILE` and `> FILE` (or
-//! `>> FILE`, to append). Words are split at blanks; `'…'` and `"…"` quote blanks
-//! and operators; outside single quotes `$?` is the last exit status, `$!`
-//! the pid of the last background job's last command, and `$NAME` the
-//! value of NAME in the environment (nothing if unset; an unquoted word
-//! that comes to nothing is no word).
+//! `>> FILE`, to append). Words are split at blanks; `'…'` and `"…"`
+//! quote blanks and operators; a word that starts with `#` outside quotes
+//! begins a comment, to the end of the line; outside single quotes `$?`
+//! is the last exit status, `$!` the pid of the last background job's
+//! last command, and `$NAME` the value of NAME in the environment
+//! (nothing if unset; an unquoted word that comes to nothing is no word).
 #![no_std]
 
 extern crate alloc;
