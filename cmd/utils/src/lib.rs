@@ -45,6 +45,28 @@ pub fn fail(prog: &str, what: &str, e: Errno) -> i32 {
     1
 }
 
+/// The single-letter options at the start of `args` (after the program's
+/// name: `-l`, `-lw`; `--` ends them, and `-` alone is an operand,
+/// standard input), each one of `known`: the letters given, and where the
+/// operands start; `None` for a letter not in `known`.
+pub fn option_letters(args: &[&str], known: &str) -> Option<(alloc::string::String, usize)> {
+    let mut given = alloc::string::String::new();
+    let mut at = 1;
+    while let Some(&a) = args.get(at).filter(|a| a.starts_with('-') && a.len() > 1) {
+        at += 1;
+        if a == "--" {
+            break;
+        }
+        for c in a[1..].chars() {
+            if !known.contains(c) {
+                return None;
+            }
+            given.push(c);
+        }
+    }
+    Some((given, at))
+}
+
 /// `PROG [-n N | -N] [FILE...]`, as `head` and `tail` take it (`-N` is
 /// the old form everyone's fingers know): `lines(fd, N)` on each file
 /// named, or on standard input when none is (N is 10 if not given), each

@@ -28,7 +28,7 @@ const USAGE: &str = "grep [-ivcn] PATTERN [FILE...]";
 /// error (a stream with no newlines must not take the node's memory).
 const LINE_MAX: usize = 1 << 20;
 
-#[derive(Default, Clone, Copy)]
+#[derive(Clone, Copy)]
 struct Options {
     ignore_case: bool,
     invert: bool,
@@ -40,24 +40,9 @@ impl Options {
     /// The options before the pattern, and where it is; `None` for an
     /// option we do not know.
     fn parse(args: &[&str]) -> Option<(Options, usize)> {
-        let mut o = Options::default();
-        let mut at = 1;
-        while let Some(&a) = args.get(at).filter(|a| a.starts_with('-') && a.len() > 1) {
-            at += 1;
-            if a == "--" {
-                break;
-            }
-            for c in a[1..].chars() {
-                match c {
-                    'i' => o.ignore_case = true,
-                    'v' => o.invert = true,
-                    'c' => o.count = true,
-                    'n' => o.number = true,
-                    _ => return None,
-                }
-            }
-        }
-        Some((o, at))
+        let (given, at) = utils::option_letters(args, "ivcn")?;
+        let on = |c| given.contains(c);
+        Some((Options { ignore_case: on('i'), invert: on('v'), count: on('c'), number: on('n') }, at))
     }
 }
 

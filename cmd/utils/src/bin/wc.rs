@@ -53,27 +53,9 @@ impl Shown {
     /// The options before the files (`-l`, `-lw`, ...), and where the
     /// files start; `None` for an option we do not know.
     fn parse(args: &[&str]) -> Option<(Shown, usize)> {
-        let mut shown = Shown { lines: false, words: false, bytes: false };
-        let mut at = 1;
-        // `-` alone is a file: standard input.
-        while let Some(&a) = args.get(at).filter(|a| a.starts_with('-') && a.len() > 1) {
-            at += 1;
-            if a == "--" {
-                break;
-            }
-            for c in a[1..].chars() {
-                match c {
-                    'l' => shown.lines = true,
-                    'w' => shown.words = true,
-                    'c' => shown.bytes = true,
-                    _ => return None,
-                }
-            }
-        }
-        if !(shown.lines || shown.words || shown.bytes) {
-            shown = Shown { lines: true, words: true, bytes: true };
-        }
-        Some((shown, at))
+        let (given, at) = utils::option_letters(args, "lwc")?;
+        let on = |c| given.is_empty() || given.contains(c);
+        Some((Shown { lines: on('l'), words: on('w'), bytes: on('c') }, at))
     }
 
     fn show(self, c: Counts, name: &str) -> Result<(), Errno> {
