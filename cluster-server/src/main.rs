@@ -27,7 +27,7 @@ use alloc::vec::Vec;
 use cluster_server::membership::{Config, Membership, Out, BEAT_US};
 use cluster_server::msg::{self, Stats};
 use fs9p::auth::from_hex;
-use libux::cluster::{NodeId, NodeLine, NodeState, SEGMENT_BROADCAST};
+use libux::cluster::{Gpid, NodeId, NodeLine, NodeState, SEGMENT_BROADCAST};
 use libux::fs::client::{open, File};
 use libux::fs::pool::Pool;
 use libux::fs::{flags, IO_MAX};
@@ -35,7 +35,7 @@ use libux::layout::slot;
 use libux::net::{Addr, Batch, Datagram};
 use libux::println;
 use libux::process::Clock;
-use libux::rpc::Errno;
+use libux::rpc::{Errno, Pid};
 use libux::sync::Mutex;
 
 mod automount;
@@ -194,7 +194,8 @@ fn main() -> i32 {
                 println!("cluster: node {} on the segment, membership on udp port {}", cfg.node, msg::PORT);
                 // The network is there now.
                 if has_secret {
-                    export();
+                    let now = s.lock().clock.micros();
+                    export(now);
                 }
             }
             Err(e) => println!("cluster: no membership: {e}"),
@@ -203,7 +204,14 @@ fn main() -> i32 {
             println!("cluster: no membership: {e}");
         }
     }
-    files::hear_endings(&files, || beat_now(&state, &files), |pids| automount.ended(pids))
+    files::hear_endings(
+        &files,
+        || beat_now(&state, &files),
+        |pids| {
+            automount.ended(pids);
+            export_ended(pids);
+        },
+    )
 }
 
 /// Starts `/n`'s threads, and mounts it.
@@ -321,13 +329,65 @@ fn secret_env() -> Vec<&'static str> {
     env.into_iter().filter(|e| e.starts_with("UX_SECRET=") || e.starts_with("UX_SEED=")).collect()
 }
 
+/// The node's export to the cluster, once started. It is no system
+/// process (a daemon's child), so a process of any node may end it; the
+/// node's files would then be nobody else's until it rebooted, so the
+/// beater starts it again.
+struct Export {
+    /// Running, as far as we heard.
+    pid: Option<Pid>,
+    /// When it was last started (microseconds of the node's clock).
+    started_us: u64,
+}
+
+static EXPORT: Mutex<Option<Export>> = Mutex::new(None);
+
+/// An export that ended is started again no sooner than this after its
+/// last start: one that cannot serve (its port taken, say) ends at once,
+/// and must not be started for ever in a loop.
+const EXPORT_AGAIN_US: u64 = 5_000_000;
+
 /// Starts the node's export to the cluster (`exportfs`, asking for proof
-/// of the secret) on [`EXPORT_PORT`].
-fn export() {
+/// of the secret) on [`EXPORT_PORT`], at `now_us`.
+fn export(now_us: u64) {
     let port = alloc::format!("{EXPORT_PORT}");
-    match libux::process::spawn_full("/bin/exportfs", &["exportfs", &port], &secret_env(), None, &[]) {
-        Ok(pid) => println!("cluster: exporting / to the cluster on tcp port {EXPORT_PORT} (pid {pid})"),
-        Err(e) => println!("cluster: cannot start the export: {e}"),
+    // Held across the start, so that an export that ends at once is
+    // heard of (`export_ended`) only once it is recorded.
+    let mut export = EXPORT.lock();
+    let pid = match libux::process::spawn_full("/bin/exportfs", &["exportfs", &port], &secret_env(), None, &[]) {
+        Ok(pid) => {
+            println!("cluster: exporting / to the cluster on tcp port {EXPORT_PORT} (pid {pid})");
+            Some(pid)
+        }
+        Err(e) => {
+            println!("cluster: cannot start the export: {e}");
+            None
+        }
+    };
+    *export = Some(Export { pid, started_us: now_us });
+}
+
+/// Of `pids`, which ended, our export: reaped, to be started again.
+fn export_ended(pids: &[Pid]) {
+    let mut export = EXPORT.lock();
+    let Some(Export { pid: Some(pid), .. }) = *export else { return };
+    if pids.iter().any(|&e| Gpid(e).pid() == Gpid(pid).pid()) {
+        let _ = libux::process::try_wait(Some(pid));
+        println!("cluster: the export (pid {pid}) ended; it starts again");
+        if let Some(e) = export.as_mut() {
+            e.pid = None;
+        }
+    }
+}
+
+/// The export again, if it ended and its last start is far enough back.
+fn export_again(now_us: u64) {
+    let due = EXPORT
+        .lock()
+        .as_ref()
+        .is_some_and(|e| e.pid.is_none() && now_us.saturating_sub(e.started_us) >= EXPORT_AGAIN_US);
+    if due {
+        export(now_us);
     }
 }
 
@@ -428,6 +488,7 @@ fn beat(state: Arc<Mutex<State>>, data: Arc<File>, files: Arc<files::Files>) {
         }
         let outs = state.lock().members.tick(now);
         carry_out(&files, &data, outs);
+        export_again(now);
         // Asleep until the next beat or a peer's state is due to change:
         // an idle node's timer is armed for what is to happen, no more
         // often.

@@ -391,6 +391,21 @@ fn nodes_admit_each_other_by_the_secret_and_see_failures() {
     }
     run(&cluster.nodes[0], &format!("kill {}", gpid(3, 1)), &format!("kill: {}: not permitted", gpid(3, 1)));
     run(&cluster.nodes[0], "cat /n/node3/proc/1/status", &ramfs_status(3));
+    // Node 3's export is no system process (a daemon's child), and a
+    // process of another node may end it: node 3 starts it again, and
+    // node 1 reads node 3's files again.
+    let started = "cluster: exporting / to the cluster on tcp port 5641 (pid ";
+    let log = cluster.nodes[2].log();
+    let export: u32 = log.split(started).nth(1).and_then(|r| r.split(')').next()).unwrap().parse().unwrap();
+    let mark = cluster.nodes[2].mark();
+    run(&cluster.nodes[0], &format!("kill {export}; echo sent $?"), "sent 0");
+    wait(&cluster.nodes[2], mark, &format!("cluster: the export (pid {export}) ended; it starts again"));
+    wait(&cluster.nodes[2], mark, started);
+    let t0 = Instant::now();
+    while !run(&cluster.nodes[0], "cat /n/node3/proc/1/status", "$ ").contains(&ramfs_status(3)) {
+        assert!(t0.elapsed() < Duration::from_secs(30), "node 3's files never came back after its export ended");
+        std::thread::sleep(Duration::from_millis(500));
+    }
     run(&cluster.nodes[0], "cat /proc/1/status", &ramfs_status(1));
     for (node, pid) in [(2, sleeper), (0, here)] {
         let t0 = Instant::now();
