@@ -376,6 +376,8 @@ fn the_small_tools_a_person_reaches_for() {
     let out = s.run_to_end("grep -iv ONE /tmp/w - < /tmp/w; grep -c o /tmp/w");
     assert_eq!(output(&out), ["/tmp/w:three", "-:three", "1"], "{out}");
     assert_eq!(output(&s.run_to_end("grep nothing /tmp/w; echo status $?")), ["status 1"]);
+    let out = s.run_to_end("grep -c three /nothing /tmp/w; echo status $?");
+    assert_eq!(output(&out), ["grep: /nothing: file does not exist", "/tmp/w:1", "status 2"], "{out}");
     let bad = s.run_to_end("grep '(' /tmp/w; echo status $?");
     let out = output(&bad);
     assert!(out[0].starts_with("grep: bad pattern \"(\"") && out.last() == Some(&"status 2"), "{bad}");

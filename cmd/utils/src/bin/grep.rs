@@ -58,8 +58,21 @@ struct Search<'a> {
     line_no: u64,
 }
 
+/// Why a search stopped: its file (a read, a line too long), or our
+/// output, which ends every search.
+enum Stop {
+    File(Errno),
+    Write(Errno),
+}
+
+impl From<Errno> for Stop {
+    fn from(e: Errno) -> Stop {
+        Stop::File(e)
+    }
+}
+
 impl Search<'_> {
-    fn line(&mut self, line: &[u8]) -> Result<(), Errno> {
+    fn line(&mut self, line: &[u8]) -> Result<(), Stop> {
         self.line_no += 1;
         if self.vm.is_match(self.cache, line) == self.o.invert {
             return Ok(());
@@ -77,11 +90,11 @@ impl Search<'_> {
         }
         out.extend_from_slice(line);
         out.push(b'\n');
-        utils::out(&out)
+        utils::out(&out).map_err(Stop::Write)
     }
 
     /// Reads `from` to its end, a line at a time.
-    fn run(&mut self, from: usize) -> Result<(), Errno> {
+    fn run(&mut self, from: usize) -> Result<(), Stop> {
         let mut buf = alloc::vec![0u8; IO_WINDOW as usize];
         let mut partial: Vec<u8> = Vec::new();
         loop {
@@ -101,7 +114,7 @@ impl Search<'_> {
                 rest = &rest[i + 1..];
             }
             if partial.len() + rest.len() > LINE_MAX {
-                return Err(Errno::TooLarge);
+                return Err(Stop::File(Errno::TooLarge));
             }
             partial.extend_from_slice(rest);
         }
@@ -110,7 +123,7 @@ impl Search<'_> {
         }
         if self.o.count {
             let title = self.title.map(|t| format!("{t}:")).unwrap_or_default();
-            utils::out(format!("{title}{}\n", self.selected).as_bytes())?;
+            utils::out(format!("{title}{}\n", self.selected).as_bytes()).map_err(Stop::Write)?;
         }
         Ok(())
     }
@@ -144,20 +157,30 @@ fn main() -> i32 {
         let mut search = Search { vm: &vm, cache: &mut cache, o, title, selected: 0, line_no: 0 };
         let searched = match path {
             "-" => search.run(fd::STDIN),
-            _ => fd::open(path, flags::READ).and_then(|f| {
+            _ => fd::open(path, flags::READ).map_err(Stop::File).and_then(|f| {
                 let r = search.run(f);
                 let _ = fd::close(f);
                 r
             }),
         };
         selected += search.selected;
-        if let Err(e) = searched {
-            let what = if path == "-" { "standard input" } else { path };
-            match e {
-                Errno::TooLarge => libux::eprintln!("grep: {what}: a line longer than {} KiB", LINE_MAX >> 10),
-                e => _ = utils::fail("grep", what, e),
+        let what = if path == "-" { "standard input" } else { path };
+        match searched {
+            Ok(()) => {}
+            Err(Stop::File(Errno::TooLarge)) => {
+                libux::eprintln!("grep: {what}: a line longer than {} KiB", LINE_MAX >> 10);
+                failed = true;
             }
-            failed = true;
+            Err(Stop::File(e)) => {
+                utils::fail("grep", what, e);
+                failed = true;
+            }
+            // Our output failed (its reader went, as `| head -1` does):
+            // said as `cat` says it, and no other file is searched.
+            Err(Stop::Write(e)) => {
+                utils::fail("grep", "write", e);
+                return 2;
+            }
         }
     }
     match (failed, selected) {
