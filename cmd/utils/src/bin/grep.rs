@@ -58,10 +58,11 @@ struct Search<'a> {
     line_no: u64,
 }
 
-/// Why a search stopped: its file (a read, a line too long), or our
-/// output, which ends every search.
+/// Why a search stopped: its file (a read), a line longer than
+/// [`LINE_MAX`], or our output, which ends every search.
 enum Stop {
     File(Errno),
+    LongLine,
     Write(Errno),
 }
 
@@ -114,7 +115,7 @@ impl Search<'_> {
                 rest = &rest[i + 1..];
             }
             if partial.len() + rest.len() > LINE_MAX {
-                return Err(Stop::File(Errno::TooLarge));
+                return Err(Stop::LongLine);
             }
             partial.extend_from_slice(rest);
         }
@@ -167,7 +168,7 @@ fn main() -> i32 {
         let what = if path == "-" { "standard input" } else { path };
         match searched {
             Ok(()) => {}
-            Err(Stop::File(Errno::TooLarge)) => {
+            Err(Stop::LongLine) => {
                 libux::eprintln!("grep: {what}: a line longer than {} KiB", LINE_MAX >> 10);
                 failed = true;
             }
